@@ -1,0 +1,113 @@
+#include "core/config_json.h"
+
+namespace ringlab {
+
+using nlohmann::json;
+
+json ToJson(const Problem& p) {
+  return json{{"batch", p.batch},       {"heads", p.heads},   {"kv_heads", p.kv_heads},
+              {"seq", p.seq},           {"head_dim", p.head_dim}, {"dtype", std::string(DTypeName(p.dtype))},
+              {"causal", p.causal}};
+}
+
+json ToJson(const ScheduleConfig& cfg) {
+  return json{{"problem", ToJson(cfg.problem)},
+              {"world", cfg.world},
+              {"sharding", std::string(ShardingName(cfg.sharding))},
+              {"method", std::string(MethodName(cfg.method))},
+              {"pass", std::string(PassName(cfg.pass))},
+              {"variants", {{"fused_merge", cfg.variants.fused_merge}, {"pack_kv", cfg.variants.pack_kv}}}};
+}
+
+json ToJson(const Op& op) {
+  json j{{"id", op.id},   {"kind", std::string(OpKindName(op.kind))}, {"stream", std::string(StreamName(op.stream))},
+         {"step", op.step}, {"bytes", op.bytes}, {"flops", op.flops}};
+  if (op.peer >= 0) j["peer"] = op.peer;
+  if (op.tag >= 0) j["tag"] = op.tag;
+  if (op.group >= 0) j["group"] = op.group;
+  if (op.kind == OpKind::kAttend || op.kind == OpKind::kMerge) {
+    const AttendBlock& b = op.attend;
+    j["block"] = {{"q", {b.q_begin, b.q_end}}, {"kv_origin", b.kv_origin}, {"kv", {b.kv_begin, b.kv_end}},
+                  {"causal", b.causal},         {"diagonal_offset", b.diagonal_offset}, {"merge", b.merge}};
+  }
+  auto names = [](const auto& list) {
+    json a = json::array();
+    for (const BufferRef& b : list) a.push_back(BufferRefName(b));
+    return a;
+  };
+  j["reads"] = names(op.reads);
+  j["writes"] = names(op.writes);
+  j["deps"] = json::array();
+  for (int32_t d : op.deps) j["deps"].push_back(d);
+  return j;
+}
+
+json ToJson(const Schedule& schedule) {
+  json ranks = json::array();
+  for (size_t r = 0; r < schedule.ranks.size(); ++r) {
+    json buffers = json::array(), ops = json::array();
+    for (const BufferInfo& b : schedule.ranks[r].buffers)
+      buffers.push_back({{"name", BufferRefName(b.ref)}, {"bytes", b.bytes}});
+    for (const Op& op : schedule.ranks[r].ops) ops.push_back(ToJson(op));
+    ranks.push_back({{"rank", r}, {"buffers", buffers}, {"ops", ops}});
+  }
+  return json{{"config", ToJson(schedule.config)}, {"op_count", schedule.OpCount()}, {"ranks", ranks}};
+}
+
+namespace {
+
+template <typename T>
+Status Get(const json& j, const char* field, const std::string& where, T* out) {
+  if (!j.contains(field)) return Status::InvalidArgument(where + "." + field + " is missing");
+  try {
+    *out = j.at(field).get<T>();
+  } catch (const json::exception&) {
+    return Status::InvalidArgument(where + "." + field + " has the wrong type (got " + j.at(field).dump() + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status FromJson(const json& j, Problem* p) {
+  if (!j.is_object()) return Status::InvalidArgument("problem must be an object");
+  std::string dtype;
+  RINGLAB_RETURN_IF_ERROR(Get(j, "batch", "problem", &p->batch));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "heads", "problem", &p->heads));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "kv_heads", "problem", &p->kv_heads));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "seq", "problem", &p->seq));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "head_dim", "problem", &p->head_dim));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "causal", "problem", &p->causal));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "dtype", "problem", &dtype));
+  auto d = ParseDType(dtype);
+  if (!d) return Status::InvalidArgument("problem.dtype '" + dtype + "' is not one of bf16, fp16, fp32, fp64");
+  p->dtype = *d;
+  return Status::Ok();
+}
+
+Status FromJson(const json& j, ScheduleConfig* cfg) {
+  if (!j.is_object()) return Status::InvalidArgument("config must be an object");
+  if (!j.contains("problem")) return Status::InvalidArgument("config.problem is missing");
+  RINGLAB_RETURN_IF_ERROR(FromJson(j.at("problem"), &cfg->problem));
+  std::string sharding, method, pass;
+  RINGLAB_RETURN_IF_ERROR(Get(j, "world", "config", &cfg->world));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "sharding", "config", &sharding));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "method", "config", &method));
+  RINGLAB_RETURN_IF_ERROR(Get(j, "pass", "config", &pass));
+  auto s = ParseSharding(sharding);
+  if (!s) return Status::InvalidArgument("config.sharding '" + sharding + "' is not one of contiguous, head-tail");
+  auto m = ParseMethod(method);
+  if (!m) return Status::InvalidArgument("config.method '" + method + "' is not one of allgather, alltoall");
+  if (pass != "forward" && pass != "backward")
+    return Status::InvalidArgument("config.pass '" + pass + "' is not one of forward, backward");
+  cfg->sharding = *s;
+  cfg->method = *m;
+  cfg->pass = pass == "forward" ? Pass::kForward : Pass::kBackward;
+  if (j.contains("variants") && j["variants"].is_object()) {
+    cfg->variants.fused_merge = j["variants"].value("fused_merge", true);
+    cfg->variants.pack_kv = j["variants"].value("pack_kv", false);
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringlab

@@ -1,0 +1,69 @@
+#include "core/problem.h"
+
+#include <sstream>
+
+namespace ringlab {
+
+std::string_view DTypeName(DType d) {
+  switch (d) {
+    case DType::kBFloat16: return "bf16";
+    case DType::kFloat16: return "fp16";
+    case DType::kFloat32: return "fp32";
+    case DType::kFloat64: return "fp64";
+  }
+  return "?";
+}
+
+std::optional<DType> ParseDType(std::string_view name) {
+  if (name == "bf16" || name == "bfloat16") return DType::kBFloat16;
+  if (name == "fp16" || name == "float16" || name == "half") return DType::kFloat16;
+  if (name == "fp32" || name == "float32" || name == "float") return DType::kFloat32;
+  if (name == "fp64" || name == "float64" || name == "double") return DType::kFloat64;
+  return std::nullopt;
+}
+
+int DTypeBytes(DType d) {
+  switch (d) {
+    case DType::kBFloat16:
+    case DType::kFloat16: return 2;
+    case DType::kFloat32: return 4;
+    case DType::kFloat64: return 8;
+  }
+  return 0;
+}
+
+double Problem::ForwardFlops() const {
+  double f = 4.0 * batch * heads * double(seq) * double(seq) * head_dim;
+  return causal ? f / 2 : f;
+}
+
+int64_t Problem::KvBytes(int64_t tokens) const {
+  return 2 * int64_t(batch) * kv_heads * tokens * head_dim * DTypeBytes(dtype);
+}
+
+int64_t Problem::QBytes(int64_t tokens) const { return int64_t(batch) * heads * tokens * head_dim * DTypeBytes(dtype); }
+
+Problem DefaultProblem() { return Problem{}; }
+
+Status ValidateProblem(const Problem& p) {
+  auto bad = [](const std::string& m) { return Status::InvalidArgument(m); };
+  if (p.batch < 1) return bad("batch must be >= 1 (got " + std::to_string(p.batch) + ")");
+  if (p.heads < 1) return bad("heads must be >= 1 (got " + std::to_string(p.heads) + ")");
+  if (p.kv_heads < 1) return bad("kv-heads must be >= 1 (got " + std::to_string(p.kv_heads) + ")");
+  if (p.kv_heads > p.heads || p.heads % p.kv_heads != 0)
+    return bad("kv-heads must divide heads (got heads=" + std::to_string(p.heads) +
+               ", kv-heads=" + std::to_string(p.kv_heads) + "; allowed: divisors of " + std::to_string(p.heads) + ")");
+  if (p.seq < 1) return bad("seq must be >= 1 (got " + std::to_string(p.seq) + ")");
+  if (p.head_dim < 1 || p.head_dim > 512)
+    return bad("dim (head dim) must be in 1..512 (got " + std::to_string(p.head_dim) + ")");
+  return Status::Ok();
+}
+
+std::string Describe(const Problem& p) {
+  std::ostringstream s;
+  s << "B=" << p.batch << " H=" << p.heads << " Hkv=" << p.kv_heads << " S=" << p.seq << " D=" << p.head_dim << " "
+    << DTypeName(p.dtype) << (p.causal ? " causal" : " full");
+  return s.str();
+}
+
+}  // namespace ringlab

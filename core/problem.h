@@ -1,0 +1,49 @@
+// Problem: the attention shapes a context-parallel run computes, and the FLOP and byte conventions every tool uses.
+//
+// FLOP convention (FlashAttention's): forward = 4·B·H·S²·D, halved when causal; backward = 2.5 × forward.
+// Bytes of one K+V block of s tokens = 2·B·Hkv·s·D·sizeof(dtype).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace ringlab {
+
+enum class DType { kBFloat16, kFloat16, kFloat32, kFloat64 };
+
+std::string_view DTypeName(DType d);
+std::optional<DType> ParseDType(std::string_view name);
+int DTypeBytes(DType d);
+
+struct Problem {
+  int batch = 1;
+  int heads = 32;
+  int kv_heads = 8;
+  int64_t seq = 131072;  // global sequence length
+  int head_dim = 128;
+  DType dtype = DType::kBFloat16;
+  bool causal = true;
+
+  // Forward FLOPs of the whole (unsharded) problem.
+  double ForwardFlops() const;
+  double BackwardFlops() const { return 2.5 * ForwardFlops(); }
+  // Bytes of K and V for `tokens` tokens in the problem's dtype.
+  int64_t KvBytes(int64_t tokens) const;
+  // Bytes of Q (or out) for `tokens` tokens in the problem's dtype.
+  int64_t QBytes(int64_t tokens) const;
+};
+
+// The embedded default problem: Llama-3-8B attention (32 heads, 8 kv heads, head dim 128), causal, 131072 tokens.
+Problem DefaultProblem();
+
+// Checks every field; the message names the field and the allowed values.
+Status ValidateProblem(const Problem& p);
+
+// "B=1 H=32 Hkv=8 S=131072 D=128 bf16 causal"
+std::string Describe(const Problem& p);
+
+}  // namespace ringlab

@@ -1,0 +1,296 @@
+#include "core/schedule_validator.h"
+
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+namespace ringlab {
+namespace {
+
+std::string Where(int rank, const Op& op) {
+  std::ostringstream s;
+  s << "rank " << rank << " op " << op.id << " (" << OpKindName(op.kind) << " step " << op.step;
+  if (op.peer >= 0) s << " peer " << op.peer;
+  if (op.tag >= 0) s << " tag " << op.tag;
+  s << ")";
+  return s.str();
+}
+
+Status Fail(const std::string& m) { return Status::Internal("schedule invalid: " + m); }
+
+bool OnComputeStream(OpKind k) { return !IsCommunication(k); }
+
+}  // namespace
+
+Status CheckStructure(const Schedule& schedule) {
+  const int w = schedule.config.world;
+  if (int(schedule.ranks.size()) != w)
+    return Fail("has " + std::to_string(schedule.ranks.size()) + " ranks, world is " + std::to_string(w));
+  for (int r = 0; r < w; ++r) {
+    const RankSchedule& rs = schedule.ranks[r];
+    for (size_t i = 0; i < rs.ops.size(); ++i) {
+      const Op& op = rs.ops[i];
+      if (op.id != int(i)) return Fail(Where(r, op) + " has id " + std::to_string(op.id) + " at index " + std::to_string(i));
+      for (int32_t d : op.deps)
+        if (d < 0 || d >= op.id) return Fail(Where(r, op) + " depends on op " + std::to_string(d) + ", not an earlier op");
+      const bool compute = op.stream == StreamKind::kCompute;
+      if (compute != OnComputeStream(op.kind))
+        return Fail(Where(r, op) + " runs on the " + std::string(StreamName(op.stream)) + " stream");
+      if ((op.kind == OpKind::kSend || op.kind == OpKind::kRecv) && (op.peer < 0 || op.peer >= w || op.peer == r))
+        return Fail(Where(r, op) + " has peer " + std::to_string(op.peer) + " (allowed: another rank in 0.." +
+                    std::to_string(w - 1) + ")");
+      for (const BufferRef& b : op.reads)
+        if (!rs.FindBuffer(b)) return Fail(Where(r, op) + " reads undeclared buffer " + BufferRefName(b));
+      for (const BufferRef& b : op.writes)
+        if (!rs.FindBuffer(b)) return Fail(Where(r, op) + " writes undeclared buffer " + BufferRefName(b));
+      if (op.group >= 0 && i > 0) {
+        // A group's members must be consecutive on their stream: find this stream's previous op.
+        for (size_t j = i; j-- > 0;) {
+          if (rs.ops[j].stream != op.stream) continue;
+          if (rs.ops[j].group != op.group) {
+            for (size_t k = 0; k < j; ++k)
+              if (rs.ops[k].group == op.group)
+                return Fail(Where(r, op) + " is in group " + std::to_string(op.group) +
+                            " but another op separates it from the group's earlier ops");
+          }
+          break;
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckCoverage(const Schedule& schedule) {
+  const ScheduleConfig& cfg = schedule.config;
+  const Sharding sh(cfg.sharding, cfg.world, cfg.problem.seq);
+  const int64_t c = sh.ChunkTokens();
+  const int chunks = cfg.world * sh.ChunksPerRank();
+  enum Rel : uint8_t { kNone, kDiag, kFull, kPartial };
+  auto truth = [&](int qc, int kc) -> Rel {
+    if (!cfg.problem.causal) return kFull;
+    return qc > kc ? kFull : qc == kc ? kDiag : kNone;
+  };
+  std::vector<uint16_t> count(size_t(chunks) * chunks, 0);
+  for (int r = 0; r < cfg.world; ++r) {
+    for (const Op& op : schedule.ranks[r].ops) {
+      if (op.kind != OpKind::kAttend) continue;
+      const AttendBlock& b = op.attend;
+      if (b.q_begin % c || b.q_end % c || b.kv_begin % c || b.kv_end % c)
+        return Fail(Where(r, op) + " block is not aligned to the sharding's chunks of " + std::to_string(c) + " tokens");
+      if (b.q_begin < 0 || b.q_end > sh.ShardTokens() || b.kv_begin < 0 || b.kv_end > sh.ShardTokens() ||
+          b.kv_origin < 0 || b.kv_origin >= cfg.world)
+        return Fail(Where(r, op) + " block lies outside the shards");
+      for (int64_t qt = b.q_begin; qt < b.q_end; qt += c)
+        for (int64_t kt = b.kv_begin; kt < b.kv_end; kt += c) {
+          Rel rel = kFull;
+          if (b.causal) {
+            const int64_t qa = qt - b.q_begin, kb = kt - b.kv_begin, d = b.diagonal_offset;
+            rel = kb + c - 1 <= qa + d ? kFull : kb > qa + c - 1 + d ? kNone : kb - qa == d ? kDiag : kPartial;
+          }
+          if (rel == kNone) continue;
+          const int qc = sh.Chunk(r, int(qt / c)), kc = sh.Chunk(b.kv_origin, int(kt / c));
+          const Rel want = truth(qc, kc);
+          if (rel == kPartial || want != rel)
+            return Fail(Where(r, op) + " computes query chunk " + std::to_string(qc) + " against key chunk " +
+                        std::to_string(kc) + " with the wrong mask");
+          if (++count[size_t(qc) * chunks + kc] > 1)
+            return Fail(Where(r, op) + " computes query chunk " + std::to_string(qc) + " against key chunk " +
+                        std::to_string(kc) + " a second time");
+        }
+    }
+  }
+  for (int qc = 0; qc < chunks; ++qc)
+    for (int kc = 0; kc < chunks; ++kc)
+      if (truth(qc, kc) != kNone && count[size_t(qc) * chunks + kc] != 1)
+        return Fail("query chunk " + std::to_string(qc) + " against key chunk " + std::to_string(kc) +
+                    " is never computed");
+  return Status::Ok();
+}
+
+Status CheckMatching(const Schedule& schedule) {
+  const int w = schedule.config.world;
+  std::map<std::tuple<int, int, int>, std::pair<const Op*, const Op*>> p2p;  // (src, dst, tag) -> (send, recv)
+  std::map<int, std::vector<const Op*>> collectives;                         // tag -> one op per rank
+  for (int r = 0; r < w; ++r)
+    for (const Op& op : schedule.ranks[r].ops) {
+      if (op.kind == OpKind::kSend || op.kind == OpKind::kRecv) {
+        const bool send = op.kind == OpKind::kSend;
+        auto& slot = p2p[{send ? r : op.peer, send ? op.peer : r, op.tag}];
+        const Op*& mine = send ? slot.first : slot.second;
+        if (mine) return Fail(Where(r, op) + " duplicates an earlier " + std::string(OpKindName(op.kind)));
+        mine = &op;
+      } else if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) {
+        auto& v = collectives[op.tag];
+        if (int(v.size()) != r) return Fail(Where(r, op) + " joins collective tag " + std::to_string(op.tag) + " twice");
+        v.push_back(&op);
+      }
+    }
+  for (const auto& [key, pair] : p2p) {
+    const auto& [src, dst, tag] = key;
+    if (!pair.first)
+      return Fail("rank " + std::to_string(dst) + " receives tag " + std::to_string(tag) + " from rank " +
+                  std::to_string(src) + " which never sends it");
+    if (!pair.second)
+      return Fail("rank " + std::to_string(src) + " sends tag " + std::to_string(tag) + " to rank " +
+                  std::to_string(dst) + " which never receives it");
+    if (pair.first->bytes != pair.second->bytes)
+      return Fail(Where(src, *pair.first) + " sends " + std::to_string(pair.first->bytes) + " bytes but the receive expects " +
+                  std::to_string(pair.second->bytes));
+  }
+  for (const auto& [tag, ops] : collectives) {
+    if (int(ops.size()) != w)
+      return Fail("collective tag " + std::to_string(tag) + " is joined by " + std::to_string(ops.size()) + " of " +
+                  std::to_string(w) + " ranks");
+    for (const Op* op : ops)
+      if (op->kind != ops[0]->kind || op->bytes != ops[0]->bytes)
+        return Fail("collective tag " + std::to_string(tag) + " differs in kind or bytes between ranks");
+  }
+  return Status::Ok();
+}
+
+Status CheckBufferHazards(const Schedule& schedule) {
+  for (int r = 0; r < schedule.config.world; ++r) {
+    const RankSchedule& rs = schedule.ranks[r];
+    const size_t n = rs.ops.size();
+    // Two streams, each totally ordered: op a happens before op x iff pos(a) <= clock[x][stream(a)].
+    std::vector<std::array<int32_t, kStreamCount>> clock(n, {-1, -1});
+    std::vector<int32_t> pos(n);
+    std::array<int32_t, kStreamCount> next_pos{0, 0}, last_on_stream{-1, -1};
+    for (size_t i = 0; i < n; ++i) {
+      const Op& op = rs.ops[i];
+      const int s = int(op.stream);
+      auto join = [&](int32_t pred) {
+        for (int k = 0; k < kStreamCount; ++k) clock[i][k] = std::max(clock[i][k], clock[pred][k]);
+      };
+      if (last_on_stream[s] >= 0) join(last_on_stream[s]);
+      for (int32_t d : op.deps) join(d);
+      pos[i] = next_pos[s]++;
+      clock[i][s] = pos[i];
+      last_on_stream[s] = int32_t(i);
+    }
+    auto before = [&](int32_t a, size_t x) { return pos[a] <= clock[x][int(rs.ops[a].stream)]; };
+    for (const BufferInfo& buf : rs.buffers) {
+      int32_t last_write = -1;
+      std::vector<int32_t> reads_since;
+      for (size_t i = 0; i < n; ++i) {
+        const Op& op = rs.ops[i];
+        bool reads = false, writes = false;
+        for (const BufferRef& b : op.reads) reads |= b == buf.ref;
+        for (const BufferRef& b : op.writes) writes |= b == buf.ref;
+        const std::string name = BufferRefName(buf.ref);
+        if (reads) {
+          if (last_write < 0 && (buf.init == BufferInit::kNone))
+            return Fail(Where(r, op) + " reads " + name + " before anything fills it");
+          if (last_write >= 0 && !before(last_write, i))
+            return Fail(Where(r, op) + " reads " + name + " without waiting for op " + std::to_string(last_write) +
+                        " that writes it");
+        }
+        if (writes) {
+          if (last_write >= 0 && !before(last_write, i))
+            return Fail(Where(r, op) + " writes " + name + " while op " + std::to_string(last_write) + " may still write it");
+          for (int32_t rd : reads_since)
+            if (rd != int32_t(i) && !before(rd, i))
+              return Fail(Where(r, op) + " overwrites " + name + " while op " + std::to_string(rd) + " may still read it");
+          last_write = int32_t(i);
+          reads_since.clear();
+        }
+        if (reads && !writes) reads_since.push_back(int32_t(i));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckProgress(const Schedule& schedule) {
+  // Executes the schedule with zero-time ops and rendezvous semantics until nothing moves.
+  const int w = schedule.config.world;
+  std::vector<std::vector<uint8_t>> done(w), posted(w);
+  std::vector<std::array<int32_t, kStreamCount>> head(w);
+  std::vector<std::array<std::vector<int32_t>, kStreamCount>> stream_ops(w);
+  std::map<std::tuple<int, int, int>, int> p2p_posted;  // (src, dst, tag) -> count of posted sides
+  std::map<int, int> collective_posted;
+  for (int r = 0; r < w; ++r) {
+    const auto& ops = schedule.ranks[r].ops;
+    done[r].assign(ops.size(), 0);
+    posted[r].assign(ops.size(), 0);
+    head[r] = {0, 0};
+    for (const Op& op : ops) stream_ops[r][int(op.stream)].push_back(op.id);
+  }
+  auto key = [](int r, const Op& op) {
+    return op.kind == OpKind::kSend ? std::make_tuple(r, op.peer, op.tag) : std::make_tuple(op.peer, r, op.tag);
+  };
+  bool moved = true;
+  while (moved) {
+    moved = false;
+    for (int r = 0; r < w; ++r) {
+      const auto& ops = schedule.ranks[r].ops;
+      for (int s = 0; s < kStreamCount; ++s) {
+        const auto& list = stream_ops[r][s];
+        while (head[r][s] < int32_t(list.size())) {
+          // The unit at the head: one op, or a whole group of consecutive ops.
+          int32_t first = head[r][s], last = first;
+          const int group = ops[list[first]].group;
+          while (group >= 0 && last + 1 < int32_t(list.size()) && ops[list[last + 1]].group == group) ++last;
+          bool deps_done = true;
+          for (int32_t k = first; k <= last; ++k)
+            for (int32_t d : ops[list[k]].deps) deps_done &= bool(done[r][d]);
+          if (!deps_done) break;
+          for (int32_t k = first; k <= last; ++k) {
+            const Op& op = ops[list[k]];
+            if (posted[r][op.id]) continue;
+            posted[r][op.id] = 1;
+            moved = true;
+            if (op.kind == OpKind::kSend || op.kind == OpKind::kRecv) ++p2p_posted[key(r, op)];
+            if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) ++collective_posted[op.tag];
+          }
+          bool all_done = true;
+          for (int32_t k = first; k <= last; ++k) {
+            const Op& op = ops[list[k]];
+            bool ok = true;
+            if (op.kind == OpKind::kSend || op.kind == OpKind::kRecv) ok = p2p_posted[key(r, op)] == 2;
+            if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) ok = collective_posted[op.tag] == w;
+            all_done &= ok;
+          }
+          if (!all_done) break;
+          for (int32_t k = first; k <= last; ++k) done[r][list[k]] = 1;
+          head[r][s] = last + 1;
+          moved = true;
+        }
+      }
+    }
+  }
+  for (int r = 0; r < w; ++r)
+    for (int s = 0; s < kStreamCount; ++s)
+      if (head[r][s] < int32_t(stream_ops[r][s].size())) {
+        const Op& op = schedule.ranks[r].ops[stream_ops[r][s][head[r][s]]];
+        return Fail("deadlock: " + Where(r, op) + " on the " + std::string(StreamName(StreamKind(s))) +
+                    " stream can never finish");
+      }
+  return Status::Ok();
+}
+
+Status CheckBalance(const Schedule& schedule) {
+  const ScheduleConfig& cfg = schedule.config;
+  if (cfg.sharding != ShardingKind::kHeadTail) return Status::Ok();
+  std::vector<double> flops(cfg.world, 0);
+  for (int r = 0; r < cfg.world; ++r)
+    for (const Op& op : schedule.ranks[r].ops) flops[r] += op.flops;
+  for (int r = 1; r < cfg.world; ++r)
+    if (std::abs(flops[r] - flops[0]) > 1e-9 * flops[0])
+      return Fail("head-tail rank " + std::to_string(r) + " has " + std::to_string(flops[r]) + " FLOPs, rank 0 has " +
+                  std::to_string(flops[0]));
+  return Status::Ok();
+}
+
+Status ValidateSchedule(const Schedule& schedule) {
+  RINGLAB_RETURN_IF_ERROR(CheckStructure(schedule));
+  RINGLAB_RETURN_IF_ERROR(CheckCoverage(schedule));
+  RINGLAB_RETURN_IF_ERROR(CheckMatching(schedule));
+  RINGLAB_RETURN_IF_ERROR(CheckBufferHazards(schedule));
+  RINGLAB_RETURN_IF_ERROR(CheckProgress(schedule));
+  return CheckBalance(schedule);
+}
+
+}  // namespace ringlab

@@ -1,0 +1,29 @@
+// Schedule validation: checks every invariant of DESIGN.md and names the first violation in words.
+//
+// Invariants:
+//   1. structure: op ids are list indices, dependencies point to earlier ops, kinds run on their stream, buffers are
+//      declared, a group's ops are consecutive on one stream;
+//   2. coverage: every (query, key) pair the mask allows is computed exactly once and no masked pair is computed;
+//   3. matching: every send has exactly one receive with the same bytes, every collective is joined by every rank;
+//   4. buffers: no op reads a buffer before it is filled or overwrites one still being read (happens-before through
+//      dependencies and stream order, within the rank);
+//   5. progress: the dependency graph with rendezvous send/recv and collectives has no cycle and no cross-rank deadlock;
+//   6. balance: head-tail sharding gives every rank equal FLOPs.
+#pragma once
+
+#include "core/schedule.h"
+#include "core/status.h"
+
+namespace ringlab {
+
+Status ValidateSchedule(const Schedule& schedule);
+
+// Individual checks, for tests and for tools that need only one.
+Status CheckStructure(const Schedule& schedule);
+Status CheckCoverage(const Schedule& schedule);
+Status CheckMatching(const Schedule& schedule);
+Status CheckBufferHazards(const Schedule& schedule);
+Status CheckProgress(const Schedule& schedule);
+Status CheckBalance(const Schedule& schedule);
+
+}  // namespace ringlab

@@ -1,0 +1,140 @@
+#include "core/trace.h"
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/config_json.h"
+
+namespace ringlab {
+
+using nlohmann::json;
+
+TraceEvent EventFor(int rank, const Op& op) {
+  TraceEvent e;
+  e.rank = rank;
+  e.stream = int(op.stream);
+  e.op = op.id;
+  e.kind = op.kind;
+  e.step = op.step;
+  e.peer = op.peer;
+  e.bytes = op.bytes;
+  e.flops = op.flops;
+  return e;
+}
+
+std::string EventName(const TraceEvent& e) {
+  std::string s = std::string(OpKindName(e.kind)) + " step " + std::to_string(e.step);
+  if (e.kind == OpKind::kSend) s += " -> " + std::to_string(e.peer);
+  if (e.kind == OpKind::kRecv) s += " <- " + std::to_string(e.peer);
+  return s;
+}
+
+Status WriteTraceJson(const Trace& trace, const std::string& path) {
+  std::ofstream f(path);
+  if (!f) return Status::InvalidArgument("cannot write trace file '" + path + "'");
+  // Written by hand, event by event: a million-event trace should not need a second copy as a json tree.
+  json meta{{"version", trace.meta.version},
+            {"source", trace.meta.source},
+            {"problem", ToJson(trace.meta.config.problem)},
+            {"method", std::string(MethodName(trace.meta.config.method))},
+            {"sharding", std::string(ShardingName(trace.meta.config.sharding))},
+            {"pass", std::string(PassName(trace.meta.config.pass))},
+            {"world", trace.meta.config.world},
+            {"variants",
+             {{"fused_merge", trace.meta.config.variants.fused_merge}, {"pack_kv", trace.meta.config.variants.pack_kv}}},
+            {"hardware", trace.meta.hardware},
+            {"schedule_op_count", trace.meta.schedule_op_count}};
+  f << "{\"displayTimeUnit\":\"ns\",\"ringlab\":" << meta.dump() << ",\n\"traceEvents\":[\n";
+  bool first = true;
+  auto sep = [&]() -> std::ofstream& {
+    if (!first) f << ",\n";
+    first = false;
+    return f;
+  };
+  for (int r = 0; r < trace.meta.config.world; ++r) {
+    sep() << "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":" << r << ",\"args\":{\"name\":\"rank " << r << "\"}}";
+    sep() << "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":" << r << ",\"args\":{\"sort_index\":" << r << "}}";
+    for (int s = 0; s < kStreamCount; ++s)
+      sep() << "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":" << r << ",\"tid\":" << s << ",\"args\":{\"name\":\""
+            << StreamName(StreamKind(s)) << "\"}}";
+  }
+  char buf[512];
+  for (const TraceEvent& e : trace.events) {
+    snprintf(buf, sizeof buf,
+             "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"name\":\"%s\",\"cat\":\"%s\",\"ts\":%.4f,\"dur\":%.4f,"
+             "\"args\":{\"op\":%d,\"step\":%d,\"bytes\":%lld,\"flops\":%.17g,\"peer\":%d}}",
+             e.rank, e.stream, EventName(e).c_str(), std::string(OpKindName(e.kind)).c_str(), e.ts_us, e.dur_us, e.op,
+             e.step, (long long)e.bytes, e.flops, e.peer);
+    sep() << buf;
+  }
+  f << "\n]}\n";
+  if (!f) return Status::InvalidArgument("failed writing trace file '" + path + "'");
+  return Status::Ok();
+}
+
+Status ReadTraceJson(const std::string& path, Trace* trace) {
+  std::ifstream f(path);
+  if (!f) return Status::InvalidArgument("cannot open trace file '" + path + "'");
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument("trace file '" + path + "' is not valid JSON: " + e.what());
+  }
+  const std::string where = "trace file '" + path + "': ";
+  if (!j.is_object() || !j.contains("traceEvents") || !j["traceEvents"].is_array())
+    return Status::InvalidArgument(where + "traceEvents is missing or not an array");
+  if (!j.contains("ringlab") || !j["ringlab"].is_object())
+    return Status::InvalidArgument(where + "ringlab metadata object is missing (not a ringlab trace)");
+  const json& m = j["ringlab"];
+  Trace t;
+  try {
+    t.meta.version = m.at("version").get<int>();
+    t.meta.source = m.at("source").get<std::string>();
+    t.meta.hardware = m.value("hardware", "");
+    t.meta.schedule_op_count = m.value("schedule_op_count", int64_t(0));
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(where + "ringlab.version/source: " + e.what());
+  }
+  if (t.meta.version != kTraceFormatVersion)
+    return Status::InvalidArgument(where + "ringlab.version " + std::to_string(t.meta.version) + " (this build reads " +
+                                   std::to_string(kTraceFormatVersion) + ")");
+  RINGLAB_RETURN_IF_ERROR(FromJson(m, &t.meta.config));
+  const auto& evs = j["traceEvents"];
+  t.events.reserve(evs.size());
+  for (size_t i = 0; i < evs.size(); ++i) {
+    const json& e = evs[i];
+    const std::string at = where + "traceEvents[" + std::to_string(i) + "]";
+    if (!e.is_object() || e.value("ph", "") != "X") continue;
+    TraceEvent ev;
+    try {
+      ev.rank = e.at("pid").get<int32_t>();
+      ev.stream = e.at("tid").get<int32_t>();
+      ev.ts_us = e.at("ts").get<double>();
+      ev.dur_us = e.at("dur").get<double>();
+      const std::string cat = e.at("cat").get<std::string>();
+      auto kind = ParseOpKind(cat);
+      if (!kind) return Status::InvalidArgument(at + ".cat '" + cat + "' is not an op kind");
+      ev.kind = *kind;
+      const json& a = e.at("args");
+      ev.op = a.at("op").get<int32_t>();
+      ev.step = a.value("step", 0);
+      ev.bytes = a.value("bytes", int64_t(0));
+      ev.flops = a.value("flops", 0.0);
+      ev.peer = a.value("peer", -1);
+    } catch (const json::exception& ex) {
+      return Status::InvalidArgument(at + ": " + ex.what());
+    }
+    if (ev.rank < 0 || ev.rank >= t.meta.config.world)
+      return Status::InvalidArgument(at + ".pid " + std::to_string(ev.rank) + " is not a rank in 0.." +
+                                     std::to_string(t.meta.config.world - 1));
+    if (!std::isfinite(ev.ts_us) || !std::isfinite(ev.dur_us) || ev.dur_us < 0)
+      return Status::InvalidArgument(at + " has a non-finite or negative ts/dur");
+    t.events.push_back(ev);
+  }
+  *trace = std::move(t);
+  return Status::Ok();
+}
+
+}  // namespace ringlab
