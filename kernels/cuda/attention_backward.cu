@@ -1,0 +1,341 @@
+// Backward attention of a query block against a key/value block (FlashAttention-2 algorithm, mma.sync m16n8k16).
+//
+// One CTA of 8 warps owns 128 keys of one kv head (16 per warp) and keeps K and V in shared memory. It walks every
+// query head of its GQA group and every 64-row query tile that can see its keys, with Q, dO, lse and delta
+// double-buffered by cp.async. Per tile, each warp computes its slice of S^T = K Q^T and dP^T = V dO^T, forms
+// P^T = exp(S^T - lse) and dS^T = P^T (dP^T - delta), and accumulates dV += P^T dO and dK += dS^T Q in registers.
+// dS^T goes through shared memory for dQ = dS K, which is added into float32 dQ with vector atomics. At the end the
+// CTA writes (or adds) its dK and dV rows; each is owned by exactly one CTA, so no atomics are needed there.
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "kernels/cuda/attention_checks.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace ringlab::cuda {
+namespace {
+
+using namespace detail;
+
+constexpr int kBwdBlockN = 128;  // keys per CTA
+constexpr int kBwdBlockM = 64;   // query rows per iteration
+constexpr int kBwdWarps = 8;
+constexpr int kBwdThreads = kBwdWarps * 32;
+
+struct BwdArgs {
+  const uint16_t* q;
+  const uint16_t* k;
+  const uint16_t* v;
+  const uint16_t* dout;
+  const float* lse;
+  const float* delta;
+  float* dq;
+  float* dk;
+  float* dv;
+  TensorStrides qs, ks, vs, dos, ls, des, dqs, dks, dvs;
+  int kv_heads, group;
+  int64_t q_tokens, kv_tokens, offset;
+  float scale, scale_log2;
+  bool causal, accumulate_dkv;
+};
+
+template <int D>
+constexpr int BwdSmemBytes() {
+  return (2 * kBwdBlockN * D + 4 * kBwdBlockM * D + kBwdBlockN * kBwdBlockM) * 2 + 4 * kBwdBlockM * 4;
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a) {
+  constexpr int BN = kBwdBlockN, BM = kBwdBlockM;
+  extern __shared__ __align__(128) uint8_t smem[];
+  const uint32_t s_k = SmemAddr(smem);
+  const uint32_t s_v = s_k + BN * D * 2;
+  const uint32_t s_q0 = s_v + BN * D * 2;           // [2][BM][D]
+  const uint32_t s_do0 = s_q0 + 2 * BM * D * 2;     // [2][BM][D]
+  const uint32_t s_ds = s_do0 + 2 * BM * D * 2;     // [BN][BM]
+  const uint32_t s_stats = s_ds + BN * BM * 2;      // lse[2][BM], delta[2][BM]
+  const float* f_stats = reinterpret_cast<const float*>(smem + (s_stats - s_k));
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int b = blockIdx.x / a.kv_heads, hk = blockIdx.x % a.kv_heads;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.y) * BN;
+
+  const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head + n0 * D;
+  const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head + n0 * D;
+  LoadTileAsync<BN, D, kBwdThreads>(s_k, k, a.kv_tokens - n0, tid);
+  LoadTileAsync<BN, D, kBwdThreads>(s_v, v, a.kv_tokens - n0, tid);
+
+  int64_t m_begin = 0;
+  if (a.causal) m_begin = max(int64_t{0}, n0 - a.offset);
+  const int64_t first_tile = m_begin / BM;
+  const int64_t m_tiles = (a.q_tokens + BM - 1) / BM;
+  const int64_t per_head = m_begin < a.q_tokens ? m_tiles - first_tile : 0;
+  const int64_t total = per_head * a.group;
+
+  // Issues the loads of iteration `it` into `stage`.
+  auto issue = [&](int64_t it, int stage) {
+    const int h = hk * a.group + static_cast<int>(it / per_head);
+    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
+    const uint16_t* dout = a.dout + b * a.dos.batch + h * a.dos.head + m0 * D;
+    LoadTileAsync<BM, D, kBwdThreads>(s_q0 + stage * BM * D * 2, q, a.q_tokens - m0, tid);
+    LoadTileAsync<BM, D, kBwdThreads>(s_do0 + stage * BM * D * 2, dout, a.q_tokens - m0, tid);
+    if (tid < 2 * BM) {
+      const int c = tid % BM;
+      const bool ok = m0 + c < a.q_tokens;
+      const float* src = tid < BM ? a.lse + b * a.ls.batch + h * a.ls.head + m0 + c
+                                  : a.delta + b * a.des.batch + h * a.des.head + m0 + c;
+      const uint32_t dst = s_stats + ((tid < BM ? 0 : 2) + stage) * BM * 4 + c * 4;
+      CpAsync4(dst, ok ? src : a.lse, ok ? 4 : 0);
+    }
+  };
+
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
+
+  if (total > 0) issue(0, 0);
+  CpAsyncCommit();
+
+  for (int64_t it = 0; it < total; ++it) {
+    const int stage = static_cast<int>(it & 1);
+    if (it + 1 < total) {
+      issue(it + 1, stage ^ 1);
+      CpAsyncCommit();
+      CpAsyncWait<1>();
+    } else {
+      CpAsyncWait<0>();
+    }
+    __syncthreads();
+    const int h = hk * a.group + static_cast<int>(it / per_head);
+    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const uint32_t s_q = s_q0 + stage * BM * D * 2;
+    const uint32_t s_do = s_do0 + stage * BM * D * 2;
+    const float* s_lse = f_stats + stage * BM;
+    const float* s_delta = f_stats + (2 + stage) * BM;
+
+    // S^T = K Q^T and dP^T = V dO^T for this warp's 16 keys.
+    float st[BM / 8][4], dpt[BM / 8][4];
+#pragma unroll
+    for (int i = 0; i < BM / 8; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st[i][e] = dpt[i][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t ka[4], va[4];
+      const uint32_t a_off = SwizzledChunk<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4));
+      LdMatrixX4(ka, s_k + a_off);
+      LdMatrixX4(va, s_v + a_off);
+#pragma unroll
+      for (int nn = 0; nn < BM / 16; ++nn) {
+        uint32_t qb[4], ob[4];
+        const uint32_t b_off = SwizzledChunk<D>(nn * 16 + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1));
+        LdMatrixX4(qb, s_q + b_off);
+        LdMatrixX4(ob, s_do + b_off);
+        Mma<T>(st[2 * nn], ka, qb[0], qb[1]);
+        Mma<T>(st[2 * nn + 1], ka, qb[2], qb[3]);
+        Mma<T>(dpt[2 * nn], va, ob[0], ob[1]);
+        Mma<T>(dpt[2 * nn + 1], va, ob[2], ob[3]);
+      }
+    }
+
+    // P^T = exp(S^T scale - lse) (masked to 0) and dS^T = P^T (dP^T - delta); both overwrite st / dpt.
+    const bool need_mask =
+        (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
+    // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag.
+    const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
+    const int q_lim = ClampToInt(a.q_tokens - m0, 0, BM);
+    const int diag = a.causal ? ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20)
+                              : (1 << 21);
+#pragma unroll
+    for (int i = 0; i < BM / 8; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int c = i * 8 + 2 * tq + (e & 1);
+        const float lse = s_lse[c];
+        const float lse2 = lse == -INFINITY ? INFINITY : lse * kLog2e;
+        float p = exp2f(fmaf(st[i][e], a.scale_log2, -lse2));
+        if (need_mask) {
+          const int r = warp * 16 + g + ((e >> 1) << 3);
+          if (r >= kv_lim || c >= q_lim || r > c + diag) p = 0.f;
+        }
+        st[i][e] = p;
+        dpt[i][e] = p * (dpt[i][e] - s_delta[c]);
+      }
+
+    // dV += P^T dO and dK += dS^T Q (the scale is applied to dK at the end).
+#pragma unroll
+    for (int kk = 0; kk < BM / 16; ++kk) {
+      uint32_t pa[4], sa[4];
+      pa[0] = PackPair<T>(st[2 * kk][0], st[2 * kk][1]);
+      pa[1] = PackPair<T>(st[2 * kk][2], st[2 * kk][3]);
+      pa[2] = PackPair<T>(st[2 * kk + 1][0], st[2 * kk + 1][1]);
+      pa[3] = PackPair<T>(st[2 * kk + 1][2], st[2 * kk + 1][3]);
+      sa[0] = PackPair<T>(dpt[2 * kk][0], dpt[2 * kk][1]);
+      sa[1] = PackPair<T>(dpt[2 * kk][2], dpt[2 * kk][3]);
+      sa[2] = PackPair<T>(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]);
+      sa[3] = PackPair<T>(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
+      // dS^T to shared memory for dQ: row = key, column = query; these are exactly the A fragments' words.
+      {
+        const int r0 = warp * 16 + g;
+        const int c_lo = 2 * kk, c_hi = 2 * kk + 1;  // 16-byte chunks holding query columns 16kk.. and 16kk+8..
+        auto st32 = [&](int row, int chunk, uint32_t val) {
+          const uint32_t addr = s_ds + SwizzledChunk<BM>(row, chunk) + tq * 4;
+          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val));
+        };
+        st32(r0, c_lo, sa[0]);
+        st32(r0 + 8, c_lo, sa[1]);
+        st32(r0, c_hi, sa[2]);
+        st32(r0 + 8, c_hi, sa[3]);
+      }
+#pragma unroll
+      for (int dn = 0; dn < D / 16; ++dn) {
+        uint32_t ob[4], qb[4];
+        const uint32_t off = SwizzledChunk<D>(kk * 16 + (lane & 15), dn * 2 + (lane >> 4));
+        LdMatrixX4Trans(ob, s_do + off);
+        LdMatrixX4Trans(qb, s_q + off);
+        Mma<T>(dv[2 * dn], pa, ob[0], ob[1]);
+        Mma<T>(dv[2 * dn + 1], pa, ob[2], ob[3]);
+        Mma<T>(dk[2 * dn], sa, qb[0], qb[1]);
+        Mma<T>(dk[2 * dn + 1], sa, qb[2], qb[3]);
+      }
+    }
+    __syncthreads();  // dS^T complete
+
+    // dQ[m0 + 16 qg .., d half dh] += scale * dS K.
+    {
+      const int qg = warp & 3, dh = warp >> 2;
+      float acc[D / 16][4];
+#pragma unroll
+      for (int i = 0; i < D / 16; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        uint32_t da[4];
+        const int mi = lane >> 3;
+        LdMatrixX4Trans(da, s_ds + SwizzledChunk<BM>(kk * 16 + (lane & 7) + ((mi >> 1) << 3), qg * 2 + (mi & 1)));
+#pragma unroll
+        for (int dn = 0; dn < D / 32; ++dn) {
+          uint32_t kb[4];
+          LdMatrixX4Trans(kb, s_k + SwizzledChunk<D>(kk * 16 + (lane & 15), dh * (D / 16) + dn * 2 + (lane >> 4)));
+          Mma<T>(acc[2 * dn], da, kb[0], kb[1]);
+          Mma<T>(acc[2 * dn + 1], da, kb[2], kb[3]);
+        }
+      }
+      float* dq = a.dq + b * a.dqs.batch + h * a.dqs.head;
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int64_t m = m0 + qg * 16 + g + 8 * r;
+        if (m < a.q_tokens) {
+#pragma unroll
+          for (int i = 0; i < D / 16; ++i) {
+            float2* p = reinterpret_cast<float2*>(dq + m * D + dh * (D / 2) + i * 8 + 2 * tq);
+            atomicAdd(p, make_float2(acc[i][2 * r] * a.scale, acc[i][2 * r + 1] * a.scale));
+          }
+        }
+      }
+    }
+    __syncthreads();  // dS^T and this stage are rewritten next
+  }
+  CpAsyncWait<0>();
+
+  float* dkp = a.dk + b * a.dks.batch + hk * a.dks.head;
+  float* dvp = a.dv + b * a.dvs.batch + hk * a.dvs.head;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = n0 + warp * 16 + g + 8 * r;
+    if (n >= a.kv_tokens) continue;
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) {
+      float2* pk = reinterpret_cast<float2*>(dkp + n * D + i * 8 + 2 * tq);
+      float2* pv = reinterpret_cast<float2*>(dvp + n * D + i * 8 + 2 * tq);
+      float2 nk = make_float2(dk[i][2 * r] * a.scale, dk[i][2 * r + 1] * a.scale);
+      float2 nv = make_float2(dv[i][2 * r], dv[i][2 * r + 1]);
+      if (a.accumulate_dkv) {
+        const float2 ok = *pk, ov = *pv;
+        nk.x += ok.x;
+        nk.y += ok.y;
+        nv.x += ov.x;
+        nv.y += ov.y;
+      }
+      *pk = nk;
+      *pv = nv;
+    }
+  }
+}
+
+template <typename T, int D>
+const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
+  static bool configured = false;
+  constexpr int smem = BwdSmemBytes<D>();
+  if (!configured) {
+    RINGLAB_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(BackwardKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    configured = true;
+  }
+  const BlockShape& s = p.shape;
+  BwdArgs a;
+  a.q = static_cast<const uint16_t*>(p.q);
+  a.k = static_cast<const uint16_t*>(p.k);
+  a.v = static_cast<const uint16_t*>(p.v);
+  a.dout = static_cast<const uint16_t*>(p.dout);
+  a.lse = p.lse;
+  a.delta = p.delta;
+  a.dq = p.dq;
+  a.dk = p.dk;
+  a.dv = p.dv;
+  a.qs = p.q_strides;
+  a.ks = p.k_strides;
+  a.vs = p.v_strides;
+  a.dos = p.dout_strides;
+  a.ls = p.lse_strides;
+  a.des = p.delta_strides;
+  a.dqs = p.dq_strides;
+  a.dks = p.dk_strides;
+  a.dvs = p.dv_strides;
+  a.kv_heads = s.kv_heads;
+  a.group = s.heads / s.kv_heads;
+  a.q_tokens = s.q_tokens;
+  a.kv_tokens = s.kv_tokens;
+  a.offset = s.diagonal_offset;
+  a.scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(D));
+  a.scale_log2 = a.scale * kLog2e;
+  a.causal = s.causal;
+  a.accumulate_dkv = p.accumulate_dkv;
+  const dim3 grid(static_cast<unsigned>(s.batch * s.kv_heads),
+                  static_cast<unsigned>((s.kv_tokens + kBwdBlockN - 1) / kBwdBlockN));
+  BackwardKernel<T, D><<<grid, kBwdThreads, smem, stream>>>(a);
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return "";
+}
+
+}  // namespace
+
+const char* LaunchBackward(const BackwardParams& p, void* stream) {
+  if (const char* err = CheckBlockShape(p.shape); *err) return err;
+  const BlockShape& s = p.shape;
+  if (s.kv_tokens == 0) return "";
+  if (!p.k || !p.v || !p.dk || !p.dv) return "BackwardParams: k, v, dk and dv must be set";
+  if (s.q_tokens > 0 && (!p.q || !p.dout || !p.lse || !p.delta || !p.dq))
+    return "BackwardParams: q, dout, lse, delta and dq must be set";
+  if (!Aligned(p.q, 16) || !Aligned(p.k, 16) || !Aligned(p.v, 16) || !Aligned(p.dout, 16))
+    return "BackwardParams: q, k, v and dout must be 16-byte aligned";
+  if (!Aligned(p.dq, 8) || !Aligned(p.dk, 8) || !Aligned(p.dv, 8))
+    return "BackwardParams: dq, dk and dv must be 8-byte aligned";
+  for (const TensorStrides* t : {&p.q_strides, &p.k_strides, &p.v_strides, &p.dout_strides})
+    if (t->batch % 8 || t->head % 8) return "BackwardParams: q/k/v/dout batch and head strides must be multiples of 8";
+  for (const TensorStrides* t : {&p.dq_strides, &p.dk_strides, &p.dv_strides})
+    if (t->batch % 2 || t->head % 2) return "BackwardParams: dq/dk/dv batch and head strides must be even";
+  if (s.kv_tokens / kBwdBlockN >= 65535) return "BlockShape.kv_tokens: at most 65535*128 key tokens";
+  auto st = static_cast<cudaStream_t>(stream);
+  const bool bf16 = s.element == ElementType::kBFloat16;
+  if (s.head_dim == 128) return bf16 ? LaunchTyped<__nv_bfloat16, 128>(p, st) : LaunchTyped<__half, 128>(p, st);
+  return bf16 ? LaunchTyped<__nv_bfloat16, 64>(p, st) : LaunchTyped<__half, 64>(p, st);
+}
+
+}  // namespace ringlab::cuda

@@ -1,0 +1,65 @@
+// FlashAttention-2 backward preprocess: delta[b,h,i] = sum_d dout[b,h,i,d] * out[b,h,i,d], one warp per row.
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/attention_checks.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace ringlab::cuda {
+namespace {
+
+using namespace detail;
+
+constexpr int kPrepWarps = 8;
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kPrepWarps * 32) BackwardPrepareKernel(const T* dout, const float* out, float* delta,
+                                                                         TensorStrides ds, TensorStrides os,
+                                                                         TensorStrides ls, int heads, int64_t tokens) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kPrepWarps + (threadIdx.x >> 5);
+  if (row >= tokens) return;
+  const int b = blockIdx.y / heads, h = blockIdx.y % heads;
+  const T* dr = dout + b * ds.batch + h * ds.head + row * D;
+  const float* orow = out + b * os.batch + h * os.head + row * D;
+  float acc = 0.f;
+#pragma unroll
+  for (int i = 0; i < D / 64; ++i) {
+    const int d = i * 64 + lane * 2;
+    const float2 o = *reinterpret_cast<const float2*>(orow + d);
+    acc += ToFloat(dr[d]) * o.x + ToFloat(dr[d + 1]) * o.y;
+  }
+#pragma unroll
+  for (int w = 16; w > 0; w >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, w);
+  if (lane == 0) delta[b * ls.batch + h * ls.head + row] = acc;
+}
+
+template <typename T, int D>
+const char* Launch(const BackwardPrepareParams& p, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((p.tokens + kPrepWarps - 1) / kPrepWarps), static_cast<unsigned>(p.batch * p.heads));
+  BackwardPrepareKernel<T, D><<<grid, kPrepWarps * 32, 0, stream>>>(static_cast<const T*>(p.dout), p.out, p.delta,
+                                                                    p.dout_strides, p.out_strides, p.delta_strides,
+                                                                    p.heads, p.tokens);
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return "";
+}
+
+}  // namespace
+
+const char* LaunchBackwardPrepare(const BackwardPrepareParams& p, void* stream) {
+  if (p.head_dim != 64 && p.head_dim != 128) return "BackwardPrepareParams.head_dim: must be 64 or 128";
+  if (p.batch < 1 || p.heads < 1 || p.tokens < 0) return "BackwardPrepareParams: batch, heads >= 1, tokens >= 0";
+  if (p.tokens == 0) return "";
+  if (!p.dout || !p.out || !p.delta) return "BackwardPrepareParams: dout, out and delta must be set";
+  if (!Aligned(p.dout, 4) || !Aligned(p.out, 8) || p.out_strides.batch % 2 || p.out_strides.head % 2 ||
+      p.dout_strides.batch % 2 || p.dout_strides.head % 2)
+    return "BackwardPrepareParams: dout must be 4-byte and out 8-byte aligned, with even strides";
+  if (p.batch * p.heads > 65535) return "BackwardPrepareParams: batch * heads must be at most 65535";
+  auto st = static_cast<cudaStream_t>(stream);
+  const bool bf16 = p.element == ElementType::kBFloat16;
+  if (p.head_dim == 128) return bf16 ? Launch<__nv_bfloat16, 128>(p, st) : Launch<__half, 128>(p, st);
+  return bf16 ? Launch<__nv_bfloat16, 64>(p, st) : Launch<__half, 64>(p, st);
+}
+
+}  // namespace ringlab::cuda

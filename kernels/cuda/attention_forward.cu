@@ -1,0 +1,305 @@
+// Forward attention of a query block against a key/value block (FlashAttention-2 style, mma.sync m16n8k16).
+//
+// One CTA of 4 warps owns 128 query rows (32 per warp, two m16 tiles) and walks the key/value block in tiles of 64
+// keys: S = Q K^T on the tensor cores, online softmax in registers (base 2, scale folded in), O += P V. K and V tiles
+// are double-buffered with cp.async; Q stays in shared memory. The epilogue normalizes O and either overwrites the
+// float32 (out, lse) accumulators or merges into them by log-sum-exp.
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "kernels/cuda/attention_checks.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace ringlab::cuda {
+namespace {
+
+using namespace detail;
+
+constexpr int kFwdBlockM = 128;
+constexpr int kFwdBlockN = 64;
+constexpr int kFwdWarps = 4;
+constexpr int kFwdThreads = kFwdWarps * 32;
+constexpr int kFwdMTiles = kFwdBlockM / (16 * kFwdWarps);  // m16 tiles per warp
+
+struct FwdArgs {
+  const uint16_t* q;
+  const uint16_t* k;
+  const uint16_t* v;
+  float* out;
+  float* lse;
+  TensorStrides qs, ks, vs, os, ls;
+  int heads, group;  // group = heads / kv_heads
+  int64_t q_tokens, kv_tokens, offset;
+  float scale_log2;
+  bool causal, merge;
+};
+
+template <int D>
+constexpr int FwdSmemBytes() {
+  return (kFwdBlockM + 4 * kFwdBlockN) * D * 2;
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a) {
+  constexpr int BM = kFwdBlockM, BN = kFwdBlockN, MT = kFwdMTiles;
+  extern __shared__ __align__(128) uint8_t smem[];
+  const uint32_t s_q = SmemAddr(smem);
+  const uint32_t s_k0 = s_q + BM * D * 2;
+  const uint32_t s_v0 = s_k0 + 2 * BN * D * 2;
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int bh = blockIdx.x;
+  const int b = bh / a.heads, h = bh % a.heads, hk = h / a.group;
+  const int64_t m_tiles = gridDim.y;
+  const int64_t m0 = (m_tiles - 1 - blockIdx.y) * BM;  // heaviest (causal) tiles first
+
+  const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
+  const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head;
+  const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head;
+
+  const int64_t row_last = min(m0 + BM, a.q_tokens) - 1;
+  int64_t n_end = a.kv_tokens;
+  if (a.causal) n_end = min(n_end, row_last + a.offset + 1);
+  const int n_tiles = n_end > 0 ? static_cast<int>((n_end + BN - 1) / BN) : 0;
+
+  float o[MT][D / 8][4];
+  float m_run[MT][2], l_run[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.f;
+    m_run[mt][0] = m_run[mt][1] = -INFINITY;
+    l_run[mt][0] = l_run[mt][1] = 0.f;
+  }
+
+  if (n_tiles > 0) {
+    LoadTileAsync<BM, D, kFwdThreads>(s_q, q, a.q_tokens - m0, tid);
+    LoadTileAsync<BN, D, kFwdThreads>(s_k0, k, a.kv_tokens, tid);
+    LoadTileAsync<BN, D, kFwdThreads>(s_v0, v, a.kv_tokens, tid);
+    CpAsyncCommit();
+  }
+
+  for (int j = 0; j < n_tiles; ++j) {
+    const int64_t n0 = static_cast<int64_t>(j) * BN;
+    const int stage = j & 1;
+    if (j + 1 < n_tiles) {
+      const int64_t n1 = n0 + BN;
+      const uint32_t off = (stage ^ 1) * BN * D * 2;
+      LoadTileAsync<BN, D, kFwdThreads>(s_k0 + off, k + n1 * D, a.kv_tokens - n1, tid);
+      LoadTileAsync<BN, D, kFwdThreads>(s_v0 + off, v + n1 * D, a.kv_tokens - n1, tid);
+      CpAsyncCommit();
+      CpAsyncWait<1>();
+    } else {
+      CpAsyncWait<0>();
+    }
+    __syncthreads();
+    const uint32_t s_k = s_k0 + stage * BN * D * 2;
+    const uint32_t s_v = s_v0 + stage * BN * D * 2;
+
+    // S = Q K^T
+    float s[MT][BN / 8][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t qa[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        const int row = warp * (16 * MT) + mt * 16 + (lane & 15);
+        LdMatrixX4(qa[mt], s_q + SwizzledChunk<D>(row, kk * 2 + (lane >> 4)));
+      }
+#pragma unroll
+      for (int nn = 0; nn < BN / 16; ++nn) {
+        uint32_t kb[4];
+        const int row = nn * 16 + (lane & 7) + ((lane >> 4) << 3);
+        LdMatrixX4(kb, s_k + SwizzledChunk<D>(row, kk * 2 + ((lane >> 3) & 1)));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          Mma<T>(s[mt][2 * nn], qa[mt], kb[0], kb[1]);
+          Mma<T>(s[mt][2 * nn + 1], qa[mt], kb[2], kb[3]);
+        }
+      }
+    }
+
+    // Mask: keys past the block end, and (causal) keys past row + offset. Needed only near the edges.
+    const bool need_mask = (n0 + BN > a.kv_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
+    if (need_mask) {
+      // In tile-local coordinates: key c is masked iff c >= kv_lim, or (causal) c > r + diag.
+      const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
+      const int diag = ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20);
+      const int diag_eff = a.causal ? diag : (1 << 21);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int i = 0; i < BN / 8; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int r = warp * (16 * MT) + mt * 16 + g + ((e >> 1) << 3);
+            const int c = i * 8 + 2 * tq + (e & 1);
+            if (c >= kv_lim || c > r + diag_eff) s[mt][i][e] = -INFINITY;
+          }
+    }
+
+    // Online softmax, base 2.
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int i = 0; i < BN / 8; ++i) mx = fmaxf(mx, fmaxf(s[mt][i][2 * r], s[mt][i][2 * r + 1]));
+        mx = QuadMax(mx) * a.scale_log2;
+        const float m_new = fmaxf(m_run[mt][r], mx);
+        const float m_use = m_new == -INFINITY ? 0.f : m_new;
+        const float alpha = exp2f(m_run[mt][r] - m_use);
+        m_run[mt][r] = m_new;
+        float sum = 0.f;
+#pragma unroll
+        for (int i = 0; i < BN / 8; ++i) {
+          const float p0 = exp2f(fmaf(s[mt][i][2 * r], a.scale_log2, -m_use));
+          const float p1 = exp2f(fmaf(s[mt][i][2 * r + 1], a.scale_log2, -m_use));
+          s[mt][i][2 * r] = p0;
+          s[mt][i][2 * r + 1] = p1;
+          sum += p0 + p1;
+        }
+        l_run[mt][r] = l_run[mt][r] * alpha + sum;
+#pragma unroll
+        for (int i = 0; i < D / 8; ++i) {
+          o[mt][i][2 * r] *= alpha;
+          o[mt][i][2 * r + 1] *= alpha;
+        }
+      }
+
+    // O += P V
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      uint32_t pa[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        pa[mt][0] = PackPair<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        pa[mt][1] = PackPair<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        pa[mt][2] = PackPair<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        pa[mt][3] = PackPair<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int dn = 0; dn < D / 16; ++dn) {
+        uint32_t vb[4];
+        LdMatrixX4Trans(vb, s_v + SwizzledChunk<D>(kk * 16 + (lane & 15), dn * 2 + (lane >> 4)));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          Mma<T>(o[mt][2 * dn], pa[mt], vb[0], vb[1]);
+          Mma<T>(o[mt][2 * dn + 1], pa[mt], vb[2], vb[3]);
+        }
+      }
+    }
+    __syncthreads();  // this stage is refilled by the next iteration's prefetch
+  }
+
+  // Epilogue.
+  float* out = a.out + b * a.os.batch + h * a.os.head;
+  float* lse = a.lse + b * a.ls.batch + h * a.ls.head;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t row = m0 + warp * (16 * MT) + mt * 16 + g + 8 * r;
+      const float l = QuadSum(l_run[mt][r]);
+      const bool valid = row < a.q_tokens;
+      const bool empty = !(l > 0.f);
+      const float inv = empty ? 0.f : 1.f / l;
+      const float my_lse = empty ? -INFINITY : (m_run[mt][r] + log2f(l)) * kLn2;
+      float* orow = out + row * D;
+      if (!a.merge) {
+        if (valid) {
+#pragma unroll
+          for (int i = 0; i < D / 8; ++i) {
+            *reinterpret_cast<float2*>(orow + i * 8 + 2 * tq) =
+                make_float2(o[mt][i][2 * r] * inv, o[mt][i][2 * r + 1] * inv);
+          }
+          if (tq == 0) lse[row] = my_lse;
+        }
+      } else {
+        const float old_lse = valid ? lse[row] : -INFINITY;
+        __syncwarp();  // every lane of the quad has read lse[row] before lane tq == 0 rewrites it
+        if (valid && !empty) {
+          const float mx = fmaxf(old_lse, my_lse);
+          const float w_old = expf(old_lse - mx), w_new = expf(my_lse - mx);
+          const float total = w_old + w_new;
+          const float c_old = w_old / total, c_new = w_new / total * inv;
+#pragma unroll
+          for (int i = 0; i < D / 8; ++i) {
+            float2* p = reinterpret_cast<float2*>(orow + i * 8 + 2 * tq);
+            float2 prev = make_float2(0.f, 0.f);
+            if (c_old != 0.f) prev = *p;  // an empty accumulator (lse = -inf) may hold anything
+            *p = make_float2(prev.x * c_old + o[mt][i][2 * r] * c_new, prev.y * c_old + o[mt][i][2 * r + 1] * c_new);
+          }
+          if (tq == 0) lse[row] = mx + logf(total);
+        }
+      }
+    }
+}
+
+template <typename T, int D>
+const char* LaunchForwardTyped(const ForwardParams& p, cudaStream_t stream) {
+  static bool configured = false;
+  constexpr int smem = FwdSmemBytes<D>();
+  if (!configured) {
+    RINGLAB_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(ForwardKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    configured = true;
+  }
+  const BlockShape& s = p.shape;
+  FwdArgs a;
+  a.q = static_cast<const uint16_t*>(p.q);
+  a.k = static_cast<const uint16_t*>(p.k);
+  a.v = static_cast<const uint16_t*>(p.v);
+  a.out = p.out_acc;
+  a.lse = p.lse_acc;
+  a.qs = p.q_strides;
+  a.ks = p.k_strides;
+  a.vs = p.v_strides;
+  a.os = p.out_strides;
+  a.ls = p.lse_strides;
+  a.heads = s.heads;
+  a.group = s.heads / s.kv_heads;
+  a.q_tokens = s.q_tokens;
+  a.kv_tokens = s.kv_tokens;
+  a.offset = s.diagonal_offset;
+  const float scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(D));
+  a.scale_log2 = scale * kLog2e;
+  a.causal = s.causal;
+  a.merge = p.mode == AccumulateMode::kMerge;
+  const dim3 grid(static_cast<unsigned>(s.batch * s.heads), static_cast<unsigned>((s.q_tokens + kFwdBlockM - 1) / kFwdBlockM));
+  ForwardKernel<T, D><<<grid, kFwdThreads, smem, stream>>>(a);
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return "";
+}
+
+}  // namespace
+
+const char* LaunchForward(const ForwardParams& p, void* stream) {
+  if (const char* err = CheckBlockShape(p.shape); *err) return err;
+  const BlockShape& s = p.shape;
+  if (s.q_tokens == 0) return "";
+  if (!p.q || !p.k || !p.v || !p.out_acc || !p.lse_acc) return "ForwardParams: q, k, v, out_acc and lse_acc must be set";
+  if (!Aligned(p.q, 16) || !Aligned(p.k, 16) || !Aligned(p.v, 16))
+    return "ForwardParams: q, k and v must be 16-byte aligned";
+  if (!Aligned(p.out_acc, 8)) return "ForwardParams: out_acc must be 8-byte aligned";
+  for (const TensorStrides* t : {&p.q_strides, &p.k_strides, &p.v_strides})
+    if (t->batch % 8 || t->head % 8) return "ForwardParams: q/k/v batch and head strides must be multiples of 8";
+  if (p.out_strides.batch % 2 || p.out_strides.head % 2)
+    return "ForwardParams: out batch and head strides must be even";
+  if (s.q_tokens / kFwdBlockM >= 65535) return "BlockShape.q_tokens: at most 65535*128 query tokens";
+  auto st = static_cast<cudaStream_t>(stream);
+  const bool bf16 = s.element == ElementType::kBFloat16;
+  if (s.head_dim == 128) return bf16 ? LaunchForwardTyped<__nv_bfloat16, 128>(p, st) : LaunchForwardTyped<__half, 128>(p, st);
+  return bf16 ? LaunchForwardTyped<__nv_bfloat16, 64>(p, st) : LaunchForwardTyped<__half, 64>(p, st);
+}
+
+}  // namespace ringlab::cuda

@@ -1,0 +1,93 @@
+// CUDA attention kernels for one ring step: a block of queries against a block of keys/values.
+//
+// The point of these kernels is the fused merge: the forward kernel folds its partial (out, lse) into running float32
+// accumulators in its epilogue, so a ring step needs no separate merge kernels; the backward kernel accumulates into
+// float32 dQ and into the float32 dK/dV buffers that travel the ring.
+//
+// Layout: every tensor is [batch][heads][tokens][head_dim] with contiguous head_dim rows; the batch and head strides
+// are given in elements so a block can be a token range inside a larger shard buffer. LSE tensors are
+// [batch][heads][tokens] float32 with their own strides. Query head h reads kv head h / (heads / kv_heads).
+// Mask: with causal set, query row i may attend key j iff j <= i + diagonal_offset (rows and keys counted from the
+// start of their blocks). A row that attends nothing leaves the accumulators unchanged (merge) or writes out = 0,
+// lse = -inf (overwrite).
+//
+// This header is plain C++ (no CUDA types) so host code compiled by g++ can include it.
+#pragma once
+
+#include <cstdint>
+
+namespace ringlab::cuda {
+
+enum class ElementType { kBFloat16, kFloat16 };
+
+struct TensorStrides {
+  int64_t batch = 0;  // elements between consecutive batch entries
+  int64_t head = 0;   // elements between consecutive heads
+};
+
+struct BlockShape {
+  int batch = 1;
+  int heads = 1;
+  int kv_heads = 1;
+  int64_t q_tokens = 0;
+  int64_t kv_tokens = 0;
+  int head_dim = 128;  // 64 or 128 (256 where supported)
+  float scale = 0.f;   // 0 means 1/sqrt(head_dim)
+  bool causal = false;
+  int64_t diagonal_offset = 0;
+  ElementType element = ElementType::kBFloat16;
+};
+
+enum class AccumulateMode {
+  kOverwrite,  // out_acc, lse_acc := this block's (out, lse)
+  kMerge,      // (out_acc, lse_acc) := log-sum-exp merge of themselves with this block's (out, lse)
+};
+
+struct ForwardParams {
+  BlockShape shape;
+  const void* q = nullptr;  // element type per shape.element
+  const void* k = nullptr;
+  const void* v = nullptr;
+  TensorStrides q_strides, k_strides, v_strides;
+  float* out_acc = nullptr;  // float32, normalized output
+  float* lse_acc = nullptr;  // float32, natural log
+  TensorStrides out_strides, lse_strides;
+  AccumulateMode mode = AccumulateMode::kMerge;
+};
+
+// delta[b,h,i] = sum_d dout[b,h,i,d] * out[b,h,i,d]: FlashAttention-2's backward preprocess.
+struct BackwardPrepareParams {
+  int batch = 1, heads = 1;
+  int64_t tokens = 0;
+  int head_dim = 128;
+  ElementType element = ElementType::kBFloat16;
+  const void* dout = nullptr;  // element type
+  const float* out = nullptr;  // float32 (the forward accumulator)
+  TensorStrides dout_strides, out_strides;
+  float* delta = nullptr;
+  TensorStrides delta_strides;
+};
+
+struct BackwardParams {
+  BlockShape shape;
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const void* dout = nullptr;
+  const float* lse = nullptr;
+  const float* delta = nullptr;
+  TensorStrides q_strides, k_strides, v_strides, dout_strides, lse_strides, delta_strides;
+  float* dq = nullptr;  // float32, accumulated (+=)
+  float* dk = nullptr;  // float32, [batch][kv_heads][kv_tokens][head_dim]
+  float* dv = nullptr;
+  TensorStrides dq_strides, dk_strides, dv_strides;
+  bool accumulate_dkv = true;  // false: dk/dv := this block's gradient; true: +=
+};
+
+// Each returns an error message (empty on success) instead of throwing: shape checks name the field and the allowed
+// values. `stream` is a cudaStream_t passed as void* to keep CUDA types out of this header.
+const char* LaunchForward(const ForwardParams& params, void* stream);
+const char* LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
+const char* LaunchBackward(const BackwardParams& params, void* stream);
+
+}  // namespace ringlab::cuda
