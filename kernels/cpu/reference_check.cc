@@ -1,0 +1,72 @@
+#include "kernels/cpu/reference_check.h"
+
+#include <cmath>
+
+#include "kernels/cpu/reference_attention.h"
+
+namespace ringlab::cpu {
+
+double DefaultTolerance(Precision p) { return p == Precision::kFloat64 ? 1e-12 : 1e-5; }
+
+double RelativeError(const std::vector<double>& x, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    // −inf lse (rows that see nothing) cannot occur in full attention; any NaN or inf in x makes the error infinite.
+    const double d = x[i] - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  if (!std::isfinite(num)) return INFINITY;
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+double MaxAbsError(const std::vector<double>& x, const std::vector<double>& ref) {
+  double m = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double d = std::abs(x[i] - ref[i]);
+    if (!std::isfinite(d)) return INFINITY;
+    m = std::max(m, d);
+  }
+  return m;
+}
+
+Status CheckAgainstReference(const ScheduleConfig& forward_config, bool backward, Precision precision, uint64_t seed,
+                             CheckReport* report) {
+  ScheduleConfig fcfg = forward_config;
+  fcfg.pass = Pass::kForward;
+  Schedule fwd_schedule;
+  RINGLAB_RETURN_IF_ERROR(BuildSchedule(fcfg, &fwd_schedule));
+  const Problem& p = fcfg.problem;
+  const GlobalInputs in = RandomInputs(p, seed);
+  const ExecutorOptions options{.precision = precision};
+  ForwardOutputs fwd;
+  RINGLAB_RETURN_IF_ERROR(ExecuteForward(fwd_schedule, in, options, &fwd, &report->forward_trace));
+
+  const AttentionShape shape{.batch = p.batch, .heads = p.heads, .kv_heads = p.kv_heads, .q_tokens = p.seq,
+                             .kv_tokens = p.seq, .head_dim = p.head_dim};
+  const MaskSpec mask{.causal = p.causal};
+  std::vector<double> out(shape.QElements()), lse(shape.LseElements());
+  ReferenceForward(shape, mask, in.q.data(), in.k.data(), in.v.data(), out.data(), lse.data());
+  report->errors = {{"out", MaxAbsError(fwd.out, out), RelativeError(fwd.out, out)},
+                    {"lse", MaxAbsError(fwd.lse, lse), RelativeError(fwd.lse, lse)}};
+  if (backward) {
+    ScheduleConfig bcfg = fcfg;
+    bcfg.pass = Pass::kBackward;
+    Schedule bwd_schedule;
+    RINGLAB_RETURN_IF_ERROR(BuildSchedule(bcfg, &bwd_schedule));
+    BackwardOutputs grads;
+    RINGLAB_RETURN_IF_ERROR(ExecuteBackward(bwd_schedule, in, fwd, options, &grads, &report->backward_trace));
+    std::vector<double> dq(shape.QElements()), dk(shape.KvElements()), dv(shape.KvElements());
+    ReferenceBackward(shape, mask, in.q.data(), in.k.data(), in.v.data(), out.data(), lse.data(), in.dout.data(),
+                      dq.data(), dk.data(), dv.data());
+    report->errors.push_back({"dq", MaxAbsError(grads.dq, dq), RelativeError(grads.dq, dq)});
+    report->errors.push_back({"dk", MaxAbsError(grads.dk, dk), RelativeError(grads.dk, dk)});
+    report->errors.push_back({"dv", MaxAbsError(grads.dv, dv), RelativeError(grads.dv, dv)});
+  }
+  report->tolerance = DefaultTolerance(precision);
+  report->pass = true;
+  for (const TensorError& e : report->errors) report->pass &= e.relative <= report->tolerance;
+  return Status::Ok();
+}
+
+}  // namespace ringlab::cpu
