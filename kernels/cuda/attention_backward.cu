@@ -61,8 +61,9 @@ __global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
-  const int b = blockIdx.x / a.kv_heads, hk = blockIdx.x % a.kv_heads;
-  const int64_t n0 = static_cast<int64_t>(blockIdx.y) * BN;
+  // Head-major grid: the CTAs resident at once share one head's Q, dO and dQ in L2 (dQ atomics stay in L2).
+  const int b = blockIdx.y / a.kv_heads, hk = blockIdx.y % a.kv_heads;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;  // causal: the heaviest key tiles come first
 
   const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head + n0 * D;
   const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head + n0 * D;
@@ -105,14 +106,12 @@ __global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a
 
   for (int64_t it = 0; it < total; ++it) {
     const int stage = static_cast<int>(it & 1);
+    CpAsyncWait<0>();
+    __syncthreads();  // tile `it` has landed; every warp is past iteration it - 1 (its stage and dS^T are free)
     if (it + 1 < total) {
       issue(it + 1, stage ^ 1);
       CpAsyncCommit();
-      CpAsyncWait<1>();
-    } else {
-      CpAsyncWait<0>();
     }
-    __syncthreads();
     const int h = hk * a.group + static_cast<int>(it / per_head);
     const int64_t m0 = (first_tile + it % per_head) * BM;
     const uint32_t s_q = s_q0 + stage * BM * D * 2;
@@ -240,7 +239,8 @@ __global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a
         }
       }
     }
-    __syncthreads();  // dS^T and this stage are rewritten next
+    // No barrier here: this stage's Q, dO, lse and delta were last read before the barrier above, and dS^T is
+    // rewritten only after the next iteration's first barrier.
   }
   CpAsyncWait<0>();
 
@@ -307,8 +307,8 @@ const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
   a.scale_log2 = a.scale * kLog2e;
   a.causal = s.causal;
   a.accumulate_dkv = p.accumulate_dkv;
-  const dim3 grid(static_cast<unsigned>(s.batch * s.kv_heads),
-                  static_cast<unsigned>((s.kv_tokens + kBwdBlockN - 1) / kBwdBlockN));
+  const dim3 grid(static_cast<unsigned>((s.kv_tokens + kBwdBlockN - 1) / kBwdBlockN),
+                  static_cast<unsigned>(s.batch * s.kv_heads));
   BackwardKernel<T, D><<<grid, kBwdThreads, smem, stream>>>(a);
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return "";
@@ -331,7 +331,7 @@ const char* LaunchBackward(const BackwardParams& p, void* stream) {
     if (t->batch % 8 || t->head % 8) return "BackwardParams: q/k/v/dout batch and head strides must be multiples of 8";
   for (const TensorStrides* t : {&p.dq_strides, &p.dk_strides, &p.dv_strides})
     if (t->batch % 2 || t->head % 2) return "BackwardParams: dq/dk/dv batch and head strides must be even";
-  if (s.kv_tokens / kBwdBlockN >= 65535) return "BlockShape.kv_tokens: at most 65535*128 key tokens";
+  if (int64_t{s.batch} * s.kv_heads > 65535) return "BlockShape: batch * kv_heads must be at most 65535";
   auto st = static_cast<cudaStream_t>(stream);
   const bool bf16 = s.element == ElementType::kBFloat16;
   if (s.head_dim == 128) return bf16 ? LaunchTyped<__nv_bfloat16, 128>(p, st) : LaunchTyped<__half, 128>(p, st);

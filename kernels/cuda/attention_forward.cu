@@ -52,10 +52,11 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
-  const int bh = blockIdx.x;
+  // Head-major grid: the CTAs resident at once share one head's K and V (and its rows of out) in L2.
+  const int bh = blockIdx.y;
   const int b = bh / a.heads, h = bh % a.heads, hk = h / a.group;
-  const int64_t m_tiles = gridDim.y;
-  const int64_t m0 = (m_tiles - 1 - blockIdx.y) * BM;  // heaviest (causal) tiles first
+  const int64_t m_tiles = gridDim.x;
+  const int64_t m0 = (m_tiles - 1 - blockIdx.x) * BM;  // heaviest (causal) tiles of a head first
 
   const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
   const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head;
@@ -86,17 +87,15 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
   for (int j = 0; j < n_tiles; ++j) {
     const int64_t n0 = static_cast<int64_t>(j) * BN;
     const int stage = j & 1;
+    CpAsyncWait<0>();
+    __syncthreads();  // tile j has landed, and every warp is done with tile j - 1, whose stage is refilled now
     if (j + 1 < n_tiles) {
       const int64_t n1 = n0 + BN;
       const uint32_t off = (stage ^ 1) * BN * D * 2;
       LoadTileAsync<BN, D, kFwdThreads>(s_k0 + off, k + n1 * D, a.kv_tokens - n1, tid);
       LoadTileAsync<BN, D, kFwdThreads>(s_v0 + off, v + n1 * D, a.kv_tokens - n1, tid);
       CpAsyncCommit();
-      CpAsyncWait<1>();
-    } else {
-      CpAsyncWait<0>();
     }
-    __syncthreads();
     const uint32_t s_k = s_k0 + stage * BN * D * 2;
     const uint32_t s_v = s_v0 + stage * BN * D * 2;
 
@@ -198,7 +197,6 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
         }
       }
     }
-    __syncthreads();  // this stage is refilled by the next iteration's prefetch
   }
 
   // Epilogue.
@@ -275,7 +273,7 @@ const char* LaunchForwardTyped(const ForwardParams& p, cudaStream_t stream) {
   a.scale_log2 = scale * kLog2e;
   a.causal = s.causal;
   a.merge = p.mode == AccumulateMode::kMerge;
-  const dim3 grid(static_cast<unsigned>(s.batch * s.heads), static_cast<unsigned>((s.q_tokens + kFwdBlockM - 1) / kFwdBlockM));
+  const dim3 grid(static_cast<unsigned>((s.q_tokens + kFwdBlockM - 1) / kFwdBlockM), static_cast<unsigned>(s.batch * s.heads));
   ForwardKernel<T, D><<<grid, kFwdThreads, smem, stream>>>(a);
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return "";
@@ -295,7 +293,7 @@ const char* LaunchForward(const ForwardParams& p, void* stream) {
     if (t->batch % 8 || t->head % 8) return "ForwardParams: q/k/v batch and head strides must be multiples of 8";
   if (p.out_strides.batch % 2 || p.out_strides.head % 2)
     return "ForwardParams: out batch and head strides must be even";
-  if (s.q_tokens / kFwdBlockM >= 65535) return "BlockShape.q_tokens: at most 65535*128 query tokens";
+  if (int64_t{s.batch} * s.heads > 65535) return "BlockShape: batch * heads must be at most 65535";
   auto st = static_cast<cudaStream_t>(stream);
   const bool bf16 = s.element == ElementType::kBFloat16;
   if (s.head_dim == 128) return bf16 ? LaunchForwardTyped<__nv_bfloat16, 128>(p, st) : LaunchForwardTyped<__half, 128>(p, st);
