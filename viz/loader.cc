@@ -1,0 +1,791 @@
+// Streaming loader for Chrome Trace Event JSON: a hand-written scanner over the known shape (a DOM parse of a
+// million-event file is several times slower), with exact error positions. Unknown keys are skipped.
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "core/config_json.h"
+#include "viz/model.h"
+
+namespace ringlab::viz {
+namespace {
+
+constexpr int kMaxDepth = 200;
+
+struct RawEvent {
+  char ph = 0;
+  bool has_pid = false, has_tid = false, has_ts = false, has_dur = false;
+  int64_t pid = 0, tid = 0;
+  double ts = 0, dur = 0;
+  std::string_view name, cat;
+  bool name_escaped = false;
+  std::string name_buf, cat_buf;
+  int64_t op = -1, step = -1, peer = -1, bytes = 0, sort_index = 0;
+  double flops = 0;
+  std::string_view meta_name;
+  std::string meta_name_buf;
+};
+
+// Per-file parse result before indexing.
+struct FileEvents {
+  FileInfo info;
+  bool has_dist_rank = false;
+  int64_t dist_rank = 0;
+  std::vector<Event> events;                  // lane field = index into lane_keys
+  std::vector<std::pair<int64_t, int64_t>> lane_keys;  // (pid, tid)
+  std::unordered_map<int64_t, std::string> process_names;
+  std::map<std::pair<int64_t, int64_t>, std::string> thread_names;
+};
+
+class Scanner {
+ public:
+  Scanner(std::string_view d, std::string name) : p_(d.data()), b_(d.data()), e_(d.data() + d.size()), name_(name) {}
+
+  Status Error(const std::string& what) const {
+    size_t off = size_t(p_ - b_);
+    size_t line = 1 + size_t(std::count(b_, p_, '\n'));
+    return Status::InvalidArgument("trace file '" + name_ + "': " + what + " (at byte " + std::to_string(off) +
+                                   ", line " + std::to_string(line) + ")");
+  }
+  void Ws() {
+    while (p_ < e_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool AtEnd() {
+    Ws();
+    return p_ >= e_;
+  }
+  char Peek() {
+    Ws();
+    return p_ < e_ ? *p_ : '\0';
+  }
+  bool Eat(char c) {
+    Ws();
+    if (p_ < e_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  Status Expect(char c, const std::string& ctx) {
+    if (Eat(c)) return Status::Ok();
+    if (p_ >= e_) return Error("unexpected end of file (truncated?) " + ctx);
+    return Error(std::string("expected '") + c + "' " + ctx + ", found '" + Printable(*p_) + "'");
+  }
+  static std::string Printable(char c) {
+    if (c >= 32 && c < 127) return std::string(1, c);
+    char buf[8];
+    snprintf(buf, sizeof buf, "\\x%02x", (unsigned char)c);
+    return buf;
+  }
+  // A JSON string; the view points into the input when there are no escapes, else into *buf.
+  Status String(std::string_view* out, std::string* buf) {
+    Ws();
+    if (p_ >= e_) return Error("unexpected end of file (truncated?) where a string was expected");
+    if (*p_ != '"') return Error(std::string("expected a string, found '") + Printable(*p_) + "'");
+    const char* s = ++p_;
+    while (p_ < e_ && *p_ != '"' && *p_ != '\\') {
+      if ((unsigned char)*p_ < 0x20) return Error("control character inside a string");
+      ++p_;
+    }
+    if (p_ >= e_) return Error("unexpected end of file (truncated?) inside a string");
+    if (*p_ == '"') {
+      *out = std::string_view(s, size_t(p_ - s));
+      ++p_;
+      return Status::Ok();
+    }
+    buf->assign(s, size_t(p_ - s));
+    while (p_ < e_ && *p_ != '"') {
+      char c = *p_++;
+      if ((unsigned char)c < 0x20) return Error("control character inside a string");
+      if (c != '\\') {
+        buf->push_back(c);
+        continue;
+      }
+      if (p_ >= e_) break;
+      char x = *p_++;
+      switch (x) {
+        case '"': buf->push_back('"'); break;
+        case '\\': buf->push_back('\\'); break;
+        case '/': buf->push_back('/'); break;
+        case 'b': buf->push_back('\b'); break;
+        case 'f': buf->push_back('\f'); break;
+        case 'n': buf->push_back('\n'); break;
+        case 'r': buf->push_back('\r'); break;
+        case 't': buf->push_back('\t'); break;
+        case 'u': {
+          if (e_ - p_ < 4) return Error("truncated \\u escape");
+          unsigned v = 0;
+          for (int i = 0; i < 4; ++i) {
+            char h = p_[i];
+            v <<= 4;
+            if (h >= '0' && h <= '9') v |= unsigned(h - '0');
+            else if (h >= 'a' && h <= 'f') v |= unsigned(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F') v |= unsigned(h - 'A' + 10);
+            else return Error("bad \\u escape");
+          }
+          p_ += 4;
+          // UTF-8 encode (surrogates are kept as individual code units: names only need to be displayable).
+          if (v < 0x80) buf->push_back(char(v));
+          else if (v < 0x800) {
+            buf->push_back(char(0xC0 | (v >> 6)));
+            buf->push_back(char(0x80 | (v & 0x3F)));
+          } else {
+            buf->push_back(char(0xE0 | (v >> 12)));
+            buf->push_back(char(0x80 | ((v >> 6) & 0x3F)));
+            buf->push_back(char(0x80 | (v & 0x3F)));
+          }
+          break;
+        }
+        default: return Error(std::string("bad escape '\\") + Printable(x) + "' in a string");
+      }
+    }
+    if (p_ >= e_) return Error("unexpected end of file (truncated?) inside a string");
+    ++p_;
+    *out = *buf;
+    return Status::Ok();
+  }
+  bool NumberStart() {
+    char c = Peek();
+    return c == '-' || (c >= '0' && c <= '9');
+  }
+  Status Number(double* out, const std::string& field) {
+    Ws();
+    if (p_ >= e_) return Error("unexpected end of file (truncated?) where " + field + " was expected");
+    if (!NumberStart()) return Error(field + " must be a number, found '" + Printable(*p_) + "'");
+    const char* s = p_;
+    while (p_ < e_ && (std::isdigit((unsigned char)*p_) || *p_ == '-' || *p_ == '+' || *p_ == '.' || *p_ == 'e' ||
+                       *p_ == 'E'))
+      ++p_;
+    double v = 0;
+    auto r = std::from_chars(s, p_, v);
+    if (r.ec == std::errc::result_out_of_range) {
+      p_ = s;
+      return Error(field + " is out of range ('" + std::string(s, std::min<size_t>(40, size_t(e_ - s))) + "')");
+    }
+    if (r.ec != std::errc() || r.ptr != p_) {
+      p_ = s;
+      return Error(field + " is not a valid number");
+    }
+    if (!std::isfinite(v)) return Error(field + " is not finite");
+    *out = v;
+    return Status::Ok();
+  }
+  // An integer field: a JSON number with no fraction that fits in [lo, hi].
+  Status Integer(int64_t* out, const std::string& field, int64_t lo, int64_t hi) {
+    double v = 0;
+    RINGLAB_RETURN_IF_ERROR(Number(&v, field));
+    if (v != std::floor(v)) return Error(field + " must be an integer");
+    if (v < double(lo) || v > double(hi))
+      return Error(field + " = " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
+                   std::to_string(hi) + "]");
+    *out = int64_t(v);
+    return Status::Ok();
+  }
+  Status Skip(int depth = 0) {
+    if (depth > kMaxDepth) return Error("nesting deeper than " + std::to_string(kMaxDepth));
+    char c = Peek();
+    if (c == '\0' && p_ >= e_) return Error("unexpected end of file (truncated?) where a value was expected");
+    if (c == '"') {
+      std::string_view v;
+      return String(&v, &scratch_);
+    }
+    if (c == '{') {
+      ++p_;
+      if (Eat('}')) return Status::Ok();
+      for (;;) {
+        std::string_view k;
+        RINGLAB_RETURN_IF_ERROR(String(&k, &scratch_));
+        RINGLAB_RETURN_IF_ERROR(Expect(':', "after an object key"));
+        RINGLAB_RETURN_IF_ERROR(Skip(depth + 1));
+        if (Eat(',')) continue;
+        return Expect('}', "to close an object");
+      }
+    }
+    if (c == '[') {
+      ++p_;
+      if (Eat(']')) return Status::Ok();
+      for (;;) {
+        RINGLAB_RETURN_IF_ERROR(Skip(depth + 1));
+        if (Eat(',')) continue;
+        return Expect(']', "to close an array");
+      }
+    }
+    if (NumberStart()) {
+      double v;
+      return Number(&v, "value");
+    }
+    for (const char* lit : {"true", "false", "null"}) {
+      size_t n = strlen(lit);
+      if (size_t(e_ - p_) >= n && memcmp(p_, lit, n) == 0) {
+        p_ += n;
+        return Status::Ok();
+      }
+    }
+    return Error(std::string("not JSON: unexpected '") + Printable(c) + "'");
+  }
+  const char* pos() const { return p_; }
+  void set_pos(const char* p) { p_ = p; }
+  std::string scratch_;
+
+ private:
+  const char* p_;
+  const char* b_;
+  const char* e_;
+  std::string name_;
+};
+
+int64_t InternId(std::unordered_map<std::string, int64_t>* ids, std::string_view s) {
+  auto [it, inserted] = ids->try_emplace(std::string(s), int64_t(ids->size()) + (int64_t(1) << 40));
+  return it->second;
+}
+
+// pid/tid: numbers or strings (some tools write "Spans" or "stream 7").
+Status ParseId(Scanner& sc, int64_t* out, const std::string& field, std::unordered_map<std::string, int64_t>* ids) {
+  if (sc.Peek() == '"') {
+    std::string_view v;
+    std::string buf;
+    RINGLAB_RETURN_IF_ERROR(sc.String(&v, &buf));
+    int64_t n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (r.ec == std::errc() && r.ptr == v.data() + v.size()) {
+      *out = n;
+    } else {
+      *out = InternId(ids, v);
+    }
+    return Status::Ok();
+  }
+  return sc.Integer(out, field, -(int64_t(1) << 53), int64_t(1) << 53);
+}
+
+Status ParseArgs(Scanner& sc, RawEvent* ev, const std::string& at) {
+  RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open " + at + ".args"));
+  if (sc.Eat('}')) return Status::Ok();
+  std::string kb;
+  for (;;) {
+    std::string_view k;
+    RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
+    RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in " + at + ".args"));
+    const bool is_num = sc.NumberStart();
+    if (k == "op" && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->op, at + ".args.op", -1, std::numeric_limits<int32_t>::max()));
+    } else if (k == "step" && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->step, at + ".args.step", -1, std::numeric_limits<int32_t>::max()));
+    } else if (k == "peer" && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->peer, at + ".args.peer", -1, std::numeric_limits<int32_t>::max()));
+    } else if (k == "bytes" && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->bytes, at + ".args.bytes", 0, int64_t(1) << 62));
+    } else if (k == "flops" && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->flops, at + ".args.flops"));
+      if (ev->flops < 0) return sc.Error(at + ".args.flops is negative");
+    } else if (k == "sort_index" && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->sort_index, at + ".args.sort_index", INT32_MIN, INT32_MAX));
+    } else if (k == "name" && sc.Peek() == '"') {
+      RINGLAB_RETURN_IF_ERROR(sc.String(&ev->meta_name, &ev->meta_name_buf));
+    } else {
+      RINGLAB_RETURN_IF_ERROR(sc.Skip(2));
+    }
+    if (sc.Eat(',')) continue;
+    return sc.Expect('}', "to close " + at + ".args");
+  }
+}
+
+Status ParseEvent(Scanner& sc, RawEvent* ev, const std::string& at, std::unordered_map<std::string, int64_t>* ids) {
+  RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open " + at + " (an event object)"));
+  if (sc.Eat('}')) return Status::Ok();
+  std::string kb;
+  for (;;) {
+    std::string_view k;
+    RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
+    RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in " + at));
+    if (k == "ph") {
+      std::string_view v;
+      std::string b;
+      RINGLAB_RETURN_IF_ERROR(sc.String(&v, &b));
+      ev->ph = v.empty() ? '?' : v[0];
+    } else if (k == "name") {
+      if (sc.Peek() == '"') {
+        RINGLAB_RETURN_IF_ERROR(sc.String(&ev->name, &ev->name_buf));
+      } else {
+        return sc.Error(at + ".name must be a string");
+      }
+    } else if (k == "cat") {
+      if (sc.Peek() == '"') {
+        RINGLAB_RETURN_IF_ERROR(sc.String(&ev->cat, &ev->cat_buf));
+      } else {
+        RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
+      }
+    } else if (k == "pid") {
+      RINGLAB_RETURN_IF_ERROR(ParseId(sc, &ev->pid, at + ".pid", ids));
+      ev->has_pid = true;
+    } else if (k == "tid") {
+      RINGLAB_RETURN_IF_ERROR(ParseId(sc, &ev->tid, at + ".tid", ids));
+      ev->has_tid = true;
+    } else if (k == "ts") {
+      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->ts, at + ".ts"));
+      ev->has_ts = true;
+    } else if (k == "dur") {
+      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->dur, at + ".dur"));
+      if (ev->dur < 0) return sc.Error(at + ".dur is negative");
+      ev->has_dur = true;
+    } else if (k == "args" && sc.Peek() == '{') {
+      RINGLAB_RETURN_IF_ERROR(ParseArgs(sc, ev, at));
+    } else {
+      RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
+    }
+    if (sc.Eat(',')) continue;
+    return sc.Expect('}', "to close " + at);
+  }
+}
+
+bool ContainsNoCase(std::string_view h, std::string_view n) {
+  if (n.empty()) return true;
+  auto it = std::search(h.begin(), h.end(), n.begin(), n.end(),
+                        [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); });
+  return it != h.end();
+}
+
+VizKind Classify(std::string_view cat, std::string_view name) {
+  if (auto k = ParseOpKind(cat)) return VizKind(*k);
+  if (ContainsNoCase(name, "nccl") || ContainsNoCase(cat, "nccl") || ContainsNoCase(name, "c10d::")) {
+    if (ContainsNoCase(name, "allgather") || ContainsNoCase(name, "all_gather")) return VizKind::kAllGather;
+    if (ContainsNoCase(name, "reducescatter") || ContainsNoCase(name, "reduce_scatter")) return VizKind::kReduceScatter;
+    if (ContainsNoCase(name, "send")) return VizKind::kSend;
+    if (ContainsNoCase(name, "recv")) return VizKind::kRecv;
+    return VizKind::kCommOther;
+  }
+  if (cat == "gpu_memcpy" || cat == "gpu_memset" || ContainsNoCase(name, "memcpy")) return VizKind::kCopy;
+  if (cat == "kernel" || cat == "Kernel" || ContainsNoCase(cat, "gpu")) return VizKind::kKernel;
+  return VizKind::kHost;
+}
+
+struct Interner {
+  std::vector<std::string>* names;
+  std::unordered_map<std::string_view, uint32_t> ids;
+  std::vector<std::unique_ptr<std::string>> store;
+  explicit Interner(std::vector<std::string>* n) : names(n) {
+    for (uint32_t i = 0; i < n->size(); ++i) ids.emplace((*n)[i], i);  // views into names; rebuilt below
+  }
+  uint32_t Get(std::string_view s) {
+    auto it = ids.find(s);
+    if (it != ids.end()) return it->second;
+    store.push_back(std::make_unique<std::string>(s));
+    uint32_t id = uint32_t(store.size() - 1);
+    ids.emplace(*store.back(), id);
+    return id;
+  }
+};
+
+Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe, Interner* names) {
+  Scanner sc(data, name);
+  std::unordered_map<std::string, int64_t> ids;
+  std::string_view ringlab_raw;
+  std::map<std::pair<int64_t, int64_t>, uint32_t> lane_of;
+  std::map<std::pair<int64_t, int64_t>, std::vector<std::pair<RawEvent, size_t>>> open_b;  // B/E stacks
+  std::pair<int64_t, int64_t> last_key{INT64_MIN, INT64_MIN};
+  uint32_t last_lane = 0;
+  size_t index = 0;
+
+  auto add = [&](RawEvent& ev, const std::string& at) -> Status {
+    if (ev.ph == 'M') {
+      if (ev.name == "process_name" && !ev.meta_name.empty()) fe->process_names[ev.pid] = std::string(ev.meta_name);
+      if (ev.name == "thread_name" && !ev.meta_name.empty())
+        fe->thread_names[{ev.pid, ev.tid}] = std::string(ev.meta_name);
+      return Status::Ok();
+    }
+    if (ev.ph == 'B') {
+      if (!ev.has_ts) return sc.Error(at + " (ph B) has no ts");
+      open_b[{ev.pid, ev.tid}].push_back({ev, index});
+      return Status::Ok();
+    }
+    if (ev.ph == 'E') {
+      auto& st = open_b[{ev.pid, ev.tid}];
+      if (st.empty() || !ev.has_ts) return Status::Ok();  // unmatched end: ignored, as chrome://tracing does
+      RawEvent b = std::move(st.back().first);
+      st.pop_back();
+      b.ph = 'X';
+      b.dur = std::max(0.0, ev.ts - b.ts);
+      b.has_dur = true;
+      if (!b.name_buf.empty()) b.name = b.name_buf;
+      if (!b.cat_buf.empty()) b.cat = b.cat_buf;
+      ev = std::move(b);
+    }
+    if (ev.ph != 'X') return Status::Ok();  // instants, counters, flows: not drawn
+    if (!ev.has_ts) return sc.Error(at + " has no ts");
+    Event e;
+    e.ts = ev.ts;
+    e.dur = ev.dur;
+    e.flops = ev.flops;
+    e.bytes = ev.bytes;
+    e.op = int32_t(ev.op);
+    e.step = int32_t(ev.step);
+    e.peer = int32_t(ev.peer);
+    e.kind = Classify(ev.cat, ev.name);
+    e.name = names->Get(ev.name);
+    std::pair<int64_t, int64_t> key{ev.pid, ev.tid};
+    if (key != last_key) {
+      auto [it, ins] = lane_of.try_emplace(key, uint32_t(fe->lane_keys.size()));
+      if (ins) fe->lane_keys.push_back(key);
+      last_key = key;
+      last_lane = it->second;
+    }
+    e.lane = last_lane;
+    fe->events.push_back(e);
+    return Status::Ok();
+  };
+
+  auto parse_events = [&](bool allow_eof) -> Status {
+    // at '[' already consumed
+    if (sc.Eat(']')) return Status::Ok();
+    RawEvent ev;
+    std::string at;
+    for (;;) {
+      if (allow_eof && sc.AtEnd()) return Status::Ok();  // the JSON Array Format may omit the closing ']'
+      ev = RawEvent{};
+      at = "traceEvents[" + std::to_string(index) + "]";
+      RINGLAB_RETURN_IF_ERROR(ParseEvent(sc, &ev, at, &ids));
+      RINGLAB_RETURN_IF_ERROR(add(ev, at));
+      ++index;
+      if (sc.Eat(',')) continue;
+      if (allow_eof && sc.AtEnd()) return Status::Ok();
+      return sc.Expect(']', "to close traceEvents");
+    }
+  };
+
+  fe->events.reserve(data.size() / 180 + 16);
+  char c = sc.Peek();
+  if (c == '[') {
+    sc.Eat('[');
+    RINGLAB_RETURN_IF_ERROR(parse_events(true));
+  } else if (c == '{') {
+    sc.Eat('{');
+    bool have_events = false;
+    if (!sc.Eat('}')) {
+      std::string kb;
+      for (;;) {
+        std::string_view k;
+        RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
+        std::string key(k);
+        RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a top-level key"));
+        if (key == "traceEvents") {
+          RINGLAB_RETURN_IF_ERROR(sc.Expect('[', "traceEvents must be an array"));
+          RINGLAB_RETURN_IF_ERROR(parse_events(false));
+          have_events = true;
+        } else if (key == "ringlab") {
+          if (sc.Peek() != '{') return sc.Error("ringlab metadata must be an object");
+          const char* s = sc.pos();
+          RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
+          ringlab_raw = std::string_view(s, size_t(sc.pos() - s));
+        } else if (key == "distributedInfo" && sc.Peek() == '{') {
+          sc.Eat('{');
+          if (!sc.Eat('}')) {
+            for (;;) {
+              std::string_view dk;
+              std::string dkb;
+              RINGLAB_RETURN_IF_ERROR(sc.String(&dk, &dkb));
+              RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "in distributedInfo"));
+              if (dk == "rank" && sc.NumberStart()) {
+                RINGLAB_RETURN_IF_ERROR(sc.Integer(&fe->dist_rank, "distributedInfo.rank", 0, 1 << 24));
+                fe->has_dist_rank = true;
+              } else {
+                RINGLAB_RETURN_IF_ERROR(sc.Skip(2));
+              }
+              if (sc.Eat(',')) continue;
+              RINGLAB_RETURN_IF_ERROR(sc.Expect('}', "to close distributedInfo"));
+              break;
+            }
+          }
+        } else {
+          RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
+        }
+        if (sc.Eat(',')) continue;
+        RINGLAB_RETURN_IF_ERROR(sc.Expect('}', "to close the top-level object"));
+        break;
+      }
+    }
+    if (!sc.AtEnd()) return sc.Error("unexpected data after the top-level object");
+    if (!have_events) return Status::InvalidArgument("trace file '" + name + "': traceEvents is missing");
+  } else if (sc.AtEnd()) {
+    return Status::InvalidArgument("trace file '" + name + "' is empty");
+  } else {
+    return sc.Error("not a JSON trace: expected '{' or '['");
+  }
+
+  fe->info.path = name;
+  fe->info.format = "chrome";
+  if (!ringlab_raw.empty()) {
+    nlohmann::json m = nlohmann::json::parse(ringlab_raw, nullptr, false);
+    const std::string where = "trace file '" + name + "': ";
+    if (m.is_discarded() || !m.is_object()) return Status::InvalidArgument(where + "ringlab metadata is not valid JSON");
+    try {
+      fe->info.meta.version = m.at("version").get<int>();
+      fe->info.meta.source = m.value("source", "");
+      fe->info.meta.hardware = m.value("hardware", "");
+      fe->info.meta.schedule_op_count = m.value("schedule_op_count", int64_t(0));
+    } catch (const nlohmann::json::exception& e) {
+      return Status::InvalidArgument(where + "ringlab.version/source/hardware: " + e.what());
+    }
+    if (fe->info.meta.version != kTraceFormatVersion)
+      return Status::InvalidArgument(where + "ringlab.version " + std::to_string(fe->info.meta.version) +
+                                     " (this viewer reads " + std::to_string(kTraceFormatVersion) + ")");
+    Status cs = FromJson(m, &fe->info.meta.config);
+    fe->info.has_config = cs.ok();
+    if (!cs.ok()) return Status::InvalidArgument(where + "ringlab metadata: " + cs.message());
+    fe->info.ringlab = true;
+    fe->info.format = "ringlab";
+    const int world = fe->info.meta.config.world;
+    for (size_t i = 0; i < fe->events.size(); ++i) {
+      int64_t pid = fe->lane_keys[fe->events[i].lane].first;
+      if (pid < 0 || pid >= world)
+        return Status::InvalidArgument(where + "an event has pid " + std::to_string(pid) + ", not a rank in 0.." +
+                                       std::to_string(world - 1));
+    }
+  }
+  fe->info.event_count = int64_t(fe->events.size());
+  return Status::Ok();
+}
+
+void Finalize(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out) {
+  TraceModel m;
+  m.names = std::move(names);
+  // Lanes.
+  struct LaneKey {
+    int rank;
+    int file;
+    int64_t pid, tid;
+    uint32_t local;
+  };
+  std::vector<LaneKey> keys;
+  const bool multi = files.size() > 1;
+  for (int f = 0; f < int(files.size()); ++f) {
+    const FileEvents& fe = files[f];
+    for (uint32_t l = 0; l < fe.lane_keys.size(); ++l) {
+      auto [pid, tid] = fe.lane_keys[l];
+      int rank;
+      if (fe.info.ringlab) rank = int(pid);
+      else if (fe.has_dist_rank) rank = int(fe.dist_rank);
+      else if (multi) rank = f;
+      else rank = int(std::clamp<int64_t>(pid, INT32_MIN, INT32_MAX));
+      keys.push_back({rank, f, pid, tid, l});
+    }
+  }
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const LaneKey& x = keys[a];
+    const LaneKey& y = keys[b];
+    return std::tie(x.rank, x.file, x.pid, x.tid) < std::tie(y.rank, y.file, y.pid, y.tid);
+  });
+  std::vector<std::vector<uint32_t>> global_lane(files.size());
+  for (size_t f = 0; f < files.size(); ++f) global_lane[f].resize(files[f].lane_keys.size());
+  for (size_t gi = 0; gi < order.size(); ++gi) {
+    const LaneKey& k = keys[order[gi]];
+    const FileEvents& fe = files[k.file];
+    Lane lane;
+    lane.rank = k.rank;
+    lane.file = k.file;
+    lane.pid = k.pid;
+    lane.tid = k.tid;
+    if (fe.info.ringlab) {
+      lane.stream = int(k.tid);
+      lane.name = "rank " + std::to_string(k.rank) + " " +
+                  (k.tid == 0 ? "compute" : k.tid == 1 ? "comm" : "stream " + std::to_string(k.tid));
+    } else {
+      auto tn = fe.thread_names.find({k.pid, k.tid});
+      auto pn = fe.process_names.find(k.pid);
+      std::string p = pn != fe.process_names.end() ? pn->second : "pid " + std::to_string(k.pid);
+      std::string t = tn != fe.thread_names.end() ? tn->second : "tid " + std::to_string(k.tid);
+      lane.name = "r" + std::to_string(k.rank) + " " + p + " / " + t;
+    }
+    global_lane[k.file][k.local] = uint32_t(gi);
+    m.lanes.push_back(std::move(lane));
+  }
+  // Counting sort of events into lanes, keeping file order within a lane.
+  std::vector<uint32_t> counts(m.lanes.size() + 1, 0);
+  size_t total = 0;
+  for (auto& fe : files) {
+    for (Event& e : fe.events) {
+      e.lane = global_lane[&fe - files.data()][e.lane];
+      ++counts[e.lane + 1];
+    }
+    total += fe.events.size();
+  }
+  for (size_t i = 1; i < counts.size(); ++i) counts[i] += counts[i - 1];
+  for (size_t l = 0; l < m.lanes.size(); ++l) m.lanes[l].begin = counts[l], m.lanes[l].end = counts[l + 1];
+  m.events.resize(total);
+  {
+    std::vector<uint32_t> pos(counts.begin(), counts.end() - 1);
+    for (auto& fe : files) {
+      for (const Event& e : fe.events) m.events[pos[e.lane]++] = e;
+      std::vector<Event>().swap(fe.events);
+    }
+  }
+  // Sort each lane by (ts, longer first), then depth and running max end.
+  m.max_end.resize(total);
+  m.t_min = total ? std::numeric_limits<double>::infinity() : 0;
+  m.t_max = total ? -std::numeric_limits<double>::infinity() : 0;
+  std::vector<double> stack;
+  for (Lane& lane : m.lanes) {
+    auto b = m.events.begin() + lane.begin, e = m.events.begin() + lane.end;
+    auto less = [](const Event& x, const Event& y) { return x.ts < y.ts || (x.ts == y.ts && x.dur > y.dur); };
+    if (!std::is_sorted(b, e, less)) std::stable_sort(b, e, less);
+    stack.clear();
+    double mx = -std::numeric_limits<double>::infinity();
+    for (uint32_t i = lane.begin; i < lane.end; ++i) {
+      Event& ev = m.events[i];
+      while (!stack.empty() && stack.back() <= ev.ts) stack.pop_back();
+      ev.depth = uint8_t(std::min<size_t>(stack.size(), 15));
+      lane.max_depth = std::max<int>(lane.max_depth, ev.depth);
+      stack.push_back(ev.End());
+      mx = std::max(mx, ev.End());
+      m.max_end[i] = mx;
+      m.t_min = std::min(m.t_min, ev.ts);
+      m.t_max = std::max(m.t_max, ev.End());
+    }
+  }
+  for (const Lane& l : m.lanes)
+    if (m.ranks.empty() || m.ranks.back() != l.rank) m.ranks.push_back(l.rank);
+  // (rank, op) index for ringlab lanes.
+  std::map<int, int64_t> max_op, count;
+  for (const Lane& l : m.lanes) {
+    if (!files[l.file].info.ringlab) continue;
+    for (uint32_t i = l.begin; i < l.end; ++i) {
+      max_op[l.rank] = std::max<int64_t>(max_op[l.rank], m.events[i].op);
+      ++count[l.rank];
+    }
+  }
+  for (auto [rank, mo] : max_op) {
+    if (mo < 0 || mo > 16 * count[rank] + 1024) continue;
+    m.op_index[rank].assign(size_t(mo + 1), -1);
+  }
+  for (const Lane& l : m.lanes) {
+    auto it = m.op_index.find(l.rank);
+    if (it == m.op_index.end() || !files[l.file].info.ringlab) continue;
+    for (uint32_t i = l.begin; i < l.end; ++i)
+      if (m.events[i].op >= 0) it->second[size_t(m.events[i].op)] = int32_t(i);
+  }
+  for (auto& fe : files) m.files.push_back(std::move(fe.info));
+  *out = std::move(m);
+}
+
+Status LoadBuffers(const std::vector<std::pair<std::string, std::string_view>>& inputs,
+                   std::vector<std::string>* buffers_to_free, TraceModel* out) {
+  std::vector<FileEvents> files(inputs.size());
+  std::vector<std::string> dummy;
+  Interner names(&dummy);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    RINGLAB_RETURN_IF_ERROR(ParseFile(inputs[i].second, inputs[i].first, &files[i], &names));
+    if (buffers_to_free && i < buffers_to_free->size()) std::string().swap((*buffers_to_free)[i]);
+  }
+  std::vector<std::string> name_list;
+  name_list.reserve(names.store.size());
+  for (auto& s : names.store) name_list.push_back(std::move(*s));
+  Finalize(files, std::move(name_list), out);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadFileMaybeGz(const std::string& path, std::string* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::InvalidArgument("cannot open trace file '" + path + "'");
+  f.seekg(0, std::ios::end);
+  std::streamoff size = f.tellg();
+  if (size < 0) return Status::InvalidArgument("cannot read trace file '" + path + "' (not a regular file?)");
+  f.seekg(0);
+  std::string raw(size_t(size), '\0');
+  if (size > 0 && !f.read(raw.data(), size)) return Status::InvalidArgument("cannot read trace file '" + path + "'");
+  if (raw.size() >= 2 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b) {
+    z_stream z{};
+    if (inflateInit2(&z, 15 + 32) != Z_OK) return Status::Internal("zlib init failed");
+    std::string res;
+    res.resize(std::max<size_t>(raw.size() * 4, 1 << 16));
+    z.next_in = reinterpret_cast<Bytef*>(raw.data());
+    z.avail_in = uInt(raw.size());
+    size_t have = 0;
+    int rc = Z_OK;
+    while (true) {
+      if (have == res.size()) res.resize(res.size() * 2);
+      z.next_out = reinterpret_cast<Bytef*>(res.data() + have);
+      z.avail_out = uInt(std::min<size_t>(res.size() - have, 1u << 30));
+      size_t before = z.avail_out;
+      rc = inflate(&z, Z_NO_FLUSH);
+      have += before - z.avail_out;
+      if (rc == Z_STREAM_END) {
+        // Concatenated gzip members: continue with the next one.
+        if (z.avail_in > 0) {
+          inflateReset(&z);
+          continue;
+        }
+        break;
+      }
+      if (rc != Z_OK && rc != Z_BUF_ERROR) break;
+      if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END)
+      return Status::InvalidArgument("trace file '" + path + "': gzip data is corrupt or truncated (" +
+                                     (z.msg ? std::string(z.msg) : "ended early") + ")");
+    res.resize(have);
+    *out = std::move(res);
+    return Status::Ok();
+  }
+  *out = std::move(raw);
+  return Status::Ok();
+}
+
+Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions&) {
+  if (paths.empty()) return Status::InvalidArgument("no trace files given");
+  std::vector<std::string> bufs(paths.size());
+  std::vector<std::pair<std::string, std::string_view>> inputs;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    RINGLAB_RETURN_IF_ERROR(ReadFileMaybeGz(paths[i], &bufs[i]));
+    inputs.push_back({paths[i], bufs[i]});
+  }
+  return LoadBuffers(inputs, &bufs, out);
+}
+
+Status LoadTraceBuffer(std::string_view data, const std::string& name, TraceModel* out) {
+  return LoadBuffers({{name, data}}, nullptr, out);
+}
+
+void ModelFromTrace(const Trace& trace, TraceModel* out, const std::string& name) {
+  std::vector<FileEvents> files(1);
+  FileEvents& fe = files[0];
+  fe.info.path = name;
+  fe.info.ringlab = true;
+  fe.info.has_config = true;
+  fe.info.format = "ringlab";
+  fe.info.meta = trace.meta;
+  std::vector<std::string> dummy;
+  Interner names(&dummy);
+  std::map<std::pair<int64_t, int64_t>, uint32_t> lane_of;
+  for (const TraceEvent& t : trace.events) {
+    Event e;
+    e.ts = t.ts_us;
+    e.dur = t.dur_us;
+    e.flops = t.flops;
+    e.bytes = t.bytes;
+    e.op = t.op;
+    e.step = t.step;
+    e.peer = t.peer;
+    e.kind = VizKind(t.kind);
+    e.name = names.Get(EventName(t));
+    auto [it, ins] = lane_of.try_emplace({t.rank, t.stream}, uint32_t(fe.lane_keys.size()));
+    if (ins) fe.lane_keys.push_back({t.rank, t.stream});
+    e.lane = it->second;
+    fe.events.push_back(e);
+  }
+  fe.info.event_count = int64_t(fe.events.size());
+  std::vector<std::string> name_list;
+  for (auto& s : names.store) name_list.push_back(std::move(*s));
+  Finalize(files, std::move(name_list), out);
+}
+
+}  // namespace ringlab::viz

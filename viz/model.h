@@ -1,0 +1,133 @@
+// Viewer data model: loaded traces indexed per lane, with level of detail, search and lookups. No ImGui, no GL.
+//
+// A TraceModel holds the events of one or more trace files (ringlab traces, or plain Chrome/Perfetto JSON such as
+// PyTorch profiler exports, one file per rank, .json or .json.gz). Events are grouped into lanes (rank × stream for
+// ringlab traces; rank × pid × tid for foreign ones); each lane's events are sorted by start time and carry a running
+// maximum of end times, so the visible range of a lane is found by binary search and tiny events fold into blocks.
+//
+//   TraceModel m;
+//   Status s = LoadTraceFiles({"rank0.json.gz", "rank1.json.gz"}, &m);
+//   if (!s.ok()) { std::cerr << s.message() << "\n"; return 2; }
+//   std::vector<LodBlock> blocks;
+//   VisibleBlocks(m, /*lane=*/0, t0_us, t1_us, /*us_per_px=*/(t1_us - t0_us) / 1600, /*min_px=*/2, &blocks);
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/schedule.h"
+#include "core/status.h"
+#include "core/trace.h"
+
+namespace ringlab::viz {
+
+// Op kinds the viewer colours: core's eight, then kinds met only in foreign traces.
+enum class VizKind : uint8_t {
+  kAttend, kSend, kRecv, kAllGather, kReduceScatter, kMerge, kCopy, kPrepare,  // = core OpKind values
+  kKernel,     // a GPU compute kernel of a foreign trace
+  kCommOther,  // a foreign communication kernel (NCCL all-reduce, ...)
+  kHost,       // host-side (CPU) activity of a foreign trace: drawn, left out of compute/comm statistics
+};
+inline constexpr int kVizKindCount = 11;
+std::string_view VizKindName(VizKind k);
+bool IsCommKind(VizKind k);
+bool IsComputeKind(VizKind k);  // counts as compute in the statistics (not comm, not host)
+
+struct Event {
+  double ts = 0;   // start, microseconds
+  double dur = 0;  // microseconds
+  double flops = 0;
+  int64_t bytes = 0;
+  int32_t op = -1;  // schedule op id on the rank (ringlab traces), -1 when unknown
+  int32_t step = -1;
+  int32_t peer = -1;
+  uint32_t name = 0;  // index into TraceModel::names
+  uint32_t lane = 0;
+  VizKind kind = VizKind::kKernel;
+  uint8_t depth = 0;  // nesting depth inside its lane (foreign traces nest; ringlab ops do not)
+  double End() const { return ts + dur; }
+};
+
+struct Lane {
+  int rank = 0;          // group the lane is drawn under
+  int file = 0;          // index into TraceModel::files
+  int64_t pid = 0, tid = 0;
+  int stream = -1;       // 0 compute, 1 comm for ringlab traces; -1 for foreign lanes
+  std::string name;      // "rank 3 compute", "rank 0 / stream 7"
+  uint32_t begin = 0, end = 0;  // event index range in TraceModel::events
+  int max_depth = 0;
+};
+
+struct FileInfo {
+  std::string path;
+  bool ringlab = false;  // carries ringlab metadata
+  TraceMeta meta;        // valid when ringlab
+  bool has_config = false;
+  std::string format;    // "ringlab", "chrome"
+  int64_t event_count = 0;
+};
+
+struct TraceModel {
+  std::vector<FileInfo> files;
+  std::vector<Event> events;       // sorted by (lane, ts)
+  std::vector<double> max_end;     // running max of End() within each lane, same indexing as events
+  std::vector<Lane> lanes;         // sorted by (rank, stream/pid, tid)
+  std::vector<std::string> names;  // interned event names
+  std::vector<int> ranks;          // distinct ranks, ascending
+  double t_min = 0, t_max = 0;     // over all events
+  // (rank, op) -> event index, for ringlab traces; empty when op ids are missing or sparse.
+  std::map<int, std::vector<int32_t>> op_index;
+
+  bool empty() const { return events.empty(); }
+  const std::string& NameOf(const Event& e) const { return names[e.name]; }
+  // Index of the event of `op` on `rank`, or -1.
+  int64_t FindOp(int rank, int op) const;
+  // Lanes of one rank, in drawing order.
+  std::vector<int> LanesOfRank(int rank) const;
+  // First event index of `lane` whose end is after t (the visible range starts there).
+  uint32_t FirstVisible(int lane, double t) const;
+  // The topmost event of `lane` covering time t (deepest nesting wins), or -1.
+  int64_t EventAt(int lane, double t, double slack_us = 0) const;
+  // The schedule config shared by the loaded ringlab files, if any.
+  const ScheduleConfig* Config() const;
+};
+
+struct LoadOptions {
+  // Rank for a foreign file: from its "distributedInfo": {"rank": N} when present, else the file's position.
+  bool foreign_rank_from_file_order = true;
+};
+
+// Loads and indexes the files into one model. Messages name the file, the byte offset/line and the field.
+Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions& opt = {});
+// Loads from memory (used by tests and the fuzzer). `name` is used in messages.
+Status LoadTraceBuffer(std::string_view data, const std::string& name, TraceModel* out);
+// Reads a file, gunzipping when it starts with the gzip magic.
+Status ReadFileMaybeGz(const std::string& path, std::string* out);
+// Builds a model directly from a core Trace (no JSON round trip).
+void ModelFromTrace(const Trace& trace, TraceModel* out, const std::string& name = "memory");
+
+// A drawable piece of a lane: one event, or several events narrower than min_px folded together.
+struct LodBlock {
+  double t0 = 0, t1 = 0;
+  uint32_t first = 0;  // event index of the first event in the block
+  uint32_t count = 0;  // number of events folded (1: a single event)
+  VizKind kind = VizKind::kKernel;
+  uint8_t depth = 0;
+};
+// Blocks of `lane` intersecting [t0, t1], left to right. Work is O(visible blocks × log n), not O(events).
+void VisibleBlocks(const TraceModel& m, int lane, double t0, double t1, double us_per_px, double min_px,
+                   std::vector<LodBlock>* out);
+
+// Events whose name contains `text` (case-insensitive), in index order, at most `limit`.
+std::vector<uint32_t> SearchByName(const TraceModel& m, std::string_view text, size_t limit = 1 << 20);
+
+// "12.5 us", "3.20 ms", "1.000 s"
+std::string FormatDuration(double us);
+std::string FormatBytes(double bytes);
+
+}  // namespace ringlab::viz

@@ -1,0 +1,114 @@
+#include "viz/stats.h"
+
+#include <algorithm>
+
+namespace ringlab::viz {
+namespace {
+
+using Interval = std::pair<double, double>;
+
+// Sorts and merges into disjoint intervals; returns their total length.
+double Union(std::vector<Interval>* v) {
+  std::sort(v->begin(), v->end());
+  size_t w = 0;
+  for (size_t i = 0; i < v->size(); ++i) {
+    if (w > 0 && (*v)[i].first <= (*v)[w - 1].second) {
+      (*v)[w - 1].second = std::max((*v)[w - 1].second, (*v)[i].second);
+    } else {
+      (*v)[w++] = (*v)[i];
+    }
+  }
+  v->resize(w);
+  double s = 0;
+  for (auto& iv : *v) s += iv.second - iv.first;
+  return s;
+}
+
+double Intersection(const std::vector<Interval>& a, const std::vector<Interval>& b) {
+  double s = 0;
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    double lo = std::max(a[i].first, b[j].first), hi = std::min(a[i].second, b[j].second);
+    if (hi > lo) s += hi - lo;
+    if (a[i].second < b[j].second) ++i;
+    else ++j;
+  }
+  return s;
+}
+
+}  // namespace
+
+WindowStats ComputeWindowStats(const TraceModel& m, double t0, double t1) {
+  WindowStats ws;
+  ws.t0 = t0;
+  ws.t1 = t1;
+  std::vector<Interval> comp, comm;
+  for (int rank : m.ranks) {
+    RankWindowStats r;
+    r.rank = rank;
+    comp.clear();
+    comm.clear();
+    double span0 = 1e300, span1 = -1e300;
+    for (int li : m.LanesOfRank(rank)) {
+      const Lane& l = m.lanes[size_t(li)];
+      if (l.end > l.begin) {
+        span0 = std::min(span0, m.events[l.begin].ts);
+        span1 = std::max(span1, m.max_end[l.end - 1]);
+      }
+      for (uint32_t i = m.FirstVisible(li, t0); i < l.end && m.events[i].ts <= t1; ++i) {
+        const Event& e = m.events[i];
+        if (e.kind == VizKind::kHost) continue;
+        double a = std::max(e.ts, t0), b = std::min(e.End(), t1);
+        if (e.ts >= t0) r.flops += e.flops, r.bytes += double(e.bytes);
+        if (b <= a) continue;
+        (IsCommKind(e.kind) ? comm : comp).push_back({a, b});
+      }
+    }
+    r.compute_us = Union(&comp);
+    r.comm_us = Union(&comm);
+    r.both_us = Intersection(comp, comm);
+    r.wall_us = std::max(0.0, std::min(t1, span1) - std::max(t0, span0));
+    r.idle_us = std::max(0.0, r.wall_us - (r.compute_us + r.comm_us - r.both_us));
+    r.exposed_comm_us = std::max(0.0, r.wall_us - r.compute_us);
+    r.overlap_fraction = r.comm_us > 0 ? r.both_us / r.comm_us : 0;
+    ws.total.wall_us += r.wall_us;
+    ws.total.compute_us += r.compute_us;
+    ws.total.comm_us += r.comm_us;
+    ws.total.both_us += r.both_us;
+    ws.total.idle_us += r.idle_us;
+    ws.total.exposed_comm_us += r.exposed_comm_us;
+    ws.total.flops += r.flops;
+    ws.total.bytes += r.bytes;
+    ws.ranks.push_back(r);
+  }
+  ws.total.rank = -1;
+  ws.total.overlap_fraction = ws.total.comm_us > 0 ? ws.total.both_us / ws.total.comm_us : 0;
+  return ws;
+}
+
+RunInfo Summarize(const TraceModel& m) {
+  RunInfo r;
+  r.events = int64_t(m.events.size());
+  r.ranks = int(m.ranks.size());
+  r.step_time_us = m.t_max - m.t_min;
+  for (const FileInfo& f : m.files) {
+    if (!r.files.empty()) r.files += ", ";
+    r.files += f.path;
+  }
+  if (const ScheduleConfig* c = m.Config()) {
+    r.problem = Describe(c->problem);
+    r.method = std::string(MethodName(c->method)) + " " + std::string(PassName(c->pass)) + " " +
+               std::string(ShardingName(c->sharding)) + " W=" + std::to_string(c->world);
+    for (const FileInfo& f : m.files)
+      if (f.ringlab) {
+        r.source = f.meta.source;
+        r.hardware = f.meta.hardware;
+        break;
+      }
+  } else {
+    r.source = m.files.empty() ? "" : m.files[0].format;
+  }
+  return r;
+}
+
+}  // namespace ringlab::viz

@@ -1,0 +1,43 @@
+#include "viz/views/views.h"
+
+namespace ringlab::viz {
+
+void DrawCompare(const ViewerData& d, const ViewState&) {
+  if (!d.b || !d.cmp) {
+    ImGui::TextUnformatted("Open two traces with --compare to compare them.");
+    return;
+  }
+  const Comparison& c = *d.cmp;
+  ImGui::Text("A %s (step %s)   B %s (step %s)   step difference %+.2f%%", d.a.files[0].path.c_str(),
+              FormatDuration(c.step_a_us).c_str(), d.b->files[0].path.c_str(), FormatDuration(c.step_b_us).c_str(),
+              c.step_a_us > 0 ? 100 * (c.step_b_us - c.step_a_us) / c.step_a_us : 0.0);
+  ImGui::Text("matched by %s; unmatched A %lld, B %lld", c.by_op_id ? "(rank, op id)" : "lane position",
+              (long long)c.unmatched_a, (long long)c.unmatched_b);
+  const ImGuiTableFlags fl = ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp;
+  if (ImGui::BeginTable("errors", 7, fl)) {
+    for (const char* h : {"kind", "ops", "sum A", "sum B", "total error", "mean |error|", "max |error|"})
+      ImGui::TableSetupColumn(h);
+    ImGui::TableHeadersRow();
+    for (const KindError& k : c.kinds) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(k.name.c_str());
+      ImGui::TableNextColumn();
+      ImGui::Text("%lld", (long long)k.matched);
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(FormatDuration(k.a_us).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(FormatDuration(k.b_us).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(DiffColor(float(k.total_rel_error))), "%+.2f%%",
+                         100 * k.total_rel_error);
+      ImGui::TableNextColumn();
+      ImGui::Text("%.2f%%", 100 * k.mean_abs_rel_error);
+      ImGui::TableNextColumn();
+      ImGui::Text("%.2f%%", 100 * k.max_abs_rel_error);
+    }
+    ImGui::EndTable();
+  }
+}
+
+}  // namespace ringlab::viz

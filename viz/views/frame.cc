@@ -1,0 +1,103 @@
+// The whole viewer frame, as a list of panels.
+#include <algorithm>
+#include <cstring>
+
+#include "viz/views/views.h"
+
+namespace ringlab::viz {
+
+void ViewerData::Init() {
+  run = Summarize(a);
+  if (b) cmp = std::make_unique<Comparison>(CompareTraces(a, *b));
+  deps.reset();
+  critical.clear(), critical_sorted.clear(), critical_built = false;
+  searched.clear(), hits.clear(), hits_sorted.clear();
+  stats_t1 = stats_t0 - 1;
+}
+
+void ViewerData::EnsureCritical() {
+  if (critical_built) return;
+  if (!deps) deps = std::make_unique<DepGraph>(a);
+  critical = CriticalPath(a, deps.get());
+  critical_sorted = critical;
+  std::sort(critical_sorted.begin(), critical_sorted.end());
+  critical_built = true;
+}
+
+void ViewerData::EnsureSearch(const char* text) {
+  if (searched == text) return;
+  searched = text;
+  hits = SearchByName(a, searched, 100000);
+  hits_sorted = hits;  // already in index order
+}
+
+bool ViewerData::OnCritical(uint32_t e) const {
+  return std::binary_search(critical_sorted.begin(), critical_sorted.end(), e);
+}
+bool ViewerData::IsHit(uint32_t e) const { return std::binary_search(hits_sorted.begin(), hits_sorted.end(), e); }
+
+void DrawToolbar(ViewerData& d, ViewState& vs) {
+  if (ImGui::Button("Fit all (F)")) FitAll(d, vs);
+  ImGui::SameLine();
+  if (ImGui::Button("Zoom to selection (Z)")) ZoomToSelection(d, vs);
+  ImGui::SameLine();
+  if (ImGui::Checkbox("Critical path", &vs.critical_path) && vs.critical_path) d.EnsureCritical();
+  if (vs.critical_path) d.EnsureCritical();
+  ImGui::SameLine();
+  ImGui::Checkbox("Statistics", &vs.show_stats);
+  if (d.b) {
+    ImGui::SameLine();
+    ImGui::Checkbox("Colour B by difference", &vs.diff_colours);
+  }
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(220);
+  ImGui::InputTextWithHint("##search", "search ops by name", vs.search, sizeof vs.search);
+  d.EnsureSearch(vs.search);
+  if (vs.search[0]) {
+    ImGui::SameLine();
+    ImGui::Text("%zu hits", d.hits.size());
+    ImGui::SameLine();
+    if (ImGui::Button("Next") && !d.hits.empty()) {
+      auto it = std::upper_bound(d.hits.begin(), d.hits.end(), uint32_t(std::max<int64_t>(vs.selected, -1)));
+      SelectEvent(d, vs, it == d.hits.end() ? d.hits.front() : *it, true);
+    }
+  }
+  ImGui::SameLine();
+  ImGui::TextDisabled("wheel: zoom  drag: pan  shift/right-drag: range  click: select");
+}
+
+void DrawViewerFrame(ViewerData& d, ViewState& vs, ImVec2 size) {
+  ImGui::SetNextWindowPos(ImVec2(0, 0));
+  ImGui::SetNextWindowSize(size);
+  ImGui::Begin("ringlab-view", nullptr,
+               ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoMove |
+                   ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoBringToFrontOnFocus |
+                   ImGuiWindowFlags_NoScrollbar);
+  DrawToolbar(d, vs);
+  if (vs.show_legend) DrawLegend(d, vs);
+  const float bottom = vs.show_stats ? std::max(150.f, size.y * 0.3f) : 0.f;
+  const float avail = ImGui::GetContentRegionAvail().y;
+  DrawTimeline(d, vs, ImVec2(0, std::max(100.f, avail - bottom)));
+  if (vs.show_stats && ImGui::BeginTabBar("panels")) {
+    if (ImGui::BeginTabItem("Statistics")) {
+      DrawStats(d, vs);
+      ImGui::EndTabItem();
+    }
+    if (d.b && ImGui::BeginTabItem("Compare")) {
+      DrawCompare(d, vs);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("Selection")) {
+      DrawSelection(d, vs);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("Search")) {
+      DrawSearch(d, vs);
+      ImGui::EndTabItem();
+    }
+    ImGui::EndTabBar();
+  }
+  ImGui::End();
+}
+
+}  // namespace ringlab::viz

@@ -1,0 +1,85 @@
+// Plain view state shared by the panels, and the colours. The panels draw with ImGui only (no backend calls), so
+// tests run them with an ImGui context and no window.
+#pragma once
+
+#include <imgui.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "viz/compare.h"
+#include "viz/deps.h"
+#include "viz/model.h"
+#include "viz/stats.h"
+
+namespace ringlab::viz {
+
+// Colour of an op kind (legend and lanes), and of a relative difference (blue faster .. grey .. red slower).
+ImU32 KindColor(VizKind k);
+ImU32 DiffColor(float rel);
+// The same colours as RGB bytes, for screenshot tests.
+void KindRgb(VizKind k, uint8_t rgb[3]);
+
+// Where the last frame put things, for hit tests and screenshot checks.
+struct TimelineLayout {
+  float x0 = 0, x1 = 0;                 // time area in screen pixels
+  double t0 = 0, t1 = 0;                // its time range
+  std::vector<float> lane_y0, lane_y1;  // per lane of A (rows of B in compare mode follow each A row)
+  std::vector<float> lane_b_y0, lane_b_y1;
+  float axis_y0 = 0, axis_y1 = 0;
+};
+
+struct ViewState {
+  // Visible time range (microseconds, trace clock of A).
+  double t0 = 0, t1 = 1;
+  bool fit_request = true;
+  // Selection: one event of A (or of B when selected_b).
+  int64_t selected = -1;
+  bool selected_b = false;
+  int64_t hovered = -1;
+  bool hovered_b = false;
+  // A time range selected by shift-drag or right-drag: statistics use it, Z zooms to it.
+  bool has_range = false;
+  double range_t0 = 0, range_t1 = 0;
+  // Panels.
+  bool show_stats = true, show_legend = true, show_search = true, show_compare = true;
+  bool critical_path = false;
+  bool diff_colours = true;  // compare mode: colour B's ops by difference to A
+  char search[128] = "";
+  // Look.
+  float lane_height = 20, label_width = 150, min_px = 2, rank_gap = 6;
+  // Interaction state.
+  bool dragging = false, range_dragging = false;
+  float drag_x = 0;
+  double drag_t0 = 0, drag_t1 = 0;
+  TimelineLayout layout;
+  int64_t blocks_drawn = 0;  // last frame, for benchmarks
+};
+
+// Caches derived from the models that panels reuse between frames.
+struct ViewerData {
+  TraceModel a;
+  std::unique_ptr<TraceModel> b;  // compare mode
+  std::unique_ptr<Comparison> cmp;
+  std::unique_ptr<DepGraph> deps;
+  // Critical path of A (built on demand), sorted copy for lookups.
+  std::vector<uint32_t> critical, critical_sorted;
+  bool critical_built = false;
+  // Search hits of A for `searched`.
+  std::string searched;
+  std::vector<uint32_t> hits, hits_sorted;
+  // Statistics cache.
+  WindowStats stats;
+  double stats_t0 = 0, stats_t1 = -1, stats_time = -1;
+  RunInfo run;
+
+  void Init();  // after a/b are loaded
+  void EnsureCritical();
+  void EnsureSearch(const char* text);
+  bool OnCritical(uint32_t e) const;
+  bool IsHit(uint32_t e) const;
+};
+
+}  // namespace ringlab::viz
