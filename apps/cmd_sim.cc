@@ -1,0 +1,274 @@
+#include "apps/cmd_sim.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "apps/common_options.h"
+#include "core/metrics.h"
+#include "core/trace.h"
+#include "sim/profile.h"
+#include "sim/simulate.h"
+#include "sim/sweep.h"
+
+namespace ringlab::cli {
+namespace {
+
+struct SimFlags {
+  CommonOptions common;
+  std::string profile = sim::kDefaultProfile;
+  int nodes = 0, gpus_per_node = 0;
+  std::string placement = "block";
+  std::string trace, trace_ranks, json;
+  bool per_rank = false;
+};
+
+struct SweepFlags {
+  CommonOptions common;
+  std::string profile = sim::kDefaultProfile;
+  int gpus_per_node = 0;
+  std::string placement = "block";
+  std::string worlds = "8", seqs = "131072", methods = "allgather,alltoall", passes = "forward";
+  std::string csv, json, shard = "0/1";
+  int workers = 0;
+};
+
+[[noreturn]] void Fail(const Status& st) { throw CLI::RuntimeError(ReportBadInput(st)); }
+
+template <typename T>
+Status ParseList(const std::string& flag, const std::string& text, std::vector<T>* out) {
+  out->clear();
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(item, &used);
+      if (used != item.size() || v <= 0) throw std::invalid_argument(item);
+      out->push_back(T(v));
+    } catch (const std::exception&) {
+      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is not a positive integer");
+    }
+  }
+  if (out->empty()) return Status::InvalidArgument(flag + " needs at least one value");
+  return Status::Ok();
+}
+
+Status ParseTopology(int nodes, int gpn, const std::string& placement, sim::TopologyConfig* t) {
+  auto p = sim::ParsePlacement(placement);
+  if (!p) return Status::InvalidArgument("--placement '" + placement + "' is not one of block, round-robin");
+  if (nodes < 0) return Status::InvalidArgument("--nodes must be positive");
+  if (gpn < 0) return Status::InvalidArgument("--gpus-per-node must be positive");
+  *t = sim::TopologyConfig{.nodes = nodes, .gpus_per_node = gpn, .placement = *p};
+  return Status::Ok();
+}
+
+std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool several) {
+  if (!several) return base;
+  const std::string suffix = "." + std::string(MethodName(cfg.method)) + "." + std::string(PassName(cfg.pass));
+  const size_t dot = base.rfind(".json");
+  if (dot != std::string::npos && dot + 5 == base.size()) return base.substr(0, dot) + suffix + ".json";
+  return base + suffix;
+}
+
+void RunSim(const SimFlags& f) {
+  std::vector<ScheduleConfig> configs;
+  Status st = MakeConfigs(f.common, &configs);
+  if (!st.ok()) Fail(st);
+  sim::HardwareProfile hw;
+  st = sim::LoadProfile(f.profile, &hw);
+  if (!st.ok()) Fail(st);
+  sim::SimOptions opt;
+  st = ParseTopology(f.nodes, f.gpus_per_node, f.placement, &opt.topology);
+  if (!st.ok()) Fail(st);
+  if (!f.trace.empty()) {
+    if (f.trace_ranks.empty()) {
+      if (f.common.world > 64)
+        Fail(Status::InvalidArgument("--trace of all " + std::to_string(f.common.world) +
+                                     " ranks is too large; pass --trace-ranks (e.g. 0,1,2) to sample ranks"));
+      opt.trace = sim::TraceMode::kAll;
+    } else {
+      opt.trace = sim::TraceMode::kRanks;
+      std::stringstream ss(f.trace_ranks);
+      for (std::string item; std::getline(ss, item, ',');) {
+        size_t used = 0;
+        int r = -1;
+        try {
+          r = std::stoi(item, &used);
+        } catch (const std::exception&) {
+        }
+        if (r < 0 || used != item.size())
+          Fail(Status::InvalidArgument("--trace-ranks '" + f.trace_ranks + "': '" + item + "' is not a rank"));
+        opt.trace_ranks.push_back(r);
+      }
+    }
+  }
+  std::vector<std::unique_ptr<sim::SimResult>> results;
+  for (const ScheduleConfig& cfg : configs) {
+    auto res = std::make_unique<sim::SimResult>();
+    st = sim::Simulate(cfg, hw, opt, res.get());
+    if (!st.ok()) {
+      if (st.IsInvalidArgument()) Fail(st);
+      std::cerr << "ringlab: error: " << st.message() << "\n";
+      throw CLI::RuntimeError(1);
+    }
+    if (!f.trace.empty()) {
+      const std::string path = TracePath(f.trace, cfg, configs.size() > 1);
+      st = WriteTraceJson(res->trace, path);
+      if (!st.ok()) Fail(st);
+      std::cerr << "wrote " << path << " (" << res->trace.events.size() << " events)\n";
+    }
+    results.push_back(std::move(res));
+  }
+  // Table: one column per (method, pass), then per method the forward + backward total.
+  const bool two_passes = f.common.pass == "both";
+  std::vector<std::pair<std::string, RunSummary>> cols;
+  for (const auto& r : results) {
+    std::string name(MethodName(r->config.method));
+    if (two_passes) name += r->config.pass == Pass::kForward ? " fwd" : " bwd";
+    cols.emplace_back(name, r->summary);
+  }
+  std::cout << Describe(configs.front().problem) << ", " << ShardingName(configs.front().sharding) << ", W="
+            << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
+            << "\n\n"
+            << FormatSummaries(cols);
+  nlohmann::json totals = nlohmann::json::object();
+  if (two_passes) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%-26s", "fwd+bwd step time (ms)");
+    std::cout << buf;
+    for (size_t i = 0; i + 1 < results.size(); i += 2) {
+      const double total = sim::TotalStepUs({results[i].get(), results[i + 1].get()});
+      snprintf(buf, sizeof buf, "%32.3f", total / 1e3);
+      std::cout << buf;
+      totals[std::string(MethodName(results[i]->config.method))] = {{"step_time_us", total}};
+    }
+    std::cout << "\n";
+  }
+  if (!f.json.empty()) {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& r : results) runs.push_back(sim::ToJson(*r, f.per_rank));
+    nlohmann::json j{{"runs", runs}};
+    if (two_passes) j["forward_plus_backward"] = totals;
+    if (f.json == "-") {
+      std::cout << j.dump(1) << "\n";
+    } else {
+      std::ofstream o(f.json);
+      o << j.dump(1) << "\n";
+      if (!o) Fail(Status::InvalidArgument("--json: cannot write '" + f.json + "'"));
+    }
+  }
+}
+
+void RunSweepCommand(const SweepFlags& f) {
+  sim::SweepSpec spec;
+  CommonOptions c = f.common;
+  c.method = "alltoall";
+  c.pass = "forward";
+  std::vector<ScheduleConfig> base;
+  c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
+  c.seq = 2;
+  Status st = MakeConfigs(c, &base);
+  if (!st.ok()) Fail(st);
+  spec.base = base.front();
+  if (!(st = ParseList("--worlds", f.worlds, &spec.worlds)).ok()) Fail(st);
+  if (!(st = ParseList("--seqs", f.seqs, &spec.seqs)).ok()) Fail(st);
+  std::stringstream ms(f.methods);
+  for (std::string m; std::getline(ms, m, ',');) {
+    auto method = ParseMethod(m);
+    if (!method) Fail(Status::InvalidArgument("--methods: '" + m + "' is not one of allgather, alltoall"));
+    spec.methods.push_back(*method);
+  }
+  spec.passes.clear();
+  std::stringstream ps(f.passes);
+  for (std::string p; std::getline(ps, p, ',');) {
+    if (p == "forward") spec.passes.push_back(sim::SweepPass::kForward);
+    else if (p == "backward") spec.passes.push_back(sim::SweepPass::kBackward);
+    else if (p == "both") spec.passes.push_back(sim::SweepPass::kBoth);
+    else Fail(Status::InvalidArgument("--passes: '" + p + "' is not one of forward, backward, both"));
+  }
+  const size_t slash = f.shard.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument(f.shard);
+    spec.shard_index = std::stoi(f.shard.substr(0, slash));
+    spec.shard_count = std::stoi(f.shard.substr(slash + 1));
+  } catch (const std::exception&) {
+    Fail(Status::InvalidArgument("--shard '" + f.shard + "' must be i/n, e.g. 0/4"));
+  }
+  if (!(st = ParseTopology(0, f.gpus_per_node, f.placement, &spec.options.topology)).ok()) Fail(st);
+  spec.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
+  sim::HardwareProfile hw;
+  if (!(st = sim::LoadProfile(f.profile, &hw)).ok()) Fail(st);
+  const bool tty = isatty(fileno(stderr));
+  auto progress = [tty](int done, int total) {
+    if (!tty) return;
+    const int width = 40, filled = total ? width * done / total : width;
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/"
+              << total << (done == total ? "\n" : "") << std::flush;
+  };
+  std::vector<sim::SweepRow> rows;
+  if (!(st = sim::RunSweep(spec, hw, progress, &rows)).ok()) Fail(st);
+  if (!f.csv.empty() && f.csv != "-") {
+    std::ofstream o(f.csv);
+    o << sim::SweepCsv(rows);
+    if (!o) Fail(Status::InvalidArgument("--csv: cannot write '" + f.csv + "'"));
+  }
+  if (!f.json.empty()) {
+    const std::string text = sim::SweepJson(rows).dump(1) + "\n";
+    if (f.json == "-") {
+      std::cout << text;
+    } else {
+      std::ofstream o(f.json);
+      o << text;
+      if (!o) Fail(Status::InvalidArgument("--json: cannot write '" + f.json + "'"));
+    }
+  }
+  if (f.csv == "-" || (f.csv.empty() && f.json.empty())) std::cout << sim::SweepCsv(rows);
+  int failed = 0;
+  for (const auto& r : rows) failed += !r.error.empty();
+  if (failed) std::cerr << "ringlab sweep: " << failed << " of " << rows.size() << " jobs failed (see error column)\n";
+}
+
+}  // namespace
+
+void AddSimCommands(CLI::App& app) {
+  auto sf = std::make_shared<SimFlags>();
+  CLI::App* s = app.add_subcommand("sim", "simulate one pass (or both) of the schedule on a hardware profile");
+  AddCommonOptions(s, &sf->common);
+  s->add_option("--profile", sf->profile, "hardware profile: a bundled name (h100_sxm, h200, a100_sxm, b200, "
+                                          "h100_pytorch_peer) or a path to a .json")
+      ->capture_default_str();
+  s->add_option("--nodes", sf->nodes, "nodes (default: as many as the world needs)");
+  s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node (default: the profile's)");
+  s->add_option("--placement", sf->placement, "rank to GPU: block | round-robin")->capture_default_str();
+  s->add_option("--trace", sf->trace, "write the simulated trace (Chrome JSON, source sim); several configs get "
+                                      ".<method>.<pass> inserted");
+  s->add_option("--trace-ranks", sf->trace_ranks, "trace only these ranks, e.g. 0,1,4095 (needed above W=64)");
+  s->add_option("--json", sf->json, "write the summaries as JSON ('-' for stdout)");
+  s->add_flag("--per-rank", sf->per_rank, "include per-rank metrics in the JSON");
+  s->callback([sf] { RunSim(*sf); });
+
+  auto wf = std::make_shared<SweepFlags>();
+  CLI::App* w = app.add_subcommand("sweep", "simulate a grid of world sizes, sequence lengths, methods and passes");
+  AddCommonOptions(w, &wf->common);
+  w->add_option("--profile", wf->profile, "hardware profile name or path")->capture_default_str();
+  w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node (default: the profile's)");
+  w->add_option("--placement", wf->placement, "rank to GPU: block | round-robin")->capture_default_str();
+  w->add_option("--worlds", wf->worlds, "world sizes, comma separated")->capture_default_str();
+  w->add_option("--seqs", wf->seqs, "global sequence lengths, comma separated")->capture_default_str();
+  w->add_option("--methods", wf->methods, "allgather,alltoall")->capture_default_str();
+  w->add_option("--passes", wf->passes, "forward,backward,both (both = forward + backward summed)")
+      ->capture_default_str();
+  w->add_option("--workers,-j", wf->workers, "parallel workers (default: all cores)");
+  w->add_option("--shard", wf->shard, "run shard i of n (jobs j with j mod n = i), e.g. 3/16")->capture_default_str();
+  w->add_option("--csv", wf->csv, "write rows as CSV ('-' stdout; the default when neither --csv nor --json)");
+  w->add_option("--json", wf->json, "write rows as JSON ('-' for stdout)");
+  w->callback([wf] { RunSweepCommand(*wf); });
+}
+
+}  // namespace ringlab::cli

@@ -1,0 +1,30 @@
+// Cost model: how long a compute-stream op takes on one GPU, alone (the engine applies the comm slowdown).
+//
+//   attend : launch + FLOPs / rate, rate = the profile's table for (pass, mask, head dim) at the block's size
+//            sqrt(q_tokens·kv_tokens); without a table, the roofline max(FLOPs / (peak·max_efficiency), bytes / HBM)
+//   merge  : merge_kernels·launch + bytes / merge bandwidth   (bytes = the op's read + written bytes)
+//   copy, prepare : launch + bytes / copy bandwidth
+#pragma once
+
+#include <cstdint>
+
+#include "core/schedule.h"
+#include "sim/profile.h"
+
+namespace ringlab::sim {
+
+class CostModel {
+ public:
+  CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg);
+  // Duration in picoseconds of a compute-stream op.
+  int64_t ComputePs(const Op& op) const;
+  // The attention rate used for a block, in TFLOP/s (for reports and tests).
+  double AttendTflops(const AttendBlock& b) const;
+
+ private:
+  const HardwareProfile& hw_;
+  const AttentionTable* causal_ = nullptr;
+  const AttentionTable* full_ = nullptr;
+};
+
+}  // namespace ringlab::sim

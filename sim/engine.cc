@@ -1,0 +1,367 @@
+#include "sim/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace ringlab::sim {
+
+RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost) {
+  RankProgram p;
+  std::vector<std::pair<int, int>> where(schedule.ops.size());  // op id -> (stream, position)
+  for (const Op& op : schedule.ops) {
+    const int s = int(op.stream);
+    where[op.id] = {s, int(p.streams[s].size())};
+    SimOp so;
+    so.op_id = op.id;
+    so.kind = op.kind;
+    for (int32_t d : op.deps) {
+      const auto [ds, dp] = where[d];
+      so.need_done[ds] = std::max(so.need_done[ds], dp + 1);
+    }
+    so.peer_offset = op.peer >= 0 ? (op.peer - rank + world) % world : -1;
+    so.tag = op.tag;
+    if (op.stream == StreamKind::kCompute) {
+      so.dur_ps = cost.ComputePs(op);
+      p.flops += op.flops;
+    } else {
+      so.bytes = op.bytes;
+    }
+    p.streams[s].push_back(so);
+  }
+  // Groups: consecutive comm ops with the same group id.
+  for (int s = 0; s < kStreamCount; ++s) {
+    std::vector<SimOp>& v = p.streams[s];
+    for (size_t i = 0; i + 1 < v.size(); ++i) {
+      const Op& a = schedule.ops[v[i].op_id];
+      const Op& b = schedule.ops[v[i + 1].op_id];
+      v[i].group_with_next = a.group >= 0 && a.group == b.group;
+    }
+  }
+  for (const BufferInfo& b : schedule.buffers) p.memory_bytes += b.bytes;
+  return p;
+}
+
+Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::vector<RankProgram>& programs,
+               const std::vector<uint32_t>& program_of_rank)
+    : topo_(topology),
+      hw_(hw),
+      programs_(programs),
+      program_of_rank_(program_of_rank),
+      world_(topology.world()),
+      slowdown_(hw.comm_slowdown),
+      coll_step_latency_(std::llround(hw.collective_step_latency_us * 1e6)),
+      ranks_(world_),
+      totals_(world_),
+      port_flows_(topology.PortCount()),
+      traced_(world_, nullptr) {}
+
+void Engine::TraceRank(int rank, const RankSchedule* schedule) { traced_.at(rank) = schedule; }
+
+// A 4-ary min-heap on (t, seq).
+static inline bool Before(TimePs t1, uint64_t s1, TimePs t2, uint64_t s2) { return t1 < t2 || (t1 == t2 && s1 < s2); }
+
+void Engine::Push(TimePs t, uint32_t type, uint32_t id, uint32_t version) {
+  Event e{t, seq_++, type, id, version};
+  size_t i = heap_.size();
+  heap_.push_back(e);
+  while (i > 0) {
+    const size_t parent = (i - 1) / 4;
+    if (!Before(e.t, e.seq, heap_[parent].t, heap_[parent].seq)) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = e;
+}
+
+bool Engine::PopMin(Event* out) {
+  if (heap_.empty()) return false;
+  *out = heap_[0];
+  const Event last = heap_.back();
+  heap_.pop_back();
+  const size_t n = heap_.size();
+  if (n == 0) return true;
+  size_t i = 0;
+  while (true) {
+    const size_t c0 = 4 * i + 1;
+    if (c0 >= n) break;
+    size_t best = c0;
+    const size_t cend = std::min(c0 + 4, n);
+    for (size_t c = c0 + 1; c < cend; ++c)
+      if (Before(heap_[c].t, heap_[c].seq, heap_[best].t, heap_[best].seq)) best = c;
+    if (!Before(heap_[best].t, heap_[best].seq, last.t, last.seq)) break;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  heap_[i] = last;
+  return true;
+}
+
+void Engine::Mark(int r, TimePs now) {
+  Rank& k = ranks_[r];
+  RankTotals& m = totals_[r];
+  const TimePs dt = now - k.mark;
+  if (dt > 0) {
+    if (k.comp_busy) m.compute_ps += dt;
+    if (k.comm_busy) m.comm_ps += dt;
+    if (k.comp_busy && k.comm_busy) m.both_ps += dt;
+  }
+  k.mark = now;
+}
+
+void Engine::Record(int rank, int stream, int pos, TimePs start, TimePs end) {
+  const RankSchedule* rs = traced_[rank];
+  if (!rs) return;
+  TraceEvent e = EventFor(rank, rs->ops[OpAt(rank, stream, pos).op_id]);
+  e.ts_us = double(start) * 1e-6;
+  e.dur_us = double(end - start) * 1e-6;
+  trace_.push_back(e);
+}
+
+void Engine::UpdateComputeRate(int r, TimePs now) {
+  Rank& k = ranks_[r];
+  if (!k.comp_busy || slowdown_ <= 0) return;
+  const bool slow = k.comm_busy;
+  if (slow == k.comp_slow) return;
+  const double old_rate = k.comp_slow ? 1.0 / (1.0 + slowdown_) : 1.0;
+  k.comp_left_ps = std::max(0.0, k.comp_left_ps - double(now - k.comp_last) * old_rate);
+  k.comp_last = now;
+  k.comp_slow = slow;
+  const double factor = slow ? 1.0 + slowdown_ : 1.0;
+  Push(now + std::llround(k.comp_left_ps * factor), kComputeDone, uint32_t(r), ++k.comp_version);
+}
+
+void Engine::TryAdvance(int r, TimePs now) {
+  Rank& k = ranks_[r];
+  const RankProgram& prog = programs_[program_of_rank_[r]];
+  auto ready = [&](const SimOp& op) { return k.done[0] >= op.need_done[0] && k.done[1] >= op.need_done[1]; };
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    const std::vector<SimOp>& cs = prog.streams[0];
+    if (!k.comp_busy && k.next[0] < int(cs.size()) && ready(cs[k.next[0]])) {
+      const SimOp& op = cs[k.next[0]];
+      Mark(r, now);
+      if (!k.started) totals_[r].start_ps = now, k.started = true;
+      k.comp_busy = true;
+      k.comp_start = k.comp_last = now;
+      k.comp_left_ps = double(op.dur_ps);
+      k.comp_slow = slowdown_ > 0 && k.comm_busy;
+      const TimePs dur = k.comp_slow ? std::llround(double(op.dur_ps) * (1.0 + slowdown_)) : op.dur_ps;
+      Push(now + dur, kComputeDone, uint32_t(r), ++k.comp_version);
+      ++k.next[0];
+    }
+    const std::vector<SimOp>& ms = prog.streams[1];
+    if (!k.comm_busy && k.next[1] < int(ms.size())) {
+      int end = k.next[1];
+      bool all_ready = true;
+      while (true) {
+        all_ready = all_ready && ready(ms[end]);
+        if (!ms[end].group_with_next || end + 1 >= int(ms.size())) break;
+        ++end;
+      }
+      ++end;
+      if (all_ready) {
+        Mark(r, now);
+        if (!k.started) totals_[r].start_ps = now, k.started = true;
+        k.comm_busy = true;
+        k.grp_begin = k.next[1];
+        k.grp_end = end;
+        k.grp_left = end - k.next[1];
+        k.grp_post = now;
+        k.next[1] = end;
+        UpdateComputeRate(r, now);
+        for (int pos = k.grp_begin; pos < end; ++pos) Post(r, pos, now);
+        progress = true;
+      }
+    }
+  }
+}
+
+void Engine::Post(int r, int pos, TimePs now) {
+  const SimOp& op = OpAt(r, 1, pos);
+  switch (op.kind) {
+    case OpKind::kSend: {
+      const int dst = (r + op.peer_offset) % world_;
+      std::vector<Pending>& recvs = ranks_[dst].recvs;
+      for (size_t i = 0; i < recvs.size(); ++i)
+        if (recvs[i].src == r && recvs[i].tag == op.tag) {
+          const int dst_pos = recvs[i].pos;
+          recvs.erase(recvs.begin() + i);
+          StartFlow(r, dst, op.bytes, 0, false, pos, dst_pos, now);
+          return;
+        }
+      ranks_[dst].sends_to_me.push_back(Pending{r, op.tag, pos});
+      return;
+    }
+    case OpKind::kRecv: {
+      const int src = (r + op.peer_offset) % world_;
+      std::vector<Pending>& sends = ranks_[r].sends_to_me;
+      for (size_t i = 0; i < sends.size(); ++i)
+        if (sends[i].src == src && sends[i].tag == op.tag) {
+          const int src_pos = sends[i].pos;
+          sends.erase(sends.begin() + i);
+          StartFlow(src, r, op.bytes, 0, false, src_pos, pos, now);
+          return;
+        }
+      ranks_[r].recvs.push_back(Pending{src, op.tag, pos});
+      return;
+    }
+    case OpKind::kAllGather:
+    case OpKind::kReduceScatter: {
+      Collective& c = collectives_[op.tag];
+      if (c.pos.empty()) {
+        c.pos.assign(world_, -1);
+        c.sent.assign(world_, 0);
+        c.recvd.assign(world_, 0);
+        c.sending.assign(world_, 0);
+        c.chunk = world_ > 1 ? op.bytes / (world_ - 1) : 0;
+      }
+      c.pos[r] = pos;
+      if (++c.arrived == world_)
+        for (int x = 0; x < world_; ++x) TryCollectiveStep(c, op.tag, x, now);
+      return;
+    }
+    default:
+      throw std::logic_error("compute op kind on the comm stream");
+  }
+}
+
+void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
+  const int steps = world_ - 1;
+  if (c.sending[x] || c.sent[x] >= steps || c.recvd[x] < c.sent[x]) return;
+  c.sending[x] = 1;
+  StartFlow(x, (x + 1) % world_, c.chunk, coll_step_latency_, true, x, tag, now);
+}
+
+void Engine::StartFlow(int src, int dst, int64_t bytes, TimePs extra_latency, bool collective, int src_pos,
+                       int dst_pos, TimePs now) {
+  int32_t f;
+  if (!free_flows_.empty()) {
+    f = free_flows_.back();
+    free_flows_.pop_back();
+  } else {
+    f = int32_t(flows_.size());
+    flows_.emplace_back();
+  }
+  Flow& fl = flows_[f];
+  TimePs lat;
+  topo_.Route(src, dst, &fl.port[0], &fl.port[1], &lat);
+  fl.left_bytes = double(bytes);
+  fl.rate = 0;
+  fl.last = now;
+  fl.bytes_end = std::numeric_limits<TimePs>::max();
+  fl.latency = lat + extra_latency;
+  fl.collective = collective;
+  fl.src = src;
+  fl.dst = dst;
+  fl.src_pos = src_pos;
+  fl.dst_pos = dst_pos;
+  ++stats_.flows;
+  for (int p : fl.port) port_flows_[p].push_back(f);
+  for (int p : fl.port) Reflow(p, now);
+}
+
+void Engine::RescheduleFlow(int32_t f, TimePs now) {
+  Flow& fl = flows_[f];
+  if (now >= fl.bytes_end) return;  // bytes already through; only the latency tail is left
+  fl.left_bytes = std::max(0.0, fl.left_bytes - fl.rate * double(now - fl.last));
+  fl.last = now;
+  double rate = 1e300;
+  for (int p : fl.port) rate = std::min(rate, topo_.PortBytesPerPs(p) / double(port_flows_[p].size()));
+  if (rate == fl.rate && fl.bytes_end != std::numeric_limits<TimePs>::max()) return;
+  fl.rate = rate;
+  fl.bytes_end = now + std::llround(fl.left_bytes / rate);
+  Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
+}
+
+void Engine::Reflow(int port, TimePs now) {
+  for (int32_t f : port_flows_[port]) RescheduleFlow(f, now);
+}
+
+void Engine::FinishFlow(int32_t f, TimePs now) {
+  const Flow fl = flows_[f];
+  for (int p : fl.port) {
+    std::vector<int32_t>& v = port_flows_[p];
+    v.erase(std::find(v.begin(), v.end(), f));
+  }
+  ++flows_[f].version;
+  free_flows_.push_back(f);
+  for (int p : fl.port) Reflow(p, now);
+  if (!fl.collective) {
+    CompleteComm(fl.src, fl.src_pos, now);
+    CompleteComm(fl.dst, fl.dst_pos, now);
+    return;
+  }
+  const int tag = fl.dst_pos;
+  Collective& c = collectives_.at(tag);
+  c.sending[fl.src] = 0;
+  ++c.sent[fl.src];
+  ++c.recvd[fl.dst];
+  const int steps = world_ - 1;
+  for (int x : {fl.src, fl.dst}) {
+    if (c.sent[x] == steps && c.recvd[x] == steps && c.pos[x] >= 0) {
+      const int pos = c.pos[x];
+      c.pos[x] = -1;
+      ++c.finished;
+      CompleteComm(x, pos, now);
+    } else {
+      TryCollectiveStep(c, tag, x, now);
+    }
+  }
+  if (c.finished == world_) collectives_.erase(tag);
+}
+
+void Engine::CompleteComm(int r, int pos, TimePs now) {
+  Rank& k = ranks_[r];
+  Record(r, 1, pos, k.grp_post, now);
+  ++stats_.ops;
+  totals_[r].end_ps = std::max(totals_[r].end_ps, now);
+  if (--k.grp_left > 0) return;
+  Mark(r, now);
+  k.comm_busy = false;
+  k.done[1] = k.grp_end;
+  UpdateComputeRate(r, now);
+  TryAdvance(r, now);
+}
+
+Status Engine::Run() {
+  for (int r = 0; r < world_; ++r) TryAdvance(r, 0);
+  Event e;
+  TimePs now = 0;
+  while (PopMin(&e)) {
+    ++stats_.events;
+    if (e.t < now) return Status::Internal("simulation time went backwards");
+    now = e.t;
+    if (e.type == kComputeDone) {
+      Rank& k = ranks_[e.id];
+      if (e.version != k.comp_version || !k.comp_busy) continue;
+      Mark(int(e.id), now);
+      k.comp_busy = false;
+      ++k.done[0];
+      ++stats_.ops;
+      totals_[e.id].end_ps = std::max(totals_[e.id].end_ps, now);
+      Record(int(e.id), 0, k.next[0] - 1, k.comp_start, now);
+      TryAdvance(int(e.id), now);
+    } else {
+      if (e.version != flows_[e.id].version) continue;
+      FinishFlow(int32_t(e.id), now);
+    }
+  }
+  for (int r = 0; r < world_; ++r) {
+    const Rank& k = ranks_[r];
+    const RankProgram& p = programs_[program_of_rank_[r]];
+    for (int s = 0; s < kStreamCount; ++s)
+      if (k.done[s] < int(p.streams[s].size())) {
+        const int pos = std::min<int>(k.next[s] > k.done[s] ? k.done[s] : k.next[s], int(p.streams[s].size()) - 1);
+        return Status::Internal("simulation stalled: rank " + std::to_string(r) + " " +
+                                std::string(StreamName(StreamKind(s))) + " stream never finished op " +
+                                std::to_string(p.streams[s][pos].op_id) + " (" +
+                                std::string(OpKindName(p.streams[s][pos].kind)) + ")");
+      }
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringlab::sim

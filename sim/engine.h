@@ -1,0 +1,159 @@
+// The discrete-event engine: runs compiled rank programs over a topology and reports per-rank busy time and,
+// for chosen ranks, one trace event per op.
+//
+// Semantics are core/schedule.h's: per rank a compute and a comm stream, each running its ops in order; an op starts
+// when its stream is free and its dependencies are done; consecutive comm ops of one group are posted together and
+// the stream is free again when all of them finish (dependents see them done then, as after an NCCL group);
+// send/recv match by (sender, receiver, tag) as a rendezvous; collectives match by tag across all ranks and run as
+// W−1 ring steps (rank r sends a 1/(W−1) chunk to rank r+1 each step, and starts step k+1 once its step-k send and
+// receive are done). A transfer takes latency + bytes / rate, where the rate is the smallest equal share of the two
+// ports it uses (egress of the sender, ingress of the receiver), recomputed whenever a flow joins or leaves a port.
+// Compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy.
+//
+// Time is integer picoseconds. Events are ordered by (time, sequence number), so a run is deterministic; the run
+// loop checks that time never goes backwards. The engine is an object; nothing is global.
+//
+//   Engine engine(topology, profile, programs, program_of_rank);
+//   engine.TraceRank(0, &rank0_schedule);
+//   Status st = engine.Run();
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "core/schedule.h"
+#include "core/status.h"
+#include "core/trace.h"
+#include "sim/cost_model.h"
+#include "sim/profile.h"
+#include "sim/topology.h"
+
+namespace ringlab::sim {
+
+using TimePs = int64_t;
+
+// One schedule op compiled for the engine. Peers are relative to the rank and dependencies are reduced to how many
+// ops of each stream must be done, so ranks that do the same thing (a ring) compile to equal programs and can share
+// one copy.
+struct SimOp {
+  int32_t op_id = 0;              // the schedule op id (for traces)
+  OpKind kind = OpKind::kAttend;
+  bool group_with_next = false;   // the next op of this stream is posted together with this one
+  int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
+  int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
+  int32_t tag = -1;
+  int64_t bytes = 0;              // comm ops only (compute ops carry their cost in dur_ps)
+  TimePs dur_ps = 0;              // compute ops: duration alone
+  bool operator==(const SimOp&) const = default;
+};
+
+struct RankProgram {
+  std::vector<SimOp> streams[kStreamCount];
+  int64_t memory_bytes = 0;
+  double flops = 0;
+  bool operator==(const RankProgram&) const = default;
+  int64_t OpCount() const { return int64_t(streams[0].size() + streams[1].size()); }
+};
+
+RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost);
+
+struct EngineStats {
+  int64_t ops = 0;           // ops executed
+  int64_t events = 0;        // events popped (including stale ones)
+  int64_t flows = 0;         // transfers simulated (collective ring steps count one per rank and step)
+};
+
+struct RankTotals {
+  TimePs start_ps = 0, end_ps = 0;
+  TimePs compute_ps = 0, comm_ps = 0, both_ps = 0;
+};
+
+class Engine {
+ public:
+  // program_of_rank[r] indexes `programs`; both must outlive the engine.
+  Engine(const Topology& topology, const HardwareProfile& hw, const std::vector<RankProgram>& programs,
+         const std::vector<uint32_t>& program_of_rank);
+  // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts).
+  void TraceRank(int rank, const RankSchedule* schedule);
+  Status Run();
+
+  const std::vector<RankTotals>& totals() const { return totals_; }
+  const std::vector<TraceEvent>& events() const { return trace_; }
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  enum EventType : uint32_t { kComputeDone = 0, kFlowDone = 1 };
+  struct Event {
+    TimePs t;
+    uint64_t seq;
+    uint32_t type, id, version;
+  };
+  struct Pending {
+    int32_t src, tag, pos;
+  };
+  struct Rank {
+    int32_t next[kStreamCount] = {0, 0}, done[kStreamCount] = {0, 0};
+    bool comp_busy = false, comm_busy = false, comp_slow = false, started = false;
+    uint32_t comp_version = 0;
+    double comp_left_ps = 0;  // work left, in ps at full speed
+    TimePs comp_last = 0, comp_start = 0;
+    int32_t grp_begin = 0, grp_end = 0, grp_left = 0;
+    TimePs grp_post = 0, mark = 0;
+    std::vector<Pending> sends_to_me, recvs;  // posted, unmatched
+  };
+  struct Flow {
+    int32_t port[2];
+    double left_bytes, rate;  // bytes per ps
+    TimePs last, bytes_end, latency;
+    uint32_t version;
+    bool collective;
+    int32_t src, dst, src_pos, dst_pos;  // p2p: comm positions; collective: dst_pos = tag
+  };
+  struct Collective {
+    int32_t arrived = 0;
+    int64_t chunk = 0;
+    std::vector<int32_t> pos, sent, recvd;
+    std::vector<uint8_t> sending;
+    int32_t finished = 0;
+  };
+
+  const SimOp& OpAt(int rank, int stream, int pos) const {
+    return programs_[program_of_rank_[rank]].streams[stream][pos];
+  }
+  void Push(TimePs t, uint32_t type, uint32_t id, uint32_t version);
+  bool PopMin(Event* e);
+  void Mark(int rank, TimePs now);
+  void TryAdvance(int rank, TimePs now);
+  void Post(int rank, int pos, TimePs now);
+  void CompleteComm(int rank, int pos, TimePs now);
+  void UpdateComputeRate(int rank, TimePs now);
+  void StartFlow(int src, int dst, int64_t bytes, TimePs extra_latency, bool collective, int src_pos, int dst_pos,
+                 TimePs now);
+  void Reflow(int port, TimePs now);
+  void RescheduleFlow(int32_t f, TimePs now);
+  void FinishFlow(int32_t f, TimePs now);
+  void TryCollectiveStep(Collective& c, int tag, int rank, TimePs now);
+  void Record(int rank, int stream, int pos, TimePs start, TimePs end);
+
+  const Topology& topo_;
+  const HardwareProfile& hw_;
+  const std::vector<RankProgram>& programs_;
+  const std::vector<uint32_t>& program_of_rank_;
+  int world_;
+  double slowdown_;
+  TimePs coll_step_latency_;
+  std::vector<Rank> ranks_;
+  std::vector<RankTotals> totals_;
+  std::vector<Event> heap_;
+  uint64_t seq_ = 0;
+  std::vector<Flow> flows_;
+  std::vector<int32_t> free_flows_;
+  std::vector<std::vector<int32_t>> port_flows_;
+  std::map<int32_t, Collective> collectives_;
+  std::vector<const RankSchedule*> traced_;
+  std::vector<TraceEvent> trace_;
+  EngineStats stats_;
+};
+
+}  // namespace ringlab::sim

@@ -1,0 +1,176 @@
+#include "sim/profile.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+namespace ringlab::sim {
+namespace {
+
+using nlohmann::json;
+
+class Reader {
+ public:
+  explicit Reader(std::string origin) : origin_(std::move(origin)) {}
+  Status Error(const std::string& field, const std::string& what) const {
+    return Status::InvalidArgument("profile " + origin_ + ": " + field + " " + what);
+  }
+  // A sourced number: {"value": x, "source": "..."}; must lie in [lo, hi].
+  Status Number(const json& parent, const std::string& path, const char* key, double lo, double hi, double* out,
+                bool required = true) const {
+    const std::string field = path + "." + key;
+    if (!parent.contains(key)) return required ? Error(field, "is missing") : Status::Ok();
+    const json& v = parent.at(key);
+    if (!v.is_object()) return Error(field, "must be an object {\"value\": number, \"source\": string}");
+    if (!v.contains("value") || !v.at("value").is_number()) return Error(field + ".value", "must be a number");
+    if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
+      return Error(field + ".source", "must be a non-empty string saying where the number comes from");
+    const double x = v.at("value").get<double>();
+    if (!std::isfinite(x) || x < lo || x > hi)
+      return Error(field + ".value", "must be in [" + Fmt(lo) + ", " + Fmt(hi) + "], got " + Fmt(x));
+    *out = x;
+    return Status::Ok();
+  }
+  Status Object(const json& parent, const std::string& key, const json** out) const {
+    if (!parent.contains(key) || !parent.at(key).is_object()) return Error(key, "must be an object");
+    *out = &parent.at(key);
+    return Status::Ok();
+  }
+  static std::string Fmt(double x) {
+    char b[32];
+    snprintf(b, sizeof b, "%g", x);
+    return b;
+  }
+
+ private:
+  std::string origin_;
+};
+
+}  // namespace
+
+double AttentionTable::TflopsAt(double tokens) const {
+  if (points.empty()) return 0;
+  if (tokens <= points.front().first) return points.front().second;
+  if (tokens >= points.back().first) return points.back().second;
+  for (size_t i = 1; i < points.size(); ++i) {
+    if (tokens <= points[i].first) {
+      const auto [x0, y0] = points[i - 1];
+      const auto [x1, y1] = points[i];
+      const double f = (std::log2(tokens) - std::log2(x0)) / (std::log2(x1) - std::log2(x0));
+      return y0 + f * (y1 - y0);
+    }
+  }
+  return points.back().second;
+}
+
+const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const std::string& mask,
+                                                 int head_dim) const {
+  for (const AttentionTable& t : attention)
+    if (t.pass == pass && t.mask == mask && t.head_dim == head_dim) return &t;
+  return nullptr;
+}
+
+Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* out) {
+  Reader rd(origin);
+  HardwareProfile p;
+  if (!j.is_object()) return rd.Error("(top level)", "must be a JSON object");
+  if (!j.contains("name") || !j.at("name").is_string()) return rd.Error("name", "must be a string");
+  p.name = j.at("name").get<std::string>();
+  if (j.contains("gpu")) {
+    if (!j.at("gpu").is_string()) return rd.Error("gpu", "must be a string");
+    p.gpu = j.at("gpu").get<std::string>();
+  }
+  const json *c, *m, *n;
+  RINGLAB_RETURN_IF_ERROR(rd.Object(j, "compute", &c));
+  RINGLAB_RETURN_IF_ERROR(rd.Object(j, "memory", &m));
+  RINGLAB_RETURN_IF_ERROR(rd.Object(j, "network", &n));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "peak_tflops", 1e-3, 1e6, &p.peak_tflops));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "max_efficiency", 1e-3, 1, &p.max_efficiency));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "launch_us", 0, 1e6, &p.launch_us));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_slowdown", 0, 100, &p.comm_slowdown));
+  if (c->contains("attention")) {
+    const json& a = c->at("attention");
+    if (!a.is_array()) return rd.Error("compute.attention", "must be an array of tables");
+    for (size_t i = 0; i < a.size(); ++i) {
+      const std::string f = "compute.attention[" + std::to_string(i) + "]";
+      const json& t = a[i];
+      if (!t.is_object()) return rd.Error(f, "must be an object");
+      AttentionTable tab;
+      if (!t.contains("pass") || !t["pass"].is_string() ||
+          (t["pass"] != "forward" && t["pass"] != "backward"))
+        return rd.Error(f + ".pass", "must be \"forward\" or \"backward\"");
+      if (!t.contains("mask") || !t["mask"].is_string() || (t["mask"] != "causal" && t["mask"] != "full"))
+        return rd.Error(f + ".mask", "must be \"causal\" or \"full\"");
+      if (!t.contains("head_dim") || !t["head_dim"].is_number_integer() || t["head_dim"].get<int>() <= 0)
+        return rd.Error(f + ".head_dim", "must be a positive integer");
+      if (!t.contains("source") || !t["source"].is_string() || t["source"].get<std::string>().empty())
+        return rd.Error(f + ".source", "must be a non-empty string saying where the numbers come from");
+      if (!t.contains("points") || !t["points"].is_array() || t["points"].empty())
+        return rd.Error(f + ".points", "must be a non-empty array of [block tokens, TFLOP/s]");
+      tab.pass = t["pass"];
+      tab.mask = t["mask"];
+      tab.head_dim = t["head_dim"];
+      tab.source = t["source"];
+      for (size_t k = 0; k < t["points"].size(); ++k) {
+        const json& pt = t["points"][k];
+        const std::string pf = f + ".points[" + std::to_string(k) + "]";
+        if (!pt.is_array() || pt.size() != 2 || !pt[0].is_number() || !pt[1].is_number() || pt[0].get<double>() <= 0 ||
+            pt[1].get<double>() <= 0)
+          return rd.Error(pf, "must be [block tokens > 0, TFLOP/s > 0]");
+        if (!tab.points.empty() && pt[0].get<double>() <= tab.points.back().first)
+          return rd.Error(pf, "block tokens must increase along the table");
+        tab.points.emplace_back(pt[0].get<double>(), pt[1].get<double>());
+      }
+      if (p.FindTable(tab.pass, tab.mask, tab.head_dim))
+        return rd.Error(f, "duplicates an earlier table for the same pass, mask and head_dim");
+      p.attention.push_back(std::move(tab));
+    }
+  }
+  double merge_kernels = 1, gpn = 8;
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*m, "memory", "hbm_gbps", 1e-3, 1e9, &p.hbm_gbps));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*m, "memory", "copy_gbps", 1e-3, 1e9, &p.copy_gbps));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*m, "memory", "merge_gbps", 1e-3, 1e9, &p.merge_gbps));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*m, "memory", "merge_kernels", 1, 1000, &merge_kernels, /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*m, "memory", "memory_gib", 1e-3, 1e9, &p.memory_gib));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "gpus_per_node", 1, 1 << 20, &gpn));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "nvlink_gbps", 1e-3, 1e9, &p.nvlink_gbps));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "nvlink_latency_us", 0, 1e6, &p.nvlink_latency_us));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "nic_gbps", 1e-3, 1e9, &p.nic_gbps));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "nic_latency_us", 0, 1e6, &p.nic_latency_us));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "collective_step_latency_us", 0, 1e6,
+                                    &p.collective_step_latency_us, /*required=*/false));
+  if (merge_kernels != std::floor(merge_kernels)) return rd.Error("memory.merge_kernels.value", "must be an integer");
+  if (gpn != std::floor(gpn)) return rd.Error("network.gpus_per_node.value", "must be an integer");
+  p.merge_kernels = int(merge_kernels);
+  p.gpus_per_node = int(gpn);
+  *out = std::move(p);
+  return Status::Ok();
+}
+
+std::string ProfileDir() {
+  if (const char* env = std::getenv("RINGLAB_PROFILE_DIR")) return env;
+#ifdef RINGLAB_SIM_PROFILE_DIR
+  return RINGLAB_SIM_PROFILE_DIR;
+#else
+  return "sim/profiles";
+#endif
+}
+
+Status LoadProfile(const std::string& name_or_path, HardwareProfile* out) {
+  std::string path = name_or_path;
+  const bool looks_like_path = path.find('/') != std::string::npos || path.ends_with(".json");
+  if (!looks_like_path) path = ProfileDir() + "/" + name_or_path + ".json";
+  std::ifstream f(path);
+  if (!f)
+    return Status::InvalidArgument("cannot open profile '" + path + "'" +
+                                   (looks_like_path ? "" : " (a bundled name such as h100_sxm, or a path to a .json)"));
+  json j;
+  try {
+    f >> j;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument("profile " + path + ": not valid JSON: " + e.what());
+  }
+  return ParseProfile(j, path, out);
+}
+
+}  // namespace ringlab::sim

@@ -1,0 +1,66 @@
+// Hardware profile: the numbers the simulator's cost model and network use, loaded from JSON. Profiles are data:
+// every number in a profile file carries its source ({"value": 989, "source": "NVIDIA H100 datasheet"}).
+//
+//   HardwareProfile hw;
+//   Status st = LoadProfile("h100_sxm", &hw);   // a name in sim/profiles/ or a path to a .json file
+//
+// Units are in the field names: _tflops (1e12 FLOP/s), _gbps (1e9 bytes/s), _us (microseconds), _gib (2^30 bytes).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace ringlab::sim {
+
+// Achieved attention throughput for one (pass, mask, head dim), as a function of the block size. The block size of
+// a q×kv block is its geometric mean side sqrt(q_tokens·kv_tokens); between points the rate is interpolated linearly
+// in log2(size), outside them it is held at the nearest point.
+struct AttentionTable {
+  std::string pass;  // forward | backward
+  std::string mask;  // causal | full
+  int head_dim = 128;
+  std::vector<std::pair<double, double>> points;  // (block tokens, TFLOP/s), increasing tokens
+  std::string source;
+  double TflopsAt(double tokens) const;
+};
+
+struct HardwareProfile {
+  std::string name;      // short name, e.g. "h100_sxm"
+  std::string gpu;       // human description
+  // compute
+  double peak_tflops = 989;      // dense bf16 peak, for MFU and the roofline fallback
+  double max_efficiency = 0.6;   // roofline fallback: attention runs at peak·max_efficiency unless memory bound
+  double launch_us = 0;          // fixed cost per kernel launch
+  double comm_slowdown = 0;      // compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy
+  std::vector<AttentionTable> attention;
+  // memory
+  double hbm_gbps = 3350;        // attention roofline memory bound
+  double copy_gbps = 3000;       // copy / prepare ops: op bytes (read + written) per second
+  double merge_gbps = 3000;      // merge ops: op bytes per second
+  int merge_kernels = 1;         // kernel launches per merge op (launch_us each)
+  double memory_gib = 80;
+  // network
+  int gpus_per_node = 8;
+  double nvlink_gbps = 450;      // per GPU per direction, achieved
+  double nvlink_latency_us = 0;
+  double nic_gbps = 50;          // per GPU per direction (one NIC per GPU), achieved
+  double nic_latency_us = 0;
+  double collective_step_latency_us = 0;  // extra per ring step of a collective
+
+  // The table for (pass, mask, head_dim), or nullptr (then the roofline fallback applies).
+  const AttentionTable* FindTable(const std::string& pass, const std::string& mask, int head_dim) const;
+};
+
+// Parses a profile; errors name the file and the field ("h100.json: network.nic_gbps.value must be > 0").
+Status ParseProfile(const nlohmann::json& j, const std::string& origin, HardwareProfile* out);
+// `name_or_path`: a path to a JSON file, or a name looked up as <profile dir>/<name>.json.
+Status LoadProfile(const std::string& name_or_path, HardwareProfile* out);
+// The folder of the bundled profiles (sim/profiles in the source tree, or $RINGLAB_PROFILE_DIR).
+std::string ProfileDir();
+inline constexpr const char* kDefaultProfile = "h100_sxm";
+
+}  // namespace ringlab::sim

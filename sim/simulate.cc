@@ -1,0 +1,192 @@
+#include "sim/simulate.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "core/config_json.h"
+
+namespace ringlab::sim {
+namespace {
+
+uint64_t HashProgram(const RankProgram& p) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  for (int s = 0; s < kStreamCount; ++s) {
+    mix(p.streams[s].size());
+    for (const SimOp& o : p.streams[s]) {
+      mix(uint64_t(o.op_id) << 8 | uint64_t(o.kind) | uint64_t(o.group_with_next) << 40);
+      mix(uint64_t(uint32_t(o.need_done[0])) << 32 | uint32_t(o.need_done[1]));
+      mix(uint64_t(uint32_t(o.peer_offset)) << 32 | uint32_t(o.tag));
+      mix(uint64_t(o.bytes));
+      mix(uint64_t(o.dur_ps));
+    }
+  }
+  return h;
+}
+
+std::vector<int> SampleRanks(int w) {
+  std::vector<int> s = {0, 1, 2, w / 2, w - 2, w - 1};
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < 10; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    s.push_back(int(x % uint64_t(w)));
+  }
+  return s;
+}
+
+double Seconds(std::chrono::steady_clock::time_point a) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+}
+
+}  // namespace
+
+Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& opt, SimResult* out) {
+  RINGLAB_RETURN_IF_ERROR(ValidateConfig(cfg));
+  const int w = cfg.world;
+  Topology topo;
+  RINGLAB_RETURN_IF_ERROR(Topology::Make(hw, w, opt.topology, &topo));
+  for (int r : opt.trace_ranks)
+    if (r < 0 || r >= w)
+      return Status::InvalidArgument("--trace-ranks: rank " + std::to_string(r) + " is not in [0, " +
+                                     std::to_string(w) + ")");
+  const auto t0 = std::chrono::steady_clock::now();
+  const CostModel cost(hw, cfg);
+  SimResult res;
+  res.config = cfg;
+  res.hardware = hw.name;
+  res.topology = topo.Describe();
+
+  std::vector<bool> traced(w, false);
+  if (opt.trace == TraceMode::kAll) traced.assign(w, true);
+  if (opt.trace == TraceMode::kRanks)
+    for (int r : opt.trace_ranks) traced[r] = true;
+  std::vector<RankSchedule> kept;  // schedules of traced ranks
+  std::vector<int> kept_index(w, -1);
+  std::vector<RankProgram> programs;
+  std::vector<uint32_t> program_of(w, 0);
+
+  bool shared = false;
+  if (opt.share_probe_above > 0 && w > opt.share_probe_above) {
+    std::vector<RankProgram> sample;
+    bool equal = true;
+    for (int r : SampleRanks(w)) {
+      RankProgram p = CompileRank(BuildRankSchedule(cfg, r), r, w, cost);
+      res.schedule_op_count += 0;
+      if (!sample.empty() && !(p == sample.front())) {
+        equal = false;
+        break;
+      }
+      if (sample.empty()) sample.push_back(std::move(p));
+    }
+    if (equal) {
+      shared = true;
+      programs.push_back(std::move(sample.front()));
+      res.schedule_op_count = programs[0].OpCount() * w;
+    }
+  }
+  if (!shared) {
+    std::unordered_multimap<uint64_t, uint32_t> by_hash;
+    for (int r = 0; r < w; ++r) {
+      RankSchedule rs = BuildRankSchedule(cfg, r);
+      RankProgram p = CompileRank(rs, r, w, cost);
+      res.schedule_op_count += int64_t(rs.ops.size());
+      const uint64_t h = HashProgram(p);
+      int found = -1;
+      auto [a, b] = by_hash.equal_range(h);
+      for (auto it = a; it != b; ++it)
+        if (programs[it->second] == p) found = int(it->second);
+      if (found < 0) {
+        found = int(programs.size());
+        programs.push_back(std::move(p));
+        by_hash.emplace(h, uint32_t(found));
+      }
+      program_of[r] = uint32_t(found);
+      if (traced[r]) {
+        kept_index[r] = int(kept.size());
+        kept.push_back(std::move(rs));
+      }
+    }
+  } else {
+    for (int r = 0; r < w; ++r)
+      if (traced[r]) {
+        kept_index[r] = int(kept.size());
+        kept.push_back(BuildRankSchedule(cfg, r));
+      }
+  }
+  res.distinct_programs = int(programs.size());
+  res.programs_shared_by_sample = shared;
+  res.compile_s = Seconds(t0);
+
+  const auto t1 = std::chrono::steady_clock::now();
+  Engine engine(topo, hw, programs, program_of);
+  for (int r = 0; r < w; ++r)
+    if (kept_index[r] >= 0) engine.TraceRank(r, &kept[kept_index[r]]);
+  RINGLAB_RETURN_IF_ERROR(engine.Run());
+  res.run_s = Seconds(t1);
+  res.stats = engine.stats();
+
+  // Summary from the engine's per-rank totals: the same quantities core's Summarize computes from a full trace.
+  RunSummary& s = res.summary;
+  const auto& tot = engine.totals();
+  s.ranks.resize(w);
+  TimePs t_begin = std::numeric_limits<TimePs>::max(), t_end = 0;
+  for (int r = 0; r < w; ++r) {
+    t_begin = std::min(t_begin, tot[r].start_ps);
+    t_end = std::max(t_end, tot[r].end_ps);
+  }
+  if (w == 0 || t_begin == std::numeric_limits<TimePs>::max()) t_begin = 0;
+  s.step_time_us = double(t_end - t_begin) * 1e-6;
+  double comm_total = 0, hidden_total = 0;
+  for (int r = 0; r < w; ++r) {
+    RankMetrics& m = s.ranks[r];
+    m.start_us = double(t_begin) * 1e-6;
+    m.end_us = double(tot[r].end_ps) * 1e-6;
+    m.compute_us = double(tot[r].compute_ps) * 1e-6;
+    m.comm_us = double(tot[r].comm_ps) * 1e-6;
+    m.both_us = double(tot[r].both_ps) * 1e-6;
+    m.idle_us = s.step_time_us - (m.compute_us + m.comm_us - m.both_us);
+    m.flops = programs[program_of[r]].flops;
+    s.max_compute_us = std::max(s.max_compute_us, m.compute_us);
+    s.mean_compute_us += m.compute_us / w;
+    s.total_flops += m.flops;
+    comm_total += m.comm_us;
+    hidden_total += m.both_us;
+    s.peak_memory_bytes = std::max(s.peak_memory_bytes, programs[program_of[r]].memory_bytes);
+  }
+  s.exposed_comm_us = std::max(0.0, s.step_time_us - s.max_compute_us);
+  s.overlap_fraction = comm_total > 0 ? hidden_total / comm_total : 1.0;
+  s.load_imbalance = s.mean_compute_us > 0 ? s.max_compute_us / s.mean_compute_us : 1.0;
+  s.tflops_per_gpu = s.step_time_us > 0 ? s.total_flops / (s.step_time_us * 1e-6) / w / 1e12 : 0;
+  s.mfu = hw.peak_tflops > 0 ? s.tflops_per_gpu / hw.peak_tflops : 0;
+
+  res.trace.meta.source = "sim";
+  res.trace.meta.config = cfg;
+  res.trace.meta.hardware = hw.name;
+  res.trace.meta.schedule_op_count = res.schedule_op_count;
+  res.trace.events = engine.events();
+  *out = std::move(res);
+  return Status::Ok();
+}
+
+nlohmann::json ToJson(const SimResult& r, bool per_rank) {
+  nlohmann::json j = ringlab::ToJson(r.summary);
+  if (!per_rank) j.erase("ranks");
+  j["config"] = ringlab::ToJson(r.config);
+  j["describe"] = Describe(r.config);
+  j["source"] = "sim";
+  j["profile"] = r.hardware;
+  j["topology"] = r.topology;
+  j["schedule_op_count"] = r.schedule_op_count;
+  j["distinct_rank_programs"] = r.distinct_programs;
+  j["programs_shared_by_sample"] = r.programs_shared_by_sample;
+  j["engine"] = {{"ops", r.stats.ops}, {"events", r.stats.events}, {"flows", r.stats.flows}};
+  return j;
+}
+
+double TotalStepUs(const std::vector<const SimResult*>& passes) {
+  double t = 0;
+  for (const SimResult* p : passes) t += p->summary.step_time_us;
+  return t;
+}
+
+}  // namespace ringlab::sim

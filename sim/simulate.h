@@ -1,0 +1,61 @@
+// Simulate one schedule config on a hardware profile: compile the ranks, run the engine, summarise.
+//
+//   HardwareProfile hw;  LoadProfile("h100_sxm", &hw);
+//   SimOptions opt;  opt.trace = TraceMode::kAll;
+//   SimResult res;
+//   Status st = Simulate(cfg, hw, opt, &res);   // res.summary, res.trace (source "sim")
+//
+// Large worlds: ranks are compiled one at a time into compact programs (peers relative to the rank), and ranks whose
+// programs are equal share one copy, so memory follows the number of distinct programs, not W². Above
+// `share_probe_above` ranks, the compiler first compiles a deterministic sample of ranks; if they are all equal
+// (every rank of a head-tail ring is), all ranks share that program (`programs_shared_by_sample` says so). Otherwise
+// every rank is compiled. Only traced ranks keep their full schedule.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/metrics.h"
+#include "core/schedule.h"
+#include "core/trace.h"
+#include "sim/engine.h"
+#include "sim/profile.h"
+#include "sim/topology.h"
+
+namespace ringlab::sim {
+
+enum class TraceMode { kNone, kAll, kRanks };
+
+struct SimOptions {
+  TopologyConfig topology;
+  TraceMode trace = TraceMode::kNone;
+  std::vector<int> trace_ranks;  // kRanks: these ranks only
+  int share_probe_above = 256;   // W above which programs are shared on a sampled check (0: always compile all)
+};
+
+struct SimResult {
+  ScheduleConfig config;
+  std::string hardware;
+  std::string topology;
+  RunSummary summary;
+  Trace trace;  // events of the traced ranks only (meta filled in any case)
+  EngineStats stats;
+  int64_t schedule_op_count = 0;
+  int distinct_programs = 0;
+  bool programs_shared_by_sample = false;
+  double compile_s = 0, run_s = 0;  // host wall time
+};
+
+Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& options, SimResult* out);
+
+// The summary as JSON: core's RunSummary fields plus the simulation's facts (profile, topology, ops, programs).
+// `per_rank` false drops the per-rank array (for huge W).
+nlohmann::json ToJson(const SimResult& r, bool per_rank = true);
+
+// Sum of the step times of passes run one after the other (forward then backward).
+double TotalStepUs(const std::vector<const SimResult*>& passes);
+
+}  // namespace ringlab::sim

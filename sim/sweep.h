@@ -1,0 +1,53 @@
+// Sweep: many simulations over lists of world sizes, sequence lengths, methods and passes, run by parallel workers,
+// written as CSV or JSON rows. A sweep splits into shards (job j belongs to shard j mod n) so a job array can run it.
+//
+//   SweepSpec spec;  spec.worlds = {8, 64};  spec.seqs = {131072};  spec.methods = {Method::kAllGather};
+//   std::vector<SweepRow> rows;
+//   Status st = RunSweep(spec, hw, /*progress=*/nullptr, &rows);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/schedule.h"
+#include "sim/profile.h"
+#include "sim/simulate.h"
+
+namespace ringlab::sim {
+
+enum class SweepPass { kForward, kBackward, kBoth };
+
+struct SweepSpec {
+  ScheduleConfig base;  // problem, sharding, variants; world/seq/method/pass come from the lists
+  std::vector<int> worlds;
+  std::vector<int64_t> seqs;
+  std::vector<Method> methods;
+  std::vector<SweepPass> passes = {SweepPass::kForward};
+  SimOptions options;  // tracing is ignored
+  int workers = 1;
+  int shard_index = 0, shard_count = 1;
+};
+
+struct SweepRow {
+  int world = 0;
+  int64_t seq = 0;
+  std::string method, pass;
+  std::string error;  // non-empty: this job failed (e.g. a sequence the sharding cannot split)
+  double step_ms = 0, compute_ms = 0, exposed_ms = 0, overlap_fraction = 0, tflops_per_gpu = 0, mfu = 0;
+  double load_imbalance = 0, peak_memory_gib = 0;
+  int64_t ops = 0;
+  double wall_s = 0;
+};
+
+// progress(done, total) is called from worker threads under a lock.
+Status RunSweep(const SweepSpec& spec, const HardwareProfile& hw,
+                const std::function<void(int, int)>& progress, std::vector<SweepRow>* rows);
+
+std::string SweepCsv(const std::vector<SweepRow>& rows);
+nlohmann::json SweepJson(const std::vector<SweepRow>& rows);
+
+}  // namespace ringlab::sim
