@@ -23,6 +23,12 @@ KOBJ=($OUT/obj/attention_forward.o $OUT/obj/attention_backward_prepare.o $OUT/ob
 $NVCC -arch=sm_90 -o $OUT/ringlab_cuda_kernels_test $OUT/obj/attention_kernels_test.o $OUT/obj/reference_attention.o \
   "${KOBJ[@]}" -lgtest_main -lgtest -lpthread
 $NVCC -arch=sm_90 -o $OUT/ringlab_attention_bench $OUT/obj/attention_bench.o "${KOBJ[@]}"
+# Optional variants of the benchmark with another dQ reduction (see attention_backward.cu): BWD_RED_VARIANTS="0 1".
+for v in ${BWD_RED_VARIANTS:-}; do
+  $NVCC "${CUFLAGS[@]}" -DRINGLAB_BWD_DQ_RED=$v -c kernels/cuda/attention_backward.cu -o $OUT/obj/attention_backward_red$v.o
+  $NVCC -arch=sm_90 -o $OUT/bench_red$v $OUT/obj/attention_bench.o $OUT/obj/attention_forward.o \
+    $OUT/obj/attention_backward_prepare.o $OUT/obj/attention_backward_red$v.o $OUT/obj/attention_checks.o
+done
 cp ../shared/bench/device_env.sh ../shared/bench/torch_cp_bench.py $OUT/
 git rev-parse --short HEAD > $OUT/commit.txt 2>/dev/null || echo unknown > $OUT/commit.txt
 ls -la $OUT

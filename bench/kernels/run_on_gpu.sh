@@ -11,13 +11,13 @@ SEQS=${SEQS:-4096,8192,16384,32768}
 DIMS=${DIMS:-128 64}
 ITERS=${ITERS:-10}
 mkdir -p "$OUT"
-source $D/device_env.sh > "$OUT/env.log" 2>&1
+source $D/device_env.sh > "$OUT/tests.log" 2>&1
 export LD_LIBRARY_PATH=$D:${LD_LIBRARY_PATH:-}
 COMMIT=$(cat $D/commit.txt)
-{ date -u; nvidia-smi; cat $D/ptxas_summary.txt; } >> "$OUT/env.log" 2>&1
+{ date -u; nvidia-smi; cat $D/ptxas_summary.txt; } >> "$OUT/tests.log" 2>&1
 
 echo "== tests"
-$D/ringlab_cuda_kernels_test > "$OUT/tests.log" 2>&1
+$D/ringlab_cuda_kernels_test >> "$OUT/tests.log" 2>&1
 TEST_RC=$?
 grep -E "^\[ (forward|merge|backward|bwd acc) |PASSED|FAILED|SKIPPED" "$OUT/tests.log" | tail -60
 

@@ -20,6 +20,11 @@ namespace {
 
 using namespace detail;
 
+// How dQ is reduced into global memory: 0 atomicAdd(float2), 1 red.v2.f32, 2 red.v4.f32 after a lane-pair shuffle.
+#ifndef RINGLAB_BWD_DQ_RED
+#define RINGLAB_BWD_DQ_RED 2
+#endif
+
 constexpr int kBwdBlockN = 128;  // keys per CTA
 constexpr int kBwdBlockM = 64;   // query rows per iteration
 constexpr int kBwdWarps = 8;
@@ -227,17 +232,45 @@ __global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a
         }
       }
       float* dq = a.dq + b * a.dqs.batch + h * a.dqs.head;
+#if RINGLAB_BWD_DQ_RED == 2
+      // Pair lanes (tq, tq ^ 1) so that each issues one 16-byte reduction per n8 tile: the even lane takes row g,
+      // columns 4 (tq / 2) .. +3, the odd lane row g + 8.
+      const bool odd = tq & 1;
+      const int64_t m = m0 + qg * 16 + g + (odd ? 8 : 0);
+#pragma unroll
+      for (int i = 0; i < D / 16; ++i) {
+        // even lane gives away its row g+8 pair, odd lane its row g pair
+        const float give0 = odd ? acc[i][0] : acc[i][2], give1 = odd ? acc[i][1] : acc[i][3];
+        const float got0 = __shfl_xor_sync(0xffffffffu, give0, 1), got1 = __shfl_xor_sync(0xffffffffu, give1, 1);
+        float4 val;
+        if (!odd) val = make_float4(acc[i][0], acc[i][1], got0, got1);
+        else val = make_float4(got0, got1, acc[i][2], acc[i][3]);
+        if (m < a.q_tokens) {
+          float* p = dq + m * D + dh * (D / 2) + i * 8 + 4 * (tq >> 1);
+          asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "f"(val.x * a.scale),
+                       "f"(val.y * a.scale), "f"(val.z * a.scale), "f"(val.w * a.scale)
+                       : "memory");
+        }
+      }
+#else
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int64_t m = m0 + qg * 16 + g + 8 * r;
         if (m < a.q_tokens) {
 #pragma unroll
           for (int i = 0; i < D / 16; ++i) {
-            float2* p = reinterpret_cast<float2*>(dq + m * D + dh * (D / 2) + i * 8 + 2 * tq);
-            atomicAdd(p, make_float2(acc[i][2 * r] * a.scale, acc[i][2 * r + 1] * a.scale));
+            float* p = dq + m * D + dh * (D / 2) + i * 8 + 2 * tq;
+#if RINGLAB_BWD_DQ_RED == 1
+            asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(acc[i][2 * r] * a.scale),
+                         "f"(acc[i][2 * r + 1] * a.scale)
+                         : "memory");
+#else
+            atomicAdd(reinterpret_cast<float2*>(p), make_float2(acc[i][2 * r] * a.scale, acc[i][2 * r + 1] * a.scale));
+#endif
           }
         }
       }
+#endif
     }
     // No barrier here: this stage's Q, dO, lse and delta were last read before the barrier above, and dS^T is
     // rewritten only after the next iteration's first barrier.
@@ -325,8 +358,9 @@ const char* LaunchBackward(const BackwardParams& p, void* stream) {
     return "BackwardParams: q, dout, lse, delta and dq must be set";
   if (!Aligned(p.q, 16) || !Aligned(p.k, 16) || !Aligned(p.v, 16) || !Aligned(p.dout, 16))
     return "BackwardParams: q, k, v and dout must be 16-byte aligned";
-  if (!Aligned(p.dq, 8) || !Aligned(p.dk, 8) || !Aligned(p.dv, 8))
-    return "BackwardParams: dq, dk and dv must be 8-byte aligned";
+  if (!Aligned(p.dq, 16) || !Aligned(p.dk, 8) || !Aligned(p.dv, 8))
+    return "BackwardParams: dq must be 16-byte and dk, dv 8-byte aligned";
+  if (p.dq_strides.batch % 4 || p.dq_strides.head % 4) return "BackwardParams: dq strides must be multiples of 4";
   for (const TensorStrides* t : {&p.q_strides, &p.k_strides, &p.v_strides, &p.dout_strides})
     if (t->batch % 8 || t->head % 8) return "BackwardParams: q/k/v/dout batch and head strides must be multiples of 8";
   for (const TensorStrides* t : {&p.dq_strides, &p.dk_strides, &p.dv_strides})

@@ -147,7 +147,8 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
 
     // Online softmax, base 2.
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
+    for (int mt = 0; mt < MT; ++mt) {
+      float alpha[2];
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         float mx = -INFINITY;
@@ -156,7 +157,7 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
         mx = QuadMax(mx) * a.scale_log2;
         const float m_new = fmaxf(m_run[mt][r], mx);
         const float m_use = m_new == -INFINITY ? 0.f : m_new;
-        const float alpha = exp2f(m_run[mt][r] - m_use);
+        alpha[r] = exp2f(m_run[mt][r] - m_use);
         m_run[mt][r] = m_new;
         float sum = 0.f;
 #pragma unroll
@@ -167,13 +168,19 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
           s[mt][i][2 * r + 1] = p1;
           sum += p0 + p1;
         }
-        l_run[mt][r] = l_run[mt][r] * alpha + sum;
+        l_run[mt][r] = l_run[mt][r] * alpha[r] + sum;
+      }
+      // Rescale O only when some row's running max moved (rare after the first tiles of a long block).
+      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
         for (int i = 0; i < D / 8; ++i) {
-          o[mt][i][2 * r] *= alpha;
-          o[mt][i][2 * r + 1] *= alpha;
+          o[mt][i][0] *= alpha[0];
+          o[mt][i][1] *= alpha[0];
+          o[mt][i][2] *= alpha[1];
+          o[mt][i][3] *= alpha[1];
         }
       }
+    }
 
     // O += P V
 #pragma unroll
