@@ -6,6 +6,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -28,10 +29,12 @@ int Fail(const std::string& msg) {
   return 2;
 }
 
-void RenderFrame(GLFWwindow* win, ViewerData& d, ViewState& vs) {
+void RenderFrame(GLFWwindow* win, ViewerData& d, ViewState& vs, bool headless) {
   glfwPollEvents();
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
+  // Headless: nobody holds the mouse (under Xvfb the pointer sits mid-screen and would open a tooltip).
+  if (headless) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
   ImGui::NewFrame();
   DrawViewerFrame(d, vs, ImGui::GetIO().DisplaySize);
   ImGui::Render();
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
                  {"mid", mid - span * 0.02, mid + span * 0.02}};
     for (const Z& z : zooms) {
       vs.t0 = z.t0, vs.t1 = z.t1;
-      for (int i = 0; i < 3; ++i) RenderFrame(win, d, vs), glfwSwapBuffers(win);  // warm up
+      for (int i = 0; i < 3; ++i) RenderFrame(win, d, vs, headless), glfwSwapBuffers(win);  // warm up
       std::vector<double> ms;
       int64_t blocks = 0;
       for (int i = 0; i < opt.bench_frames; ++i) {
@@ -158,7 +161,7 @@ int main(int argc, char** argv) {
         double dt = (z.t1 - z.t0) * 0.001 * (i % 2 ? 1 : -1);
         vs.t0 += dt, vs.t1 += dt;
         auto a = Clock::now();
-        RenderFrame(win, d, vs);
+        RenderFrame(win, d, vs, headless);
         glFinish();
         ms.push_back(Ms(a, Clock::now()));
         blocks = vs.blocks_drawn;
@@ -177,7 +180,7 @@ int main(int argc, char** argv) {
     std::cout << out.dump() << "\n";
   } else if (!opt.screenshot.empty()) {
     for (int i = 0; i < opt.frames; ++i) {
-      RenderFrame(win, d, vs);
+      RenderFrame(win, d, vs, headless);
       if (i + 1 < opt.frames) glfwSwapBuffers(win);
     }
     glFinish();
@@ -186,7 +189,7 @@ int main(int argc, char** argv) {
     if (!opt.layout.empty()) WriteLayout(d, vs, opt.layout);
   } else {
     while (!glfwWindowShouldClose(win)) {
-      RenderFrame(win, d, vs);
+      RenderFrame(win, d, vs, headless);
       glfwSwapBuffers(win);
     }
   }
