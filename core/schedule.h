@@ -82,7 +82,7 @@ std::string_view BufferKindName(BufferKind k);
 
 struct BufferRef {
   BufferKind kind = BufferKind::kQ;
-  int32_t slot = 0;
+  uint8_t slot = 0;  // 0 or 1 for double buffers
   bool operator==(const BufferRef&) const = default;
 };
 std::string BufferRefName(BufferRef b);  // "kv_ring[1]"
@@ -113,7 +113,7 @@ struct AttendBlock {
 };
 
 inline constexpr int kMaxOpBuffers = 6;
-inline constexpr int kMaxOpDeps = 6;
+inline constexpr int kMaxOpDeps = 4;
 
 // A small fixed-capacity list: ops are numerous (W² at scale), so they hold no heap allocations.
 template <typename T, int N>

@@ -31,7 +31,7 @@ class RankBuilder {
   int64_t DkvBytes() const { return 2 * int64_t(p_.batch) * p_.kv_heads * Shard() * p_.head_dim * 4; }
 
   void AddBuffer(BufferKind kind, int slot, int64_t bytes, BufferInit init) {
-    out_.buffers.push_back(BufferInfo{BufferRef{kind, slot}, bytes, init});
+    out_.buffers.push_back(BufferInfo{BufferRef{kind, uint8_t(slot)}, bytes, init});
   }
   void DeclareBuffers();
   BufferUse& Use(BufferRef ref);
@@ -51,7 +51,7 @@ class RankBuilder {
   int rank_, w_;
   int next_group_ = 0;
   RankSchedule out_;
-  std::vector<BufferUse> uses_;
+  std::array<BufferUse, 2 * (size_t(BufferKind::kDKVGathered) + 1)> uses_{};
 };
 
 std::vector<AttendBlock> RankBuilder::BlocksFor(int origin) const {
@@ -72,10 +72,8 @@ std::vector<AttendBlock> RankBuilder::BlocksFor(int origin) const {
 }
 
 BufferUse& RankBuilder::Use(BufferRef ref) {
-  for (BufferUse& u : uses_)
-    if (u.ref == ref) return u;
-  uses_.push_back(BufferUse{ref});
-  return uses_.back();
+  // Slots are 0 or 1 (double buffers); everything else uses slot 0, so a flat table indexed by (kind, slot) suffices.
+  return uses_[size_t(ref.kind) * 2 + size_t(ref.slot & 1)];
 }
 
 int32_t RankBuilder::Append(Op op) {
@@ -144,7 +142,7 @@ void RankBuilder::DeclareBuffers() {
 
 BufferRef RankBuilder::MaybePack(BufferRef src, int slot, int step) {
   if (!cfg_.variants.pack_kv) return src;
-  const BufferRef pack{BufferKind::kKVPack, slot};
+  const BufferRef pack{BufferKind::kKVPack, uint8_t(slot)};
   Op copy{.kind = OpKind::kCopy, .stream = StreamKind::kCompute, .step = step};
   copy.reads.push_back(src);
   copy.writes.push_back(pack);
@@ -186,10 +184,10 @@ void RankBuilder::Forward() {
   for (int t = 0; t < w_; ++t) {
     const int origin = (rank_ - t + w_) % w_;
     BufferRef kv{BufferKind::kKV, 0};
-    if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, t % 2} : gathered;
+    if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, uint8_t(t % 2)} : gathered;
     if (ring && t + 1 < w_) {  // post the next step's transfer before this step's compute, so they overlap
       const BufferRef src = MaybePack(kv, t % 2, t);
-      AppendExchange(src, BufferRef{BufferKind::kKVRing, (t + 1) % 2}, kv_bytes, t, t);
+      AppendExchange(src, BufferRef{BufferKind::kKVRing, uint8_t((t + 1) % 2)}, kv_bytes, t, t);
     }
     for (AttendBlock block : BlocksFor(origin)) {
       const bool fused = cfg_.variants.fused_merge || first;
@@ -247,14 +245,14 @@ void RankBuilder::Backward() {
   for (int t = 0; t < w_; ++t) {
     const int origin = (rank_ - t + w_) % w_;
     BufferRef kv{BufferKind::kKV, 0};
-    if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, t % 2} : gathered;
+    if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, uint8_t(t % 2)} : gathered;
     if (ring && t + 1 < w_) {
       const BufferRef src = MaybePack(kv, t % 2, t);
-      AppendExchange(src, BufferRef{BufferKind::kKVRing, (t + 1) % 2}, kv_bytes, 2 * t, t);
+      AppendExchange(src, BufferRef{BufferKind::kKVRing, uint8_t((t + 1) % 2)}, kv_bytes, 2 * t, t);
     }
     // Where this step's dK/dV for `origin` goes: the final buffer (W = 1), the origin's slot of the gathered buffer
     // (allgather), or this step's part buffer (ring), summed into the travelling accumulator below.
-    BufferRef dkv = w_ == 1 ? dkv_final : ring ? BufferRef{BufferKind::kDKVPart, t % 2} : dkv_gathered;
+    BufferRef dkv = w_ == 1 ? dkv_final : ring ? BufferRef{BufferKind::kDKVPart, uint8_t(t % 2)} : dkv_gathered;
     const std::vector<AttendBlock> blocks = BlocksFor(origin);
     for (AttendBlock block : blocks) {
       block.merge = false;  // dK/dV of this block overwrite; dQ always accumulates
@@ -273,7 +271,7 @@ void RankBuilder::Backward() {
     // Ring: the travelling dK/dV of `origin` = this step's part + what the previous rank accumulated.
     BufferRef travel = dkv;
     if (t > 0) {
-      travel = BufferRef{BufferKind::kDKVRing, t % 2};
+      travel = BufferRef{BufferKind::kDKVRing, uint8_t(t % 2)};
       if (!blocks.empty()) {
         Op add{.kind = OpKind::kMerge, .stream = StreamKind::kCompute, .step = t};
         add.reads.push_back(dkv);
@@ -283,7 +281,7 @@ void RankBuilder::Backward() {
         Append(add);
       }
     }
-    const BufferRef recv_into = t + 1 < w_ ? BufferRef{BufferKind::kDKVRing, (t + 1) % 2} : dkv_final;
+    const BufferRef recv_into = t + 1 < w_ ? BufferRef{BufferKind::kDKVRing, uint8_t((t + 1) % 2)} : dkv_final;
     AppendExchange(travel, recv_into, DkvBytes(), 2 * t + 1, t);
   }
   if (!ring && w_ > 1) AppendCollective(OpKind::kReduceScatter, dkv_gathered, dkv_final, DkvBytes() * (w_ - 1), 1);
@@ -291,6 +289,7 @@ void RankBuilder::Backward() {
 
 RankSchedule RankBuilder::Build() {
   DeclareBuffers();
+  out_.ops.reserve(size_t(3) * w_ + 8);  // a forward ring step: a send, a receive and an attention
   if (cfg_.pass == Pass::kForward)
     Forward();
   else

@@ -1,0 +1,62 @@
+#include "apps/common_options.h"
+
+#include <iostream>
+
+namespace ringlab::cli {
+
+void AddCommonOptions(CLI::App* app, CommonOptions* o) {
+  app->add_option("--world,-w", o->world, "number of ranks (GPUs)")->capture_default_str();
+  app->add_option("--batch,-b", o->batch, "batch size")->capture_default_str();
+  app->add_option("--heads", o->heads, "query heads")->capture_default_str();
+  app->add_option("--kv-heads", o->kv_heads, "key/value heads (GQA when fewer than --heads; must divide it)")
+      ->capture_default_str();
+  app->add_option("--dim,-d", o->dim, "head dim")->capture_default_str();
+  app->add_option("--seq,-s", o->seq, "global sequence length in tokens")->capture_default_str();
+  app->add_flag("--causal,!--no-causal", o->causal, "causal mask (default) or full attention")->capture_default_str();
+  app->add_option("--method,-m", o->method, "how K/V move: allgather | alltoall (ring pass-KV) | both")
+      ->capture_default_str();
+  app->add_option("--sharding", o->sharding, "token layout: contiguous | head-tail (causal load balancing)")
+      ->capture_default_str();
+  app->add_option("--pass", o->pass, "forward | backward | both")->capture_default_str();
+  app->add_option("--dtype", o->dtype, "element type: bf16 | fp16 | fp32 | fp64")->capture_default_str();
+  app->add_flag("--unfused-merge", o->unfused_merge, "merge partial outputs in separate ops (as PyTorch does)");
+  app->add_flag("--pack-kv", o->pack_kv, "copy K and V into one buffer before each send (as PyTorch does)");
+}
+
+Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs) {
+  configs->clear();
+  std::vector<Method> methods;
+  if (o.method == "both") {
+    methods = {Method::kAllGather, Method::kAllToAll};
+  } else if (auto m = ParseMethod(o.method)) {
+    methods = {*m};
+  } else {
+    return Status::InvalidArgument("--method '" + o.method + "' is not one of allgather, alltoall, both");
+  }
+  std::vector<Pass> passes;
+  if (o.pass == "forward") passes = {Pass::kForward};
+  else if (o.pass == "backward") passes = {Pass::kBackward};
+  else if (o.pass == "both") passes = {Pass::kForward, Pass::kBackward};
+  else return Status::InvalidArgument("--pass '" + o.pass + "' is not one of forward, backward, both");
+  auto sharding = ParseSharding(o.sharding);
+  if (!sharding) return Status::InvalidArgument("--sharding '" + o.sharding + "' is not one of contiguous, head-tail");
+  auto dtype = ParseDType(o.dtype);
+  if (!dtype) return Status::InvalidArgument("--dtype '" + o.dtype + "' is not one of bf16, fp16, fp32, fp64");
+  Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim,
+            .dtype = *dtype, .causal = o.causal};
+  for (Method m : methods)
+    for (Pass pass : passes) {
+      ScheduleConfig cfg{.problem = p, .world = o.world, .sharding = *sharding, .method = m, .pass = pass,
+                         .variants = {.fused_merge = !o.unfused_merge, .pack_kv = o.pack_kv}};
+      RINGLAB_RETURN_IF_ERROR(ValidateConfig(cfg));
+      configs->push_back(cfg);
+    }
+  return Status::Ok();
+}
+
+int ReportBadInput(const Status& status) {
+  std::cerr << "ringlab: error: " << status.message() << "\n";
+  return kExitBadInput;
+}
+
+}  // namespace ringlab::cli

@@ -1,0 +1,42 @@
+// The problem flags every ringlab subcommand shares (--world --batch --heads ... --pass --dtype), and their
+// translation into validated ScheduleConfigs. Each subcommand lives in its own file and registers itself with
+// AddXxxCommand(CLI::App&, ...); ringlab_main.cc lists them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "core/schedule.h"
+#include "core/status.h"
+
+namespace ringlab::cli {
+
+struct CommonOptions {
+  int world = 8;
+  int batch = 1;
+  int heads = 32;
+  int kv_heads = 8;
+  int dim = 128;
+  int64_t seq = 131072;
+  bool causal = true;
+  std::string method = "alltoall";     // allgather | alltoall | both
+  std::string sharding = "head-tail";  // contiguous | head-tail
+  std::string pass = "forward";        // forward | backward | both
+  std::string dtype = "bf16";
+  bool unfused_merge = false;
+  bool pack_kv = false;
+};
+
+// Adds the shared flags to `app` (a subcommand), writing into `opts`.
+void AddCommonOptions(CLI::App* app, CommonOptions* opts);
+
+// One config per (method, pass) the flags select, in the order allgather, alltoall × forward, backward.
+// Errors name the flag and the allowed values.
+Status MakeConfigs(const CommonOptions& opts, std::vector<ScheduleConfig>* configs);
+
+// Exit code for bad input: the CLI prints one line "ringlab: error: <message>" and returns it.
+inline constexpr int kExitBadInput = 2;
+int ReportBadInput(const Status& status);
+
+}  // namespace ringlab::cli

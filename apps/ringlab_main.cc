@@ -1,0 +1,29 @@
+// ringlab: context-parallel attention toolkit. Subcommands live in apps/cmd_*.cc.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "apps/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ringlab: context-parallel attention (ring attention) schedules, CPU reference executor, simulator, "
+               "GPU executor and timeline viewer"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ringlab 0.1.0");
+  int exit_code = 0;
+  ringlab::cli::AddScheduleCommand(app, &exit_code);
+  ringlab::cli::AddCheckCommand(app, &exit_code);
+  ringlab::cli::AddViewCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ringlab: error: %s (see ringlab --help)\n", e.what());
+    return 2;
+  }
+  return exit_code;
+}
