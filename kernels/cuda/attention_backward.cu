@@ -22,7 +22,7 @@ using namespace detail;
 
 // How dQ is reduced into global memory: 0 atomicAdd(float2), 1 red.v2.f32, 2 red.v4.f32 after a lane-pair shuffle.
 #ifndef RINGLAB_BWD_DQ_RED
-#define RINGLAB_BWD_DQ_RED 2
+#define RINGLAB_BWD_DQ_RED 1
 #endif
 
 constexpr int kBwdBlockN = 128;  // keys per CTA
