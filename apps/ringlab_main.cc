@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "apps/cmd_sim.h"
 #include "apps/commands.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   ringlab::cli::AddScheduleCommand(app, &exit_code);
   ringlab::cli::AddCheckCommand(app, &exit_code);
+  ringlab::cli::AddSimCommands(app);
   ringlab::cli::AddViewCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
@@ -21,6 +23,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a subcommand failed after printing its own message
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "ringlab: error: %s (see ringlab --help)\n", e.what());
     return 2;

@@ -1,11 +1,44 @@
 #!/usr/bin/env bash
-# The main job on the default problem. Outputs go to ./out/.
+# The main job on the embedded default problem (Llama-3-8B attention: 32 heads, 8 kv heads, head dim 128, causal,
+# 131072 tokens, 8 GPUs of one H100 node). Every output lands in ./out/.
+#   1. the schedule, validated;  2. numerics of every schedule on the CPU executor against the float64 reference;
+#   3. the simulator, allgather beside alltoall, with traces;  4. where GPUs are present, the real run beside the
+#   simulation;  5. a PNG of the timelines (under Xvfb when there is no display).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RINGLAB=build/apps/ringlab
 mkdir -p out
-echo "== 1. the schedule of the default problem (alltoall ring, head-tail, 8 ranks), rank 0"
+
+echo "== 1. schedule of the default problem (alltoall ring, head-tail, W=8), rank 0"
 $RINGLAB schedule --ranks 1
+
 echo
-echo "== 2. numerics: the CPU executor against the float64 reference (default problem scaled to a CPU), both methods"
+echo "== 2. numerics: CPU executor vs float64 reference (default problem scaled to a CPU: W=4 S=1024 H=8 Hkv=2 D=64)"
 $RINGLAB check --method both --trace out/cpu_check.json
+
+echo
+echo "== 3. simulation of the default problem on 8 H100s (profile h100_sxm), forward, both methods"
+$RINGLAB sim --method both --trace out/sim.json --json out/sim_summary.json
+
+gpus=0
+if command -v nvidia-smi >/dev/null 2>&1; then gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true); fi
+if [ "$gpus" -gt 0 ] && $RINGLAB run --help >/dev/null 2>&1; then
+  world=$(( gpus < 8 ? gpus : 8 ))
+  echo
+  echo "== 4. real run on $world GPU(s), measured beside simulated"
+  $RINGLAB run --gpus "$world" --world "$world" --method both --trace out/real.json --compare-sim
+else
+  echo
+  echo "== 4. no GPU here (or built without CUDA): real runs skipped; the simulation and the CPU reference stand in"
+fi
+
+echo
+echo "== 5. timeline pictures"
+if [ -x build/apps/ringlab-view ]; then
+  for m in allgather alltoall; do
+    scripts/screenshot.sh out/sim.$m.forward.json out/timeline_$m.png
+  done
+  echo "wrote out/timeline_allgather.png and out/timeline_alltoall.png"
+else
+  echo "viewer not built (needs libglfw3-dev, libimgui-dev); skipped"
+fi
