@@ -59,43 +59,42 @@ Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::v
 
 void Engine::TraceRank(int rank, const RankSchedule* schedule) { traced_.at(rank) = schedule; }
 
-// A 4-ary min-heap on (t, seq).
-static inline bool Before(TimePs t1, uint64_t s1, TimePs t2, uint64_t s2) { return t1 < t2 || (t1 == t2 && s1 < s2); }
-
-void Engine::Push(TimePs t, uint32_t type, uint32_t id, uint32_t version) {
-  Event e{t, seq_++, type, id, version};
-  size_t i = heap_.size();
-  heap_.push_back(e);
-  while (i > 0) {
-    const size_t parent = (i - 1) / 4;
-    if (!Before(e.t, e.seq, heap_[parent].t, heap_[parent].seq)) break;
-    heap_[i] = heap_[parent];
-    i = parent;
+uint32_t Engine::BucketFor(TimePs t) {
+  for (const TimeKey& c : cache_)
+    if (c.t == t && c.bucket != UINT32_MAX) return c.bucket;
+  uint32_t id;
+  auto it = open_.find(t);
+  if (it != open_.end()) {
+    id = it->second;
+  } else {
+    if (!free_buckets_.empty()) {
+      id = free_buckets_.back();
+      free_buckets_.pop_back();
+    } else {
+      id = uint32_t(buckets_.size());
+      buckets_.emplace_back();
+    }
+    buckets_[id].t = t;
+    open_.emplace(t, id);
+    // 4-ary heap insert of the new distinct time.
+    size_t i = heap_.size();
+    heap_.push_back(TimeKey{t, id});
+    while (i > 0) {
+      const size_t parent = (i - 1) / 4;
+      if (heap_[parent].t <= t) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = TimeKey{t, id};
   }
-  heap_[i] = e;
+  cache_[cache_next_] = TimeKey{t, id};
+  cache_next_ = (cache_next_ + 1) % kCache;
+  return id;
 }
 
-bool Engine::PopMin(Event* out) {
-  if (heap_.empty()) return false;
-  *out = heap_[0];
-  const Event last = heap_.back();
-  heap_.pop_back();
-  const size_t n = heap_.size();
-  if (n == 0) return true;
-  size_t i = 0;
-  while (true) {
-    const size_t c0 = 4 * i + 1;
-    if (c0 >= n) break;
-    size_t best = c0;
-    const size_t cend = std::min(c0 + 4, n);
-    for (size_t c = c0 + 1; c < cend; ++c)
-      if (Before(heap_[c].t, heap_[c].seq, heap_[best].t, heap_[best].seq)) best = c;
-    if (!Before(heap_[best].t, heap_[best].seq, last.t, last.seq)) break;
-    heap_[i] = heap_[best];
-    i = best;
-  }
-  heap_[i] = last;
-  return true;
+void Engine::Push(TimePs t, uint32_t type, uint32_t id, uint32_t version) {
+  ++seq_;
+  buckets_[BucketFor(t)].items.push_back(Event{type, id, version});
 }
 
 void Engine::Mark(int r, TimePs now) {
@@ -327,26 +326,54 @@ void Engine::CompleteComm(int r, int pos, TimePs now) {
 }
 
 Status Engine::Run() {
+  for (TimeKey& c : cache_) c = TimeKey{0, UINT32_MAX};
   for (int r = 0; r < world_; ++r) TryAdvance(r, 0);
-  Event e;
   TimePs now = 0;
-  while (PopMin(&e)) {
-    ++stats_.events;
-    if (e.t < now) return Status::Internal("simulation time went backwards");
-    now = e.t;
-    if (e.type == kComputeDone) {
-      Rank& k = ranks_[e.id];
-      if (e.version != k.comp_version || !k.comp_busy) continue;
-      Mark(int(e.id), now);
-      k.comp_busy = false;
-      ++k.done[0];
-      ++stats_.ops;
-      totals_[e.id].end_ps = std::max(totals_[e.id].end_ps, now);
-      Record(int(e.id), 0, k.next[0] - 1, k.comp_start, now);
-      TryAdvance(int(e.id), now);
-    } else {
-      if (e.version != flows_[e.id].version) continue;
-      FinishFlow(int32_t(e.id), now);
+  while (!heap_.empty()) {
+    const TimeKey top = heap_[0];
+    if (top.t < now) return Status::Internal("simulation time went backwards");
+    now = top.t;
+    // Process the bucket in FIFO (= sequence) order; events pushed for `now` meanwhile land at its end.
+    for (size_t i = 0; i < buckets_[top.bucket].items.size(); ++i) {
+      const Event e = buckets_[top.bucket].items[i];
+      ++stats_.events;
+      if (e.type == kComputeDone) {
+        Rank& k = ranks_[e.id];
+        if (e.version != k.comp_version || !k.comp_busy) continue;
+        Mark(int(e.id), now);
+        k.comp_busy = false;
+        ++k.done[0];
+        ++stats_.ops;
+        totals_[e.id].end_ps = std::max(totals_[e.id].end_ps, now);
+        Record(int(e.id), 0, k.next[0] - 1, k.comp_start, now);
+        TryAdvance(int(e.id), now);
+      } else {
+        if (e.version != flows_[e.id].version) continue;
+        FinishFlow(int32_t(e.id), now);
+      }
+    }
+    // Retire the bucket and pop its time from the heap.
+    buckets_[top.bucket].items.clear();
+    free_buckets_.push_back(top.bucket);
+    open_.erase(top.t);
+    for (TimeKey& c : cache_)
+      if (c.bucket == top.bucket) c = TimeKey{0, UINT32_MAX};
+    const TimeKey last = heap_.back();
+    heap_.pop_back();
+    const size_t n = heap_.size();
+    if (n > 0) {
+      size_t i = 0;
+      while (true) {
+        const size_t c0 = 4 * i + 1;
+        if (c0 >= n) break;
+        size_t best = c0;
+        for (size_t c = c0 + 1; c < std::min(c0 + 4, n); ++c)
+          if (heap_[c].t < heap_[best].t) best = c;
+        if (heap_[best].t >= last.t) break;
+        heap_[i] = heap_[best];
+        i = best;
+      }
+      heap_[i] = last;
     }
   }
   for (int r = 0; r < world_; ++r) {

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <vector>
 
 #include "core/schedule.h"
@@ -84,10 +85,18 @@ class Engine {
 
  private:
   enum EventType : uint32_t { kComputeDone = 0, kFlowDone = 1 };
+  // Events at one time are kept in one FIFO bucket (FIFO order is sequence order); a 4-ary heap orders the distinct
+  // times. A ring's ranks act in lockstep, so there are few distinct pending times and most pushes hit a cached bucket.
   struct Event {
-    TimePs t;
-    uint64_t seq;
     uint32_t type, id, version;
+  };
+  struct Bucket {
+    TimePs t = 0;
+    std::vector<Event> items;
+  };
+  struct TimeKey {
+    TimePs t;
+    uint32_t bucket;
   };
   struct Pending {
     int32_t src, tag, pos;
@@ -122,7 +131,7 @@ class Engine {
     return programs_[program_of_rank_[rank]].streams[stream][pos];
   }
   void Push(TimePs t, uint32_t type, uint32_t id, uint32_t version);
-  bool PopMin(Event* e);
+  uint32_t BucketFor(TimePs t);
   void Mark(int rank, TimePs now);
   void TryAdvance(int rank, TimePs now);
   void Post(int rank, int pos, TimePs now);
@@ -145,7 +154,13 @@ class Engine {
   TimePs coll_step_latency_;
   std::vector<Rank> ranks_;
   std::vector<RankTotals> totals_;
-  std::vector<Event> heap_;
+  std::vector<TimeKey> heap_;
+  std::vector<Bucket> buckets_;
+  std::vector<uint32_t> free_buckets_;
+  std::unordered_map<TimePs, uint32_t> open_;
+  static constexpr int kCache = 4;
+  TimeKey cache_[kCache];
+  int cache_next_ = 0;
   uint64_t seq_ = 0;
   std::vector<Flow> flows_;
   std::vector<int32_t> free_flows_;

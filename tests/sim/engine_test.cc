@@ -1,0 +1,226 @@
+// Closed-form checks of the engine: every expected time below is derived in the comment beside it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+
+#include "core/metrics.h"
+#include "core/trace.h"
+#include "sim/engine.h"
+#include "sim/simulate.h"
+#include "tests/sim/sim_test_util.h"
+
+namespace ringlab::sim {
+namespace {
+
+using testing::FlatProfile;
+using testing::RingConfig;
+
+constexpr double kPsPerUs = 1e6;
+
+// Bytes of one rank's K+V shard of s tokens: 2·B·Hkv·s·D·2 = 4096·s for B=1, Hkv=8, D=128, bf16.
+double KvBytes(int64_t s) { return 4096.0 * double(s); }
+
+SimResult SimRun(const ScheduleConfig& cfg, const HardwareProfile& hw, SimOptions opt = {}) {
+  SimResult r;
+  Status st = Simulate(cfg, hw, opt, &r);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return r;
+}
+
+TEST(SimEngine, ComputeOnlyIsFlopsOverRate) {
+  // W = 1: one causal attend of S = 8192; FLOPs = 4·B·H·D·S²/2, time = FLOPs / (500 TFLOP/s), in ps = FLOPs / 500.
+  const HardwareProfile hw = FlatProfile(500, 100);
+  const SimResult r = SimRun(RingConfig(1, 8192), hw);
+  const double flops = 4.0 * 32 * 128 * 8192.0 * 8192.0 / 2;
+  EXPECT_NEAR(r.summary.step_time_us, std::llround(flops / 500) / kPsPerUs, 1e-6);
+  EXPECT_NEAR(r.summary.max_compute_us, r.summary.step_time_us, 1e-9);
+  EXPECT_EQ(r.summary.exposed_comm_us, 0);
+  EXPECT_DOUBLE_EQ(r.summary.total_flops, flops);
+}
+
+TEST(SimEngine, CommunicationOnlyIsLatencyPlusBytesOverBandwidth) {
+  // W = 2 ring, compute made free (10^12 TFLOP/s rounds every attend to 0 ps): one exchange of the 4096-token shard
+  // over NVLink at 100 GB/s (0.1 byte/ps) with 10 us latency: 10 us + 4096·4096 B / 100 GB/s.
+  const HardwareProfile hw = FlatProfile(1e12, 100, /*nvl_latency_us=*/10);
+  const SimResult r = SimRun(RingConfig(2, 8192), hw);
+  const double expect_us = 10 + KvBytes(4096) / 100e9 * 1e6;
+  EXPECT_NEAR(r.summary.step_time_us, expect_us, 2e-6);
+  EXPECT_NEAR(r.summary.max_compute_us, 0, 1e-9);
+  EXPECT_NEAR(r.summary.exposed_comm_us, expect_us, 2e-6);
+}
+
+TEST(SimEngine, ComputeBoundRingHidesEveryTransfer) {
+  // W = 4 head-tail causal, s = 4096 tokens per GPU: every step (the local causal block and each off-diagonal block)
+  // has s²/2 pairs = 4·B·H·D·s²/2 FLOPs; at 100 TFLOP/s that is c = 1374.4 us against a transfer of x = 167.8 us.
+  // ringlab posts the first transfer before the local block, so every transfer, the first included, runs under a
+  // compute step: step = W·c, exposed = 0.
+  const HardwareProfile hw = FlatProfile(100, 100);
+  const SimResult r = SimRun(RingConfig(4, 4 * 4096), hw);
+  const double c_ps = std::llround(4.0 * 32 * 128 * 4096.0 * 4096.0 / 2 / 100);
+  EXPECT_NEAR(r.summary.step_time_us, 4 * c_ps / kPsPerUs, 1e-6);
+  EXPECT_NEAR(r.summary.exposed_comm_us, 0, 1e-6);
+  EXPECT_NEAR(r.summary.overlap_fraction, 1.0, 1e-12);
+}
+
+TEST(SimEngine, TransferBoundRingExposesAllButOneCompute) {
+  // Same ring with transfers x = 1677.7 us (10 GB/s) longer than compute c = 137.4 us (1000 TFLOP/s): transfers run
+  // back to back and the last block follows the last transfer: step = (W−1)·x + c.
+  const HardwareProfile hw = FlatProfile(1000, 10);
+  const SimResult r = SimRun(RingConfig(4, 4 * 4096), hw);
+  const double c_ps = std::llround(4.0 * 32 * 128 * 4096.0 * 4096.0 / 2 / 1000);
+  const double x_ps = KvBytes(4096) / 0.01;
+  EXPECT_NEAR(r.summary.step_time_us, (3 * x_ps + c_ps) / kPsPerUs, 3e-6);
+  EXPECT_NEAR(r.summary.exposed_comm_us, 3 * (x_ps - c_ps) / kPsPerUs, 3e-6);
+}
+
+TEST(SimEngine, AllGatherExposedIsRingStepsOfShardOverBandwidth) {
+  // W = 4 all-gather with free compute: W−1 ring steps, each moving one shard (KvBytes(s)) at 100 GB/s after a 5 us
+  // latency: exposed = (W−1)·(5 us + shard / bandwidth).
+  const HardwareProfile hw = FlatProfile(1e12, 100, /*nvl_latency_us=*/5);
+  const SimResult r = SimRun(RingConfig(4, 4 * 4096, Method::kAllGather), hw);
+  const double expect_us = 3 * (5 + KvBytes(4096) / 100e9 * 1e6);
+  EXPECT_NEAR(r.summary.step_time_us, expect_us, 4e-6);
+  EXPECT_NEAR(r.summary.exposed_comm_us, expect_us, 4e-6);
+}
+
+TEST(SimEngine, AllGatherAcrossNodesRunsAtTheNicRate) {
+  // 4 ranks on 2 nodes of 2: the ring crosses nodes twice; each step waits for the NIC hop (20 GB/s, 7 us), so
+  // every step takes 7 us + shard / 20 GB/s.
+  HardwareProfile hw = FlatProfile(1e12, 100, 5, /*nic_gbps=*/20, /*nic_latency_us=*/7);
+  hw.gpus_per_node = 2;
+  const SimResult r = SimRun(RingConfig(4, 4 * 4096, Method::kAllGather), hw);
+  EXPECT_NEAR(r.summary.step_time_us, 3 * (7 + KvBytes(4096) / 20e9 * 1e6), 4e-6);
+}
+
+// Hand-made programs on W = 3 (one node): rank 0 posts sends to ranks 1 and 2 in one group.
+struct TwoFlows {
+  std::vector<RankProgram> programs{3};
+  std::vector<uint32_t> of{0, 1, 2};
+  TwoFlows(int64_t bytes1, int64_t bytes2) {
+    auto op = [](int id, OpKind k, int peer_offset, int tag, int64_t bytes, bool with_next) {
+      SimOp o;
+      o.op_id = id;
+      o.kind = k;
+      o.peer_offset = peer_offset;
+      o.tag = tag;
+      o.bytes = bytes;
+      o.group_with_next = with_next;
+      return o;
+    };
+    programs[0].streams[1] = {op(0, OpKind::kSend, 1, 0, bytes1, true), op(1, OpKind::kSend, 2, 1, bytes2, false)};
+    programs[1].streams[1] = {op(0, OpKind::kRecv, 2, 0, bytes1, false)};  // from rank 0: offset (0−1) mod 3
+    programs[2].streams[1] = {op(0, OpKind::kRecv, 1, 1, bytes2, false)};  // from rank 0: offset (0−2) mod 3
+  }
+};
+
+TEST(SimEngine, TwoFlowsOnOneLinkGetHalfTheBandwidthEach) {
+  // Both sends leave rank 0's NVLink port (100 GB/s = 0.1 B/ps): each runs at 0.05 B/ps, so 10^8 bytes each end at
+  // 2·10^8 / 0.1 = 2·10^9 ps, plus the 3 us latency, instead of 10^9 ps alone.
+  const HardwareProfile hw = FlatProfile(1, 100, /*nvl_latency_us=*/3);
+  Topology topo;
+  ASSERT_TRUE(Topology::Make(hw, 3, {}, &topo).ok());
+  TwoFlows t(100'000'000, 100'000'000);
+  Engine e(topo, hw, t.programs, t.of);
+  ASSERT_TRUE(e.Run().ok());
+  EXPECT_EQ(e.totals()[1].end_ps, 2'000'000'000 + 3'000'000);
+  EXPECT_EQ(e.totals()[2].end_ps, 2'000'000'000 + 3'000'000);
+}
+
+TEST(SimEngine, BandwidthReturnsToTheRemainingFlow) {
+  // 10^8 and 2·10^8 bytes share the port at 0.05 B/ps until the first finishes at 2·10^9 ps; the second then has
+  // 10^8 bytes left at the full 0.1 B/ps: it ends at 3·10^9 ps.
+  const HardwareProfile hw = FlatProfile(1, 100);
+  Topology topo;
+  ASSERT_TRUE(Topology::Make(hw, 3, {}, &topo).ok());
+  TwoFlows t(100'000'000, 200'000'000);
+  Engine e(topo, hw, t.programs, t.of);
+  ASSERT_TRUE(e.Run().ok());
+  EXPECT_EQ(e.totals()[1].end_ps, 2'000'000'000);
+  EXPECT_EQ(e.totals()[2].end_ps, 3'000'000'000);
+}
+
+TEST(SimEngine, SlowdownStretchesComputeOnlyWhileCommRuns) {
+  // W = 2 ring, transfer x = 167.8 us under a local block of c = 1374.4 us, with comm_slowdown 0.5: the block runs at
+  // 1/1.5 = 2/3 speed for x, so it ends at c + x/3; the second block runs alone: step = 2c + x/3.
+  HardwareProfile hw = FlatProfile(50, 100);
+  hw.comm_slowdown = 0.5;
+  const SimResult r = SimRun(RingConfig(2, 2 * 4096), hw);
+  const double c_ps = std::llround(4.0 * 32 * 128 * 4096.0 * 4096.0 / 2 / 50);
+  const double x_ps = KvBytes(4096) / 0.1;
+  EXPECT_NEAR(r.summary.step_time_us, (2 * c_ps + x_ps / 3) / kPsPerUs, 3e-6);
+}
+
+TEST(SimEngine, OverlapThresholdMatchesClosedForm) {
+  // Causal head-tail ring, s tokens per GPU: a step computes 4·B·H·D·s²/2 FLOPs while one K+V shard of
+  // 2·B·Hkv·s·D·2 bytes (bf16) moves. Compute hides the transfer when 2·B·H·D·s² / F >= 4·B·Hkv·s·D / Bw, i.e.
+  // s >= s* = 2·(Hkv/H)·F/Bw, with F in FLOP/s and Bw in bytes/s, so F/Bw is FLOP per byte and s* is in tokens (the
+  // 2 is bytes per bf16 element). With F = 400·10^12 FLOP/s, Bw = 100·10^9 B/s, Hkv/H = 1/4: s* = 2000 tokens. The
+  // model resolves s to the sharding's granularity: 2 tokens per GPU (2W chunks of the global sequence).
+  const HardwareProfile hw = FlatProfile(400, 100);
+  const double s_star = 2.0 * (8.0 / 32.0) * 400e12 / 100e9;
+  auto exposed = [&](int64_t s) { return SimRun(RingConfig(4, 4 * s), hw).summary.exposed_comm_us; };
+  int64_t lo = 1000, hi = 4000;  // exposed(lo) > 0, exposed(hi) == 0; even s
+  ASSERT_GT(exposed(lo), 0);
+  ASSERT_NEAR(exposed(hi), 0, 1e-6);
+  while (hi - lo > 2) {
+    const int64_t mid = (lo + hi) / 2 / 2 * 2;
+    (exposed(mid) > 1e-6 ? lo : hi) = mid;
+  }
+  EXPECT_NEAR(double(hi), s_star, 2.0);
+}
+
+TEST(SimEngine, OutputIsByteIdenticalAcrossRuns) {
+  HardwareProfile hw;
+  ASSERT_TRUE(LoadProfile("h100_sxm", &hw).ok());
+  SimOptions opt;
+  opt.trace = TraceMode::kAll;
+  opt.topology.gpus_per_node = 2;
+  std::string outputs[2];
+  for (int i = 0; i < 2; ++i) {
+    std::string text;
+    for (Method m : {Method::kAllGather, Method::kAllToAll})
+      for (Pass p : {Pass::kForward, Pass::kBackward}) {
+        const SimResult r = SimRun(RingConfig(6, 6 * 2 * 1024, m, p), hw, opt);
+        const std::string path = ::testing::TempDir() + "/sim_det_" + std::to_string(i) + ".json";
+        ASSERT_TRUE(WriteTraceJson(r.trace, path).ok());
+        std::ifstream f(path);
+        text += std::string(std::istreambuf_iterator<char>(f), {}) + ToJson(r).dump();
+      }
+    outputs[i] = text;
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+}
+
+TEST(SimEngine, SharedProgramsGiveTheSameAnswerAsCompilingEveryRank) {
+  HardwareProfile hw;
+  ASSERT_TRUE(LoadProfile("h100_sxm", &hw).ok());
+  const ScheduleConfig cfg = RingConfig(64, 64 * 2 * 256);
+  SimOptions shared, full;
+  shared.share_probe_above = 8;
+  full.share_probe_above = 0;
+  const SimResult a = SimRun(cfg, hw, shared), b = SimRun(cfg, hw, full);
+  EXPECT_TRUE(a.programs_shared_by_sample);
+  EXPECT_EQ(a.distinct_programs, 1);
+  EXPECT_FALSE(b.programs_shared_by_sample);
+  EXPECT_EQ(ToJson(a.summary).dump(), ToJson(b.summary).dump());
+  EXPECT_EQ(a.schedule_op_count, b.schedule_op_count);
+}
+
+TEST(SimEngine, UnequalProgramsAreNotShared) {
+  // Contiguous causal sharding: rank r computes r + 1 blocks, so programs differ and every rank is compiled.
+  HardwareProfile hw;
+  ASSERT_TRUE(LoadProfile("h100_sxm", &hw).ok());
+  ScheduleConfig cfg = RingConfig(32, 32 * 1024);
+  cfg.sharding = ShardingKind::kContiguous;
+  SimOptions opt;
+  opt.share_probe_above = 8;
+  const SimResult r = SimRun(cfg, hw, opt);
+  EXPECT_FALSE(r.programs_shared_by_sample);
+  EXPECT_GT(r.distinct_programs, 1);
+  EXPECT_GT(r.summary.load_imbalance, 1.5);
+}
+
+}  // namespace
+}  // namespace ringlab::sim
