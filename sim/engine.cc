@@ -6,6 +6,10 @@
 #include <string>
 
 namespace ringlab::sim {
+namespace {
+// Non-negative durations to integer ps (faster than llround, same result for x >= 0).
+inline int64_t Round(double x) { return int64_t(x + 0.5); }
+}  // namespace
 
 RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost) {
   RankProgram p;
@@ -51,7 +55,7 @@ Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::v
       program_of_rank_(program_of_rank),
       world_(topology.world()),
       slowdown_(hw.comm_slowdown),
-      coll_step_latency_(std::llround(hw.collective_step_latency_us * 1e6)),
+      coll_step_latency_(Round(hw.collective_step_latency_us * 1e6)),
       ranks_(world_),
       totals_(world_),
       port_flows_(topology.PortCount()),
@@ -128,7 +132,7 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
   k.comp_last = now;
   k.comp_slow = slow;
   const double factor = slow ? 1.0 + slowdown_ : 1.0;
-  Push(now + std::llround(k.comp_left_ps * factor), kComputeDone, uint32_t(r), ++k.comp_version);
+  Push(now + Round(k.comp_left_ps * factor), kComputeDone, uint32_t(r), ++k.comp_version);
 }
 
 void Engine::TryAdvance(int r, TimePs now) {
@@ -147,7 +151,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       k.comp_start = k.comp_last = now;
       k.comp_left_ps = double(op.dur_ps);
       k.comp_slow = slowdown_ > 0 && k.comm_busy;
-      const TimePs dur = k.comp_slow ? std::llround(double(op.dur_ps) * (1.0 + slowdown_)) : op.dur_ps;
+      const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + slowdown_)) : op.dur_ps;
       Push(now + dur, kComputeDone, uint32_t(r), ++k.comp_version);
       ++k.next[0];
     }
@@ -258,7 +262,7 @@ void Engine::StartFlow(int src, int dst, int64_t bytes, TimePs extra_latency, bo
   fl.src_pos = src_pos;
   fl.dst_pos = dst_pos;
   ++stats_.flows;
-  for (int p : fl.port) port_flows_[p].push_back(f);
+  for (int p : fl.port) port_flows_[p].add(f);
   for (int p : fl.port) Reflow(p, now);
 }
 
@@ -268,22 +272,22 @@ void Engine::RescheduleFlow(int32_t f, TimePs now) {
   fl.left_bytes = std::max(0.0, fl.left_bytes - fl.rate * double(now - fl.last));
   fl.last = now;
   double rate = 1e300;
-  for (int p : fl.port) rate = std::min(rate, topo_.PortBytesPerPs(p) / double(port_flows_[p].size()));
+  for (int p : fl.port) rate = std::min(rate, topo_.PortBytesPerPs(p) / double(port_flows_[p].n));
   if (rate == fl.rate && fl.bytes_end != std::numeric_limits<TimePs>::max()) return;
   fl.rate = rate;
-  fl.bytes_end = now + std::llround(fl.left_bytes / rate);
+  fl.bytes_end = now + Round(fl.left_bytes / rate);
   Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
 }
 
 void Engine::Reflow(int port, TimePs now) {
-  for (int32_t f : port_flows_[port]) RescheduleFlow(f, now);
+  const PortFlows& pf = port_flows_[port];
+  for (int i = 0; i < pf.size(); ++i) RescheduleFlow(pf.at(i), now);
 }
 
 void Engine::FinishFlow(int32_t f, TimePs now) {
   const Flow fl = flows_[f];
   for (int p : fl.port) {
-    std::vector<int32_t>& v = port_flows_[p];
-    v.erase(std::find(v.begin(), v.end(), f));
+    port_flows_[p].remove(f);
   }
   ++flows_[f].version;
   free_flows_.push_back(f);

@@ -164,7 +164,30 @@ class Engine {
   uint64_t seq_ = 0;
   std::vector<Flow> flows_;
   std::vector<int32_t> free_flows_;
-  std::vector<std::vector<int32_t>> port_flows_;
+  // Flows on each port: a few inline (the common case), more in `more`.
+  struct PortFlows {
+    static constexpr int kInline = 6;
+    int32_t n = 0;
+    int32_t inline_ids[kInline];
+    std::vector<int32_t> more;
+    int32_t size() const { return n; }
+    int32_t at(int i) const { return i < kInline ? inline_ids[i] : more[i - kInline]; }
+    void add(int32_t f) {
+      if (n < kInline) inline_ids[n] = f;
+      else more.push_back(f);
+      ++n;
+    }
+    void remove(int32_t f) {
+      int i = 0;
+      while (at(i) != f) ++i;
+      const int32_t last = at(n - 1);  // order within a port does not matter for rates; keep it deterministic
+      if (i < kInline) inline_ids[i] = last;
+      else more[i - kInline] = last;
+      if (n - 1 >= kInline) more.pop_back();
+      --n;
+    }
+  };
+  std::vector<PortFlows> port_flows_;
   std::map<int32_t, Collective> collectives_;
   std::vector<const RankSchedule*> traced_;
   std::vector<TraceEvent> trace_;

@@ -1,0 +1,49 @@
+// Scale benchmark: simulates one alltoall (ring pass-KV) forward at world size W, summary only, and prints one JSON
+// line: ops, events, wall time (compile + run), engine ops per second on one core, distinct rank programs, peak RSS.
+// Run one W per process so peak RSS belongs to that W (bench/sim/run_scale.sh loops).
+//
+//   sim_scale_bench --world 16384 [--tokens-per-gpu 128] [--profile h100_sxm]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "sim/simulate.h"
+
+using namespace ringlab;
+
+int main(int argc, char** argv) {
+  int world = 1024;
+  int64_t tokens = 128;
+  std::string profile = "h100_sxm";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--world")) world = std::stoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--tokens-per-gpu")) tokens = std::stoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--profile")) profile = argv[i + 1];
+  }
+  sim::HardwareProfile hw;
+  Status st = sim::LoadProfile(profile, &hw);
+  if (!st.ok()) return std::cerr << st.message() << "\n", 2;
+  ScheduleConfig cfg;
+  cfg.problem.seq = int64_t(world) * tokens;
+  cfg.world = world;
+  cfg.method = Method::kAllToAll;
+  cfg.pass = Pass::kForward;
+  const auto t0 = std::chrono::steady_clock::now();
+  sim::SimResult r;
+  st = sim::Simulate(cfg, hw, {}, &r);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!st.ok()) return std::cerr << st.message() << "\n", 1;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  printf("{\"world\": %d, \"seq\": %lld, \"ops\": %lld, \"events\": %lld, \"flows\": %lld, \"wall_s\": %.3f, "
+         "\"compile_s\": %.3f, \"run_s\": %.3f, \"ops_per_s\": %.0f, \"distinct_programs\": %d, "
+         "\"shared_by_sample\": %s, \"peak_rss_mib\": %.1f, \"step_ms\": %.3f}\n",
+         world, (long long)cfg.problem.seq, (long long)r.stats.ops, (long long)r.stats.events,
+         (long long)r.stats.flows, wall, r.compile_s, r.run_s, r.stats.ops / r.run_s, r.distinct_programs,
+         r.programs_shared_by_sample ? "true" : "false", ru.ru_maxrss / 1024.0, r.summary.step_time_us / 1e3);
+  return 0;
+}
