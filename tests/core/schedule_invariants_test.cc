@@ -36,7 +36,15 @@ INSTANTIATE_TEST_SUITE_P(AllConfigs, ScheduleInvariants,
                          ::testing::Combine(::testing::Range(1, 17),
                                             ::testing::Values(Method::kAllGather, Method::kAllToAll),
                                             ::testing::Values(ShardingKind::kContiguous, ShardingKind::kHeadTail),
-                                            ::testing::Bool(), ::testing::Values(Pass::kForward, Pass::kBackward)));
+                                            ::testing::Bool(), ::testing::Values(Pass::kForward, Pass::kBackward)),
+                         [](const ::testing::TestParamInfo<Params>& info) {
+                           const auto [w, m, sh, causal, pass] = info.param;
+                           std::string name = "W" + std::to_string(w) + "_" + std::string(MethodName(m)) + "_" +
+                                              std::string(ShardingName(sh)) + (causal ? "_causal_" : "_full_") +
+                                              std::string(PassName(pass));
+                           for (char& c : name) if (c == '-') c = '_';
+                           return name;
+                         });
 
 int CountPerRank(const Schedule& s, int rank, OpKind kind) {
   int n = 0;
