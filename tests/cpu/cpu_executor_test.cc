@@ -23,6 +23,14 @@ using Layout = std::pair<ShardingKind, bool>;
 using Params = std::tuple<int, Method, Layout>;
 class CpuExecutorNumerics : public ::testing::TestWithParam<Params> {};
 
+std::string ParamName(const Params& p) {
+  const Layout& layout = std::get<2>(p);
+  std::string name = "W" + std::to_string(std::get<0>(p)) + "_" + std::string(MethodName(std::get<1>(p))) + "_" +
+                     std::string(ShardingName(layout.first)) + (layout.second ? "_causal" : "_full");
+  for (char& c : name) if (c == '-') c = '_';
+  return name;
+}
+
 TEST_P(CpuExecutorNumerics, Float64AndFloat32MatchTheReferenceWithGqa) {
   const auto [world, method, layout] = GetParam();
   const auto [sharding, causal] = layout;
@@ -42,14 +50,7 @@ INSTANTIATE_TEST_SUITE_P(Worlds, CpuExecutorNumerics,
                                             ::testing::Values(Layout{ShardingKind::kContiguous, false},
                                                               Layout{ShardingKind::kContiguous, true},
                                                               Layout{ShardingKind::kHeadTail, true})),
-                         [](const ::testing::TestParamInfo<Params>& info) {
-                           const auto [w, m, layout] = info.param;
-                           const auto [sh, causal] = layout;
-                           std::string name = "W" + std::to_string(w) + "_" + std::string(MethodName(m)) + "_" +
-                                              std::string(ShardingName(sh)) + (causal ? "_causal" : "_full");
-                           for (char& c : name) if (c == '-') c = '_';
-                           return name;
-                         });
+                         [](const ::testing::TestParamInfo<Params>& info) { return ParamName(info.param); });
 
 // PyTorch's own context-parallel test shapes: B=8, H=8, D=32, S = 64·W and 1024·W.
 TEST(CpuExecutorPyTorchShapes, SixtyFourTokensPerRank) {
