@@ -55,10 +55,10 @@ int64_t DepGraph::MessagePartner(uint32_t ev) {
   if (e.peer < 0) return -1;
   if (e.kind == VizKind::kSend) {
     auto it = recvs_.find({rank, e.peer, e.step});
-    return it == recvs_.end() ? -1 : it->second;
+    return it == recvs_.end() ? -1 : int64_t(it->second);
   }
   auto it = sends_.find({e.peer, rank, e.step});
-  return it == sends_.end() ? -1 : it->second;
+  return it == sends_.end() ? -1 : int64_t(it->second);
 }
 
 std::vector<DepEdge> DepGraph::DepsOf(uint32_t ev) {

@@ -37,13 +37,14 @@ uint32_t TraceModel::FirstVisible(int lane, double t) const {
   return uint32_t(std::upper_bound(b, e, t) - max_end.begin());
 }
 
-int64_t TraceModel::EventAt(int lane, double t, double slack_us) const {
+int64_t TraceModel::EventAt(int lane, double t, double slack_us, int depth) const {
   const Lane& l = lanes[size_t(lane)];
   uint32_t i = FirstVisible(lane, t - slack_us);
   int64_t best = -1;
   for (; i < l.end && events[i].ts <= t + slack_us; ++i) {
     const Event& e = events[i];
     if (e.End() + slack_us < t) continue;
+    if (depth >= 0 && e.depth != depth) continue;
     if (best < 0 || e.depth > events[size_t(best)].depth ||
         (e.depth == events[size_t(best)].depth && std::abs(e.ts + e.dur / 2 - t) <
                                                       std::abs(events[size_t(best)].ts + events[size_t(best)].dur / 2 - t)))

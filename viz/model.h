@@ -91,8 +91,8 @@ struct TraceModel {
   std::vector<int> LanesOfRank(int rank) const;
   // First event index of `lane` whose end is after t (the visible range starts there).
   uint32_t FirstVisible(int lane, double t) const;
-  // The topmost event of `lane` covering time t (deepest nesting wins), or -1.
-  int64_t EventAt(int lane, double t, double slack_us = 0) const;
+  // The event of `lane` covering time t (within slack) at nesting `depth` (-1: the deepest), or -1.
+  int64_t EventAt(int lane, double t, double slack_us = 0, int depth = -1) const;
   // The schedule config shared by the loaded ringlab files, if any.
   const ScheduleConfig* Config() const;
 };

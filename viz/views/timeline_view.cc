@@ -52,6 +52,14 @@ void Tooltip(const TraceModel& m, uint32_t ev, const char* which) {
   ImGui::EndTooltip();
 }
 
+// Nesting row under screen y in a lane drawn from y0 to y1 (-1: the deepest, for the last row, which also shows
+// anything nested deeper).
+int RowAt(const TraceModel& m, int lane, float y0, float y1, float y) {
+  const int rows = 1 + std::min(m.lanes[size_t(lane)].max_depth, 5);
+  const int row = std::clamp(int((y - y0) / ((y1 - y0) / float(rows))), 0, rows - 1);
+  return row == rows - 1 && m.lanes[size_t(lane)].max_depth > 5 ? -1 : row;
+}
+
 }  // namespace
 
 void FitAll(const ViewerData& d, ViewState& vs) {
@@ -285,11 +293,15 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
     const double tm = T(mp.x);
     const double slack = us_per_px * 2;
     for (size_t li = 0; li < A.lanes.size() && vs.hovered < 0; ++li)
-      if (mp.y >= L.lane_y0[li] && mp.y < L.lane_y1[li]) vs.hovered = A.EventAt(int(li), tm, slack), vs.hovered_b = false;
+      if (mp.y >= L.lane_y0[li] && mp.y < L.lane_y1[li])
+        vs.hovered = A.EventAt(int(li), tm, slack, RowAt(A, int(li), L.lane_y0[li], L.lane_y1[li], mp.y)),
+        vs.hovered_b = false;
     if (B && C)
       for (size_t lb = 0; lb < B->lanes.size() && vs.hovered < 0; ++lb)
         if (L.lane_b_y0[lb] >= 0 && mp.y >= L.lane_b_y0[lb] && mp.y < L.lane_b_y1[lb])
-          vs.hovered = B->EventAt(int(lb), tm + C->start_shift_us, slack), vs.hovered_b = true;
+          vs.hovered = B->EventAt(int(lb), tm + C->start_shift_us, slack,
+                                  RowAt(*B, int(lb), L.lane_b_y0[lb], L.lane_b_y1[lb], mp.y)),
+          vs.hovered_b = true;
     if (vs.hovered >= 0 && !vs.dragging) {
       Tooltip(vs.hovered_b ? *B : A, uint32_t(vs.hovered), vs.hovered_b ? "B: " : "");
       if (B && C && !vs.hovered_b && C->b_of_a[size_t(vs.hovered)] >= 0) {
