@@ -828,13 +828,12 @@ Status GpuExecutor::Create(const Launch& launch, std::unique_ptr<GpuExecutor>* o
                                    std::to_string(launch.world));
   int count = 0;
   const cudaError_t ce = cudaGetDeviceCount(&count);
-  if (ce != cudaSuccess && ce != cudaErrorNoDevice)
-    return Status::Unavailable(std::string("cudaGetDeviceCount: ") + cudaGetErrorString(ce));
+  if (ce != cudaSuccess) count = 0;
   const int need = *std::max_element(launch.devices.begin(), launch.devices.end()) + 1;
-  if (ce == cudaErrorNoDevice || count < need)
+  if (count < need)
     return Status::Unavailable("needs " + std::to_string(need) + " GPU" + (need > 1 ? "s" : "") + " but " +
-                               std::to_string(ce == cudaErrorNoDevice ? 0 : count) + " " +
-                               (count == 1 ? "is" : "are") + " visible");
+                               std::to_string(count) + " " + (count == 1 ? "is" : "are") + " visible" +
+                               (ce != cudaSuccess ? std::string(" (") + cudaGetErrorString(ce) + ")" : ""));
   auto impl = std::make_unique<Impl>();
   impl->launch = launch;
   impl->shared.timeout_s = launch.timeout_s;

@@ -1,0 +1,346 @@
+// `ringlab run`: execute the schedule for real on GPUs (NCCL + CUDA streams), time it, write its timeline.
+//
+//   ringlab run --gpus 4 --seq 32768 --heads 32 --kv-heads 32 --method both --pass both --trace run.json
+//   torchrun --no-python --standalone --nproc-per-node=4 ringlab run --seq 32768 ...   (one process per GPU)
+//   mpirun -np 4 ringlab run --nccl-id-file /shared/id ...
+//
+// One process drives --gpus local GPUs (a thread each) unless the launcher's environment names a rank
+// (RANK/WORLD_SIZE/LOCAL_RANK, OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID): then this process is one
+// rank and the NCCL id travels through --nccl-id-file or MASTER_ADDR:MASTER_PORT+1. Only rank 0 prints and writes.
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/cmd_run.h"
+#include "apps/common_options.h"
+#include "core/metrics.h"
+#include "kernels/cpu/reference_attention.h"
+#include "kernels/cuda/gpu_executor.h"
+#include "kernels/cuda/gpu_helpers.h"
+#include "kernels/cuda/npy_io.h"
+
+namespace ringlab::cli {
+namespace {
+
+struct RunOptions {
+  CommonOptions common;
+  int gpus = 0;
+  int warmup = 3, iters = 10;
+  uint64_t seed = 1;
+  std::string q, k, v, dout;
+  std::string out_dir, trace_path, json_path, nccl_id_file;
+  bool verify = false, single = false;
+  double timeout = 300;
+  bool world_given = false;
+};
+
+constexpr double kOutTol = 1e-2, kGradTol = 2e-2;  // relative error, bf16/fp16 operands
+constexpr double kMaxCpuFlops = 2e10;              // CPU float64 reference only below this (forward FLOPs)
+constexpr int kExitRuntime = 3;
+
+int RuntimeError(const Status& st) {
+  std::fprintf(stderr, "ringlab: error: %s\n", st.message().c_str());
+  return kExitRuntime;
+}
+
+std::string WithSuffix(const std::string& path, const std::string& suffix) {
+  const size_t dot = path.rfind('.');
+  const size_t slash = path.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + suffix;
+  return path.substr(0, dot) + suffix + path.substr(dot);
+}
+
+Status LoadInputs(const RunOptions& o, const Problem& p, gpu::InputSource* in) {
+  const bool any = !o.q.empty() || !o.k.empty() || !o.v.empty() || !o.dout.empty();
+  in->seed = o.seed;
+  if (!any) return Status::Ok();
+  if (o.q.empty() || o.k.empty() || o.v.empty())
+    return Status::InvalidArgument("--q, --k and --v go together (and --do for the backward)");
+  const cuda::ElementType e = p.dtype == DType::kFloat16 ? cuda::ElementType::kFloat16 : cuda::ElementType::kBFloat16;
+  const std::vector<int64_t> qs{p.batch, p.heads, p.seq, p.head_dim}, kvs{p.batch, p.kv_heads, p.seq, p.head_dim};
+  RINGLAB_RETURN_IF_ERROR(gpu::ReadNpy(o.q, qs, &in->q));
+  RINGLAB_RETURN_IF_ERROR(gpu::ReadNpy(o.k, kvs, &in->k));
+  RINGLAB_RETURN_IF_ERROR(gpu::ReadNpy(o.v, kvs, &in->v));
+  if (!o.dout.empty()) {
+    RINGLAB_RETURN_IF_ERROR(gpu::ReadNpy(o.dout, qs, &in->dout));
+  } else {  // forward only, or a seeded dOut
+    in->dout.resize(in->q.size());
+    size_t i = 0;
+    for (int64_t row = 0; row < int64_t(p.batch) * p.heads; ++row)
+      for (int64_t t = 0; t < p.seq; ++t)
+        for (int d = 0; d < p.head_dim; ++d) in->dout[i++] = gpu::RandomValue(o.seed, 3, row, t, d, p.seq, p.head_dim);
+  }
+  for (auto* v : {&in->q, &in->k, &in->v, &in->dout})
+    for (float& x : *v) x = gpu::RoundTo(e, x);
+  return Status::Ok();
+}
+
+Status WriteOutputs(const std::string& dir, const Problem& p, const gpu::InputSource& in, const gpu::Outputs& o) {
+  mkdir(dir.c_str(), 0755);
+  const std::vector<int64_t> qs{p.batch, p.heads, p.seq, p.head_dim}, kvs{p.batch, p.kv_heads, p.seq, p.head_dim},
+      ls{p.batch, p.heads, p.seq};
+  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/q.npy", qs, in.q));
+  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/k.npy", kvs, in.k));
+  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/v.npy", kvs, in.v));
+  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/do.npy", qs, in.dout));
+  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/out.npy", qs, o.out));
+  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/lse.npy", ls, o.lse));
+  if (!o.dq.empty()) {
+    RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/dq.npy", qs, o.dq));
+    RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/dk.npy", kvs, o.dk));
+    RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/dv.npy", kvs, o.dv));
+  }
+  return Status::Ok();
+}
+
+struct Check {
+  std::string against, tensor;
+  double rel = 0, tol = 0;
+};
+
+// Float64 CPU reference of the whole problem on the (bf16-rounded) inputs.
+void CpuReference(const Problem& p, const gpu::InputSource& in, bool backward, std::vector<double>* out,
+                  std::vector<double>* lse, std::vector<double>* dq, std::vector<double>* dk, std::vector<double>* dv) {
+  const cpu::AttentionShape shape{.batch = p.batch, .heads = p.heads, .kv_heads = p.kv_heads, .q_tokens = p.seq,
+                                  .kv_tokens = p.seq, .head_dim = p.head_dim};
+  const cpu::MaskSpec mask{.causal = p.causal};
+  auto d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+  const std::vector<double> q = d(in.q), k = d(in.k), v = d(in.v), dout = d(in.dout);
+  out->resize(shape.QElements());
+  lse->resize(shape.LseElements());
+  cpu::ReferenceForward(shape, mask, q.data(), k.data(), v.data(), out->data(), lse->data());
+  if (!backward) return;
+  dq->resize(shape.QElements());
+  dk->resize(shape.KvElements());
+  dv->resize(shape.KvElements());
+  cpu::ReferenceBackward(shape, mask, q.data(), k.data(), v.data(), out->data(), lse->data(), dout.data(), dq->data(),
+                         dk->data(), dv->data());
+}
+
+int Run(RunOptions o) {
+  // Who am I: one rank of a launcher's job, or one process driving several GPUs.
+  gpu::Launch launch;
+  launch.timeout_s = o.timeout;
+  launch.nccl_id_file = o.nccl_id_file;
+  bool multi = false;
+  if (Status st = gpu::LaunchFromEnvironment(&launch, &multi); !st.ok()) return ReportBadInput(st);
+  std::string why;
+  const int visible = gpu::VisibleGpuCount(&why);
+  if (multi) {
+    if (o.gpus > 1) return ReportBadInput(Status::InvalidArgument("--gpus: a launcher started this process as one rank"));
+    o.common.world = launch.world;
+  } else {
+    o.common.world = o.gpus > 0 ? o.gpus : o.world_given ? o.common.world : std::min(std::max(visible, 1), o.common.world);
+  }
+  const bool backward = o.common.pass != "forward";
+  CommonOptions common = o.common;
+  common.pass = "forward";
+  std::vector<ScheduleConfig> configs;
+  if (Status st = MakeConfigs(common, &configs); !st.ok()) return ReportBadInput(st);
+  if (multi) {
+    if (visible <= launch.devices[0])
+      return ReportBadInput(Status::Unavailable("rank " + std::to_string(launch.rank_offset) + " needs GPU " +
+                                                std::to_string(launch.devices[0]) + " (LOCAL_RANK) but " +
+                                                std::to_string(visible) + " are visible" +
+                                                (why.empty() ? "" : " (" + why + ")")));
+  } else {
+    const int w = o.common.world;
+    if (visible < w)
+      return ReportBadInput(Status::Unavailable("asked for " + std::to_string(w) + " GPU" + (w > 1 ? "s" : "") +
+                                                " but " + std::to_string(visible) + " " +
+                                                (visible == 1 ? "is" : "are") + " visible" +
+                                                (why.empty() ? "" : " (" + why + ")")));
+    launch.world = w;
+    launch.rank_offset = 0;
+    launch.devices.clear();
+    for (int i = 0; i < w; ++i) launch.devices.push_back(i);
+  }
+  const Problem& p = configs[0].problem;
+  gpu::InputSource inputs;
+  if (Status st = LoadInputs(o, p, &inputs); !st.ok()) return ReportBadInput(st);
+  const double fwd_flops = p.ForwardFlops();
+  const bool cpu_ref = o.verify && fwd_flops <= kMaxCpuFlops;
+  if ((o.verify && cpu_ref) || !o.out_dir.empty())
+    if (!inputs.FromHost()) inputs = gpu::HostRandomInputs(p, o.seed);  // same values the GPU generates
+
+  std::unique_ptr<gpu::GpuExecutor> ex;
+  if (Status st = gpu::GpuExecutor::Create(launch, &ex); !st.ok())
+    return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
+  const bool root = ex->IsRoot();
+  const int w = ex->world();
+  nlohmann::json records = nlohmann::json::array();
+  int exit_code = 0;
+  if (root)
+    std::printf("== ringlab run: %s, %d GPU%s (%s)\n", Describe(p).c_str(), w, w > 1 ? "s" : "",
+                multi ? "one process per rank" : "one process, a thread per GPU");
+  for (const ScheduleConfig& cfg : configs) {
+    gpu::RunRequest req{.config = cfg, .backward = backward, .warmup = o.warmup, .iters = o.iters,
+                        .collect_outputs = o.verify || !o.out_dir.empty(), .poison = o.verify};
+    gpu::RunResult res;
+    if (Status st = ex->Run(req, inputs, &res); !st.ok())
+      return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
+    const std::string method(MethodName(cfg.method));
+    gpu::RunResult single;
+    bool have_single = false;
+    // The W=1 baseline does not depend on the method: time it once (a few iterations: it is W times longer).
+    if (root && (o.verify || (o.single && &cfg == &configs[0]))) {
+      gpu::RunRequest sreq = req;
+      if (!o.verify) {
+        sreq.warmup = std::min(o.warmup, 1);
+        sreq.iters = std::min(o.iters, 3);
+      }
+      if (Status st = ex->RunSingle(sreq, inputs, &single); !st.ok())
+        return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
+      have_single = true;
+    }
+    if (!root) continue;
+    const double fwd_tf = fwd_flops / (res.fwd_ms * 1e-3) / 1e12 / w;
+    const double fb_tf = backward ? 3.5 * fwd_flops / (res.fwdbwd_ms * 1e-3) / 1e12 / w : 0;
+    const RunSummary fsum = Summarize(res.fwd_trace);
+    int64_t max_buf = 0, max_used = 0;
+    for (size_t r = 0; r < res.buffer_bytes.size(); ++r) {
+      max_buf = std::max(max_buf, res.buffer_bytes[r]);
+      max_used = std::max(max_used, res.device_used_bytes[r]);
+    }
+    std::printf("-- %s %s on %s\n", method.c_str(), std::string(ShardingName(cfg.sharding)).c_str(),
+                res.gpu_name.c_str());
+    std::printf("  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d)\n", res.fwd_ms,
+                fwd_tf, o.iters);
+    if (backward)
+      std::printf("  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
+    std::printf("  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
+                max_buf / 1073741824.0, max_used / 1073741824.0);
+    std::printf("  forward timeline: step %.3f ms, exposed comm %.3f ms, overlap %.0f%%, imbalance %.3f\n",
+                fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
+    nlohmann::json rec{{"kind", "ringlab_run"}, {"method", method}, {"sharding", std::string(ShardingName(cfg.sharding))},
+                       {"world", w}, {"B", p.batch}, {"H", p.heads}, {"Hkv", p.kv_heads}, {"S", p.seq},
+                       {"D", p.head_dim}, {"causal", p.causal}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
+                       {"fwd_tflops_per_gpu", fwd_tf}, {"rank_fwd_ms", res.rank_fwd_ms},
+                       {"buffer_bytes_per_rank", res.buffer_bytes}, {"device_used_bytes_per_rank", res.device_used_bytes},
+                       {"iters", o.iters}, {"warmup", o.warmup}, {"multi_process", multi},
+                       {"fwd_summary", ToJson(fsum)}};
+    if (backward) {
+      rec["fwdbwd_ms"] = res.fwdbwd_ms;
+      rec["fwdbwd_tflops_per_gpu"] = fb_tf;
+      rec["rank_fwdbwd_ms"] = res.rank_fwdbwd_ms;
+      rec["bwd_summary"] = ToJson(Summarize(res.bwd_trace));
+    }
+    if (have_single && o.single) {  // one-GPU time of the W=1 schedule
+      const double eff_f = single.fwd_ms / (w * res.fwd_ms);
+      std::printf("  one GPU (W=1 schedule, same kernels): forward %.3f ms", single.fwd_ms);
+      rec["single_fwd_ms"] = single.fwd_ms;
+      rec["scaling_efficiency_fwd"] = eff_f;
+      if (backward) {
+        const double eff_b = single.fwdbwd_ms / (w * res.fwdbwd_ms);
+        std::printf(", forward+backward %.3f ms; scaling efficiency T1/(W*TW) %.2f fwd, %.2f fwd+bwd\n",
+                    single.fwdbwd_ms, eff_f, eff_b);
+        rec["single_fwdbwd_ms"] = single.fwdbwd_ms;
+        rec["scaling_efficiency_fwdbwd"] = eff_b;
+      } else {
+        std::printf("; scaling efficiency T1/(W*TW) %.2f\n", eff_f);
+      }
+    }
+    if (o.verify) {
+      std::vector<Check> checks;
+      const gpu::Outputs& a = res.outputs;
+      const gpu::Outputs& b = single.outputs;
+      auto add = [&](const std::string& against, const std::string& name, double rel, double tol) {
+        checks.push_back({against, name, rel, tol});
+      };
+      add("1 GPU", "out", gpu::RelativeError(a.out, b.out), kOutTol);
+      add("1 GPU", "lse", gpu::RelativeError(a.lse, b.lse), kOutTol);
+      if (backward)
+        for (auto [n, x, y] : {std::tuple{"dq", &a.dq, &b.dq}, {"dk", &a.dk, &b.dk}, {"dv", &a.dv, &b.dv}})
+          add("1 GPU", n, gpu::RelativeError(*x, *y), kGradTol);
+      if (cpu_ref) {
+        std::vector<double> out, lse, dq, dk, dv;
+        CpuReference(p, inputs, backward, &out, &lse, &dq, &dk, &dv);
+        add("CPU fp64", "out", gpu::RelativeError(a.out, out), kOutTol);
+        add("CPU fp64", "lse", gpu::RelativeError(a.lse, lse), kOutTol);
+        if (backward) {
+          add("CPU fp64", "dq", gpu::RelativeError(a.dq, dq), kGradTol);
+          add("CPU fp64", "dk", gpu::RelativeError(a.dk, dk), kGradTol);
+          add("CPU fp64", "dv", gpu::RelativeError(a.dv, dv), kGradTol);
+        }
+      }
+      bool pass = true;
+      nlohmann::json jc = nlohmann::json::array();
+      std::printf("  verify (relative error ||x - ref|| / ||ref||):\n");
+      for (const Check& c : checks) {
+        const bool ok = c.rel <= c.tol;
+        pass &= ok;
+        std::printf("    %-9s %-4s %10.3e  (tol %.0e) %s\n", c.against.c_str(), c.tensor.c_str(), c.rel, c.tol,
+                    ok ? "ok" : "FAIL");
+        jc.push_back({{"against", c.against}, {"tensor", c.tensor}, {"rel", c.rel}, {"tol", c.tol}, {"ok", ok}});
+      }
+      std::printf("  verify: %s\n", pass ? "PASS" : "FAIL");
+      rec["verify"] = jc;
+      rec["verify_pass"] = pass;
+      if (!pass) exit_code = 1;
+    }
+    if (!o.trace_path.empty()) {
+      std::string path = configs.size() > 1 ? WithSuffix(o.trace_path, "." + method) : o.trace_path;
+      if (Status st = WriteTraceJson(res.fwd_trace, path); !st.ok()) return ReportBadInput(st);
+      std::printf("  wrote %s\n", path.c_str());
+      if (backward) {
+        const std::string bpath = WithSuffix(path, ".backward");
+        if (Status st = WriteTraceJson(res.bwd_trace, bpath); !st.ok()) return ReportBadInput(st);
+        std::printf("  wrote %s\n", bpath.c_str());
+      }
+    }
+    if (!o.out_dir.empty()) {
+      const std::string dir = configs.size() > 1 ? o.out_dir + "/" + method : o.out_dir;
+      mkdir(o.out_dir.c_str(), 0755);
+      if (Status st = WriteOutputs(dir, p, inputs, res.outputs); !st.ok()) return ReportBadInput(st);
+      std::printf("  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(), backward ? ",dq,dk,dv" : "");
+    }
+    records.push_back(rec);
+    std::fflush(stdout);
+  }
+  if (root && !o.json_path.empty()) {
+    std::ofstream f(o.json_path);
+    f << records.dump(1) << "\n";
+    if (!f) return ReportBadInput(Status::InvalidArgument("cannot write '" + o.json_path + "'"));
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, int* exit_code) {
+  auto opts = std::make_shared<RunOptions>();
+  opts->common.kv_heads = 8;
+  opts->common.pass = "both";
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run the schedule for real on GPUs (NCCL, CUDA streams): time it, write its timeline, verify it");
+  AddCommonOptions(cmd, &opts->common);
+  cmd->add_option("--gpus", opts->gpus, "local GPUs to drive from this process (default: all visible, up to --world)");
+  cmd->add_option("--warmup", opts->warmup, "untimed iterations first")->capture_default_str();
+  cmd->add_option("--iters", opts->iters, "timed iterations (the median is reported)")->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "seed of the random inputs (generated on the GPUs)")->capture_default_str();
+  cmd->add_option("--q", opts->q, "query tensor .npy [B,H,S,D] (float32/float64/float16, or uint16 raw bf16 bits)");
+  cmd->add_option("--k", opts->k, "key tensor .npy [B,Hkv,S,D]");
+  cmd->add_option("--v", opts->v, "value tensor .npy [B,Hkv,S,D]");
+  cmd->add_option("--do", opts->dout, "output-gradient tensor .npy [B,H,S,D] (default: seeded random)");
+  cmd->add_option("--out", opts->out_dir,
+                  "write inputs, out, lse (and dq, dk, dv) as float32 .npy files into DIR (one folder per method)");
+  cmd->add_flag("--verify", opts->verify,
+                "compare with the W=1 schedule on one GPU and, for small problems, the CPU float64 reference");
+  cmd->add_flag("--single", opts->single, "also time the W=1 schedule on one GPU (scaling efficiency)");
+  cmd->add_option("--trace", opts->trace_path, "write the measured timeline (source: real) to FILE");
+  cmd->add_option("--json", opts->json_path, "write the results as JSON to FILE");
+  cmd->add_option("--nccl-id-file", opts->nccl_id_file,
+                  "multi-process: exchange the NCCL id through FILE (on a folder every process sees)");
+  cmd->add_option("--timeout", opts->timeout, "seconds without progress before every rank aborts")->capture_default_str();
+  cmd->callback([opts, cmd, exit_code] {
+    opts->world_given = cmd->count("--world") > 0;
+    *exit_code = Run(*opts);
+  });
+}
+
+}  // namespace ringlab::cli

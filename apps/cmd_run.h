@@ -1,0 +1,10 @@
+// `ringlab run` (needs CUDA): registered by ringlab_main.cc when RINGLAB_HAVE_CUDA.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace ringlab::cli {
+
+void AddRunCommand(CLI::App& app, int* exit_code);
+
+}  // namespace ringlab::cli
