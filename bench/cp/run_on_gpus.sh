@@ -49,15 +49,16 @@ P="--heads 8 --kv-heads 2 --dim 128 --seq 2048"
     --warmup 1 > /tmp/mp$r.log 2>&1 & done; wait; cat /tmp/mp0.log /tmp/mp1.log
   echo "--- multi-process fault: rank 1 dies at op 1 (file mode): every rank must exit, none hang"
   rm -f /tmp/ncclid*
-  for r in 0 1; do RINGLAB_FAULT=1:1:exit RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r timeout 60 $RG run $P \
-    --nccl-id-file /tmp/ncclid --timeout 8 > /tmp/mf$r.log 2>&1; echo "rank $r rc=$? after $SECONDS s" >> /tmp/mf$r.log & done
+  for r in 0 1; do ( t0=$(date +%s); RINGLAB_FAULT=1:1:exit RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r timeout 60 $RG run $P \
+    --nccl-id-file /tmp/ncclid --timeout 8 > /tmp/mf$r.log 2>&1; echo "rank $r rc=$? after $(( $(date +%s) - t0 )) s" >> /tmp/mf$r.log ) & done
   wait; cat /tmp/mf0.log /tmp/mf1.log
-  echo "--- single-process fault: rank 0 errors"
-  RINGLAB_FAULT=0:0:error timeout 60 $RG run --gpus 4 $P; echo "rc=$?"
+  echo "--- single-process fault: rank 0 errors at op 0, 4 GPUs"
+  t0=$(date +%s); RINGLAB_FAULT=0:0:error timeout 60 $RG run --gpus 4 $P; echo "rc=$? after $(( $(date +%s) - t0 )) s"
 } > "$OUT/cli.log" 2>&1
 grep -E "^---|rc=|verify:|error" "$OUT/cli.log" | head -60
 tar czf "$OUT/traces.tar.gz" -C /tmp v.allgather.json v.alltoall.json v.allgather.backward.json v.alltoall.backward.json 2>/dev/null
 
+[ "${SKIP_BENCH:-0}" = 1 ] && { el "== benchmark skipped (SKIP_BENCH=1)"; exit 0; }
 el "== 3. benchmark: ours"
 BENCH="--heads 32 --kv-heads 32 --dim 128 --batch 1 --sharding head-tail --method both --pass both --iters 10 --warmup 3"
 OURS=()

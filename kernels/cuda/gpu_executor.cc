@@ -78,6 +78,7 @@ struct Rank {
   std::vector<cudaEvent_t> ev_start[2], ev_end[2];  // per pass, per op
   std::atomic<int64_t> busy_since_ns{0};
   std::atomic<const char*> busy_what{""};
+  std::atomic<bool> comm_aborted{false};  // ncclCommAbort called (by the watchdog or after the join)
   bool owns_resources = false;
 };
 
@@ -724,6 +725,55 @@ int64_t UnionBufferBytes(const ScheduleConfig& config, bool backward, int rank) 
   return total;
 }
 
+// The backward launcher raises its shared-memory limit once per process (a static flag per instantiation, not per
+// device): a GPU whose first backward launch comes after another GPU's fails with "invalid argument". Until the
+// launcher keeps the flag per device, every local GPU launches each instantiation once, released together by a spin
+// barrier so that all of them see the flag unset.
+Status WarmUpKernels(Rank& r, std::atomic<int>& arrived, int n) {
+  auto cuda = [&](cudaError_t e, const char* what) {
+    return e == cudaSuccess ? Status::Ok()
+                            : Status::Internal("GPU " + std::to_string(r.device) + ": " + what + ": " + cudaGetErrorString(e));
+  };
+  constexpr int64_t kTokens = 64;
+  void* mem = nullptr;
+  const size_t bytes = size_t(kTokens) * 128 * 4 * 12;
+  RINGLAB_RETURN_IF_ERROR(cuda(cudaMalloc(&mem, bytes), "cudaMalloc (warm-up)"));
+  RINGLAB_RETURN_IF_ERROR(cuda(cudaMemset(mem, 0, bytes), "cudaMemset (warm-up)"));
+  char* base = static_cast<char*>(mem);
+  const size_t slot = size_t(kTokens) * 128 * 4;
+  Status st = Status::Ok();
+  int phase = 0;
+  for (cuda::ElementType e : {cuda::ElementType::kBFloat16, cuda::ElementType::kFloat16})
+    for (int d : {128, 64}) {
+      ++phase;
+      arrived.fetch_add(1);
+      while (arrived.load() < n * phase) std::this_thread::yield();
+      if (!st.ok()) continue;
+      cuda::BackwardParams bp;
+      bp.shape = cuda::BlockShape{.batch = 1, .heads = 1, .kv_heads = 1, .q_tokens = kTokens, .kv_tokens = kTokens,
+                                  .head_dim = d, .causal = true, .element = e};
+      bp.q = base;
+      bp.k = base + slot;
+      bp.v = base + 2 * slot;
+      bp.dout = base + 3 * slot;
+      bp.lse = reinterpret_cast<const float*>(base + 4 * slot);
+      bp.delta = reinterpret_cast<const float*>(base + 5 * slot);
+      bp.dq = reinterpret_cast<float*>(base + 6 * slot);
+      bp.dk = reinterpret_cast<float*>(base + 7 * slot);
+      bp.dv = reinterpret_cast<float*>(base + 8 * slot);
+      const cuda::TensorStrides t{kTokens * d, kTokens * d}, l{kTokens, kTokens};
+      bp.q_strides = bp.k_strides = bp.v_strides = bp.dout_strides = bp.dq_strides = bp.dk_strides = bp.dv_strides = t;
+      bp.lse_strides = bp.delta_strides = l;
+      const char* err = cuda::LaunchBackward(bp, r.compute);
+      if (err && *err)
+        st = Status::Internal("GPU " + std::to_string(r.device) + ": backward kernel warm-up: " + err +
+                              " (the launcher configures shared memory once per process; see kernels/cuda)");
+    }
+  if (st.ok()) st = cuda(cudaStreamSynchronize(r.compute), "warm-up");
+  cudaFree(mem);
+  return st;
+}
+
 }  // namespace
 
 struct GpuExecutor::Impl {
@@ -754,7 +804,7 @@ struct GpuExecutor::Impl {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       const int64_t now = NowNs();
       for (auto& r : ranks) {
-        if (r->comm && !shared.aborted) {
+        if (r->comm && !shared.aborted && !r->comm_aborted) {
           ncclResult_t res = ncclSuccess;
           if (ncclCommGetAsyncError(r->comm, &res) == ncclSuccess && res != ncclSuccess && res != ncclInProgress)
             shared.Fail("rank " + std::to_string(r->rank) + ": NCCL reported an asynchronous error: " +
@@ -777,6 +827,13 @@ struct GpuExecutor::Impl {
       }
       if (shared.aborted && active > 0) {
         if (!failed_at) failed_at = now;
+        // A rank blocked inside NCCL (a connection to a peer that will never come) is released by aborting its
+        // communicator from here, as NCCL intends; the join in OnRanks then skips it.
+        if (double(now - failed_at) * 1e-9 > 1.0)
+          for (auto& r : ranks) {
+            ncclComm_t c = r->comm;
+            if (c && r->busy_since_ns != 0 && !r->comm_aborted.exchange(true)) ncclCommAbort(c);
+          }
         if (double(now - failed_at) * 1e-9 > kGraceS) {
           std::fprintf(stderr, "ringlab: error: %s (ranks still blocked %.0f s after the abort; exiting)\n",
                        shared.Message().c_str(), kGraceS);
@@ -807,8 +864,10 @@ struct GpuExecutor::Impl {
     broken = true;
     for (auto& r : ranks)
       if (r->comm) {
-        cudaSetDevice(r->device);
-        ncclCommAbort(r->comm);
+        if (!r->comm_aborted.exchange(true)) {
+          cudaSetDevice(r->device);
+          ncclCommAbort(r->comm);
+        }
         r->comm = nullptr;
       }
     return Status::Internal(shared.Message());
@@ -878,6 +937,13 @@ Status GpuExecutor::Create(const Launch& launch, std::unique_ptr<GpuExecutor>* o
       }
       return Status::Ok();
     }));
+  }
+  if (impl->ranks.size() > 1) {
+    std::vector<Rank*> rs;
+    for (auto& r : impl->ranks) rs.push_back(r.get());
+    std::atomic<int> arrived{0};
+    const int n = int(rs.size());
+    RINGLAB_RETURN_IF_ERROR(impl->OnRanks(rs, [&](Rank& r) { return WarmUpKernels(r, arrived, n); }));
   }
   out->reset(new GpuExecutor(std::move(impl)));
   return Status::Ok();
