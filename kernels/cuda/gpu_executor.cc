@@ -725,7 +725,7 @@ int64_t UnionBufferBytes(const ScheduleConfig& config, bool backward, int rank) 
   return total;
 }
 
-// The backward launcher raises its shared-memory limit once per process (a static flag per instantiation, not per
+// The forward and backward launchers raise their shared-memory limit once per process (a static flag per instantiation, not per
 // device): a GPU whose first backward launch comes after another GPU's fails with "invalid argument". Until the
 // launcher keeps the flag per device, every local GPU launches each instantiation once, released together by a spin
 // barrier so that all of them see the flag unset.
@@ -764,9 +764,20 @@ Status WarmUpKernels(Rank& r, std::atomic<int>& arrived, int n) {
       const cuda::TensorStrides t{kTokens * d, kTokens * d}, l{kTokens, kTokens};
       bp.q_strides = bp.k_strides = bp.v_strides = bp.dout_strides = bp.dq_strides = bp.dk_strides = bp.dv_strides = t;
       bp.lse_strides = bp.delta_strides = l;
-      const char* err = cuda::LaunchBackward(bp, r.compute);
+      cuda::ForwardParams fp;
+      fp.shape = bp.shape;
+      fp.q = bp.q;
+      fp.k = bp.k;
+      fp.v = bp.v;
+      fp.q_strides = fp.k_strides = fp.v_strides = fp.out_strides = t;
+      fp.lse_strides = l;
+      fp.out_acc = bp.dq;
+      fp.lse_acc = reinterpret_cast<float*>(base + 9 * slot);
+      fp.mode = cuda::AccumulateMode::kOverwrite;
+      const char* err = cuda::LaunchForward(fp, r.compute);
+      if (!err || !*err) err = cuda::LaunchBackward(bp, r.compute);
       if (err && *err)
-        st = Status::Internal("GPU " + std::to_string(r.device) + ": backward kernel warm-up: " + err +
+        st = Status::Internal("GPU " + std::to_string(r.device) + ": kernel warm-up: " + err +
                               " (the launcher configures shared memory once per process; see kernels/cuda)");
     }
   if (st.ok()) st = cuda(cudaStreamSynchronize(r.compute), "warm-up");
