@@ -14,6 +14,14 @@ using Params = std::tuple<int, Method, ShardingKind, bool, Pass>;
 
 class ScheduleInvariants : public ::testing::TestWithParam<Params> {};
 
+std::string ParamName(const Params& p) {
+  std::string name = "W" + std::to_string(std::get<0>(p)) + "_" + std::string(MethodName(std::get<1>(p))) + "_" +
+                     std::string(ShardingName(std::get<2>(p))) + (std::get<3>(p) ? "_causal_" : "_full_") +
+                     std::string(PassName(std::get<4>(p)));
+  for (char& c : name) if (c == '-') c = '_';
+  return name;
+}
+
 TEST_P(ScheduleInvariants, HoldForEveryVariant) {
   const auto [world, method, sharding, causal, pass] = GetParam();
   for (Variants v : {Variants{}, PeerVariants()}) {
@@ -37,14 +45,7 @@ INSTANTIATE_TEST_SUITE_P(AllConfigs, ScheduleInvariants,
                                             ::testing::Values(Method::kAllGather, Method::kAllToAll),
                                             ::testing::Values(ShardingKind::kContiguous, ShardingKind::kHeadTail),
                                             ::testing::Bool(), ::testing::Values(Pass::kForward, Pass::kBackward)),
-                         [](const ::testing::TestParamInfo<Params>& info) {
-                           const auto [w, m, sh, causal, pass] = info.param;
-                           std::string name = "W" + std::to_string(w) + "_" + std::string(MethodName(m)) + "_" +
-                                              std::string(ShardingName(sh)) + (causal ? "_causal_" : "_full_") +
-                                              std::string(PassName(pass));
-                           for (char& c : name) if (c == '-') c = '_';
-                           return name;
-                         });
+                         [](const ::testing::TestParamInfo<Params>& info) { return ParamName(info.param); });
 
 int CountPerRank(const Schedule& s, int rank, OpKind kind) {
   int n = 0;
