@@ -1,5 +1,9 @@
 // Streaming loader for Chrome Trace Event JSON: a hand-written scanner over the known shape (a DOM parse of a
 // million-event file is several times slower), with exact error positions. Unknown keys are skipped.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -18,6 +22,12 @@ namespace ringlab::viz {
 namespace {
 
 constexpr int kMaxDepth = 200;
+
+// Key comparison with a compile-time length, so it inlines instead of calling memcmp.
+template <size_t N>
+inline bool Is(std::string_view k, const char (&lit)[N]) {
+  return k.size() == N - 1 && std::memcmp(k.data(), lit, N - 1) == 0;
+}
 
 struct RawEvent {
   char ph = 0;
@@ -48,6 +58,11 @@ class Scanner {
  public:
   Scanner(std::string_view d, std::string name) : p_(d.data()), b_(d.data()), e_(d.data() + d.size()), name_(name) {}
 
+  // Messages about a field of the current event are prefixed "traceEvents[i]" only when an error happens.
+  int64_t event_index = -1;
+  std::string Field(const char* f) const {
+    return event_index >= 0 ? "traceEvents[" + std::to_string(event_index) + "]" + f : std::string(f);
+  }
   Status Error(const std::string& what) const {
     size_t off = size_t(p_ - b_);
     size_t line = 1 + size_t(std::count(b_, p_, '\n'));
@@ -73,10 +88,11 @@ class Scanner {
     }
     return false;
   }
-  Status Expect(char c, const std::string& ctx) {
+  Status Expect(char c, const char* ctx, const char* field = nullptr) {
     if (Eat(c)) return Status::Ok();
-    if (p_ >= e_) return Error("unexpected end of file (truncated?) " + ctx);
-    return Error(std::string("expected '") + c + "' " + ctx + ", found '" + Printable(*p_) + "'");
+    std::string where = field ? " " + Field(field) : std::string();
+    if (p_ >= e_) return Error("unexpected end of file (truncated?) " + std::string(ctx) + where);
+    return Error(std::string("expected '") + c + "' " + ctx + where + ", found '" + Printable(*p_) + "'");
   }
   static std::string Printable(char c) {
     if (c >= 32 && c < 127) return std::string(1, c);
@@ -155,11 +171,38 @@ class Scanner {
     char c = Peek();
     return c == '-' || (c >= '0' && c <= '9');
   }
-  Status Number(double* out, const std::string& field) {
+  Status Number(double* out, const char* fname) {
+    if (false) return Status::Ok();
     Ws();
-    if (p_ >= e_) return Error("unexpected end of file (truncated?) where " + field + " was expected");
-    if (!NumberStart()) return Error(field + " must be a number, found '" + Printable(*p_) + "'");
+    if (p_ >= e_) return Error("unexpected end of file (truncated?) where " + Field(fname) + " was expected");
+    if (!NumberStart()) return Error(Field(fname) + " must be a number, found '" + Printable(*p_) + "'");
     const char* s = p_;
+    // Fast path for plain decimals ([-]digits[.digits], at most 18 digits): an exact integer over an exact power of
+    // ten, so one correctly rounded division gives the same double as from_chars.
+    {
+      const char* q = p_;
+      bool neg = false;
+      if (*q == '-') neg = true, ++q;
+      uint64_t mant = 0;
+      int digits = 0, frac = 0;
+      const char* d0 = q;
+      while (q < e_ && *q >= '0' && *q <= '9') mant = mant * 10 + uint64_t(*q++ - '0'), ++digits;
+      const bool int_ok = q > d0 && !(q - d0 > 1 && *d0 == '0');
+      if (int_ok && q < e_ && *q == '.') {
+        const char* f0 = ++q;
+        while (q < e_ && *q >= '0' && *q <= '9') mant = mant * 10 + uint64_t(*q++ - '0'), ++digits, ++frac;
+        if (q == f0) digits = 99;
+      }
+      if (int_ok && digits <= 18 && (q >= e_ || (*q != 'e' && *q != 'E' && *q != '.' && *q != '-' && *q != '+')) &&
+          mant < (uint64_t(1) << 53)) {
+        static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                            1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+        double v = double(mant) / kPow10[frac];
+        *out = neg ? -v : v;
+        p_ = q;
+        return Status::Ok();
+      }
+    }
     while (p_ < e_ && (std::isdigit((unsigned char)*p_) || *p_ == '-' || *p_ == '+' || *p_ == '.' || *p_ == 'e' ||
                        *p_ == 'E'))
       ++p_;
@@ -167,23 +210,23 @@ class Scanner {
     auto r = std::from_chars(s, p_, v);
     if (r.ec == std::errc::result_out_of_range) {
       p_ = s;
-      return Error(field + " is out of range ('" + std::string(s, std::min<size_t>(40, size_t(e_ - s))) + "')");
+      return Error(Field(fname) + " is out of range ('" + std::string(s, std::min<size_t>(40, size_t(e_ - s))) + "')");
     }
     if (r.ec != std::errc() || r.ptr != p_) {
       p_ = s;
-      return Error(field + " is not a valid number");
+      return Error(Field(fname) + " is not a valid number");
     }
-    if (!std::isfinite(v)) return Error(field + " is not finite");
+    if (!std::isfinite(v)) return Error(Field(fname) + " is not finite");
     *out = v;
     return Status::Ok();
   }
   // An integer field: a JSON number with no fraction that fits in [lo, hi].
-  Status Integer(int64_t* out, const std::string& field, int64_t lo, int64_t hi) {
+ Status Integer(int64_t* out, const char* fname, int64_t lo, int64_t hi) {
     double v = 0;
-    RINGLAB_RETURN_IF_ERROR(Number(&v, field));
-    if (v != std::floor(v)) return Error(field + " must be an integer");
+    RINGLAB_RETURN_IF_ERROR(Number(&v, fname));
+    if (v != std::floor(v)) return Error(Field(fname) + " must be an integer");
     if (v < double(lo) || v > double(hi))
-      return Error(field + " = " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
+      return Error(Field(fname) + " = " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
                    std::to_string(hi) + "]");
     *out = int64_t(v);
     return Status::Ok();
@@ -247,7 +290,7 @@ int64_t InternId(std::unordered_map<std::string, int64_t>* ids, std::string_view
 }
 
 // pid/tid: numbers or strings (some tools write "Spans" or "stream 7").
-Status ParseId(Scanner& sc, int64_t* out, const std::string& field, std::unordered_map<std::string, int64_t>* ids) {
+Status ParseId(Scanner& sc, int64_t* out, const char* field, std::unordered_map<std::string, int64_t>* ids) {
   if (sc.Peek() == '"') {
     std::string_view v;
     std::string buf;
@@ -264,83 +307,83 @@ Status ParseId(Scanner& sc, int64_t* out, const std::string& field, std::unorder
   return sc.Integer(out, field, -(int64_t(1) << 53), int64_t(1) << 53);
 }
 
-Status ParseArgs(Scanner& sc, RawEvent* ev, const std::string& at) {
-  RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open " + at + ".args"));
+Status ParseArgs(Scanner& sc, RawEvent* ev) {
+  RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open", ".args"));
   if (sc.Eat('}')) return Status::Ok();
   std::string kb;
   for (;;) {
     std::string_view k;
     RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
-    RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in " + at + ".args"));
+    RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in", ".args"));
     const bool is_num = sc.NumberStart();
-    if (k == "op" && is_num) {
-      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->op, at + ".args.op", -1, std::numeric_limits<int32_t>::max()));
-    } else if (k == "step" && is_num) {
-      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->step, at + ".args.step", -1, std::numeric_limits<int32_t>::max()));
-    } else if (k == "peer" && is_num) {
-      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->peer, at + ".args.peer", -1, std::numeric_limits<int32_t>::max()));
-    } else if (k == "bytes" && is_num) {
-      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->bytes, at + ".args.bytes", 0, int64_t(1) << 62));
-    } else if (k == "flops" && is_num) {
-      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->flops, at + ".args.flops"));
-      if (ev->flops < 0) return sc.Error(at + ".args.flops is negative");
-    } else if (k == "sort_index" && is_num) {
-      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->sort_index, at + ".args.sort_index", INT32_MIN, INT32_MAX));
-    } else if (k == "name" && sc.Peek() == '"') {
+    if (Is(k, "op") && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->op, ".args.op", -1, std::numeric_limits<int32_t>::max()));
+    } else if (Is(k, "step") && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->step, ".args.step", -1, std::numeric_limits<int32_t>::max()));
+    } else if (Is(k, "peer") && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->peer, ".args.peer", -1, std::numeric_limits<int32_t>::max()));
+    } else if (Is(k, "bytes") && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->bytes, ".args.bytes", 0, int64_t(1) << 62));
+    } else if (Is(k, "flops") && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->flops, ".args.flops"));
+      if (ev->flops < 0) return sc.Error(sc.Field(".args.flops") + " is negative");
+    } else if (Is(k, "sort_index") && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->sort_index, ".args.sort_index", INT32_MIN, INT32_MAX));
+    } else if (Is(k, "name") && sc.Peek() == '"') {
       RINGLAB_RETURN_IF_ERROR(sc.String(&ev->meta_name, &ev->meta_name_buf));
     } else {
       RINGLAB_RETURN_IF_ERROR(sc.Skip(2));
     }
     if (sc.Eat(',')) continue;
-    return sc.Expect('}', "to close " + at + ".args");
+    return sc.Expect('}', "to close", ".args");
   }
 }
 
-Status ParseEvent(Scanner& sc, RawEvent* ev, const std::string& at, std::unordered_map<std::string, int64_t>* ids) {
-  RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open " + at + " (an event object)"));
+Status ParseEvent(Scanner& sc, RawEvent* ev, std::unordered_map<std::string, int64_t>* ids) {
+  RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open an event object", ""));
   if (sc.Eat('}')) return Status::Ok();
   std::string kb;
   for (;;) {
     std::string_view k;
     RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
-    RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in " + at));
-    if (k == "ph") {
+    RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in", ""));
+    if (Is(k, "ph")) {
       std::string_view v;
       std::string b;
       RINGLAB_RETURN_IF_ERROR(sc.String(&v, &b));
       ev->ph = v.empty() ? '?' : v[0];
-    } else if (k == "name") {
+    } else if (Is(k, "name")) {
       if (sc.Peek() == '"') {
         RINGLAB_RETURN_IF_ERROR(sc.String(&ev->name, &ev->name_buf));
       } else {
-        return sc.Error(at + ".name must be a string");
+        return sc.Error(sc.Field(".name") + " must be a string");
       }
-    } else if (k == "cat") {
+    } else if (Is(k, "cat")) {
       if (sc.Peek() == '"') {
         RINGLAB_RETURN_IF_ERROR(sc.String(&ev->cat, &ev->cat_buf));
       } else {
         RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
       }
-    } else if (k == "pid") {
-      RINGLAB_RETURN_IF_ERROR(ParseId(sc, &ev->pid, at + ".pid", ids));
+    } else if (Is(k, "pid")) {
+      RINGLAB_RETURN_IF_ERROR(ParseId(sc, &ev->pid, ".pid", ids));
       ev->has_pid = true;
-    } else if (k == "tid") {
-      RINGLAB_RETURN_IF_ERROR(ParseId(sc, &ev->tid, at + ".tid", ids));
+    } else if (Is(k, "tid")) {
+      RINGLAB_RETURN_IF_ERROR(ParseId(sc, &ev->tid, ".tid", ids));
       ev->has_tid = true;
-    } else if (k == "ts") {
-      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->ts, at + ".ts"));
+    } else if (Is(k, "ts")) {
+      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->ts, ".ts"));
       ev->has_ts = true;
-    } else if (k == "dur") {
-      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->dur, at + ".dur"));
-      if (ev->dur < 0) return sc.Error(at + ".dur is negative");
+    } else if (Is(k, "dur")) {
+      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->dur, ".dur"));
+      if (ev->dur < 0) return sc.Error(sc.Field(".dur") + " is negative");
       ev->has_dur = true;
-    } else if (k == "args" && sc.Peek() == '{') {
-      RINGLAB_RETURN_IF_ERROR(ParseArgs(sc, ev, at));
+    } else if (Is(k, "args") && sc.Peek() == '{') {
+      RINGLAB_RETURN_IF_ERROR(ParseArgs(sc, ev));
     } else {
       RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
     }
     if (sc.Eat(',')) continue;
-    return sc.Expect('}', "to close " + at);
+    return sc.Expect('}', "to close", "");
   }
 }
 
@@ -392,7 +435,7 @@ Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe,
   uint32_t last_lane = 0;
   size_t index = 0;
 
-  auto add = [&](RawEvent& ev, const std::string& at) -> Status {
+  auto add = [&](RawEvent& ev) -> Status {
     if (ev.ph == 'M') {
       if (ev.name == "process_name" && !ev.meta_name.empty()) fe->process_names[ev.pid] = std::string(ev.meta_name);
       if (ev.name == "thread_name" && !ev.meta_name.empty())
@@ -400,7 +443,7 @@ Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe,
       return Status::Ok();
     }
     if (ev.ph == 'B') {
-      if (!ev.has_ts) return sc.Error(at + " (ph B) has no ts");
+      if (!ev.has_ts) return sc.Error(sc.Field("") + " (ph B) has no ts");
       open_b[{ev.pid, ev.tid}].push_back({ev, index});
       return Status::Ok();
     }
@@ -417,7 +460,7 @@ Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe,
       ev = std::move(b);
     }
     if (ev.ph != 'X') return Status::Ok();  // instants, counters, flows: not drawn
-    if (!ev.has_ts) return sc.Error(at + " has no ts");
+    if (!ev.has_ts) return sc.Error(sc.Field("") + " has no ts");
     Event e;
     e.ts = ev.ts;
     e.dur = ev.dur;
@@ -444,13 +487,20 @@ Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe,
     // at '[' already consumed
     if (sc.Eat(']')) return Status::Ok();
     RawEvent ev;
-    std::string at;
     for (;;) {
       if (allow_eof && sc.AtEnd()) return Status::Ok();  // the JSON Array Format may omit the closing ']'
-      ev = RawEvent{};
-      at = "traceEvents[" + std::to_string(index) + "]";
-      RINGLAB_RETURN_IF_ERROR(ParseEvent(sc, &ev, at, &ids));
-      RINGLAB_RETURN_IF_ERROR(add(ev, at));
+      ev.ph = 0;
+      ev.has_pid = ev.has_tid = ev.has_ts = ev.has_dur = false;
+      ev.pid = ev.tid = 0;
+      ev.ts = ev.dur = ev.flops = 0;
+      ev.name = ev.cat = ev.meta_name = {};
+      ev.name_buf.clear(), ev.cat_buf.clear(), ev.meta_name_buf.clear();
+      ev.op = ev.step = ev.peer = -1;
+      ev.bytes = ev.sort_index = 0;
+      sc.event_index = int64_t(index);
+      RINGLAB_RETURN_IF_ERROR(ParseEvent(sc, &ev, &ids));
+      RINGLAB_RETURN_IF_ERROR(add(ev));
+      sc.event_index = -1;
       ++index;
       if (sc.Eat(',')) continue;
       if (allow_eof && sc.AtEnd()) return Status::Ok();
@@ -490,7 +540,7 @@ Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe,
               std::string dkb;
               RINGLAB_RETURN_IF_ERROR(sc.String(&dk, &dkb));
               RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "in distributedInfo"));
-              if (dk == "rank" && sc.NumberStart()) {
+              if (Is(dk, "rank") && sc.NumberStart()) {
                 RINGLAB_RETURN_IF_ERROR(sc.Integer(&fe->dist_rank, "distributedInfo.rank", 0, 1 << 24));
                 fe->has_dist_rank = true;
               } else {
@@ -618,8 +668,14 @@ void Finalize(std::vector<FileEvents>& files, std::vector<std::string> names, Tr
   }
   for (size_t i = 1; i < counts.size(); ++i) counts[i] += counts[i - 1];
   for (size_t l = 0; l < m.lanes.size(); ++l) m.lanes[l].begin = counts[l], m.lanes[l].end = counts[l + 1];
-  m.events.resize(total);
-  {
+  bool grouped = files.size() == 1;  // one file already in lane order (ringlab writers group by rank, stream)
+  if (grouped)
+    for (size_t i = 1; i < files[0].events.size() && grouped; ++i)
+      grouped = files[0].events[i - 1].lane <= files[0].events[i].lane;
+  if (grouped) {
+    m.events = std::move(files[0].events);
+  } else {
+    m.events.resize(total);
     std::vector<uint32_t> pos(counts.begin(), counts.end() - 1);
     for (auto& fe : files) {
       for (const Event& e : fe.events) m.events[pos[e.lane]++] = e;
@@ -740,11 +796,44 @@ Status ReadFileMaybeGz(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
+namespace {
+// A read-only memory map of a plain (not gzipped) file; empty when the file is gzipped or cannot be mapped.
+struct MappedFile {
+  void* addr = MAP_FAILED;
+  size_t size = 0;
+  explicit MappedFile(const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 2) {
+      size = size_t(st.st_size);
+      addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (addr != MAP_FAILED) {
+        const unsigned char* p = static_cast<const unsigned char*>(addr);
+        if (p[0] == 0x1f && p[1] == 0x8b) munmap(addr, size), addr = MAP_FAILED;
+      }
+    }
+    close(fd);
+  }
+  ~MappedFile() {
+    if (addr != MAP_FAILED) munmap(addr, size);
+  }
+  bool ok() const { return addr != MAP_FAILED; }
+  std::string_view view() const { return {static_cast<const char*>(addr), size}; }
+};
+}  // namespace
+
 Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions&) {
   if (paths.empty()) return Status::InvalidArgument("no trace files given");
   std::vector<std::string> bufs(paths.size());
+  std::vector<std::unique_ptr<MappedFile>> maps;
   std::vector<std::pair<std::string, std::string_view>> inputs;
   for (size_t i = 0; i < paths.size(); ++i) {
+    maps.push_back(std::make_unique<MappedFile>(paths[i]));
+    if (maps.back()->ok()) {
+      inputs.push_back({paths[i], maps.back()->view()});
+      continue;
+    }
     RINGLAB_RETURN_IF_ERROR(ReadFileMaybeGz(paths[i], &bufs[i]));
     inputs.push_back({paths[i], bufs[i]});
   }

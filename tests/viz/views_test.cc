@@ -22,6 +22,7 @@ class HeadlessViews : public ::testing::Test {
     Trace t;
     ASSERT_TRUE(SynthTrace({.problem = DefaultProblem(), .world = 4}, {}, &t).ok());
     ModelFromTrace(t, &d.a, "synthetic");
+    d.async_stats = false;
     d.Init();
   }
   void TearDown() override { ImGui::DestroyContext(); }

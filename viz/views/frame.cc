@@ -13,6 +13,8 @@ void ViewerData::Init() {
   critical.clear(), critical_sorted.clear(), critical_built = false;
   searched.clear(), hits.clear(), hits_sorted.clear();
   stats_t1 = stats_t0 - 1;
+  for (bool& k : kinds_present) k = false;
+  for (const Event& e : a.events) kinds_present[size_t(e.kind)] = true;
 }
 
 void ViewerData::EnsureCritical() {

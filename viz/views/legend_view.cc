@@ -3,9 +3,7 @@
 namespace ringlab::viz {
 
 void DrawLegend(const ViewerData& d, const ViewState& vs) {
-  bool present[kVizKindCount] = {};
-  // Kinds present (a sample of each lane is enough to decide; scan all when small).
-  for (const Event& e : d.a.events) present[size_t(e.kind)] = true;
+  const bool* present = d.kinds_present;
   ImDrawList* dl = ImGui::GetWindowDrawList();
   for (int k = 0; k < kVizKindCount; ++k) {
     if (!present[k]) continue;

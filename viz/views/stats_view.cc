@@ -1,3 +1,4 @@
+#include <chrono>
 #include <cstdio>
 
 #include "viz/views/views.h"
@@ -11,13 +12,25 @@ void DrawStats(ViewerData& d, ViewState& vs) {
   ImGui::Text("step time %s  ranks %d  events %lld", FormatDuration(r.step_time_us).c_str(), r.ranks,
               (long long)r.events);
   double t0 = vs.has_range ? vs.range_t0 : vs.t0, t1 = vs.has_range ? vs.range_t1 : vs.t1;
-  // Recompute when the window changed, at most ~5 times a second while it keeps changing.
-  const double now = ImGui::GetTime();
-  if ((t0 != d.stats_t0 || t1 != d.stats_t1) && (d.stats_time < 0 || now - d.stats_time > 0.2 || now < d.stats_time)) {
-    d.stats = ComputeWindowStats(d.a, t0, t1);
-    d.stats_t0 = t0, d.stats_t1 = t1, d.stats_time = now;
+  // Recompute when the window changed: on a worker thread (the result shows a frame or two later), one job at a time.
+  if (d.stats_job.valid() && d.stats_job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    d.stats = d.stats_job.get();
+    d.stats_t0 = d.job_t0, d.stats_t1 = d.job_t1;
+  }
+  if ((t0 != d.stats_t0 || t1 != d.stats_t1) && !d.stats_job.valid()) {
+    if (d.async_stats) {
+      d.job_t0 = t0, d.job_t1 = t1;
+      d.stats_job = std::async(std::launch::async, [&m = d.a, t0, t1] { return ComputeWindowStats(m, t0, t1); });
+    } else {
+      d.stats = ComputeWindowStats(d.a, t0, t1);
+      d.stats_t0 = t0, d.stats_t1 = t1;
+    }
   }
   const WindowStats& s = d.stats;
+  if (d.stats.ranks.empty()) {
+    ImGui::TextUnformatted("computing statistics...");
+    return;
+  }
   ImGui::Text("%s %s .. %s (%s)", vs.has_range ? "selected range" : "visible range",
               FormatDuration(s.t0 - d.a.t_min).c_str(), FormatDuration(s.t1 - d.a.t_min).c_str(),
               FormatDuration(s.t1 - s.t0).c_str());

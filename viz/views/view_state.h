@@ -5,6 +5,7 @@
 #include <imgui.h>
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,9 +71,14 @@ struct ViewerData {
   // Search hits of A for `searched`.
   std::string searched;
   std::vector<uint32_t> hits, hits_sorted;
-  // Statistics cache.
+  // Statistics of the last window asked for; computed on a worker thread so frames never wait for them
+  // (async_stats = false computes them in the frame, for tests).
   WindowStats stats;
-  double stats_t0 = 0, stats_t1 = -1, stats_time = -1;
+  double stats_t0 = 0, stats_t1 = -1;
+  bool async_stats = true;
+  std::future<WindowStats> stats_job;
+  double job_t0 = 0, job_t1 = -1;
+  bool kinds_present[kVizKindCount] = {};
   RunInfo run;
 
   void Init();  // after a/b are loaded
