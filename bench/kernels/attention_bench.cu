@@ -8,6 +8,7 @@
 //
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
+//                                [--bwd-kernel v4|v5]   (backward variant: LaunchBackwardV4 (default) or V5)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   std::vector<bool> masks = {true, false};
   int iters = 10, heads = 32, batch = 1;
   std::vector<std::string> peer_files;
-  std::string json_out, md_out, commit = "unknown";
+  std::string json_out, md_out, commit = "unknown", bwd_kernel = "v4";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -142,6 +143,12 @@ int main(int argc, char** argv) {
       md_out = next();
     } else if (a == "--commit") {
       commit = next();
+    } else if (a == "--bwd-kernel") {
+      bwd_kernel = next();
+      if (bwd_kernel != "v4" && bwd_kernel != "v5") {
+        std::fprintf(stderr, "--bwd-kernel must be v4 or v5\n");
+        return 2;
+      }
     } else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -188,7 +195,7 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# ringlab attention kernels vs PyTorch SDPA\n\n"
      << "card: " << prop.name << ", date: " << date << ", commit: " << commit << ", B=" << batch << " H=" << heads
-     << " bf16, iters=" << iters << " (median)\n\n"
+     << " bf16, iters=" << iters << " (median), backward kernel " << bwd_kernel << "\n\n"
      << "| D | S | mask | fwd ms | fwd TFLOP/s | /FLASH | /CUDNN | fwd+bwd ms | fwd+bwd TFLOP/s | /FLASH | /CUDNN |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   std::printf("%4s %6s %6s %9s %8s %7s %7s %10s %8s %7s %7s\n", "D", "S", "mask", "fwd_ms", "fwd_TF", "/FLASH",
@@ -246,7 +253,7 @@ int main(int argc, char** argv) {
           Check(LaunchForward(fp, nullptr), "LaunchForward");
           Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
           RINGLAB_CUDA_CHECK(cudaMemsetAsync(dq, 0, elems * 4));
-          Check(LaunchBackward(bp, nullptr), "LaunchBackward");
+          Check(bwd_kernel == "v5" ? LaunchBackwardV5(bp, nullptr) : LaunchBackwardV4(bp, nullptr), "LaunchBackward");
         };
         const double t_f = TimeMs(fwd, iters);
         const double t_fb = TimeMs(fwdbwd, iters);
@@ -272,7 +279,7 @@ int main(int argc, char** argv) {
                            {"causal", causal}, {"fwd_ms", t_f}, {"fwdbwd_ms", t_fb}, {"fwd_tflops", tf_f},
                            {"fwdbwd_tflops", tf_fb}, {"flash_fwd_tflops", fl.fwd_tflops},
                            {"flash_fwdbwd_tflops", fl.fwdbwd_tflops}, {"cudnn_fwd_tflops", cu.fwd_tflops},
-                           {"cudnn_fwdbwd_tflops", cu.fwdbwd_tflops}, {"gpu", prop.name}, {"date", date},
+                           {"cudnn_fwdbwd_tflops", cu.fwdbwd_tflops}, {"bwd_kernel", bwd_kernel}, {"gpu", prop.name}, {"date", date},
                            {"commit", commit}});
       }
   md << "\nRatios are ours / peer TFLOP/s, the peer's TFLOP/s in parentheses (0: not measured).\n";

@@ -9,7 +9,7 @@ mkdir -p $OUT/obj
 FLAGS=(-std=c++20 -O3 -I. -I/usr/include/eigen3)
 CUFLAGS=("${FLAGS[@]}" -arch=sm_90 --use_fast_math -lineinfo --expt-relaxed-constexpr)
 pids=()
-for f in attention_forward attention_backward_prepare attention_backward; do
+for f in attention_forward attention_backward_prepare attention_backward attention_backward_v5; do
   $NVCC "${CUFLAGS[@]}" -Xptxas=-v -c kernels/cuda/$f.cu -o $OUT/obj/$f.o 2> $OUT/obj/$f.ptxas.txt &
   pids+=($!)
 done
@@ -19,7 +19,8 @@ g++ "${FLAGS[@]}" -I/usr/local/cuda/include -c tests/cuda/attention_kernels_test
 $NVCC "${CUFLAGS[@]}" -c bench/kernels/attention_bench.cu -o $OUT/obj/attention_bench.o
 for p in "${pids[@]}"; do wait $p; done
 grep -hE "Function properties|registers|spill" $OUT/obj/*.ptxas.txt | paste - - - > $OUT/ptxas_summary.txt || true
-KOBJ=($OUT/obj/attention_forward.o $OUT/obj/attention_backward_prepare.o $OUT/obj/attention_backward.o $OUT/obj/attention_checks.o)
+KOBJ=($OUT/obj/attention_forward.o $OUT/obj/attention_backward_prepare.o $OUT/obj/attention_backward.o
+  $OUT/obj/attention_backward_v5.o $OUT/obj/attention_checks.o)
 $NVCC -arch=sm_90 -o $OUT/ringlab_cuda_kernels_test $OUT/obj/attention_kernels_test.o $OUT/obj/reference_attention.o \
   "${KOBJ[@]}" -lgtest_main -lgtest -lpthread
 $NVCC -arch=sm_90 -o $OUT/ringlab_attention_bench $OUT/obj/attention_bench.o "${KOBJ[@]}"
@@ -27,7 +28,8 @@ $NVCC -arch=sm_90 -o $OUT/ringlab_attention_bench $OUT/obj/attention_bench.o "${
 for v in ${BWD_RED_VARIANTS:-}; do
   $NVCC "${CUFLAGS[@]}" -DRINGLAB_BWD_DQ_RED=$v -c kernels/cuda/attention_backward.cu -o $OUT/obj/attention_backward_red$v.o
   $NVCC -arch=sm_90 -o $OUT/bench_red$v $OUT/obj/attention_bench.o $OUT/obj/attention_forward.o \
-    $OUT/obj/attention_backward_prepare.o $OUT/obj/attention_backward_red$v.o $OUT/obj/attention_checks.o
+    $OUT/obj/attention_backward_prepare.o $OUT/obj/attention_backward_red$v.o $OUT/obj/attention_backward_v5.o \
+    $OUT/obj/attention_checks.o
 done
 cp ../shared/bench/device_env.sh ../shared/bench/torch_cp_bench.py $OUT/
 git rev-parse --short HEAD > $OUT/commit.txt 2>/dev/null || echo unknown > $OUT/commit.txt

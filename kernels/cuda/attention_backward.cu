@@ -9,6 +9,8 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -349,7 +351,7 @@ const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
 
 }  // namespace
 
-const char* LaunchBackward(const BackwardParams& p, void* stream) {
+const char* CheckBackwardParams(const BackwardParams& p) {
   if (const char* err = CheckBlockShape(p.shape); *err) return err;
   const BlockShape& s = p.shape;
   if (s.kv_tokens == 0) return "";
@@ -366,10 +368,26 @@ const char* LaunchBackward(const BackwardParams& p, void* stream) {
   for (const TensorStrides* t : {&p.dq_strides, &p.dk_strides, &p.dv_strides})
     if (t->batch % 2 || t->head % 2) return "BackwardParams: dq/dk/dv batch and head strides must be even";
   if (int64_t{s.batch} * s.kv_heads > 65535) return "BlockShape: batch * kv_heads must be at most 65535";
+  return "";
+}
+
+const char* LaunchBackwardV4(const BackwardParams& p, void* stream) {
+  if (const char* err = CheckBackwardParams(p); *err) return err;
+  const BlockShape& s = p.shape;
+  if (s.kv_tokens == 0) return "";
   auto st = static_cast<cudaStream_t>(stream);
   const bool bf16 = s.element == ElementType::kBFloat16;
   if (s.head_dim == 128) return bf16 ? LaunchTyped<__nv_bfloat16, 128>(p, st) : LaunchTyped<__half, 128>(p, st);
   return bf16 ? LaunchTyped<__nv_bfloat16, 64>(p, st) : LaunchTyped<__half, 64>(p, st);
+}
+
+const char* LaunchBackward(const BackwardParams& p, void* stream) {
+  // RINGLAB_BWD_KERNEL=v5 selects attention_backward_v5.cu; anything else (or unset) the default v4. Read once.
+  static const bool use_v5 = [] {
+    const char* e = std::getenv("RINGLAB_BWD_KERNEL");
+    return e != nullptr && (std::strcmp(e, "v5") == 0 || std::strcmp(e, "5") == 0);
+  }();
+  return use_v5 ? LaunchBackwardV5(p, stream) : LaunchBackwardV4(p, stream);
 }
 
 }  // namespace ringlab::cuda

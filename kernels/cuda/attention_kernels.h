@@ -89,5 +89,10 @@ struct BackwardParams {
 const char* LaunchForward(const ForwardParams& params, void* stream);
 const char* LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
 const char* LaunchBackward(const BackwardParams& params, void* stream);
+// The backward variants behind LaunchBackward: v4 (attention_backward.cu, the default) and v5
+// (attention_backward_v5.cu, FlashAttention-2's 2-D warp layout). LaunchBackward takes v5 when the environment has
+// RINGLAB_BWD_KERNEL=v5 (read once per process), else v4. Same semantics; tests and benchmarks call them directly.
+const char* LaunchBackwardV4(const BackwardParams& params, void* stream);
+const char* LaunchBackwardV5(const BackwardParams& params, void* stream);
 
 }  // namespace ringlab::cuda

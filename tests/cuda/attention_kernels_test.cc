@@ -53,6 +53,15 @@ class AttentionKernelTest : public ::testing::Test {
   std::mt19937_64 rng_;
 };
 
+// The backward tests run once per kernel variant (4: LaunchBackwardV4, the default; 5: LaunchBackwardV5).
+class BackwardVariantTest : public AttentionKernelTest, public ::testing::WithParamInterface<int> {
+ protected:
+  const char* Launch(const BackwardParams& p) {
+    return GetParam() == 5 ? LaunchBackwardV5(p, nullptr) : LaunchBackwardV4(p, nullptr);
+  }
+  const char* Tag() const { return GetParam() == 5 ? "v5" : "v4"; }
+};
+
 // A device buffer of T with host mirror helpers.
 template <typename T>
 struct DeviceBuffer {
@@ -161,6 +170,8 @@ const std::vector<Case>& Cases() {
       {"gqa_8to1", 1, 8, 1, 150, 150, 128, true, 0, ElementType::kBFloat16},
       {"d64_fp16", 1, 4, 2, 190, 257, 64, false, 0, ElementType::kFloat16},
       {"d128_fp16_causal", 1, 2, 2, 129, 129, 128, true, 0, ElementType::kFloat16},
+      {"multi_tile_gqa_causal", 1, 4, 2, 520, 700, 128, true, 180, ElementType::kBFloat16},
+      {"multi_tile_d64_full", 2, 2, 1, 333, 515, 64, false, 0, ElementType::kFloat16},
   };
   return cases;
 }
@@ -296,7 +307,7 @@ TEST_F(AttentionKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
 
 // Backward over the kv block split in two parts (dq accumulates over both, dk/dv written per part), after the
 // forward and the delta preprocess on the GPU.
-TEST_F(AttentionKernelTest, BackwardMatchesReference) {
+TEST_P(BackwardVariantTest, BackwardMatchesReference) {
   for (const Case& c : Cases()) {
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
@@ -373,14 +384,14 @@ TEST_F(AttentionKernelTest, BackwardMatchesReference) {
       bp.dk = dk.ptr + koff;
       bp.dv = dv.ptr + koff;
       bp.accumulate_dkv = false;
-      ExpectOk(LaunchBackward(bp, nullptr));
+      ExpectOk(Launch(bp));
     }
     RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
     const Compare eq = RelError(dq.Download(), ref_dq);
     const Compare ek = RelError(dk.Download(), ref_dk);
     const Compare ev = RelError(dv.Download(), ref_dv);
-    std::printf("[ backward ] %-70s split %lld dq rel %.3e  dk rel %.3e  dv rel %.3e\n", Describe(c).c_str(),
-                static_cast<long long>(split), eq.rel, ek.rel, ev.rel);
+    std::printf("[ backward ] %s %-70s split %lld dq rel %.3e  dk rel %.3e  dv rel %.3e\n", Tag(),
+                Describe(c).c_str(), static_cast<long long>(split), eq.rel, ek.rel, ev.rel);
     EXPECT_EQ(eq.not_written, 0);
     EXPECT_EQ(ek.not_written, 0);
     EXPECT_EQ(ev.not_written, 0);
@@ -391,7 +402,7 @@ TEST_F(AttentionKernelTest, BackwardMatchesReference) {
 }
 
 // dk/dv accumulate mode adds onto what is there.
-TEST_F(AttentionKernelTest, BackwardAccumulatesDkDv) {
+TEST_P(BackwardVariantTest, BackwardAccumulatesDkDv) {
   const Case c{"accumulate", 1, 2, 2, 100, 150, 64, true, 20, ElementType::kBFloat16};
   const Inputs in = MakeInputs(c, rng_);
   std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
@@ -442,16 +453,20 @@ TEST_F(AttentionKernelTest, BackwardAccumulatesDkDv) {
   bp.dk = dk.ptr;
   bp.dv = dv.ptr;
   bp.accumulate_dkv = true;
-  ExpectOk(LaunchBackward(bp, nullptr));
+  ExpectOk(Launch(bp));
   RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
   const Compare eq = RelError(dq.Download(), ref_dq);
   const Compare ek = RelError(dk.Download(), ref_dk);
   const Compare ev = RelError(dv.Download(), ref_dv);
-  std::printf("[ bwd acc  ] %-70s dq rel %.3e  dk rel %.3e  dv rel %.3e\n", Describe(c).c_str(), eq.rel, ek.rel, ev.rel);
+  std::printf("[ bwd acc  ] %s %-70s dq rel %.3e  dk rel %.3e  dv rel %.3e\n", Tag(), Describe(c).c_str(), eq.rel,
+              ek.rel, ev.rel);
   EXPECT_LT(eq.rel, kGradTol);
   EXPECT_LT(ek.rel, kGradTol);
   EXPECT_LT(ev.rel, kGradTol);
 }
+
+INSTANTIATE_TEST_SUITE_P(Variants, BackwardVariantTest, ::testing::Values(4, 5),
+                         [](const ::testing::TestParamInfo<int>& info) { return "v" + std::to_string(info.param); });
 
 TEST_F(AttentionKernelTest, RejectsBadShapes) {
   ForwardParams p;

@@ -1,0 +1,399 @@
+// Backward attention, variant v5 (selected by RINGLAB_BWD_KERNEL=v5 or LaunchBackwardV5): FlashAttention-2's 2-D
+// warp layout, to cut shared-memory bytes per mma (v4 is bound by ldmatrix traffic: ~294 B/mma).
+//
+// CTA = 8 warps, 128 keys of one kv head (K and V resident in shared memory), walking every query head of its GQA
+// group and every 64-row query tile that can see its keys; Q, dO, lse and delta double-buffered by cp.async.
+// Warp w: kw = w % 4, hw = w / 4.
+//   1. S^T = K Q^T and dP^T = V dO^T: warp tile 32 keys (kw) x 32 queries (hw), k = D.        (4 ldmatrix / 8 mma)
+//   2. P^T = exp(S^T scale - lse), dS^T = P^T (dP^T - delta), both bf16/fp16 into shared memory ([key][query],
+//      swizzled), and kept in registers as the A fragments of the warp's own 32 queries.
+//   3. dV += P^T dO, dK += dS^T Q: warp tile 32 keys (kw) x D/2 columns (hw), k = 64 queries; the k-steps over the
+//      warp's own queries take A from registers, the others from shared memory.              (12 ldmatrix / 32 mma)
+//   4. dQ += scale dS K: warp tile 32 queries (hw) x D/4 columns (kw), k = 128 keys, added into float32 dQ with
+//      red.global.add.v2.f32.                                                                 (4 ldmatrix / 8 mma)
+// Per warp and tile at D=128: 144 ldmatrix.x4 (+ 16 32-bit stores per lane) for 320 mma ≈ 240 B/mma against v4's
+// 184 ldmatrix for 320 mma ≈ 294 B/mma. dK/dV rows are owned by exactly one CTA: written (or added) at the end
+// without atomics.
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "kernels/cuda/attention_checks.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace ringlab::cuda {
+namespace {
+
+using namespace detail;
+
+constexpr int kV5BlockN = 128;  // keys per CTA
+constexpr int kV5BlockM = 64;   // query rows per iteration
+constexpr int kV5Warps = 8;
+constexpr int kV5Threads = kV5Warps * 32;
+
+struct BwdArgsV5 {
+  const uint16_t* q;
+  const uint16_t* k;
+  const uint16_t* v;
+  const uint16_t* dout;
+  const float* lse;
+  const float* delta;
+  float* dq;
+  float* dk;
+  float* dv;
+  TensorStrides qs, ks, vs, dos, ls, des, dqs, dks, dvs;
+  int kv_heads, group;
+  int64_t q_tokens, kv_tokens, offset;
+  float scale, scale_log2;
+  bool causal, accumulate_dkv;
+};
+
+template <int D>
+constexpr int V5SmemBytes() {
+  // K, V [BN][D]; Q, dO [2][BM][D]; P^T, dS^T [BN][BM]; lse, delta [2][BM] float.
+  return (2 * kV5BlockN * D + 4 * kV5BlockM * D + 2 * kV5BlockN * kV5BlockM) * 2 + 4 * kV5BlockM * 4;
+}
+
+__device__ __forceinline__ void StShared32(uint32_t addr, uint32_t val) {
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val));
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgsV5 a) {
+  constexpr int BN = kV5BlockN, BM = kV5BlockM;
+  static_assert(D == 64 || D == 128, "head_dim 64 or 128");
+  extern __shared__ __align__(128) uint8_t smem[];
+  const uint32_t s_k = SmemAddr(smem);
+  const uint32_t s_v = s_k + BN * D * 2;
+  const uint32_t s_q0 = s_v + BN * D * 2;        // [2][BM][D]
+  const uint32_t s_do0 = s_q0 + 2 * BM * D * 2;  // [2][BM][D]
+  const uint32_t s_pt = s_do0 + 2 * BM * D * 2;  // P^T  [BN][BM]
+  const uint32_t s_dst = s_pt + BN * BM * 2;     // dS^T [BN][BM]
+  const uint32_t s_stats = s_dst + BN * BM * 2;  // lse[2][BM], delta[2][BM]
+  const float* f_stats = reinterpret_cast<const float*>(smem + (s_stats - s_k));
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int kw = warp & 3;   // key group of 32 (phases 1-3); D quarter (phase 4)
+  const int hw = warp >> 2;  // query half (phases 1, 2, 4); D half (phase 3)
+  const int b = blockIdx.y / a.kv_heads, hk = blockIdx.y % a.kv_heads;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;  // causal: the heaviest key tiles come first
+
+  const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head + n0 * D;
+  const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head + n0 * D;
+  LoadTileAsync<BN, D, kV5Threads>(s_k, k, a.kv_tokens - n0, tid);
+  LoadTileAsync<BN, D, kV5Threads>(s_v, v, a.kv_tokens - n0, tid);
+
+  int64_t m_begin = 0;
+  if (a.causal) m_begin = max(int64_t{0}, n0 - a.offset);
+  const int64_t first_tile = m_begin / BM;
+  const int64_t m_tiles = (a.q_tokens + BM - 1) / BM;
+  const int64_t per_head = m_begin < a.q_tokens ? m_tiles - first_tile : 0;
+  const int64_t total = per_head * a.group;
+
+  auto issue = [&](int64_t it, int stage) {
+    const int h = hk * a.group + static_cast<int>(it / per_head);
+    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
+    const uint16_t* dout = a.dout + b * a.dos.batch + h * a.dos.head + m0 * D;
+    LoadTileAsync<BM, D, kV5Threads>(s_q0 + stage * BM * D * 2, q, a.q_tokens - m0, tid);
+    LoadTileAsync<BM, D, kV5Threads>(s_do0 + stage * BM * D * 2, dout, a.q_tokens - m0, tid);
+    if (tid < 2 * BM) {
+      const int c = tid % BM;
+      const bool ok = m0 + c < a.q_tokens;
+      const float* src = tid < BM ? a.lse + b * a.ls.batch + h * a.ls.head + m0 + c
+                                  : a.delta + b * a.des.batch + h * a.des.head + m0 + c;
+      const uint32_t dst = s_stats + ((tid < BM ? 0 : 2) + stage) * BM * 4 + c * 4;
+      CpAsync4(dst, ok ? src : a.lse, ok ? 4 : 0);
+    }
+  };
+
+  // dK, dV accumulators: keys kw*32 + mi*16 + (g, g+8), columns hw*(D/2) + i*8 + 2tq (+1).
+  float dk[2][D / 16][4], dv[2][D / 16][4];
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+    for (int i = 0; i < D / 16; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) dk[mi][i][e] = dv[mi][i][e] = 0.f;
+
+  if (total > 0) issue(0, 0);
+  CpAsyncCommit();
+
+  for (int64_t it = 0; it < total; ++it) {
+    const int stage = static_cast<int>(it & 1);
+    CpAsyncWait<0>();
+    // Tile `it` has landed; every warp is past iteration it - 1: its Q/dO stage and P^T/dS^T are free.
+    __syncthreads();
+    if (it + 1 < total) {
+      issue(it + 1, stage ^ 1);
+      CpAsyncCommit();
+    }
+    const int h = hk * a.group + static_cast<int>(it / per_head);
+    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const uint32_t s_q = s_q0 + stage * BM * D * 2;
+    const uint32_t s_do = s_do0 + stage * BM * D * 2;
+    const float* s_lse = f_stats + stage * BM;
+    const float* s_delta = f_stats + (2 + stage) * BM;
+
+    // ---- 1. S^T and dP^T for keys kw*32 .. +31 (m tiles mi) x queries hw*32 .. +31 (n8 tiles ni).
+    float st[2][4][4], dpt[2][4][4];
+#pragma unroll
+    for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) st[mi][ni][e] = dpt[mi][ni][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t ka[2][4], va[2][4];
+#pragma unroll
+      for (int mi = 0; mi < 2; ++mi) {
+        const uint32_t a_off = SwizzledChunk<D>(kw * 32 + mi * 16 + (lane & 15), kk * 2 + (lane >> 4));
+        LdMatrixX4(ka[mi], s_k + a_off);
+        LdMatrixX4(va[mi], s_v + a_off);
+      }
+#pragma unroll
+      for (int nn = 0; nn < 2; ++nn) {
+        uint32_t qb[4], ob[4];
+        const uint32_t b_off =
+            SwizzledChunk<D>(hw * 32 + nn * 16 + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1));
+        LdMatrixX4(qb, s_q + b_off);
+        LdMatrixX4(ob, s_do + b_off);
+#pragma unroll
+        for (int mi = 0; mi < 2; ++mi) {
+          Mma<T>(st[mi][2 * nn], ka[mi], qb[0], qb[1]);
+          Mma<T>(st[mi][2 * nn + 1], ka[mi], qb[2], qb[3]);
+          Mma<T>(dpt[mi][2 * nn], va[mi], ob[0], ob[1]);
+          Mma<T>(dpt[mi][2 * nn + 1], va[mi], ob[2], ob[3]);
+        }
+      }
+    }
+
+    // ---- 2. P^T and dS^T (masked to 0), packed as A fragments (k16 step j over the warp's 32 queries) and stored.
+    const bool need_mask =
+        (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
+    // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag.
+    const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
+    const int q_lim = ClampToInt(a.q_tokens - m0, 0, BM);
+    const int diag = a.causal ? ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20) : (1 << 21);
+#pragma unroll
+    for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int c = hw * 32 + ni * 8 + 2 * tq + (e & 1);
+        const float lse = s_lse[c];
+        const float lse2 = lse == -INFINITY ? INFINITY : lse * kLog2e;
+        const float dlt = s_delta[c];
+#pragma unroll
+        for (int mi = 0; mi < 2; ++mi) {
+          float p = exp2f(fmaf(st[mi][ni][e], a.scale_log2, -lse2));
+          if (need_mask) {
+            const int r = kw * 32 + mi * 16 + g + ((e >> 1) << 3);
+            if (r >= kv_lim || c >= q_lim || r > c + diag) p = 0.f;
+          }
+          st[mi][ni][e] = p;
+          dpt[mi][ni][e] = p * (dpt[mi][ni][e] - dlt);
+        }
+      }
+    uint32_t pa[2][2][4], sa[2][2][4];  // [mi][j]: A fragment rows = keys, k = queries hw*32 + j*16 ..
+#pragma unroll
+    for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        pa[mi][j][0] = PackPair<T>(st[mi][2 * j][0], st[mi][2 * j][1]);
+        pa[mi][j][1] = PackPair<T>(st[mi][2 * j][2], st[mi][2 * j][3]);
+        pa[mi][j][2] = PackPair<T>(st[mi][2 * j + 1][0], st[mi][2 * j + 1][1]);
+        pa[mi][j][3] = PackPair<T>(st[mi][2 * j + 1][2], st[mi][2 * j + 1][3]);
+        sa[mi][j][0] = PackPair<T>(dpt[mi][2 * j][0], dpt[mi][2 * j][1]);
+        sa[mi][j][1] = PackPair<T>(dpt[mi][2 * j][2], dpt[mi][2 * j][3]);
+        sa[mi][j][2] = PackPair<T>(dpt[mi][2 * j + 1][0], dpt[mi][2 * j + 1][1]);
+        sa[mi][j][3] = PackPair<T>(dpt[mi][2 * j + 1][2], dpt[mi][2 * j + 1][3]);
+        // Row = key, 16-byte chunk = 8 queries: chunk hw*4 + 2j holds queries hw*32 + 16j .. +7, the next +8 .. +15.
+        const int r0 = kw * 32 + mi * 16 + g;
+        const int c_lo = hw * 4 + 2 * j, c_hi = c_lo + 1;
+        const uint32_t o00 = SwizzledChunk<BM>(r0, c_lo) + tq * 4, o10 = SwizzledChunk<BM>(r0 + 8, c_lo) + tq * 4;
+        const uint32_t o01 = SwizzledChunk<BM>(r0, c_hi) + tq * 4, o11 = SwizzledChunk<BM>(r0 + 8, c_hi) + tq * 4;
+        StShared32(s_pt + o00, pa[mi][j][0]);
+        StShared32(s_pt + o10, pa[mi][j][1]);
+        StShared32(s_pt + o01, pa[mi][j][2]);
+        StShared32(s_pt + o11, pa[mi][j][3]);
+        StShared32(s_dst + o00, sa[mi][j][0]);
+        StShared32(s_dst + o10, sa[mi][j][1]);
+        StShared32(s_dst + o01, sa[mi][j][2]);
+        StShared32(s_dst + o11, sa[mi][j][3]);
+      }
+    __syncthreads();  // P^T and dS^T complete
+
+    // ---- 3. dV += P^T dO and dK += dS^T Q: keys kw*32 .. +31, columns hw*(D/2) .. +D/2-1, k = 64 queries.
+#pragma unroll
+    for (int kk = 0; kk < BM / 16; ++kk) {
+      uint32_t pk[2][4], sk[2][4];
+      if ((kk >> 1) == hw) {  // the warp's own queries: fragments already in registers
+#pragma unroll
+        for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+          for (int x = 0; x < 4; ++x) {
+            pk[mi][x] = pa[mi][kk & 1][x];
+            sk[mi][x] = sa[mi][kk & 1][x];
+          }
+      } else {
+#pragma unroll
+        for (int mi = 0; mi < 2; ++mi) {
+          const uint32_t off = SwizzledChunk<BM>(kw * 32 + mi * 16 + (lane & 15), kk * 2 + (lane >> 4));
+          LdMatrixX4(pk[mi], s_pt + off);
+          LdMatrixX4(sk[mi], s_dst + off);
+        }
+      }
+#pragma unroll
+      for (int dn = 0; dn < D / 32; ++dn) {
+        uint32_t ob[4], qb[4];
+        const uint32_t off = SwizzledChunk<D>(kk * 16 + (lane & 15), hw * (D / 16) + dn * 2 + (lane >> 4));
+        LdMatrixX4Trans(ob, s_do + off);
+        LdMatrixX4Trans(qb, s_q + off);
+#pragma unroll
+        for (int mi = 0; mi < 2; ++mi) {
+          Mma<T>(dv[mi][2 * dn], pk[mi], ob[0], ob[1]);
+          Mma<T>(dv[mi][2 * dn + 1], pk[mi], ob[2], ob[3]);
+          Mma<T>(dk[mi][2 * dn], sk[mi], qb[0], qb[1]);
+          Mma<T>(dk[mi][2 * dn + 1], sk[mi], qb[2], qb[3]);
+        }
+      }
+    }
+
+    // ---- 4. dQ[m0 + hw*32 .., kw*(D/4) ..] += scale dS K, k = 128 keys.
+    {
+      float acc[2][D / 32][4];
+#pragma unroll
+      for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int i = 0; i < D / 32; ++i) acc[m][i][0] = acc[m][i][1] = acc[m][i][2] = acc[m][i][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        uint32_t da[2][4];
+        const int mx = lane >> 3;  // which 8x8 matrix this lane addresses
+#pragma unroll
+        for (int m = 0; m < 2; ++m)
+          LdMatrixX4Trans(da[m], s_dst + SwizzledChunk<BM>(kk * 16 + (lane & 7) + ((mx >> 1) << 3),
+                                                           (hw * 2 + m) * 2 + (mx & 1)));
+#pragma unroll
+        for (int dn = 0; dn < D / 64; ++dn) {
+          uint32_t kb[4];
+          LdMatrixX4Trans(kb, s_k + SwizzledChunk<D>(kk * 16 + (lane & 15), kw * (D / 32) + dn * 2 + (lane >> 4)));
+#pragma unroll
+          for (int m = 0; m < 2; ++m) {
+            Mma<T>(acc[m][2 * dn], da[m], kb[0], kb[1]);
+            Mma<T>(acc[m][2 * dn + 1], da[m], kb[2], kb[3]);
+          }
+        }
+      }
+      float* dq = a.dq + b * a.dqs.batch + h * a.dqs.head;
+#pragma unroll
+      for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int64_t row = m0 + hw * 32 + m * 16 + g + 8 * r;
+          if (row < a.q_tokens) {
+#pragma unroll
+            for (int i = 0; i < D / 32; ++i) {
+              float* p = dq + row * D + kw * (D / 4) + i * 8 + 2 * tq;
+              asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(acc[m][i][2 * r] * a.scale),
+                           "f"(acc[m][i][2 * r + 1] * a.scale)
+                           : "memory");
+            }
+          }
+        }
+    }
+    // No barrier here: this stage's Q, dO, lse, delta and P^T/dS^T are rewritten only after the next iteration's
+    // first barrier.
+  }
+  CpAsyncWait<0>();
+
+  float* dkp = a.dk + b * a.dks.batch + hk * a.dks.head;
+  float* dvp = a.dv + b * a.dvs.batch + hk * a.dvs.head;
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t n = n0 + kw * 32 + mi * 16 + g + 8 * r;
+      if (n >= a.kv_tokens) continue;
+#pragma unroll
+      for (int i = 0; i < D / 16; ++i) {
+        const int col = hw * (D / 2) + i * 8 + 2 * tq;
+        float2* pk = reinterpret_cast<float2*>(dkp + n * D + col);
+        float2* pv = reinterpret_cast<float2*>(dvp + n * D + col);
+        float2 nk = make_float2(dk[mi][i][2 * r] * a.scale, dk[mi][i][2 * r + 1] * a.scale);
+        float2 nv = make_float2(dv[mi][i][2 * r], dv[mi][i][2 * r + 1]);
+        if (a.accumulate_dkv) {
+          const float2 ok = *pk, ov = *pv;
+          nk.x += ok.x;
+          nk.y += ok.y;
+          nv.x += ov.x;
+          nv.y += ov.y;
+        }
+        *pk = nk;
+        *pv = nv;
+      }
+    }
+}
+
+template <typename T, int D>
+const char* LaunchTypedV5(const BackwardParams& p, cudaStream_t stream) {
+  static bool configured = false;
+  constexpr int smem = V5SmemBytes<D>();
+  if (!configured) {
+    RINGLAB_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(BackwardKernelV5<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    configured = true;
+  }
+  const BlockShape& s = p.shape;
+  BwdArgsV5 a;
+  a.q = static_cast<const uint16_t*>(p.q);
+  a.k = static_cast<const uint16_t*>(p.k);
+  a.v = static_cast<const uint16_t*>(p.v);
+  a.dout = static_cast<const uint16_t*>(p.dout);
+  a.lse = p.lse;
+  a.delta = p.delta;
+  a.dq = p.dq;
+  a.dk = p.dk;
+  a.dv = p.dv;
+  a.qs = p.q_strides;
+  a.ks = p.k_strides;
+  a.vs = p.v_strides;
+  a.dos = p.dout_strides;
+  a.ls = p.lse_strides;
+  a.des = p.delta_strides;
+  a.dqs = p.dq_strides;
+  a.dks = p.dk_strides;
+  a.dvs = p.dv_strides;
+  a.kv_heads = s.kv_heads;
+  a.group = s.heads / s.kv_heads;
+  a.q_tokens = s.q_tokens;
+  a.kv_tokens = s.kv_tokens;
+  a.offset = s.diagonal_offset;
+  a.scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(D));
+  a.scale_log2 = a.scale * kLog2e;
+  a.causal = s.causal;
+  a.accumulate_dkv = p.accumulate_dkv;
+  const dim3 grid(static_cast<unsigned>((s.kv_tokens + kV5BlockN - 1) / kV5BlockN),
+                  static_cast<unsigned>(s.batch * s.kv_heads));
+  BackwardKernelV5<T, D><<<grid, kV5Threads, smem, stream>>>(a);
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return "";
+}
+
+}  // namespace
+
+const char* LaunchBackwardV5(const BackwardParams& p, void* stream) {
+  if (const char* err = CheckBackwardParams(p); *err) return err;
+  const BlockShape& s = p.shape;
+  if (s.kv_tokens == 0) return "";
+  auto st = static_cast<cudaStream_t>(stream);
+  const bool bf16 = s.element == ElementType::kBFloat16;
+  if (s.head_dim == 128) return bf16 ? LaunchTypedV5<__nv_bfloat16, 128>(p, st) : LaunchTypedV5<__half, 128>(p, st);
+  return bf16 ? LaunchTypedV5<__nv_bfloat16, 64>(p, st) : LaunchTypedV5<__half, 64>(p, st);
+}
+
+}  // namespace ringlab::cuda
