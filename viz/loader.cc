@@ -646,6 +646,9 @@ void Finalize(std::vector<FileEvents>& files, std::vector<std::string> names, Tr
       lane.stream = int(k.tid);
       lane.name = "rank " + std::to_string(k.rank) + " " +
                   (k.tid == 0 ? "compute" : k.tid == 1 ? "comm" : "stream " + std::to_string(k.tid));
+      // Several ringlab runs side by side: say which run a lane belongs to.
+      if (multi) lane.name = std::string(MethodName(fe.info.meta.config.method)) + " " + fe.info.meta.source + " " +
+                             lane.name.substr(5);
     } else {
       auto tn = fe.thread_names.find({k.pid, k.tid});
       auto pn = fe.process_names.find(k.pid);
