@@ -25,8 +25,10 @@ if command -v nvidia-smi >/dev/null 2>&1; then gpus=$(nvidia-smi -L 2>/dev/null 
 if [ "$gpus" -gt 0 ] && $RINGLAB run --help >/dev/null 2>&1; then
   world=$(( gpus < 8 ? gpus : 8 ))
   echo
-  echo "== 4. real run on $world GPU(s), measured beside simulated"
-  $RINGLAB run --gpus "$world" --world "$world" --method both --trace out/real.json --compare-sim
+  echo "== 4. real run of the default problem on $world GPU(s), then the simulator on the same configuration"
+  $RINGLAB run --gpus "$world" --world "$world" --method both --trace out/real.json --json out/real_summary.json
+  echo "-- simulated, same configuration (profile h100_sxm):"
+  $RINGLAB sim --world "$world" --method both --json out/sim_same_as_real.json
 else
   echo
   echo "== 4. no GPU here (or built without CUDA): real runs skipped; the simulation and the CPU reference stand in"

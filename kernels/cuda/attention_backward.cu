@@ -6,6 +6,7 @@
 // P^T = exp(S^T - lse) and dS^T = P^T (dP^T - delta), and accumulates dV += P^T dO and dK += dS^T Q in registers.
 // dS^T goes through shared memory for dQ = dS K, which is added into float32 dQ with vector atomics. At the end the
 // CTA writes (or adds) its dK and dV rows; each is owned by exactly one CTA, so no atomics are needed there.
+#include <atomic>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -306,12 +307,15 @@ __global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a
 
 template <typename T, int D>
 const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
-  static bool configured = false;
+  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
+  static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = BwdSmemBytes<D>();
-  if (!configured) {
+  int device = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
     RINGLAB_CUDA_RETURN_IF_ERROR(
         cudaFuncSetAttribute(BackwardKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    configured = true;
+    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
   }
   const BlockShape& s = p.shape;
   BwdArgs a;

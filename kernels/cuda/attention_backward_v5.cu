@@ -14,6 +14,7 @@
 // Per warp and tile at D=128: 144 ldmatrix.x4 (+ 16 32-bit stores per lane) for 320 mma ≈ 240 B/mma against v4's
 // 184 ldmatrix for 320 mma ≈ 294 B/mma. dK/dV rows are owned by exactly one CTA: written (or added) at the end
 // without atomics.
+#include <atomic>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -341,12 +342,15 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgsV
 
 template <typename T, int D>
 const char* LaunchTypedV5(const BackwardParams& p, cudaStream_t stream) {
-  static bool configured = false;
+  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
+  static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = V5SmemBytes<D>();
-  if (!configured) {
+  int device = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
     RINGLAB_CUDA_RETURN_IF_ERROR(
         cudaFuncSetAttribute(BackwardKernelV5<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    configured = true;
+    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
   }
   const BlockShape& s = p.shape;
   BwdArgsV5 a;
