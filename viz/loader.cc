@@ -455,9 +455,10 @@ Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe,
       b.ph = 'X';
       b.dur = std::max(0.0, ev.ts - b.ts);
       b.has_dur = true;
-      if (!b.name_buf.empty()) b.name = b.name_buf;
-      if (!b.cat_buf.empty()) b.cat = b.cat_buf;
       ev = std::move(b);
+      // Views into a moved string's own buffer would dangle: point them at ev's copies.
+      if (!ev.name_buf.empty()) ev.name = ev.name_buf;
+      if (!ev.cat_buf.empty()) ev.cat = ev.cat_buf;
     }
     if (ev.ph != 'X') return Status::Ok();  // instants, counters, flows: not drawn
     if (!ev.has_ts) return sc.Error(sc.Field("") + " has no ts");
