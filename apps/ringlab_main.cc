@@ -4,6 +4,9 @@
 
 #include "apps/cmd_sim.h"
 #include "apps/commands.h"
+#ifdef RINGLAB_HAVE_CUDA
+#include "apps/cmd_run.h"
+#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"ringlab: context-parallel attention (ring attention) schedules, CPU reference executor, simulator, "
@@ -15,6 +18,9 @@ int main(int argc, char** argv) {
   ringlab::cli::AddCheckCommand(app, &exit_code);
   ringlab::cli::AddSimCommands(app);
   ringlab::cli::AddViewCommand(app, &exit_code);
+#ifdef RINGLAB_HAVE_CUDA
+  ringlab::cli::AddRunCommand(app, &exit_code);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
