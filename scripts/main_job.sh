@@ -37,10 +37,10 @@ fi
 echo
 echo "== 5. timeline pictures"
 if [ -x build/apps/ringlab-view ]; then
-  for m in allgather alltoall; do
-    scripts/screenshot.sh out/sim.$m.forward.json out/timeline_$m.png
-  done
-  echo "wrote out/timeline_allgather.png and out/timeline_alltoall.png"
+  RINGLAB_VIEW=build/apps/ringlab-view scripts/screenshot.sh out/timeline.png \
+    out/sim.allgather.forward.json out/sim.alltoall.forward.json --width 1600 --height 700
+  echo "wrote $(pwd)/out/timeline.png (simulated timelines of both methods; open them live with:"
+  echo "  build/apps/ringlab view out/sim.allgather.forward.json out/sim.alltoall.forward.json)"
 else
   echo "viewer not built (needs libglfw3-dev, libimgui-dev); skipped"
 fi
