@@ -5,15 +5,33 @@
 
 namespace ringlab::sim {
 
-CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg) : hw_(hw) {
+CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg) : hw_(hw), problem_(cfg.problem) {
   const std::string pass = cfg.pass == Pass::kForward ? "forward" : "backward";
+  flops_per_pair_head_ = 4.0 * cfg.problem.head_dim * (cfg.pass == Pass::kForward ? 1.0 : 2.5);
   causal_ = hw.FindTable(pass, "causal", cfg.problem.head_dim);
   full_ = hw.FindTable(pass, "full", cfg.problem.head_dim);
+}
+
+double CostModel::WaveUs(const AttentionTable& t, const Op& op) const {
+  const AttendBlock& b = op.attend;
+  const double pairs = b.EffectivePairs();
+  if (pairs <= 0) return 0;
+  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));  // heads of this op
+  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  return t.wave.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
 }
 
 double CostModel::AttendTflops(const AttendBlock& b) const {
   const AttentionTable* t = b.causal ? causal_ : full_;
   if (!t) return hw_.peak_tflops * hw_.max_efficiency;
+  if (t->wave.enabled) {
+    // FLOPs per microsecond of one head's block, in TFLOP/s (for reports; the op's own heads may differ).
+    Op op;
+    op.attend = b;
+    op.flops = flops_per_pair_head_ * b.EffectivePairs() * std::max(1, problem_.batch) * problem_.heads;
+    const double us = WaveUs(*t, op);
+    return us > 0 ? op.flops / (us * 1e6) : hw_.peak_tflops * hw_.max_efficiency;
+  }
   return t->TflopsAt(std::sqrt(double(b.QTokens()) * double(b.KvTokens())));
 }
 
@@ -23,6 +41,10 @@ int64_t CostModel::ComputePs(const Op& op) const {
   switch (op.kind) {
     case OpKind::kAttend: {
       const AttentionTable* t = op.attend.causal ? causal_ : full_;
+      if (t && t->wave.enabled) {
+        s = launch_s + WaveUs(*t, op) * 1e-6;
+        break;
+      }
       const double flop_s = op.flops / (AttendTflops(op.attend) * 1e12);
       s = launch_s + (t ? flop_s : std::max(flop_s, double(op.bytes) / (hw_.hbm_gbps * 1e9)));
       break;

@@ -1,7 +1,8 @@
 // Cost model: how long a compute-stream op takes on one GPU, alone (the engine applies the comm slowdown).
 //
 //   attend : launch + FLOPs / rate, rate = the profile's table for (pass, mask, head dim) at the block's size
-//            sqrt(q_tokens·kv_tokens); without a table, the roofline max(FLOPs / (peak·max_efficiency), bytes / HBM)
+//            sqrt(q_tokens·kv_tokens); a table with a kernel wave model (profile.h WaveModel) gives launch + its
+//            kernel time instead; without a table, the roofline max(FLOPs / (peak·max_efficiency), bytes / HBM)
 //   merge  : merge_kernels·launch + bytes / merge bandwidth   (bytes = the op's read + written bytes)
 //   copy, prepare : launch + bytes / copy bandwidth
 #pragma once
@@ -22,7 +23,10 @@ class CostModel {
   double AttendTflops(const AttendBlock& b) const;
 
  private:
+  double WaveUs(const AttentionTable& t, const Op& op) const;
   const HardwareProfile& hw_;
+  Problem problem_;
+  double flops_per_pair_head_ = 0;  // FLOPs of one (query, key) pair of one head in this pass
   const AttentionTable* causal_ = nullptr;
   const AttentionTable* full_ = nullptr;
 };

@@ -1,5 +1,6 @@
 #include "sim/profile.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -63,6 +64,28 @@ double AttentionTable::TflopsAt(double tokens) const {
   return points.back().second;
 }
 
+double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
+  if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
+  const double fill = pairs / (double(q) * double(kv));
+  const double tq = std::ceil(double(q) / tile_q), tkv = std::ceil(double(kv) / tile_kv);
+  const double hkv = h / group;
+  const double ctas = grid_kv ? std::max(1.0, std::round(batch * hkv)) * tkv : std::max(1.0, std::round(batch * h)) * tq;
+  const double n = (grid_kv ? tq * group : tkv) * fill;
+  const double w = n + cta_overhead_tiles;
+  const double slots = double(sms) * ctas_per_sm;
+  const double full = std::floor(ctas / slots);
+  const double r = ctas - full * slots;
+  double t = full * ctas_per_sm * w;
+  if (r > 0) {
+    const double m = std::ceil(r / sms);
+    const double theta = (m >= ctas_per_sm || ctas_per_sm <= 1)
+                             ? 1.0
+                             : single_resident_throughput + (1 - single_resident_throughput) * (m - 1) / (ctas_per_sm - 1);
+    t += m * w / theta;
+  }
+  return t * tile_us;
+}
+
 const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const std::string& mask,
                                                  int head_dim) const {
   for (const AttentionTable& t : attention)
@@ -105,13 +128,41 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
         return rd.Error(f + ".head_dim", "must be a positive integer");
       if (!t.contains("source") || !t["source"].is_string() || t["source"].get<std::string>().empty())
         return rd.Error(f + ".source", "must be a non-empty string saying where the numbers come from");
-      if (!t.contains("points") || !t["points"].is_array() || t["points"].empty())
+      if (t.contains("wave")) {
+        const json& w = t["wave"];
+        const std::string wf = f + ".wave";
+        if (!w.is_object()) return rd.Error(wf, "must be an object");
+        if (!w.contains("grid") || !w["grid"].is_string() || (w["grid"] != "q" && w["grid"] != "kv"))
+          return rd.Error(wf + ".grid", "must be \"q\" or \"kv\"");
+        WaveModel& wm = tab.wave;
+        wm.enabled = true;
+        wm.grid_kv = w["grid"] == "kv";
+        struct Field { const char* key; double lo, hi; bool integer; double* d; int* i; };
+        const Field fields[] = {{"tile_q", 1, 1 << 16, true, nullptr, &wm.tile_q},
+                                {"tile_kv", 1, 1 << 16, true, nullptr, &wm.tile_kv},
+                                {"sms", 1, 1 << 16, true, nullptr, &wm.sms},
+                                {"ctas_per_sm", 1, 64, true, nullptr, &wm.ctas_per_sm},
+                                {"tile_us", 1e-9, 1e6, false, &wm.tile_us, nullptr},
+                                {"cta_overhead_tiles", 0, 1e6, false, &wm.cta_overhead_tiles, nullptr},
+                                {"single_resident_throughput", 1e-3, 1, false, &wm.single_resident_throughput, nullptr}};
+        for (const Field& fd : fields) {
+          const std::string ff = wf + "." + fd.key;
+          if (!w.contains(fd.key) || !w[fd.key].is_number()) return rd.Error(ff, "must be a number");
+          const double x = w[fd.key].get<double>();
+          if (!std::isfinite(x) || x < fd.lo || x > fd.hi || (fd.integer && x != std::floor(x)))
+            return rd.Error(ff, std::string("must be ") + (fd.integer ? "an integer " : "") + "in [" + Reader::Fmt(fd.lo) +
+                                    ", " + Reader::Fmt(fd.hi) + "]");
+          if (fd.d) *fd.d = x;
+          else *fd.i = int(x);
+        }
+      }
+      if (!tab.wave.enabled && (!t.contains("points") || !t["points"].is_array() || t["points"].empty()))
         return rd.Error(f + ".points", "must be a non-empty array of [block tokens, TFLOP/s]");
       tab.pass = t["pass"];
       tab.mask = t["mask"];
       tab.head_dim = t["head_dim"];
       tab.source = t["source"];
-      for (size_t k = 0; k < t["points"].size(); ++k) {
+      for (size_t k = 0; t.contains("points") && k < t["points"].size(); ++k) {
         const json& pt = t["points"][k];
         const std::string pf = f + ".points[" + std::to_string(k) + "]";
         if (!pt.is_array() || pt.size() != 2 || !pt[0].is_number() || !pt[1].is_number() || pt[0].get<double>() <= 0 ||

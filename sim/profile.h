@@ -19,12 +19,29 @@ namespace ringlab::sim {
 // Achieved attention throughput for one (pass, mask, head dim), as a function of the block size. The block size of
 // a q×kv block is its geometric mean side sqrt(q_tokens·kv_tokens); between points the rate is interpolated linearly
 // in log2(size), outside them it is held at the nearest point.
+// Optional kernel wave model (replaces `points` when present): the kernel runs N CTAs, each looping over n tiles;
+//   grid "q"  (forward):  N = B·h·ceil(q/tile_q),    n = ceil(kv/tile_kv)·pairs/(q·kv)
+//   grid "kv" (backward): N = B·hkv·ceil(kv/tile_kv), n = ceil(q/tile_q)·(H/Hkv)·pairs/(q·kv)
+// (h, hkv: the heads of the op, from its FLOPs). With S = sms·ctas_per_sm slots, each full round of S CTAs costs
+// ctas_per_sm·(n + cta_overhead_tiles)·tile_us; a last partial round of r CTAs puts m = ceil(r/sms) on an SM and costs
+// m·(n + overhead)·tile_us / θ_m, θ_m = single_resident_throughput + (1 − it)·(m − 1)/(ctas_per_sm − 1) (1 if m ≥ k).
+struct WaveModel {
+  bool enabled = false;
+  bool grid_kv = false;  // false: grid over (heads, q tiles); true: over (kv heads, kv tiles)
+  int tile_q = 128, tile_kv = 64, sms = 132, ctas_per_sm = 1;
+  double tile_us = 0, cta_overhead_tiles = 0, single_resident_throughput = 1;
+  // Kernel time in microseconds (no launch) of a block with q×kv tokens, `pairs` allowed pairs, h query heads, batch b,
+  // `group` = H/Hkv query heads per kv head.
+  double KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
+};
+
 struct AttentionTable {
   std::string pass;  // forward | backward
   std::string mask;  // causal | full
   int head_dim = 128;
   std::vector<std::pair<double, double>> points;  // (block tokens, TFLOP/s), increasing tokens
   std::string source;
+  WaveModel wave;  // last, so {pass, mask, head_dim, points, source} aggregate initialisation keeps working
   double TflopsAt(double tokens) const;
 };
 

@@ -25,7 +25,7 @@ def real_traces(patterns):
         for p in sorted(glob.glob(pat, recursive=True)):
             try:
                 meta, _ = load_trace(p)
-            except (ValueError, KeyError, OSError, json.JSONDecodeError):
+            except (ValueError, KeyError, OSError, AttributeError, json.JSONDecodeError):
                 continue
             if meta.get("source") == "real":
                 out.append(p)

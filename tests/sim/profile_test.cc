@@ -78,5 +78,27 @@ TEST(SimProfile, TableInterpolatesInLogSizeAndClamps) {
   EXPECT_DOUBLE_EQ(t.TflopsAt(1e6), 200);
 }
 
+TEST(SimProfile, WaveModelCountsRoundsAndPartialRounds) {
+  nlohmann::json j = Bundled("h100_sxm");
+  j["compute"]["attention"][0].erase("points");
+  j["compute"]["attention"][0]["wave"] = {{"grid", "kv"}, {"tile_q", 64}, {"tile_kv", 128}, {"sms", 4},
+                                          {"ctas_per_sm", 2}, {"tile_us", 1.0}, {"cta_overhead_tiles", 2.0},
+                                          {"single_resident_throughput", 0.5}};
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(j, "test.json", &hw).ok());
+  const WaveModel& w = hw.attention[0].wave;
+  ASSERT_TRUE(w.enabled);
+  // grid kv: CTAs = hkv·kv/128; each loops over q/64 tiles of each of `group` heads, plus 2 tiles of overhead.
+  // 8 CTAs on 4 SMs x 2 = one full round: 2 CTAs per SM, each (2·1 + 2) tiles -> 2·4 = 8 us.
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 1024, 128.0 * 1024, 1, 1, 1), 2 * 4.0);
+  // 4 CTAs: one per SM at half throughput -> 4 / 0.5 = 8 us; 12 CTAs: a full round (8) + 1 per SM (8) = 16 us.
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 512, 128.0 * 512, 1, 1, 1), 8.0);
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 1536, 128.0 * 1536, 1, 1, 1), 16.0);
+  // group 4 (GQA): 4 query heads of one kv head -> n = 2·4 = 8 tiles; 2 kv heads... h = 8 query heads.
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 512, 128.0 * 512, 8, 1, 4), 2 * (8 + 2.0));
+  j["compute"]["attention"][0]["wave"]["grid"] = "diagonal";
+  EXPECT_NE(ErrorOf(j).find("compute.attention[0].wave.grid"), std::string::npos) << ErrorOf(j);
+}
+
 }  // namespace
 }  // namespace ringlab::sim
