@@ -6,6 +6,7 @@
 // P^T = exp(S^T - lse) and dS^T = P^T (dP^T - delta), and accumulates dV += P^T dO and dK += dS^T Q in registers.
 // dS^T goes through shared memory for dQ = dS K, which is added into float32 dQ with vector atomics. At the end the
 // CTA writes (or adds) its dK and dV rows; each is owned by exactly one CTA, so no atomics are needed there.
+#include <atomic>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -16,7 +17,6 @@
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/launch_helpers.cuh"
 
 namespace ringlab::cuda {
 namespace {
@@ -32,6 +32,23 @@ constexpr int kBwdBlockN = 128;  // keys per CTA
 constexpr int kBwdBlockM = 64;   // query rows per iteration
 constexpr int kBwdWarps = 8;
 constexpr int kBwdThreads = kBwdWarps * 32;
+
+struct BwdArgs {
+  const uint16_t* q;
+  const uint16_t* k;
+  const uint16_t* v;
+  const uint16_t* dout;
+  const float* lse;
+  const float* delta;
+  float* dq;
+  float* dk;
+  float* dv;
+  TensorStrides qs, ks, vs, dos, ls, des, dqs, dks, dvs;
+  int kv_heads, group;
+  int64_t q_tokens, kv_tokens, offset;
+  float scale, scale_log2;
+  bool causal, accumulate_dkv;
+};
 
 template <int D>
 constexpr int BwdSmemBytes() {
@@ -290,10 +307,45 @@ __global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a
 
 template <typename T, int D>
 const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
+  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
+  static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = BwdSmemBytes<D>();
-  RINGLAB_CUDA_RETURN_IF_ERROR((EnsureDynamicSharedMemory<BackwardKernel<T, D>>(smem)));
+  int device = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
+    RINGLAB_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(BackwardKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
+  }
   const BlockShape& s = p.shape;
-  const BwdArgs a = MakeBwdArgs(p, D);
+  BwdArgs a;
+  a.q = static_cast<const uint16_t*>(p.q);
+  a.k = static_cast<const uint16_t*>(p.k);
+  a.v = static_cast<const uint16_t*>(p.v);
+  a.dout = static_cast<const uint16_t*>(p.dout);
+  a.lse = p.lse;
+  a.delta = p.delta;
+  a.dq = p.dq;
+  a.dk = p.dk;
+  a.dv = p.dv;
+  a.qs = p.q_strides;
+  a.ks = p.k_strides;
+  a.vs = p.v_strides;
+  a.dos = p.dout_strides;
+  a.ls = p.lse_strides;
+  a.des = p.delta_strides;
+  a.dqs = p.dq_strides;
+  a.dks = p.dk_strides;
+  a.dvs = p.dv_strides;
+  a.kv_heads = s.kv_heads;
+  a.group = s.heads / s.kv_heads;
+  a.q_tokens = s.q_tokens;
+  a.kv_tokens = s.kv_tokens;
+  a.offset = s.diagonal_offset;
+  a.scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(D));
+  a.scale_log2 = a.scale * kLog2e;
+  a.causal = s.causal;
+  a.accumulate_dkv = p.accumulate_dkv;
   const dim3 grid(static_cast<unsigned>((s.kv_tokens + kBwdBlockN - 1) / kBwdBlockN),
                   static_cast<unsigned>(s.batch * s.kv_heads));
   BackwardKernel<T, D><<<grid, kBwdThreads, smem, stream>>>(a);

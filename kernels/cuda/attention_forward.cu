@@ -4,6 +4,7 @@
 // keys: S = Q K^T on the tensor cores, online softmax in registers (base 2, scale folded in), O += P V. K and V tiles
 // are double-buffered with cp.async; Q stays in shared memory. The epilogue normalizes O and either overwrites the
 // float32 (out, lse) accumulators or merges into them by log-sum-exp.
+#include <atomic>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -12,7 +13,6 @@
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/launch_helpers.cuh"
 
 namespace ringlab::cuda {
 namespace {
@@ -253,8 +253,16 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
 
 template <typename T, int D>
 const char* LaunchForwardTyped(const ForwardParams& p, cudaStream_t stream) {
+  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
+  static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = FwdSmemBytes<D>();
-  RINGLAB_CUDA_RETURN_IF_ERROR((EnsureDynamicSharedMemory<ForwardKernel<T, D>>(smem)));
+  int device = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
+    RINGLAB_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(ForwardKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
+  }
   const BlockShape& s = p.shape;
   FwdArgs a;
   a.q = static_cast<const uint16_t*>(p.q);
