@@ -48,18 +48,21 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
 }
 
 Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::vector<RankProgram>& programs,
-               const std::vector<uint32_t>& program_of_rank)
+               const std::vector<uint32_t>& program_of_rank, int period)
     : topo_(topology),
       hw_(hw),
       programs_(programs),
       program_of_rank_(program_of_rank),
       world_(topology.world()),
+      period_(period > 0 && period < topology.world() && topology.world() % period == 0 ? period
+                                                                                        : topology.world()),
+      symmetric_(period_ < world_),
       slowdown_(hw.comm_slowdown),
       coll_step_latency_(Round(hw.collective_step_latency_us * 1e6)),
-      ranks_(world_),
-      totals_(world_),
-      port_flows_(topology.PortCount()),
-      traced_(world_, nullptr) {}
+      ranks_(period_),
+      totals_(period_),
+      port_flows_(4 * size_t(period_)),
+      traced_(period_, nullptr) {}
 
 void Engine::TraceRank(int rank, const RankSchedule* schedule) { traced_.at(rank) = schedule; }
 
@@ -101,6 +104,12 @@ void Engine::Push(TimePs t, uint32_t type, uint32_t id, uint32_t version) {
   buckets_[BucketFor(t)].items.push_back(Event{type, id, version});
 }
 
+void Engine::PushCompute(int r, TimePs t) {
+  Rank& k = ranks_[r];
+  k.comp_end = t;
+  Push(t, kComputeDone, uint32_t(r), ++k.comp_version);
+}
+
 void Engine::Mark(int r, TimePs now) {
   Rank& k = ranks_[r];
   RankTotals& m = totals_[r];
@@ -132,7 +141,7 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
   k.comp_last = now;
   k.comp_slow = slow;
   const double factor = slow ? 1.0 + slowdown_ : 1.0;
-  Push(now + Round(k.comp_left_ps * factor), kComputeDone, uint32_t(r), ++k.comp_version);
+  PushCompute(r, now + Round(k.comp_left_ps * factor));
 }
 
 void Engine::TryAdvance(int r, TimePs now) {
@@ -152,7 +161,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       k.comp_left_ps = double(op.dur_ps);
       k.comp_slow = slowdown_ > 0 && k.comm_busy;
       const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + slowdown_)) : op.dur_ps;
-      Push(now + dur, kComputeDone, uint32_t(r), ++k.comp_version);
+      PushCompute(r, now + dur);
       ++k.next[0];
     }
     const std::vector<SimOp>& ms = prog.streams[1];
@@ -186,16 +195,19 @@ void Engine::Post(int r, int pos, TimePs now) {
   const SimOp& op = OpAt(r, 1, pos);
   switch (op.kind) {
     case OpKind::kSend: {
+      // Actual receiver d; its representative dc sees this send as coming from r shifted by −(d − dc).
       const int dst = (r + op.peer_offset) % world_;
-      std::vector<Pending>& recvs = ranks_[dst].recvs;
+      const int dc = dst % period_;
+      const int as_src = (r - (dst - dc) + world_) % world_;
+      std::vector<Pending>& recvs = ranks_[dc].recvs;
       for (size_t i = 0; i < recvs.size(); ++i)
-        if (recvs[i].src == r && recvs[i].tag == op.tag) {
+        if (recvs[i].src == as_src && recvs[i].tag == op.tag) {
           const int dst_pos = recvs[i].pos;
           recvs.erase(recvs.begin() + i);
-          StartFlow(r, dst, op.bytes, 0, false, pos, dst_pos, now);
+          StartFlow(r, dc, r, dst, op.bytes, 0, false, pos, dst_pos, now);
           return;
         }
-      ranks_[dst].sends_to_me.push_back(Pending{r, op.tag, pos});
+      ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos});
       return;
     }
     case OpKind::kRecv: {
@@ -205,7 +217,7 @@ void Engine::Post(int r, int pos, TimePs now) {
         if (sends[i].src == src && sends[i].tag == op.tag) {
           const int src_pos = sends[i].pos;
           sends.erase(sends.begin() + i);
-          StartFlow(src, r, op.bytes, 0, false, src_pos, pos, now);
+          StartFlow(src % period_, r, src, r, op.bytes, 0, false, src_pos, pos, now);
           return;
         }
       ranks_[r].recvs.push_back(Pending{src, op.tag, pos});
@@ -215,15 +227,15 @@ void Engine::Post(int r, int pos, TimePs now) {
     case OpKind::kReduceScatter: {
       Collective& c = collectives_[op.tag];
       if (c.pos.empty()) {
-        c.pos.assign(world_, -1);
-        c.sent.assign(world_, 0);
-        c.recvd.assign(world_, 0);
-        c.sending.assign(world_, 0);
+        c.pos.assign(period_, -1);
+        c.sent.assign(period_, 0);
+        c.recvd.assign(period_, 0);
+        c.sending.assign(period_, 0);
         c.chunk = world_ > 1 ? op.bytes / (world_ - 1) : 0;
       }
       c.pos[r] = pos;
-      if (++c.arrived == world_)
-        for (int x = 0; x < world_; ++x) TryCollectiveStep(c, op.tag, x, now);
+      if (++c.arrived == period_)
+        for (int x = 0; x < period_; ++x) TryCollectiveStep(c, op.tag, x, now);
       return;
     }
     default:
@@ -235,11 +247,12 @@ void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
   const int steps = world_ - 1;
   if (c.sending[x] || c.sent[x] >= steps || c.recvd[x] < c.sent[x]) return;
   c.sending[x] = 1;
-  StartFlow(x, (x + 1) % world_, c.chunk, coll_step_latency_, true, x, tag, now);
+  const int next = (x + 1) % world_;
+  StartFlow(x, next % period_, x, next, c.chunk, coll_step_latency_, true, x, tag, now);
 }
 
-void Engine::StartFlow(int src, int dst, int64_t bytes, TimePs extra_latency, bool collective, int src_pos,
-                       int dst_pos, TimePs now) {
+void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
+                       bool collective, int src_pos, int dst_pos, TimePs now) {
   int32_t f;
   if (!free_flows_.empty()) {
     f = free_flows_.back();
@@ -250,7 +263,13 @@ void Engine::StartFlow(int src, int dst, int64_t bytes, TimePs extra_latency, bo
   }
   Flow& fl = flows_[f];
   TimePs lat;
-  topo_.Route(src, dst, &fl.port[0], &fl.port[1], &lat);
+  int out_port, in_port;
+  topo_.Route(route_src, route_dst, &out_port, &in_port, &lat);
+  // Ports are numbered by (representative) rank: 4·rank + kind. A port's rate depends only on its kind.
+  fl.port[0] = 4 * src + out_port % 4;
+  fl.port[1] = 4 * dst + in_port % 4;
+  // A shared port makes the result depend on the order of same-time joins and leaves: not provably symmetric.
+  if (symmetric_ && (port_flows_[fl.port[0]].n > 0 || port_flows_[fl.port[1]].n > 0)) broken_ = true;
   fl.left_bytes = double(bytes);
   fl.rate = 0;
   fl.last = now;
@@ -313,11 +332,15 @@ void Engine::FinishFlow(int32_t f, TimePs now) {
       TryCollectiveStep(c, tag, x, now);
     }
   }
-  if (c.finished == world_) collectives_.erase(tag);
+  if (c.finished == period_) collectives_.erase(tag);
 }
 
 void Engine::CompleteComm(int r, int pos, TimePs now) {
   Rank& k = ranks_[r];
+  if (symmetric_ && slowdown_ > 0) {
+    if (k.last_comp_done == now || (k.comp_busy && k.comp_end == now)) broken_ = true;
+    k.last_comm_done = now;
+  }
   Record(r, 1, pos, k.grp_post, now);
   ++stats_.ops;
   totals_[r].end_ps = std::max(totals_[r].end_ps, now);
@@ -331,7 +354,8 @@ void Engine::CompleteComm(int r, int pos, TimePs now) {
 
 Status Engine::Run() {
   for (TimeKey& c : cache_) c = TimeKey{0, UINT32_MAX};
-  for (int r = 0; r < world_; ++r) TryAdvance(r, 0);
+  for (int r = 0; r < period_; ++r) TryAdvance(r, 0);
+  if (broken_) return Status::Ok();
   TimePs now = 0;
   while (!heap_.empty()) {
     const TimeKey top = heap_[0];
@@ -344,6 +368,10 @@ Status Engine::Run() {
       if (e.type == kComputeDone) {
         Rank& k = ranks_[e.id];
         if (e.version != k.comp_version || !k.comp_busy) continue;
+        if (symmetric_ && slowdown_ > 0) {
+          if (k.last_comm_done == now) broken_ = true;
+          k.last_comp_done = now;
+        }
         Mark(int(e.id), now);
         k.comp_busy = false;
         ++k.done[0];
@@ -355,6 +383,7 @@ Status Engine::Run() {
         if (e.version != flows_[e.id].version) continue;
         FinishFlow(int32_t(e.id), now);
       }
+      if (broken_) return Status::Ok();
     }
     // Retire the bucket and pop its time from the heap.
     buckets_[top.bucket].items.clear();
@@ -380,7 +409,7 @@ Status Engine::Run() {
       heap_[i] = last;
     }
   }
-  for (int r = 0; r < world_; ++r) {
+  for (int r = 0; r < period_; ++r) {
     const Rank& k = ranks_[r];
     const RankProgram& p = programs_[program_of_rank_[r]];
     for (int s = 0; s < kStreamCount; ++s)

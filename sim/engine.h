@@ -73,8 +73,17 @@ struct RankTotals {
 class Engine {
  public:
   // program_of_rank[r] indexes `programs`; both must outlive the engine.
+  //
+  // `period` P (a divisor of W; 0 means W) simulates only ranks 0..P−1 as representatives of their classes
+  // {r, r+P, r+2P, ...}: valid when shifting every rank by P maps the whole system onto itself (equal programs and
+  // equal routes, see FindSymmetryPeriod in simulate.h). Rank r stands for the actual rank r; a message to actual
+  // rank d is delivered to representative d mod P as if sent by (sender − (d − d mod P)) mod W, and each transfer
+  // uses the ports of the representatives. totals()[r] then holds the totals of every rank of class r. Such a run is
+  // exact only while the events of one time commute (see README "Symmetry"); when a transfer would share a port or
+  // (with comm_slowdown > 0) a rank's compute end coincides with one of its transfers ending, Run() stops and
+  // symmetry_broken() is set, and the caller must run the general engine (period W) instead.
   Engine(const Topology& topology, const HardwareProfile& hw, const std::vector<RankProgram>& programs,
-         const std::vector<uint32_t>& program_of_rank);
+         const std::vector<uint32_t>& program_of_rank, int period = 0);
   // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts).
   void TraceRank(int rank, const RankSchedule* schedule);
   Status Run();
@@ -82,6 +91,8 @@ class Engine {
   const std::vector<RankTotals>& totals() const { return totals_; }
   const std::vector<TraceEvent>& events() const { return trace_; }
   const EngineStats& stats() const { return stats_; }
+  int period() const { return period_; }
+  bool symmetry_broken() const { return broken_; }
 
  private:
   enum EventType : uint32_t { kComputeDone = 0, kFlowDone = 1 };
@@ -109,6 +120,7 @@ class Engine {
     TimePs comp_last = 0, comp_start = 0;
     int32_t grp_begin = 0, grp_end = 0, grp_left = 0;
     TimePs grp_post = 0, mark = 0;
+    TimePs comp_end = -1, last_comp_done = -1, last_comm_done = -1;  // coincidence checks (symmetric runs)
     std::vector<Pending> sends_to_me, recvs;  // posted, unmatched
   };
   struct Flow {
@@ -137,8 +149,10 @@ class Engine {
   void Post(int rank, int pos, TimePs now);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);
-  void StartFlow(int src, int dst, int64_t bytes, TimePs extra_latency, bool collective, int src_pos, int dst_pos,
-                 TimePs now);
+  // src/dst: representatives (state); route_src/route_dst: the actual ranks whose route the transfer takes.
+  void StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
+                 bool collective, int src_pos, int dst_pos, TimePs now);
+  void PushCompute(int rank, TimePs t);
   void Reflow(int port, TimePs now);
   void RescheduleFlow(int32_t f, TimePs now);
   void FinishFlow(int32_t f, TimePs now);
@@ -150,6 +164,9 @@ class Engine {
   const std::vector<RankProgram>& programs_;
   const std::vector<uint32_t>& program_of_rank_;
   int world_;
+  int period_;
+  bool symmetric_;      // period_ < world_
+  bool broken_ = false;  // a symmetric run met a case it cannot prove exact
   double slowdown_;
   TimePs coll_step_latency_;
   std::vector<Rank> ranks_;

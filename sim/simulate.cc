@@ -1,6 +1,8 @@
 #include "sim/simulate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <unordered_map>
 
 #include "core/config_json.h"
@@ -39,6 +41,31 @@ double Seconds(std::chrono::steady_clock::time_point a) {
 }
 
 }  // namespace
+
+int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& programs,
+                       const std::vector<uint32_t>& program_of) {
+  const int w = topo.world();
+  std::vector<int> offsets;
+  for (const RankProgram& p : programs)
+    for (const SimOp& o : p.streams[1]) {
+      if (o.kind == OpKind::kAllGather || o.kind == OpKind::kReduceScatter) offsets.push_back(1 % w);
+      else if (o.peer_offset >= 0) offsets.push_back(o.peer_offset);
+    }
+  std::sort(offsets.begin(), offsets.end());
+  offsets.erase(std::unique(offsets.begin(), offsets.end()), offsets.end());
+  for (int period = 1; period < w; ++period) {
+    if (w % period != 0) continue;
+    bool ok = true;
+    for (int r = period; r < w && ok; ++r) {
+      const int c = r % period;
+      if (program_of[r] != program_of[c]) ok = false;
+      for (int o : offsets)
+        if (ok && topo.SameNode(r, (r + o) % w) != topo.SameNode(c, (c + o) % w)) ok = false;
+    }
+    if (ok) return period;
+  }
+  return w;
+}
 
 Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& opt, SimResult* out) {
   RINGLAB_RETURN_IF_ERROR(ValidateConfig(cfg));
@@ -118,21 +145,42 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.compile_s = Seconds(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
-  Engine engine(topo, hw, programs, program_of);
-  for (int r = 0; r < w; ++r)
-    if (kept_index[r] >= 0) engine.TraceRank(r, &kept[kept_index[r]]);
-  RINGLAB_RETURN_IF_ERROR(engine.Run());
+  int period = w;
+  if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
+    period = FindSymmetryPeriod(topo, programs, program_of);
+  std::optional<Engine> engine;
+  if (period < w) {
+    engine.emplace(topo, hw, programs, program_of, period);
+    RINGLAB_RETURN_IF_ERROR(engine->Run());
+    if (engine->symmetry_broken()) {
+      res.symmetry_fallback = true;
+      period = w;
+      engine.reset();
+    }
+  }
+  if (!engine) {
+    engine.emplace(topo, hw, programs, program_of);
+    for (int r = 0; r < w; ++r)
+      if (kept_index[r] >= 0) engine->TraceRank(r, &kept[kept_index[r]]);
+    RINGLAB_RETURN_IF_ERROR(engine->Run());
+  }
   res.run_s = Seconds(t1);
-  res.stats = engine.stats();
+  res.symmetry_period = period;
+  res.stats = engine->stats();
+  // A symmetric run simulates one rank per class of W/P ranks that behave identically.
+  res.stats.ops *= w / period;
+  res.stats.events *= w / period;
+  res.stats.flows *= w / period;
 
   // Summary from the engine's per-rank totals: the same quantities core's Summarize computes from a full trace.
   RunSummary& s = res.summary;
-  const auto& tot = engine.totals();
+  const auto& tot_rep = engine->totals();
+  auto tot = [&](int r) -> const RankTotals& { return tot_rep[r % period]; };
   s.ranks.resize(w);
   TimePs t_begin = std::numeric_limits<TimePs>::max(), t_end = 0;
   for (int r = 0; r < w; ++r) {
-    t_begin = std::min(t_begin, tot[r].start_ps);
-    t_end = std::max(t_end, tot[r].end_ps);
+    t_begin = std::min(t_begin, tot(r).start_ps);
+    t_end = std::max(t_end, tot(r).end_ps);
   }
   if (w == 0 || t_begin == std::numeric_limits<TimePs>::max()) t_begin = 0;
   s.step_time_us = double(t_end - t_begin) * 1e-6;
@@ -140,10 +188,10 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   for (int r = 0; r < w; ++r) {
     RankMetrics& m = s.ranks[r];
     m.start_us = double(t_begin) * 1e-6;
-    m.end_us = double(tot[r].end_ps) * 1e-6;
-    m.compute_us = double(tot[r].compute_ps) * 1e-6;
-    m.comm_us = double(tot[r].comm_ps) * 1e-6;
-    m.both_us = double(tot[r].both_ps) * 1e-6;
+    m.end_us = double(tot(r).end_ps) * 1e-6;
+    m.compute_us = double(tot(r).compute_ps) * 1e-6;
+    m.comm_us = double(tot(r).comm_ps) * 1e-6;
+    m.both_us = double(tot(r).both_ps) * 1e-6;
     m.idle_us = s.step_time_us - (m.compute_us + m.comm_us - m.both_us);
     m.flops = programs[program_of[r]].flops;
     s.max_compute_us = std::max(s.max_compute_us, m.compute_us);
@@ -163,7 +211,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.trace.meta.config = cfg;
   res.trace.meta.hardware = hw.name;
   res.trace.meta.schedule_op_count = res.schedule_op_count;
-  res.trace.events = engine.events();
+  res.trace.events = engine->events();
   *out = std::move(res);
   return Status::Ok();
 }
@@ -179,6 +227,8 @@ nlohmann::json ToJson(const SimResult& r, bool per_rank) {
   j["schedule_op_count"] = r.schedule_op_count;
   j["distinct_rank_programs"] = r.distinct_programs;
   j["programs_shared_by_sample"] = r.programs_shared_by_sample;
+  j["symmetry_period"] = r.symmetry_period;
+  j["symmetry_fallback"] = r.symmetry_fallback;
   j["engine"] = {{"ops", r.stats.ops}, {"events", r.stats.events}, {"flows", r.stats.flows}};
   return j;
 }

@@ -34,6 +34,9 @@ struct SimOptions {
   TraceMode trace = TraceMode::kNone;
   std::vector<int> trace_ranks;  // kRanks: these ranks only
   int share_probe_above = 256;   // W above which programs are shared on a sampled check (0: always compile all)
+  // Simulate one representative per symmetry class of ranks when the system is provably shift-symmetric and nothing
+  // is traced (README "Symmetry"); false always runs every rank (the general path).
+  bool use_symmetry = true;
 };
 
 struct SimResult {
@@ -46,8 +49,16 @@ struct SimResult {
   int64_t schedule_op_count = 0;
   int distinct_programs = 0;
   bool programs_shared_by_sample = false;
+  int symmetry_period = 0;        // ranks simulated: P < W when the symmetric run was used, else W
+  bool symmetry_fallback = false;  // a symmetric run was tried, met a case it cannot prove exact, and was redone
   double compile_s = 0, run_s = 0;  // host wall time
 };
+
+// The smallest P dividing W (P < W) such that shifting every rank by P maps the system onto itself: rank r + P runs
+// the same program as r, and for every peer offset o the programs use (and 1, the collective ring step) the transfer
+// r + P → r + P + o takes the same kind of route (NVLink or NIC) as r → r + o. Returns W when there is none.
+int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& programs,
+                       const std::vector<uint32_t>& program_of_rank);
 
 Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& options, SimResult* out);
 
