@@ -1,23 +1,34 @@
 # %% [markdown]
 # # Simulator calibration and validation report
 #
-# Calibrates the simulator's h100_sxm profile from real `ringlab run --trace` traces (committed under
-# `bench/results/cp_traces/`, W = 2) and validates it on configurations it never saw (W = 4). Also shows the
-# simulator engineer's reproduction of the PyTorch peer (`bench/results/sim_vs_peer.*`) when present.
-# If no real trace exists the notebook says so and still runs.
+# Calibrates the simulator's h100_sxm profile from real `ringlab run --trace` runs on 4x H100 80GB HBM3
+# (`bench/results/calibration_grid/`, 34 grid points, both methods, forward and backward traces plus each point's
+# `*.summary.json` medians; executor binaries at commit 2b8875c, backward kernel v5) and validates it on the grid
+# points it never saw. Calibration split: W = 2, S = 16384, (H, Hkv) in {(32, 32), (8, 2)}, D in {64, 128}
+# (4 points x 2 methods x fwd/bwd = 16 traces; `launch_us` fitted to their summary medians with `--fit-launch`).
+# Held out: every other point (30 points x 2 methods = 60 runs). Measured step times are the summaries' medians
+# (`fwd_ms`, `fwdbwd_ms`: slowest rank's median of 5 timed iterations); simulated fwd+bwd = simulated forward step +
+# simulated backward step. Also shows the simulator engineer's reproduction of the PyTorch peer
+# (`bench/results/sim_vs_peer.*`) when present. If no real trace exists the notebook says so and still runs.
 
 # %%
 # Data: the exact commands that produced it (repository root; build/apps/ringlab is replaced by $RINGLAB_BIN).
+# The committed sim/profiles/h100_sxm_calibrated.json and bench/results/sim_validation.{md,json} come from the same
+# two commands with --out sim/profiles/h100_sxm_calibrated.json, --profile sim/profiles/h100_sxm_calibrated.json and
+# --out bench/results/sim_validation (see the header of bench/results/sim_validation.md).
+# The globs match only <point>.{allgather,alltoall}[.backward].json, never *.summary.json or *.log (both scripts
+# find a trace's summary themselves, by name).
 COMMANDS = [
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/calibrate.py "
-    "--traces 'bench/results/cp_traces/bench_w2_*.json' --out out/notebooks/calibrated_h100.json",
+    "--traces 'bench/results/calibration_grid/w2_s16384_h32_k32_d*.all*.json' "
+    "'bench/results/calibration_grid/w2_s16384_h8_k2_d*.all*.json' "
+    "--fit-launch --runs-commit 2b8875c --out out/notebooks/h100_sxm_calibrated.json",
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/validate.py "
-    "--profile out/notebooks/calibrated_h100.json --traces 'bench/results/cp_traces/bench_w*.json' "
+    "--profile out/notebooks/h100_sxm_calibrated.json --traces 'bench/results/calibration_grid/*.all*.json' "
     "--out out/notebooks/sim_validation",
 ]
-OUTPUTS = ["out/notebooks/calibrated_h100.json", "out/notebooks/sim_validation.json"]
-# The committed tables (bench/results/calibrated_h100.json, sim_validation.{md,json}) come from the same commands
-# with --out bench/results/... and only the W=4 traces as --traces.
+OUTPUTS = ["out/notebooks/h100_sxm_calibrated.json", "out/notebooks/sim_validation.json"]
+TARGET_MEDIAN, TARGET_WORST = 0.03, 0.08  # the issue's goal for held-out step-time error
 
 import glob, json, os, pathlib, subprocess
 
@@ -32,11 +43,11 @@ ROOT = repo_root()
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
 FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
 FIG.mkdir(parents=True, exist_ok=True)
-HAVE_REAL = bool(glob.glob(str(ROOT / "bench/results/cp_traces/bench_w*.json")))
+HAVE_REAL = bool(glob.glob(str(ROOT / "bench/results/calibration_grid/*.all*.json")))
 
 def ensure_data():
     if not HAVE_REAL:
-        print("NO REAL DATA YET: no real traces under bench/results/cp_traces/; nothing to calibrate or validate.")
+        print("NO REAL DATA YET: no real traces under bench/results/calibration_grid/; nothing to calibrate or validate.")
         return
     if all((ROOT / o).exists() for o in OUTPUTS):
         print("data present:", ", ".join(OUTPUTS))
@@ -56,39 +67,111 @@ import matplotlib.pyplot as plt
 
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "grid.alpha": 0.3})
 val_path = ROOT / OUTPUTS[1]
-if HAVE_REAL and val_path.exists():
+HAVE_VAL = HAVE_REAL and val_path.exists()
+if HAVE_VAL:
     val = json.load(open(val_path))
     pts = pd.DataFrame(val["points"])
     prov = val["provenance"]
-    print(f"profile {val['profile']}: calibrated on {prov.get('card')} {prov.get('date')} commit {prov.get('commit')} "
-          f"from {len(prov.get('source_traces', []))} traces")
-    print(f"held-out: {val['held_out']['count']} points, median |error| {val['held_out']['median_abs_error']*100:.1f}%, "
-          f"worst {val['held_out']['worst_abs_error']*100:.1f}% (goal: median <= 3%, worst <= 8%)")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    ax = axes[0]
-    for held, mk in ((False, "s"), (True, "o")):
-        d = pts[pts.in_calibration != held]
-        ax.scatter(d.measured_ms, d.sim_ms, marker=mk, label="held out" if held else "calibration", s=30)
-    lo, hi = pts[["measured_ms", "sim_ms"]].min().min() * 0.8, pts[["measured_ms", "sim_ms"]].max().max() * 1.2
-    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-    ax.fill_between([lo, hi], [lo * 0.92, hi * 0.92], [lo * 1.08, hi * 1.08], color="0.9", label="±8%")
-    ax.set_xscale("log"); ax.set_yscale("log")
-    ax.set_xlabel("measured step (ms)"); ax.set_ylabel("simulated step (ms)")
-    ax.set_title("step time, calibrated h100_sxm")
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    k = pd.DataFrame(val["per_op_kind"]).T
-    ax.bar(k.index, k.median_abs * 100, label="median |error|")
-    ax.scatter(k.index, k.worst_abs * 100, color="C3", zorder=3, label="worst |error|")
-    ax.set_ylabel("per-op duration error (%)")
-    ax.set_title("per-op error by kind (send/recv include rendezvous waits)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(FIG / "calibration_pred_vs_measured.png")
-    display(pts[["trace", "in_calibration", "world", "seq", "method", "pass", "measured_ms", "sim_ms", "error"]]
-            .assign(error=lambda d: (d.error * 100).round(1)).round(2))
+    print(f"profile {val['profile']}: calibrated on {prov.get('card')} {prov.get('date')} (runs at commit "
+          f"{prov.get('runs_commit')}) from {len(prov.get('source_traces', []))} traces; "
+          f"{int(pts.in_calibration.sum())} calibration runs, {int((~pts.in_calibration).sum())} held-out runs")
+    rows = []
+    for split, key in (("held out", "held_out"), ("calibration", "calibration")):
+        for ps, label in (("fwd", "forward"), ("fwdbwd", "forward+backward")):
+            s = val[key][ps]
+            rows.append({"split": split, "step": label, "runs": s["count"],
+                         "median |error| %": round(s["median_abs_error"] * 100, 1),
+                         "worst |error| %": round(s["worst_abs_error"] * 100, 1)})
+    summary = pd.DataFrame(rows)
+    display(summary)
+    h = val["held_out"]
+    for ps, label in (("fwd", "forward"), ("fwdbwd", "forward+backward")):
+        med, worst = h[ps]["median_abs_error"], h[ps]["worst_abs_error"]
+        ok = med <= TARGET_MEDIAN and worst <= TARGET_WORST
+        print(f"HELD OUT {label}: median |error| {med * 100:.1f}%, worst {worst * 100:.1f}% "
+              f"-> target (median <= {TARGET_MEDIAN * 100:.0f}%, worst <= {TARGET_WORST * 100:.0f}%) "
+              f"{'MET' if ok else 'NOT MET'}")
 else:
     print("NO REAL DATA YET: validation skipped.")
+
+# %% [markdown]
+# ## Predicted vs measured step time
+#
+# One marker per (grid point, method); squares were in the calibration set, circles are held out. The dashed line is
+# perfect agreement; the light band is the issue's ±8% worst-case target.
+
+# %%
+if HAVE_VAL:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, (meas, sim, title, key) in zip(axes, (
+            ("measured_fwd_ms", "sim_fwd_ms", "forward step", "fwd"),
+            ("measured_fwdbwd_ms", "sim_fwdbwd_ms", "forward+backward step", "fwdbwd"))):
+        lo = pts[[meas, sim]].min().min() * 0.7
+        hi = pts[[meas, sim]].max().max() * 1.4
+        ax.fill_between([lo, hi], [lo * (1 - TARGET_WORST), hi * (1 - TARGET_WORST)],
+                        [lo * (1 + TARGET_WORST), hi * (1 + TARGET_WORST)], color="0.88", label="±8%")
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        for calib, mk, col, lab in ((True, "s", "C0", "calibration"), (False, "o", "C1", "held out")):
+            d = pts[pts.in_calibration == calib]
+            ax.scatter(d[meas], d[sim], marker=mk, color=col, s=26, alpha=0.85, label=f"{lab} ({len(d)})", zorder=3)
+        s = val["held_out"][key]
+        ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlim(lo, hi); ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured (ms, summary median)"); ax.set_ylabel("simulated (ms)")
+        ax.set_title(f"{title}: held out median {s['median_abs_error'] * 100:.1f}%, "
+                     f"worst {s['worst_abs_error'] * 100:.1f}%", fontsize=10)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("h100_sxm_calibrated vs real 4x H100 runs (target: median <= 3%, worst <= 8%: not met)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(FIG / "calibration_pred_vs_measured.png")
+    plt.show()
+
+# %% [markdown]
+# ## Per-op duration error by kind (held-out traces)
+#
+# sim / real - 1 per op, matched by rank and schedule op id. A real send/recv/all-gather duration includes waiting for
+# the peer, so those "errors" measure the executor's synchronisation more than link bandwidth.
+
+# %%
+if HAVE_VAL:
+    k = pd.DataFrame(val["per_op_kind"]).T
+    k = k.astype({"ops": int}).sort_values("median_abs")
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    x = np.arange(len(k))
+    ax.bar(x - 0.2, k.median_abs * 100, width=0.4, label="median |error|")
+    ax.bar(x + 0.2, k.median_signed * 100, width=0.4, color="C2", label="median signed error")
+    ax.scatter(x, k.worst_abs * 100, color="C3", zorder=3, label="worst |error|")
+    ax.set_xticks(x, [f"{n}\n({o} ops)" for n, o in zip(k.index, k.ops)], fontsize=8)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_ylabel("per-op duration error (%)")
+    ax.set_title("per-op error by kind, held-out traces (send/recv/all-gather include rendezvous waits)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(FIG / "calibration_per_op_error.png")
+    plt.show()
+    display((k[["ops", "median_abs", "worst_abs", "median_signed"]]
+             .assign(median_abs=lambda d: (d.median_abs * 100).round(1), worst_abs=lambda d: (d.worst_abs * 100).round(1),
+                     median_signed=lambda d: (d.median_signed * 100).round(1))
+             .rename(columns={"median_abs": "median |err| %", "worst_abs": "worst |err| %",
+                              "median_signed": "median signed %"})))
+
+# %% [markdown]
+# ## Every run
+
+# %%
+if HAVE_VAL:
+    cols = ["point", "method", "in_calibration", "measured_fwd_ms", "sim_fwd_ms", "error_fwd",
+            "measured_fwdbwd_ms", "sim_fwdbwd_ms", "error_fwdbwd"]
+    t = pts[cols].copy()
+    t["error_fwd"] = (t.error_fwd * 100).round(1)
+    t["error_fwdbwd"] = (t.error_fwdbwd * 100).round(1)
+    with pd.option_context("display.max_rows", 100):
+        display(t.round(3))
+    worst = pts[~pts.in_calibration].assign(a=lambda d: d[["error_fwd", "error_fwdbwd"]].abs().max(axis=1))
+    print("held-out runs worst first:")
+    print(worst.sort_values("a", ascending=False)[["point", "method", "error_fwd", "error_fwdbwd"]].head(8)
+          .assign(error_fwd=lambda d: (d.error_fwd * 100).round(1), error_fwdbwd=lambda d: (d.error_fwdbwd * 100).round(1))
+          .to_string(index=False))
 
 # %% [markdown]
 # ## The peer reproduction (simulator engineer's table)
@@ -107,9 +190,13 @@ for p in peer:
 # %% [markdown]
 # ## What the numbers say
 #
-# The fitted profile (attention rates measured with the comm stream idle, a comm slowdown, NVLink bandwidth from the
-# fastest send of each size, merge/copy bandwidth) predicts all-gather steps within a few percent but under-predicts
-# ring (alltoall) steps, most at S = 32768 forward and S = 131072 backward: the real ring loses time to send/recv
-# rendezvous waits and to attention kernels slowed more than the median beside communication — effects the
-# per-op duration model does not carry yet. Per-op send/recv "errors" are dominated by that waiting (a real send's
-# duration includes the wait for its peer), so they measure the executor's synchronisation, not link bandwidth.
+# **The issue's target (held-out median |error| <= 3%, worst <= 8%) is not met**: held-out forward steps are off by a
+# median 8.9% (worst 30.0%), forward+backward by 5.5% (worst 26.3%) — see the first cell's output for the numbers of
+# this run. Even the calibration runs themselves miss by up to ~20% (fwd+bwd at H=8, Hkv=2), so this is model
+# structure, not over-fitting. The systematic misses: W = 4 at S = 16384 (0.4-3 ms steps) is under-predicted by
+# 10-30% — host/launch gaps between ops and send/recv waits the per-op model does not carry (`launch_us` = 60 is a
+# crude stand-in and makes merge/prepare ops far too slow, see the per-op chart); forward at W = 2, S >= 65536 is
+# over-predicted by 8-19% (the causal-block wave model fitted at 8192-token blocks extrapolates badly); alltoall
+# backward at W = 4 is under-predicted (attention slowed by NCCL kernels taking SMs: a wave effect, not a constant
+# `comm_slowdown`). Per-op send/recv errors are dominated by waiting (a real send's duration includes the wait for its
+# peer), so they measure the executor's synchronisation, not link bandwidth.
