@@ -199,11 +199,11 @@ void Engine::Post(int r, int pos, TimePs now) {
       const int dst = (r + op.peer_offset) % world_;
       const int dc = dst % period_;
       const int as_src = (r - (dst - dc) + world_) % world_;
-      std::vector<Pending>& recvs = ranks_[dc].recvs;
-      for (size_t i = 0; i < recvs.size(); ++i)
+      auto& recvs = ranks_[dc].recvs;
+      for (int i = 0; i < recvs.size(); ++i)
         if (recvs[i].src == as_src && recvs[i].tag == op.tag) {
           const int dst_pos = recvs[i].pos;
-          recvs.erase(recvs.begin() + i);
+          recvs.erase(i);
           StartFlow(r, dc, r, dst, op.bytes, 0, false, pos, dst_pos, now);
           return;
         }
@@ -212,11 +212,11 @@ void Engine::Post(int r, int pos, TimePs now) {
     }
     case OpKind::kRecv: {
       const int src = (r + op.peer_offset) % world_;
-      std::vector<Pending>& sends = ranks_[r].sends_to_me;
-      for (size_t i = 0; i < sends.size(); ++i)
+      auto& sends = ranks_[r].sends_to_me;
+      for (int i = 0; i < sends.size(); ++i)
         if (sends[i].src == src && sends[i].tag == op.tag) {
           const int src_pos = sends[i].pos;
-          sends.erase(sends.begin() + i);
+          sends.erase(i);
           StartFlow(src % period_, r, src, r, op.bytes, 0, false, src_pos, pos, now);
           return;
         }
@@ -282,6 +282,13 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   fl.dst_pos = dst_pos;
   ++stats_.flows;
   for (int p : fl.port) port_flows_[p].add(f);
+  if (port_flows_[fl.port[0]].n == 1 && port_flows_[fl.port[1]].n == 1) {
+    // Alone on both ports (the common case): what Reflow would do, directly. The rate is the smaller port rate.
+    fl.rate = std::min(topo_.PortBytesPerPs(fl.port[0]), topo_.PortBytesPerPs(fl.port[1]));
+    fl.bytes_end = now + Round(fl.left_bytes / fl.rate);
+    Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
+    return;
+  }
   for (int p : fl.port) Reflow(p, now);
 }
 
@@ -304,13 +311,13 @@ void Engine::Reflow(int port, TimePs now) {
 }
 
 void Engine::FinishFlow(int32_t f, TimePs now) {
-  const Flow fl = flows_[f];
-  for (int p : fl.port) {
-    port_flows_[p].remove(f);
-  }
-  ++flows_[f].version;
+  Flow& live = flows_[f];
+  for (int p : live.port) port_flows_[p].remove(f);
+  ++live.version;
+  const Flow fl = live;
   free_flows_.push_back(f);
-  for (int p : fl.port) Reflow(p, now);
+  for (int p : fl.port)
+    if (port_flows_[p].n > 0) Reflow(p, now);
   if (!fl.collective) {
     CompleteComm(fl.src, fl.src_pos, now);
     CompleteComm(fl.dst, fl.dst_pos, now);

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -112,6 +113,25 @@ class Engine {
   struct Pending {
     int32_t src, tag, pos;
   };
+  // A list that keeps its first N items inline (no heap access in the common case); order is kept on erase.
+  template <typename T, int N>
+  struct InlineVec {
+    int32_t n = 0;
+    T first[N];
+    std::vector<T> rest;
+    int32_t size() const { return n; }
+    T& operator[](int i) { return i < N ? first[i] : rest[i - N]; }
+    void push_back(const T& v) {
+      if (n < N) first[n] = v;
+      else rest.push_back(v);
+      ++n;
+    }
+    void erase(int i) {
+      for (int j = i; j + 1 < n; ++j) (*this)[j] = (*this)[j + 1];
+      if (n > N) rest.pop_back();
+      --n;
+    }
+  };
   struct Rank {
     int32_t next[kStreamCount] = {0, 0}, done[kStreamCount] = {0, 0};
     bool comp_busy = false, comm_busy = false, comp_slow = false, started = false;
@@ -121,7 +141,7 @@ class Engine {
     int32_t grp_begin = 0, grp_end = 0, grp_left = 0;
     TimePs grp_post = 0, mark = 0;
     TimePs comp_end = -1, last_comp_done = -1, last_comm_done = -1;  // coincidence checks (symmetric runs)
-    std::vector<Pending> sends_to_me, recvs;  // posted, unmatched
+    InlineVec<Pending, 2> sends_to_me, recvs;  // posted, unmatched
   };
   struct Flow {
     int32_t port[2];
@@ -181,17 +201,22 @@ class Engine {
   uint64_t seq_ = 0;
   std::vector<Flow> flows_;
   std::vector<int32_t> free_flows_;
-  // Flows on each port: a few inline (the common case), more in `more`.
+  // Flows on each port: a few inline (the common case), more in `more` (16 bytes per port, so a rank's four ports
+  // share one cache line).
   struct PortFlows {
-    static constexpr int kInline = 6;
+    static constexpr int kInline = 2;
     int32_t n = 0;
     int32_t inline_ids[kInline];
-    std::vector<int32_t> more;
+    std::unique_ptr<std::vector<int32_t>> more;
     int32_t size() const { return n; }
-    int32_t at(int i) const { return i < kInline ? inline_ids[i] : more[i - kInline]; }
+    int32_t at(int i) const { return i < kInline ? inline_ids[i] : (*more)[i - kInline]; }
     void add(int32_t f) {
-      if (n < kInline) inline_ids[n] = f;
-      else more.push_back(f);
+      if (n < kInline) {
+        inline_ids[n] = f;
+      } else {
+        if (!more) more = std::make_unique<std::vector<int32_t>>();
+        more->push_back(f);
+      }
       ++n;
     }
     void remove(int32_t f) {
@@ -199,8 +224,8 @@ class Engine {
       while (at(i) != f) ++i;
       const int32_t last = at(n - 1);  // order within a port does not matter for rates; keep it deterministic
       if (i < kInline) inline_ids[i] = last;
-      else more[i - kInline] = last;
-      if (n - 1 >= kInline) more.pop_back();
+      else (*more)[i - kInline] = last;
+      if (n - 1 >= kInline) more->pop_back();
       --n;
     }
   };
