@@ -7,12 +7,14 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <unordered_map>
 
 #include "core/config_json.h"
@@ -69,7 +71,7 @@ class Scanner {
     return Status::InvalidArgument("trace file '" + name_ + "': " + what + " (at byte " + std::to_string(off) +
                                    ", line " + std::to_string(line) + ")");
   }
-  void Ws() {
+  [[gnu::always_inline]] void Ws() {
     while (p_ < e_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
   bool AtEnd() {
@@ -89,7 +91,10 @@ class Scanner {
     return false;
   }
   Status Expect(char c, const char* ctx, const char* field = nullptr) {
-    if (Eat(c)) return Status::Ok();
+    if (Eat(c)) [[likely]] return Status::Ok();
+    return ExpectFailed(c, ctx, field);
+  }
+  [[gnu::noinline]] Status ExpectFailed(char c, const char* ctx, const char* field) {
     std::string where = field ? " " + Field(field) : std::string();
     if (p_ >= e_) return Error("unexpected end of file (truncated?) " + std::string(ctx) + where);
     return Error(std::string("expected '") + c + "' " + ctx + where + ", found '" + Printable(*p_) + "'");
@@ -106,6 +111,16 @@ class Scanner {
     if (p_ >= e_) return Error("unexpected end of file (truncated?) where a string was expected");
     if (*p_ != '"') return Error(std::string("expected a string, found '") + Printable(*p_) + "'");
     const char* s = ++p_;
+    // Eight bytes at a time while none is '"', '\\' or a control character.
+    while (e_ - p_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p_, 8);
+      constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+      const uint64_t q = w ^ (kOnes * '"'), bs = w ^ (kOnes * '\\');
+      const uint64_t hit = ((q - kOnes) & ~q) | ((bs - kOnes) & ~bs) | ((w - kOnes * 0x20) & ~w);
+      if (hit & kHigh) break;
+      p_ += 8;
+    }
     while (p_ < e_ && *p_ != '"' && *p_ != '\\') {
       if ((unsigned char)*p_ < 0x20) return Error("control character inside a string");
       ++p_;
@@ -425,14 +440,158 @@ struct Interner {
   }
 };
 
+void ResetRaw(RawEvent& ev) {
+  ev.ph = 0;
+  ev.has_pid = ev.has_tid = ev.has_ts = ev.has_dur = false;
+  ev.pid = ev.tid = 0;
+  ev.ts = ev.dur = ev.flops = 0;
+  ev.name = ev.cat = ev.meta_name = {};
+  ev.name_buf.clear(), ev.cat_buf.clear(), ev.meta_name_buf.clear();
+  ev.op = ev.step = ev.peer = -1;
+  ev.bytes = ev.sort_index = 0;
+}
+
+// Where complete events go: lanes numbered in order of first appearance, names interned.
+struct EventSink {
+  std::vector<Event>* events;
+  std::vector<std::pair<int64_t, int64_t>>* lane_keys;
+  Interner* names;
+  std::map<std::pair<int64_t, int64_t>, uint32_t> lane_of;
+  std::pair<int64_t, int64_t> last_key{INT64_MIN, INT64_MIN};
+  uint32_t last_lane = 0;
+
+  uint32_t LaneOf(std::pair<int64_t, int64_t> key) {
+    if (key != last_key) {
+      auto [it, ins] = lane_of.try_emplace(key, uint32_t(lane_keys->size()));
+      if (ins) lane_keys->push_back(key);
+      last_key = key;
+      last_lane = it->second;
+    }
+    return last_lane;
+  }
+  void Add(const RawEvent& ev) {
+    Event e;
+    e.ts = ev.ts;
+    e.dur = ev.dur;
+    e.flops = ev.flops;
+    e.bytes = ev.bytes;
+    e.op = int32_t(ev.op);
+    e.step = int32_t(ev.step);
+    e.peer = int32_t(ev.peer);
+    e.kind = Classify(ev.cat, ev.name);
+    e.name = names->Get(ev.name);
+    e.lane = LaneOf({ev.pid, ev.tid});
+    events->push_back(e);
+  }
+};
+
+// Parallel parse of a large traceEvents array. The array is cut at guessed element boundaries (a line that starts
+// with '{' after a line ending in ','); each piece after the first is parsed speculatively on its own thread into its
+// own lanes and names. A piece counts only when the parser before it arrives exactly at its start between two
+// elements (so the guess was a real boundary) and it ended exactly at the next piece's start (or at the array's
+// ']'). Anything unusual in a piece (metadata, B/E pairs, string ids, a parse error) discards it and the sequential
+// parser goes on from there, so results and error messages are those of a plain sequential parse.
+struct Chunk {
+  const char* start = nullptr;
+  const char* stop = nullptr;  // the next piece's start; nullptr for the last piece (runs to ']')
+  std::vector<Event> events;
+  std::vector<std::pair<int64_t, int64_t>> lane_keys;
+  std::vector<std::string> no_names;
+  Interner names{&no_names};
+  size_t count = 0;           // array elements parsed
+  const char* end = nullptr;  // where the piece ended (stop, or after ']' / at the end of the data)
+  bool ok = false;
+};
+
+constexpr size_t kParallelMinBytes = size_t(4) << 20;
+
+std::vector<std::unique_ptr<Chunk>> PlanChunks(const char* b, const char* e) {
+  std::vector<std::unique_ptr<Chunk>> chunks;
+  const size_t n = size_t(e - b);
+  const unsigned hw = std::thread::hardware_concurrency();
+  const size_t parts = std::min<size_t>({hw ? hw : 1, 8, n / kParallelMinBytes + 1});
+  const char* prev = b;
+  for (size_t k = 1; k < parts; ++k) {
+    const char* p = b + n * k / parts;
+    const char* found = nullptr;
+    for (int tries = 0; tries < 4096 && p < e && !found; ++tries) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', size_t(e - p)));
+      if (!nl) break;
+      const char* q = nl + 1;
+      while (q < e && (*q == ' ' || *q == '\t' || *q == '\r')) ++q;
+      const char* r = nl;
+      while (r > prev && (r[-1] == ' ' || r[-1] == '\t' || r[-1] == '\r' || r[-1] == '\n')) --r;
+      if (q < e && *q == '{' && r > prev && r[-1] == ',') found = q;
+      p = nl + 1;
+    }
+    if (!found || found <= prev) break;
+    auto c = std::make_unique<Chunk>();
+    c->start = found;
+    if (!chunks.empty()) chunks.back()->stop = found;
+    chunks.push_back(std::move(c));
+    prev = found;
+  }
+  return chunks;
+}
+
+void ParseChunk(std::string_view data, const std::string& name, bool allow_eof, Chunk* c,
+                const std::atomic<bool>* cancel) {
+  Scanner sc(data, name);
+  sc.set_pos(c->start);
+  c->events.reserve(size_t((c->stop ? c->stop : data.data() + data.size()) - c->start) / 160 + 16);
+  EventSink sink{&c->events, &c->lane_keys, &c->names};
+  std::unordered_map<std::string, int64_t> ids;
+  RawEvent ev;
+  for (;;) {
+    if ((c->count & 1023) == 0 && cancel->load(std::memory_order_relaxed)) return;
+    ResetRaw(ev);
+    if (!ParseEvent(sc, &ev, &ids).ok() || !ids.empty()) return;
+    if (ev.ph == 'M' || ev.ph == 'B' || ev.ph == 'E') return;
+    if (ev.ph == 'X') {
+      if (!ev.has_ts) return;
+      sink.Add(ev);
+    }
+    ++c->count;
+    if (!sc.Eat(',')) {
+      if (c->stop) return;
+      if (sc.Eat(']') || (allow_eof && sc.AtEnd())) c->end = sc.pos(), c->ok = true;
+      return;
+    }
+    if (allow_eof && !c->stop && sc.AtEnd()) {
+      c->end = sc.pos(), c->ok = true;
+      return;
+    }
+    if (c->stop) {
+      sc.Ws();
+      if (sc.pos() == c->stop) {
+        c->end = sc.pos(), c->ok = true;
+        return;
+      }
+      if (sc.pos() > c->stop) return;
+    }
+  }
+}
+
+// Appends a piece's events, renumbering its lanes and names into the file's (same order as a sequential parse).
+void MergeChunk(Chunk& c, EventSink& sink) {
+  std::vector<uint32_t> lane_map(c.lane_keys.size()), name_map(c.names.store.size());
+  for (size_t i = 0; i < c.lane_keys.size(); ++i) lane_map[i] = sink.LaneOf(c.lane_keys[i]);
+  for (size_t i = 0; i < c.names.store.size(); ++i) name_map[i] = sink.names->Get(*c.names.store[i]);
+  sink.events->reserve(sink.events->size() + c.events.size());
+  for (Event e : c.events) {
+    e.lane = lane_map[e.lane];
+    e.name = name_map[e.name];
+    sink.events->push_back(e);
+  }
+  std::vector<Event>().swap(c.events);
+}
+
 Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe, Interner* names) {
   Scanner sc(data, name);
   std::unordered_map<std::string, int64_t> ids;
   std::string_view ringlab_raw;
-  std::map<std::pair<int64_t, int64_t>, uint32_t> lane_of;
   std::map<std::pair<int64_t, int64_t>, std::vector<std::pair<RawEvent, size_t>>> open_b;  // B/E stacks
-  std::pair<int64_t, int64_t> last_key{INT64_MIN, INT64_MIN};
-  uint32_t last_lane = 0;
+  EventSink sink{&fe->events, &fe->lane_keys, names};
   size_t index = 0;
 
   auto add = [&](RawEvent& ev) -> Status {
@@ -462,42 +621,60 @@ Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe,
     }
     if (ev.ph != 'X') return Status::Ok();  // instants, counters, flows: not drawn
     if (!ev.has_ts) return sc.Error(sc.Field("") + " has no ts");
-    Event e;
-    e.ts = ev.ts;
-    e.dur = ev.dur;
-    e.flops = ev.flops;
-    e.bytes = ev.bytes;
-    e.op = int32_t(ev.op);
-    e.step = int32_t(ev.step);
-    e.peer = int32_t(ev.peer);
-    e.kind = Classify(ev.cat, ev.name);
-    e.name = names->Get(ev.name);
-    std::pair<int64_t, int64_t> key{ev.pid, ev.tid};
-    if (key != last_key) {
-      auto [it, ins] = lane_of.try_emplace(key, uint32_t(fe->lane_keys.size()));
-      if (ins) fe->lane_keys.push_back(key);
-      last_key = key;
-      last_lane = it->second;
-    }
-    e.lane = last_lane;
-    fe->events.push_back(e);
+    sink.Add(ev);
     return Status::Ok();
   };
 
   auto parse_events = [&](bool allow_eof) -> Status {
     // at '[' already consumed
     if (sc.Eat(']')) return Status::Ok();
+    // Large arrays: pieces after the first parse on other threads while this one parses the first.
+    std::vector<std::unique_ptr<Chunk>> chunks;
+    if (size_t(data.data() + data.size() - sc.pos()) >= 2 * kParallelMinBytes)
+      chunks = PlanChunks(sc.pos(), data.data() + data.size());
+    std::atomic<bool> cancel{false};
+    std::vector<std::thread> threads;
+    struct Joiner {
+      std::atomic<bool>* cancel;
+      std::vector<std::thread>* threads;
+      ~Joiner() {
+        cancel->store(true);
+        for (auto& t : *threads)
+          if (t.joinable()) t.join();
+      }
+    } joiner{&cancel, &threads};
+    for (auto& c : chunks)
+      threads.emplace_back(ParseChunk, data, std::cref(name), allow_eof, c.get(), &cancel);
+    size_t next = 0;  // next piece to take over
+    auto give_up = [&] {
+      cancel.store(true);
+      for (auto& t : threads)
+        if (t.joinable()) t.join();
+      threads.clear();
+      next = chunks.size();
+    };
     RawEvent ev;
     for (;;) {
       if (allow_eof && sc.AtEnd()) return Status::Ok();  // the JSON Array Format may omit the closing ']'
-      ev.ph = 0;
-      ev.has_pid = ev.has_tid = ev.has_ts = ev.has_dur = false;
-      ev.pid = ev.tid = 0;
-      ev.ts = ev.dur = ev.flops = 0;
-      ev.name = ev.cat = ev.meta_name = {};
-      ev.name_buf.clear(), ev.cat_buf.clear(), ev.meta_name_buf.clear();
-      ev.op = ev.step = ev.peer = -1;
-      ev.bytes = ev.sort_index = 0;
+      if (next < chunks.size()) {
+        sc.Ws();
+        if (sc.pos() == chunks[next]->start) {
+          threads[next].join();
+          Chunk& c = *chunks[next];
+          if (c.ok) {
+            MergeChunk(c, sink);
+            index += c.count;
+            sc.set_pos(c.end);
+            ++next;
+            if (!c.stop) return Status::Ok();  // the last piece ended the array
+            continue;
+          }
+          give_up();
+        } else if (sc.pos() > chunks[next]->start) {
+          give_up();
+        }
+      }
+      ResetRaw(ev);
       sc.event_index = int64_t(index);
       RINGLAB_RETURN_IF_ERROR(ParseEvent(sc, &ev, &ids));
       RINGLAB_RETURN_IF_ERROR(add(ev));
@@ -715,10 +892,11 @@ void Finalize(std::vector<FileEvents>& files, std::vector<std::string> names, Tr
   std::map<int, int64_t> max_op, count;
   for (const Lane& l : m.lanes) {
     if (!files[l.file].info.ringlab) continue;
-    for (uint32_t i = l.begin; i < l.end; ++i) {
-      max_op[l.rank] = std::max<int64_t>(max_op[l.rank], m.events[i].op);
-      ++count[l.rank];
-    }
+    int64_t mo = -1;
+    for (uint32_t i = l.begin; i < l.end; ++i) mo = std::max<int64_t>(mo, m.events[i].op);
+    auto [it, ins] = max_op.try_emplace(l.rank, mo);
+    if (!ins) it->second = std::max(it->second, mo);
+    count[l.rank] += l.end - l.begin;
   }
   for (auto [rank, mo] : max_op) {
     if (mo < 0 || mo > 16 * count[rank] + 1024) continue;

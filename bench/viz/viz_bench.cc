@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,12 @@ using namespace ringlab::viz;
 using Clock = std::chrono::steady_clock;
 static double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
+}
+// CPU time of the process (all threads), ms: on a shared machine wall time also counts waiting for a core.
+static double CpuMs() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) * 1e-6;
 }
 
 int main(int argc, char** argv) {
@@ -34,8 +41,10 @@ int main(int argc, char** argv) {
   buf.shrink_to_fit();
   ViewerData d;
   auto t2 = Clock::now();
+  const double c2 = CpuMs();
   s = LoadTraceFiles({argv[1]}, &d.a);
   auto t3 = Clock::now();
+  out["load_cpu_ms"] = CpuMs() - c2;
   if (!s.ok()) return std::cerr << s.message() << "\n", 2;
   out["events"] = d.a.events.size();
   out["read_ms"] = Ms(t0, t1);
@@ -60,22 +69,27 @@ int main(int argc, char** argv) {
   } zooms[] = {{"zoomed_out", d.a.t_min, d.a.t_max}, {"zoomed_in", mid, mid + std::max(span * 1e-4, 1.0)}};
   for (const Z& z : zooms) {
     vs.t0 = z.t0, vs.t1 = z.t1, vs.fit_request = false;
-    std::vector<double> ms;
+    std::vector<double> ms, cpu;
     for (int i = 0; i < frames + 3; ++i) {
       double dt = (z.t1 - z.t0) * 0.001 * (i % 2 ? 1 : -1);
       vs.t0 += dt, vs.t1 += dt;
       io.DeltaTime = 1.f / 60;
       auto a = Clock::now();
+      const double c = CpuMs();
       ImGui::NewFrame();
       DrawViewerFrame(d, vs, io.DisplaySize);
       ImGui::Render();
-      if (i >= 3) ms.push_back(Ms(a, Clock::now()));
+      if (i >= 3) ms.push_back(Ms(a, Clock::now())), cpu.push_back(CpuMs() - c);
     }
     std::sort(ms.begin(), ms.end());
-    double sum = 0;
+    std::sort(cpu.begin(), cpu.end());
+    double sum = 0, csum = 0;
     for (double x : ms) sum += x;
+    for (double x : cpu) csum += x;
     out[std::string("cpu_frame_") + z.name] = {{"mean_ms", sum / double(ms.size())},
                                                 {"p95_ms", ms[ms.size() * 95 / 100]},
+                                                {"cpu_mean_ms", csum / double(cpu.size())},
+                                                {"cpu_median_ms", cpu[cpu.size() / 2]},
                                                 {"blocks", vs.blocks_drawn},
                                                 {"vertices", ImGui::GetDrawData()->TotalVtxCount}};
   }

@@ -74,7 +74,11 @@ void DrawViewerFrame(ViewerData& d, ViewState& vs, ImVec2 size) {
   ImGui::Begin("ringlab-view", nullptr,
                ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoMove |
                    ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoBringToFrontOnFocus |
-                   ImGuiWindowFlags_NoScrollbar);
+                   ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoBackground);  // see kViewerBackground
+  // Without a background ImGui also leaves out the window's border: draw it as before, under everything.
+  if (ImGui::GetStyle().WindowBorderSize > 0)
+    ImGui::GetBackgroundDrawList()->AddRect(ImVec2(0, 0), size, ImGui::GetColorU32(ImGuiCol_Border),
+                                            ImGui::GetStyle().WindowRounding, 0, ImGui::GetStyle().WindowBorderSize);
   DrawToolbar(d, vs);
   if (vs.show_legend) DrawLegend(d, vs);
   const float bottom = vs.show_stats ? std::max(150.f, size.y * 0.3f) : 0.f;

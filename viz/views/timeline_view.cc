@@ -171,23 +171,58 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
     dl->AddRectFilled(ImVec2(wpos.x, hy), ImVec2(wpos.x + wsize.x, hy + 14), IM_COL32(60, 60, 70, 255));
     dl->AddText(ImVec2(wpos.x + 4, hy), IM_COL32(230, 230, 230, 255), b);
   }
-  // Lanes.
+  // Lanes: opaque rectangles in channel 0 (drawn without blending when the app allows), text and outlines in
+  // channel 1 on top.
+  dl->ChannelsSplit(2);
+  dl->ChannelsSetCurrent(1);
+  if (vs.opaque_begin) dl->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
+  dl->ChannelsSetCurrent(0);
+  if (vs.opaque_begin) dl->AddCallback(vs.opaque_begin, nullptr);
   std::vector<LodBlock> blocks;
   int64_t drawn = 0;
+  // Every lane is drawn under one clip rectangle (the time area): per-lane and per-label clip rectangles each started
+  // a new draw call (38-332 a frame), each validated and binned on its own by software GL. Text is clipped on the CPU
+  // instead (AddText's fine clip rectangle).
+  const ImU32 lane_bg = IM_COL32(38, 38, 44, 255);
+  ImFont* font = ImGui::GetFont();
+  const float font_size = ImGui::GetFontSize();
+  auto blend = [](ImU32 fg, ImU32 bg, unsigned a) {  // fg over bg with alpha a/255, opaque result
+    ImU32 r = 0xFF000000u;
+    for (int sh = 0; sh < 24; sh += 8) {
+      unsigned f = (fg >> sh) & 0xFF, b = (bg >> sh) & 0xFF;
+      r |= ImU32((f * a + b * (255 - a) + 127) / 255) << sh;
+    }
+    return r;
+  };
   auto draw_lane = [&](const TraceModel& m, int li, float ly0, float ly1, double shift, bool is_b) {
     if (ly1 < view_y0 || ly0 > view_y1) return;
     const Lane& l = m.lanes[size_t(li)];
-    dl->AddRectFilled(ImVec2(x0, ly0), ImVec2(x1, ly1), IM_COL32(38, 38, 44, 255));
     std::string label = (is_b ? "B " : (B ? "A " : "")) + l.name;
-    dl->PushClipRect(ImVec2(wpos.x, ly0), ImVec2(x0 - 4, ly1), true);
-    dl->AddText(ImVec2(wpos.x + 6, ly0 + 2), IM_COL32(220, 220, 220, 255), label.c_str());
-    dl->PopClipRect();
-    dl->PushClipRect(ImVec2(x0, ly0), ImVec2(x1, ly1), true);
+    const ImVec4 label_clip(wpos.x, std::max(ly0, view_y0), x0 - 4, std::min(ly1, view_y1));
+    dl->ChannelsSetCurrent(1);
+    dl->AddText(font, font_size, ImVec2(wpos.x + 6, ly0 + 2), IM_COL32(220, 220, 220, 255), label.c_str(), nullptr,
+                0, &label_clip);
+    dl->ChannelsSetCurrent(0);
     const int rows = 1 + std::min(l.max_depth, 5);
     const float row_h = (ly1 - ly0) / float(rows);
+    // One background rectangle per lane, ops on top. (Filling only the gaps between ops saves pixels but costs more
+    // triangles than it saves when zoomed out, where gaps are a few pixels wide.)
+    dl->AddRectFilled(ImVec2(x0, ly0), ImVec2(x1, ly1), lane_bg);
     VisibleBlocks(m, li, vs.t0 + shift, vs.t1 + shift, us_per_px, vs.min_px, &blocks);
+    // Neighbouring blocks of one colour that touch (within a pixel) are drawn as one rectangle: zoomed out, thousands
+    // of 2-pixel blocks become fewer rectangles; llvmpipe's per-triangle setup is a large part of a zoomed-out frame.
+    struct Run {
+      float x0, x1;
+      ImU32 col;
+      bool tiny = false, open = false;
+    } run[6];
+    auto flush = [&](int r) {
+      if (!run[r].open) return;
+      dl->AddRectFilled(ImVec2(run[r].x0, ly0 + r * row_h + 1), ImVec2(run[r].x1, ly0 + (r + 1) * row_h - 1), run[r].col);
+      run[r].open = false;
+    };
     for (const LodBlock& b : blocks) {
-      float bx0 = std::max(X(b.t0 - shift), x0 - 2), bx1 = std::min(X(b.t1 - shift), x1 + 2);
+      float bx0 = std::max(X(b.t0 - shift), x0), bx1 = std::min(X(b.t1 - shift), x1);
       if (bx1 - bx0 < 1) bx1 = bx0 + 1;
       const int row = std::min<int>(b.depth, rows - 1);
       const float by0 = ly0 + row * row_h + 1, by1 = ly0 + (row + 1) * row_h - 1;
@@ -196,29 +231,40 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
         int64_t ai = C->a_of_b[b.first];
         if (ai >= 0) col = DiffColor(C->rel_diff[size_t(ai)]);
       }
-      if (b.count > 1) col = (col & 0x00FFFFFF) | 0xB0000000;
-      dl->AddRectFilled(ImVec2(bx0, by0), ImVec2(bx1, by1), col);
+      if (b.count > 1) col = blend(col, lane_bg, 0xB0);  // the old translucent look, opaque: runs can merge
       ++drawn;
-      if (b.count == 1) {
-        if (bx1 - bx0 > 30) {
-          const std::string& nm = m.NameOf(m.events[b.first]);
-          dl->PushClipRect(ImVec2(bx0, by0), ImVec2(bx1, by1), true);
-          dl->AddText(ImVec2(std::max(bx0, x0) + 3, by0 + (by1 - by0 - ImGui::GetFontSize()) / 2),
-                      IM_COL32(255, 255, 255, 255), nm.c_str());
-          dl->PopClipRect();
-        }
-        if (!is_b && d.critical_built && vs.critical_path && d.OnCritical(b.first))
-          dl->AddRect(ImVec2(bx0, by0), ImVec2(bx1, by1), IM_COL32(255, 235, 59, 255), 0, 0, 2.5f);
-        if (!is_b && !d.hits.empty() && d.IsHit(b.first))
-          dl->AddRect(ImVec2(bx0 - 1, by0 - 1), ImVec2(bx1 + 1, by1 + 1), IM_COL32(255, 64, 255, 255), 0, 0, 2.f);
+      const bool labelled = b.count == 1 && bx1 - bx0 > 30;
+      const bool critical = b.count == 1 && !is_b && d.critical_built && vs.critical_path && d.OnCritical(b.first);
+      const bool hit = b.count == 1 && !is_b && !d.hits.empty() && d.IsHit(b.first);
+      Run& r = run[row];
+      // Only blocks a few pixels wide merge, so the boundaries between wide ops stay visible.
+      const bool tiny = bx1 - bx0 < 4;
+      if (r.open && tiny && r.tiny && r.col == col && bx0 <= r.x1 + 1) {
+        r.x1 = std::max(r.x1, bx1);
+      } else {
+        flush(row);
+        r = Run{bx0, bx1, col, tiny, true};
       }
+      if (!labelled && !critical && !hit) continue;
+      dl->ChannelsSetCurrent(1);  // decorations go on top of the rectangles
+      if (labelled) {
+        const std::string& nm = m.NameOf(m.events[b.first]);
+        const ImVec4 clip(bx0, std::max(by0, view_y0), bx1, std::min(by1, view_y1));
+        dl->AddText(font, font_size, ImVec2(bx0 + 3, by0 + (by1 - by0 - font_size) / 2), IM_COL32(255, 255, 255, 255),
+                    nm.c_str(), nullptr, 0, &clip);
+      }
+      if (critical) dl->AddRect(ImVec2(bx0, by0), ImVec2(bx1, by1), IM_COL32(255, 235, 59, 255), 0, 0, 2.5f);
+      if (hit) dl->AddRect(ImVec2(bx0 - 1, by0 - 1), ImVec2(bx1 + 1, by1 + 1), IM_COL32(255, 64, 255, 255), 0, 0, 2.f);
+      dl->ChannelsSetCurrent(0);
     }
-    dl->PopClipRect();
+    for (int r = 0; r < rows; ++r) flush(r);
   };
   for (size_t li = 0; li < A.lanes.size(); ++li) draw_lane(A, int(li), L.lane_y0[li], L.lane_y1[li], 0, false);
   if (B && C)
     for (size_t lb = 0; lb < B->lanes.size(); ++lb)
       if (L.lane_b_y0[lb] >= 0) draw_lane(*B, int(lb), L.lane_b_y0[lb], L.lane_b_y1[lb], C->start_shift_us, true);
+  dl->ChannelsMerge();
+  // (labels and ops were clipped on the CPU; everything above shares the clip rectangle pushed before the grid)
   vs.blocks_drawn = drawn;
 
   auto event_rect = [&](const TraceModel& m, uint32_t ev, bool is_b, ImVec2* a, ImVec2* b) {

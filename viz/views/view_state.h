@@ -23,6 +23,11 @@ ImU32 DiffColor(float rel);
 // The same colours as RGB bytes, for screenshot tests.
 void KindRgb(VizKind k, uint8_t rgb[3]);
 
+// The viewer's window draws no background of its own: the app clears the framebuffer to this colour instead (the
+// dark style's window background over the old clear colour, so pixels are unchanged). Under software GL (llvmpipe)
+// a full-window blended quad costs about as much as everything else in a frame together; a clear is nearly free.
+inline constexpr float kViewerBackground[3] = {0.0618f, 0.0618f, 0.0624f};
+
 // Where the last frame put things, for hit tests and screenshot checks.
 struct TimelineLayout {
   float x0 = 0, x1 = 0;                 // time area in screen pixels
@@ -57,6 +62,10 @@ struct ViewState {
   double drag_t0 = 0, drag_t1 = 0;
   TimelineLayout layout;
   int64_t blocks_drawn = 0;  // last frame, for benchmarks
+  // Set by the app: a draw-list callback that turns blending off. The lanes' rectangles are all opaque and cover
+  // most of the window, so they are drawn without blending (under software GL blending is a good part of each
+  // pixel's cost), then the backend's render state is reset for text and outlines. Null (headless tests): unused.
+  ImDrawCallback opaque_begin = nullptr;
 };
 
 // Caches derived from the models that panels reuse between frames.
