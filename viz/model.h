@@ -82,6 +82,19 @@ struct TraceModel {
   double t_min = 0, t_max = 0;     // over all events
   // (rank, op) -> event index, for ringlab traces; empty when op ids are missing or sparse.
   std::map<int, std::vector<int32_t>> op_index;
+  // Per lane, running sums of event duration per (nesting row, kind) present in the lane (for CoverageRuns), every
+  // kStride events, and packed start times, keys and durations (13 bytes an event instead of 48). Built on first use by the
+  // drawing thread (CoverageRuns), not by the loader: zoomed-in viewing never pays for it.
+  struct KindSums {
+    static constexpr uint32_t kStride = 16;
+    bool built = false;
+    std::vector<uint8_t> kinds;  // key = row * 16 + kind
+    std::vector<double> cum;     // [(i / kStride) * K + k]: sums over the lane's first i events, i a multiple of kStride
+    std::vector<double> ts;      // the lane's start times, packed (the column search reads only these)
+    std::vector<uint8_t> slot;   // per event: its key's index in kinds
+    std::vector<float> dur;      // per event: duration
+  };
+  mutable std::vector<KindSums> kind_sums;
 
   bool empty() const { return events.empty(); }
   const std::string& NameOf(const Event& e) const { return names[e.name]; }
@@ -122,6 +135,25 @@ struct LodBlock {
 // Blocks of `lane` intersecting [t0, t1], left to right. Work is O(visible blocks × log n), not O(events).
 void VisibleBlocks(const TraceModel& m, int lane, double t0, double t1, double us_per_px, double min_px,
                    std::vector<LodBlock>* out);
+
+// Far-out level of detail: one coloured run per stretch of equal pixel columns. Column c covers
+// [t0 + c * us_per_px, t0 + (c + 1) * us_per_px); its colour is the kind with the most busy time in it (events starting
+// in it, plus the part of an earlier event reaching into it); a column no event touches is left out. The current
+// run's kind is kept while it has at least half the leader's time, so noisy columns do not split runs. Work is
+// O(columns × log(events)), not O(visible events), using running per-kind sums built once per lane (TraceModel::
+// kind_sums; not thread-safe: call from one thread). Meant for lanes with many events per pixel.
+struct CoverageRun {
+  int c0 = 0, c1 = 0;  // columns [c0, c1)
+  VizKind kind = VizKind::kKernel;
+  bool single = false;  // every column of the run is touched by exactly one event
+  uint32_t first = 0;   // an event of the run (the first that gave it its colour)
+  uint8_t row = 0;      // nesting row
+};
+// Runs of all `rows` nesting rows (events deeper than rows - 1 count in the last row), ordered by their end.
+void CoverageRuns(const TraceModel& m, int lane, int rows, double t0, double us_per_px, int columns,
+                  std::vector<CoverageRun>* out);
+// Number of events of `lane` starting in [t0, t1) (two binary searches).
+uint32_t EventsStartingIn(const TraceModel& m, int lane, double t0, double t1);
 
 // Events whose name contains `text` (case-insensitive), in index order, at most `limit`.
 std::vector<uint32_t> SearchByName(const TraceModel& m, std::string_view text, size_t limit = 1 << 20);

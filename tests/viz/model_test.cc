@@ -104,6 +104,39 @@ TEST(Lod, LongEventInsideAFoldStaysVisible) {
   EXPECT_DOUBLE_EQ(blocks[1].t1, 100.5);
 }
 
+TEST(Lod, CoverageRunsMergeColumnsOfOneDominantKind) {
+  Trace t;
+  t.meta.config.world = 1;
+  // 0..1000 us: attend 0.8 us + merge 0.2 us every 1 us (attend dominates every column); a gap; then one 300 us
+  // merge from 1500 us.
+  for (int i = 0; i < 1000; ++i) {
+    t.events.push_back(Ev(0, 0, 2 * i, OpKind::kAttend, i, 0.8));
+    t.events.push_back(Ev(0, 0, 2 * i + 1, OpKind::kMerge, i + 0.8, 0.2));
+  }
+  t.events.push_back(Ev(0, 0, 2000, OpKind::kMerge, 1500, 300));
+  TraceModel m;
+  ModelFromTrace(t, &m);
+  ASSERT_EQ(m.lanes[0].max_depth, 0);
+  std::vector<CoverageRun> runs;
+  // 10 us per column, 200 columns = 0..2000 us.
+  CoverageRuns(m, 0, 1, 0, 10, 200, &runs);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].c0, 0);
+  EXPECT_EQ(runs[0].c1, 100);
+  EXPECT_EQ(runs[0].kind, VizKind::kAttend);
+  EXPECT_FALSE(runs[0].single);
+  EXPECT_EQ(runs[1].c0, 150);  // the gap stays background
+  EXPECT_EQ(runs[1].c1, 180);
+  EXPECT_EQ(runs[1].kind, VizKind::kMerge);
+  EXPECT_TRUE(runs[1].single);
+  EXPECT_EQ(EventsStartingIn(m, 0, 0, 1000), 2000u);
+  // A window starting inside the long op.
+  CoverageRuns(m, 0, 1, 1600, 10, 50, &runs);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].c1, 20);
+  EXPECT_EQ(runs[0].first, uint32_t(m.lanes[0].begin + 2000));
+}
+
 TEST(Search, FindsByNameCaseInsensitive) {
   TraceModel m;
   ModelFromTrace(HandTrace(), &m);

@@ -179,6 +179,7 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
   dl->ChannelsSetCurrent(0);
   if (vs.opaque_begin) dl->AddCallback(vs.opaque_begin, nullptr);
   std::vector<LodBlock> blocks;
+  std::vector<CoverageRun> runs;
   int64_t drawn = 0;
   // Every lane is drawn under one clip rectangle (the time area): per-lane and per-label clip rectangles each started
   // a new draw call (38-332 a frame), each validated and binned on its own by software GL. Text is clipped on the CPU
@@ -208,6 +209,25 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
     // One background rectangle per lane, ops on top. (Filling only the gaps between ops saves pixels but costs more
     // triangles than it saves when zoomed out, where gaps are a few pixels wide.)
     dl->AddRectFilled(ImVec2(x0, ly0), ImVec2(x1, ly1), lane_bg);
+    // Far out (on average more than kCoverageEventsPerPx events start in each pixel column of a lane), the
+    // lane is drawn from per-column coverage: one rectangle per run of columns of one dominant kind. Building is
+    // O(columns), not O(visible events), and the rasteriser gets a few hundred rectangles per lane at most instead
+    // of thousands of 2-pixel blocks. Nearer in, nothing changes: blocks below.
+    constexpr double kCoverageEventsPerPx = 4;
+    const bool coverage = !(is_b && C && vs.diff_colours) &&
+                          EventsStartingIn(m, li, vs.t0 + shift, vs.t1 + shift) > kCoverageEventsPerPx * width;
+    if (coverage) {
+      CoverageRuns(m, li, rows, vs.t0 + shift, us_per_px, int(std::ceil(width)), &runs);
+      for (const CoverageRun& r : runs) {
+        ImU32 col = KindColor(r.kind);
+        if (!r.single) col = blend(col, lane_bg, 0xB0);  // folded: the look of folded blocks
+        const float rx0 = x0 + float(r.c0), rx1 = std::min(x0 + float(r.c1), x1);
+        dl->AddRectFilled(ImVec2(rx0, ly0 + r.row * row_h + 1), ImVec2(std::max(rx1, rx0 + 1), ly0 + (r.row + 1) * row_h - 1),
+                          col);
+        ++drawn;
+      }
+      return;
+    }
     VisibleBlocks(m, li, vs.t0 + shift, vs.t1 + shift, us_per_px, vs.min_px, &blocks);
     // Neighbouring blocks of one colour that touch (within a pixel) are drawn as one rectangle: zoomed out, thousands
     // of 2-pixel blocks become fewer rectangles; llvmpipe's per-triangle setup is a large part of a zoomed-out frame.
