@@ -33,6 +33,7 @@ void AddViewCommand(CLI::App& app, int* exit_code) {
       "view", "Open traces in the interactive timeline viewer (ringlab-view; its --help lists every option)");
   cmd->allow_extras();
   cmd->prefix_command();
+  cmd->set_help_flag();  // --help goes to ringlab-view, which lists every viewer option
   cmd->callback([cmd, exit_code] {
     std::vector<std::string> argv_s = {ViewerPath()};
     for (const std::string& a : cmd->remaining()) argv_s.push_back(a);

@@ -84,3 +84,16 @@ TEST(CliCheck, ImpossibleToleranceFailsWithExitCodeOne) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliView, HandsOverToTheViewerWhichNamesAMissingFile) {
+  Result r = RunRinglab("view /nonexistent/trace.json");
+  EXPECT_EQ(r.code, 2) << r.output;
+  // Either the viewer ran and named the file, or it is not built and the CLI says how to get it.
+  EXPECT_TRUE(r.output.find("/nonexistent/trace.json") != std::string::npos ||
+              r.output.find("cannot start the viewer") != std::string::npos)
+      << r.output;
+}
+
+}  // namespace
