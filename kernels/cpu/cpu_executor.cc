@@ -67,6 +67,8 @@ class CpuRun {
   void Recv(int rank, const Op& op);
   void AllGather(int rank, const Op& op);
   void ReduceScatter(int rank, const Op& op);
+  // Deposits the op's input for collective `op.tag` and waits until every rank has deposited.
+  Collective& Deposit(int rank, const Op& op, std::unique_lock<std::mutex>& lock, const char* what);
   template <typename Pred>
   void WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Pred pred, const std::string& what);
   void Fail(const std::string& message);
@@ -281,14 +283,21 @@ void CpuRun<T>::Recv(int rank, const Op& op) {
 }
 
 template <typename T>
-void CpuRun<T>::AllGather(int rank, const Op& op) {
-  std::unique_lock lock(mail_mu_);
+typename CpuRun<T>::Collective& CpuRun<T>::Deposit(int rank, const Op& op, std::unique_lock<std::mutex>& lock,
+                                                  const char* what) {
   Collective& c = collectives_[op.tag];
   if (c.deposits.empty()) c.deposits.resize(w_);
   c.deposits[rank] = Buffer(rank, op.reads[0].kind, op.reads[0].slot);
   ++c.deposited;
   mail_cv_.notify_all();
-  WaitFor(lock, mail_cv_, [&] { return c.deposited == w_; }, "rank " + std::to_string(rank) + " in all-gather");
+  WaitFor(lock, mail_cv_, [&] { return c.deposited == w_; }, "rank " + std::to_string(rank) + " in " + what);
+  return c;
+}
+
+template <typename T>
+void CpuRun<T>::AllGather(int rank, const Op& op) {
+  std::unique_lock lock(mail_mu_);
+  Collective& c = Deposit(rank, op, lock, "all-gather");
   std::vector<T>& dst = Buffer(rank, op.writes[0].kind, op.writes[0].slot);
   for (int o = 0; o < w_; ++o) std::copy(c.deposits[o].begin(), c.deposits[o].end(), dst.begin() + o * 2 * KvHalf());
   if (++c.finished == w_) collectives_.erase(op.tag);
@@ -297,12 +306,7 @@ void CpuRun<T>::AllGather(int rank, const Op& op) {
 template <typename T>
 void CpuRun<T>::ReduceScatter(int rank, const Op& op) {
   std::unique_lock lock(mail_mu_);
-  Collective& c = collectives_[op.tag];
-  if (c.deposits.empty()) c.deposits.resize(w_);
-  c.deposits[rank] = Buffer(rank, op.reads[0].kind, op.reads[0].slot);
-  ++c.deposited;
-  mail_cv_.notify_all();
-  WaitFor(lock, mail_cv_, [&] { return c.deposited == w_; }, "rank " + std::to_string(rank) + " in reduce-scatter");
+  Collective& c = Deposit(rank, op, lock, "reduce-scatter");
   std::vector<T>& dst = Buffer(rank, op.writes[0].kind, op.writes[0].slot);
   const int64_t n = 2 * KvHalf();
   std::fill(dst.begin(), dst.end(), T(0));
