@@ -876,7 +876,10 @@ void Finalize(std::vector<FileEvents>& files, std::vector<std::string> names, Tr
     double mx = -std::numeric_limits<double>::infinity();
     for (uint32_t i = lane.begin; i < lane.end; ++i) {
       Event& ev = m.events[i];
-      while (!stack.empty() && stack.back() <= ev.ts) stack.pop_back();
+      // Ops that overlap by under a picosecond only touch: ts and dur are written as rounded decimals, so
+      // ts + dur of one op can exceed the next op's ts by an ulp.
+      constexpr double kTouchUs = 1e-6;
+      while (!stack.empty() && stack.back() <= ev.ts + kTouchUs) stack.pop_back();
       ev.depth = uint8_t(std::min<size_t>(stack.size(), 15));
       lane.max_depth = std::max<int>(lane.max_depth, ev.depth);
       stack.push_back(ev.End());
