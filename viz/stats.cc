@@ -68,22 +68,31 @@ WindowStats ComputeWindowStats(const TraceModel& m, double t0, double t1) {
     r.comm_us = Union(&comm);
     r.both_us = Intersection(comp, comm);
     r.wall_us = std::max(0.0, std::min(t1, span1) - std::max(t0, span0));
-    r.idle_us = std::max(0.0, r.wall_us - (r.compute_us + r.comm_us - r.both_us));
-    r.exposed_comm_us = std::max(0.0, r.wall_us - r.compute_us);
-    r.overlap_fraction = r.comm_us > 0 ? r.both_us / r.comm_us : 0;
-    ws.total.wall_us += r.wall_us;
-    ws.total.compute_us += r.compute_us;
-    ws.total.comm_us += r.comm_us;
-    ws.total.both_us += r.both_us;
-    ws.total.idle_us += r.idle_us;
-    ws.total.exposed_comm_us += r.exposed_comm_us;
-    ws.total.flops += r.flops;
-    ws.total.bytes += r.bytes;
-    ws.ranks.push_back(r);
+    AddRankStats(r, &ws);
   }
-  ws.total.rank = -1;
-  ws.total.overlap_fraction = ws.total.comm_us > 0 ? ws.total.both_us / ws.total.comm_us : 0;
+  FinishTotals(&ws);
   return ws;
+}
+
+void AddRankStats(RankWindowStats r, WindowStats* ws) {
+  r.idle_us = std::max(0.0, r.wall_us - (r.compute_us + r.comm_us - r.both_us));
+  r.exposed_comm_us = std::max(0.0, r.wall_us - r.compute_us);
+  r.overlap_fraction = r.comm_us > 0 ? r.both_us / r.comm_us : 0;
+  RankWindowStats& t = ws->total;
+  t.wall_us += r.wall_us;
+  t.compute_us += r.compute_us;
+  t.comm_us += r.comm_us;
+  t.both_us += r.both_us;
+  t.idle_us += r.idle_us;
+  t.exposed_comm_us += r.exposed_comm_us;
+  t.flops += r.flops;
+  t.bytes += r.bytes;
+  ws->ranks.push_back(r);
+}
+
+void FinishTotals(WindowStats* ws) {
+  ws->total.rank = -1;
+  ws->total.overlap_fraction = ws->total.comm_us > 0 ? ws->total.both_us / ws->total.comm_us : 0;
 }
 
 RunInfo Summarize(const TraceModel& m) {

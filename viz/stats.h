@@ -30,8 +30,14 @@ struct WindowStats {
   RankWindowStats total;  // sums over ranks (overlap_fraction from the sums)
 };
 
-// Events are clipped to [t0, t1]. Host-kind events are left out.
+// Events are clipped to [t0, t1]. Host-kind events are left out. Walks every event of the window (O(visible events
+// × log)): the reference; the viewer uses StatsIndex (stats_index.h), which gives the same figures in O(log events).
 WindowStats ComputeWindowStats(const TraceModel& m, double t0, double t1);
+
+// Shared by both ways of computing: fills r's idle, exposed comm and overlap fraction from its wall, compute, comm
+// and both times, appends it to ws->ranks and adds it to ws->total; FinishTotals sets the total's overlap fraction.
+void AddRankStats(RankWindowStats r, WindowStats* ws);
+void FinishTotals(WindowStats* ws);
 
 struct RunInfo {
   std::string source, problem, method, hardware, files;

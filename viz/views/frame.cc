@@ -1,5 +1,6 @@
 // The whole viewer frame, as a list of panels.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "viz/views/views.h"
@@ -13,8 +14,22 @@ void ViewerData::Init() {
   critical.clear(), critical_sorted.clear(), critical_built = false;
   searched.clear(), hits.clear(), hits_sorted.clear();
   stats_t1 = stats_t0 - 1;
+  stats = {};
+  if (stats_index_job.valid()) stats_index_job.wait();  // it reads `a`
+  stats_index_job = {};
+  stats_index.reset();
+  if (async_stats)
+    stats_index_job = std::async(std::launch::async, [&m = a] { return std::make_unique<StatsIndex>(m); });
+  else
+    stats_index = std::make_unique<StatsIndex>(a);
   for (bool& k : kinds_present) k = false;
   for (const Event& e : a.events) kinds_present[size_t(e.kind)] = true;
+}
+
+const StatsIndex* ViewerData::Stats() {
+  if (stats_index_job.valid() && stats_index_job.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+    stats_index = stats_index_job.get();
+  return stats_index.get();
 }
 
 void ViewerData::EnsureCritical() {

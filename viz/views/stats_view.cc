@@ -1,4 +1,3 @@
-#include <chrono>
 #include <cstdio>
 
 #include "viz/views/views.h"
@@ -12,19 +11,11 @@ void DrawStats(ViewerData& d, ViewState& vs) {
   ImGui::Text("step time %s  ranks %d  events %lld", FormatDuration(r.step_time_us).c_str(), r.ranks,
               (long long)r.events);
   double t0 = vs.has_range ? vs.range_t0 : vs.t0, t1 = vs.has_range ? vs.range_t1 : vs.t1;
-  // Recompute when the window changed: on a worker thread (the result shows a frame or two later), one job at a time.
-  if (d.stats_job.valid() && d.stats_job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-    d.stats = d.stats_job.get();
-    d.stats_t0 = d.job_t0, d.stats_t1 = d.job_t1;
-  }
-  if ((t0 != d.stats_t0 || t1 != d.stats_t1) && !d.stats_job.valid()) {
-    if (d.async_stats) {
-      d.job_t0 = t0, d.job_t1 = t1;
-      d.stats_job = std::async(std::launch::async, [&m = d.a, t0, t1] { return ComputeWindowStats(m, t0, t1); });
-    } else {
-      d.stats = ComputeWindowStats(d.a, t0, t1);
-      d.stats_t0 = t0, d.stats_t1 = t1;
-    }
+  // Recompute only when the window changed (a few microseconds with the index; nothing while it is being built).
+  const StatsIndex* index = d.Stats();
+  if (index && (t0 != d.stats_t0 || t1 != d.stats_t1)) {
+    d.stats = index->Compute(t0, t1);
+    d.stats_t0 = t0, d.stats_t1 = t1;
   }
   const WindowStats& s = d.stats;
   if (d.stats.ranks.empty()) {

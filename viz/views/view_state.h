@@ -14,6 +14,7 @@
 #include "viz/deps.h"
 #include "viz/model.h"
 #include "viz/stats.h"
+#include "viz/stats_index.h"
 
 namespace ringlab::viz {
 
@@ -80,17 +81,21 @@ struct ViewerData {
   // Search hits of A for `searched`.
   std::string searched;
   std::vector<uint32_t> hits, hits_sorted;
-  // Statistics of the last window asked for; computed on a worker thread so frames never wait for them
-  // (async_stats = false computes them in the frame, for tests).
+  // Statistics of the last window shown, recomputed only when the window changes. They come from a StatsIndex (a
+  // few microseconds per window), built once on a worker thread after loading so the first frame does not wait for
+  // it (async_stats = false builds it in Init, for tests).
   WindowStats stats;
   double stats_t0 = 0, stats_t1 = -1;
   bool async_stats = true;
-  std::future<WindowStats> stats_job;
-  double job_t0 = 0, job_t1 = -1;
+  std::unique_ptr<StatsIndex> stats_index;
+  std::future<std::unique_ptr<StatsIndex>> stats_index_job;
   bool kinds_present[kVizKindCount] = {};
   RunInfo run;
 
   void Init();  // after a/b are loaded
+  // The statistics index, once built (nullptr while the worker is still building it).
+  const StatsIndex* Stats();
+  bool StatsPending() const { return stats_index_job.valid(); }
   void EnsureCritical();
   void EnsureSearch(const char* text);
   bool OnCritical(uint32_t e) const;
