@@ -8,7 +8,8 @@
 //
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
-//                                [--bwd-kernel v4|v5]   (backward variant: LaunchBackwardV4 (default) or V5)
+//                                [--bwd-kernel v4|v5]   (backward variant: LaunchBackwardV4 or V5 (default))
+//                                [--fwd-kernel wgmma|mma] (forward: LaunchForwardWgmma (default, H100) or Mma)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -110,7 +111,7 @@ int main(int argc, char** argv) {
   std::vector<bool> masks = {true, false};
   int iters = 10, heads = 32, batch = 1;
   std::vector<std::string> peer_files;
-  std::string json_out, md_out, commit = "unknown", bwd_kernel = "v4";
+  std::string json_out, md_out, commit = "unknown", bwd_kernel = "v5", fwd_kernel = "wgmma";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -143,6 +144,12 @@ int main(int argc, char** argv) {
       md_out = next();
     } else if (a == "--commit") {
       commit = next();
+    } else if (a == "--fwd-kernel") {
+      fwd_kernel = next();
+      if (fwd_kernel != "wgmma" && fwd_kernel != "mma") {
+        std::fprintf(stderr, "--fwd-kernel must be wgmma or mma\n");
+        return 2;
+      }
     } else if (a == "--bwd-kernel") {
       bwd_kernel = next();
       if (bwd_kernel != "v4" && bwd_kernel != "v5") {
@@ -248,9 +255,12 @@ int main(int argc, char** argv) {
         bp.dv = dv;
         bp.accumulate_dkv = false;
         const int64_t elems = int64_t{batch} * heads * s * d;
-        auto fwd = [&] { Check(LaunchForward(fp, nullptr), "LaunchForward"); };
+        auto launch_fwd = [&] {
+          return fwd_kernel == "mma" ? LaunchForwardMma(fp, nullptr) : LaunchForwardWgmma(fp, nullptr);
+        };
+        auto fwd = [&] { Check(launch_fwd(), "LaunchForward"); };
         auto fwdbwd = [&] {
-          Check(LaunchForward(fp, nullptr), "LaunchForward");
+          Check(launch_fwd(), "LaunchForward");
           Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
           RINGLAB_CUDA_CHECK(cudaMemsetAsync(dq, 0, elems * 4));
           Check(bwd_kernel == "v5" ? LaunchBackwardV5(bp, nullptr) : LaunchBackwardV4(bp, nullptr), "LaunchBackward");
@@ -279,7 +289,7 @@ int main(int argc, char** argv) {
                            {"causal", causal}, {"fwd_ms", t_f}, {"fwdbwd_ms", t_fb}, {"fwd_tflops", tf_f},
                            {"fwdbwd_tflops", tf_fb}, {"flash_fwd_tflops", fl.fwd_tflops},
                            {"flash_fwdbwd_tflops", fl.fwdbwd_tflops}, {"cudnn_fwd_tflops", cu.fwd_tflops},
-                           {"cudnn_fwdbwd_tflops", cu.fwdbwd_tflops}, {"bwd_kernel", bwd_kernel}, {"gpu", prop.name}, {"date", date},
+                           {"cudnn_fwdbwd_tflops", cu.fwdbwd_tflops}, {"bwd_kernel", bwd_kernel}, {"fwd_kernel", fwd_kernel}, {"gpu", prop.name}, {"date", date},
                            {"commit", commit}});
       }
   md << "\nRatios are ours / peer TFLOP/s, the peer's TFLOP/s in parentheses (0: not measured).\n";

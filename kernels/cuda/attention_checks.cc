@@ -1,5 +1,9 @@
 #include "kernels/cuda/attention_checks.h"
 
+#include <cuda_runtime.h>
+
+#include <atomic>
+
 namespace ringlab::cuda {
 
 const char* CheckBlockShape(const BlockShape& s) {
@@ -12,6 +16,23 @@ const char* CheckBlockShape(const BlockShape& s) {
   if (s.element != ElementType::kBFloat16 && s.element != ElementType::kFloat16)
     return "BlockShape.element: must be kBFloat16 or kFloat16";
   return "";
+}
+
+bool DeviceIsSm90() {
+  // 0 = not asked yet, 1 = 9.0, 2 = anything else (or the query failed: then the portable kernel runs).
+  static std::atomic<uint8_t> cache[64] = {};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  if (device >= 64) device = 63;  // beyond 64 devices share the last slot: all GPUs of a node are one kind
+  uint8_t known = cache[device].load();
+  if (known == 0) {
+    int major = 0, minor = 0;
+    const bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+                    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess;
+    known = ok && major == 9 && minor == 0 ? 1 : 2;
+    cache[device].store(known);
+  }
+  return known == 1;
 }
 
 }  // namespace ringlab::cuda

@@ -10,6 +10,14 @@ namespace ringlab::cuda {
 // Empty string when the shape is supported, else a message naming the field and the allowed values.
 const char* CheckBlockShape(const BlockShape& s);
 
+// Empty string when the forward parameters are usable (shape, pointers, alignment, strides); defined in
+// attention_forward.cu and shared by the forward kernels.
+const char* CheckForwardParams(const ForwardParams& p);
+
+// True when the current device has compute capability 9.0 (the sm_90a kernels run there and nowhere else).
+// Cached per device; defined in attention_checks.cc.
+bool DeviceIsSm90();
+
 // Empty string when the backward parameters are usable (shape, pointers, alignment, strides); defined in
 // attention_backward.cu and shared by the backward variants.
 const char* CheckBackwardParams(const BackwardParams& p);

@@ -11,6 +11,7 @@
 
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_forward_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 
@@ -24,19 +25,6 @@ constexpr int kFwdBlockN = 64;
 constexpr int kFwdWarps = 4;
 constexpr int kFwdThreads = kFwdWarps * 32;
 constexpr int kFwdMTiles = kFwdBlockM / (16 * kFwdWarps);  // m16 tiles per warp
-
-struct FwdArgs {
-  const uint16_t* q;
-  const uint16_t* k;
-  const uint16_t* v;
-  float* out;
-  float* lse;
-  TensorStrides qs, ks, vs, os, ls;
-  int heads, group;  // group = heads / kv_heads
-  int64_t q_tokens, kv_tokens, offset;
-  float scale_log2;
-  bool causal, merge;
-};
 
 template <int D>
 constexpr int FwdSmemBytes() {
@@ -215,39 +203,7 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int64_t row = m0 + warp * (16 * MT) + mt * 16 + g + 8 * r;
-      const float l = QuadSum(l_run[mt][r]);
-      const bool valid = row < a.q_tokens;
-      const bool empty = !(l > 0.f);
-      const float inv = empty ? 0.f : 1.f / l;
-      const float my_lse = empty ? -INFINITY : (m_run[mt][r] + log2f(l)) * kLn2;
-      float* orow = out + row * D;
-      if (!a.merge) {
-        if (valid) {
-#pragma unroll
-          for (int i = 0; i < D / 8; ++i) {
-            *reinterpret_cast<float2*>(orow + i * 8 + 2 * tq) =
-                make_float2(o[mt][i][2 * r] * inv, o[mt][i][2 * r + 1] * inv);
-          }
-          if (tq == 0) lse[row] = my_lse;
-        }
-      } else {
-        const float old_lse = valid ? lse[row] : -INFINITY;
-        __syncwarp();  // every lane of the quad has read lse[row] before lane tq == 0 rewrites it
-        if (valid && !empty) {
-          const float mx = fmaxf(old_lse, my_lse);
-          const float w_old = expf(old_lse - mx), w_new = expf(my_lse - mx);
-          const float total = w_old + w_new;
-          const float c_old = w_old / total, c_new = w_new / total * inv;
-#pragma unroll
-          for (int i = 0; i < D / 8; ++i) {
-            float2* p = reinterpret_cast<float2*>(orow + i * 8 + 2 * tq);
-            float2 prev = make_float2(0.f, 0.f);
-            if (c_old != 0.f) prev = *p;  // an empty accumulator (lse = -inf) may hold anything
-            *p = make_float2(prev.x * c_old + o[mt][i][2 * r] * c_new, prev.y * c_old + o[mt][i][2 * r + 1] * c_new);
-          }
-          if (tq == 0) lse[row] = mx + logf(total);
-        }
-      }
+      WriteForwardRow<D>(a, out, lse, row, o[mt], r, m_run[mt][r], l_run[mt][r], tq);
     }
 }
 
@@ -264,26 +220,7 @@ const char* LaunchForwardTyped(const ForwardParams& p, cudaStream_t stream) {
     if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
   }
   const BlockShape& s = p.shape;
-  FwdArgs a;
-  a.q = static_cast<const uint16_t*>(p.q);
-  a.k = static_cast<const uint16_t*>(p.k);
-  a.v = static_cast<const uint16_t*>(p.v);
-  a.out = p.out_acc;
-  a.lse = p.lse_acc;
-  a.qs = p.q_strides;
-  a.ks = p.k_strides;
-  a.vs = p.v_strides;
-  a.os = p.out_strides;
-  a.ls = p.lse_strides;
-  a.heads = s.heads;
-  a.group = s.heads / s.kv_heads;
-  a.q_tokens = s.q_tokens;
-  a.kv_tokens = s.kv_tokens;
-  a.offset = s.diagonal_offset;
-  const float scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(D));
-  a.scale_log2 = scale * kLog2e;
-  a.causal = s.causal;
-  a.merge = p.mode == AccumulateMode::kMerge;
+  const FwdArgs a = MakeFwdArgs(p);
   const dim3 grid(static_cast<unsigned>((s.q_tokens + kFwdBlockM - 1) / kFwdBlockM), static_cast<unsigned>(s.batch * s.heads));
   ForwardKernel<T, D><<<grid, kFwdThreads, smem, stream>>>(a);
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
@@ -292,7 +229,7 @@ const char* LaunchForwardTyped(const ForwardParams& p, cudaStream_t stream) {
 
 }  // namespace
 
-const char* LaunchForward(const ForwardParams& p, void* stream) {
+const char* CheckForwardParams(const ForwardParams& p) {
   if (const char* err = CheckBlockShape(p.shape); *err) return err;
   const BlockShape& s = p.shape;
   if (s.q_tokens == 0) return "";
@@ -305,6 +242,13 @@ const char* LaunchForward(const ForwardParams& p, void* stream) {
   if (p.out_strides.batch % 2 || p.out_strides.head % 2)
     return "ForwardParams: out batch and head strides must be even";
   if (int64_t{s.batch} * s.heads > 65535) return "BlockShape: batch * heads must be at most 65535";
+  return "";
+}
+
+const char* LaunchForwardMma(const ForwardParams& p, void* stream) {
+  if (const char* err = CheckForwardParams(p); *err) return err;
+  const BlockShape& s = p.shape;
+  if (s.q_tokens == 0) return "";
   auto st = static_cast<cudaStream_t>(stream);
   const bool bf16 = s.element == ElementType::kBFloat16;
   if (s.head_dim == 128) return bf16 ? LaunchForwardTyped<__nv_bfloat16, 128>(p, st) : LaunchForwardTyped<__half, 128>(p, st);

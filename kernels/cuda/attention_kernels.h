@@ -87,6 +87,11 @@ struct BackwardParams {
 // Each returns an error message (empty on success) instead of throwing: shape checks name the field and the allowed
 // values. `stream` is a cudaStream_t passed as void* to keep CUDA types out of this header.
 const char* LaunchForward(const ForwardParams& params, void* stream);
+// The forward kernels behind LaunchForward: wgmma (attention_forward_wgmma.cu: Hopper warpgroup MMA, sm_90a only,
+// taken on compute capability 9.0) and mma (attention_forward.cu: mma.sync, any sm_80+ GPU; RINGLAB_FWD_KERNEL=mma
+// selects it everywhere). LaunchForwardWgmma returns an error on other GPUs. Same semantics; tests call each.
+const char* LaunchForwardWgmma(const ForwardParams& params, void* stream);
+const char* LaunchForwardMma(const ForwardParams& params, void* stream);
 const char* LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
 const char* LaunchBackward(const BackwardParams& params, void* stream);
 // The backward variants behind LaunchBackward: v4 (attention_backward.cu, the default) and v5

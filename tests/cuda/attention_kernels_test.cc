@@ -62,6 +62,26 @@ class BackwardVariantTest : public AttentionKernelTest, public ::testing::WithPa
   const char* Tag() const { return GetParam() == 5 ? "v5" : "v4"; }
 };
 
+// The forward tests run once per kernel: "wgmma" (LaunchForwardWgmma, Hopper only: skipped on other GPUs) and "mma"
+// (LaunchForwardMma, any GPU). LaunchForward picks one of them at run time.
+class ForwardKernelTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    AttentionKernelTest::SetUp();
+    if (IsSkipped()) return;
+    if (GetParam() == "wgmma") {
+      int device = 0, major = 0, minor = 0;
+      RINGLAB_CUDA_CHECK(cudaGetDevice(&device));
+      RINGLAB_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+      RINGLAB_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+      if (major != 9 || minor != 0) GTEST_SKIP() << "the wgmma kernel needs compute capability 9.0; this GPU is " << major << "." << minor;
+    }
+  }
+  const char* Launch(const ForwardParams& p) {
+    return GetParam() == "wgmma" ? LaunchForwardWgmma(p, nullptr) : LaunchForwardMma(p, nullptr);
+  }
+};
+
 // A device buffer of T with host mirror helpers.
 template <typename T>
 struct DeviceBuffer {
@@ -172,6 +192,8 @@ const std::vector<Case>& Cases() {
       {"d128_fp16_causal", 1, 2, 2, 129, 129, 128, true, 0, ElementType::kFloat16},
       {"multi_tile_gqa_causal", 1, 4, 2, 520, 700, 128, true, 180, ElementType::kBFloat16},
       {"multi_tile_d64_full", 2, 2, 1, 333, 515, 64, false, 0, ElementType::kFloat16},
+      {"long_causal_d128", 1, 2, 2, 1000, 1100, 128, true, 100, ElementType::kBFloat16},
+      {"long_full_d64_gqa", 1, 4, 1, 700, 1300, 64, false, 0, ElementType::kBFloat16},
   };
   return cases;
 }
@@ -213,7 +235,7 @@ BlockShape ToBlockShape(const Case& c) {
 
 void ExpectOk(const char* err) { ASSERT_STREQ(err, "") << "launcher returned an error"; }
 
-TEST_F(AttentionKernelTest, ForwardOverwriteMatchesReference) {
+TEST_P(ForwardKernelTest, ForwardOverwriteMatchesReference) {
   for (const Case& c : Cases()) {
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
@@ -240,12 +262,12 @@ TEST_F(AttentionKernelTest, ForwardOverwriteMatchesReference) {
     p.lse_acc = lse.ptr;
     p.lse_strides = ContigLse(c.heads, c.q_tokens);
     p.mode = AccumulateMode::kOverwrite;
-    ExpectOk(LaunchForward(p, nullptr));
+    ExpectOk(Launch(p));
     RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
 
     const Compare eo = RelError(out.Download(), ref_out);
     const Compare el = RelError(lse.Download(), ref_lse);
-    std::printf("[ forward  ] %-70s out rel %.3e  lse rel %.3e\n", Describe(c).c_str(), eo.rel, el.rel);
+    std::printf("[ forward  ] %s %-70s out rel %.3e  lse rel %.3e\n", GetParam().c_str(), Describe(c).c_str(), eo.rel, el.rel);
     EXPECT_EQ(eo.not_written, 0);
     EXPECT_EQ(el.not_written, 0);
     EXPECT_LT(eo.rel, kOutTol);
@@ -254,7 +276,7 @@ TEST_F(AttentionKernelTest, ForwardOverwriteMatchesReference) {
 }
 
 // Merge mode: the kv block split in two at `split`, the first overwrite and the second merged, equals one full block.
-TEST_F(AttentionKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
+TEST_P(ForwardKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
   for (const Case& c : Cases()) {
     if (c.kv_tokens < 2) continue;
     SCOPED_TRACE(Describe(c));
@@ -291,12 +313,12 @@ TEST_F(AttentionKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
       p.lse_acc = lse.ptr;
       p.lse_strides = ContigLse(c.heads, c.q_tokens);
       p.mode = part == 0 ? AccumulateMode::kOverwrite : AccumulateMode::kMerge;
-      ExpectOk(LaunchForward(p, nullptr));
+      ExpectOk(Launch(p));
     }
     RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
     const Compare eo = RelError(out.Download(), ref_out);
     const Compare el = RelError(lse.Download(), ref_lse);
-    std::printf("[ merge    ] %-70s split %lld out rel %.3e  lse rel %.3e\n", Describe(c).c_str(),
+    std::printf("[ merge    ] %s %-70s split %lld out rel %.3e  lse rel %.3e\n", GetParam().c_str(), Describe(c).c_str(),
                 static_cast<long long>(split), eo.rel, el.rel);
     EXPECT_EQ(eo.not_written, 0);
     EXPECT_EQ(el.not_written, 0);
@@ -464,6 +486,9 @@ TEST_P(BackwardVariantTest, BackwardAccumulatesDkDv) {
   EXPECT_LT(ek.rel, kGradTol);
   EXPECT_LT(ev.rel, kGradTol);
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, ForwardKernelTest, ::testing::Values(std::string("wgmma"), std::string("mma")),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Variants, BackwardVariantTest, ::testing::Values(4, 5),
                          [](const ::testing::TestParamInfo<int>& info) { return "v" + std::to_string(info.param); });

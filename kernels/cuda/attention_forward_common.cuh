@@ -1,0 +1,94 @@
+// What the two forward kernels (mma.sync in attention_forward.cu, wgmma in attention_forward_wgmma.cu) share: the
+// device-side argument block, its construction from ForwardParams, and the epilogue that normalizes one row of O and
+// overwrites or log-sum-exp-merges it into the float32 accumulators. Only included by .cu files.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_kernels.h"
+
+namespace ringlab::cuda::detail {
+
+struct FwdArgs {
+  const uint16_t* q;
+  const uint16_t* k;
+  const uint16_t* v;
+  float* out;
+  float* lse;
+  TensorStrides qs, ks, vs, os, ls;
+  int heads, group;  // group = heads / kv_heads
+  int64_t q_tokens, kv_tokens, offset;
+  float scale_log2;
+  bool causal, merge;
+};
+
+inline FwdArgs MakeFwdArgs(const ForwardParams& p) {
+  const BlockShape& s = p.shape;
+  FwdArgs a;
+  a.q = static_cast<const uint16_t*>(p.q);
+  a.k = static_cast<const uint16_t*>(p.k);
+  a.v = static_cast<const uint16_t*>(p.v);
+  a.out = p.out_acc;
+  a.lse = p.lse_acc;
+  a.qs = p.q_strides;
+  a.ks = p.k_strides;
+  a.vs = p.v_strides;
+  a.os = p.out_strides;
+  a.ls = p.lse_strides;
+  a.heads = s.heads;
+  a.group = s.heads / s.kv_heads;
+  a.q_tokens = s.q_tokens;
+  a.kv_tokens = s.kv_tokens;
+  a.offset = s.diagonal_offset;
+  const float scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(s.head_dim));
+  a.scale_log2 = scale * kLog2e;
+  a.causal = s.causal;
+  a.merge = p.mode == AccumulateMode::kMerge;
+  return a;
+}
+
+// Writes one query row held by a quad of lanes in the mma C-fragment layout: o[i][2 * r + 0..1] are this lane's two
+// columns (8 i + 2 tq + 0..1) of the row. m_run is the row's running max (base 2, scaled), l_part this lane's share
+// of the row sum (summed over the quad here). Every lane of the quad must call it (it shuffles).
+template <int D>
+__device__ __forceinline__ void WriteForwardRow(const FwdArgs& a, float* out, float* lse, int64_t row,
+                                                const float (&o)[D / 8][4], int r, float m_run, float l_part,
+                                                int tq) {
+  const float l = QuadSum(l_part);
+  const bool valid = row < a.q_tokens;
+  const bool empty = !(l > 0.f);
+  const float inv = empty ? 0.f : 1.f / l;
+  const float my_lse = empty ? -INFINITY : (m_run + log2f(l)) * kLn2;
+  float* orow = out + row * D;
+  if (!a.merge) {
+    if (valid) {
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        *reinterpret_cast<float2*>(orow + i * 8 + 2 * tq) = make_float2(o[i][2 * r] * inv, o[i][2 * r + 1] * inv);
+      }
+      if (tq == 0) lse[row] = my_lse;
+    }
+    return;
+  }
+  const float old_lse = valid ? lse[row] : -INFINITY;
+  __syncwarp();  // every lane of the quad has read lse[row] before lane tq == 0 rewrites it
+  if (valid && !empty) {
+    const float mx = fmaxf(old_lse, my_lse);
+    const float w_old = expf(old_lse - mx), w_new = expf(my_lse - mx);
+    const float total = w_old + w_new;
+    const float c_old = w_old / total, c_new = w_new / total * inv;
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) {
+      float2* p = reinterpret_cast<float2*>(orow + i * 8 + 2 * tq);
+      float2 prev = make_float2(0.f, 0.f);
+      if (c_old != 0.f) prev = *p;  // an empty accumulator (lse = -inf) may hold anything
+      *p = make_float2(prev.x * c_old + o[i][2 * r] * c_new, prev.y * c_old + o[i][2 * r + 1] * c_new);
+    }
+    if (tq == 0) lse[row] = mx + logf(total);
+  }
+}
+
+}  // namespace ringlab::cuda::detail
