@@ -9,5 +9,6 @@ namespace ringlab::cli {
 void AddScheduleCommand(CLI::App& app, int* exit_code);
 void AddCheckCommand(CLI::App& app, int* exit_code);
 void AddViewCommand(CLI::App& app, int* exit_code);
+void AddFitProfileCommand(CLI::App& app, int* exit_code);
 
 }  // namespace ringlab::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   ringlab::cli::AddCheckCommand(app, &exit_code);
   ringlab::cli::AddSimCommands(app);
   ringlab::cli::AddViewCommand(app, &exit_code);
+  ringlab::cli::AddFitProfileCommand(app, &exit_code);
 #ifdef RINGLAB_HAVE_CUDA
   ringlab::cli::AddRunCommand(app, &exit_code);
 #endif

@@ -64,26 +64,55 @@ double AttentionTable::TflopsAt(double tokens) const {
   return points.back().second;
 }
 
-double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
-  if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
-  const double fill = pairs / (double(q) * double(kv));
+double WaveModel::RoundUs(double n) const {
+  if (round_us.empty()) return ctas_per_sm * (n + cta_overhead_tiles) * tile_us;
+  if (n <= 0) return 0;
+  const auto& first = round_us.front();
+  const auto& last = round_us.back();
+  if (n >= last.first) return last.second * n / last.first;
+  if (n <= first.first) {
+    double slope = 1;
+    if (round_us.size() > 1)
+      slope = std::log(round_us[1].second / first.second) / std::log(round_us[1].first / first.first);
+    slope = std::clamp(slope, 0.0, 1.0);
+    return first.second * std::pow(n / first.first, slope);
+  }
+  size_t i = 1;
+  while (round_us[i].first < n) ++i;
+  const auto [x0, y0] = round_us[i - 1];
+  const auto [x1, y1] = round_us[i];
+  const double f = std::log(n / x0) / std::log(x1 / x0);
+  return std::exp(std::log(y0) + f * (std::log(y1) - std::log(y0)));
+}
+
+double WaveModel::Ctas(int64_t q, int64_t kv, double h, int batch, double group) const {
   const double tq = std::ceil(double(q) / tile_q), tkv = std::ceil(double(kv) / tile_kv);
-  const double hkv = h / group;
-  const double ctas = grid_kv ? std::max(1.0, std::round(batch * hkv)) * tkv : std::max(1.0, std::round(batch * h)) * tq;
-  const double n = (grid_kv ? tq * group : tkv) * fill;
-  const double w = n + cta_overhead_tiles;
+  return grid_kv ? std::max(1.0, std::round(batch * h / group)) * tkv : std::max(1.0, std::round(batch * h)) * tq;
+}
+
+double WaveModel::TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const {
+  const double fill = pairs / (double(q) * double(kv));
+  return (grid_kv ? std::ceil(double(q) / tile_q) * group : std::ceil(double(kv) / tile_kv)) * fill;
+}
+
+double WaveModel::EffectiveRounds(double ctas) const {
   const double slots = double(sms) * ctas_per_sm;
   const double full = std::floor(ctas / slots);
   const double r = ctas - full * slots;
-  double t = full * ctas_per_sm * w;
+  double rounds = full;
   if (r > 0) {
     const double m = std::ceil(r / sms);
     const double theta = (m >= ctas_per_sm || ctas_per_sm <= 1)
                              ? 1.0
                              : single_resident_throughput + (1 - single_resident_throughput) * (m - 1) / (ctas_per_sm - 1);
-    t += m * w / theta;
+    rounds += m / (ctas_per_sm * theta);
   }
-  return t * tile_us;
+  return rounds;
+}
+
+double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
+  if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
+  return EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
 }
 
 const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const std::string& mask,
@@ -145,8 +174,26 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
                                 {"tile_us", 1e-9, 1e6, false, &wm.tile_us, nullptr},
                                 {"cta_overhead_tiles", 0, 1e6, false, &wm.cta_overhead_tiles, nullptr},
                                 {"single_resident_throughput", 1e-3, 1, false, &wm.single_resident_throughput, nullptr}};
+        const bool has_table = w.contains("round_us");
+        if (has_table) {
+          const json& rt = w["round_us"];
+          if (!rt.is_array() || rt.empty()) return rd.Error(wf + ".round_us", "must be a non-empty array of [tiles per CTA, us]");
+          for (size_t k = 0; k < rt.size(); ++k) {
+            const json& pt = rt[k];
+            const std::string pf = wf + ".round_us[" + std::to_string(k) + "]";
+            if (!pt.is_array() || pt.size() != 2 || !pt[0].is_number() || !pt[1].is_number() ||
+                !(pt[0].get<double>() > 0) || !(pt[1].get<double>() > 0) || !std::isfinite(pt[0].get<double>()) ||
+                !std::isfinite(pt[1].get<double>()))
+              return rd.Error(pf, "must be [tiles per CTA > 0, us > 0]");
+            if (!wm.round_us.empty() && pt[0].get<double>() <= wm.round_us.back().first)
+              return rd.Error(pf, "tiles per CTA must increase along the table");
+            wm.round_us.emplace_back(pt[0].get<double>(), pt[1].get<double>());
+          }
+        }
         for (const Field& fd : fields) {
           const std::string ff = wf + "." + fd.key;
+          const bool optional = has_table && (fd.d == &wm.tile_us || fd.d == &wm.cta_overhead_tiles);
+          if (optional && !w.contains(fd.key)) continue;
           if (!w.contains(fd.key) || !w[fd.key].is_number()) return rd.Error(ff, "must be a number");
           const double x = w[fd.key].get<double>();
           if (!std::isfinite(x) || x < fd.lo || x > fd.hi || (fd.integer && x != std::floor(x)))

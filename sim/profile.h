@@ -25,11 +25,25 @@ namespace ringlab::sim {
 // (h, hkv: the heads of the op, from its FLOPs). With S = sms·ctas_per_sm slots, each full round of S CTAs costs
 // ctas_per_sm·(n + cta_overhead_tiles)·tile_us; a last partial round of r CTAs puts m = ceil(r/sms) on an SM and costs
 // m·(n + overhead)·tile_us / θ_m, θ_m = single_resident_throughput + (1 − it)·(m − 1)/(ctas_per_sm − 1) (1 if m ≥ k).
+// With a measured round table (`round_us`, from `ringlab calibrate` microbenchmarks or a trace fit), the cost of one
+// full round is read from the table instead of ctas_per_sm·(n + overhead)·tile_us: R(n) is interpolated linearly in
+// (log n, log R) between measured points; beyond the largest n it grows in proportion to n (a long CTA loop runs at
+// its steady tile rate), below the smallest it follows the first segment's log-log slope (clamped to [0, 1]), so a
+// short loop never costs more than a longer one. A partial round then costs m·R(n) / (ctas_per_sm·θ_m). This is
+// what lets large-S blocks be predicted from block-level measurements instead of a line fitted at one block size.
 struct WaveModel {
   bool enabled = false;
   bool grid_kv = false;  // false: grid over (heads, q tiles); true: over (kv heads, kv tiles)
   int tile_q = 128, tile_kv = 64, sms = 132, ctas_per_sm = 1;
   double tile_us = 0, cta_overhead_tiles = 0, single_resident_throughput = 1;
+  std::vector<std::pair<double, double>> round_us;  // (tiles per CTA n, µs of one full round), increasing n; optional
+  // Cost in microseconds of one full round (every slot busy) of CTAs that each loop over n tiles.
+  double RoundUs(double n) const;
+  // CTAs and tiles per CTA of a block (see above), and the number of full-round equivalents `ctas` CTAs take:
+  // full rounds + m / (ctas_per_sm·θ_m) for a last partial round. KernelUs = EffectiveRounds(CTAs) · RoundUs(n).
+  double Ctas(int64_t q, int64_t kv, double h, int batch, double group) const;
+  double TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const;
+  double EffectiveRounds(double ctas) const;
   // Kernel time in microseconds (no launch) of a block with q×kv tokens, `pairs` allowed pairs, h query heads, batch b,
   // `group` = H/Hkv query heads per kv head.
   double KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;

@@ -100,5 +100,31 @@ TEST(SimProfile, WaveModelCountsRoundsAndPartialRounds) {
   EXPECT_NE(ErrorOf(j).find("compute.attention[0].wave.grid"), std::string::npos) << ErrorOf(j);
 }
 
+TEST(SimProfile, WaveModelReadsMeasuredRoundTable) {
+  nlohmann::json j = Bundled("h100_sxm");
+  j["compute"]["attention"][0].erase("points");
+  // Forward-like grid over q tiles; no tile_us: the round table alone gives the cost of a full round.
+  j["compute"]["attention"][0]["wave"] = {{"grid", "q"}, {"tile_q", 128}, {"tile_kv", 64}, {"sms", 4},
+                                          {"ctas_per_sm", 2}, {"single_resident_throughput", 0.5},
+                                          {"round_us", {{4, 10.0}, {16, 20.0}, {64, 70.0}}}};
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(j, "test.json", &hw).ok()) << ErrorOf(j);
+  const WaveModel& w = hw.attention[0].wave;
+  EXPECT_DOUBLE_EQ(w.RoundUs(4), 10);
+  EXPECT_NEAR(w.RoundUs(8), std::sqrt(10.0 * 20.0), 1e-9);  // halfway in log n: geometric mean of the neighbours
+  EXPECT_DOUBLE_EQ(w.RoundUs(128), 140);                     // beyond the table: steady tile rate, R grows with n
+  EXPECT_NEAR(w.RoundUs(2), 10 * std::pow(0.5, 0.5), 1e-9);  // below: first segment's log-log slope 0.5
+  // q = 1024 rows -> 8 q tiles per head; kv = 1024 keys -> n = 16 tiles. h = 1: 8 CTAs = one full round of 4 SMs x 2.
+  EXPECT_DOUBLE_EQ(w.KernelUs(1024, 1024, 1024.0 * 1024, 1, 1, 1), 20);
+  // h = 3: 24 CTAs = 3 full rounds. q = 1536, h = 1: 12 CTAs = one round + 4 CTAs, one per SM at half throughput,
+  // 1·R/(2·0.5) = R more.
+  EXPECT_DOUBLE_EQ(w.KernelUs(1024, 1024, 1024.0 * 1024, 3, 1, 1), 60);
+  EXPECT_DOUBLE_EQ(w.KernelUs(1536, 1024, 1536.0 * 1024, 1, 1, 1), 40);
+  j["compute"]["attention"][0]["wave"]["round_us"] = {{16, 20.0}, {4, 10.0}};
+  EXPECT_NE(ErrorOf(j).find("round_us[1]"), std::string::npos) << ErrorOf(j);
+  j["compute"]["attention"][0]["wave"].erase("round_us");
+  EXPECT_NE(ErrorOf(j).find("wave.tile_us"), std::string::npos) << ErrorOf(j);
+}
+
 }  // namespace
 }  // namespace ringlab::sim

@@ -1,0 +1,91 @@
+// `ringlab fit-profile`: turn measured samples (from `ringlab calibrate` on GPUs, or from real run traces through
+// scripts/calibrate/calibrate.py) into a hardware profile the simulator loads. CPU only, so the fit can be redone and
+// tested anywhere; the fit itself is sim/profile_fit.h.
+//
+//   ringlab fit-profile --samples cal_samples.json [--samples runs_host.json] --base h100_sxm --out h100_cal.json
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/common_options.h"
+#include "sim/profile.h"
+#include "sim/profile_fit.h"
+
+namespace ringlab::cli {
+namespace {
+
+struct FitOptions {
+  std::vector<std::string> samples;
+  std::string base = sim::kDefaultProfile, out, name, tag;
+  bool alone = false;
+};
+
+Status ReadJson(const std::string& path, nlohmann::json* j) {
+  std::ifstream f(path);
+  if (!f) return Status::InvalidArgument("cannot open '" + path + "'");
+  try {
+    f >> *j;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(path + ": not valid JSON: " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status BaseProfileJson(const std::string& name_or_path, nlohmann::json* j) {
+  const bool path = name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".json");
+  return ReadJson(path ? name_or_path : sim::ProfileDir() + "/" + name_or_path + ".json", j);
+}
+
+int Run(const FitOptions& o) {
+  sim::FitInputs all;
+  for (size_t i = 0; i < o.samples.size(); ++i) {
+    nlohmann::json j;
+    sim::FitInputs in;
+    if (Status st = ReadJson(o.samples[i], &j); !st.ok()) return ReportBadInput(st);
+    if (Status st = sim::FromJson(j, o.samples[i], &in); !st.ok()) return ReportBadInput(st);
+    if (i == 0) all = std::move(in);
+    else sim::Append(in, &all);
+  }
+  nlohmann::json base, profile, report;
+  if (Status st = BaseProfileJson(o.base, &base); !st.ok()) return ReportBadInput(st);
+  sim::FitOptions fo;
+  fo.name = o.name;
+  fo.tag = o.tag.empty() ? "FIT from " + std::to_string(o.samples.size()) + " sample file(s)" : o.tag;
+  fo.prefer_beside_compute = !o.alone;
+  all.provenance["samples_files"] = o.samples;
+  all.provenance["base_profile"] = o.base;
+  if (Status st = sim::FitProfile(all, base, fo, &profile, &report); !st.ok()) return ReportBadInput(st);
+  std::ofstream f(o.out);
+  f << profile.dump(1) << "\n";
+  if (!f) return ReportBadInput(Status::InvalidArgument("cannot write '" + o.out + "'"));
+  std::fprintf(stderr, "fit-profile: %zu kernel, %zu transfer, %zu memory samples, %zu launch gaps -> %s\n",
+               all.kernels.size(), all.transfers.size(), all.memory.size(), all.launch_gaps_us.size(), o.out.c_str());
+  std::printf("%s\n", report.dump(1).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddFitProfileCommand(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<FitOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "fit-profile",
+      "Fit a simulator hardware profile from measured samples (written by `ringlab calibrate` on GPUs or by "
+      "scripts/calibrate/calibrate.py from real run traces); numbers without samples keep the base profile's");
+  cmd->add_option("--samples", o->samples, "samples JSON file(s); later files add samples, the last kernel set's "
+                                           "geometry wins")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--base", o->base, "profile to start from: a bundled name or a .json path")->capture_default_str();
+  cmd->add_option("--out", o->out, "write the fitted profile JSON here")->required();
+  cmd->add_option("--name", o->name, "profile name (default: the base's)");
+  cmd->add_option("--tag", o->tag, "prefix of every fitted number's source (card, date, commit)");
+  cmd->add_flag("--alone", o->alone,
+                "fit NVLink from transfers measured alone even when transfers beside attention kernels exist");
+  cmd->callback([o, exit_code] { *exit_code = Run(*o); });
+}
+
+}  // namespace ringlab::cli

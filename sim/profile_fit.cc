@@ -1,0 +1,314 @@
+#include "sim/profile_fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "sim/profile.h"
+
+namespace ringlab::sim {
+namespace {
+
+using nlohmann::json;
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+json Sourced(double value, const std::string& source) {
+  return {{"value", std::round(value * 1e4) / 1e4}, {"source", source}};
+}
+
+WaveModel Geometry(const FitInputs& in, const std::string& pass, double theta) {
+  const KernelGeometry& g = pass == "forward" ? in.forward : in.backward;
+  WaveModel w;
+  w.enabled = true;
+  w.grid_kv = g.grid_kv;
+  w.tile_q = g.tile_q;
+  w.tile_kv = g.tile_kv;
+  w.ctas_per_sm = g.ctas_per_sm;
+  w.sms = in.sms;
+  w.single_resident_throughput = theta;
+  return w;
+}
+
+struct KernelFit {
+  WaveModel wave;
+  double median_abs_error = 0;
+  size_t samples = 0;
+};
+
+// The round table for one (pass, mask, head dim) at a given θ: median of kernel time / effective rounds per
+// quarter-octave bin of n (tiles per CTA).
+void TableFor(const std::vector<const KernelSample*>& ks, WaveModel* w) {
+  std::map<int, std::vector<std::pair<double, double>>> bins;  // bin -> (n, round us)
+  for (const KernelSample* k : ks) {
+    const double group = double(k->heads) / k->kv_heads;
+    const double n = w->TilesPerCta(k->q, k->kv, k->pairs, group);
+    const double rounds = w->EffectiveRounds(w->Ctas(k->q, k->kv, k->heads, k->batch, group));
+    if (n <= 0 || rounds <= 0 || k->us <= 0) continue;
+    bins[int(std::lround(4 * std::log2(n)))].emplace_back(n, k->us / rounds);
+  }
+  w->round_us.clear();
+  for (auto& [b, pts] : bins) {
+    std::vector<double> ns, rs;
+    for (auto [n, r] : pts) ns.push_back(n), rs.push_back(r);
+    const double n = Median(ns);
+    if (!w->round_us.empty() && n <= w->round_us.back().first) continue;
+    w->round_us.emplace_back(n, Median(rs));
+  }
+}
+
+KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::vector<const KernelSample*>& ks) {
+  KernelFit best;
+  double best_score = INFINITY;
+  const int k = (pass == "forward" ? in.forward : in.backward).ctas_per_sm;
+  for (int step = 0; step <= (k > 1 ? 10 : 0); ++step) {
+    const double theta = 1.0 - 0.05 * step;
+    WaveModel w = Geometry(in, pass, theta);
+    TableFor(ks, &w);
+    if (w.round_us.empty()) continue;
+    // θ is chosen by the mean |log error| (every sample counts: the partial-round ones are the few that see θ); the
+    // median |error| is what the report states.
+    std::vector<double> errs;
+    double score = 0;
+    for (const KernelSample* s : ks) {
+      const double pred = w.KernelUs(s->q, s->kv, s->pairs, s->heads, s->batch, double(s->heads) / s->kv_heads);
+      errs.push_back(std::abs(pred / s->us - 1));
+      score += std::abs(std::log(pred / s->us)) / ks.size();
+    }
+    if (score < best_score - 1e-12) {
+      best_score = score;
+      best = {w, Median(errs), ks.size()};
+    }
+  }
+  return best;
+}
+
+// Least-squares line through (bytes, median us per size): returns false when it is not a usable rate.
+bool FitLine(const std::map<int64_t, std::vector<double>>& by_size, double* gbps, double* latency_us) {
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& [b, us] : by_size) pts.emplace_back(double(b), Median(us));
+  if (pts.size() < 2) {
+    if (pts.empty()) return false;
+    *gbps = pts[0].first / pts[0].second / 1e3;
+    *latency_us = 0;
+    return true;
+  }
+  double mx = 0, my = 0;
+  for (auto [x, y] : pts) mx += x / pts.size(), my += y / pts.size();
+  double sxx = 0, sxy = 0;
+  for (auto [x, y] : pts) sxx += (x - mx) * (x - mx), sxy += (x - mx) * (y - my);
+  if (sxx <= 0 || sxy <= 0) return false;
+  const double slope = sxy / sxx;  // us per byte
+  *gbps = 1e-3 / slope;
+  *latency_us = std::max(0.0, my - slope * mx);
+  return true;
+}
+
+}  // namespace
+
+json ToJson(const FitInputs& in) {
+  json j;
+  j["sms"] = in.sms;
+  auto geo = [](const KernelGeometry& g) {
+    return json{{"grid", g.grid_kv ? "kv" : "q"}, {"tile_q", g.tile_q}, {"tile_kv", g.tile_kv},
+                {"ctas_per_sm", g.ctas_per_sm}};
+  };
+  j["geometry"] = {{"forward", geo(in.forward)}, {"backward", geo(in.backward)}};
+  j["kernels"] = json::array();
+  for (const KernelSample& k : in.kernels)
+    j["kernels"].push_back({{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
+                            {"heads", k.heads}, {"kv_heads", k.kv_heads}, {"q", k.q}, {"kv", k.kv},
+                            {"pairs", k.pairs}, {"us", k.us}});
+  j["transfers"] = json::array();
+  for (const TransferSample& t : in.transfers)
+    j["transfers"].push_back({{"kind", t.kind}, {"world", t.world}, {"bytes", t.bytes}, {"us", t.us},
+                              {"beside_compute", t.beside_compute}});
+  j["memory"] = json::array();
+  for (const MemorySample& m : in.memory) j["memory"].push_back({{"kind", m.kind}, {"bytes", m.bytes}, {"us", m.us}});
+  j["launch_gaps_us"] = in.launch_gaps_us;
+  j["overlap_us"] = json::array();
+  for (auto [a, b] : in.overlap_us) j["overlap_us"].push_back({a, b});
+  j["provenance"] = in.provenance;
+  return j;
+}
+
+Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
+  FitInputs in;
+  auto bad = [&](const std::string& what) { return Status::InvalidArgument("samples " + origin + ": " + what); };
+  try {
+    if (!j.is_object()) return bad("must be a JSON object");
+    in.sms = j.value("sms", 132);
+    if (in.sms <= 0) return bad("sms must be > 0");
+    if (j.contains("geometry")) {
+      for (const char* pass : {"forward", "backward"}) {
+        if (!j["geometry"].contains(pass)) continue;
+        const json& g = j["geometry"][pass];
+        KernelGeometry& kg = std::string(pass) == "forward" ? in.forward : in.backward;
+        kg.grid_kv = g.at("grid").get<std::string>() == "kv";
+        kg.tile_q = g.at("tile_q");
+        kg.tile_kv = g.at("tile_kv");
+        kg.ctas_per_sm = g.at("ctas_per_sm");
+        if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm <= 0)
+          return bad(std::string("geometry.") + pass + ": tiles and ctas_per_sm must be > 0");
+      }
+    }
+    for (const json& k : j.value("kernels", json::array())) {
+      KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
+                     k.at("kv_heads"), k.at("q"), k.at("kv"), k.at("pairs"), k.at("us")};
+      if ((s.pass != "forward" && s.pass != "backward") || (s.mask != "full" && s.mask != "causal"))
+        return bad("kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
+      if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
+          s.heads % s.kv_heads != 0)
+        return bad("kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
+      in.kernels.push_back(s);
+    }
+    for (const json& t : j.value("transfers", json::array())) {
+      TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false)};
+      if ((s.kind != "p2p" && s.kind != "all-gather") || s.bytes <= 0 || s.us <= 0 || s.world < 2)
+        return bad("transfer sample needs kind p2p|all-gather, bytes > 0, us > 0, world >= 2");
+      in.transfers.push_back(s);
+    }
+    for (const json& m : j.value("memory", json::array())) {
+      MemorySample s{m.at("kind"), m.at("bytes"), m.at("us")};
+      if ((s.kind != "merge" && s.kind != "copy") || s.bytes <= 0 || s.us <= 0)
+        return bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
+      in.memory.push_back(s);
+    }
+    for (const json& g : j.value("launch_gaps_us", json::array())) in.launch_gaps_us.push_back(g.get<double>());
+    for (const json& o : j.value("overlap_us", json::array()))
+      in.overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
+    in.provenance = j.value("provenance", json::object());
+  } catch (const json::exception& e) {
+    return bad(std::string("malformed: ") + e.what());
+  }
+  *out = std::move(in);
+  return Status::Ok();
+}
+
+void Append(const FitInputs& b, FitInputs* a) {
+  a->kernels.insert(a->kernels.end(), b.kernels.begin(), b.kernels.end());
+  a->transfers.insert(a->transfers.end(), b.transfers.begin(), b.transfers.end());
+  a->memory.insert(a->memory.end(), b.memory.begin(), b.memory.end());
+  a->launch_gaps_us.insert(a->launch_gaps_us.end(), b.launch_gaps_us.begin(), b.launch_gaps_us.end());
+  a->overlap_us.insert(a->overlap_us.end(), b.overlap_us.begin(), b.overlap_us.end());
+  if (!b.kernels.empty()) {  // the kernel geometry travels with the kernel samples
+    a->sms = b.sms;
+    a->forward = b.forward;
+    a->backward = b.backward;
+  }
+  for (auto it = b.provenance.begin(); it != b.provenance.end(); ++it) a->provenance[it.key()] = it.value();
+}
+
+Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, json* profile, json* report) {
+  HardwareProfile check;
+  RINGLAB_RETURN_IF_ERROR(ParseProfile(base, "base", &check));
+  json p = base;
+  json rep = json::object();
+  const std::string& tag = opt.tag;
+
+  // Attention: one round table per (pass, mask, head dim).
+  std::map<std::tuple<std::string, std::string, int>, std::vector<const KernelSample*>> groups;
+  for (const KernelSample& k : in.kernels) groups[{k.pass, k.mask, k.head_dim}].push_back(&k);
+  json& tables = p["compute"]["attention"];
+  if (!tables.is_array()) tables = json::array();
+  for (const auto& [key, ks] : groups) {
+    const auto& [pass, mask, d] = key;
+    const KernelFit f = FitKernels(in, pass, ks);
+    if (f.wave.round_us.empty()) continue;
+    json rt = json::array();
+    for (auto [n, us] : f.wave.round_us) rt.push_back({std::round(n * 1e3) / 1e3, std::round(us * 1e3) / 1e3});
+    char err[32];
+    snprintf(err, sizeof err, "%.1f%%", 100 * f.median_abs_error);
+    json t = {{"pass", pass}, {"mask", mask}, {"head_dim", d},
+              {"source", tag + ": kernel wave model with a measured round table, " + std::to_string(ks.size()) +
+                             " kernel samples (median |error| on them " + err + ")"},
+              {"wave", {{"grid", f.wave.grid_kv ? "kv" : "q"}, {"tile_q", f.wave.tile_q}, {"tile_kv", f.wave.tile_kv},
+                        {"sms", f.wave.sms}, {"ctas_per_sm", f.wave.ctas_per_sm},
+                        {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_us", rt}}}};
+    bool replaced = false;
+    for (json& old : tables)
+      if (old.value("pass", "") == pass && old.value("mask", "") == mask && old.value("head_dim", 0) == d) {
+        old = t;
+        replaced = true;
+      }
+    if (!replaced) tables.push_back(t);
+    rep["attention " + pass + " " + mask + " " + std::to_string(d)] = {
+        {"samples", ks.size()}, {"median_abs_error", f.median_abs_error},
+        {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_points", f.wave.round_us.size()}};
+  }
+
+  if (in.launch_gaps_us.size() >= 3) {
+    const double v = std::max(0.0, Median(in.launch_gaps_us));
+    p["compute"]["launch_us"] = Sourced(v, tag + ": median gap between back-to-back kernels on one stream (" +
+                                               std::to_string(in.launch_gaps_us.size()) + " gaps)");
+    rep["launch_us"] = {{"value", v}, {"samples", in.launch_gaps_us.size()}};
+  }
+  if (in.overlap_us.size() >= 3) {
+    std::vector<double> r;
+    for (auto [a, b] : in.overlap_us) r.push_back(b / a);
+    const double v = std::max(0.0, Median(r) - 1);
+    p["compute"]["comm_slowdown"] = Sourced(v, tag + ": median slowdown of attention beside NCCL traffic (" +
+                                                   std::to_string(r.size()) + " pairs)");
+    rep["comm_slowdown"] = {{"value", v}, {"samples", r.size()}};
+  }
+
+  // Point-to-point: prefer transfers measured beside attention (the regime of a CP step) when there are any.
+  std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone;
+  for (const TransferSample& t : in.transfers)
+    if (t.kind == "p2p") (t.beside_compute ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
+  const bool use_beside = opt.prefer_beside_compute && !p2p_beside.empty();
+  const auto& p2p = use_beside ? p2p_beside : p2p_alone;
+  double gbps = check.nvlink_gbps, lat = check.nvlink_latency_us;
+  if (FitLine(p2p, &gbps, &lat)) {
+    size_t n = 0;
+    for (const auto& [b, v] : p2p) n += v.size();
+    const std::string what = std::string(use_beside ? "beside attention kernels" : "alone") + ", " +
+                             std::to_string(p2p.size()) + " sizes, " + std::to_string(n) + " transfers";
+    p["network"]["nvlink_gbps"] = Sourced(gbps, tag + ": point-to-point bytes / time slope, " + what);
+    p["network"]["nvlink_latency_us"] = Sourced(lat, tag + ": point-to-point intercept, " + what);
+    rep["nvlink"] = {{"gbps", gbps}, {"latency_us", lat}, {"beside_compute", use_beside}, {"transfers", n}};
+    double ag = 0, al = 0;
+    if (use_beside && FitLine(p2p_alone, &ag, &al)) rep["nvlink_alone"] = {{"gbps", ag}, {"latency_us", al}};
+  }
+  std::vector<double> excess;
+  for (const TransferSample& t : in.transfers)
+    if (t.kind == "all-gather" && (!use_beside || t.beside_compute || p2p_beside.empty())) {
+      const double steps = t.world - 1;
+      const double chunk = double(t.bytes) / steps;
+      excess.push_back(t.us / steps - chunk / (gbps * 1e3) - lat);
+    }
+  if (!excess.empty()) {
+    const double v = std::max(0.0, Median(excess));
+    p["network"]["collective_step_latency_us"] =
+        Sourced(v, tag + ": median excess per ring step of " + std::to_string(excess.size()) +
+                       " all-gathers over the point-to-point line");
+    rep["collective_step_latency_us"] = {{"value", v}, {"samples", excess.size()}};
+  }
+  for (const char* kind : {"merge", "copy"}) {
+    std::vector<double> rates;
+    for (const MemorySample& m : in.memory)
+      if (m.kind == kind) rates.push_back(double(m.bytes) / m.us / 1e3);
+    if (rates.size() < 3) continue;
+    const double v = Median(rates);
+    p["memory"][std::string(kind) + "_gbps"] =
+        Sourced(v, tag + ": median bytes / time of " + std::to_string(rates.size()) + " " + kind + " kernels");
+    rep[std::string(kind) + "_gbps"] = {{"value", v}, {"samples", rates.size()}};
+  }
+  if (!opt.name.empty()) p["name"] = opt.name;
+  json prov = in.provenance;
+  prov["fitted"] = rep;
+  p["provenance"] = prov;
+  HardwareProfile parsed;
+  RINGLAB_RETURN_IF_ERROR(ParseProfile(p, "fitted profile", &parsed));
+  *profile = std::move(p);
+  *report = std::move(rep);
+  return Status::Ok();
+}
+
+}  // namespace ringlab::sim

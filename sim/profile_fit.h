@@ -1,0 +1,88 @@
+// Fitting a hardware profile from measured samples: the pure (CPU) half of `ringlab calibrate`.
+//
+// `ringlab calibrate` (GPU) times our kernels and NCCL and writes raw samples; scripts/calibrate/calibrate.py turns
+// real run traces into the same samples; `FitProfile` turns either into the numbers the simulator reads:
+//   attention  per (pass, mask, head dim): a kernel wave model whose full-round cost is a measured table R(n) over n =
+//              tiles per CTA (profile.h WaveModel::round_us). Each sample's kernel time is divided by its effective
+//              number of rounds (full rounds + the partial round at its occupancy), and the table holds the median per
+//              quarter-octave of n; single_resident_throughput is chosen on a grid to minimise the median |error|.
+//   launch_us  median gap between back-to-back kernels on one stream (host launch and event overhead).
+//   nvlink     a line through the median time per message size of point-to-point transfers: 1/slope = bandwidth,
+//              intercept = latency. Transfers measured beside attention kernels are preferred when present (that is
+//              the regime of a context-parallel step, where NCCL's kernels share the SMs).
+//   collective_step_latency_us  median excess per ring step of all-gathers over the point-to-point line.
+//   comm_slowdown  median (attention time beside NCCL traffic / alone) − 1.
+//   merge/copy_gbps  median bytes / time of the dK/dV add (merge) and prepare/copy kernels.
+// Anything without samples keeps the base profile's value and source.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace ringlab::sim {
+
+// One attention kernel launch: q×kv tokens, `pairs` (query, key) pairs the mask allows, all `heads` query heads.
+struct KernelSample {
+  std::string pass, mask;  // forward|backward, full|causal
+  int head_dim = 128, batch = 1, heads = 1, kv_heads = 1;
+  int64_t q = 0, kv = 0;
+  double pairs = 0;
+  double us = 0;  // kernel time (median of repeats), no launch gap
+};
+
+struct TransferSample {
+  std::string kind;  // p2p | all-gather
+  int world = 2;     // ranks taking part (all-gather)
+  int64_t bytes = 0; // p2p: message bytes; all-gather: the gathered buffer's bytes (what the schedule's op carries)
+  double us = 0;
+  bool beside_compute = false;  // an attention kernel ran on the same GPUs meanwhile
+};
+
+struct MemorySample {
+  std::string kind;  // merge | copy
+  int64_t bytes = 0; // bytes read + written
+  double us = 0;
+};
+
+// Launch geometry of a kernel (kernels/cuda): grid over (heads, q tiles) or (kv heads, kv tiles), CTAs per SM.
+struct KernelGeometry {
+  bool grid_kv = false;
+  int tile_q = 128, tile_kv = 64, ctas_per_sm = 1;
+};
+
+struct FitInputs {
+  std::vector<KernelSample> kernels;
+  std::vector<TransferSample> transfers;
+  std::vector<MemorySample> memory;
+  std::vector<double> launch_gaps_us;
+  std::vector<std::pair<double, double>> overlap_us;  // (attention alone, same attention beside NCCL traffic)
+  int sms = 132;
+  KernelGeometry forward{false, 128, 64, 2};
+  KernelGeometry backward{true, 64, 128, 1};
+  nlohmann::json provenance = nlohmann::json::object();  // card, driver, NCCL, date, commit, command ...
+};
+
+// Samples <-> JSON ({"sms":..,"kernels":[{pass,mask,head_dim,batch,heads,kv_heads,q,kv,pairs,us}],"transfers":[..],
+// "memory":[..],"launch_gaps_us":[..],"overlap_us":[[alone,beside],..],"geometry":{..},"provenance":{..}}).
+nlohmann::json ToJson(const FitInputs& in);
+Status FromJson(const nlohmann::json& j, const std::string& origin, FitInputs* out);
+// Appends b's samples to a (provenance objects are merged, b's keys win).
+void Append(const FitInputs& b, FitInputs* a);
+
+struct FitOptions {
+  std::string name;  // profile name
+  std::string tag;   // prefix of every fitted number's source, e.g. "ringlab calibrate 2026-11-28, H100 x4"
+  bool prefer_beside_compute = true;
+};
+
+// `base`: a profile JSON (sim/profiles/*.json) to start from. Writes the fitted profile to *profile and what was fitted
+// from how many samples (with the kernel table's median |error| on its own samples) to *report.
+Status FitProfile(const FitInputs& in, const nlohmann::json& base, const FitOptions& options, nlohmann::json* profile,
+                  nlohmann::json* report);
+
+}  // namespace ringlab::sim

@@ -1,0 +1,117 @@
+// FitProfile on synthetic samples drawn from known hardware: the fit must give the numbers back.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "sim/profile.h"
+#include "sim/profile_fit.h"
+
+namespace ringlab::sim {
+namespace {
+
+nlohmann::json Base() {
+  std::ifstream f(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_sxm.json");
+  return nlohmann::json::parse(f);
+}
+
+// The "true" forward kernel: 2 CTAs per SM, a round of CTAs with n tiles costs 2·(n + 4)·1.5 us, one resident CTA
+// runs at 0.7 of a pair's throughput.
+WaveModel TrueForward(int sms) {
+  WaveModel w;
+  w.enabled = true;
+  w.grid_kv = false;
+  w.tile_q = 128;
+  w.tile_kv = 64;
+  w.sms = sms;
+  w.ctas_per_sm = 2;
+  w.tile_us = 1.5;
+  w.cta_overhead_tiles = 4;
+  w.single_resident_throughput = 0.7;
+  return w;
+}
+
+FitInputs Synthetic() {
+  FitInputs in;
+  in.sms = 132;
+  const WaveModel truth = TrueForward(in.sms);
+  // Microbenchmark-like shapes: block sides 1K..16K, 1..32 heads (partial and many rounds).
+  for (int64_t q : {1024, 4096, 16384})
+    for (int64_t kv : {1024, 2048, 4096, 8192, 16384})
+      for (int h : {1, 8, 32}) {
+        const double pairs = double(q) * kv;
+        in.kernels.push_back({"forward", "full", 128, 1, h, h, q, kv, pairs, truth.KernelUs(q, kv, pairs, h, 1, 1)});
+      }
+  // NVLink beside attention: 20 us + bytes / 300 GB/s; alone: 10 us + bytes / 400 GB/s.
+  for (int64_t mib : {1, 4, 16, 64, 256}) {
+    const int64_t b = mib << 20;
+    for (int rep = 0; rep < 3; ++rep) {
+      in.transfers.push_back({"p2p", 2, b, 20 + b / 300e3, true});
+      in.transfers.push_back({"p2p", 2, b, 10 + b / 400e3, false});
+    }
+    // A 4-rank all-gather of b bytes: 3 ring steps of b/3 bytes, each with 5 us more than a point-to-point transfer.
+    in.transfers.push_back({"all-gather", 4, b, 3 * (20 + 5 + (b / 3.0) / 300e3), true});
+  }
+  for (int64_t mib : {16, 64}) in.memory.push_back({"merge", mib << 20, (mib << 20) / 2500e3});
+  in.memory.push_back({"merge", 32 << 20, (32 << 20) / 2500e3});
+  in.launch_gaps_us = {3, 2.5, 4, 3, 60};  // one host hiccup: the median ignores it
+  in.overlap_us = {{100, 103}, {200, 206}, {50, 51.5}};
+  in.provenance = {{"card", "synthetic"}};
+  return in;
+}
+
+TEST(ProfileFit, RecoversSyntheticHardware) {
+  const FitInputs in = Synthetic();
+  nlohmann::json profile, report;
+  FitOptions opt;
+  opt.name = "synthetic_fit";
+  opt.tag = "TEST";
+  ASSERT_TRUE(FitProfile(in, Base(), opt, &profile, &report).ok());
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(profile, "fitted", &hw).ok());
+  EXPECT_EQ(hw.name, "synthetic_fit");
+  EXPECT_DOUBLE_EQ(hw.launch_us, 3);
+  EXPECT_NEAR(hw.comm_slowdown, 0.03, 1e-4);
+  EXPECT_NEAR(hw.nvlink_gbps, 300, 0.5);  // beside-compute transfers preferred
+  EXPECT_NEAR(hw.nvlink_latency_us, 20, 0.05);
+  EXPECT_NEAR(hw.collective_step_latency_us, 5, 0.05);
+  EXPECT_NEAR(hw.merge_gbps, 2500, 1);
+  EXPECT_NEAR(report["nvlink_alone"]["gbps"].get<double>(), 400, 0.5);
+  const AttentionTable* t = hw.FindTable("forward", "full", 128);
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->wave.enabled);
+  ASSERT_FALSE(t->wave.round_us.empty());
+  EXPECT_NEAR(t->wave.single_resident_throughput, 0.7, 1e-9);
+  EXPECT_LT(report["attention forward full 128"]["median_abs_error"].get<double>(), 1e-3);
+  // Shapes the samples never had: between measured n (interpolated in log n) and beyond (steady tile rate).
+  const WaveModel truth = TrueForward(132);
+  for (auto [q, kv, h] : {std::tuple{8192, 3072, 16}, {2048, 12288, 4}, {65536, 32768, 8}, {131072, 131072, 8}}) {
+    const double pairs = double(q) * kv;
+    const double want = truth.KernelUs(q, kv, pairs, h, 1, 1);
+    const double got = t->wave.KernelUs(q, kv, pairs, h, 1, 1);
+    EXPECT_NEAR(got / want, 1.0, 0.03) << "q=" << q << " kv=" << kv << " h=" << h;
+  }
+  // Untouched numbers keep the base's value and source.
+  EXPECT_EQ(profile["network"]["nic_gbps"], Base()["network"]["nic_gbps"]);
+  EXPECT_EQ(profile["provenance"]["card"], "synthetic");
+}
+
+TEST(ProfileFit, SamplesRoundTripThroughJson) {
+  const FitInputs in = Synthetic();
+  FitInputs back;
+  ASSERT_TRUE(FromJson(ToJson(in), "mem", &back).ok());
+  EXPECT_EQ(back.kernels.size(), in.kernels.size());
+  EXPECT_EQ(back.transfers.size(), in.transfers.size());
+  EXPECT_DOUBLE_EQ(back.kernels[7].us, in.kernels[7].us);
+  EXPECT_EQ(back.forward.ctas_per_sm, 2);
+  EXPECT_TRUE(back.backward.grid_kv);
+  nlohmann::json bad = ToJson(in);
+  bad["kernels"][0]["heads"] = 3;
+  bad["kernels"][0]["kv_heads"] = 2;
+  const Status st = FromJson(bad, "bad.json", &back);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("heads divisible by kv_heads"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace ringlab::sim
