@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "viz/app/options.h"
+#include "viz/app/solid_program.h"
 #include "viz/views/views.h"
 
 using namespace ringlab;
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
   if (d.a.empty()) return Fail("the trace has no complete (ph X) events to show");
   d.Init();
   ViewState vs;
-  vs.opaque_begin = [](const ImDrawList*, const ImDrawCmd*) { glDisable(GL_BLEND); };
+  vs.opaque_begin = BeginOpaqueSolid;
   vs.show_stats = !opt.no_stats;
   vs.critical_path = opt.critical_path;
   snprintf(vs.search, sizeof vs.search, "%s", opt.search.c_str());
@@ -324,6 +325,7 @@ int main(int argc, char** argv) {
       if (settle > 0) --settle;
     }
   }
+  ReleaseOpaqueSolid();
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();
   ImGui::DestroyContext();
