@@ -14,6 +14,7 @@ void ViewerData::Init() {
   critical.clear(), critical_sorted.clear(), critical_built = false;
   searched.clear(), hits.clear(), hits_sorted.clear();
   stats_t1 = stats_t0 - 1;
+  coverage_a.Clear(), coverage_b.Clear();
   stats = {};
   if (stats_index_job.valid()) stats_index_job.wait();  // it reads `a`
   stats_index_job = {};

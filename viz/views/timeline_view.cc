@@ -179,7 +179,6 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
   dl->ChannelsSetCurrent(0);
   if (vs.opaque_begin) dl->AddCallback(vs.opaque_begin, nullptr);
   std::vector<LodBlock> blocks;
-  std::vector<CoverageRun> runs;
   int64_t drawn = 0;
   // Every lane is drawn under one clip rectangle (the time area): per-lane and per-label clip rectangles each started
   // a new draw call (38-332 a frame), each validated and binned on its own by software GL. Text is clipped on the CPU
@@ -217,11 +216,17 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
     const bool coverage = !(is_b && C && vs.diff_colours) &&
                           EventsStartingIn(m, li, vs.t0 + shift, vs.t1 + shift) > kCoverageEventsPerPx * width;
     if (coverage) {
-      CoverageRuns(m, li, rows, vs.t0 + shift, us_per_px, int(std::ceil(width)), &runs);
+      // Cached per chunk of columns on a grid fixed in time (coverage_cache.h): a pan computes only the new columns.
+      // Run columns count from the grid column holding the view's start, which lies shift_px into it.
+      double shift_px = 0;
+      const std::vector<CoverageRun>& runs = (is_b ? d.coverage_b : d.coverage_a)
+          .Runs(m, li, rows, m.t_min, vs.t0 + shift, us_per_px, int(std::ceil(width)), &shift_px);
       for (const CoverageRun& r : runs) {
         ImU32 col = KindColor(r.kind);
         if (!r.single) col = blend(col, lane_bg, 0xB0);  // folded: the look of folded blocks
-        const float rx0 = x0 + float(r.c0), rx1 = std::min(x0 + float(r.c1), x1);
+        const float rx0 = std::max(x0, x0 + float(double(r.c0) - shift_px));
+        const float rx1 = std::min(x0 + float(double(r.c1) - shift_px), x1);
+        if (rx1 <= rx0) continue;
         dl->AddRectFilled(ImVec2(rx0, ly0 + r.row * row_h + 1), ImVec2(std::max(rx1, rx0 + 1), ly0 + (r.row + 1) * row_h - 1),
                           col);
         ++drawn;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "viz/compare.h"
+#include "viz/coverage_cache.h"
 #include "viz/deps.h"
 #include "viz/model.h"
 #include "viz/stats.h"
@@ -89,6 +90,8 @@ struct ViewerData {
   bool async_stats = true;
   std::unique_ptr<StatsIndex> stats_index;
   std::future<std::unique_ptr<StatsIndex>> stats_index_job;
+  // Far-out coverage of A's and B's lanes, kept between frames while the zoom level stays.
+  CoverageCache coverage_a, coverage_b;
   bool kinds_present[kVizKindCount] = {};
   RunInfo run;
 
