@@ -8,7 +8,7 @@
 //
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
-//                                [--bwd-kernel v4|v5]   (backward variant: LaunchBackwardV4 or V5 (default))
+//                                [--bwd-kernel wgmma|v5|v4] (backward: LaunchBackwardWgmma (default, H100), V5 or V4)
 //                                [--fwd-kernel wgmma|mma] (forward: LaunchForwardWgmma (default, H100) or Mma)
 #include <cuda_runtime.h>
 
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   std::vector<bool> masks = {true, false};
   int iters = 10, heads = 32, batch = 1;
   std::vector<std::string> peer_files;
-  std::string json_out, md_out, commit = "unknown", bwd_kernel = "v5", fwd_kernel = "wgmma";
+  std::string json_out, md_out, commit = "unknown", bwd_kernel = "wgmma", fwd_kernel = "wgmma";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -152,8 +152,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--bwd-kernel") {
       bwd_kernel = next();
-      if (bwd_kernel != "v4" && bwd_kernel != "v5") {
-        std::fprintf(stderr, "--bwd-kernel must be v4 or v5\n");
+      if (bwd_kernel != "v4" && bwd_kernel != "v5" && bwd_kernel != "wgmma") {
+        std::fprintf(stderr, "--bwd-kernel must be wgmma, v5 or v4\n");
         return 2;
       }
     } else {
@@ -263,7 +263,10 @@ int main(int argc, char** argv) {
           Check(launch_fwd(), "LaunchForward");
           Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
           RINGLAB_CUDA_CHECK(cudaMemsetAsync(dq, 0, elems * 4));
-          Check(bwd_kernel == "v5" ? LaunchBackwardV5(bp, nullptr) : LaunchBackwardV4(bp, nullptr), "LaunchBackward");
+          Check(bwd_kernel == "wgmma" ? LaunchBackwardWgmma(bp, nullptr)
+                : bwd_kernel == "v5"  ? LaunchBackwardV5(bp, nullptr)
+                                      : LaunchBackwardV4(bp, nullptr),
+                "LaunchBackward");
         };
         const double t_f = TimeMs(fwd, iters);
         const double t_fb = TimeMs(fwdbwd, iters);

@@ -2,9 +2,9 @@
 # One call on a 1-GPU H100 machine for the kernels issue, after .device-exec/ holds ringlab_cuda_kernels_test,
 # ringlab_attention_bench, libcudart, device_env.sh and torch_cp_bench.py (bench/cp/build_device.sh + the two
 # binaries): run with carry [".device-exec"] as `bash bench/kernels/device_kernel_run.sh [full]`.
-#   1. kernel tests against the float64 reference (forward: wgmma and mma; backward: v4 and v5);
-#   2. compute-sanitizer memcheck and racecheck on the small cases (wgmma forward, v5 backward);
-#   3. the peer (PyTorch SDPA FLASH, CUDNN) and ours (wgmma forward + v5 backward; and the mma forward) on the same
+#   1. kernel tests against the float64 reference (forward: wgmma and mma; backward: wgmma, v5 and v4);
+#   2. compute-sanitizer memcheck and racecheck on the small cases (wgmma forward, wgmma and v5 backward);
+#   3. the peer (PyTorch SDPA FLASH, CUDNN) and ours (wgmma forward + wgmma backward; and the older kernels) on the same
 #      card in the same run: the target shape S=32768 D=128 causal, or with `full` the issue's 16 shapes.
 # Logs and results under $OUT (at most 8 files); a short table is printed last.
 set -uo pipefail
@@ -26,11 +26,15 @@ WGMMA_OK=0
 grep -qE "OK \] Kernels/ForwardKernelTest.ForwardOverwriteMatchesReference/wgmma" "$OUT/kernel_tests.log" && \
   grep -qE "OK \] Kernels/ForwardKernelTest.ForwardMergeOfTwoBlocksEqualsOneBlock/wgmma" "$OUT/kernel_tests.log" && WGMMA_OK=1
 echo "wgmma forward correct: $WGMMA_OK"
+WGB_OK=0
+grep -qE "OK \] Variants/BackwardVariantTest.BackwardMatchesReference/wgmma" "$OUT/kernel_tests.log" && \
+  grep -qE "OK \] Variants/BackwardVariantTest.BackwardAccumulatesDkDv/wgmma" "$OUT/kernel_tests.log" && WGB_OK=1
+echo "wgmma backward correct: $WGB_OK"
 
 el "== 2. compute-sanitizer (small cases)"
 for tool in memcheck racecheck; do
   RINGLAB_CUDA_TEST_SMALL=1 timeout 90 compute-sanitizer --tool $tool --error-exitcode 3 $D/ringlab_cuda_kernels_test \
-    --gtest_filter='*Forward*/wgmma:*Backward*/v5' > /tmp/kr/san_$tool.log 2>&1
+    --gtest_filter='*Forward*/wgmma:*Backward*/wgmma:*Backward*/v5' > /tmp/kr/san_$tool.log 2>&1
   echo "$tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' /tmp/kr/san_$tool.log | tail -1)"
   { echo "=== $tool"; grep -vE '^\[ (seed|forward|merge|bwd)' /tmp/kr/san_$tool.log | tail -20; } >> "$OUT/kernel_tests.log"
 done
@@ -44,13 +48,17 @@ for d in $DIMS; do for m in $MASKS; do
 done; done
 python3 -c "import json,glob; json.dump(sum([json.load(open(f)) for f in sorted(glob.glob('/tmp/kr/peer_*.json'))],[]), open('$OUT/peer.json','w'), indent=1)"
 DL=$(echo $DIMS | tr ' ' ,); ML=$(echo $MASKS | tr ' ' ,)
-FWDS="wgmma mma"; [ $WGMMA_OK = 1 ] || FWDS="mma"
-for f in $FWDS; do
-  timeout 240 $D/ringlab_attention_bench --seqs $SEQS --dims $DL --masks $ML --iters 10 --fwd-kernel $f --bwd-kernel v5 \
-    --peer "$OUT/peer.json" --json "$OUT/ours_$f.json" --md /tmp/kr/ours_$f.md --commit "$(cat $D/commit.txt)" \
-    > /tmp/kr/ours_$f.log 2>&1; echo "ours fwd=$f rc=$?"
-  [ "$f" = mma ] && [ "$MODE" = full ] && break
+# fwd:bwd pairs; the default pair first, then the mma.sync baselines.
+PAIRS="wgmma:wgmma wgmma:v5 mma:v5"
+[ $WGB_OK = 1 ] || PAIRS="wgmma:v5 mma:v5"
+[ $WGMMA_OK = 1 ] || PAIRS="mma:v5"
+for pr in $PAIRS; do
+  f=${pr%%:*}; bk=${pr##*:}
+  timeout 240 $D/ringlab_attention_bench --seqs $SEQS --dims $DL --masks $ML --iters 10 --fwd-kernel $f --bwd-kernel $bk \
+    --peer "$OUT/peer.json" --json "$OUT/ours_${f}_$bk.json" --md /tmp/kr/ours_${f}_$bk.md --commit "$(cat $D/commit.txt)" \
+    > /tmp/kr/ours_${f}_$bk.log 2>&1; echo "ours fwd=$f bwd=$bk rc=$?"
+  [ "$MODE" = full ] && break
 done
 tar czf "$OUT/logs.tar.gz" -C /tmp/kr . 2>/dev/null
 el "== done"
-for f in $FWDS; do echo "--- fwd=$f"; cat /tmp/kr/ours_$f.log 2>/dev/null | tail -20; done
+for pr in $PAIRS; do f=${pr%%:*}; bk=${pr##*:}; echo "--- fwd=$f bwd=$bk"; tail -20 /tmp/kr/ours_${f}_$bk.log 2>/dev/null; done

@@ -385,14 +385,4 @@ const char* LaunchBackwardV4(const BackwardParams& p, void* stream) {
   return bf16 ? LaunchTyped<__nv_bfloat16, 64>(p, st) : LaunchTyped<__half, 64>(p, st);
 }
 
-const char* LaunchBackward(const BackwardParams& p, void* stream) {
-  // The default is v5 (attention_backward_v5.cu: 0.91x FlashAttention-2 against v4's 0.83x, same tests passed on an
-  // H100); RINGLAB_BWD_KERNEL=v4 selects the previous kernel for comparisons. Read once.
-  static const bool use_v5 = [] {
-    const char* e = std::getenv("RINGLAB_BWD_KERNEL");
-    return !(e != nullptr && (std::strcmp(e, "v4") == 0 || std::strcmp(e, "4") == 0));
-  }();
-  return use_v5 ? LaunchBackwardV5(p, stream) : LaunchBackwardV4(p, stream);
-}
-
 }  // namespace ringlab::cuda

@@ -1,4 +1,4 @@
-// LaunchForward: picks the forward kernel for the current GPU.
+// LaunchForward and LaunchBackward: pick the kernel for the current GPU.
 #include <cstdlib>
 #include <cstring>
 
@@ -16,6 +16,23 @@ const char* LaunchForward(const ForwardParams& p, void* stream) {
   }();
   if (!force_mma && DeviceIsSm90()) return LaunchForwardWgmma(p, stream);
   return LaunchForwardMma(p, stream);
+}
+
+const char* LaunchBackward(const BackwardParams& p, void* stream) {
+  // On compute capability 9.0 the wgmma kernel; elsewhere v5 (mma.sync, 2-D warp layout). RINGLAB_BWD_KERNEL=v4,
+  // v5 or wgmma selects one for comparisons (wgmma still only where it can run). Read once.
+  enum class Choice { kDefault, kV4, kV5, kWgmma };
+  static const Choice choice = [] {
+    const char* e = std::getenv("RINGLAB_BWD_KERNEL");
+    if (e == nullptr) return Choice::kDefault;
+    if (std::strcmp(e, "v4") == 0 || std::strcmp(e, "4") == 0) return Choice::kV4;
+    if (std::strcmp(e, "v5") == 0 || std::strcmp(e, "5") == 0) return Choice::kV5;
+    if (std::strcmp(e, "wgmma") == 0) return Choice::kWgmma;
+    return Choice::kDefault;
+  }();
+  if (choice == Choice::kV4) return LaunchBackwardV4(p, stream);
+  if (choice == Choice::kV5 || !DeviceIsSm90()) return LaunchBackwardV5(p, stream);
+  return LaunchBackwardWgmma(p, stream);
 }
 
 }  // namespace ringlab::cuda

@@ -162,7 +162,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) ForwardWgmmaKernel(const FwdArg
     WgmmaFence();
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks) {
-      WgmmaSS64x128<T, 0>(&s[0][0], KMajorDescriptor<BM>(s_q, wg * 64, ks), KMajorDescriptor<BN>(k_tile, 0, ks),
+      WgmmaSS64x128<T, 0, 0>(&s[0][0], KMajorDescriptor<BM>(s_q, wg * 64, ks), KMajorDescriptor<BN>(k_tile, 0, ks),
                           ks > 0);
     }
     WgmmaCommit();

@@ -94,9 +94,11 @@ const char* LaunchForwardWgmma(const ForwardParams& params, void* stream);
 const char* LaunchForwardMma(const ForwardParams& params, void* stream);
 const char* LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
 const char* LaunchBackward(const BackwardParams& params, void* stream);
-// The backward variants behind LaunchBackward: v4 (attention_backward.cu, the default) and v5
-// (attention_backward_v5.cu, FlashAttention-2's 2-D warp layout). LaunchBackward takes v5 when the environment has
-// RINGLAB_BWD_KERNEL=v5 (read once per process), else v4. Same semantics; tests and benchmarks call them directly.
+// The backward kernels behind LaunchBackward: wgmma (attention_backward_wgmma.cu, Hopper warpgroup MMA, sm_90a only,
+// the default on compute capability 9.0), v5 (attention_backward_v5.cu, mma.sync with FlashAttention-2's 2-D warp
+// layout, the default elsewhere) and v4 (attention_backward.cu, the first one). RINGLAB_BWD_KERNEL=v4|v5|wgmma
+// selects one (read once per process). Same semantics; tests and benchmarks call them directly.
+const char* LaunchBackwardWgmma(const BackwardParams& params, void* stream);
 const char* LaunchBackwardV4(const BackwardParams& params, void* stream);
 const char* LaunchBackwardV5(const BackwardParams& params, void* stream);
 

@@ -53,13 +53,28 @@ class AttentionKernelTest : public ::testing::Test {
   std::mt19937_64 rng_;
 };
 
-// The backward tests run once per kernel variant (4: LaunchBackwardV4, the default; 5: LaunchBackwardV5).
-class BackwardVariantTest : public AttentionKernelTest, public ::testing::WithParamInterface<int> {
+bool DeviceIsCc90() {
+  int device = 0, major = 0, minor = 0;
+  RINGLAB_CUDA_CHECK(cudaGetDevice(&device));
+  RINGLAB_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  RINGLAB_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  return major == 9 && minor == 0;
+}
+
+// The backward tests run once per kernel: "v4" (LaunchBackwardV4), "v5" (LaunchBackwardV5) and "wgmma"
+// (LaunchBackwardWgmma, compute capability 9.0 only: skipped elsewhere).
+class BackwardVariantTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
  protected:
-  const char* Launch(const BackwardParams& p) {
-    return GetParam() == 5 ? LaunchBackwardV5(p, nullptr) : LaunchBackwardV4(p, nullptr);
+  void SetUp() override {
+    AttentionKernelTest::SetUp();
+    if (IsSkipped()) return;
+    if (GetParam() == "wgmma" && !DeviceIsCc90()) GTEST_SKIP() << "the wgmma kernel needs compute capability 9.0";
   }
-  const char* Tag() const { return GetParam() == 5 ? "v5" : "v4"; }
+  const char* Launch(const BackwardParams& p) {
+    if (GetParam() == "wgmma") return LaunchBackwardWgmma(p, nullptr);
+    return GetParam() == "v5" ? LaunchBackwardV5(p, nullptr) : LaunchBackwardV4(p, nullptr);
+  }
+  const char* Tag() const { return GetParam().c_str(); }
 };
 
 // The forward tests run once per kernel: "wgmma" (LaunchForwardWgmma, Hopper only: skipped on other GPUs) and "mma"
@@ -69,13 +84,7 @@ class ForwardKernelTest : public AttentionKernelTest, public ::testing::WithPara
   void SetUp() override {
     AttentionKernelTest::SetUp();
     if (IsSkipped()) return;
-    if (GetParam() == "wgmma") {
-      int device = 0, major = 0, minor = 0;
-      RINGLAB_CUDA_CHECK(cudaGetDevice(&device));
-      RINGLAB_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-      RINGLAB_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-      if (major != 9 || minor != 0) GTEST_SKIP() << "the wgmma kernel needs compute capability 9.0; this GPU is " << major << "." << minor;
-    }
+    if (GetParam() == "wgmma" && !DeviceIsCc90()) GTEST_SKIP() << "the wgmma kernel needs compute capability 9.0";
   }
   const char* Launch(const ForwardParams& p) {
     return GetParam() == "wgmma" ? LaunchForwardWgmma(p, nullptr) : LaunchForwardMma(p, nullptr);
@@ -490,8 +499,9 @@ TEST_P(BackwardVariantTest, BackwardAccumulatesDkDv) {
 INSTANTIATE_TEST_SUITE_P(Kernels, ForwardKernelTest, ::testing::Values(std::string("wgmma"), std::string("mma")),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
-INSTANTIATE_TEST_SUITE_P(Variants, BackwardVariantTest, ::testing::Values(4, 5),
-                         [](const ::testing::TestParamInfo<int>& info) { return "v" + std::to_string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Variants, BackwardVariantTest,
+                         ::testing::Values(std::string("v4"), std::string("v5"), std::string("wgmma")),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST_F(AttentionKernelTest, RejectsBadShapes) {
   ForwardParams p;

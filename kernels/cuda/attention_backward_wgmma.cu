@@ -1,0 +1,308 @@
+// Backward attention on Hopper warpgroup MMA (wgmma.mma_async, compiled for sm_90a only): the FlashAttention-2
+// algorithm (K and V resident, walk the query tiles that see them, dQ added atomically) with every product on wgmma.
+//
+// CTA = two warpgroups, 128 keys of one kv head in shared memory (warpgroup w owns keys 64w .. 64w + 63), walking
+// every query head of its GQA group and every 64-row query tile that can see its keys; Q, dO, lse and delta
+// double-buffered by cp.async into 128-byte-swizzled tiles. Per query tile, per warpgroup:
+//   1. S^T = K_w Q^T and dP^T = V_w dO^T (64 keys x 64 queries, both operands K-major in shared memory);
+//   2. P^T = exp(S^T scale - lse), dS^T = P^T (dP^T - delta) in registers; dS^T also to shared memory;
+//   3. dV_w += P^T dO and dK_w += dS^T Q: A from registers, dO and Q as MN-major operands (no transposes);
+//   4. after a barrier (dS^T of both warpgroups in shared memory), dQ += scale dS K with dS as an MN-major A:
+//      at D = 128 warpgroup w takes columns 64w .. 64w + 63 over all 128 keys, at D = 64 all columns over its own
+//      keys; float32 dQ is added with red.global.add.v2.f32.
+// dK and dV rows belong to exactly one CTA: written (or added) at the end without atomics.
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "kernels/cuda/attention_backward_common.cuh"
+#include "kernels/cuda/attention_checks.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/wgmma_common.cuh"
+#include "kernels/cuda/wgmma_ops.cuh"
+
+namespace ringlab::cuda {
+namespace {
+
+using namespace detail;
+
+constexpr int kWbBlockN = 128;  // keys per CTA, 64 per warpgroup
+constexpr int kWbBlockM = 64;   // query rows per iteration
+constexpr int kWbThreads = 256;
+
+template <int D>
+constexpr int WgmmaBwdSmemBytes() {
+  // K, V [BN][D]; Q, dO [2][BM][D]; dS^T [BN][BM]; lse, delta [2][BM] float; + 1024 to align the tiles.
+  return (2 * kWbBlockN * D + 4 * kWbBlockM * D + kWbBlockN * kWbBlockM) * 2 + 4 * kWbBlockM * 4 + 1024;
+}
+
+template <int N>
+__device__ __forceinline__ void PinAccumulators(float (&acc)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) PinRegister(acc[i][e]);
+}
+
+// acc (64 x D) += A (64 x 16 from registers) * B (16 x D, MN-major tile of kRows rows), k16 step kk.
+template <typename T, int D, int kRows>
+__device__ __forceinline__ void AccumulateRs(float (&acc)[D / 8][4], const uint32_t* a, uint32_t b_tile, int kk) {
+  const uint64_t desc = MnMajorDescriptor<kRows>(b_tile, kk);
+  if constexpr (D == 128) {
+    WgmmaRS64x128<T, 1>(&acc[0][0], a, desc, 1);
+  } else {
+    WgmmaRS64x64<T, 1>(&acc[0][0], a, desc, 1);
+  }
+}
+
+__device__ __forceinline__ void StShared32(uint32_t addr, uint32_t val) {
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val));
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kWbThreads, 1) BackwardWgmmaKernel(const BwdArgs a) {
+  constexpr int BN = kWbBlockN, BM = kWbBlockM;
+  static_assert(D == 64 || D == 128, "head_dim 64 or 128");
+  extern __shared__ __align__(1024) uint8_t smem[];
+  const uint32_t s_k = (SmemAddr(smem) + 1023u) & ~1023u;
+  const uint32_t s_v = s_k + BN * D * 2;
+  const uint32_t s_q0 = s_v + BN * D * 2;        // [2][BM][D]
+  const uint32_t s_do0 = s_q0 + 2 * BM * D * 2;  // [2][BM][D]
+  const uint32_t s_dst = s_do0 + 2 * BM * D * 2;  // dS^T [BN][BM]
+  const uint32_t s_stats = s_dst + BN * BM * 2;   // lse[2][BM], delta[2][BM]
+  const float* f_stats = reinterpret_cast<const float*>(smem + (s_stats - SmemAddr(smem)));
+
+  const int tid = threadIdx.x, lane = tid & 31;
+  const int wg = tid >> 7, warp_in_wg = (tid >> 5) & 3;
+  const int g = lane >> 2, tq = lane & 3;
+  const int key_in_cta = wg * 64 + warp_in_wg * 16 + g;  // this lane's first key row; the second is 8 further
+  const int b = blockIdx.y / a.kv_heads, hk = blockIdx.y % a.kv_heads;
+  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
+
+  const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head + n0 * D;
+  const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head + n0 * D;
+  LoadSw128TileAsync<BN, D, kWbThreads>(s_k, k, a.kv_tokens - n0, tid);
+  LoadSw128TileAsync<BN, D, kWbThreads>(s_v, v, a.kv_tokens - n0, tid);
+
+  int64_t m_begin = 0;
+  if (a.causal) m_begin = max(int64_t{0}, n0 - a.offset);
+  const int64_t first_tile = m_begin / BM;
+  const int64_t m_tiles = (a.q_tokens + BM - 1) / BM;
+  const int64_t per_head = m_begin < a.q_tokens ? m_tiles - first_tile : 0;
+  const int64_t total = per_head * a.group;
+
+  auto issue = [&](int64_t it, int stage) {
+    const int h = hk * a.group + static_cast<int>(it / per_head);
+    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
+    const uint16_t* dout = a.dout + b * a.dos.batch + h * a.dos.head + m0 * D;
+    LoadSw128TileAsync<BM, D, kWbThreads>(s_q0 + stage * BM * D * 2, q, a.q_tokens - m0, tid);
+    LoadSw128TileAsync<BM, D, kWbThreads>(s_do0 + stage * BM * D * 2, dout, a.q_tokens - m0, tid);
+    if (tid < 2 * BM) {
+      const int c = tid % BM;
+      const bool ok = m0 + c < a.q_tokens;
+      const float* src = tid < BM ? a.lse + b * a.ls.batch + h * a.ls.head + m0 + c
+                                  : a.delta + b * a.des.batch + h * a.des.head + m0 + c;
+      const uint32_t dst = s_stats + ((tid < BM ? 0 : 2) + stage) * BM * 4 + c * 4;
+      CpAsync4(dst, ok ? src : a.lse, ok ? 4 : 0);
+    }
+  };
+
+  // dK, dV accumulators: keys key_in_cta (+8), columns 8i + 2tq (+1).
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
+
+  if (total > 0) issue(0, 0);
+  CpAsyncCommit();
+
+  for (int64_t it = 0; it < total; ++it) {
+    const int stage = static_cast<int>(it & 1);
+    CpAsyncWait<0>();
+    FenceProxyAsyncShared();
+    // Tile `it` has landed; every warpgroup is past iteration it - 1 (its wgmma all waited for): the other Q/dO stage
+    // and dS^T are free.
+    __syncthreads();
+    if (it + 1 < total) {
+      issue(it + 1, stage ^ 1);
+      CpAsyncCommit();
+    }
+    const int h = hk * a.group + static_cast<int>(it / per_head);
+    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const uint32_t s_q = s_q0 + stage * BM * D * 2;
+    const uint32_t s_do = s_do0 + stage * BM * D * 2;
+    const float* s_lse = f_stats + stage * BM;
+    const float* s_delta = f_stats + (2 + stage) * BM;
+
+    // ---- 1. S^T = K_w Q^T, dP^T = V_w dO^T: 64 keys x 64 queries, k = D.
+    float st[BM / 8][4], dpt[BM / 8][4];
+    PinAccumulators(st);
+    PinAccumulators(dpt);
+    WgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks) {
+      WgmmaSS64x64<T, 0, 0>(&st[0][0], KMajorDescriptor<BN>(s_k, wg * 64, ks), KMajorDescriptor<BM>(s_q, 0, ks),
+                            ks > 0);
+      WgmmaSS64x64<T, 0, 0>(&dpt[0][0], KMajorDescriptor<BN>(s_v, wg * 64, ks), KMajorDescriptor<BM>(s_do, 0, ks),
+                            ks > 0);
+    }
+    WgmmaCommit();
+    WgmmaWait<0>();
+    PinAccumulators(st);
+    PinAccumulators(dpt);
+
+    // ---- 2. P^T and dS^T (masked to 0) as A fragments (k16 step j over the 64 queries); dS^T to shared memory.
+    const bool need_mask =
+        (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
+    // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag.
+    const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
+    const int q_lim = ClampToInt(a.q_tokens - m0, 0, BM);
+    const int diag = a.causal ? ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20) : (1 << 21);
+#pragma unroll
+    for (int ni = 0; ni < BM / 8; ++ni)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int c = ni * 8 + 2 * tq + (e & 1);
+        const float lse = s_lse[c];
+        const float lse2 = lse == -INFINITY ? INFINITY : lse * kLog2e;
+        float p = exp2f(fmaf(st[ni][e], a.scale_log2, -lse2));
+        if (need_mask) {
+          const int r = key_in_cta + ((e >> 1) << 3);
+          if (r >= kv_lim || c >= q_lim || r > c + diag) p = 0.f;
+        }
+        st[ni][e] = p;
+        dpt[ni][e] = p * (dpt[ni][e] - s_delta[c]);
+      }
+    uint32_t pa[BM / 16][4], sa[BM / 16][4];  // A fragments: rows = keys, k = queries 16j ..
+#pragma unroll
+    for (int j = 0; j < BM / 16; ++j) {
+      pa[j][0] = PackPair<T>(st[2 * j][0], st[2 * j][1]);
+      pa[j][1] = PackPair<T>(st[2 * j][2], st[2 * j][3]);
+      pa[j][2] = PackPair<T>(st[2 * j + 1][0], st[2 * j + 1][1]);
+      pa[j][3] = PackPair<T>(st[2 * j + 1][2], st[2 * j + 1][3]);
+      sa[j][0] = PackPair<T>(dpt[2 * j][0], dpt[2 * j][1]);
+      sa[j][1] = PackPair<T>(dpt[2 * j][2], dpt[2 * j][3]);
+      sa[j][2] = PackPair<T>(dpt[2 * j + 1][0], dpt[2 * j + 1][1]);
+      sa[j][3] = PackPair<T>(dpt[2 * j + 1][2], dpt[2 * j + 1][3]);
+      // Row = key, 16-byte chunk 2j holds queries 16j .. 16j + 7, chunk 2j + 1 the next eight.
+      const uint32_t lo = tq * 4;
+      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta, 2 * j) + lo, sa[j][0]);
+      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta + 8, 2 * j) + lo, sa[j][1]);
+      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta, 2 * j + 1) + lo, sa[j][2]);
+      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta + 8, 2 * j + 1) + lo, sa[j][3]);
+    }
+
+    // ---- 3. dV_w += P^T dO, dK_w += dS^T Q (k = 64 queries), left running while dQ waits for the barrier.
+    PinAccumulators(dv);
+    PinAccumulators(dk);
+    WgmmaFence();
+#pragma unroll
+    for (int kk = 0; kk < BM / 16; ++kk) {
+      AccumulateRs<T, D, BM>(dv, pa[kk], s_do, kk);
+      AccumulateRs<T, D, BM>(dk, sa[kk], s_q, kk);
+    }
+    WgmmaCommit();
+    FenceProxyAsyncShared();  // this thread's dS^T stores, visible to the dQ wgmma of either warpgroup
+    __syncthreads();          // dS^T of both warpgroups complete
+
+    // ---- 4. dQ += scale dS K: 64 queries x 64 columns.
+    constexpr int kQCols = 64;
+    constexpr int kKeySteps = D == 128 ? BN / 16 : BN / 32;  // D = 128: all keys; D = 64: this warpgroup's keys
+    const int col_block = D == 128 ? wg : 0;
+    const int key_step0 = D == 128 ? 0 : wg * (BN / 32);
+    float dq[kQCols / 8][4];
+    PinAccumulators(dq);
+    WgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < kKeySteps; ++ks) {
+      WgmmaSS64x64<T, 1, 1>(&dq[0][0], MnMajorDescriptor<BN>(s_dst, key_step0 + ks),
+                            MnMajorDescriptor<BN>(s_k + col_block * (BN * 128), key_step0 + ks), ks > 0);
+    }
+    WgmmaCommit();
+    WgmmaWait<0>();  // dQ, and step 3's dV/dK
+    PinAccumulators(dq);
+    PinAccumulators(dv);
+    PinAccumulators(dk);
+
+    float* dqp = a.dq + b * a.dqs.batch + h * a.dqs.head;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t row = m0 + warp_in_wg * 16 + g + 8 * r;
+      if (row < a.q_tokens) {
+#pragma unroll
+        for (int i = 0; i < kQCols / 8; ++i) {
+          float* p = dqp + row * D + col_block * kQCols + i * 8 + 2 * tq;
+          asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(dq[i][2 * r] * a.scale),
+                       "f"(dq[i][2 * r + 1] * a.scale)
+                       : "memory");
+        }
+      }
+    }
+  }
+  CpAsyncWait<0>();
+
+  float* dkp = a.dk + b * a.dks.batch + hk * a.dks.head;
+  float* dvp = a.dv + b * a.dvs.batch + hk * a.dvs.head;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = n0 + key_in_cta + 8 * r;
+    if (n >= a.kv_tokens) continue;
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) {
+      const int col = i * 8 + 2 * tq;
+      float2* pk = reinterpret_cast<float2*>(dkp + n * D + col);
+      float2* pv = reinterpret_cast<float2*>(dvp + n * D + col);
+      float2 nk = make_float2(dk[i][2 * r] * a.scale, dk[i][2 * r + 1] * a.scale);
+      float2 nv = make_float2(dv[i][2 * r], dv[i][2 * r + 1]);
+      if (a.accumulate_dkv) {
+        const float2 ok = *pk, ov = *pv;
+        nk.x += ok.x;
+        nk.y += ok.y;
+        nv.x += ov.x;
+        nv.y += ov.y;
+      }
+      *pk = nk;
+      *pv = nv;
+    }
+  }
+}
+
+template <typename T, int D>
+const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
+  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
+  static std::atomic<uint64_t> configured_devices{0};
+  constexpr int smem = WgmmaBwdSmemBytes<D>();
+  int device = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
+    RINGLAB_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(BackwardWgmmaKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
+  }
+  const BlockShape& s = p.shape;
+  const dim3 grid(static_cast<unsigned>((s.kv_tokens + kWbBlockN - 1) / kWbBlockN),
+                  static_cast<unsigned>(s.batch * s.kv_heads));
+  BackwardWgmmaKernel<T, D><<<grid, kWbThreads, smem, stream>>>(MakeBwdArgs(p));
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return "";
+}
+
+}  // namespace
+
+const char* LaunchBackwardWgmma(const BackwardParams& p, void* stream) {
+  if (const char* err = CheckBackwardParams(p); *err) return err;
+  const BlockShape& s = p.shape;
+  if (s.kv_tokens == 0) return "";
+  if (!DeviceIsSm90()) return "LaunchBackwardWgmma: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward";
+  auto st = static_cast<cudaStream_t>(stream);
+  const bool bf16 = s.element == ElementType::kBFloat16;
+  if (s.head_dim == 128) return bf16 ? LaunchTyped<__nv_bfloat16, 128>(p, st) : LaunchTyped<__half, 128>(p, st);
+  return bf16 ? LaunchTyped<__nv_bfloat16, 64>(p, st) : LaunchTyped<__half, 64>(p, st);
+}
+
+}  // namespace ringlab::cuda
