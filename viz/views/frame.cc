@@ -10,8 +10,7 @@ namespace ringlab::viz {
 void ViewerData::Init() {
   run = Summarize(a);
   if (b) cmp = std::make_unique<Comparison>(CompareTraces(a, *b));
-  deps.reset();
-  critical.clear(), critical_sorted.clear(), critical_built = false;
+  graph_a.Reset(), graph_b.Reset();
   searched.clear(), hits.clear(), hits_sorted.clear();
   stats_t1 = stats_t0 - 1;
   coverage_a.Clear(), coverage_b.Clear();
@@ -33,13 +32,31 @@ const StatsIndex* ViewerData::Stats() {
   return stats_index.get();
 }
 
-void ViewerData::EnsureCritical() {
+DepGraph& TraceGraph::Deps(const TraceModel& m) {
+  if (!deps) deps = std::make_unique<DepGraph>(m);
+  return *deps;
+}
+
+void TraceGraph::EnsureCritical(const TraceModel& m) {
   if (critical_built) return;
-  if (!deps) deps = std::make_unique<DepGraph>(a);
-  critical = CriticalPath(a, deps.get());
+  critical = CriticalPath(m, &Deps(m));
   critical_sorted = critical;
   std::sort(critical_sorted.begin(), critical_sorted.end());
   critical_built = true;
+}
+
+bool TraceGraph::OnCritical(uint32_t e) const {
+  return critical_built && std::binary_search(critical_sorted.begin(), critical_sorted.end(), e);
+}
+
+void TraceGraph::Reset() {
+  deps.reset();
+  critical.clear(), critical_sorted.clear(), critical_built = false;
+}
+
+void ViewerData::EnsureCritical() {
+  graph_a.EnsureCritical(a);
+  if (b) graph_b.EnsureCritical(*b);
 }
 
 void ViewerData::EnsureSearch(const char* text) {
@@ -49,9 +66,6 @@ void ViewerData::EnsureSearch(const char* text) {
   hits_sorted = hits;  // already in index order
 }
 
-bool ViewerData::OnCritical(uint32_t e) const {
-  return std::binary_search(critical_sorted.begin(), critical_sorted.end(), e);
-}
 bool ViewerData::IsHit(uint32_t e) const { return std::binary_search(hits_sorted.begin(), hits_sorted.end(), e); }
 
 void DrawToolbar(ViewerData& d, ViewState& vs) {

@@ -32,23 +32,24 @@ void DrawSelection(ViewerData& d, ViewState& vs) {
   const Event& e = m.events[size_t(vs.selected)];
   ImGui::Text("%s%s on %s: start %s, duration %s", vs.selected_b ? "B: " : "", m.NameOf(e).c_str(),
               m.lanes[e.lane].name.c_str(), FormatDuration(e.ts - m.t_min).c_str(), FormatDuration(e.dur).c_str());
-  if (vs.selected_b) return;
-  if (!d.deps) d.deps = std::make_unique<DepGraph>(d.a);
-  ImGui::Text("dependencies (%s):", d.deps->exact() ? "from the rebuilt schedule" : "derived: stream order, send/recv");
+  // Dependencies within the selected op's own trace (A, or B in compare mode); choosing one selects it there.
+  const bool in_b = vs.selected_b && d.b;
+  DepGraph& g = d.Graph(in_b).Deps(m);
+  ImGui::Text("dependencies (%s):", g.exact() ? "from the rebuilt schedule" : "derived: stream order, send/recv");
   const char* type_names[] = {"stream", "schedule", "message"};
   auto list = [&](const std::vector<DepEdge>& edges, bool in) {
     for (const DepEdge& x : edges) {
       uint32_t o = in ? x.from : x.to;
-      const Event& oe = d.a.events[o];
+      const Event& oe = m.events[o];
       char b[256];
-      snprintf(b, sizeof b, "  %s %s: %s on %s##%u%d", in ? "<-" : "->", type_names[int(x.type)],
-               d.a.NameOf(oe).c_str(), d.a.lanes[oe.lane].name.c_str(), o, int(in));
-      if (ImGui::Selectable(b)) SelectEvent(d, vs, o, true);
+      snprintf(b, sizeof b, "  %s %s: %s on %s##%u%d", in ? "<-" : "->", type_names[int(x.type)], m.NameOf(oe).c_str(),
+               m.lanes[oe.lane].name.c_str(), o, int(in));
+      if (ImGui::Selectable(b)) SelectEvent(d, vs, o, true, in_b);
     }
   };
-  list(d.deps->DepsOf(uint32_t(vs.selected)), true);
+  list(g.DepsOf(uint32_t(vs.selected)), true);
   ImGui::TextUnformatted("dependants:");
-  list(d.deps->DependantsOf(uint32_t(vs.selected)), false);
+  list(g.DependantsOf(uint32_t(vs.selected)), false);
 }
 
 }  // namespace ringlab::viz

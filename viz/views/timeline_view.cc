@@ -97,14 +97,16 @@ void Pan(ViewState& vs, double fraction) {
   vs.t0 += dt, vs.t1 += dt;
 }
 
-void SelectEvent(ViewerData& d, ViewState& vs, int64_t event, bool zoom) {
+void SelectEvent(ViewerData& d, ViewState& vs, int64_t event, bool zoom, bool in_b) {
+  in_b = in_b && d.b && d.cmp;
   vs.selected = event;
-  vs.selected_b = false;
+  vs.selected_b = in_b;
   if (zoom && event >= 0) {
-    // Keep the zoom level when the op fits, else zoom out to show it.
-    const Event& e = d.a.events[size_t(event)];
+    // Keep the zoom level when the op fits, else zoom out to show it. B is drawn shifted to start with A.
+    const Event& e = d.Model(in_b).events[size_t(event)];
+    const double shift = in_b ? d.cmp->start_shift_us : 0;
     double span = std::max(vs.t1 - vs.t0, e.dur * 4);
-    vs.t0 = e.ts + e.dur / 2 - span / 2, vs.t1 = vs.t0 + span;
+    vs.t0 = e.ts - shift + e.dur / 2 - span / 2, vs.t1 = vs.t0 + span;
   }
 }
 
@@ -136,8 +138,8 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
   L.x0 = x0, L.x1 = x1, L.t0 = vs.t0, L.t1 = vs.t1;
   L.lane_y0.assign(A.lanes.size(), 0);
   L.lane_y1.assign(A.lanes.size(), 0);
-  L.lane_b_y0.assign(B ? B->lanes.size() : 0, -1);
-  L.lane_b_y1.assign(B ? B->lanes.size() : 0, -1);
+  L.lane_b_y0.assign(B ? B->lanes.size() : 0, TimelineLayout::kNoRow);
+  L.lane_b_y1.assign(B ? B->lanes.size() : 0, TimelineLayout::kNoRow);
   float y = top - scroll_y;
   std::vector<std::pair<float, int>> rank_headers;
   for (size_t li = 0; li < A.lanes.size(); ++li) {
@@ -259,7 +261,7 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
       if (b.count > 1) col = blend(col, lane_bg, 0xB0);  // the old translucent look, opaque: runs can merge
       ++drawn;
       const bool labelled = b.count == 1 && bx1 - bx0 > 30;
-      const bool critical = b.count == 1 && !is_b && d.critical_built && vs.critical_path && d.OnCritical(b.first);
+      const bool critical = b.count == 1 && vs.critical_path && d.Graph(is_b).OnCritical(b.first);
       const bool hit = b.count == 1 && !is_b && !d.hits.empty() && d.IsHit(b.first);
       Run& r = run[row];
       // Only blocks a few pixels wide merge, so the boundaries between wide ops stay visible.
@@ -278,7 +280,7 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
         dl->AddText(font, font_size, ImVec2(bx0 + 3, by0 + (by1 - by0 - font_size) / 2), IM_COL32(255, 255, 255, 255),
                     nm.c_str(), nullptr, 0, &clip);
       }
-      if (critical) dl->AddRect(ImVec2(bx0, by0), ImVec2(bx1, by1), IM_COL32(255, 235, 59, 255), 0, 0, 2.5f);
+      if (critical) dl->AddRect(ImVec2(bx0, by0), ImVec2(bx1, by1), kCriticalColor, 0, 0, 2.5f);
       if (hit) dl->AddRect(ImVec2(bx0 - 1, by0 - 1), ImVec2(bx1 + 1, by1 + 1), IM_COL32(255, 64, 255, 255), 0, 0, 2.f);
       dl->ChannelsSetCurrent(0);
     }
@@ -287,54 +289,62 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
   for (size_t li = 0; li < A.lanes.size(); ++li) draw_lane(A, int(li), L.lane_y0[li], L.lane_y1[li], 0, false);
   if (B && C)
     for (size_t lb = 0; lb < B->lanes.size(); ++lb)
-      if (L.lane_b_y0[lb] >= 0) draw_lane(*B, int(lb), L.lane_b_y0[lb], L.lane_b_y1[lb], C->start_shift_us, true);
+      if (L.lane_b_y0[lb] != TimelineLayout::kNoRow) draw_lane(*B, int(lb), L.lane_b_y0[lb], L.lane_b_y1[lb], C->start_shift_us, true);
   dl->ChannelsMerge();
   // (labels and ops were clipped on the CPU; everything above shares the clip rectangle pushed before the grid)
   vs.blocks_drawn = drawn;
 
+  // Screen rectangle of an event of A or B; false when its lane has no row (a lane of B with no partner in A).
   auto event_rect = [&](const TraceModel& m, uint32_t ev, bool is_b, ImVec2* a, ImVec2* b) {
     const Event& e = m.events[ev];
     double shift = is_b && C ? C->start_shift_us : 0;
     float ly0 = is_b ? L.lane_b_y0[e.lane] : L.lane_y0[e.lane], ly1 = is_b ? L.lane_b_y1[e.lane] : L.lane_y1[e.lane];
+    if (ly0 == TimelineLayout::kNoRow) return false;
     const int rows = 1 + std::min(m.lanes[e.lane].max_depth, 5);
     const float rh = (ly1 - ly0) / float(rows);
     const int row = std::min<int>(e.depth, rows - 1);
     *a = ImVec2(X(e.ts - shift), ly0 + rh * row);
     *b = ImVec2(std::max(X(e.End() - shift), a->x + 1), ly0 + rh * (row + 1));
+    return true;
   };
-  // Critical path links.
+  // Critical path links, of A and (compare mode) of B.
   dl->PushClipRect(ImVec2(x0, view_y0), ImVec2(x1, view_y1), true);
-  if (vs.critical_path && d.critical_built) {
-    for (size_t i = 1; i < d.critical.size(); ++i) {
+  for (const bool is_b : {false, true}) {
+    if (!vs.critical_path || (is_b && !(B && C))) continue;
+    const TraceGraph& g = d.Graph(is_b);
+    const TraceModel& m = d.Model(is_b);
+    for (size_t i = 1; g.critical_built && i < g.critical.size(); ++i) {
       ImVec2 pa, pb, qa, qb;
-      event_rect(A, d.critical[i - 1], false, &pa, &pb);
-      event_rect(A, d.critical[i], false, &qa, &qb);
+      if (!event_rect(m, g.critical[i - 1], is_b, &pa, &pb) || !event_rect(m, g.critical[i], is_b, &qa, &qb)) continue;
       if (std::max(pb.x, qa.x) < x0 || std::min(pb.x, qa.x) > x1) continue;
       dl->AddLine(ImVec2(pb.x, (pa.y + pb.y) / 2), ImVec2(qa.x, (qa.y + qb.y) / 2), IM_COL32(255, 235, 59, 200), 2);
     }
   }
-  // Selection with dependency arrows.
-  if (vs.selected >= 0 && !vs.selected_b && size_t(vs.selected) < A.events.size()) {
+  // Selection (an op of A, or of B in compare mode) with dependency arrows within its trace, and its counterpart in
+  // the other trace outlined.
+  const bool sel_b = vs.selected_b && B && C;
+  const TraceModel& SM = d.Model(sel_b);
+  if (vs.selected >= 0 && (sel_b || !vs.selected_b) && size_t(vs.selected) < SM.events.size()) {
     ImVec2 sa, sb;
-    uint32_t sel = uint32_t(vs.selected);
-    event_rect(A, sel, false, &sa, &sb);
-    dl->AddRect(ImVec2(sa.x - 1, sa.y - 1), ImVec2(sb.x + 1, sb.y + 1), IM_COL32(255, 255, 255, 255), 0, 0, 2.5f);
-    if (!d.deps) d.deps = std::make_unique<DepGraph>(A);
-    for (const DepEdge& e : d.deps->DepsOf(sel)) {
-      ImVec2 a, b;
-      event_rect(A, e.from, false, &a, &b);
-      Arrow(dl, ImVec2(b.x, (a.y + b.y) / 2), ImVec2(sa.x, (sa.y + sb.y) / 2), IM_COL32(80, 255, 120, 255), 2);
+    const uint32_t sel = uint32_t(vs.selected);
+    if (event_rect(SM, sel, sel_b, &sa, &sb)) {
+      dl->AddRect(ImVec2(sa.x - 1, sa.y - 1), ImVec2(sb.x + 1, sb.y + 1), IM_COL32(255, 255, 255, 255), 0, 0, 2.5f);
+      DepGraph& g = d.Graph(sel_b).Deps(SM);
+      for (const DepEdge& e : g.DepsOf(sel)) {
+        ImVec2 a, b;
+        if (event_rect(SM, e.from, sel_b, &a, &b))
+          Arrow(dl, ImVec2(b.x, (a.y + b.y) / 2), ImVec2(sa.x, (sa.y + sb.y) / 2), kDepArrowColor, 2);
+      }
+      for (const DepEdge& e : g.DependantsOf(sel)) {
+        ImVec2 a, b;
+        if (event_rect(SM, e.to, sel_b, &a, &b))
+          Arrow(dl, ImVec2(sb.x, (sa.y + sb.y) / 2), ImVec2(a.x, (a.y + b.y) / 2), kDependantArrowColor, 2);
+      }
     }
-    for (const DepEdge& e : d.deps->DependantsOf(sel)) {
-      ImVec2 a, b;
-      event_rect(A, e.to, false, &a, &b);
-      Arrow(dl, ImVec2(sb.x, (sa.y + sb.y) / 2), ImVec2(a.x, (a.y + b.y) / 2), IM_COL32(255, 170, 60, 255), 2);
-    }
-    if (B && C && C->b_of_a[sel] >= 0) {
-      ImVec2 a, b;
-      event_rect(*B, uint32_t(C->b_of_a[sel]), true, &a, &b);
+    const int64_t other = !(B && C) ? -1 : sel_b ? C->a_of_b[sel] : C->b_of_a[sel];
+    ImVec2 a, b;
+    if (other >= 0 && event_rect(d.Model(!sel_b), uint32_t(other), !sel_b, &a, &b))
       dl->AddRect(ImVec2(a.x - 1, a.y - 1), ImVec2(b.x + 1, b.y + 1), IM_COL32(255, 255, 255, 255), 0, 0, 2.f);
-    }
   }
   if (vs.has_range)
     dl->AddRectFilled(ImVec2(X(vs.range_t0), view_y0), ImVec2(X(vs.range_t1), view_y1), IM_COL32(120, 160, 255, 50));
@@ -369,7 +379,7 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
         vs.hovered_b = false;
     if (B && C)
       for (size_t lb = 0; lb < B->lanes.size() && vs.hovered < 0; ++lb)
-        if (L.lane_b_y0[lb] >= 0 && mp.y >= L.lane_b_y0[lb] && mp.y < L.lane_b_y1[lb])
+        if (L.lane_b_y0[lb] != TimelineLayout::kNoRow && mp.y >= L.lane_b_y0[lb] && mp.y < L.lane_b_y1[lb])
           vs.hovered = B->EventAt(int(lb), tm + C->start_shift_us, slack,
                                   RowAt(*B, int(lb), L.lane_b_y0[lb], L.lane_b_y1[lb], mp.y)),
           vs.hovered_b = true;

@@ -25,6 +25,12 @@ ImU32 DiffColor(float rel);
 // The same colours as RGB bytes, for screenshot tests.
 void KindRgb(VizKind k, uint8_t rgb[3]);
 
+// Selection arrows: into the selected op from what it waits for, and out of it to what waits for it.
+inline constexpr ImU32 kDepArrowColor = IM_COL32(80, 255, 120, 255);
+inline constexpr ImU32 kDependantArrowColor = IM_COL32(255, 170, 60, 255);
+// Outline of ops on the critical path, and the links between them.
+inline constexpr ImU32 kCriticalColor = IM_COL32(255, 235, 59, 255);
+
 // The viewer's window draws no background of its own: the app clears the framebuffer to this colour instead (the
 // dark style's window background over the old clear colour, so pixels are unchanged). Under software GL (llvmpipe)
 // a full-window blended quad costs about as much as everything else in a frame together; a clear is nearly free.
@@ -35,7 +41,8 @@ struct TimelineLayout {
   float x0 = 0, x1 = 0;                 // time area in screen pixels
   double t0 = 0, t1 = 0;                // its time range
   std::vector<float> lane_y0, lane_y1;  // per lane of A (rows of B in compare mode follow each A row)
-  std::vector<float> lane_b_y0, lane_b_y1;
+  std::vector<float> lane_b_y0, lane_b_y1;  // kNoRow for a lane of B with no partner lane in A (not drawn)
+  static constexpr float kNoRow = -1e30f;
   float axis_y0 = 0, axis_y1 = 0;
 };
 
@@ -70,15 +77,24 @@ struct ViewState {
   ImDrawCallback opaque_begin = nullptr;
 };
 
+// Dependencies and the critical path of one trace, built on first use.
+struct TraceGraph {
+  std::unique_ptr<DepGraph> deps;
+  std::vector<uint32_t> critical, critical_sorted;  // first-to-last, and sorted for lookups
+  bool critical_built = false;
+  DepGraph& Deps(const TraceModel& m);
+  void EnsureCritical(const TraceModel& m);
+  bool OnCritical(uint32_t e) const;  // false until the path is built
+  void Reset();
+};
+
 // Caches derived from the models that panels reuse between frames.
 struct ViewerData {
   TraceModel a;
   std::unique_ptr<TraceModel> b;  // compare mode
   std::unique_ptr<Comparison> cmp;
-  std::unique_ptr<DepGraph> deps;
-  // Critical path of A (built on demand), sorted copy for lookups.
-  std::vector<uint32_t> critical, critical_sorted;
-  bool critical_built = false;
+  // Dependencies and critical path of A, and of B in compare mode (built on demand).
+  TraceGraph graph_a, graph_b;
   // Search hits of A for `searched`.
   std::string searched;
   std::vector<uint32_t> hits, hits_sorted;
@@ -99,9 +115,11 @@ struct ViewerData {
   // The statistics index, once built (nullptr while the worker is still building it).
   const StatsIndex* Stats();
   bool StatsPending() const { return stats_index_job.valid(); }
-  void EnsureCritical();
+  void EnsureCritical();  // of A, and of B when comparing
+  // The graph of B when `b` (and B is loaded), else of A; and that model.
+  TraceGraph& Graph(bool b) { return b && this->b ? graph_b : graph_a; }
+  const TraceModel& Model(bool b) const { return b && this->b ? *this->b : a; }
   void EnsureSearch(const char* text);
-  bool OnCritical(uint32_t e) const;
   bool IsHit(uint32_t e) const;
 };
 

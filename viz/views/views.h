@@ -32,6 +32,7 @@ void FitAll(const ViewerData& d, ViewState& vs);
 void ZoomToSelection(const ViewerData& d, ViewState& vs);
 void ZoomAround(ViewState& vs, double t, double factor);  // factor < 1 zooms in
 void Pan(ViewState& vs, double fraction);
-void SelectEvent(ViewerData& d, ViewState& vs, int64_t event, bool zoom);
+// Selects `event` of A, or of B when `in_b` (compare mode); `zoom` brings it into view.
+void SelectEvent(ViewerData& d, ViewState& vs, int64_t event, bool zoom, bool in_b = false);
 
 }  // namespace ringlab::viz
