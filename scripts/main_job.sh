@@ -6,7 +6,7 @@
 #   simulation;  5. a PNG of the timelines (under Xvfb when there is no display).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RINGLAB=build/apps/ringlab
+RINGLAB=${RINGLAB:-build/apps/ringlab}  # overridable: a GPU machine may run a copied binary
 mkdir -p out
 
 echo "== 1. schedule of the default problem (alltoall ring, head-tail, W=8), rank 0"
