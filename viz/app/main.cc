@@ -331,6 +331,7 @@ int main(int argc, char** argv) {
     });
     int settle = 3;
     while (!glfwWindowShouldClose(win)) {
+      d.Stats();  // collects a finished statistics index even while the statistics panel is hidden
       const bool busy = d.StatsPending() || ImGui::GetIO().WantTextInput;
       if (settle <= 0) glfwWaitEventsTimeout(busy ? 0.1 : 0.5);
       if (input_events) input_events = 0, settle = 3;
