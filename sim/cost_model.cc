@@ -18,7 +18,14 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op) const {
   if (pairs <= 0) return 0;
   const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));  // heads of this op
   const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
-  return t.wave.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
+  if (!b.causal) return t.wave.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
+  // Causal blocks are list-scheduled CTA by CTA (profile.h); every rank has the same few shapes, so remember them.
+  const CausalKey key{b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, &t};
+  auto it = causal_cache_.find(key);
+  if (it != causal_cache_.end()) return it->second;
+  const double us = t.wave.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group);
+  causal_cache_.emplace(key, us);
+  return us;
 }
 
 double CostModel::AttendTflops(const AttendBlock& b) const {

@@ -2,12 +2,14 @@
 //
 //   attend : launch + FLOPs / rate, rate = the profile's table for (pass, mask, head dim) at the block's size
 //            sqrt(q_tokens·kv_tokens); a table with a kernel wave model (profile.h WaveModel) gives launch + its
-//            kernel time instead; without a table, the roofline max(FLOPs / (peak·max_efficiency), bytes / HBM)
+//            kernel time instead (causal blocks: list scheduling of their unequal CTAs); without a table, the roofline max(FLOPs / (peak·max_efficiency), bytes / HBM)
 //   merge  : merge_kernels·launch + bytes / merge bandwidth   (bytes = the op's read + written bytes)
 //   copy, prepare : launch + bytes / copy bandwidth
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <tuple>
 
 #include "core/schedule.h"
 #include "sim/profile.h"
@@ -24,6 +26,15 @@ class CostModel {
 
  private:
   double WaveUs(const AttentionTable& t, const Op& op) const;
+  struct CausalKey {
+    int64_t q, kv, offset;
+    double heads;
+    const AttentionTable* table;
+    bool operator<(const CausalKey& o) const {
+      return std::tie(q, kv, offset, heads, table) < std::tie(o.q, o.kv, o.offset, o.heads, o.table);
+    }
+  };
+  mutable std::map<CausalKey, double> causal_cache_;  // one CostModel per simulation: not shared across threads
   const HardwareProfile& hw_;
   Problem problem_;
   double flops_per_pair_head_ = 0;  // FLOPs of one (query, key) pair of one head in this pass

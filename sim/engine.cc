@@ -58,6 +58,7 @@ Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::v
                                                                                         : topology.world()),
       symmetric_(period_ < world_),
       slowdown_(hw.comm_slowdown),
+      start_wait_(hw.comm_start_wait),
       coll_step_latency_(Round(hw.collective_step_latency_us * 1e6)),
       ranks_(period_),
       totals_(period_),
@@ -191,8 +192,17 @@ void Engine::TryAdvance(int r, TimePs now) {
   }
 }
 
+TimePs Engine::ReadyAt(int r, TimePs now) const {
+  const Rank& k = ranks_[r];
+  // A compute op started at this very instant was issued together with the post: the order within one instant is
+  // the simulator's, not the GPU's, so only an op already running holds the SMs.
+  if (start_wait_ <= 0 || !k.comp_busy || k.comp_start >= now || k.comp_end <= now) return now;
+  return now + Round(start_wait_ * double(k.comp_end - now));
+}
+
 void Engine::Post(int r, int pos, TimePs now) {
   const SimOp& op = OpAt(r, 1, pos);
+  const TimePs ready = ReadyAt(r, now);
   switch (op.kind) {
     case OpKind::kSend: {
       // Actual receiver d; its representative dc sees this send as coming from r shifted by −(d − dc).
@@ -203,11 +213,12 @@ void Engine::Post(int r, int pos, TimePs now) {
       for (int i = 0; i < recvs.size(); ++i)
         if (recvs[i].src == as_src && recvs[i].tag == op.tag) {
           const int dst_pos = recvs[i].pos;
+          const TimePs wait = std::max(ready, recvs[i].ready) - now;
           recvs.erase(i);
-          StartFlow(r, dc, r, dst, op.bytes, 0, false, pos, dst_pos, now);
+          StartFlow(r, dc, r, dst, op.bytes, wait, false, pos, dst_pos, now);
           return;
         }
-      ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos});
+      ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos, ready});
       return;
     }
     case OpKind::kRecv: {
@@ -216,11 +227,12 @@ void Engine::Post(int r, int pos, TimePs now) {
       for (int i = 0; i < sends.size(); ++i)
         if (sends[i].src == src && sends[i].tag == op.tag) {
           const int src_pos = sends[i].pos;
+          const TimePs wait = std::max(ready, sends[i].ready) - now;
           sends.erase(i);
-          StartFlow(src % period_, r, src, r, op.bytes, 0, false, src_pos, pos, now);
+          StartFlow(src % period_, r, src, r, op.bytes, wait, false, src_pos, pos, now);
           return;
         }
-      ranks_[r].recvs.push_back(Pending{src, op.tag, pos});
+      ranks_[r].recvs.push_back(Pending{src, op.tag, pos, ready});
       return;
     }
     case OpKind::kAllGather:
@@ -231,9 +243,11 @@ void Engine::Post(int r, int pos, TimePs now) {
         c.sent.assign(period_, 0);
         c.recvd.assign(period_, 0);
         c.sending.assign(period_, 0);
+        c.ready.assign(period_, 0);
         c.chunk = world_ > 1 ? op.bytes / (world_ - 1) : 0;
       }
       c.pos[r] = pos;
+      c.ready[r] = ready;
       if (++c.arrived == period_)
         for (int x = 0; x < period_; ++x) TryCollectiveStep(c, op.tag, x, now);
       return;
@@ -248,7 +262,8 @@ void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
   if (c.sending[x] || c.sent[x] >= steps || c.recvd[x] < c.sent[x]) return;
   c.sending[x] = 1;
   const int next = (x + 1) % world_;
-  StartFlow(x, next % period_, x, next, c.chunk, coll_step_latency_, true, x, tag, now);
+  const TimePs wait = c.sent[x] == 0 ? std::max<TimePs>(0, std::max(c.ready[x], c.ready[next % period_]) - now) : 0;
+  StartFlow(x, next % period_, x, next, c.chunk, coll_step_latency_ + wait, true, x, tag, now);
 }
 
 void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,

@@ -8,7 +8,8 @@
 // W−1 ring steps (rank r sends a 1/(W−1) chunk to rank r+1 each step, and starts step k+1 once its step-k send and
 // receive are done). A transfer takes latency + bytes / rate, where the rate is the smallest equal share of the two
 // ports it uses (egress of the sender, ingress of the receiver), recomputed whenever a flow joins or leaves a port.
-// Compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy.
+// Compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy. A transfer posted while a compute op
+// runs on either end starts only after comm_start_wait × that op's remaining time (NCCL's kernels wait for SMs).
 //
 // Time is integer picoseconds. Events are ordered by (time, sequence number), so a run is deterministic; the run
 // loop checks that time never goes backwards. The engine is an object; nothing is global.
@@ -112,6 +113,7 @@ class Engine {
   };
   struct Pending {
     int32_t src, tag, pos;
+    TimePs ready;  // when the poster's communication kernel gets SMs (comm_start_wait)
   };
   // A list that keeps its first N items inline (no heap access in the common case); order is kept on erase.
   template <typename T, int N>
@@ -155,6 +157,7 @@ class Engine {
     int32_t arrived = 0;
     int64_t chunk = 0;
     std::vector<int32_t> pos, sent, recvd;
+    std::vector<TimePs> ready;  // per rank: when its first ring step can start (comm_start_wait)
     std::vector<uint8_t> sending;
     int32_t finished = 0;
   };
@@ -166,6 +169,9 @@ class Engine {
   uint32_t BucketFor(TimePs t);
   void Mark(int rank, TimePs now);
   void TryAdvance(int rank, TimePs now);
+  // When a communication kernel rank `r` posts at `now` gets SMs: later by comm_start_wait × the running compute op's
+  // remaining time.
+  TimePs ReadyAt(int r, TimePs now) const;
   void Post(int rank, int pos, TimePs now);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);
@@ -188,6 +194,7 @@ class Engine {
   bool symmetric_;      // period_ < world_
   bool broken_ = false;  // a symmetric run met a case it cannot prove exact
   double slowdown_;
+  double start_wait_;
   TimePs coll_step_latency_;
   std::vector<Rank> ranks_;
   std::vector<RankTotals> totals_;

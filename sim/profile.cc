@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 
 namespace ringlab::sim {
 namespace {
@@ -67,16 +68,17 @@ double AttentionTable::TflopsAt(double tokens) const {
 double WaveModel::RoundUs(double n) const {
   if (round_us.empty()) return ctas_per_sm * (n + cta_overhead_tiles) * tile_us;
   if (n <= 0) return 0;
+  // Outside the table: a fixed cost per CTA plus a steady cost per tile, R = a + b·n, through the end segment, with
+  // a in [0, R at the end point] (so R never falls below proportional nor rises as n shrinks).
+  auto affine = [n](std::pair<double, double> end, std::pair<double, double> other) {
+    const double b = (other.second - end.second) / (other.first - end.first);
+    const double a = std::clamp(end.second - b * end.first, 0.0, end.second);
+    return a + (end.second - a) / end.first * n;
+  };
   const auto& first = round_us.front();
   const auto& last = round_us.back();
-  if (n >= last.first) return last.second * n / last.first;
-  if (n <= first.first) {
-    double slope = 1;
-    if (round_us.size() > 1)
-      slope = std::log(round_us[1].second / first.second) / std::log(round_us[1].first / first.first);
-    slope = std::clamp(slope, 0.0, 1.0);
-    return first.second * std::pow(n / first.first, slope);
-  }
+  if (n >= last.first) return round_us.size() > 1 ? affine(last, round_us[round_us.size() - 2]) : last.second * n / last.first;
+  if (n <= first.first) return round_us.size() > 1 ? affine(first, round_us[1]) : first.second * n / first.first;
   size_t i = 1;
   while (round_us[i].first < n) ++i;
   const auto [x0, y0] = round_us[i - 1];
@@ -115,6 +117,46 @@ double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int ba
   return EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
 }
 
+double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, int batch, double group) const {
+  if (q <= 0 || kv <= 0) return 0;
+  // Tiles each CTA of one head loops over, in launch order.
+  std::vector<double> work;
+  double total = 0;
+  if (!grid_kv) {  // forward: a CTA per q tile, heaviest (last rows) first; it sees keys up to its last row + off
+    const int64_t tq = (q + tile_q - 1) / tile_q, tkv = (kv + tile_kv - 1) / tile_kv;
+    for (int64_t i = tq - 1; i >= 0; --i) {
+      const int64_t last_key = std::min(kv - 1, std::min(q - 1, (i + 1) * tile_q - 1) + off);
+      work.push_back(last_key < 0 ? 0.0 : double(std::min(tkv, last_key / tile_kv + 1)));
+    }
+  } else {  // backward: a CTA per kv tile, heaviest (first keys) first; it sees query rows from its first key − off
+    const int64_t tq = (q + tile_q - 1) / tile_q, tkv = (kv + tile_kv - 1) / tile_kv;
+    for (int64_t j = 0; j < tkv; ++j) {
+      const int64_t first_row = std::max<int64_t>(0, j * tile_kv - off);
+      work.push_back(first_row >= q ? 0.0 : double(tq - first_row / tile_q) * group);
+    }
+  }
+  for (double w : work) total += w;
+  const double ctas = Ctas(q, kv, h, batch, group);
+  const double slots = double(sms) * ctas_per_sm;
+  const double per_head = double(work.size());
+  if (total <= 0) return 0;
+  if (ctas > 16 * slots) return EffectiveRounds(ctas) * RoundUs(total / per_head);
+  const int64_t heads = std::llround(ctas / per_head);
+  std::vector<double> cost(work.size());
+  for (size_t i = 0; i < work.size(); ++i) cost[i] = work[i] > 0 ? RoundUs(work[i]) : 0;
+  // Slots' free times as a min-heap; each CTA takes the earliest free slot.
+  std::vector<double> free_at(std::min<int64_t>(int64_t(slots), heads * int64_t(work.size())), 0.0);
+  double end = 0;
+  for (int64_t hd = 0; hd < heads; ++hd)
+    for (double c : cost) {
+      std::pop_heap(free_at.begin(), free_at.end(), std::greater<>());
+      free_at.back() += c;
+      end = std::max(end, free_at.back());
+      std::push_heap(free_at.begin(), free_at.end(), std::greater<>());
+    }
+  return end;
+}
+
 const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const std::string& mask,
                                                  int head_dim) const {
   for (const AttentionTable& t : attention)
@@ -140,6 +182,7 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "max_efficiency", 1e-3, 1, &p.max_efficiency));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "launch_us", 0, 1e6, &p.launch_us));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_slowdown", 0, 100, &p.comm_slowdown));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_start_wait", 0, 1, &p.comm_start_wait, /*required=*/false));
   if (c->contains("attention")) {
     const json& a = c->at("attention");
     if (!a.is_array()) return rd.Error("compute.attention", "must be an array of tables");

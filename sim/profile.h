@@ -27,9 +27,10 @@ namespace ringlab::sim {
 // m·(n + overhead)·tile_us / θ_m, θ_m = single_resident_throughput + (1 − it)·(m − 1)/(ctas_per_sm − 1) (1 if m ≥ k).
 // With a measured round table (`round_us`, from `ringlab calibrate` microbenchmarks or a trace fit), the cost of one
 // full round is read from the table instead of ctas_per_sm·(n + overhead)·tile_us: R(n) is interpolated linearly in
-// (log n, log R) between measured points; beyond the largest n it grows in proportion to n (a long CTA loop runs at
-// its steady tile rate), below the smallest it follows the first segment's log-log slope (clamped to [0, 1]), so a
-// short loop never costs more than a longer one. A partial round then costs m·R(n) / (ctas_per_sm·θ_m). This is
+// (log n, log R) between measured points; outside them it follows R = a + b·n (a fixed cost per CTA plus a steady
+// cost per tile) through the nearest end segment, with a in [0, R(end)]: a longer loop never runs faster per tile
+// than the table's end says, and a shorter one never costs more. A partial round then costs m·R(n) /
+// (ctas_per_sm·θ_m). This is
 // what lets large-S blocks be predicted from block-level measurements instead of a line fitted at one block size.
 struct WaveModel {
   bool enabled = false;
@@ -44,9 +45,15 @@ struct WaveModel {
   double Ctas(int64_t q, int64_t kv, double h, int batch, double group) const;
   double TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const;
   double EffectiveRounds(double ctas) const;
-  // Kernel time in microseconds (no launch) of a block with q×kv tokens, `pairs` allowed pairs, h query heads, batch b,
+  // Kernel time in microseconds (no launch): EffectiveRounds(CTAs)·RoundUs(n). A block with q×kv tokens, `pairs` allowed pairs, h query heads, batch b,
   // `group` = H/Hkv query heads per kv head.
   double KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
+  // A causal block (query row i sees key j iff j <= i + diagonal_offset): its CTAs loop over unequal numbers of tiles,
+  // heaviest first within a head (as kernels/cuda launches them), and the block scheduler hands each CTA to the first
+  // free slot. Each CTA holds its slot for RoundUs(its tiles); the kernel time is the last slot's end (list
+  // scheduling in launch order). With more than 16 rounds the unequal loops average out and EffectiveRounds ·
+  // RoundUs(mean tiles) is used instead (and keeps the cost of huge blocks O(1)).
+  double CausalKernelUs(int64_t q, int64_t kv, int64_t diagonal_offset, double h, int batch, double group) const;
 };
 
 struct AttentionTable {
@@ -67,6 +74,9 @@ struct HardwareProfile {
   double max_efficiency = 0.6;   // roofline fallback: attention runs at peak·max_efficiency unless memory bound
   double launch_us = 0;          // fixed cost per kernel launch
   double comm_slowdown = 0;      // compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy
+  // A communication kernel posted while an attention kernel holds every SM gets SMs only as that kernel's CTAs leave:
+  // its transfer starts after this fraction of the running compute op's remaining time (0: at once; 1: at its end).
+  double comm_start_wait = 0;
   std::vector<AttentionTable> attention;
   // memory
   double hbm_gbps = 3350;        // attention roofline memory bound

@@ -63,6 +63,25 @@ void TableFor(const std::vector<const KernelSample*>& ks, WaveModel* w) {
   }
 }
 
+double Predict(const WaveModel& w, const KernelSample& s) {
+  const double group = double(s.heads) / s.kv_heads;
+  return s.mask == "causal" ? w.CausalKernelUs(s.q, s.kv, s.diagonal_offset, s.heads, s.batch, group)
+                            : w.KernelUs(s.q, s.kv, s.pairs, s.heads, s.batch, group);
+}
+
+// Causal samples on the full-mask table scaled by one factor (see the header).
+KernelFit FitCausalOnFull(const WaveModel& full, const std::vector<const KernelSample*>& ks, double* factor) {
+  std::vector<double> ratios;
+  for (const KernelSample* s : ks) ratios.push_back(s->us / Predict(full, *s));
+  *factor = Median(ratios);
+  KernelFit f{full, 0, ks.size()};
+  for (auto& [n, us] : f.wave.round_us) us *= *factor;
+  std::vector<double> errs;
+  for (const KernelSample* s : ks) errs.push_back(std::abs(Predict(f.wave, *s) / s->us - 1));
+  f.median_abs_error = Median(errs);
+  return f;
+}
+
 KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::vector<const KernelSample*>& ks) {
   KernelFit best;
   double best_score = INFINITY;
@@ -77,7 +96,7 @@ KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::ve
     std::vector<double> errs;
     double score = 0;
     for (const KernelSample* s : ks) {
-      const double pred = w.KernelUs(s->q, s->kv, s->pairs, s->heads, s->batch, double(s->heads) / s->kv_heads);
+      const double pred = Predict(w, *s);
       errs.push_back(std::abs(pred / s->us - 1));
       score += std::abs(std::log(pred / s->us)) / ks.size();
     }
@@ -124,13 +143,16 @@ json ToJson(const FitInputs& in) {
   for (const KernelSample& k : in.kernels)
     j["kernels"].push_back({{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
                             {"heads", k.heads}, {"kv_heads", k.kv_heads}, {"q", k.q}, {"kv", k.kv},
-                            {"pairs", k.pairs}, {"us", k.us}});
+                            {"diagonal_offset", k.diagonal_offset}, {"pairs", k.pairs}, {"us", k.us}});
   j["transfers"] = json::array();
   for (const TransferSample& t : in.transfers)
     j["transfers"].push_back({{"kind", t.kind}, {"world", t.world}, {"bytes", t.bytes}, {"us", t.us},
                               {"beside_compute", t.beside_compute}});
   j["memory"] = json::array();
   for (const MemorySample& m : in.memory) j["memory"].push_back({{"kind", m.kind}, {"bytes", m.bytes}, {"us", m.us}});
+  j["start_waits"] = json::array();
+  for (const StartWaitSample& s : in.start_waits)
+    j["start_waits"].push_back({{"bytes", s.bytes}, {"kernel_left_us", s.kernel_left_us}, {"us", s.us}});
   j["launch_gaps_us"] = in.launch_gaps_us;
   j["overlap_us"] = json::array();
   for (auto [a, b] : in.overlap_us) j["overlap_us"].push_back({a, b});
@@ -160,7 +182,8 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
     }
     for (const json& k : j.value("kernels", json::array())) {
       KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
-                     k.at("kv_heads"), k.at("q"), k.at("kv"), k.at("pairs"), k.at("us")};
+                     k.at("kv_heads"), k.at("q"), k.at("kv"), k.value("diagonal_offset", int64_t(0)), k.at("pairs"),
+                     k.at("us")};
       if ((s.pass != "forward" && s.pass != "backward") || (s.mask != "full" && s.mask != "causal"))
         return bad("kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
       if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
@@ -180,6 +203,12 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         return bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
       in.memory.push_back(s);
     }
+    for (const json& w : j.value("start_waits", json::array())) {
+      StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us")};
+      if (s.bytes <= 0 || s.kernel_left_us <= 0 || s.us <= 0)
+        return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
+      in.start_waits.push_back(s);
+    }
     for (const json& g : j.value("launch_gaps_us", json::array())) in.launch_gaps_us.push_back(g.get<double>());
     for (const json& o : j.value("overlap_us", json::array()))
       in.overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
@@ -195,6 +224,7 @@ void Append(const FitInputs& b, FitInputs* a) {
   a->kernels.insert(a->kernels.end(), b.kernels.begin(), b.kernels.end());
   a->transfers.insert(a->transfers.end(), b.transfers.begin(), b.transfers.end());
   a->memory.insert(a->memory.end(), b.memory.begin(), b.memory.end());
+  a->start_waits.insert(a->start_waits.end(), b.start_waits.begin(), b.start_waits.end());
   a->launch_gaps_us.insert(a->launch_gaps_us.end(), b.launch_gaps_us.begin(), b.launch_gaps_us.end());
   a->overlap_us.insert(a->overlap_us.end(), b.overlap_us.begin(), b.overlap_us.end());
   if (!b.kernels.empty()) {  // the kernel geometry travels with the kernel samples
@@ -217,16 +247,28 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
   for (const KernelSample& k : in.kernels) groups[{k.pass, k.mask, k.head_dim}].push_back(&k);
   json& tables = p["compute"]["attention"];
   if (!tables.is_array()) tables = json::array();
-  for (const auto& [key, ks] : groups) {
+  std::map<std::pair<std::string, int>, WaveModel> full_fits;
+  // "full" sorts after "causal": fit the full tables first so the causal ones can lean on them.
+  std::vector<std::pair<std::tuple<std::string, std::string, int>, std::vector<const KernelSample*>>> ordered(
+      groups.begin(), groups.end());
+  std::stable_partition(ordered.begin(), ordered.end(), [](const auto& g) { return std::get<1>(g.first) == "full"; });
+  for (const auto& [key, ks] : ordered) {
     const auto& [pass, mask, d] = key;
-    const KernelFit f = FitKernels(in, pass, ks);
+    KernelFit f;
+    double factor = 0;
+    auto full = full_fits.find({pass, d});
+    if (mask == "causal" && full != full_fits.end()) f = FitCausalOnFull(full->second, ks, &factor);
+    else f = FitKernels(in, pass, ks);
     if (f.wave.round_us.empty()) continue;
+    if (mask == "full") full_fits[{pass, d}] = f.wave;
     json rt = json::array();
     for (auto [n, us] : f.wave.round_us) rt.push_back({std::round(n * 1e3) / 1e3, std::round(us * 1e3) / 1e3});
     char err[32];
     snprintf(err, sizeof err, "%.1f%%", 100 * f.median_abs_error);
+    char how[96] = "";
+    if (factor > 0) snprintf(how, sizeof how, "the full-mask table x %.3f (median measured / predicted), ", factor);
     json t = {{"pass", pass}, {"mask", mask}, {"head_dim", d},
-              {"source", tag + ": kernel wave model with a measured round table, " + std::to_string(ks.size()) +
+              {"source", tag + ": kernel wave model with a measured round table, " + how + std::to_string(ks.size()) +
                              " kernel samples (median |error| on them " + err + ")"},
               {"wave", {{"grid", f.wave.grid_kv ? "kv" : "q"}, {"tile_q", f.wave.tile_q}, {"tile_kv", f.wave.tile_kv},
                         {"sms", f.wave.sms}, {"ctas_per_sm", f.wave.ctas_per_sm},
@@ -240,7 +282,8 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     if (!replaced) tables.push_back(t);
     rep["attention " + pass + " " + mask + " " + std::to_string(d)] = {
         {"samples", ks.size()}, {"median_abs_error", f.median_abs_error},
-        {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_points", f.wave.round_us.size()}};
+        {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_points", f.wave.round_us.size()},
+        {"causal_factor_on_full", factor}};
   }
 
   if (in.launch_gaps_us.size() >= 3) {
@@ -275,6 +318,16 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     rep["nvlink"] = {{"gbps", gbps}, {"latency_us", lat}, {"beside_compute", use_beside}, {"transfers", n}};
     double ag = 0, al = 0;
     if (use_beside && FitLine(p2p_alone, &ag, &al)) rep["nvlink_alone"] = {{"gbps", ag}, {"latency_us", al}};
+  }
+  if (in.start_waits.size() >= 3) {
+    std::vector<double> f;
+    for (const StartWaitSample& s : in.start_waits)
+      f.push_back(std::clamp((s.us - lat - double(s.bytes) / (gbps * 1e3)) / s.kernel_left_us, 0.0, 1.0));
+    const double v = Median(f);
+    p["compute"]["comm_start_wait"] =
+        Sourced(v, tag + ": transfers posted beside a running attention kernel start after this fraction of its "
+                         "remaining time (median of " + std::to_string(f.size()) + ")");
+    rep["comm_start_wait"] = {{"value", v}, {"samples", f.size()}};
   }
   std::vector<double> excess;
   for (const TransferSample& t : in.transfers)

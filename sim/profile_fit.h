@@ -5,13 +5,19 @@
 //   attention  per (pass, mask, head dim): a kernel wave model whose full-round cost is a measured table R(n) over n =
 //              tiles per CTA (profile.h WaveModel::round_us). Each sample's kernel time is divided by its effective
 //              number of rounds (full rounds + the partial round at its occupancy), and the table holds the median per
-//              quarter-octave of n; single_resident_throughput is chosen on a grid to minimise the median |error|.
+//              quarter-octave of n; single_resident_throughput is chosen on a grid to minimise the mean |log error|.
+//              Causal blocks are list-scheduled CTA by CTA on the same kind of table (profile.h CausalKernelUs): when the
+//              full-mask table of the pass and head dim exists, the causal table is it times one factor, the median of
+//              measured / predicted over the causal samples (the diagonal tiles' masking cost); else the causal
+//              samples are binned like full ones.
 //   launch_us  median gap between back-to-back kernels on one stream (host launch and event overhead).
 //   nvlink     a line through the median time per message size of point-to-point transfers: 1/slope = bandwidth,
 //              intercept = latency. Transfers measured beside attention kernels are preferred when present (that is
 //              the regime of a context-parallel step, where NCCL's kernels share the SMs).
 //   collective_step_latency_us  median excess per ring step of all-gathers over the point-to-point line.
 //   comm_slowdown  median (attention time beside NCCL traffic / alone) − 1.
+//   comm_start_wait  transfers posted while an attention kernel ran: median of (time to the transfer's end − the
+//              point-to-point line's time) / the kernel's remaining time, clamped to [0, 1].
 //   merge/copy_gbps  median bytes / time of the dK/dV add (merge) and prepare/copy kernels.
 // Anything without samples keeps the base profile's value and source.
 #pragma once
@@ -31,6 +37,7 @@ struct KernelSample {
   std::string pass, mask;  // forward|backward, full|causal
   int head_dim = 128, batch = 1, heads = 1, kv_heads = 1;
   int64_t q = 0, kv = 0;
+  int64_t diagonal_offset = 0;  // causal: row i sees key j iff j <= i + diagonal_offset
   double pairs = 0;
   double us = 0;  // kernel time (median of repeats), no launch gap
 };
@@ -41,6 +48,13 @@ struct TransferSample {
   int64_t bytes = 0; // p2p: message bytes; all-gather: the gathered buffer's bytes (what the schedule's op carries)
   double us = 0;
   bool beside_compute = false;  // an attention kernel ran on the same GPUs meanwhile
+};
+
+// A transfer posted while an attention kernel was running on one of its ends.
+struct StartWaitSample {
+  int64_t bytes = 0;
+  double kernel_left_us = 0;  // the running kernel's remaining time at the post
+  double us = 0;              // post to the transfer's end
 };
 
 struct MemorySample {
@@ -59,6 +73,7 @@ struct FitInputs {
   std::vector<KernelSample> kernels;
   std::vector<TransferSample> transfers;
   std::vector<MemorySample> memory;
+  std::vector<StartWaitSample> start_waits;
   std::vector<double> launch_gaps_us;
   std::vector<std::pair<double, double>> overlap_us;  // (attention alone, same attention beside NCCL traffic)
   int sms = 132;

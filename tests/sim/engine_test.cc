@@ -141,6 +141,38 @@ TEST(SimEngine, BandwidthReturnsToTheRemainingFlow) {
   EXPECT_EQ(e.totals()[2].end_ps, 3'000'000'000);
 }
 
+TEST(SimEngine, TransferPostedBesideARunningKernelWaitsItsShareOfTheKernel) {
+  // Two ranks, hand-made programs. Rank 0 runs a 100 us kernel from t = 0; its comm stream first exchanges a 1-byte
+  // message with rank 1 (done at the 10 us latency), then posts a receive of 1 MB at t = 10 us while the kernel runs.
+  // Rank 1 (idle compute) posts the matching send at 10 us. With comm_start_wait = 0.5 the transfer starts after half of
+  // the kernel's remaining 90 us: 10 + 45 + 10 (latency) + 1e6 B / 100 GB/s (10 us) = 75 us; without it, 30 us.
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  auto op = [](OpKind kind, int peer, int tag, int64_t bytes, TimePs dur) {
+    SimOp o;
+    o.kind = kind;
+    o.peer_offset = peer;
+    o.tag = tag;
+    o.bytes = bytes;
+    o.dur_ps = dur;
+    return o;
+  };
+  std::vector<RankProgram> programs(2);
+  programs[0].streams[0] = {op(OpKind::kAttend, -1, -1, 0, 100 * 1000000)};
+  programs[0].streams[1] = {op(OpKind::kSend, 1, 0, 1, 0), op(OpKind::kRecv, 1, 1, 1000000, 0)};
+  programs[1].streams[1] = {op(OpKind::kRecv, 1, 0, 1, 0), op(OpKind::kSend, 1, 1, 1000000, 0)};
+  const std::vector<uint32_t> program_of = {0, 1};
+  for (auto [wait, end_us] : {std::pair{0.0, 100.0}, {0.5, 100.0}}) {
+    hw.comm_start_wait = wait;
+    Topology topo;
+    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+    Engine engine(topo, hw, programs, program_of);
+    ASSERT_TRUE(engine.Run().ok());
+    EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, end_us, 1e-6);  // rank 0 ends with its kernel either way
+    // (+10 ps for the 1-byte message, within the tolerance)
+    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, wait == 0 ? 30.0 : 75.0, 2e-5) << "wait " << wait;
+  }
+}
+
 TEST(SimEngine, SlowdownStretchesComputeOnlyWhileCommRuns) {
   // W = 2 ring, transfer x = 167.8 us under a local block of c = 1374.4 us, with comm_slowdown 0.5: the block runs at
   // 1/1.5 = 2/3 speed for x, so it ends at c + x/3; the second block runs alone: step = 2c + x/3.

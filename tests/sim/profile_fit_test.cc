@@ -31,7 +31,7 @@ WaveModel TrueForward(int sms) {
   return w;
 }
 
-FitInputs Synthetic() {
+FitInputs Synthetic(WaveModel* causal_truth = nullptr) {
   FitInputs in;
   in.sms = 132;
   const WaveModel truth = TrueForward(in.sms);
@@ -40,7 +40,15 @@ FitInputs Synthetic() {
     for (int64_t kv : {1024, 2048, 4096, 8192, 16384})
       for (int h : {1, 8, 32}) {
         const double pairs = double(q) * kv;
-        in.kernels.push_back({"forward", "full", 128, 1, h, h, q, kv, pairs, truth.KernelUs(q, kv, pairs, h, 1, 1)});
+        in.kernels.push_back({"forward", "full", 128, 1, h, h, q, kv, 0, pairs, truth.KernelUs(q, kv, pairs, h, 1, 1)});
+  // Causal (square, diagonal 0) blocks: the same CTAs with their unequal loops, each tile 1.2x dearer (masking).
+  WaveModel causal = truth;
+  causal.tile_us *= 1.2;
+  for (int64_t s : {1024, 4096, 16384})
+    for (int h : {1, 8, 32})
+      in.kernels.push_back({"forward", "causal", 128, 1, h, h, s, s, 0, double(s) * s / 2,
+                            causal.CausalKernelUs(s, s, 0, h, 1, 1)});
+  if (causal_truth) *causal_truth = causal;
       }
   // NVLink beside attention: 20 us + bytes / 300 GB/s; alone: 10 us + bytes / 400 GB/s.
   for (int64_t mib : {1, 4, 16, 64, 256}) {
@@ -54,6 +62,8 @@ FitInputs Synthetic() {
   }
   for (int64_t mib : {16, 64}) in.memory.push_back({"merge", mib << 20, (mib << 20) / 2500e3});
   in.memory.push_back({"merge", 32 << 20, (32 << 20) / 2500e3});
+  // Transfers posted while a kernel runs start when 80% of its remaining time has passed.
+  for (double left : {50.0, 200.0, 400.0}) in.start_waits.push_back({16 << 20, left, 0.8 * left + 20 + (16 << 20) / 300e3});
   in.launch_gaps_us = {3, 2.5, 4, 3, 60};  // one host hiccup: the median ignores it
   in.overlap_us = {{100, 103}, {200, 206}, {50, 51.5}};
   in.provenance = {{"card", "synthetic"}};
@@ -61,7 +71,8 @@ FitInputs Synthetic() {
 }
 
 TEST(ProfileFit, RecoversSyntheticHardware) {
-  const FitInputs in = Synthetic();
+  WaveModel causal;
+  const FitInputs in = Synthetic(&causal);
   nlohmann::json profile, report;
   FitOptions opt;
   opt.name = "synthetic_fit";
@@ -72,6 +83,7 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
   EXPECT_EQ(hw.name, "synthetic_fit");
   EXPECT_DOUBLE_EQ(hw.launch_us, 3);
   EXPECT_NEAR(hw.comm_slowdown, 0.03, 1e-4);
+  EXPECT_NEAR(hw.comm_start_wait, 0.8, 1e-3);
   EXPECT_NEAR(hw.nvlink_gbps, 300, 0.5);  // beside-compute transfers preferred
   EXPECT_NEAR(hw.nvlink_latency_us, 20, 0.05);
   EXPECT_NEAR(hw.collective_step_latency_us, 5, 0.05);
@@ -90,6 +102,14 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
     const double want = truth.KernelUs(q, kv, pairs, h, 1, 1);
     const double got = t->wave.KernelUs(q, kv, pairs, h, 1, 1);
     EXPECT_NEAR(got / want, 1.0, 0.03) << "q=" << q << " kv=" << kv << " h=" << h;
+  }
+  // Causal: the full table times the masking factor; a held-out causal shape is predicted through list scheduling.
+  const AttentionTable* c = hw.FindTable("forward", "causal", 128);
+  ASSERT_NE(c, nullptr);
+  EXPECT_NEAR(report["attention forward causal 128"]["causal_factor_on_full"].get<double>(), 1.2, 0.03);
+  for (auto [s, h] : {std::pair{8192, 8}, {32768, 4}, {2048, 16}}) {
+    const double want = causal.CausalKernelUs(s, s, 0, h, 1, 1);
+    EXPECT_NEAR(c->wave.CausalKernelUs(s, s, 0, h, 1, 1) / want, 1.0, 0.03) << "causal s=" << s << " h=" << h;
   }
   // Untouched numbers keep the base's value and source.
   EXPECT_EQ(profile["network"]["nic_gbps"], Base()["network"]["nic_gbps"]);

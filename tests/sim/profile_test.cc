@@ -112,8 +112,10 @@ TEST(SimProfile, WaveModelReadsMeasuredRoundTable) {
   const WaveModel& w = hw.attention[0].wave;
   EXPECT_DOUBLE_EQ(w.RoundUs(4), 10);
   EXPECT_NEAR(w.RoundUs(8), std::sqrt(10.0 * 20.0), 1e-9);  // halfway in log n: geometric mean of the neighbours
-  EXPECT_DOUBLE_EQ(w.RoundUs(128), 140);                     // beyond the table: steady tile rate, R grows with n
-  EXPECT_NEAR(w.RoundUs(2), 10 * std::pow(0.5, 0.5), 1e-9);  // below: first segment's log-log slope 0.5
+  // Outside: R = a + b·n through the end segment. Above: b = 50/48, a = 70 − 64·b = 3.33: R(128) = a + 128·b.
+  EXPECT_NEAR(w.RoundUs(128), 70 - 64 * 50.0 / 48 + 128 * 50.0 / 48, 1e-9);
+  // Below: b = 10/12, a = 10 − 4·b = 6.67: R(2) = a + 2·b = 8.33 (a per-CTA cost that a shorter loop keeps).
+  EXPECT_NEAR(w.RoundUs(2), 10 - 4 * 10.0 / 12 + 2 * 10.0 / 12, 1e-9);
   // q = 1024 rows -> 8 q tiles per head; kv = 1024 keys -> n = 16 tiles. h = 1: 8 CTAs = one full round of 4 SMs x 2.
   EXPECT_DOUBLE_EQ(w.KernelUs(1024, 1024, 1024.0 * 1024, 1, 1, 1), 20);
   // h = 3: 24 CTAs = 3 full rounds. q = 1536, h = 1: 12 CTAs = one round + 4 CTAs, one per SM at half throughput,
@@ -124,6 +126,38 @@ TEST(SimProfile, WaveModelReadsMeasuredRoundTable) {
   EXPECT_NE(ErrorOf(j).find("round_us[1]"), std::string::npos) << ErrorOf(j);
   j["compute"]["attention"][0]["wave"].erase("round_us");
   EXPECT_NE(ErrorOf(j).find("wave.tile_us"), std::string::npos) << ErrorOf(j);
+}
+
+TEST(SimProfile, CausalBlocksListScheduleTheirUnequalCtas) {
+  WaveModel w;
+  w.enabled = true;
+  w.tile_q = 128;
+  w.tile_kv = 64;
+  w.sms = 1;
+  w.ctas_per_sm = 1;
+  w.round_us = {{4, 10.0}, {16, 20.0}, {64, 70.0}};
+  // Forward, q = kv = 1024, no offset: the CTA of q tile i sees keys up to its last row, 2(i+1) tiles of 64: 16, 14,
+  // ..., 2, heaviest first. One slot: the CTAs run one after another, sum of R(w).
+  double sum = 0;
+  for (int t = 2; t <= 16; t += 2) sum += w.RoundUs(t);
+  EXPECT_NEAR(w.CausalKernelUs(1024, 1024, 0, 1, 1, 1), sum, 1e-9);
+  // Eight slots: all eight CTAs at once, the heaviest decides: R(16) = 20. Two heads on eight slots: head 1's CTAs,
+  // heaviest first, go to the slots in the order they free (lightest of head 0 first): the slot that ran 2k+2 tiles
+  // then runs 16−2k, and the kernel ends with the latest of those pairs.
+  w.sms = 8;
+  EXPECT_DOUBLE_EQ(w.CausalKernelUs(1024, 1024, 0, 1, 1, 1), 20);
+  double pairs_end = 0;
+  for (int k = 0; k < 8; ++k) pairs_end = std::max(pairs_end, w.RoundUs(2 * k + 2) + w.RoundUs(16 - 2 * k));
+  EXPECT_NEAR(w.CausalKernelUs(1024, 1024, 0, 2, 1, 1), pairs_end, 1e-9);
+  // An offset of -1024 masks everything; +1024 makes every CTA see all 16 tiles.
+  EXPECT_DOUBLE_EQ(w.CausalKernelUs(1024, 1024, -1024, 1, 1, 1), 0);
+  EXPECT_DOUBLE_EQ(w.CausalKernelUs(1024, 1024, 1024, 1, 1, 1), 20);
+  // Backward grid over kv tiles of 128 with 64-row q tiles: the kv tile j sees rows from 128j, 16 − 2j tiles per
+  // head of its group (2 query heads per kv head here): 32, 28, ..., 4 -> on eight slots the first decides: R(32).
+  w.grid_kv = true;
+  w.tile_q = 64;
+  w.tile_kv = 128;
+  EXPECT_NEAR(w.CausalKernelUs(1024, 1024, 0, 2, 1, 2), w.RoundUs(32), 1e-9);
 }
 
 }  // namespace
