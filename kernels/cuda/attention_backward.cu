@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/cuda/attention_backward_common.cuh"
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
@@ -32,23 +33,6 @@ constexpr int kBwdBlockN = 128;  // keys per CTA
 constexpr int kBwdBlockM = 64;   // query rows per iteration
 constexpr int kBwdWarps = 8;
 constexpr int kBwdThreads = kBwdWarps * 32;
-
-struct BwdArgs {
-  const uint16_t* q;
-  const uint16_t* k;
-  const uint16_t* v;
-  const uint16_t* dout;
-  const float* lse;
-  const float* delta;
-  float* dq;
-  float* dk;
-  float* dv;
-  TensorStrides qs, ks, vs, dos, ls, des, dqs, dks, dvs;
-  int kv_heads, group;
-  int64_t q_tokens, kv_tokens, offset;
-  float scale, scale_log2;
-  bool causal, accumulate_dkv;
-};
 
 template <int D>
 constexpr int BwdSmemBytes() {
@@ -318,34 +302,7 @@ const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
     if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
   }
   const BlockShape& s = p.shape;
-  BwdArgs a;
-  a.q = static_cast<const uint16_t*>(p.q);
-  a.k = static_cast<const uint16_t*>(p.k);
-  a.v = static_cast<const uint16_t*>(p.v);
-  a.dout = static_cast<const uint16_t*>(p.dout);
-  a.lse = p.lse;
-  a.delta = p.delta;
-  a.dq = p.dq;
-  a.dk = p.dk;
-  a.dv = p.dv;
-  a.qs = p.q_strides;
-  a.ks = p.k_strides;
-  a.vs = p.v_strides;
-  a.dos = p.dout_strides;
-  a.ls = p.lse_strides;
-  a.des = p.delta_strides;
-  a.dqs = p.dq_strides;
-  a.dks = p.dk_strides;
-  a.dvs = p.dv_strides;
-  a.kv_heads = s.kv_heads;
-  a.group = s.heads / s.kv_heads;
-  a.q_tokens = s.q_tokens;
-  a.kv_tokens = s.kv_tokens;
-  a.offset = s.diagonal_offset;
-  a.scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(D));
-  a.scale_log2 = a.scale * kLog2e;
-  a.causal = s.causal;
-  a.accumulate_dkv = p.accumulate_dkv;
+  const BwdArgs a = MakeBwdArgs(p);
   const dim3 grid(static_cast<unsigned>((s.kv_tokens + kBwdBlockN - 1) / kBwdBlockN),
                   static_cast<unsigned>(s.batch * s.kv_heads));
   BackwardKernel<T, D><<<grid, kBwdThreads, smem, stream>>>(a);

@@ -19,6 +19,7 @@
 
 #include <cmath>
 
+#include "kernels/cuda/attention_backward_common.cuh"
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
@@ -34,23 +35,6 @@ constexpr int kV5BlockM = 64;   // query rows per iteration
 constexpr int kV5Warps = 8;
 constexpr int kV5Threads = kV5Warps * 32;
 
-struct BwdArgsV5 {
-  const uint16_t* q;
-  const uint16_t* k;
-  const uint16_t* v;
-  const uint16_t* dout;
-  const float* lse;
-  const float* delta;
-  float* dq;
-  float* dk;
-  float* dv;
-  TensorStrides qs, ks, vs, dos, ls, des, dqs, dks, dvs;
-  int kv_heads, group;
-  int64_t q_tokens, kv_tokens, offset;
-  float scale, scale_log2;
-  bool causal, accumulate_dkv;
-};
-
 template <int D>
 constexpr int V5SmemBytes() {
   // K, V [BN][D]; Q, dO [2][BM][D]; P^T, dS^T [BN][BM]; lse, delta [2][BM] float.
@@ -62,7 +46,7 @@ __device__ __forceinline__ void StShared32(uint32_t addr, uint32_t val) {
 }
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgsV5 a) {
+__global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs a) {
   constexpr int BN = kV5BlockN, BM = kV5BlockM;
   static_assert(D == 64 || D == 128, "head_dim 64 or 128");
   extern __shared__ __align__(128) uint8_t smem[];
@@ -353,34 +337,7 @@ const char* LaunchTypedV5(const BackwardParams& p, cudaStream_t stream) {
     if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
   }
   const BlockShape& s = p.shape;
-  BwdArgsV5 a;
-  a.q = static_cast<const uint16_t*>(p.q);
-  a.k = static_cast<const uint16_t*>(p.k);
-  a.v = static_cast<const uint16_t*>(p.v);
-  a.dout = static_cast<const uint16_t*>(p.dout);
-  a.lse = p.lse;
-  a.delta = p.delta;
-  a.dq = p.dq;
-  a.dk = p.dk;
-  a.dv = p.dv;
-  a.qs = p.q_strides;
-  a.ks = p.k_strides;
-  a.vs = p.v_strides;
-  a.dos = p.dout_strides;
-  a.ls = p.lse_strides;
-  a.des = p.delta_strides;
-  a.dqs = p.dq_strides;
-  a.dks = p.dk_strides;
-  a.dvs = p.dv_strides;
-  a.kv_heads = s.kv_heads;
-  a.group = s.heads / s.kv_heads;
-  a.q_tokens = s.q_tokens;
-  a.kv_tokens = s.kv_tokens;
-  a.offset = s.diagonal_offset;
-  a.scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(static_cast<float>(D));
-  a.scale_log2 = a.scale * kLog2e;
-  a.causal = s.causal;
-  a.accumulate_dkv = p.accumulate_dkv;
+  const BwdArgs a = MakeBwdArgs(p);
   const dim3 grid(static_cast<unsigned>((s.kv_tokens + kV5BlockN - 1) / kV5BlockN),
                   static_cast<unsigned>(s.batch * s.kv_heads));
   BackwardKernelV5<T, D><<<grid, kV5Threads, smem, stream>>>(a);

@@ -725,66 +725,6 @@ int64_t UnionBufferBytes(const ScheduleConfig& config, bool backward, int rank) 
   return total;
 }
 
-// The forward and backward launchers raise their shared-memory limit once per process (a static flag per instantiation, not per
-// device): a GPU whose first backward launch comes after another GPU's fails with "invalid argument". Until the
-// launcher keeps the flag per device, every local GPU launches each instantiation once, released together by a spin
-// barrier so that all of them see the flag unset.
-Status WarmUpKernels(Rank& r, std::atomic<int>& arrived, int n) {
-  auto cuda = [&](cudaError_t e, const char* what) {
-    return e == cudaSuccess ? Status::Ok()
-                            : Status::Internal("GPU " + std::to_string(r.device) + ": " + what + ": " + cudaGetErrorString(e));
-  };
-  constexpr int64_t kTokens = 64;
-  void* mem = nullptr;
-  const size_t bytes = size_t(kTokens) * 128 * 4 * 12;
-  RINGLAB_RETURN_IF_ERROR(cuda(cudaMalloc(&mem, bytes), "cudaMalloc (warm-up)"));
-  RINGLAB_RETURN_IF_ERROR(cuda(cudaMemset(mem, 0, bytes), "cudaMemset (warm-up)"));
-  char* base = static_cast<char*>(mem);
-  const size_t slot = size_t(kTokens) * 128 * 4;
-  Status st = Status::Ok();
-  int phase = 0;
-  for (cuda::ElementType e : {cuda::ElementType::kBFloat16, cuda::ElementType::kFloat16})
-    for (int d : {128, 64}) {
-      ++phase;
-      arrived.fetch_add(1);
-      while (arrived.load() < n * phase) std::this_thread::yield();
-      if (!st.ok()) continue;
-      cuda::BackwardParams bp;
-      bp.shape = cuda::BlockShape{.batch = 1, .heads = 1, .kv_heads = 1, .q_tokens = kTokens, .kv_tokens = kTokens,
-                                  .head_dim = d, .causal = true, .element = e};
-      bp.q = base;
-      bp.k = base + slot;
-      bp.v = base + 2 * slot;
-      bp.dout = base + 3 * slot;
-      bp.lse = reinterpret_cast<const float*>(base + 4 * slot);
-      bp.delta = reinterpret_cast<const float*>(base + 5 * slot);
-      bp.dq = reinterpret_cast<float*>(base + 6 * slot);
-      bp.dk = reinterpret_cast<float*>(base + 7 * slot);
-      bp.dv = reinterpret_cast<float*>(base + 8 * slot);
-      const cuda::TensorStrides t{kTokens * d, kTokens * d}, l{kTokens, kTokens};
-      bp.q_strides = bp.k_strides = bp.v_strides = bp.dout_strides = bp.dq_strides = bp.dk_strides = bp.dv_strides = t;
-      bp.lse_strides = bp.delta_strides = l;
-      cuda::ForwardParams fp;
-      fp.shape = bp.shape;
-      fp.q = bp.q;
-      fp.k = bp.k;
-      fp.v = bp.v;
-      fp.q_strides = fp.k_strides = fp.v_strides = fp.out_strides = t;
-      fp.lse_strides = l;
-      fp.out_acc = bp.dq;
-      fp.lse_acc = reinterpret_cast<float*>(base + 9 * slot);
-      fp.mode = cuda::AccumulateMode::kOverwrite;
-      const char* err = cuda::LaunchForward(fp, r.compute);
-      if (!err || !*err) err = cuda::LaunchBackward(bp, r.compute);
-      if (err && *err)
-        st = Status::Internal("GPU " + std::to_string(r.device) + ": kernel warm-up: " + err +
-                              " (the launcher configures shared memory once per process; see kernels/cuda)");
-    }
-  if (st.ok()) st = cuda(cudaStreamSynchronize(r.compute), "warm-up");
-  cudaFree(mem);
-  return st;
-}
-
 }  // namespace
 
 struct GpuExecutor::Impl {
@@ -948,13 +888,6 @@ Status GpuExecutor::Create(const Launch& launch, std::unique_ptr<GpuExecutor>* o
       }
       return Status::Ok();
     }));
-  }
-  if (impl->ranks.size() > 1) {
-    std::vector<Rank*> rs;
-    for (auto& r : impl->ranks) rs.push_back(r.get());
-    std::atomic<int> arrived{0};
-    const int n = int(rs.size());
-    RINGLAB_RETURN_IF_ERROR(impl->OnRanks(rs, [&](Rank& r) { return WarmUpKernels(r, arrived, n); }));
   }
   out->reset(new GpuExecutor(std::move(impl)));
   return Status::Ok();
