@@ -20,7 +20,7 @@ namespace {
 struct FitOptions {
   std::vector<std::string> samples;
   std::string base = sim::kDefaultProfile, out, name, tag;
-  bool alone = false;
+  bool one_line = false;
 };
 
 Status ReadJson(const std::string& path, nlohmann::json* j) {
@@ -54,7 +54,7 @@ int Run(const FitOptions& o) {
   sim::FitOptions fo;
   fo.name = o.name;
   fo.tag = o.tag.empty() ? "FIT from " + std::to_string(o.samples.size()) + " sample file(s)" : o.tag;
-  fo.prefer_beside_compute = !o.alone;
+  fo.one_line = o.one_line;
   all.provenance["samples_files"] = o.samples;
   all.provenance["base_profile"] = o.base;
   if (Status st = sim::FitProfile(all, base, fo, &profile, &report); !st.ok()) return ReportBadInput(st);
@@ -83,8 +83,9 @@ void AddFitProfileCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--out", o->out, "write the fitted profile JSON here")->required();
   cmd->add_option("--name", o->name, "profile name (default: the base's)");
   cmd->add_option("--tag", o->tag, "prefix of every fitted number's source (card, date, commit)");
-  cmd->add_flag("--alone", o->alone,
-                "fit NVLink from transfers measured alone even when transfers beside attention kernels exist");
+  cmd->add_flag("--one-line", o->one_line,
+                "one NVLink line through every point-to-point transfer (idle or beside kernels) and no separate "
+                "beside-compute rate: for samples from real runs");
   cmd->callback([o, exit_code] { *exit_code = Run(*o); });
 }
 

@@ -59,6 +59,7 @@ Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::v
       symmetric_(period_ < world_),
       slowdown_(hw.comm_slowdown),
       start_wait_(hw.comm_start_wait),
+      beside_(hw.comm_rate_beside_compute),
       coll_step_latency_(Round(hw.collective_step_latency_us * 1e6)),
       ranks_(period_),
       totals_(period_),
@@ -164,6 +165,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + slowdown_)) : op.dur_ps;
       PushCompute(r, now + dur);
       ++k.next[0];
+      ComputeStateChanged(r, now);
     }
     const std::vector<SimOp>& ms = prog.streams[1];
     if (!k.comm_busy && k.next[1] < int(ms.size())) {
@@ -299,7 +301,7 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   for (int p : fl.port) port_flows_[p].add(f);
   if (port_flows_[fl.port[0]].n == 1 && port_flows_[fl.port[1]].n == 1) {
     // Alone on both ports (the common case): what Reflow would do, directly. The rate is the smaller port rate.
-    fl.rate = std::min(topo_.PortBytesPerPs(fl.port[0]), topo_.PortBytesPerPs(fl.port[1]));
+    fl.rate = std::min(topo_.PortBytesPerPs(fl.port[0]), topo_.PortBytesPerPs(fl.port[1])) * FlowFactor(fl);
     fl.bytes_end = now + Round(fl.left_bytes / fl.rate);
     Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
     return;
@@ -314,10 +316,29 @@ void Engine::RescheduleFlow(int32_t f, TimePs now) {
   fl.last = now;
   double rate = 1e300;
   for (int p : fl.port) rate = std::min(rate, topo_.PortBytesPerPs(p) / double(port_flows_[p].n));
+  rate *= FlowFactor(fl);
   if (rate == fl.rate && fl.bytes_end != std::numeric_limits<TimePs>::max()) return;
   fl.rate = rate;
   fl.bytes_end = now + Round(fl.left_bytes / rate);
   Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
+}
+
+double Engine::FlowFactor(const Flow& fl) const {
+  if (beside_ >= 1) return 1;
+  return ranks_[fl.port[0] / 4].comp_busy || ranks_[fl.port[1] / 4].comp_busy ? beside_ : 1;
+}
+
+void Engine::ComputeStateChanged(int r, TimePs now) {
+  if (beside_ >= 1) return;
+  if (symmetric_) {  // a rate change that coincides with a flow starting or its bytes ending: order matters
+    for (int p = 4 * r; p < 4 * r + 4; ++p)
+      for (int i = 0; i < port_flows_[p].size(); ++i) {
+        const Flow& fl = flows_[port_flows_[p].at(i)];
+        if (fl.last == now || fl.bytes_end == now) broken_ = true;
+      }
+  }
+  for (int p = 4 * r; p < 4 * r + 4; ++p)
+    if (port_flows_[p].n > 0) Reflow(p, now);
 }
 
 void Engine::Reflow(int port, TimePs now) {
@@ -396,6 +417,7 @@ Status Engine::Run() {
         }
         Mark(int(e.id), now);
         k.comp_busy = false;
+        ComputeStateChanged(int(e.id), now);
         ++k.done[0];
         ++stats_.ops;
         totals_[e.id].end_ps = std::max(totals_[e.id].end_ps, now);

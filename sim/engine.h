@@ -9,7 +9,8 @@
 // receive are done). A transfer takes latency + bytes / rate, where the rate is the smallest equal share of the two
 // ports it uses (egress of the sender, ingress of the receiver), recomputed whenever a flow joins or leaves a port.
 // Compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy. A transfer posted while a compute op
-// runs on either end starts only after comm_start_wait × that op's remaining time (NCCL's kernels wait for SMs).
+// runs on either end starts only after comm_start_wait × that op's remaining time (NCCL's kernels wait for SMs), and
+// runs at comm_rate_beside_compute × its rate while either end computes.
 //
 // Time is integer picoseconds. Events are ordered by (time, sequence number), so a run is deterministic; the run
 // loop checks that time never goes backwards. The engine is an object; nothing is global.
@@ -180,6 +181,10 @@ class Engine {
                  bool collective, int src_pos, int dst_pos, TimePs now);
   void PushCompute(int rank, TimePs t);
   void Reflow(int port, TimePs now);
+  // Rate factor of a flow: comm_rate_beside_compute while either end's compute stream is busy.
+  double FlowFactor(const Flow& fl) const;
+  // A rank's compute stream started or stopped: its flows change rate (when comm_rate_beside_compute < 1).
+  void ComputeStateChanged(int rank, TimePs now);
   void RescheduleFlow(int32_t f, TimePs now);
   void FinishFlow(int32_t f, TimePs now);
   void TryCollectiveStep(Collective& c, int tag, int rank, TimePs now);
@@ -195,6 +200,7 @@ class Engine {
   bool broken_ = false;  // a symmetric run met a case it cannot prove exact
   double slowdown_;
   double start_wait_;
+  double beside_;  // comm_rate_beside_compute
   TimePs coll_step_latency_;
   std::vector<Rank> ranks_;
   std::vector<RankTotals> totals_;

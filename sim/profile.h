@@ -91,6 +91,9 @@ struct HardwareProfile {
   double nic_gbps = 50;          // per GPU per direction (one NIC per GPU), achieved
   double nic_latency_us = 0;
   double collective_step_latency_us = 0;  // extra per ring step of a collective
+  // NCCL's kernels share the SMs with attention: a transfer runs at this fraction of its link rate while the compute
+  // stream of either end is busy (1: no effect).
+  double comm_rate_beside_compute = 1;
 
   // The table for (pass, mask, head_dim), or nullptr (then the roofline fallback applies).
   const AttentionTable* FindTable(const std::string& pass, const std::string& mask, int head_dim) const;

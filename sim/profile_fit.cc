@@ -301,28 +301,38 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     rep["comm_slowdown"] = {{"value", v}, {"samples", r.size()}};
   }
 
-  // Point-to-point: prefer transfers measured beside attention (the regime of a CP step) when there are any.
+  // Point-to-point: the line from transfers with both GPUs otherwise idle; the rate beside attention kernels (NCCL's
+  // kernels got their SMs first and share them) as a fraction of it. Without idle transfers the line comes from
+  // the beside ones and the fraction stays the base's.
   std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone;
   for (const TransferSample& t : in.transfers)
-    if (t.kind == "p2p") (t.beside_compute ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
-  const bool use_beside = opt.prefer_beside_compute && !p2p_beside.empty();
-  const auto& p2p = use_beside ? p2p_beside : p2p_alone;
-  double gbps = check.nvlink_gbps, lat = check.nvlink_latency_us;
+    if (t.kind == "p2p") (t.beside_compute && !opt.one_line ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
+  const bool have_alone = !p2p_alone.empty();
+  const auto& p2p = have_alone ? p2p_alone : p2p_beside;
+  double gbps = check.nvlink_gbps, lat = check.nvlink_latency_us, beside = check.comm_rate_beside_compute;
   if (FitLine(p2p, &gbps, &lat)) {
     size_t n = 0;
     for (const auto& [b, v] : p2p) n += v.size();
-    const std::string what = std::string(use_beside ? "beside attention kernels" : "alone") + ", " +
+    const std::string what = std::string(have_alone ? "GPUs otherwise idle" : "beside attention kernels") + ", " +
                              std::to_string(p2p.size()) + " sizes, " + std::to_string(n) + " transfers";
     p["network"]["nvlink_gbps"] = Sourced(gbps, tag + ": point-to-point bytes / time slope, " + what);
     p["network"]["nvlink_latency_us"] = Sourced(lat, tag + ": point-to-point intercept, " + what);
-    rep["nvlink"] = {{"gbps", gbps}, {"latency_us", lat}, {"beside_compute", use_beside}, {"transfers", n}};
-    double ag = 0, al = 0;
-    if (use_beside && FitLine(p2p_alone, &ag, &al)) rep["nvlink_alone"] = {{"gbps", ag}, {"latency_us", al}};
+    rep["nvlink"] = {{"gbps", gbps}, {"latency_us", lat}, {"from_idle_transfers", have_alone}, {"transfers", n}};
+    if (have_alone && !p2p_beside.empty()) {
+      std::vector<double> f;
+      for (const auto& [b, v] : p2p_beside)
+        for (double us : v) f.push_back(std::clamp(double(b) / (gbps * 1e3) / std::max(us - lat, 1e-3), 0.01, 1.0));
+      beside = Median(f);
+      p["network"]["comm_rate_beside_compute"] =
+          Sourced(beside, tag + ": median (transfer time at the idle rate / measured time) of " +
+                              std::to_string(f.size()) + " transfers beside attention kernels");
+      rep["comm_rate_beside_compute"] = {{"value", beside}, {"samples", f.size()}};
+    }
   }
   if (in.start_waits.size() >= 3) {
     std::vector<double> f;
     for (const StartWaitSample& s : in.start_waits)
-      f.push_back(std::clamp((s.us - lat - double(s.bytes) / (gbps * 1e3)) / s.kernel_left_us, 0.0, 1.0));
+      f.push_back(std::clamp((s.us - lat - double(s.bytes) / (beside * gbps * 1e3)) / s.kernel_left_us, 0.0, 1.0));
     const double v = Median(f);
     p["compute"]["comm_start_wait"] =
         Sourced(v, tag + ": transfers posted beside a running attention kernel start after this fraction of its "
@@ -331,10 +341,10 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
   }
   std::vector<double> excess;
   for (const TransferSample& t : in.transfers)
-    if (t.kind == "all-gather" && (!use_beside || t.beside_compute || p2p_beside.empty())) {
+    if (t.kind == "all-gather") {
       const double steps = t.world - 1;
       const double chunk = double(t.bytes) / steps;
-      excess.push_back(t.us / steps - chunk / (gbps * 1e3) - lat);
+      excess.push_back(t.us / steps - chunk / ((t.beside_compute && !opt.one_line ? beside : 1.0) * gbps * 1e3) - lat);
     }
   if (!excess.empty()) {
     const double v = std::max(0.0, Median(excess));

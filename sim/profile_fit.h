@@ -11,9 +11,10 @@
 //              measured / predicted over the causal samples (the diagonal tiles' masking cost); else the causal
 //              samples are binned like full ones.
 //   launch_us  median gap between back-to-back kernels on one stream (host launch and event overhead).
-//   nvlink     a line through the median time per message size of point-to-point transfers: 1/slope = bandwidth,
-//              intercept = latency. Transfers measured beside attention kernels are preferred when present (that is
-//              the regime of a context-parallel step, where NCCL's kernels share the SMs).
+//   nvlink     a line through the median time per message size of point-to-point transfers with both GPUs otherwise
+//              idle: 1/slope = bandwidth, intercept = latency.
+//   comm_rate_beside_compute  median of (idle-line transfer time / measured time) of transfers beside attention
+//              kernels (NCCL's kernels share the SMs).
 //   collective_step_latency_us  median excess per ring step of all-gathers over the point-to-point line.
 //   comm_slowdown  median (attention time beside NCCL traffic / alone) − 1.
 //   comm_start_wait  transfers posted while an attention kernel ran: median of (time to the transfer's end − the
@@ -92,7 +93,9 @@ void Append(const FitInputs& b, FitInputs* a);
 struct FitOptions {
   std::string name;  // profile name
   std::string tag;   // prefix of every fitted number's source, e.g. "ringlab calibrate 2026-11-28, H100 x4"
-  bool prefer_beside_compute = true;
+  // One line through every point-to-point transfer, idle or beside kernels, and comm_rate_beside_compute left at the
+  // base's: for samples from real runs, where "idle" transfers are few and still wait inside NCCL groups.
+  bool one_line = false;
 };
 
 // `base`: a profile JSON (sim/profiles/*.json) to start from. Writes the fitted profile to *profile and what was fitted

@@ -74,8 +74,10 @@ def main():
     what = ("microbenchmarks" if args.microbench else "") + (" + " if args.microbench and paths else "") + \
            (f"{len(paths)} real traces ({runs_give})" if paths else "")
     tag = f"FIT {today}, commit {git_commit()}, {card}, {what}"
+    # transfers from real runs are nearly all beside kernels and wait inside NCCL groups: one line through them
+    one_line = ["--one-line"] if paths and runs_give == "all" and not args.microbench else []
     subprocess.run([RINGLAB, "fit-profile", "--samples", *sample_files, "--base", args.base, "--out", str(out),
-                    "--name", args.name or f"{base_name}_calibrated", "--tag", tag], check=True)
+                    "--name", args.name or f"{base_name}_calibrated", "--tag", tag, *one_line], check=True)
     prof = json.load(open(out))
     pv = prof.setdefault("provenance", {})
     pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "scripts/calibrate/calibrate.py",

@@ -7,7 +7,9 @@ isolation, only under a run's conditions:
   overlap_us      (median time of a block shape alone, time of the same shape while communication ran) pairs.
   transfers p2p   a send matched with its receive (sender, receiver, tag, n-th occurrence): time from the later of the
                   two posts to the earlier end (the wait for the peer is left out); beside_compute when the sender's or
-                  receiver's compute stream was busy for over half of it.
+                  receiver's compute stream was busy for over half of it. Only from W=2 runs: in a larger ring the
+                  send and the receive of one NCCL group have different peers and both events end with the group, so
+                  a transfer's time would include waiting for a third rank.
   start_waits     such a transfer posted while an attention kernel was already running on one of its ranks: NCCL's
                   kernel gets SMs only as the attention CTAs leave (kernel_left_us = that kernel's remaining time).
   all-gather      one collective (tag): latest post to earliest end over the ranks.
@@ -101,7 +103,7 @@ def samples_from_traces(paths, host_only=False):
                     recvs[(op["peer"], rank, op["tag"])].append(e)
                 elif e["cat"] == "all-gather":
                     colls[op["tag"]].append((rank, e))
-        for key, ss in sends.items():
+        for key, ss in (sends.items() if meta["world"] == 2 else []):
             for s, r in zip(ss, recvs.get(key, [])):
                 t0, t1 = max(s["ts"], r["ts"]), min(s["ts"] + s["dur"], r["ts"] + r["dur"])
                 if t1 <= t0:

@@ -173,6 +173,34 @@ TEST(SimEngine, TransferPostedBesideARunningKernelWaitsItsShareOfTheKernel) {
   }
 }
 
+TEST(SimEngine, TransfersSlowDownWhileEitherEndComputes) {
+  // Rank 0 computes for 100 us from t = 0 and sends to rank 1 (idle) at once; NVLink 100 GB/s, 10 us latency,
+  // comm_rate_beside_compute = 0.5. 1 MB: all of it beside the kernel at 50 GB/s: 20 us + 10 = 30 us (20 alone).
+  // 10 MB: 5 MB in the first 100 us at 50 GB/s, the other 5 MB at 100 GB/s: 150 us + 10 = 160 us (110 alone).
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.comm_rate_beside_compute = 0.5;
+  for (auto [bytes, want_us] : {std::pair{int64_t(1000000), 30.0}, {int64_t(10000000), 160.0}}) {
+    std::vector<RankProgram> programs(2);
+    SimOp attend, send, recv;
+    attend.kind = OpKind::kAttend;
+    attend.dur_ps = 100 * 1000000;
+    send.kind = OpKind::kSend;
+    recv.kind = OpKind::kRecv;
+    send.peer_offset = recv.peer_offset = 1;
+    send.tag = recv.tag = 0;
+    send.bytes = recv.bytes = bytes;
+    programs[0].streams[0] = {attend};
+    programs[0].streams[1] = {send};
+    programs[1].streams[1] = {recv};
+    const std::vector<uint32_t> program_of = {0, 1};
+    Topology topo;
+    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+    Engine engine(topo, hw, programs, program_of);
+    ASSERT_TRUE(engine.Run().ok());
+    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, want_us, 1e-6) << bytes << " bytes";
+  }
+}
+
 TEST(SimEngine, SlowdownStretchesComputeOnlyWhileCommRuns) {
   // W = 2 ring, transfer x = 167.8 us under a local block of c = 1374.4 us, with comm_slowdown 0.5: the block runs at
   // 1/1.5 = 2/3 speed for x, so it ends at c + x/3; the second block runs alone: step = 2c + x/3.

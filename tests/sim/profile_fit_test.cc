@@ -50,20 +50,20 @@ FitInputs Synthetic(WaveModel* causal_truth = nullptr) {
                             causal.CausalKernelUs(s, s, 0, h, 1, 1)});
   if (causal_truth) *causal_truth = causal;
       }
-  // NVLink beside attention: 20 us + bytes / 300 GB/s; alone: 10 us + bytes / 400 GB/s.
+  // NVLink alone: 10 us + bytes / 400 GB/s; beside attention kernels at 0.25 of that rate.
   for (int64_t mib : {1, 4, 16, 64, 256}) {
     const int64_t b = mib << 20;
     for (int rep = 0; rep < 3; ++rep) {
-      in.transfers.push_back({"p2p", 2, b, 20 + b / 300e3, true});
+      in.transfers.push_back({"p2p", 2, b, 10 + b / 100e3, true});
       in.transfers.push_back({"p2p", 2, b, 10 + b / 400e3, false});
     }
-    // A 4-rank all-gather of b bytes: 3 ring steps of b/3 bytes, each with 5 us more than a point-to-point transfer.
-    in.transfers.push_back({"all-gather", 4, b, 3 * (20 + 5 + (b / 3.0) / 300e3), true});
+    // A 4-rank all-gather of b bytes beside attention: 3 ring steps of b/3 bytes, each 5 us more than a transfer.
+    in.transfers.push_back({"all-gather", 4, b, 3 * (10 + 5 + (b / 3.0) / 100e3), true});
   }
   for (int64_t mib : {16, 64}) in.memory.push_back({"merge", mib << 20, (mib << 20) / 2500e3});
   in.memory.push_back({"merge", 32 << 20, (32 << 20) / 2500e3});
   // Transfers posted while a kernel runs start when 80% of its remaining time has passed.
-  for (double left : {50.0, 200.0, 400.0}) in.start_waits.push_back({16 << 20, left, 0.8 * left + 20 + (16 << 20) / 300e3});
+  for (double left : {50.0, 200.0, 400.0}) in.start_waits.push_back({16 << 20, left, 0.8 * left + 10 + (16 << 20) / 100e3});
   in.launch_gaps_us = {3, 2.5, 4, 3, 60};  // one host hiccup: the median ignores it
   in.overlap_us = {{100, 103}, {200, 206}, {50, 51.5}};
   in.provenance = {{"card", "synthetic"}};
@@ -84,11 +84,11 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
   EXPECT_DOUBLE_EQ(hw.launch_us, 3);
   EXPECT_NEAR(hw.comm_slowdown, 0.03, 1e-4);
   EXPECT_NEAR(hw.comm_start_wait, 0.8, 1e-3);
-  EXPECT_NEAR(hw.nvlink_gbps, 300, 0.5);  // beside-compute transfers preferred
-  EXPECT_NEAR(hw.nvlink_latency_us, 20, 0.05);
+  EXPECT_NEAR(hw.nvlink_gbps, 400, 0.5);
+  EXPECT_NEAR(hw.nvlink_latency_us, 10, 0.05);
+  EXPECT_NEAR(hw.comm_rate_beside_compute, 0.25, 1e-3);
   EXPECT_NEAR(hw.collective_step_latency_us, 5, 0.05);
   EXPECT_NEAR(hw.merge_gbps, 2500, 1);
-  EXPECT_NEAR(report["nvlink_alone"]["gbps"].get<double>(), 400, 0.5);
   const AttentionTable* t = hw.FindTable("forward", "full", 128);
   ASSERT_NE(t, nullptr);
   ASSERT_TRUE(t->wave.enabled);
