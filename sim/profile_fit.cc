@@ -23,14 +23,14 @@ json Sourced(double value, const std::string& source) {
   return {{"value", std::round(value * 1e4) / 1e4}, {"source", source}};
 }
 
-WaveModel Geometry(const FitInputs& in, const std::string& pass, double theta) {
+WaveModel Geometry(const FitInputs& in, const std::string& pass, double theta, int ctas_per_sm) {
   const KernelGeometry& g = pass == "forward" ? in.forward : in.backward;
   WaveModel w;
   w.enabled = true;
   w.grid_kv = g.grid_kv;
   w.tile_q = g.tile_q;
   w.tile_kv = g.tile_kv;
-  w.ctas_per_sm = g.ctas_per_sm;
+  w.ctas_per_sm = ctas_per_sm;
   w.sms = in.sms;
   w.single_resident_throughput = theta;
   return w;
@@ -85,10 +85,12 @@ KernelFit FitCausalOnFull(const WaveModel& full, const std::vector<const KernelS
 KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::vector<const KernelSample*>& ks) {
   KernelFit best;
   double best_score = INFINITY;
-  const int k = (pass == "forward" ? in.forward : in.backward).ctas_per_sm;
+  // ctas_per_sm 0 in the geometry: the kernel's occupancy is not known to the caller; try 1..4 and keep the best.
+  const int given = (pass == "forward" ? in.forward : in.backward).ctas_per_sm;
+  for (int k = given > 0 ? given : 1; k <= (given > 0 ? given : 4); ++k)
   for (int step = 0; step <= (k > 1 ? 10 : 0); ++step) {
     const double theta = 1.0 - 0.05 * step;
-    WaveModel w = Geometry(in, pass, theta);
+    WaveModel w = Geometry(in, pass, theta, k);
     TableFor(ks, &w);
     if (w.round_us.empty()) continue;
     // θ is chosen by the mean |log error| (every sample counts: the partial-round ones are the few that see θ); the
@@ -176,8 +178,8 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         kg.tile_q = g.at("tile_q");
         kg.tile_kv = g.at("tile_kv");
         kg.ctas_per_sm = g.at("ctas_per_sm");
-        if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm <= 0)
-          return bad(std::string("geometry.") + pass + ": tiles and ctas_per_sm must be > 0");
+        if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm < 0 || kg.ctas_per_sm > 64)
+          return bad(std::string("geometry.") + pass + ": tiles must be > 0 and ctas_per_sm in 0..64");
       }
     }
     for (const json& k : j.value("kernels", json::array())) {
@@ -283,6 +285,7 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     rep["attention " + pass + " " + mask + " " + std::to_string(d)] = {
         {"samples", ks.size()}, {"median_abs_error", f.median_abs_error},
         {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_points", f.wave.round_us.size()},
+        {"ctas_per_sm", f.wave.ctas_per_sm},
         {"causal_factor_on_full", factor}};
   }
 

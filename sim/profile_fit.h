@@ -64,7 +64,8 @@ struct MemorySample {
   double us = 0;
 };
 
-// Launch geometry of a kernel (kernels/cuda): grid over (heads, q tiles) or (kv heads, kv tiles), CTAs per SM.
+// Launch geometry of a kernel (kernels/cuda): grid over (heads, q tiles) or (kv heads, kv tiles), CTAs per SM
+// (0: unknown, fitted from the samples among 1..4 — the CTA sweep of `ringlab calibrate` makes that possible).
 struct KernelGeometry {
   bool grid_kv = false;
   int tile_q = 128, tile_kv = 64, ctas_per_sm = 1;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "sim/profile.h"
+#include "sim/calibration_plan.h"
 #include "sim/profile_fit.h"
 
 namespace ringlab::sim {
@@ -114,6 +115,55 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
   // Untouched numbers keep the base's value and source.
   EXPECT_EQ(profile["network"]["nic_gbps"], Base()["network"]["nic_gbps"]);
   EXPECT_EQ(profile["provenance"]["card"], "synthetic");
+}
+
+TEST(ProfileFit, FindsCtasPerSmFromTheCalibrationPlansCtaSweep) {
+  // Samples at exactly the shapes `ringlab calibrate` plans, timed on the synthetic kernel (2 CTAs per SM, θ 0.7);
+  // the fit is not told the occupancy.
+  PlanOptions po;
+  FitInputs in;
+  in.forward.ctas_per_sm = 0;
+  const WaveModel truth = TrueForward(in.sms);
+  for (const KernelCase& c : KernelPlan(po)) {
+    if (c.pass != "forward" || c.mask != "full" || c.head_dim != 128) continue;
+    const std::vector<double> times = {truth.KernelUs(c.q, c.kv, c.Pairs(), c.heads, 1, 1) * 1.01,
+                                       truth.KernelUs(c.q, c.kv, c.Pairs(), c.heads, 1, 1),
+                                       truth.KernelUs(c.q, c.kv, c.Pairs(), c.heads, 1, 1) * 0.98};
+    in.kernels.push_back(ToSample(c, times));
+  }
+  ASSERT_GE(in.kernels.size(), 15u);
+  nlohmann::json profile, report;
+  ASSERT_TRUE(FitProfile(in, Base(), FitOptions{}, &profile, &report).ok());
+  EXPECT_EQ(report["attention forward full 128"]["ctas_per_sm"], 2);
+  EXPECT_NEAR(report["attention forward full 128"]["single_resident_throughput"].get<double>(), 0.7, 1e-9);
+  EXPECT_LT(report["attention forward full 128"]["median_abs_error"].get<double>(), 1e-6);
+}
+
+TEST(CalibrationPlan, CoversEveryTableAndTheModelsAxes) {
+  PlanOptions po;
+  const std::vector<KernelCase> plan = KernelPlan(po);
+  for (const char* pass : {"forward", "backward"})
+    for (const char* mask : {"full", "causal"})
+      for (int d : {64, 128}) {
+        int n = 0;
+        for (const KernelCase& c : plan) n += c.pass == pass && c.mask == mask && c.head_dim == d;
+        EXPECT_GE(n, 6) << pass << " " << mask << " " << d;
+      }
+  // The forward CTA sweep spans a quarter round to 4+ rounds of 264 slots; the tile sweep n = kv/64 from 8 to 512.
+  double lo = 1e9, hi = 0;
+  for (const KernelCase& c : plan)
+    if (c.pass == "forward" && c.why == "cta sweep" && c.head_dim == 128) {
+      const double ctas = c.heads * double(c.q / 128);
+      lo = std::min(lo, ctas), hi = std::max(hi, ctas);
+    }
+  EXPECT_LE(lo, 66);
+  EXPECT_GE(hi, 1024);
+  for (const KernelCase& c : plan) EXPECT_LE(c.DeviceBytes(), po.max_block_bytes);
+  // Square causal blocks: half the pairs minus half the diagonal.
+  const KernelCase causal{"forward", "causal", 128, 8, 8, 1, 1024, 1024, 0, "causal"};
+  EXPECT_DOUBLE_EQ(causal.Pairs(), 1024.0 * 1025 / 2 - 512);
+  EXPECT_DOUBLE_EQ(ToSample(causal, {3, 1, 2, 100}).us, 2.5);
+  EXPECT_LT(KernelPlan(PlanOptions{132, true}).size(), plan.size() / 2);
 }
 
 TEST(ProfileFit, SamplesRoundTripThroughJson) {

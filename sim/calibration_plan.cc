@@ -1,0 +1,102 @@
+#include "sim/calibration_plan.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/schedule.h"
+
+namespace ringlab::sim {
+
+int64_t KernelCase::DeviceBytes() const {
+  const int64_t qe = int64_t(batch) * heads * q * head_dim, kve = int64_t(batch) * kv_heads * kv * head_dim;
+  const int64_t rows = int64_t(batch) * heads * q;
+  // q, dout (bf16); k, v (bf16); out, dq (float32); lse, delta (float32); dk, dv (float32)
+  return 2 * qe * 2 + 2 * kve * 2 + 2 * qe * 4 + 2 * rows * 4 + 2 * kve * 4;
+}
+
+double KernelCase::Pairs() const {
+  AttendBlock b;
+  b.q_begin = 0;
+  b.q_end = q;
+  b.kv_begin = 0;
+  b.kv_end = kv;
+  b.causal = mask == "causal";
+  b.diagonal_offset = diagonal_offset;
+  return b.EffectivePairs();
+}
+
+std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
+  std::vector<KernelCase> plan;
+  const std::vector<int> dims = o.quick ? std::vector<int>{128} : std::vector<int>{64, 128};
+  const std::vector<int64_t> lengths = o.quick ? std::vector<int64_t>{512, 4096, 32768}
+                                               : std::vector<int64_t>{512, 1024, 2048, 4096, 8192, 16384, 32768};
+  auto add = [&](KernelCase c) {
+    if (c.DeviceBytes() <= o.max_block_bytes) plan.push_back(c);
+  };
+  for (const char* pass : {"forward", "backward"}) {
+    const bool fwd = std::string(pass) == "forward";
+    for (int d : dims) {
+      // Tile sweep: 8192 rows (forward) or keys (backward) of 32 heads = 64-128 CTAs per head, several full rounds;
+      // the loop runs over the other side's length.
+      for (int64_t len : lengths) {
+        KernelCase c{pass, "full", d, 32, 32, 1, fwd ? 8192 : len, fwd ? len : 8192, 0, "tile sweep"};
+        add(c);
+        if (!fwd) {  // the backward CTA loops over the query heads of its kv head too
+          c.kv_heads = 8;
+          c.why = "gqa";
+          add(c);
+        }
+      }
+      // CTA sweep: one loop length, CTA counts from half a round to about four rounds of a 132-SM GPU (scaled to the
+      // device's SMs: heads x 64 tiles of 128, or 32 heads x a shorter grid side).
+      const int64_t grid_side_per_head = 64 * 128;  // 64 CTAs per head
+      for (int h : {1, 2, 3, 4, 6, 8, 12, 16}) {
+        const int heads = std::max(1, int(std::lround(h * o.sms / 132.0)));
+        add({pass, "full", d, heads, heads, 1, fwd ? grid_side_per_head : 4096, fwd ? 4096 : grid_side_per_head, 0,
+             "cta sweep"});
+      }
+      for (int64_t side : {2048, 3072, 6144, 10240, 14336}) {
+        const int64_t s = side * o.sms / 132 / 128 * 128;
+        add({pass, "full", d, 16, 16, 1, fwd ? std::max<int64_t>(s, 128) : 4096, fwd ? 4096 : std::max<int64_t>(s, 128),
+             0, "cta sweep"});
+      }
+      // Causal: square blocks at 8 and 32 heads (and GQA 4:1 for the backward).
+      for (int64_t s : o.quick ? std::vector<int64_t>{2048, 16384} : std::vector<int64_t>{1024, 2048, 4096, 8192, 16384, 32768})
+        for (int h : {8, 32}) {
+          add({pass, "causal", d, h, h, 1, s, s, 0, "causal"});
+          if (!fwd) add({pass, "causal", d, h, h / 4, 1, s, s, 0, "causal gqa"});
+        }
+    }
+  }
+  return plan;
+}
+
+std::vector<int64_t> MessageSizes(bool quick) {
+  if (quick) return {int64_t(4) << 20, int64_t(64) << 20};
+  return {int64_t(1) << 20, int64_t(4) << 20, int64_t(16) << 20, int64_t(64) << 20, int64_t(256) << 20};
+}
+
+double MedianOf(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us) {
+  KernelSample s;
+  s.pass = c.pass;
+  s.mask = c.mask;
+  s.head_dim = c.head_dim;
+  s.batch = c.batch;
+  s.heads = c.heads;
+  s.kv_heads = c.kv_heads;
+  s.q = c.q;
+  s.kv = c.kv;
+  s.diagonal_offset = c.diagonal_offset;
+  s.pairs = c.Pairs();
+  s.us = MedianOf(times_us);
+  return s;
+}
+
+}  // namespace ringlab::sim
