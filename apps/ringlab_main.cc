@@ -5,6 +5,7 @@
 #include "apps/cmd_sim.h"
 #include "apps/commands.h"
 #ifdef RINGLAB_HAVE_CUDA
+#include "apps/cmd_calibrate.h"
 #include "apps/cmd_run.h"
 #endif
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   ringlab::cli::AddFitProfileCommand(app, &exit_code);
 #ifdef RINGLAB_HAVE_CUDA
   ringlab::cli::AddRunCommand(app, &exit_code);
+  ringlab::cli::AddCalibrateCommand(app, &exit_code);
 #endif
   try {
     app.parse(argc, argv);

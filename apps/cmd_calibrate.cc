@@ -1,0 +1,199 @@
+// `ringlab calibrate`: measure this machine's GPUs for the simulator and write a hardware profile.
+//
+//   ringlab calibrate --gpus 4 --out h100_cal.json            # kernels on GPU 0, NCCL across the 4 GPUs
+//   ringlab calibrate --quick --out smoke.json                # a smoke run (fewer shapes and sizes)
+//
+// Measures (kernels/cuda/calibrate/microbench.h): our attention kernels, forward (merge epilogue) and backward, over
+// the calibration plan's block shapes (sim/calibration_plan.h), the backward preprocess and the dK/dV add; NCCL
+// point-to-point and all-gather over message sizes, alone, beside an attention kernel, and posted while one runs.
+// Writes the raw samples (--samples, default OUT.samples.json) and the profile fitted from them by the same code as
+// `ringlab fit-profile` (sim/profile_fit.h), with provenance: card, driver, CUDA, NCCL, date, commit, command.
+// Host gaps between kernels are not measured here: scripts/calibrate/calibrate.py takes them from real runs.
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/cmd_calibrate.h"
+#include "apps/common_options.h"
+#include "kernels/cuda/calibrate/microbench.h"
+#include "sim/calibration_plan.h"
+#include "sim/profile.h"
+#include "sim/profile_fit.h"
+
+namespace ringlab::cli {
+namespace {
+
+struct CalibrateOptions {
+  int gpus = 0;
+  std::string out, samples, base = sim::kDefaultProfile, name, commit;
+  bool quick = false, skip_kernels = false, skip_comm = false;
+  int warmup = 2, reps = 7;
+  // Launch geometry of the kernels LaunchForward / LaunchBackward pick on sm_90 (kernels/cuda/attention_*_wgmma.cu);
+  // CTAs per SM 0 = fitted from the CTA sweep.
+  int fwd_tile_q = 128, fwd_tile_kv = 128, bwd_tile_q = 64, bwd_tile_kv = 128, ctas_per_sm = 0;
+};
+
+constexpr int kExitRuntime = 3;
+
+std::string UtcNow() {
+  char b[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return b;
+}
+
+// The command line that reproduces this run (options in canonical form).
+std::string CommandLine(const CalibrateOptions& o, int gpus) {
+  std::string s = "ringlab calibrate --gpus " + std::to_string(gpus) + " --out " + o.out + " --base " + o.base +
+                  " --warmup " + std::to_string(o.warmup) + " --reps " + std::to_string(o.reps) + " --fwd-tile " +
+                  std::to_string(o.fwd_tile_q) + "x" + std::to_string(o.fwd_tile_kv) + " --bwd-tile " +
+                  std::to_string(o.bwd_tile_q) + "x" + std::to_string(o.bwd_tile_kv) + " --ctas-per-sm " +
+                  std::to_string(o.ctas_per_sm);
+  if (o.quick) s += " --quick";
+  if (o.skip_kernels) s += " --skip-kernels";
+  if (o.skip_comm) s += " --skip-comm";
+  return s;
+}
+
+Status WriteJson(const std::string& path, const nlohmann::json& j) {
+  std::ofstream f(path);
+  f << j.dump(1) << "\n";
+  if (!f) return Status::InvalidArgument("cannot write '" + path + "'");
+  return Status::Ok();
+}
+
+// Exit 2: the machine or the input cannot do what was asked (no GPU, fewer GPUs, a bad file); 3: a CUDA or NCCL call
+// failed while measuring.
+int Fail(const Status& st, int code = 2) {
+  std::fprintf(stderr, "ringlab: error: %s\n", st.message().c_str());
+  return code;
+}
+
+int Run(const CalibrateOptions& o) {
+  // Inputs first (cheap, no GPU): the base profile must load.
+  nlohmann::json base;
+  {
+    const bool path = o.base.find('/') != std::string::npos || o.base.ends_with(".json");
+    std::ifstream f(path ? o.base : sim::ProfileDir() + "/" + o.base + ".json");
+    if (!f) return Fail(Status::InvalidArgument("--base: cannot open profile '" + o.base + "'"));
+    try {
+      f >> base;
+    } catch (const std::exception& e) {
+      return Fail(Status::InvalidArgument("--base " + o.base + ": not valid JSON: " + e.what()));
+    }
+  }
+  calibrate::DeviceFacts facts;
+  if (Status st = calibrate::QueryDevices(&facts); !st.ok()) return Fail(st);
+  const int gpus = o.gpus > 0 ? o.gpus : facts.visible;
+  if (gpus > facts.visible)
+    return Fail(Status::Unavailable("asked for " + std::to_string(gpus) + " GPUs but " + std::to_string(facts.visible) +
+                                    (facts.visible == 1 ? " is" : " are") + " visible"));
+  auto progress = [](const std::string& line) {
+    std::fprintf(stderr, "calibrate: %s\n", line.c_str());
+    std::fflush(stderr);
+  };
+  progress("device 0: " + facts.card + ", " + std::to_string(facts.sms) + " SMs; " + std::to_string(gpus) + " of " +
+           std::to_string(facts.visible) + " GPUs; driver " + facts.driver + ", CUDA " + facts.cuda_runtime +
+           ", NCCL " + facts.nccl);
+
+  sim::FitInputs in;
+  in.sms = facts.sms;
+  in.forward = {false, o.fwd_tile_q, o.fwd_tile_kv, o.ctas_per_sm};
+  in.backward = {true, o.bwd_tile_q, o.bwd_tile_kv, o.ctas_per_sm};
+  calibrate::BenchOptions bo;
+  bo.warmup = o.warmup;
+  bo.reps = o.reps;
+  bo.progress = progress;
+  if (!o.skip_kernels) {
+    sim::PlanOptions po;
+    po.sms = facts.sms;
+    po.quick = o.quick;
+    const std::vector<sim::KernelCase> plan = sim::KernelPlan(po);
+    progress("kernels: " + std::to_string(plan.size()) + " block shapes on GPU 0, " + std::to_string(o.warmup) +
+             " warm-up + " + std::to_string(o.reps) + " timed launches each");
+    if (Status st = calibrate::BenchKernels(0, plan, bo, &in); !st.ok()) return Fail(st, kExitRuntime);
+  }
+  if (!o.skip_comm) {
+    if (gpus < 2) {
+      progress("1 GPU: no NCCL measurements; the network numbers stay the base profile's");
+    } else {
+      std::vector<int> devices;
+      for (int i = 0; i < gpus; ++i) devices.push_back(i);
+      const std::vector<int64_t> sizes = sim::MessageSizes(o.quick);
+      progress("NCCL: point-to-point and all-gather over " + std::to_string(sizes.size()) + " sizes on " +
+               std::to_string(gpus) + " GPUs");
+      if (Status st = calibrate::BenchComm(devices, sizes, bo, &in); !st.ok()) return Fail(st, kExitRuntime);
+    }
+  }
+  const std::string command = CommandLine(o, gpus);
+  const std::string date = UtcNow();
+  in.provenance = {{"card", std::to_string(gpus) + "x " + facts.card},
+                   {"sms", facts.sms},
+                   {"driver", facts.driver},
+                   {"cuda_runtime", facts.cuda_runtime},
+                   {"nccl", facts.nccl},
+                   {"date", date},
+                   {"commit", o.commit.empty() ? "unknown (pass --commit)" : o.commit},
+                   {"command", command},
+                   {"tool", "ringlab calibrate"}};
+  const std::string samples_path = o.samples.empty() ? o.out + ".samples.json" : o.samples;
+  if (Status st = WriteJson(samples_path, sim::ToJson(in)); !st.ok()) return Fail(st);
+  sim::FitOptions fo;
+  fo.name = o.name.empty() ? base.value("name", std::string("profile")) + "_calibrated" : o.name;
+  fo.tag = "ringlab calibrate " + date + ", " + facts.card + ", commit " +
+           (o.commit.empty() ? std::string("unknown") : o.commit);
+  nlohmann::json profile, report;
+  if (Status st = sim::FitProfile(in, base, fo, &profile, &report); !st.ok()) return Fail(st);
+  profile["gpu"] = facts.card + " (" + std::to_string(facts.sms) + " SMs); calibrated by ringlab calibrate";
+  if (Status st = WriteJson(o.out, profile); !st.ok()) return Fail(st);
+  progress("wrote " + samples_path + " (" + std::to_string(in.kernels.size()) + " kernel, " +
+           std::to_string(in.transfers.size()) + " transfer samples) and " + o.out);
+  std::printf("%s\n", report.dump(1).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddCalibrateCommand(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<CalibrateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "calibrate",
+      "Measure this machine's GPUs (attention kernels over block shapes, NCCL point-to-point and all-gather over "
+      "message sizes, attention beside NCCL traffic) and write a hardware profile for `ringlab sim` with its "
+      "provenance. Progress goes to stderr; the fit report to stdout.");
+  cmd->add_option("--out", o->out, "write the fitted profile JSON here")->required();
+  cmd->add_option("--samples", o->samples, "write the raw samples here (default: OUT.samples.json); "
+                                           "`ringlab fit-profile` refits them anywhere");
+  cmd->add_option("--gpus", o->gpus, "GPUs to use, 0..N-1 (default: all visible; NCCL needs 2 or more)");
+  cmd->add_option("--base", o->base, "profile whose unmeasured numbers are kept: bundled name or .json path")
+      ->capture_default_str();
+  cmd->add_option("--name", o->name, "profile name (default: <base name>_calibrated)");
+  cmd->add_option("--commit", o->commit, "commit the binary was built at (provenance)");
+  cmd->add_option("--warmup", o->warmup, "untimed launches before each measurement")->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  cmd->add_option("--reps", o->reps, "timed launches per measurement (the median is kept)")->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_flag("--quick", o->quick, "a smoke run: head dim 128 only, coarser sweeps, two message sizes");
+  cmd->add_flag("--skip-kernels", o->skip_kernels, "no kernel measurements (attention tables stay the base's)");
+  cmd->add_flag("--skip-comm", o->skip_comm, "no NCCL measurements (network numbers stay the base's)");
+  auto tile = [](int* a, int* b) {
+    return [a, b](const std::string& s) {
+      if (std::sscanf(s.c_str(), "%dx%d", a, b) != 2 || *a <= 0 || *b <= 0)
+        throw CLI::ValidationError("tile", "expected QxKV such as 128x64, got '" + s + "'");
+    };
+  };
+  cmd->add_option_function<std::string>("--fwd-tile", tile(&o->fwd_tile_q, &o->fwd_tile_kv),
+                                        "forward kernel tile, query rows x keys (default 128x128: the wgmma kernel)");
+  cmd->add_option_function<std::string>("--bwd-tile", tile(&o->bwd_tile_q, &o->bwd_tile_kv),
+                                        "backward kernel tile, query rows x keys (default 64x128)");
+  cmd->add_option("--ctas-per-sm", o->ctas_per_sm, "resident CTAs per SM of both kernels (0: fitted from the CTA "
+                                                   "sweep)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  cmd->callback([o, exit_code] { *exit_code = Run(*o); });
+}
+
+}  // namespace ringlab::cli

@@ -1,0 +1,230 @@
+// NCCL transfers between local GPUs from one process (one communicator per GPU, ncclCommInitAll), alone and beside
+// our forward attention kernel, timed with CUDA events on each GPU's streams.
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/calibrate/checks.h"
+#include "kernels/cuda/calibrate/microbench.h"
+#include "kernels/cuda/calibrate/timing.h"
+#include "kernels/cuda/gpu_helpers.h"
+
+namespace ringlab::calibrate {
+namespace {
+
+// The attention kernel that runs beside the traffic: a full 8192 x 8192 block of 32 heads, D = 128, merge mode
+// (about 1.5-3 ms on an H100: longer than the transfers it overlaps).
+constexpr int kBesideHeads = 32, kBesideDim = 128;
+constexpr int64_t kBesideTokens = 8192;
+
+enum class Pattern { kPair, kRing, kAllGather };
+enum class Mode { kAlone, kCommFirst, kKernelFirst };
+
+struct Rank {
+  int device = 0;
+  ncclComm_t comm = nullptr;
+  cudaStream_t comm_st = nullptr, comp_st = nullptr;
+  cudaEvent_t c0 = nullptr, c1 = nullptr, a0 = nullptr, a1 = nullptr;
+  DeviceBuffer send, recv, gather, q, kv, out, lse;
+  cuda::ForwardParams attention;
+};
+
+class CommBench {
+ public:
+  ~CommBench() {
+    for (auto& rp : ranks_) {
+      Rank& r = *rp;
+      cudaSetDevice(r.device);
+      if (r.comm) ncclCommDestroy(r.comm);
+      for (cudaEvent_t e : {r.c0, r.c1, r.a0, r.a1})
+        if (e) cudaEventDestroy(e);
+      if (r.comm_st) cudaStreamDestroy(r.comm_st);
+      if (r.comp_st) cudaStreamDestroy(r.comp_st);
+    }
+  }
+
+  Status Init(const std::vector<int>& devices, int64_t max_bytes) {
+    for (size_t i = 0; i < devices.size(); ++i) ranks_.push_back(std::make_unique<Rank>());
+    std::vector<ncclComm_t> comms(devices.size());
+    CAL_NCCL(ncclCommInitAll(comms.data(), int(devices.size()), devices.data()));
+    for (size_t i = 0; i < devices.size(); ++i) {
+      Rank& r = *ranks_[i];
+      r.device = devices[i];
+      r.comm = comms[i];
+      CAL_CUDA(cudaSetDevice(r.device));
+      CAL_CUDA(cudaStreamCreateWithFlags(&r.comm_st, cudaStreamNonBlocking));
+      CAL_CUDA(cudaStreamCreateWithFlags(&r.comp_st, cudaStreamNonBlocking));
+      for (cudaEvent_t* e : {&r.c0, &r.c1, &r.a0, &r.a1}) CAL_CUDA(cudaEventCreate(e));
+      CAL_RETURN_IF_ERROR(r.send.Allocate(max_bytes));
+      CAL_RETURN_IF_ERROR(r.recv.Allocate(max_bytes));
+      CAL_RETURN_IF_ERROR(r.gather.Allocate(max_bytes * devices.size()));
+      CAL_CUDA(cudaMemsetAsync(r.send.get(), 0, max_bytes, r.comm_st));
+      // The beside kernel's operands: q and K/V (K then V), float32 out and lse.
+      const int64_t e = int64_t(kBesideHeads) * kBesideTokens * kBesideDim;
+      CAL_RETURN_IF_ERROR(r.q.Allocate(e * 2));
+      CAL_RETURN_IF_ERROR(r.kv.Allocate(2 * e * 2));
+      CAL_RETURN_IF_ERROR(r.out.Allocate(e * 4));
+      CAL_RETURN_IF_ERROR(r.lse.Allocate(int64_t(kBesideHeads) * kBesideTokens * 4));
+      gpu::ShardMap m;
+      m.shard_tokens = m.chunk_tokens = m.seq = kBesideTokens;
+      CAL_LAUNCH(gpu::LaunchRandomFill(cuda::ElementType::kBFloat16, r.q.get(), kBesideHeads, kBesideDim, m, 1, 0, r.comp_st));
+      CAL_LAUNCH(gpu::LaunchRandomFill(cuda::ElementType::kBFloat16, r.kv.get(), 2 * kBesideHeads, kBesideDim, m, 1, 1, r.comp_st));
+      cuda::ForwardParams& p = r.attention;
+      p.shape.heads = p.shape.kv_heads = kBesideHeads;
+      p.shape.q_tokens = p.shape.kv_tokens = kBesideTokens;
+      p.shape.head_dim = kBesideDim;
+      p.q = r.q.get();
+      p.k = r.kv.get();
+      p.v = static_cast<const char*>(r.kv.get()) + e * 2;
+      p.q_strides = p.k_strides = p.v_strides = p.out_strides = {e, kBesideTokens * kBesideDim};
+      p.out_acc = r.out.get<float>();
+      p.lse_acc = r.lse.get<float>();
+      p.lse_strides = {int64_t(kBesideHeads) * kBesideTokens, kBesideTokens};
+      p.mode = cuda::AccumulateMode::kOverwrite;
+      CAL_LAUNCH(cuda::LaunchForward(p, r.comp_st));  // initialise out/lse, then merge from here on
+      p.mode = cuda::AccumulateMode::kMerge;
+    }
+    return SyncAll();
+  }
+
+  int size() const { return int(ranks_.size()); }
+
+  Status SyncAll() {
+    for (auto& r : ranks_) {
+      CAL_CUDA(cudaSetDevice(r->device));
+      CAL_CUDA(cudaDeviceSynchronize());
+    }
+    return Status::Ok();
+  }
+
+  // The beside kernel alone on rank 0 (the reference of the overlap pairs).
+  Status AttentionAlone(const BenchOptions& o, double* us) {
+    Rank& r = *ranks_[0];
+    CAL_CUDA(cudaSetDevice(r.device));
+    EventTimer t;
+    CAL_RETURN_IF_ERROR(t.Init());
+    std::vector<double> v;
+    CAL_RETURN_IF_ERROR(t.Time(r.comp_st, o.warmup, o.reps, [&] { return cuda::LaunchForward(r.attention, r.comp_st); }, &v));
+    *us = sim::MedianOf(v);
+    return Status::Ok();
+  }
+
+  struct Result {
+    double transfer_us = 0;    // slowest rank: comm-stream start event (the post) to end event
+    double attention_us = 0;   // slowest rank's beside kernel (modes with a kernel)
+    double kernel_left_us = 0; // kernel first: the least time the running kernel had left at a post
+  };
+
+  // One measurement: `ranks` take part (the first n of the communicator's ranks).
+  Status Measure(Pattern pat, int n, int64_t bytes, Mode mode, Result* res) {
+    CAL_RETURN_IF_ERROR(SyncAll());
+    auto launch_attention = [&]() -> Status {
+      for (int i = 0; i < n; ++i) {
+        Rank& r = *ranks_[i];
+        CAL_CUDA(cudaSetDevice(r.device));
+        CAL_CUDA(cudaEventRecord(r.a0, r.comp_st));
+        CAL_LAUNCH(cuda::LaunchForward(r.attention, r.comp_st));
+        CAL_CUDA(cudaEventRecord(r.a1, r.comp_st));
+      }
+      return Status::Ok();
+    };
+    if (mode == Mode::kKernelFirst) CAL_RETURN_IF_ERROR(launch_attention());
+    for (int i = 0; i < n; ++i) {
+      CAL_CUDA(cudaSetDevice(ranks_[i]->device));
+      CAL_CUDA(cudaEventRecord(ranks_[i]->c0, ranks_[i]->comm_st));
+    }
+    CAL_NCCL(ncclGroupStart());
+    for (int i = 0; i < n; ++i) {
+      Rank& r = *ranks_[i];
+      if (pat == Pattern::kAllGather) {
+        CAL_NCCL(ncclAllGather(r.send.get(), r.gather.get(), size_t(bytes), ncclChar, r.comm, r.comm_st));
+      } else {
+        const int next = (i + 1) % n, prev = (i - 1 + n) % n;
+        CAL_NCCL(ncclSend(r.send.get(), size_t(bytes), ncclChar, next, r.comm, r.comm_st));
+        CAL_NCCL(ncclRecv(r.recv.get(), size_t(bytes), ncclChar, prev, r.comm, r.comm_st));
+      }
+    }
+    CAL_NCCL(ncclGroupEnd());
+    for (int i = 0; i < n; ++i) {
+      CAL_CUDA(cudaSetDevice(ranks_[i]->device));
+      CAL_CUDA(cudaEventRecord(ranks_[i]->c1, ranks_[i]->comm_st));
+    }
+    if (mode == Mode::kCommFirst) CAL_RETURN_IF_ERROR(launch_attention());
+    CAL_RETURN_IF_ERROR(SyncAll());
+    *res = Result{};
+    res->kernel_left_us = 1e300;
+    for (int i = 0; i < n; ++i) {
+      Rank& r = *ranks_[i];
+      CAL_CUDA(cudaSetDevice(r.device));
+      float ms = 0;
+      CAL_CUDA(cudaEventElapsedTime(&ms, r.c0, r.c1));
+      res->transfer_us = std::max(res->transfer_us, 1e3 * ms);
+      if (mode == Mode::kAlone) continue;
+      CAL_CUDA(cudaEventElapsedTime(&ms, r.a0, r.a1));
+      res->attention_us = std::max(res->attention_us, 1e3 * ms);
+      if (mode == Mode::kKernelFirst) {
+        CAL_CUDA(cudaEventElapsedTime(&ms, r.c0, r.a1));
+        res->kernel_left_us = std::min(res->kernel_left_us, 1e3 * ms);
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Rank>> ranks_;  // Rank holds device buffers: not movable
+};
+
+const char* Name(Pattern p) { return p == Pattern::kPair ? "p2p pair" : p == Pattern::kRing ? "p2p ring" : "all-gather"; }
+
+}  // namespace
+
+Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& sizes, const BenchOptions& o,
+                 sim::FitInputs* out) {
+  if (devices.size() < 2) return Status::InvalidArgument("NCCL benchmarks need at least 2 GPUs");
+  const int64_t max_bytes = *std::max_element(sizes.begin(), sizes.end());
+  CommBench bench;
+  CAL_RETURN_IF_ERROR(bench.Init(devices, max_bytes));
+  double alone_attention = 0;
+  CAL_RETURN_IF_ERROR(bench.AttentionAlone(o, &alone_attention));
+  if (o.progress) o.progress("beside kernel alone (forward full 8192x8192, 32 heads, D=128): " +
+                             std::to_string(alone_attention) + " us");
+  const int n = bench.size();
+  std::vector<Pattern> patterns = {Pattern::kPair};
+  if (n > 2) patterns.push_back(Pattern::kRing);
+  patterns.push_back(Pattern::kAllGather);
+  for (Pattern pat : patterns) {
+    const int ranks = pat == Pattern::kPair ? 2 : n;
+    for (int64_t bytes : sizes) {
+      // The sample's bytes: a message; for an all-gather what each rank receives (the schedule's op bytes).
+      const int64_t sample_bytes = pat == Pattern::kAllGather ? bytes * (ranks - 1) : bytes;
+      const std::string kind = pat == Pattern::kAllGather ? "all-gather" : "p2p";
+      std::vector<double> alone, beside;
+      CommBench::Result r;
+      for (int i = 0; i < o.warmup; ++i) CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
+      for (int i = 0; i < o.reps; ++i) {
+        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
+        alone.push_back(r.transfer_us);
+        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kCommFirst, &r));
+        beside.push_back(r.transfer_us);
+        out->overlap_us.emplace_back(alone_attention, r.attention_us);
+        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kKernelFirst, &r));
+        if (pat != Pattern::kAllGather && r.kernel_left_us > 0 && r.kernel_left_us < 1e299)
+          out->start_waits.push_back({bytes, r.kernel_left_us, r.transfer_us});
+      }
+      out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(alone), false});
+      out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(beside), true});
+      if (o.progress) {
+        char line[200];
+        snprintf(line, sizeof line, "%s W=%d %.1f MiB: alone %.1f us, beside attention %.1f us", Name(pat), ranks,
+                 bytes / 1048576.0, sim::MedianOf(alone), sim::MedianOf(beside));
+        o.progress(line);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringlab::calibrate
