@@ -61,6 +61,7 @@ Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::v
       start_wait_(hw.comm_start_wait),
       beside_(hw.comm_rate_beside_compute),
       coll_step_latency_(Round(hw.collective_step_latency_us * 1e6)),
+      coll_hop_latency_(hw.collective_hop_latency_us >= 0 ? Round(hw.collective_hop_latency_us * 1e6) : -1),
       ranks_(period_),
       totals_(period_),
       port_flows_(4 * size_t(period_)),
@@ -265,7 +266,8 @@ void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
   c.sending[x] = 1;
   const int next = (x + 1) % world_;
   const TimePs wait = c.sent[x] == 0 ? std::max<TimePs>(0, std::max(c.ready[x], c.ready[next % period_]) - now) : 0;
-  StartFlow(x, next % period_, x, next, c.chunk, coll_step_latency_ + wait, true, x, tag, now);
+  StartFlow(x, next % period_, x, next, c.chunk, (coll_hop_latency_ >= 0 ? 0 : coll_step_latency_) + wait, true, x, tag,
+            now);
 }
 
 void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
@@ -291,7 +293,7 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   fl.rate = 0;
   fl.last = now;
   fl.bytes_end = std::numeric_limits<TimePs>::max();
-  fl.latency = lat + extra_latency;
+  fl.latency = (collective && coll_hop_latency_ >= 0 ? coll_hop_latency_ : lat) + extra_latency;
   fl.collective = collective;
   fl.src = src;
   fl.dst = dst;

@@ -202,6 +202,7 @@ class Engine {
   double start_wait_;
   double beside_;  // comm_rate_beside_compute
   TimePs coll_step_latency_;
+  TimePs coll_hop_latency_;  // < 0: link latency + coll_step_latency_
   std::vector<Rank> ranks_;
   std::vector<RankTotals> totals_;
   std::vector<TimeKey> heap_;

@@ -282,6 +282,8 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
                                     &p.collective_step_latency_us, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "comm_rate_beside_compute", 0.01, 1, &p.comm_rate_beside_compute,
                                     /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "collective_hop_latency_us", 0, 1e6, &p.collective_hop_latency_us,
+                                    /*required=*/false));
   if (merge_kernels != std::floor(merge_kernels)) return rd.Error("memory.merge_kernels.value", "must be an integer");
   if (gpn != std::floor(gpn)) return rd.Error("network.gpus_per_node.value", "must be an integer");
   p.merge_kernels = int(merge_kernels);

@@ -91,6 +91,10 @@ struct HardwareProfile {
   double nic_gbps = 50;          // per GPU per direction (one NIC per GPU), achieved
   double nic_latency_us = 0;
   double collective_step_latency_us = 0;  // extra per ring step of a collective
+  // When set (>= 0): the whole latency of one ring step of a collective, instead of the link latency + the step
+  // latency above. NCCL's point-to-point latency (a kernel launch and a handshake per call) is far above the per-hop
+  // cost inside its pipelined ring collectives; a profile fitted from measurements sets both.
+  double collective_hop_latency_us = -1;
   // NCCL's kernels share the SMs with attention: a transfer runs at this fraction of its link rate while the compute
   // stream of either end is busy (1: no effect).
   double comm_rate_beside_compute = 1;

@@ -308,8 +308,9 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
   // kernels got their SMs first and share them) as a fraction of it. Without idle transfers the line comes from
   // the beside ones and the fraction stays the base's.
   std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone;
+  // A 2-rank all-gather is one exchange of its chunk: a point-to-point sample (it cannot tell a hop from a link).
   for (const TransferSample& t : in.transfers)
-    if (t.kind == "p2p") (t.beside_compute && !opt.one_line ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
+    if (t.kind == "p2p" || t.world == 2) (t.beside_compute && !opt.one_line ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
   const bool have_alone = !p2p_alone.empty();
   const auto& p2p = have_alone ? p2p_alone : p2p_beside;
   double gbps = check.nvlink_gbps, lat = check.nvlink_latency_us, beside = check.comm_rate_beside_compute;
@@ -342,19 +343,20 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
                          "remaining time (median of " + std::to_string(f.size()) + ")");
     rep["comm_start_wait"] = {{"value", v}, {"samples", f.size()}};
   }
-  std::vector<double> excess;
+  // All-gathers: the per-step time left once the step's chunk has moved at the fitted rate is the hop latency.
+  std::vector<double> hop;
   for (const TransferSample& t : in.transfers)
-    if (t.kind == "all-gather") {
+    if (t.kind == "all-gather" && t.world >= 3) {
       const double steps = t.world - 1;
       const double chunk = double(t.bytes) / steps;
-      excess.push_back(t.us / steps - chunk / ((t.beside_compute && !opt.one_line ? beside : 1.0) * gbps * 1e3) - lat);
+      hop.push_back(t.us / steps - chunk / ((t.beside_compute && !opt.one_line ? beside : 1.0) * gbps * 1e3));
     }
-  if (!excess.empty()) {
-    const double v = std::max(0.0, Median(excess));
-    p["network"]["collective_step_latency_us"] =
-        Sourced(v, tag + ": median excess per ring step of " + std::to_string(excess.size()) +
-                       " all-gathers over the point-to-point line");
-    rep["collective_step_latency_us"] = {{"value", v}, {"samples", excess.size()}};
+  if (!hop.empty()) {
+    const double v = std::max(0.0, Median(hop));
+    p["network"]["collective_hop_latency_us"] =
+        Sourced(v, tag + ": median time per ring step of " + std::to_string(hop.size()) +
+                       " all-gathers beyond moving its chunk at the point-to-point rate");
+    rep["collective_hop_latency_us"] = {{"value", v}, {"samples", hop.size()}};
   }
   for (const char* kind : {"merge", "copy"}) {
     std::vector<double> rates;

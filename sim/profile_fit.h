@@ -15,7 +15,9 @@
 //              idle: 1/slope = bandwidth, intercept = latency.
 //   comm_rate_beside_compute  median of (idle-line transfer time / measured time) of transfers beside attention
 //              kernels (NCCL's kernels share the SMs).
-//   collective_step_latency_us  median excess per ring step of all-gathers over the point-to-point line.
+//   collective_hop_latency_us  median time per ring step of all-gathers over 3 or more ranks beyond moving the
+//              step's chunk at the point-to-point rate (replaces link + step latency for collective steps,
+//              profile.h). A 2-rank all-gather is one exchange: it joins the point-to-point samples.
 //   comm_slowdown  median (attention time beside NCCL traffic / alone) − 1.
 //   comm_start_wait  transfers posted while an attention kernel ran: median of (time to the transfer's end − the
 //              point-to-point line's time) / the kernel's remaining time, clamped to [0, 1].

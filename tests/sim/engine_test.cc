@@ -85,6 +85,15 @@ TEST(SimEngine, AllGatherExposedIsRingStepsOfShardOverBandwidth) {
   EXPECT_NEAR(r.summary.exposed_comm_us, expect_us, 4e-6);
 }
 
+TEST(SimEngine, CollectiveHopLatencyReplacesLinkLatencyInRingSteps) {
+  // As above with a 50 us link latency but a 2 us hop latency for collective steps: 3·(2 us + shard / bandwidth).
+  HardwareProfile hw = FlatProfile(1e12, 100, /*nvl_latency_us=*/50);
+  hw.collective_step_latency_us = 7;  // ignored once the hop latency is set
+  hw.collective_hop_latency_us = 2;
+  const SimResult r = SimRun(RingConfig(4, 4 * 4096, Method::kAllGather), hw);
+  EXPECT_NEAR(r.summary.step_time_us, 3 * (2 + KvBytes(4096) / 100e9 * 1e6), 4e-6);
+}
+
 TEST(SimEngine, AllGatherAcrossNodesRunsAtTheNicRate) {
   // 4 ranks on 2 nodes of 2: the ring crosses nodes twice; each step waits for the NIC hop (20 GB/s, 7 us), so
   // every step takes 7 us + shard / 20 GB/s.

@@ -88,7 +88,7 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
   EXPECT_NEAR(hw.nvlink_gbps, 400, 0.5);
   EXPECT_NEAR(hw.nvlink_latency_us, 10, 0.05);
   EXPECT_NEAR(hw.comm_rate_beside_compute, 0.25, 1e-3);
-  EXPECT_NEAR(hw.collective_step_latency_us, 5, 0.05);
+  EXPECT_NEAR(hw.collective_hop_latency_us, 15, 0.05);  // the step's 10 us link latency + 5 us
   EXPECT_NEAR(hw.merge_gbps, 2500, 1);
   const AttentionTable* t = hw.FindTable("forward", "full", 128);
   ASSERT_NE(t, nullptr);

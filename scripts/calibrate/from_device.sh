@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Offline half of issue 7's pipeline: the files bench/calibrate_and_grid.sh returned -> profile -> validation.
+#
+#   scripts/calibrate/from_device.sh FILES_DIR [GRID_DEST]
+#
+# FILES_DIR holds calibrated_profile.json, calibrate_samples.json, calibrate.log, env.log, grid.tar.gz. The grid is
+# unpacked into GRID_DEST (default bench/results/calibration_grid_<date of the run>). Then:
+#   1. sim/profiles/h100_sxm_calibrated.json = microbenchmark samples (kernels, NCCL, slowdown) + the gaps between
+#      kernels from the calibration runs (split: the H=8, Hkv=2 points), fitted by `ringlab fit-profile`;
+#   2. bench/results/sim_validation.{md,json}: every grid point simulated from it, error on the held-out points;
+#   3. bench/results/sim_validation_microbench_only.{md,json}: the profile `ringlab calibrate` wrote on the machine
+#      (no run used at all), every point held out.
+# Needs a CPU build of ringlab (RINGLAB_BIN, default build-sim/apps/ringlab) and .venv (scripts/setup_python.sh).
+set -euo pipefail
+FILES=${1:?usage: from_device.sh FILES_DIR [GRID_DEST]}
+export RINGLAB_BIN=${RINGLAB_BIN:-build-sim/apps/ringlab}
+PY=${PY:-.venv/bin/python}
+DATE=$(grep -oE '"date": "[0-9-]+' "$FILES/calibrated_profile.json" | head -1 | cut -d'"' -f4)
+DEST=${2:-bench/results/calibration_grid_${DATE:-new}}
+mkdir -p "$DEST"
+tar xzf "$FILES/grid.tar.gz" -C "$DEST" --strip-components=1
+cp "$FILES/calibrate_samples.json" "$FILES/calibrate.log" "$DEST/"
+cp "$FILES/calibrated_profile.json" "$DEST/microbench_profile.json"
+RUNS_COMMIT=$(grep -oE 'commit [^ ]+' "$FILES/env.log" | head -1 | cut -d' ' -f2)
+SPLIT="calibration = the H=8 Hkv=2 points (every W, S, D; they give only the gaps between kernels), held out = all other points"
+$PY scripts/calibrate/calibrate.py --microbench "$DEST/calibrate_samples.json" \
+  --traces "$DEST/w*_h8_k2_*.all*.json" --split "$SPLIT" --runs-commit "$RUNS_COMMIT" \
+  --out sim/profiles/h100_sxm_calibrated.json
+$PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json \
+  --traces "$DEST/*.all*.json" --out bench/results/sim_validation > /dev/null
+$PY scripts/calibrate/validate.py --profile "$DEST/microbench_profile.json" \
+  --traces "$DEST/*.all*.json" --out bench/results/sim_validation_microbench_only > /dev/null
+grep -h "^\*\*Held out" bench/results/sim_validation.md bench/results/sim_validation_microbench_only.md
+echo "notebooks: .venv/bin/python notebooks/build_notebooks.py (calibration_report reads bench/results/sim_validation.json)"
