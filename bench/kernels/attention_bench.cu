@@ -10,6 +10,9 @@
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
 //                                [--bwd-kernel wgmma|v5|v4] (backward: LaunchBackwardWgmma (default, H100), V5 or V4)
 //                                [--fwd-kernel wgmma|mma] (forward: LaunchForwardWgmma (default, H100) or Mma)
+//                                [--fp16] (fp16 inputs; default bf16)  [--merge] (forward merges into running
+//                                (out, lse) accumulators, the ring-step case; default overwrite)
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -34,7 +37,7 @@ namespace {
 using namespace ringlab::cuda;
 
 // Deterministic pseudo-random fill, values roughly uniform in [-1, 1) (never zeros: see METHOD.md).
-__global__ void FillRandom(uint16_t* p, int64_t n, uint32_t seed) {
+__global__ void FillRandom(uint16_t* p, int64_t n, uint32_t seed, bool fp16) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
     uint32_t x = static_cast<uint32_t>(i) * 0x9E3779B1u ^ seed ^ static_cast<uint32_t>(i >> 32) * 0x85EBCA77u;
     x ^= x >> 16;
@@ -43,8 +46,8 @@ __global__ void FillRandom(uint16_t* p, int64_t n, uint32_t seed) {
     x *= 0x846CA68Bu;
     x ^= x >> 16;
     const float f = (x >> 8) * (2.0f / 16777216.0f) - 1.0f;
-    // bf16 bits by truncation; also a valid, finite fp16 pattern is not needed: the bench runs bf16.
-    p[i] = static_cast<uint16_t>(__float_as_uint(f) >> 16);
+    // Uniform in [-1, 1): bf16 bits by truncation, or the nearest fp16.
+    p[i] = fp16 ? __half_as_ushort(__float2half_rn(f)) : static_cast<uint16_t>(__float_as_uint(f) >> 16);
   }
 }
 
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
   int iters = 10, heads = 32, batch = 1;
   std::vector<std::string> peer_files;
   std::string json_out, md_out, commit = "unknown", bwd_kernel = "wgmma", fwd_kernel = "wgmma";
+  bool fp16 = false, merge = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -144,6 +148,10 @@ int main(int argc, char** argv) {
       md_out = next();
     } else if (a == "--commit") {
       commit = next();
+    } else if (a == "--fp16") {
+      fp16 = true;
+    } else if (a == "--merge") {
+      merge = true;
     } else if (a == "--fwd-kernel") {
       fwd_kernel = next();
       if (fwd_kernel != "wgmma" && fwd_kernel != "mma") {
@@ -194,7 +202,7 @@ int main(int argc, char** argv) {
   for (float** p : {&out, &dq, &dk, &dv}) RINGLAB_CUDA_CHECK(cudaMalloc(p, n_max * 4));
   for (float** p : {&lse, &delta}) RINGLAB_CUDA_CHECK(cudaMalloc(p, rows_max * 4));
   uint32_t seed = 12345;
-  for (uint16_t* p : {q, k, v, dout}) FillRandom<<<1024, 256>>>(p, n_max, seed++);
+  for (uint16_t* p : {q, k, v, dout}) FillRandom<<<1024, 256>>>(p, n_max, seed++, fp16);
   RINGLAB_CUDA_CHECK(cudaGetLastError());
   RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
 
@@ -202,7 +210,7 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# ringlab attention kernels vs PyTorch SDPA\n\n"
      << "card: " << prop.name << ", date: " << date << ", commit: " << commit << ", B=" << batch << " H=" << heads
-     << " bf16, iters=" << iters << " (median), backward kernel " << bwd_kernel << "\n\n"
+     << (fp16 ? " fp16" : " bf16") << (merge ? ", forward in merge mode" : "") << ", iters=" << iters << " (median), backward kernel " << bwd_kernel << "\n\n"
      << "| D | S | mask | fwd ms | fwd TFLOP/s | /FLASH | /CUDNN | fwd+bwd ms | fwd+bwd TFLOP/s | /FLASH | /CUDNN |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   std::printf("%4s %6s %6s %9s %8s %7s %7s %10s %8s %7s %7s\n", "D", "S", "mask", "fwd_ms", "fwd_TF", "/FLASH",
@@ -217,7 +225,7 @@ int main(int argc, char** argv) {
         shape.q_tokens = shape.kv_tokens = s;
         shape.head_dim = d;
         shape.causal = causal;
-        shape.element = ElementType::kBFloat16;
+        shape.element = fp16 ? ElementType::kFloat16 : ElementType::kBFloat16;
         const TensorStrides st{heads * s * d, s * d}, lst{heads * s, s};
         ForwardParams fp;
         fp.shape = shape;
@@ -228,7 +236,13 @@ int main(int argc, char** argv) {
         fp.out_acc = out;
         fp.lse_acc = lse;
         fp.lse_strides = lst;
+        // --merge times the ring-step case: the epilogue log-sum-exp-merges into (out, lse) written by a first
+        // overwrite launch before the timing (so the accumulators hold real values).
         fp.mode = AccumulateMode::kOverwrite;
+        if (merge) {
+          Check(fwd_kernel == "mma" ? LaunchForwardMma(fp, nullptr) : LaunchForwardWgmma(fp, nullptr), "LaunchForward");
+          fp.mode = AccumulateMode::kMerge;
+        }
         BackwardPrepareParams pp;
         pp.batch = batch;
         pp.heads = heads;
@@ -292,7 +306,8 @@ int main(int argc, char** argv) {
                            {"causal", causal}, {"fwd_ms", t_f}, {"fwdbwd_ms", t_fb}, {"fwd_tflops", tf_f},
                            {"fwdbwd_tflops", tf_fb}, {"flash_fwd_tflops", fl.fwd_tflops},
                            {"flash_fwdbwd_tflops", fl.fwdbwd_tflops}, {"cudnn_fwd_tflops", cu.fwd_tflops},
-                           {"cudnn_fwdbwd_tflops", cu.fwdbwd_tflops}, {"bwd_kernel", bwd_kernel}, {"fwd_kernel", fwd_kernel}, {"gpu", prop.name}, {"date", date},
+                           {"cudnn_fwdbwd_tflops", cu.fwdbwd_tflops}, {"bwd_kernel", bwd_kernel}, {"fwd_kernel", fwd_kernel},
+                           {"element", fp16 ? "fp16" : "bf16"}, {"forward_mode", merge ? "merge" : "overwrite"}, {"gpu", prop.name}, {"date", date},
                            {"commit", commit}});
       }
   md << "\nRatios are ours / peer TFLOP/s, the peer's TFLOP/s in parentheses (0: not measured).\n";
