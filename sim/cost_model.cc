@@ -28,6 +28,18 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op) const {
   return us;
 }
 
+bool CostModel::FillsGpu(const Op& op) const {
+  if (op.kind != OpKind::kAttend) return true;
+  const AttentionTable* t = op.attend.causal ? causal_ : full_;
+  if (!t || !t->wave.enabled) return true;
+  const AttendBlock& b = op.attend;
+  const double pairs = b.EffectivePairs();
+  if (pairs <= 0) return false;
+  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
+  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  return t->wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group) >= t->wave.sms;
+}
+
 double CostModel::AttendTflops(const AttendBlock& b) const {
   const AttentionTable* t = b.causal ? causal_ : full_;
   if (!t) return hw_.peak_tflops * hw_.max_efficiency;

@@ -21,6 +21,9 @@ class CostModel {
   CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg);
   // Duration in picoseconds of a compute-stream op.
   int64_t ComputePs(const Op& op) const;
+  // Whether a compute op launches at least one CTA per SM (attention with a wave model: its CTA count; other kernels
+  // and the roofline fallback: yes).
+  bool FillsGpu(const Op& op) const;
   // The attention rate used for a block, in TFLOP/s (for reports and tests).
   double AttendTflops(const AttendBlock& b) const;
 

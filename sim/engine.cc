@@ -28,6 +28,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
     so.tag = op.tag;
     if (op.stream == StreamKind::kCompute) {
       so.dur_ps = cost.ComputePs(op);
+      so.fills_gpu = cost.FillsGpu(op);
       p.flops += op.flops;
     } else {
       so.bytes = op.bytes;
@@ -200,6 +201,7 @@ TimePs Engine::ReadyAt(int r, TimePs now) const {
   // A compute op started at this very instant was issued together with the post: the order within one instant is
   // the simulator's, not the GPU's, so only an op already running holds the SMs.
   if (start_wait_ <= 0 || !k.comp_busy || k.comp_start >= now || k.comp_end <= now) return now;
+  if (!OpAt(r, 0, k.next[0] - 1).fills_gpu) return now;  // free SMs: NCCL's kernel starts at once
   return now + Round(start_wait_ * double(k.comp_end - now));
 }
 

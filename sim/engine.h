@@ -9,7 +9,8 @@
 // receive are done). A transfer takes latency + bytes / rate, where the rate is the smallest equal share of the two
 // ports it uses (egress of the sender, ingress of the receiver), recomputed whenever a flow joins or leaves a port.
 // Compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy. A transfer posted while a compute op
-// runs on either end starts only after comm_start_wait × that op's remaining time (NCCL's kernels wait for SMs), and
+// runs on either end starts only after comm_start_wait × that op's remaining time when the op has at least one CTA
+// per SM (NCCL's kernels wait for SMs; a kernel with fewer CTAs leaves them free), and
 // runs at comm_rate_beside_compute × its rate while either end computes.
 //
 // Time is integer picoseconds. Events are ordered by (time, sequence number), so a run is deterministic; the run
@@ -44,6 +45,7 @@ struct SimOp {
   int32_t op_id = 0;              // the schedule op id (for traces)
   OpKind kind = OpKind::kAttend;
   bool group_with_next = false;   // the next op of this stream is posted together with this one
+  bool fills_gpu = true;          // compute ops: launches at least one CTA per SM (a transfer posted beside it waits)
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
   int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
   int32_t tag = -1;

@@ -154,7 +154,8 @@ json ToJson(const FitInputs& in) {
   for (const MemorySample& m : in.memory) j["memory"].push_back({{"kind", m.kind}, {"bytes", m.bytes}, {"us", m.us}});
   j["start_waits"] = json::array();
   for (const StartWaitSample& s : in.start_waits)
-    j["start_waits"].push_back({{"bytes", s.bytes}, {"kernel_left_us", s.kernel_left_us}, {"us", s.us}});
+    j["start_waits"].push_back(
+        {{"bytes", s.bytes}, {"kernel_left_us", s.kernel_left_us}, {"us", s.us}, {"kernel_ctas", s.kernel_ctas}});
   j["launch_gaps_us"] = in.launch_gaps_us;
   j["overlap_us"] = json::array();
   for (auto [a, b] : in.overlap_us) j["overlap_us"].push_back({a, b});
@@ -206,7 +207,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       in.memory.push_back(s);
     }
     for (const json& w : j.value("start_waits", json::array())) {
-      StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us")};
+      StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us"), w.value("kernel_ctas", int64_t(0))};
       if (s.bytes <= 0 || s.kernel_left_us <= 0 || s.us <= 0)
         return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
       in.start_waits.push_back(s);
@@ -333,10 +334,15 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
       rep["comm_rate_beside_compute"] = {{"value", beside}, {"samples", f.size()}};
     }
   }
-  if (in.start_waits.size() >= 3) {
+  std::vector<const StartWaitSample*> waits;
+  for (const StartWaitSample& s : in.start_waits)
+    if (s.kernel_ctas == 0 || s.kernel_ctas >= in.sms) waits.push_back(&s);
+  if (waits.size() >= 3) {
     std::vector<double> f;
-    for (const StartWaitSample& s : in.start_waits)
+    for (const StartWaitSample* w : waits) {
+      const StartWaitSample& s = *w;
       f.push_back(std::clamp((s.us - lat - double(s.bytes) / (beside * gbps * 1e3)) / s.kernel_left_us, 0.0, 1.0));
+    }
     const double v = Median(f);
     p["compute"]["comm_start_wait"] =
         Sourced(v, tag + ": transfers posted beside a running attention kernel start after this fraction of its "

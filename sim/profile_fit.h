@@ -19,8 +19,8 @@
 //              step's chunk at the point-to-point rate (replaces link + step latency for collective steps,
 //              profile.h). A 2-rank all-gather is one exchange: it joins the point-to-point samples.
 //   comm_slowdown  median (attention time beside NCCL traffic / alone) − 1.
-//   comm_start_wait  transfers posted while an attention kernel ran: median of (time to the transfer's end − the
-//              point-to-point line's time) / the kernel's remaining time, clamped to [0, 1].
+//   comm_start_wait  transfers posted while an attention kernel with at least one CTA per SM ran: median of (time
+//              to the transfer's end − the point-to-point line's time) / the kernel's remaining time, in [0, 1].
 //   merge/copy_gbps  median bytes / time of the dK/dV add (merge) and prepare/copy kernels.
 // Anything without samples keeps the base profile's value and source.
 #pragma once
@@ -58,6 +58,7 @@ struct StartWaitSample {
   int64_t bytes = 0;
   double kernel_left_us = 0;  // the running kernel's remaining time at the post
   double us = 0;              // post to the transfer's end
+  int64_t kernel_ctas = 0;    // the running kernel's CTAs (0: unknown); only a CTA per SM or more holds NCCL back
 };
 
 struct MemorySample {

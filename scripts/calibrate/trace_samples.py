@@ -60,11 +60,20 @@ def samples_from_traces(paths, host_only=False):
         end_of = {(e["pid"], e["args"]["op"]): e["ts"] + e["dur"] for e in events}
         compute_spans = {r: [(e["ts"], e["ts"] + e["dur"]) for e in evs if e["cat"] not in COMM]
                          for r, evs in by_rank.items()}
-        attend_spans = {r: [(e["ts"], e["ts"] + e["dur"]) for e in evs if e["cat"] == "attend"]
+        # attend spans with their CTA count (both kernels' grids: 128-row q tiles x heads forward, 128-key kv tiles x
+        # kv heads backward)
+        pr = meta["problem"]
+        def ctas(e):
+            b = ops[(e["pid"], e["args"]["op"])]["block"]
+            if meta["pass"] == "forward":
+                return pr["batch"] * pr["heads"] * -(-(b["q"][1] - b["q"][0]) // 128)
+            return pr["batch"] * pr["kv_heads"] * -(-(b["kv"][1] - b["kv"][0]) // 128)
+        attend_spans = {r: [(e["ts"], e["ts"] + e["dur"], ctas(e)) for e in evs if e["cat"] == "attend"]
                         for r, evs in by_rank.items()}
 
         def kernel_left(ranks, t):
-            return max([b - t for r in ranks for a, b in attend_spans[r] if a < t < b], default=0.0)
+            """(remaining time, CTAs) of the longest attend kernel running at t on any of `ranks`."""
+            return max([(b - t, n) for r in ranks for a, b, n in attend_spans[r] if a < t < b], default=(0.0, 0))
         for rank, evs in by_rank.items():
             comm = [(e["ts"], e["ts"] + e["dur"]) for e in evs if e["cat"] in COMM]
             comp = sorted((e for e in evs if e["cat"] not in COMM), key=lambda e: e["ts"])
@@ -108,9 +117,10 @@ def samples_from_traces(paths, host_only=False):
                 t0, t1 = max(s["ts"], r["ts"]), min(s["ts"] + s["dur"], r["ts"] + r["dur"])
                 if t1 <= t0:
                     continue
-                left = kernel_left(key[:2], t0)
+                left, n_ctas = kernel_left(key[:2], t0)
                 if left > 0:
-                    waits.append({"bytes": s["args"]["bytes"], "kernel_left_us": round(left, 3), "us": round(t1 - t0, 3)})
+                    waits.append({"bytes": s["args"]["bytes"], "kernel_left_us": round(left, 3), "us": round(t1 - t0, 3),
+                                  "kernel_ctas": n_ctas})
                     continue
                 busy = max(_busy(compute_spans[key[0]], t0, t1), _busy(compute_spans[key[1]], t0, t1)) / (t1 - t0)
                 transfers.append({"kind": "p2p", "world": meta["world"], "bytes": s["args"]["bytes"],
@@ -122,7 +132,7 @@ def samples_from_traces(paths, host_only=False):
             t1 = min(e["ts"] + e["dur"] for _, e in members)
             if t1 <= t0:
                 continue
-            if kernel_left([r for r, _ in members], t0) > 0:
+            if kernel_left([r for r, _ in members], t0)[0] > 0:
                 continue  # its ring steps waited for SMs: not a clean collective sample
             busy = max(_busy(compute_spans[r], t0, t1) for r, _ in members) / (t1 - t0)
             transfers.append({"kind": "all-gather", "world": meta["world"], "bytes": members[0][1]["args"]["bytes"],

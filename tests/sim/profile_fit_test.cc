@@ -64,7 +64,10 @@ FitInputs Synthetic(WaveModel* causal_truth = nullptr) {
   for (int64_t mib : {16, 64}) in.memory.push_back({"merge", mib << 20, (mib << 20) / 2500e3});
   in.memory.push_back({"merge", 32 << 20, (32 << 20) / 2500e3});
   // Transfers posted while a kernel runs start when 80% of its remaining time has passed.
-  for (double left : {50.0, 200.0, 400.0}) in.start_waits.push_back({16 << 20, left, 0.8 * left + 10 + (16 << 20) / 100e3});
+  for (double left : {50.0, 200.0, 400.0})
+    in.start_waits.push_back({16 << 20, left, 0.8 * left + 10 + (16 << 20) / 100e3, 1024});
+  // A kernel with fewer CTAs than SMs leaves NCCL room: such samples (no wait at all here) are not the wait's.
+  for (double left : {100.0, 300.0}) in.start_waits.push_back({16 << 20, left, 10 + (16 << 20) / 100e3, 64});
   in.launch_gaps_us = {3, 2.5, 4, 3, 60};  // one host hiccup: the median ignores it
   in.overlap_us = {{100, 103}, {200, 206}, {50, 51.5}};
   in.provenance = {{"card", "synthetic"}};

@@ -212,7 +212,8 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
         out->overlap_us.emplace_back(alone_attention, r.attention_us);
         CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kKernelFirst, &r));
         if (pat != Pattern::kAllGather && r.kernel_left_us > 0 && r.kernel_left_us < 1e299)
-          out->start_waits.push_back({bytes, r.kernel_left_us, r.transfer_us});
+          out->start_waits.push_back({bytes, r.kernel_left_us, r.transfer_us,
+                                      int64_t(kBesideHeads) * (kBesideTokens / 128)});  // forward grid: 128-row tiles
       }
       out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(alone), false});
       out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(beside), true});
