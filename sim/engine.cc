@@ -198,9 +198,11 @@ void Engine::TryAdvance(int r, TimePs now) {
 
 TimePs Engine::ReadyAt(int r, TimePs now) const {
   const Rank& k = ranks_[r];
-  // A compute op started at this very instant was issued together with the post: the order within one instant is
-  // the simulator's, not the GPU's, so only an op already running holds the SMs.
-  if (start_wait_ <= 0 || !k.comp_busy || k.comp_start >= now || k.comp_end <= now) return now;
+  // A compute op that started at this very instant holds the SMs too: on the GPU it was released in stream order,
+  // while the transfer waits on another stream's event, which lands a few microseconds later. Only at time 0 the
+  // host issues the ops in list order, and a transfer listed before the kernel gets its SMs first.
+  if (start_wait_ <= 0 || !k.comp_busy || k.comp_end <= now || k.comp_start > now || (k.comp_start == now && now == 0))
+    return now;
   if (!OpAt(r, 0, k.next[0] - 1).fills_gpu) return now;  // free SMs: NCCL's kernel starts at once
   return now + Round(start_wait_ * double(k.comp_end - now));
 }

@@ -73,6 +73,9 @@ struct HardwareProfile {
   double peak_tflops = 989;      // dense bf16 peak, for MFU and the roofline fallback
   double max_efficiency = 0.6;   // roofline fallback: attention runs at peak·max_efficiency unless memory bound
   double launch_us = 0;          // fixed cost per kernel launch
+  // Host skew at the start of a pass: the ranks' first ops start up to this much apart (each rank's host thread
+  // issues its pass on its own), and the ring waits for the last one; added to the simulated step time.
+  double forward_start_skew_us = 0, backward_start_skew_us = 0;
   double comm_slowdown = 0;      // compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy
   // A communication kernel posted while an attention kernel holds every SM gets SMs only as that kernel's CTAs leave:
   // its transfer starts after this fraction of the running compute op's remaining time (0: at once; 1: at its end).

@@ -157,6 +157,8 @@ json ToJson(const FitInputs& in) {
     j["start_waits"].push_back(
         {{"bytes", s.bytes}, {"kernel_left_us", s.kernel_left_us}, {"us", s.us}, {"kernel_ctas", s.kernel_ctas}});
   j["launch_gaps_us"] = in.launch_gaps_us;
+  j["start_skews_us"] = json::array();
+  for (const auto& [pass, us] : in.start_skews_us) j["start_skews_us"].push_back({pass, us});
   j["overlap_us"] = json::array();
   for (auto [a, b] : in.overlap_us) j["overlap_us"].push_back({a, b});
   j["provenance"] = in.provenance;
@@ -212,6 +214,11 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
       in.start_waits.push_back(s);
     }
+    for (const json& k : j.value("start_skews_us", json::array())) {
+      const std::string pass = k.at(0).get<std::string>();
+      if (pass != "forward" && pass != "backward") return bad("start_skews_us: pass must be forward or backward");
+      in.start_skews_us.emplace_back(pass, k.at(1).get<double>());
+    }
     for (const json& g : j.value("launch_gaps_us", json::array())) in.launch_gaps_us.push_back(g.get<double>());
     for (const json& o : j.value("overlap_us", json::array()))
       in.overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
@@ -229,6 +236,7 @@ void Append(const FitInputs& b, FitInputs* a) {
   a->memory.insert(a->memory.end(), b.memory.begin(), b.memory.end());
   a->start_waits.insert(a->start_waits.end(), b.start_waits.begin(), b.start_waits.end());
   a->launch_gaps_us.insert(a->launch_gaps_us.end(), b.launch_gaps_us.begin(), b.launch_gaps_us.end());
+  a->start_skews_us.insert(a->start_skews_us.end(), b.start_skews_us.begin(), b.start_skews_us.end());
   a->overlap_us.insert(a->overlap_us.end(), b.overlap_us.begin(), b.overlap_us.end());
   if (!b.kernels.empty()) {  // the kernel geometry travels with the kernel samples
     a->sms = b.sms;
@@ -296,6 +304,17 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
                                                std::to_string(in.launch_gaps_us.size()) + " gaps)");
     rep["launch_us"] = {{"value", v}, {"samples", in.launch_gaps_us.size()}};
   }
+  for (const char* pass : {"forward", "backward"}) {
+    std::vector<double> v;
+    for (const auto& [ps, us] : in.start_skews_us)
+      if (ps == pass) v.push_back(us);
+    if (v.size() < 3) continue;
+    const double m = std::max(0.0, Median(v));
+    p["compute"][std::string(pass) + "_start_skew_us"] =
+        Sourced(m, tag + ": median spread of the ranks' first ops over " + std::to_string(v.size()) + " " + pass +
+                       " runs");
+    rep[std::string(pass) + "_start_skew_us"] = {{"value", m}, {"samples", v.size()}};
+  }
   if (in.overlap_us.size() >= 3) {
     std::vector<double> r;
     for (auto [a, b] : in.overlap_us) r.push_back(b / a);
@@ -334,9 +353,13 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
       rep["comm_rate_beside_compute"] = {{"value", beside}, {"samples", f.size()}};
     }
   }
+  // Only samples that can tell a wait from a slow transfer: the kernel had at least twice the transfer's own time
+  // left (a transfer that waited then ends after the kernel; one that did not ends long before).
   std::vector<const StartWaitSample*> waits;
   for (const StartWaitSample& s : in.start_waits)
-    if (s.kernel_ctas == 0 || s.kernel_ctas >= in.sms) waits.push_back(&s);
+    if ((s.kernel_ctas == 0 || s.kernel_ctas >= in.sms) &&
+        s.kernel_left_us >= 2 * (lat + double(s.bytes) / (beside * gbps * 1e3)))
+      waits.push_back(&s);
   if (waits.size() >= 3) {
     std::vector<double> f;
     for (const StartWaitSample* w : waits) {

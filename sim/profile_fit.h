@@ -11,6 +11,7 @@
 //              measured / predicted over the causal samples (the diagonal tiles' masking cost); else the causal
 //              samples are binned like full ones.
 //   launch_us  median gap between back-to-back kernels on one stream (host launch and event overhead).
+//   forward/backward_start_skew_us  median spread of the ranks' first ops in real runs of that pass.
 //   nvlink     a line through the median time per message size of point-to-point transfers with both GPUs otherwise
 //              idle: 1/slope = bandwidth, intercept = latency.
 //   comm_rate_beside_compute  median of (idle-line transfer time / measured time) of transfers beside attention
@@ -19,8 +20,9 @@
 //              step's chunk at the point-to-point rate (replaces link + step latency for collective steps,
 //              profile.h). A 2-rank all-gather is one exchange: it joins the point-to-point samples.
 //   comm_slowdown  median (attention time beside NCCL traffic / alone) − 1.
-//   comm_start_wait  transfers posted while an attention kernel with at least one CTA per SM ran: median of (time
-//              to the transfer's end − the point-to-point line's time) / the kernel's remaining time, in [0, 1].
+//   comm_start_wait  transfers posted while an attention kernel with at least one CTA per SM ran, with at least
+//              twice the transfer's own time left (so a wait and a slow transfer differ): median of (time to the
+//              transfer's end − the point-to-point line's time) / the kernel's remaining time, in [0, 1].
 //   merge/copy_gbps  median bytes / time of the dK/dV add (merge) and prepare/copy kernels.
 // Anything without samples keeps the base profile's value and source.
 #pragma once
@@ -80,6 +82,8 @@ struct FitInputs {
   std::vector<MemorySample> memory;
   std::vector<StartWaitSample> start_waits;
   std::vector<double> launch_gaps_us;
+  // (pass, µs between the first and the last rank's first op) of real runs
+  std::vector<std::pair<std::string, double>> start_skews_us;
   std::vector<std::pair<double, double>> overlap_us;  // (attention alone, same attention beside NCCL traffic)
   int sms = 132;
   KernelGeometry forward{false, 128, 64, 2};

@@ -16,6 +16,8 @@ isolation, only under a run's conditions:
   memory          merge (dK/dV add) ops and prepare/copy ops: bytes read + written, duration.
   launch_gaps_us  gap between consecutive compute ops of a rank when the second one's dependencies were already met
                   (what the host and the stream add between kernels).
+  start_skews_us  per trace (W > 1): the spread of the ranks' first op starts (each rank's host thread issues its
+                  pass on its own; the ring waits for the last).
 """
 import collections
 import pathlib
@@ -50,7 +52,7 @@ def attend_sample(meta, op, dur):
 def samples_from_traces(paths, host_only=False):
     kernels_alone, kernels_near = [], []
     beside = []  # (shape key, dur)
-    transfers, memory, gaps, waits = [], [], [], []
+    transfers, memory, gaps, waits, skews = [], [], [], [], []
     for path in paths:
         meta, events = load_trace(path)
         ops = schedule_ops(meta)
@@ -58,6 +60,9 @@ def samples_from_traces(paths, host_only=False):
         for e in events:
             by_rank[e["pid"]].append(e)
         end_of = {(e["pid"], e["args"]["op"]): e["ts"] + e["dur"] for e in events}
+        if meta["world"] > 1:
+            firsts = [min(e["ts"] for e in evs) for evs in by_rank.values()]
+            skews.append([meta["pass"], round(max(firsts) - min(firsts), 3)])
         compute_spans = {r: [(e["ts"], e["ts"] + e["dur"]) for e in evs if e["cat"] not in COMM]
                          for r, evs in by_rank.items()}
         # attend spans with their CTA count (both kernels' grids: 128-row q tiles x heads forward, 128-key kv tiles x
@@ -149,7 +154,7 @@ def samples_from_traces(paths, host_only=False):
         alone_by_shape[shape(s)].append(s["us"])
     overlap = [[statistics.median(alone_by_shape[shape(s)]), s["us"]] for s in beside if shape(s) in alone_by_shape]
     return {"kernels": kernels, "transfers": transfers, "memory": memory, "launch_gaps_us": gaps,
-            "overlap_us": overlap, "start_waits": waits}
+            "overlap_us": overlap, "start_waits": waits, "start_skews_us": skews}
 
 
 def relative(paths, root):

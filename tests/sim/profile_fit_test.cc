@@ -64,11 +64,12 @@ FitInputs Synthetic(WaveModel* causal_truth = nullptr) {
   for (int64_t mib : {16, 64}) in.memory.push_back({"merge", mib << 20, (mib << 20) / 2500e3});
   in.memory.push_back({"merge", 32 << 20, (32 << 20) / 2500e3});
   // Transfers posted while a kernel runs start when 80% of its remaining time has passed.
-  for (double left : {50.0, 200.0, 400.0})
+  for (double left : {400.0, 800.0, 1600.0})  // at least twice the transfer's 178 us: a wait is told from a slow transfer
     in.start_waits.push_back({16 << 20, left, 0.8 * left + 10 + (16 << 20) / 100e3, 1024});
   // A kernel with fewer CTAs than SMs leaves NCCL room: such samples (no wait at all here) are not the wait's.
   for (double left : {100.0, 300.0}) in.start_waits.push_back({16 << 20, left, 10 + (16 << 20) / 100e3, 64});
-  in.launch_gaps_us = {3, 2.5, 4, 3, 60};  // one host hiccup: the median ignores it
+  in.launch_gaps_us = {3, 2.5, 4, 3, 60};
+  in.start_skews_us = {{"backward", 40}, {"backward", 70}, {"backward", 50}, {"forward", 1}};  // 1 forward: too few  // one host hiccup: the median ignores it
   in.overlap_us = {{100, 103}, {200, 206}, {50, 51.5}};
   in.provenance = {{"card", "synthetic"}};
   return in;
@@ -86,6 +87,8 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
   ASSERT_TRUE(ParseProfile(profile, "fitted", &hw).ok());
   EXPECT_EQ(hw.name, "synthetic_fit");
   EXPECT_DOUBLE_EQ(hw.launch_us, 3);
+  EXPECT_DOUBLE_EQ(hw.backward_start_skew_us, 50);
+  EXPECT_DOUBLE_EQ(hw.forward_start_skew_us, 0);  // one sample is too few: the base has none
   EXPECT_NEAR(hw.comm_slowdown, 0.03, 1e-4);
   EXPECT_NEAR(hw.comm_start_wait, 0.8, 1e-3);
   EXPECT_NEAR(hw.nvlink_gbps, 400, 0.5);
