@@ -12,6 +12,30 @@ CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg) : hw_
   full_ = hw.FindTable(pass, "full", cfg.problem.head_dim);
 }
 
+double CostModel::BesideCommSlowdown(const Op& op) const {
+  double f = 1 + hw_.comm_slowdown;
+  if (op.kind == OpKind::kAttend && hw_.nccl_sms > 0) {
+    const AttentionTable* t = op.attend.causal ? causal_ : full_;
+    if (t && t->wave.enabled && t->wave.sms > hw_.nccl_sms) {
+      WaveModel fewer = t->wave;
+      fewer.sms = std::max(1, int(std::lround(t->wave.sms - hw_.nccl_sms)));
+      const double all = WaveUsOn(t->wave, op);
+      if (all > 0) f *= WaveUsOn(fewer, op) / all;
+    }
+  }
+  return f - 1;
+}
+
+double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
+  const AttendBlock& b = op.attend;
+  const double pairs = b.EffectivePairs();
+  if (pairs <= 0) return 0;
+  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
+  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  return b.causal ? w.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group)
+                  : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
+}
+
 double CostModel::WaveUs(const AttentionTable& t, const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();

@@ -24,11 +24,15 @@ class CostModel {
   // Whether a compute op launches at least one CTA per SM (attention with a wave model: its CTA count; other kernels
   // and the roofline fallback: yes).
   bool FillsGpu(const Op& op) const;
+  // How much slower (factor − 1) a compute op runs while its rank communicates: (1 + comm_slowdown) times, for
+  // attention with a wave model, the ratio of its kernel time on sms − nccl_sms SMs to that on all of them.
+  double BesideCommSlowdown(const Op& op) const;
   // The attention rate used for a block, in TFLOP/s (for reports and tests).
   double AttendTflops(const AttendBlock& b) const;
 
  private:
   double WaveUs(const AttentionTable& t, const Op& op) const;
+  double WaveUsOn(const WaveModel& w, const Op& op) const;
   struct CausalKey {
     int64_t q, kv, offset;
     double heads;

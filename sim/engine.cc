@@ -29,6 +29,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
     if (op.stream == StreamKind::kCompute) {
       so.dur_ps = cost.ComputePs(op);
       so.fills_gpu = cost.FillsGpu(op);
+      so.slowdown = float(cost.BesideCommSlowdown(op));
       p.flops += op.flops;
     } else {
       so.bytes = op.bytes;
@@ -58,7 +59,7 @@ Engine::Engine(const Topology& topology, const HardwareProfile& hw, const std::v
       period_(period > 0 && period < topology.world() && topology.world() % period == 0 ? period
                                                                                         : topology.world()),
       symmetric_(period_ < world_),
-      slowdown_(hw.comm_slowdown),
+      slowdown_(hw.comm_slowdown > 0 || hw.nccl_sms > 0 ? 1.0 : 0.0),  // > 0: some op may slow beside comm
       start_wait_(hw.comm_start_wait),
       beside_(hw.comm_rate_beside_compute),
       coll_step_latency_(Round(hw.collective_step_latency_us * 1e6)),
@@ -140,11 +141,12 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
   if (!k.comp_busy || slowdown_ <= 0) return;
   const bool slow = k.comm_busy;
   if (slow == k.comp_slow) return;
-  const double old_rate = k.comp_slow ? 1.0 / (1.0 + slowdown_) : 1.0;
+  const double sd = OpAt(r, 0, k.next[0] - 1).slowdown;  // the running op's
+  const double old_rate = k.comp_slow ? 1.0 / (1.0 + sd) : 1.0;
   k.comp_left_ps = std::max(0.0, k.comp_left_ps - double(now - k.comp_last) * old_rate);
   k.comp_last = now;
   k.comp_slow = slow;
-  const double factor = slow ? 1.0 + slowdown_ : 1.0;
+  const double factor = slow ? 1.0 + sd : 1.0;
   PushCompute(r, now + Round(k.comp_left_ps * factor));
 }
 
@@ -164,7 +166,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       k.comp_start = k.comp_last = now;
       k.comp_left_ps = double(op.dur_ps);
       k.comp_slow = slowdown_ > 0 && k.comm_busy;
-      const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + slowdown_)) : op.dur_ps;
+      const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
       PushCompute(r, now + dur);
       ++k.next[0];
       ComputeStateChanged(r, now);

@@ -46,6 +46,7 @@ struct SimOp {
   OpKind kind = OpKind::kAttend;
   bool group_with_next = false;   // the next op of this stream is posted together with this one
   bool fills_gpu = true;          // compute ops: launches at least one CTA per SM (a transfer posted beside it waits)
+  float slowdown = 0;             // compute ops: runs (1 + slowdown)× slower while the rank communicates
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
   int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
   int32_t tag = -1;

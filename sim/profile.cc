@@ -183,6 +183,7 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "launch_us", 0, 1e6, &p.launch_us));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_slowdown", 0, 100, &p.comm_slowdown));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_start_wait", 0, 1, &p.comm_start_wait, /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_sms", 0, 1024, &p.nccl_sms, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "forward_start_skew_us", 0, 1e6, &p.forward_start_skew_us,
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_start_skew_us", 0, 1e6, &p.backward_start_skew_us,

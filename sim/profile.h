@@ -80,6 +80,9 @@ struct HardwareProfile {
   // A communication kernel posted while an attention kernel holds every SM gets SMs only as that kernel's CTAs leave:
   // its transfer starts after this fraction of the running compute op's remaining time (0: at once; 1: at its end).
   double comm_start_wait = 0;
+  // SMs NCCL's kernels hold while a transfer is in flight: meanwhile an attention kernel runs as on sms − nccl_sms
+  // SMs (its wave model's slowdown for that block: one more partial round can cost far more than the SMs' share).
+  double nccl_sms = 0;
   std::vector<AttentionTable> attention;
   // memory
   double hbm_gbps = 3350;        // attention roofline memory bound

@@ -156,6 +156,14 @@ json ToJson(const FitInputs& in) {
   for (const StartWaitSample& s : in.start_waits)
     j["start_waits"].push_back(
         {{"bytes", s.bytes}, {"kernel_left_us", s.kernel_left_us}, {"us", s.us}, {"kernel_ctas", s.kernel_ctas}});
+  j["beside_kernels"] = json::array();
+  for (const FitInputs::BesideKernel& b : in.beside_kernels) {
+    const KernelSample& k = b.kernel;
+    j["beside_kernels"].push_back({{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
+                                   {"heads", k.heads}, {"kv_heads", k.kv_heads}, {"q", k.q}, {"kv", k.kv},
+                                   {"diagonal_offset", k.diagonal_offset}, {"pairs", k.pairs}, {"us", k.us},
+                                   {"overlap", b.overlap}});
+  }
   j["launch_gaps_us"] = in.launch_gaps_us;
   j["start_skews_us"] = json::array();
   for (const auto& [pass, us] : in.start_skews_us) j["start_skews_us"].push_back({pass, us});
@@ -185,7 +193,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
           return bad(std::string("geometry.") + pass + ": tiles must be > 0 and ctas_per_sm in 0..64");
       }
     }
-    for (const json& k : j.value("kernels", json::array())) {
+    auto kernel = [&](const json& k, KernelSample* out) -> Status {
       KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
                      k.at("kv_heads"), k.at("q"), k.at("kv"), k.value("diagonal_offset", int64_t(0)), k.at("pairs"),
                      k.at("us")};
@@ -194,7 +202,19 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
           s.heads % s.kv_heads != 0)
         return bad("kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
+      *out = s;
+      return Status::Ok();
+    };
+    for (const json& k : j.value("kernels", json::array())) {
+      KernelSample s;
+      RINGLAB_RETURN_IF_ERROR(kernel(k, &s));
       in.kernels.push_back(s);
+    }
+    for (const json& k : j.value("beside_kernels", json::array())) {
+      FitInputs::BesideKernel b;
+      RINGLAB_RETURN_IF_ERROR(kernel(k, &b.kernel));
+      b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);
+      in.beside_kernels.push_back(b);
     }
     for (const json& t : j.value("transfers", json::array())) {
       TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false)};
@@ -238,6 +258,7 @@ void Append(const FitInputs& b, FitInputs* a) {
   a->launch_gaps_us.insert(a->launch_gaps_us.end(), b.launch_gaps_us.begin(), b.launch_gaps_us.end());
   a->start_skews_us.insert(a->start_skews_us.end(), b.start_skews_us.begin(), b.start_skews_us.end());
   a->overlap_us.insert(a->overlap_us.end(), b.overlap_us.begin(), b.overlap_us.end());
+  a->beside_kernels.insert(a->beside_kernels.end(), b.beside_kernels.begin(), b.beside_kernels.end());
   if (!b.kernels.empty()) {  // the kernel geometry travels with the kernel samples
     a->sms = b.sms;
     a->forward = b.forward;
@@ -259,6 +280,7 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
   json& tables = p["compute"]["attention"];
   if (!tables.is_array()) tables = json::array();
   std::map<std::pair<std::string, int>, WaveModel> full_fits;
+  std::map<std::tuple<std::string, std::string, int>, WaveModel> fitted_tables;
   // "full" sorts after "causal": fit the full tables first so the causal ones can lean on them.
   std::vector<std::pair<std::tuple<std::string, std::string, int>, std::vector<const KernelSample*>>> ordered(
       groups.begin(), groups.end());
@@ -272,6 +294,7 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     else f = FitKernels(in, pass, ks);
     if (f.wave.round_us.empty()) continue;
     if (mask == "full") full_fits[{pass, d}] = f.wave;
+    fitted_tables[{pass, mask, d}] = f.wave;
     json rt = json::array();
     for (auto [n, us] : f.wave.round_us) rt.push_back({std::round(n * 1e3) / 1e3, std::round(us * 1e3) / 1e3});
     char err[32];
@@ -315,7 +338,43 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
                        " runs");
     rep[std::string(pass) + "_start_skew_us"] = {{"value", m}, {"samples", v.size()}};
   }
-  if (in.overlap_us.size() >= 3) {
+  // NCCL's SMs: the engine runs a kernel (1 + sd)x slower while its rank communicates, sd = kernel time on sms − x
+  // SMs / on sms − 1; a kernel overlapped for a fraction f of its measured time D then takes D = alone / (1 − f·sd/(1+sd)).
+  std::map<std::tuple<std::string, std::string, int>, WaveModel> fitted_waves;
+  for (const auto& [key, w] : fitted_tables) fitted_waves[key] = w;
+  std::vector<const FitInputs::BesideKernel*> beside_ks;
+  for (const FitInputs::BesideKernel& b : in.beside_kernels)
+    if (fitted_waves.count({b.kernel.pass, b.kernel.mask, b.kernel.head_dim})) beside_ks.push_back(&b);
+  bool slowdown_from_beside = false;
+  if (beside_ks.size() >= 3) {
+    double best_score = INFINITY;
+    int best_x = 0;
+    std::vector<double> best_ratio;
+    for (int x = 0; x <= in.sms / 4; ++x) {
+      double score = 0;
+      std::vector<double> ratio;
+      for (const FitInputs::BesideKernel* b : beside_ks) {
+        const WaveModel& w = fitted_waves[{b->kernel.pass, b->kernel.mask, b->kernel.head_dim}];
+        WaveModel fewer = w;
+        fewer.sms = std::max(1, w.sms - x);
+        const double alone = Predict(w, b->kernel), shared = Predict(fewer, b->kernel);
+        const double sd = alone > 0 ? shared / alone - 1 : 0;
+        const double pred = alone / (1 - b->overlap * sd / (1 + sd));
+        score += std::abs(std::log(pred / b->kernel.us)) / beside_ks.size();
+        ratio.push_back(b->kernel.us / pred);
+      }
+      if (score < best_score - 1e-12) best_score = score, best_x = x, best_ratio = ratio;
+    }
+    const double rest = std::max(0.0, Median(best_ratio) - 1);
+    p["compute"]["nccl_sms"] = Sourced(best_x, tag + ": SMs held by NCCL that best explain " +
+                                                   std::to_string(beside_ks.size()) +
+                                                   " attention kernels timed beside traffic (reduced-SM wave model)");
+    p["compute"]["comm_slowdown"] = Sourced(rest, tag + ": what is left of their slowdown (median)");
+    rep["nccl_sms"] = {{"value", best_x}, {"samples", beside_ks.size()}, {"mean_abs_log_error", best_score}};
+    rep["comm_slowdown"] = {{"value", rest}, {"samples", beside_ks.size()}};
+    slowdown_from_beside = true;
+  }
+  if (!slowdown_from_beside && in.overlap_us.size() >= 3) {
     std::vector<double> r;
     for (auto [a, b] : in.overlap_us) r.push_back(b / a);
     const double v = std::max(0.0, Median(r) - 1);

@@ -19,7 +19,10 @@
 //   collective_hop_latency_us  median time per ring step of all-gathers over 3 or more ranks beyond moving the
 //              step's chunk at the point-to-point rate (replaces link + step latency for collective steps,
 //              profile.h). A 2-rank all-gather is one exchange: it joins the point-to-point samples.
-//   comm_slowdown  median (attention time beside NCCL traffic / alone) − 1.
+//   nccl_sms   the SMs NCCL's kernels hold: the count (0..sms/4) whose reduced-SM wave model best explains the
+//              attention kernels timed beside traffic (the engine slows a kernel by that ratio while comm runs).
+//   comm_slowdown  what is left: median (measured / that prediction) − 1 over those kernels; without them, median
+//              (attention time beside NCCL traffic / alone) − 1 of the same-shape pairs.
 //   comm_start_wait  transfers posted while an attention kernel with at least one CTA per SM ran, with at least
 //              twice the transfer's own time left (so a wait and a slow transfer differ): median of (time to the
 //              transfer's end − the point-to-point line's time) / the kernel's remaining time, in [0, 1].
@@ -85,6 +88,12 @@ struct FitInputs {
   // (pass, µs between the first and the last rank's first op) of real runs
   std::vector<std::pair<std::string, double>> start_skews_us;
   std::vector<std::pair<double, double>> overlap_us;  // (attention alone, same attention beside NCCL traffic)
+  // Attention kernels timed while NCCL traffic ran for `overlap` (0..1) of their time on the same GPU.
+  struct BesideKernel {
+    KernelSample kernel;
+    double overlap = 1;
+  };
+  std::vector<BesideKernel> beside_kernels;
   int sms = 132;
   KernelGeometry forward{false, 128, 64, 2};
   KernelGeometry backward{true, 64, 128, 1};

@@ -5,6 +5,7 @@ isolation, only under a run's conditions:
   kernels         attend ops that ran with their rank's comm stream idle (< 5% of the op overlapped communication);
                   a (pass, mask, head dim) with fewer than 3 such ops takes all of its ops.
   overlap_us      (median time of a block shape alone, time of the same shape while communication ran) pairs.
+  beside_kernels  attend ops that overlapped their rank's communication, with the overlapped fraction (nccl_sms).
   transfers p2p   a send matched with its receive (sender, receiver, tag, n-th occurrence): time from the later of the
                   two posts to the earlier end (the wait for the peer is left out); beside_compute when the sender's or
                   receiver's compute stream was busy for over half of it. Only from W=2 runs: in a larger ring the
@@ -50,7 +51,7 @@ def attend_sample(meta, op, dur):
 
 
 def samples_from_traces(paths, host_only=False):
-    kernels_alone, kernels_near = [], []
+    kernels_alone, kernels_near, beside_kernels = [], [], []
     beside = []  # (shape key, dur)
     transfers, memory, gaps, waits, skews = [], [], [], [], []
     for path in paths:
@@ -97,6 +98,8 @@ def samples_from_traces(paths, host_only=False):
                     s = attend_sample(meta, op, e["dur"])
                     shared = _busy(comm, e["ts"], e["ts"] + e["dur"])
                     (kernels_alone if shared < ALONE * e["dur"] else kernels_near).append(s)
+                    if shared >= ALONE * e["dur"]:
+                        beside_kernels.append(dict(s, overlap=round(min(1.0, shared / e["dur"]), 4)))
                     if shared > 0.8 * e["dur"]:
                         beside.append(s)
                 elif e["cat"] == "merge":
@@ -154,7 +157,7 @@ def samples_from_traces(paths, host_only=False):
         alone_by_shape[shape(s)].append(s["us"])
     overlap = [[statistics.median(alone_by_shape[shape(s)]), s["us"]] for s in beside if shape(s) in alone_by_shape]
     return {"kernels": kernels, "transfers": transfers, "memory": memory, "launch_gaps_us": gaps,
-            "overlap_us": overlap, "start_waits": waits, "start_skews_us": skews}
+            "overlap_us": overlap, "start_waits": waits, "start_skews_us": skews, "beside_kernels": beside_kernels}
 
 
 def relative(paths, root):

@@ -145,6 +145,32 @@ TEST(ProfileFit, FindsCtasPerSmFromTheCalibrationPlansCtaSweep) {
   EXPECT_LT(report["attention forward full 128"]["median_abs_error"].get<double>(), 1e-6);
 }
 
+TEST(ProfileFit, NcclSmsFromKernelsTimedBesideTraffic) {
+  // Kernels timed alone (the table) and beside traffic that held 8 SMs for all or half of their time.
+  FitInputs in = Synthetic();
+  in.overlap_us.clear();
+  const WaveModel truth = TrueForward(in.sms);
+  WaveModel fewer = truth;
+  fewer.sms -= 8;
+  for (auto [q, kv, h, f] : {std::tuple{4096, 4096, 8, 1.0}, {8192, 8192, 32, 1.0}, {4096, 16384, 16, 0.5},
+                             {2048, 8192, 17, 1.0}, {16384, 2048, 4, 0.5}}) {
+    const double pairs = double(q) * kv;
+    const double alone = truth.KernelUs(q, kv, pairs, h, 1, 1), shared = fewer.KernelUs(q, kv, pairs, h, 1, 1);
+    const double sd = shared / alone - 1;
+    in.beside_kernels.push_back({{"forward", "full", 128, 1, h, h, q, kv, 0, pairs, alone / (1 - f * sd / (1 + sd))}, f});
+  }
+  nlohmann::json profile, report;
+  ASSERT_TRUE(FitProfile(in, Base(), FitOptions{}, &profile, &report).ok());
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(profile, "fitted", &hw).ok());
+  // Between 5 and 8 SMs every one of these shapes needs the same partial round, so any of them explains the samples
+  // exactly; fewer than 5 do not.
+  EXPECT_GE(hw.nccl_sms, 5);
+  EXPECT_LE(hw.nccl_sms, 8);
+  EXPECT_LT(report["nccl_sms"]["mean_abs_log_error"].get<double>(), 1e-9);
+  EXPECT_NEAR(hw.comm_slowdown, 0, 1e-9);
+}
+
 TEST(CalibrationPlan, CoversEveryTableAndTheModelsAxes) {
   PlanOptions po;
   const std::vector<KernelCase> plan = KernelPlan(po);

@@ -210,6 +210,10 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
         CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kCommFirst, &r));
         beside.push_back(r.transfer_us);
         out->overlap_us.emplace_back(alone_attention, r.attention_us);
+        sim::KernelCase beside{"forward", "full", kBesideDim, kBesideHeads, kBesideHeads, 1, kBesideTokens, kBesideTokens,
+                               0, "beside traffic"};
+        out->beside_kernels.push_back(
+            {sim::ToSample(beside, {r.attention_us}), std::min(1.0, r.transfer_us / std::max(r.attention_us, 1e-3))});
         CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kKernelFirst, &r));
         if (pat != Pattern::kAllGather && r.kernel_left_us > 0 && r.kernel_left_us < 1e299)
           out->start_waits.push_back({bytes, r.kernel_left_us, r.transfer_us,
