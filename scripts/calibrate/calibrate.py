@@ -12,8 +12,9 @@ run traces (`ringlab run --trace`, source "real"), fitted by `ringlab fit-profil
 
 What comes from the traces (scripts/calibrate/trace_samples.py): kernel samples (attend ops with the comm stream
 idle), same-shape alone/beside-communication pairs, matched send/recv transfer times, all-gathers, merge and prepare
-kernels, and the gaps between consecutive compute kernels. With --microbench only the gaps are taken from the runs
-(--runs-give all overrides). The samples written to OUT with suffix .samples.json are what fit-profile read.
+kernels, and the gaps between consecutive compute kernels. With --microbench only the host numbers are taken from the
+runs (the gaps between kernels and the ranks' start skew; --runs-give all overrides). The samples from the traces
+are written to --samples-out for `ringlab fit-profile`.
 The profile's provenance lists the source traces (validate.py marks those points as calibration), the split rule,
 the card(s) and commits.
 """
@@ -21,6 +22,7 @@ import argparse
 import datetime
 import json
 import pathlib
+import shlex
 import subprocess
 import sys
 
@@ -40,6 +42,9 @@ def main():
     ap.add_argument("--name", default=None, help="profile name (default: <base>_calibrated)")
     ap.add_argument("--split", default="", help="the rule that chose the calibration traces (for the provenance)")
     ap.add_argument("--runs-commit", default=None, help="commit the real runs were built at (provenance)")
+    ap.add_argument("--samples-out", default=None,
+                    help="where the samples taken from the traces go (default out/calibrate/<OUT stem>.samples.json; "
+                         "they are rebuilt from the traces, so nothing needs committing)")
     args = ap.parse_args()
     if not args.traces and not args.microbench:
         sys.exit("calibrate: give --traces, --microbench or both")
@@ -63,7 +68,8 @@ def main():
             cards.add(load_trace(p)[0].get("hardware", "?"))
         s["provenance"] = {"source_traces": relative(paths, ROOT), "split": args.split, "runs_give": runs_give,
                            "runs_commit": args.runs_commit or "unknown"}
-        runs_file = str(out) + ".samples.json"
+        runs_file = args.samples_out or str(ROOT / "out/calibrate" / (out.stem + ".samples.json"))
+        pathlib.Path(runs_file).parent.mkdir(parents=True, exist_ok=True)
         json.dump(s, open(runs_file, "w"), indent=0)
         sample_files.append(runs_file)
         print(f"calibrate: {len(paths)} traces -> {len(s['kernels'])} kernel, {len(s['transfers'])} transfer, "
@@ -81,7 +87,7 @@ def main():
     prof = json.load(open(out))
     pv = prof.setdefault("provenance", {})
     pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "scripts/calibrate/calibrate.py",
-               "command": " ".join(["calibrate.py", *sys.argv[1:]])})
+               "command": shlex.join(["calibrate.py", *sys.argv[1:]])})
     pv.setdefault("source_traces", [])
     prof["gpu"] = f"{card}; calibrated ({what})"
     json.dump(prof, open(out, "w"), indent=1)

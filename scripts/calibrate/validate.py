@@ -13,6 +13,7 @@ import collections
 import json
 import os
 import pathlib
+import shlex
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,7 @@ def main():
     ap.add_argument("--profile", required=True)
     ap.add_argument("--traces", nargs="+", required=True, help="globs of real traces (calibration ones are marked)")
     ap.add_argument("--out", default=str(ROOT / "bench/results/sim_validation"), help="output path without suffix")
+    ap.add_argument("--notes", default=None, help="a markdown file appended to OUT.md (hand-written findings)")
     args = ap.parse_args()
     paths = real_traces([str(ROOT / t) if not pathlib.Path(t).is_absolute() else t for t in args.traces])
     if not paths:
@@ -89,6 +91,9 @@ def main():
                 "kv_heads": meta["problem"]["kv_heads"], "head_dim": meta["problem"]["head_dim"],
                 "card": row.get("gpu", "?"), "measured_fwd_ms": row["fwd_ms"], "measured_fwdbwd_ms": row["fwdbwd_ms"]})
             r["sim_fwd_ms" if meta["pass"] == "forward" else "sim_bwd_ms"] = sim / 1e3
+            # the traced iteration against the summary median of the same pass: how much the runs themselves vary
+            med = row["fwd_ms"] if meta["pass"] == "forward" else row["fwdbwd_ms"] - row["fwd_ms"]
+            r["trace_vs_median_fwd" if meta["pass"] == "forward" else "trace_vs_median_bwd"] = measured / 1e3 / med - 1
     points = []
     for r in runs.values():
         if "sim_fwd_ms" in r and "sim_bwd_ms" in r:
@@ -129,7 +134,7 @@ def main():
           "Reproduce (repository root, `.venv` from `scripts/setup_python.sh`, `RINGLAB_BIN` a CPU build of `ringlab`):\n",
           "```",
           f"RINGLAB_BIN=... .venv/bin/python scripts/calibrate/{pv.get('command', 'calibrate.py ?')}",
-          "RINGLAB_BIN=... .venv/bin/python scripts/calibrate/validate.py " + " ".join(sys.argv[1:]),
+          "RINGLAB_BIN=... .venv/bin/python scripts/calibrate/validate.py " + shlex.join(sys.argv[1:]),
           "```\n",
           f"Split: {split}. Calibration traces (marked below): {len(pv.get('source_traces', []))}; "
           f"{'the runs gave ' + pv.get('runs_give', '?') if pv.get('source_traces') else 'no runs were used'}.\n",
@@ -146,6 +151,13 @@ def main():
         md.append(f"| {r['point']}{mark} | {r['method']} | {r['measured_fwd_ms']:.3f} | {r['sim_fwd_ms']:.3f} | "
                   f"{r['error_fwd'] * 100:+.1f}% | {r['measured_fwdbwd_ms']:.3f} | {r['sim_fwdbwd_ms']:.3f} | "
                   f"{r['error_fwdbwd'] * 100:+.1f}% |")
+    spread = [abs(r[k]) for r in held_pts for k in ("trace_vs_median_fwd", "trace_vs_median_bwd") if k in r]
+    if spread:
+        result["run_spread"] = {"median_abs": statistics.median(spread), "worst_abs": max(spread), "count": len(spread)}
+        md.append(f"\nRun-to-run spread (a floor for any model): the traced iteration's step differs from the summary "
+                  f"median of the same pass by median {statistics.median(spread) * 100:.1f}%, worst "
+                  f"{max(spread) * 100:.1f}% ({len(spread)} held-out passes).")
+        json.dump(result, open(str(out) + ".json", "w"), indent=1)
     ht = result["held_out_traces"]
     md.append(f"\nSecondary (one traced iteration each, step = last op end - first op start): held-out traces median "
               f"|error| {ht['median_abs_error'] * 100:.1f}%, worst {ht['worst_abs_error'] * 100:.1f}% ({ht['count']} traces).\n")
@@ -154,6 +166,8 @@ def main():
            "| op kind | ops | median abs error | worst abs error | median signed |", "|---|---|---|---|---|"]
     for k, v in kinds.items():
         md.append(f"| {k} | {v['ops']} | {v['median_abs'] * 100:.1f}% | {v['worst_abs'] * 100:.1f}% | {v['median_signed'] * 100:+.1f}% |")
+    if args.notes:
+        md += ["", open(args.notes).read().rstrip()]
     open(str(out) + ".md", "w").write("\n".join(md) + "\n")
     print("\n".join(md))
 
