@@ -29,7 +29,7 @@ namespace {
 struct CalibrateOptions {
   int gpus = 0;
   std::string out, samples, base = sim::kDefaultProfile, name, commit;
-  bool quick = false, skip_kernels = false, skip_comm = false;
+  bool quick = false, skip_kernels = false, skip_comm = false, dry_run = false;
   int warmup = 2, reps = 7;
   // Launch geometry of the kernels LaunchForward / LaunchBackward pick on sm_90 (kernels/cuda/attention_*_wgmma.cu);
   // CTAs per SM 0 = fitted from the CTA sweep.
@@ -72,7 +72,30 @@ int Fail(const Status& st, int code = 2) {
   return code;
 }
 
+// --dry-run: the kernel plan and its work, no GPU needed (an H100-class 132 SMs, ~400 TFLOP/s for the estimate).
+int DryRun(const CalibrateOptions& o) {
+  sim::PlanOptions po;
+  po.quick = o.quick;
+  double total_s = 0;
+  std::printf("%-9s %-6s %4s %4s %4s %7s %7s %10s %9s  %s\n", "pass", "mask", "D", "H", "Hkv", "q", "kv", "GFLOP",
+              "MiB", "why");
+  const std::vector<sim::KernelCase> plan = sim::KernelPlan(po);
+  for (const sim::KernelCase& c : plan) {
+    const double flops = 4.0 * c.head_dim * c.Pairs() * c.heads * (c.pass == "forward" ? 1 : 2.5);
+    total_s += flops / 400e12 * (o.warmup + o.reps + 1);
+    std::printf("%-9s %-6s %4d %4d %4d %7lld %7lld %10.1f %9.0f  %s\n", c.pass.c_str(), c.mask.c_str(), c.head_dim,
+                c.heads, c.kv_heads, (long long)c.q, (long long)c.kv, flops / 1e9, c.DeviceBytes() / 1048576.0,
+                c.why.c_str());
+  }
+  std::printf("%zu kernel cases, about %.0f s of kernel time at 400 TFLOP/s with %d warm-up + %d timed launches; "
+              "NCCL: %zu message sizes\n",
+              plan.size(), total_s, o.warmup, o.reps, sim::MessageSizes(o.quick).size());
+  return 0;
+}
+
 int Run(const CalibrateOptions& o) {
+  if (o.dry_run) return DryRun(o);
+  if (o.out.empty()) return Fail(Status::InvalidArgument("--out is required"));
   // Inputs first (cheap, no GPU): the base profile must load.
   nlohmann::json base;
   {
@@ -164,7 +187,7 @@ void AddCalibrateCommand(CLI::App& app, int* exit_code) {
       "Measure this machine's GPUs (attention kernels over block shapes, NCCL point-to-point and all-gather over "
       "message sizes, attention beside NCCL traffic) and write a hardware profile for `ringlab sim` with its "
       "provenance. Progress goes to stderr; the fit report to stdout.");
-  cmd->add_option("--out", o->out, "write the fitted profile JSON here")->required();
+  cmd->add_option("--out", o->out, "write the fitted profile JSON here (required unless --dry-run)");
   cmd->add_option("--samples", o->samples, "write the raw samples here (default: OUT.samples.json); "
                                            "`ringlab fit-profile` refits them anywhere");
   cmd->add_option("--gpus", o->gpus, "GPUs to use, 0..N-1 (default: all visible; NCCL needs 2 or more)");
@@ -177,6 +200,8 @@ void AddCalibrateCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--reps", o->reps, "timed launches per measurement (the median is kept)")->capture_default_str()
       ->check(CLI::Range(1, 1000));
   cmd->add_flag("--quick", o->quick, "a smoke run: head dim 128 only, coarser sweeps, two message sizes");
+  cmd->add_flag("--dry-run", o->dry_run, "print the kernel plan and an estimate of its GPU time, measure nothing "
+                                         "(needs no GPU)");
   cmd->add_flag("--skip-kernels", o->skip_kernels, "no kernel measurements (attention tables stay the base's)");
   cmd->add_flag("--skip-comm", o->skip_comm, "no NCCL measurements (network numbers stay the base's)");
   auto tile = [](int* a, int* b) {

@@ -22,7 +22,7 @@ tar xzf "$FILES/grid.tar.gz" -C "$DEST" --strip-components=1
 cp "$FILES/calibrate_samples.json" "$FILES/calibrate.log" "$DEST/"
 cp "$FILES/calibrated_profile.json" "$DEST/microbench_profile.json"
 RUNS_COMMIT=$(grep -oE 'commit [^ ]+' "$FILES/env.log" | head -1 | cut -d' ' -f2)
-SPLIT="calibration = the H=8 Hkv=2 points (every W, S, D; they give only the gaps between kernels), held out = all other points"
+SPLIT="calibration = the H=8 Hkv=2 points (every W, S, D; they give only host numbers: the gaps between kernels and the ranks' start skew), held out = all other points"
 $PY scripts/calibrate/calibrate.py --microbench "$DEST/calibrate_samples.json" \
   --traces "$DEST/w*_h8_k2_*.all*.json" --split "$SPLIT" --runs-commit "$RUNS_COMMIT" \
   --out sim/profiles/h100_sxm_calibrated.json
