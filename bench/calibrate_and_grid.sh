@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 7, one call on a 4-GPU machine (under 8 minutes), after bench/calibrate_build_device.sh filled .device-exec/:
 #   run with carry [".device-exec"]:  bash bench/calibrate_and_grid.sh
-#   1. `ringlab calibrate` on all 4 GPUs: kernel microbenchmarks on GPU 0, NCCL across the 4 (about a minute);
+#   1. `ringlab calibrate` on all 4 GPUs: kernel microbenchmarks on GPU 0 (166 block shapes, ~6 s of kernels), NCCL
+#      across the 4 (about a minute in all; `ringlab calibrate --dry-run` prints the plan);
 #   2. the validation grid with the same binary: W in {2,4} x S in {16384, 65536} x (H, Hkv) in {(32,32), (32,8),
 #      (8,8), (8,2)} x D in {64, 128}, both methods, forward and backward, then S=262144 at H=8 Hkv=2 D=128 (W=2, 4);
 #      new runs stop starting after GRID_BUDGET_S seconds so everything comes back.
@@ -11,7 +12,7 @@
 set -uo pipefail
 D=.device-exec
 OUT=${OUT:-/tmp/ringlab_calgrid_out}
-GRID_BUDGET_S=${GRID_BUDGET_S:-300}
+GRID_BUDGET_S=${GRID_BUDGET_S:-230}  # worst case: 150 (calibrate) + 230 + 90 (the last run started) < 8 min
 BIN=$D/ringlab-cal
 mkdir -p "$OUT" /tmp/grid
 source $D/device_env.sh > "$OUT/env.log" 2>&1
@@ -24,7 +25,7 @@ T0=$(date +%s)
 el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
 
 el "== 1. ringlab calibrate (4 GPUs)"
-timeout 240 $BIN calibrate --gpus 4 --base sim/profiles/h100_sxm.json --commit "$COMMIT" \
+timeout 150 $BIN calibrate --gpus 4 --base sim/profiles/h100_sxm.json --commit "$COMMIT" \
   --out "$OUT/calibrated_profile.json" --samples "$OUT/calibrate_samples.json" \
   > "$OUT/calibrate.log" 2>&1
 echo "calibrate rc=$?"; grep -E "^calibrate: (device|kernels|NCCL|wrote)|error" "$OUT/calibrate.log" | head -8

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Real runs for simulator calibration and validation (issue 7), on a 4-GPU machine after bench/cp/build_device.sh
+# Real runs for simulator calibration and validation (issue 7). bench/calibrate_and_grid.sh runs `ringlab calibrate`
+# and this same grid in one call (the current pipeline); this script is the grid alone, as run on 2026-11-27,
+# on a 4-GPU machine after bench/cp/build_device.sh
 # filled .device-exec/: `bash bench/calibration_grid.sh` with carry [".device-exec"].
 # Grid: W in {2,4} x S in {16384, 65536} x (H, Hkv) in {(32,32), (32,8), (8,8), (8,2)} x D in {64, 128}, both methods,
 # forward and backward, plus S=262144 at H=8 Hkv=2 D=128; the largest points run last. New runs stop starting after
