@@ -82,12 +82,26 @@ KernelFit FitCausalOnFull(const WaveModel& full, const std::vector<const KernelS
   return f;
 }
 
-KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::vector<const KernelSample*>& ks) {
+double MeanAbsLogError(const WaveModel& w, const std::vector<const KernelSample*>& ks) {
+  double s = 0;
+  for (const KernelSample* k : ks) s += std::abs(std::log(Predict(w, *k) / k->us));
+  return ks.empty() ? 0 : s / ks.size();
+}
+
+// `causal`: the same pass and head dim's causal samples (may be empty); they decide the CTAs per SM, see below.
+KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::vector<const KernelSample*>& ks,
+                     const std::vector<const KernelSample*>& causal) {
   KernelFit best;
   double best_score = INFINITY;
-  // ctas_per_sm 0 in the geometry: the kernel's occupancy is not known to the caller; try 1..4 and keep the best.
+  // ctas_per_sm 0 in the geometry: the kernel's occupancy is not known to the caller; try 1..4. With a partial-round
+  // throughput of 1, k co-resident CTAs cost exactly what one CTA at a k-times faster round costs (the effective
+  // rounds become ceil(CTAs / SMs) / k), so k shows only through θ < 1 and through the list scheduling of causal
+  // blocks (k slots per SM, each CTA holding its slot for a round). With causal samples, k is the one that explains
+  // full and causal samples together best; without, the smallest k within 10% of the best full-block score.
   const int given = (pass == "forward" ? in.forward : in.backward).ctas_per_sm;
-  for (int k = given > 0 ? given : 1; k <= (given > 0 ? given : 4); ++k)
+  std::vector<std::pair<double, KernelFit>> best_per_k;
+  for (int k = given > 0 ? given : 1; k <= (given > 0 ? given : 4); ++k) {
+  best_score = INFINITY;
   for (int step = 0; step <= (k > 1 ? 10 : 0); ++step) {
     const double theta = 1.0 - 0.05 * step;
     WaveModel w = Geometry(in, pass, theta, k);
@@ -107,6 +121,25 @@ KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::ve
       best = {w, Median(errs), ks.size()};
     }
   }
+  if (best_score < INFINITY) {
+    double score = best_score;
+    if (!causal.empty()) {
+      double factor = 0;
+      const KernelFit cf = FitCausalOnFull(best.wave, causal, &factor);
+      score = (best_score * ks.size() + MeanAbsLogError(cf.wave, causal) * causal.size()) / (ks.size() + causal.size());
+    }
+    best_per_k.emplace_back(score, best);
+  }
+  }
+  if (!causal.empty()) {
+    const auto it = std::min_element(best_per_k.begin(), best_per_k.end(),
+                                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (it != best_per_k.end()) return it->second;
+  }
+  double lowest = INFINITY;
+  for (const auto& [score, fit] : best_per_k) lowest = std::min(lowest, score);
+  for (const auto& [score, fit] : best_per_k)  // increasing k
+    if (score <= 1.1 * lowest + 1e-4) return fit;
   return best;
 }
 
@@ -291,7 +324,11 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     double factor = 0;
     auto full = full_fits.find({pass, d});
     if (mask == "causal" && full != full_fits.end()) f = FitCausalOnFull(full->second, ks, &factor);
-    else f = FitKernels(in, pass, ks);
+    else {
+      static const std::vector<const KernelSample*> kNone;
+      auto c = groups.find({pass, "causal", d});
+      f = FitKernels(in, pass, ks, mask == "full" && c != groups.end() ? c->second : kNone);
+    }
     if (f.wave.round_us.empty()) continue;
     if (mask == "full") full_fits[{pass, d}] = f.wave;
     fitted_tables[{pass, mask, d}] = f.wave;
