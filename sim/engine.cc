@@ -139,7 +139,7 @@ void Engine::Record(int rank, int stream, int pos, TimePs start, TimePs end) {
 void Engine::UpdateComputeRate(int r, TimePs now) {
   Rank& k = ranks_[r];
   if (!k.comp_busy || slowdown_ <= 0) return;
-  const bool slow = k.comm_busy;
+  const bool slow = k.comm_busy && k.comm_waits_for < 0;
   if (slow == k.comp_slow) return;
   const double sd = OpAt(r, 0, k.next[0] - 1).slowdown;  // the running op's
   const double old_rate = k.comp_slow ? 1.0 / (1.0 + sd) : 1.0;
@@ -165,7 +165,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       k.comp_busy = true;
       k.comp_start = k.comp_last = now;
       k.comp_left_ps = double(op.dur_ps);
-      k.comp_slow = slowdown_ > 0 && k.comm_busy;
+      k.comp_slow = slowdown_ > 0 && k.comm_busy && k.comm_waits_for < 0;
       const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
       PushCompute(r, now + dur);
       ++k.next[0];
@@ -190,6 +190,7 @@ void Engine::TryAdvance(int r, TimePs now) {
         k.grp_left = end - k.next[1];
         k.grp_post = now;
         k.next[1] = end;
+        k.comm_waits_for = ReadyAt(r, now) > now ? k.next[0] - 1 : -1;
         UpdateComputeRate(r, now);
         for (int pos = k.grp_begin; pos < end; ++pos) Post(r, pos, now);
         progress = true;
@@ -398,6 +399,7 @@ void Engine::CompleteComm(int r, int pos, TimePs now) {
   if (--k.grp_left > 0) return;
   Mark(r, now);
   k.comm_busy = false;
+  k.comm_waits_for = -1;
   k.done[1] = k.grp_end;
   UpdateComputeRate(r, now);
   TryAdvance(r, now);
@@ -425,6 +427,7 @@ Status Engine::Run() {
         }
         Mark(int(e.id), now);
         k.comp_busy = false;
+        if (k.comm_waits_for == k.next[0] - 1) k.comm_waits_for = -1;  // its SMs free: the NCCL kernels start now
         ComputeStateChanged(int(e.id), now);
         ++k.done[0];
         ++stats_.ops;

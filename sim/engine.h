@@ -147,6 +147,9 @@ class Engine {
     int32_t grp_begin = 0, grp_end = 0, grp_left = 0;
     TimePs grp_post = 0, mark = 0;
     TimePs comp_end = -1, last_comp_done = -1, last_comm_done = -1;  // coincidence checks (symmetric runs)
+    // The posted comm group's NCCL kernels wait for this compute op (stream position) to free the SMs: until it ends
+    // they hold no SMs, so they slow nothing; -1 when they are not waiting.
+    int32_t comm_waits_for = -1;
     InlineVec<Pending, 2> sends_to_me, recvs;  // posted, unmatched
   };
   struct Flow {

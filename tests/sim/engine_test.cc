@@ -182,6 +182,39 @@ TEST(SimEngine, TransferPostedBesideARunningKernelWaitsItsShareOfTheKernel) {
   }
 }
 
+TEST(SimEngine, AWaitingTransferSlowsNothingUntilItGetsItsSms) {
+  // Rank 0 runs kernels A then B (100 us each, 2x slower while NCCL runs: comm_slowdown 1). A 1-byte exchange posted
+  // with A at t = 0 runs beside it for its 10 us latency (A does 5 us of work meanwhile, so A ends at 105). At 10 us
+  // rank 0 posts a 1 MB receive that must wait for A's SMs (comm_start_wait 1): NCCL's kernel holds no SMs while it
+  // waits, so A is not slowed further. The transfer runs 105 -> 125 (10 us latency + 10 us of bytes) beside B: 20 us
+  // for 10 us of B's work, then 90 us: B ends at 215 (+10 ps of the 1-byte message). Without the rule A would be slow
+  // until 125 too.
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.comm_start_wait = 1;
+  hw.comm_slowdown = 1;
+  auto op = [](OpKind kind, int peer, int tag, int64_t bytes, TimePs dur) {
+    SimOp o;
+    o.kind = kind;
+    o.peer_offset = peer;
+    o.tag = tag;
+    o.bytes = bytes;
+    o.dur_ps = dur;
+    o.slowdown = kind == OpKind::kAttend ? 1.0f : 0.0f;
+    return o;
+  };
+  std::vector<RankProgram> programs(2);
+  programs[0].streams[0] = {op(OpKind::kAttend, -1, -1, 0, 100 * 1000000), op(OpKind::kAttend, -1, -1, 0, 100 * 1000000)};
+  programs[0].streams[1] = {op(OpKind::kSend, 1, 0, 1, 0), op(OpKind::kRecv, 1, 1, 1000000, 0)};
+  programs[1].streams[1] = {op(OpKind::kRecv, 1, 0, 1, 0), op(OpKind::kSend, 1, 1, 1000000, 0)};
+  const std::vector<uint32_t> program_of = {0, 1};
+  Topology topo;
+  ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+  Engine engine(topo, hw, programs, program_of);
+  ASSERT_TRUE(engine.Run().ok());
+  EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, 215, 2e-5);
+  EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, 125, 2e-5);
+}
+
 TEST(SimEngine, TransfersSlowDownWhileEitherEndComputes) {
   // Rank 0 computes for 100 us from t = 0 and sends to rank 1 (idle) at once; NVLink 100 GB/s, 10 us latency,
   // comm_rate_beside_compute = 0.5. 1 MB: all of it beside the kernel at 50 GB/s: 20 us + 10 = 30 us (20 alone).
