@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Regenerates every committed calibration result from the committed measurements (repository root; RINGLAB_BIN a
+# CPU build of ringlab, default build-sim/apps/ringlab; .venv from scripts/setup_python.sh):
+#   1. sim/profiles/h100_sxm_calibrated.json + bench/results/sim_validation.{md,json}: `ringlab calibrate`
+#      microbenchmarks (kernels, NCCL, slowdown) + host numbers from the H=8 Hkv=2 runs of the wgmma grid;
+#   2. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used);
+#   3. bench/results/sim_validation_traces_only.* and sim_validation_corners.*: no microbenchmarks, every number from
+#      run traces of the earlier mma.sync grid (two splits), for comparison.
+set -euo pipefail
+export RINGLAB_BIN=${RINGLAB_BIN:-build-sim/apps/ringlab}
+PY=${PY:-.venv/bin/python}
+W=bench/results/calibration_grid_wgmma
+M=bench/results/calibration_grid
+HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; they give only host numbers: the gaps between kernels and the ranks' start skew), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
+$PY scripts/calibrate/calibrate.py --microbench $W/calibrate_samples.json --traces "$W/w*_h8_k2_*.all*.json" \
+  --split "$HOST_SPLIT" --runs-commit ff54f15 --out sim/profiles/h100_sxm_calibrated.json > /dev/null
+$PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$W/*.all*.json" \
+  --out bench/results/sim_validation --notes bench/results/sim_validation.notes.md > /dev/null
+"$RINGLAB_BIN" fit-profile --samples $W/calibrate_samples.json --base h100_sxm --name h100_sxm_microbench \
+  --out bench/results/sim_validation_microbench_only.profile.json > /dev/null 2>&1
+$PY scripts/calibrate/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
+  --traces "$W/*.all*.json" --out bench/results/sim_validation_microbench_only > /dev/null
+$PY scripts/calibrate/calibrate.py --traces "$M/w*_h8_k2_*.all*.json" --runs-commit 2b8875c \
+  --split "calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; 40 traces, every number from them), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}" \
+  --out bench/results/sim_validation_traces_only.profile.json > /dev/null
+$PY scripts/calibrate/validate.py --profile bench/results/sim_validation_traces_only.profile.json \
+  --traces "$M/*.all*.json" --out bench/results/sim_validation_traces_only > /dev/null
+$PY scripts/calibrate/calibrate.py --traces "$M/w*_h8_k2_*.all*.json" "$M/w*_h32_k32_*.all*.json" --runs-commit 2b8875c \
+  --split "calibration = the 18 points with (H, Hkv) in {(8,2), (32,32)} (the grid's head-configuration corners, every W, S, D), held out = the 16 points with (32,8) or (8,8)" \
+  --out bench/results/sim_validation_corners.profile.json > /dev/null
+$PY scripts/calibrate/validate.py --profile bench/results/sim_validation_corners.profile.json \
+  --traces "$M/*.all*.json" --out bench/results/sim_validation_corners > /dev/null
+grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_microbench_only.md \
+  bench/results/sim_validation_traces_only.md bench/results/sim_validation_corners.md
