@@ -60,4 +60,38 @@ inline BwdArgs MakeBwdArgs(const BackwardParams& p) {
   return a;
 }
 
+// The query tiles a backward CTA with keys [n0, n0 + BN) of kv head hk walks: every query head of the GQA group,
+// and in each every BM-row tile that can see those keys (causal: from the first row whose diagonal reaches n0).
+// Iteration `it` is tile Row0(it) of head Head(it).
+template <int BM>
+struct QueryTileWalk {
+  int64_t first_tile = 0, per_head = 0, total = 0;
+  int head0 = 0;
+  __device__ QueryTileWalk(const BwdArgs& a, int hk, int64_t n0) {
+    int64_t m_begin = 0;
+    if (a.causal) m_begin = max(int64_t{0}, n0 - a.offset);
+    first_tile = m_begin / BM;
+    const int64_t m_tiles = (a.q_tokens + BM - 1) / BM;
+    per_head = m_begin < a.q_tokens ? m_tiles - first_tile : 0;
+    total = per_head * a.group;
+    head0 = hk * a.group;
+  }
+  __device__ int Head(int64_t it) const { return head0 + static_cast<int>(it / per_head); }
+  __device__ int64_t Row0(int64_t it) const { return (first_tile + it % per_head) * BM; }
+};
+
+// Copies lse and delta of query rows [m0, m0 + BM) of head h into shared memory laid out lse[2][BM], delta[2][BM]
+// (float), at `stage`; rows past the end are zero-filled. Threads 0 .. 2 BM - 1 copy one value each.
+template <int BM>
+__device__ __forceinline__ void LoadRowStatsAsync(const BwdArgs& a, int b, int h, int64_t m0, uint32_t s_stats,
+                                                  int stage, int tid) {
+  if (tid >= 2 * BM) return;
+  const int c = tid % BM;
+  const bool ok = m0 + c < a.q_tokens;
+  const float* src = tid < BM ? a.lse + b * a.ls.batch + h * a.ls.head + m0 + c
+                              : a.delta + b * a.des.batch + h * a.des.head + m0 + c;
+  const uint32_t dst = s_stats + ((tid < BM ? 0 : 2) + stage) * BM * 4 + c * 4;
+  CpAsync4(dst, ok ? src : a.lse, ok ? 4 : 0);
+}
+
 }  // namespace ringlab::cuda::detail

@@ -24,6 +24,7 @@
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launch_common.h"
 
 namespace ringlab::cuda {
 namespace {
@@ -71,28 +72,17 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
   LoadTileAsync<BN, D, kV5Threads>(s_k, k, a.kv_tokens - n0, tid);
   LoadTileAsync<BN, D, kV5Threads>(s_v, v, a.kv_tokens - n0, tid);
 
-  int64_t m_begin = 0;
-  if (a.causal) m_begin = max(int64_t{0}, n0 - a.offset);
-  const int64_t first_tile = m_begin / BM;
-  const int64_t m_tiles = (a.q_tokens + BM - 1) / BM;
-  const int64_t per_head = m_begin < a.q_tokens ? m_tiles - first_tile : 0;
-  const int64_t total = per_head * a.group;
+  const QueryTileWalk<BM> walk(a, hk, n0);
+  const int64_t total = walk.total;
 
   auto issue = [&](int64_t it, int stage) {
-    const int h = hk * a.group + static_cast<int>(it / per_head);
-    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const int h = walk.Head(it);
+    const int64_t m0 = walk.Row0(it);
     const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
     const uint16_t* dout = a.dout + b * a.dos.batch + h * a.dos.head + m0 * D;
     LoadTileAsync<BM, D, kV5Threads>(s_q0 + stage * BM * D * 2, q, a.q_tokens - m0, tid);
     LoadTileAsync<BM, D, kV5Threads>(s_do0 + stage * BM * D * 2, dout, a.q_tokens - m0, tid);
-    if (tid < 2 * BM) {
-      const int c = tid % BM;
-      const bool ok = m0 + c < a.q_tokens;
-      const float* src = tid < BM ? a.lse + b * a.ls.batch + h * a.ls.head + m0 + c
-                                  : a.delta + b * a.des.batch + h * a.des.head + m0 + c;
-      const uint32_t dst = s_stats + ((tid < BM ? 0 : 2) + stage) * BM * 4 + c * 4;
-      CpAsync4(dst, ok ? src : a.lse, ok ? 4 : 0);
-    }
+    LoadRowStatsAsync<BM>(a, b, h, m0, s_stats, stage, tid);
   };
 
   // dK, dV accumulators: keys kw*32 + mi*16 + (g, g+8), columns hw*(D/2) + i*8 + 2tq (+1).
@@ -116,8 +106,8 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
       issue(it + 1, stage ^ 1);
       CpAsyncCommit();
     }
-    const int h = hk * a.group + static_cast<int>(it / per_head);
-    const int64_t m0 = (first_tile + it % per_head) * BM;
+    const int h = walk.Head(it);
+    const int64_t m0 = walk.Row0(it);
     const uint32_t s_q = s_q0 + stage * BM * D * 2;
     const uint32_t s_do = s_do0 + stage * BM * D * 2;
     const float* s_lse = f_stats + stage * BM;
@@ -326,16 +316,9 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
 
 template <typename T, int D>
 const char* LaunchTypedV5(const BackwardParams& p, cudaStream_t stream) {
-  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
   static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = V5SmemBytes<D>();
-  int device = 0;
-  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
-    RINGLAB_CUDA_RETURN_IF_ERROR(
-        cudaFuncSetAttribute(BackwardKernelV5<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
-  }
+  if (const char* err = RaiseSharedMemoryLimit(BackwardKernelV5<T, D>, smem, configured_devices); *err) return err;
   const BlockShape& s = p.shape;
   const BwdArgs a = MakeBwdArgs(p);
   const dim3 grid(static_cast<unsigned>((s.kv_tokens + kV5BlockN - 1) / kV5BlockN),

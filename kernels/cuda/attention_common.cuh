@@ -100,9 +100,11 @@ __device__ __forceinline__ uint32_t SwizzledChunk(int row, int chunk) {
 }
 
 // Asynchronously copies rows [0, kRows) of a [rows][kCols] 16-bit tile starting at `src` (row stride kCols
-// elements) into the swizzled shared tile at `smem`. Rows at or beyond `valid_rows` are zero-filled.
-template <int kRows, int kCols, int kThreads>
-__device__ __forceinline__ void LoadTileAsync(uint32_t smem, const uint16_t* src, int64_t valid_rows, int tid) {
+// elements) into shared memory at `smem`, 16-byte chunk (row, chunk) going to byte offset chunk_offset(row, chunk).
+// Rows at or beyond `valid_rows` are zero-filled.
+template <int kRows, int kCols, int kThreads, typename ChunkOffset>
+__device__ __forceinline__ void LoadTileAsync(uint32_t smem, const uint16_t* src, int64_t valid_rows, int tid,
+                                              ChunkOffset chunk_offset) {
   constexpr int kChunksPerRow = kCols / 8;
   constexpr int kChunks = kRows * kChunksPerRow;
   static_assert(kChunks % kThreads == 0, "tile must split evenly over the threads");
@@ -113,8 +115,15 @@ __device__ __forceinline__ void LoadTileAsync(uint32_t smem, const uint16_t* src
     const int chunk = idx % kChunksPerRow;
     const bool ok = row < valid_rows;
     const uint16_t* g = ok ? src + static_cast<int64_t>(row) * kCols + chunk * 8 : src;
-    CpAsync16(smem + SwizzledChunk<kCols>(row, chunk), g, ok ? 16 : 0);
+    CpAsync16(smem + chunk_offset(row, chunk), g, ok ? 16 : 0);
   }
+}
+
+// The same into the row-major swizzled tile layout described at the top of this file.
+template <int kRows, int kCols, int kThreads>
+__device__ __forceinline__ void LoadTileAsync(uint32_t smem, const uint16_t* src, int64_t valid_rows, int tid) {
+  LoadTileAsync<kRows, kCols, kThreads>(smem, src, valid_rows, tid,
+                                        [](int row, int chunk) { return SwizzledChunk<kCols>(row, chunk); });
 }
 
 // x clamped to [lo, hi], as int.

@@ -14,6 +14,7 @@
 #include "kernels/cuda/attention_forward_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launch_common.h"
 
 namespace ringlab::cuda {
 namespace {
@@ -209,16 +210,9 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
 
 template <typename T, int D>
 const char* LaunchForwardTyped(const ForwardParams& p, cudaStream_t stream) {
-  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
   static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = FwdSmemBytes<D>();
-  int device = 0;
-  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
-    RINGLAB_CUDA_RETURN_IF_ERROR(
-        cudaFuncSetAttribute(ForwardKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
-  }
+  if (const char* err = RaiseSharedMemoryLimit(ForwardKernel<T, D>, smem, configured_devices); *err) return err;
   const BlockShape& s = p.shape;
   const FwdArgs a = MakeFwdArgs(p);
   const dim3 grid(static_cast<unsigned>((s.q_tokens + kFwdBlockM - 1) / kFwdBlockM), static_cast<unsigned>(s.batch * s.heads));

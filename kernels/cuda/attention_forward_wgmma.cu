@@ -22,6 +22,7 @@
 #include "kernels/cuda/attention_forward_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launch_common.h"
 #include "kernels/cuda/wgmma_common.cuh"
 #include "kernels/cuda/wgmma_ops.cuh"
 
@@ -240,16 +241,9 @@ __global__ void __launch_bounds__(kWgThreads, 1) ForwardWgmmaKernel(const FwdArg
 
 template <typename T, int D>
 const char* LaunchTyped(const ForwardParams& p, cudaStream_t stream) {
-  // The shared-memory limit is a per-device attribute: a process driving several GPUs must raise it on each.
   static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = WgmmaFwdSmemBytes<D>();
-  int device = 0;
-  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  if (device >= 64 || !((configured_devices.load() >> device) & 1)) {
-    RINGLAB_CUDA_RETURN_IF_ERROR(
-        cudaFuncSetAttribute(ForwardWgmmaKernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    if (device < 64) configured_devices.fetch_or(uint64_t(1) << device);
-  }
+  if (const char* err = RaiseSharedMemoryLimit(ForwardWgmmaKernel<T, D>, smem, configured_devices); *err) return err;
   const BlockShape& s = p.shape;
   const dim3 grid(static_cast<unsigned>((s.q_tokens + kWgBlockM - 1) / kWgBlockM),
                   static_cast<unsigned>(s.batch * s.heads));

@@ -27,18 +27,8 @@ __device__ __forceinline__ uint32_t Sw128Chunk(int row, int chunk) {
 // the SW128 tile at `smem`; rows at or beyond `valid_rows` are zero-filled.
 template <int kRows, int kCols, int kThreads>
 __device__ __forceinline__ void LoadSw128TileAsync(uint32_t smem, const uint16_t* src, int64_t valid_rows, int tid) {
-  constexpr int kChunksPerRow = kCols / 8;
-  constexpr int kChunks = kRows * kChunksPerRow;
-  static_assert(kChunks % kThreads == 0, "tile must split evenly over the threads");
-#pragma unroll
-  for (int i = 0; i < kChunks / kThreads; ++i) {
-    const int idx = tid + i * kThreads;
-    const int row = idx / kChunksPerRow;
-    const int chunk = idx % kChunksPerRow;
-    const bool ok = row < valid_rows;
-    const uint16_t* g = ok ? src + static_cast<int64_t>(row) * kCols + chunk * 8 : src;
-    CpAsync16(smem + Sw128Chunk<kRows>(row, chunk), g, ok ? 16 : 0);
-  }
+  LoadTileAsync<kRows, kCols, kThreads>(smem, src, valid_rows, tid,
+                                        [](int row, int chunk) { return Sw128Chunk<kRows>(row, chunk); });
 }
 
 // A wgmma shared-memory matrix descriptor with 128-byte swizzle (layout type 1 in bits 62-63).
