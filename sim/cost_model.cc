@@ -36,20 +36,38 @@ double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
                   : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
 }
 
-double CostModel::WaveUs(const AttentionTable& t, const Op& op) const {
+double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_idle_us) const {
+  if (first_idle_us) *first_idle_us = 0;
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
   const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));  // heads of this op
   const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
-  if (!b.causal) return t.wave.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
+  if (!b.causal) {
+    if (first_idle_us)
+      *first_idle_us = t.wave.FirstIdleUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
+    return t.wave.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
+  }
   // Causal blocks are list-scheduled CTA by CTA (profile.h); every rank has the same few shapes, so remember them.
   const CausalKey key{b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, &t};
   auto it = causal_cache_.find(key);
-  if (it != causal_cache_.end()) return it->second;
-  const double us = t.wave.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group);
-  causal_cache_.emplace(key, us);
-  return us;
+  if (it == causal_cache_.end()) {
+    double idle = 0;
+    const double us =
+        t.wave.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group, &idle);
+    it = causal_cache_.emplace(key, std::pair{us, idle}).first;
+  }
+  if (first_idle_us) *first_idle_us = it->second.second;
+  return it->second.first;
+}
+
+double CostModel::FirstIdleFraction(const Op& op) const {
+  if (op.kind != OpKind::kAttend) return -1;
+  const AttentionTable* t = op.attend.causal ? causal_ : full_;
+  if (!t || !t->wave.enabled) return -1;
+  double idle = 0;
+  const double us = WaveUs(*t, op, &idle);
+  return us > 0 ? std::clamp(idle / us, 0.0, 1.0) : -1;
 }
 
 bool CostModel::FillsGpu(const Op& op) const {

@@ -24,6 +24,10 @@ class CostModel {
   // Whether a compute op launches at least one CTA per SM (attention with a wave model: its CTA count; other kernels
   // and the roofline fallback: yes).
   bool FillsGpu(const Op& op) const;
+  // For a GPU-filling attention op with a wave model: the fraction of its duration after which a slot first goes idle
+  // with no CTA left (WaveModel::FirstIdleUs; a transfer posted beside it gets its SMs then). −1 otherwise (the
+  // profile's comm_start_wait applies).
+  double FirstIdleFraction(const Op& op) const;
   // How much slower (factor − 1) a compute op runs while its rank communicates: (1 + comm_slowdown) times, for
   // attention with a wave model, the ratio of its kernel time on sms − nccl_sms SMs to that on all of them.
   double BesideCommSlowdown(const Op& op) const;
@@ -31,7 +35,7 @@ class CostModel {
   double AttendTflops(const AttendBlock& b) const;
 
  private:
-  double WaveUs(const AttentionTable& t, const Op& op) const;
+  double WaveUs(const AttentionTable& t, const Op& op, double* first_idle_us = nullptr) const;
   double WaveUsOn(const WaveModel& w, const Op& op) const;
   struct CausalKey {
     int64_t q, kv, offset;
@@ -41,7 +45,7 @@ class CostModel {
       return std::tie(q, kv, offset, heads, table) < std::tie(o.q, o.kv, o.offset, o.heads, o.table);
     }
   };
-  mutable std::map<CausalKey, double> causal_cache_;  // one CostModel per simulation: not shared across threads
+  mutable std::map<CausalKey, std::pair<double, double>> causal_cache_;  // (us, first idle us)  // one CostModel per simulation: not shared across threads
   const HardwareProfile& hw_;
   Problem problem_;
   double flops_per_pair_head_ = 0;  // FLOPs of one (query, key) pair of one head in this pass

@@ -29,6 +29,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
     if (op.stream == StreamKind::kCompute) {
       so.dur_ps = cost.ComputePs(op);
       so.fills_gpu = cost.FillsGpu(op);
+      so.idle_frac = float(cost.FirstIdleFraction(op));
       so.slowdown = float(cost.BesideCommSlowdown(op));
       p.flops += op.flops;
     } else {
@@ -199,20 +200,32 @@ void Engine::TryAdvance(int r, TimePs now) {
   }
 }
 
-TimePs Engine::ReadyAt(int r, TimePs now) const {
+TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
   const Rank& k = ranks_[r];
   // A compute op that started at this very instant holds the SMs too: on the GPU it was released in stream order,
-  // while the transfer waits on another stream's event, which lands a few microseconds later. Only at time 0 the
-  // host issues the ops in list order, and a transfer listed before the kernel gets its SMs first.
-  if (start_wait_ <= 0 || !k.comp_busy || k.comp_end <= now || k.comp_start > now || (k.comp_start == now && now == 0))
-    return now;
-  if (!OpAt(r, 0, k.next[0] - 1).fills_gpu) return now;  // free SMs: NCCL's kernel starts at once
-  return now + Round(start_wait_ * double(k.comp_end - now));
+  // while the transfer waits on another stream's event, which lands a few microseconds later. At time 0 it depends on
+  // the host: one that posted ahead of its GPU (held by the barrier) has the kernel first, one that did not issues the
+  // ops in list order and a transfer listed before the kernel gets its SMs first (SetKernelFirstFraction).
+  if (start_wait_ <= 0 || !k.comp_busy || k.comp_end <= now || k.comp_start > now) return now;
+  double q = 1;
+  if (k.comp_start == now && now == 0) {
+    if (kernel_first_ <= 0) return now;
+    q = 1 - std::pow(1 - std::min(1.0, kernel_first_), std::max(1, participants));
+  }
+  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
+  if (!running.fills_gpu) return now;  // free SMs: NCCL's kernel starts at once
+  // With a wave model: NCCL's kernel gets an SM when the first slot goes idle with no CTA left to hand out (the
+  // running op's first-idle fraction of its span); otherwise comm_start_wait × its remaining time.
+  const TimePs at = running.idle_frac >= 0
+                        ? k.comp_start + Round(double(running.idle_frac) * double(k.comp_end - k.comp_start))
+                        : now + Round(start_wait_ * double(k.comp_end - now));
+  return at <= now ? now : now + Round(q * double(at - now));
 }
 
 void Engine::Post(int r, int pos, TimePs now) {
   const SimOp& op = OpAt(r, 1, pos);
-  const TimePs ready = ReadyAt(r, now);
+  const bool collective = op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter;
+  const TimePs ready = ReadyAt(r, now, collective ? world_ : 2);
   switch (op.kind) {
     case OpKind::kSend: {
       // Actual receiver d; its representative dc sees this send as coming from r shifted by −(d − dc).

@@ -47,6 +47,7 @@ struct SimOp {
   bool group_with_next = false;   // the next op of this stream is posted together with this one
   bool fills_gpu = true;          // compute ops: launches at least one CTA per SM (a transfer posted beside it waits)
   float slowdown = 0;             // compute ops: runs (1 + slowdown)× slower while the rank communicates
+  float idle_frac = -1;           // compute ops: CostModel::FirstIdleFraction (−1: comm_start_wait applies)
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
   int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
   int32_t tag = -1;
@@ -92,6 +93,12 @@ class Engine {
          const std::vector<uint32_t>& program_of_rank, int period = 0);
   // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts).
   void TraceRank(int rank, const RankSchedule* schedule);
+  // Pass start (t = 0): each rank has probability `f` of having posted ahead of its GPU, so that its first kernel gets
+  // the SMs before its first transfer (HardwareProfile::forward_kernel_first). The engine is deterministic: a
+  // transfer posted at t = 0 beside a GPU-filling kernel waits the expected time, q × the start wait, where
+  // q = 1 − (1 − f)^n is the chance that at least one of its n participants (2 for send/recv, W for a collective) is
+  // kernel-first; the collective or pair cannot start before that rank's NCCL kernel has SMs. Default 0.
+  void SetKernelFirstFraction(double f) { kernel_first_ = f; }
   Status Run();
 
   const std::vector<RankTotals>& totals() const { return totals_; }
@@ -177,8 +184,8 @@ class Engine {
   void Mark(int rank, TimePs now);
   void TryAdvance(int rank, TimePs now);
   // When a communication kernel rank `r` posts at `now` gets SMs: later by comm_start_wait × the running compute op's
-  // remaining time.
-  TimePs ReadyAt(int r, TimePs now) const;
+  // remaining time (at t = 0 the expected wait over kernel-first participants, `participants` of them).
+  TimePs ReadyAt(int r, TimePs now, int participants = 2) const;
   void Post(int rank, int pos, TimePs now);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);
@@ -206,6 +213,7 @@ class Engine {
   bool broken_ = false;  // a symmetric run met a case it cannot prove exact
   double slowdown_;
   double start_wait_;
+  double kernel_first_ = 0;  // SetKernelFirstFraction
   double beside_;  // comm_rate_beside_compute
   TimePs coll_step_latency_;
   TimePs coll_hop_latency_;  // < 0: link latency + coll_step_latency_

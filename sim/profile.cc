@@ -117,7 +117,19 @@ double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int ba
   return EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
 }
 
-double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, int batch, double group) const {
+double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
+  if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
+  const double ctas = Ctas(q, kv, h, batch, group);
+  const double slots = double(sms) * ctas_per_sm;
+  if (ctas < slots) return 0;
+  const double full = std::floor(ctas / slots);
+  const double round = RoundUs(TilesPerCta(q, kv, pairs, group));
+  return ctas - full * slots > 0 ? full * round : EffectiveRounds(ctas) * round;
+}
+
+double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, int batch, double group,
+                                 double* first_idle_us) const {
+  if (first_idle_us) *first_idle_us = 0;
   if (q <= 0 || kv <= 0) return 0;
   // Tiles each CTA of one head loops over, in launch order.
   std::vector<double> work;
@@ -140,7 +152,11 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
   const double slots = double(sms) * ctas_per_sm;
   const double per_head = double(work.size());
   if (total <= 0) return 0;
-  if (ctas > 16 * slots) return EffectiveRounds(ctas) * RoundUs(total / per_head);
+  if (ctas > 16 * slots) {
+    const double round = RoundUs(total / per_head), full = std::floor(ctas / slots);
+    if (first_idle_us) *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round;
+    return EffectiveRounds(ctas) * round;
+  }
   const int64_t heads = std::llround(ctas / per_head);
   std::vector<double> cost(work.size());
   for (size_t i = 0; i < work.size(); ++i) cost[i] = work[i] > 0 ? RoundUs(work[i]) : 0;
@@ -154,7 +170,18 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
       end = std::max(end, free_at.back());
       std::push_heap(free_at.begin(), free_at.end(), std::greater<>());
     }
+  // Every CTA is handed out; the earliest free slot is the first to go idle (0 when some slot never got a CTA).
+  if (first_idle_us) *first_idle_us = int64_t(free_at.size()) < int64_t(slots) ? 0.0 : free_at.front();
   return end;
+}
+
+double KernelFirstFraction(const HardwareProfile& hw, bool forward, int world) {
+  const auto& t = forward ? hw.forward_kernel_first : hw.backward_kernel_first;
+  if (t.empty()) return 0;
+  double f = t.front().second;
+  for (const auto& [w, x] : t)
+    if (w <= world) f = x;
+  return f;
 }
 
 const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const std::string& mask,
@@ -188,6 +215,26 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_start_skew_us", 0, 1e6, &p.backward_start_skew_us,
                                     /*required=*/false));
+  for (auto [key, dst] : {std::pair{"forward_kernel_first_fraction", &p.forward_kernel_first},
+                           std::pair{"backward_kernel_first_fraction", &p.backward_kernel_first}}) {
+    if (!c->contains(key)) continue;
+    const std::string field = std::string("compute.") + key;
+    const json& v = c->at(key);
+    if (!v.is_object() || !v.contains("by_world") || !v.at("by_world").is_array())
+      return rd.Error(field, "must be an object {\"by_world\": [[world, fraction], ...], \"source\": string}");
+    if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
+      return rd.Error(field + ".source", "must be a non-empty string saying where the numbers come from");
+    dst->clear();
+    for (const json& e : v.at("by_world")) {
+      if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number())
+        return rd.Error(field + ".by_world", "entries must be [world, fraction]");
+      const int w = e[0].get<int>();
+      const double f = e[1].get<double>();
+      if (w < 1 || !(f >= 0 && f <= 1) || (!dst->empty() && w <= dst->back().first))
+        return rd.Error(field + ".by_world", "needs ascending worlds >= 1 and fractions in [0, 1]");
+      dst->emplace_back(w, f);
+    }
+  }
   if (c->contains("attention")) {
     const json& a = c->at("attention");
     if (!a.is_array()) return rd.Error("compute.attention", "must be an array of tables");

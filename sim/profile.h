@@ -53,7 +53,14 @@ struct WaveModel {
   // free slot. Each CTA holds its slot for RoundUs(its tiles); the kernel time is the last slot's end (list
   // scheduling in launch order). With more than 16 rounds the unequal loops average out and EffectiveRounds ·
   // RoundUs(mean tiles) is used instead (and keeps the cost of huge blocks O(1)).
-  double CausalKernelUs(int64_t q, int64_t kv, int64_t diagonal_offset, double h, int batch, double group) const;
+  // `first_idle_us` (optional): when the first slot goes idle with no CTA left to hand out (FirstIdleUs).
+  double CausalKernelUs(int64_t q, int64_t kv, int64_t diagonal_offset, double h, int batch, double group,
+                        double* first_idle_us = nullptr) const;
+  // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment
+  // another kernel (NCCL's, posted on another stream while this one runs) gets an SM. Equal CTAs: the start of the
+  // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer
+  // CTAs than slots.
+  double FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
 };
 
 struct AttentionTable {
@@ -76,6 +83,13 @@ struct HardwareProfile {
   // Host skew at the start of a pass: the ranks' first ops start up to this much apart (each rank's host thread
   // issues its pass on its own), and the ring waits for the last one; added to the simulated step time.
   double forward_start_skew_us = 0, backward_start_skew_us = 0;
+  // Pass start on a rank whose host posted ahead of its GPU: every rank's GPU is held by the iteration's barrier
+  // all-reduce on the compute stream, so a host that reached the barrier early has already queued its first kernel and
+  // first transfer when the barrier completes; the compute stream then runs on at once while the comm stream waits for
+  // a cross-stream event, and the transfer finds the SMs taken (comm_start_wait). Per world size (ascending): the
+  // fraction of ranks whose first kernel started before their first transfer in real runs. Empty: the transfer listed
+  // first gets its SMs first on every rank. See KernelFirstFraction.
+  std::vector<std::pair<int, double>> forward_kernel_first, backward_kernel_first;
   double comm_slowdown = 0;      // compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy
   // A communication kernel posted while an attention kernel holds every SM gets SMs only as that kernel's CTAs leave:
   // its transfer starts after this fraction of the running compute op's remaining time (0: at once; 1: at its end).
@@ -110,6 +124,10 @@ struct HardwareProfile {
 };
 
 // Parses a profile; errors name the file and the field ("h100.json: network.nic_gbps.value must be > 0").
+// The fraction of ranks that start a pass kernel-first at world size `world`: the entry of the largest measured world
+// size <= world (the smallest one below all of them); 0 when none was measured.
+double KernelFirstFraction(const HardwareProfile& hw, bool forward, int world);
+
 Status ParseProfile(const nlohmann::json& j, const std::string& origin, HardwareProfile* out);
 // `name_or_path`: a path to a JSON file, or a name looked up as <profile dir>/<name>.json.
 Status LoadProfile(const std::string& name_or_path, HardwareProfile* out);

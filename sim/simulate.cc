@@ -149,8 +149,10 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
     period = FindSymmetryPeriod(topo, programs, program_of);
   std::optional<Engine> engine;
+  const double kernel_first = w > 1 ? KernelFirstFraction(hw, cfg.pass == Pass::kForward, w) : 0;
   if (period < w) {
     engine.emplace(topo, hw, programs, program_of, period);
+    engine->SetKernelFirstFraction(kernel_first);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -160,6 +162,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   }
   if (!engine) {
     engine.emplace(topo, hw, programs, program_of);
+    engine->SetKernelFirstFraction(kernel_first);
     for (int r = 0; r < w; ++r)
       if (kept_index[r] >= 0) engine->TraceRank(r, &kept[kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());

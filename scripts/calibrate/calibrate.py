@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import RINGLAB, ROOT, git_commit, load_trace, real_traces  # noqa: E402
-from trace_samples import relative, samples_from_traces  # noqa: E402
+from trace_samples import kernel_first_fractions, relative, samples_from_traces  # noqa: E402
 
 
 def main():
@@ -85,6 +85,13 @@ def main():
     subprocess.run([RINGLAB, "fit-profile", "--samples", *sample_files, "--base", args.base, "--out", str(out),
                     "--name", args.name or f"{base_name}_calibrated", "--tag", tag, *one_line], check=True)
     prof = json.load(open(out))
+    if paths:
+        # A host number from the calibration runs: which stream gets the GPU first at a pass start (sim/profile.h).
+        for ps, rows in kernel_first_fractions(paths).items():
+            prof["compute"][f"{ps}_kernel_first_fraction"] = {
+                "by_world": [[w, round(f, 4)] for w, f, _ in rows],
+                "source": f"{tag}: fraction of ranks whose first kernel started before their first transfer, per "
+                          f"world size ({', '.join(f'W={w}: {k} ranks' for w, _, k in rows)} of {ps} runs)"}
     pv = prof.setdefault("provenance", {})
     pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "scripts/calibrate/calibrate.py",
                "command": shlex.join(["calibrate.py", *sys.argv[1:]])})

@@ -160,6 +160,29 @@ def samples_from_traces(paths, host_only=False):
             "overlap_us": overlap, "start_waits": waits, "start_skews_us": skews, "beside_kernels": beside_kernels}
 
 
+def kernel_first_fractions(paths):
+    """Per pass and world size: the fraction of ranks whose first compute op started before their first comm op (a
+    host number: the iteration's barrier all-reduce holds the GPU while the host posts, so a host that got there early
+    has queued both and the compute stream goes first). {pass: [[world, fraction, ranks], ...]} by ascending world."""
+    seen = collections.defaultdict(lambda: [0, 0])
+    for path in paths:
+        meta, events = load_trace(path)
+        if meta["world"] < 2:
+            continue
+        for r in range(meta["world"]):
+            mine = [e for e in events if e["pid"] == r]
+            comp = [e["ts"] for e in mine if e["cat"] not in COMM]
+            comm = [e["ts"] for e in mine if e["cat"] in COMM]
+            if comp and comm:
+                c = seen[(meta["pass"], meta["world"])]
+                c[0] += min(comp) < min(comm)
+                c[1] += 1
+    out = collections.defaultdict(list)
+    for (ps, w), (k, n) in sorted(seen.items()):
+        out[ps].append([w, k / n, n])
+    return dict(out)
+
+
 def relative(paths, root):
     out = []
     for p in paths:

@@ -182,6 +182,68 @@ TEST(SimEngine, TransferPostedBesideARunningKernelWaitsItsShareOfTheKernel) {
   }
 }
 
+TEST(SimEngine, TransferBesideAKernelGetsSmsWhenItsFirstSlotIdles) {
+  // As above, but the running kernel carries a wave-model first-idle fraction of 0.5: NCCL's kernel gets an SM at
+  // 50 us whatever comm_start_wait says (0.9 here): 50 + 10 (latency) + 10 (1 MB at 100 GB/s) = 70 us. Without the
+  // fraction (−1), comm_start_wait applies: 10 + 0.9·90 + 20 = 111 us. Posted after the idle point: at once.
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.comm_start_wait = 0.9;
+  for (auto [frac, end_us] : {std::pair{0.5f, 70.0}, {-1.0f, 111.0}, {0.05f, 30.0}}) {
+    SimOp attend, small_send, small_recv, send, recv;
+    attend.kind = OpKind::kAttend;
+    attend.dur_ps = 100 * 1000000;
+    attend.idle_frac = frac;
+    small_send.kind = send.kind = OpKind::kSend;
+    small_recv.kind = recv.kind = OpKind::kRecv;
+    small_send.peer_offset = small_recv.peer_offset = send.peer_offset = recv.peer_offset = 1;
+    small_send.tag = small_recv.tag = 0;
+    send.tag = recv.tag = 1;
+    small_send.bytes = small_recv.bytes = 1;
+    send.bytes = recv.bytes = 1000000;
+    std::vector<RankProgram> programs(2);
+    programs[0].streams[0] = {attend};
+    programs[0].streams[1] = {small_send, recv};
+    programs[1].streams[1] = {small_recv, send};
+    const std::vector<uint32_t> program_of = {0, 1};
+    Topology topo;
+    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+    Engine engine(topo, hw, programs, program_of);
+    ASSERT_TRUE(engine.Run().ok());
+    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, end_us, 2e-5) << "fraction " << frac;
+  }
+}
+
+TEST(SimEngine, KernelFirstRanksDelayAPassStartTransferByTheExpectedWait) {
+  // Rank 0 starts a 100 us kernel (first idle slot at 0.8 of it) and a 1 MB send to rank 1 at t = 0 (NVLink
+  // 100 GB/s, 10 us latency). Listed first, the transfer gets its SMs at once: 10 + 10 = 20 us. With a kernel-first
+  // fraction f per rank, a pair has q = 1 − (1 − f)² of at least one kernel-first end: f = 0.5 -> q = 0.75, the
+  // transfer starts at 0.75 · 80 = 60 us and ends at 80 us; f = 1 -> 80 + 20 = 100 us.
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.comm_start_wait = 1;
+  for (auto [f, end_us] : {std::pair{0.0, 20.0}, {0.5, 80.0}, {1.0, 100.0}}) {
+    SimOp attend, send, recv;
+    attend.kind = OpKind::kAttend;
+    attend.dur_ps = 100 * 1000000;
+    attend.idle_frac = 0.8f;
+    send.kind = OpKind::kSend;
+    recv.kind = OpKind::kRecv;
+    send.peer_offset = recv.peer_offset = 1;
+    send.tag = recv.tag = 0;
+    send.bytes = recv.bytes = 1000000;
+    std::vector<RankProgram> programs(2);
+    programs[0].streams[0] = {attend};
+    programs[0].streams[1] = {send};
+    programs[1].streams[1] = {recv};
+    const std::vector<uint32_t> program_of = {0, 1};
+    Topology topo;
+    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+    Engine engine(topo, hw, programs, program_of);
+    engine.SetKernelFirstFraction(f);
+    ASSERT_TRUE(engine.Run().ok());
+    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, end_us, 2e-5) << "f " << f;
+  }
+}
+
 TEST(SimEngine, AWaitingTransferSlowsNothingUntilItGetsItsSms) {
   // Rank 0 runs kernels A then B (100 us each, 2x slower while NCCL runs: comm_slowdown 1). A 1-byte exchange posted
   // with A at t = 0 runs beside it for its 10 us latency (A does 5 us of work meanwhile, so A ends at 105). At 10 us

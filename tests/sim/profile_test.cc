@@ -128,6 +128,51 @@ TEST(SimProfile, WaveModelReadsMeasuredRoundTable) {
   EXPECT_NE(ErrorOf(j).find("wave.tile_us"), std::string::npos) << ErrorOf(j);
 }
 
+TEST(SimProfile, FirstIdleSlotComesWithTheLastPartialRound) {
+  WaveModel w;
+  w.enabled = true;
+  w.tile_q = 128;
+  w.tile_kv = 64;
+  w.sms = 4;
+  w.ctas_per_sm = 1;
+  w.round_us = {{4, 10.0}, {16, 20.0}, {64, 70.0}};
+  // Full mask, q = 1024 rows -> 8 q tiles per head, kv = 1024 -> n = 16 tiles, R = 20 us. h = 1: 8 CTAs on 4 SMs, two
+  // full rounds: no slot idles before the end (40 us). h = 1, q = 1280: 10 CTAs, 2 full rounds + 2 CTAs: two SMs idle
+  // as the third round starts, at 2·20 = 40 us of 60. 3 CTAs (q = 384) leave an SM idle from the start.
+  EXPECT_DOUBLE_EQ(w.FirstIdleUs(1024, 1024, 1024.0 * 1024, 1, 1, 1), 40);
+  EXPECT_DOUBLE_EQ(w.FirstIdleUs(1280, 1024, 1280.0 * 1024, 1, 1, 1), 40);
+  EXPECT_DOUBLE_EQ(w.KernelUs(1280, 1024, 1280.0 * 1024, 1, 1, 1), 60);
+  EXPECT_DOUBLE_EQ(w.FirstIdleUs(384, 1024, 384.0 * 1024, 1, 1, 1), 0);
+  // Causal, q = kv = 1024, one head: CTAs of 16, 14, ..., 2 tiles, heaviest first, list-scheduled on 4 slots. The first
+  // four start at 0 (16, 14, 12, 10 tiles); 8, 6, 4, 2 go to the slots as they free: the slot of 10 tiles (R(10))
+  // takes 8, of 12 takes 6, of 14 takes 4, of 16 takes 2. After the last hand-out the earliest free slot is the first
+  // to idle: min over slots of R(a) + R(b).
+  double idle = -1;
+  const double end = w.CausalKernelUs(1024, 1024, 0, 1, 1, 1, &idle);
+  const double r10_8 = w.RoundUs(10) + w.RoundUs(8), r12_6 = w.RoundUs(12) + w.RoundUs(6),
+               r14_4 = w.RoundUs(14) + w.RoundUs(4), r16_2 = w.RoundUs(16) + w.RoundUs(2);
+  EXPECT_NEAR(end, std::max({r10_8, r12_6, r14_4, r16_2}), 1e-9);
+  EXPECT_NEAR(idle, std::min({r10_8, r12_6, r14_4, r16_2}), 1e-9);
+  EXPECT_LT(idle, end);
+}
+
+TEST(SimProfile, KernelFirstFractionIsReadPerWorldSize) {
+  nlohmann::json j = Bundled("h100_sxm");
+  j["compute"]["forward_kernel_first_fraction"] = {{"by_world", {{2, 0.1}, {4, 0.55}}}, {"source", "test"}};
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(j, "test.json", &hw).ok()) << ErrorOf(j);
+  // The largest measured world <= W; below all of them the smallest one's; none for the backward: 0.
+  EXPECT_DOUBLE_EQ(KernelFirstFraction(hw, true, 1), 0.1);
+  EXPECT_DOUBLE_EQ(KernelFirstFraction(hw, true, 2), 0.1);
+  EXPECT_DOUBLE_EQ(KernelFirstFraction(hw, true, 3), 0.1);
+  EXPECT_DOUBLE_EQ(KernelFirstFraction(hw, true, 8), 0.55);
+  EXPECT_DOUBLE_EQ(KernelFirstFraction(hw, false, 4), 0);
+  j["compute"]["forward_kernel_first_fraction"]["by_world"] = {{4, 0.5}, {2, 0.1}};
+  EXPECT_NE(ErrorOf(j).find("forward_kernel_first_fraction.by_world"), std::string::npos) << ErrorOf(j);
+  j["compute"]["forward_kernel_first_fraction"] = {{"by_world", {{2, 0.1}}}};
+  EXPECT_NE(ErrorOf(j).find("forward_kernel_first_fraction.source"), std::string::npos) << ErrorOf(j);
+}
+
 TEST(SimProfile, CausalBlocksListScheduleTheirUnequalCtas) {
   WaveModel w;
   w.enabled = true;
