@@ -27,8 +27,10 @@ if [ "$gpus" -gt 0 ] && $RINGLAB run --help >/dev/null 2>&1; then
   echo
   echo "== 4. real run of the default problem on $world GPU(s), then the simulator on the same configuration"
   $RINGLAB run --gpus "$world" --world "$world" --method both --trace out/real.json --json out/real_summary.json
-  echo "-- simulated, same configuration (profile h100_sxm):"
-  $RINGLAB sim --world "$world" --method both --json out/sim_same_as_real.json
+  # The calibrated profile: fitted to our kernels and NCCL on H100s (bench/results/sim_validation.md); on other GPUs
+  # the comparison says how far this machine is from those H100s.
+  echo "-- simulated, same configuration (profile h100_sxm_calibrated: our kernels measured on H100):"
+  $RINGLAB sim --world "$world" --method both --profile h100_sxm_calibrated --json out/sim_same_as_real.json
 else
   echo
   echo "== 4. no GPU here (or built without CUDA): real runs skipped; the simulation and the CPU reference stand in"
