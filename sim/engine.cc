@@ -159,13 +159,20 @@ void Engine::TryAdvance(int r, TimePs now) {
   while (progress) {
     progress = false;
     const std::vector<SimOp>& cs = prog.streams[0];
-    if (!k.comp_busy && k.next[0] < int(cs.size()) && ready(cs[k.next[0]])) {
+    const bool held = k.next[0] == 0 && first_kernel_delay_ > 0 && now < FirstKernelAt(r);
+    if (held && !k.wake_pushed && k.next[0] < int(cs.size())) {
+      Push(FirstKernelAt(r), kWake, uint32_t(r), 0);
+      k.wake_pushed = true;
+    }
+    if (!held && !k.comp_busy && k.next[0] < int(cs.size()) && ready(cs[k.next[0]])) {
       const SimOp& op = cs[k.next[0]];
       Mark(r, now);
       if (!k.started) totals_[r].start_ps = now, k.started = true;
       k.comp_busy = true;
       k.comp_start = k.comp_last = now;
       k.comp_left_ps = double(op.dur_ps);
+      if (k.first_wait && k.comm_busy && k.next[0] == 0) k.comm_waits_for = 0;  // NCCL waits for this kernel's SMs
+      k.first_wait = false;
       k.comp_slow = slowdown_ > 0 && k.comm_busy && k.comm_waits_for < 0;
       const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
       PushCompute(r, now + dur);
@@ -192,6 +199,7 @@ void Engine::TryAdvance(int r, TimePs now) {
         k.grp_post = now;
         k.next[1] = end;
         k.comm_waits_for = ReadyAt(r, now) > now ? k.next[0] - 1 : -1;
+        k.first_wait = k.next[0] == 0 && ReadyAt(r, now) > now;
         UpdateComputeRate(r, now);
         for (int pos = k.grp_begin; pos < end; ++pos) Post(r, pos, now);
         progress = true;
@@ -200,8 +208,26 @@ void Engine::TryAdvance(int r, TimePs now) {
   }
 }
 
+TimePs Engine::FirstKernelAt(int r) const {
+  const RankProgram& prog = programs_[program_of_rank_[r]];
+  if (prog.streams[0].empty() || prog.streams[1].empty()) return 0;
+  const SimOp& comm = prog.streams[1][0];
+  const bool posted_first = comm.op_id < prog.streams[0][0].op_id && comm.need_done[0] == 0 && comm.need_done[1] == 0;
+  return posted_first ? first_kernel_delay_ : 0;
+}
+
 TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
   const Rank& k = ranks_[r];
+  if (now == 0 && !k.comp_busy && kernel_first_ > 0 && k.next[0] == 0 && FirstKernelAt(r) > 0) {
+    // The first kernel is held for the host's posting on the ranks that are not kernel-first; on the kernel-first
+    // ones it runs from t = 0 and the transfer waits for its first idle slot: the expected wait, as below.
+    const SimOp& first = OpAt(r, 0, 0);
+    if (start_wait_ <= 0 || !first.fills_gpu) return now;
+    const double q = 1 - std::pow(1 - std::min(1.0, kernel_first_), std::max(1, participants));
+    const double at = first.idle_frac >= 0 ? double(first.idle_frac) * double(first.dur_ps)
+                                           : start_wait_ * double(first.dur_ps);
+    return Round(q * at);
+  }
   // A compute op that started at this very instant holds the SMs too: on the GPU it was released in stream order,
   // while the transfer waits on another stream's event, which lands a few microseconds later. At time 0 it depends on
   // the host: one that posted ahead of its GPU (held by the barrier) has the kernel first, one that did not issues the
@@ -446,6 +472,8 @@ Status Engine::Run() {
         ++stats_.ops;
         totals_[e.id].end_ps = std::max(totals_[e.id].end_ps, now);
         Record(int(e.id), 0, k.next[0] - 1, k.comp_start, now);
+        TryAdvance(int(e.id), now);
+      } else if (e.type == kWake) {
         TryAdvance(int(e.id), now);
       } else {
         if (e.version != flows_[e.id].version) continue;

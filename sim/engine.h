@@ -99,6 +99,11 @@ class Engine {
   // q = 1 − (1 − f)^n is the chance that at least one of its n participants (2 for send/recv, W for a collective) is
   // kernel-first; the collective or pair cannot start before that rank's NCCL kernel has SMs. Default 0.
   void SetKernelFirstFraction(double f) { kernel_first_ = f; }
+  // Pass start: a rank whose host posts an NCCL group (a comm op with no dependencies, listed before the first compute
+  // op) before its first kernel, on a GPU that is not held back (not kernel-first), launches that kernel only after
+  // the host is done posting: the first compute op starts no earlier than `us`. Simulate passes the expected delay,
+  // (1 − kernel-first fraction) × HardwareProfile::nccl_post_us. Default 0.
+  void SetFirstKernelDelayUs(double us) { first_kernel_delay_ = TimePs(std::llround(us * 1e6)); }
   Status Run();
 
   const std::vector<RankTotals>& totals() const { return totals_; }
@@ -108,7 +113,7 @@ class Engine {
   bool symmetry_broken() const { return broken_; }
 
  private:
-  enum EventType : uint32_t { kComputeDone = 0, kFlowDone = 1 };
+  enum EventType : uint32_t { kComputeDone = 0, kFlowDone = 1, kWake = 2 };
   // Events at one time are kept in one FIFO bucket (FIFO order is sequence order); a 4-ary heap orders the distinct
   // times. A ring's ranks act in lockstep, so there are few distinct pending times and most pushes hit a cached bucket.
   struct Event {
@@ -147,7 +152,8 @@ class Engine {
   };
   struct Rank {
     int32_t next[kStreamCount] = {0, 0}, done[kStreamCount] = {0, 0};
-    bool comp_busy = false, comm_busy = false, comp_slow = false, started = false;
+    bool comp_busy = false, comm_busy = false, comp_slow = false, started = false, wake_pushed = false,
+         first_wait = false;  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
     uint32_t comp_version = 0;
     double comp_left_ps = 0;  // work left, in ps at full speed
     TimePs comp_last = 0, comp_start = 0;
@@ -186,6 +192,8 @@ class Engine {
   // When a communication kernel rank `r` posts at `now` gets SMs: later by comm_start_wait × the running compute op's
   // remaining time (at t = 0 the expected wait over kernel-first participants, `participants` of them).
   TimePs ReadyAt(int r, TimePs now, int participants = 2) const;
+  // When rank r's first compute op may start (SetFirstKernelDelayUs): 0 or the delay.
+  TimePs FirstKernelAt(int r) const;
   void Post(int rank, int pos, TimePs now);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);
@@ -214,6 +222,7 @@ class Engine {
   double slowdown_;
   double start_wait_;
   double kernel_first_ = 0;  // SetKernelFirstFraction
+  TimePs first_kernel_delay_ = 0;  // SetFirstKernelDelayUs
   double beside_;  // comm_rate_beside_compute
   TimePs coll_step_latency_;
   TimePs coll_hop_latency_;  // < 0: link latency + coll_step_latency_

@@ -215,6 +215,7 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_start_skew_us", 0, 1e6, &p.backward_start_skew_us,
                                     /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_post_us", 0, 1e6, &p.nccl_post_us, /*required=*/false));
   for (auto [key, dst] : {std::pair{"forward_kernel_first_fraction", &p.forward_kernel_first},
                            std::pair{"backward_kernel_first_fraction", &p.backward_kernel_first}}) {
     if (!c->contains(key)) continue;

@@ -90,6 +90,9 @@ struct HardwareProfile {
   // fraction of ranks whose first kernel started before their first transfer in real runs. Empty: the transfer listed
   // first gets its SMs first on every rank. See KernelFirstFraction.
   std::vector<std::pair<int, double>> forward_kernel_first, backward_kernel_first;
+  // Host time to post an NCCL group (ncclGroupStart, the sends/receives or the collective, ncclGroupEnd) on a rank
+  // whose GPU waits for the host: the kernel listed after it launches that much later (Engine::SetFirstKernelDelayUs).
+  double nccl_post_us = 0;
   double comm_slowdown = 0;      // compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy
   // A communication kernel posted while an attention kernel holds every SM gets SMs only as that kernel's CTAs leave:
   // its transfer starts after this fraction of the running compute op's remaining time (0: at once; 1: at its end).

@@ -23,6 +23,7 @@ import datetime
 import json
 import pathlib
 import shlex
+import statistics
 import subprocess
 import sys
 
@@ -87,7 +88,13 @@ def main():
     prof = json.load(open(out))
     if paths:
         # A host number from the calibration runs: which stream gets the GPU first at a pass start (sim/profile.h).
-        for ps, rows in kernel_first_fractions(paths).items():
+        fractions, posts = kernel_first_fractions(paths)
+        if len(posts) >= 3:
+            prof["compute"]["nccl_post_us"] = {
+                "value": round(statistics.median(posts), 3),
+                "source": f"{tag}: median delay of the first kernel after the first transfer on the ranks that posted "
+                          f"the transfer first ({len(posts)} ranks): the host posting the NCCL group before the kernel"}
+        for ps, rows in fractions.items():
             prof["compute"][f"{ps}_kernel_first_fraction"] = {
                 "by_world": [[w, round(f, 4)] for w, f, _ in rows],
                 "source": f"{tag}: fraction of ranks whose first kernel started before their first transfer, per "

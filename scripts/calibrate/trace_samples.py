@@ -165,6 +165,7 @@ def kernel_first_fractions(paths):
     host number: the iteration's barrier all-reduce holds the GPU while the host posts, so a host that got there early
     has queued both and the compute stream goes first). {pass: [[world, fraction, ranks], ...]} by ascending world."""
     seen = collections.defaultdict(lambda: [0, 0])
+    posts = []
     for path in paths:
         meta, events = load_trace(path)
         if meta["world"] < 2:
@@ -177,10 +178,12 @@ def kernel_first_fractions(paths):
                 c = seen[(meta["pass"], meta["world"])]
                 c[0] += min(comp) < min(comm)
                 c[1] += 1
+                if min(comm) < min(comp):
+                    posts.append(min(comp) - min(comm))
     out = collections.defaultdict(list)
     for (ps, w), (k, n) in sorted(seen.items()):
         out[ps].append([w, k / n, n])
-    return dict(out)
+    return dict(out), posts
 
 
 def relative(paths, root):

@@ -244,6 +244,73 @@ TEST(SimEngine, KernelFirstRanksDelayAPassStartTransferByTheExpectedWait) {
   }
 }
 
+TEST(SimEngine, AKernelListedAfterAnNcclGroupWaitsForTheHostToPostIt) {
+  // Rank 0 lists a 1 MB send (op 0, no dependencies) before a 100 us kernel (op 1); rank 1 receives. NVLink 100 GB/s,
+  // 10 us latency, no start wait. With a first-kernel delay of 20 us the kernel runs 20 -> 120 us; the transfer is
+  // unaffected (0 -> 20 us). Listed the other way round (kernel op 0, send op 1) nothing waits: the kernel ends at 100.
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  for (auto [kernel_first, end0_us] : {std::pair{false, 120.0}, {true, 100.0}}) {
+    SimOp attend, send, recv;
+    attend.kind = OpKind::kAttend;
+    attend.dur_ps = 100 * 1000000;
+    attend.op_id = kernel_first ? 0 : 1;
+    send.op_id = kernel_first ? 1 : 0;
+    send.kind = OpKind::kSend;
+    recv.kind = OpKind::kRecv;
+    send.peer_offset = recv.peer_offset = 1;
+    send.tag = recv.tag = 0;
+    send.bytes = recv.bytes = 1000000;
+    std::vector<RankProgram> programs(2);
+    programs[0].streams[0] = {attend};
+    programs[0].streams[1] = {send};
+    programs[1].streams[1] = {recv};
+    const std::vector<uint32_t> program_of = {0, 1};
+    Topology topo;
+    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+    Engine engine(topo, hw, programs, program_of);
+    engine.SetFirstKernelDelayUs(20);
+    ASSERT_TRUE(engine.Run().ok());
+    EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, end0_us, 1e-6) << "kernel listed first " << kernel_first;
+    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, 20.0, 1e-6);
+  }
+}
+
+TEST(SimEngine, AHeldFirstKernelStillMakesThePassStartTransferWaitOnKernelFirstRanks) {
+  // Both pass-start rules together: send (op 0) listed before a 100 us kernel (op 1, first idle slot at 0.8 of it,
+  // 2x slower beside NCCL), first-kernel delay 20 us, kernel-first fraction 0.5 (q = 0.75 for a pair). The transfer
+  // waits the expected 0.75 · 80 = 60 us and runs 60 -> 80 us (10 latency + 10 bytes); the kernel runs 20 -> 120 us,
+  // not slowed: NCCL's kernel waits for its SMs and holds none (were it counted as holding them from 20 us, the kernel
+  // would run 2x slower until 80 us and end at 150).
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.comm_start_wait = 1;
+  hw.comm_slowdown = 1;
+  SimOp attend, send, recv;
+  attend.kind = OpKind::kAttend;
+  attend.dur_ps = 100 * 1000000;
+  attend.idle_frac = 0.8f;
+  attend.slowdown = 1.0f;
+  attend.op_id = 1;
+  send.op_id = 0;
+  send.kind = OpKind::kSend;
+  recv.kind = OpKind::kRecv;
+  send.peer_offset = recv.peer_offset = 1;
+  send.tag = recv.tag = 0;
+  send.bytes = recv.bytes = 1000000;
+  std::vector<RankProgram> programs(2);
+  programs[0].streams[0] = {attend};
+  programs[0].streams[1] = {send};
+  programs[1].streams[1] = {recv};
+  const std::vector<uint32_t> program_of = {0, 1};
+  Topology topo;
+  ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+  Engine engine(topo, hw, programs, program_of);
+  engine.SetKernelFirstFraction(0.5);
+  engine.SetFirstKernelDelayUs(20);
+  ASSERT_TRUE(engine.Run().ok());
+  EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, 120.0, 1e-6);
+  EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, 80.0, 2e-5);
+}
+
 TEST(SimEngine, AWaitingTransferSlowsNothingUntilItGetsItsSms) {
   // Rank 0 runs kernels A then B (100 us each, 2x slower while NCCL runs: comm_slowdown 1). A 1-byte exchange posted
   // with A at t = 0 runs beside it for its 10 us latency (A does 5 us of work meanwhile, so A ends at 105). At 10 us
