@@ -146,10 +146,10 @@ def main():
           f"{'the runs gave ' + pv.get('runs_give', '?') if pv.get('source_traces') else 'no runs were used'}.\n",
           f"Measured = the run summaries' medians (`fwd_ms`, `fwdbwd_ms`: slowest rank's median of 5 timed iterations); "
           f"simulated fwd+bwd = simulated forward step + simulated backward step.\n",
-          f"**Held out ({len(held_pts)} runs = points x methods): forward median |error| {h['fwd']['median_abs_error'] * 100:.1f}%, "
-          f"worst {h['fwd']['worst_abs_error'] * 100:.1f}%; forward+backward median {h['fwdbwd']['median_abs_error'] * 100:.1f}%, "
+          f"**Held out ({len(held_pts)} runs = points x methods): forward median |error| {h['fwd']['median_abs_error'] * 100:.2f}%, "
+          f"worst {h['fwd']['worst_abs_error'] * 100:.1f}%; forward+backward median {h['fwdbwd']['median_abs_error'] * 100:.2f}%, "
           f"worst {h['fwdbwd']['worst_abs_error'] * 100:.1f}%; all {2 * len(held_pts)} numbers median "
-          f"{h['all']['median_abs_error'] * 100:.1f}%, worst {h['all']['worst_abs_error'] * 100:.1f}%.**\n",
+          f"{h['all']['median_abs_error'] * 100:.2f}%, worst {h['all']['worst_abs_error'] * 100:.1f}%.**\n",
           "| point | method | fwd ms meas | fwd ms sim | fwd err | fwd+bwd ms meas | fwd+bwd ms sim | fwd+bwd err |",
           "|---|---|---|---|---|---|---|---|"]
     for r in points:
