@@ -262,19 +262,7 @@ __global__ void __launch_bounds__(kBwdThreads, 1) BackwardKernel(const BwdArgs a
     if (n >= a.kv_tokens) continue;
 #pragma unroll
     for (int i = 0; i < D / 8; ++i) {
-      float2* pk = reinterpret_cast<float2*>(dkp + n * D + i * 8 + 2 * tq);
-      float2* pv = reinterpret_cast<float2*>(dvp + n * D + i * 8 + 2 * tq);
-      float2 nk = make_float2(dk[i][2 * r] * a.scale, dk[i][2 * r + 1] * a.scale);
-      float2 nv = make_float2(dv[i][2 * r], dv[i][2 * r + 1]);
-      if (a.accumulate_dkv) {
-        const float2 ok = *pk, ov = *pv;
-        nk.x += ok.x;
-        nk.y += ok.y;
-        nv.x += ov.x;
-        nv.y += ov.y;
-      }
-      *pk = nk;
-      *pv = nv;
+      StoreDkDvPair(a, dkp, dvp, n, i * 8 + 2 * tq, D, dk[i][2 * r], dk[i][2 * r + 1], dv[i][2 * r], dv[i][2 * r + 1]);
     }
   }
 }

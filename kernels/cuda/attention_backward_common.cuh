@@ -94,4 +94,23 @@ __device__ __forceinline__ void LoadRowStatsAsync(const BwdArgs& a, int b, int h
   CpAsync4(dst, ok ? src : a.lse, ok ? 4 : 0);
 }
 
+// Writes (or, with accumulate_dkv, adds) one lane's pair of dK and dV columns [col, col + 1] of key row n: dk_pair
+// and dv_pair are the accumulators (dK not yet scaled). dK/dV rows belong to one CTA: no atomics.
+__device__ __forceinline__ void StoreDkDvPair(const BwdArgs& a, float* dk_head, float* dv_head, int64_t n, int col,
+                                              int head_dim, float dk0, float dk1, float dv0, float dv1) {
+  float2* pk = reinterpret_cast<float2*>(dk_head + n * head_dim + col);
+  float2* pv = reinterpret_cast<float2*>(dv_head + n * head_dim + col);
+  float2 nk = make_float2(dk0 * a.scale, dk1 * a.scale);
+  float2 nv = make_float2(dv0, dv1);
+  if (a.accumulate_dkv) {
+    const float2 ok = *pk, ov = *pv;
+    nk.x += ok.x;
+    nk.y += ok.y;
+    nv.x += ov.x;
+    nv.y += ov.y;
+  }
+  *pk = nk;
+  *pv = nv;
+}
+
 }  // namespace ringlab::cuda::detail

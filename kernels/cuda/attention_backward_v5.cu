@@ -296,20 +296,8 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
       if (n >= a.kv_tokens) continue;
 #pragma unroll
       for (int i = 0; i < D / 16; ++i) {
-        const int col = hw * (D / 2) + i * 8 + 2 * tq;
-        float2* pk = reinterpret_cast<float2*>(dkp + n * D + col);
-        float2* pv = reinterpret_cast<float2*>(dvp + n * D + col);
-        float2 nk = make_float2(dk[mi][i][2 * r] * a.scale, dk[mi][i][2 * r + 1] * a.scale);
-        float2 nv = make_float2(dv[mi][i][2 * r], dv[mi][i][2 * r + 1]);
-        if (a.accumulate_dkv) {
-          const float2 ok = *pk, ov = *pv;
-          nk.x += ok.x;
-          nk.y += ok.y;
-          nv.x += ov.x;
-          nv.y += ov.y;
-        }
-        *pk = nk;
-        *pv = nv;
+        StoreDkDvPair(a, dkp, dvp, n, hw * (D / 2) + i * 8 + 2 * tq, D, dk[mi][i][2 * r], dk[mi][i][2 * r + 1],
+                      dv[mi][i][2 * r], dv[mi][i][2 * r + 1]);
       }
     }
 }
