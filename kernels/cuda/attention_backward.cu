@@ -10,8 +10,6 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 
 #include "kernels/cuda/attention_backward_common.cuh"
 #include "kernels/cuda/attention_checks.h"
@@ -308,9 +306,9 @@ const char* LaunchBackwardV4(const BackwardParams& p, void* stream) {
   const BlockShape& s = p.shape;
   if (s.kv_tokens == 0) return "";
   auto st = static_cast<cudaStream_t>(stream);
-  const bool bf16 = s.element == ElementType::kBFloat16;
-  if (s.head_dim == 128) return bf16 ? LaunchTyped<__nv_bfloat16, 128>(p, st) : LaunchTyped<__half, 128>(p, st);
-  return bf16 ? LaunchTyped<__nv_bfloat16, 64>(p, st) : LaunchTyped<__half, 64>(p, st);
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchTyped<decltype(t), decltype(d)::value>(p, st);
+  });
 }
 
 }  // namespace ringlab::cuda

@@ -5,6 +5,7 @@
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launch_common.h"
 
 namespace ringlab::cuda {
 namespace {
@@ -57,9 +58,9 @@ const char* LaunchBackwardPrepare(const BackwardPrepareParams& p, void* stream) 
     return "BackwardPrepareParams: dout must be 4-byte and out 8-byte aligned, with even strides";
   if (p.batch * p.heads > 65535) return "BackwardPrepareParams: batch * heads must be at most 65535";
   auto st = static_cast<cudaStream_t>(stream);
-  const bool bf16 = p.element == ElementType::kBFloat16;
-  if (p.head_dim == 128) return bf16 ? Launch<__nv_bfloat16, 128>(p, st) : Launch<__half, 128>(p, st);
-  return bf16 ? Launch<__nv_bfloat16, 64>(p, st) : Launch<__half, 64>(p, st);
+  return DispatchElementAndHeadDim(p.element, p.head_dim, [&](auto t, auto d) {
+    return Launch<decltype(t), decltype(d)::value>(p, st);
+  });
 }
 
 }  // namespace ringlab::cuda

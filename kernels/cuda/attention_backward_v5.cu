@@ -42,10 +42,6 @@ constexpr int V5SmemBytes() {
   return (2 * kV5BlockN * D + 4 * kV5BlockM * D + 2 * kV5BlockN * kV5BlockM) * 2 + 4 * kV5BlockM * 4;
 }
 
-__device__ __forceinline__ void StShared32(uint32_t addr, uint32_t val) {
-  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val));
-}
-
 template <typename T, int D>
 __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs a) {
   constexpr int BN = kV5BlockN, BM = kV5BlockM;
@@ -323,9 +319,9 @@ const char* LaunchBackwardV5(const BackwardParams& p, void* stream) {
   const BlockShape& s = p.shape;
   if (s.kv_tokens == 0) return "";
   auto st = static_cast<cudaStream_t>(stream);
-  const bool bf16 = s.element == ElementType::kBFloat16;
-  if (s.head_dim == 128) return bf16 ? LaunchTypedV5<__nv_bfloat16, 128>(p, st) : LaunchTypedV5<__half, 128>(p, st);
-  return bf16 ? LaunchTypedV5<__nv_bfloat16, 64>(p, st) : LaunchTypedV5<__half, 64>(p, st);
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchTypedV5<decltype(t), decltype(d)::value>(p, st);
+  });
 }
 
 }  // namespace ringlab::cuda

@@ -40,14 +40,6 @@ constexpr int WgmmaBwdSmemBytes() {
   return (2 * kWbBlockN * D + 4 * kWbBlockM * D + kWbBlockN * kWbBlockM) * 2 + 4 * kWbBlockM * 4 + 1024;
 }
 
-template <int N>
-__device__ __forceinline__ void PinAccumulators(float (&acc)[N][4]) {
-#pragma unroll
-  for (int i = 0; i < N; ++i)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) PinRegister(acc[i][e]);
-}
-
 // acc (64 x D) += A (64 x 16 from registers) * B (16 x D, MN-major tile of kRows rows), k16 step kk.
 template <typename T, int D, int kRows>
 __device__ __forceinline__ void AccumulateRs(float (&acc)[D / 8][4], const uint32_t* a, uint32_t b_tile, int kk) {
@@ -57,10 +49,6 @@ __device__ __forceinline__ void AccumulateRs(float (&acc)[D / 8][4], const uint3
   } else {
     WgmmaRS64x64<T, 1>(&acc[0][0], a, desc, 1);
   }
-}
-
-__device__ __forceinline__ void StShared32(uint32_t addr, uint32_t val) {
-  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val));
 }
 
 template <typename T, int D>
@@ -270,9 +258,9 @@ const char* LaunchBackwardWgmma(const BackwardParams& p, void* stream) {
   if (s.kv_tokens == 0) return "";
   if (!DeviceIsSm90()) return "LaunchBackwardWgmma: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward";
   auto st = static_cast<cudaStream_t>(stream);
-  const bool bf16 = s.element == ElementType::kBFloat16;
-  if (s.head_dim == 128) return bf16 ? LaunchTyped<__nv_bfloat16, 128>(p, st) : LaunchTyped<__half, 128>(p, st);
-  return bf16 ? LaunchTyped<__nv_bfloat16, 64>(p, st) : LaunchTyped<__half, 64>(p, st);
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchTyped<decltype(t), decltype(d)::value>(p, st);
+  });
 }
 
 }  // namespace ringlab::cuda

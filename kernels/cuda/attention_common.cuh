@@ -72,6 +72,10 @@ __device__ __forceinline__ void LdMatrixX4Trans(uint32_t* r, uint32_t smem_addr)
                : "r"(smem_addr));
 }
 
+__device__ __forceinline__ void StShared32(uint32_t addr, uint32_t val) {
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val));
+}
+
 // 16-byte async copy global -> shared; bytes beyond src_bytes (0 or 16) are zero-filled.
 __device__ __forceinline__ void CpAsync16(uint32_t smem_addr, const void* gmem, int src_bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr), "l"(gmem), "r"(src_bytes));

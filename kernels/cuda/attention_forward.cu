@@ -244,9 +244,9 @@ const char* LaunchForwardMma(const ForwardParams& p, void* stream) {
   const BlockShape& s = p.shape;
   if (s.q_tokens == 0) return "";
   auto st = static_cast<cudaStream_t>(stream);
-  const bool bf16 = s.element == ElementType::kBFloat16;
-  if (s.head_dim == 128) return bf16 ? LaunchForwardTyped<__nv_bfloat16, 128>(p, st) : LaunchForwardTyped<__half, 128>(p, st);
-  return bf16 ? LaunchForwardTyped<__nv_bfloat16, 64>(p, st) : LaunchForwardTyped<__half, 64>(p, st);
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchForwardTyped<decltype(t), decltype(d)::value>(p, st);
+  });
 }
 
 }  // namespace ringlab::cuda

@@ -51,16 +51,6 @@ __device__ __forceinline__ void AccumulatePv(float (&o)[D / 8][4], const uint32_
   }
 }
 
-// Pins every register of an accumulator array in place (see PinRegister): around wgmma issue and wait, so that
-// ptxas sees no ordinary instruction touching the accumulators while the warpgroup MMAs own them.
-template <int N>
-__device__ __forceinline__ void PinAccumulators(float (&acc)[N][4]) {
-#pragma unroll
-  for (int i = 0; i < N; ++i)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) PinRegister(acc[i][e]);
-}
-
 // Masks keys past the block end and (causal) keys past row + offset in the S tile starting at key n0, for the lane
 // whose first row is `row_in_cta` of the CTA starting at query m0. Cheap no-op away from the edges.
 template <int BN>
@@ -260,9 +250,9 @@ const char* LaunchForwardWgmma(const ForwardParams& p, void* stream) {
   if (s.q_tokens == 0) return "";
   if (!DeviceIsSm90()) return "LaunchForwardWgmma: needs a compute capability 9.0 GPU (H100/H200); use LaunchForward";
   auto st = static_cast<cudaStream_t>(stream);
-  const bool bf16 = s.element == ElementType::kBFloat16;
-  if (s.head_dim == 128) return bf16 ? LaunchTyped<__nv_bfloat16, 128>(p, st) : LaunchTyped<__half, 128>(p, st);
-  return bf16 ? LaunchTyped<__nv_bfloat16, 64>(p, st) : LaunchTyped<__half, 64>(p, st);
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchTyped<decltype(t), decltype(d)::value>(p, st);
+  });
 }
 
 }  // namespace ringlab::cuda

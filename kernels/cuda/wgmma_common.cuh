@@ -70,4 +70,14 @@ __device__ __forceinline__ void FenceProxyAsyncShared() { asm volatile("fence.pr
 __device__ __forceinline__ void PinRegister(float& r) { asm volatile("" : "+f"(r)::"memory"); }
 __device__ __forceinline__ void PinRegister(uint32_t& r) { asm volatile("" : "+r"(r)::"memory"); }
 
+// Pins every register of an accumulator array (mma C-fragment layout) in place: around wgmma issue and wait, so
+// that ptxas sees no ordinary instruction touching the accumulators while the warpgroup MMAs own them.
+template <int N>
+__device__ __forceinline__ void PinAccumulators(float (&acc)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) PinRegister(acc[i][e]);
+}
+
 }  // namespace ringlab::cuda::detail
