@@ -70,6 +70,18 @@ double CostModel::FirstIdleFraction(const Op& op) const {
   return us > 0 ? std::clamp(idle / us, 0.0, 1.0) : -1;
 }
 
+int64_t CostModel::DisplacedTailPs(const Op& op) const {
+  if (op.kind != OpKind::kAttend || op.attend.causal || hw_.nccl_sms <= 0 || !full_ || !full_->wave.enabled) return 0;
+  const AttendBlock& b = op.attend;
+  const double pairs = b.EffectivePairs();
+  if (pairs <= 0) return 0;
+  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
+  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  const double us = full_->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
+                                                int(std::lround(hw_.nccl_sms)));
+  return int64_t(us * 1e6 + 0.5);
+}
+
 bool CostModel::FillsGpu(const Op& op) const {
   if (op.kind != OpKind::kAttend) return true;
   const AttentionTable* t = op.attend.causal ? causal_ : full_;

@@ -28,6 +28,9 @@ class CostModel {
   // with no CTA left (WaveModel::FirstIdleUs; a transfer posted beside it gets its SMs then). −1 otherwise (the
   // profile's comm_start_wait applies).
   double FirstIdleFraction(const Op& op) const;
+  // For a full-mask attention op with a wave model: how much longer it runs, in picoseconds, when a transfer is posted
+  // before its last partial round starts and NCCL's kernel takes SMs from that round (WaveModel::DisplacedTailUs).
+  int64_t DisplacedTailPs(const Op& op) const;
   // How much slower (factor − 1) a compute op runs while its rank communicates: (1 + comm_slowdown) times, for
   // attention with a wave model, the ratio of its kernel time on sms − nccl_sms SMs to that on all of them.
   double BesideCommSlowdown(const Op& op) const;

@@ -30,6 +30,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
       so.dur_ps = cost.ComputePs(op);
       so.fills_gpu = cost.FillsGpu(op);
       so.idle_frac = float(cost.FirstIdleFraction(op));
+      so.displaced_ps = cost.DisplacedTailPs(op);
       so.slowdown = float(cost.BesideCommSlowdown(op));
       p.flops += op.flops;
     } else {
@@ -173,6 +174,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       k.comp_left_ps = double(op.dur_ps);
       if (k.first_wait && k.comm_busy && k.next[0] == 0) k.comm_waits_for = 0;  // NCCL waits for this kernel's SMs
       k.first_wait = false;
+      k.tail_displaced = false;
       k.comp_slow = slowdown_ > 0 && k.comm_busy && k.comm_waits_for < 0;
       const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
       PushCompute(r, now + dur);
@@ -200,12 +202,30 @@ void Engine::TryAdvance(int r, TimePs now) {
         k.next[1] = end;
         k.comm_waits_for = ReadyAt(r, now) > now ? k.next[0] - 1 : -1;
         k.first_wait = k.next[0] == 0 && ReadyAt(r, now) > now;
+        DisplaceTail(r, now);
         UpdateComputeRate(r, now);
         for (int pos = k.grp_begin; pos < end; ++pos) Post(r, pos, now);
         progress = true;
       }
     }
   }
+}
+
+void Engine::DisplaceTail(int r, TimePs now) {
+  Rank& k = ranks_[r];
+  if (k.comm_waits_for < 0 || !k.comp_busy || k.tail_displaced || k.comp_end <= now) return;
+  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
+  if (running.displaced_ps <= 0 || running.idle_frac < 0 || k.comp_slow) return;
+  // NCCL's kernel is pending when the last round starts only if it was posted before that instant.
+  const TimePs last_round = k.comp_start + Round(double(running.idle_frac) * double(k.comp_end - k.comp_start));
+  if (now >= last_round) return;
+  double q = hw_.displaced_tail_fraction;  // expected value (profile.h)
+  if (k.comp_start == now && now == 0) q *= std::min(1.0, std::max(0.0, kernel_first_));  // kernel-first ranks only
+  const TimePs extra = Round(q * double(running.displaced_ps));
+  if (extra <= 0) return;
+  k.tail_displaced = true;
+  k.comp_left_ps += double(extra);
+  PushCompute(r, k.comp_end + extra);
 }
 
 TimePs Engine::FirstKernelAt(int r) const {

@@ -48,6 +48,7 @@ struct SimOp {
   bool fills_gpu = true;          // compute ops: launches at least one CTA per SM (a transfer posted beside it waits)
   float slowdown = 0;             // compute ops: runs (1 + slowdown)× slower while the rank communicates
   float idle_frac = -1;           // compute ops: CostModel::FirstIdleFraction (−1: comm_start_wait applies)
+  TimePs displaced_ps = 0;        // compute ops: CostModel::DisplacedTailPs (NCCL takes SMs from its last round)
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
   int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
   int32_t tag = -1;
@@ -153,7 +154,7 @@ class Engine {
   struct Rank {
     int32_t next[kStreamCount] = {0, 0}, done[kStreamCount] = {0, 0};
     bool comp_busy = false, comm_busy = false, comp_slow = false, started = false, wake_pushed = false,
-         first_wait = false;  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
+         first_wait = false, tail_displaced = false;  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
     uint32_t comp_version = 0;
     double comp_left_ps = 0;  // work left, in ps at full speed
     TimePs comp_last = 0, comp_start = 0;
@@ -194,6 +195,9 @@ class Engine {
   TimePs ReadyAt(int r, TimePs now, int participants = 2) const;
   // When rank r's first compute op may start (SetFirstKernelDelayUs): 0 or the delay.
   TimePs FirstKernelAt(int r) const;
+  // A transfer just posted waits for the running kernel's first idle slot: when that kernel's last round starts on
+  // every slot at once, NCCL's kernel takes some of them and the kernel runs SimOp::displaced_ps longer.
+  void DisplaceTail(int r, TimePs now);
   void Post(int rank, int pos, TimePs now);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);

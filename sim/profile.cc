@@ -127,6 +127,17 @@ double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int
   return ctas - full * slots > 0 ? full * round : EffectiveRounds(ctas) * round;
 }
 
+double WaveModel::DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group,
+                                  int nccl_sms) const {
+  if (q <= 0 || kv <= 0 || pairs <= 0 || nccl_sms <= 0) return 0;
+  const double ctas = Ctas(q, kv, h, batch, group);
+  const double slots = double(sms) * ctas_per_sm;
+  const double full = std::floor(ctas / slots);
+  const double last = ctas - full * slots;
+  if (full < 1 || last <= slots - double(nccl_sms) * ctas_per_sm) return 0;
+  return RoundUs(TilesPerCta(q, kv, pairs, group));
+}
+
 double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, int batch, double group,
                                  double* first_idle_us) const {
   if (first_idle_us) *first_idle_us = 0;
@@ -211,6 +222,8 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_slowdown", 0, 100, &p.comm_slowdown));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_start_wait", 0, 1, &p.comm_start_wait, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_sms", 0, 1024, &p.nccl_sms, /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "displaced_tail_fraction", 0, 1, &p.displaced_tail_fraction,
+                                    /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "forward_start_skew_us", 0, 1e6, &p.forward_start_skew_us,
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_start_skew_us", 0, 1e6, &p.backward_start_skew_us,

@@ -61,6 +61,10 @@ struct WaveModel {
   // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer
   // CTAs than slots.
   double FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
+  // Equal CTAs (a full-mask block), whose last, partial round starts on every slot at once: a transfer posted before that instant has its NCCL kernel pending, and when the slots free
+  // together NCCL's kernel takes `nccl_sms` of them; the last round's CTAs that no longer fit run one round later.
+  // The extra kernel time in microseconds (RoundUs(n)), or 0 when the last round fits beside NCCL.
+  double DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group, int nccl_sms) const;
 };
 
 struct AttentionTable {
@@ -100,6 +104,11 @@ struct HardwareProfile {
   // SMs NCCL's kernels hold while a transfer is in flight: meanwhile an attention kernel runs as on sms − nccl_sms
   // SMs (its wave model's slowdown for that block: one more partial round can cost far more than the SMs' share).
   double nccl_sms = 0;
+  // How often a transfer posted before a full-mask kernel's last partial round takes SMs from that round (the CTAs
+  // that no longer fit run one round later: WaveModel::DisplacedTailUs). Real runs show it on some ranks and not on
+  // others of the same shape, so the engine adds this fraction of the extra round (the expected value); calibration
+  // counts it on real traces. 1: always.
+  double displaced_tail_fraction = 1;
   std::vector<AttentionTable> attention;
   // memory
   double hbm_gbps = 3350;        // attention roofline memory bound

@@ -29,6 +29,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import RINGLAB, ROOT, git_commit, load_trace, real_traces  # noqa: E402
+from displaced_tails import displaced_tail_counts  # noqa: E402
 from trace_samples import kernel_first_fractions, relative, samples_from_traces  # noqa: E402
 
 
@@ -99,6 +100,16 @@ def main():
                 "by_world": [[w, round(f, 4)] for w, f, _ in rows],
                 "source": f"{tag}: fraction of ranks whose first kernel started before their first transfer, per "
                           f"world size ({', '.join(f'W={w}: {k} ranks' for w, _, k in rows)} of {ps} runs)"}
+    if paths:
+        # Another race counted on the calibration runs: NCCL taking SMs from a kernel's last round (sim/profile.h).
+        json.dump(prof, open(out, "w"), indent=1)
+        displaced, eligible = displaced_tail_counts(paths, str(out))
+        if eligible >= 3:
+            prof["compute"]["displaced_tail_fraction"] = {
+                "value": round(displaced / eligible, 4),
+                "source": f"{tag}: {displaced} of {eligible} full-mask attention kernels that the simulator has a "
+                          f"transfer posted before their last round ran one round longer in the calibration runs"}
+        print(f"calibrate: displaced last rounds {displaced} of {eligible} eligible kernels")
     pv = prof.setdefault("provenance", {})
     pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "scripts/calibrate/calibrate.py",
                "command": shlex.join(["calibrate.py", *sys.argv[1:]])})

@@ -311,6 +311,42 @@ TEST(SimEngine, AHeldFirstKernelStillMakesThePassStartTransferWaitOnKernelFirstR
   EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, 80.0, 2e-5);
 }
 
+TEST(SimEngine, ATransferPostedBeforeAKernelsLastRoundPushesItsCtasOneRoundLater) {
+  // Rank 0's kernel (100 us, last round from 50 us: idle fraction 0.5) can lose its last round to NCCL: 40 us more
+  // (displaced_ps). A transfer posted at 0 waits for the last round, takes SMs then and the kernel ends at
+  // 100 + f·40 us, f = the profile's displaced_tail_fraction (1, 0.25, 0). The transfer is second on the comm stream,
+  // after an exchange of 1 byte (10 us: posted at 10 us, while the kernel runs) or of 5 MB (60 us: posted after the last
+  // round started, nothing to displace).
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.comm_start_wait = 0.9;
+  for (auto [fraction, late, end_us] : {std::tuple{1.0, false, 140.0}, {0.25, false, 110.0}, {0.0, false, 100.0},
+                                        {1.0, true, 100.0}}) {
+    hw.displaced_tail_fraction = fraction;
+    SimOp attend, first_send, first_recv, send, recv;
+    attend.kind = OpKind::kAttend;
+    attend.dur_ps = 100 * 1000000;
+    attend.idle_frac = 0.5f;
+    attend.displaced_ps = 40 * 1000000;
+    first_send.kind = send.kind = OpKind::kSend;
+    first_recv.kind = recv.kind = OpKind::kRecv;
+    first_send.peer_offset = first_recv.peer_offset = send.peer_offset = recv.peer_offset = 1;
+    first_send.tag = first_recv.tag = 0;
+    send.tag = recv.tag = 1;
+    first_send.bytes = first_recv.bytes = late ? 5000000 : 1;
+    send.bytes = recv.bytes = 1;
+    std::vector<RankProgram> programs(2);
+    programs[0].streams[0] = {attend};
+    programs[0].streams[1] = {first_send, recv};
+    programs[1].streams[1] = {first_recv, send};
+    const std::vector<uint32_t> program_of = {0, 1};
+    Topology topo;
+    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+    Engine engine(topo, hw, programs, program_of);
+    ASSERT_TRUE(engine.Run().ok());
+    EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, end_us, 0.5) << "fraction " << fraction << " late " << late;
+  }
+}
+
 TEST(SimEngine, AWaitingTransferSlowsNothingUntilItGetsItsSms) {
   // Rank 0 runs kernels A then B (100 us each, 2x slower while NCCL runs: comm_slowdown 1). A 1-byte exchange posted
   // with A at t = 0 runs beside it for its 10 us latency (A does 5 us of work meanwhile, so A ends at 105). At 10 us

@@ -156,6 +156,26 @@ TEST(SimProfile, FirstIdleSlotComesWithTheLastPartialRound) {
   EXPECT_LT(idle, end);
 }
 
+TEST(SimProfile, NcclDisplacesOnlyALastRoundThatNoLongerFitsBesideIt) {
+  WaveModel w;
+  w.enabled = true;
+  w.tile_q = 128;
+  w.tile_kv = 64;
+  w.sms = 4;
+  w.ctas_per_sm = 1;
+  w.round_us = {{4, 10.0}, {16, 20.0}, {64, 70.0}};
+  // Full mask, n = 16 tiles per CTA (R = 20 us). q = 1280: 10 CTAs = 2 rounds + 2; with NCCL on 1 SM the last 2 still
+  // fit on the other 3: nothing moves. q = 1792: 14 CTAs = 3 rounds + 2 ... and q = 1920: 15 = 3 rounds + 3 CTAs,
+  // which need all 4 SMs when NCCL holds 2 of them: one round later (+R). Fewer CTAs than SMs (no full round) or a
+  // full last round: nothing is pending when NCCL arrives.
+  EXPECT_DOUBLE_EQ(w.DisplacedTailUs(1280, 1024, 1280.0 * 1024, 1, 1, 1, 1), 0);
+  EXPECT_DOUBLE_EQ(w.DisplacedTailUs(1920, 1024, 1920.0 * 1024, 1, 1, 1, 1), 0);
+  EXPECT_DOUBLE_EQ(w.DisplacedTailUs(1920, 1024, 1920.0 * 1024, 1, 1, 1, 2), 20);
+  EXPECT_DOUBLE_EQ(w.DisplacedTailUs(384, 1024, 384.0 * 1024, 1, 1, 1, 2), 0);
+  EXPECT_DOUBLE_EQ(w.DisplacedTailUs(1024, 1024, 1024.0 * 1024, 1, 1, 1, 2), 0);
+  EXPECT_DOUBLE_EQ(w.DisplacedTailUs(1920, 1024, 1920.0 * 1024, 1, 1, 1, 0), 0);
+}
+
 TEST(SimProfile, KernelFirstFractionIsReadPerWorldSize) {
   nlohmann::json j = Bundled("h100_sxm");
   j["compute"]["forward_kernel_first_fraction"] = {{"by_world", {{2, 0.1}, {4, 0.55}}}, {"source", "test"}};
