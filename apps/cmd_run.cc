@@ -31,6 +31,8 @@ struct RunOptions {
   CommonOptions common;
   int gpus = 0;
   int warmup = 3, iters = 10;
+  double warmup_ms = 200;
+  bool trace_iterations = false;
   uint64_t seed = 1;
   std::string q, k, v, dout;
   std::string out_dir, trace_path, json_path, nccl_id_file;
@@ -180,7 +182,7 @@ int Run(RunOptions o) {
                 multi ? "one process per rank" : "one process, a thread per GPU");
   for (const ScheduleConfig& cfg : configs) {
     gpu::RunRequest req{.config = cfg, .backward = backward, .warmup = o.warmup, .iters = o.iters,
-                        .collect_outputs = o.verify || !o.out_dir.empty(), .poison = o.verify};
+                        .warmup_ms = o.warmup_ms, .collect_outputs = o.verify || !o.out_dir.empty(), .poison = o.verify};
     gpu::RunResult res;
     if (Status st = ex->Run(req, inputs, &res); !st.ok())
       return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
@@ -192,6 +194,7 @@ int Run(RunOptions o) {
       gpu::RunRequest sreq = req;
       if (!o.verify) {
         sreq.warmup = std::min(o.warmup, 1);
+        sreq.warmup_ms = std::min(o.warmup_ms, 50.0);
         sreq.iters = std::min(o.iters, 3);
       }
       if (Status st = ex->RunSingle(sreq, inputs, &single); !st.ok())
@@ -209,8 +212,8 @@ int Run(RunOptions o) {
     }
     std::printf("-- %s %s on %s\n", method.c_str(), std::string(ShardingName(cfg.sharding)).c_str(),
                 res.gpu_name.c_str());
-    std::printf("  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d)\n", res.fwd_ms,
-                fwd_tf, o.iters);
+    std::printf("  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d, after %d warm-up)\n",
+                res.fwd_ms, fwd_tf, o.iters, res.warmup_done[0]);
     if (backward)
       std::printf("  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
     std::printf("  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
@@ -222,12 +225,17 @@ int Run(RunOptions o) {
                        {"D", p.head_dim}, {"causal", p.causal}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
                        {"fwd_tflops_per_gpu", fwd_tf}, {"rank_fwd_ms", res.rank_fwd_ms},
                        {"buffer_bytes_per_rank", res.buffer_bytes}, {"device_used_bytes_per_rank", res.device_used_bytes},
-                       {"iters", o.iters}, {"warmup", o.warmup}, {"multi_process", multi},
+                       {"iters", o.iters}, {"warmup", o.warmup}, {"warmup_ms", o.warmup_ms},
+                       {"warmup_done", {res.warmup_done[0], res.warmup_done[1]}},
+                       {"fwd_iteration_ms", res.fwd_iteration_ms}, {"fwd_traced_iteration", res.fwd_traced},
+                       {"multi_process", multi},
                        {"fwd_summary", ToJson(fsum)}};
     if (backward) {
       rec["fwdbwd_ms"] = res.fwdbwd_ms;
       rec["fwdbwd_tflops_per_gpu"] = fb_tf;
       rec["rank_fwdbwd_ms"] = res.rank_fwdbwd_ms;
+      rec["fwdbwd_iteration_ms"] = res.fwdbwd_iteration_ms;
+      rec["bwd_traced_iteration"] = res.bwd_traced;
       rec["bwd_summary"] = ToJson(Summarize(res.bwd_trace));
     }
     if (have_single && o.single) {  // one-GPU time of the W=1 schedule
@@ -286,11 +294,22 @@ int Run(RunOptions o) {
     if (!o.trace_path.empty()) {
       std::string path = configs.size() > 1 ? WithSuffix(o.trace_path, "." + method) : o.trace_path;
       if (Status st = WriteTraceJson(res.fwd_trace, path); !st.ok()) return ReportBadInput(st);
-      std::printf("  wrote %s\n", path.c_str());
+      std::printf("  wrote %s (timed iteration %d of %d: the median one)\n", path.c_str(), res.fwd_traced + 1, o.iters);
       if (backward) {
         const std::string bpath = WithSuffix(path, ".backward");
         if (Status st = WriteTraceJson(res.bwd_trace, bpath); !st.ok()) return ReportBadInput(st);
-        std::printf("  wrote %s\n", bpath.c_str());
+        std::printf("  wrote %s (timed iteration %d of %d)\n", bpath.c_str(), res.bwd_traced + 1, o.iters);
+      }
+      if (o.trace_iterations) {  // every timed iteration: <trace>.iter<k>.json, <trace>.backward.iter<k>.json
+        for (int pass = 0; pass < (backward ? 2 : 1); ++pass) {
+          const std::vector<Trace>& all = pass == 0 ? res.fwd_iterations : res.bwd_iterations;
+          const std::string base = pass == 0 ? path : WithSuffix(path, ".backward");
+          for (size_t k = 0; k < all.size(); ++k)
+            if (Status st = WriteTraceJson(all[k], WithSuffix(base, ".iter" + std::to_string(k))); !st.ok())
+              return ReportBadInput(st);
+        }
+        std::printf("  wrote %zu per-iteration traces (%s)\n", res.fwd_iterations.size() + res.bwd_iterations.size(),
+                    WithSuffix(path, ".iter<k>").c_str());
       }
     }
     if (!o.out_dir.empty()) {
@@ -322,6 +341,11 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--gpus", opts->gpus, "local GPUs to drive from this process (default: all visible, up to --world)");
   cmd->add_option("--warmup", opts->warmup, "untimed iterations first")->capture_default_str();
   cmd->add_option("--iters", opts->iters, "timed iterations (the median is reported)")->capture_default_str();
+  cmd->add_option("--warmup-ms", opts->warmup_ms,
+                  "keep warming up until this much GPU time has run (clocks and caches settle; 0: --warmup alone)")
+      ->capture_default_str()->check(CLI::Range(0.0, 600000.0));
+  cmd->add_flag("--trace-iterations", opts->trace_iterations,
+                "with --trace: also write every timed iteration's timeline (<trace>.iter<k>.json)");
   cmd->add_option("--seed", opts->seed, "seed of the random inputs (generated on the GPUs)")->capture_default_str();
   cmd->add_option("--q", opts->q, "query tensor .npy [B,H,S,D] (float32/float64/float16, or uint16 raw bf16 bits)");
   cmd->add_option("--k", opts->k, "key tensor .npy [B,Hkv,S,D]");

@@ -73,7 +73,7 @@ struct Rank {
   ncclComm_t comm = nullptr;
   cudaStream_t compute = nullptr, comm_stream = nullptr;
   cudaEvent_t iter_start = nullptr, iter_end = nullptr, join = nullptr, init = nullptr;
-  float* scratch = nullptr;  // one float for the barrier all-reduce
+  float* scratch = nullptr;  // floats for the barrier all-reduce [0] and the warm-up count agreement [1]
   std::map<std::pair<int, int>, Buffer> buffers;
   std::vector<cudaEvent_t> ev_start[2], ev_end[2];  // per pass, per op
   std::atomic<int64_t> busy_since_ns{0};
@@ -170,6 +170,13 @@ class RankRunner {
   Status WaitEvent(cudaEvent_t ev, const char* what);
   Status Barrier();
   Status Iterate(bool with_bwd, bool record, double* ms);
+  Status AgreeMax(double* x);
+  size_t MaxOps(int pass) const {
+    size_t n = 0;
+    for (const RankSchedule& rs : (pass == 0 ? job_.fwd : job_.bwd)->ranks) n = std::max(n, rs.ops.size());
+    return n;
+  }
+  Status TimeIterations(bool with_bwd, int* warmups, std::vector<double>* ms);
   Status IssuePass(int pass);
   Status Execute(const Op& op, cudaStream_t st);
   Status AttendForward(const Op& op, cudaStream_t st);
@@ -188,7 +195,9 @@ class RankRunner {
   int64_t s_;
   cuda::ElementType elem_;
   bool fault_armed_ = true;
-  std::vector<double> times_[2];  // last recorded iteration: per op start, end (ms from the iteration start)
+  // Per pass (0 from the forward-only iterations, 1 from the forward+backward ones): per timed iteration, each op's
+  // start and end (ms from the iteration start).
+  std::vector<std::vector<double>> times_[2];
 };
 
 Status RankRunner::WaitEvent(cudaEvent_t ev, const char* what) {
@@ -506,16 +515,64 @@ Status RankRunner::Iterate(bool with_bwd, bool record, double* ms) {
   RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&f, r_.iter_start, r_.iter_end), "cudaEventElapsedTime"));
   *ms = f;
   if (!record) return Status::Ok();
-  for (int pass = 0; pass < (with_bwd ? 2 : 1); ++pass) {
-    const size_t n = r_.ev_start[pass].size();
-    times_[pass].assign(2 * n, NAN);
-    for (size_t i = 0; i < n; ++i) {
-      float a = 0, b = 0;
-      RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&a, r_.iter_start, r_.ev_start[pass][i]), "cudaEventElapsedTime"));
-      RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&b, r_.iter_start, r_.ev_end[pass][i]), "cudaEventElapsedTime"));
-      times_[pass][2 * i] = a;
-      times_[pass][2 * i + 1] = b;
+  const int pass = with_bwd ? 1 : 0;  // a forward+backward iteration gives the backward timeline
+  const size_t n = r_.ev_start[pass].size();
+  std::vector<double> t(2 * n, NAN);
+  for (size_t i = 0; i < n; ++i) {
+    float a = 0, b = 0;
+    RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&a, r_.iter_start, r_.ev_start[pass][i]), "cudaEventElapsedTime"));
+    RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&b, r_.iter_start, r_.ev_end[pass][i]), "cudaEventElapsedTime"));
+    t[2 * i] = a;
+    t[2 * i + 1] = b;
+  }
+  times_[pass].push_back(std::move(t));
+  return Status::Ok();
+}
+
+// Every rank passes its own value and gets the largest (one float all-reduce on the compute stream).
+Status RankRunner::AgreeMax(double* x) {
+  if (job_.world == 1) return Status::Ok();
+  float v = float(*x);
+  RINGLAB_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(r_.scratch + 1, &v, sizeof v, cudaMemcpyHostToDevice, r_.compute),
+                               "cudaMemcpyAsync (agree)"));
+  {
+    Busy busy(r_, "the warm-up count all-reduce");
+    RINGLAB_RETURN_IF_ERROR(
+        Nccl(ncclAllReduce(r_.scratch + 1, r_.scratch + 1, 1, ncclFloat, ncclMax, r_.comm, r_.compute), "ncclAllReduce (agree)"));
+  }
+  RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventRecord(r_.join, r_.compute), "cudaEventRecord"));
+  RINGLAB_RETURN_IF_ERROR(WaitEvent(r_.join, "agreeing on the warm-up count"));
+  RINGLAB_RETURN_IF_ERROR(Cuda(cudaMemcpy(&v, r_.scratch + 1, sizeof v, cudaMemcpyDeviceToHost), "cudaMemcpy (agree)"));
+  *x = v;
+  return Status::Ok();
+}
+
+// Warm-up (the requested count, then more until warmup_ms of GPU time, as agreed by all ranks), then the timed
+// iterations, whose timelines are kept.
+Status RankRunner::TimeIterations(bool with_bwd, int* warmups, std::vector<double>* ms) {
+  const RunRequest& req = *job_.request;
+  double last = 0, total = 0;
+  int done = 0;
+  for (; done < req.warmup; ++done) {
+    RINGLAB_RETURN_IF_ERROR(Iterate(with_bwd, false, &last));
+    total += last;
+  }
+  if (req.warmup_ms > 0) {
+    if (done == 0) {
+      RINGLAB_RETURN_IF_ERROR(Iterate(with_bwd, false, &last));
+      total += last;
+      ++done;
     }
+    double more = std::min(100000.0, std::ceil(std::max(0.0, req.warmup_ms - total) / std::max(last, 1e-3)));
+    RINGLAB_RETURN_IF_ERROR(AgreeMax(&more));
+    for (int i = 0; i < int(more); ++i, ++done) RINGLAB_RETURN_IF_ERROR(Iterate(with_bwd, false, &last));
+  }
+  *warmups = done;
+  ms->clear();
+  for (int it = 0; it < std::max(1, req.iters); ++it) {
+    double t = 0;
+    RINGLAB_RETURN_IF_ERROR(Iterate(with_bwd, true, &t));
+    ms->push_back(t);
   }
   return Status::Ok();
 }
@@ -579,32 +636,34 @@ Status RankRunner::Main(RunResult* result) {
   if (st.ok()) st = FillInputs();
   const RunRequest& req = *job_.request;
   double fwd_ms = 0, fwdbwd_ms = 0;
+  std::vector<double> iter_ms[2];
+  int warmups[2] = {0, 0};
+  times_[0].clear();
+  times_[1].clear();
   for (int with_bwd = 0; st.ok() && with_bwd <= (job_.bwd ? 1 : 0); ++with_bwd) {
-    std::vector<double> ms;
-    const int total = req.warmup + std::max(1, req.iters);
-    for (int it = 0; it < total && st.ok(); ++it) {
-      double t = 0;
-      st = Iterate(with_bwd, it == total - 1, &t);
-      if (it >= req.warmup) ms.push_back(t);
-    }
-    (with_bwd ? fwdbwd_ms : fwd_ms) = Median(ms);
+    st = TimeIterations(with_bwd, &warmups[with_bwd], &iter_ms[with_bwd]);
+    (with_bwd ? fwdbwd_ms : fwd_ms) = Median(iter_ms[with_bwd]);
   }
-  // Results to the root: per-rank stats, per-op times, outputs.
+  // Results to the root: per-rank stats, per-iteration times and per-op times, outputs.
   size_t free_b = 0, total_b = 0;
   if (st.ok()) st = Cuda(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
   int64_t buffer_bytes = 0;
   for (const auto& [k, b] : r_.buffers) buffer_bytes += b.bytes;
   std::vector<std::vector<char>> stats, times[2];
   if (st.ok()) {
-    const double mine[4] = {fwd_ms, fwdbwd_ms, double(buffer_bytes), double(total_b - free_b)};
+    const double mine[6] = {fwd_ms, fwdbwd_ms, double(buffer_bytes), double(total_b - free_b), double(warmups[0]),
+                            double(warmups[1])};
     st = GatherToRoot(mine, sizeof mine, &stats);
   }
+  const int iters = std::max(1, req.iters);
   for (int pass = 0; pass < (job_.bwd ? 2 : 1) && st.ok(); ++pass) {
-    const Schedule& s = pass == 0 ? *job_.fwd : *job_.bwd;
-    size_t max_ops = 0;
-    for (const RankSchedule& rs : s.ranks) max_ops = std::max(max_ops, rs.ops.size());
-    std::vector<double> padded(2 * max_ops, NAN);
-    std::copy(times_[pass].begin(), times_[pass].end(), padded.begin());
+    // Per iteration: its time, then each op's start and end, padded to the longest rank's op count.
+    const size_t stride = 1 + 2 * MaxOps(pass);
+    std::vector<double> padded(iters * stride, NAN);
+    for (size_t k = 0; k < times_[pass].size() && k < size_t(iters); ++k) {
+      padded[k * stride] = k < iter_ms[pass].size() ? iter_ms[pass][k] : NAN;
+      std::copy(times_[pass][k].begin(), times_[pass][k].end(), padded.begin() + k * stride + 1);
+    }
     st = GatherToRoot(padded.data(), int64_t(padded.size() * sizeof(double)), &times[pass]);
   }
   std::vector<std::vector<float>> out, lse, dq, dkv;
@@ -629,40 +688,57 @@ Status RankRunner::Main(RunResult* result) {
   result->buffer_bytes.clear();
   result->device_used_bytes.clear();
   for (const auto& v : stats) {
-    double x[4];
+    double x[6];
     std::memcpy(x, v.data(), sizeof x);
     result->rank_fwd_ms.push_back(x[0]);
     result->rank_fwdbwd_ms.push_back(x[1]);
     result->buffer_bytes.push_back(int64_t(x[2]));
     result->device_used_bytes.push_back(int64_t(x[3]));
+    result->warmup_done[0] = std::max(result->warmup_done[0], int(x[4]));
+    result->warmup_done[1] = std::max(result->warmup_done[1], int(x[5]));
   }
   result->fwd_ms = *std::max_element(result->rank_fwd_ms.begin(), result->rank_fwd_ms.end());
   result->fwdbwd_ms = *std::max_element(result->rank_fwdbwd_ms.begin(), result->rank_fwdbwd_ms.end());
   for (int pass = 0; pass < (job_.bwd ? 2 : 1); ++pass) {
     const Schedule& s = pass == 0 ? *job_.fwd : *job_.bwd;
-    Trace& tr = pass == 0 ? result->fwd_trace : result->bwd_trace;
-    tr.meta = TraceMeta{.source = "real", .config = s.config,
-                        .hardware = std::string(name) + " x" + std::to_string(job_.world),
-                        .schedule_op_count = s.OpCount()};
-    tr.events.clear();
-    double t0 = INFINITY;
-    for (int r = 0; r < job_.world; ++r) {
-      const double* t = reinterpret_cast<const double*>(times[pass][r].data());
-      for (size_t i = 0; i < s.ranks[r].ops.size(); ++i) t0 = std::min(t0, t[2 * i]);
-    }
-    if (!std::isfinite(t0)) t0 = 0;
-    for (int r = 0; r < job_.world; ++r) {
-      const double* t = reinterpret_cast<const double*>(times[pass][r].data());
-      for (size_t i = 0; i < s.ranks[r].ops.size(); ++i) {
-        TraceEvent e = EventFor(r, s.ranks[r].ops[i]);
-        e.ts_us = (t[2 * i] - t0) * 1000.0;
-        e.dur_us = std::max(0.0, t[2 * i + 1] - t[2 * i]) * 1000.0;
-        tr.events.push_back(e);
+    const size_t stride = 1 + 2 * MaxOps(pass);
+    std::vector<Trace>& all = pass == 0 ? result->fwd_iterations : result->bwd_iterations;
+    all.clear();
+    std::vector<std::pair<double, int>> slowest;  // (slowest rank's time, iteration)
+    for (int k = 0; k < iters; ++k) {
+      Trace tr;
+      tr.meta = TraceMeta{.source = "real", .config = s.config,
+                          .hardware = std::string(name) + " x" + std::to_string(job_.world),
+                          .schedule_op_count = s.OpCount()};
+      double t0 = INFINITY, worst = 0;
+      for (int r = 0; r < job_.world; ++r) {
+        const double* t = reinterpret_cast<const double*>(times[pass][r].data()) + k * stride;
+        worst = std::max(worst, t[0]);
+        for (size_t i = 0; i < s.ranks[r].ops.size(); ++i) t0 = std::min(t0, t[1 + 2 * i]);
       }
+      if (!std::isfinite(t0)) t0 = 0;
+      for (int r = 0; r < job_.world; ++r) {
+        const double* t = reinterpret_cast<const double*>(times[pass][r].data()) + k * stride + 1;
+        for (size_t i = 0; i < s.ranks[r].ops.size(); ++i) {
+          TraceEvent e = EventFor(r, s.ranks[r].ops[i]);
+          e.ts_us = (t[2 * i] - t0) * 1000.0;
+          e.dur_us = std::max(0.0, t[2 * i + 1] - t[2 * i]) * 1000.0;
+          tr.events.push_back(e);
+        }
+      }
+      std::sort(tr.events.begin(), tr.events.end(), [](const TraceEvent& a, const TraceEvent& b) {
+        return std::tie(a.rank, a.ts_us, a.op) < std::tie(b.rank, b.ts_us, b.op);
+      });
+      all.push_back(std::move(tr));
+      slowest.emplace_back(worst, k);
     }
-    std::sort(tr.events.begin(), tr.events.end(), [](const TraceEvent& a, const TraceEvent& b) {
-      return std::tie(a.rank, a.ts_us, a.op) < std::tie(b.rank, b.ts_us, b.op);
-    });
+    std::vector<double>& per_iter = pass == 0 ? result->fwd_iteration_ms : result->fwdbwd_iteration_ms;
+    per_iter.clear();
+    for (const auto& [ms, k] : slowest) per_iter.push_back(ms);
+    std::sort(slowest.begin(), slowest.end());
+    const int median = slowest[slowest.size() / 2].second;  // as Median() picks
+    (pass == 0 ? result->fwd_traced : result->bwd_traced) = median;
+    (pass == 0 ? result->fwd_trace : result->bwd_trace) = all[median];
   }
   if (req.collect_outputs) {
     const int64_t rows = int64_t(p_.batch) * p_.heads, kvrows = int64_t(p_.batch) * p_.kv_heads, d = p_.head_dim;

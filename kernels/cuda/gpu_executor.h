@@ -63,6 +63,10 @@ struct RunRequest {
   ScheduleConfig config;       // the pass is ignored: the forward always runs
   bool backward = false;       // also time forward + backward
   int warmup = 3, iters = 10;
+  // Warm up for at least this much GPU time as well (0: the count alone). The ranks agree on one count (the passes
+  // hold collectives): each estimates it from its own warm-up iterations and the largest wins. Without it, short
+  // iterations are timed while clocks and caches still settle (seen as 5-10% slower forward medians at S = 16K).
+  double warmup_ms = 0;
   bool collect_outputs = false;  // copy unsharded out, lse (and dq, dk, dv) to the root process
   bool poison = false;           // fill uninitialised buffers with NaN before every pass (checks every write)
 };
@@ -76,7 +80,14 @@ struct RunResult {
   // Medians over the timed iterations, per rank, then the slowest rank (as torch_cp_bench.py measures).
   double fwd_ms = 0, fwdbwd_ms = 0;
   std::vector<double> rank_fwd_ms, rank_fwdbwd_ms;
-  Trace fwd_trace, bwd_trace;           // last iteration, every rank (root process only)
+  // Timelines of the timed iterations, every rank (root process only): the forward from the forward-only iterations,
+  // the backward from the forward+backward ones. *_trace is the iteration whose slowest rank is the median one (the
+  // one the reported time comes from, or nearest to it); *_iterations holds all of them, in order.
+  Trace fwd_trace, bwd_trace;
+  std::vector<Trace> fwd_iterations, bwd_iterations;
+  int fwd_traced = -1, bwd_traced = -1;  // index of *_trace in *_iterations
+  std::vector<double> fwd_iteration_ms, fwdbwd_iteration_ms;  // per timed iteration, the slowest rank's time
+  int warmup_done[2] = {0, 0};           // warm-up iterations run (forward, forward+backward), after warmup_ms
   std::vector<int64_t> buffer_bytes;    // per rank: bytes of the schedule's buffers this run allocated
   std::vector<int64_t> device_used_bytes;  // per rank: device memory in use after the run (context, NCCL included)
   std::string gpu_name;

@@ -4,6 +4,7 @@
 // with NaN before every pass, so an element no op writes fails the check.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <tuple>
@@ -168,6 +169,49 @@ TEST(GpuExecutorTest, SingleGpuScheduleMatchesMultiGpu) {
   EXPECT_LE(RelativeError(multi.outputs.dq, single.outputs.dq), kGradTol);
   EXPECT_LE(RelativeError(multi.outputs.dk, single.outputs.dk), kGradTol);
   EXPECT_LE(RelativeError(multi.outputs.dv, single.outputs.dv), kGradTol);
+}
+
+// Every timed iteration is traced; the reported trace is the median one, and warmup_ms adds warm-up iterations that
+// every rank agrees on (a tiny problem runs far under a millisecond per iteration).
+TEST(GpuExecutorTest, TracesEveryTimedIterationAndWarmsUpForTheAskedTime) {
+  std::string skip;
+  GpuExecutor* ex = Executor(2, &skip);
+  if (!ex) {
+    if (!skip.empty()) GTEST_SKIP() << skip;
+    return;
+  }
+  const Problem p{.batch = 1, .heads = 4, .kv_heads = 2, .seq = 2048, .head_dim = 64, .causal = true};
+  const ScheduleConfig cfg{.problem = p, .world = 2, .sharding = ShardingKind::kHeadTail, .method = Method::kAllToAll};
+  ScheduleConfig fc = cfg;
+  fc.pass = Pass::kForward;
+  Schedule fwd;
+  ASSERT_TRUE(BuildSchedule(fc, &fwd).ok());
+  RunRequest req{.config = cfg, .backward = true, .warmup = 1, .iters = 5, .warmup_ms = 30};
+  RunResult res;
+  ASSERT_TRUE(ex->Run(req, InputSource{.seed = 3}, &res).ok());
+  ASSERT_EQ(res.fwd_iterations.size(), 5u);
+  ASSERT_EQ(res.bwd_iterations.size(), 5u);
+  ASSERT_EQ(res.fwd_iteration_ms.size(), 5u);
+  ASSERT_EQ(res.fwdbwd_iteration_ms.size(), 5u);
+  ASSERT_GE(res.fwd_traced, 0);
+  ASSERT_LT(res.fwd_traced, 5);
+  ASSERT_GE(res.bwd_traced, 0);
+  EXPECT_GT(res.warmup_done[0], 1) << "30 ms of warm-up needs more than one sub-millisecond iteration";
+  EXPECT_GT(res.warmup_done[1], 1);
+  // The reported time is the slowest rank's median; the traced iteration is the one whose slowest rank is the median.
+  std::vector<double> sorted = res.fwd_iteration_ms;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_DOUBLE_EQ(res.fwd_iteration_ms[res.fwd_traced], sorted[2]);
+  for (const Trace& t : res.fwd_iterations) {
+    ASSERT_EQ(int64_t(t.events.size()), fwd.OpCount());
+    for (const TraceEvent& e : t.events) {
+      EXPECT_GE(e.ts_us, 0);
+      EXPECT_GE(e.dur_us, 0);
+    }
+  }
+  ASSERT_EQ(res.fwd_trace.events.size(), res.fwd_iterations[res.fwd_traced].events.size());
+  for (size_t i = 0; i < res.fwd_trace.events.size(); ++i)
+    EXPECT_EQ(res.fwd_trace.events[i].ts_us, res.fwd_iterations[res.fwd_traced].events[i].ts_us);
 }
 
 TEST(GpuExecutorTest, ShapeOverFreeMemoryIsAClearError) {
