@@ -6,7 +6,9 @@
 #   2. the validation grid with the same binary: W in {2,4} x S in {16384, 65536} x (H, Hkv) in {(32,32), (32,8),
 #      (8,8), (8,2)} x D in {64, 128}, both methods, forward and backward, then S=262144 at H=8 Hkv=2 D=128 (W=2, 4);
 #      new runs stop starting after GRID_BUDGET_S seconds so everything comes back.
-# Files in $OUT (5): env.log, calibrate.log, calibrate_samples.json, calibrated_profile.json (microbenchmarks only),
+# Since 5226c97 every grid run also warms up for 200 ms of GPU time and writes each timed iteration's timeline
+# (grid/<point>.<method>[.backward].iter<k>.json); grid/clocks.csv samples the GPUs' clocks meanwhile.
+# Files in $OUT (5, 6 with .device-exec/ringlab_gpu_executor_test: executor_test.log): env.log, calibrate.log, calibrate_samples.json, calibrated_profile.json (microbenchmarks only),
 # grid.tar.gz (grid/<point>.{log,summary.json,<method>[.backward].json}). Offline, turn them into the profile and
 # the validation table with scripts/calibrate/from_device.sh (see docs/DESIGN.md "Calibration").
 set -uo pipefail
@@ -24,6 +26,16 @@ COMMIT=$(tr '\n' ' ' < $D/commit.txt | sed 's/ *$//')
 T0=$(date +%s)
 el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
 
+if [ -x $D/ringlab_gpu_executor_test ]; then
+  el "== 0. executor tests (4 GPUs)"
+  timeout 150 $D/ringlab_gpu_executor_test > "$OUT/executor_test.log" 2>&1
+  echo "executor tests rc=$?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/executor_test.log" | head -8
+fi
+# GPU clocks, power and throttle reasons while everything runs (read only: nothing about the card is changed).
+nvidia-smi --query-gpu=timestamp,index,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active \
+  --format=csv -lms 250 > /tmp/grid/clocks.csv 2>&1 &
+SMI=$!
+
 el "== 1. ringlab calibrate (4 GPUs)"
 timeout 150 $BIN calibrate --gpus 4 --base sim/profiles/h100_sxm.json --commit "$COMMIT" \
   --out "$OUT/calibrated_profile.json" --samples "$OUT/calibrate_samples.json" \
@@ -38,7 +50,8 @@ run() {  # W S H HKV D
   if [ $(( $(date +%s) - T1 )) -gt "$GRID_BUDGET_S" ]; then echo "skip W=$W S=$S H=$H Hkv=$K D=$DIM (time)"; return; fi
   local name=w${W}_s${S}_h${H}_k${K}_d${DIM}
   timeout 90 $BIN run --gpus $W --seq $S --heads $H --kv-heads $K --dim $DIM --batch 1 --sharding head-tail \
-    --method both --pass both --iters 5 --warmup 2 --json /tmp/grid/$name.summary.json --trace /tmp/grid/$name.json \
+    --method both --pass both --iters 5 --warmup 2 --warmup-ms 200 --json /tmp/grid/$name.summary.json --trace /tmp/grid/$name.json \
+    --trace-iterations \
     > /tmp/grid/$name.log 2>&1
   echo "[+$(( $(date +%s) - T0 ))s] $name rc=$?"
   n=$((n + 1))
@@ -52,6 +65,7 @@ for S in 16384 65536; do
 done
 run 2 262144 8 2 128
 run 4 262144 8 2 128
+kill $SMI 2>/dev/null
 cp "$OUT/env.log" /tmp/grid/env.log
 tar czf "$OUT/grid.tar.gz" -C /tmp grid
 el "== done: $n grid points, $(ls /tmp/grid/*.summary.json 2>/dev/null | wc -l) summaries"
