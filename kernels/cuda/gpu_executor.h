@@ -7,6 +7,12 @@
 // to their owners by the ring or by a reduce-scatter. Buffers follow the CPU executor (kernels/cpu/cpu_executor.h):
 // [B][H][s][D] element-type Q, K/V, dOut; float32 out, lse, dQ, dK/dV accumulators.
 //
+// Pass start: a comm op listed before the pass's first compute op (and waiting for nothing) gets the GPU first: that
+// kernel waits on the comm op's start event, so NCCL's kernel is released a few microseconds before it and has its
+// SMs. Without this the host decided the order: a rank whose host thread had queued the kernel before the iteration's
+// barrier released ran it first and its transfer waited for the kernel's last round (the traces showed every rank but
+// the one whose thread reached the barrier last doing so; the simulator had to model that race).
+//
 // Timelines: every op is bracketed by two CUDA events; all ranks record a common start event right after a device-side
 // barrier (a one-float all-reduce), so elapsed times from it form one clock across ranks. The last iteration of each
 // pass becomes a Trace (source "real", the schedule's op ids) gathered to the root process.
