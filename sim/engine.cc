@@ -220,7 +220,7 @@ void Engine::DisplaceTail(int r, TimePs now) {
   const TimePs last_round = k.comp_start + Round(double(running.idle_frac) * double(k.comp_end - k.comp_start));
   if (now >= last_round) return;
   double q = hw_.displaced_tail_fraction;  // expected value (profile.h)
-  if (k.comp_start == now && now == 0) q *= std::min(1.0, std::max(0.0, kernel_first_));  // kernel-first ranks only
+  if (k.comp_start == now && now == 0) q *= KernelFirstChance(r, 1);  // kernel-first ranks only
   const TimePs extra = Round(q * double(running.displaced_ps));
   if (extra <= 0) return;
   k.tail_displaced = true;
@@ -233,7 +233,22 @@ TimePs Engine::FirstKernelAt(int r) const {
   if (prog.streams[0].empty() || prog.streams[1].empty()) return 0;
   const SimOp& comm = prog.streams[1][0];
   const bool posted_first = comm.op_id < prog.streams[0][0].op_id && comm.need_done[0] == 0 && comm.need_done[1] == 0;
-  return posted_first ? first_kernel_delay_ : 0;
+  if (!posted_first) return 0;
+  if (!kernel_first_rank_.empty() && kernel_first_rank_[r]) return 0;
+  return first_kernel_delay_;
+}
+
+void Engine::SetTransferFirstRanks(int transfer_first, double post_us) {
+  kernel_first_rank_.assign(world_, 1);
+  for (int r = std::max(0, world_ - transfer_first); r < world_; ++r) kernel_first_rank_[r] = 0;
+  first_kernel_delay_ = TimePs(std::llround(post_us * 1e6));
+  kernel_first_ = 1;  // some rank may be kernel-first (the per-rank flags decide)
+}
+
+double Engine::KernelFirstChance(int r, int participants) const {
+  if (!kernel_first_rank_.empty()) return kernel_first_rank_[r] ? 1.0 : 0.0;
+  if (kernel_first_ <= 0) return 0;
+  return 1 - std::pow(1 - std::min(1.0, kernel_first_), std::max(1, participants));
 }
 
 TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
@@ -243,7 +258,7 @@ TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
     // ones it runs from t = 0 and the transfer waits for its first idle slot: the expected wait, as below.
     const SimOp& first = OpAt(r, 0, 0);
     if (start_wait_ <= 0 || !first.fills_gpu) return now;
-    const double q = 1 - std::pow(1 - std::min(1.0, kernel_first_), std::max(1, participants));
+    const double q = KernelFirstChance(r, participants);
     const double at = first.idle_frac >= 0 ? double(first.idle_frac) * double(first.dur_ps)
                                            : start_wait_ * double(first.dur_ps);
     return Round(q * at);
@@ -255,8 +270,8 @@ TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
   if (start_wait_ <= 0 || !k.comp_busy || k.comp_end <= now || k.comp_start > now) return now;
   double q = 1;
   if (k.comp_start == now && now == 0) {
-    if (kernel_first_ <= 0) return now;
-    q = 1 - std::pow(1 - std::min(1.0, kernel_first_), std::max(1, participants));
+    q = KernelFirstChance(r, participants);
+    if (q <= 0) return now;
   }
   const SimOp& running = OpAt(r, 0, k.next[0] - 1);
   if (!running.fills_gpu) return now;  // free SMs: NCCL's kernel starts at once

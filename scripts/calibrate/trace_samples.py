@@ -186,6 +186,28 @@ def kernel_first_fractions(paths):
     return dict(out), posts
 
 
+def transfer_first_counts(paths):
+    """Per pass and world size: how many ranks started the pass transfer-first (first comm op before first compute
+    op), the median over the traced iterations (each trace is one iteration; the race is not independent per rank:
+    the host thread that reaches the barrier last is the transfer-first one). {pass: [[world, count, iterations]]}."""
+    seen = collections.defaultdict(list)
+    for path in paths:
+        meta, events = load_trace(path)
+        if meta["world"] < 2:
+            continue
+        n = 0
+        for r in range(meta["world"]):
+            mine = [e for e in events if e["pid"] == r]
+            comp = [e["ts"] for e in mine if e["cat"] not in COMM]
+            comm = [e["ts"] for e in mine if e["cat"] in COMM]
+            n += bool(comp and comm and min(comm) < min(comp))
+        seen[(meta["pass"], meta["world"])].append(n)
+    out = collections.defaultdict(list)
+    for (ps, w), counts in sorted(seen.items()):
+        out[ps].append([w, int(statistics.median_low(counts)), len(counts)])
+    return dict(out)
+
+
 def relative(paths, root):
     out = []
     for p in paths:
