@@ -257,7 +257,10 @@ Status RankRunner::FillInputs() {
       std::vector<uint16_t> bits(shard.size());
       for (size_t i = 0; i < shard.size(); ++i)
         bits[i] = elem_ == cuda::ElementType::kBFloat16 ? FloatToBf16Bits(shard[i]) : FloatToHalfBits(shard[i]);
-      return Cuda(cudaMemcpy(dst, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice), "cudaMemcpy of an input");
+      // Ordered before the kernels on the non-blocking compute stream (a pageable cudaMemcpy returns once the data is
+      // staged, before its DMA lands, and the legacy stream does not order non-blocking streams).
+      return Cuda(cudaMemcpyAsync(dst, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice, r_.compute),
+                  "cudaMemcpyAsync of an input");
     };
     RINGLAB_RETURN_IF_ERROR(upload(in.q, qrows, Ptr(q)));
     RINGLAB_RETURN_IF_ERROR(upload(in.k, kvrows, Ptr(kv)));
@@ -596,7 +599,8 @@ Status RankRunner::GatherToRoot(const void* host, int64_t bytes, std::vector<std
   RINGLAB_RETURN_IF_ERROR(Cuda(cudaMalloc(&dev, size_t(bytes)), "cudaMalloc (gather)"));
   Status st = Status::Ok();
   if (!root) {
-    st = Cuda(cudaMemcpy(dev, host, size_t(bytes), cudaMemcpyHostToDevice), "cudaMemcpy (gather)");
+    // On the comm stream, so the ncclSend below reads `dev` only after the copy lands (see FillInputs).
+    st = Cuda(cudaMemcpyAsync(dev, host, size_t(bytes), cudaMemcpyHostToDevice, r_.comm_stream), "cudaMemcpyAsync (gather)");
     if (st.ok()) {
       Busy busy(r_, "ncclSend (gather)");
       st = Nccl(ncclSend(dev, size_t(bytes), ncclInt8, 0, r_.comm, r_.comm_stream), "ncclSend (gather)");
