@@ -148,8 +148,12 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   // Pass start: per-rank counts when the profile has them (the ranks then differ: no symmetry unless none is
   // transfer-first), else the kernel-first fraction as an expected wait.
   const bool fwd_pass = cfg.pass == Pass::kForward;
-  const int transfer_first = w > 1 ? TransferFirstRanks(hw, fwd_pass, w) : -1;
-  const double kernel_first = transfer_first == 0 ? 1.0 : w > 1 ? KernelFirstFraction(hw, fwd_pass, w) : 0;
+  int transfer_first = w > 1 ? TransferFirstRanks(hw, fwd_pass, w) : -1;
+  if (transfer_first == w) transfer_first = -1;  // every rank transfer-first: the fraction 0 below, symmetric
+  const double kernel_first = transfer_first == 0                            ? 1.0
+                              : w > 1 && TransferFirstRanks(hw, fwd_pass, w) == w ? 0.0
+                              : w > 1                                        ? KernelFirstFraction(hw, fwd_pass, w)
+                                                                             : 0;
   auto set_pass_start = [&](Engine& e) {
     if (transfer_first > 0) {
       e.SetTransferFirstRanks(transfer_first, hw.nccl_post_us);

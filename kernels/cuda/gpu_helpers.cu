@@ -126,6 +126,21 @@ const char* LaunchAdd(float* acc, const float* part, int64_t n, void* stream) {
   return LastError();
 }
 
+__global__ void GpuSleepKernel(uint64_t ns) {
+  uint64_t start, now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  do {
+    __nanosleep(1000);
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  } while (now - start < ns);
+}
+
+const char* LaunchGpuSleep(double microseconds, void* stream) {
+  if (microseconds <= 0) return "";
+  GpuSleepKernel<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(uint64_t(microseconds * 1e3));
+  return LastError();
+}
+
 const char* LaunchFill(float* dst, float value, int64_t n, void* stream) {
   if (n == 0) return "";
   FillKernel<<<Blocks(n, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(dst, value, n);

@@ -65,6 +65,9 @@ const char* LaunchMergeRows(float* out, float* lse, const float* part_out, const
 const char* LaunchAdd(float* acc, const float* part, int64_t n, void* stream);
 // dst[i] := value for n floats.
 const char* LaunchFill(float* dst, float value, int64_t n, void* stream);
+// Holds `stream` for `microseconds` of GPU time (one thread on one SM, sleeping): work the host posts behind it
+// meanwhile starts only when it ends, so a timed region begins on the GPU rather than while the host still posts.
+const char* LaunchGpuSleep(double microseconds, void* stream);
 // dst[i] := float(src[i]) for n elements of type e.
 const char* LaunchToFloat(cuda::ElementType e, const void* src, float* dst, int64_t n, void* stream);
 

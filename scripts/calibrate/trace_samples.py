@@ -160,10 +160,24 @@ def samples_from_traces(paths, host_only=False):
             "overlap_us": overlap, "start_waits": waits, "start_skews_us": skews, "beside_kernels": beside_kernels}
 
 
+def _pass_start(mine):
+    """For one rank's events: None when its schedule lists a compute op first (no race: the stream order decides),
+    else True when its first compute op started before its first comm op (kernel-first)."""
+    comp = [e for e in mine if e["cat"] not in COMM]
+    comm = [e for e in mine if e["cat"] in COMM]
+    if not comp or not comm:
+        return None
+    if min(e["args"]["op"] for e in comp) < min(e["args"]["op"] for e in comm):
+        return None
+    return min(e["ts"] for e in comp) < min(e["ts"] for e in comm)
+
+
 def kernel_first_fractions(paths):
-    """Per pass and world size: the fraction of ranks whose first compute op started before their first comm op (a
-    host number: the iteration's barrier all-reduce holds the GPU while the host posts, so a host that got there early
-    has queued both and the compute stream goes first). {pass: [[world, fraction, ranks], ...]} by ascending world."""
+    """Per pass and world size: among the ranks whose schedule lists a comm op before the first compute op, the
+    fraction whose first compute op started first anyway (a host number: the iteration's barrier all-reduce holds the
+    GPU while the host posts, so a host that got there early has queued both and the compute stream goes first; since
+    the executor makes the first kernel wait for the listed transfer's start, 0). {pass: [[world, fraction, ranks],
+    ...]} by ascending world; also the delays of the first kernel behind the posted transfer."""
     seen = collections.defaultdict(lambda: [0, 0])
     posts = []
     for path in paths:
@@ -172,14 +186,15 @@ def kernel_first_fractions(paths):
             continue
         for r in range(meta["world"]):
             mine = [e for e in events if e["pid"] == r]
-            comp = [e["ts"] for e in mine if e["cat"] not in COMM]
-            comm = [e["ts"] for e in mine if e["cat"] in COMM]
-            if comp and comm:
-                c = seen[(meta["pass"], meta["world"])]
-                c[0] += min(comp) < min(comm)
-                c[1] += 1
-                if min(comm) < min(comp):
-                    posts.append(min(comp) - min(comm))
+            kernel_first = _pass_start(mine)
+            if kernel_first is None:
+                continue
+            c = seen[(meta["pass"], meta["world"])]
+            c[0] += kernel_first
+            c[1] += 1
+            if not kernel_first:
+                posts.append(min(e["ts"] for e in mine if e["cat"] not in COMM) -
+                             min(e["ts"] for e in mine if e["cat"] in COMM))
     out = collections.defaultdict(list)
     for (ps, w), (k, n) in sorted(seen.items()):
         out[ps].append([w, k / n, n])
@@ -187,24 +202,30 @@ def kernel_first_fractions(paths):
 
 
 def transfer_first_counts(paths):
-    """Per pass and world size: how many ranks started the pass transfer-first (first comm op before first compute
-    op), the median over the traced iterations (each trace is one iteration; the race is not independent per rank:
-    the host thread that reaches the barrier last is the transfer-first one). {pass: [[world, count, iterations]]}."""
+    """Per pass and world size: how many of the ranks that list a comm op first started the pass transfer-first, the
+    median over the traced iterations (each trace is one iteration; the race is not independent per rank: with the
+    executor before f07510c the host thread that reached the barrier last was the transfer-first one). Only worlds
+    where that count lies strictly between 0 and all such ranks (a mixed start) are returned: otherwise the
+    kernel-first fraction (0 or 1) says it exactly. {pass: [[world, count, iterations]]}."""
     seen = collections.defaultdict(list)
     for path in paths:
         meta, events = load_trace(path)
         if meta["world"] < 2:
             continue
-        n = 0
+        n = racing = 0
         for r in range(meta["world"]):
-            mine = [e for e in events if e["pid"] == r]
-            comp = [e["ts"] for e in mine if e["cat"] not in COMM]
-            comm = [e["ts"] for e in mine if e["cat"] in COMM]
-            n += bool(comp and comm and min(comm) < min(comp))
-        seen[(meta["pass"], meta["world"])].append(n)
+            kernel_first = _pass_start([e for e in events if e["pid"] == r])
+            if kernel_first is None:
+                continue
+            racing += 1
+            n += not kernel_first
+        if racing == meta["world"]:
+            seen[(meta["pass"], meta["world"])].append(n)
     out = collections.defaultdict(list)
     for (ps, w), counts in sorted(seen.items()):
-        out[ps].append([w, int(statistics.median_low(counts)), len(counts)])
+        m = int(statistics.median_low(counts))
+        if 0 < m < w:
+            out[ps].append([w, m, len(counts)])
     return dict(out)
 
 

@@ -19,6 +19,8 @@ namespace {
 // (about 1.5-3 ms on an H100: longer than the transfers it overlaps).
 constexpr int kBesideHeads = 32, kBesideDim = 128;
 constexpr int64_t kBesideTokens = 8192;
+// GPU-side hold while the host posts (LaunchGpuSleep): far above the time to post a group on 4 GPUs (~100 us).
+constexpr double kGateUs = 1000;
 
 enum class Pattern { kPair, kRing, kAllGather };
 enum class Mode { kAlone, kCommFirst, kKernelFirst };
@@ -132,8 +134,14 @@ class CommBench {
       return Status::Ok();
     };
     if (mode == Mode::kKernelFirst) CAL_RETURN_IF_ERROR(launch_attention());
+    // Alone and comm-first: every GPU is held by a short sleep while this one host thread posts the group on all of
+    // them in turn, so the timed region starts on the GPUs (as in a run, where each rank's thread posts its own). The
+    // compute streams sleep too (posted after the comm streams', so NCCL still comes first).
+    const bool gate = mode != Mode::kKernelFirst;
     for (int i = 0; i < n; ++i) {
       CAL_CUDA(cudaSetDevice(ranks_[i]->device));
+      if (gate) CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comm_st));
+      if (gate && mode == Mode::kCommFirst) CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comp_st));
       CAL_CUDA(cudaEventRecord(ranks_[i]->c0, ranks_[i]->comm_st));
     }
     CAL_NCCL(ncclGroupStart());
