@@ -233,20 +233,10 @@ TimePs Engine::FirstKernelAt(int r) const {
   if (prog.streams[0].empty() || prog.streams[1].empty()) return 0;
   const SimOp& comm = prog.streams[1][0];
   const bool posted_first = comm.op_id < prog.streams[0][0].op_id && comm.need_done[0] == 0 && comm.need_done[1] == 0;
-  if (!posted_first) return 0;
-  if (!kernel_first_rank_.empty() && kernel_first_rank_[r]) return 0;
-  return first_kernel_delay_;
-}
-
-void Engine::SetTransferFirstRanks(int transfer_first, double post_us) {
-  kernel_first_rank_.assign(world_, 1);
-  for (int r = std::max(0, world_ - transfer_first); r < world_; ++r) kernel_first_rank_[r] = 0;
-  first_kernel_delay_ = TimePs(std::llround(post_us * 1e6));
-  kernel_first_ = 1;  // some rank may be kernel-first (the per-rank flags decide)
+  return posted_first ? first_kernel_delay_ : 0;
 }
 
 double Engine::KernelFirstChance(int r, int participants) const {
-  if (!kernel_first_rank_.empty()) return kernel_first_rank_[r] ? 1.0 : 0.0;
   if (kernel_first_ <= 0) return 0;
   return 1 - std::pow(1 - std::min(1.0, kernel_first_), std::max(1, participants));
 }

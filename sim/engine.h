@@ -105,13 +105,6 @@ class Engine {
   // the host is done posting: the first compute op starts no earlier than `us`. Simulate passes the expected delay,
   // (1 − kernel-first fraction) × HardwareProfile::nccl_post_us. Default 0.
   void SetFirstKernelDelayUs(double us) { first_kernel_delay_ = TimePs(std::llround(us * 1e6)); }
-  // Pass start, measured per rank instead of as a fraction: the last `transfer_first` ranks are transfer-first (their
-  // host posts the NCCL group, then the first kernel, `post_us` later), every other rank is kernel-first (its kernel
-  // runs from t = 0, its pass-start transfer waits for the kernel's first idle slot). Real runs from one process
-  // driving every GPU show this: the host thread that reaches the iteration's barrier last is transfer-first, the
-  // others are kernel-first (HardwareProfile::forward_transfer_first_ranks). Replaces the two setters above; the
-  // ranks then differ, so the engine needs every rank (period = world).
-  void SetTransferFirstRanks(int transfer_first, double post_us);
   Status Run();
 
   const std::vector<RankTotals>& totals() const { return totals_; }
@@ -233,7 +226,6 @@ class Engine {
   double slowdown_;
   double start_wait_;
   double kernel_first_ = 0;  // SetKernelFirstFraction
-  std::vector<char> kernel_first_rank_;  // SetTransferFirstRanks (empty: the fraction applies)
   // The chance that the pass-start kernel of rank r gets the SMs before a transfer among `participants` ranks.
   double KernelFirstChance(int r, int participants) const;
   TimePs first_kernel_delay_ = 0;  // SetFirstKernelDelayUs

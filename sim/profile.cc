@@ -186,15 +186,6 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
   return end;
 }
 
-int TransferFirstRanks(const HardwareProfile& hw, bool forward, int world) {
-  const auto& t = forward ? hw.forward_transfer_first : hw.backward_transfer_first;
-  if (t.empty()) return -1;
-  double n = t.front().second;
-  for (const auto& [w, c] : t)
-    if (w <= world) n = c;
-  return std::min(world, int(std::lround(n)));
-}
-
 double KernelFirstFraction(const HardwareProfile& hw, bool forward, int world) {
   const auto& t = forward ? hw.forward_kernel_first : hw.backward_kernel_first;
   if (t.empty()) return 0;
@@ -239,10 +230,7 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_post_us", 0, 1e6, &p.nccl_post_us, /*required=*/false));
   for (auto [key, dst] : {std::pair{"forward_kernel_first_fraction", &p.forward_kernel_first},
-                           std::pair{"backward_kernel_first_fraction", &p.backward_kernel_first},
-                           std::pair{"forward_transfer_first_ranks", &p.forward_transfer_first},
-                           std::pair{"backward_transfer_first_ranks", &p.backward_transfer_first}}) {
-    const bool counts = std::string(key).ends_with("_ranks");
+                           std::pair{"backward_kernel_first_fraction", &p.backward_kernel_first}}) {
     if (!c->contains(key)) continue;
     const std::string field = std::string("compute.") + key;
     const json& v = c->at(key);
@@ -256,9 +244,7 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
         return rd.Error(field + ".by_world", "entries must be [world, fraction]");
       const int w = e[0].get<int>();
       const double f = e[1].get<double>();
-      if (counts && (w < 1 || !e[1].is_number_integer() || f < 0 || f > w || (!dst->empty() && w <= dst->back().first)))
-        return rd.Error(field + ".by_world", "needs ascending worlds >= 1 and whole rank counts in [0, world]");
-      if (!counts && (w < 1 || !(f >= 0 && f <= 1) || (!dst->empty() && w <= dst->back().first)))
+      if ((w < 1 || !(f >= 0 && f <= 1) || (!dst->empty() && w <= dst->back().first)))
         return rd.Error(field + ".by_world", "needs ascending worlds >= 1 and fractions in [0, 1]");
       dst->emplace_back(w, f);
     }

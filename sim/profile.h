@@ -94,10 +94,6 @@ struct HardwareProfile {
   // fraction of ranks whose first kernel started before their first transfer in real runs. Empty: the transfer listed
   // first gets its SMs first on every rank. See KernelFirstFraction.
   std::vector<std::pair<int, double>> forward_kernel_first, backward_kernel_first;
-  // The same race counted per iteration (it is not independent per rank): per world size, how many ranks were
-  // transfer-first in the median iteration (real runs: 1, the rank whose host thread reached the barrier last; 0 in
-  // the backward). When measured it replaces the fraction above (Engine::SetTransferFirstRanks).
-  std::vector<std::pair<int, double>> forward_transfer_first, backward_transfer_first;
   // Host time to post an NCCL group (ncclGroupStart, the sends/receives or the collective, ncclGroupEnd) on a rank
   // whose GPU waits for the host: the kernel listed after it launches that much later (Engine::SetFirstKernelDelayUs).
   double nccl_post_us = 0;
@@ -143,9 +139,6 @@ struct HardwareProfile {
 // The fraction of ranks that start a pass kernel-first at world size `world`: the entry of the largest measured world
 // size <= world (the smallest one below all of them); 0 when none was measured.
 double KernelFirstFraction(const HardwareProfile& hw, bool forward, int world);
-// How many ranks start a pass transfer-first at world size `world` (the entry of the largest measured world size
-// <= world, the smallest one below all of them; at most world), or -1 when not measured.
-int TransferFirstRanks(const HardwareProfile& hw, bool forward, int world);
 
 Status ParseProfile(const nlohmann::json& j, const std::string& origin, HardwareProfile* out);
 // `name_or_path`: a path to a JSON file, or a name looked up as <profile dir>/<name>.json.

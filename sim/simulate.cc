@@ -145,30 +145,15 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.compile_s = Seconds(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
-  // Pass start: per-rank counts when the profile has them (the ranks then differ: no symmetry unless none is
-  // transfer-first), else the kernel-first fraction as an expected wait.
-  const bool fwd_pass = cfg.pass == Pass::kForward;
-  int transfer_first = w > 1 ? TransferFirstRanks(hw, fwd_pass, w) : -1;
-  if (transfer_first == w) transfer_first = -1;  // every rank transfer-first: the fraction 0 below, symmetric
-  const double kernel_first = transfer_first == 0                            ? 1.0
-                              : w > 1 && TransferFirstRanks(hw, fwd_pass, w) == w ? 0.0
-                              : w > 1                                        ? KernelFirstFraction(hw, fwd_pass, w)
-                                                                             : 0;
-  auto set_pass_start = [&](Engine& e) {
-    if (transfer_first > 0) {
-      e.SetTransferFirstRanks(transfer_first, hw.nccl_post_us);
-      return;
-    }
-    e.SetKernelFirstFraction(kernel_first);
-    e.SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
-  };
   int period = w;
-  if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1 && transfer_first <= 0)
+  if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
     period = FindSymmetryPeriod(topo, programs, program_of);
   std::optional<Engine> engine;
+  const double kernel_first = w > 1 ? KernelFirstFraction(hw, cfg.pass == Pass::kForward, w) : 0;
   if (period < w) {
     engine.emplace(topo, hw, programs, program_of, period);
-    set_pass_start(*engine);
+    engine->SetKernelFirstFraction(kernel_first);
+    engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -178,7 +163,8 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   }
   if (!engine) {
     engine.emplace(topo, hw, programs, program_of);
-    set_pass_start(*engine);
+    engine->SetKernelFirstFraction(kernel_first);
+    engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
     for (int r = 0; r < w; ++r)
       if (kept_index[r] >= 0) engine->TraceRank(r, &kept[kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());

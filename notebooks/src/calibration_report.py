@@ -2,14 +2,16 @@
 # # Simulator calibration and validation report
 #
 # Calibrates the simulator's h100_sxm profile and validates it on grid points it never saw. Data:
-# `bench/results/calibration_grid_wgmma/`, one call of `bench/calibrate_and_grid.sh` on 4x H100 80GB HBM3 (binaries
-# at ff54f15, wgmma kernels): `ringlab calibrate --gpus 4` microbenchmarks (`calibrate_samples.json`: 166 kernel block
-# shapes; NCCL pair, ring and all-gather over 5 sizes, alone, beside a kernel and posted during one) and the 34-point
+# `bench/results/calibration_grid_passstart/`, one call of `bench/calibrate_and_grid.sh` on 4x H100 80GB HBM3
+# (binaries at 931c52d: wgmma kernels, the executor's deterministic pass start, 200 ms warm-up, every timed iteration
+# traced): `ringlab calibrate --gpus 4` microbenchmarks (`calibrate_samples.json`: 166 kernel block shapes; NCCL
+# pair, ring and all-gather over 5 sizes, alone, beside a kernel and posted during one) and the 34-point
 # `ringlab run` grid (W in {2, 4}, S from 16384 to 262144, (H, Hkv) in {(32,32), (32,8), (8,8), (8,2)}, D in
 # {64, 128}, both methods, forward and backward traces plus each point's `*.summary.json` medians).
 # **What is fitted on what**: every kernel and NCCL number (round tables, CTAs per SM, causal factor, memory
 # bandwidths, NVLink, hop latency, start wait, NCCL SMs) from the microbenchmarks; from the runs only host numbers
-# (gap between kernels, ranks' start skew), taken from the 10 points with H = 8, Hkv = 2 (a split fixed in advance);
+# (gap between kernels, ranks' start skew, pass-start order, how often NCCL displaces a kernel's last round), taken
+# from every timed iteration of the 10 points with H = 8, Hkv = 2 (a split fixed in advance);
 # the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)} are held out (48 runs). Measured step times are the
 # summaries' medians (`fwd_ms`, `fwdbwd_ms`: slowest rank's median of 5 timed iterations); simulated fwd+bwd =
 # simulated forward step + simulated backward step. `scripts/calibrate/reproduce_results.sh` regenerates every
@@ -20,17 +22,18 @@
 # With --out sim/profiles/h100_sxm_calibrated.json, --profile sim/profiles/h100_sxm_calibrated.json,
 # --out bench/results/sim_validation (and --notes bench/results/sim_validation.notes.md) they give the committed
 # profile and bench/results/sim_validation.{md,json} (the header of that file has the commands as run).
-# The globs match only <point>.{allgather,alltoall}[.backward].json, never *.summary.json or *.log.
+# The globs match only <point>.{allgather,alltoall}[.backward][.iter<k>].json, never *.summary.json or *.log;
+# validate.py keeps one trace per run and pass (the median iteration's), calibrate.py reads every timed iteration.
 COMMANDS = [
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/calibrate.py "
-    "--microbench bench/results/calibration_grid_wgmma/calibrate_samples.json "
-    "--traces 'bench/results/calibration_grid_wgmma/w*_h8_k2_*.all*.json' "
-    "--split 'calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; they give only host numbers: the gaps "
-    "between kernels and the ranks start skew), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}' "
-    "--runs-commit ff54f15 --out out/notebooks/h100_sxm_calibrated.json "
+    "--microbench bench/results/calibration_grid_passstart/calibrate_samples.json "
+    "--traces 'bench/results/calibration_grid_passstart/w*_h8_k2_*.all*.iter*.json' "
+    "--split 'calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only "
+    "host numbers), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}' "
+    "--runs-commit 931c52d --out out/notebooks/h100_sxm_calibrated.json "
     "--samples-out out/notebooks/h100_sxm_calibrated.samples.json",
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/validate.py "
-    "--profile out/notebooks/h100_sxm_calibrated.json --traces 'bench/results/calibration_grid_wgmma/*.all*.json' "
+    "--profile out/notebooks/h100_sxm_calibrated.json --traces 'bench/results/calibration_grid_passstart/*.all*.json' "
     "--out out/notebooks/sim_validation",
 ]
 OUTPUTS = ["out/notebooks/h100_sxm_calibrated.json", "out/notebooks/sim_validation.json"]
@@ -49,11 +52,11 @@ ROOT = repo_root()
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
 FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
 FIG.mkdir(parents=True, exist_ok=True)
-HAVE_REAL = bool(glob.glob(str(ROOT / "bench/results/calibration_grid_wgmma/*.all*.json")))
+HAVE_REAL = bool(glob.glob(str(ROOT / "bench/results/calibration_grid_passstart/*.all*.json")))
 
 def ensure_data():
     if not HAVE_REAL:
-        print("NO REAL DATA YET: no real traces under bench/results/calibration_grid_wgmma/; nothing to calibrate or validate.")
+        print("NO REAL DATA YET: no real traces under bench/results/calibration_grid_passstart/; nothing to calibrate or validate.")
         return
     if all((ROOT / o).exists() for o in OUTPUTS):
         print("data present:", ", ".join(OUTPUTS))

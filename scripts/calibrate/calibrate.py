@@ -30,7 +30,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import RINGLAB, ROOT, git_commit, load_trace, real_traces  # noqa: E402
 from displaced_tails import displaced_tail_counts  # noqa: E402
-from trace_samples import kernel_first_fractions, transfer_first_counts, relative, samples_from_traces  # noqa: E402
+from trace_samples import kernel_first_fractions, relative, samples_from_traces  # noqa: E402
 
 
 def main():
@@ -101,12 +101,6 @@ def main():
                 "source": f"{tag}: fraction of ranks whose first kernel started before their first transfer, per "
                           f"world size ({', '.join(f'W={w}: {k} ranks' for w, _, k in rows)} of {ps} runs)"}
     if paths:
-        for ps, rows in transfer_first_counts(paths).items():
-            prof["compute"][f"{ps}_transfer_first_ranks"] = {
-                "by_world": [[w, n] for w, n, _ in rows],
-                "source": f"{tag}: ranks whose first transfer started before their first kernel, median over the traced "
-                          f"iterations per world size ({', '.join(f'W={w}: {k} iterations' for w, _, k in rows)} of "
-                          f"{ps} runs)"}
         # Another race counted on the calibration runs: NCCL taking SMs from a kernel's last round (sim/profile.h).
         json.dump(prof, open(out, "w"), indent=1)
         displaced, eligible = displaced_tail_counts(paths, str(out))

@@ -24,8 +24,11 @@ cp "$FILES/calibrate_samples.json" "$FILES/calibrate.log" "$DEST/"
 cp "$FILES/calibrated_profile.json" "$DEST/microbench_profile.json"
 RUNS_COMMIT=$(grep -oE 'commit [^ ]+' "$FILES/env.log" | head -1 | cut -d' ' -f2)
 SPLIT="calibration = the H=8 Hkv=2 points (every W, S, D; they give only host numbers: the gaps between kernels and the ranks' start skew), held out = all other points"
+# Host numbers from every timed iteration of the calibration points when the runs traced them (since 5226c97).
+CAL_TRACES="$DEST/w*_h8_k2_*.all*.iter*.json"
+compgen -G "$CAL_TRACES" > /dev/null || CAL_TRACES="$DEST/w*_h8_k2_*.all*.json"
 $PY scripts/calibrate/calibrate.py --microbench "$DEST/calibrate_samples.json" \
-  --traces "$DEST/w*_h8_k2_*.all*.json" --split "$SPLIT" --runs-commit "$RUNS_COMMIT" \
+  --traces "$CAL_TRACES" --split "$SPLIT" --runs-commit "$RUNS_COMMIT" \
   --out sim/profiles/h100_sxm_calibrated.json
 $PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json \
   --traces "$DEST/*.all*.json" --out bench/results/sim_validation > /dev/null

@@ -201,34 +201,6 @@ def kernel_first_fractions(paths):
     return dict(out), posts
 
 
-def transfer_first_counts(paths):
-    """Per pass and world size: how many of the ranks that list a comm op first started the pass transfer-first, the
-    median over the traced iterations (each trace is one iteration; the race is not independent per rank: with the
-    executor before f07510c the host thread that reached the barrier last was the transfer-first one). Only worlds
-    where that count lies strictly between 0 and all such ranks (a mixed start) are returned: otherwise the
-    kernel-first fraction (0 or 1) says it exactly. {pass: [[world, count, iterations]]}."""
-    seen = collections.defaultdict(list)
-    for path in paths:
-        meta, events = load_trace(path)
-        if meta["world"] < 2:
-            continue
-        n = racing = 0
-        for r in range(meta["world"]):
-            kernel_first = _pass_start([e for e in events if e["pid"] == r])
-            if kernel_first is None:
-                continue
-            racing += 1
-            n += not kernel_first
-        if racing == meta["world"]:
-            seen[(meta["pass"], meta["world"])].append(n)
-    out = collections.defaultdict(list)
-    for (ps, w), counts in sorted(seen.items()):
-        m = int(statistics.median_low(counts))
-        if 0 < m < w:
-            out[ps].append([w, m, len(counts)])
-    return dict(out)
-
-
 def relative(paths, root):
     out = []
     for p in paths:

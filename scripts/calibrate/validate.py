@@ -59,6 +59,9 @@ def main():
     ap.add_argument("--notes", default=None, help="a markdown file appended to OUT.md (hand-written findings)")
     args = ap.parse_args()
     paths = real_traces([str(ROOT / t) if not pathlib.Path(t).is_absolute() else t for t in args.traces])
+    # One trace per run and pass: the median iteration's (<point>.<method>[.backward].json); the per-iteration traces
+    # (.iter<k>.json, since 5226c97) feed calibration's host numbers, not this table.
+    paths = [p for p in paths if ".iter" not in pathlib.Path(p).name]
     if not paths:
         sys.exit("validate: no real traces match " + " ".join(args.traces))
     prof = json.load(open(args.profile))
@@ -70,7 +73,7 @@ def main():
         rel = str(rp.relative_to(ROOT)) if str(rp).startswith(str(ROOT)) else p
         meta, events = load_trace(p)
         sim, sim_events = simulate(args.profile, meta)
-        held = rel not in calib
+        held = rel not in calib and pathlib.Path(p).name.split(".")[0] not in calib_points
         sim_by = {(e["pid"], e["args"]["op"]): e for e in sim_events}
         if held:
             for e in events:
