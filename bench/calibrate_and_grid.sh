@@ -42,6 +42,12 @@ timeout 150 $BIN calibrate --gpus 4 --base sim/profiles/h100_sxm.json --commit "
   > "$OUT/calibrate.log" 2>&1
 echo "calibrate rc=$?"; grep -E "^calibrate: (device|kernels|NCCL|wrote)|error" "$OUT/calibrate.log" | head -8
 
+el "== 1b. kernel microbenchmarks again, sustained (GPU 0, 100 ms of each kernel first; into the grid tarball)"
+timeout 120 $BIN calibrate --gpus 1 --skip-comm --sustain-ms 100 --base sim/profiles/h100_sxm.json --commit "$COMMIT" \
+  --out /tmp/grid/calibrated_profile_sustained.json --samples /tmp/grid/calibrate_samples_sustained.json \
+  > /tmp/grid/calibrate_sustained.log 2>&1
+echo "sustained calibrate rc=$?"
+
 el "== 2. grid"
 T1=$(date +%s)
 n=0

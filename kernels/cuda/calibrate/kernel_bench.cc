@@ -142,7 +142,9 @@ Status BenchKernels(int device, const std::vector<sim::KernelCase>& plan, const 
     std::vector<double> us;
     if (!backward) {
       const cuda::ForwardParams p = Forward(c, b, cuda::AccumulateMode::kMerge);
-      CAL_RETURN_IF_ERROR(timer.Time(st, o.warmup, o.reps, [&] { return cuda::LaunchForward(p, st); }, &us));
+      auto launch = [&] { return cuda::LaunchForward(p, st); };
+      CAL_RETURN_IF_ERROR(o.sustain_ms > 0 ? timer.TimeSustained(st, o.sustain_ms, o.reps, launch, &us)
+                                           : timer.Time(st, o.warmup, o.reps, launch, &us));
     } else {
       const cuda::BackwardPrepareParams pp = Prepare(c, b);
       std::vector<double> prep;
@@ -150,7 +152,9 @@ Status BenchKernels(int device, const std::vector<sim::KernelCase>& plan, const 
       const int64_t qe = int64_t(c.batch) * c.heads * c.q * c.head_dim, rows = int64_t(c.batch) * c.heads * c.q;
       out->memory.push_back({"copy", qe * 2 + qe * 4 + rows * 4, sim::MedianOf(prep)});
       const cuda::BackwardParams p = Backward(c, b);
-      CAL_RETURN_IF_ERROR(timer.Time(st, o.warmup, o.reps, [&] { return cuda::LaunchBackward(p, st); }, &us));
+      auto launch = [&] { return cuda::LaunchBackward(p, st); };
+      CAL_RETURN_IF_ERROR(o.sustain_ms > 0 ? timer.TimeSustained(st, o.sustain_ms, o.reps, launch, &us)
+                                           : timer.Time(st, o.warmup, o.reps, launch, &us));
       // The dK/dV add of the ring (float32 accumulator += part), once per size.
       const int64_t n = int64_t(c.batch) * c.kv_heads * c.kv * c.head_dim;
       if (!merge_sizes_done[n]) {

@@ -30,6 +30,8 @@ Status QueryDevices(DeviceFacts* facts);
 struct BenchOptions {
   int warmup = 2;
   int reps = 7;
+  // > 0: attention kernels are timed sustained (EventTimer::TimeSustained) after this much GPU time of the same kernel.
+  double sustain_ms = 0;
   // Called after each case with a one-line description (for progress on stderr).
   std::function<void(const std::string&)> progress;
 };
