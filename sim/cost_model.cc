@@ -82,6 +82,26 @@ int64_t CostModel::DisplacedTailPs(const Op& op) const {
   return int64_t(us * 1e6 + 0.5);
 }
 
+bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* round_ps) const {
+  if (op.kind != OpKind::kAttend || op.attend.causal || !full_ || !full_->wave.enabled) return false;
+  const AttendBlock& b = op.attend;
+  const double pairs = b.EffectivePairs();
+  if (pairs <= 0) return false;
+  const WaveModel& w = full_->wave;
+  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
+  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  *ctas = w.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
+  *slots = w.sms * w.ctas_per_sm;
+  if (*ctas > 16.0 * *slots) return false;
+  *round_ps = int64_t(w.RoundUs(w.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, group)) * 1e6 + 0.5);
+  return *round_ps > 0;
+}
+
+double CostModel::NcclSlots(const Op& op) const {
+  const AttentionTable* t = op.attend.causal ? causal_ : full_;
+  return hw_.nccl_sms * (t && t->wave.enabled ? t->wave.ctas_per_sm : 1);
+}
+
 bool CostModel::FillsGpu(const Op& op) const {
   if (op.kind != OpKind::kAttend) return true;
   const AttentionTable* t = op.attend.causal ? causal_ : full_;

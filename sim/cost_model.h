@@ -31,6 +31,12 @@ class CostModel {
   // For a full-mask attention op with a wave model: how much longer it runs, in picoseconds, when a transfer is posted
   // before its last partial round starts and NCCL's kernel takes SMs from that round (WaveModel::DisplacedTailUs).
   int64_t DisplacedTailPs(const Op& op) const;
+  // For a full-mask attention op with a wave model and at most 16 rounds: its CTA count, slots (SMs × CTAs per SM) and
+  // the duration of one round in picoseconds (the engine list-schedules it when NCCL held SMs at its launch). False
+  // otherwise.
+  bool EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* round_ps) const;
+  // Slots NCCL's kernels take from that op's wave model (nccl_sms × CTAs per SM).
+  double NcclSlots(const Op& op) const;
   // How much slower (factor − 1) a compute op runs while its rank communicates: (1 + comm_slowdown) times, for
   // attention with a wave model, the ratio of its kernel time on sms − nccl_sms SMs to that on all of them.
   double BesideCommSlowdown(const Op& op) const;

@@ -1,6 +1,7 @@
 #include "sim/engine.h"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -31,6 +32,15 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
       so.fills_gpu = cost.FillsGpu(op);
       so.idle_frac = float(cost.FirstIdleFraction(op));
       so.displaced_ps = cost.DisplacedTailPs(op);
+      double ctas = 0;
+      int slots = 0;
+      int64_t round_ps = 0;
+      if (cost.EqualCtaWaves(op, &ctas, &slots, &round_ps)) {
+        so.ctas = float(ctas);
+        so.slots = slots;
+        so.held_slots = int32_t(std::lround(cost.NcclSlots(op)));
+        so.round_ps = round_ps;
+      }
       so.slowdown = float(cost.BesideCommSlowdown(op));
       p.flops += op.flops;
     } else {
@@ -143,7 +153,22 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
   if (!k.comp_busy || slowdown_ <= 0) return;
   const bool slow = k.comm_busy && k.comm_waits_for < 0;
   if (slow == k.comp_slow) return;
-  const double sd = OpAt(r, 0, k.next[0] - 1).slowdown;  // the running op's
+  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
+  const double sd = running.slowdown;
+  if (!slow && k.slow_from_start && running.ctas > 0 && hw_.nccl_sms > 0) {
+    // NCCL leaves a kernel it shared the GPU with since launch: CTAs already placed keep running; the rest take the
+    // freed slots (list scheduling), which a rate cannot express for a kernel of a few rounds.
+    const TimePs end = std::max(now, k.comp_start + HeldSlotsMakespan(int64_t(std::llround(running.ctas)), running.slots,
+                                                                      running.held_slots, running.round_ps,
+                                                                      now - k.comp_start));
+    k.slow_from_start = false;
+    k.comp_slow = false;
+    k.comp_last = now;
+    k.comp_left_ps = double(end - now);
+    PushCompute(r, end);
+    return;
+  }
+  k.slow_from_start = false;
   const double old_rate = k.comp_slow ? 1.0 / (1.0 + sd) : 1.0;
   k.comp_left_ps = std::max(0.0, k.comp_left_ps - double(now - k.comp_last) * old_rate);
   k.comp_last = now;
@@ -176,6 +201,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       k.first_wait = false;
       k.tail_displaced = false;
       k.comp_slow = slowdown_ > 0 && k.comm_busy && k.comm_waits_for < 0;
+      k.slow_from_start = k.comp_slow;
       const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
       PushCompute(r, now + dur);
       ++k.next[0];
@@ -226,6 +252,22 @@ void Engine::DisplaceTail(int r, TimePs now) {
   k.tail_displaced = true;
   k.comp_left_ps += double(extra);
   PushCompute(r, k.comp_end + extra);
+}
+
+TimePs HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, TimePs round, TimePs held) {
+  const int64_t b = std::clamp(held_slots, 0, slots - 1), a = slots - b;  // free from the launch / from `held`
+  // Dispatch in time order: a slots free at 0, R, 2R, ...; b slots at held, held + R, ...
+  int64_t left = ctas;
+  TimePs ta = 0, tb = b > 0 ? held : std::numeric_limits<TimePs>::max() / 4, end = 0;
+  while (left > 0) {
+    const bool use_a = ta <= tb;
+    TimePs& t = use_a ? ta : tb;
+    const int64_t take = std::min(left, use_a ? a : b);
+    end = std::max(end, t + round);
+    left -= take;
+    t += round;
+  }
+  return end;
 }
 
 TimePs Engine::FirstKernelAt(int r) const {

@@ -49,6 +49,9 @@ struct SimOp {
   float slowdown = 0;             // compute ops: runs (1 + slowdown)× slower while the rank communicates
   float idle_frac = -1;           // compute ops: CostModel::FirstIdleFraction (−1: comm_start_wait applies)
   TimePs displaced_ps = 0;        // compute ops: CostModel::DisplacedTailPs (NCCL takes SMs from its last round)
+  float ctas = 0;                 // compute ops with equal CTAs (CostModel::EqualCtaWaves), else 0
+  int32_t slots = 0, held_slots = 0;  // slots of the GPU, and those NCCL's kernel holds
+  TimePs round_ps = 0;
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
   int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
   int32_t tag = -1;
@@ -56,6 +59,12 @@ struct SimOp {
   TimePs dur_ps = 0;              // compute ops: duration alone
   bool operator==(const SimOp&) const = default;
 };
+
+// A kernel of `ctas` equal CTAs (`round` each) launched on `slots` slots while another kernel (NCCL's) held
+// `held_slots` of them, until `held` after the launch: its duration by list scheduling. CTAs that find no slot start
+// when one frees, at the end of a round or when NCCL leaves; a rate (the engine's model while NCCL stays) cannot
+// express that for a kernel of a few rounds. E.g. 5 CTAs, 4 slots, 1 held until 15, round 10: 3 run 0-10, 2 run 10-20.
+TimePs HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, TimePs round, TimePs held);
 
 struct RankProgram {
   std::vector<SimOp> streams[kStreamCount];
@@ -154,7 +163,8 @@ class Engine {
   struct Rank {
     int32_t next[kStreamCount] = {0, 0}, done[kStreamCount] = {0, 0};
     bool comp_busy = false, comm_busy = false, comp_slow = false, started = false, wake_pushed = false,
-         first_wait = false, tail_displaced = false;  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
+         first_wait = false, tail_displaced = false,
+         slow_from_start = false;  // the running kernel launched beside NCCL's kernel and has run beside it since  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
     uint32_t comp_version = 0;
     double comp_left_ps = 0;  // work left, in ps at full speed
     TimePs comp_last = 0, comp_start = 0;

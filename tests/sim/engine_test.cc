@@ -347,6 +347,20 @@ TEST(SimEngine, ATransferPostedBeforeAKernelsLastRoundPushesItsCtasOneRoundLater
   }
 }
 
+TEST(SimEngine, AKernelLaunchedBesideNcclIsListScheduledWhenNcclLeaves) {
+  // 5 CTAs of 10 us on 4 slots, NCCL holding 1 until 15 us: 3 run 0-10, the other 2 take the slots freed at 10 (the
+  // held one only frees at 15): 20 us. NCCL gone at 5: 4 run 0-10 (the held slot took the 4th at 5: 5-15), the 5th
+  // 10-20. One CTA per slot (4 CTAs): 10 us unless NCCL stays past the first round (held 15: the 4th starts at 10).
+  EXPECT_EQ(HeldSlotsMakespan(5, 4, 1, 10, 15), 20);
+  EXPECT_EQ(HeldSlotsMakespan(5, 4, 1, 10, 5), 20);
+  EXPECT_EQ(HeldSlotsMakespan(4, 4, 1, 10, 5), 15);
+  EXPECT_EQ(HeldSlotsMakespan(3, 4, 1, 10, 50), 10);
+  EXPECT_EQ(HeldSlotsMakespan(4, 4, 1, 10, 15), 20);
+  // 128 CTAs on 132 slots with 25 held for the whole first round: two rounds, where a rate says 1 + overlap share.
+  EXPECT_EQ(HeldSlotsMakespan(128, 132, 25, 100, 135), 200);
+  EXPECT_EQ(HeldSlotsMakespan(128, 132, 0, 100, 135), 100);
+}
+
 TEST(SimEngine, AWaitingTransferSlowsNothingUntilItGetsItsSms) {
   // Rank 0 runs kernels A then B (100 us each, 2x slower while NCCL runs: comm_slowdown 1). A 1-byte exchange posted
   // with A at t = 0 runs beside it for its 10 us latency (A does 5 us of work meanwhile, so A ends at 105). At 10 us
