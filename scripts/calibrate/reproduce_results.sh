@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
 # Regenerates every committed calibration result from the committed measurements (repository root; RINGLAB_BIN a
 # CPU build of ringlab, default build-sim/apps/ringlab; .venv from scripts/setup_python.sh):
-#   1. sim/profiles/h100_sxm_calibrated.json + bench/results/sim_validation.{md,json}: `ringlab calibrate`
-#      microbenchmarks (kernels, NCCL, slowdown) + host numbers from every timed iteration of the H=8 Hkv=2 runs of
-#      the grid measured at 931c52d (calibration_grid_passstart: deterministic pass start, 200 ms warm-up);
-#   2. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used);
-#   3. bench/results/sim_validation_traces_only.* and sim_validation_corners.*: no microbenchmarks, every number from
-#      run traces of the earlier mma.sync grid (two splits), for comparison.
+#   1. sim/profiles/h100_sxm_calibrated.json + bench/results/sim_validation.{md,json}: the grid measured at 970fac3
+#      (calibration_grid_sustained: deterministic pass start, 200 ms warm-up, every timed iteration traced) with the
+#      kernel microbenchmarks timed sustained (--sustain-ms 100) and the NCCL ones of the same call, + host numbers from
+#      every timed iteration of its H=8 Hkv=2 runs;
+#   2. the same grid with the burst kernel microbenchmarks (sim_validation_burst), and the grid of the call before
+#      (calibration_grid_passstart, 931c52d, burst microbenchmarks: sim_validation_repeat);
+#   3. bench/results/sim_validation_microbench_only.*: the sustained + NCCL microbenchmarks alone (no run used);
+#   4. bench/results/sim_validation_traces_only.* and sim_validation_corners.*: no microbenchmarks, every number from
+#      run traces of the earlier mma.sync grid (two splits), and sim_validation_wgmma_grid.*: the grid measured with
+#      the executor before f07510c (racy pass start, one iteration traced), for comparison.
 set -euo pipefail
 export RINGLAB_BIN=${RINGLAB_BIN:-build-sim/apps/ringlab}
 PY=${PY:-.venv/bin/python}
-W=bench/results/calibration_grid_passstart
+W=bench/results/calibration_grid_sustained
+R=bench/results/calibration_grid_passstart
 M=bench/results/calibration_grid
-G=bench/results/calibration_grid_wgmma  # the previous grid: executor before f07510c (racy pass start), last iteration traced
+G=bench/results/calibration_grid_wgmma  # executor before f07510c (racy pass start), last iteration traced
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
-$PY scripts/calibrate/calibrate.py --microbench $W/calibrate_samples.json --traces "$W/w*_h8_k2_*.all*.iter*.json" \
-  --split "$HOST_SPLIT" --runs-commit 931c52d --out sim/profiles/h100_sxm_calibrated.json > /dev/null
+$PY scripts/calibrate/combine_samples.py $W/calibrate_samples.json $W/calibrate_samples_sustained.json \
+  $W/calibrate_samples_combined.json
+$PY scripts/calibrate/calibrate.py --microbench $W/calibrate_samples_combined.json --traces "$W/w*_h8_k2_*.all*.iter*.json" \
+  --split "$HOST_SPLIT" --runs-commit 970fac3 --out sim/profiles/h100_sxm_calibrated.json > /dev/null
 $PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$W/*.all*.json" \
   --out bench/results/sim_validation --notes bench/results/sim_validation.notes.md > /dev/null
-"$RINGLAB_BIN" fit-profile --samples $W/calibrate_samples.json --base h100_sxm --name h100_sxm_microbench \
+$PY scripts/calibrate/calibrate.py --microbench $W/calibrate_samples.json --traces "$W/w*_h8_k2_*.all*.iter*.json" \
+  --split "$HOST_SPLIT" --runs-commit 970fac3 --out bench/results/sim_validation_burst.profile.json > /dev/null
+$PY scripts/calibrate/validate.py --profile bench/results/sim_validation_burst.profile.json --traces "$W/*.all*.json" \
+  --out bench/results/sim_validation_burst > /dev/null
+$PY scripts/calibrate/calibrate.py --microbench $R/calibrate_samples.json --traces "$R/w*_h8_k2_*.all*.iter*.json" \
+  --split "$HOST_SPLIT" --runs-commit 931c52d --out bench/results/sim_validation_repeat.profile.json > /dev/null
+$PY scripts/calibrate/validate.py --profile bench/results/sim_validation_repeat.profile.json --traces "$R/*.all*.json" \
+  --out bench/results/sim_validation_repeat > /dev/null
+"$RINGLAB_BIN" fit-profile --samples $W/calibrate_samples_combined.json --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null 2>&1
 $PY scripts/calibrate/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
   --traces "$W/*.all*.json" --out bench/results/sim_validation_microbench_only > /dev/null
@@ -36,5 +51,6 @@ $PY scripts/calibrate/calibrate.py --microbench $G/calibrate_samples.json --trac
   --split "$HOST_SPLIT" --runs-commit ff54f15 --out bench/results/sim_validation_wgmma_grid.profile.json > /dev/null
 $PY scripts/calibrate/validate.py --profile bench/results/sim_validation_wgmma_grid.profile.json \
   --traces "$G/*.all*.json" --out bench/results/sim_validation_wgmma_grid > /dev/null
-grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_wgmma_grid.md bench/results/sim_validation_microbench_only.md \
+grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_burst.md \
+  bench/results/sim_validation_repeat.md bench/results/sim_validation_wgmma_grid.md bench/results/sim_validation_microbench_only.md \
   bench/results/sim_validation_traces_only.md bench/results/sim_validation_corners.md
