@@ -22,17 +22,24 @@ mkdir -p "$DEST"
 tar xzf "$FILES/grid.tar.gz" -C "$DEST" --strip-components=1
 cp "$FILES/calibrate_samples.json" "$FILES/calibrate.log" "$DEST/"
 cp "$FILES/calibrated_profile.json" "$DEST/microbench_profile.json"
+# Kernel samples timed sustained (--sustain-ms, in the grid tarball since 970fac3) replace the burst ones.
+MB="$DEST/calibrate_samples.json"
+if [ -f "$DEST/calibrate_samples_sustained.json" ]; then
+  $PY scripts/calibrate/combine_samples.py "$MB" "$DEST/calibrate_samples_sustained.json" \
+    "$DEST/calibrate_samples_combined.json"
+  MB="$DEST/calibrate_samples_combined.json"
+fi
 RUNS_COMMIT=$(grep -oE 'commit [^ ]+' "$FILES/env.log" | head -1 | cut -d' ' -f2)
 SPLIT="calibration = the H=8 Hkv=2 points (every W, S, D; they give only host numbers: the gaps between kernels and the ranks' start skew), held out = all other points"
 # Host numbers from every timed iteration of the calibration points when the runs traced them (since 5226c97).
 CAL_TRACES="$DEST/w*_h8_k2_*.all*.iter*.json"
 compgen -G "$CAL_TRACES" > /dev/null || CAL_TRACES="$DEST/w*_h8_k2_*.all*.json"
-$PY scripts/calibrate/calibrate.py --microbench "$DEST/calibrate_samples.json" \
+$PY scripts/calibrate/calibrate.py --microbench "$MB" \
   --traces "$CAL_TRACES" --split "$SPLIT" --runs-commit "$RUNS_COMMIT" \
   --out sim/profiles/h100_sxm_calibrated.json
 $PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json \
   --traces "$DEST/*.all*.json" --out bench/results/sim_validation > /dev/null
-"$RINGLAB_BIN" fit-profile --samples "$DEST/calibrate_samples.json" --base h100_sxm --name h100_sxm_microbench \
+"$RINGLAB_BIN" fit-profile --samples "$MB" --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null
 $PY scripts/calibrate/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
   --traces "$DEST/*.all*.json" --out bench/results/sim_validation_microbench_only > /dev/null
