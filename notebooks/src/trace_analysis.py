@@ -43,9 +43,12 @@ def ensure_data():
         subprocess.run(cmd, shell=True, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 def real_traces():
-    """Committed real GPU traces: bench/results/**/*.json whose ringlab metadata says source real."""
+    """Committed real GPU traces: bench/results/**/*.json whose ringlab metadata says source real (one per run and
+    pass: the per-iteration traces <name>.iter<k>.json of the calibration grids are left out)."""
     found = []
     for p in sorted(glob.glob(str(ROOT / "bench/results/**/*.json"), recursive=True)):
+        if ".iter" in os.path.basename(p):
+            continue
         try:
             with open(p) as f:
                 head = f.read(1 << 20)
@@ -60,7 +63,7 @@ def real_traces():
 
 ensure_data()
 REAL = real_traces()
-print("real GPU traces in bench/results/:", REAL or "none yet")
+print(f"real GPU traces in bench/results/: {len(REAL)}" + (f", e.g. {os.path.relpath(REAL[0], ROOT)}" if REAL else " (none yet)"))
 
 # %%
 import numpy as np
