@@ -31,7 +31,7 @@ struct CalibrateOptions {
   std::string out, samples, base = sim::kDefaultProfile, name, commit;
   bool quick = false, skip_kernels = false, skip_comm = false, dry_run = false;
   int warmup = 2, reps = 7;
-  double sustain_ms = 0;
+  double sustain_ms = 0, preheat_ms = 0;
   // Launch geometry of the kernels LaunchForward / LaunchBackward pick on sm_90 (kernels/cuda/attention_*_wgmma.cu);
   // CTAs per SM 0 = fitted from the CTA sweep.
   int fwd_tile_q = 128, fwd_tile_kv = 128, bwd_tile_q = 64, bwd_tile_kv = 128, ctas_per_sm = 0;
@@ -54,6 +54,7 @@ std::string CommandLine(const CalibrateOptions& o, int gpus) {
                   std::to_string(o.bwd_tile_q) + "x" + std::to_string(o.bwd_tile_kv) + " --ctas-per-sm " +
                   std::to_string(o.ctas_per_sm);
   if (o.sustain_ms > 0) s += " --sustain-ms " + std::to_string(int(o.sustain_ms));
+  if (o.preheat_ms > 0) s += " --preheat-ms " + std::to_string(int(o.preheat_ms));
   if (o.quick) s += " --quick";
   if (o.skip_kernels) s += " --skip-kernels";
   if (o.skip_comm) s += " --skip-comm";
@@ -132,6 +133,7 @@ int Run(const CalibrateOptions& o) {
   bo.warmup = o.warmup;
   bo.reps = o.reps;
   bo.sustain_ms = o.sustain_ms;
+  bo.preheat_ms = o.preheat_ms;
   bo.progress = progress;
   if (!o.skip_kernels) {
     sim::PlanOptions po;
@@ -206,6 +208,10 @@ void AddCalibrateCommand(CLI::App& app, int* exit_code) {
                   "time each attention kernel after this much GPU time of back-to-back launches of it, then back to "
                   "back (the clocks a run's power limit allows; 0: short synchronised bursts)")
       ->capture_default_str()->check(CLI::Range(0.0, 10000.0));
+  cmd->add_option("--preheat-ms", o->preheat_ms,
+                  "before timing kernels, run the largest forward case back to back this long (a long run's power "
+                  "and thermal state)")
+      ->capture_default_str()->check(CLI::Range(0.0, 60000.0));
   cmd->add_flag("--quick", o->quick, "a smoke run: head dim 128 only, coarser sweeps, two message sizes");
   cmd->add_flag("--dry-run", o->dry_run, "print the kernel plan and an estimate of its GPU time, measure nothing "
                                          "(needs no GPU)");

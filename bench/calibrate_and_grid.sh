@@ -21,12 +21,16 @@ source $D/device_env.sh > "$OUT/env.log" 2>&1
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export LD_LIBRARY_PATH=$D:${NCCL_LIB_DIR:-}:${LD_LIBRARY_PATH:-}
 COMMIT=$(tr '\n' ' ' < $D/commit.txt | sed 's/ *$//')
-{ date -u; echo "commit $COMMIT"; nvidia-smi --query-gpu=index,name,driver_version --format=csv;
+{ date -u; echo "commit $COMMIT"; echo "GRID_WARMUP_MS=${GRID_WARMUP_MS:-200} PREHEAT_MS=${PREHEAT_MS:-0}"; nvidia-smi --query-gpu=index,name,driver_version --format=csv;
   env | grep -E '^RINGLAB_|^NCCL_' | sort; } >> "$OUT/env.log" 2>&1
 T0=$(date +%s)
 el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
 
-if [ -x $D/ringlab_gpu_executor_test ]; then
+# Knobs: GRID_WARMUP_MS (GPU time each run warms up, default 200), PREHEAT_MS (the sustained microbenchmark's
+# pre-heat, default 0), SKIP_TESTS=1 (no executor tests).
+GRID_WARMUP_MS=${GRID_WARMUP_MS:-200}
+PREHEAT_MS=${PREHEAT_MS:-0}
+if [ -x $D/ringlab_gpu_executor_test ] && [ "${SKIP_TESTS:-0}" != 1 ]; then
   el "== 0. executor tests (4 GPUs)"
   timeout 150 $D/ringlab_gpu_executor_test > "$OUT/executor_test.log" 2>&1
   echo "executor tests rc=$?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/executor_test.log" | head -8
@@ -43,7 +47,7 @@ timeout 150 $BIN calibrate --gpus 4 --base sim/profiles/h100_sxm.json --commit "
 echo "calibrate rc=$?"; grep -E "^calibrate: (device|kernels|NCCL|wrote)|error" "$OUT/calibrate.log" | head -8
 
 el "== 1b. kernel microbenchmarks again, sustained (GPU 0, 100 ms of each kernel first; into the grid tarball)"
-timeout 120 $BIN calibrate --gpus 1 --skip-comm --sustain-ms 100 --base sim/profiles/h100_sxm.json --commit "$COMMIT" \
+timeout 120 $BIN calibrate --gpus 1 --skip-comm --sustain-ms 100 --preheat-ms $PREHEAT_MS --base sim/profiles/h100_sxm.json --commit "$COMMIT" \
   --out /tmp/grid/calibrated_profile_sustained.json --samples /tmp/grid/calibrate_samples_sustained.json \
   > /tmp/grid/calibrate_sustained.log 2>&1
 echo "sustained calibrate rc=$?"
@@ -56,7 +60,7 @@ run() {  # W S H HKV D
   if [ $(( $(date +%s) - T1 )) -gt "$GRID_BUDGET_S" ]; then echo "skip W=$W S=$S H=$H Hkv=$K D=$DIM (time)"; return; fi
   local name=w${W}_s${S}_h${H}_k${K}_d${DIM}
   timeout 90 $BIN run --gpus $W --seq $S --heads $H --kv-heads $K --dim $DIM --batch 1 --sharding head-tail \
-    --method both --pass both --iters 5 --warmup 2 --warmup-ms 200 --json /tmp/grid/$name.summary.json --trace /tmp/grid/$name.json \
+    --method both --pass both --iters 5 --warmup 2 --warmup-ms $GRID_WARMUP_MS --json /tmp/grid/$name.summary.json --trace /tmp/grid/$name.json \
     --trace-iterations \
     > /tmp/grid/$name.log 2>&1
   echo "[+$(( $(date +%s) - T0 ))s] $name rc=$?"

@@ -32,6 +32,9 @@ struct BenchOptions {
   int reps = 7;
   // > 0: attention kernels are timed sustained (EventTimer::TimeSustained) after this much GPU time of the same kernel.
   double sustain_ms = 0;
+  // > 0: before the first case, the plan's largest forward case runs back to back for this long (the GPU reaches the
+  // power and thermal state of a long run before anything is timed).
+  double preheat_ms = 0;
   // Called after each case with a one-line description (for progress on stderr).
   std::function<void(const std::string&)> progress;
 };
