@@ -245,7 +245,7 @@ void Engine::DisplaceTail(int r, TimePs now) {
   // NCCL's kernel is pending when the last round starts only if it was posted before that instant.
   const TimePs last_round = k.comp_start + Round(double(running.idle_frac) * double(k.comp_end - k.comp_start));
   if (now >= last_round) return;
-  double q = hw_.displaced_tail_fraction;  // expected value (profile.h)
+  double q = displaced_fraction_ >= 0 ? displaced_fraction_ : hw_.displaced_tail_fraction;  // expected value
   if (k.comp_start == now && now == 0) q *= KernelFirstChance(r, 1);  // kernel-first ranks only
   const TimePs extra = Round(q * double(running.displaced_ps));
   if (extra <= 0) return;

@@ -114,6 +114,9 @@ class Engine {
   // the host is done posting: the first compute op starts no earlier than `us`. Simulate passes the expected delay,
   // (1 − kernel-first fraction) × HardwareProfile::nccl_post_us. Default 0.
   void SetFirstKernelDelayUs(double us) { first_kernel_delay_ = TimePs(std::llround(us * 1e6)); }
+  // How often NCCL takes SMs from an eligible kernel's last round in this pass (HardwareProfile::
+  // DisplacedTailFraction); default: the profile's pass-independent value.
+  void SetDisplacedTailFraction(double f) { displaced_fraction_ = f; }
   Status Run();
 
   const std::vector<RankTotals>& totals() const { return totals_; }
@@ -236,6 +239,7 @@ class Engine {
   double slowdown_;
   double start_wait_;
   double kernel_first_ = 0;  // SetKernelFirstFraction
+  double displaced_fraction_ = -1;  // SetDisplacedTailFraction (< 0: the profile's displaced_tail_fraction)
   // The chance that the pass-start kernel of rank r gets the SMs before a transfer among `participants` ranks.
   double KernelFirstChance(int r, int participants) const;
   TimePs first_kernel_delay_ = 0;  // SetFirstKernelDelayUs

@@ -224,6 +224,10 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_sms", 0, 1024, &p.nccl_sms, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "displaced_tail_fraction", 0, 1, &p.displaced_tail_fraction,
                                     /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "forward_displaced_tail_fraction", 0, 1,
+                                    &p.forward_displaced_tail_fraction, /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_displaced_tail_fraction", 0, 1,
+                                    &p.backward_displaced_tail_fraction, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "forward_start_skew_us", 0, 1e6, &p.forward_start_skew_us,
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_start_skew_us", 0, 1e6, &p.backward_start_skew_us,

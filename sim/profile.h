@@ -109,6 +109,13 @@ struct HardwareProfile {
   // others of the same shape, so the engine adds this fraction of the extra round (the expected value); calibration
   // counts it on real traces. 1: always.
   double displaced_tail_fraction = 1;
+  // The same per pass when measured (< 0: not measured, the value above applies). The runs show it in backward kernels
+  // only (forward 0 of 150).
+  double forward_displaced_tail_fraction = -1, backward_displaced_tail_fraction = -1;
+  double DisplacedTailFraction(bool forward) const {
+    const double f = forward ? forward_displaced_tail_fraction : backward_displaced_tail_fraction;
+    return f >= 0 ? f : displaced_tail_fraction;
+  }
   std::vector<AttentionTable> attention;
   // memory
   double hbm_gbps = 3350;        // attention roofline memory bound

@@ -154,6 +154,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     engine.emplace(topo, hw, programs, program_of, period);
     engine->SetKernelFirstFraction(kernel_first);
     engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
+    engine->SetDisplacedTailFraction(hw.DisplacedTailFraction(cfg.pass == Pass::kForward));
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -165,6 +166,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     engine.emplace(topo, hw, programs, program_of);
     engine->SetKernelFirstFraction(kernel_first);
     engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
+    engine->SetDisplacedTailFraction(hw.DisplacedTailFraction(cfg.pass == Pass::kForward));
     for (int r = 0; r < w; ++r)
       if (kept_index[r] >= 0) engine->TraceRank(r, &kept[kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());

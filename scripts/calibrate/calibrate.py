@@ -103,13 +103,20 @@ def main():
     if paths:
         # Another race counted on the calibration runs: NCCL taking SMs from a kernel's last round (sim/profile.h).
         json.dump(prof, open(out, "w"), indent=1)
-        displaced, eligible = displaced_tail_counts(paths, str(out))
+        counts = displaced_tail_counts(paths, str(out))
+        displaced = sum(c[0] for c in counts.values())
+        eligible = sum(c[1] for c in counts.values())
         if eligible >= 3:
             prof["compute"]["displaced_tail_fraction"] = {
                 "value": round(displaced / eligible, 4),
                 "source": f"{tag}: {displaced} of {eligible} full-mask attention kernels that the simulator has a "
                           f"transfer posted before their last round ran one round longer in the calibration runs"}
-        print(f"calibrate: displaced last rounds {displaced} of {eligible} eligible kernels")
+        for ps, (d, n) in counts.items():
+            if n >= 3:
+                prof["compute"][f"{ps}_displaced_tail_fraction"] = {
+                    "value": round(d / n, 4), "source": f"{tag}: {d} of {n} such {ps} kernels"}
+        print("calibrate: displaced last rounds " +
+              ", ".join(f"{ps} {d} of {n}" for ps, (d, n) in counts.items()) + " eligible kernels")
     pv = prof.setdefault("provenance", {})
     pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "scripts/calibrate/calibrate.py",
                "command": shlex.join(["calibrate.py", *sys.argv[1:]])})

@@ -23,14 +23,16 @@ def _sim_attend_durations(profile, meta, td, tag):
 
 
 def displaced_tail_counts(paths, profile_path):
-    """(displaced, eligible) over the attend ops of the traces at `paths`, simulated from `profile_path`."""
+    """{pass: [displaced, eligible]} over the attend ops of the traces at `paths`, simulated from `profile_path`."""
     prof = json.load(open(profile_path))
-    displaced = eligible = 0
+    counts = {"forward": [0, 0], "backward": [0, 0]}
     with tempfile.TemporaryDirectory() as td:
         variants = {}
         for f in (0.0, 1.0):
             p = json.loads(json.dumps(prof))
             p["compute"]["displaced_tail_fraction"] = {"value": f, "source": "displaced_tails.py probe"}
+            for ps in ("forward", "backward"):
+                p["compute"].pop(f"{ps}_displaced_tail_fraction", None)
             variants[f] = os.path.join(td, f"profile_{int(f)}.json")
             json.dump(p, open(variants[f], "w"))
         for path in paths:
@@ -48,6 +50,7 @@ def displaced_tail_counts(paths, profile_path):
                 extra = always[key] - never[key]
                 if extra <= 0.05 * never[key]:
                     continue
-                eligible += 1
-                displaced += e["dur"] > never[key] + 0.5 * extra
-    return displaced, eligible
+                c = counts[meta["pass"]]
+                c[1] += 1
+                c[0] += e["dur"] > never[key] + 0.5 * extra
+    return counts

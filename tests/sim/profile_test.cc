@@ -176,6 +176,20 @@ TEST(SimProfile, NcclDisplacesOnlyALastRoundThatNoLongerFitsBesideIt) {
   EXPECT_DOUBLE_EQ(w.DisplacedTailUs(1920, 1024, 1920.0 * 1024, 1, 1, 1, 0), 0);
 }
 
+TEST(SimProfile, DisplacedTailFractionIsPerPassWhenMeasured) {
+  nlohmann::json j = Bundled("h100_sxm");
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(j, "test.json", &hw).ok()) << ErrorOf(j);
+  EXPECT_DOUBLE_EQ(hw.DisplacedTailFraction(true), 1);  // not measured: always
+  j["compute"]["displaced_tail_fraction"] = {{"value", 0.3}, {"source", "test"}};
+  j["compute"]["forward_displaced_tail_fraction"] = {{"value", 0.0}, {"source", "test"}};
+  ASSERT_TRUE(ParseProfile(j, "test.json", &hw).ok()) << ErrorOf(j);
+  EXPECT_DOUBLE_EQ(hw.DisplacedTailFraction(true), 0);
+  EXPECT_DOUBLE_EQ(hw.DisplacedTailFraction(false), 0.3);  // the pass-independent value
+  j["compute"]["backward_displaced_tail_fraction"] = {{"value", 1.5}, {"source", "test"}};
+  EXPECT_NE(ErrorOf(j).find("backward_displaced_tail_fraction"), std::string::npos) << ErrorOf(j);
+}
+
 TEST(SimProfile, KernelFirstFractionIsReadPerWorldSize) {
   nlohmann::json j = Bundled("h100_sxm");
   j["compute"]["forward_kernel_first_fraction"] = {{"by_world", {{2, 0.1}, {4, 0.55}}}, {"source", "test"}};
