@@ -2,11 +2,11 @@
 # # Simulator calibration and validation report
 #
 # Calibrates the simulator's h100_sxm profile and validates it on grid points it never saw. Data:
-# `bench/results/calibration_grid_sustained/`, one call of `bench/calibrate_and_grid.sh` on 4x H100 80GB HBM3
-# (binaries at 970fac3: wgmma kernels, the executor's deterministic pass start, 200 ms warm-up, every timed iteration
-# traced): `ringlab calibrate` microbenchmarks (`calibrate_samples_combined.json`: 166 kernel block shapes each timed
-# after 100 ms of back-to-back launches; NCCL pair, ring and all-gather over 5 sizes, alone, beside a kernel and
-# posted during one, with the GPUs held while the host posts) and the 34-point
+# `bench/results/calibration_grid_steady/`, one call of `bench/calibrate_and_grid.sh` on 4x H100 80GB HBM3
+# (binaries at 48980cf: wgmma kernels, the executor's deterministic pass start, 1 s warm-up per run, every timed
+# iteration traced): `ringlab calibrate` microbenchmarks (`calibrate_samples_combined.json`: 166 kernel block shapes
+# each timed after a 3 s pre-heat and 100 ms of back-to-back launches; NCCL pair, ring and all-gather over 5 sizes,
+# alone, beside a kernel and posted during one, with the GPUs held while the host posts) and the 34-point
 # `ringlab run` grid (W in {2, 4}, S from 16384 to 262144, (H, Hkv) in {(32,32), (32,8), (8,8), (8,2)}, D in
 # {64, 128}, both methods, forward and backward traces plus each point's `*.summary.json` medians).
 # **What is fitted on what**: every kernel and NCCL number (round tables, CTAs per SM, causal factor, memory
@@ -27,14 +27,14 @@
 # validate.py keeps one trace per run and pass (the median iteration's), calibrate.py reads every timed iteration.
 COMMANDS = [
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/calibrate.py "
-    "--microbench bench/results/calibration_grid_sustained/calibrate_samples_combined.json "
-    "--traces 'bench/results/calibration_grid_sustained/w*_h8_k2_*.all*.iter*.json' "
+    "--microbench bench/results/calibration_grid_steady/calibrate_samples_combined.json "
+    "--traces 'bench/results/calibration_grid_steady/w*_h8_k2_*.all*.iter*.json' "
     "--split 'calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only "
     "host numbers), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}' "
-    "--runs-commit 970fac3 --out out/notebooks/h100_sxm_calibrated.json "
+    "--runs-commit 48980cf --out out/notebooks/h100_sxm_calibrated.json "
     "--samples-out out/notebooks/h100_sxm_calibrated.samples.json",
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/validate.py "
-    "--profile out/notebooks/h100_sxm_calibrated.json --traces 'bench/results/calibration_grid_sustained/*.all*.json' "
+    "--profile out/notebooks/h100_sxm_calibrated.json --traces 'bench/results/calibration_grid_steady/*.all*.json' "
     "--out out/notebooks/sim_validation",
 ]
 OUTPUTS = ["out/notebooks/h100_sxm_calibrated.json", "out/notebooks/sim_validation.json"]
@@ -53,11 +53,11 @@ ROOT = repo_root()
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
 FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
 FIG.mkdir(parents=True, exist_ok=True)
-HAVE_REAL = bool(glob.glob(str(ROOT / "bench/results/calibration_grid_sustained/*.all*.json")))
+HAVE_REAL = bool(glob.glob(str(ROOT / "bench/results/calibration_grid_steady/*.all*.json")))
 
 def ensure_data():
     if not HAVE_REAL:
-        print("NO REAL DATA YET: no real traces under bench/results/calibration_grid_sustained/; nothing to calibrate or validate.")
+        print("NO REAL DATA YET: no real traces under bench/results/calibration_grid_steady/; nothing to calibrate or validate.")
         return
     if all((ROOT / o).exists() for o in OUTPUTS):
         print("data present:", ", ".join(OUTPUTS))
