@@ -1,7 +1,9 @@
 // Closed-form checks of the engine: every expected time below is derived in the comment beside it.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <functional>
 #include <fstream>
 #include <iterator>
 
@@ -27,6 +29,42 @@ SimResult SimRun(const ScheduleConfig& cfg, const HardwareProfile& hw, SimOption
   Status st = Simulate(cfg, hw, opt, &r);
   EXPECT_TRUE(st.ok()) << st.message();
   return r;
+}
+
+// Hand-made programs for two ranks. A compute op of `us` microseconds:
+SimOp Kernel(double us) {
+  SimOp o;
+  o.kind = OpKind::kAttend;
+  o.dur_ps = TimePs(std::llround(us * kPsPerUs));
+  return o;
+}
+
+// A send or receive of `bytes` with the other rank (peer offset 1), matched by `tag`.
+SimOp Transfer(OpKind kind, int tag, int64_t bytes) {
+  SimOp o;
+  o.kind = kind;
+  o.peer_offset = 1;
+  o.tag = tag;
+  o.bytes = bytes;
+  return o;
+}
+
+// Runs rank 0 (compute and comm streams) and rank 1 (comm stream only) on `hw`; `setup` configures the engine first.
+// Returns each rank's end time in microseconds.
+std::array<double, 2> RunPair(const HardwareProfile& hw, std::vector<SimOp> compute0, std::vector<SimOp> comm0,
+                              std::vector<SimOp> comm1, const std::function<void(Engine&)>& setup = nullptr) {
+  std::vector<RankProgram> programs(2);
+  programs[0].streams[0] = std::move(compute0);
+  programs[0].streams[1] = std::move(comm0);
+  programs[1].streams[1] = std::move(comm1);
+  const std::vector<uint32_t> program_of = {0, 1};  // the engine keeps references to both
+  Topology topo;
+  EXPECT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
+  Engine engine(topo, hw, programs, program_of);
+  if (setup) setup(engine);
+  const Status st = engine.Run();
+  EXPECT_TRUE(st.ok()) << st.message();
+  return {engine.totals()[0].end_ps / kPsPerUs, engine.totals()[1].end_ps / kPsPerUs};
 }
 
 TEST(SimEngine, ComputeOnlyIsFlopsOverRate) {
@@ -156,29 +194,13 @@ TEST(SimEngine, TransferPostedBesideARunningKernelWaitsItsShareOfTheKernel) {
   // Rank 1 (idle compute) posts the matching send at 10 us. With comm_start_wait = 0.5 the transfer starts after half of
   // the kernel's remaining 90 us: 10 + 45 + 10 (latency) + 1e6 B / 100 GB/s (10 us) = 75 us; without it, 30 us.
   HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
-  auto op = [](OpKind kind, int peer, int tag, int64_t bytes, TimePs dur) {
-    SimOp o;
-    o.kind = kind;
-    o.peer_offset = peer;
-    o.tag = tag;
-    o.bytes = bytes;
-    o.dur_ps = dur;
-    return o;
-  };
-  std::vector<RankProgram> programs(2);
-  programs[0].streams[0] = {op(OpKind::kAttend, -1, -1, 0, 100 * 1000000)};
-  programs[0].streams[1] = {op(OpKind::kSend, 1, 0, 1, 0), op(OpKind::kRecv, 1, 1, 1000000, 0)};
-  programs[1].streams[1] = {op(OpKind::kRecv, 1, 0, 1, 0), op(OpKind::kSend, 1, 1, 1000000, 0)};
-  const std::vector<uint32_t> program_of = {0, 1};
   for (auto [wait, end_us] : {std::pair{0.0, 100.0}, {0.5, 100.0}}) {
     hw.comm_start_wait = wait;
-    Topology topo;
-    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-    Engine engine(topo, hw, programs, program_of);
-    ASSERT_TRUE(engine.Run().ok());
-    EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, end_us, 1e-6);  // rank 0 ends with its kernel either way
+    const auto end = RunPair(hw, {Kernel(100)}, {Transfer(OpKind::kSend, 0, 1), Transfer(OpKind::kRecv, 1, 1000000)},
+                             {Transfer(OpKind::kRecv, 0, 1), Transfer(OpKind::kSend, 1, 1000000)});
+    EXPECT_NEAR(end[0], end_us, 1e-6);  // rank 0 ends with its kernel either way
     // (+10 ps for the 1-byte message, within the tolerance)
-    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, wait == 0 ? 30.0 : 75.0, 2e-5) << "wait " << wait;
+    EXPECT_NEAR(end[1], wait == 0 ? 30.0 : 75.0, 2e-5) << "wait " << wait;
   }
 }
 
@@ -189,27 +211,11 @@ TEST(SimEngine, TransferBesideAKernelGetsSmsWhenItsFirstSlotIdles) {
   HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
   hw.comm_start_wait = 0.9;
   for (auto [frac, end_us] : {std::pair{0.5f, 70.0}, {-1.0f, 111.0}, {0.05f, 30.0}}) {
-    SimOp attend, small_send, small_recv, send, recv;
-    attend.kind = OpKind::kAttend;
-    attend.dur_ps = 100 * 1000000;
+    SimOp attend = Kernel(100);
     attend.idle_frac = frac;
-    small_send.kind = send.kind = OpKind::kSend;
-    small_recv.kind = recv.kind = OpKind::kRecv;
-    small_send.peer_offset = small_recv.peer_offset = send.peer_offset = recv.peer_offset = 1;
-    small_send.tag = small_recv.tag = 0;
-    send.tag = recv.tag = 1;
-    small_send.bytes = small_recv.bytes = 1;
-    send.bytes = recv.bytes = 1000000;
-    std::vector<RankProgram> programs(2);
-    programs[0].streams[0] = {attend};
-    programs[0].streams[1] = {small_send, recv};
-    programs[1].streams[1] = {small_recv, send};
-    const std::vector<uint32_t> program_of = {0, 1};
-    Topology topo;
-    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-    Engine engine(topo, hw, programs, program_of);
-    ASSERT_TRUE(engine.Run().ok());
-    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, end_us, 2e-5) << "fraction " << frac;
+    const auto end = RunPair(hw, {attend}, {Transfer(OpKind::kSend, 0, 1), Transfer(OpKind::kRecv, 1, 1000000)},
+                             {Transfer(OpKind::kRecv, 0, 1), Transfer(OpKind::kSend, 1, 1000000)});
+    EXPECT_NEAR(end[1], end_us, 2e-5) << "fraction " << frac;
   }
 }
 
@@ -221,26 +227,11 @@ TEST(SimEngine, KernelFirstRanksDelayAPassStartTransferByTheExpectedWait) {
   HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
   hw.comm_start_wait = 1;
   for (auto [f, end_us] : {std::pair{0.0, 20.0}, {0.5, 80.0}, {1.0, 100.0}}) {
-    SimOp attend, send, recv;
-    attend.kind = OpKind::kAttend;
-    attend.dur_ps = 100 * 1000000;
+    SimOp attend = Kernel(100);
     attend.idle_frac = 0.8f;
-    send.kind = OpKind::kSend;
-    recv.kind = OpKind::kRecv;
-    send.peer_offset = recv.peer_offset = 1;
-    send.tag = recv.tag = 0;
-    send.bytes = recv.bytes = 1000000;
-    std::vector<RankProgram> programs(2);
-    programs[0].streams[0] = {attend};
-    programs[0].streams[1] = {send};
-    programs[1].streams[1] = {recv};
-    const std::vector<uint32_t> program_of = {0, 1};
-    Topology topo;
-    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-    Engine engine(topo, hw, programs, program_of);
-    engine.SetKernelFirstFraction(f);
-    ASSERT_TRUE(engine.Run().ok());
-    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, end_us, 2e-5) << "f " << f;
+    const auto end = RunPair(hw, {attend}, {Transfer(OpKind::kSend, 0, 1000000)}, {Transfer(OpKind::kRecv, 0, 1000000)},
+                             [f = f](Engine& e) { e.SetKernelFirstFraction(f); });
+    EXPECT_NEAR(end[1], end_us, 2e-5) << "f " << f;
   }
 }
 
@@ -250,28 +241,13 @@ TEST(SimEngine, AKernelListedAfterAnNcclGroupWaitsForTheHostToPostIt) {
   // unaffected (0 -> 20 us). Listed the other way round (kernel op 0, send op 1) nothing waits: the kernel ends at 100.
   HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
   for (auto [kernel_first, end0_us] : {std::pair{false, 120.0}, {true, 100.0}}) {
-    SimOp attend, send, recv;
-    attend.kind = OpKind::kAttend;
-    attend.dur_ps = 100 * 1000000;
+    SimOp attend = Kernel(100), send = Transfer(OpKind::kSend, 0, 1000000);
     attend.op_id = kernel_first ? 0 : 1;
     send.op_id = kernel_first ? 1 : 0;
-    send.kind = OpKind::kSend;
-    recv.kind = OpKind::kRecv;
-    send.peer_offset = recv.peer_offset = 1;
-    send.tag = recv.tag = 0;
-    send.bytes = recv.bytes = 1000000;
-    std::vector<RankProgram> programs(2);
-    programs[0].streams[0] = {attend};
-    programs[0].streams[1] = {send};
-    programs[1].streams[1] = {recv};
-    const std::vector<uint32_t> program_of = {0, 1};
-    Topology topo;
-    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-    Engine engine(topo, hw, programs, program_of);
-    engine.SetFirstKernelDelayUs(20);
-    ASSERT_TRUE(engine.Run().ok());
-    EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, end0_us, 1e-6) << "kernel listed first " << kernel_first;
-    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, 20.0, 1e-6);
+    const auto end = RunPair(hw, {attend}, {send}, {Transfer(OpKind::kRecv, 0, 1000000)},
+                             [](Engine& e) { e.SetFirstKernelDelayUs(20); });
+    EXPECT_NEAR(end[0], end0_us, 1e-6) << "kernel listed first " << kernel_first;
+    EXPECT_NEAR(end[1], 20.0, 1e-6);
   }
 }
 
@@ -284,31 +260,17 @@ TEST(SimEngine, AHeldFirstKernelStillMakesThePassStartTransferWaitOnKernelFirstR
   HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
   hw.comm_start_wait = 1;
   hw.comm_slowdown = 1;
-  SimOp attend, send, recv;
-  attend.kind = OpKind::kAttend;
-  attend.dur_ps = 100 * 1000000;
+  SimOp attend = Kernel(100), send = Transfer(OpKind::kSend, 0, 1000000);
   attend.idle_frac = 0.8f;
   attend.slowdown = 1.0f;
   attend.op_id = 1;
   send.op_id = 0;
-  send.kind = OpKind::kSend;
-  recv.kind = OpKind::kRecv;
-  send.peer_offset = recv.peer_offset = 1;
-  send.tag = recv.tag = 0;
-  send.bytes = recv.bytes = 1000000;
-  std::vector<RankProgram> programs(2);
-  programs[0].streams[0] = {attend};
-  programs[0].streams[1] = {send};
-  programs[1].streams[1] = {recv};
-  const std::vector<uint32_t> program_of = {0, 1};
-  Topology topo;
-  ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-  Engine engine(topo, hw, programs, program_of);
-  engine.SetKernelFirstFraction(0.5);
-  engine.SetFirstKernelDelayUs(20);
-  ASSERT_TRUE(engine.Run().ok());
-  EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, 120.0, 1e-6);
-  EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, 80.0, 2e-5);
+  const auto end = RunPair(hw, {attend}, {send}, {Transfer(OpKind::kRecv, 0, 1000000)}, [](Engine& e) {
+    e.SetKernelFirstFraction(0.5);
+    e.SetFirstKernelDelayUs(20);
+  });
+  EXPECT_NEAR(end[0], 120.0, 1e-6);
+  EXPECT_NEAR(end[1], 80.0, 2e-5);
 }
 
 TEST(SimEngine, ATransferPostedBeforeAKernelsLastRoundPushesItsCtasOneRoundLater) {
@@ -322,28 +284,13 @@ TEST(SimEngine, ATransferPostedBeforeAKernelsLastRoundPushesItsCtasOneRoundLater
   for (auto [fraction, late, end_us] : {std::tuple{1.0, false, 140.0}, {0.25, false, 110.0}, {0.0, false, 100.0},
                                         {1.0, true, 100.0}}) {
     hw.displaced_tail_fraction = fraction;
-    SimOp attend, first_send, first_recv, send, recv;
-    attend.kind = OpKind::kAttend;
-    attend.dur_ps = 100 * 1000000;
+    SimOp attend = Kernel(100);
     attend.idle_frac = 0.5f;
     attend.displaced_ps = 40 * 1000000;
-    first_send.kind = send.kind = OpKind::kSend;
-    first_recv.kind = recv.kind = OpKind::kRecv;
-    first_send.peer_offset = first_recv.peer_offset = send.peer_offset = recv.peer_offset = 1;
-    first_send.tag = first_recv.tag = 0;
-    send.tag = recv.tag = 1;
-    first_send.bytes = first_recv.bytes = late ? 5000000 : 1;
-    send.bytes = recv.bytes = 1;
-    std::vector<RankProgram> programs(2);
-    programs[0].streams[0] = {attend};
-    programs[0].streams[1] = {first_send, recv};
-    programs[1].streams[1] = {first_recv, send};
-    const std::vector<uint32_t> program_of = {0, 1};
-    Topology topo;
-    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-    Engine engine(topo, hw, programs, program_of);
-    ASSERT_TRUE(engine.Run().ok());
-    EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, end_us, 0.5) << "fraction " << fraction << " late " << late;
+    const int64_t first_bytes = late ? 5000000 : 1;
+    const auto end = RunPair(hw, {attend}, {Transfer(OpKind::kSend, 0, first_bytes), Transfer(OpKind::kRecv, 1, 1)},
+                             {Transfer(OpKind::kRecv, 0, first_bytes), Transfer(OpKind::kSend, 1, 1)});
+    EXPECT_NEAR(end[0], end_us, 0.5) << "fraction " << fraction << " late " << late;
   }
 }
 
@@ -371,27 +318,12 @@ TEST(SimEngine, AWaitingTransferSlowsNothingUntilItGetsItsSms) {
   HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
   hw.comm_start_wait = 1;
   hw.comm_slowdown = 1;
-  auto op = [](OpKind kind, int peer, int tag, int64_t bytes, TimePs dur) {
-    SimOp o;
-    o.kind = kind;
-    o.peer_offset = peer;
-    o.tag = tag;
-    o.bytes = bytes;
-    o.dur_ps = dur;
-    o.slowdown = kind == OpKind::kAttend ? 1.0f : 0.0f;
-    return o;
-  };
-  std::vector<RankProgram> programs(2);
-  programs[0].streams[0] = {op(OpKind::kAttend, -1, -1, 0, 100 * 1000000), op(OpKind::kAttend, -1, -1, 0, 100 * 1000000)};
-  programs[0].streams[1] = {op(OpKind::kSend, 1, 0, 1, 0), op(OpKind::kRecv, 1, 1, 1000000, 0)};
-  programs[1].streams[1] = {op(OpKind::kRecv, 1, 0, 1, 0), op(OpKind::kSend, 1, 1, 1000000, 0)};
-  const std::vector<uint32_t> program_of = {0, 1};
-  Topology topo;
-  ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-  Engine engine(topo, hw, programs, program_of);
-  ASSERT_TRUE(engine.Run().ok());
-  EXPECT_NEAR(engine.totals()[0].end_ps / kPsPerUs, 215, 2e-5);
-  EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, 125, 2e-5);
+  SimOp kernel = Kernel(100);
+  kernel.slowdown = 1.0f;
+  const auto end = RunPair(hw, {kernel, kernel}, {Transfer(OpKind::kSend, 0, 1), Transfer(OpKind::kRecv, 1, 1000000)},
+                           {Transfer(OpKind::kRecv, 0, 1), Transfer(OpKind::kSend, 1, 1000000)});
+  EXPECT_NEAR(end[0], 215, 2e-5);
+  EXPECT_NEAR(end[1], 125, 2e-5);
 }
 
 TEST(SimEngine, TransfersSlowDownWhileEitherEndComputes) {
@@ -401,24 +333,8 @@ TEST(SimEngine, TransfersSlowDownWhileEitherEndComputes) {
   HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
   hw.comm_rate_beside_compute = 0.5;
   for (auto [bytes, want_us] : {std::pair{int64_t(1000000), 30.0}, {int64_t(10000000), 160.0}}) {
-    std::vector<RankProgram> programs(2);
-    SimOp attend, send, recv;
-    attend.kind = OpKind::kAttend;
-    attend.dur_ps = 100 * 1000000;
-    send.kind = OpKind::kSend;
-    recv.kind = OpKind::kRecv;
-    send.peer_offset = recv.peer_offset = 1;
-    send.tag = recv.tag = 0;
-    send.bytes = recv.bytes = bytes;
-    programs[0].streams[0] = {attend};
-    programs[0].streams[1] = {send};
-    programs[1].streams[1] = {recv};
-    const std::vector<uint32_t> program_of = {0, 1};
-    Topology topo;
-    ASSERT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-    Engine engine(topo, hw, programs, program_of);
-    ASSERT_TRUE(engine.Run().ok());
-    EXPECT_NEAR(engine.totals()[1].end_ps / kPsPerUs, want_us, 1e-6) << bytes << " bytes";
+    const auto end = RunPair(hw, {Kernel(100)}, {Transfer(OpKind::kSend, 0, bytes)}, {Transfer(OpKind::kRecv, 0, bytes)});
+    EXPECT_NEAR(end[1], want_us, 1e-6) << bytes << " bytes";
   }
 }
 
