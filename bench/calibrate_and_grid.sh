@@ -27,7 +27,8 @@ T0=$(date +%s)
 el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
 
 # Knobs: GRID_WARMUP_MS (GPU time each run warms up, default 200), PREHEAT_MS (the sustained microbenchmark's
-# pre-heat, default 0), SKIP_TESTS=1 (no executor tests).
+# pre-heat, default 0), SKIP_TESTS=1 (no executor tests), SKIP_CALIBRATE=1 (the grid alone: how the earlier mma.sync
+# grid of bench/results/calibration_grid/ was measured, then with RINGLAB_BWD_KERNEL=v5 and 200 ms less warm-up).
 GRID_WARMUP_MS=${GRID_WARMUP_MS:-200}
 PREHEAT_MS=${PREHEAT_MS:-0}
 if [ -x $D/ringlab_gpu_executor_test ] && [ "${SKIP_TESTS:-0}" != 1 ]; then
@@ -40,6 +41,7 @@ nvidia-smi --query-gpu=timestamp,index,clocks.sm,clocks.mem,power.draw,temperatu
   --format=csv -lms 250 > /tmp/grid/clocks.csv 2>&1 &
 SMI=$!
 
+if [ "${SKIP_CALIBRATE:-0}" != 1 ]; then
 el "== 1. ringlab calibrate (4 GPUs)"
 timeout 150 $BIN calibrate --gpus 4 --base sim/profiles/h100_sxm.json --commit "$COMMIT" \
   --out "$OUT/calibrated_profile.json" --samples "$OUT/calibrate_samples.json" \
@@ -51,6 +53,7 @@ timeout 120 $BIN calibrate --gpus 1 --skip-comm --sustain-ms 100 --preheat-ms $P
   --out /tmp/grid/calibrated_profile_sustained.json --samples /tmp/grid/calibrate_samples_sustained.json \
   > /tmp/grid/calibrate_sustained.log 2>&1
 echo "sustained calibrate rc=$?"
+fi
 
 el "== 2. grid"
 T1=$(date +%s)
