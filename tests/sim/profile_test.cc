@@ -128,20 +128,20 @@ TEST(SimProfile, WaveModelReadsMeasuredRoundTable) {
   EXPECT_NE(ErrorOf(j).find("wave.tile_us"), std::string::npos) << ErrorOf(j);
 }
 
-// A 4-SM GPU with 128-row q tiles, 64-key kv tiles, one CTA per SM and R(4) = 10, R(16) = 20, R(64) = 70 us.
-static WaveModel FourSmWaveModel() {
+// A GPU of `sms` SMs with 128-row q tiles, 64-key kv tiles, one CTA per SM and R(4) = 10, R(16) = 20, R(64) = 70 us.
+static WaveModel SmallWaveModel(int sms) {
   WaveModel w;
   w.enabled = true;
   w.tile_q = 128;
   w.tile_kv = 64;
-  w.sms = 4;
+  w.sms = sms;
   w.ctas_per_sm = 1;
   w.round_us = {{4, 10.0}, {16, 20.0}, {64, 70.0}};
   return w;
 }
 
 TEST(SimProfile, FirstIdleSlotComesWithTheLastPartialRound) {
-  const WaveModel w = FourSmWaveModel();
+  const WaveModel w = SmallWaveModel(4);
   // Full mask, q = 1024 rows -> 8 q tiles per head, kv = 1024 -> n = 16 tiles, R = 20 us. h = 1: 8 CTAs on 4 SMs, two
   // full rounds: no slot idles before the end (40 us). h = 1, q = 1280: 10 CTAs, 2 full rounds + 2 CTAs: two SMs idle
   // as the third round starts, at 2·20 = 40 us of 60. 3 CTAs (q = 384) leave an SM idle from the start.
@@ -163,7 +163,7 @@ TEST(SimProfile, FirstIdleSlotComesWithTheLastPartialRound) {
 }
 
 TEST(SimProfile, NcclDisplacesOnlyALastRoundThatNoLongerFitsBesideIt) {
-  const WaveModel w = FourSmWaveModel();
+  const WaveModel w = SmallWaveModel(4);
   // Full mask, n = 16 tiles per CTA (R = 20 us). q = 1280: 10 CTAs = 2 rounds + 2; with NCCL on 1 SM the last 2 still
   // fit on the other 3: nothing moves. q = 1792: 14 CTAs = 3 rounds + 2 ... and q = 1920: 15 = 3 rounds + 3 CTAs,
   // which need all 4 SMs when NCCL holds 2 of them: one round later (+R). Fewer CTAs than SMs (no full round) or a
@@ -208,13 +208,7 @@ TEST(SimProfile, KernelFirstFractionIsReadPerWorldSize) {
 }
 
 TEST(SimProfile, CausalBlocksListScheduleTheirUnequalCtas) {
-  WaveModel w;
-  w.enabled = true;
-  w.tile_q = 128;
-  w.tile_kv = 64;
-  w.sms = 1;
-  w.ctas_per_sm = 1;
-  w.round_us = {{4, 10.0}, {16, 20.0}, {64, 70.0}};
+  WaveModel w = SmallWaveModel(1);
   // Forward, q = kv = 1024, no offset: the CTA of q tile i sees keys up to its last row, 2(i+1) tiles of 64: 16, 14,
   // ..., 2, heaviest first. One slot: the CTAs run one after another, sum of R(w).
   double sum = 0;
