@@ -26,12 +26,18 @@ double CostModel::BesideCommSlowdown(const Op& op) const {
   return f - 1;
 }
 
+double CostModel::HeadsOf(const Op& op, double pairs) const {
+  return op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
+}
+
+double CostModel::GroupSize() const { return double(problem_.heads) / std::max(1, problem_.kv_heads); }
+
 double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
-  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
-  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  const double heads = HeadsOf(op, pairs);
+  const double group = GroupSize();
   return b.causal ? w.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group)
                   : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
 }
@@ -41,8 +47,8 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_id
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
-  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));  // heads of this op
-  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  const double heads = HeadsOf(op, pairs);
+  const double group = GroupSize();
   if (!b.causal) {
     if (first_idle_us)
       *first_idle_us = t.wave.FirstIdleUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
@@ -75,8 +81,8 @@ int64_t CostModel::DisplacedTailPs(const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
-  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
-  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  const double heads = HeadsOf(op, pairs);
+  const double group = GroupSize();
   const double us = full_->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
                                                 int(std::lround(hw_.nccl_sms)));
   return int64_t(us * 1e6 + 0.5);
@@ -88,8 +94,8 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return false;
   const WaveModel& w = full_->wave;
-  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
-  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  const double heads = HeadsOf(op, pairs);
+  const double group = GroupSize();
   *ctas = w.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
   *slots = w.sms * w.ctas_per_sm;
   if (*ctas > 16.0 * *slots) return false;
@@ -109,8 +115,8 @@ bool CostModel::FillsGpu(const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return false;
-  const double heads = op.flops / (flops_per_pair_head_ * pairs * std::max(1, problem_.batch));
-  const double group = double(problem_.heads) / std::max(1, problem_.kv_heads);
+  const double heads = HeadsOf(op, pairs);
+  const double group = GroupSize();
   return t->wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group) >= t->wave.sms;
 }
 

@@ -46,6 +46,10 @@ class CostModel {
  private:
   double WaveUs(const AttentionTable& t, const Op& op, double* first_idle_us = nullptr) const;
   double WaveUsOn(const WaveModel& w, const Op& op) const;
+  // Query heads of an attend op with `pairs` allowed (query, key) pairs (a block may cover some heads only), and query
+  // heads per kv head.
+  double HeadsOf(const Op& op, double pairs) const;
+  double GroupSize() const;
   struct CausalKey {
     int64_t q, kv, offset;
     double heads;
