@@ -33,6 +33,7 @@ struct RunOptions {
   int warmup = 3, iters = 10;
   double warmup_ms = 200;
   bool trace_iterations = false;
+  bool stream_order = false;
   uint64_t seed = 1;
   std::string q, k, v, dout;
   std::string out_dir, trace_path, json_path, nccl_id_file;
@@ -182,7 +183,8 @@ int Run(RunOptions o) {
                 multi ? "one process per rank" : "one process, a thread per GPU");
   for (const ScheduleConfig& cfg : configs) {
     gpu::RunRequest req{.config = cfg, .backward = backward, .warmup = o.warmup, .iters = o.iters,
-                        .warmup_ms = o.warmup_ms, .collect_outputs = o.verify || !o.out_dir.empty(), .poison = o.verify};
+                        .warmup_ms = o.warmup_ms, .collect_outputs = o.verify || !o.out_dir.empty(), .poison = o.verify,
+                        .listed_start_order = !o.stream_order};
     gpu::RunResult res;
     if (Status st = ex->Run(req, inputs, &res); !st.ok())
       return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
@@ -226,6 +228,7 @@ int Run(RunOptions o) {
                        {"fwd_tflops_per_gpu", fwd_tf}, {"rank_fwd_ms", res.rank_fwd_ms},
                        {"buffer_bytes_per_rank", res.buffer_bytes}, {"device_used_bytes_per_rank", res.device_used_bytes},
                        {"iters", o.iters}, {"warmup", o.warmup}, {"warmup_ms", o.warmup_ms},
+                       {"start_order", o.stream_order ? "streams" : "listed"},
                        {"warmup_done", {res.warmup_done[0], res.warmup_done[1]}},
                        {"fwd_iteration_ms", res.fwd_iteration_ms}, {"fwd_traced_iteration", res.fwd_traced},
                        {"multi_process", multi},
@@ -346,6 +349,9 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()->check(CLI::Range(0.0, 600000.0));
   cmd->add_flag("--trace-iterations", opts->trace_iterations,
                 "with --trace: also write every timed iteration's timeline (<trace>.iter<k>.json)");
+  cmd->add_flag("--stream-order", opts->stream_order,
+                "for comparison: let each stream release its ops as they become ready, so a kernel can take the SMs "
+                "before a transfer listed ahead of it (default: the listed order goes first; see gpu_executor.h)");
   cmd->add_option("--seed", opts->seed, "seed of the random inputs (generated on the GPUs)")->capture_default_str();
   cmd->add_option("--q", opts->q, "query tensor .npy [B,H,S,D] (float32/float64/float16, or uint16 raw bf16 bits)");
   cmd->add_option("--k", opts->k, "key tensor .npy [B,Hkv,S,D]");

@@ -1,5 +1,7 @@
 #include "sim/engine.h"
 
+#include "core/start_order.h"
+
 #include <algorithm>
 #include <limits>
 #include <cmath>
@@ -12,8 +14,11 @@ namespace {
 inline int64_t Round(double x) { return int64_t(x + 0.5); }
 }  // namespace
 
-RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost) {
+RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost,
+                        bool listed_start_order) {
   RankProgram p;
+  const std::vector<std::vector<int32_t>> go_first =
+      listed_start_order ? ListedStartWaits(schedule) : std::vector<std::vector<int32_t>>(schedule.ops.size());
   std::vector<std::pair<int, int>> where(schedule.ops.size());  // op id -> (stream, position)
   for (const Op& op : schedule.ops) {
     const int s = int(op.stream);
@@ -25,6 +30,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
       const auto [ds, dp] = where[d];
       so.need_done[ds] = std::max(so.need_done[ds], dp + 1);
     }
+    for (int32_t g : go_first[op.id]) so.need_posted = std::max(so.need_posted, where[g].second + 1);
     so.peer_offset = op.peer >= 0 ? (op.peer - rank + world) % world : -1;
     so.tag = op.tag;
     if (op.stream == StreamKind::kCompute) {
@@ -180,7 +186,9 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
 void Engine::TryAdvance(int r, TimePs now) {
   Rank& k = ranks_[r];
   const RankProgram& prog = programs_[program_of_rank_[r]];
-  auto ready = [&](const SimOp& op) { return k.done[0] >= op.need_done[0] && k.done[1] >= op.need_done[1]; };
+  auto ready = [&](const SimOp& op) {
+    return k.done[0] >= op.need_done[0] && k.done[1] >= op.need_done[1] && k.next[1] >= op.need_posted;
+  };
   bool progress = true;
   while (progress) {
     progress = false;

@@ -53,6 +53,7 @@ struct SimOp {
   int32_t slots = 0, held_slots = 0;  // slots of the GPU, and those NCCL's kernel holds
   TimePs round_ps = 0;
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
+  int32_t need_posted = 0;        // compute ops: and once this many comm ops are posted (core/start_order.h)
   int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
   int32_t tag = -1;
   int64_t bytes = 0;              // comm ops only (compute ops carry their cost in dur_ps)
@@ -74,7 +75,9 @@ struct RankProgram {
   int64_t OpCount() const { return int64_t(streams[0].size() + streams[1].size()); }
 };
 
-RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost);
+// `listed_start_order`: HardwareProfile::listed_start_order (kernels let the transfers listed before them go first).
+RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost,
+                        bool listed_start_order = true);
 
 struct EngineStats {
   int64_t ops = 0;           // ops executed

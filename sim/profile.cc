@@ -233,6 +233,15 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_start_skew_us", 0, 1e6, &p.backward_start_skew_us,
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_post_us", 0, 1e6, &p.nccl_post_us, /*required=*/false));
+  if (c->contains("start_order")) {
+    const json& v = c->at("start_order");
+    if (!v.is_object() || !v.contains("value") || !v.at("value").is_string() ||
+        (v.at("value") != "listed" && v.at("value") != "streams"))
+      return rd.Error("compute.start_order", "must be {\"value\": \"listed\" or \"streams\", \"source\": string}");
+    if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
+      return rd.Error("compute.start_order.source", "must be a non-empty string saying where the choice comes from");
+    p.listed_start_order = v.at("value") == "listed";
+  }
   for (auto [key, dst] : {std::pair{"forward_kernel_first_fraction", &p.forward_kernel_first},
                            std::pair{"backward_kernel_first_fraction", &p.backward_kernel_first}}) {
     if (!c->contains(key)) continue;

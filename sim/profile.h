@@ -97,6 +97,10 @@ struct HardwareProfile {
   // Host time to post an NCCL group (ncclGroupStart, the sends/receives or the collective, ncclGroupEnd) on a rank
   // whose GPU waits for the host: the kernel listed after it launches that much later (Engine::SetFirstKernelDelayUs).
   double nccl_post_us = 0;
+  // Whether the executor being modelled starts a rank's ops in list order where that costs nothing (core/start_order.h:
+  // ringlab's GPU executor does; JSON compute.start_order "listed", the default) or lets each stream release its ops
+  // as they become ready, so a kernel wins a tie with a transfer listed before it ("streams": PyTorch's CP).
+  bool listed_start_order = true;
   double comm_slowdown = 0;      // compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy
   // A communication kernel posted while an attention kernel holds every SM gets SMs only as that kernel's CTAs leave:
   // its transfer starts after this fraction of the running compute op's remaining time (0: at once; 1: at its end).

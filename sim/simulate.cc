@@ -97,7 +97,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     std::vector<RankProgram> sample;
     bool equal = true;
     for (int r : SampleRanks(w)) {
-      RankProgram p = CompileRank(BuildRankSchedule(cfg, r), r, w, cost);
+      RankProgram p = CompileRank(BuildRankSchedule(cfg, r), r, w, cost, hw.listed_start_order);
       res.schedule_op_count += 0;
       if (!sample.empty() && !(p == sample.front())) {
         equal = false;
@@ -115,7 +115,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     std::unordered_multimap<uint64_t, uint32_t> by_hash;
     for (int r = 0; r < w; ++r) {
       RankSchedule rs = BuildRankSchedule(cfg, r);
-      RankProgram p = CompileRank(rs, r, w, cost);
+      RankProgram p = CompileRank(rs, r, w, cost, hw.listed_start_order);
       res.schedule_op_count += int64_t(rs.ops.size());
       const uint64_t h = HashProgram(p);
       int found = -1;

@@ -18,6 +18,7 @@
 
 #include "core/metrics.h"
 #include "core/sharding.h"
+#include "core/start_order.h"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/gpu_helpers.h"
 #include "kernels/cuda/nccl_id_exchange.h"
@@ -455,9 +456,9 @@ Status RankRunner::IssuePass(int pass) {
   const std::vector<Op>& ops = rs.ops;
   std::vector<cudaEvent_t>& start = r_.ev_start[pass];
   std::vector<cudaEvent_t>& end = r_.ev_end[pass];
-  // Pass start: comm ops listed before the first compute op that wait for nothing get the GPU first (see header).
-  std::vector<size_t> leading_comm;
-  bool compute_issued = false;
+  // Start order (core/start_order.h): a kernel waits for the start of the transfers listed before it that go first.
+  const std::vector<std::vector<int32_t>> go_first =
+      job_.request->listed_start_order ? ListedStartWaits(rs) : std::vector<std::vector<int32_t>>(ops.size());
   for (size_t i = 0; i < ops.size();) {
     // A group: consecutive comm ops with one group id, posted inside one ncclGroupStart/End.
     size_t j = i + 1;
@@ -484,13 +485,9 @@ Status RankRunner::IssuePass(int pass) {
       const cudaStream_t st = StreamOf(op);
       for (int32_t dep : op.deps)
         RINGLAB_RETURN_IF_ERROR(Cuda(cudaStreamWaitEvent(st, end[dep], 0), "cudaStreamWaitEvent (dependency)"));
-      if (op.stream == StreamKind::kCompute && !compute_issued) {
-        compute_issued = true;
-        for (size_t c : leading_comm)
-          RINGLAB_RETURN_IF_ERROR(Cuda(cudaStreamWaitEvent(st, start[c], 0), "cudaStreamWaitEvent (pass start)"));
-      }
+      for (int32_t c : go_first[k])
+        RINGLAB_RETURN_IF_ERROR(Cuda(cudaStreamWaitEvent(st, start[c], 0), "cudaStreamWaitEvent (start order)"));
       RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventRecord(start[k], st), "cudaEventRecord"));
-      if (op.stream != StreamKind::kCompute && !compute_issued && op.deps.empty()) leading_comm.push_back(k);
     }
     const bool nccl = IsCommunication(ops[i].kind);
     if (nccl && job_.world == 1) return Error("a communication op in a one-rank schedule");

@@ -7,11 +7,13 @@
 // to their owners by the ring or by a reduce-scatter. Buffers follow the CPU executor (kernels/cpu/cpu_executor.h):
 // [B][H][s][D] element-type Q, K/V, dOut; float32 out, lse, dQ, dK/dV accumulators.
 //
-// Pass start: a comm op listed before the pass's first compute op (and waiting for nothing) gets the GPU first: that
-// kernel waits on the comm op's start event, so NCCL's kernel is released a few microseconds before it and has its
-// SMs. Without this the host decided the order: a rank whose host thread had queued the kernel before the iteration's
-// barrier released ran it first and its transfer waited for the kernel's last round (the traces showed every rank but
-// the one whose thread reached the barrier last doing so; the simulator had to model that race).
+// Start order: the GPU starts a rank's ops in the order the schedule lists them wherever that costs nothing. A kernel
+// waits on the start event of each transfer listed just before it whose start needs nothing the kernel does not wait
+// for anyway (core/start_order.h), so NCCL's kernel is released a few microseconds first and has its SMs. Without it
+// the kernel won every tie: at a pass start the host decided (a rank whose thread had queued the kernel before the
+// barrier ran it first and its transfer waited for the last round), and mid-pass a kernel released in stream order
+// beat a transfer waiting on a cross-stream event and starved it (a 16 MiB ring step beside a 128-CTA block: 210-260
+// us instead of 137). RunRequest::listed_start_order = false turns it off, for comparison.
 //
 // Timelines: every op is bracketed by two CUDA events; all ranks record a common start event right after a device-side
 // barrier (a one-float all-reduce), so elapsed times from it form one clock across ranks. The last iteration of each
@@ -75,6 +77,7 @@ struct RunRequest {
   double warmup_ms = 0;
   bool collect_outputs = false;  // copy unsharded out, lse (and dq, dk, dv) to the root process
   bool poison = false;           // fill uninitialised buffers with NaN before every pass (checks every write)
+  bool listed_start_order = true;  // kernels let the transfers listed before them start first (see the top)
 };
 
 // Unsharded float32 results on the root: out [B][H][S][D], lse [B][H][S], dq like q, dk and dv like k.

@@ -308,6 +308,27 @@ TEST(SimEngine, AKernelLaunchedBesideNcclIsListScheduledWhenNcclLeaves) {
   EXPECT_EQ(HeldSlotsMakespan(128, 132, 0, 100, 135), 100);
 }
 
+TEST(SimEngine, ATransferListedBeforeAKernelGetsTheGpuFirstWhenBothBecomeReadyAtOnce) {
+  // Rank 0 runs kernels A then B (100 us each, GPU-filling, 2x slower while NCCL runs); its 1 MB send waits for A (its
+  // buffer) and is listed before B. At 100 us both are ready. In list order (B.need_posted = 1, as CompileRank derives
+  // from core/start_order.h) the send is posted first and runs 100 -> 120 (10 us latency + 10 us of bytes) beside B,
+  // which does 10 us of work meanwhile and ends at 210. If each stream releases its ops as they come (need_posted = 0)
+  // B wins the tie and takes every SM; the send waits for B's end (comm_start_wait 1) and the rank ends at 220.
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.comm_start_wait = 1;
+  hw.comm_slowdown = 1;
+  SimOp a = Kernel(100), b = Kernel(100), send = Transfer(OpKind::kSend, 0, 1000000);
+  a.slowdown = b.slowdown = 1.0f;
+  send.need_done[0] = 1;
+  b.need_posted = 1;
+  const auto listed = RunPair(hw, {a, b}, {send}, {Transfer(OpKind::kRecv, 0, 1000000)});
+  EXPECT_NEAR(listed[0], 210, 1e-5);
+  EXPECT_NEAR(listed[1], 120, 1e-5);
+  b.need_posted = 0;
+  const auto streams = RunPair(hw, {a, b}, {send}, {Transfer(OpKind::kRecv, 0, 1000000)});
+  EXPECT_NEAR(streams[0], 220, 1e-5);
+}
+
 TEST(SimEngine, AWaitingTransferSlowsNothingUntilItGetsItsSms) {
   // Rank 0 runs kernels A then B (100 us each, 2x slower while NCCL runs: comm_slowdown 1). A 1-byte exchange posted
   // with A at t = 0 runs beside it for its 10 us latency (A does 5 us of work meanwhile, so A ends at 105). At 10 us

@@ -54,6 +54,18 @@ TEST(SimProfile, NumberWithoutSourceIsRejected) {
   EXPECT_NE(ErrorOf(j).find("compute.launch_us.source"), std::string::npos) << ErrorOf(j);
 }
 
+TEST(SimProfile, StartOrderIsListedUnlessTheProfileModelsAnotherExecutor) {
+  HardwareProfile ours, peer;
+  ASSERT_TRUE(ParseProfile(Bundled("h100_sxm"), "h100_sxm.json", &ours).ok());
+  ASSERT_TRUE(ParseProfile(Bundled("h100_pytorch_peer"), "h100_pytorch_peer.json", &peer).ok());
+  EXPECT_TRUE(ours.listed_start_order);
+  EXPECT_FALSE(peer.listed_start_order) << "PyTorch CP releases each stream's ops as they become ready";
+  nlohmann::json j = Bundled("h100_sxm");
+  j["compute"]["start_order"] = {{"value", "fifo"}, {"source", "x"}};
+  EXPECT_NE(ErrorOf(j).find("compute.start_order must be {\"value\": \"listed\" or \"streams\""), std::string::npos)
+      << ErrorOf(j);
+}
+
 TEST(SimProfile, BadTablePointIsNamed) {
   nlohmann::json j = Bundled("h100_sxm");
   j["compute"]["attention"][1]["points"][1][0] = 1;  // tokens must increase
