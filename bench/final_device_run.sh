@@ -24,28 +24,8 @@ echo "kernel tests rc=$?"
 grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" /tmp/fl/kernel_tests.log | tail -12
 
 el "== 2. ours vs PyTorch Context Parallel"
-RG=$D/ringlab-gpu
-BENCH="--heads 32 --kv-heads 32 --dim 128 --batch 1 --sharding head-tail --method both --pass both --iters 10 --warmup 3"
-OURS=()
-for W in 2 4; do
-  for S in 32768 131072; do
-    single=""; [ $W = 2 ] && single="--single"
-    timeout 100 $RG run --gpus $W --seq $S $BENCH $single --json /tmp/ours_${W}_${S}.json \
-      --trace /tmp/bench_w${W}_s${S}.json >> /tmp/bench.log 2>&1; echo "ours W=$W S=$S rc=$?"
-    OURS+=(/tmp/ours_${W}_${S}.json)
-  done
-done
-python3 -c "import json,sys,os; json.dump(sum([json.load(open(f)) for f in sys.argv[1:] if os.path.exists(f)],[]), open('$OUT/ours.json','w'), indent=1)" "${OURS[@]}"
-PEERS=()
-for W in 2 4; do
-  timeout 150 torchrun --standalone --nproc-per-node=$W $D/peer_with_memory.py $D/torch_cp_bench.py --skip seed,single \
-    --seqs 32768,131072 --iters 10 --json /tmp/peer_$W.json >> /tmp/bench.log 2>&1; echo "peer W=$W rc=$?"
-  PEERS+=(/tmp/peer_$W.json)
-done
-python3 -c "import json,sys,os; json.dump(sum([json.load(open(f)) for f in sys.argv[1:] if os.path.exists(f)],[]), open('$OUT/peer.json','w'), indent=1)" "${PEERS[@]}"
+BENCH_LOG=/tmp/bench.log CP_NOTE=", default kernels (wgmma forward and backward)" source bench/cp/ours_vs_peer.sh
 cp /tmp/bench.log /tmp/bench_w*.json /tmp/fl/ 2>/dev/null
-python3 $D/merge_results.py --ours "$OUT/ours.json" --peer "$OUT/peer.json" --json "$OUT/cp.json" --md "$OUT/cp.md" \
-  --note "commit $(cat $D/commit.txt), default kernels (wgmma forward and backward)" > /dev/null 2>&1
 el "== 3. the README's main job with the GPUs present"
 RINGLAB=$D/ringlab timeout 240 bash scripts/main_job.sh > /tmp/fl/main_job.log 2>&1; echo "main job rc=$?"
 sed -n '/== 4/,/== 5/p' /tmp/fl/main_job.log | head -40

@@ -59,29 +59,9 @@ grep -E "^---|rc=|verify:|error" "$OUT/cli.log" | head -60
 tar czf "$OUT/traces.tar.gz" -C /tmp v.allgather.json v.alltoall.json v.allgather.backward.json v.alltoall.backward.json 2>/dev/null
 
 [ "${SKIP_BENCH:-0}" = 1 ] && { el "== benchmark skipped (SKIP_BENCH=1)"; exit 0; }
-el "== 3. benchmark: ours"
-BENCH="--heads 32 --kv-heads 32 --dim 128 --batch 1 --sharding head-tail --method both --pass both --iters 10 --warmup 3"
-OURS=()
-for W in 2 4; do
-  for S in 32768 131072; do
-    single=""; [ $W = 2 ] && single="--single"
-    timeout 150 $RG run --gpus $W --seq $S $BENCH $single --json /tmp/ours_${W}_${S}.json \
-      --trace /tmp/bench_w${W}_s${S}.json >> "$OUT/bench.log" 2>&1; echo "ours W=$W S=$S rc=$?"
-    OURS+=(/tmp/ours_${W}_${S}.json)
-  done
-done
+el "== 3. benchmark: ours, then the peer"
+source bench/cp/ours_vs_peer.sh
 tar czf "$OUT/traces.tar.gz" -C /tmp $(cd /tmp && ls v.*.json bench_w*.json 2>/dev/null) 2>/dev/null
-python3 -c "import json,sys; json.dump(sum([json.load(open(f)) for f in sys.argv[1:]],[]), open('$OUT/ours.json','w'), indent=1)" "${OURS[@]}"
-
-el "== 3. benchmark: peer"
-PEERS=()
-for W in 2 4; do
-  timeout 200 torchrun --standalone --nproc-per-node=$W $D/peer_with_memory.py $D/torch_cp_bench.py --skip seed,single \
-    --seqs 32768,131072 --iters 10 --json /tmp/peer_$W.json >> "$OUT/bench.log" 2>&1; echo "peer W=$W rc=$?"
-  PEERS+=(/tmp/peer_$W.json)
-done
-python3 -c "import json,sys; json.dump(sum([json.load(open(f)) for f in sys.argv[1:] if __import__('os').path.exists(f)],[]), open('$OUT/peer.json','w'), indent=1)" "${PEERS[@]}"
 el "== done"
 grep -E "^-- |forward|one GPU" "$OUT/bench.log" | head -40
-python3 $D/merge_results.py --ours "$OUT/ours.json" --peer "$OUT/peer.json" --json "$OUT/cp.json" --md "$OUT/cp.md" \
-  --note "commit $(cat $D/commit.txt)"
+cat "$OUT/cp.md"
