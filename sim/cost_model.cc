@@ -77,14 +77,15 @@ double CostModel::FirstIdleFraction(const Op& op) const {
 }
 
 int64_t CostModel::DisplacedTailPs(const Op& op) const {
-  if (op.kind != OpKind::kAttend || op.attend.causal || hw_.nccl_sms <= 0 || !full_ || !full_->wave.enabled) return 0;
+  if (op.kind != OpKind::kAttend || op.attend.causal || hw_.NcclHeldSms() <= 0 || !full_ || !full_->wave.enabled)
+    return 0;
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = GroupSize();
   const double us = full_->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
-                                                int(std::lround(hw_.nccl_sms)));
+                                                int(std::lround(hw_.NcclHeldSms())));
   return int64_t(us * 1e6 + 0.5);
 }
 
@@ -105,7 +106,7 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
 
 double CostModel::NcclSlots(const Op& op) const {
   const AttentionTable* t = op.attend.causal ? causal_ : full_;
-  return hw_.nccl_sms * (t && t->wave.enabled ? t->wave.ctas_per_sm : 1);
+  return hw_.NcclHeldSms() * (t && t->wave.enabled ? t->wave.ctas_per_sm : 1);
 }
 
 bool CostModel::FillsGpu(const Op& op) const {

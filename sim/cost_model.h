@@ -35,7 +35,7 @@ class CostModel {
   // the duration of one round in picoseconds (the engine list-schedules it when NCCL held SMs at its launch). False
   // otherwise.
   bool EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* round_ps) const;
-  // Slots NCCL's kernels take from that op's wave model (nccl_sms × CTAs per SM).
+  // Slots NCCL's kernel occupies in that op's wave model (HardwareProfile::NcclHeldSms() × CTAs per SM).
   double NcclSlots(const Op& op) const;
   // How much slower (factor − 1) a compute op runs while its rank communicates: (1 + comm_slowdown) times, for
   // attention with a wave model, the ratio of its kernel time on sms − nccl_sms SMs to that on all of them.

@@ -108,6 +108,12 @@ struct HardwareProfile {
   // SMs NCCL's kernels hold while a transfer is in flight: meanwhile an attention kernel runs as on sms − nccl_sms
   // SMs (its wave model's slowdown for that block: one more partial round can cost far more than the SMs' share).
   double nccl_sms = 0;
+  // SMs NCCL's kernel occupies when a kernel is launched beside it or takes SMs from a last round (its CTAs: the
+  // list scheduling of a kernel of a few rounds, HeldSlotsMakespan, and DisplacedTailUs). nccl_sms above is the
+  // throughput a transfer takes from a long kernel, in SMs, which includes memory contention; a point-to-point
+  // transfer occupies fewer. Negative (absent): nccl_sms.
+  double nccl_held_sms = -1;
+  double NcclHeldSms() const { return nccl_held_sms >= 0 ? nccl_held_sms : nccl_sms; }
   // How often a transfer posted before a full-mask kernel's last partial round takes SMs from that round (the CTAs
   // that no longer fit run one round later: WaveModel::DisplacedTailUs). Real runs show it on some ranks and not on
   // others of the same shape, so the engine adds this fraction of the extra round (the expected value); calibration
