@@ -189,6 +189,9 @@ json ToJson(const FitInputs& in) {
   for (const StartWaitSample& s : in.start_waits)
     j["start_waits"].push_back(
         {{"bytes", s.bytes}, {"kernel_left_us", s.kernel_left_us}, {"us", s.us}, {"kernel_ctas", s.kernel_ctas}});
+  j["nccl_held"] = json::array();
+  for (const NcclHeldSample& h : in.nccl_held)
+    j["nccl_held"].push_back({{"kind", h.kind}, {"world", h.world}, {"bytes", h.bytes}, {"sms", h.sms}});
   j["beside_kernels"] = json::array();
   for (const FitInputs::BesideKernel& b : in.beside_kernels) {
     const KernelSample& k = b.kernel;
@@ -267,6 +270,12 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
       in.start_waits.push_back(s);
     }
+    for (const json& h : j.value("nccl_held", json::array())) {
+      NcclHeldSample s{h.at("kind"), h.at("world"), h.at("bytes"), h.at("sms")};
+      if ((s.kind != "p2p" && s.kind != "all-gather") || s.world < 2 || s.bytes <= 0 || s.sms < 0)
+        return bad("nccl_held sample needs kind p2p|all-gather, world >= 2, bytes > 0, sms >= 0");
+      in.nccl_held.push_back(s);
+    }
     for (const json& k : j.value("start_skews_us", json::array())) {
       const std::string pass = k.at(0).get<std::string>();
       if (pass != "forward" && pass != "backward") return bad("start_skews_us: pass must be forward or backward");
@@ -288,6 +297,7 @@ void Append(const FitInputs& b, FitInputs* a) {
   a->transfers.insert(a->transfers.end(), b.transfers.begin(), b.transfers.end());
   a->memory.insert(a->memory.end(), b.memory.begin(), b.memory.end());
   a->start_waits.insert(a->start_waits.end(), b.start_waits.begin(), b.start_waits.end());
+  a->nccl_held.insert(a->nccl_held.end(), b.nccl_held.begin(), b.nccl_held.end());
   a->launch_gaps_us.insert(a->launch_gaps_us.end(), b.launch_gaps_us.begin(), b.launch_gaps_us.end());
   a->start_skews_us.insert(a->start_skews_us.end(), b.start_skews_us.begin(), b.start_skews_us.end());
   a->overlap_us.insert(a->overlap_us.end(), b.overlap_us.begin(), b.overlap_us.end());

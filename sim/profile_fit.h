@@ -66,6 +66,14 @@ struct StartWaitSample {
   int64_t kernel_ctas = 0;    // the running kernel's CTAs (0: unknown); only a CTA per SM or more holds NCCL back
 };
 
+// SMs NCCL's kernel occupied while a transfer ran (`ringlab calibrate`'s occupancy probe on one of its GPUs).
+struct NcclHeldSample {
+  std::string kind;  // p2p | all-gather
+  int world = 2;
+  int64_t bytes = 0;  // as TransferSample::bytes
+  int sms = 0;
+};
+
 struct MemorySample {
   std::string kind;  // merge | copy
   int64_t bytes = 0; // bytes read + written
@@ -84,6 +92,7 @@ struct FitInputs {
   std::vector<TransferSample> transfers;
   std::vector<MemorySample> memory;
   std::vector<StartWaitSample> start_waits;
+  std::vector<NcclHeldSample> nccl_held;
   std::vector<double> launch_gaps_us;
   // (pass, µs between the first and the last rank's first op) of real runs
   std::vector<std::pair<std::string, double>> start_skews_us;

@@ -141,6 +141,29 @@ const char* LaunchGpuSleep(double microseconds, void* stream) {
   return LastError();
 }
 
+__global__ void SmProbeKernel(uint64_t* start_ns, uint64_t spin_ns) {
+  extern __shared__ unsigned char whole_sm[];  // sized to an SM's shared memory: one CTA per SM, none beside others
+  uint64_t start, now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  if (threadIdx.x == 0) {
+    whole_sm[0] = 1;
+    start_ns[blockIdx.x] = start;
+  }
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  } while (now - start < spin_ns);
+}
+
+const char* LaunchSmProbe(uint64_t* start_ns, int ctas, double spin_us, void* stream) {
+  int device = 0, smem = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return LastError();
+  cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (cudaFuncSetAttribute(SmProbeKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess)
+    return LastError();
+  SmProbeKernel<<<ctas, 32, size_t(smem), static_cast<cudaStream_t>(stream)>>>(start_ns, uint64_t(spin_us * 1e3));
+  return LastError();
+}
+
 const char* LaunchFill(float* dst, float value, int64_t n, void* stream) {
   if (n == 0) return "";
   FillKernel<<<Blocks(n, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(dst, value, n);

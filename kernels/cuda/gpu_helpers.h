@@ -68,6 +68,10 @@ const char* LaunchFill(float* dst, float value, int64_t n, void* stream);
 // Holds `stream` for `microseconds` of GPU time (one thread on one SM, sleeping): work the host posts behind it
 // meanwhile starts only when it ends, so a timed region begins on the GPU rather than while the host still posts.
 const char* LaunchGpuSleep(double microseconds, void* stream);
+// SM occupancy probe (calibration): `ctas` CTAs that each need a whole SM (all of its shared memory), each writes its
+// start time (the GPU's global timer, ns) to start_ns[cta] and then spins for `spin_us`. Launched while another kernel
+// runs, the CTAs that start a spin later are those that found no free SM: how many SMs that kernel occupied.
+const char* LaunchSmProbe(uint64_t* start_ns, int ctas, double spin_us, void* stream);
 // dst[i] := float(src[i]) for n elements of type e.
 const char* LaunchToFloat(cuda::ElementType e, const void* src, float* dst, int64_t n, void* stream);
 

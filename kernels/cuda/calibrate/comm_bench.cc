@@ -23,14 +23,17 @@ constexpr int64_t kBesideTokens = 8192;
 constexpr double kGateUs = 1000;
 
 enum class Pattern { kPair, kRing, kAllGather };
-enum class Mode { kAlone, kCommFirst, kKernelFirst };
+// kProbe: NCCL alone, and an SM occupancy probe (gpu::LaunchSmProbe) released on rank 0 kProbeDelayUs after the
+// transfer: how many SMs NCCL's kernel occupies while it runs (what a kernel launched beside it finds taken).
+enum class Mode { kAlone, kCommFirst, kKernelFirst, kProbe };
+constexpr double kProbeDelayUs = 10, kProbeSpinUs = 50, kProbeLateUs = 5;
 
 struct Rank {
   int device = 0;
   ncclComm_t comm = nullptr;
   cudaStream_t comm_st = nullptr, comp_st = nullptr;
   cudaEvent_t c0 = nullptr, c1 = nullptr, a0 = nullptr, a1 = nullptr;
-  DeviceBuffer send, recv, gather, q, kv, out, lse;
+  DeviceBuffer send, recv, gather, q, kv, out, lse, probe;
   cuda::ForwardParams attention;
 };
 
@@ -63,6 +66,8 @@ class CommBench {
       CAL_RETURN_IF_ERROR(r.send.Allocate(max_bytes));
       CAL_RETURN_IF_ERROR(r.recv.Allocate(max_bytes));
       CAL_RETURN_IF_ERROR(r.gather.Allocate(max_bytes * devices.size()));
+      CAL_CUDA(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, r.device));
+      CAL_RETURN_IF_ERROR(r.probe.Allocate(int64_t(sms_) * 8));
       CAL_CUDA(cudaMemsetAsync(r.send.get(), 0, max_bytes, r.comm_st));
       // The beside kernel's operands: q and K/V (K then V), float32 out and lse.
       const int64_t e = int64_t(kBesideHeads) * kBesideTokens * kBesideDim;
@@ -118,6 +123,8 @@ class CommBench {
     double transfer_us = 0;    // slowest rank: comm-stream start event (the post) to end event
     double attention_us = 0;   // slowest rank's beside kernel (modes with a kernel)
     double kernel_left_us = 0; // kernel first: the least time the running kernel had left at a post
+    int held_sms = -1;         // probe: CTAs of the probe that started kProbeLateUs or more after the first
+    std::vector<double> probe_starts_us;  // probe: every CTA's start after the first, sorted
   };
 
   // One measurement: `ranks` take part (the first n of the communicator's ranks).
@@ -142,6 +149,10 @@ class CommBench {
       CAL_CUDA(cudaSetDevice(ranks_[i]->device));
       if (gate) CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comm_st));
       if (gate && mode == Mode::kCommFirst) CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comp_st));
+      if (mode == Mode::kProbe && i == 0) {
+        CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs + kProbeDelayUs, ranks_[i]->comp_st));
+        CAL_LAUNCH(gpu::LaunchSmProbe(ranks_[i]->probe.get<uint64_t>(), sms_, kProbeSpinUs, ranks_[i]->comp_st));
+      }
       CAL_CUDA(cudaEventRecord(ranks_[i]->c0, ranks_[i]->comm_st));
     }
     CAL_NCCL(ncclGroupStart());
@@ -164,13 +175,25 @@ class CommBench {
     CAL_RETURN_IF_ERROR(SyncAll());
     *res = Result{};
     res->kernel_left_us = 1e300;
+    if (mode == Mode::kProbe) {
+      Rank& r = *ranks_[0];
+      CAL_CUDA(cudaSetDevice(r.device));
+      std::vector<uint64_t> ns(sms_);
+      CAL_CUDA(cudaMemcpy(ns.data(), r.probe.get(), ns.size() * 8, cudaMemcpyDeviceToHost));
+      std::sort(ns.begin(), ns.end());
+      res->held_sms = 0;
+      for (uint64_t t : ns) {
+        res->probe_starts_us.push_back(double(t - ns[0]) * 1e-3);
+        if (double(t - ns[0]) * 1e-3 >= kProbeLateUs) ++res->held_sms;
+      }
+    }
     for (int i = 0; i < n; ++i) {
       Rank& r = *ranks_[i];
       CAL_CUDA(cudaSetDevice(r.device));
       float ms = 0;
       CAL_CUDA(cudaEventElapsedTime(&ms, r.c0, r.c1));
       res->transfer_us = std::max(res->transfer_us, 1e3 * ms);
-      if (mode == Mode::kAlone) continue;
+      if (mode == Mode::kAlone || mode == Mode::kProbe) continue;
       CAL_CUDA(cudaEventElapsedTime(&ms, r.a0, r.a1));
       res->attention_us = std::max(res->attention_us, 1e3 * ms);
       if (mode == Mode::kKernelFirst) {
@@ -183,6 +206,7 @@ class CommBench {
 
  private:
   std::vector<std::unique_ptr<Rank>> ranks_;  // Rank holds device buffers: not movable
+  int sms_ = 0;
 };
 
 const char* Name(Pattern p) { return p == Pattern::kPair ? "p2p pair" : p == Pattern::kRing ? "p2p ring" : "all-gather"; }
@@ -209,7 +233,7 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
       // The sample's bytes: a message; for an all-gather what each rank receives (the schedule's op bytes).
       const int64_t sample_bytes = pat == Pattern::kAllGather ? bytes * (ranks - 1) : bytes;
       const std::string kind = pat == Pattern::kAllGather ? "all-gather" : "p2p";
-      std::vector<double> alone, beside;
+      std::vector<double> alone, beside, held, probe_starts;
       CommBench::Result r;
       for (int i = 0; i < o.warmup; ++i) CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
       for (int i = 0; i < o.reps; ++i) {
@@ -226,14 +250,22 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
         if (pat != Pattern::kAllGather && r.kernel_left_us > 0 && r.kernel_left_us < 1e299)
           out->start_waits.push_back({bytes, r.kernel_left_us, r.transfer_us,
                                       int64_t(kBesideHeads) * (kBesideTokens / 128)});  // forward grid: 128-row tiles
+        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kProbe, &r));
+        held.push_back(r.held_sms);
+        out->nccl_held.push_back({kind, ranks, sample_bytes, r.held_sms});
+        if (i == 0) probe_starts = r.probe_starts_us;
       }
       out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(alone), false});
       out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(beside), true});
       if (o.progress) {
         char line[200];
-        snprintf(line, sizeof line, "%s W=%d %.1f MiB: alone %.1f us, beside attention %.1f us", Name(pat), ranks,
-                 bytes / 1048576.0, sim::MedianOf(alone), sim::MedianOf(beside));
-        o.progress(line);
+        snprintf(line, sizeof line, "%s W=%d %.1f MiB: alone %.1f us, beside attention %.1f us, NCCL occupies %.0f SMs "
+                 "(probe median; first probe's late CTAs start at", Name(pat), ranks, bytes / 1048576.0,
+                 sim::MedianOf(alone), sim::MedianOf(beside), sim::MedianOf(held));
+        std::string msg = line;
+        for (size_t k = 0; k < probe_starts.size(); ++k)
+          if (probe_starts[k] >= kProbeLateUs) msg += " " + std::to_string(int(probe_starts[k]));
+        o.progress(msg + " us)");
       }
     }
   }
