@@ -105,8 +105,12 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
 }
 
 double CostModel::NcclSlots(const Op& op) const {
+  return hw_.NcclHeldSms() * SlotsPerSm(op);
+}
+
+int CostModel::SlotsPerSm(const Op& op) const {
   const AttentionTable* t = op.attend.causal ? causal_ : full_;
-  return hw_.NcclHeldSms() * (t && t->wave.enabled ? t->wave.ctas_per_sm : 1);
+  return t && t->wave.enabled ? t->wave.ctas_per_sm : 1;
 }
 
 bool CostModel::FillsGpu(const Op& op) const {

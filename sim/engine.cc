@@ -45,6 +45,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
         so.ctas = float(ctas);
         so.slots = slots;
         so.held_slots = int32_t(std::lround(cost.NcclSlots(op)));
+        so.slots_per_sm = cost.SlotsPerSm(op);
         so.round_ps = round_ps;
       }
       so.slowdown = float(cost.BesideCommSlowdown(op));
@@ -165,7 +166,7 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
     // NCCL leaves a kernel it shared the GPU with since launch: CTAs already placed keep running; the rest take the
     // freed slots (list scheduling), which a rate cannot express for a kernel of a few rounds.
     const TimePs end = std::max(now, k.comp_start + HeldSlotsMakespan(int64_t(std::llround(running.ctas)), running.slots,
-                                                                      running.held_slots, running.round_ps,
+                                                                      k.launch_held_slots, running.round_ps,
                                                                       now - k.comp_start));
     k.slow_from_start = false;
     k.comp_slow = false;
@@ -210,6 +211,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       k.tail_displaced = false;
       k.comp_slow = slowdown_ > 0 && k.comm_busy && k.comm_waits_for < 0;
       k.slow_from_start = k.comp_slow;
+      if (k.slow_from_start) k.launch_held_slots = HeldSlotsBeside(r, op);
       const TimePs dur = k.comp_slow ? Round(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
       PushCompute(r, now + dur);
       ++k.next[0];
@@ -243,6 +245,26 @@ void Engine::TryAdvance(int r, TimePs now) {
       }
     }
   }
+}
+
+int32_t Engine::HeldSlotsBeside(int r, const SimOp& kernel) const {
+  const Rank& k = ranks_[r];
+  if (hw_.held_sms_pair.empty() && hw_.held_sms_ring.empty() && hw_.held_sms_collective.empty())
+    return kernel.held_slots;
+  // The group in flight: a collective, a send and a receive with two peers (a ring step) or with one (a pair).
+  const std::vector<SimOp>& ms = programs_[program_of_rank_[r]].streams[1];
+  bool collective = false;
+  int send_peer = -1, recv_peer = -1;
+  int64_t bytes = 0;
+  for (int pos = k.grp_begin; pos < k.grp_end; ++pos) {
+    const SimOp& op = ms[pos];
+    bytes = std::max(bytes, op.bytes);
+    if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) collective = true;
+    if (op.kind == OpKind::kSend) send_peer = op.peer_offset;
+    if (op.kind == OpKind::kRecv) recv_peer = op.peer_offset;
+  }
+  const bool ring = send_peer >= 0 && recv_peer >= 0 && send_peer != recv_peer;  // e.g. to r + 1, from r − 1
+  return int32_t(std::lround(hw_.HeldSmsFor(collective, ring, bytes) * kernel.slots_per_sm));
 }
 
 void Engine::DisplaceTail(int r, TimePs now) {

@@ -50,7 +50,8 @@ struct SimOp {
   float idle_frac = -1;           // compute ops: CostModel::FirstIdleFraction (−1: comm_start_wait applies)
   TimePs displaced_ps = 0;        // compute ops: CostModel::DisplacedTailPs (NCCL takes SMs from its last round)
   float ctas = 0;                 // compute ops with equal CTAs (CostModel::EqualCtaWaves), else 0
-  int32_t slots = 0, held_slots = 0;  // slots of the GPU, and those NCCL's kernel holds
+  int32_t slots = 0, held_slots = 0;  // slots of the GPU, and those NCCL's kernel holds (without a per-transfer table)
+  int32_t slots_per_sm = 1;           // CTAs of this kernel per SM (NCCL's SMs × this = its slots)
   TimePs round_ps = 0;
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
   int32_t need_posted = 0;        // compute ops: and once this many comm ops are posted (core/start_order.h)
@@ -112,6 +113,9 @@ class Engine {
   // q = 1 − (1 − f)^n is the chance that at least one of its n participants (2 for send/recv, W for a collective) is
   // kernel-first; the collective or pair cannot start before that rank's NCCL kernel has SMs. Default 0.
   void SetKernelFirstFraction(double f) { kernel_first_ = f; }
+  // A transfer's rate factor while either end computes (default: HardwareProfile::comm_rate_beside_compute; the
+  // simulation of a backward pass sets HardwareProfile::BesideRate(false)).
+  void SetBesideRate(double f) { beside_ = f; }
   // Pass start: a rank whose host posts an NCCL group (a comm op with no dependencies, listed before the first compute
   // op) before its first kernel, on a GPU that is not held back (not kernel-first), launches that kernel only after
   // the host is done posting: the first compute op starts no earlier than `us`. Simulate passes the expected delay,
@@ -175,6 +179,7 @@ class Engine {
     double comp_left_ps = 0;  // work left, in ps at full speed
     TimePs comp_last = 0, comp_start = 0;
     int32_t grp_begin = 0, grp_end = 0, grp_left = 0;
+    int32_t launch_held_slots = 0;  // slots NCCL's kernel held when the running kernel launched beside it
     TimePs grp_post = 0, mark = 0;
     TimePs comp_end = -1, last_comp_done = -1, last_comm_done = -1;  // coincidence checks (symmetric runs)
     // The posted comm group's NCCL kernels wait for this compute op (stream position) to free the SMs: until it ends
@@ -214,6 +219,9 @@ class Engine {
   // A transfer just posted waits for the running kernel's first idle slot: when that kernel's last round starts on
   // every slot at once, NCCL's kernel takes some of them and the kernel runs SimOp::displaced_ps longer.
   void DisplaceTail(int r, TimePs now);
+  // Slots NCCL's kernel holds beside `kernel` (launched while rank r's comm group is in flight): the profile's
+  // per-transfer table (HardwareProfile::HeldSmsFor) × the kernel's CTAs per SM, else the kernel's own held_slots.
+  int32_t HeldSlotsBeside(int r, const SimOp& kernel) const;
   void Post(int rank, int pos, TimePs now);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);

@@ -202,6 +202,15 @@ const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const 
   return nullptr;
 }
 
+double HardwareProfile::HeldSmsFor(bool collective, bool ring, int64_t bytes) const {
+  const auto& t = collective ? held_sms_collective : ring ? held_sms_ring : held_sms_pair;
+  if (t.empty()) return NcclHeldSms();
+  double v = t.front().second;
+  for (const auto& [b, sms] : t)
+    if (b <= bytes) v = sms;
+  return v;
+}
+
 Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* out) {
   Reader rd(origin);
   HardwareProfile p;
@@ -234,6 +243,23 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "backward_start_skew_us", 0, 1e6, &p.backward_start_skew_us,
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_post_us", 0, 1e6, &p.nccl_post_us, /*required=*/false));
+  if (c->contains("nccl_held_sms_by_transfer")) {
+    const json& v = c->at("nccl_held_sms_by_transfer");
+    const std::string field = "compute.nccl_held_sms_by_transfer";
+    if (!v.is_object() || !v.contains("source") || !v.at("source").is_string())
+      return rd.Error(field, "must be an object {\"p2p_pair\": [[bytes, sms], ...], \"p2p_ring\": ..., \"all-gather\": ..., "
+                             "\"source\": string}");
+    for (auto [key, dst] : {std::pair{"p2p_pair", &p.held_sms_pair}, std::pair{"p2p_ring", &p.held_sms_ring},
+                            std::pair{"all-gather", &p.held_sms_collective}}) {
+      if (!v.contains(key)) continue;
+      for (const json& e : v.at(key)) {
+        if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number() || e[0].get<int64_t>() <= 0 ||
+            !(e[1].get<double>() >= 0) || (!dst->empty() && e[0].get<int64_t>() <= dst->back().first))
+          return rd.Error(field + "." + key, "entries must be [bytes > 0, sms >= 0] with ascending bytes");
+        dst->emplace_back(e[0].get<int64_t>(), e[1].get<double>());
+      }
+    }
+  }
   if (c->contains("start_order")) {
     const json& v = c->at("start_order");
     if (!v.is_object() || !v.contains("value") || !v.at("value").is_string() ||
@@ -362,6 +388,8 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
                                     &p.collective_step_latency_us, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "comm_rate_beside_compute", 0.01, 1, &p.comm_rate_beside_compute,
                                     /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "backward_comm_rate_beside_compute", 0.01, 1,
+                                    &p.backward_comm_rate_beside_compute, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "collective_hop_latency_us", 0, 1e6, &p.collective_hop_latency_us,
                                     /*required=*/false));
   if (merge_kernels != std::floor(merge_kernels)) return rd.Error("memory.merge_kernels.value", "must be an integer");

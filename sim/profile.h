@@ -114,6 +114,13 @@ struct HardwareProfile {
   // transfer occupies fewer. Negative (absent): nccl_sms.
   double nccl_held_sms = -1;
   double NcclHeldSms() const { return nccl_held_sms >= 0 ? nccl_held_sms : nccl_sms; }
+  // Measured per transfer pattern and message size (`ringlab calibrate`'s occupancy probe): [bytes, SMs] ascending, for
+  // a send and a receive with one peer (pair), with two peers (ring: send to the next, receive from the previous) and
+  // all-gather/reduce-scatter. Empty: NcclHeldSms() for every transfer.
+  std::vector<std::pair<int64_t, double>> held_sms_pair, held_sms_ring, held_sms_collective;
+  // SMs NCCL's kernel occupies for a transfer of `bytes` (the table's value at the largest size <= bytes, else its
+  // first), or NcclHeldSms() without a table.
+  double HeldSmsFor(bool collective, bool ring, int64_t bytes) const;
   // How often a transfer posted before a full-mask kernel's last partial round takes SMs from that round (the CTAs
   // that no longer fit run one round later: WaveModel::DisplacedTailUs). Real runs show it on some ranks and not on
   // others of the same shape, so the engine adds this fraction of the extra round (the expected value); calibration
@@ -147,6 +154,12 @@ struct HardwareProfile {
   // NCCL's kernels share the SMs with attention: a transfer runs at this fraction of its link rate while the compute
   // stream of either end is busy (1: no effect).
   double comm_rate_beside_compute = 1;
+  // The same beside a backward kernel, when measured (negative: comm_rate_beside_compute); the simulator uses it for
+  // backward passes. BesideRate(forward) picks.
+  double backward_comm_rate_beside_compute = -1;
+  double BesideRate(bool forward) const {
+    return !forward && backward_comm_rate_beside_compute > 0 ? backward_comm_rate_beside_compute : comm_rate_beside_compute;
+  }
 
   // The table for (pass, mask, head_dim), or nullptr (then the roofline fallback applies).
   const AttentionTable* FindTable(const std::string& pass, const std::string& mask, int head_dim) const;

@@ -182,7 +182,7 @@ json ToJson(const FitInputs& in) {
   j["transfers"] = json::array();
   for (const TransferSample& t : in.transfers)
     j["transfers"].push_back({{"kind", t.kind}, {"world", t.world}, {"bytes", t.bytes}, {"us", t.us},
-                              {"beside_compute", t.beside_compute}});
+                              {"beside_compute", t.beside_compute}, {"beside_pass", t.beside_pass}});
   j["memory"] = json::array();
   for (const MemorySample& m : in.memory) j["memory"].push_back({{"kind", m.kind}, {"bytes", m.bytes}, {"us", m.us}});
   j["start_waits"] = json::array();
@@ -253,7 +253,10 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       in.beside_kernels.push_back(b);
     }
     for (const json& t : j.value("transfers", json::array())) {
-      TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false)};
+      TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false),
+                       t.value("beside_pass", std::string("forward"))};
+      if (s.beside_pass != "forward" && s.beside_pass != "backward")
+        return bad("transfer sample beside_pass must be forward or backward");
       if ((s.kind != "p2p" && s.kind != "all-gather") || s.bytes <= 0 || s.us <= 0 || s.world < 2)
         return bad("transfer sample needs kind p2p|all-gather, bytes > 0, us > 0, world >= 2");
       in.transfers.push_back(s);
@@ -421,6 +424,22 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     rep["comm_slowdown"] = {{"value", rest}, {"samples", beside_ks.size()}};
     slowdown_from_beside = true;
   }
+  // SMs NCCL's kernel occupies (the occupancy probe), per pattern and message size: the median per size.
+  if (!in.nccl_held.empty()) {
+    std::map<std::string, std::map<int64_t, std::vector<double>>> by;
+    for (const NcclHeldSample& h : in.nccl_held)
+      by[h.kind == "all-gather" ? "all-gather" : h.world == 2 ? "p2p_pair" : "p2p_ring"][h.bytes].push_back(h.sms);
+    json table = json::object();
+    for (auto& [pattern, sizes] : by) {
+      json pts = json::array();
+      for (auto& [bytes, v] : sizes) pts.push_back({bytes, Median(v)});
+      table[pattern] = pts;
+    }
+    table["source"] = tag + ": SMs NCCL's kernel occupied while it ran, median of the occupancy probe per message size (" +
+                      std::to_string(in.nccl_held.size()) + " probes: a CTA per SM launched 10 us after the transfer)";
+    p["compute"]["nccl_held_sms_by_transfer"] = table;
+    rep["nccl_held_sms_by_transfer"] = table;
+  }
   if (!slowdown_from_beside && in.overlap_us.size() >= 3) {
     std::vector<double> r;
     for (auto [a, b] : in.overlap_us) r.push_back(b / a);
@@ -433,10 +452,16 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
   // Point-to-point: the line from transfers with both GPUs otherwise idle; the rate beside attention kernels (NCCL's
   // kernels got their SMs first and share them) as a fraction of it. Without idle transfers the line comes from
   // the beside ones and the fraction stays the base's.
-  std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone;
+  std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone, p2p_beside_bwd;
   // A 2-rank all-gather is one exchange of its chunk: a point-to-point sample (it cannot tell a hop from a link).
-  for (const TransferSample& t : in.transfers)
-    if (t.kind == "p2p" || t.world == 2) (t.beside_compute && !opt.one_line ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
+  for (const TransferSample& t : in.transfers) {
+    if (t.kind != "p2p" && t.world != 2) continue;
+    if (t.beside_compute && t.beside_pass == "backward") {
+      if (!opt.one_line) p2p_beside_bwd[t.bytes].push_back(t.us);
+      continue;
+    }
+    (t.beside_compute && !opt.one_line ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
+  }
   const bool have_alone = !p2p_alone.empty();
   const auto& p2p = have_alone ? p2p_alone : p2p_beside;
   double gbps = check.nvlink_gbps, lat = check.nvlink_latency_us, beside = check.comm_rate_beside_compute;
@@ -457,6 +482,16 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
           Sourced(beside, tag + ": median (transfer time at the idle rate / measured time) of " +
                               std::to_string(f.size()) + " transfers beside attention kernels");
       rep["comm_rate_beside_compute"] = {{"value", beside}, {"samples", f.size()}};
+    }
+    if (have_alone && !p2p_beside_bwd.empty()) {  // beside a backward kernel (dK/dV atomics and all: slower)
+      std::vector<double> f;
+      for (const auto& [b, v] : p2p_beside_bwd)
+        for (double us : v) f.push_back(std::clamp(double(b) / (gbps * 1e3) / std::max(us - lat, 1e-3), 0.01, 1.0));
+      const double m = Median(f);
+      p["network"]["backward_comm_rate_beside_compute"] =
+          Sourced(m, tag + ": median (transfer time at the idle rate / measured time) of " + std::to_string(f.size()) +
+                         " transfers beside backward attention kernels");
+      rep["backward_comm_rate_beside_compute"] = {{"value", m}, {"samples", f.size()}};
     }
   }
   // Only samples that can tell a wait from a slow transfer: the kernel had at least twice the transfer's own time

@@ -56,6 +56,7 @@ struct TransferSample {
   int64_t bytes = 0; // p2p: message bytes; all-gather: the gathered buffer's bytes (what the schedule's op carries)
   double us = 0;
   bool beside_compute = false;  // an attention kernel ran on the same GPUs meanwhile
+  std::string beside_pass = "forward";  // which one (forward | backward), with beside_compute
 };
 
 // A transfer posted while an attention kernel was running on one of its ends.

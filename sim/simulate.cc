@@ -153,6 +153,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   if (period < w) {
     engine.emplace(topo, hw, programs, program_of, period);
     engine->SetKernelFirstFraction(kernel_first);
+    engine->SetBesideRate(hw.BesideRate(cfg.pass == Pass::kForward));
     engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
     engine->SetDisplacedTailFraction(hw.DisplacedTailFraction(cfg.pass == Pass::kForward));
     RINGLAB_RETURN_IF_ERROR(engine->Run());
@@ -165,6 +166,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   if (!engine) {
     engine.emplace(topo, hw, programs, program_of);
     engine->SetKernelFirstFraction(kernel_first);
+    engine->SetBesideRate(hw.BesideRate(cfg.pass == Pass::kForward));
     engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
     engine->SetDisplacedTailFraction(hw.DisplacedTailFraction(cfg.pass == Pass::kForward));
     for (int r = 0; r < w; ++r)

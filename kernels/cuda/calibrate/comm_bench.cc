@@ -25,7 +25,8 @@ constexpr double kGateUs = 1000;
 enum class Pattern { kPair, kRing, kAllGather };
 // kProbe: NCCL alone, and an SM occupancy probe (gpu::LaunchSmProbe) released on rank 0 kProbeDelayUs after the
 // transfer: how many SMs NCCL's kernel occupies while it runs (what a kernel launched beside it finds taken).
-enum class Mode { kAlone, kCommFirst, kKernelFirst, kProbe };
+// kCommFirstBackward: as kCommFirst with a backward kernel of the same block beside the transfer.
+enum class Mode { kAlone, kCommFirst, kKernelFirst, kProbe, kCommFirstBackward };
 constexpr double kProbeDelayUs = 10, kProbeSpinUs = 50, kProbeLateUs = 5;
 
 struct Rank {
@@ -33,8 +34,9 @@ struct Rank {
   ncclComm_t comm = nullptr;
   cudaStream_t comm_st = nullptr, comp_st = nullptr;
   cudaEvent_t c0 = nullptr, c1 = nullptr, a0 = nullptr, a1 = nullptr;
-  DeviceBuffer send, recv, gather, q, kv, out, lse, probe;
+  DeviceBuffer send, recv, gather, q, kv, out, lse, probe, delta, dq, dkv;
   cuda::ForwardParams attention;
+  cuda::BackwardParams backward;  // the same block's backward (dO = Q's values; only its timing matters)
 };
 
 class CommBench {
@@ -93,6 +95,26 @@ class CommBench {
       p.mode = cuda::AccumulateMode::kOverwrite;
       CAL_LAUNCH(cuda::LaunchForward(p, r.comp_st));  // initialise out/lse, then merge from here on
       p.mode = cuda::AccumulateMode::kMerge;
+      CAL_RETURN_IF_ERROR(r.delta.Allocate(int64_t(kBesideHeads) * kBesideTokens * 4));
+      CAL_RETURN_IF_ERROR(r.dq.Allocate(e * 4));
+      CAL_RETURN_IF_ERROR(r.dkv.Allocate(2 * e * 4));
+      CAL_CUDA(cudaMemsetAsync(r.delta.get(), 0, int64_t(kBesideHeads) * kBesideTokens * 4, r.comp_st));
+      CAL_CUDA(cudaMemsetAsync(r.dq.get(), 0, e * 4, r.comp_st));
+      CAL_CUDA(cudaMemsetAsync(r.dkv.get(), 0, 2 * e * 4, r.comp_st));
+      cuda::BackwardParams& b = r.backward;
+      b.shape = p.shape;
+      b.q = p.q;
+      b.k = p.k;
+      b.v = p.v;
+      b.dout = p.q;
+      b.lse = r.lse.get<float>();
+      b.delta = r.delta.get<float>();
+      b.q_strides = b.k_strides = b.v_strides = b.dout_strides = p.q_strides;
+      b.lse_strides = b.delta_strides = p.lse_strides;
+      b.dq = r.dq.get<float>();
+      b.dk = r.dkv.get<float>();
+      b.dv = r.dkv.get<float>() + e;
+      b.dq_strides = b.dk_strides = b.dv_strides = p.q_strides;
     }
     return SyncAll();
   }
@@ -135,7 +157,10 @@ class CommBench {
         Rank& r = *ranks_[i];
         CAL_CUDA(cudaSetDevice(r.device));
         CAL_CUDA(cudaEventRecord(r.a0, r.comp_st));
-        CAL_LAUNCH(cuda::LaunchForward(r.attention, r.comp_st));
+        if (mode == Mode::kCommFirstBackward)
+          CAL_LAUNCH(cuda::LaunchBackward(r.backward, r.comp_st));
+        else
+          CAL_LAUNCH(cuda::LaunchForward(r.attention, r.comp_st));
         CAL_CUDA(cudaEventRecord(r.a1, r.comp_st));
       }
       return Status::Ok();
@@ -148,7 +173,8 @@ class CommBench {
     for (int i = 0; i < n; ++i) {
       CAL_CUDA(cudaSetDevice(ranks_[i]->device));
       if (gate) CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comm_st));
-      if (gate && mode == Mode::kCommFirst) CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comp_st));
+      if (gate && (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward))
+        CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comp_st));
       if (mode == Mode::kProbe && i == 0) {
         CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs + kProbeDelayUs, ranks_[i]->comp_st));
         CAL_LAUNCH(gpu::LaunchSmProbe(ranks_[i]->probe.get<uint64_t>(), sms_, kProbeSpinUs, ranks_[i]->comp_st));
@@ -171,7 +197,7 @@ class CommBench {
       CAL_CUDA(cudaSetDevice(ranks_[i]->device));
       CAL_CUDA(cudaEventRecord(ranks_[i]->c1, ranks_[i]->comm_st));
     }
-    if (mode == Mode::kCommFirst) CAL_RETURN_IF_ERROR(launch_attention());
+    if (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward) CAL_RETURN_IF_ERROR(launch_attention());
     CAL_RETURN_IF_ERROR(SyncAll());
     *res = Result{};
     res->kernel_left_us = 1e300;
@@ -233,7 +259,7 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
       // The sample's bytes: a message; for an all-gather what each rank receives (the schedule's op bytes).
       const int64_t sample_bytes = pat == Pattern::kAllGather ? bytes * (ranks - 1) : bytes;
       const std::string kind = pat == Pattern::kAllGather ? "all-gather" : "p2p";
-      std::vector<double> alone, beside, held, probe_starts;
+      std::vector<double> alone, beside, beside_bwd, held, probe_starts;
       CommBench::Result r;
       for (int i = 0; i < o.warmup; ++i) CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
       for (int i = 0; i < o.reps; ++i) {
@@ -250,6 +276,8 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
         if (pat != Pattern::kAllGather && r.kernel_left_us > 0 && r.kernel_left_us < 1e299)
           out->start_waits.push_back({bytes, r.kernel_left_us, r.transfer_us,
                                       int64_t(kBesideHeads) * (kBesideTokens / 128)});  // forward grid: 128-row tiles
+        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kCommFirstBackward, &r));
+        beside_bwd.push_back(r.transfer_us);
         CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kProbe, &r));
         held.push_back(r.held_sms);
         out->nccl_held.push_back({kind, ranks, sample_bytes, r.held_sms});
@@ -257,11 +285,13 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
       }
       out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(alone), false});
       out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(beside), true});
+      out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(beside_bwd), true, "backward"});
       if (o.progress) {
         char line[200];
-        snprintf(line, sizeof line, "%s W=%d %.1f MiB: alone %.1f us, beside attention %.1f us, NCCL occupies %.0f SMs "
-                 "(probe median; first probe's late CTAs start at", Name(pat), ranks, bytes / 1048576.0,
-                 sim::MedianOf(alone), sim::MedianOf(beside), sim::MedianOf(held));
+        snprintf(line, sizeof line, "%s W=%d %.1f MiB: alone %.1f us, beside attention %.1f us (backward %.1f us), NCCL "
+                 "occupies %.0f SMs (probe median; first probe's late CTAs start at", Name(pat), ranks,
+                 bytes / 1048576.0, sim::MedianOf(alone), sim::MedianOf(beside), sim::MedianOf(beside_bwd),
+                 sim::MedianOf(held));
         std::string msg = line;
         for (size_t k = 0; k < probe_starts.size(); ++k)
           if (probe_starts[k] >= kProbeLateUs) msg += " " + std::to_string(int(probe_starts[k]));
