@@ -141,6 +141,20 @@ const char* LaunchGpuSleep(double microseconds, void* stream) {
   return LastError();
 }
 
+__global__ void WaitHostFlagKernel(const volatile int* flag, int value, uint64_t timeout_ns) {
+  uint64_t start, now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  do {
+    if (*flag >= value) return;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  } while (now - start < timeout_ns);
+}
+
+const char* LaunchWaitHostFlag(const volatile int* flag, int value, double timeout_us, void* stream) {
+  WaitHostFlagKernel<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(flag, value, uint64_t(timeout_us * 1e3));
+  return LastError();
+}
+
 __global__ void SmProbeKernel(uint64_t* start_ns, uint64_t spin_ns) {
   extern __shared__ unsigned char whole_sm[];  // sized to an SM's shared memory: one CTA per SM, none beside others
   uint64_t start, now;

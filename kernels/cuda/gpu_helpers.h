@@ -68,6 +68,10 @@ const char* LaunchFill(float* dst, float value, int64_t n, void* stream);
 // Holds `stream` for `microseconds` of GPU time (one thread on one SM, sleeping): work the host posts behind it
 // meanwhile starts only when it ends, so a timed region begins on the GPU rather than while the host still posts.
 const char* LaunchGpuSleep(double microseconds, void* stream);
+// Holds `stream` until the host sets *flag >= value (flag: host memory mapped into the device, cudaHostAllocMapped),
+// or `timeout_us` passes: work posted behind it on several GPUs starts within a bus round trip of the host's release,
+// where a timed sleep per GPU would end as far apart as the host took to launch them.
+const char* LaunchWaitHostFlag(const volatile int* flag, int value, double timeout_us, void* stream);
 // SM occupancy probe (calibration): `ctas` CTAs that each need a whole SM (all of its shared memory), each writes its
 // start time (the GPU's global timer, ns) to start_ns[cta] and then spins for `spin_us`. Launched while another kernel
 // runs, the CTAs that start a spin later are those that found no free SM: how many SMs that kernel occupied.

@@ -4,6 +4,7 @@
 #include <nccl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 
 #include "kernels/cuda/attention_kernels.h"
@@ -19,8 +20,12 @@ namespace {
 // (about 1.5-3 ms on an H100: longer than the transfers it overlaps).
 constexpr int kBesideHeads = 32, kBesideDim = 128;
 constexpr int64_t kBesideTokens = 8192;
-// GPU-side hold while the host posts (LaunchGpuSleep): far above the time to post a group on 4 GPUs (~100 us).
-constexpr double kGateUs = 1000;
+// GPU-side hold while the host posts: every GPU waits for one host flag (gpu::LaunchWaitHostFlag), released after the
+// whole group is posted, so the GPUs start together. (A 1 ms sleep per GPU ended as far apart as the host took to
+// launch them, ~20-30 us on 4 GPUs, which the slowest rank's time counted: 47 us for a 1 MiB ring step that a run, its
+// ranks aligned by a barrier, moves in ~35 us.) The timeout only guards against a host that never releases.
+constexpr double kGateTimeoutUs = 2e6;
+constexpr double kNcclFirstUs = 5;  // a kernel released with the transfer waits this long, so NCCL's kernel goes first
 
 enum class Pattern { kPair, kRing, kAllGather };
 // kProbe: NCCL alone, and an SM occupancy probe (gpu::LaunchSmProbe) released on rank 0 kProbeDelayUs after the
@@ -42,6 +47,7 @@ struct Rank {
 class CommBench {
  public:
   ~CommBench() {
+    if (gate_flag_) cudaFreeHost(const_cast<int*>(gate_flag_));
     for (auto& rp : ranks_) {
       Rank& r = *rp;
       cudaSetDevice(r.device);
@@ -54,6 +60,10 @@ class CommBench {
   }
 
   Status Init(const std::vector<int>& devices, int64_t max_bytes) {
+    void* flag = nullptr;
+    CAL_CUDA(cudaHostAlloc(&flag, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable));
+    gate_flag_ = static_cast<volatile int*>(flag);
+    *gate_flag_ = 0;
     for (size_t i = 0; i < devices.size(); ++i) ranks_.push_back(std::make_unique<Rank>());
     std::vector<ncclComm_t> comms(devices.size());
     CAL_NCCL(ncclCommInitAll(comms.data(), int(devices.size()), devices.data()));
@@ -170,13 +180,17 @@ class CommBench {
     // them in turn, so the timed region starts on the GPUs (as in a run, where each rank's thread posts its own). The
     // compute streams sleep too (posted after the comm streams', so NCCL still comes first).
     const bool gate = mode != Mode::kKernelFirst;
+    const int release = ++gate_generation_;
     for (int i = 0; i < n; ++i) {
       CAL_CUDA(cudaSetDevice(ranks_[i]->device));
-      if (gate) CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comm_st));
-      if (gate && (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward))
-        CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs, ranks_[i]->comp_st));
+      if (gate) CAL_LAUNCH(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comm_st));
+      if (gate && (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward)) {
+        CAL_LAUNCH(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comp_st));
+        CAL_LAUNCH(gpu::LaunchGpuSleep(kNcclFirstUs, ranks_[i]->comp_st));
+      }
       if (mode == Mode::kProbe && i == 0) {
-        CAL_LAUNCH(gpu::LaunchGpuSleep(kGateUs + kProbeDelayUs, ranks_[i]->comp_st));
+        CAL_LAUNCH(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comp_st));
+        CAL_LAUNCH(gpu::LaunchGpuSleep(kProbeDelayUs, ranks_[i]->comp_st));
         CAL_LAUNCH(gpu::LaunchSmProbe(ranks_[i]->probe.get<uint64_t>(), sms_, kProbeSpinUs, ranks_[i]->comp_st));
       }
       CAL_CUDA(cudaEventRecord(ranks_[i]->c0, ranks_[i]->comm_st));
@@ -198,6 +212,10 @@ class CommBench {
       CAL_CUDA(cudaEventRecord(ranks_[i]->c1, ranks_[i]->comm_st));
     }
     if (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward) CAL_RETURN_IF_ERROR(launch_attention());
+    if (gate) {  // everything is posted: release the GPUs together
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      *gate_flag_ = release;
+    }
     CAL_RETURN_IF_ERROR(SyncAll());
     *res = Result{};
     res->kernel_left_us = 1e300;
@@ -233,6 +251,8 @@ class CommBench {
  private:
   std::vector<std::unique_ptr<Rank>> ranks_;  // Rank holds device buffers: not movable
   int sms_ = 0;
+  volatile int* gate_flag_ = nullptr;  // host memory every GPU reads (UVA: the same pointer on the device)
+  int gate_generation_ = 0;
 };
 
 const char* Name(Pattern p) { return p == Pattern::kPair ? "p2p pair" : p == Pattern::kRing ? "p2p ring" : "all-gather"; }
