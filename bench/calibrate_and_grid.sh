@@ -12,7 +12,7 @@
 # grid.tar.gz (grid/<point>.{log,summary.json,<method>[.backward].json}). Offline, turn them into the profile and
 # the validation table with scripts/calibrate/from_device.sh (see docs/DESIGN.md "Calibration").
 set -uo pipefail
-D=.device-exec
+D=${D:-.device-exec}  # the folder bench/calibrate_build_device.sh filled (carry it)
 OUT=${OUT:-/tmp/ringlab_calgrid_out}
 GRID_BUDGET_S=${GRID_BUDGET_S:-230}  # worst case: 150 (calibrate) + 230 + 90 (the last run started) < 8 min
 BIN=$D/ringlab-cal

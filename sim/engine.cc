@@ -251,19 +251,15 @@ int32_t Engine::HeldSlotsBeside(int r, const SimOp& kernel) const {
   const Rank& k = ranks_[r];
   if (hw_.held_sms_pair.empty() && hw_.held_sms_ring.empty() && hw_.held_sms_collective.empty())
     return kernel.held_slots;
-  // The group in flight: a collective, a send and a receive with two peers (a ring step) or with one (a pair).
+  // The group in flight: a collective, or a send and a receive with two peers (a ring step) or one (a pair).
   const std::vector<SimOp>& ms = programs_[program_of_rank_[r]].streams[1];
   bool collective = false;
-  int send_peer = -1, recv_peer = -1;
   int64_t bytes = 0;
   for (int pos = k.grp_begin; pos < k.grp_end; ++pos) {
-    const SimOp& op = ms[pos];
-    bytes = std::max(bytes, op.bytes);
-    if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) collective = true;
-    if (op.kind == OpKind::kSend) send_peer = op.peer_offset;
-    if (op.kind == OpKind::kRecv) recv_peer = op.peer_offset;
+    bytes = std::max(bytes, ms[pos].bytes);
+    if (ms[pos].kind == OpKind::kAllGather || ms[pos].kind == OpKind::kReduceScatter) collective = true;
   }
-  const bool ring = send_peer >= 0 && recv_peer >= 0 && send_peer != recv_peer;  // e.g. to r + 1, from r − 1
+  const bool ring = GroupIsRing(r);
   return int32_t(std::lround(hw_.HeldSmsFor(collective, ring, bytes) * kernel.slots_per_sm));
 }
 
@@ -361,7 +357,7 @@ void Engine::Post(int r, int pos, TimePs now) {
           const int dst_pos = recvs[i].pos;
           const TimePs wait = std::max(ready, recvs[i].ready) - now;
           recvs.erase(i);
-          StartFlow(r, dc, r, dst, op.bytes, wait, false, pos, dst_pos, now);
+          StartFlow(r, dc, r, dst, op.bytes, wait, false, pos, dst_pos, now, GroupIsRing(r));
           return;
         }
       ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos, ready});
@@ -375,7 +371,7 @@ void Engine::Post(int r, int pos, TimePs now) {
           const int src_pos = sends[i].pos;
           const TimePs wait = std::max(ready, sends[i].ready) - now;
           sends.erase(i);
-          StartFlow(src % period_, r, src, r, op.bytes, wait, false, src_pos, pos, now);
+          StartFlow(src % period_, r, src, r, op.bytes, wait, false, src_pos, pos, now, GroupIsRing(r));
           return;
         }
       ranks_[r].recvs.push_back(Pending{src, op.tag, pos, ready});
@@ -414,7 +410,7 @@ void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
 }
 
 void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
-                       bool collective, int src_pos, int dst_pos, TimePs now) {
+                       bool collective, int src_pos, int dst_pos, TimePs now, bool ring) {
   int32_t f;
   if (!free_flows_.empty()) {
     f = free_flows_.back();
@@ -442,6 +438,17 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   fl.dst = dst;
   fl.src_pos = src_pos;
   fl.dst_pos = dst_pos;
+  fl.scale = 1;
+  if (!collective && out_port % 4 < 2 && in_port % 4 < 2 && bytes > 0) {
+    // NVLink with a measured time table: the whole measured time becomes the flow's (its latency included, so a
+    // transfer beside a kernel stretches as a whole, as measured), at the rate that gives it.
+    const double table_us = hw_.P2pTimeUs(ring, bytes);
+    if (table_us > 0) {
+      const double line_us = double(bytes) / std::min(topo_.PortBytesPerPs(out_port), topo_.PortBytesPerPs(in_port)) * 1e-6;
+      fl.scale = std::clamp(line_us / table_us, 1e-3, 5.0);
+      fl.latency = extra_latency;
+    }
+  }
   ++stats_.flows;
   for (int p : fl.port) port_flows_[p].add(f);
   if (port_flows_[fl.port[0]].n == 1 && port_flows_[fl.port[1]].n == 1) {
@@ -469,8 +476,19 @@ void Engine::RescheduleFlow(int32_t f, TimePs now) {
 }
 
 double Engine::FlowFactor(const Flow& fl) const {
-  if (beside_ >= 1) return 1;
-  return ranks_[fl.port[0] / 4].comp_busy || ranks_[fl.port[1] / 4].comp_busy ? beside_ : 1;
+  if (beside_ >= 1) return fl.scale;
+  return fl.scale * (ranks_[fl.port[0] / 4].comp_busy || ranks_[fl.port[1] / 4].comp_busy ? beside_ : 1);
+}
+
+bool Engine::GroupIsRing(int r) const {
+  const Rank& k = ranks_[r];
+  const std::vector<SimOp>& ms = programs_[program_of_rank_[r]].streams[1];
+  int send_peer = -1, recv_peer = -1;
+  for (int pos = k.grp_begin; pos < k.grp_end && pos < int(ms.size()); ++pos) {
+    if (ms[pos].kind == OpKind::kSend) send_peer = ms[pos].peer_offset;
+    if (ms[pos].kind == OpKind::kRecv) recv_peer = ms[pos].peer_offset;
+  }
+  return send_peer >= 0 && recv_peer >= 0 && send_peer != recv_peer;
 }
 
 void Engine::ComputeStateChanged(int r, TimePs now) {

@@ -194,6 +194,7 @@ class Engine {
     uint32_t version;
     bool collective;
     int32_t src, dst, src_pos, dst_pos;  // p2p: comm positions; collective: dst_pos = tag
+    double scale;  // p2p on NVLink with a measured time table: the table's time over the line's (rate multiplier)
   };
   struct Collective {
     int32_t arrived = 0;
@@ -227,7 +228,9 @@ class Engine {
   void UpdateComputeRate(int rank, TimePs now);
   // src/dst: representatives (state); route_src/route_dst: the actual ranks whose route the transfer takes.
   void StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
-                 bool collective, int src_pos, int dst_pos, TimePs now);
+                 bool collective, int src_pos, int dst_pos, TimePs now, bool ring = false);
+  // Whether rank r's comm group in flight sends and receives with two peers (a ring step), not one.
+  bool GroupIsRing(int r) const;
   void PushCompute(int rank, TimePs t);
   void Reflow(int port, TimePs now);
   // Rate factor of a flow: comm_rate_beside_compute while either end's compute stream is busy.

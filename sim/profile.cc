@@ -202,6 +202,19 @@ const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const 
   return nullptr;
 }
 
+double HardwareProfile::P2pTimeUs(bool ring, int64_t bytes) const {
+  const auto& t = ring && !p2p_time_ring_us.empty() ? p2p_time_ring_us : p2p_time_pair_us;
+  if (t.empty() || bytes <= 0) return -1;
+  const double per_byte_us = 1.0 / (nvlink_gbps * 1e3);  // the line's slope beyond the table
+  if (bytes <= t.front().first) return std::max(0.0, t.front().second - double(t.front().first - bytes) * per_byte_us);
+  if (bytes >= t.back().first) return t.back().second + double(bytes - t.back().first) * per_byte_us;
+  size_t i = 1;
+  while (t[i].first < bytes) ++i;
+  const double x0 = std::log(double(t[i - 1].first)), x1 = std::log(double(t[i].first));
+  const double y0 = std::log(t[i - 1].second), y1 = std::log(t[i].second);
+  return std::exp(y0 + (y1 - y0) * (std::log(double(bytes)) - x0) / (x1 - x0));
+}
+
 double HardwareProfile::HeldSmsFor(bool collective, bool ring, int64_t bytes) const {
   const auto& t = collective ? held_sms_collective : ring ? held_sms_ring : held_sms_pair;
   if (t.empty()) return NcclHeldSms();
@@ -390,6 +403,22 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "backward_comm_rate_beside_compute", 0.01, 1,
                                     &p.backward_comm_rate_beside_compute, /*required=*/false));
+  if (n->contains("p2p_time_us")) {
+    const json& v = n->at("p2p_time_us");
+    const std::string field = "network.p2p_time_us";
+    if (!v.is_object() || !v.contains("source") || !v.at("source").is_string())
+      return rd.Error(field, "must be an object {\"pair\": [[bytes, us], ...], \"ring\": ..., \"source\": string}");
+    for (auto [key, dst] : {std::pair{"pair", &p.p2p_time_pair_us}, std::pair{"ring", &p.p2p_time_ring_us}}) {
+      if (!v.contains(key)) continue;
+      for (const json& e : v.at(key)) {
+        if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number() ||
+            e[0].get<int64_t>() <= 0 || !(e[1].get<double>() > 0) ||
+            (!dst->empty() && e[0].get<int64_t>() <= dst->back().first))
+          return rd.Error(field + "." + key, "entries must be [bytes > 0, us > 0] with ascending bytes");
+        dst->emplace_back(e[0].get<int64_t>(), e[1].get<double>());
+      }
+    }
+  }
   RINGLAB_RETURN_IF_ERROR(rd.Number(*n, "network", "collective_hop_latency_us", 0, 1e6, &p.collective_hop_latency_us,
                                     /*required=*/false));
   if (merge_kernels != std::floor(merge_kernels)) return rd.Error("memory.merge_kernels.value", "must be an integer");

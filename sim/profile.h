@@ -157,6 +157,12 @@ struct HardwareProfile {
   // The same beside a backward kernel, when measured (negative: comm_rate_beside_compute); the simulator uses it for
   // backward passes. BesideRate(forward) picks.
   double backward_comm_rate_beside_compute = -1;
+  // Point-to-point transfer times with the GPUs otherwise idle, per pattern and message size ([bytes, us] ascending;
+  // `ringlab calibrate`): NCCL's channel count grows with the message, so one line (nvlink_gbps, nvlink_latency_us)
+  // fits the sizes a ring step uses badly. Empty: the line.
+  std::vector<std::pair<int64_t, double>> p2p_time_pair_us, p2p_time_ring_us;
+  // The table's time for `bytes` (log-log interpolation; beyond its ends the line's slope), or −1 without a table.
+  double P2pTimeUs(bool ring, int64_t bytes) const;
   double BesideRate(bool forward) const {
     return !forward && backward_comm_rate_beside_compute > 0 ? backward_comm_rate_beside_compute : comm_rate_beside_compute;
   }

@@ -452,14 +452,10 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
   // Point-to-point: the line from transfers with both GPUs otherwise idle; the rate beside attention kernels (NCCL's
   // kernels got their SMs first and share them) as a fraction of it. Without idle transfers the line comes from
   // the beside ones and the fraction stays the base's.
-  std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone, p2p_beside_bwd;
+  std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone;
   // A 2-rank all-gather is one exchange of its chunk: a point-to-point sample (it cannot tell a hop from a link).
   for (const TransferSample& t : in.transfers) {
-    if (t.kind != "p2p" && t.world != 2) continue;
-    if (t.beside_compute && t.beside_pass == "backward") {
-      if (!opt.one_line) p2p_beside_bwd[t.bytes].push_back(t.us);
-      continue;
-    }
+    if ((t.kind != "p2p" && t.world != 2) || (t.beside_compute && t.beside_pass == "backward")) continue;
     (t.beside_compute && !opt.one_line ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
   }
   const bool have_alone = !p2p_alone.empty();
@@ -473,25 +469,45 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     p["network"]["nvlink_gbps"] = Sourced(gbps, tag + ": point-to-point bytes / time slope, " + what);
     p["network"]["nvlink_latency_us"] = Sourced(lat, tag + ": point-to-point intercept, " + what);
     rep["nvlink"] = {{"gbps", gbps}, {"latency_us", lat}, {"from_idle_transfers", have_alone}, {"transfers", n}};
-    if (have_alone && !p2p_beside.empty()) {
+    // Beside attention: measured time alone / beside, per pattern and size (the simulator stretches a transfer's
+    // whole table time by it); beside forward and beside backward kernels separately.
+    auto ratio = [&](const std::string& pass) {
+      std::map<std::pair<int, int64_t>, std::vector<double>> idle, next_to;
+      for (const TransferSample& t : in.transfers) {
+        if (t.kind != "p2p") continue;
+        if (!t.beside_compute) idle[{t.world, t.bytes}].push_back(t.us);
+        else if (t.beside_pass == pass) next_to[{t.world, t.bytes}].push_back(t.us);
+      }
       std::vector<double> f;
-      for (const auto& [b, v] : p2p_beside)
-        for (double us : v) f.push_back(std::clamp(double(b) / (gbps * 1e3) / std::max(us - lat, 1e-3), 0.01, 1.0));
-      beside = Median(f);
-      p["network"]["comm_rate_beside_compute"] =
-          Sourced(beside, tag + ": median (transfer time at the idle rate / measured time) of " +
-                              std::to_string(f.size()) + " transfers beside attention kernels");
-      rep["comm_rate_beside_compute"] = {{"value", beside}, {"samples", f.size()}};
-    }
-    if (have_alone && !p2p_beside_bwd.empty()) {  // beside a backward kernel (dK/dV atomics and all: slower)
-      std::vector<double> f;
-      for (const auto& [b, v] : p2p_beside_bwd)
-        for (double us : v) f.push_back(std::clamp(double(b) / (gbps * 1e3) / std::max(us - lat, 1e-3), 0.01, 1.0));
+      for (auto& [key, v] : next_to)
+        if (idle.count(key)) f.push_back(std::clamp(Median(idle[key]) / Median(v), 0.01, 1.0));
+      return f;
+    };
+    for (const char* pass : {"forward", "backward"}) {
+      const std::vector<double> f = ratio(pass);
+      if (f.empty() || opt.one_line) continue;
+      const std::string key = std::string(pass) == "forward" ? "comm_rate_beside_compute" : "backward_comm_rate_beside_compute";
       const double m = Median(f);
-      p["network"]["backward_comm_rate_beside_compute"] =
-          Sourced(m, tag + ": median (transfer time at the idle rate / measured time) of " + std::to_string(f.size()) +
-                         " transfers beside backward attention kernels");
-      rep["backward_comm_rate_beside_compute"] = {{"value", m}, {"samples", f.size()}};
+      if (key == "comm_rate_beside_compute") beside = m;
+      p["network"][key] = Sourced(m, tag + ": median (time alone / time beside " + pass + " attention kernels) of " +
+                                         std::to_string(f.size()) + " point-to-point patterns and sizes");
+      rep[key] = {{"value", m}, {"samples", f.size()}};
+    }
+    if (have_alone) {  // the measured times per pattern and size, for the sizes the line fits badly
+      std::map<int64_t, std::vector<double>> pair, ring;
+      for (const TransferSample& t : in.transfers)
+        if (t.kind == "p2p" && !t.beside_compute) (t.world == 2 ? pair : ring)[t.bytes].push_back(t.us);
+      json table = json::object();
+      for (auto [key, m] : {std::pair{"pair", &pair}, std::pair{"ring", &ring}}) {
+        if (m->empty()) continue;
+        json pts = json::array();
+        for (auto& [b, v] : *m) pts.push_back({b, Median(v)});
+        table[key] = pts;
+      }
+      table["source"] = tag + ": median time of point-to-point transfers per size, GPUs otherwise idle (pair: a send "
+                              "and a receive with one peer; ring: to the next, from the previous)";
+      p["network"]["p2p_time_us"] = table;
+      rep["p2p_time_us"] = table;
     }
   }
   // Only samples that can tell a wait from a slow transfer: the kernel had at least twice the transfer's own time
