@@ -483,12 +483,18 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
         if (idle.count(key)) f.push_back(std::clamp(Median(idle[key]) / Median(v), 0.01, 1.0));
       return f;
     };
+    // The byte rate beside kernels against the line (what the start waits below are measured against).
+    if (have_alone && !p2p_beside.empty()) {
+      std::vector<double> f;
+      for (const auto& [b, v] : p2p_beside)
+        for (double us : v) f.push_back(std::clamp(double(b) / (gbps * 1e3) / std::max(us - lat, 1e-3), 0.01, 1.0));
+      beside = Median(f);
+    }
     for (const char* pass : {"forward", "backward"}) {
       const std::vector<double> f = ratio(pass);
       if (f.empty() || opt.one_line) continue;
       const std::string key = std::string(pass) == "forward" ? "comm_rate_beside_compute" : "backward_comm_rate_beside_compute";
       const double m = Median(f);
-      if (key == "comm_rate_beside_compute") beside = m;
       p["network"][key] = Sourced(m, tag + ": median (time alone / time beside " + pass + " attention kernels) of " +
                                          std::to_string(f.size()) + " point-to-point patterns and sizes");
       rep[key] = {{"value", m}, {"samples", f.size()}};

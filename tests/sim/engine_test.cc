@@ -308,6 +308,20 @@ TEST(SimEngine, AKernelLaunchedBesideNcclIsListScheduledWhenNcclLeaves) {
   EXPECT_EQ(HeldSlotsMakespan(128, 132, 0, 100, 135), 100);
 }
 
+TEST(SimEngine, AMeasuredTransferTimeReplacesTheLineLatencyIncluded) {
+  // The profile's line says 1 MB takes 10 us + 10 us; the measured table says 50 us (NCCL with few channels): the
+  // transfer takes the table's 50 us, its latency included. Beside a 150 us kernel on either end it runs at
+  // comm_rate_beside_compute (0.5) of that rate throughout: its 50 us take 100 us.
+  HardwareProfile hw = FlatProfile(100, 100, /*nvl_latency_us=*/10);
+  hw.p2p_time_pair_us = {{100000, 20}, {1000000, 50}};
+  const auto alone = RunPair(hw, {}, {Transfer(OpKind::kSend, 0, 1000000)}, {Transfer(OpKind::kRecv, 0, 1000000)});
+  EXPECT_NEAR(alone[1], 50, 1e-5);
+  hw.comm_rate_beside_compute = 0.5;
+  const auto beside =
+      RunPair(hw, {Kernel(150)}, {Transfer(OpKind::kSend, 0, 1000000)}, {Transfer(OpKind::kRecv, 0, 1000000)});
+  EXPECT_NEAR(beside[1], 100, 1e-5);
+}
+
 TEST(SimEngine, ATransferListedBeforeAKernelGetsTheGpuFirstWhenBothBecomeReadyAtOnce) {
   // Rank 0 runs kernels A then B (100 us each, GPU-filling, 2x slower while NCCL runs); its 1 MB send waits for A (its
   // buffer) and is listed before B. At 100 us both are ready. In list order (B.need_posted = 1, as CompileRank derives

@@ -57,7 +57,10 @@ FitInputs Synthetic(WaveModel* causal_truth = nullptr) {
     for (int rep = 0; rep < 3; ++rep) {
       in.transfers.push_back({"p2p", 2, b, 10 + b / 100e3, true});
       in.transfers.push_back({"p2p", 2, b, 10 + b / 400e3, false});
+      in.transfers.push_back({"p2p", 2, b, 10 + b / 80e3, true, "backward"});  // beside a backward kernel: slower
     }
+    // NCCL's kernel occupies 8 SMs up to 64 MiB, then 16 (more channels); a ring and an all-gather never fewer.
+    in.nccl_held.push_back({"p2p", 2, b, mib <= 64 ? 8 : 16});
     // A 4-rank all-gather of b bytes beside attention: 3 ring steps of b/3 bytes, each 5 us more than a transfer.
     in.transfers.push_back({"all-gather", 4, b, 3 * (10 + 5 + (b / 3.0) / 100e3), true});
   }
@@ -93,7 +96,22 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
   EXPECT_NEAR(hw.comm_start_wait, 0.8, 1e-3);
   EXPECT_NEAR(hw.nvlink_gbps, 400, 0.5);
   EXPECT_NEAR(hw.nvlink_latency_us, 10, 0.05);
-  EXPECT_NEAR(hw.comm_rate_beside_compute, 0.25, 1e-3);
+  // Beside kernels: the whole measured time alone / beside, median over sizes (16 MiB's here: the ratio falls with size).
+  const double b16 = 16 << 20;
+  EXPECT_NEAR(hw.comm_rate_beside_compute, (10 + b16 / 400e3) / (10 + b16 / 100e3), 1e-4);  // profiles keep 4 digits
+  EXPECT_NEAR(hw.backward_comm_rate_beside_compute, (10 + b16 / 400e3) / (10 + b16 / 80e3), 1e-4);
+  EXPECT_NEAR(hw.BesideRate(/*forward=*/false), hw.backward_comm_rate_beside_compute, 0);
+  // The idle times per size are kept as the pair table; between sizes the time is interpolated in log-log.
+  ASSERT_EQ(hw.p2p_time_pair_us.size(), 5u);
+  EXPECT_NEAR(hw.P2pTimeUs(/*ring=*/false, 16 << 20), 10 + b16 / 400e3, 1e-6);
+  EXPECT_NEAR(hw.P2pTimeUs(/*ring=*/true, 16 << 20), 10 + b16 / 400e3, 1e-6) << "no ring table: the pair's";
+  const double t4 = 10 + (4 << 20) / 400e3, t16 = 10 + b16 / 400e3;
+  EXPECT_NEAR(hw.P2pTimeUs(false, 8 << 20), std::sqrt(t4 * t16), 1e-6);  // geometric mean halfway in log size
+  // SMs NCCL occupies: the table's value at the largest measured size at or below the transfer.
+  EXPECT_EQ(hw.HeldSmsFor(false, false, 64 << 20), 8);
+  EXPECT_EQ(hw.HeldSmsFor(false, false, 100 << 20), 8);
+  EXPECT_EQ(hw.HeldSmsFor(false, false, 256 << 20), 16);
+  EXPECT_EQ(hw.HeldSmsFor(false, false, 1000), 8) << "below the table: its first size";
   EXPECT_NEAR(hw.collective_hop_latency_us, 15, 0.05);  // the step's 10 us link latency + 5 us
   EXPECT_NEAR(hw.merge_gbps, 2500, 1);
   const AttentionTable* t = hw.FindTable("forward", "full", 128);
