@@ -8,7 +8,7 @@
 #   4. the executor's W=2/W=4 test matrix, in the time left before DEADLINE seconds.
 # At most 8 files land in $OUT (logs and traces in logs.tar.gz); a short table is printed last.
 set -uo pipefail
-D=.device-exec
+D=${D:-.device-exec}  # the folder bench/cp/build_device.sh filled (carry it)
 OUT=${OUT:-/tmp/ringlab_final_out}
 mkdir -p "$OUT" /tmp/fl
 source $D/device_env.sh > "$OUT/env.log" 2>&1
