@@ -77,15 +77,14 @@ double CostModel::FirstIdleFraction(const Op& op) const {
 }
 
 int64_t CostModel::DisplacedTailPs(const Op& op) const {
-  if (op.kind != OpKind::kAttend || op.attend.causal || hw_.NcclHeldSms() <= 0 || !full_ || !full_->wave.enabled)
-    return 0;
+  if (op.kind != OpKind::kAttend || op.attend.causal || hw_.nccl_sms <= 0 || !full_ || !full_->wave.enabled) return 0;
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = GroupSize();
   const double us = full_->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
-                                                int(std::lround(hw_.NcclHeldSms())));
+                                                int(std::lround(hw_.nccl_sms)));
   return int64_t(us * 1e6 + 0.5);
 }
 
@@ -102,10 +101,6 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
   if (*ctas > 16.0 * *slots) return false;
   *round_ps = int64_t(w.RoundUs(w.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, group)) * 1e6 + 0.5);
   return *round_ps > 0;
-}
-
-double CostModel::NcclSlots(const Op& op) const {
-  return hw_.NcclHeldSms() * SlotsPerSm(op);
 }
 
 int CostModel::SlotsPerSm(const Op& op) const {

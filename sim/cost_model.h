@@ -35,8 +35,6 @@ class CostModel {
   // the duration of one round in picoseconds (the engine list-schedules it when NCCL held SMs at its launch). False
   // otherwise.
   bool EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* round_ps) const;
-  // Slots NCCL's kernel occupies in that op's wave model (HardwareProfile::NcclHeldSms() × CTAs per SM).
-  double NcclSlots(const Op& op) const;
   // CTAs of that op's kernel per SM (1 without a wave model).
   int SlotsPerSm(const Op& op) const;
   // How much slower (factor − 1) a compute op runs while its rank communicates: (1 + comm_slowdown) times, for

@@ -44,7 +44,6 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
       if (cost.EqualCtaWaves(op, &ctas, &slots, &round_ps)) {
         so.ctas = float(ctas);
         so.slots = slots;
-        so.held_slots = int32_t(std::lround(cost.NcclSlots(op)));
         so.slots_per_sm = cost.SlotsPerSm(op);
         so.round_ps = round_ps;
       }
@@ -249,8 +248,6 @@ void Engine::TryAdvance(int r, TimePs now) {
 
 int32_t Engine::HeldSlotsBeside(int r, const SimOp& kernel) const {
   const Rank& k = ranks_[r];
-  if (hw_.held_sms_pair.empty() && hw_.held_sms_ring.empty() && hw_.held_sms_collective.empty())
-    return kernel.held_slots;
   // The group in flight: a collective, or a send and a receive with two peers (a ring step) or one (a pair).
   const std::vector<SimOp>& ms = programs_[program_of_rank_[r]].streams[1];
   bool collective = false;

@@ -50,8 +50,8 @@ struct SimOp {
   float idle_frac = -1;           // compute ops: CostModel::FirstIdleFraction (−1: comm_start_wait applies)
   TimePs displaced_ps = 0;        // compute ops: CostModel::DisplacedTailPs (NCCL takes SMs from its last round)
   float ctas = 0;                 // compute ops with equal CTAs (CostModel::EqualCtaWaves), else 0
-  int32_t slots = 0, held_slots = 0;  // slots of the GPU, and those NCCL's kernel holds (without a per-transfer table)
-  int32_t slots_per_sm = 1;           // CTAs of this kernel per SM (NCCL's SMs × this = its slots)
+  int32_t slots = 0;              // slots of the GPU (SMs × CTAs per SM)
+  int32_t slots_per_sm = 1;       // CTAs of this kernel per SM (the SMs NCCL occupies × this = the slots it holds)
   TimePs round_ps = 0;
   int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
   int32_t need_posted = 0;        // compute ops: and once this many comm ops are posted (core/start_order.h)
@@ -220,8 +220,8 @@ class Engine {
   // A transfer just posted waits for the running kernel's first idle slot: when that kernel's last round starts on
   // every slot at once, NCCL's kernel takes some of them and the kernel runs SimOp::displaced_ps longer.
   void DisplaceTail(int r, TimePs now);
-  // Slots NCCL's kernel holds beside `kernel` (launched while rank r's comm group is in flight): the profile's
-  // per-transfer table (HardwareProfile::HeldSmsFor) × the kernel's CTAs per SM, else the kernel's own held_slots.
+  // Slots NCCL's kernel holds beside `kernel` (launched while rank r's comm group is in flight): the SMs it occupies
+  // for that transfer (HardwareProfile::HeldSmsFor) × the kernel's CTAs per SM.
   int32_t HeldSlotsBeside(int r, const SimOp& kernel) const;
   void Post(int rank, int pos, TimePs now);
   void CompleteComm(int rank, int pos, TimePs now);

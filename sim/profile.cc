@@ -217,7 +217,7 @@ double HardwareProfile::P2pTimeUs(bool ring, int64_t bytes) const {
 
 double HardwareProfile::HeldSmsFor(bool collective, bool ring, int64_t bytes) const {
   const auto& t = collective ? held_sms_collective : ring ? held_sms_ring : held_sms_pair;
-  if (t.empty()) return NcclHeldSms();
+  if (t.empty()) return nccl_sms;
   double v = t.front().second;
   for (const auto& [b, sms] : t)
     if (b <= bytes) v = sms;
@@ -244,7 +244,6 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_slowdown", 0, 100, &p.comm_slowdown));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "comm_start_wait", 0, 1, &p.comm_start_wait, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_sms", 0, 1024, &p.nccl_sms, /*required=*/false));
-  RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "nccl_held_sms", 0, 1024, &p.nccl_held_sms, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "displaced_tail_fraction", 0, 1, &p.displaced_tail_fraction,
                                     /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(*c, "compute", "forward_displaced_tail_fraction", 0, 1,

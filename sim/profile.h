@@ -108,18 +108,14 @@ struct HardwareProfile {
   // SMs NCCL's kernels hold while a transfer is in flight: meanwhile an attention kernel runs as on sms − nccl_sms
   // SMs (its wave model's slowdown for that block: one more partial round can cost far more than the SMs' share).
   double nccl_sms = 0;
-  // SMs NCCL's kernel occupies when a kernel is launched beside it or takes SMs from a last round (its CTAs: the
-  // list scheduling of a kernel of a few rounds, HeldSlotsMakespan, and DisplacedTailUs). nccl_sms above is the
-  // throughput a transfer takes from a long kernel, in SMs, which includes memory contention; a point-to-point
-  // transfer occupies fewer. Negative (absent): nccl_sms.
-  double nccl_held_sms = -1;
-  double NcclHeldSms() const { return nccl_held_sms >= 0 ? nccl_held_sms : nccl_sms; }
-  // Measured per transfer pattern and message size (`ringlab calibrate`'s occupancy probe): [bytes, SMs] ascending, for
-  // a send and a receive with one peer (pair), with two peers (ring: send to the next, receive from the previous) and
-  // all-gather/reduce-scatter. Empty: NcclHeldSms() for every transfer.
+  // SMs NCCL's kernel occupies while a transfer runs (its CTAs), which decide how a kernel of a few rounds launched
+  // beside it is list-scheduled (HeldSlotsMakespan). nccl_sms above is the throughput a transfer takes from a long
+  // kernel, memory contention included; a point-to-point transfer occupies fewer. Measured per transfer pattern and
+  // message size (`ringlab calibrate`'s occupancy probe): [bytes, SMs] ascending, for a send and a receive with one
+  // peer (pair), with two peers (ring: send to the next, receive from the previous) and all-gather/reduce-scatter.
   std::vector<std::pair<int64_t, double>> held_sms_pair, held_sms_ring, held_sms_collective;
   // SMs NCCL's kernel occupies for a transfer of `bytes` (the table's value at the largest size <= bytes, else its
-  // first), or NcclHeldSms() without a table.
+  // first), or nccl_sms without a table.
   double HeldSmsFor(bool collective, bool ring, int64_t bytes) const;
   // How often a transfer posted before a full-mask kernel's last partial round takes SMs from that round (the CTAs
   // that no longer fit run one round later: WaveModel::DisplacedTailUs). Real runs show it on some ranks and not on

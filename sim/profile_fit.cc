@@ -23,6 +23,13 @@ json Sourced(double value, const std::string& source) {
   return {{"value", std::round(value * 1e4) / 1e4}, {"source", source}};
 }
 
+// [[size, median of its samples], ...] ascending: a measured table for the profile.
+json MedianPoints(const std::map<int64_t, std::vector<double>>& by_size) {
+  json pts = json::array();
+  for (const auto& [size, v] : by_size) pts.push_back({size, Median(v)});
+  return pts;
+}
+
 WaveModel Geometry(const FitInputs& in, const std::string& pass, double theta, int ctas_per_sm) {
   const KernelGeometry& g = pass == "forward" ? in.forward : in.backward;
   WaveModel w;
@@ -430,11 +437,7 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
     for (const NcclHeldSample& h : in.nccl_held)
       by[h.kind == "all-gather" ? "all-gather" : h.world == 2 ? "p2p_pair" : "p2p_ring"][h.bytes].push_back(h.sms);
     json table = json::object();
-    for (auto& [pattern, sizes] : by) {
-      json pts = json::array();
-      for (auto& [bytes, v] : sizes) pts.push_back({bytes, Median(v)});
-      table[pattern] = pts;
-    }
+    for (const auto& [pattern, sizes] : by) table[pattern] = MedianPoints(sizes);
     table["source"] = tag + ": SMs NCCL's kernel occupied while it ran, median of the occupancy probe per message size (" +
                       std::to_string(in.nccl_held.size()) + " probes: a CTA per SM launched 10 us after the transfer)";
     p["compute"]["nccl_held_sms_by_transfer"] = table;
@@ -504,12 +507,8 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
       for (const TransferSample& t : in.transfers)
         if (t.kind == "p2p" && !t.beside_compute) (t.world == 2 ? pair : ring)[t.bytes].push_back(t.us);
       json table = json::object();
-      for (auto [key, m] : {std::pair{"pair", &pair}, std::pair{"ring", &ring}}) {
-        if (m->empty()) continue;
-        json pts = json::array();
-        for (auto& [b, v] : *m) pts.push_back({b, Median(v)});
-        table[key] = pts;
-      }
+      for (auto [key, m] : {std::pair{"pair", &pair}, std::pair{"ring", &ring}})
+        if (!m->empty()) table[key] = MedianPoints(*m);
       table["source"] = tag + ": median time of point-to-point transfers per size, GPUs otherwise idle (pair: a send "
                               "and a receive with one peer; ring: to the next, from the previous)";
       p["network"]["p2p_time_us"] = table;

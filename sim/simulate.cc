@@ -149,13 +149,17 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
     period = FindSymmetryPeriod(topo, programs, program_of);
   std::optional<Engine> engine;
-  const double kernel_first = w > 1 ? KernelFirstFraction(hw, cfg.pass == Pass::kForward, w) : 0;
+  const bool forward = cfg.pass == Pass::kForward;
+  const double kernel_first = w > 1 ? KernelFirstFraction(hw, forward, w) : 0;
+  auto configure = [&](Engine& e) {  // the pass's numbers from the profile, the same for both engines below
+    e.SetKernelFirstFraction(kernel_first);
+    e.SetBesideRate(hw.BesideRate(forward));
+    e.SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
+    e.SetDisplacedTailFraction(hw.DisplacedTailFraction(forward));
+  };
   if (period < w) {
     engine.emplace(topo, hw, programs, program_of, period);
-    engine->SetKernelFirstFraction(kernel_first);
-    engine->SetBesideRate(hw.BesideRate(cfg.pass == Pass::kForward));
-    engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
-    engine->SetDisplacedTailFraction(hw.DisplacedTailFraction(cfg.pass == Pass::kForward));
+    configure(*engine);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -165,10 +169,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   }
   if (!engine) {
     engine.emplace(topo, hw, programs, program_of);
-    engine->SetKernelFirstFraction(kernel_first);
-    engine->SetBesideRate(hw.BesideRate(cfg.pass == Pass::kForward));
-    engine->SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
-    engine->SetDisplacedTailFraction(hw.DisplacedTailFraction(cfg.pass == Pass::kForward));
+    configure(*engine);
     for (int r = 0; r < w; ++r)
       if (kept_index[r] >= 0) engine->TraceRank(r, &kept[kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
