@@ -199,6 +199,8 @@ class RankRunner {
   // Per pass (0 from the forward-only iterations, 1 from the forward+backward ones): per timed iteration, each op's
   // start and end (ms from the iteration start).
   std::vector<std::vector<double>> times_[2];
+  // Per pass, per op: the comm ops whose start the op waits for (core/start_order.h), derived once from the schedule.
+  std::vector<std::vector<int32_t>> go_first_[2];
 };
 
 Status RankRunner::WaitEvent(cudaEvent_t ev, const char* what) {
@@ -229,6 +231,8 @@ Status RankRunner::Allocate() {
   }
   for (int pass = 0; pass < (job_.bwd ? 2 : 1); ++pass) {
     const size_t n = Sched(pass).ops.size();
+    go_first_[pass] = job_.request->listed_start_order ? ListedStartWaits(Sched(pass))
+                                                       : std::vector<std::vector<int32_t>>(n);
     for (auto* v : {&r_.ev_start[pass], &r_.ev_end[pass]}) {
       v->resize(n);
       for (cudaEvent_t& e : *v) RINGLAB_RETURN_IF_ERROR(Cuda(cudaEventCreate(&e), "cudaEventCreate"));
@@ -457,8 +461,7 @@ Status RankRunner::IssuePass(int pass) {
   std::vector<cudaEvent_t>& start = r_.ev_start[pass];
   std::vector<cudaEvent_t>& end = r_.ev_end[pass];
   // Start order (core/start_order.h): a kernel waits for the start of the transfers listed before it that go first.
-  const std::vector<std::vector<int32_t>> go_first =
-      job_.request->listed_start_order ? ListedStartWaits(rs) : std::vector<std::vector<int32_t>>(ops.size());
+  const std::vector<std::vector<int32_t>>& go_first = go_first_[pass];
   for (size_t i = 0; i < ops.size();) {
     // A group: consecutive comm ops with one group id, posted inside one ncclGroupStart/End.
     size_t j = i + 1;
