@@ -1,6 +1,6 @@
 import json, subprocess, re, sys, itertools
-base = json.load(open('/work/main/sim/profiles/h100_sxm.json'))
-A = '../shared/bench/ANCHORS.md (measured 2026-11-27, 4x H100 SXM, PyTorch 2.11 FLASH backend = FlashAttention-2)'
+base = json.load(open('sim/profiles/h100_sxm.json'))
+A = 'bench/peer/README.md (measured 2026-11-27, 4x H100 SXM, PyTorch 2.11 FLASH backend = FlashAttention-2)'
 def n(v, s): return {"value": v, "source": s}
 caus_f = [[8192, 298.8], [32768, 360.5], [131072, 328.6]]
 caus_b = [[8192, 263.3], [32768, 320.1], [131072, 327.8]]

@@ -1,4 +1,4 @@
-// Simulates the PyTorch Context Parallel runs of ../shared/bench/ANCHORS.md with a profile that describes the peer's
+// Simulates the PyTorch Context Parallel runs of bench/peer/README.md with a profile that describes the peer's
 // implementation (FlashAttention-2 kernel rates as measured, separate merge kernels, packed K/V copies) and prints
 // a markdown table of simulated against measured times with the error per row.
 //
