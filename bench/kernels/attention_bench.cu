@@ -8,7 +8,7 @@
 //
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
-//                                [--bwd-kernel wgmma|v5|v4] (backward: LaunchBackwardWgmma (default, H100), V5 or V4)
+//                                [--bwd-kernel wgmma|mma] (backward: LaunchBackwardWgmma (default, H100) or Mma)
 //                                [--fwd-kernel wgmma|mma] (forward: LaunchForwardWgmma (default, H100) or Mma)
 //                                [--fp16] (fp16 inputs; default bf16)  [--merge] (forward merges into running
 //                                (out, lse) accumulators, the ring-step case; default overwrite)
@@ -86,9 +86,9 @@ double TimeMs(F&& fn, int iters) {
   return Median(ts);
 }
 
-void Check(const char* err, const char* what) {
-  if (*err) {
-    std::fprintf(stderr, "%s: %s\n", what, err);
+void Check(const ringlab::Status& st, const char* what) {
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, st.message().c_str());
     std::exit(1);
   }
 }
@@ -160,8 +160,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--bwd-kernel") {
       bwd_kernel = next();
-      if (bwd_kernel != "v4" && bwd_kernel != "v5" && bwd_kernel != "wgmma") {
-        std::fprintf(stderr, "--bwd-kernel must be wgmma, v5 or v4\n");
+      if (bwd_kernel != "mma" && bwd_kernel != "wgmma") {
+        std::fprintf(stderr, "--bwd-kernel must be wgmma or mma\n");
         return 2;
       }
     } else {
@@ -277,9 +277,7 @@ int main(int argc, char** argv) {
           Check(launch_fwd(), "LaunchForward");
           Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
           RINGLAB_CUDA_CHECK(cudaMemsetAsync(dq, 0, elems * 4));
-          Check(bwd_kernel == "wgmma" ? LaunchBackwardWgmma(bp, nullptr)
-                : bwd_kernel == "v5"  ? LaunchBackwardV5(bp, nullptr)
-                                      : LaunchBackwardV4(bp, nullptr),
+          Check(bwd_kernel == "wgmma" ? LaunchBackwardWgmma(bp, nullptr) : LaunchBackwardMma(bp, nullptr),
                 "LaunchBackward");
         };
         const double t_f = TimeMs(fwd, iters);

@@ -2,8 +2,8 @@
 # One call on a 1-GPU H100 machine for the kernels issue, after .device-exec/ holds ringlab_cuda_kernels_test,
 # ringlab_attention_bench, libcudart, device_env.sh and torch_cp_bench.py (bench/cp/build_device.sh + the two
 # binaries): run with carry [".device-exec"] as `bash bench/kernels/device_kernel_run.sh [full]`.
-#   1. kernel tests against the float64 reference (forward: wgmma and mma; backward: wgmma, v5 and v4);
-#   2. compute-sanitizer memcheck and racecheck on the small cases (wgmma forward, wgmma and v5 backward);
+#   1. kernel tests against the float64 reference (forward and backward: wgmma and mma);
+#   2. compute-sanitizer memcheck and racecheck on the small cases (wgmma forward, wgmma and mma backward);
 #   3. the peer (PyTorch SDPA FLASH, CUDNN) and ours (wgmma forward + wgmma backward; and the older kernels) on the same
 #      card in the same run: the target shape S=32768 D=128 causal, or with `full` the issue's 16 shapes.
 # Logs and results under $OUT (at most 8 files); a short table is printed last.
@@ -27,14 +27,14 @@ grep -qE "OK \] Kernels/ForwardKernelTest.ForwardOverwriteMatchesReference/wgmma
   grep -qE "OK \] Kernels/ForwardKernelTest.ForwardMergeOfTwoBlocksEqualsOneBlock/wgmma" "$OUT/kernel_tests.log" && WGMMA_OK=1
 echo "wgmma forward correct: $WGMMA_OK"
 WGB_OK=0
-grep -qE "OK \] Variants/BackwardVariantTest.BackwardMatchesReference/wgmma" "$OUT/kernel_tests.log" && \
-  grep -qE "OK \] Variants/BackwardVariantTest.BackwardAccumulatesDkDv/wgmma" "$OUT/kernel_tests.log" && WGB_OK=1
+grep -qE "OK \] Kernels/BackwardKernelTest.BackwardMatchesReference/wgmma" "$OUT/kernel_tests.log" && \
+  grep -qE "OK \] Kernels/BackwardKernelTest.BackwardAccumulatesDkDv/wgmma" "$OUT/kernel_tests.log" && WGB_OK=1
 echo "wgmma backward correct: $WGB_OK"
 
 el "== 2. compute-sanitizer (small cases)"
 for tool in memcheck racecheck; do
   RINGLAB_CUDA_TEST_SMALL=1 timeout 90 compute-sanitizer --tool $tool --error-exitcode 3 $D/ringlab_cuda_kernels_test \
-    --gtest_filter='*Forward*/wgmma:*Backward*/wgmma:*Backward*/v5' > /tmp/kr/san_$tool.log 2>&1
+    --gtest_filter='*Forward*/wgmma:*Backward*/wgmma:*Backward*/mma' > /tmp/kr/san_$tool.log 2>&1
   echo "$tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' /tmp/kr/san_$tool.log | tail -1)"
   { echo "=== $tool"; grep -vE '^\[ (seed|forward|merge|bwd)' /tmp/kr/san_$tool.log | tail -20; } >> "$OUT/kernel_tests.log"
 done
@@ -49,9 +49,9 @@ done; done
 python3 -c "import json,glob; json.dump(sum([json.load(open(f)) for f in sorted(glob.glob('/tmp/kr/peer_*.json'))],[]), open('$OUT/peer.json','w'), indent=1)"
 DL=$(echo $DIMS | tr ' ' ,); ML=$(echo $MASKS | tr ' ' ,)
 # fwd:bwd pairs; the default pair first, then the mma.sync baselines.
-PAIRS="wgmma:wgmma wgmma:v5 mma:v5"
-[ $WGB_OK = 1 ] || PAIRS="wgmma:v5 mma:v5"
-[ $WGMMA_OK = 1 ] || PAIRS="mma:v5"
+PAIRS="wgmma:wgmma wgmma:mma mma:mma"
+[ $WGB_OK = 1 ] || PAIRS="wgmma:mma mma:mma"
+[ $WGMMA_OK = 1 ] || PAIRS="mma:mma"
 for pr in $PAIRS; do
   f=${pr%%:*}; bk=${pr##*:}
   timeout 240 $D/ringlab_attention_bench --seqs $SEQS --dims $DL --masks $ML --iters 10 --fwd-kernel $f --bwd-kernel $bk \

@@ -1,12 +1,18 @@
-// The device-side argument block of the backward kernels and its construction from BackwardParams. Only included by
-// .cu files.
+// What the backward kernels (mma.sync in attention_backward_mma.cu, wgmma in attention_backward_wgmma.cu) share: the
+// device-side argument block and its construction from BackwardParams, the prologue (which key block a CTA owns, K and
+// V loaded once) and the double-buffered walk over the query tiles that see those keys, the dK/dV epilogue, and the
+// launcher's checks and dispatch. Only included by .cu files.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include <string>
+
+#include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/launch_common.h"
 
 namespace ringlab::cuda::detail {
 
@@ -111,6 +117,117 @@ __device__ __forceinline__ void StoreDkDvPair(const BwdArgs& a, float* dk_head, 
   }
   *pk = nk;
   *pv = nv;
+}
+
+// The key block a CTA owns: batch b, kv head hk, keys [n0, n0 + BN). Head-major grid: the CTAs resident at once
+// share one head's Q, dO and dQ in L2 (dQ atomics stay in L2); causal: the heaviest key tiles come first.
+struct KeyBlock {
+  int b, hk;
+  int64_t n0;
+};
+
+template <int BN>
+__device__ __forceinline__ KeyBlock CtaKeyBlock(const BwdArgs& a) {
+  KeyBlock blk;
+  blk.b = blockIdx.y / a.kv_heads;
+  blk.hk = blockIdx.y % a.kv_heads;
+  blk.n0 = static_cast<int64_t>(blockIdx.x) * BN;
+  return blk;
+}
+
+// Starts the loads of the key block's K and V tiles (BN x D each, Layout's tile layout) into s_k and s_v.
+template <int BN, int D, int kThreads, typename Layout>
+__device__ __forceinline__ void LoadKeyBlockAsync(const BwdArgs& a, const KeyBlock& blk, uint32_t s_k, uint32_t s_v,
+                                                  int tid) {
+  const uint16_t* k = a.k + blk.b * a.ks.batch + blk.hk * a.ks.head + blk.n0 * D;
+  const uint16_t* v = a.v + blk.b * a.vs.batch + blk.hk * a.vs.head + blk.n0 * D;
+  Layout::template Load<BN, D, kThreads>(s_k, k, a.kv_tokens - blk.n0, tid);
+  Layout::template Load<BN, D, kThreads>(s_v, v, a.kv_tokens - blk.n0, tid);
+}
+
+// One query tile of the walk, ready in shared memory: head h, rows [m0, m0 + BM), its Q and dO tiles and its rows'
+// lse and delta.
+struct QueryTile {
+  int h;
+  int64_t m0;
+  uint32_t s_q, s_do;
+  const float* s_lse;
+  const float* s_delta;
+};
+
+// The query tiles of a key block (QueryTileWalk) with Q, dO ([2][BM][D] at s_q0 and s_do0, Layout's tile layout) and
+// lse, delta (s_stats: lse[2][BM], delta[2][BM] float; f_stats is the same bytes as a generic pointer)
+// double-buffered by cp.async: Start() issues tile 0, Begin(it) waits for tile `it` and issues tile it + 1.
+template <int BM, int D, int kThreads, typename Layout>
+struct QueryTilePipeline {
+  const BwdArgs& a;
+  const int b, tid;
+  const uint32_t s_q0, s_do0, s_stats;
+  const float* const f_stats;
+  const QueryTileWalk<BM> walk;
+
+  __device__ __forceinline__ QueryTilePipeline(const BwdArgs& args, const KeyBlock& blk, uint32_t q0, uint32_t do0,
+                                               uint32_t stats, const float* stats_f, int thread)
+      : a(args), b(blk.b), tid(thread), s_q0(q0), s_do0(do0), s_stats(stats), f_stats(stats_f),
+        walk(args, blk.hk, blk.n0) {}
+
+  // Issues the loads of iteration `it` into `stage`.
+  __device__ __forceinline__ void Issue(int64_t it, int stage) const {
+    const int h = walk.Head(it);
+    const int64_t m0 = walk.Row0(it);
+    const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
+    const uint16_t* dout = a.dout + b * a.dos.batch + h * a.dos.head + m0 * D;
+    Layout::template Load<BM, D, kThreads>(s_q0 + stage * BM * D * 2, q, a.q_tokens - m0, tid);
+    Layout::template Load<BM, D, kThreads>(s_do0 + stage * BM * D * 2, dout, a.q_tokens - m0, tid);
+    LoadRowStatsAsync<BM>(a, b, h, m0, s_stats, stage, tid);
+  }
+
+  __device__ __forceinline__ void Start() const {
+    if (walk.total > 0) Issue(0, 0);
+    CpAsyncCommit();
+  }
+
+  // Waits for tile `it`, then issues tile it + 1 into the other stage. The barrier also means every thread is past
+  // iteration it - 1: the other stage, and whatever the kernel staged in shared memory during it, are free.
+  __device__ __forceinline__ QueryTile Begin(int64_t it) const {
+    const int stage = static_cast<int>(it & 1);
+    CpAsyncWait<0>();
+    Layout::AfterCpAsyncWait();
+    __syncthreads();
+    if (it + 1 < walk.total) {
+      Issue(it + 1, stage ^ 1);
+      CpAsyncCommit();
+    }
+    QueryTile t;
+    t.h = walk.Head(it);
+    t.m0 = walk.Row0(it);
+    t.s_q = s_q0 + stage * BM * D * 2;
+    t.s_do = s_do0 + stage * BM * D * 2;
+    t.s_lse = f_stats + stage * BM;
+    t.s_delta = f_stats + (2 + stage) * BM;
+    return t;
+  }
+};
+
+// A row's lse in base 2, for p = exp2(s * scale_log2 - lse2); a row that attends nothing (lse = -inf) gets p = 0.
+__device__ __forceinline__ float RowLse2(float lse) { return lse == -INFINITY ? INFINITY : lse * kLog2e; }
+
+// The backward launchers' common path: check the parameters, nothing to launch for an empty key block, refuse a
+// kernel built for compute capability 9.0 alone elsewhere (sm90_only: the launcher's name, else null), then launch
+// kernel_for(T{}, integral_constant<D>{}) over the key tiles of Tiles::kBlockN.
+template <typename Tiles, typename KernelFor>
+Status LaunchBackwardKernel(const BackwardParams& p, void* stream, const char* sm90_only, KernelFor kernel_for) {
+  RINGLAB_RETURN_IF_ERROR(CheckBackwardParams(p));
+  const BlockShape& s = p.shape;
+  if (s.kv_tokens == 0) return Status::Ok();
+  if (sm90_only != nullptr && !DeviceIsSm90())
+    return Status::Unavailable(std::string(sm90_only) +
+                               ": needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchTiled<Tiles, decltype(t), decltype(d)::value>(kernel_for(t, d),
+                                                               TileGrid(s.kv_tokens, Tiles::kBlockN, s.batch * s.kv_heads),
+                                                               static_cast<cudaStream_t>(stream), MakeBwdArgs(p));
+  });
 }
 
 }  // namespace ringlab::cuda::detail

@@ -4,6 +4,7 @@
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/attention_tiles.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch_common.h"
 
@@ -12,7 +13,7 @@ namespace {
 
 using namespace detail;
 
-constexpr int kPrepWarps = 8;
+constexpr int kPrepWarps = tiles::BackwardPrepare::kWarps;
 
 template <typename T, int D>
 __global__ void __launch_bounds__(kPrepWarps * 32) BackwardPrepareKernel(const T* dout, const float* out, float* delta,
@@ -37,26 +38,20 @@ __global__ void __launch_bounds__(kPrepWarps * 32) BackwardPrepareKernel(const T
 }
 
 template <typename T, int D>
-const char* Launch(const BackwardPrepareParams& p, cudaStream_t stream) {
+Status Launch(const BackwardPrepareParams& p, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((p.tokens + kPrepWarps - 1) / kPrepWarps), static_cast<unsigned>(p.batch * p.heads));
   BackwardPrepareKernel<T, D><<<grid, kPrepWarps * 32, 0, stream>>>(static_cast<const T*>(p.dout), p.out, p.delta,
                                                                     p.dout_strides, p.out_strides, p.delta_strides,
                                                                     p.heads, p.tokens);
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  return "";
+  return Status::Ok();
 }
 
 }  // namespace
 
-const char* LaunchBackwardPrepare(const BackwardPrepareParams& p, void* stream) {
-  if (p.head_dim != 64 && p.head_dim != 128) return "BackwardPrepareParams.head_dim: must be 64 or 128";
-  if (p.batch < 1 || p.heads < 1 || p.tokens < 0) return "BackwardPrepareParams: batch, heads >= 1, tokens >= 0";
-  if (p.tokens == 0) return "";
-  if (!p.dout || !p.out || !p.delta) return "BackwardPrepareParams: dout, out and delta must be set";
-  if (!Aligned(p.dout, 4) || !Aligned(p.out, 8) || p.out_strides.batch % 2 || p.out_strides.head % 2 ||
-      p.dout_strides.batch % 2 || p.dout_strides.head % 2)
-    return "BackwardPrepareParams: dout must be 4-byte and out 8-byte aligned, with even strides";
-  if (p.batch * p.heads > 65535) return "BackwardPrepareParams: batch * heads must be at most 65535";
+Status LaunchBackwardPrepare(const BackwardPrepareParams& p, void* stream) {
+  RINGLAB_RETURN_IF_ERROR(CheckBackwardPrepareParams(p));
+  if (p.tokens == 0) return Status::Ok();
   auto st = static_cast<cudaStream_t>(stream);
   return DispatchElementAndHeadDim(p.element, p.head_dim, [&](auto t, auto d) {
     return Launch<decltype(t), decltype(d)::value>(p, st);

@@ -13,15 +13,12 @@
 // dK and dV rows belong to exactly one CTA: written (or added) at the end without atomics.
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cmath>
 
 #include "kernels/cuda/attention_backward_common.cuh"
-#include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/launch_common.h"
+#include "kernels/cuda/attention_tiles.h"
 #include "kernels/cuda/wgmma_common.cuh"
 #include "kernels/cuda/wgmma_ops.cuh"
 
@@ -30,15 +27,7 @@ namespace {
 
 using namespace detail;
 
-constexpr int kWbBlockN = 128;  // keys per CTA, 64 per warpgroup
-constexpr int kWbBlockM = 64;   // query rows per iteration
-constexpr int kWbThreads = 256;
-
-template <int D>
-constexpr int WgmmaBwdSmemBytes() {
-  // K, V [BN][D]; Q, dO [2][BM][D]; dS^T [BN][BM]; lse, delta [2][BM] float; + 1024 to align the tiles.
-  return (2 * kWbBlockN * D + 4 * kWbBlockM * D + kWbBlockN * kWbBlockM) * 2 + 4 * kWbBlockM * 4 + 1024;
-}
+using Tiles = tiles::BackwardWgmma;
 
 // acc (64 x D) += A (64 x 16 from registers) * B (16 x D, MN-major tile of kRows rows), k16 step kk.
 template <typename T, int D, int kRows>
@@ -52,8 +41,8 @@ __device__ __forceinline__ void AccumulateRs(float (&acc)[D / 8][4], const uint3
 }
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kWbThreads, 1) BackwardWgmmaKernel(const BwdArgs a) {
-  constexpr int BN = kWbBlockN, BM = kWbBlockM;
+__global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const BwdArgs a) {
+  constexpr int BN = Tiles::kBlockN, BM = Tiles::kBlockM, kThreads = Tiles::kThreads;
   static_assert(D == 64 || D == 128, "head_dim 64 or 128");
   extern __shared__ __align__(1024) uint8_t smem[];
   const uint32_t s_k = (SmemAddr(smem) + 1023u) & ~1023u;
@@ -68,26 +57,11 @@ __global__ void __launch_bounds__(kWbThreads, 1) BackwardWgmmaKernel(const BwdAr
   const int wg = tid >> 7, warp_in_wg = (tid >> 5) & 3;
   const int g = lane >> 2, tq = lane & 3;
   const int key_in_cta = wg * 64 + warp_in_wg * 16 + g;  // this lane's first key row; the second is 8 further
-  const int b = blockIdx.y / a.kv_heads, hk = blockIdx.y % a.kv_heads;
-  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;
-
-  const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head + n0 * D;
-  const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head + n0 * D;
-  LoadSw128TileAsync<BN, D, kWbThreads>(s_k, k, a.kv_tokens - n0, tid);
-  LoadSw128TileAsync<BN, D, kWbThreads>(s_v, v, a.kv_tokens - n0, tid);
-
-  const QueryTileWalk<BM> walk(a, hk, n0);
-  const int64_t total = walk.total;
-
-  auto issue = [&](int64_t it, int stage) {
-    const int h = walk.Head(it);
-    const int64_t m0 = walk.Row0(it);
-    const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
-    const uint16_t* dout = a.dout + b * a.dos.batch + h * a.dos.head + m0 * D;
-    LoadSw128TileAsync<BM, D, kWbThreads>(s_q0 + stage * BM * D * 2, q, a.q_tokens - m0, tid);
-    LoadSw128TileAsync<BM, D, kWbThreads>(s_do0 + stage * BM * D * 2, dout, a.q_tokens - m0, tid);
-    LoadRowStatsAsync<BM>(a, b, h, m0, s_stats, stage, tid);
-  };
+  const KeyBlock blk = CtaKeyBlock<BN>(a);
+  const int b = blk.b, hk = blk.hk;
+  const int64_t n0 = blk.n0;
+  LoadKeyBlockAsync<BN, D, kThreads, Sw128Layout>(a, blk, s_k, s_v, tid);
+  const QueryTilePipeline<BM, D, kThreads, Sw128Layout> pipe(a, blk, s_q0, s_do0, s_stats, f_stats, tid);
 
   // dK, dV accumulators: keys key_in_cta (+8), columns 8i + 2tq (+1).
   float dk[D / 8][4], dv[D / 8][4];
@@ -96,26 +70,16 @@ __global__ void __launch_bounds__(kWbThreads, 1) BackwardWgmmaKernel(const BwdAr
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
 
-  if (total > 0) issue(0, 0);
-  CpAsyncCommit();
-
-  for (int64_t it = 0; it < total; ++it) {
-    const int stage = static_cast<int>(it & 1);
-    CpAsyncWait<0>();
-    FenceProxyAsyncShared();
-    // Tile `it` has landed; every warpgroup is past iteration it - 1 (its wgmma all waited for): the other Q/dO stage
-    // and dS^T are free.
-    __syncthreads();
-    if (it + 1 < total) {
-      issue(it + 1, stage ^ 1);
-      CpAsyncCommit();
-    }
-    const int h = walk.Head(it);
-    const int64_t m0 = walk.Row0(it);
-    const uint32_t s_q = s_q0 + stage * BM * D * 2;
-    const uint32_t s_do = s_do0 + stage * BM * D * 2;
-    const float* s_lse = f_stats + stage * BM;
-    const float* s_delta = f_stats + (2 + stage) * BM;
+  pipe.Start();
+  for (int64_t it = 0; it < pipe.walk.total; ++it) {
+    // Tile `it` has landed (and is visible to wgmma); every warpgroup is past iteration it - 1 (its wgmma all waited
+    // for): the other Q/dO stage and dS^T are free.
+    const QueryTile tile = pipe.Begin(it);
+    const int h = tile.h;
+    const int64_t m0 = tile.m0;
+    const uint32_t s_q = tile.s_q, s_do = tile.s_do;
+    const float* s_lse = tile.s_lse;
+    const float* s_delta = tile.s_delta;
 
     // ---- 1. S^T = K_w Q^T, dP^T = V_w dO^T: 64 keys x 64 queries, k = D.
     float st[BM / 8][4], dpt[BM / 8][4];
@@ -146,9 +110,7 @@ __global__ void __launch_bounds__(kWbThreads, 1) BackwardWgmmaKernel(const BwdAr
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int c = ni * 8 + 2 * tq + (e & 1);
-        const float lse = s_lse[c];
-        const float lse2 = lse == -INFINITY ? INFINITY : lse * kLog2e;
-        float p = exp2f(fmaf(st[ni][e], a.scale_log2, -lse2));
+        float p = exp2f(fmaf(st[ni][e], a.scale_log2, -RowLse2(s_lse[c])));
         if (need_mask) {
           const int r = key_in_cta + ((e >> 1) << 3);
           if (r >= kv_lim || c >= q_lim || r > c + diag) p = 0.f;
@@ -214,10 +176,8 @@ __global__ void __launch_bounds__(kWbThreads, 1) BackwardWgmmaKernel(const BwdAr
       if (row < a.q_tokens) {
 #pragma unroll
         for (int i = 0; i < kQCols / 8; ++i) {
-          float* p = dqp + row * D + col_block * kQCols + i * 8 + 2 * tq;
-          asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(dq[i][2 * r] * a.scale),
-                       "f"(dq[i][2 * r + 1] * a.scale)
-                       : "memory");
+          RedAddF32x2(dqp + row * D + col_block * kQCols + i * 8 + 2 * tq, dq[i][2 * r] * a.scale,
+                      dq[i][2 * r + 1] * a.scale);
         }
       }
     }
@@ -237,30 +197,11 @@ __global__ void __launch_bounds__(kWbThreads, 1) BackwardWgmmaKernel(const BwdAr
   }
 }
 
-template <typename T, int D>
-const char* LaunchTyped(const BackwardParams& p, cudaStream_t stream) {
-  static std::atomic<uint64_t> configured_devices{0};
-  constexpr int smem = WgmmaBwdSmemBytes<D>();
-  if (const char* err = RaiseSharedMemoryLimit(BackwardWgmmaKernel<T, D>, smem, configured_devices); *err) return err;
-  const BlockShape& s = p.shape;
-  const dim3 grid(static_cast<unsigned>((s.kv_tokens + kWbBlockN - 1) / kWbBlockN),
-                  static_cast<unsigned>(s.batch * s.kv_heads));
-  BackwardWgmmaKernel<T, D><<<grid, kWbThreads, smem, stream>>>(MakeBwdArgs(p));
-  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  return "";
-}
-
 }  // namespace
 
-const char* LaunchBackwardWgmma(const BackwardParams& p, void* stream) {
-  if (const char* err = CheckBackwardParams(p); *err) return err;
-  const BlockShape& s = p.shape;
-  if (s.kv_tokens == 0) return "";
-  if (!DeviceIsSm90()) return "LaunchBackwardWgmma: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward";
-  auto st = static_cast<cudaStream_t>(stream);
-  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
-    return LaunchTyped<decltype(t), decltype(d)::value>(p, st);
-  });
+Status LaunchBackwardWgmma(const BackwardParams& p, void* stream) {
+  return LaunchBackwardKernel<Tiles>(p, stream, /*sm90_only=*/"LaunchBackwardWgmma",
+                                     [](auto t, auto d) { return &BackwardWgmmaKernel<decltype(t), decltype(d)::value>; });
 }
 
 }  // namespace ringlab::cuda

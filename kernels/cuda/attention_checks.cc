@@ -6,16 +6,70 @@
 
 namespace ringlab::cuda {
 
-const char* CheckBlockShape(const BlockShape& s) {
-  if (s.head_dim != 64 && s.head_dim != 128) return "BlockShape.head_dim: must be 64 or 128";
-  if (s.batch < 1) return "BlockShape.batch: must be >= 1";
-  if (s.heads < 1 || s.kv_heads < 1) return "BlockShape.heads/kv_heads: must be >= 1";
-  if (s.heads % s.kv_heads != 0) return "BlockShape.kv_heads: must divide heads";
-  if (s.q_tokens < 0 || s.kv_tokens < 0) return "BlockShape.q_tokens/kv_tokens: must be >= 0";
-  if (s.scale < 0.f) return "BlockShape.scale: must be > 0 (or 0 for 1/sqrt(head_dim))";
+Status CheckBlockShape(const BlockShape& s) {
+  auto bad = [](const char* message) { return Status::InvalidArgument(message); };
+  if (s.head_dim != 64 && s.head_dim != 128) return bad("BlockShape.head_dim: must be 64 or 128");
+  if (s.batch < 1) return bad("BlockShape.batch: must be >= 1");
+  if (s.heads < 1 || s.kv_heads < 1) return bad("BlockShape.heads/kv_heads: must be >= 1");
+  if (s.heads % s.kv_heads != 0) return bad("BlockShape.kv_heads: must divide heads");
+  if (s.q_tokens < 0 || s.kv_tokens < 0) return bad("BlockShape.q_tokens/kv_tokens: must be >= 0");
+  if (s.scale < 0.f) return bad("BlockShape.scale: must be > 0 (or 0 for 1/sqrt(head_dim))");
   if (s.element != ElementType::kBFloat16 && s.element != ElementType::kFloat16)
-    return "BlockShape.element: must be kBFloat16 or kFloat16";
-  return "";
+    return bad("BlockShape.element: must be kBFloat16 or kFloat16");
+  return Status::Ok();
+}
+
+Status CheckForwardParams(const ForwardParams& p) {
+  RINGLAB_RETURN_IF_ERROR(CheckBlockShape(p.shape));
+  auto bad = [](const char* message) { return Status::InvalidArgument(message); };
+  const BlockShape& s = p.shape;
+  if (s.q_tokens == 0) return Status::Ok();
+  if (!p.q || !p.k || !p.v || !p.out_acc || !p.lse_acc)
+    return bad("ForwardParams: q, k, v, out_acc and lse_acc must be set");
+  if (!Aligned(p.q, 16) || !Aligned(p.k, 16) || !Aligned(p.v, 16))
+    return bad("ForwardParams: q, k and v must be 16-byte aligned");
+  if (!Aligned(p.out_acc, 8)) return bad("ForwardParams: out_acc must be 8-byte aligned");
+  for (const TensorStrides* t : {&p.q_strides, &p.k_strides, &p.v_strides})
+    if (t->batch % 8 || t->head % 8) return bad("ForwardParams: q/k/v batch and head strides must be multiples of 8");
+  if (p.out_strides.batch % 2 || p.out_strides.head % 2)
+    return bad("ForwardParams: out batch and head strides must be even");
+  if (int64_t{s.batch} * s.heads > 65535) return bad("BlockShape: batch * heads must be at most 65535");
+  return Status::Ok();
+}
+
+Status CheckBackwardParams(const BackwardParams& p) {
+  RINGLAB_RETURN_IF_ERROR(CheckBlockShape(p.shape));
+  auto bad = [](const char* message) { return Status::InvalidArgument(message); };
+  const BlockShape& s = p.shape;
+  if (s.kv_tokens == 0) return Status::Ok();
+  if (!p.k || !p.v || !p.dk || !p.dv) return bad("BackwardParams: k, v, dk and dv must be set");
+  if (s.q_tokens > 0 && (!p.q || !p.dout || !p.lse || !p.delta || !p.dq))
+    return bad("BackwardParams: q, dout, lse, delta and dq must be set");
+  if (!Aligned(p.q, 16) || !Aligned(p.k, 16) || !Aligned(p.v, 16) || !Aligned(p.dout, 16))
+    return bad("BackwardParams: q, k, v and dout must be 16-byte aligned");
+  if (!Aligned(p.dq, 16) || !Aligned(p.dk, 8) || !Aligned(p.dv, 8))
+    return bad("BackwardParams: dq must be 16-byte and dk, dv 8-byte aligned");
+  if (p.dq_strides.batch % 4 || p.dq_strides.head % 4) return bad("BackwardParams: dq strides must be multiples of 4");
+  for (const TensorStrides* t : {&p.q_strides, &p.k_strides, &p.v_strides, &p.dout_strides})
+    if (t->batch % 8 || t->head % 8)
+      return bad("BackwardParams: q/k/v/dout batch and head strides must be multiples of 8");
+  for (const TensorStrides* t : {&p.dq_strides, &p.dk_strides, &p.dv_strides})
+    if (t->batch % 2 || t->head % 2) return bad("BackwardParams: dq/dk/dv batch and head strides must be even");
+  if (int64_t{s.batch} * s.kv_heads > 65535) return bad("BlockShape: batch * kv_heads must be at most 65535");
+  return Status::Ok();
+}
+
+Status CheckBackwardPrepareParams(const BackwardPrepareParams& p) {
+  auto bad = [](const char* message) { return Status::InvalidArgument(message); };
+  if (p.head_dim != 64 && p.head_dim != 128) return bad("BackwardPrepareParams.head_dim: must be 64 or 128");
+  if (p.batch < 1 || p.heads < 1 || p.tokens < 0) return bad("BackwardPrepareParams: batch, heads >= 1, tokens >= 0");
+  if (p.tokens == 0) return Status::Ok();
+  if (!p.dout || !p.out || !p.delta) return bad("BackwardPrepareParams: dout, out and delta must be set");
+  if (!Aligned(p.dout, 4) || !Aligned(p.out, 8) || p.out_strides.batch % 2 || p.out_strides.head % 2 ||
+      p.dout_strides.batch % 2 || p.dout_strides.head % 2)
+    return bad("BackwardPrepareParams: dout must be 4-byte and out 8-byte aligned, with even strides");
+  if (p.batch * p.heads > 65535) return bad("BackwardPrepareParams: batch * heads must be at most 65535");
+  return Status::Ok();
 }
 
 bool DeviceIsSm90() {

@@ -1,26 +1,27 @@
-// Argument checks shared by the attention launchers (host only).
+// Argument checks of the attention launchers (host only): each returns Status::InvalidArgument naming the field and
+// the allowed values, or Ok when the kernels support the parameters.
 #pragma once
 
 #include <cstdint>
 
+#include "core/status.h"
 #include "kernels/cuda/attention_kernels.h"
 
 namespace ringlab::cuda {
 
-// Empty string when the shape is supported, else a message naming the field and the allowed values.
-const char* CheckBlockShape(const BlockShape& s);
+Status CheckBlockShape(const BlockShape& s);
 
-// Empty string when the forward parameters are usable (shape, pointers, alignment, strides); defined in
-// attention_forward.cu and shared by the forward kernels.
-const char* CheckForwardParams(const ForwardParams& p);
+// Shape, pointers, alignment and strides; shared by the forward kernels.
+Status CheckForwardParams(const ForwardParams& p);
+
+// Shape, pointers, alignment and strides; shared by the backward kernels.
+Status CheckBackwardParams(const BackwardParams& p);
+
+Status CheckBackwardPrepareParams(const BackwardPrepareParams& p);
 
 // True when the current device has compute capability 9.0 (the sm_90a kernels run there and nowhere else).
-// Cached per device; defined in attention_checks.cc.
+// Cached per device.
 bool DeviceIsSm90();
-
-// Empty string when the backward parameters are usable (shape, pointers, alignment, strides); defined in
-// attention_backward.cu and shared by the backward variants.
-const char* CheckBackwardParams(const BackwardParams& p);
 
 inline bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 

@@ -130,6 +130,22 @@ __device__ __forceinline__ void LoadTileAsync(uint32_t smem, const uint16_t* src
                                         [](int row, int chunk) { return SwizzledChunk<kCols>(row, chunk); });
 }
 
+// The swizzled tile layout as a policy, for device code shared with the wgmma kernels (whose Sw128Layout, in
+// wgmma_common.cuh, has the same two members).
+struct SwizzledLayout {
+  template <int kRows, int kCols, int kThreads>
+  static __device__ __forceinline__ void Load(uint32_t smem, const uint16_t* src, int64_t valid_rows, int tid) {
+    LoadTileAsync<kRows, kCols, kThreads>(smem, src, valid_rows, tid);
+  }
+  // Between waiting for cp.async and the barrier: nothing, ldmatrix reads through the generic proxy like cp.async.
+  static __device__ __forceinline__ void AfterCpAsyncWait() {}
+};
+
+// *p += (x, y) for two consecutive floats in global memory, without a return value (red, not atom).
+__device__ __forceinline__ void RedAddF32x2(float* p, float x, float y) {
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(x), "f"(y) : "memory");
+}
+
 // x clamped to [lo, hi], as int.
 __device__ __forceinline__ int ClampToInt(int64_t x, int lo, int hi) {
   return static_cast<int>(x < lo ? int64_t{lo} : (x > hi ? int64_t{hi} : x));

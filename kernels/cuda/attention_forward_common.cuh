@@ -1,14 +1,18 @@
-// What the two forward kernels (mma.sync in attention_forward.cu, wgmma in attention_forward_wgmma.cu) share: the
-// device-side argument block, its construction from ForwardParams, and the epilogue that normalizes one row of O and
-// overwrites or log-sum-exp-merges it into the float32 accumulators. Only included by .cu files.
+// What the two forward kernels (mma.sync in attention_forward_mma.cu, wgmma in attention_forward_wgmma.cu) share: the
+// device-side argument block, its construction from ForwardParams, the epilogue that normalizes one row of O and
+// overwrites or log-sum-exp-merges it into the float32 accumulators, and the launcher's checks and dispatch. Only
+// included by .cu files.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <string>
 
+#include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/launch_common.h"
 
 namespace ringlab::cuda::detail {
 
@@ -89,6 +93,24 @@ __device__ __forceinline__ void WriteForwardRow(const FwdArgs& a, float* out, fl
     }
     if (tq == 0) lse[row] = mx + logf(total);
   }
+}
+
+// The forward launchers' common path: check the parameters, nothing to launch for an empty query block, refuse a
+// kernel built for compute capability 9.0 alone elsewhere (sm90_only: the launcher's name, else null), then launch
+// kernel_for(T{}, integral_constant<D>{}) over the query tiles of Tiles::kBlockM.
+template <typename Tiles, typename KernelFor>
+Status LaunchForwardKernel(const ForwardParams& p, void* stream, const char* sm90_only, KernelFor kernel_for) {
+  RINGLAB_RETURN_IF_ERROR(CheckForwardParams(p));
+  const BlockShape& s = p.shape;
+  if (s.q_tokens == 0) return Status::Ok();
+  if (sm90_only != nullptr && !DeviceIsSm90())
+    return Status::Unavailable(std::string(sm90_only) +
+                               ": needs a compute capability 9.0 GPU (H100/H200); use LaunchForward");
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchTiled<Tiles, decltype(t), decltype(d)::value>(kernel_for(t, d),
+                                                               TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads),
+                                                               static_cast<cudaStream_t>(stream), MakeFwdArgs(p));
+  });
 }
 
 }  // namespace ringlab::cuda::detail

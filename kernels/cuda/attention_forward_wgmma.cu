@@ -11,18 +11,15 @@
 // K and V each need two stages: 32 + 4 * 32 KiB of shared memory at D = 128, one CTA per SM.
 //
 // Masking, the online softmax (base 2, scale folded in) and the epilogue (overwrite or log-sum-exp merge into the
-// float32 accumulators) are the mma.sync kernel's (attention_forward.cu), on the same C-fragment layout.
+// float32 accumulators) are the mma.sync kernel's (attention_forward_mma.cu), on the same C-fragment layout.
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cmath>
 
-#include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_forward_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/launch_common.h"
+#include "kernels/cuda/attention_tiles.h"
 #include "kernels/cuda/wgmma_common.cuh"
 #include "kernels/cuda/wgmma_ops.cuh"
 
@@ -31,19 +28,12 @@ namespace {
 
 using namespace detail;
 
-constexpr int kWgBlockM = 128;  // two warpgroups x 64 rows
-constexpr int kWgBlockN = 128;
-constexpr int kWgThreads = 256;
+using Tiles = tiles::ForwardWgmma;
 
-template <int D>
-constexpr int WgmmaFwdSmemBytes() {
-  return (kWgBlockM + 4 * kWgBlockN) * D * 2 + 1024;  // + 1024: room to align the tiles to 1024 bytes
-}
-
-// O (64 x D) += P (64 x 16, registers) * V (16 x D, MN-major shared tile of kWgBlockN rows), k16 step kk.
+// O (64 x D) += P (64 x 16, registers) * V (16 x D, MN-major shared tile of Tiles::kBlockN rows), k16 step kk.
 template <typename T, int D>
 __device__ __forceinline__ void AccumulatePv(float (&o)[D / 8][4], const uint32_t* p, uint32_t v_tile, int kk) {
-  const uint64_t desc = MnMajorDescriptor<kWgBlockN>(v_tile, kk);
+  const uint64_t desc = MnMajorDescriptor<Tiles::kBlockN>(v_tile, kk);
   if constexpr (D == 128) {
     WgmmaRS64x128<T, 1>(&o[0][0], p, desc, 1);
   } else {
@@ -100,8 +90,8 @@ __device__ __forceinline__ void SoftmaxTile(float (&s)[BN / 8][4], float (&m_run
 }
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kWgThreads, 1) ForwardWgmmaKernel(const FwdArgs a) {
-  constexpr int BM = kWgBlockM, BN = kWgBlockN;
+__global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const FwdArgs a) {
+  constexpr int BM = Tiles::kBlockM, BN = Tiles::kBlockN, kThreads = Tiles::kThreads;
   constexpr int kTileBytes = BN * D * 2;
   extern __shared__ __align__(1024) uint8_t smem[];
   const uint32_t s_q = (SmemAddr(smem) + 1023u) & ~1023u;
@@ -112,7 +102,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) ForwardWgmmaKernel(const FwdArg
   const int wg = tid >> 7, warp_in_wg = (tid >> 5) & 3;
   const int g = lane >> 2, tq = lane & 3;
   const int row_in_cta = wg * 64 + warp_in_wg * 16 + g;  // this lane's first row; the second is 8 further
-  // Head-major grid, heaviest (causal) tiles of a head first: see attention_forward.cu.
+  // Head-major grid, heaviest (causal) tiles of a head first: see attention_forward_mma.cu.
   const int bh = blockIdx.y;
   const int b = bh / a.heads, h = bh % a.heads, hk = h / a.group;
   const int64_t m0 = (static_cast<int64_t>(gridDim.x) - 1 - blockIdx.x) * BM;
@@ -141,10 +131,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) ForwardWgmmaKernel(const FwdArg
     FenceProxyAsyncShared();
     __syncthreads();  // K_j (and V_{j-1}) landed; every warpgroup is done with K_{j-1} and V_{j-2}
     if (j + 1 < n_tiles) {
-      LoadSw128TileAsync<BN, D, kWgThreads>(s_k0 + ((j + 1) & 1) * kTileBytes, k + (n0 + BN) * D,
+      LoadSw128TileAsync<BN, D, kThreads>(s_k0 + ((j + 1) & 1) * kTileBytes, k + (n0 + BN) * D,
                                             a.kv_tokens - n0 - BN, tid);
     }
-    LoadSw128TileAsync<BN, D, kWgThreads>(s_v0 + (j & 1) * kTileBytes, v + n0 * D, a.kv_tokens - n0, tid);
+    LoadSw128TileAsync<BN, D, kThreads>(s_v0 + (j & 1) * kTileBytes, v + n0 * D, a.kv_tokens - n0, tid);
     CpAsyncCommit();
   };
   auto issue_s = [&](int j) {
@@ -180,8 +170,8 @@ __global__ void __launch_bounds__(kWgThreads, 1) ForwardWgmmaKernel(const FwdArg
   // The first tile is peeled off so that every wgmma wait below is unconditional: ptxas tracks in-flight
   // accumulators path-insensitively, and a wait under `if (j > 0)` made it serialize all wgmma.
   if (n_tiles > 0) {
-    LoadSw128TileAsync<BM, D, kWgThreads>(s_q, q, a.q_tokens - m0, tid);
-    LoadSw128TileAsync<BN, D, kWgThreads>(s_k0, k, a.kv_tokens, tid);
+    LoadSw128TileAsync<BM, D, kThreads>(s_q, q, a.q_tokens - m0, tid);
+    LoadSw128TileAsync<BN, D, kThreads>(s_k0, k, a.kv_tokens, tid);
     CpAsyncCommit();
     wait_and_prefetch(0);
     issue_s(0);
@@ -229,30 +219,11 @@ __global__ void __launch_bounds__(kWgThreads, 1) ForwardWgmmaKernel(const FwdArg
   }
 }
 
-template <typename T, int D>
-const char* LaunchTyped(const ForwardParams& p, cudaStream_t stream) {
-  static std::atomic<uint64_t> configured_devices{0};
-  constexpr int smem = WgmmaFwdSmemBytes<D>();
-  if (const char* err = RaiseSharedMemoryLimit(ForwardWgmmaKernel<T, D>, smem, configured_devices); *err) return err;
-  const BlockShape& s = p.shape;
-  const dim3 grid(static_cast<unsigned>((s.q_tokens + kWgBlockM - 1) / kWgBlockM),
-                  static_cast<unsigned>(s.batch * s.heads));
-  ForwardWgmmaKernel<T, D><<<grid, kWgThreads, smem, stream>>>(MakeFwdArgs(p));
-  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  return "";
-}
-
 }  // namespace
 
-const char* LaunchForwardWgmma(const ForwardParams& p, void* stream) {
-  if (const char* err = CheckForwardParams(p); *err) return err;
-  const BlockShape& s = p.shape;
-  if (s.q_tokens == 0) return "";
-  if (!DeviceIsSm90()) return "LaunchForwardWgmma: needs a compute capability 9.0 GPU (H100/H200); use LaunchForward";
-  auto st = static_cast<cudaStream_t>(stream);
-  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
-    return LaunchTyped<decltype(t), decltype(d)::value>(p, st);
-  });
+Status LaunchForwardWgmma(const ForwardParams& p, void* stream) {
+  return LaunchForwardKernel<Tiles>(p, stream, /*sm90_only=*/"LaunchForwardWgmma",
+                                    [](auto t, auto d) { return &ForwardWgmmaKernel<decltype(t), decltype(d)::value>; });
 }
 
 }  // namespace ringlab::cuda

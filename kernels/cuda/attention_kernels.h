@@ -16,6 +16,8 @@
 
 #include <cstdint>
 
+#include "core/status.h"
+
 namespace ringlab::cuda {
 
 enum class ElementType { kBFloat16, kFloat16 };
@@ -84,22 +86,22 @@ struct BackwardParams {
   bool accumulate_dkv = true;  // false: dk/dv := this block's gradient; true: +=
 };
 
-// Each returns an error message (empty on success) instead of throwing: shape checks name the field and the allowed
-// values. `stream` is a cudaStream_t passed as void* to keep CUDA types out of this header.
-const char* LaunchForward(const ForwardParams& params, void* stream);
+// Each returns Status::InvalidArgument for parameters the kernels do not support (the message names the field and the
+// allowed values) and Status::Internal for a failed CUDA call. `stream` is a cudaStream_t passed as void* to keep
+// CUDA types out of this header.
+Status LaunchForward(const ForwardParams& params, void* stream);
 // The forward kernels behind LaunchForward: wgmma (attention_forward_wgmma.cu: Hopper warpgroup MMA, sm_90a only,
-// taken on compute capability 9.0) and mma (attention_forward.cu: mma.sync, any sm_80+ GPU; RINGLAB_FWD_KERNEL=mma
+// taken on compute capability 9.0) and mma (attention_forward_mma.cu: mma.sync, any sm_80+ GPU; RINGLAB_FWD_KERNEL=mma
 // selects it everywhere). LaunchForwardWgmma returns an error on other GPUs. Same semantics; tests call each.
-const char* LaunchForwardWgmma(const ForwardParams& params, void* stream);
-const char* LaunchForwardMma(const ForwardParams& params, void* stream);
-const char* LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
-const char* LaunchBackward(const BackwardParams& params, void* stream);
+Status LaunchForwardWgmma(const ForwardParams& params, void* stream);
+Status LaunchForwardMma(const ForwardParams& params, void* stream);
+Status LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
+Status LaunchBackward(const BackwardParams& params, void* stream);
 // The backward kernels behind LaunchBackward: wgmma (attention_backward_wgmma.cu, Hopper warpgroup MMA, sm_90a only,
-// the default on compute capability 9.0), v5 (attention_backward_v5.cu, mma.sync with FlashAttention-2's 2-D warp
-// layout, the default elsewhere) and v4 (attention_backward.cu, the first one). RINGLAB_BWD_KERNEL=v4|v5|wgmma
-// selects one (read once per process). Same semantics; tests and benchmarks call them directly.
-const char* LaunchBackwardWgmma(const BackwardParams& params, void* stream);
-const char* LaunchBackwardV4(const BackwardParams& params, void* stream);
-const char* LaunchBackwardV5(const BackwardParams& params, void* stream);
+// the default on compute capability 9.0) and mma (attention_backward_mma.cu, mma.sync with FlashAttention-2's 2-D warp
+// layout, the default elsewhere). RINGLAB_BWD_KERNEL=mma|wgmma selects one (read once per process). Same semantics;
+// tests and benchmarks call them directly.
+Status LaunchBackwardWgmma(const BackwardParams& params, void* stream);
+Status LaunchBackwardMma(const BackwardParams& params, void* stream);
 
 }  // namespace ringlab::cuda

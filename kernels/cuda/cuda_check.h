@@ -1,27 +1,41 @@
-// Small CUDA error-check helpers shared by the kernels, their tests and the benchmark.
+// The CUDA error checks of the kernels, the GPU executor, their tests and the benchmark: one family built on Status
+// (core/status.h).
+//
+//   RINGLAB_CUDA_RETURN_IF_ERROR(cudaMalloc(&p, n));   // library code: returns Status::Internal("cudaMalloc(&p, n): ...")
+//   Status s = CudaStatus(cudaStreamSynchronize(st), "waiting for the stream");   // the same, as a value
+//   RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());       // only where no Status can be returned (see below)
+//
+// NCCL calls have the same pair in kernels/cuda/nccl_check.h.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
-// Aborts with file:line and the CUDA error string when a runtime call fails. For host programs (tests, benchmarks).
-#define RINGLAB_CUDA_CHECK(expr)                                                                      \
-  do {                                                                                                \
-    cudaError_t ringlab_err_ = (expr);                                                                \
-    if (ringlab_err_ != cudaSuccess) {                                                                \
-      std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,                       \
-                   cudaGetErrorString(ringlab_err_));                                                 \
-      std::abort();                                                                                   \
-    }                                                                                                 \
-  } while (0)
+#include "core/status.h"
 
-// Inside a launcher that returns const char*: returns the CUDA error string when the call failed.
-#define RINGLAB_CUDA_RETURN_IF_ERROR(expr)                  \
-  do {                                                      \
-    cudaError_t ringlab_err_ = (expr);                      \
-    if (ringlab_err_ != cudaSuccess) {                      \
-      return cudaGetErrorString(ringlab_err_);              \
-    }                                                       \
+namespace ringlab::cuda {
+
+// Ok for cudaSuccess, else Status::Internal("<what>: <CUDA's error string>").
+inline Status CudaStatus(cudaError_t error, const char* what) {
+  if (error == cudaSuccess) return Status::Ok();
+  return Status::Internal(std::string(what) + ": " + cudaGetErrorString(error));
+}
+
+}  // namespace ringlab::cuda
+
+// Returns the failed call as a Status from the enclosing function (which returns Status).
+#define RINGLAB_CUDA_RETURN_IF_ERROR(expr) RINGLAB_RETURN_IF_ERROR(::ringlab::cuda::CudaStatus((expr), #expr))
+
+// Aborts with file:line and the message when a CUDA call fails. For test fixtures and benchmark programs only, where
+// no Status can be returned (constructors, void helpers, main); library code uses RINGLAB_CUDA_RETURN_IF_ERROR.
+#define RINGLAB_CUDA_CHECK(expr)                                                                         \
+  do {                                                                                                   \
+    const ::ringlab::Status ringlab_cuda_status_ = ::ringlab::cuda::CudaStatus((expr), #expr);           \
+    if (!ringlab_cuda_status_.ok()) {                                                                    \
+      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, ringlab_cuda_status_.message().c_str());  \
+      std::abort();                                                                                      \
+    }                                                                                                    \
   } while (0)

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/cuda/cuda_check.h"
+
 namespace ringlab::gpu {
 namespace {
 
@@ -85,20 +87,17 @@ unsigned Blocks(int64_t n, int threads) {
   return unsigned(b < 1 ? 1 : b > 65535 * 16 ? 65535 * 16 : b);
 }
 
-const char* LastError() {
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? "" : cudaGetErrorString(e);
-}
+Status LastError() { return cuda::CudaStatus(cudaGetLastError(), "kernel launch"); }
 
 }  // namespace
 
 uint16_t FloatToHalfBits(float f) { return __half_as_ushort(__float2half_rn(f)); }
 float HalfBitsToFloat(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 
-const char* LaunchRandomFill(cuda::ElementType e, void* dst, int64_t rows, int dim, const ShardMap& map, uint64_t seed,
+Status LaunchRandomFill(cuda::ElementType e, void* dst, int64_t rows, int dim, const ShardMap& map, uint64_t seed,
                              int tensor, void* stream) {
   const int64_t n = rows * map.shard_tokens * dim;
-  if (n == 0) return "";
+  if (n == 0) return Status::Ok();
   auto st = static_cast<cudaStream_t>(stream);
   if (e == cuda::ElementType::kBFloat16)
     RandomFillKernel<<<Blocks(n, 256), 256, 0, st>>>(static_cast<__nv_bfloat16*>(dst), n, dim, map, seed, tensor);
@@ -107,17 +106,17 @@ const char* LaunchRandomFill(cuda::ElementType e, void* dst, int64_t rows, int d
   return LastError();
 }
 
-const char* LaunchMergeRows(float* out, float* lse, const float* part_out, const float* part_lse, int64_t heads,
+Status LaunchMergeRows(float* out, float* lse, const float* part_out, const float* part_lse, int64_t heads,
                             int64_t tokens, int dim, int64_t head_stride, int64_t lse_head_stride, void* stream) {
   const int64_t rows = heads * tokens;
-  if (rows == 0) return "";
+  if (rows == 0) return Status::Ok();
   const int warps = 8;
   MergeRowsKernel<<<unsigned((rows + warps - 1) / warps), warps * 32, 0, static_cast<cudaStream_t>(stream)>>>(
       out, lse, part_out, part_lse, heads, tokens, dim, head_stride, lse_head_stride);
   return LastError();
 }
 
-const char* LaunchAdd(float* acc, const float* part, int64_t n, void* stream) {
+Status LaunchAdd(float* acc, const float* part, int64_t n, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
   const int64_t n4 = n / 4;
   if (n4 > 0) AddKernel<<<Blocks(n4, 256), 256, 0, st>>>(reinterpret_cast<float4*>(acc),
@@ -135,8 +134,8 @@ __global__ void GpuSleepKernel(uint64_t ns) {
   } while (now - start < ns);
 }
 
-const char* LaunchGpuSleep(double microseconds, void* stream) {
-  if (microseconds <= 0) return "";
+Status LaunchGpuSleep(double microseconds, void* stream) {
+  if (microseconds <= 0) return Status::Ok();
   GpuSleepKernel<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(uint64_t(microseconds * 1e3));
   return LastError();
 }
@@ -150,7 +149,7 @@ __global__ void WaitHostFlagKernel(const volatile int* flag, int value, uint64_t
   } while (now - start < timeout_ns);
 }
 
-const char* LaunchWaitHostFlag(const volatile int* flag, int value, double timeout_us, void* stream) {
+Status LaunchWaitHostFlag(const volatile int* flag, int value, double timeout_us, void* stream) {
   WaitHostFlagKernel<<<1, 1, 0, static_cast<cudaStream_t>(stream)>>>(flag, value, uint64_t(timeout_us * 1e3));
   return LastError();
 }
@@ -168,7 +167,7 @@ __global__ void SmProbeKernel(uint64_t* start_ns, uint64_t spin_ns) {
   } while (now - start < spin_ns);
 }
 
-const char* LaunchSmProbe(uint64_t* start_ns, int ctas, double spin_us, void* stream) {
+Status LaunchSmProbe(uint64_t* start_ns, int ctas, double spin_us, void* stream) {
   int device = 0, smem = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return LastError();
   cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
@@ -178,14 +177,14 @@ const char* LaunchSmProbe(uint64_t* start_ns, int ctas, double spin_us, void* st
   return LastError();
 }
 
-const char* LaunchFill(float* dst, float value, int64_t n, void* stream) {
-  if (n == 0) return "";
+Status LaunchFill(float* dst, float value, int64_t n, void* stream) {
+  if (n == 0) return Status::Ok();
   FillKernel<<<Blocks(n, 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(dst, value, n);
   return LastError();
 }
 
-const char* LaunchToFloat(cuda::ElementType e, const void* src, float* dst, int64_t n, void* stream) {
-  if (n == 0) return "";
+Status LaunchToFloat(cuda::ElementType e, const void* src, float* dst, int64_t n, void* stream) {
+  if (n == 0) return Status::Ok();
   auto st = static_cast<cudaStream_t>(stream);
   if (e == cuda::ElementType::kBFloat16)
     ToFloatKernel<<<Blocks(n, 256), 256, 0, st>>>(static_cast<const __nv_bfloat16*>(src), dst, n);

@@ -2,13 +2,14 @@
 // unfused forward log-sum-exp merge, the backward dK/dV add, -inf fill, element-type -> float32 conversion, a
 // one-element max reduction buffer) and the counter-based random numbers that let the CPU reproduce the GPU's inputs.
 //
-// Plain C++ (no CUDA types): `stream` is a cudaStream_t passed as void*. Each launcher returns an empty string on
-// success, else the CUDA error string.
+// Plain C++ (no CUDA types): `stream` is a cudaStream_t passed as void*. Each launcher returns Status::Internal with
+// the CUDA error when the launch fails.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
+#include "core/status.h"
 #include "kernels/cuda/attention_kernels.h"
 
 namespace ringlab::gpu {
@@ -54,29 +55,29 @@ struct ShardMap {
 };
 
 // Fills a [rows][shard_tokens][dim] element-type tensor with RandomValue(seed, tensor, row, global token, d).
-const char* LaunchRandomFill(cuda::ElementType e, void* dst, int64_t rows, int dim, const ShardMap& map, uint64_t seed,
+Status LaunchRandomFill(cuda::ElementType e, void* dst, int64_t rows, int dim, const ShardMap& map, uint64_t seed,
                              int tensor, void* stream);
 // (out, lse) := log-sum-exp merge of themselves with (part_out, part_lse): `heads` × `tokens` rows of `dim` floats,
 // rows strided by dim, heads strided by head_stride (out) and lse_head_stride (lse). Rows with part_lse = -inf keep
 // the accumulator.
-const char* LaunchMergeRows(float* out, float* lse, const float* part_out, const float* part_lse, int64_t heads,
+Status LaunchMergeRows(float* out, float* lse, const float* part_out, const float* part_lse, int64_t heads,
                             int64_t tokens, int dim, int64_t head_stride, int64_t lse_head_stride, void* stream);
 // acc[i] += part[i] for n floats.
-const char* LaunchAdd(float* acc, const float* part, int64_t n, void* stream);
+Status LaunchAdd(float* acc, const float* part, int64_t n, void* stream);
 // dst[i] := value for n floats.
-const char* LaunchFill(float* dst, float value, int64_t n, void* stream);
+Status LaunchFill(float* dst, float value, int64_t n, void* stream);
 // Holds `stream` for `microseconds` of GPU time (one thread on one SM, sleeping): work the host posts behind it
 // meanwhile starts only when it ends, so a timed region begins on the GPU rather than while the host still posts.
-const char* LaunchGpuSleep(double microseconds, void* stream);
+Status LaunchGpuSleep(double microseconds, void* stream);
 // Holds `stream` until the host sets *flag >= value (flag: host memory mapped into the device, cudaHostAllocMapped),
 // or `timeout_us` passes: work posted behind it on several GPUs starts within a bus round trip of the host's release,
 // where a timed sleep per GPU would end as far apart as the host took to launch them.
-const char* LaunchWaitHostFlag(const volatile int* flag, int value, double timeout_us, void* stream);
+Status LaunchWaitHostFlag(const volatile int* flag, int value, double timeout_us, void* stream);
 // SM occupancy probe (calibration): `ctas` CTAs that each need a whole SM (all of its shared memory), each writes its
 // start time (the GPU's global timer, ns) to start_ns[cta] and then spins for `spin_us`. Launched while another kernel
 // runs, the CTAs that start a spin later are those that found no free SM: how many SMs that kernel occupied.
-const char* LaunchSmProbe(uint64_t* start_ns, int ctas, double spin_us, void* stream);
+Status LaunchSmProbe(uint64_t* start_ns, int ctas, double spin_us, void* stream);
 // dst[i] := float(src[i]) for n elements of type e.
-const char* LaunchToFloat(cuda::ElementType e, const void* src, float* dst, int64_t n, void* stream);
+Status LaunchToFloat(cuda::ElementType e, const void* src, float* dst, int64_t n, void* stream);
 
 }  // namespace ringlab::gpu

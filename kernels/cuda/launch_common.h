@@ -1,4 +1,6 @@
-// Host-side helper shared by the attention launchers. Only included by .cu files (it names CUDA runtime types).
+// Host-side launch helpers shared by the attention launchers: the (element type, head dim) dispatch onto the
+// templated kernels and the one launch wrapper every kernel goes through. Only included by .cu files (it names CUDA
+// runtime types and launches kernels).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/status.h"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 
@@ -16,22 +19,40 @@ namespace ringlab::cuda::detail {
 
 // Raises `kernel`'s dynamic shared-memory limit to `bytes` on the current device, once per device and kernel
 // (`configured` is the kernel's own bit set of devices). The limit is a per-device attribute: a process driving
-// several GPUs must raise it on each. Returns an error message, empty on success.
+// several GPUs must raise it on each.
 template <typename Kernel>
-const char* RaiseSharedMemoryLimit(Kernel kernel, int bytes, std::atomic<uint64_t>& configured) {
+Status RaiseSharedMemoryLimit(Kernel kernel, int bytes, std::atomic<uint64_t>& configured) {
   int device = 0;
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   if (device >= 64 || !((configured.load() >> device) & 1)) {
     RINGLAB_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
     if (device < 64) configured.fetch_or(uint64_t{1} << device);
   }
-  return "";
+  return Status::Ok();
+}
+
+// Launches kernel<<<grid, Tiles::kThreads, Tiles::SmemBytes<D>(), stream>>>(args), the kernel instantiation for
+// element type T and head dim D, first raising its shared-memory limit (once per device: the static below belongs to
+// one (Tiles, T, D), that is to one kernel instantiation). Returns the launch error if any.
+template <typename Tiles, typename T, int D, typename Args>
+Status LaunchTiled(void (*kernel)(Args), dim3 grid, cudaStream_t stream, const Args& args) {
+  static std::atomic<uint64_t> configured_devices{0};
+  constexpr int smem = Tiles::template SmemBytes<D>();
+  RINGLAB_RETURN_IF_ERROR(RaiseSharedMemoryLimit(kernel, smem, configured_devices));
+  kernel<<<grid, Tiles::kThreads, smem, stream>>>(args);
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return Status::Ok();
+}
+
+// Grid of `tokens` in tiles of `tile` (x) by `rows` batch x head rows (y).
+inline dim3 TileGrid(int64_t tokens, int tile, int rows) {
+  return dim3(static_cast<unsigned>((tokens + tile - 1) / tile), static_cast<unsigned>(rows));
 }
 
 // Calls launch(T{}, std::integral_constant<int, D>{}) with the element type and head dim (128, else 64: checked
 // before) that the templated kernels are instantiated for, and returns its result.
 template <typename Launch>
-const char* DispatchElementAndHeadDim(ElementType element, int head_dim, Launch launch) {
+Status DispatchElementAndHeadDim(ElementType element, int head_dim, Launch launch) {
   using D128 = std::integral_constant<int, 128>;
   using D64 = std::integral_constant<int, 64>;
   const bool bf16 = element == ElementType::kBFloat16;

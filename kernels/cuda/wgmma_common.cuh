@@ -31,6 +31,17 @@ __device__ __forceinline__ void LoadSw128TileAsync(uint32_t smem, const uint16_t
                                         [](int row, int chunk) { return Sw128Chunk<kRows>(row, chunk); });
 }
 
+// The SW128 tile layout as a policy for code shared with the mma.sync kernels (attention_common.cuh's SwizzledLayout).
+struct Sw128Layout {
+  template <int kRows, int kCols, int kThreads>
+  static __device__ __forceinline__ void Load(uint32_t smem, const uint16_t* src, int64_t valid_rows, int tid) {
+    LoadSw128TileAsync<kRows, kCols, kThreads>(smem, src, valid_rows, tid);
+  }
+  // Between waiting for cp.async and the barrier: cp.async writes through the generic proxy, wgmma reads through the
+  // async proxy.
+  static __device__ __forceinline__ void AfterCpAsyncWait();
+};
+
 // A wgmma shared-memory matrix descriptor with 128-byte swizzle (layout type 1 in bits 62-63).
 __device__ __forceinline__ uint64_t Sw128Descriptor(uint32_t smem_addr, uint32_t lbo_bytes, uint32_t sbo_bytes) {
   uint64_t desc = (smem_addr & 0x3FFFFu) >> 4;
@@ -64,6 +75,8 @@ __device__ __forceinline__ void WgmmaWait() {
 }
 // Makes shared-memory writes of the generic proxy (cp.async, st.shared) visible to wgmma (the async proxy).
 __device__ __forceinline__ void FenceProxyAsyncShared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+__device__ __forceinline__ void Sw128Layout::AfterCpAsyncWait() { FenceProxyAsyncShared(); }
 
 // Keeps the compiler from moving accesses to `r` across this point (wgmma reads and writes registers
 // asynchronously, so they must stay put between issue and wait).

@@ -61,18 +61,17 @@ bool DeviceIsCc90() {
   return major == 9 && minor == 0;
 }
 
-// The backward tests run once per kernel: "v4" (LaunchBackwardV4), "v5" (LaunchBackwardV5) and "wgmma"
-// (LaunchBackwardWgmma, compute capability 9.0 only: skipped elsewhere).
-class BackwardVariantTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
+// The backward tests run once per kernel: "mma" (LaunchBackwardMma, any GPU) and "wgmma" (LaunchBackwardWgmma, compute
+// capability 9.0 only: skipped elsewhere). LaunchBackward picks one of them at run time.
+class BackwardKernelTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
     AttentionKernelTest::SetUp();
     if (IsSkipped()) return;
     if (GetParam() == "wgmma" && !DeviceIsCc90()) GTEST_SKIP() << "the wgmma kernel needs compute capability 9.0";
   }
-  const char* Launch(const BackwardParams& p) {
-    if (GetParam() == "wgmma") return LaunchBackwardWgmma(p, nullptr);
-    return GetParam() == "v5" ? LaunchBackwardV5(p, nullptr) : LaunchBackwardV4(p, nullptr);
+  Status Launch(const BackwardParams& p) {
+    return GetParam() == "wgmma" ? LaunchBackwardWgmma(p, nullptr) : LaunchBackwardMma(p, nullptr);
   }
   const char* Tag() const { return GetParam().c_str(); }
 };
@@ -86,7 +85,7 @@ class ForwardKernelTest : public AttentionKernelTest, public ::testing::WithPara
     if (IsSkipped()) return;
     if (GetParam() == "wgmma" && !DeviceIsCc90()) GTEST_SKIP() << "the wgmma kernel needs compute capability 9.0";
   }
-  const char* Launch(const ForwardParams& p) {
+  Status Launch(const ForwardParams& p) {
     return GetParam() == "wgmma" ? LaunchForwardWgmma(p, nullptr) : LaunchForwardMma(p, nullptr);
   }
 };
@@ -242,7 +241,7 @@ BlockShape ToBlockShape(const Case& c) {
   return s;
 }
 
-void ExpectOk(const char* err) { ASSERT_STREQ(err, "") << "launcher returned an error"; }
+void ExpectOk(const Status& st) { ASSERT_TRUE(st.ok()) << "launcher returned an error: " << st.message(); }
 
 TEST_P(ForwardKernelTest, ForwardOverwriteMatchesReference) {
   for (const Case& c : Cases()) {
@@ -338,7 +337,7 @@ TEST_P(ForwardKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
 
 // Backward over the kv block split in two parts (dq accumulates over both, dk/dv written per part), after the
 // forward and the delta preprocess on the GPU.
-TEST_P(BackwardVariantTest, BackwardMatchesReference) {
+TEST_P(BackwardKernelTest, BackwardMatchesReference) {
   for (const Case& c : Cases()) {
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
@@ -433,7 +432,7 @@ TEST_P(BackwardVariantTest, BackwardMatchesReference) {
 }
 
 // dk/dv accumulate mode adds onto what is there.
-TEST_P(BackwardVariantTest, BackwardAccumulatesDkDv) {
+TEST_P(BackwardKernelTest, BackwardAccumulatesDkDv) {
   const Case c{"accumulate", 1, 2, 2, 100, 150, 64, true, 20, ElementType::kBFloat16};
   const Inputs in = MakeInputs(c, rng_);
   std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
@@ -499,19 +498,18 @@ TEST_P(BackwardVariantTest, BackwardAccumulatesDkDv) {
 INSTANTIATE_TEST_SUITE_P(Kernels, ForwardKernelTest, ::testing::Values(std::string("wgmma"), std::string("mma")),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
-INSTANTIATE_TEST_SUITE_P(Variants, BackwardVariantTest,
-                         ::testing::Values(std::string("v4"), std::string("v5"), std::string("wgmma")),
+INSTANTIATE_TEST_SUITE_P(Kernels, BackwardKernelTest, ::testing::Values(std::string("wgmma"), std::string("mma")),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST_F(AttentionKernelTest, RejectsBadShapes) {
   ForwardParams p;
   p.shape.head_dim = 96;
   p.shape.q_tokens = 4;
-  EXPECT_STRNE(LaunchForward(p, nullptr), "");
+  EXPECT_FALSE(LaunchForward(p, nullptr).ok());
   p.shape.head_dim = 128;
   p.shape.heads = 6;
   p.shape.kv_heads = 4;
-  EXPECT_STRNE(LaunchForward(p, nullptr), "");
+  EXPECT_FALSE(LaunchForward(p, nullptr).ok());
 }
 
 }  // namespace

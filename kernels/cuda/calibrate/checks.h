@@ -23,12 +23,12 @@
       return ::ringlab::Status::Internal(std::string(#expr) + " failed: " + ncclGetErrorString(cal_res_)); \
   } while (0)
 
-// The kernel launchers return an error message, empty on success.
+// The kernel launchers return a Status.
 #define CAL_LAUNCH(expr)                                                                                \
   do {                                                                                                  \
-    const char* cal_msg_ = (expr);                                                                      \
-    if (cal_msg_ != nullptr && *cal_msg_ != '\0')                                                       \
-      return ::ringlab::Status::Internal(std::string(#expr) + " failed: " + cal_msg_);                  \
+    const ::ringlab::Status cal_launch_ = (expr);                                                       \
+    if (!cal_launch_.ok())                                                                              \
+      return ::ringlab::Status::Internal(std::string(#expr) + " failed: " + cal_launch_.message());     \
   } while (0)
 
 #define CAL_RETURN_IF_ERROR(expr)        \

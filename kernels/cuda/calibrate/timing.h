@@ -42,7 +42,7 @@ class EventTimer {
   // Sustained: back-to-back launches for about `sustain_ms` of GPU time first (the GPU reaches the clocks its power
   // limit allows under this kernel, as in a run's back-to-back iterations; short bursts run at boost clocks), then
   // `reps` back-to-back timed launches (an event between consecutive ones). Appends `reps` times in microseconds.
-  Status TimeSustained(cudaStream_t st, double sustain_ms, int reps, const std::function<const char*()>& launch,
+  Status TimeSustained(cudaStream_t st, double sustain_ms, int reps, const std::function<Status()>& launch,
                        std::vector<double>* us) {
     CAL_CUDA(cudaEventRecord(start_, st));
     CAL_LAUNCH(launch());
@@ -59,7 +59,7 @@ class EventTimer {
     if (st_all.ok()) {
       cudaEventRecord(ev[0], st);
       for (int i = 0; i < reps && st_all.ok(); ++i) {
-        if (const char* err = launch(); err && *err) st_all = Status::Internal(err);
+        if (Status launched = launch(); !launched.ok()) st_all = launched;
         cudaEventRecord(ev[i + 1], st);
       }
       if (cudaEventSynchronize(ev[reps]) != cudaSuccess) st_all = Status::Internal("cudaEventSynchronize failed");
@@ -74,8 +74,8 @@ class EventTimer {
     return st_all;
   }
 
-  // `launch` returns the launcher's error message (empty on success). Appends `reps` times in microseconds.
-  Status Time(cudaStream_t st, int warmup, int reps, const std::function<const char*()>& launch,
+  // `launch` returns the launcher's Status. Appends `reps` times in microseconds.
+  Status Time(cudaStream_t st, int warmup, int reps, const std::function<Status()>& launch,
               std::vector<double>* us) {
     for (int i = 0; i < warmup; ++i) CAL_LAUNCH(launch());
     CAL_CUDA(cudaStreamSynchronize(st));

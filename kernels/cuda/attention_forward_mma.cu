@@ -1,40 +1,29 @@
-// Forward attention of a query block against a key/value block (FlashAttention-2 style, mma.sync m16n8k16).
+// Forward attention of a query block against a key/value block on mma.sync m16n8k16 (FlashAttention-2 style): the
+// portable forward (any sm_80+ GPU; LaunchForwardMma, the default of LaunchForward off compute capability 9.0).
 //
 // One CTA of 4 warps owns 128 query rows (32 per warp, two m16 tiles) and walks the key/value block in tiles of 64
 // keys: S = Q K^T on the tensor cores, online softmax in registers (base 2, scale folded in), O += P V. K and V tiles
 // are double-buffered with cp.async; Q stays in shared memory. The epilogue normalizes O and either overwrites the
 // float32 (out, lse) accumulators or merges into them by log-sum-exp.
-#include <atomic>
 #include <cuda_runtime.h>
 
 #include <cmath>
 
-#include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_forward_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/launch_common.h"
+#include "kernels/cuda/attention_tiles.h"
 
 namespace ringlab::cuda {
 namespace {
 
 using namespace detail;
 
-constexpr int kFwdBlockM = 128;
-constexpr int kFwdBlockN = 64;
-constexpr int kFwdWarps = 4;
-constexpr int kFwdThreads = kFwdWarps * 32;
-constexpr int kFwdMTiles = kFwdBlockM / (16 * kFwdWarps);  // m16 tiles per warp
-
-template <int D>
-constexpr int FwdSmemBytes() {
-  return (kFwdBlockM + 4 * kFwdBlockN) * D * 2;
-}
+using Tiles = tiles::ForwardMma;
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a) {
-  constexpr int BM = kFwdBlockM, BN = kFwdBlockN, MT = kFwdMTiles;
+__global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const FwdArgs a) {
+  constexpr int BM = Tiles::kBlockM, BN = Tiles::kBlockN, MT = Tiles::kMTiles, kThreads = Tiles::kThreads;
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t s_q = SmemAddr(smem);
   const uint32_t s_k0 = s_q + BM * D * 2;
@@ -68,9 +57,9 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
   }
 
   if (n_tiles > 0) {
-    LoadTileAsync<BM, D, kFwdThreads>(s_q, q, a.q_tokens - m0, tid);
-    LoadTileAsync<BN, D, kFwdThreads>(s_k0, k, a.kv_tokens, tid);
-    LoadTileAsync<BN, D, kFwdThreads>(s_v0, v, a.kv_tokens, tid);
+    LoadTileAsync<BM, D, kThreads>(s_q, q, a.q_tokens - m0, tid);
+    LoadTileAsync<BN, D, kThreads>(s_k0, k, a.kv_tokens, tid);
+    LoadTileAsync<BN, D, kThreads>(s_v0, v, a.kv_tokens, tid);
     CpAsyncCommit();
   }
 
@@ -82,8 +71,8 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
     if (j + 1 < n_tiles) {
       const int64_t n1 = n0 + BN;
       const uint32_t off = (stage ^ 1) * BN * D * 2;
-      LoadTileAsync<BN, D, kFwdThreads>(s_k0 + off, k + n1 * D, a.kv_tokens - n1, tid);
-      LoadTileAsync<BN, D, kFwdThreads>(s_v0 + off, v + n1 * D, a.kv_tokens - n1, tid);
+      LoadTileAsync<BN, D, kThreads>(s_k0 + off, k + n1 * D, a.kv_tokens - n1, tid);
+      LoadTileAsync<BN, D, kThreads>(s_v0 + off, v + n1 * D, a.kv_tokens - n1, tid);
       CpAsyncCommit();
     }
     const uint32_t s_k = s_k0 + stage * BN * D * 2;
@@ -208,45 +197,11 @@ __global__ void __launch_bounds__(kFwdThreads, 2) ForwardKernel(const FwdArgs a)
     }
 }
 
-template <typename T, int D>
-const char* LaunchForwardTyped(const ForwardParams& p, cudaStream_t stream) {
-  static std::atomic<uint64_t> configured_devices{0};
-  constexpr int smem = FwdSmemBytes<D>();
-  if (const char* err = RaiseSharedMemoryLimit(ForwardKernel<T, D>, smem, configured_devices); *err) return err;
-  const BlockShape& s = p.shape;
-  const FwdArgs a = MakeFwdArgs(p);
-  const dim3 grid(static_cast<unsigned>((s.q_tokens + kFwdBlockM - 1) / kFwdBlockM), static_cast<unsigned>(s.batch * s.heads));
-  ForwardKernel<T, D><<<grid, kFwdThreads, smem, stream>>>(a);
-  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  return "";
-}
-
 }  // namespace
 
-const char* CheckForwardParams(const ForwardParams& p) {
-  if (const char* err = CheckBlockShape(p.shape); *err) return err;
-  const BlockShape& s = p.shape;
-  if (s.q_tokens == 0) return "";
-  if (!p.q || !p.k || !p.v || !p.out_acc || !p.lse_acc) return "ForwardParams: q, k, v, out_acc and lse_acc must be set";
-  if (!Aligned(p.q, 16) || !Aligned(p.k, 16) || !Aligned(p.v, 16))
-    return "ForwardParams: q, k and v must be 16-byte aligned";
-  if (!Aligned(p.out_acc, 8)) return "ForwardParams: out_acc must be 8-byte aligned";
-  for (const TensorStrides* t : {&p.q_strides, &p.k_strides, &p.v_strides})
-    if (t->batch % 8 || t->head % 8) return "ForwardParams: q/k/v batch and head strides must be multiples of 8";
-  if (p.out_strides.batch % 2 || p.out_strides.head % 2)
-    return "ForwardParams: out batch and head strides must be even";
-  if (int64_t{s.batch} * s.heads > 65535) return "BlockShape: batch * heads must be at most 65535";
-  return "";
-}
-
-const char* LaunchForwardMma(const ForwardParams& p, void* stream) {
-  if (const char* err = CheckForwardParams(p); *err) return err;
-  const BlockShape& s = p.shape;
-  if (s.q_tokens == 0) return "";
-  auto st = static_cast<cudaStream_t>(stream);
-  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
-    return LaunchForwardTyped<decltype(t), decltype(d)::value>(p, st);
-  });
+Status LaunchForwardMma(const ForwardParams& p, void* stream) {
+  return LaunchForwardKernel<Tiles>(p, stream, /*sm90_only=*/nullptr,
+                                    [](auto t, auto d) { return &ForwardMmaKernel<decltype(t), decltype(d)::value>; });
 }
 
 }  // namespace ringlab::cuda

@@ -1,5 +1,6 @@
-// Backward attention, variant v5 (selected by RINGLAB_BWD_KERNEL=v5 or LaunchBackwardV5): FlashAttention-2's 2-D
-// warp layout, to cut shared-memory bytes per mma (v4 is bound by ldmatrix traffic: ~294 B/mma).
+// Backward attention on mma.sync m16n8k16, the portable backward (any sm_80+ GPU; LaunchBackwardMma, the default of
+// LaunchBackward off compute capability 9.0): FlashAttention-2's algorithm and 2-D warp layout. It replaced a 1-D
+// layout (16 keys x 64 queries per warp) that was bound by ldmatrix traffic at ~294 B/mma; see bench/kernels/NOTES.md.
 //
 // CTA = 8 warps, 128 keys of one kv head (K and V resident in shared memory), walking every query head of its GQA
 // group and every 64-row query tile that can see its keys; Q, dO, lse and delta double-buffered by cp.async.
@@ -11,40 +12,28 @@
 //      warp's own queries take A from registers, the others from shared memory.              (12 ldmatrix / 32 mma)
 //   4. dQ += scale dS K: warp tile 32 queries (hw) x D/4 columns (kw), k = 128 keys, added into float32 dQ with
 //      red.global.add.v2.f32.                                                                 (4 ldmatrix / 8 mma)
-// Per warp and tile at D=128: 144 ldmatrix.x4 (+ 16 32-bit stores per lane) for 320 mma ≈ 240 B/mma against v4's
-// 184 ldmatrix for 320 mma ≈ 294 B/mma. dK/dV rows are owned by exactly one CTA: written (or added) at the end
+// Per warp and tile at D=128: 144 ldmatrix.x4 (+ 16 32-bit stores per lane) for 320 mma ≈ 240 B/mma (the 1-D layout:
+// 184 ldmatrix for 320 mma ≈ 294 B/mma). dK/dV rows are owned by exactly one CTA: written (or added) at the end
 // without atomics.
-#include <atomic>
 #include <cuda_runtime.h>
 
 #include <cmath>
 
 #include "kernels/cuda/attention_backward_common.cuh"
-#include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/launch_common.h"
+#include "kernels/cuda/attention_tiles.h"
 
 namespace ringlab::cuda {
 namespace {
 
 using namespace detail;
 
-constexpr int kV5BlockN = 128;  // keys per CTA
-constexpr int kV5BlockM = 64;   // query rows per iteration
-constexpr int kV5Warps = 8;
-constexpr int kV5Threads = kV5Warps * 32;
-
-template <int D>
-constexpr int V5SmemBytes() {
-  // K, V [BN][D]; Q, dO [2][BM][D]; P^T, dS^T [BN][BM]; lse, delta [2][BM] float.
-  return (2 * kV5BlockN * D + 4 * kV5BlockM * D + 2 * kV5BlockN * kV5BlockM) * 2 + 4 * kV5BlockM * 4;
-}
+using Tiles = tiles::BackwardMma;
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs a) {
-  constexpr int BN = kV5BlockN, BM = kV5BlockM;
+__global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardMmaKernel(const BwdArgs a) {
+  constexpr int BN = Tiles::kBlockN, BM = Tiles::kBlockM, kThreads = Tiles::kThreads;
   static_assert(D == 64 || D == 128, "head_dim 64 or 128");
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t s_k = SmemAddr(smem);
@@ -60,26 +49,11 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
   const int g = lane >> 2, tq = lane & 3;
   const int kw = warp & 3;   // key group of 32 (phases 1-3); D quarter (phase 4)
   const int hw = warp >> 2;  // query half (phases 1, 2, 4); D half (phase 3)
-  const int b = blockIdx.y / a.kv_heads, hk = blockIdx.y % a.kv_heads;
-  const int64_t n0 = static_cast<int64_t>(blockIdx.x) * BN;  // causal: the heaviest key tiles come first
-
-  const uint16_t* k = a.k + b * a.ks.batch + hk * a.ks.head + n0 * D;
-  const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head + n0 * D;
-  LoadTileAsync<BN, D, kV5Threads>(s_k, k, a.kv_tokens - n0, tid);
-  LoadTileAsync<BN, D, kV5Threads>(s_v, v, a.kv_tokens - n0, tid);
-
-  const QueryTileWalk<BM> walk(a, hk, n0);
-  const int64_t total = walk.total;
-
-  auto issue = [&](int64_t it, int stage) {
-    const int h = walk.Head(it);
-    const int64_t m0 = walk.Row0(it);
-    const uint16_t* q = a.q + b * a.qs.batch + h * a.qs.head + m0 * D;
-    const uint16_t* dout = a.dout + b * a.dos.batch + h * a.dos.head + m0 * D;
-    LoadTileAsync<BM, D, kV5Threads>(s_q0 + stage * BM * D * 2, q, a.q_tokens - m0, tid);
-    LoadTileAsync<BM, D, kV5Threads>(s_do0 + stage * BM * D * 2, dout, a.q_tokens - m0, tid);
-    LoadRowStatsAsync<BM>(a, b, h, m0, s_stats, stage, tid);
-  };
+  const KeyBlock blk = CtaKeyBlock<BN>(a);
+  const int b = blk.b, hk = blk.hk;
+  const int64_t n0 = blk.n0;
+  LoadKeyBlockAsync<BN, D, kThreads, SwizzledLayout>(a, blk, s_k, s_v, tid);
+  const QueryTilePipeline<BM, D, kThreads, SwizzledLayout> pipe(a, blk, s_q0, s_do0, s_stats, f_stats, tid);
 
   // dK, dV accumulators: keys kw*32 + mi*16 + (g, g+8), columns hw*(D/2) + i*8 + 2tq (+1).
   float dk[2][D / 16][4], dv[2][D / 16][4];
@@ -90,24 +64,15 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
 #pragma unroll
       for (int e = 0; e < 4; ++e) dk[mi][i][e] = dv[mi][i][e] = 0.f;
 
-  if (total > 0) issue(0, 0);
-  CpAsyncCommit();
-
-  for (int64_t it = 0; it < total; ++it) {
-    const int stage = static_cast<int>(it & 1);
-    CpAsyncWait<0>();
+  pipe.Start();
+  for (int64_t it = 0; it < pipe.walk.total; ++it) {
     // Tile `it` has landed; every warp is past iteration it - 1: its Q/dO stage and P^T/dS^T are free.
-    __syncthreads();
-    if (it + 1 < total) {
-      issue(it + 1, stage ^ 1);
-      CpAsyncCommit();
-    }
-    const int h = walk.Head(it);
-    const int64_t m0 = walk.Row0(it);
-    const uint32_t s_q = s_q0 + stage * BM * D * 2;
-    const uint32_t s_do = s_do0 + stage * BM * D * 2;
-    const float* s_lse = f_stats + stage * BM;
-    const float* s_delta = f_stats + (2 + stage) * BM;
+    const QueryTile tile = pipe.Begin(it);
+    const int h = tile.h;
+    const int64_t m0 = tile.m0;
+    const uint32_t s_q = tile.s_q, s_do = tile.s_do;
+    const float* s_lse = tile.s_lse;
+    const float* s_delta = tile.s_delta;
 
     // ---- 1. S^T and dP^T for keys kw*32 .. +31 (m tiles mi) x queries hw*32 .. +31 (n8 tiles ni).
     float st[2][4][4], dpt[2][4][4];
@@ -147,6 +112,7 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
     const bool need_mask =
         (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
     // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag.
+    // (Written out in each kernel: the same lines behind a helper struct changed the mma kernel's register allocation.)
     const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
     const int q_lim = ClampToInt(a.q_tokens - m0, 0, BM);
     const int diag = a.causal ? ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20) : (1 << 21);
@@ -155,8 +121,7 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int c = hw * 32 + ni * 8 + 2 * tq + (e & 1);
-        const float lse = s_lse[c];
-        const float lse2 = lse == -INFINITY ? INFINITY : lse * kLog2e;
+        const float lse2 = RowLse2(s_lse[c]);
         const float dlt = s_delta[c];
 #pragma unroll
         for (int mi = 0; mi < 2; ++mi) {
@@ -269,10 +234,8 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
           if (row < a.q_tokens) {
 #pragma unroll
             for (int i = 0; i < D / 32; ++i) {
-              float* p = dq + row * D + kw * (D / 4) + i * 8 + 2 * tq;
-              asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(p), "f"(acc[m][i][2 * r] * a.scale),
-                           "f"(acc[m][i][2 * r + 1] * a.scale)
-                           : "memory");
+              RedAddF32x2(dq + row * D + kw * (D / 4) + i * 8 + 2 * tq, acc[m][i][2 * r] * a.scale,
+                          acc[m][i][2 * r + 1] * a.scale);
             }
           }
         }
@@ -298,30 +261,11 @@ __global__ void __launch_bounds__(kV5Threads, 1) BackwardKernelV5(const BwdArgs 
     }
 }
 
-template <typename T, int D>
-const char* LaunchTypedV5(const BackwardParams& p, cudaStream_t stream) {
-  static std::atomic<uint64_t> configured_devices{0};
-  constexpr int smem = V5SmemBytes<D>();
-  if (const char* err = RaiseSharedMemoryLimit(BackwardKernelV5<T, D>, smem, configured_devices); *err) return err;
-  const BlockShape& s = p.shape;
-  const BwdArgs a = MakeBwdArgs(p);
-  const dim3 grid(static_cast<unsigned>((s.kv_tokens + kV5BlockN - 1) / kV5BlockN),
-                  static_cast<unsigned>(s.batch * s.kv_heads));
-  BackwardKernelV5<T, D><<<grid, kV5Threads, smem, stream>>>(a);
-  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  return "";
-}
-
 }  // namespace
 
-const char* LaunchBackwardV5(const BackwardParams& p, void* stream) {
-  if (const char* err = CheckBackwardParams(p); *err) return err;
-  const BlockShape& s = p.shape;
-  if (s.kv_tokens == 0) return "";
-  auto st = static_cast<cudaStream_t>(stream);
-  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
-    return LaunchTypedV5<decltype(t), decltype(d)::value>(p, st);
-  });
+Status LaunchBackwardMma(const BackwardParams& p, void* stream) {
+  return LaunchBackwardKernel<Tiles>(p, stream, /*sm90_only=*/nullptr,
+                                     [](auto t, auto d) { return &BackwardMmaKernel<decltype(t), decltype(d)::value>; });
 }
 
 }  // namespace ringlab::cuda

@@ -1,0 +1,69 @@
+// Tile sizes, thread counts and shared-memory footprints of the attention kernels, in one place: the kernels, their
+// launchers and anything that models their launch geometry read them from here.
+//
+// Plain C++ (no CUDA types), so host code compiled by g++ can include it. Shared-memory sizes are in bytes for 16-bit
+// elements (bf16 / fp16) and head dim D.
+#pragma once
+
+namespace ringlab::cuda::tiles {
+
+// Forward, mma.sync (attention_forward_mma.cu): 4 warps own 128 query rows (two m16 tiles per warp) and walk the
+// keys in tiles of 64; Q resident, K and V double-buffered.
+struct ForwardMma {
+  static constexpr int kBlockM = 128;  // query rows per CTA
+  static constexpr int kBlockN = 64;   // keys per iteration
+  static constexpr int kWarps = 4;
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kMTiles = kBlockM / (16 * kWarps);  // m16 tiles per warp
+  template <int D>
+  static constexpr int SmemBytes() {
+    return (kBlockM + 4 * kBlockN) * D * 2;
+  }
+};
+
+// Forward, wgmma (attention_forward_wgmma.cu): two warpgroups own 64 query rows each (the wgmma M) and walk the keys
+// in tiles of 128; Q resident, K and V two stages each.
+struct ForwardWgmma {
+  static constexpr int kBlockM = 128;  // two warpgroups x 64 rows
+  static constexpr int kBlockN = 128;
+  static constexpr int kThreads = 256;
+  template <int D>
+  static constexpr int SmemBytes() {
+    return (kBlockM + 4 * kBlockN) * D * 2 + 1024;  // + 1024: room to align the tiles to 1024 bytes
+  }
+};
+
+// Backward, mma.sync (attention_backward_mma.cu): 8 warps own 128 keys (K and V resident) and walk 64-row query
+// tiles (Q, dO, lse and delta double-buffered); P^T and dS^T are staged in shared memory.
+struct BackwardMma {
+  static constexpr int kBlockN = 128;  // keys per CTA
+  static constexpr int kBlockM = 64;   // query rows per iteration
+  static constexpr int kWarps = 8;
+  static constexpr int kThreads = kWarps * 32;
+  template <int D>
+  static constexpr int SmemBytes() {
+    // K, V [BN][D]; Q, dO [2][BM][D]; P^T, dS^T [BN][BM]; lse, delta [2][BM] float.
+    return (2 * kBlockN * D + 4 * kBlockM * D + 2 * kBlockN * kBlockM) * 2 + 4 * kBlockM * 4;
+  }
+};
+
+// Backward, wgmma (attention_backward_wgmma.cu): two warpgroups own 64 keys each of the CTA's 128 and walk 64-row
+// query tiles; only dS^T is staged in shared memory.
+struct BackwardWgmma {
+  static constexpr int kBlockN = 128;  // keys per CTA, 64 per warpgroup
+  static constexpr int kBlockM = 64;   // query rows per iteration
+  static constexpr int kThreads = 256;
+  template <int D>
+  static constexpr int SmemBytes() {
+    // K, V [BN][D]; Q, dO [2][BM][D]; dS^T [BN][BM]; lse, delta [2][BM] float; + 1024 to align the tiles.
+    return (2 * kBlockN * D + 4 * kBlockM * D + kBlockN * kBlockM) * 2 + 4 * kBlockM * 4 + 1024;
+  }
+};
+
+// Backward preprocess (attention_backward_prepare.cu): one warp per query row.
+struct BackwardPrepare {
+  static constexpr int kWarps = 8;
+  static constexpr int kThreads = kWarps * 32;
+};
+
+}  // namespace ringlab::cuda::tiles
