@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "viz/app/timing.h"
 #include "viz/app/window.h"
+#include "viz/timing.h"
 #include "viz/views/views.h"
 
 namespace ringlab::viz {

@@ -14,8 +14,8 @@
 #include "viz/app/frame_bench.h"
 #include "viz/app/options.h"
 #include "viz/app/solid_program.h"
-#include "viz/app/timing.h"
 #include "viz/app/window.h"
+#include "viz/timing.h"
 #include "viz/views/views.h"
 
 using namespace ringlab;

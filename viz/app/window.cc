@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "viz/app/solid_program.h"
-#include "viz/app/timing.h"
+#include "viz/timing.h"
 #include "viz/views/views.h"
 
 namespace ringlab::viz {

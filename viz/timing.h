@@ -1,4 +1,4 @@
-// Clocks the viewer app reports with: wall time and the process's CPU time, in milliseconds.
+// Clocks the viewer app and its benchmarks report with: wall time and the process's CPU time, in milliseconds.
 #pragma once
 
 #include <chrono>
