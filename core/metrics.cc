@@ -4,44 +4,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/intervals.h"
+
 namespace ringlab {
-namespace {
-
-struct Interval {
-  double begin, end;
-};
-
-// Merges intervals in place and returns their total length.
-std::vector<Interval> Union(std::vector<Interval> v) {
-  std::sort(v.begin(), v.end(), [](const Interval& a, const Interval& b) { return a.begin < b.begin; });
-  std::vector<Interval> out;
-  for (const Interval& i : v) {
-    if (!out.empty() && i.begin <= out.back().end)
-      out.back().end = std::max(out.back().end, i.end);
-    else
-      out.push_back(i);
-  }
-  return out;
-}
-
-double Length(const std::vector<Interval>& v) {
-  double t = 0;
-  for (const Interval& i : v) t += i.end - i.begin;
-  return t;
-}
-
-double IntersectionLength(const std::vector<Interval>& a, const std::vector<Interval>& b) {
-  double t = 0;
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    const double lo = std::max(a[i].begin, b[j].begin), hi = std::min(a[i].end, b[j].end);
-    if (hi > lo) t += hi - lo;
-    (a[i].end < b[j].end) ? ++i : ++j;
-  }
-  return t;
-}
-
-}  // namespace
 
 RunSummary Summarize(const Trace& trace, double peak_tflops) {
   const int w = trace.meta.config.world;

@@ -2,41 +2,9 @@
 
 #include <algorithm>
 
+#include "core/intervals.h"
+
 namespace ringlab::viz {
-namespace {
-
-using Interval = std::pair<double, double>;
-
-// Sorts and merges into disjoint intervals; returns their total length.
-double Union(std::vector<Interval>* v) {
-  std::sort(v->begin(), v->end());
-  size_t w = 0;
-  for (size_t i = 0; i < v->size(); ++i) {
-    if (w > 0 && (*v)[i].first <= (*v)[w - 1].second) {
-      (*v)[w - 1].second = std::max((*v)[w - 1].second, (*v)[i].second);
-    } else {
-      (*v)[w++] = (*v)[i];
-    }
-  }
-  v->resize(w);
-  double s = 0;
-  for (auto& iv : *v) s += iv.second - iv.first;
-  return s;
-}
-
-double Intersection(const std::vector<Interval>& a, const std::vector<Interval>& b) {
-  double s = 0;
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    double lo = std::max(a[i].first, b[j].first), hi = std::min(a[i].second, b[j].second);
-    if (hi > lo) s += hi - lo;
-    if (a[i].second < b[j].second) ++i;
-    else ++j;
-  }
-  return s;
-}
-
-}  // namespace
 
 WindowStats ComputeWindowStats(const TraceModel& m, double t0, double t1) {
   WindowStats ws;
@@ -64,9 +32,11 @@ WindowStats ComputeWindowStats(const TraceModel& m, double t0, double t1) {
         (IsCommKind(e.kind) ? comm : comp).push_back({a, b});
       }
     }
-    r.compute_us = Union(&comp);
-    r.comm_us = Union(&comm);
-    r.both_us = Intersection(comp, comm);
+    MergeInPlace(&comp);
+    MergeInPlace(&comm);
+    r.compute_us = Length(comp);
+    r.comm_us = Length(comm);
+    r.both_us = IntersectionLength(comp, comm);
     r.wall_us = std::max(0.0, std::min(t1, span1) - std::max(t0, span0));
     AddRankStats(r, &ws);
   }

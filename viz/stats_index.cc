@@ -2,57 +2,19 @@
 
 #include <algorithm>
 
+#include "core/intervals.h"
+
 namespace ringlab::viz {
-namespace {
-
-using Interval = std::pair<double, double>;
-
-// Appends [a, b) to a list sorted by start, merging it into the last interval when they overlap or touch (the same
-// rule as ComputeWindowStats' union). Empty intervals are dropped.
-void AppendMerged(std::vector<Interval>* v, double a, double b) {
-  if (!(b > a)) return;
-  if (!v->empty() && a <= v->back().second) {
-    v->back().second = std::max(v->back().second, b);
-    return;
-  }
-  v->push_back({a, b});
-}
-
-// Union of two lists of disjoint intervals sorted by start (a linear merge, no sort).
-std::vector<Interval> UnionOfSorted(const std::vector<Interval>& x, const std::vector<Interval>& y) {
-  std::vector<Interval> r;
-  r.reserve(x.size() + y.size());
-  size_t i = 0, j = 0;
-  while (i < x.size() || j < y.size()) {
-    const Interval& next = (j >= y.size() || (i < x.size() && x[i].first <= y[j].first)) ? x[i++] : y[j++];
-    AppendMerged(&r, next.first, next.second);
-  }
-  return r;
-}
-
-std::vector<Interval> IntersectionOfSorted(const IntervalCoverage& x, const IntervalCoverage& y) {
-  std::vector<Interval> r;
-  size_t i = 0, j = 0;
-  while (i < x.size() && j < y.size()) {
-    const double lo = std::max(x.start[i], y.start[j]), hi = std::min(x.end[i], y.end[j]);
-    if (hi > lo) r.push_back({lo, hi});
-    if (x.end[i] < y.end[j]) ++i;
-    else ++j;
-  }
-  return r;
-}
-
-}  // namespace
 
 void IntervalCoverage::BuildFromSorted(const std::vector<Interval>& sorted) {
   std::vector<Interval> merged;
   merged.reserve(sorted.size());
-  for (const Interval& iv : sorted) AppendMerged(&merged, iv.first, iv.second);
+  for (const Interval& iv : sorted) AppendMerged(&merged, iv.begin, iv.end);
   start.resize(merged.size());
   end.resize(merged.size());
   before.assign(merged.size() + 1, 0.0);
   for (size_t k = 0; k < merged.size(); ++k) {
-    start[k] = merged[k].first, end[k] = merged[k].second;
+    start[k] = merged[k].begin, end[k] = merged[k].end;
     before[k + 1] = before[k] + (end[k] - start[k]);
   }
 }
@@ -110,7 +72,7 @@ StatsIndex::StatsIndex(const TraceModel& m) : m_(m) {
     }
     r.compute.BuildFromSorted(comp);
     r.comm.BuildFromSorted(comm);
-    r.both.BuildFromSorted(IntersectionOfSorted(r.compute, r.comm));
+    r.both.BuildFromSorted(Intersection(comp, comm));  // comp and comm are already disjoint: as r.compute, r.comm
     ranks_.push_back(std::move(r));
   }
 }

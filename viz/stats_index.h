@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "core/intervals.h"
 #include "viz/model.h"
 #include "viz/stats.h"
 
@@ -23,7 +24,7 @@ struct IntervalCoverage {
   std::vector<double> start, end;
   std::vector<double> before;  // before[k] = total length of intervals [0, k); one more entry than intervals
   // Builds from intervals sorted by start (they may overlap or touch: they are merged).
-  void BuildFromSorted(const std::vector<std::pair<double, double>>& sorted);
+  void BuildFromSorted(const std::vector<Interval>& sorted);
   // Length of the union inside [t0, t1].
   double Within(double t0, double t1) const;
   size_t size() const { return start.size(); }

@@ -2,31 +2,20 @@
 // of a frame: LOD, draw lists) zoomed out and zoomed in. The GPU side is timed by `ringlab-view --bench-frames`.
 //   viz-bench TRACE.json [FRAMES]   -> one JSON line
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "viz/model.h"
 #include "viz/stats.h"
 #include "viz/stats_index.h"
+#include "viz/timing.h"
 #ifdef RINGLAB_VIZ_HAVE_VIEWS
 #include "viz/views/views.h"
 #endif
 
 using namespace ringlab;
 using namespace ringlab::viz;
-using Clock = std::chrono::steady_clock;
-static double Ms(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-// CPU time of the process (all threads), ms: on a shared machine wall time also counts waiting for a core.
-static double CpuMs() {
-  timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) * 1e-6;
-}
 
 int main(int argc, char** argv) {
   if (argc < 2) return std::cerr << "usage: viz-bench TRACE.json [FRAMES]\n", 2;

@@ -1,0 +1,204 @@
+#include "viz/loader/file_parser.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
+
+#include "core/config_json.h"
+#include "viz/loader/chrome_event.h"
+#include "viz/loader/json_scanner.h"
+#include "viz/loader/parallel_parse.h"
+
+namespace ringlab::viz::loader {
+namespace {
+
+class FileParser {
+ public:
+  FileParser(std::string_view data, const std::string& name, FileEvents* fe, Interner* names)
+      : data_(data), name_(name), fe_(fe), sc_(data, name), sink_{&fe->events, &fe->lane_keys, names} {}
+
+  Status Parse() {
+    fe_->events.reserve(data_.size() / 180 + 16);
+    char c = sc_.Peek();
+    if (c == '[') {
+      sc_.Eat('[');
+      RINGLAB_RETURN_IF_ERROR(ParseEventArray(true));
+    } else if (c == '{') {
+      sc_.Eat('{');
+      RINGLAB_RETURN_IF_ERROR(ParseTopLevelObject());
+    } else if (sc_.AtEnd()) {
+      return Status::InvalidArgument("trace file '" + name_ + "' is empty");
+    } else {
+      return sc_.Error("not a JSON trace: expected '{' or '['");
+    }
+    fe_->info.path = name_;
+    fe_->info.format = "chrome";
+    if (!ringlab_raw_.empty()) RINGLAB_RETURN_IF_ERROR(ApplyRinglabMetadata());
+    fe_->info.event_count = int64_t(fe_->events.size());
+    return Status::Ok();
+  }
+
+ private:
+  // After the opening '{': the top-level keys, up to the end of the data.
+  Status ParseTopLevelObject() {
+    bool have_events = false;
+    if (!sc_.Eat('}')) {
+      std::string kb;
+      for (;;) {
+        std::string_view k;
+        RINGLAB_RETURN_IF_ERROR(sc_.String(&k, &kb));
+        std::string key(k);
+        RINGLAB_RETURN_IF_ERROR(sc_.Expect(':', "after a top-level key"));
+        if (key == "traceEvents") {
+          RINGLAB_RETURN_IF_ERROR(sc_.Expect('[', "traceEvents must be an array"));
+          RINGLAB_RETURN_IF_ERROR(ParseEventArray(false));
+          have_events = true;
+        } else if (key == "ringlab") {
+          // Kept raw and read after the events (a small object; nlohmann gives its errors).
+          if (sc_.Peek() != '{') return sc_.Error("ringlab metadata must be an object");
+          const char* s = sc_.pos();
+          RINGLAB_RETURN_IF_ERROR(sc_.Skip(1));
+          ringlab_raw_ = std::string_view(s, size_t(sc_.pos() - s));
+        } else if (key == "distributedInfo" && sc_.Peek() == '{') {
+          RINGLAB_RETURN_IF_ERROR(ParseDistributedInfo());
+        } else {
+          RINGLAB_RETURN_IF_ERROR(sc_.Skip(1));
+        }
+        if (sc_.Eat(',')) continue;
+        RINGLAB_RETURN_IF_ERROR(sc_.Expect('}', "to close the top-level object"));
+        break;
+      }
+    }
+    if (!sc_.AtEnd()) return sc_.Error("unexpected data after the top-level object");
+    if (!have_events) return Status::InvalidArgument("trace file '" + name_ + "': traceEvents is missing");
+    return Status::Ok();
+  }
+
+  // PyTorch profiler exports: {"rank": N, ...} gives the file's rank.
+  Status ParseDistributedInfo() {
+    sc_.Eat('{');
+    if (sc_.Eat('}')) return Status::Ok();
+    for (;;) {
+      std::string_view dk;
+      std::string dkb;
+      RINGLAB_RETURN_IF_ERROR(sc_.String(&dk, &dkb));
+      RINGLAB_RETURN_IF_ERROR(sc_.Expect(':', "in distributedInfo"));
+      if (KeyIs(dk, "rank") && sc_.NumberStart()) {
+        RINGLAB_RETURN_IF_ERROR(sc_.Integer(&fe_->dist_rank, "distributedInfo.rank", 0, 1 << 24));
+        fe_->has_dist_rank = true;
+      } else {
+        RINGLAB_RETURN_IF_ERROR(sc_.Skip(2));
+      }
+      if (sc_.Eat(',')) continue;
+      return sc_.Expect('}', "to close distributedInfo");
+    }
+  }
+
+  // After the array's '['. Large arrays: pieces after the first parse on other threads while this one parses the
+  // first (parallel_parse.h).
+  Status ParseEventArray(bool allow_eof) {
+    if (sc_.Eat(']')) return Status::Ok();
+    ParallelPieces pieces;
+    pieces.Start(data_, name_, sc_.pos(), allow_eof);
+    RawEvent ev;
+    for (;;) {
+      if (allow_eof && sc_.AtEnd()) return Status::Ok();  // the JSON Array Format may omit the closing ']'
+      const ParallelPieces::Step step = pieces.TakeOver(sc_, sink_, &index_);
+      if (step == ParallelPieces::Step::kArrayDone) return Status::Ok();
+      if (step == ParallelPieces::Step::kMerged) continue;
+      ResetRaw(ev);
+      sc_.event_index = int64_t(index_);
+      RINGLAB_RETURN_IF_ERROR(ParseEvent(sc_, &ev, &ids_));
+      RINGLAB_RETURN_IF_ERROR(AddEvent(ev));
+      sc_.event_index = -1;
+      ++index_;
+      if (sc_.Eat(',')) continue;
+      if (allow_eof && sc_.AtEnd()) return Status::Ok();
+      return sc_.Expect(']', "to close traceEvents");
+    }
+  }
+
+  // Metadata names lanes; B/E pairs on one (pid, tid) become a complete event; complete events go to the sink.
+  Status AddEvent(RawEvent& ev) {
+    if (ev.ph == 'M') {
+      if (ev.name == "process_name" && !ev.meta_name.empty()) fe_->process_names[ev.pid] = std::string(ev.meta_name);
+      if (ev.name == "thread_name" && !ev.meta_name.empty())
+        fe_->thread_names[{ev.pid, ev.tid}] = std::string(ev.meta_name);
+      return Status::Ok();
+    }
+    if (ev.ph == 'B') {
+      if (!ev.has_ts) return sc_.Error(sc_.Field("") + " (ph B) has no ts");
+      open_b_[{ev.pid, ev.tid}].push_back({ev, index_});
+      return Status::Ok();
+    }
+    if (ev.ph == 'E') {
+      auto& st = open_b_[{ev.pid, ev.tid}];
+      if (st.empty() || !ev.has_ts) return Status::Ok();  // unmatched end: ignored, as chrome://tracing does
+      RawEvent b = std::move(st.back().first);
+      st.pop_back();
+      b.ph = 'X';
+      b.dur = std::max(0.0, ev.ts - b.ts);
+      b.has_dur = true;
+      ev = std::move(b);
+      // Views into a moved string's own buffer would dangle: point them at ev's copies.
+      if (!ev.name_buf.empty()) ev.name = ev.name_buf;
+      if (!ev.cat_buf.empty()) ev.cat = ev.cat_buf;
+    }
+    if (ev.ph != 'X') return Status::Ok();  // instants, counters, flows: not drawn
+    if (!ev.has_ts) return sc_.Error(sc_.Field("") + " has no ts");
+    sink_.Add(ev);
+    return Status::Ok();
+  }
+
+  // The "ringlab" object: format version, source, hardware and the schedule config; every pid must be a rank.
+  Status ApplyRinglabMetadata() {
+    nlohmann::json m = nlohmann::json::parse(ringlab_raw_, nullptr, false);
+    const std::string where = "trace file '" + name_ + "': ";
+    if (m.is_discarded() || !m.is_object()) return Status::InvalidArgument(where + "ringlab metadata is not valid JSON");
+    TraceMeta& meta = fe_->info.meta;
+    try {
+      meta.version = m.at("version").get<int>();
+      meta.source = m.value("source", "");
+      meta.hardware = m.value("hardware", "");
+      meta.schedule_op_count = m.value("schedule_op_count", int64_t(0));
+    } catch (const nlohmann::json::exception& e) {
+      return Status::InvalidArgument(where + "ringlab.version/source/hardware: " + e.what());
+    }
+    if (meta.version != kTraceFormatVersion)
+      return Status::InvalidArgument(where + "ringlab.version " + std::to_string(meta.version) +
+                                     " (this viewer reads " + std::to_string(kTraceFormatVersion) + ")");
+    Status cs = FromJson(m, &meta.config);
+    fe_->info.has_config = cs.ok();
+    if (!cs.ok()) return Status::InvalidArgument(where + "ringlab metadata: " + cs.message());
+    fe_->info.ringlab = true;
+    fe_->info.format = "ringlab";
+    const int world = meta.config.world;
+    for (size_t i = 0; i < fe_->events.size(); ++i) {
+      int64_t pid = fe_->lane_keys[fe_->events[i].lane].first;
+      if (pid < 0 || pid >= world)
+        return Status::InvalidArgument(where + "an event has pid " + std::to_string(pid) + ", not a rank in 0.." +
+                                       std::to_string(world - 1));
+    }
+    return Status::Ok();
+  }
+
+  std::string_view data_;
+  const std::string& name_;
+  FileEvents* fe_;
+  JsonScanner sc_;
+  EventSink sink_;
+  StringIds ids_;
+  std::string_view ringlab_raw_;
+  std::map<LaneKey, std::vector<std::pair<RawEvent, size_t>>> open_b_;  // B/E stacks per (pid, tid)
+  size_t index_ = 0;                                                  // traceEvents element being read
+};
+
+}  // namespace
+
+Status ParseFile(std::string_view data, const std::string& name, FileEvents* fe, Interner* names) {
+  return FileParser(data, name, fe, names).Parse();
+}
+
+}  // namespace ringlab::viz::loader
