@@ -149,17 +149,10 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
     period = FindSymmetryPeriod(topo, programs, program_of);
   std::optional<Engine> engine;
-  const bool forward = cfg.pass == Pass::kForward;
-  const double kernel_first = w > 1 ? KernelFirstFraction(hw, forward, w) : 0;
-  auto configure = [&](Engine& e) {  // the pass's numbers from the profile, the same for both engines below
-    e.SetKernelFirstFraction(kernel_first);
-    e.SetBesideRate(hw.BesideRate(forward));
-    e.SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
-    e.SetDisplacedTailFraction(hw.DisplacedTailFraction(forward));
-  };
+  // The pass's numbers from the profile, once for both engines below.
+  const EngineParams params = EngineParams::ForPass(hw, cfg.pass == Pass::kForward, w);
   if (period < w) {
-    engine.emplace(topo, hw, programs, program_of, period);
-    configure(*engine);
+    engine.emplace(topo, params, programs, program_of, period);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -168,8 +161,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     }
   }
   if (!engine) {
-    engine.emplace(topo, hw, programs, program_of);
-    configure(*engine);
+    engine.emplace(topo, params, programs, program_of);
     for (int r = 0; r < w; ++r)
       if (kept_index[r] >= 0) engine->TraceRank(r, &kept[kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
@@ -196,7 +188,6 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   // The ranks' host threads start a pass up to the profile's start skew apart; the ring waits for the last (W > 1).
   const double skew_us = w > 1 ? (cfg.pass == Pass::kForward ? hw.forward_start_skew_us : hw.backward_start_skew_us) : 0;
   s.step_time_us = double(t_end - t_begin) * 1e-6 + skew_us;
-  double comm_total = 0, hidden_total = 0;
   for (int r = 0; r < w; ++r) {
     RankMetrics& m = s.ranks[r];
     m.start_us = double(t_begin) * 1e-6;
@@ -204,20 +195,10 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     m.compute_us = double(tot(r).compute_ps) * 1e-6;
     m.comm_us = double(tot(r).comm_ps) * 1e-6;
     m.both_us = double(tot(r).both_ps) * 1e-6;
-    m.idle_us = s.step_time_us - (m.compute_us + m.comm_us - m.both_us);
     m.flops = programs[program_of[r]].flops;
-    s.max_compute_us = std::max(s.max_compute_us, m.compute_us);
-    s.mean_compute_us += m.compute_us / w;
-    s.total_flops += m.flops;
-    comm_total += m.comm_us;
-    hidden_total += m.both_us;
     s.peak_memory_bytes = std::max(s.peak_memory_bytes, programs[program_of[r]].memory_bytes);
   }
-  s.exposed_comm_us = std::max(0.0, s.step_time_us - s.max_compute_us);
-  s.overlap_fraction = comm_total > 0 ? hidden_total / comm_total : 1.0;
-  s.load_imbalance = s.mean_compute_us > 0 ? s.max_compute_us / s.mean_compute_us : 1.0;
-  s.tflops_per_gpu = s.step_time_us > 0 ? s.total_flops / (s.step_time_us * 1e-6) / w / 1e12 : 0;
-  s.mfu = hw.peak_tflops > 0 ? s.tflops_per_gpu / hw.peak_tflops : 0;
+  SummarizeRanks(hw.peak_tflops, &s);
 
   res.trace.meta.source = "sim";
   res.trace.meta.config = cfg;
