@@ -3,7 +3,8 @@
 //
 //   attend : launch + FLOPs / rate, rate = the profile's table for (pass, mask, head dim) at the block's size
 //            sqrt(q_tokens·kv_tokens); a table with a kernel wave model (wave_model.h) gives launch + its
-//            kernel time instead (causal blocks: list scheduling of their unequal CTAs); without a table, the roofline max(FLOPs / (peak·max_efficiency), bytes / HBM)
+//            kernel time instead (causal blocks: list scheduling of their unequal CTAs); without a table, the roofline
+//            max(FLOPs / (peak·max_efficiency), bytes / HBM)
 //   merge  : merge_kernels·launch + bytes / merge bandwidth   (bytes = the op's read + written bytes)
 //   copy, prepare : launch + bytes / copy bandwidth
 #pragma once
@@ -74,7 +75,8 @@ class CostModel {
       return std::tie(q, kv, offset, heads, table) < std::tie(o.q, o.kv, o.offset, o.heads, o.table);
     }
   };
-  mutable std::map<CausalKey, std::pair<double, double>> causal_cache_;  // (us, first idle us)  // one CostModel per simulation: not shared across threads
+  // (us, first idle us) per causal block shape; one CostModel per simulation: not shared across threads.
+  mutable std::map<CausalKey, std::pair<double, double>> causal_cache_;
   const HardwareProfile& hw_;
   Problem problem_;
   double flops_per_pair_head_ = 0;  // FLOPs of one (query, key) pair of one head in this pass

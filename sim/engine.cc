@@ -80,9 +80,9 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
   if (!slow && k.slow_from_start && running.ctas > 0 && params_.nccl_takes_sms) {
     // NCCL leaves a kernel it shared the GPU with since launch: CTAs already placed keep running; the rest take the
     // freed slots (list scheduling), which a rate cannot express for a kernel of a few rounds.
-    const TimePs end = std::max(now, k.comp_start + HeldSlotsMakespan(int64_t(std::llround(running.ctas)), running.slots,
-                                                                      k.launch_held_slots, running.round_ps,
-                                                                      now - k.comp_start));
+    const TimePs end =
+        std::max(now, k.comp_start + HeldSlotsMakespan(int64_t(std::llround(running.ctas)), running.slots,
+                                                       k.launch_held_slots, running.round_ps, now - k.comp_start));
     k.slow_from_start = false;
     k.comp_slow = false;
     k.comp_last = now;

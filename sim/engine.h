@@ -1,5 +1,5 @@
-// The discrete-event engine: runs compiled rank programs (rank_program.h) over a topology and reports per-rank busy time and,
-// for chosen ranks, one trace event per op.
+// The discrete-event engine: runs compiled rank programs (rank_program.h) over a topology and reports per-rank busy
+// time and, for chosen ranks, one trace event per op.
 //
 // Semantics are core/schedule.h's: per rank a compute and a comm stream, each running its ops in order; an op starts
 // when its stream is free and its dependencies are done; consecutive comm ops of one group are posted together and
@@ -152,6 +152,8 @@ class Engine {
   // for that transfer (HardwareProfile::HeldSmsFor) × the kernel's CTAs per SM.
   int32_t HeldSlotsBeside(int r, const SimOp& kernel) const;
   void Post(int rank, int pos, TimePs now);
+  // Removes and returns (in `match`) the first of `posted` from `src` with `tag`; false when there is none.
+  static bool TakePending(InlineVec<Pending, 2>* posted, int src, int tag, Pending* match);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);
   // src/dst: representatives (state); route_src/route_dst: the actual ranks whose route the transfer takes.

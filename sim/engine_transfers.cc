@@ -8,6 +8,16 @@
 #include "sim/engine.h"
 
 namespace ringlab::sim {
+bool Engine::TakePending(InlineVec<Pending, 2>* posted, int src, int tag, Pending* match) {
+  for (int i = 0; i < posted->size(); ++i)
+    if ((*posted)[i].src == src && (*posted)[i].tag == tag) {
+      *match = (*posted)[i];
+      posted->erase(i);
+      return true;
+    }
+  return false;
+}
+
 void Engine::Post(int r, int pos, TimePs now) {
   const SimOp& op = OpAt(r, 1, pos);
   const bool collective = op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter;
@@ -18,29 +28,23 @@ void Engine::Post(int r, int pos, TimePs now) {
       const int dst = (r + op.peer_offset) % world_;
       const int dc = dst % period_;
       const int as_src = (r - (dst - dc) + world_) % world_;
-      auto& recvs = ranks_[dc].recvs;
-      for (int i = 0; i < recvs.size(); ++i)
-        if (recvs[i].src == as_src && recvs[i].tag == op.tag) {
-          const int dst_pos = recvs[i].pos;
-          const TimePs wait = std::max(ready, recvs[i].ready) - now;
-          recvs.erase(i);
-          StartFlow(r, dc, r, dst, op.bytes, wait, false, pos, dst_pos, now, GroupIsRing(r));
-          return;
-        }
+      Pending recv;
+      if (TakePending(&ranks_[dc].recvs, as_src, op.tag, &recv)) {
+        StartFlow(r, dc, r, dst, op.bytes, std::max(ready, recv.ready) - now, false, pos, recv.pos, now,
+                  GroupIsRing(r));
+        return;
+      }
       ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos, ready});
       return;
     }
     case OpKind::kRecv: {
       const int src = (r + op.peer_offset) % world_;
-      auto& sends = ranks_[r].sends_to_me;
-      for (int i = 0; i < sends.size(); ++i)
-        if (sends[i].src == src && sends[i].tag == op.tag) {
-          const int src_pos = sends[i].pos;
-          const TimePs wait = std::max(ready, sends[i].ready) - now;
-          sends.erase(i);
-          StartFlow(src % period_, r, src, r, op.bytes, wait, false, src_pos, pos, now, GroupIsRing(r));
-          return;
-        }
+      Pending send;
+      if (TakePending(&ranks_[r].sends_to_me, src, op.tag, &send)) {
+        StartFlow(src % period_, r, src, r, op.bytes, std::max(ready, send.ready) - now, false, send.pos, pos, now,
+                  GroupIsRing(r));
+        return;
+      }
       ranks_[r].recvs.push_back(Pending{src, op.tag, pos, ready});
       return;
     }
@@ -72,8 +76,8 @@ void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
   c.sending[x] = 1;
   const int next = (x + 1) % world_;
   const TimePs wait = c.sent[x] == 0 ? std::max<TimePs>(0, std::max(c.ready[x], c.ready[next % period_]) - now) : 0;
-  StartFlow(x, next % period_, x, next, c.chunk, (params_.collective_hop_latency_ps >= 0 ? 0 : params_.collective_step_latency_ps) + wait,
-            true, x, tag, now);
+  const TimePs step_latency = params_.collective_hop_latency_ps >= 0 ? 0 : params_.collective_step_latency_ps;
+  StartFlow(x, next % period_, x, next, c.chunk, step_latency + wait, true, x, tag, now);
 }
 
 void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
@@ -99,7 +103,8 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   fl.rate = 0;
   fl.last = now;
   fl.bytes_end = std::numeric_limits<TimePs>::max();
-  fl.latency = (collective && params_.collective_hop_latency_ps >= 0 ? params_.collective_hop_latency_ps : lat) + extra_latency;
+  const TimePs hop_latency = params_.collective_hop_latency_ps;
+  fl.latency = (collective && hop_latency >= 0 ? hop_latency : lat) + extra_latency;
   fl.collective = collective;
   fl.src = src;
   fl.dst = dst;

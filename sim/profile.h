@@ -49,7 +49,8 @@ struct HardwareProfile {
   // first gets its SMs first on every rank. See KernelFirstFraction.
   std::vector<std::pair<int, double>> forward_kernel_first, backward_kernel_first;
   // Host time to post an NCCL group (ncclGroupStart, the sends/receives or the collective, ncclGroupEnd) on a rank
-  // whose GPU waits for the host: the kernel listed after it launches that much later (EngineParams::first_kernel_delay_ps).
+  // whose GPU waits for the host: the kernel listed after it launches that much later
+  // (EngineParams::first_kernel_delay_ps).
   double nccl_post_us = 0;
   // Whether the executor being modelled starts a rank's ops in list order where that costs nothing (core/start_order.h:
   // ringlab's GPU executor does; JSON compute.start_order "listed", the default) or lets each stream release its ops

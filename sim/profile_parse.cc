@@ -104,8 +104,9 @@ Status ParseHeldSms(const Reader& rd, const json& c, HardwareProfile* p) {
   const json& v = c.at("nccl_held_sms_by_transfer");
   const std::string field = "compute.nccl_held_sms_by_transfer";
   if (!v.is_object() || !v.contains("source") || !v.at("source").is_string())
-    return rd.Error(field, "must be an object {\"p2p_pair\": [[bytes, sms], ...], \"p2p_ring\": ..., \"all-gather\": ..., "
-                           "\"source\": string}");
+    return rd.Error(field,
+                    "must be an object {\"p2p_pair\": [[bytes, sms], ...], \"p2p_ring\": ..., \"all-gather\": ..., "
+                    "\"source\": string}");
   for (auto [key, dst] : {std::pair{"p2p_pair", &p->held_sms_pair}, std::pair{"p2p_ring", &p->held_sms_ring},
                           std::pair{"all-gather", &p->held_sms_collective}})
     RINGLAB_RETURN_IF_ERROR(ParseBytesTable(rd, v, field, key, /*positive=*/false,
@@ -153,7 +154,8 @@ Status ParseKernelFirst(const Reader& rd, const json& c, HardwareProfile* p) {
 
 // A wave model's measured round table: [tiles per CTA, us] with tiles increasing.
 Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, WaveModel* wm) {
-  if (!rt.is_array() || rt.empty()) return rd.Error(wf + ".round_us", "must be a non-empty array of [tiles per CTA, us]");
+  if (!rt.is_array() || rt.empty())
+    return rd.Error(wf + ".round_us", "must be a non-empty array of [tiles per CTA, us]");
   for (size_t k = 0; k < rt.size(); ++k) {
     const json& pt = rt[k];
     const std::string pf = wf + ".round_us[" + std::to_string(k) + "]";
@@ -291,7 +293,7 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
   Reader rd(origin);
   HardwareProfile p;
   RINGLAB_RETURN_IF_ERROR(ParseHeader(rd, j, &p));
-  const json *c, *m, *n;
+  const json *c = nullptr, *m = nullptr, *n = nullptr;
   RINGLAB_RETURN_IF_ERROR(rd.Object(j, "compute", &c));
   RINGLAB_RETURN_IF_ERROR(rd.Object(j, "memory", &m));
   RINGLAB_RETURN_IF_ERROR(rd.Object(j, "network", &n));

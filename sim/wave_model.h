@@ -11,7 +11,8 @@
 
 namespace ringlab::sim {
 
-// Kernel wave model (replaces an attention table's `points` when present): the kernel runs N CTAs, each looping over n tiles;
+// Kernel wave model (replaces an attention table's `points` when present): the kernel runs N CTAs, each looping over
+// n tiles;
 //   grid "q"  (forward):  N = B·h·ceil(q/tile_q),    n = ceil(kv/tile_kv)·pairs/(q·kv)
 //   grid "kv" (backward): N = B·hkv·ceil(kv/tile_kv), n = ceil(q/tile_q)·(H/Hkv)·pairs/(q·kv)
 // (h, hkv: the heads of the op, from its FLOPs). With S = sms·ctas_per_sm slots, each full round of S CTAs costs
@@ -21,9 +22,9 @@ namespace ringlab::sim {
 // full round is read from the table instead of ctas_per_sm·(n + overhead)·tile_us: R(n) is interpolated linearly in
 // (log n, log R) between measured points; outside them it follows R = a + b·n (a fixed cost per CTA plus a steady
 // cost per tile) through the nearest end segment, with a in [0, R(end)]: a longer loop never runs faster per tile
-// than the table's end says, and a shorter one never costs more. A partial round then costs m·R(n) /
-// (ctas_per_sm·θ_m). This is
-// what lets large-S blocks be predicted from block-level measurements instead of a line fitted at one block size.
+// than the table's end says, and a shorter one never costs more. A partial round then costs m·R(n) / (ctas_per_sm·θ_m).
+// This is what lets large-S blocks be predicted from block-level measurements instead of a line fitted at one block
+// size.
 struct WaveModel {
   bool enabled = false;
   bool grid_kv = false;  // false: grid over (heads, q tiles); true: over (kv heads, kv tiles)
@@ -37,8 +38,8 @@ struct WaveModel {
   double Ctas(int64_t q, int64_t kv, double h, int batch, double group) const;
   double TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const;
   double EffectiveRounds(double ctas) const;
-  // Kernel time in microseconds (no launch): EffectiveRounds(CTAs)·RoundUs(n). A block with q×kv tokens, `pairs` allowed pairs, h query heads, batch b,
-  // `group` = H/Hkv query heads per kv head.
+  // Kernel time in microseconds (no launch): EffectiveRounds(CTAs)·RoundUs(n). A block with q×kv tokens, `pairs`
+  // allowed pairs, h query heads, batch b, `group` = H/Hkv query heads per kv head.
   double KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
   // A causal block (query row i sees key j iff j <= i + diagonal_offset): its CTAs loop over unequal numbers of tiles,
   // heaviest first within a head (as kernels/cuda launches them), and the block scheduler hands each CTA to the first
@@ -53,8 +54,9 @@ struct WaveModel {
   // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer
   // CTAs than slots.
   double FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
-  // Equal CTAs (a full-mask block), whose last, partial round starts on every slot at once: a transfer posted before that instant has its NCCL kernel pending, and when the slots free
-  // together NCCL's kernel takes `nccl_sms` of them; the last round's CTAs that no longer fit run one round later.
+  // Equal CTAs (a full-mask block), whose last, partial round starts on every slot at once: a transfer posted before
+  // that instant has its NCCL kernel pending, and when the slots free together NCCL's kernel takes `nccl_sms` of them;
+  // the last round's CTAs that no longer fit run one round later.
   // The extra kernel time in microseconds (RoundUs(n)), or 0 when the last round fits beside NCCL.
   double DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group, int nccl_sms) const;
 };
