@@ -208,7 +208,7 @@ TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
   // A compute op that started at this very instant holds the SMs too: on the GPU it was released in stream order,
   // while the transfer waits on another stream's event, which lands a few microseconds later. At time 0 it depends on
   // the host: one that posted ahead of its GPU (held by the barrier) has the kernel first, one that did not issues the
-  // ops in list order and a transfer listed before the kernel gets its SMs first (SetKernelFirstFraction).
+  // ops in list order and a transfer listed before the kernel gets its SMs first (EngineParams::kernel_first_fraction).
   if (params_.comm_start_wait <= 0 || !k.comp_busy || k.comp_end <= now || k.comp_start > now) return now;
   double q = 1;
   if (k.comp_start == now && now == 0) {
