@@ -23,7 +23,6 @@ RunSummary Summarize(const Trace& trace, double peak_tflops) {
   }
   if (trace.events.empty()) return s;
   s.step_time_us = t1 - t0;
-  double comm_total = 0, hidden_total = 0;
   for (int r = 0; r < w; ++r) {
     RankMetrics& m = s.ranks[r];
     auto c = Union(compute[r]), n = Union(comm[r]);
@@ -32,19 +31,27 @@ RunSummary Summarize(const Trace& trace, double peak_tflops) {
     m.compute_us = Length(c);
     m.comm_us = Length(n);
     m.both_us = IntersectionLength(c, n);
-    m.idle_us = s.step_time_us - (m.compute_us + m.comm_us - m.both_us);
-    s.max_compute_us = std::max(s.max_compute_us, m.compute_us);
-    s.mean_compute_us += m.compute_us / w;
-    s.total_flops += m.flops;
+  }
+  SummarizeRanks(peak_tflops, &s);
+  return s;
+}
+
+void SummarizeRanks(double peak_tflops, RunSummary* s) {
+  const int w = int(s->ranks.size());
+  double comm_total = 0, hidden_total = 0;
+  for (RankMetrics& m : s->ranks) {
+    m.idle_us = s->step_time_us - (m.compute_us + m.comm_us - m.both_us);
+    s->max_compute_us = std::max(s->max_compute_us, m.compute_us);
+    s->mean_compute_us += m.compute_us / w;
+    s->total_flops += m.flops;
     comm_total += m.comm_us;
     hidden_total += m.both_us;
   }
-  s.exposed_comm_us = std::max(0.0, s.step_time_us - s.max_compute_us);
-  s.overlap_fraction = comm_total > 0 ? hidden_total / comm_total : 1.0;
-  s.load_imbalance = s.mean_compute_us > 0 ? s.max_compute_us / s.mean_compute_us : 1.0;
-  s.tflops_per_gpu = s.step_time_us > 0 ? s.total_flops / (s.step_time_us * 1e-6) / w / 1e12 : 0;
-  s.mfu = peak_tflops > 0 ? s.tflops_per_gpu / peak_tflops : 0;
-  return s;
+  s->exposed_comm_us = std::max(0.0, s->step_time_us - s->max_compute_us);
+  s->overlap_fraction = comm_total > 0 ? hidden_total / comm_total : 1.0;
+  s->load_imbalance = s->mean_compute_us > 0 ? s->max_compute_us / s->mean_compute_us : 1.0;
+  s->tflops_per_gpu = s->step_time_us > 0 ? s->total_flops / (s->step_time_us * 1e-6) / w / 1e12 : 0;
+  s->mfu = peak_tflops > 0 ? s->tflops_per_gpu / peak_tflops : 0;
 }
 
 int64_t RankMemoryBytes(const RankSchedule& rank) {

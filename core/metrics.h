@@ -39,6 +39,11 @@ struct RunSummary {
 
 // Interval arithmetic over the trace's events. peak_tflops is the per-GPU peak for MFU (0: leave MFU at 0).
 RunSummary Summarize(const Trace& trace, double peak_tflops = 0);
+// The one home of the run-level formulas: from s->step_time_us and each rank's compute, comm, both and FLOPs, fills
+// each rank's idle time and the run's slowest and mean compute, exposed communication, overlap fraction, load
+// imbalance, TFLOP/s per GPU and MFU (peak_tflops 0: MFU 0). Summarize (from a trace) and the simulator (from its
+// per-rank busy totals) both end with it.
+void SummarizeRanks(double peak_tflops, RunSummary* s);
 // Sum of the rank's buffer table: everything a pass keeps live on one GPU.
 int64_t RankMemoryBytes(const RankSchedule& rank);
 int64_t PeakMemoryBytes(const Schedule& schedule);

@@ -12,6 +12,26 @@ CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg) : hw_
   full_ = hw.FindTable(pass, "full", cfg.problem.head_dim);
 }
 
+OpCost CostModel::Cost(const Op& op) const {
+  OpCost c;
+  c.duration_ps = ComputePs(op);
+  c.fills_gpu = FillsGpu(op);
+  c.first_idle_fraction = FirstIdleFraction(op);
+  c.displaced_tail_ps = DisplacedTailPs(op);
+  double ctas = 0;
+  int slots = 0;
+  int64_t round_ps = 0;
+  if (EqualCtaWaves(op, &ctas, &slots, &round_ps)) {
+    c.equal_ctas = true;
+    c.ctas = ctas;
+    c.slots = slots;
+    c.slots_per_sm = SlotsPerSm(op);
+    c.round_ps = round_ps;
+  }
+  c.beside_comm_slowdown = BesideCommSlowdown(op);
+  return c;
+}
+
 double CostModel::BesideCommSlowdown(const Op& op) const {
   double f = 1 + hw_.comm_slowdown;
   if (op.kind == OpKind::kAttend && hw_.nccl_sms > 0) {

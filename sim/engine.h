@@ -1,5 +1,5 @@
-// The discrete-event engine: runs compiled rank programs over a topology and reports per-rank busy time and,
-// for chosen ranks, one trace event per op.
+// The discrete-event engine: runs compiled rank programs (rank_program.h) over a topology and reports per-rank busy
+// time and, for chosen ranks, one trace event per op.
 //
 // Semantics are core/schedule.h's: per rank a compute and a comm stream, each running its ops in order; an op starts
 // when its stream is free and its dependencies are done; consecutive comm ops of one group are posted together and
@@ -16,7 +16,7 @@
 // Time is integer picoseconds. Events are ordered by (time, sequence number), so a run is deterministic; the run
 // loop checks that time never goes backwards. The engine is an object; nothing is global.
 //
-//   Engine engine(topology, profile, programs, program_of_rank);
+//   Engine engine(topology, EngineParams::ForPass(hw, forward, world), programs, program_of_rank);
 //   engine.TraceRank(0, &rank0_schedule);
 //   Status st = engine.Run();
 #pragma once
@@ -24,61 +24,19 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "core/schedule.h"
 #include "core/status.h"
 #include "core/trace.h"
-#include "sim/cost_model.h"
+#include "sim/engine_params.h"
+#include "sim/event_queue.h"
 #include "sim/profile.h"
+#include "sim/rank_program.h"
+#include "sim/time_ps.h"
 #include "sim/topology.h"
 
 namespace ringlab::sim {
-
-using TimePs = int64_t;
-
-// One schedule op compiled for the engine. Peers are relative to the rank and dependencies are reduced to how many
-// ops of each stream must be done, so ranks that do the same thing (a ring) compile to equal programs and can share
-// one copy.
-struct SimOp {
-  int32_t op_id = 0;              // the schedule op id (for traces)
-  OpKind kind = OpKind::kAttend;
-  bool group_with_next = false;   // the next op of this stream is posted together with this one
-  bool fills_gpu = true;          // compute ops: launches at least one CTA per SM (a transfer posted beside it waits)
-  float slowdown = 0;             // compute ops: runs (1 + slowdown)× slower while the rank communicates
-  float idle_frac = -1;           // compute ops: CostModel::FirstIdleFraction (−1: comm_start_wait applies)
-  TimePs displaced_ps = 0;        // compute ops: CostModel::DisplacedTailPs (NCCL takes SMs from its last round)
-  float ctas = 0;                 // compute ops with equal CTAs (CostModel::EqualCtaWaves), else 0
-  int32_t slots = 0;              // slots of the GPU (SMs × CTAs per SM)
-  int32_t slots_per_sm = 1;       // CTAs of this kernel per SM (the SMs NCCL occupies × this = the slots it holds)
-  TimePs round_ps = 0;
-  int32_t need_done[kStreamCount] = {0, 0};  // may start once done[s] >= need_done[s] on both streams
-  int32_t need_posted = 0;        // compute ops: and once this many comm ops are posted (core/start_order.h)
-  int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
-  int32_t tag = -1;
-  int64_t bytes = 0;              // comm ops only (compute ops carry their cost in dur_ps)
-  TimePs dur_ps = 0;              // compute ops: duration alone
-  bool operator==(const SimOp&) const = default;
-};
-
-// A kernel of `ctas` equal CTAs (`round` each) launched on `slots` slots while another kernel (NCCL's) held
-// `held_slots` of them, until `held` after the launch: its duration by list scheduling. CTAs that find no slot start
-// when one frees, at the end of a round or when NCCL leaves; a rate (the engine's model while NCCL stays) cannot
-// express that for a kernel of a few rounds. E.g. 5 CTAs, 4 slots, 1 held until 15, round 10: 3 run 0-10, 2 run 10-20.
-TimePs HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, TimePs round, TimePs held);
-
-struct RankProgram {
-  std::vector<SimOp> streams[kStreamCount];
-  int64_t memory_bytes = 0;
-  double flops = 0;
-  bool operator==(const RankProgram&) const = default;
-  int64_t OpCount() const { return int64_t(streams[0].size() + streams[1].size()); }
-};
-
-// `listed_start_order`: HardwareProfile::listed_start_order (kernels let the transfers listed before them go first).
-RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost,
-                        bool listed_start_order = true);
 
 struct EngineStats {
   int64_t ops = 0;           // ops executed
@@ -93,7 +51,7 @@ struct RankTotals {
 
 class Engine {
  public:
-  // program_of_rank[r] indexes `programs`; both must outlive the engine.
+  // program_of_rank[r] indexes `programs`; both must outlive the engine, and so must `params.profile`.
   //
   // `period` P (a divisor of W; 0 means W) simulates only ranks 0..P−1 as representatives of their classes
   // {r, r+P, r+2P, ...}: valid when shifting every rank by P maps the whole system onto itself (equal programs and
@@ -103,27 +61,10 @@ class Engine {
   // exact only while the events of one time commute (see README "Symmetry"); when a transfer would share a port or
   // (with comm_slowdown > 0) a rank's compute end coincides with one of its transfers ending, Run() stops and
   // symmetry_broken() is set, and the caller must run the general engine (period W) instead.
-  Engine(const Topology& topology, const HardwareProfile& hw, const std::vector<RankProgram>& programs,
+  Engine(const Topology& topology, const EngineParams& params, const std::vector<RankProgram>& programs,
          const std::vector<uint32_t>& program_of_rank, int period = 0);
   // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts).
   void TraceRank(int rank, const RankSchedule* schedule);
-  // Pass start (t = 0): each rank has probability `f` of having posted ahead of its GPU, so that its first kernel gets
-  // the SMs before its first transfer (HardwareProfile::forward_kernel_first). The engine is deterministic: a
-  // transfer posted at t = 0 beside a GPU-filling kernel waits the expected time, q × the start wait, where
-  // q = 1 − (1 − f)^n is the chance that at least one of its n participants (2 for send/recv, W for a collective) is
-  // kernel-first; the collective or pair cannot start before that rank's NCCL kernel has SMs. Default 0.
-  void SetKernelFirstFraction(double f) { kernel_first_ = f; }
-  // A transfer's rate factor while either end computes (default: HardwareProfile::comm_rate_beside_compute; the
-  // simulation of a backward pass sets HardwareProfile::BesideRate(false)).
-  void SetBesideRate(double f) { beside_ = f; }
-  // Pass start: a rank whose host posts an NCCL group (a comm op with no dependencies, listed before the first compute
-  // op) before its first kernel, on a GPU that is not held back (not kernel-first), launches that kernel only after
-  // the host is done posting: the first compute op starts no earlier than `us`. Simulate passes the expected delay,
-  // (1 − kernel-first fraction) × HardwareProfile::nccl_post_us. Default 0.
-  void SetFirstKernelDelayUs(double us) { first_kernel_delay_ = TimePs(std::llround(us * 1e6)); }
-  // How often NCCL takes SMs from an eligible kernel's last round in this pass (HardwareProfile::
-  // DisplacedTailFraction); default: the profile's pass-independent value.
-  void SetDisplacedTailFraction(double f) { displaced_fraction_ = f; }
   Status Run();
 
   const std::vector<RankTotals>& totals() const { return totals_; }
@@ -134,19 +75,6 @@ class Engine {
 
  private:
   enum EventType : uint32_t { kComputeDone = 0, kFlowDone = 1, kWake = 2 };
-  // Events at one time are kept in one FIFO bucket (FIFO order is sequence order); a 4-ary heap orders the distinct
-  // times. A ring's ranks act in lockstep, so there are few distinct pending times and most pushes hit a cached bucket.
-  struct Event {
-    uint32_t type, id, version;
-  };
-  struct Bucket {
-    TimePs t = 0;
-    std::vector<Event> items;
-  };
-  struct TimeKey {
-    TimePs t;
-    uint32_t bucket;
-  };
   struct Pending {
     int32_t src, tag, pos;
     TimePs ready;  // when the poster's communication kernel gets SMs (comm_start_wait)
@@ -172,9 +100,10 @@ class Engine {
   };
   struct Rank {
     int32_t next[kStreamCount] = {0, 0}, done[kStreamCount] = {0, 0};
-    bool comp_busy = false, comm_busy = false, comp_slow = false, started = false, wake_pushed = false,
-         first_wait = false, tail_displaced = false,
-         slow_from_start = false;  // the running kernel launched beside NCCL's kernel and has run beside it since  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
+    bool comp_busy = false, comm_busy = false, comp_slow = false, started = false, wake_pushed = false;
+    bool first_wait = false;  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
+    bool tail_displaced = false;
+    bool slow_from_start = false;  // the running kernel launched beside NCCL's kernel and has run beside it since
     uint32_t comp_version = 0;
     double comp_left_ps = 0;  // work left, in ps at full speed
     TimePs comp_last = 0, comp_start = 0;
@@ -208,15 +137,14 @@ class Engine {
   const SimOp& OpAt(int rank, int stream, int pos) const {
     return programs_[program_of_rank_[rank]].streams[stream][pos];
   }
-  void Push(TimePs t, uint32_t type, uint32_t id, uint32_t version);
-  uint32_t BucketFor(TimePs t);
+  void Push(TimePs t, uint32_t type, uint32_t id, uint32_t version) { queue_.Push(t, {type, id, version}); }
   void Mark(int rank, TimePs now);
   void TryAdvance(int rank, TimePs now);
   // When a communication kernel rank `r` posts at `now` gets SMs: later by comm_start_wait × the running compute op's
   // remaining time (at t = 0 the expected wait over kernel-first participants, `participants` of them).
   TimePs ReadyAt(int r, TimePs now, int participants = 2) const;
-  // When rank r's first compute op may start (SetFirstKernelDelayUs): 0 or the delay.
-  TimePs FirstKernelAt(int r) const;
+  // When rank r's first compute op may start (EngineParams::first_kernel_delay_ps): 0 or the delay.
+  TimePs FirstKernelAt(int r) const { return first_kernel_at_[program_of_rank_[r]]; }
   // A transfer just posted waits for the running kernel's first idle slot: when that kernel's last round starts on
   // every slot at once, NCCL's kernel takes some of them and the kernel runs SimOp::displaced_ps longer.
   void DisplaceTail(int r, TimePs now);
@@ -224,6 +152,8 @@ class Engine {
   // for that transfer (HardwareProfile::HeldSmsFor) × the kernel's CTAs per SM.
   int32_t HeldSlotsBeside(int r, const SimOp& kernel) const;
   void Post(int rank, int pos, TimePs now);
+  // Removes and returns (in `match`) the first of `posted` from `src` with `tag`; false when there is none.
+  static bool TakePending(InlineVec<Pending, 2>* posted, int src, int tag, Pending* match);
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);
   // src/dst: representatives (state); route_src/route_dst: the actual ranks whose route the transfer takes.
@@ -241,35 +171,31 @@ class Engine {
   void FinishFlow(int32_t f, TimePs now);
   void TryCollectiveStep(Collective& c, int tag, int rank, TimePs now);
   void Record(int rank, int stream, int pos, TimePs start, TimePs end);
+  // Rank r's running compute op ends at `now`.
+  void ComputeDone(int r, TimePs now);
+  // After the last event: an error naming the first op some rank never finished (a deadlock), else Ok.
+  Status StallCheck() const;
 
   const Topology& topo_;
-  const HardwareProfile& hw_;
+  const EngineParams params_;
+  const HardwareProfile& hw_;  // params_.profile: its transfer tables
   const std::vector<RankProgram>& programs_;
   const std::vector<uint32_t>& program_of_rank_;
   int world_;
   int period_;
   bool symmetric_;      // period_ < world_
   bool broken_ = false;  // a symmetric run met a case it cannot prove exact
-  double slowdown_;
-  double start_wait_;
-  double kernel_first_ = 0;  // SetKernelFirstFraction
-  double displaced_fraction_ = -1;  // SetDisplacedTailFraction (< 0: the profile's displaced_tail_fraction)
-  // The chance that the pass-start kernel of rank r gets the SMs before a transfer among `participants` ranks.
-  double KernelFirstChance(int r, int participants) const;
-  TimePs first_kernel_delay_ = 0;  // SetFirstKernelDelayUs
-  double beside_;  // comm_rate_beside_compute
-  TimePs coll_step_latency_;
-  TimePs coll_hop_latency_;  // < 0: link latency + coll_step_latency_
+  // The chance that the pass-start kernel of a rank gets the SMs before a transfer among `participants` ranks (1, 2
+  // or W), 1 − (1 − kernel-first fraction)^participants.
+  double KernelFirstChance(int participants) const {
+    return participants == 1 ? kernel_first_chance_[0] : participants == 2 ? kernel_first_chance_[1]
+                                                                           : kernel_first_chance_[2];
+  }
+  double kernel_first_chance_[3] = {0, 0, 0};  // for 1, 2 and W participants
+  std::vector<TimePs> first_kernel_at_;  // per program: FirstKernelAt
   std::vector<Rank> ranks_;
   std::vector<RankTotals> totals_;
-  std::vector<TimeKey> heap_;
-  std::vector<Bucket> buckets_;
-  std::vector<uint32_t> free_buckets_;
-  std::unordered_map<TimePs, uint32_t> open_;
-  static constexpr int kCache = 4;
-  TimeKey cache_[kCache];
-  int cache_next_ = 0;
-  uint64_t seq_ = 0;
+  EventQueue queue_;
   std::vector<Flow> flows_;
   std::vector<int32_t> free_flows_;
   // Flows on each port: a few inline (the common case), more in `more` (16 bytes per port, so a rank's four ports

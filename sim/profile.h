@@ -13,60 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "sim/wave_model.h"
 
 namespace ringlab::sim {
 
 // Achieved attention throughput for one (pass, mask, head dim), as a function of the block size. The block size of
 // a q×kv block is its geometric mean side sqrt(q_tokens·kv_tokens); between points the rate is interpolated linearly
 // in log2(size), outside them it is held at the nearest point.
-// Optional kernel wave model (replaces `points` when present): the kernel runs N CTAs, each looping over n tiles;
-//   grid "q"  (forward):  N = B·h·ceil(q/tile_q),    n = ceil(kv/tile_kv)·pairs/(q·kv)
-//   grid "kv" (backward): N = B·hkv·ceil(kv/tile_kv), n = ceil(q/tile_q)·(H/Hkv)·pairs/(q·kv)
-// (h, hkv: the heads of the op, from its FLOPs). With S = sms·ctas_per_sm slots, each full round of S CTAs costs
-// ctas_per_sm·(n + cta_overhead_tiles)·tile_us; a last partial round of r CTAs puts m = ceil(r/sms) on an SM and costs
-// m·(n + overhead)·tile_us / θ_m, θ_m = single_resident_throughput + (1 − it)·(m − 1)/(ctas_per_sm − 1) (1 if m ≥ k).
-// With a measured round table (`round_us`, from `ringlab calibrate` microbenchmarks or a trace fit), the cost of one
-// full round is read from the table instead of ctas_per_sm·(n + overhead)·tile_us: R(n) is interpolated linearly in
-// (log n, log R) between measured points; outside them it follows R = a + b·n (a fixed cost per CTA plus a steady
-// cost per tile) through the nearest end segment, with a in [0, R(end)]: a longer loop never runs faster per tile
-// than the table's end says, and a shorter one never costs more. A partial round then costs m·R(n) /
-// (ctas_per_sm·θ_m). This is
-// what lets large-S blocks be predicted from block-level measurements instead of a line fitted at one block size.
-struct WaveModel {
-  bool enabled = false;
-  bool grid_kv = false;  // false: grid over (heads, q tiles); true: over (kv heads, kv tiles)
-  int tile_q = 128, tile_kv = 64, sms = 132, ctas_per_sm = 1;
-  double tile_us = 0, cta_overhead_tiles = 0, single_resident_throughput = 1;
-  std::vector<std::pair<double, double>> round_us;  // (tiles per CTA n, µs of one full round), increasing n; optional
-  // Cost in microseconds of one full round (every slot busy) of CTAs that each loop over n tiles.
-  double RoundUs(double n) const;
-  // CTAs and tiles per CTA of a block (see above), and the number of full-round equivalents `ctas` CTAs take:
-  // full rounds + m / (ctas_per_sm·θ_m) for a last partial round. KernelUs = EffectiveRounds(CTAs) · RoundUs(n).
-  double Ctas(int64_t q, int64_t kv, double h, int batch, double group) const;
-  double TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const;
-  double EffectiveRounds(double ctas) const;
-  // Kernel time in microseconds (no launch): EffectiveRounds(CTAs)·RoundUs(n). A block with q×kv tokens, `pairs` allowed pairs, h query heads, batch b,
-  // `group` = H/Hkv query heads per kv head.
-  double KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
-  // A causal block (query row i sees key j iff j <= i + diagonal_offset): its CTAs loop over unequal numbers of tiles,
-  // heaviest first within a head (as kernels/cuda launches them), and the block scheduler hands each CTA to the first
-  // free slot. Each CTA holds its slot for RoundUs(its tiles); the kernel time is the last slot's end (list
-  // scheduling in launch order). With more than 16 rounds the unequal loops average out and EffectiveRounds ·
-  // RoundUs(mean tiles) is used instead (and keeps the cost of huge blocks O(1)).
-  // `first_idle_us` (optional): when the first slot goes idle with no CTA left to hand out (FirstIdleUs).
-  double CausalKernelUs(int64_t q, int64_t kv, int64_t diagonal_offset, double h, int batch, double group,
-                        double* first_idle_us = nullptr) const;
-  // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment
-  // another kernel (NCCL's, posted on another stream while this one runs) gets an SM. Equal CTAs: the start of the
-  // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer
-  // CTAs than slots.
-  double FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
-  // Equal CTAs (a full-mask block), whose last, partial round starts on every slot at once: a transfer posted before that instant has its NCCL kernel pending, and when the slots free
-  // together NCCL's kernel takes `nccl_sms` of them; the last round's CTAs that no longer fit run one round later.
-  // The extra kernel time in microseconds (RoundUs(n)), or 0 when the last round fits beside NCCL.
-  double DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group, int nccl_sms) const;
-};
-
+// Optional kernel wave model (wave_model.h; replaces `points` when present).
 struct AttentionTable {
   std::string pass;  // forward | backward
   std::string mask;  // causal | full
@@ -95,7 +49,8 @@ struct HardwareProfile {
   // first gets its SMs first on every rank. See KernelFirstFraction.
   std::vector<std::pair<int, double>> forward_kernel_first, backward_kernel_first;
   // Host time to post an NCCL group (ncclGroupStart, the sends/receives or the collective, ncclGroupEnd) on a rank
-  // whose GPU waits for the host: the kernel listed after it launches that much later (Engine::SetFirstKernelDelayUs).
+  // whose GPU waits for the host: the kernel listed after it launches that much later
+  // (EngineParams::first_kernel_delay_ps).
   double nccl_post_us = 0;
   // Whether the executor being modelled starts a rank's ops in list order where that costs nothing (core/start_order.h:
   // ringlab's GPU executor does; JSON compute.start_order "listed", the default) or lets each stream release its ops
@@ -167,11 +122,12 @@ struct HardwareProfile {
   const AttentionTable* FindTable(const std::string& pass, const std::string& mask, int head_dim) const;
 };
 
-// Parses a profile; errors name the file and the field ("h100.json: network.nic_gbps.value must be > 0").
 // The fraction of ranks that start a pass kernel-first at world size `world`: the entry of the largest measured world
 // size <= world (the smallest one below all of them); 0 when none was measured.
 double KernelFirstFraction(const HardwareProfile& hw, bool forward, int world);
 
+// Parses a profile (profile_parse.cc); errors name the file and the field ("h100.json: network.nic_gbps.value must be
+// > 0").
 Status ParseProfile(const nlohmann::json& j, const std::string& origin, HardwareProfile* out);
 // `name_or_path`: a path to a JSON file, or a name looked up as <profile dir>/<name>.json.
 Status LoadProfile(const std::string& name_or_path, HardwareProfile* out);

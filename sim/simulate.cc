@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <unordered_map>
 
@@ -38,6 +39,104 @@ std::vector<int> SampleRanks(int w) {
 
 double Seconds(std::chrono::steady_clock::time_point a) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+}
+
+// Every rank's compiled program (equal programs stored once) and the full schedules of the traced ranks.
+struct Compiled {
+  std::vector<RankProgram> programs;
+  std::vector<uint32_t> program_of;  // per rank: its program
+  std::vector<RankSchedule> kept;    // schedules of traced ranks
+  std::vector<int> kept_index;       // per rank: its schedule in `kept`, or −1
+  int64_t schedule_op_count = 0;
+  bool shared_by_sample = false;     // above share_probe_above ranks, a sample of equal programs made all share one
+};
+
+Compiled CompileAll(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& opt) {
+  const int w = cfg.world;
+  const CostModel cost(hw, cfg);
+  Compiled c;
+  c.program_of.assign(w, 0);
+  c.kept_index.assign(w, -1);
+  std::vector<bool> traced(w, false);
+  if (opt.trace == TraceMode::kAll) traced.assign(w, true);
+  if (opt.trace == TraceMode::kRanks)
+    for (int r : opt.trace_ranks) traced[r] = true;
+  auto keep = [&](int r, RankSchedule rs) {
+    c.kept_index[r] = int(c.kept.size());
+    c.kept.push_back(std::move(rs));
+  };
+  if (opt.share_probe_above > 0 && w > opt.share_probe_above) {
+    std::vector<RankProgram> sample;
+    bool equal = true;
+    for (int r : SampleRanks(w)) {
+      RankProgram p = CompileRank(BuildRankSchedule(cfg, r), r, w, cost, hw.listed_start_order);
+      if (!sample.empty() && !(p == sample.front())) {
+        equal = false;
+        break;
+      }
+      if (sample.empty()) sample.push_back(std::move(p));
+    }
+    if (equal) {
+      c.shared_by_sample = true;
+      c.programs.push_back(std::move(sample.front()));
+      c.schedule_op_count = c.programs[0].OpCount() * w;
+      for (int r = 0; r < w; ++r)
+        if (traced[r]) keep(r, BuildRankSchedule(cfg, r));
+      return c;
+    }
+  }
+  std::unordered_multimap<uint64_t, uint32_t> by_hash;
+  for (int r = 0; r < w; ++r) {
+    RankSchedule rs = BuildRankSchedule(cfg, r);
+    RankProgram p = CompileRank(rs, r, w, cost, hw.listed_start_order);
+    c.schedule_op_count += int64_t(rs.ops.size());
+    const uint64_t h = HashProgram(p);
+    int found = -1;
+    auto [a, b] = by_hash.equal_range(h);
+    for (auto it = a; it != b; ++it)
+      if (c.programs[it->second] == p) found = int(it->second);
+    if (found < 0) {
+      found = int(c.programs.size());
+      c.programs.push_back(std::move(p));
+      by_hash.emplace(h, uint32_t(found));
+    }
+    c.program_of[r] = uint32_t(found);
+    if (traced[r]) keep(r, std::move(rs));
+  }
+  return c;
+}
+
+// The summary from the engine's per-rank totals (`totals[r % period]` stands for rank r): the same quantities core's
+// Summarize computes from a full trace.
+RunSummary SummaryFromTotals(const ScheduleConfig& cfg, const HardwareProfile& hw, const Compiled& c,
+                             const std::vector<RankTotals>& totals, int period) {
+  const int w = cfg.world;
+  auto tot = [&](int r) -> const RankTotals& { return totals[r % period]; };
+  RunSummary s;
+  s.ranks.resize(w);
+  TimePs t_begin = std::numeric_limits<TimePs>::max(), t_end = 0;
+  for (int r = 0; r < w; ++r) {
+    t_begin = std::min(t_begin, tot(r).start_ps);
+    t_end = std::max(t_end, tot(r).end_ps);
+  }
+  if (w == 0 || t_begin == std::numeric_limits<TimePs>::max()) t_begin = 0;
+  // The ranks' host threads start a pass up to the profile's start skew apart; the ring waits for the last (W > 1).
+  const double skew_us =
+      w > 1 ? (cfg.pass == Pass::kForward ? hw.forward_start_skew_us : hw.backward_start_skew_us) : 0;
+  s.step_time_us = double(t_end - t_begin) * 1e-6 + skew_us;
+  for (int r = 0; r < w; ++r) {
+    RankMetrics& m = s.ranks[r];
+    const RankProgram& p = c.programs[c.program_of[r]];
+    m.start_us = double(t_begin) * 1e-6;
+    m.end_us = double(tot(r).end_ps) * 1e-6;
+    m.compute_us = double(tot(r).compute_ps) * 1e-6;
+    m.comm_us = double(tot(r).comm_ps) * 1e-6;
+    m.both_us = double(tot(r).both_ps) * 1e-6;
+    m.flops = p.flops;
+    s.peak_memory_bytes = std::max(s.peak_memory_bytes, p.memory_bytes);
+  }
+  SummarizeRanks(hw.peak_tflops, &s);
+  return s;
 }
 
 }  // namespace
@@ -77,89 +176,25 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
       return Status::InvalidArgument("--trace-ranks: rank " + std::to_string(r) + " is not in [0, " +
                                      std::to_string(w) + ")");
   const auto t0 = std::chrono::steady_clock::now();
-  const CostModel cost(hw, cfg);
   SimResult res;
   res.config = cfg;
   res.hardware = hw.name;
   res.topology = topo.Describe();
-
-  std::vector<bool> traced(w, false);
-  if (opt.trace == TraceMode::kAll) traced.assign(w, true);
-  if (opt.trace == TraceMode::kRanks)
-    for (int r : opt.trace_ranks) traced[r] = true;
-  std::vector<RankSchedule> kept;  // schedules of traced ranks
-  std::vector<int> kept_index(w, -1);
-  std::vector<RankProgram> programs;
-  std::vector<uint32_t> program_of(w, 0);
-
-  bool shared = false;
-  if (opt.share_probe_above > 0 && w > opt.share_probe_above) {
-    std::vector<RankProgram> sample;
-    bool equal = true;
-    for (int r : SampleRanks(w)) {
-      RankProgram p = CompileRank(BuildRankSchedule(cfg, r), r, w, cost, hw.listed_start_order);
-      res.schedule_op_count += 0;
-      if (!sample.empty() && !(p == sample.front())) {
-        equal = false;
-        break;
-      }
-      if (sample.empty()) sample.push_back(std::move(p));
-    }
-    if (equal) {
-      shared = true;
-      programs.push_back(std::move(sample.front()));
-      res.schedule_op_count = programs[0].OpCount() * w;
-    }
-  }
-  if (!shared) {
-    std::unordered_multimap<uint64_t, uint32_t> by_hash;
-    for (int r = 0; r < w; ++r) {
-      RankSchedule rs = BuildRankSchedule(cfg, r);
-      RankProgram p = CompileRank(rs, r, w, cost, hw.listed_start_order);
-      res.schedule_op_count += int64_t(rs.ops.size());
-      const uint64_t h = HashProgram(p);
-      int found = -1;
-      auto [a, b] = by_hash.equal_range(h);
-      for (auto it = a; it != b; ++it)
-        if (programs[it->second] == p) found = int(it->second);
-      if (found < 0) {
-        found = int(programs.size());
-        programs.push_back(std::move(p));
-        by_hash.emplace(h, uint32_t(found));
-      }
-      program_of[r] = uint32_t(found);
-      if (traced[r]) {
-        kept_index[r] = int(kept.size());
-        kept.push_back(std::move(rs));
-      }
-    }
-  } else {
-    for (int r = 0; r < w; ++r)
-      if (traced[r]) {
-        kept_index[r] = int(kept.size());
-        kept.push_back(BuildRankSchedule(cfg, r));
-      }
-  }
-  res.distinct_programs = int(programs.size());
-  res.programs_shared_by_sample = shared;
+  const Compiled c = CompileAll(cfg, hw, opt);
+  res.schedule_op_count = c.schedule_op_count;
+  res.distinct_programs = int(c.programs.size());
+  res.programs_shared_by_sample = c.shared_by_sample;
   res.compile_s = Seconds(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
   int period = w;
   if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
-    period = FindSymmetryPeriod(topo, programs, program_of);
+    period = FindSymmetryPeriod(topo, c.programs, c.program_of);
   std::optional<Engine> engine;
-  const bool forward = cfg.pass == Pass::kForward;
-  const double kernel_first = w > 1 ? KernelFirstFraction(hw, forward, w) : 0;
-  auto configure = [&](Engine& e) {  // the pass's numbers from the profile, the same for both engines below
-    e.SetKernelFirstFraction(kernel_first);
-    e.SetBesideRate(hw.BesideRate(forward));
-    e.SetFirstKernelDelayUs(w > 1 ? (1 - kernel_first) * hw.nccl_post_us : 0);
-    e.SetDisplacedTailFraction(hw.DisplacedTailFraction(forward));
-  };
+  // The pass's numbers from the profile, once for both engines below.
+  const EngineParams params = EngineParams::ForPass(hw, cfg.pass == Pass::kForward, w);
   if (period < w) {
-    engine.emplace(topo, hw, programs, program_of, period);
-    configure(*engine);
+    engine.emplace(topo, params, c.programs, c.program_of, period);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -168,10 +203,9 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     }
   }
   if (!engine) {
-    engine.emplace(topo, hw, programs, program_of);
-    configure(*engine);
+    engine.emplace(topo, params, c.programs, c.program_of);
     for (int r = 0; r < w; ++r)
-      if (kept_index[r] >= 0) engine->TraceRank(r, &kept[kept_index[r]]);
+      if (c.kept_index[r] >= 0) engine->TraceRank(r, &c.kept[c.kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
   }
   res.run_s = Seconds(t1);
@@ -181,43 +215,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.stats.ops *= w / period;
   res.stats.events *= w / period;
   res.stats.flows *= w / period;
-
-  // Summary from the engine's per-rank totals: the same quantities core's Summarize computes from a full trace.
-  RunSummary& s = res.summary;
-  const auto& tot_rep = engine->totals();
-  auto tot = [&](int r) -> const RankTotals& { return tot_rep[r % period]; };
-  s.ranks.resize(w);
-  TimePs t_begin = std::numeric_limits<TimePs>::max(), t_end = 0;
-  for (int r = 0; r < w; ++r) {
-    t_begin = std::min(t_begin, tot(r).start_ps);
-    t_end = std::max(t_end, tot(r).end_ps);
-  }
-  if (w == 0 || t_begin == std::numeric_limits<TimePs>::max()) t_begin = 0;
-  // The ranks' host threads start a pass up to the profile's start skew apart; the ring waits for the last (W > 1).
-  const double skew_us = w > 1 ? (cfg.pass == Pass::kForward ? hw.forward_start_skew_us : hw.backward_start_skew_us) : 0;
-  s.step_time_us = double(t_end - t_begin) * 1e-6 + skew_us;
-  double comm_total = 0, hidden_total = 0;
-  for (int r = 0; r < w; ++r) {
-    RankMetrics& m = s.ranks[r];
-    m.start_us = double(t_begin) * 1e-6;
-    m.end_us = double(tot(r).end_ps) * 1e-6;
-    m.compute_us = double(tot(r).compute_ps) * 1e-6;
-    m.comm_us = double(tot(r).comm_ps) * 1e-6;
-    m.both_us = double(tot(r).both_ps) * 1e-6;
-    m.idle_us = s.step_time_us - (m.compute_us + m.comm_us - m.both_us);
-    m.flops = programs[program_of[r]].flops;
-    s.max_compute_us = std::max(s.max_compute_us, m.compute_us);
-    s.mean_compute_us += m.compute_us / w;
-    s.total_flops += m.flops;
-    comm_total += m.comm_us;
-    hidden_total += m.both_us;
-    s.peak_memory_bytes = std::max(s.peak_memory_bytes, programs[program_of[r]].memory_bytes);
-  }
-  s.exposed_comm_us = std::max(0.0, s.step_time_us - s.max_compute_us);
-  s.overlap_fraction = comm_total > 0 ? hidden_total / comm_total : 1.0;
-  s.load_imbalance = s.mean_compute_us > 0 ? s.max_compute_us / s.mean_compute_us : 1.0;
-  s.tflops_per_gpu = s.step_time_us > 0 ? s.total_flops / (s.step_time_us * 1e-6) / w / 1e12 : 0;
-  s.mfu = hw.peak_tflops > 0 ? s.tflops_per_gpu / hw.peak_tflops : 0;
+  res.summary = SummaryFromTotals(cfg, hw, c, engine->totals(), period);
 
   res.trace.meta.source = "sim";
   res.trace.meta.config = cfg;

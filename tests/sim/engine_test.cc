@@ -49,10 +49,11 @@ SimOp Transfer(OpKind kind, int tag, int64_t bytes) {
   return o;
 }
 
-// Runs rank 0 (compute and comm streams) and rank 1 (comm stream only) on `hw`; `setup` configures the engine first.
+// Runs rank 0 (compute and comm streams) and rank 1 (comm stream only) on `hw`; `setup` adjusts the engine's parameters
+// first.
 // Returns each rank's end time in microseconds.
 std::array<double, 2> RunPair(const HardwareProfile& hw, std::vector<SimOp> compute0, std::vector<SimOp> comm0,
-                              std::vector<SimOp> comm1, const std::function<void(Engine&)>& setup = nullptr) {
+                              std::vector<SimOp> comm1, const std::function<void(EngineParams&)>& setup = nullptr) {
   std::vector<RankProgram> programs(2);
   programs[0].streams[0] = std::move(compute0);
   programs[0].streams[1] = std::move(comm0);
@@ -60,8 +61,9 @@ std::array<double, 2> RunPair(const HardwareProfile& hw, std::vector<SimOp> comp
   const std::vector<uint32_t> program_of = {0, 1};  // the engine keeps references to both
   Topology topo;
   EXPECT_TRUE(Topology::Make(hw, 2, TopologyConfig{}, &topo).ok());
-  Engine engine(topo, hw, programs, program_of);
-  if (setup) setup(engine);
+  EngineParams params = EngineParams::FromProfile(hw);
+  if (setup) setup(params);
+  Engine engine(topo, params, programs, program_of);
   const Status st = engine.Run();
   EXPECT_TRUE(st.ok()) << st.message();
   return {engine.totals()[0].end_ps / kPsPerUs, engine.totals()[1].end_ps / kPsPerUs};
@@ -169,7 +171,7 @@ TEST(SimEngine, TwoFlowsOnOneLinkGetHalfTheBandwidthEach) {
   Topology topo;
   ASSERT_TRUE(Topology::Make(hw, 3, {}, &topo).ok());
   TwoFlows t(100'000'000, 100'000'000);
-  Engine e(topo, hw, t.programs, t.of);
+  Engine e(topo, EngineParams::FromProfile(hw), t.programs, t.of);
   ASSERT_TRUE(e.Run().ok());
   EXPECT_EQ(e.totals()[1].end_ps, 2'000'000'000 + 3'000'000);
   EXPECT_EQ(e.totals()[2].end_ps, 2'000'000'000 + 3'000'000);
@@ -182,7 +184,7 @@ TEST(SimEngine, BandwidthReturnsToTheRemainingFlow) {
   Topology topo;
   ASSERT_TRUE(Topology::Make(hw, 3, {}, &topo).ok());
   TwoFlows t(100'000'000, 200'000'000);
-  Engine e(topo, hw, t.programs, t.of);
+  Engine e(topo, EngineParams::FromProfile(hw), t.programs, t.of);
   ASSERT_TRUE(e.Run().ok());
   EXPECT_EQ(e.totals()[1].end_ps, 2'000'000'000);
   EXPECT_EQ(e.totals()[2].end_ps, 3'000'000'000);
@@ -230,7 +232,7 @@ TEST(SimEngine, KernelFirstRanksDelayAPassStartTransferByTheExpectedWait) {
     SimOp attend = Kernel(100);
     attend.idle_frac = 0.8f;
     const auto end = RunPair(hw, {attend}, {Transfer(OpKind::kSend, 0, 1000000)}, {Transfer(OpKind::kRecv, 0, 1000000)},
-                             [f = f](Engine& e) { e.SetKernelFirstFraction(f); });
+                             [f = f](EngineParams& p) { p.kernel_first_fraction = f; });
     EXPECT_NEAR(end[1], end_us, 2e-5) << "f " << f;
   }
 }
@@ -245,7 +247,7 @@ TEST(SimEngine, AKernelListedAfterAnNcclGroupWaitsForTheHostToPostIt) {
     attend.op_id = kernel_first ? 0 : 1;
     send.op_id = kernel_first ? 1 : 0;
     const auto end = RunPair(hw, {attend}, {send}, {Transfer(OpKind::kRecv, 0, 1000000)},
-                             [](Engine& e) { e.SetFirstKernelDelayUs(20); });
+                             [](EngineParams& p) { p.first_kernel_delay_ps = 20 * 1000000; });
     EXPECT_NEAR(end[0], end0_us, 1e-6) << "kernel listed first " << kernel_first;
     EXPECT_NEAR(end[1], 20.0, 1e-6);
   }
@@ -265,9 +267,9 @@ TEST(SimEngine, AHeldFirstKernelStillMakesThePassStartTransferWaitOnKernelFirstR
   attend.slowdown = 1.0f;
   attend.op_id = 1;
   send.op_id = 0;
-  const auto end = RunPair(hw, {attend}, {send}, {Transfer(OpKind::kRecv, 0, 1000000)}, [](Engine& e) {
-    e.SetKernelFirstFraction(0.5);
-    e.SetFirstKernelDelayUs(20);
+  const auto end = RunPair(hw, {attend}, {send}, {Transfer(OpKind::kRecv, 0, 1000000)}, [](EngineParams& p) {
+    p.kernel_first_fraction = 0.5;
+    p.first_kernel_delay_ps = 20 * 1000000;
   });
   EXPECT_NEAR(end[0], 120.0, 1e-6);
   EXPECT_NEAR(end[1], 80.0, 2e-5);

@@ -130,10 +130,10 @@ TEST(SimSymmetry, ContentionFallsBackToTheGeneralRun) {
   Topology topo;
   ASSERT_TRUE(Topology::Make(hw, 4, {}, &topo).ok());
   EXPECT_EQ(FindSymmetryPeriod(topo, programs, of), 1);
-  Engine sym(topo, hw, programs, of, 1);
+  Engine sym(topo, EngineParams::FromProfile(hw), programs, of, 1);
   ASSERT_TRUE(sym.Run().ok());
   EXPECT_TRUE(sym.symmetry_broken());
-  Engine full(topo, hw, programs, of);
+  Engine full(topo, EngineParams::FromProfile(hw), programs, of);
   ASSERT_TRUE(full.Run().ok());
   EXPECT_FALSE(full.symmetry_broken());
   // Each port carries a 1 MB and a 3 MB flow at half of 0.1 B/ps; the 1 MB flows hold their ports until their bytes

@@ -1,0 +1,216 @@
+// The engine's transfers: posting and matching sends, receives and collectives, and the flows that carry their bytes
+// over the topology's ports (equal shares, re-rated when a flow joins or leaves a port or an end starts or stops
+// computing). The rest of the engine (streams, compute, the run loop) is in engine.cc.
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "sim/engine.h"
+
+namespace ringlab::sim {
+bool Engine::TakePending(InlineVec<Pending, 2>* posted, int src, int tag, Pending* match) {
+  for (int i = 0; i < posted->size(); ++i)
+    if ((*posted)[i].src == src && (*posted)[i].tag == tag) {
+      *match = (*posted)[i];
+      posted->erase(i);
+      return true;
+    }
+  return false;
+}
+
+void Engine::Post(int r, int pos, TimePs now) {
+  const SimOp& op = OpAt(r, 1, pos);
+  const bool collective = op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter;
+  const TimePs ready = ReadyAt(r, now, collective ? world_ : 2);
+  switch (op.kind) {
+    case OpKind::kSend: {
+      // Actual receiver d; its representative dc sees this send as coming from r shifted by −(d − dc).
+      const int dst = (r + op.peer_offset) % world_;
+      const int dc = dst % period_;
+      const int as_src = (r - (dst - dc) + world_) % world_;
+      Pending recv;
+      if (TakePending(&ranks_[dc].recvs, as_src, op.tag, &recv)) {
+        StartFlow(r, dc, r, dst, op.bytes, std::max(ready, recv.ready) - now, false, pos, recv.pos, now,
+                  GroupIsRing(r));
+        return;
+      }
+      ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos, ready});
+      return;
+    }
+    case OpKind::kRecv: {
+      const int src = (r + op.peer_offset) % world_;
+      Pending send;
+      if (TakePending(&ranks_[r].sends_to_me, src, op.tag, &send)) {
+        StartFlow(src % period_, r, src, r, op.bytes, std::max(ready, send.ready) - now, false, send.pos, pos, now,
+                  GroupIsRing(r));
+        return;
+      }
+      ranks_[r].recvs.push_back(Pending{src, op.tag, pos, ready});
+      return;
+    }
+    case OpKind::kAllGather:
+    case OpKind::kReduceScatter: {
+      Collective& c = collectives_[op.tag];
+      if (c.pos.empty()) {
+        c.pos.assign(period_, -1);
+        c.sent.assign(period_, 0);
+        c.recvd.assign(period_, 0);
+        c.sending.assign(period_, 0);
+        c.ready.assign(period_, 0);
+        c.chunk = world_ > 1 ? op.bytes / (world_ - 1) : 0;
+      }
+      c.pos[r] = pos;
+      c.ready[r] = ready;
+      if (++c.arrived == period_)
+        for (int x = 0; x < period_; ++x) TryCollectiveStep(c, op.tag, x, now);
+      return;
+    }
+    default:
+      throw std::logic_error("compute op kind on the comm stream");
+  }
+}
+
+void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
+  const int steps = world_ - 1;
+  if (c.sending[x] || c.sent[x] >= steps || c.recvd[x] < c.sent[x]) return;
+  c.sending[x] = 1;
+  const int next = (x + 1) % world_;
+  const TimePs wait = c.sent[x] == 0 ? std::max<TimePs>(0, std::max(c.ready[x], c.ready[next % period_]) - now) : 0;
+  const TimePs step_latency = params_.collective_hop_latency_ps >= 0 ? 0 : params_.collective_step_latency_ps;
+  StartFlow(x, next % period_, x, next, c.chunk, step_latency + wait, true, x, tag, now);
+}
+
+void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
+                       bool collective, int src_pos, int dst_pos, TimePs now, bool ring) {
+  int32_t f;
+  if (!free_flows_.empty()) {
+    f = free_flows_.back();
+    free_flows_.pop_back();
+  } else {
+    f = int32_t(flows_.size());
+    flows_.emplace_back();
+  }
+  Flow& fl = flows_[f];
+  TimePs lat;
+  int out_port, in_port;
+  topo_.Route(route_src, route_dst, &out_port, &in_port, &lat);
+  // Ports are numbered by (representative) rank: 4·rank + kind. A port's rate depends only on its kind.
+  fl.port[0] = 4 * src + out_port % 4;
+  fl.port[1] = 4 * dst + in_port % 4;
+  // A shared port makes the result depend on the order of same-time joins and leaves: not provably symmetric.
+  if (symmetric_ && (port_flows_[fl.port[0]].n > 0 || port_flows_[fl.port[1]].n > 0)) broken_ = true;
+  fl.left_bytes = double(bytes);
+  fl.rate = 0;
+  fl.last = now;
+  fl.bytes_end = std::numeric_limits<TimePs>::max();
+  const TimePs hop_latency = params_.collective_hop_latency_ps;
+  fl.latency = (collective && hop_latency >= 0 ? hop_latency : lat) + extra_latency;
+  fl.collective = collective;
+  fl.src = src;
+  fl.dst = dst;
+  fl.src_pos = src_pos;
+  fl.dst_pos = dst_pos;
+  fl.scale = 1;
+  if (!collective && out_port % 4 < 2 && in_port % 4 < 2 && bytes > 0) {
+    // NVLink with a measured time table: the whole measured time becomes the flow's (its latency included, so a
+    // transfer beside a kernel stretches as a whole, as measured), at the rate that gives it.
+    const double table_us = hw_.P2pTimeUs(ring, bytes);
+    if (table_us > 0) {
+      const double line_us = double(bytes) / std::min(topo_.PortBytesPerPs(out_port), topo_.PortBytesPerPs(in_port)) * 1e-6;
+      fl.scale = std::clamp(line_us / table_us, 1e-3, 5.0);
+      fl.latency = extra_latency;
+    }
+  }
+  ++stats_.flows;
+  for (int p : fl.port) port_flows_[p].add(f);
+  if (port_flows_[fl.port[0]].n == 1 && port_flows_[fl.port[1]].n == 1) {
+    // Alone on both ports (the common case): what Reflow would do, directly. The rate is the smaller port rate.
+    fl.rate = std::min(topo_.PortBytesPerPs(fl.port[0]), topo_.PortBytesPerPs(fl.port[1])) * FlowFactor(fl);
+    fl.bytes_end = now + RoundPs(fl.left_bytes / fl.rate);
+    Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
+    return;
+  }
+  for (int p : fl.port) Reflow(p, now);
+}
+
+void Engine::RescheduleFlow(int32_t f, TimePs now) {
+  Flow& fl = flows_[f];
+  if (now >= fl.bytes_end) return;  // bytes already through; only the latency tail is left
+  fl.left_bytes = std::max(0.0, fl.left_bytes - fl.rate * double(now - fl.last));
+  fl.last = now;
+  double rate = 1e300;
+  for (int p : fl.port) rate = std::min(rate, topo_.PortBytesPerPs(p) / double(port_flows_[p].n));
+  rate *= FlowFactor(fl);
+  if (rate == fl.rate && fl.bytes_end != std::numeric_limits<TimePs>::max()) return;
+  fl.rate = rate;
+  fl.bytes_end = now + RoundPs(fl.left_bytes / rate);
+  Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
+}
+
+double Engine::FlowFactor(const Flow& fl) const {
+  if (params_.beside_rate >= 1) return fl.scale;
+  return fl.scale * (ranks_[fl.port[0] / 4].comp_busy || ranks_[fl.port[1] / 4].comp_busy ? params_.beside_rate : 1);
+}
+
+bool Engine::GroupIsRing(int r) const {
+  const Rank& k = ranks_[r];
+  const std::vector<SimOp>& ms = programs_[program_of_rank_[r]].streams[1];
+  int send_peer = -1, recv_peer = -1;
+  for (int pos = k.grp_begin; pos < k.grp_end && pos < int(ms.size()); ++pos) {
+    if (ms[pos].kind == OpKind::kSend) send_peer = ms[pos].peer_offset;
+    if (ms[pos].kind == OpKind::kRecv) recv_peer = ms[pos].peer_offset;
+  }
+  return send_peer >= 0 && recv_peer >= 0 && send_peer != recv_peer;
+}
+
+void Engine::ComputeStateChanged(int r, TimePs now) {
+  if (params_.beside_rate >= 1) return;
+  if (symmetric_) {  // a rate change that coincides with a flow starting or its bytes ending: order matters
+    for (int p = 4 * r; p < 4 * r + 4; ++p)
+      for (int i = 0; i < port_flows_[p].size(); ++i) {
+        const Flow& fl = flows_[port_flows_[p].at(i)];
+        if (fl.last == now || fl.bytes_end == now) broken_ = true;
+      }
+  }
+  for (int p = 4 * r; p < 4 * r + 4; ++p)
+    if (port_flows_[p].n > 0) Reflow(p, now);
+}
+
+void Engine::Reflow(int port, TimePs now) {
+  const PortFlows& pf = port_flows_[port];
+  for (int i = 0; i < pf.size(); ++i) RescheduleFlow(pf.at(i), now);
+}
+
+void Engine::FinishFlow(int32_t f, TimePs now) {
+  Flow& live = flows_[f];
+  for (int p : live.port) port_flows_[p].remove(f);
+  ++live.version;
+  const Flow fl = live;
+  free_flows_.push_back(f);
+  for (int p : fl.port)
+    if (port_flows_[p].n > 0) Reflow(p, now);
+  if (!fl.collective) {
+    CompleteComm(fl.src, fl.src_pos, now);
+    CompleteComm(fl.dst, fl.dst_pos, now);
+    return;
+  }
+  const int tag = fl.dst_pos;
+  Collective& c = collectives_.at(tag);
+  c.sending[fl.src] = 0;
+  ++c.sent[fl.src];
+  ++c.recvd[fl.dst];
+  const int steps = world_ - 1;
+  for (int x : {fl.src, fl.dst}) {
+    if (c.sent[x] == steps && c.recvd[x] == steps && c.pos[x] >= 0) {
+      const int pos = c.pos[x];
+      c.pos[x] = -1;
+      ++c.finished;
+      CompleteComm(x, pos, now);
+    } else {
+      TryCollectiveStep(c, tag, x, now);
+    }
+  }
+  if (c.finished == period_) collectives_.erase(tag);
+}
+
+}  // namespace ringlab::sim

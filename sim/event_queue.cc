@@ -1,0 +1,69 @@
+#include "sim/event_queue.h"
+
+#include <algorithm>
+
+namespace ringlab::sim {
+
+EventQueue::EventQueue() {
+  for (Slot& c : cache_) c = Slot{0, UINT32_MAX};
+}
+
+uint32_t EventQueue::BucketFor(int64_t t) {
+  for (const Slot& c : cache_)
+    if (c.t == t && c.bucket != UINT32_MAX) return c.bucket;
+  uint32_t id;
+  auto it = open_.find(t);
+  if (it != open_.end()) {
+    id = it->second;
+  } else {
+    if (!free_buckets_.empty()) {
+      id = free_buckets_.back();
+      free_buckets_.pop_back();
+    } else {
+      id = uint32_t(buckets_.size());
+      buckets_.emplace_back();
+    }
+    buckets_[id].t = t;
+    open_.emplace(t, id);
+    // 4-ary heap insert of the new distinct time.
+    size_t i = heap_.size();
+    heap_.push_back(Slot{t, id});
+    while (i > 0) {
+      const size_t parent = (i - 1) / 4;
+      if (heap_[parent].t <= t) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = Slot{t, id};
+  }
+  cache_[cache_next_] = Slot{t, id};
+  cache_next_ = (cache_next_ + 1) % kCache;
+  return id;
+}
+
+void EventQueue::Retire(const Slot& slot) {
+  buckets_[slot.bucket].items.clear();
+  free_buckets_.push_back(slot.bucket);
+  open_.erase(slot.t);
+  for (Slot& c : cache_)
+    if (c.bucket == slot.bucket) c = Slot{0, UINT32_MAX};
+  // Pop the root of the 4-ary heap.
+  const Slot last = heap_.back();
+  heap_.pop_back();
+  const size_t n = heap_.size();
+  if (n == 0) return;
+  size_t i = 0;
+  while (true) {
+    const size_t c0 = 4 * i + 1;
+    if (c0 >= n) break;
+    size_t best = c0;
+    for (size_t c = c0 + 1; c < std::min(c0 + 4, n); ++c)
+      if (heap_[c].t < heap_[best].t) best = c;
+    if (heap_[best].t >= last.t) break;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  heap_[i] = last;
+}
+
+}  // namespace ringlab::sim

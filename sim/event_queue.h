@@ -1,0 +1,60 @@
+// The engine's event queue: events ordered by (time, push order).
+//
+// Events at one time are kept in one FIFO bucket (FIFO order is push order); a 4-ary heap orders the distinct times.
+// A ring's ranks act in lockstep, so there are few distinct pending times and most pushes hit a cached bucket.
+//
+//   EventQueue q;
+//   q.Push(t, {type, id, version});
+//   while (!q.empty()) {
+//     const EventQueue::Slot top = q.Top();
+//     for (size_t i = 0; i < q.Size(top); ++i) Handle(q.At(top, i));   // pushes for top.t land at its end
+//     q.Retire(top);
+//   }
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+namespace ringlab::sim {
+
+class EventQueue {
+ public:
+  struct Event {
+    uint32_t type, id, version;
+  };
+  // A distinct pending time and the bucket that holds its events.
+  struct Slot {
+    int64_t t;
+    uint32_t bucket;
+  };
+
+  EventQueue();
+  void Push(int64_t t, const Event& e) { buckets_[BucketFor(t)].items.push_back(e); }
+  bool empty() const { return heap_.empty(); }
+  // The earliest pending time.
+  Slot Top() const { return heap_[0]; }
+  // Events of `slot` in push order; the count grows while events for its time are pushed.
+  size_t Size(const Slot& slot) const { return buckets_[slot.bucket].items.size(); }
+  Event At(const Slot& slot, size_t i) const { return buckets_[slot.bucket].items[i]; }
+  // Drops the top time (`slot`, from Top()) once all its events are handled.
+  void Retire(const Slot& slot);
+
+ private:
+  struct Bucket {
+    int64_t t = 0;
+    std::vector<Event> items;
+  };
+  uint32_t BucketFor(int64_t t);
+
+  std::vector<Slot> heap_;
+  std::vector<Bucket> buckets_;
+  std::vector<uint32_t> free_buckets_;
+  std::unordered_map<int64_t, uint32_t> open_;
+  static constexpr int kCache = 4;
+  Slot cache_[kCache];
+  int cache_next_ = 0;
+};
+
+}  // namespace ringlab::sim

@@ -1,0 +1,147 @@
+#include "sim/wave_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace ringlab::sim {
+
+double WaveModel::RoundUs(double n) const {
+  if (round_us.empty()) return ctas_per_sm * (n + cta_overhead_tiles) * tile_us;
+  if (n <= 0) return 0;
+  // Outside the table: a fixed cost per CTA plus a steady cost per tile, R = a + b·n, through the end segment, with
+  // a in [0, R at the end point] (so R never falls below proportional nor rises as n shrinks).
+  auto affine = [n](std::pair<double, double> end, std::pair<double, double> other) {
+    const double b = (other.second - end.second) / (other.first - end.first);
+    const double a = std::clamp(end.second - b * end.first, 0.0, end.second);
+    return a + (end.second - a) / end.first * n;
+  };
+  const auto& first = round_us.front();
+  const auto& last = round_us.back();
+  if (n >= last.first) return round_us.size() > 1 ? affine(last, round_us[round_us.size() - 2]) : last.second * n / last.first;
+  if (n <= first.first) return round_us.size() > 1 ? affine(first, round_us[1]) : first.second * n / first.first;
+  size_t i = 1;
+  while (round_us[i].first < n) ++i;
+  const auto [x0, y0] = round_us[i - 1];
+  const auto [x1, y1] = round_us[i];
+  const double f = std::log(n / x0) / std::log(x1 / x0);
+  return std::exp(std::log(y0) + f * (std::log(y1) - std::log(y0)));
+}
+
+double WaveModel::Ctas(int64_t q, int64_t kv, double h, int batch, double group) const {
+  const double tq = std::ceil(double(q) / tile_q), tkv = std::ceil(double(kv) / tile_kv);
+  return grid_kv ? std::max(1.0, std::round(batch * h / group)) * tkv : std::max(1.0, std::round(batch * h)) * tq;
+}
+
+double WaveModel::TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const {
+  const double fill = pairs / (double(q) * double(kv));
+  return (grid_kv ? std::ceil(double(q) / tile_q) * group : std::ceil(double(kv) / tile_kv)) * fill;
+}
+
+double WaveModel::EffectiveRounds(double ctas) const {
+  const double slots = double(sms) * ctas_per_sm;
+  const double full = std::floor(ctas / slots);
+  const double r = ctas - full * slots;
+  double rounds = full;
+  if (r > 0) {
+    const double m = std::ceil(r / sms);
+    const double theta = (m >= ctas_per_sm || ctas_per_sm <= 1)
+                             ? 1.0
+                             : single_resident_throughput + (1 - single_resident_throughput) * (m - 1) / (ctas_per_sm - 1);
+    rounds += m / (ctas_per_sm * theta);
+  }
+  return rounds;
+}
+
+double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
+  if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
+  return EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
+}
+
+double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
+  if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
+  const double ctas = Ctas(q, kv, h, batch, group);
+  const double slots = double(sms) * ctas_per_sm;
+  if (ctas < slots) return 0;
+  const double full = std::floor(ctas / slots);
+  const double round = RoundUs(TilesPerCta(q, kv, pairs, group));
+  return ctas - full * slots > 0 ? full * round : EffectiveRounds(ctas) * round;
+}
+
+double WaveModel::DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group,
+                                  int nccl_sms) const {
+  if (q <= 0 || kv <= 0 || pairs <= 0 || nccl_sms <= 0) return 0;
+  const double ctas = Ctas(q, kv, h, batch, group);
+  const double slots = double(sms) * ctas_per_sm;
+  const double full = std::floor(ctas / slots);
+  const double last = ctas - full * slots;
+  if (full < 1 || last <= slots - double(nccl_sms) * ctas_per_sm) return 0;
+  return RoundUs(TilesPerCta(q, kv, pairs, group));
+}
+
+double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, int batch, double group,
+                                 double* first_idle_us) const {
+  if (first_idle_us) *first_idle_us = 0;
+  if (q <= 0 || kv <= 0) return 0;
+  // Tiles each CTA of one head loops over, in launch order.
+  std::vector<double> work;
+  double total = 0;
+  if (!grid_kv) {  // forward: a CTA per q tile, heaviest (last rows) first; it sees keys up to its last row + off
+    const int64_t tq = (q + tile_q - 1) / tile_q, tkv = (kv + tile_kv - 1) / tile_kv;
+    for (int64_t i = tq - 1; i >= 0; --i) {
+      const int64_t last_key = std::min(kv - 1, std::min(q - 1, (i + 1) * tile_q - 1) + off);
+      work.push_back(last_key < 0 ? 0.0 : double(std::min(tkv, last_key / tile_kv + 1)));
+    }
+  } else {  // backward: a CTA per kv tile, heaviest (first keys) first; it sees query rows from its first key − off
+    const int64_t tq = (q + tile_q - 1) / tile_q, tkv = (kv + tile_kv - 1) / tile_kv;
+    for (int64_t j = 0; j < tkv; ++j) {
+      const int64_t first_row = std::max<int64_t>(0, j * tile_kv - off);
+      work.push_back(first_row >= q ? 0.0 : double(tq - first_row / tile_q) * group);
+    }
+  }
+  for (double w : work) total += w;
+  const double ctas = Ctas(q, kv, h, batch, group);
+  const double slots = double(sms) * ctas_per_sm;
+  const double per_head = double(work.size());
+  if (total <= 0) return 0;
+  if (ctas > 16 * slots) {
+    const double round = RoundUs(total / per_head), full = std::floor(ctas / slots);
+    if (first_idle_us) *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round;
+    return EffectiveRounds(ctas) * round;
+  }
+  const int64_t heads = std::llround(ctas / per_head);
+  std::vector<double> cost(work.size());
+  for (size_t i = 0; i < work.size(); ++i) cost[i] = work[i] > 0 ? RoundUs(work[i]) : 0;
+  // Slots' free times as a min-heap; each CTA takes the earliest free slot.
+  std::vector<double> free_at(std::min<int64_t>(int64_t(slots), heads * int64_t(work.size())), 0.0);
+  double end = 0;
+  for (int64_t hd = 0; hd < heads; ++hd)
+    for (double c : cost) {
+      std::pop_heap(free_at.begin(), free_at.end(), std::greater<>());
+      free_at.back() += c;
+      end = std::max(end, free_at.back());
+      std::push_heap(free_at.begin(), free_at.end(), std::greater<>());
+    }
+  // Every CTA is handed out; the earliest free slot is the first to go idle (0 when some slot never got a CTA).
+  if (first_idle_us) *first_idle_us = int64_t(free_at.size()) < int64_t(slots) ? 0.0 : free_at.front();
+  return end;
+}
+
+int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held) {
+  const int64_t b = std::clamp(held_slots, 0, slots - 1), a = slots - b;  // free from the launch / from `held`
+  // Dispatch in time order: a slots free at 0, R, 2R, ...; b slots at held, held + R, ...
+  int64_t left = ctas;
+  int64_t ta = 0, tb = b > 0 ? held : std::numeric_limits<int64_t>::max() / 4, end = 0;
+  while (left > 0) {
+    const bool use_a = ta <= tb;
+    int64_t& t = use_a ? ta : tb;
+    const int64_t take = std::min(left, use_a ? a : b);
+    end = std::max(end, t + round);
+    left -= take;
+    t += round;
+  }
+  return end;
+}
+
+}  // namespace ringlab::sim

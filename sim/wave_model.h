@@ -1,0 +1,71 @@
+// The kernel wave model: an attention kernel's time from its CTAs, the SMs' slots and the cost of one round of CTAs
+// (full rounds, a last partial round, causal blocks list-scheduled CTA by CTA, the moment a slot first goes idle, the
+// round NCCL's kernel displaces, and a kernel launched while NCCL held some slots). A profile's attention table
+// (profile.h) carries one as data; the cost model (cost_model.h) and the engine ask it for kernel times.
+//
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace ringlab::sim {
+
+// Kernel wave model (replaces an attention table's `points` when present): the kernel runs N CTAs, each looping over
+// n tiles;
+//   grid "q"  (forward):  N = B·h·ceil(q/tile_q),    n = ceil(kv/tile_kv)·pairs/(q·kv)
+//   grid "kv" (backward): N = B·hkv·ceil(kv/tile_kv), n = ceil(q/tile_q)·(H/Hkv)·pairs/(q·kv)
+// (h, hkv: the heads of the op, from its FLOPs). With S = sms·ctas_per_sm slots, each full round of S CTAs costs
+// ctas_per_sm·(n + cta_overhead_tiles)·tile_us; a last partial round of r CTAs puts m = ceil(r/sms) on an SM and costs
+// m·(n + overhead)·tile_us / θ_m, θ_m = single_resident_throughput + (1 − it)·(m − 1)/(ctas_per_sm − 1) (1 if m ≥ k).
+// With a measured round table (`round_us`, from `ringlab calibrate` microbenchmarks or a trace fit), the cost of one
+// full round is read from the table instead of ctas_per_sm·(n + overhead)·tile_us: R(n) is interpolated linearly in
+// (log n, log R) between measured points; outside them it follows R = a + b·n (a fixed cost per CTA plus a steady
+// cost per tile) through the nearest end segment, with a in [0, R(end)]: a longer loop never runs faster per tile
+// than the table's end says, and a shorter one never costs more. A partial round then costs m·R(n) / (ctas_per_sm·θ_m).
+// This is what lets large-S blocks be predicted from block-level measurements instead of a line fitted at one block
+// size.
+struct WaveModel {
+  bool enabled = false;
+  bool grid_kv = false;  // false: grid over (heads, q tiles); true: over (kv heads, kv tiles)
+  int tile_q = 128, tile_kv = 64, sms = 132, ctas_per_sm = 1;
+  double tile_us = 0, cta_overhead_tiles = 0, single_resident_throughput = 1;
+  std::vector<std::pair<double, double>> round_us;  // (tiles per CTA n, µs of one full round), increasing n; optional
+  // Cost in microseconds of one full round (every slot busy) of CTAs that each loop over n tiles.
+  double RoundUs(double n) const;
+  // CTAs and tiles per CTA of a block (see above), and the number of full-round equivalents `ctas` CTAs take:
+  // full rounds + m / (ctas_per_sm·θ_m) for a last partial round. KernelUs = EffectiveRounds(CTAs) · RoundUs(n).
+  double Ctas(int64_t q, int64_t kv, double h, int batch, double group) const;
+  double TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const;
+  double EffectiveRounds(double ctas) const;
+  // Kernel time in microseconds (no launch): EffectiveRounds(CTAs)·RoundUs(n). A block with q×kv tokens, `pairs`
+  // allowed pairs, h query heads, batch b, `group` = H/Hkv query heads per kv head.
+  double KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
+  // A causal block (query row i sees key j iff j <= i + diagonal_offset): its CTAs loop over unequal numbers of tiles,
+  // heaviest first within a head (as kernels/cuda launches them), and the block scheduler hands each CTA to the first
+  // free slot. Each CTA holds its slot for RoundUs(its tiles); the kernel time is the last slot's end (list
+  // scheduling in launch order). With more than 16 rounds the unequal loops average out and EffectiveRounds ·
+  // RoundUs(mean tiles) is used instead (and keeps the cost of huge blocks O(1)).
+  // `first_idle_us` (optional): when the first slot goes idle with no CTA left to hand out (FirstIdleUs).
+  double CausalKernelUs(int64_t q, int64_t kv, int64_t diagonal_offset, double h, int batch, double group,
+                        double* first_idle_us = nullptr) const;
+  // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment
+  // another kernel (NCCL's, posted on another stream while this one runs) gets an SM. Equal CTAs: the start of the
+  // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer
+  // CTAs than slots.
+  double FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
+  // Equal CTAs (a full-mask block), whose last, partial round starts on every slot at once: a transfer posted before
+  // that instant has its NCCL kernel pending, and when the slots free together NCCL's kernel takes `nccl_sms` of them;
+  // the last round's CTAs that no longer fit run one round later.
+  // The extra kernel time in microseconds (RoundUs(n)), or 0 when the last round fits beside NCCL.
+  double DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group, int nccl_sms) const;
+};
+
+// A kernel of `ctas` equal CTAs (`round` each) launched on `slots` slots while another kernel (NCCL's) held
+// `held_slots` of them, until `held` after the launch: its duration by list scheduling. CTAs that find no slot start
+// when one frees, at the end of a round or when NCCL leaves; a rate (the engine's model while NCCL stays) cannot
+// express that for a kernel of a few rounds. E.g. 5 CTAs, 4 slots, 1 held until 15, round 10: 3 run 0-10, 2 run 10-20.
+// Times in any one unit (the engine uses picoseconds).
+int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held);
+
+}  // namespace ringlab::sim
