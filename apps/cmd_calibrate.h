@@ -1,10 +1,14 @@
-// `ringlab calibrate` (needs CUDA): registered by ringlab_main.cc when RINGLAB_HAVE_CUDA.
+// `ringlab calibrate` (needs CUDA; a row of ringlab_main.cc's table when RINGLAB_HAVE_CUDA): measure this machine's
+// GPUs for the simulator and write a hardware profile.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
 namespace ringlab::cli {
 
-void AddCalibrateCommand(CLI::App& app, int* exit_code);
+struct CalibrateOptions;
+std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd);
+int RunCalibrate(const CalibrateOptions& options);
 
 }  // namespace ringlab::cli

@@ -1,10 +1,14 @@
-// `ringlab run` (needs CUDA): registered by ringlab_main.cc when RINGLAB_HAVE_CUDA.
+// `ringlab run` (needs CUDA; a row of ringlab_main.cc's table when RINGLAB_HAVE_CUDA): execute the schedule for real
+// on GPUs (NCCL + CUDA streams), time it, write its timeline, verify it.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
 namespace ringlab::cli {
 
-void AddRunCommand(CLI::App& app, int* exit_code);
+struct RunOptions;
+std::shared_ptr<RunOptions> SetupRunOnGpus(CLI::App* cmd);
+int RunOnGpus(const RunOptions& options);
 
 }  // namespace ringlab::cli

@@ -1,17 +1,18 @@
-// `ringlab sim` and `ringlab sweep`: the simulator's subcommands.
-//
-//   CLI::App app{"ringlab"};
-//   ringlab::cli::AddSimCommands(app);
-//   try { app.parse(argc, argv); } catch (const CLI::ParseError& e) { return app.exit(e); }
-//
-// The callbacks report failure by throwing CLI::RuntimeError(code): 2 for bad input (a message naming the flag or the
-// profile field is printed first), 1 for a simulation that could not finish.
+// `ringlab sim` and `ringlab sweep`: the simulator's subcommands (one configuration on a hardware profile; a grid of
+// world sizes, sequence lengths, methods and passes).
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
 namespace ringlab::cli {
 
-void AddSimCommands(CLI::App& app);
+struct SimFlags;
+std::shared_ptr<SimFlags> SetupSim(CLI::App* cmd);
+int RunSim(const SimFlags& flags);
+
+struct SweepFlags;
+std::shared_ptr<SweepFlags> SetupSweep(CLI::App* cmd);
+int RunSweepCommand(const SweepFlags& flags);
 
 }  // namespace ringlab::cli
