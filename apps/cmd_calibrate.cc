@@ -9,8 +9,6 @@
 // Writes the raw samples (--samples, default OUT.samples.json) and the profile fitted from them by the same code as
 // `ringlab fit-profile` (sim/profile_fit.h), with provenance: card, driver, CUDA, NCCL, date, commit, command.
 // Host gaps between kernels are not measured here: scripts/calibrate/calibrate.py takes them from real runs.
-#include "apps/cmd_calibrate.h"
-
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -18,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/commands.h"
 #include "apps/exit_codes.h"
 #include "kernels/cuda/calibrate/microbench.h"
 #include "sim/calibration_plan.h"

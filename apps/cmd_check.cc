@@ -1,8 +1,8 @@
-#include "apps/cmd_check.h"
-
+// `ringlab check`: run the CPU executor over the schedule and compare with the float64 reference.
 #include <cstdio>
 #include <memory>
 
+#include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
 #include "kernels/cpu/reference_check.h"

@@ -3,14 +3,13 @@
 // tested anywhere; the fit itself is sim/profile_fit.h.
 //
 //   ringlab fit-profile --samples cal_samples.json [--samples runs_host.json] --base h100_sxm --out h100_cal.json
-#include "apps/cmd_fit_profile.h"
-
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
+#include "apps/commands.h"
 #include "apps/exit_codes.h"
 #include "sim/profile.h"
 #include "sim/profile_fit.h"

@@ -7,8 +7,6 @@
 // One process drives --gpus local GPUs (a thread each) unless the launcher's environment names a rank
 // (RANK/WORLD_SIZE/LOCAL_RANK, OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID): then this process is one
 // rank and the NCCL id travels through --nccl-id-file or MASTER_ADDR:MASTER_PORT+1. Only rank 0 prints and writes.
-#include "apps/cmd_run.h"
-
 #include <sys/stat.h>
 
 #include <cmath>
@@ -18,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
 #include "core/metrics.h"

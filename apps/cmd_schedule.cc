@@ -1,11 +1,11 @@
-#include "apps/cmd_schedule.h"
-
+// `ringlab schedule`: generate, validate and print (or write as JSON) the schedule of a configuration.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 
+#include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
 #include "core/config_json.h"

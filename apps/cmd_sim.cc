@@ -1,5 +1,5 @@
-#include "apps/cmd_sim.h"
-
+// `ringlab sim` and `ringlab sweep`: the simulator's subcommands (one configuration on a hardware profile; a grid of
+// world sizes, sequence lengths, methods and passes).
 #include <unistd.h>
 
 #include <fstream>
@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
 #include "core/metrics.h"

@@ -1,5 +1,5 @@
-#include "apps/cmd_view.h"
-
+// `ringlab view`: hands over to the `ringlab-view` program installed beside `ringlab`, so that this CLI (which also
+// runs on GPU machines) never links GL or GLFW.
 #include <unistd.h>
 
 #include <climits>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/commands.h"
 #include "apps/exit_codes.h"
 
 namespace ringlab::cli {

@@ -5,17 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "apps/cmd_check.h"
-#include "apps/cmd_fit_profile.h"
-#include "apps/cmd_schedule.h"
-#include "apps/cmd_sim.h"
-#include "apps/cmd_view.h"
+#include "apps/commands.h"
 #include "apps/exit_codes.h"
 #include "apps/subcommand.h"
-#ifdef RINGLAB_HAVE_CUDA
-#include "apps/cmd_calibrate.h"
-#include "apps/cmd_run.h"
-#endif
 
 namespace ringlab::cli {
 namespace {

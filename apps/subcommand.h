@@ -1,10 +1,10 @@
 // One subcommand of the `ringlab` CLI as a row of the table in ringlab_main.cc: its name, one-line help, the function
 // that declares its flags and the one that runs it. Adding a subcommand is one row there.
 //
-//   // cmd_schedule.h
-//   struct ScheduleOptions;                                       // defined in cmd_schedule.cc
+//   // commands.h
+//   struct ScheduleOptions;                                         // defined in cmd_schedule.cc
 //   std::shared_ptr<ScheduleOptions> SetupSchedule(CLI::App* cmd);  // declares --json, --ranks, ...
-//   int RunSchedule(const ScheduleOptions& options);              // returns an exit code (apps/exit_codes.h)
+//   int RunSchedule(const ScheduleOptions& options);                // returns an exit code (apps/exit_codes.h)
 //
 //   // ringlab_main.cc
 //   MakeSubcommand("schedule", "Generate and validate a schedule", SetupSchedule, RunSchedule),
