@@ -16,15 +16,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/cmd_calibrate.h"
-#include "apps/common_options.h"
+#include "apps/commands.h"
+#include "apps/exit_codes.h"
 #include "kernels/cuda/calibrate/microbench.h"
 #include "sim/calibration_plan.h"
 #include "sim/profile.h"
 #include "sim/profile_fit.h"
 
 namespace ringlab::cli {
-namespace {
 
 struct CalibrateOptions {
   int gpus = 0;
@@ -37,7 +36,7 @@ struct CalibrateOptions {
   int fwd_tile_q = 128, fwd_tile_kv = 128, bwd_tile_q = 64, bwd_tile_kv = 128, ctas_per_sm = 0;
 };
 
-constexpr int kExitRuntime = 3;
+namespace {
 
 std::string UtcNow() {
   char b[32];
@@ -64,15 +63,8 @@ std::string CommandLine(const CalibrateOptions& o, int gpus) {
 Status WriteJson(const std::string& path, const nlohmann::json& j) {
   std::ofstream f(path);
   f << j.dump(1) << "\n";
-  if (!f) return Status::InvalidArgument("cannot write '" + path + "'");
+  if (!f) return Status::Internal("cannot write '" + path + "'");
   return Status::Ok();
-}
-
-// Exit 2: the machine or the input cannot do what was asked (no GPU, fewer GPUs, a bad file); 3: a CUDA or NCCL call
-// failed while measuring.
-int Fail(const Status& st, int code = 2) {
-  std::fprintf(stderr, "ringlab: error: %s\n", st.message().c_str());
-  return code;
 }
 
 // --dry-run: the kernel plan and its work, no GPU needed (an H100-class 132 SMs, ~400 TFLOP/s for the estimate).
@@ -96,27 +88,30 @@ int DryRun(const CalibrateOptions& o) {
   return 0;
 }
 
-int Run(const CalibrateOptions& o) {
+}  // namespace
+
+int RunCalibrate(const CalibrateOptions& o) {
   if (o.dry_run) return DryRun(o);
-  if (o.out.empty()) return Fail(Status::InvalidArgument("--out is required"));
+  if (o.out.empty()) return ReportError(Status::InvalidArgument("--out is required"));
   // Inputs first (cheap, no GPU): the base profile must load.
   nlohmann::json base;
   {
     const bool path = o.base.find('/') != std::string::npos || o.base.ends_with(".json");
     std::ifstream f(path ? o.base : sim::ProfileDir() + "/" + o.base + ".json");
-    if (!f) return Fail(Status::InvalidArgument("--base: cannot open profile '" + o.base + "'"));
+    if (!f) return ReportError(Status::InvalidArgument("--base: cannot open profile '" + o.base + "'"));
     try {
       f >> base;
     } catch (const std::exception& e) {
-      return Fail(Status::InvalidArgument("--base " + o.base + ": not valid JSON: " + e.what()));
+      return ReportError(Status::InvalidArgument("--base " + o.base + ": not valid JSON: " + e.what()));
     }
   }
   calibrate::DeviceFacts facts;
-  if (Status st = calibrate::QueryDevices(&facts); !st.ok()) return Fail(st);
+  if (Status st = calibrate::QueryDevices(&facts); !st.ok()) return ReportError(st);
   const int gpus = o.gpus > 0 ? o.gpus : facts.visible;
   if (gpus > facts.visible)
-    return Fail(Status::Unavailable("asked for " + std::to_string(gpus) + " GPUs but " + std::to_string(facts.visible) +
-                                    (facts.visible == 1 ? " is" : " are") + " visible"));
+    return ReportError(Status::Unavailable("asked for " + std::to_string(gpus) + " GPUs but " +
+                                           std::to_string(facts.visible) + (facts.visible == 1 ? " is" : " are") +
+                                           " visible"));
   auto progress = [](const std::string& line) {
     std::fprintf(stderr, "calibrate: %s\n", line.c_str());
     std::fflush(stderr);
@@ -142,7 +137,7 @@ int Run(const CalibrateOptions& o) {
     const std::vector<sim::KernelCase> plan = sim::KernelPlan(po);
     progress("kernels: " + std::to_string(plan.size()) + " block shapes on GPU 0, " + std::to_string(o.warmup) +
              " warm-up + " + std::to_string(o.reps) + " timed launches each");
-    if (Status st = calibrate::BenchKernels(0, plan, bo, &in); !st.ok()) return Fail(st, kExitRuntime);
+    if (Status st = calibrate::BenchKernels(0, plan, bo, &in); !st.ok()) return ReportError(st);
   }
   if (!o.skip_comm) {
     if (gpus < 2) {
@@ -153,7 +148,7 @@ int Run(const CalibrateOptions& o) {
       const std::vector<int64_t> sizes = sim::MessageSizes(o.quick);
       progress("NCCL: point-to-point and all-gather over " + std::to_string(sizes.size()) + " sizes on " +
                std::to_string(gpus) + " GPUs");
-      if (Status st = calibrate::BenchComm(devices, sizes, bo, &in); !st.ok()) return Fail(st, kExitRuntime);
+      if (Status st = calibrate::BenchComm(devices, sizes, bo, &in); !st.ok()) return ReportError(st);
     }
   }
   const std::string command = CommandLine(o, gpus);
@@ -168,30 +163,23 @@ int Run(const CalibrateOptions& o) {
                    {"command", command},
                    {"tool", "ringlab calibrate"}};
   const std::string samples_path = o.samples.empty() ? o.out + ".samples.json" : o.samples;
-  if (Status st = WriteJson(samples_path, sim::ToJson(in)); !st.ok()) return Fail(st);
+  if (Status st = WriteJson(samples_path, sim::ToJson(in)); !st.ok()) return ReportError(st);
   sim::FitOptions fo;
   fo.name = o.name.empty() ? base.value("name", std::string("profile")) + "_calibrated" : o.name;
   fo.tag = "ringlab calibrate " + date + ", " + facts.card + ", commit " +
            (o.commit.empty() ? std::string("unknown") : o.commit);
   nlohmann::json profile, report;
-  if (Status st = sim::FitProfile(in, base, fo, &profile, &report); !st.ok()) return Fail(st);
+  if (Status st = sim::FitProfile(in, base, fo, &profile, &report); !st.ok()) return ReportError(st);
   profile["gpu"] = facts.card + " (" + std::to_string(facts.sms) + " SMs); calibrated by ringlab calibrate";
-  if (Status st = WriteJson(o.out, profile); !st.ok()) return Fail(st);
+  if (Status st = WriteJson(o.out, profile); !st.ok()) return ReportError(st);
   progress("wrote " + samples_path + " (" + std::to_string(in.kernels.size()) + " kernel, " +
            std::to_string(in.transfers.size()) + " transfer samples) and " + o.out);
   std::printf("%s\n", report.dump(1).c_str());
-  return 0;
+  return kExitOk;
 }
 
-}  // namespace
-
-void AddCalibrateCommand(CLI::App& app, int* exit_code) {
+std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
   auto o = std::make_shared<CalibrateOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "calibrate",
-      "Measure this machine's GPUs (attention kernels over block shapes, NCCL point-to-point and all-gather over "
-      "message sizes, attention beside NCCL traffic) and write a hardware profile for `ringlab sim` with its "
-      "provenance. Progress goes to stderr; the fit report to stdout.");
   cmd->add_option("--out", o->out, "write the fitted profile JSON here (required unless --dry-run)");
   cmd->add_option("--samples", o->samples, "write the raw samples here (default: OUT.samples.json); "
                                            "`ringlab fit-profile` refits them anywhere");
@@ -231,7 +219,7 @@ void AddCalibrateCommand(CLI::App& app, int* exit_code) {
                                                    "sweep)")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
-  cmd->callback([o, exit_code] { *exit_code = Run(*o); });
+  return o;
 }
 
 }  // namespace ringlab::cli

@@ -10,18 +10,19 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "apps/common_options.h"
+#include "apps/exit_codes.h"
 #include "sim/profile.h"
 #include "sim/profile_fit.h"
 
 namespace ringlab::cli {
-namespace {
 
 struct FitOptions {
   std::vector<std::string> samples;
   std::string base = sim::kDefaultProfile, out, name, tag;
   bool one_line = false;
 };
+
+namespace {
 
 Status ReadJson(const std::string& path, nlohmann::json* j) {
   std::ifstream f(path);
@@ -39,42 +40,38 @@ Status BaseProfileJson(const std::string& name_or_path, nlohmann::json* j) {
   return ReadJson(path ? name_or_path : sim::ProfileDir() + "/" + name_or_path + ".json", j);
 }
 
-int Run(const FitOptions& o) {
+}  // namespace
+
+int RunFitProfile(const FitOptions& o) {
   sim::FitInputs all;
   for (size_t i = 0; i < o.samples.size(); ++i) {
     nlohmann::json j;
     sim::FitInputs in;
-    if (Status st = ReadJson(o.samples[i], &j); !st.ok()) return ReportBadInput(st);
-    if (Status st = sim::FromJson(j, o.samples[i], &in); !st.ok()) return ReportBadInput(st);
+    if (Status st = ReadJson(o.samples[i], &j); !st.ok()) return ReportError(st);
+    if (Status st = sim::FromJson(j, o.samples[i], &in); !st.ok()) return ReportError(st);
     if (i == 0) all = std::move(in);
     else sim::Append(in, &all);
   }
   nlohmann::json base, profile, report;
-  if (Status st = BaseProfileJson(o.base, &base); !st.ok()) return ReportBadInput(st);
+  if (Status st = BaseProfileJson(o.base, &base); !st.ok()) return ReportError(st);
   sim::FitOptions fo;
   fo.name = o.name;
   fo.tag = o.tag.empty() ? "FIT from " + std::to_string(o.samples.size()) + " sample file(s)" : o.tag;
   fo.one_line = o.one_line;
   all.provenance["samples_files"] = o.samples;
   all.provenance["base_profile"] = o.base;
-  if (Status st = sim::FitProfile(all, base, fo, &profile, &report); !st.ok()) return ReportBadInput(st);
+  if (Status st = sim::FitProfile(all, base, fo, &profile, &report); !st.ok()) return ReportError(st);
   std::ofstream f(o.out);
   f << profile.dump(1) << "\n";
-  if (!f) return ReportBadInput(Status::InvalidArgument("cannot write '" + o.out + "'"));
+  if (!f) return ReportError(Status::Internal("--out: cannot write '" + o.out + "'"));
   std::fprintf(stderr, "fit-profile: %zu kernel, %zu transfer, %zu memory samples, %zu launch gaps -> %s\n",
                all.kernels.size(), all.transfers.size(), all.memory.size(), all.launch_gaps_us.size(), o.out.c_str());
   std::printf("%s\n", report.dump(1).c_str());
-  return 0;
+  return kExitOk;
 }
 
-}  // namespace
-
-void AddFitProfileCommand(CLI::App& app, int* exit_code) {
+std::shared_ptr<FitOptions> SetupFitProfile(CLI::App* cmd) {
   auto o = std::make_shared<FitOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "fit-profile",
-      "Fit a simulator hardware profile from measured samples (written by `ringlab calibrate` on GPUs or by "
-      "scripts/calibrate/calibrate.py from real run traces); numbers without samples keep the base profile's");
   cmd->add_option("--samples", o->samples, "samples JSON file(s); later files add samples, the last kernel set's "
                                            "geometry wins")
       ->required()
@@ -86,7 +83,7 @@ void AddFitProfileCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--one-line", o->one_line,
                 "one NVLink line through every point-to-point transfer (idle or beside kernels) and no separate "
                 "beside-compute rate: for samples from real runs");
-  cmd->callback([o, exit_code] { *exit_code = Run(*o); });
+  return o;
 }
 
 }  // namespace ringlab::cli

@@ -16,8 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/cmd_run.h"
+#include "apps/commands.h"
 #include "apps/common_options.h"
+#include "apps/exit_codes.h"
 #include "core/metrics.h"
 #include "kernels/cpu/reference_attention.h"
 #include "kernels/cuda/gpu_executor.h"
@@ -25,7 +26,6 @@
 #include "kernels/cuda/npy_io.h"
 
 namespace ringlab::cli {
-namespace {
 
 struct RunOptions {
   CommonOptions common;
@@ -39,18 +39,13 @@ struct RunOptions {
   std::string out_dir, trace_path, json_path, nccl_id_file;
   bool verify = false, single = false;
   double timeout = 300;
-  bool world_given = false;
+  const CLI::Option* world_flag = nullptr;  // --world given: otherwise one process drives every visible GPU
 };
+
+namespace {
 
 constexpr double kOutTol = 1e-2, kGradTol = 2e-2;  // relative error, bf16/fp16 operands
 constexpr double kMaxCpuFlops = 2e10;              // CPU float64 reference only below this (forward FLOPs)
-constexpr int kExitRuntime = 3;
-
-int RuntimeError(const Status& st) {
-  std::fprintf(stderr, "ringlab: error: %s\n", st.message().c_str());
-  return kExitRuntime;
-}
-
 std::string WithSuffix(const std::string& path, const std::string& suffix) {
   const size_t dot = path.rfind('.');
   const size_t slash = path.rfind('/');
@@ -125,221 +120,281 @@ void CpuReference(const Problem& p, const gpu::InputSource& in, bool backward, s
                          dk->data(), dv->data());
 }
 
-int Run(RunOptions o) {
-  // Who am I: one rank of a launcher's job, or one process driving several GPUs.
-  gpu::Launch launch;
-  launch.timeout_s = o.timeout;
-  launch.nccl_id_file = o.nccl_id_file;
-  bool multi = false;
-  if (Status st = gpu::LaunchFromEnvironment(&launch, &multi); !st.ok()) return ReportBadInput(st);
+// Who runs: one rank of a launcher's job (*multi), or this process driving o->common.world local GPUs. Resolves the
+// world size into o->common.world, the forward config of each method into *configs, the devices into *launch.
+Status PlanLaunch(RunOptions* o, gpu::Launch* launch, bool* multi, std::vector<ScheduleConfig>* configs) {
+  launch->timeout_s = o->timeout;
+  launch->nccl_id_file = o->nccl_id_file;
+  RINGLAB_RETURN_IF_ERROR(gpu::LaunchFromEnvironment(launch, multi));
   std::string why;
   const int visible = gpu::VisibleGpuCount(&why);
-  if (multi) {
-    if (o.gpus > 1) return ReportBadInput(Status::InvalidArgument("--gpus: a launcher started this process as one rank"));
-    o.common.world = launch.world;
+  if (*multi) {
+    if (o->gpus > 1) return Status::InvalidArgument("--gpus: a launcher started this process as one rank");
+    o->common.world = launch->world;
   } else {
-    o.common.world = o.gpus > 0 ? o.gpus : o.world_given ? o.common.world : std::min(std::max(visible, 1), o.common.world);
+    if (o->gpus > 0) o->common.world = o->gpus;
+    else if (o->world_flag->count() == 0) o->common.world = std::min(std::max(visible, 1), o->common.world);
   }
-  const bool backward = o.common.pass != "forward";
-  CommonOptions common = o.common;
-  common.pass = "forward";
-  std::vector<ScheduleConfig> configs;
-  if (Status st = MakeConfigs(common, &configs); !st.ok()) return ReportBadInput(st);
-  if (multi) {
-    if (visible <= launch.devices[0])
-      return ReportBadInput(Status::Unavailable("rank " + std::to_string(launch.rank_offset) + " needs GPU " +
-                                                std::to_string(launch.devices[0]) + " (LOCAL_RANK) but " +
-                                                std::to_string(visible) + " are visible" +
-                                                (why.empty() ? "" : " (" + why + ")")));
-  } else {
-    const int w = o.common.world;
-    if (visible < w)
-      return ReportBadInput(Status::Unavailable("asked for " + std::to_string(w) + " GPU" + (w > 1 ? "s" : "") +
-                                                " but " + std::to_string(visible) + " " +
-                                                (visible == 1 ? "is" : "are") + " visible" +
-                                                (why.empty() ? "" : " (" + why + ")")));
-    launch.world = w;
-    launch.rank_offset = 0;
-    launch.devices.clear();
-    for (int i = 0; i < w; ++i) launch.devices.push_back(i);
+  CommonOptions common = o->common;
+  common.pass = "forward";  // the request's `backward` adds the backward
+  RINGLAB_RETURN_IF_ERROR(MakeConfigs(common, configs));
+  const std::string because = why.empty() ? "" : " (" + why + ")";
+  if (*multi) {
+    if (visible <= launch->devices[0])
+      return Status::Unavailable("rank " + std::to_string(launch->rank_offset) + " needs GPU " +
+                                 std::to_string(launch->devices[0]) + " (LOCAL_RANK) but " + std::to_string(visible) +
+                                 " are visible" + because);
+    return Status::Ok();
   }
-  const Problem& p = configs[0].problem;
-  gpu::InputSource inputs;
-  if (Status st = LoadInputs(o, p, &inputs); !st.ok()) return ReportBadInput(st);
-  const double fwd_flops = p.ForwardFlops();
-  const bool cpu_ref = o.verify && fwd_flops <= kMaxCpuFlops;
-  if ((o.verify && cpu_ref) || !o.out_dir.empty())
-    if (!inputs.FromHost()) inputs = gpu::HostRandomInputs(p, o.seed);  // same values the GPU generates
+  const int w = o->common.world;
+  if (visible < w)
+    return Status::Unavailable("asked for " + std::to_string(w) + " GPU" + (w > 1 ? "s" : "") + " but " +
+                               std::to_string(visible) + " " + (visible == 1 ? "is" : "are") + " visible" + because);
+  launch->world = w;
+  launch->rank_offset = 0;
+  launch->devices.clear();
+  for (int i = 0; i < w; ++i) launch->devices.push_back(i);
+  return Status::Ok();
+}
 
-  std::unique_ptr<gpu::GpuExecutor> ex;
-  if (Status st = gpu::GpuExecutor::Create(launch, &ex); !st.ok())
-    return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
-  const bool root = ex->IsRoot();
-  const int w = ex->world();
-  nlohmann::json records = nlohmann::json::array();
-  int exit_code = 0;
-  if (root)
-    std::printf("== ringlab run: %s, %d GPU%s (%s)\n", Describe(p).c_str(), w, w > 1 ? "s" : "",
-                multi ? "one process per rank" : "one process, a thread per GPU");
-  for (const ScheduleConfig& cfg : configs) {
-    gpu::RunRequest req{.config = cfg, .backward = backward, .warmup = o.warmup, .iters = o.iters,
-                        .warmup_ms = o.warmup_ms, .collect_outputs = o.verify || !o.out_dir.empty(), .poison = o.verify,
-                        .listed_start_order = !o.stream_order};
-    gpu::RunResult res;
-    if (Status st = ex->Run(req, inputs, &res); !st.ok())
-      return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
-    const std::string method(MethodName(cfg.method));
-    gpu::RunResult single;
-    bool have_single = false;
-    // The W=1 baseline does not depend on the method: time it once (a few iterations: it is W times longer).
-    if (root && (o.verify || (o.single && &cfg == &configs[0]))) {
-      gpu::RunRequest sreq = req;
-      if (!o.verify) {
-        sreq.warmup = std::min(o.warmup, 1);
-        sreq.warmup_ms = std::min(o.warmup_ms, 50.0);
-        sreq.iters = std::min(o.iters, 3);
-      }
-      if (Status st = ex->RunSingle(sreq, inputs, &single); !st.ok())
-        return st.IsInvalidArgument() ? ReportBadInput(st) : RuntimeError(st);
-      have_single = true;
-    }
-    if (!root) continue;
-    const double fwd_tf = fwd_flops / (res.fwd_ms * 1e-3) / 1e12 / w;
-    const double fb_tf = backward ? 3.5 * fwd_flops / (res.fwdbwd_ms * 1e-3) / 1e12 / w : 0;
-    const RunSummary fsum = Summarize(res.fwd_trace);
-    int64_t max_buf = 0, max_used = 0;
-    for (size_t r = 0; r < res.buffer_bytes.size(); ++r) {
-      max_buf = std::max(max_buf, res.buffer_bytes[r]);
-      max_used = std::max(max_used, res.device_used_bytes[r]);
-    }
-    std::printf("-- %s %s on %s\n", method.c_str(), std::string(ShardingName(cfg.sharding)).c_str(),
-                res.gpu_name.c_str());
-    std::printf("  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d, after %d warm-up)\n",
-                res.fwd_ms, fwd_tf, o.iters, res.warmup_done[0]);
-    if (backward)
-      std::printf("  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
-    std::printf("  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
-                max_buf / 1073741824.0, max_used / 1073741824.0);
-    std::printf("  forward timeline: step %.3f ms, exposed comm %.3f ms, overlap %.0f%%, imbalance %.3f\n",
-                fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
-    nlohmann::json rec{{"kind", "ringlab_run"}, {"method", method}, {"sharding", std::string(ShardingName(cfg.sharding))},
-                       {"world", w}, {"B", p.batch}, {"H", p.heads}, {"Hkv", p.kv_heads}, {"S", p.seq},
-                       {"D", p.head_dim}, {"causal", p.causal}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
-                       {"fwd_tflops_per_gpu", fwd_tf}, {"rank_fwd_ms", res.rank_fwd_ms},
-                       {"buffer_bytes_per_rank", res.buffer_bytes}, {"device_used_bytes_per_rank", res.device_used_bytes},
-                       {"iters", o.iters}, {"warmup", o.warmup}, {"warmup_ms", o.warmup_ms},
-                       {"start_order", o.stream_order ? "streams" : "listed"},
-                       {"warmup_done", {res.warmup_done[0], res.warmup_done[1]}},
-                       {"fwd_iteration_ms", res.fwd_iteration_ms}, {"fwd_traced_iteration", res.fwd_traced},
-                       {"multi_process", multi},
-                       {"fwd_summary", ToJson(fsum)}};
+// What every configuration's report needs besides its own results.
+struct RunContext {
+  const RunOptions& o;
+  const Problem& p;
+  const gpu::InputSource& inputs;
+  bool backward;
+  bool multi;
+  bool cpu_ref;          // --verify also compares with the CPU float64 reference (small problems)
+  bool several_configs;  // --method both: file names get the method
+  int world;
+};
+
+// Prints the timings of one configuration and returns its JSON record.
+nlohmann::json ReportTimings(const RunContext& c, const ScheduleConfig& cfg, const gpu::RunResult& res) {
+  const RunOptions& o = c.o;
+  const Problem& p = c.p;
+  const int w = c.world;
+  const bool backward = c.backward;
+  const std::string method(MethodName(cfg.method));
+  const double fwd_flops = p.ForwardFlops();
+  const double fwd_tf = fwd_flops / (res.fwd_ms * 1e-3) / 1e12 / w;
+  const double fb_tf = backward ? 3.5 * fwd_flops / (res.fwdbwd_ms * 1e-3) / 1e12 / w : 0;
+  const RunSummary fsum = Summarize(res.fwd_trace);
+  int64_t max_buf = 0, max_used = 0;
+  for (size_t r = 0; r < res.buffer_bytes.size(); ++r) {
+    max_buf = std::max(max_buf, res.buffer_bytes[r]);
+    max_used = std::max(max_used, res.device_used_bytes[r]);
+  }
+  std::printf("-- %s %s on %s\n", method.c_str(), std::string(ShardingName(cfg.sharding)).c_str(),
+              res.gpu_name.c_str());
+  std::printf("  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d, after %d warm-up)\n",
+              res.fwd_ms, fwd_tf, o.iters, res.warmup_done[0]);
+  if (backward)
+    std::printf("  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
+  std::printf("  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
+              max_buf / 1073741824.0, max_used / 1073741824.0);
+  std::printf("  forward timeline: step %.3f ms, exposed comm %.3f ms, overlap %.0f%%, imbalance %.3f\n",
+              fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
+  nlohmann::json rec{{"kind", "ringlab_run"}, {"method", method}, {"sharding", std::string(ShardingName(cfg.sharding))},
+                     {"world", w}, {"B", p.batch}, {"H", p.heads}, {"Hkv", p.kv_heads}, {"S", p.seq},
+                     {"D", p.head_dim}, {"causal", p.causal}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
+                     {"fwd_tflops_per_gpu", fwd_tf}, {"rank_fwd_ms", res.rank_fwd_ms},
+                     {"buffer_bytes_per_rank", res.buffer_bytes}, {"device_used_bytes_per_rank", res.device_used_bytes},
+                     {"iters", o.iters}, {"warmup", o.warmup}, {"warmup_ms", o.warmup_ms},
+                     {"start_order", o.stream_order ? "streams" : "listed"},
+                     {"warmup_done", {res.warmup_done[0], res.warmup_done[1]}},
+                     {"fwd_iteration_ms", res.fwd_iteration_ms}, {"fwd_traced_iteration", res.fwd_traced},
+                     {"multi_process", c.multi},
+                     {"fwd_summary", ToJson(fsum)}};
+  if (backward) {
+    rec["fwdbwd_ms"] = res.fwdbwd_ms;
+    rec["fwdbwd_tflops_per_gpu"] = fb_tf;
+    rec["rank_fwdbwd_ms"] = res.rank_fwdbwd_ms;
+    rec["fwdbwd_iteration_ms"] = res.fwdbwd_iteration_ms;
+    rec["bwd_traced_iteration"] = res.bwd_traced;
+    rec["bwd_summary"] = ToJson(Summarize(res.bwd_trace));
+  }
+  return rec;
+}
+
+// --single: the one-GPU time of the W=1 schedule and the scaling efficiency T1 / (W * TW).
+void ReportScaling(const RunContext& c, const gpu::RunResult& res, const gpu::RunResult& single, nlohmann::json* rec) {
+  const int w = c.world;
+  const double eff_f = single.fwd_ms / (w * res.fwd_ms);
+  std::printf("  one GPU (W=1 schedule, same kernels): forward %.3f ms", single.fwd_ms);
+  (*rec)["single_fwd_ms"] = single.fwd_ms;
+  (*rec)["scaling_efficiency_fwd"] = eff_f;
+  if (c.backward) {
+    const double eff_b = single.fwdbwd_ms / (w * res.fwdbwd_ms);
+    std::printf(", forward+backward %.3f ms; scaling efficiency T1/(W*TW) %.2f fwd, %.2f fwd+bwd\n",
+                single.fwdbwd_ms, eff_f, eff_b);
+    (*rec)["single_fwdbwd_ms"] = single.fwdbwd_ms;
+    (*rec)["scaling_efficiency_fwdbwd"] = eff_b;
+  } else {
+    std::printf("; scaling efficiency T1/(W*TW) %.2f\n", eff_f);
+  }
+}
+
+// --verify: the outputs against the W=1 schedule on one GPU and, for small problems, the CPU float64 reference.
+// Prints the table, adds it to *rec and returns whether every tensor is within its tolerance.
+bool Verify(const RunContext& c, const gpu::RunResult& res, const gpu::RunResult& single, nlohmann::json* rec) {
+  const bool backward = c.backward;
+  std::vector<Check> checks;
+  const gpu::Outputs& a = res.outputs;
+  const gpu::Outputs& b = single.outputs;
+  auto add = [&](const std::string& against, const std::string& name, double rel, double tol) {
+    checks.push_back({against, name, rel, tol});
+  };
+  add("1 GPU", "out", gpu::RelativeError(a.out, b.out), kOutTol);
+  add("1 GPU", "lse", gpu::RelativeError(a.lse, b.lse), kOutTol);
+  if (backward)
+    for (auto [n, x, y] : {std::tuple{"dq", &a.dq, &b.dq}, {"dk", &a.dk, &b.dk}, {"dv", &a.dv, &b.dv}})
+      add("1 GPU", n, gpu::RelativeError(*x, *y), kGradTol);
+  if (c.cpu_ref) {
+    std::vector<double> out, lse, dq, dk, dv;
+    CpuReference(c.p, c.inputs, backward, &out, &lse, &dq, &dk, &dv);
+    add("CPU fp64", "out", gpu::RelativeError(a.out, out), kOutTol);
+    add("CPU fp64", "lse", gpu::RelativeError(a.lse, lse), kOutTol);
     if (backward) {
-      rec["fwdbwd_ms"] = res.fwdbwd_ms;
-      rec["fwdbwd_tflops_per_gpu"] = fb_tf;
-      rec["rank_fwdbwd_ms"] = res.rank_fwdbwd_ms;
-      rec["fwdbwd_iteration_ms"] = res.fwdbwd_iteration_ms;
-      rec["bwd_traced_iteration"] = res.bwd_traced;
-      rec["bwd_summary"] = ToJson(Summarize(res.bwd_trace));
+      add("CPU fp64", "dq", gpu::RelativeError(a.dq, dq), kGradTol);
+      add("CPU fp64", "dk", gpu::RelativeError(a.dk, dk), kGradTol);
+      add("CPU fp64", "dv", gpu::RelativeError(a.dv, dv), kGradTol);
     }
-    if (have_single && o.single) {  // one-GPU time of the W=1 schedule
-      const double eff_f = single.fwd_ms / (w * res.fwd_ms);
-      std::printf("  one GPU (W=1 schedule, same kernels): forward %.3f ms", single.fwd_ms);
-      rec["single_fwd_ms"] = single.fwd_ms;
-      rec["scaling_efficiency_fwd"] = eff_f;
-      if (backward) {
-        const double eff_b = single.fwdbwd_ms / (w * res.fwdbwd_ms);
-        std::printf(", forward+backward %.3f ms; scaling efficiency T1/(W*TW) %.2f fwd, %.2f fwd+bwd\n",
-                    single.fwdbwd_ms, eff_f, eff_b);
-        rec["single_fwdbwd_ms"] = single.fwdbwd_ms;
-        rec["scaling_efficiency_fwdbwd"] = eff_b;
-      } else {
-        std::printf("; scaling efficiency T1/(W*TW) %.2f\n", eff_f);
-      }
-    }
-    if (o.verify) {
-      std::vector<Check> checks;
-      const gpu::Outputs& a = res.outputs;
-      const gpu::Outputs& b = single.outputs;
-      auto add = [&](const std::string& against, const std::string& name, double rel, double tol) {
-        checks.push_back({against, name, rel, tol});
-      };
-      add("1 GPU", "out", gpu::RelativeError(a.out, b.out), kOutTol);
-      add("1 GPU", "lse", gpu::RelativeError(a.lse, b.lse), kOutTol);
-      if (backward)
-        for (auto [n, x, y] : {std::tuple{"dq", &a.dq, &b.dq}, {"dk", &a.dk, &b.dk}, {"dv", &a.dv, &b.dv}})
-          add("1 GPU", n, gpu::RelativeError(*x, *y), kGradTol);
-      if (cpu_ref) {
-        std::vector<double> out, lse, dq, dk, dv;
-        CpuReference(p, inputs, backward, &out, &lse, &dq, &dk, &dv);
-        add("CPU fp64", "out", gpu::RelativeError(a.out, out), kOutTol);
-        add("CPU fp64", "lse", gpu::RelativeError(a.lse, lse), kOutTol);
-        if (backward) {
-          add("CPU fp64", "dq", gpu::RelativeError(a.dq, dq), kGradTol);
-          add("CPU fp64", "dk", gpu::RelativeError(a.dk, dk), kGradTol);
-          add("CPU fp64", "dv", gpu::RelativeError(a.dv, dv), kGradTol);
-        }
-      }
-      bool pass = true;
-      nlohmann::json jc = nlohmann::json::array();
-      std::printf("  verify (relative error ||x - ref|| / ||ref||):\n");
-      for (const Check& c : checks) {
-        const bool ok = c.rel <= c.tol;
-        pass &= ok;
-        std::printf("    %-9s %-4s %10.3e  (tol %.0e) %s\n", c.against.c_str(), c.tensor.c_str(), c.rel, c.tol,
-                    ok ? "ok" : "FAIL");
-        jc.push_back({{"against", c.against}, {"tensor", c.tensor}, {"rel", c.rel}, {"tol", c.tol}, {"ok", ok}});
-      }
-      std::printf("  verify: %s\n", pass ? "PASS" : "FAIL");
-      rec["verify"] = jc;
-      rec["verify_pass"] = pass;
-      if (!pass) exit_code = 1;
-    }
-    if (!o.trace_path.empty()) {
-      std::string path = configs.size() > 1 ? WithSuffix(o.trace_path, "." + method) : o.trace_path;
-      if (Status st = WriteTraceJson(res.fwd_trace, path); !st.ok()) return ReportBadInput(st);
-      std::printf("  wrote %s (timed iteration %d of %d: the median one)\n", path.c_str(), res.fwd_traced + 1, o.iters);
-      if (backward) {
-        const std::string bpath = WithSuffix(path, ".backward");
-        if (Status st = WriteTraceJson(res.bwd_trace, bpath); !st.ok()) return ReportBadInput(st);
-        std::printf("  wrote %s (timed iteration %d of %d)\n", bpath.c_str(), res.bwd_traced + 1, o.iters);
-      }
-      if (o.trace_iterations) {  // every timed iteration: <trace>.iter<k>.json, <trace>.backward.iter<k>.json
-        for (int pass = 0; pass < (backward ? 2 : 1); ++pass) {
-          const std::vector<Trace>& all = pass == 0 ? res.fwd_iterations : res.bwd_iterations;
-          const std::string base = pass == 0 ? path : WithSuffix(path, ".backward");
-          for (size_t k = 0; k < all.size(); ++k)
-            if (Status st = WriteTraceJson(all[k], WithSuffix(base, ".iter" + std::to_string(k))); !st.ok())
-              return ReportBadInput(st);
-        }
-        std::printf("  wrote %zu per-iteration traces (%s)\n", res.fwd_iterations.size() + res.bwd_iterations.size(),
-                    WithSuffix(path, ".iter<k>").c_str());
-      }
-    }
-    if (!o.out_dir.empty()) {
-      const std::string dir = configs.size() > 1 ? o.out_dir + "/" + method : o.out_dir;
-      mkdir(o.out_dir.c_str(), 0755);
-      if (Status st = WriteOutputs(dir, p, inputs, res.outputs); !st.ok()) return ReportBadInput(st);
-      std::printf("  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(), backward ? ",dq,dk,dv" : "");
-    }
-    records.push_back(rec);
-    std::fflush(stdout);
   }
-  if (root && !o.json_path.empty()) {
-    std::ofstream f(o.json_path);
-    f << records.dump(1) << "\n";
-    if (!f) return ReportBadInput(Status::InvalidArgument("cannot write '" + o.json_path + "'"));
+  bool pass = true;
+  nlohmann::json jc = nlohmann::json::array();
+  std::printf("  verify (relative error ||x - ref|| / ||ref||):\n");
+  for (const Check& check : checks) {
+    const bool ok = check.rel <= check.tol;
+    pass &= ok;
+    std::printf("    %-9s %-4s %10.3e  (tol %.0e) %s\n", check.against.c_str(), check.tensor.c_str(), check.rel,
+                check.tol, ok ? "ok" : "FAIL");
+    jc.push_back(
+        {{"against", check.against}, {"tensor", check.tensor}, {"rel", check.rel}, {"tol", check.tol}, {"ok", ok}});
   }
+  std::printf("  verify: %s\n", pass ? "PASS" : "FAIL");
+  (*rec)["verify"] = jc;
+  (*rec)["verify_pass"] = pass;
+  return pass;
+}
+
+// --trace: the median iteration's timelines and, with --trace-iterations, every timed iteration's.
+Status WriteTraces(const RunContext& c, const std::string& method, const gpu::RunResult& res) {
+  const RunOptions& o = c.o;
+  const bool backward = c.backward;
+  std::string path = c.several_configs ? WithSuffix(o.trace_path, "." + method) : o.trace_path;
+  RINGLAB_RETURN_IF_ERROR(WriteTraceJson(res.fwd_trace, path));
+  std::printf("  wrote %s (timed iteration %d of %d: the median one)\n", path.c_str(), res.fwd_traced + 1, o.iters);
+  if (backward) {
+    const std::string bpath = WithSuffix(path, ".backward");
+    RINGLAB_RETURN_IF_ERROR(WriteTraceJson(res.bwd_trace, bpath));
+    std::printf("  wrote %s (timed iteration %d of %d)\n", bpath.c_str(), res.bwd_traced + 1, o.iters);
+  }
+  if (o.trace_iterations) {  // every timed iteration: <trace>.iter<k>.json, <trace>.backward.iter<k>.json
+    for (int pass = 0; pass < (backward ? 2 : 1); ++pass) {
+      const std::vector<Trace>& all = pass == 0 ? res.fwd_iterations : res.bwd_iterations;
+      const std::string base = pass == 0 ? path : WithSuffix(path, ".backward");
+      for (size_t k = 0; k < all.size(); ++k)
+        RINGLAB_RETURN_IF_ERROR(WriteTraceJson(all[k], WithSuffix(base, ".iter" + std::to_string(k))));
+    }
+    std::printf("  wrote %zu per-iteration traces (%s)\n", res.fwd_iterations.size() + res.bwd_iterations.size(),
+                WithSuffix(path, ".iter<k>").c_str());
+  }
+  return Status::Ok();
+}
+
+// --out: inputs and outputs as .npy files, one folder per method when there are several.
+Status WriteTensors(const RunContext& c, const std::string& method, const gpu::RunResult& res) {
+  const std::string& out_dir = c.o.out_dir;
+  const std::string dir = c.several_configs ? out_dir + "/" + method : out_dir;
+  mkdir(out_dir.c_str(), 0755);
+  RINGLAB_RETURN_IF_ERROR(WriteOutputs(dir, c.p, c.inputs, res.outputs));
+  std::printf("  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(), c.backward ? ",dq,dk,dv" : "");
+  return Status::Ok();
+}
+
+// Runs one configuration on every rank (and, on the root, the W=1 baseline when asked); the root reports it.
+// Returns the exit code: 0, 1 when --verify fails, 2 or 3 for errors.
+int RunConfig(const RunContext& c, gpu::GpuExecutor* ex, const ScheduleConfig& cfg, bool first,
+              nlohmann::json* records) {
+  const RunOptions& o = c.o;
+  const bool root = ex->IsRoot();
+  gpu::RunRequest req{.config = cfg, .backward = c.backward, .warmup = o.warmup, .iters = o.iters,
+                      .warmup_ms = o.warmup_ms, .collect_outputs = o.verify || !o.out_dir.empty(), .poison = o.verify,
+                      .listed_start_order = !o.stream_order};
+  gpu::RunResult res;
+  if (Status st = ex->Run(req, c.inputs, &res); !st.ok()) return ReportError(st);
+  const std::string method(MethodName(cfg.method));
+  gpu::RunResult single;
+  bool have_single = false;
+  // The W=1 baseline does not depend on the method: time it once (a few iterations: it is W times longer).
+  if (root && (o.verify || (o.single && first))) {
+    gpu::RunRequest sreq = req;
+    if (!o.verify) {
+      sreq.warmup = std::min(o.warmup, 1);
+      sreq.warmup_ms = std::min(o.warmup_ms, 50.0);
+      sreq.iters = std::min(o.iters, 3);
+    }
+    if (Status st = ex->RunSingle(sreq, c.inputs, &single); !st.ok()) return ReportError(st);
+    have_single = true;
+  }
+  if (!root) return kExitOk;
+  int exit_code = kExitOk;
+  nlohmann::json rec = ReportTimings(c, cfg, res);
+  if (have_single && o.single) ReportScaling(c, res, single, &rec);
+  if (o.verify && !Verify(c, res, single, &rec)) exit_code = kExitCheckFailed;
+  if (!o.trace_path.empty())
+    if (Status st = AsRuntimeError(WriteTraces(c, method, res)); !st.ok()) return ReportError(st);
+  if (!o.out_dir.empty())
+    if (Status st = AsRuntimeError(WriteTensors(c, method, res)); !st.ok()) return ReportError(st);
+  records->push_back(rec);
+  std::fflush(stdout);
   return exit_code;
 }
 
 }  // namespace
 
-void AddRunCommand(CLI::App& app, int* exit_code) {
+int RunOnGpus(const RunOptions& options) {
+  RunOptions o = options;
+  gpu::Launch launch;
+  bool multi = false;
+  std::vector<ScheduleConfig> configs;
+  if (Status st = PlanLaunch(&o, &launch, &multi, &configs); !st.ok()) return ReportError(st);
+  const bool backward = o.common.pass != "forward";
+  const Problem& p = configs[0].problem;
+  gpu::InputSource inputs;
+  if (Status st = LoadInputs(o, p, &inputs); !st.ok()) return ReportError(st);
+  const bool cpu_ref = o.verify && p.ForwardFlops() <= kMaxCpuFlops;
+  if ((o.verify && cpu_ref) || !o.out_dir.empty())
+    if (!inputs.FromHost()) inputs = gpu::HostRandomInputs(p, o.seed);  // same values the GPU generates
+
+  std::unique_ptr<gpu::GpuExecutor> ex;
+  if (Status st = gpu::GpuExecutor::Create(launch, &ex); !st.ok()) return ReportError(st);
+  const int w = ex->world();
+  if (ex->IsRoot())
+    std::printf("== ringlab run: %s, %d GPU%s (%s)\n", Describe(p).c_str(), w, w > 1 ? "s" : "",
+                multi ? "one process per rank" : "one process, a thread per GPU");
+  const RunContext context{.o = o, .p = p, .inputs = inputs, .backward = backward, .multi = multi,
+                           .cpu_ref = cpu_ref, .several_configs = configs.size() > 1, .world = w};
+  nlohmann::json records = nlohmann::json::array();
+  int exit_code = kExitOk;
+  for (const ScheduleConfig& cfg : configs) {
+    const int code = RunConfig(context, ex.get(), cfg, &cfg == &configs[0], &records);
+    if (code != kExitOk && code != kExitCheckFailed) return code;
+    exit_code = std::max(exit_code, code);
+  }
+  if (ex->IsRoot() && !o.json_path.empty()) {
+    std::ofstream f(o.json_path);
+    f << records.dump(1) << "\n";
+    if (!f) return ReportError(Status::Internal("--json: cannot write '" + o.json_path + "'"));
+  }
+  return exit_code;
+}
+
+std::shared_ptr<RunOptions> SetupRunOnGpus(CLI::App* cmd) {
   auto opts = std::make_shared<RunOptions>();
   opts->common.kv_heads = 8;
   opts->common.pass = "both";
-  CLI::App* cmd = app.add_subcommand(
-      "run", "Run the schedule for real on GPUs (NCCL, CUDA streams): time it, write its timeline, verify it");
   AddCommonOptions(cmd, &opts->common);
   cmd->add_option("--gpus", opts->gpus, "local GPUs to drive from this process (default: all visible, up to --world)");
   cmd->add_option("--warmup", opts->warmup, "untimed iterations first")->capture_default_str();
@@ -366,11 +421,10 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--json", opts->json_path, "write the results as JSON to FILE");
   cmd->add_option("--nccl-id-file", opts->nccl_id_file,
                   "multi-process: exchange the NCCL id through FILE (on a folder every process sees)");
-  cmd->add_option("--timeout", opts->timeout, "seconds without progress before every rank aborts")->capture_default_str();
-  cmd->callback([opts, cmd, exit_code] {
-    opts->world_given = cmd->count("--world") > 0;
-    *exit_code = Run(*opts);
-  });
+  cmd->add_option("--timeout", opts->timeout, "seconds without progress before every rank aborts")
+      ->capture_default_str();
+  opts->world_flag = cmd->get_option("--world");
+  return opts;
 }
 
 }  // namespace ringlab::cli

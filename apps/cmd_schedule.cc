@@ -7,12 +7,12 @@
 
 #include "apps/commands.h"
 #include "apps/common_options.h"
+#include "apps/exit_codes.h"
 #include "core/config_json.h"
 #include "core/metrics.h"
 #include "core/schedule_validator.h"
 
 namespace ringlab::cli {
-namespace {
 
 struct ScheduleOptions {
   CommonOptions common;
@@ -20,6 +20,8 @@ struct ScheduleOptions {
   int show_ranks = 2;
   bool validate = true;
 };
+
+namespace {
 
 std::string BlockText(const Op& op) {
   if (op.kind != OpKind::kAttend && op.kind != OpKind::kMerge) return "";
@@ -45,14 +47,16 @@ void PrintRank(const Schedule& s, int r) {
   }
 }
 
-int Run(const ScheduleOptions& o) {
+}  // namespace
+
+int RunSchedule(const ScheduleOptions& o) {
   std::vector<ScheduleConfig> configs;
-  if (Status st = MakeConfigs(o.common, &configs); !st.ok()) return ReportBadInput(st);
+  if (Status st = MakeConfigs(o.common, &configs); !st.ok()) return ReportError(st);
   nlohmann::json all = nlohmann::json::array();
   for (const ScheduleConfig& cfg : configs) {
     const auto t0 = std::chrono::steady_clock::now();
     Schedule s;
-    if (Status st = BuildSchedule(cfg, &s); !st.ok()) return ReportBadInput(st);
+    if (Status st = BuildSchedule(cfg, &s); !st.ok()) return ReportError(st);
     const double gen_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::printf("== %s\n", Describe(cfg).c_str());
     std::printf("generated %lld ops over %d ranks in %.1f ms; peak buffers per GPU %.2f GiB\n",
@@ -63,7 +67,7 @@ int Run(const ScheduleOptions& o) {
       const double val_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
       if (!st.ok()) {
         std::fprintf(stderr, "ringlab: %s\n", st.message().c_str());
-        return 1;
+        return kExitCheckFailed;
       }
       std::printf("all invariants hold (validated in %.1f ms)\n", val_ms);
     }
@@ -76,23 +80,20 @@ int Run(const ScheduleOptions& o) {
   }
   if (!o.json_path.empty()) {
     std::ofstream f(o.json_path);
-    if (!f) return ReportBadInput(Status::InvalidArgument("--json: cannot write '" + o.json_path + "'"));
     f << (all.size() == 1 ? all[0] : all).dump(1) << "\n";
+    if (!f) return ReportError(Status::Internal("--json: cannot write '" + o.json_path + "'"));
     std::printf("wrote %s\n", o.json_path.c_str());
   }
-  return 0;
+  return kExitOk;
 }
 
-}  // namespace
-
-void AddScheduleCommand(CLI::App& app, int* exit_code) {
+std::shared_ptr<ScheduleOptions> SetupSchedule(CLI::App* cmd) {
   auto opts = std::make_shared<ScheduleOptions>();
-  CLI::App* cmd = app.add_subcommand("schedule", "Generate and validate a schedule; print it per rank or write JSON");
   AddCommonOptions(cmd, &opts->common);
   cmd->add_option("--json", opts->json_path, "write the whole schedule (every rank, every op) as JSON to FILE");
   cmd->add_option("--ranks", opts->show_ranks, "how many ranks to print as tables")->capture_default_str();
   cmd->add_flag("!--no-validate", opts->validate, "skip the invariant checks (for timing generation alone)");
-  cmd->callback([opts, exit_code] { *exit_code = Run(*opts); });
+  return opts;
 }
 
 }  // namespace ringlab::cli

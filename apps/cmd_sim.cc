@@ -1,5 +1,5 @@
-#include "apps/cmd_sim.h"
-
+// `ringlab sim` and `ringlab sweep`: the simulator's subcommands (one configuration on a hardware profile; a grid of
+// world sizes, sequence lengths, methods and passes).
 #include <unistd.h>
 
 #include <fstream>
@@ -8,7 +8,9 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/commands.h"
 #include "apps/common_options.h"
+#include "apps/exit_codes.h"
 #include "core/metrics.h"
 #include "core/trace.h"
 #include "sim/profile.h"
@@ -16,7 +18,6 @@
 #include "sim/sweep.h"
 
 namespace ringlab::cli {
-namespace {
 
 struct SimFlags {
   CommonOptions common;
@@ -37,7 +38,7 @@ struct SweepFlags {
   int workers = 0;
 };
 
-[[noreturn]] void Fail(const Status& st) { throw CLI::RuntimeError(ReportBadInput(st)); }
+namespace {
 
 template <typename T>
 Status ParseList(const std::string& flag, const std::string& text, std::vector<T>* out) {
@@ -76,20 +77,22 @@ std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool s
   return base + suffix;
 }
 
-void RunSim(const SimFlags& f) {
+}  // namespace
+
+int RunSim(const SimFlags& f) {
   std::vector<ScheduleConfig> configs;
   Status st = MakeConfigs(f.common, &configs);
-  if (!st.ok()) Fail(st);
+  if (!st.ok()) return ReportError(st);
   sim::HardwareProfile hw;
   st = sim::LoadProfile(f.profile, &hw);
-  if (!st.ok()) Fail(st);
+  if (!st.ok()) return ReportError(st);
   sim::SimOptions opt;
   st = ParseTopology(f.nodes, f.gpus_per_node, f.placement, &opt.topology);
-  if (!st.ok()) Fail(st);
+  if (!st.ok()) return ReportError(st);
   if (!f.trace.empty()) {
     if (f.trace_ranks.empty()) {
       if (f.common.world > 64)
-        Fail(Status::InvalidArgument("--trace of all " + std::to_string(f.common.world) +
+        return ReportError(Status::InvalidArgument("--trace of all " + std::to_string(f.common.world) +
                                      " ranks is too large; pass --trace-ranks (e.g. 0,1,2) to sample ranks"));
       opt.trace = sim::TraceMode::kAll;
     } else {
@@ -103,7 +106,8 @@ void RunSim(const SimFlags& f) {
         } catch (const std::exception&) {
         }
         if (r < 0 || used != item.size())
-          Fail(Status::InvalidArgument("--trace-ranks '" + f.trace_ranks + "': '" + item + "' is not a rank"));
+          return ReportError(
+              Status::InvalidArgument("--trace-ranks '" + f.trace_ranks + "': '" + item + "' is not a rank"));
         opt.trace_ranks.push_back(r);
       }
     }
@@ -112,15 +116,11 @@ void RunSim(const SimFlags& f) {
   for (const ScheduleConfig& cfg : configs) {
     auto res = std::make_unique<sim::SimResult>();
     st = sim::Simulate(cfg, hw, opt, res.get());
-    if (!st.ok()) {
-      if (st.IsInvalidArgument()) Fail(st);
-      std::cerr << "ringlab: error: " << st.message() << "\n";
-      throw CLI::RuntimeError(1);
-    }
+    if (!st.ok()) return ReportError(st);
     if (!f.trace.empty()) {
       const std::string path = TracePath(f.trace, cfg, configs.size() > 1);
-      st = WriteTraceJson(res->trace, path);
-      if (!st.ok()) Fail(st);
+      st = AsRuntimeError(WriteTraceJson(res->trace, path));
+      if (!st.ok()) return ReportError(st);
       std::cerr << "wrote " << path << " (" << res->trace.events.size() << " events)\n";
     }
     results.push_back(std::move(res));
@@ -160,12 +160,13 @@ void RunSim(const SimFlags& f) {
     } else {
       std::ofstream o(f.json);
       o << j.dump(1) << "\n";
-      if (!o) Fail(Status::InvalidArgument("--json: cannot write '" + f.json + "'"));
+      if (!o) return ReportError(Status::Internal("--json: cannot write '" + f.json + "'"));
     }
   }
+  return kExitOk;
 }
 
-void RunSweepCommand(const SweepFlags& f) {
+int RunSweepCommand(const SweepFlags& f) {
   sim::SweepSpec spec;
   CommonOptions c = f.common;
   c.method = "alltoall";
@@ -174,14 +175,15 @@ void RunSweepCommand(const SweepFlags& f) {
   c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
   c.seq = 2;
   Status st = MakeConfigs(c, &base);
-  if (!st.ok()) Fail(st);
+  if (!st.ok()) return ReportError(st);
   spec.base = base.front();
-  if (!(st = ParseList("--worlds", f.worlds, &spec.worlds)).ok()) Fail(st);
-  if (!(st = ParseList("--seqs", f.seqs, &spec.seqs)).ok()) Fail(st);
+  if (!(st = ParseList("--worlds", f.worlds, &spec.worlds)).ok()) return ReportError(st);
+  if (!(st = ParseList("--seqs", f.seqs, &spec.seqs)).ok()) return ReportError(st);
   std::stringstream ms(f.methods);
   for (std::string m; std::getline(ms, m, ',');) {
     auto method = ParseMethod(m);
-    if (!method) Fail(Status::InvalidArgument("--methods: '" + m + "' is not one of allgather, alltoall"));
+    if (!method)
+      return ReportError(Status::InvalidArgument("--methods: '" + m + "' is not one of allgather, alltoall"));
     spec.methods.push_back(*method);
   }
   spec.passes.clear();
@@ -190,7 +192,7 @@ void RunSweepCommand(const SweepFlags& f) {
     if (p == "forward") spec.passes.push_back(sim::SweepPass::kForward);
     else if (p == "backward") spec.passes.push_back(sim::SweepPass::kBackward);
     else if (p == "both") spec.passes.push_back(sim::SweepPass::kBoth);
-    else Fail(Status::InvalidArgument("--passes: '" + p + "' is not one of forward, backward, both"));
+    else return ReportError(Status::InvalidArgument("--passes: '" + p + "' is not one of forward, backward, both"));
   }
   const size_t slash = f.shard.find('/');
   try {
@@ -198,12 +200,12 @@ void RunSweepCommand(const SweepFlags& f) {
     spec.shard_index = std::stoi(f.shard.substr(0, slash));
     spec.shard_count = std::stoi(f.shard.substr(slash + 1));
   } catch (const std::exception&) {
-    Fail(Status::InvalidArgument("--shard '" + f.shard + "' must be i/n, e.g. 0/4"));
+    return ReportError(Status::InvalidArgument("--shard '" + f.shard + "' must be i/n, e.g. 0/4"));
   }
-  if (!(st = ParseTopology(0, f.gpus_per_node, f.placement, &spec.options.topology)).ok()) Fail(st);
+  if (!(st = ParseTopology(0, f.gpus_per_node, f.placement, &spec.options.topology)).ok()) return ReportError(st);
   spec.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
   sim::HardwareProfile hw;
-  if (!(st = sim::LoadProfile(f.profile, &hw)).ok()) Fail(st);
+  if (!(st = sim::LoadProfile(f.profile, &hw)).ok()) return ReportError(st);
   const bool tty = isatty(fileno(stderr));
   auto progress = [tty](int done, int total) {
     if (!tty) return;
@@ -212,11 +214,11 @@ void RunSweepCommand(const SweepFlags& f) {
               << total << (done == total ? "\n" : "") << std::flush;
   };
   std::vector<sim::SweepRow> rows;
-  if (!(st = sim::RunSweep(spec, hw, progress, &rows)).ok()) Fail(st);
+  if (!(st = sim::RunSweep(spec, hw, progress, &rows)).ok()) return ReportError(st);
   if (!f.csv.empty() && f.csv != "-") {
     std::ofstream o(f.csv);
     o << sim::SweepCsv(rows);
-    if (!o) Fail(Status::InvalidArgument("--csv: cannot write '" + f.csv + "'"));
+    if (!o) return ReportError(Status::Internal("--csv: cannot write '" + f.csv + "'"));
   }
   if (!f.json.empty()) {
     const std::string text = sim::SweepJson(rows).dump(1) + "\n";
@@ -225,20 +227,18 @@ void RunSweepCommand(const SweepFlags& f) {
     } else {
       std::ofstream o(f.json);
       o << text;
-      if (!o) Fail(Status::InvalidArgument("--json: cannot write '" + f.json + "'"));
+      if (!o) return ReportError(Status::Internal("--json: cannot write '" + f.json + "'"));
     }
   }
   if (f.csv == "-" || (f.csv.empty() && f.json.empty())) std::cout << sim::SweepCsv(rows);
   int failed = 0;
   for (const auto& r : rows) failed += !r.error.empty();
   if (failed) std::cerr << "ringlab sweep: " << failed << " of " << rows.size() << " jobs failed (see error column)\n";
+  return kExitOk;
 }
 
-}  // namespace
-
-void AddSimCommands(CLI::App& app) {
+std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   auto sf = std::make_shared<SimFlags>();
-  CLI::App* s = app.add_subcommand("sim", "simulate one pass (or both) of the schedule on a hardware profile");
   AddCommonOptions(s, &sf->common);
   s->add_option("--profile", sf->profile, "hardware profile: a bundled name (h100_sxm, h200, a100_sxm, b200, "
                                           "h100_pytorch_peer) or a path to a .json")
@@ -251,10 +251,11 @@ void AddSimCommands(CLI::App& app) {
   s->add_option("--trace-ranks", sf->trace_ranks, "trace only these ranks, e.g. 0,1,4095 (needed above W=64)");
   s->add_option("--json", sf->json, "write the summaries as JSON ('-' for stdout)");
   s->add_flag("--per-rank", sf->per_rank, "include per-rank metrics in the JSON");
-  s->callback([sf] { RunSim(*sf); });
+  return sf;
+}
 
+std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   auto wf = std::make_shared<SweepFlags>();
-  CLI::App* w = app.add_subcommand("sweep", "simulate a grid of world sizes, sequence lengths, methods and passes");
   AddCommonOptions(w, &wf->common);
   w->add_option("--profile", wf->profile, "hardware profile name or path")->capture_default_str();
   w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node (default: the profile's)");
@@ -268,7 +269,7 @@ void AddSimCommands(CLI::App& app) {
   w->add_option("--shard", wf->shard, "run shard i of n (jobs j with j mod n = i), e.g. 3/16")->capture_default_str();
   w->add_option("--csv", wf->csv, "write rows as CSV ('-' stdout; the default when neither --csv nor --json)");
   w->add_option("--json", wf->json, "write rows as JSON ('-' for stdout)");
-  w->callback([wf] { RunSweepCommand(*wf); });
+  return wf;
 }
 
 }  // namespace ringlab::cli

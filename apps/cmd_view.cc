@@ -5,13 +5,18 @@
 #include <climits>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/exit_codes.h"
 
 namespace ringlab::cli {
+
+struct ViewOptions {
+  const CLI::App* cmd = nullptr;  // every argument goes to the viewer: read after parsing, cmd->remaining()
+};
+
 namespace {
 
 std::string ViewerPath() {
@@ -27,24 +32,35 @@ std::string ViewerPath() {
 
 }  // namespace
 
-void AddViewCommand(CLI::App& app, int* exit_code) {
-  auto args = std::make_shared<std::vector<std::string>>();
-  CLI::App* cmd = app.add_subcommand(
-      "view", "Open traces in the interactive timeline viewer (ringlab-view; its --help lists every option)");
+int RunView(const ViewOptions& o) {
+  std::vector<std::string> argv_s = {ViewerPath()};
+  bool help = false;
+  for (const std::string& a : o.cmd->remaining()) {
+    argv_s.push_back(a);
+    help |= a == "--help" || a == "-h";
+  }
+  // --help: this wrapper's usage and exit codes first, then the viewer's own list of options.
+  if (help) {
+    std::printf("%s\n", o.cmd->help(o.cmd->get_parent()->get_name()).c_str());
+    std::fflush(stdout);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  std::fprintf(help ? stdout : stderr, "ringlab: %s cannot start the viewer '%s' (build with the viewer: libglfw3-dev, "
+               "libimgui-dev)\n", help ? "note:" : "error:", argv[0]);
+  // Like a subcommand this build does not have: bad input (2), except that --help has done its job.
+  return help ? kExitOk : kExitBadInput;
+}
+
+std::shared_ptr<ViewOptions> SetupView(CLI::App* cmd) {
+  auto opts = std::make_shared<ViewOptions>();
+  opts->cmd = cmd;
   cmd->allow_extras();
   cmd->prefix_command();
-  cmd->set_help_flag();  // --help goes to ringlab-view, which lists every viewer option
-  cmd->callback([cmd, exit_code] {
-    std::vector<std::string> argv_s = {ViewerPath()};
-    for (const std::string& a : cmd->remaining()) argv_s.push_back(a);
-    std::vector<char*> argv;
-    for (std::string& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    std::fprintf(stderr, "ringlab: error: cannot start the viewer '%s' (build with the viewer: libglfw3-dev, "
-                         "libimgui-dev)\n", argv[0]);
-    *exit_code = 2;
-  });
+  cmd->set_help_flag();  // --help goes to ringlab-view too, which lists every viewer option
+  return opts;
 }
 
 }  // namespace ringlab::cli

@@ -1,7 +1,5 @@
 #include "apps/common_options.h"
 
-#include <iostream>
-
 namespace ringlab::cli {
 
 void AddCommonOptions(CLI::App* app, CommonOptions* o) {
@@ -52,11 +50,6 @@ Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs)
       configs->push_back(cfg);
     }
   return Status::Ok();
-}
-
-int ReportBadInput(const Status& status) {
-  std::cerr << "ringlab: error: " << status.message() << "\n";
-  return kExitBadInput;
 }
 
 }  // namespace ringlab::cli

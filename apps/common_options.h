@@ -1,6 +1,6 @@
 // The problem flags every ringlab subcommand shares (--world --batch --heads ... --pass --dtype), and their
-// translation into validated ScheduleConfigs. Each subcommand lives in its own file and registers itself with
-// AddXxxCommand(CLI::App&, ...); ringlab_main.cc lists them.
+// translation into validated ScheduleConfigs. Each subcommand lives in its own file; ringlab_main.cc lists them
+// (apps/subcommand.h).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -34,9 +34,5 @@ void AddCommonOptions(CLI::App* app, CommonOptions* opts);
 // One config per (method, pass) the flags select, in the order allgather, alltoall × forward, backward.
 // Errors name the flag and the allowed values.
 Status MakeConfigs(const CommonOptions& opts, std::vector<ScheduleConfig>* configs);
-
-// Exit code for bad input: the CLI prints one line "ringlab: error: <message>" and returns it.
-inline constexpr int kExitBadInput = 2;
-int ReportBadInput(const Status& status);
 
 }  // namespace ringlab::cli

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One call on a 4-GPU H100 machine, after bench/cp/build_device.sh filled .device-exec/ (plus ringlab, the kernel test
-# binary): run with carry [".device-exec"] as `bash bench/final_device_run.sh`.
+# One call on a 4-GPU H100 machine, after bench/cp/build_device.sh filled .device-exec/ (ringlab included) plus the
+# kernel test binary: run with carry [".device-exec"] as `bash bench/final_device_run.sh`.
 #   1. kernel tests against the float64 reference (all forward and backward kernels);
 #   2. ours vs PyTorch Context Parallel, W = 2 and 4, S = 32768 and 131072, both methods, fwd and fwd+bwd, with the
 #      default kernels (on H100: wgmma forward and backward);

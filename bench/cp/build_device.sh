@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# On the CPU machine, from the repository root: builds ringlab-gpu and the GPU tests for sm_90 in BUILD (default
-# build-gpu, configured with -DRINGLAB_CUDA=ON -DRINGLAB_VIEWER=OFF) and copies what a GPU machine needs into
-# .device-exec/ (git-ignored): the binaries, libcudart (NCCL comes from PyTorch's copy there), the peer script and
-# device_env.sh. Then: run with carry [".device-exec"] and `bash bench/cp/run_on_gpus.sh`.
+# On the CPU machine, from the repository root: builds `ringlab` (with CUDA it has `run`) and the GPU tests for sm_90
+# in BUILD (default build-gpu, configured with -DRINGLAB_CUDA=ON -DRINGLAB_VIEWER=OFF) and copies what a GPU machine
+# needs into .device-exec/ (git-ignored): the binaries, libcudart (NCCL comes from PyTorch's copy there), the peer
+# script and device_env.sh. Then: run with carry [".device-exec"] and `bash bench/cp/run_on_gpus.sh`.
 set -euo pipefail
 BUILD=${1:-build-gpu}
 D=.device-exec
-cmake --build "$BUILD" --target ringlab-gpu ringlab_gpu_executor_test ringlab_gpu_fault_test
+cmake --build "$BUILD" --target ringlab ringlab_gpu_executor_test ringlab_gpu_fault_test
 mkdir -p $D
-cp "$BUILD/bench/cp/ringlab-gpu" "$BUILD/tests/gpu/ringlab_gpu_executor_test" "$BUILD/tests/gpu/ringlab_gpu_fault_test" $D/
-for lib in $(ldd $D/ringlab-gpu $D/ringlab_gpu_executor_test | awk '/=> \// {print $3}' | sort -u); do
+cp "$BUILD/apps/ringlab" "$BUILD/tests/gpu/ringlab_gpu_executor_test" "$BUILD/tests/gpu/ringlab_gpu_fault_test" $D/
+for lib in $(ldd $D/ringlab $D/ringlab_gpu_executor_test | awk '/=> \// {print $3}' | sort -u); do
   case "$(basename $lib)" in
     libcudart.so*|libspdlog.so*|libfmt.so*|libgtest*.so*) cp -L "$lib" $D/ ;;
   esac

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Ours vs PyTorch Context Parallel on the same GPUs, one after the other: `ringlab-gpu run` and torch_cp_bench.py for
+# Ours vs PyTorch Context Parallel on the same GPUs, one after the other: `ringlab run` and torch_cp_bench.py for
 # W = 2 and 4, S = 32768 and 131072, H = Hkv = 32, D = 128, both methods, forward and forward+backward. Sourced by the
 # device scripts (bench/final_device_run.sh, bench/cp/run_on_gpus.sh, bench/start_order_ab.sh) after they set D, OUT
 # and the environment; writes $OUT/ours.json, peer.json, cp.json, cp.md, appends to $BENCH_LOG and leaves the traces
 # as /tmp/bench_w<W>_s<S>*.json. NOTE: the note in cp.md names the commit in $D/commit.txt.
 BENCH_LOG=${BENCH_LOG:-$OUT/bench.log}
-RG=$D/ringlab-gpu
+RG=$D/ringlab
 BENCH="--heads 32 --kv-heads 32 --dim 128 --batch 1 --sharding head-tail --method both --pass both --iters 10 --warmup 3"
 OURS=()
 for W in 2 4; do

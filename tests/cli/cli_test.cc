@@ -1,36 +1,17 @@
 // The ringlab CLI: every bad input gets one clear line naming the field, exit code 2, never a crash.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/cli/run_ringlab.h"
+
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result RunRinglab(const std::string& args) {
-  const std::string cmd = std::string(RINGLAB_BIN) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void ExpectBadInput(const std::string& args, const std::string& names) {
-  Result r = RunRinglab(args);
-  EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
-  EXPECT_NE(r.output.find("ringlab: error:"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find(names), std::string::npos) << args << "\n" << r.output;
-}
+using ringlab::cli_test::ExpectBadInput;
+using ringlab::cli_test::Result;
+using ringlab::cli_test::RunRinglab;
 
 TEST(CliBadInput, KvHeadsThatDoNotDivideHeads) { ExpectBadInput("schedule --heads 32 --kv-heads 5", "kv-heads"); }
 TEST(CliBadInput, SeqNotDivisibleByTwiceTheWorld) { ExpectBadInput("schedule --seq 1000 --world 16", "2*world"); }
@@ -82,10 +63,6 @@ TEST(CliCheck, ImpossibleToleranceFailsWithExitCodeOne) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("FAIL"), std::string::npos);
 }
-
-}  // namespace
-
-namespace {
 
 TEST(CliView, HandsOverToTheViewerWhichNamesAMissingFile) {
   Result r = RunRinglab("view /nonexistent/trace.json");

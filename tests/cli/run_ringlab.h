@@ -1,0 +1,37 @@
+// Runs the `ringlab` binary under test (RINGLAB_BIN) with a command line and returns its exit code and output
+// (stdout and stderr together), for the CLI tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+namespace ringlab::cli_test {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+inline Result RunRinglab(const std::string& args) {
+  const std::string cmd = std::string(RINGLAB_BIN) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Bad input: exit code 2 and one "ringlab: error:" line that contains `names` (the flag or field).
+inline void ExpectBadInput(const std::string& args, const std::string& names) {
+  Result r = RunRinglab(args);
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find("ringlab: error:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(names), std::string::npos) << args << "\n" << r.output;
+}
+
+}  // namespace ringlab::cli_test
