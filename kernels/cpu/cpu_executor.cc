@@ -86,7 +86,8 @@ class CpuRun {
     return kind == OpKind::kAllToAll ? layout_.UlyssesIndex(rank) : layout_.RingIndex(rank);
   }
   template <typename Pred>
-  void WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Pred pred, const std::string& what);
+  void WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Pred pred, const std::string& what,
+               double timeout_s);
   void Fail(const std::string& message);
 
   // Copies token rows [begin, end) of every head out of a [heads][tokens][dim] tensor into a contiguous block.
@@ -201,12 +202,12 @@ void CpuRun<T>::Fail(const std::string& message) {
 template <typename T>
 template <typename Pred>
 void CpuRun<T>::WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Pred pred,
-                        const std::string& what) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(options_.timeout_s);
+                        const std::string& what, double timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   while (!pred()) {
     if (aborted_) throw Abort{""};
     if (cv.wait_until(lock, deadline) == std::cv_status::timeout && !pred())
-      throw Abort{what + " timed out after " + std::to_string(options_.timeout_s) + " s"};
+      throw Abort{what + " timed out after " + std::to_string(timeout_s) + " s"};
   }
 }
 
@@ -305,7 +306,8 @@ void CpuRun<T>::Recv(int rank, const Op& op) {
   const auto key = std::make_tuple(op.peer, rank, op.tag);
   WaitFor(lock, mail_cv_, [&] { return mailbox_.count(key) > 0; },
           "rank " + std::to_string(rank) + " waiting for tag " + std::to_string(op.tag) + " from rank " +
-              std::to_string(op.peer));
+              std::to_string(op.peer),
+          options_.timeout_s);
   std::vector<T>& dst = Buffer(rank, op.writes[0].kind, op.writes[0].slot);
   if (mailbox_[key].size() != dst.size()) throw Abort{"message size differs from the receive buffer"};
   dst = std::move(mailbox_[key]);
@@ -322,7 +324,7 @@ typename CpuRun<T>::Collective& CpuRun<T>::Deposit(int rank, const Op& op, std::
   ++c.deposited;
   mail_cv_.notify_all();
   WaitFor(lock, mail_cv_, [&] { return c.deposited == members; },
-          "rank " + std::to_string(rank) + " in " + what + " tag " + std::to_string(op.tag));
+          "rank " + std::to_string(rank) + " in " + what + " tag " + std::to_string(op.tag), options_.timeout_s);
   return c;
 }
 
@@ -428,7 +430,9 @@ void CpuRun<T>::RunStream(int rank, StreamKind stream) {
         WaitFor(lock, st.cv, [&] {
           for (int32_t d : op.deps) if (!st.done[d]) return false;
           return true;
-        }, "rank " + std::to_string(rank) + " op " + std::to_string(op.id) + " waiting for its dependencies");
+        }, "rank " + std::to_string(rank) + " op " + std::to_string(op.id) + " waiting for its dependencies",
+           // Twice the transfer timeout: a stuck transfer, the usual cause, times out first and is what is reported.
+           2 * options_.timeout_s);
       }
       const double start = std::chrono::duration<double, std::micro>(Clock::now() - t0_).count();
       Execute(rank, op);
