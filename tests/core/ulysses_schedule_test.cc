@@ -123,6 +123,14 @@ TEST(UlyssesCounts, HybridRingSendsRMinusOneKvShardsForwardAndTwoRMinusOneBackwa
     EXPECT_EQ(Count(b, r, OpKind::kAllToAll), 7);
     EXPECT_EQ(Count(b, r, OpKind::kSend), 3);
   }
+  // Every rank attends H/U heads over a head-tail balanced ring shard: equal FLOPs, summing to the problem's.
+  double total = 0;
+  for (int r = 0; r < 8; ++r) {
+    double flops = 0;
+    for (const Op& op : f.ranks[r].ops) flops += op.flops;
+    total += flops;
+  }
+  EXPECT_DOUBLE_EQ(total, Hybrid(4, 2, 8, Pass::kForward).problem.ForwardFlops());
   Schedule g;
   ASSERT_TRUE(BuildSchedule(Hybrid(4, 2, 8, Pass::kForward, Method::kAllGather), &g).ok());
   EXPECT_EQ(Count(g, 0, OpKind::kAllGather), 1);
