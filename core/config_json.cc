@@ -1,5 +1,7 @@
 #include "core/config_json.h"
 
+#include <algorithm>
+
 namespace ringlab {
 
 using nlohmann::json;
@@ -16,7 +18,10 @@ json ToJson(const ScheduleConfig& cfg) {
               {"sharding", std::string(ShardingName(cfg.sharding))},
               {"method", std::string(MethodName(cfg.method))},
               {"pass", std::string(PassName(cfg.pass))},
-              {"variants", {{"fused_merge", cfg.variants.fused_merge}, {"pack_kv", cfg.variants.pack_kv}}}};
+              {"variants", {{"fused_merge", cfg.variants.fused_merge}, {"pack_kv", cfg.variants.pack_kv}}},
+              {"ulysses", cfg.ulysses},
+              {"ring", cfg.world / std::max(cfg.ulysses, 1)},
+              {"placement", std::string(PlacementName(cfg.placement))}};
 }
 
 json ToJson(const Op& op) {
@@ -103,6 +108,19 @@ Status FromJson(const json& j, ScheduleConfig* cfg) {
   cfg->sharding = *s;
   cfg->method = *m;
   cfg->pass = pass == "forward" ? Pass::kForward : Pass::kBackward;
+  // Ulysses fields are optional (files written before they existed are plain context parallelism).
+  cfg->ulysses = 1;
+  cfg->ring = 0;
+  cfg->placement = UlyssesPlacement::kConsecutive;
+  if (j.contains("ulysses")) RINGLAB_RETURN_IF_ERROR(Get(j, "ulysses", "config", &cfg->ulysses));
+  if (j.contains("ring")) RINGLAB_RETURN_IF_ERROR(Get(j, "ring", "config", &cfg->ring));
+  if (j.contains("placement")) {
+    std::string placement;
+    RINGLAB_RETURN_IF_ERROR(Get(j, "placement", "config", &placement));
+    auto pl = ParsePlacement(placement);
+    if (!pl) return Status::InvalidArgument("config.placement '" + placement + "' is not one of consecutive, strided");
+    cfg->placement = *pl;
+  }
   if (j.contains("variants") && j["variants"].is_object()) {
     cfg->variants.fused_merge = j["variants"].value("fused_merge", true);
     cfg->variants.pack_kv = j["variants"].value("pack_kv", false);

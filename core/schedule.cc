@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/ulysses_layout.h"
+
 namespace ringlab {
 
 std::string_view MethodName(Method m) { return m == Method::kAllGather ? "allgather" : "alltoall"; }
@@ -16,11 +18,12 @@ std::optional<Method> ParseMethod(std::string_view name) {
 std::string_view PassName(Pass p) { return p == Pass::kForward ? "forward" : "backward"; }
 
 namespace {
-constexpr std::array<std::string_view, 8> kOpKindNames = {"attend",        "send",  "recv", "all-gather",
-                                                          "reduce-scatter", "merge", "copy", "prepare"};
-constexpr std::array<std::string_view, 16> kBufferNames = {
+constexpr std::array<std::string_view, 9> kOpKindNames = {"attend", "send",  "recv", "all-gather", "reduce-scatter",
+                                                          "merge",  "copy",  "prepare", "all-to-all"};
+constexpr std::array<std::string_view, kBufferKindCount> kBufferNames = {
     "q",       "kv",     "kv_ring",     "kv_gathered", "kv_pack", "out",   "lse",    "out_part",
-    "lse_part", "dout", "delta", "dq", "dkv_part", "dkv_ring", "dkv", "dkv_gathered"};
+    "lse_part", "dout", "delta", "dq", "dkv_part", "dkv_ring", "dkv", "dkv_gathered",
+    "q_heads", "kv_heads", "out_heads", "lse_heads", "dout_heads", "delta_heads", "dq_heads", "dkv_heads"};
 }  // namespace
 
 std::string_view OpKindName(OpKind k) { return kOpKindNames[size_t(k)]; }
@@ -34,8 +37,37 @@ std::optional<OpKind> ParseOpKind(std::string_view name) {
 std::string_view StreamName(StreamKind s) { return s == StreamKind::kCompute ? "compute" : "comm"; }
 
 bool IsCommunication(OpKind k) {
-  return k == OpKind::kSend || k == OpKind::kRecv || k == OpKind::kAllGather || k == OpKind::kReduceScatter;
+  return k == OpKind::kSend || k == OpKind::kRecv || k == OpKind::kAllGather || k == OpKind::kReduceScatter ||
+         k == OpKind::kAllToAll;
 }
+
+std::string_view PlacementName(UlyssesPlacement p) {
+  return p == UlyssesPlacement::kConsecutive ? "consecutive" : "strided";
+}
+
+std::optional<UlyssesPlacement> ParsePlacement(std::string_view name) {
+  if (name == "consecutive") return UlyssesPlacement::kConsecutive;
+  if (name == "strided") return UlyssesPlacement::kStrided;
+  return std::nullopt;
+}
+
+bool IsHeadSharded(BufferKind k) { return k >= BufferKind::kQHeads; }
+
+std::optional<BufferKind> HeadShardedOf(BufferKind k) {
+  switch (k) {
+    case BufferKind::kQ: return BufferKind::kQHeads;
+    case BufferKind::kKV: return BufferKind::kKVHeads;
+    case BufferKind::kOut: return BufferKind::kOutHeads;
+    case BufferKind::kLse: return BufferKind::kLseHeads;
+    case BufferKind::kDOut: return BufferKind::kDOutHeads;
+    case BufferKind::kDelta: return BufferKind::kDeltaHeads;
+    case BufferKind::kDQ: return BufferKind::kDQHeads;
+    case BufferKind::kDKV: return BufferKind::kDKVHeads;
+    default: return std::nullopt;
+  }
+}
+
+bool AllToAllPairs(BufferKind from, BufferKind to) { return HeadShardedOf(from) == to || HeadShardedOf(to) == from; }
 
 Variants PeerVariants() { return Variants{.fused_merge = false, .pack_kv = true}; }
 
@@ -78,13 +110,16 @@ int64_t Schedule::OpCount() const {
 
 Status ValidateConfig(const ScheduleConfig& cfg) {
   RINGLAB_RETURN_IF_ERROR(ValidateProblem(cfg.problem));
+  if (cfg.ulysses != 1 || (cfg.ring != 0 && cfg.ring != cfg.world)) return ValidateUlyssesLayout(cfg);
   return Sharding::Validate(cfg.sharding, cfg.world, cfg.problem.seq, cfg.problem.causal);
 }
 
 std::string Describe(const ScheduleConfig& cfg) {
   std::ostringstream s;
-  s << MethodName(cfg.method) << " " << PassName(cfg.pass) << " " << ShardingName(cfg.sharding) << " W=" << cfg.world
-    << " " << Describe(cfg.problem);
+  s << MethodName(cfg.method) << " " << PassName(cfg.pass) << " " << ShardingName(cfg.sharding) << " W=" << cfg.world;
+  if (cfg.ulysses != 1)  // "U=4xR=2 consecutive": Ulysses degree × ring degree, and where the Ulysses groups lie
+    s << " U=" << cfg.ulysses << "xR=" << cfg.world / cfg.ulysses << " " << PlacementName(cfg.placement);
+  s << " " << Describe(cfg.problem);
   if (!cfg.variants.fused_merge) s << " unfused-merge";
   if (cfg.variants.pack_kv) s << " pack-kv";
   return s.str();

@@ -6,7 +6,9 @@
 //   * An op may start when its stream is free and every op in `deps` (indices into the same rank's list) is done.
 //   * Send/recv pairs match by (sender, receiver, tag) and are a rendezvous: both must be posted. Consecutive ops on
 //     one stream with the same `group` are posted together (ncclGroupStart/End), which is how a ring permute avoids
-//     deadlock. Collectives (all-gather, reduce-scatter) match by tag across all ranks.
+//     deadlock. Collectives match by (kind, tag) among the ranks of their communicator, which every consumer derives
+//     from the config (core/ulysses_layout.h, CollectiveGroup): all-gather and reduce-scatter among the rank's ring
+//     group (every rank when ulysses = 1), all-to-all among its Ulysses group.
 //   * Buffers named in `reads`/`writes` live on the op's rank. Executors create every buffer in the rank's buffer
 //     table before the pass and initialise it as the table says (inputs, zeros, −inf).
 //
@@ -15,6 +17,7 @@
 //   Status st = BuildSchedule(cfg, &s);  // every invariant holds: see schedule_validator.h
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 #include <cstdint>
@@ -31,7 +34,10 @@ namespace ringlab {
 
 enum class Method { kAllGather, kAllToAll };
 enum class Pass { kForward, kBackward };
-enum class OpKind : uint8_t { kAttend, kSend, kRecv, kAllGather, kReduceScatter, kMerge, kCopy, kPrepare };
+// kAllToAll (Ulysses): every rank of the Ulysses group sends each other member its part of reads[0] and assembles
+// writes[0] from the members' parts; the buffer kinds say which way (sequence-sharded → head-sharded or back, see
+// BufferKind and core/ulysses_layout.h). Appended last so existing kinds keep their values.
+enum class OpKind : uint8_t { kAttend, kSend, kRecv, kAllGather, kReduceScatter, kMerge, kCopy, kPrepare, kAllToAll };
 enum class StreamKind : uint8_t { kCompute = 0, kComm = 1 };
 inline constexpr int kStreamCount = 2;
 
@@ -50,13 +56,25 @@ struct Variants {
 };
 Variants PeerVariants();
 
+// Where the Ulysses groups lie among the ranks (only matters for 1 < ulysses < world): consecutive ranks (the head
+// all-to-all inside a node, the ring across nodes) or strided ranks (the ring inside a node).
+enum class UlyssesPlacement : uint8_t { kConsecutive, kStrided };
+std::string_view PlacementName(UlyssesPlacement p);
+std::optional<UlyssesPlacement> ParsePlacement(std::string_view name);
+
+// W = ulysses × ring: Ulysses (head all-to-all) inside groups of `ulysses` ranks, `method` (ring pass-KV or
+// all-gather) across the ring dimension R = world / ulysses, `sharding` balancing the ring dimension. ulysses = 1 is
+// plain context parallelism, ulysses = world pure DeepSpeed-Ulysses. See core/ulysses_layout.h.
 struct ScheduleConfig {
   Problem problem;
   int world = 8;
   ShardingKind sharding = ShardingKind::kHeadTail;
-  Method method = Method::kAllToAll;
+  Method method = Method::kAllToAll;  // across the ring dimension
   Pass pass = Pass::kForward;
   Variants variants;
+  int ulysses = 1;   // Ulysses degree U: ranks per head all-to-all group; must divide world and heads
+  int ring = 0;      // ring degree R; 0 derives world / ulysses, otherwise ring × ulysses must equal world
+  UlyssesPlacement placement = UlyssesPlacement::kConsecutive;
 };
 
 // Named per-rank buffers. `slot` distinguishes double buffers (ring) or origins (gathered).
@@ -77,7 +95,25 @@ enum class BufferKind : uint8_t {
   kDKVRing,      // float32 travelling dK/dV accumulator received from the previous rank, slots 0 and 1
   kDKV,          // float32 final dK/dV of the local shard
   kDKVGathered,  // float32 dK/dV per origin before the reduce-scatter (allgather method), slot = origin
+  // Head-sharded (ulysses > 1): this rank's query heads (or its KV heads, see ulysses_layout.h) over the whole ring
+  // shard, filled by / drained through all-to-alls. The kinds above without "Heads" are then the rank's
+  // sequence-sharded inputs and outputs (all heads, S/W tokens); ring buffers hold head-sharded data.
+  kQHeads,       // query heads (dtype)
+  kKVHeads,      // K and V of the rank's KV heads (dtype)
+  kOutHeads,     // float32 output accumulator
+  kLseHeads,     // float32 lse (forward accumulator; backward input)
+  kDOutHeads,    // dOut (backward input)
+  kDeltaHeads,   // float32 delta (backward)
+  kDQHeads,      // float32 dQ accumulator
+  kDKVHeads,     // float32 dK/dV of the rank's KV heads (partial sums when KV heads are replicated)
 };
+inline constexpr int kBufferKindCount = int(BufferKind::kDKVHeads) + 1;
+// True for the head-sharded kinds (kQHeads..kDKVHeads).
+bool IsHeadSharded(BufferKind k);
+// The head-sharded form of a sequence-sharded input/output kind (kQ → kQHeads, ..., kDKV → kDKVHeads), or nullopt.
+std::optional<BufferKind> HeadShardedOf(BufferKind k);
+// True when an all-to-all may exchange `from` into `to`: a kind and its head-sharded form, either way.
+bool AllToAllPairs(BufferKind from, BufferKind to);
 std::string_view BufferKindName(BufferKind k);
 
 struct BufferRef {
@@ -167,6 +203,11 @@ Status BuildSchedule(const ScheduleConfig& cfg, Schedule* out);
 
 // "alltoall forward head-tail W=8 B=1 H=32 ..."
 std::string Describe(const ScheduleConfig& cfg);
+
+template <typename T, int N>
+bool operator==(const SmallList<T, N>& a, const SmallList<T, N>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
 
 template <typename T, int N>
 void SmallList<T, N>::push_back(const T& v) {

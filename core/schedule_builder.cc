@@ -2,57 +2,33 @@
 // an op depends on the last writer of every buffer it reads, and on the last writer and the readers since of every
 // buffer it writes. Same-stream hazards are already ordered by the stream, and ops of one stream run in id order, so
 // only the latest conflicting op on the other stream is kept: every op carries at most one dependency.
+#include "core/schedule_builder.h"
+
 #include <algorithm>
 
-#include "core/schedule.h"
-
 namespace ringlab {
-namespace {
 
-struct BufferUse {
-  BufferRef ref;
-  int32_t last_writer = -1;
-  std::array<int32_t, kStreamCount> last_reader{-1, -1};  // since the last write, per stream
-};
+AttentionOperands AttentionOperands::Inputs() {
+  auto b = [](BufferKind k) { return BufferRef{k, 0}; };
+  return AttentionOperands{b(BufferKind::kQ),    b(BufferKind::kKV),    b(BufferKind::kOut), b(BufferKind::kLse),
+                           b(BufferKind::kDOut), b(BufferKind::kDelta), b(BufferKind::kDQ),  b(BufferKind::kDKV)};
+}
 
-class RankBuilder {
- public:
-  RankBuilder(const ScheduleConfig& cfg, int rank)
-      : cfg_(cfg), p_(cfg.problem), sharding_(cfg.sharding, cfg.world, cfg.problem.seq), rank_(rank), w_(cfg.world) {}
+AttentionOperands AttentionOperands::HeadSharded() {
+  auto b = [](BufferKind k) { return BufferRef{k, 0}; };
+  return AttentionOperands{b(BufferKind::kQHeads),    b(BufferKind::kKVHeads),    b(BufferKind::kOutHeads),
+                           b(BufferKind::kLseHeads),  b(BufferKind::kDOutHeads),  b(BufferKind::kDeltaHeads),
+                           b(BufferKind::kDQHeads),   b(BufferKind::kDKVHeads)};
+}
 
-  RankSchedule Build();
-
- private:
-  int Prev() const { return (rank_ - 1 + w_) % w_; }
-  int Next() const { return (rank_ + 1) % w_; }
-  int64_t Shard() const { return sharding_.ShardTokens(); }
-  int64_t F32Rows(int64_t tokens) const { return int64_t(p_.batch) * p_.heads * tokens * 4; }
-  int64_t OutBytes(int64_t tokens) const { return F32Rows(tokens) * p_.head_dim; }
-  int64_t DkvBytes() const { return 2 * int64_t(p_.batch) * p_.kv_heads * Shard() * p_.head_dim * 4; }
-
-  void AddBuffer(BufferKind kind, int slot, int64_t bytes, BufferInit init) {
-    out_.buffers.push_back(BufferInfo{BufferRef{kind, uint8_t(slot)}, bytes, init});
-  }
-  void DeclareBuffers();
-  BufferUse& Use(BufferRef ref);
-  int32_t Append(Op op);
-
-  std::vector<AttendBlock> BlocksFor(int origin) const;
-  void Forward();
-  void Backward();
-  // Appends a copy into the pack buffer when the variant packs K/V; returns the buffer to send from.
-  BufferRef MaybePack(BufferRef src, int slot, int step);
-  void AppendExchange(BufferRef send_buf, BufferRef recv_buf, int64_t bytes, int tag, int step);
-  void AppendCollective(OpKind kind, BufferRef read, BufferRef write, int64_t bytes, int tag);
-
-  const ScheduleConfig& cfg_;
-  const Problem& p_;
-  Sharding sharding_;
-  int rank_, w_;
-  int next_group_ = 0;
-  RankSchedule out_;
-  std::array<BufferUse, 2 * (size_t(BufferKind::kDKVGathered) + 1)> uses_{};
-};
+RankBuilder::RankBuilder(const ScheduleConfig& cfg, const RingView& view)
+    : cfg_(cfg),
+      view_(view),
+      p_(view_.problem),
+      ops_(view_.operands),
+      sharding_(cfg.sharding, view.size, view.problem.seq),
+      rank_(view.index),
+      w_(view.size) {}
 
 std::vector<AttendBlock> RankBuilder::BlocksFor(int origin) const {
   const int64_t s = Shard(), c = sharding_.ChunkTokens();
@@ -71,7 +47,7 @@ std::vector<AttendBlock> RankBuilder::BlocksFor(int origin) const {
   return {AttendBlock{.q_begin = c, .q_end = s, .kv_origin = origin, .kv_begin = 0, .kv_end = s}};
 }
 
-BufferUse& RankBuilder::Use(BufferRef ref) {
+RankBuilder::BufferUse& RankBuilder::Use(BufferRef ref) {
   // Slots are 0 or 1 (double buffers); everything else uses slot 0, so a flat table indexed by (kind, slot) suffices.
   return uses_[size_t(ref.kind) * 2 + size_t(ref.slot & 1)];
 }
@@ -100,12 +76,15 @@ int32_t RankBuilder::Append(Op op) {
   return op.id;
 }
 
-void RankBuilder::DeclareBuffers() {
+void RankBuilder::DeclareRingBuffers() {
   const int64_t s = Shard();
   const bool multi = w_ > 1;
   const bool ring = cfg_.method == Method::kAllToAll;
-  AddBuffer(BufferKind::kQ, 0, p_.QBytes(s), BufferInit::kInput);
-  AddBuffer(BufferKind::kKV, 0, p_.KvBytes(s), BufferInit::kInput);
+  // Head-sharded operands are filled by all-to-alls, not initialised from the inputs.
+  const BufferInit input = view_.head_sharded ? BufferInit::kNone : BufferInit::kInput;
+  auto add = [&](BufferRef ref, int64_t bytes, BufferInit init) { AddBuffer(ref.kind, ref.slot, bytes, init); };
+  add(ops_.q, p_.QBytes(s), input);
+  add(ops_.kv, p_.KvBytes(s), input);
   if (multi && ring) {
     // Step t reads slot t % 2 and the first received block lands in slot 1, so W = 2 needs slot 1 alone.
     if (w_ > 2) AddBuffer(BufferKind::kKVRing, 0, p_.KvBytes(s), BufferInit::kNone);
@@ -117,21 +96,22 @@ void RankBuilder::DeclareBuffers() {
     if (ring && w_ > 2) AddBuffer(BufferKind::kKVPack, 1, p_.KvBytes(s), BufferInit::kNone);
   }
   if (cfg_.pass == Pass::kForward) {
-    AddBuffer(BufferKind::kOut, 0, OutBytes(s), BufferInit::kNone);
-    AddBuffer(BufferKind::kLse, 0, F32Rows(s), BufferInit::kNone);
+    add(ops_.out, OutBytes(s), BufferInit::kNone);
+    add(ops_.lse, F32Rows(s), BufferInit::kNone);
     if (multi && !cfg_.variants.fused_merge) {
       AddBuffer(BufferKind::kOutPart, 0, OutBytes(s), BufferInit::kNone);
       AddBuffer(BufferKind::kLsePart, 0, F32Rows(s), BufferInit::kNone);
     }
     return;
   }
-  // Backward inputs: the forward's out and lse, and dOut.
-  AddBuffer(BufferKind::kOut, 0, OutBytes(s), BufferInit::kInput);
-  AddBuffer(BufferKind::kLse, 0, F32Rows(s), BufferInit::kInput);
-  AddBuffer(BufferKind::kDOut, 0, p_.QBytes(s), BufferInit::kInput);
-  AddBuffer(BufferKind::kDelta, 0, F32Rows(s), BufferInit::kNone);
-  AddBuffer(BufferKind::kDQ, 0, OutBytes(s), BufferInit::kZero);
-  AddBuffer(BufferKind::kDKV, 0, DkvBytes(), multi ? BufferInit::kNone : BufferInit::kZero);
+  // Backward inputs: the forward's out (only to prepare delta, which head-sharded schedules do before the ring) and
+  // lse, and dOut.
+  if (!view_.head_sharded) add(ops_.out, OutBytes(s), input);
+  add(ops_.lse, F32Rows(s), input);
+  add(ops_.dout, p_.QBytes(s), input);
+  add(ops_.delta, F32Rows(s), BufferInit::kNone);
+  add(ops_.dq, OutBytes(s), BufferInit::kZero);
+  add(ops_.dkv, DkvBytes(), multi ? BufferInit::kNone : BufferInit::kZero);
   if (multi && ring) {
     for (int slot = 0; slot < 2; ++slot) AddBuffer(BufferKind::kDKVPart, slot, DkvBytes(), BufferInit::kNone);
     if (w_ > 2) AddBuffer(BufferKind::kDKVRing, 0, DkvBytes(), BufferInit::kNone);
@@ -177,13 +157,13 @@ void RankBuilder::Forward() {
   const double flops_per_pair = 4.0 * p_.batch * p_.heads * p_.head_dim;
   const BufferRef gathered{BufferKind::kKVGathered, 0};
   if (!ring && w_ > 1) {
-    const BufferRef src = MaybePack(BufferRef{BufferKind::kKV, 0}, 0, 0);
+    const BufferRef src = MaybePack(ops_.kv, 0, 0);
     AppendCollective(OpKind::kAllGather, src, gathered, kv_bytes * (w_ - 1), 0);
   }
   bool first = true;
   for (int t = 0; t < w_; ++t) {
     const int origin = (rank_ - t + w_) % w_;
-    BufferRef kv{BufferKind::kKV, 0};
+    BufferRef kv = ops_.kv;
     if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, uint8_t(t % 2)} : gathered;
     if (ring && t + 1 < w_) {  // post the next step's transfer before this step's compute, so they overlap
       const BufferRef src = MaybePack(kv, t % 2, t);
@@ -193,15 +173,15 @@ void RankBuilder::Forward() {
       const bool fused = cfg_.variants.fused_merge || first;
       block.merge = !first && fused;
       Op attend{.kind = OpKind::kAttend, .stream = StreamKind::kCompute, .step = t, .attend = block};
-      attend.reads.push_back(BufferRef{BufferKind::kQ, 0});
+      attend.reads.push_back(ops_.q);
       attend.reads.push_back(kv);
       if (fused) {
         if (block.merge) {
-          attend.reads.push_back(BufferRef{BufferKind::kOut, 0});
-          attend.reads.push_back(BufferRef{BufferKind::kLse, 0});
+          attend.reads.push_back(ops_.out);
+          attend.reads.push_back(ops_.lse);
         }
-        attend.writes.push_back(BufferRef{BufferKind::kOut, 0});
-        attend.writes.push_back(BufferRef{BufferKind::kLse, 0});
+        attend.writes.push_back(ops_.out);
+        attend.writes.push_back(ops_.lse);
       } else {
         attend.writes.push_back(BufferRef{BufferKind::kOutPart, 0});
         attend.writes.push_back(BufferRef{BufferKind::kLsePart, 0});
@@ -213,10 +193,10 @@ void RankBuilder::Forward() {
         Op merge{.kind = OpKind::kMerge, .stream = StreamKind::kCompute, .step = t, .attend = block};
         merge.reads.push_back(BufferRef{BufferKind::kOutPart, 0});
         merge.reads.push_back(BufferRef{BufferKind::kLsePart, 0});
-        merge.reads.push_back(BufferRef{BufferKind::kOut, 0});
-        merge.reads.push_back(BufferRef{BufferKind::kLse, 0});
-        merge.writes.push_back(BufferRef{BufferKind::kOut, 0});
-        merge.writes.push_back(BufferRef{BufferKind::kLse, 0});
+        merge.reads.push_back(ops_.out);
+        merge.reads.push_back(ops_.lse);
+        merge.writes.push_back(ops_.out);
+        merge.writes.push_back(ops_.lse);
         merge.bytes = 3 * (OutBytes(block.QTokens()) + F32Rows(block.QTokens()));
         Append(merge);
       }
@@ -231,20 +211,15 @@ void RankBuilder::Backward() {
   const double flops_per_pair = 2.5 * 4.0 * p_.batch * p_.heads * p_.head_dim;
   const BufferRef gathered{BufferKind::kKVGathered, 0};
   const BufferRef dkv_gathered{BufferKind::kDKVGathered, 0};
-  const BufferRef dkv_final{BufferKind::kDKV, 0};
+  const BufferRef dkv_final = ops_.dkv;
   if (!ring && w_ > 1) {
-    const BufferRef src = MaybePack(BufferRef{BufferKind::kKV, 0}, 0, 0);
+    const BufferRef src = MaybePack(ops_.kv, 0, 0);
     AppendCollective(OpKind::kAllGather, src, gathered, kv_bytes * (w_ - 1), 0);
   }
-  Op prepare{.kind = OpKind::kPrepare, .stream = StreamKind::kCompute};
-  prepare.reads.push_back(BufferRef{BufferKind::kDOut, 0});
-  prepare.reads.push_back(BufferRef{BufferKind::kOut, 0});
-  prepare.writes.push_back(BufferRef{BufferKind::kDelta, 0});
-  prepare.bytes = p_.QBytes(Shard()) + OutBytes(Shard()) + F32Rows(Shard());
-  Append(prepare);
+  if (!view_.head_sharded) AppendPrepare(ops_.dout, ops_.out, ops_.delta, p_, Shard());
   for (int t = 0; t < w_; ++t) {
     const int origin = (rank_ - t + w_) % w_;
-    BufferRef kv{BufferKind::kKV, 0};
+    BufferRef kv = ops_.kv;
     if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, uint8_t(t % 2)} : gathered;
     if (ring && t + 1 < w_) {
       const BufferRef src = MaybePack(kv, t % 2, t);
@@ -257,10 +232,9 @@ void RankBuilder::Backward() {
     for (AttendBlock block : blocks) {
       block.merge = false;  // dK/dV of this block overwrite; dQ always accumulates
       Op attend{.kind = OpKind::kAttend, .stream = StreamKind::kCompute, .step = t, .attend = block};
-      for (BufferKind k : {BufferKind::kQ, BufferKind::kDOut, BufferKind::kLse, BufferKind::kDelta, BufferKind::kDQ})
-        attend.reads.push_back(BufferRef{k, 0});
+      for (BufferRef b : {ops_.q, ops_.dout, ops_.lse, ops_.delta, ops_.dq}) attend.reads.push_back(b);
       attend.reads.push_back(kv);
-      attend.writes.push_back(BufferRef{BufferKind::kDQ, 0});
+      attend.writes.push_back(ops_.dq);
       attend.writes.push_back(dkv);
       attend.flops = flops_per_pair * block.EffectivePairs();
       attend.bytes = 2 * p_.QBytes(block.QTokens()) + p_.KvBytes(block.KvTokens()) + 2 * OutBytes(block.QTokens()) +
@@ -287,19 +261,33 @@ void RankBuilder::Backward() {
   if (!ring && w_ > 1) AppendCollective(OpKind::kReduceScatter, dkv_gathered, dkv_final, DkvBytes() * (w_ - 1), 1);
 }
 
-RankSchedule RankBuilder::Build() {
-  DeclareBuffers();
-  out_.ops.reserve(size_t(3) * w_ + 8);  // a forward ring step: a send, a receive and an attention
+void RankBuilder::AppendPrepare(BufferRef dout, BufferRef out, BufferRef delta, const Problem& p, int64_t tokens) {
+  Op prepare{.kind = OpKind::kPrepare, .stream = StreamKind::kCompute};
+  prepare.reads.push_back(dout);
+  prepare.reads.push_back(out);
+  prepare.writes.push_back(delta);
+  const int64_t f32_rows = int64_t(p.batch) * p.heads * tokens * 4;
+  prepare.bytes = p.QBytes(tokens) + f32_rows * p.head_dim + f32_rows;
+  Append(prepare);
+}
+
+void RankBuilder::RingPass() {
+  out_.ops.reserve(out_.ops.size() + size_t(3) * w_ + 8);  // a forward ring step: a send, a receive and an attention
   if (cfg_.pass == Pass::kForward)
     Forward();
   else
     Backward();
-  return std::move(out_);
 }
 
-}  // namespace
-
-RankSchedule BuildRankSchedule(const ScheduleConfig& cfg, int rank) { return RankBuilder(cfg, rank).Build(); }
+RankSchedule BuildRankSchedule(const ScheduleConfig& cfg, int rank) {
+  if (cfg.ulysses > 1) return BuildUlyssesRank(cfg, rank);
+  const RingView view{.problem = cfg.problem, .size = cfg.world, .index = rank,
+                      .group = CommGroup{.first = 0, .stride = 1, .size = cfg.world}};
+  RankBuilder builder(cfg, view);
+  builder.DeclareRingBuffers();
+  builder.RingPass();
+  return builder.Take();
+}
 
 Status BuildSchedule(const ScheduleConfig& cfg, Schedule* out) {
   RINGLAB_RETURN_IF_ERROR(ValidateConfig(cfg));

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "core/ulysses_layout.h"
+
 namespace ringlab {
 namespace {
 
@@ -20,6 +22,22 @@ std::string Where(int rank, const Op& op) {
 Status Fail(const std::string& m) { return Status::Internal("schedule invalid: " + m); }
 
 bool OnComputeStream(OpKind k) { return !IsCommunication(k); }
+
+bool IsCollective(OpKind k) {
+  return k == OpKind::kAllGather || k == OpKind::kReduceScatter || k == OpKind::kAllToAll;
+}
+
+// A collective instance: (kind, first rank of its communicator, tag).
+using CollectiveKey = std::tuple<int, int, int>;
+CollectiveKey KeyOf(const ScheduleConfig& cfg, int rank, const Op& op) {
+  return {int(op.kind), CollectiveGroup(cfg, rank, op.kind).first, op.tag};
+}
+
+std::string HeadGroupName(const UlyssesLayout& layout, int group) {
+  if (layout.Ulysses() == 1) return "";
+  return " for head group " + std::to_string(group) + " (query heads " + std::to_string(layout.FirstQueryHead(group)) +
+         ".." + std::to_string(layout.FirstQueryHead(group) + layout.QueryHeads() - 1) + ")";
+}
 
 }  // namespace
 
@@ -40,6 +58,11 @@ Status CheckStructure(const Schedule& schedule) {
       if ((op.kind == OpKind::kSend || op.kind == OpKind::kRecv) && (op.peer < 0 || op.peer >= w || op.peer == r))
         return Fail(Where(r, op) + " has peer " + std::to_string(op.peer) + " (allowed: another rank in 0.." +
                     std::to_string(w - 1) + ")");
+      if (IsCollective(op.kind) && (op.reads.size() != 1 || op.writes.size() != 1))
+        return Fail(Where(r, op) + " must read one buffer and write one");
+      if (op.kind == OpKind::kAllToAll && !AllToAllPairs(op.reads[0].kind, op.writes[0].kind))
+        return Fail(Where(r, op) + " exchanges " + BufferRefName(op.reads[0]) + " into " + BufferRefName(op.writes[0]) +
+                    " (allowed: a buffer and its head-sharded form, either way)");
       for (const BufferRef& b : op.reads)
         if (!rs.FindBuffer(b)) return Fail(Where(r, op) + " reads undeclared buffer " + BufferRefName(b));
       for (const BufferRef& b : op.writes)
@@ -62,25 +85,30 @@ Status CheckStructure(const Schedule& schedule) {
   return Status::Ok();
 }
 
+// Per head group (the Ulysses index: each group of ranks with one index attends its own query heads), every
+// (query chunk, key chunk) pair of the ring sharding exactly once. With ulysses = 1 there is one head group and the
+// ring sharding is the world's.
 Status CheckCoverage(const Schedule& schedule) {
   const ScheduleConfig& cfg = schedule.config;
-  const Sharding sh(cfg.sharding, cfg.world, cfg.problem.seq);
+  const UlyssesLayout layout(cfg);
+  const Sharding sh = layout.RingSharding();
   const int64_t c = sh.ChunkTokens();
-  const int chunks = cfg.world * sh.ChunksPerRank();
+  const int chunks = layout.Ring() * sh.ChunksPerRank();
   enum Rel : uint8_t { kNone, kDiag, kFull, kPartial };
   auto truth = [&](int qc, int kc) -> Rel {
     if (!cfg.problem.causal) return kFull;
     return qc > kc ? kFull : qc == kc ? kDiag : kNone;
   };
-  std::vector<uint16_t> count(size_t(chunks) * chunks, 0);
+  std::vector<uint16_t> count(size_t(layout.Ulysses()) * chunks * chunks, 0);
   for (int r = 0; r < cfg.world; ++r) {
+    const int ring_index = layout.RingIndex(r), head_group = layout.UlyssesIndex(r);
     for (const Op& op : schedule.ranks[r].ops) {
       if (op.kind != OpKind::kAttend) continue;
       const AttendBlock& b = op.attend;
       if (b.q_begin % c || b.q_end % c || b.kv_begin % c || b.kv_end % c)
         return Fail(Where(r, op) + " block is not aligned to the sharding's chunks of " + std::to_string(c) + " tokens");
       if (b.q_begin < 0 || b.q_end > sh.ShardTokens() || b.kv_begin < 0 || b.kv_end > sh.ShardTokens() ||
-          b.kv_origin < 0 || b.kv_origin >= cfg.world)
+          b.kv_origin < 0 || b.kv_origin >= layout.Ring())
         return Fail(Where(r, op) + " block lies outside the shards");
       for (int64_t qt = b.q_begin; qt < b.q_end; qt += c)
         for (int64_t kt = b.kv_begin; kt < b.kv_end; kt += c) {
@@ -90,29 +118,31 @@ Status CheckCoverage(const Schedule& schedule) {
             rel = kb + c - 1 <= qa + d ? kFull : kb > qa + c - 1 + d ? kNone : kb - qa == d ? kDiag : kPartial;
           }
           if (rel == kNone) continue;
-          const int qc = sh.Chunk(r, int(qt / c)), kc = sh.Chunk(b.kv_origin, int(kt / c));
+          const int qc = sh.Chunk(ring_index, int(qt / c)), kc = sh.Chunk(b.kv_origin, int(kt / c));
           const Rel want = truth(qc, kc);
           if (rel == kPartial || want != rel)
             return Fail(Where(r, op) + " computes query chunk " + std::to_string(qc) + " against key chunk " +
                         std::to_string(kc) + " with the wrong mask");
-          if (++count[size_t(qc) * chunks + kc] > 1)
+          if (++count[(size_t(head_group) * chunks + qc) * chunks + kc] > 1)
             return Fail(Where(r, op) + " computes query chunk " + std::to_string(qc) + " against key chunk " +
-                        std::to_string(kc) + " a second time");
+                        std::to_string(kc) + " a second time" + HeadGroupName(layout, head_group));
         }
     }
   }
-  for (int qc = 0; qc < chunks; ++qc)
-    for (int kc = 0; kc < chunks; ++kc)
-      if (truth(qc, kc) != kNone && count[size_t(qc) * chunks + kc] != 1)
-        return Fail("query chunk " + std::to_string(qc) + " against key chunk " + std::to_string(kc) +
-                    " is never computed");
+  for (int g = 0; g < layout.Ulysses(); ++g)
+    for (int qc = 0; qc < chunks; ++qc)
+      for (int kc = 0; kc < chunks; ++kc)
+        if (truth(qc, kc) != kNone && count[(size_t(g) * chunks + qc) * chunks + kc] != 1)
+          return Fail("query chunk " + std::to_string(qc) + " against key chunk " + std::to_string(kc) +
+                      " is never computed" + HeadGroupName(layout, g));
   return Status::Ok();
 }
 
 Status CheckMatching(const Schedule& schedule) {
-  const int w = schedule.config.world;
+  const ScheduleConfig& cfg = schedule.config;
+  const int w = cfg.world;
   std::map<std::tuple<int, int, int>, std::pair<const Op*, const Op*>> p2p;  // (src, dst, tag) -> (send, recv)
-  std::map<int, std::vector<const Op*>> collectives;                         // tag -> one op per rank
+  std::map<CollectiveKey, std::vector<std::pair<int, const Op*>>> collectives;  // -> (rank, op) in rank order
   for (int r = 0; r < w; ++r)
     for (const Op& op : schedule.ranks[r].ops) {
       if (op.kind == OpKind::kSend || op.kind == OpKind::kRecv) {
@@ -121,10 +151,11 @@ Status CheckMatching(const Schedule& schedule) {
         const Op*& mine = send ? slot.first : slot.second;
         if (mine) return Fail(Where(r, op) + " duplicates an earlier " + std::string(OpKindName(op.kind)));
         mine = &op;
-      } else if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) {
-        auto& v = collectives[op.tag];
-        if (int(v.size()) != r) return Fail(Where(r, op) + " joins collective tag " + std::to_string(op.tag) + " twice");
-        v.push_back(&op);
+      } else if (IsCollective(op.kind)) {
+        auto& v = collectives[KeyOf(cfg, r, op)];
+        if (!v.empty() && v.back().first == r)
+          return Fail(Where(r, op) + " joins collective tag " + std::to_string(op.tag) + " twice");
+        v.push_back({r, &op});
       }
     }
   for (const auto& [key, pair] : p2p) {
@@ -139,13 +170,21 @@ Status CheckMatching(const Schedule& schedule) {
       return Fail(Where(src, *pair.first) + " sends " + std::to_string(pair.first->bytes) + " bytes but the receive expects " +
                   std::to_string(pair.second->bytes));
   }
-  for (const auto& [tag, ops] : collectives) {
-    if (int(ops.size()) != w)
-      return Fail("collective tag " + std::to_string(tag) + " is joined by " + std::to_string(ops.size()) + " of " +
-                  std::to_string(w) + " ranks");
-    for (const Op* op : ops)
-      if (op->kind != ops[0]->kind || op->bytes != ops[0]->bytes)
-        return Fail("collective tag " + std::to_string(tag) + " differs in kind or bytes between ranks");
+  for (const auto& [key, ops] : collectives) {
+    const auto& [kind, first, tag] = key;
+    const CommGroup group = CollectiveGroup(cfg, first, OpKind(kind));
+    const std::string name = std::string(OpKindName(OpKind(kind))) + " tag " + std::to_string(tag) +
+                             " of the group from rank " + std::to_string(first);
+    if (int(ops.size()) != group.size)
+      return Fail(name + " is joined by " + std::to_string(ops.size()) + " of " + std::to_string(group.size) + " ranks");
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].first != group.Rank(int(i)))
+        return Fail(name + " is joined by rank " + std::to_string(ops[i].first) + ", not a member");
+      const Op& a = *ops[i].second;
+      const Op& b = *ops[0].second;
+      if (a.bytes != b.bytes || !(a.reads == b.reads) || !(a.writes == b.writes))
+        return Fail(name + " differs in bytes or buffers between ranks");
+    }
   }
   return Status::Ok();
 }
@@ -210,7 +249,8 @@ Status CheckProgress(const Schedule& schedule) {
   std::vector<std::array<int32_t, kStreamCount>> head(w);
   std::vector<std::array<std::vector<int32_t>, kStreamCount>> stream_ops(w);
   std::map<std::tuple<int, int, int>, int> p2p_posted;  // (src, dst, tag) -> count of posted sides
-  std::map<int, int> collective_posted;
+  std::map<CollectiveKey, int> collective_posted;
+  const ScheduleConfig& cfg = schedule.config;
   for (int r = 0; r < w; ++r) {
     const auto& ops = schedule.ranks[r].ops;
     done[r].assign(ops.size(), 0);
@@ -243,14 +283,15 @@ Status CheckProgress(const Schedule& schedule) {
             posted[r][op.id] = 1;
             moved = true;
             if (op.kind == OpKind::kSend || op.kind == OpKind::kRecv) ++p2p_posted[key(r, op)];
-            if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) ++collective_posted[op.tag];
+            if (IsCollective(op.kind)) ++collective_posted[KeyOf(cfg, r, op)];
           }
           bool all_done = true;
           for (int32_t k = first; k <= last; ++k) {
             const Op& op = ops[list[k]];
             bool ok = true;
             if (op.kind == OpKind::kSend || op.kind == OpKind::kRecv) ok = p2p_posted[key(r, op)] == 2;
-            if (op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter) ok = collective_posted[op.tag] == w;
+            if (IsCollective(op.kind))
+              ok = collective_posted[KeyOf(cfg, r, op)] == CollectiveGroup(cfg, r, op.kind).size;
             all_done &= ok;
           }
           if (!all_done) break;

@@ -3,8 +3,11 @@
 // Invariants:
 //   1. structure: op ids are list indices, dependencies point to earlier ops, kinds run on their stream, buffers are
 //      declared, a group's ops are consecutive on one stream;
-//   2. coverage: every (query, key) pair the mask allows is computed exactly once and no masked pair is computed;
-//   3. matching: every send has exactly one receive with the same bytes, every collective is joined by every rank;
+//   2. coverage: every (query, key) pair the mask allows is computed exactly once and no masked pair is computed, per
+//      head group (Ulysses index) when ulysses > 1, over the ring dimension's chunks;
+//   3. matching: every send has exactly one receive with the same bytes, every collective is joined by exactly the
+//      members of its communicator (ulysses_layout.h) with the same bytes and buffers; an all-to-all exchanges a
+//      buffer and its head-sharded form;
 //   4. buffers: no op reads a buffer before it is filled or overwrites one still being read (happens-before through
 //      dependencies and stream order, within the rank);
 //   5. progress: the dependency graph with rendezvous send/recv and collectives has no cycle and no cross-rank deadlock;

@@ -1,5 +1,6 @@
 #include "core/trace.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -43,6 +44,9 @@ Status WriteTraceJson(const Trace& trace, const std::string& path) {
             {"world", trace.meta.config.world},
             {"variants",
              {{"fused_merge", trace.meta.config.variants.fused_merge}, {"pack_kv", trace.meta.config.variants.pack_kv}}},
+            {"ulysses", trace.meta.config.ulysses},
+            {"ring", trace.meta.config.world / std::max(trace.meta.config.ulysses, 1)},
+            {"placement", std::string(PlacementName(trace.meta.config.placement))},
             {"hardware", trace.meta.hardware},
             {"schedule_op_count", trace.meta.schedule_op_count}};
   f << "{\"displayTimeUnit\":\"ns\",\"ringlab\":" << meta.dump() << ",\n\"traceEvents\":[\n";

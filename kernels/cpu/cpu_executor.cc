@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "core/ulysses_layout.h"
 #include "kernels/cpu/block_attention.h"
 
 namespace ringlab::cpu {
@@ -29,9 +30,11 @@ class CpuRun {
       : sch_(schedule),
         cfg_(schedule.config),
         p_(cfg_.problem),
-        sh_(cfg_.sharding, cfg_.world, cfg_.problem.seq),
+        layout_(cfg_),
+        local_(layout_.LocalProblem()),
         w_(cfg_.world),
-        s_(sh_.ShardTokens()),
+        s_(layout_.RingShardTokens()),
+        piece_(layout_.PieceTokens()),
         options_(options),
         ranks_(w_) {
     for (auto& r : ranks_) r = std::make_unique<RankState>();
@@ -39,7 +42,8 @@ class CpuRun {
 
   Status Run(const GlobalInputs& in, const ForwardOutputs* fwd, Trace* trace);
   std::vector<T>& Buffer(int rank, BufferKind kind, int slot = 0) { return ranks_[rank]->buffers[{int(kind), slot}]; }
-  const Sharding& sharding() const { return sh_; }
+  std::vector<T>& Buffer(int rank, BufferRef ref) { return Buffer(rank, ref.kind, ref.slot); }
+  const UlyssesLayout& layout() const { return layout_; }
 
  private:
   struct RankState {
@@ -53,9 +57,12 @@ class CpuRun {
     int deposited = 0, finished = 0;
   };
 
-  int64_t QRows() const { return int64_t(p_.batch) * p_.heads; }     // query-head rows of [B][H]
-  int64_t KvRows() const { return int64_t(p_.batch) * p_.kv_heads; }  // kv-head rows of [B][Hkv]
-  int64_t KvHalf() const { return KvRows() * s_ * p_.head_dim; }      // elements of K (or V) in one shard
+  // Attention operands and ring buffers hold the rank's heads over the ring shard (s_ tokens); with ulysses > 1 the
+  // sequence-sharded inputs and outputs hold every head over the rank's piece (piece_ tokens).
+  int64_t QRows() const { return int64_t(local_.batch) * local_.heads; }     // query-head rows of [B][H/U]
+  int64_t KvRows() const { return int64_t(local_.batch) * local_.kv_heads; }  // kv-head rows of [B][Hkv/U]
+  int64_t KvHalf() const { return KvRows() * s_ * p_.head_dim; }            // elements of K (or V) in one shard
+  bool PieceSharded(BufferKind k) const { return layout_.Ulysses() > 1 && HeadShardedOf(k).has_value(); }
   int64_t Elements(BufferKind k) const;
 
   void InitBuffers(int rank, const GlobalInputs& in, const ForwardOutputs* fwd);
@@ -67,10 +74,20 @@ class CpuRun {
   void Recv(int rank, const Op& op);
   void AllGather(int rank, const Op& op);
   void ReduceScatter(int rank, const Op& op);
-  // Deposits the op's input for collective `op.tag` and waits until every rank has deposited.
+  void AllToAll(int rank, const Op& op);
+  // Deposits the op's input for its collective (kind, communicator, tag) and waits until every member has deposited;
+  // deposits are indexed by member (ring position, or Ulysses index for all-to-all).
   Collective& Deposit(int rank, const Op& op, std::unique_lock<std::mutex>& lock, const char* what);
+  void Finish(int rank, const Op& op, Collective& c);
+  std::tuple<int, int, int> CollectiveKey(int rank, const Op& op) const {
+    return {int(op.kind), CollectiveGroup(cfg_, rank, op.kind).first, op.tag};
+  }
+  int MemberIndex(int rank, OpKind kind) const {
+    return kind == OpKind::kAllToAll ? layout_.UlyssesIndex(rank) : layout_.RingIndex(rank);
+  }
   template <typename Pred>
-  void WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Pred pred, const std::string& what);
+  void WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Pred pred, const std::string& what,
+               double timeout_s);
   void Fail(const std::string& message);
 
   // Copies token rows [begin, end) of every head out of a [heads][tokens][dim] tensor into a contiguous block.
@@ -83,15 +100,16 @@ class CpuRun {
   const Schedule& sch_;
   const ScheduleConfig& cfg_;
   const Problem& p_;
-  Sharding sh_;
+  UlyssesLayout layout_;
+  Problem local_;  // the heads one rank attends with (all of them when ulysses = 1)
   int w_;
-  int64_t s_;
+  int64_t s_, piece_;
   ExecutorOptions options_;
   std::vector<std::unique_ptr<RankState>> ranks_;
   std::mutex mail_mu_;
   std::condition_variable mail_cv_;
   std::map<std::tuple<int, int, int>, std::vector<T>> mailbox_;
-  std::map<int, Collective> collectives_;
+  std::map<std::tuple<int, int, int>, Collective> collectives_;
   std::atomic<bool> aborted_{false};
   std::string error_;
   std::mutex trace_mu_;
@@ -101,14 +119,22 @@ class CpuRun {
 
 template <typename T>
 int64_t CpuRun<T>::Elements(BufferKind k) const {
+  if (PieceSharded(k)) {
+    const int64_t rows = int64_t(p_.batch) * p_.heads * piece_;
+    const int64_t kv = 2 * int64_t(p_.batch) * p_.kv_heads * piece_ * p_.head_dim;
+    if (k == BufferKind::kKV || k == BufferKind::kDKV) return kv;
+    return k == BufferKind::kLse || k == BufferKind::kDelta ? rows : rows * p_.head_dim;
+  }
   const int64_t q = QRows() * s_ * p_.head_dim, rows = QRows() * s_, kv = 2 * KvHalf();
   switch (k) {
     case BufferKind::kQ: case BufferKind::kOut: case BufferKind::kOutPart: case BufferKind::kDOut:
-    case BufferKind::kDQ: return q;
-    case BufferKind::kLse: case BufferKind::kLsePart: case BufferKind::kDelta: return rows;
+    case BufferKind::kDQ: case BufferKind::kQHeads: case BufferKind::kOutHeads: case BufferKind::kDOutHeads:
+    case BufferKind::kDQHeads: return q;
+    case BufferKind::kLse: case BufferKind::kLsePart: case BufferKind::kDelta: case BufferKind::kLseHeads:
+    case BufferKind::kDeltaHeads: return rows;
     case BufferKind::kKV: case BufferKind::kKVRing: case BufferKind::kKVPack: case BufferKind::kDKVPart:
-    case BufferKind::kDKVRing: case BufferKind::kDKV: return kv;
-    case BufferKind::kKVGathered: case BufferKind::kDKVGathered: return kv * w_;
+    case BufferKind::kDKVRing: case BufferKind::kDKV: case BufferKind::kKVHeads: case BufferKind::kDKVHeads: return kv;
+    case BufferKind::kKVGathered: case BufferKind::kDKVGathered: return kv * layout_.Ring();
   }
   return 0;
 }
@@ -133,8 +159,9 @@ void CpuRun<T>::PutRows(const std::vector<T>& block, T* dst, int64_t heads, int6
 template <typename T>
 void CpuRun<T>::InitBuffers(int rank, const GlobalInputs& in, const ForwardOutputs* fwd) {
   const int64_t d = p_.head_dim;
+  const int64_t q_rows = int64_t(p_.batch) * p_.heads, kv_rows = int64_t(p_.batch) * p_.kv_heads;
   auto shard = [&](const std::vector<double>& global, int64_t outer, int64_t inner) {
-    std::vector<double> x = sh_.Shard(global, outer, inner, rank);
+    std::vector<double> x = layout_.Shard(global, outer, inner, rank);
     return std::vector<T>(x.begin(), x.end());
   };
   for (const BufferInfo& info : sch_.ranks[rank].buffers) {
@@ -146,13 +173,13 @@ void CpuRun<T>::InitBuffers(int rank, const GlobalInputs& in, const ForwardOutpu
       case BufferInit::kNone: buf.assign(n, std::numeric_limits<T>::quiet_NaN()); break;  // poison
       case BufferInit::kInput:
         switch (info.ref.kind) {
-          case BufferKind::kQ: buf = shard(in.q, QRows(), d); break;
-          case BufferKind::kDOut: buf = shard(in.dout, QRows(), d); break;
-          case BufferKind::kOut: buf = shard(fwd->out, QRows(), d); break;
-          case BufferKind::kLse: buf = shard(fwd->lse, QRows(), 1); break;
+          case BufferKind::kQ: buf = shard(in.q, q_rows, d); break;
+          case BufferKind::kDOut: buf = shard(in.dout, q_rows, d); break;
+          case BufferKind::kOut: buf = shard(fwd->out, q_rows, d); break;
+          case BufferKind::kLse: buf = shard(fwd->lse, q_rows, 1); break;
           case BufferKind::kKV: {
-            buf = shard(in.k, KvRows(), d);
-            std::vector<T> v = shard(in.v, KvRows(), d);
+            buf = shard(in.k, kv_rows, d);
+            std::vector<T> v = shard(in.v, kv_rows, d);
             buf.insert(buf.end(), v.begin(), v.end());
             break;
           }
@@ -175,19 +202,20 @@ void CpuRun<T>::Fail(const std::string& message) {
 template <typename T>
 template <typename Pred>
 void CpuRun<T>::WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Pred pred,
-                        const std::string& what) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(options_.timeout_s);
+                        const std::string& what, double timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   while (!pred()) {
     if (aborted_) throw Abort{""};
     if (cv.wait_until(lock, deadline) == std::cv_status::timeout && !pred())
-      throw Abort{what + " timed out after " + std::to_string(options_.timeout_s) + " s"};
+      throw Abort{what + " timed out after " + std::to_string(timeout_s) + " s"};
   }
 }
 
 template <typename T>
 const T* CpuRun<T>::KvBase(int rank, const Op& op) {
   for (const BufferRef& b : op.reads) {
-    if (b.kind == BufferKind::kKV || b.kind == BufferKind::kKVRing) return Buffer(rank, b.kind, b.slot).data();
+    if (b.kind == BufferKind::kKV || b.kind == BufferKind::kKVRing || b.kind == BufferKind::kKVHeads)
+      return Buffer(rank, b.kind, b.slot).data();
     if (b.kind == BufferKind::kKVGathered)
       return Buffer(rank, b.kind, b.slot).data() + 2 * KvHalf() * op.attend.kv_origin;
   }
@@ -198,19 +226,21 @@ template <typename T>
 void CpuRun<T>::Attend(int rank, const Op& op) {
   const AttendBlock& b = op.attend;
   const int64_t d = p_.head_dim, nq = b.QTokens(), nk = b.KvTokens();
-  const AttentionShape shape{.batch = p_.batch, .heads = p_.heads, .kv_heads = p_.kv_heads, .q_tokens = nq,
-                             .kv_tokens = nk, .head_dim = p_.head_dim};
+  // Operands by position (see schedule_builder.cc): forward reads q, kv[, out, lse] and writes out, lse (or the
+  // parts); backward reads q, dout, lse, delta, dq, kv and writes dq, dkv.
+  const AttentionShape shape{.batch = local_.batch, .heads = local_.heads, .kv_heads = local_.kv_heads,
+                             .q_tokens = nq, .kv_tokens = nk, .head_dim = p_.head_dim};
   const MaskSpec mask{.causal = b.causal, .diagonal_offset = b.diagonal_offset};
   const T* kv = KvBase(rank, op);
-  const std::vector<T> q = Rows(Buffer(rank, BufferKind::kQ).data(), QRows(), s_, d, b.q_begin, b.q_end);
+  const std::vector<T> q = Rows(Buffer(rank, op.reads[0]).data(), QRows(), s_, d, b.q_begin, b.q_end);
   const std::vector<T> k = Rows(kv, KvRows(), s_, d, b.kv_begin, b.kv_end);
   const std::vector<T> v = Rows(kv + KvHalf(), KvRows(), s_, d, b.kv_begin, b.kv_end);
   if (cfg_.pass == Pass::kForward) {
     std::vector<T> out(QRows() * nq * d), lse(QRows() * nq);
     BlockForward<T>(shape, mask, q.data(), k.data(), v.data(), out.data(), lse.data());
     const bool part = op.writes[0].kind == BufferKind::kOutPart;
-    std::vector<T>& acc_out = Buffer(rank, part ? BufferKind::kOutPart : BufferKind::kOut);
-    std::vector<T>& acc_lse = Buffer(rank, part ? BufferKind::kLsePart : BufferKind::kLse);
+    std::vector<T>& acc_out = Buffer(rank, op.writes[0]);
+    std::vector<T>& acc_lse = Buffer(rank, op.writes[1]);
     if (b.merge && !part) {
       std::vector<T> ao = Rows(acc_out.data(), QRows(), s_, d, b.q_begin, b.q_end);
       std::vector<T> al = Rows(acc_lse.data(), QRows(), s_, 1, b.q_begin, b.q_end);
@@ -223,10 +253,10 @@ void CpuRun<T>::Attend(int rank, const Op& op) {
     return;
   }
   // Backward: dq accumulates; the origin's dK/dV shard := this block's gradient, zero outside its key rows.
-  const std::vector<T> dout = Rows(Buffer(rank, BufferKind::kDOut).data(), QRows(), s_, d, b.q_begin, b.q_end);
-  const std::vector<T> lse = Rows(Buffer(rank, BufferKind::kLse).data(), QRows(), s_, 1, b.q_begin, b.q_end);
-  const std::vector<T> delta = Rows(Buffer(rank, BufferKind::kDelta).data(), QRows(), s_, 1, b.q_begin, b.q_end);
-  std::vector<T>& dq_acc = Buffer(rank, BufferKind::kDQ);
+  const std::vector<T> dout = Rows(Buffer(rank, op.reads[1]).data(), QRows(), s_, d, b.q_begin, b.q_end);
+  const std::vector<T> lse = Rows(Buffer(rank, op.reads[2]).data(), QRows(), s_, 1, b.q_begin, b.q_end);
+  const std::vector<T> delta = Rows(Buffer(rank, op.reads[3]).data(), QRows(), s_, 1, b.q_begin, b.q_end);
+  std::vector<T>& dq_acc = Buffer(rank, op.writes[0]);
   std::vector<T> dq = Rows(dq_acc.data(), QRows(), s_, d, b.q_begin, b.q_end);
   std::vector<T> dk(KvRows() * nk * d), dv(KvRows() * nk * d);
   BlockBackward<T>(shape, mask, q.data(), k.data(), v.data(), dout.data(), lse.data(), delta.data(), dq.data(),
@@ -250,10 +280,11 @@ void CpuRun<T>::Merge(int rank, const Op& op) {
   }
   const AttendBlock& b = op.attend;
   const int64_t d = p_.head_dim, nq = b.QTokens();
-  std::vector<T>& out = Buffer(rank, BufferKind::kOut);
-  std::vector<T>& lse = Buffer(rank, BufferKind::kLse);
-  std::vector<T> po = Rows(Buffer(rank, BufferKind::kOutPart).data(), QRows(), s_, d, b.q_begin, b.q_end);
-  std::vector<T> pl = Rows(Buffer(rank, BufferKind::kLsePart).data(), QRows(), s_, 1, b.q_begin, b.q_end);
+  // Reads out_part, lse_part, out, lse; writes out, lse.
+  std::vector<T>& out = Buffer(rank, op.writes[0]);
+  std::vector<T>& lse = Buffer(rank, op.writes[1]);
+  std::vector<T> po = Rows(Buffer(rank, op.reads[0]).data(), QRows(), s_, d, b.q_begin, b.q_end);
+  std::vector<T> pl = Rows(Buffer(rank, op.reads[1]).data(), QRows(), s_, 1, b.q_begin, b.q_end);
   std::vector<T> ao = Rows(out.data(), QRows(), s_, d, b.q_begin, b.q_end);
   std::vector<T> al = Rows(lse.data(), QRows(), s_, 1, b.q_begin, b.q_end);
   MergeRows<T>(QRows() * nq, int(d), po.data(), pl.data(), ao.data(), al.data());
@@ -275,7 +306,8 @@ void CpuRun<T>::Recv(int rank, const Op& op) {
   const auto key = std::make_tuple(op.peer, rank, op.tag);
   WaitFor(lock, mail_cv_, [&] { return mailbox_.count(key) > 0; },
           "rank " + std::to_string(rank) + " waiting for tag " + std::to_string(op.tag) + " from rank " +
-              std::to_string(op.peer));
+              std::to_string(op.peer),
+          options_.timeout_s);
   std::vector<T>& dst = Buffer(rank, op.writes[0].kind, op.writes[0].slot);
   if (mailbox_[key].size() != dst.size()) throw Abort{"message size differs from the receive buffer"};
   dst = std::move(mailbox_[key]);
@@ -285,13 +317,20 @@ void CpuRun<T>::Recv(int rank, const Op& op) {
 template <typename T>
 typename CpuRun<T>::Collective& CpuRun<T>::Deposit(int rank, const Op& op, std::unique_lock<std::mutex>& lock,
                                                   const char* what) {
-  Collective& c = collectives_[op.tag];
-  if (c.deposits.empty()) c.deposits.resize(w_);
-  c.deposits[rank] = Buffer(rank, op.reads[0].kind, op.reads[0].slot);
+  const int members = CollectiveGroup(cfg_, rank, op.kind).size;
+  Collective& c = collectives_[CollectiveKey(rank, op)];
+  if (c.deposits.empty()) c.deposits.resize(members);
+  c.deposits[MemberIndex(rank, op.kind)] = Buffer(rank, op.reads[0]);
   ++c.deposited;
   mail_cv_.notify_all();
-  WaitFor(lock, mail_cv_, [&] { return c.deposited == w_; }, "rank " + std::to_string(rank) + " in " + what);
+  WaitFor(lock, mail_cv_, [&] { return c.deposited == members; },
+          "rank " + std::to_string(rank) + " in " + what + " tag " + std::to_string(op.tag), options_.timeout_s);
   return c;
+}
+
+template <typename T>
+void CpuRun<T>::Finish(int rank, const Op& op, Collective& c) {
+  if (++c.finished == int(c.deposits.size())) collectives_.erase(CollectiveKey(rank, op));
 }
 
 template <typename T>
@@ -299,8 +338,9 @@ void CpuRun<T>::AllGather(int rank, const Op& op) {
   std::unique_lock lock(mail_mu_);
   Collective& c = Deposit(rank, op, lock, "all-gather");
   std::vector<T>& dst = Buffer(rank, op.writes[0].kind, op.writes[0].slot);
-  for (int o = 0; o < w_; ++o) std::copy(c.deposits[o].begin(), c.deposits[o].end(), dst.begin() + o * 2 * KvHalf());
-  if (++c.finished == w_) collectives_.erase(op.tag);
+  for (size_t o = 0; o < c.deposits.size(); ++o)
+    std::copy(c.deposits[o].begin(), c.deposits[o].end(), dst.begin() + o * 2 * KvHalf());
+  Finish(rank, op, c);
 }
 
 template <typename T>
@@ -309,10 +349,46 @@ void CpuRun<T>::ReduceScatter(int rank, const Op& op) {
   Collective& c = Deposit(rank, op, lock, "reduce-scatter");
   std::vector<T>& dst = Buffer(rank, op.writes[0].kind, op.writes[0].slot);
   const int64_t n = 2 * KvHalf();
+  const int64_t me = layout_.RingIndex(rank);
   std::fill(dst.begin(), dst.end(), T(0));
-  for (int o = 0; o < w_; ++o)
-    for (int64_t i = 0; i < n; ++i) dst[i] += c.deposits[o][rank * n + i];
-  if (++c.finished == w_) collectives_.erase(op.tag);
+  for (const std::vector<T>& part : c.deposits)
+    for (int64_t i = 0; i < n; ++i) dst[i] += part[me * n + i];
+  Finish(rank, op, c);
+}
+
+template <typename T>
+void CpuRun<T>::AllToAll(int rank, const Op& op) {
+  std::unique_lock lock(mail_mu_);
+  Collective& c = Deposit(rank, op, lock, "all-to-all");
+  std::vector<T>& dst = Buffer(rank, op.writes[0]);
+  const bool to_heads = IsHeadSharded(op.writes[0].kind);
+  const BufferKind plain = to_heads ? op.reads[0].kind : op.writes[0].kind;
+  // Geometry: [halves][B][heads][tokens][inner]; K/V have two halves over KV heads, lse and delta one value a row.
+  const bool kv = plain == BufferKind::kKV || plain == BufferKind::kDKV;
+  const int64_t halves = kv ? 2 : 1, batch = p_.batch, p = piece_;
+  const int64_t inner = plain == BufferKind::kLse || plain == BufferKind::kDelta ? 1 : p_.head_dim;
+  const int64_t all_heads = kv ? p_.kv_heads : p_.heads, my_heads = kv ? local_.kv_heads : local_.heads;
+  auto first_head = [&](int u) { return kv ? layout_.FirstKvHead(u) : layout_.FirstQueryHead(u); };
+  const int me = layout_.UlyssesIndex(rank);
+  if (!to_heads) std::fill(dst.begin(), dst.end(), T(0));  // replicated KV heads' dK/dV are summed
+  for (int v = 0; v < int(c.deposits.size()); ++v) {
+    const std::vector<T>& src = c.deposits[v];
+    // Sequence→head: member v's piece, my heads → tokens [v·p, (v+1)·p) of mine. Head→sequence: member v's heads
+    // at my tokens [me·p, (me+1)·p) → those heads of my piece.
+    const int heads_of = to_heads ? me : v, piece_of = to_heads ? v : me;
+    for (int64_t half = 0; half < halves; ++half)
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t i = 0; i < my_heads; ++i) {
+          const int64_t h = first_head(heads_of) + i;
+          const int64_t seq_at = ((half * batch + b) * all_heads + h) * p * inner;
+          const int64_t head_at = (((half * batch + b) * my_heads + i) * s_ + piece_of * p) * inner;
+          if (to_heads)
+            std::copy(src.begin() + seq_at, src.begin() + seq_at + p * inner, dst.begin() + head_at);
+          else
+            for (int64_t e = 0; e < p * inner; ++e) dst[seq_at + e] += src[head_at + e];
+        }
+  }
+  Finish(rank, op, c);
 }
 
 template <typename T>
@@ -323,14 +399,17 @@ void CpuRun<T>::Execute(int rank, const Op& op) {
     case OpKind::kCopy:
       Buffer(rank, op.writes[0].kind, op.writes[0].slot) = Buffer(rank, op.reads[0].kind, op.reads[0].slot);
       break;
-    case OpKind::kPrepare:
-      RowDot<T>(QRows() * s_, p_.head_dim, Buffer(rank, BufferKind::kDOut).data(), Buffer(rank, BufferKind::kOut).data(),
-                Buffer(rank, BufferKind::kDelta).data());
+    case OpKind::kPrepare: {  // reads dout, out; writes delta (one value per row)
+      std::vector<T>& delta = Buffer(rank, op.writes[0]);
+      RowDot<T>(int64_t(delta.size()), p_.head_dim, Buffer(rank, op.reads[0]).data(), Buffer(rank, op.reads[1]).data(),
+                delta.data());
       break;
+    }
     case OpKind::kSend: Send(rank, op); break;
     case OpKind::kRecv: Recv(rank, op); break;
     case OpKind::kAllGather: AllGather(rank, op); break;
     case OpKind::kReduceScatter: ReduceScatter(rank, op); break;
+    case OpKind::kAllToAll: AllToAll(rank, op); break;
   }
 }
 
@@ -351,7 +430,9 @@ void CpuRun<T>::RunStream(int rank, StreamKind stream) {
         WaitFor(lock, st.cv, [&] {
           for (int32_t d : op.deps) if (!st.done[d]) return false;
           return true;
-        }, "rank " + std::to_string(rank) + " op " + std::to_string(op.id) + " waiting for its dependencies");
+        }, "rank " + std::to_string(rank) + " op " + std::to_string(op.id) + " waiting for its dependencies",
+           // Twice the transfer timeout: a stuck transfer, the usual cause, times out first and is what is reported.
+           2 * options_.timeout_s);
       }
       const double start = std::chrono::duration<double, std::micro>(Clock::now() - t0_).count();
       Execute(rank, op);
@@ -402,12 +483,12 @@ Status CpuRun<T>::Run(const GlobalInputs& in, const ForwardOutputs* fwd, Trace* 
 template <typename T>
 std::vector<double> Unshard(CpuRun<T>& run, int world, BufferKind kind, int64_t outer, int64_t inner,
                             int64_t offset, int64_t count) {
-  std::vector<std::vector<double>> shards(world);
+  std::vector<std::vector<double>> pieces(world);
   for (int r = 0; r < world; ++r) {
     const std::vector<T>& b = run.Buffer(r, kind);
-    shards[r].assign(b.begin() + offset, b.begin() + offset + count);
+    pieces[r].assign(b.begin() + offset, b.begin() + offset + count);
   }
-  return run.sharding().Unshard(shards, outer, inner);
+  return run.layout().Unshard(pieces, outer, inner);
 }
 
 template <typename T>
@@ -416,7 +497,7 @@ Status Forward(const Schedule& schedule, const GlobalInputs& in, const ExecutorO
   CpuRun<T> run(schedule, options);
   RINGLAB_RETURN_IF_ERROR(run.Run(in, nullptr, trace));
   const Problem& p = schedule.config.problem;
-  const int64_t rows = int64_t(p.batch) * p.heads, s = run.sharding().ShardTokens();
+  const int64_t rows = int64_t(p.batch) * p.heads, s = run.layout().PieceTokens();
   out->out = Unshard(run, schedule.config.world, BufferKind::kOut, rows, p.head_dim, 0, rows * s * p.head_dim);
   out->lse = Unshard(run, schedule.config.world, BufferKind::kLse, rows, 1, 0, rows * s);
   return Status::Ok();
@@ -430,7 +511,7 @@ Status Backward(const Schedule& schedule, const GlobalInputs& in, const ForwardO
   const Problem& p = schedule.config.problem;
   const int w = schedule.config.world;
   const int64_t rows = int64_t(p.batch) * p.heads, kv_rows = int64_t(p.batch) * p.kv_heads;
-  const int64_t s = run.sharding().ShardTokens(), half = kv_rows * s * p.head_dim;
+  const int64_t s = run.layout().PieceTokens(), half = kv_rows * s * p.head_dim;
   out->dq = Unshard(run, w, BufferKind::kDQ, rows, p.head_dim, 0, rows * s * p.head_dim);
   out->dk = Unshard(run, w, BufferKind::kDKV, kv_rows, p.head_dim, 0, half);
   out->dv = Unshard(run, w, BufferKind::kDKV, kv_rows, p.head_dim, half, half);
