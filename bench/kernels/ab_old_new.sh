@@ -13,7 +13,7 @@ python3 bench/peer/peer_bench.py sdpa --seqs $SEQS --dims $DIMS --masks causal,f
   --json $OUT/peer.json > $OUT/peer.log 2>&1 || echo "peer rc=$?"
 run() {  # run LABEL BIN N
   "$2" --seqs $SEQS --dims $DIMS --masks causal,full --iters $ITERS --peer $OUT/peer.json \
-    --json $OUT/$1_$3.json --md $OUT/$1_$3.md >> $OUT/ab.log 2>&1 || echo "$1 run $3 rc=$?"
+    --json $OUT/$1_$3.json --md $OUT/$1_$3.md ${COMMIT:+--commit $COMMIT} >> $OUT/ab.log 2>&1 || echo "$1 run $3 rc=$?"
 }
 run old "$OLD" 1; run new "$NEW" 1; run new "$NEW" 2; run old "$OLD" 2
 cp $OUT/new_1.json $OUT/kernels.json; cp $OUT/new_1.md $OUT/kernels.md
