@@ -3,12 +3,13 @@
 //   ringlab calibrate --gpus 4 --out h100_cal.json            # kernels on GPU 0, NCCL across the 4 GPUs
 //   ringlab calibrate --quick --out smoke.json                # a smoke run (fewer shapes and sizes)
 //
-// Measures (kernels/cuda/calibrate/microbench.h): our attention kernels, forward (merge epilogue) and backward, over
-// the calibration plan's block shapes (sim/calibration_plan.h), the backward preprocess and the dK/dV add; NCCL
+// Measures (calibrate/microbench/microbench.h): our attention kernels, forward (merge epilogue) and backward, over
+// the calibration plan's block shapes (calibrate/calibration_plan.h), the backward preprocess and the dK/dV add; NCCL
 // point-to-point and all-gather over message sizes, alone, beside an attention kernel, and posted while one runs.
 // Writes the raw samples (--samples, default OUT.samples.json) and the profile fitted from them by the same code as
-// `ringlab fit-profile` (sim/profile_fit.h), with provenance: card, driver, CUDA, NCCL, date, commit, command.
-// Host gaps between kernels are not measured here: scripts/calibrate/calibrate.py takes them from real runs.
+// `ringlab fit-profile` (calibrate/fit/profile_fit.h), with provenance: card, driver, CUDA, NCCL, date, commit,
+// command.
+// Host gaps between kernels are not measured here: calibrate/scripts/calibrate.py takes them from real runs.
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -18,10 +19,10 @@
 
 #include "apps/commands.h"
 #include "apps/exit_codes.h"
-#include "kernels/cuda/calibrate/microbench.h"
-#include "sim/calibration_plan.h"
+#include "calibrate/calibration_plan.h"
+#include "calibrate/fit/profile_fit.h"
+#include "calibrate/microbench/microbench.h"
 #include "sim/profile.h"
-#include "sim/profile_fit.h"
 
 namespace ringlab::cli {
 
@@ -69,13 +70,13 @@ Status WriteJson(const std::string& path, const nlohmann::json& j) {
 
 // --dry-run: the kernel plan and its work, no GPU needed (an H100-class 132 SMs, ~400 TFLOP/s for the estimate).
 int DryRun(const CalibrateOptions& o) {
-  sim::PlanOptions po;
+  calibrate::PlanOptions po;
   po.quick = o.quick;
   double total_s = 0;
   std::printf("%-9s %-6s %4s %4s %4s %7s %7s %10s %9s  %s\n", "pass", "mask", "D", "H", "Hkv", "q", "kv", "GFLOP",
               "MiB", "why");
-  const std::vector<sim::KernelCase> plan = sim::KernelPlan(po);
-  for (const sim::KernelCase& c : plan) {
+  const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(po);
+  for (const calibrate::KernelCase& c : plan) {
     const double flops = 4.0 * c.head_dim * c.Pairs() * c.heads * (c.pass == "forward" ? 1 : 2.5);
     total_s += flops / 400e12 * (o.warmup + o.reps + 1);
     std::printf("%-9s %-6s %4d %4d %4d %7lld %7lld %10.1f %9.0f  %s\n", c.pass.c_str(), c.mask.c_str(), c.head_dim,
@@ -84,7 +85,7 @@ int DryRun(const CalibrateOptions& o) {
   }
   std::printf("%zu kernel cases, about %.0f s of kernel time at 400 TFLOP/s with %d warm-up + %d timed launches; "
               "NCCL: %zu message sizes\n",
-              plan.size(), total_s, o.warmup, o.reps, sim::MessageSizes(o.quick).size());
+              plan.size(), total_s, o.warmup, o.reps, calibrate::MessageSizes(o.quick).size());
   return 0;
 }
 
@@ -120,7 +121,7 @@ int RunCalibrate(const CalibrateOptions& o) {
            std::to_string(facts.visible) + " GPUs; driver " + facts.driver + ", CUDA " + facts.cuda_runtime +
            ", NCCL " + facts.nccl);
 
-  sim::FitInputs in;
+  calibrate::FitInputs in;
   in.sms = facts.sms;
   in.forward = {false, o.fwd_tile_q, o.fwd_tile_kv, o.ctas_per_sm};
   in.backward = {true, o.bwd_tile_q, o.bwd_tile_kv, o.ctas_per_sm};
@@ -131,10 +132,10 @@ int RunCalibrate(const CalibrateOptions& o) {
   bo.preheat_ms = o.preheat_ms;
   bo.progress = progress;
   if (!o.skip_kernels) {
-    sim::PlanOptions po;
+    calibrate::PlanOptions po;
     po.sms = facts.sms;
     po.quick = o.quick;
-    const std::vector<sim::KernelCase> plan = sim::KernelPlan(po);
+    const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(po);
     progress("kernels: " + std::to_string(plan.size()) + " block shapes on GPU 0, " + std::to_string(o.warmup) +
              " warm-up + " + std::to_string(o.reps) + " timed launches each");
     if (Status st = calibrate::BenchKernels(0, plan, bo, &in); !st.ok()) return ReportError(st);
@@ -145,7 +146,7 @@ int RunCalibrate(const CalibrateOptions& o) {
     } else {
       std::vector<int> devices;
       for (int i = 0; i < gpus; ++i) devices.push_back(i);
-      const std::vector<int64_t> sizes = sim::MessageSizes(o.quick);
+      const std::vector<int64_t> sizes = calibrate::MessageSizes(o.quick);
       progress("NCCL: point-to-point and all-gather over " + std::to_string(sizes.size()) + " sizes on " +
                std::to_string(gpus) + " GPUs");
       if (Status st = calibrate::BenchComm(devices, sizes, bo, &in); !st.ok()) return ReportError(st);
@@ -163,13 +164,13 @@ int RunCalibrate(const CalibrateOptions& o) {
                    {"command", command},
                    {"tool", "ringlab calibrate"}};
   const std::string samples_path = o.samples.empty() ? o.out + ".samples.json" : o.samples;
-  if (Status st = WriteJson(samples_path, sim::ToJson(in)); !st.ok()) return ReportError(st);
-  sim::FitOptions fo;
+  if (Status st = WriteJson(samples_path, calibrate::ToJson(in)); !st.ok()) return ReportError(st);
+  calibrate::FitOptions fo;
   fo.name = o.name.empty() ? base.value("name", std::string("profile")) + "_calibrated" : o.name;
   fo.tag = "ringlab calibrate " + date + ", " + facts.card + ", commit " +
            (o.commit.empty() ? std::string("unknown") : o.commit);
   nlohmann::json profile, report;
-  if (Status st = sim::FitProfile(in, base, fo, &profile, &report); !st.ok()) return ReportError(st);
+  if (Status st = calibrate::FitProfile(in, base, fo, &profile, &report); !st.ok()) return ReportError(st);
   profile["gpu"] = facts.card + " (" + std::to_string(facts.sms) + " SMs); calibrated by ringlab calibrate";
   if (Status st = WriteJson(o.out, profile); !st.ok()) return ReportError(st);
   progress("wrote " + samples_path + " (" + std::to_string(in.kernels.size()) + " kernel, " +

@@ -1,6 +1,6 @@
 // `ringlab fit-profile`: turn measured samples (from `ringlab calibrate` on GPUs, or from real run traces through
-// scripts/calibrate/calibrate.py) into a hardware profile the simulator loads. CPU only, so the fit can be redone and
-// tested anywhere; the fit itself is sim/profile_fit.h.
+// calibrate/scripts/calibrate.py) into a hardware profile the simulator loads. CPU only, so the fit can be redone and
+// tested anywhere; the fit itself is calibrate/fit/profile_fit.h.
 //
 //   ringlab fit-profile --samples cal_samples.json [--samples runs_host.json] --base h100_sxm --out h100_cal.json
 #include <cstdio>
@@ -11,8 +11,8 @@
 
 #include "apps/commands.h"
 #include "apps/exit_codes.h"
+#include "calibrate/fit/profile_fit.h"
 #include "sim/profile.h"
-#include "sim/profile_fit.h"
 
 namespace ringlab::cli {
 
@@ -43,24 +43,24 @@ Status BaseProfileJson(const std::string& name_or_path, nlohmann::json* j) {
 }  // namespace
 
 int RunFitProfile(const FitOptions& o) {
-  sim::FitInputs all;
+  calibrate::FitInputs all;
   for (size_t i = 0; i < o.samples.size(); ++i) {
     nlohmann::json j;
-    sim::FitInputs in;
+    calibrate::FitInputs in;
     if (Status st = ReadJson(o.samples[i], &j); !st.ok()) return ReportError(st);
-    if (Status st = sim::FromJson(j, o.samples[i], &in); !st.ok()) return ReportError(st);
+    if (Status st = calibrate::FromJson(j, o.samples[i], &in); !st.ok()) return ReportError(st);
     if (i == 0) all = std::move(in);
-    else sim::Append(in, &all);
+    else calibrate::Append(in, &all);
   }
   nlohmann::json base, profile, report;
   if (Status st = BaseProfileJson(o.base, &base); !st.ok()) return ReportError(st);
-  sim::FitOptions fo;
+  calibrate::FitOptions fo;
   fo.name = o.name;
   fo.tag = o.tag.empty() ? "FIT from " + std::to_string(o.samples.size()) + " sample file(s)" : o.tag;
   fo.one_line = o.one_line;
   all.provenance["samples_files"] = o.samples;
   all.provenance["base_profile"] = o.base;
-  if (Status st = sim::FitProfile(all, base, fo, &profile, &report); !st.ok()) return ReportError(st);
+  if (Status st = calibrate::FitProfile(all, base, fo, &profile, &report); !st.ok()) return ReportError(st);
   std::ofstream f(o.out);
   f << profile.dump(1) << "\n";
   if (!f) return ReportError(Status::Internal("--out: cannot write '" + o.out + "'"));

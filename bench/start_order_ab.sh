@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The start-order rule (core/start_order.h) measured, one call on a 4-GPU machine after bench/calibrate_build_device.sh
+# The start-order rule (core/start_order.h) measured, one call on a 4-GPU machine after calibrate/device/build_device.sh
 # and bench/cp/build_device.sh filled .device-exec/: carry [".device-exec"], `bash bench/start_order_ab.sh`.
 #   1. the executor tests (4 GPUs) with the rule on;
 #   2. A/B: the same binary with the listed order (default) and with --stream-order (each stream releases its ops as

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates ./.venv with the pinned Python packages the notebooks and scripts/calibrate need (jupyter nbconvert,
+# Creates ./.venv with the pinned Python packages the notebooks and calibrate/scripts need (jupyter nbconvert,
 # nbclient, ipykernel, matplotlib, pandas, numpy; exact versions in scripts/python-requirements.txt).
 # Idempotent: a venv whose stamp matches the requirements file is left alone (exit 0 at once).
 #   RINGLAB_VENV=DIR          put the venv elsewhere (default ./.venv)

@@ -2,14 +2,14 @@
 # # Simulator calibration and validation report
 #
 # Calibrates the simulator's h100_sxm profile and validates it on grid points it never saw, as
-# `scripts/calibrate/reproduce_results.sh` does. Data, all on 4x H100 80GB HBM3:
+# `calibrate/scripts/reproduce_results.sh` does. Data, all on 4x H100 80GB HBM3:
 #
-# - **Grid** `bench/results/calibration_grid_listed/`: one call of `bench/calibrate_and_grid.sh` with binaries at
+# - **Grid** `bench/results/calibration_grid_listed/`: one call of `calibrate/device/calibrate_and_grid.sh` with binaries at
 #   df699c1 (the executor starts each rank's ops in list order, `core/start_order.h`; 1 s warm-up per run, every timed
 #   iteration traced): the 34-point `ringlab run` grid (W in {2, 4}, S from 16384 to 262144, (H, Hkv) in
 #   {(32,32), (32,8), (8,8), (8,2)}, D in {64, 128}, both methods, forward and backward traces plus each point's
 #   `*.summary.json` medians).
-# - **Microbenchmarks** `calibration_grid_listed/calibrate_samples_combined.json` (`scripts/calibrate/combine_samples.py`):
+# - **Microbenchmarks** `calibration_grid_listed/calibrate_samples_combined.json` (`calibrate/scripts/combine_samples.py`):
 #   the NCCL samples of `ringlab calibrate` at d70bf27 (`calibrate_samples_comm.json`: pair, ring and all-gather over
 #   5 sizes with one host flag releasing all GPUs together; an SM occupancy probe giving how many SMs NCCL's kernel
 #   occupies per pattern and size; transfers beside forward and beside backward attention kernels; point-to-point
@@ -27,7 +27,7 @@
 # points with (H, Hkv) in {(32,32), (32,8), (8,8)} are held out (48 runs). Measured step times are the summaries'
 # medians (`fwd_ms`, `fwdbwd_ms`: slowest rank's median of 5 timed iterations); simulated fwd+bwd = simulated forward
 # step + simulated backward step. Every number below is computed by this notebook; the committed tables
-# (`bench/results/sim_validation*.{md,json}`) come from `scripts/calibrate/reproduce_results.sh`.
+# (`bench/results/sim_validation*.{md,json}`) come from `calibrate/scripts/reproduce_results.sh`.
 
 # %%
 # Data: the exact commands that produced it (repository root; build/apps/ringlab is replaced by $RINGLAB_BIN).
@@ -39,7 +39,7 @@ GRID = "bench/results/calibration_grid_listed"
 REPEAT = "bench/results/calibration_grid_listed_repeat"
 RUNS_COMMIT = "df699c1"
 COMMANDS = [
-    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/calibrate.py "
+    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/calibrate.py "
     "--microbench bench/results/calibration_grid_listed/calibrate_samples_combined.json "
     "--traces 'bench/results/calibration_grid_listed/w*_h8_k2_*.all*.iter*.json' "
     "--split 'calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only "
@@ -47,10 +47,10 @@ COMMANDS = [
     "a kernel'\"'\"'s last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}' "
     "--runs-commit df699c1 --out out/notebooks/h100_sxm_calibrated.json "
     "--samples-out out/notebooks/h100_sxm_calibrated.samples.json",
-    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/validate.py "
+    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/validate.py "
     "--profile out/notebooks/h100_sxm_calibrated.json --traces 'bench/results/calibration_grid_listed/*.all*.json' "
     "--out out/notebooks/sim_validation",
-    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/validate.py "
+    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/validate.py "
     "--profile out/notebooks/h100_sxm_calibrated.json "
     "--traces 'bench/results/calibration_grid_listed_repeat/*.all*.json' --out out/notebooks/sim_validation_repeat",
 ]
@@ -296,7 +296,7 @@ else:
 # %% [markdown]
 # ## Microbenchmarks only
 #
-# The committed comparison (`scripts/calibrate/reproduce_results.sh`): the profile `ringlab fit-profile` makes from the
+# The committed comparison (`calibrate/scripts/reproduce_results.sh`): the profile `ringlab fit-profile` makes from the
 # microbenchmark samples alone (no run used, every point held out), on the same grid.
 
 # %%

@@ -7,10 +7,10 @@
 #include <atomic>
 #include <memory>
 
+#include "calibrate/microbench/checks.h"
+#include "calibrate/microbench/microbench.h"
+#include "calibrate/microbench/timing.h"
 #include "kernels/cuda/attention_kernels.h"
-#include "kernels/cuda/calibrate/checks.h"
-#include "kernels/cuda/calibrate/microbench.h"
-#include "kernels/cuda/calibrate/timing.h"
 #include "kernels/cuda/gpu_helpers.h"
 
 namespace ringlab::calibrate {
@@ -61,36 +61,39 @@ class CommBench {
 
   Status Init(const std::vector<int>& devices, int64_t max_bytes) {
     void* flag = nullptr;
-    CAL_CUDA(cudaHostAlloc(&flag, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable));
+    RINGLAB_CUDA_RETURN_IF_ERROR(cudaHostAlloc(&flag, sizeof(int), cudaHostAllocMapped | cudaHostAllocPortable));
     gate_flag_ = static_cast<volatile int*>(flag);
     *gate_flag_ = 0;
     for (size_t i = 0; i < devices.size(); ++i) ranks_.push_back(std::make_unique<Rank>());
     std::vector<ncclComm_t> comms(devices.size());
-    CAL_NCCL(ncclCommInitAll(comms.data(), int(devices.size()), devices.data()));
+    RINGLAB_NCCL_RETURN_IF_ERROR(ncclCommInitAll(comms.data(), int(devices.size()), devices.data()));
     for (size_t i = 0; i < devices.size(); ++i) {
       Rank& r = *ranks_[i];
       r.device = devices[i];
       r.comm = comms[i];
-      CAL_CUDA(cudaSetDevice(r.device));
-      CAL_CUDA(cudaStreamCreateWithFlags(&r.comm_st, cudaStreamNonBlocking));
-      CAL_CUDA(cudaStreamCreateWithFlags(&r.comp_st, cudaStreamNonBlocking));
-      for (cudaEvent_t* e : {&r.c0, &r.c1, &r.a0, &r.a1}) CAL_CUDA(cudaEventCreate(e));
-      CAL_RETURN_IF_ERROR(r.send.Allocate(max_bytes));
-      CAL_RETURN_IF_ERROR(r.recv.Allocate(max_bytes));
-      CAL_RETURN_IF_ERROR(r.gather.Allocate(max_bytes * devices.size()));
-      CAL_CUDA(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, r.device));
-      CAL_RETURN_IF_ERROR(r.probe.Allocate(int64_t(sms_) * 8));
-      CAL_CUDA(cudaMemsetAsync(r.send.get(), 0, max_bytes, r.comm_st));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.device));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r.comm_st, cudaStreamNonBlocking));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r.comp_st, cudaStreamNonBlocking));
+      for (cudaEvent_t* e : {&r.c0, &r.c1, &r.a0, &r.a1})
+        RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventCreate(e));
+      RINGLAB_RETURN_IF_ERROR(r.send.Allocate(max_bytes));
+      RINGLAB_RETURN_IF_ERROR(r.recv.Allocate(max_bytes));
+      RINGLAB_RETURN_IF_ERROR(r.gather.Allocate(max_bytes * devices.size()));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, r.device));
+      RINGLAB_RETURN_IF_ERROR(r.probe.Allocate(int64_t(sms_) * 8));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(r.send.get(), 0, max_bytes, r.comm_st));
       // The beside kernel's operands: q and K/V (K then V), float32 out and lse.
       const int64_t e = int64_t(kBesideHeads) * kBesideTokens * kBesideDim;
-      CAL_RETURN_IF_ERROR(r.q.Allocate(e * 2));
-      CAL_RETURN_IF_ERROR(r.kv.Allocate(2 * e * 2));
-      CAL_RETURN_IF_ERROR(r.out.Allocate(e * 4));
-      CAL_RETURN_IF_ERROR(r.lse.Allocate(int64_t(kBesideHeads) * kBesideTokens * 4));
+      RINGLAB_RETURN_IF_ERROR(r.q.Allocate(e * 2));
+      RINGLAB_RETURN_IF_ERROR(r.kv.Allocate(2 * e * 2));
+      RINGLAB_RETURN_IF_ERROR(r.out.Allocate(e * 4));
+      RINGLAB_RETURN_IF_ERROR(r.lse.Allocate(int64_t(kBesideHeads) * kBesideTokens * 4));
       gpu::ShardMap m;
       m.shard_tokens = m.chunk_tokens = m.seq = kBesideTokens;
-      CAL_LAUNCH(gpu::LaunchRandomFill(cuda::ElementType::kBFloat16, r.q.get(), kBesideHeads, kBesideDim, m, 1, 0, r.comp_st));
-      CAL_LAUNCH(gpu::LaunchRandomFill(cuda::ElementType::kBFloat16, r.kv.get(), 2 * kBesideHeads, kBesideDim, m, 1, 1, r.comp_st));
+      RINGLAB_RETURN_IF_ERROR(
+          gpu::LaunchRandomFill(cuda::ElementType::kBFloat16, r.q.get(), kBesideHeads, kBesideDim, m, 1, 0, r.comp_st));
+      RINGLAB_RETURN_IF_ERROR(gpu::LaunchRandomFill(cuda::ElementType::kBFloat16, r.kv.get(),
+                                                                 2 * kBesideHeads, kBesideDim, m, 1, 1, r.comp_st));
       cuda::ForwardParams& p = r.attention;
       p.shape.heads = p.shape.kv_heads = kBesideHeads;
       p.shape.q_tokens = p.shape.kv_tokens = kBesideTokens;
@@ -103,14 +106,15 @@ class CommBench {
       p.lse_acc = r.lse.get<float>();
       p.lse_strides = {int64_t(kBesideHeads) * kBesideTokens, kBesideTokens};
       p.mode = cuda::AccumulateMode::kOverwrite;
-      CAL_LAUNCH(cuda::LaunchForward(p, r.comp_st));  // initialise out/lse, then merge from here on
+      RINGLAB_RETURN_IF_ERROR(cuda::LaunchForward(p, r.comp_st));  // initialise out/lse, then merge from here on
       p.mode = cuda::AccumulateMode::kMerge;
-      CAL_RETURN_IF_ERROR(r.delta.Allocate(int64_t(kBesideHeads) * kBesideTokens * 4));
-      CAL_RETURN_IF_ERROR(r.dq.Allocate(e * 4));
-      CAL_RETURN_IF_ERROR(r.dkv.Allocate(2 * e * 4));
-      CAL_CUDA(cudaMemsetAsync(r.delta.get(), 0, int64_t(kBesideHeads) * kBesideTokens * 4, r.comp_st));
-      CAL_CUDA(cudaMemsetAsync(r.dq.get(), 0, e * 4, r.comp_st));
-      CAL_CUDA(cudaMemsetAsync(r.dkv.get(), 0, 2 * e * 4, r.comp_st));
+      RINGLAB_RETURN_IF_ERROR(r.delta.Allocate(int64_t(kBesideHeads) * kBesideTokens * 4));
+      RINGLAB_RETURN_IF_ERROR(r.dq.Allocate(e * 4));
+      RINGLAB_RETURN_IF_ERROR(r.dkv.Allocate(2 * e * 4));
+      RINGLAB_CUDA_RETURN_IF_ERROR(
+          cudaMemsetAsync(r.delta.get(), 0, int64_t(kBesideHeads) * kBesideTokens * 4, r.comp_st));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(r.dq.get(), 0, e * 4, r.comp_st));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(r.dkv.get(), 0, 2 * e * 4, r.comp_st));
       cuda::BackwardParams& b = r.backward;
       b.shape = p.shape;
       b.q = p.q;
@@ -133,8 +137,8 @@ class CommBench {
 
   Status SyncAll() {
     for (auto& r : ranks_) {
-      CAL_CUDA(cudaSetDevice(r->device));
-      CAL_CUDA(cudaDeviceSynchronize());
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(r->device));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
     }
     return Status::Ok();
   }
@@ -142,12 +146,13 @@ class CommBench {
   // The beside kernel alone on rank 0 (the reference of the overlap pairs).
   Status AttentionAlone(const BenchOptions& o, double* us) {
     Rank& r = *ranks_[0];
-    CAL_CUDA(cudaSetDevice(r.device));
+    RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.device));
     EventTimer t;
-    CAL_RETURN_IF_ERROR(t.Init());
+    RINGLAB_RETURN_IF_ERROR(t.Init());
     std::vector<double> v;
-    CAL_RETURN_IF_ERROR(t.Time(r.comp_st, o.warmup, o.reps, [&] { return cuda::LaunchForward(r.attention, r.comp_st); }, &v));
-    *us = sim::MedianOf(v);
+    RINGLAB_RETURN_IF_ERROR(t.Time(
+        r.comp_st, o.warmup, o.reps, [&] { return cuda::LaunchForward(r.attention, r.comp_st); }, &v));
+    *us = MedianOf(v);
     return Status::Ok();
   }
 
@@ -161,69 +166,72 @@ class CommBench {
 
   // One measurement: `ranks` take part (the first n of the communicator's ranks).
   Status Measure(Pattern pat, int n, int64_t bytes, Mode mode, Result* res) {
-    CAL_RETURN_IF_ERROR(SyncAll());
+    RINGLAB_RETURN_IF_ERROR(SyncAll());
     auto launch_attention = [&]() -> Status {
       for (int i = 0; i < n; ++i) {
         Rank& r = *ranks_[i];
-        CAL_CUDA(cudaSetDevice(r.device));
-        CAL_CUDA(cudaEventRecord(r.a0, r.comp_st));
+        RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.device));
+        RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventRecord(r.a0, r.comp_st));
         if (mode == Mode::kCommFirstBackward)
-          CAL_LAUNCH(cuda::LaunchBackward(r.backward, r.comp_st));
+          RINGLAB_RETURN_IF_ERROR(cuda::LaunchBackward(r.backward, r.comp_st));
         else
-          CAL_LAUNCH(cuda::LaunchForward(r.attention, r.comp_st));
-        CAL_CUDA(cudaEventRecord(r.a1, r.comp_st));
+          RINGLAB_RETURN_IF_ERROR(cuda::LaunchForward(r.attention, r.comp_st));
+        RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventRecord(r.a1, r.comp_st));
       }
       return Status::Ok();
     };
-    if (mode == Mode::kKernelFirst) CAL_RETURN_IF_ERROR(launch_attention());
+    if (mode == Mode::kKernelFirst) RINGLAB_RETURN_IF_ERROR(launch_attention());
     // Alone and comm-first: every GPU is held by a short sleep while this one host thread posts the group on all of
     // them in turn, so the timed region starts on the GPUs (as in a run, where each rank's thread posts its own). The
     // compute streams sleep too (posted after the comm streams', so NCCL still comes first).
     const bool gate = mode != Mode::kKernelFirst;
     const int release = ++gate_generation_;
     for (int i = 0; i < n; ++i) {
-      CAL_CUDA(cudaSetDevice(ranks_[i]->device));
-      if (gate) CAL_LAUNCH(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comm_st));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(ranks_[i]->device));
+      if (gate)
+        RINGLAB_RETURN_IF_ERROR(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comm_st));
       if (gate && (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward)) {
-        CAL_LAUNCH(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comp_st));
-        CAL_LAUNCH(gpu::LaunchGpuSleep(kNcclFirstUs, ranks_[i]->comp_st));
+        RINGLAB_RETURN_IF_ERROR(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comp_st));
+        RINGLAB_RETURN_IF_ERROR(gpu::LaunchGpuSleep(kNcclFirstUs, ranks_[i]->comp_st));
       }
       if (mode == Mode::kProbe && i == 0) {
-        CAL_LAUNCH(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comp_st));
-        CAL_LAUNCH(gpu::LaunchGpuSleep(kProbeDelayUs, ranks_[i]->comp_st));
-        CAL_LAUNCH(gpu::LaunchSmProbe(ranks_[i]->probe.get<uint64_t>(), sms_, kProbeSpinUs, ranks_[i]->comp_st));
+        RINGLAB_RETURN_IF_ERROR(gpu::LaunchWaitHostFlag(gate_flag_, release, kGateTimeoutUs, ranks_[i]->comp_st));
+        RINGLAB_RETURN_IF_ERROR(gpu::LaunchGpuSleep(kProbeDelayUs, ranks_[i]->comp_st));
+        RINGLAB_RETURN_IF_ERROR(
+            gpu::LaunchSmProbe(ranks_[i]->probe.get<uint64_t>(), sms_, kProbeSpinUs, ranks_[i]->comp_st));
       }
-      CAL_CUDA(cudaEventRecord(ranks_[i]->c0, ranks_[i]->comm_st));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventRecord(ranks_[i]->c0, ranks_[i]->comm_st));
     }
-    CAL_NCCL(ncclGroupStart());
+    RINGLAB_NCCL_RETURN_IF_ERROR(ncclGroupStart());
     for (int i = 0; i < n; ++i) {
       Rank& r = *ranks_[i];
       if (pat == Pattern::kAllGather) {
-        CAL_NCCL(ncclAllGather(r.send.get(), r.gather.get(), size_t(bytes), ncclChar, r.comm, r.comm_st));
+        RINGLAB_NCCL_RETURN_IF_ERROR(
+            ncclAllGather(r.send.get(), r.gather.get(), size_t(bytes), ncclChar, r.comm, r.comm_st));
       } else {
         const int next = (i + 1) % n, prev = (i - 1 + n) % n;
-        CAL_NCCL(ncclSend(r.send.get(), size_t(bytes), ncclChar, next, r.comm, r.comm_st));
-        CAL_NCCL(ncclRecv(r.recv.get(), size_t(bytes), ncclChar, prev, r.comm, r.comm_st));
+        RINGLAB_NCCL_RETURN_IF_ERROR(ncclSend(r.send.get(), size_t(bytes), ncclChar, next, r.comm, r.comm_st));
+        RINGLAB_NCCL_RETURN_IF_ERROR(ncclRecv(r.recv.get(), size_t(bytes), ncclChar, prev, r.comm, r.comm_st));
       }
     }
-    CAL_NCCL(ncclGroupEnd());
+    RINGLAB_NCCL_RETURN_IF_ERROR(ncclGroupEnd());
     for (int i = 0; i < n; ++i) {
-      CAL_CUDA(cudaSetDevice(ranks_[i]->device));
-      CAL_CUDA(cudaEventRecord(ranks_[i]->c1, ranks_[i]->comm_st));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(ranks_[i]->device));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventRecord(ranks_[i]->c1, ranks_[i]->comm_st));
     }
-    if (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward) CAL_RETURN_IF_ERROR(launch_attention());
+    if (mode == Mode::kCommFirst || mode == Mode::kCommFirstBackward) RINGLAB_RETURN_IF_ERROR(launch_attention());
     if (gate) {  // everything is posted: release the GPUs together
       std::atomic_thread_fence(std::memory_order_seq_cst);
       *gate_flag_ = release;
     }
-    CAL_RETURN_IF_ERROR(SyncAll());
+    RINGLAB_RETURN_IF_ERROR(SyncAll());
     *res = Result{};
     res->kernel_left_us = 1e300;
     if (mode == Mode::kProbe) {
       Rank& r = *ranks_[0];
-      CAL_CUDA(cudaSetDevice(r.device));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.device));
       std::vector<uint64_t> ns(sms_);
-      CAL_CUDA(cudaMemcpy(ns.data(), r.probe.get(), ns.size() * 8, cudaMemcpyDeviceToHost));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaMemcpy(ns.data(), r.probe.get(), ns.size() * 8, cudaMemcpyDeviceToHost));
       std::sort(ns.begin(), ns.end());
       res->held_sms = 0;
       for (uint64_t t : ns) {
@@ -233,15 +241,15 @@ class CommBench {
     }
     for (int i = 0; i < n; ++i) {
       Rank& r = *ranks_[i];
-      CAL_CUDA(cudaSetDevice(r.device));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.device));
       float ms = 0;
-      CAL_CUDA(cudaEventElapsedTime(&ms, r.c0, r.c1));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, r.c0, r.c1));
       res->transfer_us = std::max(res->transfer_us, 1e3 * ms);
       if (mode == Mode::kAlone || mode == Mode::kProbe) continue;
-      CAL_CUDA(cudaEventElapsedTime(&ms, r.a0, r.a1));
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, r.a0, r.a1));
       res->attention_us = std::max(res->attention_us, 1e3 * ms);
       if (mode == Mode::kKernelFirst) {
-        CAL_CUDA(cudaEventElapsedTime(&ms, r.c0, r.a1));
+        RINGLAB_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, r.c0, r.a1));
         res->kernel_left_us = std::min(res->kernel_left_us, 1e3 * ms);
       }
     }
@@ -260,13 +268,13 @@ const char* Name(Pattern p) { return p == Pattern::kPair ? "p2p pair" : p == Pat
 }  // namespace
 
 Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& sizes, const BenchOptions& o,
-                 sim::FitInputs* out) {
+                 FitInputs* out) {
   if (devices.size() < 2) return Status::InvalidArgument("NCCL benchmarks need at least 2 GPUs");
   const int64_t max_bytes = *std::max_element(sizes.begin(), sizes.end());
   CommBench bench;
-  CAL_RETURN_IF_ERROR(bench.Init(devices, max_bytes));
+  RINGLAB_RETURN_IF_ERROR(bench.Init(devices, max_bytes));
   double alone_attention = 0;
-  CAL_RETURN_IF_ERROR(bench.AttentionAlone(o, &alone_attention));
+  RINGLAB_RETURN_IF_ERROR(bench.AttentionAlone(o, &alone_attention));
   if (o.progress) o.progress("beside kernel alone (forward full 8192x8192, 32 heads, D=128): " +
                              std::to_string(alone_attention) + " us");
   const int n = bench.size();
@@ -281,37 +289,37 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
       const std::string kind = pat == Pattern::kAllGather ? "all-gather" : "p2p";
       std::vector<double> alone, beside, beside_bwd, held, probe_starts;
       CommBench::Result r;
-      for (int i = 0; i < o.warmup; ++i) CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
+      for (int i = 0; i < o.warmup; ++i) RINGLAB_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
       for (int i = 0; i < o.reps; ++i) {
-        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
+        RINGLAB_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kAlone, &r));
         alone.push_back(r.transfer_us);
-        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kCommFirst, &r));
+        RINGLAB_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kCommFirst, &r));
         beside.push_back(r.transfer_us);
         out->overlap_us.emplace_back(alone_attention, r.attention_us);
-        sim::KernelCase beside{"forward", "full", kBesideDim, kBesideHeads, kBesideHeads, 1, kBesideTokens, kBesideTokens,
+        KernelCase beside{"forward", "full", kBesideDim, kBesideHeads, kBesideHeads, 1, kBesideTokens, kBesideTokens,
                                0, "beside traffic"};
         out->beside_kernels.push_back(
-            {sim::ToSample(beside, {r.attention_us}), std::min(1.0, r.transfer_us / std::max(r.attention_us, 1e-3))});
-        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kKernelFirst, &r));
+            {ToSample(beside, {r.attention_us}), std::min(1.0, r.transfer_us / std::max(r.attention_us, 1e-3))});
+        RINGLAB_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kKernelFirst, &r));
         if (pat != Pattern::kAllGather && r.kernel_left_us > 0 && r.kernel_left_us < 1e299)
           out->start_waits.push_back({bytes, r.kernel_left_us, r.transfer_us,
                                       int64_t(kBesideHeads) * (kBesideTokens / 128)});  // forward grid: 128-row tiles
-        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kCommFirstBackward, &r));
+        RINGLAB_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kCommFirstBackward, &r));
         beside_bwd.push_back(r.transfer_us);
-        CAL_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kProbe, &r));
+        RINGLAB_RETURN_IF_ERROR(bench.Measure(pat, ranks, bytes, Mode::kProbe, &r));
         held.push_back(r.held_sms);
         out->nccl_held.push_back({kind, ranks, sample_bytes, r.held_sms});
         if (i == 0) probe_starts = r.probe_starts_us;
       }
-      out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(alone), false});
-      out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(beside), true});
-      out->transfers.push_back({kind, ranks, sample_bytes, sim::MedianOf(beside_bwd), true, "backward"});
+      out->transfers.push_back({kind, ranks, sample_bytes, MedianOf(alone), false});
+      out->transfers.push_back({kind, ranks, sample_bytes, MedianOf(beside), true});
+      out->transfers.push_back({kind, ranks, sample_bytes, MedianOf(beside_bwd), true, "backward"});
       if (o.progress) {
         char line[200];
         snprintf(line, sizeof line, "%s W=%d %.1f MiB: alone %.1f us, beside attention %.1f us (backward %.1f us), NCCL "
                  "occupies %.0f SMs (probe median; first probe's late CTAs start at", Name(pat), ranks,
-                 bytes / 1048576.0, sim::MedianOf(alone), sim::MedianOf(beside), sim::MedianOf(beside_bwd),
-                 sim::MedianOf(held));
+                 bytes / 1048576.0, MedianOf(alone), MedianOf(beside), MedianOf(beside_bwd),
+                 MedianOf(held));
         std::string msg = line;
         for (size_t k = 0; k < probe_starts.size(); ++k)
           if (probe_starts[k] >= kProbeLateUs) msg += " " + std::to_string(int(probe_starts[k]));

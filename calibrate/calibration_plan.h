@@ -1,5 +1,5 @@
-// What `ringlab calibrate` measures, and how raw timings become fit samples. Plain C++ (no CUDA), so the plan and the
-// aggregation are tested on any machine; kernels/cuda/calibrate/ runs the plan on GPUs.
+// What `ringlab calibrate` measures, and how raw timings become fit samples. Plain C++ (no CUDA, no simulator), so the
+// plan and the aggregation are tested on any machine; calibrate/microbench runs the plan on GPUs.
 //
 // The kernel plan is chosen for the simulator's kernel model (profile.h WaveModel), per pass, head dim and mask:
 //   tile sweep    many full rounds of CTAs (32 heads) while the loop length n = tiles per CTA goes 8..512: the
@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "sim/profile_fit.h"
+#include "calibrate/samples.h"
 
-namespace ringlab::sim {
+namespace ringlab::calibrate {
 
 struct KernelCase {
   std::string pass, mask;  // forward|backward, full|causal
@@ -42,8 +42,7 @@ std::vector<KernelCase> KernelPlan(const PlanOptions& options);
 // Point-to-point and all-gather message sizes in bytes (per rank for the all-gather).
 std::vector<int64_t> MessageSizes(bool quick);
 
-double MedianOf(std::vector<double> v);
 // The fit sample of a case from its timed repetitions (median).
 KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us);
 
-}  // namespace ringlab::sim
+}  // namespace ringlab::calibrate

@@ -4,10 +4,10 @@
 #include <map>
 #include <utility>
 
+#include "calibrate/microbench/checks.h"
+#include "calibrate/microbench/microbench.h"
+#include "calibrate/microbench/timing.h"
 #include "kernels/cuda/attention_kernels.h"
-#include "kernels/cuda/calibrate/checks.h"
-#include "kernels/cuda/calibrate/microbench.h"
-#include "kernels/cuda/calibrate/timing.h"
 #include "kernels/cuda/gpu_helpers.h"
 
 namespace ringlab::calibrate {
@@ -27,31 +27,35 @@ gpu::ShardMap WholeSequence(int64_t tokens) {
   return m;
 }
 
-Status Allocate(const sim::KernelCase& c, bool backward, cudaStream_t st, BlockBuffers* b) {
+Status Allocate(const KernelCase& c, bool backward, cudaStream_t st, BlockBuffers* b) {
   const int64_t qe = int64_t(c.batch) * c.heads * c.q * c.head_dim;
   const int64_t kve = int64_t(c.batch) * c.kv_heads * c.kv * c.head_dim;
   const int64_t rows = int64_t(c.batch) * c.heads * c.q;
-  CAL_RETURN_IF_ERROR(b->q.Allocate(qe * 2));
-  CAL_RETURN_IF_ERROR(b->k.Allocate(kve * 2));
-  CAL_RETURN_IF_ERROR(b->v.Allocate(kve * 2));
-  CAL_RETURN_IF_ERROR(b->out.Allocate(qe * 4));
-  CAL_RETURN_IF_ERROR(b->lse.Allocate(rows * 4));
+  RINGLAB_RETURN_IF_ERROR(b->q.Allocate(qe * 2));
+  RINGLAB_RETURN_IF_ERROR(b->k.Allocate(kve * 2));
+  RINGLAB_RETURN_IF_ERROR(b->v.Allocate(kve * 2));
+  RINGLAB_RETURN_IF_ERROR(b->out.Allocate(qe * 4));
+  RINGLAB_RETURN_IF_ERROR(b->lse.Allocate(rows * 4));
   const ElementType e = ElementType::kBFloat16;
-  CAL_LAUNCH(gpu::LaunchRandomFill(e, b->q.get(), int64_t(c.batch) * c.heads, c.head_dim, WholeSequence(c.q), 1, 0, st));
-  CAL_LAUNCH(gpu::LaunchRandomFill(e, b->k.get(), int64_t(c.batch) * c.kv_heads, c.head_dim, WholeSequence(c.kv), 1, 1, st));
-  CAL_LAUNCH(gpu::LaunchRandomFill(e, b->v.get(), int64_t(c.batch) * c.kv_heads, c.head_dim, WholeSequence(c.kv), 1, 2, st));
+  RINGLAB_RETURN_IF_ERROR(
+      gpu::LaunchRandomFill(e, b->q.get(), int64_t(c.batch) * c.heads, c.head_dim, WholeSequence(c.q), 1, 0, st));
+  RINGLAB_RETURN_IF_ERROR(
+      gpu::LaunchRandomFill(e, b->k.get(), int64_t(c.batch) * c.kv_heads, c.head_dim, WholeSequence(c.kv), 1, 1, st));
+  RINGLAB_RETURN_IF_ERROR(
+      gpu::LaunchRandomFill(e, b->v.get(), int64_t(c.batch) * c.kv_heads, c.head_dim, WholeSequence(c.kv), 1, 2, st));
   if (!backward) return Status::Ok();
-  CAL_RETURN_IF_ERROR(b->dout.Allocate(qe * 2));
-  CAL_RETURN_IF_ERROR(b->delta.Allocate(rows * 4));
-  CAL_RETURN_IF_ERROR(b->dq.Allocate(qe * 4));
-  CAL_RETURN_IF_ERROR(b->dk.Allocate(kve * 4));
-  CAL_RETURN_IF_ERROR(b->dv.Allocate(kve * 4));
-  CAL_LAUNCH(gpu::LaunchRandomFill(e, b->dout.get(), int64_t(c.batch) * c.heads, c.head_dim, WholeSequence(c.q), 1, 3, st));
-  CAL_CUDA(cudaMemsetAsync(b->dq.get(), 0, qe * 4, st));
+  RINGLAB_RETURN_IF_ERROR(b->dout.Allocate(qe * 2));
+  RINGLAB_RETURN_IF_ERROR(b->delta.Allocate(rows * 4));
+  RINGLAB_RETURN_IF_ERROR(b->dq.Allocate(qe * 4));
+  RINGLAB_RETURN_IF_ERROR(b->dk.Allocate(kve * 4));
+  RINGLAB_RETURN_IF_ERROR(b->dv.Allocate(kve * 4));
+  RINGLAB_RETURN_IF_ERROR(
+      gpu::LaunchRandomFill(e, b->dout.get(), int64_t(c.batch) * c.heads, c.head_dim, WholeSequence(c.q), 1, 3, st));
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(b->dq.get(), 0, qe * 4, st));
   return Status::Ok();
 }
 
-cuda::BlockShape Shape(const sim::KernelCase& c) {
+cuda::BlockShape Shape(const KernelCase& c) {
   cuda::BlockShape s;
   s.batch = c.batch;
   s.heads = c.heads;
@@ -67,7 +71,7 @@ cuda::BlockShape Shape(const sim::KernelCase& c) {
 
 cuda::TensorStrides Strides(int heads, int64_t tokens, int64_t row) { return {heads * tokens * row, tokens * row}; }
 
-cuda::ForwardParams Forward(const sim::KernelCase& c, const BlockBuffers& b, cuda::AccumulateMode mode) {
+cuda::ForwardParams Forward(const KernelCase& c, const BlockBuffers& b, cuda::AccumulateMode mode) {
   cuda::ForwardParams p;
   p.shape = Shape(c);
   p.q = b.q.get();
@@ -83,7 +87,7 @@ cuda::ForwardParams Forward(const sim::KernelCase& c, const BlockBuffers& b, cud
   return p;
 }
 
-cuda::BackwardPrepareParams Prepare(const sim::KernelCase& c, const BlockBuffers& b) {
+cuda::BackwardPrepareParams Prepare(const KernelCase& c, const BlockBuffers& b) {
   cuda::BackwardPrepareParams p;
   p.batch = c.batch;
   p.heads = c.heads;
@@ -97,7 +101,7 @@ cuda::BackwardPrepareParams Prepare(const sim::KernelCase& c, const BlockBuffers
   return p;
 }
 
-cuda::BackwardParams Backward(const sim::KernelCase& c, const BlockBuffers& b) {
+cuda::BackwardParams Backward(const KernelCase& c, const BlockBuffers& b) {
   cuda::BackwardParams p;
   p.shape = Shape(c);
   p.q = b.q.get();
@@ -116,7 +120,7 @@ cuda::BackwardParams Backward(const sim::KernelCase& c, const BlockBuffers& b) {
   return p;
 }
 
-std::string Describe(const sim::KernelCase& c) {
+std::string Describe(const KernelCase& c) {
   return c.pass + " " + c.mask + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.heads) +
          " Hkv=" + std::to_string(c.kv_heads) + " q=" + std::to_string(c.q) + " kv=" + std::to_string(c.kv) + " (" +
          c.why + ")";
@@ -124,61 +128,63 @@ std::string Describe(const sim::KernelCase& c) {
 
 }  // namespace
 
-Status BenchKernels(int device, const std::vector<sim::KernelCase>& plan, const BenchOptions& o, sim::FitInputs* out) {
-  CAL_CUDA(cudaSetDevice(device));
+Status BenchKernels(int device, const std::vector<KernelCase>& plan, const BenchOptions& o, FitInputs* out) {
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
   cudaStream_t st;
-  CAL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   StreamGuard guard(st);
   EventTimer timer;
-  CAL_RETURN_IF_ERROR(timer.Init());
+  RINGLAB_RETURN_IF_ERROR(timer.Init());
   std::map<int64_t, bool> merge_sizes_done;
   if (o.preheat_ms > 0) {
-    const sim::KernelCase* heavy = nullptr;
-    for (const sim::KernelCase& c : plan)
+    const KernelCase* heavy = nullptr;
+    for (const KernelCase& c : plan)
       if (c.pass == "forward" && (!heavy || c.Pairs() * c.heads > heavy->Pairs() * heavy->heads)) heavy = &c;
     if (heavy) {
       BlockBuffers b;
-      CAL_RETURN_IF_ERROR(Allocate(*heavy, false, st, &b));
+      RINGLAB_RETURN_IF_ERROR(Allocate(*heavy, false, st, &b));
       const cuda::ForwardParams p = Forward(*heavy, b, cuda::AccumulateMode::kOverwrite);
       std::vector<double> ignored;
-      CAL_RETURN_IF_ERROR(timer.TimeSustained(st, o.preheat_ms, 1, [&] { return cuda::LaunchForward(p, st); }, &ignored));
+      RINGLAB_RETURN_IF_ERROR(timer.TimeSustained(
+          st, o.preheat_ms, 1, [&] { return cuda::LaunchForward(p, st); }, &ignored));
       if (o.progress) o.progress("pre-heated for " + std::to_string(int(o.preheat_ms)) + " ms: " + Describe(*heavy));
     }
   }
   size_t done = 0;
-  for (const sim::KernelCase& c : plan) {
+  for (const KernelCase& c : plan) {
     const bool backward = c.pass == "backward";
     BlockBuffers b;
-    CAL_RETURN_IF_ERROR(Allocate(c, backward, st, &b));
+    RINGLAB_RETURN_IF_ERROR(Allocate(c, backward, st, &b));
     // The first block of a ring step overwrites the accumulators; later ones merge (timed, the fused epilogue).
-    CAL_LAUNCH(cuda::LaunchForward(Forward(c, b, cuda::AccumulateMode::kOverwrite), st));
+    RINGLAB_RETURN_IF_ERROR(cuda::LaunchForward(Forward(c, b, cuda::AccumulateMode::kOverwrite), st));
     std::vector<double> us;
     if (!backward) {
       const cuda::ForwardParams p = Forward(c, b, cuda::AccumulateMode::kMerge);
       auto launch = [&] { return cuda::LaunchForward(p, st); };
-      CAL_RETURN_IF_ERROR(o.sustain_ms > 0 ? timer.TimeSustained(st, o.sustain_ms, o.reps, launch, &us)
+      RINGLAB_RETURN_IF_ERROR(o.sustain_ms > 0 ? timer.TimeSustained(st, o.sustain_ms, o.reps, launch, &us)
                                            : timer.Time(st, o.warmup, o.reps, launch, &us));
     } else {
       const cuda::BackwardPrepareParams pp = Prepare(c, b);
       std::vector<double> prep;
-      CAL_RETURN_IF_ERROR(timer.Time(st, o.warmup, o.reps, [&] { return cuda::LaunchBackwardPrepare(pp, st); }, &prep));
+      RINGLAB_RETURN_IF_ERROR(timer.Time(
+          st, o.warmup, o.reps, [&] { return cuda::LaunchBackwardPrepare(pp, st); }, &prep));
       const int64_t qe = int64_t(c.batch) * c.heads * c.q * c.head_dim, rows = int64_t(c.batch) * c.heads * c.q;
-      out->memory.push_back({"copy", qe * 2 + qe * 4 + rows * 4, sim::MedianOf(prep)});
+      out->memory.push_back({"copy", qe * 2 + qe * 4 + rows * 4, MedianOf(prep)});
       const cuda::BackwardParams p = Backward(c, b);
       auto launch = [&] { return cuda::LaunchBackward(p, st); };
-      CAL_RETURN_IF_ERROR(o.sustain_ms > 0 ? timer.TimeSustained(st, o.sustain_ms, o.reps, launch, &us)
+      RINGLAB_RETURN_IF_ERROR(o.sustain_ms > 0 ? timer.TimeSustained(st, o.sustain_ms, o.reps, launch, &us)
                                            : timer.Time(st, o.warmup, o.reps, launch, &us));
       // The dK/dV add of the ring (float32 accumulator += part), once per size.
       const int64_t n = int64_t(c.batch) * c.kv_heads * c.kv * c.head_dim;
       if (!merge_sizes_done[n]) {
         merge_sizes_done[n] = true;
         std::vector<double> add;
-        CAL_RETURN_IF_ERROR(timer.Time(st, o.warmup, o.reps,
+        RINGLAB_RETURN_IF_ERROR(timer.Time(st, o.warmup, o.reps,
                                        [&] { return gpu::LaunchAdd(b.dk.get<float>(), b.dv.get<float>(), n, st); }, &add));
-        out->memory.push_back({"merge", 3 * n * 4, sim::MedianOf(add)});
+        out->memory.push_back({"merge", 3 * n * 4, MedianOf(add)});
       }
     }
-    out->kernels.push_back(sim::ToSample(c, us));
+    out->kernels.push_back(ToSample(c, us));
     ++done;
     if (o.progress) {
       char line[256];

@@ -1,11 +1,11 @@
-#include "sim/calibration_plan.h"
+#include "calibrate/calibration_plan.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/schedule.h"
 
-namespace ringlab::sim {
+namespace ringlab::calibrate {
 
 int64_t KernelCase::DeviceBytes() const {
   const int64_t qe = int64_t(batch) * heads * q * head_dim, kve = int64_t(batch) * kv_heads * kv * head_dim;
@@ -76,13 +76,6 @@ std::vector<int64_t> MessageSizes(bool quick) {
   return {int64_t(1) << 20, int64_t(4) << 20, int64_t(16) << 20, int64_t(64) << 20, int64_t(256) << 20};
 }
 
-double MedianOf(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us) {
   KernelSample s;
   s.pass = c.pass;
@@ -99,4 +92,4 @@ KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us) 
   return s;
 }
 
-}  // namespace ringlab::sim
+}  // namespace ringlab::calibrate

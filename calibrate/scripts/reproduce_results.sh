@@ -20,16 +20,16 @@ L=bench/results/calibration_grid_listed
 R=bench/results/calibration_grid_listed_repeat
 K=bench/results/calibration_grid_steady/calibrate_samples_sustained.json
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
-$PY scripts/calibrate/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
-$PY scripts/calibrate/calibrate.py --microbench $L/calibrate_samples_combined.json --traces "$L/w*_h8_k2_*.all*.iter*.json" \
+$PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
+$PY calibrate/scripts/calibrate.py --microbench $L/calibrate_samples_combined.json --traces "$L/w*_h8_k2_*.all*.iter*.json" \
   --split "$HOST_SPLIT" --runs-commit df699c1 --out sim/profiles/h100_sxm_calibrated.json > /dev/null
-$PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$L/*.all*.json" \
+$PY calibrate/scripts/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$L/*.all*.json" \
   --out bench/results/sim_validation --notes bench/results/sim_validation.notes.md > /dev/null
-$PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$R/*.all*.json" \
+$PY calibrate/scripts/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$R/*.all*.json" \
   --out bench/results/sim_validation_repeat > /dev/null
 "$RINGLAB_BIN" fit-profile --samples $L/calibrate_samples_combined.json --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null 2>&1
-$PY scripts/calibrate/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
+$PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
   --traces "$L/*.all*.json" --out bench/results/sim_validation_microbench_only > /dev/null
 grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_repeat.md \
   bench/results/sim_validation_microbench_only.md

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <regex>
 
-#include "kernels/cuda/calibrate/checks.h"
-#include "kernels/cuda/calibrate/microbench.h"
+#include "calibrate/microbench/checks.h"
+#include "calibrate/microbench/microbench.h"
 
 namespace ringlab::calibrate {
 namespace {
@@ -31,17 +31,17 @@ Status QueryDevices(DeviceFacts* facts) {
     return Status::Unavailable(std::string("no CUDA GPU visible (") +
                                (e != cudaSuccess ? cudaGetErrorString(e) : "cudaGetDeviceCount returned 0") + ")");
   cudaDeviceProp prop;
-  CAL_CUDA(cudaGetDeviceProperties(&prop, 0));
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, 0));
   f.card = prop.name;
   f.sms = prop.multiProcessorCount;
   int driver = 0, runtime = 0;
-  CAL_CUDA(cudaDriverGetVersion(&driver));
-  CAL_CUDA(cudaRuntimeGetVersion(&runtime));
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaDriverGetVersion(&driver));
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaRuntimeGetVersion(&runtime));
   const std::string module = KernelModuleVersion();
   f.driver = module.empty() ? "CUDA driver API " + ApiVersion(driver) : module + " (CUDA " + ApiVersion(driver) + ")";
   f.cuda_runtime = ApiVersion(runtime);
   int nccl = 0;
-  CAL_NCCL(ncclGetVersion(&nccl));
+  RINGLAB_NCCL_RETURN_IF_ERROR(ncclGetVersion(&nccl));
   // NCCL_VERSION_CODE: major*10000 + minor*100 + patch since 2.9
   f.nccl = std::to_string(nccl / 10000) + "." + std::to_string(nccl / 100 % 100) + "." + std::to_string(nccl % 100);
   *facts = f;

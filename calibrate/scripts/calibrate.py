@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Calibrate a simulator hardware profile: kernel and NCCL microbenchmarks (`ringlab calibrate` on GPUs) and/or real
-run traces (`ringlab run --trace`, source "real"), fitted by `ringlab fit-profile` (sim/profile_fit.h).
+run traces (`ringlab run --trace`, source "real"), fitted by `ringlab fit-profile` (calibrate/fit/profile_fit.h).
 
     # the honest design: kernels, NCCL and the compute/comm slowdown from microbenchmarks; the runs of the
     # calibration part of the grid give only the host's gaps between kernels
-    RINGLAB_BIN=build/apps/ringlab .venv/bin/python scripts/calibrate/calibrate.py \
+    RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/calibrate.py \
         --microbench calibrate_samples.json --traces 'grid/w*_h8_k2_*.all*.json' --out sim/profiles/h100_cal.json
 
     # without microbenchmarks: every number from the calibration traces' per-op timings
-    .venv/bin/python scripts/calibrate/calibrate.py --traces 'grid/w*_h8_k2_*.all*.json' --out prof.json
+    .venv/bin/python calibrate/scripts/calibrate.py --traces 'grid/w*_h8_k2_*.all*.json' --out prof.json
 
-What comes from the traces (scripts/calibrate/trace_samples.py): kernel samples (attend ops with the comm stream
+What comes from the traces (calibrate/scripts/trace_samples.py): kernel samples (attend ops with the comm stream
 idle), same-shape alone/beside-communication pairs, matched send/recv transfer times, all-gathers, merge and prepare
 kernels, and the gaps between consecutive compute kernels. With --microbench only the host numbers are taken from the
 runs (the gaps between kernels and the ranks' start skew; --runs-give all overrides). The samples from the traces
@@ -118,7 +118,7 @@ def main():
         print("calibrate: displaced last rounds " +
               ", ".join(f"{ps} {d} of {n}" for ps, (d, n) in counts.items()) + " eligible kernels")
     pv = prof.setdefault("provenance", {})
-    pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "scripts/calibrate/calibrate.py",
+    pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "calibrate/scripts/calibrate.py",
                "command": shlex.join(["calibrate.py", *sys.argv[1:]])})
     pv.setdefault("source_traces", [])
     prof["gpu"] = f"{card}; calibrated ({what})"

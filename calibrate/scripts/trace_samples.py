@@ -1,4 +1,4 @@
-"""Samples for `ringlab fit-profile` (sim/profile_fit.h) taken from real run traces (`ringlab run --trace`).
+"""Samples for `ringlab fit-profile` (format: calibrate/samples.h) taken from real run traces (`ringlab run --trace`).
 
 A real trace times every op with CUDA events, so it holds the same quantities `ringlab calibrate` measures in
 isolation, only under a run's conditions:

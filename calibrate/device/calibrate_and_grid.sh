@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 7, one call on a 4-GPU machine (under 8 minutes), after bench/calibrate_build_device.sh filled .device-exec/:
-#   run with carry [".device-exec"]:  bash bench/calibrate_and_grid.sh
+# Issue 7, one call on a 4-GPU machine (under 8 minutes), after calibrate/device/build_device.sh filled .device-exec/:
+#   run with carry [".device-exec"]:  bash calibrate/device/calibrate_and_grid.sh
 #   1. `ringlab calibrate` on all 4 GPUs: kernel microbenchmarks on GPU 0 (166 block shapes, ~6 s of kernels), NCCL
 #      across the 4 (about a minute in all; `ringlab calibrate --dry-run` prints the plan);
 #   2. the validation grid with the same binary: W in {2,4} x S in {16384, 65536} x (H, Hkv) in {(32,32), (32,8),
@@ -10,9 +10,9 @@
 # (grid/<point>.<method>[.backward].iter<k>.json); grid/clocks.csv samples the GPUs' clocks meanwhile.
 # Files in $OUT (5, 6 with .device-exec/ringlab_gpu_executor_test: executor_test.log): env.log, calibrate.log, calibrate_samples.json, calibrated_profile.json (microbenchmarks only),
 # grid.tar.gz (grid/<point>.{log,summary.json,<method>[.backward].json}). Offline, turn them into the profile and
-# the validation table with scripts/calibrate/from_device.sh (see docs/DESIGN.md "Calibration").
+# the validation table with calibrate/scripts/from_device.sh (see docs/DESIGN.md "Calibration").
 set -uo pipefail
-D=${D:-.device-exec}  # the folder bench/calibrate_build_device.sh filled (carry it)
+D=${D:-.device-exec}  # the folder calibrate/device/build_device.sh filled (carry it)
 OUT=${OUT:-/tmp/ringlab_calgrid_out}
 GRID_BUDGET_S=${GRID_BUDGET_S:-230}  # worst case: 150 (calibrate) + 230 + 90 (the last run started) < 8 min
 BIN=$D/ringlab-cal

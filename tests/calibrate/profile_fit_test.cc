@@ -4,12 +4,18 @@
 #include <cmath>
 #include <fstream>
 
+#include "calibrate/calibration_plan.h"
+#include "calibrate/fit/profile_fit.h"
+#include "calibrate/samples.h"
 #include "sim/profile.h"
-#include "sim/calibration_plan.h"
-#include "sim/profile_fit.h"
 
-namespace ringlab::sim {
+namespace ringlab::calibrate {
 namespace {
+
+using sim::AttentionTable;
+using sim::HardwareProfile;
+using sim::ParseProfile;
+using sim::WaveModel;
 
 nlohmann::json Base() {
   std::ifstream f(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_sxm.json");
@@ -234,4 +240,4 @@ TEST(ProfileFit, SamplesRoundTripThroughJson) {
 }
 
 }  // namespace
-}  // namespace ringlab::sim
+}  // namespace ringlab::calibrate

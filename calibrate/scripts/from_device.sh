@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Offline half of issue 7's pipeline: the files bench/calibrate_and_grid.sh returned -> profile -> validation.
+# Offline half of issue 7's pipeline: the files calibrate/device/calibrate_and_grid.sh returned -> profile -> validation.
 #
-#   scripts/calibrate/from_device.sh FILES_DIR [GRID_DEST]
+#   calibrate/scripts/from_device.sh FILES_DIR [GRID_DEST]
 #
 # FILES_DIR holds calibrated_profile.json, calibrate_samples.json, calibrate.log, env.log, grid.tar.gz. The grid is
 # unpacked into GRID_DEST (default bench/results/calibration_grid_<date of the run>). Then:
@@ -25,7 +25,7 @@ cp "$FILES/calibrated_profile.json" "$DEST/microbench_profile.json"
 # Kernel samples timed sustained (--sustain-ms, in the grid tarball since 970fac3) replace the burst ones.
 MB="$DEST/calibrate_samples.json"
 if [ -f "$DEST/calibrate_samples_sustained.json" ]; then
-  $PY scripts/calibrate/combine_samples.py "$MB" "$DEST/calibrate_samples_sustained.json" \
+  $PY calibrate/scripts/combine_samples.py "$MB" "$DEST/calibrate_samples_sustained.json" \
     "$DEST/calibrate_samples_combined.json"
   MB="$DEST/calibrate_samples_combined.json"
 fi
@@ -34,14 +34,14 @@ SPLIT="calibration = the H=8 Hkv=2 points (every W, S, D; they give only host nu
 # Host numbers from every timed iteration of the calibration points when the runs traced them (since 5226c97).
 CAL_TRACES="$DEST/w*_h8_k2_*.all*.iter*.json"
 compgen -G "$CAL_TRACES" > /dev/null || CAL_TRACES="$DEST/w*_h8_k2_*.all*.json"
-$PY scripts/calibrate/calibrate.py --microbench "$MB" \
+$PY calibrate/scripts/calibrate.py --microbench "$MB" \
   --traces "$CAL_TRACES" --split "$SPLIT" --runs-commit "$RUNS_COMMIT" \
   --out sim/profiles/h100_sxm_calibrated.json
-$PY scripts/calibrate/validate.py --profile sim/profiles/h100_sxm_calibrated.json \
+$PY calibrate/scripts/validate.py --profile sim/profiles/h100_sxm_calibrated.json \
   --traces "$DEST/*.all*.json" --out bench/results/sim_validation > /dev/null
 "$RINGLAB_BIN" fit-profile --samples "$MB" --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null
-$PY scripts/calibrate/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
+$PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
   --traces "$DEST/*.all*.json" --out bench/results/sim_validation_microbench_only > /dev/null
 grep -h "^\*\*Held out" bench/results/sim_validation.md bench/results/sim_validation_microbench_only.md
 echo "notebooks: .venv/bin/python notebooks/build_notebooks.py (calibration_report reads bench/results/sim_validation.json)"

@@ -2,16 +2,17 @@
 // memory-bound kernels of a ring step, NCCL point-to-point and all-gather over message sizes, and attention beside
 // NCCL traffic. Every timing is CUDA events around the work after warm-up; a sample is the median of the
 // repetitions. Every CUDA and NCCL return code is checked: a failure comes back as a Status naming the call.
-// Plain C++ header (no CUDA types).
+// Plain C++ header (no CUDA types). The microbenchmarks emit samples (calibrate/samples.h) and depend on the kernels
+// and core only, never on the simulator: calibrate/fit turns the samples into a profile.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "calibrate/calibration_plan.h"
+#include "calibrate/samples.h"
 #include "core/status.h"
-#include "sim/calibration_plan.h"
-#include "sim/profile_fit.h"
 
 namespace ringlab::calibrate {
 
@@ -43,8 +44,8 @@ struct BenchOptions {
 // forward in merge mode: the fused log-sum-exp epilogue of a ring step) and appends one kernel sample per case. Also
 // times the backward's delta preprocess (a "copy" memory sample) and the dK/dV accumulator add (a "merge" sample) at
 // the backward cases' sizes.
-Status BenchKernels(int device, const std::vector<sim::KernelCase>& plan, const BenchOptions& options,
-                    sim::FitInputs* out);
+Status BenchKernels(int device, const std::vector<KernelCase>& plan, const BenchOptions& options,
+                    FitInputs* out);
 
 // NCCL on `devices` (one communicator each, one process): point-to-point between the first two (both directions in
 // one group, as a W = 2 ring step) and around all of them (each sends to the next, receives from the previous), and
@@ -52,6 +53,6 @@ Status BenchKernels(int device, const std::vector<sim::KernelCase>& plan, const 
 // transfer (NCCL has its SMs first: transfer time beside compute, and the attention time beside traffic against
 // alone -> overlap pairs), and posted while an attention kernel runs (start-wait samples).
 Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& sizes, const BenchOptions& options,
-                 sim::FitInputs* out);
+                 FitInputs* out);
 
 }  // namespace ringlab::calibrate

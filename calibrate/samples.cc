@@ -1,0 +1,164 @@
+#include "calibrate/samples.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ringlab::calibrate {
+
+using nlohmann::json;
+
+json ToJson(const FitInputs& in) {
+  json j;
+  j["sms"] = in.sms;
+  auto geo = [](const KernelGeometry& g) {
+    return json{{"grid", g.grid_kv ? "kv" : "q"}, {"tile_q", g.tile_q}, {"tile_kv", g.tile_kv},
+                {"ctas_per_sm", g.ctas_per_sm}};
+  };
+  j["geometry"] = {{"forward", geo(in.forward)}, {"backward", geo(in.backward)}};
+  j["kernels"] = json::array();
+  for (const KernelSample& k : in.kernels)
+    j["kernels"].push_back({{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
+                            {"heads", k.heads}, {"kv_heads", k.kv_heads}, {"q", k.q}, {"kv", k.kv},
+                            {"diagonal_offset", k.diagonal_offset}, {"pairs", k.pairs}, {"us", k.us}});
+  j["transfers"] = json::array();
+  for (const TransferSample& t : in.transfers)
+    j["transfers"].push_back({{"kind", t.kind}, {"world", t.world}, {"bytes", t.bytes}, {"us", t.us},
+                              {"beside_compute", t.beside_compute}, {"beside_pass", t.beside_pass}});
+  j["memory"] = json::array();
+  for (const MemorySample& m : in.memory) j["memory"].push_back({{"kind", m.kind}, {"bytes", m.bytes}, {"us", m.us}});
+  j["start_waits"] = json::array();
+  for (const StartWaitSample& s : in.start_waits)
+    j["start_waits"].push_back(
+        {{"bytes", s.bytes}, {"kernel_left_us", s.kernel_left_us}, {"us", s.us}, {"kernel_ctas", s.kernel_ctas}});
+  j["nccl_held"] = json::array();
+  for (const NcclHeldSample& h : in.nccl_held)
+    j["nccl_held"].push_back({{"kind", h.kind}, {"world", h.world}, {"bytes", h.bytes}, {"sms", h.sms}});
+  j["beside_kernels"] = json::array();
+  for (const FitInputs::BesideKernel& b : in.beside_kernels) {
+    const KernelSample& k = b.kernel;
+    j["beside_kernels"].push_back({{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
+                                   {"heads", k.heads}, {"kv_heads", k.kv_heads}, {"q", k.q}, {"kv", k.kv},
+                                   {"diagonal_offset", k.diagonal_offset}, {"pairs", k.pairs}, {"us", k.us},
+                                   {"overlap", b.overlap}});
+  }
+  j["launch_gaps_us"] = in.launch_gaps_us;
+  j["start_skews_us"] = json::array();
+  for (const auto& [pass, us] : in.start_skews_us) j["start_skews_us"].push_back({pass, us});
+  j["overlap_us"] = json::array();
+  for (auto [a, b] : in.overlap_us) j["overlap_us"].push_back({a, b});
+  j["provenance"] = in.provenance;
+  return j;
+}
+
+Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
+  FitInputs in;
+  auto bad = [&](const std::string& what) { return Status::InvalidArgument("samples " + origin + ": " + what); };
+  try {
+    if (!j.is_object()) return bad("must be a JSON object");
+    in.sms = j.value("sms", 132);
+    if (in.sms <= 0) return bad("sms must be > 0");
+    if (j.contains("geometry")) {
+      for (const char* pass : {"forward", "backward"}) {
+        if (!j["geometry"].contains(pass)) continue;
+        const json& g = j["geometry"][pass];
+        KernelGeometry& kg = std::string(pass) == "forward" ? in.forward : in.backward;
+        kg.grid_kv = g.at("grid").get<std::string>() == "kv";
+        kg.tile_q = g.at("tile_q");
+        kg.tile_kv = g.at("tile_kv");
+        kg.ctas_per_sm = g.at("ctas_per_sm");
+        if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm < 0 || kg.ctas_per_sm > 64)
+          return bad(std::string("geometry.") + pass + ": tiles must be > 0 and ctas_per_sm in 0..64");
+      }
+    }
+    auto kernel = [&](const json& k, KernelSample* out) -> Status {
+      KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
+                     k.at("kv_heads"), k.at("q"), k.at("kv"), k.value("diagonal_offset", int64_t(0)), k.at("pairs"),
+                     k.at("us")};
+      if ((s.pass != "forward" && s.pass != "backward") || (s.mask != "full" && s.mask != "causal"))
+        return bad("kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
+      if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
+          s.heads % s.kv_heads != 0)
+        return bad("kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
+      *out = s;
+      return Status::Ok();
+    };
+    for (const json& k : j.value("kernels", json::array())) {
+      KernelSample s;
+      RINGLAB_RETURN_IF_ERROR(kernel(k, &s));
+      in.kernels.push_back(s);
+    }
+    for (const json& k : j.value("beside_kernels", json::array())) {
+      FitInputs::BesideKernel b;
+      RINGLAB_RETURN_IF_ERROR(kernel(k, &b.kernel));
+      b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);
+      in.beside_kernels.push_back(b);
+    }
+    for (const json& t : j.value("transfers", json::array())) {
+      TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false),
+                       t.value("beside_pass", std::string("forward"))};
+      if (s.beside_pass != "forward" && s.beside_pass != "backward")
+        return bad("transfer sample beside_pass must be forward or backward");
+      if ((s.kind != "p2p" && s.kind != "all-gather") || s.bytes <= 0 || s.us <= 0 || s.world < 2)
+        return bad("transfer sample needs kind p2p|all-gather, bytes > 0, us > 0, world >= 2");
+      in.transfers.push_back(s);
+    }
+    for (const json& m : j.value("memory", json::array())) {
+      MemorySample s{m.at("kind"), m.at("bytes"), m.at("us")};
+      if ((s.kind != "merge" && s.kind != "copy") || s.bytes <= 0 || s.us <= 0)
+        return bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
+      in.memory.push_back(s);
+    }
+    for (const json& w : j.value("start_waits", json::array())) {
+      StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us"), w.value("kernel_ctas", int64_t(0))};
+      if (s.bytes <= 0 || s.kernel_left_us <= 0 || s.us <= 0)
+        return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
+      in.start_waits.push_back(s);
+    }
+    for (const json& h : j.value("nccl_held", json::array())) {
+      NcclHeldSample s{h.at("kind"), h.at("world"), h.at("bytes"), h.at("sms")};
+      if ((s.kind != "p2p" && s.kind != "all-gather") || s.world < 2 || s.bytes <= 0 || s.sms < 0)
+        return bad("nccl_held sample needs kind p2p|all-gather, world >= 2, bytes > 0, sms >= 0");
+      in.nccl_held.push_back(s);
+    }
+    for (const json& k : j.value("start_skews_us", json::array())) {
+      const std::string pass = k.at(0).get<std::string>();
+      if (pass != "forward" && pass != "backward") return bad("start_skews_us: pass must be forward or backward");
+      in.start_skews_us.emplace_back(pass, k.at(1).get<double>());
+    }
+    for (const json& g : j.value("launch_gaps_us", json::array())) in.launch_gaps_us.push_back(g.get<double>());
+    for (const json& o : j.value("overlap_us", json::array()))
+      in.overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
+    in.provenance = j.value("provenance", json::object());
+  } catch (const json::exception& e) {
+    return bad(std::string("malformed: ") + e.what());
+  }
+  *out = std::move(in);
+  return Status::Ok();
+}
+
+void Append(const FitInputs& b, FitInputs* a) {
+  a->kernels.insert(a->kernels.end(), b.kernels.begin(), b.kernels.end());
+  a->transfers.insert(a->transfers.end(), b.transfers.begin(), b.transfers.end());
+  a->memory.insert(a->memory.end(), b.memory.begin(), b.memory.end());
+  a->start_waits.insert(a->start_waits.end(), b.start_waits.begin(), b.start_waits.end());
+  a->nccl_held.insert(a->nccl_held.end(), b.nccl_held.begin(), b.nccl_held.end());
+  a->launch_gaps_us.insert(a->launch_gaps_us.end(), b.launch_gaps_us.begin(), b.launch_gaps_us.end());
+  a->start_skews_us.insert(a->start_skews_us.end(), b.start_skews_us.begin(), b.start_skews_us.end());
+  a->overlap_us.insert(a->overlap_us.end(), b.overlap_us.begin(), b.overlap_us.end());
+  a->beside_kernels.insert(a->beside_kernels.end(), b.beside_kernels.begin(), b.beside_kernels.end());
+  if (!b.kernels.empty()) {  // the kernel geometry travels with the kernel samples
+    a->sms = b.sms;
+    a->forward = b.forward;
+    a->backward = b.backward;
+  }
+  for (auto it = b.provenance.begin(); it != b.provenance.end(); ++it) a->provenance[it.key()] = it.value();
+}
+
+double MedianOf(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace ringlab::calibrate
