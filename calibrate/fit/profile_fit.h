@@ -8,9 +8,9 @@
 //              number of rounds (full rounds + the partial round at its occupancy), and the table holds the median per
 //              quarter-octave of n; single_resident_throughput is chosen on a grid to minimise the mean |log error|.
 //              Causal blocks are list-scheduled CTA by CTA on the same kind of table (sim/profile.h CausalKernelUs):
-//              when the full-mask table of the pass and head dim exists, the causal table is it times one factor, the
-//              median of measured / predicted over the causal samples (the diagonal tiles' masking cost); else the causal
-//              samples are binned like full ones.
+//              when the full-mask table of the pass and head dim exists, the causal table is it times one factor,
+//              the median of measured / predicted over the causal samples (the diagonal tiles' masking cost); else
+//              the causal samples are binned like full ones.
 //   launch_us  median gap between back-to-back kernels on one stream (host launch and event overhead).
 //   forward/backward_start_skew_us  median spread of the ranks' first ops in real runs of that pass.
 //   nvlink     a line through the median time per message size of point-to-point transfers with both GPUs otherwise

@@ -21,6 +21,7 @@ the card(s) and commits.
 import argparse
 import datetime
 import json
+import os
 import pathlib
 import shlex
 import statistics
@@ -31,6 +32,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import RINGLAB, ROOT, git_commit, load_trace, real_traces  # noqa: E402
 from displaced_tails import displaced_tail_counts  # noqa: E402
 from trace_samples import kernel_first_fractions, relative, samples_from_traces  # noqa: E402
+
+
+def from_root(path):
+    """`path` (relative to the current folder) as the repository root sees it: relative inside it, else absolute."""
+    p = pathlib.Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
 
 
 def main():
@@ -84,8 +91,13 @@ def main():
     tag = f"FIT {today}, commit {git_commit()}, {card}, {what}"
     # transfers from real runs are nearly all beside kernels and wait inside NCCL groups: one line through them
     one_line = ["--one-line"] if paths and runs_give == "all" and not args.microbench else []
-    subprocess.run([RINGLAB, "fit-profile", "--samples", *sample_files, "--base", args.base, "--out", str(out),
-                    "--name", args.name or f"{base_name}_calibrated", "--tag", tag, *one_line], check=True)
+    # Run from the repository root with the sample files relative to it: the profile's provenance names them as a
+    # clone sees them, never by an absolute path of this machine.
+    base = from_root(args.base) if pathlib.Path(args.base).exists() else args.base
+    ringlab = str(pathlib.Path(RINGLAB).resolve()) if os.sep in RINGLAB else RINGLAB
+    subprocess.run([ringlab, "fit-profile", "--samples", *map(from_root, sample_files), "--base", base,
+                    "--out", str(out.resolve()), "--name", args.name or f"{base_name}_calibrated", "--tag", tag,
+                    *one_line], check=True, cwd=ROOT)
     prof = json.load(open(out))
     if paths:
         # A host number from the calibration runs: which stream gets the GPU first at a pass start (sim/profile.h).

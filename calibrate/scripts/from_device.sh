@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Offline half of issue 7's pipeline: the files calibrate/device/calibrate_and_grid.sh returned -> profile -> validation.
+# Offline half of issue 7's pipeline: the files calibrate/device/calibrate_and_grid.sh returned -> profile ->
+# validation.
 #
 #   calibrate/scripts/from_device.sh FILES_DIR [GRID_DEST]
 #
 # FILES_DIR holds calibrated_profile.json, calibrate_samples.json, calibrate.log, env.log, grid.tar.gz. The grid is
-# unpacked into GRID_DEST (default bench/results/calibration_grid_<date of the run>). Then:
+# unpacked into GRID_DEST (default out/grids/calibration_grid_<date of the run>, git-ignored; to commit it, add it as
+# an archive to bench/results/grids/). Then:
 #   1. sim/profiles/h100_sxm_calibrated.json = microbenchmark samples (kernels, NCCL, slowdown) + the gaps between
 #      kernels from the calibration runs (split: the H=8, Hkv=2 points), fitted by `ringlab fit-profile`;
 #   2. bench/results/sim_validation.{md,json}: every grid point simulated from it, error on the held-out points;
@@ -17,7 +19,7 @@ FILES=${1:?usage: from_device.sh FILES_DIR [GRID_DEST]}
 export RINGLAB_BIN=${RINGLAB_BIN:-build-sim/apps/ringlab}
 PY=${PY:-.venv/bin/python}
 DATE=$(grep -oE '"date": "[0-9-]+' "$FILES/calibrated_profile.json" | head -1 | cut -d'"' -f4)
-DEST=${2:-bench/results/calibration_grid_${DATE:-new}}
+DEST=${2:-out/grids/calibration_grid_${DATE:-new}}
 mkdir -p "$DEST"
 tar xzf "$FILES/grid.tar.gz" -C "$DEST" --strip-components=1
 cp "$FILES/calibrate_samples.json" "$FILES/calibrate.log" "$DEST/"

@@ -10,15 +10,15 @@
 #   2. bench/results/sim_validation_repeat.*: the same profile on a second grid call minutes later (d70bf27 binaries,
 #      calibration_grid_listed_repeat), nothing refitted;
 #   3. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used), every point held out.
-# The grids measured before the start order (calibration_grid_steady, _sustained, _passstart, _wgmma, calibration_grid)
-# stay as data; the current simulator models the current executor, so their tables are not regenerated
-# (sim_validation.notes.md keeps their numbers).
+# The measurements are the archives of bench/results/grids/ (README there), unpacked into out/grids/ first. The grids
+# measured before the start order are in git history only; sim_validation.notes.md keeps their numbers.
 set -euo pipefail
 export RINGLAB_BIN=${RINGLAB_BIN:-build-sim/apps/ringlab}
 PY=${PY:-.venv/bin/python}
-L=bench/results/calibration_grid_listed
-R=bench/results/calibration_grid_listed_repeat
-K=bench/results/calibration_grid_steady/calibrate_samples_sustained.json
+GRIDS=$(bash bench/results/grids/unpack.sh out/grids)
+L=$GRIDS/calibration_grid_listed
+R=$GRIDS/calibration_grid_listed_repeat
+K=$GRIDS/calibration_grid_steady/calibrate_samples_sustained.json
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
 $PY calibrate/scripts/calibrate.py --microbench $L/calibrate_samples_combined.json --traces "$L/w*_h8_k2_*.all*.iter*.json" \
