@@ -1,7 +1,7 @@
 // What `ringlab calibrate` measures, and how raw timings become fit samples. Plain C++ (no CUDA, no simulator), so the
 // plan and the aggregation are tested on any machine; calibrate/microbench runs the plan on GPUs.
 //
-// The kernel plan is chosen for the simulator's kernel model (sim/profile.h WaveModel), per pass, head dim and mask:
+// The kernel plan is chosen for the simulator's kernel model (sim/wave_model.h), per pass, head dim and mask:
 //   tile sweep    many full rounds of CTAs (32 heads) while the loop length n = tiles per CTA goes 8..512: the
 //                 round table R(n);
 //   CTA sweep     one n, CTA counts from half a round to four rounds (heads 1..32 and two block lengths): the CTAs

@@ -1,5 +1,5 @@
-// The attention half of the profile fit: one kernel wave model (sim/profile.h WaveModel) with a measured round table
-// per (pass, mask, head dim), fitted from kernel samples (see calibrate/fit/profile_fit.h for the model).
+// The attention half of the profile fit: one kernel wave model (sim/wave_model.h) with a measured round table per
+// (pass, mask, head dim), fitted from kernel samples (see calibrate/fit/profile_fit.h for the model).
 // Internal to calibrate/fit; FitProfile is the entry point.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibrate/samples.h"
-#include "sim/profile.h"
+#include "sim/wave_model.h"
 
 namespace ringlab::calibrate {
 

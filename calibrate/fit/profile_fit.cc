@@ -9,6 +9,7 @@
 
 #include "calibrate/fit/kernel_fit.h"
 #include "sim/profile.h"
+#include "sim/wave_model.h"
 
 namespace ringlab::calibrate {
 namespace {

@@ -4,10 +4,10 @@
 // (calibrate/samples.h); calibrate/scripts/calibrate.py turns real run traces into the same samples; `FitProfile`
 // turns either into the numbers the simulator reads:
 //   attention  per (pass, mask, head dim): a kernel wave model whose full-round cost is a measured table R(n) over n =
-//              tiles per CTA (sim/profile.h WaveModel::round_us). Each sample's kernel time is divided by its effective
+//              tiles per CTA (sim/wave_model.h round_us). Each sample's kernel time is divided by its effective
 //              number of rounds (full rounds + the partial round at its occupancy), and the table holds the median per
 //              quarter-octave of n; single_resident_throughput is chosen on a grid to minimise the mean |log error|.
-//              Causal blocks are list-scheduled CTA by CTA on the same kind of table (sim/profile.h CausalKernelUs):
+//              Causal blocks are list-scheduled CTA by CTA on the same kind of table (sim/wave_model.h CausalKernelUs):
 //              when the full-mask table of the pass and head dim exists, the causal table is it times one factor,
 //              the median of measured / predicted over the causal samples (the diagonal tiles' masking cost); else
 //              the causal samples are binned like full ones.
