@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On the CPU machine, from the repository root: builds `ringlab` (with CUDA it has `run`) and the GPU tests for sm_90
 # in BUILD (default build-gpu, configured with -DRINGLAB_CUDA=ON -DRINGLAB_VIEWER=OFF) and copies what a GPU machine
-# needs into .device-exec/ (git-ignored): the binaries, libcudart (NCCL comes from PyTorch's copy there), the peer
-# script and device_env.sh. Then: run with carry [".device-exec"] and `bash bench/cp/run_on_gpus.sh`.
+# needs into .device-exec/ (git-ignored): the binaries, libcudart (NCCL comes from PyTorch's copy there), the merge
+# script and device_env.sh (the peer runs from bench/peer/ in the working tree). Then: run with carry [".device-exec"] and `bash bench/cp/run_on_gpus.sh`.
 set -euo pipefail
 BUILD=${1:-build-gpu}
 D=.device-exec
@@ -14,7 +14,7 @@ for lib in $(ldd $D/ringlab $D/ringlab_gpu_executor_test | awk '/=> \// {print $
     libcudart.so*|libspdlog.so*|libfmt.so*|libgtest*.so*) cp -L "$lib" $D/ ;;
   esac
 done
-cp ../shared/bench/device_env.sh ../shared/bench/torch_cp_bench.py bench/cp/peer_with_memory.py bench/cp/merge_results.py $D/
+cp bench/device_env.sh bench/cp/merge_results.py $D/
 git rev-parse --short HEAD > $D/commit.txt
 grep -qx '/.device-exec/' .git/info/exclude 2>/dev/null || echo '/.device-exec/' >> .git/info/exclude
 du -sh $D; ls $D

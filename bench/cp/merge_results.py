@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Merges our `ringlab run --json` records with torch_cp_bench.py's (through peer_with_memory.py) into one JSON and a
+"""Merges our `ringlab run --json` records with bench/peer/peer_bench.py cp records into one JSON and a
 Markdown table: per (W, S, method) forward and forward+backward ms, TFLOP/s per GPU, ours/peer time ratio, peak GPU
 memory per rank; and the scaling efficiency T(1 GPU) / (W * T(W GPUs)) of our W=1 schedule with the same kernels.
 
@@ -64,7 +64,7 @@ json.dump(dict(rows=[{k.rstrip("_"): v for k, v in r.items()} for r in rows], sc
 
 L = []
 gpu = next((r["gpu"] for r in rows if r.get("gpu")), "?")
-L.append(f"# ringlab run vs PyTorch Context Parallel (torch_cp_bench.py), same machine, same run\n")
+L.append(f"# ringlab run vs PyTorch Context Parallel (bench/peer/peer_bench.py cp), same machine, same run\n")
 L.append(f"{gpu}; B=1 H=32 Hkv=32 D=128 bf16 causal, head-tail sharding (PyTorch load balancing on). "
          "Times: per-rank median of 10 iterations after 3 warm-up, slowest rank. {}\n".format(a.note))
 L.append("| W | S | method | pass | ours ms | ours TFLOP/s/GPU | peer ms | peer TFLOP/s/GPU | ours/peer | ours GiB (buffers / device) | peer GiB (alloc / reserved) |")

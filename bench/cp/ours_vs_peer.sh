@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ours vs PyTorch Context Parallel on the same GPUs, one after the other: `ringlab run` and torch_cp_bench.py for
+# Ours vs PyTorch Context Parallel on the same GPUs, one after the other: `ringlab run` and bench/peer/peer_bench.py cp for
 # W = 2 and 4, S = 32768 and 131072, H = Hkv = 32, D = 128, both methods, forward and forward+backward. Sourced by the
 # device scripts (bench/final_device_run.sh, bench/cp/run_on_gpus.sh, bench/start_order_ab.sh) after they set D, OUT
 # and the environment; writes $OUT/ours.json, peer.json, cp.json, cp.md, appends to $BENCH_LOG and leaves the traces
@@ -19,7 +19,7 @@ done
 python3 -c "import json,sys,os; json.dump(sum([json.load(open(f)) for f in sys.argv[1:] if os.path.exists(f)],[]), open('$OUT/ours.json','w'), indent=1)" "${OURS[@]}"
 PEERS=()
 for W in 2 4; do
-  timeout 200 torchrun --standalone --nproc-per-node=$W $D/peer_with_memory.py $D/torch_cp_bench.py --skip seed,single \
+  timeout 200 torchrun --standalone --nproc-per-node=$W bench/peer/peer_bench.py cp \
     --seqs 32768,131072 --iters 10 --json /tmp/peer_$W.json >> "$BENCH_LOG" 2>&1; echo "peer W=$W rc=$?"
   PEERS+=(/tmp/peer_$W.json)
 done

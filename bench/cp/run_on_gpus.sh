@@ -3,7 +3,7 @@
 #   bash bench/cp/run_on_gpus.sh
 # 1. the GPU test matrix and fault tests; 2. `ringlab run --verify` through the CLI, one process with 4 GPUs and the
 # multi-process path (torchrun --no-python with MASTER_ADDR/PORT, and --nccl-id-file with a rank that dies);
-# 3. the benchmark: ours (`ringlab run`) and the peer (torch_cp_bench.py --skip seed,single) for W = 2 and 4,
+# 3. the benchmark: ours (`ringlab run`) and the peer (bench/peer/peer_bench.py cp) for W = 2 and 4,
 # S = 32768 and 131072, both methods; merged into cp.json / cp.md. Logs under $OUT (8 files: tests.log cli.log bench.log traces.tar.gz ours.json peer.json cp.json cp.md); table last.
 set -uo pipefail
 D=.device-exec

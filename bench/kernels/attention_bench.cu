@@ -1,5 +1,5 @@
 // Benchmark of the CUDA attention kernels on one GPU: forward and forward+backward over a full sequence, with an
-// nccl-tests-like table and, given the peer's JSON (../shared/bench/torch_cp_bench.py --json), ratios to PyTorch's
+// nccl-tests-like table and, given the peer's JSON (bench/peer/peer_bench.py sdpa --json), ratios to PyTorch's
 // FLASH (FlashAttention-2) and CUDNN backends measured in the same run on the same card.
 //
 // FLOPs as the peer counts them: forward = 4 B H S^2 D (halved when causal); forward+backward = 3.5 x forward.

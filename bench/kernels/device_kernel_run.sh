@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on a 1-GPU H100 machine for the kernels issue, after .device-exec/ holds ringlab_cuda_kernels_test,
-# ringlab_attention_bench, libcudart, device_env.sh and torch_cp_bench.py (bench/cp/build_device.sh + the two
-# binaries): run with carry [".device-exec"] as `bash bench/kernels/device_kernel_run.sh [full]`.
+# ringlab_attention_bench and libcudart (bench/cp/build_device.sh + the two binaries; or build there with
+# bench/device_build.sh): run with carry [".device-exec"] as `bash bench/kernels/device_kernel_run.sh [full]`.
 #   1. kernel tests against the float64 reference (forward and backward: wgmma and mma);
 #   2. compute-sanitizer memcheck and racecheck on the small cases (wgmma forward, wgmma and mma backward);
 #   3. the peer (PyTorch SDPA FLASH, CUDNN) and ours (wgmma forward + wgmma backward; and the older kernels) on the same
@@ -12,7 +12,7 @@ D=.device-exec
 OUT=${OUT:-/tmp/ringlab_kernel_out}
 MODE=${1:-target}
 mkdir -p "$OUT" /tmp/kr
-source $D/device_env.sh > "$OUT/env.log" 2>&1
+source bench/device_env.sh > "$OUT/env.log" 2>&1
 export LD_LIBRARY_PATH=$D:${LD_LIBRARY_PATH:-}
 { date -u; cat $D/commit.txt; nvidia-smi --query-gpu=index,name,driver_version,clocks.max.sm --format=csv; } >> "$OUT/env.log" 2>&1
 T0=$(date +%s)
@@ -42,8 +42,7 @@ done
 el "== 3. benchmark: peer and ours, same card"
 if [ "$MODE" = full ]; then SEQS=4096,8192,16384,32768; DIMS="64 128"; MASKS="causal full"; else SEQS=32768; DIMS=128; MASKS=causal; fi
 for d in $DIMS; do for m in $MASKS; do
-  nc=""; [ $m = full ] && nc="--no-causal"
-  timeout 200 torchrun --standalone --nproc-per-node=1 $D/torch_cp_bench.py --skip seed,cp,nccl --seqs $SEQS --dim $d $nc \
+  timeout 200 python3 bench/peer/peer_bench.py sdpa --seqs $SEQS --dims $d --masks $m \
     --iters 10 --json /tmp/kr/peer_${d}_$m.json > /tmp/kr/peer_${d}_$m.log 2>&1; echo "peer D=$d $m rc=$?"
 done; done
 python3 -c "import json,glob; json.dump(sum([json.load(open(f)) for f in sorted(glob.glob('/tmp/kr/peer_*.json'))],[]), open('$OUT/peer.json','w'), indent=1)"

@@ -8,7 +8,7 @@ endif()
 # gpu_executor.cc: the executor and its rank threads; rank_runner/rank_ops/rank_results.cc: what one rank does;
 # rank_resources.cc: its streams, events, buffers; watchdog.cc: faults; launch_environment.cc: finding the peers.
 # NCCL: the CUDA toolkit's folder by default; NCCL_INCLUDE_DIR / NCCL_LIB_DIR (environment or cache) point elsewhere
-# (../shared/bench/device_env.sh sets them to PyTorch's copy on GPU machines).
+# (bench/device_env.sh sets them to PyTorch's copy on GPU machines).
 find_path(RINGLAB_NCCL_INCLUDE nccl.h HINTS $ENV{NCCL_INCLUDE_DIR} ${NCCL_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS})
 find_library(RINGLAB_NCCL_LIB NAMES nccl libnccl.so.2 HINTS $ENV{NCCL_LIB_DIR} ${NCCL_LIB_DIR} ${CUDAToolkit_LIBRARY_DIR})
 if(NOT RINGLAB_NCCL_INCLUDE OR NOT RINGLAB_NCCL_LIB)
