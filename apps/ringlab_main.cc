@@ -27,7 +27,7 @@ const std::vector<Subcommand> kSubcommands = {
                    SetupView, RunView),
     MakeSubcommand("fit-profile",
                    "Fit a simulator hardware profile from measured samples (written by `ringlab calibrate` on GPUs or "
-                   "by scripts/calibrate/calibrate.py from real run traces); numbers without samples keep the base "
+                   "by calibrate/scripts/calibrate.py from real run traces); numbers without samples keep the base "
                    "profile's",
                    SetupFitProfile, RunFitProfile),
 #ifdef RINGLAB_HAVE_CUDA
