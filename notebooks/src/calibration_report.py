@@ -4,7 +4,7 @@
 # Calibrates the simulator's h100_sxm profile and validates it on grid points it never saw, as
 # `calibrate/scripts/reproduce_results.sh` does. Data, all on 4x H100 80GB HBM3:
 #
-# - **Grid** `bench/results/calibration_grid_listed/`: one call of `calibrate/device/calibrate_and_grid.sh` with binaries at
+# - **Grid** `out/grids/calibration_grid_listed/`: one call of `calibrate/device/calibrate_and_grid.sh` with binaries at
 #   df699c1 (the executor starts each rank's ops in list order, `core/start_order.h`; 1 s warm-up per run, every timed
 #   iteration traced): the 34-point `ringlab run` grid (W in {2, 4}, S from 16384 to 262144, (H, Hkv) in
 #   {(32,32), (32,8), (8,8), (8,2)}, D in {64, 128}, both methods, forward and backward traces plus each point's
@@ -16,7 +16,7 @@
 #   times per pattern and size) + the kernel and memory samples of `calibration_grid_steady/calibrate_samples_sustained.json`
 #   (166 kernel block shapes, each timed after a 3 s pre-heat and 100 ms of back-to-back launches; the kernels have not
 #   changed since).
-# - **Repeat grid** `bench/results/calibration_grid_listed_repeat/`: a second grid call minutes later with the
+# - **Repeat grid** `out/grids/calibration_grid_listed_repeat/`: a second grid call minutes later with the
 #   d70bf27 binaries, validated with the same profile (nothing refitted).
 #
 # **What is fitted on what**: every kernel and NCCL number (round tables, CTAs per SM, causal factor, memory
@@ -35,24 +35,26 @@
 # sim/profiles/ and bench/results/ (the combined microbenchmark file is the committed output of its combine step).
 # The globs match only <point>.{allgather,alltoall}[.backward][.iter<k>].json, never *.summary.json or *.log;
 # validate.py keeps one trace per run and pass (the median iteration's), calibrate.py reads every timed iteration.
-GRID = "bench/results/calibration_grid_listed"
-REPEAT = "bench/results/calibration_grid_listed_repeat"
+# The grids are committed as archives (bench/results/grids/); the first command unpacks them into out/grids/.
+GRID = "out/grids/calibration_grid_listed"
+REPEAT = "out/grids/calibration_grid_listed_repeat"
 RUNS_COMMIT = "df699c1"
 COMMANDS = [
+    "bash bench/results/grids/unpack.sh",
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/calibrate.py "
-    "--microbench bench/results/calibration_grid_listed/calibrate_samples_combined.json "
-    "--traces 'bench/results/calibration_grid_listed/w*_h8_k2_*.all*.iter*.json' "
+    "--microbench out/grids/calibration_grid_listed/calibrate_samples_combined.json "
+    "--traces 'out/grids/calibration_grid_listed/w*_h8_k2_*.all*.iter*.json' "
     "--split 'calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only "
     "host numbers: the gaps between kernels, the ranks'\"'\"' start skew, the pass-start order, how often NCCL displaces "
     "a kernel'\"'\"'s last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}' "
     "--runs-commit df699c1 --out out/notebooks/h100_sxm_calibrated.json "
     "--samples-out out/notebooks/h100_sxm_calibrated.samples.json",
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/validate.py "
-    "--profile out/notebooks/h100_sxm_calibrated.json --traces 'bench/results/calibration_grid_listed/*.all*.json' "
+    "--profile out/notebooks/h100_sxm_calibrated.json --traces 'out/grids/calibration_grid_listed/*.all*.json' "
     "--out out/notebooks/sim_validation",
     "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/validate.py "
     "--profile out/notebooks/h100_sxm_calibrated.json "
-    "--traces 'bench/results/calibration_grid_listed_repeat/*.all*.json' --out out/notebooks/sim_validation_repeat",
+    "--traces 'out/grids/calibration_grid_listed_repeat/*.all*.json' --out out/notebooks/sim_validation_repeat",
 ]
 OUTPUTS = ["out/notebooks/h100_sxm_calibrated.json", "out/notebooks/sim_validation.json",
            "out/notebooks/sim_validation_repeat.json"]
@@ -71,6 +73,7 @@ ROOT = repo_root()
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
 FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
 FIG.mkdir(parents=True, exist_ok=True)
+subprocess.run(["bash", "bench/results/grids/unpack.sh"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 HAVE_REAL = all(glob.glob(str(ROOT / g / "*.all*.json")) for g in (GRID, REPEAT))
 
 def current(path, grid):

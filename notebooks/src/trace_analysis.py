@@ -2,7 +2,7 @@
 # # Trace analysis: per-rank compute / communication / idle, op durations, overlap
 #
 # Reads ringlab traces (Chrome Trace Event JSON, format in `core/trace.h`). It prefers a **real** GPU trace written by
-# `ringlab run --trace` and committed under `bench/results/` (a JSON whose `ringlab.source` is `"real"`). Until one
+# `ringlab run --trace` and committed in the measured grids of `bench/results/grids/` (newest grid first; a JSON whose `ringlab.source` is `"real"`). Until one
 # exists it analyses the CPU executor's trace from `ringlab check --trace` (real execution, but CPU threads: its
 # timings say nothing about GPUs) and a simulated trace of the same kind of schedule from `ringlab sim --trace`
 # (16 H100s on 2 nodes, the ring crossing InfiniBand). The cell below shows the exact commands.
@@ -43,10 +43,14 @@ def ensure_data():
         subprocess.run(cmd, shell=True, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 def real_traces():
-    """Committed real GPU traces: bench/results/**/*.json whose ringlab metadata says source real (one per run and
-    pass: the per-iteration traces <name>.iter<k>.json of the calibration grids are left out)."""
+    """Committed real GPU traces: the grids of bench/results/grids/ (unpacked into out/grids/), newest grid first,
+    whose ringlab metadata says source real (one per run and pass: the per-iteration traces <name>.iter<k>.json are
+    left out)."""
+    subprocess.run(["bash", "bench/results/grids/unpack.sh"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     found = []
-    for p in sorted(glob.glob(str(ROOT / "bench/results/**/*.json"), recursive=True)):
+    newest_first = ["calibration_grid_listed", "calibration_grid_listed_repeat"]
+    paths = [p for g in newest_first for p in sorted(glob.glob(str(ROOT / "out/grids" / g / "*.json")))]
+    for p in paths:
         if ".iter" in os.path.basename(p):
             continue
         try:
@@ -63,7 +67,7 @@ def real_traces():
 
 ensure_data()
 REAL = real_traces()
-print(f"real GPU traces in bench/results/: {len(REAL)}" + (f", e.g. {os.path.relpath(REAL[0], ROOT)}" if REAL else " (none yet)"))
+print(f"real GPU traces in the committed grids: {len(REAL)}" + (f", e.g. {os.path.relpath(REAL[0], ROOT)}" if REAL else " (none yet)"))
 
 # %%
 import numpy as np
