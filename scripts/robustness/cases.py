@@ -36,7 +36,7 @@ class Case:
 
 
 # A small problem that every subcommand runs in well under a second.
-SMALL = ['--world', '4', '--seq', '1024', '--heads', '4', '--dim', '64']
+SMALL = ['--world', '4', '--seq', '1024', '--heads', '4', '--kv-heads', '4', '--dim', '64']
 
 NON_NUMBERS = ['abc', '', '1x', '0x10', '1,5', ' 3']
 NEGATIVES = ['-1', '-2147483648']
@@ -134,18 +134,20 @@ class Fixtures:
         return [('/dev/full', '/dev/full'), ('a directory', self.a_dir), ('a missing folder', self.missing + name), ro]
 
 
-def numeric_cases(fx, sub, base, opt, values, quick_first=False):
-    out = []
-    for i, v in enumerate(values):
-        out.append(Case('bad number', [sub] + base + [opt, v], quick=quick_first and i == 0))
-    return out
+def with_opt(argv, opt, value):
+    """argv with opt set to value: replaced where argv has it (a bad value, not a duplicate flag), else appended."""
+    argv = list(argv)
+    if opt in argv and argv.index(opt) + 1 < len(argv):
+        argv[argv.index(opt) + 1] = value
+        return argv
+    return argv + [opt, value]
 
 
 def schedule_cases(fx):
     cs = []
     for opt in ['--world', '--seq', '--heads', '--kv-heads', '--dim', '--batch']:
         for v in NON_NUMBERS[:3] + NEGATIVES[:1] + ZEROS + HUGE[1:3] + NAN_INF[:2] + FRACTIONS[:1]:
-            argv = ['schedule'] + [a for a in SMALL] + [opt, v]
+            argv = with_opt(['schedule'] + SMALL, opt, v)
             cs.append(Case(f'{opt} {"huge" if v in HUGE else "bad value"}', argv, quick=(opt == '--world' and v == '0')))
     for opt, bad in [('--method', 'ringy'), ('--sharding', 'diagonal'), ('--pass', 'sideways'), ('--dtype', 'int3')]:
         cs.append(Case('unknown enum', ['schedule'] + SMALL + [opt, bad], quick=opt == '--pass'))
@@ -155,7 +157,7 @@ def schedule_cases(fx):
                    expect='any'))
     cs.append(Case('unknown flag', ['schedule'] + SMALL + ['--wrld', '4']))
     cs.append(Case('stray positional', ['schedule'] + SMALL + ['extra']))
-    cs.append(Case('kv-heads not dividing heads', ['schedule'] + SMALL + ['--kv-heads', '3']))
+    cs.append(Case('kv-heads not dividing heads', with_opt(['schedule'] + SMALL, '--kv-heads', '3')))
     cs.append(Case('seq not divisible', ['schedule', '--world', '3', '--seq', '1000']))
     # Output targets.
     j = fx.outpath('sched.json')
@@ -176,7 +178,7 @@ def schedule_cases(fx):
 
 def check_cases(fx):
     cs = []
-    base = ['check', '--world', '2', '--seq', '256', '--heads', '2', '--dim', '32']
+    base = ['check', '--world', '2', '--seq', '256', '--heads', '2', '--kv-heads', '2', '--dim', '32']
     for v in ['0', '-1', 'nan', 'inf', 'abc', '1e400']:
         cs.append(Case('--tolerance bad value', base + ['--tolerance', v], quick=v == 'nan'))
     for v in ['fp16', 'int8', '']:
@@ -191,7 +193,7 @@ def check_cases(fx):
         cs.append(Case(f'unwritable output: {label}', base + ['--trace', path], write_fails=True, outputs=[path],
                        quick=label == 'a missing folder'))
     for w, s in [('1024', '32768'), ('1000000000', '2000000000'), ('4096', '4096')]:
-        cs.append(Case('size blow-up', ['check', '--world', w, '--seq', s, '--heads', '1', '--dim', '8'],
+        cs.append(Case('size blow-up', ['check', '--world', w, '--seq', s, '--heads', '1', '--kv-heads', '1', '--dim', '8'],
                        expect='any', mem_limit_mb=4096))
     cs.append(Case('missing value', base + ['--trace']))
     cs.append(Case('duplicate flag', base + ['--seed', '1', '--seed', '2'], expect='any'))
@@ -240,7 +242,7 @@ def sim_cases(fx):
 
 def sweep_cases(fx):
     cs = []
-    base = ['sweep', '--worlds', '2,4', '--seqs', '1024', '--heads', '4', '--dim', '64']
+    base = ['sweep', '--worlds', '2,4', '--seqs', '1024', '--heads', '4', '--kv-heads', '4', '--dim', '64']
     for v in ['0', '-3', 'abc', '1e9', '100000']:
         cs.append(Case('-j bad value', base + ['-j', v], expect='any' if v == '100000' else 'error',
                        quick=v == '0'))
@@ -250,7 +252,7 @@ def sweep_cases(fx):
                       ('--passes', ['up', 'forward,', '']),
                       ('--shard', ['3/2', '0/0', '-1/4', 'x', '1/1000000000', '5'])]:
         for v in vals:
-            cs.append(Case(f'{opt} bad value', base[:1] + [a for a in base[1:] if True] + [opt, v],
+            cs.append(Case(f'{opt} bad value', with_opt(base, opt, v),
                            expect='any' if v == '4,4,4' else 'error'))
     c, j = fx.outpath('sweep.csv'), fx.outpath('sweep.json')
     cs.append(Case('valid output', base + ['--csv', c, '--json', j], expect='ok', outputs=[j]))

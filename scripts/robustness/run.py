@@ -62,6 +62,12 @@ def whole(path):
     return True
 
 
+def spilled_device(path):
+    """A regular file made beside /dev/full or /dev/null ("/dev/full.allgather.forward")."""
+    return (os.path.dirname(path) == '/dev' and os.path.basename(path).startswith(('full.', 'null.')) and
+            os.path.isfile(path))
+
+
 def snapshot(dirs):
     seen = set()
     for d in dirs:
@@ -80,7 +86,7 @@ def run_case(c, args, fx):
         argv = ['xvfb-run', '-a', '-s', '-screen 0 1024x768x24'] + argv
     env = dict(os.environ)
     env.update(c.env)
-    watched = [fx.out, fx.ro, fx.a_dir, '/dev', os.path.dirname(fx.missing)]
+    watched = [fx.root, fx.out, fx.ro, fx.a_dir, '/dev', os.path.dirname(fx.missing)]
     for p in c.outputs:
         if p != '-' and os.path.isfile(p):
             os.remove(p)
@@ -115,13 +121,15 @@ def run_case(c, args, fx):
         failed = rc != 0
         if c.write_fails and rc == 0:
             verdicts.append('exit 0 on failed write')
-        stray = [n for n in new if '.tmp' in os.path.basename(n) or os.path.dirname(n) == '/dev' or
-                 (failed and os.path.dirname(n) == fx.out)]
+        # Temporaries, names spilled beside a device or a directory given as the output, and anything a failed run
+        # (or a run whose output could not be written) made.
+        stray = [n for n in new if '.tmp' in os.path.basename(n) or spilled_device(n) or
+                 (n.startswith(fx.root) and (failed or c.write_fails))]
         bad_out = [o for o in c.outputs if o != '-' and os.path.isfile(o) and (failed or not whole(o))]
         if stray or bad_out:
             verdicts.append('partial file')
             msg = (msg + ' [left: ' + ', '.join(os.path.basename(x) for x in (stray + bad_out)[:3]) + ']').strip()
-        if c.expect == 'error' and rc == 0:
+        if c.expect == 'error' and rc == 0 and not c.write_fails:
             verdicts.append('accepted bad input')
         if c.stdout_json and rc == 0:
             try:
@@ -132,7 +140,7 @@ def run_case(c, args, fx):
             verdicts.append('no message')
     # Clean up what the run left so the next case starts from the same state.
     for n in new:
-        if os.path.dirname(n) == '/dev' or n.startswith(fx.out) or n.startswith(fx.ro):
+        if spilled_device(n) or n.startswith(fx.root):
             try:
                 if os.path.isdir(n) and not os.path.islink(n):
                     shutil.rmtree(n)
@@ -140,7 +148,8 @@ def run_case(c, args, fx):
                     os.remove(n)
             except OSError:
                 pass
-    return {'input': c.label(), 'class': c.cls, 'rc': 'timeout' if hung else rc, 'message': msg[:160],
+    short = lambda text: text.replace(fx.root, '$T')  # the scratch folder, named in the report's header
+    return {'input': short(c.label()), 'class': c.cls, 'rc': 'timeout' if hung else rc, 'message': short(msg)[:160],
             'verdict': ', '.join(verdicts) or 'ok', 'seconds': round(took, 2)}
 
 
@@ -168,7 +177,7 @@ def write_report(path, rows, args, started, took):
         f.write(f'Run {started:%Y-%m-%d %H:%M} UTC at commit {commit}, {took:.0f} s, by '
                 f'`scripts/robustness/run.py{" --quick" if args.quick else ""}` (time limit {args.timeout} s a '
                 f'case, address space {args.mem_limit_mb} MB, 4096 MB for the size blow-ups; the viewer under '
-                f'xvfb-run). Verdicts are defined in the script.\n\n')
+                f'xvfb-run). `$T` is the scratch folder of fixtures and outputs. Verdicts are defined in the script.\n\n')
         f.write(f'**Summary: {summary}.**\n\n')
         f.write('| verdict | count |\n|---|---|\n')
         for k in sorted(counts, key=lambda k: -counts[k]):
