@@ -24,9 +24,10 @@ flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGLAB_CUDA=OFF -DRINGLAB_VIEWER=ON \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > "$B.configure.log" 2>&1 \
   || { echo "sanitize: configure failed (see $B.configure.log)"; exit 2; }
-# ringlab and ringlab-view too: the cli and viewer tests run them.
-extra=(ringlab)
-[[ " ${TARGETS[*]} " == *" viz_"* ]] && extra+=(ringlab-view)
+# ringlab and ringlab-view too where tests run them (cli_tests; the viewer's screenshot and error tests).
+extra=()
+[[ " ${TARGETS[*]} " == *" cli_tests "* ]] && extra+=(ringlab)
+[[ " ${TARGETS[*]} " == *" viz_screenshot_test "* || " ${TARGETS[*]} " == *" viz_view_errors_test "* ]] && extra+=(ringlab-view)
 cmake --build "$B" -j"$JOBS" --target "${TARGETS[@]}" "${extra[@]}" > "$B.build.log" 2>&1 \
   || { echo "sanitize: build failed (see $B.build.log)"; exit 2; }
 built=$(date +%s)
