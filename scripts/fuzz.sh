@@ -18,11 +18,12 @@ declare -A SEEDS=([viz_loader_fuzz]=viz/fuzz/corpus [sim_profile_fuzz]=viz/fuzz/
                   [calibrate_samples_fuzz]=viz/fuzz/corpus_samples)
 declare -A MAXLEN=([viz_loader_fuzz]=8192 [sim_profile_fuzz]=16384 [calibrate_samples_fuzz]=16384)
 
+mkdir -p "$B"
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
-  -DRINGLAB_FUZZ=ON -DRINGLAB_CUDA=OFF -DRINGLAB_VIEWER=ON > "$B.configure.log" 2>&1 \
-  || { echo "fuzz: configure failed (see $B.configure.log)"; exit 2; }
-cmake --build "$B" -j"$JOBS" --target "${TARGETS[@]}" > "$B.build.log" 2>&1 \
-  || { echo "fuzz: build failed (see $B.build.log)"; exit 2; }
+  -DRINGLAB_FUZZ=ON -DRINGLAB_CUDA=OFF -DRINGLAB_VIEWER=ON > "$B/configure.log" 2>&1 \
+  || { echo "fuzz: configure failed (see $B/configure.log)"; exit 2; }
+cmake --build "$B" -j"$JOBS" --target "${TARGETS[@]}" > "$B/build.log" 2>&1 \
+  || { echo "fuzz: build failed (see $B/build.log)"; exit 2; }
 
 status=0
 for t in "${TARGETS[@]}"; do

@@ -148,7 +148,8 @@ def run_case(c, args, fx):
                     os.remove(n)
             except OSError:
                 pass
-    short = lambda text: text.replace(fx.root, '$T')  # the scratch folder, named in the report's header
+    # The scratch folder and the checkout, named in the report's header (no machine paths in the report).
+    short = lambda text: text.replace(fx.root, '$T').replace(fx.repo, '<repo>')
     return {'input': short(c.label()), 'class': c.cls, 'rc': 'timeout' if hung else rc, 'message': short(msg)[:160],
             'verdict': ', '.join(verdicts) or 'ok', 'seconds': round(took, 2)}
 
@@ -177,7 +178,7 @@ def write_report(path, rows, args, started, took):
         f.write(f'Run {started:%Y-%m-%d %H:%M} UTC at commit {commit}, {took:.0f} s, by '
                 f'`scripts/robustness/run.py{" --quick" if args.quick else ""}` (time limit {args.timeout} s a '
                 f'case, address space {args.mem_limit_mb} MB, 4096 MB for the size blow-ups; the viewer under '
-                f'xvfb-run). `$T` is the scratch folder of fixtures and outputs. Verdicts are defined in the script.\n\n')
+                f'xvfb-run). `$T` is the scratch folder of fixtures and outputs, `<repo>` the checkout. Verdicts are defined in the script.\n\n')
         f.write(f'**Summary: {summary}.**\n\n')
         f.write('| verdict | count |\n|---|---|\n')
         for k in sorted(counts, key=lambda k: -counts[k]):
