@@ -25,6 +25,8 @@ const std::vector<CoverageRun>& CoverageCache::Runs(const TraceModel& m, int lan
   LaneChunks& lc = lanes_[size_t(lane)];
   if (lc.rows != rows) lc.chunks.clear(), lc.rows = rows;
   const double pos = (t0 - origin_) / us_per_px_;
+  // Zoomed far in, far from the origin: column numbers would not fit the grid's integers (nor be exact). Draw none.
+  if (!(std::abs(pos) < 0x1p52)) return out_;
   const int64_t k0 = int64_t(std::floor(pos));
   *shift_px = pos - double(k0);
   const int64_t k_end = k0 + columns + 1;  // one more column: t0 may lie inside the first

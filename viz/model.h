@@ -80,6 +80,9 @@ struct TraceModel {
   std::vector<std::string> names;  // interned event names
   std::vector<int> ranks;          // distinct ranks, ascending
   double t_min = 0, t_max = 0;     // over all events
+  // Whole microseconds subtracted from every loaded ts: the first event's for epoch-scale clocks (|ts| >= 2^32 us),
+  // else 0. Event times and t_min/t_max are relative to it; labels count from t_min either way.
+  int64_t ts_origin = 0;
   // (rank, op) -> event index, for ringlab traces; empty when op ids are missing or sparse.
   std::map<int, std::vector<int32_t>> op_index;
   // Per lane, running sums of event duration per (nesting row, kind) present in the lane (for CoverageRuns), every

@@ -4,7 +4,6 @@
 #include <imgui.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 
 #include "viz/app/frame_bench.h"
 #include "viz/app/options.h"
+#include "viz/app/output_files.h"
 #include "viz/app/solid_program.h"
 #include "viz/app/window.h"
 #include "viz/timing.h"
@@ -68,7 +68,7 @@ Status SetUpView(const ViewOptions& opt, ViewerData& d, ViewState* vs) {
   return Status::Ok();
 }
 
-void WriteLayout(const ViewerData& d, const ViewState& vs, const std::string& path) {
+std::string LayoutJson(const ViewerData& d, const ViewState& vs) {
   nlohmann::json j;
   j["x0"] = vs.layout.x0, j["x1"] = vs.layout.x1, j["t0"] = vs.layout.t0, j["t1"] = vs.layout.t1;
   j["t_min"] = d.a.t_min;
@@ -79,7 +79,7 @@ void WriteLayout(const ViewerData& d, const ViewState& vs, const std::string& pa
                           {"stream", d.a.lanes[i].stream},
                           {"y0", vs.layout.lane_y0[i]},
                           {"y1", vs.layout.lane_y1[i]}});
-  std::ofstream(path) << j.dump(1) << "\n";
+  return j.dump(1) + "\n";
 }
 
 // --screenshot: a few frames, then the back buffer to PNG (and the lane layout to JSON with --layout).
@@ -89,11 +89,14 @@ int TakeScreenshot(GLFWwindow* win, ViewerData& d, ViewState& vs, const ViewOpti
     if (i + 1 < opt.frames) glfwSwapBuffers(win);
   }
   glFinish();
-  int rc = 0;
-  if (!WritePng(win, opt.screenshot)) rc = Fail("cannot write '" + opt.screenshot + "'");
-  else std::cout << "wrote " << opt.screenshot << "\n";
-  if (!opt.layout.empty()) WriteLayout(d, vs, opt.layout);
-  return rc;
+  // Both outputs whole or neither (output_files.h); "wrote" lines go to stderr so `--screenshot -` is only the PNG.
+  std::vector<std::pair<std::string, std::string>> outputs(1);
+  outputs[0].first = opt.screenshot;
+  if (!EncodePng(win, &outputs[0].second)) return Fail("cannot encode the screenshot for '" + opt.screenshot + "'");
+  if (!opt.layout.empty()) outputs.push_back({opt.layout, LayoutJson(d, vs)});
+  if (Status s = WriteOutputFiles(outputs); !s.ok()) return Fail(s.message());
+  for (const auto& [path, bytes] : outputs) std::cerr << "wrote " << (path == "-" ? "standard output" : path) << "\n";
+  return 0;
 }
 
 // Input events since the interactive loop last looked (counted by the GLFW callbacks below).

@@ -15,13 +15,14 @@ const char* const kViewUsage =
     "                     export per rank; the rank comes from distributedInfo.rank, else the file's position).\n"
     "  --compare          exactly two traces of one schedule (e.g. measured and simulated): aligned lanes, the\n"
     "                     second (B) coloured by its difference to the first (A), an error table per op kind.\n"
-    "  --screenshot PNG   render without interaction (works under xvfb-run with Mesa software GL) and write PNG.\n"
+    "  --screenshot PNG   render without interaction (works under xvfb-run with Mesa software GL) and write PNG\n"
+    "                     ('-': standard output). Written whole or not at all (with --layout: both or neither).\n"
     "  --width W, --height H   window/screenshot size in pixels (default 1600x900).\n"
     "  --range-us A:B     show microseconds A..B from the trace's start (default: fit all).\n"
     "  --select RANK:OP   select schedule op OP of rank RANK (arrows to its dependencies and dependants).\n"
     "  --critical-path    highlight the run's critical path.\n"
     "  --search TEXT      highlight ops whose name contains TEXT.\n"
-    "  --layout JSON      also write where lanes were drawn (used by the screenshot test).\n"
+    "  --layout JSON      with --screenshot, also write where lanes were drawn (used by the screenshot test).\n"
     "  --no-stats         hide the bottom statistics panel.\n"
     "  --frames N         frames rendered before the screenshot is taken (default 3).\n"
     "  --bench-frames N   time N frames zoomed out and zoomed in, print JSON timings, exit.\n"
@@ -29,7 +30,8 @@ const char* const kViewUsage =
     "\n"
     "keys: wheel zoom at the cursor, drag pan, shift-drag or right-drag select a range, click select an op,\n"
     "      arrows or A/D pan, W/S zoom, F fit all, Z zoom to selection, Esc clear.\n"
-    "exit status: 0 ok, 2 bad arguments or unreadable trace (the message names the file and field).\n";
+    "exit status: 0 ok, 2 bad arguments, an unreadable trace (the message names the file and field), a trace over\n"
+    "the memory budget (RINGLAB_VIEW_MEMORY_MB; default half the memory, or 60% of ulimit -v) or a failed write.\n";
 
 namespace {
 bool ParseInt(const std::string& s, int* out) {
@@ -96,6 +98,10 @@ Status ParseViewOptions(const std::vector<std::string>& args, ViewOptions* o) {
   }
   if (o->help) return Status::Ok();
   if (o->files.empty()) return Status::InvalidArgument("no trace files given (see --help)");
+  if (!o->layout.empty() && o->screenshot.empty())
+    return Status::InvalidArgument("--layout is written with a screenshot: it needs --screenshot PNG");
+  if (!o->layout.empty() && o->layout == o->screenshot)
+    return Status::InvalidArgument("--layout and --screenshot name the same file '" + o->layout + "'");
   if (o->compare && o->files.size() != 2)
     return Status::InvalidArgument("--compare needs exactly two trace files, got " + std::to_string(o->files.size()));
   return Status::Ok();

@@ -87,7 +87,7 @@ void RenderFrame(GLFWwindow* win, ViewerData& d, ViewState& vs, bool headless, d
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
 }
 
-bool WritePng(GLFWwindow* win, const std::string& path) {
+bool EncodePng(GLFWwindow* win, std::string* png) {
   int w, h;
   glfwGetFramebufferSize(win, &w, &h);
   std::vector<unsigned char> px(size_t(w) * size_t(h) * 3), flip(px.size());
@@ -96,7 +96,11 @@ bool WritePng(GLFWwindow* win, const std::string& path) {
   glReadPixels(0, 0, w, h, GL_RGB, GL_UNSIGNED_BYTE, px.data());
   for (int y = 0; y < h; ++y)
     std::copy_n(&px[size_t(h - 1 - y) * size_t(w) * 3], size_t(w) * 3, &flip[size_t(y) * size_t(w) * 3]);
-  return stbi_write_png(path.c_str(), w, h, 3, flip.data(), w * 3) != 0;
+  png->clear();
+  auto append = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(size));
+  };
+  return stbi_write_png_to_func(append, png, w, h, 3, flip.data(), w * 3) != 0;
 }
 
 }  // namespace ringlab::viz

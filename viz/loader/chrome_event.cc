@@ -77,7 +77,8 @@ void ResetRaw(RawEvent& ev) {
   ev.ph = 0;
   ev.has_pid = ev.has_tid = ev.has_ts = ev.has_dur = false;
   ev.pid = ev.tid = 0;
-  ev.ts = ev.dur = ev.flops = 0;
+  ev.ts = SplitTime{};
+  ev.dur = ev.flops = 0;
   ev.name = ev.cat = ev.meta_name = {};
   ev.name_buf.clear(), ev.cat_buf.clear(), ev.meta_name_buf.clear();
   ev.op = ev.step = ev.peer = -1;
@@ -116,7 +117,7 @@ Status ParseEvent(JsonScanner& sc, RawEvent* ev, StringIds* ids) {
       RINGLAB_RETURN_IF_ERROR(ParseId(sc, &ev->tid, ".tid", ids));
       ev->has_tid = true;
     } else if (KeyIs(k, "ts")) {
-      RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->ts, ".ts"));
+      RINGLAB_RETURN_IF_ERROR(sc.Timestamp(&ev->ts, ".ts"));
       ev->has_ts = true;
     } else if (KeyIs(k, "dur")) {
       RINGLAB_RETURN_IF_ERROR(sc.Number(&ev->dur, ".dur"));

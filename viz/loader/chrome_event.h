@@ -18,7 +18,8 @@ struct RawEvent {
   char ph = 0;
   bool has_pid = false, has_tid = false, has_ts = false, has_dur = false;
   int64_t pid = 0, tid = 0;
-  double ts = 0, dur = 0;
+  SplitTime ts;  // exact whole microseconds + fraction (json_scanner.h)
+  double dur = 0;
   std::string_view name, cat;  // point into the input, or into name_buf / cat_buf when the string had escapes
   std::string name_buf, cat_buf;
   int64_t op = -1, step = -1, peer = -1, bytes = 0, sort_index = 0;

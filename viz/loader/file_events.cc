@@ -29,8 +29,12 @@ uint32_t EventSink::LaneOf(LaneKey key) {
 }
 
 void EventSink::Add(const RawEvent& ev) {
+  if (!has_origin) {
+    has_origin = true;
+    origin = (ev.ts.whole >= kOffsetFromUs || ev.ts.whole <= -kOffsetFromUs) ? ev.ts.whole : 0;
+  }
   Event e;
-  e.ts = ev.ts;
+  e.ts = ev.ts.Minus(origin);
   e.dur = ev.dur;
   e.flops = ev.flops;
   e.bytes = ev.bytes;

@@ -29,6 +29,7 @@ struct FileEvents {
   std::vector<LaneKey> lane_keys;  // (pid, tid)
   std::unordered_map<int64_t, std::string> process_names;
   std::map<LaneKey, std::string> thread_names;
+  int64_t ts_origin = 0;  // whole microseconds subtracted from each event's ts (EventSink::origin)
 };
 
 // Event names, each stored once and numbered in order of first appearance.
@@ -48,6 +49,12 @@ struct EventSink {
   std::map<LaneKey, uint32_t> lane_of;
   LaneKey last_key{INT64_MIN, INT64_MIN};
   uint32_t last_lane = 0;
+  // Events are stored relative to an origin: the whole part of the first event's ts when that is epoch-scale
+  // (|ts| >= kOffsetFromUs), else 0, so ordinary traces keep their own clock. Doubles near 1e15..1e18 cannot hold
+  // sub-microsecond steps (and the viewer's arithmetic on them stalls); offsets from the first event can.
+  static constexpr int64_t kOffsetFromUs = int64_t(1) << 32;  // about 72 minutes
+  bool has_origin = false;
+  int64_t origin = 0;
 
   uint32_t LaneOf(LaneKey key);
   void Add(const RawEvent& ev);

@@ -37,6 +37,7 @@ class FileParser {
     fe_->info.format = "chrome";
     if (!ringlab_raw_.empty()) RINGLAB_RETURN_IF_ERROR(ApplyRinglabMetadata());
     fe_->info.event_count = int64_t(fe_->events.size());
+    fe_->ts_origin = sink_.origin;
     return Status::Ok();
   }
 
@@ -139,7 +140,7 @@ class FileParser {
       RawEvent b = std::move(st.back().first);
       st.pop_back();
       b.ph = 'X';
-      b.dur = std::max(0.0, ev.ts - b.ts);
+      b.dur = std::max(0.0, ev.ts.Minus(b.ts.whole) - b.ts.frac);
       b.has_dur = true;
       ev = std::move(b);
       // Views into a moved string's own buffer would dangle: point them at ev's copies.

@@ -110,6 +110,49 @@ Status JsonScanner::GeneralNumber(double* out, const char* fname) {
   return Status::Ok();
 }
 
+Status JsonScanner::Timestamp(SplitTime* out, const char* fname) {
+  Ws();
+  // Plain decimals ([-]digits[.digits] with an integer part that fits int64): the whole part exactly, the fraction on its own.
+  const char* q = p_;
+  const bool neg = q < e_ && *q == '-';
+  if (neg) ++q;
+  const char* d0 = q;
+  while (q < e_ && *q >= '0' && *q <= '9') ++q;
+  const char* d1 = q;
+  const char* f0 = nullptr;
+  if (q < e_ && *q == '.') {
+    f0 = ++q;
+    while (q < e_ && *q >= '0' && *q <= '9') ++q;
+  }
+  int64_t whole = 0;
+  bool plain = d1 > d0 && d1 - d0 <= 19 && !(d1 - d0 > 1 && *d0 == '0') && (!f0 || q > f0) &&
+               !(q < e_ && (*q == 'e' || *q == 'E'));
+  for (const char* c = d0; c < d1 && plain; ++c)
+    plain = !__builtin_mul_overflow(whole, 10, &whole) && !__builtin_add_overflow(whole, *c - '0', &whole);
+  if (plain) {
+    double frac = 0;
+    if (f0) {
+      uint64_t mant = 0;
+      double scale = 1;
+      for (const char* c = f0; c < q && c - f0 < 18; ++c) mant = mant * 10 + uint64_t(*c - '0'), scale *= 10;
+      frac = double(mant) / scale;
+    }
+    out->whole = neg ? -whole : whole;
+    out->frac = neg ? -frac : frac;
+    p_ = q;
+    return Status::Ok();
+  }
+  // Exponents, longer numbers and malformed input: through a double (with its messages). Such numbers carry no more
+  // digits than a double holds anyway.
+  double v = 0;
+  RINGLAB_RETURN_IF_ERROR(Number(&v, fname));
+  if (!(std::fabs(v) < 9.2e18)) return Error(Field(fname) + " is out of range (|ts| must be below 9.2e18)");
+  const double w = std::trunc(v);
+  out->whole = int64_t(w);
+  out->frac = v - w;
+  return Status::Ok();
+}
+
 Status JsonScanner::Integer(int64_t* out, const char* fname, int64_t lo, int64_t hi) {
   double v = 0;
   RINGLAB_RETURN_IF_ERROR(Number(&v, fname));

@@ -22,6 +22,16 @@
 
 namespace ringlab::viz::loader {
 
+// A timestamp as read: whole microseconds (exact up to ±9.2e18) plus the fraction, so epoch-scale values (1.7e15 µs,
+// or 1.7e18 when a tool writes nanoseconds into ts) keep their sub-microsecond digits until the loader subtracts the
+// trace's origin. A double alone keeps only 53 bits: 1.7e18 would be rounded to a multiple of 256.
+struct SplitTime {
+  int64_t whole = 0;
+  double frac = 0;  // same sign as the value, |frac| < 1
+  // (this - base) in microseconds, exact while the difference of the whole parts stays below 2^53.
+  double Minus(int64_t base) const { return double(__int128(whole) - base) + frac; }
+};
+
 // Key comparison with a compile-time length, so it inlines instead of calling memcmp.
 template <size_t N>
 inline bool KeyIs(std::string_view k, const char (&lit)[N]) {
@@ -132,6 +142,8 @@ class JsonScanner {
     }
     return GeneralNumber(out, fname);
   }
+  // A timestamp (see SplitTime); values beyond ±9.2e18 are an error naming the field.
+  Status Timestamp(SplitTime* out, const char* fname);
   // An integer field: a JSON number with no fraction that fits in [lo, hi].
   Status Integer(int64_t* out, const char* fname, int64_t lo, int64_t hi);
   // Skips any JSON value (nesting at most kMaxDepth below `depth`).

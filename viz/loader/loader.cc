@@ -1,5 +1,6 @@
 // The loader's entry points (declared in model.h): files are memory-mapped (or read and gunzipped), each parsed into
-// FileEvents (file_parser.h, on the JSON scanner) and all of them built into one TraceModel (trace_builder.h).
+// FileEvents (file_parser.h, on the JSON scanner) and all of them built into one TraceModel (trace_builder.h). Every
+// input is checked against the viewer's memory budget (memory_budget.h) before it is parsed.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -7,11 +8,13 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "viz/loader/file_events.h"
 #include "viz/loader/file_parser.h"
+#include "viz/loader/memory_budget.h"
 #include "viz/loader/trace_builder.h"
 #include "viz/model.h"
 
@@ -43,13 +46,104 @@ struct MappedFile {
   std::string_view view() const { return {static_cast<const char*>(addr), size}; }
 };
 
+// Ok when `path` names something readable that is not a directory; else why not, naming it. *size gets a regular
+// file's size (0 for pipes and devices).
+Status CheckTracePath(const std::string& path, uint64_t* size) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return Status::InvalidArgument("cannot open trace file '" + path + "': " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument("trace file '" + path + "' is a directory, not a file");
+  if (access(path.c_str(), R_OK) != 0)
+    return Status::InvalidArgument("cannot read trace file '" + path + "': " + std::strerror(errno));
+  *size = S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
+  return Status::Ok();
+}
+
+// All of a file (also pipes and devices), at most `limit` bytes.
+Status ReadAll(const std::string& path, uint64_t limit, std::string* out) {
+  const int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Status::InvalidArgument("cannot open trace file '" + path + "': " + std::strerror(errno));
+  out->clear();
+  size_t have = 0;
+  for (;;) {
+    if (have == out->size()) out->resize(std::max<size_t>(out->size() * 2, 1 << 16));
+    const ssize_t n = read(fd, out->data() + have, out->size() - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      close(fd);
+      return Status::InvalidArgument("cannot read trace file '" + path + "': " + std::strerror(err));
+    }
+    if (n == 0) break;
+    have += size_t(n);
+    if (have > limit) {
+      close(fd);
+      return Status::InvalidArgument("trace file '" + path + "' is larger than the viewer's memory budget of " +
+                                     loader::FormatMegabytes(limit));
+    }
+  }
+  close(fd);
+  out->resize(have);
+  return Status::Ok();
+}
+
+// Inflates gzip data (concatenated members too), at most `limit` bytes of output.
+Status Gunzip(const std::string& path, std::string& raw, uint64_t limit, std::string* out) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) return Status::Internal("zlib init failed");
+  std::string res;
+  res.resize(std::min<uint64_t>(std::max<size_t>(raw.size() * 4, 1 << 16), limit + 1));
+  z.next_in = reinterpret_cast<Bytef*>(raw.data());
+  z.avail_in = uInt(std::min<size_t>(raw.size(), 1u << 30));
+  size_t have = 0;
+  int rc = Z_OK;
+  while (true) {
+    if (have == res.size()) {
+      if (have > limit) {
+        inflateEnd(&z);
+        return Status::InvalidArgument("trace file '" + path + "' decompresses to more than the viewer's memory budget "
+                                       "of " + loader::FormatMegabytes(limit));
+      }
+      res.resize(std::min<uint64_t>(res.size() * 2, limit + 1));
+    }
+    z.next_out = reinterpret_cast<Bytef*>(res.data() + have);
+    z.avail_out = uInt(std::min<size_t>(res.size() - have, 1u << 30));
+    size_t before = z.avail_out;
+    rc = inflate(&z, Z_NO_FLUSH);
+    have += before - z.avail_out;
+    if (rc == Z_STREAM_END) {
+      // Concatenated gzip members: continue with the next one.
+      if (z.avail_in > 0) {
+        inflateReset(&z);
+        continue;
+      }
+      break;
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) break;
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END)
+    return Status::InvalidArgument("trace file '" + path + "': gzip data is corrupt or truncated (" +
+                                   (z.msg ? std::string(z.msg) : "ended early") + ")");
+  res.resize(have);
+  *out = std::move(res);
+  return Status::Ok();
+}
+
 Status LoadBuffers(const std::vector<std::pair<std::string, std::string_view>>& inputs,
                    std::vector<std::string>* buffers_to_free, TraceModel* out) {
   std::vector<loader::FileEvents> files(inputs.size());
   loader::Interner names;
+  size_t lanes = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     RINGLAB_RETURN_IF_ERROR(loader::ParseFile(inputs[i].second, inputs[i].first, &files[i], &names));
     if (buffers_to_free && i < buffers_to_free->size()) std::string().swap((*buffers_to_free)[i]);
+    lanes += files[i].lane_keys.size();
+    if (lanes > loader::kMaxLanes)
+      return Status::InvalidArgument("trace file '" + inputs[i].first + "': more than " +
+                                     std::to_string(loader::kMaxLanes) +
+                                     " lanes (distinct pid/tid pairs) in the files loaded; the viewer shows at most that");
   }
   loader::BuildModel(files, names.TakeNames(), out);
   return Status::Ok();
@@ -58,71 +152,46 @@ Status LoadBuffers(const std::vector<std::pair<std::string, std::string_view>>& 
 }  // namespace
 
 Status ReadFileMaybeGz(const std::string& path, std::string* out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::InvalidArgument("cannot open trace file '" + path + "'");
-  f.seekg(0, std::ios::end);
-  std::streamoff size = f.tellg();
-  if (size < 0) return Status::InvalidArgument("cannot read trace file '" + path + "' (not a regular file?)");
-  f.seekg(0);
-  std::string raw(size_t(size), '\0');
-  if (size > 0 && !f.read(raw.data(), size)) return Status::InvalidArgument("cannot read trace file '" + path + "'");
-  if (raw.size() >= 2 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b) {
-    z_stream z{};
-    if (inflateInit2(&z, 15 + 32) != Z_OK) return Status::Internal("zlib init failed");
-    std::string res;
-    res.resize(std::max<size_t>(raw.size() * 4, 1 << 16));
-    z.next_in = reinterpret_cast<Bytef*>(raw.data());
-    z.avail_in = uInt(raw.size());
-    size_t have = 0;
-    int rc = Z_OK;
-    while (true) {
-      if (have == res.size()) res.resize(res.size() * 2);
-      z.next_out = reinterpret_cast<Bytef*>(res.data() + have);
-      z.avail_out = uInt(std::min<size_t>(res.size() - have, 1u << 30));
-      size_t before = z.avail_out;
-      rc = inflate(&z, Z_NO_FLUSH);
-      have += before - z.avail_out;
-      if (rc == Z_STREAM_END) {
-        // Concatenated gzip members: continue with the next one.
-        if (z.avail_in > 0) {
-          inflateReset(&z);
-          continue;
-        }
-        break;
-      }
-      if (rc != Z_OK && rc != Z_BUF_ERROR) break;
-      if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
-    }
-    inflateEnd(&z);
-    if (rc != Z_STREAM_END)
-      return Status::InvalidArgument("trace file '" + path + "': gzip data is corrupt or truncated (" +
-                                     (z.msg ? std::string(z.msg) : "ended early") + ")");
-    res.resize(have);
-    *out = std::move(res);
-    return Status::Ok();
-  }
+  uint64_t size = 0;
+  RINGLAB_RETURN_IF_ERROR(CheckTracePath(path, &size));
+  const loader::MemoryBudget budget = loader::ViewerMemoryBudget();
+  if (size > budget.bytes) return loader::CheckTraceFits(path, size, 0, budget);
+  std::string raw;
+  RINGLAB_RETURN_IF_ERROR(ReadAll(path, budget.bytes, &raw));
+  if (raw.size() >= 2 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b)
+    return Gunzip(path, raw, budget.bytes, out);
   *out = std::move(raw);
   return Status::Ok();
 }
 
 Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions&) {
   if (paths.empty()) return Status::InvalidArgument("no trace files given");
+  const loader::MemoryBudget budget = loader::ViewerMemoryBudget();
   std::vector<std::string> bufs(paths.size());
   std::vector<std::unique_ptr<MappedFile>> maps;
   std::vector<std::pair<std::string, std::string_view>> inputs;
+  uint64_t used = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
+    uint64_t size = 0;
+    RINGLAB_RETURN_IF_ERROR(CheckTracePath(paths[i], &size));
+    RINGLAB_RETURN_IF_ERROR(loader::CheckTraceFits(paths[i], size, used, budget));  // before mapping or reading it
     maps.push_back(std::make_unique<MappedFile>(paths[i]));
     if (maps.back()->ok()) {
       inputs.push_back({paths[i], maps.back()->view()});
-      continue;
+    } else {
+      RINGLAB_RETURN_IF_ERROR(ReadFileMaybeGz(paths[i], &bufs[i]));
+      inputs.push_back({paths[i], bufs[i]});
     }
-    RINGLAB_RETURN_IF_ERROR(ReadFileMaybeGz(paths[i], &bufs[i]));
-    inputs.push_back({paths[i], bufs[i]});
+    const uint64_t need = loader::EstimateLoadBytes(inputs.back().second);
+    RINGLAB_RETURN_IF_ERROR(loader::CheckTraceFits(paths[i], need, used, budget));
+    used += need;
   }
   return LoadBuffers(inputs, &bufs, out);
 }
 
 Status LoadTraceBuffer(std::string_view data, const std::string& name, TraceModel* out) {
+  RINGLAB_RETURN_IF_ERROR(
+      loader::CheckTraceFits(name, loader::EstimateLoadBytes(data), 0, loader::ViewerMemoryBudget()));
   return LoadBuffers({{name, data}}, nullptr, out);
 }
 

@@ -18,6 +18,8 @@ struct Chunk {
   size_t count = 0;           // array elements parsed
   const char* end = nullptr;  // where the piece ended (stop, or after ']' / at the end of the data)
   bool ok = false;
+  bool has_origin = false;
+  int64_t origin = 0;  // the piece's own ts origin (EventSink::origin)
 };
 
 namespace {
@@ -69,6 +71,7 @@ void ParseChunk(std::string_view data, const std::string& name, bool allow_eof, 
       sink.Add(ev);
     }
     ++c->count;
+    c->has_origin = sink.has_origin, c->origin = sink.origin;
     if (!sc.Eat(',')) {
       if (c->stop) return;
       if (sc.Eat(']') || (allow_eof && sc.AtEnd())) c->end = sc.pos(), c->ok = true;
@@ -95,9 +98,12 @@ void MergeChunk(Chunk& c, EventSink& sink) {
   for (size_t i = 0; i < c.lane_keys.size(); ++i) lane_map[i] = sink.LaneOf(c.lane_keys[i]);
   for (size_t i = 0; i < c.names.store.size(); ++i) name_map[i] = sink.names->Get(*c.names.store[i]);
   sink.events->reserve(sink.events->size() + c.events.size());
+  if (!sink.has_origin && c.has_origin) sink.has_origin = true, sink.origin = c.origin;
+  const double shift = double(__int128(c.origin) - sink.origin);  // the piece's clock onto the file's
   for (Event e : c.events) {
     e.lane = lane_map[e.lane];
     e.name = name_map[e.name];
+    e.ts += shift;
     sink.events->push_back(e);
   }
   std::vector<Event>().swap(c.events);

@@ -164,11 +164,24 @@ void BuildOpIndex(const std::vector<FileEvents>& files, TraceModel* mp) {
   }
 }
 
+// Puts every file's events on one clock: relative to the smallest of the files' origins (file_events.h).
+void ShareOrigin(std::vector<FileEvents>& files, TraceModel* m) {
+  bool any = false;
+  for (const FileEvents& fe : files)
+    if (!fe.events.empty()) m->ts_origin = any ? std::min(m->ts_origin, fe.ts_origin) : fe.ts_origin, any = true;
+  for (FileEvents& fe : files) {
+    const double shift = double(__int128(fe.ts_origin) - m->ts_origin);
+    if (shift != 0)
+      for (Event& e : fe.events) e.ts += shift;
+  }
+}
+
 }  // namespace
 
 void BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out) {
   TraceModel m;
   m.names = std::move(names);
+  ShareOrigin(files, &m);
   const std::vector<std::vector<uint32_t>> global_lane = BuildLanes(files, &m);
   GroupEventsByLane(files, global_lane, &m);
   SortAndNestLanes(&m);

@@ -15,12 +15,18 @@ double NiceStep(double raw) {
   return 10 * p;
 }
 
-// Calls f(t) for each grid time in the view; t - d.a.t_min is the label.
+// Calls f(t) for each grid time in the view; t - d.a.t_min is the label. Times are origin + k * step for a counted
+// k, never a running sum: far from the origin `t += step` can stop advancing (the step below the double's
+// resolution there) and the loop would add lines until memory runs out. At most kMaxLines calls whatever the range.
 template <typename F>
 void ForEachGridTime(const ViewerData& d, const TimelineFrame& fr, F&& f) {
+  constexpr int kMaxLines = 1024;
   const double step = NiceStep(fr.us_per_px * 90);
   const double origin = d.a.t_min;
-  for (double t = std::floor((fr.vs->t0 - origin) / step) * step + origin; t <= fr.vs->t1; t += step) f(t);
+  if (!(step > 0) || !std::isfinite(step)) return;
+  const double k0 = std::floor((fr.vs->t0 - origin) / step), k1 = std::floor((fr.vs->t1 - origin) / step);
+  if (!std::isfinite(k0) || !std::isfinite(k1)) return;
+  for (int i = 0; i < kMaxLines && k0 + i <= k1; ++i) f(origin + (k0 + i) * step);
 }
 
 }  // namespace

@@ -137,7 +137,7 @@ void HandleTimelineInput(ViewerData& d, ViewState& vs, const TimelineFrame& f) {
 void FitAll(const ViewerData& d, ViewState& vs) {
   double t0 = d.a.t_min, t1 = d.a.t_max;
   if (d.b && d.cmp) t1 = std::max(t1, d.b->t_max - d.cmp->start_shift_us);
-  if (!(t1 > t0)) t1 = t0 + 1;
+  if (!(t1 > t0)) t1 = t0 + std::max(1.0, std::abs(t0) * 1e-9);  // +1 alone is lost far from zero
   double pad = (t1 - t0) * 0.01;
   vs.t0 = t0 - pad, vs.t1 = t1 + pad;
 }
