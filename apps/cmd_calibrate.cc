@@ -28,7 +28,7 @@ namespace ringlab::cli {
 
 struct CalibrateOptions {
   int gpus = 0;
-  std::string out, samples, base = sim::kDefaultProfile, name, commit;
+  std::string out, samples, base = sim::kBaseProfile, name, commit;
   bool quick = false, skip_kernels = false, skip_comm = false, dry_run = false, coverage_shapes = false;
   int warmup = 2, reps = 7;
   double sustain_ms = 0, preheat_ms = 0;
