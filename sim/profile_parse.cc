@@ -202,7 +202,8 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
   return Status::Ok();
 }
 
-// An attention table's optional "measured" ranges: {"batch_heads": [lo, hi], "ctas": [lo, hi]}, 0 < lo <= hi.
+// An attention table's optional "measured" ranges: {"batch_heads": [lo, hi], "ctas": [lo, hi], "source": "..."},
+// 0 < lo <= hi; the source (where the ranges come from) is for readers.
 Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f, AttentionTable* tab) {
   if (!t.contains("measured")) return Status::Ok();
   const json& m = t["measured"];
