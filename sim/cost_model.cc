@@ -156,13 +156,22 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
     if (outside(n, t.wave.round_us.front().first, t.wave.round_us.back().first)) return Extrapolation::kBlockSize;
   }
   const double heads = HeadsOf(op, pairs);
-  if (t.measured_batch_heads.second > 0 &&
-      outside(heads * std::max(1, problem_.batch), t.measured_batch_heads.first, t.measured_batch_heads.second))
-    return Extrapolation::kBatchHeads;
-  if (t.wave.enabled && t.measured_ctas.second > 0 &&
-      outside(t.wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, GroupSize()), t.measured_ctas.first,
-              t.measured_ctas.second))
-    return Extrapolation::kCtas;
+  if (!t.wave.enabled) {  // a rate per block size, measured at some batch x heads
+    if (t.measured_batch_heads.second > 0 &&
+        outside(heads * std::max(1, problem_.batch), t.measured_batch_heads.first, t.measured_batch_heads.second))
+      return Extrapolation::kBatchHeads;
+    return Extrapolation::kNone;
+  }
+  // A wave model sees batch x heads only through the CTA count. Fewer CTAs than measured: partial rounds the samples
+  // did not show. More: whole rounds repeat, so once the samples span kFullRounds rounds of every slot the model's
+  // rounds are measured ones and more of them are not an extrapolation.
+  constexpr double kFullRounds = 4;
+  if (t.measured_ctas.second > 0) {
+    const double ctas = t.wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, GroupSize());
+    const double hi = t.measured_ctas.second >= kFullRounds * t.wave.sms * t.wave.ctas_per_sm ? 1e300
+                                                                                              : t.measured_ctas.second;
+    if (outside(ctas, t.measured_ctas.first, hi)) return Extrapolation::kCtas;
+  }
   return Extrapolation::kNone;
 }
 

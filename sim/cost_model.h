@@ -14,8 +14,9 @@
 //            A mask without a table uses the other mask's table at the same head dim.
 //   Every attend op that leaves the measured data is counted as extrapolated (OpCost::extrapolated, with the
 //   dimension): no table at all (roofline), head dim without a table, mask without a table, block size outside the
-//   table's measured range (points: sqrt(q·kv); wave models with a round table: tiles per CTA), batch×heads or CTA
-//   count outside the table's `measured` ranges. ExtrapolationTally adds them up per program.
+//   table's measured range (points: sqrt(q·kv); wave models with a round table: tiles per CTA), batch×heads (points
+//   tables) or CTA count (wave models: fewer than measured, or more while the samples span under 4 full rounds)
+//   outside the table's `measured` ranges. ExtrapolationTally adds them up per program.
 //   merge  : merge_kernels·launch + bytes / merge bandwidth   (bytes = the op's read + written bytes)
 //   copy, prepare : launch + bytes / copy bandwidth
 #pragma once

@@ -115,7 +115,7 @@ void Flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std
     const std::string key = prefix + it.key();
     if (it->is_object()) {
       Flatten(*it, key == "problem" ? "" : key + ".", out);
-    } else if (key != "world" && key != "method" && key != "pass") {  // the row's own columns (pass: "both")
+    } else if (key != "world" && key != "seq" && key != "method" && key != "pass") {  // the row's own columns
       out->emplace_back(key, it->is_string() ? it->get<std::string>() : it->dump());
     }
   }

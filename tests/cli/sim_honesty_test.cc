@@ -30,7 +30,7 @@ TEST(CliSimHonesty, DefaultProfileIsTheValidatedOneAndHelpSaysSo) {
 }
 
 TEST(CliSimHonesty, MemoryOverCapacityIsFlagged) {
-  Result r = RunRinglab("sim --world 8 --seq 8388608 --method allgather");
+  Result r = RunRinglab("sim --world 8 --seq 16777216 --method allgather");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("GiB capacity"), std::string::npos) << r.output;
   Result ok = RunRinglab("sim --world 8 --seq 131072");

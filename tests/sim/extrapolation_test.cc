@@ -26,7 +26,7 @@ ScheduleConfig Config(int d, int64_t seq = 131072, int world = 8, Pass pass = Pa
   return c;
 }
 
-SimResult Run(const ScheduleConfig& cfg, const HardwareProfile& hw, bool strict = false, Status* st = nullptr) {
+SimResult SimRun(const ScheduleConfig& cfg, const HardwareProfile& hw, bool strict = false, Status* st = nullptr) {
   SimOptions opt;
   opt.strict = strict;
   SimResult r;
@@ -48,7 +48,7 @@ HardwareProfile MeasuredAt128() {
 }
 
 TEST(SimExtrapolation, InsideTheTablesNothingIsExtrapolated) {
-  const SimResult r = Run(Config(128), MeasuredAt128());
+  const SimResult r = SimRun(Config(128), MeasuredAt128());
   EXPECT_GT(r.extrapolation.compute_ps, 0);
   EXPECT_EQ(r.extrapolation.Share(), 0);
   EXPECT_EQ(r.extrapolation.first_op, -1);
@@ -56,7 +56,7 @@ TEST(SimExtrapolation, InsideTheTablesNothingIsExtrapolated) {
 }
 
 TEST(SimExtrapolation, HeadDimWithoutATableIsCountedAndNamed) {
-  const SimResult r = Run(Config(64), MeasuredAt128());
+  const SimResult r = SimRun(Config(64), MeasuredAt128());
   // Every attend op is extrapolated; merges and copies are not attention and stay measured-free constants.
   EXPECT_GT(r.extrapolation.Share(), 0.9);
   EXPECT_GT(r.extrapolation.extrapolated_ps[int(Extrapolation::kHeadDim)], 0);
@@ -68,32 +68,32 @@ TEST(SimExtrapolation, HeadDimWithoutATableIsCountedAndNamed) {
 
 TEST(SimExtrapolation, BlockSizeAndBatchHeadsOutsideTheMeasuredRange) {
   // S=4096 over 8 ranks: 256-token blocks, below the table's 1024.
-  EXPECT_EQ(Run(Config(128, 4096), MeasuredAt128()).extrapolation.first_why, Extrapolation::kBlockSize);
+  EXPECT_EQ(SimRun(Config(128, 4096), MeasuredAt128()).extrapolation.first_why, Extrapolation::kBlockSize);
   // 128 query heads: B·H outside 8..64.
   ScheduleConfig many = Config(128);
   many.problem.heads = 128;
   many.problem.kv_heads = 8;
-  EXPECT_EQ(Run(many, MeasuredAt128()).extrapolation.first_why, Extrapolation::kBatchHeads);
+  EXPECT_EQ(SimRun(many, MeasuredAt128()).extrapolation.first_why, Extrapolation::kBatchHeads);
 }
 
 TEST(SimExtrapolation, NoTableAtAllIsTheRoofline) {
   HardwareProfile hw = MeasuredAt128();
   hw.attention.clear();
-  const SimResult r = Run(Config(128), hw);
+  const SimResult r = SimRun(Config(128), hw);
   EXPECT_EQ(r.extrapolation.first_why, Extrapolation::kNoTable);
   EXPECT_GT(r.extrapolation.Share(), 0.9);
 }
 
 TEST(SimExtrapolation, StrictNamesTheFirstExtrapolatedOpAndItsDimension) {
   Status st;
-  Run(Config(96), MeasuredAt128(), /*strict=*/true, &st);
+  SimRun(Config(96), MeasuredAt128(), /*strict=*/true, &st);
   ASSERT_FALSE(st.ok());
   EXPECT_TRUE(st.IsInvalidArgument());  // exit 2 at the command line
   EXPECT_NE(st.message().find("--strict"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("attend op"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("head dim without a table"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("rank 0"), std::string::npos) << st.message();
-  Run(Config(128), MeasuredAt128(), /*strict=*/true, &st);
+  SimRun(Config(128), MeasuredAt128(), /*strict=*/true, &st);
   EXPECT_TRUE(st.ok()) << st.message();
 }
 
@@ -101,7 +101,7 @@ TEST(SimExtrapolation, StrictNamesTheFirstExtrapolatedOpAndItsDimension) {
 void ExpectMonotoneInHeadDim(const HardwareProfile& hw, Pass pass) {
   double previous = 0, previous_rate = 0;
   for (int d : {7, 32, 64, 96, 128, 160, 192, 256}) {
-    const SimResult r = Run(Config(d, 65536, 4, pass), hw);
+    const SimResult r = SimRun(Config(d, 65536, 4, pass), hw);
     const double compute = r.extrapolation.compute_ps;
     const double rate = r.summary.total_flops / compute;  // FLOP per ps of compute, all ranks
     EXPECT_GE(compute, previous * (1 - 1e-9)) << hw.name << " D=" << d;
@@ -149,7 +149,7 @@ TEST(SimExtrapolation, TwoMeasuredHeadDimsGiveTheLineThroughBoth) {
 TEST(SimExtrapolation, MaskWithoutATableUsesTheOtherMasksAndSaysSo) {
   HardwareProfile hw = MeasuredAt128();
   std::erase_if(hw.attention, [](const AttentionTable& t) { return t.mask == "causal"; });
-  const SimResult r = Run(Config(128), hw);
+  const SimResult r = SimRun(Config(128), hw);
   EXPECT_EQ(r.extrapolation.first_why, Extrapolation::kMask);
 }
 
@@ -163,12 +163,12 @@ TEST(SimDefaults, TheDefaultProfileIsTheValidatedOne) {
 
 TEST(SimMemory, OverCapacityIsFlagged) {
   const HardwareProfile hw = Bundled("h100_sxm_calibrated");
-  ScheduleConfig big = Config(128, int64_t(8) << 20, 8);
+  ScheduleConfig big = Config(128, int64_t(16) << 20, 8);
   big.method = Method::kAllGather;
-  const SimResult r = Run(big, hw);
+  const SimResult r = SimRun(big, hw);
   EXPECT_TRUE(r.OverCapacity()) << r.summary.peak_memory_bytes;
   EXPECT_EQ(ToJson(r, false)["memory_over_capacity"], true);
-  EXPECT_FALSE(Run(Config(128), hw).OverCapacity());
+  EXPECT_FALSE(SimRun(Config(128), hw).OverCapacity());
 }
 
 }  // namespace
