@@ -12,7 +12,8 @@
 //   coverage      whole single-GPU attention problems B×H×S×S (CoverageShapes): batch×heads 1×8 .. 16×64, S from 512,
 //                 head dims 64 and 128, causal and full, the shapes a user's configuration lands on (and, timed with
 //                 PyTorch SDPA over the same list by calibrate/device/kernel_coverage.sh, the peer profile's tables).
-//                 The held-out shapes of bench/kernels/heldout_shapes.txt (kHeldOutShapes) are never in the plan.
+//                 The held-out shapes of bench/kernels/heldout_shapes.txt (HeldOutShapes) are never in the plan, in
+//                 no sweep (the causal sweep's 1×8×4096 D=128 and 1×32×32768 D=64 were, before 2026-12).
 // Blocks stay under `max_block_bytes` of device memory each (inputs, accumulators, gradients).
 #pragma once
 
@@ -63,7 +64,7 @@ const std::vector<CoverageShape>& HeldOutShapes();
 bool IsHeldOut(const CoverageShape& s);
 
 // The coverage grid: batch×heads {1×8, 2×16, 1×64, 4×32, 8×32, 16×64} × S {512 .. 65536} × D {64, 128} × {causal,
-// full}, minus the held-out shapes and the problems over coverage_max_pairs. Empty when !options.coverage; a
+// full}, minus the held-out shapes, the problems over coverage_max_pairs and those over max_block_bytes. Empty when !options.coverage; a
 // quick plan keeps D=128 and S ≤ 4096.
 std::vector<CoverageShape> CoverageShapes(const PlanOptions& options);
 
