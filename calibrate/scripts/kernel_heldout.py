@@ -27,7 +27,8 @@ def simulate(binary, profile, shape):
     """(forward ms, forward+backward ms, extrapolated share of forward, of backward) of one shape at W=1."""
     b, h, s, d, causal = shape
     cmd = [binary, "sim", "--world", "1", "--batch", str(b), "--heads", str(h), "--kv-heads", str(h), "--dim", str(d),
-           "--seq", str(s), "--causal" if causal else "--no-causal", "--method", "alltoall", "--pass", "both",
+           "--seq", str(s), "--causal" if causal else "--no-causal", "--sharding", "contiguous", "--method", "alltoall",
+           "--pass", "both",
            "--profile", profile, "--json", "-"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     j = json.loads(out[out.index("{\n"):])  # the JSON follows the human-readable table
