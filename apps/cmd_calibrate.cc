@@ -28,8 +28,8 @@ namespace ringlab::cli {
 
 struct CalibrateOptions {
   int gpus = 0;
-  std::string out, samples, base = sim::kDefaultProfile, name, commit;
-  bool quick = false, skip_kernels = false, skip_comm = false, dry_run = false;
+  std::string out, samples, base = sim::kBaseProfile, name, commit;
+  bool quick = false, skip_kernels = false, skip_comm = false, dry_run = false, coverage_shapes = false;
   int warmup = 2, reps = 7;
   double sustain_ms = 0, preheat_ms = 0;
   // Launch geometry of the kernels LaunchForward / LaunchBackward pick on sm_90 (kernels/cuda/attention_*_wgmma.cu);
@@ -68,24 +68,48 @@ Status WriteJson(const std::string& path, const nlohmann::json& j) {
   return Status::Ok();
 }
 
-// --dry-run: the kernel plan and its work, no GPU needed (an H100-class 132 SMs, ~400 TFLOP/s for the estimate).
+// --dry-run: the kernel plan and its work, no GPU needed (an H100-class 132 SMs). The estimate counts the FLOPs of
+// every launch at kOursTflops (PyTorch SDPA at kSdpaTflops) plus a fixed cost per case (buffers, random fill,
+// synchronisation; Python and allocator per SDPA call), so small launch-bound shapes are not estimated at zero.
+constexpr double kOursTflops = 400, kSdpaTflops = 300, kCaseOverheadS = 0.01, kSdpaShapeOverheadS = 0.15;
+constexpr int kSdpaWarmup = 3, kSdpaIters = 10;  // calibrate/device/kernel_coverage.sh passes these
+
 int DryRun(const CalibrateOptions& o) {
   calibrate::PlanOptions po;
   po.quick = o.quick;
-  double total_s = 0;
-  std::printf("%-9s %-6s %4s %4s %4s %7s %7s %10s %9s  %s\n", "pass", "mask", "D", "H", "Hkv", "q", "kv", "GFLOP",
-              "MiB", "why");
+  double total_s = 0, coverage_s = 0;
+  std::printf("%-9s %-6s %4s %3s %4s %4s %7s %7s %10s %9s  %s\n", "pass", "mask", "D", "B", "H", "Hkv", "q", "kv",
+              "GFLOP", "MiB", "why");
   const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(po);
   for (const calibrate::KernelCase& c : plan) {
-    const double flops = 4.0 * c.head_dim * c.Pairs() * c.heads * (c.pass == "forward" ? 1 : 2.5);
-    total_s += flops / 400e12 * (o.warmup + o.reps + 1);
-    std::printf("%-9s %-6s %4d %4d %4d %7lld %7lld %10.1f %9.0f  %s\n", c.pass.c_str(), c.mask.c_str(), c.head_dim,
-                c.heads, c.kv_heads, (long long)c.q, (long long)c.kv, flops / 1e9, c.DeviceBytes() / 1048576.0,
-                c.why.c_str());
+    const double s = calibrate::CaseSeconds(c, kOursTflops, o.warmup + o.reps + 1) + kCaseOverheadS;
+    total_s += s;
+    if (c.why == "coverage") coverage_s += s;
+    std::printf("%-9s %-6s %4d %3d %4d %4d %7lld %7lld %10.1f %9.0f  %s\n", c.pass.c_str(), c.mask.c_str(),
+                c.head_dim, c.batch, c.heads, c.kv_heads, (long long)c.q, (long long)c.kv,
+                calibrate::CaseSeconds(c, 1e-3, 1), c.DeviceBytes() / 1048576.0, c.why.c_str());
   }
-  std::printf("%zu kernel cases, about %.0f s of kernel time at 400 TFLOP/s with %d warm-up + %d timed launches; "
-              "NCCL: %zu message sizes\n",
-              plan.size(), total_s, o.warmup, o.reps, calibrate::MessageSizes(o.quick).size());
+  const std::vector<calibrate::CoverageShape> shapes = calibrate::CoverageShapes(po);
+  double sdpa_s = 0;
+  for (const calibrate::CoverageShape& s : shapes)
+    sdpa_s += 2 * (calibrate::SdpaSeconds(s, kSdpaTflops, kSdpaWarmup, kSdpaIters) + kSdpaShapeOverheadS);
+  std::printf("%zu kernel cases (%zu coverage shapes, forward and backward), about %.0f s of GPU time at %.0f TFLOP/s "
+              "with %d warm-up + %d timed launches (coverage %.0f s); NCCL: %zu message sizes\n",
+              plan.size(), shapes.size(), total_s, kOursTflops, o.warmup, o.reps, coverage_s,
+              calibrate::MessageSizes(o.quick).size());
+  std::printf("peer (calibrate/device/kernel_coverage.sh): PyTorch SDPA FLASH and CUDNN over the %zu coverage shapes, "
+              "%d warm-up + %d timed forward and forward+backward calls each: about %.0f s at %.0f TFLOP/s\n",
+              shapes.size(), kSdpaWarmup, kSdpaIters, sdpa_s, kSdpaTflops);
+  std::printf("estimated GPU time for `ringlab calibrate --gpus 1 --skip-comm` plus the peer: %.1f min\n",
+              (total_s + sdpa_s) / 60);
+  return 0;
+}
+
+// --coverage-shapes: the coverage grid, one "B H S D mask" line each (what the device script hands PyTorch SDPA).
+int PrintCoverageShapes(const CalibrateOptions& o) {
+  calibrate::PlanOptions po;
+  po.quick = o.quick;
+  for (const calibrate::CoverageShape& s : calibrate::CoverageShapes(po)) std::printf("%s\n", s.Line().c_str());
   return 0;
 }
 
@@ -93,6 +117,7 @@ int DryRun(const CalibrateOptions& o) {
 
 int RunCalibrate(const CalibrateOptions& o) {
   if (o.dry_run) return DryRun(o);
+  if (o.coverage_shapes) return PrintCoverageShapes(o);
   if (o.out.empty()) return ReportError(Status::InvalidArgument("--out is required"));
   // Inputs first (cheap, no GPU): the base profile must load.
   nlohmann::json base;
@@ -204,6 +229,8 @@ std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
   cmd->add_flag("--quick", o->quick, "a smoke run: head dim 128 only, coarser sweeps, two message sizes");
   cmd->add_flag("--dry-run", o->dry_run, "print the kernel plan and an estimate of its GPU time, measure nothing "
                                          "(needs no GPU)");
+  cmd->add_flag("--coverage-shapes", o->coverage_shapes, "print the coverage shapes (\"B H S D mask\" lines, the "
+                                                         "peer's SDPA list) and exit (needs no GPU)");
   cmd->add_flag("--skip-kernels", o->skip_kernels, "no kernel measurements (attention tables stay the base's)");
   cmd->add_flag("--skip-comm", o->skip_comm, "no NCCL measurements (network numbers stay the base's)");
   auto tile = [](int* a, int* b) {

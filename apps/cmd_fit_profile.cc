@@ -18,7 +18,7 @@ namespace ringlab::cli {
 
 struct FitOptions {
   std::vector<std::string> samples;
-  std::string base = sim::kDefaultProfile, out, name, tag;
+  std::string base = sim::kBaseProfile, out, name, tag;
   bool one_line = false;
 };
 

@@ -25,7 +25,7 @@ struct SimFlags {
   int nodes = 0, gpus_per_node = 0;
   std::string placement = "block";
   std::string trace, trace_ranks, json;
-  bool per_rank = false;
+  bool per_rank = false, strict = false;
 };
 
 struct SweepFlags {
@@ -36,6 +36,9 @@ struct SweepFlags {
   std::string worlds = "8", seqs = "131072", methods = "allgather,alltoall", passes = "forward";
   std::string csv, json, shard = "0/1";
   int workers = 0;
+  bool strict = false;
+  // The sweep's own subcommand: which single-value flags (--world, --seq, --method, --pass) were given.
+  CLI::App* app = nullptr;
 };
 
 namespace {
@@ -77,6 +80,48 @@ std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool s
   return base + suffix;
 }
 
+// The summary's honesty lines: memory per GPU against the card, and the share of compute time extrapolated.
+std::string CapacityAndExtrapolation(const std::vector<std::unique_ptr<sim::SimResult>>& results) {
+  std::string out;
+  char buf[160];
+  double peak = 0, capacity = 0;
+  sim::ExtrapolationTally tally;
+  for (const auto& r : results) {
+    peak = std::max(peak, double(r->summary.peak_memory_bytes) / (1 << 30));
+    capacity = r->memory_capacity_gib;
+    tally.Merge(r->extrapolation);
+  }
+  if (peak > capacity) {
+    snprintf(buf, sizeof buf, "memory: %.0f GiB per GPU > %.0f GiB capacity (does not fit)\n", peak, capacity);
+    out += buf;
+  }
+  return out + sim::ExtrapolationLine(tally) + "\n";
+}
+
+// Sweep: a single-value flag (--world, --seq, --method, --pass) sets its grid list unless the list flag is given
+// too; then the two disagree and the message names the list flag.
+Status ApplySingleValueFlags(const SweepFlags& f, SweepFlags* grid) {
+  struct Pair {
+    const char* single;
+    const char* list;
+    std::string value;
+    std::string* dst;
+  };
+  const Pair pairs[] = {{"--world", "--worlds", std::to_string(f.common.world), &grid->worlds},
+                        {"--seq", "--seqs", std::to_string(f.common.seq), &grid->seqs},
+                        {"--method", "--methods", f.common.method == "both" ? "allgather,alltoall" : f.common.method,
+                         &grid->methods},
+                        {"--pass", "--passes", f.common.pass, &grid->passes}};
+  for (const Pair& p : pairs) {
+    if (!f.app || f.app->count(p.single) == 0) continue;
+    if (f.app->count(p.list) > 0)
+      return Status::InvalidArgument(std::string(p.single) + " and " + p.list + " both given: a sweep takes its " +
+                                     "grid from " + p.list + " (e.g. " + p.list + " " + p.value + ")");
+    *p.dst = p.value;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunSim(const SimFlags& f) {
@@ -87,6 +132,7 @@ int RunSim(const SimFlags& f) {
   st = sim::LoadProfile(f.profile, &hw);
   if (!st.ok()) return ReportError(st);
   sim::SimOptions opt;
+  opt.strict = f.strict;
   st = ParseTopology(f.nodes, f.gpus_per_node, f.placement, &opt.topology);
   if (!st.ok()) return ReportError(st);
   if (!f.trace.empty()) {
@@ -137,6 +183,7 @@ int RunSim(const SimFlags& f) {
             << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
             << "\n\n"
             << FormatSummaries(cols);
+  std::cout << CapacityAndExtrapolation(results);
   nlohmann::json totals = nlohmann::json::object();
   if (two_passes) {
     char buf[64];
@@ -166,8 +213,11 @@ int RunSim(const SimFlags& f) {
   return kExitOk;
 }
 
-int RunSweepCommand(const SweepFlags& f) {
+int RunSweepCommand(const SweepFlags& flags) {
+  SweepFlags f = flags;
+  if (Status st = ApplySingleValueFlags(flags, &f); !st.ok()) return ReportError(st);
   sim::SweepSpec spec;
+  spec.options.strict = f.strict;
   CommonOptions c = f.common;
   c.method = "alltoall";
   c.pass = "forward";
@@ -233,16 +283,33 @@ int RunSweepCommand(const SweepFlags& f) {
   if (f.csv == "-" || (f.csv.empty() && f.json.empty())) std::cout << sim::SweepCsv(rows);
   int failed = 0;
   for (const auto& r : rows) failed += !r.error.empty();
-  if (failed) std::cerr << "ringlab sweep: " << failed << " of " << rows.size() << " jobs failed (see error column)\n";
+  int over = 0, extrapolated = 0;
+  for (const auto& r : rows) over += r.over_capacity, extrapolated += r.extrapolated_share > 0;
+  if (over) std::cerr << "ringlab sweep: " << over << " of " << rows.size() << " jobs need more memory per GPU than "
+                      << "the card has (over_capacity column)\n";
+  if (extrapolated)
+    std::cerr << "ringlab sweep: " << extrapolated << " of " << rows.size() << " jobs are partly extrapolated beyond "
+              << "the profile's measurements (extrapolated_share column; --strict makes them fail)\n";
+  if (failed) {
+    std::cerr << "ringlab sweep: " << failed << " of " << rows.size() << " jobs failed (see error column)\n";
+    return kExitCheckFailed;
+  }
   return kExitOk;
 }
+
+constexpr const char* kProfileHelp =
+    "hardware profile: a bundled name or a path to a .json. h100_sxm_calibrated (default): our kernels and NCCL "
+    "fitted to H100 measurements, validated on held-out real runs (bench/results/sim_validation.md); "
+    "h100_pytorch_peer: PyTorch context parallel, fitted in-sample; h100_sxm: what-if with cuDNN-rate kernels; "
+    "h200, a100_sxm, b200: assumptions, not validated";
+constexpr const char* kStrictHelp =
+    "fail (exit 2) when any op's cost leaves the profile's measured data (head dim without a table, block size or "
+    "batch x heads outside the measured range, ...), naming the first such op";
 
 std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   auto sf = std::make_shared<SimFlags>();
   AddCommonOptions(s, &sf->common);
-  s->add_option("--profile", sf->profile, "hardware profile: a bundled name (h100_sxm, h200, a100_sxm, b200, "
-                                          "h100_pytorch_peer) or a path to a .json")
-      ->capture_default_str();
+  s->add_option("--profile", sf->profile, kProfileHelp)->capture_default_str();
   s->add_option("--nodes", sf->nodes, "nodes (default: as many as the world needs)");
   s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node (default: the profile's)");
   s->add_option("--placement", sf->placement, "rank to GPU: block | round-robin")->capture_default_str();
@@ -251,19 +318,23 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   s->add_option("--trace-ranks", sf->trace_ranks, "trace only these ranks, e.g. 0,1,4095 (needed above W=64)");
   s->add_option("--json", sf->json, "write the summaries as JSON ('-' for stdout)");
   s->add_flag("--per-rank", sf->per_rank, "include per-rank metrics in the JSON");
+  s->add_flag("--strict", sf->strict, kStrictHelp);
   return sf;
 }
 
 std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   auto wf = std::make_shared<SweepFlags>();
   AddCommonOptions(w, &wf->common);
-  w->add_option("--profile", wf->profile, "hardware profile name or path")->capture_default_str();
+  wf->app = w;
+  w->add_option("--profile", wf->profile, kProfileHelp)->capture_default_str();
+  w->add_flag("--strict", wf->strict, "a job with any extrapolated op fails (error column; exit 1)");
   w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node (default: the profile's)");
   w->add_option("--placement", wf->placement, "rank to GPU: block | round-robin")->capture_default_str();
-  w->add_option("--worlds", wf->worlds, "world sizes, comma separated")->capture_default_str();
-  w->add_option("--seqs", wf->seqs, "global sequence lengths, comma separated")->capture_default_str();
-  w->add_option("--methods", wf->methods, "allgather,alltoall")->capture_default_str();
-  w->add_option("--passes", wf->passes, "forward,backward,both (both = forward + backward summed)")
+  w->add_option("--worlds", wf->worlds, "world sizes, comma separated (--world W: just W)")->capture_default_str();
+  w->add_option("--seqs", wf->seqs, "global sequence lengths, comma separated (--seq S: just S)")
+      ->capture_default_str();
+  w->add_option("--methods", wf->methods, "allgather,alltoall (--method M: just M)")->capture_default_str();
+  w->add_option("--passes", wf->passes, "forward,backward,both (both = forward + backward summed; --pass P: just P)")
       ->capture_default_str();
   w->add_option("--workers,-j", wf->workers, "parallel workers (default: all cores)");
   w->add_option("--shard", wf->shard, "run shard i of n (jobs j with j mod n = i), e.g. 3/16")->capture_default_str();

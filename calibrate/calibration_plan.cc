@@ -25,13 +25,66 @@ double KernelCase::Pairs() const {
   return b.EffectivePairs();
 }
 
+std::string CoverageShape::Line() const {
+  return std::to_string(batch) + " " + std::to_string(heads) + " " + std::to_string(seq) + " " +
+         std::to_string(head_dim) + " " + mask;
+}
+
+const std::vector<CoverageShape>& HeldOutShapes() {
+  static const std::vector<CoverageShape> shapes = {
+      {8, 32, 2048, 128, "causal"}, {1, 8, 4096, 128, "causal"},   {2, 16, 8192, 64, "full"},
+      {4, 16, 8192, 128, "full"},   {1, 64, 16384, 128, "causal"}, {16, 8, 1024, 64, "causal"},
+      {1, 32, 32768, 64, "causal"}, {2, 32, 4096, 128, "full"},    {1, 16, 65536, 128, "causal"},
+      {4, 64, 2048, 64, "full"},    {1, 8, 512, 128, "full"},      {8, 8, 8192, 128, "causal"},
+      {16, 64, 1024, 128, "causal"}, {1, 32, 131072, 128, "causal"}};
+  return shapes;
+}
+
+bool IsHeldOut(const CoverageShape& s) {
+  const std::vector<CoverageShape>& h = HeldOutShapes();
+  return std::find(h.begin(), h.end(), s) != h.end();
+}
+
+std::vector<CoverageShape> CoverageShapes(const PlanOptions& o) {
+  std::vector<CoverageShape> shapes;
+  if (!o.coverage) return shapes;
+  const std::vector<std::pair<int, int>> batch_heads = {{1, 8}, {2, 16}, {1, 64}, {4, 32}, {8, 32}, {16, 64}};
+  const std::vector<int> dims = o.quick ? std::vector<int>{128} : std::vector<int>{64, 128};
+  for (int d : dims)
+    for (const char* mask : {"causal", "full"})
+      for (auto [b, h] : batch_heads)
+        for (int64_t s = 512; s <= (o.quick ? 4096 : 65536); s *= 2) {
+          const CoverageShape shape{b, h, s, d, mask};
+          const KernelCase backward{"backward", mask, d, h, h, b, s, s, 0, "coverage"};
+          if (double(b) * h * double(s) * double(s) > o.coverage_max_pairs || IsHeldOut(shape) ||
+              backward.DeviceBytes() > o.max_block_bytes)
+            continue;
+          shapes.push_back(shape);
+        }
+  return shapes;
+}
+
+double CaseSeconds(const KernelCase& c, double tflops, int launches) {
+  const double flops = 4.0 * c.head_dim * c.Pairs() * c.heads * c.batch * (c.pass == "forward" ? 1 : 2.5);
+  return flops / (tflops * 1e12) * launches;
+}
+
+double SdpaSeconds(const CoverageShape& s, double tflops, int warmup, int iters) {
+  const double pairs = double(s.seq) * double(s.seq) / (s.mask == "causal" ? 2 : 1);
+  const double forward = 4.0 * s.head_dim * pairs * s.heads * s.batch / (tflops * 1e12);
+  return (warmup + iters) * (forward + 3.5 * forward);
+}
+
 std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
   std::vector<KernelCase> plan;
   const std::vector<int> dims = o.quick ? std::vector<int>{128} : std::vector<int>{64, 128};
   const std::vector<int64_t> lengths = o.quick ? std::vector<int64_t>{512, 4096, 32768}
                                                : std::vector<int64_t>{512, 1024, 2048, 4096, 8192, 16384, 32768};
+  // Never a held-out shape (a whole square problem that bench/kernels/heldout_shapes.txt lists), whatever the sweep.
   auto add = [&](KernelCase c) {
-    if (c.DeviceBytes() <= o.max_block_bytes) plan.push_back(c);
+    const bool held_out = c.q == c.kv && c.diagonal_offset == 0 && c.heads == c.kv_heads &&
+                          IsHeldOut({c.batch, c.heads, c.q, c.head_dim, c.mask});
+    if (c.DeviceBytes() <= o.max_block_bytes && !held_out) plan.push_back(c);
   };
   for (const char* pass : {"forward", "backward"}) {
     const bool fwd = std::string(pass) == "forward";
@@ -68,6 +121,10 @@ std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
         }
     }
   }
+  // Coverage: whole problems, forward and backward of each (GQA is the tile sweep's job).
+  for (const CoverageShape& s : CoverageShapes(o))
+    for (const char* pass : {"forward", "backward"})
+      add({pass, s.mask, s.head_dim, s.heads, s.heads, s.batch, s.seq, s.seq, 0, "coverage"});
   return plan;
 }
 

@@ -8,7 +8,12 @@
 //                 per SM and the partial-round throughput;
 //   GQA           the backward loops over the query heads of its kv head: the tile sweep again at 4 query heads per
 //                 kv head;
-//   causal        square causal blocks 1K..32K at 8 and 32 heads (list scheduling of unequal CTAs).
+//   causal        square causal blocks 1K..32K at 8 and 32 heads (list scheduling of unequal CTAs);
+//   coverage      whole single-GPU attention problems B×H×S×S (CoverageShapes): batch×heads 1×8 .. 16×64, S from 512,
+//                 head dims 64 and 128, causal and full, the shapes a user's configuration lands on (and, timed with
+//                 PyTorch SDPA over the same list by calibrate/device/kernel_coverage.sh, the peer profile's tables).
+//                 The held-out shapes of bench/kernels/heldout_shapes.txt (HeldOutShapes) are never in the plan, in
+//                 no sweep (the causal sweep's 1×8×4096 D=128 and 1×32×32768 D=64 were, before 2026-12).
 // Blocks stay under `max_block_bytes` of device memory each (inputs, accumulators, gradients).
 #pragma once
 
@@ -36,9 +41,40 @@ struct PlanOptions {
   int sms = 132;
   bool quick = false;                        // fewer shapes (a smoke run): one head dim, coarser sweeps
   int64_t max_block_bytes = int64_t(8) << 30;
+  bool coverage = true;                      // add the coverage shapes (CoverageShapes)
+  // Largest coverage problem, in B·H·S² (query, key) pairs of all heads: keeps the coverage within about a minute
+  // of kernel time on an H100 (16×64 heads reach S=8192, 1×8 heads S=65536).
+  double coverage_max_pairs = double(int64_t(1) << 35);
 };
 
+// One single-GPU attention problem: B sequences of S tokens, H heads of dim D, the whole S×S block (diagonal
+// offset 0 when causal). The same line format as bench/kernels/heldout_shapes.txt: "B H S D mask".
+struct CoverageShape {
+  int batch = 1, heads = 8;
+  int64_t seq = 512;
+  int head_dim = 128;
+  std::string mask = "causal";
+  std::string Line() const;
+  bool operator==(const CoverageShape&) const = default;
+};
+
+// The held-out shapes (bench/kernels/heldout_shapes.txt, fixed before they were measured; a test keeps the two
+// equal): no plan and no fit uses them.
+const std::vector<CoverageShape>& HeldOutShapes();
+bool IsHeldOut(const CoverageShape& s);
+
+// The coverage grid: batch×heads {1×8, 2×16, 1×64, 4×32, 8×32, 16×64} × S {512 .. 65536} × D {64, 128} × {causal,
+// full}, minus the held-out shapes, the problems over coverage_max_pairs and those over max_block_bytes. Empty when !options.coverage; a
+// quick plan keeps D=128 and S ≤ 4096.
+std::vector<CoverageShape> CoverageShapes(const PlanOptions& options);
+
 std::vector<KernelCase> KernelPlan(const PlanOptions& options);
+
+// Seconds of GPU time a case costs at `tflops` (forward, backward: 2.5x the forward FLOPs), for `launches` launches.
+double CaseSeconds(const KernelCase& c, double tflops, int launches);
+// Seconds PyTorch SDPA needs for a coverage shape with one backend: `warmup + iters` forward calls and as many
+// forward+backward calls (bench/peer/peer_bench.py sdpa), at `tflops`.
+double SdpaSeconds(const CoverageShape& s, double tflops, int warmup, int iters);
 // Point-to-point and all-gather message sizes in bytes (per rank for the all-gather).
 std::vector<int64_t> MessageSizes(bool quick);
 

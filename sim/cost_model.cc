@@ -2,14 +2,191 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <vector>
 
 namespace ringlab::sim {
+
+const char* ExtrapolationName(Extrapolation e) {
+  switch (e) {
+    case Extrapolation::kNone: return "measured";
+    case Extrapolation::kNoTable: return "no measured attention table (roofline)";
+    case Extrapolation::kHeadDim: return "head dim without a table";
+    case Extrapolation::kMask: return "mask without a table";
+    case Extrapolation::kBlockSize: return "block size outside the measured range";
+    case Extrapolation::kBatchHeads: return "batch x heads outside the measured range";
+    case Extrapolation::kCtas: return "CTA count outside the measured range";
+  }
+  return "?";
+}
+
+const char* ExtrapolationKey(Extrapolation e) {
+  switch (e) {
+    case Extrapolation::kNone: return "none";
+    case Extrapolation::kNoTable: return "no_table";
+    case Extrapolation::kHeadDim: return "head_dim";
+    case Extrapolation::kMask: return "mask";
+    case Extrapolation::kBlockSize: return "block_size";
+    case Extrapolation::kBatchHeads: return "batch_heads";
+    case Extrapolation::kCtas: return "ctas";
+  }
+  return "?";
+}
+
+void ExtrapolationTally::Add(int32_t op_id, int64_t duration_ps, Extrapolation why) {
+  compute_ps += double(duration_ps);
+  if (why == Extrapolation::kNone) return;
+  extrapolated_ps[int(why)] += double(duration_ps);
+  if (first_op < 0) first_op = op_id, first_why = why;
+}
+
+void ExtrapolationTally::Merge(const ExtrapolationTally& o, double times) {
+  compute_ps += o.compute_ps * times;
+  for (int i = 0; i < kExtrapolationKinds; ++i) extrapolated_ps[i] += o.extrapolated_ps[i] * times;
+  if (first_op < 0 && o.first_op >= 0) first_op = o.first_op, first_why = o.first_why;
+}
+
+double ExtrapolationTally::ExtrapolatedPs() const {
+  double s = 0;
+  for (double x : extrapolated_ps) s += x;
+  return s;
+}
+
+nlohmann::json ExtrapolationJson(const ExtrapolationTally& t) {
+  nlohmann::json by = nlohmann::json::object();
+  for (int i = 1; i < kExtrapolationKinds; ++i)
+    if (t.extrapolated_ps[i] > 0 && t.compute_ps > 0)
+      by[ExtrapolationKey(Extrapolation(i))] = t.extrapolated_ps[i] / t.compute_ps;
+  return {{"share", t.Share()}, {"by_dimension", by}};
+}
+
+std::string ExtrapolationLine(const ExtrapolationTally& t) {
+  if (t.ExtrapolatedPs() <= 0) return "extrapolated: none (every op's cost from measured data)";
+  char buf[160];
+  snprintf(buf, sizeof buf, "extrapolated: %.1f%% of compute time (", 100 * t.Share());
+  std::string s = buf;
+  bool first = true;
+  for (int i = 1; i < kExtrapolationKinds; ++i) {
+    if (t.extrapolated_ps[i] <= 0) continue;
+    snprintf(buf, sizeof buf, "%s%s %.1f%%", first ? "" : ", ", ExtrapolationName(Extrapolation(i)),
+             100 * t.extrapolated_ps[i] / t.compute_ps);
+    s += buf;
+    first = false;
+  }
+  return s + ")";
+}
+
+CostModel::TableChoice CostModel::Choose(const HardwareProfile& hw, const std::string& pass, const std::string& mask,
+                                         int head_dim) {
+  if (const AttentionTable* t = hw.FindTable(pass, mask, head_dim)) return {t, nullptr, Extrapolation::kNone};
+  const std::string other = mask == "causal" ? "full" : "causal";
+  if (const AttentionTable* t = hw.FindTable(pass, other, head_dim)) return {t, nullptr, Extrapolation::kMask};
+  std::vector<const AttentionTable*> same;
+  for (const AttentionTable& t : hw.attention)
+    if (t.pass == pass && t.mask == mask) same.push_back(&t);
+  Extrapolation why = Extrapolation::kHeadDim;
+  if (same.empty()) {
+    why = Extrapolation::kMask;  // and the head dim: the other mask's nearest head dim
+    for (const AttentionTable& t : hw.attention)
+      if (t.pass == pass && t.mask == other) same.push_back(&t);
+  }
+  if (same.empty()) return {nullptr, nullptr, Extrapolation::kNoTable};
+  // Nearest head dim first (the smaller on a tie), then the next nearest.
+  std::sort(same.begin(), same.end(), [&](const AttentionTable* a, const AttentionTable* b) {
+    return std::pair{std::abs(a->head_dim - head_dim), a->head_dim} < std::pair{std::abs(b->head_dim - head_dim), b->head_dim};
+  });
+  return {same[0], same.size() > 1 ? same[1] : nullptr, why};
+}
 
 CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg) : hw_(hw), problem_(cfg.problem) {
   const std::string pass = cfg.pass == Pass::kForward ? "forward" : "backward";
   flops_per_pair_head_ = 4.0 * cfg.problem.head_dim * (cfg.pass == Pass::kForward ? 1.0 : 2.5);
-  causal_ = hw.FindTable(pass, "causal", cfg.problem.head_dim);
-  full_ = hw.FindTable(pass, "full", cfg.problem.head_dim);
+  causal_choice_ = Choose(hw, pass, "causal", cfg.problem.head_dim);
+  full_choice_ = Choose(hw, pass, "full", cfg.problem.head_dim);
+  causal_ = causal_choice_.table;
+  full_ = full_choice_.table;
+}
+
+double CostModel::TableUs(const AttentionTable& t, const Op& op) const {
+  if (t.wave.enabled) return WaveUs(t, op);
+  const double flops_at_table_dim = op.flops * t.head_dim / std::max(1, problem_.head_dim);
+  const AttendBlock& b = op.attend;
+  const double tflops = t.TflopsAt(std::sqrt(double(b.QTokens()) * double(b.KvTokens())));
+  return tflops > 0 ? flops_at_table_dim / (tflops * 1e6) : 0;
+}
+
+double CostModel::HeadDimScale(const Op& op) const {
+  if (op.kind != OpKind::kAttend) return 1;
+  const TableChoice& c = ChoiceOf(op);
+  const int d = problem_.head_dim;
+  if (!c.table || c.table->head_dim == d) return 1;
+  const double d0 = c.table->head_dim;
+  const double t0 = TableUs(*c.table, op);
+  if (t0 <= 0) return 1;
+  double t = 0;
+  if (c.second && c.second->head_dim != c.table->head_dim) {
+    const double t1 = TableUs(*c.second, op), d1 = c.second->head_dim;
+    t = t0 + (t1 - t0) * (d - d0) / (d1 - d0);
+  } else {
+    // Matrix products at the profile's best rate, the rest of the measured time per pair independent of D.
+    const double flops0 = op.flops * d0 / std::max(1, d);
+    const double matmul = std::clamp(flops0 / (hw_.peak_tflops * hw_.max_efficiency * 1e6) / t0, 0.0, 1.0);
+    t = t0 * ((1 - matmul) + matmul * d / d0);
+  }
+  // Time non-decreasing and rate non-decreasing in D: between t0 and t0·D/D0.
+  const double lo = std::min(t0, t0 * d / d0), hi = std::max(t0, t0 * d / d0);
+  return std::clamp(t, lo, hi) / t0;
+}
+
+Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
+  if (op.kind != OpKind::kAttend) return Extrapolation::kNone;
+  const TableChoice& c = ChoiceOf(op);
+  if (c.why != Extrapolation::kNone) return c.why;
+  const AttentionTable& t = *c.table;
+  const AttendBlock& b = op.attend;
+  const double pairs = b.EffectivePairs();
+  if (pairs <= 0) return Extrapolation::kNone;
+  constexpr double kSlack = 1.01;  // measured shapes round to whole tiles
+  auto outside = [](double x, double lo, double hi) { return x < lo / kSlack || x > hi * kSlack; };
+  if (!t.wave.enabled) {
+    if (outside(std::sqrt(double(b.QTokens()) * double(b.KvTokens())), t.points.front().first, t.points.back().first))
+      return Extrapolation::kBlockSize;
+  } else if (!t.wave.round_us.empty()) {
+    const double n = t.wave.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, GroupSize());
+    if (outside(n, t.wave.round_us.front().first, t.wave.round_us.back().first)) return Extrapolation::kBlockSize;
+  }
+  const double heads = HeadsOf(op, pairs);
+  if (!t.wave.enabled) {  // a rate per block size, measured at some batch x heads
+    if (t.measured_batch_heads.second > 0 &&
+        outside(heads * std::max(1, problem_.batch), t.measured_batch_heads.first, t.measured_batch_heads.second))
+      return Extrapolation::kBatchHeads;
+    return Extrapolation::kNone;
+  }
+  // A wave model sees batch x heads only through the CTA count. Fewer CTAs than measured: partial rounds the samples
+  // did not show. More: whole rounds repeat, so once the samples span kFullRounds rounds of every slot the model's
+  // rounds are measured ones and more of them are not an extrapolation.
+  constexpr double kFullRounds = 4;
+  if (t.measured_ctas.second > 0) {
+    const double ctas = t.wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, GroupSize());
+    const double hi = t.measured_ctas.second >= kFullRounds * t.wave.sms * t.wave.ctas_per_sm ? 1e300
+                                                                                              : t.measured_ctas.second;
+    if (outside(ctas, t.measured_ctas.first, hi)) return Extrapolation::kCtas;
+  }
+  return Extrapolation::kNone;
+}
+
+std::string CostModel::DescribeExtrapolation(const Op& op) const {
+  const Extrapolation e = ExtrapolationOf(op);
+  const AttendBlock& b = op.attend;
+  char buf[256];
+  snprintf(buf, sizeof buf, "attend op %d (%s, q %lld x kv %lld tokens, D=%d, batch %d): %s", op.id,
+           b.causal ? "causal" : "full", (long long)b.QTokens(), (long long)b.KvTokens(), problem_.head_dim,
+           problem_.batch, ExtrapolationName(e));
+  std::string s = buf;
+  const TableChoice& c = ChoiceOf(op);
+  if (c.table && (e == Extrapolation::kHeadDim || e == Extrapolation::kMask))
+    s += " (used the " + c.table->mask + " table at D=" + std::to_string(c.table->head_dim) + ")";
+  return s;
 }
 
 OpCost CostModel::Cost(const Op& op) const {
@@ -29,6 +206,7 @@ OpCost CostModel::Cost(const Op& op) const {
     c.round_ps = round_ps;
   }
   c.beside_comm_slowdown = BesideCommSlowdown(op);
+  c.extrapolated = ExtrapolationOf(op);
   return c;
 }
 
@@ -105,7 +283,7 @@ int64_t CostModel::DisplacedTailPs(const Op& op) const {
   const double group = GroupSize();
   const double us = full_->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
                                                 int(std::lround(hw_.nccl_sms)));
-  return int64_t(us * 1e6 + 0.5);
+  return int64_t(us * HeadDimScale(op) * 1e6 + 0.5);
 }
 
 bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* round_ps) const {
@@ -119,7 +297,7 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
   *ctas = w.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
   *slots = w.sms * w.ctas_per_sm;
   if (*ctas > 16.0 * *slots) return false;
-  *round_ps = int64_t(w.RoundUs(w.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, group)) * 1e6 + 0.5);
+  *round_ps = int64_t(w.RoundUs(w.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, group)) * HeadDimScale(op) * 1e6 + 0.5);
   return *round_ps > 0;
 }
 
@@ -143,15 +321,13 @@ bool CostModel::FillsGpu(const Op& op) const {
 double CostModel::AttendTflops(const AttendBlock& b) const {
   const AttentionTable* t = b.causal ? causal_ : full_;
   if (!t) return hw_.peak_tflops * hw_.max_efficiency;
-  if (t->wave.enabled) {
-    // FLOPs per microsecond of one head's block, in TFLOP/s (for reports; the op's own heads may differ).
-    Op op;
-    op.attend = b;
-    op.flops = flops_per_pair_head_ * b.EffectivePairs() * std::max(1, problem_.batch) * problem_.heads;
-    const double us = WaveUs(*t, op);
-    return us > 0 ? op.flops / (us * 1e6) : hw_.peak_tflops * hw_.max_efficiency;
-  }
-  return t->TflopsAt(std::sqrt(double(b.QTokens()) * double(b.KvTokens())));
+  // FLOPs per microsecond of the block over all heads, in TFLOP/s (for reports; the op's own heads may differ).
+  Op op;
+  op.kind = OpKind::kAttend;
+  op.attend = b;
+  op.flops = flops_per_pair_head_ * b.EffectivePairs() * std::max(1, problem_.batch) * problem_.heads;
+  const double us = TableUs(*t, op) * HeadDimScale(op);
+  return us > 0 ? op.flops / (us * 1e6) : hw_.peak_tflops * hw_.max_efficiency;
 }
 
 int64_t CostModel::ComputePs(const Op& op) const {
@@ -160,12 +336,12 @@ int64_t CostModel::ComputePs(const Op& op) const {
   switch (op.kind) {
     case OpKind::kAttend: {
       const AttentionTable* t = op.attend.causal ? causal_ : full_;
-      if (t && t->wave.enabled) {
-        s = launch_s + WaveUs(*t, op) * 1e-6;
+      if (t) {
+        s = launch_s + TableUs(*t, op) * HeadDimScale(op) * 1e-6;
         break;
       }
-      const double flop_s = op.flops / (AttendTflops(op.attend) * 1e12);
-      s = launch_s + (t ? flop_s : std::max(flop_s, double(op.bytes) / (hw_.hbm_gbps * 1e9)));
+      const double flop_s = op.flops / (hw_.peak_tflops * hw_.max_efficiency * 1e12);
+      s = launch_s + std::max(flop_s, double(op.bytes) / (hw_.hbm_gbps * 1e9));
       break;
     }
     case OpKind::kMerge:

@@ -5,18 +5,63 @@
 //            sqrt(q_tokens·kv_tokens); a table with a kernel wave model (wave_model.h) gives launch + its
 //            kernel time instead (causal blocks: list scheduling of their unequal CTAs); without a table, the roofline
 //            max(FLOPs / (peak·max_efficiency), bytes / HBM)
+//            A head dim without a table uses the nearest measured head dim's table, scaled by arithmetic intensity:
+//            an attention kernel's time per (query, key) pair and head is c0 + c1·D (softmax and bookkeeping per pair,
+//            the two matrix products per dimension). With two measured head dims the line goes through both
+//            tables' times for the op's shape; with one, c1·D0 is the matrix products at the profile's best rate
+//            (peak·max_efficiency) and c0 the rest of the measured time. Either way the time is non-decreasing in D
+//            and the rate non-decreasing too (time between t(D0) and t(D0)·D/D0).
+//            A mask without a table uses the other mask's table at the same head dim.
+//   Every attend op that leaves the measured data is counted as extrapolated (OpCost::extrapolated, with the
+//   dimension): no table at all (roofline), head dim without a table, mask without a table, block size outside the
+//   table's measured range (points: sqrt(q·kv); wave models with a round table: tiles per CTA), batch×heads (points
+//   tables) or CTA count (wave models: fewer than measured, or more while the samples span under 4 full rounds)
+//   outside the table's `measured` ranges. ExtrapolationTally adds them up per program.
 //   merge  : merge_kernels·launch + bytes / merge bandwidth   (bytes = the op's read + written bytes)
 //   copy, prepare : launch + bytes / copy bandwidth
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <string>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "core/schedule.h"
 #include "sim/profile.h"
 
 namespace ringlab::sim {
+
+// Why an op's cost is not read inside measured data (kNone: it is). One dimension per op, the first that applies in
+// this order.
+enum class Extrapolation : uint8_t { kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas };
+inline constexpr int kExtrapolationKinds = 7;
+// "head dim without a table", "block size outside the measured range", ...
+const char* ExtrapolationName(Extrapolation e);
+// A short key for JSON and CSV: "no_table", "head_dim", "mask", "block_size", "batch_heads", "ctas".
+const char* ExtrapolationKey(Extrapolation e);
+
+// Compute time of a set of ops and how much of it is extrapolated, per dimension; the first extrapolated op (its
+// schedule op id) for --strict's message.
+struct ExtrapolationTally {
+  double compute_ps = 0;
+  std::array<double, kExtrapolationKinds> extrapolated_ps{};
+  int32_t first_op = -1;
+  Extrapolation first_why = Extrapolation::kNone;
+  void Add(int32_t op_id, int64_t duration_ps, Extrapolation why);
+  void Merge(const ExtrapolationTally& o, double times = 1);
+  double ExtrapolatedPs() const;
+  double Share() const { return compute_ps > 0 ? ExtrapolatedPs() / compute_ps : 0; }
+  bool operator==(const ExtrapolationTally&) const = default;
+};
+
+// {"share": extrapolated / compute time, "by_dimension": {"head_dim": share, ...} (non-zero only)}.
+nlohmann::json ExtrapolationJson(const ExtrapolationTally& t);
+// One line for a summary: "extrapolated: 100.0% of compute time (head dim without a table 100.0%)", or
+// "extrapolated: none (every op's cost from measured data)".
+std::string ExtrapolationLine(const ExtrapolationTally& t);
 
 // What a compute-stream op costs on one GPU: its duration alone and how it shares the GPU with NCCL's kernels.
 struct OpCost {
@@ -42,6 +87,8 @@ struct OpCost {
   int slots = 0;
   int slots_per_sm = 1;
   int64_t round_ps = 0;
+  // Whether the duration leaves the profile's measured data, and along which dimension.
+  Extrapolation extrapolated = Extrapolation::kNone;
 };
 
 class CostModel {
@@ -51,8 +98,26 @@ class CostModel {
   OpCost Cost(const Op& op) const;
   // The attention rate used for a block, in TFLOP/s (for reports and tests).
   double AttendTflops(const AttendBlock& b) const;
+  // Whether (and why) an op's cost is extrapolated, and a sentence naming the op's shape and the measured range it
+  // leaves (for --strict).
+  Extrapolation ExtrapolationOf(const Op& op) const;
+  std::string DescribeExtrapolation(const Op& op) const;
 
  private:
+  // The table an attend op of one mask uses: the exact (pass, mask, head dim) one, else the nearest head dim's (and
+  // the second nearest, for the head-dim line), else the other mask's; `why` says which.
+  struct TableChoice {
+    const AttentionTable* table = nullptr;
+    const AttentionTable* second = nullptr;
+    Extrapolation why = Extrapolation::kNone;
+  };
+  static TableChoice Choose(const HardwareProfile& hw, const std::string& pass, const std::string& mask, int head_dim);
+  const TableChoice& ChoiceOf(const Op& op) const { return op.attend.causal ? causal_choice_ : full_choice_; }
+  // The kernel time in microseconds (no launch) a table gives for the op at the table's own head dim.
+  double TableUs(const AttentionTable& t, const Op& op) const;
+  // The op's time at its head dim over its time at the table's (1 with an exact table; see the header comment).
+  double HeadDimScale(const Op& op) const;
+
   // The parts of Cost (see OpCost).
   int64_t ComputePs(const Op& op) const;
   bool FillsGpu(const Op& op) const;
@@ -82,6 +147,7 @@ class CostModel {
   double flops_per_pair_head_ = 0;  // FLOPs of one (query, key) pair of one head in this pass
   const AttentionTable* causal_ = nullptr;
   const AttentionTable* full_ = nullptr;
+  TableChoice causal_choice_, full_choice_;
 };
 
 }  // namespace ringlab::sim

@@ -28,6 +28,10 @@ struct AttentionTable {
   std::vector<std::pair<double, double>> points;  // (block tokens, TFLOP/s), increasing tokens
   std::string source;
   WaveModel wave;  // last, so {pass, mask, head_dim, points, source} aggregate initialisation keeps working
+  // The ranges the table's measurements span (JSON "measured": {"batch_heads": [lo, hi], "ctas": [lo, hi]}; {0, 0}
+  // when the profile does not say): sequences × query heads of the measured kernels, and CTAs per kernel (wave
+  // models). The cost model counts an op outside them as extrapolated (cost_model.h).
+  std::pair<double, double> measured_batch_heads{0, 0}, measured_ctas{0, 0};
   double TflopsAt(double tokens) const;
 };
 
@@ -133,6 +137,10 @@ Status ParseProfile(const nlohmann::json& j, const std::string& origin, Hardware
 Status LoadProfile(const std::string& name_or_path, HardwareProfile* out);
 // The folder of the bundled profiles (sim/profiles in the source tree, or $RINGLAB_PROFILE_DIR).
 std::string ProfileDir();
-inline constexpr const char* kDefaultProfile = "h100_sxm";
+// The profile `ringlab sim` and `sweep` use unless told: the kernels this project runs, fitted to H100 measurements
+// and validated on held-out real runs (bench/results/sim_validation.md).
+inline constexpr const char* kDefaultProfile = "h100_sxm_calibrated";
+// The base whose unmeasured numbers `ringlab calibrate` and `fit-profile` keep: the cuDNN-rate what-if profile.
+inline constexpr const char* kBaseProfile = "h100_sxm";
 
 }  // namespace ringlab::sim

@@ -202,6 +202,23 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
   return Status::Ok();
 }
 
+// An attention table's optional "measured" ranges: {"batch_heads": [lo, hi], "ctas": [lo, hi], "source": "..."},
+// 0 < lo <= hi; the source (where the ranges come from) is for readers.
+Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f, AttentionTable* tab) {
+  if (!t.contains("measured")) return Status::Ok();
+  const json& m = t["measured"];
+  if (!m.is_object()) return rd.Error(f + ".measured", "must be an object {\"batch_heads\": [lo, hi], \"ctas\": [lo, hi]}");
+  for (auto [key, dst] : {std::pair{"batch_heads", &tab->measured_batch_heads}, {"ctas", &tab->measured_ctas}}) {
+    if (!m.contains(key)) continue;
+    const json& r = m[key];
+    if (!r.is_array() || r.size() != 2 || !r[0].is_number() || !r[1].is_number() || r[0].get<double>() <= 0 ||
+        r[1].get<double>() < r[0].get<double>())
+      return rd.Error(f + ".measured." + key, "must be [lo, hi] with 0 < lo <= hi");
+    *dst = {r[0].get<double>(), r[1].get<double>()};
+  }
+  return Status::Ok();
+}
+
 // One entry of compute.attention (`f` names it in errors).
 Status ParseAttentionTable(const Reader& rd, const json& t, const std::string& f, AttentionTable* tab) {
   if (!t.is_object()) return rd.Error(f, "must be an object");
@@ -231,7 +248,7 @@ Status ParseAttentionTable(const Reader& rd, const json& t, const std::string& f
       return rd.Error(pf, "block tokens must increase along the table");
     tab->points.emplace_back(pt[0].get<double>(), pt[1].get<double>());
   }
-  return Status::Ok();
+  return ParseMeasuredRanges(rd, t, f, tab);
 }
 
 // compute.attention: the tables, at most one per (pass, mask, head_dim).

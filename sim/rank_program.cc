@@ -7,6 +7,20 @@
 
 namespace ringlab::sim {
 
+ExtrapolationTally TallyRanks(const std::vector<RankProgram>& programs, const std::vector<uint32_t>& program_of,
+                              int* first_rank) {
+  std::vector<double> ranks_of(programs.size(), 0);
+  if (first_rank) *first_rank = -1;
+  for (size_t r = 0; r < program_of.size(); ++r) {
+    ranks_of[program_of[r]] += 1;
+    if (first_rank && *first_rank < 0 && programs[program_of[r]].extrapolation.first_op >= 0) *first_rank = int(r);
+  }
+  ExtrapolationTally t;
+  if (first_rank && *first_rank >= 0) t.Merge(programs[program_of[*first_rank]].extrapolation, 0);
+  for (size_t p = 0; p < programs.size(); ++p) t.Merge(programs[p].extrapolation, ranks_of[p]);
+  return t;
+}
+
 RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost,
                         bool listed_start_order) {
   RankProgram p;
@@ -40,6 +54,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
       }
       so.slowdown = float(c.beside_comm_slowdown);
       p.flops += op.flops;
+      p.extrapolation.Add(op.id, c.duration_ps, c.extrapolated);
     } else {
       so.bytes = op.bytes;
     }

@@ -41,9 +41,15 @@ struct RankProgram {
   std::vector<SimOp> streams[kStreamCount];
   int64_t memory_bytes = 0;
   double flops = 0;
+  ExtrapolationTally extrapolation;  // its compute time and how much of it leaves the profile's measured data
   bool operator==(const RankProgram&) const = default;
   int64_t OpCount() const { return int64_t(streams[0].size() + streams[1].size()); }
 };
+
+// The extrapolation tallies of all ranks (rank r runs programs[program_of[r]]); `first_rank` (optional): the first
+// rank with an extrapolated op, or −1.
+ExtrapolationTally TallyRanks(const std::vector<RankProgram>& programs, const std::vector<uint32_t>& program_of,
+                              int* first_rank = nullptr);
 
 // `listed_start_order`: HardwareProfile::listed_start_order (kernels let the transfers listed before them go first).
 RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const CostModel& cost,

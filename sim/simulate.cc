@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <unordered_map>
@@ -185,6 +186,17 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.distinct_programs = int(c.programs.size());
   res.programs_shared_by_sample = c.shared_by_sample;
   res.compile_s = Seconds(t0);
+  int first_rank = -1;
+  res.extrapolation = TallyRanks(c.programs, c.program_of, &first_rank);
+  res.memory_capacity_gib = hw.memory_gib;
+  if (opt.strict && first_rank >= 0) {
+    const RankSchedule rs = BuildRankSchedule(cfg, first_rank);
+    char share[64];
+    snprintf(share, sizeof share, "%.1f%%", 100 * res.extrapolation.Share());
+    return Status::InvalidArgument("--strict: profile " + hw.name + ", rank " + std::to_string(first_rank) + ", " +
+                                   CostModel(hw, cfg).DescribeExtrapolation(rs.ops[res.extrapolation.first_op]) +
+                                   "; " + share + " of the simulated compute time is extrapolated");
+  }
 
   const auto t1 = std::chrono::steady_clock::now();
   int period = w;
@@ -240,6 +252,9 @@ nlohmann::json ToJson(const SimResult& r, bool per_rank) {
   j["symmetry_period"] = r.symmetry_period;
   j["symmetry_fallback"] = r.symmetry_fallback;
   j["engine"] = {{"ops", r.stats.ops}, {"events", r.stats.events}, {"flows", r.stats.flows}};
+  j["extrapolation"] = ExtrapolationJson(r.extrapolation);
+  j["memory_capacity_gib"] = r.memory_capacity_gib;
+  j["memory_over_capacity"] = r.OverCapacity();
   return j;
 }
 

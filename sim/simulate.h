@@ -21,6 +21,7 @@
 #include "core/metrics.h"
 #include "core/schedule.h"
 #include "core/trace.h"
+#include "sim/cost_model.h"
 #include "sim/engine.h"
 #include "sim/profile.h"
 #include "sim/topology.h"
@@ -37,6 +38,9 @@ struct SimOptions {
   // Simulate one representative per symmetry class of ranks when the system is provably shift-symmetric and nothing
   // is traced (README "Symmetry"); false always runs every rank (the general path).
   bool use_symmetry = true;
+  // Any op whose cost leaves the profile's measured data (cost_model.h) is an error: InvalidArgument naming the first
+  // such op, its rank and the dimension (`--strict`).
+  bool strict = false;
 };
 
 struct SimResult {
@@ -52,6 +56,11 @@ struct SimResult {
   int symmetry_period = 0;        // ranks simulated: P < W when the symmetric run was used, else W
   bool symmetry_fallback = false;  // a symmetric run was tried, met a case it cannot prove exact, and was redone
   double compile_s = 0, run_s = 0;  // host wall time
+  // Every rank's compute time and how much of it is extrapolated (cost_model.h), and the card's memory for the
+  // over-capacity flag (summary.peak_memory_bytes > memory_capacity_gib).
+  ExtrapolationTally extrapolation;
+  double memory_capacity_gib = 0;
+  bool OverCapacity() const { return double(summary.peak_memory_bytes) > memory_capacity_gib * double(1 << 30); }
 };
 
 // The smallest P dividing W (P < W) such that shifting every rank by P maps the system onto itself: rank r + P runs

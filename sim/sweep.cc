@@ -6,6 +6,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/config_json.h"
+
 namespace ringlab::sim {
 namespace {
 
@@ -30,18 +32,25 @@ SweepRow RunJob(const SweepSpec& spec, const HardwareProfile& hw, const Job& job
   SimOptions opt = spec.options;
   opt.trace = TraceMode::kNone;
   double flops = 0;
+  ExtrapolationTally tally;
+  row.profile = hw.name;
+  row.memory_capacity_gib = hw.memory_gib;
   for (Pass pass : passes) {
     ScheduleConfig cfg = spec.base;
     cfg.world = job.world;
     cfg.problem.seq = job.seq;
     cfg.method = job.method;
     cfg.pass = pass;
+    row.config = ringlab::ToJson(cfg);
     SimResult res;
     Status st = Simulate(cfg, hw, opt, &res);
     if (!st.ok()) {
       row.error = st.message();
       return row;
     }
+    row.topology = res.topology;
+    row.over_capacity = row.over_capacity || res.OverCapacity();
+    tally.Merge(res.extrapolation);
     const RunSummary& s = res.summary;
     row.step_ms += s.step_time_us / 1e3;
     row.compute_ms += s.max_compute_us / 1e3;
@@ -54,6 +63,10 @@ SweepRow RunJob(const SweepSpec& spec, const HardwareProfile& hw, const Job& job
   }
   row.tflops_per_gpu = row.step_ms > 0 ? flops / (row.step_ms * 1e-3) / job.world / 1e12 : 0;
   row.mfu = row.tflops_per_gpu / hw.peak_tflops;
+  row.extrapolated_share = tally.Share();
+  for (int i = 1; i < kExtrapolationKinds; ++i)
+    if (tally.extrapolated_ps[i] > 0)
+      row.extrapolated_dims += (row.extrapolated_dims.empty() ? "" : "+") + std::string(ExtrapolationKey(Extrapolation(i)));
   row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return row;
 }
@@ -94,16 +107,53 @@ Status RunSweep(const SweepSpec& spec, const HardwareProfile& hw, const std::fun
   return Status::Ok();
 }
 
+namespace {
+
+// The configuration as flat (column, value) pairs: the config JSON's leaves, "problem." dropped ("variants.pack_kv").
+void Flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>* out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string key = prefix + it.key();
+    if (it->is_object()) {
+      Flatten(*it, key == "problem" ? "" : key + ".", out);
+    } else if (key != "world" && key != "seq" && key != "method" && key != "pass") {  // the row's own columns
+      out->emplace_back(key, it->is_string() ? it->get<std::string>() : it->dump());
+    }
+  }
+}
+
+std::string CsvField(std::string s) {
+  for (char& c : s)
+    if (c == '"') c = '\'';
+  return s.find_first_of(",\n") == std::string::npos ? s : '"' + s + '"';
+}
+
+}  // namespace
+
 std::string SweepCsv(const std::vector<SweepRow>& rows) {
   std::ostringstream o;
+  // Configuration columns from the first row that has one (every row shares the keys).
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const SweepRow& r : rows)
+    if (!r.config.is_null()) {
+      Flatten(r.config, "", &keys);
+      break;
+    }
   o << "world,seq,method,pass,step_ms,compute_ms,exposed_comm_ms,overlap_fraction,tflops_per_gpu,mfu,"
-       "load_imbalance,peak_memory_gib,ops,error\n";
+       "load_imbalance,peak_memory_gib,memory_capacity_gib,over_capacity,extrapolated_share,extrapolated_dims,ops,"
+       "profile,topology";
+  for (const auto& [k, v] : keys) o << "," << k;
+  o << ",error\n";
   char buf[512];
   for (const SweepRow& r : rows) {
-    snprintf(buf, sizeof buf, "%d,%lld,%s,%s,%.6f,%.6f,%.6f,%.6f,%.3f,%.6f,%.6f,%.4f,%lld,", r.world,
+    snprintf(buf, sizeof buf, "%d,%lld,%s,%s,%.6f,%.6f,%.6f,%.6f,%.3f,%.6f,%.6f,%.4f,%.1f,%d,%.4f,%s,%lld,", r.world,
              (long long)r.seq, r.method.c_str(), r.pass.c_str(), r.step_ms, r.compute_ms, r.exposed_ms,
-             r.overlap_fraction, r.tflops_per_gpu, r.mfu, r.load_imbalance, r.peak_memory_gib, (long long)r.ops);
-    o << buf;
+             r.overlap_fraction, r.tflops_per_gpu, r.mfu, r.load_imbalance, r.peak_memory_gib, r.memory_capacity_gib,
+             int(r.over_capacity), r.extrapolated_share, r.extrapolated_dims.c_str(), (long long)r.ops);
+    o << buf << CsvField(r.profile) << "," << CsvField(r.topology);
+    std::vector<std::pair<std::string, std::string>> values;
+    if (!r.config.is_null()) Flatten(r.config, "", &values);
+    for (size_t i = 0; i < keys.size(); ++i) o << "," << (i < values.size() ? CsvField(values[i].second) : "");
+    o << ",";
     std::string e = r.error;
     for (char& c : e)
       if (c == '"') c = '\'';
@@ -128,7 +178,14 @@ nlohmann::json SweepJson(const std::vector<SweepRow>& rows) {
                      {"mfu", r.mfu},
                      {"load_imbalance", r.load_imbalance},
                      {"peak_memory_gib", r.peak_memory_gib},
-                     {"ops", r.ops}};
+                     {"memory_capacity_gib", r.memory_capacity_gib},
+                     {"over_capacity", r.over_capacity},
+                     {"extrapolated_share", r.extrapolated_share},
+                     {"extrapolated_dims", r.extrapolated_dims},
+                     {"ops", r.ops},
+                     {"profile", r.profile},
+                     {"topology", r.topology},
+                     {"config", r.config}};
     if (!r.error.empty()) j["error"] = r.error;
     a.push_back(j);
   }

@@ -27,7 +27,7 @@ struct SweepSpec {
   std::vector<int64_t> seqs;
   std::vector<Method> methods;
   std::vector<SweepPass> passes = {SweepPass::kForward};
-  SimOptions options;  // tracing is ignored
+  SimOptions options;  // tracing is ignored; strict makes an extrapolated job fail (its error says why)
   int workers = 1;
   int shard_index = 0, shard_count = 1;
 };
@@ -37,6 +37,15 @@ struct SweepRow {
   int64_t seq = 0;
   std::string method, pass;
   std::string error;  // non-empty: this job failed (e.g. a sequence the sharding cannot split)
+  // The whole configuration: every ScheduleConfig field (core's config JSON, the last pass's), profile and topology.
+  nlohmann::json config;
+  std::string profile, topology;
+  // The card's memory, whether peak_memory_gib exceeds it, and the share of compute time extrapolated (with its
+  // dimensions, "head_dim+block_size"; cost_model.h).
+  double memory_capacity_gib = 0;
+  bool over_capacity = false;
+  double extrapolated_share = 0;
+  std::string extrapolated_dims;
   double step_ms = 0, compute_ms = 0, exposed_ms = 0, overlap_fraction = 0, tflops_per_gpu = 0, mfu = 0;
   double load_imbalance = 0, peak_memory_gib = 0;
   int64_t ops = 0;

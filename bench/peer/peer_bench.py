@@ -12,6 +12,7 @@ Three parts, each a subcommand; every record is one JSON object (printed as `RES
 
 Examples:
   python3 bench/peer/peer_bench.py sdpa --seqs 8192,32768 --dims 128,64 --masks causal,full --json peer_sdpa.json
+  python3 bench/peer/peer_bench.py sdpa --shapes coverage_shapes.txt --json peer_sdpa.json   # "B H S D mask" lines
   torchrun --standalone --nproc-per-node=4 bench/peer/peer_bench.py cp --seqs 32768,131072 --json peer_cp.json
 
 FLOPs as every ringlab benchmark counts them: forward = 4·B·H·S²·D, halved when causal; forward+backward = 3.5 ×
@@ -45,7 +46,22 @@ def parse_args(argv):
     ap.add_argument("--iters", type=int, default=10, help="timed repetitions (median reported)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed repetitions first")
     ap.add_argument("--json", default="", help="write every record to this file ('-' = stdout)")
+    ap.add_argument("--shapes", default="", help="sdpa: a file of 'B H S D mask' lines (# comments), e.g. the output "
+                    "of `ringlab calibrate --coverage-shapes` or bench/kernels/heldout_shapes.txt; replaces --batch, "
+                    "--heads, --dims, --seqs and --masks")
     a = ap.parse_args(argv)
+    a.shape_list = []
+    if a.shapes:
+        with open(a.shapes) as f:
+            for line in f:
+                fields = line.split("#")[0].split()
+                if not fields:
+                    continue
+                if len(fields) != 5 or fields[4] not in ("causal", "full") or not all(x.isdigit() for x in fields[:4]):
+                    ap.error(f"--shapes {a.shapes}: '{line.strip()}' is not 'B H S D causal|full'")
+                a.shape_list.append((int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), fields[4]))
+        if not a.shape_list:
+            ap.error(f"--shapes {a.shapes}: no shapes")
 
     def ints(field, text):
         try:
@@ -134,27 +150,32 @@ def forward_flops(b, h, s, d, causal):
     return f / 2 if causal else f
 
 
+def sdpa_shapes(a):
+    """(B, H, S, D, mask) in the order measured: --shapes, else the product of the flags."""
+    if a.shape_list:
+        return a.shape_list
+    return [(a.batch, a.heads, s, d, mask) for d in a.dims for s in a.seqs for mask in a.masks]
+
+
 def run_sdpa(a, rec):
-    for d in a.dims:
-        for s in a.seqs:
-            for mask in a.masks:
-                causal = mask == "causal"
-                for name in a.backends:
-                    q, k, v = [random_bf16((a.batch, a.heads, s, d), i).requires_grad_() for i in range(3)]
-                    grad = random_bf16((a.batch, a.heads, s, d), 3)
-                    fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-                    try:
-                        with sdpa_kernel(BACKENDS[name]):
-                            tf = median_ms(fwd, a.iters, a.warmup)
-                            tfb = median_ms(lambda: fwd().backward(grad), a.iters, a.warmup)
-                        fl = forward_flops(a.batch, a.heads, s, d, causal)
-                        rec.emit(kind="single_gpu_sdpa", backend=name, B=a.batch, H=a.heads, S=s, D=d, causal=causal,
-                                 fwd_ms=tf, fwdbwd_ms=tfb, fwd_tflops=fl / tf / 1e9, fwdbwd_tflops=3.5 * fl / tfb / 1e9)
-                    except RuntimeError as ex:  # a backend that does not support the shape says so in its record
-                        rec.emit(kind="single_gpu_sdpa", backend=name, B=a.batch, H=a.heads, S=s, D=d, causal=causal,
-                                 error=str(ex).splitlines()[0][:300])
-                    del q, k, v, grad
-                    torch.cuda.empty_cache()
+    for b, h, s, d, mask in sdpa_shapes(a):
+        causal = mask == "causal"
+        for name in a.backends:
+            q, k, v = [random_bf16((b, h, s, d), i).requires_grad_() for i in range(3)]
+            grad = random_bf16((b, h, s, d), 3)
+            fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            try:
+                with sdpa_kernel(BACKENDS[name]):
+                    tf = median_ms(fwd, a.iters, a.warmup)
+                    tfb = median_ms(lambda: fwd().backward(grad), a.iters, a.warmup)
+                fl = forward_flops(b, h, s, d, causal)
+                rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, S=s, D=d, causal=causal,
+                         fwd_ms=tf, fwdbwd_ms=tfb, fwd_tflops=fl / tf / 1e9, fwdbwd_tflops=3.5 * fl / tfb / 1e9)
+            except RuntimeError as ex:  # a backend that does not support the shape says so in its record
+                rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, S=s, D=d, causal=causal,
+                         error=str(ex).splitlines()[0][:300])
+            del q, k, v, grad
+            torch.cuda.empty_cache()
 
 
 def run_cp(a, rec, dist, mesh):

@@ -157,6 +157,19 @@ json TableEntry(const std::string& pass, const std::string& mask, int d, const K
                     {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_us", rt}}}};
 }
 
+// The ranges the samples span (profile.h AttentionTable::measured_*): sequences × query heads, and CTAs per kernel
+// under the fitted geometry; the cost model counts ops outside them as extrapolated.
+json MeasuredRanges(const WaveModel& w, const std::vector<const KernelSample*>& ks) {
+  double bh_lo = 1e300, bh_hi = 0, cta_lo = 1e300, cta_hi = 0;
+  for (const KernelSample* k : ks) {
+    const double bh = double(k->batch) * k->heads;
+    const double ctas = w.Ctas(k->q, k->kv, k->heads, k->batch, double(k->heads) / std::max(1, k->kv_heads));
+    bh_lo = std::min(bh_lo, bh), bh_hi = std::max(bh_hi, bh);
+    cta_lo = std::min(cta_lo, ctas), cta_hi = std::max(cta_hi, ctas);
+  }
+  return {{"batch_heads", {bh_lo, bh_hi}}, {"ctas", {cta_lo, cta_hi}}};
+}
+
 // Replaces the entry of the same (pass, mask, head dim) in `tables`, or appends `entry`.
 void ReplaceOrAppend(const std::string& pass, const std::string& mask, int d, const json& entry, json* tables) {
   bool replaced = false;
@@ -195,7 +208,9 @@ FittedTables FitAttentionTables(const FitInputs& in, const std::string& tag, jso
     if (f.wave.round_us.empty()) continue;
     if (mask == "full") full_fits[{pass, d}] = f.wave;
     fitted[{pass, mask, d}] = f.wave;
-    ReplaceOrAppend(pass, mask, d, TableEntry(pass, mask, d, f, ks.size(), factor, tag), &tables);
+    json entry = TableEntry(pass, mask, d, f, ks.size(), factor, tag);
+    entry["measured"] = MeasuredRanges(f.wave, ks);
+    ReplaceOrAppend(pass, mask, d, entry, &tables);
     (*report)["attention " + pass + " " + mask + " " + std::to_string(d)] = {
         {"samples", ks.size()}, {"median_abs_error", f.median_abs_error},
         {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_points", f.wave.round_us.size()},

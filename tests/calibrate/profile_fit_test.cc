@@ -3,6 +3,9 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
+#include <sstream>
+#include <tuple>
 
 #include "calibrate/calibration_plan.h"
 #include "calibrate/fit/profile_fit.h"
@@ -156,9 +159,8 @@ TEST(ProfileFit, FindsCtasPerSmFromTheCalibrationPlansCtaSweep) {
   const WaveModel truth = TrueForward(in.sms);
   for (const KernelCase& c : KernelPlan(po)) {
     if (c.pass != "forward" || c.mask != "full" || c.head_dim != 128) continue;
-    const std::vector<double> times = {truth.KernelUs(c.q, c.kv, c.Pairs(), c.heads, 1, 1) * 1.01,
-                                       truth.KernelUs(c.q, c.kv, c.Pairs(), c.heads, 1, 1),
-                                       truth.KernelUs(c.q, c.kv, c.Pairs(), c.heads, 1, 1) * 0.98};
+    const double us = truth.KernelUs(c.q, c.kv, c.Pairs(), c.heads, c.batch, 1);
+    const std::vector<double> times = {us * 1.01, us, us * 0.98};
     in.kernels.push_back(ToSample(c, times));
   }
   ASSERT_GE(in.kernels.size(), 15u);
@@ -220,6 +222,55 @@ TEST(CalibrationPlan, CoversEveryTableAndTheModelsAxes) {
   EXPECT_DOUBLE_EQ(causal.Pairs(), 1024.0 * 1025 / 2 - 512);
   EXPECT_DOUBLE_EQ(ToSample(causal, {3, 1, 2, 100}).us, 2.5);
   EXPECT_LT(KernelPlan(PlanOptions{132, true}).size(), plan.size() / 2);
+}
+
+TEST(CalibrationPlan, CoverageSpansTheIssuesGridFromOneGpu) {
+  PlanOptions po;
+  const std::vector<CoverageShape> shapes = CoverageShapes(po);
+  int min_bh = 1 << 30, max_bh = 0;
+  int64_t min_s = 1 << 30, max_s = 0;
+  std::set<std::tuple<int, std::string>> dims_masks;
+  for (const CoverageShape& s : shapes) {
+    min_bh = std::min(min_bh, s.batch * s.heads), max_bh = std::max(max_bh, s.batch * s.heads);
+    min_s = std::min(min_s, s.seq), max_s = std::max(max_s, s.seq);
+    dims_masks.insert({s.head_dim, s.mask});
+    EXPECT_FALSE(IsHeldOut(s)) << s.Line();
+    EXPECT_LE(double(s.batch) * s.heads * double(s.seq) * s.seq, po.coverage_max_pairs) << s.Line();
+  }
+  EXPECT_EQ(min_bh, 8);
+  EXPECT_EQ(max_bh, 16 * 64);
+  EXPECT_EQ(min_s, 512);
+  EXPECT_GE(max_s, 32768);
+  EXPECT_EQ(dims_masks.size(), 4u);  // D 64/128 x causal/full
+  // Every coverage shape is in the kernel plan, forward and backward; no held-out shape is.
+  const std::vector<KernelCase> plan = KernelPlan(po);
+  int coverage_cases = 0;
+  double seconds = 0;
+  for (const KernelCase& c : plan) {
+    coverage_cases += c.why == "coverage";
+    seconds += CaseSeconds(c, 400, 10);
+    if (c.q == c.kv && c.diagonal_offset == 0 && c.heads == c.kv_heads)
+      EXPECT_FALSE(IsHeldOut({c.batch, c.heads, c.q, c.head_dim, c.mask})) << c.why;
+  }
+  EXPECT_EQ(coverage_cases, int(2 * shapes.size()));
+  // The whole plan, and PyTorch SDPA over the coverage (both backends) at a lower rate: about 4 minutes at most.
+  for (const CoverageShape& s : shapes) seconds += 2 * SdpaSeconds(s, 300, 3, 10);
+  EXPECT_LT(seconds, 200) << "GPU seconds";
+  EXPECT_TRUE(CoverageShapes(PlanOptions{.coverage = false}).empty());
+}
+
+TEST(CalibrationPlan, HeldOutShapesMatchTheCommittedFile) {
+  std::ifstream f(std::string(RINGLAB_SOURCE_DIR) + "/bench/kernels/heldout_shapes.txt");
+  ASSERT_TRUE(f.good());
+  std::vector<CoverageShape> from_file;
+  for (std::string line; std::getline(f, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream in(line);
+    CoverageShape s;
+    in >> s.batch >> s.heads >> s.seq >> s.head_dim >> s.mask;
+    from_file.push_back(s);
+  }
+  EXPECT_EQ(from_file, HeldOutShapes());
 }
 
 TEST(ProfileFit, SamplesRoundTripThroughJson) {

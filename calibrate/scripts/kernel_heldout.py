@@ -1,0 +1,119 @@
+"""The simulator's single-GPU attention prediction against the held-out kernel measurements.
+
+bench/results/kernel_heldout_h100.json holds 14 single-GPU shapes (bench/kernels/heldout_shapes.txt, fixed before they
+were measured and never used by any fit) timed on one H100: our kernels and PyTorch SDPA (FLASH, CUDNN) in the same
+call. This script runs `ringlab sim --world 1` at each shape, forward and backward, and compares
+
+  ours : profile h100_sxm_calibrated (default) against our kernels' forward and forward+backward times;
+  peer : profile h100_pytorch_peer against SDPA FLASH (the peer profile models FlashAttention-2).
+
+Writes OUT.md and OUT.json (default bench/results/kernel_model_heldout): per shape predicted vs measured, signed error,
+and per (model, pass) the median and worst |error|. The W=1 simulation of a pass is its step time: launch + kernel
+(+ the backward's preprocess and the fixed costs the profile models), what a CUDA-event timing of the pass measures.
+
+  RINGLAB_BIN=build/apps/ringlab python3 calibrate/scripts/kernel_heldout.py [--out PREFIX]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def simulate(binary, profile, shape):
+    """(forward ms, forward+backward ms, extrapolated share of forward, of backward) of one shape at W=1."""
+    b, h, s, d, causal = shape
+    cmd = [binary, "sim", "--world", "1", "--batch", str(b), "--heads", str(h), "--kv-heads", str(h), "--dim", str(d),
+           "--seq", str(s), "--causal" if causal else "--no-causal", "--sharding", "contiguous", "--method", "alltoall",
+           "--pass", "both",
+           "--profile", profile, "--json", "-"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    j = json.loads(out[out.index("{\n"):])  # the JSON follows the human-readable table
+    runs = {r["config"]["pass"]: r for r in j["runs"]}
+    fwd, bwd = runs["forward"], runs["backward"]
+    return (fwd["step_time_us"] / 1e3, (fwd["step_time_us"] + bwd["step_time_us"]) / 1e3,
+            fwd.get("extrapolation", {}).get("share", 0.0), bwd.get("extrapolation", {}).get("share", 0.0))
+
+
+def compare(binary, model, profile, records):
+    rows = []
+    for r in records:
+        shape = (r["B"], r["H"], r["S"], r["D"], r["causal"])
+        fwd, fwdbwd, xf, xb = simulate(binary, profile, shape)
+        rows.append({"model": model, "profile": profile, "B": r["B"], "H": r["H"], "S": r["S"], "D": r["D"],
+                     "mask": "causal" if r["causal"] else "full",
+                     "fwd_ms_measured": r["fwd_ms"], "fwd_ms_predicted": fwd,
+                     "fwd_error": fwd / r["fwd_ms"] - 1,
+                     "fwdbwd_ms_measured": r["fwdbwd_ms"], "fwdbwd_ms_predicted": fwdbwd,
+                     "fwdbwd_error": fwdbwd / r["fwdbwd_ms"] - 1,
+                     "extrapolated_share_fwd": xf, "extrapolated_share_bwd": xb})
+    return rows
+
+
+def stats(rows, key):
+    errs = [abs(r[key]) for r in rows]
+    return {"median_abs_error": statistics.median(errs), "worst_abs_error": max(errs), "n": len(errs)}
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--measured", default=os.path.join(ROOT, "bench/results/kernel_heldout_h100.json"))
+    ap.add_argument("--ours-profile", default="h100_sxm_calibrated")
+    ap.add_argument("--peer-profile", default="h100_pytorch_peer")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/kernel_model_heldout"))
+    ap.add_argument("--label", default="", help="a line saying which profiles these are (e.g. 'before the coverage fit')")
+    a = ap.parse_args(argv)
+    binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
+    m = json.load(open(a.measured))
+    peer = [r for r in m["peer"] if r.get("backend") == "FLASH_ATTENTION" and "error" not in r]
+    rows = compare(binary, "ours", a.ours_profile, m["ours"]) + compare(binary, "peer FLASH", a.peer_profile, peer)
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    summary = {}
+    for model in ("ours", "peer FLASH"):
+        sel = [r for r in rows if r["model"] == model]
+        summary[model] = {"profile": sel[0]["profile"], "forward": stats(sel, "fwd_error"),
+                          "forward+backward": stats(sel, "fwdbwd_error")}
+    result = {"what": "simulator W=1 attention prediction vs single-GPU kernels at the held-out shapes",
+              "measured": os.path.relpath(a.measured, ROOT), "card": m.get("card"), "measured_date": m.get("date"),
+              "simulator_commit": commit, "label": a.label, "summary": summary, "rows": rows}
+    with open(a.out + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    lines = [f"# Kernel cost model vs held-out single-GPU kernels ({m.get('card')})", "",
+             f"Simulator at commit {commit} (`ringlab sim --world 1`, pass forward and backward), against "
+             f"`{os.path.relpath(a.measured, ROOT)}` (measured {m.get('date')}; shapes fixed before measuring, never "
+             "fit on). Ours: our kernels with the `ours` profile; peer: PyTorch SDPA FLASH with the peer profile. "
+             "Error = predicted / measured - 1. Regenerate: `calibrate/scripts/kernel_heldout.py`.", ""]
+    if a.label:
+        lines += [a.label, ""]
+    lines += ["| model | profile | forward median abs | forward worst | fwd+bwd median abs | fwd+bwd worst |",
+              "|---|---|---|---|---|---|"]
+    for model, s in summary.items():
+        lines.append(f"| {model} | {s['profile']} | {100 * s['forward']['median_abs_error']:.1f}% | "
+                     f"{100 * s['forward']['worst_abs_error']:.1f}% | "
+                     f"{100 * s['forward+backward']['median_abs_error']:.1f}% | "
+                     f"{100 * s['forward+backward']['worst_abs_error']:.1f}% |")
+    lines += ["", "| model | B | H | S | D | mask | fwd ms measured | predicted | error | fwd+bwd ms measured | "
+              "predicted | error | extrapolated (fwd/bwd) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['B']} | {r['H']} | {r['S']} | {r['D']} | {r['mask']} | "
+                     f"{r['fwd_ms_measured']:.3f} | {r['fwd_ms_predicted']:.3f} | {100 * r['fwd_error']:+.1f}% | "
+                     f"{r['fwdbwd_ms_measured']:.3f} | {r['fwdbwd_ms_predicted']:.3f} | "
+                     f"{100 * r['fwdbwd_error']:+.1f}% | "
+                     f"{100 * r['extrapolated_share_fwd']:.0f}% / {100 * r['extrapolated_share_bwd']:.0f}% |")
+    with open(a.out + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    for model, s in summary.items():
+        print(f"{model:10s} forward median {100 * s['forward']['median_abs_error']:.1f}% worst "
+              f"{100 * s['forward']['worst_abs_error']:.1f}%; fwd+bwd median "
+              f"{100 * s['forward+backward']['median_abs_error']:.1f}% worst "
+              f"{100 * s['forward+backward']['worst_abs_error']:.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

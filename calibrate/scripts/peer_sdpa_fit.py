@@ -1,0 +1,110 @@
+"""PyTorch SDPA records -> kernel samples -> the peer profile's attention tables.
+
+calibrate/device/kernel_coverage.sh times single-GPU SDPA (bench/peer/peer_bench.py sdpa) over the coverage shapes:
+each record is one whole problem B x H x S x S (causal or full), forward and forward+backward. Those are kernel samples
+in the simulator's sense (calibrate/samples.h): forward us = fwd_ms, backward us = fwdbwd_ms - fwd_ms, a block q = kv
+= S with diagonal offset 0, kv_heads = heads. This script writes them as a samples file with FlashAttention-2's launch
+geometry (forward: grid over 128-row query tiles, 64-key steps; backward: grid over 128-key tiles, 64-row steps) and
+runs `ringlab fit-profile` on them with h100_pytorch_peer as the base, so the peer's attention tables become wave
+models fitted by the same code as ours (calibrate/fit/kernel_fit.cc); every other number keeps the base's value and
+source. Held-out shapes (bench/kernels/heldout_shapes.txt) are dropped, whatever the input holds.
+
+  python3 calibrate/scripts/peer_sdpa_fit.py OUT/peer_sdpa_coverage.json [--log OUT/peer_sdpa.log] \
+      --backend FLASH_ATTENTION --samples peer_samples.json [--profile sim/profiles/h100_pytorch_peer.json]
+
+Without --profile only the samples file is written. Records may come from the JSON file or, when the run was cut
+short (the JSON is written whole or not at all), from the RESULT lines of its log.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# FlashAttention-2 on sm90 through PyTorch (flash_fwd_kernel / flash_bwd_kernel, head dims 64 and 128).
+FLASH_GEOMETRY = {"forward": {"grid": "q", "tile_q": 128, "tile_kv": 64, "ctas_per_sm": 0},
+                  "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 128, "ctas_per_sm": 0}}
+
+
+def held_out():
+    shapes = set()
+    with open(os.path.join(ROOT, "bench/kernels/heldout_shapes.txt")) as f:
+        for line in f:
+            fields = line.split("#")[0].split()
+            if len(fields) == 5:
+                shapes.add((int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), fields[4] == "causal"))
+    return shapes
+
+
+def load_records(path, log):
+    if path and os.path.exists(path):
+        return json.load(open(path))
+    rows = []
+    for line in open(log):
+        if line.startswith("RESULT "):
+            rows.append(json.loads(line[len("RESULT "):]))
+    return rows
+
+
+def pairs(s, causal):
+    # Effective pairs as the simulator counts them (core AttendBlock::EffectivePairs): the diagonal counts half.
+    return s * (s + 1) / 2 - s / 2 if causal else float(s) * s
+
+
+def to_samples(records, backend):
+    skip = held_out()
+    kernels, dropped = [], 0
+    for r in records:
+        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+            continue
+        key = (r["B"], r["H"], r["S"], r["D"], bool(r["causal"]))
+        if key in skip:
+            dropped += 1
+            continue
+        mask = "causal" if r["causal"] else "full"
+        base = {"mask": mask, "head_dim": r["D"], "batch": r["B"], "heads": r["H"], "kv_heads": r["H"], "q": r["S"],
+                "kv": r["S"], "diagonal_offset": 0, "pairs": pairs(r["S"], r["causal"])}
+        kernels.append(dict(base, **{"pass": "forward", "us": r["fwd_ms"] * 1e3}))
+        bwd_ms = r["fwdbwd_ms"] - r["fwd_ms"]
+        if bwd_ms > 0:
+            kernels.append(dict(base, **{"pass": "backward", "us": bwd_ms * 1e3}))
+    return kernels, dropped
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("records", help="peer_bench.py sdpa --json output")
+    ap.add_argument("--log", default="", help="its log: RESULT lines are used when the JSON is missing")
+    ap.add_argument("--backend", default="FLASH_ATTENTION", choices=["FLASH_ATTENTION", "CUDNN_ATTENTION"])
+    ap.add_argument("--samples", required=True, help="write the kernel samples here")
+    ap.add_argument("--profile", default="", help="also fit: write the profile here")
+    ap.add_argument("--base", default="h100_pytorch_peer")
+    ap.add_argument("--tag", default="", help="prefix of every fitted number's source (card, date, commit)")
+    a = ap.parse_args(argv)
+    records = load_records(a.records, a.log)
+    kernels, dropped = to_samples(records, a.backend)
+    if not kernels:
+        print(f"peer_sdpa_fit: no {a.backend} records in {a.records}", file=sys.stderr)
+        return 1
+    card = next((r.get("gpu") for r in records if r.get("gpu")), "unknown")
+    torch = next((r.get("torch") for r in records if r.get("torch")), "unknown")
+    samples = {"sms": 132, "geometry": FLASH_GEOMETRY, "kernels": kernels,
+               "provenance": {"card": card, "torch": torch, "tool": "bench/peer/peer_bench.py sdpa",
+                              "backend": a.backend, "records": os.path.relpath(os.path.abspath(a.records), ROOT),
+                              "held_out_dropped": dropped}}
+    with open(a.samples, "w") as f:
+        json.dump(samples, f, indent=1)
+        f.write("\n")
+    print(f"peer_sdpa_fit: {len(kernels)} kernel samples ({a.backend}, {dropped} held-out records dropped) -> "
+          f"{a.samples}")
+    if a.profile:
+        binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
+        tag = a.tag or f"FIT from PyTorch SDPA {a.backend} single-GPU coverage ({card}, torch {torch})"
+        return subprocess.run([binary, "fit-profile", "--samples", a.samples, "--base", a.base, "--out", a.profile,
+                               "--tag", tag]).returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,175 @@
+// No silent extrapolation: the cost model counts every op whose cost leaves the profile's measured data (and along
+// which dimension), the summary reports the share, --strict makes it an error; a head dim without a table is scaled
+// from the measured ones by arithmetic intensity, monotone in D; the default profile is the validated one; memory over
+// the card's capacity is flagged.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/cost_model.h"
+#include "sim/profile.h"
+#include "sim/simulate.h"
+#include "tests/sim/sim_test_util.h"
+
+namespace ringlab::sim {
+namespace {
+
+HardwareProfile Bundled(const std::string& name) {
+  HardwareProfile hw;
+  EXPECT_TRUE(LoadProfile(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/" + name + ".json", &hw).ok()) << name;
+  return hw;
+}
+
+ScheduleConfig Config(int d, int64_t seq = 131072, int world = 8, Pass pass = Pass::kForward) {
+  ScheduleConfig c = testing::RingConfig(world, seq, Method::kAllToAll, pass);
+  c.problem.head_dim = d;
+  return c;
+}
+
+SimResult SimRun(const ScheduleConfig& cfg, const HardwareProfile& hw, bool strict = false, Status* st = nullptr) {
+  SimOptions opt;
+  opt.strict = strict;
+  SimResult r;
+  const Status s = Simulate(cfg, hw, opt, &r);
+  if (st) *st = s;
+  else EXPECT_TRUE(s.ok()) << s.message();
+  return r;
+}
+
+// A profile measured at D=128 only, over blocks of 1024..65536 tokens, B·H 8..64.
+HardwareProfile MeasuredAt128() {
+  HardwareProfile hw = testing::FlatProfile(400, 300);
+  hw.max_efficiency = 0.8;
+  for (AttentionTable& t : hw.attention) {
+    t.points = {{1024, 300}, {65536, 400}};
+    t.measured_batch_heads = {8, 64};
+  }
+  return hw;
+}
+
+TEST(SimExtrapolation, InsideTheTablesNothingIsExtrapolated) {
+  const SimResult r = SimRun(Config(128), MeasuredAt128());
+  EXPECT_GT(r.extrapolation.compute_ps, 0);
+  EXPECT_EQ(r.extrapolation.Share(), 0);
+  EXPECT_EQ(r.extrapolation.first_op, -1);
+  EXPECT_EQ(ExtrapolationLine(r.extrapolation), "extrapolated: none (every op's cost from measured data)");
+}
+
+TEST(SimExtrapolation, HeadDimWithoutATableIsCountedAndNamed) {
+  const SimResult r = SimRun(Config(64), MeasuredAt128());
+  // Every attend op is extrapolated; merges and copies are not attention and stay measured-free constants.
+  EXPECT_GT(r.extrapolation.Share(), 0.9);
+  EXPECT_GT(r.extrapolation.extrapolated_ps[int(Extrapolation::kHeadDim)], 0);
+  EXPECT_EQ(r.extrapolation.first_why, Extrapolation::kHeadDim);
+  EXPECT_NE(ExtrapolationLine(r.extrapolation).find("head dim without a table"), std::string::npos);
+  const nlohmann::json j = ToJson(r, false);
+  EXPECT_GT(j["extrapolation"]["by_dimension"]["head_dim"].get<double>(), 0.9);
+}
+
+TEST(SimExtrapolation, BlockSizeAndBatchHeadsOutsideTheMeasuredRange) {
+  // S=4096 over 8 ranks: 256-token blocks, below the table's 1024.
+  EXPECT_EQ(SimRun(Config(128, 4096), MeasuredAt128()).extrapolation.first_why, Extrapolation::kBlockSize);
+  // 128 query heads: B·H outside 8..64.
+  ScheduleConfig many = Config(128);
+  many.problem.heads = 128;
+  many.problem.kv_heads = 8;
+  EXPECT_EQ(SimRun(many, MeasuredAt128()).extrapolation.first_why, Extrapolation::kBatchHeads);
+}
+
+TEST(SimExtrapolation, NoTableAtAllIsTheRoofline) {
+  HardwareProfile hw = MeasuredAt128();
+  hw.attention.clear();
+  const SimResult r = SimRun(Config(128), hw);
+  EXPECT_EQ(r.extrapolation.first_why, Extrapolation::kNoTable);
+  EXPECT_GT(r.extrapolation.Share(), 0.9);
+}
+
+TEST(SimExtrapolation, StrictNamesTheFirstExtrapolatedOpAndItsDimension) {
+  Status st;
+  SimRun(Config(96), MeasuredAt128(), /*strict=*/true, &st);
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(st.IsInvalidArgument());  // exit 2 at the command line
+  EXPECT_NE(st.message().find("--strict"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("attend op"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("head dim without a table"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("rank 0"), std::string::npos) << st.message();
+  SimRun(Config(128), MeasuredAt128(), /*strict=*/true, &st);
+  EXPECT_TRUE(st.ok()) << st.message();
+}
+
+// Step time per head dim for a profile: never faster at a larger D (D=160 was predicted faster than D=128).
+void ExpectMonotoneInHeadDim(const HardwareProfile& hw, Pass pass) {
+  double previous = 0, previous_rate = 0;
+  for (int d : {7, 32, 64, 96, 128, 160, 192, 256}) {
+    const SimResult r = SimRun(Config(d, 65536, 4, pass), hw);
+    const double compute = r.extrapolation.compute_ps;
+    const double rate = r.summary.total_flops / compute;  // FLOP per ps of compute, all ranks
+    EXPECT_GE(compute, previous * (1 - 1e-9)) << hw.name << " D=" << d;
+    EXPECT_GE(rate, previous_rate * 0.97) << hw.name << " D=" << d;  // merges and copies do not scale with FLOPs
+    previous = compute;
+    previous_rate = rate;
+  }
+}
+
+TEST(SimExtrapolation, HeadDimFallbackIsMonotoneInD) {
+  ExpectMonotoneInHeadDim(MeasuredAt128(), Pass::kForward);
+  for (const char* name : {"h100_sxm", "h100_pytorch_peer", "h100_sxm_calibrated"})
+    for (Pass pass : {Pass::kForward, Pass::kBackward}) ExpectMonotoneInHeadDim(Bundled(name), pass);
+}
+
+TEST(SimExtrapolation, HeadDimFallbackScalesByArithmeticIntensity) {
+  // One measured head dim at 400 TFLOP/s, best rate 800 (peak 1000 × 0.8): half the time is the matrix products
+  // (∝ D), half the per-pair rest; D=64 takes 3/4 of D=128's time (rate 2/3), D=256 takes 3/2 (rate 4/3).
+  HardwareProfile hw = MeasuredAt128();
+  for (AttentionTable& t : hw.attention) t.points = {{1, 400}};
+  const CostModel at128(hw, Config(128)), at64(hw, Config(64)), at256(hw, Config(256));
+  AttendBlock b;
+  b.q_begin = 0, b.q_end = 8192, b.kv_begin = 0, b.kv_end = 8192;
+  EXPECT_NEAR(at128.AttendTflops(b), 400, 1e-6);
+  EXPECT_NEAR(at64.AttendTflops(b), 400 * 2.0 / 3, 1e-6);
+  EXPECT_NEAR(at256.AttendTflops(b), 400 * 4.0 / 3, 1e-6);
+}
+
+TEST(SimExtrapolation, TwoMeasuredHeadDimsGiveTheLineThroughBoth) {
+  // D=64 at 200, D=128 at 320 TFLOP/s: time per pair ∝ 64/200 = 0.32 and 128/320 = 0.4; D=96 on the line: 0.36, rate
+  // 96/0.36 = 266.7; D=192 beyond it: 0.48, rate 400.
+  HardwareProfile hw = MeasuredAt128();
+  hw.attention.clear();
+  for (const char* pass : {"forward", "backward"})
+    for (const char* mask : {"causal", "full"}) {
+      hw.attention.push_back(AttentionTable{pass, mask, 64, {{1, 200}}, "test"});
+      hw.attention.push_back(AttentionTable{pass, mask, 128, {{1, 320}}, "test"});
+    }
+  AttendBlock b;
+  b.q_begin = 0, b.q_end = 4096, b.kv_begin = 0, b.kv_end = 4096;
+  EXPECT_NEAR(CostModel(hw, Config(96)).AttendTflops(b), 96 / 0.36, 1e-6);
+  EXPECT_NEAR(CostModel(hw, Config(192)).AttendTflops(b), 192 / 0.48, 1e-6);
+}
+
+TEST(SimExtrapolation, MaskWithoutATableUsesTheOtherMasksAndSaysSo) {
+  HardwareProfile hw = MeasuredAt128();
+  std::erase_if(hw.attention, [](const AttentionTable& t) { return t.mask == "causal"; });
+  const SimResult r = SimRun(Config(128), hw);
+  EXPECT_EQ(r.extrapolation.first_why, Extrapolation::kMask);
+}
+
+TEST(SimDefaults, TheDefaultProfileIsTheValidatedOne) {
+  EXPECT_STREQ(kDefaultProfile, "h100_sxm_calibrated");
+  HardwareProfile hw;
+  ASSERT_TRUE(LoadProfile(kDefaultProfile, &hw).ok());
+  EXPECT_EQ(hw.name, "h100_sxm_calibrated");
+  EXPECT_STREQ(kBaseProfile, "h100_sxm");
+}
+
+TEST(SimMemory, OverCapacityIsFlagged) {
+  const HardwareProfile hw = Bundled("h100_sxm_calibrated");
+  ScheduleConfig big = Config(128, int64_t(16) << 20, 8);
+  big.method = Method::kAllGather;
+  const SimResult r = SimRun(big, hw);
+  EXPECT_TRUE(r.OverCapacity()) << r.summary.peak_memory_bytes;
+  EXPECT_EQ(ToJson(r, false)["memory_over_capacity"], true);
+  EXPECT_FALSE(SimRun(Config(128), hw).OverCapacity());
+}
+
+}  // namespace
+}  // namespace ringlab::sim
