@@ -174,9 +174,13 @@ int RunSweepCommand(const SweepFlags& f) {
   std::vector<ScheduleConfig> base;
   c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
   c.seq = 2;
+  c.ulysses = 1;  // checked per job (U must divide each world)
+  c.ring = 0;
   Status st = MakeConfigs(c, &base);
   if (!st.ok()) return ReportError(st);
   spec.base = base.front();
+  spec.base.ulysses = f.common.ulysses;
+  spec.base.ring = f.common.ring;
   if (!(st = ParseList("--worlds", f.worlds, &spec.worlds)).ok()) return ReportError(st);
   if (!(st = ParseList("--seqs", f.seqs, &spec.seqs)).ok()) return ReportError(st);
   std::stringstream ms(f.methods);
@@ -239,7 +243,7 @@ int RunSweepCommand(const SweepFlags& f) {
 
 std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   auto sf = std::make_shared<SimFlags>();
-  AddCommonOptions(s, &sf->common);
+  AddCommonOptions(s, &sf->common, /*placement_alias=*/false);
   s->add_option("--profile", sf->profile, "hardware profile: a bundled name (h100_sxm, h200, a100_sxm, b200, "
                                           "h100_pytorch_peer) or a path to a .json")
       ->capture_default_str();
@@ -256,7 +260,7 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
 
 std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   auto wf = std::make_shared<SweepFlags>();
-  AddCommonOptions(w, &wf->common);
+  AddCommonOptions(w, &wf->common, /*placement_alias=*/false);
   w->add_option("--profile", wf->profile, "hardware profile name or path")->capture_default_str();
   w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node (default: the profile's)");
   w->add_option("--placement", wf->placement, "rank to GPU: block | round-robin")->capture_default_str();

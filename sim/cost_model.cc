@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/ulysses_layout.h"
+
 namespace ringlab::sim {
 
-CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg) : hw_(hw), problem_(cfg.problem) {
+// Ulysses and hybrid schedules attend with H/U query heads (and their KV heads) per rank: the head-sharded blocks'
+// heads come from their FLOPs (HeadsOf), and the GQA group from the local problem.
+CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg)
+    : hw_(hw), problem_(cfg.ulysses > 1 ? UlyssesLayout(cfg).LocalProblem() : cfg.problem) {
   const std::string pass = cfg.pass == Pass::kForward ? "forward" : "backward";
   flops_per_pair_head_ = 4.0 * cfg.problem.head_dim * (cfg.pass == Pass::kForward ? 1.0 : 2.5);
   causal_ = hw.FindTable(pass, "causal", cfg.problem.head_dim);
