@@ -84,13 +84,14 @@ std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd) {
   cmd->add_option("--workers", o->workers, "simulation threads (0: one per core)")->capture_default_str();
   cmd->add_option("--json", o->json, "also write the ranked rows as JSON to FILE ('-': stdout, instead of the table)");
   cmd->footer(
-      "Examples:\n"
+      std::string("Examples:\n") +
       "  ringlab plan --heads 32 --kv-heads 8 --seq 131072 --nodes 1 --profile h100_sxm_calibrated\n"
       "  ringlab plan --heads 128 --kv-heads 8 --seq 1048576 --nodes 128 --json plan.json\n"
       "  ringlab plan --heads 64 --kv-heads 8 --seq 524288 --nodes 8 --shardings head-tail --json - | jq .rows[0]\n"
       "Every valid layout W = U × R is simulated forward and backward (Ulysses degree U dividing the heads, "
       "placement consecutive = Ulysses inside a node, strided = ring inside a node). Rows are ranked by forward + "
-      "backward step time; over-capacity memory ranks last.");
+      "backward step time; over-capacity memory ranks last.\n\n" +
+      cmd->get_footer());  // the exit codes, set by AddSubcommands
   return o;
 }
 
