@@ -43,6 +43,19 @@ std::vector<double> RunRanks(const HardwareProfile& hw, int world, int gpn, cons
   return end;
 }
 
+// Program 0 posts `op` at once; program 1 computes `us` first.
+std::vector<RankProgram> PromptAndDelayed(const SimOp& op, double us) {
+  std::vector<RankProgram> programs(2);
+  programs[0].streams[1] = {op};
+  programs[1] = programs[0];
+  SimOp kernel;
+  kernel.kind = OpKind::kAttend;
+  kernel.dur_ps = TimePs(us * kPsPerUs);
+  programs[1].streams[0] = {kernel};
+  programs[1].streams[1][0].need_done[0] = 1;
+  return programs;
+}
+
 std::vector<double> RunAllToAll(const HardwareProfile& hw, int world, int gpn, int u, int64_t bytes) {
   std::vector<RankProgram> programs(1);
   programs[0].streams[1] = {Collective(OpKind::kAllToAll, 0, bytes, 1, u)};
@@ -74,14 +87,7 @@ TEST(SimAllToAll, WaitsForTheLastMemberAndEndsTogether) {
   // 50 + 2 + (3/4)·B / 100 GB/s on all of them.
   const HardwareProfile hw = FlatProfile(1e12, 100, 2);
   const int64_t sent = 3 << 20;
-  std::vector<RankProgram> programs(2);
-  programs[0].streams[1] = {Collective(OpKind::kAllToAll, 0, sent, 1, 4)};
-  programs[1] = programs[0];
-  SimOp kernel;
-  kernel.kind = OpKind::kAttend;
-  kernel.dur_ps = TimePs(50 * kPsPerUs);
-  programs[1].streams[0] = {kernel};
-  programs[1].streams[1][0].need_done[0] = 1;
+  const std::vector<RankProgram> programs = PromptAndDelayed(Collective(OpKind::kAllToAll, 0, sent, 1, 4), 50);
   for (double end : RunRanks(hw, 4, 8, programs, {0, 0, 1, 0}))
     EXPECT_NEAR(end, 50 + 2 + double(sent) / 100e9 * 1e6, 1e-5);
 }
@@ -92,14 +98,7 @@ TEST(SimGroupCollectives, OnlyTheGroupTakesPart) {
   // the other group 100 us later. If the collective spanned every rank, all four would end together.
   const HardwareProfile hw = FlatProfile(1e12, 100, 3);
   const int64_t bytes = 4 << 20;
-  std::vector<RankProgram> programs(2);
-  programs[0].streams[1] = {Collective(OpKind::kAllGather, 0, bytes, 2, 2)};
-  programs[1] = programs[0];
-  SimOp kernel;
-  kernel.kind = OpKind::kAttend;
-  kernel.dur_ps = TimePs(100 * kPsPerUs);
-  programs[1].streams[0] = {kernel};
-  programs[1].streams[1][0].need_done[0] = 1;
+  const std::vector<RankProgram> programs = PromptAndDelayed(Collective(OpKind::kAllGather, 0, bytes, 2, 2), 100);
   const std::vector<double> end = RunRanks(hw, 4, 8, programs, {0, 1, 0, 1});
   const double x = 3 + double(bytes) / 100e9 * 1e6;
   EXPECT_NEAR(end[0], x, 1e-5);
