@@ -1,5 +1,6 @@
-"""Collects the per-case `ringlab plan` outputs of plan_llama3.sh into plan_llama3.json (all rows) and the tables
-section of plan_llama3.md (headline table + the top rows of every case). Usage: plan_llama3_collect.py OUT_DIR DEST"""
+"""Collects the per-case `ringlab plan` outputs of plan_llama3.sh into plan_llama3.json (all rows) and
+plan_llama3_tables.md.part: the summary table and the top rows of every case, pasted into plan_llama3.md between its
+hand-written caveats/headline and comparison. Usage: plan_llama3_collect.py OUT_DIR DEST"""
 import json
 import os
 import sys
