@@ -224,9 +224,13 @@ int RunSweepCommand(const SweepFlags& flags) {
   std::vector<ScheduleConfig> base;
   c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
   c.seq = 2;
+  c.ulysses = 1;  // checked per job (U must divide each world)
+  c.ring = 0;
   Status st = MakeConfigs(c, &base);
   if (!st.ok()) return ReportError(st);
   spec.base = base.front();
+  spec.base.ulysses = f.common.ulysses;
+  spec.base.ring = f.common.ring;
   if (!(st = ParseList("--worlds", f.worlds, &spec.worlds)).ok()) return ReportError(st);
   if (!(st = ParseList("--seqs", f.seqs, &spec.seqs)).ok()) return ReportError(st);
   std::stringstream ms(f.methods);
@@ -308,7 +312,7 @@ constexpr const char* kStrictHelp =
 
 std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   auto sf = std::make_shared<SimFlags>();
-  AddCommonOptions(s, &sf->common);
+  AddCommonOptions(s, &sf->common, /*placement_alias=*/false);
   s->add_option("--profile", sf->profile, kProfileHelp)->capture_default_str();
   s->add_option("--nodes", sf->nodes, "nodes (default: as many as the world needs)");
   s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node (default: the profile's)");
@@ -324,7 +328,7 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
 
 std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   auto wf = std::make_shared<SweepFlags>();
-  AddCommonOptions(w, &wf->common);
+  AddCommonOptions(w, &wf->common, /*placement_alias=*/false);
   wf->app = w;
   w->add_option("--profile", wf->profile, kProfileHelp)->capture_default_str();
   w->add_flag("--strict", wf->strict, "a job with any extrapolated op fails (error column; exit 1)");

@@ -24,6 +24,10 @@ struct SweepFlags;  // cmd_sim.cc
 std::shared_ptr<SweepFlags> SetupSweep(CLI::App* cmd);
 int RunSweepCommand(const SweepFlags& flags);
 
+struct PlanOptions;  // cmd_plan.cc
+std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd);
+int RunPlan(const PlanOptions& options);
+
 struct ViewOptions;  // cmd_view.cc
 std::shared_ptr<ViewOptions> SetupView(CLI::App* cmd);
 int RunView(const ViewOptions& options);

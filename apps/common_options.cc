@@ -2,7 +2,7 @@
 
 namespace ringlab::cli {
 
-void AddCommonOptions(CLI::App* app, CommonOptions* o) {
+void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
   app->add_option("--world,-w", o->world, "number of ranks (GPUs)")->capture_default_str();
   app->add_option("--batch,-b", o->batch, "batch size")->capture_default_str();
   app->add_option("--heads", o->heads, "query heads")->capture_default_str();
@@ -19,6 +19,15 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o) {
   app->add_option("--dtype", o->dtype, "element type: bf16 | fp16 | fp32 | fp64")->capture_default_str();
   app->add_flag("--unfused-merge", o->unfused_merge, "merge partial outputs in separate ops (as PyTorch does)");
   app->add_flag("--pack-kv", o->pack_kv, "copy K and V into one buffer before each send (as PyTorch does)");
+  app->add_option("--ulysses,-u", o->ulysses,
+                  "Ulysses degree U: head all-to-all inside groups of U ranks (U = world: pure Ulysses; must divide "
+                  "world and heads)")
+      ->capture_default_str();
+  app->add_option("--ring,-r", o->ring, "ring degree R across the groups (0: world / ulysses; else U × R = world)")
+      ->capture_default_str();
+  app->add_option(placement_alias ? "--placement,--ulysses-placement" : "--ulysses-placement", o->placement,
+                  "consecutive (Ulysses groups of consecutive ranks: inside a node) | strided (the ring inside a node)")
+      ->capture_default_str();
 }
 
 Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs) {
@@ -40,12 +49,16 @@ Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs)
   if (!sharding) return Status::InvalidArgument("--sharding '" + o.sharding + "' is not one of contiguous, head-tail");
   auto dtype = ParseDType(o.dtype);
   if (!dtype) return Status::InvalidArgument("--dtype '" + o.dtype + "' is not one of bf16, fp16, fp32, fp64");
+  auto placement = ParsePlacement(o.placement);
+  if (!placement)
+    return Status::InvalidArgument("--placement '" + o.placement + "' is not one of consecutive, strided");
   Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim,
             .dtype = *dtype, .causal = o.causal};
   for (Method m : methods)
     for (Pass pass : passes) {
       ScheduleConfig cfg{.problem = p, .world = o.world, .sharding = *sharding, .method = m, .pass = pass,
-                         .variants = {.fused_merge = !o.unfused_merge, .pack_kv = o.pack_kv}};
+                         .variants = {.fused_merge = !o.unfused_merge, .pack_kv = o.pack_kv},
+                         .ulysses = o.ulysses, .ring = o.ring, .placement = *placement};
       RINGLAB_RETURN_IF_ERROR(ValidateConfig(cfg));
       configs->push_back(cfg);
     }

@@ -26,10 +26,15 @@ struct CommonOptions {
   std::string dtype = "bf16";
   bool unfused_merge = false;
   bool pack_kv = false;
+  int ulysses = 1;                        // Ulysses degree U (head all-to-all group size)
+  int ring = 0;                           // ring degree R (0: world / ulysses)
+  std::string placement = "consecutive";  // consecutive | strided (where the Ulysses groups lie)
 };
 
-// Adds the shared flags to `app` (a subcommand), writing into `opts`.
-void AddCommonOptions(CLI::App* app, CommonOptions* opts);
+// Adds the shared flags to `app` (a subcommand), writing into `opts`. The Ulysses placement is
+// --ulysses-placement, also spelled --placement unless `placement_alias` is false (sim and sweep, whose --placement
+// already places ranks on GPUs: block | round-robin).
+void AddCommonOptions(CLI::App* app, CommonOptions* opts, bool placement_alias = true);
 
 // One config per (method, pass) the flags select, in the order allgather, alltoall × forward, backward.
 // Errors name the flag and the allowed values.

@@ -22,6 +22,10 @@ const std::vector<Subcommand> kSubcommands = {
     MakeSubcommand("sim", "simulate one pass (or both) of the schedule on a hardware profile", SetupSim, RunSim),
     MakeSubcommand("sweep", "simulate a grid of world sizes, sequence lengths, methods and passes", SetupSweep,
                    RunSweepCommand),
+    MakeSubcommand("plan",
+                   "Choose a context-parallel layout: simulate every valid (method, Ulysses × ring, placement, "
+                   "sharding) for a model's attention on a cluster and rank them",
+                   SetupPlan, RunPlan),
     MakeSubcommand("view",
                    "Open traces in the interactive timeline viewer (ringlab-view; its --help lists every option)",
                    SetupView, RunView),

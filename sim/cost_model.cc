@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "core/ulysses_layout.h"
+
 namespace ringlab::sim {
 
 const char* ExtrapolationName(Extrapolation e) {
@@ -98,7 +100,10 @@ CostModel::TableChoice CostModel::Choose(const HardwareProfile& hw, const std::s
   return {same[0], same.size() > 1 ? same[1] : nullptr, why};
 }
 
-CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg) : hw_(hw), problem_(cfg.problem) {
+// Ulysses and hybrid schedules attend with H/U query heads (and their KV heads) per rank: the head-sharded blocks'
+// heads come from their FLOPs (HeadsOf), and the GQA group from the local problem.
+CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg)
+    : hw_(hw), problem_(cfg.ulysses > 1 ? UlyssesLayout(cfg).LocalProblem() : cfg.problem) {
   const std::string pass = cfg.pass == Pass::kForward ? "forward" : "backward";
   flops_per_pair_head_ = 4.0 * cfg.problem.head_dim * (cfg.pass == Pass::kForward ? 1.0 : 2.5);
   causal_choice_ = Choose(hw, pass, "causal", cfg.problem.head_dim);

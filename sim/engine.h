@@ -4,9 +4,10 @@
 // Semantics are core/schedule.h's: per rank a compute and a comm stream, each running its ops in order; an op starts
 // when its stream is free and its dependencies are done; consecutive comm ops of one group are posted together and
 // the stream is free again when all of them finish (dependents see them done then, as after an NCCL group);
-// send/recv match by (sender, receiver, tag) as a rendezvous; collectives match by tag across all ranks and run as
-// W−1 ring steps (rank r sends a 1/(W−1) chunk to rank r+1 each step, and starts step k+1 once its step-k send and
-// receive are done). A transfer takes latency + bytes / rate, where the rate is the smallest equal share of the two
+// send/recv match by (sender, receiver, tag) as a rendezvous; all-gather and reduce-scatter match by (tag, first rank
+// of their communicator: every rank, or the rank's ring group when ulysses > 1) and run as n−1 ring steps over its n
+// ranks (each sends a 1/(n−1) chunk to its successor each step, and starts step k+1 once its step-k send and receive
+// are done); all-to-alls match the same way among a Ulysses group (engine_alltoall.cc). A transfer takes latency + bytes / rate, where the rate is the smallest equal share of the two
 // ports it uses (egress of the sender, ingress of the receiver), recomputed whenever a flow joins or leaves a port.
 // Compute runs (1 + comm_slowdown)× slower while the rank's comm stream is busy. A transfer posted while a compute op
 // runs on either end starts only after comm_start_wait × that op's remaining time when the op has at least one CTA
@@ -122,7 +123,8 @@ class Engine {
     TimePs last, bytes_end, latency;
     uint32_t version;
     bool collective;
-    int32_t src, dst, src_pos, dst_pos;  // p2p: comm positions; collective: dst_pos = tag
+    bool alltoall = false;  // one member's all-to-all traffic through one port kind (engine_alltoall.cc)
+    int32_t src, dst, src_pos, dst_pos;  // p2p: comm positions; collective and all-to-all: dst_pos = CollectiveKey
     double scale;  // p2p on NVLink with a measured time table: the table's time over the line's (rate multiplier)
   };
   struct Collective {
@@ -132,7 +134,21 @@ class Engine {
     std::vector<TimePs> ready;  // per rank: when its first ring step can start (comm_start_wait)
     std::vector<uint8_t> sending;
     int32_t finished = 0;
+    // The communicator: every rank (size 0, arrays indexed by representative) or the members first + i·stride
+    // (arrays indexed by member i; group collectives run on the general engine only).
+    int32_t first = 0, stride = 1, size = 0;
+    int Slot(int rank) const { return size == 0 ? rank : (rank / stride) % size; }
   };
+  // An all-to-all of one Ulysses group (engine_alltoall.cc): starts when every member has posted, completes on every
+  // member when the last member's flows are done.
+  struct AllToAll {
+    int32_t first = 0, stride = 1, size = 0, arrived = 0, flows_left = 0;
+    int64_t bytes = 0;  // each member sends this much in all (op.bytes)
+    std::vector<int32_t> pos;
+    std::vector<TimePs> ready;
+  };
+  // The map key of a collective: its tag and the first rank of its communicator.
+  int32_t CollectiveKey(int tag, int first) const { return tag * world_ + first; }
 
   const SimOp& OpAt(int rank, int stream, int pos) const {
     return programs_[program_of_rank_[rank]].streams[stream][pos];
@@ -157,8 +173,9 @@ class Engine {
   void CompleteComm(int rank, int pos, TimePs now);
   void UpdateComputeRate(int rank, TimePs now);
   // src/dst: representatives (state); route_src/route_dst: the actual ranks whose route the transfer takes.
+  // `alltoall`: an all-to-all flow (collective set too): the link latency, no table scaling (engine_alltoall.cc).
   void StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
-                 bool collective, int src_pos, int dst_pos, TimePs now, bool ring = false);
+                 bool collective, int src_pos, int dst_pos, TimePs now, bool ring = false, bool alltoall = false);
   // Whether rank r's comm group in flight sends and receives with two peers (a ring step), not one.
   bool GroupIsRing(int r) const;
   void PushCompute(int rank, TimePs t);
@@ -169,7 +186,12 @@ class Engine {
   void ComputeStateChanged(int rank, TimePs now);
   void RescheduleFlow(int32_t f, TimePs now);
   void FinishFlow(int32_t f, TimePs now);
-  void TryCollectiveStep(Collective& c, int tag, int rank, TimePs now);
+  void TryCollectiveStep(Collective& c, int key, int rank, TimePs now);
+  // The ring successor of `rank` in collective c (the next rank of the world, or of its group).
+  int CollectiveNext(const Collective& c, int rank) const;
+  // All-to-all (engine_alltoall.cc): a member posts; one of its flows is done.
+  void PostAllToAll(int rank, int pos, TimePs now, TimePs ready);
+  void FinishAllToAllFlow(const Flow& fl, TimePs now);
   void Record(int rank, int stream, int pos, TimePs start, TimePs end);
   // Rank r's running compute op ends at `now`.
   void ComputeDone(int r, TimePs now);
@@ -228,6 +250,7 @@ class Engine {
   };
   std::vector<PortFlows> port_flows_;
   std::map<int32_t, Collective> collectives_;
+  std::map<int32_t, AllToAll> alltoalls_;
   std::vector<const RankSchedule*> traced_;
   std::vector<TraceEvent> trace_;
   EngineStats stats_;

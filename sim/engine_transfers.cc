@@ -20,7 +20,8 @@ bool Engine::TakePending(InlineVec<Pending, 2>* posted, int src, int tag, Pendin
 
 void Engine::Post(int r, int pos, TimePs now) {
   const SimOp& op = OpAt(r, 1, pos);
-  const bool collective = op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter;
+  const bool collective =
+      op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter || op.kind == OpKind::kAllToAll;
   const TimePs ready = ReadyAt(r, now, collective ? world_ : 2);
   switch (op.kind) {
     case OpKind::kSend: {
@@ -50,38 +51,55 @@ void Engine::Post(int r, int pos, TimePs now) {
     }
     case OpKind::kAllGather:
     case OpKind::kReduceScatter: {
-      Collective& c = collectives_[op.tag];
+      // A group collective (group_size > 0) runs on the general engine (period_ == world_): ranks are actual ranks.
+      const int n = op.group_size > 0 ? op.group_size : world_;
+      const int first = op.group_size > 0 ? r - r % (op.group_stride * n) + r % op.group_stride : 0;
+      const int key = CollectiveKey(op.tag, first);
+      Collective& c = collectives_[key];
       if (c.pos.empty()) {
-        c.pos.assign(period_, -1);
-        c.sent.assign(period_, 0);
-        c.recvd.assign(period_, 0);
-        c.sending.assign(period_, 0);
-        c.ready.assign(period_, 0);
-        c.chunk = world_ > 1 ? op.bytes / (world_ - 1) : 0;
+        const int slots = op.group_size > 0 ? n : period_;
+        c.first = first;
+        c.stride = op.group_stride;
+        c.size = op.group_size;
+        c.pos.assign(slots, -1);
+        c.sent.assign(slots, 0);
+        c.recvd.assign(slots, 0);
+        c.sending.assign(slots, 0);
+        c.ready.assign(slots, 0);
+        c.chunk = n > 1 ? op.bytes / (n - 1) : 0;
       }
-      c.pos[r] = pos;
-      c.ready[r] = ready;
-      if (++c.arrived == period_)
-        for (int x = 0; x < period_; ++x) TryCollectiveStep(c, op.tag, x, now);
+      c.pos[c.Slot(r)] = pos;
+      c.ready[c.Slot(r)] = ready;
+      if (++c.arrived == int(c.pos.size()))
+        for (int i = 0; i < int(c.pos.size()); ++i) TryCollectiveStep(c, key, c.size == 0 ? i : first + i * c.stride, now);
       return;
     }
+    case OpKind::kAllToAll:
+      PostAllToAll(r, pos, now, ready);
+      return;
     default:
       throw std::logic_error("compute op kind on the comm stream");
   }
 }
 
-void Engine::TryCollectiveStep(Collective& c, int tag, int x, TimePs now) {
-  const int steps = world_ - 1;
-  if (c.sending[x] || c.sent[x] >= steps || c.recvd[x] < c.sent[x]) return;
-  c.sending[x] = 1;
-  const int next = (x + 1) % world_;
-  const TimePs wait = c.sent[x] == 0 ? std::max<TimePs>(0, std::max(c.ready[x], c.ready[next % period_]) - now) : 0;
+int Engine::CollectiveNext(const Collective& c, int x) const {
+  return c.size == 0 ? (x + 1) % world_ : c.first + (c.Slot(x) + 1) % c.size * c.stride;
+}
+
+void Engine::TryCollectiveStep(Collective& c, int key, int x, TimePs now) {
+  const int steps = c.size == 0 ? world_ - 1 : c.size - 1;
+  const int i = c.Slot(x);
+  if (c.sending[i] || c.sent[i] >= steps || c.recvd[i] < c.sent[i]) return;
+  c.sending[i] = 1;
+  const int next = CollectiveNext(c, x);
+  const TimePs wait =
+      c.sent[i] == 0 ? std::max<TimePs>(0, std::max(c.ready[i], c.ready[c.Slot(next % period_)]) - now) : 0;
   const TimePs step_latency = params_.collective_hop_latency_ps >= 0 ? 0 : params_.collective_step_latency_ps;
-  StartFlow(x, next % period_, x, next, c.chunk, step_latency + wait, true, x, tag, now);
+  StartFlow(x, next % period_, x, next, c.chunk, step_latency + wait, true, x, key, now);
 }
 
 void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
-                       bool collective, int src_pos, int dst_pos, TimePs now, bool ring) {
+                       bool collective, int src_pos, int dst_pos, TimePs now, bool ring, bool alltoall) {
   int32_t f;
   if (!free_flows_.empty()) {
     f = free_flows_.back();
@@ -104,17 +122,18 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   fl.last = now;
   fl.bytes_end = std::numeric_limits<TimePs>::max();
   const TimePs hop_latency = params_.collective_hop_latency_ps;
-  fl.latency = (collective && hop_latency >= 0 ? hop_latency : lat) + extra_latency;
+  fl.latency = (collective && !alltoall && hop_latency >= 0 ? hop_latency : lat) + extra_latency;
   fl.collective = collective;
+  fl.alltoall = alltoall;
   fl.src = src;
   fl.dst = dst;
   fl.src_pos = src_pos;
   fl.dst_pos = dst_pos;
   fl.scale = 1;
-  if (!collective && out_port % 4 < 2 && in_port % 4 < 2 && bytes > 0) {
+  if ((!collective || alltoall) && out_port % 4 < 2 && in_port % 4 < 2 && bytes > 0) {
     // NVLink with a measured time table: the whole measured time becomes the flow's (its latency included, so a
     // transfer beside a kernel stretches as a whole, as measured), at the rate that gives it.
-    const double table_us = hw_.P2pTimeUs(ring, bytes);
+    const double table_us = alltoall ? hw_.AllToAllTimeUs(bytes) : hw_.P2pTimeUs(ring, bytes);
     if (table_us > 0) {
       const double line_us = double(bytes) / std::min(topo_.PortBytesPerPs(out_port), topo_.PortBytesPerPs(in_port)) * 1e-6;
       fl.scale = std::clamp(line_us / table_us, 1e-3, 5.0);
@@ -194,23 +213,28 @@ void Engine::FinishFlow(int32_t f, TimePs now) {
     CompleteComm(fl.dst, fl.dst_pos, now);
     return;
   }
-  const int tag = fl.dst_pos;
-  Collective& c = collectives_.at(tag);
-  c.sending[fl.src] = 0;
-  ++c.sent[fl.src];
-  ++c.recvd[fl.dst];
-  const int steps = world_ - 1;
+  if (fl.alltoall) {
+    FinishAllToAllFlow(fl, now);
+    return;
+  }
+  const int key = fl.dst_pos;
+  Collective& c = collectives_.at(key);
+  c.sending[c.Slot(fl.src)] = 0;
+  ++c.sent[c.Slot(fl.src)];
+  ++c.recvd[c.Slot(fl.dst)];
+  const int steps = c.size == 0 ? world_ - 1 : c.size - 1;
   for (int x : {fl.src, fl.dst}) {
-    if (c.sent[x] == steps && c.recvd[x] == steps && c.pos[x] >= 0) {
-      const int pos = c.pos[x];
-      c.pos[x] = -1;
+    const int i = c.Slot(x);
+    if (c.sent[i] == steps && c.recvd[i] == steps && c.pos[i] >= 0) {
+      const int pos = c.pos[i];
+      c.pos[i] = -1;
       ++c.finished;
       CompleteComm(x, pos, now);
     } else {
-      TryCollectiveStep(c, tag, x, now);
+      TryCollectiveStep(c, key, x, now);
     }
   }
-  if (c.finished == period_) collectives_.erase(tag);
+  if (c.finished == int(c.pos.size())) collectives_.erase(key);
 }
 
 }  // namespace ringlab::sim

@@ -37,8 +37,10 @@ const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const 
   return nullptr;
 }
 
-double HardwareProfile::P2pTimeUs(bool ring, int64_t bytes) const {
-  const auto& t = ring && !p2p_time_ring_us.empty() ? p2p_time_ring_us : p2p_time_pair_us;
+namespace {
+
+// A [bytes, us] table's time for `bytes`: log-log interpolation, beyond its ends the NVLink line's slope.
+double TableTimeUs(const std::vector<std::pair<int64_t, double>>& t, double nvlink_gbps, int64_t bytes) {
   if (t.empty() || bytes <= 0) return -1;
   const double per_byte_us = 1.0 / (nvlink_gbps * 1e3);  // the line's slope beyond the table
   if (bytes <= t.front().first) return std::max(0.0, t.front().second - double(t.front().first - bytes) * per_byte_us);
@@ -49,6 +51,14 @@ double HardwareProfile::P2pTimeUs(bool ring, int64_t bytes) const {
   const double y0 = std::log(t[i - 1].second), y1 = std::log(t[i].second);
   return std::exp(y0 + (y1 - y0) * (std::log(double(bytes)) - x0) / (x1 - x0));
 }
+
+}  // namespace
+
+double HardwareProfile::P2pTimeUs(bool ring, int64_t bytes) const {
+  return TableTimeUs(ring && !p2p_time_ring_us.empty() ? p2p_time_ring_us : p2p_time_pair_us, nvlink_gbps, bytes);
+}
+
+double HardwareProfile::AllToAllTimeUs(int64_t bytes) const { return TableTimeUs(alltoall_time_us, nvlink_gbps, bytes); }
 
 double HardwareProfile::HeldSmsFor(bool collective, bool ring, int64_t bytes) const {
   const auto& t = collective ? held_sms_collective : ring ? held_sms_ring : held_sms_pair;

@@ -118,6 +118,11 @@ struct HardwareProfile {
   std::vector<std::pair<int64_t, double>> p2p_time_pair_us, p2p_time_ring_us;
   // The table's time for `bytes` (log-log interpolation; beyond its ends the line's slope), or −1 without a table.
   double P2pTimeUs(bool ring, int64_t bytes) const;
+  // All-to-all among the GPUs of one node (NCCL grouped send/recv; network.alltoall_time_us.nvlink, [bytes one member
+  // sends in all, us] ascending), when measured. Empty: the NVLink/NIC line, and simulated all-to-alls are reported
+  // as extrapolated. AllToAllTimeUs interpolates as P2pTimeUs, or −1 without a table.
+  std::vector<std::pair<int64_t, double>> alltoall_time_us;
+  double AllToAllTimeUs(int64_t bytes) const;
   double BesideRate(bool forward) const {
     return !forward && backward_comm_rate_beside_compute > 0 ? backward_comm_rate_beside_compute : comm_rate_beside_compute;
   }

@@ -299,6 +299,15 @@ Status ParseNetwork(const Reader& rd, const json& n, HardwareProfile* p, double*
       RINGLAB_RETURN_IF_ERROR(ParseBytesTable(rd, v, field, key, /*positive=*/true,
                                               "entries must be [bytes > 0, us > 0] with ascending bytes", dst));
   }
+  if (n.contains("alltoall_time_us")) {
+    const json& v = n.at("alltoall_time_us");
+    const std::string field = "network.alltoall_time_us";
+    if (!v.is_object() || !v.contains("source") || !v.at("source").is_string())
+      return rd.Error(field, "must be an object {\"nvlink\": [[bytes, us], ...], \"source\": string}");
+    RINGLAB_RETURN_IF_ERROR(ParseBytesTable(rd, v, field, "nvlink", /*positive=*/true,
+                                            "entries must be [bytes > 0, us > 0] with ascending bytes",
+                                            &p->alltoall_time_us));
+  }
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "collective_hop_latency_us", 0, 1e6, &p->collective_hop_latency_us,
                                     /*required=*/false));
   return Status::Ok();

@@ -32,6 +32,8 @@ struct SimOp {
   int32_t need_posted = 0;        // compute ops: and once this many comm ops are posted (core/start_order.h)
   int32_t peer_offset = -1;       // (peer − rank) mod W, or −1
   int32_t tag = -1;
+  // Collectives: the communicator as (stride, size), see collective_groups.h; size 0 = every rank.
+  int32_t group_stride = 1, group_size = 0;
   int64_t bytes = 0;              // comm ops only (compute ops carry their cost in dur_ps)
   TimePs dur_ps = 0;              // compute ops: duration alone
   bool operator==(const SimOp&) const = default;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/config_json.h"
+#include "sim/collective_groups.h"
 
 namespace ringlab::sim {
 namespace {
@@ -66,7 +67,8 @@ Compiled CompileAll(const ScheduleConfig& cfg, const HardwareProfile& hw, const 
     c.kept_index[r] = int(c.kept.size());
     c.kept.push_back(std::move(rs));
   };
-  if (opt.share_probe_above > 0 && w > opt.share_probe_above) {
+  // Sharing by sample is proven for whole-world collectives only: Ulysses and hybrid schedules compile every rank.
+  if (opt.share_probe_above > 0 && w > opt.share_probe_above && cfg.ulysses <= 1) {
     std::vector<RankProgram> sample;
     bool equal = true;
     for (int r : SampleRanks(w)) {
@@ -90,6 +92,7 @@ Compiled CompileAll(const ScheduleConfig& cfg, const HardwareProfile& hw, const 
   for (int r = 0; r < w; ++r) {
     RankSchedule rs = BuildRankSchedule(cfg, r);
     RankProgram p = CompileRank(rs, r, w, cost, hw.listed_start_order);
+    AssignCollectiveGroups(cfg, r, &p);
     c.schedule_op_count += int64_t(rs.ops.size());
     const uint64_t h = HashProgram(p);
     int found = -1;
@@ -147,6 +150,8 @@ int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& pro
   const int w = topo.world();
   std::vector<int> offsets;
   for (const RankProgram& p : programs)
+    if (NeedsGeneralEngine(p)) return w;  // all-to-all or group collectives: no symmetric run (README "Symmetry")
+  for (const RankProgram& p : programs)
     for (const SimOp& o : p.streams[1]) {
       if (o.kind == OpKind::kAllGather || o.kind == OpKind::kReduceScatter) offsets.push_back(1 % w);
       else if (o.peer_offset >= 0) offsets.push_back(o.peer_offset);
@@ -197,6 +202,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
                                    CostModel(hw, cfg).DescribeExtrapolation(rs.ops[res.extrapolation.first_op]) +
                                    "; " + share + " of the simulated compute time is extrapolated");
   }
+  res.alltoall_extrapolated = cfg.ulysses > 1 && hw.alltoall_time_us.empty();
 
   const auto t1 = std::chrono::steady_clock::now();
   int period = w;
@@ -251,6 +257,7 @@ nlohmann::json ToJson(const SimResult& r, bool per_rank) {
   j["programs_shared_by_sample"] = r.programs_shared_by_sample;
   j["symmetry_period"] = r.symmetry_period;
   j["symmetry_fallback"] = r.symmetry_fallback;
+  if (r.config.ulysses > 1) j["alltoall_cost"] = r.alltoall_extrapolated ? "extrapolated" : "measured";
   j["engine"] = {{"ops", r.stats.ops}, {"events", r.stats.events}, {"flows", r.stats.flows}};
   j["extrapolation"] = ExtrapolationJson(r.extrapolation);
   j["memory_capacity_gib"] = r.memory_capacity_gib;

@@ -55,6 +55,8 @@ struct SimResult {
   bool programs_shared_by_sample = false;
   int symmetry_period = 0;        // ranks simulated: P < W when the symmetric run was used, else W
   bool symmetry_fallback = false;  // a symmetric run was tried, met a case it cannot prove exact, and was redone
+  // Ulysses/hybrid: the all-to-all costs come from the NVLink/NIC line, not a measured table (network.alltoall_time_us).
+  bool alltoall_extrapolated = false;
   double compile_s = 0, run_s = 0;  // host wall time
   // Every rank's compute time and how much of it is extrapolated (cost_model.h), and the card's memory for the
   // over-capacity flag (summary.peak_memory_bytes > memory_capacity_gib).

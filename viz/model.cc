@@ -8,13 +8,14 @@ namespace ringlab::viz {
 
 std::string_view VizKindName(VizKind k) {
   static constexpr std::string_view kNames[kVizKindCount] = {
-      "attend", "send", "recv", "all-gather", "reduce-scatter", "merge", "copy", "prepare", "kernel", "comm", "host"};
+      "attend", "send",   "recv",   "all-gather", "reduce-scatter", "merge",
+      "copy",   "prepare", "all-to-all", "kernel", "comm",        "host"};
   return size_t(k) < kVizKindCount ? kNames[size_t(k)] : "?";
 }
 
 bool IsCommKind(VizKind k) {
   return k == VizKind::kSend || k == VizKind::kRecv || k == VizKind::kAllGather || k == VizKind::kReduceScatter ||
-         k == VizKind::kCommOther;
+         k == VizKind::kAllToAll || k == VizKind::kCommOther;
 }
 bool IsComputeKind(VizKind k) { return !IsCommKind(k) && k != VizKind::kHost; }
 

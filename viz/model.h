@@ -29,11 +29,12 @@ namespace ringlab::viz {
 // Op kinds the viewer colours: core's eight, then kinds met only in foreign traces.
 enum class VizKind : uint8_t {
   kAttend, kSend, kRecv, kAllGather, kReduceScatter, kMerge, kCopy, kPrepare,  // = core OpKind values
+  kAllToAll,   // = OpKind::kAllToAll: the Ulysses head all-to-all of the rank's group
   kKernel,     // a GPU compute kernel of a foreign trace
   kCommOther,  // a foreign communication kernel (NCCL all-reduce, ...)
   kHost,       // host-side (CPU) activity of a foreign trace: drawn, left out of compute/comm statistics
 };
-inline constexpr int kVizKindCount = 11;
+inline constexpr int kVizKindCount = 12;
 std::string_view VizKindName(VizKind k);
 bool IsCommKind(VizKind k);
 bool IsComputeKind(VizKind k);  // counts as compute in the statistics (not comm, not host)

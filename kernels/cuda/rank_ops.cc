@@ -109,6 +109,7 @@ Status RankRunner::NcclOp(const Op& op) {
                                     r_.comm_stream),
                   "ncclReduceScatter");
     }
+    case OpKind::kAllToAll: return AllToAll(op);
     default: return Error("not a communication op");
   }
 }

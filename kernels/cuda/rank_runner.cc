@@ -90,6 +90,11 @@ Status RankRunner::Allocate() {
       w = std::max(w, b.bytes);
     }
   }
+  for (const Schedule* s : {job_.fwd, job_.bwd})
+    if (s && AllToAllStagingBytes(*s, r_.rank) > 0) {
+      int64_t& w = want[{int(kAllToAllStaging.kind), int(kAllToAllStaging.slot)}];
+      w = std::max(w, AllToAllStagingBytes(*s, r_.rank));
+    }
   for (const auto& [key, bytes] : want) {
     Buffer b;
     b.bytes = bytes;

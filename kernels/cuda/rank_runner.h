@@ -28,6 +28,9 @@ struct Fault {
 
 Fault FaultFromEnv();
 
+// Bytes of the all-to-all staging buffer rank `rank` of `s` needs (0 without all-to-alls; rank_alltoall.cc).
+int64_t AllToAllStagingBytes(const Schedule& s, int rank);
+
 // What every rank thread of one Run needs.
 struct Job {
   int world = 1;
@@ -99,6 +102,9 @@ class RankRunner {
   Status AttendForward(const Op& op, cudaStream_t st);
   Status AttendBackward(const Op& op, cudaStream_t st);
   Status NcclOp(const Op& op);
+  // rank_alltoall.cc: the Ulysses all-to-all, through the staging buffer kAllToAllStaging.
+  Status AllToAll(const Op& op);
+  static constexpr BufferRef kAllToAllStaging{BufferKind::kQ, 255};
 
   // rank_results.cc: results to the root and the root's RunResult.
   Status GatherToRoot(const void* host, int64_t bytes, std::vector<std::vector<char>>* out);

@@ -74,3 +74,43 @@ TEST(CliView, HandsOverToTheViewerWhichNamesAMissingFile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliUlysses, LayoutErrorsAreOneLineFromTheValidator) {
+  ExpectBadInput("schedule --world 8 --ulysses 3", "ulysses U=3 must divide world");
+  ExpectBadInput("schedule --world 8 --ulysses 2 --ring 2", "ring R=2");
+  ExpectBadInput("schedule --world 8 --heads 12 --kv-heads 4 --ulysses 8", "must divide heads");
+  ExpectBadInput("schedule --world 8 --ulysses 2 --placement diagonal", "--placement");
+  ExpectBadInput("sim --world 8 --ulysses 2 --ulysses-placement diagonal", "--placement");
+}
+
+TEST(CliUlysses, CheckAndSimRunAHybrid) {
+  Result c = RunRinglab("check --world 4 --ulysses 2 --placement strided --seq 64 --heads 4 --kv-heads 2 --pass both");
+  EXPECT_EQ(c.code, 0) << c.output;
+  EXPECT_NE(c.output.find("PASS"), std::string::npos) << c.output;
+  Result s = RunRinglab("sim --world 16 --ulysses 4 --ulysses-placement strided --seq 65536 --json -");
+  ASSERT_EQ(s.code, 0) << s.output;
+  EXPECT_NE(s.output.find("\"alltoall_cost\": \"extrapolated\""), std::string::npos) << s.output;
+}
+
+TEST(CliPlan, RanksEveryLayoutAndWritesJson) {
+  Result r = RunRinglab("plan --heads 32 --kv-heads 8 --seq 16384 --gpus-per-node 8 --nodes 2 --json -");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["world"], 16);
+  // U ∈ {1, 2, 4, 8, 16}: 1 → 2 methods × 2 shardings; 2, 4, 8 → × 2 placements; 16 (pure Ulysses) → 1.
+  EXPECT_EQ(j["rows"].size(), 4u + 3 * 8 + 1);
+  double last = 0;
+  for (const auto& row : j["rows"]) {
+    EXPECT_GE(row["step_ms"].get<double>(), last);
+    last = row["step_ms"].get<double>();
+  }
+  EXPECT_NE(j["best_reason"].get<std::string>().find("wins"), std::string::npos);
+  Result help = RunRinglab("plan --help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.output.find("Examples"), std::string::npos);
+  ExpectBadInput("plan --methods ring", "--methods");
+}
+
+}  // namespace

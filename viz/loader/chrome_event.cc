@@ -138,6 +138,7 @@ VizKind Classify(std::string_view cat, std::string_view name) {
   if (ContainsNoCase(name, "nccl") || ContainsNoCase(cat, "nccl") || ContainsNoCase(name, "c10d::")) {
     if (ContainsNoCase(name, "allgather") || ContainsNoCase(name, "all_gather")) return VizKind::kAllGather;
     if (ContainsNoCase(name, "reducescatter") || ContainsNoCase(name, "reduce_scatter")) return VizKind::kReduceScatter;
+    if (ContainsNoCase(name, "alltoall") || ContainsNoCase(name, "all_to_all")) return VizKind::kAllToAll;
     if (ContainsNoCase(name, "send")) return VizKind::kSend;
     if (ContainsNoCase(name, "recv")) return VizKind::kRecv;
     return VizKind::kCommOther;

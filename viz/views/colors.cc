@@ -14,6 +14,7 @@ constexpr uint8_t kRgb[kVizKindCount][3] = {
     {15, 157, 88},    // merge: green
     {0, 172, 193},    // copy: cyan
     {124, 179, 66},   // prepare: light green
+    {255, 112, 67},   // all-to-all: coral (Ulysses head exchange)
     {92, 107, 192},   // kernel: indigo
     {244, 180, 0},    // comm: amber
     {158, 158, 158},  // host: grey

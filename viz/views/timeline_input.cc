@@ -31,6 +31,8 @@ void Tooltip(const TraceModel& m, uint32_t ev, const char* which) {
                 Rate(double(e.bytes), e.dur, "GB/s", 1e9).c_str());
   if (e.flops > 0) ImGui::Text("FLOPs %.4g  achieved %s", e.flops, Rate(e.flops, e.dur, "TFLOP/s", 1e12).c_str());
   if (e.step >= 0 || e.peer >= 0 || e.op >= 0) ImGui::Text("op %d  step %d  peer %d", e.op, e.step, e.peer);
+  if (e.kind == VizKind::kAllToAll)
+    ImGui::TextUnformatted("Ulysses all-to-all: sequence <-> head shards among the rank's group (bytes: sent to the others)");
   ImGui::EndTooltip();
 }
 

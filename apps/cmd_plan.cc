@@ -1,0 +1,119 @@
+// `ringlab plan`: which context-parallel layout to use for one model's attention on one cluster. Simulates every
+// valid (method, Ulysses × ring, placement, sharding) forward and backward and prints them ranked, with the reason the
+// best wins (sim/plan.h).
+//
+//   ringlab plan --heads 64 --kv-heads 8 --dim 128 --seq 524288 --gpus-per-node 8 --nodes 8
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "apps/exit_codes.h"
+#include "sim/plan.h"
+#include "sim/profile.h"
+
+namespace ringlab::cli {
+
+struct PlanOptions {
+  int batch = 1, heads = 32, kv_heads = 8, dim = 128;
+  int64_t seq = 131072;
+  bool causal = true;
+  int gpus_per_node = 8, nodes = 1, workers = 0;
+  std::string profile = sim::kDefaultProfile, methods = "allgather,alltoall", shardings = "head-tail,contiguous";
+  std::string dtype = "bf16", json;
+};
+
+namespace {
+
+Status ParseNames(const std::string& flag, const std::string& text, std::vector<std::string>* out) {
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out->push_back(item);
+  if (out->empty()) return Status::InvalidArgument(flag + " needs at least one value");
+  return Status::Ok();
+}
+
+Status MakeSpec(const PlanOptions& o, sim::PlanSpec* spec) {
+  auto dtype = ParseDType(o.dtype);
+  if (!dtype) return Status::InvalidArgument("--dtype '" + o.dtype + "' is not one of bf16, fp16, fp32, fp64");
+  spec->problem = Problem{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq,
+                          .head_dim = o.dim, .dtype = *dtype, .causal = o.causal};
+  spec->gpus_per_node = o.gpus_per_node;
+  spec->nodes = o.nodes;
+  spec->workers = o.workers;
+  std::vector<std::string> names;
+  RINGLAB_RETURN_IF_ERROR(ParseNames("--methods", o.methods, &names));
+  spec->methods.clear();
+  for (const std::string& n : names) {
+    auto m = ParseMethod(n);
+    if (!m) return Status::InvalidArgument("--methods: '" + n + "' is not one of allgather, alltoall");
+    spec->methods.push_back(*m);
+  }
+  names.clear();
+  RINGLAB_RETURN_IF_ERROR(ParseNames("--shardings", o.shardings, &names));
+  spec->shardings.clear();
+  for (const std::string& n : names) {
+    auto s = ParseSharding(n);
+    if (!s) return Status::InvalidArgument("--shardings: '" + n + "' is not one of head-tail, contiguous");
+    spec->shardings.push_back(*s);
+  }
+  if (o.gpus_per_node < 1 || o.nodes < 1)
+    return Status::InvalidArgument("--gpus-per-node and --nodes must be positive");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd) {
+  auto o = std::make_shared<PlanOptions>();
+  cmd->add_option("--heads", o->heads, "query heads")->capture_default_str();
+  cmd->add_option("--kv-heads", o->kv_heads, "key/value heads (GQA)")->capture_default_str();
+  cmd->add_option("--dim,-d", o->dim, "head dim")->capture_default_str();
+  cmd->add_option("--seq,-s", o->seq, "global sequence length in tokens")->capture_default_str();
+  cmd->add_option("--batch,-b", o->batch, "batch size")->capture_default_str();
+  cmd->add_flag("--causal,!--no-causal", o->causal, "causal mask (default) or full attention")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "element type: bf16 | fp16 | fp32 | fp64")->capture_default_str();
+  cmd->add_option("--gpus-per-node", o->gpus_per_node, "GPUs per node")->capture_default_str();
+  cmd->add_option("--nodes", o->nodes, "nodes (the world is gpus-per-node × nodes)")->capture_default_str();
+  cmd->add_option("--profile", o->profile, "hardware profile: a bundled name or a path to a .json")
+      ->capture_default_str();
+  cmd->add_option("--methods", o->methods, "methods across the ring dimension: allgather,alltoall")
+      ->capture_default_str();
+  cmd->add_option("--shardings", o->shardings, "ring shardings to try: head-tail,contiguous")->capture_default_str();
+  cmd->add_option("--workers", o->workers, "simulation threads (0: one per core)")->capture_default_str();
+  cmd->add_option("--json", o->json, "also write the ranked rows as JSON to FILE ('-': stdout, instead of the table)");
+  cmd->footer(
+      std::string("Examples:\n") +
+      "  ringlab plan --heads 32 --kv-heads 8 --seq 131072 --nodes 1 --profile h100_sxm_calibrated\n"
+      "  ringlab plan --heads 128 --kv-heads 8 --seq 1048576 --nodes 128 --json plan.json\n"
+      "  ringlab plan --heads 64 --kv-heads 8 --seq 524288 --nodes 8 --shardings head-tail --json - | jq .rows[0]\n"
+      "Every valid layout W = U × R is simulated forward and backward (Ulysses degree U dividing the heads, "
+      "placement consecutive = Ulysses inside a node, strided = ring inside a node). Rows are ranked by forward + "
+      "backward step time; over-capacity memory ranks last.\n\n" +
+      cmd->get_footer());  // the exit codes, set by AddSubcommands
+  return o;
+}
+
+int RunPlan(const PlanOptions& o) {
+  sim::PlanSpec spec;
+  if (Status st = MakeSpec(o, &spec); !st.ok()) return ReportError(st);
+  sim::HardwareProfile hw;
+  if (Status st = sim::LoadProfile(o.profile, &hw); !st.ok()) return ReportError(st);
+  sim::PlanResult plan;
+  if (Status st = sim::RunPlan(spec, hw, &plan); !st.ok()) return ReportError(st);
+  if (o.json != "-") std::cout << sim::PlanTable(plan);
+  if (!o.json.empty()) {
+    const std::string text = sim::PlanJson(plan).dump(1) + "\n";
+    if (o.json == "-") {
+      std::cout << text;
+    } else {
+      std::ofstream f(o.json);
+      f << text;
+      if (!f) return ReportError(Status::Internal("--json: cannot write '" + o.json + "'"));
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace ringlab::cli
