@@ -61,6 +61,10 @@ struct SimResult {
 // the same program as r, and for every peer offset o the programs use (and 1, the collective ring step) the transfer
 // r + P → r + P + o takes the same kind of route (NVLink or NIC) as r → r + o. Returns W when there is none.
 int FindSymmetryPeriod(const Topology& topo, const ProgramTable& table);
+inline int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& programs,
+                              const std::vector<uint32_t>& program_of_rank) {
+  return FindSymmetryPeriod(topo, ProgramTable(programs, program_of_rank));
+}
 
 Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& options, SimResult* out);
 
