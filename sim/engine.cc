@@ -21,6 +21,7 @@ Engine::Engine(const Topology& topology, const EngineParams& params, std::shared
       hw_(*params.profile),
       owned_(std::move(owned)),
       table_(table ? table : owned_.get()),
+      spliced_(table_->spliced()),
       world_(topology.world()),
       period_(period > 0 && period < topology.world() && topology.world() % period == 0 ? period
                                                                                         : topology.world()),
@@ -39,7 +40,7 @@ Engine::Engine(const Topology& topology, const EngineParams& params, std::shared
   for (int r = 0; r < period_; ++r) {
     TimePs at = 0;
     if (StreamSize(r, 0) > 0 && StreamSize(r, 1) > 0) {
-      const SimOp comm = OpAt(r, 1, 0);
+      const SimOp& comm = OpAt(r, 1, 0);
       const bool posted_first =
           comm.op_id < OpAt(r, 0, 0).op_id && comm.need_done[0] == 0 && comm.need_done[1] == 0;
       at = posted_first ? params_.first_kernel_delay_ps : 0;
@@ -82,7 +83,7 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
   if (!k.comp_busy || !params_.compute_slows_beside_comm) return;
   const bool slow = k.comm_busy && k.comm_waits_for < 0;
   if (slow == k.comp_slow) return;
-  const SimOp running = OpAt(r, 0, k.next[0] - 1);
+  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
   const double sd = running.slowdown;
   if (!slow && k.slow_from_start && running.ctas > 0 && params_.nccl_takes_sms) {
     // NCCL leaves a kernel it shared the GPU with since launch: CTAs already placed keep running; the rest take the
@@ -120,8 +121,8 @@ void Engine::TryAdvance(int r, TimePs now) {
       Push(FirstKernelAt(r), kWake, uint32_t(r), 0);
       k.wake_pushed = true;
     }
-    const SimOp op = !held && !k.comp_busy && k.next[0] < compute_ops ? OpAt(r, 0, k.next[0]) : SimOp{};
-    if (!held && !k.comp_busy && k.next[0] < compute_ops && ready(op)) {
+    if (!held && !k.comp_busy && k.next[0] < compute_ops && ready(OpAt(r, 0, k.next[0]))) {
+      const SimOp& op = OpAt(r, 0, k.next[0]);
       Mark(r, now);
       if (!k.started) totals_[r].start_ps = now, k.started = true;
       k.comp_busy = true;
@@ -143,7 +144,7 @@ void Engine::TryAdvance(int r, TimePs now) {
       int end = k.next[1];
       bool all_ready = true;
       while (true) {
-        const SimOp m = OpAt(r, 1, end);
+        const SimOp& m = OpAt(r, 1, end);
         all_ready = all_ready && ready(m);
         if (!m.group_with_next || end + 1 >= comm_ops) break;
         ++end;
@@ -175,7 +176,7 @@ int32_t Engine::HeldSlotsBeside(int r, const SimOp& kernel) const {
   bool collective = false;
   int64_t bytes = 0;
   for (int pos = k.grp_begin; pos < k.grp_end; ++pos) {
-    const SimOp m = OpAt(r, 1, pos);
+    const SimOp& m = OpAt(r, 1, pos);
     bytes = std::max(bytes, m.bytes);
     if (m.kind == OpKind::kAllGather || m.kind == OpKind::kReduceScatter) collective = true;
   }
@@ -186,7 +187,7 @@ int32_t Engine::HeldSlotsBeside(int r, const SimOp& kernel) const {
 void Engine::DisplaceTail(int r, TimePs now) {
   Rank& k = ranks_[r];
   if (k.comm_waits_for < 0 || !k.comp_busy || k.tail_displaced || k.comp_end <= now) return;
-  const SimOp running = OpAt(r, 0, k.next[0] - 1);
+  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
   if (running.displaced_ps <= 0 || running.idle_frac < 0 || k.comp_slow) return;
   // NCCL's kernel is pending when the last round starts only if it was posted before that instant.
   const TimePs last_round = k.comp_start + RoundPs(double(running.idle_frac) * double(k.comp_end - k.comp_start));
@@ -205,7 +206,7 @@ TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
   if (now == 0 && !k.comp_busy && params_.kernel_first_fraction > 0 && k.next[0] == 0 && FirstKernelAt(r) > 0) {
     // The first kernel is held for the host's posting on the ranks that are not kernel-first; on the kernel-first
     // ones it runs from t = 0 and the transfer waits for its first idle slot: the expected wait, as below.
-    const SimOp first = OpAt(r, 0, 0);
+    const SimOp& first = OpAt(r, 0, 0);
     if (params_.comm_start_wait <= 0 || !first.fills_gpu) return now;
     const double q = KernelFirstChance(participants);
     const double at = first.idle_frac >= 0 ? double(first.idle_frac) * double(first.dur_ps)
@@ -222,7 +223,7 @@ TimePs Engine::ReadyAt(int r, TimePs now, int participants) const {
     q = KernelFirstChance(participants);
     if (q <= 0) return now;
   }
-  const SimOp running = OpAt(r, 0, k.next[0] - 1);
+  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
   if (!running.fills_gpu) return now;  // free SMs: NCCL's kernel starts at once
   // With a wave model: NCCL's kernel gets an SM when the first slot goes idle with no CTA left to hand out (the
   // running op's first-idle fraction of its span); otherwise comm_start_wait × its remaining time.
@@ -302,7 +303,7 @@ Status Engine::StallCheck() const {
     for (int s = 0; s < kStreamCount; ++s)
       if (k.done[s] < StreamSize(r, s)) {
         const int pos = std::min<int>(k.next[s] > k.done[s] ? k.done[s] : k.next[s], StreamSize(r, s) - 1);
-        const SimOp op = OpAt(r, s, pos);
+        const SimOp& op = OpAt(r, s, pos);
         return Status::Internal("simulation stalled: rank " + std::to_string(r) + " " +
                                 std::string(StreamName(StreamKind(s))) + " stream never finished op " +
                                 std::to_string(op.op_id) + " (" + std::string(OpKindName(op.kind)) + ")");

@@ -139,7 +139,11 @@ class Engine {
 
   Engine(const Topology& topology, const EngineParams& params, std::shared_ptr<const ProgramTable> owned, int period,
          const ProgramTable* table = nullptr);
-  SimOp OpAt(int rank, int stream, int pos) const { return table_->Op(rank, stream, pos); }
+  // Valid until 16 more OpAt calls (a shifted op of a spliced program lives in a small ring of scratch copies).
+  const SimOp& OpAt(int rank, int stream, int pos) const {
+    if (!spliced_) return table_->WholeOp(rank, stream, pos);
+    return table_->Op(rank, stream, pos, &scratch_[scratch_next_++ % kScratch]);
+  }
   int32_t StreamSize(int rank, int stream) const { return table_->Size(rank, stream); }
   void Push(TimePs t, uint32_t type, uint32_t id, uint32_t version) { queue_.Push(t, {type, id, version}); }
   void Mark(int rank, TimePs now);
@@ -183,8 +187,12 @@ class Engine {
   const Topology& topo_;
   const EngineParams params_;
   const HardwareProfile& hw_;  // params_.profile: its transfer tables
+  static constexpr unsigned kScratch = 16;
+  mutable SimOp scratch_[kScratch];
+  mutable unsigned scratch_next_ = 0;
   std::shared_ptr<const ProgramTable> owned_;  // the table built by the constructor over programs, if that was used
   const ProgramTable* table_;
+  bool spliced_;  // table_->spliced()
   int world_;
   int period_;
   bool symmetric_;      // period_ < world_

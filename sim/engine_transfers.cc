@@ -19,7 +19,7 @@ bool Engine::TakePending(InlineVec<Pending, 2>* posted, int src, int tag, Pendin
 }
 
 void Engine::Post(int r, int pos, TimePs now) {
-  const SimOp op = OpAt(r, 1, pos);
+  const SimOp& op = OpAt(r, 1, pos);
   const bool collective = op.kind == OpKind::kAllGather || op.kind == OpKind::kReduceScatter;
   const TimePs ready = ReadyAt(r, now, collective ? world_ : 2);
   switch (op.kind) {
@@ -156,7 +156,7 @@ bool Engine::GroupIsRing(int r) const {
   const Rank& k = ranks_[r];
   int send_peer = -1, recv_peer = -1;
   for (int pos = k.grp_begin; pos < k.grp_end && pos < StreamSize(r, 1); ++pos) {
-    const SimOp m = OpAt(r, 1, pos);
+    const SimOp& m = OpAt(r, 1, pos);
     if (m.kind == OpKind::kSend) send_peer = m.peer_offset;
     if (m.kind == OpKind::kRecv) recv_peer = m.peer_offset;
   }

@@ -10,6 +10,7 @@ namespace ringlab::sim {
 ProgramTable::ProgramTable(std::vector<RankProgram> programs, std::vector<uint32_t> program_of)
     : sources_(std::move(programs)), ranks_(program_of.size()), distinct_(int(sources_.size())) {
   for (size_t r = 0; r < program_of.size(); ++r) SetWhole(int(r), program_of[r]);
+  program_of_ = std::move(program_of);
 }
 
 void ProgramTable::SetWhole(int rank, uint32_t src) {
@@ -153,7 +154,8 @@ void Splicer::Fill(int r, Entry* e) const {
     for (int i = 0; i < kStreamCount; ++i) tail.shift_done[i] = junction_end[i] - b_.step_start[i][r + 1 + j];
     tail.shift_posted = tail.shift_done[1];
     tail.shift_id = (junction_end[0] + junction_end[1]) - (b_.step_start[0][r + 1 + j] + b_.step_start[1][r + 1 + j]);
-    tail.plain = false;
+    // Equal step layouts (head-tail) need no shift: the tail is then a plain copy of B.
+    tail.plain = tail.shift_done[0] == 0 && tail.shift_done[1] == 0 && tail.shift_id == 0;
     e->size[s] = tail.end;
   }
   // Exact: every partial sum is an integer below 2^52, so the order of the additions does not matter.
@@ -247,6 +249,7 @@ bool ProgramTableBuilder::TrySplice(const ScheduleConfig& cfg, const CostModel& 
     splicer.Fill<ProgramTable::RankEntry, ProgramTable::Segment>(r, &t.ranks_[r]);
     t.ranks_[r].id = uint32_t(t.sources_.size() + r);
   }
+  t.spliced_ = true;
   // The check: the sampled ranks (and the ranks next to the unspliced ones) compiled whole equal their splices.
   std::vector<int> check = SampleRanks(w);
   for (int r : {j, j + 1, m - 1, m + 1, w - 3 - j, w - 2 - j}) check.push_back(r);
@@ -255,7 +258,6 @@ bool ProgramTableBuilder::TrySplice(const ScheduleConfig& cfg, const CostModel& 
     if (!SameAsWhole(t, r, CompileRank(BuildRankSchedule(cfg, r), r, w, cost, listed))) return false;
   }
   t.distinct_ = w - int(whole.size()) + int(t.sources_.size());
-  t.spliced_ = true;
   *out = std::move(t);
   return true;
 }

@@ -34,15 +34,26 @@ class ProgramTable {
   ProgramTable(std::vector<RankProgram> programs, std::vector<uint32_t> program_of);
 
   int world() const { return int(ranks_.size()); }
-  // The op at `pos` of rank `rank`'s stream (0 compute, 1 comm).
-  SimOp Op(int rank, int stream, int pos) const {
+  // The op at `pos` of rank `rank`'s stream (0 compute, 1 comm): a reference into the table, or, for an op whose
+  // dependencies are shifted, to `*scratch` filled with it.
+  const SimOp& Op(int rank, int stream, int pos, SimOp* scratch) const {
+    if (!spliced_) return WholeOp(rank, stream, pos);  // the common case, kept compact
     const Segment* s = &ranks_[rank].seg[stream][0];
     while (pos >= s->end) ++s;
     const SimOp& body = sources_[s->body_src].streams[stream][s->body_begin + pos - s->begin];
     if (s->plain) return body;
-    return Shifted(*s, stream, pos, body);
+    *scratch = Shifted(*s, stream, pos, body);
+    return *scratch;
   }
-  int32_t Size(int rank, int stream) const { return ranks_[rank].size[stream]; }
+  SimOp Op(int rank, int stream, int pos) const {
+    SimOp scratch;
+    return Op(rank, stream, pos, &scratch);
+  }
+  int32_t Size(int rank, int stream) const {
+    return spliced_ ? ranks_[rank].size[stream] : int32_t(sources_[program_of_[rank]].streams[stream].size());
+  }
+  // Unspliced tables only: the op, from the rank's whole program.
+  const SimOp& WholeOp(int rank, int stream, int pos) const { return sources_[program_of_[rank]].streams[stream][pos]; }
   int64_t OpCount(int rank) const { return int64_t(Size(rank, 0)) + Size(rank, 1); }
   double Flops(int rank) const { return ranks_[rank].flops; }
   int64_t MemoryBytes(int rank) const { return ranks_[rank].memory_bytes; }
@@ -80,6 +91,7 @@ class ProgramTable {
 
   std::vector<RankProgram> sources_;
   std::vector<RankEntry> ranks_;
+  std::vector<uint32_t> program_of_;  // unspliced tables: per rank, its source
   int distinct_ = 0;
   bool shared_by_sample_ = false, spliced_ = false;
 };
