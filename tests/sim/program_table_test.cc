@@ -115,5 +115,29 @@ TEST(SimProgramTable, PeerVariants) {
       }
 }
 
+TEST(SimProgramTable, TracedRanksMatchWholeCompile) {
+  // A traced run over spliced programs records the same events (op ids, times) as over whole compiles.
+  const HardwareProfile hw = Load("h100_sxm_calibrated");
+  for (ShardingKind sh : {ShardingKind::kHeadTail, ShardingKind::kContiguous}) {
+    const ScheduleConfig cfg = Config(40, Method::kAllToAll, Pass::kBackward, sh, 8, 4096);
+    SimOptions fast, whole;
+    fast.trace = whole.trace = TraceMode::kRanks;
+    fast.trace_ranks = whole.trace_ranks = {0, 3, 20, 39};
+    fast.share_probe_above = 8;
+    whole.share_probe_above = 0;
+    SimResult a, b;
+    ASSERT_TRUE(Simulate(cfg, hw, fast, &a).ok());
+    ASSERT_TRUE(Simulate(cfg, hw, whole, &b).ok());
+    EXPECT_TRUE(a.programs_spliced);
+    ASSERT_EQ(a.trace.events.size(), b.trace.events.size());
+    for (size_t i = 0; i < a.trace.events.size(); ++i) {
+      EXPECT_EQ(a.trace.events[i].rank, b.trace.events[i].rank);
+      EXPECT_EQ(a.trace.events[i].op, b.trace.events[i].op);
+      EXPECT_EQ(a.trace.events[i].ts_us, b.trace.events[i].ts_us);
+      EXPECT_EQ(a.trace.events[i].dur_us, b.trace.events[i].dur_us);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringlab::sim
