@@ -9,11 +9,19 @@
 namespace ringlab::sim {
 Engine::Engine(const Topology& topology, const EngineParams& params, const std::vector<RankProgram>& programs,
                const std::vector<uint32_t>& program_of_rank, int period)
+    : Engine(topology, params, std::make_shared<const ProgramTable>(programs, program_of_rank), period) {}
+
+Engine::Engine(const Topology& topology, const EngineParams& params, const ProgramTable& table, int period)
+    : Engine(topology, params, std::shared_ptr<const ProgramTable>(), period, &table) {}
+
+Engine::Engine(const Topology& topology, const EngineParams& params, std::shared_ptr<const ProgramTable> owned,
+               int period, const ProgramTable* table)
     : topo_(topology),
       params_(params),
       hw_(*params.profile),
-      programs_(programs),
-      program_of_rank_(program_of_rank),
+      owned_(std::move(owned)),
+      table_(table ? table : owned_.get()),
+      spliced_(table_->spliced()),
       world_(topology.world()),
       period_(period > 0 && period < topology.world() && topology.world() % period == 0 ? period
                                                                                         : topology.world()),
@@ -28,13 +36,13 @@ Engine::Engine(const Topology& topology, const EngineParams& params, const std::
     kernel_first_chance_[i] = f <= 0 ? 0 : 1 - std::pow(1 - std::min(1.0, f), std::max(1, participants[i]));
   // A rank whose host posts an NCCL group (no dependencies, listed before the first kernel) launches that kernel
   // only after the host is done posting.
-  first_kernel_at_.reserve(programs_.size());
-  for (const RankProgram& prog : programs_) {
+  first_kernel_at_.reserve(period_);
+  for (int r = 0; r < period_; ++r) {
     TimePs at = 0;
-    if (!prog.streams[0].empty() && !prog.streams[1].empty()) {
-      const SimOp& comm = prog.streams[1][0];
+    if (StreamSize(r, 0) > 0 && StreamSize(r, 1) > 0) {
+      const SimOp& comm = OpAt(r, 1, 0);
       const bool posted_first =
-          comm.op_id < prog.streams[0][0].op_id && comm.need_done[0] == 0 && comm.need_done[1] == 0;
+          comm.op_id < OpAt(r, 0, 0).op_id && comm.need_done[0] == 0 && comm.need_done[1] == 0;
       at = posted_first ? params_.first_kernel_delay_ps : 0;
     }
     first_kernel_at_.push_back(at);
@@ -101,21 +109,20 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
 
 void Engine::TryAdvance(int r, TimePs now) {
   Rank& k = ranks_[r];
-  const RankProgram& prog = programs_[program_of_rank_[r]];
   auto ready = [&](const SimOp& op) {
     return k.done[0] >= op.need_done[0] && k.done[1] >= op.need_done[1] && k.next[1] >= op.need_posted;
   };
   bool progress = true;
   while (progress) {
     progress = false;
-    const std::vector<SimOp>& cs = prog.streams[0];
+    const int32_t compute_ops = StreamSize(r, 0);
     const bool held = k.next[0] == 0 && params_.first_kernel_delay_ps > 0 && now < FirstKernelAt(r);
-    if (held && !k.wake_pushed && k.next[0] < int(cs.size())) {
+    if (held && !k.wake_pushed && k.next[0] < compute_ops) {
       Push(FirstKernelAt(r), kWake, uint32_t(r), 0);
       k.wake_pushed = true;
     }
-    if (!held && !k.comp_busy && k.next[0] < int(cs.size()) && ready(cs[k.next[0]])) {
-      const SimOp& op = cs[k.next[0]];
+    if (!held && !k.comp_busy && k.next[0] < compute_ops && ready(OpAt(r, 0, k.next[0]))) {
+      const SimOp& op = OpAt(r, 0, k.next[0]);
       Mark(r, now);
       if (!k.started) totals_[r].start_ps = now, k.started = true;
       k.comp_busy = true;
@@ -132,13 +139,14 @@ void Engine::TryAdvance(int r, TimePs now) {
       ++k.next[0];
       ComputeStateChanged(r, now);
     }
-    const std::vector<SimOp>& ms = prog.streams[1];
-    if (!k.comm_busy && k.next[1] < int(ms.size())) {
+    const int32_t comm_ops = StreamSize(r, 1);
+    if (!k.comm_busy && k.next[1] < comm_ops) {
       int end = k.next[1];
       bool all_ready = true;
       while (true) {
-        all_ready = all_ready && ready(ms[end]);
-        if (!ms[end].group_with_next || end + 1 >= int(ms.size())) break;
+        const SimOp& m = OpAt(r, 1, end);
+        all_ready = all_ready && ready(m);
+        if (!m.group_with_next || end + 1 >= comm_ops) break;
         ++end;
       }
       ++end;
@@ -165,12 +173,12 @@ void Engine::TryAdvance(int r, TimePs now) {
 int32_t Engine::HeldSlotsBeside(int r, const SimOp& kernel) const {
   const Rank& k = ranks_[r];
   // The group in flight: a collective, or a send and a receive with two peers (a ring step) or one (a pair).
-  const std::vector<SimOp>& ms = programs_[program_of_rank_[r]].streams[1];
   bool collective = false;
   int64_t bytes = 0;
   for (int pos = k.grp_begin; pos < k.grp_end; ++pos) {
-    bytes = std::max(bytes, ms[pos].bytes);
-    if (ms[pos].kind == OpKind::kAllGather || ms[pos].kind == OpKind::kReduceScatter) collective = true;
+    const SimOp& m = OpAt(r, 1, pos);
+    bytes = std::max(bytes, m.bytes);
+    if (m.kind == OpKind::kAllGather || m.kind == OpKind::kReduceScatter) collective = true;
   }
   const bool ring = GroupIsRing(r);
   return int32_t(std::lround(hw_.HeldSmsFor(collective, ring, bytes) * kernel.slots_per_sm));
@@ -292,14 +300,13 @@ Status Engine::Run() {
 Status Engine::StallCheck() const {
   for (int r = 0; r < period_; ++r) {
     const Rank& k = ranks_[r];
-    const RankProgram& p = programs_[program_of_rank_[r]];
     for (int s = 0; s < kStreamCount; ++s)
-      if (k.done[s] < int(p.streams[s].size())) {
-        const int pos = std::min<int>(k.next[s] > k.done[s] ? k.done[s] : k.next[s], int(p.streams[s].size()) - 1);
+      if (k.done[s] < StreamSize(r, s)) {
+        const int pos = std::min<int>(k.next[s] > k.done[s] ? k.done[s] : k.next[s], StreamSize(r, s) - 1);
+        const SimOp& op = OpAt(r, s, pos);
         return Status::Internal("simulation stalled: rank " + std::to_string(r) + " " +
                                 std::string(StreamName(StreamKind(s))) + " stream never finished op " +
-                                std::to_string(p.streams[s][pos].op_id) + " (" +
-                                std::string(OpKindName(p.streams[s][pos].kind)) + ")");
+                                std::to_string(op.op_id) + " (" + std::string(OpKindName(op.kind)) + ")");
       }
   }
   return Status::Ok();

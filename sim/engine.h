@@ -33,6 +33,7 @@
 #include "sim/engine_params.h"
 #include "sim/event_queue.h"
 #include "sim/profile.h"
+#include "sim/program_table.h"
 #include "sim/rank_program.h"
 #include "sim/time_ps.h"
 #include "sim/topology.h"
@@ -64,6 +65,8 @@ class Engine {
   // symmetry_broken() is set, and the caller must run the general engine (period W) instead.
   Engine(const Topology& topology, const EngineParams& params, const std::vector<RankProgram>& programs,
          const std::vector<uint32_t>& program_of_rank, int period = 0);
+  // The same over a program table (program_table.h), which must outlive the engine.
+  Engine(const Topology& topology, const EngineParams& params, const ProgramTable& table, int period = 0);
   // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts).
   void TraceRank(int rank, const RankSchedule* schedule);
   Status Run();
@@ -150,9 +153,14 @@ class Engine {
   // The map key of a collective: its tag and the first rank of its communicator.
   int32_t CollectiveKey(int tag, int first) const { return tag * world_ + first; }
 
+  Engine(const Topology& topology, const EngineParams& params, std::shared_ptr<const ProgramTable> owned, int period,
+         const ProgramTable* table = nullptr);
+  // Valid until 16 more OpAt calls (a shifted op of a spliced program lives in a small ring of scratch copies).
   const SimOp& OpAt(int rank, int stream, int pos) const {
-    return programs_[program_of_rank_[rank]].streams[stream][pos];
+    if (!spliced_) return table_->WholeOp(rank, stream, pos);
+    return table_->Op(rank, stream, pos, &scratch_[scratch_next_++ % kScratch]);
   }
+  int32_t StreamSize(int rank, int stream) const { return table_->Size(rank, stream); }
   void Push(TimePs t, uint32_t type, uint32_t id, uint32_t version) { queue_.Push(t, {type, id, version}); }
   void Mark(int rank, TimePs now);
   void TryAdvance(int rank, TimePs now);
@@ -160,7 +168,7 @@ class Engine {
   // remaining time (at t = 0 the expected wait over kernel-first participants, `participants` of them).
   TimePs ReadyAt(int r, TimePs now, int participants = 2) const;
   // When rank r's first compute op may start (EngineParams::first_kernel_delay_ps): 0 or the delay.
-  TimePs FirstKernelAt(int r) const { return first_kernel_at_[program_of_rank_[r]]; }
+  TimePs FirstKernelAt(int r) const { return first_kernel_at_[r]; }
   // A transfer just posted waits for the running kernel's first idle slot: when that kernel's last round starts on
   // every slot at once, NCCL's kernel takes some of them and the kernel runs SimOp::displaced_ps longer.
   void DisplaceTail(int r, TimePs now);
@@ -201,8 +209,12 @@ class Engine {
   const Topology& topo_;
   const EngineParams params_;
   const HardwareProfile& hw_;  // params_.profile: its transfer tables
-  const std::vector<RankProgram>& programs_;
-  const std::vector<uint32_t>& program_of_rank_;
+  static constexpr unsigned kScratch = 16;
+  mutable SimOp scratch_[kScratch];
+  mutable unsigned scratch_next_ = 0;
+  std::shared_ptr<const ProgramTable> owned_;  // the table built by the constructor over programs, if that was used
+  const ProgramTable* table_;
+  bool spliced_;  // table_->spliced()
   int world_;
   int period_;
   bool symmetric_;      // period_ < world_
@@ -214,7 +226,7 @@ class Engine {
                                                                            : kernel_first_chance_[2];
   }
   double kernel_first_chance_[3] = {0, 0, 0};  // for 1, 2 and W participants
-  std::vector<TimePs> first_kernel_at_;  // per program: FirstKernelAt
+  std::vector<TimePs> first_kernel_at_;  // per simulated rank: FirstKernelAt
   std::vector<Rank> ranks_;
   std::vector<RankTotals> totals_;
   EventQueue queue_;

@@ -173,11 +173,11 @@ double Engine::FlowFactor(const Flow& fl) const {
 
 bool Engine::GroupIsRing(int r) const {
   const Rank& k = ranks_[r];
-  const std::vector<SimOp>& ms = programs_[program_of_rank_[r]].streams[1];
   int send_peer = -1, recv_peer = -1;
-  for (int pos = k.grp_begin; pos < k.grp_end && pos < int(ms.size()); ++pos) {
-    if (ms[pos].kind == OpKind::kSend) send_peer = ms[pos].peer_offset;
-    if (ms[pos].kind == OpKind::kRecv) recv_peer = ms[pos].peer_offset;
+  for (int pos = k.grp_begin; pos < k.grp_end && pos < StreamSize(r, 1); ++pos) {
+    const SimOp& m = OpAt(r, 1, pos);
+    if (m.kind == OpKind::kSend) send_peer = m.peer_offset;
+    if (m.kind == OpKind::kRecv) recv_peer = m.peer_offset;
   }
   return send_peer >= 0 && recv_peer >= 0 && send_peer != recv_peer;
 }

@@ -54,6 +54,7 @@ RankProgram CompileRank(const RankSchedule& schedule, int rank, int world, const
       }
       so.slowdown = float(c.beside_comm_slowdown);
       p.flops += op.flops;
+      so.extrapolated = uint8_t(c.extrapolated);
       p.extrapolation.Add(op.id, c.duration_ps, c.extrapolated);
     } else {
       so.bytes = op.bytes;

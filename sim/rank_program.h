@@ -36,6 +36,7 @@ struct SimOp {
   int32_t group_stride = 1, group_size = 0;
   int64_t bytes = 0;              // comm ops only (compute ops carry their cost in dur_ps)
   TimePs dur_ps = 0;              // compute ops: duration alone
+  uint8_t extrapolated = 0;       // compute ops: the Extrapolation of its cost (0: measured)
   bool operator==(const SimOp&) const = default;
 };
 

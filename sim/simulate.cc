@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <optional>
-#include <unordered_map>
+
 
 #include "core/config_json.h"
 #include "sim/collective_groups.h"
@@ -13,100 +13,32 @@
 namespace ringlab::sim {
 namespace {
 
-uint64_t HashProgram(const RankProgram& p) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
-  for (int s = 0; s < kStreamCount; ++s) {
-    mix(p.streams[s].size());
-    for (const SimOp& o : p.streams[s]) {
-      mix(uint64_t(o.op_id) << 8 | uint64_t(o.kind) | uint64_t(o.group_with_next) << 40);
-      mix(uint64_t(uint32_t(o.need_done[0])) << 32 | uint32_t(o.need_done[1]));
-      mix(uint64_t(uint32_t(o.peer_offset)) << 32 | uint32_t(o.tag));
-      mix(uint64_t(o.bytes));
-      mix(uint64_t(o.dur_ps));
-    }
-  }
-  return h;
-}
-
-std::vector<int> SampleRanks(int w) {
-  std::vector<int> s = {0, 1, 2, w / 2, w - 2, w - 1};
-  uint64_t x = 0x9E3779B97F4A7C15ull;
-  for (int i = 0; i < 10; ++i) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    s.push_back(int(x % uint64_t(w)));
-  }
-  return s;
-}
-
 double Seconds(std::chrono::steady_clock::time_point a) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
 }
 
-// Every rank's compiled program (equal programs stored once) and the full schedules of the traced ranks.
+// Every rank's compiled program (program_table.h) and the full schedules of the traced ranks.
 struct Compiled {
-  std::vector<RankProgram> programs;
-  std::vector<uint32_t> program_of;  // per rank: its program
+  ProgramTable table;
   std::vector<RankSchedule> kept;    // schedules of traced ranks
   std::vector<int> kept_index;       // per rank: its schedule in `kept`, or −1
   int64_t schedule_op_count = 0;
-  bool shared_by_sample = false;     // above share_probe_above ranks, a sample of equal programs made all share one
 };
 
 Compiled CompileAll(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& opt) {
   const int w = cfg.world;
-  const CostModel cost(hw, cfg);
   Compiled c;
-  c.program_of.assign(w, 0);
+  c.table = BuildProgramTable(cfg, hw, opt.share_probe_above, &c.schedule_op_count);
   c.kept_index.assign(w, -1);
   std::vector<bool> traced(w, false);
   if (opt.trace == TraceMode::kAll) traced.assign(w, true);
   if (opt.trace == TraceMode::kRanks)
     for (int r : opt.trace_ranks) traced[r] = true;
-  auto keep = [&](int r, RankSchedule rs) {
-    c.kept_index[r] = int(c.kept.size());
-    c.kept.push_back(std::move(rs));
-  };
-  // Sharing by sample is proven for whole-world collectives only: Ulysses and hybrid schedules compile every rank.
-  if (opt.share_probe_above > 0 && w > opt.share_probe_above && cfg.ulysses <= 1) {
-    std::vector<RankProgram> sample;
-    bool equal = true;
-    for (int r : SampleRanks(w)) {
-      RankProgram p = CompileRank(BuildRankSchedule(cfg, r), r, w, cost, hw.listed_start_order);
-      if (!sample.empty() && !(p == sample.front())) {
-        equal = false;
-        break;
-      }
-      if (sample.empty()) sample.push_back(std::move(p));
+  for (int r = 0; r < w; ++r)
+    if (traced[r]) {
+      c.kept_index[r] = int(c.kept.size());
+      c.kept.push_back(BuildRankSchedule(cfg, r));
     }
-    if (equal) {
-      c.shared_by_sample = true;
-      c.programs.push_back(std::move(sample.front()));
-      c.schedule_op_count = c.programs[0].OpCount() * w;
-      for (int r = 0; r < w; ++r)
-        if (traced[r]) keep(r, BuildRankSchedule(cfg, r));
-      return c;
-    }
-  }
-  std::unordered_multimap<uint64_t, uint32_t> by_hash;
-  for (int r = 0; r < w; ++r) {
-    RankSchedule rs = BuildRankSchedule(cfg, r);
-    RankProgram p = CompileRank(rs, r, w, cost, hw.listed_start_order);
-    AssignCollectiveGroups(cfg, r, &p);
-    c.schedule_op_count += int64_t(rs.ops.size());
-    const uint64_t h = HashProgram(p);
-    int found = -1;
-    auto [a, b] = by_hash.equal_range(h);
-    for (auto it = a; it != b; ++it)
-      if (c.programs[it->second] == p) found = int(it->second);
-    if (found < 0) {
-      found = int(c.programs.size());
-      c.programs.push_back(std::move(p));
-      by_hash.emplace(h, uint32_t(found));
-    }
-    c.program_of[r] = uint32_t(found);
-    if (traced[r]) keep(r, std::move(rs));
-  }
   return c;
 }
 
@@ -130,14 +62,13 @@ RunSummary SummaryFromTotals(const ScheduleConfig& cfg, const HardwareProfile& h
   s.step_time_us = double(t_end - t_begin) * 1e-6 + skew_us;
   for (int r = 0; r < w; ++r) {
     RankMetrics& m = s.ranks[r];
-    const RankProgram& p = c.programs[c.program_of[r]];
     m.start_us = double(t_begin) * 1e-6;
     m.end_us = double(tot(r).end_ps) * 1e-6;
     m.compute_us = double(tot(r).compute_ps) * 1e-6;
     m.comm_us = double(tot(r).comm_ps) * 1e-6;
     m.both_us = double(tot(r).both_ps) * 1e-6;
-    m.flops = p.flops;
-    s.peak_memory_bytes = std::max(s.peak_memory_bytes, p.memory_bytes);
+    m.flops = c.table.Flops(r);
+    s.peak_memory_bytes = std::max(s.peak_memory_bytes, c.table.MemoryBytes(r));
   }
   SummarizeRanks(hw.peak_tflops, &s);
   return s;
@@ -145,13 +76,12 @@ RunSummary SummaryFromTotals(const ScheduleConfig& cfg, const HardwareProfile& h
 
 }  // namespace
 
-int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& programs,
-                       const std::vector<uint32_t>& program_of) {
+int FindSymmetryPeriod(const Topology& topo, const ProgramTable& table) {
   const int w = topo.world();
   std::vector<int> offsets;
-  for (const RankProgram& p : programs)
+  for (const RankProgram& p : table.sources())
     if (NeedsGeneralEngine(p)) return w;  // all-to-all or group collectives: no symmetric run (README "Symmetry")
-  for (const RankProgram& p : programs)
+  for (const RankProgram& p : table.sources())
     for (const SimOp& o : p.streams[1]) {
       if (o.kind == OpKind::kAllGather || o.kind == OpKind::kReduceScatter) offsets.push_back(1 % w);
       else if (o.peer_offset >= 0) offsets.push_back(o.peer_offset);
@@ -163,7 +93,7 @@ int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& pro
     bool ok = true;
     for (int r = period; r < w && ok; ++r) {
       const int c = r % period;
-      if (program_of[r] != program_of[c]) ok = false;
+      if (table.ProgramId(r) != table.ProgramId(c)) ok = false;
       for (int o : offsets)
         if (ok && topo.SameNode(r, (r + o) % w) != topo.SameNode(c, (c + o) % w)) ok = false;
     }
@@ -188,11 +118,12 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.topology = topo.Describe();
   const Compiled c = CompileAll(cfg, hw, opt);
   res.schedule_op_count = c.schedule_op_count;
-  res.distinct_programs = int(c.programs.size());
-  res.programs_shared_by_sample = c.shared_by_sample;
+  res.distinct_programs = c.table.DistinctPrograms();
+  res.programs_shared_by_sample = c.table.shared_by_sample();
+  res.programs_spliced = c.table.spliced();
   res.compile_s = Seconds(t0);
   int first_rank = -1;
-  res.extrapolation = TallyRanks(c.programs, c.program_of, &first_rank);
+  res.extrapolation = TallyRanks(c.table, &first_rank);
   res.memory_capacity_gib = hw.memory_gib;
   if (opt.strict && first_rank >= 0) {
     const RankSchedule rs = BuildRankSchedule(cfg, first_rank);
@@ -207,12 +138,12 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   const auto t1 = std::chrono::steady_clock::now();
   int period = w;
   if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
-    period = FindSymmetryPeriod(topo, c.programs, c.program_of);
+    period = FindSymmetryPeriod(topo, c.table);
   std::optional<Engine> engine;
   // The pass's numbers from the profile, once for both engines below.
   const EngineParams params = EngineParams::ForPass(hw, cfg.pass == Pass::kForward, w);
   if (period < w) {
-    engine.emplace(topo, params, c.programs, c.program_of, period);
+    engine.emplace(topo, params, c.table, period);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -221,7 +152,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     }
   }
   if (!engine) {
-    engine.emplace(topo, params, c.programs, c.program_of);
+    engine.emplace(topo, params, c.table);
     for (int r = 0; r < w; ++r)
       if (c.kept_index[r] >= 0) engine->TraceRank(r, &c.kept[c.kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
@@ -255,6 +186,7 @@ nlohmann::json ToJson(const SimResult& r, bool per_rank) {
   j["schedule_op_count"] = r.schedule_op_count;
   j["distinct_rank_programs"] = r.distinct_programs;
   j["programs_shared_by_sample"] = r.programs_shared_by_sample;
+  j["programs_spliced"] = r.programs_spliced;
   j["symmetry_period"] = r.symmetry_period;
   j["symmetry_fallback"] = r.symmetry_fallback;
   if (r.config.ulysses > 1) j["alltoall_cost"] = r.alltoall_extrapolated ? "extrapolated" : "measured";

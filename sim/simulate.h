@@ -9,7 +9,8 @@
 // programs are equal share one copy, so memory follows the number of distinct programs, not W². Above
 // `share_probe_above` ranks, the compiler first compiles a deterministic sample of ranks; if they are all equal
 // (every rank of a head-tail ring is), all ranks share that program (`programs_shared_by_sample` says so). Otherwise
-// every rank is compiled. Only traced ranks keep their full schedule.
+// every rank is compiled, or, when the programs differ only by the causal block orientation, stored as splices of a
+// few whole ones in O(W) memory (program_table.h, `programs_spliced`). Only traced ranks keep their full schedule.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include "sim/cost_model.h"
 #include "sim/engine.h"
 #include "sim/profile.h"
+#include "sim/program_table.h"
 #include "sim/topology.h"
 
 namespace ringlab::sim {
@@ -53,6 +55,7 @@ struct SimResult {
   int64_t schedule_op_count = 0;
   int distinct_programs = 0;
   bool programs_shared_by_sample = false;
+  bool programs_spliced = false;  // distinct programs stored as splices of a few whole ones (program_table.h)
   int symmetry_period = 0;        // ranks simulated: P < W when the symmetric run was used, else W
   bool symmetry_fallback = false;  // a symmetric run was tried, met a case it cannot prove exact, and was redone
   // Ulysses/hybrid: the all-to-all costs come from the NVLink/NIC line, not a measured table (network.alltoall_time_us).
@@ -68,8 +71,11 @@ struct SimResult {
 // The smallest P dividing W (P < W) such that shifting every rank by P maps the system onto itself: rank r + P runs
 // the same program as r, and for every peer offset o the programs use (and 1, the collective ring step) the transfer
 // r + P → r + P + o takes the same kind of route (NVLink or NIC) as r → r + o. Returns W when there is none.
-int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& programs,
-                       const std::vector<uint32_t>& program_of_rank);
+int FindSymmetryPeriod(const Topology& topo, const ProgramTable& table);
+inline int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& programs,
+                              const std::vector<uint32_t>& program_of_rank) {
+  return FindSymmetryPeriod(topo, ProgramTable(programs, program_of_rank));
+}
 
 Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& options, SimResult* out);
 
