@@ -1,25 +1,51 @@
 #!/usr/bin/env python3
-"""Combine two `ringlab calibrate --samples` files: NCCL samples (transfers, start waits, overlap, beside kernels) from
-the first, kernel and memory samples from the second (e.g. a `--sustain-ms` run with `--skip-comm`).
+"""Combine `ringlab calibrate --samples` files: NCCL samples (transfers, start waits, overlap, beside kernels) from
+the first, kernel and memory samples from the second (e.g. a `--sustain-ms` run with `--skip-comm`), and the kernel
+samples of any further files added to the second's (e.g. the one-GPU coverage of calibrate/device/kernel_coverage.sh;
+their memory samples are not used). --more-only limits the added kernels to some attention tables, each "PASS" or
+"PASS MASK" or "PASS MASK D" (e.g. "backward,forward causal 64"). Every kernel file must have the same launch geometry
+and SM count.
 
-    combine_samples.py BURST.json SUSTAINED.json OUT.json
+    combine_samples.py BURST.json SUSTAINED.json [MORE_KERNELS.json ...] OUT.json [--more-only GROUPS]
 """
+import argparse
 import json
 import sys
 
 
+def wanted(groups):
+    rules = [g.split() for g in groups.split(",") if g.strip()]
+    if not rules:
+        return lambda k: True
+    return lambda k: any([k["pass"], k["mask"], str(k["head_dim"])][:len(r)] == r for r in rules)
+
+
 def main():
-    if len(sys.argv) != 4:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+", help="BURST.json SUSTAINED.json [MORE_KERNELS.json ...] OUT.json")
+    ap.add_argument("--more-only", default="", help="add the further files' kernels only to these tables")
+    a = ap.parse_args()
+    if len(a.files) < 3:
         sys.exit(__doc__)
-    comm, kern = (json.load(open(p)) for p in sys.argv[1:3])
+    inputs, out_path = a.files[:-1], a.files[-1]
+    comm, kern, *more = (json.load(open(p)) for p in inputs)
     if not kern.get("kernels"):
-        sys.exit(f"{sys.argv[2]}: no kernel samples")
+        sys.exit(f"{inputs[1]}: no kernel samples")
     out = dict(comm)
-    out["kernels"] = kern["kernels"]
+    out["kernels"] = list(kern["kernels"])
+    keep = wanted(a.more_only)
+    for path, extra in zip(inputs[2:], more):
+        if extra.get("geometry") != kern.get("geometry") or extra.get("sms") != kern.get("sms"):
+            sys.exit(f"{path}: launch geometry or SM count differs from {inputs[1]}")
+        out["kernels"] += [k for k in extra.get("kernels", []) if keep(k)]
     out["memory"] = kern.get("memory", comm.get("memory", []))
-    out.setdefault("provenance", {})["combined"] = (
-        f"NCCL samples from {sys.argv[1]}, kernel and memory samples from {sys.argv[2]}")
-    json.dump(out, open(sys.argv[3], "w"), indent=0)
+    what = f"NCCL samples from {inputs[0]}, kernel and memory samples from {inputs[1]}"
+    if more:
+        what += ", more kernel samples from " + ", ".join(inputs[2:])
+        if a.more_only:
+            what += f" (only for the attention tables {a.more_only})"
+    out.setdefault("provenance", {})["combined"] = what
+    json.dump(out, open(out_path, "w"), indent=0)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def main(argv):
     ap.add_argument("--ours-profile", default="h100_sxm_calibrated")
     ap.add_argument("--peer-profile", default="h100_pytorch_peer")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/kernel_model_heldout"))
+    ap.add_argument("--before", default="", help="an earlier output JSON: its summary is shown beside this one")
     ap.add_argument("--label", default="", help="a line saying which profiles these are (e.g. 'before the coverage fit')")
     a = ap.parse_args(argv)
     binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
@@ -90,10 +91,23 @@ def main(argv):
              "Error = predicted / measured - 1. Regenerate: `calibrate/scripts/kernel_heldout.py`.", ""]
     if a.label:
         lines += [a.label, ""]
-    lines += ["| model | profile | forward median abs | forward worst | fwd+bwd median abs | fwd+bwd worst |",
+    before = json.load(open(a.before)) if a.before else None
+    if before:
+        result["before"] = {"file": os.path.relpath(os.path.abspath(a.before), ROOT), "label": before.get("label", ""),
+                            "simulator_commit": before.get("simulator_commit"), "summary": before["summary"]}
+        json.dump(result, open(a.out + ".json", "w"), indent=1)
+        lines += [f"{before.get('label', '')} (simulator {before.get('simulator_commit')}, "
+                  f"`{result['before']['file']}`).", ""]
+    lines += ["| model | profiles | forward median abs | forward worst | fwd+bwd median abs | fwd+bwd worst |",
               "|---|---|---|---|---|---|"]
+    for model, s in list((before or {}).get("summary", {}).items()):
+        lines.append(f"| {model} (before) | {s['profile']} | {100 * s['forward']['median_abs_error']:.1f}% | "
+                     f"{100 * s['forward']['worst_abs_error']:.1f}% | "
+                     f"{100 * s['forward+backward']['median_abs_error']:.1f}% | "
+                     f"{100 * s['forward+backward']['worst_abs_error']:.1f}% |")
     for model, s in summary.items():
-        lines.append(f"| {model} | {s['profile']} | {100 * s['forward']['median_abs_error']:.1f}% | "
+        lines.append(f"| {model}{' (after)' if before else ''} | {s['profile']} | "
+                     f"{100 * s['forward']['median_abs_error']:.1f}% | "
                      f"{100 * s['forward']['worst_abs_error']:.1f}% | "
                      f"{100 * s['forward+backward']['median_abs_error']:.1f}% | "
                      f"{100 * s['forward+backward']['worst_abs_error']:.1f}% |")

@@ -16,8 +16,10 @@ Without --profile only the samples file is written. Records may come from the JS
 short (the JSON is written whole or not at all), from the RESULT lines of its log.
 """
 import argparse
+import datetime
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -101,8 +103,22 @@ def main(argv):
     if a.profile:
         binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
         tag = a.tag or f"FIT from PyTorch SDPA {a.backend} single-GPU coverage ({card}, torch {torch})"
-        return subprocess.run([binary, "fit-profile", "--samples", a.samples, "--base", a.base, "--out", a.profile,
-                               "--tag", tag]).returncode
+        rc = subprocess.run([binary, "fit-profile", "--samples", a.samples, "--base", a.base, "--out", a.profile,
+                             "--tag", tag]).returncode
+        if rc == 0:
+            # Provenance as calibrate.py writes it: card, date, commit, the command (paths relative to the root).
+            prof = json.load(open(a.profile))
+            commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True).stdout.strip()
+            rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
+            prof.setdefault("provenance", {}).update({
+                "card": card, "torch": torch, "date": datetime.date.today().isoformat(), "commit": commit,
+                "tool": "calibrate/scripts/peer_sdpa_fit.py", "attention_from": samples["provenance"]["records"],
+                "command": shlex.join(["peer_sdpa_fit.py", *rel])})
+            with open(a.profile, "w") as f:
+                json.dump(prof, f, indent=1)
+                f.write("\n")
+        return rc
     return 0
 
 
