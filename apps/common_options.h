@@ -28,6 +28,10 @@ struct CommonOptions {
   bool pack_kv = false;
 };
 
+// A check for an integer flag: the text must be a whole number in [lo, hi]. Runs on the text as given, so that
+// "--seq 1e20" or "--seq 99999999999999999999" is reported as typed, not as a converted or clamped number.
+CLI::Validator IntegerIn(int64_t lo, int64_t hi);
+
 // Adds the shared flags to `app` (a subcommand), writing into `opts`.
 void AddCommonOptions(CLI::App* app, CommonOptions* opts);
 
