@@ -66,9 +66,12 @@ int RunCheck(const CheckOptions& o) {
   std::vector<ScheduleConfig> configs;
   if (Status st = MakeConfigs(common, &configs); !st.ok()) return ReportError(st);
   cpu::Precision precision;
-  if (o.precision == "fp64") precision = cpu::Precision::kFloat64;
-  else if (o.precision == "fp32") precision = cpu::Precision::kFloat32;
-  else return ReportError(Status::InvalidArgument("--precision '" + o.precision + "' is not one of fp64, fp32"));
+  if (o.precision == "fp64")
+    precision = cpu::Precision::kFloat64;
+  else if (o.precision == "fp32")
+    precision = cpu::Precision::kFloat32;
+  else
+    return ReportError(Status::InvalidArgument("--precision '" + o.precision + "' is not one of fp64, fp32"));
   if (o.tolerance_flag->count() > 0 && !(std::isfinite(o.tolerance) && o.tolerance > 0 && o.tolerance < 1))
     return ReportError(Status::InvalidArgument("--tolerance must be a relative error in (0, 1), e.g. 1e-9; got " +
                                                o.tolerance_flag->as<std::string>()));
@@ -79,8 +82,10 @@ int RunCheck(const CheckOptions& o) {
         "--seq " + std::to_string(configs[0].problem.seq) + " needs about " + std::to_string(int64_t(flops / 1e9)) +
         " GFLOP on the CPU; use a smaller problem (e.g. --seq 1024 --heads 8) or pass --force"));
   const std::string hint = "use a smaller --world, --seq or --heads";
-  if (Status st = CheckThreads("the CPU executor at W=" + std::to_string(configs[0].world) + " (a thread per rank and "
-                               "stream)", int64_t(configs[0].world) * kStreamCount, "use a smaller --world");
+  if (Status st = CheckThreads("the CPU executor at W=" + std::to_string(configs[0].world) +
+                                   " (a thread per rank and "
+                                   "stream)",
+                               int64_t(configs[0].world) * kStreamCount, "use a smaller --world");
       !st.ok())
     return ReportError(st);
   const int element_bytes = precision == cpu::Precision::kFloat64 ? 8 : 4;

@@ -1,8 +1,8 @@
 // `ringlab sim` and `ringlab sweep`: the simulator's subcommands (one configuration on a hardware profile; a grid of
 // world sizes, sequence lengths, methods and passes).
 #include <climits>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -136,7 +136,8 @@ int RunSim(const SimFlags& f) {
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   if (f.trace == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
-  const int traced = f.trace.empty() ? 0 : opt.trace == sim::TraceMode::kAll ? f.common.world : int(opt.trace_ranks.size());
+  const int traced =
+      f.trace.empty() ? 0 : opt.trace == sim::TraceMode::kAll ? f.common.world : int(opt.trace_ranks.size());
   for (const ScheduleConfig& cfg : configs)
     if (!(st = CheckSimulationFits(cfg, traced)).ok()) return ReportError(st);
   std::vector<std::unique_ptr<sim::SimResult>> results;
@@ -169,9 +170,9 @@ int RunSim(const SimFlags& f) {
     cols.emplace_back(name, r->summary);
   }
   table << Describe(configs.front().problem) << ", " << ShardingName(configs.front().sharding) << ", W="
-            << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
-            << "\n\n"
-            << FormatSummaries(cols);
+        << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
+        << "\n\n"
+        << FormatSummaries(cols);
   nlohmann::json totals = nlohmann::json::object();
   if (two_passes) {
     char buf[64];
@@ -197,7 +198,8 @@ int RunSim(const SimFlags& f) {
   if (!(st = outputs.Commit()).ok()) return ReportError(st);
   for (const auto& res : results)
     if (!f.trace.empty() && f.trace != "-")
-      spdlog::info("wrote {} ({} events)", TracePath(f.trace, res->config, configs.size() > 1), res->trace.events.size());
+      spdlog::info("wrote {} ({} events)", TracePath(f.trace, res->config, configs.size() > 1),
+                   res->trace.events.size());
   if (!f.json.empty() && f.json != "-") spdlog::info("wrote {}", f.json);
   return kExitOk;
 }

@@ -8,8 +8,9 @@ namespace ringlab::cli {
 
 void AddLogFlags(CLI::App* cmd, LogFlags* flags) {
   CLI::Option* v = cmd->add_flag("-v,--verbose", flags->verbose, "more detail on stderr (timings, sizes, limits)");
-  CLI::Option* q = cmd->add_flag("-q,--quiet", flags->quiet, "only errors and warnings on stderr: no progress, no "
-                                                             "'wrote FILE' lines");
+  CLI::Option* q = cmd->add_flag("-q,--quiet", flags->quiet,
+                                 "only errors and warnings on stderr: no progress, no "
+                                 "'wrote FILE' lines");
   v->excludes(q);
 }
 

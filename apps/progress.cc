@@ -15,9 +15,12 @@ constexpr double kEveryFraction = 0.1;
 
 std::string Seconds(double s) {
   char b[32];
-  if (s < 100) std::snprintf(b, sizeof b, "%.1f s", s);
-  else if (s < 3600) std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
-  else std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
+  if (s < 100)
+    std::snprintf(b, sizeof b, "%.1f s", s);
+  else if (s < 3600)
+    std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else
+    std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
   return b;
 }
 
@@ -50,8 +53,7 @@ void Progress::Update(int64_t done) {
 
 void Progress::Heartbeat() {
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; }))
-    MaybePrint();
+  while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; })) MaybePrint();
 }
 
 void Progress::MaybePrint() {

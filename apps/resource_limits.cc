@@ -14,8 +14,11 @@
 namespace ringlab::cli {
 namespace {
 
-// Per-rank state of the simulator besides its ops (programs, queues, stream and link state), a lower bound.
+// The simulator's memory, a lower bound: per-rank state (programs, queues, stream and link state) and per op of
+// every rank's program (about 64 bytes measured at W=1024 contiguous; a quarter of that, so that a run that fits is
+// never refused: one that still runs out is caught as std::bad_alloc, exit 3).
 constexpr double kSimBytesPerRank = 2048;
+constexpr double kSimBytesPerRankStep = 16;
 // Stack reserved per thread when RLIMIT_STACK is unlimited (glibc's default for new threads is RLIMIT_STACK).
 constexpr double kDefaultThreadStack = 8 << 20;
 
@@ -54,9 +57,12 @@ double ThreadStackBytes() {
 
 std::string FormatBytes(double bytes) {
   char b[48];
-  if (bytes >= 1024.0 * 1024 * 1024 * 1024) std::snprintf(b, sizeof b, "%.3g TiB", bytes / (1024.0 * 1024 * 1024 * 1024));
-  else if (bytes >= 1024.0 * 1024 * 1024) std::snprintf(b, sizeof b, "%.3g GiB", bytes / (1024.0 * 1024 * 1024));
-  else std::snprintf(b, sizeof b, "%.3g MiB", bytes / (1024.0 * 1024));
+  if (bytes >= 1024.0 * 1024 * 1024 * 1024)
+    std::snprintf(b, sizeof b, "%.3g TiB", bytes / (1024.0 * 1024 * 1024 * 1024));
+  else if (bytes >= 1024.0 * 1024 * 1024)
+    std::snprintf(b, sizeof b, "%.3g GiB", bytes / (1024.0 * 1024 * 1024));
+  else
+    std::snprintf(b, sizeof b, "%.3g MiB", bytes / (1024.0 * 1024));
   return b;
 }
 
@@ -109,9 +115,9 @@ Status CheckThreads(const std::string& what, int64_t threads, const std::string&
     which = "kernel.threads-max less the threads running";
   }
   if (double(threads) > limit)
-    return Status::InvalidArgument(what + " starts " + std::to_string(threads) + " threads but this process may start " +
-                                   std::to_string(int64_t(std::max(limit, 0.0))) + " more (" + which + ")" +
-                                   (hint.empty() ? "" : "; " + hint));
+    return Status::InvalidArgument(
+        what + " starts " + std::to_string(threads) + " threads but this process may start " +
+        std::to_string(int64_t(std::max(limit, 0.0))) + " more (" + which + ")" + (hint.empty() ? "" : "; " + hint));
   // Each thread reserves its stack's address space: that must fit the memory limit too.
   return CheckMemory(what + " (" + std::to_string(threads) + " threads' stacks)", double(threads) * ThreadStackBytes(),
                      hint);
@@ -129,14 +135,15 @@ double ScheduleBytes(const ScheduleConfig& cfg, int64_t* ops) {
   }
   const RankSchedule r0 = BuildRankSchedule(cfg, 0);
   if (ops) *ops = int64_t(world) * int64_t(r0.ops.size());
-  return world * (double(r0.ops.size()) * sizeof(Op) + double(r0.buffers.size()) * sizeof(BufferInfo) +
-                  sizeof(RankSchedule));
+  return world *
+         (double(r0.ops.size()) * sizeof(Op) + double(r0.buffers.size()) * sizeof(BufferInfo) + sizeof(RankSchedule));
 }
 
 double SimulationBytes(const ScheduleConfig& cfg, int traced_ranks) {
   const double ring = double(cfg.world) / std::max(cfg.ulysses, 1);
   // A traced rank keeps an event per op: at least a few per ring step.
-  return double(cfg.world) * kSimBytesPerRank + double(traced_ranks) * ring * 4 * sizeof(TraceEvent);
+  return double(cfg.world) * (kSimBytesPerRank + ring * kSimBytesPerRankStep) +
+         double(traced_ranks) * ring * 4 * sizeof(TraceEvent);
 }
 
 }  // namespace ringlab::cli

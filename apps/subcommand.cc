@@ -43,8 +43,9 @@ void AddSubcommands(CLI::App& app, const std::vector<Subcommand>& subcommands, i
         }
         *exit_code = run();
       } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "ringlab: error: out of memory: the request needs more memory than this process may use "
-                             "(try a smaller --world or --seq)\n");
+        std::fprintf(stderr,
+                     "ringlab: error: out of memory: the request needs more memory than this process may use "
+                     "(try a smaller --world or --seq)\n");
         *exit_code = kExitRuntime;
       } catch (const std::system_error& e) {
         std::fprintf(stderr, "ringlab: error: the system refused a resource (threads, files): %s\n", e.what());

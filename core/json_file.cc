@@ -36,8 +36,12 @@ class DuplicateKeyFinder {
  public:
   bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: scopes_.push_back(Scope{std::set<std::string>{}, ""}); break;
-      case json::parse_event_t::array_start: scopes_.push_back(Scope{std::nullopt, "[]"}); break;
+      case json::parse_event_t::object_start:
+        scopes_.push_back(Scope{std::set<std::string>{}, ""});
+        break;
+      case json::parse_event_t::array_start:
+        scopes_.push_back(Scope{std::nullopt, "[]"});
+        break;
       case json::parse_event_t::object_end:
       case json::parse_event_t::array_end:
         if (!scopes_.empty()) scopes_.pop_back();
@@ -49,7 +53,8 @@ class DuplicateKeyFinder {
         s.current = key;
         break;
       }
-      default: break;
+      default:
+        break;
     }
     return true;
   }
@@ -65,8 +70,10 @@ class DuplicateKeyFinder {
     std::string p;
     for (size_t i = 0; i + 1 < scopes_.size(); ++i) {
       const std::string& c = scopes_[i].current;
-      if (c == "[]") p += "[]";
-      else p += (p.empty() ? "" : ".") + c;
+      if (c == "[]")
+        p += "[]";
+      else
+        p += (p.empty() ? "" : ".") + c;
     }
     return p.empty() ? p : p + ".";
   }
@@ -92,8 +99,7 @@ Status ParseJsonText(std::string_view text, const std::string& origin, json* out
 Status ReadJsonFile(const std::string& path, const std::string& what, json* out) {
   const std::string origin = what + " " + path;
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
-    return Status::InvalidArgument(origin + ": cannot open: " + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) return Status::InvalidArgument(origin + ": cannot open: " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(origin + ": is a directory, expected a JSON file");
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::InvalidArgument(origin + ": cannot open: " + std::strerror(errno));

@@ -206,8 +206,10 @@ Status CheckOutputPath(const std::string& path) {
   if (path == "-") return Status::Ok();
   if (IsSpecialOutput(path)) {  // must exist and accept writes; nothing is written now
     const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd >= 0) ::close(fd);
-    else if (errno != ENXIO) return CannotWrite(path, Reason(errno));  // ENXIO: a fifo without a reader yet
+    if (fd >= 0)
+      ::close(fd);
+    else if (errno != ENXIO)
+      return CannotWrite(path, Reason(errno));  // ENXIO: a fifo without a reader yet
     return Status::Ok();
   }
   OutputBatch probe;  // creates the temporary and removes it again
