@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
@@ -130,7 +129,8 @@ int RunCalibrate(const CalibrateOptions& o) {
   if (o.out.empty()) return ReportError(Status::InvalidArgument("--out is required (unless --dry-run)"));
   const std::string samples_path = o.samples.empty() ? o.out + ".samples.json" : o.samples;
   if (o.samples.empty() && IsSpecialOutput(o.out))
-    return ReportError(Status::InvalidArgument("--out " + o.out + ": the samples' default name OUT.samples.json "
+    return ReportError(Status::InvalidArgument("--out " + o.out +
+                                               ": the samples' default name OUT.samples.json "
                                                "needs a file name; give --samples FILE"));
   if (o.out == "-" && samples_path == "-")
     return ReportError(Status::InvalidArgument("--out - and --samples -: only one output can go to stdout"));
@@ -215,8 +215,9 @@ int RunCalibrate(const CalibrateOptions& o) {
 std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
   auto o = std::make_shared<CalibrateOptions>();
   cmd->add_option("--out", o->out, "write the fitted profile JSON here ('-' for stdout; required unless --dry-run)");
-  cmd->add_option("--samples", o->samples, "write the raw samples here (default: OUT.samples.json; '-' for stdout); "
-                                           "`ringlab fit-profile` refits them anywhere");
+  cmd->add_option("--samples", o->samples,
+                  "write the raw samples here (default: OUT.samples.json; '-' for stdout); "
+                  "`ringlab fit-profile` refits them anywhere");
   cmd->add_option("--gpus", o->gpus, "GPUs to use, 0..N-1 (default 0: all visible; NCCL needs 2 or more)")
       ->check(IntegerIn(0, 4096));
   cmd->add_option("--base", o->base, "profile whose unmeasured numbers are kept: bundled name or .json path")

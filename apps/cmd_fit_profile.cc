@@ -5,7 +5,6 @@
 //   ringlab fit-profile --samples cal_samples.json [--samples runs_host.json] --base h100_sxm --out h100_cal.json
 #include <cstdio>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
@@ -53,7 +52,8 @@ int RunFitProfile(const FitOptions& o) {
     if (Status st = calibrate::FromJson(j, o.samples[i], &in); !st.ok()) return ReportError(st);
     if (SampleCount(in) == 0)
       return ReportError(Status::InvalidArgument(
-          "samples " + o.samples[i] + ": holds no samples: expected at least one entry in kernels, transfers, "
+          "samples " + o.samples[i] +
+          ": holds no samples: expected at least one entry in kernels, transfers, "
           "memory, start_waits, nccl_held, beside_kernels, launch_gaps_us, start_skews_us or overlap_us (the file "
           "`ringlab calibrate --samples` or calibrate/scripts/calibrate.py writes)"));
     if (i == 0) all = std::move(in);
@@ -82,8 +82,9 @@ std::shared_ptr<FitOptions> SetupFitProfile(CLI::App* cmd) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--base", o->base, "profile to start from: a bundled name or a .json path")->capture_default_str();
-  cmd->add_option("--out", o->out, "write the fitted profile JSON here ('-' for stdout; the fit report then goes to "
-                                   "stderr)")
+  cmd->add_option("--out", o->out,
+                  "write the fitted profile JSON here ('-' for stdout; the fit report then goes to "
+                  "stderr)")
       ->required();
   cmd->add_option("--name", o->name, "profile name (default: the base's)");
   cmd->add_option("--tag", o->tag, "prefix of every fitted number's source (card, date, commit)");

@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
@@ -191,15 +190,17 @@ nlohmann::json ReportTimings(const RunContext& c, const ScheduleConfig& cfg, con
     max_used = std::max(max_used, res.device_used_bytes[r]);
   }
   std::fprintf(human_text, "-- %s %s on %s\n", method.c_str(), std::string(ShardingName(cfg.sharding)).c_str(),
-              res.gpu_name.c_str());
-  std::fprintf(human_text, "  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d, after %d warm-up)\n",
-              res.fwd_ms, fwd_tf, o.iters, res.warmup_done[0]);
-  if (backward)
-    std::fprintf(human_text, "  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
-  std::fprintf(human_text, "  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
-              max_buf / 1073741824.0, max_used / 1073741824.0);
+               res.gpu_name.c_str());
+  std::fprintf(
+      human_text,
+      "  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d, after %d warm-up)\n",
+      res.fwd_ms, fwd_tf, o.iters, res.warmup_done[0]);
+  if (backward) std::fprintf(human_text, "  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
+  std::fprintf(human_text,
+               "  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
+               max_buf / 1073741824.0, max_used / 1073741824.0);
   std::fprintf(human_text, "  forward timeline: step %.3f ms, exposed comm %.3f ms, overlap %.0f%%, imbalance %.3f\n",
-              fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
+               fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
   nlohmann::json rec{{"kind", "ringlab_run"}, {"method", method}, {"sharding", std::string(ShardingName(cfg.sharding))},
                      {"world", w}, {"B", p.batch}, {"H", p.heads}, {"Hkv", p.kv_heads}, {"S", p.seq},
                      {"D", p.head_dim}, {"causal", p.causal}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
@@ -232,7 +233,7 @@ void ReportScaling(const RunContext& c, const gpu::RunResult& res, const gpu::Ru
   if (c.backward) {
     const double eff_b = single.fwdbwd_ms / (w * res.fwdbwd_ms);
     std::fprintf(human_text, ", forward+backward %.3f ms; scaling efficiency T1/(W*TW) %.2f fwd, %.2f fwd+bwd\n",
-                single.fwdbwd_ms, eff_f, eff_b);
+                 single.fwdbwd_ms, eff_f, eff_b);
     (*rec)["single_fwdbwd_ms"] = single.fwdbwd_ms;
     (*rec)["scaling_efficiency_fwdbwd"] = eff_b;
   } else {
@@ -272,8 +273,8 @@ bool Verify(const RunContext& c, const gpu::RunResult& res, const gpu::RunResult
   for (const Check& check : checks) {
     const bool ok = check.rel <= check.tol;
     pass &= ok;
-    std::fprintf(human_text, "    %-9s %-4s %10.3e  (tol %.0e) %s\n", check.against.c_str(), check.tensor.c_str(), check.rel,
-                check.tol, ok ? "ok" : "FAIL");
+    std::fprintf(human_text, "    %-9s %-4s %10.3e  (tol %.0e) %s\n", check.against.c_str(), check.tensor.c_str(),
+                 check.rel, check.tol, ok ? "ok" : "FAIL");
     jc.push_back(
         {{"against", check.against}, {"tensor", check.tensor}, {"rel", check.rel}, {"tol", check.tol}, {"ok", ok}});
   }
@@ -297,7 +298,8 @@ Status WriteTraces(const RunContext& c, const std::string& method, const gpu::Ru
   const bool backward = c.backward;
   std::string path = c.several_configs ? WithSuffix(o.trace_path, "." + method) : o.trace_path;
   RINGLAB_RETURN_IF_ERROR(AddTrace(c, res.fwd_trace, path));
-  std::fprintf(human_text, "  trace %s (timed iteration %d of %d: the median one)\n", path.c_str(), res.fwd_traced + 1, o.iters);
+  std::fprintf(human_text, "  trace %s (timed iteration %d of %d: the median one)\n", path.c_str(), res.fwd_traced + 1,
+               o.iters);
   if (backward) {
     const std::string bpath = WithSuffix(path, ".backward");
     RINGLAB_RETURN_IF_ERROR(AddTrace(c, res.bwd_trace, bpath));
@@ -310,8 +312,8 @@ Status WriteTraces(const RunContext& c, const std::string& method, const gpu::Ru
       for (size_t k = 0; k < all.size(); ++k)
         RINGLAB_RETURN_IF_ERROR(AddTrace(c, all[k], WithSuffix(base, ".iter" + std::to_string(k))));
     }
-    std::fprintf(human_text, "  traces: %zu per-iteration traces (%s)\n", res.fwd_iterations.size() + res.bwd_iterations.size(),
-                WithSuffix(path, ".iter<k>").c_str());
+    std::fprintf(human_text, "  traces: %zu per-iteration traces (%s)\n",
+                 res.fwd_iterations.size() + res.bwd_iterations.size(), WithSuffix(path, ".iter<k>").c_str());
   }
   return Status::Ok();
 }
@@ -322,7 +324,8 @@ Status WriteTensors(const RunContext& c, const std::string& method, const gpu::R
   const std::string dir = c.several_configs ? out_dir + "/" + method : out_dir;
   mkdir(out_dir.c_str(), 0755);
   RINGLAB_RETURN_IF_ERROR(WriteOutputs(dir, c.p, c.inputs, res.outputs));
-  std::fprintf(human_text, "  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(), c.backward ? ",dq,dk,dv" : "");
+  std::fprintf(human_text, "  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(),
+               c.backward ? ",dq,dk,dv" : "");
   return Status::Ok();
 }
 
@@ -399,10 +402,16 @@ int RunOnGpus(const RunOptions& options) {
   const int w = ex->world();
   if (ex->IsRoot())
     std::fprintf(human_text, "== ringlab run: %s, %d GPU%s (%s)\n", Describe(p).c_str(), w, w > 1 ? "s" : "",
-                multi ? "one process per rank" : "one process, a thread per GPU");
+                 multi ? "one process per rank" : "one process, a thread per GPU");
   OutputBatch outputs;
-  const RunContext context{.o = o, .p = p, .inputs = inputs, .backward = backward, .multi = multi,
-                           .cpu_ref = cpu_ref, .several_configs = configs.size() > 1, .world = w,
+  const RunContext context{.o = o,
+                           .p = p,
+                           .inputs = inputs,
+                           .backward = backward,
+                           .multi = multi,
+                           .cpu_ref = cpu_ref,
+                           .several_configs = configs.size() > 1,
+                           .world = w,
                            .outputs = &outputs};
   nlohmann::json records = nlohmann::json::array();
   int exit_code = kExitOk;

@@ -37,14 +37,14 @@ void PrintRank(FILE* out, const Schedule& s, int r) {
   const RankSchedule& rs = s.ranks[r];
   std::fprintf(out, "rank %d: %zu ops, %.2f MiB of buffers\n", r, rs.ops.size(), RankMemoryBytes(rs) / 1048576.0);
   std::fprintf(out, "  %4s %-7s %-14s %4s %4s  %-38s %10s %10s  %s\n", "op", "stream", "kind", "step", "peer", "block",
-              "MiB", "GFLOP", "deps");
+               "MiB", "GFLOP", "deps");
   for (const Op& op : rs.ops) {
     std::string deps;
     for (int32_t d : op.deps) deps += (deps.empty() ? "" : ",") + std::to_string(d);
-    std::fprintf(out, "  %4d %-7s %-14s %4d %4s  %-38s %10.3f %10.3f  %s\n", op.id, std::string(StreamName(op.stream)).c_str(),
-                std::string(OpKindName(op.kind)).c_str(), op.step,
-                op.peer >= 0 ? std::to_string(op.peer).c_str() : "-", BlockText(op).c_str(), op.bytes / 1048576.0,
-                op.flops / 1e9, deps.c_str());
+    std::fprintf(out, "  %4d %-7s %-14s %4d %4s  %-38s %10.3f %10.3f  %s\n", op.id,
+                 std::string(StreamName(op.stream)).c_str(), std::string(OpKindName(op.kind)).c_str(), op.step,
+                 op.peer >= 0 ? std::to_string(op.peer).c_str() : "-", BlockText(op).c_str(), op.bytes / 1048576.0,
+                 op.flops / 1e9, deps.c_str());
   }
 }
 
@@ -82,7 +82,7 @@ int RunSchedule(const ScheduleOptions& o) {
     const double gen_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(out, "== %s\n", Describe(cfg).c_str());
     std::fprintf(out, "generated %lld ops over %d ranks in %.1f ms; peak buffers per GPU %.2f GiB\n",
-                (long long)s.OpCount(), cfg.world, gen_ms, PeakMemoryBytes(s) / double(1 << 30));
+                 (long long)s.OpCount(), cfg.world, gen_ms, PeakMemoryBytes(s) / double(1 << 30));
     if (o.validate) {
       const auto t1 = std::chrono::steady_clock::now();
       Status st = ValidateSchedule(s);
@@ -98,7 +98,8 @@ int RunSchedule(const ScheduleOptions& o) {
     else
       all.push_back(ToJson(s));
     if (!json && o.show_ranks < cfg.world)
-      std::fprintf(out, "(%d more ranks not shown; --ranks N shows more, --json FILE writes all)\n", cfg.world - o.show_ranks);
+      std::fprintf(out, "(%d more ranks not shown; --ranks N shows more, --json FILE writes all)\n",
+                   cfg.world - o.show_ranks);
   }
   if (json) {
     if (Status st = WriteOutputFile(o.json_path, (all.size() == 1 ? all[0] : all).dump(1) + "\n"); !st.ok())
@@ -111,7 +112,8 @@ int RunSchedule(const ScheduleOptions& o) {
 std::shared_ptr<ScheduleOptions> SetupSchedule(CLI::App* cmd) {
   auto opts = std::make_shared<ScheduleOptions>();
   AddCommonOptions(cmd, &opts->common);
-  cmd->add_option("--json", opts->json_path, "write the whole schedule (every rank, every op) as JSON to FILE ('-' for stdout); several "
+  cmd->add_option("--json", opts->json_path,
+                  "write the whole schedule (every rank, every op) as JSON to FILE ('-' for stdout); several "
                   "configs (--method/--pass both) give one JSON array");
   cmd->add_option("--ranks", opts->show_ranks, "how many ranks to print as tables")->capture_default_str();
   cmd->add_flag("!--no-validate", opts->validate, "skip the invariant checks (for timing generation alone)");

@@ -78,8 +78,8 @@ Status ParseTopology(int nodes, int gpn, const std::string& placement, sim::Topo
   if (gpn != kNotGiven && gpn < 1)
     return Status::InvalidArgument("--gpus-per-node must be >= 1 (leave it out for the profile's), got " +
                                    std::to_string(gpn));
-  *t = sim::TopologyConfig{.nodes = nodes == kNotGiven ? 0 : nodes, .gpus_per_node = gpn == kNotGiven ? 0 : gpn,
-                           .placement = *p};
+  *t = sim::TopologyConfig{
+      .nodes = nodes == kNotGiven ? 0 : nodes, .gpus_per_node = gpn == kNotGiven ? 0 : gpn, .placement = *p};
   return Status::Ok();
 }
 
@@ -136,8 +136,9 @@ int RunSim(const SimFlags& f) {
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   if (f.trace == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
-  const int traced =
-      f.trace.empty() ? 0 : opt.trace == sim::TraceMode::kAll ? f.common.world : int(opt.trace_ranks.size());
+  const int traced = f.trace.empty()                     ? 0
+                     : opt.trace == sim::TraceMode::kAll ? f.common.world
+                                                         : int(opt.trace_ranks.size());
   for (const ScheduleConfig& cfg : configs)
     if (!(st = CheckSimulationFits(cfg, traced)).ok()) return ReportError(st);
   std::vector<std::unique_ptr<sim::SimResult>> results;
@@ -169,8 +170,8 @@ int RunSim(const SimFlags& f) {
     if (two_passes) name += r->config.pass == Pass::kForward ? " fwd" : " bwd";
     cols.emplace_back(name, r->summary);
   }
-  table << Describe(configs.front().problem) << ", " << ShardingName(configs.front().sharding) << ", W="
-        << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
+  table << Describe(configs.front().problem) << ", " << ShardingName(configs.front().sharding)
+        << ", W=" << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
         << "\n\n"
         << FormatSummaries(cols);
   nlohmann::json totals = nlohmann::json::object();
@@ -240,7 +241,8 @@ int RunSweepCommand(const SweepFlags& f) {
   } catch (const std::exception&) {
     return ReportError(Status::InvalidArgument("--shard '" + f.shard + "' must be i/n, e.g. 0/4"));
   }
-  if (!(st = ParseTopology(kNotGiven, f.gpus_per_node, f.placement, &spec.options.topology)).ok()) return ReportError(st);
+  if (!(st = ParseTopology(kNotGiven, f.gpus_per_node, f.placement, &spec.options.topology)).ok())
+    return ReportError(st);
   if (f.workers != kNotGiven && f.workers < 1)
     return ReportError(Status::InvalidArgument("--workers (-j) must be >= 1 (leave it out for every core), got " +
                                                std::to_string(f.workers)));
@@ -290,8 +292,9 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   s->add_option("--nodes", sf->nodes, "nodes, >= 1 (default: as many as the world needs)");
   s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)");
   s->add_option("--placement", sf->placement, "rank to GPU: block | round-robin")->capture_default_str();
-  s->add_option("--trace", sf->trace, "write the simulated trace (Chrome JSON, source sim; '-' for stdout); with "
-                                      "several configs each gets .<method>.<pass> before the extension");
+  s->add_option("--trace", sf->trace,
+                "write the simulated trace (Chrome JSON, source sim; '-' for stdout); with "
+                "several configs each gets .<method>.<pass> before the extension");
   s->add_option("--trace-ranks", sf->trace_ranks, "trace only these ranks, e.g. 0,1,4095 (needed above W=64)");
   s->add_option("--json", sf->json, "write the summaries as JSON ('-' for stdout)");
   s->add_flag("--per-rank", sf->per_rank, "include per-rank metrics in the JSON");

@@ -23,7 +23,9 @@ CLI::Validator IntegerIn(int64_t lo, int64_t hi) {
 
 void AddCommonOptions(CLI::App* app, CommonOptions* o) {
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  app->add_option("--world,-w", o->world, "number of ranks (GPUs)")->capture_default_str()->check(IntegerIn(1, kIntMax));
+  app->add_option("--world,-w", o->world, "number of ranks (GPUs)")
+      ->capture_default_str()
+      ->check(IntegerIn(1, kIntMax));
   app->add_option("--batch,-b", o->batch, "batch size")->capture_default_str()->check(IntegerIn(1, kIntMax));
   app->add_option("--heads", o->heads, "query heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   app->add_option("--kv-heads", o->kv_heads, "key/value heads (GQA when fewer than --heads; must divide it)")

@@ -6,8 +6,9 @@
 //   spdlog::warn("warning: ...");      // shown even with -q
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 
 namespace ringlab::cli {
 

@@ -63,15 +63,16 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
   try {
     if (!j.is_object()) return bad("must be a JSON object (the samples written by `ringlab calibrate`)");
     if (j.contains("traceEvents"))
-      return bad("is a trace, not a samples file: expected the samples JSON written by `ringlab calibrate "
-                 "--samples` or calibrate/scripts/calibrate.py (which turns real run traces into samples)");
+      return bad(
+          "is a trace, not a samples file: expected the samples JSON written by `ringlab calibrate "
+          "--samples` or calibrate/scripts/calibrate.py (which turns real run traces into samples)");
     if (j.contains("ranks") || j.contains("compute"))
       return bad(std::string("is a ") + (j.contains("ranks") ? "schedule" : "hardware profile") +
                  ", not a samples file: expected the samples JSON written by `ringlab calibrate --samples` or "
                  "calibrate/scripts/calibrate.py");
-    RINGLAB_RETURN_IF_ERROR(keys(j, "", {"sms", "geometry", "kernels", "transfers", "memory", "start_waits",
-                                         "nccl_held", "beside_kernels", "launch_gaps_us", "start_skews_us",
-                                         "overlap_us", "provenance"}));
+    RINGLAB_RETURN_IF_ERROR(keys(j, "",
+                                 {"sms", "geometry", "kernels", "transfers", "memory", "start_waits", "nccl_held",
+                                  "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
     in.sms = j.value("sms", 132);
     if (in.sms <= 0) return bad("sms must be > 0");
     if (j.contains("geometry")) {
@@ -102,15 +103,17 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       return Status::Ok();
     };
     for (const json& k : j.value("kernels", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(keys(k, "kernels[]", {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
-                                                    "diagonal_offset", "pairs", "us"}));
+      RINGLAB_RETURN_IF_ERROR(keys(
+          k, "kernels[]",
+          {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv", "diagonal_offset", "pairs", "us"}));
       KernelSample s;
       RINGLAB_RETURN_IF_ERROR(kernel(k, &s));
       in.kernels.push_back(s);
     }
     for (const json& k : j.value("beside_kernels", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(keys(k, "beside_kernels[]", {"pass", "mask", "head_dim", "batch", "heads", "kv_heads",
-                                                           "q", "kv", "diagonal_offset", "pairs", "us", "overlap"}));
+      RINGLAB_RETURN_IF_ERROR(keys(k, "beside_kernels[]",
+                                   {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
+                                    "diagonal_offset", "pairs", "us", "overlap"}));
       FitInputs::BesideKernel b;
       RINGLAB_RETURN_IF_ERROR(kernel(k, &b.kernel));
       b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);

@@ -87,13 +87,12 @@ Status ParseHeader(const Reader& rd, const json& j, HardwareProfile* p) {
 
 // compute.*: the sourced numbers.
 Status ParseComputeNumbers(const Reader& rd, const json& c, HardwareProfile* p) {
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(c, "compute",
-                                  {"peak_tflops", "max_efficiency", "launch_us", "comm_slowdown", "comm_start_wait",
-                                   "nccl_sms", "displaced_tail_fraction", "forward_displaced_tail_fraction",
-                                   "backward_displaced_tail_fraction", "forward_start_skew_us",
-                                   "backward_start_skew_us", "nccl_post_us", "nccl_held_sms_by_transfer",
-                                   "start_order", "forward_kernel_first_fraction", "backward_kernel_first_fraction",
-                                   "attention"}));
+  RINGLAB_RETURN_IF_ERROR(
+      rd.Keys(c, "compute",
+              {"peak_tflops", "max_efficiency", "launch_us", "comm_slowdown", "comm_start_wait", "nccl_sms",
+               "displaced_tail_fraction", "forward_displaced_tail_fraction", "backward_displaced_tail_fraction",
+               "forward_start_skew_us", "backward_start_skew_us", "nccl_post_us", "nccl_held_sms_by_transfer",
+               "start_order", "forward_kernel_first_fraction", "backward_kernel_first_fraction", "attention"}));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "peak_tflops", 1e-3, 1e6, &p->peak_tflops));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "max_efficiency", 1e-3, 1, &p->max_efficiency));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "launch_us", 0, 1e6, &p->launch_us));
@@ -192,8 +191,9 @@ Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, 
 // An attention table's "wave" object (`wf` names it in errors).
 Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, WaveModel* wm) {
   if (!w.is_object()) return rd.Error(wf, "must be an object");
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(w, wf, {"grid", "tile_q", "tile_kv", "sms", "ctas_per_sm", "tile_us",
-                                          "cta_overhead_tiles", "single_resident_throughput", "round_us"}));
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(w, wf,
+                                  {"grid", "tile_q", "tile_kv", "sms", "ctas_per_sm", "tile_us", "cta_overhead_tiles",
+                                   "single_resident_throughput", "round_us"}));
   if (!w.contains("grid") || !w["grid"].is_string() || (w["grid"] != "q" && w["grid"] != "kv"))
     return rd.Error(wf + ".grid", "must be \"q\" or \"kv\"");
   wm->enabled = true;
@@ -285,10 +285,10 @@ Status ParseMemory(const Reader& rd, const json& m, HardwareProfile* p, double* 
 
 // network.*, the measured point-to-point times included; gpus_per_node is checked to be an integer by the caller.
 Status ParseNetwork(const Reader& rd, const json& n, HardwareProfile* p, double* gpus_per_node) {
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(n, "network",
-                                  {"gpus_per_node", "nvlink_gbps", "nvlink_latency_us", "nic_gbps", "nic_latency_us",
-                                   "collective_step_latency_us", "comm_rate_beside_compute",
-                                   "backward_comm_rate_beside_compute", "p2p_time_us", "collective_hop_latency_us"}));
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(
+      n, "network",
+      {"gpus_per_node", "nvlink_gbps", "nvlink_latency_us", "nic_gbps", "nic_latency_us", "collective_step_latency_us",
+       "comm_rate_beside_compute", "backward_comm_rate_beside_compute", "p2p_time_us", "collective_hop_latency_us"}));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "gpus_per_node", 1, 1 << 20, gpus_per_node));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "nvlink_gbps", 1e-3, 1e9, &p->nvlink_gbps));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "nvlink_latency_us", 0, 1e6, &p->nvlink_latency_us));
