@@ -10,18 +10,23 @@
 // `ringlab fit-profile` (calibrate/fit/profile_fit.h), with provenance: card, driver, CUDA, NCCL, date, commit,
 // command.
 // Host gaps between kernels are not measured here: calibrate/scripts/calibrate.py takes them from real runs.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "apps/logging.h"
 #include "calibrate/calibration_plan.h"
 #include "calibrate/fit/profile_fit.h"
 #include "calibrate/microbench/microbench.h"
+#include "core/json_file.h"
+#include "core/output_file.h"
+#include "kernels/cuda/attention_tiles.h"
 #include "sim/profile.h"
 
 namespace ringlab::cli {
@@ -61,12 +66,37 @@ std::string CommandLine(const CalibrateOptions& o, int gpus) {
   return s;
 }
 
-Status WriteJson(const std::string& path, const nlohmann::json& j) {
-  std::ofstream f(path);
-  f << j.dump(1) << "\n";
-  if (!f) return Status::Internal("cannot write '" + path + "'");
-  return Status::Ok();
+// The base profile: it must load as `ringlab sim` loads it (unknown and duplicate keys included).
+Status LoadBase(const std::string& base, nlohmann::json* j) {
+  sim::HardwareProfile checked;
+  if (Status st = sim::LoadProfile(base, &checked); !st.ok()) return Status::InvalidArgument("--base: " + st.message());
+  const bool path = base.find('/') != std::string::npos || base.ends_with(".json");
+  return ReadJsonFile(path ? base : sim::ProfileDir() + "/" + base + ".json", "profile", j);
 }
+
+// Progress lines on stderr with the elapsed time and, while kernel cases run, their count and an ETA.
+class CalibrateProgress {
+ public:
+  void StartCases(size_t total) {
+    cases_total_ = total;
+    cases_done_ = 0;
+  }
+  void Line(const std::string& line, bool one_case) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    std::string where = std::to_string(int(elapsed)) + " s";
+    if (one_case && cases_total_ > 0) {
+      ++cases_done_;
+      const double eta = elapsed / double(cases_done_) * double(cases_total_ - std::min(cases_done_, cases_total_));
+      where += ", case " + std::to_string(cases_done_) + " of " + std::to_string(cases_total_) + ", ETA " +
+               std::to_string(int(eta)) + " s";
+    }
+    spdlog::info("calibrate [{}]: {}", where, line);
+  }
+
+ private:
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  size_t cases_total_ = 0, cases_done_ = 0;
+};
 
 // --dry-run: the kernel plan and its work, no GPU needed (an H100-class 132 SMs). The estimate counts the FLOPs of
 // every launch at kOursTflops (PyTorch SDPA at kSdpaTflops) plus a fixed cost per case (buffers, random fill,
@@ -116,21 +146,21 @@ int PrintCoverageShapes(const CalibrateOptions& o) {
 }  // namespace
 
 int RunCalibrate(const CalibrateOptions& o) {
+  // Inputs first (cheap, no GPU): the base profile must load and the outputs must be writable.
+  nlohmann::json base;
+  if (Status st = LoadBase(o.base, &base); !st.ok()) return ReportError(st);
   if (o.dry_run) return DryRun(o);
   if (o.coverage_shapes) return PrintCoverageShapes(o);
-  if (o.out.empty()) return ReportError(Status::InvalidArgument("--out is required"));
-  // Inputs first (cheap, no GPU): the base profile must load.
-  nlohmann::json base;
-  {
-    const bool path = o.base.find('/') != std::string::npos || o.base.ends_with(".json");
-    std::ifstream f(path ? o.base : sim::ProfileDir() + "/" + o.base + ".json");
-    if (!f) return ReportError(Status::InvalidArgument("--base: cannot open profile '" + o.base + "'"));
-    try {
-      f >> base;
-    } catch (const std::exception& e) {
-      return ReportError(Status::InvalidArgument("--base " + o.base + ": not valid JSON: " + e.what()));
-    }
-  }
+  if (o.out.empty()) return ReportError(Status::InvalidArgument("--out is required (unless --dry-run or --coverage-shapes)"));
+  const std::string samples_path = o.samples.empty() ? o.out + ".samples.json" : o.samples;
+  if (o.samples.empty() && IsSpecialOutput(o.out))
+    return ReportError(Status::InvalidArgument("--out " + o.out +
+                                               ": the samples' default name OUT.samples.json "
+                                               "needs a file name; give --samples FILE"));
+  if (o.out == "-" && samples_path == "-")
+    return ReportError(Status::InvalidArgument("--out - and --samples -: only one output can go to stdout"));
+  for (const std::string& path : {o.out, samples_path})
+    if (Status st = CheckOutputPath(path); !st.ok()) return ReportError(st);
   calibrate::DeviceFacts facts;
   if (Status st = calibrate::QueryDevices(&facts); !st.ok()) return ReportError(st);
   const int gpus = o.gpus > 0 ? o.gpus : facts.visible;
@@ -138,10 +168,8 @@ int RunCalibrate(const CalibrateOptions& o) {
     return ReportError(Status::Unavailable("asked for " + std::to_string(gpus) + " GPUs but " +
                                            std::to_string(facts.visible) + (facts.visible == 1 ? " is" : " are") +
                                            " visible"));
-  auto progress = [](const std::string& line) {
-    std::fprintf(stderr, "calibrate: %s\n", line.c_str());
-    std::fflush(stderr);
-  };
+  auto lines = std::make_shared<CalibrateProgress>();
+  auto progress = [lines](const std::string& line) { lines->Line(line, false); };
   progress("device 0: " + facts.card + ", " + std::to_string(facts.sms) + " SMs; " + std::to_string(gpus) + " of " +
            std::to_string(facts.visible) + " GPUs; driver " + facts.driver + ", CUDA " + facts.cuda_runtime +
            ", NCCL " + facts.nccl);
@@ -155,7 +183,7 @@ int RunCalibrate(const CalibrateOptions& o) {
   bo.reps = o.reps;
   bo.sustain_ms = o.sustain_ms;
   bo.preheat_ms = o.preheat_ms;
-  bo.progress = progress;
+  bo.progress = [lines](const std::string& line) { lines->Line(line, true); };
   if (!o.skip_kernels) {
     calibrate::PlanOptions po;
     po.sms = facts.sms;
@@ -163,6 +191,7 @@ int RunCalibrate(const CalibrateOptions& o) {
     const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(po);
     progress("kernels: " + std::to_string(plan.size()) + " block shapes on GPU 0, " + std::to_string(o.warmup) +
              " warm-up + " + std::to_string(o.reps) + " timed launches each");
+    lines->StartCases(plan.size());
     if (Status st = calibrate::BenchKernels(0, plan, bo, &in); !st.ok()) return ReportError(st);
   }
   if (!o.skip_comm) {
@@ -188,28 +217,34 @@ int RunCalibrate(const CalibrateOptions& o) {
                    {"commit", o.commit.empty() ? "unknown (pass --commit)" : o.commit},
                    {"command", command},
                    {"tool", "ringlab calibrate"}};
-  const std::string samples_path = o.samples.empty() ? o.out + ".samples.json" : o.samples;
-  if (Status st = WriteJson(samples_path, calibrate::ToJson(in)); !st.ok()) return ReportError(st);
+  OutputBatch outputs;  // samples and profile together; the samples alone when the fit fails (they cost GPU time)
+  if (Status st = outputs.Add(samples_path, calibrate::ToJson(in).dump(1) + "\n"); !st.ok()) return ReportError(st);
   calibrate::FitOptions fo;
   fo.name = o.name.empty() ? base.value("name", std::string("profile")) + "_calibrated" : o.name;
   fo.tag = "ringlab calibrate " + date + ", " + facts.card + ", commit " +
            (o.commit.empty() ? std::string("unknown") : o.commit);
   nlohmann::json profile, report;
-  if (Status st = calibrate::FitProfile(in, base, fo, &profile, &report); !st.ok()) return ReportError(st);
+  if (Status st = calibrate::FitProfile(in, base, fo, &profile, &report); !st.ok()) {
+    if (Status saved = outputs.Commit(); saved.ok()) spdlog::warn("warning: kept the samples in {}", samples_path);
+    return ReportError(st);
+  }
   profile["gpu"] = facts.card + " (" + std::to_string(facts.sms) + " SMs); calibrated by ringlab calibrate";
-  if (Status st = WriteJson(o.out, profile); !st.ok()) return ReportError(st);
+  if (Status st = outputs.Add(o.out, profile.dump(1) + "\n"); !st.ok()) return ReportError(st);
+  if (Status st = outputs.Commit(); !st.ok()) return ReportError(st);
   progress("wrote " + samples_path + " (" + std::to_string(in.kernels.size()) + " kernel, " +
            std::to_string(in.transfers.size()) + " transfer samples) and " + o.out);
-  std::printf("%s\n", report.dump(1).c_str());
+  std::fprintf(HumanText({o.out, samples_path}), "%s\n", report.dump(1).c_str());
   return kExitOk;
 }
 
 std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
   auto o = std::make_shared<CalibrateOptions>();
-  cmd->add_option("--out", o->out, "write the fitted profile JSON here (required unless --dry-run)");
-  cmd->add_option("--samples", o->samples, "write the raw samples here (default: OUT.samples.json); "
-                                           "`ringlab fit-profile` refits them anywhere");
-  cmd->add_option("--gpus", o->gpus, "GPUs to use, 0..N-1 (default: all visible; NCCL needs 2 or more)");
+  cmd->add_option("--out", o->out, "write the fitted profile JSON here ('-' for stdout; required unless --dry-run)");
+  cmd->add_option("--samples", o->samples,
+                  "write the raw samples here (default: OUT.samples.json; '-' for stdout); "
+                  "`ringlab fit-profile` refits them anywhere");
+  cmd->add_option("--gpus", o->gpus, "GPUs to use, 0..N-1 (default 0: all visible; NCCL needs 2 or more)")
+      ->check(IntegerIn(0, 4096));
   cmd->add_option("--base", o->base, "profile whose unmeasured numbers are kept: bundled name or .json path")
       ->capture_default_str();
   cmd->add_option("--name", o->name, "profile name (default: <base name>_calibrated)");
@@ -233,16 +268,31 @@ std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
                                                          "peer's SDPA list) and exit (needs no GPU)");
   cmd->add_flag("--skip-kernels", o->skip_kernels, "no kernel measurements (attention tables stay the base's)");
   cmd->add_flag("--skip-comm", o->skip_comm, "no NCCL measurements (network numbers stay the base's)");
-  auto tile = [](int* a, int* b) {
-    return [a, b](const std::string& s) {
-      if (std::sscanf(s.c_str(), "%dx%d", a, b) != 2 || *a <= 0 || *b <= 0)
-        throw CLI::ValidationError("tile", "expected QxKV such as 128x64, got '" + s + "'");
+  // The tiles the kernels have (kernels/cuda/attention_tiles.h): a profile fitted for another would model no kernel.
+  auto tile = [](const char* flag, int* a, int* b, std::vector<std::pair<int, int>> allowed) {
+    std::string list;
+    for (auto [q, kv] : allowed) list += (list.empty() ? "" : ", ") + std::to_string(q) + "x" + std::to_string(kv);
+    return [flag, a, b, allowed, list](const std::string& s) {
+      int q = 0, kv = 0;
+      char end = 0;
+      const bool parsed = std::sscanf(s.c_str(), "%dx%d%c", &q, &kv, &end) == 2;
+      if (!parsed || std::find(allowed.begin(), allowed.end(), std::pair{q, kv}) == allowed.end())
+        throw CLI::ValidationError(flag, "'" + s + "' is not a tile of the kernels; allowed: " + list);
+      *a = q;
+      *b = kv;
     };
   };
-  cmd->add_option_function<std::string>("--fwd-tile", tile(&o->fwd_tile_q, &o->fwd_tile_kv),
-                                        "forward kernel tile, query rows x keys (default 128x128: the wgmma kernel)");
-  cmd->add_option_function<std::string>("--bwd-tile", tile(&o->bwd_tile_q, &o->bwd_tile_kv),
-                                        "backward kernel tile, query rows x keys (default 64x128)");
+  cmd->add_option_function<std::string>(
+      "--fwd-tile",
+      tile("--fwd-tile", &o->fwd_tile_q, &o->fwd_tile_kv,
+           {{cuda::tiles::ForwardWgmma::kBlockM, cuda::tiles::ForwardWgmma::kBlockN},
+            {cuda::tiles::ForwardMma::kBlockM, cuda::tiles::ForwardMma::kBlockN}}),
+      "forward kernel tile, query rows x keys: 128x128 (the wgmma kernel, default) or 128x64 (mma.sync)");
+  cmd->add_option_function<std::string>(
+      "--bwd-tile",
+      tile("--bwd-tile", &o->bwd_tile_q, &o->bwd_tile_kv,
+           {{cuda::tiles::BackwardWgmma::kBlockM, cuda::tiles::BackwardWgmma::kBlockN}}),
+      "backward kernel tile, query rows x keys: 64x128 (both backward kernels)");
   cmd->add_option("--ctas-per-sm", o->ctas_per_sm, "resident CTAs per SM of both kernels (0: fitted from the CTA "
                                                    "sweep)")
       ->capture_default_str()

@@ -4,14 +4,15 @@
 //
 //   ringlab fit-profile --samples cal_samples.json [--samples runs_host.json] --base h100_sxm --out h100_cal.json
 #include <cstdio>
-#include <fstream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
 #include "apps/exit_codes.h"
+#include "apps/logging.h"
 #include "calibrate/fit/profile_fit.h"
+#include "core/json_file.h"
+#include "core/output_file.h"
 #include "sim/profile.h"
 
 namespace ringlab::cli {
@@ -24,31 +25,37 @@ struct FitOptions {
 
 namespace {
 
-Status ReadJson(const std::string& path, nlohmann::json* j) {
-  std::ifstream f(path);
-  if (!f) return Status::InvalidArgument("cannot open '" + path + "'");
-  try {
-    f >> *j;
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(path + ": not valid JSON: " + e.what());
-  }
-  return Status::Ok();
-}
-
+// The base profile's JSON, checked as `ringlab sim` would load it (unknown and duplicate keys included).
 Status BaseProfileJson(const std::string& name_or_path, nlohmann::json* j) {
   const bool path = name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".json");
-  return ReadJson(path ? name_or_path : sim::ProfileDir() + "/" + name_or_path + ".json", j);
+  const std::string file = path ? name_or_path : sim::ProfileDir() + "/" + name_or_path + ".json";
+  sim::HardwareProfile checked;
+  if (Status st = sim::LoadProfile(name_or_path, &checked); !st.ok())
+    return Status::InvalidArgument("--base: " + st.message());
+  return ReadJsonFile(file, "profile", j);
+}
+
+size_t SampleCount(const calibrate::FitInputs& in) {
+  return in.kernels.size() + in.transfers.size() + in.memory.size() + in.start_waits.size() + in.nccl_held.size() +
+         in.beside_kernels.size() + in.launch_gaps_us.size() + in.start_skews_us.size() + in.overlap_us.size();
 }
 
 }  // namespace
 
 int RunFitProfile(const FitOptions& o) {
+  if (Status st = CheckOutputPath(o.out); !st.ok()) return ReportError(st);
   calibrate::FitInputs all;
   for (size_t i = 0; i < o.samples.size(); ++i) {
     nlohmann::json j;
     calibrate::FitInputs in;
-    if (Status st = ReadJson(o.samples[i], &j); !st.ok()) return ReportError(st);
+    if (Status st = ReadJsonFile(o.samples[i], "samples", &j); !st.ok()) return ReportError(st);
     if (Status st = calibrate::FromJson(j, o.samples[i], &in); !st.ok()) return ReportError(st);
+    if (SampleCount(in) == 0)
+      return ReportError(Status::InvalidArgument(
+          "samples " + o.samples[i] +
+          ": holds no samples: expected at least one entry in kernels, transfers, "
+          "memory, start_waits, nccl_held, beside_kernels, launch_gaps_us, start_skews_us or overlap_us (the file "
+          "`ringlab calibrate --samples` or calibrate/scripts/calibrate.py writes)"));
     if (i == 0) all = std::move(in);
     else calibrate::Append(in, &all);
   }
@@ -61,12 +68,10 @@ int RunFitProfile(const FitOptions& o) {
   all.provenance["samples_files"] = o.samples;
   all.provenance["base_profile"] = o.base;
   if (Status st = calibrate::FitProfile(all, base, fo, &profile, &report); !st.ok()) return ReportError(st);
-  std::ofstream f(o.out);
-  f << profile.dump(1) << "\n";
-  if (!f) return ReportError(Status::Internal("--out: cannot write '" + o.out + "'"));
-  std::fprintf(stderr, "fit-profile: %zu kernel, %zu transfer, %zu memory samples, %zu launch gaps -> %s\n",
-               all.kernels.size(), all.transfers.size(), all.memory.size(), all.launch_gaps_us.size(), o.out.c_str());
-  std::printf("%s\n", report.dump(1).c_str());
+  if (Status st = WriteOutputFile(o.out, profile.dump(1) + "\n"); !st.ok()) return ReportError(st);
+  spdlog::info("fit-profile: {} kernel, {} transfer, {} memory samples, {} launch gaps -> {}", all.kernels.size(),
+               all.transfers.size(), all.memory.size(), all.launch_gaps_us.size(), o.out);
+  std::fprintf(HumanText({o.out}), "%s\n", report.dump(1).c_str());
   return kExitOk;
 }
 
@@ -77,7 +82,10 @@ std::shared_ptr<FitOptions> SetupFitProfile(CLI::App* cmd) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--base", o->base, "profile to start from: a bundled name or a .json path")->capture_default_str();
-  cmd->add_option("--out", o->out, "write the fitted profile JSON here")->required();
+  cmd->add_option("--out", o->out,
+                  "write the fitted profile JSON here ('-' for stdout; the fit report then goes to "
+                  "stderr)")
+      ->required();
   cmd->add_option("--name", o->name, "profile name (default: the base's)");
   cmd->add_option("--tag", o->tag, "prefix of every fitted number's source (card, date, commit)");
   cmd->add_flag("--one-line", o->one_line,

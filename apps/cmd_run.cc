@@ -11,15 +11,16 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "apps/logging.h"
+#include "apps/progress.h"
 #include "core/metrics.h"
+#include "core/output_file.h"
 #include "kernels/cpu/reference_attention.h"
 #include "kernels/cuda/gpu_executor.h"
 #include "kernels/cuda/gpu_helpers.h"
@@ -46,11 +47,13 @@ namespace {
 
 constexpr double kOutTol = 1e-2, kGradTol = 2e-2;  // relative error, bf16/fp16 operands
 constexpr double kMaxCpuFlops = 2e10;              // CPU float64 reference only below this (forward FLOPs)
+
+// Where the human text goes: stdout, or stderr when an output flag is '-' (set once by RunOnGpus).
+FILE* human_text = stdout;
+
+// The naming rule of core/output_file.h.
 std::string WithSuffix(const std::string& path, const std::string& suffix) {
-  const size_t dot = path.rfind('.');
-  const size_t slash = path.rfind('/');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + suffix;
-  return path.substr(0, dot) + suffix + path.substr(dot);
+  return OutputPathWithSuffix(path, suffix);
 }
 
 Status LoadInputs(const RunOptions& o, const Problem& p, gpu::InputSource* in) {
@@ -167,6 +170,7 @@ struct RunContext {
   bool cpu_ref;          // --verify also compares with the CPU float64 reference (small problems)
   bool several_configs;  // --method both: file names get the method
   int world;
+  OutputBatch* outputs;  // traces and JSON of the whole run, committed together at the end
 };
 
 // Prints the timings of one configuration and returns its JSON record.
@@ -185,16 +189,18 @@ nlohmann::json ReportTimings(const RunContext& c, const ScheduleConfig& cfg, con
     max_buf = std::max(max_buf, res.buffer_bytes[r]);
     max_used = std::max(max_used, res.device_used_bytes[r]);
   }
-  std::printf("-- %s %s on %s\n", method.c_str(), std::string(ShardingName(cfg.sharding)).c_str(),
-              res.gpu_name.c_str());
-  std::printf("  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d, after %d warm-up)\n",
-              res.fwd_ms, fwd_tf, o.iters, res.warmup_done[0]);
-  if (backward)
-    std::printf("  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
-  std::printf("  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
-              max_buf / 1073741824.0, max_used / 1073741824.0);
-  std::printf("  forward timeline: step %.3f ms, exposed comm %.3f ms, overlap %.0f%%, imbalance %.3f\n",
-              fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
+  std::fprintf(human_text, "-- %s %s on %s\n", method.c_str(), std::string(ShardingName(cfg.sharding)).c_str(),
+               res.gpu_name.c_str());
+  std::fprintf(
+      human_text,
+      "  forward          %10.3f ms  %7.1f TFLOP/s per GPU   (slowest rank's median of %d, after %d warm-up)\n",
+      res.fwd_ms, fwd_tf, o.iters, res.warmup_done[0]);
+  if (backward) std::fprintf(human_text, "  forward+backward %10.3f ms  %7.1f TFLOP/s per GPU\n", res.fwdbwd_ms, fb_tf);
+  std::fprintf(human_text,
+               "  per GPU: %.2f GiB schedule buffers, %.2f GiB device memory in use (context and NCCL included)\n",
+               max_buf / 1073741824.0, max_used / 1073741824.0);
+  std::fprintf(human_text, "  forward timeline: step %.3f ms, exposed comm %.3f ms, overlap %.0f%%, imbalance %.3f\n",
+               fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
   nlohmann::json rec{{"kind", "ringlab_run"}, {"method", method}, {"sharding", std::string(ShardingName(cfg.sharding))},
                      {"world", w}, {"B", p.batch}, {"H", p.heads}, {"Hkv", p.kv_heads}, {"S", p.seq},
                      {"D", p.head_dim}, {"causal", p.causal}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
@@ -221,17 +227,17 @@ nlohmann::json ReportTimings(const RunContext& c, const ScheduleConfig& cfg, con
 void ReportScaling(const RunContext& c, const gpu::RunResult& res, const gpu::RunResult& single, nlohmann::json* rec) {
   const int w = c.world;
   const double eff_f = single.fwd_ms / (w * res.fwd_ms);
-  std::printf("  one GPU (W=1 schedule, same kernels): forward %.3f ms", single.fwd_ms);
+  std::fprintf(human_text, "  one GPU (W=1 schedule, same kernels): forward %.3f ms", single.fwd_ms);
   (*rec)["single_fwd_ms"] = single.fwd_ms;
   (*rec)["scaling_efficiency_fwd"] = eff_f;
   if (c.backward) {
     const double eff_b = single.fwdbwd_ms / (w * res.fwdbwd_ms);
-    std::printf(", forward+backward %.3f ms; scaling efficiency T1/(W*TW) %.2f fwd, %.2f fwd+bwd\n",
-                single.fwdbwd_ms, eff_f, eff_b);
+    std::fprintf(human_text, ", forward+backward %.3f ms; scaling efficiency T1/(W*TW) %.2f fwd, %.2f fwd+bwd\n",
+                 single.fwdbwd_ms, eff_f, eff_b);
     (*rec)["single_fwdbwd_ms"] = single.fwdbwd_ms;
     (*rec)["scaling_efficiency_fwdbwd"] = eff_b;
   } else {
-    std::printf("; scaling efficiency T1/(W*TW) %.2f\n", eff_f);
+    std::fprintf(human_text, "; scaling efficiency T1/(W*TW) %.2f\n", eff_f);
   }
 }
 
@@ -263,19 +269,27 @@ bool Verify(const RunContext& c, const gpu::RunResult& res, const gpu::RunResult
   }
   bool pass = true;
   nlohmann::json jc = nlohmann::json::array();
-  std::printf("  verify (relative error ||x - ref|| / ||ref||):\n");
+  std::fprintf(human_text, "  verify (relative error ||x - ref|| / ||ref||):\n");
   for (const Check& check : checks) {
     const bool ok = check.rel <= check.tol;
     pass &= ok;
-    std::printf("    %-9s %-4s %10.3e  (tol %.0e) %s\n", check.against.c_str(), check.tensor.c_str(), check.rel,
-                check.tol, ok ? "ok" : "FAIL");
+    std::fprintf(human_text, "    %-9s %-4s %10.3e  (tol %.0e) %s\n", check.against.c_str(), check.tensor.c_str(),
+                 check.rel, check.tol, ok ? "ok" : "FAIL");
     jc.push_back(
         {{"against", check.against}, {"tensor", check.tensor}, {"rel", check.rel}, {"tol", check.tol}, {"ok", ok}});
   }
-  std::printf("  verify: %s\n", pass ? "PASS" : "FAIL");
+  std::fprintf(human_text, "  verify: %s\n", pass ? "PASS" : "FAIL");
   (*rec)["verify"] = jc;
   (*rec)["verify_pass"] = pass;
   return pass;
+}
+
+// Adds a trace to the run's outputs.
+Status AddTrace(const RunContext& c, const Trace& trace, const std::string& path) {
+  std::ostream* f = nullptr;
+  RINGLAB_RETURN_IF_ERROR(c.outputs->Open(path, &f));
+  WriteTraceJson(trace, *f);
+  return Status::Ok();
 }
 
 // --trace: the median iteration's timelines and, with --trace-iterations, every timed iteration's.
@@ -283,22 +297,23 @@ Status WriteTraces(const RunContext& c, const std::string& method, const gpu::Ru
   const RunOptions& o = c.o;
   const bool backward = c.backward;
   std::string path = c.several_configs ? WithSuffix(o.trace_path, "." + method) : o.trace_path;
-  RINGLAB_RETURN_IF_ERROR(WriteTraceJson(res.fwd_trace, path));
-  std::printf("  wrote %s (timed iteration %d of %d: the median one)\n", path.c_str(), res.fwd_traced + 1, o.iters);
+  RINGLAB_RETURN_IF_ERROR(AddTrace(c, res.fwd_trace, path));
+  std::fprintf(human_text, "  trace %s (timed iteration %d of %d: the median one)\n", path.c_str(), res.fwd_traced + 1,
+               o.iters);
   if (backward) {
     const std::string bpath = WithSuffix(path, ".backward");
-    RINGLAB_RETURN_IF_ERROR(WriteTraceJson(res.bwd_trace, bpath));
-    std::printf("  wrote %s (timed iteration %d of %d)\n", bpath.c_str(), res.bwd_traced + 1, o.iters);
+    RINGLAB_RETURN_IF_ERROR(AddTrace(c, res.bwd_trace, bpath));
+    std::fprintf(human_text, "  trace %s (timed iteration %d of %d)\n", bpath.c_str(), res.bwd_traced + 1, o.iters);
   }
   if (o.trace_iterations) {  // every timed iteration: <trace>.iter<k>.json, <trace>.backward.iter<k>.json
     for (int pass = 0; pass < (backward ? 2 : 1); ++pass) {
       const std::vector<Trace>& all = pass == 0 ? res.fwd_iterations : res.bwd_iterations;
       const std::string base = pass == 0 ? path : WithSuffix(path, ".backward");
       for (size_t k = 0; k < all.size(); ++k)
-        RINGLAB_RETURN_IF_ERROR(WriteTraceJson(all[k], WithSuffix(base, ".iter" + std::to_string(k))));
+        RINGLAB_RETURN_IF_ERROR(AddTrace(c, all[k], WithSuffix(base, ".iter" + std::to_string(k))));
     }
-    std::printf("  wrote %zu per-iteration traces (%s)\n", res.fwd_iterations.size() + res.bwd_iterations.size(),
-                WithSuffix(path, ".iter<k>").c_str());
+    std::fprintf(human_text, "  traces: %zu per-iteration traces (%s)\n",
+                 res.fwd_iterations.size() + res.bwd_iterations.size(), WithSuffix(path, ".iter<k>").c_str());
   }
   return Status::Ok();
 }
@@ -309,7 +324,8 @@ Status WriteTensors(const RunContext& c, const std::string& method, const gpu::R
   const std::string dir = c.several_configs ? out_dir + "/" + method : out_dir;
   mkdir(out_dir.c_str(), 0755);
   RINGLAB_RETURN_IF_ERROR(WriteOutputs(dir, c.p, c.inputs, res.outputs));
-  std::printf("  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(), c.backward ? ",dq,dk,dv" : "");
+  std::fprintf(human_text, "  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(),
+               c.backward ? ",dq,dk,dv" : "");
   return Status::Ok();
 }
 
@@ -344,12 +360,23 @@ int RunConfig(const RunContext& c, gpu::GpuExecutor* ex, const ScheduleConfig& c
   if (have_single && o.single) ReportScaling(c, res, single, &rec);
   if (o.verify && !Verify(c, res, single, &rec)) exit_code = kExitCheckFailed;
   if (!o.trace_path.empty())
-    if (Status st = AsRuntimeError(WriteTraces(c, method, res)); !st.ok()) return ReportError(st);
+    if (Status st = WriteTraces(c, method, res); !st.ok()) return ReportError(st);
   if (!o.out_dir.empty())
-    if (Status st = AsRuntimeError(WriteTensors(c, method, res)); !st.ok()) return ReportError(st);
+    if (Status st = WriteTensors(c, method, res); !st.ok()) return ReportError(st);
   records->push_back(rec);
-  std::fflush(stdout);
+  std::fflush(human_text);
   return exit_code;
+}
+
+// The outputs must be writable before the GPUs start; a flag that becomes several files must take a suffix.
+Status CheckRunOutputs(const RunOptions& o, size_t configs, bool backward) {
+  if (o.json_path == "-" && o.trace_path == "-")
+    return Status::InvalidArgument("--trace - and --json -: only one output can go to stdout");
+  if (!o.trace_path.empty() && (configs > 1 || backward || o.trace_iterations))
+    RINGLAB_RETURN_IF_ERROR(CheckSuffixable("--trace", o.trace_path, "one per method, pass and iteration"));
+  for (const std::string& path : {o.trace_path, o.json_path})
+    if (!path.empty()) RINGLAB_RETURN_IF_ERROR(CheckOutputPath(path));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -361,6 +388,8 @@ int RunOnGpus(const RunOptions& options) {
   std::vector<ScheduleConfig> configs;
   if (Status st = PlanLaunch(&o, &launch, &multi, &configs); !st.ok()) return ReportError(st);
   const bool backward = o.common.pass != "forward";
+  if (Status st = CheckRunOutputs(o, configs.size(), backward); !st.ok()) return ReportError(st);
+  human_text = HumanText({o.trace_path, o.json_path});
   const Problem& p = configs[0].problem;
   gpu::InputSource inputs;
   if (Status st = LoadInputs(o, p, &inputs); !st.ok()) return ReportError(st);
@@ -372,22 +401,36 @@ int RunOnGpus(const RunOptions& options) {
   if (Status st = gpu::GpuExecutor::Create(launch, &ex); !st.ok()) return ReportError(st);
   const int w = ex->world();
   if (ex->IsRoot())
-    std::printf("== ringlab run: %s, %d GPU%s (%s)\n", Describe(p).c_str(), w, w > 1 ? "s" : "",
-                multi ? "one process per rank" : "one process, a thread per GPU");
-  const RunContext context{.o = o, .p = p, .inputs = inputs, .backward = backward, .multi = multi,
-                           .cpu_ref = cpu_ref, .several_configs = configs.size() > 1, .world = w};
+    std::fprintf(human_text, "== ringlab run: %s, %d GPU%s (%s)\n", Describe(p).c_str(), w, w > 1 ? "s" : "",
+                 multi ? "one process per rank" : "one process, a thread per GPU");
+  OutputBatch outputs;
+  const RunContext context{.o = o,
+                           .p = p,
+                           .inputs = inputs,
+                           .backward = backward,
+                           .multi = multi,
+                           .cpu_ref = cpu_ref,
+                           .several_configs = configs.size() > 1,
+                           .world = w,
+                           .outputs = &outputs};
   nlohmann::json records = nlohmann::json::array();
   int exit_code = kExitOk;
-  for (const ScheduleConfig& cfg : configs) {
-    const int code = RunConfig(context, ex.get(), cfg, &cfg == &configs[0], &records);
-    if (code != kExitOk && code != kExitCheckFailed) return code;
-    exit_code = std::max(exit_code, code);
+  {
+    std::unique_ptr<Progress> progress;
+    if (ex->IsRoot()) progress = std::make_unique<Progress>("run", int64_t(configs.size()), "configurations");
+    for (size_t i = 0; i < configs.size(); ++i) {
+      const int code = RunConfig(context, ex.get(), configs[i], i == 0, &records);
+      if (code != kExitOk && code != kExitCheckFailed) return code;
+      exit_code = std::max(exit_code, code);
+      if (progress) progress->Update(int64_t(i) + 1);
+    }
   }
-  if (ex->IsRoot() && !o.json_path.empty()) {
-    std::ofstream f(o.json_path);
-    f << records.dump(1) << "\n";
-    if (!f) return ReportError(Status::Internal("--json: cannot write '" + o.json_path + "'"));
-  }
+  if (ex->IsRoot() && !o.json_path.empty())
+    if (Status st = outputs.Add(o.json_path, records.dump(1) + "\n"); !st.ok()) return ReportError(st);
+  if (Status st = outputs.Commit(); !st.ok()) return ReportError(st);
+  if (ex->IsRoot())
+    for (const std::string& path : {o.trace_path, o.json_path})
+      if (!path.empty() && path != "-") spdlog::info("wrote {}", path);
   return exit_code;
 }
 
@@ -417,8 +460,10 @@ std::shared_ptr<RunOptions> SetupRunOnGpus(CLI::App* cmd) {
   cmd->add_flag("--verify", opts->verify,
                 "compare with the W=1 schedule on one GPU and, for small problems, the CPU float64 reference");
   cmd->add_flag("--single", opts->single, "also time the W=1 schedule on one GPU (scaling efficiency)");
-  cmd->add_option("--trace", opts->trace_path, "write the measured timeline (source: real) to FILE");
-  cmd->add_option("--json", opts->json_path, "write the results as JSON to FILE");
+  cmd->add_option("--trace", opts->trace_path,
+                  "write the measured timeline (source: real) to FILE ('-' for stdout); several methods add "
+                  ".<method>, the backward pass .backward, iterations .iter<k>, before the extension");
+  cmd->add_option("--json", opts->json_path, "write the results as JSON to FILE ('-' for stdout)");
   cmd->add_option("--nccl-id-file", opts->nccl_id_file,
                   "multi-process: exchange the NCCL id through FILE (on a folder every process sees)");
   cmd->add_option("--timeout", opts->timeout, "seconds without progress before every rank aborts")

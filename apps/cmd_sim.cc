@@ -1,9 +1,8 @@
 // `ringlab sim` and `ringlab sweep`: the simulator's subcommands (one configuration on a hardware profile; a grid of
 // world sizes, sequence lengths, methods and passes).
-#include <unistd.h>
-
-#include <fstream>
+#include <climits>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -11,7 +10,11 @@
 #include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "apps/logging.h"
+#include "apps/progress.h"
+#include "apps/resource_limits.h"
 #include "core/metrics.h"
+#include "core/output_file.h"
 #include "core/trace.h"
 #include "sim/profile.h"
 #include "sim/simulate.h"
@@ -19,10 +22,12 @@
 
 namespace ringlab::cli {
 
+constexpr int kNotGiven = INT_MIN;  // a flag left out: its default applies (a given 0 is an error)
+
 struct SimFlags {
   CommonOptions common;
   std::string profile = sim::kDefaultProfile;
-  int nodes = 0, gpus_per_node = 0;
+  int nodes = kNotGiven, gpus_per_node = kNotGiven;
   std::string placement = "block";
   std::string trace, trace_ranks, json;
   bool per_rank = false, strict = false;
@@ -31,11 +36,11 @@ struct SimFlags {
 struct SweepFlags {
   CommonOptions common;
   std::string profile = sim::kDefaultProfile;
-  int gpus_per_node = 0;
+  int gpus_per_node = kNotGiven;
   std::string placement = "block";
   std::string worlds = "8", seqs = "131072", methods = "allgather,alltoall", passes = "forward";
   std::string csv, json, shard = "0/1";
-  int workers = 0;
+  int workers = kNotGiven;
   bool strict = false;
   // The sweep's own subcommand: which single-value flags (--world, --seq, --method, --pass) were given.
   CLI::App* app = nullptr;
@@ -54,7 +59,11 @@ Status ParseList(const std::string& flag, const std::string& text, std::vector<T
       size_t used = 0;
       const long long v = std::stoll(item, &used);
       if (used != item.size() || v <= 0) throw std::invalid_argument(item);
+      if (v > std::numeric_limits<T>::max()) throw std::out_of_range(item);
       out->push_back(T(v));
+    } catch (const std::out_of_range&) {
+      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is out of range 1.." +
+                                     std::to_string(std::numeric_limits<T>::max()));
     } catch (const std::exception&) {
       return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is not a positive integer");
     }
@@ -66,18 +75,27 @@ Status ParseList(const std::string& flag, const std::string& text, std::vector<T
 Status ParseTopology(int nodes, int gpn, const std::string& placement, sim::TopologyConfig* t) {
   auto p = sim::ParsePlacement(placement);
   if (!p) return Status::InvalidArgument("--placement '" + placement + "' is not one of block, round-robin");
-  if (nodes < 0) return Status::InvalidArgument("--nodes must be positive");
-  if (gpn < 0) return Status::InvalidArgument("--gpus-per-node must be positive");
-  *t = sim::TopologyConfig{.nodes = nodes, .gpus_per_node = gpn, .placement = *p};
+  if (nodes != kNotGiven && nodes < 1)
+    return Status::InvalidArgument("--nodes must be >= 1 (leave it out for as many as the world needs), got " +
+                                   std::to_string(nodes));
+  if (gpn != kNotGiven && gpn < 1)
+    return Status::InvalidArgument("--gpus-per-node must be >= 1 (leave it out for the profile's), got " +
+                                   std::to_string(gpn));
+  *t = sim::TopologyConfig{
+      .nodes = nodes == kNotGiven ? 0 : nodes, .gpus_per_node = gpn == kNotGiven ? 0 : gpn, .placement = *p};
   return Status::Ok();
 }
 
+// The naming rule of core/output_file.h: with several configs each trace gets .<method>.<pass> before the extension.
 std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool several) {
   if (!several) return base;
-  const std::string suffix = "." + std::string(MethodName(cfg.method)) + "." + std::string(PassName(cfg.pass));
-  const size_t dot = base.rfind(".json");
-  if (dot != std::string::npos && dot + 5 == base.size()) return base.substr(0, dot) + suffix + ".json";
-  return base + suffix;
+  return OutputPathWithSuffix(base, "." + std::string(MethodName(cfg.method)) + "." + std::string(PassName(cfg.pass)));
+}
+
+// Every simulation of the run must fit in memory before the first starts.
+Status CheckSimulationFits(const ScheduleConfig& cfg, int traced_ranks) {
+  return CheckMemory("simulating W=" + std::to_string(cfg.world), SimulationBytes(cfg, traced_ranks),
+                     "use a smaller --world (or fewer --trace-ranks)");
 }
 
 // The summary's honesty lines: memory per GPU against the card, and the share of compute time extrapolated.
@@ -151,26 +169,45 @@ int RunSim(const SimFlags& f) {
           r = std::stoi(item, &used);
         } catch (const std::exception&) {
         }
-        if (r < 0 || used != item.size())
-          return ReportError(
-              Status::InvalidArgument("--trace-ranks '" + f.trace_ranks + "': '" + item + "' is not a rank"));
+        if (r < 0 || used != item.size() || r >= f.common.world)
+          return ReportError(Status::InvalidArgument("--trace-ranks '" + f.trace_ranks + "': '" + item +
+                                                     "' is not a rank in 0.." + std::to_string(f.common.world - 1)));
         opt.trace_ranks.push_back(r);
       }
     }
   }
+  if (!f.trace.empty() && configs.size() > 1)
+    if (!(st = CheckSuffixable("--trace", f.trace, "one per method and pass")).ok()) return ReportError(st);
+  for (const std::string& path : {f.trace, f.json})
+    if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
+  if (f.trace == "-" && f.json == "-")
+    return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
+  const int traced = f.trace.empty()                     ? 0
+                     : opt.trace == sim::TraceMode::kAll ? f.common.world
+                                                         : int(opt.trace_ranks.size());
+  for (const ScheduleConfig& cfg : configs)
+    if (!(st = CheckSimulationFits(cfg, traced)).ok()) return ReportError(st);
   std::vector<std::unique_ptr<sim::SimResult>> results;
-  for (const ScheduleConfig& cfg : configs) {
-    auto res = std::make_unique<sim::SimResult>();
-    st = sim::Simulate(cfg, hw, opt, res.get());
-    if (!st.ok()) return ReportError(st);
-    if (!f.trace.empty()) {
-      const std::string path = TracePath(f.trace, cfg, configs.size() > 1);
-      st = AsRuntimeError(WriteTraceJson(res->trace, path));
+  {
+    Progress progress("sim", int64_t(configs.size()), "configurations");
+    for (const ScheduleConfig& cfg : configs) {
+      auto res = std::make_unique<sim::SimResult>();
+      st = sim::Simulate(cfg, hw, opt, res.get());
       if (!st.ok()) return ReportError(st);
-      std::cerr << "wrote " << path << " (" << res->trace.events.size() << " events)\n";
+      results.push_back(std::move(res));
+      progress.Update(int64_t(results.size()));
     }
-    results.push_back(std::move(res));
   }
+  // Every output of the run is committed together at the end: all of them whole, or none.
+  OutputBatch outputs;
+  for (const auto& res : results) {
+    if (f.trace.empty()) break;
+    std::ostream* out = nullptr;
+    if (!(st = outputs.Open(TracePath(f.trace, res->config, configs.size() > 1), &out)).ok()) return ReportError(st);
+    WriteTraceJson(res->trace, *out);
+  }
+  FILE* human = HumanText({f.trace, f.json});
+  std::ostringstream table;
   // Table: one column per (method, pass), then per method the forward + backward total.
   const bool two_passes = f.common.pass == "both";
   std::vector<std::pair<std::string, RunSummary>> cols;
@@ -179,37 +216,39 @@ int RunSim(const SimFlags& f) {
     if (two_passes) name += r->config.pass == Pass::kForward ? " fwd" : " bwd";
     cols.emplace_back(name, r->summary);
   }
-  std::cout << Describe(configs.front().problem) << ", " << ShardingName(configs.front().sharding) << ", W="
-            << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
-            << "\n\n"
-            << FormatSummaries(cols);
-  std::cout << CapacityAndExtrapolation(results);
+  table << Describe(configs.front().problem) << ", " << ShardingName(configs.front().sharding)
+        << ", W=" << f.common.world << "\nprofile " << hw.name << " (" << hw.gpu << "), " << results.front()->topology
+        << "\n\n"
+        << FormatSummaries(cols);
+  table << CapacityAndExtrapolation(results);
   nlohmann::json totals = nlohmann::json::object();
   if (two_passes) {
     char buf[64];
     snprintf(buf, sizeof buf, "%-26s", "fwd+bwd step time (ms)");
-    std::cout << buf;
+    table << buf;
     for (size_t i = 0; i + 1 < results.size(); i += 2) {
       const double total = sim::TotalStepUs({results[i].get(), results[i + 1].get()});
       snprintf(buf, sizeof buf, "%32.3f", total / 1e3);
-      std::cout << buf;
+      table << buf;
       totals[std::string(MethodName(results[i]->config.method))] = {{"step_time_us", total}};
     }
-    std::cout << "\n";
+    table << "\n";
   }
+  std::fputs(table.str().c_str(), human);
+  std::fflush(human);
   if (!f.json.empty()) {
     nlohmann::json runs = nlohmann::json::array();
     for (const auto& r : results) runs.push_back(sim::ToJson(*r, f.per_rank));
     nlohmann::json j{{"runs", runs}};
     if (two_passes) j["forward_plus_backward"] = totals;
-    if (f.json == "-") {
-      std::cout << j.dump(1) << "\n";
-    } else {
-      std::ofstream o(f.json);
-      o << j.dump(1) << "\n";
-      if (!o) return ReportError(Status::Internal("--json: cannot write '" + f.json + "'"));
-    }
+    if (!(st = outputs.Add(f.json, j.dump(1) + "\n")).ok()) return ReportError(st);
   }
+  if (!(st = outputs.Commit()).ok()) return ReportError(st);
+  for (const auto& res : results)
+    if (!f.trace.empty() && f.trace != "-")
+      spdlog::info("wrote {} ({} events)", TracePath(f.trace, res->config, configs.size() > 1),
+                   res->trace.events.size());
+  if (!f.json.empty() && f.json != "-") spdlog::info("wrote {}", f.json);
   return kExitOk;
 }
 
@@ -256,35 +295,42 @@ int RunSweepCommand(const SweepFlags& flags) {
   } catch (const std::exception&) {
     return ReportError(Status::InvalidArgument("--shard '" + f.shard + "' must be i/n, e.g. 0/4"));
   }
-  if (!(st = ParseTopology(0, f.gpus_per_node, f.placement, &spec.options.topology)).ok()) return ReportError(st);
-  spec.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
+  if (!(st = ParseTopology(kNotGiven, f.gpus_per_node, f.placement, &spec.options.topology)).ok())
+    return ReportError(st);
+  if (f.workers != kNotGiven && f.workers < 1)
+    return ReportError(Status::InvalidArgument("--workers (-j) must be >= 1 (leave it out for every core), got " +
+                                               std::to_string(f.workers)));
+  spec.workers = f.workers != kNotGiven ? f.workers : std::max(1u, std::thread::hardware_concurrency());
+  if (f.csv == "-" && f.json == "-")
+    return ReportError(Status::InvalidArgument("--csv - and --json -: only one output can go to stdout"));
+  for (const std::string& path : {f.csv, f.json})
+    if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
+  for (int64_t w : spec.worlds) {
+    ScheduleConfig cfg = spec.base;
+    cfg.world = int(std::min<int64_t>(w, INT_MAX));
+    if (!(st = CheckMemory("simulating W=" + std::to_string(w) + " on " + std::to_string(spec.workers) + " workers",
+                           SimulationBytes(cfg, 0) * spec.workers, "use smaller --worlds or fewer --workers"))
+             .ok())
+      return ReportError(st);
+  }
+  if (!(st = CheckThreads("the sweep's workers", spec.workers, "use fewer --workers")).ok()) return ReportError(st);
   sim::HardwareProfile hw;
   if (!(st = sim::LoadProfile(f.profile, &hw)).ok()) return ReportError(st);
-  const bool tty = isatty(fileno(stderr));
-  auto progress = [tty](int done, int total) {
-    if (!tty) return;
-    const int width = 40, filled = total ? width * done / total : width;
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/"
-              << total << (done == total ? "\n" : "") << std::flush;
+  std::unique_ptr<Progress> progress;
+  auto report = [&progress](int done, int total) {
+    if (!progress) progress = std::make_unique<Progress>("sweep", total, "jobs");  // first call: under RunSweep's lock
+    progress->Update(done);
   };
   std::vector<sim::SweepRow> rows;
-  if (!(st = sim::RunSweep(spec, hw, progress, &rows)).ok()) return ReportError(st);
-  if (!f.csv.empty() && f.csv != "-") {
-    std::ofstream o(f.csv);
-    o << sim::SweepCsv(rows);
-    if (!o) return ReportError(Status::Internal("--csv: cannot write '" + f.csv + "'"));
-  }
-  if (!f.json.empty()) {
-    const std::string text = sim::SweepJson(rows).dump(1) + "\n";
-    if (f.json == "-") {
-      std::cout << text;
-    } else {
-      std::ofstream o(f.json);
-      o << text;
-      if (!o) return ReportError(Status::Internal("--json: cannot write '" + f.json + "'"));
-    }
-  }
-  if (f.csv == "-" || (f.csv.empty() && f.json.empty())) std::cout << sim::SweepCsv(rows);
+  if (!(st = sim::RunSweep(spec, hw, report, &rows)).ok()) return ReportError(st);
+  progress.reset();
+  OutputBatch outputs;  // CSV and JSON: both whole, or neither
+  if (!f.csv.empty() && !(st = outputs.Add(f.csv, sim::SweepCsv(rows))).ok()) return ReportError(st);
+  if (!f.json.empty() && !(st = outputs.Add(f.json, sim::SweepJson(rows).dump(1) + "\n")).ok()) return ReportError(st);
+  if (f.csv.empty() && f.json.empty() && !(st = outputs.Add("-", sim::SweepCsv(rows))).ok()) return ReportError(st);
+  if (!(st = outputs.Commit()).ok()) return ReportError(st);
+  for (const std::string& path : {f.csv, f.json})
+    if (!path.empty() && path != "-") spdlog::info("wrote {} ({} rows)", path, rows.size());
   int failed = 0;
   for (const auto& r : rows) failed += !r.error.empty();
   int over = 0, extrapolated = 0;
@@ -314,11 +360,12 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   auto sf = std::make_shared<SimFlags>();
   AddCommonOptions(s, &sf->common, /*placement_alias=*/false);
   s->add_option("--profile", sf->profile, kProfileHelp)->capture_default_str();
-  s->add_option("--nodes", sf->nodes, "nodes (default: as many as the world needs)");
-  s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node (default: the profile's)");
+  s->add_option("--nodes", sf->nodes, "nodes, >= 1 (default: as many as the world needs)");
+  s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)");
   s->add_option("--placement", sf->placement, "rank to GPU: block | round-robin")->capture_default_str();
-  s->add_option("--trace", sf->trace, "write the simulated trace (Chrome JSON, source sim); several configs get "
-                                      ".<method>.<pass> inserted");
+  s->add_option("--trace", sf->trace,
+                "write the simulated trace (Chrome JSON, source sim; '-' for stdout); with "
+                "several configs each gets .<method>.<pass> before the extension");
   s->add_option("--trace-ranks", sf->trace_ranks, "trace only these ranks, e.g. 0,1,4095 (needed above W=64)");
   s->add_option("--json", sf->json, "write the summaries as JSON ('-' for stdout)");
   s->add_flag("--per-rank", sf->per_rank, "include per-rank metrics in the JSON");
@@ -332,7 +379,7 @@ std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   wf->app = w;
   w->add_option("--profile", wf->profile, kProfileHelp)->capture_default_str();
   w->add_flag("--strict", wf->strict, "a job with any extrapolated op fails (error column; exit 1)");
-  w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node (default: the profile's)");
+  w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)");
   w->add_option("--placement", wf->placement, "rank to GPU: block | round-robin")->capture_default_str();
   w->add_option("--worlds", wf->worlds, "world sizes, comma separated (--world W: just W)")->capture_default_str();
   w->add_option("--seqs", wf->seqs, "global sequence lengths, comma separated (--seq S: just S)")
@@ -340,7 +387,7 @@ std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   w->add_option("--methods", wf->methods, "allgather,alltoall (--method M: just M)")->capture_default_str();
   w->add_option("--passes", wf->passes, "forward,backward,both (both = forward + backward summed; --pass P: just P)")
       ->capture_default_str();
-  w->add_option("--workers,-j", wf->workers, "parallel workers (default: all cores)");
+  w->add_option("--workers,-j", wf->workers, "parallel workers, >= 1 (default: all cores)");
   w->add_option("--shard", wf->shard, "run shard i of n (jobs j with j mod n = i), e.g. 3/16")->capture_default_str();
   w->add_option("--csv", wf->csv, "write rows as CSV ('-' stdout; the default when neither --csv nor --json)");
   w->add_option("--json", wf->json, "write rows as JSON ('-' for stdout)");

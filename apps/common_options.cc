@@ -1,15 +1,40 @@
 #include "apps/common_options.h"
 
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+
 namespace ringlab::cli {
 
+CLI::Validator IntegerIn(int64_t lo, int64_t hi) {
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        const long long v = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || end != text.c_str() + text.size())
+          return "'" + text + "' is not a whole number; allowed: " + range;
+        if (errno == ERANGE || v < lo || v > hi) return "'" + text + "' is out of range; allowed: " + range;
+        return "";
+      },
+      "INT in " + range);
+}
+
 void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
-  app->add_option("--world,-w", o->world, "number of ranks (GPUs)")->capture_default_str();
-  app->add_option("--batch,-b", o->batch, "batch size")->capture_default_str();
-  app->add_option("--heads", o->heads, "query heads")->capture_default_str();
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+  app->add_option("--world,-w", o->world, "number of ranks (GPUs)")
+      ->capture_default_str()
+      ->check(IntegerIn(1, kIntMax));
+  app->add_option("--batch,-b", o->batch, "batch size")->capture_default_str()->check(IntegerIn(1, kIntMax));
+  app->add_option("--heads", o->heads, "query heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   app->add_option("--kv-heads", o->kv_heads, "key/value heads (GQA when fewer than --heads; must divide it)")
-      ->capture_default_str();
-  app->add_option("--dim,-d", o->dim, "head dim")->capture_default_str();
-  app->add_option("--seq,-s", o->seq, "global sequence length in tokens")->capture_default_str();
+      ->capture_default_str()
+      ->check(IntegerIn(1, kIntMax));
+  app->add_option("--dim,-d", o->dim, "head dim")->capture_default_str()->check(IntegerIn(1, kIntMax));
+  app->add_option("--seq,-s", o->seq, "global sequence length in tokens")
+      ->capture_default_str()
+      ->check(IntegerIn(1, std::numeric_limits<int64_t>::max()));
   app->add_flag("--causal,!--no-causal", o->causal, "causal mask (default) or full attention")->capture_default_str();
   app->add_option("--method,-m", o->method, "how K/V move: allgather | alltoall (ring pass-KV) | both")
       ->capture_default_str();

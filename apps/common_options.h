@@ -31,6 +31,10 @@ struct CommonOptions {
   std::string placement = "consecutive";  // consecutive | strided (where the Ulysses groups lie)
 };
 
+// A check for an integer flag: the text must be a whole number in [lo, hi]. Runs on the text as given, so that
+// "--seq 1e20" or "--seq 99999999999999999999" is reported as typed, not as a converted or clamped number.
+CLI::Validator IntegerIn(int64_t lo, int64_t hi);
+
 // Adds the shared flags to `app` (a subcommand), writing into `opts`. The Ulysses placement is
 // --ulysses-placement, also spelled --placement unless `placement_alias` is false (sim and sweep, whose --placement
 // already places ranks on GPUs: block | round-robin).

@@ -1,7 +1,7 @@
 // The exit codes of every `ringlab` subcommand, and the one place a failed Status becomes one of them.
 //
 //   if (Status st = MakeConfigs(options.common, &configs); !st.ok()) return ReportError(st);  // 2: bad input
-//   if (Status st = AsRuntimeError(WriteTraceJson(trace, path)); !st.ok()) return ReportError(st);  // 3
+//   if (Status st = WriteTraceJson(trace, path); !st.ok()) return ReportError(st);  // 2: the file is the user's
 //   return pass ? kExitOk : kExitCheckFailed;
 #pragma once
 
@@ -12,8 +12,9 @@ namespace ringlab::cli {
 enum ExitCode : int {
   kExitOk = 0,
   kExitCheckFailed = 1,  // the command ran and a check it makes failed (tolerance, verification, invariants)
-  kExitBadInput = 2,     // the command line or an input file is wrong: no machine would run it
-  kExitRuntime = 3,      // this machine could not do it: I/O, missing GPUs, CUDA or NCCL, anything else
+  kExitBadInput = 2,     // the command line or an input file is wrong, an output cannot be written (the path or disk is
+                         // the user's), or the request is larger than this process's memory or thread limits
+  kExitRuntime = 3,      // this machine could not do it: missing GPUs, CUDA or NCCL, memory running out anyway
 };
 
 // The "Exit codes:" section at the end of `ringlab --help` and of every subcommand's --help.
@@ -24,9 +25,5 @@ int ExitCodeFor(const Status& status);
 
 // Prints "ringlab: error: <message>" on stderr and returns ExitCodeFor(status).
 int ReportError(const Status& status);
-
-// Marks a failure to write an output as a runtime error. Core reports a file it cannot write as InvalidArgument
-// (the path is an argument), but a command line that names a folder this machine cannot write to is not wrong.
-Status AsRuntimeError(Status status);
 
 }  // namespace ringlab::cli

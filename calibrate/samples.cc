@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/json_file.h"
+
 namespace ringlab::calibrate {
 
 using nlohmann::json;
@@ -53,14 +55,32 @@ json ToJson(const FitInputs& in) {
 Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
   FitInputs in;
   auto bad = [&](const std::string& what) { return Status::InvalidArgument("samples " + origin + ": " + what); };
+  // A key the reader does not know is a typo or another file's: an error naming it, not an ignored sample.
+  auto keys = [&](const json& obj, const std::string& field, std::initializer_list<std::string_view> known) {
+    const std::string unknown = UnknownKeys(obj, field, known);
+    return unknown.empty() ? Status::Ok() : bad(unknown);
+  };
   try {
-    if (!j.is_object()) return bad("must be a JSON object");
+    if (!j.is_object()) return bad("must be a JSON object (the samples written by `ringlab calibrate`)");
+    if (j.contains("traceEvents"))
+      return bad(
+          "is a trace, not a samples file: expected the samples JSON written by `ringlab calibrate "
+          "--samples` or calibrate/scripts/calibrate.py (which turns real run traces into samples)");
+    if (j.contains("ranks") || j.contains("compute"))
+      return bad(std::string("is a ") + (j.contains("ranks") ? "schedule" : "hardware profile") +
+                 ", not a samples file: expected the samples JSON written by `ringlab calibrate --samples` or "
+                 "calibrate/scripts/calibrate.py");
+    RINGLAB_RETURN_IF_ERROR(keys(j, "",
+                                 {"sms", "geometry", "kernels", "transfers", "memory", "start_waits", "nccl_held",
+                                  "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
     in.sms = j.value("sms", 132);
     if (in.sms <= 0) return bad("sms must be > 0");
     if (j.contains("geometry")) {
+      RINGLAB_RETURN_IF_ERROR(keys(j["geometry"], "geometry", {"forward", "backward"}));
       for (const char* pass : {"forward", "backward"}) {
         if (!j["geometry"].contains(pass)) continue;
         const json& g = j["geometry"][pass];
+        RINGLAB_RETURN_IF_ERROR(keys(g, std::string("geometry.") + pass, {"grid", "tile_q", "tile_kv", "ctas_per_sm"}));
         KernelGeometry& kg = std::string(pass) == "forward" ? in.forward : in.backward;
         kg.grid_kv = g.at("grid").get<std::string>() == "kv";
         kg.tile_q = g.at("tile_q");
@@ -83,17 +103,25 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       return Status::Ok();
     };
     for (const json& k : j.value("kernels", json::array())) {
+      RINGLAB_RETURN_IF_ERROR(keys(
+          k, "kernels[]",
+          {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv", "diagonal_offset", "pairs", "us"}));
       KernelSample s;
       RINGLAB_RETURN_IF_ERROR(kernel(k, &s));
       in.kernels.push_back(s);
     }
     for (const json& k : j.value("beside_kernels", json::array())) {
+      RINGLAB_RETURN_IF_ERROR(keys(k, "beside_kernels[]",
+                                   {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
+                                    "diagonal_offset", "pairs", "us", "overlap"}));
       FitInputs::BesideKernel b;
       RINGLAB_RETURN_IF_ERROR(kernel(k, &b.kernel));
       b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);
       in.beside_kernels.push_back(b);
     }
     for (const json& t : j.value("transfers", json::array())) {
+      RINGLAB_RETURN_IF_ERROR(
+          keys(t, "transfers[]", {"kind", "world", "bytes", "us", "beside_compute", "beside_pass"}));
       TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false),
                        t.value("beside_pass", std::string("forward"))};
       if (s.beside_pass != "forward" && s.beside_pass != "backward")
@@ -103,18 +131,21 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       in.transfers.push_back(s);
     }
     for (const json& m : j.value("memory", json::array())) {
+      RINGLAB_RETURN_IF_ERROR(keys(m, "memory[]", {"kind", "bytes", "us"}));
       MemorySample s{m.at("kind"), m.at("bytes"), m.at("us")};
       if ((s.kind != "merge" && s.kind != "copy") || s.bytes <= 0 || s.us <= 0)
         return bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
       in.memory.push_back(s);
     }
     for (const json& w : j.value("start_waits", json::array())) {
+      RINGLAB_RETURN_IF_ERROR(keys(w, "start_waits[]", {"bytes", "kernel_left_us", "us", "kernel_ctas"}));
       StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us"), w.value("kernel_ctas", int64_t(0))};
       if (s.bytes <= 0 || s.kernel_left_us <= 0 || s.us <= 0)
         return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
       in.start_waits.push_back(s);
     }
     for (const json& h : j.value("nccl_held", json::array())) {
+      RINGLAB_RETURN_IF_ERROR(keys(h, "nccl_held[]", {"kind", "world", "bytes", "sms"}));
       NcclHeldSample s{h.at("kind"), h.at("world"), h.at("bytes"), h.at("sms")};
       if ((s.kind != "p2p" && s.kind != "all-gather") || s.world < 2 || s.bytes <= 0 || s.sms < 0)
         return bad("nccl_held sample needs kind p2p|all-gather, world >= 2, bytes > 0, sms >= 0");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config_json.h"
+#include "core/output_file.h"
 
 namespace ringlab {
 
@@ -32,8 +33,14 @@ std::string EventName(const TraceEvent& e) {
 }
 
 Status WriteTraceJson(const Trace& trace, const std::string& path) {
-  std::ofstream f(path);
-  if (!f) return Status::InvalidArgument("cannot write trace file '" + path + "'");
+  OutputBatch batch;
+  std::ostream* f = nullptr;
+  RINGLAB_RETURN_IF_ERROR(batch.Open(path, &f));
+  WriteTraceJson(trace, *f);
+  return batch.Commit();
+}
+
+void WriteTraceJson(const Trace& trace, std::ostream& f) {
   // Written by hand, event by event: a million-event trace should not need a second copy as a json tree.
   json meta{{"version", trace.meta.version},
             {"source", trace.meta.source},
@@ -51,7 +58,7 @@ Status WriteTraceJson(const Trace& trace, const std::string& path) {
             {"schedule_op_count", trace.meta.schedule_op_count}};
   f << "{\"displayTimeUnit\":\"ns\",\"ringlab\":" << meta.dump() << ",\n\"traceEvents\":[\n";
   bool first = true;
-  auto sep = [&]() -> std::ofstream& {
+  auto sep = [&]() -> std::ostream& {
     if (!first) f << ",\n";
     first = false;
     return f;
@@ -73,8 +80,6 @@ Status WriteTraceJson(const Trace& trace, const std::string& path) {
     sep() << buf;
   }
   f << "\n]}\n";
-  if (!f) return Status::InvalidArgument("failed writing trace file '" + path + "'");
-  return Status::Ok();
 }
 
 Status ReadTraceJson(const std::string& path, Trace* trace) {

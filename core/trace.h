@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,10 @@ TraceEvent EventFor(int rank, const Op& op);
 // The event's display name: "attend step 3", "send step 0 -> 4".
 std::string EventName(const TraceEvent& e);
 
+// Writes the trace through core/output_file.h: whole or absent; "-" is stdout; errors name the file.
 Status WriteTraceJson(const Trace& trace, const std::string& path);
+// Streams the trace's JSON into `out` (one of an OutputBatch's outputs, for runs that commit several together).
+void WriteTraceJson(const Trace& trace, std::ostream& out);
 // Reads a ringlab trace; the message names the file and the offending field.
 Status ReadTraceJson(const std::string& path, Trace* trace);
 

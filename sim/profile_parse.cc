@@ -6,6 +6,7 @@
 #include <fstream>
 #include <utility>
 
+#include "core/json_file.h"
 #include "sim/profile.h"
 
 namespace ringlab::sim {
@@ -26,6 +27,7 @@ class Reader {
     if (!parent.contains(key)) return required ? Error(field, "is missing") : Status::Ok();
     const json& v = parent.at(key);
     if (!v.is_object()) return Error(field, "must be an object {\"value\": number, \"source\": string}");
+    RINGLAB_RETURN_IF_ERROR(Keys(v, field, {"value", "source"}));
     if (!v.contains("value") || !v.at("value").is_number()) return Error(field + ".value", "must be a number");
     if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
       return Error(field + ".source", "must be a non-empty string saying where the number comes from");
@@ -34,6 +36,12 @@ class Reader {
       return Error(field + ".value", "must be in [" + Fmt(lo) + ", " + Fmt(hi) + "], got " + Fmt(x));
     *out = x;
     return Status::Ok();
+  }
+  // Every key of `object` (named `field`) must be one of `known`: a typo is an error, not a silently ignored number.
+  Status Keys(const json& object, const std::string& field, std::initializer_list<std::string_view> known) const {
+    const std::string unknown = UnknownKeys(object, field, known);
+    if (unknown.empty()) return Status::Ok();
+    return Status::InvalidArgument("profile " + origin_ + ": " + unknown);
   }
   Status Object(const json& parent, const std::string& key, const json** out) const {
     if (!parent.contains(key) || !parent.at(key).is_object()) return Error(key, "must be an object");
@@ -67,6 +75,7 @@ Status ParseBytesTable(const Reader& rd, const json& v, const std::string& field
 
 Status ParseHeader(const Reader& rd, const json& j, HardwareProfile* p) {
   if (!j.is_object()) return rd.Error("(top level)", "must be a JSON object");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(j, "", {"name", "gpu", "compute", "memory", "network", "provenance"}));
   if (!j.contains("name") || !j.at("name").is_string()) return rd.Error("name", "must be a string");
   p->name = j.at("name").get<std::string>();
   if (j.contains("gpu")) {
@@ -78,6 +87,12 @@ Status ParseHeader(const Reader& rd, const json& j, HardwareProfile* p) {
 
 // compute.*: the sourced numbers.
 Status ParseComputeNumbers(const Reader& rd, const json& c, HardwareProfile* p) {
+  RINGLAB_RETURN_IF_ERROR(
+      rd.Keys(c, "compute",
+              {"peak_tflops", "max_efficiency", "launch_us", "comm_slowdown", "comm_start_wait", "nccl_sms",
+               "displaced_tail_fraction", "forward_displaced_tail_fraction", "backward_displaced_tail_fraction",
+               "forward_start_skew_us", "backward_start_skew_us", "nccl_post_us", "nccl_held_sms_by_transfer",
+               "start_order", "forward_kernel_first_fraction", "backward_kernel_first_fraction", "attention"}));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "peak_tflops", 1e-3, 1e6, &p->peak_tflops));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "max_efficiency", 1e-3, 1, &p->max_efficiency));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "launch_us", 0, 1e6, &p->launch_us));
@@ -107,6 +122,7 @@ Status ParseHeldSms(const Reader& rd, const json& c, HardwareProfile* p) {
     return rd.Error(field,
                     "must be an object {\"p2p_pair\": [[bytes, sms], ...], \"p2p_ring\": ..., \"all-gather\": ..., "
                     "\"source\": string}");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(v, field, {"p2p_pair", "p2p_ring", "all-gather", "source"}));
   for (auto [key, dst] : {std::pair{"p2p_pair", &p->held_sms_pair}, std::pair{"p2p_ring", &p->held_sms_ring},
                           std::pair{"all-gather", &p->held_sms_collective}})
     RINGLAB_RETURN_IF_ERROR(ParseBytesTable(rd, v, field, key, /*positive=*/false,
@@ -121,6 +137,7 @@ Status ParseStartOrder(const Reader& rd, const json& c, HardwareProfile* p) {
   if (!v.is_object() || !v.contains("value") || !v.at("value").is_string() ||
       (v.at("value") != "listed" && v.at("value") != "streams"))
     return rd.Error("compute.start_order", "must be {\"value\": \"listed\" or \"streams\", \"source\": string}");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(v, "compute.start_order", {"value", "source"}));
   if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
     return rd.Error("compute.start_order.source", "must be a non-empty string saying where the choice comes from");
   p->listed_start_order = v.at("value") == "listed";
@@ -136,6 +153,7 @@ Status ParseKernelFirst(const Reader& rd, const json& c, HardwareProfile* p) {
     const json& v = c.at(key);
     if (!v.is_object() || !v.contains("by_world") || !v.at("by_world").is_array())
       return rd.Error(field, "must be an object {\"by_world\": [[world, fraction], ...], \"source\": string}");
+    RINGLAB_RETURN_IF_ERROR(rd.Keys(v, field, {"by_world", "source"}));
     if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
       return rd.Error(field + ".source", "must be a non-empty string saying where the numbers come from");
     dst->clear();
@@ -173,6 +191,9 @@ Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, 
 // An attention table's "wave" object (`wf` names it in errors).
 Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, WaveModel* wm) {
   if (!w.is_object()) return rd.Error(wf, "must be an object");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(w, wf,
+                                  {"grid", "tile_q", "tile_kv", "sms", "ctas_per_sm", "tile_us", "cta_overhead_tiles",
+                                   "single_resident_throughput", "round_us"}));
   if (!w.contains("grid") || !w["grid"].is_string() || (w["grid"] != "q" && w["grid"] != "kv"))
     return rd.Error(wf + ".grid", "must be \"q\" or \"kv\"");
   wm->enabled = true;
@@ -222,6 +243,7 @@ Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f
 // One entry of compute.attention (`f` names it in errors).
 Status ParseAttentionTable(const Reader& rd, const json& t, const std::string& f, AttentionTable* tab) {
   if (!t.is_object()) return rd.Error(f, "must be an object");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(t, f, {"pass", "mask", "head_dim", "points", "source", "wave"}));
   if (!t.contains("pass") || !t["pass"].is_string() ||
       (t["pass"] != "forward" && t["pass"] != "backward"))
     return rd.Error(f + ".pass", "must be \"forward\" or \"backward\"");
@@ -269,6 +291,7 @@ Status ParseAttentionTables(const Reader& rd, const json& c, HardwareProfile* p)
 
 // memory.*; merge_kernels is checked to be an integer by the caller (after the network, as errors come in that order).
 Status ParseMemory(const Reader& rd, const json& m, HardwareProfile* p, double* merge_kernels) {
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(m, "memory", {"hbm_gbps", "copy_gbps", "merge_gbps", "merge_kernels", "memory_gib"}));
   RINGLAB_RETURN_IF_ERROR(rd.Number(m, "memory", "hbm_gbps", 1e-3, 1e9, &p->hbm_gbps));
   RINGLAB_RETURN_IF_ERROR(rd.Number(m, "memory", "copy_gbps", 1e-3, 1e9, &p->copy_gbps));
   RINGLAB_RETURN_IF_ERROR(rd.Number(m, "memory", "merge_gbps", 1e-3, 1e9, &p->merge_gbps));
@@ -279,6 +302,10 @@ Status ParseMemory(const Reader& rd, const json& m, HardwareProfile* p, double* 
 
 // network.*, the measured point-to-point times included; gpus_per_node is checked to be an integer by the caller.
 Status ParseNetwork(const Reader& rd, const json& n, HardwareProfile* p, double* gpus_per_node) {
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(
+      n, "network",
+      {"gpus_per_node", "nvlink_gbps", "nvlink_latency_us", "nic_gbps", "nic_latency_us", "collective_step_latency_us",
+       "comm_rate_beside_compute", "backward_comm_rate_beside_compute", "p2p_time_us", "collective_hop_latency_us"}));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "gpus_per_node", 1, 1 << 20, gpus_per_node));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "nvlink_gbps", 1e-3, 1e9, &p->nvlink_gbps));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "nvlink_latency_us", 0, 1e6, &p->nvlink_latency_us));
@@ -295,6 +322,7 @@ Status ParseNetwork(const Reader& rd, const json& n, HardwareProfile* p, double*
     const std::string field = "network.p2p_time_us";
     if (!v.is_object() || !v.contains("source") || !v.at("source").is_string())
       return rd.Error(field, "must be an object {\"pair\": [[bytes, us], ...], \"ring\": ..., \"source\": string}");
+    RINGLAB_RETURN_IF_ERROR(rd.Keys(v, field, {"pair", "ring", "source"}));
     for (auto [key, dst] : {std::pair{"pair", &p->p2p_time_pair_us}, std::pair{"ring", &p->p2p_time_ring_us}})
       RINGLAB_RETURN_IF_ERROR(ParseBytesTable(rd, v, field, key, /*positive=*/true,
                                               "entries must be [bytes > 0, us > 0] with ascending bytes", dst));
@@ -352,16 +380,11 @@ Status LoadProfile(const std::string& name_or_path, HardwareProfile* out) {
   std::string path = name_or_path;
   const bool looks_like_path = path.find('/') != std::string::npos || path.ends_with(".json");
   if (!looks_like_path) path = ProfileDir() + "/" + name_or_path + ".json";
-  std::ifstream f(path);
-  if (!f)
+  if (!std::ifstream(path))
     return Status::InvalidArgument("cannot open profile '" + path + "'" +
                                    (looks_like_path ? "" : " (a bundled name such as h100_sxm, or a path to a .json)"));
   json j;
-  try {
-    f >> j;
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument("profile " + path + ": not valid JSON: " + e.what());
-  }
+  RINGLAB_RETURN_IF_ERROR(ReadJsonFile(path, "profile", &j));
   return ParseProfile(j, path, out);
 }
 

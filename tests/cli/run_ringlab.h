@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -15,8 +16,8 @@ struct Result {
   std::string output;
 };
 
-inline Result RunRinglab(const std::string& args) {
-  const std::string cmd = std::string(RINGLAB_BIN) + " " + args + " 2>&1";
+// Runs a shell command line and returns its exit code and stdout.
+inline Result RunShell(const std::string& cmd) {
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -24,6 +25,34 @@ inline Result RunRinglab(const std::string& args) {
   while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline Result RunRinglab(const std::string& args) { return RunShell(std::string(RINGLAB_BIN) + " " + args + " 2>&1"); }
+
+// A run with stdout and stderr apart; `shell_prefix` goes before the binary in a subshell ("ulimit -v 1000000;").
+struct SplitResult {
+  int code;
+  std::string out, err;
+};
+
+inline std::string ReadWholeFile(const std::string& path) {
+  std::string text;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  return text;
+}
+
+inline SplitResult RunSplit(const std::string& args, const std::string& shell_prefix = "") {
+  const std::string err_path = ::testing::TempDir() + "ringlab_stderr_" + std::to_string(::getpid()) + ".txt";
+  const std::string cmd = "(" + shell_prefix + " " + std::string(RINGLAB_BIN) + " " + args + ") 2>" + err_path;
+  const Result r = RunShell(cmd);
+  std::string err = ReadWholeFile(err_path);
+  std::remove(err_path.c_str());
+  return {r.code, r.output, err};
 }
 
 // Bad input: exit code 2 and one "ringlab: error:" line that contains `names` (the flag or field).

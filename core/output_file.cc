@@ -1,0 +1,236 @@
+#include "core/output_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <streambuf>
+
+namespace ringlab {
+namespace {
+
+// A stream buffer over a file descriptor that remembers the first write error (errno), so that the message can say
+// why ("No space left on device") instead of only that the stream went bad.
+class FdStreamBuf : public std::streambuf {
+ public:
+  explicit FdStreamBuf(int fd) : fd_(fd), buffer_(1 << 16) { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
+  int error() const { return error_; }
+  // Writes what is buffered; false (and error() set) when the descriptor refused it.
+  bool Drain() {
+    const char* p = pbase();
+    size_t left = size_t(pptr() - pbase());
+    while (left > 0 && error_ == 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        error_ = errno;
+      } else {
+        p += n;
+        left -= size_t(n);
+      }
+    }
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+    return error_ == 0;
+  }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!Drain()) return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return Drain() ? 0 : -1; }
+
+ private:
+  int fd_;
+  int error_ = 0;
+  std::vector<char> buffer_;
+};
+
+std::string Reason(int err) { return std::strerror(err); }
+
+Status CannotWrite(const std::string& path, const std::string& reason) {
+  return Status::InvalidArgument("cannot write " + (path == "-" ? std::string("- (stdout)") : path) + ": " + reason);
+}
+
+std::string FolderOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string NameOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The mode a newly created file gets (0666 less the umask), or an existing target's mode, kept across the rename.
+mode_t ModeFor(const struct stat* existing) {
+  if (existing) return existing->st_mode & 07777;
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
+}  // namespace
+
+struct OutputBatch::Entry {
+  std::string path;       // as given, for messages
+  std::string target;     // what the rename replaces (a symlink's target resolved); empty: written in place
+  std::string temporary;  // beside target
+  int fd = -1;
+  bool owns_fd = true;  // false for stdout
+  std::unique_ptr<FdStreamBuf> buf;
+  std::unique_ptr<std::ostream> stream;
+};
+
+OutputBatch::OutputBatch() = default;
+OutputBatch::~OutputBatch() { RemoveTemporaries(); }
+
+bool IsSpecialOutput(const std::string& path) {
+  if (path == "-") return true;
+  if (path.starts_with("/dev/") || path.starts_with("/proc/")) return true;
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+Status OutputBatch::Open(const std::string& path, std::ostream** stream) {
+  if (path.empty()) return CannotWrite("''", "empty path");
+  auto e = std::make_unique<Entry>();
+  e->path = path;
+  if (path == "-") {
+    std::fflush(stdout);
+    e->fd = STDOUT_FILENO;
+    e->owns_fd = false;
+  } else if (IsSpecialOutput(path)) {
+    e->fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (e->fd < 0) return CannotWrite(path, Reason(errno));
+  } else {
+    struct stat st;
+    const bool exists = ::stat(path.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) return CannotWrite(path, "is a directory");
+    e->target = path;
+    struct stat lst;
+    if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && exists) {  // write through the link
+      char resolved[PATH_MAX];
+      if (::realpath(path.c_str(), resolved)) e->target = resolved;
+    }
+    std::string name = NameOf(e->target);
+    if (name.size() > 200) name.resize(200);  // the temporary's name must fit NAME_MAX
+    e->temporary = FolderOf(e->target) + "/." + name + ".tmp-XXXXXX";
+    e->fd = ::mkostemp(e->temporary.data(), O_CLOEXEC);
+    if (e->fd < 0) {
+      const int err = errno;
+      e->temporary.clear();
+      struct stat folder;
+      if (err == ENOENT || (::stat(FolderOf(e->target).c_str(), &folder) == 0 && !S_ISDIR(folder.st_mode)))
+        return CannotWrite(path, "folder " + FolderOf(e->target) + " does not exist");
+      return CannotWrite(path, Reason(err));
+    }
+    ::fchmod(e->fd, ModeFor(exists ? &st : nullptr));
+  }
+  e->buf = std::make_unique<FdStreamBuf>(e->fd);
+  e->stream = std::make_unique<std::ostream>(e->buf.get());
+  *stream = e->stream.get();
+  entries_.push_back(std::move(e));
+  return Status::Ok();
+}
+
+Status OutputBatch::Add(const std::string& path, std::string_view text) {
+  std::ostream* f = nullptr;
+  RINGLAB_RETURN_IF_ERROR(Open(path, &f));
+  f->write(text.data(), std::streamsize(text.size()));
+  return Status::Ok();
+}
+
+Status OutputBatch::Commit() {
+  Status failed;
+  for (auto& e : entries_) {
+    e->stream->flush();
+    int err = e->buf->error();
+    if (err == 0 && !e->buf->Drain()) err = e->buf->error();
+    if (err == 0 && !e->temporary.empty() && ::fsync(e->fd) != 0) err = errno;
+    if (err == 0 && e->owns_fd && ::close(e->fd) != 0) err = errno;
+    if (e->owns_fd) e->fd = -1;
+    if (err != 0) {
+      failed = CannotWrite(e->path, Reason(err));
+      break;
+    }
+  }
+  if (!failed.ok()) {
+    RemoveTemporaries();
+    return failed;
+  }
+  for (auto& e : entries_) {
+    if (e->temporary.empty()) continue;
+    if (::rename(e->temporary.c_str(), e->target.c_str()) != 0) {
+      failed = CannotWrite(e->path, Reason(errno));
+      break;
+    }
+    e->temporary.clear();
+    const int dir = ::open(FolderOf(e->target).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {  // make the rename itself durable
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+  RemoveTemporaries();
+  entries_.clear();
+  return failed;
+}
+
+void OutputBatch::RemoveTemporaries() {
+  for (auto& e : entries_) {
+    if (e->owns_fd && e->fd >= 0) ::close(e->fd);
+    e->fd = -1;
+    if (!e->temporary.empty()) ::unlink(e->temporary.c_str());
+    e->temporary.clear();
+  }
+}
+
+Status WriteOutputFile(const std::string& path, std::string_view text) {
+  OutputBatch batch;
+  RINGLAB_RETURN_IF_ERROR(batch.Add(path, text));
+  return batch.Commit();
+}
+
+Status CheckOutputPath(const std::string& path) {
+  if (path == "-") return Status::Ok();
+  if (IsSpecialOutput(path)) {  // must exist and accept writes; nothing is written now
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0)
+      ::close(fd);
+    else if (errno != ENXIO)
+      return CannotWrite(path, Reason(errno));  // ENXIO: a fifo without a reader yet
+    return Status::Ok();
+  }
+  OutputBatch probe;  // creates the temporary and removes it again
+  std::ostream* f = nullptr;
+  return probe.Open(path, &f);
+}
+
+std::string OutputPathWithSuffix(const std::string& path, const std::string& suffix) {
+  const size_t slash = path.rfind('/');
+  const size_t name = slash == std::string::npos ? 0 : slash + 1;
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos || dot <= name) return path + suffix;  // no extension (or a dot file: ".trace")
+  return path.substr(0, dot) + suffix + path.substr(dot);
+}
+
+Status CheckSuffixable(const std::string& flag, const std::string& path, const std::string& why) {
+  if (!IsSpecialOutput(path)) return Status::Ok();
+  return Status::InvalidArgument(flag + " " + path + ": this run writes several files (" + why + "), named by " +
+                                 "inserting a suffix before the extension, and " +
+                                 (path == "-" ? std::string("'-' (stdout)") : "the special file " + path) +
+                                 " cannot take one; give a file name or select one configuration");
+}
+
+}  // namespace ringlab

@@ -1,0 +1,81 @@
+// Requests larger than this process's memory or thread limits are refused before allocating (exit 2, one line with
+// the estimate and the limit), never an abort; and logging: -v/-q on every subcommand, progress lines on stderr
+// when it is not a terminal.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/cli/run_ringlab.h"
+
+namespace {
+
+using ringlab::cli_test::Result;
+using ringlab::cli_test::RunRinglab;
+using ringlab::cli_test::RunSplit;
+using ringlab::cli_test::SplitResult;
+
+// Exit 2 with the estimate ("needs about") and the limit ("may use"), under the shell prefix (e.g. a ulimit).
+void ExpectTooLarge(const std::string& args, const std::string& prefix = "") {
+  SplitResult r = RunSplit(args, prefix);
+  EXPECT_EQ(r.code, 2) << prefix << " " << args << "\n" << r.err;
+  EXPECT_NE(r.err.find("needs about"), std::string::npos) << args << "\n" << r.err;
+  EXPECT_NE(r.err.find("may "), std::string::npos) << args << "\n" << r.err;
+}
+
+TEST(CliLimits, HugeRequestsAreRefusedWithTheEstimateAndTheLimit) {
+  ExpectTooLarge("schedule --world 1000000000 --seq 2000000000");
+  ExpectTooLarge("sim --world 1000000000 --seq 2000000000");
+  ExpectTooLarge("sweep --worlds 1000000000 --seqs 2000000000 -j 1");
+}
+
+TEST(CliLimits, UnderAnAddressSpaceLimit) {
+  const std::string limit = "ulimit -v 10000000;";  // 10 GB
+  ExpectTooLarge("schedule --world 16384 --seq 1048576", limit);
+  ExpectTooLarge("schedule --world 4096 --seq 1048576 --json /dev/null", limit);
+  // The CPU executor's threads (a thread per rank and stream) reserve their stacks.
+  ExpectTooLarge("check --world 1024 --seq 32768 --heads 1 --kv-heads 1 --dim 8", "ulimit -v 4000000;");
+}
+
+TEST(CliLimits, NeverAnAbort) {
+  for (const std::string& args :
+       std::vector<std::string>{"schedule --world 65536 --seq 131072", "sim --world 100000 --seq 200000",
+                                "sim --world 16384 --seq 1048576 --sharding contiguous",
+                                "check --world 512 --seq 1024 --heads 1 --kv-heads 1 --dim 8"}) {
+    SplitResult r = RunSplit(args, "ulimit -v 2000000;");
+    EXPECT_LT(r.code, 128) << args << "\n" << r.err;
+    if (r.code != 0) EXPECT_NE(r.err.find("ringlab: error:"), std::string::npos) << args << "\n" << r.err;
+  }
+}
+
+TEST(CliLogging, QuietAndVerboseOnEverySubcommand) {
+  const std::string path = ::testing::TempDir() + "logged.json";
+  SplitResult normal = RunSplit("schedule --world 2 --seq 64 --json " + path);
+  EXPECT_NE(normal.err.find("wrote " + path), std::string::npos) << normal.err;
+  SplitResult quiet = RunSplit("schedule -q --world 2 --seq 64 --json " + path);
+  EXPECT_EQ(quiet.code, 0);
+  EXPECT_TRUE(quiet.err.empty()) << quiet.err;
+  SplitResult verbose = RunSplit("schedule -v --world 2 --seq 64 --json " + path);
+  EXPECT_NE(verbose.err.find("debug"), std::string::npos) << verbose.err;
+  for (const char* sub : {"schedule", "check", "sim", "sweep", "fit-profile"}) {
+    Result r = RunRinglab(std::string(sub) + " --help");
+    EXPECT_NE(r.output.find("--quiet"), std::string::npos) << sub;
+    EXPECT_NE(r.output.find("--verbose"), std::string::npos) << sub;
+  }
+  Result both = RunRinglab("schedule -v -q --world 2 --seq 64");
+  EXPECT_EQ(both.code, 2) << both.output;
+}
+
+TEST(CliLogging, ProgressLinesWhenStderrIsNotATerminal) {
+  // Long enough to pass the 2 s before the first line on one worker.
+  const std::string sweep =
+      "sweep --worlds 512,1024 --seqs 1048576,2097152 --sharding contiguous --heads 8 "
+      "--kv-heads 2 --methods alltoall -j 1 --csv /dev/null";
+  SplitResult r = RunSplit(sweep);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("sweep: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("elapsed, ETA"), std::string::npos) << r.err;
+  SplitResult quiet = RunSplit(sweep + " -q");
+  EXPECT_EQ(quiet.err.find("elapsed"), std::string::npos) << quiet.err;
+}
+
+}  // namespace

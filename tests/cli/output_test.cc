@@ -1,0 +1,169 @@
+// Every file the CLI writes is whole or absent (core/output_file.h): failed writes of every kind exit 2 naming the
+// file and leave nothing behind, several outputs of one run are all written or none, '-' is stdout for every output
+// flag and carries only that output, concurrent writers each leave a whole file, and the one naming rule for
+// multi-config outputs.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/cli/run_ringlab.h"
+
+namespace {
+
+using ringlab::cli_test::ReadWholeFile;
+using ringlab::cli_test::Result;
+using ringlab::cli_test::RunRinglab;
+using ringlab::cli_test::RunSplit;
+using ringlab::cli_test::SplitResult;
+
+const std::string kSim = "sim --world 2 --seq 1024 --heads 8 --kv-heads 2 ";
+const std::string kSweep = "sweep --worlds 2 --seqs 1024 --heads 8 --kv-heads 2 -j 1 ";
+const std::string kCheck = "check --world 2 --seq 64 --pass forward ";
+
+// A fresh empty folder for one test.
+std::string Folder(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "ringlab_out_" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::vector<std::string> Files(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+// Exit 2, one line naming `file`, and no file (nor temporary) left in `dir`.
+void ExpectCannotWrite(const std::string& args, const std::string& file, const std::string& dir = "") {
+  Result r = RunRinglab(args);
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find("ringlab: error: cannot write " + file), std::string::npos) << args << "\n" << r.output;
+  if (!dir.empty()) EXPECT_TRUE(Files(dir).empty()) << args << ": left " << Files(dir).front();
+}
+
+TEST(CliOutputs, DevFullIsAnErrorForEveryOutputFlag) {
+  for (const std::string& args : std::vector<std::string>{
+           "schedule --world 2 --seq 64 --json /dev/full", kSim + "--json /dev/full", kSim + "--trace /dev/full",
+           kCheck + "--trace /dev/full", kSweep + "--csv /dev/full", kSweep + "--json /dev/full"})
+    ExpectCannotWrite(args, "/dev/full");
+}
+
+TEST(CliOutputs, StdoutThatCannotBeWrittenIsAnError) {
+  SplitResult r = RunSplit(kSim + "--json - >/dev/full");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot write - (stdout)"), std::string::npos) << r.err;
+}
+
+TEST(CliOutputs, MissingFolderDirectoryAndFileAsFolder) {
+  const std::string dir = Folder("bad_targets");
+  std::ofstream(dir + "/plain") << "x";
+  for (const std::string& target : std::vector<std::string>{dir + "/missing/out.json", dir + "/plain/out.json"})
+    for (const std::string& args :
+         std::vector<std::string>{"schedule --world 2 --seq 64 --json " + target, kSim + "--trace " + target,
+                                  kSweep + "--csv " + target, kCheck + "--trace " + target})
+      ExpectCannotWrite(args, target);
+  ExpectCannotWrite(kSim + "--json " + dir, dir);  // a directory as the target
+  EXPECT_EQ(Files(dir).size(), 1u);                // only "plain"
+}
+
+TEST(CliOutputs, UnwritableFolder) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root writes into any folder";
+  const std::string dir = Folder("read_only");
+  ::chmod(dir.c_str(), 0555);
+  ExpectCannotWrite(kSim + "--json " + dir + "/out.json", dir + "/out.json", dir);
+  ::chmod(dir.c_str(), 0755);
+}
+
+TEST(CliOutputs, SeveralOutputsAreAllWrittenOrNone) {
+  const std::string dir = Folder("all_or_none");
+  ExpectCannotWrite(kSim + "--trace " + dir + "/t.json --json /dev/full", "/dev/full", dir);
+  ExpectCannotWrite(kSweep + "--csv " + dir + "/rows.csv --json /dev/full", "/dev/full", dir);
+  ExpectCannotWrite("check --world 2 --seq 64 --method both --trace " + dir + "/missing/t.json", dir + "/missing");
+  EXPECT_TRUE(Files(dir).empty());
+  // An existing file is left as it was when the run fails.
+  std::ofstream(dir + "/t.json") << "old";
+  ExpectCannotWrite(kSim + "--trace " + dir + "/t.json --json /dev/full", "/dev/full");
+  EXPECT_EQ(ReadWholeFile(dir + "/t.json"), "old");
+  EXPECT_EQ(Files(dir).size(), 1u);
+}
+
+TEST(CliOutputs, SpecialFilesAreWrittenInPlace) {
+  EXPECT_EQ(RunRinglab(kSim + "--json /dev/null --trace /dev/null").code, 0);
+  EXPECT_EQ(RunRinglab(kSweep + "--csv /dev/null").code, 0);
+  SplitResult r = RunSplit(kSim + "--json /dev/stdout");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::accept(r.out.substr(r.out.find('{')))) << r.out;
+}
+
+TEST(CliOutputs, DashIsStdoutForEveryOutputFlagAndCarriesOnlyThatOutput) {
+  for (const std::string& args :
+       std::vector<std::string>{kSim + "--json -", kSim + "--trace -", kSweep + "--json -",
+                                "schedule --world 2 --seq 64 --json -", kCheck + "--trace -"}) {
+    SplitResult r = RunSplit(args);
+    EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
+    EXPECT_TRUE(nlohmann::json::accept(r.out)) << args << "\n" << r.out;
+    EXPECT_FALSE(std::filesystem::exists("-"));
+  }
+  SplitResult csv = RunSplit(kSweep + "--csv -");
+  EXPECT_EQ(csv.out.rfind("world,", 0), 0u) << csv.out;
+  // As sim/README.md shows.
+  Result piped = RunRinglab(kSim + "--json - 2>/dev/null | python3 -m json.tool >/dev/null; exit $?");
+  EXPECT_EQ(piped.code, 0) << piped.output;
+}
+
+TEST(CliOutputs, WroteLinesAndHumanTextGoToStderrWhenStdoutIsAnOutput) {
+  const std::string dir = Folder("wrote");
+  for (const std::string& args :
+       std::vector<std::string>{"schedule --world 2 --seq 64 --json " + dir + "/s.json",
+                                kSim + "--trace " + dir + "/t.json", kSweep + "--csv " + dir + "/r.csv"}) {
+    SplitResult r = RunSplit(args);
+    EXPECT_EQ(r.code, 0) << args << r.err;
+    EXPECT_EQ(r.out.find("wrote"), std::string::npos) << args << "\n" << r.out;
+    EXPECT_NE(r.err.find("wrote " + dir), std::string::npos) << args << "\n" << r.err;
+  }
+  SplitResult r = RunSplit(kSim + "--json -");
+  EXPECT_NE(r.err.find("step time"), std::string::npos) << r.err;  // the table moved to stderr
+}
+
+TEST(CliOutputs, ConcurrentWritersEachLeaveAWholeFile) {
+  const std::string dir = Folder("concurrent");
+  const std::string path = dir + "/same.json";
+  for (int trial = 0; trial < 4; ++trial) {
+    std::string cmd;
+    for (int i = 0; i < 4; ++i)
+      cmd += std::string(RINGLAB_BIN) + " sim --world 8 --seq " + std::to_string(4096 * (i + 1)) +
+             " --heads 8 --kv-heads 2 --trace " + path + " >/dev/null 2>&1 & ";
+    ASSERT_EQ(std::system((cmd + "wait").c_str()), 0);
+    EXPECT_TRUE(nlohmann::json::accept(ReadWholeFile(path))) << "trial " << trial;
+    EXPECT_EQ(Files(dir).size(), 1u);
+  }
+}
+
+TEST(CliOutputs, NamingRuleForSeveralConfigs) {
+  const std::string dir = Folder("naming");
+  ASSERT_EQ(RunRinglab(kSim + "--method both --pass both --trace " + dir + "/t.json").code, 0);
+  for (const char* name :
+       {"t.allgather.forward.json", "t.allgather.backward.json", "t.alltoall.forward.json", "t.alltoall.backward.json"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + name)) << name;
+  ASSERT_EQ(RunRinglab(kSim + "--pass both --trace " + dir + "/noext").code, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/noext.alltoall.forward"));
+  ASSERT_EQ(RunRinglab(kSim + "--trace " + dir + "/one.json").code, 0);  // one config: the path as given
+  EXPECT_TRUE(std::filesystem::exists(dir + "/one.json"));
+  // '-' and special files cannot take a suffix.
+  for (const std::string& args :
+       std::vector<std::string>{kSim + "--pass both --trace -", kSim + "--method both --trace /dev/null",
+                                "check --world 2 --seq 64 --trace -", "check --world 2 --seq 64 --trace /dev/null"}) {
+    Result r = RunRinglab(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("cannot take one"), std::string::npos) << args << "\n" << r.output;
+  }
+  for (const std::string& name : Files(dir)) EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
+}
+
+}  // namespace

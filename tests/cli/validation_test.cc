@@ -1,0 +1,117 @@
+// Every option and input file is validated with the allowed range in the message (exit 2): enumerated values,
+// numbers out of range reported as given, repeated flags, zero where a default was meant, profiles and calibration
+// samples with unknown or duplicate keys, and files of the wrong kind.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/cli/run_ringlab.h"
+
+namespace {
+
+using ringlab::cli_test::ExpectBadInput;
+using ringlab::cli_test::ReadWholeFile;
+using ringlab::cli_test::Result;
+using ringlab::cli_test::RunRinglab;
+
+const std::string kSim = "sim --world 2 --seq 1024 --heads 8 --kv-heads 2 ";
+const std::string kSweep = "sweep --worlds 2 --seqs 1024 --heads 8 --kv-heads 2 ";
+const std::string kProfileDir = std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/";
+
+std::string Write(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CliValidation, EnumeratedValues) {
+  ExpectBadInput("check --world 2 --seq 64 --pass sideways", "--pass");
+  ExpectBadInput(kSim + "--pass sideways", "--pass");
+  ExpectBadInput(kSweep + "--passes sideways", "--passes");
+  ExpectBadInput(kSweep + "--methods ring", "--methods");
+}
+
+TEST(CliValidation, ToleranceMustBeAPositiveFiniteFraction) {
+  for (const char* t : {"0", "-1", "nan", "inf", "2"})
+    ExpectBadInput(std::string("check --world 2 --seq 64 --tolerance ") + t, "--tolerance");
+}
+
+TEST(CliValidation, ZeroIsNotTheDefault) {
+  ExpectBadInput(kSim + "--nodes 0", "--nodes");
+  ExpectBadInput(kSim + "--gpus-per-node 0", "--gpus-per-node");
+  ExpectBadInput(kSweep + "--gpus-per-node 0", "--gpus-per-node");
+  ExpectBadInput(kSweep + "-j 0", "--workers");
+  ExpectBadInput(kSweep + "-j -3", "--workers");
+  ExpectBadInput("schedule --world 2 --seq 64 --ranks -1", "--ranks");
+}
+
+TEST(CliValidation, NumbersOutOfRangeAreReportedAsGiven) {
+  ExpectBadInput("schedule --seq 1e20", "1e20");
+  ExpectBadInput("schedule --seq 99999999999999999999", "99999999999999999999");
+  ExpectBadInput("schedule --world 3000000000", "3000000000");
+  ExpectBadInput("schedule --heads 0", "--heads");
+  ExpectBadInput("sweep --worlds 99999999999 --seqs 1024", "99999999999");
+  ExpectBadInput(kSim + "--trace /dev/null --trace-ranks 0,7", "--trace-ranks");
+}
+
+TEST(CliValidation, RepeatedFlagsAreBadInput) {
+  ExpectBadInput("schedule --world 2 --world 4 --seq 64", "--world");
+  ExpectBadInput("schedule --world 2 --seq 64 --causal --no-causal", "--causal");
+  ExpectBadInput(kSim + "--json /dev/null --json /dev/null", "--json");
+}
+
+TEST(CliValidation, EveryCommittedProfileLoads) {
+  for (const auto& e : std::filesystem::directory_iterator(kProfileDir)) {
+    Result r = RunRinglab(kSim + "--profile " + e.path().string());
+    EXPECT_EQ(r.code, 0) << e.path() << "\n" << r.output;
+  }
+}
+
+TEST(CliValidation, ProfileUnknownKeyIsNamedWithTheNearestKnownOne) {
+  std::string text = ReadWholeFile(kProfileDir + "h100_sxm.json");
+  text.replace(text.find("\"nvlink_gbps\""), 13, "\"nvlink_gpbs\"");
+  const std::string path = Write("typo_profile.json", text);
+  ExpectBadInput(kSim + "--profile " + path, "unknown key network.nvlink_gpbs (did you mean nvlink_gbps?)");
+  ExpectBadInput(kSim + "--profile " + path, path);
+  nlohmann::json j = nlohmann::json::parse(ReadWholeFile(kProfileDir + "h100_sxm.json"));
+  j["colour"] = "blue";
+  ExpectBadInput(kSim + "--profile " + Write("extra_profile.json", j.dump()), "unknown key colour");
+  j.erase("colour");
+  j["compute"]["peak_tflops"]["unit"] = "TFLOP/s";
+  ExpectBadInput(kSim + "--profile " + Write("extra_number_key.json", j.dump()), "compute.peak_tflops.unit");
+}
+
+TEST(CliValidation, ProfileDuplicateKeyIsNamed) {
+  std::string text = ReadWholeFile(kProfileDir + "h100_sxm.json");
+  const size_t network = text.find("\"network\": {");
+  ASSERT_NE(network, std::string::npos);
+  text.insert(network + 12, "\"nic_gbps\": {\"value\": 1, \"source\": \"dup\"}, ");
+  const std::string path = Write("dup_profile.json", text);
+  ExpectBadInput(kSim + "--profile " + path, "duplicate key network.nic_gbps");
+  ExpectBadInput("fit-profile --samples " + Write("one_gap.json", "{\"launch_gaps_us\": [5]}") + " --base " + path +
+                     " --out /dev/null",
+                 "duplicate key network.nic_gbps");
+}
+
+TEST(CliValidation, ProfileThatIsADirectory) { ExpectBadInput(kSim + "--profile " + kProfileDir, "directory"); }
+
+TEST(CliValidation, SamplesFiles) {
+  const std::string out = " --out /dev/null";
+  ExpectBadInput("fit-profile --samples " + Write("empty_samples.json", "{}") + out, "holds no samples");
+  ExpectBadInput("fit-profile --samples " + Write("trace_samples.json", "{\"traceEvents\": []}") + out, "is a trace");
+  ExpectBadInput("fit-profile --samples " + kProfileDir + "h100_sxm.json" + out, "hardware profile");
+  ExpectBadInput("fit-profile --samples " + Write("typo_samples.json", "{\"launch_gap_us\": [5]}") + out,
+                 "unknown key launch_gap_us (did you mean launch_gaps_us?)");
+  ExpectBadInput("fit-profile --samples " +
+                     Write("kernel_typo.json", "{\"memory\": [{\"kind\": \"copy\", \"bytes\": 1, \"uss\": 2}]}") + out,
+                 "unknown key memory[].uss");
+  ExpectBadInput("fit-profile --samples " + Write("dup_samples.json", "{\"sms\": 1, \"sms\": 2}") + out,
+                 "duplicate key sms");
+  ExpectBadInput("fit-profile --samples " + Write("bad_json.json", "{\"sms\": ") + out, "not valid JSON");
+  EXPECT_EQ(RunRinglab("fit-profile --samples " + Write("gap.json", "{\"launch_gaps_us\": [5]}") + out).code, 0);
+}
+
+}  // namespace
