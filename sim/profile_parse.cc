@@ -229,6 +229,7 @@ Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f
   if (!t.contains("measured")) return Status::Ok();
   const json& m = t["measured"];
   if (!m.is_object()) return rd.Error(f + ".measured", "must be an object {\"batch_heads\": [lo, hi], \"ctas\": [lo, hi]}");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(m, f + ".measured", {"batch_heads", "ctas", "source"}));
   for (auto [key, dst] : {std::pair{"batch_heads", &tab->measured_batch_heads}, {"ctas", &tab->measured_ctas}}) {
     if (!m.contains(key)) continue;
     const json& r = m[key];
@@ -243,7 +244,7 @@ Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f
 // One entry of compute.attention (`f` names it in errors).
 Status ParseAttentionTable(const Reader& rd, const json& t, const std::string& f, AttentionTable* tab) {
   if (!t.is_object()) return rd.Error(f, "must be an object");
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(t, f, {"pass", "mask", "head_dim", "points", "source", "wave"}));
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(t, f, {"pass", "mask", "head_dim", "points", "source", "wave", "measured"}));
   if (!t.contains("pass") || !t["pass"].is_string() ||
       (t["pass"] != "forward" && t["pass"] != "backward"))
     return rd.Error(f + ".pass", "must be \"forward\" or \"backward\"");
@@ -305,7 +306,8 @@ Status ParseNetwork(const Reader& rd, const json& n, HardwareProfile* p, double*
   RINGLAB_RETURN_IF_ERROR(rd.Keys(
       n, "network",
       {"gpus_per_node", "nvlink_gbps", "nvlink_latency_us", "nic_gbps", "nic_latency_us", "collective_step_latency_us",
-       "comm_rate_beside_compute", "backward_comm_rate_beside_compute", "p2p_time_us", "collective_hop_latency_us"}));
+       "comm_rate_beside_compute", "backward_comm_rate_beside_compute", "p2p_time_us", "collective_hop_latency_us",
+       "alltoall_time_us"}));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "gpus_per_node", 1, 1 << 20, gpus_per_node));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "nvlink_gbps", 1e-3, 1e9, &p->nvlink_gbps));
   RINGLAB_RETURN_IF_ERROR(rd.Number(n, "network", "nvlink_latency_us", 0, 1e6, &p->nvlink_latency_us));
@@ -332,6 +334,7 @@ Status ParseNetwork(const Reader& rd, const json& n, HardwareProfile* p, double*
     const std::string field = "network.alltoall_time_us";
     if (!v.is_object() || !v.contains("source") || !v.at("source").is_string())
       return rd.Error(field, "must be an object {\"nvlink\": [[bytes, us], ...], \"source\": string}");
+    RINGLAB_RETURN_IF_ERROR(rd.Keys(v, field, {"nvlink", "source"}));
     RINGLAB_RETURN_IF_ERROR(ParseBytesTable(rd, v, field, "nvlink", /*positive=*/true,
                                             "entries must be [bytes > 0, us > 0] with ascending bytes",
                                             &p->alltoall_time_us));
