@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <system_error>
 
 #include "apps/logging.h"
@@ -9,7 +10,16 @@
 namespace ringlab::cli {
 namespace {
 
-constexpr double kQuietStartS = 2;  // no lines before this: short runs stay silent
+// No lines before this: short runs stay silent. RINGLAB_PROGRESS_AFTER_S overrides it (tests, impatient users).
+double QuietStartS() {
+  static const double s = [] {
+    const char* v = std::getenv("RINGLAB_PROGRESS_AFTER_S");
+    char* end = nullptr;
+    const double x = v ? std::strtod(v, &end) : 2.0;
+    return v && end != v && *end == '\0' && x >= 0 ? x : 2.0;
+  }();
+  return s;
+}
 constexpr double kEveryS = 5;       // a line at least this often afterwards
 constexpr double kEveryFraction = 0.1;
 
@@ -60,7 +70,7 @@ void Progress::MaybePrint() {
   const Clock::time_point now = Clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double since = std::chrono::duration<double>(now - printed_at_).count();
-  if (elapsed < kQuietStartS || done_ >= total_) return;
+  if (elapsed < QuietStartS() || done_ >= total_) return;
   const bool first = printed_done_ < 0;
   const bool step = double(done_ - printed_done_) >= kEveryFraction * double(total_);
   if (!first && !step && since < kEveryS) return;

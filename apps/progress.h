@@ -3,7 +3,7 @@
 //
 //   ringlab: sweep: 45% (9 of 20 jobs), 12.3 s elapsed, ETA 15 s
 //
-// Silent for the first 2 s (short runs print nothing), then a line every 10% of the work or every 5 s, whichever
+// Silent for the first 2 s (short runs print nothing; RINGLAB_PROGRESS_AFTER_S=seconds changes it), then a line every 10% of the work or every 5 s, whichever
 // comes first; a heartbeat thread keeps the lines coming while one long unit of work runs. -q turns it off.
 //
 //   Progress progress("sweep", jobs.size(), "jobs");
