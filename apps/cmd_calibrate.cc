@@ -256,11 +256,11 @@ std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
   cmd->add_option("--sustain-ms", o->sustain_ms,
                   "time each attention kernel after this much GPU time of back-to-back launches of it, then back to "
                   "back (the clocks a run's power limit allows; 0: short synchronised bursts)")
-      ->capture_default_str()->check(CLI::Range(0.0, 10000.0));
+      ->capture_default_str()->check(FiniteIn(0.0, 10000.0));
   cmd->add_option("--preheat-ms", o->preheat_ms,
                   "before timing kernels, run the largest forward case back to back this long (a long run's power "
                   "and thermal state)")
-      ->capture_default_str()->check(CLI::Range(0.0, 60000.0));
+      ->capture_default_str()->check(FiniteIn(0.0, 60000.0));
   cmd->add_flag("--quick", o->quick, "a smoke run: head dim 128 only, coarser sweeps, two message sizes");
   cmd->add_flag("--dry-run", o->dry_run, "print the kernel plan and an estimate of its GPU time, measure nothing "
                                          "(needs no GPU)");

@@ -1,4 +1,5 @@
 // `ringlab check`: run the CPU executor over the schedule and compare with the float64 reference.
+#include <limits>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -145,7 +146,7 @@ std::shared_ptr<CheckOptions> SetupCheck(CLI::App* cmd) {
   opts->common.pass = "both";
   AddCommonOptions(cmd, &opts->common);
   cmd->add_option("--precision", opts->precision, "executor arithmetic: fp64 | fp32")->capture_default_str();
-  cmd->add_option("--seed", opts->seed, "random inputs seed")->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "random inputs seed")->capture_default_str()->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--trace", opts->trace_path,
                   "write the executor's wall-clock trace (source: cpu) to FILE ('-' for stdout); with several "
                   "methods each gets .<method> before the extension, the backward pass's trace .backward");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/common_options.h"
 #include "apps/exit_codes.h"
 #include "sim/plan.h"
 #include "sim/profile.h"
@@ -27,9 +28,9 @@ struct PlanOptions {
 namespace {
 
 Status ParseNames(const std::string& flag, const std::string& text, std::vector<std::string>* out) {
+  RINGLAB_RETURN_IF_ERROR(CheckListText(flag, text));
   std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out->push_back(item);
+  for (std::string item; std::getline(ss, item, ',');) out->push_back(item);
   if (out->empty()) return Status::InvalidArgument(flag + " needs at least one value");
   return Status::Ok();
 }

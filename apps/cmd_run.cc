@@ -7,6 +7,7 @@
 // One process drives --gpus local GPUs (a thread each) unless the launcher's environment names a rank
 // (RANK/WORLD_SIZE/LOCAL_RANK, OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID): then this process is one
 // rank and the NCCL id travels through --nccl-id-file or MASTER_ADDR:MASTER_PORT+1. Only rank 0 prints and writes.
+#include <limits>
 #include <sys/stat.h>
 
 #include <cmath>
@@ -450,7 +451,8 @@ std::shared_ptr<RunOptions> SetupRunOnGpus(CLI::App* cmd) {
   cmd->add_flag("--stream-order", opts->stream_order,
                 "for comparison: let each stream release its ops as they become ready, so a kernel can take the SMs "
                 "before a transfer listed ahead of it (default: the listed order goes first; see gpu_executor.h)");
-  cmd->add_option("--seed", opts->seed, "seed of the random inputs (generated on the GPUs)")->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "seed of the random inputs (generated on the GPUs)")->capture_default_str()
+      ->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--q", opts->q, "query tensor .npy [B,H,S,D] (float32/float64/float16, or uint16 raw bf16 bits)");
   cmd->add_option("--k", opts->k, "key tensor .npy [B,Hkv,S,D]");
   cmd->add_option("--v", opts->v, "value tensor .npy [B,Hkv,S,D]");

@@ -51,6 +51,7 @@ namespace {
 template <typename T>
 Status ParseList(const std::string& flag, const std::string& text, std::vector<T>* out) {
   out->clear();
+  RINGLAB_RETURN_IF_ERROR(CheckListText(flag, text));
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -272,6 +273,8 @@ int RunSweepCommand(const SweepFlags& flags) {
   spec.base.ring = f.common.ring;
   if (!(st = ParseList("--worlds", f.worlds, &spec.worlds)).ok()) return ReportError(st);
   if (!(st = ParseList("--seqs", f.seqs, &spec.seqs)).ok()) return ReportError(st);
+  if (!(st = CheckListText("--methods", f.methods)).ok() || !(st = CheckListText("--passes", f.passes)).ok())
+    return ReportError(st);
   std::stringstream ms(f.methods);
   for (std::string m; std::getline(ms, m, ',');) {
     auto method = ParseMethod(m);

@@ -1,6 +1,7 @@
 #include "apps/common_options.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 
@@ -19,6 +20,25 @@ CLI::Validator IntegerIn(int64_t lo, int64_t hi) {
         return "";
       },
       "INT in " + range);
+}
+
+CLI::Validator FiniteIn(double lo, double hi) {
+  const std::string range = "[" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < lo || v > hi)
+          return "'" + text + "' is not a finite number in " + range;
+        return "";
+      },
+      "NUMBER in " + range);
+}
+
+Status CheckListText(const std::string& flag, const std::string& text) {
+  if (text.empty() || text.front() == ',' || text.back() == ',' || text.find(",,") != std::string::npos)
+    return Status::InvalidArgument(flag + " '" + text + "': a comma-separated list with no empty item (e.g. 1,2,4)");
+  return Status::Ok();
 }
 
 void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {

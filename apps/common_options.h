@@ -35,6 +35,12 @@ struct CommonOptions {
 // "--seq 1e20" or "--seq 99999999999999999999" is reported as typed, not as a converted or clamped number.
 CLI::Validator IntegerIn(int64_t lo, int64_t hi);
 
+// A check for a real-valued flag: a finite number in [lo, hi] (CLI::Range lets NaN through).
+CLI::Validator FiniteIn(double lo, double hi);
+
+// A comma-separated list flag's text: not empty, no empty item ("2,,4", "a,", ",a"); names the flag.
+Status CheckListText(const std::string& flag, const std::string& text);
+
 // Adds the shared flags to `app` (a subcommand), writing into `opts`. The Ulysses placement is
 // --ulysses-placement, also spelled --placement unless `placement_alias` is false (sim and sweep, whose --placement
 // already places ranks on GPUs: block | round-robin).
