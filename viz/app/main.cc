@@ -12,7 +12,7 @@
 
 #include "viz/app/frame_bench.h"
 #include "viz/app/options.h"
-#include "viz/app/output_files.h"
+#include "core/output_file.h"
 #include "viz/app/solid_program.h"
 #include "viz/app/window.h"
 #include "viz/timing.h"
@@ -89,12 +89,15 @@ int TakeScreenshot(GLFWwindow* win, ViewerData& d, ViewState& vs, const ViewOpti
     if (i + 1 < opt.frames) glfwSwapBuffers(win);
   }
   glFinish();
-  // Both outputs whole or neither (output_files.h); "wrote" lines go to stderr so `--screenshot -` is only the PNG.
+  // Both outputs whole or neither (core/output_file.h); "wrote" lines go to stderr so `--screenshot -` is only the PNG.
   std::vector<std::pair<std::string, std::string>> outputs(1);
   outputs[0].first = opt.screenshot;
   if (!EncodePng(win, &outputs[0].second)) return Fail("cannot encode the screenshot for '" + opt.screenshot + "'");
   if (!opt.layout.empty()) outputs.push_back({opt.layout, LayoutJson(d, vs)});
-  if (Status s = WriteOutputFiles(outputs); !s.ok()) return Fail(s.message());
+  OutputBatch batch;
+  for (const auto& [path, bytes] : outputs)
+    if (Status s = batch.Add(path, bytes); !s.ok()) return Fail(s.message());
+  if (Status s = batch.Commit(); !s.ok()) return Fail(s.message());
   for (const auto& [path, bytes] : outputs) std::cerr << "wrote " << (path == "-" ? "standard output" : path) << "\n";
   return 0;
 }

@@ -27,7 +27,7 @@ void CloseViewerWindow(GLFWwindow* win);
 void RenderFrame(GLFWwindow* win, ViewerData& d, ViewState& vs, bool headless, double* build_ms = nullptr,
                  double* build_wall_ms = nullptr);
 
-// The back buffer as an RGB PNG in memory (written out whole by output_files.h); false when encoding failed.
+// The back buffer as an RGB PNG in memory (written out whole by core/output_file.h); false when encoding failed.
 bool EncodePng(GLFWwindow* win, std::string* png);
 
 }  // namespace ringlab::viz
