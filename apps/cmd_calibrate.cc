@@ -112,7 +112,7 @@ int DryRun(const CalibrateOptions& o) {
               "GFLOP", "MiB", "why");
   const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(po);
   for (const calibrate::KernelCase& c : plan) {
-    const double s = calibrate::CaseSeconds(c, kOursTflops, o.warmup + o.reps + 1) + kCaseOverheadS;
+    const double s = calibrate::CaseSeconds(c, kOursTflops, (o.warmup + o.reps) * (c.pass == "forward" ? 2 : 1) + 1) + kCaseOverheadS;
     total_s += s;
     if (c.why == "coverage") coverage_s += s;
     std::printf("%-9s %-6s %4d %3d %4d %4d %7lld %7lld %10.1f %9.0f  %s\n", c.pass.c_str(), c.mask.c_str(),

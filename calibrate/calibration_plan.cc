@@ -146,6 +146,7 @@ KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us) 
   s.diagonal_offset = c.diagonal_offset;
   s.pairs = c.Pairs();
   s.us = MedianOf(times_us);
+  s.mode = c.pass == "forward" ? "merge" : "";
   return s;
 }
 

@@ -78,7 +78,8 @@ double SdpaSeconds(const CoverageShape& s, double tflops, int warmup, int iters)
 // Point-to-point and all-gather message sizes in bytes (per rank for the all-gather).
 std::vector<int64_t> MessageSizes(bool quick);
 
-// The fit sample of a case from its timed repetitions (median).
+// The fit sample of a case from its timed repetitions (median); a forward case's mode is "merge" (set "overwrite"
+// for the other timing).
 KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us);
 
 }  // namespace ringlab::calibrate

@@ -18,10 +18,13 @@ json ToJson(const FitInputs& in) {
   };
   j["geometry"] = {{"forward", geo(in.forward)}, {"backward", geo(in.backward)}};
   j["kernels"] = json::array();
-  for (const KernelSample& k : in.kernels)
-    j["kernels"].push_back({{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
-                            {"heads", k.heads}, {"kv_heads", k.kv_heads}, {"q", k.q}, {"kv", k.kv},
-                            {"diagonal_offset", k.diagonal_offset}, {"pairs", k.pairs}, {"us", k.us}});
+  for (const KernelSample& k : in.kernels) {
+    json s = {{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
+              {"heads", k.heads}, {"kv_heads", k.kv_heads}, {"q", k.q}, {"kv", k.kv},
+              {"diagonal_offset", k.diagonal_offset}, {"pairs", k.pairs}, {"us", k.us}};
+    if (!k.mode.empty()) s["mode"] = k.mode;
+    j["kernels"].push_back(s);
+  }
   j["transfers"] = json::array();
   for (const TransferSample& t : in.transfers)
     j["transfers"].push_back({{"kind", t.kind}, {"world", t.world}, {"bytes", t.bytes}, {"us", t.us},
@@ -96,6 +99,9 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
                      k.at("us")};
       if ((s.pass != "forward" && s.pass != "backward") || (s.mask != "full" && s.mask != "causal"))
         return bad("kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
+      s.mode = k.value("mode", std::string(s.pass == "forward" ? "merge" : ""));
+      if (s.pass == "forward" ? (s.mode != "merge" && s.mode != "overwrite") : !s.mode.empty())
+        return bad("kernel sample mode '" + s.mode + "': forward samples take merge or overwrite, backward none");
       if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
           s.heads % s.kv_heads != 0)
         return bad("kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
@@ -105,7 +111,8 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
     for (const json& k : j.value("kernels", json::array())) {
       RINGLAB_RETURN_IF_ERROR(keys(
           k, "kernels[]",
-          {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv", "diagonal_offset", "pairs", "us"}));
+          {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv", "diagonal_offset", "pairs", "us",
+           "mode"}));
       KernelSample s;
       RINGLAB_RETURN_IF_ERROR(kernel(k, &s));
       in.kernels.push_back(s);

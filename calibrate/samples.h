@@ -23,6 +23,10 @@ struct KernelSample {
   int64_t diagonal_offset = 0;  // causal: row i sees key j iff j <= i + diagonal_offset
   double pairs = 0;
   double us = 0;  // kernel time (median of repeats), no launch gap
+  // Forward only: how the kernel wrote its output. "merge" (log-sum-exp merge into running float32 accumulators,
+  // every ring step after the first) or "overwrite" (the first step, and a single-GPU attention). Backward: "".
+  // Samples written before the mode was recorded are forward merges (the microbenchmark timed only that).
+  std::string mode;
 };
 
 struct TransferSample {

@@ -18,6 +18,7 @@ const char* ExtrapolationName(Extrapolation e) {
     case Extrapolation::kBlockSize: return "block size outside the measured range";
     case Extrapolation::kBatchHeads: return "batch x heads outside the measured range";
     case Extrapolation::kCtas: return "CTA count outside the measured range";
+    case Extrapolation::kMode: return "forward output mode (merge/overwrite) without a table";
   }
   return "?";
 }
@@ -31,6 +32,7 @@ const char* ExtrapolationKey(Extrapolation e) {
     case Extrapolation::kBlockSize: return "block_size";
     case Extrapolation::kBatchHeads: return "batch_heads";
     case Extrapolation::kCtas: return "ctas";
+    case Extrapolation::kMode: return "mode";
   }
   return "?";
 }
@@ -79,18 +81,35 @@ std::string ExtrapolationLine(const ExtrapolationTally& t) {
 }
 
 CostModel::TableChoice CostModel::Choose(const HardwareProfile& hw, const std::string& pass, const std::string& mask,
-                                         int head_dim) {
-  if (const AttentionTable* t = hw.FindTable(pass, mask, head_dim)) return {t, nullptr, Extrapolation::kNone};
+                                         int head_dim, const std::string& mode) {
+  TableChoice c = ChooseAmong(hw, pass, mask, head_dim,
+                              [&](const AttentionTable& t) { return t.mode.empty() || t.mode == mode; });
+  if (c.table) return c;
+  // Only the other mode was measured: its tables, and the cost counts as extrapolated.
+  c = ChooseAmong(hw, pass, mask, head_dim, [](const AttentionTable&) { return true; });
+  if (c.table && c.why == Extrapolation::kNone) c.why = Extrapolation::kMode;
+  return c;
+}
+
+template <typename Usable>
+CostModel::TableChoice CostModel::ChooseAmong(const HardwareProfile& hw, const std::string& pass,
+                                              const std::string& mask, int head_dim, Usable usable) {
+  auto find = [&](const std::string& m) -> const AttentionTable* {
+    for (const AttentionTable& t : hw.attention)
+      if (t.pass == pass && t.mask == m && t.head_dim == head_dim && usable(t)) return &t;
+    return nullptr;
+  };
+  if (const AttentionTable* t = find(mask)) return {t, nullptr, Extrapolation::kNone};
   const std::string other = mask == "causal" ? "full" : "causal";
-  if (const AttentionTable* t = hw.FindTable(pass, other, head_dim)) return {t, nullptr, Extrapolation::kMask};
+  if (const AttentionTable* t = find(other)) return {t, nullptr, Extrapolation::kMask};
   std::vector<const AttentionTable*> same;
   for (const AttentionTable& t : hw.attention)
-    if (t.pass == pass && t.mask == mask) same.push_back(&t);
+    if (t.pass == pass && t.mask == mask && usable(t)) same.push_back(&t);
   Extrapolation why = Extrapolation::kHeadDim;
   if (same.empty()) {
     why = Extrapolation::kMask;  // and the head dim: the other mask's nearest head dim
     for (const AttentionTable& t : hw.attention)
-      if (t.pass == pass && t.mask == other) same.push_back(&t);
+      if (t.pass == pass && t.mask == other && usable(t)) same.push_back(&t);
   }
   if (same.empty()) return {nullptr, nullptr, Extrapolation::kNoTable};
   // Nearest head dim first (the smaller on a tie), then the next nearest.
@@ -106,10 +125,11 @@ CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg)
     : hw_(hw), problem_(cfg.ulysses > 1 ? UlyssesLayout(cfg).LocalProblem() : cfg.problem) {
   const std::string pass = cfg.pass == Pass::kForward ? "forward" : "backward";
   flops_per_pair_head_ = 4.0 * cfg.problem.head_dim * (cfg.pass == Pass::kForward ? 1.0 : 2.5);
-  causal_choice_ = Choose(hw, pass, "causal", cfg.problem.head_dim);
-  full_choice_ = Choose(hw, pass, "full", cfg.problem.head_dim);
-  causal_ = causal_choice_.table;
-  full_ = full_choice_.table;
+  // Backward tables have no mode: both entries of a mask are the same choice.
+  for (int causal : {0, 1})
+    for (int merge : {0, 1})
+      choice_[causal][merge] = Choose(hw, pass, causal ? "causal" : "full", cfg.problem.head_dim,
+                                      cfg.pass == Pass::kForward ? (merge ? "merge" : "overwrite") : "");
 }
 
 double CostModel::TableUs(const AttentionTable& t, const Op& op) const {
@@ -218,7 +238,7 @@ OpCost CostModel::Cost(const Op& op) const {
 double CostModel::BesideCommSlowdown(const Op& op) const {
   double f = 1 + hw_.comm_slowdown;
   if (op.kind == OpKind::kAttend && hw_.nccl_sms > 0) {
-    const AttentionTable* t = op.attend.causal ? causal_ : full_;
+    const AttentionTable* t = TableOf(op);
     if (t && t->wave.enabled && t->wave.sms > hw_.nccl_sms) {
       WaveModel fewer = t->wave;
       fewer.sms = std::max(1, int(std::lround(t->wave.sms - hw_.nccl_sms)));
@@ -272,7 +292,7 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_id
 
 double CostModel::FirstIdleFraction(const Op& op) const {
   if (op.kind != OpKind::kAttend) return -1;
-  const AttentionTable* t = op.attend.causal ? causal_ : full_;
+  const AttentionTable* t = TableOf(op);
   if (!t || !t->wave.enabled) return -1;
   double idle = 0;
   const double us = WaveUs(*t, op, &idle);
@@ -280,23 +300,25 @@ double CostModel::FirstIdleFraction(const Op& op) const {
 }
 
 int64_t CostModel::DisplacedTailPs(const Op& op) const {
-  if (op.kind != OpKind::kAttend || op.attend.causal || hw_.nccl_sms <= 0 || !full_ || !full_->wave.enabled) return 0;
+  const AttentionTable* full = op.kind == OpKind::kAttend ? TableOf(op) : nullptr;
+  if (op.kind != OpKind::kAttend || op.attend.causal || hw_.nccl_sms <= 0 || !full || !full->wave.enabled) return 0;
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = GroupSize();
-  const double us = full_->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
+  const double us = full->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
                                                 int(std::lround(hw_.nccl_sms)));
   return int64_t(us * HeadDimScale(op) * 1e6 + 0.5);
 }
 
 bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* round_ps) const {
-  if (op.kind != OpKind::kAttend || op.attend.causal || !full_ || !full_->wave.enabled) return false;
+  const AttentionTable* full = op.kind == OpKind::kAttend ? TableOf(op) : nullptr;
+  if (op.kind != OpKind::kAttend || op.attend.causal || !full || !full->wave.enabled) return false;
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return false;
-  const WaveModel& w = full_->wave;
+  const WaveModel& w = full->wave;
   const double heads = HeadsOf(op, pairs);
   const double group = GroupSize();
   *ctas = w.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
@@ -307,13 +329,13 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
 }
 
 int CostModel::SlotsPerSm(const Op& op) const {
-  const AttentionTable* t = op.attend.causal ? causal_ : full_;
+  const AttentionTable* t = TableOf(op);
   return t && t->wave.enabled ? t->wave.ctas_per_sm : 1;
 }
 
 bool CostModel::FillsGpu(const Op& op) const {
   if (op.kind != OpKind::kAttend) return true;
-  const AttentionTable* t = op.attend.causal ? causal_ : full_;
+  const AttentionTable* t = TableOf(op);
   if (!t || !t->wave.enabled) return true;
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
@@ -324,7 +346,7 @@ bool CostModel::FillsGpu(const Op& op) const {
 }
 
 double CostModel::AttendTflops(const AttendBlock& b) const {
-  const AttentionTable* t = b.causal ? causal_ : full_;
+  const AttentionTable* t = choice_[b.causal][b.merge].table;
   if (!t) return hw_.peak_tflops * hw_.max_efficiency;
   // FLOPs per microsecond of the block over all heads, in TFLOP/s (for reports; the op's own heads may differ).
   Op op;
@@ -340,7 +362,7 @@ int64_t CostModel::ComputePs(const Op& op) const {
   double s = 0;
   switch (op.kind) {
     case OpKind::kAttend: {
-      const AttentionTable* t = op.attend.causal ? causal_ : full_;
+      const AttentionTable* t = TableOf(op);
       if (t) {
         s = launch_s + TableUs(*t, op) * HeadDimScale(op) * 1e-6;
         break;

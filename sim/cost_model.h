@@ -12,6 +12,9 @@
 //            (peak·max_efficiency) and c0 the rest of the measured time. Either way the time is non-decreasing in D
 //            and the rate non-decreasing too (time between t(D0) and t(D0)·D/D0).
 //            A mask without a table uses the other mask's table at the same head dim.
+//            Forward blocks that overwrite their output (a ring's first step, one-GPU attention) use the profile's
+//            "overwrite" table and those that merge into running accumulators its "merge" table, when the profile
+//            has them (a table without a mode serves both); the other mode's table otherwise, counted as extrapolated.
 //   Every attend op that leaves the measured data is counted as extrapolated (OpCost::extrapolated, with the
 //   dimension): no table at all (roofline), head dim without a table, mask without a table, block size outside the
 //   table's measured range (points: sqrt(q·kv); wave models with a round table: tiles per CTA), batch×heads (points
@@ -36,11 +39,11 @@ namespace ringlab::sim {
 
 // Why an op's cost is not read inside measured data (kNone: it is). One dimension per op, the first that applies in
 // this order.
-enum class Extrapolation : uint8_t { kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas };
-inline constexpr int kExtrapolationKinds = 7;
+enum class Extrapolation : uint8_t { kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode };
+inline constexpr int kExtrapolationKinds = 8;
 // "head dim without a table", "block size outside the measured range", ...
 const char* ExtrapolationName(Extrapolation e);
-// A short key for JSON and CSV: "no_table", "head_dim", "mask", "block_size", "batch_heads", "ctas".
+// A short key for JSON and CSV: "no_table", "head_dim", "mask", "block_size", "batch_heads", "ctas", "mode".
 const char* ExtrapolationKey(Extrapolation e);
 
 // Compute time of a set of ops and how much of it is extrapolated, per dimension; the first extrapolated op (its
@@ -111,8 +114,14 @@ class CostModel {
     const AttentionTable* second = nullptr;
     Extrapolation why = Extrapolation::kNone;
   };
-  static TableChoice Choose(const HardwareProfile& hw, const std::string& pass, const std::string& mask, int head_dim);
-  const TableChoice& ChoiceOf(const Op& op) const { return op.attend.causal ? causal_choice_ : full_choice_; }
+  static TableChoice Choose(const HardwareProfile& hw, const std::string& pass, const std::string& mask, int head_dim,
+                            const std::string& mode);
+  // Among the tables `usable` accepts (the mode filter).
+  template <typename Usable>
+  static TableChoice ChooseAmong(const HardwareProfile& hw, const std::string& pass, const std::string& mask,
+                                 int head_dim, Usable usable);
+  const TableChoice& ChoiceOf(const Op& op) const { return choice_[op.attend.causal][op.attend.merge]; }
+  const AttentionTable* TableOf(const Op& op) const { return ChoiceOf(op).table; }
   // The kernel time in microseconds (no launch) a table gives for the op at the table's own head dim.
   double TableUs(const AttentionTable& t, const Op& op) const;
   // The op's time at its head dim over its time at the table's (1 with an exact table; see the header comment).
@@ -145,9 +154,7 @@ class CostModel {
   const HardwareProfile& hw_;
   Problem problem_;
   double flops_per_pair_head_ = 0;  // FLOPs of one (query, key) pair of one head in this pass
-  const AttentionTable* causal_ = nullptr;
-  const AttentionTable* full_ = nullptr;
-  TableChoice causal_choice_, full_choice_;
+  TableChoice choice_[2][2];  // [causal][merge]
 };
 
 }  // namespace ringlab::sim

@@ -30,11 +30,15 @@ double KernelFirstFraction(const HardwareProfile& hw, bool forward, int world) {
   return f;
 }
 
-const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const std::string& mask,
-                                                 int head_dim) const {
-  for (const AttentionTable& t : attention)
-    if (t.pass == pass && t.mask == mask && t.head_dim == head_dim) return &t;
-  return nullptr;
+const AttentionTable* HardwareProfile::FindTable(const std::string& pass, const std::string& mask, int head_dim,
+                                                 const std::string& mode) const {
+  const AttentionTable* modeless = nullptr;
+  for (const AttentionTable& t : attention) {
+    if (t.pass != pass || t.mask != mask || t.head_dim != head_dim) continue;
+    if (mode.empty() || t.mode == mode) return &t;
+    if (t.mode.empty() && !modeless) modeless = &t;
+  }
+  return modeless;
 }
 
 namespace {

@@ -32,6 +32,10 @@ struct AttentionTable {
   // when the profile does not say): sequences × query heads of the measured kernels, and CTAs per kernel (wave
   // models). The cost model counts an op outside them as extrapolated (cost_model.h).
   std::pair<double, double> measured_batch_heads{0, 0}, measured_ctas{0, 0};
+  // Forward tables only (JSON "mode"): how the measured kernels wrote their output, "merge" (the log-sum-exp merge
+  // into running accumulators: ring steps after the first) or "overwrite" (a ring's first step, one-GPU attention);
+  // "" (the JSON omits it): measured for both, or a kernel that does not distinguish them (the peer's SDPA).
+  std::string mode;
   double TflopsAt(double tokens) const;
 };
 
@@ -127,8 +131,10 @@ struct HardwareProfile {
     return !forward && backward_comm_rate_beside_compute > 0 ? backward_comm_rate_beside_compute : comm_rate_beside_compute;
   }
 
-  // The table for (pass, mask, head_dim), or nullptr (then the roofline fallback applies).
-  const AttentionTable* FindTable(const std::string& pass, const std::string& mask, int head_dim) const;
+  // The table for (pass, mask, head_dim) measured in `mode` ("merge" | "overwrite"), else one without a mode, else
+  // nullptr. `mode` "" takes the first table of the key whatever its mode.
+  const AttentionTable* FindTable(const std::string& pass, const std::string& mask, int head_dim,
+                                  const std::string& mode = "") const;
 };
 
 // The fraction of ranks that start a pass kernel-first at world size `world`: the entry of the largest measured world

@@ -244,7 +244,8 @@ Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f
 // One entry of compute.attention (`f` names it in errors).
 Status ParseAttentionTable(const Reader& rd, const json& t, const std::string& f, AttentionTable* tab) {
   if (!t.is_object()) return rd.Error(f, "must be an object");
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(t, f, {"pass", "mask", "head_dim", "points", "source", "wave", "measured"}));
+  RINGLAB_RETURN_IF_ERROR(
+      rd.Keys(t, f, {"pass", "mask", "head_dim", "points", "source", "wave", "measured", "mode"}));
   if (!t.contains("pass") || !t["pass"].is_string() ||
       (t["pass"] != "forward" && t["pass"] != "backward"))
     return rd.Error(f + ".pass", "must be \"forward\" or \"backward\"");
@@ -261,6 +262,11 @@ Status ParseAttentionTable(const Reader& rd, const json& t, const std::string& f
   tab->mask = t["mask"];
   tab->head_dim = t["head_dim"];
   tab->source = t["source"];
+  if (t.contains("mode")) {
+    if (t["pass"] != "forward" || !t["mode"].is_string() || (t["mode"] != "merge" && t["mode"] != "overwrite"))
+      return rd.Error(f + ".mode", "must be \"merge\" or \"overwrite\", on a forward table only");
+    tab->mode = t["mode"];
+  }
   for (size_t k = 0; t.contains("points") && k < t["points"].size(); ++k) {
     const json& pt = t["points"][k];
     const std::string pf = f + ".points[" + std::to_string(k) + "]";
@@ -274,7 +280,7 @@ Status ParseAttentionTable(const Reader& rd, const json& t, const std::string& f
   return ParseMeasuredRanges(rd, t, f, tab);
 }
 
-// compute.attention: the tables, at most one per (pass, mask, head_dim).
+// compute.attention: the tables, at most one per (pass, mask, head_dim, mode).
 Status ParseAttentionTables(const Reader& rd, const json& c, HardwareProfile* p) {
   if (!c.contains("attention")) return Status::Ok();
   const json& a = c.at("attention");
@@ -283,8 +289,9 @@ Status ParseAttentionTables(const Reader& rd, const json& c, HardwareProfile* p)
     const std::string f = "compute.attention[" + std::to_string(i) + "]";
     AttentionTable tab;
     RINGLAB_RETURN_IF_ERROR(ParseAttentionTable(rd, a[i], f, &tab));
-    if (p->FindTable(tab.pass, tab.mask, tab.head_dim))
-      return rd.Error(f, "duplicates an earlier table for the same pass, mask and head_dim");
+    for (const AttentionTable& o : p->attention)
+      if (o.pass == tab.pass && o.mask == tab.mask && o.head_dim == tab.head_dim && o.mode == tab.mode)
+        return rd.Error(f, "duplicates an earlier table for the same pass, mask, head_dim and mode");
     p->attention.push_back(std::move(tab));
   }
   return Status::Ok();

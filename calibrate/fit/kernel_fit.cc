@@ -138,23 +138,27 @@ KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::ve
   return best;
 }
 
-using KernelGroups = std::map<std::tuple<std::string, std::string, int>, std::vector<const KernelSample*>>;
+// (pass, mask, head dim, mode) -> its samples.
+using KernelGroups =
+    std::map<std::tuple<std::string, std::string, int, std::string>, std::vector<const KernelSample*>>;
 
 // The profile's entry for one fitted table (`factor` > 0: the causal table is the full one times it).
-json TableEntry(const std::string& pass, const std::string& mask, int d, const KernelFit& f, size_t samples,
-                double factor, const std::string& tag) {
+json TableEntry(const std::string& pass, const std::string& mask, int d, const std::string& mode, const KernelFit& f,
+                size_t samples, double factor, const std::string& tag) {
   json rt = json::array();
   for (auto [n, us] : f.wave.round_us) rt.push_back({std::round(n * 1e3) / 1e3, std::round(us * 1e3) / 1e3});
   char err[32];
   snprintf(err, sizeof err, "%.1f%%", 100 * f.median_abs_error);
   char how[96] = "";
   if (factor > 0) snprintf(how, sizeof how, "the full-mask table x %.3f (median measured / predicted), ", factor);
-  return {{"pass", pass}, {"mask", mask}, {"head_dim", d},
+  json e = {{"pass", pass}, {"mask", mask}, {"head_dim", d},
           {"source", tag + ": kernel wave model with a measured round table, " + how + std::to_string(samples) +
                          " kernel samples (median |error| on them " + err + ")"},
           {"wave", {{"grid", f.wave.grid_kv ? "kv" : "q"}, {"tile_q", f.wave.tile_q}, {"tile_kv", f.wave.tile_kv},
                     {"sms", f.wave.sms}, {"ctas_per_sm", f.wave.ctas_per_sm},
                     {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_us", rt}}}};
+  if (!mode.empty()) e["mode"] = mode;
+  return e;
 }
 
 // The ranges the samples span (profile.h AttentionTable::measured_*): sequences × query heads, and CTAs per kernel
@@ -170,11 +174,14 @@ json MeasuredRanges(const WaveModel& w, const std::vector<const KernelSample*>& 
   return {{"batch_heads", {bh_lo, bh_hi}}, {"ctas", {cta_lo, cta_hi}}};
 }
 
-// Replaces the entry of the same (pass, mask, head dim) in `tables`, or appends `entry`.
-void ReplaceOrAppend(const std::string& pass, const std::string& mask, int d, const json& entry, json* tables) {
+// Replaces the entry of the same (pass, mask, head dim, mode) in `tables`, or appends `entry`. A merge table also
+// replaces a base entry without a mode: forward tables were timed in merge mode before the mode was recorded.
+void ReplaceOrAppend(const std::string& pass, const std::string& mask, int d, const std::string& mode,
+                     const json& entry, json* tables) {
   bool replaced = false;
   for (json& old : *tables)
-    if (old.value("pass", "") == pass && old.value("mask", "") == mask && old.value("head_dim", 0) == d) {
+    if (old.value("pass", "") == pass && old.value("mask", "") == mask && old.value("head_dim", 0) == d &&
+        (old.value("mode", "") == mode || (mode == "merge" && old.value("mode", "") == ""))) {
       old = entry;
       replaced = true;
     }
@@ -185,33 +192,33 @@ void ReplaceOrAppend(const std::string& pass, const std::string& mask, int d, co
 
 FittedTables FitAttentionTables(const FitInputs& in, const std::string& tag, json* profile, json* report) {
   KernelGroups groups;
-  for (const KernelSample& k : in.kernels) groups[{k.pass, k.mask, k.head_dim}].push_back(&k);
+  for (const KernelSample& k : in.kernels) groups[{k.pass, k.mask, k.head_dim, k.mode}].push_back(&k);
   json& tables = (*profile)["compute"]["attention"];
   if (!tables.is_array()) tables = json::array();
-  std::map<std::pair<std::string, int>, WaveModel> full_fits;
+  std::map<std::tuple<std::string, int, std::string>, WaveModel> full_fits;  // (pass, head dim, mode)
   FittedTables fitted;
   // "full" sorts after "causal": fit the full tables first so the causal ones can lean on them.
   std::vector<std::pair<KernelGroups::key_type, KernelGroups::mapped_type>> ordered(groups.begin(), groups.end());
   std::stable_partition(ordered.begin(), ordered.end(), [](const auto& g) { return std::get<1>(g.first) == "full"; });
   for (const auto& [key, ks] : ordered) {
-    const auto& [pass, mask, d] = key;
+    const auto& [pass, mask, d, mode] = key;
     KernelFit f;
     double factor = 0;
-    auto full = full_fits.find({pass, d});
+    auto full = full_fits.find({pass, d, mode});
     if (mask == "causal" && full != full_fits.end()) {
       f = FitCausalOnFull(full->second, ks, &factor);
     } else {
       static const std::vector<const KernelSample*> kNone;
-      auto c = groups.find({pass, "causal", d});
+      auto c = groups.find({pass, "causal", d, mode});
       f = FitKernels(in, pass, ks, mask == "full" && c != groups.end() ? c->second : kNone);
     }
     if (f.wave.round_us.empty()) continue;
-    if (mask == "full") full_fits[{pass, d}] = f.wave;
-    fitted[{pass, mask, d}] = f.wave;
-    json entry = TableEntry(pass, mask, d, f, ks.size(), factor, tag);
+    if (mask == "full") full_fits[{pass, d, mode}] = f.wave;
+    if (mode != "overwrite") fitted[{pass, mask, d}] = f.wave;  // ring steps beside transfers merge
+    json entry = TableEntry(pass, mask, d, mode, f, ks.size(), factor, tag);
     entry["measured"] = MeasuredRanges(f.wave, ks);
-    ReplaceOrAppend(pass, mask, d, entry, &tables);
-    (*report)["attention " + pass + " " + mask + " " + std::to_string(d)] = {
+    ReplaceOrAppend(pass, mask, d, mode, entry, &tables);
+    (*report)["attention " + pass + (mode == "overwrite" ? " overwrite" : "") + " " + mask + " " + std::to_string(d)] = {
         {"samples", ks.size()}, {"median_abs_error", f.median_abs_error},
         {"single_resident_throughput", f.wave.single_resident_throughput}, {"round_points", f.wave.round_us.size()},
         {"ctas_per_sm", f.wave.ctas_per_sm},

@@ -14,7 +14,7 @@
 
 namespace ringlab::calibrate {
 
-// (pass, mask, head dim) -> the wave model fitted for it.
+// (pass, mask, head dim) -> the wave model fitted for it (forward: the merge-mode table, what ring steps run).
 using FittedTables = std::map<std::tuple<std::string, std::string, int>, sim::WaveModel>;
 
 // The kernel time `w` predicts for sample `s` (full blocks by rounds, causal ones list-scheduled).

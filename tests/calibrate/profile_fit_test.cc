@@ -273,6 +273,51 @@ TEST(CalibrationPlan, HeldOutShapesMatchTheCommittedFile) {
   EXPECT_EQ(from_file, HeldOutShapes());
 }
 
+// Forward kernels timed in both output modes give a table per mode; the overwrite table (no accumulator read-back)
+// is the faster, and the simulator's profile finds each by its mode. Samples without a mode read back as merges.
+TEST(ProfileFit, ForwardOutputModesGetTablesOfTheirOwn) {
+  FitInputs in = Synthetic();
+  const size_t n = in.kernels.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (in.kernels[i].pass != "forward") continue;
+    in.kernels[i].mode = "merge";
+    KernelSample o = in.kernels[i];
+    o.mode = "overwrite";
+    o.us *= 0.8;
+    in.kernels.push_back(o);
+  }
+  nlohmann::json profile, report;
+  FitOptions opt;
+  opt.name = "modes";
+  opt.tag = "TEST";
+  ASSERT_TRUE(FitProfile(in, Base(), opt, &profile, &report).ok());
+  EXPECT_TRUE(report.contains("attention forward overwrite full 128")) << report.dump();
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(profile, "fitted", &hw).ok());
+  const AttentionTable* merge = hw.FindTable("forward", "full", 128, "merge");
+  const AttentionTable* overwrite = hw.FindTable("forward", "full", 128, "overwrite");
+  ASSERT_TRUE(merge && overwrite);
+  EXPECT_EQ(merge->mode, "merge");
+  EXPECT_EQ(overwrite->mode, "overwrite");
+  int forward_full_128 = 0;  // the base's modeless table was replaced by the merge one, not kept beside it
+  for (const AttentionTable& t : hw.attention) forward_full_128 += t.pass == "forward" && t.mask == "full" && t.head_dim == 128;
+  EXPECT_EQ(forward_full_128, 2);
+  for (int64_t s : {1024, 16384}) {
+    const double pairs = double(s) * s;
+    EXPECT_NEAR(overwrite->wave.KernelUs(s, s, pairs, 8, 1, 1) / merge->wave.KernelUs(s, s, pairs, 8, 1, 1), 0.8, 0.03);
+  }
+  FitInputs back;
+  nlohmann::json j = ToJson(in);
+  j["kernels"][0].erase("mode");
+  ASSERT_TRUE(FromJson(j, "mem", &back).ok());
+  EXPECT_EQ(back.kernels[0].mode, "merge");
+  EXPECT_EQ(back.kernels.back().mode, "overwrite");
+  j["kernels"][0]["mode"] = "accumulate";
+  const Status st = FromJson(j, "bad.json", &back);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("merge or overwrite"), std::string::npos) << st.message();
+}
+
 TEST(ProfileFit, SamplesRoundTripThroughJson) {
   const FitInputs in = Synthetic();
   FitInputs back;

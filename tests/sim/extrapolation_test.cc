@@ -153,6 +153,40 @@ TEST(SimExtrapolation, MaskWithoutATableUsesTheOtherMasksAndSaysSo) {
   EXPECT_EQ(r.extrapolation.first_why, Extrapolation::kMask);
 }
 
+// Forward blocks that overwrite (a ring's first step) and those that merge (the later steps) take their own tables
+// when the profile has them; with the merge tables alone the overwrite blocks are counted as extrapolated (mode).
+TEST(SimExtrapolation, ForwardOutputModeChoosesItsTable) {
+  HardwareProfile merge_only = MeasuredAt128();
+  for (AttentionTable& t : merge_only.attention)
+    if (t.pass == "forward") t.mode = "merge";
+  const SimResult a = SimRun(Config(128), merge_only);
+  EXPECT_GT(a.extrapolation.extrapolated_ps[int(Extrapolation::kMode)], 0);
+  EXPECT_EQ(a.extrapolation.first_why, Extrapolation::kMode);
+  EXPECT_LT(a.extrapolation.Share(), 0.5);  // one overwrite block per rank of 8 steps
+  EXPECT_NE(ExtrapolationLine(a.extrapolation).find("merge/overwrite"), std::string::npos);
+
+  // Add overwrite tables twice as fast: nothing is extrapolated and the step gets shorter by the first blocks' saving.
+  HardwareProfile both = merge_only;
+  for (const AttentionTable& t : merge_only.attention) {
+    if (t.pass != "forward") continue;
+    AttentionTable o = t;
+    o.mode = "overwrite";
+    for (auto& p : o.points) p.second *= 2;
+    both.attention.push_back(o);
+  }
+  const SimResult b = SimRun(Config(128), both);
+  EXPECT_EQ(b.extrapolation.Share(), 0);
+  EXPECT_LT(b.summary.step_time_us, a.summary.step_time_us);
+  // The merge blocks still use the merge tables: with every table doubled the step is shorter still.
+  HardwareProfile all_fast = both;
+  for (AttentionTable& t : all_fast.attention)
+    if (t.pass == "forward" && t.mode == "merge")
+      for (auto& p : t.points) p.second *= 2;
+  EXPECT_LT(SimRun(Config(128), all_fast).summary.step_time_us, b.summary.step_time_us);
+  // Backward has no output mode: a profile without modes is unaffected.
+  EXPECT_EQ(SimRun(Config(128, 131072, 8, Pass::kBackward), both).extrapolation.Share(), 0);
+}
+
 TEST(SimDefaults, TheDefaultProfileIsTheValidatedOne) {
   EXPECT_STREQ(kDefaultProfile, "h100_sxm_calibrated");
   HardwareProfile hw;

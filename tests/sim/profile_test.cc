@@ -75,6 +75,31 @@ TEST(SimProfile, BadTablePointIsNamed) {
   EXPECT_NE(ErrorOf(j).find("compute.attention[0].mask"), std::string::npos) << ErrorOf(j);
 }
 
+TEST(SimProfile, ForwardTablesMayNameTheirOutputMode) {
+  nlohmann::json j = Bundled("h100_sxm");
+  nlohmann::json& tabs = j["compute"]["attention"];
+  ASSERT_EQ(tabs[0]["pass"], "forward");
+  nlohmann::json overwrite = tabs[0];
+  overwrite["mode"] = "overwrite";
+  tabs.push_back(overwrite);  // the same key in another mode is not a duplicate
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(j, "x.json", &hw).ok()) << ErrorOf(j);
+  const AttentionTable& first = hw.attention[0];
+  EXPECT_EQ(hw.FindTable("forward", first.mask, first.head_dim, "overwrite"), &hw.attention.back());
+  EXPECT_EQ(hw.FindTable("forward", first.mask, first.head_dim, "merge"), &hw.attention[0]);  // the modeless one
+  tabs.push_back(overwrite);
+  EXPECT_NE(ErrorOf(j).find("duplicates an earlier table for the same pass, mask, head_dim and mode"),
+            std::string::npos) << ErrorOf(j);
+  j = Bundled("h100_sxm");
+  for (nlohmann::json& t : j["compute"]["attention"])
+    if (t["pass"] == "backward") {
+      t["mode"] = "merge";
+      break;
+    }
+  EXPECT_NE(ErrorOf(j).find(".mode must be \"merge\" or \"overwrite\", on a forward table only"), std::string::npos)
+      << ErrorOf(j);
+}
+
 TEST(SimProfile, UnreadableFileIsNamed) {
   HardwareProfile hw;
   Status st = LoadProfile("/nonexistent/x.json", &hw);
