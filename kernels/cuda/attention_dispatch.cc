@@ -10,13 +10,18 @@ namespace {
 
 enum class ForwardKernel { kWs, kWgmma, kMma };
 
-// RINGLAB_FWD_KERNEL=ws|wgmma|mma, read once; unset (or anything else) means ws.
+// The Hopper forward taken when RINGLAB_FWD_KERNEL is unset: the warp-specialized kernel.
+constexpr ForwardKernel kDefaultForwardKernel = ForwardKernel::kWs;
+
+// RINGLAB_FWD_KERNEL=ws|wgmma|mma, read once; unset (or anything else) means kDefaultForwardKernel.
 ForwardKernel ForwardKernelChoice() {
   static const ForwardKernel choice = [] {
     const char* e = std::getenv("RINGLAB_FWD_KERNEL");
-    if (e != nullptr && std::strcmp(e, "mma") == 0) return ForwardKernel::kMma;
-    if (e != nullptr && std::strcmp(e, "wgmma") == 0) return ForwardKernel::kWgmma;
-    return ForwardKernel::kWs;
+    if (e == nullptr) return kDefaultForwardKernel;
+    if (std::strcmp(e, "mma") == 0) return ForwardKernel::kMma;
+    if (std::strcmp(e, "wgmma") == 0) return ForwardKernel::kWgmma;
+    if (std::strcmp(e, "ws") == 0) return ForwardKernel::kWs;
+    return kDefaultForwardKernel;
   }();
   return choice;
 }
