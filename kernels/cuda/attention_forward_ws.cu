@@ -249,15 +249,6 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
     }
     MaskColumnsFrom<BN>(s, limit[0], limit[1], tq);
   };
-  auto pack_p = [&] {
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      p[kk][0] = PackPair<T>(s[2 * kk][0], s[2 * kk][1]);
-      p[kk][1] = PackPair<T>(s[2 * kk][2], s[2 * kk][3]);
-      p[kk][2] = PackPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      p[kk][3] = PackPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-    }
-  };
 
   if (cw == 1) pass_turn();  // consumer 0 issues first
   // Tile 0 is peeled off so that every wgmma wait below is unconditional (see attention_forward_wgmma.cu).
@@ -272,7 +263,7 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
     free_slot(sm.KEmpty(0));
     mask(0);
     OnlineSoftmax<BN>(s, m_run, l_run, alpha, a.scale_log2);
-    pack_p();
+    PackProbabilities<T, BN>(s, p);
   }
   for (int j = 1; j < t.n_tiles; ++j) {
     MbarrierWait(sm.KFull(Smem::Slot(j)), Smem::Round(j));
@@ -289,16 +280,8 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
     WgmmaWait<0>();  // P_{j-1} V_{j-1} done: O may be rescaled, V_{j-1}'s slot is free
     PinAccumulators(o);
     free_slot(sm.VEmpty(Smem::Slot(j - 1)));
-    if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        o[i][0] *= alpha[0];
-        o[i][1] *= alpha[0];
-        o[i][2] *= alpha[1];
-        o[i][3] *= alpha[1];
-      }
-    }
-    pack_p();
+    RescaleRows<D>(o, alpha);
+    PackProbabilities<T, BN>(s, p);
   }
   if (t.n_tiles > 0) {  // the last tile's P V
     MbarrierWait(sm.VFull(Smem::Slot(t.n_tiles - 1)), Smem::Round(t.n_tiles - 1));

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/reference_attention.h"
@@ -209,7 +210,6 @@ const std::vector<Case>& Cases() {
       {"long_full_d64_gqa", 1, 4, 1, 700, 1300, 64, false, 0, ElementType::kBFloat16},
       {"d64_fp16_causal_gqa", 2, 4, 2, 450, 390, 64, true, -30, ElementType::kFloat16},
       {"d128_fp16_full_ragged", 1, 3, 1, 257, 383, 128, false, 0, ElementType::kFloat16},
-      // Head dim 256: the ws kernel only (64-key tiles, two N = 128 wgmma for P V).
       {"d256_full", 1, 2, 2, 200, 300, 256, false, 0, ElementType::kBFloat16},
       {"d256_causal_gqa", 2, 4, 2, 333, 333, 256, true, 0, ElementType::kBFloat16},
       {"d256_fp16_causal_ragged", 1, 2, 1, 190, 450, 256, true, 200, ElementType::kFloat16},
@@ -236,6 +236,14 @@ Inputs MakeInputs(const Case& c, std::mt19937_64& rng) {
   return in;
 }
 
+// The float64 reference forward of `in`: (out, lse).
+std::pair<std::vector<double>, std::vector<double>> ReferenceForwardOf(const Inputs& in) {
+  std::vector<double> out(in.shape.QElements()), lse(in.shape.LseElements());
+  cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), out.data(),
+                        lse.data());
+  return {std::move(out), std::move(lse)};
+}
+
 TensorStrides Contig(int heads, int64_t tokens, int dim) { return {heads * tokens * dim, tokens * dim}; }
 TensorStrides ContigLse(int heads, int64_t tokens) { return {heads * tokens, tokens}; }
 
@@ -260,9 +268,7 @@ TEST_P(ForwardKernelTest, ForwardOverwriteMatchesReference) {
     if (!Supports(c.head_dim)) continue;
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
-    std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                          ref_out.data(), ref_lse.data());
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
 
     DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size());
     q.Upload(in.q.bits);
@@ -302,9 +308,7 @@ TEST_P(ForwardKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
     if (c.kv_tokens < 2 || !Supports(c.head_dim)) continue;
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
-    std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                          ref_out.data(), ref_lse.data());
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
 
     DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size());
     q.Upload(in.q.bits);
@@ -359,30 +363,24 @@ TEST_P(ForwardKernelTest, ForwardBlockInsideLargerBuffers) {
     if (!Supports(c.head_dim)) continue;
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
-    std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                          ref_out.data(), ref_lse.data());
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
     const int d = c.head_dim;
     const int64_t q_pad = 37, kv_pad = 45;  // tokens before and after each block
     const int64_t sq = c.q_tokens + 2 * q_pad, skv = c.kv_tokens + 2 * kv_pad;
-    // The block's tokens copied into the middle of random buffers; the rest stays random.
-    auto embed = [&](const Operand& block, int heads, int64_t tokens, int64_t pad, int64_t total) {
-      std::vector<uint16_t> big = RandomOperand(size_t(c.batch) * heads * total * d, c.element, rng_).bits;
-      for (int64_t bh = 0; bh < int64_t{c.batch} * heads; ++bh)
+    DeviceBuffer<uint16_t> q(size_t(c.batch) * c.heads * sq * d), k(size_t(c.batch) * c.kv_heads * skv * d), v(k.n);
+    // The block's tokens copied into the middle of random buffers (`total` tokens per head); the rest stays random.
+    auto embed = [&](DeviceBuffer<uint16_t>& dst, const Operand& block, int64_t tokens, int64_t pad, int64_t total) {
+      std::vector<uint16_t> big = RandomOperand(dst.n, c.element, rng_).bits;
+      for (size_t bh = 0; bh < dst.n / (total * d); ++bh)
         std::copy_n(block.bits.begin() + bh * tokens * d, tokens * d, big.begin() + (bh * total + pad) * d);
-      return big;
+      dst.Upload(big);
     };
-    const std::vector<uint16_t> qh = embed(in.q, c.heads, c.q_tokens, q_pad, sq);
-    const std::vector<uint16_t> kh = embed(in.k, c.kv_heads, c.kv_tokens, kv_pad, skv);
-    const std::vector<uint16_t> vh = embed(in.v, c.kv_heads, c.kv_tokens, kv_pad, skv);
-    DeviceBuffer<uint16_t> q(qh.size()), k(kh.size()), v(vh.size());
-    q.Upload(qh);
-    k.Upload(kh);
-    v.Upload(vh);
+    embed(q, in.q, c.q_tokens, q_pad, sq);
+    embed(k, in.k, c.kv_tokens, kv_pad, skv);
+    embed(v, in.v, c.kv_tokens, kv_pad, skv);
     DeviceBuffer<float> out(size_t(c.batch) * c.heads * sq * d), lse(size_t(c.batch) * c.heads * sq);
     out.Poison();
     lse.Poison();
-
     ForwardParams p;
     p.shape = ToBlockShape(c);
     p.q = q.ptr + q_pad * d;
@@ -396,7 +394,6 @@ TEST_P(ForwardKernelTest, ForwardBlockInsideLargerBuffers) {
     p.mode = AccumulateMode::kOverwrite;
     ExpectOk(Launch(p));
     RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
-
     // Split the big outputs into the block (compared to the reference) and the rest (must still be poison).
     const std::vector<float> out_h = out.Download(), lse_h = lse.Download();
     std::vector<float> out_block, lse_block;
@@ -418,8 +415,7 @@ TEST_P(ForwardKernelTest, ForwardBlockInsideLargerBuffers) {
     std::printf("[ inside   ] %s %-70s out rel %.3e  lse rel %.3e\n", GetParam().c_str(), Describe(c).c_str(), eo.rel,
                 el.rel);
     EXPECT_EQ(outside_written, 0);
-    EXPECT_EQ(eo.not_written, 0);
-    EXPECT_EQ(el.not_written, 0);
+    EXPECT_EQ(eo.not_written + el.not_written, 0);
     EXPECT_LT(eo.rel, kOutTol);
     EXPECT_LT(el.rel, kOutTol);
   }
@@ -432,9 +428,7 @@ TEST_P(BackwardKernelTest, BackwardMatchesReference) {
     if (c.head_dim == 256) continue;  // no backward kernel takes head dim 256 yet
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
-    std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                          ref_out.data(), ref_lse.data());
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
     std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(in.shape.KvElements());
     cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
                            ref_out.data(), ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(),
@@ -526,9 +520,7 @@ TEST_P(BackwardKernelTest, BackwardMatchesReference) {
 TEST_P(BackwardKernelTest, BackwardAccumulatesDkDv) {
   const Case c{"accumulate", 1, 2, 2, 100, 150, 64, true, 20, ElementType::kBFloat16};
   const Inputs in = MakeInputs(c, rng_);
-  std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-  cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), ref_out.data(),
-                        ref_lse.data());
+  const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
   std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(in.shape.KvElements());
   cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), ref_out.data(),
                          ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(), ref_dv.data());
