@@ -11,6 +11,7 @@
 //                                [--bwd-kernel wgmma|mma] (backward: LaunchBackwardWgmma (default, H100) or Mma)
 //                                [--fwd-kernel ws|wgmma|mma] (forward: LaunchForwardWs, LaunchForwardWgmma
 //                                (default) or Mma). Head dim 256 (ws only): forward alone, no backward kernel takes it
+//                                [--no-backward] (forward only: fwd+bwd columns 0, for quick A/B runs)
 //                                [--fp16] (fp16 inputs; default bf16)  [--merge] (forward merges into running
 //                                (out, lse) accumulators, the ring-step case; default overwrite)
 #include <cuda_fp16.h>
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
   int iters = 10, heads = 32, batch = 1;
   std::vector<std::string> peer_files;
   std::string json_out, md_out, commit = "unknown", bwd_kernel = "wgmma", fwd_kernel = "wgmma";
-  bool fp16 = false, merge = false;
+  bool fp16 = false, merge = false, no_backward = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -153,6 +154,8 @@ int main(int argc, char** argv) {
       fp16 = true;
     } else if (a == "--merge") {
       merge = true;
+    } else if (a == "--no-backward") {
+      no_backward = true;
     } else if (a == "--fwd-kernel") {
       fwd_kernel = next();
       if (fwd_kernel != "ws" && fwd_kernel != "wgmma" && fwd_kernel != "mma") {
@@ -284,7 +287,7 @@ int main(int argc, char** argv) {
                 "LaunchBackward");
         };
         const double t_f = TimeMs(fwd, iters);
-        const bool has_backward = d <= 128;  // t_fb = 0: not measured
+        const bool has_backward = d <= 128 && !no_backward;  // t_fb = 0: not measured
         const double t_fb = has_backward ? TimeMs(fwdbwd, iters) : 0.0;
         RINGLAB_CUDA_CHECK(cudaGetLastError());
         double flops = 4.0 * batch * heads * double(s) * double(s) * d;
