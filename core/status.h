@@ -21,6 +21,7 @@ class Status {
   bool ok() const { return code_ == Code::kOk; }
   const std::string& message() const { return message_; }
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
+  bool IsUnavailable() const { return code_ == Code::kUnavailable; }
 
  private:
   enum class Code { kOk, kInvalidArgument, kInternal, kUnavailable };

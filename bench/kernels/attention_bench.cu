@@ -9,7 +9,9 @@
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
 //                                [--bwd-kernel wgmma|mma] (backward: LaunchBackwardWgmma (default, H100) or Mma)
-//                                [--fwd-kernel wgmma|mma] (forward: LaunchForwardWgmma (default, H100) or Mma)
+//                                [--fwd-kernel ws|wgmma|mma] (forward: LaunchForwardWs, LaunchForwardWgmma
+//                                (default) or Mma). Head dim 256 (ws only): forward alone, no backward kernel takes it
+//                                [--no-backward] (forward only: fwd+bwd columns 0, for quick A/B runs)
 //                                [--fp16] (fp16 inputs; default bf16)  [--merge] (forward merges into running
 //                                (out, lse) accumulators, the ring-step case; default overwrite)
 #include <cuda_fp16.h>
@@ -115,7 +117,7 @@ int main(int argc, char** argv) {
   int iters = 10, heads = 32, batch = 1;
   std::vector<std::string> peer_files;
   std::string json_out, md_out, commit = "unknown", bwd_kernel = "wgmma", fwd_kernel = "wgmma";
-  bool fp16 = false, merge = false;
+  bool fp16 = false, merge = false, no_backward = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -152,10 +154,12 @@ int main(int argc, char** argv) {
       fp16 = true;
     } else if (a == "--merge") {
       merge = true;
+    } else if (a == "--no-backward") {
+      no_backward = true;
     } else if (a == "--fwd-kernel") {
       fwd_kernel = next();
-      if (fwd_kernel != "wgmma" && fwd_kernel != "mma") {
-        std::fprintf(stderr, "--fwd-kernel must be wgmma or mma\n");
+      if (fwd_kernel != "ws" && fwd_kernel != "wgmma" && fwd_kernel != "mma") {
+        std::fprintf(stderr, "--fwd-kernel must be ws, wgmma or mma\n");
         return 2;
       }
     } else if (a == "--bwd-kernel") {
@@ -210,7 +214,8 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# ringlab attention kernels vs PyTorch SDPA\n\n"
      << "card: " << prop.name << ", date: " << date << ", commit: " << commit << ", B=" << batch << " H=" << heads
-     << (fp16 ? " fp16" : " bf16") << (merge ? ", forward in merge mode" : "") << ", iters=" << iters << " (median), backward kernel " << bwd_kernel << "\n\n"
+     << (fp16 ? " fp16" : " bf16") << (merge ? ", forward in merge mode" : "") << ", iters=" << iters << " (median), forward kernel " << fwd_kernel
+     << ", backward kernel " << bwd_kernel << "\n\n"
      << "| D | S | mask | fwd ms | fwd TFLOP/s | /FLASH | /CUDNN | fwd+bwd ms | fwd+bwd TFLOP/s | /FLASH | /CUDNN |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   std::printf("%4s %6s %6s %9s %8s %7s %7s %10s %8s %7s %7s\n", "D", "S", "mask", "fwd_ms", "fwd_TF", "/FLASH",
@@ -239,8 +244,12 @@ int main(int argc, char** argv) {
         // --merge times the ring-step case: the epilogue log-sum-exp-merges into (out, lse) written by a first
         // overwrite launch before the timing (so the accumulators hold real values).
         fp.mode = AccumulateMode::kOverwrite;
+        auto launch_fwd = [&] {
+          if (fwd_kernel == "ws") return LaunchForwardWs(fp, nullptr);
+          return fwd_kernel == "mma" ? LaunchForwardMma(fp, nullptr) : LaunchForwardWgmma(fp, nullptr);
+        };
         if (merge) {
-          Check(fwd_kernel == "mma" ? LaunchForwardMma(fp, nullptr) : LaunchForwardWgmma(fp, nullptr), "LaunchForward");
+          Check(launch_fwd(), "LaunchForward");
           fp.mode = AccumulateMode::kMerge;
         }
         BackwardPrepareParams pp;
@@ -269,9 +278,6 @@ int main(int argc, char** argv) {
         bp.dv = dv;
         bp.accumulate_dkv = false;
         const int64_t elems = int64_t{batch} * heads * s * d;
-        auto launch_fwd = [&] {
-          return fwd_kernel == "mma" ? LaunchForwardMma(fp, nullptr) : LaunchForwardWgmma(fp, nullptr);
-        };
         auto fwd = [&] { Check(launch_fwd(), "LaunchForward"); };
         auto fwdbwd = [&] {
           Check(launch_fwd(), "LaunchForward");
@@ -281,11 +287,12 @@ int main(int argc, char** argv) {
                 "LaunchBackward");
         };
         const double t_f = TimeMs(fwd, iters);
-        const double t_fb = TimeMs(fwdbwd, iters);
+        const bool has_backward = d <= 128 && !no_backward;  // t_fb = 0: not measured
+        const double t_fb = has_backward ? TimeMs(fwdbwd, iters) : 0.0;
         RINGLAB_CUDA_CHECK(cudaGetLastError());
         double flops = 4.0 * batch * heads * double(s) * double(s) * d;
         if (causal) flops /= 2;
-        const double tf_f = flops / t_f / 1e9, tf_fb = 3.5 * flops / t_fb / 1e9;
+        const double tf_f = flops / t_f / 1e9, tf_fb = has_backward ? 3.5 * flops / t_fb / 1e9 : 0.0;
         const PeerVal fl = peer.count({"FLASH_ATTENTION", d, s, causal}) ? peer[{"FLASH_ATTENTION", d, s, causal}] : PeerVal{};
         const PeerVal cu = peer.count({"CUDNN_ATTENTION", d, s, causal}) ? peer[{"CUDNN_ATTENTION", d, s, causal}] : PeerVal{};
         auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };

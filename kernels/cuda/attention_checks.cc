@@ -6,9 +6,14 @@
 
 namespace ringlab::cuda {
 
-Status CheckBlockShape(const BlockShape& s) {
+Status CheckBlockShape(const BlockShape& s, int max_head_dim) {
   auto bad = [](const char* message) { return Status::InvalidArgument(message); };
-  if (s.head_dim != 64 && s.head_dim != 128) return bad("BlockShape.head_dim: must be 64 or 128");
+  if (max_head_dim >= 256) {
+    if (s.head_dim != 64 && s.head_dim != 128 && s.head_dim != 256)
+      return bad("BlockShape.head_dim: must be 64, 128 or 256");
+  } else if (s.head_dim != 64 && s.head_dim != 128) {
+    return bad("BlockShape.head_dim: must be 64 or 128 (256: the warp-specialized forward, LaunchForwardWs)");
+  }
   if (s.batch < 1) return bad("BlockShape.batch: must be >= 1");
   if (s.heads < 1 || s.kv_heads < 1) return bad("BlockShape.heads/kv_heads: must be >= 1");
   if (s.heads % s.kv_heads != 0) return bad("BlockShape.kv_heads: must divide heads");
@@ -19,8 +24,8 @@ Status CheckBlockShape(const BlockShape& s) {
   return Status::Ok();
 }
 
-Status CheckForwardParams(const ForwardParams& p) {
-  RINGLAB_RETURN_IF_ERROR(CheckBlockShape(p.shape));
+Status CheckForwardParams(const ForwardParams& p, int max_head_dim) {
+  RINGLAB_RETURN_IF_ERROR(CheckBlockShape(p.shape, max_head_dim));
   auto bad = [](const char* message) { return Status::InvalidArgument(message); };
   const BlockShape& s = p.shape;
   if (s.q_tokens == 0) return Status::Ok();

@@ -9,10 +9,11 @@
 
 namespace ringlab::cuda {
 
-Status CheckBlockShape(const BlockShape& s);
+// max_head_dim: 128 for the kernels built for head dims 64 and 128, 256 for those that also take 256.
+Status CheckBlockShape(const BlockShape& s, int max_head_dim = 128);
 
 // Shape, pointers, alignment and strides; shared by the forward kernels.
-Status CheckForwardParams(const ForwardParams& p);
+Status CheckForwardParams(const ForwardParams& p, int max_head_dim = 128);
 
 // Shape, pointers, alignment and strides; shared by the backward kernels.
 Status CheckBackwardParams(const BackwardParams& p);

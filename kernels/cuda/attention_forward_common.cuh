@@ -54,6 +54,33 @@ inline FwdArgs MakeFwdArgs(const ForwardParams& p) {
   return a;
 }
 
+// O's rows times the softmax's rescale factors, in the mma C-fragment layout (alpha[0] for the lane's first row,
+// alpha[1] for the row 8 further down); skipped when no row of the warp moved its max (warp-uniform branch).
+template <int D>
+__device__ __forceinline__ void RescaleRows(float (&o)[D / 8][4], const float (&alpha)[2]) {
+  if (!__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) {
+    o[i][0] *= alpha[0];
+    o[i][1] *= alpha[0];
+    o[i][2] *= alpha[1];
+    o[i][3] *= alpha[1];
+  }
+}
+
+// The probabilities of an S tile (C-fragment layout, BN columns) packed into A fragments of P V: k16 step kk of P
+// is p[kk].
+template <typename T, int BN>
+__device__ __forceinline__ void PackProbabilities(const float (&s)[BN / 8][4], uint32_t (&p)[BN / 16][4]) {
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk) {
+    p[kk][0] = PackPair<T>(s[2 * kk][0], s[2 * kk][1]);
+    p[kk][1] = PackPair<T>(s[2 * kk][2], s[2 * kk][3]);
+    p[kk][2] = PackPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    p[kk][3] = PackPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+  }
+}
+
 // Writes one query row held by a quad of lanes in the mma C-fragment layout: o[i][2 * r + 0..1] are this lane's two
 // columns (8 i + 2 tq + 0..1) of the row. m_run is the row's running max (base 2, scaled), l_part this lane's share
 // of the row sum (summed over the quad here). Every lane of the quad must call it (it shuffles).

@@ -156,15 +156,6 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const F
     for (int kk = 0; kk < BN / 16; ++kk) AccumulatePv<T, D>(o, p[kk], v_tile, kk);
     WgmmaCommit();
   };
-  auto pack_p = [&] {
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      p[kk][0] = PackPair<T>(s[2 * kk][0], s[2 * kk][1]);
-      p[kk][1] = PackPair<T>(s[2 * kk][2], s[2 * kk][3]);
-      p[kk][2] = PackPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      p[kk][3] = PackPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-    }
-  };
   float alpha[2];
 
   // The first tile is peeled off so that every wgmma wait below is unconditional: ptxas tracks in-flight
@@ -179,7 +170,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const F
     PinAccumulators(s);
     MaskTile<BN>(s, a, m0, 0, row_in_cta, tq);
     SoftmaxTile<BN>(s, m_run, l_run, alpha, a.scale_log2);
-    pack_p();
+    PackProbabilities<T, BN>(s, p);
   }
   for (int j = 1; j < n_tiles; ++j) {
     wait_and_prefetch(j);
@@ -191,16 +182,8 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const F
     SoftmaxTile<BN>(s, m_run, l_run, alpha, a.scale_log2);
     WgmmaWait<0>();  // O is final for tile j-1 before it is rescaled
     PinAccumulators(o);
-    if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-      for (int i = 0; i < D / 8; ++i) {
-        o[i][0] *= alpha[0];
-        o[i][1] *= alpha[0];
-        o[i][2] *= alpha[1];
-        o[i][3] *= alpha[1];
-      }
-    }
-    pack_p();
+    RescaleRows<D>(o, alpha);
+    PackProbabilities<T, BN>(s, p);
   }
   if (n_tiles > 0) {  // the last tile's P V
     CpAsyncWait<0>();

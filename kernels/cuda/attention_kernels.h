@@ -33,7 +33,7 @@ struct BlockShape {
   int kv_heads = 1;
   int64_t q_tokens = 0;
   int64_t kv_tokens = 0;
-  int head_dim = 128;  // 64 or 128 (256 where supported)
+  int head_dim = 128;  // 64 or 128; 256 in the warp-specialized forward (LaunchForwardWs) only
   float scale = 0.f;   // 0 means 1/sqrt(head_dim)
   bool causal = false;
   int64_t diagonal_offset = 0;
@@ -90,9 +90,16 @@ struct BackwardParams {
 // allowed values) and Status::Internal for a failed CUDA call. `stream` is a cudaStream_t passed as void* to keep
 // CUDA types out of this header.
 Status LaunchForward(const ForwardParams& params, void* stream);
-// The forward kernels behind LaunchForward: wgmma (attention_forward_wgmma.cu: Hopper warpgroup MMA, sm_90a only,
-// taken on compute capability 9.0) and mma (attention_forward_mma.cu: mma.sync, any sm_80+ GPU; RINGLAB_FWD_KERNEL=mma
-// selects it everywhere). LaunchForwardWgmma returns an error on other GPUs. Same semantics; tests call each.
+// The forward kernels behind LaunchForward, same semantics, tests call each:
+//   ws    (attention_forward_ws.cu): TMA producer warp, two ping-pong consumer warpgroups (FlashAttention-3's recipe);
+//         sm_90a only; head dims 64, 128 and 256. Returns Status::Unavailable where TMA cannot describe the operands
+//         (LaunchForward then takes wgmma) or the GPU is not compute capability 9.0.
+//   wgmma (attention_forward_wgmma.cu): Hopper warpgroup MMA with cp.async loads, sm_90a only;
+//   mma   (attention_forward_mma.cu): mma.sync, any sm_80+ GPU.
+// On compute capability 9.0 LaunchForward takes ws, elsewhere mma; RINGLAB_FWD_KERNEL=ws|wgmma|mma overrides (read
+// once per process; a Hopper kernel asked for on another GPU falls back to mma). The wgmma launchers return an error on
+// other GPUs.
+Status LaunchForwardWs(const ForwardParams& params, void* stream);
 Status LaunchForwardWgmma(const ForwardParams& params, void* stream);
 Status LaunchForwardMma(const ForwardParams& params, void* stream);
 Status LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);

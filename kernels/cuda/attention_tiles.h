@@ -33,6 +33,30 @@ struct ForwardWgmma {
   }
 };
 
+// Forward, warp-specialized (attention_forward_ws.cu): a producer warpgroup (one thread issues TMA loads) and two
+// consumer warpgroups of 64 query rows each; Q resident, K and V in kStages-deep rings with one mbarrier pair per
+// slot. Key tiles shrink at D = 256 so that O (128 registers per thread) and S still fit the consumers' 240.
+struct ForwardWs {
+  static constexpr int kBlockM = 128;  // two consumer warpgroups x 64 rows
+  static constexpr int kThreads = 384;  // warpgroup 0 produces, 1 and 2 consume
+  static constexpr int kConsumerThreads = 256;
+  static constexpr int kProducerRegisters = 24;  // setmaxnreg: 128 x 24 + 256 x 240 = 64512 <= 65536
+  static constexpr int kConsumerRegisters = 240;
+  template <int D>
+  static constexpr int BlockN() {
+    return D == 256 ? 64 : 128;
+  }
+  template <int D>
+  static constexpr int Stages() {
+    return D == 64 ? 4 : 2;
+  }
+  template <int D>
+  static constexpr int SmemBytes() {
+    // Q [BM][D]; K, V [stages][BN][D]; + 1024 to align the tiles; + the mbarriers (Q, and full/empty per K/V slot).
+    return (kBlockM + 2 * Stages<D>() * BlockN<D>()) * D * 2 + 1024 + (1 + 4 * Stages<D>()) * 8;
+  }
+};
+
 // Backward, mma.sync (attention_backward_mma.cu): 8 warps own 128 keys (K and V resident) and walk 64-row query
 // tiles (Q, dO, lse and delta double-buffered); P^T and dS^T are staged in shared memory.
 struct BackwardMma {

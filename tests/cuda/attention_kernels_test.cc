@@ -7,12 +7,14 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/reference_attention.h"
@@ -76,18 +78,21 @@ class BackwardKernelTest : public AttentionKernelTest, public ::testing::WithPar
   const char* Tag() const { return GetParam().c_str(); }
 };
 
-// The forward tests run once per kernel: "wgmma" (LaunchForwardWgmma, Hopper only: skipped on other GPUs) and "mma"
-// (LaunchForwardMma, any GPU). LaunchForward picks one of them at run time.
+// The forward tests run once per kernel: "ws" (LaunchForwardWs) and "wgmma" (LaunchForwardWgmma), Hopper only:
+// skipped on other GPUs, and "mma" (LaunchForwardMma, any GPU). LaunchForward picks one of them at run time. Head
+// dim 256 exists in ws alone; the other kernels skip those cases.
 class ForwardKernelTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
     AttentionKernelTest::SetUp();
     if (IsSkipped()) return;
-    if (GetParam() == "wgmma" && !DeviceIsCc90()) GTEST_SKIP() << "the wgmma kernel needs compute capability 9.0";
+    if (GetParam() != "mma" && !DeviceIsCc90()) GTEST_SKIP() << "the " << GetParam() << " kernel needs compute capability 9.0";
   }
   Status Launch(const ForwardParams& p) {
+    if (GetParam() == "ws") return LaunchForwardWs(p, nullptr);
     return GetParam() == "wgmma" ? LaunchForwardWgmma(p, nullptr) : LaunchForwardMma(p, nullptr);
   }
+  bool Supports(int head_dim) const { return head_dim != 256 || GetParam() == "ws"; }
 };
 
 // A device buffer of T with host mirror helpers.
@@ -185,6 +190,7 @@ const std::vector<Case>& Cases() {
   static const std::vector<Case> small = {
       {"small_causal_ragged", 1, 2, 1, 70, 150, 64, true, 30, ElementType::kBFloat16},
       {"small_d128", 1, 1, 1, 130, 65, 128, true, -10, ElementType::kFloat16},
+      {"small_d256", 1, 2, 1, 129, 100, 256, true, 20, ElementType::kBFloat16},
   };
   if (std::getenv("RINGLAB_CUDA_TEST_SMALL")) return small;
   static const std::vector<Case> cases = {
@@ -202,6 +208,12 @@ const std::vector<Case>& Cases() {
       {"multi_tile_d64_full", 2, 2, 1, 333, 515, 64, false, 0, ElementType::kFloat16},
       {"long_causal_d128", 1, 2, 2, 1000, 1100, 128, true, 100, ElementType::kBFloat16},
       {"long_full_d64_gqa", 1, 4, 1, 700, 1300, 64, false, 0, ElementType::kBFloat16},
+      {"d64_fp16_causal_gqa", 2, 4, 2, 450, 390, 64, true, -30, ElementType::kFloat16},
+      {"d128_fp16_full_ragged", 1, 3, 1, 257, 383, 128, false, 0, ElementType::kFloat16},
+      {"d256_full", 1, 2, 2, 200, 300, 256, false, 0, ElementType::kBFloat16},
+      {"d256_causal_gqa", 2, 4, 2, 333, 333, 256, true, 0, ElementType::kBFloat16},
+      {"d256_fp16_causal_ragged", 1, 2, 1, 190, 450, 256, true, 200, ElementType::kFloat16},
+      {"d256_causal_neg", 1, 2, 2, 300, 70, 256, true, -65, ElementType::kBFloat16},
   };
   return cases;
 }
@@ -222,6 +234,14 @@ Inputs MakeInputs(const Case& c, std::mt19937_64& rng) {
   in.v = RandomOperand(in.shape.KvElements(), c.element, rng);
   in.dout = RandomOperand(in.shape.QElements(), c.element, rng);
   return in;
+}
+
+// The float64 reference forward of `in`: (out, lse).
+std::pair<std::vector<double>, std::vector<double>> ReferenceForwardOf(const Inputs& in) {
+  std::vector<double> out(in.shape.QElements()), lse(in.shape.LseElements());
+  cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), out.data(),
+                        lse.data());
+  return {std::move(out), std::move(lse)};
 }
 
 TensorStrides Contig(int heads, int64_t tokens, int dim) { return {heads * tokens * dim, tokens * dim}; }
@@ -245,11 +265,10 @@ void ExpectOk(const Status& st) { ASSERT_TRUE(st.ok()) << "launcher returned an 
 
 TEST_P(ForwardKernelTest, ForwardOverwriteMatchesReference) {
   for (const Case& c : Cases()) {
+    if (!Supports(c.head_dim)) continue;
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
-    std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                          ref_out.data(), ref_lse.data());
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
 
     DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size());
     q.Upload(in.q.bits);
@@ -286,12 +305,10 @@ TEST_P(ForwardKernelTest, ForwardOverwriteMatchesReference) {
 // Merge mode: the kv block split in two at `split`, the first overwrite and the second merged, equals one full block.
 TEST_P(ForwardKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
   for (const Case& c : Cases()) {
-    if (c.kv_tokens < 2) continue;
+    if (c.kv_tokens < 2 || !Supports(c.head_dim)) continue;
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
-    std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                          ref_out.data(), ref_lse.data());
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
 
     DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size());
     q.Upload(in.q.bits);
@@ -335,15 +352,83 @@ TEST_P(ForwardKernelTest, ForwardMergeOfTwoBlocksEqualsOneBlock) {
   }
 }
 
+// A ring step's view: the q/out/lse and k/v blocks are token ranges in the middle of larger buffers whose other
+// tokens hold data (random, and the poison in out/lse). The block must read none of the neighbours (TMA bounds, or the
+// cp.async row checks) and write nothing outside its rows.
+TEST_P(ForwardKernelTest, ForwardBlockInsideLargerBuffers) {
+  const Case cases[] = {{"inside_causal", 1, 4, 2, 190, 260, 128, true, 70, ElementType::kBFloat16},
+                        {"inside_full_d64", 2, 2, 1, 131, 77, 64, false, 0, ElementType::kFloat16},
+                        {"inside_d256", 1, 2, 2, 70, 150, 256, true, 80, ElementType::kBFloat16}};
+  for (const Case& c : cases) {
+    if (!Supports(c.head_dim)) continue;
+    SCOPED_TRACE(Describe(c));
+    const Inputs in = MakeInputs(c, rng_);
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
+    const int d = c.head_dim;
+    const int64_t q_pad = 37, kv_pad = 45;  // tokens before and after each block
+    const int64_t sq = c.q_tokens + 2 * q_pad, skv = c.kv_tokens + 2 * kv_pad;
+    DeviceBuffer<uint16_t> q(size_t(c.batch) * c.heads * sq * d), k(size_t(c.batch) * c.kv_heads * skv * d), v(k.n);
+    // The block's tokens copied into the middle of random buffers (`total` tokens per head); the rest stays random.
+    auto embed = [&](DeviceBuffer<uint16_t>& dst, const Operand& block, int64_t tokens, int64_t pad, int64_t total) {
+      std::vector<uint16_t> big = RandomOperand(dst.n, c.element, rng_).bits;
+      for (size_t bh = 0; bh < dst.n / (total * d); ++bh)
+        std::copy_n(block.bits.begin() + bh * tokens * d, tokens * d, big.begin() + (bh * total + pad) * d);
+      dst.Upload(big);
+    };
+    embed(q, in.q, c.q_tokens, q_pad, sq);
+    embed(k, in.k, c.kv_tokens, kv_pad, skv);
+    embed(v, in.v, c.kv_tokens, kv_pad, skv);
+    DeviceBuffer<float> out(size_t(c.batch) * c.heads * sq * d), lse(size_t(c.batch) * c.heads * sq);
+    out.Poison();
+    lse.Poison();
+    ForwardParams p;
+    p.shape = ToBlockShape(c);
+    p.q = q.ptr + q_pad * d;
+    p.k = k.ptr + kv_pad * d;
+    p.v = v.ptr + kv_pad * d;
+    p.q_strides = p.out_strides = Contig(c.heads, sq, d);
+    p.k_strides = p.v_strides = Contig(c.kv_heads, skv, d);
+    p.out_acc = out.ptr + q_pad * d;
+    p.lse_acc = lse.ptr + q_pad;
+    p.lse_strides = ContigLse(c.heads, sq);
+    p.mode = AccumulateMode::kOverwrite;
+    ExpectOk(Launch(p));
+    RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
+    // Split the big outputs into the block (compared to the reference) and the rest (must still be poison).
+    const std::vector<float> out_h = out.Download(), lse_h = lse.Download();
+    std::vector<float> out_block, lse_block;
+    int64_t outside_written = 0;
+    for (int64_t bh = 0; bh < int64_t{c.batch} * c.heads; ++bh)
+      for (int64_t t = 0; t < sq; ++t) {
+        const bool inside = t >= q_pad && t < q_pad + c.q_tokens;
+        const float* row = &out_h[(bh * sq + t) * d];
+        if (inside) {
+          out_block.insert(out_block.end(), row, row + d);
+          lse_block.push_back(lse_h[bh * sq + t]);
+        } else {
+          outside_written += !std::isnan(lse_h[bh * sq + t]);
+          for (int i = 0; i < d; ++i) outside_written += !std::isnan(row[i]);
+        }
+      }
+    const Compare eo = RelError(out_block, ref_out);
+    const Compare el = RelError(lse_block, ref_lse);
+    std::printf("[ inside   ] %s %-70s out rel %.3e  lse rel %.3e\n", GetParam().c_str(), Describe(c).c_str(), eo.rel,
+                el.rel);
+    EXPECT_EQ(outside_written, 0);
+    EXPECT_EQ(eo.not_written + el.not_written, 0);
+    EXPECT_LT(eo.rel, kOutTol);
+    EXPECT_LT(el.rel, kOutTol);
+  }
+}
+
 // Backward over the kv block split in two parts (dq accumulates over both, dk/dv written per part), after the
 // forward and the delta preprocess on the GPU.
 TEST_P(BackwardKernelTest, BackwardMatchesReference) {
   for (const Case& c : Cases()) {
+    if (c.head_dim == 256) continue;  // no backward kernel takes head dim 256 yet
     SCOPED_TRACE(Describe(c));
     const Inputs in = MakeInputs(c, rng_);
-    std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                          ref_out.data(), ref_lse.data());
+    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
     std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(in.shape.KvElements());
     cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
                            ref_out.data(), ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(),
@@ -435,9 +520,7 @@ TEST_P(BackwardKernelTest, BackwardMatchesReference) {
 TEST_P(BackwardKernelTest, BackwardAccumulatesDkDv) {
   const Case c{"accumulate", 1, 2, 2, 100, 150, 64, true, 20, ElementType::kBFloat16};
   const Inputs in = MakeInputs(c, rng_);
-  std::vector<double> ref_out(in.shape.QElements()), ref_lse(in.shape.LseElements());
-  cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), ref_out.data(),
-                        ref_lse.data());
+  const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
   std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(in.shape.KvElements());
   cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), ref_out.data(),
                          ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(), ref_dv.data());
@@ -495,7 +578,8 @@ TEST_P(BackwardKernelTest, BackwardAccumulatesDkDv) {
   EXPECT_LT(ev.rel, kGradTol);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, ForwardKernelTest, ::testing::Values(std::string("wgmma"), std::string("mma")),
+INSTANTIATE_TEST_SUITE_P(Kernels, ForwardKernelTest,
+                         ::testing::Values(std::string("ws"), std::string("wgmma"), std::string("mma")),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Kernels, BackwardKernelTest, ::testing::Values(std::string("wgmma"), std::string("mma")),
