@@ -10,8 +10,11 @@
 #      coverage grid: batch x heads 1x8 .. 16x64, S from 512, D 64 and 128, causal and full; `ringlab calibrate
 #      --dry-run` prints it with its GPU time);
 #   2. `ringlab calibrate --coverage-shapes` (the coverage grid as "B H S D mask" lines) and
-#      `python3 bench/peer/peer_bench.py sdpa --shapes ...` over them, FLASH and CUDNN, forward and forward+backward.
-# The held-out shapes (bench/kernels/heldout_shapes.txt) are in neither list.
+#      `python3 bench/peer/peer_bench.py sdpa --shapes ...` over them, FLASH and CUDNN, forward and forward+backward;
+#   3. the held-out shapes (bench/kernels/heldout_shapes.txt, in neither list above): our kernels (the default
+#      forward and backward, single-GPU overwrite) and SDPA FLASH/CUDNN, bench/kernels/run_shapes.sh, into
+#      kernel_heldout.json (the form of bench/results/kernel_heldout_h100.json; calibrate/scripts/kernel_heldout.py
+#      compares the fitted profiles with it). SKIP_HELDOUT=1 leaves it out.
 #
 # Files in $OUT: env.log, calibrate.log, kernel_coverage_samples.json (our kernels' samples, `ringlab fit-profile`
 # input), kernel_coverage_profile.json (the profile fitted from them alone), coverage_shapes.txt, peer_sdpa.log,
@@ -24,14 +27,14 @@ mkdir -p "$OUT"
 source bench/device_env.sh > "$OUT/env.log" 2>&1
 T0=$(date +%s)
 el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || cat .commit 2>/dev/null || echo unknown)
+COMMIT=${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || cat .commit 2>/dev/null || echo unknown)}
 { date -u; echo "commit $COMMIT"; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'; } \
   >> "$OUT/env.log" 2>&1
 
 BIN=${RINGLAB_BIN:-$BUILD/apps/ringlab}
 if [ ! -x "$BIN" ]; then
   el "== 0. build ringlab (CUDA) into $BUILD"
-  bash bench/device_build.sh . "$BUILD" ringlab || exit 1
+  bash bench/device_build.sh . "$BUILD" ringlab ringlab_attention_bench || exit 1
 fi
 export LD_LIBRARY_PATH=/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${NCCL_LIB_DIR:-}:${LD_LIBRARY_PATH:-}
 
@@ -51,6 +54,30 @@ echo "$(wc -l < "$OUT/coverage_shapes.txt") coverage shapes"
 timeout ${SDPA_TIMEOUT_S:-240} python3 bench/peer/peer_bench.py sdpa --shapes "$OUT/coverage_shapes.txt" \
   --warmup 3 --iters 10 --json "$OUT/peer_sdpa_coverage.json" > "$OUT/peer_sdpa.log" 2>&1
 echo "sdpa rc=$?"; grep -c '^RESULT' "$OUT/peer_sdpa.log"; grep -E "rror" "$OUT/peer_sdpa.log" | head -5
+
+if [ -z "${SKIP_HELDOUT:-}" ]; then
+  el "== 3. held-out shapes: ours and SDPA"
+  BENCH_BIN=${RINGLAB_BENCH:-$BUILD/bench/kernels/ringlab_attention_bench}
+  mkdir -p "$OUT/heldout"
+  ITERS=10 BENCH="$BENCH_BIN" SHAPES=bench/kernels/heldout_shapes.txt OUT="$OUT/heldout" \
+    timeout ${HELDOUT_TIMEOUT_S:-200} bash bench/kernels/run_shapes.sh > "$OUT/heldout.log" 2>&1
+  echo "held-out rc=$?"; tail -16 "$OUT/heldout.log"
+  python3 - "$OUT" "$COMMIT" <<'PY'
+import json, subprocess, sys, datetime
+out, commit = sys.argv[1], sys.argv[2]
+ours = json.load(open(f"{out}/heldout/shapes_ours.json"))
+peer = json.load(open(f"{out}/heldout/shapes_peer.json"))
+smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"], capture_output=True,
+                     text=True).stdout.strip().split(", ")
+import torch
+json.dump({"what": "single-GPU kernel times at the held-out shapes of bench/kernels/heldout_shapes.txt: our kernels "
+                   "(the default forward and backward, bf16, forward overwrite) and PyTorch SDPA FLASH/CUDNN in the same call",
+           "card": smi[0], "driver": smi[1] if len(smi) > 1 else "?", "torch": torch.__version__,
+           "date": datetime.date.today().isoformat(), "commit": commit,
+           "command": "bash calibrate/device/kernel_coverage.sh (step 3: bench/kernels/run_shapes.sh)",
+           "ours": ours, "peer": peer}, open(f"{out}/kernel_heldout.json", "w"), indent=1)
+PY
+fi
 
 kill $SMI 2>/dev/null
 el "done"
