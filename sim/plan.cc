@@ -42,12 +42,15 @@ bool Better(const PlanRow& a, const PlanRow& b) {
   return a.forward_ms < b.forward_ms;
 }
 
-// The best row among those `pick` accepts, or nullptr.
+// The row among those `pick` accepts with the least step time (a pruned row counts with its lower bound: the best of
+// them is at least that), or nullptr.
 template <typename Pick>
 const PlanRow* BestWhere(const std::vector<PlanRow>& rows, Pick pick) {
+  const PlanRow* best = nullptr;
+  auto known = [](const PlanRow& r) { return r.pruned ? r.lower_bound_ms : r.step_ms; };
   for (const PlanRow& r : rows)
-    if (r.error.empty() && pick(r)) return &r;
-  return nullptr;
+    if (r.error.empty() && !r.over_capacity && pick(r) && (!best || known(r) < known(*best))) best = &r;
+  return best;
 }
 
 std::string Reason(const PlanResult& plan) {
