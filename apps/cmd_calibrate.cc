@@ -129,7 +129,7 @@ int DryRun(const CalibrateOptions& o) {
               calibrate::MessageSizes(o.quick).size());
   // The NCCL plan for --gpus (a node of 8 when not given): what a machine with several GPUs measures.
   const int gpus = o.gpus > 0 ? o.gpus : 8;
-  std::printf("NCCL plan on %d GPUs%s:\n", gpus, o.gpus > 0 ? "" : " (--gpus not given: a node of 8)");
+  std::printf("NCCL plan on %d GPU(s)%s:\n", gpus, o.gpus > 0 ? "" : " (--gpus not given: a node of 8)");
   for (const calibrate::CommCase& c : calibrate::CommPlan(gpus, o.quick))
     std::printf("  %-10s W=%-3d %10lld bytes per send  sample bytes %lld\n", c.pattern.c_str(), c.ranks,
                 (long long)c.message_bytes, (long long)c.sample_bytes);

@@ -3,7 +3,6 @@
 // best wins (sim/plan.h).
 //
 //   ringlab plan --heads 64 --kv-heads 8 --dim 128 --seq 524288 --gpus-per-node 8 --nodes 8
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -11,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "core/output_file.h"
 #include "sim/plan.h"
 #include "sim/profile.h"
 
@@ -108,15 +108,10 @@ int RunPlan(const PlanOptions& o) {
   sim::PlanResult plan;
   if (Status st = sim::RunPlan(spec, hw, &plan); !st.ok()) return ReportError(st);
   if (o.json != "-") std::cout << sim::PlanTable(plan);
-  if (!o.json.empty()) {
-    const std::string text = sim::PlanJson(plan).dump(1) + "\n";
-    if (o.json == "-") {
-      std::cout << text;
-    } else {
-      std::ofstream f(o.json);
-      f << text;
-      if (!f) return ReportError(Status::Internal("--json: cannot write '" + o.json + "'"));
-    }
+  if (!o.json.empty()) {  // whole or not at all (core/output_file.h); '-' is stdout
+    OutputBatch out;
+    if (Status st = out.Add(o.json, sim::PlanJson(plan).dump(1) + "\n"); !st.ok()) return ReportError(st);
+    if (Status st = out.Commit(); !st.ok()) return ReportError(st);
   }
   return kExitOk;
 }
