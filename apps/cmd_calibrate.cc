@@ -127,6 +127,14 @@ int DryRun(const CalibrateOptions& o) {
               "with %d warm-up + %d timed launches (coverage %.0f s); NCCL: %zu message sizes\n",
               plan.size(), shapes.size(), total_s, kOursTflops, o.warmup, o.reps, coverage_s,
               calibrate::MessageSizes(o.quick).size());
+  // The NCCL plan for --gpus (a node of 8 when not given): what a machine with several GPUs measures.
+  const int gpus = o.gpus > 0 ? o.gpus : 8;
+  std::printf("NCCL plan on %d GPU(s)%s:\n", gpus, o.gpus > 0 ? "" : " (--gpus not given: a node of 8)");
+  for (const calibrate::CommCase& c : calibrate::CommPlan(gpus, o.quick))
+    std::printf("  %-10s W=%-3d %10lld bytes per send  sample bytes %lld\n", c.pattern.c_str(), c.ranks,
+                (long long)c.message_bytes, (long long)c.sample_bytes);
+  if (gpus < 2)
+    std::printf("  none: one GPU measures no NCCL (network numbers stay the base profile's; all-to-all extrapolated)\n");
   std::printf("peer (calibrate/device/kernel_coverage.sh): PyTorch SDPA FLASH and CUDNN over the %zu coverage shapes, "
               "%d warm-up + %d timed forward and forward+backward calls each: about %.0f s at %.0f TFLOP/s\n",
               shapes.size(), kSdpaWarmup, kSdpaIters, sdpa_s, kSdpaTflops);
@@ -196,12 +204,13 @@ int RunCalibrate(const CalibrateOptions& o) {
   }
   if (!o.skip_comm) {
     if (gpus < 2) {
-      progress("1 GPU: no NCCL measurements; the network numbers stay the base profile's");
+      progress("1 GPU: no NCCL measurements; the network numbers stay the base profile's (all-to-all: the base's "
+               "network.alltoall_time_us if any, else extrapolated)");
     } else {
       std::vector<int> devices;
       for (int i = 0; i < gpus; ++i) devices.push_back(i);
       const std::vector<int64_t> sizes = calibrate::MessageSizes(o.quick);
-      progress("NCCL: point-to-point and all-gather over " + std::to_string(sizes.size()) + " sizes on " +
+      progress("NCCL: point-to-point, all-gather and all-to-all over " + std::to_string(sizes.size()) + " sizes on " +
                std::to_string(gpus) + " GPUs");
       if (Status st = calibrate::BenchComm(devices, sizes, bo, &in); !st.ok()) return ReportError(st);
     }

@@ -3,7 +3,6 @@
 // best wins (sim/plan.h).
 //
 //   ringlab plan --heads 64 --kv-heads 8 --dim 128 --seq 524288 --gpus-per-node 8 --nodes 8
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -11,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "core/output_file.h"
 #include "sim/plan.h"
 #include "sim/profile.h"
 
@@ -19,7 +19,7 @@ namespace ringlab::cli {
 struct PlanOptions {
   int batch = 1, heads = 32, kv_heads = 8, dim = 128;
   int64_t seq = 131072;
-  bool causal = true;
+  bool causal = true, exhaustive = false;
   int gpus_per_node = 8, nodes = 1, workers = 0;
   std::string profile = sim::kDefaultProfile, methods = "allgather,alltoall", shardings = "head-tail,contiguous";
   std::string dtype = "bf16", json;
@@ -43,6 +43,7 @@ Status MakeSpec(const PlanOptions& o, sim::PlanSpec* spec) {
   spec->gpus_per_node = o.gpus_per_node;
   spec->nodes = o.nodes;
   spec->workers = o.workers;
+  spec->exhaustive = o.exhaustive;
   std::vector<std::string> names;
   RINGLAB_RETURN_IF_ERROR(ParseNames("--methods", o.methods, &names));
   spec->methods.clear();
@@ -83,6 +84,8 @@ std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd) {
       ->capture_default_str();
   cmd->add_option("--shardings", o->shardings, "ring shardings to try: head-tail,contiguous")->capture_default_str();
   cmd->add_option("--workers", o->workers, "simulation threads (0: one per core)")->capture_default_str();
+  cmd->add_flag("--exhaustive", o->exhaustive,
+                "simulate every layout, also those whose compute alone is slower than a simulated one (slower)");
   cmd->add_option("--json", o->json, "also write the ranked rows as JSON to FILE ('-': stdout, instead of the table)");
   cmd->footer(
       std::string("Examples:\n") +
@@ -91,7 +94,8 @@ std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd) {
       "  ringlab plan --heads 64 --kv-heads 8 --seq 524288 --nodes 8 --shardings head-tail --json - | jq .rows[0]\n"
       "Every valid layout W = U × R is simulated forward and backward (Ulysses degree U dividing the heads, "
       "placement consecutive = Ulysses inside a node, strided = ring inside a node). Rows are ranked by forward + "
-      "backward step time; over-capacity memory ranks last.\n\n" +
+      "backward step time; over-capacity memory ranks last. Layouts whose compute alone (a lower bound of their step) "
+      "exceeds a simulated layout's step are listed as pruned with that bound unless --exhaustive.\n\n" +
       cmd->get_footer());  // the exit codes, set by AddSubcommands
   return o;
 }
@@ -104,15 +108,10 @@ int RunPlan(const PlanOptions& o) {
   sim::PlanResult plan;
   if (Status st = sim::RunPlan(spec, hw, &plan); !st.ok()) return ReportError(st);
   if (o.json != "-") std::cout << sim::PlanTable(plan);
-  if (!o.json.empty()) {
-    const std::string text = sim::PlanJson(plan).dump(1) + "\n";
-    if (o.json == "-") {
-      std::cout << text;
-    } else {
-      std::ofstream f(o.json);
-      f << text;
-      if (!f) return ReportError(Status::Internal("--json: cannot write '" + o.json + "'"));
-    }
+  if (!o.json.empty()) {  // whole or not at all (core/output_file.h); '-' is stdout
+    OutputBatch out;
+    if (Status st = out.Add(o.json, sim::PlanJson(plan).dump(1) + "\n"); !st.ok()) return ReportError(st);
+    if (Status st = out.Commit(); !st.ok()) return ReportError(st);
   }
   return kExitOk;
 }

@@ -133,6 +133,18 @@ std::vector<int64_t> MessageSizes(bool quick) {
   return {int64_t(1) << 20, int64_t(4) << 20, int64_t(16) << 20, int64_t(64) << 20, int64_t(256) << 20};
 }
 
+std::vector<CommCase> CommPlan(int gpus, bool quick) {
+  std::vector<CommCase> plan;
+  if (gpus < 2) return plan;
+  const std::vector<int64_t> sizes = MessageSizes(quick);
+  for (int64_t b : sizes) plan.push_back({"pair", 2, b, b});
+  if (gpus > 2)
+    for (int64_t b : sizes) plan.push_back({"ring", gpus, b, b});
+  for (int64_t b : sizes) plan.push_back({"all-gather", gpus, b, b * (gpus - 1)});
+  for (int64_t b : sizes) plan.push_back({"alltoall", gpus, std::max<int64_t>(1, b / (gpus - 1)), b});
+  return plan;
+}
+
 KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us) {
   KernelSample s;
   s.pass = c.pass;

@@ -78,6 +78,20 @@ double SdpaSeconds(const CoverageShape& s, double tflops, int warmup, int iters)
 // Point-to-point and all-gather message sizes in bytes (per rank for the all-gather).
 std::vector<int64_t> MessageSizes(bool quick);
 
+// One NCCL measurement of the plan, and the bytes its sample records: pair | ring (a message), all-gather (what each
+// rank receives), alltoall (what each member sends to the other ranks in all: the Ulysses op's bytes, the key of the
+// profile's network.alltoall_time_us; grouped send/recv of bytes / (ranks − 1) to every other member).
+struct CommCase {
+  std::string pattern;  // pair | ring | all-gather | alltoall
+  int ranks = 2;
+  int64_t message_bytes = 0;  // what one send carries (all-gather: one rank's chunk)
+  int64_t sample_bytes = 0;
+};
+// The NCCL plan on `gpus` GPUs of one node (MessageSizes each): pair, ring (3+ GPUs), all-gather, all-to-all among all
+// of them. Empty below 2 GPUs (a 1-GPU calibration keeps the base profile's network numbers, and all-to-all costs stay
+// extrapolated).
+std::vector<CommCase> CommPlan(int gpus, bool quick);
+
 // The fit sample of a case from its timed repetitions (median); a forward case's mode is "merge" (set "overwrite"
 // for the other timing).
 KernelSample ToSample(const KernelCase& c, const std::vector<double>& times_us);

@@ -133,7 +133,8 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
                        t.value("beside_pass", std::string("forward"))};
       if (s.beside_pass != "forward" && s.beside_pass != "backward")
         return bad("transfer sample beside_pass must be forward or backward");
-      if ((s.kind != "p2p" && s.kind != "all-gather") || s.bytes <= 0 || s.us <= 0 || s.world < 2)
+      if ((s.kind != "p2p" && s.kind != "all-gather" && s.kind != "alltoall") || s.bytes <= 0 || s.us <= 0 ||
+          s.world < 2)
         return bad("transfer sample needs kind p2p|all-gather, bytes > 0, us > 0, world >= 2");
       in.transfers.push_back(s);
     }

@@ -30,7 +30,7 @@ struct KernelSample {
 };
 
 struct TransferSample {
-  std::string kind;  // p2p | all-gather
+  std::string kind;  // p2p | all-gather | alltoall (bytes: what each member sends to the others in all)
   int world = 2;     // ranks taking part (all-gather)
   int64_t bytes = 0; // p2p: message bytes; all-gather: the gathered buffer's bytes (what the schedule's op carries)
   double us = 0;
@@ -48,7 +48,7 @@ struct StartWaitSample {
 
 // SMs NCCL's kernel occupied while a transfer ran (`ringlab calibrate`'s occupancy probe on one of its GPUs).
 struct NcclHeldSample {
-  std::string kind;  // p2p | all-gather
+  std::string kind;  // p2p | all-gather | alltoall (bytes: what each member sends to the others in all)
   int world = 2;
   int64_t bytes = 0;  // as TransferSample::bytes
   int sms = 0;

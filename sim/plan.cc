@@ -1,15 +1,13 @@
 #include "sim/plan.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <mutex>
 #include <thread>
 
 #include "core/ulysses_layout.h"
-#include "sim/simulate.h"
+#include "sim/plan_search.h"
 
 namespace ringlab::sim {
 namespace {
@@ -35,46 +33,24 @@ std::string MethodLabel(const ScheduleConfig& c) {
 // Whether every member of `rank`'s group lies on one node (block placement, `gpn` GPUs per node).
 bool GroupInsideNode(const CommGroup& g, int gpn) { return g.Rank(0) / gpn == g.Rank(g.size - 1) / gpn; }
 
-// The simulation of one candidate: forward and backward, summary only.
-PlanRow Evaluate(const ScheduleConfig& forward, const HardwareProfile& hw, const SimOptions& opt) {
-  PlanRow row;
-  row.config = forward;
-  row.layout = LayoutName(forward);
-  row.method = MethodLabel(forward);
-  for (Pass pass : {Pass::kForward, Pass::kBackward}) {
-    ScheduleConfig cfg = forward;
-    cfg.pass = pass;
-    SimResult res;
-    const Status st = Simulate(cfg, hw, opt, &res);
-    if (!st.ok()) {
-      row.error = st.message();
-      return row;
-    }
-    const RunSummary& s = res.summary;
-    (pass == Pass::kForward ? row.forward_ms : row.backward_ms) = s.step_time_us / 1e3;
-    row.exposed_ms += s.exposed_comm_us / 1e3;
-    row.compute_ms += s.max_compute_us / 1e3;
-    row.memory_gib = std::max(row.memory_gib, double(s.peak_memory_bytes) / double(1 << 30));
-    row.alltoall_extrapolated = row.alltoall_extrapolated || res.alltoall_extrapolated;
-  }
-  row.step_ms = row.forward_ms + row.backward_ms;
-  row.over_capacity = row.memory_gib > hw.memory_gib;
-  return row;
-}
-
 bool Better(const PlanRow& a, const PlanRow& b) {
   if (a.error.empty() != b.error.empty()) return a.error.empty();
+  if (a.pruned != b.pruned) return !a.pruned;
+  if (a.pruned) return a.lower_bound_ms < b.lower_bound_ms;
   if (a.over_capacity != b.over_capacity) return !a.over_capacity;
   if (a.step_ms != b.step_ms) return a.step_ms < b.step_ms;
   return a.forward_ms < b.forward_ms;
 }
 
-// The best row among those `pick` accepts, or nullptr.
+// The row among those `pick` accepts with the least step time (a pruned row counts with its lower bound: the best of
+// them is at least that), or nullptr.
 template <typename Pick>
 const PlanRow* BestWhere(const std::vector<PlanRow>& rows, Pick pick) {
+  const PlanRow* best = nullptr;
+  auto known = [](const PlanRow& r) { return r.pruned ? r.lower_bound_ms : r.step_ms; };
   for (const PlanRow& r : rows)
-    if (r.error.empty() && pick(r)) return &r;
-  return nullptr;
+    if (r.error.empty() && !r.over_capacity && pick(r) && (!best || known(r) < known(*best))) best = &r;
+  return best;
 }
 
 std::string Reason(const PlanResult& plan) {
@@ -99,12 +75,15 @@ std::string Reason(const PlanResult& plan) {
   why += "; exposed comm " + Fmt("%.1f", best.exposed_ms) + " of " + Fmt("%.1f", best.step_ms) + " ms";
   const PlanRow* ring = BestWhere(plan.rows, [](const PlanRow& r) { return r.config.ulysses == 1; });
   const PlanRow* uly = BestWhere(plan.rows, [](const PlanRow& r) { return r.config.ulysses == r.config.world; });
+  // A pruned rival is known only by its bound: "at least".
+  auto versus = [&](const PlanRow& r, const std::string& what) {
+    const double ms = r.pruned ? r.lower_bound_ms : r.step_ms;
+    return "; " + std::string(r.pruned ? "at least " : "") + Fmt("%.2f", ms / best.step_ms) + "× faster than " +
+           what + " (" + (r.pruned ? "≥ " : "") + Fmt("%.1f", ms) + " ms)";
+  };
   if (ring && ring != &best)
-    why += "; " + Fmt("%.2f", ring->step_ms / best.step_ms) + "× faster than the best plain context parallelism (" +
-           ring->layout + " " + ring->method + ", " + Fmt("%.1f", ring->step_ms) + " ms)";
-  if (uly && uly != &best)
-    why += "; " + Fmt("%.2f", uly->step_ms / best.step_ms) + "× faster than pure Ulysses (" +
-           Fmt("%.1f", uly->step_ms) + " ms)";
+    why += versus(*ring, "the best plain context parallelism, " + ring->layout + " " + ring->method);
+  if (uly && uly != &best) why += versus(*uly, "pure Ulysses");
   return why;
 }
 
@@ -156,18 +135,13 @@ Status RunPlan(const PlanSpec& spec, const HardwareProfile& hw, PlanResult* out)
     return Status::InvalidArgument("no valid layout: check that seq is divisible by the GPU count and heads by 1");
   SimOptions opt;
   opt.topology = TopologyConfig{.nodes = spec.nodes, .gpus_per_node = spec.gpus_per_node};
-  plan.rows.resize(candidates.size());
-  // Candidates come in ascending U: the slowest simulations (plain rings, the most steps) start first, so the threads
-  // finish together.
-  std::atomic<size_t> next{0};
-  const int workers = std::max(1, std::min<int>(spec.workers > 0 ? spec.workers : int(std::thread::hardware_concurrency()),
-                                                int(candidates.size())));
-  std::vector<std::thread> pool;
-  for (int t = 0; t < workers; ++t)
-    pool.emplace_back([&] {
-      for (size_t i; (i = next++) < candidates.size();) plan.rows[i] = Evaluate(candidates[i], hw, opt);
-    });
-  for (std::thread& t : pool) t.join();
+  const int workers = spec.workers > 0 ? spec.workers : std::max(1, int(std::thread::hardware_concurrency()));
+  plan.rows = EvaluateCandidates(candidates, hw, opt, workers, spec.exhaustive);
+  for (PlanRow& row : plan.rows) {
+    row.layout = LayoutName(row.config);
+    row.method = MethodLabel(row.config);
+    plan.pruned += row.pruned;
+  }
   std::stable_sort(plan.rows.begin(), plan.rows.end(), Better);
   const int hkv = spec.problem.kv_heads;
   if (plan.world > hkv)
@@ -199,12 +173,17 @@ std::string PlanTable(const PlanResult& plan) {
     if (r.alltoall_extrapolated) notes += std::string(notes.empty() ? "" : ", ") + "a2a extrapolated";
     any_extrapolated = any_extrapolated || r.alltoall_extrapolated;
     const std::string sh = r.config.ulysses == r.config.world ? "-" : std::string(ShardingName(r.config.sharding));
+    if (r.pruned) notes += std::string(notes.empty() ? "" : ", ") + "pruned: compute alone needs the step shown";
     s += "| " + std::to_string(i) + " | " + r.layout + " | " + r.method + " | " + sh + " | " +
-         Fmt("%.2f", r.forward_ms) + " | " + Fmt("%.2f", r.step_ms) + " | " + Fmt("%.2f", r.exposed_ms) + " | " +
-         Fmt("%.2f", r.memory_gib) + " | " + notes + " |\n";
+         (r.pruned ? "-" : Fmt("%.2f", r.forward_ms)) + " | " +
+         (r.pruned ? "≥ " + Fmt("%.2f", r.lower_bound_ms) : Fmt("%.2f", r.step_ms)) + " | " +
+         (r.pruned ? "-" : Fmt("%.2f", r.exposed_ms)) + " | " + Fmt("%.2f", r.memory_gib) + " | " + notes + " |\n";
   }
   s += "\n" + plan.reason + "\n";
   if (!plan.kv_head_cap.empty()) s += plan.kv_head_cap + "\n";
+  if (plan.pruned > 0)
+    s += std::to_string(plan.pruned) + " layout(s) not simulated: their compute alone exceeds the step time of a "
+         "simulated layout (rerun with --exhaustive to simulate them)\n";
   if (plan.invalid_layouts > 0)
     s += std::to_string(plan.invalid_layouts) + " Ulysses degree(s) U dividing W were invalid for these heads\n";
   if (any_extrapolated)
@@ -233,7 +212,10 @@ nlohmann::json PlanJson(const PlanResult& plan) {
                     {"alltoall_cost", r.config.ulysses == 1         ? "none"
                                       : r.alltoall_extrapolated     ? "extrapolated"
                                                                     : "measured"},
-                    {"error", r.error}});
+                    {"error", r.error},
+                    {"simulated", r.simulated},
+                    {"pruned", r.pruned},
+                    {"step_ms_lower_bound", r.lower_bound_ms}});
   return {{"problem",
            {{"heads", p.heads}, {"kv_heads", p.kv_heads}, {"head_dim", p.head_dim}, {"seq", p.seq},
             {"batch", p.batch}, {"causal", p.causal}}},
@@ -245,6 +227,8 @@ nlohmann::json PlanJson(const PlanResult& plan) {
           {"best_reason", plan.reason},
           {"kv_head_cap", plan.kv_head_cap},
           {"invalid_ulysses_degrees", plan.invalid_layouts},
+          {"pruned", plan.pruned},
+          {"exhaustive", plan.spec.exhaustive},
           {"wall_s", plan.wall_s}};
 }
 

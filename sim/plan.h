@@ -1,6 +1,8 @@
-// Plan: which context-parallel layout to use for one model's attention on one cluster. Simulates every valid
-// (method across the ring, Ulysses degree U × ring degree R, placement, sharding) for forward and backward with the
-// summary-only simulation, ranks them by the forward+backward step time and says why the best wins.
+// Plan: which context-parallel layout to use for one model's attention on one cluster. Takes every valid
+// (method across the ring, Ulysses degree U × ring degree R, placement, sharding), simulates forward and backward
+// with the summary-only simulation those that can win (the others are pruned by a lower bound on their step time,
+// sim/plan_search.h; `exhaustive` simulates all), ranks them by the forward+backward step time and says why the best
+// wins.
 //
 //   PlanSpec spec;  spec.problem = {.heads = 64, .kv_heads = 8, .seq = 524288, .head_dim = 128};
 //   spec.gpus_per_node = 8;  spec.nodes = 8;
@@ -28,6 +30,7 @@ struct PlanSpec {
   std::vector<Method> methods = {Method::kAllGather, Method::kAllToAll};
   std::vector<ShardingKind> shardings = {ShardingKind::kHeadTail, ShardingKind::kContiguous};
   int workers = 0;  // simulation threads; 0: the hardware's
+  bool exhaustive = false;  // simulate every candidate, also those the lower bound rules out
 };
 
 // One candidate layout and what the simulation says about it.
@@ -42,6 +45,10 @@ struct PlanRow {
   bool over_capacity = false;  // memory_gib above the profile's memory_gib
   bool alltoall_extrapolated = false;
   std::string error;  // non-empty: the simulation failed (the row ranks last)
+  double lower_bound_ms = 0;  // forward+backward step time can be no less (compute alone, plan_search.h)
+  bool simulated = false;
+  bool pruned = false;  // not simulated: lower_bound_ms is above a simulated row's step (only the bound, memory_gib and
+                        // over_capacity are filled; ranks after the simulated rows)
 };
 
 struct PlanResult {
@@ -50,6 +57,7 @@ struct PlanResult {
   int world = 0;
   std::vector<PlanRow> rows;    // best first (errors last)
   int invalid_layouts = 0;      // (U, R) pairs the validator rejected (e.g. U not dividing the heads)
+  int pruned = 0;               // candidates not simulated because their lower bound cannot win
   std::string kv_head_cap;      // one line on the KV-head cap (U > Hkv replicates K/V heads), or empty
   std::string reason;           // why the best wins
   double wall_s = 0;

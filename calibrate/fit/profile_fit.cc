@@ -175,6 +175,24 @@ void FitP2pTimeTable(const FitInputs& in, Draft* d) {
   d->report["p2p_time_us"] = table;
 }
 
+// The measured all-to-all among the most GPUs it ran on (one node's): network.alltoall_time_us.nvlink, the median
+// time per bytes each member sends in all. Without such samples the profile keeps the base's table (if any), and the
+// simulator reports all-to-alls as extrapolated.
+void FitAllToAllTable(const FitInputs& in, Draft* d) {
+  int most = 0;
+  for (const TransferSample& t : in.transfers)
+    if (t.kind == "alltoall" && !t.beside_compute) most = std::max(most, t.world);
+  std::map<int64_t, std::vector<double>> by_size;
+  for (const TransferSample& t : in.transfers)
+    if (t.kind == "alltoall" && !t.beside_compute && t.world == most) by_size[t.bytes].push_back(t.us);
+  if (by_size.empty()) return;
+  const json table = {{"nvlink", MedianPoints(by_size)},
+                      {"source", d->tag + ": median time of NCCL all-to-alls (grouped send/recv) among " +
+                                     std::to_string(most) + " GPUs, otherwise idle, per bytes each member sends"}};
+  d->profile["network"]["alltoall_time_us"] = table;
+  d->report["alltoall_time_us"] = table;
+}
+
 // Point-to-point: the line from transfers with both GPUs otherwise idle; the rate beside attention kernels (NCCL's
 // kernels got their SMs first and share them) as a fraction of it. Without idle transfers the line comes from the
 // beside ones and the fraction stays the base's. Returns the rates (the base's where nothing was fitted).
@@ -183,7 +201,8 @@ LinkRates FitPointToPoint(const FitInputs& in, const sim::HardwareProfile& base,
   std::map<int64_t, std::vector<double>> p2p_beside, p2p_alone;
   // A 2-rank all-gather is one exchange of its chunk: a point-to-point sample (it cannot tell a hop from a link).
   for (const TransferSample& t : in.transfers) {
-    if ((t.kind != "p2p" && t.world != 2) || (t.beside_compute && t.beside_pass == "backward")) continue;
+    if ((t.kind != "p2p" && t.world != 2) || t.kind == "alltoall" || (t.beside_compute && t.beside_pass == "backward"))
+      continue;
     (t.beside_compute && !opt.one_line ? p2p_beside : p2p_alone)[t.bytes].push_back(t.us);
   }
   const bool have_alone = !p2p_alone.empty();
@@ -282,6 +301,7 @@ Status FitProfile(const FitInputs& in, const json& base, const FitOptions& opt, 
   FitNcclHeldTable(in, &d);
   if (!slowdown_from_beside) FitSlowdownFromPairs(in, &d);
   const LinkRates rates = FitPointToPoint(in, check, opt, &d);
+  FitAllToAllTable(in, &d);
   FitStartWait(in, rates, &d);
   FitCollectiveHop(in, rates, opt, &d);
   FitMemoryRates(in, &d);

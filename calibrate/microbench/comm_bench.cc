@@ -27,7 +27,8 @@ constexpr int64_t kBesideTokens = 8192;
 constexpr double kGateTimeoutUs = 2e6;
 constexpr double kNcclFirstUs = 5;  // a kernel released with the transfer waits this long, so NCCL's kernel goes first
 
-enum class Pattern { kPair, kRing, kAllGather };
+// kAllToAll: the Ulysses exchange among all n GPUs, `bytes` to every other one (one grouped send/recv each).
+enum class Pattern { kPair, kRing, kAllGather, kAllToAll };
 // kProbe: NCCL alone, and an SM occupancy probe (gpu::LaunchSmProbe) released on rank 0 kProbeDelayUs after the
 // transfer: how many SMs NCCL's kernel occupies while it runs (what a kernel launched beside it finds taken).
 // kCommFirstBackward: as kCommFirst with a backward kernel of the same block beside the transfer.
@@ -208,6 +209,15 @@ class CommBench {
       if (pat == Pattern::kAllGather) {
         RINGLAB_NCCL_RETURN_IF_ERROR(
             ncclAllGather(r.send.get(), r.gather.get(), size_t(bytes), ncclChar, r.comm, r.comm_st));
+      } else if (pat == Pattern::kAllToAll) {
+        for (int j = 0; j < n; ++j) {  // slot k of the send and receive buffers: the k-th other member
+          if (j == i) continue;
+          const int64_t at = (j < i ? j : j - 1) * bytes;
+          char* send = static_cast<char*>(r.send.get()) + at;
+          char* recv = static_cast<char*>(r.recv.get()) + at;
+          RINGLAB_NCCL_RETURN_IF_ERROR(ncclSend(send, size_t(bytes), ncclChar, j, r.comm, r.comm_st));
+          RINGLAB_NCCL_RETURN_IF_ERROR(ncclRecv(recv, size_t(bytes), ncclChar, j, r.comm, r.comm_st));
+        }
       } else {
         const int next = (i + 1) % n, prev = (i - 1 + n) % n;
         RINGLAB_NCCL_RETURN_IF_ERROR(ncclSend(r.send.get(), size_t(bytes), ncclChar, next, r.comm, r.comm_st));
@@ -263,7 +273,32 @@ class CommBench {
   int gate_generation_ = 0;
 };
 
-const char* Name(Pattern p) { return p == Pattern::kPair ? "p2p pair" : p == Pattern::kRing ? "p2p ring" : "all-gather"; }
+const char* Name(Pattern p) {
+  return p == Pattern::kPair ? "p2p pair" : p == Pattern::kRing ? "p2p ring" : p == Pattern::kAllGather ? "all-gather"
+                                                                                                       : "all-to-all";
+}
+
+// The all-to-all of the plan (CommPlan's alltoall cases): alone, its sample keyed by what each member sends in all.
+Status BenchAllToAll(CommBench& bench, const std::vector<int64_t>& sizes, const BenchOptions& o, FitInputs* out) {
+  const int n = bench.size();
+  for (const CommCase& c : CommPlan(n, false)) {
+    if (c.pattern != "alltoall" || std::find(sizes.begin(), sizes.end(), c.sample_bytes) == sizes.end()) continue;
+    std::vector<double> alone;
+    CommBench::Result r;
+    for (int i = 0; i < o.warmup + o.reps; ++i) {
+      RINGLAB_RETURN_IF_ERROR(bench.Measure(Pattern::kAllToAll, n, c.message_bytes, Mode::kAlone, &r));
+      if (i >= o.warmup) alone.push_back(r.transfer_us);
+    }
+    out->transfers.push_back({"alltoall", n, c.sample_bytes, MedianOf(alone), false});
+    if (o.progress) {
+      char line[160];
+      snprintf(line, sizeof line, "all-to-all W=%d %.1f MiB per member: alone %.1f us", n,
+               c.sample_bytes / 1048576.0, MedianOf(alone));
+      o.progress(line);
+    }
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -327,7 +362,7 @@ Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& si
       }
     }
   }
-  return Status::Ok();
+  return BenchAllToAll(bench, sizes, o, out);
 }
 
 }  // namespace ringlab::calibrate

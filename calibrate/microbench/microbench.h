@@ -51,7 +51,8 @@ Status BenchKernels(int device, const std::vector<KernelCase>& plan, const Bench
 // one group, as a W = 2 ring step) and around all of them (each sends to the next, receives from the previous), and
 // all-gathers over all of them, per message size: alone, beside an attention kernel that was launched after the
 // transfer (NCCL has its SMs first: transfer time beside compute, and the attention time beside traffic against
-// alone -> overlap pairs), and posted while an attention kernel runs (start-wait samples).
+// alone -> overlap pairs), and posted while an attention kernel runs (start-wait samples); then the all-to-all among
+// all of them alone (CommPlan's alltoall cases whose bytes are in `sizes`: the profile's network.alltoall_time_us).
 Status BenchComm(const std::vector<int>& devices, const std::vector<int64_t>& sizes, const BenchOptions& options,
                  FitInputs* out);
 

@@ -20,7 +20,8 @@ ringlab_library(ringlab_gpu_executor
           ${CMAKE_CURRENT_LIST_DIR}/rank_results.cc
           ${CMAKE_CURRENT_LIST_DIR}/rank_resources.cc ${CMAKE_CURRENT_LIST_DIR}/watchdog.cc
           ${CMAKE_CURRENT_LIST_DIR}/launch_environment.cc ${CMAKE_CURRENT_LIST_DIR}/nccl_id_exchange.cc
-          ${CMAKE_CURRENT_LIST_DIR}/gpu_helpers.cu ${CMAKE_CURRENT_LIST_DIR}/npy_io.cc
+          ${CMAKE_CURRENT_LIST_DIR}/gpu_helpers.cu ${CMAKE_CURRENT_LIST_DIR}/ulysses_pack.cu
+          ${CMAKE_CURRENT_LIST_DIR}/npy_io.cc
   DEPS ringlab_core ringlab_cuda_kernels CUDA::cudart ${RINGLAB_NCCL_LIB} Threads::Threads)
 target_include_directories(ringlab_gpu_executor PUBLIC ${RINGLAB_NCCL_INCLUDE})
 set_target_properties(ringlab_gpu_executor PROPERTIES CUDA_ARCHITECTURES 90 POSITION_INDEPENDENT_CODE ON)

@@ -174,12 +174,6 @@ Status CheckRequest(const RunRequest& req, int world, const InputSource& in) {
     if (in.q.size() != q || in.k.size() != kv || in.v.size() != kv || in.dout.size() != q)
       return Status::InvalidArgument("input tensors do not match the problem's shapes");
   }
-  // The all-to-all is issued (rank_alltoall.cc), but the attention ops, inputs and outputs still use the plain
-  // sequence shards: Ulysses and hybrid layouts run on the CPU executor and the simulator until they are wired.
-  if (req.config.ulysses > 1)
-    return Status::InvalidArgument("--ulysses " + std::to_string(req.config.ulysses) +
-                                   ": the GPU executor runs ulysses = 1 only for now (head-sharded attention operands "
-                                   "are not wired yet; use `ringlab check` or `ringlab sim`)");
   return ValidateConfig(req.config);
 }
 
@@ -233,6 +227,8 @@ Status GpuExecutor::RunSingle(const RunRequest& request, const InputSource& inpu
   if (im.broken) return Status::Internal("the GPU executor is unusable after an earlier failure");
   RunRequest req = request;
   req.config.world = 1;
+  req.config.ulysses = 1;  // one GPU: no Ulysses or ring dimension
+  req.config.ring = 0;
   RINGLAB_RETURN_IF_ERROR(CheckRequest(req, 1, inputs));
   Schedule fwd, bwd;
   ScheduleConfig c = req.config;

@@ -84,11 +84,11 @@ Status RankRunner::GatherResults(const Timings& timings, Gathered* g) {
   }
   if (!req.collect_outputs) return Status::Ok();
   const int64_t rows = int64_t(p_.batch) * p_.heads, d = p_.head_dim;
-  RINGLAB_RETURN_IF_ERROR(GatherBufferToRoot(BufferRef{BufferKind::kOut, 0}, 0, rows * s_ * d * 4, &g->out));
-  RINGLAB_RETURN_IF_ERROR(GatherBufferToRoot(BufferRef{BufferKind::kLse, 0}, 0, rows * s_ * 4, &g->lse));
+  RINGLAB_RETURN_IF_ERROR(GatherBufferToRoot(BufferRef{BufferKind::kOut, 0}, 0, rows * piece_ * d * 4, &g->out));
+  RINGLAB_RETURN_IF_ERROR(GatherBufferToRoot(BufferRef{BufferKind::kLse, 0}, 0, rows * piece_ * 4, &g->lse));
   if (!job_.bwd) return Status::Ok();
-  RINGLAB_RETURN_IF_ERROR(GatherBufferToRoot(BufferRef{BufferKind::kDQ, 0}, 0, rows * s_ * d * 4, &g->dq));
-  return GatherBufferToRoot(BufferRef{BufferKind::kDKV, 0}, 0, 2 * KvHalf() * 4, &g->dkv);
+  RINGLAB_RETURN_IF_ERROR(GatherBufferToRoot(BufferRef{BufferKind::kDQ, 0}, 0, rows * piece_ * d * 4, &g->dq));
+  return GatherBufferToRoot(BufferRef{BufferKind::kDKV, 0}, 0, 2 * PieceKvHalf() * 4, &g->dkv);
 }
 
 void RankRunner::AssembleResult(const Gathered& g, RunResult* result) const {
@@ -164,18 +164,18 @@ void RankRunner::AssembleTraces(int pass, const Gathered& g, const std::string& 
 
 void RankRunner::AssembleOutputs(const Gathered& g, Outputs* o) const {
   const int64_t rows = int64_t(p_.batch) * p_.heads, kvrows = int64_t(p_.batch) * p_.kv_heads, d = p_.head_dim;
-  o->out = sh_.Unshard(g.out, rows, d);
-  o->lse = sh_.Unshard(g.lse, rows, 1);
+  o->out = layout_.Unshard(g.out, rows, d);
+  o->lse = layout_.Unshard(g.lse, rows, 1);
   if (!job_.bwd) return;
-  o->dq = sh_.Unshard(g.dq, rows, d);
+  o->dq = layout_.Unshard(g.dq, rows, d);
   std::vector<std::vector<float>> dk(g.dkv.size()), dv(g.dkv.size());
-  const int64_t half = kvrows * s_ * d;
+  const int64_t half = kvrows * piece_ * d;
   for (size_t r = 0; r < g.dkv.size(); ++r) {
     dk[r].assign(g.dkv[r].begin(), g.dkv[r].begin() + half);
     dv[r].assign(g.dkv[r].begin() + half, g.dkv[r].begin() + 2 * half);
   }
-  o->dk = sh_.Unshard(dk, kvrows, d);
-  o->dv = sh_.Unshard(dv, kvrows, d);
+  o->dk = layout_.Unshard(dk, kvrows, d);
+  o->dv = layout_.Unshard(dv, kvrows, d);
 }
 
 }  // namespace ringlab::gpu::detail

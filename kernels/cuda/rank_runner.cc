@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <numeric>
 #include <thread>
 
 #include "core/start_order.h"
@@ -23,6 +24,22 @@ double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// Where the rank's input piece comes from, as equal chunks of global tokens: the piece's ranges (one, or two where
+// a head-tail ring shard's chunk boundary cuts it) in pieces of their greatest common length. False if that takes
+// more than the two chunks ShardMap holds (no layout the validator accepts does).
+bool PieceShardMap(const UlyssesLayout& l, int rank, int64_t seq, ShardMap* map) {
+  const std::vector<TokenRange> ranges = l.Piece(rank);
+  int64_t g = 0;
+  for (const TokenRange& t : ranges) g = std::gcd(g, std::gcd(t.begin, t.end));
+  *map = ShardMap{.shard_tokens = l.PieceTokens(), .chunk_tokens = g, .seq = seq, .chunks = 0};
+  for (const TokenRange& t : ranges)
+    for (int64_t b = t.begin; b < t.end; b += g) {
+      if (map->chunks == 2) return false;
+      map->chunk[map->chunks++] = int(b / g);
+    }
+  return g > 0;
 }
 
 }  // namespace
@@ -126,11 +143,12 @@ void RankRunner::FreeBuffers() {
 
 Status RankRunner::FillInputs() {
   const InputSource& in = *job_.inputs;
+  // The rank's input piece: every head over its S/W tokens (the ring shard when ulysses = 1).
   const int64_t qrows = int64_t(p_.batch) * p_.heads, kvrows = int64_t(p_.batch) * p_.kv_heads, d = p_.head_dim;
   const BufferRef q{BufferKind::kQ, 0}, kv{BufferKind::kKV, 0}, dout{BufferKind::kDOut, 0};
   if (in.FromHost()) {
     auto upload = [&](const std::vector<float>& global, int64_t rows, char* dst) -> Status {
-      const std::vector<float> shard = sh_.Shard(global, rows, d, r_.rank);
+      const std::vector<float> shard = layout_.Shard(global, rows, d, r_.rank);
       std::vector<uint16_t> bits(shard.size());
       for (size_t i = 0; i < shard.size(); ++i)
         bits[i] = elem_ == cuda::ElementType::kBFloat16 ? FloatToBf16Bits(shard[i]) : FloatToHalfBits(shard[i]);
@@ -141,15 +159,16 @@ Status RankRunner::FillInputs() {
     };
     RINGLAB_RETURN_IF_ERROR(upload(in.q, qrows, Ptr(q)));
     RINGLAB_RETURN_IF_ERROR(upload(in.k, kvrows, Ptr(kv)));
-    RINGLAB_RETURN_IF_ERROR(upload(in.v, kvrows, Ptr(kv) + KvHalf() * Es()));
+    RINGLAB_RETURN_IF_ERROR(upload(in.v, kvrows, Ptr(kv) + PieceKvHalf() * Es()));
     if (Find(dout)) RINGLAB_RETURN_IF_ERROR(upload(in.dout, qrows, Ptr(dout)));
   } else {
-    ShardMap map{.shard_tokens = s_, .chunk_tokens = sh_.ChunkTokens(), .seq = p_.seq, .chunks = sh_.ChunksPerRank()};
-    for (int i = 0; i < map.chunks; ++i) map.chunk[i] = sh_.Chunk(r_.rank, i);
+    ShardMap map;
+    if (!PieceShardMap(layout_, r_.rank, p_.seq, &map)) return Error("the input piece is not two equal chunks");
     RINGLAB_RETURN_IF_ERROR(Kernel(LaunchRandomFill(elem_, Ptr(q), qrows, p_.head_dim, map, in.seed, 0, r_.compute), "fill q"));
     RINGLAB_RETURN_IF_ERROR(Kernel(LaunchRandomFill(elem_, Ptr(kv), kvrows, p_.head_dim, map, in.seed, 1, r_.compute), "fill k"));
     RINGLAB_RETURN_IF_ERROR(Kernel(
-        LaunchRandomFill(elem_, Ptr(kv) + KvHalf() * Es(), kvrows, p_.head_dim, map, in.seed, 2, r_.compute), "fill v"));
+        LaunchRandomFill(elem_, Ptr(kv) + PieceKvHalf() * Es(), kvrows, p_.head_dim, map, in.seed, 2, r_.compute),
+        "fill v"));
     if (Find(dout))
       RINGLAB_RETURN_IF_ERROR(
           Kernel(LaunchRandomFill(elem_, Ptr(dout), qrows, p_.head_dim, map, in.seed, 3, r_.compute), "fill dout"));
@@ -320,7 +339,8 @@ Status RankRunner::TimeIterations(bool with_bwd, int* warmups, std::vector<doubl
 }
 
 Status RankRunner::Main(RunResult* result) {
-  Status st = Allocate();
+  Status st = SplitRingComm();
+  if (st.ok()) st = Allocate();
   if (st.ok()) st = FillInputs();
   Timings timings;
   times_[0].clear();
@@ -331,6 +351,7 @@ Status RankRunner::Main(RunResult* result) {
   }
   Gathered gathered;
   if (st.ok()) st = GatherResults(timings, &gathered);
+  ReleaseRingComm(!st.ok());
   if (!st.ok()) return st;  // buffers stay allocated: after a failure the device state is not trusted
   FreeBuffers();
   if (r_.rank != 0) return Status::Ok();

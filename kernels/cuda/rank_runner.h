@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "core/schedule.h"
-#include "core/sharding.h"
+#include "core/schedule_builder.h"
 #include "core/status.h"
+#include "core/ulysses_layout.h"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/gpu_executor.h"
 #include "kernels/cuda/rank_resources.h"
@@ -44,8 +45,10 @@ struct Job {
 class RankRunner {
  public:
   RankRunner(Rank& r, const Job& job, AbortState& shared)
-      : r_(r), job_(job), shared_(shared), cfg_(job.fwd->config), p_(cfg_.problem),
-        sh_(cfg_.sharding, cfg_.world, p_.seq), s_(sh_.ShardTokens()) {
+      : r_(r), job_(job), shared_(shared), cfg_(job.fwd->config), p_(cfg_.problem), layout_(cfg_),
+        ap_(layout_.LocalProblem()),
+        operands_(cfg_.ulysses > 1 ? AttentionOperands::HeadSharded() : AttentionOperands::Inputs()),
+        piece_(layout_.PieceTokens()), s_(layout_.RingShardTokens()) {
     elem_ = p_.dtype == DType::kFloat16 ? cuda::ElementType::kFloat16 : cuda::ElementType::kBFloat16;
   }
 
@@ -74,7 +77,10 @@ class RankRunner {
   Status Aborted() { return Status::Internal(shared_.Message()); }
 
   int64_t Es() const { return 2; }
-  int64_t KvHalf() const { return int64_t(p_.batch) * p_.kv_heads * s_ * p_.head_dim; }
+  // Elements of one half (K or V) of the K/V shard attention reads (the rank's KV heads over the ring shard), and of
+  // the rank's K/V input piece (every KV head over S/W tokens). The same when ulysses = 1.
+  int64_t KvHalf() const { return int64_t(ap_.batch) * ap_.kv_heads * s_ * ap_.head_dim; }
+  int64_t PieceKvHalf() const { return int64_t(p_.batch) * p_.kv_heads * piece_ * p_.head_dim; }
   const Buffer* Find(BufferRef ref) const {
     auto it = r_.buffers.find({int(ref.kind), int(ref.slot)});
     return it == r_.buffers.end() ? nullptr : &it->second;
@@ -102,6 +108,11 @@ class RankRunner {
   Status AttendForward(const Op& op, cudaStream_t st);
   Status AttendBackward(const Op& op, cudaStream_t st);
   Status NcclOp(const Op& op);
+  // The communicator of the ring dimension's collectives: the world's, or with ulysses > 1 the rank's ring group
+  // (split once per Run; rank_alltoall.cc).
+  ncclComm_t RingComm() const { return ring_comm_ ? ring_comm_ : r_.comm; }
+  Status SplitRingComm();
+  void ReleaseRingComm(bool failed);
   // rank_alltoall.cc: the Ulysses all-to-all, through the staging buffer kAllToAllStaging.
   Status AllToAll(const Op& op);
   static constexpr BufferRef kAllToAllStaging{BufferKind::kQ, 255};
@@ -118,9 +129,13 @@ class RankRunner {
   const Job& job_;
   AbortState& shared_;
   const ScheduleConfig& cfg_;
-  const Problem& p_;
-  Sharding sh_;
-  int64_t s_;
+  const Problem& p_;   // the whole problem: inputs and outputs (the rank's piece, every head)
+  UlyssesLayout layout_;
+  Problem ap_;         // what attention runs on: the rank's heads (all of them when ulysses = 1)
+  AttentionOperands operands_;  // the buffers attention reads and writes (head-sharded when ulysses > 1)
+  int64_t piece_;      // tokens of the rank's input/output piece (S/W)
+  int64_t s_;          // tokens attention runs over: the ring shard (S/R; = piece_ when ulysses = 1)
+  ncclComm_t ring_comm_ = nullptr;
   cuda::ElementType elem_;
   bool fault_armed_ = true;
   // Per pass (0 from the forward-only iterations, 1 from the forward+backward ones): per timed iteration, each op's

@@ -11,6 +11,7 @@
 #include "calibrate/fit/profile_fit.h"
 #include "calibrate/samples.h"
 #include "sim/profile.h"
+#include "sim/simulate.h"
 
 namespace ringlab::calibrate {
 namespace {
@@ -148,6 +149,63 @@ TEST(ProfileFit, RecoversSyntheticHardware) {
   // Untouched numbers keep the base's value and source.
   EXPECT_EQ(profile["network"]["nic_gbps"], Base()["network"]["nic_gbps"]);
   EXPECT_EQ(profile["provenance"]["card"], "synthetic");
+}
+
+// Fits `in` onto the base profile and parses the result.
+HardwareProfile FitAndParse(const FitInputs& in) {
+  nlohmann::json profile, report;
+  FitOptions opt;
+  opt.tag = "TEST";
+  EXPECT_TRUE(FitProfile(in, Base(), opt, &profile, &report).ok());
+  HardwareProfile hw;
+  EXPECT_TRUE(ParseProfile(profile, "fitted", &hw).ok());
+  return hw;
+}
+
+// Forward step of pure Ulysses U = W = 4 on one node, and whether its all-to-all costs were extrapolated.
+double UlyssesStepUs(const HardwareProfile& hw, bool* extrapolated) {
+  ScheduleConfig cfg{.problem = {.heads = 8, .kv_heads = 4, .seq = 16384, .head_dim = 128}, .world = 4, .ulysses = 4};
+  sim::SimResult r;
+  EXPECT_TRUE(sim::Simulate(cfg, hw, sim::SimOptions{}, &r).ok());
+  *extrapolated = r.alltoall_extrapolated;
+  return r.summary.step_time_us;
+}
+
+TEST(ProfileFit, MeasuredAllToAllBecomesTheSimulatorsTable) {
+  WaveModel causal;
+  FitInputs in = Synthetic(&causal);
+  bool extrapolated = false;
+  const double line_us = UlyssesStepUs(FitAndParse(in), &extrapolated);
+  EXPECT_TRUE(extrapolated) << "no all-to-all samples: the NVLink line, reported as extrapolated";
+  // Every CommPlan all-to-all on 8 GPUs, 4 samples each, at 300 us + bytes / 100 GB/s (slower than the 400 GB/s line);
+  // a smaller all-to-all on 2 GPUs is ignored (the table is the largest group's).
+  for (const CommCase& c : CommPlan(8, false)) {
+    if (c.pattern != "alltoall") continue;
+    for (int k = 0; k < 4; ++k) in.transfers.push_back({"alltoall", 8, c.sample_bytes, 300 + c.sample_bytes / 100e3 + k});
+    in.transfers.push_back({"alltoall", 2, c.sample_bytes, 1});
+  }
+  const HardwareProfile hw = FitAndParse(in);
+  ASSERT_EQ(hw.alltoall_time_us.size(), MessageSizes(false).size());
+  const double b16 = 16 << 20;
+  EXPECT_NEAR(hw.AllToAllTimeUs(16 << 20), 300 + b16 / 100e3 + 1.5, 1e-3);  // the median of k = 0..3
+  const double measured_us = UlyssesStepUs(hw, &extrapolated);
+  EXPECT_FALSE(extrapolated);
+  EXPECT_GT(measured_us, line_us + 4 * 250) << "four all-to-alls, each at least 250 us slower than the line";
+}
+
+TEST(CalibrationPlan, ListsTheAllToAllForTwoOrMoreGpus) {
+  EXPECT_TRUE(CommPlan(1, false).empty());
+  for (int gpus : {2, 4, 8}) {
+    int alltoalls = 0;
+    for (const CommCase& c : CommPlan(gpus, true)) {
+      if (c.pattern != "alltoall") continue;
+      ++alltoalls;
+      EXPECT_EQ(c.ranks, gpus);
+      EXPECT_LE(c.message_bytes * (gpus - 1), c.sample_bytes);  // one part to every other member
+      EXPECT_GT(c.message_bytes * gpus, c.sample_bytes);
+    }
+    EXPECT_EQ(alltoalls, int(MessageSizes(true).size())) << gpus << " GPUs";
+  }
 }
 
 TEST(ProfileFit, FindsCtasPerSmFromTheCalibrationPlansCtaSweep) {

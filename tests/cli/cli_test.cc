@@ -101,12 +101,25 @@ TEST(CliPlan, RanksEveryLayoutAndWritesJson) {
   EXPECT_EQ(j["world"], 16);
   // U ∈ {1, 2, 4, 8, 16}: 1 → 2 methods × 2 shardings; 2, 4, 8 → × 2 placements; 16 (pure Ulysses) → 1.
   EXPECT_EQ(j["rows"].size(), 4u + 3 * 8 + 1);
+  // Simulated rows by step time, then the pruned ones by their bound, every bound above the winner's step.
   double last = 0;
+  bool pruned = false;
   for (const auto& row : j["rows"]) {
-    EXPECT_GE(row["step_ms"].get<double>(), last);
-    last = row["step_ms"].get<double>();
+    if (row["pruned"].get<bool>() && !pruned) last = 0;
+    pruned = pruned || row["pruned"].get<bool>();
+    EXPECT_EQ(row["pruned"].get<bool>(), pruned) << "a simulated row after a pruned one";
+    const double t = pruned ? row["step_ms_lower_bound"].get<double>() : row["step_ms"].get<double>();
+    EXPECT_GE(t, last);
+    if (pruned) EXPECT_GT(t, j["rows"][0]["step_ms"].get<double>());
+    last = t;
   }
   EXPECT_NE(j["best_reason"].get<std::string>().find("wins"), std::string::npos);
+  Result all = RunRinglab("plan --heads 32 --kv-heads 8 --seq 16384 --gpus-per-node 8 --nodes 2 --exhaustive --json -");
+  ASSERT_EQ(all.code, 0) << all.output;
+  const nlohmann::json e = nlohmann::json::parse(all.output);
+  EXPECT_EQ(e["pruned"], 0);
+  EXPECT_EQ(e["rows"][0]["layout"], j["rows"][0]["layout"]);
+  EXPECT_EQ(e["rows"][0]["step_ms"], j["rows"][0]["step_ms"]);
   Result help = RunRinglab("plan --help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.output.find("Examples"), std::string::npos);
