@@ -283,9 +283,10 @@ TEST_P(BackwardKernelTest, BackwardInsideLargerBuffersBothModes) {
                         {"inside_d128_full_fp16", 2, 2, 1, 131, 77, 128, false, 0, E::kFloat16},
                         {"inside_d128_causal_neg", 1, 2, 2, 200, 140, 128, true, -30, E::kBFloat16},
                         {"inside_d64_fp16_full", 1, 3, 3, 65, 129, 64, false, 0, E::kFloat16}};
-  for (const Case& c : cases)
+  const int n = std::getenv("RINGLAB_CUDA_TEST_SMALL") ? 1 : 4;  // compute-sanitizer runs: the first case only
+  for (int i = 0; i < n; ++i)
     for (bool accumulate : {false, true})
-      CheckBackwardInsideBuffers([&](const BackwardParams& p) { return Launch(p); }, Tag(), rng_, c, accumulate);
+      CheckBackwardInsideBuffers([&](const BackwardParams& p) { return Launch(p); }, Tag(), rng_, cases[i], accumulate);
 }
 
 // LaunchBackward (the dispatcher, whatever RINGLAB_BWD_KERNEL says) on one case: overwrite mode, poisoned dk/dv.
