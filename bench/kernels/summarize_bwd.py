@@ -8,23 +8,13 @@ Reads WORKDIR/ours_<tag>_<bwd>.json (ringlab_attention_bench records) and WORKDI
 sdpa records). Writes OUTDIR/ours.json, OUTDIR/peer.json (every record, the run's tag added) and OUTDIR/summary.md.
 Backward alone = forward+backward time - forward time (it includes the delta preprocess and zeroing dQ), counted as
 2.5 x the forward FLOPs, as the peer counts forward+backward = 3.5 x forward."""
-import glob
 import json
 import os
 import statistics
 import sys
 
-
-def load(pattern):
-    rows = []
-    for path in sorted(glob.glob(pattern)):
-        tag = os.path.basename(path)[:-5]
-        try:
-            with open(path) as f:
-                rows += [dict(r, run=tag) for r in json.load(f)]
-        except (OSError, ValueError) as ex:
-            print(f"summarize_bwd: skipping {path}: {ex}", file=sys.stderr)
-    return rows
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from summarize_ab import load  # noqa: E402  (the same record loader)
 
 
 def main(work, out, commit):
