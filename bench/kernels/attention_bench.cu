@@ -8,7 +8,8 @@
 //
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
-//                                [--bwd-kernel wgmma|mma] (backward: LaunchBackwardWgmma (default, H100) or Mma)
+//                                [--bwd-kernel ws|wgmma|mma] (backward: LaunchBackwardWs, LaunchBackwardWgmma
+//                                (default) or Mma)
 //                                [--fwd-kernel ws|wgmma|mma] (forward: LaunchForwardWs, LaunchForwardWgmma
 //                                (default) or Mma). Head dim 256 (ws only): forward alone, no backward kernel takes it
 //                                [--no-backward] (forward only: fwd+bwd columns 0, for quick A/B runs)
@@ -164,8 +165,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--bwd-kernel") {
       bwd_kernel = next();
-      if (bwd_kernel != "mma" && bwd_kernel != "wgmma") {
-        std::fprintf(stderr, "--bwd-kernel must be wgmma or mma\n");
+      if (bwd_kernel != "ws" && bwd_kernel != "wgmma" && bwd_kernel != "mma") {
+        std::fprintf(stderr, "--bwd-kernel must be ws, wgmma or mma\n");
         return 2;
       }
     } else {
@@ -283,7 +284,9 @@ int main(int argc, char** argv) {
           Check(launch_fwd(), "LaunchForward");
           Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
           RINGLAB_CUDA_CHECK(cudaMemsetAsync(dq, 0, elems * 4));
-          Check(bwd_kernel == "wgmma" ? LaunchBackwardWgmma(bp, nullptr) : LaunchBackwardMma(bp, nullptr),
+          Check(bwd_kernel == "ws"      ? LaunchBackwardWs(bp, nullptr)
+                : bwd_kernel == "wgmma" ? LaunchBackwardWgmma(bp, nullptr)
+                                        : LaunchBackwardMma(bp, nullptr),
                 "LaunchBackward");
         };
         const double t_f = TimeMs(fwd, iters);

@@ -26,6 +26,26 @@ ForwardKernel ForwardKernelChoice() {
   return choice;
 }
 
+enum class BackwardKernel { kWs, kWgmma, kMma };
+
+// The Hopper backward taken when RINGLAB_BWD_KERNEL is unset. One line to flip to kWs once the warp-specialized
+// backward has passed its tests and benchmarks on an H100.
+constexpr BackwardKernel kDefaultBackwardKernel = BackwardKernel::kWgmma;
+
+// RINGLAB_BWD_KERNEL=ws|wgmma|mma (mma also as "v5" or "5", its former names), read once; unset (or anything else)
+// means kDefaultBackwardKernel.
+BackwardKernel BackwardKernelChoice() {
+  static const BackwardKernel choice = [] {
+    const char* e = std::getenv("RINGLAB_BWD_KERNEL");
+    if (e == nullptr) return kDefaultBackwardKernel;
+    if (std::strcmp(e, "mma") == 0 || std::strcmp(e, "v5") == 0 || std::strcmp(e, "5") == 0) return BackwardKernel::kMma;
+    if (std::strcmp(e, "wgmma") == 0) return BackwardKernel::kWgmma;
+    if (std::strcmp(e, "ws") == 0) return BackwardKernel::kWs;
+    return kDefaultBackwardKernel;
+  }();
+  return choice;
+}
+
 }  // namespace
 
 Status LaunchForward(const ForwardParams& p, void* stream) {
@@ -44,14 +64,16 @@ Status LaunchForward(const ForwardParams& p, void* stream) {
 }
 
 Status LaunchBackward(const BackwardParams& p, void* stream) {
-  // On compute capability 9.0 the wgmma kernel; elsewhere mma (mma.sync, 2-D warp layout). RINGLAB_BWD_KERNEL=mma
-  // selects the mma kernel everywhere for comparisons ("v5", its former name, too); wgmma, the default, runs only
-  // where it can. Read once.
-  static const bool force_mma = [] {
-    const char* e = std::getenv("RINGLAB_BWD_KERNEL");
-    return e != nullptr && (std::strcmp(e, "mma") == 0 || std::strcmp(e, "v5") == 0 || std::strcmp(e, "5") == 0);
-  }();
-  if (!force_mma && DeviceIsSm90()) return LaunchBackwardWgmma(p, stream);
+  // As LaunchForward: the Hopper kernels on compute capability 9.0, mma elsewhere; the warp-specialized kernel hands
+  // operands its tensor maps cannot describe to the wgmma kernel.
+  const BackwardKernel kernel = BackwardKernelChoice();
+  if (kernel != BackwardKernel::kMma && DeviceIsSm90()) {
+    if (kernel == BackwardKernel::kWs) {
+      Status st = LaunchBackwardWs(p, stream);
+      if (!st.IsUnavailable()) return st;
+    }
+    return LaunchBackwardWgmma(p, stream);
+  }
   return LaunchBackwardMma(p, stream);
 }
 

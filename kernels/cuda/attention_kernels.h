@@ -104,10 +104,16 @@ Status LaunchForwardWgmma(const ForwardParams& params, void* stream);
 Status LaunchForwardMma(const ForwardParams& params, void* stream);
 Status LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
 Status LaunchBackward(const BackwardParams& params, void* stream);
-// The backward kernels behind LaunchBackward: wgmma (attention_backward_wgmma.cu, Hopper warpgroup MMA, sm_90a only,
-// the default on compute capability 9.0) and mma (attention_backward_mma.cu, mma.sync with FlashAttention-2's 2-D warp
-// layout, the default elsewhere). RINGLAB_BWD_KERNEL=mma|wgmma selects one (read once per process). Same semantics;
-// tests and benchmarks call them directly.
+// The backward kernels behind LaunchBackward, same semantics, tests and benchmarks call each:
+//   ws    (attention_backward_ws.cu): TMA producer warpgroup, two consumer warpgroups with dK/dV in registers
+//         (FlashAttention-3's recipe); sm_90a only. Returns Status::Unavailable where TMA cannot describe the
+//         operands (LaunchBackward then takes wgmma) or the GPU is not compute capability 9.0;
+//   wgmma (attention_backward_wgmma.cu): Hopper warpgroup MMA with cp.async loads, sm_90a only;
+//   mma   (attention_backward_mma.cu): mma.sync with FlashAttention-2's 2-D warp layout, any sm_80+ GPU.
+// On compute capability 9.0 LaunchBackward takes the default of attention_dispatch.cc (kDefaultBackwardKernel),
+// elsewhere mma; RINGLAB_BWD_KERNEL=ws|wgmma|mma overrides (read once per process; a Hopper kernel asked for on
+// another GPU falls back to mma).
+Status LaunchBackwardWs(const BackwardParams& params, void* stream);
 Status LaunchBackwardWgmma(const BackwardParams& params, void* stream);
 Status LaunchBackwardMma(const BackwardParams& params, void* stream);
 

@@ -84,6 +84,29 @@ struct BackwardWgmma {
   }
 };
 
+// Backward, warp-specialized (attention_backward_ws.cu): a producer warpgroup (one thread issues TMA loads of Q and
+// dO, one warp copies lse and delta) and two consumer warpgroups owning 64 keys each of the CTA's 128 (K, V
+// resident), walking 64-row query tiles through kStages-deep rings; dS^T double-buffered in shared memory for dQ.
+struct BackwardWs {
+  static constexpr int kBlockN = 128;  // keys per CTA, 64 per consumer warpgroup
+  static constexpr int kBlockM = 64;   // query rows per iteration
+  static constexpr int kThreads = 384;  // warpgroup 0 produces, 1 and 2 consume
+  static constexpr int kConsumerThreads = 256;
+  static constexpr int kProducerRegisters = 24;  // setmaxnreg: 128 x 24 + 256 x 240 = 64512 <= 65536
+  static constexpr int kConsumerRegisters = 240;
+  template <int D>
+  static constexpr int Stages() {
+    return D == 64 ? 3 : 2;
+  }
+  template <int D>
+  static constexpr int SmemBytes() {
+    // K, V [BN][D]; Q, dO [stages][BM][D]; dS^T [2][BN][BM]; lse2, delta [stages][2][BM] float; + 1024 to align the
+    // tiles; + the mbarriers (K/V, and Q full, dO full, empty per slot).
+    return (2 * kBlockN * D + 2 * Stages<D>() * kBlockM * D + 2 * kBlockN * kBlockM) * 2 +
+           Stages<D>() * 2 * kBlockM * 4 + 1024 + (1 + 3 * Stages<D>()) * 8;
+  }
+};
+
 // Backward preprocess (attention_backward_prepare.cu): one warp per query row.
 struct BackwardPrepare {
   static constexpr int kWarps = 8;

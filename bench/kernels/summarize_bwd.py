@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Summary of bench/kernels/device_kernels_bwd.sh: one row per shape with the ws backward and the wgmma backward side
+by side (both after the ws forward) and the peer (PyTorch SDPA FLASH, CUDNN) from the same call.
+
+    python3 bench/kernels/summarize_bwd.py WORKDIR OUTDIR COMMIT
+
+Reads WORKDIR/ours_<tag>_<bwd>.json (ringlab_attention_bench records) and WORKDIR/peer_*.json (bench/peer/peer_bench.py
+sdpa records). Writes OUTDIR/ours.json, OUTDIR/peer.json (every record, the run's tag added) and OUTDIR/summary.md.
+Backward alone = forward+backward time - forward time (it includes the delta preprocess and zeroing dQ), counted as
+2.5 x the forward FLOPs, as the peer counts forward+backward = 3.5 x forward."""
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from summarize_ab import load  # noqa: E402  (the same record loader)
+
+
+def main(work, out, commit):
+    ours, peer = load(f"{work}/ours_*.json"), load(f"{work}/peer_*.json")
+    for name, rows in (("ours", ours), ("peer", peer)):
+        with open(f"{out}/{name}.json", "w") as f:
+            json.dump(rows, f, indent=1)
+
+    def key(r):
+        return (r["B"], r["H"], r["S"], r["D"], r["causal"])
+
+    runs = {}  # (shape, bwd kernel) -> records
+    for r in ours:
+        runs.setdefault((key(r), r["bwd_kernel"]), []).append(r)
+    peers = {(key(r), r["backend"]): r for r in peer if "error" not in r}
+
+    def mean(rs, field):
+        vals = [r[field] for r in rs if r.get(field)]
+        return statistics.mean(vals) if vals else 0.0
+
+    def bwd_tflops(rs):  # backward alone, from forward+backward minus forward
+        if not rs or not mean(rs, "fwdbwd_ms"):
+            return 0.0
+        ms = mean(rs, "fwdbwd_ms") - mean(rs, "fwd_ms")
+        return mean(rs, "fwd_tflops") * mean(rs, "fwd_ms") * 2.5 / ms if ms > 0 else 0.0
+
+    def ratio(a, b):
+        return f"{a / b:.2f}" if a and b else "-"
+
+    shapes = sorted({k for k, _ in runs}, key=lambda k: (k[0] * k[1] != 32, k[3], not k[4], k[2], k[0]))
+    card = ours[0]["gpu"] if ours else "?"
+    lines = ["# Attention backward, ws vs wgmma (both after the ws forward), vs PyTorch SDPA (same call)\n",
+             f"card: {card}, commit: {commit}, bf16, medians of the bench's iterations; TFLOP/s; ratios ours/peer; "
+             "fwd+bwd = ws forward + ws backward; bwd = fwd+bwd - fwd (incl. delta preprocess, dQ zeroing); "
+             "D256: forward only (no backward kernel takes it)\n",
+             "| B | H | S | D | mask | fwd TF | fwd+bwd TF (ws) | /FLASH | /CUDNN | fwd+bwd TF (wgmma) | /FLASH | "
+             "/CUDNN | bwd TF ws | bwd TF wgmma | ws/wgmma |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for k in shapes:
+        ws, wg = runs.get((k, "ws"), []), runs.get((k, "wgmma"), [])
+        fl, cu = peers.get((k, "FLASH_ATTENTION"), {}), peers.get((k, "CUDNN_ATTENTION"), {})
+        fb_ws, fb_wg = mean(ws, "fwdbwd_tflops"), mean(wg, "fwdbwd_tflops")
+        b_ws, b_wg = bwd_tflops(ws), bwd_tflops(wg)
+        lines.append(
+            f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {'causal' if k[4] else 'full'} | {mean(ws or wg, 'fwd_tflops'):.1f} | "
+            f"{fb_ws:.1f} | {ratio(fb_ws, fl.get('fwdbwd_tflops'))} | {ratio(fb_ws, cu.get('fwdbwd_tflops'))} | "
+            f"{fb_wg:.1f} | {ratio(fb_wg, fl.get('fwdbwd_tflops'))} | {ratio(fb_wg, cu.get('fwdbwd_tflops'))} | "
+            f"{b_ws:.1f} | {b_wg:.1f} | {ratio(b_ws, b_wg)} |")
+    with open(f"{out}/summary.md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit("usage: summarize_bwd.py WORKDIR OUTDIR COMMIT")
+    main(*sys.argv[1:])

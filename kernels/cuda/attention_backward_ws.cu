@@ -1,0 +1,433 @@
+// Backward attention on Hopper, warp-specialized on FlashAttention-3's recipe (compiled for sm_90a only).
+//
+// The grid runs over key tiles: a CTA of three warpgroups owns 128 keys of one kv head (K and V resident in shared
+// memory) and walks every query head of its GQA group and every 64-row query tile that can see those keys.
+//   - Warpgroup 0 is the producer, shrunk to 24 registers (setmaxnreg). Thread 0 loads K and V once and the Q and dO
+//     tiles into kStages-deep rings with TMA, each load completing on its slot's "Q full" / "dO full" mbarrier; warp
+//     1 copies the tile's lse (as base-2 lse2 = lse log2(e), +inf past the block's rows or where the row attends
+//     nothing) and delta into the slot and arrives on "Q full". Both wait on the slot's "empty" mbarrier first.
+//   - Warpgroups 1 and 2 are consumers with 240 registers; consumer w owns keys 64w .. 64w + 63 and keeps its dK and
+//     dV rows in registers over the whole walk. Per query tile:
+//       1. S^T = K_w Q^T is issued as soon as Q lands, dP^T = V_w dO^T once dO lands;
+//       2. P^T = exp2(S^T scale log2(e) - lse2) is computed while dP^T is still on the tensor cores, then
+//          dS^T = P^T (dP^T - delta); both become A fragments in registers and dS^T also goes to shared memory
+//          (double-buffered, so one barrier per tile suffices);
+//       3. dV_w += P^T dO and dK_w += dS^T Q (A from registers, dO and Q MN-major from the ring);
+//       4. after a named barrier (D = 128: both consumers' dS^T; D = 64: this warpgroup's), dQ += scale dS K on
+//          wgmma from shared memory: at D = 128 consumer w takes columns 64w .. 64w + 63 over all 128 keys, at D = 64
+//          all columns over its own keys; float32 dQ is added with red.global.add.v2.f32. Then the warpgroup frees
+//          the slot.
+//     The consumers meet only at that named barrier, so one's element-wise stage runs under the other's GEMMs.
+// Rows past the block's tokens read as zeros (TMA bounds) and get lse2 = +inf, so P = 0 there without a mask; keys
+// past the block end and the causal diagonal are masked in registers (MaskScores, the per-tile mask hook).
+// dK and dV rows belong to exactly one CTA: written (or, with accumulate_dkv, added) at the end without atomics.
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "kernels/cuda/attention_backward_common.cuh"
+#include "kernels/cuda/attention_checks.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/attention_tiles.h"
+#include "kernels/cuda/launch_common.h"
+#include "kernels/cuda/tma_common.cuh"
+#include "kernels/cuda/tma_descriptor.h"
+#include "kernels/cuda/wgmma_common.cuh"
+#include "kernels/cuda/wgmma_ops.cuh"
+
+namespace ringlab::cuda {
+namespace {
+
+using namespace detail;
+
+using Tiles = tiles::BackwardWs;
+constexpr int kBN = Tiles::kBlockN, kBM = Tiles::kBlockM;
+constexpr int kConsumerWarps = Tiles::kConsumerThreads / 32;  // arrivals that free a ring slot
+constexpr int kStatsLanes = 32;                               // warp 1 of the producer: lse and delta
+
+// Kernel parameters: the four tensor maps (read by TMA from the parameter space: __grid_constant__) and the arguments
+// the backward kernels share.
+struct BwdWsArgs {
+  CUtensorMap q_map, do_map, k_map, v_map;
+  BwdArgs a;
+};
+
+// Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), the row statistics, then
+// the mbarriers.
+template <int D>
+struct BwdWsSmem {
+  static constexpr int kStages = Tiles::Stages<D>();
+  static constexpr uint32_t kKvBytes = kBN * D * 2, kQBytes = kBM * D * 2, kDstBytes = kBN * kBM * 2;
+  static constexpr uint32_t kStatsBytes = 2 * kBM * 4;
+  uint32_t k, v, q0, do0, dst0, stats0, bars;
+
+  static __device__ BwdWsSmem At(uint32_t base) {
+    BwdWsSmem s;
+    s.k = (base + 1023u) & ~1023u;
+    s.v = s.k + kKvBytes;
+    s.q0 = s.v + kKvBytes;
+    s.do0 = s.q0 + kStages * kQBytes;
+    s.dst0 = s.do0 + kStages * kQBytes;
+    s.stats0 = s.dst0 + 2 * kDstBytes;
+    s.bars = s.stats0 + kStages * kStatsBytes;
+    return s;
+  }
+  __device__ uint32_t Q(int slot) const { return q0 + slot * kQBytes; }
+  __device__ uint32_t Do(int slot) const { return do0 + slot * kQBytes; }
+  __device__ uint32_t DsT(int buffer) const { return dst0 + buffer * kDstBytes; }
+  __device__ uint32_t Lse2(int slot) const { return stats0 + slot * kStatsBytes; }  // then delta, kBM floats each
+  __device__ uint32_t KvFull() const { return bars; }
+  __device__ uint32_t QFull(int slot) const { return bars + 8 * (1 + slot); }
+  __device__ uint32_t DoFull(int slot) const { return bars + 8 * (1 + kStages + slot); }
+  __device__ uint32_t Empty(int slot) const { return bars + 8 * (1 + 2 * kStages + slot); }
+};
+
+// Position in a ring of kStages slots: the slot and the parity of the round it is in.
+template <int kStages>
+struct RingPosition {
+  int slot = 0;
+  uint32_t phase = 0;
+  __device__ void Advance() {
+    if (++slot == kStages) {
+      slot = 0;
+      phase ^= 1u;
+    }
+  }
+};
+
+// The query tiles a CTA walks, in the order every role visits them (QueryTileWalk: the GQA group's heads, and in
+// each the tiles that can see the key block), as a cursor without divisions (the producer runs on 24 registers).
+// A per-tile skip (document or window masks) belongs in QueryTileWalk and here, so that all roles agree.
+// Token counts are below 2^31 (EncodeTileMap refuses more), so rows and tile counts fit in int.
+struct TileCursor {
+  int h, m0, m_first, m_end;
+  __device__ explicit TileCursor(const QueryTileWalk<kBM>& w)
+      : h(w.head0),
+        m0(static_cast<int>(w.first_tile * kBM)),
+        m_first(m0),
+        m_end(static_cast<int>((w.first_tile + w.per_head) * kBM)) {}
+  __device__ void Advance() {
+    m0 += kBM;
+    if (m0 >= m_end) {
+      m0 = m_first;
+      ++h;
+    }
+  }
+};
+
+// One SW128 tile of `rows` rows of head `head` from `map` = D / 64 boxes of 64 columns side by side.
+template <int D>
+__device__ __forceinline__ void LoadTile(const CUtensorMap* map, uint32_t dst, uint32_t bar, int rows, int64_t row0,
+                                         int head, int b) {
+#pragma unroll
+  for (int cb = 0; cb < D / 64; ++cb) TmaLoad4d(dst + cb * rows * 128, map, bar, cb * 64, static_cast<int>(row0), head, b);
+}
+
+// The producer's TMA thread: K and V once, then per query tile Q and dO into the ring once the consumers freed it.
+template <int D>
+__device__ __forceinline__ void ProduceTiles(const BwdWsArgs& args, const BwdWsSmem<D>& sm, const KeyBlock& blk,
+                                             const QueryTileWalk<kBM>& walk) {
+  using Smem = BwdWsSmem<D>;
+  MbarrierArriveExpectTx(sm.KvFull(), 2 * Smem::kKvBytes);
+  LoadTile<D>(&args.k_map, sm.k, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
+  LoadTile<D>(&args.v_map, sm.v, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
+  TileCursor tile(walk);
+  RingPosition<Smem::kStages> ring;
+  for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance()) {
+    MbarrierWait(sm.Empty(ring.slot), ring.phase ^ 1u);
+    MbarrierArriveExpectTx(sm.QFull(ring.slot), Smem::kQBytes);
+    LoadTile<D>(&args.q_map, sm.Q(ring.slot), sm.QFull(ring.slot), kBM, tile.m0, tile.h, blk.b);
+    MbarrierArriveExpectTx(sm.DoFull(ring.slot), Smem::kQBytes);
+    LoadTile<D>(&args.do_map, sm.Do(ring.slot), sm.DoFull(ring.slot), kBM, tile.m0, tile.h, blk.b);
+  }
+}
+
+__device__ __forceinline__ void StSharedF32(uint32_t addr, float v) {
+  asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(addr), "f"(v) : "memory");
+}
+__device__ __forceinline__ float2 LdSharedF32x2(uint32_t addr) {
+  float2 v;
+  asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(addr) : "memory");
+  return v;
+}
+
+// The producer's statistics warp: per query tile, lse2 (base-2 lse; +inf for rows past the block or attending
+// nothing, which makes their P zero) and delta (0 past the block) into the slot, then one arrival per lane on
+// "Q full" (release: the stores are visible to whoever waits on the phase).
+template <int D>
+__device__ __forceinline__ void ProduceRowStats(const BwdArgs& a, const BwdWsSmem<D>& sm, const KeyBlock& blk,
+                                                const QueryTileWalk<kBM>& walk, int lane) {
+  using Smem = BwdWsSmem<D>;
+  TileCursor tile(walk);
+  RingPosition<Smem::kStages> ring;
+  for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance()) {
+    const float* lse = a.lse + blk.b * a.ls.batch + tile.h * a.ls.head;
+    const float* delta = a.delta + blk.b * a.des.batch + tile.h * a.des.head;
+    MbarrierWait(sm.Empty(ring.slot), ring.phase ^ 1u);
+#pragma unroll
+    for (int i = 0; i < kBM / kStatsLanes; ++i) {
+      const int r = lane + i * kStatsLanes;
+      const int row = tile.m0 + r;
+      const bool ok = row < a.q_tokens;
+      StSharedF32(sm.Lse2(ring.slot) + r * 4, ok ? RowLse2(lse[row]) : INFINITY);
+      StSharedF32(sm.Lse2(ring.slot) + (kBM + r) * 4, ok ? delta[row] : 0.f);
+    }
+    MbarrierArrive(sm.QFull(ring.slot));
+  }
+}
+
+// The per-tile mask hook: zeroes this lane's P^T entries (rows = keys key_row, key_row + 8 of the CTA, columns =
+// the tile's queries) for keys past the block end and, causal, keys past a query's diagonal. A document or window
+// mask adds its conditions here (and its fully masked tiles to QueryTileWalk / TileCursor).
+template <int BM>
+__device__ __forceinline__ void MaskScores(float (&p)[BM / 8][4], const BwdArgs& a, int64_t n0, int64_t m0,
+                                           int key_row, int tq) {
+  const bool need_mask = (n0 + kBN > a.kv_tokens) || (a.causal && n0 + kBN - 1 > m0 + a.offset);
+  if (!need_mask) return;
+  const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, kBN);
+  const int diag = a.causal ? ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20) : (1 << 21);
+#pragma unroll
+  for (int ni = 0; ni < BM / 8; ++ni)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int c = ni * 8 + 2 * tq + (e & 1);
+      const int r = key_row + ((e >> 1) << 3);
+      if (r >= kv_lim || r > c + diag) p[ni][e] = 0.f;
+    }
+}
+
+// The mma A fragment (rows = keys, k = queries 16j .. 16j + 15) of k16 step j from accumulator columns 16j .. 16j + 15.
+template <typename T, int BM>
+__device__ __forceinline__ void PackAFragment(const float (&x)[BM / 8][4], int j, uint32_t (&frag)[4]) {
+  frag[0] = PackPair<T>(x[2 * j][0], x[2 * j][1]);
+  frag[1] = PackPair<T>(x[2 * j][2], x[2 * j][3]);
+  frag[2] = PackPair<T>(x[2 * j + 1][0], x[2 * j + 1][1]);
+  frag[3] = PackPair<T>(x[2 * j + 1][2], x[2 * j + 1][3]);
+}
+
+// acc (64 x D) += A (64 x 16 from registers) * rows [16 kk, 16 kk + 16) of an MN-major SW128 tile of kBM rows.
+template <typename T, int D>
+__device__ __forceinline__ void AccumulateFromRing(float (&acc)[D / 8][4], const uint32_t* frag, uint32_t tile, int kk) {
+  const uint64_t desc = MnMajorDescriptor<kBM>(tile, kk);
+  if constexpr (D == 128) {
+    WgmmaRS64x128<T, 1>(&acc[0][0], frag, desc, 1);
+  } else {
+    WgmmaRS64x64<T, 1>(&acc[0][0], frag, desc, 1);
+  }
+}
+
+// A consumer warpgroup (cw = 0 or 1): its 64 keys against every query tile of the walk, dK and dV in registers.
+template <typename T, int D>
+__device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D>& sm, const KeyBlock& blk,
+                                             const QueryTileWalk<kBM>& walk, int cw) {
+  using Smem = BwdWsSmem<D>;
+  const int tid = threadIdx.x & 127, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int key_row = cw * 64 + warp * 16 + g;  // this lane's first key in the CTA; the second is 8 further
+  // dQ split: D = 128, columns 64 cw .. over all keys (both consumers' dS^T: the barrier spans both); D = 64, all
+  // columns over this consumer's keys (its own dS^T: a warpgroup barrier).
+  constexpr int kQCols = 64;
+  constexpr int kKeySteps = D == 128 ? kBN / 16 : kBN / 32;
+  const int col_block = D == 128 ? cw : 0;
+  const int key_step0 = D == 128 ? 0 : cw * (kBN / 32);
+  const int ds_barrier = D == 128 ? 1 : 2 + cw;
+  const int ds_threads = D == 128 ? Tiles::kConsumerThreads : 128;
+
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
+
+  if (walk.total > 0) MbarrierWait(sm.KvFull(), 0);
+  TileCursor tile(walk);
+  RingPosition<Smem::kStages> ring;
+  for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance()) {
+    const uint32_t s_q = sm.Q(ring.slot), s_do = sm.Do(ring.slot), s_dst = sm.DsT(static_cast<int>(it & 1));
+    const uint32_t s_lse2 = sm.Lse2(ring.slot), s_delta = s_lse2 + kBM * 4;  // float [kBM] each
+
+    // ---- 1. S^T = K_w Q^T once Q (and the row statistics) landed; dP^T = V_w dO^T once dO landed.
+    float st[kBM / 8][4], dpt[kBM / 8][4];
+    MbarrierWait(sm.QFull(ring.slot), ring.phase);
+    PinAccumulators(st);
+    WgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks)
+      WgmmaSS64x64<T, 0, 0>(&st[0][0], KMajorDescriptor<kBN>(sm.k, cw * 64, ks), KMajorDescriptor<kBM>(s_q, 0, ks),
+                            ks > 0);
+    WgmmaCommit();
+    MbarrierWait(sm.DoFull(ring.slot), ring.phase);
+    PinAccumulators(dpt);
+    WgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks)
+      WgmmaSS64x64<T, 0, 0>(&dpt[0][0], KMajorDescriptor<kBN>(sm.v, cw * 64, ks), KMajorDescriptor<kBM>(s_do, 0, ks),
+                            ks > 0);
+    WgmmaCommit();
+
+    // ---- 2. P^T while dP^T runs, then dS^T; both packed as A fragments, dS^T also to shared memory.
+    WgmmaWait<1>();
+    PinAccumulators(st);
+#pragma unroll
+    for (int ni = 0; ni < kBM / 8; ++ni) {
+      const float2 lse2 = LdSharedF32x2(s_lse2 + (ni * 8 + 2 * tq) * 4);  // this lane's two query columns
+#pragma unroll
+      for (int e = 0; e < 4; ++e) st[ni][e] = exp2f(fmaf(st[ni][e], a.scale_log2, -(e & 1 ? lse2.y : lse2.x)));
+    }
+    MaskScores<kBM>(st, a, blk.n0, tile.m0, key_row, tq);
+    WgmmaWait<0>();
+    PinAccumulators(dpt);
+#pragma unroll
+    for (int ni = 0; ni < kBM / 8; ++ni) {
+      const float2 delta = LdSharedF32x2(s_delta + (ni * 8 + 2 * tq) * 4);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) dpt[ni][e] = st[ni][e] * (dpt[ni][e] - (e & 1 ? delta.y : delta.x));
+    }
+    uint32_t pa[kBM / 16][4], sa[kBM / 16][4];
+#pragma unroll
+    for (int j = 0; j < kBM / 16; ++j) {
+      PackAFragment<T, kBM>(st, j, pa[j]);
+      PackAFragment<T, kBM>(dpt, j, sa[j]);
+      // Row = key, 16-byte chunk 2j holds queries 16j .. 16j + 7, chunk 2j + 1 the next eight.
+      StShared32(s_dst + Sw128Chunk<kBN>(key_row, 2 * j) + tq * 4, sa[j][0]);
+      StShared32(s_dst + Sw128Chunk<kBN>(key_row + 8, 2 * j) + tq * 4, sa[j][1]);
+      StShared32(s_dst + Sw128Chunk<kBN>(key_row, 2 * j + 1) + tq * 4, sa[j][2]);
+      StShared32(s_dst + Sw128Chunk<kBN>(key_row + 8, 2 * j + 1) + tq * 4, sa[j][3]);
+    }
+
+    // ---- 3. dV_w += P^T dO, dK_w += dS^T Q, left running through the barrier and dQ.
+    PinAccumulators(dv);
+    PinAccumulators(dk);
+    WgmmaFence();
+#pragma unroll
+    for (int kk = 0; kk < kBM / 16; ++kk) {
+      AccumulateFromRing<T, D>(dv, pa[kk], s_do, kk);
+      AccumulateFromRing<T, D>(dk, sa[kk], s_q, kk);
+    }
+    WgmmaCommit();
+    FenceProxyAsyncShared();  // this thread's dS^T stores, visible to the dQ wgmma
+    NamedBarrierSync(ds_barrier, ds_threads);
+
+    // ---- 4. dQ += scale dS K: 64 queries x 64 columns; then the slot is free.
+    float dq[kQCols / 8][4];
+    PinAccumulators(dq);
+    WgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < kKeySteps; ++ks)
+      WgmmaSS64x64<T, 1, 1>(&dq[0][0], MnMajorDescriptor<kBN>(s_dst, key_step0 + ks),
+                            MnMajorDescriptor<kBN>(sm.k + col_block * (kBN * 128), key_step0 + ks), ks > 0);
+    WgmmaCommit();
+    WgmmaWait<0>();  // dQ, and step 3's dV/dK: Q and dO are no longer read
+    PinAccumulators(dq);
+    PinAccumulators(dv);
+    PinAccumulators(dk);
+    if (lane == 0) MbarrierArrive(sm.Empty(ring.slot));
+
+    float* dqp = a.dq + blk.b * a.dqs.batch + tile.h * a.dqs.head;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = tile.m0 + warp * 16 + g + 8 * r;
+      if (row < a.q_tokens) {
+#pragma unroll
+        for (int i = 0; i < kQCols / 8; ++i)
+          RedAddF32x2(dqp + row * D + col_block * kQCols + i * 8 + 2 * tq, dq[i][2 * r] * a.scale,
+                      dq[i][2 * r + 1] * a.scale);
+      }
+    }
+  }
+
+  float* dkp = a.dk + blk.b * a.dks.batch + blk.hk * a.dks.head;
+  float* dvp = a.dv + blk.b * a.dvs.batch + blk.hk * a.dvs.head;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = blk.n0 + key_row + 8 * r;
+    if (n >= a.kv_tokens) continue;
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i)
+      StoreDkDvPair(a, dkp, dvp, n, i * 8 + 2 * tq, D, dk[i][2 * r], dk[i][2 * r + 1], dv[i][2 * r], dv[i][2 * r + 1]);
+  }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __grid_constant__ BwdWsArgs args) {
+  using Smem = BwdWsSmem<D>;
+  extern __shared__ __align__(1024) uint8_t smem[];
+  const int wg = threadIdx.x >> 7;
+  if (threadIdx.x == 0) {
+    const Smem sm = Smem::At(SmemAddr(smem));
+    MbarrierInit(sm.KvFull(), 1);
+#pragma unroll
+    for (int slot = 0; slot < Smem::kStages; ++slot) {
+      MbarrierInit(sm.QFull(slot), 1 + kStatsLanes);  // TMA thread's expect_tx + the statistics warp's lanes
+      MbarrierInit(sm.DoFull(slot), 1);
+      MbarrierInit(sm.Empty(slot), kConsumerWarps);
+    }
+    FenceBarrierInit();
+  }
+  __syncthreads();  // the only CTA-wide barrier: after it the roles meet only through mbarriers
+
+  // Each role derives its key block, walk and shared-memory plan after its register re-split, so nothing stays live
+  // across setmaxnreg (the producer's 24 registers would spill it).
+  if (wg == 0) {
+    SetMaxRegistersDecrease<Tiles::kProducerRegisters>();
+    const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0);
+    if (walk.total == 0) return;  // nothing loaded: the consumers write (or keep) dK, dV and exit
+    const Smem sm = Smem::At(SmemAddr(smem));
+    if (threadIdx.x == 0) {
+      TmaPrefetchDescriptor(&args.q_map);
+      TmaPrefetchDescriptor(&args.do_map);
+      TmaPrefetchDescriptor(&args.k_map);
+      TmaPrefetchDescriptor(&args.v_map);
+      ProduceTiles<D>(args, sm, blk, walk);
+    } else if (threadIdx.x >= 32 && threadIdx.x < 32 + kStatsLanes) {
+      ProduceRowStats<D>(args.a, sm, blk, walk, threadIdx.x - 32);
+    }
+  } else {
+    SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
+    const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0);
+    ConsumeTiles<T, D>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
+  }
+}
+
+// The tensor map of a [batch][heads][tokens][D] operand read in tiles of `rows` tokens.
+TileMapSpec MapSpec(const void* base, const BlockShape& s, int heads, int64_t tokens, const TensorStrides& strides,
+                    int rows) {
+  return TileMapSpec{base, s.batch, heads, tokens, s.head_dim, strides, rows, s.element};
+}
+
+template <typename T, int D>
+Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
+  const BlockShape& s = p.shape;
+  BwdWsArgs args;
+  args.a = MakeBwdArgs(p);
+  const TileMapSpec k = MapSpec(p.k, s, s.kv_heads, s.kv_tokens, p.k_strides, kBN);
+  RINGLAB_RETURN_IF_ERROR(EncodeTileMap(k, &args.k_map));
+  RINGLAB_RETURN_IF_ERROR(EncodeTileMap(MapSpec(p.v, s, s.kv_heads, s.kv_tokens, p.v_strides, kBN), &args.v_map));
+  if (s.q_tokens > 0) {
+    RINGLAB_RETURN_IF_ERROR(EncodeTileMap(MapSpec(p.q, s, s.heads, s.q_tokens, p.q_strides, kBM), &args.q_map));
+    RINGLAB_RETURN_IF_ERROR(EncodeTileMap(MapSpec(p.dout, s, s.heads, s.q_tokens, p.dout_strides, kBM), &args.do_map));
+  } else {  // no query tile is ever loaded (q and dout may be null): any valid map will do
+    args.q_map = args.do_map = args.k_map;
+  }
+  return LaunchTiled<Tiles, T, D>(&BackwardWsKernel<T, D>, TileGrid(s.kv_tokens, kBN, s.batch * s.kv_heads), stream,
+                                  args);
+}
+
+}  // namespace
+
+Status LaunchBackwardWs(const BackwardParams& p, void* stream) {
+  RINGLAB_RETURN_IF_ERROR(CheckBackwardParams(p));
+  const BlockShape& s = p.shape;
+  if (s.kv_tokens == 0) return Status::Ok();
+  if (!DeviceIsSm90())
+    return Status::Unavailable("LaunchBackwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");
+  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+    return LaunchBwdWs<decltype(t), decltype(d)::value>(p, static_cast<cudaStream_t>(stream));
+  });
+}
+
+}  // namespace ringlab::cuda
