@@ -323,6 +323,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     PinAccumulators(dq);
     PinAccumulators(dv);
     PinAccumulators(dk);
+    __syncwarp();  // every lane's lse/delta reads of the slot are ordered before lane 0 releases it to the producer
     if (lane == 0) MbarrierArrive(sm.Empty(ring.slot));
 
     float* dqp = a.dq + blk.b * a.dqs.batch + tile.h * a.dqs.head;

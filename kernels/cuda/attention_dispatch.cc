@@ -30,7 +30,7 @@ enum class BackwardKernel { kWs, kWgmma, kMma };
 
 // The Hopper backward taken when RINGLAB_BWD_KERNEL is unset. One line to flip to kWs once the warp-specialized
 // backward has passed its tests and benchmarks on an H100.
-constexpr BackwardKernel kDefaultBackwardKernel = BackwardKernel::kWgmma;
+constexpr BackwardKernel kDefaultBackwardKernel = BackwardKernel::kWs;
 
 // RINGLAB_BWD_KERNEL=ws|wgmma|mma (mma also as "v5" or "5", its former names), read once; unset (or anything else)
 // means kDefaultBackwardKernel.

@@ -216,6 +216,7 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
   auto take_turn = [&] { NamedBarrierSync(1 + cw, Tiles::kConsumerThreads); };
   auto pass_turn = [&] { NamedBarrierArrive(2 - cw, Tiles::kConsumerThreads); };
   auto free_slot = [&](uint32_t empty_bar) {
+    __syncwarp();  // the warp's reads of the slot are ordered before lane 0 releases it to the producer
     if (lane == 0) MbarrierArrive(empty_bar);
   };
   auto issue_s = [&](int j) {
