@@ -57,7 +57,7 @@ print(cfg)
 # ## Step time and per-rank compute, communication and idle
 #
 # core's run summary of each trace (`ringlab.summarize_trace` for the real ones, the simulator's own for the
-# simulated): compute = the compute stream busy, comm = the comm stream busy, both = both busy, idle = neither, up to
+# simulated): compute = the compute stream busy, comm = the comm stream busy, overlap = both busy, idle = neither, up to
 # the slowest rank's end. The real step time here is the traced iteration's (`ringlab run --trace`).
 
 # %%
@@ -73,8 +73,8 @@ for ax, ps in zip(axes, ("forward", "backward")):
     for j, src in enumerate(("real", "sim")):
         pr = ringlab.per_rank(summ[(src, ps)])
         x = np.arange(len(pr)) * 3 + j
-        ax.bar(x, pr.both_us / 1e3, color="C2", label="compute under comm" if j == 0 else None)
-        ax.bar(x, (pr.compute_us - pr.both_us) / 1e3, bottom=pr.both_us / 1e3, color="C0",
+        ax.bar(x, pr.overlap_us / 1e3, color="C2", label="compute under comm" if j == 0 else None)
+        ax.bar(x, (pr.compute_us - pr.overlap_us) / 1e3, bottom=pr.overlap_us / 1e3, color="C0",
                label="compute only" if j == 0 else None)
         ax.bar(x, pr.comm_exposed_us / 1e3, bottom=pr.compute_us / 1e3, color="C3",
                label="exposed comm" if j == 0 else None)

@@ -15,12 +15,15 @@ _FLAGS = {
 }
 
 
-def cli_flags(fields: Mapping[str, Any]) -> list[str]:
+def cli_flags(fields: Mapping[str, Any], command: str = "schedule") -> list[str]:
     """The `ringlab` common flags for keyword fields (Config's names; booleans become --causal/--no-causal,
-    --unfused-merge, --pack-kv). Fields left out keep the CLI's defaults."""
+    --unfused-merge, --pack-kv). Fields left out keep the CLI's defaults. `command` "sim" or "sweep" spells the
+    Ulysses placement --ulysses-placement (their --placement places ranks on GPUs)."""
     flags: list[str] = []
     for name, value in fields.items():
-        if name in _FLAGS:
+        if name == "placement" and command in ("sim", "sweep"):
+            flags += ["--ulysses-placement", str(value)]
+        elif name in _FLAGS:
             flags += [_FLAGS[name], str(value)]
         elif name == "causal":
             flags.append("--causal" if value else "--no-causal")
@@ -68,9 +71,10 @@ class Config:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         object.__setattr__(self, "_schedules", tuple(_core.configs_from_flags(self.cli_flags())))
 
-    def cli_flags(self) -> list[str]:
-        """The `ringlab` flags of this configuration (sim and sweep spell --placement --ulysses-placement)."""
-        return cli_flags({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+    def cli_flags(self, command: str = "schedule") -> list[str]:
+        """The `ringlab COMMAND` flags of this configuration (for "sim" and "sweep" the Ulysses placement is
+        --ulysses-placement)."""
+        return cli_flags({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, command)
 
     def schedules(self) -> tuple[Any, ...]:
         """One validated C++ ScheduleConfig per (method, pass) selected, allgather before alltoall, forward first."""
@@ -100,7 +104,6 @@ class Config:
                    dim=p["head_dim"], seq=p["seq"], causal=p["causal"], dtype=p["dtype"], method=meta["method"],
                    sharding=meta["sharding"], pass_=meta["pass"], unfused_merge=not v.get("fused_merge", True),
                    pack_kv=v.get("pack_kv", False), ulysses=meta.get("ulysses", 1),
-                   ring=meta.get("ring", 0) if meta.get("ulysses", 1) > 1 else 0,
                    placement=meta.get("placement", "consecutive"))
 
     def to_dicts(self) -> list[dict[str, Any]]:

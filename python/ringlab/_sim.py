@@ -91,6 +91,10 @@ def simulate(cfg: Config, profile: str = DEFAULT_PROFILE, *, nodes: int | None =
     return Simulation(json.loads(text), frames)
 
 
+# The CLI's sweep columns before the configuration's (sim/sweep.cc SweepCsv).
+_SWEEP_COLUMNS = ["world", "seq", "method", "pass", "step_ms", "compute_ms", "exposed_comm_ms", "overlap_fraction",
+                  "tflops_per_gpu", "mfu", "load_imbalance", "peak_memory_gib", "memory_capacity_gib", "over_capacity",
+                  "extrapolated_share", "extrapolated_dims", "ops", "profile", "topology"]
 _GRID_LISTS = {"world": "worlds", "seq": "seqs", "method": "methods", "pass_": "passes"}
 
 
@@ -144,7 +148,7 @@ def sweep(grid: Mapping[str, Any], jobs: int | None = None, *, profile: str = DE
             config = r.pop("config", None) or {}
             r.setdefault("error", "")
             error = r.pop("error")
-            rows.append({**r, **_flatten_config(config, r), "error": error})
+            rows.append({**{k: r[k] for k in _SWEEP_COLUMNS}, **_flatten_config(config, r), "error": error})
     return pd.DataFrame(rows)
 
 

@@ -91,9 +91,9 @@ def summarize_trace(path: str | os.PathLike[str], peak_tflops: float = 0.0) -> d
 
 
 def per_rank(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """The `ranks` of a run summary (summarize_trace, or a simulate() run) as a frame, with exposed comm."""
+    """The `ranks` of a run summary (summarize_trace, or a simulate(per_rank=True) run) as a frame: compute_us,
+    comm_us, overlap_us (both streams busy), idle_us, flops, and comm_exposed_us (comm not under compute)."""
     df = pd.DataFrame(summary["ranks"])
     df.index.name = "rank"
-    if "comm_us" in df and "both_us" in df:
-        df["comm_exposed_us"] = df["comm_us"] - df["both_us"]
+    df["comm_exposed_us"] = df["comm_us"] - df["overlap_us"]  # comm not under compute
     return df

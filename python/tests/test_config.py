@@ -11,7 +11,7 @@ BAD = [
     ({"heads": 32, "kv_heads": 5}, ["--heads", "32", "--kv-heads", "5"]),
     ({"method": "ring"}, ["--method", "ring"]),
     ({"pass_": "sideways"}, ["--pass", "sideways"]),
-    ({"sharding": "zigzag"}, ["--sharding", "zigzag"]),
+    ({"sharding": "striped"}, ["--sharding", "striped"]),
     ({"dtype": "int8"}, ["--dtype", "int8"]),
     ({"ulysses": 3}, ["--ulysses", "3"]),
     ({"placement": "diagonal", "ulysses": 2}, ["--placement", "diagonal", "--ulysses", "2"]),

@@ -26,8 +26,7 @@ def without_wall(x):
 ])
 def test_simulate_equals_cli(cli_json, kwargs, profile):
     cfg = ringlab.Config(**kwargs)
-    flags = [f.replace("--placement", "--ulysses-placement") for f in cfg.cli_flags()]
-    expected = cli_json("sim", *flags, "--profile", profile, "--per-rank")
+    expected = cli_json("sim", *cfg.cli_flags("sim"), "--profile", profile, "--per-rank")
     got = ringlab.simulate(cfg, profile, per_rank=True)
     assert without_wall(got.data) == without_wall(expected)
     assert got.summary["step_time_us"].tolist() == [r["step_time_us"] for r in expected["runs"]]
@@ -41,7 +40,8 @@ def test_simulate_trace_and_step_time():
     assert list(tr.columns) == ringlab.TRACE_COLUMNS
     assert set(tr["rank"]) == {0, 1, 2, 3} and tr.attrs["ringlab"]["source"] == "sim"
     fwd = sim.runs[0]["step_time_us"]
-    assert (tr.ts_us + tr.dur_us).max() - tr.ts_us.min() == pytest.approx(fwd, rel=1e-9)
+    assert (tr.ts_us + tr.dur_us).max() == pytest.approx(fwd, rel=0.02)
+    assert len(tr) == len(ringlab.schedule(cfg.replace(pass_="forward")))  # every op of every rank, once
     assert sim.step_time_us == pytest.approx(sim.data["forward_plus_backward"]["alltoall"]["step_time_us"])
     ranks = ringlab.simulate(cfg.replace(pass_="forward"), "h100_sxm", trace=[1, 3]).trace
     assert set(ranks["rank"]) == {1, 3}
@@ -50,7 +50,7 @@ def test_simulate_trace_and_step_time():
 def test_simulate_errors_equal_cli(cli):
     cfg = ringlab.Config(world=4, seq=16384)
     for kwargs, flags in [({"nodes": 0}, ["--nodes", "0"]), ({"placement": "random"}, ["--placement", "random"]),
-                          ({"gpus_per_node": -1}, ["--gpus-per-node", "-1"])]:
+                          ({"gpus_per_node": 0}, ["--gpus-per-node", "0"])]:
         code, _, err = cli("sim", "--world", "4", "--seq", "16384", *flags)
         assert code == 2
         with pytest.raises(ValueError) as e:
@@ -71,14 +71,15 @@ def test_sweep_equals_cli(cli):
     expected = pd.read_csv(io.StringIO(out), keep_default_na=False)
     assert len(df) == len(expected) == 24
     assert list(df.columns) == list(expected.columns)
+    decimals = {"tflops_per_gpu": 3, "peak_memory_gib": 4, "memory_capacity_gib": 1, "extrapolated_share": 4}
+    as_bit = {"true": "1", "false": "0"}
     for col in expected.columns:
-        if col == "wall_s":
-            continue
         a, b = df[col].tolist(), expected[col].tolist()
-        if pd.api.types.is_float_dtype(expected[col]):
-            assert a == pytest.approx(b, rel=1e-5, abs=1e-6), col  # the CSV prints 6 decimals
+        if pd.api.types.is_float_dtype(expected[col]):  # the CSV prints a fixed number of decimals
+            assert a == pytest.approx(b, rel=0, abs=0.51 * 10 ** -decimals.get(col, 6)), col
         else:
-            assert [str(x).lower() for x in a] == [str(x).lower() for x in b], col
+            norm = [[as_bit.get(str(x).lower(), str(x)) for x in v] for v in (a, b)]
+            assert norm[0] == norm[1], col
 
 
 def test_sweep_product_over_other_fields():
