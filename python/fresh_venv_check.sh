@@ -10,7 +10,10 @@ work="${1:-$(mktemp -d)}"
 t0=$SECONDS
 git clone -q --no-local . "$work/ringlab"
 python3 -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$work/ringlab"
+if command -v ccache > /dev/null 2>&1; then  # as scripts/build.sh: compiles keyed relative to the clone
+  export CCACHE_BASEDIR="$work/ringlab" CCACHE_NOHASHDIR=1 CMAKE_ARGS="-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+fi
+(cd "$work/ringlab" && "$work/venv/bin/python" -m pip install -q --disable-pip-version-check .)
 t1=$SECONDS
 cd "$work"  # away from the clone: the installed package, not the source folder, is imported
 "$work/venv/bin/python" - <<'PY'

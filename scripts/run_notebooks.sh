@@ -45,7 +45,8 @@ else
   export RINGLAB_NB_FIGDIR="$outdir/figures"
 fi
 mkdir -p "$RINGLAB_NB_FIGDIR"
-export MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+# No MPLBACKEND=Agg: the kernel's inline backend embeds every figure in the executed notebook.
+export PYDEVD_DISABLE_FILE_VALIDATION=1
 
 # Prints the first code cell's COMMANDS list, one command per line, with build/apps/ringlab replaced by RINGLAB_BIN.
 commands_of() {

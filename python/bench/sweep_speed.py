@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times a 1,000-point sweep through the Python package against the same sweep through the CLI.
 
-    RINGLAB_BIN=build/apps/ringlab .venv/bin/python python/bench_sweep.py [--repeats 3] [--jobs 2]
+    RINGLAB_BIN=build/apps/ringlab .venv/bin/python python/bench/sweep_speed.py [--repeats 3] [--jobs 2]
 
 Both run the simulator's RunSweep on `jobs` threads; the CLI writes its JSON to a file (parsed by nobody), the
 package returns a pandas frame. Prints the best of `repeats` for each, alternating the two, and their ratio.
@@ -15,7 +15,7 @@ import time
 
 import ringlab
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 # 5 worlds x 50 sequence lengths x 2 methods x 2 passes = 1,000 points.
 WORLDS = [2, 4, 8, 16, 32]
 SEQS = [4096 * k for k in range(1, 51)]
