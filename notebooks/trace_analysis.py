@@ -2,7 +2,7 @@
 # # Trace analysis: the newest real 4xH100 traces against the simulator at the same configuration
 #
 # Reads the **newest** real GPU traces committed in `bench/results/grids/` (`ringlab run --trace` on 4x H100; the
-# grid whose traces were measured last, by their timestamps) and simulates the **same configuration** with the
+# grid measured last, by the GPU clock log each grid carries) and simulates the **same configuration** with the
 # calibrated profile (`h100_sxm_calibrated`), through the `ringlab` Python package: `ringlab.load_trace` reads both
 # as frames, `ringlab.summarize_trace` gives core's per-rank numbers (core/metrics.h, what `ringlab sim` prints), and
 # `ringlab.simulate` runs the simulator in-process. Shown: per-rank compute / communication / idle, op durations by
@@ -37,11 +37,19 @@ subprocess.run(["bash", "bench/results/grids/unpack.sh"], check=True, cwd=ROOT, 
 # One trace per run and pass (<point>.<method>[.backward].json); the per-iteration traces (.iter<k>) are left out.
 runs = [p for p in (ROOT / "out/grids").glob("*/w*_s*.json")
         if ".iter" not in p.name and not p.name.endswith(".summary.json")]
-newest_grid = max({p.parent for p in runs}, key=lambda g: max(q.stat().st_mtime for q in g.glob("w*.json")))
-print("grids with real traces:", sorted({p.parent.name for p in runs}), "-> newest:", newest_grid.name)
+# When a grid was measured: the first timestamp of its clocks.csv (nvidia-smi during the run; the archives' file
+# times are their packing time, the same for every grid).
+def measured_at(grid):
+    return pd.read_csv(grid / "clocks.csv", skipinitialspace=True)["timestamp"].min()
 
-# The configuration: the largest point of the newest grid (W=4, S=262144, H=32, Hkv=8, D=128), ring (alltoall).
-POINT = "w4_s262144_h32_k8_d128"
+
+grids = {p.parent for p in runs if (p.parent / "clocks.csv").exists()}
+newest_grid = max(grids, key=measured_at)
+print("grids with real traces:", {g.name: measured_at(g) for g in sorted(grids)}, "-> newest:", newest_grid.name)
+
+# The configuration: the newest grid's largest W=4 point with Llama-3-8B heads (H=32, Hkv=8, D=128, S=65536; held out
+# from the calibration), ring (alltoall), forward and backward.
+POINT = "w4_s65536_h32_k8_d128"
 REAL = {"forward": newest_grid / f"{POINT}.alltoall.json", "backward": newest_grid / f"{POINT}.alltoall.backward.json"}
 real = {ps: ringlab.load_trace(p) for ps, p in REAL.items()}
 for ps, df in real.items():
@@ -95,20 +103,23 @@ fig.savefig(FIG / "trace_per_rank.png")
 pairs = [(f"{src} {ps}", df) for ps in REAL for src, df in (("real", real[ps]), ("sim", simulated[ps]))]
 kinds = [k for k in ("attend", "send", "recv", "merge", "copy", "prepare")
          if any((df.kind == k).any() for _, df in pairs)]
-fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.4), squeeze=False)
+fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.6), squeeze=False)
 for ax, k in zip(axes[0], kinds):
     durs = [(name, df.dur_us[df.kind == k]) for name, df in pairs]
     allv = pd.concat([d for _, d in durs])
-    bins = np.logspace(np.log10(max(allv.min(), 1e-2)), np.log10(allv.max() * 1.01), 30)
+    lo, hi = max(allv.min(), 1e-2), allv.max() * 1.01
+    wide = hi / lo > 10  # log bins only where durations span more than a decade (else the tick labels collide)
+    bins = np.logspace(np.log10(lo), np.log10(hi), 30) if wide else np.linspace(lo * 0.99, hi, 30)
     for i, (name, d) in enumerate(durs):
         if len(d):
             ax.hist(d, bins=bins, histtype="step", lw=1.6, label=name, color=f"C{i}")
-    ax.set_xscale("log")
+    if wide:
+        ax.set_xscale("log")
     ax.set_xlabel("duration (us)")
     ax.set_title(k)
 axes[0][0].set_ylabel("ops")
-axes[0][-1].legend(fontsize=7)
-fig.tight_layout()
+fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=4, fontsize=8)
+fig.tight_layout(rect=(0, 0, 1, 0.9))
 fig.savefig(FIG / "trace_op_histograms.png")
 pd.concat({name: df.groupby("kind", observed=True).dur_us.describe()[["count", "mean", "50%", "min", "max"]]
            for name, df in pairs}).round(1)

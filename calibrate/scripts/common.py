@@ -44,11 +44,12 @@ def config_of(meta):
 
 
 def schedule_ops(meta, ranks=None):
-    """{(rank, op id): {"kind", "block": {"q": [b, e], "kv": [b, e], "causal"}}} of the trace's schedule."""
+    """{(rank, op id): {"kind", "deps": [op ids], "block": {"q": [b, e], "kv": [b, e], "causal"}}} of the trace's
+    schedule (the fields of `ringlab schedule --json` the scripts read)."""
     df = ringlab.schedule(config_of(meta), ranks=ranks)
     ops = {}
     for row in df.itertuples(index=False):
-        op = {"kind": row.kind}
+        op = {"kind": row.kind, "deps": [int(d) for d in row.deps.split(",") if d]}
         if row.q_begin >= 0:
             op["block"] = {"q": [row.q_begin, row.q_end], "kv": [row.kv_begin, row.kv_end], "causal": row.causal}
         ops[(row.rank, row.id)] = op
