@@ -63,17 +63,8 @@ TARGET_MEDIAN, TARGET_WORST = 0.03, 0.08  # the issue's goal for held-out step-t
 
 import glob, json, os, pathlib, subprocess
 
-def repo_root():
-    p = pathlib.Path.cwd().resolve()
-    for q in [p, *p.parents]:
-        if (q / "core" / "trace.h").exists() and (q / "notebooks").is_dir():
-            return q
-    raise RuntimeError("run this notebook inside the ringlab repository")
-
-ROOT = repo_root()
+from nbsetup import FIG, ROOT  # repository root, figure folder
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
-FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
-FIG.mkdir(parents=True, exist_ok=True)
 subprocess.run(["bash", "bench/results/grids/unpack.sh"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 HAVE_REAL = all(glob.glob(str(ROOT / g / "*.all*.json")) for g in (GRID, REPEAT))
 

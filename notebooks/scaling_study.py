@@ -16,17 +16,7 @@ import json, os, pathlib
 import ringlab
 
 
-def repo_root():
-    p = pathlib.Path.cwd().resolve()
-    for q in [p, *p.parents]:
-        if (q / "core" / "trace.h").exists() and (q / "notebooks").is_dir():
-            return q
-    raise RuntimeError("run this notebook inside the ringlab repository")
-
-
-ROOT = repo_root()
-FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
-FIG.mkdir(parents=True, exist_ok=True)
+from nbsetup import FIG, ROOT  # repository root, figure folder
 PROFILE = "h100_sxm"
 # The grid; then tokens per GPU from 512 to 32768 on 2 nodes (the ring crosses InfiniBand) and on 1 node (NVLink).
 grid = ringlab.sweep({"world": [8, 32, 128, 512, 2048], "seq": [131072, 524288, 2097152, 10485760],

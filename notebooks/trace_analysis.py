@@ -18,17 +18,7 @@ import pandas as pd
 import ringlab
 
 
-def repo_root():
-    p = pathlib.Path.cwd().resolve()
-    for q in [p, *p.parents]:
-        if (q / "core" / "trace.h").exists() and (q / "notebooks").is_dir():
-            return q
-    raise RuntimeError("run this notebook inside the ringlab repository")
-
-
-ROOT = repo_root()
-FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
-FIG.mkdir(parents=True, exist_ok=True)
+from nbsetup import FIG, ROOT  # repository root, figure folder
 PROFILE = "h100_sxm_calibrated"
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "grid.alpha": 0.3})
 

@@ -34,7 +34,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ ${#names[@]} -eq 0 ]]; then
-  for nb in notebooks/*.py; do names+=("$(basename "$nb" .py)"); done
+  for nb in notebooks/*.py; do  # the jupytext pairs (cells marked "# %%"), not helper modules such as nbsetup.py
+    grep -q '^# %%' "$nb" && names+=("$(basename "$nb" .py)")
+  done
 fi
 
 if [[ $mode == inplace ]]; then
@@ -47,6 +49,8 @@ fi
 mkdir -p "$RINGLAB_NB_FIGDIR"
 # No MPLBACKEND=Agg: the kernel's inline backend embeds every figure in the executed notebook.
 export PYDEVD_DISABLE_FILE_VALIDATION=1
+# The kernels import notebooks/nbsetup.py wherever the executed copy lies (Jupyter opened in notebooks/ finds it anyway).
+export PYTHONPATH="$ROOT/notebooks${PYTHONPATH:+:$PYTHONPATH}"
 
 # Prints the first code cell's COMMANDS list, one command per line, with build/apps/ringlab replaced by RINGLAB_BIN.
 commands_of() {
