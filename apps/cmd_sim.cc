@@ -13,6 +13,7 @@
 #include "apps/logging.h"
 #include "apps/progress.h"
 #include "apps/resource_limits.h"
+#include "apps/sim_flags.h"
 #include "core/metrics.h"
 #include "core/output_file.h"
 #include "core/trace.h"
@@ -21,8 +22,6 @@
 #include "sim/sweep.h"
 
 namespace ringlab::cli {
-
-constexpr int kNotGiven = INT_MIN;  // a flag left out: its default applies (a given 0 is an error)
 
 struct SimFlags {
   CommonOptions common;
@@ -47,45 +46,6 @@ struct SweepFlags {
 };
 
 namespace {
-
-template <typename T>
-Status ParseList(const std::string& flag, const std::string& text, std::vector<T>* out) {
-  out->clear();
-  RINGLAB_RETURN_IF_ERROR(CheckListText(flag, text));
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      if (used != item.size() || v <= 0) throw std::invalid_argument(item);
-      if (v > std::numeric_limits<T>::max()) throw std::out_of_range(item);
-      out->push_back(T(v));
-    } catch (const std::out_of_range&) {
-      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is out of range 1.." +
-                                     std::to_string(std::numeric_limits<T>::max()));
-    } catch (const std::exception&) {
-      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is not a positive integer");
-    }
-  }
-  if (out->empty()) return Status::InvalidArgument(flag + " needs at least one value");
-  return Status::Ok();
-}
-
-Status ParseTopology(int nodes, int gpn, const std::string& placement, sim::TopologyConfig* t) {
-  auto p = sim::ParsePlacement(placement);
-  if (!p) return Status::InvalidArgument("--placement '" + placement + "' is not one of block, round-robin");
-  if (nodes != kNotGiven && nodes < 1)
-    return Status::InvalidArgument("--nodes must be >= 1 (leave it out for as many as the world needs), got " +
-                                   std::to_string(nodes));
-  if (gpn != kNotGiven && gpn < 1)
-    return Status::InvalidArgument("--gpus-per-node must be >= 1 (leave it out for the profile's), got " +
-                                   std::to_string(gpn));
-  *t = sim::TopologyConfig{
-      .nodes = nodes == kNotGiven ? 0 : nodes, .gpus_per_node = gpn == kNotGiven ? 0 : gpn, .placement = *p};
-  return Status::Ok();
-}
 
 // The naming rule of core/output_file.h: with several configs each trace gets .<method>.<pass> before the extension.
 std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool several) {
@@ -258,38 +218,8 @@ int RunSweepCommand(const SweepFlags& flags) {
   if (Status st = ApplySingleValueFlags(flags, &f); !st.ok()) return ReportError(st);
   sim::SweepSpec spec;
   spec.options.strict = f.strict;
-  CommonOptions c = f.common;
-  c.method = "alltoall";
-  c.pass = "forward";
-  std::vector<ScheduleConfig> base;
-  c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
-  c.seq = 2;
-  c.ulysses = 1;  // checked per job (U must divide each world)
-  c.ring = 0;
-  Status st = MakeConfigs(c, &base);
+  Status st = MakeSweepGrid(f.common, {f.worlds, f.seqs, f.methods, f.passes}, &spec);
   if (!st.ok()) return ReportError(st);
-  spec.base = base.front();
-  spec.base.ulysses = f.common.ulysses;
-  spec.base.ring = f.common.ring;
-  if (!(st = ParseList("--worlds", f.worlds, &spec.worlds)).ok()) return ReportError(st);
-  if (!(st = ParseList("--seqs", f.seqs, &spec.seqs)).ok()) return ReportError(st);
-  if (!(st = CheckListText("--methods", f.methods)).ok() || !(st = CheckListText("--passes", f.passes)).ok())
-    return ReportError(st);
-  std::stringstream ms(f.methods);
-  for (std::string m; std::getline(ms, m, ',');) {
-    auto method = ParseMethod(m);
-    if (!method)
-      return ReportError(Status::InvalidArgument("--methods: '" + m + "' is not one of allgather, alltoall"));
-    spec.methods.push_back(*method);
-  }
-  spec.passes.clear();
-  std::stringstream ps(f.passes);
-  for (std::string p; std::getline(ps, p, ',');) {
-    if (p == "forward") spec.passes.push_back(sim::SweepPass::kForward);
-    else if (p == "backward") spec.passes.push_back(sim::SweepPass::kBackward);
-    else if (p == "both") spec.passes.push_back(sim::SweepPass::kBoth);
-    else return ReportError(Status::InvalidArgument("--passes: '" + p + "' is not one of forward, backward, both"));
-  }
   const size_t slash = f.shard.find('/');
   try {
     if (slash == std::string::npos) throw std::invalid_argument(f.shard);

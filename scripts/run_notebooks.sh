@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Executes every notebook in notebooks/ with `jupyter nbconvert --to notebook --execute`, after regenerating the data
-# each notebook declares: the first code cell of every notebook assigns COMMANDS = [...] (the exact commands that
-# produced its data); this script runs them from the repository root first, so the notebook reads fresh CLI output.
+# Executes every notebook in notebooks/ with `jupyter nbconvert --to notebook --execute`. Each notebook is a jupytext
+# pair (notebooks/jupytext.toml): <name>.py is the source, <name>.ipynb is rebuilt from it (outputs kept) before it
+# runs. The notebooks compute through the `ringlab` package (scripts/setup_python.sh --package installs it). A
+# notebook whose first code cell assigns COMMANDS = [...] (the exact commands that produced its data; the
+# calibration report) gets them run from the repository root first, so it reads fresh output.
 #
 #   scripts/run_notebooks.sh                 # execute into out/notebooks/executed/ (tracked files untouched)
 #   scripts/run_notebooks.sh --inplace       # execute in place and write figures to notebooks/figures/ (to commit)
@@ -32,7 +34,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ ${#names[@]} -eq 0 ]]; then
-  for nb in notebooks/*.ipynb; do names+=("$(basename "$nb" .ipynb)"); done
+  for nb in notebooks/*.py; do  # the jupytext pairs (cells marked "# %%"), not helper modules such as nbsetup.py
+    grep -q '^# %%' "$nb" && names+=("$(basename "$nb" .py)")
+  done
 fi
 
 if [[ $mode == inplace ]]; then
@@ -43,7 +47,10 @@ else
   export RINGLAB_NB_FIGDIR="$outdir/figures"
 fi
 mkdir -p "$RINGLAB_NB_FIGDIR"
-export MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+# No MPLBACKEND=Agg: the kernel's inline backend embeds every figure in the executed notebook.
+export PYDEVD_DISABLE_FILE_VALIDATION=1
+# The kernels import notebooks/nbsetup.py wherever the executed copy lies (Jupyter opened in notebooks/ finds it anyway).
+export PYTHONPATH="$ROOT/notebooks${PYTHONPATH:+:$PYTHONPATH}"
 
 # Prints the first code cell's COMMANDS list, one command per line, with build/apps/ringlab replaced by RINGLAB_BIN.
 commands_of() {
@@ -57,15 +64,23 @@ for node in ast.parse(src).body:
             print(cmd.replace("build/apps/ringlab", os.environ["RINGLAB_BIN"]))
         break
 else:
-    sys.exit(f"{sys.argv[1]}: the first code cell assigns no COMMANDS list")
+    pass  # no COMMANDS: the notebook makes its own data
 EOF
 }
 
 total_start=$SECONDS
 status=0
 for name in "${names[@]}"; do
-  nb="notebooks/$name.ipynb"
-  [[ -f "$nb" ]] || { echo "run_notebooks: no $nb" >&2; exit 2; }
+  src="notebooks/$name.py"
+  [[ -f "$src" ]] || { echo "run_notebooks: no $src" >&2; exit 2; }
+  # The .ipynb from its paired script: the committed one updated in place (outputs kept), or a copy in outdir.
+  if [[ $mode == inplace ]]; then
+    nb="notebooks/$name.ipynb"
+    "$VENV/bin/jupytext" -q --to ipynb --update "$src"
+  else
+    nb="$outdir/$name.ipynb"
+    "$VENV/bin/jupytext" -q --to ipynb --output "$nb" "$src"
+  fi
   t0=$SECONDS
   if [[ $regen == 1 ]]; then
     mkdir -p out/notebooks
@@ -79,11 +94,7 @@ for name in "${names[@]}"; do
   t1=$SECONDS
   args=(--to notebook --execute --ExecutePreprocessor.timeout="${RINGLAB_NB_TIMEOUT:-900}"
         --ExecutePreprocessor.kernel_name=python3)
-  if [[ $mode == inplace ]]; then
-    args+=(--inplace)
-  else
-    args+=(--output-dir "$outdir")
-  fi
+  args+=(--inplace)
   # Run from notebooks/ as Jupyter would; the notebooks find the repository root themselves.
   if "$VENV/bin/jupyter" nbconvert "${args[@]}" "$nb" > "out/notebooks/$name.nbconvert.log" 2>&1; then
     echo "[$name] ok: data $((t1 - t0)) s, execute $((SECONDS - t1)) s"

@@ -29,7 +29,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import RINGLAB, ROOT, git_commit, load_trace, real_traces  # noqa: E402
+from common import ROOT, git_commit, load_trace, real_traces  # noqa: E402
+
+# `ringlab fit-profile` has no Python binding (the fit is a CLI step): the CLI runs it.
+RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
 from displaced_tails import displaced_tail_counts  # noqa: E402
 from trace_samples import kernel_first_fractions, relative, samples_from_traces  # noqa: E402
 

@@ -1,21 +1,27 @@
-"""Shared helpers for calibrate.py and validate.py: reading ringlab traces, rebuilding their schedules."""
+"""Shared helpers for the calibration scripts: ringlab traces and their schedules through the `ringlab` Python package
+(scripts/setup_python.sh --package installs it into .venv)."""
 import glob
 import json
-import os
 import pathlib
 import subprocess
-import tempfile
+
+import ringlab
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
 
 
 def load_trace(path):
-    d = json.load(open(path))
-    meta = d.get("ringlab")
+    """(ringlab metadata, complete events as Chrome event dicts: pid, tid, cat, ts, dur, args{op, step, peer, bytes,
+    flops}) of a ringlab trace; ValueError when it is not one."""
+    df = ringlab.load_trace(path)
+    meta = df.attrs["ringlab"]
     if not meta:
         raise ValueError(f"{path}: no ringlab metadata (not a ringlab trace)")
-    events = [e for e in d["traceEvents"] if e.get("ph") == "X"]
+    cols = [df[c].tolist() for c in ("rank", "stream", "kind", "ts_us", "dur_us", "op", "step", "peer", "bytes",
+                                     "flops")]
+    events = [{"pid": r, "tid": s, "cat": k, "ts": ts, "dur": dur,
+               "args": {"op": op, "step": st, "peer": pe, "bytes": b, "flops": f}}
+              for r, s, k, ts, dur, op, st, pe, b, f in zip(*cols)]
     return meta, events
 
 
@@ -25,36 +31,34 @@ def real_traces(patterns):
         for p in sorted(glob.glob(pat, recursive=True)):
             try:
                 meta, _ = load_trace(p)
-            except (ValueError, KeyError, OSError, AttributeError, json.JSONDecodeError):
+            except (ValueError, KeyError, OSError, AttributeError):
                 continue
             if meta.get("source") == "real":
                 out.append(p)
     return sorted(set(out))
 
 
-def config_flags(meta):
-    """ringlab CLI flags that rebuild the schedule described by a trace's metadata."""
-    p = meta["problem"]
-    flags = ["--world", str(meta["world"]), "--batch", str(p["batch"]), "--heads", str(p["heads"]),
-             "--kv-heads", str(p["kv_heads"]), "--dim", str(p["head_dim"]), "--seq", str(p["seq"]),
-             "--causal" if p["causal"] else "--no-causal", "--dtype", p["dtype"], "--method", meta["method"],
-             "--sharding", meta["sharding"], "--pass", meta["pass"]]
-    v = meta.get("variants", {})
-    if not v.get("fused_merge", True):
-        flags.append("--unfused-merge")
-    if v.get("pack_kv", False):
-        flags.append("--pack-kv")
-    return flags
+def config_of(meta):
+    """The ringlab.Config a trace's metadata describes."""
+    return ringlab.Config.from_meta(meta)
 
 
-def schedule_ops(meta):
-    """{(rank, op id): op dict} from `ringlab schedule --json` for the trace's configuration."""
-    with tempfile.TemporaryDirectory() as td:
-        out = os.path.join(td, "s.json")
-        subprocess.run([RINGLAB, "schedule", *config_flags(meta), "--json", out, "--ranks", "0"],
-                       check=True, stdout=subprocess.DEVNULL)
-        s = json.load(open(out))
-    return {(r["rank"], o["id"]): o for r in s["ranks"] for o in r["ops"]}
+def schedule_ops(meta, ranks=None):
+    """{(rank, op id): {"kind", "deps": [op ids], "block": {"q": [b, e], "kv": [b, e], "causal"}}} of the trace's
+    schedule (the fields of `ringlab schedule --json` the scripts read)."""
+    df = ringlab.schedule(config_of(meta), ranks=ranks)
+    ops = {}
+    for row in df.itertuples(index=False):
+        op = {"kind": row.kind, "deps": [int(d) for d in row.deps.split(",") if d]}
+        if row.q_begin >= 0:
+            op["block"] = {"q": [row.q_begin, row.q_end], "kv": [row.kv_begin, row.kv_end], "causal": row.causal}
+        ops[(row.rank, row.id)] = op
+    return ops
+
+
+def simulate(profile, meta, trace=False):
+    """ringlab.simulate of the trace's configuration on `profile` (a name or a path)."""
+    return ringlab.simulate(config_of(meta), str(profile), trace=trace)
 
 
 def step_time_us(events):

@@ -8,18 +8,15 @@ real duration exceeds the second run's by more than half of that extra time.
 """
 import json
 import os
-import subprocess
 import tempfile
 
-from common import RINGLAB, config_flags, load_trace
+from common import load_trace, simulate
 
 
-def _sim_attend_durations(profile, meta, td, tag):
-    tr = os.path.join(td, f"{tag}.trace.json")
-    subprocess.run([RINGLAB, "sim", "--profile", profile, *config_flags(meta), "--json", "-", "--trace", tr],
-                   check=True, capture_output=True, text=True)
-    _, events = load_trace(tr)
-    return {(e["pid"], e["args"]["op"]): e["dur"] for e in events if e["cat"] == "attend"}
+def _sim_attend_durations(profile, meta):
+    t = simulate(profile, meta, trace=True).trace
+    t = t[t["kind"] == "attend"]
+    return dict(zip(zip(t["rank"], t["op"]), t["dur_us"]))
 
 
 def displaced_tail_counts(paths, profile_path):
@@ -39,8 +36,8 @@ def displaced_tail_counts(paths, profile_path):
             meta, events = load_trace(path)
             if meta["world"] < 2:
                 continue
-            never = _sim_attend_durations(variants[0.0], meta, td, "never")
-            always = _sim_attend_durations(variants[1.0], meta, td, "always")
+            never = _sim_attend_durations(variants[0.0], meta)
+            always = _sim_attend_durations(variants[1.0], meta)
             for e in events:
                 if e["cat"] != "attend":
                     continue

@@ -11,7 +11,7 @@ Writes OUT.md and OUT.json (default bench/results/kernel_model_heldout): per sha
 and per (model, pass) the median and worst |error|. The W=1 simulation of a pass is its step time: launch + kernel
 (+ the backward's preprocess and the fixed costs the profile models), what a CUDA-event timing of the pass measures.
 
-  RINGLAB_BIN=build/apps/ringlab python3 calibrate/scripts/kernel_heldout.py [--out PREFIX]
+  .venv/bin/python calibrate/scripts/kernel_heldout.py [--out PREFIX]
 """
 import argparse
 import json
@@ -20,29 +20,27 @@ import statistics
 import subprocess
 import sys
 
+import ringlab
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def simulate(binary, profile, shape):
+def simulate(profile, shape):
     """(forward ms, forward+backward ms, extrapolated share of forward, of backward) of one shape at W=1."""
     b, h, s, d, causal = shape
-    cmd = [binary, "sim", "--world", "1", "--batch", str(b), "--heads", str(h), "--kv-heads", str(h), "--dim", str(d),
-           "--seq", str(s), "--causal" if causal else "--no-causal", "--sharding", "contiguous", "--method", "alltoall",
-           "--pass", "both",
-           "--profile", profile, "--json", "-"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    j = json.loads(out[out.index("{\n"):])  # the JSON follows the human-readable table
-    runs = {r["config"]["pass"]: r for r in j["runs"]}
+    cfg = ringlab.Config(world=1, batch=b, heads=h, kv_heads=h, dim=d, seq=s, causal=causal, sharding="contiguous",
+                         method="alltoall", pass_="both")
+    runs = {r["config"]["pass"]: r for r in ringlab.simulate(cfg, profile).runs}
     fwd, bwd = runs["forward"], runs["backward"]
     return (fwd["step_time_us"] / 1e3, (fwd["step_time_us"] + bwd["step_time_us"]) / 1e3,
             fwd.get("extrapolation", {}).get("share", 0.0), bwd.get("extrapolation", {}).get("share", 0.0))
 
 
-def compare(binary, model, profile, records):
+def compare(model, profile, records):
     rows = []
     for r in records:
         shape = (r["B"], r["H"], r["S"], r["D"], r["causal"])
-        fwd, fwdbwd, xf, xb = simulate(binary, profile, shape)
+        fwd, fwdbwd, xf, xb = simulate(profile, shape)
         rows.append({"model": model, "profile": profile, "B": r["B"], "H": r["H"], "S": r["S"], "D": r["D"],
                      "mask": "causal" if r["causal"] else "full",
                      "fwd_ms_measured": r["fwd_ms"], "fwd_ms_predicted": fwd,
@@ -67,10 +65,9 @@ def main(argv):
     ap.add_argument("--before", default="", help="an earlier output JSON: its summary is shown beside this one")
     ap.add_argument("--label", default="", help="a line saying which profiles these are (e.g. 'before the coverage fit')")
     a = ap.parse_args(argv)
-    binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
     m = json.load(open(a.measured))
     peer = [r for r in m["peer"] if r.get("backend") == "FLASH_ATTENTION" and "error" not in r]
-    rows = compare(binary, "ours", a.ours_profile, m["ours"]) + compare(binary, "peer FLASH", a.peer_profile, peer)
+    rows = compare("ours", a.ours_profile, m["ours"]) + compare("peer FLASH", a.peer_profile, peer)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     summary = {}

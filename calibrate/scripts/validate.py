@@ -15,12 +15,10 @@ import os
 import pathlib
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import RINGLAB, ROOT, config_flags, git_commit, load_trace, real_traces, step_time_us  # noqa: E402
+from common import ROOT, git_commit, load_trace, real_traces, simulate as simulate_config, step_time_us  # noqa: E402
 
 
 def summary_for(trace_path, meta):
@@ -37,13 +35,12 @@ def summary_for(trace_path, meta):
 
 
 def simulate(profile, meta):
-    with tempfile.TemporaryDirectory() as td:
-        tr = os.path.join(td, "t.json")
-        r = subprocess.run([RINGLAB, "sim", "--profile", profile, *config_flags(meta), "--json", "-", "--trace", tr],
-                           check=True, capture_output=True, text=True)
-        summary = json.loads(r.stdout[r.stdout.index("{"):])["runs"][0]
-        _, sim_events = load_trace(tr)
-    return summary["step_time_us"], sim_events
+    """(simulated step time, the simulated trace's events keyed like a real trace's) of the trace's configuration."""
+    sim = simulate_config(profile, meta, trace=True)
+    t = sim.trace
+    sim_events = [{"pid": r, "cat": k, "ts": ts, "dur": d, "args": {"op": op}}
+                  for r, k, ts, d, op in zip(t["rank"], t["kind"], t["ts_us"], t["dur_us"], t["op"])]
+    return sim.runs[0]["step_time_us"], sim_events
 
 
 def stats(errs):

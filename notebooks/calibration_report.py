@@ -30,7 +30,8 @@
 # (`bench/results/sim_validation*.{md,json}`) come from `calibrate/scripts/reproduce_results.sh`.
 
 # %%
-# Data: the exact commands that produced it (repository root; build/apps/ringlab is replaced by $RINGLAB_BIN).
+# Data: the exact commands that produced it (repository root; build/apps/ringlab is replaced by $RINGLAB_BIN). The
+# scripts use the `ringlab` package; calibrate.py runs `ringlab fit-profile` (the fit has no Python binding).
 # They are reproduce_results.sh's calibrate.py/validate.py steps with outputs in out/notebooks/ instead of
 # sim/profiles/ and bench/results/ (the combined microbenchmark file is the committed output of its combine step).
 # The globs match only <point>.{allgather,alltoall}[.backward][.iter<k>].json, never *.summary.json or *.log;
@@ -49,10 +50,10 @@ COMMANDS = [
     "a kernel'\"'\"'s last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}' "
     "--runs-commit df699c1 --out out/notebooks/h100_sxm_calibrated.json "
     "--samples-out out/notebooks/h100_sxm_calibrated.samples.json",
-    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/validate.py "
+    ".venv/bin/python calibrate/scripts/validate.py "
     "--profile out/notebooks/h100_sxm_calibrated.json --traces 'out/grids/calibration_grid_listed/*.all*.json' "
     "--out out/notebooks/sim_validation",
-    "RINGLAB_BIN=build/apps/ringlab .venv/bin/python calibrate/scripts/validate.py "
+    ".venv/bin/python calibrate/scripts/validate.py "
     "--profile out/notebooks/h100_sxm_calibrated.json "
     "--traces 'out/grids/calibration_grid_listed_repeat/*.all*.json' --out out/notebooks/sim_validation_repeat",
 ]
@@ -62,17 +63,8 @@ TARGET_MEDIAN, TARGET_WORST = 0.03, 0.08  # the issue's goal for held-out step-t
 
 import glob, json, os, pathlib, subprocess
 
-def repo_root():
-    p = pathlib.Path.cwd().resolve()
-    for q in [p, *p.parents]:
-        if (q / "core" / "trace.h").exists() and (q / "notebooks").is_dir():
-            return q
-    raise RuntimeError("run this notebook inside the ringlab repository")
-
-ROOT = repo_root()
+from nbsetup import FIG, ROOT  # repository root, figure folder
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
-FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
-FIG.mkdir(parents=True, exist_ok=True)
 subprocess.run(["bash", "bench/results/grids/unpack.sh"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 HAVE_REAL = all(glob.glob(str(ROOT / g / "*.all*.json")) for g in (GRID, REPEAT))
 
@@ -180,17 +172,18 @@ if HAVE_VAL:
 if HAVE_VAL:
     k = pd.DataFrame(val["per_op_kind"]).T
     k = k.astype({"ops": int}).sort_values("median_abs")
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    x = np.arange(len(k))
-    ax.bar(x - 0.2, k.median_abs * 100, width=0.4, label="median |error|")
-    ax.bar(x + 0.2, k.median_signed * 100, width=0.4, color="C2", label="median signed error")
-    ax.scatter(x, k.worst_abs * 100, color="C3", zorder=3, label="worst |error|")
-    ax.set_xticks(x, [f"{n}\n({o} ops)" for n, o in zip(k.index, k.ops)], fontsize=8)
-    ax.set_yscale("symlog", linthresh=10)
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_ylabel("per-op duration error (%)")
-    ax.set_title("per-op error by kind, held-out traces (send/recv/all-gather include rendezvous waits)", fontsize=10)
-    ax.legend(fontsize=8)
+    # Horizontal bars: one row per kind, its label and op count on the y axis (no overlapping tick labels).
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.45 * len(k)))
+    y = np.arange(len(k))
+    ax.barh(y + 0.2, k.median_abs * 100, height=0.4, label="median |error|")
+    ax.barh(y - 0.2, k.median_signed * 100, height=0.4, color="C2", label="median signed error")
+    ax.scatter(k.worst_abs * 100, y, color="C3", zorder=3, label="worst |error|")
+    ax.set_yticks(y, [f"{n} ({o} ops)" for n, o in zip(k.index, k.ops)], fontsize=8)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel("per-op duration error (%)")
+    ax.set_title("per-op error by kind, held-out traces (send/recv/all-gather include rendezvous waits)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(FIG / "calibration_per_op_error.png")
     plt.show()

@@ -3,59 +3,34 @@
 #
 # Simulated with `ringlab sweep` on the **h100_sxm** profile: nodes of 8 H100 SXM on NVSwitch (NVLink 4, 326 GB/s
 # per GPU achieved) joined by one InfiniBand NDR 400 Gb/s NIC per GPU (45 GB/s achieved). Problem: Llama-3-8B
-# attention (B=1, H=32, Hkv=8, D=128, bf16, causal, head-tail sharding), forward pass. Every number below is read
-# from what the CLI wrote; the cell below shows the exact commands (run by `scripts/run_notebooks.sh`, and here
-# when the data is missing).
+# attention (B=1, H=32, Hkv=8, D=128, bf16, causal, head-tail sharding), forward pass. The sweeps run in this
+# notebook through the `ringlab` Python package (`ringlab.sweep`: the CLI's `ringlab sweep`, same numbers).
 #
 # Grid: W ∈ {8, 32, 128, 512, 2048} × S ∈ {128K, 512K, 2M, 10M} tokens. W = 16384 costs minutes per point on two
 # cores (an alltoall forward is 3·W² ≈ 805 million ops), so its S = 10M row is committed in `notebooks/data/` with
 # its command rather than re-run on every execution.
 
 # %%
-# Data: the exact commands that produced it (repository root; build/apps/ringlab is replaced by $RINGLAB_BIN).
-COMMANDS = [
-    "build/apps/ringlab sweep --profile h100_sxm --worlds 8,32,128,512,2048 --seqs 131072,524288,2097152,10485760 "
-    "--methods allgather,alltoall --passes forward --json out/notebooks/scaling_grid.json",
-    # tokens per GPU from 512 to 32768 on 2 nodes (the ring crosses InfiniBand) and on 1 node (NVLink only)
-    "build/apps/ringlab sweep --profile h100_sxm --worlds 16 --seqs "
-    "8192,16384,32768,65536,81920,90112,98304,102400,106496,110592,114688,122880,131072,262144,524288 "
-    "--methods alltoall --passes forward --json out/notebooks/threshold_ib.json",
-    "build/apps/ringlab sweep --profile h100_sxm --worlds 8 --seqs "
-    "1024,4096,8192,9216,10240,10752,11264,11776,12288,16384,32768,65536 "
-    "--methods alltoall --passes forward --json out/notebooks/threshold_nvlink.json",
-]
-OUTPUTS = ["out/notebooks/scaling_grid.json", "out/notebooks/threshold_ib.json", "out/notebooks/threshold_nvlink.json"]
-# Committed (too slow to regenerate on every run: ~5 CPU-minutes):
-#   build/apps/ringlab sweep --profile h100_sxm --worlds 16384 --seqs 10485760 --methods allgather,alltoall \
+import json, os, pathlib
+
+import ringlab
+
+
+from nbsetup import FIG, ROOT  # repository root, figure folder
+PROFILE = "h100_sxm"
+# The grid; then tokens per GPU from 512 to 32768 on 2 nodes (the ring crosses InfiniBand) and on 1 node (NVLink).
+grid = ringlab.sweep({"world": [8, 32, 128, 512, 2048], "seq": [131072, 524288, 2097152, 10485760],
+                      "method": ["allgather", "alltoall"], "pass_": "forward"}, profile=PROFILE)
+threshold_ib = ringlab.sweep({"world": 16, "method": "alltoall", "seq": [
+    8192, 16384, 32768, 65536, 81920, 90112, 98304, 102400, 106496, 110592, 114688, 122880, 131072, 262144, 524288]},
+    profile=PROFILE)
+threshold_nvlink = ringlab.sweep({"world": 8, "method": "alltoall", "seq": [
+    1024, 4096, 8192, 9216, 10240, 10752, 11264, 11776, 12288, 16384, 32768, 65536]}, profile=PROFILE)
+# Committed (too slow to regenerate on every run: ~5 CPU-minutes), made by
+#   ringlab sweep --profile h100_sxm --worlds 16384 --seqs 10485760 --methods allgather,alltoall \
 #       --passes forward --csv notebooks/data/sweep_w16384_s10M.csv
 SLOW_DATA = "notebooks/data/sweep_w16384_s10M.csv"
-
-import json, os, pathlib, subprocess
-
-def repo_root():
-    p = pathlib.Path.cwd().resolve()
-    for q in [p, *p.parents]:
-        if (q / "core" / "trace.h").exists() and (q / "notebooks").is_dir():
-            return q
-    raise RuntimeError("run this notebook inside the ringlab repository")
-
-ROOT = repo_root()
-RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
-FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
-FIG.mkdir(parents=True, exist_ok=True)
-
-def ensure_data():
-    if all((ROOT / o).exists() for o in OUTPUTS):
-        print("data present:", ", ".join(OUTPUTS))
-        return
-    for o in OUTPUTS:
-        (ROOT / o).parent.mkdir(parents=True, exist_ok=True)
-    for cmd in COMMANDS:
-        cmd = cmd.replace("build/apps/ringlab", RINGLAB)
-        print("$", cmd)
-        subprocess.run(cmd, shell=True, check=True, cwd=ROOT, stderr=subprocess.DEVNULL)
-
-ensure_data()
+print(f"{len(grid)} + {len(threshold_ib)} + {len(threshold_nvlink)} simulated points")
 
 # %%
 import numpy as np
@@ -65,13 +40,12 @@ import matplotlib.pyplot as plt
 
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "grid.alpha": 0.3})
 
-grid = pd.DataFrame(json.load(open(ROOT / OUTPUTS[0])))
-slow = pd.read_csv(ROOT / SLOW_DATA).rename(columns={"exposed_comm_ms": "exposed_comm_ms"})
+slow = pd.read_csv(ROOT / SLOW_DATA, keep_default_na=False)
 grid = pd.concat([grid, slow[grid.columns.intersection(slow.columns)]], ignore_index=True)
 grid = grid[grid["error"].fillna("").eq("")] if "error" in grid else grid
 grid["tokens_per_gpu"] = grid["seq"] // grid["world"]
 grid["exposed_frac"] = grid["exposed_comm_ms"] / grid["step_ms"]
-profile = json.load(open(ROOT / "sim/profiles/h100_sxm.json"))
+profile = ringlab.load_profile(PROFILE)
 print(f"{len(grid)} simulated points; profile: {profile['gpu']}")
 table = grid.pivot_table(index=["world", "seq"], columns="method", values=["step_ms", "exposed_comm_ms", "mfu"])
 table.columns = [f"{a} {b}" for a, b in table.columns]
@@ -182,9 +156,9 @@ def closed_form(B_gbps, latency_us):
     return s, s_lat, F
 
 rows = []
-for name, path, B, L in [("2 nodes (ring crosses IB)", OUTPUTS[1], net["nic_gbps"]["value"], net["nic_latency_us"]["value"]),
-                         ("1 node (NVLink only)", OUTPUTS[2], net["nvlink_gbps"]["value"], net["nvlink_latency_us"]["value"])]:
-    d = pd.DataFrame(json.load(open(ROOT / path)))
+for name, d, B, L in [("2 nodes (ring crosses IB)", threshold_ib, net["nic_gbps"]["value"], net["nic_latency_us"]["value"]),
+                      ("1 node (NVLink only)", threshold_nvlink, net["nvlink_gbps"]["value"], net["nvlink_latency_us"]["value"])]:
+    d = d.copy()
     d["tokens_per_gpu"] = d.seq // d.world
     d["exposed_frac"] = d.exposed_comm_ms / d.step_ms
     d = d.sort_values("tokens_per_gpu")

@@ -1,0 +1,85 @@
+#include "apps/sim_flags.h"
+
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace ringlab::cli {
+
+template <typename T>
+Status ParseList(const std::string& flag, const std::string& text, std::vector<T>* out) {
+  out->clear();
+  RINGLAB_RETURN_IF_ERROR(CheckListText(flag, text));
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(item, &used);
+      if (used != item.size() || v <= 0) throw std::invalid_argument(item);
+      if (v > std::numeric_limits<T>::max()) throw std::out_of_range(item);
+      out->push_back(T(v));
+    } catch (const std::out_of_range&) {
+      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is out of range 1.." +
+                                     std::to_string(std::numeric_limits<T>::max()));
+    } catch (const std::exception&) {
+      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is not a positive integer");
+    }
+  }
+  if (out->empty()) return Status::InvalidArgument(flag + " needs at least one value");
+  return Status::Ok();
+}
+template Status ParseList<int>(const std::string&, const std::string&, std::vector<int>*);
+template Status ParseList<int64_t>(const std::string&, const std::string&, std::vector<int64_t>*);
+
+Status ParseTopology(int nodes, int gpn, const std::string& placement, sim::TopologyConfig* t) {
+  auto p = sim::ParsePlacement(placement);
+  if (!p) return Status::InvalidArgument("--placement '" + placement + "' is not one of block, round-robin");
+  if (nodes != kNotGiven && nodes < 1)
+    return Status::InvalidArgument("--nodes must be >= 1 (leave it out for as many as the world needs), got " +
+                                   std::to_string(nodes));
+  if (gpn != kNotGiven && gpn < 1)
+    return Status::InvalidArgument("--gpus-per-node must be >= 1 (leave it out for the profile's), got " +
+                                   std::to_string(gpn));
+  *t = sim::TopologyConfig{
+      .nodes = nodes == kNotGiven ? 0 : nodes, .gpus_per_node = gpn == kNotGiven ? 0 : gpn, .placement = *p};
+  return Status::Ok();
+}
+
+Status MakeSweepGrid(const CommonOptions& common, const SweepLists& lists, sim::SweepSpec* spec) {
+  CommonOptions c = common;
+  c.method = "alltoall";
+  c.pass = "forward";
+  std::vector<ScheduleConfig> base;
+  c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
+  c.seq = 2;
+  c.ulysses = 1;  // checked per job (U must divide each world)
+  c.ring = 0;
+  RINGLAB_RETURN_IF_ERROR(MakeConfigs(c, &base));
+  spec->base = base.front();
+  spec->base.ulysses = common.ulysses;
+  spec->base.ring = common.ring;
+  RINGLAB_RETURN_IF_ERROR(ParseList("--worlds", lists.worlds, &spec->worlds));
+  RINGLAB_RETURN_IF_ERROR(ParseList("--seqs", lists.seqs, &spec->seqs));
+  RINGLAB_RETURN_IF_ERROR(CheckListText("--methods", lists.methods));
+  RINGLAB_RETURN_IF_ERROR(CheckListText("--passes", lists.passes));
+  spec->methods.clear();
+  std::stringstream ms(lists.methods);
+  for (std::string m; std::getline(ms, m, ',');) {
+    auto method = ParseMethod(m);
+    if (!method) return Status::InvalidArgument("--methods: '" + m + "' is not one of allgather, alltoall");
+    spec->methods.push_back(*method);
+  }
+  spec->passes.clear();
+  std::stringstream ps(lists.passes);
+  for (std::string p; std::getline(ps, p, ',');) {
+    if (p == "forward") spec->passes.push_back(sim::SweepPass::kForward);
+    else if (p == "backward") spec->passes.push_back(sim::SweepPass::kBackward);
+    else if (p == "both") spec->passes.push_back(sim::SweepPass::kBoth);
+    else return Status::InvalidArgument("--passes: '" + p + "' is not one of forward, backward, both");
+  }
+  return Status::Ok();
+}
+
+}  // namespace ringlab::cli
