@@ -105,16 +105,18 @@ std::string CapacityAndExtrapolation(const std::vector<std::unique_ptr<sim::SimR
   char buf[160];
   double peak = 0, capacity = 0;
   sim::ExtrapolationTally tally;
+  sim::TransferTally transfers;
   for (const auto& r : results) {
     peak = std::max(peak, double(r->summary.peak_memory_bytes) / (1 << 30));
     capacity = r->memory_capacity_gib;
     tally.Merge(r->extrapolation);
+    transfers.Merge(r->transfers);
   }
   if (peak > capacity) {
     snprintf(buf, sizeof buf, "memory: %.0f GiB per GPU > %.0f GiB capacity (does not fit)\n", peak, capacity);
     out += buf;
   }
-  return out + sim::ExtrapolationLine(tally) + "\n";
+  return out + sim::ExtrapolationLine(tally) + "\n" + sim::TransferExtrapolationLine(transfers) + "\n";
 }
 
 // Sweep: a single-value flag (--world, --seq, --method, --pass) sets its grid list unless the list flag is given

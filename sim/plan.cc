@@ -156,6 +156,7 @@ Status RunPlan(const PlanSpec& spec, const HardwareProfile& hw, PlanResult* out)
     return Status::InvalidArgument("no valid layout: check that seq is divisible by the GPU count and heads by 1");
   SimOptions opt;
   opt.topology = TopologyConfig{.nodes = spec.nodes, .gpus_per_node = spec.gpus_per_node};
+  opt.strict = spec.strict;
   plan.rows.resize(candidates.size());
   // Candidates come in ascending U: the slowest simulations (plain rings, the most steps) start first, so the threads
   // finish together.

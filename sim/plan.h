@@ -28,6 +28,7 @@ struct PlanSpec {
   std::vector<Method> methods = {Method::kAllGather, Method::kAllToAll};
   std::vector<ShardingKind> shardings = {ShardingKind::kHeadTail, ShardingKind::kContiguous};
   int workers = 0;  // simulation threads; 0: the hardware's
+  bool strict = false;  // a layout with any extrapolated op or transfer fails (its row's error says why)
 };
 
 // One candidate layout and what the simulation says about it.
