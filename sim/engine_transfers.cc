@@ -168,9 +168,9 @@ void Engine::TallyTransfer(int route_src, int route_dst, int out_port, int64_t b
   }
   transfers_.Add(bytes, why);
   if (why == TransferExtrapolation::kNone || !transfers_.first.empty()) return;
+  const char* what = alltoall ? " (all-to-all)" : collective ? " (collective ring step)" : "";
   transfers_.first = "rank " + std::to_string(route_src) + " sends " + std::to_string(bytes) + " bytes to rank " +
-                     std::to_string(route_dst) + (alltoall ? " (all-to-all)" : collective ? " (collective ring step)" : "") +
-                     ": " + TransferExtrapolationName(why);
+                     std::to_string(route_dst) + what + ": " + TransferExtrapolationName(why);
   if (why == TransferExtrapolation::kSizeOutsideTable) {
     const auto& t = alltoall ? hw_.alltoall_time_us
                              : ring && !hw_.p2p_time_ring_us.empty() ? hw_.p2p_time_ring_us : hw_.p2p_time_pair_us;

@@ -148,8 +148,8 @@ std::string SweepCsv(const std::vector<SweepRow>& rows) {
   o << ",error\n";
   char buf[512];
   for (const SweepRow& r : rows) {
-    snprintf(buf, sizeof buf, "%d,%lld,%s,%s,%.6f,%.6f,%.6f,%.6f,%.3f,%.6f,%.6f,%.4f,%.1f,%d,%.4f,%s,%.4f,%lld,", r.world,
-             (long long)r.seq, r.method.c_str(), r.pass.c_str(), r.step_ms, r.compute_ms, r.exposed_ms,
+    snprintf(buf, sizeof buf, "%d,%lld,%s,%s,%.6f,%.6f,%.6f,%.6f,%.3f,%.6f,%.6f,%.4f,%.1f,%d,%.4f,%s,%.4f,%lld,",
+             r.world, (long long)r.seq, r.method.c_str(), r.pass.c_str(), r.step_ms, r.compute_ms, r.exposed_ms,
              r.overlap_fraction, r.tflops_per_gpu, r.mfu, r.load_imbalance, r.peak_memory_gib, r.memory_capacity_gib,
              int(r.over_capacity), r.extrapolated_share, r.extrapolated_dims.c_str(), r.transfer_extrapolated_share,
              (long long)r.ops);

@@ -95,8 +95,9 @@ TEST(CliSweepFlags, ASingleValueFlagBesideItsListIsRejectedNamingTheList) {
 TEST(CliSweepFlags, CsvRowsCarryTheConfiguration) {
   Result r = RunRinglab("sweep --worlds 2 --seqs 4096 --methods alltoall --csv - --workers 1 " + kSmall);
   EXPECT_EQ(r.code, 0) << r.output;
-  for (const char* column : {"over_capacity", "memory_capacity_gib", "extrapolated_share", "transfer_extrapolated_share", "profile", "topology",
-                             "heads", "kv_heads", "head_dim", "sharding", "variants.pack_kv"})
+  for (const char* column : {"over_capacity", "memory_capacity_gib", "extrapolated_share",
+                             "transfer_extrapolated_share", "profile", "topology", "heads", "kv_heads", "head_dim",
+                             "sharding", "variants.pack_kv"})
     EXPECT_NE(r.output.find(column), std::string::npos) << column << "\n" << r.output;
 }
 
