@@ -23,6 +23,7 @@ struct PlanOptions {
   int gpus_per_node = 8, nodes = 1, workers = 0;
   std::string profile = sim::kDefaultProfile, methods = "allgather,alltoall", shardings = "head-tail,contiguous";
   std::string dtype = "bf16", json;
+  bool strict = false;
 };
 
 namespace {
@@ -44,6 +45,7 @@ Status MakeSpec(const PlanOptions& o, sim::PlanSpec* spec) {
   spec->nodes = o.nodes;
   spec->workers = o.workers;
   spec->exhaustive = o.exhaustive;
+  spec->strict = o.strict;
   std::vector<std::string> names;
   RINGLAB_RETURN_IF_ERROR(ParseNames("--methods", o.methods, &names));
   spec->methods.clear();
@@ -86,6 +88,9 @@ std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd) {
   cmd->add_option("--workers", o->workers, "simulation threads (0: one per core)")->capture_default_str();
   cmd->add_flag("--exhaustive", o->exhaustive,
                 "simulate every layout, also those whose compute alone is slower than a simulated one (slower)");
+  cmd->add_flag("--strict", o->strict,
+                "a layout with any op or transfer cost outside the profile's measured data fails (its row names the "
+                "first; exit 1)");
   cmd->add_option("--json", o->json, "also write the ranked rows as JSON to FILE ('-': stdout, instead of the table)");
   cmd->footer(
       std::string("Examples:\n") +
@@ -112,6 +117,15 @@ int RunPlan(const PlanOptions& o) {
     OutputBatch out;
     if (Status st = out.Add(o.json, sim::PlanJson(plan).dump(1) + "\n"); !st.ok()) return ReportError(st);
     if (Status st = out.Commit(); !st.ok()) return ReportError(st);
+  }
+  if (o.strict) {
+    int failed = 0;
+    for (const sim::PlanRow& r : plan.rows) failed += !r.error.empty();
+    if (failed > 0) {
+      std::cerr << "ringlab plan: " << failed << " of " << plan.rows.size()
+                << " layouts failed (--strict: extrapolated beyond the profile's measurements; see their errors)\n";
+      return kExitCheckFailed;
+    }
   }
   return kExitOk;
 }

@@ -59,22 +59,46 @@ Status CheckSimulationFits(const ScheduleConfig& cfg, int traced_ranks) {
                      "use a smaller --world (or fewer --trace-ranks)");
 }
 
+// Which engine ran (sim/README.md "Large W"): the symmetric run of P representatives or the general engine over every
+// rank, and why, one line per run.
+std::string EngineLine(const std::vector<std::unique_ptr<sim::SimResult>>& results) {
+  std::string out;
+  for (const auto& r : results) {
+    const int w = r->config.world;
+    std::string line = "engine: ";
+    if (r->symmetry_period < w) {
+      line += "symmetric (" + std::to_string(r->symmetry_period) + " of " + std::to_string(w) + " ranks simulated)";
+    } else {
+      line += "general (all " + std::to_string(w) + " ranks; ";
+      line += r->symmetry_fallback          ? "the symmetric run met a case it cannot prove exact)"
+              : r->trace.events.size() > 0  ? "ranks traced)"
+              : r->distinct_programs > 1    ? std::to_string(r->distinct_programs) + " distinct rank programs)"
+                                            : "no shift symmetry)";
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
 // The summary's honesty lines: memory per GPU against the card, and the share of compute time extrapolated.
 std::string CapacityAndExtrapolation(const std::vector<std::unique_ptr<sim::SimResult>>& results) {
   std::string out;
   char buf[160];
   double peak = 0, capacity = 0;
   sim::ExtrapolationTally tally;
+  sim::TransferTally transfers;
   for (const auto& r : results) {
     peak = std::max(peak, double(r->summary.peak_memory_bytes) / (1 << 30));
     capacity = r->memory_capacity_gib;
     tally.Merge(r->extrapolation);
+    transfers.Merge(r->transfers);
   }
   if (peak > capacity) {
     snprintf(buf, sizeof buf, "memory: %.0f GiB per GPU > %.0f GiB capacity (does not fit)\n", peak, capacity);
     out += buf;
   }
-  return out + sim::ExtrapolationLine(tally) + "\n";
+  return out + sim::ExtrapolationLine(tally) + "\n" + sim::TransferExtrapolationLine(transfers) + "\n" +
+         EngineLine(results);
 }
 
 // Sweep: a single-value flag (--world, --seq, --method, --pass) sets its grid list unless the list flag is given

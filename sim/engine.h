@@ -37,6 +37,7 @@
 #include "sim/rank_program.h"
 #include "sim/time_ps.h"
 #include "sim/topology.h"
+#include "sim/transfer_tally.h"
 
 namespace ringlab::sim {
 
@@ -74,6 +75,9 @@ class Engine {
   const std::vector<RankTotals>& totals() const { return totals_; }
   const std::vector<TraceEvent>& events() const { return trace_; }
   const EngineStats& stats() const { return stats_; }
+  // Every transfer started (a collective ring step or all-to-all flow counts one) and which are extrapolated
+  // (transfer_tally.h); a symmetric run's counts are for its P ranks.
+  const TransferTally& transfers() const { return transfers_; }
   int period() const { return period_; }
   bool symmetry_broken() const { return broken_; }
 
@@ -201,6 +205,9 @@ class Engine {
   void PostAllToAll(int rank, int pos, TimePs now, TimePs ready);
   void FinishAllToAllFlow(const Flow& fl, TimePs now);
   void Record(int rank, int stream, int pos, TimePs start, TimePs end);
+  // Counts a transfer route_src → route_dst of `bytes` in transfers_ (out_port: its egress port kind).
+  void TallyTransfer(int route_src, int route_dst, int out_port, int64_t bytes, bool collective, bool ring,
+                     bool alltoall);
   // Rank r's running compute op ends at `now`.
   void ComputeDone(int r, TimePs now);
   // After the last event: an error naming the first op some rank never finished (a deadlock), else Ok.
@@ -266,6 +273,7 @@ class Engine {
   std::vector<const RankSchedule*> traced_;
   std::vector<TraceEvent> trace_;
   EngineStats stats_;
+  TransferTally transfers_;
 };
 
 }  // namespace ringlab::sim

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "sim/engine.h"
 
@@ -112,6 +113,7 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   TimePs lat;
   int out_port, in_port;
   topo_.Route(route_src, route_dst, &out_port, &in_port, &lat);
+  TallyTransfer(route_src, route_dst, out_port, bytes, collective, ring, alltoall);
   // Ports are numbered by (representative) rank: 4·rank + kind. A port's rate depends only on its kind.
   fl.port[0] = 4 * src + out_port % 4;
   fl.port[1] = 4 * dst + in_port % 4;
@@ -150,6 +152,30 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
     return;
   }
   for (int p : fl.port) Reflow(p, now);
+}
+
+void Engine::TallyTransfer(int route_src, int route_dst, int out_port, int64_t bytes, bool collective, bool ring,
+                           bool alltoall) {
+  TransferExtrapolation why = TransferExtrapolation::kNone;
+  if (out_port % 4 >= 2) {
+    why = TransferExtrapolation::kNic;
+  } else if (alltoall) {
+    if (!hw_.AllToAllMeasured(bytes))
+      why = hw_.alltoall_time_us.empty() ? TransferExtrapolation::kNoTable : TransferExtrapolation::kSizeOutsideTable;
+  } else if (!collective && !hw_.P2pMeasured(ring, bytes)) {
+    const bool table = !hw_.p2p_time_pair_us.empty() || !hw_.p2p_time_ring_us.empty();
+    why = table ? TransferExtrapolation::kSizeOutsideTable : TransferExtrapolation::kNoTable;
+  }
+  transfers_.Add(bytes, why);
+  if (why == TransferExtrapolation::kNone || !transfers_.first.empty()) return;
+  const char* what = alltoall ? " (all-to-all)" : collective ? " (collective ring step)" : "";
+  transfers_.first = "rank " + std::to_string(route_src) + " sends " + std::to_string(bytes) + " bytes to rank " +
+                     std::to_string(route_dst) + what + ": " + TransferExtrapolationName(why);
+  if (why == TransferExtrapolation::kSizeOutsideTable) {
+    const auto& t = alltoall ? hw_.alltoall_time_us
+                             : ring && !hw_.p2p_time_ring_us.empty() ? hw_.p2p_time_ring_us : hw_.p2p_time_pair_us;
+    transfers_.first += " (" + std::to_string(t.front().first) + ".." + std::to_string(t.back().first) + " bytes)";
+  }
 }
 
 void Engine::RescheduleFlow(int32_t f, TimePs now) {

@@ -135,6 +135,7 @@ Status RunPlan(const PlanSpec& spec, const HardwareProfile& hw, PlanResult* out)
     return Status::InvalidArgument("no valid layout: check that seq is divisible by the GPU count and heads by 1");
   SimOptions opt;
   opt.topology = TopologyConfig{.nodes = spec.nodes, .gpus_per_node = spec.gpus_per_node};
+  opt.strict = spec.strict;
   const int workers = spec.workers > 0 ? spec.workers : std::max(1, int(std::thread::hardware_concurrency()));
   plan.rows = EvaluateCandidates(candidates, hw, opt, workers, spec.exhaustive);
   for (PlanRow& row : plan.rows) {

@@ -31,6 +31,7 @@ struct PlanSpec {
   std::vector<ShardingKind> shardings = {ShardingKind::kHeadTail, ShardingKind::kContiguous};
   int workers = 0;  // simulation threads; 0: the hardware's
   bool exhaustive = false;  // simulate every candidate, also those the lower bound rules out
+  bool strict = false;  // a layout with any extrapolated op or transfer fails (its row's error says why)
 };
 
 // One candidate layout and what the simulation says about it.

@@ -56,7 +56,17 @@ double TableTimeUs(const std::vector<std::pair<int64_t, double>>& t, double nvli
   return std::exp(y0 + (y1 - y0) * (std::log(double(bytes)) - x0) / (x1 - x0));
 }
 
+bool InsideTable(const std::vector<std::pair<int64_t, double>>& t, int64_t bytes) {
+  return !t.empty() && bytes >= t.front().first && bytes <= t.back().first;
+}
+
 }  // namespace
+
+bool HardwareProfile::P2pMeasured(bool ring, int64_t bytes) const {
+  return InsideTable(ring && !p2p_time_ring_us.empty() ? p2p_time_ring_us : p2p_time_pair_us, bytes);
+}
+
+bool HardwareProfile::AllToAllMeasured(int64_t bytes) const { return InsideTable(alltoall_time_us, bytes); }
 
 double HardwareProfile::P2pTimeUs(bool ring, int64_t bytes) const {
   return TableTimeUs(ring && !p2p_time_ring_us.empty() ? p2p_time_ring_us : p2p_time_pair_us, nvlink_gbps, bytes);

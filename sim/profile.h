@@ -127,6 +127,10 @@ struct HardwareProfile {
   // as extrapolated. AllToAllTimeUs interpolates as P2pTimeUs, or −1 without a table.
   std::vector<std::pair<int64_t, double>> alltoall_time_us;
   double AllToAllTimeUs(int64_t bytes) const;
+  // Whether the table P2pTimeUs / AllToAllTimeUs reads has a point at or below and at or above `bytes` (inside its
+  // measured range; sim/transfer_tally.h counts the others as extrapolated).
+  bool P2pMeasured(bool ring, int64_t bytes) const;
+  bool AllToAllMeasured(int64_t bytes) const;
   double BesideRate(bool forward) const {
     return !forward && backward_comm_rate_beside_compute > 0 ? backward_comm_rate_beside_compute : comm_rate_beside_compute;
   }

@@ -165,6 +165,14 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.stats.events *= w / period;
   res.stats.flows *= w / period;
   res.summary = SummaryFromTotals(cfg, hw, c, engine->totals(), period);
+  res.transfers = engine->transfers();
+  res.transfers.Scale(w / period);
+  if (opt.strict && res.transfers.ExtrapolatedCount() > 0) {
+    char share[64];
+    snprintf(share, sizeof share, "%.1f%%", 100 * res.transfers.Share());
+    return Status::InvalidArgument("--strict: profile " + hw.name + ", " + res.transfers.first + "; " + share +
+                                   " of the transferred bytes take extrapolated times");
+  }
 
   res.trace.meta.source = "sim";
   res.trace.meta.config = cfg;
@@ -192,6 +200,7 @@ nlohmann::json ToJson(const SimResult& r, bool per_rank) {
   if (r.config.ulysses > 1) j["alltoall_cost"] = r.alltoall_extrapolated ? "extrapolated" : "measured";
   j["engine"] = {{"ops", r.stats.ops}, {"events", r.stats.events}, {"flows", r.stats.flows}};
   j["extrapolation"] = ExtrapolationJson(r.extrapolation);
+  j["transfer_extrapolation"] = TransferExtrapolationJson(r.transfers);
   j["memory_capacity_gib"] = r.memory_capacity_gib;
   j["memory_over_capacity"] = r.OverCapacity();
   return j;

@@ -41,7 +41,8 @@ struct SimOptions {
   // is traced (README "Symmetry"); false always runs every rank (the general path).
   bool use_symmetry = true;
   // Any op whose cost leaves the profile's measured data (cost_model.h) is an error: InvalidArgument naming the first
-  // such op, its rank and the dimension (`--strict`).
+  // such op, its rank and the dimension (`--strict`); so is any extrapolated transfer (transfer_tally.h), found by
+  // the run.
   bool strict = false;
 };
 
@@ -64,6 +65,8 @@ struct SimResult {
   // Every rank's compute time and how much of it is extrapolated (cost_model.h), and the card's memory for the
   // over-capacity flag (summary.peak_memory_bytes > memory_capacity_gib).
   ExtrapolationTally extrapolation;
+  // Every transfer and which of them take their time from outside the profile's measured tables (transfer_tally.h).
+  TransferTally transfers;
   double memory_capacity_gib = 0;
   bool OverCapacity() const { return double(summary.peak_memory_bytes) > memory_capacity_gib * double(1 << 30); }
 };

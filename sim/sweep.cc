@@ -33,6 +33,7 @@ SweepRow RunJob(const SweepSpec& spec, const HardwareProfile& hw, const Job& job
   opt.trace = TraceMode::kNone;
   double flops = 0;
   ExtrapolationTally tally;
+  TransferTally transfers;
   row.profile = hw.name;
   row.memory_capacity_gib = hw.memory_gib;
   for (Pass pass : passes) {
@@ -51,6 +52,7 @@ SweepRow RunJob(const SweepSpec& spec, const HardwareProfile& hw, const Job& job
     row.topology = res.topology;
     row.over_capacity = row.over_capacity || res.OverCapacity();
     tally.Merge(res.extrapolation);
+    transfers.Merge(res.transfers);
     const RunSummary& s = res.summary;
     row.step_ms += s.step_time_us / 1e3;
     row.compute_ms += s.max_compute_us / 1e3;
@@ -64,6 +66,7 @@ SweepRow RunJob(const SweepSpec& spec, const HardwareProfile& hw, const Job& job
   row.tflops_per_gpu = row.step_ms > 0 ? flops / (row.step_ms * 1e-3) / job.world / 1e12 : 0;
   row.mfu = row.tflops_per_gpu / hw.peak_tflops;
   row.extrapolated_share = tally.Share();
+  row.transfer_extrapolated_share = transfers.Share();
   for (int i = 1; i < kExtrapolationKinds; ++i)
     if (tally.extrapolated_ps[i] > 0)
       row.extrapolated_dims += (row.extrapolated_dims.empty() ? "" : "+") + std::string(ExtrapolationKey(Extrapolation(i)));
@@ -139,16 +142,17 @@ std::string SweepCsv(const std::vector<SweepRow>& rows) {
       break;
     }
   o << "world,seq,method,pass,step_ms,compute_ms,exposed_comm_ms,overlap_fraction,tflops_per_gpu,mfu,"
-       "load_imbalance,peak_memory_gib,memory_capacity_gib,over_capacity,extrapolated_share,extrapolated_dims,ops,"
-       "profile,topology";
+       "load_imbalance,peak_memory_gib,memory_capacity_gib,over_capacity,extrapolated_share,extrapolated_dims,"
+       "transfer_extrapolated_share,ops,profile,topology";
   for (const auto& [k, v] : keys) o << "," << k;
   o << ",error\n";
   char buf[512];
   for (const SweepRow& r : rows) {
-    snprintf(buf, sizeof buf, "%d,%lld,%s,%s,%.6f,%.6f,%.6f,%.6f,%.3f,%.6f,%.6f,%.4f,%.1f,%d,%.4f,%s,%lld,", r.world,
-             (long long)r.seq, r.method.c_str(), r.pass.c_str(), r.step_ms, r.compute_ms, r.exposed_ms,
+    snprintf(buf, sizeof buf, "%d,%lld,%s,%s,%.6f,%.6f,%.6f,%.6f,%.3f,%.6f,%.6f,%.4f,%.1f,%d,%.4f,%s,%.4f,%lld,",
+             r.world, (long long)r.seq, r.method.c_str(), r.pass.c_str(), r.step_ms, r.compute_ms, r.exposed_ms,
              r.overlap_fraction, r.tflops_per_gpu, r.mfu, r.load_imbalance, r.peak_memory_gib, r.memory_capacity_gib,
-             int(r.over_capacity), r.extrapolated_share, r.extrapolated_dims.c_str(), (long long)r.ops);
+             int(r.over_capacity), r.extrapolated_share, r.extrapolated_dims.c_str(), r.transfer_extrapolated_share,
+             (long long)r.ops);
     o << buf << CsvField(r.profile) << "," << CsvField(r.topology);
     std::vector<std::pair<std::string, std::string>> values;
     if (!r.config.is_null()) Flatten(r.config, "", &values);
@@ -182,6 +186,7 @@ nlohmann::json SweepJson(const std::vector<SweepRow>& rows) {
                      {"over_capacity", r.over_capacity},
                      {"extrapolated_share", r.extrapolated_share},
                      {"extrapolated_dims", r.extrapolated_dims},
+                     {"transfer_extrapolated_share", r.transfer_extrapolated_share},
                      {"ops", r.ops},
                      {"profile", r.profile},
                      {"topology", r.topology},

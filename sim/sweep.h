@@ -46,6 +46,7 @@ struct SweepRow {
   bool over_capacity = false;
   double extrapolated_share = 0;
   std::string extrapolated_dims;
+  double transfer_extrapolated_share = 0;  // of the transferred bytes (transfer_tally.h), over the passes
   double step_ms = 0, compute_ms = 0, exposed_ms = 0, overlap_fraction = 0, tflops_per_gpu = 0, mfu = 0;
   double load_imbalance = 0, peak_memory_gib = 0;
   int64_t ops = 0;

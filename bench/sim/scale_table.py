@@ -20,9 +20,12 @@ def load(path):
 def cell(d):
     if d is None:
         return "not run", ""
+    cpu = f' ({d["user_s"]:.1f} CPU s)' if d.get("user_s") is not None else ""
     if d["status"] != "ok":
-        return f'{d["status"]} (cap {d["limit_s"]} s, {d["mem_limit_gib"]} GiB)', f'{d["peak_rss_mib"]} MiB at stop'
-    return f'{d["wall_s"]:.2f} s', f'{d["peak_rss_mib"]} MiB'
+        cap = "CPU " if d["status"] == "cpu-limit" else ""
+        return (f'{d["status"]} (cap {cap}{d["limit_s"]} s, {d["mem_limit_gib"]} GiB)',
+                f'{d["peak_rss_mib"]} MiB at stop')
+    return f'{d["wall_s"]:.2f} s{cpu}', f'{d["peak_rss_mib"]} MiB'
 
 
 def main():

@@ -44,6 +44,19 @@ TEST(CliSimHonesty, StrictTurnsExtrapolationIntoBadInput) {
   EXPECT_NE(r.output.find("head dim without a table"), std::string::npos) << r.output;
 }
 
+// Transfers outside the measured NCCL table count too (128 tokens per GPU: below the p2p table), and plan --strict
+// fails the layouts that extrapolate (exit 1, each row's error names why).
+TEST(CliSimHonesty, StrictCoversTransfersAndPlan) {
+  Result r = RunRinglab("sim --world 8 --seq 1024 " + kSmall);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("transfers extrapolated: 100.0% of bytes"), std::string::npos) << r.output;
+  Result plan = RunRinglab("plan --heads 32 --kv-heads 8 --seq 8192 --nodes 1 --workers 1 --strict");
+  EXPECT_EQ(plan.code, 1) << plan.output;
+  EXPECT_NE(plan.output.find("layouts failed (--strict"), std::string::npos) << plan.output;
+  EXPECT_NE(plan.output.find("NCCL table"), std::string::npos) << plan.output;
+  EXPECT_EQ(RunRinglab("plan --heads 32 --kv-heads 8 --seq 8192 --nodes 1 --workers 1").code, 0);
+}
+
 nlohmann::json SweepRows(const std::string& args, int* code) {
   Result r = RunRinglab("sweep --workers 1 --json - " + args);
   *code = r.code;
@@ -82,8 +95,9 @@ TEST(CliSweepFlags, ASingleValueFlagBesideItsListIsRejectedNamingTheList) {
 TEST(CliSweepFlags, CsvRowsCarryTheConfiguration) {
   Result r = RunRinglab("sweep --worlds 2 --seqs 4096 --methods alltoall --csv - --workers 1 " + kSmall);
   EXPECT_EQ(r.code, 0) << r.output;
-  for (const char* column : {"over_capacity", "memory_capacity_gib", "extrapolated_share", "profile", "topology",
-                             "heads", "kv_heads", "head_dim", "sharding", "variants.pack_kv"})
+  for (const char* column : {"over_capacity", "memory_capacity_gib", "extrapolated_share",
+                             "transfer_extrapolated_share", "profile", "topology", "heads", "kv_heads", "head_dim",
+                             "sharding", "variants.pack_kv"})
     EXPECT_NE(r.output.find(column), std::string::npos) << column << "\n" << r.output;
 }
 

@@ -36,10 +36,12 @@ SimResult SimRun(const ScheduleConfig& cfg, const HardwareProfile& hw, bool stri
   return r;
 }
 
-// A profile measured at D=128 only, over blocks of 1024..65536 tokens, B·H 8..64.
+// A profile measured at D=128 only, over blocks of 1024..65536 tokens, B·H 8..64, and point-to-point transfers of
+// 1 KiB..1 TiB (every size these tests send).
 HardwareProfile MeasuredAt128() {
   HardwareProfile hw = testing::FlatProfile(400, 300);
   hw.max_efficiency = 0.8;
+  hw.p2p_time_pair_us = hw.p2p_time_ring_us = {{1 << 10, 20}, {int64_t(1) << 40, 4e6}};
   for (AttentionTable& t : hw.attention) {
     t.points = {{1024, 300}, {65536, 400}};
     t.measured_batch_heads = {8, 64};
@@ -203,6 +205,54 @@ TEST(SimMemory, OverCapacityIsFlagged) {
   EXPECT_TRUE(r.OverCapacity()) << r.summary.peak_memory_bytes;
   EXPECT_EQ(ToJson(r, false)["memory_over_capacity"], true);
   EXPECT_FALSE(SimRun(Config(128), hw).OverCapacity());
+}
+
+// Transfers (transfer_tally.h): inside the measured p2p table nothing is extrapolated; a size beyond it, no table, and
+// every transfer across nodes are, counted per transfer and byte; --strict names the first; a symmetric run's
+// counts stand for every rank (equal to the general run's).
+TEST(SimExtrapolation, TransfersOutsideTheMeasuredTableAreCounted) {
+  HardwareProfile hw = MeasuredAt128();
+  const SimResult inside = SimRun(Config(128), hw, /*strict=*/true);
+  EXPECT_EQ(inside.transfers.transfers, inside.stats.flows);
+  EXPECT_GT(inside.transfers.transfers, 0);
+  EXPECT_EQ(inside.transfers.ExtrapolatedCount(), 0);
+  EXPECT_EQ(inside.transfers.Share(), 0);
+
+  hw.p2p_time_pair_us = hw.p2p_time_ring_us = {{int64_t(1) << 30, 2000}, {int64_t(1) << 32, 8000}};  // all above
+  Status st;
+  SimRun(Config(128), hw, /*strict=*/true, &st);
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(st.IsInvalidArgument());
+  EXPECT_NE(st.message().find("size outside the measured NCCL table"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("rank "), std::string::npos) << st.message();
+  const SimResult below = SimRun(Config(128), hw);
+  EXPECT_EQ(below.transfers.ExtrapolatedCount(), below.transfers.transfers);
+  EXPECT_EQ(below.transfers.Share(), 1);
+  EXPECT_NE(TransferExtrapolationLine(below.transfers).find("100.0% of bytes"), std::string::npos);
+  EXPECT_EQ(ToJson(below, false)["transfer_extrapolation"]["by_reason"]["size"], 1.0);
+
+  hw.p2p_time_pair_us.clear();
+  hw.p2p_time_ring_us.clear();
+  const SimResult line = SimRun(Config(128), hw);
+  EXPECT_EQ(line.transfers.extrapolated[int(TransferExtrapolation::kNoTable)], line.transfers.transfers);
+}
+
+TEST(SimExtrapolation, TransfersAcrossNodesAreExtrapolatedAndSymmetricRunsCountEveryRank) {
+  const HardwareProfile hw = MeasuredAt128();
+  const ScheduleConfig cfg = Config(128, 131072, /*world=*/16);  // two nodes of 8: one ring hop in 8 crosses
+  SimOptions opt;
+  SimResult sym, general;
+  ASSERT_TRUE(Simulate(cfg, hw, opt, &sym).ok());
+  opt.use_symmetry = false;
+  ASSERT_TRUE(Simulate(cfg, hw, opt, &general).ok());
+  EXPECT_LT(sym.symmetry_period, 16);
+  EXPECT_EQ(general.symmetry_period, 16);
+  EXPECT_EQ(sym.transfers.transfers, general.transfers.transfers);
+  EXPECT_EQ(sym.transfers.extrapolated, general.transfers.extrapolated);
+  EXPECT_EQ(sym.transfers.bytes, general.transfers.bytes);
+  // Ring steps send equal chunks; 2 of the 16 hops (7 -> 8 and 15 -> 0) cross the NIC.
+  EXPECT_EQ(general.transfers.extrapolated[int(TransferExtrapolation::kNic)] * 8, general.transfers.transfers);
+  EXPECT_DOUBLE_EQ(general.transfers.Share(), 0.125);
 }
 
 }  // namespace
