@@ -8,8 +8,8 @@
 //
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
-//                                [--bwd-kernel ws|wgmma|mma] (backward: LaunchBackwardWs, LaunchBackwardWgmma
-//                                (default) or Mma)
+//                                [--bwd-kernel ws|ws1|wgmma|mma] (backward: LaunchBackwardWs,
+//                                LaunchBackwardWsAtomicDq, LaunchBackwardWgmma (default) or Mma)
 //                                [--fwd-kernel ws|wgmma|mma] (forward: LaunchForwardWs, LaunchForwardWgmma
 //                                (default) or Mma). Head dim 256 (ws only): forward alone, no backward kernel takes it
 //                                [--no-backward] (forward only: fwd+bwd columns 0, for quick A/B runs)
@@ -165,8 +165,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--bwd-kernel") {
       bwd_kernel = next();
-      if (bwd_kernel != "ws" && bwd_kernel != "wgmma" && bwd_kernel != "mma") {
-        std::fprintf(stderr, "--bwd-kernel must be ws, wgmma or mma\n");
+      if (bwd_kernel != "ws" && bwd_kernel != "ws1" && bwd_kernel != "wgmma" && bwd_kernel != "mma") {
+        std::fprintf(stderr, "--bwd-kernel must be ws, ws1, wgmma or mma\n");
         return 2;
       }
     } else {
@@ -285,6 +285,7 @@ int main(int argc, char** argv) {
           Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
           RINGLAB_CUDA_CHECK(cudaMemsetAsync(dq, 0, elems * 4));
           Check(bwd_kernel == "ws"      ? LaunchBackwardWs(bp, nullptr)
+                : bwd_kernel == "ws1"   ? LaunchBackwardWsAtomicDq(bp, nullptr)
                 : bwd_kernel == "wgmma" ? LaunchBackwardWgmma(bp, nullptr)
                                         : LaunchBackwardMma(bp, nullptr),
                 "LaunchBackward");

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Summary of bench/kernels/device_kernels_bwd.sh: one row per shape with the ws backward and the wgmma backward side
-by side (both after the ws forward) and the peer (PyTorch SDPA FLASH, CUDNN) from the same call.
+"""Summary of bench/kernels/device_kernels_bwd.sh: one row per shape with two backward kernels side by side (NEW and
+OLD, default ws and wgmma, both after the ws forward) and the peer (PyTorch SDPA FLASH, CUDNN) from the same call.
 
-    python3 bench/kernels/summarize_bwd.py WORKDIR OUTDIR COMMIT
+    python3 bench/kernels/summarize_bwd.py WORKDIR OUTDIR COMMIT [NEW [OLD]]
 
 Reads WORKDIR/ours_<tag>_<bwd>.json (ringlab_attention_bench records) and WORKDIR/peer_*.json (bench/peer/peer_bench.py
 sdpa records). Writes OUTDIR/ours.json, OUTDIR/peer.json (every record, the run's tag added) and OUTDIR/summary.md.
@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from summarize_ab import load  # noqa: E402  (the same record loader)
 
 
-def main(work, out, commit):
+def main(work, out, commit, new="ws", old="wgmma"):
     ours, peer = load(f"{work}/ours_*.json"), load(f"{work}/peer_*.json")
     for name, rows in (("ours", ours), ("peer", peer)):
         with open(f"{out}/{name}.json", "w") as f:
@@ -46,15 +46,15 @@ def main(work, out, commit):
 
     shapes = sorted({k for k, _ in runs}, key=lambda k: (k[0] * k[1] != 32, k[3], not k[4], k[2], k[0]))
     card = ours[0]["gpu"] if ours else "?"
-    lines = ["# Attention backward, ws vs wgmma (both after the ws forward), vs PyTorch SDPA (same call)\n",
+    lines = [f"# Attention backward, {new} vs {old} (both after the ws forward), vs PyTorch SDPA (same call)\n",
              f"card: {card}, commit: {commit}, bf16, medians of the bench's iterations; TFLOP/s; ratios ours/peer; "
-             "fwd+bwd = ws forward + ws backward; bwd = fwd+bwd - fwd (incl. delta preprocess, dQ zeroing); "
-             "D256: forward only (no backward kernel takes it)\n",
-             "| B | H | S | D | mask | fwd TF | fwd+bwd TF (ws) | /FLASH | /CUDNN | fwd+bwd TF (wgmma) | /FLASH | "
-             "/CUDNN | bwd TF ws | bwd TF wgmma | ws/wgmma |",
+             f"fwd+bwd = ws forward + {new} (or {old}) backward; bwd = fwd+bwd - fwd (incl. delta preprocess, dQ "
+             "zeroing); D256: forward only (no backward kernel takes it)\n",
+             f"| B | H | S | D | mask | fwd TF | fwd+bwd TF ({new}) | /FLASH | /CUDNN | fwd+bwd TF ({old}) | /FLASH | "
+             f"/CUDNN | bwd TF {new} | bwd TF {old} | {new}/{old} |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for k in shapes:
-        ws, wg = runs.get((k, "ws"), []), runs.get((k, "wgmma"), [])
+        ws, wg = runs.get((k, new), []), runs.get((k, old), [])
         fl, cu = peers.get((k, "FLASH_ATTENTION"), {}), peers.get((k, "CUDNN_ATTENTION"), {})
         fb_ws, fb_wg = mean(ws, "fwdbwd_tflops"), mean(wg, "fwdbwd_tflops")
         b_ws, b_wg = bwd_tflops(ws), bwd_tflops(wg)
@@ -68,6 +68,6 @@ def main(work, out, commit):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: summarize_bwd.py WORKDIR OUTDIR COMMIT")
+    if not 4 <= len(sys.argv) <= 6:
+        sys.exit("usage: summarize_bwd.py WORKDIR OUTDIR COMMIT [NEW [OLD]]")
     main(*sys.argv[1:])

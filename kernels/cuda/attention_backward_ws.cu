@@ -15,8 +15,9 @@
 //       3. dV_w += P^T dO and dK_w += dS^T Q (A from registers, dO and Q MN-major from the ring);
 //       4. after a named barrier (D = 128: both consumers' dS^T; D = 64: this warpgroup's), dQ += scale dS K on
 //          wgmma from shared memory: at D = 128 consumer w takes columns 64w .. 64w + 63 over all 128 keys, at D = 64
-//          all columns over its own keys; float32 dQ is added with red.global.add.v2.f32. Then the warpgroup frees
-//          the slot.
+//          all columns over its own keys. The warpgroup frees the slot, then hands its float32 dQ tile on: into its
+//          shared tile, which warp 2 of the producer adds into dQ by TMA reduce-add (LaunchBackwardWs), or with
+//          red.global.add.v2.f32 from registers (LaunchBackwardWsAtomicDq, the kernel before).
 //     The consumers meet only at that named barrier, so one's element-wise stage runs under the other's GEMMs.
 // Rows past the block's tokens read as zeros (TMA bounds) and get lse2 = +inf, so P = 0 there without a mask; keys
 // past the block end and the causal diagonal are masked in registers (MaskScores, the per-tile mask hook).
@@ -46,22 +47,28 @@ using Tiles = tiles::BackwardWs;
 constexpr int kBN = Tiles::kBlockN, kBM = Tiles::kBlockM;
 constexpr int kConsumerWarps = Tiles::kConsumerThreads / 32;  // arrivals that free a ring slot
 constexpr int kStatsLanes = 32;                               // warp 1 of the producer: lse and delta
+constexpr int kDqWarp = 2;                                    // warp 2 of the producer: dQ reduce-adds (kTmaDq)
+// Named barriers (0 is __syncthreads): both consumers' dS^T (D = 128), consumer w's own (D = 64); with kTmaDq,
+// consumer w's dQ tile written ("full") and read by TMA ("empty"), each between its 128 threads and the dQ warp.
+constexpr int kDsBothBarrier = 1, kDsOwnBarrier0 = 2, kDqFullBarrier0 = 4, kDqEmptyBarrier0 = 6;
+constexpr int kDqBarrierThreads = 128 + 32;
 
 // Kernel parameters: the four tensor maps (read by TMA from the parameter space: __grid_constant__) and the arguments
 // the backward kernels share.
 struct BwdWsArgs {
-  CUtensorMap q_map, do_map, k_map, v_map;
+  CUtensorMap q_map, do_map, k_map, v_map, dq_map;  // dq_map: float32, read only with kTmaDq
   BwdArgs a;
 };
 
-// Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), the row statistics, then
-// the mbarriers.
-template <int D>
+// Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period; with kTmaDq one float32 dQ
+// tile of kBM x 64 per consumer, two SW128 boxes of 32 columns), the row statistics, then the mbarriers.
+template <int D, bool kTmaDq>
 struct BwdWsSmem {
   static constexpr int kStages = Tiles::Stages<D>();
   static constexpr uint32_t kKvBytes = kBN * D * 2, kQBytes = kBM * D * 2, kDstBytes = kBN * kBM * 2;
+  static constexpr uint32_t kDqBytes = kTmaDq ? tiles::BackwardWsTmaDq::kDqTileBytes : 0;
   static constexpr uint32_t kStatsBytes = 2 * kBM * 4;
-  uint32_t k, v, q0, do0, dst0, stats0, bars;
+  uint32_t k, v, q0, do0, dst0, dq0, stats0, bars;
 
   static __device__ BwdWsSmem At(uint32_t base) {
     BwdWsSmem s;
@@ -70,13 +77,15 @@ struct BwdWsSmem {
     s.q0 = s.v + kKvBytes;
     s.do0 = s.q0 + kStages * kQBytes;
     s.dst0 = s.do0 + kStages * kQBytes;
-    s.stats0 = s.dst0 + 2 * kDstBytes;
+    s.dq0 = s.dst0 + 2 * kDstBytes;
+    s.stats0 = s.dq0 + 2 * kDqBytes;
     s.bars = s.stats0 + kStages * kStatsBytes;
     return s;
   }
   __device__ uint32_t Q(int slot) const { return q0 + slot * kQBytes; }
   __device__ uint32_t Do(int slot) const { return do0 + slot * kQBytes; }
   __device__ uint32_t DsT(int buffer) const { return dst0 + buffer * kDstBytes; }
+  __device__ uint32_t Dq(int consumer) const { return dq0 + consumer * kDqBytes; }
   __device__ uint32_t Lse2(int slot) const { return stats0 + slot * kStatsBytes; }  // then delta, kBM floats each
   __device__ uint32_t KvFull() const { return bars; }
   __device__ uint32_t QFull(int slot) const { return bars + 8 * (1 + slot); }
@@ -126,10 +135,9 @@ __device__ __forceinline__ void LoadTile(const CUtensorMap* map, uint32_t dst, u
 }
 
 // The producer's TMA thread: K and V once, then per query tile Q and dO into the ring once the consumers freed it.
-template <int D>
-__device__ __forceinline__ void ProduceTiles(const BwdWsArgs& args, const BwdWsSmem<D>& sm, const KeyBlock& blk,
+template <int D, typename Smem>
+__device__ __forceinline__ void ProduceTiles(const BwdWsArgs& args, const Smem& sm, const KeyBlock& blk,
                                              const QueryTileWalk<kBM>& walk) {
-  using Smem = BwdWsSmem<D>;
   MbarrierArriveExpectTx(sm.KvFull(), 2 * Smem::kKvBytes);
   LoadTile<D>(&args.k_map, sm.k, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
   LoadTile<D>(&args.v_map, sm.v, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
@@ -147,6 +155,9 @@ __device__ __forceinline__ void ProduceTiles(const BwdWsArgs& args, const BwdWsS
 __device__ __forceinline__ void StSharedF32(uint32_t addr, float v) {
   asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(addr), "f"(v) : "memory");
 }
+__device__ __forceinline__ void StSharedF32x2(uint32_t addr, float x, float y) {
+  asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(addr), "f"(x), "f"(y) : "memory");
+}
 __device__ __forceinline__ float2 LdSharedF32x2(uint32_t addr) {
   float2 v;
   asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(addr) : "memory");
@@ -156,10 +167,9 @@ __device__ __forceinline__ float2 LdSharedF32x2(uint32_t addr) {
 // The producer's statistics warp: per query tile, lse2 (base-2 lse; +inf for rows past the block or attending
 // nothing, which makes their P zero) and delta (0 past the block) into the slot, then one arrival per lane on
 // "Q full" (release: the stores are visible to whoever waits on the phase).
-template <int D>
-__device__ __forceinline__ void ProduceRowStats(const BwdArgs& a, const BwdWsSmem<D>& sm, const KeyBlock& blk,
+template <typename Smem>
+__device__ __forceinline__ void ProduceRowStats(const BwdArgs& a, const Smem& sm, const KeyBlock& blk,
                                                 const QueryTileWalk<kBM>& walk, int lane) {
-  using Smem = BwdWsSmem<D>;
   TileCursor tile(walk);
   RingPosition<Smem::kStages> ring;
   for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance()) {
@@ -175,6 +185,78 @@ __device__ __forceinline__ void ProduceRowStats(const BwdArgs& a, const BwdWsSme
       StSharedF32(sm.Lse2(ring.slot) + (kBM + r) * 4, ok ? delta[row] : 0.f);
     }
     MbarrierArrive(sm.QFull(ring.slot));
+  }
+}
+
+// The first of the 64 dQ columns consumer cw accumulates: D = 128 splits the columns between the consumers (each over
+// all 128 keys), D = 64 gives each all columns over its own 64 keys.
+template <int D>
+__device__ __forceinline__ int DqCol0(int cw) {
+  return D == 128 ? 64 * cw : 0;
+}
+
+// The producer's dQ warp (kTmaDq): per query tile and consumer, once the consumer's float32 dQ tile is in shared
+// memory ("full"), lane 0 adds it into dq by TMA reduce-add (two boxes of 32 columns; rows past the block are
+// skipped by TMA), waits until TMA has read it and hands it back ("empty"). The adds of different CTAs and of both
+// consumers at D = 64 meet in L2, as the atomics did.
+template <int D, typename Smem>
+__device__ __forceinline__ void ReduceDqTiles(const BwdWsArgs& args, const Smem& sm, const KeyBlock& blk,
+                                              const QueryTileWalk<kBM>& walk, int lane) {
+  if (lane == 0) TmaPrefetchDescriptor(&args.dq_map);
+  NamedBarrierArrive(kDqEmptyBarrier0, kDqBarrierThreads);  // both tiles start free
+  NamedBarrierArrive(kDqEmptyBarrier0 + 1, kDqBarrierThreads);
+  TileCursor tile(walk);
+  const int total = static_cast<int>(walk.total);
+  for (int it = 0; it < total; ++it, tile.Advance()) {
+#pragma unroll
+    for (int cw = 0; cw < 2; ++cw) {
+      NamedBarrierSync(kDqFullBarrier0 + cw, kDqBarrierThreads);
+      if (lane == 0) {
+        TmaReduceAdd4d(&args.dq_map, sm.Dq(cw), DqCol0<D>(cw), tile.m0, tile.h, blk.b);
+        TmaReduceAdd4d(&args.dq_map, sm.Dq(cw) + kBM * 128, DqCol0<D>(cw) + 32, tile.m0, tile.h, blk.b);
+        BulkCommitGroup();
+        BulkWaitGroupRead<0>();
+      }
+      __syncwarp();
+      if (it + 1 < total) NamedBarrierArrive(kDqEmptyBarrier0 + cw, kDqBarrierThreads);  // none waits after the last
+    }
+  }
+  if (lane == 0) BulkWaitGroup<0>();
+}
+
+// Adds consumer cw's dQ tile (64 queries from m0 x 64 columns from DqCol0, in registers, not yet scaled) into dq.
+// Atomics: red.global.add.v2.f32 per lane. kTmaDq: scaled into the consumer's shared float32 tile (SW128 boxes of 32
+// columns: a warp's float2 stores hit every bank twice, no more) once the dQ warp freed it, then handed to the dQ warp.
+template <int D, bool kTmaDq, typename Smem>
+__device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw, const float (&dq)[8][4], int b,
+                                       int h, int m0, int tid) {
+  const int lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
+  if constexpr (kTmaDq) {
+    NamedBarrierSync(kDqEmptyBarrier0 + cw, kDqBarrierThreads);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = warp * 16 + g + 8 * r;  // row & 7 == g
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const int chunk = 2 * (i & 3) + (tq >> 1);  // 16-byte chunk of the 32-column box i / 4
+        StSharedF32x2(sm.Dq(cw) + (i >> 2) * (kBM * 128) + row * 128 + ((chunk ^ g) << 4) + (tq & 1) * 8,
+                      dq[i][2 * r] * a.scale, dq[i][2 * r + 1] * a.scale);
+      }
+    }
+    FenceProxyAsyncShared();  // this thread's stores, visible to the TMA read
+    NamedBarrierArrive(kDqFullBarrier0 + cw, kDqBarrierThreads);
+  } else {
+    float* dqp = a.dq + b * a.dqs.batch + h * a.dqs.head;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = m0 + warp * 16 + g + 8 * r;
+      if (row < a.q_tokens) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+          RedAddF32x2(dqp + row * D + DqCol0<D>(cw) + i * 8 + 2 * tq, dq[i][2 * r] * a.scale,
+                      dq[i][2 * r + 1] * a.scale);
+      }
+    }
   }
 }
 
@@ -219,10 +301,10 @@ __device__ __forceinline__ void AccumulateFromRing(float (&acc)[D / 8][4], const
 }
 
 // A consumer warpgroup (cw = 0 or 1): its 64 keys against every query tile of the walk, dK and dV in registers.
-template <typename T, int D>
-__device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D>& sm, const KeyBlock& blk,
+template <typename T, int D, bool kTmaDq>
+__device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D, kTmaDq>& sm, const KeyBlock& blk,
                                              const QueryTileWalk<kBM>& walk, int cw) {
-  using Smem = BwdWsSmem<D>;
+  using Smem = BwdWsSmem<D, kTmaDq>;
   const int tid = threadIdx.x & 127, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
   const int key_row = cw * 64 + warp * 16 + g;  // this lane's first key in the CTA; the second is 8 further
@@ -230,9 +312,8 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
   // columns over this consumer's keys (its own dS^T: a warpgroup barrier).
   constexpr int kQCols = 64;
   constexpr int kKeySteps = D == 128 ? kBN / 16 : kBN / 32;
-  const int col_block = D == 128 ? cw : 0;
   const int key_step0 = D == 128 ? 0 : cw * (kBN / 32);
-  const int ds_barrier = D == 128 ? 1 : 2 + cw;
+  const int ds_barrier = D == 128 ? kDsBothBarrier : kDsOwnBarrier0 + cw;
   const int ds_threads = D == 128 ? Tiles::kConsumerThreads : 128;
 
   float dk[D / 8][4], dv[D / 8][4];
@@ -317,7 +398,8 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
 #pragma unroll
     for (int ks = 0; ks < kKeySteps; ++ks)
       WgmmaSS64x64<T, 1, 1>(&dq[0][0], MnMajorDescriptor<kBN>(s_dst, key_step0 + ks),
-                            MnMajorDescriptor<kBN>(sm.k + col_block * (kBN * 128), key_step0 + ks), ks > 0);
+                            MnMajorDescriptor<kBN>(sm.k + (DqCol0<D>(cw) / 64) * (kBN * 128), key_step0 + ks),
+                            ks > 0);
     WgmmaCommit();
     WgmmaWait<0>();  // dQ, and step 3's dV/dK: Q and dO are no longer read
     PinAccumulators(dq);
@@ -325,18 +407,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     PinAccumulators(dk);
     __syncwarp();  // every lane's lse/delta reads of the slot are ordered before lane 0 releases it to the producer
     if (lane == 0) MbarrierArrive(sm.Empty(ring.slot));
-
-    float* dqp = a.dq + blk.b * a.dqs.batch + tile.h * a.dqs.head;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int row = tile.m0 + warp * 16 + g + 8 * r;
-      if (row < a.q_tokens) {
-#pragma unroll
-        for (int i = 0; i < kQCols / 8; ++i)
-          RedAddF32x2(dqp + row * D + col_block * kQCols + i * 8 + 2 * tq, dq[i][2 * r] * a.scale,
-                      dq[i][2 * r + 1] * a.scale);
-      }
-    }
+    EmitDq<D, kTmaDq>(a, sm, cw, dq, blk.b, tile.h, tile.m0, tid);
   }
 
   float* dkp = a.dk + blk.b * a.dks.batch + blk.hk * a.dks.head;
@@ -351,9 +422,9 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
   }
 }
 
-template <typename T, int D>
+template <typename T, int D, bool kTmaDq>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __grid_constant__ BwdWsArgs args) {
-  using Smem = BwdWsSmem<D>;
+  using Smem = BwdWsSmem<D, kTmaDq>;
   extern __shared__ __align__(1024) uint8_t smem[];
   const int wg = threadIdx.x >> 7;
   if (threadIdx.x == 0) {
@@ -384,13 +455,15 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
       TmaPrefetchDescriptor(&args.v_map);
       ProduceTiles<D>(args, sm, blk, walk);
     } else if (threadIdx.x >= 32 && threadIdx.x < 32 + kStatsLanes) {
-      ProduceRowStats<D>(args.a, sm, blk, walk, threadIdx.x - 32);
+      ProduceRowStats(args.a, sm, blk, walk, threadIdx.x - 32);
+    } else if (kTmaDq && (threadIdx.x >> 5) == kDqWarp) {
+      ReduceDqTiles<D>(args, sm, blk, walk, threadIdx.x & 31);
     }
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
     const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0);
-    ConsumeTiles<T, D>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
+    ConsumeTiles<T, D, kTmaDq>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
   }
 }
 
@@ -400,7 +473,9 @@ TileMapSpec MapSpec(const void* base, const BlockShape& s, int heads, int64_t to
   return TileMapSpec{base, s.batch, heads, tokens, s.head_dim, strides, rows, s.element};
 }
 
-template <typename T, int D>
+// kTmaDq: dQ by TMA reduce-add through shared memory (falls back to the atomics where the float32 dQ map cannot be
+// encoded); otherwise red.global atomics from the consumers.
+template <typename T, int D, bool kTmaDq>
 Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
   const BlockShape& s = p.shape;
   BwdWsArgs args;
@@ -414,21 +489,40 @@ Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
   } else {  // no query tile is ever loaded (q and dout may be null): any valid map will do
     args.q_map = args.do_map = args.k_map;
   }
-  return LaunchTiled<Tiles, T, D>(&BackwardWsKernel<T, D>, TileGrid(s.kv_tokens, kBN, s.batch * s.kv_heads), stream,
-                                  args);
+  const dim3 grid = TileGrid(s.kv_tokens, kBN, s.batch * s.kv_heads);
+  if constexpr (kTmaDq) {
+    args.dq_map = args.k_map;
+    if (s.q_tokens > 0) {
+      TileMapSpec dq = MapSpec(p.dq, s, s.heads, s.q_tokens, p.dq_strides, kBM);
+      dq.float32 = true;
+      const Status st = EncodeTileMap(dq, &args.dq_map);
+      if (st.IsUnavailable()) return LaunchBwdWs<T, D, false>(p, stream);
+      RINGLAB_RETURN_IF_ERROR(st);
+    }
+    return LaunchTiled<tiles::BackwardWsTmaDq, T, D>(&BackwardWsKernel<T, D, true>, grid, stream, args);
+  }
+  args.dq_map = args.k_map;  // never read
+  return LaunchTiled<Tiles, T, D>(&BackwardWsKernel<T, D, false>, grid, stream, args);
 }
 
-}  // namespace
-
-Status LaunchBackwardWs(const BackwardParams& p, void* stream) {
+template <bool kTmaDq>
+Status LaunchBackwardWsVariant(const BackwardParams& p, void* stream) {
   RINGLAB_RETURN_IF_ERROR(CheckBackwardParams(p));
   const BlockShape& s = p.shape;
   if (s.kv_tokens == 0) return Status::Ok();
   if (!DeviceIsSm90())
     return Status::Unavailable("LaunchBackwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");
   return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
-    return LaunchBwdWs<decltype(t), decltype(d)::value>(p, static_cast<cudaStream_t>(stream));
+    return LaunchBwdWs<decltype(t), decltype(d)::value, kTmaDq>(p, static_cast<cudaStream_t>(stream));
   });
+}
+
+}  // namespace
+
+Status LaunchBackwardWs(const BackwardParams& p, void* stream) { return LaunchBackwardWsVariant<true>(p, stream); }
+
+Status LaunchBackwardWsAtomicDq(const BackwardParams& p, void* stream) {
+  return LaunchBackwardWsVariant<false>(p, stream);
 }
 
 }  // namespace ringlab::cuda

@@ -26,13 +26,14 @@ ForwardKernel ForwardKernelChoice() {
   return choice;
 }
 
-enum class BackwardKernel { kWs, kWgmma, kMma };
+enum class BackwardKernel { kWs, kWs1, kWgmma, kMma };
 
 // The Hopper backward taken when RINGLAB_BWD_KERNEL is unset: the warp-specialized one since it passed its tests and
-// benchmarks on an H100 (bench/results/kernels_h100.md).
-constexpr BackwardKernel kDefaultBackwardKernel = BackwardKernel::kWs;
+// benchmarks on an H100 (bench/results/kernels_h100.md); with dQ by atomics (ws1) until the TMA reduce-add version
+// (ws) measures faster there.
+constexpr BackwardKernel kDefaultBackwardKernel = BackwardKernel::kWs1;
 
-// RINGLAB_BWD_KERNEL=ws|wgmma|mma (mma also as "v5" or "5", its former names), read once; unset (or anything else)
+// RINGLAB_BWD_KERNEL=ws|ws1|wgmma|mma (mma also as "v5" or "5", its former names), read once; unset (or anything else)
 // means kDefaultBackwardKernel.
 BackwardKernel BackwardKernelChoice() {
   static const BackwardKernel choice = [] {
@@ -41,6 +42,7 @@ BackwardKernel BackwardKernelChoice() {
     if (std::strcmp(e, "mma") == 0 || std::strcmp(e, "v5") == 0 || std::strcmp(e, "5") == 0) return BackwardKernel::kMma;
     if (std::strcmp(e, "wgmma") == 0) return BackwardKernel::kWgmma;
     if (std::strcmp(e, "ws") == 0) return BackwardKernel::kWs;
+    if (std::strcmp(e, "ws1") == 0) return BackwardKernel::kWs1;
     return kDefaultBackwardKernel;
   }();
   return choice;
@@ -68,8 +70,8 @@ Status LaunchBackward(const BackwardParams& p, void* stream) {
   // operands its tensor maps cannot describe to the wgmma kernel.
   const BackwardKernel kernel = BackwardKernelChoice();
   if (kernel != BackwardKernel::kMma && DeviceIsSm90()) {
-    if (kernel == BackwardKernel::kWs) {
-      Status st = LaunchBackwardWs(p, stream);
+    if (kernel == BackwardKernel::kWs || kernel == BackwardKernel::kWs1) {
+      Status st = kernel == BackwardKernel::kWs ? LaunchBackwardWs(p, stream) : LaunchBackwardWsAtomicDq(p, stream);
       if (!st.IsUnavailable()) return st;
     }
     return LaunchBackwardWgmma(p, stream);

@@ -106,14 +106,18 @@ Status LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
 Status LaunchBackward(const BackwardParams& params, void* stream);
 // The backward kernels behind LaunchBackward, same semantics, tests and benchmarks call each:
 //   ws    (attention_backward_ws.cu): TMA producer warpgroup, two consumer warpgroups with dK/dV in registers
-//         (FlashAttention-3's recipe); sm_90a only. Returns Status::Unavailable where TMA cannot describe the
-//         operands (LaunchBackward then takes wgmma) or the GPU is not compute capability 9.0;
+//         (FlashAttention-3's recipe), dQ added by TMA reduce-add from shared memory; sm_90a only. Returns
+//         Status::Unavailable where TMA cannot describe the operands (LaunchBackward then takes wgmma) or the GPU is
+//         not compute capability 9.0;
+//   ws1   (LaunchBackwardWsAtomicDq, same file): the same kernel with dQ added by red.global atomics from the
+//         consumers' registers (the ws kernel before TMA reduce-add);
 //   wgmma (attention_backward_wgmma.cu): Hopper warpgroup MMA with cp.async loads, sm_90a only;
 //   mma   (attention_backward_mma.cu): mma.sync with FlashAttention-2's 2-D warp layout, any sm_80+ GPU.
 // On compute capability 9.0 LaunchBackward takes the default of attention_dispatch.cc (kDefaultBackwardKernel),
-// elsewhere mma; RINGLAB_BWD_KERNEL=ws|wgmma|mma overrides (read once per process; a Hopper kernel asked for on
+// elsewhere mma; RINGLAB_BWD_KERNEL=ws|ws1|wgmma|mma overrides (read once per process; a Hopper kernel asked for on
 // another GPU falls back to mma).
 Status LaunchBackwardWs(const BackwardParams& params, void* stream);
+Status LaunchBackwardWsAtomicDq(const BackwardParams& params, void* stream);
 Status LaunchBackwardWgmma(const BackwardParams& params, void* stream);
 Status LaunchBackwardMma(const BackwardParams& params, void* stream);
 

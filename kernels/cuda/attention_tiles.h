@@ -107,6 +107,16 @@ struct BackwardWs {
   }
 };
 
+// The ws backward with dQ added by TMA reduce-add from shared memory (attention_backward_ws.cu, kTmaDq): one more
+// float32 tile of kBlockM x 64 per consumer warpgroup.
+struct BackwardWsTmaDq : BackwardWs {
+  static constexpr int kDqTileBytes = kBlockM * 64 * 4;
+  template <int D>
+  static constexpr int SmemBytes() {
+    return BackwardWs::SmemBytes<D>() + 2 * kDqTileBytes;
+  }
+};
+
 // Backward preprocess (attention_backward_prepare.cu): one warp per query row.
 struct BackwardPrepare {
   static constexpr int kWarps = 8;

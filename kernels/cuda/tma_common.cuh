@@ -1,6 +1,6 @@
 // Hopper (sm_90a) helpers for warp-specialized kernels: shared-memory mbarriers (init, arrive, expect-tx, parity
-// wait), tensor-memory-accelerator (TMA) tile loads that complete on an mbarrier, named barriers between warpgroups,
-// and the setmaxnreg register re-split. Only included by sm_90a .cu files.
+// wait), tensor-memory-accelerator (TMA) tile loads that complete on an mbarrier and tile reduce-adds into global
+// memory, named barriers between warpgroups, and the setmaxnreg register re-split. Only included by sm_90a .cu files.
 //
 // Pipeline convention (as in the PTX ISA's mbarrier phases): a barrier starts in phase 0; try_wait.parity(P) succeeds
 // once the phase of parity P has completed. A consumer of stage s in round r waits for parity r & 1 on the "full"
@@ -53,6 +53,29 @@ __device__ __forceinline__ void TmaLoad4d(uint32_t dst, const void* tmap, uint32
       "[%6];\n" ::"r"(dst),
       "l"(reinterpret_cast<uint64_t>(tmap)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
       : "memory");
+}
+
+// Adds (float32, in L2) the box at `src` in shared memory into the box at coordinates (c0 innermost .. c3) of the
+// 4-D tensor map `tmap`; coordinates past the tensor's extent are skipped. Completes in this thread's bulk group:
+// publish the shared-memory writes with fence.proxy.async first; BulkCommitGroup, then BulkWaitGroupRead before the
+// source is written again.
+__device__ __forceinline__ void TmaReduceAdd4d(const void* tmap, uint32_t src, int c0, int c1, int c2, int c3) {
+  asm volatile(
+      "cp.reduce.async.bulk.tensor.4d.global.shared::cta.add.tile.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n" ::"l"(
+          reinterpret_cast<uint64_t>(tmap)),
+      "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+      : "memory");
+}
+__device__ __forceinline__ void BulkCommitGroup() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's bulk groups still read their shared-memory source.
+template <int N>
+__device__ __forceinline__ void BulkWaitGroupRead() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+// Waits until at most N of this thread's bulk groups are incomplete (their global writes done).
+template <int N>
+__device__ __forceinline__ void BulkWaitGroup() {
+  asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
 // Pulls a tensor map's descriptor into the TMA unit's cache ahead of the first load.

@@ -29,7 +29,7 @@ Status EncodeTileMap(const TileMapSpec& s, CUtensorMap* map) {
   if (encode == nullptr) return Status::Unavailable("EncodeTileMap: the driver has no cuTensorMapEncodeTiled");
   if (s.head_dim % 64 != 0 || s.box_rows < 1 || s.box_rows > 256)
     return Status::InvalidArgument("EncodeTileMap: head_dim must be a multiple of 64 and box_rows in 1..256");
-  const uint64_t elem = 2;
+  const uint64_t elem = s.float32 ? 4 : 2;
   // A zero-length block is never read (no tile is loaded); it still needs a valid map.
   const uint64_t tokens = s.tokens > 0 ? static_cast<uint64_t>(s.tokens) : 1;
   if (tokens >= (uint64_t{1} << 31)) return Status::Unavailable("EncodeTileMap: more than 2^31 tokens");
@@ -44,10 +44,11 @@ Status EncodeTileMap(const TileMapSpec& s, CUtensorMap* map) {
   const cuuint64_t dims[4] = {static_cast<cuuint64_t>(s.head_dim), tokens, static_cast<cuuint64_t>(s.heads),
                               static_cast<cuuint64_t>(s.batch)};
   const cuuint64_t strides[3] = {row_bytes, head_bytes, batch_bytes};  // bytes, dims 1..3
-  const cuuint32_t box[4] = {64, static_cast<cuuint32_t>(s.box_rows), 1, 1};
+  const cuuint32_t box[4] = {static_cast<cuuint32_t>(128 / elem), static_cast<cuuint32_t>(s.box_rows), 1, 1};
   const cuuint32_t element_strides[4] = {1, 1, 1, 1};
-  const CUtensorMapDataType type = s.element == ElementType::kBFloat16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
-                                                                       : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  const CUtensorMapDataType type = s.float32                               ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+                                   : s.element == ElementType::kBFloat16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                                                         : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
   const CUresult r = encode(map, type, 4, const_cast<void*>(s.base), dims, strides, box, element_strides,
                             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);

@@ -25,6 +25,9 @@ struct TileMapSpec {
   TensorStrides strides;  // elements; multiples of 8
   int box_rows = 128;     // tokens per box, 1..256
   ElementType element = ElementType::kBFloat16;
+  // float32 elements instead (the backward's dQ accumulator, written by TMA reduce-add): boxes of 32 columns, still
+  // one 128-byte swizzle row; `element` is then ignored.
+  bool float32 = false;
 };
 
 // Encodes `spec` into `map`. Returns Status::Unavailable when the tensor map cannot describe the operand (an

@@ -23,8 +23,9 @@ namespace {
 
 using namespace test_support;
 
-// The backward tests run once per kernel: "ws" (LaunchBackwardWs) and "wgmma" (LaunchBackwardWgmma), compute
-// capability 9.0 only (skipped elsewhere), and "mma" (LaunchBackwardMma, any GPU). LaunchBackward picks one of them.
+// The backward tests run once per kernel: "ws" (LaunchBackwardWs), "ws1" (LaunchBackwardWsAtomicDq) and "wgmma"
+// (LaunchBackwardWgmma), compute capability 9.0 only (skipped elsewhere), and "mma" (LaunchBackwardMma, any GPU).
+// LaunchBackward picks one of them.
 class BackwardKernelTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
@@ -34,6 +35,7 @@ class BackwardKernelTest : public AttentionKernelTest, public ::testing::WithPar
   }
   Status Launch(const BackwardParams& p) {
     if (GetParam() == "ws") return LaunchBackwardWs(p, nullptr);
+    if (GetParam() == "ws1") return LaunchBackwardWsAtomicDq(p, nullptr);
     return GetParam() == "wgmma" ? LaunchBackwardWgmma(p, nullptr) : LaunchBackwardMma(p, nullptr);
   }
   const char* Tag() const { return GetParam().c_str(); }
@@ -298,7 +300,8 @@ TEST_P(BackwardKernelTest, DispatcherMatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, BackwardKernelTest,
-                         ::testing::Values(std::string("ws"), std::string("wgmma"), std::string("mma")),
+                         ::testing::Values(std::string("ws"), std::string("ws1"), std::string("wgmma"),
+                                           std::string("mma")),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
