@@ -405,8 +405,9 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     PinAccumulators(dq);
     PinAccumulators(dv);
     PinAccumulators(dk);
-    __syncwarp();  // every lane's lse/delta reads of the slot are ordered before lane 0 releases it to the producer
-    if (lane == 0) MbarrierArrive(sm.Empty(ring.slot));
+    // Every lane releases the slot itself: an arrival (release) orders only the arriving thread's own reads of the
+    // slot's lse/delta before the producer's next writes (a __syncwarp + one lane's arrival left racecheck hazards).
+    MbarrierArrive(sm.Empty(ring.slot));
     EmitDq<D, kTmaDq>(a, sm, cw, dq, blk.b, tile.h, tile.m0, tid);
   }
 
@@ -434,7 +435,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
     for (int slot = 0; slot < Smem::kStages; ++slot) {
       MbarrierInit(sm.QFull(slot), 1 + kStatsLanes);  // TMA thread's expect_tx + the statistics warp's lanes
       MbarrierInit(sm.DoFull(slot), 1);
-      MbarrierInit(sm.Empty(slot), kConsumerWarps);
+      MbarrierInit(sm.Empty(slot), kConsumerWarps * 32);  // one arrival per consumer thread
     }
     FenceBarrierInit();
   }

@@ -29,9 +29,9 @@ ForwardKernel ForwardKernelChoice() {
 enum class BackwardKernel { kWs, kWs1, kWgmma, kMma };
 
 // The Hopper backward taken when RINGLAB_BWD_KERNEL is unset: the warp-specialized one since it passed its tests and
-// benchmarks on an H100 (bench/results/kernels_h100.md); with dQ by atomics (ws1) until the TMA reduce-add version
-// (ws) measures faster there.
-constexpr BackwardKernel kDefaultBackwardKernel = BackwardKernel::kWs1;
+// benchmarks on an H100 (bench/results/kernels_h100.md), with dQ added by TMA reduce-add (ws: 1.20-1.39x the atomic
+// version ws1 there).
+constexpr BackwardKernel kDefaultBackwardKernel = BackwardKernel::kWs;
 
 // RINGLAB_BWD_KERNEL=ws|ws1|wgmma|mma (mma also as "v5" or "5", its former names), read once; unset (or anything else)
 // means kDefaultBackwardKernel.
