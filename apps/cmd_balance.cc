@@ -57,20 +57,20 @@ int RunBalance(const BalanceOptions& o) {
   const StepModel model{.tflops = o.tflops, .link_gbps = o.link_gbps};
   nlohmann::json rows = nlohmann::json::array();
   std::printf("%s, %lld documents\n", Describe(p).c_str(), (long long)p.mask.DocumentCount());
-  std::printf("%6s  %-14s %10s %12s %12s %10s %10s\n", "W", "layout", "max/mean", "max tokens", "compute us",
-              "hop us", "step us");
+  std::printf("%6s  %-14s %10s %12s %12s %10s %6s %10s\n", "W", "layout", "max/mean", "max tokens", "compute us",
+              "hop us", "hops", "step us");
   for (int w : worlds) {
     std::vector<BalanceReport> reports;
     int best = 0;
     if (Status st = ChooseLayout(p, w, model, &reports, &best); !st.ok()) return ReportError(st);
     for (size_t i = 0; i < reports.size(); ++i) {
       const BalanceReport& r = reports[i];
-      std::printf("%6d  %-14s %10.3f %12lld %12.1f %10.2f %10.1f%s\n", w,
+      std::printf("%6d  %-14s %10.3f %12lld %12.1f %10.2f %6d %10.1f%s\n", w,
                   std::string(BalanceLayoutName(r.layout)).c_str(), r.Imbalance(), (long long)r.max_tokens,
-                  r.compute_us, r.hop_us, r.step_us, int(i) == best ? "  <- chosen" : "");
+                  r.compute_us, r.hop_us, r.reach, r.step_us, int(i) == best ? "  <- chosen" : "");
       rows.push_back({{"world", w}, {"layout", BalanceLayoutName(r.layout)}, {"imbalance", r.Imbalance()},
                       {"max_work", r.max_work}, {"mean_work", r.mean_work}, {"max_tokens", r.max_tokens},
-                      {"compute_us", r.compute_us}, {"hop_us", r.hop_us}, {"step_us", r.step_us},
+                      {"compute_us", r.compute_us}, {"hop_us", r.hop_us}, {"reach", r.reach}, {"step_us", r.step_us},
                       {"chosen", int(i) == best}});
     }
   }

@@ -107,13 +107,21 @@ Status StudyBalance(const Problem& p, int world, BalanceLayout layout, const Ste
       out->work[r] += PairsOf(mask, p.seq, b, e);
       out->tokens[r] += e - b;
     }
+  // Ring reach: the most ranks one document spreads over, less one (K/V of a document must reach every rank that
+  // holds part of it; documents on one rank need no communication).
+  std::vector<int> ranks_of(size_t(p.mask.DocumentCount()), 0), last_rank(ranks_of.size(), -1);
+  for (int r = 0; r < world; ++r)
+    for (const auto& [b, e] : ranks[r])
+      for (int64_t d = mask.DocumentOf(b); d <= mask.DocumentOf(e - 1); ++d)
+        if (last_rank[d] != r) last_rank[d] = r, ++ranks_of[d];
+  out->reach = std::min(world - 1, std::max(0, *std::max_element(ranks_of.begin(), ranks_of.end()) - 1));
   out->max_work = *std::max_element(out->work.begin(), out->work.end());
   out->mean_work = std::accumulate(out->work.begin(), out->work.end(), 0.0) / world;
   out->max_tokens = *std::max_element(out->tokens.begin(), out->tokens.end());
   const double flops_per_pair = 4.0 * p.batch * p.heads * p.head_dim;
   out->compute_us = out->max_work * flops_per_pair / (model.tflops * 1e6);
   out->hop_us = world > 1 ? double(p.KvBytes(out->max_tokens)) / (model.link_gbps * 1e3) : 0;
-  out->step_us = std::max(out->compute_us, (world - 1) * out->hop_us) + out->hop_us;
+  out->step_us = std::max(out->compute_us, out->reach * out->hop_us) + (out->reach > 0 ? out->hop_us : 0);
   return Status::Ok();
 }
 

@@ -11,9 +11,9 @@
 // Work of a rank = FLOP-counting (query, key) pairs of its queries under the mask (keys anywhere).
 //
 // Step-time estimate (analytic, not the event simulator: these layouts are not schedules yet): a ring forward pass
-// overlaps compute with W−1 K/V hops of the largest shard, so step = max(max_r compute_r, hops·hop) + hop, with
-// compute at `tflops` and hops at `link_gbps`. Contiguous and head-tail schedules under the mask cut hops the mask
-// makes useless (core/schedule_mask.h); the estimate counts W − 1 hops for every layout.
+// overlaps compute with `reach` K/V hops of the largest shard, reach = the most ranks one document spreads over, less
+// one (the ring is cut where no rank further on sees the K/V, as core/schedule_mask.h does; a window is not counted),
+// so step = max(max_r compute_r, reach·hop) + hop (no hop when reach = 0), compute at `tflops`, hops at `link_gbps`.
 //
 //   BalanceReport rep;
 //   Status st = StudyBalance(problem, /*world=*/64, BalanceLayout::kGreedy, StepModel{}, &rep);
@@ -48,6 +48,7 @@ struct BalanceReport {
   int64_t max_tokens = 0;
   double compute_us = 0;  // the slowest rank's attention
   double hop_us = 0;      // one K/V hop of the largest shard
+  int reach = 0;          // K/V hops of the ring (see above)
   double step_us = 0;     // the estimate above
   double Imbalance() const { return mean_work > 0 ? max_work / mean_work : 1; }
 };
