@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mask.h"
 #include "kernels/cpu/reference_attention.h"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
@@ -493,6 +494,62 @@ TEST_P(BackwardKernelTest, BackwardAccumulatesDkDv) {
   EXPECT_LT(eq.rel, kGradTol);
   EXPECT_LT(ek.rel, kGradTol);
   EXPECT_LT(ev.rel, kGradTol);
+}
+
+// Window/document masks (TokenMask): a block at global offsets (q 300, keys 170) of a sequence of documents of 37,
+// 5 (shorter than a tile), 400 (spans tiles) tokens..., causal window 150, forward and backward, bf16 and fp16.
+TEST_P(BackwardKernelTest, MaskedForwardAndBackwardMatchReference) {
+  for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
+    const Case c{"masked", 1, 4, 2, 333, 390, 128, false, 0, et};
+    SCOPED_TRACE(Describe(c));
+    auto docs = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{0, 37, 42, 442, 450, 700, 1000});
+    const Mask mask(true, MaskShape{.window_left = 150, .window_right = 0, .documents = docs});
+    std::vector<int32_t> bounds(2000);
+    for (size_t d = 0; d + 1 < docs->size(); ++d)
+      for (int64_t t = (*docs)[d]; t < (*docs)[d + 1]; ++t) bounds[t] = int32_t((*docs)[d]), bounds[1000 + t] = int32_t((*docs)[d + 1]);
+    DeviceBuffer<int32_t> dbounds(bounds.size());
+    dbounds.Upload(bounds);
+    Inputs in = MakeInputs(c, rng_);
+    in.mask = cpu::MaskSpec{.general = &mask, .q_global = 300, .kv_global = 170};
+    std::vector<double> ro(in.shape.QElements()), rl(in.shape.LseElements()), rdq(ro.size()), rdk(in.shape.KvElements()), rdv(rdk.size());
+    cpu::ReferenceForward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), ro.data(), rl.data());
+    cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), ro.data(),
+                           rl.data(), in.dout.values.data(), rdq.data(), rdk.data(), rdv.data());
+    DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size()), dout(in.dout.bits.size());
+    q.Upload(in.q.bits), k.Upload(in.k.bits), v.Upload(in.v.bits), dout.Upload(in.dout.bits);
+    DeviceBuffer<float> out(ro.size()), lse(rl.size()), delta(rl.size()), dq(rdq.size()), dk(rdk.size()), dv(rdv.size());
+    out.Poison(), lse.Poison(), delta.Poison(), dq.Zero(), dk.Poison(), dv.Poison();
+    BlockShape shape = ToBlockShape(c);
+    shape.mask = TokenMask{.enabled = true, .q_global = 300, .kv_global = 170, .lo = -150, .hi = 0,
+                           .doc_start = dbounds.ptr, .doc_end = dbounds.ptr + 1000};
+    const TensorStrides qst = Contig(c.heads, c.q_tokens, c.head_dim), kst = Contig(c.kv_heads, c.kv_tokens, c.head_dim);
+    const TensorStrides lst = ContigLse(c.heads, c.q_tokens);
+    ForwardParams fp{.shape = shape, .q = q.ptr, .k = k.ptr, .v = v.ptr, .q_strides = qst, .k_strides = kst,
+                     .v_strides = kst, .out_acc = out.ptr, .lse_acc = lse.ptr, .out_strides = qst, .lse_strides = lst,
+                     .mode = AccumulateMode::kOverwrite};
+    ExpectOk(GetParam() == "wgmma" ? LaunchForwardWgmma(fp, nullptr) : LaunchForwardMma(fp, nullptr));
+    BackwardPrepareParams pp{.batch = 1, .heads = c.heads, .tokens = c.q_tokens, .head_dim = c.head_dim, .element = et,
+                             .dout = dout.ptr, .out = out.ptr, .dout_strides = qst, .out_strides = qst,
+                             .delta = delta.ptr, .delta_strides = lst};
+    ExpectOk(LaunchBackwardPrepare(pp, nullptr));
+    BackwardParams bp;
+    bp.shape = shape;
+    bp.q = q.ptr, bp.k = k.ptr, bp.v = v.ptr, bp.dout = dout.ptr, bp.lse = lse.ptr, bp.delta = delta.ptr;
+    bp.q_strides = bp.dout_strides = bp.dq_strides = qst;
+    bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = kst;
+    bp.lse_strides = bp.delta_strides = lst;
+    bp.dq = dq.ptr, bp.dk = dk.ptr, bp.dv = dv.ptr;
+    ExpectOk(Launch(bp));
+    RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
+    const Compare eo = RelError(out.Download(), ro), el = RelError(lse.Download(), rl);
+    const Compare eq = RelError(dq.Download(), rdq), ek = RelError(dk.Download(), rdk), ev = RelError(dv.Download(), rdv);
+    std::printf("[ masked   ] %s %s out %.3e lse %.3e dq %.3e dk %.3e dv %.3e\n", Tag(), Describe(c).c_str(), eo.rel,
+                el.rel, eq.rel, ek.rel, ev.rel);
+    for (const Compare& e : {eo, el, eq, ek, ev}) EXPECT_EQ(e.not_written, 0);
+    EXPECT_LT(eo.rel, kOutTol);
+    EXPECT_LT(el.rel, kOutTol);
+    for (const Compare& e : {eq, ek, ev}) EXPECT_LT(e.rel, kGradTol);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, ForwardKernelTest, ::testing::Values(std::string("wgmma"), std::string("mma")),
