@@ -110,7 +110,8 @@ void CpuReference(const Problem& p, const gpu::InputSource& in, bool backward, s
                   std::vector<double>* lse, std::vector<double>* dq, std::vector<double>* dk, std::vector<double>* dv) {
   const cpu::AttentionShape shape{.batch = p.batch, .heads = p.heads, .kv_heads = p.kv_heads, .q_tokens = p.seq,
                                   .kv_tokens = p.seq, .head_dim = p.head_dim};
-  const cpu::MaskSpec mask{.causal = p.causal};
+  const Mask full_mask = p.AttentionMask();
+  const cpu::MaskSpec mask{.causal = p.causal, .general = full_mask.IsPlain() ? nullptr : &full_mask};
   auto d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
   const std::vector<double> q = d(in.q), k = d(in.k), v = d(in.v), dout = d(in.dout);
   out->resize(shape.QElements());
@@ -204,7 +205,7 @@ nlohmann::json ReportTimings(const RunContext& c, const ScheduleConfig& cfg, con
                fsum.step_time_us / 1e3, fsum.exposed_comm_us / 1e3, 100 * fsum.overlap_fraction, fsum.load_imbalance);
   nlohmann::json rec{{"kind", "ringlab_run"}, {"method", method}, {"sharding", std::string(ShardingName(cfg.sharding))},
                      {"world", w}, {"B", p.batch}, {"H", p.heads}, {"Hkv", p.kv_heads}, {"S", p.seq},
-                     {"D", p.head_dim}, {"causal", p.causal}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
+                     {"D", p.head_dim}, {"causal", p.causal}, {"mask", DescribeMask(p.causal, p.mask)}, {"gpu", res.gpu_name}, {"fwd_ms", res.fwd_ms},
                      {"fwd_tflops_per_gpu", fwd_tf}, {"rank_fwd_ms", res.rank_fwd_ms},
                      {"buffer_bytes_per_rank", res.buffer_bytes}, {"device_used_bytes_per_rank", res.device_used_bytes},
                      {"iters", o.iters}, {"warmup", o.warmup}, {"warmup_ms", o.warmup_ms},

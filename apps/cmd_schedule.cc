@@ -29,7 +29,7 @@ std::string BlockText(const Op& op) {
   const AttendBlock& b = op.attend;
   char buf[128];
   snprintf(buf, sizeof buf, "q[%lld,%lld) x kv%d[%lld,%lld) %s", (long long)b.q_begin, (long long)b.q_end, b.kv_origin,
-           (long long)b.kv_begin, (long long)b.kv_end, b.causal ? "causal" : "full");
+           (long long)b.kv_begin, (long long)b.kv_end, b.masked ? "masked" : b.causal ? "causal" : "full");
   return buf;
 }
 

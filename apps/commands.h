@@ -28,6 +28,10 @@ struct PlanOptions;  // cmd_plan.cc
 std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd);
 int RunPlan(const PlanOptions& options);
 
+struct BalanceOptions;  // cmd_balance.cc
+std::shared_ptr<BalanceOptions> SetupBalance(CLI::App* cmd);
+int RunBalance(const BalanceOptions& options);
+
 struct ViewOptions;  // cmd_view.cc
 std::shared_ptr<ViewOptions> SetupView(CLI::App* cmd);
 int RunView(const ViewOptions& options);

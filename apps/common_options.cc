@@ -1,5 +1,7 @@
 #include "apps/common_options.h"
 
+#include "core/mask_spec.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -56,6 +58,10 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
       ->capture_default_str()
       ->check(IntegerIn(1, std::numeric_limits<int64_t>::max()));
   app->add_flag("--causal,!--no-causal", o->causal, "causal mask (default) or full attention")->capture_default_str();
+  app->add_option("--mask", o->mask,
+                  "mask terms joined by '+': causal | full | window:L,R (keys in [q-L, q+R], -1 unlimited) | "
+                  "docs:FILE (a 'length weight' histogram) | docs-synthetic:NAME[:SEED] (uniform | lognormal | "
+                  "pretrain-mix | fixed-N); without causal/full, --causal decides");
   app->add_option("--method,-m", o->method, "how K/V move: allgather | alltoall (ring pass-KV) | both")
       ->capture_default_str();
   app->add_option("--sharding", o->sharding, "token layout: contiguous | head-tail (causal load balancing)")
@@ -99,6 +105,13 @@ Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs)
     return Status::InvalidArgument("--placement '" + o.placement + "' is not one of consecutive, strided");
   Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim,
             .dtype = *dtype, .causal = o.causal};
+  if (!o.mask.empty()) {
+    if (o.seq < 1) return Status::InvalidArgument("--seq must be >= 1 (got " + std::to_string(o.seq) + ")");
+    ParsedMask parsed;
+    RINGLAB_RETURN_IF_ERROR(ParseMaskSpec(o.mask, o.seq, &parsed));
+    if (parsed.causal) p.causal = *parsed.causal;
+    p.mask = parsed.shape;
+  }
   for (Method m : methods)
     for (Pass pass : passes) {
       ScheduleConfig cfg{.problem = p, .world = o.world, .sharding = *sharding, .method = m, .pass = pass,

@@ -20,6 +20,7 @@ struct CommonOptions {
   int dim = 128;
   int64_t seq = 131072;
   bool causal = true;
+  std::string mask;  // core/mask_spec.h: causal | full | window:L,R | docs:FILE | docs-synthetic:NAME, joined by '+'
   std::string method = "alltoall";     // allgather | alltoall | both
   std::string sharding = "head-tail";  // contiguous | head-tail
   std::string pass = "forward";        // forward | backward | both

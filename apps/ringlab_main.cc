@@ -26,6 +26,9 @@ const std::vector<Subcommand> kSubcommands = {
                    "Choose a context-parallel layout: simulate every valid (method, Ulysses × ring, placement, "
                    "sharding) for a model's attention on a cluster and rank them",
                    SetupPlan, RunPlan),
+    MakeSubcommand("balance",
+                   "Balance packed documents over ranks without padding: max/mean work per layout, the chosen one",
+                   SetupBalance, RunBalance),
     MakeSubcommand("view",
                    "Open traces in the interactive timeline viewer (ringlab-view; its --help lists every option)",
                    SetupView, RunView),

@@ -7,9 +7,16 @@ namespace ringlab {
 using nlohmann::json;
 
 json ToJson(const Problem& p) {
-  return json{{"batch", p.batch},       {"heads", p.heads},   {"kv_heads", p.kv_heads},
-              {"seq", p.seq},           {"head_dim", p.head_dim}, {"dtype", std::string(DTypeName(p.dtype))},
-              {"causal", p.causal}};
+  json j{{"batch", p.batch},       {"heads", p.heads},   {"kv_heads", p.kv_heads},
+         {"seq", p.seq},           {"head_dim", p.head_dim}, {"dtype", std::string(DTypeName(p.dtype))},
+         {"causal", p.causal}};
+  // Mask fields only when set, so plain files stay as they were.
+  if (p.mask.HasWindow()) j["window"] = {p.mask.window_left, p.mask.window_right};
+  if (p.mask.HasDocuments()) {
+    j["cu_seqlens"] = *p.mask.documents;
+    j["documents_name"] = p.mask.documents_name;
+  }
+  return j;
 }
 
 json ToJson(const ScheduleConfig& cfg) {
@@ -34,6 +41,7 @@ json ToJson(const Op& op) {
     const AttendBlock& b = op.attend;
     j["block"] = {{"q", {b.q_begin, b.q_end}}, {"kv_origin", b.kv_origin}, {"kv", {b.kv_begin, b.kv_end}},
                   {"causal", b.causal},         {"diagonal_offset", b.diagonal_offset}, {"merge", b.merge}};
+    if (b.masked) j["block"]["masked"] = {{"q_global", b.q_global}, {"kv_global", b.kv_global}, {"pairs", b.masked_pairs}};
   }
   auto names = [](const auto& list) {
     json a = json::array();
@@ -87,7 +95,21 @@ Status FromJson(const json& j, Problem* p) {
   auto d = ParseDType(dtype);
   if (!d) return Status::InvalidArgument("problem.dtype '" + dtype + "' is not one of bf16, fp16, fp32, fp64");
   p->dtype = *d;
-  return Status::Ok();
+  p->mask = MaskShape{};
+  if (j.contains("window")) {
+    std::vector<int64_t> w;
+    RINGLAB_RETURN_IF_ERROR(Get(j, "window", "problem", &w));
+    if (w.size() != 2) return Status::InvalidArgument("problem.window must be [left, right] (got " + j["window"].dump() + ")");
+    p->mask.window_left = w[0];
+    p->mask.window_right = w[1];
+  }
+  if (j.contains("cu_seqlens")) {
+    std::vector<int64_t> cu;
+    RINGLAB_RETURN_IF_ERROR(Get(j, "cu_seqlens", "problem", &cu));
+    p->mask.documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
+    p->mask.documents_name = j.value("documents_name", std::string("file"));
+  }
+  return ValidateMaskShape(p->mask, p->seq);
 }
 
 Status FromJson(const json& j, ScheduleConfig* cfg) {

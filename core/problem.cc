@@ -33,7 +33,9 @@ int DTypeBytes(DType d) {
 }
 
 double Problem::ForwardFlops() const {
-  double f = 4.0 * batch * heads * double(seq) * double(seq) * head_dim;
+  const double per_pair = 4.0 * batch * heads * head_dim;
+  if (!mask.IsPlain()) return per_pair * AttentionMask().Classify(0, seq, 0, seq).EffectivePairs(causal);
+  const double f = per_pair * double(seq) * double(seq);
   return causal ? f / 2 : f;
 }
 
@@ -56,13 +58,13 @@ Status ValidateProblem(const Problem& p) {
   if (p.seq < 1) return bad("seq must be >= 1 (got " + std::to_string(p.seq) + ")");
   if (p.head_dim < 1 || p.head_dim > 512)
     return bad("dim (head dim) must be in 1..512 (got " + std::to_string(p.head_dim) + ")");
-  return Status::Ok();
+  return ValidateMaskShape(p.mask, p.seq);
 }
 
 std::string Describe(const Problem& p) {
   std::ostringstream s;
   s << "B=" << p.batch << " H=" << p.heads << " Hkv=" << p.kv_heads << " S=" << p.seq << " D=" << p.head_dim << " "
-    << DTypeName(p.dtype) << (p.causal ? " causal" : " full");
+    << DTypeName(p.dtype) << " " << DescribeMask(p.causal, p.mask);
   return s.str();
 }
 

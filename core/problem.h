@@ -1,6 +1,7 @@
 // Problem: the attention shapes a context-parallel run computes, and the FLOP and byte conventions every tool uses.
 //
-// FLOP convention (FlashAttention's): forward = 4·B·H·S²·D, halved when causal; backward = 2.5 × forward.
+// FLOP convention (FlashAttention's): forward = 4·B·H·S²·D, halved when causal; backward = 2.5 × forward. With a
+// window or documents, 4·B·H·D per visible (query, key) pair (core/mask.h).
 // Bytes of one K+V block of s tokens = 2·B·Hkv·s·D·sizeof(dtype).
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/mask.h"
 #include "core/status.h"
 
 namespace ringlab {
@@ -27,8 +29,11 @@ struct Problem {
   int head_dim = 128;
   DType dtype = DType::kBFloat16;
   bool causal = true;
+  MaskShape mask;  // window and documents narrowing the causal/full mask (core/mask.h); default: none
 
-  // Forward FLOPs of the whole (unsharded) problem.
+  Mask AttentionMask() const { return Mask(causal, mask); }
+
+  // Forward FLOPs of the whole (unsharded) problem: 4·B·H·D per visible pair (diagonal counted half when causal).
   double ForwardFlops() const;
   double BackwardFlops() const { return 2.5 * ForwardFlops(); }
   // Bytes of K and V for `tokens` tokens in the problem's dtype.
@@ -43,7 +48,7 @@ Problem DefaultProblem();
 // Checks every field; the message names the field and the allowed values.
 Status ValidateProblem(const Problem& p);
 
-// "B=1 H=32 Hkv=8 S=131072 D=128 bf16 causal"
+// "B=1 H=32 Hkv=8 S=131072 D=128 bf16 causal" (window and documents appended: core/mask.h DescribeMask)
 std::string Describe(const Problem& p);
 
 }  // namespace ringlab

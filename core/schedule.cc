@@ -84,6 +84,7 @@ std::string BufferRefName(BufferRef b) {
 double AttendBlock::EffectivePairs() const {
   const int64_t nq = QTokens(), nk = KvTokens();
   if (nq <= 0 || nk <= 0) return 0;
+  if (masked) return masked_pairs;
   if (!causal) return double(nq) * double(nk);
   const int64_t d = diagonal_offset;
   // Row i (0-based) may attend keys 0..i+d, i.e. clamp(i + d + 1, 0, nk) of them.

@@ -133,7 +133,11 @@ struct BufferInfo {
 
 // An attention block: query tokens [q_begin, q_end) of this rank's shard against key/value tokens
 // [kv_begin, kv_end) of rank `kv_origin`'s shard. With causal set, local query i (from q_begin) may attend local key j
-// (from kv_begin) iff j <= i + diagonal_offset.
+// (from kv_begin) iff j <= i + diagonal_offset. With masked set (a window or documents, core/mask.h), query i may
+// attend key j iff the problem's mask allows global tokens (q_global + i, kv_global + j); such a block lies inside one
+// chunk of each shard, so its tokens are consecutive in global order.
+// Merge: forward, fold into the (out, lse) accumulators instead of overwriting them; backward, add this block's dK/dV
+// into the origin's dK/dV buffer instead of setting it (rows outside the block to zero).
 struct AttendBlock {
   int64_t q_begin = 0, q_end = 0;
   int32_t kv_origin = 0;
@@ -141,10 +145,13 @@ struct AttendBlock {
   bool causal = false;
   int64_t diagonal_offset = 0;
   bool merge = true;  // merge into (out, lse) accumulators; false: overwrite the written buffers
+  bool masked = false;
+  int64_t q_global = 0, kv_global = 0;  // masked: global tokens of q_begin and kv_begin
+  double masked_pairs = 0;              // masked: FLOP-counting pairs (BlockVisibility::EffectivePairs)
   int64_t QTokens() const { return q_end - q_begin; }
   int64_t KvTokens() const { return kv_end - kv_begin; }
   // Allowed (query, key) pairs, counting pairs on the diagonal j == i + offset as half (FlashAttention's convention,
-  // which makes a square causal block exactly half of a full one).
+  // which makes a square causal block exactly half of a full one). Masked blocks: masked_pairs.
   double EffectivePairs() const;
 };
 

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "core/schedule_mask.h"
+
 namespace ringlab {
 
 AttentionOperands AttentionOperands::Inputs() {
@@ -27,11 +29,14 @@ RankBuilder::RankBuilder(const ScheduleConfig& cfg, const RingView& view)
       p_(view_.problem),
       ops_(view_.operands),
       sharding_(cfg.sharding, view.size, view.problem.seq),
+      mask_(view_.problem.AttentionMask()),
+      reach_(RingReach(mask_, sharding_)),
       rank_(view.index),
       w_(view.size) {}
 
 std::vector<AttendBlock> RankBuilder::BlocksFor(int origin) const {
   const int64_t s = Shard(), c = sharding_.ChunkTokens();
+  if (!mask_.IsPlain()) return MaskedBlocks(mask_, sharding_, rank_, origin);
   AttendBlock whole{.q_begin = 0, .q_end = s, .kv_origin = origin, .kv_begin = 0, .kv_end = s};
   if (!p_.causal) return {whole};
   if (origin == rank_) {  // own shard: local order is monotone in global order, so plain causal
@@ -131,16 +136,43 @@ BufferRef RankBuilder::MaybePack(BufferRef src, int slot, int step) {
   return pack;
 }
 
-void RankBuilder::AppendExchange(BufferRef send_buf, BufferRef recv_buf, int64_t bytes, int tag, int step) {
+void RankBuilder::AppendExchange(BufferRef send_buf, BufferRef recv_buf, int64_t bytes, int tag, int step, bool send,
+                                 bool recv) {
+  if (!send && !recv) return;
   const int group = next_group_++;
-  Op send{.kind = OpKind::kSend, .stream = StreamKind::kComm, .step = step, .peer = Next(), .tag = tag, .group = group};
-  send.reads.push_back(send_buf);
-  send.bytes = bytes;
-  Append(send);
-  Op recv{.kind = OpKind::kRecv, .stream = StreamKind::kComm, .step = step, .peer = Prev(), .tag = tag, .group = group};
-  recv.writes.push_back(recv_buf);
-  recv.bytes = bytes;
-  Append(recv);
+  if (send) {
+    Op op{.kind = OpKind::kSend, .stream = StreamKind::kComm, .step = step, .peer = Next(), .tag = tag, .group = group};
+    op.reads.push_back(send_buf);
+    op.bytes = bytes;
+    Append(op);
+  }
+  if (recv) {
+    Op op{.kind = OpKind::kRecv, .stream = StreamKind::kComm, .step = step, .peer = Prev(), .tag = tag, .group = group};
+    op.writes.push_back(recv_buf);
+    op.bytes = bytes;
+    Append(op);
+  }
+}
+
+void RankBuilder::AppendDkvExchange(BufferRef travel, int t, bool have_travel) {
+  const int origin = OriginAt(t), tag = 2 * t + 1;
+  const int group = next_group_++;
+  auto comm = [&](OpKind kind, int peer, BufferRef buf) {
+    Op op{.kind = kind, .stream = StreamKind::kComm, .step = t, .peer = peer, .tag = tag, .group = group};
+    if (kind == OpKind::kSend) op.reads.push_back(buf);
+    else op.writes.push_back(buf);
+    op.bytes = DkvBytes();
+    Append(op);
+  };
+  // Send the travelling dK/dV on while the origin's K/V goes on; at its reach, home to the origin (the next rank when
+  // the reach is the whole ring). At reach 0 the attention wrote the origin's final dK/dV itself.
+  if (have_travel && t <= Reach(origin) && Reach(origin) > 0)
+    comm(OpKind::kSend, t < Reach(origin) ? Next() : view_.group.Rank(origin), travel);
+  // The previous rank's accumulator for the origin this rank serves next step.
+  const int next_origin = OriginAt(t + 1);
+  if (t + 1 < w_ && HopNeeded(next_origin, t)) comm(OpKind::kRecv, Prev(), BufferRef{BufferKind::kDKVRing, uint8_t((t + 1) % 2)});
+  // This rank's own dK/dV coming home from the rank at its reach.
+  if (t > 0 && Reach(rank_) == t) comm(OpKind::kRecv, view_.group.Rank((rank_ + t) % w_), ops_.dkv);
 }
 
 void RankBuilder::AppendCollective(OpKind kind, BufferRef read, BufferRef write, int64_t bytes, int tag) {
@@ -160,16 +192,24 @@ void RankBuilder::Forward() {
     const BufferRef src = MaybePack(ops_.kv, 0, 0);
     AppendCollective(OpKind::kAllGather, src, gathered, kv_bytes * (w_ - 1), 0);
   }
-  bool first = true;
+  // The first block to reach a query chunk overwrites its rows of (out, lse), later ones merge (masked blocks cover
+  // one chunk each; a plain schedule's first block covers the whole shard).
+  std::array<bool, 2> written{false, false};
+  const int64_t chunk = sharding_.ChunkTokens();
   for (int t = 0; t < w_; ++t) {
-    const int origin = (rank_ - t + w_) % w_;
+    const int origin = OriginAt(t);
+    // Under a mask the origin's K/V may never have come this far (core/schedule_mask.h).
+    const bool have_kv = !ring || t == 0 || HopNeeded(origin, t - 1);
     BufferRef kv = ops_.kv;
     if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, uint8_t(t % 2)} : gathered;
     if (ring && t + 1 < w_) {  // post the next step's transfer before this step's compute, so they overlap
-      const BufferRef src = MaybePack(kv, t % 2, t);
-      AppendExchange(src, BufferRef{BufferKind::kKVRing, uint8_t((t + 1) % 2)}, kv_bytes, t, t);
+      const bool send = HopNeeded(origin, t), recv = HopNeeded(OriginAt(t + 1), t);
+      const BufferRef src = send ? MaybePack(kv, t % 2, t) : kv;
+      AppendExchange(src, BufferRef{BufferKind::kKVRing, uint8_t((t + 1) % 2)}, kv_bytes, t, t, send, recv);
     }
+    if (!have_kv) continue;
     for (AttendBlock block : BlocksFor(origin)) {
+      const bool first = !written[size_t(block.q_begin / chunk) & 1];
       const bool fused = cfg_.variants.fused_merge || first;
       block.merge = !first && fused;
       Op attend{.kind = OpKind::kAttend, .stream = StreamKind::kCompute, .step = t, .attend = block};
@@ -200,7 +240,7 @@ void RankBuilder::Forward() {
         merge.bytes = 3 * (OutBytes(block.QTokens()) + F32Rows(block.QTokens()));
         Append(merge);
       }
-      first = false;
+      for (int64_t c = block.q_begin / chunk; c * chunk < block.q_end; ++c) written[size_t(c) & 1] = true;
     }
   }
 }
@@ -218,19 +258,26 @@ void RankBuilder::Backward() {
   }
   if (!view_.head_sharded) AppendPrepare(ops_.dout, ops_.out, ops_.delta, p_, Shard());
   for (int t = 0; t < w_; ++t) {
-    const int origin = (rank_ - t + w_) % w_;
+    const int origin = OriginAt(t);
+    const bool have_kv = !ring || t == 0 || HopNeeded(origin, t - 1);  // see Forward
     BufferRef kv = ops_.kv;
     if (t > 0) kv = ring ? BufferRef{BufferKind::kKVRing, uint8_t(t % 2)} : gathered;
     if (ring && t + 1 < w_) {
-      const BufferRef src = MaybePack(kv, t % 2, t);
-      AppendExchange(src, BufferRef{BufferKind::kKVRing, uint8_t((t + 1) % 2)}, kv_bytes, 2 * t, t);
+      const bool send = HopNeeded(origin, t), recv = HopNeeded(OriginAt(t + 1), t);
+      const BufferRef src = send ? MaybePack(kv, t % 2, t) : kv;
+      AppendExchange(src, BufferRef{BufferKind::kKVRing, uint8_t((t + 1) % 2)}, kv_bytes, 2 * t, t, send, recv);
     }
-    // Where this step's dK/dV for `origin` goes: the final buffer (W = 1), the origin's slot of the gathered buffer
-    // (allgather), or this step's part buffer (ring), summed into the travelling accumulator below.
-    BufferRef dkv = w_ == 1 ? dkv_final : ring ? BufferRef{BufferKind::kDKVPart, uint8_t(t % 2)} : dkv_gathered;
-    const std::vector<AttendBlock> blocks = BlocksFor(origin);
+    // Where this step's dK/dV for `origin` goes: the final buffer (W = 1, or a mask keeps the origin's K/V at home),
+    // the origin's slot of the gathered buffer (allgather), or this step's part buffer (ring), summed into the
+    // travelling accumulator below.
+    BufferRef dkv = w_ == 1 || (ring && Reach(origin) == 0) ? dkv_final
+                    : ring ? BufferRef{BufferKind::kDKVPart, uint8_t(t % 2)}
+                           : dkv_gathered;
+    const std::vector<AttendBlock> blocks = have_kv ? BlocksFor(origin) : std::vector<AttendBlock>{};
+    bool first_block = true;
     for (AttendBlock block : blocks) {
-      block.merge = false;  // dK/dV of this block overwrite; dQ always accumulates
+      block.merge = !first_block;  // the origin's first block sets its dK/dV, later ones add; dQ always accumulates
+      first_block = false;
       Op attend{.kind = OpKind::kAttend, .stream = StreamKind::kCompute, .step = t, .attend = block};
       for (BufferRef b : {ops_.q, ops_.dout, ops_.lse, ops_.delta, ops_.dq}) attend.reads.push_back(b);
       attend.reads.push_back(kv);
@@ -243,8 +290,9 @@ void RankBuilder::Backward() {
     }
     if (!ring || w_ == 1) continue;
     // Ring: the travelling dK/dV of `origin` = this step's part + what the previous rank accumulated.
+    const bool on_path = t <= Reach(origin);
     BufferRef travel = dkv;
-    if (t > 0) {
+    if (on_path && t > 0) {
       travel = BufferRef{BufferKind::kDKVRing, uint8_t(t % 2)};
       if (!blocks.empty()) {
         Op add{.kind = OpKind::kMerge, .stream = StreamKind::kCompute, .step = t};
@@ -255,8 +303,7 @@ void RankBuilder::Backward() {
         Append(add);
       }
     }
-    const BufferRef recv_into = t + 1 < w_ ? BufferRef{BufferKind::kDKVRing, uint8_t((t + 1) % 2)} : dkv_final;
-    AppendExchange(travel, recv_into, DkvBytes(), 2 * t + 1, t);
+    AppendDkvExchange(travel, t, on_path);
   }
   if (!ring && w_ > 1) AppendCollective(OpKind::kReduceScatter, dkv_gathered, dkv_final, DkvBytes() * (w_ - 1), 1);
 }

@@ -9,6 +9,7 @@
 #include <array>
 #include <vector>
 
+#include "core/mask.h"
 #include "core/schedule.h"
 #include "core/ulysses_layout.h"
 
@@ -63,11 +64,20 @@ class RankBuilder {
   BufferUse& Use(BufferRef ref);
 
   std::vector<AttendBlock> BlocksFor(int origin) const;
+  // Ring hops under a mask (core/schedule_mask.h): origin o's K/V is used at steps 0..Reach(o).
+  int OriginAt(int t) const { return (rank_ - t + w_) % w_; }
+  int Reach(int origin) const { return (*reach_)[origin]; }
+  bool HopNeeded(int origin, int step) const { return Reach(origin) >= step + 1; }
   void Forward();
   void Backward();
   // Appends a copy into the pack buffer when the variant packs K/V; returns the buffer to send from.
   BufferRef MaybePack(BufferRef src, int slot, int step);
-  void AppendExchange(BufferRef send_buf, BufferRef recv_buf, int64_t bytes, int tag, int step);
+  // A ring permute: send to the next rank and receive from the previous one (either may be skipped under a mask).
+  void AppendExchange(BufferRef send_buf, BufferRef recv_buf, int64_t bytes, int tag, int step, bool send = true,
+                      bool recv = true);
+  // Backward under a mask: the step's dK/dV sends (to the next rank, or home to the origin at its reach) and
+  // receives (the next travelling accumulator, and this rank's own dK/dV coming home), as one group.
+  void AppendDkvExchange(BufferRef travel, int t, bool have_travel);
   void AppendCollective(OpKind kind, BufferRef read, BufferRef write, int64_t bytes, int tag);
 
   const ScheduleConfig& cfg_;
@@ -75,6 +85,8 @@ class RankBuilder {
   const Problem& p_;
   const AttentionOperands& ops_;
   Sharding sharding_;
+  Mask mask_;
+  std::shared_ptr<const std::vector<int>> reach_;
   int rank_, w_;  // ring position and ring degree
   int next_group_ = 0;
   RankSchedule out_;

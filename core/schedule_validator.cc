@@ -90,6 +90,7 @@ Status CheckStructure(const Schedule& schedule) {
 // ring sharding is the world's.
 Status CheckCoverage(const Schedule& schedule) {
   const ScheduleConfig& cfg = schedule.config;
+  if (!cfg.problem.mask.IsPlain()) return CheckMaskedCoverage(schedule);
   const UlyssesLayout layout(cfg);
   const Sharding sh = layout.RingSharding();
   const int64_t c = sh.ChunkTokens();
@@ -314,7 +315,7 @@ Status CheckProgress(const Schedule& schedule) {
 
 Status CheckBalance(const Schedule& schedule) {
   const ScheduleConfig& cfg = schedule.config;
-  if (cfg.sharding != ShardingKind::kHeadTail) return Status::Ok();
+  if (cfg.sharding != ShardingKind::kHeadTail || !cfg.problem.mask.IsPlain()) return Status::Ok();
   std::vector<double> flops(cfg.world, 0);
   for (int r = 0; r < cfg.world; ++r)
     for (const Op& op : schedule.ranks[r].ops) flops[r] += op.flops;
@@ -331,6 +332,7 @@ Status ValidateSchedule(const Schedule& schedule) {
   RINGLAB_RETURN_IF_ERROR(CheckMatching(schedule));
   RINGLAB_RETURN_IF_ERROR(CheckBufferHazards(schedule));
   RINGLAB_RETURN_IF_ERROR(CheckProgress(schedule));
+  RINGLAB_RETURN_IF_ERROR(CheckMaskedHops(schedule));
   return CheckBalance(schedule);
 }
 

@@ -11,7 +11,10 @@
 //   4. buffers: no op reads a buffer before it is filled or overwrites one still being read (happens-before through
 //      dependencies and stream order, within the rank);
 //   5. progress: the dependency graph with rendezvous send/recv and collectives has no cycle and no cross-rank deadlock;
-//   6. balance: head-tail sharding gives every rank equal FLOPs.
+//   6. balance: head-tail sharding gives every rank equal FLOPs (plain masks only);
+//   7. under a window or document mask (schedule_validator_mask.cc): coverage follows the mask's classification of
+//      each chunk pair (empty pairs never computed, partial ones masked with the right global tokens and pair count),
+//      and no ring hop carries K/V that no query of the receiving or a later rank on its path sees.
 #pragma once
 
 #include "core/schedule.h"
@@ -28,5 +31,7 @@ Status CheckMatching(const Schedule& schedule);
 Status CheckBufferHazards(const Schedule& schedule);
 Status CheckProgress(const Schedule& schedule);
 Status CheckBalance(const Schedule& schedule);
+Status CheckMaskedCoverage(const Schedule& schedule);  // CheckCoverage's path for window and document masks
+Status CheckMaskedHops(const Schedule& schedule);
 
 }  // namespace ringlab

@@ -28,7 +28,12 @@ RowMatrix<T> MaskedScores(const AttentionShape& s, const MaskSpec& mask, const T
   using CMap = Eigen::Map<const RowMatrix<T>>;
   CMap qm(q, s.q_tokens, s.head_dim), km(k, s.kv_tokens, s.head_dim);
   RowMatrix<T> scores = (qm * km.transpose()) * T(s.EffectiveScale());
-  if (mask.causal)
+  if (mask.general) {
+    for (int64_t i = 0; i < s.q_tokens; ++i)
+      for (int64_t j = 0; j < s.kv_tokens; ++j)
+        if (!mask.general->Visible(mask.q_global + i, mask.kv_global + j))
+          scores(i, j) = -std::numeric_limits<T>::infinity();
+  } else if (mask.causal)
     for (int64_t i = 0; i < s.q_tokens; ++i)
       for (int64_t j = std::max<int64_t>(0, i + mask.diagonal_offset + 1); j < s.kv_tokens; ++j)
         scores(i, j) = -std::numeric_limits<T>::infinity();

@@ -30,6 +30,7 @@ class CpuRun {
       : sch_(schedule),
         cfg_(schedule.config),
         p_(cfg_.problem),
+        mask_(p_.AttentionMask()),
         layout_(cfg_),
         local_(layout_.LocalProblem()),
         w_(cfg_.world),
@@ -100,6 +101,7 @@ class CpuRun {
   const Schedule& sch_;
   const ScheduleConfig& cfg_;
   const Problem& p_;
+  const Mask mask_;  // the problem's window/document mask, for masked blocks
   UlyssesLayout layout_;
   Problem local_;  // the heads one rank attends with (all of them when ulysses = 1)
   int w_;
@@ -230,7 +232,8 @@ void CpuRun<T>::Attend(int rank, const Op& op) {
   // parts); backward reads q, dout, lse, delta, dq, kv and writes dq, dkv.
   const AttentionShape shape{.batch = local_.batch, .heads = local_.heads, .kv_heads = local_.kv_heads,
                              .q_tokens = nq, .kv_tokens = nk, .head_dim = p_.head_dim};
-  const MaskSpec mask{.causal = b.causal, .diagonal_offset = b.diagonal_offset};
+  const MaskSpec mask{.causal = b.causal, .diagonal_offset = b.diagonal_offset,
+                      .general = b.masked ? &mask_ : nullptr, .q_global = b.q_global, .kv_global = b.kv_global};
   const T* kv = KvBase(rank, op);
   const std::vector<T> q = Rows(Buffer(rank, op.reads[0]).data(), QRows(), s_, d, b.q_begin, b.q_end);
   const std::vector<T> k = Rows(kv, KvRows(), s_, d, b.kv_begin, b.kv_end);
@@ -252,7 +255,8 @@ void CpuRun<T>::Attend(int rank, const Op& op) {
     PutRows(lse, acc_lse.data(), QRows(), s_, 1, b.q_begin, b.q_end);
     return;
   }
-  // Backward: dq accumulates; the origin's dK/dV shard := this block's gradient, zero outside its key rows.
+  // Backward: dq accumulates; the origin's dK/dV shard := this block's gradient, zero outside its key rows (merge:
+  // += this block's gradient, other rows kept).
   const std::vector<T> dout = Rows(Buffer(rank, op.reads[1]).data(), QRows(), s_, d, b.q_begin, b.q_end);
   const std::vector<T> lse = Rows(Buffer(rank, op.reads[2]).data(), QRows(), s_, 1, b.q_begin, b.q_end);
   const std::vector<T> delta = Rows(Buffer(rank, op.reads[3]).data(), QRows(), s_, 1, b.q_begin, b.q_end);
@@ -265,7 +269,13 @@ void CpuRun<T>::Attend(int rank, const Op& op) {
   const BufferRef target = op.writes[1];
   T* base = Buffer(rank, target.kind, target.slot).data();
   if (target.kind == BufferKind::kDKVGathered) base += 2 * KvHalf() * b.kv_origin;
-  std::fill(base, base + 2 * KvHalf(), T(0));
+  if (b.merge) {
+    const std::vector<T> old_k = Rows(base, KvRows(), s_, d, b.kv_begin, b.kv_end);
+    const std::vector<T> old_v = Rows(base + KvHalf(), KvRows(), s_, d, b.kv_begin, b.kv_end);
+    for (size_t i = 0; i < dk.size(); ++i) dk[i] += old_k[i], dv[i] += old_v[i];
+  } else {
+    std::fill(base, base + 2 * KvHalf(), T(0));
+  }
   PutRows(dk, base, KvRows(), s_, d, b.kv_begin, b.kv_end);
   PutRows(dv, base + KvHalf(), KvRows(), s_, d, b.kv_begin, b.kv_end);
 }

@@ -4,6 +4,8 @@
 // reads kv head h / (heads / kv_heads) (grouped-query attention).
 // Mask: with causal set, query row i may attend key column j iff j <= i + diagonal_offset (both counted from the start
 // of their blocks), so offset 0 on equal-length blocks is ordinary causal attention.
+// With `general` set (a window or document mask, core/mask.h) row i may attend column j iff
+// general->Visible(q_global + i, kv_global + j) (the causal fields are then ignored).
 // A query row that may attend no key gets out = 0 and lse = -infinity (the identity of the log-sum-exp merge).
 //
 // Example:
@@ -13,6 +15,8 @@
 
 #include <cstdint>
 #include <vector>
+
+#include "core/mask.h"
 
 namespace ringlab::cpu {
 
@@ -35,6 +39,8 @@ struct AttentionShape {
 struct MaskSpec {
   bool causal = false;
   int64_t diagonal_offset = 0;  // key j allowed for query i iff j <= i + diagonal_offset
+  const Mask* general = nullptr;  // not owned; outlives the call
+  int64_t q_global = 0, kv_global = 0;
 };
 
 // out: QElements, lse: LseElements (natural log).

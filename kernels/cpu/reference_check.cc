@@ -44,7 +44,8 @@ Status CheckAgainstReference(const ScheduleConfig& forward_config, bool backward
 
   const AttentionShape shape{.batch = p.batch, .heads = p.heads, .kv_heads = p.kv_heads, .q_tokens = p.seq,
                              .kv_tokens = p.seq, .head_dim = p.head_dim};
-  const MaskSpec mask{.causal = p.causal};
+  const Mask full_mask = p.AttentionMask();
+  const MaskSpec mask{.causal = p.causal, .general = full_mask.IsPlain() ? nullptr : &full_mask};
   std::vector<double> out(shape.QElements()), lse(shape.LseElements());
   ReferenceForward(shape, mask, in.q.data(), in.k.data(), in.v.data(), out.data(), lse.data());
   report->errors = {{"out", MaxAbsError(fwd.out, out), RelativeError(fwd.out, out)},

@@ -31,6 +31,7 @@ struct BwdArgs {
   int64_t q_tokens, kv_tokens, offset;
   float scale, scale_log2;
   bool causal, accumulate_dkv;
+  TokenMask tm;  // kernels instantiated with kMasked read it (attention_kernels.h)
 };
 
 inline BwdArgs MakeBwdArgs(const BackwardParams& p) {
@@ -63,22 +64,41 @@ inline BwdArgs MakeBwdArgs(const BackwardParams& p) {
   a.scale_log2 = a.scale * kLog2e;
   a.causal = s.causal;
   a.accumulate_dkv = p.accumulate_dkv;
+  a.tm = s.mask;
   return a;
 }
 
 // The query tiles a backward CTA with keys [n0, n0 + BN) of kv head hk walks: every query head of the GQA group,
-// and in each every BM-row tile that can see those keys (causal: from the first row whose diagonal reaches n0).
-// Iteration `it` is tile Row0(it) of head Head(it).
+// and in each every BM-row tile that can see those keys (causal: from the first row whose diagonal reaches n0; a
+// TokenMask: the rows whose key interval meets [n0, n0 + BN), found by bisection since both interval ends are
+// non-decreasing in the row). Iteration `it` is tile Row0(it) of head Head(it).
+// The first row in [0, q_tokens] where `pred` (false, then true as the row grows) holds; q_tokens if none.
+template <typename Pred>
+__device__ __forceinline__ int64_t FirstRow(const BwdArgs& a, Pred pred) {
+  int64_t lo = 0, hi = a.q_tokens;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (pred(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 template <int BM>
 struct QueryTileWalk {
   int64_t first_tile = 0, per_head = 0, total = 0;
   int head0 = 0;
-  __device__ QueryTileWalk(const BwdArgs& a, int hk, int64_t n0) {
-    int64_t m_begin = 0;
-    if (a.causal) m_begin = max(int64_t{0}, n0 - a.offset);
+  __device__ QueryTileWalk(const BwdArgs& a, int hk, int64_t n0, int64_t n_keys) {
+    int64_t m_begin = 0, m_end = a.q_tokens;
+    if (a.tm.enabled) {
+      m_begin = FirstRow(a, [&](int64_t row) { int64_t b, e; MaskRowKeys(a.tm, row, &b, &e); return e > n0; });
+      m_end = FirstRow(a, [&](int64_t row) { int64_t b, e; MaskRowKeys(a.tm, row, &b, &e); return b >= n0 + n_keys; });
+    } else if (a.causal) {
+      m_begin = max(int64_t{0}, n0 - a.offset);
+    }
     first_tile = m_begin / BM;
-    const int64_t m_tiles = (a.q_tokens + BM - 1) / BM;
-    per_head = m_begin < a.q_tokens ? m_tiles - first_tile : 0;
+    const int64_t end_tile = (m_end + BM - 1) / BM;
+    per_head = m_begin < m_end ? end_tile - first_tile : 0;
     total = per_head * a.group;
     head0 = hk * a.group;
   }
@@ -123,7 +143,7 @@ __device__ __forceinline__ void StoreDkDvPair(const BwdArgs& a, float* dk_head, 
 // share one head's Q, dO and dQ in L2 (dQ atomics stay in L2); causal: the heaviest key tiles come first.
 struct KeyBlock {
   int b, hk;
-  int64_t n0;
+  int64_t n0, n_keys;  // keys [n0, n0 + n_keys)
 };
 
 template <int BN>
@@ -132,6 +152,7 @@ __device__ __forceinline__ KeyBlock CtaKeyBlock(const BwdArgs& a) {
   blk.b = blockIdx.y / a.kv_heads;
   blk.hk = blockIdx.y % a.kv_heads;
   blk.n0 = static_cast<int64_t>(blockIdx.x) * BN;
+  blk.n_keys = BN;
   return blk;
 }
 
@@ -169,7 +190,7 @@ struct QueryTilePipeline {
   __device__ __forceinline__ QueryTilePipeline(const BwdArgs& args, const KeyBlock& blk, uint32_t q0, uint32_t do0,
                                                uint32_t stats, const float* stats_f, int thread)
       : a(args), b(blk.b), tid(thread), s_q0(q0), s_do0(do0), s_stats(stats), f_stats(stats_f),
-        walk(args, blk.hk, blk.n0) {}
+        walk(args, blk.hk, blk.n0, blk.n_keys) {}
 
   // Issues the loads of iteration `it` into `stage`.
   __device__ __forceinline__ void Issue(int64_t it, int stage) const {

@@ -31,7 +31,7 @@ using namespace detail;
 
 using Tiles = tiles::BackwardMma;
 
-template <typename T, int D>
+template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardMmaKernel(const BwdArgs a) {
   constexpr int BN = Tiles::kBlockN, BM = Tiles::kBlockM, kThreads = Tiles::kThreads;
   static_assert(D == 64 || D == 128, "head_dim 64 or 128");
@@ -109,9 +109,10 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardMmaKernel(const Bw
     }
 
     // ---- 2. P^T and dS^T (masked to 0), packed as A fragments (k16 step j over the warp's 32 queries) and stored.
-    const bool need_mask =
-        (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
-    // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag.
+    const bool need_mask = kMasked || (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) ||
+                           (a.causal && n0 + BN - 1 > m0 + a.offset);
+    // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag;
+    // (TokenMask) pair iff key n0 + r lies outside query m0 + c's key interval [key_lo, key_hi).
     // (Written out in each kernel: the same lines behind a helper struct changed the mma kernel's register allocation.)
     const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
     const int q_lim = ClampToInt(a.q_tokens - m0, 0, BM);
@@ -123,12 +124,15 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardMmaKernel(const Bw
         const int c = hw * 32 + ni * 8 + 2 * tq + (e & 1);
         const float lse2 = RowLse2(s_lse[c]);
         const float dlt = s_delta[c];
+        int64_t key_lo = 0, key_hi = 0;
+        if constexpr (kMasked) MaskRowKeys(a.tm, min(m0 + c, a.q_tokens - 1), &key_lo, &key_hi);
 #pragma unroll
         for (int mi = 0; mi < 2; ++mi) {
           float p = exp2f(fmaf(st[mi][ni][e], a.scale_log2, -lse2));
           if (need_mask) {
             const int r = kw * 32 + mi * 16 + g + ((e >> 1) << 3);
-            if (r >= kv_lim || c >= q_lim || r > c + diag) p = 0.f;
+            if (r >= kv_lim || c >= q_lim || (!kMasked && r > c + diag)) p = 0.f;
+            if (kMasked && (n0 + r < key_lo || n0 + r >= key_hi)) p = 0.f;
           }
           st[mi][ni][e] = p;
           dpt[mi][ni][e] = p * (dpt[mi][ni][e] - dlt);
@@ -265,7 +269,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardMmaKernel(const Bw
 
 Status LaunchBackwardMma(const BackwardParams& p, void* stream) {
   return LaunchBackwardKernel<Tiles>(p, stream, /*sm90_only=*/nullptr,
-                                     [](auto t, auto d) { return &BackwardMmaKernel<decltype(t), decltype(d)::value>; });
+                                     [&p](auto t, auto d) {
+                                       constexpr int kD = decltype(d)::value;
+                                       return p.shape.mask.enabled ? &BackwardMmaKernel<decltype(t), kD, true>
+                                                                   : &BackwardMmaKernel<decltype(t), kD, false>;
+                                     });
 }
 
 }  // namespace ringlab::cuda

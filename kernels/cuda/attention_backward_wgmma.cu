@@ -40,7 +40,7 @@ __device__ __forceinline__ void AccumulateRs(float (&acc)[D / 8][4], const uint3
   }
 }
 
-template <typename T, int D>
+template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const BwdArgs a) {
   constexpr int BN = Tiles::kBlockN, BM = Tiles::kBlockM, kThreads = Tiles::kThreads;
   static_assert(D == 64 || D == 128, "head_dim 64 or 128");
@@ -99,9 +99,10 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const 
     PinAccumulators(dpt);
 
     // ---- 2. P^T and dS^T (masked to 0) as A fragments (k16 step j over the 64 queries); dS^T to shared memory.
-    const bool need_mask =
-        (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
-    // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag.
+    const bool need_mask = kMasked || (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) ||
+                           (a.causal && n0 + BN - 1 > m0 + a.offset);
+    // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag;
+    // (TokenMask) pair iff key n0 + r lies outside query m0 + c's key interval [key_lo, key_hi).
     const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
     const int q_lim = ClampToInt(a.q_tokens - m0, 0, BM);
     const int diag = a.causal ? ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20) : (1 << 21);
@@ -113,7 +114,12 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const 
         float p = exp2f(fmaf(st[ni][e], a.scale_log2, -RowLse2(s_lse[c])));
         if (need_mask) {
           const int r = key_in_cta + ((e >> 1) << 3);
-          if (r >= kv_lim || c >= q_lim || r > c + diag) p = 0.f;
+          if (r >= kv_lim || c >= q_lim || (!kMasked && r > c + diag)) p = 0.f;
+          if constexpr (kMasked) {
+            int64_t key_lo, key_hi;
+            MaskRowKeys(a.tm, min(m0 + c, a.q_tokens - 1), &key_lo, &key_hi);
+            if (n0 + r < key_lo || n0 + r >= key_hi) p = 0.f;
+          }
         }
         st[ni][e] = p;
         dpt[ni][e] = p * (dpt[ni][e] - s_delta[c]);
@@ -201,7 +207,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const 
 
 Status LaunchBackwardWgmma(const BackwardParams& p, void* stream) {
   return LaunchBackwardKernel<Tiles>(p, stream, /*sm90_only=*/"LaunchBackwardWgmma",
-                                     [](auto t, auto d) { return &BackwardWgmmaKernel<decltype(t), decltype(d)::value>; });
+                                     [&p](auto t, auto d) {
+                                       constexpr int kD = decltype(d)::value;
+                                       return p.shape.mask.enabled ? &BackwardWgmmaKernel<decltype(t), kD, true>
+                                                                   : &BackwardWgmmaKernel<decltype(t), kD, false>;
+                                     });
 }
 
 }  // namespace ringlab::cuda

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/cuda/attention_kernels.h"
+
 namespace ringlab::cuda::detail {
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -159,6 +161,50 @@ __device__ __forceinline__ float QuadMax(float x) {
 __device__ __forceinline__ float QuadSum(float x) {
   x += __shfl_xor_sync(0xffffffffu, x, 1);
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+// The keys [*begin, *end) (block-local) that query row `row` (block-local) sees under a TokenMask.
+__device__ __forceinline__ void MaskRowKeys(const TokenMask& m, int64_t row, int64_t* begin, int64_t* end) {
+  const int64_t q = m.q_global + row;
+  int64_t b = q + m.lo, e = q + m.hi + 1;
+  if (m.doc_start != nullptr) {
+    b = max(b, static_cast<int64_t>(m.doc_start[q]));
+    e = min(e, static_cast<int64_t>(m.doc_end[q]));
+  }
+  *begin = b - m.kv_global;
+  *end = e - m.kv_global;
+}
+
+// The key range of rows [m0, row_last] (both bounds are non-decreasing in the row): from the first row's begin to the
+// last row's end, clamped to [0, kv_tokens).
+__device__ __forceinline__ void MaskTileKeys(const TokenMask& m, int64_t m0, int64_t row_last, int64_t kv_tokens,
+                                             int64_t* n_begin, int64_t* n_end) {
+  int64_t b0, e0, b1, e1;
+  MaskRowKeys(m, m0, &b0, &e0);
+  MaskRowKeys(m, row_last, &b1, &e1);
+  *n_begin = min(max(b0, int64_t{0}), kv_tokens);
+  *n_end = max(min(e1, kv_tokens), *n_begin);
+}
+
+// Masks, in a C-fragment S tile of BN keys starting at key n0, the keys outside each of the lane's two rows' ranges
+// ([begin[r], end[r]), block-local, end already clamped to kv_tokens). Cheap no-op for tiles inside both ranges.
+template <int BN>
+__device__ __forceinline__ void MaskTileByRange(float (&s)[BN / 8][4], int64_t n0, const int64_t (&begin)[2],
+                                                const int64_t (&end)[2], int tq) {
+  if (n0 >= max(begin[0], begin[1]) && n0 + BN <= min(end[0], end[1])) return;
+  int lo[2], hi[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    lo[r] = ClampToInt(begin[r] - n0, 0, BN + 1);
+    hi[r] = ClampToInt(end[r] - n0, 0, BN + 1);
+  }
+#pragma unroll
+  for (int i = 0; i < BN / 8; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int r = e >> 1, c = i * 8 + 2 * tq + (e & 1);
+      if (c < lo[r] || c >= hi[r]) s[i][e] = -INFINITY;
+    }
 }
 
 }  // namespace ringlab::cuda::detail

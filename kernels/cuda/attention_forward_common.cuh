@@ -27,6 +27,7 @@ struct FwdArgs {
   int64_t q_tokens, kv_tokens, offset;
   float scale_log2;
   bool causal, merge;
+  TokenMask tm;  // kernels instantiated with kMasked read it (attention_kernels.h)
 };
 
 inline FwdArgs MakeFwdArgs(const ForwardParams& p) {
@@ -51,6 +52,7 @@ inline FwdArgs MakeFwdArgs(const ForwardParams& p) {
   a.scale_log2 = scale * kLog2e;
   a.causal = s.causal;
   a.merge = p.mode == AccumulateMode::kMerge;
+  a.tm = s.mask;
   return a;
 }
 
@@ -78,6 +80,20 @@ __device__ __forceinline__ void PackProbabilities(const float (&s)[BN / 8][4], u
     p[kk][1] = PackPair<T>(s[2 * kk][2], s[2 * kk][3]);
     p[kk][2] = PackPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
     p[kk][3] = PackPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+  }
+}
+
+// The keys [*n_start, *n_end) a CTA of query rows [m0, row_last] visits: all of them, up to the causal diagonal, or
+// (kMasked) the union of the rows' TokenMask intervals; key tiles outside are skipped.
+template <bool kMasked>
+__device__ __forceinline__ void ForwardKeyRange(const FwdArgs& a, int64_t m0, int64_t row_last, int64_t* n_start,
+                                                int64_t* n_end) {
+  *n_start = 0;
+  *n_end = a.kv_tokens;
+  if constexpr (kMasked) {
+    MaskTileKeys(a.tm, m0, row_last, a.kv_tokens, n_start, n_end);
+  } else if (a.causal) {
+    *n_end = min(*n_end, row_last + a.offset + 1);
   }
 }
 

@@ -21,7 +21,7 @@ using namespace detail;
 
 using Tiles = tiles::ForwardMma;
 
-template <typename T, int D>
+template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const FwdArgs a) {
   constexpr int BM = Tiles::kBlockM, BN = Tiles::kBlockN, MT = Tiles::kMTiles, kThreads = Tiles::kThreads;
   extern __shared__ __align__(128) uint8_t smem[];
@@ -42,9 +42,22 @@ __global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const Fwd
   const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head;
 
   const int64_t row_last = min(m0 + BM, a.q_tokens) - 1;
-  int64_t n_end = a.kv_tokens;
-  if (a.causal) n_end = min(n_end, row_last + a.offset + 1);
-  const int n_tiles = n_end > 0 ? static_cast<int>((n_end + BN - 1) / BN) : 0;
+  int64_t n_start, n_end;
+  ForwardKeyRange<kMasked>(a, m0, row_last, &n_start, &n_end);
+  const int j_begin = static_cast<int>(n_start / BN);
+  const int n_tiles = n_end > n_start ? static_cast<int>((n_end + BN - 1) / BN) : 0;  // one past the last tile
+  // Masked: each of the lane's rows (per m tile) sees keys [row_begin, row_end).
+  int64_t row_begin[MT][2], row_end[MT][2];
+  if constexpr (kMasked) {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int64_t row = min(m0 + warp * (16 * MT) + mt * 16 + g + 8 * r, a.q_tokens - 1);
+        MaskRowKeys(a.tm, row, &row_begin[mt][r], &row_end[mt][r]);
+        row_end[mt][r] = min(row_end[mt][r], a.kv_tokens);
+      }
+  }
 
   float o[MT][D / 8][4];
   float m_run[MT][2], l_run[MT][2];
@@ -56,14 +69,16 @@ __global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const Fwd
     l_run[mt][0] = l_run[mt][1] = 0.f;
   }
 
-  if (n_tiles > 0) {
+  if (n_tiles > j_begin) {
+    const int64_t nb = static_cast<int64_t>(j_begin) * BN;
+    const uint32_t off = (j_begin & 1) * BN * D * 2;
     LoadTileAsync<BM, D, kThreads>(s_q, q, a.q_tokens - m0, tid);
-    LoadTileAsync<BN, D, kThreads>(s_k0, k, a.kv_tokens, tid);
-    LoadTileAsync<BN, D, kThreads>(s_v0, v, a.kv_tokens, tid);
+    LoadTileAsync<BN, D, kThreads>(s_k0 + off, k + nb * D, a.kv_tokens - nb, tid);
+    LoadTileAsync<BN, D, kThreads>(s_v0 + off, v + nb * D, a.kv_tokens - nb, tid);
     CpAsyncCommit();
   }
 
-  for (int j = 0; j < n_tiles; ++j) {
+  for (int j = j_begin; j < n_tiles; ++j) {
     const int64_t n0 = static_cast<int64_t>(j) * BN;
     const int stage = j & 1;
     CpAsyncWait<0>();
@@ -106,7 +121,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const Fwd
     }
 
     // Mask: keys past the block end, and (causal) keys past row + offset. Needed only near the edges.
-    const bool need_mask = (n0 + BN > a.kv_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset);
+    if constexpr (kMasked) {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) MaskTileByRange<BN>(s[mt], n0, row_begin[mt], row_end[mt], tq);
+    }
+    const bool need_mask = !kMasked && ((n0 + BN > a.kv_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset));
     if (need_mask) {
       // In tile-local coordinates: key c is masked iff c >= kv_lim, or (causal) c > r + diag.
       const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
@@ -201,7 +220,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const Fwd
 
 Status LaunchForwardMma(const ForwardParams& p, void* stream) {
   return LaunchForwardKernel<Tiles>(p, stream, /*sm90_only=*/nullptr,
-                                    [](auto t, auto d) { return &ForwardMmaKernel<decltype(t), decltype(d)::value>; });
+                                    [&p](auto t, auto d) {
+                                      constexpr int kD = decltype(d)::value;
+                                      return p.shape.mask.enabled ? &ForwardMmaKernel<decltype(t), kD, true>
+                                                                  : &ForwardMmaKernel<decltype(t), kD, false>;
+                                    });
 }
 
 }  // namespace ringlab::cuda

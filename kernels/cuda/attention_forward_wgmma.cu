@@ -89,7 +89,7 @@ __device__ __forceinline__ void SoftmaxTile(float (&s)[BN / 8][4], float (&m_run
   }
 }
 
-template <typename T, int D>
+template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const FwdArgs a) {
   constexpr int BM = Tiles::kBlockM, BN = Tiles::kBlockN, kThreads = Tiles::kThreads;
   constexpr int kTileBytes = BN * D * 2;
@@ -112,9 +112,18 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const F
   const uint16_t* v = a.v + b * a.vs.batch + hk * a.vs.head;
 
   const int64_t row_last = min(m0 + BM, a.q_tokens) - 1;
-  int64_t n_end = a.kv_tokens;
-  if (a.causal) n_end = min(n_end, row_last + a.offset + 1);
-  const int n_tiles = n_end > 0 ? static_cast<int>((n_end + BN - 1) / BN) : 0;
+  int64_t n_start, n_end;
+  ForwardKeyRange<kMasked>(a, m0, row_last, &n_start, &n_end);
+  const int j_begin = static_cast<int>(n_start / BN);
+  const int n_tiles = n_end > n_start ? static_cast<int>((n_end + BN - 1) / BN) : 0;  // one past the last tile
+  int64_t row_begin[2] = {0, 0}, row_end[2] = {0, 0};  // masked: the lane's two rows see keys [begin, end)
+  if constexpr (kMasked) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      MaskRowKeys(a.tm, min(m0 + row_in_cta + 8 * r, a.q_tokens - 1), &row_begin[r], &row_end[r]);
+      row_end[r] = min(row_end[r], a.kv_tokens);
+    }
+  }
 
   float o[D / 8][4];
   float s[BN / 8][4];
@@ -157,35 +166,43 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const F
     WgmmaCommit();
   };
   float alpha[2];
+  auto mask_tile = [&](int64_t n0) {  // window/document mask or block edge and causal diagonal
+    if constexpr (kMasked) {
+      MaskTileByRange<BN>(s, n0, row_begin, row_end, tq);
+    } else {
+      MaskTile<BN>(s, a, m0, n0, row_in_cta, tq);
+    }
+  };
 
   // The first tile is peeled off so that every wgmma wait below is unconditional: ptxas tracks in-flight
   // accumulators path-insensitively, and a wait under `if (j > 0)` made it serialize all wgmma.
-  if (n_tiles > 0) {
+  if (n_tiles > j_begin) {
+    const int64_t nb = static_cast<int64_t>(j_begin) * BN;
     LoadSw128TileAsync<BM, D, kThreads>(s_q, q, a.q_tokens - m0, tid);
-    LoadSw128TileAsync<BN, D, kThreads>(s_k0, k, a.kv_tokens, tid);
+    LoadSw128TileAsync<BN, D, kThreads>(s_k0 + (j_begin & 1) * kTileBytes, k + nb * D, a.kv_tokens - nb, tid);
     CpAsyncCommit();
-    wait_and_prefetch(0);
-    issue_s(0);
+    wait_and_prefetch(j_begin);
+    issue_s(j_begin);
     WgmmaWait<0>();
     PinAccumulators(s);
-    MaskTile<BN>(s, a, m0, 0, row_in_cta, tq);
+    mask_tile(nb);
     SoftmaxTile<BN>(s, m_run, l_run, alpha, a.scale_log2);
     PackProbabilities<T, BN>(s, p);
   }
-  for (int j = 1; j < n_tiles; ++j) {
+  for (int j = j_begin + 1; j < n_tiles; ++j) {
     wait_and_prefetch(j);
     issue_s(j);
     issue_pv(j - 1);  // overlaps the softmax below
     WgmmaWait<1>();
     PinAccumulators(s);
-    MaskTile<BN>(s, a, m0, static_cast<int64_t>(j) * BN, row_in_cta, tq);
+    mask_tile(static_cast<int64_t>(j) * BN);
     SoftmaxTile<BN>(s, m_run, l_run, alpha, a.scale_log2);
     WgmmaWait<0>();  // O is final for tile j-1 before it is rescaled
     PinAccumulators(o);
     RescaleRows<D>(o, alpha);
     PackProbabilities<T, BN>(s, p);
   }
-  if (n_tiles > 0) {  // the last tile's P V
+  if (n_tiles > j_begin) {  // the last tile's P V
     CpAsyncWait<0>();
     FenceProxyAsyncShared();
     __syncthreads();
@@ -206,7 +223,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWgmmaKernel(const F
 
 Status LaunchForwardWgmma(const ForwardParams& p, void* stream) {
   return LaunchForwardKernel<Tiles>(p, stream, /*sm90_only=*/"LaunchForwardWgmma",
-                                    [](auto t, auto d) { return &ForwardWgmmaKernel<decltype(t), decltype(d)::value>; });
+                                    [&p](auto t, auto d) {
+                                      constexpr int kD = decltype(d)::value;
+                                      return p.shape.mask.enabled ? &ForwardWgmmaKernel<decltype(t), kD, true>
+                                                                  : &ForwardWgmmaKernel<decltype(t), kD, false>;
+                                    });
 }
 
 }  // namespace ringlab::cuda

@@ -27,6 +27,19 @@ struct TensorStrides {
   int64_t head = 0;   // elements between consecutive heads
 };
 
+// A window or document mask (core/mask.h) over global tokens: query row i (global token q = q_global + i) may attend
+// key j (global k = kv_global + j) iff max(doc_start[q], q + lo) <= k < min(doc_end[q], q + hi + 1). Both bounds are
+// non-decreasing in q, so a tile of rows sees one key interval: kernels skip the key tiles outside it and mask the
+// partial ones in registers. The causal fields are ignored when enabled. Kernels are instantiated with and without
+// it, so the dense kernels pay nothing.
+struct TokenMask {
+  bool enabled = false;
+  int64_t q_global = 0, kv_global = 0;
+  int64_t lo = -(int64_t{1} << 60), hi = int64_t{1} << 60;  // key − query offsets allowed (window; causal: hi <= 0)
+  const int32_t* doc_start = nullptr;  // device, per global token: its document's first token; null: one document
+  const int32_t* doc_end = nullptr;    // device, per global token: one past its document's last token
+};
+
 struct BlockShape {
   int batch = 1;
   int heads = 1;
@@ -38,6 +51,7 @@ struct BlockShape {
   bool causal = false;
   int64_t diagonal_offset = 0;
   ElementType element = ElementType::kBFloat16;
+  TokenMask mask;
 };
 
 enum class AccumulateMode {

@@ -17,6 +17,7 @@ endif()
 ringlab_library(ringlab_gpu_executor
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_executor.cc ${CMAKE_CURRENT_LIST_DIR}/rank_runner.cc
           ${CMAKE_CURRENT_LIST_DIR}/rank_ops.cc ${CMAKE_CURRENT_LIST_DIR}/rank_alltoall.cc
+          ${CMAKE_CURRENT_LIST_DIR}/rank_mask.cc
           ${CMAKE_CURRENT_LIST_DIR}/rank_results.cc
           ${CMAKE_CURRENT_LIST_DIR}/rank_resources.cc ${CMAKE_CURRENT_LIST_DIR}/watchdog.cc
           ${CMAKE_CURRENT_LIST_DIR}/launch_environment.cc ${CMAKE_CURRENT_LIST_DIR}/nccl_id_exchange.cc

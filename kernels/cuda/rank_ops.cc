@@ -29,7 +29,8 @@ Status RankRunner::AttendForward(const Op& op, cudaStream_t st) {
   cuda::ForwardParams fp;
   fp.shape = cuda::BlockShape{.batch = ap_.batch, .heads = ap_.heads, .kv_heads = ap_.kv_heads, .q_tokens = b.QTokens(),
                               .kv_tokens = b.KvTokens(), .head_dim = ap_.head_dim, .scale = 0.f, .causal = b.causal,
-                              .diagonal_offset = b.diagonal_offset, .element = elem_};
+                              .diagonal_offset = b.diagonal_offset, .element = elem_,
+                              .mask = MaskOf(b)};
   fp.q = Ptr(operands_.q) + b.q_begin * d * Es();
   fp.k = kv + b.kv_begin * d * Es();
   fp.v = kv + (KvHalf() + b.kv_begin * d) * Es();
@@ -63,7 +64,8 @@ Status RankRunner::AttendBackward(const Op& op, cudaStream_t st) {
   cuda::BackwardParams bp;
   bp.shape = cuda::BlockShape{.batch = ap_.batch, .heads = ap_.heads, .kv_heads = ap_.kv_heads, .q_tokens = b.QTokens(),
                               .kv_tokens = b.KvTokens(), .head_dim = ap_.head_dim, .scale = 0.f, .causal = b.causal,
-                              .diagonal_offset = b.diagonal_offset, .element = elem_};
+                              .diagonal_offset = b.diagonal_offset, .element = elem_,
+                              .mask = MaskOf(b)};
   const cuda::TensorStrides qs{int64_t(ap_.heads) * s_ * d, s_ * d}, kvs{int64_t(ap_.kv_heads) * s_ * d, s_ * d};
   const cuda::TensorStrides rows{int64_t(ap_.heads) * s_, s_};
   bp.q = Ptr(operands_.q) + b.q_begin * d * Es();

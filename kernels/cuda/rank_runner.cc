@@ -118,6 +118,7 @@ Status RankRunner::Allocate() {
     RINGLAB_RETURN_IF_ERROR(Cuda(cudaMalloc(&b.ptr, std::max<int64_t>(bytes, 16)), "cudaMalloc of a schedule buffer"));
     r_.buffers[key] = b;
   }
+  RINGLAB_RETURN_IF_ERROR(UploadMaskDocuments());
   for (int pass = 0; pass < (job_.bwd ? 2 : 1); ++pass) {
     const size_t n = Sched(pass).ops.size();
     go_first_[pass] = job_.request->listed_start_order ? ListedStartWaits(Sched(pass))

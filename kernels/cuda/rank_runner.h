@@ -116,6 +116,10 @@ class RankRunner {
   // rank_alltoall.cc: the Ulysses all-to-all, through the staging buffer kAllToAllStaging.
   Status AllToAll(const Op& op);
   static constexpr BufferRef kAllToAllStaging{BufferKind::kQ, 255};
+  // rank_mask.cc: a window/document mask's device side.
+  static constexpr BufferRef kMaskDocuments{BufferKind::kQ, 254};
+  Status UploadMaskDocuments();
+  cuda::TokenMask MaskOf(const AttendBlock& b) const;
 
   // rank_results.cc: results to the root and the root's RunResult.
   Status GatherToRoot(const void* host, int64_t bytes, std::vector<std::vector<char>>* out);

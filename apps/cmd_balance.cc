@@ -1,0 +1,106 @@
+// `ringlab balance`: load balancing of packed documents without padding (core/mask_balance.h): per layout the
+// max/mean attention work per rank, the largest shard and the estimated ring step, and the layout chosen by it.
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/common_options.h"
+#include "apps/exit_codes.h"
+#include "core/mask_balance.h"
+#include "core/mask_spec.h"
+#include "core/output_file.h"
+
+namespace ringlab::cli {
+
+struct BalanceOptions {
+  std::string mask = "causal+docs-synthetic:lognormal";
+  std::string worlds = "8,64,1024";
+  int64_t seq = 1 << 20;
+  int batch = 1, heads = 32, kv_heads = 8, dim = 128;
+  double tflops = 450, link_gbps = 50;
+  std::string json_path;
+};
+
+namespace {
+
+Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
+  worlds->clear();
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const long w = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || w < 1 || w > (1 << 20))
+      return Status::InvalidArgument("--world '" + text + "': a comma-separated list of ranks in 1..1048576");
+    worlds->push_back(int(w));
+  }
+  if (worlds->empty()) return Status::InvalidArgument("--world '" + text + "': give at least one world size");
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunBalance(const BalanceOptions& o) {
+  std::vector<int> worlds;
+  if (Status st = ParseWorlds(o.worlds, &worlds); !st.ok()) return ReportError(st);
+  if (!(o.tflops > 0) || !(o.link_gbps > 0))
+    return ReportError(Status::InvalidArgument("--tflops and --link-gbps must be > 0"));
+  Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim};
+  ParsedMask parsed;
+  if (Status st = ParseMaskSpec(o.mask, o.seq, &parsed); !st.ok()) return ReportError(st);
+  if (parsed.causal) p.causal = *parsed.causal;
+  p.mask = parsed.shape;
+  if (Status st = ValidateProblem(p); !st.ok()) return ReportError(st);
+  const StepModel model{.tflops = o.tflops, .link_gbps = o.link_gbps};
+  nlohmann::json rows = nlohmann::json::array();
+  std::printf("%s, %lld documents\n", Describe(p).c_str(), (long long)p.mask.DocumentCount());
+  std::printf("%6s  %-14s %10s %12s %12s %10s %6s %10s\n", "W", "layout", "max/mean", "max tokens", "compute us",
+              "hop us", "hops", "step us");
+  for (int w : worlds) {
+    std::vector<BalanceReport> reports;
+    int best = 0;
+    if (Status st = ChooseLayout(p, w, model, &reports, &best); !st.ok()) return ReportError(st);
+    for (size_t i = 0; i < reports.size(); ++i) {
+      const BalanceReport& r = reports[i];
+      std::printf("%6d  %-14s %10.3f %12lld %12.1f %10.2f %6d %10.1f%s\n", w,
+                  std::string(BalanceLayoutName(r.layout)).c_str(), r.Imbalance(), (long long)r.max_tokens,
+                  r.compute_us, r.hop_us, r.reach, r.step_us, int(i) == best ? "  <- chosen" : "");
+      rows.push_back({{"world", w}, {"layout", BalanceLayoutName(r.layout)}, {"imbalance", r.Imbalance()},
+                      {"max_work", r.max_work}, {"mean_work", r.mean_work}, {"max_tokens", r.max_tokens},
+                      {"compute_us", r.compute_us}, {"hop_us", r.hop_us}, {"reach", r.reach}, {"step_us", r.step_us},
+                      {"chosen", int(i) == best}});
+    }
+  }
+  if (o.json_path.empty()) return 0;
+  nlohmann::json doc{{"problem", Describe(p)}, {"mask", o.mask}, {"documents", p.mask.DocumentCount()},
+                     {"tflops", o.tflops}, {"link_gbps", o.link_gbps}, {"rows", rows}};
+  OutputBatch batch;
+  if (Status st = batch.Add(o.json_path, doc.dump(1) + "\n"); !st.ok()) return ReportError(st);
+  if (Status st = batch.Commit(); !st.ok()) return ReportError(st);
+  if (o.json_path != "-") std::fprintf(stderr, "wrote %s\n", o.json_path.c_str());
+  return 0;
+}
+
+std::shared_ptr<BalanceOptions> SetupBalance(CLI::App* cmd) {
+  auto o = std::make_shared<BalanceOptions>();
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+  cmd->add_option("--mask", o->mask, "mask with documents (core/mask_spec.h), e.g. causal+docs-synthetic:pretrain-mix")
+      ->capture_default_str();
+  cmd->add_option("--world,-w", o->worlds, "comma-separated world sizes")->capture_default_str();
+  cmd->add_option("--seq,-s", o->seq, "global sequence length")
+      ->capture_default_str()
+      ->check(IntegerIn(1, std::numeric_limits<int64_t>::max()));
+  cmd->add_option("--batch,-b", o->batch, "batch size")->capture_default_str()->check(IntegerIn(1, kIntMax));
+  cmd->add_option("--heads", o->heads, "query heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
+  cmd->add_option("--kv-heads", o->kv_heads, "key/value heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
+  cmd->add_option("--dim,-d", o->dim, "head dim")->capture_default_str()->check(IntegerIn(1, kIntMax));
+  cmd->add_option("--tflops", o->tflops, "attention rate of the step estimate")->capture_default_str();
+  cmd->add_option("--link-gbps", o->link_gbps, "K/V hop bandwidth of the step estimate (GB/s)")->capture_default_str();
+  cmd->add_option("--json", o->json_path, "write the rows as JSON to FILE ('-' for stdout)");
+  return o;
+}
+
+}  // namespace ringlab::cli

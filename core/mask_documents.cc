@@ -1,0 +1,106 @@
+#include "core/mask_documents.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace ringlab {
+namespace {
+
+// Uniform in [0, 1) from the top 53 bits (the same on every platform, unlike std::uniform_real_distribution).
+double Uniform01(std::mt19937_64& g) { return double(g() >> 11) * 0x1.0p-53; }
+
+// Standard normal by Box–Muller.
+double Normal(std::mt19937_64& g) {
+  const double u1 = 1.0 - Uniform01(g), u2 = Uniform01(g);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+int64_t LogNormal(std::mt19937_64& g, double median, double sigma, int64_t minimum) {
+  return std::max<int64_t>(minimum, int64_t(std::llround(median * std::exp(sigma * Normal(g)))));
+}
+
+// Packs documents drawn by `draw` until the sequence is full; the last is cut at seq.
+std::vector<int64_t> Pack(int64_t seq, const std::function<int64_t()>& draw) {
+  std::vector<int64_t> cu{0};
+  while (cu.back() < seq) cu.push_back(std::min(seq, cu.back() + std::max<int64_t>(1, draw())));
+  return cu;
+}
+
+}  // namespace
+
+std::string_view SyntheticDocumentNames() { return "uniform | lognormal | pretrain-mix | fixed-N"; }
+
+Status SyntheticDocuments(std::string_view name, int64_t seq, uint64_t seed, std::vector<int64_t>* cu) {
+  if (seq < 1) return Status::InvalidArgument("documents need seq >= 1 (got " + std::to_string(seq) + ")");
+  std::mt19937_64 g(seed);
+  if (name == "uniform") {
+    *cu = Pack(seq, [&] { return 128 + int64_t(Uniform01(g) * (8192 - 128 + 1)); });
+  } else if (name == "lognormal") {
+    *cu = Pack(seq, [&] { return LogNormal(g, 2048, 1.2, 16); });
+  } else if (name == "pretrain-mix") {
+    *cu = Pack(seq, [&] {
+      const double u = Uniform01(g);
+      if (u < 0.6) return LogNormal(g, 300, 1.0, 16);
+      if (u < 0.9) return LogNormal(g, 4000, 0.8, 16);
+      return LogNormal(g, 40000, 1.0, 16);
+    });
+  } else if (name.substr(0, 6) == "fixed-") {
+    int64_t n = 0;
+    const std::string_view digits = name.substr(6);
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 1)
+      return Status::InvalidArgument("document distribution fixed-N needs a length N >= 1 (got '" +
+                                     std::string(name) + "')");
+    *cu = Pack(seq, [&] { return n; });
+  } else {
+    return Status::InvalidArgument("document distribution '" + std::string(name) +
+                                   "' is unknown (allowed: " + std::string(SyntheticDocumentNames()) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ParseLengthHistogram(std::string_view text, LengthHistogram* out) {
+  *out = {};
+  std::istringstream in{std::string(text)};
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream fields(line);
+    int64_t length = 0;
+    double weight = 0;
+    if (!(fields >> length)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      return Status::InvalidArgument("document histogram line " + std::to_string(number) +
+                                     ": expected 'length weight' (a length >= 1 and a weight > 0)");
+    }
+    std::string rest;
+    if (!(fields >> weight) || (fields >> rest) || length < 1 || !(weight > 0) || !std::isfinite(weight))
+      return Status::InvalidArgument("document histogram line " + std::to_string(number) +
+                                     ": expected 'length weight' (a length >= 1 and a weight > 0)");
+    out->lengths.push_back(length);
+    out->weights.push_back(weight);
+  }
+  if (out->lengths.empty()) return Status::InvalidArgument("document histogram has no 'length weight' lines");
+  return Status::Ok();
+}
+
+Status DocumentsFromHistogram(const LengthHistogram& h, int64_t seq, uint64_t seed, std::vector<int64_t>* cu) {
+  if (h.lengths.empty() || h.lengths.size() != h.weights.size())
+    return Status::InvalidArgument("document histogram has no 'length weight' lines");
+  std::vector<double> cumulative(h.weights.size());
+  std::partial_sum(h.weights.begin(), h.weights.end(), cumulative.begin());
+  std::mt19937_64 g(seed);
+  *cu = Pack(seq, [&] {
+    const double u = Uniform01(g) * cumulative.back();
+    const size_t i = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
+    return h.lengths[std::min(i, h.lengths.size() - 1)];
+  });
+  return Status::Ok();
+}
+
+}  // namespace ringlab

@@ -1,0 +1,40 @@
+// Document-length distributions for packed-document masks: named synthetic ones and histogram files, turned into
+// the cu_seqlens of one packed sequence. Studies (balancing, the notebook) and tests draw documents from here.
+//
+// Named distributions (lengths in tokens, deterministic for a seed on every platform: the generator is
+// std::mt19937_64 with hand-written uniform/normal draws, since std's distributions differ between libraries):
+//   uniform       lengths uniform in [128, 8192]
+//   lognormal     median 2048, sigma 1.2, at least 16 tokens
+//   pretrain-mix  a long-tail pretraining mix: 60% short (median 300), 30% medium (median 4000), 10% long
+//                 (median 40000) documents
+//   fixed-N       every document N tokens (tests)
+// A histogram file has one "length weight" pair per line ('#' starts a comment); lengths are drawn by weight.
+// The last document is cut at the sequence end.
+//
+//   std::vector<int64_t> cu;
+//   Status st = SyntheticDocuments("lognormal", /*seq=*/1 << 20, /*seed=*/1, &cu);  // cu = {0, ..., 1048576}
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace ringlab {
+
+// The names SyntheticDocuments accepts, for messages: "uniform | lognormal | pretrain-mix | fixed-N".
+std::string_view SyntheticDocumentNames();
+
+Status SyntheticDocuments(std::string_view name, int64_t seq, uint64_t seed, std::vector<int64_t>* cu_seqlens);
+
+// A (length, weight) histogram; lengths >= 1, weights > 0.
+struct LengthHistogram {
+  std::vector<int64_t> lengths;
+  std::vector<double> weights;
+};
+Status ParseLengthHistogram(std::string_view text, LengthHistogram* out);
+Status DocumentsFromHistogram(const LengthHistogram& h, int64_t seq, uint64_t seed, std::vector<int64_t>* cu_seqlens);
+
+}  // namespace ringlab

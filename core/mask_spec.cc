@@ -1,0 +1,97 @@
+#include "core/mask_spec.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/mask_documents.h"
+
+namespace ringlab {
+namespace {
+
+constexpr std::string_view kAllowed =
+    "allowed terms joined by '+': causal | full | window:L,R | docs:FILE | docs-synthetic:NAME[:SEED]";
+
+Status Bad(const std::string& what) {
+  return Status::InvalidArgument("--mask: " + what + " (" + std::string(kAllowed) + ")");
+}
+
+bool ParseInt(std::string_view s, int64_t* v) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+Status ParseWindow(std::string_view arg, MaskShape* shape) {
+  const size_t comma = arg.find(',');
+  int64_t l = 0, r = 0;
+  if (comma == std::string_view::npos || !ParseInt(arg.substr(0, comma), &l) || !ParseInt(arg.substr(comma + 1), &r) ||
+      l < -1 || r < -1)
+    return Bad("window needs two extents L,R, each >= 0 or -1 for unlimited (got 'window:" + std::string(arg) + "')");
+  shape->window_left = l;
+  shape->window_right = r;
+  return Status::Ok();
+}
+
+Status ReadDocumentsFile(const std::string& path, int64_t seq, MaskShape* shape) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("--mask: cannot read document histogram file '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  LengthHistogram h;
+  Status st = ParseLengthHistogram(text.str(), &h);
+  if (!st.ok()) return Status::InvalidArgument("--mask docs:" + path + ": " + st.message());
+  std::vector<int64_t> cu;
+  RINGLAB_RETURN_IF_ERROR(DocumentsFromHistogram(h, seq, /*seed=*/1, &cu));
+  shape->documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
+  shape->documents_name = "file:" + path;
+  return Status::Ok();
+}
+
+Status SyntheticTerm(std::string_view arg, int64_t seq, MaskShape* shape) {
+  std::string_view name = arg;
+  int64_t seed = 1;
+  if (const size_t colon = arg.find(':'); colon != std::string_view::npos) {
+    name = arg.substr(0, colon);
+    if (!ParseInt(arg.substr(colon + 1), &seed) || seed < 0)
+      return Bad("docs-synthetic seed must be an integer >= 0 (got '" + std::string(arg.substr(colon + 1)) + "')");
+  }
+  std::vector<int64_t> cu;
+  Status st = SyntheticDocuments(name, seq, uint64_t(seed), &cu);
+  if (!st.ok()) return Status::InvalidArgument("--mask: " + st.message());
+  shape->documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
+  shape->documents_name = std::string(name) + ":seed=" + std::to_string(seed);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out) {
+  *out = {};
+  if (text.empty()) return Bad("empty mask");
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find('+', begin), text.size());
+    const std::string_view term = text.substr(begin, end - begin);
+    const size_t colon = term.find(':');
+    const std::string_view head = term.substr(0, colon);
+    const std::string_view arg = colon == std::string_view::npos ? std::string_view() : term.substr(colon + 1);
+    if (term == "causal" || term == "full") {
+      if (out->causal) return Bad("causal and full given twice");
+      out->causal = term == "causal";
+    } else if (head == "window" && colon != std::string_view::npos) {
+      if (out->shape.HasWindow()) return Bad("window given twice");
+      RINGLAB_RETURN_IF_ERROR(ParseWindow(arg, &out->shape));
+    } else if ((head == "docs" || head == "docs-synthetic") && !arg.empty()) {
+      if (out->shape.HasDocuments()) return Bad("documents given twice");
+      RINGLAB_RETURN_IF_ERROR(head == "docs" ? ReadDocumentsFile(std::string(arg), seq, &out->shape)
+                                             : SyntheticTerm(arg, seq, &out->shape));
+    } else {
+      return Bad("unknown term '" + std::string(term) + "'");
+    }
+    begin = end + 1;
+  }
+  return ValidateMaskShape(out->shape, seq);
+}
+
+}  // namespace ringlab

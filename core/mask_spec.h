@@ -1,0 +1,30 @@
+// The textual mask description of the CLI and of studies: terms joined by '+'.
+//
+//   causal | full                 the base mask (at most one; absent: the caller's default)
+//   window:L,R                    sliding window, keys in [q − L, q + R]; -1 for an unlimited side
+//   docs:FILE                     packed documents drawn from a "length weight" histogram file (mask_documents.h)
+//   docs-synthetic:NAME[:SEED]    packed documents from a named distribution (uniform | lognormal | pretrain-mix |
+//                                 fixed-N), seed 1 by default
+//
+//   ParsedMask m;
+//   Status st = ParseMaskSpec("docs-synthetic:lognormal+causal+window:4096,0", /*seq=*/1 << 20, &m);
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "core/mask.h"
+#include "core/status.h"
+
+namespace ringlab {
+
+struct ParsedMask {
+  std::optional<bool> causal;  // set when the text names causal or full
+  MaskShape shape;
+};
+
+// Documents need the sequence length (cu_seqlens end at seq). Messages name `--mask` and the allowed terms.
+Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out);
+
+}  // namespace ringlab

@@ -1,0 +1,130 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Packed documents without padding: load balance and step time against document lengths, window and W
+#
+# `ringlab balance` (core/mask_balance.h) places the tokens of one packed sequence of S = 1,048,576 tokens on W
+# ranks four ways: **contiguous**, global **head-tail** (2W chunks), **doc-head-tail** (every document cut into 2W
+# pieces, rank r takes pieces r and 2W−1−r; no padding, pieces differ by at most a token) and **greedy** (whole
+# documents, heaviest first, onto the least-loaded rank; a document heavier than the mean per rank is cut
+# doc-head-tail). Work = FLOP-counting (query, key) pairs under the mask (causal within documents, optionally a
+# sliding window). The step estimate is analytic (compute of the slowest rank at 450 TFLOP/s against K/V hops of the
+# largest shard at 50 GB/s, as many as the most ranks one document spreads over, less one), not the event simulator:
+# these layouts are not schedules yet.
+#
+# Document lengths: `uniform` (128..8192), `lognormal` (median 2048, σ 1.2) and `pretrain-mix` (60% short, 30%
+# medium, 10% long documents with median 40,000 tokens), drawn with seed 1 (core/mask_documents.h).
+
+# %%
+# Data: the exact commands that produced it (repository root; build/apps/ringlab is replaced by $RINGLAB_BIN).
+DISTRIBUTIONS = ["uniform", "lognormal", "pretrain-mix"]
+WINDOWS = {"none": "", "4096": "+window:4096,0"}
+COMMANDS = [  # a literal list: scripts/run_notebooks.sh reads it with ast.literal_eval
+    "build/apps/ringlab balance --seq 1048576 --world 8,16,32,64,128,256,512,1024 "
+    "--mask causal+docs-synthetic:uniform --json out/notebooks/mask_balance.uniform.none.json",
+    "build/apps/ringlab balance --seq 1048576 --world 8,16,32,64,128,256,512,1024 "
+    "--mask causal+docs-synthetic:uniform+window:4096,0 --json out/notebooks/mask_balance.uniform.4096.json",
+    "build/apps/ringlab balance --seq 1048576 --world 8,16,32,64,128,256,512,1024 "
+    "--mask causal+docs-synthetic:lognormal --json out/notebooks/mask_balance.lognormal.none.json",
+    "build/apps/ringlab balance --seq 1048576 --world 8,16,32,64,128,256,512,1024 "
+    "--mask causal+docs-synthetic:lognormal+window:4096,0 --json out/notebooks/mask_balance.lognormal.4096.json",
+    "build/apps/ringlab balance --seq 1048576 --world 8,16,32,64,128,256,512,1024 "
+    "--mask causal+docs-synthetic:pretrain-mix --json out/notebooks/mask_balance.pretrain-mix.none.json",
+    "build/apps/ringlab balance --seq 1048576 --world 8,16,32,64,128,256,512,1024 "
+    "--mask causal+docs-synthetic:pretrain-mix+window:4096,0 --json out/notebooks/mask_balance.pretrain-mix.4096.json",
+]
+OUTPUTS = [f"out/notebooks/mask_balance.{d}.{name}.json" for d in DISTRIBUTIONS for name in WINDOWS]
+
+import json, os, pathlib, subprocess
+
+def repo_root():
+    p = pathlib.Path.cwd().resolve()
+    for q in [p, *p.parents]:
+        if (q / "core" / "mask.h").exists() and (q / "notebooks").is_dir():
+            return q
+    raise RuntimeError("run this notebook inside the ringlab repository")
+
+ROOT = repo_root()
+RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
+FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
+FIG.mkdir(parents=True, exist_ok=True)
+
+def ensure_data():
+    if all((ROOT / o).exists() for o in OUTPUTS):
+        print("data present:", len(OUTPUTS), "files")
+        return
+    (ROOT / "out/notebooks").mkdir(parents=True, exist_ok=True)
+    for cmd in COMMANDS:
+        cmd = cmd.replace("build/apps/ringlab", RINGLAB)
+        print("$", cmd)
+        subprocess.run(cmd, shell=True, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+ensure_data()
+
+# %%
+import pandas as pd
+
+frames = []
+for d in DISTRIBUTIONS:
+    for name in WINDOWS:
+        doc = json.loads((ROOT / f"out/notebooks/mask_balance.{d}.{name}.json").read_text())
+        df = pd.DataFrame(doc["rows"])
+        df["distribution"], df["window"], df["documents"] = d, name, doc["documents"]
+        frames.append(df)
+rows = pd.concat(frames, ignore_index=True)
+rows.pivot_table(index=["distribution", "window", "world"], columns="layout", values="imbalance").round(3)
+
+# %% [markdown]
+# ## Imbalance (max / mean work per rank) against W
+# Contiguous and global head-tail follow where the long documents fall; doc-head-tail is balanced until documents
+# get shorter than 2W tokens (its pieces go empty), greedy until one document outweighs a rank's share.
+
+# %%
+import matplotlib.pyplot as plt
+
+LAYOUTS = ["contiguous", "head-tail", "doc-head-tail", "greedy"]
+
+def plot_grid(value, ylabel, figure):
+    """One panel per (window, distribution): `value(rows of a layout)` against W, a line per layout."""
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), sharex=True)
+    for row, name in enumerate(WINDOWS):
+        for col, d in enumerate(DISTRIBUTIONS):
+            ax = axes[row][col]
+            sub = rows[(rows.distribution == d) & (rows.window == name)]
+            for l in LAYOUTS:
+                s = sub[sub.layout == l]
+                ax.plot(s.world, value(s), marker="o", label=l)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_title(f"{d}, window {name}")
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend()
+    for ax in axes[1]:
+        ax.set_xlabel("W")
+    fig.tight_layout()
+    fig.savefig(FIG / figure, dpi=110)
+
+plot_grid(lambda s: s.imbalance, "max / mean work", "mask_balance_imbalance.png")
+
+# %% [markdown]
+# ## Estimated ring step against W (the chooser takes the shortest)
+
+# %%
+plot_grid(lambda s: s.step_us / 1e3, "step (ms, estimate)", "mask_balance_step.png")
+
+# %%
+chosen = rows[rows.chosen].pivot_table(index=["distribution", "window"], columns="world", values="layout",
+                                       aggfunc="first")
+chosen

@@ -1,0 +1,141 @@
+// core/mask.h and its specs: closed-form pair counts against brute force, block classification, document
+// distributions, the --mask text, and the FLOP convention (a plain causal mask through the general path).
+#include "core/mask.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/mask_documents.h"
+#include "core/mask_spec.h"
+#include "core/problem.h"
+
+namespace ringlab {
+namespace {
+
+MaskShape Docs(std::vector<int64_t> cu, int64_t left = -1, int64_t right = -1) {
+  MaskShape s{.window_left = left, .window_right = right};
+  s.documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
+  return s;
+}
+
+BlockVisibility BruteForce(const Mask& m, int64_t q0, int64_t q1, int64_t k0, int64_t k1) {
+  BlockVisibility v;
+  for (int64_t q = q0; q < q1; ++q)
+    for (int64_t k = k0; k < k1; ++k)
+      if (m.Visible(q, k)) {
+        ++v.visible;
+        if (q == k) ++v.diagonal;
+      }
+  return v;
+}
+
+TEST(BandPairs, MatchesBruteForceOnRandomRectangles) {
+  std::mt19937 g(7);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const int64_t q0 = g() % 40, q1 = q0 + g() % 30, k0 = g() % 40, k1 = k0 + g() % 30;
+    const int64_t lo = int64_t(g() % 61) - 30, hi = lo + int64_t(g() % 40) - 5;
+    int64_t want = 0;
+    for (int64_t i = q0; i < q1; ++i)
+      for (int64_t j = k0; j < k1; ++j) want += (j - i >= lo && j - i <= hi);
+    ASSERT_EQ(BandPairs(q0, q1, k0, k1, lo, hi), want) << q0 << " " << q1 << " " << k0 << " " << k1 << " " << lo
+                                                       << " " << hi;
+  }
+}
+
+TEST(MaskClassify, MatchesBruteForceForEveryCombination) {
+  const std::vector<int64_t> cu{0, 3, 4, 17, 40, 41, 64};  // a 1-token document, documents shorter than a block
+  const std::vector<MaskShape> shapes{MaskShape{}, MaskShape{.window_left = 5, .window_right = 0},
+                                      MaskShape{.window_left = 3, .window_right = 9}, Docs(cu), Docs(cu, 6, 2),
+                                      Docs(cu, 0, 0)};
+  for (bool causal : {true, false})
+    for (const MaskShape& shape : shapes) {
+      const Mask m(causal, shape);
+      for (int64_t q0 = 0; q0 < 64; q0 += 8)
+        for (int64_t k0 = 0; k0 < 64; k0 += 8)
+          for (int64_t len : {8, 16}) {
+            const int64_t q1 = std::min<int64_t>(64, q0 + len), k1 = std::min<int64_t>(64, k0 + len);
+            const BlockVisibility got = m.Classify(q0, q1, k0, k1), want = BruteForce(m, q0, q1, k0, k1);
+            ASSERT_EQ(got.visible, want.visible) << DescribeMask(causal, shape) << " q" << q0 << " k" << k0;
+            ASSERT_EQ(got.diagonal, want.diagonal);
+            const BlockKind kind = want.visible == 0                        ? BlockKind::kEmpty
+                                   : want.visible == (q1 - q0) * (k1 - k0) ? BlockKind::kFull
+                                                                           : BlockKind::kPartial;
+            ASSERT_EQ(got.kind, kind);
+          }
+    }
+}
+
+TEST(MaskClassify, PlainCausalThroughTheGeneralPathKeepsTheFlopConvention) {
+  // A window covering everything is the causal mask: the square counts S²/2 (diagonal half), as AttendBlock does.
+  const Mask m(true, MaskShape{.window_left = 1 << 20, .window_right = 1 << 20});
+  EXPECT_DOUBLE_EQ(m.Classify(0, 1000, 0, 1000).EffectivePairs(true), 1000.0 * 1000 / 2);
+  Problem p{.batch = 1, .heads = 2, .kv_heads = 2, .seq = 1000, .head_dim = 64};
+  const double plain = p.ForwardFlops();
+  p.mask = MaskShape{.window_left = 1 << 20, .window_right = 0};
+  EXPECT_DOUBLE_EQ(p.ForwardFlops(), plain);
+  p.mask = MaskShape{.window_left = 99, .window_right = 0};  // each row sees at most 100 keys
+  EXPECT_DOUBLE_EQ(p.ForwardFlops(), 4.0 * 2 * 64 * (100.0 * 101 / 2 + 900.0 * 100 - 500.0));
+}
+
+TEST(MaskDocuments, SyntheticDistributionsFillTheSequenceDeterministically) {
+  for (std::string_view name : {"uniform", "lognormal", "pretrain-mix", "fixed-100"}) {
+    std::vector<int64_t> a, b;
+    ASSERT_TRUE(SyntheticDocuments(name, 1 << 20, 5, &a).ok());
+    ASSERT_TRUE(SyntheticDocuments(name, 1 << 20, 5, &b).ok());
+    EXPECT_EQ(a, b) << name;
+    EXPECT_EQ(a.front(), 0);
+    EXPECT_EQ(a.back(), 1 << 20);
+    EXPECT_TRUE(ValidateMaskShape(Docs(a), 1 << 20).ok()) << name;
+    EXPECT_GT(a.size(), 20u) << name;
+  }
+  std::vector<int64_t> cu;
+  ASSERT_TRUE(SyntheticDocuments("fixed-100", 250, 1, &cu).ok());
+  EXPECT_EQ(cu, (std::vector<int64_t>{0, 100, 200, 250}));
+  const Status bad = SyntheticDocuments("zipf", 100, 1, &cu);
+  EXPECT_NE(bad.message().find("uniform | lognormal | pretrain-mix | fixed-N"), std::string::npos) << bad.message();
+}
+
+TEST(MaskDocuments, HistogramDrawsOnlyItsLengths) {
+  LengthHistogram h;
+  ASSERT_TRUE(ParseLengthHistogram("# len weight\n16 1\n64 3.5\n\n", &h).ok());
+  std::vector<int64_t> cu;
+  ASSERT_TRUE(DocumentsFromHistogram(h, 100000, 3, &cu).ok());
+  int64_t sixteen = 0, sixty_four = 0;
+  for (size_t i = 1; i + 1 < cu.size(); ++i) {
+    const int64_t len = cu[i] - cu[i - 1];
+    ASSERT_TRUE(len == 16 || len == 64) << len;
+    (len == 16 ? sixteen : sixty_four)++;
+  }
+  EXPECT_NEAR(double(sixty_four) / double(sixteen), 3.5, 0.5);
+  EXPECT_FALSE(ParseLengthHistogram("16 1\n0 2\n", &h).ok());
+  EXPECT_FALSE(ParseLengthHistogram("16\n", &h).ok());
+}
+
+TEST(MaskSpec, ParsesCombinationsAndNamesTheFieldOnErrors) {
+  ParsedMask m;
+  ASSERT_TRUE(ParseMaskSpec("docs-synthetic:fixed-10:3+causal+window:4,0", 100, &m).ok());
+  EXPECT_EQ(m.causal, std::optional<bool>(true));
+  EXPECT_EQ(m.shape.window_left, 4);
+  EXPECT_EQ(m.shape.window_right, 0);
+  EXPECT_EQ(m.shape.DocumentCount(), 10);
+  ASSERT_TRUE(ParseMaskSpec("window:-1,16", 100, &m).ok());
+  EXPECT_FALSE(m.causal.has_value());
+  for (const char* bad : {"", "diagonal", "window:4", "window:a,b", "window:-2,0", "causal+full", "docs:",
+                          "docs-synthetic:zipf", "docs:/nonexistent/histogram.txt", "window:1,1+window:2,2"}) {
+    const Status st = ParseMaskSpec(bad, 100, &m);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.message().rfind("--mask", 0), 0u) << bad << ": " << st.message();
+  }
+}
+
+TEST(MaskShapeValidation, RejectsBadDocuments) {
+  EXPECT_TRUE(ValidateMaskShape(Docs({0, 5, 10}), 10).ok());
+  EXPECT_FALSE(ValidateMaskShape(Docs({0, 5, 9}), 10).ok());
+  EXPECT_FALSE(ValidateMaskShape(Docs({1, 5, 10}), 10).ok());
+  EXPECT_FALSE(ValidateMaskShape(Docs({0, 5, 5, 10}), 10).ok());
+  EXPECT_FALSE(ValidateMaskShape(MaskShape{.window_left = -3}, 10).ok());
+}
+
+}  // namespace
+}  // namespace ringlab
