@@ -78,7 +78,10 @@ plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "
 
 def load(path):
     d = json.load(open(path))
-    ev = pd.DataFrame([{"rank": e["pid"], "stream": e["tid"], "kind": e["cat"], "ts": e["ts"], "dur": e["dur"],
+    # Stream 0 compute, 1 comm: format version 2 (core/trace.h) has compute on tid 1 and the comm stream split over
+    # tids 2-4; version 1 wrote tid 0 compute, 1 comm.
+    compute_tid = 1 if d["ringlab"]["version"] >= 2 else 0
+    ev = pd.DataFrame([{"rank": e["pid"], "stream": int(e["tid"] != compute_tid), "kind": e["cat"], "ts": e["ts"], "dur": e["dur"],
                         "op": e["args"].get("op"), "bytes": e["args"].get("bytes", 0),
                         "flops": e["args"].get("flops", 0)} for e in d["traceEvents"] if e.get("ph") == "X"])
     return d["ringlab"], ev

@@ -127,25 +127,35 @@ ScheduleConfig Config(int world, Method m, Pass p, int ulysses) {
   return cfg;
 }
 
-TEST(ChakraExport, RingForwardMatchesScheduleAndSimulation) {
-  const ScheduleConfig cfg = Config(4, Method::kAllToAll, Pass::kForward, 1);
+// Simulates `cfg`, exports it, reads it back and checks it; `types` gets the count of nodes of each type.
+void ExportAndCheck(const ScheduleConfig& cfg, const std::string& name, std::map<int, int64_t>* types) {
   Exported x;
-  ASSERT_NO_FATAL_FAILURE(SimulateAndExport(cfg, "chakra_ring", &x));
+  ASSERT_NO_FATAL_FAILURE(SimulateAndExport(cfg, name, &x));
   CheckAgainstScheduleAndSim(cfg, x);
+  for (const ChakraFile& f : x.files)
+    for (const ChakraNodeInfo& n : f.nodes) ++(*types)[n.type];
+}
+
+TEST(ChakraExport, RingForwardHasComputeSendsAndRecvs) {
+  std::map<int, int64_t> types;
+  ExportAndCheck(Config(4, Method::kAllToAll, Pass::kForward, 1), "chakra_ring", &types);
+  EXPECT_GT(types[ChakraProtoMsg::COMP_NODE], 0);
+  EXPECT_EQ(types[ChakraProtoMsg::COMM_SEND_NODE], 4 * 3);  // W-1 steps per rank
+  EXPECT_EQ(types[ChakraProtoMsg::COMM_RECV_NODE], 4 * 3);
 }
 
 TEST(ChakraExport, AllGatherBackwardHasCollectives) {
-  const ScheduleConfig cfg = Config(4, Method::kAllGather, Pass::kBackward, 1);
-  Exported x;
-  ASSERT_NO_FATAL_FAILURE(SimulateAndExport(cfg, "chakra_allgather", &x));
-  CheckAgainstScheduleAndSim(cfg, x);
+  std::map<int, int64_t> types;
+  ExportAndCheck(Config(4, Method::kAllGather, Pass::kBackward, 1), "chakra_allgather", &types);
+  EXPECT_GT(types[ChakraProtoMsg::COMM_COLL_NODE], 0);
+  EXPECT_EQ(types[ChakraProtoMsg::COMM_SEND_NODE], 0);
 }
 
 TEST(ChakraExport, UlyssesHybridHasAllToAllsAndRingMessages) {
-  const ScheduleConfig cfg = Config(8, Method::kAllToAll, Pass::kForward, 2);
-  Exported x;
-  ASSERT_NO_FATAL_FAILURE(SimulateAndExport(cfg, "chakra_ulysses", &x));
-  CheckAgainstScheduleAndSim(cfg, x);
+  std::map<int, int64_t> types;
+  ExportAndCheck(Config(8, Method::kAllToAll, Pass::kForward, 2), "chakra_ulysses", &types);
+  EXPECT_GT(types[ChakraProtoMsg::COMM_COLL_NODE], 0);
+  EXPECT_GT(types[ChakraProtoMsg::COMM_SEND_NODE], 0);
 }
 
 TEST(ChakraExport, TraceWithoutEveryRankIsRefusedAndNothingIsWritten) {
