@@ -28,10 +28,14 @@ TraceEvent EventFor(int rank, const Op& op) {
 
 std::string_view TraceTrackName(int track) {
   switch (track) {
-    case kComputeTrack: return "compute";
-    case kSendTrack: return "comm send";
-    case kRecvTrack: return "comm recv";
-    case kCollectiveTrack: return "comm collective";
+    case kComputeTrack:
+      return "compute";
+    case kSendTrack:
+      return "comm send";
+    case kRecvTrack:
+      return "comm recv";
+    case kCollectiveTrack:
+      return "comm collective";
   }
   return "unknown";
 }

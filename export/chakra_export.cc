@@ -31,12 +31,16 @@ pb::AttributeProto* Attr(pb::Node* n, const char* name) {
 
 pb::NodeType NodeTypeOf(OpKind k) {
   switch (k) {
-    case OpKind::kSend: return pb::COMM_SEND_NODE;
-    case OpKind::kRecv: return pb::COMM_RECV_NODE;
+    case OpKind::kSend:
+      return pb::COMM_SEND_NODE;
+    case OpKind::kRecv:
+      return pb::COMM_RECV_NODE;
     case OpKind::kAllGather:
     case OpKind::kReduceScatter:
-    case OpKind::kAllToAll: return pb::COMM_COLL_NODE;
-    default: return pb::COMP_NODE;
+    case OpKind::kAllToAll:
+      return pb::COMM_COLL_NODE;
+    default:
+      return pb::COMP_NODE;
   }
 }
 
@@ -117,8 +121,8 @@ std::string ChakraRankPath(const std::string& dir, const std::string& prefix, in
   return dir + "/" + prefix + "." + std::to_string(rank) + ".et";
 }
 
-Status AddChakraFiles(const ScheduleConfig& cfg, const Trace& timed, const std::string& dir,
-                      const std::string& prefix, OutputBatch* batch) {
+Status AddChakraFiles(const ScheduleConfig& cfg, const Trace& timed, const std::string& dir, const std::string& prefix,
+                      OutputBatch* batch) {
   std::vector<std::vector<const TraceEvent*>> by_op(size_t(cfg.world));
   for (const TraceEvent& e : timed.events) {
     if (e.rank < 0 || e.rank >= cfg.world || e.op < 0) continue;

@@ -37,8 +37,8 @@ std::string ChakraRankPath(const std::string& dir, const std::string& prefix, in
 // Adds the files of every rank of `cfg`'s schedule to `batch` (the caller commits: all files or none). `timed` is a
 // trace of the same config with every op of every rank (a simulation traced in full); an op without its event is an
 // InvalidArgument naming the rank and op.
-Status AddChakraFiles(const ScheduleConfig& cfg, const Trace& timed, const std::string& dir,
-                      const std::string& prefix, OutputBatch* batch);
+Status AddChakraFiles(const ScheduleConfig& cfg, const Trace& timed, const std::string& dir, const std::string& prefix,
+                      OutputBatch* batch);
 
 // What a Chakra file holds, read back (for tests and tools): the metadata version and the nodes in file order.
 struct ChakraNodeInfo {

@@ -1,8 +1,9 @@
 // ReadChakraFile: parses a length-delimited Chakra execution trace (GlobalMetadata, then Nodes) with the same
 // generated classes the export uses, so a test can compare what was written with the schedule and the trace.
-#include <fstream>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
+
+#include <fstream>
 
 #include "chakra_et.pb.h"
 #include "export/chakra_export.h"
