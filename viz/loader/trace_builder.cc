@@ -219,8 +219,9 @@ void ModelFromTrace(const Trace& trace, TraceModel* out, const std::string& name
   fe.info.has_config = true;
   fe.info.format = "ringlab";
   fe.info.meta = trace.meta;
+  fe.info.meta.version = kTraceFormatVersion;  // lanes below are keyed by this version's tracks
   loader::Interner names;
-  loader::EventSink lanes{&fe.events, &fe.lane_keys, &names};  // numbers (rank, stream) lanes as a parse would
+  loader::EventSink lanes{&fe.events, &fe.lane_keys, &names};  // numbers (rank, track) lanes as a parse would
   for (const TraceEvent& t : trace.events) {
     Event e;
     e.ts = t.ts_us;
@@ -232,7 +233,7 @@ void ModelFromTrace(const Trace& trace, TraceModel* out, const std::string& name
     e.peer = t.peer;
     e.kind = VizKind(t.kind);
     e.name = names.Get(EventName(t));
-    e.lane = lanes.LaneOf({t.rank, t.stream});
+    e.lane = lanes.LaneOf({t.rank, TraceTrackOf(t)});  // the tracks a written file has; BuildLanes folds them
     fe.events.push_back(e);
   }
   fe.info.event_count = int64_t(fe.events.size());
