@@ -17,7 +17,9 @@
 #include "core/metrics.h"
 #include "core/output_file.h"
 #include "core/trace.h"
+#ifdef RINGLAB_HAVE_CHAKRA
 #include "export/chakra_export.h"
+#endif
 #include "sim/profile.h"
 #include "sim/simulate.h"
 #include "sim/sweep.h"
@@ -99,6 +101,10 @@ std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool s
 // --chakra writes every rank's file, so the simulation traces every rank (the --trace limit applies).
 Status CheckChakraFlags(const SimFlags& f) {
   if (f.chakra.empty()) return Status::Ok();
+#ifndef RINGLAB_HAVE_CHAKRA
+  return Status::InvalidArgument("--chakra: this build has no Chakra export (protobuf was not found when it was "
+                                 "configured; scripts/setup_debian.sh installs it)");
+#endif
   if (f.chakra == "-") return Status::InvalidArgument("--chakra takes a folder (one file per rank), not '-'");
   if (!f.trace_ranks.empty())
     return Status::InvalidArgument("--chakra writes a file for every rank; it cannot take --trace-ranks");
@@ -108,6 +114,7 @@ Status CheckChakraFlags(const SimFlags& f) {
   return Status::Ok();
 }
 
+#ifdef RINGLAB_HAVE_CHAKRA
 // Adds DIR/ringlab[.<method>.<pass>].RANK.et for every rank of every simulated config to the run's outputs.
 Status AddChakraOutputs(const std::string& dir, const std::vector<std::unique_ptr<sim::SimResult>>& results,
                         OutputBatch* outputs) {
@@ -123,6 +130,7 @@ Status AddChakraOutputs(const std::string& dir, const std::vector<std::unique_pt
   }
   return Status::Ok();
 }
+#endif
 
 // Every simulation of the run must fit in memory before the first starts.
 Status CheckSimulationFits(const ScheduleConfig& cfg, int traced_ranks) {
@@ -240,7 +248,9 @@ int RunSim(const SimFlags& f) {
     if (!(st = outputs.Open(TracePath(f.trace, res->config, configs.size() > 1), &out)).ok()) return ReportError(st);
     WriteTraceJson(res->trace, *out);
   }
+#ifdef RINGLAB_HAVE_CHAKRA
   if (!f.chakra.empty() && !(st = AddChakraOutputs(f.chakra, results, &outputs)).ok()) return ReportError(st);
+#endif
   FILE* human = HumanText({f.trace, f.json});
   std::ostringstream table;
   // Table: one column per (method, pass), then per method the forward + backward total.
