@@ -1,6 +1,7 @@
 // `ringlab sim` and `ringlab sweep`: the simulator's subcommands (one configuration on a hardware profile; a grid of
 // world sizes, sequence lengths, methods and passes).
 #include <climits>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -17,6 +18,9 @@
 #include "core/metrics.h"
 #include "core/output_file.h"
 #include "core/trace.h"
+#ifdef RINGLAB_HAVE_CHAKRA
+#include "export/chakra_export.h"
+#endif
 #include "sim/profile.h"
 #include "sim/simulate.h"
 #include "sim/sweep.h"
@@ -29,6 +33,7 @@ struct SimFlags {
   int nodes = kNotGiven, gpus_per_node = kNotGiven;
   std::string placement = "block";
   std::string trace, trace_ranks, json;
+  std::string chakra;  // folder for Chakra execution traces, one per rank
   bool per_rank = false, strict = false;
 };
 
@@ -52,6 +57,40 @@ std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool s
   if (!several) return base;
   return OutputPathWithSuffix(base, "." + std::string(MethodName(cfg.method)) + "." + std::string(PassName(cfg.pass)));
 }
+
+// --chakra writes every rank's file, so the simulation traces every rank (the --trace limit applies).
+Status CheckChakraFlags(const SimFlags& f) {
+  if (f.chakra.empty()) return Status::Ok();
+#ifndef RINGLAB_HAVE_CHAKRA
+  return Status::InvalidArgument("--chakra: this build has no Chakra export (protobuf was not found when it was "
+                                 "configured; scripts/setup_debian.sh installs it)");
+#endif
+  if (f.chakra == "-") return Status::InvalidArgument("--chakra takes a folder (one file per rank), not '-'");
+  if (!f.trace_ranks.empty())
+    return Status::InvalidArgument("--chakra writes a file for every rank; it cannot take --trace-ranks");
+  if (f.common.world > 64)
+    return Status::InvalidArgument("--chakra of all " + std::to_string(f.common.world) +
+                                   " ranks is too large; --world at most 64");
+  return Status::Ok();
+}
+
+#ifdef RINGLAB_HAVE_CHAKRA
+// Adds DIR/ringlab[.<method>.<pass>].RANK.et for every rank of every simulated config to the run's outputs.
+Status AddChakraOutputs(const std::string& dir, const std::vector<std::unique_ptr<sim::SimResult>>& results,
+                        OutputBatch* outputs) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::InvalidArgument("--chakra: cannot create folder '" + dir + "': " + ec.message());
+  for (const auto& res : results) {
+    const ScheduleConfig& c = res->config;
+    const std::string prefix = results.size() == 1 ? "ringlab"
+                                                   : "ringlab." + std::string(MethodName(c.method)) + "." +
+                                                         std::string(PassName(c.pass));
+    RINGLAB_RETURN_IF_ERROR(AddChakraFiles(c, res->trace, dir, prefix, outputs));
+  }
+  return Status::Ok();
+}
+#endif
 
 // Every simulation of the run must fit in memory before the first starts.
 Status CheckSimulationFits(const ScheduleConfig& cfg, int traced_ranks) {
@@ -138,6 +177,8 @@ int RunSim(const SimFlags& f) {
   opt.strict = f.strict;
   st = ParseTopology(f.nodes, f.gpus_per_node, f.placement, &opt.topology);
   if (!st.ok()) return ReportError(st);
+  if (!(st = CheckChakraFlags(f)).ok()) return ReportError(st);
+  if (!f.chakra.empty()) opt.trace = sim::TraceMode::kAll;
   if (!f.trace.empty()) {
     if (f.trace_ranks.empty()) {
       if (f.common.world > 64)
@@ -167,7 +208,7 @@ int RunSim(const SimFlags& f) {
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   if (f.trace == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
-  const int traced = f.trace.empty()                     ? 0
+  const int traced = f.trace.empty() && f.chakra.empty() ? 0
                      : opt.trace == sim::TraceMode::kAll ? f.common.world
                                                          : int(opt.trace_ranks.size());
   for (const ScheduleConfig& cfg : configs)
@@ -191,6 +232,9 @@ int RunSim(const SimFlags& f) {
     if (!(st = outputs.Open(TracePath(f.trace, res->config, configs.size() > 1), &out)).ok()) return ReportError(st);
     WriteTraceJson(res->trace, *out);
   }
+#ifdef RINGLAB_HAVE_CHAKRA
+  if (!f.chakra.empty() && !(st = AddChakraOutputs(f.chakra, results, &outputs)).ok()) return ReportError(st);
+#endif
   FILE* human = HumanText({f.trace, f.json});
   std::ostringstream table;
   // Table: one column per (method, pass), then per method the forward + backward total.
@@ -234,6 +278,8 @@ int RunSim(const SimFlags& f) {
       spdlog::info("wrote {} ({} events)", TracePath(f.trace, res->config, configs.size() > 1),
                    res->trace.events.size());
   if (!f.json.empty() && f.json != "-") spdlog::info("wrote {}", f.json);
+  if (!f.chakra.empty())
+    spdlog::info("wrote {} Chakra execution traces in {}", int64_t(results.size()) * f.common.world, f.chakra);
   return kExitOk;
 }
 
@@ -325,6 +371,9 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
                 "several configs each gets .<method>.<pass> before the extension");
   s->add_option("--trace-ranks", sf->trace_ranks, "trace only these ranks, e.g. 0,1,4095 (needed above W=64)");
   s->add_option("--json", sf->json, "write the summaries as JSON ('-' for stdout)");
+  s->add_option("--chakra", sf->chakra,
+                "write Chakra execution traces for ASTRA-sim/SimAI into this folder: DIR/ringlab.RANK.et per rank "
+                "(DIR/ringlab.<method>.<pass>.RANK.et with several configs); W <= 64");
   s->add_flag("--per-rank", sf->per_rank, "include per-rank metrics in the JSON");
   s->add_flag("--strict", sf->strict, kStrictHelp);
   return sf;

@@ -20,9 +20,31 @@ TraceEvent EventFor(int rank, const Op& op) {
   e.kind = op.kind;
   e.step = op.step;
   e.peer = op.peer;
+  e.tag = op.tag;
   e.bytes = op.bytes;
   e.flops = op.flops;
   return e;
+}
+
+std::string_view TraceTrackName(int track) {
+  switch (track) {
+    case kComputeTrack:
+      return "compute";
+    case kSendTrack:
+      return "comm send";
+    case kRecvTrack:
+      return "comm recv";
+    case kCollectiveTrack:
+      return "comm collective";
+  }
+  return "unknown";
+}
+
+int TraceTrackOf(const TraceEvent& e) {
+  if (e.stream == int(StreamKind::kCompute)) return kComputeTrack;
+  if (e.kind == OpKind::kSend) return kSendTrack;
+  if (e.kind == OpKind::kRecv) return kRecvTrack;
+  return kCollectiveTrack;
 }
 
 std::string EventName(const TraceEvent& e) {
@@ -30,56 +52,6 @@ std::string EventName(const TraceEvent& e) {
   if (e.kind == OpKind::kSend) s += " -> " + std::to_string(e.peer);
   if (e.kind == OpKind::kRecv) s += " <- " + std::to_string(e.peer);
   return s;
-}
-
-Status WriteTraceJson(const Trace& trace, const std::string& path) {
-  OutputBatch batch;
-  std::ostream* f = nullptr;
-  RINGLAB_RETURN_IF_ERROR(batch.Open(path, &f));
-  WriteTraceJson(trace, *f);
-  return batch.Commit();
-}
-
-void WriteTraceJson(const Trace& trace, std::ostream& f) {
-  // Written by hand, event by event: a million-event trace should not need a second copy as a json tree.
-  json meta{{"version", trace.meta.version},
-            {"source", trace.meta.source},
-            {"problem", ToJson(trace.meta.config.problem)},
-            {"method", std::string(MethodName(trace.meta.config.method))},
-            {"sharding", std::string(ShardingName(trace.meta.config.sharding))},
-            {"pass", std::string(PassName(trace.meta.config.pass))},
-            {"world", trace.meta.config.world},
-            {"variants",
-             {{"fused_merge", trace.meta.config.variants.fused_merge}, {"pack_kv", trace.meta.config.variants.pack_kv}}},
-            {"ulysses", trace.meta.config.ulysses},
-            {"ring", trace.meta.config.world / std::max(trace.meta.config.ulysses, 1)},
-            {"placement", std::string(PlacementName(trace.meta.config.placement))},
-            {"hardware", trace.meta.hardware},
-            {"schedule_op_count", trace.meta.schedule_op_count}};
-  f << "{\"displayTimeUnit\":\"ns\",\"ringlab\":" << meta.dump() << ",\n\"traceEvents\":[\n";
-  bool first = true;
-  auto sep = [&]() -> std::ostream& {
-    if (!first) f << ",\n";
-    first = false;
-    return f;
-  };
-  for (int r = 0; r < trace.meta.config.world; ++r) {
-    sep() << "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":" << r << ",\"args\":{\"name\":\"rank " << r << "\"}}";
-    sep() << "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":" << r << ",\"args\":{\"sort_index\":" << r << "}}";
-    for (int s = 0; s < kStreamCount; ++s)
-      sep() << "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":" << r << ",\"tid\":" << s << ",\"args\":{\"name\":\""
-            << StreamName(StreamKind(s)) << "\"}}";
-  }
-  char buf[512];
-  for (const TraceEvent& e : trace.events) {
-    snprintf(buf, sizeof buf,
-             "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"name\":\"%s\",\"cat\":\"%s\",\"ts\":%.4f,\"dur\":%.4f,"
-             "\"args\":{\"op\":%d,\"step\":%d,\"bytes\":%lld,\"flops\":%.17g,\"peer\":%d}}",
-             e.rank, e.stream, EventName(e).c_str(), std::string(OpKindName(e.kind)).c_str(), e.ts_us, e.dur_us, e.op,
-             e.step, (long long)e.bytes, e.flops, e.peer);
-    sep() << buf;
-  }
-  f << "\n]}\n";
 }
 
 Status ReadTraceJson(const std::string& path, Trace* trace) {
@@ -106,8 +78,9 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
   } catch (const json::exception& e) {
     return Status::InvalidArgument(where + "ringlab.version/source: " + e.what());
   }
-  if (t.meta.version != kTraceFormatVersion)
+  if (t.meta.version < kOldestTraceFormatVersion || t.meta.version > kTraceFormatVersion)
     return Status::InvalidArgument(where + "ringlab.version " + std::to_string(t.meta.version) + " (this build reads " +
+                                   std::to_string(kOldestTraceFormatVersion) + " to " +
                                    std::to_string(kTraceFormatVersion) + ")");
   RINGLAB_RETURN_IF_ERROR(FromJson(m, &t.meta.config));
   const auto& evs = j["traceEvents"];
@@ -119,7 +92,10 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
     TraceEvent ev;
     try {
       ev.rank = e.at("pid").get<int32_t>();
-      ev.stream = e.at("tid").get<int32_t>();
+      // Track to stream: version 2 has compute on tid 1 and the comm stream split over tids 2..4; version 1 wrote
+      // tid 0 compute, 1 comm.
+      const int32_t compute_tid = t.meta.version >= 2 ? kComputeTrack : 0;
+      ev.stream = e.at("tid").get<int32_t>() == compute_tid ? int(StreamKind::kCompute) : int(StreamKind::kComm);
       ev.ts_us = e.at("ts").get<double>();
       ev.dur_us = e.at("dur").get<double>();
       const std::string cat = e.at("cat").get<std::string>();
@@ -132,6 +108,7 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
       ev.bytes = a.value("bytes", int64_t(0));
       ev.flops = a.value("flops", 0.0);
       ev.peer = a.value("peer", -1);
+      ev.tag = a.value("tag", -1);
     } catch (const json::exception& ex) {
       return Status::InvalidArgument(at + ": " + ex.what());
     }

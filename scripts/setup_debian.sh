@@ -3,7 +3,8 @@
 # present are not touched, so a second run takes a second.
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libeigen3-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-          libglfw3-dev libimgui-dev libstb-dev zlib1g-dev xvfb xauth python3)
+          libglfw3-dev libimgui-dev libstb-dev zlib1g-dev xvfb xauth python3
+          libprotobuf-dev protobuf-compiler nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

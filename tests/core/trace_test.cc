@@ -4,6 +4,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/trace_flows.h"
 
 namespace ringlab {
 namespace {
@@ -17,7 +21,7 @@ TEST(Trace, WriteThenReadRoundTripsEveryField) {
   t.meta.hardware = "H100";
   t.meta.schedule_op_count = 7;
   t.events.push_back(TraceEvent{.rank = 1, .stream = 1, .op = 3, .kind = OpKind::kSend, .step = 2, .peer = 0,
-                                .ts_us = 12.25, .dur_us = 3.5, .bytes = 1 << 20, .flops = 0});
+                                .tag = 9, .ts_us = 12.25, .dur_us = 3.5, .bytes = 1 << 20, .flops = 0});
   t.events.push_back(TraceEvent{.rank = 0, .stream = 0, .op = 0, .kind = OpKind::kAttend, .step = 0,
                                 .ts_us = 0.125, .dur_us = 100, .bytes = 4096, .flops = 1.5e12});
   const std::string path = TempPath("roundtrip.json");
@@ -31,14 +35,18 @@ TEST(Trace, WriteThenReadRoundTripsEveryField) {
   EXPECT_EQ(r.meta.config.world, 2);
   EXPECT_EQ(r.meta.config.method, Method::kAllGather);
   EXPECT_EQ(r.meta.config.problem.seq, 4096);
-  ASSERT_EQ(r.events.size(), 2u);
-  EXPECT_EQ(r.events[0].rank, 1);
-  EXPECT_EQ(r.events[0].kind, OpKind::kSend);
-  EXPECT_EQ(r.events[0].peer, 0);
-  EXPECT_EQ(r.events[0].bytes, 1 << 20);
-  EXPECT_DOUBLE_EQ(r.events[0].ts_us, 12.25);
-  EXPECT_DOUBLE_EQ(r.events[1].flops, 1.5e12);
-  EXPECT_EQ(EventName(r.events[0]), "send step 2 -> 0");
+  ASSERT_EQ(r.events.size(), 2u);  // written in (rank, track) order
+  EXPECT_EQ(r.events[1].rank, 1);
+  EXPECT_EQ(r.events[1].stream, 1);
+  EXPECT_EQ(r.events[1].kind, OpKind::kSend);
+  EXPECT_EQ(r.events[1].peer, 0);
+  EXPECT_EQ(r.events[1].tag, 9);
+  EXPECT_EQ(r.events[1].bytes, 1 << 20);
+  EXPECT_DOUBLE_EQ(r.events[1].ts_us, 12.25);
+  EXPECT_DOUBLE_EQ(r.events[1].dur_us, 3.5);
+  EXPECT_EQ(r.events[0].stream, 0);
+  EXPECT_DOUBLE_EQ(r.events[0].flops, 1.5e12);
+  EXPECT_EQ(EventName(r.events[1]), "send step 2 -> 0");
 }
 
 void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
@@ -59,6 +67,7 @@ TEST(Trace, EventWithWrongTypesIsRejectedWithItsIndex) {
   Trace t;
   t.meta.source = "cpu";
   t.meta.config = ScheduleConfig{.problem = Problem{.seq = 64}, .world = 1};
+  t.events.push_back(TraceEvent{.rank = 0, .stream = 0, .op = 0, .ts_us = 1, .dur_us = 2});
   const std::string p = TempPath("types.json");
   ASSERT_TRUE(WriteTraceJson(t, p).ok());
   std::ifstream in(p);
@@ -69,6 +78,106 @@ TEST(Trace, EventWithWrongTypesIsRejectedWithItsIndex) {
   Status st = ReadTraceJson(p, &t);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("traceEvents["), std::string::npos) << st.message();
+}
+
+
+nlohmann::json WrittenEvents(const Trace& t, const std::string& name) {
+  const std::string p = TempPath(name);
+  EXPECT_TRUE(WriteTraceJson(t, p).ok());
+  std::ifstream in(p);
+  return nlohmann::json::parse(in)["traceEvents"];
+}
+
+Trace RingOfThree() {
+  Trace t;
+  t.meta.source = "sim";
+  t.meta.config = ScheduleConfig{.problem = Problem{.seq = 4096}, .world = 1024};
+  // Ranks 0, 1 and 1023 of a ring: 1023 -> 0 -> 1, each send with its recv, grouped (identical intervals).
+  for (int r : {0, 1, 1023}) {
+    const int next = (r + 1) % 1024, prev = (r + 1023) % 1024;
+    t.events.push_back(TraceEvent{.rank = r, .stream = 0, .op = 0, .kind = OpKind::kAttend, .ts_us = 0, .dur_us = 5});
+    t.events.push_back(TraceEvent{.rank = r, .stream = 1, .op = 1, .kind = OpKind::kSend, .peer = next, .tag = 7,
+                                  .ts_us = 1, .dur_us = 2});
+    t.events.push_back(TraceEvent{.rank = r, .stream = 1, .op = 2, .kind = OpKind::kRecv, .peer = prev, .tag = 7,
+                                  .ts_us = 1, .dur_us = 2});
+  }
+  return t;
+}
+
+TEST(TraceFormat, MetadataNamesOnlyTheRanksAndTracksWritten) {
+  const nlohmann::json evs = WrittenEvents(RingOfThree(), "meta.json");
+  std::map<std::string, int> names;
+  for (const auto& e : evs)
+    if (e["ph"] == "M") {
+      ++names[e["name"].get<std::string>()];
+      EXPECT_TRUE(e["pid"] == 0 || e["pid"] == 1 || e["pid"] == 1023) << e.dump();
+    }
+  EXPECT_EQ(names["process_name"], 3);
+  EXPECT_EQ(names["thread_name"], 9);  // compute, comm send, comm recv of each rank
+}
+
+TEST(TraceFormat, SendAndRecvHaveTracksOfTheirOwnAndAFlowBetweenThem) {
+  const nlohmann::json evs = WrittenEvents(RingOfThree(), "flows.json");
+  std::map<int64_t, std::vector<nlohmann::json>> flows;
+  for (const auto& e : evs) {
+    if (e["ph"] == "X" && e["cat"] == "send") EXPECT_EQ(e["tid"], kSendTrack);
+    if (e["ph"] == "X" && e["cat"] == "recv") EXPECT_EQ(e["tid"], kRecvTrack);
+    if (e["ph"] == "X" && e["cat"] == "attend") EXPECT_EQ(e["tid"], kComputeTrack);
+    if (e["ph"] == "s" || e["ph"] == "f") flows[e["id"].get<int64_t>()].push_back(e);
+  }
+  // Traced messages: 1023 -> 0 and 0 -> 1 (1 -> 2 and 1022 -> 1023 have an untraced end).
+  ASSERT_EQ(flows.size(), 2u);
+  for (const auto& [id, ends] : flows) {
+    ASSERT_EQ(ends.size(), 2u);
+    EXPECT_EQ(ends[0]["ph"], "s");
+    EXPECT_EQ(ends[0]["tid"], kSendTrack);
+    EXPECT_EQ(ends[1]["ph"], "f");
+    EXPECT_EQ(ends[1]["bp"], "e");
+    EXPECT_EQ(ends[1]["tid"], kRecvTrack);
+    EXPECT_EQ(ends[1]["pid"], (ends[0]["pid"].get<int>() + 1) % 1024);
+    EXPECT_GE(ends[1]["ts"].get<double>(), ends[0]["ts"].get<double>());
+  }
+}
+
+TEST(TraceFormat, EndsAreRoundedAndDurationDerivedSoTouchingOpsNeverOverlap) {
+  Trace t;
+  t.meta.config = ScheduleConfig{.problem = Problem{.seq = 64}, .world = 1};
+  // [0.6, 2.2] ns then [2.2, 5] ns. Rounding the ends gives [1, 2] and [2, 5]; rounding ts and dur apart would give
+  // ts 1 + dur round(1.6) = 2, ending at 3, past the next op's start.
+  t.events.push_back(TraceEvent{.rank = 0, .stream = 0, .op = 0, .ts_us = 0.0006, .dur_us = 0.0016});
+  t.events.push_back(TraceEvent{.rank = 0, .stream = 0, .op = 1, .ts_us = 0.0022, .dur_us = 0.0028});
+  const nlohmann::json evs = WrittenEvents(t, "rounding.json");
+  std::vector<std::pair<int64_t, int64_t>> spans;  // (ts, dur) in ns
+  for (const auto& e : evs)
+    if (e["ph"] == "X")
+      spans.emplace_back(std::llround(e["ts"].get<double>() * 1e3), std::llround(e["dur"].get<double>() * 1e3));
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0], std::make_pair(int64_t(1), int64_t(1)));
+  EXPECT_EQ(spans[1], std::make_pair(int64_t(2), int64_t(3)));
+}
+
+TEST(TraceFormat, AllToAllJoinsEveryOrderedPairOfTracedMembers) {
+  Trace t;
+  t.meta.config = ScheduleConfig{.problem = Problem{.heads = 8, .kv_heads = 4, .seq = 4096}, .world = 4, .ulysses = 4};
+  for (int r : {0, 2, 3})
+    t.events.push_back(TraceEvent{.rank = r, .stream = 1, .op = 0, .kind = OpKind::kAllToAll, .tag = 0, .ts_us = 1,
+                                  .dur_us = 1});
+  EXPECT_EQ(MessageFlows(t).size(), 6u);  // 3 members, 3 x 2 ordered pairs
+}
+
+TEST(Trace, ReadsVersionOneFilesWithTheirTids) {
+  const std::string p = TempPath("v1.json");
+  WriteFile(p, R"({"ringlab":{"version":1,"source":"sim","world":2,"problem":{"batch":1,"heads":8,"kv_heads":8,)"
+               R"("seq":4096,"head_dim":128,"causal":true,"dtype":"bf16"},"method":"alltoall","sharding":"head-tail",)"
+               R"("pass":"forward","variants":{"fused_merge":true,"pack_kv":false}},"traceEvents":[)"
+               R"({"ph":"X","pid":0,"tid":0,"ts":1,"dur":2,"cat":"attend","args":{"op":0}},)"
+               R"({"ph":"X","pid":1,"tid":1,"ts":1,"dur":2,"cat":"send","args":{"op":1,"peer":0}}]})");
+  Trace t;
+  Status st = ReadTraceJson(p, &t);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(t.events.size(), 2u);
+  EXPECT_EQ(t.events[0].stream, 0);
+  EXPECT_EQ(t.events[1].stream, 1);
 }
 
 }  // namespace

@@ -167,9 +167,10 @@ class FileParser {
     } catch (const nlohmann::json::exception& e) {
       return Status::InvalidArgument(where + "ringlab.version/source/hardware: " + e.what());
     }
-    if (meta.version != kTraceFormatVersion)
-      return Status::InvalidArgument(where + "ringlab.version " + std::to_string(meta.version) +
-                                     " (this viewer reads " + std::to_string(kTraceFormatVersion) + ")");
+    if (meta.version < kOldestTraceFormatVersion || meta.version > kTraceFormatVersion)
+      return Status::InvalidArgument(where + "ringlab.version " + std::to_string(meta.version) + " (this viewer reads " +
+                                     std::to_string(kOldestTraceFormatVersion) + " to " +
+                                     std::to_string(kTraceFormatVersion) + ")");
     Status cs = FromJson(m, &meta.config);
     fe_->info.has_config = cs.ok();
     if (!cs.ok()) return Status::InvalidArgument(where + "ringlab metadata: " + cs.message());

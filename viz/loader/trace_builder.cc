@@ -42,6 +42,13 @@ std::string LaneName(const FileEvents& fe, const FileLane& k, bool multi) {
   return "r" + std::to_string(k.rank) + " " + p + " / " + t;
 }
 
+// A ringlab file's lane is a schedule stream (0 compute, 1 comm): version 2 files draw the comm stream on several
+// tracks (core/trace.h TraceTrack) so that strict readers see no overlap; the viewer nests them in one lane again.
+int64_t LaneTid(const FileEvents& fe, int64_t tid) {
+  if (!fe.info.ringlab || fe.info.meta.version < 2) return tid;
+  return tid == kComputeTrack ? int(StreamKind::kCompute) : int(StreamKind::kComm);
+}
+
 // Fills m->lanes in (rank, file, pid, tid) order; returns, per file, the model lane of each of its lanes.
 std::vector<std::vector<uint32_t>> BuildLanes(const std::vector<FileEvents>& files, TraceModel* m) {
   std::vector<FileLane> keys;
@@ -50,7 +57,7 @@ std::vector<std::vector<uint32_t>> BuildLanes(const std::vector<FileEvents>& fil
     const FileEvents& fe = files[f];
     for (uint32_t l = 0; l < fe.lane_keys.size(); ++l) {
       auto [pid, tid] = fe.lane_keys[l];
-      keys.push_back({RankOf(fe, f, pid, multi), f, pid, tid, l});
+      keys.push_back({RankOf(fe, f, pid, multi), f, pid, LaneTid(fe, tid), l});
     }
   }
   std::vector<size_t> order(keys.size());
@@ -62,9 +69,17 @@ std::vector<std::vector<uint32_t>> BuildLanes(const std::vector<FileEvents>& fil
   });
   std::vector<std::vector<uint32_t>> global_lane(files.size());
   for (size_t f = 0; f < files.size(); ++f) global_lane[f].resize(files[f].lane_keys.size());
-  for (size_t gi = 0; gi < order.size(); ++gi) {
-    const FileLane& k = keys[order[gi]];
+  for (size_t i = 0; i < order.size(); ++i) {
+    const FileLane& k = keys[order[i]];
     const FileEvents& fe = files[k.file];
+    const size_t gi = m->lanes.size();
+    if (i > 0) {  // several tracks of one stream: one lane
+      const FileLane& p = keys[order[i - 1]];
+      if (std::tie(p.rank, p.file, p.pid, p.tid) == std::tie(k.rank, k.file, k.pid, k.tid)) {
+        global_lane[k.file][k.local] = uint32_t(gi - 1);
+        continue;
+      }
+    }
     Lane lane;
     lane.rank = k.rank;
     lane.file = k.file;
@@ -204,8 +219,9 @@ void ModelFromTrace(const Trace& trace, TraceModel* out, const std::string& name
   fe.info.has_config = true;
   fe.info.format = "ringlab";
   fe.info.meta = trace.meta;
+  fe.info.meta.version = kTraceFormatVersion;  // lanes below are keyed by this version's tracks
   loader::Interner names;
-  loader::EventSink lanes{&fe.events, &fe.lane_keys, &names};  // numbers (rank, stream) lanes as a parse would
+  loader::EventSink lanes{&fe.events, &fe.lane_keys, &names};  // numbers (rank, track) lanes as a parse would
   for (const TraceEvent& t : trace.events) {
     Event e;
     e.ts = t.ts_us;
@@ -217,7 +233,7 @@ void ModelFromTrace(const Trace& trace, TraceModel* out, const std::string& name
     e.peer = t.peer;
     e.kind = VizKind(t.kind);
     e.name = names.Get(EventName(t));
-    e.lane = lanes.LaneOf({t.rank, t.stream});
+    e.lane = lanes.LaneOf({t.rank, TraceTrackOf(t)});  // the tracks a written file has; BuildLanes folds them
     fe.events.push_back(e);
   }
   fe.info.event_count = int64_t(fe.events.size());
