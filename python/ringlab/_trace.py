@@ -48,7 +48,7 @@ def load_trace(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     Reads ringlab traces (`ringlab sim/check/run --trace`) and any Chrome Trace Event capture, such as PyTorch
     profiler exports (`prof.export_chrome_trace`), plain or gzip-compressed. Columns: rank (the event's pid), stream
-    (its tid), name, kind (ringlab op kind, else the event's `cat`), ts_us, dur_us, op, step, peer, bytes, flops
+    (0 compute, 1 comm; a version-2 ringlab trace also has `track`, its tid), name, kind (ringlab op kind, else the event's `cat`), ts_us, dur_us, op, step, peer, bytes, flops
     (from ringlab's `args`; -1 / 0 where absent), plus `process` and `thread` (metadata names) and `args` (the raw
     dict) for captures of other tools. ``df.attrs["ringlab"]`` holds a ringlab trace's metadata (problem, method,
     pass, world, source, hardware, ...) and ``df.attrs["source"]`` is its source (real, sim, cpu) or "chrome".
@@ -72,6 +72,12 @@ def load_trace(path: str | os.PathLike[str]) -> pd.DataFrame:
     }, columns=TRACE_COLUMNS)
     if meta:
         df["kind"] = pd.Categorical(df["kind"], categories=_core.op_kind_names())
+        if int(meta.get("version", 1)) >= 2:
+            # Format version 2 (core/trace.h) draws each stream's ops on tracks of their own: tid 1 compute, 2 send,
+            # 3 recv, 4 collectives (the comm stream). `stream` stays 0 compute / 1 comm as in version 1; `track` keeps
+            # the tid.
+            df["track"] = df["stream"]
+            df["stream"] = (df["stream"] != 1).astype("int64")
     else:
         procs, threads = _names(events, "process_name"), _names(events, "thread_name")
         df["process"] = [procs.get(e.get("pid"), "") for e in xs]
