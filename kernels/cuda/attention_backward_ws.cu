@@ -446,7 +446,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
   if (wg == 0) {
     SetMaxRegistersDecrease<Tiles::kProducerRegisters>();
     const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
-    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
     if (walk.total == 0) return;  // nothing loaded: the consumers write (or keep) dK, dV and exit
     const Smem sm = Smem::At(SmemAddr(smem));
     if (threadIdx.x == 0) {
@@ -463,7 +463,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
-    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
     ConsumeTiles<T, D, kTmaDq>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
   }
 }
@@ -510,6 +510,8 @@ template <bool kTmaDq>
 Status LaunchBackwardWsVariant(const BackwardParams& p, void* stream) {
   RINGLAB_RETURN_IF_ERROR(CheckBackwardParams(p));
   const BlockShape& s = p.shape;
+  // Causal and full only: a window or document mask (TokenMask) is the wgmma kernel's (LaunchBackward falls back).
+  if (s.mask.enabled) return Status::Unavailable("LaunchBackwardWs: window/document masks are not implemented here");
   if (s.kv_tokens == 0) return Status::Ok();
   if (!DeviceIsSm90())
     return Status::Unavailable("LaunchBackwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");

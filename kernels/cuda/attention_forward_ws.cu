@@ -358,6 +358,8 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
 Status LaunchForwardWs(const ForwardParams& p, void* stream) {
   RINGLAB_RETURN_IF_ERROR(CheckForwardParams(p, /*max_head_dim=*/256));
   const BlockShape& s = p.shape;
+  // Causal and full only: a window or document mask (TokenMask) is the wgmma kernel's (LaunchForward falls back).
+  if (s.mask.enabled) return Status::Unavailable("LaunchForwardWs: window/document masks are not implemented here");
   if (s.q_tokens == 0) return Status::Ok();
   if (!DeviceIsSm90())
     return Status::Unavailable("LaunchForwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchForward");
