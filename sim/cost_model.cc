@@ -125,6 +125,7 @@ CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg)
     : hw_(hw), problem_(cfg.ulysses > 1 ? UlyssesLayout(cfg).LocalProblem() : cfg.problem) {
   const std::string pass = cfg.pass == Pass::kForward ? "forward" : "backward";
   flops_per_pair_head_ = 4.0 * cfg.problem.head_dim * (cfg.pass == Pass::kForward ? 1.0 : 2.5);
+  call_host_s_ = (cfg.pass == Pass::kForward ? hw.forward_call_host_us : hw.backward_call_host_us) * 1e-6;
   // Backward tables have no mode: both entries of a mask are the same choice.
   for (int causal : {0, 1})
     for (int merge : {0, 1})
@@ -365,10 +366,11 @@ int64_t CostModel::ComputePs(const Op& op) const {
       const AttentionTable* t = TableOf(op);
       if (t) {
         s = launch_s + TableUs(*t, op) * HeadDimScale(op) * 1e-6;
-        break;
+      } else {
+        const double flop_s = op.flops / (hw_.peak_tflops * hw_.max_efficiency * 1e12);
+        s = launch_s + std::max(flop_s, double(op.bytes) / (hw_.hbm_gbps * 1e9));
       }
-      const double flop_s = op.flops / (hw_.peak_tflops * hw_.max_efficiency * 1e12);
-      s = launch_s + std::max(flop_s, double(op.bytes) / (hw_.hbm_gbps * 1e9));
+      s = std::max(s, call_host_s_);
       break;
     }
     case OpKind::kMerge:

@@ -20,6 +20,8 @@
 //   table's measured range (points: sqrt(q·kv); wave models with a round table: tiles per CTA), batch×heads (points
 //   tables) or CTA count (wave models: fewer than measured, or more while the samples span under 4 full rounds)
 //   outside the table's `measured` ranges. ExtrapolationTally adds them up per program.
+//   An attend op takes at least the profile's host time of one attention call in its pass (forward_call_host_us,
+//   backward_call_host_us: a framework whose host issues slower than small kernels run).
 //   merge  : merge_kernels·launch + bytes / merge bandwidth   (bytes = the op's read + written bytes)
 //   copy, prepare : launch + bytes / copy bandwidth
 #pragma once
@@ -154,6 +156,7 @@ class CostModel {
   const HardwareProfile& hw_;
   Problem problem_;
   double flops_per_pair_head_ = 0;  // FLOPs of one (query, key) pair of one head in this pass
+  double call_host_s_ = 0;          // the profile's host time of one attention call in this pass (a floor)
   TableChoice choice_[2][2];  // [causal][merge]
 };
 

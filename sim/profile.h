@@ -46,6 +46,12 @@ struct HardwareProfile {
   double peak_tflops = 989;      // dense bf16 peak, for MFU and the roofline fallback
   double max_efficiency = 0.6;   // roofline fallback: attention runs at peak·max_efficiency unless memory bound
   double launch_us = 0;          // fixed cost per kernel launch
+  // Host time of one attention call in the modelled framework, per pass (JSON compute.forward_call_host_us,
+  // backward_call_host_us; 0: not modelled): an attend op takes at least this long, because the GPU cannot finish a
+  // call before the host has issued it. PyTorch eager's SDPA (Python checks, dispatch, autograd for the backward)
+  // spends ~50 us forward and ~170 us backward per call on the host, more than a small problem's kernels take;
+  // ringlab's C++ executor issues a kernel in a few microseconds (launch_us covers it).
+  double forward_call_host_us = 0, backward_call_host_us = 0;
   // Host skew at the start of a pass: the ranks' first ops start up to this much apart (each rank's host thread
   // issues its pass on its own), and the ring waits for the last one; added to the simulated step time.
   double forward_start_skew_us = 0, backward_start_skew_us = 0;

@@ -92,10 +92,15 @@ Status ParseComputeNumbers(const Reader& rd, const json& c, HardwareProfile* p) 
               {"peak_tflops", "max_efficiency", "launch_us", "comm_slowdown", "comm_start_wait", "nccl_sms",
                "displaced_tail_fraction", "forward_displaced_tail_fraction", "backward_displaced_tail_fraction",
                "forward_start_skew_us", "backward_start_skew_us", "nccl_post_us", "nccl_held_sms_by_transfer",
-               "start_order", "forward_kernel_first_fraction", "backward_kernel_first_fraction", "attention"}));
+               "start_order", "forward_kernel_first_fraction", "backward_kernel_first_fraction", "attention",
+               "forward_call_host_us", "backward_call_host_us"}));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "peak_tflops", 1e-3, 1e6, &p->peak_tflops));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "max_efficiency", 1e-3, 1, &p->max_efficiency));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "launch_us", 0, 1e6, &p->launch_us));
+  RINGLAB_RETURN_IF_ERROR(
+      rd.Number(c, "compute", "forward_call_host_us", 0, 1e6, &p->forward_call_host_us, /*required=*/false));
+  RINGLAB_RETURN_IF_ERROR(
+      rd.Number(c, "compute", "backward_call_host_us", 0, 1e6, &p->backward_call_host_us, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "comm_slowdown", 0, 100, &p->comm_slowdown));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "comm_start_wait", 0, 1, &p->comm_start_wait, /*required=*/false));
   RINGLAB_RETURN_IF_ERROR(rd.Number(c, "compute", "nccl_sms", 0, 1024, &p->nccl_sms, /*required=*/false));

@@ -27,7 +27,7 @@ el "== 1. tests"
 : > "$OUT/tests.log"
 for t in cuda/ringlab_cuda_kernels_test cuda/ringlab_cuda_backward_test gpu/ringlab_ulysses_gpu_test \
          gpu/ringlab_gpu_executor_test; do
-  timeout 180 "$BUILD/tests/$t" >> "$OUT/tests.log" 2>&1
+  timeout ${TEST_TIMEOUT_S:-90} "$BUILD/tests/$t" >> "$OUT/tests.log" 2>&1
   echo "$t rc=$? $(grep -cE '^\[       OK \]' "$OUT/tests.log") ok so far, $(grep -cE '^\[  SKIPPED \]' "$OUT/tests.log") skipped, $(grep -cE '^\[  FAILED  \]' "$OUT/tests.log") failed lines"
 done
 : > "$OUT/racecheck.log"

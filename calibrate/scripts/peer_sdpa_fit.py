@@ -9,6 +9,11 @@ runs `ringlab fit-profile` on them with h100_pytorch_peer as the base, so the pe
 models fitted by the same code as ours (calibrate/fit/kernel_fit.cc); every other number keeps the base's value and
 source. Held-out shapes (bench/kernels/heldout_shapes.txt) are dropped, whatever the input holds.
 
+Small problems time PyTorch's host, not the kernel: an eager SDPA call spends tens of microseconds in Python and
+dispatch (the backward, through autograd, more) whatever the kernel takes. The fastest record of each pass is that
+floor: it becomes the profile's compute.forward_call_host_us / backward_call_host_us (every attend op takes at least
+that long), and records under 1.5x the floor are left out of the kernel fit (they say nothing about the kernel).
+
   python3 calibrate/scripts/peer_sdpa_fit.py OUT/peer_sdpa_coverage.json [--log OUT/peer_sdpa.log] \
       --backend FLASH_ATTENTION --samples peer_samples.json [--profile sim/profiles/h100_pytorch_peer.json]
 
@@ -54,7 +59,22 @@ def pairs(s, causal):
     return s * (s + 1) / 2 - s / 2 if causal else float(s) * s
 
 
-def to_samples(records, backend):
+HOST_BOUND = 1.5  # a record under this multiple of its pass's floor is host-bound
+
+
+def host_floors(records, backend):
+    """(forward, backward) host time of one SDPA call in us: the fastest record of each pass."""
+    fwd, bwd = [], []
+    for r in records:
+        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+            continue
+        fwd.append(r["fwd_ms"] * 1e3)
+        if r["fwdbwd_ms"] > r["fwd_ms"]:
+            bwd.append((r["fwdbwd_ms"] - r["fwd_ms"]) * 1e3)
+    return (min(fwd) if fwd else 0.0), (min(bwd) if bwd else 0.0)
+
+
+def to_samples(records, backend, floors=(0.0, 0.0)):
     skip = held_out()
     kernels, dropped = [], 0
     for r in records:
@@ -67,9 +87,10 @@ def to_samples(records, backend):
         mask = "causal" if r["causal"] else "full"
         base = {"mask": mask, "head_dim": r["D"], "batch": r["B"], "heads": r["H"], "kv_heads": r["H"], "q": r["S"],
                 "kv": r["S"], "diagonal_offset": 0, "pairs": pairs(r["S"], r["causal"])}
-        kernels.append(dict(base, **{"pass": "forward", "us": r["fwd_ms"] * 1e3}))
+        if r["fwd_ms"] * 1e3 >= HOST_BOUND * floors[0]:
+            kernels.append(dict(base, **{"pass": "forward", "us": r["fwd_ms"] * 1e3}))
         bwd_ms = r["fwdbwd_ms"] - r["fwd_ms"]
-        if bwd_ms > 0:
+        if bwd_ms > 0 and bwd_ms * 1e3 >= HOST_BOUND * floors[1]:
             kernels.append(dict(base, **{"pass": "backward", "us": bwd_ms * 1e3}))
     return kernels, dropped
 
@@ -85,7 +106,8 @@ def main(argv):
     ap.add_argument("--tag", default="", help="prefix of every fitted number's source (card, date, commit)")
     a = ap.parse_args(argv)
     records = load_records(a.records, a.log)
-    kernels, dropped = to_samples(records, a.backend)
+    floors = host_floors(records, a.backend)
+    kernels, dropped = to_samples(records, a.backend, floors)
     if not kernels:
         print(f"peer_sdpa_fit: no {a.backend} records in {a.records}", file=sys.stderr)
         return 1
@@ -98,8 +120,8 @@ def main(argv):
     with open(a.samples, "w") as f:
         json.dump(samples, f, indent=1)
         f.write("\n")
-    print(f"peer_sdpa_fit: {len(kernels)} kernel samples ({a.backend}, {dropped} held-out records dropped) -> "
-          f"{a.samples}")
+    print(f"peer_sdpa_fit: {len(kernels)} kernel samples ({a.backend}, {dropped} held-out records dropped; host "
+          f"floors {floors[0]:.1f} us forward, {floors[1]:.1f} us backward) -> {a.samples}")
     if a.profile:
         binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
         tag = a.tag or f"FIT from PyTorch SDPA {a.backend} single-GPU coverage ({card}, torch {torch})"
@@ -108,6 +130,12 @@ def main(argv):
         if rc == 0:
             # Provenance as calibrate.py writes it: card, date, commit, the command (paths relative to the root).
             prof = json.load(open(a.profile))
+            for pass_, us in zip(("forward", "backward"), floors):
+                prof["compute"][f"{pass_}_call_host_us"] = {
+                    "value": round(us, 1),
+                    "source": f"{tag}: the fastest {pass_} record of {len(records)} (one eager SDPA call's host "
+                              f"time, autograd included for the backward); records under {HOST_BOUND}x it are not in "
+                              "the kernel fit"}
             commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                                     text=True).stdout.strip()
             rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
