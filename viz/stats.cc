@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/intervals.h"
+#include "viz/iterations.h"
 
 namespace ringlab::viz {
 
@@ -70,6 +71,11 @@ RunInfo Summarize(const TraceModel& m) {
   r.events = int64_t(m.events.size());
   r.ranks = int(m.ranks.size());
   r.step_time_us = m.t_max - m.t_min;
+  // A capture of several iterations: the median iteration's step time, not the whole capture.
+  const IterationTable it = DetectIterations(m);
+  r.iterations = int(it.iterations.size());
+  r.step_source = it.SourceName();
+  if (it.source != IterationTable::Source::kWholeTrace) r.step_time_us = it.median_step_us;
   for (const FileInfo& f : m.files) {
     if (!r.files.empty()) r.files += ", ";
     r.files += f.path;

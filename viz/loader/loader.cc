@@ -132,7 +132,7 @@ Status Gunzip(const std::string& path, std::string& raw, uint64_t limit, std::st
 }
 
 Status LoadBuffers(const std::vector<std::pair<std::string, std::string_view>>& inputs,
-                   std::vector<std::string>* buffers_to_free, TraceModel* out) {
+                   std::vector<std::string>* buffers_to_free, TraceModel* out, const LoadOptions& opt = {}) {
   std::vector<loader::FileEvents> files(inputs.size());
   loader::Interner names;
   size_t lanes = 0;
@@ -145,8 +145,7 @@ Status LoadBuffers(const std::vector<std::pair<std::string, std::string_view>>& 
                                      std::to_string(loader::kMaxLanes) +
                                      " lanes (distinct pid/tid pairs) in the files loaded; the viewer shows at most that");
   }
-  loader::BuildModel(files, names.TakeNames(), out);
-  return Status::Ok();
+  return loader::BuildModel(files, names.TakeNames(), out, opt);
 }
 
 }  // namespace
@@ -164,7 +163,7 @@ Status ReadFileMaybeGz(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
-Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions&) {
+Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions& opt) {
   if (paths.empty()) return Status::InvalidArgument("no trace files given");
   const loader::MemoryBudget budget = loader::ViewerMemoryBudget();
   std::vector<std::string> bufs(paths.size());
@@ -186,7 +185,7 @@ Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, co
     RINGLAB_RETURN_IF_ERROR(loader::CheckTraceFits(paths[i], need, used, budget));
     used += need;
   }
-  return LoadBuffers(inputs, &bufs, out);
+  return LoadBuffers(inputs, &bufs, out, opt);
 }
 
 Status LoadTraceBuffer(std::string_view data, const std::string& name, TraceModel* out) {

@@ -12,7 +12,9 @@
 
 namespace ringlab::viz::loader {
 
-// `names` are the interned event names the files' events refer to. Consumes the files' events and infos.
-void BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out);
+// `names` are the interned event names the files' events refer to. Consumes the files' events and infos. Fails when
+// two files hold one rank (different runs) unless opt.separate_runs; flows are bound to slices, counters sorted.
+Status BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out,
+                  const LoadOptions& opt = {});
 
 }  // namespace ringlab::viz::loader
