@@ -144,9 +144,10 @@ struct LoadOptions {
   // with a message naming them, unless this draws each such file as a run of its own (ranks renumbered after the
   // previous run's, lanes prefixed "run N").
   bool separate_runs = false;
-  // Read and write a binary cache beside each plain JSON file (<trace>.rlcache, cache.h): a second load of an
-  // unchanged file skips the JSON parse.
+  // Read and write a binary cache beside each trace file (TRACE.rlcache, loader/cache.h): a second load of an
+  // unchanged file skips the JSON parse. Written only for traces of at least cache_min_bytes.
   bool use_cache = false;
+  uint64_t cache_min_bytes = uint64_t(64) << 20;
 };
 
 // Loads and indexes the files into one model. Messages name the file, the byte offset/line and the field.
