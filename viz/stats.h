@@ -47,6 +47,8 @@ struct RunInfo {
   int64_t events = 0;
   int ranks = 0;
 };
-RunInfo Summarize(const TraceModel& m);
+struct IterationTable;
+// `iterations`: DetectIterations(m) when the caller has it (else computed here).
+RunInfo Summarize(const TraceModel& m, const IterationTable* iterations = nullptr);
 
 }  // namespace ringlab::viz

@@ -178,7 +178,10 @@ Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, co
       map.reset();
       std::string().swap(buf);
       // The cache only saves time: a folder it cannot be written to is no error.
-      if (opt.use_cache && size >= opt.cache_min_bytes) (void)loader::WriteCache(paths[i], files[i], names);
+      if (opt.use_cache && size >= opt.cache_min_bytes) {
+        loader::CanonicalOrder(&files[i]);  // sorted once here, so a load from the cache needs no sort
+        (void)loader::WriteCache(paths[i], files[i], names);
+      }
     }
     lanes += files[i].lane_keys.size();
     if (lanes > loader::kMaxLanes)

@@ -308,6 +308,38 @@ void ShareOrigin(std::vector<FileEvents>& files, TraceModel* m) {
 
 }  // namespace
 
+void CanonicalOrder(FileEvents* fe) {
+  const size_t lanes = fe->lane_keys.size();
+  std::vector<uint32_t> order(lanes), renum(lanes);
+  for (uint32_t l = 0; l < lanes; ++l) order[l] = l;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return fe->lane_keys[a] < fe->lane_keys[b]; });
+  std::vector<LaneKey> keys(lanes);
+  for (uint32_t r = 0; r < lanes; ++r) renum[order[r]] = r, keys[r] = fe->lane_keys[order[r]];
+  fe->lane_keys = std::move(keys);
+  for (FlowPoint& p : fe->extras.flows) p.lane = renum[p.lane];
+  // Counting sort by the new lane numbers (stable), then each lane by time where it is not already.
+  std::vector<size_t> start(lanes + 1, 0);
+  bool grouped = true;
+  for (size_t i = 0; i < fe->events.size(); ++i) {
+    Event& e = fe->events[i];
+    e.lane = renum[e.lane];
+    ++start[e.lane + 1];
+    if (i && fe->events[i - 1].lane > e.lane) grouped = false;
+  }
+  for (size_t l = 1; l <= lanes; ++l) start[l] += start[l - 1];
+  if (!grouped) {
+    std::vector<Event> sorted(fe->events.size());
+    std::vector<size_t> pos(start.begin(), start.end() - 1);
+    for (const Event& e : fe->events) sorted[pos[e.lane]++] = e;
+    fe->events = std::move(sorted);
+  }
+  auto less = [](const Event& x, const Event& y) { return x.ts < y.ts || (x.ts == y.ts && x.dur > y.dur); };
+  for (size_t l = 0; l < lanes; ++l) {
+    auto b = fe->events.begin() + ptrdiff_t(start[l]), e = fe->events.begin() + ptrdiff_t(start[l + 1]);
+    if (!std::is_sorted(b, e, less)) std::stable_sort(b, e, less);
+  }
+}
+
 Status BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out,
                   const LoadOptions& opt) {
   RunPlan runs;

@@ -8,8 +8,8 @@
 namespace ringlab::viz {
 
 void ViewerData::Init() {
-  run = Summarize(a);
   iterations = DetectIterations(a);
+  run = Summarize(a, &iterations);
   flows.reset();
   if (names_job.valid()) names_job.wait();
   names_job = {};
