@@ -207,11 +207,12 @@ Comparison CompareTraces(const TraceModel& a, const TraceModel& b, const Compare
       for (size_t k = 0; k < va.size() && k < it->second.size(); ++k) c.b_of_a[va[k]] = it->second[k];
     }
   }
-  // Step times of the compared iterations (the slowest rank's), and B drawn so the two start together.
+  // Step times of the compared iterations: the device span (the slowest rank's) of an iteration of a capture, whose
+  // annotation also covers host time; a whole trace's span. B is drawn so the two start together.
   auto step = [](const TraceModel& m, const IterWindow& w) {
     if (w.id < 0) return m.t_max - m.t_min;
     for (const IterationSummary& s : DetectIterations(m).iterations)
-      if (s.id == w.id) return s.step_us;
+      if (s.id == w.id) return s.device_us > 0 ? s.device_us : s.step_us;
     return 0.0;
   };
   c.step_a_us = step(a, wa), c.step_b_us = step(b, wb);

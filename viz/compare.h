@@ -34,7 +34,7 @@ struct Comparison {
   std::vector<int64_t> a_of_b;
   std::vector<KindError> kinds;  // kinds present, then "total"
   int64_t unmatched_a = 0, unmatched_b = 0;
-  double step_a_us = 0, step_b_us = 0;
+  double step_a_us = 0, step_b_us = 0;  // of the compared iterations' device work (a whole trace: its span)
   double start_shift_us = 0;  // B's t_min − A's t_min: B is drawn shifted by −this so the runs start together
   bool by_op_id = false;
   // Lane of B that lines up with each lane of A (-1 when none), and the lane of A each lane of B is drawn under (-1:

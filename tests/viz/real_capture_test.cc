@@ -231,6 +231,7 @@ TEST(CompareAcrossSources, PyTorchCaptureAgainstSimulatedTrace) {
   EXPECT_EQ(c.iterations_a, 2);
   EXPECT_EQ(c.iteration_b, -1);
   EXPECT_TRUE(c.warnings.empty()) << c.warnings[0];  // both communicate by send/recv
+  EXPECT_DOUBLE_EQ(c.step_a_us, 875);  // iteration 5's device span, not its 3.1 ms annotation (host time too)
   // B is drawn so its start meets the iteration's first kernel (annotation 1000 + 100).
   EXPECT_DOUBLE_EQ(b.t_min, 0);
   EXPECT_DOUBLE_EQ(c.start_shift_us, -1100);

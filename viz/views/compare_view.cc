@@ -10,8 +10,11 @@ void DrawCompare(const ViewerData& d, const ViewState&) {
     return;
   }
   const Comparison& c = *d.cmp;
-  ImGui::Text("A %s (step %s)   B %s (step %s)   step difference %+.2f%%", d.a.files[0].path.c_str(),
-              FormatDuration(c.step_a_us).c_str(), d.b->files[0].path.c_str(), FormatDuration(c.step_b_us).c_str(),
+  auto files = [](const TraceModel& m) {
+    return m.files[0].path + (m.files.size() > 1 ? " +" + std::to_string(m.files.size() - 1) + " files" : "");
+  };
+  ImGui::Text("A %s (step %s)   B %s (step %s)   step difference %+.2f%%", files(d.a).c_str(),
+              FormatDuration(c.step_a_us).c_str(), files(*d.b).c_str(), FormatDuration(c.step_b_us).c_str(),
               c.step_a_us > 0 ? 100 * (c.step_b_us - c.step_a_us) / c.step_a_us : 0.0);
   for (const std::string& w : c.warnings) ImGui::TextColored(ImVec4(1.f, 0.8f, 0.2f, 1.f), "warning: %s", w.c_str());
   auto iter = [](int id, int n) {

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the small Kineto-like PyTorch profiler captures the viewer tests read (tests/viz/data/kineto_rank{0,1}.json).
+"""Writes the small Kineto-like PyTorch profiler captures the viewer tests read (tests/viz/data/kineto_rank{0,1}.json),
+and two simulated traces of the same problem in plain Chrome JSON (pid = rank, tid 0 compute / 1 comm, the op kind as
+category): sim_ring_w2.json (ring: send/recv, attention 10 % slower than measured) and sim_a2a_w2.json (all-to-all,
+a different schedule, for compare mode's warning).
 
 Shapes taken from PyTorch profiler exports of a context-parallel run: a host process with ProfilerStep#N annotations
 and cpu ops, cudaLaunchKernel calls joined to their kernels by ac2g flow events (ph s / ph f with bp e), a GPU process
@@ -62,11 +65,32 @@ def rank_trace(rank):
             "distributedInfo": {"backend": "nccl", "rank": rank, "world_size": 2}, "traceEvents": ev}
 
 
+def sim_trace(alltoall):
+    """Per rank: attend, comm, attend, comm, merge; as the viewer tests' SimulatedRing(1.1)."""
+    ev = []
+    for r in range(2):
+        comm = [("all-to-all", "alltoall")] if alltoall else [("send", "send"), ("recv", "recv")]
+        ev.append({"ph": "X", "cat": "attend", "name": "attend", "pid": r, "tid": 0, "ts": 0.0, "dur": 440.0})
+        for cat, name in comm:
+            ev.append({"ph": "X", "cat": cat, "name": name, "pid": r, "tid": 1, "ts": 5.0, "dur": 280.0,
+                       "args": {"step": 0, "peer": 1 - r}})
+        ev.append({"ph": "X", "cat": "attend", "name": "attend", "pid": r, "tid": 0, "ts": 450.0, "dur": 462.0})
+        for cat, name in comm:
+            ev.append({"ph": "X", "cat": cat, "name": name, "pid": r, "tid": 1, "ts": 455.0, "dur": 290.0,
+                       "args": {"step": 1, "peer": 1 - r}})
+        ev.append({"ph": "X", "cat": "merge", "name": "merge", "pid": r, "tid": 0, "ts": 920.0, "dur": 30.0})
+    return {"traceEvents": ev}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     for rank in (0, 1):
         with open(os.path.join(out, "kineto_rank%d.json" % rank), "w") as f:
             json.dump(rank_trace(rank), f, indent=0)
+            f.write("\n")
+    for name, a2a in (("sim_ring_w2.json", False), ("sim_a2a_w2.json", True)):
+        with open(os.path.join(out, name), "w") as f:
+            json.dump(sim_trace(a2a), f, indent=0)
             f.write("\n")
 
 
