@@ -82,6 +82,12 @@ std::string LayoutJson(const ViewerData& d, const ViewState& vs) {
                           {"stream", d.a.lanes[i].stream},
                           {"y0", vs.layout.lane_y0[i]},
                           {"y1", vs.layout.lane_y1[i]}});
+  j["counters"] = nlohmann::json::array();
+  for (size_t i = 0; i < d.a.counters.size(); ++i)
+    j["counters"].push_back({{"name", d.a.counters[i].name},
+                             {"rank", d.a.counters[i].rank},
+                             {"y0", vs.layout.counter_y0[i]},
+                             {"y1", vs.layout.counter_y1[i]}});
   return j.dump(1) + "\n";
 }
 
