@@ -249,6 +249,7 @@ TEST(CompareAcrossSources, PyTorchCaptureAgainstSimulatedTrace) {
   ASSERT_NE(send, nullptr);
   EXPECT_EQ(send->matched, 4);  // each SendRecv kernel with the rank's send of that step
   EXPECT_NEAR(send->b_us, 2 * (280 + 290), 1e-9);
+  EXPECT_NEAR(send->total_rel_error, (1140.0 - 1220.0) / 1220.0, 1e-12);  // -6.56 % in the screenshot
   // Every lane of B is drawn: under an A lane of its rank.
   for (int la : c.lane_a_of_b) EXPECT_GE(la, 0);
 }
