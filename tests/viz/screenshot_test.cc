@@ -20,6 +20,16 @@ bool Near(const unsigned char* p, const uint8_t want[3], int tol = 10) {
   return true;
 }
 
+// Renders `inputs` (and options) at 1200x700 without the statistics panel into png, with the lane layout; the
+// command's exit status.
+int Shoot(const std::string& inputs, const std::string& png, const std::string& layout) {
+  std::remove(png.c_str());
+  const std::string cmd = std::string("xvfb-run -a -s '-screen 0 1280x800x24' ") + RINGLAB_VIEW_BIN + " " + inputs +
+                          " --screenshot " + png + " --layout " + layout +
+                          " --width 1200 --height 700 --no-stats > /dev/null 2>&1";
+  return std::system(cmd.c_str());
+}
+
 TEST(Screenshot, LanesAndColoursAreWhereTheyShouldBe) {
   if (std::system("command -v xvfb-run >/dev/null 2>&1") != 0) GTEST_SKIP() << "xvfb-run is not installed";
   Trace t;
@@ -27,11 +37,7 @@ TEST(Screenshot, LanesAndColoursAreWhereTheyShouldBe) {
   const std::string trace = testing::TempPath("shot_trace.json"), png = testing::TempPath("shot.png"),
                     layout = testing::TempPath("shot_layout.json");
   ASSERT_TRUE(WriteTraceJson(t, trace).ok());
-  std::remove(png.c_str());
-  const std::string cmd = std::string("xvfb-run -a -s '-screen 0 1280x800x24' ") + RINGLAB_VIEW_BIN + " " + trace +
-                          " --screenshot " + png + " --layout " + layout +
-                          " --width 1200 --height 700 --no-stats > /dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  ASSERT_EQ(Shoot(trace, png, layout), 0) << trace;
   int w = 0, h = 0, n = 0;
   unsigned char* img = stbi_load(png.c_str(), &w, &h, &n, 3);
   ASSERT_NE(img, nullptr);
@@ -99,11 +105,7 @@ TEST(Screenshot, CaptureLabelsWholeAndCounterTrackDrawn) {
   const std::string data = RINGLAB_VIZ_TEST_DATA, png = testing::TempPath("capture.png"),
                     layout = testing::TempPath("capture_layout.json");
   const std::string files = data + "/kineto_rank0.json " + data + "/kineto_rank1.json";
-  std::remove(png.c_str());
-  const std::string cmd = std::string("xvfb-run -a -s '-screen 0 1280x800x24' ") + RINGLAB_VIEW_BIN + " " + files +
-                          " --no-cache --screenshot " + png + " --layout " + layout +
-                          " --width 1200 --height 700 --no-stats > /dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  ASSERT_EQ(Shoot(files + " --no-cache", png, layout), 0) << files;
   int w = 0, h = 0, n = 0;
   unsigned char* img = stbi_load(png.c_str(), &w, &h, &n, 3);
   ASSERT_NE(img, nullptr);

@@ -32,7 +32,9 @@ Status ParseId(JsonScanner& sc, int64_t* out, const char* field, StringIds* ids)
   return sc.Integer(out, field, -(int64_t(1) << 53), int64_t(1) << 53);
 }
 
-Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
+// Walks an args object: value(key) reads (or skips) each member's value.
+template <typename F>
+Status ForEachArg(JsonScanner& sc, F&& value) {
   RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open", ".args"));
   if (sc.Eat('}')) return Status::Ok();
   std::string kb;
@@ -40,6 +42,14 @@ Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
     std::string_view k;
     RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
     RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in", ".args"));
+    RINGLAB_RETURN_IF_ERROR(value(k));
+    if (sc.Eat(',')) continue;
+    return sc.Expect('}', "to close", ".args");
+  }
+}
+
+Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
+  return ForEachArg(sc, [&](std::string_view k) -> Status {
     const bool is_num = sc.NumberStart();
     if (KeyIs(k, "op") && is_num) {
       RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->op, ".args.op", -1, std::numeric_limits<int32_t>::max()));
@@ -61,9 +71,8 @@ Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
     } else {
       RINGLAB_RETURN_IF_ERROR(sc.Skip(2));
     }
-    if (sc.Eat(',')) continue;
-    return sc.Expect('}', "to close", ".args");
-  }
+    return Status::Ok();
+  });
 }
 
 // FNV-1a over the bytes, continuing from h.
@@ -99,23 +108,13 @@ Status ParseNumericArgs(std::string_view args, const std::string& file,
   out->clear();
   if (args.empty()) return Status::Ok();
   JsonScanner sc(args, file);
-  RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open", ".args"));
-  if (sc.Eat('}')) return Status::Ok();
-  std::string kb;
-  for (;;) {
-    std::string_view k;
-    RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
-    RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in", ".args"));
-    if (sc.NumberStart()) {
-      double v = 0;
-      RINGLAB_RETURN_IF_ERROR(sc.Number(&v, ".args (counter value)"));
-      out->push_back({std::string(k), v});
-    } else {
-      RINGLAB_RETURN_IF_ERROR(sc.Skip(2));
-    }
-    if (sc.Eat(',')) continue;
-    return sc.Expect('}', "to close", ".args");
-  }
+  return ForEachArg(sc, [&](std::string_view k) -> Status {
+    if (!sc.NumberStart()) return sc.Skip(2);
+    double v = 0;
+    RINGLAB_RETURN_IF_ERROR(sc.Number(&v, ".args (counter value)"));
+    out->push_back({std::string(k), v});
+    return Status::Ok();
+  });
 }
 
 void ResetRaw(RawEvent& ev) {
