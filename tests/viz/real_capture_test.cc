@@ -140,6 +140,29 @@ TEST(RealCapture, FlowEventsOfTheNewWriterJoinSendToRecvAcrossRanks) {
   EXPECT_FALSE(MessageFlows(m).derived);
 }
 
+TEST(RealCapture, OddFlowsAndCountersAreSkippedNotFatal) {
+  // Ends before starts, flows without ids or slices, counters with strings, objects and several keys.
+  const std::string t = R"({"traceEvents":[
+    {"ph":"f","pid":0,"tid":0,"id":1,"ts":1,"bp":"e"},
+    {"ph":"X","pid":0,"tid":0,"name":"a","cat":"kernel","ts":0,"dur":10},
+    {"ph":"s","pid":0,"tid":0,"ts":2},
+    {"ph":"s","pid":0,"tid":0,"id":"x","cat":"c","ts":50},
+    {"ph":"t","pid":0,"tid":0,"id":"x","cat":"c","ts":3},
+    {"ph":"C","pid":0,"name":"mem","ts":0,"args":{"alloc":5,"free":2.5,"note":"hi","nested":{"a":1}}},
+    {"ph":"C","pid":0,"name":"mem","ts":4,"args":{"alloc":7,"free":1}},
+    {"args":{"value":3},"ph":"C","pid":1,"name":"late ph","ts":1}]})";
+  TraceModel m;
+  Status s = LoadTraceBuffer(t, "odd.json", &m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(m.flows.empty());
+  ASSERT_EQ(m.counters.size(), 3u);  // mem.alloc, mem.free (pid 0), "late ph" (pid 1: its args read before ph)
+  EXPECT_EQ(m.counters[0].name, "mem.alloc");
+  EXPECT_EQ(m.counters[0].value, (std::vector<double>{5, 7}));
+  EXPECT_EQ(m.counters[1].name, "mem.free");
+  EXPECT_EQ(m.counters[1].value, (std::vector<double>{2.5, 1}));
+  EXPECT_EQ(m.counters[2].name, "late ph");
+}
+
 // Brute force: every event starting in [t0, t1), durations sorted, nearest rank.
 std::map<std::string, std::vector<double>> BruteDurations(const TraceModel& m, double t0, double t1) {
   std::map<std::string, std::vector<double>> d;

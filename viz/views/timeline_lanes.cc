@@ -161,7 +161,7 @@ std::vector<RankHeader> LayoutLanes(const ViewerData& d, ViewState& vs, const Ti
   L.counter_y0.assign(A.counters.size(), TimelineLayout::kNoRow);
   L.counter_y1.assign(A.counters.size(), TimelineLayout::kNoRow);
   // B's lanes under their partner lane of A (several may share one), those whose rank A lacks at the end.
-  std::vector<std::vector<int>> b_under(A.lanes.size());
+  std::vector<std::vector<int>> b_under(B && C ? A.lanes.size() : 0);
   std::vector<int> b_alone;
   if (B && C)
     for (size_t lb = 0; lb < B->lanes.size(); ++lb) {
@@ -191,7 +191,8 @@ std::vector<RankHeader> LayoutLanes(const ViewerData& d, ViewState& vs, const Ti
     const float h = lane_h(l);
     L.lane_y0[li] = y, L.lane_y1[li] = y + h;
     y += h + 2;
-    for (int lb : b_under[li]) {
+    for (size_t k = 0; k < (b_under.empty() ? 0 : b_under[li].size()); ++k) {
+      const int lb = b_under[li][k];
       const float hb = lane_h(B->lanes[size_t(lb)]);
       L.lane_b_y0[size_t(lb)] = y, L.lane_b_y1[size_t(lb)] = y + hb;
       y += hb + 4;
