@@ -1,5 +1,8 @@
 // The "Iterations" tab: the iterations found in A (iterations.h) with their step times, slowest rank first; a click
 // on a row zooms the timeline to that iteration.
+#include <cstdio>
+#include <string>
+
 #include "viz/views/views.h"
 
 namespace ringlab::viz {
@@ -35,7 +38,11 @@ void DrawIterations(ViewerData& d, ViewState& vs) {
     ImGui::TableNextColumn();
     std::string ranks;
     for (const RankIteration& r : it.per_rank)
-      if (r.id == s.id && ranks.size() < 200) ranks += "r" + std::to_string(r.rank) + " " + FormatDuration(r.step_us) + "  ";
+      if (r.id == s.id && ranks.size() < 200) {
+        char b[64];
+        snprintf(b, sizeof b, "r%d %s  ", r.rank, FormatDuration(r.step_us).c_str());
+        ranks += b;
+      }
     ImGui::TextUnformatted(ranks.c_str());
   }
   ImGui::EndTable();
