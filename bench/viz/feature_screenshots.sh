@@ -5,14 +5,14 @@
 #   bench/viz/feature_screenshots.sh [OUT_DIR]     (default bench/viz/screens; needs a built ringlab-view)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out=${1:-$root/bench/viz/screens}
-d=$root/tests/viz/data
+out=$(mkdir -p "${1:-$root/bench/viz/screens}" && cd "${1:-$root/bench/viz/screens}" && pwd)
+cd "$root"
+d=tests/viz/data  # relative: the pictures show file names, not this machine's paths
 shot() {
   local name=$1
   shift
-  RINGLAB_VIEW=${RINGLAB_VIEW:-} "$root/scripts/screenshot.sh" "$out/$name.png" "$@" --width 1200 --height 720
+  RINGLAB_VIEW=${RINGLAB_VIEW:-} scripts/screenshot.sh "$out/$name.png" "$@" --width 1200 --height 720
 }
-mkdir -p "$out"
 capture=("$d/kineto_rank0.json" "$d/kineto_rank1.json")
 # Iterations (ProfilerStep#5, #6) with per-iteration step times; full lane labels; the "Spans" process; counters.
 shot iterations "${capture[@]}" --tab Iterations
