@@ -51,6 +51,7 @@ struct Event {
   uint32_t lane = 0;
   VizKind kind = VizKind::kKernel;
   uint8_t depth = 0;  // nesting depth inside its lane (foreign traces nest; ringlab ops do not)
+  int16_t iter = -1;  // iteration id from args.iteration (or args.iter), -1 when absent; fits in the padding
   double End() const { return ts + dur; }
 };
 
@@ -71,6 +72,25 @@ struct FileInfo {
   bool has_config = false;
   std::string format;    // "ringlab", "chrome"
   int64_t event_count = 0;
+  std::string run_id;    // ringlab.run_id, or distributedInfo's run/pg id when the file names one; may be empty
+  bool has_rank = false; // a foreign file that names its rank (distributedInfo.rank)
+};
+
+// A flow arrow between two events (Chrome flow events ph s/t/f joined by id; or a derived send->recv pair).
+struct Flow {
+  uint32_t from = 0, to = 0;  // event indices
+};
+
+// One counter series (Chrome ph C: a process's named counter, one series per numeric args key), drawn as a track
+// under its rank's lanes. Samples hold from their ts until the next one.
+struct CounterTrack {
+  int rank = 0;
+  int file = 0;
+  int64_t pid = 0;
+  std::string name;         // "link bytes/s" or "name.key" when the counter has several keys
+  std::vector<double> ts;   // ascending, on the model's clock
+  std::vector<double> value;
+  double vmin = 0, vmax = 0;
 };
 
 struct TraceModel {
@@ -84,6 +104,9 @@ struct TraceModel {
   // Whole microseconds subtracted from every loaded ts: the first event's for epoch-scale clocks (|ts| >= 2^32 us),
   // else 0. Event times and t_min/t_max are relative to it; labels count from t_min either way.
   int64_t ts_origin = 0;
+  // Flow arrows read from the files' flow events (bound to their enclosing or next slice), in file order.
+  std::vector<Flow> flows;
+  std::vector<CounterTrack> counters;  // sorted by (rank, file, pid, name)
   // (rank, op) -> event index, for ringlab traces; empty when op ids are missing or sparse.
   std::map<int, std::vector<int32_t>> op_index;
   // Per lane, running sums of event duration per (nesting row, kind) present in the lane (for CoverageRuns), every
@@ -117,6 +140,14 @@ struct TraceModel {
 struct LoadOptions {
   // Rank for a foreign file: from its "distributedInfo": {"rank": N} when present, else the file's position.
   bool foreign_rank_from_file_order = true;
+  // Files that hold the same rank come from different runs (or are two captures of one rank): the load is refused
+  // with a message naming them, unless this draws each such file as a run of its own (ranks renumbered after the
+  // previous run's, lanes prefixed "run N").
+  bool separate_runs = false;
+  // Read and write a binary cache beside each trace file (TRACE.rlcache, loader/cache.h): a second load of an
+  // unchanged file skips the JSON parse. Written only for traces of at least cache_min_bytes.
+  bool use_cache = false;
+  uint64_t cache_min_bytes = uint64_t(64) << 20;
 };
 
 // Loads and indexes the files into one model. Messages name the file, the byte offset/line and the field.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/intervals.h"
+#include "viz/iterations.h"
 
 namespace ringlab::viz {
 
@@ -65,11 +66,16 @@ void FinishTotals(WindowStats* ws) {
   ws->total.overlap_fraction = ws->total.comm_us > 0 ? ws->total.both_us / ws->total.comm_us : 0;
 }
 
-RunInfo Summarize(const TraceModel& m) {
+RunInfo Summarize(const TraceModel& m, const IterationTable* iterations) {
   RunInfo r;
   r.events = int64_t(m.events.size());
   r.ranks = int(m.ranks.size());
   r.step_time_us = m.t_max - m.t_min;
+  // A capture of several iterations: the median iteration's step time, not the whole capture.
+  const IterationTable it = iterations ? *iterations : DetectIterations(m);
+  r.iterations = int(it.iterations.size());
+  r.step_source = it.SourceName();
+  if (it.source != IterationTable::Source::kWholeTrace) r.step_time_us = it.median_step_us;
   for (const FileInfo& f : m.files) {
     if (!r.files.empty()) r.files += ", ";
     r.files += f.path;

@@ -41,10 +41,14 @@ void FinishTotals(WindowStats* ws);
 
 struct RunInfo {
   std::string source, problem, method, hardware, files;
-  double step_time_us = 0;
+  double step_time_us = 0;  // the median iteration's when the trace marks iterations, else the whole span
+  int iterations = 1;
+  std::string step_source;  // how iterations were found (iterations.h)
   int64_t events = 0;
   int ranks = 0;
 };
-RunInfo Summarize(const TraceModel& m);
+struct IterationTable;
+// `iterations`: DetectIterations(m) when the caller has it (else computed here).
+RunInfo Summarize(const TraceModel& m, const IterationTable* iterations = nullptr);
 
 }  // namespace ringlab::viz

@@ -39,6 +39,22 @@ int main(int argc, char** argv) {
   out["events"] = d.a.events.size();
   out["read_ms"] = Ms(t0, t1);
   out["load_ms"] = Ms(t2, t3);
+  {
+    // The binary cache beside the trace (viz/loader/cache.h): the first load parses and writes it, later ones read it.
+    LoadOptions cached;
+    cached.use_cache = true;
+    cached.cache_min_bytes = 0;
+    std::remove((std::string(argv[1]) + ".rlcache").c_str());
+    for (const char* key : {"load_writing_cache_ms", "load_from_cache_ms", "load_from_cache_again_ms"}) {
+      TraceModel m;
+      const auto c0 = Clock::now();
+      const double cpu0 = CpuMs();
+      if (Status cs = LoadTraceFiles({argv[1]}, &m, cached); !cs.ok()) return std::cerr << cs.message() << "\n", 2;
+      out[key] = Ms(c0, Clock::now());
+      out[std::string(key).replace(std::string(key).size() - 3, 3, "_cpu_ms")] = CpuMs() - cpu0;
+      if (m.events.size() != d.a.events.size()) return std::cerr << "cached load differs\n", 1;
+    }
+  }
   auto t4 = Clock::now();
   WindowStats ws = ComputeWindowStats(d.a, d.a.t_min, d.a.t_max);
   out["stats_all_ms"] = Ms(t4, Clock::now());

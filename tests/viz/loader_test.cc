@@ -154,10 +154,18 @@ TEST(Loader, ReadsPyTorchStyleChromeTracesOneFilePerRank) {
   std::ofstream(p0) << r0;
   std::ofstream(p1) << r1;
   TraceModel m;
+  // File 0 says rank 1; file 1 (no distributedInfo) is placed by its position, #1: both hold rank 1, so they cannot
+  // be one run's files. The load is refused, naming both, unless each is drawn as a run of its own.
   Status s = LoadTraceFiles({p0, p1}, &m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("both hold rank 1"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--separate-runs"), std::string::npos) << s.message();
+  LoadOptions separate;
+  separate.separate_runs = true;
+  s = LoadTraceFiles({p0, p1}, &m, separate);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(m.events.size(), 6u);  // 4 X + 1 B/E pair from file 0, 1 from file 1
-  EXPECT_EQ(m.ranks, (std::vector<int>{1}));  // file 0 says rank 1; file 1 (no distributedInfo) is file #1
+  EXPECT_EQ(m.ranks, (std::vector<int>{1, 3}));  // run 2's ranks follow run 1's highest (1)
   int kernels = 0, comm = 0, copies = 0, host = 0;
   for (const Event& e : m.events) {
     kernels += e.kind == VizKind::kKernel;
@@ -171,7 +179,7 @@ TEST(Loader, ReadsPyTorchStyleChromeTracesOneFilePerRank) {
   EXPECT_EQ(host, 2);
   EXPECT_FALSE(SearchByName(m, "gemm \"tn\"").empty());
   bool named = false;
-  for (const Lane& l : m.lanes) named |= l.name == "r1 GPU 0 / stream 7";
+  for (const Lane& l : m.lanes) named |= l.name == "run 1 r1 GPU 0 / stream 7";
   EXPECT_TRUE(named);
   // The B/E pair became a 110 us event, and aten::mm nests under it.
   auto step = SearchByName(m, "step");

@@ -20,6 +20,16 @@ bool Near(const unsigned char* p, const uint8_t want[3], int tol = 10) {
   return true;
 }
 
+// Renders `inputs` (and options) at 1200x700 without the statistics panel into png, with the lane layout; the
+// command's exit status.
+int Shoot(const std::string& inputs, const std::string& png, const std::string& layout) {
+  std::remove(png.c_str());
+  const std::string cmd = std::string("xvfb-run -a -s '-screen 0 1280x800x24' ") + RINGLAB_VIEW_BIN + " " + inputs +
+                          " --screenshot " + png + " --layout " + layout +
+                          " --width 1200 --height 700 --no-stats > /dev/null 2>&1";
+  return std::system(cmd.c_str());
+}
+
 TEST(Screenshot, LanesAndColoursAreWhereTheyShouldBe) {
   if (std::system("command -v xvfb-run >/dev/null 2>&1") != 0) GTEST_SKIP() << "xvfb-run is not installed";
   Trace t;
@@ -27,11 +37,7 @@ TEST(Screenshot, LanesAndColoursAreWhereTheyShouldBe) {
   const std::string trace = testing::TempPath("shot_trace.json"), png = testing::TempPath("shot.png"),
                     layout = testing::TempPath("shot_layout.json");
   ASSERT_TRUE(WriteTraceJson(t, trace).ok());
-  std::remove(png.c_str());
-  const std::string cmd = std::string("xvfb-run -a -s '-screen 0 1280x800x24' ") + RINGLAB_VIEW_BIN + " " + trace +
-                          " --screenshot " + png + " --layout " + layout +
-                          " --width 1200 --height 700 --no-stats > /dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  ASSERT_EQ(Shoot(trace, png, layout), 0) << trace;
   int w = 0, h = 0, n = 0;
   unsigned char* img = stbi_load(png.c_str(), &w, &h, &n, 3);
   ASSERT_NE(img, nullptr);
@@ -92,6 +98,43 @@ TEST(Screenshot, BadFileExitsWithAMessage) {
   std::ifstream in(out);
   std::string msg((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+}
+
+TEST(Screenshot, CaptureLabelsWholeAndCounterTrackDrawn) {
+  if (std::system("command -v xvfb-run >/dev/null 2>&1") != 0) GTEST_SKIP() << "xvfb-run is not installed";
+  const std::string data = RINGLAB_VIZ_TEST_DATA, png = testing::TempPath("capture.png"),
+                    layout = testing::TempPath("capture_layout.json");
+  const std::string files = data + "/kineto_rank0.json " + data + "/kineto_rank1.json";
+  ASSERT_EQ(Shoot(files + " --no-cache", png, layout), 0) << files;
+  int w = 0, h = 0, n = 0;
+  unsigned char* img = stbi_load(png.c_str(), &w, &h, &n, 3);
+  ASSERT_NE(img, nullptr);
+  nlohmann::json L;
+  std::ifstream(layout) >> L;
+  // Labels are whole: the label column is wider than the longest label in the default font (7 px a character).
+  size_t longest = 0;
+  bool spans = false, stream19 = false;
+  for (const auto& lane : L["lanes"]) {
+    const std::string name = lane["name"];
+    longest = std::max(longest, name.size());
+    spans |= name == "r0 Spans / PyTorch Profiler";
+    stream19 |= name == "r1 GPU 1 / stream 19";
+  }
+  EXPECT_TRUE(spans && stream19) << L["lanes"].dump();
+  const double x0 = L["x0"], x1 = L["x1"], t0 = L["t0"], t1 = L["t1"];
+  EXPECT_GE(x0, 7.0 * double(longest)) << "label column " << x0 << " px for " << longest << " characters";
+  // The counter track of rank 0 is filled where the link is busy (the fixture's first SendRecv, 1105..1405 us) and
+  // empty where it is idle (the last sample, value 0, is at 5025 us).
+  ASSERT_EQ(L["counters"].size(), 2u);
+  const double cy0 = L["counters"][0]["y0"], cy1 = L["counters"][0]["y1"];
+  auto X = [&](double t_us) { return int(x0 + (t_us - t0) / (t1 - t0) * (x1 - x0)); };
+  auto px = [&](int x, int y) { return img + (size_t(y) * size_t(w) + size_t(x)) * 3; };
+  const uint8_t fill[3] = {90, 170, 110}, bg[3] = {30, 34, 32};
+  const int y = int(cy1) - 3;
+  EXPECT_TRUE(Near(px(X(1250), y), fill, 20));  // the fixture's clock: no offset (its times are small)
+  EXPECT_TRUE(Near(px(X(6900), y), bg, 12));
+  EXPECT_GT(cy1 - cy0, 10);
+  stbi_image_free(img);
 }
 
 }  // namespace

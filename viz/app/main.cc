@@ -32,12 +32,13 @@ int Fail(const std::string& msg) {
 Status LoadTraces(const ViewOptions& opt, ViewerData* d, LoadTimes* load) {
   auto t_load0 = Clock::now();
   const double cpu_load0 = CpuMs();
+  LoadOptions lo;
+  lo.separate_runs = opt.separate_runs;
+  lo.use_cache = opt.cache;
+  RINGLAB_RETURN_IF_ERROR(LoadTraceFiles(opt.files, &d->a, lo));
   if (opt.compare) {
-    RINGLAB_RETURN_IF_ERROR(LoadTraceFiles({opt.files[0]}, &d->a));
     d->b = std::make_unique<TraceModel>();
-    RINGLAB_RETURN_IF_ERROR(LoadTraceFiles({opt.files[1]}, d->b.get()));
-  } else {
-    RINGLAB_RETURN_IF_ERROR(LoadTraceFiles(opt.files, &d->a));
+    RINGLAB_RETURN_IF_ERROR(LoadTraceFiles(opt.files_b, d->b.get(), lo));
   }
   load->wall_ms = Ms(t_load0, Clock::now()), load->cpu_ms = CpuMs() - cpu_load0;
   if (d->a.empty()) return Status::InvalidArgument("the trace has no complete (ph X) events to show");
@@ -49,6 +50,8 @@ Status SetUpView(const ViewOptions& opt, ViewerData& d, ViewState* vs) {
   vs->opaque_begin = BeginOpaqueSolid;
   vs->show_stats = !opt.no_stats;
   vs->critical_path = opt.critical_path;
+  vs->show_flows = opt.flows;
+  vs->select_tab = opt.tab;
   snprintf(vs->search, sizeof vs->search, "%s", opt.search.c_str());
   FitAll(d, *vs);
   vs->fit_request = false;
@@ -79,6 +82,12 @@ std::string LayoutJson(const ViewerData& d, const ViewState& vs) {
                           {"stream", d.a.lanes[i].stream},
                           {"y0", vs.layout.lane_y0[i]},
                           {"y1", vs.layout.lane_y1[i]}});
+  j["counters"] = nlohmann::json::array();
+  for (size_t i = 0; i < d.a.counters.size(); ++i)
+    j["counters"].push_back({{"name", d.a.counters[i].name},
+                             {"rank", d.a.counters[i].rank},
+                             {"y0", vs.layout.counter_y0[i]},
+                             {"y1", vs.layout.counter_y1[i]}});
   return j.dump(1) + "\n";
 }
 
@@ -169,6 +178,7 @@ int main(int argc, char** argv) {
   ViewerData d;
   LoadTimes load;
   if (st = LoadTraces(opt, &d, &load); !st.ok()) return Fail(st.message());
+  d.compare_options.iteration_a = opt.iteration_a, d.compare_options.iteration_b = opt.iteration_b;
   d.Init();
   ViewState vs;
   if (st = SetUpView(opt, d, &vs); !st.ok()) return Fail(st.message());

@@ -11,6 +11,12 @@ namespace ringlab::viz {
 struct ViewOptions {
   std::vector<std::string> files;
   bool compare = false;
+  std::vector<std::string> files_b;  // compare mode: B's files (after --vs; with --compare FILE FILE, the second)
+  bool separate_runs = false;
+  bool flows = false;
+  std::string tab;  // bottom tab shown first
+  int iteration_a = -1, iteration_b = -1;
+  bool cache = true;
   std::string screenshot;  // PNG path: render headless and exit
   std::string layout;      // JSON path: where lanes were drawn (for screenshot tests)
   int width = 1600, height = 900;

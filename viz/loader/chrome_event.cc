@@ -32,7 +32,9 @@ Status ParseId(JsonScanner& sc, int64_t* out, const char* field, StringIds* ids)
   return sc.Integer(out, field, -(int64_t(1) << 53), int64_t(1) << 53);
 }
 
-Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
+// Walks an args object: value(key) reads (or skips) each member's value.
+template <typename F>
+Status ForEachArg(JsonScanner& sc, F&& value) {
   RINGLAB_RETURN_IF_ERROR(sc.Expect('{', "to open", ".args"));
   if (sc.Eat('}')) return Status::Ok();
   std::string kb;
@@ -40,6 +42,14 @@ Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
     std::string_view k;
     RINGLAB_RETURN_IF_ERROR(sc.String(&k, &kb));
     RINGLAB_RETURN_IF_ERROR(sc.Expect(':', "after a key in", ".args"));
+    RINGLAB_RETURN_IF_ERROR(value(k));
+    if (sc.Eat(',')) continue;
+    return sc.Expect('}', "to close", ".args");
+  }
+}
+
+Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
+  return ForEachArg(sc, [&](std::string_view k) -> Status {
     const bool is_num = sc.NumberStart();
     if (KeyIs(k, "op") && is_num) {
       RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->op, ".args.op", -1, std::numeric_limits<int32_t>::max()));
@@ -56,12 +66,30 @@ Status ParseArgs(JsonScanner& sc, RawEvent* ev) {
       RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->sort_index, ".args.sort_index", INT32_MIN, INT32_MAX));
     } else if (KeyIs(k, "name") && sc.Peek() == '"') {
       RINGLAB_RETURN_IF_ERROR(sc.String(&ev->meta_name, &ev->meta_name_buf));
+    } else if ((KeyIs(k, "iteration") || KeyIs(k, "iter")) && is_num) {
+      RINGLAB_RETURN_IF_ERROR(sc.Integer(&ev->iter, ".args.iteration", -1, 32767));
     } else {
       RINGLAB_RETURN_IF_ERROR(sc.Skip(2));
     }
-    if (sc.Eat(',')) continue;
-    return sc.Expect('}', "to close", ".args");
-  }
+    return Status::Ok();
+  });
+}
+
+// FNV-1a over the bytes, continuing from h.
+uint64_t Fnv(std::string_view s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// A flow's id: the value's own text (a number, a string, or an id2 object), so "1" and 1 differ as they do for
+// Chrome's reader only by quoting; hashed later with the category.
+Status ParseFlowId(JsonScanner& sc, RawEvent* ev) {
+  sc.Ws();
+  const char* s = sc.pos();
+  RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
+  ev->id = Fnv(std::string_view(s, size_t(sc.pos() - s)));
+  ev->has_id = true;
+  return Status::Ok();
 }
 
 bool ContainsNoCase(std::string_view h, std::string_view n) {
@@ -73,6 +101,22 @@ bool ContainsNoCase(std::string_view h, std::string_view n) {
 
 }  // namespace
 
+uint64_t FlowKey(std::string_view cat, uint64_t id) { return Fnv(cat, id); }
+
+Status ParseNumericArgs(std::string_view args, const std::string& file,
+                        std::vector<std::pair<std::string, double>>* out) {
+  out->clear();
+  if (args.empty()) return Status::Ok();
+  JsonScanner sc(args, file);
+  return ForEachArg(sc, [&](std::string_view k) -> Status {
+    if (!sc.NumberStart()) return sc.Skip(2);
+    double v = 0;
+    RINGLAB_RETURN_IF_ERROR(sc.Number(&v, ".args (counter value)"));
+    out->push_back({std::string(k), v});
+    return Status::Ok();
+  });
+}
+
 void ResetRaw(RawEvent& ev) {
   ev.ph = 0;
   ev.has_pid = ev.has_tid = ev.has_ts = ev.has_dur = false;
@@ -81,8 +125,11 @@ void ResetRaw(RawEvent& ev) {
   ev.dur = ev.flops = 0;
   ev.name = ev.cat = ev.meta_name = {};
   ev.name_buf.clear(), ev.cat_buf.clear(), ev.meta_name_buf.clear();
-  ev.op = ev.step = ev.peer = -1;
+  ev.op = ev.step = ev.peer = ev.iter = -1;
   ev.bytes = ev.sort_index = 0;
+  ev.has_id = ev.bp_enclosing = false;
+  ev.id = 0;
+  ev.args_raw = {};
 }
 
 Status ParseEvent(JsonScanner& sc, RawEvent* ev, StringIds* ids) {
@@ -124,7 +171,20 @@ Status ParseEvent(JsonScanner& sc, RawEvent* ev, StringIds* ids) {
       if (ev->dur < 0) return sc.Error(sc.Field(".dur") + " is negative");
       ev->has_dur = true;
     } else if (KeyIs(k, "args") && sc.Peek() == '{') {
-      RINGLAB_RETURN_IF_ERROR(ParseArgs(sc, ev));
+      const char* a = sc.pos();
+      if (ev->ph == 'C') {
+        RINGLAB_RETURN_IF_ERROR(sc.Skip(1));  // read by ParseNumericArgs: any key, any number
+      } else {
+        RINGLAB_RETURN_IF_ERROR(ParseArgs(sc, ev));
+      }
+      ev->args_raw = std::string_view(a, size_t(sc.pos() - a));
+    } else if (KeyIs(k, "id") || KeyIs(k, "id2")) {
+      RINGLAB_RETURN_IF_ERROR(ParseFlowId(sc, ev));
+    } else if (KeyIs(k, "bp") && sc.Peek() == '"') {
+      std::string_view v;
+      std::string b;
+      RINGLAB_RETURN_IF_ERROR(sc.String(&v, &b));
+      ev->bp_enclosing = v == "e";
     } else {
       RINGLAB_RETURN_IF_ERROR(sc.Skip(1));
     }

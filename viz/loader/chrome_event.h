@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "viz/loader/json_scanner.h"
@@ -26,6 +28,11 @@ struct RawEvent {
   double flops = 0;
   std::string_view meta_name;  // args.name of metadata events (process_name, thread_name)
   std::string meta_name_buf;
+  int64_t iter = -1;           // args.iteration or args.iter
+  bool has_id = false;         // flows: id (or id2.local / id2.global), hashed with cat
+  uint64_t id = 0;
+  bool bp_enclosing = false;   // "bp": "e"
+  std::string_view args_raw;   // the args object's text (counters read every numeric key from it)
 };
 
 // Clears every field, keeping the buffers' memory for the next event.
@@ -40,5 +47,11 @@ Status ParseEvent(JsonScanner& sc, RawEvent* ev, StringIds* ids);
 // The kind an event is drawn as: a ringlab op kind from its category, else guessed from its name and category
 // (NCCL collectives, copies, GPU kernels, host activity).
 VizKind Classify(std::string_view cat, std::string_view name);
+
+// A flow's binding key: its id hashed with its category (flows join by the pair).
+uint64_t FlowKey(std::string_view cat, uint64_t id);
+
+// The numeric members of an args object (counters): key and value, in order. Non-numeric members are skipped.
+Status ParseNumericArgs(std::string_view args, const std::string& file, std::vector<std::pair<std::string, double>>* out);
 
 }  // namespace ringlab::viz::loader

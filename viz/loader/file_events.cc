@@ -29,10 +29,7 @@ uint32_t EventSink::LaneOf(LaneKey key) {
 }
 
 void EventSink::Add(const RawEvent& ev) {
-  if (!has_origin) {
-    has_origin = true;
-    origin = (ev.ts.whole >= kOffsetFromUs || ev.ts.whole <= -kOffsetFromUs) ? ev.ts.whole : 0;
-  }
+  SetOrigin(ev);
   Event e;
   e.ts = ev.ts.Minus(origin);
   e.dur = ev.dur;
@@ -44,7 +41,50 @@ void EventSink::Add(const RawEvent& ev) {
   e.kind = Classify(ev.cat, ev.name);
   e.name = names->Get(ev.name);
   e.lane = LaneOf({ev.pid, ev.tid});
+  e.iter = int16_t(ev.iter);
   events->push_back(e);
+}
+
+void EventSink::SetOrigin(const RawEvent& ev) {
+  if (has_origin) return;
+  has_origin = true;
+  origin = (ev.ts.whole >= kOffsetFromUs || ev.ts.whole <= -kOffsetFromUs) ? ev.ts.whole : 0;
+}
+
+bool EventSink::AddFlow(const RawEvent& ev) {
+  if (!extras || !ev.has_id || !ev.has_ts) return false;
+  SetOrigin(ev);
+  FlowPoint p;
+  p.id = FlowKey(ev.cat, ev.id);
+  p.ts = ev.ts.Minus(origin);
+  p.lane = LaneOf({ev.pid, ev.tid});
+  p.ph = ev.ph;
+  // Flow starts and steps bind to the enclosing slice; an end binds to the next slice unless "bp": "e".
+  p.enclosing = ev.ph != 'f' || ev.bp_enclosing;
+  extras->flows.push_back(p);
+  return true;
+}
+
+Status EventSink::AddCounter(const RawEvent& ev, const std::string& file) {
+  if (!extras || !ev.has_ts) return Status::Ok();
+  SetOrigin(ev);
+  std::vector<std::pair<std::string, double>> values;
+  RINGLAB_RETURN_IF_ERROR(ParseNumericArgs(ev.args_raw, file, &values));
+  const double ts = ev.ts.Minus(origin);
+  for (auto& [key, v] : values) {
+    // One series per key; a counter with a single "value" key (or one key in all) is named by the event alone.
+    std::string name(ev.name);
+    if (values.size() > 1 || (key != "value" && name.empty())) name += (name.empty() ? "" : ".") + key;
+    extras->counters.push_back({extras->SeriesOf(ev.pid, std::move(name)), ts, v});
+  }
+  return Status::Ok();
+}
+
+uint32_t FileExtras::SeriesOf(int64_t pid, std::string name) {
+  CounterKey k{pid, std::move(name)};
+  auto [it, ins] = series_of.try_emplace(k, uint32_t(counter_keys.size()));
+  if (ins) counter_keys.push_back(std::move(k));
+  return it->second;
 }
 
 }  // namespace ringlab::viz::loader

@@ -20,6 +20,37 @@ namespace ringlab::viz::loader {
 
 using LaneKey = std::pair<int64_t, int64_t>;  // (pid, tid)
 
+// A flow event (ph s, t or f) before it is bound to a slice: the trace builder binds it to the slice of its lane
+// that encloses ts (s, t, and f with "bp": "e"), or to the next slice starting at or after ts (f otherwise).
+struct FlowPoint {
+  uint64_t id = 0;  // hash of (cat, id)
+  double ts = 0;    // on the file's clock (relative to its origin, as events)
+  uint32_t lane = 0;
+  char ph = 's';
+  bool enclosing = true;
+};
+
+// A counter sample (ph C): one per numeric args key.
+struct CounterSample {
+  uint32_t series = 0;  // index into the file's counter_keys
+  double ts = 0;
+  double value = 0;
+};
+struct CounterKey {
+  int64_t pid = 0;
+  std::string name;  // event name, or "name.key" when the args hold another key than "value"
+  bool operator<(const CounterKey& o) const { return pid != o.pid ? pid < o.pid : name < o.name; }
+};
+
+// What a file holds besides complete events: flows and counters.
+struct FileExtras {
+  std::vector<FlowPoint> flows;
+  std::vector<CounterSample> counters;
+  std::vector<CounterKey> counter_keys;
+  std::map<CounterKey, uint32_t> series_of;
+  uint32_t SeriesOf(int64_t pid, std::string name);
+};
+
 // Per-file parse result before indexing.
 struct FileEvents {
   FileInfo info;
@@ -30,6 +61,8 @@ struct FileEvents {
   std::unordered_map<int64_t, std::string> process_names;
   std::map<LaneKey, std::string> thread_names;
   int64_t ts_origin = 0;  // whole microseconds subtracted from each event's ts (EventSink::origin)
+  FileExtras extras;
+  std::unordered_map<int64_t, std::string> id_names;  // string pids/tids ("Spans") by the id they were given
 };
 
 // Event names, each stored once and numbered in order of first appearance.
@@ -46,6 +79,7 @@ struct EventSink {
   std::vector<Event>* events;
   std::vector<LaneKey>* lane_keys;
   Interner* names;
+  FileExtras* extras = nullptr;  // flows and counters go here; dropped when null
   std::map<LaneKey, uint32_t> lane_of;
   LaneKey last_key{INT64_MIN, INT64_MIN};
   uint32_t last_lane = 0;
@@ -57,7 +91,11 @@ struct EventSink {
   int64_t origin = 0;
 
   uint32_t LaneOf(LaneKey key);
+  void SetOrigin(const RawEvent& ev);  // the first timed event sets the origin
   void Add(const RawEvent& ev);
+  // A flow event (ph s/t/f) or counter (ph C); false when its fields are not usable (it is then skipped).
+  bool AddFlow(const RawEvent& ev);
+  Status AddCounter(const RawEvent& ev, const std::string& file);
 };
 
 }  // namespace ringlab::viz::loader

@@ -17,7 +17,7 @@ namespace {
 class FileParser {
  public:
   FileParser(std::string_view data, const std::string& name, FileEvents* fe, Interner* names)
-      : data_(data), name_(name), fe_(fe), sc_(data, name), sink_{&fe->events, &fe->lane_keys, names} {}
+      : data_(data), name_(name), fe_(fe), sc_(data, name), sink_{&fe->events, &fe->lane_keys, names, &fe->extras} {}
 
   Status Parse() {
     fe_->events.reserve(data_.size() / 180 + 16);
@@ -38,6 +38,7 @@ class FileParser {
     if (!ringlab_raw_.empty()) RINGLAB_RETURN_IF_ERROR(ApplyRinglabMetadata());
     fe_->info.event_count = int64_t(fe_->events.size());
     fe_->ts_origin = sink_.origin;
+    for (const auto& [text, id] : ids_) fe_->id_names[id] = text;
     return Status::Ok();
   }
 
@@ -89,6 +90,12 @@ class FileParser {
       if (KeyIs(dk, "rank") && sc_.NumberStart()) {
         RINGLAB_RETURN_IF_ERROR(sc_.Integer(&fe_->dist_rank, "distributedInfo.rank", 0, 1 << 24));
         fe_->has_dist_rank = true;
+        fe_->info.has_rank = true;
+      } else if (KeyIs(dk, "run_id") && sc_.Peek() == '"') {
+        std::string_view v;
+        std::string vb;
+        RINGLAB_RETURN_IF_ERROR(sc_.String(&v, &vb));
+        fe_->info.run_id = std::string(v);
       } else {
         RINGLAB_RETURN_IF_ERROR(sc_.Skip(2));
       }
@@ -147,7 +154,12 @@ class FileParser {
       if (!ev.name_buf.empty()) ev.name = ev.name_buf;
       if (!ev.cat_buf.empty()) ev.cat = ev.cat_buf;
     }
-    if (ev.ph != 'X') return Status::Ok();  // instants, counters, flows: not drawn
+    if (ev.ph == 's' || ev.ph == 't' || ev.ph == 'f') {
+      sink_.AddFlow(ev);  // bound to slices by the trace builder
+      return Status::Ok();
+    }
+    if (ev.ph == 'C') return sink_.AddCounter(ev, name_);
+    if (ev.ph != 'X') return Status::Ok();  // instants and the rest: not drawn
     if (!ev.has_ts) return sc_.Error(sc_.Field("") + " has no ts");
     sink_.Add(ev);
     return Status::Ok();
@@ -164,6 +176,7 @@ class FileParser {
       meta.source = m.value("source", "");
       meta.hardware = m.value("hardware", "");
       meta.schedule_op_count = m.value("schedule_op_count", int64_t(0));
+      if (m.contains("run_id") && m["run_id"].is_string()) fe_->info.run_id = m["run_id"].get<std::string>();
     } catch (const nlohmann::json::exception& e) {
       return Status::InvalidArgument(where + "ringlab.version/source/hardware: " + e.what());
     }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 
+#include "viz/loader/cache.h"
 #include "viz/loader/file_events.h"
 #include "viz/loader/file_parser.h"
 #include "viz/loader/memory_budget.h"
@@ -131,24 +132,6 @@ Status Gunzip(const std::string& path, std::string& raw, uint64_t limit, std::st
   return Status::Ok();
 }
 
-Status LoadBuffers(const std::vector<std::pair<std::string, std::string_view>>& inputs,
-                   std::vector<std::string>* buffers_to_free, TraceModel* out) {
-  std::vector<loader::FileEvents> files(inputs.size());
-  loader::Interner names;
-  size_t lanes = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    RINGLAB_RETURN_IF_ERROR(loader::ParseFile(inputs[i].second, inputs[i].first, &files[i], &names));
-    if (buffers_to_free && i < buffers_to_free->size()) std::string().swap((*buffers_to_free)[i]);
-    lanes += files[i].lane_keys.size();
-    if (lanes > loader::kMaxLanes)
-      return Status::InvalidArgument("trace file '" + inputs[i].first + "': more than " +
-                                     std::to_string(loader::kMaxLanes) +
-                                     " lanes (distinct pid/tid pairs) in the files loaded; the viewer shows at most that");
-  }
-  loader::BuildModel(files, names.TakeNames(), out);
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status ReadFileMaybeGz(const std::string& path, std::string* out) {
@@ -164,35 +147,60 @@ Status ReadFileMaybeGz(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
-Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions&) {
+Status LoadTraceFiles(const std::vector<std::string>& paths, TraceModel* out, const LoadOptions& opt) {
   if (paths.empty()) return Status::InvalidArgument("no trace files given");
   const loader::MemoryBudget budget = loader::ViewerMemoryBudget();
-  std::vector<std::string> bufs(paths.size());
-  std::vector<std::unique_ptr<MappedFile>> maps;
-  std::vector<std::pair<std::string, std::string_view>> inputs;
+  std::vector<loader::FileEvents> files(paths.size());
+  loader::Interner names;
   uint64_t used = 0;
+  size_t lanes = 0;
+  // One file at a time: checked against the budget, read from its cache or parsed (its buffer freed right after).
   for (size_t i = 0; i < paths.size(); ++i) {
     uint64_t size = 0;
     RINGLAB_RETURN_IF_ERROR(CheckTracePath(paths[i], &size));
     RINGLAB_RETURN_IF_ERROR(loader::CheckTraceFits(paths[i], size, used, budget));  // before mapping or reading it
-    maps.push_back(std::make_unique<MappedFile>(paths[i]));
-    if (maps.back()->ok()) {
-      inputs.push_back({paths[i], maps.back()->view()});
+    if (opt.use_cache && loader::ReadCache(paths[i], &files[i], &names)) {
+      used += files[i].events.size() * (sizeof(Event) + sizeof(double));
     } else {
-      RINGLAB_RETURN_IF_ERROR(ReadFileMaybeGz(paths[i], &bufs[i]));
-      inputs.push_back({paths[i], bufs[i]});
+      std::string buf;
+      auto map = std::make_unique<MappedFile>(paths[i]);
+      std::string_view data;
+      if (map->ok()) {
+        data = map->view();
+      } else {
+        RINGLAB_RETURN_IF_ERROR(ReadFileMaybeGz(paths[i], &buf));
+        data = buf;
+      }
+      const uint64_t need = loader::EstimateLoadBytes(data);
+      RINGLAB_RETURN_IF_ERROR(loader::CheckTraceFits(paths[i], need, used, budget));
+      used += need;
+      RINGLAB_RETURN_IF_ERROR(loader::ParseFile(data, paths[i], &files[i], &names));
+      map.reset();
+      std::string().swap(buf);
+      // The cache only saves time: a folder it cannot be written to is no error.
+      if (opt.use_cache && size >= opt.cache_min_bytes) {
+        loader::CanonicalOrder(&files[i]);  // sorted once here, so a load from the cache needs no sort
+        (void)loader::WriteCache(paths[i], files[i], names);
+      }
     }
-    const uint64_t need = loader::EstimateLoadBytes(inputs.back().second);
-    RINGLAB_RETURN_IF_ERROR(loader::CheckTraceFits(paths[i], need, used, budget));
-    used += need;
+    lanes += files[i].lane_keys.size();
+    if (lanes > loader::kMaxLanes)
+      return Status::InvalidArgument("trace file '" + paths[i] + "': more than " + std::to_string(loader::kMaxLanes) +
+                                     " lanes (distinct pid/tid pairs) in the files loaded; the viewer shows at most that");
   }
-  return LoadBuffers(inputs, &bufs, out);
+  return loader::BuildModel(files, names.TakeNames(), out, opt);
 }
 
 Status LoadTraceBuffer(std::string_view data, const std::string& name, TraceModel* out) {
   RINGLAB_RETURN_IF_ERROR(
       loader::CheckTraceFits(name, loader::EstimateLoadBytes(data), 0, loader::ViewerMemoryBudget()));
-  return LoadBuffers({{name, data}}, nullptr, out);
+  std::vector<loader::FileEvents> files(1);
+  loader::Interner names;
+  RINGLAB_RETURN_IF_ERROR(loader::ParseFile(data, name, &files[0], &names));
+  if (files[0].lane_keys.size() > loader::kMaxLanes)
+    return Status::InvalidArgument("trace file '" + name + "': more than " + std::to_string(loader::kMaxLanes) +
+                                   " lanes (distinct pid/tid pairs); the viewer shows at most that");
+  return loader::BuildModel(files, names.TakeNames(), out);
 }
 
 }  // namespace ringlab::viz

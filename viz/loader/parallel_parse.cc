@@ -15,6 +15,7 @@ struct Chunk {
   std::vector<Event> events;
   std::vector<LaneKey> lane_keys;
   Interner names;
+  FileExtras extras;  // flows and counters of the piece
   size_t count = 0;           // array elements parsed
   const char* end = nullptr;  // where the piece ended (stop, or after ']' / at the end of the data)
   bool ok = false;
@@ -58,7 +59,7 @@ void ParseChunk(std::string_view data, const std::string& name, bool allow_eof, 
   JsonScanner sc(data, name);
   sc.set_pos(c->start);
   c->events.reserve(size_t((c->stop ? c->stop : data.data() + data.size()) - c->start) / 160 + 16);
-  EventSink sink{&c->events, &c->lane_keys, &c->names};
+  EventSink sink{&c->events, &c->lane_keys, &c->names, &c->extras};
   StringIds ids;
   RawEvent ev;
   for (;;) {
@@ -69,6 +70,10 @@ void ParseChunk(std::string_view data, const std::string& name, bool allow_eof, 
     if (ev.ph == 'X') {
       if (!ev.has_ts) return;
       sink.Add(ev);
+    } else if (ev.ph == 's' || ev.ph == 't' || ev.ph == 'f') {
+      sink.AddFlow(ev);
+    } else if (ev.ph == 'C') {
+      if (!sink.AddCounter(ev, name).ok()) return;  // the sequential parse gives the message
     }
     ++c->count;
     c->has_origin = sink.has_origin, c->origin = sink.origin;
@@ -107,6 +112,18 @@ void MergeChunk(Chunk& c, EventSink& sink) {
     sink.events->push_back(e);
   }
   std::vector<Event>().swap(c.events);
+  if (!sink.extras) return;
+  for (FlowPoint p : c.extras.flows) {
+    p.lane = lane_map[p.lane];
+    p.ts += shift;
+    sink.extras->flows.push_back(p);
+  }
+  for (CounterSample cs : c.extras.counters) {
+    const CounterKey& k = c.extras.counter_keys[cs.series];
+    cs.series = sink.extras->SeriesOf(k.pid, k.name);
+    cs.ts += shift;
+    sink.extras->counters.push_back(cs);
+  }
 }
 
 }  // namespace

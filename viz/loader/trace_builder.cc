@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 namespace ringlab::viz::loader {
@@ -24,6 +26,14 @@ int RankOf(const FileEvents& fe, int file, int64_t pid, bool multi) {
   return int(std::clamp<int64_t>(pid, INT32_MIN, INT32_MAX));
 }
 
+// A pid or tid's name: its metadata name, else the string it was written as ("Spans"), else "<what> <id>".
+std::string IdName(const FileEvents& fe, const std::string* meta, int64_t id, const char* what) {
+  if (meta) return *meta;
+  auto it = fe.id_names.find(id);
+  if (it != fe.id_names.end()) return it->second;
+  return std::string(what) + " " + std::to_string(id);
+}
+
 // "rank 3 comm" for ringlab lanes (prefixed by method and source when several runs are loaded side by side), else
 // "r3 <process name> / <thread name>".
 std::string LaneName(const FileEvents& fe, const FileLane& k, bool multi) {
@@ -37,8 +47,8 @@ std::string LaneName(const FileEvents& fe, const FileLane& k, bool multi) {
   }
   auto tn = fe.thread_names.find({k.pid, k.tid});
   auto pn = fe.process_names.find(k.pid);
-  std::string p = pn != fe.process_names.end() ? pn->second : "pid " + std::to_string(k.pid);
-  std::string t = tn != fe.thread_names.end() ? tn->second : "tid " + std::to_string(k.tid);
+  std::string p = IdName(fe, pn != fe.process_names.end() ? &pn->second : nullptr, k.pid, "pid");
+  std::string t = IdName(fe, tn != fe.thread_names.end() ? &tn->second : nullptr, k.tid, "tid");
   return "r" + std::to_string(k.rank) + " " + p + " / " + t;
 }
 
@@ -49,15 +59,58 @@ int64_t LaneTid(const FileEvents& fe, int64_t tid) {
   return tid == kComputeTrack ? int(StreamKind::kCompute) : int(StreamKind::kComm);
 }
 
+// Which run each file belongs to. Files of one run hold disjoint ranks; a file holding a rank another file already
+// holds starts a new run (separate_runs) or makes the load fail.
+struct RunPlan {
+  int count = 1;
+  std::vector<int> run_of, rank_offset;
+};
+
+Status PlanRuns(const std::vector<FileEvents>& files, const LoadOptions& opt, RunPlan* plan) {
+  const bool multi = files.size() > 1;
+  plan->run_of.assign(files.size(), 0);
+  plan->rank_offset.assign(files.size(), 0);
+  std::vector<std::map<int, int>> holder;  // per run: rank -> file holding it
+  for (int f = 0; f < int(files.size()); ++f) {
+    const FileEvents& fe = files[size_t(f)];
+    std::set<int> mine;
+    for (auto [pid, tid] : fe.lane_keys) mine.insert(RankOf(fe, f, pid, multi));
+    size_t run = 0;
+    for (; run < holder.size(); ++run) {
+      auto clash = std::find_if(mine.begin(), mine.end(), [&](int r) { return holder[run].count(r) > 0; });
+      if (clash == mine.end()) break;
+      if (opt.separate_runs) continue;
+      const bool placed = !fe.has_dist_rank && !fe.info.ringlab;
+      return Status::InvalidArgument(
+          "trace files '" + files[size_t(holder[run][*clash])].info.path + "' and '" + fe.info.path +
+          "' both hold rank " + std::to_string(*clash) +
+          (placed ? " (a file without distributedInfo.rank is placed by its position)" : "") +
+          ": they come from different runs or captures, and one view would mix them. Open them one at a time, side "
+          "by side with --compare, or each as a run of its own with --separate-runs");
+    }
+    if (run == holder.size()) holder.emplace_back();
+    for (int r : mine) holder[run].emplace(r, f);
+    plan->run_of[size_t(f)] = int(run);
+  }
+  // Each run's ranks follow the previous run's highest rank.
+  std::vector<int> offset(holder.size() + 1, 0);
+  for (size_t r = 0; r < holder.size(); ++r)
+    offset[r + 1] = offset[r] + (holder[r].empty() ? 0 : std::max(0, holder[r].rbegin()->first + 1));
+  for (size_t f = 0; f < files.size(); ++f) plan->rank_offset[f] = offset[size_t(plan->run_of[f])];
+  plan->count = std::max<int>(1, int(holder.size()));
+  return Status::Ok();
+}
+
 // Fills m->lanes in (rank, file, pid, tid) order; returns, per file, the model lane of each of its lanes.
-std::vector<std::vector<uint32_t>> BuildLanes(const std::vector<FileEvents>& files, TraceModel* m) {
+std::vector<std::vector<uint32_t>> BuildLanes(const std::vector<FileEvents>& files, const RunPlan& runs,
+                                              TraceModel* m) {
   std::vector<FileLane> keys;
   const bool multi = files.size() > 1;
   for (int f = 0; f < int(files.size()); ++f) {
     const FileEvents& fe = files[f];
     for (uint32_t l = 0; l < fe.lane_keys.size(); ++l) {
       auto [pid, tid] = fe.lane_keys[l];
-      keys.push_back({RankOf(fe, f, pid, multi), f, pid, LaneTid(fe, tid), l});
+      keys.push_back({RankOf(fe, f, pid, multi) + runs.rank_offset[size_t(f)], f, pid, LaneTid(fe, tid), l});
     }
   }
   std::vector<size_t> order(keys.size());
@@ -87,6 +140,7 @@ std::vector<std::vector<uint32_t>> BuildLanes(const std::vector<FileEvents>& fil
     lane.tid = k.tid;
     if (fe.info.ringlab) lane.stream = int(k.tid);
     lane.name = LaneName(fe, k, multi);
+    if (runs.count > 1) lane.name = "run " + std::to_string(runs.run_of[size_t(k.file)] + 1) + " " + lane.name;
     global_lane[k.file][k.local] = uint32_t(gi);
     m->lanes.push_back(std::move(lane));
   }
@@ -179,6 +233,80 @@ void BuildOpIndex(const std::vector<FileEvents>& files, TraceModel* mp) {
   }
 }
 
+// The slice a flow point binds to: the deepest slice of its lane around ts (enclosing), else the first slice starting
+// at or after ts; -1 when there is none.
+int64_t BindPoint(const TraceModel& m, uint32_t lane, const FlowPoint& p) {
+  const Lane& l = m.lanes[lane];
+  constexpr double kEps = 1e-6;  // ts and dur are rounded decimals
+  if (p.enclosing) {
+    // The deepest slice open at ts (a slice ending exactly at ts only when none starts there), the later on a tie.
+    int64_t best = -1;
+    bool best_open = false;
+    for (uint32_t i = m.FirstVisible(int(lane), p.ts - kEps); i < l.end && m.events[i].ts <= p.ts + kEps; ++i) {
+      const Event& e = m.events[i];
+      if (e.End() < p.ts - kEps) continue;
+      const bool open = e.End() > p.ts + kEps || e.dur == 0;
+      if (best < 0 || open > best_open || (open == best_open && e.depth >= m.events[size_t(best)].depth))
+        best = i, best_open = open;
+    }
+    if (best >= 0 || p.ph != 'f') return best;
+  }
+  auto b = m.events.begin() + l.begin, e = m.events.begin() + l.end;
+  auto it = std::lower_bound(b, e, p.ts - 1e-6, [](const Event& x, double t) { return x.ts < t; });
+  return it == e ? -1 : int64_t(it - m.events.begin());
+}
+
+// Joins each file's flow points by id in file order (s, then t..., then f): one Flow per consecutive pair.
+void BindFlows(const std::vector<FileEvents>& files, const std::vector<std::vector<uint32_t>>& global_lane,
+               TraceModel* m) {
+  for (size_t f = 0; f < files.size(); ++f) {
+    std::unordered_map<uint64_t, int64_t> open;  // id -> event of the flow's last point
+    for (const FlowPoint& p : files[f].extras.flows) {
+      const int64_t ev = BindPoint(*m, global_lane[f][p.lane], p);
+      if (p.ph == 's') {
+        if (ev >= 0) open[p.id] = ev;
+        continue;
+      }
+      auto it = open.find(p.id);
+      if (it == open.end()) continue;  // a step or end without a start: Chrome drops it too
+      if (ev >= 0 && ev != it->second) m->flows.push_back({uint32_t(it->second), uint32_t(ev)});
+      if (p.ph == 'f') open.erase(it);
+      else if (ev >= 0) it->second = ev;
+    }
+  }
+}
+
+// Counter series per (file, pid, name), samples sorted by time, under the rank their pid maps to.
+void BuildCounters(const std::vector<FileEvents>& files, const RunPlan& runs, TraceModel* m) {
+  const bool multi = files.size() > 1;
+  for (size_t f = 0; f < files.size(); ++f) {
+    const FileExtras& x = files[f].extras;
+    const size_t first = m->counters.size();
+    for (const CounterKey& k : x.counter_keys) {
+      CounterTrack t;
+      t.file = int(f);
+      t.pid = k.pid;
+      t.rank = RankOf(files[f], int(f), k.pid, multi) + runs.rank_offset[f];
+      t.name = k.name;
+      m->counters.push_back(std::move(t));
+    }
+    std::vector<std::vector<std::pair<double, double>>> samples(x.counter_keys.size());
+    for (const CounterSample& c : x.counters) samples[c.series].push_back({c.ts, c.value});
+    for (size_t i = 0; i < samples.size(); ++i) {
+      std::stable_sort(samples[i].begin(), samples[i].end(), [](auto& a, auto& b) { return a.first < b.first; });
+      CounterTrack& t = m->counters[first + i];
+      for (auto [ts, v] : samples[i]) t.ts.push_back(ts), t.value.push_back(v);
+      if (!t.value.empty()) {
+        t.vmin = std::min(0.0, *std::min_element(t.value.begin(), t.value.end()));
+        t.vmax = *std::max_element(t.value.begin(), t.value.end());
+      }
+    }
+  }
+  std::stable_sort(m->counters.begin(), m->counters.end(), [](const CounterTrack& a, const CounterTrack& b) {
+    return std::tie(a.rank, a.file, a.pid, a.name) < std::tie(b.rank, b.file, b.pid, b.name);
+  });
+}
+
 // Puts every file's events on one clock: relative to the smallest of the files' origins (file_events.h).
 void ShareOrigin(std::vector<FileEvents>& files, TraceModel* m) {
   bool any = false;
@@ -186,25 +314,65 @@ void ShareOrigin(std::vector<FileEvents>& files, TraceModel* m) {
     if (!fe.events.empty()) m->ts_origin = any ? std::min(m->ts_origin, fe.ts_origin) : fe.ts_origin, any = true;
   for (FileEvents& fe : files) {
     const double shift = double(__int128(fe.ts_origin) - m->ts_origin);
-    if (shift != 0)
-      for (Event& e : fe.events) e.ts += shift;
+    if (shift == 0) continue;
+    for (Event& e : fe.events) e.ts += shift;
+    for (FlowPoint& p : fe.extras.flows) p.ts += shift;
+    for (CounterSample& c : fe.extras.counters) c.ts += shift;
   }
 }
 
 }  // namespace
 
-void BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out) {
+void CanonicalOrder(FileEvents* fe) {
+  const size_t lanes = fe->lane_keys.size();
+  std::vector<uint32_t> order(lanes), renum(lanes);
+  for (uint32_t l = 0; l < lanes; ++l) order[l] = l;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return fe->lane_keys[a] < fe->lane_keys[b]; });
+  std::vector<LaneKey> keys(lanes);
+  for (uint32_t r = 0; r < lanes; ++r) renum[order[r]] = r, keys[r] = fe->lane_keys[order[r]];
+  fe->lane_keys = std::move(keys);
+  for (FlowPoint& p : fe->extras.flows) p.lane = renum[p.lane];
+  // Counting sort by the new lane numbers (stable), then each lane by time where it is not already.
+  std::vector<size_t> start(lanes + 1, 0);
+  bool grouped = true;
+  for (size_t i = 0; i < fe->events.size(); ++i) {
+    Event& e = fe->events[i];
+    e.lane = renum[e.lane];
+    ++start[e.lane + 1];
+    if (i && fe->events[i - 1].lane > e.lane) grouped = false;
+  }
+  for (size_t l = 1; l <= lanes; ++l) start[l] += start[l - 1];
+  if (!grouped) {
+    std::vector<Event> sorted(fe->events.size());
+    std::vector<size_t> pos(start.begin(), start.end() - 1);
+    for (const Event& e : fe->events) sorted[pos[e.lane]++] = e;
+    fe->events = std::move(sorted);
+  }
+  auto less = [](const Event& x, const Event& y) { return x.ts < y.ts || (x.ts == y.ts && x.dur > y.dur); };
+  for (size_t l = 0; l < lanes; ++l) {
+    auto b = fe->events.begin() + ptrdiff_t(start[l]), e = fe->events.begin() + ptrdiff_t(start[l + 1]);
+    if (!std::is_sorted(b, e, less)) std::stable_sort(b, e, less);
+  }
+}
+
+Status BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out,
+                  const LoadOptions& opt) {
+  RunPlan runs;
+  RINGLAB_RETURN_IF_ERROR(PlanRuns(files, opt, &runs));
   TraceModel m;
   m.names = std::move(names);
   ShareOrigin(files, &m);
-  const std::vector<std::vector<uint32_t>> global_lane = BuildLanes(files, &m);
+  const std::vector<std::vector<uint32_t>> global_lane = BuildLanes(files, runs, &m);
   GroupEventsByLane(files, global_lane, &m);
   SortAndNestLanes(&m);
   for (const Lane& l : m.lanes)
     if (m.ranks.empty() || m.ranks.back() != l.rank) m.ranks.push_back(l.rank);
   BuildOpIndex(files, &m);
+  BindFlows(files, global_lane, &m);
+  BuildCounters(files, runs, &m);
   for (auto& fe : files) m.files.push_back(std::move(fe.info));
   *out = std::move(m);
+  return Status::Ok();
 }
 
 }  // namespace ringlab::viz::loader
@@ -237,7 +405,7 @@ void ModelFromTrace(const Trace& trace, TraceModel* out, const std::string& name
     fe.events.push_back(e);
   }
   fe.info.event_count = int64_t(fe.events.size());
-  loader::BuildModel(files, names.TakeNames(), out);
+  (void)loader::BuildModel(files, names.TakeNames(), out);  // one file: no runs to tell apart, cannot fail
 }
 
 }  // namespace ringlab::viz

@@ -12,7 +12,14 @@
 
 namespace ringlab::viz::loader {
 
-// `names` are the interned event names the files' events refer to. Consumes the files' events and infos.
-void BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out);
+// `names` are the interned event names the files' events refer to. Consumes the files' events and infos. Fails when
+// two files hold one rank (different runs) unless opt.separate_runs; flows are bound to slices, counters sorted.
+Status BuildModel(std::vector<FileEvents>& files, std::vector<std::string> names, TraceModel* out,
+                  const LoadOptions& opt = {});
+
+// Puts a file's events in the order BuildModel leaves them (lanes renumbered in (pid, tid) order, events grouped by
+// lane, each lane by start time, longer first), so that building a one-file model from it moves the events instead
+// of sorting them. Used before writing the binary cache: a load from the cache then skips the sort.
+void CanonicalOrder(FileEvents* fe);
 
 }  // namespace ringlab::viz::loader

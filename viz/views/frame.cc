@@ -8,8 +8,13 @@
 namespace ringlab::viz {
 
 void ViewerData::Init() {
-  run = Summarize(a);
-  if (b) cmp = std::make_unique<Comparison>(CompareTraces(a, *b));
+  iterations = DetectIterations(a);
+  run = Summarize(a, &iterations);
+  flows.reset();
+  if (names_job.valid()) names_job.wait();
+  names_job = {};
+  names.clear(), names_t1 = names_t0 - 1;
+  if (b) cmp = std::make_unique<Comparison>(CompareTraces(a, *b, compare_options));
   graph_a.Reset(), graph_b.Reset();
   searched.clear(), hits.clear(), hits_sorted.clear();
   stats_t1 = stats_t0 - 1;
@@ -24,6 +29,30 @@ void ViewerData::Init() {
     stats_index = std::make_unique<StatsIndex>(a);
   for (bool& k : kinds_present) k = false;
   for (const Event& e : a.events) kinds_present[size_t(e.kind)] = true;
+}
+
+const FlowSet& ViewerData::Flows() {
+  if (!flows) flows = std::make_unique<FlowSet>(MessageFlows(a));
+  return *flows;
+}
+
+bool ViewerData::NameRows(double t0, double t1) {
+  if (names_job.valid() && names_job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    names = names_job.get();
+    names_t0 = names_job_t0, names_t1 = names_job_t1;
+  }
+  const bool current = names_t0 == t0 && names_t1 == t1;
+  if (!current && !names_job.valid()) {
+    names_job_t0 = t0, names_job_t1 = t1;
+    if (async_stats) {
+      names_job = std::async(std::launch::async, [&m = a, t0, t1] { return ComputeNameStats(m, t0, t1); });
+    } else {
+      names = ComputeNameStats(a, t0, t1);
+      names_t0 = t0, names_t1 = t1;
+      return true;
+    }
+  }
+  return current;
 }
 
 const StatsIndex* ViewerData::Stats() {
@@ -76,6 +105,8 @@ void DrawToolbar(ViewerData& d, ViewState& vs) {
   if (ImGui::Checkbox("Critical path", &vs.critical_path) && vs.critical_path) d.EnsureCritical();
   if (vs.critical_path) d.EnsureCritical();
   ImGui::SameLine();
+  ImGui::Checkbox("Flows", &vs.show_flows);
+  ImGui::SameLine();
   ImGui::Checkbox("Statistics", &vs.show_stats);
   if (d.b) {
     ImGui::SameLine();
@@ -114,12 +145,23 @@ void DrawViewerFrame(ViewerData& d, ViewState& vs, ImVec2 size) {
   const float bottom = vs.show_stats ? std::max(150.f, size.y * 0.3f) : 0.f;
   const float avail = ImGui::GetContentRegionAvail().y;
   DrawTimeline(d, vs, ImVec2(0, std::max(100.f, avail - bottom)));
+  auto tab = [&](const char* name) {
+    return ImGui::BeginTabItem(name, nullptr, vs.select_tab == name ? ImGuiTabItemFlags_SetSelected : 0);
+  };
   if (vs.show_stats && ImGui::BeginTabBar("panels")) {
-    if (ImGui::BeginTabItem("Statistics")) {
+    if (tab("Statistics")) {
       DrawStats(d, vs);
       ImGui::EndTabItem();
     }
-    if (d.b && ImGui::BeginTabItem("Compare")) {
+    if (tab("Names")) {
+      DrawNameStats(d, vs);
+      ImGui::EndTabItem();
+    }
+    if (tab("Iterations")) {
+      DrawIterations(d, vs);
+      ImGui::EndTabItem();
+    }
+    if (d.b && tab("Compare")) {
       DrawCompare(d, vs);
       ImGui::EndTabItem();
     }
@@ -132,6 +174,7 @@ void DrawViewerFrame(ViewerData& d, ViewState& vs, ImVec2 size) {
       ImGui::EndTabItem();
     }
     ImGui::EndTabBar();
+    vs.select_tab.clear();
   }
   ImGui::End();
 }

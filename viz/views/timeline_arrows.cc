@@ -96,11 +96,32 @@ void DrawSelection(ViewerData& d, const ViewState& vs, const TimelineFrame& f, c
     dl->AddRect(ImVec2(a.x - 1, a.y - 1), ImVec2(b.x + 1, b.y + 1), IM_COL32(255, 255, 255, 255), 0, 0, 2.f);
 }
 
+// Every flow of A touching the view (at most kMaxFlows): a straight arrow from the start of the send (flow start) to
+// the end of its recv (flow end). Straight lines: thousands of curves are slow under software GL.
+void DrawFlows(ViewerData& d, const ViewState& vs, const TimelineFrame& f, const EventRects& rects) {
+  if (!vs.show_flows) return;
+  constexpr size_t kMaxFlows = 4000;
+  static std::vector<Flow> visible;
+  VisibleFlows(d.a, d.Flows(), vs.t0, vs.t1, kMaxFlows, &visible);
+  for (const Flow& fl : visible) {
+    ImVec2 a0, a1, b0, b1;
+    if (!rects.Of(d.a, fl.from, false, &a0, &a1) || !rects.Of(d.a, fl.to, false, &b0, &b1)) continue;
+    const ImVec2 p(a0.x, (a0.y + a1.y) / 2), q(b1.x, (b0.y + b1.y) / 2);
+    f.dl->AddLine(p, q, kFlowColor, 1.2f);
+    const float dx = q.x - p.x, dy = q.y - p.y, n = std::sqrt(dx * dx + dy * dy);
+    if (n < 4) continue;
+    const float ux = dx / n, uy = dy / n, s = 6;
+    f.dl->AddTriangleFilled(q, ImVec2(q.x - ux * s - uy * s * 0.5f, q.y - uy * s + ux * s * 0.5f),
+                            ImVec2(q.x - ux * s + uy * s * 0.5f, q.y - uy * s - ux * s * 0.5f), kFlowColor);
+  }
+}
+
 }  // namespace
 
 void DrawArrowsAndSelection(ViewerData& d, const ViewState& vs, const TimelineFrame& f) {
   const EventRects rects(d, vs, f);
   f.dl->PushClipRect(ImVec2(f.x0, f.view_y0), ImVec2(f.x1, f.view_y1), true);
+  DrawFlows(d, vs, f, rects);
   DrawCriticalLinks(d, vs, f, rects);
   DrawSelection(d, vs, f, rects);
   if (vs.has_range)

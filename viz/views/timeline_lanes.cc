@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include "viz/views/timeline_parts.h"
@@ -157,28 +158,65 @@ std::vector<RankHeader> LayoutLanes(const ViewerData& d, ViewState& vs, const Ti
   L.lane_y1.assign(A.lanes.size(), 0);
   L.lane_b_y0.assign(B ? B->lanes.size() : 0, TimelineLayout::kNoRow);
   L.lane_b_y1.assign(B ? B->lanes.size() : 0, TimelineLayout::kNoRow);
+  L.counter_y0.assign(A.counters.size(), TimelineLayout::kNoRow);
+  L.counter_y1.assign(A.counters.size(), TimelineLayout::kNoRow);
+  // B's lanes under their partner lane of A (several may share one), those whose rank A lacks at the end.
+  std::vector<std::vector<int>> b_under(B && C ? A.lanes.size() : 0);
+  std::vector<int> b_alone;
+  if (B && C)
+    for (size_t lb = 0; lb < B->lanes.size(); ++lb) {
+      const int la = lb < C->lane_a_of_b.size() ? C->lane_a_of_b[lb] : -1;
+      (la >= 0 ? b_under[size_t(la)] : b_alone).push_back(int(lb));
+    }
   const float top = f.wpos.y + f.axis_h + 4;
   float y = top - f.scroll_y;
   std::vector<RankHeader> rank_headers;
+  auto lane_h = [&](const Lane& l) {
+    return vs.lane_height * float(1 + std::min(l.max_depth, 5)) * (l.max_depth ? 0.6f : 1.f);
+  };
+  size_t ci = 0;  // counters are sorted by rank, like lanes
+  auto counters_up_to = [&](int rank) {
+    for (; ci < A.counters.size() && A.counters[ci].rank <= rank; ++ci) {
+      L.counter_y0[ci] = y, L.counter_y1[ci] = y + vs.lane_height * 1.5f;
+      y += vs.lane_height * 1.5f + 2;
+    }
+  };
   for (size_t li = 0; li < A.lanes.size(); ++li) {
     const Lane& l = A.lanes[li];
     if (li == 0 || A.lanes[li - 1].rank != l.rank) {
-      if (li) y += vs.rank_gap;
+      if (li) counters_up_to(A.lanes[li - 1].rank), y += vs.rank_gap;
       rank_headers.push_back({y, l.rank});
       y += 15;
     }
-    const float h = vs.lane_height * float(1 + std::min(l.max_depth, 5)) * (l.max_depth ? 0.6f : 1.f);
+    const float h = lane_h(l);
     L.lane_y0[li] = y, L.lane_y1[li] = y + h;
     y += h + 2;
-    if (B && C && C->lane_b_of_a[li] >= 0) {
-      int lb = C->lane_b_of_a[li];
-      L.lane_b_y0[size_t(lb)] = y, L.lane_b_y1[size_t(lb)] = y + h;
-      y += h + 4;
+    for (size_t k = 0; k < (b_under.empty() ? 0 : b_under[li].size()); ++k) {
+      const int lb = b_under[li][k];
+      const float hb = lane_h(B->lanes[size_t(lb)]);
+      L.lane_b_y0[size_t(lb)] = y, L.lane_b_y1[size_t(lb)] = y + hb;
+      y += hb + 4;
     }
+  }
+  counters_up_to(std::numeric_limits<int>::max());
+  for (int lb : b_alone) {
+    const float hb = lane_h(B->lanes[size_t(lb)]);
+    L.lane_b_y0[size_t(lb)] = y, L.lane_b_y1[size_t(lb)] = y + hb;
+    y += hb + 4;
   }
   const float content_h = y + f.scroll_y - f.wpos.y + 8;
   ImGui::Dummy(ImVec2(f.wsize.x - 20, content_h - ImGui::GetCursorPosY()));
   return rank_headers;
+}
+
+float MeasureLabelWidth(const ViewerData& d, float window_w) {
+  float w = 0;
+  for (const Lane& l : d.a.lanes) w = std::max(w, ImGui::CalcTextSize(l.name.c_str()).x);
+  if (d.b)
+    for (const Lane& l : d.b->lanes) w = std::max(w, ImGui::CalcTextSize(l.name.c_str()).x);
+  for (const CounterTrack& c : d.a.counters) w = std::max(w, ImGui::CalcTextSize(c.name.c_str()).x);
+  const float prefix = d.b ? ImGui::CalcTextSize("B ").x : 0.f;
+  return std::clamp(w + prefix + 14, 150.f, std::max(150.f, window_w * 0.4f));
 }
 
 void DrawRankHeaders(const TimelineFrame& f, const std::vector<RankHeader>& headers) {

@@ -36,6 +36,10 @@ struct RankHeader {
 // reserves the scroll height and returns where the rank headers go.
 std::vector<RankHeader> LayoutLanes(const ViewerData& d, ViewState& vs, const TimelineFrame& f);
 void DrawRankHeaders(const TimelineFrame& f, const std::vector<RankHeader>& headers);
+// Width of the label column that shows every lane label whole (at least 150 px, at most 40 % of the window).
+float MeasureLabelWidth(const ViewerData& d, float window_w);
+// Counter tracks (timeline_counters.cc): label, background and the values as a step line, scaled per track.
+void DrawCounters(const ViewerData& d, const ViewState& vs, const TimelineFrame& f);
 // Every lane's label, background and ops (coverage runs far out, blocks nearer in); sets vs.blocks_drawn.
 void DrawLanes(ViewerData& d, ViewState& vs, const TimelineFrame& f);
 
@@ -43,7 +47,7 @@ void DrawLanes(ViewerData& d, ViewState& vs, const TimelineFrame& f);
 void DrawGridLines(const ViewerData& d, const TimelineFrame& f);
 void DrawTimeAxis(const ViewerData& d, ViewState& vs, const TimelineFrame& f);
 
-// Overlays (timeline_arrows.cc): critical-path links, the selection with its dependency arrows, its counterpart in
+// Overlays (timeline_arrows.cc): every visible flow of A (the Flows toggle), critical-path links, the selection with its dependency arrows, its counterpart in
 // the other trace, and the selected time range.
 void DrawArrowsAndSelection(ViewerData& d, const ViewState& vs, const TimelineFrame& f);
 

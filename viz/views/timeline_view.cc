@@ -30,6 +30,10 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
     vs.fit_request = false;
   }
   ImGui::BeginChild("timeline", size, true, ImGuiWindowFlags_NoMove);
+  if (!vs.label_width_measured) {
+    vs.label_width = MeasureLabelWidth(d, ImGui::GetWindowSize().x);
+    vs.label_width_measured = true;
+  }
   const TimelineFrame f = MeasureFrame(vs);
   const std::vector<RankHeader> headers = LayoutLanes(d, vs, f);
   // Everything below the axis shares one clip rectangle (labels and ops are clipped on the CPU).
@@ -37,6 +41,7 @@ void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size) {
   DrawGridLines(d, f);
   DrawRankHeaders(f, headers);
   DrawLanes(d, vs, f);
+  DrawCounters(d, vs, f);
   DrawArrowsAndSelection(d, vs, f);
   f.dl->PopClipRect();
   DrawTimeAxis(d, vs, f);  // last, on top

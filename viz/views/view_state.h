@@ -13,7 +13,10 @@
 #include "viz/compare.h"
 #include "viz/coverage_cache.h"
 #include "viz/deps.h"
+#include "viz/flows.h"
+#include "viz/iterations.h"
 #include "viz/model.h"
+#include "viz/name_stats.h"
 #include "viz/stats.h"
 #include "viz/stats_index.h"
 
@@ -28,6 +31,8 @@ void KindRgb(VizKind k, uint8_t rgb[3]);
 // Selection arrows: into the selected op from what it waits for, and out of it to what waits for it.
 inline constexpr ImU32 kDepArrowColor = IM_COL32(80, 255, 120, 255);
 inline constexpr ImU32 kDependantArrowColor = IM_COL32(255, 170, 60, 255);
+// Message flows (the Flows toggle).
+inline constexpr ImU32 kFlowColor = IM_COL32(120, 220, 255, 230);
 // Outline of ops on the critical path, and the links between them.
 inline constexpr ImU32 kCriticalColor = IM_COL32(255, 235, 59, 255);
 
@@ -42,6 +47,7 @@ struct TimelineLayout {
   double t0 = 0, t1 = 0;                // its time range
   std::vector<float> lane_y0, lane_y1;  // per lane of A (rows of B in compare mode follow each A row)
   std::vector<float> lane_b_y0, lane_b_y1;  // kNoRow for a lane of B with no partner lane in A (not drawn)
+  std::vector<float> counter_y0, counter_y1;  // per counter track of A
   static constexpr float kNoRow = -1e30f;
   float axis_y0 = 0, axis_y1 = 0;
 };
@@ -61,10 +67,14 @@ struct ViewState {
   // Panels.
   bool show_stats = true, show_legend = true, show_search = true, show_compare = true;
   bool critical_path = false;
+  bool show_flows = false;  // arrows of every visible flow (send -> recv), not only the selection's
+  std::string select_tab;   // a bottom tab to bring to the front on the next frame ("Names", "Iterations", ...)
   bool diff_colours = true;  // compare mode: colour B's ops by difference to A
   char search[128] = "";
   // Look.
   float lane_height = 20, label_width = 150, min_px = 2, rank_gap = 6;
+  // The label column is made as wide as the longest lane label (at most 40 % of the window) on the first frame.
+  bool label_width_measured = false;
   // Interaction state.
   bool dragging = false, range_dragging = false;
   float drag_x = 0;
@@ -93,6 +103,7 @@ struct ViewerData {
   TraceModel a;
   std::unique_ptr<TraceModel> b;  // compare mode
   std::unique_ptr<Comparison> cmp;
+  CompareOptions compare_options;  // which iterations Init compares
   // Dependencies and critical path of A, and of B in compare mode (built on demand).
   TraceGraph graph_a, graph_b;
   // Search hits of A for `searched`.
@@ -110,6 +121,18 @@ struct ViewerData {
   CoverageCache coverage_a, coverage_b;
   bool kinds_present[kVizKindCount] = {};
   RunInfo run;
+  IterationTable iterations;
+  // Message flows of A for the flow toggle, built on first use.
+  std::unique_ptr<FlowSet> flows;
+  const FlowSet& Flows();
+  // Per-name statistics of the window shown, computed on a worker thread when the window changes (async_stats).
+  std::vector<NameStats> names;
+  double names_t0 = 0, names_t1 = -1;
+  std::future<std::vector<NameStats>> names_job;
+  double names_job_t0 = 0, names_job_t1 = -1;
+  // The rows for [t0, t1]: the last finished ones, starting a job for this window when none runs. True when they
+  // are for this window.
+  bool NameRows(double t0, double t1);
 
   void Init();  // after a/b are loaded
   // The statistics index, once built (nullptr while the worker is still building it).

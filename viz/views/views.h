@@ -18,6 +18,10 @@ void DrawLegend(const ViewerData& d, const ViewState& vs);
 void DrawTimeline(ViewerData& d, ViewState& vs, ImVec2 size);
 // Per-rank statistics of the selected range (or the visible one) and the run summary.
 void DrawStats(ViewerData& d, ViewState& vs);
+// Per-name table (count, total, mean, p50, p99) of the selected or visible range.
+void DrawNameStats(ViewerData& d, ViewState& vs);
+// Iterations found in A with their step times; a click zooms to one.
+void DrawIterations(ViewerData& d, ViewState& vs);
 // Error table per op kind of the comparison.
 void DrawCompare(const ViewerData& d, const ViewState& vs);
 // Search hits and the selected op with its dependencies.
