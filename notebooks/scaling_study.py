@@ -201,3 +201,5 @@ for r in rows:
 #   wherever the per-step block is big enough (large S/W) and ties where everything is hidden.
 # * At very large W with fixed S, tokens per GPU fall below s* and both methods become communication bound: MFU
 #   collapses. The heatmap and the threshold figure are the same fact seen two ways: what matters is S/W against s*.
+#
+# Ulysses (head all-to-all) and the 2-D Ulysses × ring hybrid, which win at large W, are in `ulysses_study.ipynb`.
