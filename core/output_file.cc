@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -205,6 +207,10 @@ Status WriteOutputFile(const std::string& path, std::string_view text) {
 Status CheckOutputPath(const std::string& path) {
   if (path == "-") return Status::Ok();
   if (IsSpecialOutput(path)) {  // must exist and accept writes; nothing is written now
+    struct stat st;
+    // /dev/full (Linux's memory device 1:7) opens fine and refuses every write: say so now, not after the work.
+    if (::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 7)
+      return CannotWrite(path, Reason(ENOSPC));
     const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0)
       ::close(fd);
@@ -214,7 +220,12 @@ Status CheckOutputPath(const std::string& path) {
   }
   OutputBatch probe;  // creates the temporary and removes it again
   std::ostream* f = nullptr;
-  return probe.Open(path, &f);
+  RINGLAB_RETURN_IF_ERROR(probe.Open(path, &f));
+  // A full file system fails the write later anyway; when it has no block left at all, fail before the work.
+  struct statvfs fs;
+  if (::statvfs(FolderOf(path).c_str(), &fs) == 0 && fs.f_bavail == 0 && fs.f_blocks > 0)
+    return CannotWrite(path, Reason(ENOSPC) + " (no free block in " + FolderOf(path) + ")");
+  return Status::Ok();
 }
 
 std::string OutputPathWithSuffix(const std::string& path, const std::string& suffix) {
