@@ -202,12 +202,17 @@ int RunSim(const SimFlags& f) {
   {
     Progress progress("sim", int64_t(configs.size()), "configurations");
     for (const ScheduleConfig& cfg : configs) {
+      const double before = double(results.size());
+      opt.progress = [&progress, before](int64_t done, int64_t total) {
+        progress.Update(before + (total > 0 ? double(done) / double(total) : 0));
+      };
       auto res = std::make_unique<sim::SimResult>();
       st = sim::Simulate(cfg, hw, opt, res.get());
       if (!st.ok()) return ReportError(st);
       results.push_back(std::move(res));
       progress.Update(int64_t(results.size()));
     }
+    opt.progress = nullptr;  // it points at `progress`, which ends here
   }
   // Every output of the run is committed together at the end: all of them whole, or none.
   OutputBatch outputs;

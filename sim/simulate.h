@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ struct SimOptions {
   // Any op whose cost leaves the profile's measured data (cost_model.h) is an error: InvalidArgument naming the first
   // such op, its rank and the dimension (`--strict`).
   bool strict = false;
+  // Called now and then with (engine ops done, ops to run) while the engine runs (engine.h SetProgress).
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 struct SimResult {
