@@ -30,6 +30,7 @@ TEST(CliLimits, HugeRequestsAreRefusedWithTheEstimateAndTheLimit) {
 }
 
 TEST(CliLimits, UnderAnAddressSpaceLimit) {
+  if (ringlab::cli_test::kUnderAddressSanitizer) GTEST_SKIP() << ringlab::cli_test::kNoUlimitUnderAsan;
   const std::string limit = "ulimit -v 10000000;";  // 10 GB
   ExpectTooLarge("schedule --world 16384 --seq 1048576", limit);
   ExpectTooLarge("schedule --world 4096 --seq 1048576 --json /dev/null", limit);
@@ -38,6 +39,7 @@ TEST(CliLimits, UnderAnAddressSpaceLimit) {
 }
 
 TEST(CliLimits, NeverAnAbort) {
+  if (ringlab::cli_test::kUnderAddressSanitizer) GTEST_SKIP() << ringlab::cli_test::kNoUlimitUnderAsan;
   for (const std::string& args :
        std::vector<std::string>{"schedule --world 65536 --seq 131072", "sim --world 100000 --seq 200000",
                                 "sim --world 16384 --seq 1048576 --sharding contiguous",
