@@ -147,6 +147,8 @@ Status PlanLaunch(RunOptions* o, gpu::Launch* launch, bool* multi, std::vector<S
                   std::string* why) {
   launch->timeout_s = o->timeout;
   launch->nccl_id_file = o->nccl_id_file;
+  if (o->common.pass != "forward" && o->common.pass != "backward" && o->common.pass != "both")
+    return Status::InvalidArgument("--pass '" + o->common.pass + "' is not one of forward, backward, both");
   RINGLAB_RETURN_IF_ERROR(gpu::LaunchFromEnvironment(launch, multi));
   *visible = gpu::VisibleGpuCount(why);
   if (*multi) {
@@ -424,6 +426,7 @@ Status CheckOpenFiles(const RunOptions& o, size_t configs, bool backward) {
 Status CheckRunOutputs(const RunOptions& o, size_t configs, bool backward) {
   if (o.json_path == "-" && o.trace_path == "-")
     return Status::InvalidArgument("--trace - and --json -: only one output can go to stdout");
+  RINGLAB_RETURN_IF_ERROR(CheckDistinctOutputs({{"--trace", o.trace_path}, {"--json", o.json_path}}));
   if (o.trace_iterations && o.trace_path.empty())
     return Status::InvalidArgument("--trace-iterations needs --trace FILE (the iterations' traces are named after it)");
   if (!o.trace_path.empty() && (configs > 1 || backward || o.trace_iterations))

@@ -193,6 +193,7 @@ int RunSim(const SimFlags& f) {
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   if (f.trace == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
+  if (!(st = CheckDistinctOutputs({{"--trace", f.trace}, {"--json", f.json}})).ok()) return ReportError(st);
   const int traced = f.trace.empty()                     ? 0
                      : opt.trace == sim::TraceMode::kAll ? f.common.world
                                                          : int(opt.trace_ranks.size());
@@ -316,6 +317,7 @@ int RunSweepCommand(const SweepFlags& flags) {
   spec.workers = f.workers != kNotGiven ? f.workers : std::max(1u, std::thread::hardware_concurrency());
   if (f.csv == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--csv - and --json -: only one output can go to stdout"));
+  if (!(st = CheckDistinctOutputs({{"--csv", f.csv}, {"--json", f.json}})).ok()) return ReportError(st);
   for (const std::string& path : {f.csv, f.json})
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   for (int64_t w : spec.worlds) {
