@@ -167,6 +167,8 @@ int RunCalibrate(const CalibrateOptions& o) {
                                                "needs a file name; give --samples FILE"));
   if (o.out == "-" && samples_path == "-")
     return ReportError(Status::InvalidArgument("--out - and --samples -: only one output can go to stdout"));
+  if (Status st = CheckDistinctOutputs({{"--out", o.out}, {"--samples", samples_path}}); !st.ok())
+    return ReportError(st);
   for (const std::string& path : {o.out, samples_path})
     if (Status st = CheckOutputPath(path); !st.ok()) return ReportError(st);
   calibrate::DeviceFacts facts;

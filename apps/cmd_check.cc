@@ -101,7 +101,8 @@ int RunCheck(const CheckOptions& o) {
   for (size_t i = 0; i < configs.size(); ++i) {
     const ScheduleConfig& cfg = configs[i];
     cpu::CheckReport& report = reports[i];
-    if (Status st = cpu::CheckAgainstReference(cfg, backward, precision, o.seed, &report); !st.ok())
+    auto share = [&progress, i](double fraction) { progress.Update(double(i) + fraction); };
+    if (Status st = cpu::CheckAgainstReference(cfg, backward, precision, o.seed, &report, share); !st.ok())
       return ReportError(st);
     progress.Update(int64_t(i) + 1);
     const double tol = o.tolerance_flag->count() > 0 ? o.tolerance : report.tolerance;

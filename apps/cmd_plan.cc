@@ -3,6 +3,9 @@
 // best wins (sim/plan.h).
 //
 //   ringlab plan --heads 64 --kv-heads 8 --dim 128 --seq 524288 --gpus-per-node 8 --nodes 8
+#include <climits>
+#include <limits>
+#include <thread>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -10,6 +13,8 @@
 #include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "apps/logging.h"
+#include "apps/resource_limits.h"
 #include "core/output_file.h"
 #include "sim/plan.h"
 #include "sim/profile.h"
@@ -62,30 +67,50 @@ Status MakeSpec(const PlanOptions& o, sim::PlanSpec* spec) {
     if (!s) return Status::InvalidArgument("--shardings: '" + n + "' is not one of head-tail, contiguous");
     spec->shardings.push_back(*s);
   }
-  if (o.gpus_per_node < 1 || o.nodes < 1)
-    return Status::InvalidArgument("--gpus-per-node and --nodes must be positive");
+  if (int64_t(o.gpus_per_node) * o.nodes > INT_MAX)
+    return Status::InvalidArgument("--gpus-per-node " + std::to_string(o.gpus_per_node) + " × --nodes " +
+                                   std::to_string(o.nodes) + " GPUs: the world must be at most " +
+                                   std::to_string(INT_MAX));
   return Status::Ok();
+}
+
+// The largest candidate (a plain ring over every GPU, contiguous: one program per rank) must fit in memory on each
+// worker, and the workers must be startable, before any simulation starts.
+Status CheckPlanFits(const sim::PlanSpec& spec) {
+  ScheduleConfig ring{.problem = spec.problem, .world = spec.gpus_per_node * spec.nodes};
+  const int workers = spec.workers > 0 ? spec.workers : int(std::max(1u, std::thread::hardware_concurrency()));
+  RINGLAB_RETURN_IF_ERROR(CheckMemory("planning W=" + std::to_string(ring.world) + " on " + std::to_string(workers) +
+                                          " workers",
+                                      SimulationBytes(ring, 0) * workers, "use fewer --nodes or --workers"));
+  return CheckThreads("the plan's workers", workers, "use fewer --workers");
 }
 
 }  // namespace
 
 std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd) {
   auto o = std::make_shared<PlanOptions>();
-  cmd->add_option("--heads", o->heads, "query heads")->capture_default_str();
-  cmd->add_option("--kv-heads", o->kv_heads, "key/value heads (GQA)")->capture_default_str();
-  cmd->add_option("--dim,-d", o->dim, "head dim")->capture_default_str();
-  cmd->add_option("--seq,-s", o->seq, "global sequence length in tokens")->capture_default_str();
-  cmd->add_option("--batch,-b", o->batch, "batch size")->capture_default_str();
+  const CLI::Validator positive = IntegerIn(1, INT_MAX);
+  cmd->add_option("--heads", o->heads, "query heads")->capture_default_str()->check(positive);
+  cmd->add_option("--kv-heads", o->kv_heads, "key/value heads (GQA)")->capture_default_str()->check(positive);
+  cmd->add_option("--dim,-d", o->dim, "head dim")->capture_default_str()->check(positive);
+  cmd->add_option("--seq,-s", o->seq, "global sequence length in tokens")
+      ->capture_default_str()
+      ->check(IntegerIn(1, std::numeric_limits<int64_t>::max()));
+  cmd->add_option("--batch,-b", o->batch, "batch size")->capture_default_str()->check(positive);
   cmd->add_flag("--causal,!--no-causal", o->causal, "causal mask (default) or full attention")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "element type: bf16 | fp16 | fp32 | fp64")->capture_default_str();
-  cmd->add_option("--gpus-per-node", o->gpus_per_node, "GPUs per node")->capture_default_str();
-  cmd->add_option("--nodes", o->nodes, "nodes (the world is gpus-per-node × nodes)")->capture_default_str();
+  cmd->add_option("--gpus-per-node", o->gpus_per_node, "GPUs per node")->capture_default_str()->check(positive);
+  cmd->add_option("--nodes", o->nodes, "nodes (the world is gpus-per-node × nodes)")
+      ->capture_default_str()
+      ->check(positive);
   cmd->add_option("--profile", o->profile, "hardware profile: a bundled name or a path to a .json")
       ->capture_default_str();
   cmd->add_option("--methods", o->methods, "methods across the ring dimension: allgather,alltoall")
       ->capture_default_str();
   cmd->add_option("--shardings", o->shardings, "ring shardings to try: head-tail,contiguous")->capture_default_str();
-  cmd->add_option("--workers", o->workers, "simulation threads (0: one per core)")->capture_default_str();
+  cmd->add_option("--workers", o->workers, "simulation threads (0: one per core)")
+      ->capture_default_str()
+      ->check(IntegerIn(0, INT_MAX));
   cmd->add_flag("--exhaustive", o->exhaustive,
                 "simulate every layout, also those whose compute alone is slower than a simulated one (slower)");
   cmd->add_flag("--strict", o->strict,
@@ -108,15 +133,17 @@ std::shared_ptr<PlanOptions> SetupPlan(CLI::App* cmd) {
 int RunPlan(const PlanOptions& o) {
   sim::PlanSpec spec;
   if (Status st = MakeSpec(o, &spec); !st.ok()) return ReportError(st);
+  if (!o.json.empty())
+    if (Status st = CheckOutputPath(o.json); !st.ok()) return ReportError(st);
   sim::HardwareProfile hw;
   if (Status st = sim::LoadProfile(o.profile, &hw); !st.ok()) return ReportError(st);
+  if (Status st = CheckPlanFits(spec); !st.ok()) return ReportError(st);
   sim::PlanResult plan;
   if (Status st = sim::RunPlan(spec, hw, &plan); !st.ok()) return ReportError(st);
-  if (o.json != "-") std::cout << sim::PlanTable(plan);
-  if (!o.json.empty()) {  // whole or not at all (core/output_file.h); '-' is stdout
-    OutputBatch out;
-    if (Status st = out.Add(o.json, sim::PlanJson(plan).dump(1) + "\n"); !st.ok()) return ReportError(st);
-    if (Status st = out.Commit(); !st.ok()) return ReportError(st);
+  if (o.json != "-") std::cout << sim::PlanTable(plan) << std::flush;
+  if (!o.json.empty()) {
+    if (Status st = WriteOutputFile(o.json, sim::PlanJson(plan).dump(1) + "\n"); !st.ok()) return ReportError(st);
+    if (o.json != "-") spdlog::info("wrote {}", o.json);
   }
   if (o.strict) {
     int failed = 0;

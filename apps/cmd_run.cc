@@ -7,8 +7,13 @@
 // One process drives --gpus local GPUs (a thread each) unless the launcher's environment names a rank
 // (RANK/WORLD_SIZE/LOCAL_RANK, OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID): then this process is one
 // rank and the NCCL id travels through --nccl-id-file or MASTER_ADDR:MASTER_PORT+1. Only rank 0 prints and writes.
-#include <limits>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <tuple>
 
 #include <cmath>
 #include <cstdio>
@@ -82,22 +87,32 @@ Status LoadInputs(const RunOptions& o, const Problem& p, gpu::InputSource* in) {
   return Status::Ok();
 }
 
-Status WriteOutputs(const std::string& dir, const Problem& p, const gpu::InputSource& in, const gpu::Outputs& o) {
-  mkdir(dir.c_str(), 0755);
+// The tensors of one configuration as .npy streams of the run's batch: renamed into place with every other output.
+Status AddTensors(OutputBatch* batch, const std::string& dir, const Problem& p, const gpu::InputSource& in,
+                  const gpu::Outputs& o) {
   const std::vector<int64_t> qs{p.batch, p.heads, p.seq, p.head_dim}, kvs{p.batch, p.kv_heads, p.seq, p.head_dim},
       ls{p.batch, p.heads, p.seq};
-  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/q.npy", qs, in.q));
-  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/k.npy", kvs, in.k));
-  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/v.npy", kvs, in.v));
-  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/do.npy", qs, in.dout));
-  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/out.npy", qs, o.out));
-  RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/lse.npy", ls, o.lse));
-  if (!o.dq.empty()) {
-    RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/dq.npy", qs, o.dq));
-    RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/dk.npy", kvs, o.dk));
-    RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(dir + "/dv.npy", kvs, o.dv));
+  std::vector<std::tuple<const char*, const std::vector<int64_t>*, const std::vector<float>*>> files = {
+      {"q", &qs, &in.q}, {"k", &kvs, &in.k}, {"v", &kvs, &in.v}, {"do", &qs, &in.dout}, {"out", &qs, &o.out},
+      {"lse", &ls, &o.lse}};
+  if (!o.dq.empty()) files.insert(files.end(), {{"dq", &qs, &o.dq}, {"dk", &kvs, &o.dk}, {"dv", &kvs, &o.dv}});
+  for (const auto& [name, shape, values] : files) {
+    std::ostream* f = nullptr;
+    RINGLAB_RETURN_IF_ERROR(batch->Open(dir + "/" + name + ".npy", &f));
+    RINGLAB_RETURN_IF_ERROR(gpu::WriteNpy(*f, *shape, *values));
   }
   return Status::Ok();
+}
+
+// mkdir that remembers what it made; an existing folder is fine.
+Status MakeFolder(const std::string& dir, std::vector<std::string>* made) {
+  if (::mkdir(dir.c_str(), 0777) == 0) {
+    made->push_back(dir);
+    return Status::Ok();
+  }
+  struct stat st;
+  if (errno == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
+  return Status::InvalidArgument("--out " + dir + ": cannot make the folder: " + std::strerror(errno));
 }
 
 struct Check {
@@ -126,39 +141,49 @@ void CpuReference(const Problem& p, const gpu::InputSource& in, bool backward, s
 }
 
 // Who runs: one rank of a launcher's job (*multi), or this process driving o->common.world local GPUs. Resolves the
-// world size into o->common.world, the forward config of each method into *configs, the devices into *launch.
-Status PlanLaunch(RunOptions* o, gpu::Launch* launch, bool* multi, std::vector<ScheduleConfig>* configs) {
+// world size into o->common.world, the forward config of each method into *configs, the devices into *launch, and
+// counts the visible GPUs (*visible, *why when none) without requiring them: CheckGpus does, once every flag and
+// output has been checked.
+Status PlanLaunch(RunOptions* o, gpu::Launch* launch, bool* multi, std::vector<ScheduleConfig>* configs, int* visible,
+                  std::string* why) {
   launch->timeout_s = o->timeout;
   launch->nccl_id_file = o->nccl_id_file;
+  if (o->common.pass != "forward" && o->common.pass != "backward" && o->common.pass != "both")
+    return Status::InvalidArgument("--pass '" + o->common.pass + "' is not one of forward, backward, both");
   RINGLAB_RETURN_IF_ERROR(gpu::LaunchFromEnvironment(launch, multi));
-  std::string why;
-  const int visible = gpu::VisibleGpuCount(&why);
+  *visible = gpu::VisibleGpuCount(why);
   if (*multi) {
     if (o->gpus > 1) return Status::InvalidArgument("--gpus: a launcher started this process as one rank");
     o->common.world = launch->world;
   } else {
     if (o->gpus > 0) o->common.world = o->gpus;
-    else if (o->world_flag->count() == 0) o->common.world = std::min(std::max(visible, 1), o->common.world);
+    else if (o->world_flag->count() == 0) o->common.world = std::min(std::max(*visible, 1), o->common.world);
   }
   CommonOptions common = o->common;
   common.pass = "forward";  // the request's `backward` adds the backward
   RINGLAB_RETURN_IF_ERROR(MakeConfigs(common, configs));
+  if (*multi) return Status::Ok();
+  launch->world = o->common.world;
+  launch->rank_offset = 0;
+  launch->devices.clear();
+  for (int i = 0; i < launch->world; ++i) launch->devices.push_back(i);
+  return Status::Ok();
+}
+
+// Unavailable (exit 3) when this process cannot see the GPUs its launch needs.
+Status CheckGpus(const gpu::Launch& launch, bool multi, int visible, const std::string& why) {
   const std::string because = why.empty() ? "" : " (" + why + ")";
-  if (*multi) {
-    if (visible <= launch->devices[0])
-      return Status::Unavailable("rank " + std::to_string(launch->rank_offset) + " needs GPU " +
-                                 std::to_string(launch->devices[0]) + " (LOCAL_RANK) but " + std::to_string(visible) +
+  if (multi) {
+    if (visible <= launch.devices[0])
+      return Status::Unavailable("rank " + std::to_string(launch.rank_offset) + " needs GPU " +
+                                 std::to_string(launch.devices[0]) + " (LOCAL_RANK) but " + std::to_string(visible) +
                                  " are visible" + because);
     return Status::Ok();
   }
-  const int w = o->common.world;
+  const int w = launch.world;
   if (visible < w)
     return Status::Unavailable("asked for " + std::to_string(w) + " GPU" + (w > 1 ? "s" : "") + " but " +
                                std::to_string(visible) + " " + (visible == 1 ? "is" : "are") + " visible" + because);
-  launch->world = w;
-  launch->rank_offset = 0;
-  launch->devices.clear();
-  for (int i = 0; i < w; ++i) launch->devices.push_back(i);
   return Status::Ok();
 }
 
@@ -172,7 +197,8 @@ struct RunContext {
   bool cpu_ref;          // --verify also compares with the CPU float64 reference (small problems)
   bool several_configs;  // --method both: file names get the method
   int world;
-  OutputBatch* outputs;  // traces and JSON of the whole run, committed together at the end
+  OutputBatch* outputs;  // traces, tensors and JSON of the whole run, committed together at the end
+  std::vector<std::string>* made_dirs;  // --out folders this run created (removed again when nothing is committed)
 };
 
 // Prints the timings of one configuration and returns its JSON record.
@@ -324,9 +350,10 @@ Status WriteTraces(const RunContext& c, const std::string& method, const gpu::Ru
 Status WriteTensors(const RunContext& c, const std::string& method, const gpu::RunResult& res) {
   const std::string& out_dir = c.o.out_dir;
   const std::string dir = c.several_configs ? out_dir + "/" + method : out_dir;
-  mkdir(out_dir.c_str(), 0755);
-  RINGLAB_RETURN_IF_ERROR(WriteOutputs(dir, c.p, c.inputs, res.outputs));
-  std::fprintf(human_text, "  wrote %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(),
+  RINGLAB_RETURN_IF_ERROR(MakeFolder(out_dir, c.made_dirs));
+  if (dir != out_dir) RINGLAB_RETURN_IF_ERROR(MakeFolder(dir, c.made_dirs));
+  RINGLAB_RETURN_IF_ERROR(AddTensors(c.outputs, dir, c.p, c.inputs, res.outputs));
+  std::fprintf(human_text, "  tensors %s/{q,k,v,do,out,lse%s}.npy (float32)\n", dir.c_str(),
                c.backward ? ",dq,dk,dv" : "");
   return Status::Ok();
 }
@@ -370,15 +397,45 @@ int RunConfig(const RunContext& c, gpu::GpuExecutor* ex, const ScheduleConfig& c
   return exit_code;
 }
 
+// --out DIR: an existing folder we can write in, or a new one whose parent we can write in (made at the end).
+Status CheckOutFolder(const std::string& dir) {
+  if (dir == "-" || IsSpecialOutput(dir))
+    return Status::InvalidArgument("--out " + dir + ": a folder for the .npy files (not '-' or a special file)");
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("--out " + dir + ": exists and is not a folder");
+    return CheckOutputPath(dir + "/q.npy");
+  }
+  return CheckOutputPath(dir);  // the parent must take a new entry
+}
+
+// Every output stays open until the commit: their count must fit the open-file limit.
+Status CheckOpenFiles(const RunOptions& o, size_t configs, bool backward) {
+  const int64_t passes = backward ? 2 : 1;
+  const int64_t traces = o.trace_path.empty() ? 0 : int64_t(configs) * passes * (1 + (o.trace_iterations ? o.iters : 0));
+  const int64_t files = traces + (o.out_dir.empty() ? 0 : int64_t(configs) * 9) + (o.json_path.empty() ? 0 : 1);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return Status::Ok();
+  const int64_t spare = int64_t(rl.rlim_cur) - 64;  // NCCL, CUDA and the standard streams hold some
+  if (files <= spare) return Status::Ok();
+  return Status::InvalidArgument("this run writes " + std::to_string(files) + " files but may open " +
+                                 std::to_string(std::max<int64_t>(spare, 0)) +
+                                 " more (ulimit -n); use fewer --iters with --trace-iterations, or raise ulimit -n");
+}
+
 // The outputs must be writable before the GPUs start; a flag that becomes several files must take a suffix.
 Status CheckRunOutputs(const RunOptions& o, size_t configs, bool backward) {
   if (o.json_path == "-" && o.trace_path == "-")
     return Status::InvalidArgument("--trace - and --json -: only one output can go to stdout");
+  RINGLAB_RETURN_IF_ERROR(CheckDistinctOutputs({{"--trace", o.trace_path}, {"--json", o.json_path}}));
+  if (o.trace_iterations && o.trace_path.empty())
+    return Status::InvalidArgument("--trace-iterations needs --trace FILE (the iterations' traces are named after it)");
   if (!o.trace_path.empty() && (configs > 1 || backward || o.trace_iterations))
     RINGLAB_RETURN_IF_ERROR(CheckSuffixable("--trace", o.trace_path, "one per method, pass and iteration"));
   for (const std::string& path : {o.trace_path, o.json_path})
     if (!path.empty()) RINGLAB_RETURN_IF_ERROR(CheckOutputPath(path));
-  return Status::Ok();
+  if (!o.out_dir.empty()) RINGLAB_RETURN_IF_ERROR(CheckOutFolder(o.out_dir));
+  return CheckOpenFiles(o, configs, backward);
 }
 
 }  // namespace
@@ -388,13 +445,17 @@ int RunOnGpus(const RunOptions& options) {
   gpu::Launch launch;
   bool multi = false;
   std::vector<ScheduleConfig> configs;
-  if (Status st = PlanLaunch(&o, &launch, &multi, &configs); !st.ok()) return ReportError(st);
+  int visible = 0;
+  std::string why;
+  // Every flag, input and output first (exit 2), then the GPUs (exit 3): a bad request says so on any machine.
+  if (Status st = PlanLaunch(&o, &launch, &multi, &configs, &visible, &why); !st.ok()) return ReportError(st);
   const bool backward = o.common.pass != "forward";
   if (Status st = CheckRunOutputs(o, configs.size(), backward); !st.ok()) return ReportError(st);
   human_text = HumanText({o.trace_path, o.json_path});
   const Problem& p = configs[0].problem;
   gpu::InputSource inputs;
   if (Status st = LoadInputs(o, p, &inputs); !st.ok()) return ReportError(st);
+  if (Status st = CheckGpus(launch, multi, visible, why); !st.ok()) return ReportError(st);
   const bool cpu_ref = o.verify && p.ForwardFlops() <= kMaxCpuFlops;
   if ((o.verify && cpu_ref) || !o.out_dir.empty())
     if (!inputs.FromHost()) inputs = gpu::HostRandomInputs(p, o.seed);  // same values the GPU generates
@@ -406,6 +467,16 @@ int RunOnGpus(const RunOptions& options) {
     std::fprintf(human_text, "== ringlab run: %s, %d GPU%s (%s)\n", Describe(p).c_str(), w, w > 1 ? "s" : "",
                  multi ? "one process per rank" : "one process, a thread per GPU");
   OutputBatch outputs;
+  std::vector<std::string> made_dirs;
+  // Folders made for --out go again when the run commits nothing (an error return below): none of its outputs stay.
+  struct RemoveFolders {
+    std::vector<std::string>* dirs;
+    bool keep = false;
+    ~RemoveFolders() {
+      if (!keep)
+        for (auto d = dirs->rbegin(); d != dirs->rend(); ++d) ::rmdir(d->c_str());
+    }
+  } remove_folders{&made_dirs};
   const RunContext context{.o = o,
                            .p = p,
                            .inputs = inputs,
@@ -414,7 +485,8 @@ int RunOnGpus(const RunOptions& options) {
                            .cpu_ref = cpu_ref,
                            .several_configs = configs.size() > 1,
                            .world = w,
-                           .outputs = &outputs};
+                           .outputs = &outputs,
+                           .made_dirs = &made_dirs};
   nlohmann::json records = nlohmann::json::array();
   int exit_code = kExitOk;
   {
@@ -430,9 +502,11 @@ int RunOnGpus(const RunOptions& options) {
   if (ex->IsRoot() && !o.json_path.empty())
     if (Status st = outputs.Add(o.json_path, records.dump(1) + "\n"); !st.ok()) return ReportError(st);
   if (Status st = outputs.Commit(); !st.ok()) return ReportError(st);
+  remove_folders.keep = true;
   if (ex->IsRoot())
     for (const std::string& path : {o.trace_path, o.json_path})
       if (!path.empty() && path != "-") spdlog::info("wrote {}", path);
+  if (ex->IsRoot() && !o.out_dir.empty()) spdlog::info("wrote the tensors into {}", o.out_dir);
   return exit_code;
 }
 
@@ -441,12 +515,17 @@ std::shared_ptr<RunOptions> SetupRunOnGpus(CLI::App* cmd) {
   opts->common.kv_heads = 8;
   opts->common.pass = "both";
   AddCommonOptions(cmd, &opts->common);
-  cmd->add_option("--gpus", opts->gpus, "local GPUs to drive from this process (default: all visible, up to --world)");
-  cmd->add_option("--warmup", opts->warmup, "untimed iterations first")->capture_default_str();
-  cmd->add_option("--iters", opts->iters, "timed iterations (the median is reported)")->capture_default_str();
+  cmd->add_option("--gpus", opts->gpus, "local GPUs to drive from this process (default: all visible, up to --world)")
+      ->check(IntegerIn(0, std::numeric_limits<int>::max()));
+  cmd->add_option("--warmup", opts->warmup, "untimed iterations first")
+      ->capture_default_str()
+      ->check(IntegerIn(0, 1000000));
+  cmd->add_option("--iters", opts->iters, "timed iterations (the median is reported)")
+      ->capture_default_str()
+      ->check(IntegerIn(1, 1000000));
   cmd->add_option("--warmup-ms", opts->warmup_ms,
                   "keep warming up until this much GPU time has run (clocks and caches settle; 0: --warmup alone)")
-      ->capture_default_str()->check(CLI::Range(0.0, 600000.0));
+      ->capture_default_str()->check(FiniteIn(0.0, 600000.0));
   cmd->add_flag("--trace-iterations", opts->trace_iterations,
                 "with --trace: also write every timed iteration's timeline (<trace>.iter<k>.json)");
   cmd->add_flag("--stream-order", opts->stream_order,
@@ -470,7 +549,8 @@ std::shared_ptr<RunOptions> SetupRunOnGpus(CLI::App* cmd) {
   cmd->add_option("--nccl-id-file", opts->nccl_id_file,
                   "multi-process: exchange the NCCL id through FILE (on a folder every process sees)");
   cmd->add_option("--timeout", opts->timeout, "seconds without progress before every rank aborts")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(FiniteIn(1, 604800));
   opts->world_flag = cmd->get_option("--world");
   return opts;
 }

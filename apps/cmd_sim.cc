@@ -1,5 +1,6 @@
 // `ringlab sim` and `ringlab sweep`: the simulator's subcommands (one configuration on a hardware profile; a grid of
 // world sizes, sequence lengths, methods and passes).
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 #include <iostream>
@@ -51,6 +52,37 @@ struct SweepFlags {
 };
 
 namespace {
+
+// --trace-ranks: distinct ranks of the world, e.g. 0,1,4095.
+Status ParseTraceRanks(const std::string& text, int world, std::vector<int>* ranks) {
+  const std::string flag = "--trace-ranks '" + text + "'";
+  RINGLAB_RETURN_IF_ERROR(CheckListText("--trace-ranks", text));
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    int64_t r = 0;
+    RINGLAB_RETURN_IF_ERROR(ParseWholeNumber(flag, item, 0, world - 1, &r));
+    if (std::find(ranks->begin(), ranks->end(), int(r)) != ranks->end())
+      return Status::InvalidArgument(flag + ": rank " + item + " is listed twice");
+    ranks->push_back(int(r));
+  }
+  return Status::Ok();
+}
+
+// --shard i/n: 0 <= i < n <= jobs (a shard count above the job count would leave shards with nothing to run).
+Status ParseShard(const std::string& text, int64_t jobs, int* index, int* count) {
+  const std::string flag = "--shard '" + text + "'";
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos)
+    return Status::InvalidArgument(flag + " must be i/n with 0 <= i < n <= " + std::to_string(jobs) +
+                                   " (the jobs of this sweep), e.g. 0/4");
+  int64_t i = 0, n = 0;
+  RINGLAB_RETURN_IF_ERROR(ParseWholeNumber(flag + ": n", text.substr(slash + 1), 1, std::min<int64_t>(jobs, INT_MAX),
+                                           &n));
+  RINGLAB_RETURN_IF_ERROR(ParseWholeNumber(flag + ": i", text.substr(0, slash), 0, n - 1, &i));
+  *index = int(i);
+  *count = int(n);
+  return Status::Ok();
+}
 
 // The naming rule of core/output_file.h: with several configs each trace gets .<method>.<pass> before the extension.
 std::string TracePath(const std::string& base, const ScheduleConfig& cfg, bool several) {
@@ -187,20 +219,10 @@ int RunSim(const SimFlags& f) {
       opt.trace = sim::TraceMode::kAll;
     } else {
       opt.trace = sim::TraceMode::kRanks;
-      std::stringstream ss(f.trace_ranks);
-      for (std::string item; std::getline(ss, item, ',');) {
-        size_t used = 0;
-        int r = -1;
-        try {
-          r = std::stoi(item, &used);
-        } catch (const std::exception&) {
-        }
-        if (r < 0 || used != item.size() || r >= f.common.world)
-          return ReportError(Status::InvalidArgument("--trace-ranks '" + f.trace_ranks + "': '" + item +
-                                                     "' is not a rank in 0.." + std::to_string(f.common.world - 1)));
-        opt.trace_ranks.push_back(r);
-      }
+      if (!(st = ParseTraceRanks(f.trace_ranks, f.common.world, &opt.trace_ranks)).ok()) return ReportError(st);
     }
+  } else if (!f.trace_ranks.empty()) {
+    return ReportError(Status::InvalidArgument("--trace-ranks needs --trace FILE (the ranks to put in it)"));
   }
   if (!f.trace.empty() && configs.size() > 1)
     if (!(st = CheckSuffixable("--trace", f.trace, "one per method and pass")).ok()) return ReportError(st);
@@ -208,6 +230,7 @@ int RunSim(const SimFlags& f) {
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   if (f.trace == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
+  if (!(st = CheckDistinctOutputs({{"--trace", f.trace}, {"--json", f.json}})).ok()) return ReportError(st);
   const int traced = f.trace.empty() && f.chakra.empty() ? 0
                      : opt.trace == sim::TraceMode::kAll ? f.common.world
                                                          : int(opt.trace_ranks.size());
@@ -217,12 +240,17 @@ int RunSim(const SimFlags& f) {
   {
     Progress progress("sim", int64_t(configs.size()), "configurations");
     for (const ScheduleConfig& cfg : configs) {
+      const double before = double(results.size());
+      opt.progress = [&progress, before](int64_t done, int64_t total) {
+        progress.Update(before + (total > 0 ? double(done) / double(total) : 0));
+      };
       auto res = std::make_unique<sim::SimResult>();
       st = sim::Simulate(cfg, hw, opt, res.get());
       if (!st.ok()) return ReportError(st);
       results.push_back(std::move(res));
       progress.Update(int64_t(results.size()));
     }
+    opt.progress = nullptr;  // it points at `progress`, which ends here
   }
   // Every output of the run is committed together at the end: all of them whole, or none.
   OutputBatch outputs;
@@ -290,14 +318,9 @@ int RunSweepCommand(const SweepFlags& flags) {
   spec.options.strict = f.strict;
   Status st = MakeSweepGrid(f.common, {f.worlds, f.seqs, f.methods, f.passes}, &spec);
   if (!st.ok()) return ReportError(st);
-  const size_t slash = f.shard.find('/');
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument(f.shard);
-    spec.shard_index = std::stoi(f.shard.substr(0, slash));
-    spec.shard_count = std::stoi(f.shard.substr(slash + 1));
-  } catch (const std::exception&) {
-    return ReportError(Status::InvalidArgument("--shard '" + f.shard + "' must be i/n, e.g. 0/4"));
-  }
+  const int64_t jobs = int64_t(spec.worlds.size()) * int64_t(spec.seqs.size()) * int64_t(spec.methods.size()) *
+                       int64_t(spec.passes.size());
+  if (!(st = ParseShard(f.shard, jobs, &spec.shard_index, &spec.shard_count)).ok()) return ReportError(st);
   if (!(st = ParseTopology(kNotGiven, f.gpus_per_node, f.placement, &spec.options.topology)).ok())
     return ReportError(st);
   if (f.workers != kNotGiven && f.workers < 1)
@@ -306,6 +329,7 @@ int RunSweepCommand(const SweepFlags& flags) {
   spec.workers = f.workers != kNotGiven ? f.workers : std::max(1u, std::thread::hardware_concurrency());
   if (f.csv == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--csv - and --json -: only one output can go to stdout"));
+  if (!(st = CheckDistinctOutputs({{"--csv", f.csv}, {"--json", f.json}})).ok()) return ReportError(st);
   for (const std::string& path : {f.csv, f.json})
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   for (int64_t w : spec.worlds) {
@@ -363,8 +387,10 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   auto sf = std::make_shared<SimFlags>();
   AddCommonOptions(s, &sf->common, /*placement_alias=*/false);
   s->add_option("--profile", sf->profile, kProfileHelp)->capture_default_str();
-  s->add_option("--nodes", sf->nodes, "nodes, >= 1 (default: as many as the world needs)");
-  s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)");
+  s->add_option("--nodes", sf->nodes, "nodes, >= 1 (default: as many as the world needs)")
+      ->check(IntegerIn(1, INT_MAX));
+  s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)")
+      ->check(IntegerIn(1, INT_MAX));
   s->add_option("--placement", sf->placement, "rank to GPU: block | round-robin")->capture_default_str();
   s->add_option("--trace", sf->trace,
                 "write the simulated trace (Chrome JSON, source sim; '-' for stdout); with "
@@ -385,7 +411,8 @@ std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   wf->app = w;
   w->add_option("--profile", wf->profile, kProfileHelp)->capture_default_str();
   w->add_flag("--strict", wf->strict, "a job with any extrapolated op fails (error column; exit 1)");
-  w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)");
+  w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)")
+      ->check(IntegerIn(1, INT_MAX));
   w->add_option("--placement", wf->placement, "rank to GPU: block | round-robin")->capture_default_str();
   w->add_option("--worlds", wf->worlds, "world sizes, comma separated (--world W: just W)")->capture_default_str();
   w->add_option("--seqs", wf->seqs, "global sequence lengths, comma separated (--seq S: just S)")
@@ -393,7 +420,8 @@ std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   w->add_option("--methods", wf->methods, "allgather,alltoall (--method M: just M)")->capture_default_str();
   w->add_option("--passes", wf->passes, "forward,backward,both (both = forward + backward summed; --pass P: just P)")
       ->capture_default_str();
-  w->add_option("--workers,-j", wf->workers, "parallel workers, >= 1 (default: all cores)");
+  w->add_option("--workers,-j", wf->workers, "parallel workers, >= 1 (default: all cores)")
+      ->check(IntegerIn(1, INT_MAX));
   w->add_option("--shard", wf->shard, "run shard i of n (jobs j with j mod n = i), e.g. 3/16")->capture_default_str();
   w->add_option("--csv", wf->csv, "write rows as CSV ('-' stdout; the default when neither --csv nor --json)");
   w->add_option("--json", wf->json, "write rows as JSON ('-' for stdout)");

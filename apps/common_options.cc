@@ -9,17 +9,35 @@
 
 namespace ringlab::cli {
 
+namespace {
+
+// The reason `text` is not a whole number in [lo, hi], or "" when it is one (*value set).
+std::string WholeNumberProblem(const std::string& text, int64_t lo, int64_t hi, int64_t* value) {
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  const size_t digits = text.starts_with('-') ? 1 : 0;
+  if (text.size() <= digits || text.find_first_not_of("0123456789", digits) != std::string::npos)
+    return "'" + text + "' is not a whole number; allowed: " + range;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), nullptr, 10);
+  if (errno == ERANGE || v < lo || v > hi) return "'" + text + "' is out of range; allowed: " + range;
+  *value = v;
+  return "";
+}
+
+}  // namespace
+
+Status ParseWholeNumber(const std::string& what, const std::string& text, int64_t lo, int64_t hi, int64_t* value) {
+  const std::string problem = WholeNumberProblem(text, lo, hi, value);
+  if (problem.empty()) return Status::Ok();
+  return Status::InvalidArgument(what + ": " + problem);
+}
+
 CLI::Validator IntegerIn(int64_t lo, int64_t hi) {
   const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
   return CLI::Validator(
-      [lo, hi, range](std::string& text) -> std::string {
-        errno = 0;
-        char* end = nullptr;
-        const long long v = std::strtoll(text.c_str(), &end, 10);
-        if (text.empty() || end != text.c_str() + text.size())
-          return "'" + text + "' is not a whole number; allowed: " + range;
-        if (errno == ERANGE || v < lo || v > hi) return "'" + text + "' is out of range; allowed: " + range;
-        return "";
+      [lo, hi](std::string& text) -> std::string {
+        int64_t v = 0;
+        return WholeNumberProblem(text, lo, hi, &v);
       },
       "INT in " + range);
 }
@@ -73,9 +91,11 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
   app->add_option("--ulysses,-u", o->ulysses,
                   "Ulysses degree U: head all-to-all inside groups of U ranks (U = world: pure Ulysses; must divide "
                   "world and heads)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(IntegerIn(1, kIntMax));
   app->add_option("--ring,-r", o->ring, "ring degree R across the groups (0: world / ulysses; else U × R = world)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(IntegerIn(0, kIntMax));
   app->add_option(placement_alias ? "--placement,--ulysses-placement" : "--ulysses-placement", o->placement,
                   "consecutive (Ulysses groups of consecutive ranks: inside a node) | strided (the ring inside a node)")
       ->capture_default_str();

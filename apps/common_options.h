@@ -32,6 +32,10 @@ struct CommonOptions {
   std::string placement = "consecutive";  // consecutive | strided (where the Ulysses groups lie)
 };
 
+// Parses `text` as a whole number in [lo, hi]: digits with an optional leading '-', nothing else (no spaces, '+',
+// exponent or suffix). On failure the message names `what` (a flag, or "--shard '1/x': n") and the allowed range.
+Status ParseWholeNumber(const std::string& what, const std::string& text, int64_t lo, int64_t hi, int64_t* value);
+
 // A check for an integer flag: the text must be a whole number in [lo, hi]. Runs on the text as given, so that
 // "--seq 1e20" or "--seq 99999999999999999999" is reported as typed, not as a converted or clamped number.
 CLI::Validator IntegerIn(int64_t lo, int64_t hi);

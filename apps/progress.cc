@@ -20,8 +20,9 @@ double QuietStartS() {
   }();
   return s;
 }
-constexpr double kEveryS = 5;       // a line at least this often afterwards
-constexpr double kEveryFraction = 0.1;
+constexpr double kEveryS = 5;            // a line at least this often afterwards
+constexpr double kEveryFraction = 0.05;  // and one for every 5% of the work,
+constexpr double kAtMostEveryS = 1;      // but not more than one a second
 
 std::string Seconds(double s) {
   char b[32];
@@ -54,7 +55,7 @@ Progress::~Progress() {
   if (heartbeat_.joinable()) heartbeat_.join();
 }
 
-void Progress::Update(int64_t done) {
+void Progress::Update(double done) {
   if (!enabled_) return;
   std::lock_guard<std::mutex> lock(mu_);
   done_ = std::max(done_, done);
@@ -72,12 +73,12 @@ void Progress::MaybePrint() {
   const double since = std::chrono::duration<double>(now - printed_at_).count();
   if (elapsed < QuietStartS() || done_ >= total_) return;
   const bool first = printed_done_ < 0;
-  const bool step = double(done_ - printed_done_) >= kEveryFraction * double(total_);
+  const bool step = done_ - printed_done_ >= kEveryFraction * double(total_) && since >= kAtMostEveryS;
   if (!first && !step && since < kEveryS) return;
-  const double fraction = double(done_) / double(total_);
+  const double fraction = done_ / double(total_);
   const std::string eta = done_ > 0 ? "ETA " + Seconds(elapsed * (1 - fraction) / fraction) : "ETA unknown yet";
-  spdlog::info("{}: {:.0f}% ({} of {} {}), {} elapsed, {}", label_, 100 * fraction, done_, total_, unit_,
-               Seconds(elapsed), eta);
+  spdlog::info("{}: {:.0f}% ({} of {} {} done), {} elapsed, {}", label_, 100 * fraction, int64_t(done_), total_,
+               unit_, Seconds(elapsed), eta);
   printed_done_ = done_;
   printed_at_ = now;
 }

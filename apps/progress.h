@@ -1,13 +1,14 @@
 // Progress of a long operation (sweep, sim, check, calibrate, run) on stderr, as lines that read the same on a
 // terminal and in a log file:
 //
-//   ringlab: sweep: 45% (9 of 20 jobs), 12.3 s elapsed, ETA 15 s
+//   ringlab: sweep: 45% (9 of 20 jobs done), 12.3 s elapsed, ETA 15 s
 //
-// Silent for the first 2 s (short runs print nothing; RINGLAB_PROGRESS_AFTER_S=seconds changes it), then a line every 10% of the work or every 5 s, whichever
-// comes first; a heartbeat thread keeps the lines coming while one long unit of work runs. -q turns it off.
+// Silent for the first 2 s (short runs print nothing; RINGLAB_PROGRESS_AFTER_S=seconds changes it), then a line every
+// 5% of the work (at most one a second) and at least every 5 s; a heartbeat thread keeps the lines coming while one
+// long unit of work runs. -q turns it off.
 //
 //   Progress progress("sweep", jobs.size(), "jobs");
-//   ... progress.Update(done);   // any thread
+//   ... progress.Update(done);   // any thread; `done` may be fractional (2.4 of 3 configurations: a long one's share)
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,7 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  void Update(int64_t done);
+  void Update(double done);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -40,8 +41,8 @@ class Progress {
   std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
-  int64_t done_ = 0;
-  int64_t printed_done_ = -1;
+  double done_ = 0;
+  double printed_done_ = -1;
   Clock::time_point printed_at_ = start_;
   std::thread heartbeat_;
 };

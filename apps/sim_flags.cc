@@ -11,25 +11,14 @@ Status ParseList(const std::string& flag, const std::string& text, std::vector<T
   out->clear();
   RINGLAB_RETURN_IF_ERROR(CheckListText(flag, text));
   std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      if (used != item.size() || v <= 0) throw std::invalid_argument(item);
-      if (v > std::numeric_limits<T>::max()) throw std::out_of_range(item);
-      out->push_back(T(v));
-    } catch (const std::out_of_range&) {
-      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is out of range 1.." +
-                                     std::to_string(std::numeric_limits<T>::max()));
-    } catch (const std::exception&) {
-      return Status::InvalidArgument(flag + " '" + text + "': '" + item + "' is not a positive integer");
-    }
+  for (std::string item; std::getline(ss, item, ',');) {
+    int64_t v = 0;
+    RINGLAB_RETURN_IF_ERROR(ParseWholeNumber(flag + " '" + text + "'", item, 1, std::numeric_limits<T>::max(), &v));
+    out->push_back(T(v));
   }
-  if (out->empty()) return Status::InvalidArgument(flag + " needs at least one value");
   return Status::Ok();
 }
+
 template Status ParseList<int>(const std::string&, const std::string&, std::vector<int>*);
 template Status ParseList<int64_t>(const std::string&, const std::string&, std::vector<int64_t>*);
 

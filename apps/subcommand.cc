@@ -22,6 +22,17 @@ Status CheckNoRepeatedFlags(const CLI::App& cmd) {
   return Status::Ok();
 }
 
+// An empty value ("--json ''", "--profile ''") is never meaningful: for an output flag it would silently mean "not
+// given". Bad input naming the flag.
+Status CheckNoEmptyValues(const CLI::App& cmd) {
+  for (const CLI::Option* opt : cmd.get_options()) {
+    if (opt->count() == 0 || opt->get_items_expected_max() == 0) continue;  // not given, or a flag without a value
+    for (const std::string& v : opt->results())
+      if (v.empty()) return Status::InvalidArgument(opt->get_name() + " is given an empty value");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddSubcommands(CLI::App& app, const std::vector<Subcommand>& subcommands, int* exit_code) {
@@ -37,7 +48,9 @@ void AddSubcommands(CLI::App& app, const std::vector<Subcommand>& subcommands, i
       SetupLogging(*log_flags);
       // The last resort: whatever escapes a subcommand is one line and exit 3, never an abort (exit 134).
       try {
-        if (Status st = CheckNoRepeatedFlags(*cmd); !st.ok()) {
+        Status st = CheckNoRepeatedFlags(*cmd);
+        if (st.ok()) st = CheckNoEmptyValues(*cmd);
+        if (!st.ok()) {
           *exit_code = ReportError(st);
           return;
         }

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -106,6 +108,13 @@ Status OutputBatch::Open(const std::string& path, std::ostream** stream) {
   if (path.empty()) return CannotWrite("''", "empty path");
   auto e = std::make_unique<Entry>();
   e->path = path;
+  auto taken = [this](const std::string& target, bool by_path) {
+    for (const auto& other : entries_)
+      if (by_path ? other->path == target : (!other->target.empty() && other->target == target)) return true;
+    return false;
+  };
+  // Two outputs of one batch onto one file: only the last would stay.
+  if (path == "-" && taken("-", true)) return CannotWrite(path, "named twice among this run's outputs");
   if (path == "-") {
     std::fflush(stdout);
     e->fd = STDOUT_FILENO;
@@ -125,6 +134,7 @@ Status OutputBatch::Open(const std::string& path, std::ostream** stream) {
     }
     std::string name = NameOf(e->target);
     if (name.size() > 200) name.resize(200);  // the temporary's name must fit NAME_MAX
+    if (taken(e->target, false)) return CannotWrite(path, "named twice among this run's outputs");
     e->temporary = FolderOf(e->target) + "/." + name + ".tmp-XXXXXX";
     e->fd = ::mkostemp(e->temporary.data(), O_CLOEXEC);
     if (e->fd < 0) {
@@ -205,6 +215,10 @@ Status WriteOutputFile(const std::string& path, std::string_view text) {
 Status CheckOutputPath(const std::string& path) {
   if (path == "-") return Status::Ok();
   if (IsSpecialOutput(path)) {  // must exist and accept writes; nothing is written now
+    struct stat st;
+    // /dev/full (Linux's memory device 1:7) opens fine and refuses every write: say so now, not after the work.
+    if (::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 7)
+      return CannotWrite(path, Reason(ENOSPC));
     const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0)
       ::close(fd);
@@ -214,7 +228,38 @@ Status CheckOutputPath(const std::string& path) {
   }
   OutputBatch probe;  // creates the temporary and removes it again
   std::ostream* f = nullptr;
-  return probe.Open(path, &f);
+  RINGLAB_RETURN_IF_ERROR(probe.Open(path, &f));
+  // A full file system fails the write later anyway; when it has no block left at all, fail before the work.
+  struct statvfs fs;
+  if (::statvfs(FolderOf(path).c_str(), &fs) == 0 && fs.f_bavail == 0 && fs.f_blocks > 0)
+    return CannotWrite(path, Reason(ENOSPC) + " (no free block in " + FolderOf(path) + ")");
+  return Status::Ok();
+}
+
+namespace {
+
+// What a path names, to compare two outputs: the file's identity when it exists, else its folder's real path and name.
+std::string OutputIdentity(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return "inode " + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  char folder[PATH_MAX];
+  const std::string dir = ::realpath(FolderOf(path).c_str(), folder) ? std::string(folder) : FolderOf(path);
+  return "path " + dir + "/" + NameOf(path);
+}
+
+}  // namespace
+
+Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i)
+    for (size_t j = i + 1; j < outputs.size(); ++j) {
+      const std::string &a = outputs[i].second, &b = outputs[j].second;
+      if (a.empty() || b.empty() || (a != "-" && IsSpecialOutput(a)) || (b != "-" && IsSpecialOutput(b))) continue;
+      if (a == b || (a != "-" && b != "-" && OutputIdentity(a) == OutputIdentity(b)))
+        return Status::InvalidArgument(outputs[i].first + " " + a + " and " + outputs[j].first + " " + b +
+                                       " name the same " + (a == "-" ? "stream (stdout)" : "file") +
+                                       ": each output needs its own");
+    }
+  return Status::Ok();
 }
 
 std::string OutputPathWithSuffix(const std::string& path, const std::string& suffix) {

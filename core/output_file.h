@@ -21,6 +21,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -53,6 +54,10 @@ Status WriteOutputFile(const std::string& path, std::string_view text);
 
 // Fails now (as Commit would later) when `path` cannot be written: for checking outputs before long work.
 Status CheckOutputPath(const std::string& path);
+
+// Fails when two of `outputs` ({flag, path}) name one file ('-' included; special files such as /dev/null may
+// repeat): the batch would keep only the last, so each output needs its own file. The message names both flags.
+Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
 // "-", or a file that is not a regular file or a path to one (a device, fifo or socket): written in place.
 bool IsSpecialOutput(const std::string& path);

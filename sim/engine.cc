@@ -272,7 +272,10 @@ Status Engine::Run() {
   for (int r = 0; r < period_; ++r) TryAdvance(r, 0);
   if (broken_) return Status::Ok();
   TimePs now = 0;
+  int64_t to_run = 0;
+  for (int r = 0; r < period_ && progress_; ++r) to_run += StreamSize(r, 0) + StreamSize(r, 1);
   while (!queue_.empty()) {
+    if (progress_ && (stats_.events & 0xFFFF) == 0) progress_(stats_.ops, to_run);
     const EventQueue::Slot top = queue_.Top();
     if (top.t < now) return Status::Internal("simulation time went backwards");
     now = top.t;

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -71,6 +72,8 @@ class Engine {
   // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts).
   void TraceRank(int rank, const RankSchedule* schedule);
   Status Run();
+  // Calls progress(ops done, ops to run) every 65536 events of Run(): the CLI's progress line on long simulations.
+  void SetProgress(std::function<void(int64_t, int64_t)> progress) { progress_ = std::move(progress); }
 
   const std::vector<RankTotals>& totals() const { return totals_; }
   const std::vector<TraceEvent>& events() const { return trace_; }
@@ -83,6 +86,7 @@ class Engine {
 
  private:
   enum EventType : uint32_t { kComputeDone = 0, kFlowDone = 1, kWake = 2 };
+  std::function<void(int64_t, int64_t)> progress_;
   struct Pending {
     int32_t src, tag, pos;
     TimePs ready;  // when the poster's communication kernel gets SMs (comm_start_wait)

@@ -383,7 +383,7 @@ Status ParseProfile(const json& j, const std::string& origin, HardwareProfile* o
 }
 
 std::string ProfileDir() {
-  if (const char* env = std::getenv("RINGLAB_PROFILE_DIR")) return env;
+  if (const char* env = std::getenv("RINGLAB_PROFILE_DIR"); env && *env) return env;  // set and not empty
 #ifdef RINGLAB_SIM_PROFILE_DIR
   return RINGLAB_SIM_PROFILE_DIR;
 #else
@@ -396,8 +396,14 @@ Status LoadProfile(const std::string& name_or_path, HardwareProfile* out) {
   const bool looks_like_path = path.find('/') != std::string::npos || path.ends_with(".json");
   if (!looks_like_path) path = ProfileDir() + "/" + name_or_path + ".json";
   if (!std::ifstream(path))
-    return Status::InvalidArgument("cannot open profile '" + path + "'" +
-                                   (looks_like_path ? "" : " (a bundled name such as h100_sxm, or a path to a .json)"));
+    return Status::InvalidArgument(
+        "cannot open profile '" + path + "'" +
+        (looks_like_path ? ""
+                         : std::string(" (a bundled name such as h100_sxm, or a path to a .json") +
+                               (std::getenv("RINGLAB_PROFILE_DIR") ? "; bundled profiles are read from "
+                                                                     "RINGLAB_PROFILE_DIR"
+                                                                   : "") +
+                               ")"));
   json j;
   RINGLAB_RETURN_IF_ERROR(ReadJsonFile(path, "profile", &j));
   return ParseProfile(j, path, out);

@@ -144,6 +144,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   const EngineParams params = EngineParams::ForPass(hw, cfg.pass == Pass::kForward, w);
   if (period < w) {
     engine.emplace(topo, params, c.table, period);
+    engine->SetProgress(opt.progress);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -153,6 +154,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   }
   if (!engine) {
     engine.emplace(topo, params, c.table);
+    engine->SetProgress(opt.progress);
     for (int r = 0; r < w; ++r)
       if (c.kept_index[r] >= 0) engine->TraceRank(r, &c.kept[c.kept_index[r]]);
     RINGLAB_RETURN_IF_ERROR(engine->Run());

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct SimOptions {
   // such op, its rank and the dimension (`--strict`); so is any extrapolated transfer (transfer_tally.h), found by
   // the run.
   bool strict = false;
+  // Called now and then with (engine ops done, ops to run) while the engine runs (engine.h SetProgress).
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 struct SimResult {

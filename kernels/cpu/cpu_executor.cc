@@ -107,6 +107,7 @@ class CpuRun {
   int w_;
   int64_t s_, piece_;
   ExecutorOptions options_;
+  std::atomic<int64_t> ops_done_{0};
   std::vector<std::unique_ptr<RankState>> ranks_;
   std::mutex mail_mu_;
   std::condition_variable mail_cv_;
@@ -454,9 +455,12 @@ void CpuRun<T>::RunStream(int rank, StreamKind stream) {
         e.dur_us = end - start;
         events_.push_back(e);
       }
-      std::lock_guard lock(st.mu);
-      st.done[op.id] = 1;
-      st.cv.notify_all();
+      {
+        std::lock_guard lock(st.mu);
+        st.done[op.id] = 1;
+        st.cv.notify_all();
+      }
+      if (options_.progress) options_.progress(++ops_done_, sch_.OpCount());
     }
   } catch (const Abort& a) {
     if (!a.message.empty()) Fail(a.message);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/schedule.h"
@@ -33,6 +34,8 @@ struct BackwardOutputs {
 struct ExecutorOptions {
   Precision precision = Precision::kFloat64;
   double timeout_s = 120;  // a rank waiting longer for a message or collective aborts the run with a clear message
+  // Called after every op with (ops done, ops in the schedule), from the executor's threads (ringlab check's progress).
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 // Uniform random inputs in [-1, 1) from `seed` (never zeros).

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,10 @@ struct CheckReport {
 double DefaultTolerance(Precision p);
 
 // `forward_config` describes the problem, world, sharding and method (its pass is ignored); with `backward` set the
-// backward schedule runs too, from the forward's results. Inputs are random from `seed`.
+// backward schedule runs too, from the forward's results. Inputs are random from `seed`. `progress` (optional) gets
+// the fraction of the check done, now and then, from any thread (executor ops; the reference in steps).
 Status CheckAgainstReference(const ScheduleConfig& forward_config, bool backward, Precision precision, uint64_t seed,
-                             CheckReport* report);
+                             CheckReport* report, const std::function<void(double)>& progress = nullptr);
 
 double RelativeError(const std::vector<double>& x, const std::vector<double>& ref);
 double MaxAbsError(const std::vector<double>& x, const std::vector<double>& ref);

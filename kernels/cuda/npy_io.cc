@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/output_file.h"
 #include "kernels/cuda/gpu_helpers.h"
 
 namespace ringlab::gpu {
@@ -107,21 +108,32 @@ Status ReadNpy(const std::string& path, const std::vector<int64_t>& shape, std::
   return Status::Ok();
 }
 
-Status WriteNpy(const std::string& path, const std::vector<int64_t>& shape, const std::vector<float>& values) {
+Status WriteNpy(std::ostream& out, const std::vector<int64_t>& shape, const std::vector<float>& values) {
+  size_t n = 1;
+  for (int64_t d : shape) n *= size_t(d);
+  if (n != values.size())
+    return Status::Internal(".npy of shape " + ShapeString(shape) + " given " + std::to_string(values.size()) +
+                            " values");
+  // Header: a Python dict literal padded with spaces so that the data starts at a multiple of 64 bytes (format 1.0).
   std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': " + ShapeString(shape) + ", }";
   const size_t total = 10 + h.size() + 1;
   h.append((64 - total % 64) % 64, ' ');
   h += '\n';
-  std::ofstream f(path, std::ios::binary);
-  if (!f) return Status::InvalidArgument("cannot write '" + path + "'");
-  f.write("\x93NUMPY\x01\x00", 8);
+  out.write("\x93NUMPY\x01\x00", 8);
   const uint16_t len = uint16_t(h.size());
   const char lb[2] = {char(len & 0xff), char(len >> 8)};
-  f.write(lb, 2);
-  f.write(h.data(), std::streamsize(h.size()));
-  f.write(reinterpret_cast<const char*>(values.data()), std::streamsize(values.size() * 4));
-  if (!f) return Status::InvalidArgument("failed writing '" + path + "'");
+  out.write(lb, 2);
+  out.write(h.data(), std::streamsize(h.size()));
+  out.write(reinterpret_cast<const char*>(values.data()), std::streamsize(values.size() * 4));
   return Status::Ok();
+}
+
+Status WriteNpy(const std::string& path, const std::vector<int64_t>& shape, const std::vector<float>& values) {
+  OutputBatch batch;
+  std::ostream* out = nullptr;
+  RINGLAB_RETURN_IF_ERROR(batch.Open(path, &out));
+  RINGLAB_RETURN_IF_ERROR(WriteNpy(*out, shape, values));
+  return batch.Commit();
 }
 
 }  // namespace ringlab::gpu

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@ namespace ringlab::gpu {
 
 // Reads `path` into float32 values; fails unless the array's shape equals `shape`.
 Status ReadNpy(const std::string& path, const std::vector<int64_t>& shape, std::vector<float>* values);
+// Writes the .npy bytes of `values` (header, then float32 data) to `out`, e.g. a stream of an OutputBatch
+// (core/output_file.h) so that the file is whole or absent with the rest of the run's outputs. Fails when `shape`
+// does not describe values.size() elements; write errors surface when the batch commits.
+Status WriteNpy(std::ostream& out, const std::vector<int64_t>& shape, const std::vector<float>& values);
+// One .npy file on its own, written to a temporary and renamed into place (core/output_file.h).
 Status WriteNpy(const std::string& path, const std::vector<int64_t>& shape, const std::vector<float>& values);
 
 }  // namespace ringlab::gpu

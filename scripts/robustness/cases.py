@@ -30,6 +30,7 @@ class Case:
     env: dict = field(default_factory=dict)
     quick: bool = False  # part of the quick subset (the ctest)
     timeout: Optional[int] = None
+    expect_rc: Optional[int] = None  # this exit code exactly (e.g. 2 for a bad output, checked before any GPU)
 
     def label(self):
         return ' '.join(a if len(a) < 60 else a[:57] + '...' for a in self.argv)
@@ -49,7 +50,8 @@ FRACTIONS = ['1.5', '0.25']
 class Fixtures:
     """Files the cases point at, made once in a scratch folder."""
 
-    def __init__(self, root, repo):
+    def __init__(self, root, repo, has_run=False):
+        self.has_run = has_run  # the ringlab under test has `run` (a CUDA build)
         self.root = root
         self.repo = repo
         os.makedirs(root, exist_ok=True)
@@ -82,6 +84,20 @@ class Fixtures:
         self._profile('negative_value', json.dumps(neg))
         self._profile('nan_value', json.dumps(base).replace('989', 'NaN', 1))
         self._profile('binary', '\x00\xff\xfe' * 1000)
+        peak = lambda v: text.replace('"value": 989', '"value": ' + v, 1)
+        self._profile('wrong_type', peak('"fast"'))
+        self._profile('bool_value', peak('true'))
+        self._profile('null_value', peak('null'))
+        self._profile('huge_number', peak('1e308'))
+        self._profile('overflow_number', peak('1e400'))
+        self._profile('inf_literal', peak('Infinity'))
+        self._profile('zero_value', peak('0'))
+        self._profile('empty_object', '{}')
+        self._profile('value_as_list', peak('[989]'))
+        nested_dup = json.dumps(base).replace('"peak_tflops": {', '"peak_tflops": {"value": 1, ', 1)
+        self._profile('duplicate_nested_key', nested_dup)
+        self._profile('bom', '\xef\xbb\xbf' + json.dumps(base))
+        self._profile('trailing_garbage', json.dumps(base) + ' x')
         self.traces = {}
         ev = lambda ts, dur=5, tid=0: {'ph': 'X', 'name': 'k', 'cat': 'kernel', 'pid': 0, 'tid': tid, 'ts': ts,
                                       'dur': dur}
@@ -100,6 +116,23 @@ class Fixtures:
         self._trace('neg_dur', json.dumps({'traceEvents': [ev(0, -5)]}))
         self._trace('nan_ts', '{"traceEvents":[{"ph":"X","ts":NaN,"dur":1}]}')
         self._trace('binary', '\x1f\x8b\x08\x00garbage' * 100)
+        self._trace('string_ts', '{"traceEvents":[{"ph":"X","name":"k","pid":0,"tid":0,"ts":"12","dur":1}]}')
+        self._trace('negative_ts', json.dumps({'traceEvents': [ev(-1e12), ev(5)]}))
+        self._trace('unknown_ph', json.dumps({'traceEvents': [dict(ev(0), ph='Q'), ev(1)]}))
+        self._trace('missing_fields', '{"traceEvents":[{"ph":"X"},{}]}')
+        self._trace('events_not_list', '{"traceEvents":{"ph":"X"}}')
+        self._trace('huge_tid', json.dumps({'traceEvents': [ev(0, 1, 2 ** 62), ev(1, 1, -2 ** 62)]}))
+        self._trace('ts_overflow', '{"traceEvents":[{"ph":"X","name":"k","pid":0,"tid":0,"ts":1e400,"dur":1}]}')
+        self._trace('bom', '\xef\xbb\xbf' + json.dumps({'traceEvents': [ev(0)]}))
+        self._trace('bare_array', json.dumps([ev(0), ev(3)]))
+        self._trace('long_name', json.dumps({'traceEvents': [dict(ev(0), name='n' * (1 << 20))]}))
+        self.npy = {}
+        self._npy('binary', b'\x00\xff' * 100)
+        self._npy('bad_magic', b'NOTNUMPY' + b'\x00' * 100)
+        self._npy('truncated', b'\x93NUMPY\x01\x00\x46\x00' + b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4, 1024, 64), }")
+        self._npy('huge_header', b'\x93NUMPY\x02\x00\xff\xff\xff\x7f')
+        self.fifo = os.path.join(root, 'a_fifo')
+        os.mkfifo(self.fifo)
         self.samples = {}
         self._samples('valid', json.dumps({'sms': 132, 'kernels': [
             {'pass': 'forward', 'mask': 'full', 'head_dim': 128, 'batch': 1, 'heads': 8, 'kv_heads': 8, 'q': 4096,
@@ -107,12 +140,30 @@ class Fixtures:
         self._samples('zero', json.dumps({'sms': 132, 'kernels': []}))
         self._samples('corrupt', '{"sms": 132, "kernels": [')
         self._samples('wrong_types', '{"sms": "x", "kernels": {}}')
+        k = {'pass': 'forward', 'mask': 'full', 'head_dim': 128, 'batch': 1, 'heads': 8, 'kv_heads': 8, 'q': 4096,
+             'kv': 4096, 'pairs': 4096 * 4096, 'us': 180.0}
+        for name, key, value in [('negative_us', 'us', -1.0), ('zero_us', 'us', 0.0), ('huge_us', 'us', 1e308),
+                                 ('string_us', 'us', 'fast'), ('negative_heads', 'heads', -8),
+                                 ('huge_q', 'q', 10 ** 30), ('unknown_pass', 'pass', 'sideways')]:
+            self._samples(name, json.dumps({'sms': 132, 'kernels': [dict(k, **{key: value})]}))
+        self._samples('nan_us', json.dumps({'sms': 132, 'kernels': [k]}).replace('180.0', 'NaN'))
+        self._samples('unknown_key', json.dumps({'sms': 132, 'kernals': [k]}))
+        self._samples('duplicate_key', '{"sms": 132, "sms": 100, "kernels": ' + json.dumps([k]) + '}')
+        self._samples('nested', '{"a":' * 100000 + '1' + '}' * 100000)
+        self._samples('binary', '\x00\xff\xfe' * 1000)
+        self._samples('negative_sms', json.dumps({'sms': -132, 'kernels': [k]}))
 
     def _write(self, kind, name, text):
         path = os.path.join(self.root, f'{kind}_{name}.json')
         with open(path, 'w', encoding='latin-1') as f:
             f.write(text)
         return path
+
+    def _npy(self, name, data):
+        path = os.path.join(self.root, f'npy_{name}.npy')
+        with open(path, 'wb') as f:
+            f.write(data)
+        self.npy[name] = path
 
     def _profile(self, name, text):
         self.profiles[name] = self._write('profile', name, text)
@@ -213,7 +264,8 @@ def sim_cases(fx):
         cs.append(Case('--trace-ranks bad value', base + ['--trace-ranks', v, '--trace', fx.outpath('tr.json')],
                        expect='any', outputs=[fx.outpath('tr.json')]))
     for name, path in fx.profiles.items():
-        cs.append(Case(f'profile: {name}', base + ['--profile', path], expect='ok' if name == 'valid' else 'error',
+        expect = 'ok' if name == 'valid' else 'any' if name in ('bom', 'huge_number') else 'error'
+        cs.append(Case(f'profile: {name}', base + ['--profile', path], expect=expect,
                        quick=name in ('corrupt', 'unknown_key', 'duplicate_key', 'nested')))
     cs.append(Case('profile: a directory', base + ['--profile', fx.a_dir], quick=True))
     cs.append(Case('profile: missing', base + ['--profile', 'no_such_profile']))
@@ -275,9 +327,9 @@ def fit_profile_cases(fx):
     o = fx.outpath('fitted.json')
     base = ['fit-profile', '--out', o]
     cs.append(Case('valid samples', base + ['--samples', fx.samples['valid']], expect='any', outputs=[o]))
-    for name in ['zero', 'corrupt', 'wrong_types']:
+    for name in [n for n in fx.samples if n != 'valid']:
         cs.append(Case(f'samples: {name}', base + ['--samples', fx.samples[name]], outputs=[o],
-                       quick=name == 'zero'))
+                       expect='any' if name in ('huge_us', 'huge_q') else 'error', quick=name == 'zero'))
     cs.append(Case('samples: a trace', base + ['--samples', fx.traces['valid']], outputs=[o], quick=True))
     cs.append(Case('samples: a directory', base + ['--samples', fx.a_dir], outputs=[o]))
     cs.append(Case('samples: missing', base + ['--samples', fx.missing]))
@@ -321,8 +373,10 @@ def view_cases(fx, via_cli):
     shot = fx.outpath('shot.png')
     for name, path in fx.traces.items():
         valid = name in ('valid', 'epoch_ns', 'epoch_us', 'ts_1e16', 'ts_1e18_one', 'mixed_clocks', 'huge_dur')
+        either = name in ('many_lanes', 'string_ts', 'negative_ts', 'unknown_ph', 'missing_fields', 'huge_tid',
+                          'ts_overflow', 'bom', 'bare_array', 'long_name')
         cs.append(Case(f'trace: {name}', pre + [path, '--screenshot', shot, '--width', '320', '--height', '200'],
-                       expect='ok' if valid else 'any' if name == 'many_lanes' else 'error', xvfb=True,
+                       expect='ok' if valid else 'any' if either else 'error', xvfb=True,
                        outputs=[shot], mem_limit_mb=4096,
                        quick=not via_cli and name in ('ts_1e16', 'epoch_ns', 'nested', 'truncated')))
     cs.append(Case('trace: a directory', pre + [fx.a_dir, '--screenshot', shot], quick=not via_cli))
@@ -361,13 +415,117 @@ def global_cases(fx):
     return [Case('no subcommand', [], expect='any'),
             Case('unknown subcommand', ['scheduel']),
             Case('help', ['--help'], expect='ok'),
-            Case('run without GPUs', ['run'] + SMALL, expect='any'),
-            Case('run bad value', ['run'] + SMALL + ['--iters', '-1']),
-            Case('run unwritable output', ['run'] + SMALL + ['--json', '/dev/full'], write_fails=True)]
+            Case('run without GPUs', ['run'] + SMALL, expect='any')]
+
+
+INT_CLASSES = NON_NUMBERS + NEGATIVES + ZEROS + HUGE + NAN_INF[:2] + FRACTIONS[:1]
+
+
+def plan_cases(fx):
+    cs = []
+    base = ['plan', '--heads', '8', '--kv-heads', '8', '--seq', '8192', '--gpus-per-node', '4', '--workers', '1']
+    for opt in ['--heads', '--kv-heads', '--dim', '--seq', '--batch', '--nodes', '--gpus-per-node']:
+        for v in INT_CLASSES:
+            valid = opt == '--seq' and v == '2147483648'  # a whole number in --seq's int64 range: a long plan
+            cs.append(Case(f'plan {opt} {"huge" if valid else "bad value"}', with_opt(base, opt, v),
+                           expect='any' if valid else 'error', quick=(opt == '--nodes' and v == '0')))
+    for v in ['-1', '-5', 'abc', '1e20', '100000', '1.5']:
+        cs.append(Case('plan --workers bad value', with_opt(base, '--workers', v), expect='any' if v == '100000'
+                       else 'error'))
+    for opt, vals in [('--methods', ['ring', 'allgather,', '', ',', 'allgather,,alltoall']),
+                      ('--shardings', ['diagonal', 'head-tail,', '']), ('--dtype', ['int3', ''])]:
+        for v in vals:
+            cs.append(Case(f'plan {opt} bad value', base + [opt, v]))
+    for gpn, nodes in [('2147483647', '1'), ('65536', '65536'), ('65536', '1'), ('8', '1000000')]:
+        cs.append(Case('plan size blow-up', with_opt(with_opt(base, '--gpus-per-node', gpn), '--nodes', nodes),
+                       expect='any', mem_limit_mb=4096, quick=gpn == '2147483647'))
+    j = fx.outpath('plan.json')
+    cs.append(Case('valid output', base + ['--json', j], expect='ok', outputs=[j]))
+    cs.append(Case('- as output', base + ['--json', '-'], expect='ok', stdout_json=True))
+    for label, path in fx.unwritable('plan.json'):
+        cs.append(Case(f'unwritable output: {label}', base + ['--json', path], write_fails=True, outputs=[path],
+                       expect_rc=2, quick=label == '/dev/full'))
+    for name in ['corrupt', 'unknown_key', 'wrong_type', 'empty_object']:
+        cs.append(Case(f'profile: {name}', base + ['--profile', fx.profiles[name]]))
+    return cs
+
+
+def run_cases(fx):
+    """`ringlab run` where the binary has it: every bad flag, input and output is exit 2 before any GPU is asked for."""
+    cs = []
+    base = ['run'] + SMALL + ['--iters', '1', '--warmup', '0']
+    for opt, vals in [('--iters', ['0', '-1', 'abc', '1e9', '1.5']), ('--warmup', ['-1', 'abc', '1e20']),
+                      ('--gpus', ['-1', 'abc', '1e20']), ('--timeout', ['0', '-1', 'nan', 'inf', 'abc']),
+                      ('--warmup-ms', ['-1', 'nan', 'inf', '1e20']), ('--seed', ['-1', 'abc', '1e20']),
+                      ('--method', ['ring']), ('--pass', ['sideways'])]:
+        for v in vals:
+            cs.append(Case(f'run {opt} bad value', with_opt(base, opt, v), expect_rc=2))
+    for name, path in list(fx.npy.items()) + [('a directory', fx.a_dir), ('missing', fx.missing),
+                                              ('a profile', fx.profiles['valid'])]:
+        cs.append(Case(f'run --q input: {name}', base + ['--q', path, '--k', path, '--v', path], expect_rc=2))
+    cs.append(Case('run --q without --k/--v', base + ['--q', fx.npy['binary']], expect_rc=2))
+    for label, path in fx.unwritable('run.json'):
+        for flag in ['--json', '--trace']:
+            cs.append(Case(f'run unwritable output: {label}', base + [flag, path], write_fails=True, outputs=[path],
+                           expect_rc=2, quick=label == '/dev/full' and flag == '--json'))
+    for label, path in [('a file', fx.profiles['valid']), ('a missing folder', fx.missing + 'run_out/x'),
+                        ('-', '-'), ('/dev/full', '/dev/full'), fx.unwritable('t')[-1]]:
+        cs.append(Case(f'run --out: {label}', base + ['--out', path], write_fails=True, expect_rc=2))
+    same = fx.outpath('same.json')
+    cs.append(Case('same path for two outputs', base + ['--json', same, '--trace', same], expect_rc=2,
+                   outputs=[same]))
+    cs.append(Case('run --trace-iterations without --trace', base + ['--trace-iterations'], expect_rc=2))
+    cs.append(Case('run too many files', base + ['--trace', fx.outpath('t.json'), '--trace-iterations', '--iters',
+                                                 '1000000'], expect_rc=2))
+    for env in [{'RANK': 'abc', 'WORLD_SIZE': '4', 'LOCAL_RANK': '0'}, {'RANK': '5', 'WORLD_SIZE': '4'},
+                {'RANK': '0', 'WORLD_SIZE': '0'}, {'RANK': '-1', 'WORLD_SIZE': '-4', 'LOCAL_RANK': '-1'},
+                {'RANK': '0', 'WORLD_SIZE': '2', 'LOCAL_RANK': '0', 'MASTER_ADDR': 'x', 'MASTER_PORT': 'abc'}]:
+        cs.append(Case('run launcher environment', base, env=env, expect='any', timeout=30))
+    return cs
+
+
+def output_path_cases(fx):
+    """Output paths of every kind beside the unwritable ones: one file named twice, a trailing slash, a name too long
+    for the file system, a fifo, a path through a file."""
+    cs = []
+    s = fx.outpath('same.json')
+    small = ['--world', '4', '--seq', '1024', '--heads', '4', '--kv-heads', '4', '--dim', '64']
+    cs.append(Case('same path for two outputs', ['sim'] + small + ['--json', s, '--trace', s], outputs=[s],
+                   expect_rc=2, quick=True))
+    cs.append(Case('same path for two outputs', ['sweep', '--worlds', '2', '--seqs', '1024', '--heads', '4',
+                                                 '--kv-heads', '4', '--dim', '64', '--csv', s, '--json', s],
+                   outputs=[s], expect_rc=2))
+    cs.append(Case('same path for two outputs', ['sim'] + small + ['--json', s, '--trace', fx.out + '/./same.json'],
+                   outputs=[s], expect_rc=2))
+    long_name = fx.outpath('x' * 300 + '.json')
+    for label, path in [('a trailing slash', fx.outpath('dir/')), ('a name too long', long_name),
+                        ('a path through a file', os.path.join(fx.profiles['valid'], 'x.json')),
+                        ('an empty name', '')]:
+        cs.append(Case(f'output path: {label}', ['schedule'] + small + ['--json', path], write_fails=True,
+                       expect_rc=2))
+        cs.append(Case(f'output path: {label}', ['sim'] + small + ['--trace', path], write_fails=True, expect_rc=2))
+    return cs
+
+
+def env_cases(fx):
+    """The environment variables the project reads, with bad values."""
+    cs = []
+    small = ['sim', '--world', '4', '--seq', '1024', '--heads', '4', '--kv-heads', '4', '--dim', '64']
+    for v in ['abc', '-1', 'nan', '1e400', '', '0']:
+        cs.append(Case('RINGLAB_PROGRESS_AFTER_S', small, env={'RINGLAB_PROGRESS_AFTER_S': v}, expect='ok'))
+    for label, v in [('missing folder', fx.missing), ('a file', fx.profiles['valid']), ('empty', ''),
+                     ('a folder without profiles', fx.a_dir)]:
+        cs.append(Case(f'RINGLAB_PROFILE_DIR: {label}', small, env={'RINGLAB_PROFILE_DIR': v},
+                       expect='ok' if label == 'empty' else 'error'))
+    for v in ['0', '-1', 'abc', '1e20', '99999999999999999999', '']:
+        cs.append(Case('RINGLAB_VIEW_MEMORY_MB', ['@view', fx.traces['valid'], '--screenshot', fx.outpath('m.png')],
+                       env={'RINGLAB_VIEW_MEMORY_MB': v}, expect='any', xvfb=True, outputs=[fx.outpath('m.png')]))
+    return cs
 
 
 def all_cases(fx):
     cases = (global_cases(fx) + schedule_cases(fx) + check_cases(fx) + sim_cases(fx) + sweep_cases(fx) +
              fit_profile_cases(fx) + calibrate_cases(fx) + view_cases(fx, via_cli=False) +
-             view_cases(fx, via_cli=True))
+             view_cases(fx, via_cli=True) + plan_cases(fx) + output_path_cases(fx) + env_cases(fx) +
+             (run_cases(fx) if fx.has_run else []))
     return cases

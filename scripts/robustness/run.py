@@ -15,6 +15,7 @@ Findings (listed, not failures of the harness, for the CLI's own checks):
   accepted bad input    a bad input ran as if it were fine (exit 0)
   stdout not JSON       '-' as the output, and standard output holds more than the JSON
   no message            a non-zero exit with nothing on stderr
+  wrong exit code       a case that names its exit code (a bad output of `run` is 2 before any GPU) exited otherwise
 Standard library only.
 """
 import argparse
@@ -32,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cases as casesmod  # noqa: E402
 
 FAILURES = ('crash', 'hang', 'partial file', 'exit 0 on failed write')
-FINDINGS = ('accepted bad input', 'stdout not JSON', 'no message')
+FINDINGS = ('accepted bad input', 'stdout not JSON', 'no message', 'wrong exit code')
 
 
 def limit_memory(mb):
@@ -86,7 +87,7 @@ def run_case(c, args, fx):
         argv = ['xvfb-run', '-a', '-s', '-screen 0 1024x768x24'] + argv
     env = dict(os.environ)
     env.update(c.env)
-    watched = [fx.root, fx.out, fx.ro, fx.a_dir, '/dev', os.path.dirname(fx.missing)]
+    watched = [fx.root, fx.out, fx.ro, fx.a_dir, '/dev', os.path.dirname(fx.missing), os.path.dirname(fx.profiles['valid'])]
     for p in c.outputs:
         if p != '-' and os.path.isfile(p):
             os.remove(p)
@@ -138,6 +139,8 @@ def run_case(c, args, fx):
                 verdicts.append('stdout not JSON')
         if rc not in (0, None) and not lines:
             verdicts.append('no message')
+        if c.expect_rc is not None and rc != c.expect_rc and 'crash' not in verdicts:
+            verdicts.append('wrong exit code')
     # Clean up what the run left so the next case starts from the same state.
     for n in new:
         if spilled_device(n) or n.startswith(fx.root):
@@ -178,7 +181,9 @@ def write_report(path, rows, args, started, took):
         f.write(f'Run {started:%Y-%m-%d %H:%M} UTC at commit {commit}, {took:.0f} s, by '
                 f'`scripts/robustness/run.py{" --quick" if args.quick else ""}` (time limit {args.timeout} s a '
                 f'case, address space {args.mem_limit_mb} MB, 4096 MB for the size blow-ups; the viewer under '
-                f'xvfb-run). `$T` is the scratch folder of fixtures and outputs, `<repo>` the checkout. Verdicts are defined in the script.\n\n')
+                f'xvfb-run). `$T` is the scratch folder of fixtures and outputs, `<repo>` the checkout. Verdicts are defined in the script.'
+                f' The ringlab under test {"has" if args.has_run else "lacks"} `run` (a CUDA build '
+                f'{"with" if args.has_run else "without"} its cases); machine: {os.cpu_count()} cores, no GPU.\n\n')
         f.write(f'**Summary: {summary}.**\n\n')
         f.write('| verdict | count |\n|---|---|\n')
         for k in sorted(counts, key=lambda k: -counts[k]):
@@ -217,7 +222,9 @@ def main():
     scratch = tempfile.mkdtemp(prefix='ringlab_robustness_')
     rows = []
     try:
-        fx = casesmod.Fixtures(scratch, repo)
+        has_run = subprocess.run([args.ringlab, 'run', '--help'], capture_output=True).returncode == 0
+        args.has_run = has_run
+        fx = casesmod.Fixtures(scratch, repo, has_run=has_run)
         todo = [c for c in casesmod.all_cases(fx) if (c.quick or not args.quick) and args.filter in c.label()
                 and (have_xvfb or not c.xvfb)]
         for i, c in enumerate(todo):

@@ -3,6 +3,7 @@
 // when it is not a terminal.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tests/cli/run_ringlab.h"
@@ -29,6 +30,7 @@ TEST(CliLimits, HugeRequestsAreRefusedWithTheEstimateAndTheLimit) {
 }
 
 TEST(CliLimits, UnderAnAddressSpaceLimit) {
+  if (ringlab::cli_test::kUnderAddressSanitizer) GTEST_SKIP() << ringlab::cli_test::kNoUlimitUnderAsan;
   const std::string limit = "ulimit -v 10000000;";  // 10 GB
   ExpectTooLarge("schedule --world 16384 --seq 1048576", limit);
   ExpectTooLarge("schedule --world 4096 --seq 1048576 --json /dev/null", limit);
@@ -37,6 +39,7 @@ TEST(CliLimits, UnderAnAddressSpaceLimit) {
 }
 
 TEST(CliLimits, NeverAnAbort) {
+  if (ringlab::cli_test::kUnderAddressSanitizer) GTEST_SKIP() << ringlab::cli_test::kNoUlimitUnderAsan;
   for (const std::string& args :
        std::vector<std::string>{"schedule --world 65536 --seq 131072", "sim --world 100000 --seq 200000",
                                 "sim --world 16384 --seq 1048576 --sharding contiguous",
@@ -77,6 +80,26 @@ TEST(CliLogging, ProgressLinesWhenStderrIsNotATerminal) {
   EXPECT_NE(r.err.find("elapsed, ETA"), std::string::npos) << r.err;
   SplitResult quiet = RunSplit(sweep + " -q");
   EXPECT_EQ(quiet.err.find("elapsed"), std::string::npos) << quiet.err;
+  unsetenv("RINGLAB_PROGRESS_AFTER_S");
+}
+
+TEST(CliLogging, ProgressOfOneLongSimOrCheckOnStderrWithJsonOnStdout) {
+  // One configuration: the lines come from inside it (engine ops, executor ops), with a share done and an ETA.
+  setenv("RINGLAB_PROGRESS_AFTER_S", "0", 1);
+  struct Case {
+    std::string args, label;
+  };
+  for (const Case& c : {Case{"sim --world 64 --seq 65536 --sharding contiguous --json -", "sim: "},
+                        Case{"check --world 2 --seq 512 --heads 2 --kv-heads 2 --dim 32 --pass forward --trace -", "check: "}}) {
+    SplitResult r = RunSplit(c.args);
+    ASSERT_EQ(r.code, 0) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find("ringlab: " + c.label), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find("of 1 configurations done), "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(" elapsed, ETA "), std::string::npos) << r.err;
+    EXPECT_TRUE(nlohmann::json::accept(r.out)) << c.args << ": stdout is not only JSON:\n" << r.out.substr(0, 300);
+    SplitResult quiet = RunSplit(c.args + " -q");
+    EXPECT_EQ(quiet.err.find("elapsed"), std::string::npos) << quiet.err;
+  }
   unsetenv("RINGLAB_PROGRESS_AFTER_S");
 }
 

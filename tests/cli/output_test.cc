@@ -166,4 +166,36 @@ TEST(CliOutputs, NamingRuleForSeveralConfigs) {
   for (const std::string& name : Files(dir)) EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
 }
 
+// `run` checks every output before it asks for GPUs: a bad target exits 2 naming it on any machine, and leaves no
+// file or folder. With GPUs, --out holds every tensor of every method, whole (.npy with its header), after the run.
+TEST(CliOutputs, RunChecksEveryOutputBeforeTheGpus) {
+  if (RunRinglab("run --help").code != 0) GTEST_SKIP() << "this ringlab is built without CUDA";
+  const std::string dir = Folder("run"), file = dir + "/a_file";
+  std::ofstream(file) << "x";
+  const std::string run = "run --world 2 --seq 256 --heads 2 --kv-heads 2 --dim 64 --iters 1 --warmup 0 ";
+  ExpectCannotWrite(run + "--json /dev/full", "/dev/full");
+  ExpectCannotWrite(run + "--trace " + dir + "/missing/t.json", dir + "/missing/t.json");
+  ExpectCannotWrite(run + "--json " + dir, dir);
+  ExpectCannotWrite(run + "--out " + dir + "/missing/tensors", dir + "/missing/tensors");
+  for (const std::string& out : {file, std::string("-"), std::string("/dev/null")}) {
+    Result r = RunRinglab(run + "--out " + out);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("--out " + out), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(Files(dir), std::vector<std::string>{"a_file"});
+  const std::string tensors = dir + "/tensors";
+  Result r = RunRinglab(run + "--method both --out " + tensors);
+  if (r.code == 3 && r.output.find("visible") != std::string::npos) {
+    EXPECT_FALSE(std::filesystem::exists(tensors)) << "a failed run made its --out folder";
+    GTEST_SKIP() << "no GPU: " << r.output;
+  }
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* method : {"allgather", "alltoall"})
+    for (const char* name : {"q", "k", "v", "do", "out", "lse", "dq", "dk", "dv"}) {
+      const std::string npy = ReadWholeFile(tensors + "/" + method + "/" + name + ".npy");
+      ASSERT_GT(npy.size(), 128u) << method << "/" << name;
+      EXPECT_EQ(npy.substr(0, 6), "\x93NUMPY") << method << "/" << name;
+    }
+}
+
 }  // namespace

@@ -11,6 +11,18 @@
 
 namespace ringlab::cli_test {
 
+// Whether these tests (and so the ringlab beside them, built with the same flags) run under AddressSanitizer, which
+// reserves terabytes of shadow address space at start: under `ulimit -v` such a binary cannot start at all.
+constexpr bool kUnderAddressSanitizer =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#else
+    false;
+#endif
+constexpr const char* kNoUlimitUnderAsan =
+    "ASan reserves ~16 TB of shadow address space at start, which ulimit -v forbids (scripts/sanitize.sh); this test "
+    "runs in the normal build";
+
 struct Result {
   int code;
   std::string output;

@@ -114,4 +114,28 @@ TEST(CliValidation, SamplesFiles) {
   EXPECT_EQ(RunRinglab("fit-profile --samples " + Write("gap.json", "{\"launch_gaps_us\": [5]}") + out).code, 0);
 }
 
+TEST(CliValidation, PairsAndListsTakeOnlyWholeNumbersInRange) {
+  // --shard i/n: both parts whole numbers, 0 <= i < n <= the sweep's job count (here 1 world x 1 seq x 2 methods).
+  for (const char* shard : {"1/1000000000", "2/2", "1x/2", "0/2/3", " 0/2", "/", "0/", "-1/2", "0/+2", "5"})
+    ExpectBadInput(kSweep + "--shard '" + std::string(shard) + "'", "--shard");
+  EXPECT_EQ(RunRinglab(kSweep + "--shard 1/2 -j 1 --csv /dev/null").code, 0);
+  for (const char* worlds : {" 2", "2,+4", "2,4x", "1e3", "99999999999"})
+    ExpectBadInput("sweep --seqs 1024 --heads 8 --kv-heads 2 --worlds '" + std::string(worlds) + "'", "--worlds");
+  const std::string trace = " --trace " + ::testing::TempDir() + "ranks.json";
+  for (const char* ranks : {"0,", "0,0", "2", "-1", "0, 1"})
+    ExpectBadInput(kSim + "--trace-ranks '" + std::string(ranks) + "'" + trace, "--trace-ranks");
+  ExpectBadInput(kSim + "--trace-ranks 0", "--trace-ranks");  // nothing to put them in without --trace
+}
+
+TEST(CliValidation, PlanChecksEveryNumberItsWorldAndItsOutput) {
+  for (const char* flag : {"--heads", "--kv-heads", "--dim", "--seq", "--batch", "--nodes", "--gpus-per-node"})
+    for (const char* v : {"0", "-1", "abc"}) ExpectBadInput(std::string("plan ") + flag + " " + v, flag);
+  ExpectBadInput("plan --workers -5", "--workers");
+  ExpectBadInput("plan --gpus-per-node 65536 --nodes 65536", "world");
+  ExpectBadInput("plan --gpus-per-node 2147483647", "memory");  // was a division by zero (SIGFPE)
+  Result full = RunRinglab("plan --heads 8 --kv-heads 8 --seq 4096 --nodes 1 --gpus-per-node 2 --json /dev/full");
+  EXPECT_EQ(full.code, 2) << full.output;
+  EXPECT_NE(full.output.find("cannot write /dev/full"), std::string::npos) << full.output;
+}
+
 }  // namespace
