@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Regenerates every committed calibration result from the committed measurements (repository root; RINGLAB_BIN a
 # CPU build of ringlab, default build-sim/apps/ringlab; .venv from scripts/setup_python.sh):
-#   1. sim/profiles/h100_sxm_calibrated.json + bench/results/sim_validation.{md,json}: the grid measured with the
+#   0. sim/profiles/h100_sxm_calibrated.json, the default: the kernels the project runs now (warp-specialized ws
+#      forward and backward), every attention table from the one-GPU coverage call (kernel_coverage_h100: forward in
+#      both output modes), NCCL and host numbers as in 1 (those did not change with the kernels);
+#   1. sim/profiles/h100_sxm_calibrated_wgmma.json + bench/results/sim_validation.{md,json}: the profile of the wgmma
+#      kernels the 4xH100 validation grid ran (kept: the held-out validation of real multi-GPU runs is of it), the grid measured with the
 #      listed start order (core/start_order.h) at df699c1 (calibration_grid_listed: 1 s warm-up per run, every timed
 #      iteration traced), NCCL microbenchmarks of d70bf27 (host-flag gate, occupancy probe, transfers beside forward
 #      and backward kernels; calibration_grid_listed/calibrate_samples_comm.json) and the kernel microbenchmarks timed
@@ -19,30 +23,38 @@ GRIDS=$(bash bench/results/grids/unpack.sh out/grids)
 L=$GRIDS/calibration_grid_listed
 R=$GRIDS/calibration_grid_listed_repeat
 K=$GRIDS/calibration_grid_steady/calibrate_samples_sustained.json
-C=$GRIDS/kernel_coverage_h100
+C=$GRIDS/kernel_coverage_h100_wgmma
+N=$GRIDS/kernel_coverage_h100
 # The one-GPU coverage (issue 15) joins the backward tables and the forward causal D=64 table only: with it in the
 # forward D=128 and forward full D=64 tables the held-out grid got worse (bench/results/sim_validation.notes.md).
 COVERAGE_TABLES="backward,forward causal 64"
-KERNEL_LABEL="After the one-GPU coverage fit (issue 15): h100_sxm_calibrated with the coverage samples in its backward and forward causal D=64 tables, h100_pytorch_peer attention tables fitted from SDPA FLASH over the 136 coverage shapes. The 14 held-out shapes are in no fit (the old causal sweep held 2 of them, B=1 H=8 S=4096 D=128 and B=1 H=32 S=32768 D=64; the coverage plan excludes them)."
+KERNEL_LABEL="The kernels the project runs now (ws forward and backward, measured 2026-12-06 on one H100 at a90b00b) against h100_sxm_calibrated, every attention table fitted from the one-GPU coverage of those kernels (forward in both output modes: a W=1 forward overwrites); h100_pytorch_peer attention tables and host floors fitted from SDPA FLASH over the 136 coverage shapes. Before: the wgmma kernels and the profile of that time (kernel_model_heldout.wgmma.json). The 14 held-out shapes are in no fit."
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $C/kernel_coverage_samples.json \
   $L/calibrate_samples_combined_coverage.json --more-only "$COVERAGE_TABLES"
 $PY calibrate/scripts/calibrate.py --microbench $L/calibrate_samples_combined_coverage.json --traces "$L/w*_h8_k2_*.all*.iter*.json" \
-  --split "$HOST_SPLIT" --runs-commit df699c1 --out sim/profiles/h100_sxm_calibrated.json > /dev/null
-$PY calibrate/scripts/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$L/*.all*.json" \
+  --split "$HOST_SPLIT" --runs-commit df699c1 --name h100_sxm_calibrated_wgmma \
+  --out sim/profiles/h100_sxm_calibrated_wgmma.json > /dev/null
+$PY calibrate/scripts/validate.py --profile sim/profiles/h100_sxm_calibrated_wgmma.json --traces "$L/*.all*.json" \
   --out bench/results/sim_validation --notes bench/results/sim_validation.notes.md > /dev/null
-$PY calibrate/scripts/validate.py --profile sim/profiles/h100_sxm_calibrated.json --traces "$R/*.all*.json" \
+$PY calibrate/scripts/validate.py --profile sim/profiles/h100_sxm_calibrated_wgmma.json --traces "$R/*.all*.json" \
   --out bench/results/sim_validation_repeat > /dev/null
+# 0. the default profile: today's kernels (every attention table from the new coverage), the same NCCL/host numbers
+$PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $N/kernel_coverage_samples.json \
+  $N/calibrate_samples_combined_ws.json
+$PY calibrate/scripts/calibrate.py --microbench $N/calibrate_samples_combined_ws.json \
+  --traces "$L/w*_h8_k2_*.all*.iter*.json" --split "$HOST_SPLIT" --runs-commit df699c1 --name h100_sxm_calibrated \
+  --out sim/profiles/h100_sxm_calibrated.json > /dev/null
 "$RINGLAB_BIN" fit-profile --samples $L/calibrate_samples_combined.json --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null 2>&1
 $PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
   --traces "$L/*.all*.json" --out bench/results/sim_validation_microbench_only > /dev/null
 # 4. the peer's attention tables from PyTorch SDPA FLASH over the coverage shapes (every other number kept)
-$PY calibrate/scripts/peer_sdpa_fit.py $C/peer_sdpa_coverage.json --log $C/peer_sdpa.log --backend FLASH_ATTENTION \
-  --samples $C/peer_samples_flash.json --profile sim/profiles/h100_pytorch_peer.json \
+$PY calibrate/scripts/peer_sdpa_fit.py $N/peer_sdpa_coverage.json --log $N/peer_sdpa.log --backend FLASH_ATTENTION \
+  --samples $N/peer_samples_flash.json --profile sim/profiles/h100_pytorch_peer.json \
   --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" > /dev/null
 # 5. the kernel cost model against the 14 held-out single-GPU shapes
-$PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.before.json --label "$KERNEL_LABEL" > /dev/null
+$PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.wgmma.json --label "$KERNEL_LABEL" > /dev/null
 grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_repeat.md \
   bench/results/sim_validation_microbench_only.md
