@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "sim/program_table.h"
 #include "sim/simulate.h"
 #include "tests/sim/sim_test_util.h"
 
@@ -73,6 +74,27 @@ TEST(SimPhasedRun, OtherProfilesAndTopologies) {
   rr.nodes = 8;
   for (Pass p : {Pass::kForward, Pass::kBackward})
     EXPECT_EQ(ExpectSameAsGeneral(Config(48, p, ShardingKind::kContiguous), Load("h100_sxm_calibrated"), 8, rr), 0);
+}
+
+TEST(SimPhasedRun, SplicedTallyEqualsWholeCompile) {
+  // The spliced tally (prefix sums per segment) against the whole compile's, with extrapolated ops (a head dim
+  // without a table) so the first extrapolated op and rank are checked too.
+  const HardwareProfile hw = Load("h100_sxm_calibrated");
+  for (Method m : {Method::kAllGather, Method::kAllToAll})
+    for (ShardingKind s : {ShardingKind::kHeadTail, ShardingKind::kContiguous}) {
+      ScheduleConfig cfg = Config(40, Pass::kBackward, s, m);
+      cfg.problem.head_dim = 96;
+      int64_t ops = 0;
+      const ProgramTable spliced = BuildProgramTable(cfg, hw, 8, &ops);
+      const ProgramTable whole = BuildProgramTable(cfg, hw, 0, &ops);
+      ASSERT_TRUE(spliced.spliced());
+      int first_a = -2, first_b = -2;
+      const ExtrapolationTally a = TallyRanks(spliced, &first_a), b = TallyRanks(whole, &first_b);
+      EXPECT_GT(a.Share(), 0.5);
+      EXPECT_TRUE(a == b);
+      EXPECT_EQ(first_a, first_b);
+      EXPECT_EQ(a.first_op, b.first_op);
+    }
 }
 
 TEST(SimPhasedRun, RunsItCannotDoTakeAnotherEngine) {
