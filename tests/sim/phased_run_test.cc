@@ -15,12 +15,7 @@ namespace ringlab::sim {
 namespace {
 
 using testing::RingConfig;
-
-HardwareProfile Load(const std::string& name) {
-  HardwareProfile hw;
-  EXPECT_TRUE(LoadProfile(name, &hw).ok()) << name;
-  return hw;
-}
+const auto Load = testing::LoadNamed;
 
 ScheduleConfig Config(int w, Pass pass, ShardingKind sharding, Method m = Method::kAllGather) {
   ScheduleConfig c = RingConfig(w, int64_t(128) * w, m, pass);
