@@ -137,7 +137,10 @@ std::string EngineLine(const std::vector<std::unique_ptr<sim::SimResult>>& resul
   for (const auto& r : results) {
     const int w = r->config.world;
     std::string line = "engine: ";
-    if (r->symmetry_period < w) {
+    if (r->phased_period > 0) {
+      line += "phased all-gather run (" + std::to_string(r->phased_period) + " of " + std::to_string(w) +
+              " ranks simulated per collective, per-rank compute summed; exact)";
+    } else if (r->symmetry_period < w) {
       line += "symmetric (" + std::to_string(r->symmetry_period) + " of " + std::to_string(w) + " ranks simulated)";
     } else {
       line += "general (all " + std::to_string(w) + " ranks; ";

@@ -74,6 +74,11 @@ class Engine {
   Status Run();
   // Calls progress(ops done, ops to run) every 65536 events of Run(): the CLI's progress line on long simulations.
   void SetProgress(std::function<void(int64_t, int64_t)> progress) { progress_ = std::move(progress); }
+  // A symmetric run normally stops when a rank's compute starts or stops at the instant one of its flows starts or
+  // ends. The flow's timing does not depend on that order (its bytes left are unchanged at that instant and its new
+  // rate depends only on the final state: the port shares and whether either end computes); only how many of its
+  // events go stale can. The phased run (phased_run.h) allows it; its tests check the event counts at W <= 512.
+  void AllowSameTimeRerates() { rerate_order_free_ = true; }
 
   const std::vector<RankTotals>& totals() const { return totals_; }
   const std::vector<TraceEvent>& events() const { return trace_; }
@@ -230,6 +235,7 @@ class Engine {
   int period_;
   bool symmetric_;      // period_ < world_
   bool broken_ = false;  // a symmetric run met a case it cannot prove exact
+  bool rerate_order_free_ = false;  // AllowSameTimeRerates
   // The chance that the pass-start kernel of a rank gets the SMs before a transfer among `participants` ranks (1, 2
   // or W), 1 − (1 − kernel-first fraction)^participants.
   double KernelFirstChance(int participants) const {

@@ -210,7 +210,7 @@ bool Engine::GroupIsRing(int r) const {
 
 void Engine::ComputeStateChanged(int r, TimePs now) {
   if (params_.beside_rate >= 1) return;
-  if (symmetric_) {  // a rate change that coincides with a flow starting or its bytes ending: order matters
+  if (symmetric_ && !rerate_order_free_) {  // a rate change that coincides with a flow starting or its bytes ending
     for (int p = 4 * r; p < 4 * r + 4; ++p)
       for (int i = 0; i < port_flows_[p].size(); ++i) {
         const Flow& fl = flows_[port_flows_[p].at(i)];

@@ -3,6 +3,7 @@
 #include "sim/collective_groups.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <unordered_map>
 #include <utility>
@@ -305,15 +306,49 @@ ExtrapolationTally TallyRanks(const ProgramTable& table, int* first_rank) {
     for (int r = 0; r < w; ++r) ids[r] = table.ProgramId(r);
     return TallyRanks(table.sources(), ids, first_rank);
   }
+  // Spliced: per segment from prefix sums over the sources' compute ops (O(segments) per rank, not O(ops)). The sums
+  // are of integer picoseconds, exact in int64 and in the double they end in, so the order does not matter.
+  struct Prefix {
+    std::vector<int64_t> total;
+    std::vector<std::array<int64_t, kExtrapolationKinds>> ext;
+    std::vector<int32_t> next_ext;  // the first position >= i with an extrapolated op (size when none)
+  };
+  std::vector<Prefix> pre;
+  for (const RankProgram& src : table.sources()) {
+    const auto& ops = src.streams[int(StreamKind::kCompute)];
+    Prefix p;
+    p.total.assign(ops.size() + 1, 0);
+    p.ext.assign(ops.size() + 1, {});
+    p.next_ext.assign(ops.size() + 1, int32_t(ops.size()));
+    for (size_t i = 0; i < ops.size(); ++i) {
+      p.total[i + 1] = p.total[i] + ops[i].dur_ps;
+      p.ext[i + 1] = p.ext[i];
+      p.ext[i + 1][ops[i].extrapolated] += ops[i].dur_ps;
+    }
+    for (size_t i = ops.size(); i-- > 0;) p.next_ext[i] = ops[i].extrapolated != 0 ? int32_t(i) : p.next_ext[i + 1];
+    pre.push_back(std::move(p));
+  }
   ExtrapolationTally all;
   if (first_rank) *first_rank = -1;
+  const int stream = int(StreamKind::kCompute);
   for (int r = 0; r < w; ++r) {
+    int64_t total = 0;
+    std::array<int64_t, kExtrapolationKinds> ext{};
     ExtrapolationTally rank;
-    const int stream = int(StreamKind::kCompute);
-    for (int32_t pos = 0; pos < table.Size(r, stream); ++pos) {
-      const SimOp op = table.Op(r, stream, pos);
-      rank.Add(op.op_id, op.dur_ps, Extrapolation(op.extrapolated));
+    for (const ProgramTable::Segment& seg : table.ranks_[r].seg[stream]) {
+      if (seg.begin >= seg.end) continue;
+      const Prefix& p = pre[seg.body_src];
+      const int32_t lo = seg.body_begin, hi = seg.body_begin + seg.end - seg.begin;
+      total += p.total[hi] - p.total[lo];
+      for (int k = 1; k < kExtrapolationKinds; ++k) ext[k] += p.ext[hi][k] - p.ext[lo][k];
+      if (rank.first_op < 0 && p.next_ext[lo] < hi) {
+        const SimOp op = table.Op(r, stream, seg.begin + p.next_ext[lo] - lo);
+        rank.first_op = op.op_id;
+        rank.first_why = Extrapolation(op.extrapolated);
+      }
     }
+    rank.compute_ps = double(total);
+    for (int k = 1; k < kExtrapolationKinds; ++k) rank.extrapolated_ps[k] = double(ext[k]);
     if (first_rank && *first_rank < 0 && rank.first_op >= 0) *first_rank = r;
     all.Merge(rank);
   }

@@ -67,6 +67,8 @@ class ProgramTable {
 
  private:
   friend class ProgramTableBuilder;
+  friend class ComputeSuffixIndex;
+  friend ExtrapolationTally TallyRanks(const ProgramTable& table, int* first_rank);  // phased_run.cc: sums and checks over a rank's compute ops, segment by segment
   friend ProgramTable BuildProgramTable(const ScheduleConfig&, const HardwareProfile&, int, int64_t*);
   static constexpr int kMaxSegments = 3;
   // Target positions [begin, end) of one stream: op bodies (kind, cost, tag, peer) from body_src at body_begin on,

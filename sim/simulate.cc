@@ -9,6 +9,7 @@
 
 #include "core/config_json.h"
 #include "sim/collective_groups.h"
+#include "sim/phased_run.h"
 
 namespace ringlab::sim {
 namespace {
@@ -102,6 +103,9 @@ int FindSymmetryPeriod(const Topology& topo, const ProgramTable& table) {
   return w;
 }
 
+static Status Finish(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& opt, SimResult res,
+              std::vector<TraceEvent> events, SimResult* out);
+
 Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& opt, SimResult* out) {
   RINGLAB_RETURN_IF_ERROR(ValidateConfig(cfg));
   const int w = cfg.world;
@@ -152,6 +156,21 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
       engine.reset();
     }
   }
+  if (period == w && opt.use_symmetry && opt.trace == TraceMode::kNone) {
+    // All-gather runs whose programs differ: the phased run (phased_run.h), exact, O(W) events.
+    PhasedRun phased;
+    bool applied = false;
+    RINGLAB_RETURN_IF_ERROR(RunPhased(topo, params, c.table, &phased, &applied));
+    if (applied) {
+      res.run_s = Seconds(t1);
+      res.symmetry_period = w;
+      res.phased_period = phased.period;
+      res.stats = phased.stats;
+      res.summary = SummaryFromTotals(cfg, hw, c, phased.totals, w);
+      res.transfers = phased.transfers;
+      return Finish(cfg, hw, opt, std::move(res), {}, out);
+    }
+  }
   if (!engine) {
     engine.emplace(topo, params, c.table);
     engine->SetProgress(opt.progress);
@@ -169,6 +188,12 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.summary = SummaryFromTotals(cfg, hw, c, engine->totals(), period);
   res.transfers = engine->transfers();
   res.transfers.Scale(w / period);
+  return Finish(cfg, hw, opt, std::move(res), engine->events(), out);
+}
+
+// The run's last checks and its trace's header.
+static Status Finish(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimOptions& opt, SimResult res,
+              std::vector<TraceEvent> events, SimResult* out) {
   if (opt.strict && res.transfers.ExtrapolatedCount() > 0) {
     char share[64];
     snprintf(share, sizeof share, "%.1f%%", 100 * res.transfers.Share());
@@ -180,7 +205,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.trace.meta.config = cfg;
   res.trace.meta.hardware = hw.name;
   res.trace.meta.schedule_op_count = res.schedule_op_count;
-  res.trace.events = engine->events();
+  res.trace.events = std::move(events);
   *out = std::move(res);
   return Status::Ok();
 }
@@ -199,6 +224,7 @@ nlohmann::json ToJson(const SimResult& r, bool per_rank) {
   j["programs_spliced"] = r.programs_spliced;
   j["symmetry_period"] = r.symmetry_period;
   j["symmetry_fallback"] = r.symmetry_fallback;
+  j["phased_run"] = r.phased_period > 0;
   if (r.config.ulysses > 1) j["alltoall_cost"] = r.alltoall_extrapolated ? "extrapolated" : "measured";
   j["engine"] = {{"ops", r.stats.ops}, {"events", r.stats.events}, {"flows", r.stats.flows}};
   j["extrapolation"] = ExtrapolationJson(r.extrapolation);

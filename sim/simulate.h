@@ -62,6 +62,8 @@ struct SimResult {
   bool programs_spliced = false;  // distinct programs stored as splices of a few whole ones (program_table.h)
   int symmetry_period = 0;        // ranks simulated: P < W when the symmetric run was used, else W
   bool symmetry_fallback = false;  // a symmetric run was tried, met a case it cannot prove exact, and was redone
+  // > 0: the phased all-gather run (phased_run.h) ran, its symmetric phases with this many representatives.
+  int phased_period = 0;
   // Ulysses/hybrid: the all-to-all costs come from the NVLink/NIC line, not a measured table (network.alltoall_time_us).
   bool alltoall_extrapolated = false;
   double compile_s = 0, run_s = 0;  // host wall time

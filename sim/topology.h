@@ -35,6 +35,7 @@ class Topology {
   static Status Make(const HardwareProfile& hw, int world, const TopologyConfig& cfg, Topology* out);
 
   int world() const { return world_; }
+  Placement placement() const { return placement_; }
   int nodes() const { return nodes_; }
   int gpus_per_node() const { return gpus_per_node_; }
   int GpuOf(int rank) const;  // global GPU index = node·G + local

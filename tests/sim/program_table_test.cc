@@ -14,12 +14,7 @@ namespace ringlab::sim {
 namespace {
 
 using testing::RingConfig;
-
-HardwareProfile Load(const std::string& name) {
-  HardwareProfile hw;
-  EXPECT_TRUE(LoadProfile(name, &hw).ok()) << name;
-  return hw;
-}
+const auto Load = testing::LoadNamed;
 
 // Every op of every rank of the fast table equals the whole compile of that rank.
 void ExpectTableIsWholeCompile(const ScheduleConfig& cfg, const HardwareProfile& hw) {

@@ -1,6 +1,10 @@
 // Helpers for simulator tests: a synthetic profile whose numbers make closed-form answers easy.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <string>
+
 #include "core/schedule.h"
 #include "sim/profile.h"
 
@@ -25,6 +29,13 @@ inline HardwareProfile FlatProfile(double tflops, double nvl_gbps, double nvl_la
   hw.nic_latency_us = nic_latency_us;
   hw.collective_step_latency_us = 0;
   hw.gpus_per_node = 8;
+  return hw;
+}
+
+// A named profile (sim/profiles), failing the test when it does not load.
+inline HardwareProfile LoadNamed(const std::string& name) {
+  HardwareProfile hw;
+  EXPECT_TRUE(LoadProfile(name, &hw).ok()) << name;
   return hw;
 }
 
