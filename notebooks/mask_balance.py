@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # Packed documents without padding: load balance and step time against document lengths, window and W
 #
@@ -46,19 +33,11 @@ COMMANDS = [  # a literal list: scripts/run_notebooks.sh reads it with ast.liter
 ]
 OUTPUTS = [f"out/notebooks/mask_balance.{d}.{name}.json" for d in DISTRIBUTIONS for name in WINDOWS]
 
-import json, os, pathlib, subprocess
+import json, os, subprocess
 
-def repo_root():
-    p = pathlib.Path.cwd().resolve()
-    for q in [p, *p.parents]:
-        if (q / "core" / "mask.h").exists() and (q / "notebooks").is_dir():
-            return q
-    raise RuntimeError("run this notebook inside the ringlab repository")
+from nbsetup import FIG, ROOT
 
-ROOT = repo_root()
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
-FIG = pathlib.Path(os.environ.get("RINGLAB_NB_FIGDIR", ROOT / "notebooks/figures"))
-FIG.mkdir(parents=True, exist_ok=True)
 
 def ensure_data():
     if all((ROOT / o).exists() for o in OUTPUTS):
