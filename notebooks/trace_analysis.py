@@ -3,7 +3,8 @@
 #
 # Reads the **newest** real GPU traces committed in `bench/results/grids/` (`ringlab run --trace` on 4x H100; the
 # grid measured last, by the GPU clock log each grid carries) and simulates the **same configuration** with the
-# calibrated profile (`h100_sxm_calibrated`), through the `ringlab` Python package: `ringlab.load_trace` reads both
+# calibrated profile of the kernels those runs used (`h100_sxm_calibrated_wgmma`: the wgmma kernels; the default
+# `h100_sxm_calibrated` now models the warp-specialized ones), through the `ringlab` Python package: `ringlab.load_trace` reads both
 # as frames, `ringlab.summarize_trace` gives core's per-rank numbers (core/metrics.h, what `ringlab sim` prints), and
 # `ringlab.simulate` runs the simulator in-process. Shown: per-rank compute / communication / idle, op durations by
 # kind (shared bins), per-op error of the simulation, and both timelines on one time axis.
@@ -19,7 +20,7 @@ import ringlab
 
 
 from nbsetup import FIG, ROOT  # repository root, figure folder
-PROFILE = "h100_sxm_calibrated"
+PROFILE = "h100_sxm_calibrated_wgmma"  # the kernels the real runs used
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "axes.grid": True, "grid.alpha": 0.3})
 
 # The committed grids unpack into out/grids/<grid>/ with their measurement timestamps.

@@ -12,7 +12,8 @@
 # all-to-all. Below, "ring" is the pass-KV ring and "all-gather" the all-gather method, "across R" the method the
 # hybrid runs over its ring dimension.
 #
-# **Profile `h100_sxm_calibrated`**, the one validated against 4×H100 runs (`calibration_report.ipynb`): nodes of 8
+# **Profile `h100_sxm_calibrated`**, the default: the kernels this project runs (kernel tables validated on held-out
+# single-GPU shapes; its NCCL and host numbers validated against 4×H100 runs, `calibration_report.ipynb`): nodes of 8
 # H100 SXM on NVLink, one 400 Gb/s NIC per GPU. **Every all-to-all cost is extrapolated**: no NCCL all-to-all has been
 # measured yet (the profile has no `network.alltoall_time_us`), so the simulator charges the NVLink/NIC line (U−1
 # concurrent flows per member, sim/README.md "Ulysses and the hybrid"); across nodes it assumes a non-blocking fabric,
