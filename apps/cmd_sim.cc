@@ -390,10 +390,9 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
   auto sf = std::make_shared<SimFlags>();
   AddCommonOptions(s, &sf->common, /*placement_alias=*/false);
   s->add_option("--profile", sf->profile, kProfileHelp)->capture_default_str();
-  s->add_option("--nodes", sf->nodes, "nodes, >= 1 (default: as many as the world needs)")
-      ->check(IntegerIn(1, INT_MAX));
-  s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)")
-      ->check(IntegerIn(1, INT_MAX));
+  // Ranges checked by ParseTopology (apps/sim_flags.h), which the Python package shares: one message for both.
+  s->add_option("--nodes", sf->nodes, "nodes, >= 1 (default: as many as the world needs)");
+  s->add_option("--gpus-per-node", sf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)");
   s->add_option("--placement", sf->placement, "rank to GPU: block | round-robin")->capture_default_str();
   s->add_option("--trace", sf->trace,
                 "write the simulated trace (Chrome JSON, source sim; '-' for stdout); with "
@@ -414,8 +413,7 @@ std::shared_ptr<SweepFlags> SetupSweep(CLI::App* w) {
   wf->app = w;
   w->add_option("--profile", wf->profile, kProfileHelp)->capture_default_str();
   w->add_flag("--strict", wf->strict, "a job with any extrapolated op fails (error column; exit 1)");
-  w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)")
-      ->check(IntegerIn(1, INT_MAX));
+  w->add_option("--gpus-per-node", wf->gpus_per_node, "GPUs per node, >= 1 (default: the profile's)");
   w->add_option("--placement", wf->placement, "rank to GPU: block | round-robin")->capture_default_str();
   w->add_option("--worlds", wf->worlds, "world sizes, comma separated (--world W: just W)")->capture_default_str();
   w->add_option("--seqs", wf->seqs, "global sequence lengths, comma separated (--seq S: just S)")

@@ -94,7 +94,8 @@ def simulate(cfg: Config, profile: str = DEFAULT_PROFILE, *, nodes: int | None =
 # The CLI's sweep columns before the configuration's (sim/sweep.cc SweepCsv).
 _SWEEP_COLUMNS = ["world", "seq", "method", "pass", "step_ms", "compute_ms", "exposed_comm_ms", "overlap_fraction",
                   "tflops_per_gpu", "mfu", "load_imbalance", "peak_memory_gib", "memory_capacity_gib", "over_capacity",
-                  "extrapolated_share", "extrapolated_dims", "ops", "profile", "topology"]
+                  "extrapolated_share", "extrapolated_dims", "transfer_extrapolated_share", "ops", "profile",
+                  "topology"]
 _GRID_LISTS = {"world": "worlds", "seq": "seqs", "method": "methods", "pass_": "passes"}
 
 
