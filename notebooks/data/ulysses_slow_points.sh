@@ -7,8 +7,8 @@
 #   W=4096:  U ∈ {32,64} × both placements × both methods across R
 #   W=16384: U = 64 × both placements, ring across R, at 128K and 1M tokens only
 # Usage: notebooks/data/ulysses_slow_points.sh [RINGLAB_BIN]   (default build/apps/ringlab), from the repository root.
-# The committed CSV: made 2026-12-06 on the shared 2-core CPU machine (no GPU) with the CLI built at 370165c,
-# simulator only; 2 min 19 s of CPU (2 min 52 s wall under load).
+# The committed CSV: made 2026-12-06 on the shared 2-core CPU machine (no GPU) with the CLI built at 4d106fb,
+# simulator only, profile h100_sxm_calibrated refit for the ws kernels; 3 min 5 s of CPU (3 min 20 s wall under load).
 set -euo pipefail
 BIN="${1:-build/apps/ringlab}"
 OUT=notebooks/data/ulysses_w1024_16384.csv
