@@ -23,7 +23,9 @@ def cli_trace(cli, tmp_path_factory):
 def test_our_trace_equals_the_simulation(cli_trace):
     path, sim = cli_trace
     df = ringlab.load_trace(path)
-    assert list(df.columns) == ringlab.TRACE_COLUMNS
+    # Format version 2 adds `track` (the tid: compute, send, recv, collective); `stream` stays 0 compute / 1 comm.
+    assert list(df.columns) == ringlab.TRACE_COLUMNS + ["track"]
+    assert set(df["stream"]) <= {0, 1} and set(df["track"]) <= {1, 2, 3, 4}
     assert df.attrs["source"] == "sim" and df.attrs["ringlab"]["world"] == 4
     assert ringlab.Config.from_meta(df.attrs["ringlab"]) == ringlab.Config(**CFG)
     key = ["rank", "op"]
