@@ -42,9 +42,9 @@ echo
 echo "== 5. timeline pictures"
 if [ -x build/apps/ringlab-view ]; then
   RINGLAB_VIEW=build/apps/ringlab-view scripts/screenshot.sh out/timeline.png \
-    out/sim.allgather.forward.json out/sim.alltoall.forward.json --width 1600 --height 700
+    out/sim.allgather.forward.json out/sim.alltoall.forward.json --separate-runs --width 1600 --height 700
   echo "wrote $(pwd)/out/timeline.png (simulated timelines of both methods; open them live with:"
-  echo "  build/apps/ringlab view out/sim.allgather.forward.json out/sim.alltoall.forward.json)"
+  echo "  build/apps/ringlab view out/sim.allgather.forward.json out/sim.alltoall.forward.json --separate-runs)"
 else
   echo "viewer not built (needs libglfw3-dev, libimgui-dev); skipped"
 fi
