@@ -8,10 +8,11 @@
 //
 // Usage: ringlab_attention_bench [--seqs 4096,8192,16384,32768] [--dims 64,128] [--masks causal,full] [--iters 10]
 //                                [--heads 32] [--batch 1] [--peer FILE]... [--json OUT] [--md OUT] [--commit SHA]
-//                                [--bwd-kernel ws|ws1|wgmma|mma] (backward: LaunchBackwardWs,
-//                                LaunchBackwardWsAtomicDq, LaunchBackwardWgmma (default) or Mma)
-//                                [--fwd-kernel ws|wgmma|mma] (forward: LaunchForwardWs, LaunchForwardWgmma
-//                                (default) or Mma). Head dim 256 (ws only): forward alone, no backward kernel takes it
+//                                [--bwd-kernel default|ws|ws1|wgmma|mma] (backward: LaunchBackward, the project's
+//                                dispatch (default), or LaunchBackwardWs, LaunchBackwardWsAtomicDq, Wgmma, Mma)
+//                                [--fwd-kernel default|ws|wgmma|mma] (forward: LaunchForward (default), or
+//                                LaunchForwardWs, Wgmma, Mma). Head dim 256 (ws only): forward alone, no backward
+//                                kernel takes it
 //                                [--no-backward] (forward only: fwd+bwd columns 0, for quick A/B runs)
 //                                [--fp16] (fp16 inputs; default bf16)  [--merge] (forward merges into running
 //                                (out, lse) accumulators, the ring-step case; default overwrite)
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
   std::vector<bool> masks = {true, false};
   int iters = 10, heads = 32, batch = 1;
   std::vector<std::string> peer_files;
-  std::string json_out, md_out, commit = "unknown", bwd_kernel = "wgmma", fwd_kernel = "wgmma";
+  std::string json_out, md_out, commit = "unknown", bwd_kernel = "default", fwd_kernel = "default";
   bool fp16 = false, merge = false, no_backward = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -159,14 +160,15 @@ int main(int argc, char** argv) {
       no_backward = true;
     } else if (a == "--fwd-kernel") {
       fwd_kernel = next();
-      if (fwd_kernel != "ws" && fwd_kernel != "wgmma" && fwd_kernel != "mma") {
-        std::fprintf(stderr, "--fwd-kernel must be ws, wgmma or mma\n");
+      if (fwd_kernel != "default" && fwd_kernel != "ws" && fwd_kernel != "wgmma" && fwd_kernel != "mma") {
+        std::fprintf(stderr, "--fwd-kernel must be default, ws, wgmma or mma\n");
         return 2;
       }
     } else if (a == "--bwd-kernel") {
       bwd_kernel = next();
-      if (bwd_kernel != "ws" && bwd_kernel != "ws1" && bwd_kernel != "wgmma" && bwd_kernel != "mma") {
-        std::fprintf(stderr, "--bwd-kernel must be ws, ws1, wgmma or mma\n");
+      if (bwd_kernel != "default" && bwd_kernel != "ws" && bwd_kernel != "ws1" && bwd_kernel != "wgmma" &&
+          bwd_kernel != "mma") {
+        std::fprintf(stderr, "--bwd-kernel must be default, ws, ws1, wgmma or mma\n");
         return 2;
       }
     } else {
@@ -246,6 +248,7 @@ int main(int argc, char** argv) {
         // overwrite launch before the timing (so the accumulators hold real values).
         fp.mode = AccumulateMode::kOverwrite;
         auto launch_fwd = [&] {
+          if (fwd_kernel == "default") return LaunchForward(fp, nullptr);  // what the executor and calibrate run
           if (fwd_kernel == "ws") return LaunchForwardWs(fp, nullptr);
           return fwd_kernel == "mma" ? LaunchForwardMma(fp, nullptr) : LaunchForwardWgmma(fp, nullptr);
         };
@@ -284,7 +287,8 @@ int main(int argc, char** argv) {
           Check(launch_fwd(), "LaunchForward");
           Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
           RINGLAB_CUDA_CHECK(cudaMemsetAsync(dq, 0, elems * 4));
-          Check(bwd_kernel == "ws"      ? LaunchBackwardWs(bp, nullptr)
+          Check(bwd_kernel == "default" ? LaunchBackward(bp, nullptr)
+                : bwd_kernel == "ws"    ? LaunchBackwardWs(bp, nullptr)
                 : bwd_kernel == "ws1"   ? LaunchBackwardWsAtomicDq(bp, nullptr)
                 : bwd_kernel == "wgmma" ? LaunchBackwardWgmma(bp, nullptr)
                                         : LaunchBackwardMma(bp, nullptr),
