@@ -12,6 +12,7 @@
 #include "core/mask_balance.h"
 #include "core/mask_spec.h"
 #include "core/output_file.h"
+#include "sim/balance_model.h"
 
 namespace ringlab::cli {
 
@@ -20,7 +21,8 @@ struct BalanceOptions {
   std::string worlds = "8,64,1024";
   int64_t seq = 1 << 20;
   int batch = 1, heads = 32, kv_heads = 8, dim = 128;
-  double tflops = 450, link_gbps = 50;
+  double tflops = 0, link_gbps = 0;  // 0: from the profile
+  std::string profile = "h100_sxm_calibrated";
   std::string json_path;
 };
 
@@ -46,20 +48,25 @@ Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
 int RunBalance(const BalanceOptions& o) {
   std::vector<int> worlds;
   if (Status st = ParseWorlds(o.worlds, &worlds); !st.ok()) return ReportError(st);
-  if (!(o.tflops > 0) || !(o.link_gbps > 0))
-    return ReportError(Status::InvalidArgument("--tflops and --link-gbps must be > 0"));
+  if (o.tflops < 0 || o.link_gbps < 0 || (o.tflops > 0) != (o.link_gbps > 0))
+    return ReportError(Status::InvalidArgument(
+        "--tflops and --link-gbps: give both (> 0) for the analytic what-if, or neither to use --profile"));
+  const bool analytic = o.tflops > 0;
   Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim};
   ParsedMask parsed;
   if (Status st = ParseMaskSpec(o.mask, o.seq, &parsed); !st.ok()) return ReportError(st);
   if (parsed.causal) p.causal = *parsed.causal;
   p.mask = parsed.shape;
   if (Status st = ValidateProblem(p); !st.ok()) return ReportError(st);
-  const StepModel model{.tflops = o.tflops, .link_gbps = o.link_gbps};
   nlohmann::json rows = nlohmann::json::array();
-  std::printf("%s, %lld documents\n", Describe(p).c_str(), (long long)p.mask.DocumentCount());
+  std::printf("%s, %lld documents; step costs: %s\n", Describe(p).c_str(), (long long)p.mask.DocumentCount(),
+              analytic ? "analytic what-if (--tflops, --link-gbps)" : ("profile " + o.profile).c_str());
   std::printf("%6s  %-14s %10s %12s %12s %10s %6s %10s\n", "W", "layout", "max/mean", "max tokens", "compute us",
               "hop us", "hops", "step us");
   for (int w : worlds) {
+    StepModel model{.tflops = o.tflops, .link_gbps = o.link_gbps};
+    if (!analytic)
+      if (Status st = sim::ProfileStepModel(o.profile, p, w, &model); !st.ok()) return ReportError(st);
     std::vector<BalanceReport> reports;
     int best = 0;
     if (Status st = ChooseLayout(p, w, model, &reports, &best); !st.ok()) return ReportError(st);
@@ -76,7 +83,9 @@ int RunBalance(const BalanceOptions& o) {
   }
   if (o.json_path.empty()) return 0;
   nlohmann::json doc{{"problem", Describe(p)}, {"mask", o.mask}, {"documents", p.mask.DocumentCount()},
-                     {"tflops", o.tflops}, {"link_gbps", o.link_gbps}, {"rows", rows}};
+                     {"step_costs", analytic ? nlohmann::json{{"tflops", o.tflops}, {"link_gbps", o.link_gbps}}
+                                             : nlohmann::json{{"profile", o.profile}}},
+                     {"rows", rows}};
   OutputBatch batch;
   if (Status st = batch.Add(o.json_path, doc.dump(1) + "\n"); !st.ok()) return ReportError(st);
   if (Status st = batch.Commit(); !st.ok()) return ReportError(st);
@@ -97,9 +106,21 @@ std::shared_ptr<BalanceOptions> SetupBalance(CLI::App* cmd) {
   cmd->add_option("--heads", o->heads, "query heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   cmd->add_option("--kv-heads", o->kv_heads, "key/value heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   cmd->add_option("--dim,-d", o->dim, "head dim")->capture_default_str()->check(IntegerIn(1, kIntMax));
-  cmd->add_option("--tflops", o->tflops, "attention rate of the step estimate")->capture_default_str();
-  cmd->add_option("--link-gbps", o->link_gbps, "K/V hop bandwidth of the step estimate (GB/s)")->capture_default_str();
+  cmd->add_option("--profile", o->profile,
+                  "hardware profile the step estimate takes its kernel and link costs from (sim/profiles)")
+      ->capture_default_str();
+  cmd->add_option("--tflops", o->tflops, "what-if instead of --profile: attention rate of the step estimate (with --link-gbps)");
+  cmd->add_option("--link-gbps", o->link_gbps, "what-if instead of --profile: K/V hop bandwidth (GB/s, with --tflops)");
   cmd->add_option("--json", o->json_path, "write the rows as JSON to FILE ('-' for stdout)");
+  cmd->footer(
+      std::string("Examples:\n") +
+      "  ringlab balance --seq 1048576 --world 8,64,1024 --mask causal+docs-synthetic:pretrain-mix\n"
+      "  ringlab balance --seq 262144 --world 16 --mask causal+docs-synthetic:uniform+window:4096,0 --json rows.json\n"
+      "  ringlab balance --world 64 --tflops 900 --link-gbps 100      (a what-if instead of the calibrated profile)\n"
+      "Layouts: contiguous, head-tail, doc-head-tail (every document cut into 2W pieces), greedy (whole documents onto "
+      "the least-loaded rank, a min-heap). The step estimate takes kernel and link costs from --profile (the "
+      "simulator's cost model); the layout with the shortest estimated step is chosen.\n\n" +
+      cmd->get_footer());  // the exit codes, set by AddSubcommands
   return o;
 }
 

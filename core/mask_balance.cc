@@ -119,8 +119,17 @@ Status StudyBalance(const Problem& p, int world, BalanceLayout layout, const Ste
   out->mean_work = std::accumulate(out->work.begin(), out->work.end(), 0.0) / world;
   out->max_tokens = *std::max_element(out->tokens.begin(), out->tokens.end());
   const double flops_per_pair = 4.0 * p.batch * p.heads * p.head_dim;
-  out->compute_us = out->max_work * flops_per_pair / (model.tflops * 1e6);
-  out->hop_us = world > 1 ? double(p.KvBytes(out->max_tokens)) / (model.link_gbps * 1e3) : 0;
+  if (model.attend_us) {  // the ring's reach + 1 blocks per rank, each over the largest shard
+    const int blocks = out->reach + 1;
+    for (int r = 0; r < world; ++r)
+      if (out->tokens[r] > 0)
+        out->compute_us = std::max(
+            out->compute_us, blocks * model.attend_us(out->tokens[r], out->max_tokens, out->work[r] / blocks));
+  } else {
+    out->compute_us = out->max_work * flops_per_pair / (model.tflops * 1e6);
+  }
+  const int64_t hop_bytes = p.KvBytes(out->max_tokens);
+  out->hop_us = world == 1 ? 0 : model.hop_us ? model.hop_us(hop_bytes) : double(hop_bytes) / (model.link_gbps * 1e3);
   out->step_us = std::max(out->compute_us, out->reach * out->hop_us) + (out->reach > 0 ? out->hop_us : 0);
   return Status::Ok();
 }

@@ -13,13 +13,16 @@
 // Step-time estimate (analytic, not the event simulator: these layouts are not schedules yet): a ring forward pass
 // overlaps compute with `reach` K/V hops of the largest shard, reach = the most ranks one document spreads over, less
 // one (the ring is cut where no rank further on sees the K/V, as core/schedule_mask.h does; a window is not counted),
-// so step = max(max_r compute_r, reach·hop) + hop (no hop when reach = 0), compute at `tflops`, hops at `link_gbps`.
+// so step = max(max_r compute_r, reach·hop) + hop (no hop when reach = 0), compute at `tflops`, hops at `link_gbps`;
+// or, with a StepModel from a hardware profile, compute_r = the cost model's time of reach + 1 blocks of the rank's
+// queries over the largest shard sharing its work, and a hop from the profile's measured transfer table.
 //
 //   BalanceReport rep;
 //   Status st = StudyBalance(problem, /*world=*/64, BalanceLayout::kGreedy, StepModel{}, &rep);
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -38,6 +41,11 @@ std::optional<BalanceLayout> ParseBalanceLayout(std::string_view name);
 struct StepModel {
   double tflops = 450;     // attention forward rate
   double link_gbps = 50;   // one K/V hop (GB/s)
+  // Measured costs instead of the two rates, when set (sim/balance_model.h fills them from a hardware profile): one
+  // ring step's forward attention of a rank (q_tokens queries over kv_tokens keys, `pairs` FLOP-counting pairs under
+  // the mask) and one K/V hop of `bytes`, in microseconds.
+  std::function<double(int64_t q_tokens, int64_t kv_tokens, double pairs)> attend_us;
+  std::function<double(int64_t bytes)> hop_us;
 };
 
 struct BalanceReport {

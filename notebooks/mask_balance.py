@@ -6,9 +6,12 @@
 # pieces, rank r takes pieces r and 2W−1−r; no padding, pieces differ by at most a token) and **greedy** (whole
 # documents, heaviest first, onto the least-loaded rank; a document heavier than the mean per rank is cut
 # doc-head-tail). Work = FLOP-counting (query, key) pairs under the mask (causal within documents, optionally a
-# sliding window). The step estimate is analytic (compute of the slowest rank at 450 TFLOP/s against K/V hops of the
-# largest shard at 50 GB/s, as many as the most ranks one document spreads over, less one), not the event simulator:
-# these layouts are not schedules yet.
+# sliding window). The step estimate takes its costs from the calibrated profile `h100_sxm_calibrated` (validated
+# against 4×H100 runs, bench/results/sim_validation.md): the slowest rank's compute (its ring blocks costed by the
+# simulator's cost model as masked blocks of their visible pairs) against K/V hops of the largest shard (the
+# profile's NVLink table inside a node, its NIC line across nodes), as many hops as the most ranks one document spreads
+# over, less one. It is not the event simulator (these layouts are not schedules yet), and beyond one node the NIC
+# numbers are the profile's unmeasured line.
 #
 # Document lengths: `uniform` (128..8192), `lognormal` (median 2048, σ 1.2) and `pretrain-mix` (60% short, 30%
 # medium, 10% long documents with median 40,000 tokens), drawn with seed 1 (core/mask_documents.h).

@@ -44,9 +44,11 @@ def main():
         "",
         "Per layout: **max/mean** attention work per rank (FLOP-counting pairs under the mask), the largest shard "
         "relative to S/W (**tok**: memory and hop size; greedy hands out whole documents), and the **step** estimate "
-        "in ms (analytic: max(slowest rank's compute at 450 TFLOP/s, **hops** K/V hops of the largest shard at 50 GB/s) "
-        "+ one hop, where hops = the most ranks one document spreads over − 1; core/mask_balance.h). **chosen** = "
-        "shortest step.",
+        "in ms: max(slowest rank's compute, **hops** K/V hops of the largest shard) + one hop, where hops = the most "
+        "ranks one document spreads over − 1 (core/mask_balance.h); compute and hops from the calibrated profile "
+        "`h100_sxm_calibrated` (sim/balance_model.h: each rank's hops + 1 ring blocks costed by the simulator's cost "
+        "model as masked blocks of its visible pairs; a hop from the profile's NVLink table inside a node, its NIC line "
+        "across nodes). **chosen** = shortest step.",
         "",
     ]
     for name, mask in MASKS.items():

@@ -138,4 +138,18 @@ TEST(CliValidation, PlanChecksEveryNumberItsWorldAndItsOutput) {
   EXPECT_NE(full.output.find("cannot write /dev/full"), std::string::npos) << full.output;
 }
 
+TEST(CliValidation, BalanceStepCostsComeFromAProfileOrBothWhatIfRates) {
+  const std::string balance = "balance --seq 65536 --world 8 --mask causal+docs-synthetic:uniform ";
+  ExpectBadInput(balance + "--tflops 400", "--link-gbps");  // one rate alone is neither the profile nor a what-if
+  ExpectBadInput(balance + "--link-gbps -3 --tflops 400", "--tflops");
+  ExpectBadInput(balance + "--profile no_such_profile", "no_such_profile");
+  Result profiled = RunRinglab(balance + "--json -");
+  ASSERT_EQ(profiled.code, 0) << profiled.output;
+  const std::string doc = profiled.output.substr(profiled.output.find('{'));
+  EXPECT_EQ(nlohmann::json::parse(doc)["step_costs"]["profile"], "h100_sxm_calibrated");
+  Result what_if = RunRinglab(balance + "--tflops 400 --link-gbps 25 --json -");
+  ASSERT_EQ(what_if.code, 0) << what_if.output;
+  EXPECT_EQ(nlohmann::json::parse(what_if.output.substr(what_if.output.find('{')))["step_costs"]["tflops"], 400);
+}
+
 }  // namespace
