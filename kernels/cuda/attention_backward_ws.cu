@@ -63,7 +63,7 @@ struct BwdWsArgs {
 };
 
 // Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period; with kTmaDq one float32 dQ
-// tile of kBM x 64 per consumer, two SW128 boxes of 32 columns), the row statistics, then the mbarriers.
+// tile of kBM x kDqCols per consumer, SW128 boxes of 32 columns), the row statistics, then the mbarriers.
 template <int D, bool kTmaDq>
 struct BwdWsSmem {
   static constexpr int kBN = kBlockNOf<D>;
