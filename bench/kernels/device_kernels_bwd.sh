@@ -12,8 +12,8 @@
 # Under 9 minutes on an H100; run with timeout_s 600. QUICK=1 (meant for 5 minutes): backward tests of the first
 # BWDS kernel only (no forward tests), grid S 8192 and 32768 only, no D256 row. $OUT gets build.log, tests.log, sanitizer.log,
 # peer.json, ours.json, summary.md, logs.tar.gz; the summary is printed last. BUILD=dir reuses a build;
-# SKIP_SANITIZER=1 and GRID_ONLY=1 shorten the call; COMMIT names the commit when the checkout has no .git. D256=1 (about
-# 4 minutes): backward tests of the BWDS kernels plus every kernel's HeadDim256, the sanitizer on the first BWDS
+# SKIP_SANITIZER=1 and GRID_ONLY=1 shorten the call; COMMIT names the commit when the checkout has no .git.
+# D256=1 (about 4 minutes): backward tests of the BWDS kernels plus every kernel's HeadDim256, the sanitizer on the first BWDS
 # kernel's HeadDim256 small cases, and the D256 row alone (no grid). SAN_TOOLS (default "memcheck racecheck
 # synccheck") and TEST_TIMEOUT (seconds, default 200) fit a call into a shorter limit.
 set -uo pipefail

@@ -235,8 +235,8 @@ __device__ __forceinline__ void ReduceDqTiles(const BwdWsArgs& args, const Smem&
 // Atomics: red.global.add.v2.f32 per lane. kTmaDq: scaled into the consumer's shared float32 tile (SW128 boxes of 32
 // columns: a warp's float2 stores hit every bank twice, no more) once the dQ warp freed it, then handed to the dQ warp.
 template <int D, bool kTmaDq, typename Smem>
-__device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw, const float (&dq)[kDqCols<D> / 8][4], int b,
-                                       int h, int m0, int tid) {
+__device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw, const float (&dq)[kDqCols<D> / 8][4],
+                                       int b, int h, int m0, int tid) {
   const int lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
   if constexpr (kTmaDq) {
     NamedBarrierSync(kDqEmptyBarrier0 + cw, kDqBarrierThreads);
@@ -299,7 +299,8 @@ __device__ __forceinline__ void PackAFragment(const float (&x)[BM / 8][4], int j
 // acc (64 x N) += A (64 x 16 from registers) * rows [16 kk, 16 kk + 16) of an MN-major SW128 tile of kBM rows,
 // N columns from its 64-column block `tile` (N = 128 spans two blocks).
 template <typename T, int N>
-__device__ __forceinline__ void AccumulateFromRing(float (&acc)[N / 8][4], const uint32_t* frag, uint32_t tile, int kk) {
+__device__ __forceinline__ void AccumulateFromRing(float (&acc)[N / 8][4], const uint32_t* frag, uint32_t tile,
+                                                   int kk) {
   const uint64_t desc = MnMajorDescriptor<kBM>(tile, kk);
   if constexpr (N == 128) {
     WgmmaRS64x128<T, 1>(&acc[0][0], frag, desc, 1);

@@ -41,8 +41,9 @@ class BackwardKernelTest : public AttentionKernelTest, public ::testing::WithPar
   const char* Tag() const { return GetParam().c_str(); }
 };
 
-// Head dims 64 and 128 (256: HeadDim256), bf16 and fp16, causal and full, GQA, positive and negative diagonal offsets, lengths that are
-// not multiples of the tiles (the ws kernel: 128 keys per CTA, 64 queries per tile), key tiles no query sees.
+// Head dims 64 and 128 (256: HeadDim256), bf16 and fp16, causal and full, GQA, positive and negative diagonal offsets,
+// lengths that are not multiples of the tiles (the ws kernel: 128 keys per CTA, 64 queries per tile), key tiles no
+// query sees.
 // RINGLAB_CUDA_TEST_SMALL=1 (compute-sanitizer runs) keeps three small cases.
 const std::vector<Case>& BackwardCases() {
   using E = ElementType;
