@@ -11,8 +11,8 @@
 //                                [--bwd-kernel default|ws|ws1|wgmma|mma] (backward: LaunchBackward, the project's
 //                                dispatch (default), or LaunchBackwardWs, LaunchBackwardWsAtomicDq, Wgmma, Mma)
 //                                [--fwd-kernel default|ws|wgmma|mma] (forward: LaunchForward (default), or
-//                                LaunchForwardWs, Wgmma, Mma). Head dim 256 (ws only): forward alone, no backward
-//                                kernel takes it
+//                                LaunchForwardWs, Wgmma, Mma). Head dim 256 (ws only): the backward only with
+//                                --bwd-kernel default, ws or ws1 (the others refuse it: fwd+bwd columns 0)
 //                                [--no-backward] (forward only: fwd+bwd columns 0, for quick A/B runs)
 //                                [--fp16] (fp16 inputs; default bf16)  [--merge] (forward merges into running
 //                                (out, lse) accumulators, the ring-step case; default overwrite)
@@ -295,7 +295,8 @@ int main(int argc, char** argv) {
                 "LaunchBackward");
         };
         const double t_f = TimeMs(fwd, iters);
-        const bool has_backward = d <= 128 && !no_backward;  // t_fb = 0: not measured
+        const bool bwd_takes_d = d <= 128 || bwd_kernel == "default" || bwd_kernel == "ws" || bwd_kernel == "ws1";
+        const bool has_backward = bwd_takes_d && !no_backward;  // t_fb = 0: not measured
         const double t_fb = has_backward ? TimeMs(fwdbwd, iters) : 0.0;
         RINGLAB_CUDA_CHECK(cudaGetLastError());
         double flops = 4.0 * batch * heads * double(s) * double(s) * d;

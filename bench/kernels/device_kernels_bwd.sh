@@ -7,18 +7,22 @@
 #   3. compute-sanitizer memcheck, racecheck and synccheck on the small cases of the first backward of BWDS;
 #   4. the benchmark, PyTorch SDPA FLASH and CUDNN in the same call on the same card: the 16-shape grid (S 4096-32768
 #      x D 64/128 x causal/full, B1 H32), B1 H32 S131072 D128 causal, B8 H32 S2048 D128 causal, B2 H16 S16384 D256
-#      causal (forward only); ours with the ws forward and each backward of BWDS (A/B; default "ws ws1": dQ by TMA
-#      reduce-add against dQ by atomics; "ws wgmma" was the previous A/B).
+#      causal (forward and backward: ws/ws1 take D = 256); ours with the ws forward and each backward of BWDS (A/B;
+#      default "ws ws1": dQ by TMA reduce-add against dQ by atomics; "ws wgmma" was the previous A/B).
 # Under 9 minutes on an H100; run with timeout_s 600. QUICK=1 (meant for 5 minutes): backward tests of the first
 # BWDS kernel only (no forward tests), grid S 8192 and 32768 only, no D256 row. $OUT gets build.log, tests.log, sanitizer.log,
 # peer.json, ours.json, summary.md, logs.tar.gz; the summary is printed last. BUILD=dir reuses a build;
 # SKIP_SANITIZER=1 and GRID_ONLY=1 shorten the call; COMMIT names the commit when the checkout has no .git.
+# D256=1 (about 4 minutes): backward tests of the BWDS kernels plus every kernel's HeadDim256, the sanitizer on the first BWDS
+# kernel's HeadDim256 small cases, and the D256 row alone (no grid). SAN_TOOLS (default "memcheck racecheck
+# synccheck") and TEST_TIMEOUT (seconds, default 200) fit a call into a shorter limit.
 set -uo pipefail
 OUT=${OUT:-/tmp/ringlab_kernels_bwd_out}
 BUILD=${BUILD:-/tmp/b-kbwd}
 ITERS=${ITERS:-10}
 BWDS=${BWDS:-ws ws1}
 QUICK=${QUICK:-0}
+D256=${D256:-0}
 SEQS=4096,8192,16384,32768
 [ "$QUICK" = 1 ] && SEQS=8192,32768
 NEW=${BWDS%% *}
@@ -32,7 +36,7 @@ commit=${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 
 el "== 1. build"
 TARGETS="ringlab_cuda_backward_test ringlab_attention_bench"
-[ "$QUICK" = 1 ] || TARGETS="ringlab_cuda_kernels_test $TARGETS"
+[ "$QUICK" = 1 ] || [ "$D256" = 1 ] || TARGETS="ringlab_cuda_kernels_test $TARGETS"
 bash bench/device_build.sh . "$BUILD" $TARGETS \
   || { cp "$BUILD.log" "$OUT/build.log"; exit 1; }
 cp "$BUILD.log" "$OUT/build.log"
@@ -43,20 +47,21 @@ BENCH=$BUILD/bench/kernels/ringlab_attention_bench
 
 el "== 2. kernel tests"
 : > "$OUT/tests.log"
-if [ "$QUICK" != 1 ]; then
+if [ "$QUICK" != 1 ] && [ "$D256" != 1 ]; then
   timeout 150 "$BUILD/tests/cuda/ringlab_cuda_kernels_test" > "$OUT/tests.log" 2>&1
   echo "forward tests rc=$?"
 fi
 BWD_FILTER='*'
 [ "$QUICK" = 1 ] && BWD_FILTER="*/$NEW"  # the others passed in an earlier call
-timeout 200 "$BWD_TEST" --gtest_filter="$BWD_FILTER" >> "$OUT/tests.log" 2>&1
+[ "$D256" = 1 ] && BWD_FILTER="$(for bk in $BWDS; do printf '*/%s:' $bk; done)*HeadDim256*"
+timeout ${TEST_TIMEOUT:-200} "$BWD_TEST" --gtest_filter="$BWD_FILTER" >> "$OUT/tests.log" 2>&1
 echo "backward tests rc=$?"
 grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$OUT/tests.log" | tail -14
 OK_BWDS=""
 for bk in $BWDS; do
   [ "$QUICK" = 1 ] && [ "$bk" != "$NEW" ] && { OK_BWDS="$OK_BWDS $bk"; continue; }
   ok=1
-  for t in BackwardMatchesReference BackwardInsideLargerBuffersBothModes; do
+  for t in BackwardMatchesReference BackwardInsideLargerBuffersBothModes HeadDim256; do
     grep -qE "OK \] Kernels/BackwardKernelTest.$t/$bk \(" "$OUT/tests.log" || ok=0
   done
   echo "$bk backward correct: $ok"
@@ -65,10 +70,12 @@ for bk in $BWDS; do
 done
 
 if [ "${SKIP_SANITIZER:-0}" != 1 ]; then
+  SAN_TEST='*'
+  [ "$D256" = 1 ] && SAN_TEST=HeadDim256
   el "== 3. compute-sanitizer on the $NEW backward (small cases)"
-  for tool in memcheck racecheck synccheck; do
+  for tool in ${SAN_TOOLS:-memcheck racecheck synccheck}; do
     RINGLAB_CUDA_TEST_SMALL=1 timeout 75 compute-sanitizer --tool $tool --error-exitcode 3 "$BWD_TEST" \
-      --gtest_filter="Kernels/BackwardKernelTest.*/$NEW" > $W/san_$tool.log 2>&1
+      --gtest_filter="Kernels/BackwardKernelTest.$SAN_TEST/$NEW" > $W/san_$tool.log 2>&1
     echo "$tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $W/san_$tool.log | tail -1)"
     { echo "=== $tool"; grep -vE '^\[ (seed|backward|bwd in)' $W/san_$tool.log | tail -30; } >> "$OUT/sanitizer.log"
   done
@@ -82,17 +89,20 @@ ours() {  # ours TAG BWD PEERFILE ARGS...
   timeout 200 "$BENCH" "$@" --iters $ITERS --fwd-kernel ws --bwd-kernel $bk --peer "$peer" \
     --json $W/ours_${tag}_$bk.json --commit "$commit" > $W/ours_${tag}_$bk.log 2>&1 || echo "ours $tag $bk rc=$?"
 }
-timeout 240 python3 bench/peer/peer_bench.py sdpa --seqs $SEQS --dims 128,64 --masks causal,full \
-  --iters $ITERS --json $W/peer_grid.json > $W/peer_grid.log 2>&1; echo "peer grid rc=$?"
-for bk in $BWDS; do
-  ours grid $bk $W/peer_grid.json --seqs $SEQS --dims 128,64 --masks causal,full
-done
-el "grid done"
+if [ "$D256" != 1 ]; then
+  timeout 240 python3 bench/peer/peer_bench.py sdpa --seqs $SEQS --dims 128,64 --masks causal,full \
+    --iters $ITERS --json $W/peer_grid.json > $W/peer_grid.log 2>&1; echo "peer grid rc=$?"
+  for bk in $BWDS; do
+    ours grid $bk $W/peer_grid.json --seqs $SEQS --dims 128,64 --masks causal,full
+  done
+  el "grid done"
+fi
 if [ "${GRID_ONLY:-0}" != 1 ]; then
   i=0
   while read -r b h s d mask; do
     i=$((i + 1))
     [ "$QUICK" = 1 ] && [ "$d" = 256 ] && continue
+    [ "$D256" = 1 ] && [ "$d" != 256 ] && continue
     timeout 150 python3 bench/peer/peer_bench.py sdpa --batch $b --heads $h --seqs $s --dims $d --masks $mask \
       --iters $ITERS --json $W/peer_x$i.json > $W/peer_x$i.log 2>&1 || echo "peer x$i rc=$?"
     for bk in $BWDS; do

@@ -49,7 +49,7 @@ def main(work, out, commit, new="ws", old="wgmma"):
     lines = [f"# Attention backward, {new} vs {old} (both after the ws forward), vs PyTorch SDPA (same call)\n",
              f"card: {card}, commit: {commit}, bf16, medians of the bench's iterations; TFLOP/s; ratios ours/peer; "
              f"fwd+bwd = ws forward + {new} (or {old}) backward; bwd = fwd+bwd - fwd (incl. delta preprocess, dQ "
-             "zeroing); D256: forward only (no backward kernel takes it)\n",
+             "zeroing); D256: ws/ws1 only (the other backwards refuse it)\n",
              f"| B | H | S | D | mask | fwd TF | fwd+bwd TF ({new}) | /FLASH | /CUDNN | fwd+bwd TF ({old}) | /FLASH | "
              f"/CUDNN | bwd TF {new} | bwd TF {old} | {new}/{old} |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -53,7 +53,7 @@ Status LaunchBackwardPrepare(const BackwardPrepareParams& p, void* stream) {
   RINGLAB_RETURN_IF_ERROR(CheckBackwardPrepareParams(p));
   if (p.tokens == 0) return Status::Ok();
   auto st = static_cast<cudaStream_t>(stream);
-  return DispatchElementAndHeadDim(p.element, p.head_dim, [&](auto t, auto d) {
+  return DispatchElementAndHeadDim</*kMaxHeadDim=*/256>(p.element, p.head_dim, [&](auto t, auto d) {
     return Launch<decltype(t), decltype(d)::value>(p, st);
   });
 }

@@ -44,7 +44,9 @@ namespace {
 using namespace detail;
 
 using Tiles = tiles::BackwardWs;
-constexpr int kBN = Tiles::kBlockN, kBM = Tiles::kBlockM;
+constexpr int kBM = Tiles::kBlockM;
+template <int D>
+constexpr int kBlockNOf = Tiles::BlockN<D>();  // keys per CTA: 128, 64 at D = 256
 constexpr int kConsumerWarps = Tiles::kConsumerThreads / 32;  // arrivals that free a ring slot
 constexpr int kStatsLanes = 32;                               // warp 1 of the producer: lse and delta
 constexpr int kDqWarp = 2;                                    // warp 2 of the producer: dQ reduce-adds (kTmaDq)
@@ -61,12 +63,13 @@ struct BwdWsArgs {
 };
 
 // Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period; with kTmaDq one float32 dQ
-// tile of kBM x 64 per consumer, two SW128 boxes of 32 columns), the row statistics, then the mbarriers.
+// tile of kBM x kDqCols per consumer, SW128 boxes of 32 columns), the row statistics, then the mbarriers.
 template <int D, bool kTmaDq>
 struct BwdWsSmem {
+  static constexpr int kBN = kBlockNOf<D>;
   static constexpr int kStages = Tiles::Stages<D>();
   static constexpr uint32_t kKvBytes = kBN * D * 2, kQBytes = kBM * D * 2, kDstBytes = kBN * kBM * 2;
-  static constexpr uint32_t kDqBytes = kTmaDq ? tiles::BackwardWsTmaDq::kDqTileBytes : 0;
+  static constexpr uint32_t kDqBytes = kTmaDq ? tiles::BackwardWsTmaDq::DqTileBytes<D>() : 0;
   static constexpr uint32_t kStatsBytes = 2 * kBM * 4;
   uint32_t k, v, q0, do0, dst0, dq0, stats0, bars;
 
@@ -138,6 +141,7 @@ __device__ __forceinline__ void LoadTile(const CUtensorMap* map, uint32_t dst, u
 template <int D, typename Smem>
 __device__ __forceinline__ void ProduceTiles(const BwdWsArgs& args, const Smem& sm, const KeyBlock& blk,
                                              const QueryTileWalk<kBM>& walk) {
+  constexpr int kBN = kBlockNOf<D>;
   MbarrierArriveExpectTx(sm.KvFull(), 2 * Smem::kKvBytes);
   LoadTile<D>(&args.k_map, sm.k, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
   LoadTile<D>(&args.v_map, sm.v, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
@@ -188,11 +192,13 @@ __device__ __forceinline__ void ProduceRowStats(const BwdArgs& a, const Smem& sm
   }
 }
 
-// The first of the 64 dQ columns consumer cw accumulates: D = 128 splits the columns between the consumers (each over
-// all 128 keys), D = 64 gives each all columns over its own 64 keys.
+// The dQ columns consumer cw accumulates, kDqCols<D> from DqCol0: D = 128 and 256 split the columns between the
+// consumers (each over all the CTA's keys), D = 64 gives each all columns over its own 64 keys.
+template <int D>
+constexpr int kDqCols = tiles::BackwardWsTmaDq::DqCols<D>();
 template <int D>
 __device__ __forceinline__ int DqCol0(int cw) {
-  return D == 128 ? 64 * cw : 0;
+  return D == 64 ? 0 : kDqCols<D> * cw;
 }
 
 // The producer's dQ warp (kTmaDq): per query tile and consumer, once the consumer's float32 dQ tile is in shared
@@ -212,8 +218,9 @@ __device__ __forceinline__ void ReduceDqTiles(const BwdWsArgs& args, const Smem&
     for (int cw = 0; cw < 2; ++cw) {
       NamedBarrierSync(kDqFullBarrier0 + cw, kDqBarrierThreads);
       if (lane == 0) {
-        TmaReduceAdd4d(&args.dq_map, sm.Dq(cw), DqCol0<D>(cw), tile.m0, tile.h, blk.b);
-        TmaReduceAdd4d(&args.dq_map, sm.Dq(cw) + kBM * 128, DqCol0<D>(cw) + 32, tile.m0, tile.h, blk.b);
+#pragma unroll
+        for (int box = 0; box < kDqCols<D> / 32; ++box)
+          TmaReduceAdd4d(&args.dq_map, sm.Dq(cw) + box * (kBM * 128), DqCol0<D>(cw) + 32 * box, tile.m0, tile.h, blk.b);
         BulkCommitGroup();
         BulkWaitGroupRead<0>();
       }
@@ -224,12 +231,12 @@ __device__ __forceinline__ void ReduceDqTiles(const BwdWsArgs& args, const Smem&
   if (lane == 0) BulkWaitGroup<0>();
 }
 
-// Adds consumer cw's dQ tile (64 queries from m0 x 64 columns from DqCol0, in registers, not yet scaled) into dq.
+// Adds consumer cw's dQ tile (64 queries from m0 x kDqCols columns from DqCol0, in registers, not yet scaled) into dq.
 // Atomics: red.global.add.v2.f32 per lane. kTmaDq: scaled into the consumer's shared float32 tile (SW128 boxes of 32
 // columns: a warp's float2 stores hit every bank twice, no more) once the dQ warp freed it, then handed to the dQ warp.
 template <int D, bool kTmaDq, typename Smem>
-__device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw, const float (&dq)[8][4], int b,
-                                       int h, int m0, int tid) {
+__device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw, const float (&dq)[kDqCols<D> / 8][4],
+                                       int b, int h, int m0, int tid) {
   const int lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
   if constexpr (kTmaDq) {
     NamedBarrierSync(kDqEmptyBarrier0 + cw, kDqBarrierThreads);
@@ -237,7 +244,7 @@ __device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw,
     for (int r = 0; r < 2; ++r) {
       const int row = warp * 16 + g + 8 * r;  // row & 7 == g
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
+      for (int i = 0; i < kDqCols<D> / 8; ++i) {
         const int chunk = 2 * (i & 3) + (tq >> 1);  // 16-byte chunk of the 32-column box i / 4
         StSharedF32x2(sm.Dq(cw) + (i >> 2) * (kBM * 128) + row * 128 + ((chunk ^ g) << 4) + (tq & 1) * 8,
                       dq[i][2 * r] * a.scale, dq[i][2 * r + 1] * a.scale);
@@ -252,7 +259,7 @@ __device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw,
       const int row = m0 + warp * 16 + g + 8 * r;
       if (row < a.q_tokens) {
 #pragma unroll
-        for (int i = 0; i < 8; ++i)
+        for (int i = 0; i < kDqCols<D> / 8; ++i)
           RedAddF32x2(dqp + row * D + DqCol0<D>(cw) + i * 8 + 2 * tq, dq[i][2 * r] * a.scale,
                       dq[i][2 * r + 1] * a.scale);
       }
@@ -263,7 +270,7 @@ __device__ __forceinline__ void EmitDq(const BwdArgs& a, const Smem& sm, int cw,
 // The per-tile mask hook: zeroes this lane's P^T entries (rows = keys key_row, key_row + 8 of the CTA, columns =
 // the tile's queries) for keys past the block end and, causal, keys past a query's diagonal. A document or window
 // mask adds its conditions here (and its fully masked tiles to QueryTileWalk / TileCursor).
-template <int BM>
+template <int BM, int kBN>
 __device__ __forceinline__ void MaskScores(float (&p)[BM / 8][4], const BwdArgs& a, int64_t n0, int64_t m0,
                                            int key_row, int tq) {
   const bool need_mask = (n0 + kBN > a.kv_tokens) || (a.causal && n0 + kBN - 1 > m0 + a.offset);
@@ -289,36 +296,45 @@ __device__ __forceinline__ void PackAFragment(const float (&x)[BM / 8][4], int j
   frag[3] = PackPair<T>(x[2 * j + 1][2], x[2 * j + 1][3]);
 }
 
-// acc (64 x D) += A (64 x 16 from registers) * rows [16 kk, 16 kk + 16) of an MN-major SW128 tile of kBM rows.
-template <typename T, int D>
-__device__ __forceinline__ void AccumulateFromRing(float (&acc)[D / 8][4], const uint32_t* frag, uint32_t tile, int kk) {
+// acc (64 x N) += A (64 x 16 from registers) * rows [16 kk, 16 kk + 16) of an MN-major SW128 tile of kBM rows,
+// N columns from its 64-column block `tile` (N = 128 spans two blocks).
+template <typename T, int N>
+__device__ __forceinline__ void AccumulateFromRing(float (&acc)[N / 8][4], const uint32_t* frag, uint32_t tile,
+                                                   int kk) {
   const uint64_t desc = MnMajorDescriptor<kBM>(tile, kk);
-  if constexpr (D == 128) {
+  if constexpr (N == 128) {
     WgmmaRS64x128<T, 1>(&acc[0][0], frag, desc, 1);
   } else {
     WgmmaRS64x64<T, 1>(&acc[0][0], frag, desc, 1);
   }
 }
 
-// A consumer warpgroup (cw = 0 or 1): its 64 keys against every query tile of the walk, dK and dV in registers.
+// A consumer warpgroup (cw = 0 or 1): its keys against every query tile of the walk, dK and dV in registers. D 64
+// and 128: keys 64 cw .. 64 cw + 63 of the CTA's 128, all columns. D = 256: all 64 keys (S^T and dP^T computed by
+// both consumers), dK/dV columns 128 cw .. 128 cw + 127; each consumer stores half of dS^T's queries.
 template <typename T, int D, bool kTmaDq>
 __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D, kTmaDq>& sm, const KeyBlock& blk,
                                              const QueryTileWalk<kBM>& walk, int cw) {
   using Smem = BwdWsSmem<D, kTmaDq>;
+  constexpr int kBN = kBlockNOf<D>;
+  constexpr bool kSplitCols = D == 256;
+  constexpr int kCols = kSplitCols ? D / 2 : D;  // dK/dV columns of this consumer, from col0
   const int tid = threadIdx.x & 127, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
-  const int key_row = cw * 64 + warp * 16 + g;  // this lane's first key in the CTA; the second is 8 further
-  // dQ split: D = 128, columns 64 cw .. over all keys (both consumers' dS^T: the barrier spans both); D = 64, all
-  // columns over this consumer's keys (its own dS^T: a warpgroup barrier).
-  constexpr int kQCols = 64;
-  constexpr int kKeySteps = D == 128 ? kBN / 16 : kBN / 32;
-  const int key_step0 = D == 128 ? 0 : cw * (kBN / 32);
-  const int ds_barrier = D == 128 ? kDsBothBarrier : kDsOwnBarrier0 + cw;
-  const int ds_threads = D == 128 ? Tiles::kConsumerThreads : 128;
+  const int key0 = kSplitCols ? 0 : cw * 64;  // this consumer's first key in the CTA
+  const int col0 = kSplitCols ? cw * kCols : 0;
+  const int key_row = key0 + warp * 16 + g;  // this lane's first key in the CTA; the second is 8 further
+  // dQ split: D = 128 and 256, columns DqCol0 .. over all keys (both consumers' dS^T: the barrier spans both); D = 64,
+  // all columns over this consumer's keys (its own dS^T: a warpgroup barrier).
+  constexpr int kQCols = kDqCols<D>;
+  constexpr int kKeySteps = D == 64 ? kBN / 32 : kBN / 16;
+  const int key_step0 = D == 64 ? cw * (kBN / 32) : 0;
+  const int ds_barrier = D == 64 ? kDsOwnBarrier0 + cw : kDsBothBarrier;
+  const int ds_threads = D == 64 ? 128 : Tiles::kConsumerThreads;
 
-  float dk[D / 8][4], dv[D / 8][4];
+  float dk[kCols / 8][4], dv[kCols / 8][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i)
+  for (int i = 0; i < kCols / 8; ++i)
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
 
@@ -336,7 +352,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     WgmmaFence();
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks)
-      WgmmaSS64x64<T, 0, 0>(&st[0][0], KMajorDescriptor<kBN>(sm.k, cw * 64, ks), KMajorDescriptor<kBM>(s_q, 0, ks),
+      WgmmaSS64x64<T, 0, 0>(&st[0][0], KMajorDescriptor<kBN>(sm.k, key0, ks), KMajorDescriptor<kBM>(s_q, 0, ks),
                             ks > 0);
     WgmmaCommit();
     MbarrierWait(sm.DoFull(ring.slot), ring.phase);
@@ -344,7 +360,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     WgmmaFence();
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks)
-      WgmmaSS64x64<T, 0, 0>(&dpt[0][0], KMajorDescriptor<kBN>(sm.v, cw * 64, ks), KMajorDescriptor<kBM>(s_do, 0, ks),
+      WgmmaSS64x64<T, 0, 0>(&dpt[0][0], KMajorDescriptor<kBN>(sm.v, key0, ks), KMajorDescriptor<kBM>(s_do, 0, ks),
                             ks > 0);
     WgmmaCommit();
 
@@ -357,7 +373,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
 #pragma unroll
       for (int e = 0; e < 4; ++e) st[ni][e] = exp2f(fmaf(st[ni][e], a.scale_log2, -(e & 1 ? lse2.y : lse2.x)));
     }
-    MaskScores<kBM>(st, a, blk.n0, tile.m0, key_row, tq);
+    MaskScores<kBM, kBN>(st, a, blk.n0, tile.m0, key_row, tq);
     WgmmaWait<0>();
     PinAccumulators(dpt);
 #pragma unroll
@@ -371,6 +387,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     for (int j = 0; j < kBM / 16; ++j) {
       PackAFragment<T, kBM>(st, j, pa[j]);
       PackAFragment<T, kBM>(dpt, j, sa[j]);
+      if (kSplitCols && (j >> 1) != cw) continue;  // D = 256: the other consumer stores these (same) queries
       // Row = key, 16-byte chunk 2j holds queries 16j .. 16j + 7, chunk 2j + 1 the next eight.
       StShared32(s_dst + Sw128Chunk<kBN>(key_row, 2 * j) + tq * 4, sa[j][0]);
       StShared32(s_dst + Sw128Chunk<kBN>(key_row + 8, 2 * j) + tq * 4, sa[j][1]);
@@ -384,30 +401,41 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     WgmmaFence();
 #pragma unroll
     for (int kk = 0; kk < kBM / 16; ++kk) {
-      AccumulateFromRing<T, D>(dv, pa[kk], s_do, kk);
-      AccumulateFromRing<T, D>(dk, sa[kk], s_q, kk);
+      AccumulateFromRing<T, kCols>(dv, pa[kk], s_do + (col0 / 64) * (kBM * 128), kk);
+      AccumulateFromRing<T, kCols>(dk, sa[kk], s_q + (col0 / 64) * (kBM * 128), kk);
     }
     WgmmaCommit();
     FenceProxyAsyncShared();  // this thread's dS^T stores, visible to the dQ wgmma
     NamedBarrierSync(ds_barrier, ds_threads);
 
-    // ---- 4. dQ += scale dS K: 64 queries x 64 columns; then the slot is free.
+    // ---- 4. dQ += scale dS K: 64 queries x kQCols columns; then the slot is free.
     float dq[kQCols / 8][4];
     PinAccumulators(dq);
     WgmmaFence();
 #pragma unroll
-    for (int ks = 0; ks < kKeySteps; ++ks)
-      WgmmaSS64x64<T, 1, 1>(&dq[0][0], MnMajorDescriptor<kBN>(s_dst, key_step0 + ks),
-                            MnMajorDescriptor<kBN>(sm.k + (DqCol0<D>(cw) / 64) * (kBN * 128), key_step0 + ks),
-                            ks > 0);
+    for (int ks = 0; ks < kKeySteps; ++ks) {
+      const uint64_t desc_ds = MnMajorDescriptor<kBN>(s_dst, key_step0 + ks);
+      const uint64_t desc_k = MnMajorDescriptor<kBN>(sm.k + (DqCol0<D>(cw) / 64) * (kBN * 128), key_step0 + ks);
+      if constexpr (kQCols == 128) {
+        WgmmaSS64x128<T, 1, 1>(&dq[0][0], desc_ds, desc_k, ks > 0);
+      } else {
+        WgmmaSS64x64<T, 1, 1>(&dq[0][0], desc_ds, desc_k, ks > 0);
+      }
+    }
     WgmmaCommit();
+    if constexpr (Smem::kStages == 1) {  // D = 256: one slot, so free it as soon as step 3 is done, under dQ
+      WgmmaWait<1>();                    // step 3's dV/dK: Q and dO are no longer read
+      PinAccumulators(dv);
+      PinAccumulators(dk);
+      MbarrierArrive(sm.Empty(ring.slot));
+    }
     WgmmaWait<0>();  // dQ, and step 3's dV/dK: Q and dO are no longer read
     PinAccumulators(dq);
     PinAccumulators(dv);
     PinAccumulators(dk);
     // Every lane releases the slot itself: an arrival (release) orders only the arriving thread's own reads of the
     // slot's lse/delta before the producer's next writes (a __syncwarp + one lane's arrival left racecheck hazards).
-    MbarrierArrive(sm.Empty(ring.slot));
+    if constexpr (Smem::kStages > 1) MbarrierArrive(sm.Empty(ring.slot));
     EmitDq<D, kTmaDq>(a, sm, cw, dq, blk.b, tile.h, tile.m0, tid);
   }
 
@@ -418,14 +446,16 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     const int64_t n = blk.n0 + key_row + 8 * r;
     if (n >= a.kv_tokens) continue;
 #pragma unroll
-    for (int i = 0; i < D / 8; ++i)
-      StoreDkDvPair(a, dkp, dvp, n, i * 8 + 2 * tq, D, dk[i][2 * r], dk[i][2 * r + 1], dv[i][2 * r], dv[i][2 * r + 1]);
+    for (int i = 0; i < kCols / 8; ++i)
+      StoreDkDvPair(a, dkp, dvp, n, col0 + i * 8 + 2 * tq, D, dk[i][2 * r], dk[i][2 * r + 1], dv[i][2 * r],
+                    dv[i][2 * r + 1]);
   }
 }
 
 template <typename T, int D, bool kTmaDq>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __grid_constant__ BwdWsArgs args) {
   using Smem = BwdWsSmem<D, kTmaDq>;
+  constexpr int kBN = kBlockNOf<D>;
   extern __shared__ __align__(1024) uint8_t smem[];
   const int wg = threadIdx.x >> 7;
   if (threadIdx.x == 0) {
@@ -478,6 +508,7 @@ TileMapSpec MapSpec(const void* base, const BlockShape& s, int heads, int64_t to
 // encoded); otherwise red.global atomics from the consumers.
 template <typename T, int D, bool kTmaDq>
 Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
+  constexpr int kBN = kBlockNOf<D>;
   const BlockShape& s = p.shape;
   BwdWsArgs args;
   args.a = MakeBwdArgs(p);
@@ -508,14 +539,14 @@ Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
 
 template <bool kTmaDq>
 Status LaunchBackwardWsVariant(const BackwardParams& p, void* stream) {
-  RINGLAB_RETURN_IF_ERROR(CheckBackwardParams(p));
+  RINGLAB_RETURN_IF_ERROR(CheckBackwardParams(p, /*max_head_dim=*/256));
   const BlockShape& s = p.shape;
   // Causal and full only: a window or document mask (TokenMask) is the wgmma kernel's (LaunchBackward falls back).
   if (s.mask.enabled) return Status::Unavailable("LaunchBackwardWs: window/document masks are not implemented here");
   if (s.kv_tokens == 0) return Status::Ok();
   if (!DeviceIsSm90())
     return Status::Unavailable("LaunchBackwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");
-  return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
+  return DispatchElementAndHeadDim</*kMaxHeadDim=*/256>(s.element, s.head_dim, [&](auto t, auto d) {
     return LaunchBwdWs<decltype(t), decltype(d)::value, kTmaDq>(p, static_cast<cudaStream_t>(stream));
   });
 }

@@ -12,7 +12,8 @@ Status CheckBlockShape(const BlockShape& s, int max_head_dim) {
     if (s.head_dim != 64 && s.head_dim != 128 && s.head_dim != 256)
       return bad("BlockShape.head_dim: must be 64, 128 or 256");
   } else if (s.head_dim != 64 && s.head_dim != 128) {
-    return bad("BlockShape.head_dim: must be 64 or 128 (256: the warp-specialized forward, LaunchForwardWs)");
+    return bad("BlockShape.head_dim: must be 64 or 128 (256: the warp-specialized kernels on compute capability 9.0, "
+               "LaunchForwardWs/LaunchBackwardWs, without window/document masks)");
   }
   if (s.batch < 1) return bad("BlockShape.batch: must be >= 1");
   if (s.heads < 1 || s.kv_heads < 1) return bad("BlockShape.heads/kv_heads: must be >= 1");
@@ -42,8 +43,8 @@ Status CheckForwardParams(const ForwardParams& p, int max_head_dim) {
   return Status::Ok();
 }
 
-Status CheckBackwardParams(const BackwardParams& p) {
-  RINGLAB_RETURN_IF_ERROR(CheckBlockShape(p.shape));
+Status CheckBackwardParams(const BackwardParams& p, int max_head_dim) {
+  RINGLAB_RETURN_IF_ERROR(CheckBlockShape(p.shape, max_head_dim));
   auto bad = [](const char* message) { return Status::InvalidArgument(message); };
   const BlockShape& s = p.shape;
   if (s.kv_tokens == 0) return Status::Ok();
@@ -66,7 +67,8 @@ Status CheckBackwardParams(const BackwardParams& p) {
 
 Status CheckBackwardPrepareParams(const BackwardPrepareParams& p) {
   auto bad = [](const char* message) { return Status::InvalidArgument(message); };
-  if (p.head_dim != 64 && p.head_dim != 128) return bad("BackwardPrepareParams.head_dim: must be 64 or 128");
+  if (p.head_dim != 64 && p.head_dim != 128 && p.head_dim != 256)
+    return bad("BackwardPrepareParams.head_dim: must be 64, 128 or 256");
   if (p.batch < 1 || p.heads < 1 || p.tokens < 0) return bad("BackwardPrepareParams: batch, heads >= 1, tokens >= 0");
   if (p.tokens == 0) return Status::Ok();
   if (!p.dout || !p.out || !p.delta) return bad("BackwardPrepareParams: dout, out and delta must be set");

@@ -15,8 +15,8 @@ Status CheckBlockShape(const BlockShape& s, int max_head_dim = 128);
 // Shape, pointers, alignment and strides; shared by the forward kernels.
 Status CheckForwardParams(const ForwardParams& p, int max_head_dim = 128);
 
-// Shape, pointers, alignment and strides; shared by the backward kernels.
-Status CheckBackwardParams(const BackwardParams& p);
+// Shape, pointers, alignment and strides; shared by the backward kernels (max_head_dim as above).
+Status CheckBackwardParams(const BackwardParams& p, int max_head_dim = 128);
 
 Status CheckBackwardPrepareParams(const BackwardPrepareParams& p);
 

@@ -46,7 +46,7 @@ struct BlockShape {
   int kv_heads = 1;
   int64_t q_tokens = 0;
   int64_t kv_tokens = 0;
-  int head_dim = 128;  // 64 or 128; 256 in the warp-specialized forward (LaunchForwardWs) only
+  int head_dim = 128;  // 64 or 128; 256 in the warp-specialized kernels (LaunchForwardWs, LaunchBackwardWs) only
   float scale = 0.f;   // 0 means 1/sqrt(head_dim)
   bool causal = false;
   int64_t diagonal_offset = 0;
@@ -120,7 +120,8 @@ Status LaunchBackwardPrepare(const BackwardPrepareParams& params, void* stream);
 Status LaunchBackward(const BackwardParams& params, void* stream);
 // The backward kernels behind LaunchBackward, same semantics, tests and benchmarks call each:
 //   ws    (attention_backward_ws.cu): TMA producer warpgroup, two consumer warpgroups with dK/dV in registers
-//         (FlashAttention-3's recipe), dQ added by TMA reduce-add from shared memory; sm_90a only. Returns
+//         (FlashAttention-3's recipe), dQ added by TMA reduce-add from shared memory; sm_90a only; head dims 64,
+//         128 and 256 (the other backward kernels: 64 and 128; with a window/document mask, 256 is refused). Returns
 //         Status::Unavailable where TMA cannot describe the operands (LaunchBackward then takes wgmma) or the GPU is
 //         not compute capability 9.0;
 //   ws1   (LaunchBackwardWsAtomicDq, same file): the same kernel with dQ added by red.global atomics from the

@@ -85,35 +85,47 @@ struct BackwardWgmma {
 };
 
 // Backward, warp-specialized (attention_backward_ws.cu): a producer warpgroup (one thread issues TMA loads of Q and
-// dO, one warp copies lse and delta) and two consumer warpgroups owning 64 keys each of the CTA's 128 (K, V
-// resident), walking 64-row query tiles through kStages-deep rings; dS^T double-buffered in shared memory for dQ.
+// dO, one warp copies lse and delta) and two consumer warpgroups walking 64-row query tiles through kStages-deep rings
+// over the CTA's key block (K, V resident); dS^T double-buffered in shared memory for dQ. D 64/128: 128 keys, 64 per
+// consumer. D = 256: 64 keys, both consumers on all of them, each owning half of dK/dV's columns (64 x 128 x 2 float
+// = 128 registers a thread), with one ring stage so that the tiles fit 227 KB.
 struct BackwardWs {
-  static constexpr int kBlockN = 128;  // keys per CTA, 64 per consumer warpgroup
-  static constexpr int kBlockM = 64;   // query rows per iteration
+  static constexpr int kBlockM = 64;    // query rows per iteration
   static constexpr int kThreads = 384;  // warpgroup 0 produces, 1 and 2 consume
   static constexpr int kConsumerThreads = 256;
   static constexpr int kProducerRegisters = 24;  // setmaxnreg: 128 x 24 + 256 x 240 = 64512 <= 65536
   static constexpr int kConsumerRegisters = 240;
   template <int D>
+  static constexpr int BlockN() {  // keys per CTA
+    return D == 256 ? 64 : 128;
+  }
+  template <int D>
   static constexpr int Stages() {
-    return D == 64 ? 3 : 2;
+    return D == 64 ? 3 : D == 128 ? 2 : 1;
   }
   template <int D>
   static constexpr int SmemBytes() {
     // K, V [BN][D]; Q, dO [stages][BM][D]; dS^T [2][BN][BM]; lse2, delta [stages][2][BM] float; + 1024 to align the
     // tiles; + the mbarriers (K/V, and Q full, dO full, empty per slot).
-    return (2 * kBlockN * D + 2 * Stages<D>() * kBlockM * D + 2 * kBlockN * kBlockM) * 2 +
+    return (2 * BlockN<D>() * D + 2 * Stages<D>() * kBlockM * D + 2 * BlockN<D>() * kBlockM) * 2 +
            Stages<D>() * 2 * kBlockM * 4 + 1024 + (1 + 3 * Stages<D>()) * 8;
   }
 };
 
 // The ws backward with dQ added by TMA reduce-add from shared memory (attention_backward_ws.cu, kTmaDq): one more
-// float32 tile of kBlockM x 64 per consumer warpgroup.
+// float32 tile of kBlockM x DqCols per consumer warpgroup (the dQ columns it computes: 64, or 128 at D = 256).
 struct BackwardWsTmaDq : BackwardWs {
-  static constexpr int kDqTileBytes = kBlockM * 64 * 4;
+  template <int D>
+  static constexpr int DqCols() {
+    return D == 256 ? 128 : 64;
+  }
+  template <int D>
+  static constexpr int DqTileBytes() {
+    return kBlockM * DqCols<D>() * 4;
+  }
   template <int D>
   static constexpr int SmemBytes() {
-    return BackwardWs::SmemBytes<D>() + 2 * kDqTileBytes;
+    return BackwardWs::SmemBytes<D>() + 2 * DqTileBytes<D>();
   }
 };
 

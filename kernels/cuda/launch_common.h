@@ -49,13 +49,17 @@ inline dim3 TileGrid(int64_t tokens, int tile, int rows) {
   return dim3(static_cast<unsigned>((tokens + tile - 1) / tile), static_cast<unsigned>(rows));
 }
 
-// Calls launch(T{}, std::integral_constant<int, D>{}) with the element type and head dim (128, else 64: checked
-// before) that the templated kernels are instantiated for, and returns its result.
-template <typename Launch>
+// Calls launch(T{}, std::integral_constant<int, D>{}) with the element type and head dim that the templated kernels
+// are instantiated for (64 or 128; 256 too where kMaxHeadDim is 256: checked before) and returns its result.
+template <int kMaxHeadDim = 128, typename Launch>
 Status DispatchElementAndHeadDim(ElementType element, int head_dim, Launch launch) {
+  using D256 = std::integral_constant<int, 256>;
   using D128 = std::integral_constant<int, 128>;
   using D64 = std::integral_constant<int, 64>;
   const bool bf16 = element == ElementType::kBFloat16;
+  if constexpr (kMaxHeadDim >= 256) {
+    if (head_dim == 256) return bf16 ? launch(__nv_bfloat16{}, D256{}) : launch(__half{}, D256{});
+  }
   if (head_dim == 128) return bf16 ? launch(__nv_bfloat16{}, D128{}) : launch(__half{}, D128{});
   return bf16 ? launch(__nv_bfloat16{}, D64{}) : launch(__half{}, D64{});
 }

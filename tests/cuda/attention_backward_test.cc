@@ -41,8 +41,9 @@ class BackwardKernelTest : public AttentionKernelTest, public ::testing::WithPar
   const char* Tag() const { return GetParam().c_str(); }
 };
 
-// Head dims 64 and 128, bf16 and fp16, causal and full, GQA, positive and negative diagonal offsets, lengths that are
-// not multiples of the tiles (the ws kernel: 128 keys per CTA, 64 queries per tile), key tiles no query sees.
+// Head dims 64 and 128 (256: HeadDim256), bf16 and fp16, causal and full, GQA, positive and negative diagonal offsets,
+// lengths that are not multiples of the tiles (the ws kernel: 128 keys per CTA, 64 queries per tile), key tiles no
+// query sees.
 // RINGLAB_CUDA_TEST_SMALL=1 (compute-sanitizer runs) keeps three small cases.
 const std::vector<Case>& BackwardCases() {
   using E = ElementType;
@@ -76,97 +77,100 @@ const std::vector<Case>& BackwardCases() {
 }
 
 // Backward over the kv block split in two parts (dq accumulates over both, dk/dv written per part), after the
-// forward and the delta preprocess on the GPU.
-TEST_P(BackwardKernelTest, BackwardMatchesReference) {
-  for (const Case& c : BackwardCases()) {
-    SCOPED_TRACE(Describe(c));
-    const Inputs in = MakeInputs(c, rng_);
-    const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
-    std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(in.shape.KvElements());
-    cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                           ref_out.data(), ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(),
-                           ref_dv.data());
+// forward and the delta preprocess on the GPU. `launch` runs the backward under test.
+template <typename LaunchFn>
+void CheckBackwardAfterForward(LaunchFn launch, const char* tag, std::mt19937_64& rng, const Case& c) {
+  SCOPED_TRACE(Describe(c));
+  const Inputs in = MakeInputs(c, rng);
+  const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
+  std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(in.shape.KvElements());
+  cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(), ref_out.data(),
+                         ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(), ref_dv.data());
 
-    DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size()), dout(in.dout.bits.size());
-    q.Upload(in.q.bits);
-    k.Upload(in.k.bits);
-    v.Upload(in.v.bits);
-    dout.Upload(in.dout.bits);
-    DeviceBuffer<float> out(ref_out.size()), lse(ref_lse.size()), delta(ref_lse.size());
-    DeviceBuffer<float> dq(ref_dq.size()), dk(ref_dk.size()), dv(ref_dv.size());
-    out.Poison();
-    lse.Poison();
-    delta.Poison();
-    dq.Zero();  // accumulated
-    dk.Poison();
-    dv.Poison();
+  DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size()), dout(in.dout.bits.size());
+  q.Upload(in.q.bits);
+  k.Upload(in.k.bits);
+  v.Upload(in.v.bits);
+  dout.Upload(in.dout.bits);
+  DeviceBuffer<float> out(ref_out.size()), lse(ref_lse.size()), delta(ref_lse.size());
+  DeviceBuffer<float> dq(ref_dq.size()), dk(ref_dk.size()), dv(ref_dv.size());
+  out.Poison();
+  lse.Poison();
+  delta.Poison();
+  dq.Zero();  // accumulated
+  dk.Poison();
+  dv.Poison();
 
-    const TensorStrides qst = Contig(c.heads, c.q_tokens, c.head_dim);
-    const TensorStrides kst = Contig(c.kv_heads, c.kv_tokens, c.head_dim);
-    const TensorStrides lst = ContigLse(c.heads, c.q_tokens);
-    ForwardParams fp;
-    fp.shape = ToBlockShape(c);
-    fp.q = q.ptr;
-    fp.k = k.ptr;
-    fp.v = v.ptr;
-    fp.q_strides = fp.out_strides = qst;
-    fp.k_strides = fp.v_strides = kst;
-    fp.out_acc = out.ptr;
-    fp.lse_acc = lse.ptr;
-    fp.lse_strides = lst;
-    fp.mode = AccumulateMode::kOverwrite;
-    ExpectOk(LaunchForward(fp, nullptr));
+  const TensorStrides qst = Contig(c.heads, c.q_tokens, c.head_dim);
+  const TensorStrides kst = Contig(c.kv_heads, c.kv_tokens, c.head_dim);
+  const TensorStrides lst = ContigLse(c.heads, c.q_tokens);
+  ForwardParams fp;
+  fp.shape = ToBlockShape(c);
+  fp.q = q.ptr;
+  fp.k = k.ptr;
+  fp.v = v.ptr;
+  fp.q_strides = fp.out_strides = qst;
+  fp.k_strides = fp.v_strides = kst;
+  fp.out_acc = out.ptr;
+  fp.lse_acc = lse.ptr;
+  fp.lse_strides = lst;
+  fp.mode = AccumulateMode::kOverwrite;
+  ExpectOk(LaunchForward(fp, nullptr));
 
-    BackwardPrepareParams pp;
-    pp.batch = c.batch;
-    pp.heads = c.heads;
-    pp.tokens = c.q_tokens;
-    pp.head_dim = c.head_dim;
-    pp.element = c.element;
-    pp.dout = dout.ptr;
-    pp.out = out.ptr;
-    pp.dout_strides = pp.out_strides = qst;
-    pp.delta = delta.ptr;
-    pp.delta_strides = lst;
-    ExpectOk(LaunchBackwardPrepare(pp, nullptr));
+  BackwardPrepareParams pp;
+  pp.batch = c.batch;
+  pp.heads = c.heads;
+  pp.tokens = c.q_tokens;
+  pp.head_dim = c.head_dim;
+  pp.element = c.element;
+  pp.dout = dout.ptr;
+  pp.out = out.ptr;
+  pp.dout_strides = pp.out_strides = qst;
+  pp.delta = delta.ptr;
+  pp.delta_strides = lst;
+  ExpectOk(LaunchBackwardPrepare(pp, nullptr));
 
-    const int64_t split = c.kv_tokens > 1 ? std::uniform_int_distribution<int64_t>(1, c.kv_tokens - 1)(rng_) : 0;
-    const int64_t begins[2] = {0, split};
-    const int64_t ends[2] = {split, c.kv_tokens};
-    for (int part = 0; part < 2; ++part) {
-      BackwardParams bp;
-      bp.shape = ToBlockShape(c);
-      bp.shape.kv_tokens = ends[part] - begins[part];
-      bp.shape.diagonal_offset = c.offset - begins[part];
-      const int64_t koff = begins[part] * c.head_dim;
-      bp.q = q.ptr;
-      bp.k = k.ptr + koff;
-      bp.v = v.ptr + koff;
-      bp.dout = dout.ptr;
-      bp.lse = lse.ptr;
-      bp.delta = delta.ptr;
-      bp.q_strides = bp.dout_strides = bp.dq_strides = qst;
-      bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = kst;
-      bp.lse_strides = bp.delta_strides = lst;
-      bp.dq = dq.ptr;
-      bp.dk = dk.ptr + koff;
-      bp.dv = dv.ptr + koff;
-      bp.accumulate_dkv = false;
-      ExpectOk(Launch(bp));
-    }
-    RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
-    const Compare eq = RelError(dq.Download(), ref_dq);
-    const Compare ek = RelError(dk.Download(), ref_dk);
-    const Compare ev = RelError(dv.Download(), ref_dv);
-    std::printf("[ backward ] %s %-70s split %lld dq rel %.3e  dk rel %.3e  dv rel %.3e\n", Tag(),
-                Describe(c).c_str(), static_cast<long long>(split), eq.rel, ek.rel, ev.rel);
-    EXPECT_EQ(eq.not_written, 0);
-    EXPECT_EQ(ek.not_written, 0);
-    EXPECT_EQ(ev.not_written, 0);
-    EXPECT_LT(eq.rel, kGradTol);
-    EXPECT_LT(ek.rel, kGradTol);
-    EXPECT_LT(ev.rel, kGradTol);
+  const int64_t split = c.kv_tokens > 1 ? std::uniform_int_distribution<int64_t>(1, c.kv_tokens - 1)(rng) : 0;
+  const int64_t begins[2] = {0, split};
+  const int64_t ends[2] = {split, c.kv_tokens};
+  for (int part = 0; part < 2; ++part) {
+    BackwardParams bp;
+    bp.shape = ToBlockShape(c);
+    bp.shape.kv_tokens = ends[part] - begins[part];
+    bp.shape.diagonal_offset = c.offset - begins[part];
+    const int64_t koff = begins[part] * c.head_dim;
+    bp.q = q.ptr;
+    bp.k = k.ptr + koff;
+    bp.v = v.ptr + koff;
+    bp.dout = dout.ptr;
+    bp.lse = lse.ptr;
+    bp.delta = delta.ptr;
+    bp.q_strides = bp.dout_strides = bp.dq_strides = qst;
+    bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = kst;
+    bp.lse_strides = bp.delta_strides = lst;
+    bp.dq = dq.ptr;
+    bp.dk = dk.ptr + koff;
+    bp.dv = dv.ptr + koff;
+    bp.accumulate_dkv = false;
+    ExpectOk(launch(bp));
   }
+  RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
+  const Compare eq = RelError(dq.Download(), ref_dq);
+  const Compare ek = RelError(dk.Download(), ref_dk);
+  const Compare ev = RelError(dv.Download(), ref_dv);
+  std::printf("[ backward ] %s %-70s split %lld dq rel %.3e  dk rel %.3e  dv rel %.3e\n", tag, Describe(c).c_str(),
+              static_cast<long long>(split), eq.rel, ek.rel, ev.rel);
+  EXPECT_EQ(eq.not_written, 0);
+  EXPECT_EQ(ek.not_written, 0);
+  EXPECT_EQ(ev.not_written, 0);
+  EXPECT_LT(eq.rel, kGradTol);
+  EXPECT_LT(ek.rel, kGradTol);
+  EXPECT_LT(ev.rel, kGradTol);
+}
+
+TEST_P(BackwardKernelTest, BackwardMatchesReference) {
+  for (const Case& c : BackwardCases())
+    CheckBackwardAfterForward([&](const BackwardParams& p) { return Launch(p); }, Tag(), rng_, c);
 }
 
 // A ring step's view in both dK/dV modes: every tensor of the block is a token range in the middle of a larger buffer
@@ -297,6 +301,49 @@ TEST_P(BackwardKernelTest, DispatcherMatchesReference) {
   const Case c{"dispatch", 1, 2, 1, 190, 210, 128, true, 10, ElementType::kBFloat16};
   CheckBackwardInsideBuffers([](const BackwardParams& p) { return LaunchBackward(p, nullptr); }, "dispatch", rng_, c,
                              false);
+}
+
+// Head dim 256: the ws kernels (64 keys per CTA, both consumers on all of them, each with half of dK/dV's columns)
+// against the reference in every mode: causal and full, both offset signs, GQA, bf16 and fp16, lengths that are not
+// multiples of the tiles, key tiles no query sees, a block inside larger buffers in both dK/dV modes, and the
+// dispatcher. The other backward kernels refuse D = 256 with InvalidArgument naming BlockShape.head_dim.
+TEST_P(BackwardKernelTest, HeadDim256) {
+  using E = ElementType;
+  if (GetParam() == "wgmma" || GetParam() == "mma") {
+    BackwardParams p;
+    p.shape.q_tokens = p.shape.kv_tokens = 64;
+    p.shape.head_dim = 256;
+    const Status st = Launch(p);
+    EXPECT_TRUE(st.IsInvalidArgument()) << st.message();
+    EXPECT_NE(st.message().find("BlockShape.head_dim"), std::string::npos) << st.message();
+    return;
+  }
+  const bool small = std::getenv("RINGLAB_CUDA_TEST_SMALL") != nullptr;  // compute-sanitizer: the first of each
+  const Case cases[] = {
+      {"d256_ragged_causal_pos_gqa", 1, 2, 1, 150, 201, 256, true, 50, E::kBFloat16},
+      {"d256_square_full", 1, 2, 2, 128, 128, 256, false, 0, E::kBFloat16},
+      {"d256_fp16_causal_neg", 1, 2, 2, 190, 97, 256, true, -30, E::kFloat16},
+      {"d256_fp16_full_gqa", 2, 4, 1, 100, 130, 256, false, 0, E::kFloat16},
+      {"d256_causal_unseen_keys", 1, 2, 1, 70, 260, 256, true, 0, E::kBFloat16},
+      {"d256_one_token", 1, 1, 1, 1, 1, 256, false, 0, E::kBFloat16},
+      {"d256_long_causal", 1, 2, 2, 700, 650, 256, true, 20, E::kBFloat16},
+  };
+  for (const Case& c : cases) {
+    CheckBackwardAfterForward([&](const BackwardParams& p) { return Launch(p); }, Tag(), rng_, c);
+    if (small) break;
+  }
+  const Case inside[] = {{"inside_d256_causal_gqa", 1, 4, 2, 130, 170, 256, true, 15, E::kBFloat16},
+                         {"inside_d256_fp16_full", 1, 2, 1, 77, 66, 256, false, 0, E::kFloat16}};
+  for (const Case& c : inside) {
+    for (bool accumulate : {false, true})
+      CheckBackwardInsideBuffers([&](const BackwardParams& p) { return Launch(p); }, Tag(), rng_, c, accumulate);
+    if (small) break;
+  }
+  if (GetParam() == "ws" && !small) {
+    const Case c{"dispatch_d256", 1, 2, 1, 90, 140, 256, true, 10, E::kFloat16};
+    CheckBackwardInsideBuffers([](const BackwardParams& p) { return LaunchBackward(p, nullptr); }, "dispatch", rng_, c,
+                               false);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, BackwardKernelTest,
