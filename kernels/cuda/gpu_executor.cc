@@ -166,8 +166,12 @@ Status CheckRequest(const RunRequest& req, int world, const InputSource& in) {
   if (p.dtype != DType::kBFloat16 && p.dtype != DType::kFloat16)
     return Status::InvalidArgument("--dtype '" + std::string(DTypeName(p.dtype)) +
                                    "': the GPU executor runs bf16 or fp16 (the CPU executor runs fp32 and fp64)");
-  if (p.head_dim != 64 && p.head_dim != 128)
-    return Status::InvalidArgument("--dim " + std::to_string(p.head_dim) + ": the CUDA kernels support 64 or 128");
+  // D = 256: the warp-specialized Hopper kernels only, which have no window/document masks.
+  if (p.head_dim == 256 && !p.AttentionMask().IsPlain())
+    return Status::InvalidArgument("--dim 256 with a window or document mask: the CUDA kernels mask at 64 or 128 only");
+  if (p.head_dim != 64 && p.head_dim != 128 && p.head_dim != 256)
+    return Status::InvalidArgument("--dim " + std::to_string(p.head_dim) +
+                                   ": the CUDA kernels support 64, 128 or 256 (256 on H100/H200 only)");
   if (req.warmup < 0 || req.iters < 1) return Status::InvalidArgument("--iters must be >= 1 and --warmup >= 0");
   if (in.FromHost()) {
     const size_t q = size_t(p.batch) * p.heads * p.seq * p.head_dim, kv = size_t(p.batch) * p.kv_heads * p.seq * p.head_dim;
