@@ -1,0 +1,273 @@
+// GPU attention kernels under window and document masks (TokenMask, kernels/cuda/attention_kernels.h) against the
+// float64 CPU reference (kernels/cpu/reference_attention.h with a core/mask.h Mask), forward and backward, bf16 and
+// fp16, for every kernel: "ws", "wgmma" (compute capability 9.0 only, skipped elsewhere), "mma", and "dispatch"
+// (LaunchForward / LaunchBackward, whatever RINGLAB_FWD_KERNEL / RINGLAB_BWD_KERNEL select).
+//
+// Each case is one ring step's block: query tokens [q_global, q_global + q_tokens) against key tokens
+// [kv_global, kv_global + kv_tokens) of a packed sequence. Fresh random inputs (seed printed), poisoned outputs; the
+// forward runs the block as two key blocks (overwrite, then the log-sum-exp merge), the backward the same two key
+// blocks adding into a dQ that starts from random values, with lse and delta from the float64 reference.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/mask.h"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+#include "tests/cuda/attention_test_support.h"
+
+namespace ringlab::cuda {
+namespace {
+
+using namespace test_support;
+
+struct MaskCase {
+  const char* name;
+  int64_t seq;                 // tokens of the packed sequence
+  std::vector<int64_t> docs;   // cu_seqlens (0, ..., seq); empty: one document
+  bool causal;
+  int64_t window_left, window_right;  // -1: unlimited
+  int64_t q_global, q_tokens, kv_global, kv_tokens;
+  int head_dim;
+};
+
+const std::vector<MaskCase>& MaskCases() {
+  // Documents shorter than a tile (5, 37 tokens), one-token documents, documents spanning tiles and blocks.
+  static const std::vector<int64_t> kDocs = {0, 37, 42, 43, 44, 442, 450, 700, 701, 1000};
+  static const std::vector<MaskCase> cases = {
+      // A window that crosses the diagonal (keys up to 70 after the query), no documents.
+      {"window_both_sides", 1024, {}, false, 200, 70, 256, 333, 128, 500, 128},
+      // A causal window larger than the block: early rows see part of it, later rows nothing (lse = -inf).
+      {"window_past_block", 4096, {}, true, 1500, -1, 2048, 300, 0, 700, 128},
+      // A window that covers the whole block: the masked kernels on a block they do not narrow.
+      {"window_covers_block", 4096, {}, true, 4000, -1, 2048, 256, 1024, 512, 64},
+      {"documents_full", 1000, kDocs, false, -1, -1, 300, 333, 170, 390, 128},
+      {"documents_causal_window", 1000, kDocs, true, 150, -1, 300, 333, 170, 390, 128},
+      {"documents_causal_window_d64", 1000, kDocs, true, 150, -1, 300, 333, 170, 390, 64},
+      // One document spanning both blocks (keys before the queries, as a later ring step sees them).
+      {"document_spans_blocks", 2048, {0, 900, 2048}, true, -1, -1, 1024, 512, 512, 512, 128},
+      // Keys after every query under a causal mask: a block no row sees (out 0, lse -inf; merge leaves it).
+      {"keys_after_queries", 2048, {0, 1000, 2048}, true, -1, -1, 0, 200, 512, 256, 128},
+  };
+  return cases;
+}
+
+std::string DescribeMask(const MaskCase& c, ElementType et) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s: q [%lld, +%lld) kv [%lld, +%lld) D=%d %s", c.name,
+                static_cast<long long>(c.q_global), static_cast<long long>(c.q_tokens),
+                static_cast<long long>(c.kv_global), static_cast<long long>(c.kv_tokens), c.head_dim,
+                et == ElementType::kBFloat16 ? "bf16" : "fp16");
+  return buf;
+}
+
+// The core/mask.h mask of a case (the CPU reference's) and its per-token document bounds on the device (doc_start
+// then doc_end, seq each), as kernels/cuda/rank_mask.cc uploads them.
+struct CaseMask {
+  Mask mask;
+  std::unique_ptr<DeviceBuffer<int32_t>> bounds;
+
+  explicit CaseMask(const MaskCase& c)
+      : mask(c.causal, MaskShape{.window_left = c.window_left,
+                                 .window_right = c.window_right,
+                                 .documents = c.docs.empty() ? nullptr
+                                                             : std::make_shared<std::vector<int64_t>>(c.docs)}) {
+    if (c.docs.empty()) return;
+    std::vector<int32_t> b(2 * c.seq);
+    for (size_t d = 0; d + 1 < c.docs.size(); ++d)
+      for (int64_t t = c.docs[d]; t < c.docs[d + 1]; ++t) {
+        b[t] = static_cast<int32_t>(c.docs[d]);
+        b[c.seq + t] = static_cast<int32_t>(c.docs[d + 1]);
+      }
+    bounds = std::make_unique<DeviceBuffer<int32_t>>(b.size());
+    bounds->Upload(b);
+  }
+
+  // The kernels' mask of the block whose keys start at global token kv_global.
+  TokenMask ForBlock(const MaskCase& c, int64_t kv_global) const {
+    constexpr int64_t kFar = int64_t{1} << 60;
+    TokenMask m;
+    m.enabled = true;
+    m.q_global = c.q_global;
+    m.kv_global = kv_global;
+    m.lo = std::max(mask.LowestOffset(), -kFar);
+    m.hi = std::min(mask.HighestOffset(), kFar);
+    if (bounds) {
+      m.doc_start = bounds->ptr;
+      m.doc_end = bounds->ptr + c.seq;
+    }
+    return m;
+  }
+};
+
+constexpr int kBatch = 2, kHeads = 4, kKvHeads = 2;
+
+Case AsCase(const MaskCase& c, ElementType et) {
+  return Case{c.name, kBatch, kHeads, kKvHeads, c.q_tokens, c.kv_tokens, c.head_dim, false, 0, et};
+}
+
+class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    AttentionKernelTest::SetUp();
+    if (IsSkipped()) return;
+    const bool hopper_only = GetParam() == "ws" || GetParam() == "wgmma";
+    if (hopper_only && !DeviceIsCc90()) GTEST_SKIP() << "the " << GetParam() << " kernel needs compute capability 9.0";
+  }
+  Status Forward(const ForwardParams& p) {
+    if (GetParam() == "ws") return LaunchForwardWs(p, nullptr);
+    if (GetParam() == "wgmma") return LaunchForwardWgmma(p, nullptr);
+    if (GetParam() == "mma") return LaunchForwardMma(p, nullptr);
+    return LaunchForward(p, nullptr);
+  }
+  Status Backward(const BackwardParams& p) {
+    if (GetParam() == "ws") return LaunchBackwardWs(p, nullptr);
+    if (GetParam() == "wgmma") return LaunchBackwardWgmma(p, nullptr);
+    if (GetParam() == "mma") return LaunchBackwardMma(p, nullptr);
+    return LaunchBackward(p, nullptr);
+  }
+  // The two key blocks [0, split) and [split, kv_tokens) of a case, split at random.
+  int64_t Split(const MaskCase& c) { return std::uniform_int_distribution<int64_t>(1, c.kv_tokens - 1)(rng_); }
+};
+
+TEST_P(MaskedKernelTest, ForwardTwoBlocksMergedMatchReference) {
+  for (const MaskCase& mc : MaskCases())
+    for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
+      SCOPED_TRACE(DescribeMask(mc, et));
+      const Case c = AsCase(mc, et);
+      const CaseMask cm(mc);
+      Inputs in = MakeInputs(c, rng_);
+      in.mask = cpu::MaskSpec{.general = &cm.mask, .q_global = mc.q_global, .kv_global = mc.kv_global};
+      const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
+
+      DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size());
+      q.Upload(in.q.bits);
+      k.Upload(in.k.bits);
+      v.Upload(in.v.bits);
+      DeviceBuffer<float> out(ref_out.size()), lse(ref_lse.size());
+      out.Poison();
+      lse.Poison();
+      const int64_t split = Split(mc);
+      const int64_t begins[2] = {split, 0}, ends[2] = {mc.kv_tokens, split};  // later keys first: order is free
+      for (int part = 0; part < 2; ++part) {
+        ForwardParams p;
+        p.shape = ToBlockShape(c);
+        p.shape.kv_tokens = ends[part] - begins[part];
+        p.shape.mask = cm.ForBlock(mc, mc.kv_global + begins[part]);
+        p.q = q.ptr;
+        p.k = k.ptr + begins[part] * c.head_dim;
+        p.v = v.ptr + begins[part] * c.head_dim;
+        p.q_strides = p.out_strides = Contig(c.heads, c.q_tokens, c.head_dim);
+        p.k_strides = p.v_strides = Contig(c.kv_heads, c.kv_tokens, c.head_dim);
+        p.out_acc = out.ptr;
+        p.lse_acc = lse.ptr;
+        p.lse_strides = ContigLse(c.heads, c.q_tokens);
+        p.mode = part == 0 ? AccumulateMode::kOverwrite : AccumulateMode::kMerge;
+        ExpectOk(Forward(p));
+      }
+      RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
+      const Compare eo = RelError(out.Download(), ref_out), el = RelError(lse.Download(), ref_lse);
+      std::printf("[ mask fwd ] %-8s %-62s split %4lld out rel %.3e  lse rel %.3e\n", GetParam().c_str(),
+                  DescribeMask(mc, et).c_str(), static_cast<long long>(split), eo.rel, el.rel);
+      EXPECT_EQ(eo.not_written, 0);
+      EXPECT_EQ(el.not_written, 0);
+      EXPECT_LT(eo.rel, kOutTol);
+      EXPECT_LT(el.rel, kOutTol);
+    }
+}
+
+// delta[b, h, i] = sum_d dout * out of the float64 reference, as float.
+std::vector<float> DeltaOf(const std::vector<double>& dout, const std::vector<double>& out, int head_dim) {
+  std::vector<float> delta(out.size() / head_dim);
+  for (size_t i = 0; i < delta.size(); ++i) {
+    double s = 0;
+    for (int d = 0; d < head_dim; ++d) s += dout[i * head_dim + d] * out[i * head_dim + d];
+    delta[i] = static_cast<float>(s);
+  }
+  return delta;
+}
+
+TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) {
+  for (const MaskCase& mc : MaskCases())
+    for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
+      SCOPED_TRACE(DescribeMask(mc, et));
+      const Case c = AsCase(mc, et);
+      const CaseMask cm(mc);
+      Inputs in = MakeInputs(c, rng_);
+      in.mask = cpu::MaskSpec{.general = &cm.mask, .q_global = mc.q_global, .kv_global = mc.kv_global};
+      const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
+      std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(ref_dk.size());
+      cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
+                             ref_out.data(), ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(),
+                             ref_dv.data());
+
+      DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size()), dout(in.dout.bits.size());
+      q.Upload(in.q.bits);
+      k.Upload(in.k.bits);
+      v.Upload(in.v.bits);
+      dout.Upload(in.dout.bits);
+      DeviceBuffer<float> lse(ref_lse.size()), delta(ref_lse.size());
+      lse.Upload(std::vector<float>(ref_lse.begin(), ref_lse.end()));
+      delta.Upload(DeltaOf(in.dout.values, ref_out, c.head_dim));
+      // dQ accumulates (+=) from random values (subtracted before the comparison); dK/dV are overwritten (poisoned).
+      std::vector<float> dq0(ref_dq.size());
+      std::normal_distribution<float> normal(0.f, 1.f);
+      for (float& x : dq0) x = normal(rng_);
+      DeviceBuffer<float> dq(ref_dq.size()), dk(ref_dk.size()), dv(ref_dv.size());
+      dq.Upload(dq0);
+      dk.Poison();
+      dv.Poison();
+
+      const TensorStrides qst = Contig(c.heads, c.q_tokens, c.head_dim), lst = ContigLse(c.heads, c.q_tokens);
+      const TensorStrides kst = Contig(c.kv_heads, c.kv_tokens, c.head_dim);
+      const int64_t split = Split(mc);
+      const int64_t begins[2] = {0, split}, ends[2] = {split, mc.kv_tokens};
+      for (int part = 0; part < 2; ++part) {
+        BackwardParams bp;
+        bp.shape = ToBlockShape(c);
+        bp.shape.kv_tokens = ends[part] - begins[part];
+        bp.shape.mask = cm.ForBlock(mc, mc.kv_global + begins[part]);
+        const int64_t koff = begins[part] * c.head_dim;
+        bp.q = q.ptr;
+        bp.k = k.ptr + koff;
+        bp.v = v.ptr + koff;
+        bp.dout = dout.ptr;
+        bp.lse = lse.ptr;
+        bp.delta = delta.ptr;
+        bp.q_strides = bp.dout_strides = bp.dq_strides = qst;
+        bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = kst;
+        bp.lse_strides = bp.delta_strides = lst;
+        bp.dq = dq.ptr;
+        bp.dk = dk.ptr + koff;
+        bp.dv = dv.ptr + koff;
+        bp.accumulate_dkv = false;
+        ExpectOk(Backward(bp));
+      }
+      RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
+      std::vector<float> dq_added = dq.Download();
+      for (size_t i = 0; i < dq_added.size(); ++i) dq_added[i] -= dq0[i];
+      const Compare eq = RelError(dq_added, ref_dq), ek = RelError(dk.Download(), ref_dk),
+                    ev = RelError(dv.Download(), ref_dv);
+      std::printf("[ mask bwd ] %-8s %-62s split %4lld dq rel %.3e  dk rel %.3e  dv rel %.3e\n", GetParam().c_str(),
+                  DescribeMask(mc, et).c_str(), static_cast<long long>(split), eq.rel, ek.rel, ev.rel);
+      for (const Compare& e : {eq, ek, ev}) {
+        EXPECT_EQ(e.not_written, 0);
+        EXPECT_LT(e.rel, kGradTol);
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, MaskedKernelTest,
+                         ::testing::Values(std::string("ws"), std::string("wgmma"), std::string("mma"),
+                                           std::string("dispatch")),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
+}  // namespace ringlab::cuda
