@@ -9,7 +9,8 @@
 # Logs: OUT/tests.log, OUT/run.log, OUT/bench.log, OUT/mask_kernels_h100.{md,json}; a summary is printed last.
 set -uo pipefail
 b=$1 out=$2 commit=${3:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
-export LD_LIBRARY_PATH=/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${NCCL_LIB_DIR:-}:${LD_LIBRARY_PATH:-}
+# BUILD/lib: libraries carried beside prebuilt binaries, if any.
+export LD_LIBRARY_PATH=$b/lib:/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${NCCL_LIB_DIR:-}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export PYTHONUNBUFFERED=1
 # Time limits per step keep the whole under the device call's 240 s.
 timeout 60 "$b/tests/cuda/ringlab_cuda_mask_test" > "$out/tests.log" 2>&1
