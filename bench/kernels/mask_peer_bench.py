@@ -85,6 +85,9 @@ class Peers:
         shape = (1, heads, seq, dim)
         self.q, self.k, self.v = (torch.randn(shape, device=dev, dtype=torch.bfloat16, requires_grad=True)
                                   for _ in range(3))
+        # Varlen operands in the packed (tokens, heads, dim) layout nested jagged tensors view without copies.
+        self.packed = [torch.randn(seq, heads, dim, device=dev, dtype=torch.bfloat16, requires_grad=True)
+                       for _ in range(3)]
         self.doc_id = torch.zeros(seq, dtype=torch.int32, device=dev)
         self.window = torch.full((), seq, dtype=torch.int64, device=dev)
         doc_id, window = self.doc_id, self.window
@@ -110,23 +113,24 @@ class Peers:
         qi = torch.arange(self.seq, device="cuda")
         dense = (self.doc_id[:, None] == self.doc_id[None, :]) & (qi[None, :] <= qi[:, None])
         dense &= qi[:, None] - qi[None, :] <= self.window
-        out = {"sdpa_explicit_mask": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=dense)}
+        dense_leaves = (q, k, v)
+        out = {"sdpa_explicit_mask": (lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=dense), dense_leaves)}
         if case["window"] < 0:  # varlen: one causal attention per document
             def varlen():
-                nest = [torch.nested.nested_tensor_from_jagged(x[0].transpose(0, 1), offsets=self.cu).transpose(1, 2)
-                        for x in (q, k, v)]
-                return F.scaled_dot_product_attention(*nest, is_causal=True).values()
-            out["sdpa_nested_varlen"] = varlen
-        out["flex_blockmask"] = lambda: self.flex(q, k, v, block_mask=block_mask)  # last: it compiles first time
+                nest = [torch.nested.nested_tensor_from_jagged(x, offsets=self.cu).transpose(1, 2) for x in self.packed]
+                return F.scaled_dot_product_attention(*nest, is_causal=True).transpose(1, 2).values()
+            out["sdpa_nested_varlen"] = (varlen, tuple(self.packed))
+        # Last: it compiles the first time.
+        out["flex_blockmask"] = (lambda: self.flex(q, k, v, block_mask=block_mask), dense_leaves)
         return out
 
-    def time(self, fn, slow):
+    def time(self, fn, leaves, slow):
         torch = self.torch
         iters, warmup = (3, 1) if slow else (self.iters, 2)
         with torch.no_grad():
             fwd = time_ms(fn, iters, warmup)
         grad = torch.randn_like(fn())
-        both = time_ms(lambda: torch.autograd.grad(fn(), (self.q, self.k, self.v), grad), iters, warmup)
+        both = time_ms(lambda: torch.autograd.grad(fn(), leaves, grad), iters, warmup)
         return fwd, both
 
 
@@ -214,12 +218,12 @@ def main():
     for c in cases:
         peers.set_case(c)
         c["peers"] = {}
-        for name, fn in peers.impls(c).items():
+        for name, (fn, leaves) in peers.impls(c).items():
             if name not in wanted:
                 continue
             t0 = time.time()
             try:
-                fwd, both = peers.time(fn, slow=name == "sdpa_explicit_mask")
+                fwd, both = peers.time(fn, leaves, slow=name == "sdpa_explicit_mask")
                 c["peers"][name] = {"fwd_ms": fwd, "fwdbwd_ms": both}
             except Exception as e:  # a path PyTorch refuses for this mask: recorded, the others still run
                 c["peers"][name] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
