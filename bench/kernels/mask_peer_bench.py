@@ -109,7 +109,10 @@ class Peers:
     def impls(self, case):
         torch, F = self.torch, self.torch.nn.functional
         q, k, v = self.q, self.k, self.v
-        block_mask = self.create_block_mask(self.mask_mod, 1, 1, self.seq, self.seq, device="cuda")
+        try:
+            block_mask = self.create_block_mask(self.mask_mod, 1, 1, self.seq, self.seq, device="cuda")
+        except Exception as e:  # recorded as FlexAttention's error below
+            block_mask = e
         qi = torch.arange(self.seq, device="cuda")
         dense = (self.doc_id[:, None] == self.doc_id[None, :]) & (qi[None, :] <= qi[:, None])
         dense &= qi[:, None] - qi[None, :] <= self.window
@@ -121,7 +124,11 @@ class Peers:
                 return F.scaled_dot_product_attention(*nest, is_causal=True).transpose(1, 2).values()
             out["sdpa_nested_varlen"] = (varlen, tuple(self.packed))
         # Last: it compiles the first time.
-        out["flex_blockmask"] = (lambda: self.flex(q, k, v, block_mask=block_mask), dense_leaves)
+        def flex():
+            if isinstance(block_mask, Exception):
+                raise block_mask
+            return self.flex(q, k, v, block_mask=block_mask)
+        out["flex_blockmask"] = (flex, dense_leaves)
         return out
 
     def time(self, fn, leaves, slow):
