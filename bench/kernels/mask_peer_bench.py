@@ -19,6 +19,7 @@ Without --ours only the peers run. --cases-out writes the cases and exits (for r
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 import time
@@ -165,7 +166,10 @@ def markdown(result):
              f"(fwd {tflops(dense_pairs, h, d, dense.get('fwd_ms')):.1f}, fwd+bwd "
              f"{tflops(dense_pairs, h, d, dense.get('fwdbwd_ms'), 3.5):.1f} TFLOP/s). "
              "Peers: SDPA with an explicit boolean mask, FlexAttention with a BlockMask (torch.compile), SDPA on "
-             "nested jagged tensors (varlen, document-causal cases only); 0 or 'err': not run / failed.", ""]
+             "nested jagged tensors (varlen, document-causal cases only); 0 or 'err': not run / failed. "
+             f"Our kernels: {result.get('kernels', 'default dispatch')}.", ""]
+    if "error" in result["ours"]:
+        lines += ["ours: failed: `" + result["ours"]["error"].strip().replace("\n", "; ") + "`", ""]
     peers = ["sdpa_explicit_mask", "flex_blockmask", "sdpa_nested_varlen"]
     for label, key, factor in (("forward", "fwd_ms", 1.0), ("forward+backward", "fwdbwd_ms", 3.5)):
         lines += [f"## {label}", "", "| case | docs | visible | ours ms | ours TFLOP/s | ours/dense | "
@@ -174,7 +178,7 @@ def markdown(result):
         dense_tf = tflops(dense_pairs, h, d, dense.get(key), factor)
         for c in result["cases"]:
             pairs = c["visible_pairs"]
-            ours_ms = result["ours"].get("cases", {}).get(c["name"], {}).get(key, 0.0)
+            ours_ms = result["ours"].get("cases", {}).get(c["name"], {}).get(key, 0.0)  # 0: failed or not run
             ours = tflops(pairs, h, d, ours_ms, factor)
             peer_tf = {}
             for p in peers:
@@ -213,7 +217,9 @@ def main():
     import torch
     result = {"gpu": gpu_line(), "torch": torch.__version__, "seq": a.seq, "heads": a.heads, "dim": a.dim,
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "commit": a.commit, "command": " ".join(sys.argv), "cases": cases, "ours": {}}
+              "commit": a.commit, "command": " ".join(sys.argv), "cases": cases, "ours": {},
+              "kernels": "RINGLAB_FWD_KERNEL=%s RINGLAB_BWD_KERNEL=%s (unset: ws on sm_90)" % (
+                  os.environ.get("RINGLAB_FWD_KERNEL", "unset"), os.environ.get("RINGLAB_BWD_KERNEL", "unset"))}
     if a.ours:
         run = subprocess.run([a.ours, "--cases", cases_path, "--iters", str(a.iters), "--json", "-"],
                              capture_output=True, text=True)
