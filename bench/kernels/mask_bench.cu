@@ -20,49 +20,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/kernels/bench_timing.cuh"
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace {
 
+using namespace ringlab::bench;
 using namespace ringlab::cuda;
-
-// Pseudo-random values in [-1, 1) as bf16 bits (never zeros).
-__global__ void FillRandom(uint16_t* p, int64_t n, uint32_t seed) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
-    uint32_t x = static_cast<uint32_t>(i) * 0x9E3779B1u ^ seed;
-    x ^= x >> 16;
-    x *= 0x7FEB352Du;
-    x ^= x >> 15;
-    x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    const float f = (x >> 8) * (2.0f / 16777216.0f) - 1.0f;
-    p[i] = static_cast<uint16_t>(__float_as_uint(f) >> 16);
-  }
-}
-
-template <typename F>
-double MedianMs(F&& fn, int iters) {
-  for (int i = 0; i < 3; ++i) fn();
-  RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaEvent_t a, b;
-  RINGLAB_CUDA_CHECK(cudaEventCreate(&a));
-  RINGLAB_CUDA_CHECK(cudaEventCreate(&b));
-  std::vector<float> ts;
-  for (int i = 0; i < iters; ++i) {
-    RINGLAB_CUDA_CHECK(cudaEventRecord(a));
-    fn();
-    RINGLAB_CUDA_CHECK(cudaEventRecord(b));
-    RINGLAB_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    ts.push_back(ms);
-  }
-  RINGLAB_CUDA_CHECK(cudaEventDestroy(a));
-  RINGLAB_CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(ts.begin(), ts.end());
-  return ts[ts.size() / 2];
-}
 
 // A launcher's error: the case is recorded as failed and the next one runs.
 void Check(const ringlab::Status& st, const char* what) {
@@ -82,7 +47,7 @@ struct Buffers {
     for (float** p : {&lse, &delta}) RINGLAB_CUDA_CHECK(cudaMalloc(p, int64_t{heads} * seq * 4));
     RINGLAB_CUDA_CHECK(cudaMalloc(&bounds, 2 * seq * 4));
     uint32_t seed = 12345;
-    for (uint16_t* p : {q, k, v, dout}) FillRandom<<<1024, 256>>>(p, elems, seed++);
+    for (uint16_t* p : {q, k, v, dout}) FillRandom<<<1024, 256>>>(p, elems, seed++, /*fp16=*/false);
     RINGLAB_CUDA_CHECK(cudaGetLastError());
   }
   ~Buffers() {
@@ -144,8 +109,8 @@ Timing TimeShape(const BlockShape& shape, Buffers& buf, int iters) {
     Check(LaunchBackward(bp, nullptr), "LaunchBackward");
   };
   Timing t;
-  t.fwd_ms = MedianMs(fwd, iters);
-  t.fwdbwd_ms = MedianMs(fwdbwd, iters);
+  t.fwd_ms = TimeMs(fwd, iters);
+  t.fwdbwd_ms = TimeMs(fwdbwd, iters);
   RINGLAB_CUDA_CHECK(cudaGetLastError());
   return t;
 }
@@ -194,7 +159,8 @@ int main(int argc, char** argv) {
   }
   std::ifstream in(cases_path);
   if (!in) {
-    std::fprintf(stderr, "--cases: cannot read '%s' (the JSON of mask_peer_bench.py --cases-out)\n", cases_path.c_str());
+    std::fprintf(stderr, "--cases: cannot read '%s' (the JSON of mask_peer_bench.py --cases-out)\n",
+                 cases_path.c_str());
     return 2;
   }
   const nlohmann::json spec = nlohmann::json::parse(in);

@@ -22,7 +22,7 @@
 // Rows past the block's tokens read as zeros (TMA bounds) and get lse2 = +inf, so P = 0 there without a mask; keys
 // past the block end and the causal diagonal are masked in registers (MaskScores, the per-tile mask hook).
 // Window/document masks (TokenMask, the kMasked instantiations): QueryTileWalk walks only the query tiles that can see
-// the key block, and each lane masks its two keys' P^T entries outside the queries that see them (MaskKeyScores).
+// the key block, and each lane zeroes its two keys' P^T entries outside the queries that see them (MaskTileByRange).
 // dK and dV rows belong to exactly one CTA: written (or, with accumulate_dkv, added) at the end without atomics.
 #include <cuda.h>
 #include <cuda_runtime.h>
@@ -294,27 +294,6 @@ __device__ __forceinline__ void MaskedKeyRanges(const BwdArgs& a, const KeyBlock
   }
 }
 
-// The kMasked per-tile mask: zeroes this lane's P^T entries (its keys e >> 1, the tile's query columns from m0) whose
-// query lies outside [begin, end) of the key; a no-op where the whole tile sees both keys.
-template <int BM>
-__device__ __forceinline__ void MaskKeyScores(float (&p)[BM / 8][4], int64_t m0, const int64_t (&begin)[2],
-                                              const int64_t (&end)[2], int tq) {
-  if (m0 >= max(begin[0], begin[1]) && m0 + BM <= min(end[0], end[1])) return;
-  int lo[2], hi[2];
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    lo[r] = ClampToInt(begin[r] - m0, 0, BM + 1);
-    hi[r] = ClampToInt(end[r] - m0, 0, BM + 1);
-  }
-#pragma unroll
-  for (int ni = 0; ni < BM / 8; ++ni)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int c = ni * 8 + 2 * tq + (e & 1);
-      if (c < lo[e >> 1] || c >= hi[e >> 1]) p[ni][e] = 0.f;
-    }
-}
-
 // The mma A fragment (rows = keys, k = queries 16j .. 16j + 15) of k16 step j from accumulator columns 16j .. 16j + 15.
 template <typename T, int BM>
 __device__ __forceinline__ void PackAFragment(const float (&x)[BM / 8][4], int j, uint32_t (&frag)[4]) {
@@ -396,7 +375,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
       for (int e = 0; e < 4; ++e) st[ni][e] = exp2f(fmaf(st[ni][e], a.scale_log2, -(e & 1 ? lse2.y : lse2.x)));
     }
     if constexpr (kMasked) {
-      MaskKeyScores<kBM>(st, tile.m0, q_begin, q_end, tq);
+      MaskTileByRange<kBM>(st, tile.m0, q_begin, q_end, tq, 0.f);  // P^T: keys x queries, zero where unseen
     } else {
       MaskScores<kBM>(st, a, blk.n0, tile.m0, key_row, tq);
     }

@@ -201,10 +201,12 @@ __device__ __forceinline__ void MaskTileKeys(const TokenMask& m, int64_t m0, int
 }
 
 // Masks, in a C-fragment S tile of BN keys starting at key n0, the keys outside each of the lane's two rows' ranges
-// ([begin[r], end[r]), block-local, end already clamped to kv_tokens). Cheap no-op for tiles inside both ranges.
+// ([begin[r], end[r]), block-local, end already clamped to kv_tokens): they become `fill`. Cheap no-op for tiles
+// inside both ranges. The backward's transposed tiles (rows = keys, columns = queries from n0) use it with the
+// queries that see each key and fill 0 (probabilities).
 template <int BN>
 __device__ __forceinline__ void MaskTileByRange(float (&s)[BN / 8][4], int64_t n0, const int64_t (&begin)[2],
-                                                const int64_t (&end)[2], int tq) {
+                                                const int64_t (&end)[2], int tq, float fill = -INFINITY) {
   if (n0 >= max(begin[0], begin[1]) && n0 + BN <= min(end[0], end[1])) return;
   int lo[2], hi[2];
 #pragma unroll
@@ -217,7 +219,7 @@ __device__ __forceinline__ void MaskTileByRange(float (&s)[BN / 8][4], int64_t n
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int r = e >> 1, c = i * 8 + 2 * tq + (e & 1);
-      if (c < lo[r] || c >= hi[r]) s[i][e] = -INFINITY;
+      if (c < lo[r] || c >= hi[r]) s[i][e] = fill;
     }
 }
 

@@ -14,10 +14,10 @@
 // Causal CTAs stop at the last key tile their last row can see; partial tiles (the diagonal, the block's tail) are
 // masked in registers. Window/document masks (TokenMask, the kMasked instantiations) walk only the key tiles between
 // the first row's first key and the last row's last one (CtaKeyTiles): the producer never loads the others, and
-// partial tiles are masked in registers per row (MaskTileByRange). TMA reads rows past the block's token count as zeros, which makes arbitrary q/kv lengths and
-// blocks that are token ranges of larger buffers free. GQA: query head h reads kv head h / group through the K/V
-// tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp merge into the float32 (out, lse)
-// accumulators) is the other forward kernels' (attention_forward_common.cuh).
+// partial tiles are masked in registers per row (MaskTileByRange). TMA reads rows past the block's token count as
+// zeros, which makes arbitrary q/kv lengths and blocks that are token ranges of larger buffers free. GQA: query head h
+// reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
+// merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -385,8 +385,8 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(q, &args.q_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(k, &args.k_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(v, &args.v_map));
-  return LaunchTiled<Tiles, T, D>(&ForwardWsKernel<T, D, kMasked>, TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads),
-                                  stream, args);
+  const dim3 grid = TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads);
+  return LaunchTiled<Tiles, T, D>(&ForwardWsKernel<T, D, kMasked>, grid, stream, args);
 }
 
 // The instantiation for the element type and head dim (64, 128 or 256: CheckForwardParams allowed nothing else).

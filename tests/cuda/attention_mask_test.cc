@@ -16,6 +16,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/mask.h"
@@ -115,6 +116,55 @@ Case AsCase(const MaskCase& c, ElementType et) {
   return Case{c.name, kBatch, kHeads, kKvHeads, c.q_tokens, c.kv_tokens, c.head_dim, false, 0, et};
 }
 
+// One case's block: random operands, the float64 reference forward under the case's mask, the operands on the
+// device, and the kernels' parameters for a key sub-block [begin, end) of it (its own kv_global; contiguous tensors).
+struct MaskedBlock {
+  const MaskCase& mc;
+  const Case c;
+  const CaseMask cm;
+  Inputs in;
+  std::vector<double> ref_out, ref_lse;
+  DeviceBuffer<uint16_t> q, k, v, dout;
+
+  MaskedBlock(const MaskCase& m, ElementType et, std::mt19937_64& rng)
+      : mc(m), c(AsCase(m, et)), cm(m), in(MakeInputs(c, rng)), q(in.q.bits.size()), k(in.k.bits.size()),
+        v(in.v.bits.size()), dout(in.dout.bits.size()) {
+    in.mask = cpu::MaskSpec{.general = &cm.mask, .q_global = mc.q_global, .kv_global = mc.kv_global};
+    std::tie(ref_out, ref_lse) = ReferenceForwardOf(in);
+    q.Upload(in.q.bits);
+    k.Upload(in.k.bits);
+    v.Upload(in.v.bits);
+    dout.Upload(in.dout.bits);
+  }
+  BlockShape ShapeOf(int64_t begin, int64_t end) const {
+    BlockShape s = ToBlockShape(c);
+    s.kv_tokens = end - begin;
+    s.mask = cm.ForBlock(mc, mc.kv_global + begin);
+    return s;
+  }
+  TensorStrides QStrides() const { return Contig(c.heads, c.q_tokens, c.head_dim); }
+  TensorStrides KvStrides() const { return Contig(c.kv_heads, c.kv_tokens, c.head_dim); }
+  TensorStrides LseStrides() const { return ContigLse(c.heads, c.q_tokens); }
+  ForwardParams ForwardOf(int64_t begin, int64_t end, float* out, float* lse, AccumulateMode mode) const {
+    const int64_t koff = begin * c.head_dim;
+    return ForwardParams{.shape = ShapeOf(begin, end), .q = q.ptr, .k = k.ptr + koff, .v = v.ptr + koff,
+                         .q_strides = QStrides(), .k_strides = KvStrides(), .v_strides = KvStrides(),
+                         .out_acc = out, .lse_acc = lse, .out_strides = QStrides(), .lse_strides = LseStrides(),
+                         .mode = mode};
+  }
+  // dQ is added into, dK/dV of the sub-block overwritten.
+  BackwardParams BackwardOf(int64_t begin, int64_t end, const float* lse, const float* delta, float* dq, float* dk,
+                            float* dv) const {
+    const int64_t koff = begin * c.head_dim;
+    return BackwardParams{.shape = ShapeOf(begin, end), .q = q.ptr, .k = k.ptr + koff, .v = v.ptr + koff,
+                          .dout = dout.ptr, .lse = lse, .delta = delta, .q_strides = QStrides(),
+                          .k_strides = KvStrides(), .v_strides = KvStrides(), .dout_strides = QStrides(),
+                          .lse_strides = LseStrides(), .delta_strides = LseStrides(), .dq = dq, .dk = dk + koff,
+                          .dv = dv + koff, .dq_strides = QStrides(), .dk_strides = KvStrides(),
+                          .dv_strides = KvStrides(), .accumulate_dkv = false};
+  }
+};
+
 class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
@@ -130,38 +180,16 @@ class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParam
   void LaunchDenseFirst() {
     for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16})
       for (int d : {64, 128}) {
-        const Case c{"dense_first", 1, 2, 1, 130, 130, d, true, 0, et};
-        const Inputs in = MakeInputs(c, rng_);
-        DeviceBuffer<uint16_t> q(in.q.bits.size()), kv(in.k.bits.size());
-        q.Upload(in.q.bits);
-        kv.Upload(in.k.bits);
-        DeviceBuffer<float> out(in.shape.QElements()), lse(in.shape.LseElements()), dq(out.n), dk(kv.n), dv(kv.n);
-        const TensorStrides qst = Contig(c.heads, c.q_tokens, d), kst = Contig(c.kv_heads, c.kv_tokens, d);
-        const TensorStrides lst = ContigLse(c.heads, c.q_tokens);
-        ForwardParams fp;
-        fp.shape = ToBlockShape(c);
-        fp.q = q.ptr;
-        fp.k = fp.v = kv.ptr;
-        fp.q_strides = fp.out_strides = qst;
-        fp.k_strides = fp.v_strides = kst;
-        fp.out_acc = out.ptr;
-        fp.lse_acc = lse.ptr;
-        fp.lse_strides = lst;
-        fp.mode = AccumulateMode::kOverwrite;
+        const MaskCase dense{"dense_first", 130, {}, true, -1, -1, 0, 130, 0, 130, d};
+        const MaskedBlock blk(dense, et, rng_);
+        DeviceBuffer<float> out(blk.ref_out.size()), lse(blk.ref_lse.size()), dq(out.n), dk(blk.k.n), dv(blk.k.n);
+        ForwardParams fp = blk.ForwardOf(0, dense.kv_tokens, out.ptr, lse.ptr, AccumulateMode::kOverwrite);
+        fp.shape.mask = TokenMask{};  // the plain causal path
+        fp.shape.causal = true;
         ExpectOk(Forward(fp));
         dq.Zero();
-        BackwardParams bp;
-        bp.shape = ToBlockShape(c);
-        bp.q = bp.dout = q.ptr;
-        bp.k = bp.v = kv.ptr;
-        bp.lse = bp.delta = lse.ptr;
-        bp.q_strides = bp.dout_strides = bp.dq_strides = qst;
-        bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = kst;
-        bp.lse_strides = bp.delta_strides = lst;
-        bp.dq = dq.ptr;
-        bp.dk = dk.ptr;
-        bp.dv = dv.ptr;
-        bp.accumulate_dkv = false;
+        BackwardParams bp = blk.BackwardOf(0, dense.kv_tokens, lse.ptr, lse.ptr, dq.ptr, dk.ptr, dv.ptr);
+        bp.shape = fp.shape;
         ExpectOk(Backward(bp));
         RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
       }
@@ -187,39 +215,16 @@ TEST_P(MaskedKernelTest, ForwardTwoBlocksMergedMatchReference) {
     for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
       if (mc.head_dim == 256 && GetParam() != "ws") continue;
       SCOPED_TRACE(DescribeMask(mc, et));
-      const Case c = AsCase(mc, et);
-      const CaseMask cm(mc);
-      Inputs in = MakeInputs(c, rng_);
-      in.mask = cpu::MaskSpec{.general = &cm.mask, .q_global = mc.q_global, .kv_global = mc.kv_global};
-      const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
-
-      DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size());
-      q.Upload(in.q.bits);
-      k.Upload(in.k.bits);
-      v.Upload(in.v.bits);
-      DeviceBuffer<float> out(ref_out.size()), lse(ref_lse.size());
+      const MaskedBlock blk(mc, et, rng_);
+      DeviceBuffer<float> out(blk.ref_out.size()), lse(blk.ref_lse.size());
       out.Poison();
       lse.Poison();
       const int64_t split = Split(mc);
-      const int64_t begins[2] = {split, 0}, ends[2] = {mc.kv_tokens, split};  // later keys first: order is free
-      for (int part = 0; part < 2; ++part) {
-        ForwardParams p;
-        p.shape = ToBlockShape(c);
-        p.shape.kv_tokens = ends[part] - begins[part];
-        p.shape.mask = cm.ForBlock(mc, mc.kv_global + begins[part]);
-        p.q = q.ptr;
-        p.k = k.ptr + begins[part] * c.head_dim;
-        p.v = v.ptr + begins[part] * c.head_dim;
-        p.q_strides = p.out_strides = Contig(c.heads, c.q_tokens, c.head_dim);
-        p.k_strides = p.v_strides = Contig(c.kv_heads, c.kv_tokens, c.head_dim);
-        p.out_acc = out.ptr;
-        p.lse_acc = lse.ptr;
-        p.lse_strides = ContigLse(c.heads, c.q_tokens);
-        p.mode = part == 0 ? AccumulateMode::kOverwrite : AccumulateMode::kMerge;
-        ExpectOk(Forward(p));
-      }
+      // Later keys first (overwrite), then the earlier ones merged in: the order is free.
+      ExpectOk(Forward(blk.ForwardOf(split, mc.kv_tokens, out.ptr, lse.ptr, AccumulateMode::kOverwrite)));
+      ExpectOk(Forward(blk.ForwardOf(0, split, out.ptr, lse.ptr, AccumulateMode::kMerge)));
       RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
-      const Compare eo = RelError(out.Download(), ref_out), el = RelError(lse.Download(), ref_lse);
+      const Compare eo = RelError(out.Download(), blk.ref_out), el = RelError(lse.Download(), blk.ref_lse);
       std::printf("[ mask fwd ] %-8s %-62s split %4lld out rel %.3e  lse rel %.3e\n", GetParam().c_str(),
                   DescribeMask(mc, et).c_str(), static_cast<long long>(split), eo.rel, el.rel);
       EXPECT_EQ(eo.not_written, 0);
@@ -245,24 +250,16 @@ TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) {
     for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
       if (mc.head_dim == 256) continue;
       SCOPED_TRACE(DescribeMask(mc, et));
-      const Case c = AsCase(mc, et);
-      const CaseMask cm(mc);
-      Inputs in = MakeInputs(c, rng_);
-      in.mask = cpu::MaskSpec{.general = &cm.mask, .q_global = mc.q_global, .kv_global = mc.kv_global};
-      const auto [ref_out, ref_lse] = ReferenceForwardOf(in);
+      const MaskedBlock blk(mc, et, rng_);
+      const Inputs& in = blk.in;
       std::vector<double> ref_dq(in.shape.QElements()), ref_dk(in.shape.KvElements()), ref_dv(ref_dk.size());
       cpu::ReferenceBackward(in.shape, in.mask, in.q.values.data(), in.k.values.data(), in.v.values.data(),
-                             ref_out.data(), ref_lse.data(), in.dout.values.data(), ref_dq.data(), ref_dk.data(),
-                             ref_dv.data());
-
-      DeviceBuffer<uint16_t> q(in.q.bits.size()), k(in.k.bits.size()), v(in.v.bits.size()), dout(in.dout.bits.size());
-      q.Upload(in.q.bits);
-      k.Upload(in.k.bits);
-      v.Upload(in.v.bits);
-      dout.Upload(in.dout.bits);
-      DeviceBuffer<float> lse(ref_lse.size()), delta(ref_lse.size());
-      lse.Upload(std::vector<float>(ref_lse.begin(), ref_lse.end()));
-      delta.Upload(DeltaOf(in.dout.values, ref_out, c.head_dim));
+                             blk.ref_out.data(), blk.ref_lse.data(), in.dout.values.data(), ref_dq.data(),
+                             ref_dk.data(), ref_dv.data());
+      // lse and delta from the reference: the backward is checked alone.
+      DeviceBuffer<float> lse(blk.ref_lse.size()), delta(blk.ref_lse.size());
+      lse.Upload(std::vector<float>(blk.ref_lse.begin(), blk.ref_lse.end()));
+      delta.Upload(DeltaOf(in.dout.values, blk.ref_out, blk.c.head_dim));
       // dQ accumulates (+=) from random values (subtracted before the comparison); dK/dV are overwritten (poisoned).
       std::vector<float> dq0(ref_dq.size());
       std::normal_distribution<float> normal(0.f, 1.f);
@@ -271,32 +268,9 @@ TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) {
       dq.Upload(dq0);
       dk.Poison();
       dv.Poison();
-
-      const TensorStrides qst = Contig(c.heads, c.q_tokens, c.head_dim), lst = ContigLse(c.heads, c.q_tokens);
-      const TensorStrides kst = Contig(c.kv_heads, c.kv_tokens, c.head_dim);
       const int64_t split = Split(mc);
-      const int64_t begins[2] = {0, split}, ends[2] = {split, mc.kv_tokens};
-      for (int part = 0; part < 2; ++part) {
-        BackwardParams bp;
-        bp.shape = ToBlockShape(c);
-        bp.shape.kv_tokens = ends[part] - begins[part];
-        bp.shape.mask = cm.ForBlock(mc, mc.kv_global + begins[part]);
-        const int64_t koff = begins[part] * c.head_dim;
-        bp.q = q.ptr;
-        bp.k = k.ptr + koff;
-        bp.v = v.ptr + koff;
-        bp.dout = dout.ptr;
-        bp.lse = lse.ptr;
-        bp.delta = delta.ptr;
-        bp.q_strides = bp.dout_strides = bp.dq_strides = qst;
-        bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = kst;
-        bp.lse_strides = bp.delta_strides = lst;
-        bp.dq = dq.ptr;
-        bp.dk = dk.ptr + koff;
-        bp.dv = dv.ptr + koff;
-        bp.accumulate_dkv = false;
-        ExpectOk(Backward(bp));
-      }
+      ExpectOk(Backward(blk.BackwardOf(0, split, lse.ptr, delta.ptr, dq.ptr, dk.ptr, dv.ptr)));
+      ExpectOk(Backward(blk.BackwardOf(split, mc.kv_tokens, lse.ptr, delta.ptr, dq.ptr, dk.ptr, dv.ptr)));
       RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
       std::vector<float> dq_added = dq.Download();
       for (size_t i = 0; i < dq_added.size(); ++i) dq_added[i] -= dq0[i];
@@ -311,10 +285,8 @@ TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, MaskedKernelTest,
-                         ::testing::Values(std::string("ws"), std::string("wgmma"), std::string("mma"),
-                                           std::string("dispatch")),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Kernels, MaskedKernelTest, ::testing::Values("ws", "wgmma", "mma", "dispatch"),
+                         KernelParamName);
 
 }  // namespace
 }  // namespace ringlab::cuda
