@@ -1,130 +1,258 @@
 #!/usr/bin/env python3
-"""PyTorch's own paths for document (packed, varlen) and sliding-window masks, the peers of ringlab's masked
-kernels (issue 19): SDPA with an explicit boolean mask and FlexAttention with a BlockMask, forward and
-forward+backward, on one GPU. TFLOP/s are counted on the visible (unmasked) pairs, 4·B·H·D per pair forward (the
-diagonal of causal masks counted half, FlashAttention's convention) and 2.5× that backward; the dense-equivalent
-rate is printed beside it.
+"""Masked attention on one GPU, ours against PyTorch's own paths (issue 19): document (packed, varlen) and causal
+sliding-window masks at one shape, forward and forward+backward, in one run on one card.
 
-    python3 bench/kernels/mask_peer_bench.py --seq 16384 --docs lognormal --window 4096 --json out/mask_peer.json
+    python3 bench/kernels/mask_peer_bench.py --ours build/bench/kernels/ringlab_mask_bench \\
+        --seq 32768 --heads 32 --dim 128 --json out/mask.json --md out/mask.md --commit $(git rev-parse --short HEAD)
 
-Documents are drawn like core/mask_documents.h's named distributions (not bit-identical: numpy's generator).
+Cases: documents drawn from three length distributions (uniform 2k-8k, many short 256-1k, one long + short ones),
+document-causal; causal windows of 1k and 4k keys over one document; documents with a window. Peers: SDPA with an
+explicit S x S boolean mask, FlexAttention with a BlockMask (torch.compile'd; one mask_mod for every case, so it
+compiles once), and SDPA on nested jagged tensors (varlen, is_causal) where the mask is document-causal alone.
+Ours: ringlab_mask_bench (LaunchForward / LaunchBackward with a TokenMask) on the same documents, and our dense causal
+kernel at the same shape (the floor: masked >= 0.9x dense TFLOP/s).
+
+TFLOP/s count the visible (unmasked) pairs: 4 H D per pair forward, the diagonal counted half (so a plain causal
+mask gives the dense causal count, 4 H D S^2 / 2); forward+backward = 3.5x forward, as bench/kernels/attention_bench.
+Without --ours only the peers run. --cases-out writes the cases and exits (for running ours separately).
 """
 import argparse
+import datetime
 import json
-import math
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 
-def documents(name, seq, seed):
-    rng = np.random.default_rng(seed)
+def draw_documents(kind, seq, rng):
+    """cu_seqlens (0, ..., seq) of one named distribution."""
     cu = [0]
+    if kind == "long+short":  # one document of half the sequence, then short ones
+        cu.append(seq // 2)
     while cu[-1] < seq:
-        if name == "uniform":
-            n = int(rng.integers(128, 8193))
-        elif name == "lognormal":
-            n = max(16, int(round(2048 * math.exp(1.2 * rng.standard_normal()))))
-        elif name == "pretrain-mix":
-            u = rng.random()
-            median, sigma = (300, 1.0) if u < 0.6 else (4000, 0.8) if u < 0.9 else (40000, 1.0)
-            n = max(16, int(round(median * math.exp(sigma * rng.standard_normal()))))
-        elif name == "none":
-            n = seq
-        else:
-            raise SystemExit(f"--docs {name}: allowed uniform | lognormal | pretrain-mix | none")
-        cu.append(min(seq, cu[-1] + n))
+        lo, hi = {"uniform-2k-8k": (2048, 8192), "short-256-1k": (256, 1024), "long+short": (256, 2048)}[kind]
+        cu.append(min(seq, cu[-1] + int(rng.integers(lo, hi + 1))))
     return cu
 
 
-def visible_pairs(doc_id, window, causal):
-    q = torch.arange(doc_id.numel(), device=doc_id.device)
-    total, diag = 0, 0
-    for start in range(0, q.numel(), 4096):  # row blocks: the dense mask of S = 64K would not fit
-        rows = q[start:start + 4096, None]
-        m = doc_id[rows] == doc_id[None, :]
-        if causal:
-            m &= q[None, :] <= rows
-        if window >= 0:
-            m &= rows - q[None, :] <= window
-        total += int(m.sum())
-        diag += int(m[torch.arange(rows.numel()), rows[:, 0]].sum())
-    return total - (0.5 * diag if causal else 0)
+def make_cases(seq, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for kind in ("uniform-2k-8k", "short-256-1k", "long+short"):
+        cases.append({"name": f"docs {kind}", "docs": draw_documents(kind, seq, rng), "window": -1})
+    for w in (1024, 4096):
+        cases.append({"name": f"window {w}", "docs": [0, seq], "window": w})
+    cases.append({"name": "docs uniform-2k-8k + window 1024", "docs": cases[0]["docs"], "window": 1024})
+    for c in cases:
+        c["visible_pairs"] = visible_pairs(c["docs"], c["window"], seq)
+    return cases
 
 
-def time_ms(fn, iters):
-    for _ in range(3):
+def visible_pairs(cu, window, seq):
+    """Document-causal pairs with a window (keys q - window .. q), the diagonal counted half."""
+    q = np.arange(seq, dtype=np.int64)
+    start = np.repeat(np.array(cu[:-1], dtype=np.int64), np.diff(cu))
+    lo = np.maximum(start, q - window) if window >= 0 else start
+    return float((q - lo + 1).sum()) - 0.5 * seq
+
+
+def time_ms(fn, iters, warmup=2):
+    import torch
+    for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
+    times = []
     for _ in range(iters):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
         fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / iters
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    return sorted(times)[len(times) // 2]
+
+
+class Peers:
+    """PyTorch's paths for one shape; cases swap the documents and window in place (FlexAttention compiles once)."""
+
+    def __init__(self, seq, heads, dim, iters):
+        import torch
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+        self.torch, self.seq, self.iters, dev = torch, seq, iters, "cuda"
+        self.create_block_mask = create_block_mask
+        shape = (1, heads, seq, dim)
+        self.q, self.k, self.v = (torch.randn(shape, device=dev, dtype=torch.bfloat16, requires_grad=True)
+                                  for _ in range(3))
+        # Varlen operands in the packed (tokens, heads, dim) layout nested jagged tensors view without copies.
+        self.packed = [torch.randn(seq, heads, dim, device=dev, dtype=torch.bfloat16, requires_grad=True)
+                       for _ in range(3)]
+        self.doc_id = torch.zeros(seq, dtype=torch.int32, device=dev)
+        self.window = torch.full((), seq, dtype=torch.int64, device=dev)
+        doc_id, window = self.doc_id, self.window
+
+        def mask_mod(b, h, qi, ki):
+            return (doc_id[qi] == doc_id[ki]) & (ki <= qi) & (qi - ki <= window)
+
+        self.mask_mod = mask_mod
+        self.flex = torch.compile(flex_attention)
+
+    def set_case(self, case):
+        torch, seq = self.torch, self.seq
+        cu = case["docs"]
+        ids = np.repeat(np.arange(len(cu) - 1, dtype=np.int32), np.diff(cu))
+        self.doc_id.copy_(torch.from_numpy(ids))
+        self.window.fill_(case["window"] if case["window"] >= 0 else seq)
+        self.cu = torch.tensor(cu, dtype=torch.int64, device="cuda")
+
+    def impls(self, case):
+        torch, F = self.torch, self.torch.nn.functional
+        q, k, v = self.q, self.k, self.v
+        try:
+            block_mask = self.create_block_mask(self.mask_mod, 1, 1, self.seq, self.seq, device="cuda")
+        except Exception as e:  # recorded as FlexAttention's error below
+            block_mask = e
+        qi = torch.arange(self.seq, device="cuda")
+        dense = (self.doc_id[:, None] == self.doc_id[None, :]) & (qi[None, :] <= qi[:, None])
+        dense &= qi[:, None] - qi[None, :] <= self.window
+        dense_leaves = (q, k, v)
+        out = {"sdpa_explicit_mask": (lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=dense), dense_leaves)}
+        if case["window"] < 0:  # varlen: one causal attention per document
+            def varlen():
+                nest = [torch.nested.nested_tensor_from_jagged(x, offsets=self.cu).transpose(1, 2) for x in self.packed]
+                return F.scaled_dot_product_attention(*nest, is_causal=True).transpose(1, 2).values()
+            out["sdpa_nested_varlen"] = (varlen, tuple(self.packed))
+        # Last: it compiles the first time.
+        def flex():
+            if isinstance(block_mask, Exception):
+                raise block_mask
+            return self.flex(q, k, v, block_mask=block_mask)
+        out["flex_blockmask"] = (flex, dense_leaves)
+        return out
+
+    def time(self, fn, leaves, slow):
+        torch = self.torch
+        iters, warmup = (3, 1) if slow else (self.iters, 2)
+        with torch.no_grad():
+            fwd = time_ms(fn, iters, warmup)
+        grad = torch.randn_like(fn())
+        both = time_ms(lambda: torch.autograd.grad(fn(), leaves, grad), iters, warmup)
+        return fwd, both
+
+
+def tflops(pairs, heads, dim, ms, factor=1.0):
+    return factor * 4.0 * heads * dim * pairs / ms / 1e9 if ms else 0.0
+
+
+def gpu_line():
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "unknown"
+
+
+def markdown(result):
+    h, d, s = result["heads"], result["dim"], result["seq"]
+    dense_pairs = s * s / 2
+    dense = result["ours"].get("dense_causal", {})
+    lines = [f"# Masked attention kernels vs PyTorch (issue 19), B1 H{h} S{s} D{d} bf16", "",
+             f"card/driver: {result['gpu']}; torch {result['torch']}; date {result['date']}; commit "
+             f"{result['commit']}", "", f"command: `{result['command']}`", "",
+             "TFLOP/s on the visible pairs (4 H D per pair forward, diagonal half; fwd+bwd 3.5x). "
+             "ours/dense: against our dense causal kernel at the same shape "
+             f"(fwd {tflops(dense_pairs, h, d, dense.get('fwd_ms')):.1f}, fwd+bwd "
+             f"{tflops(dense_pairs, h, d, dense.get('fwdbwd_ms'), 3.5):.1f} TFLOP/s). "
+             "Peers: SDPA with an explicit boolean mask, FlexAttention with a BlockMask (torch.compile), SDPA on "
+             "nested jagged tensors (varlen, document-causal cases only); 0 or 'err': not run / failed. "
+             f"Our kernels: {result.get('kernels', 'default dispatch')}.", ""]
+    if "error" in result["ours"]:
+        lines += ["ours: failed: `" + result["ours"]["error"].strip().replace("\n", "; ") + "`", ""]
+    peers = ["sdpa_explicit_mask", "flex_blockmask", "sdpa_nested_varlen"]
+    for label, key, factor in (("forward", "fwd_ms", 1.0), ("forward+backward", "fwdbwd_ms", 3.5)):
+        lines += [f"## {label}", "", "| case | docs | visible | ours ms | ours TFLOP/s | ours/dense | "
+                  + " | ".join(f"{p} TFLOP/s" for p in peers) + " | ours/best peer |",
+                  "|---" * (7 + len(peers)) + "|"]
+        dense_tf = tflops(dense_pairs, h, d, dense.get(key), factor)
+        for c in result["cases"]:
+            pairs = c["visible_pairs"]
+            ours_ms = result["ours"].get("cases", {}).get(c["name"], {}).get(key, 0.0)  # 0: failed or not run
+            ours = tflops(pairs, h, d, ours_ms, factor)
+            peer_tf = {}
+            for p in peers:
+                row = c.get("peers", {}).get(p)
+                peer_tf[p] = "err" if row and "error" in row else tflops(pairs, h, d, row[key], factor) if row else 0.0
+            best = max([x for x in peer_tf.values() if isinstance(x, float)] + [0.0])
+            lines.append(f"| {c['name']} | {len(c['docs']) - 1} | {pairs / dense_pairs:.3f} | {ours_ms:.3f} | "
+                         f"{ours:.1f} | {ours / dense_tf if dense_tf else 0:.2f} | "
+                         + " | ".join(x if isinstance(x, str) else f"{x:.1f}" for x in peer_tf.values())
+                         + f" | {ours / best if best else 0:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seq", type=int, default=16384)
+    ap.add_argument("--seq", type=int, default=32768)
     ap.add_argument("--heads", type=int, default=32)
-    ap.add_argument("--kv-heads", type=int, default=8)
     ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--dtype", choices=["bf16", "fp16"], default="bf16")
-    ap.add_argument("--docs", default="lognormal")
-    ap.add_argument("--window", type=int, default=-1, help="causal sliding window (keys q-W..q); -1: none")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--ours", default="", help="ringlab_mask_bench binary; empty: peers only")
+    ap.add_argument("--peers", default="sdpa_explicit_mask,flex_blockmask,sdpa_nested_varlen")
+    ap.add_argument("--cases-out", default="")
     ap.add_argument("--json", default="")
+    ap.add_argument("--md", default="")
+    ap.add_argument("--commit", default="")
     a = ap.parse_args()
-    dev, dt = "cuda", torch.bfloat16 if a.dtype == "bf16" else torch.float16
-    cu = documents(a.docs, a.seq, a.seed)
-    doc_id = torch.zeros(a.seq, dtype=torch.int32, device=dev)
-    for i in range(1, len(cu) - 1):
-        doc_id[cu[i]:] += 1
-    pairs = visible_pairs(doc_id, a.window, True)
-    flops_fwd = 4.0 * a.heads * a.dim * pairs
-    dense_fwd = 4.0 * a.heads * a.dim * a.seq * a.seq / 2
-    q = torch.randn(1, a.heads, a.seq, a.dim, device=dev, dtype=dt, requires_grad=True)
-    k = torch.randn(1, a.kv_heads, a.seq, a.dim, device=dev, dtype=dt, requires_grad=True)
-    v = torch.randn_like(k, requires_grad=True)
-    rows = []
+    cases = make_cases(a.seq, a.seed)
+    spec = {"seq": a.seq, "heads": a.heads, "dim": a.dim, "cases": cases}
+    cases_path = a.cases_out or "/tmp/ringlab_mask_cases.json"
+    with open(cases_path, "w") as f:
+        json.dump(spec, f)
+    if a.cases_out:
+        return
+    import torch
+    result = {"gpu": gpu_line(), "torch": torch.__version__, "seq": a.seq, "heads": a.heads, "dim": a.dim,
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "commit": a.commit, "command": " ".join(sys.argv), "cases": cases, "ours": {},
+              "kernels": "RINGLAB_FWD_KERNEL=%s RINGLAB_BWD_KERNEL=%s (unset: ws on sm_90)" % (
+                  os.environ.get("RINGLAB_FWD_KERNEL", "unset"), os.environ.get("RINGLAB_BWD_KERNEL", "unset"))}
+    if a.ours:
+        run = subprocess.run([a.ours, "--cases", cases_path, "--iters", str(a.iters), "--json", "-"],
+                             capture_output=True, text=True)
+        sys.stderr.write(run.stderr)
+        result["ours"] = json.loads(run.stdout) if run.returncode == 0 else {"error": run.stderr[-500:]}
+        write(result, a)
+    peers = Peers(a.seq, a.heads, a.dim, a.iters)
+    wanted = set(a.peers.split(","))
+    for c in cases:
+        peers.set_case(c)
+        c["peers"] = {}
+        for name, (fn, leaves) in peers.impls(c).items():
+            if name not in wanted:
+                continue
+            t0 = time.time()
+            try:
+                fwd, both = peers.time(fn, leaves, slow=name == "sdpa_explicit_mask")
+                c["peers"][name] = {"fwd_ms": fwd, "fwdbwd_ms": both}
+            except Exception as e:  # a path PyTorch refuses for this mask: recorded, the others still run
+                c["peers"][name] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+            print(f"{c['name']:34s} {name:20s} {c['peers'][name]} ({time.time() - t0:.0f} s)", file=sys.stderr)
+            write(result, a)  # after every measurement: a run cut short keeps what it measured
+        torch.cuda.empty_cache()
+    print(markdown(result))
 
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
-    def mask_mod(b, h, qi, ki):
-        ok = (doc_id[qi] == doc_id[ki]) & (ki <= qi)
-        return ok & (qi - ki <= a.window) if a.window >= 0 else ok
-
-    block_mask = create_block_mask(mask_mod, 1, 1, a.seq, a.seq, device=dev)
-    flex = torch.compile(flex_attention)
-    impls = {"flex_blockmask": lambda: flex(q, k, v, block_mask=block_mask, enable_gqa=True)}
-    if a.seq <= 32768:  # an explicit S×S boolean mask
-        qi = torch.arange(a.seq, device=dev)
-        dense = (doc_id[:, None] == doc_id[None, :]) & (qi[None, :] <= qi[:, None])
-        if a.window >= 0:
-            dense &= qi[:, None] - qi[None, :] <= a.window
-        impls["sdpa_explicit_mask"] = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=dense, enable_gqa=True)
-    for name, fn in impls.items():
-        with torch.no_grad():
-            fwd = time_ms(fn, a.iters)
-        out = fn()
-        grad = torch.randn_like(out)
-        both = time_ms(lambda: torch.autograd.grad(fn(), (q, k, v), grad), a.iters)
-        row = {"impl": name, "fwd_ms": fwd, "fwd_bwd_ms": both,
-               "fwd_tflops_visible": flops_fwd / fwd / 1e9, "fwd_bwd_tflops_visible": 3.5 * flops_fwd / both / 1e9,
-               "fwd_tflops_dense_equiv": dense_fwd / fwd / 1e9}
-        rows.append(row)
-        print(f"{name:20s} fwd {fwd:8.3f} ms {row['fwd_tflops_visible']:7.1f} TFLOP/s (visible)"
-              f"  fwd+bwd {both:8.3f} ms {row['fwd_bwd_tflops_visible']:7.1f} TFLOP/s")
-    result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "seq": a.seq, "heads": a.heads,
-              "kv_heads": a.kv_heads, "dim": a.dim, "dtype": a.dtype, "docs": a.docs, "documents": len(cu) - 1,
-              "window": a.window, "visible_pairs": pairs, "rows": rows}
+def write(result, a):
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(markdown(result) + "\n")
 
 
 if __name__ == "__main__":

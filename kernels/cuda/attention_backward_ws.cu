@@ -21,6 +21,8 @@
 //     The consumers meet only at that named barrier, so one's element-wise stage runs under the other's GEMMs.
 // Rows past the block's tokens read as zeros (TMA bounds) and get lse2 = +inf, so P = 0 there without a mask; keys
 // past the block end and the causal diagonal are masked in registers (MaskScores, the per-tile mask hook).
+// Window/document masks (TokenMask, the kMasked instantiations): QueryTileWalk walks only the query tiles that can see
+// the key block, and each lane zeroes its two keys' P^T entries outside the queries that see them (MaskTileByRange).
 // dK and dV rows belong to exactly one CTA: written (or, with accumulate_dkv, added) at the end without atomics.
 #include <cuda.h>
 #include <cuda_runtime.h>
@@ -287,6 +289,18 @@ __device__ __forceinline__ void MaskScores(float (&p)[BM / 8][4], const BwdArgs&
     }
 }
 
+// The queries [begin[r], end[r]) (block-local) that see this lane's keys key_row + 8 r of the CTA under the
+// TokenMask; keys past the block see none.
+__device__ __forceinline__ void MaskedKeyRanges(const BwdArgs& a, const KeyBlock& blk, int key_row,
+                                                int64_t (&begin)[2], int64_t (&end)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t n = blk.n0 + key_row + 8 * r;
+    begin[r] = end[r] = 0;
+    if (n < a.kv_tokens) MaskKeyQueries(a.tm, n, &begin[r], &end[r]);
+  }
+}
+
 // The mma A fragment (rows = keys, k = queries 16j .. 16j + 15) of k16 step j from accumulator columns 16j .. 16j + 15.
 template <typename T, int BM>
 __device__ __forceinline__ void PackAFragment(const float (&x)[BM / 8][4], int j, uint32_t (&frag)[4]) {
@@ -312,7 +326,7 @@ __device__ __forceinline__ void AccumulateFromRing(float (&acc)[N / 8][4], const
 // A consumer warpgroup (cw = 0 or 1): its keys against every query tile of the walk, dK and dV in registers. D 64
 // and 128: keys 64 cw .. 64 cw + 63 of the CTA's 128, all columns. D = 256: all 64 keys (S^T and dP^T computed by
 // both consumers), dK/dV columns 128 cw .. 128 cw + 127; each consumer stores half of dS^T's queries.
-template <typename T, int D, bool kTmaDq>
+template <typename T, int D, bool kTmaDq, bool kMasked>
 __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D, kTmaDq>& sm, const KeyBlock& blk,
                                              const QueryTileWalk<kBM>& walk, int cw) {
   using Smem = BwdWsSmem<D, kTmaDq>;
@@ -337,6 +351,9 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
   for (int i = 0; i < kCols / 8; ++i)
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
+
+  int64_t q_begin[2] = {0, 0}, q_end[2] = {0, 0};  // kMasked: the queries that see this lane's two keys
+  if constexpr (kMasked) MaskedKeyRanges(a, blk, key_row, q_begin, q_end);
 
   if (walk.total > 0) MbarrierWait(sm.KvFull(), 0);
   TileCursor tile(walk);
@@ -373,7 +390,11 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
 #pragma unroll
       for (int e = 0; e < 4; ++e) st[ni][e] = exp2f(fmaf(st[ni][e], a.scale_log2, -(e & 1 ? lse2.y : lse2.x)));
     }
-    MaskScores<kBM, kBN>(st, a, blk.n0, tile.m0, key_row, tq);
+    if constexpr (kMasked) {
+      MaskTileByRange<kBM>(st, tile.m0, q_begin, q_end, tq, 0.f);  // P^T: keys x queries, zero where unseen
+    } else {
+      MaskScores<kBM, kBN>(st, a, blk.n0, tile.m0, key_row, tq);
+    }
     WgmmaWait<0>();
     PinAccumulators(dpt);
 #pragma unroll
@@ -452,7 +473,7 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
   }
 }
 
-template <typename T, int D, bool kTmaDq>
+template <typename T, int D, bool kTmaDq, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __grid_constant__ BwdWsArgs args) {
   using Smem = BwdWsSmem<D, kTmaDq>;
   constexpr int kBN = kBlockNOf<D>;
@@ -494,7 +515,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
     const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
-    ConsumeTiles<T, D, kTmaDq>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
+    ConsumeTiles<T, D, kTmaDq, kMasked>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
   }
 }
 
@@ -505,8 +526,9 @@ TileMapSpec MapSpec(const void* base, const BlockShape& s, int heads, int64_t to
 }
 
 // kTmaDq: dQ by TMA reduce-add through shared memory (falls back to the atomics where the float32 dQ map cannot be
-// encoded); otherwise red.global atomics from the consumers.
-template <typename T, int D, bool kTmaDq>
+// encoded; masked: Unavailable there, LaunchBackward then takes wgmma); otherwise red.global atomics from the
+// consumers. kMasked (a TokenMask) is instantiated with kTmaDq only.
+template <typename T, int D, bool kTmaDq, bool kMasked = false>
 Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
   constexpr int kBN = kBlockNOf<D>;
   const BlockShape& s = p.shape;
@@ -528,26 +550,36 @@ Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
       TileMapSpec dq = MapSpec(p.dq, s, s.heads, s.q_tokens, p.dq_strides, kBM);
       dq.float32 = true;
       const Status st = EncodeTileMap(dq, &args.dq_map);
-      if (st.IsUnavailable()) return LaunchBwdWs<T, D, false>(p, stream);
+      if constexpr (!kMasked) {
+        if (st.IsUnavailable()) return LaunchBwdWs<T, D, false>(p, stream);
+      }
       RINGLAB_RETURN_IF_ERROR(st);
     }
-    return LaunchTiled<tiles::BackwardWsTmaDq, T, D>(&BackwardWsKernel<T, D, true>, grid, stream, args);
+    return LaunchTiled<tiles::BackwardWsTmaDq, T, D>(&BackwardWsKernel<T, D, true, kMasked>, grid, stream, args);
   }
   args.dq_map = args.k_map;  // never read
-  return LaunchTiled<Tiles, T, D>(&BackwardWsKernel<T, D, false>, grid, stream, args);
+  return LaunchTiled<Tiles, T, D>(&BackwardWsKernel<T, D, false, false>, grid, stream, args);
 }
 
 template <bool kTmaDq>
 Status LaunchBackwardWsVariant(const BackwardParams& p, void* stream) {
   RINGLAB_RETURN_IF_ERROR(CheckBackwardParams(p, /*max_head_dim=*/256));
   const BlockShape& s = p.shape;
-  // Causal and full only: a window or document mask (TokenMask) is the wgmma kernel's (LaunchBackward falls back).
-  if (s.mask.enabled) return Status::Unavailable("LaunchBackwardWs: window/document masks are not implemented here");
+  // Window/document masks (TokenMask) in the TMA-reduce-add kernel only: the atomic-dQ variant leaves them to wgmma.
+  if (s.mask.enabled && !kTmaDq)
+    return Status::Unavailable("LaunchBackwardWsAtomicDq: window/document masks are LaunchBackwardWs's");
+  if (s.mask.enabled && s.head_dim == 256)
+    return Status::Unavailable("LaunchBackwardWs: window/document masks at head dim 64 or 128 only");
   if (s.kv_tokens == 0) return Status::Ok();
   if (!DeviceIsSm90())
     return Status::Unavailable("LaunchBackwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");
   return DispatchElementAndHeadDim</*kMaxHeadDim=*/256>(s.element, s.head_dim, [&](auto t, auto d) {
-    return LaunchBwdWs<decltype(t), decltype(d)::value, kTmaDq>(p, static_cast<cudaStream_t>(stream));
+    constexpr int kD = decltype(d)::value;
+    const auto st = static_cast<cudaStream_t>(stream);
+    if constexpr (kD != 256) {  // D = 256 has no masked instantiation (refused above)
+      if (s.mask.enabled) return LaunchBwdWs<decltype(t), kD, kTmaDq, kTmaDq>(p, st);
+    }
+    return LaunchBwdWs<decltype(t), kD, kTmaDq>(p, st);
   });
 }
 

@@ -175,6 +175,20 @@ __device__ __forceinline__ void MaskRowKeys(const TokenMask& m, int64_t row, int
   *end = e - m.kv_global;
 }
 
+// The queries [*begin, *end) (block-local) that see key `key` (block-local, inside the block) under a TokenMask: the
+// window read backwards, and the key's own document (documents partition the global tokens, so a query shares the
+// key's document iff it lies in [doc_start[k], doc_end[k])).
+__device__ __forceinline__ void MaskKeyQueries(const TokenMask& m, int64_t key, int64_t* begin, int64_t* end) {
+  const int64_t k = m.kv_global + key;
+  int64_t b = k - m.hi, e = k - m.lo + 1;
+  if (m.doc_start != nullptr) {
+    b = max(b, static_cast<int64_t>(m.doc_start[k]));
+    e = min(e, static_cast<int64_t>(m.doc_end[k]));
+  }
+  *begin = b - m.q_global;
+  *end = e - m.q_global;
+}
+
 // The key range of rows [m0, row_last] (both bounds are non-decreasing in the row): from the first row's begin to the
 // last row's end, clamped to [0, kv_tokens).
 __device__ __forceinline__ void MaskTileKeys(const TokenMask& m, int64_t m0, int64_t row_last, int64_t kv_tokens,
@@ -187,10 +201,12 @@ __device__ __forceinline__ void MaskTileKeys(const TokenMask& m, int64_t m0, int
 }
 
 // Masks, in a C-fragment S tile of BN keys starting at key n0, the keys outside each of the lane's two rows' ranges
-// ([begin[r], end[r]), block-local, end already clamped to kv_tokens). Cheap no-op for tiles inside both ranges.
+// ([begin[r], end[r]), block-local, end already clamped to kv_tokens): they become `fill`. Cheap no-op for tiles
+// inside both ranges. The backward's transposed tiles (rows = keys, columns = queries from n0) use it with the
+// queries that see each key and fill 0 (probabilities).
 template <int BN>
 __device__ __forceinline__ void MaskTileByRange(float (&s)[BN / 8][4], int64_t n0, const int64_t (&begin)[2],
-                                                const int64_t (&end)[2], int tq) {
+                                                const int64_t (&end)[2], int tq, float fill = -INFINITY) {
   if (n0 >= max(begin[0], begin[1]) && n0 + BN <= min(end[0], end[1])) return;
   int lo[2], hi[2];
 #pragma unroll
@@ -203,7 +219,7 @@ __device__ __forceinline__ void MaskTileByRange(float (&s)[BN / 8][4], int64_t n
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int r = e >> 1, c = i * 8 + 2 * tq + (e & 1);
-      if (c < lo[r] || c >= hi[r]) s[i][e] = -INFINITY;
+      if (c < lo[r] || c >= hi[r]) s[i][e] = fill;
     }
 }
 

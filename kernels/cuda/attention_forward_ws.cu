@@ -12,10 +12,12 @@
 //   - between the warpgroups (ping-pong), two named barriers pass a token: a warpgroup issues its GEMMs only with
 //     the token and hands it over right after, so one warpgroup's softmax runs under the other one's GEMMs.
 // Causal CTAs stop at the last key tile their last row can see; partial tiles (the diagonal, the block's tail) are
-// masked in registers. TMA reads rows past the block's token count as zeros, which makes arbitrary q/kv lengths and
-// blocks that are token ranges of larger buffers free. GQA: query head h reads kv head h / group through the K/V
-// tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp merge into the float32 (out, lse)
-// accumulators) is the other forward kernels' (attention_forward_common.cuh).
+// masked in registers. Window/document masks (TokenMask, the kMasked instantiations) walk only the key tiles between
+// the first row's first key and the last row's last one (CtaKeyTiles): the producer never loads the others, and
+// partial tiles are masked in registers per row (MaskTileByRange). TMA reads rows past the block's token count as
+// zeros, which makes arbitrary q/kv lengths and blocks that are token ranges of larger buffers free. GQA: query head h
+// reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
+// merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -74,14 +76,31 @@ struct WsSmem {
   static __device__ uint32_t Round(int j) { return static_cast<uint32_t>(j / kStages) & 1u; }
 };
 
-// What a CTA works on: batch b, query head h (kv head hk), query rows [m0, m0 + BM), key tiles [0, n_tiles).
+// What a CTA works on: batch b, query head h (kv head hk), query rows [m0, m0 + BM), key tiles
+// [n_first, n_first + n_tiles) (n_first = 0 unless masked).
 struct CtaTile {
   int b, h, hk;
   int64_t m0;
-  int n_tiles;
+  int n_first, n_tiles;
 };
 
-template <int D>
+// The key tiles a CTA of query rows [m0, row_last] walks: up to the causal diagonal, or (kMasked) those holding the
+// union of its rows' TokenMask intervals (ForwardKeyRange); both consumer warpgroups walk all of them.
+template <int BN, bool kMasked>
+__device__ __forceinline__ void CtaKeyTiles(const FwdArgs& a, int64_t m0, int64_t row_last, CtaTile* t) {
+  if constexpr (kMasked) {
+    int64_t n_start, n_end;
+    ForwardKeyRange<true>(a, m0, row_last, &n_start, &n_end);
+    t->n_first = static_cast<int>(n_start / BN);
+    t->n_tiles = n_end > n_start ? static_cast<int>((n_end + BN - 1) / BN) - t->n_first : 0;
+  } else {
+    const int64_t n_end = a.causal ? min(a.kv_tokens, row_last + a.offset + 1) : a.kv_tokens;
+    t->n_first = 0;
+    t->n_tiles = n_end > 0 ? static_cast<int>((n_end + BN - 1) / BN) : 0;
+  }
+}
+
+template <int D, bool kMasked>
 __device__ __forceinline__ CtaTile LocateTile(const FwdArgs& a) {
   constexpr int BM = Tiles::kBlockM, BN = Tiles::BlockN<D>();
   CtaTile t;
@@ -91,13 +110,12 @@ __device__ __forceinline__ CtaTile LocateTile(const FwdArgs& a) {
   t.hk = t.h / a.group;
   t.m0 = (static_cast<int64_t>(gridDim.x) - 1 - blockIdx.x) * BM;
   const int64_t row_last = min(t.m0 + BM, a.q_tokens) - 1;
-  const int64_t n_end = a.causal ? min(a.kv_tokens, row_last + a.offset + 1) : a.kv_tokens;
-  t.n_tiles = n_end > 0 ? static_cast<int>((n_end + BN - 1) / BN) : 0;
+  CtaKeyTiles<BN, kMasked>(a, t.m0, row_last, &t);
   return t;
 }
 
 // The producer thread: Q once, then K_0, and per tile j >= 1 K_j before V_{j-1} (the order the consumers use them
-// in), each into its ring slot once the consumers have freed it.
+// in), each into its ring slot once the consumers have freed it. j counts the CTA's tiles from n_first.
 template <int D>
 __device__ __forceinline__ void ProduceTiles(const WsArgs& args, const WsSmem<D>& sm, const CtaTile& t) {
   using Smem = WsSmem<D>;
@@ -111,13 +129,13 @@ __device__ __forceinline__ void ProduceTiles(const WsArgs& args, const WsSmem<D>
     const int slot = Smem::Slot(j);
     MbarrierWait(sm.KEmpty(slot), Smem::Round(j) ^ 1u);
     MbarrierArriveExpectTx(sm.KFull(slot), Smem::kKvBytes);
-    load(&args.k_map, sm.K(slot), sm.KFull(slot), Smem::BN, static_cast<int64_t>(j) * Smem::BN, t.hk);
+    load(&args.k_map, sm.K(slot), sm.KFull(slot), Smem::BN, static_cast<int64_t>(t.n_first + j) * Smem::BN, t.hk);
   };
   auto load_v = [&](int j) {
     const int slot = Smem::Slot(j);
     MbarrierWait(sm.VEmpty(slot), Smem::Round(j) ^ 1u);
     MbarrierArriveExpectTx(sm.VFull(slot), Smem::kKvBytes);
-    load(&args.v_map, sm.V(slot), sm.VFull(slot), Smem::BN, static_cast<int64_t>(j) * Smem::BN, t.hk);
+    load(&args.v_map, sm.V(slot), sm.VFull(slot), Smem::BN, static_cast<int64_t>(t.n_first + j) * Smem::BN, t.hk);
   };
   MbarrierArriveExpectTx(sm.QFull(), Smem::kQBytes);
   load(&args.q_map, sm.q, sm.QFull(), Smem::BM, t.m0, t.h);
@@ -194,8 +212,19 @@ __device__ __forceinline__ void QkStep(float (&s)[BN / 8][4], uint32_t q_tile, i
   }
 }
 
+// The keys [begin[r], end[r]) (block-local, end clamped to the block) that this lane's rows `row` and `row` + 8 see
+// under the TokenMask; rows past the block take the last row's interval (they are never written).
+__device__ __forceinline__ void MaskedRowRanges(const FwdArgs& a, int64_t row, int64_t (&begin)[2],
+                                                int64_t (&end)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    MaskRowKeys(a.tm, min(row + 8 * r, a.q_tokens - 1), &begin[r], &end[r]);
+    end[r] = min(end[r], a.kv_tokens);
+  }
+}
+
 // A consumer warpgroup (cw = 0 or 1): its 64 rows against every key tile of the CTA, then the epilogue.
-template <typename T, int D>
+template <typename T, int D, bool kMasked>
 __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& sm, const CtaTile& t, int cw) {
   using Smem = WsSmem<D>;
   constexpr int BN = Smem::BN;
@@ -211,6 +240,8 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f}, alpha[2];
 #pragma unroll
   for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  int64_t row_begin[2] = {0, 0}, row_end[2] = {0, 0};  // kMasked: the lane's two rows see keys [begin, end)
+  if constexpr (kMasked) MaskedRowRanges(a, row, row_begin, row_end);
 
   // Ping-pong token: barrier 1 + cw is this warpgroup's turn to issue GEMMs, 2 - cw the other one's.
   auto take_turn = [&] { NamedBarrierSync(1 + cw, Tiles::kConsumerThreads); };
@@ -235,9 +266,14 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
     for (int kk = 0; kk < BN / 16; ++kk) AccumulatePvStep<T, D, BN>(o, p[kk], v_tile, kk);
     WgmmaCommit();
   };
-  // Masks tile j where it holds keys past the block end or (causal) past some row's diagonal.
+  // Masks tile j where it holds keys past the block end or (causal) past some row's diagonal; kMasked: keys outside
+  // each row's TokenMask interval.
   auto mask = [&](int j) {
-    const int64_t n0 = static_cast<int64_t>(j) * BN;
+    const int64_t n0 = static_cast<int64_t>(t.n_first + j) * BN;
+    if constexpr (kMasked) {
+      MaskTileByRange<BN>(s, n0, row_begin, row_end, tq);
+      return;
+    }
     const bool tail = n0 + BN > a.kv_tokens;
     const bool diagonal = a.causal && n0 + BN - 1 > t.m0 + q_row0 + a.offset;
     if (!tail && !diagonal) return;
@@ -302,11 +338,11 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
   for (int r = 0; r < 2; ++r) WriteForwardRow<D>(a, out, lse, row + 8 * r, o, r, m_run[r], l_run[r], tq);
 }
 
-template <typename T, int D>
+template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __grid_constant__ WsArgs args) {
   extern __shared__ __align__(1024) uint8_t smem[];
   const WsSmem<D> sm = WsSmem<D>::At(SmemAddr(smem));
-  const CtaTile t = LocateTile<D>(args.a);
+  const CtaTile t = LocateTile<D, kMasked>(args.a);
   const int wg = threadIdx.x >> 7;
 
   if (threadIdx.x == 0) {
@@ -332,11 +368,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
     }
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
-    ConsumeTiles<T, D>(args.a, sm, t, wg - 1);
+    ConsumeTiles<T, D, kMasked>(args.a, sm, t, wg - 1);
   }
 }
 
-template <typename T, int D>
+template <typename T, int D, bool kMasked>
 Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   const BlockShape& s = p.shape;
   WsArgs args;
@@ -349,8 +385,22 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(q, &args.q_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(k, &args.k_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(v, &args.v_map));
-  return LaunchTiled<Tiles, T, D>(&ForwardWsKernel<T, D>, TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads),
-                                  stream, args);
+  const dim3 grid = TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads);
+  return LaunchTiled<Tiles, T, D>(&ForwardWsKernel<T, D, kMasked>, grid, stream, args);
+}
+
+// The instantiation for the element type and head dim (64, 128 or 256: CheckForwardParams allowed nothing else).
+template <bool kMasked>
+Status LaunchWsForHeadDim(const ForwardParams& p, cudaStream_t st) {
+  const bool bf16 = p.shape.element == ElementType::kBFloat16;
+  switch (p.shape.head_dim) {
+    case 64:
+      return bf16 ? LaunchWs<__nv_bfloat16, 64, kMasked>(p, st) : LaunchWs<__half, 64, kMasked>(p, st);
+    case 128:
+      return bf16 ? LaunchWs<__nv_bfloat16, 128, kMasked>(p, st) : LaunchWs<__half, 128, kMasked>(p, st);
+    default:
+      return bf16 ? LaunchWs<__nv_bfloat16, 256, kMasked>(p, st) : LaunchWs<__half, 256, kMasked>(p, st);
+  }
 }
 
 }  // namespace
@@ -358,21 +408,12 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
 Status LaunchForwardWs(const ForwardParams& p, void* stream) {
   RINGLAB_RETURN_IF_ERROR(CheckForwardParams(p, /*max_head_dim=*/256));
   const BlockShape& s = p.shape;
-  // Causal and full only: a window or document mask (TokenMask) is the wgmma kernel's (LaunchForward falls back).
-  if (s.mask.enabled) return Status::Unavailable("LaunchForwardWs: window/document masks are not implemented here");
   if (s.q_tokens == 0) return Status::Ok();
   if (!DeviceIsSm90())
     return Status::Unavailable("LaunchForwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchForward");
   const auto st = static_cast<cudaStream_t>(stream);
-  const bool bf16 = s.element == ElementType::kBFloat16;
-  switch (s.head_dim) {
-    case 64:
-      return bf16 ? LaunchWs<__nv_bfloat16, 64>(p, st) : LaunchWs<__half, 64>(p, st);
-    case 128:
-      return bf16 ? LaunchWs<__nv_bfloat16, 128>(p, st) : LaunchWs<__half, 128>(p, st);
-    default:  // 256: CheckForwardParams allowed nothing else
-      return bf16 ? LaunchWs<__nv_bfloat16, 256>(p, st) : LaunchWs<__half, 256>(p, st);
-  }
+  if (s.mask.enabled) return LaunchWsForHeadDim<true>(p, st);
+  return LaunchWsForHeadDim<false>(p, st);
 }
 
 }  // namespace ringlab::cuda

@@ -106,8 +106,9 @@ struct BackwardParams {
 Status LaunchForward(const ForwardParams& params, void* stream);
 // The forward kernels behind LaunchForward, same semantics, tests call each:
 //   ws    (attention_forward_ws.cu): TMA producer warp, two ping-pong consumer warpgroups (FlashAttention-3's recipe);
-//         sm_90a only; head dims 64, 128 and 256. Returns Status::Unavailable where TMA cannot describe the operands
-//         (LaunchForward then takes wgmma) or the GPU is not compute capability 9.0.
+//         sm_90a only; head dims 64, 128 and 256; window/document masks (TokenMask) too. Returns Status::Unavailable
+//         where TMA cannot describe the operands (LaunchForward then takes wgmma) or the GPU is not compute
+//         capability 9.0.
 //   wgmma (attention_forward_wgmma.cu): Hopper warpgroup MMA with cp.async loads, sm_90a only;
 //   mma   (attention_forward_mma.cu): mma.sync, any sm_80+ GPU.
 // On compute capability 9.0 LaunchForward takes ws, elsewhere mma; RINGLAB_FWD_KERNEL=ws|wgmma|mma overrides (read
@@ -123,9 +124,9 @@ Status LaunchBackward(const BackwardParams& params, void* stream);
 //         (FlashAttention-3's recipe), dQ added by TMA reduce-add from shared memory; sm_90a only; head dims 64,
 //         128 and 256 (the other backward kernels: 64 and 128; with a window/document mask, 256 is refused). Returns
 //         Status::Unavailable where TMA cannot describe the operands (LaunchBackward then takes wgmma) or the GPU is
-//         not compute capability 9.0;
+//         not compute capability 9.0; window/document masks (TokenMask) too;
 //   ws1   (LaunchBackwardWsAtomicDq, same file): the same kernel with dQ added by red.global atomics from the
-//         consumers' registers (the ws kernel before TMA reduce-add);
+//         consumers' registers (the ws kernel before TMA reduce-add); Unavailable for TokenMask blocks;
 //   wgmma (attention_backward_wgmma.cu): Hopper warpgroup MMA with cp.async loads, sm_90a only;
 //   mma   (attention_backward_mma.cu): mma.sync with FlashAttention-2's 2-D warp layout, any sm_80+ GPU.
 // On compute capability 9.0 LaunchBackward takes the default of attention_dispatch.cc (kDefaultBackwardKernel),

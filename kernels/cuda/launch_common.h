@@ -9,7 +9,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <type_traits>
+#include <unordered_map>
 
 #include "core/status.h"
 #include "kernels/cuda/attention_kernels.h"
@@ -31,14 +34,25 @@ Status RaiseSharedMemoryLimit(Kernel kernel, int bytes, std::atomic<uint64_t>& c
   return Status::Ok();
 }
 
+// The set of devices on which `kernel`'s shared-memory limit was raised: one per kernel function, since one
+// LaunchTiled instantiation launches several (the dense and the masked kernel of one (Tiles, T, D) share its types).
+inline std::atomic<uint64_t>& ConfiguredDevices(const void* kernel) {
+  static std::mutex mu;
+  static std::unordered_map<const void*, std::unique_ptr<std::atomic<uint64_t>>> sets;
+  std::lock_guard<std::mutex> lock(mu);
+  std::unique_ptr<std::atomic<uint64_t>>& set = sets[kernel];
+  if (!set) set = std::make_unique<std::atomic<uint64_t>>(0);
+  return *set;
+}
+
 // Launches kernel<<<grid, Tiles::kThreads, Tiles::SmemBytes<D>(), stream>>>(args), the kernel instantiation for
-// element type T and head dim D, first raising its shared-memory limit (once per device: the static below belongs to
-// one (Tiles, T, D), that is to one kernel instantiation). Returns the launch error if any.
+// element type T and head dim D, first raising its shared-memory limit (once per device and kernel). Returns the
+// launch error if any.
 template <typename Tiles, typename T, int D, typename Args>
 Status LaunchTiled(void (*kernel)(Args), dim3 grid, cudaStream_t stream, const Args& args) {
-  static std::atomic<uint64_t> configured_devices{0};
   constexpr int smem = Tiles::template SmemBytes<D>();
-  RINGLAB_RETURN_IF_ERROR(RaiseSharedMemoryLimit(kernel, smem, configured_devices));
+  RINGLAB_RETURN_IF_ERROR(
+      RaiseSharedMemoryLimit(kernel, smem, ConfiguredDevices(reinterpret_cast<const void*>(kernel))));
   kernel<<<grid, Tiles::kThreads, smem, stream>>>(args);
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return Status::Ok();

@@ -196,6 +196,9 @@ inline BlockShape ToBlockShape(const Case& c) {
   return s;
 }
 
+// The test name suffix of a kernel-parametrised test: the kernel's name ("ws", "mma", ...).
+inline std::string KernelParamName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
 inline void ExpectOk(const Status& st) { ASSERT_TRUE(st.ok()) << "launcher returned an error: " << st.message(); }
 
 }  // namespace ringlab::cuda::test_support

@@ -1,0 +1,201 @@
+// Benchmark of the masked CUDA attention kernels (TokenMask: document and sliding-window masks) on one GPU, and of
+// the dense causal kernel at the same shape, as the floor of issue 19 asks (masked >= 0.9x dense TFLOP/s).
+//
+// Reads the cases that bench/kernels/mask_peer_bench.py writes (--cases-out), so ours and PyTorch's paths run on the
+// same documents, and writes one JSON object: the dense row and one row per case with its forward and
+// forward+backward milliseconds (median of --iters after warm-up, CUDA events). FLOPs are counted by the Python side
+// (on the visible pairs). forward = LaunchForward (overwrite); forward+backward = forward + delta preprocess + zeroing
+// dQ + LaunchBackward: the project's dispatch, so RINGLAB_FWD_KERNEL / RINGLAB_BWD_KERNEL pick the kernels.
+//
+// Usage: ringlab_mask_bench --cases FILE [--iters 10] [--json OUT ('-': stdout)]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/kernels/bench_timing.cuh"
+#include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace {
+
+using namespace ringlab::bench;
+using namespace ringlab::cuda;
+
+// A launcher's error: the case is recorded as failed and the next one runs.
+void Check(const ringlab::Status& st, const char* what) {
+  if (!st.ok()) throw std::runtime_error(std::string(what) + ": " + st.message());
+}
+
+// Device buffers of one shape: B = 1, H heads (and kv heads), S tokens, head dim D, bf16 operands.
+struct Buffers {
+  uint16_t *q = nullptr, *k = nullptr, *v = nullptr, *dout = nullptr;
+  float *out = nullptr, *lse = nullptr, *delta = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  int32_t* bounds = nullptr;  // doc_start[S] then doc_end[S]
+  int64_t elems = 0;
+
+  Buffers(int heads, int64_t seq, int dim) : elems(int64_t{heads} * seq * dim) {
+    for (uint16_t** p : {&q, &k, &v, &dout}) RINGLAB_CUDA_CHECK(cudaMalloc(p, elems * 2));
+    for (float** p : {&out, &dq, &dk, &dv}) RINGLAB_CUDA_CHECK(cudaMalloc(p, elems * 4));
+    for (float** p : {&lse, &delta}) RINGLAB_CUDA_CHECK(cudaMalloc(p, int64_t{heads} * seq * 4));
+    RINGLAB_CUDA_CHECK(cudaMalloc(&bounds, 2 * seq * 4));
+    uint32_t seed = 12345;
+    for (uint16_t* p : {q, k, v, dout}) FillRandom<<<1024, 256>>>(p, elems, seed++, /*fp16=*/false);
+    RINGLAB_CUDA_CHECK(cudaGetLastError());
+  }
+  ~Buffers() {
+    for (uint16_t* p : {q, k, v, dout}) cudaFree(p);
+    for (float* p : {out, lse, delta, dq, dk, dv}) cudaFree(p);
+    cudaFree(bounds);
+  }
+};
+
+struct Timing {
+  double fwd_ms = 0, fwdbwd_ms = 0;
+};
+
+// Times forward and forward+backward of one B=1 block over the whole sequence under `shape` (its mask included).
+Timing TimeShape(const BlockShape& shape, Buffers& buf, int iters) {
+  const int64_t s = shape.q_tokens;
+  const int d = shape.head_dim;
+  const TensorStrides st{shape.heads * s * d, s * d}, lst{shape.heads * s, s};
+  ForwardParams fp;
+  fp.shape = shape;
+  fp.q = buf.q;
+  fp.k = buf.k;
+  fp.v = buf.v;
+  fp.q_strides = fp.k_strides = fp.v_strides = fp.out_strides = st;
+  fp.out_acc = buf.out;
+  fp.lse_acc = buf.lse;
+  fp.lse_strides = lst;
+  fp.mode = AccumulateMode::kOverwrite;
+  BackwardPrepareParams pp;
+  pp.batch = 1;
+  pp.heads = shape.heads;
+  pp.tokens = s;
+  pp.head_dim = d;
+  pp.dout = buf.dout;
+  pp.out = buf.out;
+  pp.dout_strides = pp.out_strides = st;
+  pp.delta = buf.delta;
+  pp.delta_strides = lst;
+  BackwardParams bp;
+  bp.shape = shape;
+  bp.q = buf.q;
+  bp.k = buf.k;
+  bp.v = buf.v;
+  bp.dout = buf.dout;
+  bp.lse = buf.lse;
+  bp.delta = buf.delta;
+  bp.q_strides = bp.k_strides = bp.v_strides = bp.dout_strides = st;
+  bp.dq_strides = bp.dk_strides = bp.dv_strides = st;
+  bp.lse_strides = bp.delta_strides = lst;
+  bp.dq = buf.dq;
+  bp.dk = buf.dk;
+  bp.dv = buf.dv;
+  bp.accumulate_dkv = false;
+  auto fwd = [&] { Check(LaunchForward(fp, nullptr), "LaunchForward"); };
+  auto fwdbwd = [&] {
+    fwd();
+    Check(LaunchBackwardPrepare(pp, nullptr), "LaunchBackwardPrepare");
+    RINGLAB_CUDA_CHECK(cudaMemsetAsync(buf.dq, 0, buf.elems * 4));
+    Check(LaunchBackward(bp, nullptr), "LaunchBackward");
+  };
+  Timing t;
+  t.fwd_ms = TimeMs(fwd, iters);
+  t.fwdbwd_ms = TimeMs(fwdbwd, iters);
+  RINGLAB_CUDA_CHECK(cudaGetLastError());
+  return t;
+}
+
+// The TokenMask of a case over the whole sequence (q and kv both start at token 0): a causal sliding window of
+// `window` keys back (-1: none) inside documents `docs` (cu_seqlens; uploaded into buf.bounds).
+TokenMask CaseMask(const std::vector<int64_t>& docs, int64_t window, bool causal, int64_t seq, Buffers& buf) {
+  constexpr int64_t kFar = int64_t{1} << 60;
+  TokenMask m;
+  m.enabled = true;
+  m.lo = window >= 0 ? -window : -kFar;
+  m.hi = causal ? 0 : kFar;
+  if (docs.size() > 2) {
+    std::vector<int32_t> b(2 * seq);
+    for (size_t i = 0; i + 1 < docs.size(); ++i)
+      for (int64_t t = docs[i]; t < docs[i + 1]; ++t) {
+        b[t] = static_cast<int32_t>(docs[i]);
+        b[seq + t] = static_cast<int32_t>(docs[i + 1]);
+      }
+    RINGLAB_CUDA_CHECK(cudaMemcpy(buf.bounds, b.data(), b.size() * 4, cudaMemcpyHostToDevice));
+    m.doc_start = buf.bounds;
+    m.doc_end = buf.bounds + seq;
+  }
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string cases_path, json_out = "-";
+  int iters = 10;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s: needs a value (--cases FILE, --iters N, --json OUT)\n", a.c_str());
+      return 2;
+    }
+    const std::string v = argv[++i];
+    if (a == "--cases") cases_path = v;
+    else if (a == "--iters") iters = std::max(1, std::atoi(v.c_str()));
+    else if (a == "--json") json_out = v;
+    else {
+      std::fprintf(stderr, "unknown option %s: allowed --cases FILE, --iters N, --json OUT\n", a.c_str());
+      return 2;
+    }
+  }
+  std::ifstream in(cases_path);
+  if (!in) {
+    std::fprintf(stderr, "--cases: cannot read '%s' (the JSON of mask_peer_bench.py --cases-out)\n",
+                 cases_path.c_str());
+    return 2;
+  }
+  const nlohmann::json spec = nlohmann::json::parse(in);
+  const int heads = spec.at("heads"), dim = spec.at("dim");
+  const int64_t seq = spec.at("seq");
+  Buffers buf(heads, seq, dim);
+  BlockShape shape;
+  shape.heads = shape.kv_heads = heads;
+  shape.q_tokens = shape.kv_tokens = seq;
+  shape.head_dim = dim;
+  shape.causal = true;
+  // One row: its timing, or the error that stopped it (cleared, so that the next case runs).
+  auto row = [&](const std::string& name) -> nlohmann::json {
+    try {
+      const Timing t = TimeShape(shape, buf, iters);
+      std::fprintf(stderr, "ours %s: fwd %.3f ms, fwd+bwd %.3f ms\n", name.c_str(), t.fwd_ms, t.fwdbwd_ms);
+      return {{"fwd_ms", t.fwd_ms}, {"fwdbwd_ms", t.fwdbwd_ms}};
+    } catch (const std::runtime_error& e) {
+      std::fprintf(stderr, "ours %s: %s\n", name.c_str(), e.what());
+      RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
+      (void)cudaGetLastError();
+      return {{"error", e.what()}};
+    }
+  };
+  nlohmann::json result;
+  result["dense_causal"] = row("dense causal");
+  for (const auto& c : spec.at("cases")) {
+    shape.mask = CaseMask(c.at("docs").get<std::vector<int64_t>>(), c.at("window"), true, seq, buf);
+    const std::string name = c.at("name");
+    result["cases"][name] = row(name);
+  }
+  if (json_out == "-") {
+    std::printf("%s\n", result.dump(1).c_str());
+  } else {
+    std::ofstream(json_out) << result.dump(1) << "\n";
+  }
+  return 0;
+}
