@@ -12,6 +12,7 @@
 # Under 9 minutes on an H100; run with timeout_s 600. QUICK=1 (meant for 5 minutes): backward tests of the first
 # BWDS kernel only (no forward tests), grid S 8192 and 32768 only, no D256 row. $OUT gets build.log, tests.log, sanitizer.log,
 # peer.json, ours.json, summary.md, logs.tar.gz; the summary is printed last. BUILD=dir reuses a build;
+# PREBUILT=1: BUILD holds binaries built elsewhere (same tree layout, shared libraries in BUILD/lib), no build;
 # SKIP_SANITIZER=1 and GRID_ONLY=1 shorten the call; COMMIT names the commit when the checkout has no .git.
 # D256=1 (about 4 minutes): backward tests of the BWDS kernels plus every kernel's HeadDim256, the sanitizer on the first BWDS
 # kernel's HeadDim256 small cases, and the D256 row alone (no grid). SAN_TOOLS (default "memcheck racecheck
@@ -37,8 +38,15 @@ commit=${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 el "== 1. build"
 TARGETS="ringlab_cuda_backward_test ringlab_attention_bench"
 [ "$QUICK" = 1 ] || [ "$D256" = 1 ] || TARGETS="ringlab_cuda_kernels_test $TARGETS"
-bash bench/device_build.sh . "$BUILD" $TARGETS \
-  || { cp "$BUILD.log" "$OUT/build.log"; exit 1; }
+if [ "${PREBUILT:-0}" = 1 ]; then  # binaries built elsewhere, carried in BUILD's tree layout (+ BUILD/lib)
+  mkdir -p /tmp/ringlab-deps
+  [ -d /tmp/ringlab-deps/usr ] || for f in ${DEBS:-.devdeps}/*.deb; do dpkg -x "$f" /tmp/ringlab-deps; done
+  export LD_LIBRARY_PATH=$BUILD/lib:${LD_LIBRARY_PATH:-}
+  echo "prebuilt binaries in $BUILD" > "$BUILD.log"
+else
+  bash bench/device_build.sh . "$BUILD" $TARGETS \
+    || { cp "$BUILD.log" "$OUT/build.log"; exit 1; }
+fi
 cp "$BUILD.log" "$OUT/build.log"
 grep -E "C7508|C7514|spill" "$OUT/build.log" | grep -E "backward_ws|C7508|C7514" | head -5
 export LD_LIBRARY_PATH=/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
