@@ -214,11 +214,16 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
   if (!w.is_object()) return rd.Error(wf, "must be an object");
   RINGLAB_RETURN_IF_ERROR(rd.Keys(w, wf,
                                   {"grid", "tile_q", "tile_kv", "sms", "ctas_per_sm", "tile_us", "cta_overhead_tiles",
-                                   "single_resident_throughput", "round_us", "cost"}));
+                                   "single_resident_throughput", "round_us", "cost", "order"}));
   if (!w.contains("grid") || !w["grid"].is_string() || (w["grid"] != "q" && w["grid"] != "kv"))
     return rd.Error(wf + ".grid", "must be \"q\" or \"kv\"");
   wm->enabled = true;
   wm->grid_kv = w["grid"] == "kv";
+  if (w.contains("order")) {
+    if (!w["order"].is_string() || (w["order"] != "heavy_first" && w["order"] != "light_first"))
+      return rd.Error(wf + ".order", "must be \"heavy_first\" or \"light_first\"");
+    wm->light_first = w["order"] == "light_first";
+  }
   struct Field { const char* key; double lo, hi; bool integer; double* d; int* i; };
   const Field fields[] = {{"tile_q", 1, 1 << 16, true, nullptr, &wm->tile_q},
                           {"tile_kv", 1, 1 << 16, true, nullptr, &wm->tile_kv},

@@ -105,6 +105,7 @@ std::vector<std::pair<double, double>> WaveModel::CausalWork(int64_t q, int64_t 
       work.emplace_back(seen * group, (seen - std::min(seen, whole)) * group);
     }
   }
+  if (light_first) std::reverse(work.begin(), work.end());
   return work;
 }
 

@@ -46,6 +46,10 @@ struct WaveModel {
   double tile_us = 0, cta_overhead_tiles = 0, single_resident_throughput = 1;
   std::vector<std::pair<double, double>> round_us;  // (tiles per CTA n, µs of one full round), increasing n; optional
   CtaCost cost;  // optional; replaces round_us and tile_us when enabled
+  // Launch order of a causal block's CTAs within a head (JSON "order"): heaviest first (false: kernels/cuda's forward
+  // launches its last query tile first; a backward's first key tile is its heaviest) or lightest first (true:
+  // FlashAttention-2's forward takes query tile blockIdx.x in order, so its heaviest CTAs come last).
+  bool light_first = false;
   // The per-kernel fixed time of the cost form (0 without it).
   double KernelFixedUs() const { return cost.enabled ? cost.kernel_us : 0; }
   // Cost in microseconds of one full round (every slot busy) of CTAs that each loop over n tiles.

@@ -30,7 +30,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # FlashAttention-2 on sm90 through PyTorch (flash_fwd_kernel / flash_bwd_kernel, head dims 64 and 128).
-FLASH_GEOMETRY = {"forward": {"grid": "q", "tile_q": 128, "tile_kv": 64, "ctas_per_sm": 0},
+# The forward takes query tile blockIdx.x in order: a causal head's lightest CTAs first ("order", sim/wave_model.h).
+FLASH_GEOMETRY = {"forward": {"grid": "q", "tile_q": 128, "tile_kv": 64, "ctas_per_sm": 0, "order": "light_first"},
                   "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 128, "ctas_per_sm": 0}}
 
 

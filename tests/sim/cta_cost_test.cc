@@ -51,6 +51,10 @@ TEST(CtaCost, CausalWorkCountsTilesAndDiagonalTiles) {
   ASSERT_EQ(f.size(), 2u);
   EXPECT_EQ(f[0], (std::pair<double, double>{2, 1}));
   EXPECT_EQ(f[1], (std::pair<double, double>{1, 1}));
+  // FlashAttention-2's order: the lightest CTA first.
+  WaveModel light = fwd;
+  light.light_first = true;
+  EXPECT_EQ(light.CausalWork(256, 256, 0, 1)[0], (std::pair<double, double>{1, 1}));
   // A later ring block (keys all before the rows: offset = kv): every tile whole.
   const auto past = fwd.CausalWork(256, 256, 256, 1);
   EXPECT_EQ(past[0], (std::pair<double, double>{2, 0}));
