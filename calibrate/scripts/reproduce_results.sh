@@ -61,6 +61,7 @@ $PY calibrate/scripts/kernel_model_fit.py $N/peer_samples_flash.json --backward-
   --profile sim/profiles/h100_pytorch_peer.json \
   --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" 2> /dev/null
 # 5. the kernel cost model against the 14 held-out single-GPU shapes
-$PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.round_tables.json --label "$KERNEL_LABEL" > /dev/null
+$PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.round_tables.json --label "$KERNEL_LABEL" \
+  --notes bench/results/kernel_model_heldout.notes.md > /dev/null
 grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_repeat.md \
   bench/results/sim_validation_microbench_only.md
