@@ -25,19 +25,10 @@ import sys
 import numpy as np
 
 import cta_model as cm
+from heldout_shapes import held_out
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OCCUPANCY = [(1, 1.0), (2, 0.6), (2, 0.8), (2, 1.0), (3, 0.6), (3, 0.8), (3, 1.0)]
-
-
-def held_out():
-    shapes = set()
-    with open(os.path.join(ROOT, "bench/kernels/heldout_shapes.txt")) as f:
-        for line in f:
-            fields = line.split("#")[0].split()
-            if len(fields) == 5:
-                shapes.add((int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), fields[4] == "causal"))
-    return shapes
 
 
 def launch_shape(geom, s):

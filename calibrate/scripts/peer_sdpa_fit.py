@@ -32,21 +32,13 @@ import statistics
 import subprocess
 import sys
 
+from heldout_shapes import held_out
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # FlashAttention-2 on sm90 through PyTorch (flash_fwd_kernel / flash_bwd_kernel, head dims 64 and 128).
 # The forward takes query tile blockIdx.x in order: a causal head's lightest CTAs first ("order", sim/wave_model.h).
 FLASH_GEOMETRY = {"forward": {"grid": "q", "tile_q": 128, "tile_kv": 64, "ctas_per_sm": 0, "order": "light_first"},
                   "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 128, "ctas_per_sm": 0}}
-
-
-def held_out():
-    shapes = set()
-    with open(os.path.join(ROOT, "bench/kernels/heldout_shapes.txt")) as f:
-        for line in f:
-            fields = line.split("#")[0].split()
-            if len(fields) == 5:
-                shapes.add((int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), fields[4] == "causal"))
-    return shapes
 
 
 def load_records(path, log):

@@ -77,6 +77,24 @@ TEST(CtaCost, CausalListSchedulingUsesEachCtasCost) {
   EXPECT_DOUBLE_EQ(w.CausalKernelUs(256, 256, -1000, 1, 1, 1), 0);
 }
 
+// calibrate/scripts/cta_model.py fits the profiles with a Python twin of this model; these are its numbers for the
+// same parameters (kernel 3, CTA 4, tile 1.5, diagonal tile 0.7 us): list-scheduled and mean-round causal blocks,
+// forward and backward, GQA, ring-step diagonal offsets.
+TEST(CtaCost, AgreesWithThePythonTwinTheFitUses) {
+  WaveModel fwd;
+  fwd.enabled = true;
+  fwd.tile_q = fwd.tile_kv = 128;
+  fwd.cost = {.enabled = true, .kernel_us = 3, .cta_us = 4, .tile_us = 1.5, .masked_tile_us = 0.7};
+  WaveModel bwd = fwd;
+  bwd.grid_kv = true;
+  bwd.tile_q = 64;
+  EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 90.4, 1e-9);
+  EXPECT_NEAR(bwd.CausalKernelUs(2048, 2048, 0, 16, 2, 4), 204.6, 1e-9);
+  EXPECT_NEAR(fwd.CausalKernelUs(1024, 1024, 0, 64, 16, 1), 724.35, 1e-9);
+  EXPECT_NEAR(fwd.CausalKernelUs(2048, 2048, 1024, 32, 1, 1), 115.7, 1e-9);
+  EXPECT_NEAR(bwd.CausalKernelUs(4096, 4096, -512, 32, 1, 4), 511.8, 1e-9);
+}
+
 TEST(CtaCost, MonotoneInWork) {
   const WaveModel w = Forward();
   double last = 0;
