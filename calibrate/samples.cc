@@ -83,7 +83,9 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       for (const char* pass : {"forward", "backward"}) {
         if (!j["geometry"].contains(pass)) continue;
         const json& g = j["geometry"][pass];
-        RINGLAB_RETURN_IF_ERROR(keys(g, std::string("geometry.") + pass, {"grid", "tile_q", "tile_kv", "ctas_per_sm"}));
+        // "order" (launch order of a causal head's CTAs) is for the CTA cost fit (calibrate/scripts/kernel_model_fit.py).
+        RINGLAB_RETURN_IF_ERROR(
+            keys(g, std::string("geometry.") + pass, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order"}));
         KernelGeometry& kg = std::string(pass) == "forward" ? in.forward : in.backward;
         kg.grid_kv = g.at("grid").get<std::string>() == "kv";
         kg.tile_q = g.at("tile_q");

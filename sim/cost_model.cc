@@ -177,6 +177,11 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
   if (!t.wave.enabled) {
     if (outside(std::sqrt(double(b.QTokens()) * double(b.KvTokens())), t.points.front().first, t.points.back().first))
       return Extrapolation::kBlockSize;
+  } else if (t.wave.cost.enabled) {  // the CTA cost form: the tiles per CTA its samples had
+    const double n = t.wave.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, GroupSize());
+    if (t.measured_tiles_per_cta.second <= 0 ||
+        outside(n, t.measured_tiles_per_cta.first, t.measured_tiles_per_cta.second))
+      return Extrapolation::kBlockSize;
   } else if (!t.wave.round_us.empty()) {
     const double n = t.wave.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, GroupSize());
     if (outside(n, t.wave.round_us.front().first, t.wave.round_us.back().first)) return Extrapolation::kBlockSize;

@@ -15,6 +15,8 @@
 //            Forward blocks that overwrite their output (a ring's first step, one-GPU attention) use the profile's
 //            "overwrite" table and those that merge into running accumulators its "merge" table, when the profile
 //            has them (a table without a mode serves both); the other mode's table otherwise, counted as extrapolated.
+//            A wave model with the CTA cost form (wave_model.h: a fixed time per kernel, per CTA, per tile and per
+//            diagonal tile) gives the same from the launch's CTAs; its block-size range is the measured tiles per CTA.
 //   Every attend op that leaves the measured data is counted as extrapolated (OpCost::extrapolated, with the
 //   dimension): no table at all (roofline), head dim without a table, mask without a table, block size outside the
 //   table's measured range (points: sqrt(q·kv); wave models with a round table: tiles per CTA), batch×heads (points

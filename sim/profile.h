@@ -32,6 +32,9 @@ struct AttentionTable {
   // when the profile does not say): sequences × query heads of the measured kernels, and CTAs per kernel (wave
   // models). The cost model counts an op outside them as extrapolated (cost_model.h).
   std::pair<double, double> measured_batch_heads{0, 0}, measured_ctas{0, 0};
+  // Tiles per CTA (WaveModel::TilesPerCta) of the measured kernels (JSON "measured": {"tiles_per_cta": [lo, hi]}),
+  // for a wave model with the CTA cost form: an op outside it is counted as extrapolated (block size).
+  std::pair<double, double> measured_tiles_per_cta{0, 0};
   // Forward tables only (JSON "mode"): how the measured kernels wrote their output, "merge" (the log-sum-exp merge
   // into running accumulators: ring steps after the first) or "overwrite" (a ring's first step, one-GPU attention);
   // "" (the JSON omits it): measured for both, or a kernel that does not distinguish them (the peer's SDPA).

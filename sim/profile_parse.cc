@@ -193,16 +193,37 @@ Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, 
   return Status::Ok();
 }
 
+// A wave model's CTA cost form: {"kernel_us", "cta_us", "tile_us", "masked_tile_us"}, each >= 0, tile_us > 0.
+Status ParseCtaCost(const Reader& rd, const json& c, const std::string& cf, CtaCost* cost) {
+  if (!c.is_object()) return rd.Error(cf, "must be an object {\"kernel_us\", \"cta_us\", \"tile_us\", \"masked_tile_us\"}");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(c, cf, {"kernel_us", "cta_us", "tile_us", "masked_tile_us", "source"}));
+  for (auto [key, dst] : {std::pair{"kernel_us", &cost->kernel_us}, {"cta_us", &cost->cta_us},
+                          {"tile_us", &cost->tile_us}, {"masked_tile_us", &cost->masked_tile_us}}) {
+    const bool positive = dst == &cost->tile_us;
+    if (!c.contains(key) || !c[key].is_number() || !std::isfinite(c[key].get<double>()) || c[key].get<double>() < 0 ||
+        c[key].get<double>() > 1e6 || (positive && c[key].get<double>() <= 0))
+      return rd.Error(cf + "." + key, positive ? "must be a number in (0, 1e6]" : "must be a number in [0, 1e6]");
+    *dst = c[key].get<double>();
+  }
+  cost->enabled = true;
+  return Status::Ok();
+}
+
 // An attention table's "wave" object (`wf` names it in errors).
 Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, WaveModel* wm) {
   if (!w.is_object()) return rd.Error(wf, "must be an object");
   RINGLAB_RETURN_IF_ERROR(rd.Keys(w, wf,
                                   {"grid", "tile_q", "tile_kv", "sms", "ctas_per_sm", "tile_us", "cta_overhead_tiles",
-                                   "single_resident_throughput", "round_us"}));
+                                   "single_resident_throughput", "round_us", "cost", "order"}));
   if (!w.contains("grid") || !w["grid"].is_string() || (w["grid"] != "q" && w["grid"] != "kv"))
     return rd.Error(wf + ".grid", "must be \"q\" or \"kv\"");
   wm->enabled = true;
   wm->grid_kv = w["grid"] == "kv";
+  if (w.contains("order")) {
+    if (!w["order"].is_string() || (w["order"] != "heavy_first" && w["order"] != "light_first"))
+      return rd.Error(wf + ".order", "must be \"heavy_first\" or \"light_first\"");
+    wm->light_first = w["order"] == "light_first";
+  }
   struct Field { const char* key; double lo, hi; bool integer; double* d; int* i; };
   const Field fields[] = {{"tile_q", 1, 1 << 16, true, nullptr, &wm->tile_q},
                           {"tile_kv", 1, 1 << 16, true, nullptr, &wm->tile_kv},
@@ -211,8 +232,9 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
                           {"tile_us", 1e-9, 1e6, false, &wm->tile_us, nullptr},
                           {"cta_overhead_tiles", 0, 1e6, false, &wm->cta_overhead_tiles, nullptr},
                           {"single_resident_throughput", 1e-3, 1, false, &wm->single_resident_throughput, nullptr}};
-  const bool has_table = w.contains("round_us");
-  if (has_table) RINGLAB_RETURN_IF_ERROR(ParseRoundTable(rd, w["round_us"], wf, wm));
+  const bool has_table = w.contains("round_us") || w.contains("cost");
+  if (w.contains("round_us")) RINGLAB_RETURN_IF_ERROR(ParseRoundTable(rd, w["round_us"], wf, wm));
+  if (w.contains("cost")) RINGLAB_RETURN_IF_ERROR(ParseCtaCost(rd, w["cost"], wf + ".cost", &wm->cost));
   for (const Field& fd : fields) {
     const std::string ff = wf + "." + fd.key;
     const bool optional = has_table && (fd.d == &wm->tile_us || fd.d == &wm->cta_overhead_tiles);
@@ -234,8 +256,9 @@ Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f
   if (!t.contains("measured")) return Status::Ok();
   const json& m = t["measured"];
   if (!m.is_object()) return rd.Error(f + ".measured", "must be an object {\"batch_heads\": [lo, hi], \"ctas\": [lo, hi]}");
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(m, f + ".measured", {"batch_heads", "ctas", "source"}));
-  for (auto [key, dst] : {std::pair{"batch_heads", &tab->measured_batch_heads}, {"ctas", &tab->measured_ctas}}) {
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(m, f + ".measured", {"batch_heads", "ctas", "tiles_per_cta", "source"}));
+  for (auto [key, dst] : {std::pair{"batch_heads", &tab->measured_batch_heads}, {"ctas", &tab->measured_ctas},
+                          {"tiles_per_cta", &tab->measured_tiles_per_cta}}) {
     if (!m.contains(key)) continue;
     const json& r = m[key];
     if (!r.is_array() || r.size() != 2 || !r[0].is_number() || !r[1].is_number() || r[0].get<double>() <= 0 ||

@@ -8,6 +8,7 @@
 namespace ringlab::sim {
 
 double WaveModel::RoundUs(double n) const {
+  if (cost.enabled) return n > 0 ? cost.CtaUs(n, 0) : 0;
   if (round_us.empty()) return ctas_per_sm * (n + cta_overhead_tiles) * tile_us;
   if (n <= 0) return 0;
   // Outside the table: a fixed cost per CTA plus a steady cost per tile, R = a + b·n, through the end segment, with
@@ -56,7 +57,7 @@ double WaveModel::EffectiveRounds(double ctas) const {
 
 double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
   if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
-  return EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
+  return KernelFixedUs() + EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
 }
 
 double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
@@ -80,41 +81,40 @@ double WaveModel::DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h,
   return RoundUs(TilesPerCta(q, kv, pairs, group));
 }
 
-double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, int batch, double group,
-                                 double* first_idle_us) const {
-  if (first_idle_us) *first_idle_us = 0;
-  if (q <= 0 || kv <= 0) return 0;
-  // Tiles each CTA of one head loops over, in launch order.
-  std::vector<double> work;
-  double total = 0;
+std::vector<std::pair<double, double>> WaveModel::CausalWork(int64_t q, int64_t kv, int64_t off, double group) const {
+  std::vector<std::pair<double, double>> work;
+  const int64_t tq = (q + tile_q - 1) / tile_q, tkv = (kv + tile_kv - 1) / tile_kv;
   if (!grid_kv) {  // forward: a CTA per q tile, heaviest (last rows) first; it sees keys up to its last row + off
-    const int64_t tq = (q + tile_q - 1) / tile_q, tkv = (kv + tile_kv - 1) / tile_kv;
     for (int64_t i = tq - 1; i >= 0; --i) {
-      const int64_t last_key = std::min(kv - 1, std::min(q - 1, (i + 1) * tile_q - 1) + off);
-      work.push_back(last_key < 0 ? 0.0 : double(std::min(tkv, last_key / tile_kv + 1)));
+      const int64_t first_row = i * tile_q, last_row = std::min(q - 1, (i + 1) * tile_q - 1);
+      const int64_t last_key = std::min(kv - 1, last_row + off);
+      const double seen = last_key < 0 ? 0.0 : double(std::min(tkv, last_key / tile_kv + 1));
+      // Key tiles every row of the CTA sees whole: their last key at or before the first row's last visible key.
+      const int64_t edge = first_row + off;
+      const double whole = edge < 0 ? 0.0 : edge >= kv - 1 ? double(tkv) : double((edge + 1) / tile_kv);
+      work.emplace_back(seen, seen - std::min(seen, whole));
     }
   } else {  // backward: a CTA per kv tile, heaviest (first keys) first; it sees query rows from its first key − off
-    const int64_t tq = (q + tile_q - 1) / tile_q, tkv = (kv + tile_kv - 1) / tile_kv;
     for (int64_t j = 0; j < tkv; ++j) {
       const int64_t first_row = std::max<int64_t>(0, j * tile_kv - off);
-      work.push_back(first_row >= q ? 0.0 : double(tq - first_row / tile_q) * group);
+      const double seen = first_row >= q ? 0.0 : double(tq - first_row / tile_q);
+      // Query tiles whose first row sees the CTA's last key: from ceil((last key − off) / tile_q) on.
+      const int64_t last_key = std::min(kv - 1, (j + 1) * tile_kv - 1);
+      const int64_t from = std::max<int64_t>(0, (last_key - off + tile_q - 1) / tile_q);
+      const double whole = double(std::max<int64_t>(0, tq - from));
+      work.emplace_back(seen * group, (seen - std::min(seen, whole)) * group);
     }
   }
-  for (double w : work) total += w;
-  const double ctas = Ctas(q, kv, h, batch, group);
-  const double slots = double(sms) * ctas_per_sm;
-  const double per_head = double(work.size());
-  if (total <= 0) return 0;
-  if (ctas > 16 * slots) {
-    const double round = RoundUs(total / per_head), full = std::floor(ctas / slots);
-    if (first_idle_us) *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round;
-    return EffectiveRounds(ctas) * round;
-  }
-  const int64_t heads = std::llround(ctas / per_head);
-  std::vector<double> cost(work.size());
-  for (size_t i = 0; i < work.size(); ++i) cost[i] = work[i] > 0 ? RoundUs(work[i]) : 0;
-  // Slots' free times as a min-heap; each CTA takes the earliest free slot.
-  std::vector<double> free_at(std::min<int64_t>(int64_t(slots), heads * int64_t(work.size())), 0.0);
+  if (light_first) std::reverse(work.begin(), work.end());
+  return work;
+}
+
+namespace {
+
+// List scheduling of `heads` copies of `cost` (one per CTA, launch order) on `slots` slots: the last slot's end, and
+// (when every slot got a CTA) the earliest free slot's end, the moment one first goes idle with no CTA left.
+std::pair<double, double> ListSchedule(const std::vector<double>& cost, int64_t heads, int64_t slots) {
+  std::vector<double> free_at(std::min<int64_t>(slots, heads * int64_t(cost.size())), 0.0);
   double end = 0;
   for (int64_t hd = 0; hd < heads; ++hd)
     for (double c : cost) {
@@ -123,9 +123,41 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
       end = std::max(end, free_at.back());
       std::push_heap(free_at.begin(), free_at.end(), std::greater<>());
     }
-  // Every CTA is handed out; the earliest free slot is the first to go idle (0 when some slot never got a CTA).
-  if (first_idle_us) *first_idle_us = int64_t(free_at.size()) < int64_t(slots) ? 0.0 : free_at.front();
-  return end;
+  return {end, int64_t(free_at.size()) < slots ? 0.0 : free_at.front()};
+}
+
+}  // namespace
+
+double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, int batch, double group,
+                                 double* first_idle_us) const {
+  if (first_idle_us) *first_idle_us = 0;
+  if (q <= 0 || kv <= 0) return 0;
+  const std::vector<std::pair<double, double>> work = CausalWork(q, kv, off, group);
+  double total = 0, cost_sum = 0, busy = 0;
+  for (auto [n, masked] : work) {
+    total += n;
+    if (n > 0) cost_sum += cost.CtaUs(n, masked), busy += 1;
+  }
+  const double slots = double(sms) * ctas_per_sm;
+  const double per_head = double(work.size());
+  if (total <= 0) return 0;
+  const double all_ctas = Ctas(q, kv, h, batch, group);
+  const int64_t heads = std::llround(all_ctas / per_head);
+  // The cost form counts the CTAs that loop over some tile; the round table all of them (as it was fitted).
+  const double ctas = cost.enabled ? double(heads) * busy : all_ctas;
+  const double fixed = KernelFixedUs();
+  if (ctas > 16 * slots) {
+    const double round = cost.enabled ? cost_sum / busy : RoundUs(total / per_head), full = std::floor(ctas / slots);
+    if (first_idle_us) *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round;
+    return fixed + EffectiveRounds(ctas) * round;
+  }
+  std::vector<double> cost_of(work.size());
+  for (size_t i = 0; i < work.size(); ++i)
+    cost_of[i] = work[i].first <= 0 ? 0 : cost.enabled ? cost.CtaUs(work[i].first, work[i].second)
+                                                         : RoundUs(work[i].first);
+  const auto [end, idle] = ListSchedule(cost_of, heads, int64_t(slots));
+  if (first_idle_us) *first_idle_us = idle;
+  return fixed + end;
 }
 
 int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held) {

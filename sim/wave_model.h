@@ -25,12 +25,33 @@ namespace ringlab::sim {
 // than the table's end says, and a shorter one never costs more. A partial round then costs m·R(n) / (ctas_per_sm·θ_m).
 // This is what lets large-S blocks be predicted from block-level measurements instead of a line fitted at one block
 // size.
+//
+// CTA cost form (`cost`, JSON "wave.cost"; replaces the round table when present): a CTA holds its slot for
+//   cta_us + tile_us·(tiles it loops over) + masked_tile_us·(those of them that straddle the causal diagonal)
+// and a kernel takes kernel_us (launch latency, first loads, drain) + the time its last slot frees. Fitted per
+// (pass, head dim, forward mode) on single-GPU samples by calibrate/scripts/kernel_model_fit.py (its Python twin:
+// calibrate/scripts/cta_model.py). Its time grows with every CTA and tile, in whole and partial rounds: it follows
+// the launch's parallelism (batch × heads × tiles against the SMs' slots), not a rate per block size.
+struct CtaCost {
+  bool enabled = false;
+  double kernel_us = 0, cta_us = 0, tile_us = 0, masked_tile_us = 0;
+  // How long a CTA of `tiles` tiles, `masked` of them on the diagonal, holds its slot.
+  double CtaUs(double tiles, double masked) const { return cta_us + tile_us * tiles + masked_tile_us * masked; }
+};
+
 struct WaveModel {
   bool enabled = false;
   bool grid_kv = false;  // false: grid over (heads, q tiles); true: over (kv heads, kv tiles)
   int tile_q = 128, tile_kv = 64, sms = 132, ctas_per_sm = 1;
   double tile_us = 0, cta_overhead_tiles = 0, single_resident_throughput = 1;
   std::vector<std::pair<double, double>> round_us;  // (tiles per CTA n, µs of one full round), increasing n; optional
+  CtaCost cost;  // optional; replaces round_us and tile_us when enabled
+  // Launch order of a causal block's CTAs within a head (JSON "order"): heaviest first (false: kernels/cuda's forward
+  // launches its last query tile first; a backward's first key tile is its heaviest) or lightest first (true:
+  // FlashAttention-2's forward takes query tile blockIdx.x in order, so its heaviest CTAs come last).
+  bool light_first = false;
+  // The per-kernel fixed time of the cost form (0 without it).
+  double KernelFixedUs() const { return cost.enabled ? cost.kernel_us : 0; }
   // Cost in microseconds of one full round (every slot busy) of CTAs that each loop over n tiles.
   double RoundUs(double n) const;
   // CTAs and tiles per CTA of a block (see above), and the number of full-round equivalents `ctas` CTAs take:
@@ -47,8 +68,13 @@ struct WaveModel {
   // scheduling in launch order). With more than 16 rounds the unequal loops average out and EffectiveRounds ·
   // RoundUs(mean tiles) is used instead (and keeps the cost of huge blocks O(1)).
   // `first_idle_us` (optional): when the first slot goes idle with no CTA left to hand out (FirstIdleUs).
+  // With the CTA cost form each CTA holds its slot for cost.CtaUs(its tiles, its diagonal tiles), CTAs with no tile
+  // are not counted, and kernel_us is added.
   double CausalKernelUs(int64_t q, int64_t kv, int64_t diagonal_offset, double h, int batch, double group,
                         double* first_idle_us = nullptr) const;
+  // Per CTA of one (batch, head) grid row of a causal block, in launch order: (tiles, tiles on the diagonal).
+  std::vector<std::pair<double, double>> CausalWork(int64_t q, int64_t kv, int64_t diagonal_offset,
+                                                    double group) const;
   // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment
   // another kernel (NCCL's, posted on another stream while this one runs) gets an SM. Equal CTAs: the start of the
   // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer

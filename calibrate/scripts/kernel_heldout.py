@@ -64,6 +64,7 @@ def main(argv):
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/kernel_model_heldout"))
     ap.add_argument("--before", default="", help="an earlier output JSON: its summary is shown beside this one")
     ap.add_argument("--label", default="", help="a line saying which profiles these are (e.g. 'before the coverage fit')")
+    ap.add_argument("--notes", default="", help="a markdown file appended to OUT.md (what the numbers mean)")
     a = ap.parse_args(argv)
     m = json.load(open(a.measured))
     peer = [r for r in m["peer"] if r.get("backend") == "FLASH_ATTENTION" and "error" not in r]
@@ -116,6 +117,8 @@ def main(argv):
                      f"{r['fwdbwd_ms_measured']:.3f} | {r['fwdbwd_ms_predicted']:.3f} | "
                      f"{100 * r['fwdbwd_error']:+.1f}% | "
                      f"{100 * r['extrapolated_share_fwd']:.0f}% / {100 * r['extrapolated_share_bwd']:.0f}% |")
+    if a.notes:
+        lines += ["", open(a.notes).read().rstrip()]
     with open(a.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     for model, s in summary.items():

@@ -28,7 +28,7 @@ N=$GRIDS/kernel_coverage_h100
 # The one-GPU coverage (issue 15) joins the backward tables and the forward causal D=64 table only: with it in the
 # forward D=128 and forward full D=64 tables the held-out grid got worse (bench/results/sim_validation.notes.md).
 COVERAGE_TABLES="backward,forward causal 64"
-KERNEL_LABEL="The kernels the project runs now (ws forward and backward, measured 2026-12-06 on one H100 at a90b00b) against h100_sxm_calibrated, every attention table fitted from the one-GPU coverage of those kernels (forward in both output modes: a W=1 forward overwrites); h100_pytorch_peer attention tables and host floors fitted from SDPA FLASH over the 136 coverage shapes. Before: the wgmma kernels and the profile of that time (kernel_model_heldout.wgmma.json). The 14 held-out shapes are in no fit."
+KERNEL_LABEL="After: the CTA cost model (sim/wave_model.h, fitted by calibrate/scripts/kernel_model_fit.py): kernel time = a fixed time per kernel + list scheduling of the launch's CTAs on 132 SMs, each CTA holding its slot for a fixed time + a time per tile + a time per diagonal tile, fitted per (pass, head dim, forward mode) over both masks on the same coverage samples. Ours: our ws kernels (measured 2026-12-06 on one H100 at a90b00b) against h100_sxm_calibrated; peer: SDPA FLASH over the 136 coverage shapes against h100_pytorch_peer. The 14 held-out shapes are in no fit."
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $C/kernel_coverage_samples.json \
@@ -46,6 +46,9 @@ $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $N/kerne
 $PY calibrate/scripts/calibrate.py --microbench $N/calibrate_samples_combined_ws.json \
   --traces "$L/w*_h8_k2_*.all*.iter*.json" --split "$HOST_SPLIT" --runs-commit df699c1 --name h100_sxm_calibrated \
   --out sim/profiles/h100_sxm_calibrated.json > /dev/null
+#    its attention tables: the CTA cost model (kernel, CTA, tile and diagonal-tile times) fitted on the coverage samples
+$PY calibrate/scripts/kernel_model_fit.py $N/kernel_coverage_samples.json --profile sim/profiles/h100_sxm_calibrated.json \
+  --tag "FIT 2026-12-06 from the one-GPU coverage of our ws kernels (1x NVIDIA H100 80GB HBM3, a90b00b)" 2> /dev/null
 "$RINGLAB_BIN" fit-profile --samples $L/calibrate_samples_combined.json --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null 2>&1
 $PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
@@ -54,7 +57,11 @@ $PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbe
 $PY calibrate/scripts/peer_sdpa_fit.py $N/peer_sdpa_coverage.json --log $N/peer_sdpa.log --backend FLASH_ATTENTION \
   --samples $N/peer_samples_flash.json --profile sim/profiles/h100_pytorch_peer.json \
   --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" > /dev/null
+$PY calibrate/scripts/kernel_model_fit.py $N/peer_samples_flash.json --backward-has-prepare \
+  --profile sim/profiles/h100_pytorch_peer.json \
+  --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" 2> /dev/null
 # 5. the kernel cost model against the 14 held-out single-GPU shapes
-$PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.wgmma.json --label "$KERNEL_LABEL" > /dev/null
+$PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.round_tables.json --label "$KERNEL_LABEL" \
+  --notes bench/results/kernel_model_heldout.notes.md > /dev/null
 grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_repeat.md \
   bench/results/sim_validation_microbench_only.md

@@ -1,0 +1,146 @@
+"""Fits the CTA cost model (cta_model.py, sim/wave_model.h's `cost` form) of a profile's attention tables from
+single-GPU kernel samples, and writes it into the profile.
+
+Per (pass, head dim, forward mode) one fit over both masks (full and causal share the kernel; causal CTAs loop over
+fewer tiles and some diagonal ones), choosing the CTAs per SM (1, 2, 3) and the partial-round throughput of a lone CTA
+(0.6, 0.8, 1) with the least mean squared relative error. Every attention table of that (pass, head dim) and mode gets
+the fitted `wave.cost` (its round table is dropped) and `measured` ranges (CTAs, tiles per CTA, batch x heads) of the
+samples of its mask; a mode without samples takes the other mode's fit (PyTorch's SDPA writes its output afresh: one
+mode). The simulator adds the profile's launch_us to every attend op, so the fit is of each sample less launch_us;
+with --backward-has-prepare (PyTorch's backward time holds FlashAttention's preprocess kernel, which the simulator
+models as its own prepare op, launch + bytes / copy_gbps) that op's time is taken off backward samples too. Held-out shapes (bench/kernels/heldout_shapes.txt) are refused: they must not be in the samples.
+
+  python3 calibrate/scripts/kernel_model_fit.py SAMPLES.json --profile sim/profiles/NAME.json --tag "FIT ..."
+"""
+import argparse
+import collections
+import datetime
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+
+import cta_model as cm
+from heldout_shapes import held_out
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OCCUPANCY = [(1, 1.0), (2, 0.6), (2, 0.8), (2, 1.0), (3, 0.6), (3, 0.8), (3, 1.0)]
+
+
+def launch_shape(geom, s):
+    """(CTAs, tiles per CTA) as sim/wave_model.cc counts them (WaveModel::Ctas, TilesPerCta)."""
+    fill = s["pairs"] / (s["q"] * s["kv"])
+    group = s["heads"] / s["kv_heads"]
+    if geom["grid"] == "q":
+        return s["batch"] * s["heads"] * math.ceil(s["q"] / geom["tile_q"]), math.ceil(s["kv"] / geom["tile_kv"]) * fill
+    return s["batch"] * s["kv_heads"] * math.ceil(s["kv"] / geom["tile_kv"]), \
+        math.ceil(s["q"] / geom["tile_q"]) * group * fill
+
+
+def value(x):
+    return x["value"] if isinstance(x, dict) else x
+
+
+def kernel_only(samples, compute, memory, has_prepare):
+    """The samples less what the simulator adds around an attend op: launch_us (and the prepare op, see above)."""
+    launch = value(compute.get("launch_us", 0))
+    out = []
+    for s in samples:
+        us = s["us"] - launch
+        if has_prepare and s["pass"] == "backward":
+            rows = s["batch"] * s["heads"] * s["q"]
+            prepare_bytes = rows * s["head_dim"] * 2 + rows * 4 * s["head_dim"] + rows * 4  # core AppendPrepare, bf16
+            us -= launch + prepare_bytes / (value(memory["copy_gbps"]) * 1e3)
+        if us > 0:
+            out.append(dict(s, us=us))
+    return out
+
+
+def fit_group(geom, samples, sms):
+    best = None
+    for k, theta in OCCUPANCY:
+        models = [cm.features(geom, s, sms, k, theta) for s in samples]
+        meas = [s["us"] for s in samples]
+        p = cm.fit(models, meas)
+        err = np.abs(cm.errors(models, meas, p))
+        if best is None or np.mean(err ** 2) < best["score"]:
+            best = {"score": float(np.mean(err ** 2)), "k": k, "theta": theta, "params": p,
+                    "median": float(np.median(err)), "worst": float(err.max())}
+    return best
+
+
+def ranges(geom, samples):
+    shapes = [launch_shape(geom, s) for s in samples]
+    bh = [s["batch"] * s["heads"] for s in samples]
+    return {"batch_heads": [float(min(bh)), float(max(bh))],
+            "ctas": [float(min(c for c, _ in shapes)), float(max(c for c, _ in shapes))],
+            "tiles_per_cta": [round(min(n for _, n in shapes), 3), round(max(n for _, n in shapes), 3)]}
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("samples", help="kernel samples (ringlab calibrate --samples, or peer_sdpa_fit.py --samples)")
+    ap.add_argument("--profile", required=True, help="the profile to update in place")
+    ap.add_argument("--tag", required=True, help="prefix of every fitted number's source (card, date, commit)")
+    ap.add_argument("--backward-has-prepare", action="store_true",
+                    help="backward samples include the preprocess the simulator models as a prepare op")
+    a = ap.parse_args(argv)
+    data = json.load(open(a.samples))
+    prof = json.load(open(a.profile))
+    data["kernels"] = kernel_only(data["kernels"], prof["compute"], prof["memory"], a.backward_has_prepare)
+    sms, geometry = data["sms"], data["geometry"]
+    skip = held_out()
+    groups = collections.defaultdict(list)
+    for s in data["kernels"]:
+        if (s["batch"], s["heads"], s["q"], s["head_dim"], s["mask"] == "causal") in skip and s["q"] == s["kv"] \
+                and s["heads"] == s["kv_heads"]:
+            print(f"kernel_model_fit: a held-out shape is in {a.samples}: {s}", file=sys.stderr)
+            return 2
+        groups[(s["pass"], s["head_dim"], s.get("mode", ""))].append(s)
+    fits = {}
+    for (pass_, d, mode), ss in sorted(groups.items()):
+        fits[(pass_, d, mode)] = fit_group(geometry[pass_], ss, sms)
+        f = fits[(pass_, d, mode)]
+        print(f"kernel_model_fit: {pass_} D={d} {mode or '-'}: {len(ss)} samples, {f['k']} CTA(s)/SM, theta "
+              f"{f['theta']}, {dict(zip(cm.PARAMS, np.round(f['params'], 3)))}, |error| median "
+              f"{100 * f['median']:.1f}% worst {100 * f['worst']:.1f}%", file=sys.stderr)
+    updated = 0
+    for t in prof["compute"]["attention"]:
+        pass_, d, mode, mask = t["pass"], t["head_dim"], t.get("mode", ""), t["mask"]
+        key = next((k for k in [(pass_, d, mode), (pass_, d, "overwrite"), (pass_, d, "merge"), (pass_, d, "")]
+                    if k in fits), None)
+        if key is None:
+            continue
+        f, geom = fits[key], geometry[pass_]
+        own = [s for s in groups[key] if s["mask"] == mask] or groups[key]
+        cost = {p: round(float(v), 4) for p, v in zip(cm.PARAMS, f["params"])}
+        t["wave"] = {"grid": geom["grid"], "tile_q": geom["tile_q"], "tile_kv": geom["tile_kv"], "sms": sms,
+                     "ctas_per_sm": f["k"], "single_resident_throughput": f["theta"], "cost": cost}
+        if geom.get("order", "heavy_first") != "heavy_first":
+            t["wave"]["order"] = geom["order"]
+        t["measured"] = dict(ranges(geom, own), source=f"the {len(own)} {mask} samples of {a.samples}")
+        t["source"] = (f"{a.tag}: CTA cost model (calibrate/scripts/kernel_model_fit.py) fitted on {len(groups[key])} "
+                       f"{key[0]} D={d} samples{' (' + key[2] + ')' if key[2] else ''}, both masks; |error| on them "
+                       f"median {100 * f['median']:.1f}%, worst {100 * f['worst']:.1f}%")
+        t.pop("points", None)
+        updated += 1
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
+    prof.setdefault("provenance", {})["kernel_model"] = {
+        "data": os.path.relpath(os.path.abspath(a.samples), ROOT), "date": datetime.date.today().isoformat(),
+        "commit": commit, "tool": "calibrate/scripts/kernel_model_fit.py",
+        "command": shlex.join(["kernel_model_fit.py", *rel])}
+    with open(a.profile, "w") as out:
+        json.dump(prof, out, indent=1)
+        out.write("\n")
+    print(f"kernel_model_fit: {updated} attention tables of {a.profile} updated", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

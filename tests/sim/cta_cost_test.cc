@@ -1,0 +1,188 @@
+// The CTA cost form of the kernel wave model (sim/wave_model.h: a fixed time per kernel, per CTA, per tile and per
+// diagonal tile, list-scheduled on the SMs' slots): exact rounds and wave quantisation, the causal CTAs' tiles and
+// diagonal tiles, monotone in work, its JSON, and the fitted bundled profiles (their single-GPU times follow the
+// launch's parallelism; outside the measured tiles per CTA an op is counted as extrapolated).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "sim/cost_model.h"
+#include "sim/profile.h"
+#include "sim/simulate.h"
+#include "sim/wave_model.h"
+
+namespace ringlab::sim {
+namespace {
+
+// A forward-like wave model: 132 SMs, one CTA each, 128x128 tiles.
+WaveModel Forward() {
+  WaveModel w;
+  w.enabled = true;
+  w.tile_q = w.tile_kv = 128;
+  w.cost = {.enabled = true, .kernel_us = 5, .cta_us = 2, .tile_us = 1, .masked_tile_us = 0.5};
+  return w;
+}
+
+TEST(CtaCost, FullBlockIsKernelTimePlusWholeRounds) {
+  const WaveModel w = Forward();
+  // 132 CTAs (B=1, h=33, 4 q tiles) of 8 key tiles: one round of 2 + 8 us.
+  EXPECT_DOUBLE_EQ(w.KernelUs(512, 1024, 512.0 * 1024, 33, 1, 1), 5 + 10);
+  // 264 CTAs: two rounds.
+  EXPECT_DOUBLE_EQ(w.KernelUs(512, 1024, 512.0 * 1024, 66, 1, 1), 5 + 20);
+}
+
+TEST(CtaCost, OneMoreCtaThanSlotsCostsAWholeRound) {
+  const WaveModel w = Forward();
+  // 128-row blocks: one CTA per head. 132 heads fill the slots; 133 need a second round; 264 still two rounds.
+  const double full = w.KernelUs(128, 1024, 128.0 * 1024, 132, 1, 1);
+  const double one_more = w.KernelUs(128, 1024, 128.0 * 1024, 133, 1, 1);
+  const double two = w.KernelUs(128, 1024, 128.0 * 1024, 264, 1, 1);
+  EXPECT_DOUBLE_EQ(one_more - full, 10);
+  EXPECT_DOUBLE_EQ(two, one_more);
+  // Fewer CTAs than slots take the same round.
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 1024, 128.0 * 1024, 7, 1, 1), full);
+}
+
+TEST(CtaCost, CausalWorkCountsTilesAndDiagonalTiles) {
+  const WaveModel fwd = Forward();
+  // Two q tiles over two key tiles, offset 0: the last rows' CTA first (2 tiles, 1 on the diagonal), then 1 and 1.
+  const auto f = fwd.CausalWork(256, 256, 0, 1);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0], (std::pair<double, double>{2, 1}));
+  EXPECT_EQ(f[1], (std::pair<double, double>{1, 1}));
+  // FlashAttention-2's order: the lightest CTA first.
+  WaveModel light = fwd;
+  light.light_first = true;
+  EXPECT_EQ(light.CausalWork(256, 256, 0, 1)[0], (std::pair<double, double>{1, 1}));
+  // A later ring block (keys all before the rows: offset = kv): every tile whole.
+  const auto past = fwd.CausalWork(256, 256, 256, 1);
+  EXPECT_EQ(past[0], (std::pair<double, double>{2, 0}));
+  // Backward: 64-row q tiles, 128-key CTAs. Keys 0..127 see q tiles 0..3, tiles 0 and 1 straddle the diagonal; keys
+  // 128..255 see tiles 2 and 3, both straddling. GQA group 2 doubles both.
+  WaveModel bwd = fwd;
+  bwd.grid_kv = true;
+  bwd.tile_q = 64;
+  const auto b = bwd.CausalWork(256, 256, 0, 2);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0], (std::pair<double, double>{8, 4}));
+  EXPECT_EQ(b[1], (std::pair<double, double>{4, 4}));
+}
+
+TEST(CtaCost, CausalListSchedulingUsesEachCtasCost) {
+  const WaveModel w = Forward();
+  // One head of two CTAs on 132 slots: they run side by side, the longer (2 + 2·1 + 0.5) decides.
+  EXPECT_DOUBLE_EQ(w.CausalKernelUs(256, 256, 0, 1, 1, 1), 5 + 4.5);
+  // A block no row can see costs nothing.
+  EXPECT_DOUBLE_EQ(w.CausalKernelUs(256, 256, -1000, 1, 1, 1), 0);
+}
+
+// calibrate/scripts/cta_model.py fits the profiles with a Python twin of this model; these are its numbers for the
+// same parameters (kernel 3, CTA 4, tile 1.5, diagonal tile 0.7 us): list-scheduled and mean-round causal blocks,
+// forward and backward, GQA, ring-step diagonal offsets.
+TEST(CtaCost, AgreesWithThePythonTwinTheFitUses) {
+  WaveModel fwd;
+  fwd.enabled = true;
+  fwd.tile_q = fwd.tile_kv = 128;
+  fwd.cost = {.enabled = true, .kernel_us = 3, .cta_us = 4, .tile_us = 1.5, .masked_tile_us = 0.7};
+  WaveModel bwd = fwd;
+  bwd.grid_kv = true;
+  bwd.tile_q = 64;
+  EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 90.4, 1e-9);
+  EXPECT_NEAR(bwd.CausalKernelUs(2048, 2048, 0, 16, 2, 4), 204.6, 1e-9);
+  EXPECT_NEAR(fwd.CausalKernelUs(1024, 1024, 0, 64, 16, 1), 724.35, 1e-9);
+  EXPECT_NEAR(fwd.CausalKernelUs(2048, 2048, 1024, 32, 1, 1), 115.7, 1e-9);
+  EXPECT_NEAR(bwd.CausalKernelUs(4096, 4096, -512, 32, 1, 4), 511.8, 1e-9);
+}
+
+TEST(CtaCost, MonotoneInWork) {
+  const WaveModel w = Forward();
+  double last = 0;
+  for (int heads = 1; heads <= 2048; heads *= 2) {
+    const double causal = w.CausalKernelUs(4096, 4096, 0, heads, 1, 1);
+    const double full = w.KernelUs(4096, 4096, 4096.0 * 4096, heads, 1, 1);
+    EXPECT_GE(causal, last) << heads;
+    // A causal block is never slower than the full one but for its longest CTA's diagonal tile (one round).
+    EXPECT_GE(full + w.cost.masked_tile_us, causal) << heads;
+    if (heads >= 64) EXPECT_LT(causal, 0.75 * full) << heads;
+    last = causal;
+  }
+  double prev = 0;
+  for (int64_t s = 512; s <= 65536; s *= 2) {
+    const double t = w.CausalKernelUs(s, s, 0, 32, 2, 1);
+    EXPECT_GT(t, prev) << s;
+    prev = t;
+  }
+}
+
+HardwareProfile Bundled(const std::string& name) {
+  HardwareProfile hw;
+  EXPECT_TRUE(LoadProfile(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/" + name + ".json", &hw).ok()) << name;
+  return hw;
+}
+
+TEST(CtaCost, ProfileJsonParsesAndRejectsBadValues) {
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(std::string(RINGLAB_SOURCE_DIR) +
+                                                         "/sim/profiles/h100_sxm_calibrated.json"));
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(j, "p.json", &hw).ok());
+  const AttentionTable* t = hw.FindTable("forward", "causal", 128, "overwrite");
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->wave.cost.enabled);
+  EXPECT_GT(t->wave.cost.tile_us, 0);
+  EXPECT_GT(t->measured_tiles_per_cta.second, t->measured_tiles_per_cta.first);
+  j["compute"]["attention"][0]["wave"]["cost"]["tile_us"] = 0;
+  const Status st = ParseProfile(j, "p.json", &hw);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("wave.cost.tile_us"), std::string::npos) << st.message();
+}
+
+// One-GPU attention of the whole problem, forward.
+ScheduleConfig OneGpu(int batch, int heads, int64_t seq, int d, bool causal) {
+  ScheduleConfig c;
+  c.problem = Problem{.batch = batch, .heads = heads, .kv_heads = heads, .seq = seq, .head_dim = d, .causal = causal};
+  c.world = 1;
+  c.sharding = ShardingKind::kContiguous;
+  c.pass = Pass::kForward;
+  return c;
+}
+
+SimResult SimulateOne(const ScheduleConfig& c, const HardwareProfile& hw) {
+  SimResult r;
+  const Status st = Simulate(c, hw, SimOptions{}, &r);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return r;
+}
+
+TEST(CtaCost, FittedProfilesFollowTheLaunchsParallelism) {
+  for (const char* name : {"h100_sxm_calibrated", "h100_pytorch_peer"}) {
+    const HardwareProfile hw = Bundled(name);
+    // The same FLOPs as 16 x 64 heads of 1024 tokens in 1 x 8 heads of 11585 tokens: far fewer CTAs, longer loops.
+    // Time grows with batch x heads at a fixed sequence, and with the sequence at fixed batch x heads.
+    double last = 0;
+    for (int bh : {1, 2, 4, 8, 16}) {
+      const double t = SimulateOne(OneGpu(bh, 64, 1024, 128, true), hw).summary.step_time_us;
+      EXPECT_GT(t, last) << name << " batch " << bh;
+      last = t;
+    }
+    last = 0;
+    for (int64_t s = 1024; s <= 32768; s *= 2) {
+      const double t = SimulateOne(OneGpu(1, 8, s, 64, false), hw).summary.step_time_us;
+      EXPECT_GT(t, last) << name << " S " << s;
+      last = t;
+    }
+  }
+}
+
+TEST(CtaCost, OutsideTheMeasuredTilesPerCtaIsExtrapolated) {
+  const HardwareProfile hw = Bundled("h100_sxm_calibrated");
+  // Inside the coverage (S 512..65536 at batch x heads 8..1024): measured.
+  EXPECT_EQ(SimulateOne(OneGpu(2, 16, 8192, 128, false), hw).extrapolation.Share(), 0);
+  // S = 1M tokens: 8192 key tiles per CTA, far beyond the longest measured loop.
+  const SimResult far = SimulateOne(OneGpu(1, 8, 1 << 20, 128, false), hw);
+  EXPECT_GT(far.extrapolation.Share(), 0.99);
+  EXPECT_EQ(far.extrapolation.first_why, Extrapolation::kBlockSize);
+}
+
+}  // namespace
+}  // namespace ringlab::sim
