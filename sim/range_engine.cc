@@ -52,18 +52,18 @@ int64_t RangeEngine::Multiplicity(const Ev& e) const {
   return fl.kind == kInBlock ? n : fl.kind == kFamily ? n - 1 : 1;
 }
 
-int32_t RangeEngine::NewRep(const Rep& copy, int32_t range) {
+int32_t RangeEngine::NewRep(Rep copy, int32_t range) {
   const int32_t r = int32_t(reps_.size());
-  reps_.push_back(copy);
-  reps_[r].range = range;
-  for (const Out& o : copy.out) queue_.push(Ev{o.t, seq_++, o.type, r, o.version});
+  copy.range = range;
+  reps_.push_back(std::move(copy));
+  for (const Out& o : reps_[r].out) queue_.push(Ev{o.t, seq_++, o.type, r, o.version});
   return r;
 }
 
-int32_t RangeEngine::NewFlow(const Flow& copy) {
+int32_t RangeEngine::NewFlow(Flow copy) {
   const int32_t f = int32_t(flows_.size());
-  flows_.push_back(copy);
-  for (const Out& o : copy.out) queue_.push(Ev{o.t, seq_++, o.type, f, o.version});
+  flows_.push_back(std::move(copy));
+  for (const Out& o : flows_[f].out) queue_.push(Ev{o.t, seq_++, o.type, f, o.version});
   return f;
 }
 

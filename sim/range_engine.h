@@ -38,7 +38,7 @@ namespace ringlab::sim {
 
 class RangeEngine {
  public:
-  // `period`: block size P (routes repeat every P ranks; W / P >= 3). All must outlive the engine.
+  // `period`: block size P >= 2 (routes repeat every P ranks; W / P >= 3). All must outlive the engine.
   RangeEngine(const Topology& topology, const EngineParams& params, const ProgramTable& table,
               const RangeSplitIndex& index, int period);
   Status Run();
@@ -118,8 +118,8 @@ class RangeEngine {
   void PushFlow(int32_t f, TimePs t);
   static void TakeOut(std::vector<Out>* out, const Ev& e);
   int64_t Multiplicity(const Ev& e) const;
-  int32_t NewRep(const Rep& copy, int32_t range);
-  int32_t NewFlow(const Flow& copy);
+  int32_t NewRep(Rep copy, int32_t range);  // by value: `copy` may be an element of reps_
+  int32_t NewFlow(Flow copy);
   void Touch(int32_t range);
   void Homogenize(int32_t range);
   void Split(int32_t range, int32_t first_unit_of_right);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <numeric>
 #include <string>
+#include <cstdio>
+#include <cstdlib>
 
 #include "sim/range_engine.h"
 
@@ -13,12 +15,28 @@ void RangeEngine::FinishFlow(int32_t f, TimePs now) {
   flows_[f].finished = true;
   const Flow fl = flows_[f];  // flows_ may grow below
   // A range of one block takes a crossing transfer's end itself; a longer range takes it from its family.
-  auto side = [&](int32_t rep, int pos) {
+  auto side = [&](int32_t rep, int pos) {  // an end of a crossing twin in a range of one block takes it itself
     if (ranges_[reps_[rep].range].n() == 1) CompleteComm(rep, pos, now);
   };
   if (fl.kind == kCrossing) {
-    side(fl.src, fl.src_pos);
-    side(fl.dst, fl.dst_pos);
+    // An end in a longer range: its family's transfer (the twin) ends at this instant too; end it now, so that the
+    // range never holds one finished twin and one running.
+    for (bool src_side : {true, false}) {
+      const int32_t rep = src_side ? fl.src : fl.dst;
+      const int pos = src_side ? fl.src_pos : fl.dst_pos;
+      if (ranges_[reps_[rep].range].n() == 1) {
+        CompleteComm(rep, pos, now);
+        continue;
+      }
+      const std::vector<int32_t> list = ranges_[reps_[rep].range].flows;
+      for (int32_t x : list) {
+        const Flow& c = flows_[x];
+        if (!c.alive || c.finished || c.kind != kFamily) continue;
+        if (src_side ? (c.src != rep || c.src_pos != pos) : (c.dst != rep || c.dst_pos != pos)) continue;
+        if (c.bytes_end + c.latency != now) Break("a crossing transfer ends apart from its range's family");
+        FinishFlow(x, now);
+      }
+    }
     return;
   }
   if (fl.kind == kFamily) {

@@ -35,8 +35,9 @@ SimResult ExpectSameAsGeneral(const ScheduleConfig& cfg, const HardwareProfile& 
   general.share_probe_above = 0;
   general.use_symmetry = false;
   SimResult a, b;
-  EXPECT_TRUE(Simulate(cfg, hw, fast, &a).ok());
-  EXPECT_TRUE(Simulate(cfg, hw, general, &b).ok());
+  const Status sa = Simulate(cfg, hw, fast, &a), sb = Simulate(cfg, hw, general, &b);
+  EXPECT_TRUE(sa.ok()) << sa.message();
+  EXPECT_TRUE(sb.ok()) << sb.message();
   EXPECT_EQ(b.range_period, 0);
   EXPECT_EQ(ToJson(a.summary).dump(), ToJson(b.summary).dump());
   EXPECT_EQ(a.stats.ops, b.stats.ops);
@@ -49,11 +50,42 @@ SimResult ExpectSameAsGeneral(const ScheduleConfig& cfg, const HardwareProfile& 
 
 TEST(SimRangeRun, HeadTailCalibratedEqualsGeneralEngine) {
   const HardwareProfile hw = Load("h100_sxm_calibrated");
-  for (Pass p : {Pass::kForward, Pass::kBackward})
-    for (int w : {37, 64, 200}) {
-      const SimResult r = ExpectSameAsGeneral(Config(w, p, ShardingKind::kHeadTail), hw, 8);
-      EXPECT_GT(r.range_period, 0) << r.range_fallback;
+  TopologyConfig one_node;
+  for (Pass p : {Pass::kForward, Pass::kBackward}) {
+    for (int w : {64, 200, 512}) {  // 8 GPUs per node: blocks of 8; 200 and 512 spliced
+      const SimResult r = ExpectSameAsGeneral(Config(w, p, ShardingKind::kHeadTail), hw);
+      EXPECT_EQ(r.range_period, 8) << w << ": " << r.range_fallback;
     }
+    // One node: every hop takes NVLink, blocks of 2 ranks keep a rank and its neighbour apart.
+    one_node.gpus_per_node = 36;
+    const SimResult r = ExpectSameAsGeneral(Config(36, p, ShardingKind::kHeadTail), hw, 8, one_node);
+    EXPECT_EQ(r.range_period, 2) << r.range_fallback;
+    // W = 37 on one node would need blocks of one rank: the general engine runs it, and says why.
+    one_node.gpus_per_node = 37;
+    const SimResult odd = ExpectSameAsGeneral(Config(37, p, ShardingKind::kHeadTail), hw, 8, one_node);
+    EXPECT_EQ(odd.range_period, 0);
+    EXPECT_NE(odd.range_fallback.find("odd"), std::string::npos) << odd.range_fallback;
+  }
+}
+
+TEST(SimRangeRun, ContiguousAndOtherShapes) {
+  TopologyConfig two;
+  two.gpus_per_node = 2;
+  for (const char* name : {"h100_sxm_calibrated", "h100_pytorch_peer"})
+    for (Pass p : {Pass::kForward, Pass::kBackward})
+      for (bool gqa : {true, false}) {
+        const HardwareProfile hw = Load(name);
+        for (ShardingKind s : {ShardingKind::kHeadTail, ShardingKind::kContiguous}) {
+          const SimResult a = ExpectSameAsGeneral(Config(48, p, s, gqa), hw, 8, two);
+          const SimResult b = ExpectSameAsGeneral(Config(96, p, s, gqa), hw, 8);
+          if (s == ShardingKind::kHeadTail) EXPECT_EQ(a.range_period, 2) << a.range_fallback;
+          if (s == ShardingKind::kHeadTail) EXPECT_EQ(b.range_period, 8) << b.range_fallback;
+          std::printf("%s %s %s %s: range %d/%d (%s) %d/%d (%s)\n", name, p == Pass::kForward ? "fwd" : "bwd",
+                      gqa ? "gqa" : "mha", s == ShardingKind::kHeadTail ? "ht" : "contig", a.range_period,
+                      a.range_max_ranges, a.range_fallback.c_str(), b.range_period, b.range_max_ranges,
+                      b.range_fallback.c_str());
+        }
+      }
 }
 
 }  // namespace
