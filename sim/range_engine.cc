@@ -32,6 +32,9 @@ void RangeEngine::PushRep(int32_t r, TimePs t, uint8_t type, uint32_t version) {
 
 void RangeEngine::PushFlow(int32_t f, TimePs t) {
   Flow& fl = flows_[f];
+  // Its ends' ranges: a crossing transfer that changes must be compared with both families again.
+  Touch(reps_[fl.src].range);
+  Touch(reps_[fl.dst].range);
   ++fl.version;
   queue_.push(Ev{t, seq_++, kFlowDone, f, fl.version});
   fl.out.push_back(Out{t, fl.version, kFlowDone});
@@ -105,6 +108,7 @@ void RangeEngine::Homogenize(int32_t id) {
   }
   std::sort(units.begin(), units.end());
   units.erase(std::unique(units.begin(), units.end()), units.end());
+  program_splits_ += int64_t(units.size());
   for (auto it = units.rbegin(); it != units.rend(); ++it) Split(id, *it + 1);
 }
 
@@ -247,8 +251,8 @@ void RangeEngine::MirrorChecks() {
     ranges_[id].dirty = false;
     if (!ranges_[id].alive || ranges_[id].n() < 2) continue;
     // An edge block whose crossing transfer differs from its range's family runs differently from here on.
-    if (FamilySet(id, true) != CrossingSet(id, true)) Split(id, ranges_[id].hi);
-    if (ranges_[id].n() >= 2 && FamilySet(id, false) != CrossingSet(id, false)) Split(id, ranges_[id].lo + 1);
+    if (FamilySet(id, true) != CrossingSet(id, true)) Split(id, ranges_[id].hi), ++edge_peels_;
+    if (ranges_[id].n() >= 2 && FamilySet(id, false) != CrossingSet(id, false)) Split(id, ranges_[id].lo + 1), ++edge_peels_;
   }
 }
 

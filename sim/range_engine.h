@@ -7,8 +7,11 @@
 // block were in the same state ("family" elements, counted once per member pair); the transfers that cross to a
 // neighbouring range ("crossing" elements, between the last block of one range and the first of the next) are
 // simulated separately, with both ends' real states. A range of two or more blocks is exact only while its crossing
-// elements equal its family elements (same posts, same flow state, same pending events); whenever one differs, the
-// edge block is peeled off as a range of its own (a copy of the state, exact at that instant). A range also splits
+// elements equal its family elements (same posts, same flow state, same pending events), checked at the end of each
+// time step (within a step the general engine, too, runs ranks one after another, so a neighbour may have posted
+// before or after); whenever one differs, the edge block is peeled off as a range of its own (a copy of the state,
+// exact at that instant). Within a step only transfer ends feed back into a rank's state, and a twin ending apart
+// from its family stops the run. A range also splits
 // before its representatives read a program position where its blocks' ops differ (RangeSplitIndex: the head-tail
 // junction moves one rank per ring step). Neighbouring ranges whose whole state (ranks, pending events, flows,
 // crossing elements) coincides are merged at the end of each time step. Per-rank totals are kept per range since its
@@ -48,6 +51,10 @@ class RangeEngine {
   const EngineStats& stats() const { return stats_; }
   const TransferTally& transfers() const { return transfers_; }
   int max_ranges() const { return max_ranges_; }  // the most ranges alive at once
+  // Splits where the blocks' programs differ, peels of an edge whose crossing transfer differed, merges.
+  int64_t program_splits() const { return program_splits_; }
+  int64_t edge_peels() const { return edge_peels_; }
+  int64_t merges() const { return merges_; }
 
   struct Pend {  // a posted, unmatched send or receive (its peer is implied by where it is stored)
     int32_t tag, pos;
@@ -183,6 +190,7 @@ class RangeEngine {
   uint64_t seq_ = 0;
   TimePs now_ = 0;
   int alive_ranges_ = 0, max_ranges_ = 0;
+  int64_t program_splits_ = 0, edge_peels_ = 0, merges_ = 0;
   std::vector<int64_t> sum_[3];  // per rank: compute/comm/both added by range (difference arrays)
   struct Paint {
     int32_t lo, hi, i;

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <numeric>
 #include <string>
-#include <cstdio>
-#include <cstdlib>
 
 #include "sim/range_engine.h"
 
@@ -74,6 +72,9 @@ void RangeEngine::Merge(int32_t a) {
       if (RepSig(ranges_[a].rep[i]) != RepSig(ranges_[b].rep[i])) return;
     }
     if (InBlockSet(a) != InBlockSet(b)) return;
+    // Two ranges of one block each are not merged: doing it (their crossing transfer becoming the family's) stalled
+    // the peer profile's backward pass at W = 48 and 96 (a message lost); not understood yet, so not done.
+    if (ranges_[a].n() < 2 && ranges_[b].n() < 2) return;
     // Every send (and receive) element of the merged range must be the same: both families, the boundary's crossing
     // transfer and the outer edges' crossing transfers.
     const bool big_a = ranges_[a].n() >= 2, big_b = ranges_[b].n() >= 2;
@@ -105,9 +106,6 @@ void RangeEngine::Merge(int32_t a) {
       if (fl.kind == kCrossing && fl.src == h.rep[period_ - 1]) {  // out of b's last block: now a's
         fl.src = g.rep[period_ - 1];
         g.flows.push_back(f);
-      } else if (fl.kind == kCrossing && !big_a && !big_b) {  // the boundary transfer becomes the family
-        fl.kind = kFamily;
-        fl.dst = g.rep[0];
       } else if (fl.kind == kFamily && !big_a) {
         fl.src = g.rep[period_ - 1];
         fl.dst = g.rep[0];
@@ -117,12 +115,9 @@ void RangeEngine::Merge(int32_t a) {
       }
     }
     Rep& first = reps_[g.rep[0]];
-    if (!big_a && big_b) {
+    if (!big_a) {
       first.sends_to_me = reps_[h.rep[0]].sends_to_me;
       first.recvs = reps_[h.rep[0]].recvs;
-    } else if (!big_a) {
-      first.sends_to_me = h.edge_sends;
-      first.recvs = h.edge_recvs;
     }
     for (int32_t r : h.rep) reps_[r].alive = false;
     g.hi = h.hi;
@@ -131,6 +126,7 @@ void RangeEngine::Merge(int32_t a) {
     h.alive = false;
     h.flows.clear();
     --alive_ranges_;
+    ++merges_;
     for (int s = 0; s < kStreamCount; ++s) g.hp[s] = low[s];
     Touch(a);
   }
@@ -138,9 +134,21 @@ void RangeEngine::Merge(int32_t a) {
 
 void RangeEngine::EndOfStep() {
   MirrorChecks();
+  // Ranges that do not merge again (the blocks' timings differ block by block) make this engine slower than the
+  // general one: give the run back.
+  if (alive_ranges_ > std::max(64, units_ / 16))
+    Break("ranges do not merge (" + std::to_string(alive_ranges_) + " of " + std::to_string(units_) +
+          " blocks apart): the blocks' timings differ");
   std::vector<int32_t> touched;
   touched.swap(touched_);
-  for (int32_t id : touched) ranges_[id].touched = false;
+  for (int32_t id : touched) {
+    ranges_[id].touched = false;
+    // Drop transfers that are over and have no event left to count.
+    std::vector<int32_t>& list = ranges_[id].flows;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](int32_t f) { return !flows_[f].alive || (flows_[f].finished && flows_[f].out.empty()); }),
+               list.end());
+  }
   for (int32_t id : touched) {
     if (!ranges_[id].alive) continue;
     Merge(ranges_[id].left);
@@ -172,7 +180,6 @@ void RangeEngine::HandleEvent(const Ev& e) {
   } else if (e.version == flows_[e.id].version && !flows_[e.id].finished) {
     FinishFlow(e.id, e.t);
   }
-  MirrorChecks();
 }
 
 Status RangeEngine::Run() {
@@ -196,7 +203,6 @@ Status RangeEngine::Run() {
     for (int i = 0; i < period_; ++i) {
       Homogenize(id);
       TryAdvance(ranges_[id].rep[i], 0);
-      MirrorChecks();
     }
     id = ranges_[id].right;
     if (id == 0) break;

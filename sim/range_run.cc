@@ -1,5 +1,6 @@
 #include "sim/range_run.h"
 
+
 #include "sim/range_engine.h"
 #include "sim/range_split_index.h"
 

@@ -52,8 +52,9 @@ TEST(SimRangeRun, HeadTailCalibratedEqualsGeneralEngine) {
   const HardwareProfile hw = Load("h100_sxm_calibrated");
   TopologyConfig one_node;
   for (Pass p : {Pass::kForward, Pass::kBackward}) {
-    for (int w : {64, 200, 512}) {  // 8 GPUs per node: blocks of 8; 200 and 512 spliced
-      const SimResult r = ExpectSameAsGeneral(Config(w, p, ShardingKind::kHeadTail), hw);
+    // 8 GPUs per node: blocks of 8; W = 64 compiled whole, 200 spliced (W not a power of two).
+    for (int w : {64, 200}) {
+      const SimResult r = ExpectSameAsGeneral(Config(w, p, ShardingKind::kHeadTail), hw, w == 64 ? 256 : 8);
       EXPECT_EQ(r.range_period, 8) << w << ": " << r.range_fallback;
     }
     // One node: every hop takes NVLink, blocks of 2 ranks keep a rank and its neighbour apart.
@@ -66,26 +67,49 @@ TEST(SimRangeRun, HeadTailCalibratedEqualsGeneralEngine) {
     EXPECT_EQ(odd.range_period, 0);
     EXPECT_NE(odd.range_fallback.find("odd"), std::string::npos) << odd.range_fallback;
   }
+  // W = 512, spliced by default.
+  const SimResult r = ExpectSameAsGeneral(Config(512, Pass::kForward, ShardingKind::kHeadTail), hw);
+  EXPECT_EQ(r.range_period, 8) << r.range_fallback;
 }
 
-TEST(SimRangeRun, ContiguousAndOtherShapes) {
+TEST(SimRangeRun, PeerProfileTwoGpusPerNodeGqaAndMha) {
   TopologyConfig two;
   two.gpus_per_node = 2;
   for (const char* name : {"h100_sxm_calibrated", "h100_pytorch_peer"})
     for (Pass p : {Pass::kForward, Pass::kBackward})
       for (bool gqa : {true, false}) {
         const HardwareProfile hw = Load(name);
-        for (ShardingKind s : {ShardingKind::kHeadTail, ShardingKind::kContiguous}) {
-          const SimResult a = ExpectSameAsGeneral(Config(48, p, s, gqa), hw, 8, two);
-          const SimResult b = ExpectSameAsGeneral(Config(96, p, s, gqa), hw, 8);
-          if (s == ShardingKind::kHeadTail) EXPECT_EQ(a.range_period, 2) << a.range_fallback;
-          if (s == ShardingKind::kHeadTail) EXPECT_EQ(b.range_period, 8) << b.range_fallback;
-          std::printf("%s %s %s %s: range %d/%d (%s) %d/%d (%s)\n", name, p == Pass::kForward ? "fwd" : "bwd",
-                      gqa ? "gqa" : "mha", s == ShardingKind::kHeadTail ? "ht" : "contig", a.range_period,
-                      a.range_max_ranges, a.range_fallback.c_str(), b.range_period, b.range_max_ranges,
-                      b.range_fallback.c_str());
-        }
+        const SimResult a = ExpectSameAsGeneral(Config(48, p, ShardingKind::kHeadTail, gqa), hw, 8, two);
+        const SimResult b = ExpectSameAsGeneral(Config(96, p, ShardingKind::kHeadTail, gqa), hw, 8);
+        // Equal programs take the shift-symmetric run when it can prove itself exact, else the range run.
+        EXPECT_TRUE(a.symmetry_period < 48 || a.range_period == 2) << name << " " << a.range_fallback;
+        EXPECT_TRUE(b.symmetry_period < 96 || b.range_period == 8) << name << " " << b.range_fallback;
       }
+}
+
+TEST(SimRangeRun, FallbacksNameTheirReason) {
+  const HardwareProfile hw = Load("h100_sxm_calibrated");
+  for (Pass p : {Pass::kForward, Pass::kBackward}) {
+    // Contiguous sharding takes the general engine (simulate.cc says why).
+    const SimResult c = ExpectSameAsGeneral(Config(64, p, ShardingKind::kContiguous), hw);
+    EXPECT_EQ(c.range_period, 0);
+    EXPECT_NE(c.range_fallback.find("contiguous"), std::string::npos) << c.range_fallback;
+    // Fewer than three blocks.
+    const SimResult small = ExpectSameAsGeneral(Config(16, p, ShardingKind::kHeadTail), hw);
+    EXPECT_EQ(small.range_period, 0);
+    EXPECT_NE(small.range_fallback.find("three blocks"), std::string::npos) << small.range_fallback;
+  }
+  // Round robin over 6 nodes: every hop crosses nodes (one route), W even: blocks of 2.
+  TopologyConfig rr;
+  rr.placement = Placement::kRoundRobin;
+  rr.nodes = 6;
+  const SimResult r = ExpectSameAsGeneral(Config(48, Pass::kForward, ShardingKind::kHeadTail), hw, 8, rr);
+  EXPECT_TRUE(r.range_period == 2 || !r.range_fallback.empty());
+  // Ulysses (all-to-all and group collectives) never takes it.
+  ScheduleConfig u = Config(64, Pass::kForward, ShardingKind::kHeadTail);
+  u.ulysses = 2;
+  const SimResult ul = ExpectSameAsGeneral(u, hw);
+  EXPECT_EQ(ul.range_period, 0);
 }
 
 }  // namespace
