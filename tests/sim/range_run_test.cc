@@ -23,29 +23,15 @@ ScheduleConfig Config(int w, Pass pass, ShardingKind sharding, bool gqa = true) 
   return c;
 }
 
-// Runs `cfg` with the range run allowed at any W and on the general engine (every rank compiled whole and
-// simulated); checks both agree bit for bit and returns the fast run's result.
+// Runs `cfg` with the range run allowed at any W and on the general engine; returns the fast run's result.
 SimResult ExpectSameAsGeneral(const ScheduleConfig& cfg, const HardwareProfile& hw, int share_probe_above = 256,
                               TopologyConfig topo = {}) {
   SCOPED_TRACE(hw.name + ": " + Describe(cfg) + " gpus/node " + std::to_string(topo.gpus_per_node));
-  SimOptions fast, general;
-  fast.topology = general.topology = topo;
+  SimOptions fast;
+  fast.topology = topo;
   fast.share_probe_above = share_probe_above;
   fast.range_run_above = 0;
-  general.share_probe_above = 0;
-  general.use_symmetry = false;
-  SimResult a, b;
-  const Status sa = Simulate(cfg, hw, fast, &a), sb = Simulate(cfg, hw, general, &b);
-  EXPECT_TRUE(sa.ok()) << sa.message();
-  EXPECT_TRUE(sb.ok()) << sb.message();
-  EXPECT_EQ(b.range_period, 0);
-  EXPECT_EQ(ToJson(a.summary).dump(), ToJson(b.summary).dump());
-  EXPECT_EQ(a.stats.ops, b.stats.ops);
-  EXPECT_EQ(a.stats.events, b.stats.events);
-  EXPECT_EQ(a.stats.flows, b.stats.flows);
-  EXPECT_EQ(ExtrapolationJson(a.extrapolation).dump(), ExtrapolationJson(b.extrapolation).dump());
-  EXPECT_EQ(TransferExtrapolationJson(a.transfers).dump(), TransferExtrapolationJson(b.transfers).dump());
-  return a;
+  return testing::ExpectSameAsGeneralEngine(cfg, hw, fast);
 }
 
 TEST(SimRangeRun, HeadTailCalibratedEqualsGeneralEngine) {
