@@ -58,6 +58,15 @@ TEST(SimRangeRun, HeadTailCalibratedEqualsGeneralEngine) {
   EXPECT_EQ(r.range_period, 8) << r.range_fallback;
 }
 
+TEST(SimRangeRun, DefaultOptionsAtW1024) {
+  // The default path (range_run_above = 1024): 128 tokens per GPU give equal programs whose symmetric run falls back;
+  // the range run takes them as a couple of ranges, exactly.
+  const SimResult r = testing::ExpectSameAsGeneralEngine(Config(1024, Pass::kForward, ShardingKind::kHeadTail),
+                                                         Load("h100_sxm_calibrated"), SimOptions{});
+  EXPECT_EQ(r.range_period, 8) << r.range_fallback;
+  EXPECT_LE(r.range_max_ranges, 4);
+}
+
 TEST(SimRangeRun, PeerProfileTwoGpusPerNodeGqaAndMha) {
   TopologyConfig two;
   two.gpus_per_node = 2;
