@@ -140,6 +140,9 @@ std::string EngineLine(const std::vector<std::unique_ptr<sim::SimResult>>& resul
     if (r->phased_period > 0) {
       line += "phased all-gather run (" + std::to_string(r->phased_period) + " of " + std::to_string(w) +
               " ranks simulated per collective, per-rank compute summed; exact)";
+    } else if (r->range_period > 0) {
+      line += "rank-range run (blocks of " + std::to_string(r->range_period) + " ranks, at most " +
+              std::to_string(r->range_max_ranges) + " ranges of blocks in one state; exact)";
     } else if (r->symmetry_period < w) {
       line += "symmetric (" + std::to_string(r->symmetry_period) + " of " + std::to_string(w) + " ranks simulated)";
     } else {
@@ -148,6 +151,7 @@ std::string EngineLine(const std::vector<std::unique_ptr<sim::SimResult>>& resul
               : r->trace.events.size() > 0  ? "ranks traced)"
               : r->distinct_programs > 1    ? std::to_string(r->distinct_programs) + " distinct rank programs)"
                                             : "no shift symmetry)";
+      if (!r->range_fallback.empty()) line += "; rank-range run not used: " + r->range_fallback;
     }
     out += line + "\n";
   }

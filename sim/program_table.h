@@ -68,6 +68,7 @@ class ProgramTable {
  private:
   friend class ProgramTableBuilder;
   friend class ComputeSuffixIndex;
+  friend class RangeSplitIndex;  // range_split_index.h: compares neighbouring ranks segment by segment
   friend ExtrapolationTally TallyRanks(const ProgramTable& table, int* first_rank);  // phased_run.cc: sums and checks over a rank's compute ops, segment by segment
   friend ProgramTable BuildProgramTable(const ScheduleConfig&, const HardwareProfile&, int, int64_t*);
   static constexpr int kMaxSegments = 3;

@@ -41,6 +41,8 @@ struct SimOptions {
   // Simulate one representative per symmetry class of ranks when the system is provably shift-symmetric and nothing
   // is traced (README "Symmetry"); false always runs every rank (the general path).
   bool use_symmetry = true;
+  // W from which ring pass-KV runs with distinct rank programs take the rank-range engine (range_run.h).
+  int range_run_above = 1024;
   // Any op whose cost leaves the profile's measured data (cost_model.h) is an error: InvalidArgument naming the first
   // such op, its rank and the dimension (`--strict`); so is any extrapolated transfer (transfer_tally.h), found by
   // the run.
@@ -64,6 +66,9 @@ struct SimResult {
   bool symmetry_fallback = false;  // a symmetric run was tried, met a case it cannot prove exact, and was redone
   // > 0: the phased all-gather run (phased_run.h) ran, its symmetric phases with this many representatives.
   int phased_period = 0;
+  // > 0: the rank-range run (range_run.h) ran, over blocks of this many ranks, with at most range_max_ranges ranges.
+  int range_period = 0, range_max_ranges = 0;
+  std::string range_fallback;  // the rank-range run was tried and could not apply: why (the general engine ran)
   // Ulysses/hybrid: the all-to-all costs come from the NVLink/NIC line, not a measured table (network.alltoall_time_us).
   bool alltoall_extrapolated = false;
   double compile_s = 0, run_s = 0;  // host wall time

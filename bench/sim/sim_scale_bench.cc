@@ -63,10 +63,12 @@ int main(int argc, char** argv) {
   printf("{\"world\": %d, \"seq\": %lld, \"ops\": %lld, \"events\": %lld, \"flows\": %lld, \"wall_s\": %.3f, "
          "\"cpu_s\": %.3f, \"compile_s\": %.3f, \"run_s\": %.3f, \"ops_per_s\": %.0f, \"symmetry_period\": %d, "
          "\"symmetry_fallback\": %s, \"engine_ops\": %lld, \"engine_ops_per_s\": %.0f, \"distinct_programs\": %d, "
-         "\"shared_by_sample\": %s, \"phased_period\": %d, \"peak_rss_mib\": %.1f, \"step_ms\": %.3f}\n",
+         "\"shared_by_sample\": %s, \"phased_period\": %d, \"range_period\": %d, \"range_max_ranges\": %d, "
+         "\"range_fallback\": \"%s\", \"peak_rss_mib\": %.1f, \"step_ms\": %.3f}\n",
          world, (long long)cfg.problem.seq, (long long)r.stats.ops, (long long)r.stats.events,
          (long long)r.stats.flows, wall, cpu, r.compile_s, r.run_s, r.stats.ops / r.run_s, r.symmetry_period,
          r.symmetry_fallback ? "true" : "false", (long long)engine_ops, engine_ops / r.run_s, r.distinct_programs,
-         r.programs_shared_by_sample ? "true" : "false", r.phased_period, ru.ru_maxrss / 1024.0, r.summary.step_time_us / 1e3);
+         r.programs_shared_by_sample ? "true" : "false", r.phased_period, r.range_period, r.range_max_ranges,
+         r.range_fallback.c_str(), ru.ru_maxrss / 1024.0, r.summary.step_time_us / 1e3);
   return 0;
 }

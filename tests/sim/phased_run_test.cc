@@ -28,22 +28,10 @@ ScheduleConfig Config(int w, Pass pass, ShardingKind sharding, Method m = Method
 int ExpectSameAsGeneral(const ScheduleConfig& cfg, const HardwareProfile& hw, int share_probe_above = 256,
                         TopologyConfig topo = {}) {
   SCOPED_TRACE(hw.name + ": " + Describe(cfg));
-  SimOptions fast, general;
-  fast.topology = general.topology = topo;
+  SimOptions fast;
+  fast.topology = topo;
   fast.share_probe_above = share_probe_above;
-  general.share_probe_above = 0;
-  general.use_symmetry = false;
-  SimResult a, b;
-  EXPECT_TRUE(Simulate(cfg, hw, fast, &a).ok());
-  EXPECT_TRUE(Simulate(cfg, hw, general, &b).ok());
-  EXPECT_EQ(b.phased_period, 0);
-  EXPECT_EQ(ToJson(a.summary).dump(), ToJson(b.summary).dump());
-  EXPECT_EQ(a.stats.ops, b.stats.ops);
-  EXPECT_EQ(a.stats.events, b.stats.events);
-  EXPECT_EQ(a.stats.flows, b.stats.flows);
-  EXPECT_EQ(ExtrapolationJson(a.extrapolation).dump(), ExtrapolationJson(b.extrapolation).dump());
-  EXPECT_EQ(TransferExtrapolationJson(a.transfers).dump(), TransferExtrapolationJson(b.transfers).dump());
-  return a.phased_period;
+  return testing::ExpectSameAsGeneralEngine(cfg, hw, fast).phased_period;
 }
 
 TEST(SimPhasedRun, AllGatherCalibratedEqualsGeneralEngine) {

@@ -7,6 +7,7 @@
 
 #include "core/schedule.h"
 #include "sim/profile.h"
+#include "sim/simulate.h"
 
 namespace ringlab::sim::testing {
 
@@ -46,6 +47,28 @@ inline ScheduleConfig RingConfig(int world, int64_t seq, Method m = Method::kAll
   c.method = m;
   c.pass = pass;
   return c;
+}
+
+// Runs `cfg` with `fast` and on the general engine (every rank compiled whole and simulated) and expects both to
+// agree bit for bit: the summary as JSON text, the op/event/flow counts, the compute and transfer extrapolation
+// tallies. Returns the fast run's result (which path it took).
+inline SimResult ExpectSameAsGeneralEngine(const ScheduleConfig& cfg, const HardwareProfile& hw, SimOptions fast) {
+  SimOptions general = fast;
+  general.share_probe_above = 0;
+  general.use_symmetry = false;
+  SimResult a, b;
+  const Status sa = Simulate(cfg, hw, fast, &a), sb = Simulate(cfg, hw, general, &b);
+  EXPECT_TRUE(sa.ok()) << sa.message();
+  EXPECT_TRUE(sb.ok()) << sb.message();
+  EXPECT_EQ(b.phased_period, 0);
+  EXPECT_EQ(b.range_period, 0);
+  EXPECT_EQ(ToJson(a.summary).dump(), ToJson(b.summary).dump());
+  EXPECT_EQ(a.stats.ops, b.stats.ops);
+  EXPECT_EQ(a.stats.events, b.stats.events);
+  EXPECT_EQ(a.stats.flows, b.stats.flows);
+  EXPECT_EQ(ExtrapolationJson(a.extrapolation).dump(), ExtrapolationJson(b.extrapolation).dump());
+  EXPECT_EQ(TransferExtrapolationJson(a.transfers).dump(), TransferExtrapolationJson(b.transfers).dump());
+  return a;
 }
 
 }  // namespace ringlab::sim::testing

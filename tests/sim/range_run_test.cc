@@ -1,0 +1,111 @@
+// The rank-range run (sim/range_run.h) must give exactly the general engine's results: the summary (step time,
+// per-rank stats) as JSON text, every double to the bit, the op/event/flow counts and the compute and transfer
+// extrapolation tallies, for ring pass-KV (method alltoall) × forward/backward × head-tail/contiguous with the
+// calibrated and the peer profile (whose rank programs all differ), whole and spliced program tables, one node and
+// several. Runs it cannot do exactly must take the general engine and say why (checked below).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/simulate.h"
+#include "tests/sim/sim_test_util.h"
+
+namespace ringlab::sim {
+namespace {
+
+using testing::RingConfig;
+const auto Load = testing::LoadNamed;
+
+ScheduleConfig Config(int w, Pass pass, ShardingKind sharding, bool gqa = true) {
+  ScheduleConfig c = RingConfig(w, int64_t(128) * w, Method::kAllToAll, pass);
+  c.sharding = sharding;
+  if (!gqa) c.problem.kv_heads = c.problem.heads;
+  return c;
+}
+
+// Runs `cfg` with the range run allowed at any W and on the general engine; returns the fast run's result.
+SimResult ExpectSameAsGeneral(const ScheduleConfig& cfg, const HardwareProfile& hw, int share_probe_above = 256,
+                              TopologyConfig topo = {}) {
+  SCOPED_TRACE(hw.name + ": " + Describe(cfg) + " gpus/node " + std::to_string(topo.gpus_per_node));
+  SimOptions fast;
+  fast.topology = topo;
+  fast.share_probe_above = share_probe_above;
+  fast.range_run_above = 0;
+  return testing::ExpectSameAsGeneralEngine(cfg, hw, fast);
+}
+
+TEST(SimRangeRun, HeadTailCalibratedEqualsGeneralEngine) {
+  const HardwareProfile hw = Load("h100_sxm_calibrated");
+  TopologyConfig one_node;
+  for (Pass p : {Pass::kForward, Pass::kBackward}) {
+    // 8 GPUs per node: blocks of 8; W = 64 compiled whole, 200 spliced (W not a power of two).
+    for (int w : {64, 200}) {
+      const SimResult r = ExpectSameAsGeneral(Config(w, p, ShardingKind::kHeadTail), hw, w == 64 ? 256 : 8);
+      EXPECT_EQ(r.range_period, 8) << w << ": " << r.range_fallback;
+    }
+    // One node: every hop takes NVLink, blocks of 2 ranks keep a rank and its neighbour apart.
+    one_node.gpus_per_node = 36;
+    const SimResult r = ExpectSameAsGeneral(Config(36, p, ShardingKind::kHeadTail), hw, 8, one_node);
+    EXPECT_EQ(r.range_period, 2) << r.range_fallback;
+    // W = 37 on one node would need blocks of one rank: the general engine runs it, and says why.
+    one_node.gpus_per_node = 37;
+    const SimResult odd = ExpectSameAsGeneral(Config(37, p, ShardingKind::kHeadTail), hw, 8, one_node);
+    EXPECT_EQ(odd.range_period, 0);
+    EXPECT_NE(odd.range_fallback.find("odd"), std::string::npos) << odd.range_fallback;
+  }
+  // W = 512, spliced by default.
+  const SimResult r = ExpectSameAsGeneral(Config(512, Pass::kForward, ShardingKind::kHeadTail), hw);
+  EXPECT_EQ(r.range_period, 8) << r.range_fallback;
+}
+
+TEST(SimRangeRun, DefaultOptionsAtW1024) {
+  // The default path (range_run_above = 1024): 128 tokens per GPU give equal programs whose symmetric run falls back;
+  // the range run takes them as a couple of ranges, exactly.
+  const SimResult r = testing::ExpectSameAsGeneralEngine(Config(1024, Pass::kForward, ShardingKind::kHeadTail),
+                                                         Load("h100_sxm_calibrated"), SimOptions{});
+  EXPECT_EQ(r.range_period, 8) << r.range_fallback;
+  EXPECT_LE(r.range_max_ranges, 4);
+}
+
+TEST(SimRangeRun, PeerProfileTwoGpusPerNodeGqaAndMha) {
+  TopologyConfig two;
+  two.gpus_per_node = 2;
+  for (const char* name : {"h100_sxm_calibrated", "h100_pytorch_peer"})
+    for (Pass p : {Pass::kForward, Pass::kBackward})
+      for (bool gqa : {true, false}) {
+        const HardwareProfile hw = Load(name);
+        const SimResult a = ExpectSameAsGeneral(Config(48, p, ShardingKind::kHeadTail, gqa), hw, 8, two);
+        const SimResult b = ExpectSameAsGeneral(Config(96, p, ShardingKind::kHeadTail, gqa), hw, 8);
+        // Equal programs take the shift-symmetric run when it can prove itself exact, else the range run.
+        EXPECT_TRUE(a.symmetry_period < 48 || a.range_period == 2) << name << " " << a.range_fallback;
+        EXPECT_TRUE(b.symmetry_period < 96 || b.range_period == 8) << name << " " << b.range_fallback;
+      }
+}
+
+TEST(SimRangeRun, FallbacksNameTheirReason) {
+  const HardwareProfile hw = Load("h100_sxm_calibrated");
+  for (Pass p : {Pass::kForward, Pass::kBackward}) {
+    // Contiguous sharding takes the general engine (simulate.cc says why).
+    const SimResult c = ExpectSameAsGeneral(Config(64, p, ShardingKind::kContiguous), hw);
+    EXPECT_EQ(c.range_period, 0);
+    EXPECT_NE(c.range_fallback.find("contiguous"), std::string::npos) << c.range_fallback;
+    // Fewer than three blocks.
+    const SimResult small = ExpectSameAsGeneral(Config(16, p, ShardingKind::kHeadTail), hw);
+    EXPECT_EQ(small.range_period, 0);
+    EXPECT_NE(small.range_fallback.find("three blocks"), std::string::npos) << small.range_fallback;
+  }
+  // Round robin over 6 nodes: every hop crosses nodes (one route), W even: blocks of 2.
+  TopologyConfig rr;
+  rr.placement = Placement::kRoundRobin;
+  rr.nodes = 6;
+  const SimResult r = ExpectSameAsGeneral(Config(48, Pass::kForward, ShardingKind::kHeadTail), hw, 8, rr);
+  EXPECT_TRUE(r.range_period == 2 || !r.range_fallback.empty());
+  // Ulysses (all-to-all and group collectives) never takes it.
+  ScheduleConfig u = Config(64, Pass::kForward, ShardingKind::kHeadTail);
+  u.ulysses = 2;
+  const SimResult ul = ExpectSameAsGeneral(u, hw);
+  EXPECT_EQ(ul.range_period, 0);
+}
+
+}  // namespace
+}  // namespace ringlab::sim
