@@ -343,6 +343,7 @@ int RunSweepCommand(const SweepFlags& flags) {
   for (int64_t w : spec.worlds) {
     ScheduleConfig cfg = spec.base;
     cfg.world = int(std::min<int64_t>(w, INT_MAX));
+    if (!spec.seqs.empty()) cfg.problem.seq = *std::max_element(spec.seqs.begin(), spec.seqs.end());
     if (!(st = CheckMemory("simulating W=" + std::to_string(w) + " on " + std::to_string(spec.workers) + " workers",
                            SimulationBytes(cfg, 0) * spec.workers, "use smaller --worlds or fewer --workers"))
              .ok())

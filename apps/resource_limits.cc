@@ -152,7 +152,7 @@ double SimulationBytes(const ScheduleConfig& cfg, int traced_ranks) {
   const double world = cfg.world, ring = world / std::max(cfg.ulysses, 1);
   // Ops of one rank: rank 0's schedule when that is cheap to build, else a few per ring step.
   double ops = 3 * ring;
-  if (ring * sizeof(Op) < 1e9) ops = double(BuildRankSchedule(cfg, 0).ops.size());
+  if (ring * sizeof(Op) < 1e9 && ValidateConfig(cfg).ok()) ops = double(BuildRankSchedule(cfg, 0).ops.size());
   double bytes = world * kSimBytesPerRank + kSimWholePrograms * ops * kSimOpBytes +
                  double(traced_ranks) * ops * (sizeof(Op) + sizeof(TraceEvent));
   if (cfg.ulysses > 1) bytes += world * ring * kSimBytesPerRankStep;
