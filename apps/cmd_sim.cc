@@ -36,6 +36,7 @@ struct SimFlags {
   std::string trace, trace_ranks, json;
   std::string chakra;  // folder for Chakra execution traces, one per rank
   bool per_rank = false, strict = false;
+  bool force = false;  // run the general engine past GeneralEngineOpCap
 };
 
 struct SweepFlags {
@@ -214,6 +215,8 @@ int RunSim(const SimFlags& f) {
   if (!st.ok()) return ReportError(st);
   sim::SimOptions opt;
   opt.strict = f.strict;
+  opt.max_general_ops = f.force ? 0 : GeneralEngineOpCap();
+  opt.general_cap_hint = "use a smaller --world or --seq, or --force to run it anyway (hours)";
   st = ParseTopology(f.nodes, f.gpus_per_node, f.placement, &opt.topology);
   if (!st.ok()) return ReportError(st);
   if (!(st = CheckChakraFlags(f)).ok()) return ReportError(st);
@@ -323,6 +326,8 @@ int RunSweepCommand(const SweepFlags& flags) {
   if (Status st = ApplySingleValueFlags(flags, &f); !st.ok()) return ReportError(st);
   sim::SweepSpec spec;
   spec.options.strict = f.strict;
+  spec.options.max_general_ops = GeneralEngineOpCap();
+  spec.options.general_cap_hint = "use smaller --worlds or --seqs";
   Status st = MakeSweepGrid(f.common, {f.worlds, f.seqs, f.methods, f.passes}, &spec);
   if (!st.ok()) return ReportError(st);
   const int64_t jobs = int64_t(spec.worlds.size()) * int64_t(spec.seqs.size()) * int64_t(spec.methods.size()) *
@@ -342,6 +347,7 @@ int RunSweepCommand(const SweepFlags& flags) {
   for (int64_t w : spec.worlds) {
     ScheduleConfig cfg = spec.base;
     cfg.world = int(std::min<int64_t>(w, INT_MAX));
+    if (!spec.seqs.empty()) cfg.problem.seq = *std::max_element(spec.seqs.begin(), spec.seqs.end());
     if (!(st = CheckMemory("simulating W=" + std::to_string(w) + " on " + std::to_string(spec.workers) + " workers",
                            SimulationBytes(cfg, 0) * spec.workers, "use smaller --worlds or fewer --workers"))
              .ok())
@@ -408,6 +414,8 @@ std::shared_ptr<SimFlags> SetupSim(CLI::App* s) {
                 "(DIR/ringlab.<method>.<pass>.RANK.et with several configs); W <= 64");
   s->add_flag("--per-rank", sf->per_rank, "include per-rank metrics in the JSON");
   s->add_flag("--strict", sf->strict, kStrictHelp);
+  s->add_flag("--force", sf->force,
+              "run even when the general engine (traced ranks, or no exact fast path) would take over an hour");
   return sf;
 }
 

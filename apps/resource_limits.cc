@@ -14,11 +14,20 @@
 namespace ringlab::cli {
 namespace {
 
-// The simulator's memory, a lower bound: per-rank state (programs, queues, stream and link state) and per op of
-// every rank's program (about 64 bytes measured at W=1024 contiguous; a quarter of that, so that a run that fits is
-// never refused: one that still runs out is caught as std::bad_alloc, exit 3).
+// The simulator's memory, a lower bound that follows what it stores (sim/README.md "Large W"): O(W) per-rank state
+// (the engine's rank record, totals, the program table's entry, the summary's metrics: about 1 KiB measured, counted
+// as 2 KiB), a few whole compiled rank programs (the sampled checks and the splice sources), and per traced rank its
+// schedule and one trace event per op. Ulysses runs (ulysses > 1) compile every rank whole: 16 bytes per rank and
+// ring step on top (a quarter of a SimOp per op, so that a run that fits is never refused; one that still runs out is
+// caught as std::bad_alloc, exit 3).
 constexpr double kSimBytesPerRank = 2048;
+constexpr double kSimWholePrograms = 24;  // 16 sampled ranks + the splice sources, compiled whole
+constexpr double kSimOpBytes = 96;  // sizeof(sim::SimOp) is about 104 (this library does not link the simulator)
 constexpr double kSimBytesPerRankStep = 16;
+// The general engine's speed on the 2-core development machine under load (bench/results/sim_general_engine.md):
+// about 5 M ops per CPU-second; GeneralEngineOpCap allows about an hour of it.
+constexpr double kGeneralOpsPerSecond = 5e6;
+constexpr double kGeneralSecondsCap = 3600;
 // Stack reserved per thread when RLIMIT_STACK is unlimited (glibc's default for new threads is RLIMIT_STACK).
 constexpr double kDefaultThreadStack = 8 << 20;
 
@@ -140,10 +149,16 @@ double ScheduleBytes(const ScheduleConfig& cfg, int64_t* ops) {
 }
 
 double SimulationBytes(const ScheduleConfig& cfg, int traced_ranks) {
-  const double ring = double(cfg.world) / std::max(cfg.ulysses, 1);
-  // A traced rank keeps an event per op: at least a few per ring step.
-  return double(cfg.world) * (kSimBytesPerRank + ring * kSimBytesPerRankStep) +
-         double(traced_ranks) * ring * 4 * sizeof(TraceEvent);
+  const double world = cfg.world, ring = world / std::max(cfg.ulysses, 1);
+  // Ops of one rank: rank 0's schedule when that is cheap to build, else a few per ring step.
+  double ops = 3 * ring;
+  if (ring * sizeof(Op) < 1e9 && ValidateConfig(cfg).ok()) ops = double(BuildRankSchedule(cfg, 0).ops.size());
+  double bytes = world * kSimBytesPerRank + kSimWholePrograms * ops * kSimOpBytes +
+                 double(traced_ranks) * ops * (sizeof(Op) + sizeof(TraceEvent));
+  if (cfg.ulysses > 1) bytes += world * ring * kSimBytesPerRankStep;
+  return bytes;
 }
+
+int64_t GeneralEngineOpCap() { return int64_t(kGeneralOpsPerSecond * kGeneralSecondsCap); }
 
 }  // namespace ringlab::cli

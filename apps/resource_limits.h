@@ -27,8 +27,14 @@ Status CheckThreads(const std::string& what, int64_t threads, const std::string&
 // lower bound (every rank holds at least one op per ring step) that is already too large; *ops gets the op count.
 double ScheduleBytes(const ScheduleConfig& cfg, int64_t* ops = nullptr);
 
-// Bytes the simulator needs for `cfg` at least: per-rank state plus the traced ranks' events.
+// Bytes the simulator needs for `cfg` at least: O(W) per-rank state and programs (the shared, spliced, symmetric and
+// phased paths and the general engine all keep O(W)), plus the traced ranks' schedules and events (O(ranks × W)),
+// plus every rank's whole program when ulysses > 1.
 double SimulationBytes(const ScheduleConfig& cfg, int traced_ranks);
+
+// The most ops a run may give the general engine (sim::SimOptions::max_general_ops): about an hour on one core of
+// the development machine. Runs with an exact fast path (shared, symmetric, phased) are not limited by it.
+int64_t GeneralEngineOpCap();
 
 // "12.3 GiB"
 std::string FormatBytes(double bytes);

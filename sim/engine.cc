@@ -28,7 +28,6 @@ Engine::Engine(const Topology& topology, const EngineParams& params, std::shared
       symmetric_(period_ < world_),
       ranks_(period_),
       totals_(period_),
-      port_flows_(4 * size_t(period_)),
       traced_(period_, nullptr) {
   const double f = params_.kernel_first_fraction;
   const int participants[3] = {1, 2, world_};
@@ -36,7 +35,6 @@ Engine::Engine(const Topology& topology, const EngineParams& params, std::shared
     kernel_first_chance_[i] = f <= 0 ? 0 : 1 - std::pow(1 - std::min(1.0, f), std::max(1, participants[i]));
   // A rank whose host posts an NCCL group (no dependencies, listed before the first kernel) launches that kernel
   // only after the host is done posting.
-  first_kernel_at_.reserve(period_);
   for (int r = 0; r < period_; ++r) {
     TimePs at = 0;
     if (StreamSize(r, 0) > 0 && StreamSize(r, 1) > 0) {
@@ -45,11 +43,14 @@ Engine::Engine(const Topology& topology, const EngineParams& params, std::shared
           comm.op_id < OpAt(r, 0, 0).op_id && comm.need_done[0] == 0 && comm.need_done[1] == 0;
       at = posted_first ? params_.first_kernel_delay_ps : 0;
     }
-    first_kernel_at_.push_back(at);
+    ranks_[r].first_kernel_at = at;
   }
 }
 
-void Engine::TraceRank(int rank, const RankSchedule* schedule) { traced_.at(rank) = schedule; }
+void Engine::TraceRank(int rank, const RankSchedule* schedule) {
+  traced_.at(rank) = schedule;
+  any_traced_ = any_traced_ || schedule != nullptr;
+}
 
 void Engine::PushCompute(int r, TimePs t) {
   Rank& k = ranks_[r];
@@ -59,7 +60,7 @@ void Engine::PushCompute(int r, TimePs t) {
 
 void Engine::Mark(int r, TimePs now) {
   Rank& k = ranks_[r];
-  RankTotals& m = totals_[r];
+  RankTotals& m = k.tot;
   const TimePs dt = now - k.mark;
   if (dt > 0) {
     if (k.comp_busy) m.compute_ps += dt;
@@ -70,6 +71,7 @@ void Engine::Mark(int r, TimePs now) {
 }
 
 void Engine::Record(int rank, int stream, int pos, TimePs start, TimePs end) {
+  if (!any_traced_) return;
   const RankSchedule* rs = traced_[rank];
   if (!rs) return;
   TraceEvent e = EventFor(rank, rs->ops[OpAt(rank, stream, pos).op_id]);
@@ -124,7 +126,7 @@ void Engine::TryAdvance(int r, TimePs now) {
     if (!held && !k.comp_busy && k.next[0] < compute_ops && ready(OpAt(r, 0, k.next[0]))) {
       const SimOp& op = OpAt(r, 0, k.next[0]);
       Mark(r, now);
-      if (!k.started) totals_[r].start_ps = now, k.started = true;
+      if (!k.started) k.tot.start_ps = now, k.started = true;
       k.comp_busy = true;
       k.comp_start = k.comp_last = now;
       k.comp_left_ps = double(op.dur_ps);
@@ -152,13 +154,14 @@ void Engine::TryAdvance(int r, TimePs now) {
       ++end;
       if (all_ready) {
         Mark(r, now);
-        if (!k.started) totals_[r].start_ps = now, k.started = true;
+        if (!k.started) k.tot.start_ps = now, k.started = true;
         k.comm_busy = true;
         k.grp_begin = k.next[1];
         k.grp_end = end;
         k.grp_left = end - k.next[1];
         k.grp_post = now;
         k.next[1] = end;
+        k.grp_ring = ComputeGroupIsRing(r);
         k.comm_waits_for = ReadyAt(r, now) > now ? k.next[0] - 1 : -1;
         k.first_wait = k.next[0] == 0 && ReadyAt(r, now) > now;
         DisplaceTail(r, now);
@@ -181,7 +184,7 @@ int32_t Engine::HeldSlotsBeside(int r, const SimOp& kernel) const {
     if (m.kind == OpKind::kAllGather || m.kind == OpKind::kReduceScatter) collective = true;
   }
   const bool ring = GroupIsRing(r);
-  return int32_t(std::lround(hw_.HeldSmsFor(collective, ring, bytes) * kernel.slots_per_sm));
+  return int32_t(std::lround(HeldSms(collective, ring, bytes) * kernel.slots_per_sm));
 }
 
 void Engine::DisplaceTail(int r, TimePs now) {
@@ -241,7 +244,7 @@ void Engine::CompleteComm(int r, int pos, TimePs now) {
   }
   Record(r, 1, pos, k.grp_post, now);
   ++stats_.ops;
-  totals_[r].end_ps = std::max(totals_[r].end_ps, now);
+  k.tot.end_ps = std::max(k.tot.end_ps, now);
   if (--k.grp_left > 0) return;
   Mark(r, now);
   k.comm_busy = false;
@@ -263,12 +266,18 @@ void Engine::ComputeDone(int r, TimePs now) {
   ComputeStateChanged(r, now);
   ++k.done[0];
   ++stats_.ops;
-  totals_[r].end_ps = std::max(totals_[r].end_ps, now);
+  k.tot.end_ps = std::max(k.tot.end_ps, now);
   Record(r, 0, k.next[0] - 1, k.comp_start, now);
   TryAdvance(r, now);
 }
 
 Status Engine::Run() {
+  Status st = RunEvents();
+  for (int r = 0; r < period_; ++r) totals_[r] = ranks_[r].tot;
+  return st;
+}
+
+Status Engine::RunEvents() {
   for (int r = 0; r < period_; ++r) TryAdvance(r, 0);
   if (broken_) return Status::Ok();
   TimePs now = 0;

@@ -96,52 +96,75 @@ class Engine {
     int32_t src, tag, pos;
     TimePs ready;  // when the poster's communication kernel gets SMs (comm_start_wait)
   };
-  // A list that keeps its first N items inline (no heap access in the common case); order is kept on erase.
+  // A list that keeps its first N items inline (no heap access in the common case); order is kept on erase. The
+  // overflow lives behind a pointer so that the list stays small inside Rank.
   template <typename T, int N>
   struct InlineVec {
     int32_t n = 0;
     T first[N];
-    std::vector<T> rest;
+    std::unique_ptr<std::vector<T>> rest;
     int32_t size() const { return n; }
-    T& operator[](int i) { return i < N ? first[i] : rest[i - N]; }
+    T& operator[](int i) { return i < N ? first[i] : (*rest)[i - N]; }
     void push_back(const T& v) {
-      if (n < N) first[n] = v;
-      else rest.push_back(v);
+      if (n < N) {
+        first[n] = v;
+      } else {
+        if (!rest) rest = std::make_unique<std::vector<T>>();
+        rest->push_back(v);
+      }
       ++n;
     }
     void erase(int i) {
       for (int j = i; j + 1 < n; ++j) (*this)[j] = (*this)[j + 1];
-      if (n > N) rest.pop_back();
+      if (n > N) rest->pop_back();
       --n;
     }
   };
-  struct Rank {
+  // A rank's whole state, its totals included, in one cache-line-aligned record: the general engine's time is mostly
+  // memory traffic over W of these.
+  // The flows on one port: two inline (the common case), more in port_overflow_[more]; 16 bytes, so a rank's four
+  // ports share one cache line.
+  struct PortFlows {
+    static constexpr int kInline = 2;
+    int32_t n = 0;
+    int32_t inline_ids[kInline] = {0, 0};
+    int32_t more = -1;
+  };
+  struct alignas(64) Rank {
     int32_t next[kStreamCount] = {0, 0}, done[kStreamCount] = {0, 0};
+    uint32_t comp_version = 0;
+    // The posted comm group's NCCL kernels wait for this compute op (stream position) to free the SMs: until it ends
+    // they hold no SMs, so they slow nothing; -1 when they are not waiting.
+    int32_t comm_waits_for = -1;
+    int32_t grp_begin = 0, grp_end = 0, grp_left = 0;
+    int32_t launch_held_slots = 0;  // slots NCCL's kernel held when the running kernel launched beside it
     bool comp_busy = false, comm_busy = false, comp_slow = false, started = false, wake_pushed = false;
     bool first_wait = false;  // the pass-start transfer waits for the held first kernel's SMs (expected wait)
     bool tail_displaced = false;
     bool slow_from_start = false;  // the running kernel launched beside NCCL's kernel and has run beside it since
-    uint32_t comp_version = 0;
+    bool grp_ring = false;  // the posted comm group sends and receives with two peers (ComputeGroupIsRing)
     double comp_left_ps = 0;  // work left, in ps at full speed
     TimePs comp_last = 0, comp_start = 0;
-    int32_t grp_begin = 0, grp_end = 0, grp_left = 0;
-    int32_t launch_held_slots = 0;  // slots NCCL's kernel held when the running kernel launched beside it
     TimePs grp_post = 0, mark = 0;
     TimePs comp_end = -1, last_comp_done = -1, last_comm_done = -1;  // coincidence checks (symmetric runs)
-    // The posted comm group's NCCL kernels wait for this compute op (stream position) to free the SMs: until it ends
-    // they hold no SMs, so they slow nothing; -1 when they are not waiting.
-    int32_t comm_waits_for = -1;
+    TimePs first_kernel_at = 0;  // FirstKernelAt
+    RankTotals tot;
+    PortFlows ports[4];  // port 4 · rank + kind (Topology::PortKind)
     InlineVec<Pending, 2> sends_to_me, recvs;  // posted, unmatched
   };
-  struct Flow {
+  // One transfer in flight: exactly one cache line (the rate multiplier of a table-timed transfer, read only when the
+  // flow is re-rated, lives in flow_scale_).
+  struct alignas(64) Flow {
     int32_t port[2];
     double left_bytes, rate;  // bytes per ps
     TimePs last, bytes_end, latency;
     uint32_t version;
+    int32_t src_pos, dst_pos;  // p2p: comm positions; collective and all-to-all: dst_pos = CollectiveKey
     bool collective;
     bool alltoall = false;  // one member's all-to-all traffic through one port kind (engine_alltoall.cc)
-    int32_t src, dst, src_pos, dst_pos;  // p2p: comm positions; collective and all-to-all: dst_pos = CollectiveKey
-    double scale;  // p2p on NVLink with a measured time table: the table's time over the line's (rate multiplier)
+    // The (representative) ranks at its ends: ports are numbered 4 · rank + kind.
+    int32_t src() const { return port[0] / 4; }
+    int32_t dst() const { return port[1] / 4; }
   };
   struct Collective {
     int32_t arrived = 0;
@@ -163,6 +186,8 @@ class Engine {
     std::vector<int32_t> pos;
     std::vector<TimePs> ready;
   };
+  // x mod W for 0 <= x < 2W (a rank plus a peer offset) without a division.
+  int Wrap(int x) const { return x >= world_ ? x - world_ : x; }
   // The map key of a collective: its tag and the first rank of its communicator.
   int32_t CollectiveKey(int tag, int first) const { return tag * world_ + first; }
 
@@ -181,7 +206,7 @@ class Engine {
   // remaining time (at t = 0 the expected wait over kernel-first participants, `participants` of them).
   TimePs ReadyAt(int r, TimePs now, int participants = 2) const;
   // When rank r's first compute op may start (EngineParams::first_kernel_delay_ps): 0 or the delay.
-  TimePs FirstKernelAt(int r) const { return first_kernel_at_[r]; }
+  TimePs FirstKernelAt(int r) const { return ranks_[r].first_kernel_at; }
   // A transfer just posted waits for the running kernel's first idle slot: when that kernel's last round starts on
   // every slot at once, NCCL's kernel takes some of them and the kernel runs SimOp::displaced_ps longer.
   void DisplaceTail(int r, TimePs now);
@@ -197,12 +222,25 @@ class Engine {
   // `alltoall`: an all-to-all flow (collective set too): the link latency, no table scaling (engine_alltoall.cc).
   void StartFlow(int src, int dst, int route_src, int route_dst, int64_t bytes, TimePs extra_latency,
                  bool collective, int src_pos, int dst_pos, TimePs now, bool ring = false, bool alltoall = false);
-  // Whether rank r's comm group in flight sends and receives with two peers (a ring step), not one.
-  bool GroupIsRing(int r) const;
+  // Whether rank r's comm group in flight sends and receives with two peers (a ring step), not one (Rank::grp_ring,
+  // set when the group is posted).
+  bool GroupIsRing(int r) const { return ranks_[r].grp_ring; }
+  bool ComputeGroupIsRing(int r) const;
+  // The profile's measured transfer time (HardwareProfile::AllToAllTimeUs / P2pTimeUs) and the SMs NCCL holds
+  // (HeldSmsFor), through one-entry memos: every rank of a ring asks the same question at each step, and the table
+  // interpolation (logs and exps) was a visible share of the general engine's time.
+  double TableTimeUs(bool alltoall, bool ring, int64_t bytes) const;
+  double HeldSms(bool collective, bool ring, int64_t bytes) const;
+  struct Memo {
+    int64_t bytes = -1;
+    int32_t key = -1;
+    double value = 0;
+  };
+  mutable Memo table_us_memo_, held_sms_memo_;
   void PushCompute(int rank, TimePs t);
   void Reflow(int port, TimePs now);
-  // Rate factor of a flow: comm_rate_beside_compute while either end's compute stream is busy.
-  double FlowFactor(const Flow& fl) const;
+  // Rate factor of a flow of table scale `scale`: × comm_rate_beside_compute while either end's compute stream is busy.
+  double FlowFactor(const Flow& fl, double scale) const;
   // A rank's compute stream started or stopped: its flows change rate (when comm_rate_beside_compute < 1).
   void ComputeStateChanged(int rank, TimePs now);
   void RescheduleFlow(int32_t f, TimePs now);
@@ -217,6 +255,8 @@ class Engine {
   // Counts a transfer route_src → route_dst of `bytes` in transfers_ (out_port: its egress port kind).
   void TallyTransfer(int route_src, int route_dst, int out_port, int64_t bytes, bool collective, bool ring,
                      bool alltoall);
+  // Run()'s loop; Run() then copies the ranks' totals into totals_.
+  Status RunEvents();
   // Rank r's running compute op ends at `now`.
   void ComputeDone(int r, TimePs now);
   // After the last event: an error naming the first op some rank never finished (a deadlock), else Ok.
@@ -243,44 +283,26 @@ class Engine {
                                                                            : kernel_first_chance_[2];
   }
   double kernel_first_chance_[3] = {0, 0, 0};  // for 1, 2 and W participants
-  std::vector<TimePs> first_kernel_at_;  // per simulated rank: FirstKernelAt
   std::vector<Rank> ranks_;
-  std::vector<RankTotals> totals_;
+  std::vector<RankTotals> totals_;  // copied from ranks_ when Run() returns
   EventQueue queue_;
   std::vector<Flow> flows_;
+  // Per flow: p2p on NVLink with a measured time table, the table's time over the line's (rate multiplier), else 1.
+  std::vector<double> flow_scale_;
   std::vector<int32_t> free_flows_;
-  // Flows on each port: a few inline (the common case), more in `more` (16 bytes per port, so a rank's four ports
-  // share one cache line).
-  struct PortFlows {
-    static constexpr int kInline = 2;
-    int32_t n = 0;
-    int32_t inline_ids[kInline];
-    std::unique_ptr<std::vector<int32_t>> more;
-    int32_t size() const { return n; }
-    int32_t at(int i) const { return i < kInline ? inline_ids[i] : (*more)[i - kInline]; }
-    void add(int32_t f) {
-      if (n < kInline) {
-        inline_ids[n] = f;
-      } else {
-        if (!more) more = std::make_unique<std::vector<int32_t>>();
-        more->push_back(f);
-      }
-      ++n;
-    }
-    void remove(int32_t f) {
-      int i = 0;
-      while (at(i) != f) ++i;
-      const int32_t last = at(n - 1);  // order within a port does not matter for rates; keep it deterministic
-      if (i < kInline) inline_ids[i] = last;
-      else (*more)[i - kInline] = last;
-      if (n - 1 >= kInline) more->pop_back();
-      --n;
-    }
-  };
-  std::vector<PortFlows> port_flows_;
+  // A port's flows (ports are numbered 4 · rank + kind; each lives in its rank's record).
+  PortFlows& PortAt(int port) { return ranks_[port >> 2].ports[port & 3]; }
+  const PortFlows& PortAt(int port) const { return ranks_[port >> 2].ports[port & 3]; }
+  int32_t PortFlowAt(const PortFlows& pf, int i) const {
+    return i < PortFlows::kInline ? pf.inline_ids[i] : port_overflow_[pf.more][i - PortFlows::kInline];
+  }
+  void PortAdd(PortFlows* pf, int32_t f);
+  void PortRemove(PortFlows* pf, int32_t f);
+  std::vector<std::vector<int32_t>> port_overflow_;  // flows beyond a port's inline two
   std::map<int32_t, Collective> collectives_;
   std::map<int32_t, AllToAll> alltoalls_;
   std::vector<const RankSchedule*> traced_;
+  bool any_traced_ = false;  // TraceRank was called: Record has work to do
   std::vector<TraceEvent> trace_;
   EngineStats stats_;
   TransferTally transfers_;

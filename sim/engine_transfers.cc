@@ -27,9 +27,9 @@ void Engine::Post(int r, int pos, TimePs now) {
   switch (op.kind) {
     case OpKind::kSend: {
       // Actual receiver d; its representative dc sees this send as coming from r shifted by −(d − dc).
-      const int dst = (r + op.peer_offset) % world_;
-      const int dc = dst % period_;
-      const int as_src = (r - (dst - dc) + world_) % world_;
+      const int dst = Wrap(r + op.peer_offset);
+      const int dc = symmetric_ ? dst % period_ : dst;
+      const int as_src = symmetric_ ? (r - (dst - dc) + world_) % world_ : r;
       Pending recv;
       if (TakePending(&ranks_[dc].recvs, as_src, op.tag, &recv)) {
         StartFlow(r, dc, r, dst, op.bytes, std::max(ready, recv.ready) - now, false, pos, recv.pos, now,
@@ -40,10 +40,10 @@ void Engine::Post(int r, int pos, TimePs now) {
       return;
     }
     case OpKind::kRecv: {
-      const int src = (r + op.peer_offset) % world_;
+      const int src = Wrap(r + op.peer_offset);
       Pending send;
       if (TakePending(&ranks_[r].sends_to_me, src, op.tag, &send)) {
-        StartFlow(src % period_, r, src, r, op.bytes, std::max(ready, send.ready) - now, false, send.pos, pos, now,
+        StartFlow(symmetric_ ? src % period_ : src, r, src, r, op.bytes, std::max(ready, send.ready) - now, false, send.pos, pos, now,
                   GroupIsRing(r));
         return;
       }
@@ -108,6 +108,7 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   } else {
     f = int32_t(flows_.size());
     flows_.emplace_back();
+    flow_scale_.push_back(1);
   }
   Flow& fl = flows_[f];
   TimePs lat;
@@ -118,7 +119,7 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   fl.port[0] = 4 * src + out_port % 4;
   fl.port[1] = 4 * dst + in_port % 4;
   // A shared port makes the result depend on the order of same-time joins and leaves: not provably symmetric.
-  if (symmetric_ && (port_flows_[fl.port[0]].n > 0 || port_flows_[fl.port[1]].n > 0)) broken_ = true;
+  if (symmetric_ && (PortAt(fl.port[0]).n > 0 || PortAt(fl.port[1]).n > 0)) broken_ = true;
   fl.left_bytes = double(bytes);
   fl.rate = 0;
   fl.last = now;
@@ -127,26 +128,25 @@ void Engine::StartFlow(int src, int dst, int route_src, int route_dst, int64_t b
   fl.latency = (collective && !alltoall && hop_latency >= 0 ? hop_latency : lat) + extra_latency;
   fl.collective = collective;
   fl.alltoall = alltoall;
-  fl.src = src;
-  fl.dst = dst;
   fl.src_pos = src_pos;
   fl.dst_pos = dst_pos;
-  fl.scale = 1;
+  double scale = 1;
   if ((!collective || alltoall) && out_port % 4 < 2 && in_port % 4 < 2 && bytes > 0) {
     // NVLink with a measured time table: the whole measured time becomes the flow's (its latency included, so a
     // transfer beside a kernel stretches as a whole, as measured), at the rate that gives it.
-    const double table_us = alltoall ? hw_.AllToAllTimeUs(bytes) : hw_.P2pTimeUs(ring, bytes);
+    const double table_us = TableTimeUs(alltoall, ring, bytes);
     if (table_us > 0) {
       const double line_us = double(bytes) / std::min(topo_.PortBytesPerPs(out_port), topo_.PortBytesPerPs(in_port)) * 1e-6;
-      fl.scale = std::clamp(line_us / table_us, 1e-3, 5.0);
+      scale = std::clamp(line_us / table_us, 1e-3, 5.0);
       fl.latency = extra_latency;
     }
   }
+  flow_scale_[f] = scale;
   ++stats_.flows;
-  for (int p : fl.port) port_flows_[p].add(f);
-  if (port_flows_[fl.port[0]].n == 1 && port_flows_[fl.port[1]].n == 1) {
+  for (int p : fl.port) PortAdd(&PortAt(p), f);
+  if (PortAt(fl.port[0]).n == 1 && PortAt(fl.port[1]).n == 1) {
     // Alone on both ports (the common case): what Reflow would do, directly. The rate is the smaller port rate.
-    fl.rate = std::min(topo_.PortBytesPerPs(fl.port[0]), topo_.PortBytesPerPs(fl.port[1])) * FlowFactor(fl);
+    fl.rate = std::min(topo_.PortBytesPerPs(fl.port[0]), topo_.PortBytesPerPs(fl.port[1])) * FlowFactor(fl, scale);
     fl.bytes_end = now + RoundPs(fl.left_bytes / fl.rate);
     Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
     return;
@@ -184,20 +184,34 @@ void Engine::RescheduleFlow(int32_t f, TimePs now) {
   fl.left_bytes = std::max(0.0, fl.left_bytes - fl.rate * double(now - fl.last));
   fl.last = now;
   double rate = 1e300;
-  for (int p : fl.port) rate = std::min(rate, topo_.PortBytesPerPs(p) / double(port_flows_[p].n));
-  rate *= FlowFactor(fl);
+  for (int p : fl.port) rate = std::min(rate, topo_.PortBytesPerPs(p) / double(PortAt(p).n));
+  rate *= FlowFactor(fl, flow_scale_[f]);
   if (rate == fl.rate && fl.bytes_end != std::numeric_limits<TimePs>::max()) return;
   fl.rate = rate;
   fl.bytes_end = now + RoundPs(fl.left_bytes / rate);
   Push(fl.bytes_end + fl.latency, kFlowDone, uint32_t(f), ++fl.version);
 }
 
-double Engine::FlowFactor(const Flow& fl) const {
-  if (params_.beside_rate >= 1) return fl.scale;
-  return fl.scale * (ranks_[fl.port[0] / 4].comp_busy || ranks_[fl.port[1] / 4].comp_busy ? params_.beside_rate : 1);
+double Engine::FlowFactor(const Flow& fl, double scale) const {
+  if (params_.beside_rate >= 1) return scale;
+  return scale * (ranks_[fl.port[0] / 4].comp_busy || ranks_[fl.port[1] / 4].comp_busy ? params_.beside_rate : 1);
 }
 
-bool Engine::GroupIsRing(int r) const {
+double Engine::TableTimeUs(bool alltoall, bool ring, int64_t bytes) const {
+  const int32_t key = alltoall ? 2 : ring ? 1 : 0;
+  Memo& m = table_us_memo_;
+  if (m.bytes != bytes || m.key != key) m = Memo{bytes, key, alltoall ? hw_.AllToAllTimeUs(bytes) : hw_.P2pTimeUs(ring, bytes)};
+  return m.value;
+}
+
+double Engine::HeldSms(bool collective, bool ring, int64_t bytes) const {
+  const int32_t key = (collective ? 2 : 0) + (ring ? 1 : 0);
+  Memo& m = held_sms_memo_;
+  if (m.bytes != bytes || m.key != key) m = Memo{bytes, key, hw_.HeldSmsFor(collective, ring, bytes)};
+  return m.value;
+}
+
+bool Engine::ComputeGroupIsRing(int r) const {
   const Rank& k = ranks_[r];
   int send_peer = -1, recv_peer = -1;
   for (int pos = k.grp_begin; pos < k.grp_end && pos < StreamSize(r, 1); ++pos) {
@@ -212,31 +226,54 @@ void Engine::ComputeStateChanged(int r, TimePs now) {
   if (params_.beside_rate >= 1) return;
   if (symmetric_ && !rerate_order_free_) {  // a rate change that coincides with a flow starting or its bytes ending
     for (int p = 4 * r; p < 4 * r + 4; ++p)
-      for (int i = 0; i < port_flows_[p].size(); ++i) {
-        const Flow& fl = flows_[port_flows_[p].at(i)];
+      for (int i = 0; i < PortAt(p).n; ++i) {
+        const Flow& fl = flows_[PortFlowAt(PortAt(p), i)];
         if (fl.last == now || fl.bytes_end == now) broken_ = true;
       }
   }
   for (int p = 4 * r; p < 4 * r + 4; ++p)
-    if (port_flows_[p].n > 0) Reflow(p, now);
+    if (PortAt(p).n > 0) Reflow(p, now);
 }
 
 void Engine::Reflow(int port, TimePs now) {
-  const PortFlows& pf = port_flows_[port];
-  for (int i = 0; i < pf.size(); ++i) RescheduleFlow(pf.at(i), now);
+  const PortFlows& pf = PortAt(port);
+  for (int i = 0; i < pf.n; ++i) RescheduleFlow(PortFlowAt(pf, i), now);
+}
+
+void Engine::PortAdd(PortFlows* pf, int32_t f) {
+  if (pf->n < PortFlows::kInline) {
+    pf->inline_ids[pf->n] = f;
+  } else {
+    if (pf->more < 0) {
+      pf->more = int32_t(port_overflow_.size());
+      port_overflow_.emplace_back();
+    }
+    port_overflow_[pf->more].push_back(f);
+  }
+  ++pf->n;
+}
+
+void Engine::PortRemove(PortFlows* pf, int32_t f) {
+  int i = 0;
+  while (PortFlowAt(*pf, i) != f) ++i;
+  const int32_t last = PortFlowAt(*pf, pf->n - 1);  // order within a port does not matter for rates; keep it deterministic
+  if (i < PortFlows::kInline) pf->inline_ids[i] = last;
+  else port_overflow_[pf->more][i - PortFlows::kInline] = last;
+  if (pf->n - 1 >= PortFlows::kInline) port_overflow_[pf->more].pop_back();
+  --pf->n;
 }
 
 void Engine::FinishFlow(int32_t f, TimePs now) {
   Flow& live = flows_[f];
-  for (int p : live.port) port_flows_[p].remove(f);
+  for (int p : live.port) PortRemove(&PortAt(p), f);
   ++live.version;
   const Flow fl = live;
   free_flows_.push_back(f);
   for (int p : fl.port)
-    if (port_flows_[p].n > 0) Reflow(p, now);
+    if (PortAt(p).n > 0) Reflow(p, now);
   if (!fl.collective) {
-    CompleteComm(fl.src, fl.src_pos, now);
-    CompleteComm(fl.dst, fl.dst_pos, now);
+    CompleteComm(fl.src(), fl.src_pos, now);
+    CompleteComm(fl.dst(), fl.dst_pos, now);
     return;
   }
   if (fl.alltoall) {
@@ -245,11 +282,11 @@ void Engine::FinishFlow(int32_t f, TimePs now) {
   }
   const int key = fl.dst_pos;
   Collective& c = collectives_.at(key);
-  c.sending[c.Slot(fl.src)] = 0;
-  ++c.sent[c.Slot(fl.src)];
-  ++c.recvd[c.Slot(fl.dst)];
+  c.sending[c.Slot(fl.src())] = 0;
+  ++c.sent[c.Slot(fl.src())];
+  ++c.recvd[c.Slot(fl.dst())];
   const int steps = c.size == 0 ? world_ - 1 : c.size - 1;
-  for (int x : {fl.src, fl.dst}) {
+  for (int x : {fl.src(), fl.dst()}) {
     const int i = c.Slot(x);
     if (c.sent[i] == steps && c.recvd[i] == steps && c.pos[i] >= 0) {
       const int pos = c.pos[i];

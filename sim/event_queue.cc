@@ -4,17 +4,46 @@
 
 namespace ringlab::sim {
 
-EventQueue::EventQueue() {
+EventQueue::EventQueue() : cells_(64), shift_(64 - 6) {
   for (Slot& c : cache_) c = Slot{0, UINT32_MAX};
+}
+
+void EventQueue::Insert(int64_t t, uint32_t bucket) {
+  if (2 * (open_count_ + 1) > cells_.size()) {  // keep the table at most half full
+    std::vector<Cell> old(2 * cells_.size());
+    old.swap(cells_);
+    --shift_;
+    for (const Cell& c : old)
+      if (c.t != kEmpty) cells_[Find(c.t)] = c;
+  }
+  cells_[Find(t)] = Cell{t, bucket};
+  ++open_count_;
+}
+
+void EventQueue::Erase(int64_t t) {
+  const size_t mask = cells_.size() - 1;
+  size_t hole = Find(t);
+  if (cells_[hole].t == kEmpty) return;
+  // Backward shift: move later cells of the probe run into the hole when their home allows it.
+  for (size_t j = (hole + 1) & mask; cells_[j].t != kEmpty; j = (j + 1) & mask) {
+    const size_t home = Home(cells_[j].t);
+    const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+    if (movable) {
+      cells_[hole] = cells_[j];
+      hole = j;
+    }
+  }
+  cells_[hole] = Cell{};
+  --open_count_;
 }
 
 uint32_t EventQueue::BucketFor(int64_t t) {
   for (const Slot& c : cache_)
     if (c.t == t && c.bucket != UINT32_MAX) return c.bucket;
   uint32_t id;
-  auto it = open_.find(t);
-  if (it != open_.end()) {
-    id = it->second;
+  const size_t cell = Find(t);
+  if (cells_[cell].t == t) {
+    id = cells_[cell].bucket;
   } else {
     if (!free_buckets_.empty()) {
       id = free_buckets_.back();
@@ -24,7 +53,7 @@ uint32_t EventQueue::BucketFor(int64_t t) {
       buckets_.emplace_back();
     }
     buckets_[id].t = t;
-    open_.emplace(t, id);
+    Insert(t, id);
     // 4-ary heap insert of the new distinct time.
     size_t i = heap_.size();
     heap_.push_back(Slot{t, id});
@@ -44,7 +73,7 @@ uint32_t EventQueue::BucketFor(int64_t t) {
 void EventQueue::Retire(const Slot& slot) {
   buckets_[slot.bucket].items.clear();
   free_buckets_.push_back(slot.bucket);
-  open_.erase(slot.t);
+  Erase(slot.t);
   for (Slot& c : cache_)
     if (c.bucket == slot.bucket) c = Slot{0, UINT32_MAX};
   // Pop the root of the 4-ary heap.

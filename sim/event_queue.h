@@ -14,7 +14,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 namespace ringlab::sim {
@@ -51,7 +50,26 @@ class EventQueue {
   std::vector<Slot> heap_;
   std::vector<Bucket> buckets_;
   std::vector<uint32_t> free_buckets_;
-  std::unordered_map<int64_t, uint32_t> open_;
+  // The bucket of each pending time: open addressing with linear probing over a power-of-two table (times are >= 0;
+  // kEmpty marks a free cell), erase by backward shift. No allocation per distinct time, unlike a node-based map:
+  // desynchronised runs (backward passes) create and retire a distinct time every few events.
+  static constexpr int64_t kEmpty = INT64_MIN;
+  struct Cell {
+    int64_t t = kEmpty;
+    uint32_t bucket = 0;
+  };
+  size_t Home(int64_t t) const { return size_t((uint64_t(t) * 0x9E3779B97F4A7C15ull) >> shift_); }
+  // The cell holding t, or the empty cell where it would go.
+  size_t Find(int64_t t) const {
+    size_t i = Home(t);
+    while (cells_[i].t != kEmpty && cells_[i].t != t) i = (i + 1) & (cells_.size() - 1);
+    return i;
+  }
+  void Insert(int64_t t, uint32_t bucket);
+  void Erase(int64_t t);
+  std::vector<Cell> cells_;
+  size_t open_count_ = 0;
+  int shift_ = 0;
   static constexpr int kCache = 4;
   Slot cache_[kCache];
   int cache_next_ = 0;

@@ -76,6 +76,17 @@ RunSummary SummaryFromTotals(const ScheduleConfig& cfg, const HardwareProfile& h
   return s;
 }
 
+// The general engine's work is its op count (about one event per op): refused above opt.max_general_ops.
+Status CheckGeneralEngineCap(const ScheduleConfig& cfg, const SimOptions& opt, int64_t ops) {
+  if (opt.max_general_ops <= 0 || ops <= opt.max_general_ops) return Status::Ok();
+  char counts[96];
+  snprintf(counts, sizeof counts, "%.3g ops, more than the cap of %.3g", double(ops), double(opt.max_general_ops));
+  return Status::InvalidArgument("--world " + std::to_string(cfg.world) + " --seq " + std::to_string(cfg.problem.seq) +
+                                 ": this run takes the general engine (every rank simulated: " +
+                                 (opt.trace != TraceMode::kNone ? "ranks are traced" : "no exact fast path applies") +
+                                 "), " + counts + "; " + opt.general_cap_hint);
+}
+
 }  // namespace
 
 int FindSymmetryPeriod(const Topology& topo, const ProgramTable& table) {
@@ -195,6 +206,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     }
   }
   if (!engine) {
+    RINGLAB_RETURN_IF_ERROR(CheckGeneralEngineCap(cfg, opt, c.schedule_op_count));
     engine.emplace(topo, params, c.table);
     engine->SetProgress(opt.progress);
     for (int r = 0; r < w; ++r)

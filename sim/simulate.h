@@ -47,6 +47,11 @@ struct SimOptions {
   // such op, its rank and the dimension (`--strict`); so is any extrapolated transfer (transfer_tally.h), found by
   // the run.
   bool strict = false;
+  // A run that must take the general engine (every rank simulated: traced ranks, or no exact fast path applies) with
+  // more than this many ops in all is refused before it starts: InvalidArgument naming --world and --seq, the op
+  // count, the cap and `general_cap_hint` (what to do instead). 0: no cap. The CLI sets about an hour's worth.
+  int64_t max_general_ops = 0;
+  std::string general_cap_hint = "use a smaller --world or --seq";
   // Called now and then with (engine ops done, ops to run) while the engine runs (engine.h SetProgress).
   std::function<void(int64_t, int64_t)> progress;
 };

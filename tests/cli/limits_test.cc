@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "tests/cli/run_ringlab.h"
@@ -42,11 +44,44 @@ TEST(CliLimits, NeverAnAbort) {
   if (ringlab::cli_test::kUnderAddressSanitizer) GTEST_SKIP() << ringlab::cli_test::kNoUlimitUnderAsan;
   for (const std::string& args :
        std::vector<std::string>{"schedule --world 65536 --seq 131072", "sim --world 100000 --seq 200000",
-                                "sim --world 16384 --seq 1048576 --sharding contiguous",
+                                "sim --world 16384 --seq 1048576 --sharding contiguous --method allgather",
                                 "check --world 512 --seq 1024 --heads 1 --kv-heads 1 --dim 8"}) {
     SplitResult r = RunSplit(args, "ulimit -v 2000000;");
     EXPECT_LT(r.code, 128) << args << "\n" << r.err;
     if (r.code != 0) EXPECT_NE(r.err.find("ringlab: error:"), std::string::npos) << args << "\n" << r.err;
+  }
+}
+
+// The memory pre-check follows the path that runs (O(W) programs and state): W = 65536 all-gather takes the phased
+// run (sim/README.md "Large W") in about a CPU-second and under 200 MiB, so `ringlab sim` runs it.
+TEST(CliLimits, SimAtW65536WithAFastPathRuns) {
+  if (ringlab::cli_test::kUnderAddressSanitizer) GTEST_SKIP() << ringlab::cli_test::kNoUlimitUnderAsan;
+  const auto t0 = std::chrono::steady_clock::now();
+  SplitResult r = RunSplit("sim -q --world 65536 --seq 8388608 --method allgather --json -", "ulimit -v 2000000;");
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const nlohmann::json& run = j.is_array() ? j[0] : j.contains("runs") ? j["runs"][0] : j;
+  EXPECT_EQ(run["config"]["world"], 65536) << r.out.substr(0, 400);
+  EXPECT_TRUE(run["phased_run"].get<bool>()) << r.out.substr(0, 400);
+  EXPECT_GT(run["step_time_us"].get<double>(), 0);
+  EXPECT_LT(wall, 120) << "a fast path at W=65536 should take seconds";
+}
+
+// A run that must take the general engine for hours is refused up front: exit 2, one line naming --world and --seq,
+// the op count and the cap, and what to do (never a hang or an abort).
+TEST(CliLimits, SimThatWouldTakeHoursIsRefusedInOneLine) {
+  // -q: no progress line (it starts after 2 s when stderr is not a terminal; compiling W = 100000 takes seconds).
+  for (const std::string& args : {std::string("sim -q --world 100000 --seq 200000"),
+                                  std::string("sim -q --world 100000 --seq 200000 --trace /dev/null --trace-ranks 0,1")}) {
+    SplitResult r = RunSplit(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("ringlab: error: --world 100000 --seq 200000: this run takes the general engine"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("more than the cap"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
   }
 }
 
