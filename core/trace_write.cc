@@ -23,7 +23,14 @@ struct NsSpan {
   int64_t start = 0, end = 0;
 };
 
-int64_t RoundNs(double us) { return std::isfinite(us) ? std::llround(us * 1000.0) : 0; }
+// Via whole picoseconds: the simulator's times are whole ps, and an op's end (ts + dur, summed in floating point) must
+// round like the next op's start even when both fall on a half nanosecond (x.500 ns): snapping to the ps first makes the
+// two equal before the half is rounded (away from zero).
+int64_t RoundNs(double us) {
+  if (!std::isfinite(us)) return 0;
+  const int64_t ps = std::llround(us * 1e6);
+  return ps >= 0 ? (ps + 500) / 1000 : -((-ps + 500) / 1000);
+}
 
 NsSpan SpanOf(const TraceEvent& e) {
   const int64_t start = RoundNs(e.ts_us);

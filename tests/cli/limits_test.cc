@@ -68,11 +68,27 @@ TEST(CliLimits, SimAtW65536WithAFastPathRuns) {
   EXPECT_LT(wall, 120) << "a fast path at W=65536 should take seconds";
 }
 
+// Ring pass-KV with the calibrated profile's distinct rank programs at W = 65536: the rank-range run (sim/range_run.h),
+// seconds and little memory, where the general engine would take over an hour.
+TEST(CliLimits, SimRingAtW65536TakesTheRankRangeRun) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SplitResult r = RunSplit("sim -q --world 65536 --seq 8388608 --method alltoall --pass forward --json -",
+                           "ulimit -v 2000000;");
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const nlohmann::json& run = j.is_array() ? j[0] : j.contains("runs") ? j["runs"][0] : j;
+  EXPECT_TRUE(run["range_run"].get<bool>()) << r.out.substr(0, 400);
+  EXPECT_GT(run["step_time_us"].get<double>(), 0);
+  EXPECT_LT(wall, 120) << "the rank-range run at W=65536 should take seconds";
+}
+
 // A run that must take the general engine for hours is refused up front: exit 2, one line naming --world and --seq,
 // the op count and the cap, and what to do (never a hang or an abort).
 TEST(CliLimits, SimThatWouldTakeHoursIsRefusedInOneLine) {
   // -q: no progress line (it starts after 2 s when stderr is not a terminal; compiling W = 100000 takes seconds).
-  for (const std::string& args : {std::string("sim -q --world 100000 --seq 200000"),
+  // Contiguous sharding: no exact fast path (head-tail forward at this size takes the rank-range run, in seconds).
+  for (const std::string& args : {std::string("sim -q --world 100000 --seq 200000 --sharding contiguous"),
                                   std::string("sim -q --world 100000 --seq 200000 --trace /dev/null --trace-ranks 0,1")}) {
     SplitResult r = RunSplit(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;

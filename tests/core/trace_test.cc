@@ -156,6 +156,31 @@ TEST(TraceFormat, EndsAreRoundedAndDurationDerivedSoTouchingOpsNeverOverlap) {
   EXPECT_EQ(spans[1], std::make_pair(int64_t(2), int64_t(3)));
 }
 
+TEST(TraceFormat, OpsTouchingOnAHalfNanosecondStillTouch) {
+  // The simulator's times are whole picoseconds. An op at 66259885.500 ns lasting 625664 ns ends on a half nanosecond
+  // where the next starts; ts + dur summed in floating point lands above the half and the next start below it, so
+  // rounding each in nanoseconds wrote a 1 ns overlap (seen in a W=1024 trace). Written ends must equal next starts.
+  Trace t;
+  t.meta.config = ScheduleConfig{.problem = Problem{.seq = 64}, .world = 1};
+  const int64_t starts_ps[] = {66259885500, 66885549500, 130638094500, 131461987500};
+  for (int i = 0; i < 4; ++i) {
+    const int64_t end_ps = i % 2 == 0 ? starts_ps[i + 1] : starts_ps[i] + 1000000;
+    t.events.push_back(TraceEvent{.rank = 0, .stream = 1, .op = i, .kind = OpKind::kRecv, .peer = 0, .tag = i,
+                                  .ts_us = double(starts_ps[i]) / 1e6,
+                                  .dur_us = double(end_ps - starts_ps[i]) / 1e6});
+  }
+  const nlohmann::json evs = WrittenEvents(t, "half_ns.json");
+  std::vector<std::pair<int64_t, int64_t>> spans;  // (start, end) in ns
+  for (const auto& e : evs)
+    if (e["ph"] == "X") {
+      const int64_t ts = std::llround(e["ts"].get<double>() * 1e3);
+      spans.emplace_back(ts, ts + std::llround(e["dur"].get<double>() * 1e3));
+    }
+  ASSERT_EQ(spans.size(), 4u);
+  EXPECT_EQ(spans[0].second, spans[1].first);  // 66259885500 + 625664000 ps = 66885549500 ps
+  EXPECT_EQ(spans[2].second, spans[3].first);  // 130638094500 + 823893000 ps = 131461987500 ps
+}
+
 TEST(TraceFormat, AllToAllJoinsEveryOrderedPairOfTracedMembers) {
   Trace t;
   t.meta.config = ScheduleConfig{.problem = Problem{.heads = 8, .kv_heads = 4, .seq = 4096}, .world = 4, .ulysses = 4};
