@@ -1,10 +1,12 @@
 #include "sim/engine.h"
 
 #include <algorithm>
-#include <limits>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
+
+#include "sim/rank_rules.h"
 
 namespace ringlab::sim {
 Engine::Engine(const Topology& topology, const EngineParams& params, const std::vector<RankProgram>& programs,
@@ -85,28 +87,7 @@ void Engine::UpdateComputeRate(int r, TimePs now) {
   if (!k.comp_busy || !params_.compute_slows_beside_comm) return;
   const bool slow = k.comm_busy && k.comm_waits_for < 0;
   if (slow == k.comp_slow) return;
-  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
-  const double sd = running.slowdown;
-  if (!slow && k.slow_from_start && running.ctas > 0 && params_.nccl_takes_sms) {
-    // NCCL leaves a kernel it shared the GPU with since launch: CTAs already placed keep running; the rest take the
-    // freed slots (list scheduling), which a rate cannot express for a kernel of a few rounds.
-    const TimePs end =
-        std::max(now, k.comp_start + HeldSlotsMakespan(int64_t(std::llround(running.ctas)), running.slots,
-                                                       k.launch_held_slots, running.round_ps, now - k.comp_start));
-    k.slow_from_start = false;
-    k.comp_slow = false;
-    k.comp_last = now;
-    k.comp_left_ps = double(end - now);
-    PushCompute(r, end);
-    return;
-  }
-  k.slow_from_start = false;
-  const double old_rate = k.comp_slow ? 1.0 / (1.0 + sd) : 1.0;
-  k.comp_left_ps = std::max(0.0, k.comp_left_ps - double(now - k.comp_last) * old_rate);
-  k.comp_last = now;
-  k.comp_slow = slow;
-  const double factor = slow ? 1.0 + sd : 1.0;
-  PushCompute(r, now + RoundPs(k.comp_left_ps * factor));
+  PushCompute(r, RerateCompute(k, OpAt(r, 0, k.next[0] - 1), slow, params_.nccl_takes_sms, now));
 }
 
 void Engine::TryAdvance(int r, TimePs now) {

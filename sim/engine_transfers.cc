@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sim/engine.h"
+#include "sim/rank_rules.h"
 
 namespace ringlab::sim {
 bool Engine::TakePending(InlineVec<Pending, 2>* posted, int src, int tag, Pending* match) {
@@ -212,14 +213,7 @@ double Engine::HeldSms(bool collective, bool ring, int64_t bytes) const {
 }
 
 bool Engine::ComputeGroupIsRing(int r) const {
-  const Rank& k = ranks_[r];
-  int send_peer = -1, recv_peer = -1;
-  for (int pos = k.grp_begin; pos < k.grp_end && pos < StreamSize(r, 1); ++pos) {
-    const SimOp& m = OpAt(r, 1, pos);
-    if (m.kind == OpKind::kSend) send_peer = m.peer_offset;
-    if (m.kind == OpKind::kRecv) recv_peer = m.peer_offset;
-  }
-  return send_peer >= 0 && recv_peer >= 0 && send_peer != recv_peer;
+  return CommGroupIsRing(ranks_[r], StreamSize(r, 1), [&](int pos) -> const SimOp& { return OpAt(r, 1, pos); });
 }
 
 void Engine::ComputeStateChanged(int r, TimePs now) {

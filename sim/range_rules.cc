@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "sim/range_engine.h"
+#include "sim/rank_rules.h"
 #include "sim/wave_model.h"
 
 namespace ringlab::sim {
@@ -41,26 +42,7 @@ void RangeEngine::UpdateComputeRate(int32_t r, TimePs now) {
   if (!k.comp_busy || !params_.compute_slows_beside_comm) return;
   const bool slow = k.comm_busy && k.comm_waits_for < 0;
   if (slow == k.comp_slow) return;
-  const SimOp& running = OpAt(r, 0, k.next[0] - 1);
-  const double sd = running.slowdown;
-  if (!slow && k.slow_from_start && running.ctas > 0 && params_.nccl_takes_sms) {
-    const TimePs end =
-        std::max(now, k.comp_start + HeldSlotsMakespan(int64_t(std::llround(running.ctas)), running.slots,
-                                                       k.launch_held_slots, running.round_ps, now - k.comp_start));
-    k.slow_from_start = false;
-    k.comp_slow = false;
-    k.comp_last = now;
-    k.comp_left_ps = double(end - now);
-    PushCompute(r, end);
-    return;
-  }
-  k.slow_from_start = false;
-  const double old_rate = k.comp_slow ? 1.0 / (1.0 + sd) : 1.0;
-  k.comp_left_ps = std::max(0.0, k.comp_left_ps - double(now - k.comp_last) * old_rate);
-  k.comp_last = now;
-  k.comp_slow = slow;
-  const double factor = slow ? 1.0 + sd : 1.0;
-  PushCompute(r, now + RoundPs(k.comp_left_ps * factor));
+  PushCompute(r, RerateCompute(k, OpAt(r, 0, k.next[0] - 1), slow, params_.nccl_takes_sms, now));
 }
 
 void RangeEngine::TryAdvance(int32_t r, TimePs now) {
@@ -184,14 +166,7 @@ TimePs RangeEngine::ReadyAt(int32_t r, TimePs now) const {
 }
 
 bool RangeEngine::GroupIsRing(int32_t r) const {
-  const Rep& k = reps_[r];
-  int send_peer = -1, recv_peer = -1;
-  for (int pos = k.grp_begin; pos < k.grp_end && pos < StreamSize(r, 1); ++pos) {
-    const SimOp& m = OpAt(r, 1, pos);
-    if (m.kind == OpKind::kSend) send_peer = m.peer_offset;
-    if (m.kind == OpKind::kRecv) recv_peer = m.peer_offset;
-  }
-  return send_peer >= 0 && recv_peer >= 0 && send_peer != recv_peer;
+  return CommGroupIsRing(reps_[r], StreamSize(r, 1), [&](int pos) -> const SimOp& { return OpAt(r, 1, pos); });
 }
 
 namespace {
