@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# compute-sanitizer memcheck, racecheck and synccheck on the warp-specialized kernels' small test cases (forward with
+# D 64/128/256, backward with D 64/128 and 256, masked forward and backward), from prebuilt binaries:
+#   here:        bash bench/pack_device_binaries.sh build .devbin
+#   the device:  bash bench/kernels/device_sanitize.sh .devbin        carry [".devdeps", ".devbin"]
+# RINGLAB_CUDA_TEST_SMALL=1 keeps each test's small cases. $OUT: sanitize.log (every report); a table is printed last.
+set -uo pipefail
+B=$(realpath "$1")
+OUT=${OUT:-/tmp/ringlab_sanitize_out}
+mkdir -p "$OUT"
+if [ -f "$B/bins.tar.xz" ]; then mkdir -p /tmp/devbin && tar xJf "$B/bins.tar.xz" -C /tmp/devbin && B=/tmp/devbin; fi
+source bench/device_env.sh > /dev/null 2>&1
+mkdir -p /tmp/ringlab-deps
+[ -d /tmp/ringlab-deps/usr ] || for f in .devdeps/*.deb; do dpkg -x "$f" /tmp/ringlab-deps; done
+export LD_LIBRARY_PATH=$B/lib:/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${NCCL_LIB_DIR:-}:${LD_LIBRARY_PATH:-}
+export RINGLAB_CUDA_TEST_SMALL=1
+: > "$OUT/sanitize.log"
+rows=""
+for tool in memcheck racecheck synccheck; do
+  for t in "kernels */ws" "backward */ws" "mask */ws"; do
+    set -- $t
+    log=/tmp/san_${tool}_$1.log
+    timeout 100 compute-sanitizer --tool $tool --error-exitcode 3 "$B/tests/cuda/ringlab_cuda_$1_test" \
+      --gtest_filter="$2" > $log 2>&1
+    rc=$?
+    passed=$(grep -oE '\[  PASSED  \] [0-9]+ test' $log | grep -oE '[0-9]+' | tail -1)
+    summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $log | tail -1 | sed 's/=* *//')
+    rows="$rows| $tool | $1 $2 | $rc | ${passed:-0} | $summary |\n"
+    { echo "=== $tool $1 $2 rc=$rc"; grep -vE '^\[ (seed|backward|bwd in)' $log | tail -25; } >> "$OUT/sanitize.log"
+  done
+done
+printf "| tool | test (small cases) | rc | tests passed | summary |\n|---|---|---|---|---|\n$rows"
