@@ -108,31 +108,17 @@ void Engine::TryAdvance(int r, TimePs now) {
       const SimOp& op = OpAt(r, 0, k.next[0]);
       Mark(r, now);
       if (!k.started) k.tot.start_ps = now, k.started = true;
-      k.comp_busy = true;
-      k.comp_start = k.comp_last = now;
-      k.comp_left_ps = double(op.dur_ps);
-      if (k.first_wait && k.comm_busy && k.next[0] == 0) k.comm_waits_for = 0;  // NCCL waits for this kernel's SMs
-      k.first_wait = false;
-      k.tail_displaced = false;
-      k.comp_slow = params_.compute_slows_beside_comm && k.comm_busy && k.comm_waits_for < 0;
-      k.slow_from_start = k.comp_slow;
-      if (k.slow_from_start) k.launch_held_slots = HeldSlotsBeside(r, op);
-      const TimePs dur = k.comp_slow ? RoundPs(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
+      const TimePs dur =
+          StartCompute(k, op, params_.compute_slows_beside_comm, now, [&] { return HeldSlotsBeside(r, op); });
       PushCompute(r, now + dur);
       ++k.next[0];
       ComputeStateChanged(r, now);
     }
     const int32_t comm_ops = StreamSize(r, 1);
     if (!k.comm_busy && k.next[1] < comm_ops) {
-      int end = k.next[1];
-      bool all_ready = true;
-      while (true) {
-        const SimOp& m = OpAt(r, 1, end);
-        all_ready = all_ready && ready(m);
-        if (!m.group_with_next || end + 1 >= comm_ops) break;
-        ++end;
-      }
-      ++end;
+      bool all_ready = false;
+      const int end =
+          CommGroupEnd(k.next[1], comm_ops, [&](int pos) -> const SimOp& { return OpAt(r, 1, pos); }, ready, &all_ready);
       if (all_ready) {
         Mark(r, now);
         if (!k.started) k.tot.start_ps = now, k.started = true;

@@ -53,4 +53,36 @@ TimePs RerateCompute(RankState& k, const SimOp& running, bool slow, bool nccl_ta
   return now + RoundPs(k.comp_left_ps * factor);
 }
 
+// A compute op starting at `now` on the rank: sets its progress fields and whether it starts beside communication
+// (then it runs (1 + slowdown)× slower until NCCL leaves; `held_slots()`, the SMs NCCL holds at its launch, is asked
+// only then). Returns its duration from now.
+template <typename RankState, typename HeldSlots>
+TimePs StartCompute(RankState& k, const SimOp& op, bool slows_beside_comm, TimePs now, HeldSlots held_slots) {
+  k.comp_busy = true;
+  k.comp_start = k.comp_last = now;
+  k.comp_left_ps = double(op.dur_ps);
+  if (k.first_wait && k.comm_busy && k.next[0] == 0) k.comm_waits_for = 0;  // NCCL waits for this kernel's SMs
+  k.first_wait = false;
+  k.tail_displaced = false;
+  k.comp_slow = slows_beside_comm && k.comm_busy && k.comm_waits_for < 0;
+  k.slow_from_start = k.comp_slow;
+  if (k.slow_from_start) k.launch_held_slots = held_slots();
+  return k.comp_slow ? RoundPs(double(op.dur_ps) * (1.0 + op.slowdown)) : op.dur_ps;
+}
+
+// The comm group starting at op `next` of a comm stream of `comm_ops` ops: ops flagged group_with_next are posted
+// together. Returns one past its last op; *all_ready says whether `ready` accepts every op of it.
+template <typename CommOpAt, typename Ready>
+int CommGroupEnd(int next, int comm_ops, CommOpAt comm_op, Ready ready, bool* all_ready) {
+  int end = next;
+  *all_ready = true;
+  while (true) {
+    const SimOp& m = comm_op(end);
+    *all_ready = *all_ready && ready(m);
+    if (!m.group_with_next || end + 1 >= comm_ops) break;
+    ++end;
+  }
+  return end + 1;
+}
+
 }  // namespace ringlab::sim
