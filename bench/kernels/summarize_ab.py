@@ -26,31 +26,41 @@ def load(pattern):
     return rows
 
 
-def main(work, out, commit):
+def shape_key(r):
+    return (r["B"], r["H"], r["S"], r["D"], r["causal"])
+
+
+def collect(work, out, kernel_field):
+    """Reads one call's records, copies them to OUTDIR/ours.json and peer.json, and groups them: our runs by
+    (shape, the kernel named in kernel_field), the peer's by (shape, backend), failed peer runs left out."""
     ours, peer = load(f"{work}/ours_*.json"), load(f"{work}/peer_*.json")
     for name, rows in (("ours", ours), ("peer", peer)):
         with open(f"{out}/{name}.json", "w") as f:
             json.dump(rows, f, indent=1)
-
-    def key(r):
-        return (r["B"], r["H"], r["S"], r["D"], r["causal"])
-
-    runs = {}  # (shape, fwd kernel) -> records
+    runs = {}
     for r in ours:
-        runs.setdefault((key(r), r["fwd_kernel"]), []).append(r)
-    peers = {}
-    for r in peer:
-        if "error" not in r:
-            peers[(key(r), r["backend"])] = r
+        runs.setdefault((shape_key(r), r[kernel_field]), []).append(r)
+    peers = {(shape_key(r), r["backend"]): r for r in peer if "error" not in r}
+    return ours, runs, peers
 
-    def mean(rs, field):
-        vals = [r[field] for r in rs if r.get(field)]
-        return statistics.mean(vals) if vals else 0.0
 
-    def ratio(a, b):
-        return f"{a / b:.2f}" if a and b else "-"
+def mean(rs, field):
+    vals = [r[field] for r in rs if r.get(field)]
+    return statistics.mean(vals) if vals else 0.0
 
-    shapes = sorted({k for k, _ in runs}, key=lambda k: (k[0] * k[1] != 32, k[3], not k[4], k[2], k[0]))
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def shape_order(k):
+    """B1 H32 rows first, then by head dim, causal before full, length, batch."""
+    return (k[0] * k[1] != 32, k[3], not k[4], k[2], k[0])
+
+
+def main(work, out, commit):
+    ours, runs, peers = collect(work, out, "fwd_kernel")
+    shapes = sorted({k for k, _ in runs}, key=shape_order)
     card = ours[0]["gpu"] if ours else "?"
     lines = [f"# Attention kernels, ws vs wgmma forward, vs PyTorch SDPA (same call)\n",
              f"card: {card}, commit: {commit}, bf16, medians of the bench's iterations (grid: mean of 2 runs each); "

@@ -8,32 +8,15 @@ Reads WORKDIR/ours_<tag>_<bwd>.json (ringlab_attention_bench records) and WORKDI
 sdpa records). Writes OUTDIR/ours.json, OUTDIR/peer.json (every record, the run's tag added) and OUTDIR/summary.md.
 Backward alone = forward+backward time - forward time (it includes the delta preprocess and zeroing dQ), counted as
 2.5 x the forward FLOPs, as the peer counts forward+backward = 3.5 x forward."""
-import json
 import os
-import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize_ab import load  # noqa: E402  (the same record loader)
+from summarize_ab import collect, mean, ratio, shape_order  # noqa: E402  (the same records and table helpers)
 
 
 def main(work, out, commit, new="ws", old="wgmma"):
-    ours, peer = load(f"{work}/ours_*.json"), load(f"{work}/peer_*.json")
-    for name, rows in (("ours", ours), ("peer", peer)):
-        with open(f"{out}/{name}.json", "w") as f:
-            json.dump(rows, f, indent=1)
-
-    def key(r):
-        return (r["B"], r["H"], r["S"], r["D"], r["causal"])
-
-    runs = {}  # (shape, bwd kernel) -> records
-    for r in ours:
-        runs.setdefault((key(r), r["bwd_kernel"]), []).append(r)
-    peers = {(key(r), r["backend"]): r for r in peer if "error" not in r}
-
-    def mean(rs, field):
-        vals = [r[field] for r in rs if r.get(field)]
-        return statistics.mean(vals) if vals else 0.0
+    ours, runs, peers = collect(work, out, "bwd_kernel")
 
     def bwd_tflops(rs):  # backward alone, from forward+backward minus forward
         if not rs or not mean(rs, "fwdbwd_ms"):
@@ -41,10 +24,7 @@ def main(work, out, commit, new="ws", old="wgmma"):
         ms = mean(rs, "fwdbwd_ms") - mean(rs, "fwd_ms")
         return mean(rs, "fwd_tflops") * mean(rs, "fwd_ms") * 2.5 / ms if ms > 0 else 0.0
 
-    def ratio(a, b):
-        return f"{a / b:.2f}" if a and b else "-"
-
-    shapes = sorted({k for k, _ in runs}, key=lambda k: (k[0] * k[1] != 32, k[3], not k[4], k[2], k[0]))
+    shapes = sorted({k for k, _ in runs}, key=shape_order)
     card = ours[0]["gpu"] if ours else "?"
     lines = [f"# Attention backward, {new} vs {old} (both after the ws forward), vs PyTorch SDPA (same call)\n",
              f"card: {card}, commit: {commit}, bf16, medians of the bench's iterations; TFLOP/s; ratios ours/peer; "
