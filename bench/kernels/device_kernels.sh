@@ -81,11 +81,7 @@ if [ "${GRID_ONLY:-0}" != 1 ]; then
     for f in $FWDS; do
       ours x$i $f /tmp/kk/peer_x$i.json --batch $b --heads $h --seqs $s --dims $d --masks $mask
     done
-  done <<'SHAPES'
-1 32 131072 128 causal
-8 32 2048 128 causal
-2 16 16384 256 causal
-SHAPES
+  done < bench/kernels/extra_shapes.txt  # "B H S D mask": the issue's rows beside the grid
 fi
 el "== summary"
 python3 bench/kernels/summarize_ab.py /tmp/kk "$OUT" "$commit"
