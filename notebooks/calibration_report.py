@@ -61,10 +61,9 @@ OUTPUTS = ["out/notebooks/h100_sxm_calibrated.json", "out/notebooks/sim_validati
            "out/notebooks/sim_validation_repeat.json"]
 TARGET_MEDIAN, TARGET_WORST = 0.03, 0.08  # the issue's goal for held-out step-time error
 
-import glob, json, os, pathlib, subprocess
+import glob, json, subprocess
 
-from nbsetup import FIG, ROOT  # repository root, figure folder
-RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
+from nbsetup import FIG, ROOT, run_commands  # repository root, figure folder, data commands
 subprocess.run(["bash", "bench/results/grids/unpack.sh"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 HAVE_REAL = all(glob.glob(str(ROOT / g / "*.all*.json")) for g in (GRID, REPEAT))
 
@@ -85,11 +84,7 @@ def ensure_data():
     if all(current(o, g) for o, g in zip(OUTPUTS, (GRID, GRID, REPEAT))):
         print("data present:", ", ".join(OUTPUTS))
         return
-    (ROOT / "out/notebooks").mkdir(parents=True, exist_ok=True)
-    for cmd in COMMANDS:
-        cmd = cmd.replace("build/apps/ringlab", RINGLAB)
-        print("$", cmd)
-        subprocess.run(cmd, shell=True, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    run_commands(COMMANDS)
 
 ensure_data()
 
