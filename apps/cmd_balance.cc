@@ -2,6 +2,7 @@
 // max/mean attention work per rank, the largest shard and the estimated ring step, and the layout chosen by it.
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -63,10 +64,12 @@ int RunBalance(const BalanceOptions& o) {
               analytic ? "analytic what-if (--tflops, --link-gbps)" : ("profile " + o.profile).c_str());
   std::printf("%6s  %-14s %10s %12s %12s %10s %6s %10s\n", "W", "layout", "max/mean", "max tokens", "compute us",
               "hop us", "hops", "step us");
+  auto hw = std::make_shared<sim::HardwareProfile>();
+  if (!analytic)
+    if (Status st = sim::LoadProfile(o.profile, hw.get()); !st.ok()) return ReportError(st);
   for (int w : worlds) {
-    StepModel model{.tflops = o.tflops, .link_gbps = o.link_gbps};
-    if (!analytic)
-      if (Status st = sim::ProfileStepModel(o.profile, p, w, &model); !st.ok()) return ReportError(st);
+    const StepModel model = analytic ? StepModel{.tflops = o.tflops, .link_gbps = o.link_gbps}
+                                     : sim::ProfileStepModel(hw, p, w);
     std::vector<BalanceReport> reports;
     int best = 0;
     if (Status st = ChooseLayout(p, w, model, &reports, &best); !st.ok()) return ReportError(st);

@@ -7,11 +7,13 @@
 //   Status st = ProfileStepModel("h100_sxm_calibrated", problem, world, &model);
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/mask_balance.h"
 #include "core/problem.h"
 #include "core/status.h"
+#include "sim/profile.h"
 
 namespace ringlab::sim {
 
@@ -19,5 +21,7 @@ namespace ringlab::sim {
 // schedule's partially masked blocks are (forward tables at the problem's head dim); hops across nodes when world
 // exceeds the profile's GPUs per node. Fails with the profile loader's message for an unknown profile.
 Status ProfileStepModel(const std::string& profile, const Problem& problem, int world, StepModel* model);
+// The same from a profile already loaded (a caller asking for several world sizes loads it once).
+StepModel ProfileStepModel(std::shared_ptr<const HardwareProfile> hw, const Problem& problem, int world);
 
 }  // namespace ringlab::sim
