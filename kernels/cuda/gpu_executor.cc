@@ -167,7 +167,7 @@ Status CheckRequest(const RunRequest& req, int world, const InputSource& in) {
     return Status::InvalidArgument("--dtype '" + std::string(DTypeName(p.dtype)) +
                                    "': the GPU executor runs bf16 or fp16 (the CPU executor runs fp32 and fp64)");
   // D = 256: the warp-specialized Hopper kernels only, which have no window/document masks.
-  if (p.head_dim == 256 && !p.AttentionMask().IsPlain())
+  if (p.head_dim == 256 && !p.mask.IsPlain())
     return Status::InvalidArgument("--dim 256 with a window or document mask: the CUDA kernels mask at 64 or 128 only");
   if (p.head_dim != 64 && p.head_dim != 128 && p.head_dim != 256)
     return Status::InvalidArgument("--dim " + std::to_string(p.head_dim) +
