@@ -12,10 +12,6 @@
 #   3. racecheck on the masked ws kernels' cases.
 # $OUT: d256_summary.md, mask_kernels_h100.md/.json, logs.tar.gz (every log); the summaries are printed last.
 set -uo pipefail
-B=$(realpath "$1")
-if [ -f "$B/bins.tar.xz" ]; then  # bench/pack_device_binaries.sh's archive
-  mkdir -p /tmp/devbin && tar xJf "$B/bins.tar.xz" -C /tmp/devbin && B=/tmp/devbin
-fi
 OUT=${OUT:-/tmp/ringlab_d256_masks_out}
 COMMIT=${COMMIT:-unknown}
 W=/tmp/ringlab_d256_masks
@@ -23,9 +19,8 @@ mkdir -p "$OUT" $W/d256 $W/mask
 T0=$(date +%s)
 el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
 source bench/device_env.sh > $W/env.log 2>&1
-mkdir -p /tmp/ringlab-deps
-[ -d /tmp/ringlab-deps/usr ] || for f in .devdeps/*.deb; do dpkg -x "$f" /tmp/ringlab-deps; done
-export LD_LIBRARY_PATH=$B/lib:/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${NCCL_LIB_DIR:-}:${LD_LIBRARY_PATH:-}
+source bench/device_prebuilt.sh "$1"
+B=$PREBUILT_DIR
 
 el "== 1. D=256 backward: tests, sanitizers, the D256 row"
 OUT=$W/d256 BUILD=$B PREBUILT=1 D256=1 BWDS="ws ws1" SAN_TOOLS="memcheck racecheck" TEST_TIMEOUT=150 COMMIT=$COMMIT \

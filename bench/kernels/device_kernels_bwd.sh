@@ -38,10 +38,9 @@ commit=${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 el "== 1. build"
 TARGETS="ringlab_cuda_backward_test ringlab_attention_bench"
 [ "$QUICK" = 1 ] || [ "$D256" = 1 ] || TARGETS="ringlab_cuda_kernels_test $TARGETS"
-if [ "${PREBUILT:-0}" = 1 ]; then  # binaries built elsewhere, carried in BUILD's tree layout (+ BUILD/lib)
-  mkdir -p /tmp/ringlab-deps
-  [ -d /tmp/ringlab-deps/usr ] || for f in ${DEBS:-.devdeps}/*.deb; do dpkg -x "$f" /tmp/ringlab-deps; done
-  export LD_LIBRARY_PATH=$BUILD/lib:${LD_LIBRARY_PATH:-}
+if [ "${PREBUILT:-0}" = 1 ]; then  # binaries built elsewhere (bench/device_prebuilt.sh)
+  source bench/device_prebuilt.sh "$BUILD"
+  BUILD=$PREBUILT_DIR
   echo "prebuilt binaries in $BUILD" > "$BUILD.log"
 else
   bash bench/device_build.sh . "$BUILD" $TARGETS \

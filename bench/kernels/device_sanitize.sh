@@ -5,14 +5,11 @@
 #   the device:  bash bench/kernels/device_sanitize.sh .devbin        carry [".devdeps", ".devbin"]
 # RINGLAB_CUDA_TEST_SMALL=1 keeps each test's small cases. $OUT: sanitize.log (every report); a table is printed last.
 set -uo pipefail
-B=$(realpath "$1")
 OUT=${OUT:-/tmp/ringlab_sanitize_out}
 mkdir -p "$OUT"
-if [ -f "$B/bins.tar.xz" ]; then mkdir -p /tmp/devbin && tar xJf "$B/bins.tar.xz" -C /tmp/devbin && B=/tmp/devbin; fi
 source bench/device_env.sh > /dev/null 2>&1
-mkdir -p /tmp/ringlab-deps
-[ -d /tmp/ringlab-deps/usr ] || for f in .devdeps/*.deb; do dpkg -x "$f" /tmp/ringlab-deps; done
-export LD_LIBRARY_PATH=$B/lib:/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${NCCL_LIB_DIR:-}:${LD_LIBRARY_PATH:-}
+source bench/device_prebuilt.sh "$1"
+B=$PREBUILT_DIR
 export RINGLAB_CUDA_TEST_SMALL=1
 : > "$OUT/sanitize.log"
 rows=""
