@@ -30,7 +30,7 @@ Engine::Engine(const Topology& topology, const EngineParams& params, std::shared
       symmetric_(period_ < world_),
       ranks_(period_),
       totals_(period_),
-      traced_(period_, nullptr) {
+      traced_(period_) {
   const double f = params_.kernel_first_fraction;
   const int participants[3] = {1, 2, world_};
   for (int i = 0; i < 3; ++i)
@@ -49,10 +49,7 @@ Engine::Engine(const Topology& topology, const EngineParams& params, std::shared
   }
 }
 
-void Engine::TraceRank(int rank, const RankSchedule* schedule) {
-  traced_.at(rank) = schedule;
-  any_traced_ = any_traced_ || schedule != nullptr;
-}
+void Engine::TraceRank(int rank, const RankSchedule* schedule) { traced_.Add(rank, schedule); }
 
 void Engine::PushCompute(int r, TimePs t) {
   Rank& k = ranks_[r];
@@ -73,13 +70,7 @@ void Engine::Mark(int r, TimePs now) {
 }
 
 void Engine::Record(int rank, int stream, int pos, TimePs start, TimePs end) {
-  if (!any_traced_) return;
-  const RankSchedule* rs = traced_[rank];
-  if (!rs) return;
-  TraceEvent e = EventFor(rank, rs->ops[OpAt(rank, stream, pos).op_id]);
-  e.ts_us = double(start) * 1e-6;
-  e.dur_us = double(end - start) * 1e-6;
-  trace_.push_back(e);
+  if (traced_.any()) traced_.Record(rank, stream, pos, start, end, *table_);
 }
 
 void Engine::UpdateComputeRate(int r, TimePs now) {

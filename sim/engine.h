@@ -38,6 +38,7 @@
 #include "sim/rank_program.h"
 #include "sim/time_ps.h"
 #include "sim/topology.h"
+#include "sim/trace_recorder.h"
 #include "sim/transfer_tally.h"
 
 namespace ringlab::sim {
@@ -69,7 +70,8 @@ class Engine {
          const std::vector<uint32_t>& program_of_rank, int period = 0);
   // The same over a program table (program_table.h), which must outlive the engine.
   Engine(const Topology& topology, const EngineParams& params, const ProgramTable& table, int period = 0);
-  // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts).
+  // Records one trace event per op of `rank`; `schedule` is that rank's schedule (for the op facts). In a symmetric
+  // run any rank may be traced: it does what its representative r mod P does (trace_recorder.h).
   void TraceRank(int rank, const RankSchedule* schedule);
   Status Run();
   // Calls progress(ops done, ops to run) every 65536 events of Run(): the CLI's progress line on long simulations.
@@ -81,7 +83,7 @@ class Engine {
   void AllowSameTimeRerates() { rerate_order_free_ = true; }
 
   const std::vector<RankTotals>& totals() const { return totals_; }
-  const std::vector<TraceEvent>& events() const { return trace_; }
+  const std::vector<TraceEvent>& events() const { return traced_.events(); }
   const EngineStats& stats() const { return stats_; }
   // Every transfer started (a collective ring step or all-to-all flow counts one) and which are extrapolated
   // (transfer_tally.h); a symmetric run's counts are for its P ranks.
@@ -301,9 +303,7 @@ class Engine {
   std::vector<std::vector<int32_t>> port_overflow_;  // flows beyond a port's inline two
   std::map<int32_t, Collective> collectives_;
   std::map<int32_t, AllToAll> alltoalls_;
-  std::vector<const RankSchedule*> traced_;
-  bool any_traced_ = false;  // TraceRank was called: Record has work to do
-  std::vector<TraceEvent> trace_;
+  TraceRecorder traced_;  // the traced ranks, by representative (r mod P)
   EngineStats stats_;
   TransferTally transfers_;
 };

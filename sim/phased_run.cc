@@ -94,14 +94,18 @@ int SharedPrefix(const ProgramTable& t) {
 }
 
 // Runs `prog` on every rank with the symmetric engine; false when it cannot prove the run exact.
-Status RunShared(const Topology& topo, const EngineParams& params, RankProgram prog, std::vector<RankTotals>* totals,
-                 EngineStats* stats, TransferTally* transfers, int* period, bool* exact) {
+// `traced` ranks are traced (their ops' ids must be those of `prog`).
+Status RunShared(const Topology& topo, const EngineParams& params, RankProgram prog, const TracedRanks& traced,
+                 std::vector<RankTotals>* totals, EngineStats* stats, TransferTally* transfers,
+                 std::vector<TraceEvent>* events, int* period, bool* exact) {
   const int w = topo.world();
   const ProgramTable table({std::move(prog)}, std::vector<uint32_t>(w, 0));
   *period = FindSymmetryPeriod(topo, table);
   Engine engine(topo, params, table, *period);
   engine.AllowSameTimeRerates();
+  for (const auto& [rank, schedule] : traced) engine.TraceRank(rank, schedule);
   RINGLAB_RETURN_IF_ERROR(engine.Run());
+  *events = engine.events();
   *exact = !engine.symmetry_broken();
   *totals = engine.totals();
   *stats = engine.stats();
@@ -116,8 +120,21 @@ Status RunShared(const Topology& topo, const EngineParams& params, RankProgram p
 
 }  // namespace
 
-Status RunPhased(const Topology& topo, const EngineParams& params, const ProgramTable& table, PhasedRun* out,
-                 bool* applied) {
+// A traced rank's phase-2 ops, back to back from `start` (each takes its duration, as in RunPhased).
+void TracePhaseTwo(const ProgramTable& table, int rank, const RankSchedule& schedule, int k0, TimePs start,
+                   std::vector<TraceEvent>* events) {
+  for (int pos = k0; pos < table.Size(rank, 0); ++pos) {
+    const SimOp op = table.Op(rank, 0, pos);
+    TraceEvent e = EventFor(rank, schedule.ops[op.op_id]);
+    e.ts_us = double(start) * 1e-6;
+    e.dur_us = double(op.dur_ps) * 1e-6;
+    events->push_back(e);
+    start += op.dur_ps;
+  }
+}
+
+Status RunPhased(const Topology& topo, const EngineParams& params, const ProgramTable& table,
+                 const TracedRanks& traced, PhasedRun* out, bool* applied) {
   *applied = false;
   const int w = topo.world();
   // Round-robin placement is left to the general engine: there the calibrated backward run counted 2 more events per
@@ -134,8 +151,11 @@ Status RunPhased(const Topology& topo, const EngineParams& params, const Program
   std::vector<RankTotals> t1;
   int p1 = 0;
   bool exact = false;
-  RINGLAB_RETURN_IF_ERROR(RunShared(topo, params, std::move(first), &t1, &out->stats, &out->transfers, &p1, &exact));
+  RINGLAB_RETURN_IF_ERROR(RunShared(topo, params, std::move(first), traced, &t1, &out->stats, &out->transfers,
+                                    &out->events, &p1, &exact));
   if (!exact) return Status::Ok();
+  for (const auto& [rank, schedule] : traced)
+    TracePhaseTwo(table, rank, *schedule, k0, t1[rank % p1].end_ps, &out->events);
 
   // Phase 2: each rank's remaining compute ops, back to back from the end of its phase 1.
   const ComputeSuffixIndex suffix(table);
@@ -167,8 +187,16 @@ Status RunPhased(const Topology& topo, const EngineParams& params, const Program
     EngineStats s3;
     TransferTally x3;
     int p3 = 0;
-    RINGLAB_RETURN_IF_ERROR(RunShared(topo, params, std::move(third), &t3, &s3, &x3, &p3, &exact));
+    std::vector<TraceEvent> unused;
+    RINGLAB_RETURN_IF_ERROR(RunShared(topo, params, std::move(third), {}, &t3, &s3, &x3, &unused, &p3, &exact));
     if (!exact) return Status::Ok();
+    // A traced rank's reduce-scatter: from its own post (its phase-2 end) to the shared run's end, shifted.
+    for (const auto& [rank, schedule] : traced) {
+      TraceEvent e = EventFor(rank, schedule->ops[table.Op(rank, 1, 1).op_id]);
+      e.ts_us = double(out->totals[rank].end_ps) * 1e-6;
+      e.dur_us = double(last_post + t3[rank % p3].end_ps - out->totals[rank].end_ps) * 1e-6;
+      out->events.push_back(e);
+    }
     for (int r = 0; r < w; ++r) {
       RankTotals& m = out->totals[r];
       const RankTotals& s = t3[r % p3];

@@ -22,6 +22,7 @@
 #include "sim/engine_params.h"
 #include "sim/program_table.h"
 #include "sim/topology.h"
+#include "sim/trace_recorder.h"
 #include "sim/transfer_tally.h"
 
 namespace ringlab::sim {
@@ -31,11 +32,13 @@ struct PhasedRun {
   EngineStats stats;               // for all W ranks, as the general engine counts them
   TransferTally transfers;         // for all W ranks
   int period = 0;                  // representatives the symmetric phases simulated
+  std::vector<TraceEvent> events;  // of the traced ranks
 };
 
 // Runs the phased path when it applies (see the file comment); false (and `out` unspecified) when it does not or a
 // symmetric phase met a case it cannot prove exact. A non-Ok status is an engine error (a stall).
-Status RunPhased(const Topology& topo, const EngineParams& params, const ProgramTable& table, PhasedRun* out,
-                 bool* applied);
+// `traced` ranks get one trace event per op in out->events.
+Status RunPhased(const Topology& topo, const EngineParams& params, const ProgramTable& table,
+                 const TracedRanks& traced, PhasedRun* out, bool* applied);
 
 }  // namespace ringlab::sim

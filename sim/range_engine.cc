@@ -19,7 +19,8 @@ RangeEngine::RangeEngine(const Topology& topology, const EngineParams& params, c
       index_(index),
       world_(topology.world()),
       period_(period),
-      units_(topology.world() / period) {
+      units_(topology.world() / period),
+      traced_(period) {
   const double f = params_.kernel_first_fraction;
   for (int i = 0; i < 2; ++i) kernel_first_chance_[i] = f <= 0 ? 0 : 1 - std::pow(1 - std::min(1.0, f), i + 1);
   for (auto& s : sum_) s.assign(size_t(world_ + period_), 0);
@@ -181,6 +182,8 @@ RangeEngine::Sig RangeEngine::RepSig(int32_t r) const {
     s.insert(s.end(), {k.comp_slow, k.tail_displaced, k.slow_from_start, k.launch_held_slots,
                        std::bit_cast<int64_t>(k.comp_left_ps), k.comp_last, k.comp_start, k.comp_end});
   if (k.comm_busy) s.insert(s.end(), {k.grp_begin, k.grp_end, k.grp_left});
+  // Blocks whose comm groups were posted apart are one range only without a trace (the post is a traced op's start).
+  if (k.comm_busy && traced_.any()) s.push_back(k.grp_post);
   // Only whether these equal a later time matters.
   s.push_back(k.last_comp_done >= now_ ? k.last_comp_done : -1);
   s.push_back(k.last_comm_done >= now_ ? k.last_comm_done : -1);

@@ -35,6 +35,7 @@
 #include "sim/program_table.h"
 #include "sim/range_split_index.h"
 #include "sim/topology.h"
+#include "sim/trace_recorder.h"
 #include "sim/transfer_tally.h"
 
 namespace ringlab::sim {
@@ -44,7 +45,11 @@ class RangeEngine {
   // `period`: block size P >= 2 (routes repeat every P ranks; W / P >= 3). All must outlive the engine.
   RangeEngine(const Topology& topology, const EngineParams& params, const ProgramTable& table,
               const RangeSplitIndex& index, int period);
+  // Records one trace event per op of `rank` (any rank: it does what its block's range representative does);
+  // `schedule` is that rank's schedule. Call before Run.
+  void TraceRank(int rank, const RankSchedule* schedule) { traced_.Add(rank, schedule); }
   Status Run();
+  const std::vector<TraceEvent>& events() const { return traced_.events(); }
   bool broken() const { return !why_broken_.empty(); }
   const std::string& why_broken() const { return why_broken_; }
   const std::vector<RankTotals>& totals() const { return totals_; }  // per rank, after Run
@@ -81,6 +86,7 @@ class RangeEngine {
     double comp_left_ps = 0;
     TimePs comp_last = 0, comp_start = 0;
     int32_t grp_begin = 0, grp_end = 0, grp_left = 0, launch_held_slots = 0;
+    TimePs grp_post = 0;  // when the running comm group was posted (a traced op's start)
     TimePs mark = 0, comp_end = -1, last_comp_done = -1, last_comm_done = -1;
     TimePs comp_sched_at = -1;  // when the running op's end was last scheduled
     int32_t comm_waits_for = -1;
@@ -170,6 +176,8 @@ class RangeEngine {
   void FinishFlow(int32_t f, TimePs now);
   void CompleteComm(int32_t r, int pos, TimePs now);
   void ComputeDone(int32_t r, TimePs now);
+  // The op at `pos` of `stream` ended on representative r: an event for every traced rank the range stands for.
+  void Record(int32_t r, int stream, int pos, TimePs start, TimePs end);
 
   const Topology& topo_;
   const EngineParams params_;
@@ -200,6 +208,7 @@ class RangeEngine {
   std::vector<RankTotals> totals_;
   EngineStats stats_;
   TransferTally transfers_;
+  TraceRecorder traced_;
   std::string why_broken_;
 };
 

@@ -89,6 +89,7 @@ void RangeEngine::TryAdvance(int32_t r, TimePs now) {
         k.grp_begin = k.next[1];
         k.grp_end = end;
         k.grp_left = end - k.next[1];
+        k.grp_post = now;
         k.next[1] = end;
         k.comm_waits_for = ReadyAt(r, now) > now ? k.next[0] - 1 : -1;
         k.first_wait = k.next[0] == 0 && ReadyAt(r, now) > now;
@@ -307,8 +308,16 @@ void RangeEngine::ComputeStateChanged(int32_t r, TimePs now) {
   Touch(reps_[r].range);
 }
 
+void RangeEngine::Record(int32_t r, int stream, int pos, TimePs start, TimePs end) {
+  if (!traced_.any()) return;
+  const Range& g = ranges_[reps_[r].range];
+  traced_.Record(reps_[r].i, stream, pos, start, end, table_, [&](int rank) {
+    const int block = rank / period_;
+    return block >= g.lo && block <= g.hi;
+  });
+}
+
 void RangeEngine::CompleteComm(int32_t r, int pos, TimePs now) {
-  (void)pos;
   Rep& k = reps_[r];
   if (params_.compute_slows_beside_comm) {
     if (k.last_comp_done == now || (k.comp_busy && k.comp_end == now))
@@ -317,6 +326,7 @@ void RangeEngine::CompleteComm(int32_t r, int pos, TimePs now) {
   }
   stats_.ops += ranges_[k.range].n();
   k.tot.end_ps = std::max(k.tot.end_ps, now);
+  Record(r, 1, pos, k.grp_post, now);
   Touch(k.range);
   if (--k.grp_left > 0) return;
   Mark(r, now);
@@ -342,6 +352,7 @@ void RangeEngine::ComputeDone(int32_t r, TimePs now) {
   ++k.done[0];
   stats_.ops += ranges_[k.range].n();
   k.tot.end_ps = std::max(k.tot.end_ps, now);
+  Record(r, 0, k.next[0] - 1, k.comp_start, now);
   TryAdvance(r, now);
 }
 

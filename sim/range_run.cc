@@ -37,8 +37,8 @@ std::string UnsupportedOps(const ProgramTable& table) {
 
 }  // namespace
 
-Status RunRanges(const Topology& topo, const EngineParams& params, const ProgramTable& table, RangeRun* out,
-                 bool* applied, std::string* why_not) {
+Status RunRanges(const Topology& topo, const EngineParams& params, const ProgramTable& table,
+                 const TracedRanks& traced, RangeRun* out, bool* applied, std::string* why_not) {
   *applied = false;
   const int w = topo.world();
   if (table.world() != w) return Status::Ok();
@@ -64,6 +64,7 @@ Status RunRanges(const Topology& topo, const EngineParams& params, const Program
     return Status::Ok();
   }
   RangeEngine engine(topo, params, table, index, period);
+  for (const auto& [rank, schedule] : traced) engine.TraceRank(rank, schedule);
   RINGLAB_RETURN_IF_ERROR(engine.Run());
   if (engine.broken()) {
     *why_not = engine.why_broken();
@@ -74,6 +75,7 @@ Status RunRanges(const Topology& topo, const EngineParams& params, const Program
   out->transfers = engine.transfers();
   out->period = period;
   out->max_ranges = engine.max_ranges();
+  out->events = engine.events();
   *applied = true;
   return Status::Ok();
 }

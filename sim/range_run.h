@@ -16,6 +16,7 @@
 #include "sim/engine_params.h"
 #include "sim/program_table.h"
 #include "sim/topology.h"
+#include "sim/trace_recorder.h"
 #include "sim/transfer_tally.h"
 
 namespace ringlab::sim {
@@ -26,13 +27,15 @@ struct RangeRun {
   TransferTally transfers;         // for all W ranks
   int period = 0;                  // ranks per block
   int max_ranges = 0;              // the most ranges alive at once
+  std::vector<TraceEvent> events;  // of the traced ranks
 };
 
 // The smallest P dividing W such that rank r → r ± 1 takes the same kind of route as r mod P → r mod P ± 1.
 int RoutePeriod(const Topology& topo);
 
-// Runs the range engine when it applies; *applied false (and *why_not set) when it does not or stopped.
-Status RunRanges(const Topology& topo, const EngineParams& params, const ProgramTable& table, RangeRun* out,
-                 bool* applied, std::string* why_not);
+// Runs the range engine when it applies; *applied false (and *why_not set) when it does not or stopped. `traced`
+// ranks get one trace event per op in out->events.
+Status RunRanges(const Topology& topo, const EngineParams& params, const ProgramTable& table,
+                 const TracedRanks& traced, RangeRun* out, bool* applied, std::string* why_not);
 
 }  // namespace ringlab::sim

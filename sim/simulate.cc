@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <optional>
+#include <tuple>
 
 
 #include "core/config_json.h"
@@ -83,7 +84,7 @@ Status CheckGeneralEngineCap(const ScheduleConfig& cfg, const SimOptions& opt, i
   snprintf(counts, sizeof counts, "%.3g ops, more than the cap of %.3g", double(ops), double(opt.max_general_ops));
   return Status::InvalidArgument("--world " + std::to_string(cfg.world) + " --seq " + std::to_string(cfg.problem.seq) +
                                  ": this run takes the general engine (every rank simulated: " +
-                                 (opt.trace != TraceMode::kNone ? "ranks are traced" : "no exact fast path applies") +
+                                 (opt.trace == TraceMode::kAll ? "every rank is traced" : "no exact fast path applies") +
                                  "), " + counts + "; " + opt.general_cap_hint);
 }
 
@@ -152,15 +153,21 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
   res.alltoall_extrapolated = cfg.ulysses > 1 && hw.alltoall_time_us.empty();
 
   const auto t1 = std::chrono::steady_clock::now();
+  // The fast paths below trace chosen ranks (--trace-ranks) as exactly as the general engine; a whole trace (every
+  // rank) is left to the general engine (it is for small W).
+  const bool fast = opt.use_symmetry && opt.trace != TraceMode::kAll;
+  TracedRanks traced;
+  for (int r = 0; r < w; ++r)
+    if (c.kept_index[r] >= 0) traced.push_back({r, &c.kept[c.kept_index[r]]});
   int period = w;
-  if (opt.use_symmetry && opt.trace == TraceMode::kNone && w > 1)
-    period = FindSymmetryPeriod(topo, c.table);
+  if (fast && w > 1) period = FindSymmetryPeriod(topo, c.table);
   std::optional<Engine> engine;
   // The pass's numbers from the profile, once for both engines below.
   const EngineParams params = EngineParams::ForPass(hw, cfg.pass == Pass::kForward, w);
   if (period < w) {
     engine.emplace(topo, params, c.table, period);
     engine->SetProgress(opt.progress);
+    for (const auto& [rank, schedule] : traced) engine->TraceRank(rank, schedule);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
     if (engine->symmetry_broken()) {
       res.symmetry_fallback = true;
@@ -168,11 +175,11 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
       engine.reset();
     }
   }
-  if (period == w && opt.use_symmetry && opt.trace == TraceMode::kNone) {
+  if (period == w && fast) {
     // All-gather runs whose programs differ: the phased run (phased_run.h), exact, O(W) events.
     PhasedRun phased;
     bool applied = false;
-    RINGLAB_RETURN_IF_ERROR(RunPhased(topo, params, c.table, &phased, &applied));
+    RINGLAB_RETURN_IF_ERROR(RunPhased(topo, params, c.table, traced, &phased, &applied));
     if (applied) {
       res.run_s = Seconds(t1);
       res.symmetry_period = w;
@@ -180,10 +187,10 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
       res.stats = phased.stats;
       res.summary = SummaryFromTotals(cfg, hw, c, phased.totals, w);
       res.transfers = phased.transfers;
-      return Finish(cfg, hw, opt, std::move(res), {}, out);
+      return Finish(cfg, hw, opt, std::move(res), std::move(phased.events), out);
     }
   }
-  if (period == w && opt.use_symmetry && opt.trace == TraceMode::kNone && w >= opt.range_run_above &&
+  if (period == w && fast && w >= opt.range_run_above &&
       cfg.method == Method::kAllToAll && cfg.ulysses <= 1) {
     // Ring pass-KV whose programs differ: the rank-range run (range_run.h), exact.
     RangeRun ranged;
@@ -193,7 +200,7 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
     if (cfg.sharding == ShardingKind::kContiguous)
       res.range_fallback = "contiguous sharding (the rank-range run is exact for head-tail only)";
     else
-      RINGLAB_RETURN_IF_ERROR(RunRanges(topo, params, c.table, &ranged, &applied, &res.range_fallback));
+      RINGLAB_RETURN_IF_ERROR(RunRanges(topo, params, c.table, traced, &ranged, &applied, &res.range_fallback));
     if (applied) {
       res.run_s = Seconds(t1);
       res.symmetry_period = w;
@@ -202,15 +209,14 @@ Status Simulate(const ScheduleConfig& cfg, const HardwareProfile& hw, const SimO
       res.stats = ranged.stats;
       res.summary = SummaryFromTotals(cfg, hw, c, ranged.totals, w);
       res.transfers = ranged.transfers;
-      return Finish(cfg, hw, opt, std::move(res), {}, out);
+      return Finish(cfg, hw, opt, std::move(res), std::move(ranged.events), out);
     }
   }
   if (!engine) {
     RINGLAB_RETURN_IF_ERROR(CheckGeneralEngineCap(cfg, opt, c.schedule_op_count));
     engine.emplace(topo, params, c.table);
     engine->SetProgress(opt.progress);
-    for (int r = 0; r < w; ++r)
-      if (c.kept_index[r] >= 0) engine->TraceRank(r, &c.kept[c.kept_index[r]]);
+    for (const auto& [rank, schedule] : traced) engine->TraceRank(rank, schedule);
     RINGLAB_RETURN_IF_ERROR(engine->Run());
   }
   res.run_s = Seconds(t1);
@@ -240,6 +246,9 @@ static Status Finish(const ScheduleConfig& cfg, const HardwareProfile& hw, const
   res.trace.meta.config = cfg;
   res.trace.meta.hardware = hw.name;
   res.trace.meta.schedule_op_count = res.schedule_op_count;
+  // One order whichever engine recorded them (each records in its own event order): by rank, then op.
+  std::sort(events.begin(), events.end(),
+            [](const TraceEvent& a, const TraceEvent& b) { return std::tie(a.rank, a.op) < std::tie(b.rank, b.op); });
   res.trace.events = std::move(events);
   *out = std::move(res);
   return Status::Ok();

@@ -91,12 +91,12 @@ TEST(SimPhasedRun, RunsItCannotDoTakeAnotherEngine) {
   EXPECT_EQ(ExpectSameAsGeneral(hybrid, cal), 0);
   // Equal programs (h100_sxm head-tail): the shift-symmetric run, not the phased one.
   EXPECT_EQ(ExpectSameAsGeneral(Config(64, Pass::kBackward, ShardingKind::kHeadTail), Load("h100_sxm")), 0);
-  // A traced run is the general engine.
-  SimOptions traced;
-  traced.trace = TraceMode::kRanks;
-  traced.trace_ranks = {0};
+  // A whole trace (every rank) is the general engine; a few traced ranks keep the phased run
+  // (tests/sim/traced_fast_path_test.cc compares those traces with the general engine's).
+  SimOptions all;
+  all.trace = TraceMode::kAll;
   SimResult r;
-  ASSERT_TRUE(Simulate(Config(64, Pass::kForward, ShardingKind::kContiguous), cal, traced, &r).ok());
+  ASSERT_TRUE(Simulate(Config(64, Pass::kForward, ShardingKind::kContiguous), cal, all, &r).ok());
   EXPECT_EQ(r.phased_period, 0);
   EXPECT_FALSE(r.trace.events.empty());
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 
 #include "core/schedule.h"
@@ -68,6 +69,14 @@ inline SimResult ExpectSameAsGeneralEngine(const ScheduleConfig& cfg, const Hard
   EXPECT_EQ(a.stats.flows, b.stats.flows);
   EXPECT_EQ(ExtrapolationJson(a.extrapolation).dump(), ExtrapolationJson(b.extrapolation).dump());
   EXPECT_EQ(TransferExtrapolationJson(a.transfers).dump(), TransferExtrapolationJson(b.transfers).dump());
+  if (fast.trace != TraceMode::kNone) {
+    // The traces as written (the writer orders events by rank, track and time): equal byte for byte.
+    std::ostringstream ta, tb;
+    WriteTraceJson(a.trace, ta);
+    WriteTraceJson(b.trace, tb);
+    EXPECT_EQ(a.trace.events.size(), b.trace.events.size());
+    EXPECT_TRUE(ta.str() == tb.str()) << "the traces differ";
+  }
   return a;
 }
 

@@ -3,6 +3,8 @@
 // to the bit. Also checks which configs take the symmetric path and which fall back.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <string>
 
 #include "sim/simulate.h"
@@ -99,14 +101,22 @@ TEST(SimSymmetry, NoSymmetryMeansTheGeneralPath) {
   ExpectSameAsGeneral({"partial node", RingConfig(12, 12 * 1024), H100(), {}, 12});
 }
 
-TEST(SimSymmetry, TracingUsesTheGeneralPath) {
+TEST(SimSymmetry, WholeTraceUsesTheGeneralPathAFewRanksTheSymmetricOne) {
   SimOptions opt;
-  opt.trace = TraceMode::kRanks;
-  opt.trace_ranks = {0, 5};
+  opt.trace = TraceMode::kAll;
   SimResult r;
   ASSERT_TRUE(Simulate(RingConfig(16, 16 * 1024), H100(), opt, &r).ok());
   EXPECT_EQ(r.symmetry_period, 16);
   EXPECT_FALSE(r.trace.events.empty());
+  // A few ranks, rank 13 outside the representatives 0..7: the symmetric run traces them (each does what its
+  // representative does; traced_fast_path_test.cc compares with the general engine).
+  opt.trace = TraceMode::kRanks;
+  opt.trace_ranks = {0, 13};
+  ASSERT_TRUE(Simulate(RingConfig(16, 16 * 1024), H100(), opt, &r).ok());
+  EXPECT_LT(r.symmetry_period, 16);
+  std::set<int> ranks;
+  for (const TraceEvent& e : r.trace.events) ranks.insert(e.rank);
+  EXPECT_EQ(ranks, (std::set<int>{0, 13}));
 }
 
 TEST(SimSymmetry, ContentionFallsBackToTheGeneralRun) {
