@@ -14,6 +14,7 @@
 #include "core/mask_spec.h"
 #include "core/output_file.h"
 #include "sim/balance_model.h"
+#include "sim/balance_sim.h"
 
 namespace ringlab::cli {
 
@@ -25,6 +26,7 @@ struct BalanceOptions {
   double tflops = 0, link_gbps = 0;  // 0: from the profile
   std::string profile = "h100_sxm_calibrated";
   std::string json_path;
+  int simulate_up_to = 1024;  // event-simulate the executable shardings at W up to this
 };
 
 namespace {
@@ -44,6 +46,30 @@ Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
   return Status::Ok();
 }
 
+// The executable shardings at `w`, event-simulated (sim/balance_sim.h): printed, and appended to `rows`.
+Status PrintSimulatedShardings(const Problem& p, int w, const sim::HardwareProfile& hw, nlohmann::json* rows) {
+  std::vector<sim::ShardingStep> steps;
+  int best = -1;
+  std::fprintf(stderr, "simulating W=%d (contiguous, head-tail, balanced)...\n", w);
+  RINGLAB_RETURN_IF_ERROR(sim::SimulateShardings(p, w, hw, Pass::kForward, &steps, &best));
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const sim::ShardingStep& s = steps[i];
+    const std::string name = std::string(ShardingName(s.sharding));
+    if (!s.skipped.empty()) {
+      std::printf("%6d  %-14s not simulated: %s\n", w, ("sim " + name).c_str(), s.skipped.c_str());
+      rows->push_back({{"world", w}, {"sharding", name}, {"simulated", false}, {"why_not", s.skipped}});
+      continue;
+    }
+    std::printf("%6d  %-14s %10.3f %12s %12s %10s %6s %10.1f%s  (%s engine, %.0f%% extrapolated)\n", w,
+                ("sim " + name).c_str(), s.imbalance, "", "", "", "", s.step_us,
+                int(i) == best ? "  <- fastest simulated" : "", s.engine.c_str(), 100 * s.extrapolated);
+    rows->push_back({{"world", w}, {"sharding", name}, {"simulated", true}, {"imbalance", s.imbalance},
+                     {"step_us", s.step_us}, {"engine", s.engine}, {"extrapolated_share", s.extrapolated},
+                     {"chosen", int(i) == best}});
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunBalance(const BalanceOptions& o) {
@@ -59,7 +85,7 @@ int RunBalance(const BalanceOptions& o) {
   if (parsed.causal) p.causal = *parsed.causal;
   p.mask = parsed.shape;
   if (Status st = ValidateProblem(p); !st.ok()) return ReportError(st);
-  nlohmann::json rows = nlohmann::json::array();
+  nlohmann::json rows = nlohmann::json::array(), simulated = nlohmann::json::array();
   std::printf("%s, %lld documents; step costs: %s\n", Describe(p).c_str(), (long long)p.mask.DocumentCount(),
               analytic ? "analytic what-if (--tflops, --link-gbps)" : ("profile " + o.profile).c_str());
   std::printf("%6s  %-14s %10s %12s %12s %10s %6s %10s\n", "W", "layout", "max/mean", "max tokens", "compute us",
@@ -83,12 +109,18 @@ int RunBalance(const BalanceOptions& o) {
                       {"compute_us", r.compute_us}, {"hop_us", r.hop_us}, {"reach", r.reach}, {"step_us", r.step_us},
                       {"chosen", int(i) == best}});
     }
+    if (analytic) continue;
+    if (w > o.simulate_up_to) {
+      std::printf("%6d  shardings not simulated above --simulate-up-to %d\n", w, o.simulate_up_to);
+      continue;
+    }
+    if (Status st = PrintSimulatedShardings(p, w, *hw, &simulated); !st.ok()) return ReportError(st);
   }
   if (o.json_path.empty()) return 0;
   nlohmann::json doc{{"problem", Describe(p)}, {"mask", o.mask}, {"documents", p.mask.DocumentCount()},
                      {"step_costs", analytic ? nlohmann::json{{"tflops", o.tflops}, {"link_gbps", o.link_gbps}}
                                              : nlohmann::json{{"profile", o.profile}}},
-                     {"rows", rows}};
+                     {"rows", rows}, {"simulated_shardings", simulated}};
   OutputBatch batch;
   if (Status st = batch.Add(o.json_path, doc.dump(1) + "\n"); !st.ok()) return ReportError(st);
   if (Status st = batch.Commit(); !st.ok()) return ReportError(st);
@@ -115,6 +147,11 @@ std::shared_ptr<BalanceOptions> SetupBalance(CLI::App* cmd) {
   cmd->add_option("--tflops", o->tflops, "what-if instead of --profile: attention rate of the step estimate (with --link-gbps)");
   cmd->add_option("--link-gbps", o->link_gbps, "what-if instead of --profile: K/V hop bandwidth (GB/s, with --tflops)");
   cmd->add_option("--json", o->json_path, "write the rows as JSON to FILE ('-' for stdout)");
+  cmd->add_option("--simulate-up-to", o->simulate_up_to,
+                  "event-simulate the executable shardings (contiguous, head-tail, balanced; ring pass-KV forward) "
+                  "at world sizes up to this (0: none)")
+      ->capture_default_str()
+      ->check(IntegerIn(0, 1 << 20));
   cmd->footer(
       std::string("Examples:\n") +
       "  ringlab balance --seq 1048576 --world 8,64,1024 --mask causal+docs-synthetic:pretrain-mix\n"
@@ -122,7 +159,10 @@ std::shared_ptr<BalanceOptions> SetupBalance(CLI::App* cmd) {
       "  ringlab balance --world 64 --tflops 900 --link-gbps 100      (a what-if instead of the calibrated profile)\n"
       "Layouts: contiguous, head-tail, doc-head-tail (every document cut into 2W pieces), greedy (whole documents onto "
       "the least-loaded rank, a min-heap). The step estimate takes kernel and link costs from --profile (the "
-      "simulator's cost model); the layout with the shortest estimated step is chosen.\n\n" +
+      "simulator's cost model); the layout with the shortest estimated step is chosen. doc-head-tail and greedy give "
+      "ranks different token counts, which no schedule runs; the shardings the executors run (--sharding "
+      "contiguous | head-tail | balanced: 4 chunks per rank handed out by their work) are scheduled and "
+      "event-simulated (rows 'sim ...', ring pass-KV forward on --profile) and the fastest is marked.\n\n" +
       cmd->get_footer());  // the exit codes, set by AddSubcommands
   return o;
 }

@@ -64,7 +64,7 @@ Status MakeSpec(const PlanOptions& o, sim::PlanSpec* spec) {
   spec->shardings.clear();
   for (const std::string& n : names) {
     auto s = ParseSharding(n);
-    if (!s) return Status::InvalidArgument("--shardings: '" + n + "' is not one of head-tail, contiguous");
+    if (!s) return Status::InvalidArgument("--shardings: '" + n + "' is not one of " + kShardingChoices);
     spec->shardings.push_back(*s);
   }
   if (int64_t(o.gpus_per_node) * o.nodes > INT_MAX)

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -148,8 +149,10 @@ std::string EngineLine(const std::vector<std::unique_ptr<sim::SimResult>>& resul
       line += "symmetric (" + std::to_string(r->symmetry_period) + " of " + std::to_string(w) + " ranks simulated)";
     } else {
       line += "general (all " + std::to_string(w) + " ranks; ";
+      std::set<int> traced;
+      for (const TraceEvent& e : r->trace.events) traced.insert(e.rank);
       line += r->symmetry_fallback          ? "the symmetric run met a case it cannot prove exact)"
-              : r->trace.events.size() > 0  ? "ranks traced)"
+              : int(traced.size()) == w     ? "every rank traced)"
               : r->distinct_programs > 1    ? std::to_string(r->distinct_programs) + " distinct rank programs)"
                                             : "no shift symmetry)";
       if (!r->range_fallback.empty()) line += "; rank-range run not used: " + r->range_fallback;

@@ -82,7 +82,8 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
                   "pretrain-mix | fixed-N); without causal/full, --causal decides");
   app->add_option("--method,-m", o->method, "how K/V move: allgather | alltoall (ring pass-KV) | both")
       ->capture_default_str();
-  app->add_option("--sharding", o->sharding, "token layout: contiguous | head-tail (causal load balancing)")
+  app->add_option("--sharding", o->sharding, "token layout: contiguous | head-tail (causal load balancing) | balanced (4 chunks per rank handed "
+                  "out by their work under --mask: packed documents, windows)")
       ->capture_default_str();
   app->add_option("--pass", o->pass, "forward | backward | both")->capture_default_str();
   app->add_option("--dtype", o->dtype, "element type: bf16 | fp16 | fp32 | fp64")->capture_default_str();
@@ -117,7 +118,7 @@ Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs)
   else if (o.pass == "both") passes = {Pass::kForward, Pass::kBackward};
   else return Status::InvalidArgument("--pass '" + o.pass + "' is not one of forward, backward, both");
   auto sharding = ParseSharding(o.sharding);
-  if (!sharding) return Status::InvalidArgument("--sharding '" + o.sharding + "' is not one of contiguous, head-tail");
+  if (!sharding) return Status::InvalidArgument("--sharding '" + o.sharding + "' is not one of " + kShardingChoices);
   auto dtype = ParseDType(o.dtype);
   if (!dtype) return Status::InvalidArgument("--dtype '" + o.dtype + "' is not one of bf16, fp16, fp32, fp64");
   auto placement = ParsePlacement(o.placement);

@@ -28,7 +28,7 @@ RankBuilder::RankBuilder(const ScheduleConfig& cfg, const RingView& view)
       view_(view),
       p_(view_.problem),
       ops_(view_.operands),
-      sharding_(cfg.sharding, view.size, view.problem.seq),
+      sharding_(cfg.sharding, view.size, view.problem),
       mask_(view_.problem.AttentionMask()),
       reach_(RingReach(mask_, sharding_)),
       rank_(view.index),
@@ -36,7 +36,8 @@ RankBuilder::RankBuilder(const ScheduleConfig& cfg, const RingView& view)
 
 std::vector<AttendBlock> RankBuilder::BlocksFor(int origin) const {
   const int64_t s = Shard(), c = sharding_.ChunkTokens();
-  if (!mask_.IsPlain()) return MaskedBlocks(mask_, sharding_, rank_, origin);
+  // Masks, and the balanced sharding's chunk lists, go chunk pair by chunk pair (core/schedule_mask.h).
+  if (!mask_.IsPlain() || cfg_.sharding == ShardingKind::kBalanced) return MaskedBlocks(mask_, sharding_, rank_, origin);
   AttendBlock whole{.q_begin = 0, .q_end = s, .kv_origin = origin, .kv_begin = 0, .kv_end = s};
   if (!p_.causal) return {whole};
   if (origin == rank_) {  // own shard: local order is monotone in global order, so plain causal
@@ -194,7 +195,7 @@ void RankBuilder::Forward() {
   }
   // The first block to reach a query chunk overwrites its rows of (out, lse), later ones merge (masked blocks cover
   // one chunk each; a plain schedule's first block covers the whole shard).
-  std::array<bool, 2> written{false, false};
+  std::vector<bool> written(size_t(sharding_.ChunksPerRank()), false);
   const int64_t chunk = sharding_.ChunkTokens();
   for (int t = 0; t < w_; ++t) {
     const int origin = OriginAt(t);
@@ -209,7 +210,7 @@ void RankBuilder::Forward() {
     }
     if (!have_kv) continue;
     for (AttendBlock block : BlocksFor(origin)) {
-      const bool first = !written[size_t(block.q_begin / chunk) & 1];
+      const bool first = !written[size_t(block.q_begin / chunk) % written.size()];
       const bool fused = cfg_.variants.fused_merge || first;
       block.merge = !first && fused;
       Op attend{.kind = OpKind::kAttend, .stream = StreamKind::kCompute, .step = t, .attend = block};
@@ -240,7 +241,7 @@ void RankBuilder::Forward() {
         merge.bytes = 3 * (OutBytes(block.QTokens()) + F32Rows(block.QTokens()));
         Append(merge);
       }
-      for (int64_t c = block.q_begin / chunk; c * chunk < block.q_end; ++c) written[size_t(c) & 1] = true;
+      for (int64_t c = block.q_begin / chunk; c * chunk < block.q_end; ++c) written[size_t(c) % written.size()] = true;
     }
   }
 }

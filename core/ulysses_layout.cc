@@ -104,6 +104,11 @@ Status ValidateUlyssesLayout(const ScheduleConfig& cfg) {
   if (seq % w != 0)
     return bad("seq " + std::to_string(seq) + " must be divisible by world = " + ws +
                " (every rank holds S/W tokens of its ring shard)");
+  if (cfg.sharding == ShardingKind::kBalanced && seq % (int64_t(kBalancedChunksPerRank) * r) != 0)
+    return bad("seq " + std::to_string(seq) + " must be divisible by " + std::to_string(kBalancedChunksPerRank) +
+               "*R = " + std::to_string(kBalancedChunksPerRank * r) + " for sharding balanced (" +
+               std::to_string(kBalancedChunksPerRank) + " chunks per rank of the ring dimension R=" +
+               std::to_string(r) + ")");
   if (cfg.sharding == ShardingKind::kHeadTail && seq % (2 * r) != 0)
     return bad("seq " + std::to_string(seq) + " must be divisible by 2*R = " + std::to_string(2 * r) +
                " for sharding head-tail (it balances the ring dimension R=" + std::to_string(r) + ")");

@@ -76,7 +76,7 @@ class UlyssesLayout {
   // The problem the ring part of the schedule attends with: QueryHeads() and KvHeads() heads, global seq.
   Problem LocalProblem() const;
   // Sharding of the ring dimension (R shards of S/R tokens).
-  Sharding RingSharding() const { return Sharding(kind_, r_, seq_); }
+  Sharding RingSharding() const { return Sharding(kind_, r_, problem_); }
   int64_t RingShardTokens() const { return seq_ / r_; }
   int64_t PieceTokens() const { return seq_ / (int64_t(u_) * r_); }
   // Global token ranges of the rank's input piece, in local order.

@@ -56,7 +56,7 @@ class Config:
     seq: int = 131072
     causal: bool = True
     method: str = "alltoall"  # allgather | alltoall | both
-    sharding: str = "head-tail"  # contiguous | head-tail
+    sharding: str = "head-tail"  # contiguous | head-tail | balanced
     pass_: str = "forward"  # forward | backward | both
     dtype: str = "bf16"  # bf16 | fp16 | fp32 | fp64
     unfused_merge: bool = False  # merge partial outputs in separate ops (PyTorch)

@@ -149,7 +149,7 @@ std::string Plan(const std::vector<std::string>& flags, int gpus_per_node, int n
   }
   for (const std::string& n : shardings) {
     auto s = ParseSharding(n);
-    if (!s) ThrowIfError(Status::InvalidArgument("--shardings: '" + n + "' is not one of head-tail, contiguous"));
+    if (!s) ThrowIfError(Status::InvalidArgument("--shardings: '" + n + "' is not one of " + kShardingChoices));
     spec.shardings.push_back(*s);
   }
   nb::gil_scoped_release release;

@@ -87,9 +87,11 @@ TEST(CliLimits, SimRingAtW65536TakesTheRankRangeRun) {
 // the op count and the cap, and what to do (never a hang or an abort).
 TEST(CliLimits, SimThatWouldTakeHoursIsRefusedInOneLine) {
   // -q: no progress line (it starts after 2 s when stderr is not a terminal; compiling W = 100000 takes seconds).
-  // Contiguous sharding: no exact fast path (head-tail forward at this size takes the rank-range run, in seconds).
-  for (const std::string& args : {std::string("sim -q --world 100000 --seq 200000 --sharding contiguous"),
-                                  std::string("sim -q --world 100000 --seq 200000 --trace /dev/null --trace-ranks 0,1")}) {
+  // Contiguous sharding: no exact fast path (head-tail forward at this size takes the rank-range run, in seconds,
+  // traced or not), so a traced run of two ranks is refused too.
+  for (const std::string& args :
+       {std::string("sim -q --world 100000 --seq 200000 --sharding contiguous"),
+        std::string("sim -q --world 100000 --seq 200000 --sharding contiguous --trace /dev/null --trace-ranks 0,1")}) {
     SplitResult r = RunSplit(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;

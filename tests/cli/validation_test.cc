@@ -147,6 +147,12 @@ TEST(CliValidation, BalanceStepCostsComeFromAProfileOrBothWhatIfRates) {
   ASSERT_EQ(profiled.code, 0) << profiled.output;
   const std::string doc = profiled.output.substr(profiled.output.find('{'));
   EXPECT_EQ(nlohmann::json::parse(doc)["step_costs"]["profile"], "h100_sxm_calibrated");
+  // The executable shardings are event-simulated: one row each, the fastest marked.
+  const nlohmann::json sims = nlohmann::json::parse(doc)["simulated_shardings"];
+  ASSERT_EQ(sims.size(), 3u);
+  double fastest = 1e300;
+  for (const auto& r : sims) fastest = std::min(fastest, r["step_us"].get<double>());
+  for (const auto& r : sims) EXPECT_EQ(r["chosen"].get<bool>(), r["step_us"].get<double>() == fastest) << r.dump();
   Result what_if = RunRinglab(balance + "--tflops 400 --link-gbps 25 --json -");
   ASSERT_EQ(what_if.code, 0) << what_if.output;
   EXPECT_EQ(nlohmann::json::parse(what_if.output.substr(what_if.output.find('{')))["step_costs"]["tflops"], 400);

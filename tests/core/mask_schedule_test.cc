@@ -37,7 +37,7 @@ const std::vector<std::string> kMasks{"causal+window:5,0",     "full+window:3,9"
 TEST(MaskedSchedules, EveryMaskMethodShardingAndPassValidates) {
   for (const std::string& mask : kMasks)
     for (int world : {1, 2, 3, 4, 8})
-      for (ShardingKind sh : {ShardingKind::kContiguous, ShardingKind::kHeadTail})
+      for (ShardingKind sh : kShardingKinds)
         for (Method m : {Method::kAllGather, Method::kAllToAll})
           for (Pass pass : {Pass::kForward, Pass::kBackward}) {
             ScheduleConfig cfg = Config(mask, world, sh, m, pass);

@@ -42,7 +42,7 @@ const std::vector<std::string> kMasks{"causal+docs-synthetic:fixed-3",  "causal+
 TEST(MaskedCpuExecutor, EveryMaskMethodAndShardingMatchesTheReference) {
   uint64_t seed = 1000;
   for (const std::string& mask : kMasks)
-    for (ShardingKind sh : {ShardingKind::kContiguous, ShardingKind::kHeadTail})
+    for (ShardingKind sh : kShardingKinds)
       for (Method m : {Method::kAllGather, Method::kAllToAll}) {
         ScheduleConfig cfg = Config(mask, 4, sh, m, 64);
         if (sh == ShardingKind::kHeadTail && !cfg.problem.causal) continue;

@@ -138,7 +138,7 @@ std::vector<Case> Matrix() {
   std::vector<Case> cases;
   for (int w : {4, 2})
     for (Method m : {Method::kAllGather, Method::kAllToAll})
-      for (ShardingKind s : {ShardingKind::kContiguous, ShardingKind::kHeadTail})
+      for (ShardingKind s : kShardingKinds)
         for (bool causal : {true, false}) {
           if (s == ShardingKind::kHeadTail && !causal) continue;  // head-tail is causal load balancing only
           for (auto [h, hkv, d] : {std::tuple{4, 4, 64}, {4, 2, 128}})  // MHA, and GQA with two query heads per kv head

@@ -65,7 +65,7 @@ TEST(SimProgramTable, CalibratedProfileEveryMethodPassSharding) {
   for (int w : {14, 37, 64, 200})
     for (Method m : {Method::kAllGather, Method::kAllToAll})
       for (Pass p : {Pass::kForward, Pass::kBackward})
-        for (ShardingKind sh : {ShardingKind::kHeadTail, ShardingKind::kContiguous})
+        for (ShardingKind sh : kShardingKinds)
           ExpectSameRun(Config(w, m, p, sh), hw, {}, /*expect_spliced=*/false);
 }
 
@@ -88,7 +88,7 @@ TEST(SimProgramTable, LargerBlocksSpliceHeadTail) {
 TEST(SimProgramTable, MultiNodeGqaMhaAndProfiles) {
   for (const char* profile : {"h100_sxm", "h100_sxm_calibrated", "h100_pytorch_peer"}) {
     const HardwareProfile hw = Load(profile);
-    for (ShardingKind sh : {ShardingKind::kHeadTail, ShardingKind::kContiguous})
+    for (ShardingKind sh : kShardingKinds)
       for (Pass p : {Pass::kForward, Pass::kBackward}) {
         // 5 nodes of 4 (W = 20), block placement; and round robin over 3 nodes (W = 30), MHA.
         ExpectSameRun(Config(20, Method::kAllToAll, p, sh, 8, 1024), hw, {.nodes = 5, .gpus_per_node = 4}, false);
@@ -103,7 +103,7 @@ TEST(SimProgramTable, PeerVariants) {
   const HardwareProfile hw = Load("h100_pytorch_peer");
   for (Method m : {Method::kAllGather, Method::kAllToAll})
     for (Pass p : {Pass::kForward, Pass::kBackward})
-      for (ShardingKind sh : {ShardingKind::kHeadTail, ShardingKind::kContiguous}) {
+      for (ShardingKind sh : kShardingKinds) {
         ScheduleConfig c = Config(26, m, p, sh, 8, 2048);
         c.variants = PeerVariants();
         ExpectSameRun(c, hw, {}, false);
@@ -113,7 +113,7 @@ TEST(SimProgramTable, PeerVariants) {
 TEST(SimProgramTable, TracedRanksMatchWholeCompile) {
   // A traced run over spliced programs records the same events (op ids, times) as over whole compiles.
   const HardwareProfile hw = Load("h100_sxm_calibrated");
-  for (ShardingKind sh : {ShardingKind::kHeadTail, ShardingKind::kContiguous}) {
+  for (ShardingKind sh : kShardingKinds) {
     const ScheduleConfig cfg = Config(40, Method::kAllToAll, Pass::kBackward, sh, 8, 4096);
     SimOptions fast, whole;
     fast.trace = whole.trace = TraceMode::kRanks;
@@ -123,7 +123,8 @@ TEST(SimProgramTable, TracedRanksMatchWholeCompile) {
     SimResult a, b;
     ASSERT_TRUE(Simulate(cfg, hw, fast, &a).ok());
     ASSERT_TRUE(Simulate(cfg, hw, whole, &b).ok());
-    EXPECT_TRUE(a.programs_spliced);
+    // Balanced chunk lists follow no rank pattern: compiled whole (and still equal).
+    EXPECT_EQ(a.programs_spliced, sh != ShardingKind::kBalanced);
     ASSERT_EQ(a.trace.events.size(), b.trace.events.size());
     for (size_t i = 0; i < a.trace.events.size(); ++i) {
       EXPECT_EQ(a.trace.events[i].rank, b.trace.events[i].rank);

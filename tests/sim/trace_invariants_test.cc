@@ -79,7 +79,7 @@ TEST(SimTraceInvariants, HoldForEveryScheduleShape) {
   opt.trace = TraceMode::kAll;
   for (int gpn : {8, 2})
     for (int w : {1, 2, 3, 4, 8})
-      for (ShardingKind sh : {ShardingKind::kHeadTail, ShardingKind::kContiguous})
+      for (ShardingKind sh : kShardingKinds)
         for (Method m : {Method::kAllGather, Method::kAllToAll})
           for (Pass p : {Pass::kForward, Pass::kBackward})
             for (bool peer : {false, true}) {
