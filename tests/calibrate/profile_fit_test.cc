@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -458,6 +459,46 @@ TEST(ProfileFit, SamplesRoundTripThroughJson) {
   const Status st = FromJson(bad, "bad.json", &back);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("heads divisible by kv_heads"), std::string::npos) << st.message();
+}
+
+TEST(ProfileFit, HeadDim256TakesItsOwnLaunchGeometry) {
+  // D=128 samples on the 128x64 forward, D=256 ones on a 64x64 forward (FlashAttention-2's on an H100, our ws
+  // kernel's keys): each head dim's table is fitted and written with its own tiles, and the fit recovers the truth.
+  FitInputs in = Synthetic();
+  std::erase_if(in.kernels, [](const KernelSample& k) { return k.mask != "full"; });
+  const size_t d128 = in.kernels.size();
+  WaveModel truth = TrueForward(in.sms);
+  truth.tile_q = 64;
+  truth.tile_us *= 2;  // twice the FLOPs a tile at D=256
+  in.geometry_by_head_dim[256] = {{false, 64, 64, 0}, {true, 64, 64, 1}};
+  for (KernelSample k : std::vector<KernelSample>(in.kernels.begin(), in.kernels.begin() + d128)) {
+    k.head_dim = 256;
+    k.us = truth.KernelUs(k.q, k.kv, k.pairs, k.heads, 1, 1);
+    in.kernels.push_back(k);
+  }
+  // The geometry travels through the samples' JSON (and a bad key is named).
+  FitInputs back;
+  ASSERT_TRUE(FromJson(ToJson(in), "mem", &back).ok());
+  EXPECT_EQ(GeometryOf(back, "forward", 256).tile_q, 64);
+  EXPECT_EQ(GeometryOf(back, "backward", 256).tile_kv, 64);
+  EXPECT_EQ(GeometryOf(back, "forward", 128).tile_q, 128);
+  nlohmann::json bad = ToJson(in);
+  bad["geometry_by_head_dim"]["d256"] = bad["geometry_by_head_dim"]["256"];
+  const Status st = FromJson(bad, "bad.json", &back);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("geometry_by_head_dim: key 'd256'"), std::string::npos) << st.message();
+  nlohmann::json profile, report;
+  ASSERT_TRUE(FitProfile(in, Base(), FitOptions{}, &profile, &report).ok());
+  std::map<int, nlohmann::json> wave;
+  for (const nlohmann::json& t : profile["compute"]["attention"])
+    if (t["pass"] == "forward" && t["mask"] == "full" && t.value("mode", "merge") == "merge") wave[t["head_dim"]] = t["wave"];
+  ASSERT_TRUE(wave.count(128) && wave.count(256));
+  EXPECT_EQ(wave[128]["tile_q"], 128);
+  EXPECT_EQ(wave[256]["tile_q"], 64);
+  EXPECT_EQ(wave[256]["tile_kv"], 64);
+  EXPECT_EQ(report["attention forward full 256"]["ctas_per_sm"], 2);
+  EXPECT_NEAR(report["attention forward full 256"]["single_resident_throughput"].get<double>(), 0.7, 1e-9);
+  EXPECT_LT(report["attention forward full 256"]["median_abs_error"].get<double>(), 1e-6);
 }
 
 }  // namespace
