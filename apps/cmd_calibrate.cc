@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -145,12 +145,14 @@ int DryRun(const CalibrateOptions& o) {
   for (const calibrate::CoverageShape& s : shapes)
     sdpa_s += 2 * (calibrate::SdpaSeconds(s, kSdpaTflops, kSdpaWarmup, kSdpaIters) + kSdpaShapeOverheadS);
   std::string by_dim;
-  for (auto [d, s] : coverage_s) by_dim += (by_dim.empty() ? "" : ", ") + ("D=" + std::to_string(d) + " ") +
-                                            std::to_string(int(std::lround(s))) + " s";
-  std::printf("%zu kernel cases (%zu coverage shapes, forward and backward; head dims %s), about %.0f s of GPU time at "
-              "%.0f TFLOP/s with %d warm-up + %d timed launches (coverage: %s)\n",
-              plan.size(), shapes.size(), HeadDimsText(po.head_dims).c_str(), total_s, kOursTflops, o.warmup, o.reps,
-              by_dim.empty() ? "none" : by_dim.c_str());
+  for (auto [d, s] : coverage_s)
+    by_dim +=
+        (by_dim.empty() ? "" : ", ") + ("D=" + std::to_string(d) + " ") + std::to_string(int(std::lround(s))) + " s";
+  std::printf(
+      "%zu kernel cases (%zu coverage shapes, forward and backward; head dims %s), about %.0f s of GPU time at "
+      "%.0f TFLOP/s with %d warm-up + %d timed launches (coverage: %s)\n",
+      plan.size(), shapes.size(), HeadDimsText(po.head_dims).c_str(), total_s, kOursTflops, o.warmup, o.reps,
+      by_dim.empty() ? "none" : by_dim.c_str());
   std::printf("NCCL: %zu message sizes\n", calibrate::MessageSizes(o.quick).size());
   // The NCCL plan for --gpus (a node of 8 when not given): what a machine with several GPUs measures.
   const int gpus = o.gpus > 0 ? o.gpus : 8;
@@ -195,8 +197,9 @@ int RunCalibrate(const CalibrateOptions& o) {
   for (const std::string& path : {o.out, samples_path})
     if (Status st = CheckOutputPath(path); !st.ok()) return ReportError(st);
 #ifndef RINGLAB_HAVE_CUDA
-  return ReportError(Status::Unavailable("this ringlab was built without CUDA: `ringlab calibrate` measures nothing "
-                                         "here (--dry-run and --coverage-shapes work in any build)"));
+  return ReportError(
+      Status::Unavailable("this ringlab was built without CUDA: `ringlab calibrate` measures nothing "
+                          "here (--dry-run and --coverage-shapes work in any build)"));
 #else
   calibrate::DeviceFacts facts;
   if (Status st = calibrate::QueryDevices(&facts); !st.ok()) return ReportError(st);

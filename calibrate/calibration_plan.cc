@@ -50,14 +50,15 @@ bool IsHeldOut(const CoverageShape& s) {
 Status ParseHeadDims(const std::string& text, const std::string& flag, std::vector<int>* dims) {
   std::string allowed;
   for (int d : kPlanHeadDims) allowed += (allowed.empty() ? "" : ", ") + std::to_string(d);
-  const Status bad = Status::InvalidArgument(flag + " '" + text + "': a comma-separated list of head dims, each one of " +
-                                             allowed + " (once)");
+  const Status bad = Status::InvalidArgument(
+      flag + " '" + text + "': a comma-separated list of head dims, each one of " + allowed + " (once)");
   std::vector<int> out;
   size_t begin = 0;
   while (begin <= text.size()) {
     const size_t end = std::min(text.find(',', begin), text.size());
     const std::string item = text.substr(begin, end - begin);
-    if (item.empty() || item.size() > 4 || !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (item.empty() || item.size() > 4 ||
+        !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return bad;
     const int d = std::stoi(item);
     if (std::find(std::begin(kPlanHeadDims), std::end(kPlanHeadDims), d) == std::end(kPlanHeadDims) ||
@@ -72,7 +73,9 @@ Status ParseHeadDims(const std::string& text, const std::string& flag, std::vect
 
 namespace {
 
-bool Wants(const PlanOptions& o, int d) { return std::find(o.head_dims.begin(), o.head_dims.end(), d) != o.head_dims.end(); }
+bool Wants(const PlanOptions& o, int d) {
+  return std::find(o.head_dims.begin(), o.head_dims.end(), d) != o.head_dims.end();
+}
 
 // The head dims a plan measures: options.head_dims in kPlanHeadDims order; a quick plan one of them (128 if asked).
 std::vector<int> PlanDims(const PlanOptions& o) {

@@ -77,9 +77,10 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       return bad(std::string("is a ") + (j.contains("ranks") ? "schedule" : "hardware profile") +
                  ", not a samples file: expected the samples JSON written by `ringlab calibrate --samples` or "
                  "calibrate/scripts/calibrate.py");
-    RINGLAB_RETURN_IF_ERROR(keys(j, "",
-                                 {"sms", "geometry", "geometry_by_head_dim", "kernels", "transfers", "memory", "start_waits", "nccl_held",
-                                  "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
+    RINGLAB_RETURN_IF_ERROR(
+        keys(j, "",
+             {"sms", "geometry", "geometry_by_head_dim", "kernels", "transfers", "memory", "start_waits", "nccl_held",
+              "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
     in.sms = j.value("sms", 132);
     if (in.sms <= 0) return bad("sms must be > 0");
     // One {"forward": .., "backward": ..} object into (forward, backward); `field` names it in errors.

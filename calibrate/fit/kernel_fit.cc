@@ -81,8 +81,8 @@ double MeanAbsLogError(const WaveModel& w, const std::vector<const KernelSample*
 // θ (the single-resident throughput) on a grid at `k` CTAs per SM, chosen by the mean |log error| (every sample
 // counts: the partial-round ones are the few that see θ); the median |error| is what the report states. Writes the
 // best table to *best and returns its score; INFINITY (and *best untouched) when no table came out.
-double FitThetaAtK(const FitInputs& in, const std::string& pass, int head_dim, const std::vector<const KernelSample*>& ks,
-                   int k, KernelFit* best) {
+double FitThetaAtK(const FitInputs& in, const std::string& pass, int head_dim,
+                   const std::vector<const KernelSample*>& ks, int k, KernelFit* best) {
   double best_score = INFINITY;
   for (int step = 0; step <= (k > 1 ? 10 : 0); ++step) {
     const double theta = 1.0 - 0.05 * step;

@@ -1,4 +1,6 @@
 // FitProfile on synthetic samples drawn from known hardware: the fit must give the numbers back.
+#include "calibrate/fit/profile_fit.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <tuple>
 
 #include "calibrate/calibration_plan.h"
-#include "calibrate/fit/profile_fit.h"
 #include "calibrate/samples.h"
 #include "sim/profile.h"
 #include "sim/simulate.h"
@@ -491,7 +492,8 @@ TEST(ProfileFit, HeadDim256TakesItsOwnLaunchGeometry) {
   ASSERT_TRUE(FitProfile(in, Base(), FitOptions{}, &profile, &report).ok());
   std::map<int, nlohmann::json> wave;
   for (const nlohmann::json& t : profile["compute"]["attention"])
-    if (t["pass"] == "forward" && t["mask"] == "full" && t.value("mode", "merge") == "merge") wave[t["head_dim"]] = t["wave"];
+    if (t["pass"] == "forward" && t["mask"] == "full" && t.value("mode", "merge") == "merge")
+      wave[t["head_dim"]] = t["wave"];
   ASSERT_TRUE(wave.count(128) && wave.count(256));
   EXPECT_EQ(wave[128]["tile_q"], 128);
   EXPECT_EQ(wave[256]["tile_q"], 64);

@@ -1,6 +1,7 @@
 // Exit codes of every `ringlab` subcommand (apps/exit_codes.h): 0 ok, 1 a check failed, 2 bad input, 3 runtime error,
 // and the section of every --help that lists them. `run` is tested where the binary has it (CUDA builds), `calibrate`
-// everywhere (without CUDA it has only its plan); a check failure is tested where a command line can cause one (`check`; cli_test.cc).
+// everywhere (without CUDA it has only its plan); a check failure is tested where a command line can cause one
+// (`check`; cli_test.cc).
 #include <gtest/gtest.h>
 
 #include <algorithm>
