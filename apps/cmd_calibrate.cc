@@ -10,10 +10,12 @@
 // `ringlab fit-profile` (calibrate/fit/profile_fit.h), with provenance: card, driver, CUDA, NCCL, date, commit,
 // command.
 // Host gaps between kernels are not measured here: calibrate/scripts/calibrate.py takes them from real runs.
+// Builds without CUDA have the subcommand for its plan only (--dry-run, --coverage-shapes); measuring needs CUDA.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -23,7 +25,9 @@
 #include "apps/logging.h"
 #include "calibrate/calibration_plan.h"
 #include "calibrate/fit/profile_fit.h"
+#ifdef RINGLAB_HAVE_CUDA
 #include "calibrate/microbench/microbench.h"
+#endif
 #include "core/json_file.h"
 #include "core/output_file.h"
 #include "kernels/cuda/attention_tiles.h"
@@ -40,6 +44,7 @@ struct CalibrateOptions {
   // Launch geometry of the kernels LaunchForward / LaunchBackward pick on sm_90 (kernels/cuda/attention_*_wgmma.cu);
   // CTAs per SM 0 = fitted from the CTA sweep.
   int fwd_tile_q = 128, fwd_tile_kv = 128, bwd_tile_q = 64, bwd_tile_kv = 128, ctas_per_sm = 0;
+  std::vector<int> head_dims = {64, 128, 256};  // --head-dims (calibrate::kPlanHeadDims)
 };
 
 namespace {
@@ -49,6 +54,21 @@ std::string UtcNow() {
   const std::time_t t = std::time(nullptr);
   std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return b;
+}
+
+std::string HeadDimsText(const std::vector<int>& dims) {
+  std::string s;
+  for (int d : dims) s += (s.empty() ? "" : ",") + std::to_string(d);
+  return s;
+}
+
+// The plan options of a run: quick, the head dims and (when known) the device's SMs.
+calibrate::PlanOptions Plan(const CalibrateOptions& o, int sms = 132) {
+  calibrate::PlanOptions po;
+  po.sms = sms;
+  po.quick = o.quick;
+  po.head_dims = o.head_dims;
+  return po;
 }
 
 // The command line that reproduces this run (options in canonical form).
@@ -63,6 +83,7 @@ std::string CommandLine(const CalibrateOptions& o, int gpus) {
   if (o.quick) s += " --quick";
   if (o.skip_kernels) s += " --skip-kernels";
   if (o.skip_comm) s += " --skip-comm";
+  s += " --head-dims " + HeadDimsText(o.head_dims);
   return s;
 }
 
@@ -105,16 +126,16 @@ constexpr double kOursTflops = 400, kSdpaTflops = 300, kCaseOverheadS = 0.01, kS
 constexpr int kSdpaWarmup = 3, kSdpaIters = 10;  // calibrate/device/kernel_coverage.sh passes these
 
 int DryRun(const CalibrateOptions& o) {
-  calibrate::PlanOptions po;
-  po.quick = o.quick;
-  double total_s = 0, coverage_s = 0;
+  const calibrate::PlanOptions po = Plan(o);
+  double total_s = 0;
+  std::map<int, double> coverage_s;  // head dim -> GPU seconds of its coverage cases
   std::printf("%-9s %-6s %4s %3s %4s %4s %7s %7s %10s %9s  %s\n", "pass", "mask", "D", "B", "H", "Hkv", "q", "kv",
               "GFLOP", "MiB", "why");
   const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(po);
   for (const calibrate::KernelCase& c : plan) {
     const double s = calibrate::CaseSeconds(c, kOursTflops, (o.warmup + o.reps) * (c.pass == "forward" ? 2 : 1) + 1) + kCaseOverheadS;
     total_s += s;
-    if (c.why == "coverage") coverage_s += s;
+    if (c.why == "coverage") coverage_s[c.head_dim] += s;
     std::printf("%-9s %-6s %4d %3d %4d %4d %7lld %7lld %10.1f %9.0f  %s\n", c.pass.c_str(), c.mask.c_str(),
                 c.head_dim, c.batch, c.heads, c.kv_heads, (long long)c.q, (long long)c.kv,
                 calibrate::CaseSeconds(c, 1e-3, 1), c.DeviceBytes() / 1048576.0, c.why.c_str());
@@ -123,10 +144,16 @@ int DryRun(const CalibrateOptions& o) {
   double sdpa_s = 0;
   for (const calibrate::CoverageShape& s : shapes)
     sdpa_s += 2 * (calibrate::SdpaSeconds(s, kSdpaTflops, kSdpaWarmup, kSdpaIters) + kSdpaShapeOverheadS);
-  std::printf("%zu kernel cases (%zu coverage shapes, forward and backward), about %.0f s of GPU time at %.0f TFLOP/s "
-              "with %d warm-up + %d timed launches (coverage %.0f s); NCCL: %zu message sizes\n",
-              plan.size(), shapes.size(), total_s, kOursTflops, o.warmup, o.reps, coverage_s,
-              calibrate::MessageSizes(o.quick).size());
+  std::string by_dim;
+  for (auto [d, s] : coverage_s)
+    by_dim +=
+        (by_dim.empty() ? "" : ", ") + ("D=" + std::to_string(d) + " ") + std::to_string(int(std::lround(s))) + " s";
+  std::printf(
+      "%zu kernel cases (%zu coverage shapes, forward and backward; head dims %s), about %.0f s of GPU time at "
+      "%.0f TFLOP/s with %d warm-up + %d timed launches (coverage: %s)\n",
+      plan.size(), shapes.size(), HeadDimsText(po.head_dims).c_str(), total_s, kOursTflops, o.warmup, o.reps,
+      by_dim.empty() ? "none" : by_dim.c_str());
+  std::printf("NCCL: %zu message sizes\n", calibrate::MessageSizes(o.quick).size());
   // The NCCL plan for --gpus (a node of 8 when not given): what a machine with several GPUs measures.
   const int gpus = o.gpus > 0 ? o.gpus : 8;
   std::printf("NCCL plan on %d GPU(s)%s:\n", gpus, o.gpus > 0 ? "" : " (--gpus not given: a node of 8)");
@@ -145,9 +172,7 @@ int DryRun(const CalibrateOptions& o) {
 
 // --coverage-shapes: the coverage grid, one "B H S D mask" line each (what the device script hands PyTorch SDPA).
 int PrintCoverageShapes(const CalibrateOptions& o) {
-  calibrate::PlanOptions po;
-  po.quick = o.quick;
-  for (const calibrate::CoverageShape& s : calibrate::CoverageShapes(po)) std::printf("%s\n", s.Line().c_str());
+  for (const calibrate::CoverageShape& s : calibrate::CoverageShapes(Plan(o))) std::printf("%s\n", s.Line().c_str());
   return 0;
 }
 
@@ -171,6 +196,11 @@ int RunCalibrate(const CalibrateOptions& o) {
     return ReportError(st);
   for (const std::string& path : {o.out, samples_path})
     if (Status st = CheckOutputPath(path); !st.ok()) return ReportError(st);
+#ifndef RINGLAB_HAVE_CUDA
+  return ReportError(
+      Status::Unavailable("this ringlab was built without CUDA: `ringlab calibrate` measures nothing "
+                          "here (--dry-run and --coverage-shapes work in any build)"));
+#else
   calibrate::DeviceFacts facts;
   if (Status st = calibrate::QueryDevices(&facts); !st.ok()) return ReportError(st);
   const int gpus = o.gpus > 0 ? o.gpus : facts.visible;
@@ -188,6 +218,10 @@ int RunCalibrate(const CalibrateOptions& o) {
   in.sms = facts.sms;
   in.forward = {false, o.fwd_tile_q, o.fwd_tile_kv, o.ctas_per_sm};
   in.backward = {true, o.bwd_tile_q, o.bwd_tile_kv, o.ctas_per_sm};
+  // D=256 runs only in the warp-specialized kernels, whose tiles shrink there (kernels/cuda/attention_tiles.h).
+  in.geometry_by_head_dim[256] = {
+      {false, cuda::tiles::ForwardWs::kBlockM, cuda::tiles::ForwardWs::BlockN<256>(), o.ctas_per_sm},
+      {true, cuda::tiles::BackwardWs::kBlockM, cuda::tiles::BackwardWs::BlockN<256>(), o.ctas_per_sm}};
   calibrate::BenchOptions bo;
   bo.warmup = o.warmup;
   bo.reps = o.reps;
@@ -195,10 +229,7 @@ int RunCalibrate(const CalibrateOptions& o) {
   bo.preheat_ms = o.preheat_ms;
   bo.progress = [lines](const std::string& line) { lines->Line(line, true); };
   if (!o.skip_kernels) {
-    calibrate::PlanOptions po;
-    po.sms = facts.sms;
-    po.quick = o.quick;
-    const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(po);
+    const std::vector<calibrate::KernelCase> plan = calibrate::KernelPlan(Plan(o, facts.sms));
     progress("kernels: " + std::to_string(plan.size()) + " block shapes on GPU 0, " + std::to_string(o.warmup) +
              " warm-up + " + std::to_string(o.reps) + " timed launches each");
     lines->StartCases(plan.size());
@@ -246,6 +277,7 @@ int RunCalibrate(const CalibrateOptions& o) {
            std::to_string(in.transfers.size()) + " transfer samples) and " + o.out);
   std::fprintf(HumanText({o.out, samples_path}), "%s\n", report.dump(1).c_str());
   return kExitOk;
+#endif
 }
 
 std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
@@ -272,7 +304,16 @@ std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
                   "before timing kernels, run the largest forward case back to back this long (a long run's power "
                   "and thermal state)")
       ->capture_default_str()->check(FiniteIn(0.0, 60000.0));
-  cmd->add_flag("--quick", o->quick, "a smoke run: head dim 128 only, coarser sweeps, two message sizes");
+  cmd->add_flag("--quick", o->quick, "a smoke run: one head dim (128 if asked for), coarser sweeps, two message sizes");
+  cmd->add_option_function<std::string>(
+         "--head-dims",
+         [o](const std::string& text) {
+           if (Status st = calibrate::ParseHeadDims(text, "--head-dims", &o->head_dims); !st.ok())
+             throw CLI::ValidationError(st.message());
+         },
+         "head dims the kernel plan and the coverage shapes measure, comma-separated (default 64,128,256; e.g. 256 "
+         "alone to add that head dim to a profile: calibrate/scripts/merge_head_dim.py)")
+      ->type_name("D,..");
   cmd->add_flag("--dry-run", o->dry_run, "print the kernel plan and an estimate of its GPU time, measure nothing "
                                          "(needs no GPU)");
   cmd->add_flag("--coverage-shapes", o->coverage_shapes, "print the coverage shapes (\"B H S D mask\" lines, the "

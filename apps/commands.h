@@ -45,6 +45,7 @@ struct RunOptions;  // cmd_run.cc
 std::shared_ptr<RunOptions> SetupRunOnGpus(CLI::App* cmd);
 int RunOnGpus(const RunOptions& options);
 
+// Every build; measuring needs CUDA (without it only --dry-run and --coverage-shapes).
 struct CalibrateOptions;  // cmd_calibrate.cc
 std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd);
 int RunCalibrate(const CalibrateOptions& options);

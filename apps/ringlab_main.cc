@@ -41,12 +41,13 @@ const std::vector<Subcommand> kSubcommands = {
     MakeSubcommand("run",
                    "Run the schedule for real on GPUs (NCCL, CUDA streams): time it, write its timeline, verify it",
                    SetupRunOnGpus, RunOnGpus),
+#endif
+    // Without CUDA only its plan (--dry-run, --coverage-shapes): what a GPU call would measure, and for how long.
     MakeSubcommand("calibrate",
                    "Measure this machine's GPUs (attention kernels over block shapes, NCCL point-to-point and "
                    "all-gather over message sizes, attention beside NCCL traffic) and write a hardware profile for "
                    "`ringlab sim` with its provenance. Progress goes to stderr; the fit report to stdout.",
                    SetupCalibrate, RunCalibrate),
-#endif
 };
 
 // The line for a first argument that is neither a flag nor a subcommand (CLI11 would only say one is required).

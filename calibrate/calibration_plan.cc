@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <string>
 
 #include "core/schedule.h"
 
@@ -45,22 +47,92 @@ bool IsHeldOut(const CoverageShape& s) {
   return std::find(h.begin(), h.end(), s) != h.end();
 }
 
+Status ParseHeadDims(const std::string& text, const std::string& flag, std::vector<int>* dims) {
+  std::string allowed;
+  for (int d : kPlanHeadDims) allowed += (allowed.empty() ? "" : ", ") + std::to_string(d);
+  const Status bad = Status::InvalidArgument(
+      flag + " '" + text + "': a comma-separated list of head dims, each one of " + allowed + " (once)");
+  std::vector<int> out;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, end - begin);
+    if (item.empty() || item.size() > 4 ||
+        !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return bad;
+    const int d = std::stoi(item);
+    if (std::find(std::begin(kPlanHeadDims), std::end(kPlanHeadDims), d) == std::end(kPlanHeadDims) ||
+        std::find(out.begin(), out.end(), d) != out.end())
+      return bad;
+    out.push_back(d);
+    begin = end + 1;
+  }
+  *dims = out;
+  return Status::Ok();
+}
+
+namespace {
+
+bool Wants(const PlanOptions& o, int d) {
+  return std::find(o.head_dims.begin(), o.head_dims.end(), d) != o.head_dims.end();
+}
+
+// The head dims a plan measures: options.head_dims in kPlanHeadDims order; a quick plan one of them (128 if asked).
+std::vector<int> PlanDims(const PlanOptions& o) {
+  std::vector<int> dims;
+  for (int d : kPlanHeadDims)
+    if (Wants(o, d)) dims.push_back(d);
+  if (o.quick && dims.size() > 1) dims = {Wants(o, 128) ? 128 : dims.front()};
+  return dims;
+}
+
+// The coverage grid of one head dim: (batch×heads, sequence lengths, pair cap).
+struct CoverageGrid {
+  std::vector<std::pair<int, int>> batch_heads;
+  std::vector<int64_t> seqs;
+  double max_pairs = 0;
+};
+
+CoverageGrid GridFor(int d, const PlanOptions& o) {
+  CoverageGrid g;
+  if (d != 256) {
+    g.batch_heads = {{1, 8}, {2, 16}, {1, 64}, {4, 32}, {8, 32}, {16, 64}};
+    for (int64_t s = 512; s <= 65536; s *= 2) g.seqs.push_back(s);
+    g.max_pairs = o.coverage_max_pairs;
+  } else {
+    // D=256 costs twice D=128's FLOPs per (query, key) pair, and the fit needs fewer points there (the CTA cost model
+    // has four parameters per pass and mode: the grid is to span the CTA counts and tiles per CTA a user lands on, not
+    // to tabulate). So: the two ends of batch×heads (1×8 and 16×64: the fewest and the most CTAs; 16×64 stops at
+    // S=1024, its S=2048 block needs over 8 GiB) and two between (2×16, 4×32: partial rounds and a few rounds), S from
+    // 512 (one to four tiles per CTA) in factors of 2 up to 16384 and a quarter of D=128's pair cap. Its FLOPs are 30%
+    // of the D=128 coverage's (`ringlab calibrate --dry-run --head-dims 128,256` prints both times; the test
+    // CalibrationPlan.HeadDim256CoverageIsModest keeps it under 40%).
+    g.batch_heads = {{1, 8}, {2, 16}, {4, 32}, {16, 64}};
+    for (int64_t s = 512; s <= 16384; s *= 2) g.seqs.push_back(s);
+    g.max_pairs = o.coverage_max_pairs / 4;
+  }
+  if (o.quick) std::erase_if(g.seqs, [](int64_t s) { return s > 4096; });
+  return g;
+}
+
+}  // namespace
+
 std::vector<CoverageShape> CoverageShapes(const PlanOptions& o) {
   std::vector<CoverageShape> shapes;
   if (!o.coverage) return shapes;
-  const std::vector<std::pair<int, int>> batch_heads = {{1, 8}, {2, 16}, {1, 64}, {4, 32}, {8, 32}, {16, 64}};
-  const std::vector<int> dims = o.quick ? std::vector<int>{128} : std::vector<int>{64, 128};
-  for (int d : dims)
+  for (int d : PlanDims(o)) {
+    const CoverageGrid g = GridFor(d, o);
     for (const char* mask : {"causal", "full"})
-      for (auto [b, h] : batch_heads)
-        for (int64_t s = 512; s <= (o.quick ? 4096 : 65536); s *= 2) {
+      for (auto [b, h] : g.batch_heads)
+        for (int64_t s : g.seqs) {
           const CoverageShape shape{b, h, s, d, mask};
           const KernelCase backward{"backward", mask, d, h, h, b, s, s, 0, "coverage"};
-          if (double(b) * h * double(s) * double(s) > o.coverage_max_pairs || IsHeldOut(shape) ||
+          if (double(b) * h * double(s) * double(s) > g.max_pairs || IsHeldOut(shape) ||
               backward.DeviceBytes() > o.max_block_bytes)
             continue;
           shapes.push_back(shape);
         }
+  }
   return shapes;
 }
 
@@ -77,9 +149,18 @@ double SdpaSeconds(const CoverageShape& s, double tflops, int warmup, int iters)
 
 std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
   std::vector<KernelCase> plan;
-  const std::vector<int> dims = o.quick ? std::vector<int>{128} : std::vector<int>{64, 128};
-  const std::vector<int64_t> lengths = o.quick ? std::vector<int64_t>{512, 4096, 32768}
-                                               : std::vector<int64_t>{512, 1024, 2048, 4096, 8192, 16384, 32768};
+  // Loop lengths of the tile sweep and sides of the causal sweep. D=256 (twice the FLOPs a pair) in factors of 4 over
+  // the same span: its CTA cost model needs the ends and a few points between, not a table.
+  auto lengths = [&](int d) {
+    if (o.quick) return std::vector<int64_t>{512, 4096, 32768};
+    if (d == 256) return std::vector<int64_t>{512, 2048, 8192, 32768};
+    return std::vector<int64_t>{512, 1024, 2048, 4096, 8192, 16384, 32768};
+  };
+  auto causal_sides = [&](int d) {
+    if (o.quick) return std::vector<int64_t>{2048, 16384};
+    if (d == 256) return std::vector<int64_t>{1024, 4096, 16384};
+    return std::vector<int64_t>{1024, 2048, 4096, 8192, 16384, 32768};
+  };
   // Never a held-out shape (a whole square problem that bench/kernels/heldout_shapes.txt lists), whatever the sweep.
   auto add = [&](KernelCase c) {
     const bool held_out = c.q == c.kv && c.diagonal_offset == 0 && c.heads == c.kv_heads &&
@@ -88,10 +169,10 @@ std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
   };
   for (const char* pass : {"forward", "backward"}) {
     const bool fwd = std::string(pass) == "forward";
-    for (int d : dims) {
+    for (int d : PlanDims(o)) {
       // Tile sweep: 8192 rows (forward) or keys (backward) of 32 heads = 64-128 CTAs per head, several full rounds;
       // the loop runs over the other side's length.
-      for (int64_t len : lengths) {
+      for (int64_t len : lengths(d)) {
         KernelCase c{pass, "full", d, 32, 32, 1, fwd ? 8192 : len, fwd ? len : 8192, 0, "tile sweep"};
         add(c);
         if (!fwd) {  // the backward CTA loops over the query heads of its kv head too
@@ -114,7 +195,7 @@ std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
              0, "cta sweep"});
       }
       // Causal: square blocks at 8 and 32 heads (and GQA 4:1 for the backward).
-      for (int64_t s : o.quick ? std::vector<int64_t>{2048, 16384} : std::vector<int64_t>{1024, 2048, 4096, 8192, 16384, 32768})
+      for (int64_t s : causal_sides(d))
         for (int h : {8, 32}) {
           add({pass, "causal", d, h, h, 1, s, s, 0, "causal"});
           if (!fwd) add({pass, "causal", d, h, h / 4, 1, s, s, 0, "causal gqa"});

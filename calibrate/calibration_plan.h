@@ -10,7 +10,8 @@
 //                 kv head;
 //   causal        square causal blocks 1K..32K at 8 and 32 heads (list scheduling of unequal CTAs);
 //   coverage      whole single-GPU attention problems B×H×S×S (CoverageShapes): batch×heads 1×8 .. 16×64, S from 512,
-//                 head dims 64 and 128, causal and full, the shapes a user's configuration lands on (and, timed with
+//                 head dims 64, 128 and 256 (256: a sparser grid, see CoverageShapes), causal and full, the shapes a
+//                 user's configuration lands on (and, timed with
 //                 PyTorch SDPA over the same list by calibrate/device/kernel_coverage.sh, the peer profile's tables).
 //                 The held-out shapes of bench/kernels/heldout_shapes.txt (HeldOutShapes) are never in the plan, in
 //                 no sweep (the causal sweep's 1×8×4096 D=128 and 1×32×32768 D=64 were, before 2026-12).
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "calibrate/samples.h"
+#include "core/status.h"
 
 namespace ringlab::calibrate {
 
@@ -45,7 +47,16 @@ struct PlanOptions {
   // Largest coverage problem, in B·H·S² (query, key) pairs of all heads: keeps the coverage within about a minute
   // of kernel time on an H100 (16×64 heads reach S=8192, 1×8 heads S=65536).
   double coverage_max_pairs = double(int64_t(1) << 35);
+  // Head dims to measure (`ringlab calibrate --head-dims`): any of kPlanHeadDims, so that one call can measure only
+  // the head dim a profile lacks and calibrate/scripts/merge_head_dim.py adds it to the profile.
+  std::vector<int> head_dims = {64, 128, 256};
 };
+
+// The head dims the kernels take, and so the plan's (kernels/cuda/attention_kernels.h: 256 in the ws kernels).
+inline constexpr int kPlanHeadDims[] = {64, 128, 256};
+// "64,128,256" -> {64, 128, 256}: each in kPlanHeadDims, none twice, at least one. InvalidArgument naming `flag` and
+// the allowed values otherwise.
+Status ParseHeadDims(const std::string& text, const std::string& flag, std::vector<int>* dims);
 
 // One single-GPU attention problem: B sequences of S tokens, H heads of dim D, the whole S×S block (diagonal
 // offset 0 when causal). The same line format as bench/kernels/heldout_shapes.txt: "B H S D mask".
@@ -63,9 +74,10 @@ struct CoverageShape {
 const std::vector<CoverageShape>& HeldOutShapes();
 bool IsHeldOut(const CoverageShape& s);
 
-// The coverage grid: batch×heads {1×8, 2×16, 1×64, 4×32, 8×32, 16×64} × S {512 .. 65536} × D {64, 128} × {causal,
-// full}, minus the held-out shapes, the problems over coverage_max_pairs and those over max_block_bytes. Empty when !options.coverage; a
-// quick plan keeps D=128 and S ≤ 4096.
+// The coverage grid, per head dim of options.head_dims: D 64 and 128 batch×heads {1×8, 2×16, 1×64, 4×32, 8×32, 16×64}
+// × S {512 .. 65536} × {causal, full}; D 256 a sparser grid with the same ends (see the .cc); minus the held-out
+// shapes, the problems over coverage_max_pairs and those over max_block_bytes. Empty when !options.coverage; a quick
+// plan keeps one head dim (128 if asked for) and S ≤ 4096.
 std::vector<CoverageShape> CoverageShapes(const PlanOptions& options);
 
 std::vector<KernelCase> KernelPlan(const PlanOptions& options);

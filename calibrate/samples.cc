@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "core/json_file.h"
 
@@ -17,6 +19,8 @@ json ToJson(const FitInputs& in) {
                 {"ctas_per_sm", g.ctas_per_sm}};
   };
   j["geometry"] = {{"forward", geo(in.forward)}, {"backward", geo(in.backward)}};
+  for (const auto& [d, g] : in.geometry_by_head_dim)
+    j["geometry_by_head_dim"][std::to_string(d)] = {{"forward", geo(g.first)}, {"backward", geo(g.second)}};
   j["kernels"] = json::array();
   for (const KernelSample& k : in.kernels) {
     json s = {{"pass", k.pass}, {"mask", k.mask}, {"head_dim", k.head_dim}, {"batch", k.batch},
@@ -73,27 +77,46 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       return bad(std::string("is a ") + (j.contains("ranks") ? "schedule" : "hardware profile") +
                  ", not a samples file: expected the samples JSON written by `ringlab calibrate --samples` or "
                  "calibrate/scripts/calibrate.py");
-    RINGLAB_RETURN_IF_ERROR(keys(j, "",
-                                 {"sms", "geometry", "kernels", "transfers", "memory", "start_waits", "nccl_held",
-                                  "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
+    RINGLAB_RETURN_IF_ERROR(
+        keys(j, "",
+             {"sms", "geometry", "geometry_by_head_dim", "kernels", "transfers", "memory", "start_waits", "nccl_held",
+              "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
     in.sms = j.value("sms", 132);
     if (in.sms <= 0) return bad("sms must be > 0");
-    if (j.contains("geometry")) {
-      RINGLAB_RETURN_IF_ERROR(keys(j["geometry"], "geometry", {"forward", "backward"}));
+    // One {"forward": .., "backward": ..} object into (forward, backward); `field` names it in errors.
+    auto geometry = [&](const json& obj, const std::string& field, KernelGeometry* forward,
+                        KernelGeometry* backward) -> Status {
+      RINGLAB_RETURN_IF_ERROR(keys(obj, field, {"forward", "backward"}));
       for (const char* pass : {"forward", "backward"}) {
-        if (!j["geometry"].contains(pass)) continue;
-        const json& g = j["geometry"][pass];
+        if (!obj.contains(pass)) continue;
+        const json& g = obj[pass];
+        const std::string where = field + "." + pass;
         // "order" (launch order of a causal head's CTAs) is for the CTA cost fit (calibrate/scripts/kernel_model_fit.py).
-        RINGLAB_RETURN_IF_ERROR(
-            keys(g, std::string("geometry.") + pass, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order"}));
-        KernelGeometry& kg = std::string(pass) == "forward" ? in.forward : in.backward;
+        RINGLAB_RETURN_IF_ERROR(keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order"}));
+        KernelGeometry& kg = std::string(pass) == "forward" ? *forward : *backward;
         kg.grid_kv = g.at("grid").get<std::string>() == "kv";
         kg.tile_q = g.at("tile_q");
         kg.tile_kv = g.at("tile_kv");
         kg.ctas_per_sm = g.at("ctas_per_sm");
         if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm < 0 || kg.ctas_per_sm > 64)
-          return bad(std::string("geometry.") + pass + ": tiles must be > 0 and ctas_per_sm in 0..64");
+          return bad(where + ": tiles must be > 0 and ctas_per_sm in 0..64");
       }
+      return Status::Ok();
+    };
+    if (j.contains("geometry")) RINGLAB_RETURN_IF_ERROR(geometry(j["geometry"], "geometry", &in.forward, &in.backward));
+    const json by_head_dim = j.value("geometry_by_head_dim", json::object());
+    if (!by_head_dim.is_object()) return bad("geometry_by_head_dim must be an object: head dim -> {forward, backward}");
+    for (const auto& [key, g] : by_head_dim.items()) {
+      int d = 0;
+      try {
+        d = std::stoi(key);
+      } catch (const std::exception&) {
+      }
+      if (d <= 0 || std::to_string(d) != key) return bad("geometry_by_head_dim: key '" + key + "' is not a head dim");
+      // Unset passes keep the default geometry.
+      std::pair<KernelGeometry, KernelGeometry> both{in.forward, in.backward};
+      RINGLAB_RETURN_IF_ERROR(geometry(g, "geometry_by_head_dim." + key, &both.first, &both.second));
+      in.geometry_by_head_dim[d] = both;
     }
     auto kernel = [&](const json& k, KernelSample* out) -> Status {
       KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
@@ -191,8 +214,15 @@ void Append(const FitInputs& b, FitInputs* a) {
     a->sms = b.sms;
     a->forward = b.forward;
     a->backward = b.backward;
+    for (const auto& [d, g] : b.geometry_by_head_dim) a->geometry_by_head_dim[d] = g;
   }
   for (auto it = b.provenance.begin(); it != b.provenance.end(); ++it) a->provenance[it.key()] = it.value();
+}
+
+const KernelGeometry& GeometryOf(const FitInputs& in, const std::string& pass, int head_dim) {
+  const auto it = in.geometry_by_head_dim.find(head_dim);
+  if (it != in.geometry_by_head_dim.end()) return pass == "forward" ? it->second.first : it->second.second;
+  return pass == "forward" ? in.forward : in.backward;
 }
 
 double MedianOf(std::vector<double> v) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,11 +87,19 @@ struct FitInputs {
   int sms = 132;
   KernelGeometry forward{false, 128, 64, 2};
   KernelGeometry backward{true, 64, 128, 1};
+  // Head dims whose kernels tile otherwise than `forward` / `backward` (our ws kernels and FlashAttention-2 at D=256
+  // take smaller tiles): head dim -> {forward, backward}. GeometryOf picks.
+  std::map<int, std::pair<KernelGeometry, KernelGeometry>> geometry_by_head_dim;
   nlohmann::json provenance = nlohmann::json::object();  // card, driver, NCCL, date, commit, command ...
 };
 
+// The launch geometry of `pass`'s kernel at `head_dim`: geometry_by_head_dim's if it has the head dim, else
+// forward / backward.
+const KernelGeometry& GeometryOf(const FitInputs& in, const std::string& pass, int head_dim);
+
 // Samples <-> JSON ({"sms":..,"kernels":[{pass,mask,head_dim,batch,heads,kv_heads,q,kv,pairs,us}],"transfers":[..],
-// "memory":[..],"launch_gaps_us":[..],"overlap_us":[[alone,beside],..],"geometry":{..},"provenance":{..}}).
+// "memory":[..],"launch_gaps_us":[..],"overlap_us":[[alone,beside],..],"geometry":{..},"geometry_by_head_dim":{"256":{"forward":{..},"backward":{..}}},
+// "provenance":{..}}).
 nlohmann::json ToJson(const FitInputs& in);
 Status FromJson(const nlohmann::json& j, const std::string& origin, FitInputs* out);
 // Appends b's samples to a (provenance objects are merged, b's keys win).

@@ -19,8 +19,8 @@ double Predict(const WaveModel& w, const KernelSample& s) {
 
 namespace {
 
-WaveModel Geometry(const FitInputs& in, const std::string& pass, double theta, int ctas_per_sm) {
-  const KernelGeometry& g = pass == "forward" ? in.forward : in.backward;
+WaveModel Geometry(const FitInputs& in, const std::string& pass, int head_dim, double theta, int ctas_per_sm) {
+  const KernelGeometry& g = GeometryOf(in, pass, head_dim);
   WaveModel w;
   w.enabled = true;
   w.grid_kv = g.grid_kv;
@@ -81,12 +81,12 @@ double MeanAbsLogError(const WaveModel& w, const std::vector<const KernelSample*
 // θ (the single-resident throughput) on a grid at `k` CTAs per SM, chosen by the mean |log error| (every sample
 // counts: the partial-round ones are the few that see θ); the median |error| is what the report states. Writes the
 // best table to *best and returns its score; INFINITY (and *best untouched) when no table came out.
-double FitThetaAtK(const FitInputs& in, const std::string& pass, const std::vector<const KernelSample*>& ks, int k,
-                   KernelFit* best) {
+double FitThetaAtK(const FitInputs& in, const std::string& pass, int head_dim,
+                   const std::vector<const KernelSample*>& ks, int k, KernelFit* best) {
   double best_score = INFINITY;
   for (int step = 0; step <= (k > 1 ? 10 : 0); ++step) {
     const double theta = 1.0 - 0.05 * step;
-    WaveModel w = Geometry(in, pass, theta, k);
+    WaveModel w = Geometry(in, pass, head_dim, theta, k);
     TableFor(ks, &w);
     if (w.round_us.empty()) continue;
     std::vector<double> errs;
@@ -105,18 +105,18 @@ double FitThetaAtK(const FitInputs& in, const std::string& pass, const std::vect
 }
 
 // `causal`: the same pass and head dim's causal samples (may be empty); they decide the CTAs per SM, see below.
-KernelFit FitKernels(const FitInputs& in, const std::string& pass, const std::vector<const KernelSample*>& ks,
-                     const std::vector<const KernelSample*>& causal) {
+KernelFit FitKernels(const FitInputs& in, const std::string& pass, int head_dim,
+                     const std::vector<const KernelSample*>& ks, const std::vector<const KernelSample*>& causal) {
   KernelFit best;
   // ctas_per_sm 0 in the geometry: the kernel's occupancy is not known to the caller; try 1..4. With a partial-round
   // throughput of 1, k co-resident CTAs cost exactly what one CTA at a k-times faster round costs (the effective
   // rounds become ceil(CTAs / SMs) / k), so k shows only through θ < 1 and through the list scheduling of causal
   // blocks (k slots per SM, each CTA holding its slot for a round). With causal samples, k is the one that explains
   // full and causal samples together best; without, the smallest k within 10% of the best full-block score.
-  const int given = (pass == "forward" ? in.forward : in.backward).ctas_per_sm;
+  const int given = GeometryOf(in, pass, head_dim).ctas_per_sm;
   std::vector<std::pair<double, KernelFit>> best_per_k;
   for (int k = given > 0 ? given : 1; k <= (given > 0 ? given : 4); ++k) {
-    const double best_score = FitThetaAtK(in, pass, ks, k, &best);
+    const double best_score = FitThetaAtK(in, pass, head_dim, ks, k, &best);
     if (best_score == INFINITY) continue;
     double score = best_score;
     if (!causal.empty()) {
@@ -210,7 +210,7 @@ FittedTables FitAttentionTables(const FitInputs& in, const std::string& tag, jso
     } else {
       static const std::vector<const KernelSample*> kNone;
       auto c = groups.find({pass, "causal", d, mode});
-      f = FitKernels(in, pass, ks, mask == "full" && c != groups.end() ? c->second : kNone);
+      f = FitKernels(in, pass, d, ks, mask == "full" && c != groups.end() ? c->second : kNone);
     }
     if (f.wave.round_us.empty()) continue;
     if (mask == "full") full_fits[{pass, d, mode}] = f.wave;

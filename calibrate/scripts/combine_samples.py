@@ -4,7 +4,7 @@ the first, kernel and memory samples from the second (e.g. a `--sustain-ms` run 
 samples of any further files added to the second's (e.g. the one-GPU coverage of calibrate/device/kernel_coverage.sh;
 their memory samples are not used). --more-only limits the added kernels to some attention tables, each "PASS" or
 "PASS MASK" or "PASS MASK D" (e.g. "backward,forward causal 64"). Every kernel file must have the same launch geometry
-and SM count.
+(per head dim too, geometry_by_head_dim) and SM count; the output takes the kernel files' geometry.
 
     combine_samples.py BURST.json SUSTAINED.json [MORE_KERNELS.json ...] OUT.json [--more-only GROUPS]
 """
@@ -33,11 +33,21 @@ def main():
         sys.exit(f"{inputs[1]}: no kernel samples")
     out = dict(comm)
     out["kernels"] = list(kern["kernels"])
+    # The kernel samples' launch geometry travels with them (per head dim where a head dim tiles otherwise: D=256).
+    for field in ("sms", "geometry"):
+        if field in kern:
+            out[field] = kern[field]
+    by_head_dim = dict(kern.get("geometry_by_head_dim", {}))
     keep = wanted(a.more_only)
     for path, extra in zip(inputs[2:], more):
         if extra.get("geometry") != kern.get("geometry") or extra.get("sms") != kern.get("sms"):
             sys.exit(f"{path}: launch geometry or SM count differs from {inputs[1]}")
+        for d, g in extra.get("geometry_by_head_dim", {}).items():
+            if by_head_dim.setdefault(d, g) != g:
+                sys.exit(f"{path}: the launch geometry of head dim {d} differs from an earlier file's")
         out["kernels"] += [k for k in extra.get("kernels", []) if keep(k)]
+    if by_head_dim:
+        out["geometry_by_head_dim"] = by_head_dim
     out["memory"] = kern.get("memory", comm.get("memory", []))
     what = f"NCCL samples from {inputs[0]}, kernel and memory samples from {inputs[1]}"
     if more:

@@ -3,12 +3,14 @@ single-GPU kernel samples, and writes it into the profile.
 
 Per (pass, head dim, forward mode) one fit over both masks (full and causal share the kernel; causal CTAs loop over
 fewer tiles and some diagonal ones), choosing the CTAs per SM (1, 2, 3) and the partial-round throughput of a lone CTA
-(0.6, 0.8, 1) with the least mean squared relative error. Every attention table of that (pass, head dim) and mode gets
-the fitted `wave.cost` (its round table is dropped) and `measured` ranges (CTAs, tiles per CTA, batch x heads) of the
-samples of its mask; a mode without samples takes the other mode's fit (PyTorch's SDPA writes its output afresh: one
-mode). The simulator adds the profile's launch_us to every attend op, so the fit is of each sample less launch_us;
-with --backward-has-prepare (PyTorch's backward time holds FlashAttention's preprocess kernel, which the simulator
-models as its own prepare op, launch + bytes / copy_gbps) that op's time is taken off backward samples too. Held-out shapes (bench/kernels/heldout_shapes.txt) are refused: they must not be in the samples.
+(0.6, 0.8, 1) with the least mean squared relative error, on the launch geometry of that head dim (the samples'
+geometry_by_head_dim, else their geometry). Every attention table of that (pass, head dim) and mode gets the fitted
+`wave.cost` (its round table is dropped) and `measured` ranges (CTAs, tiles per CTA, batch x heads) of the samples of
+its mask; a head dim the profile has no table of gets new ones (calibrate/scripts/merge_head_dim.py); a mode without
+samples takes the other mode's fit (PyTorch's SDPA writes its output afresh: one mode). The simulator adds the
+profile's launch_us to every attend op, so the fit is of each sample less launch_us; with --backward-has-prepare
+(PyTorch's backward time holds FlashAttention's preprocess kernel, which the simulator models as its own prepare op,
+launch + bytes / copy_gbps) that op's time is taken off backward samples too. Held-out shapes (bench/kernels/heldout_shapes.txt) are refused: they must not be in the samples.
 
   python3 calibrate/scripts/kernel_model_fit.py SAMPLES.json --profile sim/profiles/NAME.json --tag "FIT ..."
 """
@@ -73,6 +75,80 @@ def fit_group(geom, samples, sms):
     return best
 
 
+def geometry_of(data, pass_, head_dim):
+    """The launch geometry of `pass_`'s kernel at `head_dim`: the samples' geometry_by_head_dim entry if any (our ws
+    kernels and FlashAttention-2 take smaller tiles at D=256), else their geometry (calibrate/samples.h GeometryOf)."""
+    return data.get("geometry_by_head_dim", {}).get(str(head_dim), {}).get(pass_) or data["geometry"][pass_]
+
+
+def add_missing_tables(prof, groups):
+    """A fitted (pass, head dim, mode) group whose (pass, mask, head dim) has no table at all gets one per mask of its
+    samples (a head dim new to the profile, e.g. D=256 by merge_head_dim.py): with the group's mode where the samples
+    have both forward modes (ours), without one where they have a single mode (PyTorch's SDPA: either mode's table)."""
+    tables = prof["compute"]["attention"]
+    have = {(t["pass"], t["mask"], t["head_dim"]) for t in tables}
+    modes = collections.defaultdict(set)
+    for pass_, d, mode in groups:
+        modes[(pass_, d)].add(mode)
+    added = []
+    for (pass_, d, mode), ss in sorted(groups.items()):
+        for mask in sorted({s["mask"] for s in ss}):
+            if (pass_, mask, d) in have:
+                continue
+            t = {"pass": pass_, "mask": mask, "head_dim": d}
+            if mode and len(modes[(pass_, d)]) > 1:
+                t["mode"] = mode
+            added.append(t)
+    tables.extend(added)
+    return len(added)
+
+
+def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.stderr):
+    """Fits every (pass, head dim, mode) group of data["kernels"] and writes the fits into prof's attention tables of
+    the same (pass, head dim) (adding tables for a head dim the profile lacks). Returns the number of tables updated,
+    or None when a held-out shape is among the samples."""
+    kernels = kernel_only(data["kernels"], prof["compute"], prof["memory"], has_prepare)
+    sms = data["sms"]
+    skip = held_out()
+    groups = collections.defaultdict(list)
+    for s in kernels:
+        if (s["batch"], s["heads"], s["q"], s["head_dim"], s["mask"] == "causal") in skip and s["q"] == s["kv"] \
+                and s["heads"] == s["kv_heads"]:
+            print(f"kernel_model_fit: a held-out shape is in {samples_name}: {s}", file=log)
+            return None
+        groups[(s["pass"], s["head_dim"], s.get("mode", ""))].append(s)
+    fits = {}
+    for (pass_, d, mode), ss in sorted(groups.items()):
+        fits[(pass_, d, mode)] = f = fit_group(geometry_of(data, pass_, d), ss, sms)
+        print(f"kernel_model_fit: {pass_} D={d} {mode or '-'}: {len(ss)} samples, {f['k']} CTA(s)/SM, theta "
+              f"{f['theta']}, {dict(zip(cm.PARAMS, np.round(f['params'], 3)))}, |error| median "
+              f"{100 * f['median']:.1f}% worst {100 * f['worst']:.1f}%", file=log)
+    added = add_missing_tables(prof, groups)
+    if added:
+        print(f"kernel_model_fit: {added} attention tables added (head dims new to the profile)", file=log)
+    updated = 0
+    for t in prof["compute"]["attention"]:
+        pass_, d, mode, mask = t["pass"], t["head_dim"], t.get("mode", ""), t["mask"]
+        key = next((k for k in [(pass_, d, mode), (pass_, d, "overwrite"), (pass_, d, "merge"), (pass_, d, "")]
+                    if k in fits), None)
+        if key is None:
+            continue
+        f, geom = fits[key], geometry_of(data, pass_, d)
+        own = [s for s in groups[key] if s["mask"] == mask] or groups[key]
+        cost = {p: round(float(v), 4) for p, v in zip(cm.PARAMS, f["params"])}
+        t["wave"] = {"grid": geom["grid"], "tile_q": geom["tile_q"], "tile_kv": geom["tile_kv"], "sms": sms,
+                     "ctas_per_sm": f["k"], "single_resident_throughput": f["theta"], "cost": cost}
+        if geom.get("order", "heavy_first") != "heavy_first":
+            t["wave"]["order"] = geom["order"]
+        t["measured"] = dict(ranges(geom, own), source=f"the {len(own)} {mask} samples of {samples_name}")
+        t["source"] = (f"{tag}: CTA cost model (calibrate/scripts/kernel_model_fit.py) fitted on {len(groups[key])} "
+                       f"{key[0]} D={d} samples{' (' + key[2] + ')' if key[2] else ''}, both masks; |error| on them "
+                       f"median {100 * f['median']:.1f}%, worst {100 * f['worst']:.1f}%")
+        t.pop("points", None)
+        updated += 1
+    return updated
+
+
 def ranges(geom, samples):
     shapes = [launch_shape(geom, s) for s in samples]
     bh = [s["batch"] * s["heads"] for s in samples]
@@ -91,43 +167,9 @@ def main(argv):
     a = ap.parse_args(argv)
     data = json.load(open(a.samples))
     prof = json.load(open(a.profile))
-    data["kernels"] = kernel_only(data["kernels"], prof["compute"], prof["memory"], a.backward_has_prepare)
-    sms, geometry = data["sms"], data["geometry"]
-    skip = held_out()
-    groups = collections.defaultdict(list)
-    for s in data["kernels"]:
-        if (s["batch"], s["heads"], s["q"], s["head_dim"], s["mask"] == "causal") in skip and s["q"] == s["kv"] \
-                and s["heads"] == s["kv_heads"]:
-            print(f"kernel_model_fit: a held-out shape is in {a.samples}: {s}", file=sys.stderr)
-            return 2
-        groups[(s["pass"], s["head_dim"], s.get("mode", ""))].append(s)
-    fits = {}
-    for (pass_, d, mode), ss in sorted(groups.items()):
-        fits[(pass_, d, mode)] = fit_group(geometry[pass_], ss, sms)
-        f = fits[(pass_, d, mode)]
-        print(f"kernel_model_fit: {pass_} D={d} {mode or '-'}: {len(ss)} samples, {f['k']} CTA(s)/SM, theta "
-              f"{f['theta']}, {dict(zip(cm.PARAMS, np.round(f['params'], 3)))}, |error| median "
-              f"{100 * f['median']:.1f}% worst {100 * f['worst']:.1f}%", file=sys.stderr)
-    updated = 0
-    for t in prof["compute"]["attention"]:
-        pass_, d, mode, mask = t["pass"], t["head_dim"], t.get("mode", ""), t["mask"]
-        key = next((k for k in [(pass_, d, mode), (pass_, d, "overwrite"), (pass_, d, "merge"), (pass_, d, "")]
-                    if k in fits), None)
-        if key is None:
-            continue
-        f, geom = fits[key], geometry[pass_]
-        own = [s for s in groups[key] if s["mask"] == mask] or groups[key]
-        cost = {p: round(float(v), 4) for p, v in zip(cm.PARAMS, f["params"])}
-        t["wave"] = {"grid": geom["grid"], "tile_q": geom["tile_q"], "tile_kv": geom["tile_kv"], "sms": sms,
-                     "ctas_per_sm": f["k"], "single_resident_throughput": f["theta"], "cost": cost}
-        if geom.get("order", "heavy_first") != "heavy_first":
-            t["wave"]["order"] = geom["order"]
-        t["measured"] = dict(ranges(geom, own), source=f"the {len(own)} {mask} samples of {a.samples}")
-        t["source"] = (f"{a.tag}: CTA cost model (calibrate/scripts/kernel_model_fit.py) fitted on {len(groups[key])} "
-                       f"{key[0]} D={d} samples{' (' + key[2] + ')' if key[2] else ''}, both masks; |error| on them "
-                       f"median {100 * f['median']:.1f}%, worst {100 * f['worst']:.1f}%")
-        t.pop("points", None)
-        updated += 1
+    updated = fit_into_profile(data, prof, a.samples, a.tag, a.backward_has_prepare)
+    if updated is None:
+        return 2
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]

@@ -35,10 +35,17 @@ import sys
 from heldout_shapes import held_out
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# FlashAttention-2 on sm90 through PyTorch (flash_fwd_kernel / flash_bwd_kernel, head dims 64 and 128).
+# FlashAttention-2 on sm90 through PyTorch (flash_fwd_kernel / flash_bwd_kernel), head dim 128. At D=64 it takes
+# 128 x 128 tiles in both passes on an H100 (the D=64 tables of the 2026-12-06 peer profile were fitted on these).
 # The forward takes query tile blockIdx.x in order: a causal head's lightest CTAs first ("order", sim/wave_model.h).
 FLASH_GEOMETRY = {"forward": {"grid": "q", "tile_q": 128, "tile_kv": 64, "ctas_per_sm": 0, "order": "light_first"},
                   "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 128, "ctas_per_sm": 0}}
+# Head dim 256 (run_mha_fwd_hdim256 / run_mha_bwd_hdim256 of PyTorch's flash_attn): on an H100 (228 KB of shared
+# memory per SM) the forward takes 64-row query tiles and 64-key steps, two CTAs per SM (4 warps; the 128 x 64 tile
+# with 8 warps is A100's choice); the backward 64-key CTAs over 64-row query steps (8 warps).
+FLASH_GEOMETRY_BY_HEAD_DIM = {
+    "256": {"forward": {"grid": "q", "tile_q": 64, "tile_kv": 64, "ctas_per_sm": 0, "order": "light_first"},
+            "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 64, "ctas_per_sm": 0}}}
 
 
 def load_records(path, log):
@@ -123,7 +130,8 @@ def main(argv):
         return 1
     card = next((r.get("gpu") for r in records if r.get("gpu")), "unknown")
     torch = next((r.get("torch") for r in records if r.get("torch")), "unknown")
-    samples = {"sms": 132, "geometry": FLASH_GEOMETRY, "kernels": kernels,
+    samples = {"sms": 132, "geometry": FLASH_GEOMETRY, "geometry_by_head_dim": FLASH_GEOMETRY_BY_HEAD_DIM,
+               "kernels": kernels,
                "provenance": {"card": card, "torch": torch, "tool": "bench/peer/peer_bench.py sdpa",
                               "backend": a.backend, "records": os.path.relpath(os.path.abspath(a.records), ROOT),
                               "held_out_dropped": dropped}}

@@ -13,7 +13,9 @@
 #      changed since), + host numbers from every timed iteration of the grid's H=8 Hkv=2 runs;
 #   2. bench/results/sim_validation_repeat.*: the same profile on a second grid call minutes later (d70bf27 binaries,
 #      calibration_grid_listed_repeat), nothing refitted;
-#   3. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used), every point held out.
+#   3. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used), every point held out;
+#   4. the peer's attention tables (h100_pytorch_peer) from PyTorch SDPA over the coverage shapes; 4b. D=256 tables
+#      merged into both profiles from their own call, when its archive is there (calibrate/scripts/merge_head_dim.py).
 # The measurements are the archives of bench/results/grids/ (README there), unpacked into out/grids/ first. The grids
 # measured before the start order are in git history only; sim_validation.notes.md keeps their numbers.
 set -euo pipefail
@@ -60,6 +62,17 @@ $PY calibrate/scripts/peer_sdpa_fit.py $N/peer_sdpa_coverage.json --log $N/peer_
 $PY calibrate/scripts/kernel_model_fit.py $N/peer_samples_flash.json --backward-has-prepare \
   --profile sim/profiles/h100_pytorch_peer.json \
   --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" 2> /dev/null
+# 4b. head dim 256 (a one-GPU call of its own: HEAD_DIMS=256 SKIP_HELDOUT=1 calibrate/device/kernel_coverage.sh, archived
+#     as kernel_coverage_h100_d256) merged into both profiles; their D=64/128 tables stay as 0 and 4 wrote them
+D256=$GRIDS/kernel_coverage_h100_d256
+if [ -d "$D256" ]; then
+  D256_TAG="FIT from the one-GPU D=256 coverage (kernel_coverage_h100_d256, $(grep -m1 '^commit' $D256/env.log))"
+  $PY calibrate/scripts/merge_head_dim.py --head-dim 256 --profile sim/profiles/h100_sxm_calibrated.json \
+    --tag "$D256_TAG: our ws kernels" ours $D256/kernel_coverage_samples.json 2> /dev/null
+  $PY calibrate/scripts/merge_head_dim.py --head-dim 256 --profile sim/profiles/h100_pytorch_peer.json \
+    --tag "$D256_TAG: PyTorch SDPA FLASH_ATTENTION" peer $D256/peer_sdpa_coverage.json --log $D256/peer_sdpa.log \
+    --samples-out $D256/peer_samples_flash.json 2> /dev/null
+fi
 # 5. the kernel cost model against the 14 held-out single-GPU shapes
 $PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.round_tables.json --label "$KERNEL_LABEL" \
   --notes bench/results/kernel_model_heldout.notes.md > /dev/null

@@ -356,6 +356,9 @@ def calibrate_cases(fx):
     for opt in ['--fwd-tile', '--bwd-tile']:
         for v in ['7x9', '0x0', 'x', '128', '-64x64', '1e9x1e9']:
             cs.append(Case(f'{opt} bad value', base + [opt, v], quick=v == '7x9'))
+    for v in ['96', '64,64', '', 'abc', '256,', '1e9', '64;128']:
+        cs.append(Case('--head-dims bad value', base + ['--head-dims', v], quick=v == '96'))
+    cs.append(Case('--head-dims one of them', base + ['--head-dims', '256'], expect='any'))
     for opt in ['--warmup', '--reps', '--sustain-ms', '--preheat-ms', '--ctas-per-sm']:
         for v in ['-1', 'nan', 'abc', '1e20']:
             cs.append(Case(f'{opt} bad value', base + [opt, v]))

@@ -1,6 +1,7 @@
 // Exit codes of every `ringlab` subcommand (apps/exit_codes.h): 0 ok, 1 a check failed, 2 bad input, 3 runtime error,
-// and the section of every --help that lists them. `run` and `calibrate` are tested where the binary has them (CUDA
-// builds); a check failure is tested where a command line can cause one (`check`; cli_test.cc).
+// and the section of every --help that lists them. `run` is tested where the binary has it (CUDA builds), `calibrate`
+// everywhere (without CUDA it has only its plan); a check failure is tested where a command line can cause one
+// (`check`; cli_test.cc).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -130,8 +131,13 @@ TEST(CliExitCodes, Run) {
 }
 
 TEST(CliExitCodes, Calibrate) {
-  if (!Has("calibrate")) GTEST_SKIP() << "this ringlab is built without CUDA";
-  ExpectExit("calibrate --dry-run --quick", 0);  // needs no GPU
+  ASSERT_TRUE(Has("calibrate"));  // every build: its plan needs no GPU
+  ExpectExit("calibrate --dry-run --quick", 0);
+  ExpectExit("calibrate --dry-run --head-dims 256", 0);
+  ExpectExit("calibrate --coverage-shapes --head-dims 64,256", 0);
+  ExpectBadInput("calibrate --dry-run --head-dims 96", "--head-dims");
+  ExpectBadInput("calibrate --dry-run --head-dims 128,128", "--head-dims");
+  ExpectBadInput("calibrate --coverage-shapes --head-dims 64,", "--head-dims");
   ExpectBadInput("calibrate --reps 0", "--reps");
   ExpectBadInput("calibrate --skip-kernels", "--out");
   // No folder to write the profile to: bad input (2), found before any GPU is asked for.

@@ -184,5 +184,54 @@ TEST(CtaCost, OutsideTheMeasuredTilesPerCtaIsExtrapolated) {
   EXPECT_EQ(far.extrapolation.first_why, Extrapolation::kBlockSize);
 }
 
+// The calibrated profile with D=256 tables as calibrate/scripts/merge_head_dim.py writes them: each D=128 table again at
+// D=256 on the ws kernels' D=256 tiles (forward 128 x 64, backward 64 x 64), its per-tile cost times `tile_scale`.
+HardwareProfile WithHeadDim256(double tile_scale) {
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(std::string(RINGLAB_SOURCE_DIR) +
+                                                         "/sim/profiles/h100_sxm_calibrated.json"));
+  nlohmann::json added = nlohmann::json::array();
+  for (const nlohmann::json& t : j["compute"]["attention"]) {
+    if (t["head_dim"] != 128) continue;
+    nlohmann::json d256 = t;
+    d256["head_dim"] = 256;
+    d256["wave"]["tile_kv"] = 64;
+    if (t["pass"] == "backward") d256["wave"]["tile_q"] = 64;
+    d256["wave"]["cost"]["tile_us"] = t["wave"]["cost"]["tile_us"].get<double>() * tile_scale;
+    added.push_back(d256);
+  }
+  for (const nlohmann::json& t : added) j["compute"]["attention"].push_back(t);
+  HardwareProfile hw;
+  EXPECT_TRUE(ParseProfile(j, "d256.json", &hw).ok());
+  return hw;
+}
+
+TEST(CtaCost, MergedHeadDim256TableIsReadNotExtrapolated) {
+  const HardwareProfile bundled = Bundled("h100_sxm_calibrated"), merged = WithHeadDim256(1.6);
+  ASSERT_NE(merged.FindTable("backward", "causal", 256), nullptr);
+  EXPECT_EQ(merged.FindTable("forward", "full", 256, "overwrite")->wave.tile_kv, 64);
+  // One GPU, 2 x 16 heads of 8192 tokens (tiles per CTA within the D=128 coverage's): without the tables the head dim
+  // is extrapolated from D=64/128, with them the op reads them.
+  const ScheduleConfig one = OneGpu(2, 16, 8192, 256, false);
+  const SimResult before = SimulateOne(one, bundled), after = SimulateOne(one, merged);
+  EXPECT_EQ(before.extrapolation.first_why, Extrapolation::kHeadDim);
+  EXPECT_EQ(after.extrapolation.Share(), 0);
+  EXPECT_NE(after.summary.step_time_us, before.summary.step_time_us);
+  // The time is the table's: a dearer tile at D=256 is a slower op, and no other table moves D=128.
+  const SimResult dearer = SimulateOne(one, WithHeadDim256(2.0));
+  EXPECT_GT(dearer.summary.step_time_us, after.summary.step_time_us * 1.1);
+  EXPECT_DOUBLE_EQ(SimulateOne(OneGpu(2, 16, 8192, 128, false), merged).summary.step_time_us,
+                   SimulateOne(OneGpu(2, 16, 8192, 128, false), bundled).summary.step_time_us);
+  // A ring of 8 GPUs at D=256, both passes: no op extrapolated along the head dim.
+  for (Pass pass : {Pass::kForward, Pass::kBackward}) {
+    ScheduleConfig ring = OneGpu(1, 16, 65536, 256, true);
+    ring.world = 8;
+    ring.sharding = ShardingKind::kHeadTail;
+    ring.pass = pass;
+    const SimResult r = SimulateOne(ring, merged);
+    EXPECT_EQ(r.extrapolation.extrapolated_ps[int(Extrapolation::kHeadDim)], 0) << int(pass);
+    EXPECT_GT(r.extrapolation.compute_ps, 0);
+  }
+}
+
 }  // namespace
 }  // namespace ringlab::sim
