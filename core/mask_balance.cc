@@ -1,5 +1,8 @@
 #include "core/mask_balance.h"
 
+#include "core/schedule_mask.h"
+#include "core/sharding.h"
+
 #include <algorithm>
 #include <numeric>
 #include <queue>
@@ -115,6 +118,17 @@ Status StudyBalance(const Problem& p, int world, BalanceLayout layout, const Ste
       for (int64_t d = mask.DocumentOf(b); d <= mask.DocumentOf(e - 1); ++d)
         if (last_rank[d] != r) last_rank[d] = r, ++ranks_of[d];
   out->reach = std::min(world - 1, std::max(0, *std::max_element(ranks_of.begin(), ranks_of.end()) - 1));
+  // Contiguous and head-tail are shardings: their ring's reach is the schedule's (core/schedule_mask.h), in ring
+  // order. It matters for head-tail: a tail chunk's document neighbour sits on the next rank, W − 1 hops away along
+  // the ring, which the spread count above misses.
+  const ShardingKind kinds[] = {ShardingKind::kContiguous, ShardingKind::kHeadTail};
+  if (layout == BalanceLayout::kContiguous || layout == BalanceLayout::kHeadTail) {
+    const ShardingKind kind = kinds[layout == BalanceLayout::kHeadTail ? 1 : 0];
+    if (Sharding::Validate(kind, world, p.seq, p.causal).ok()) {
+      const std::shared_ptr<const std::vector<int>> reach = RingReach(mask, Sharding(kind, world, p));
+      out->reach = *std::max_element(reach->begin(), reach->end());
+    }
+  }
   out->max_work = *std::max_element(out->work.begin(), out->work.end());
   out->mean_work = std::accumulate(out->work.begin(), out->work.end(), 0.0) / world;
   out->max_tokens = *std::max_element(out->tokens.begin(), out->tokens.end());

@@ -12,7 +12,8 @@
 //
 // Step-time estimate (analytic, not the event simulator: these layouts are not schedules yet): a ring forward pass
 // overlaps compute with `reach` K/V hops of the largest shard, reach = the most ranks one document spreads over, less
-// one (the ring is cut where no rank further on sees the K/V, as core/schedule_mask.h does; a window is not counted),
+// one (the ring is cut where no rank further on sees the K/V, as core/schedule_mask.h does; a window is not counted);
+// for contiguous and head-tail, which are shardings, the schedule's own reach (RingReach, in ring order),
 // so step = max(max_r compute_r, reach·hop) + hop (no hop when reach = 0), compute at `tflops`, hops at `link_gbps`;
 // or, with a StepModel from a hardware profile, compute_r = the cost model's time of reach + 1 blocks of the rank's
 // queries over the largest shard sharing its work, and a hop from the profile's measured transfer table.

@@ -59,7 +59,7 @@ struct Case {
 std::string Name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   std::string s = "W" + std::to_string(c.world) + "_" + std::string(MethodName(c.method)) + "_" +
-                  (c.sharding == ShardingKind::kHeadTail ? "headtail" : "contiguous") + (c.causal ? "_causal" : "_full") +
+                  (c.sharding == ShardingKind::kHeadTail ? "headtail" : std::string(ShardingName(c.sharding))) + (c.causal ? "_causal" : "_full") +
                   "_H" + std::to_string(c.heads) + "kv" + std::to_string(c.kv_heads) + "_D" + std::to_string(c.dim);
   if (c.unfused) s += "_unfused";
   if (c.pack) s += "_pack";
