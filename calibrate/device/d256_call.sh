@@ -9,7 +9,8 @@
 #   2. the D=256 held-out shapes (bench/kernels/heldout_shapes_d256.txt): ours and SDPA, bench/kernels/run_shapes.sh;
 #   3. the GPU executor's tests over every sharding (balanced included) and `ringlab run --world 1 --sharding balanced
 #      --mask ... --verify` against the CPU float64 executor.
-# $OUT: cov/ (kernel_coverage.sh's files), heldout/ (shapes_ours.json, shapes_peer.json), exec.log, run_*.log.
+# $OUT: d256_call.tar.gz (cov/: kernel_coverage.sh's files; heldout/: shapes_ours.json, shapes_peer.json; logs),
+# run_*.log.
 set -uo pipefail
 OUT=${OUT:-/tmp/ringlab_d256_call_out}
 COMMIT=${COMMIT:-unknown}
@@ -34,8 +35,10 @@ el "== 3. balanced sharding on the GPU executor"
 timeout 90 $B/tests/gpu/ringlab_gpu_executor_test > "$OUT/exec.log" 2>&1
 echo "executor tests rc=$?"; grep -E "^\[  (PASSED|FAILED)|FAILED  \]" "$OUT/exec.log" | head -8
 for mask in causal+docs-synthetic:pretrain-mix causal+docs-synthetic:fixed-300+window:200,-1; do
-  timeout 60 $B/apps/ringlab run --world 1 --seq 16384 --heads 8 --kv-heads 2 --sharding balanced --mask $mask \
+  timeout 60 $B/apps/ringlab run --world 1 --seq 4096 --heads 4 --kv-heads 2 --sharding balanced --mask $mask \
     --pass both --verify > "$OUT/run_${mask//[:+,]/_}.log" 2>&1
   echo "run balanced $mask rc=$?"; grep -E "PASS|FAIL|error" "$OUT/run_${mask//[:+,]/_}.log" | head -3
 done
+# One archive (a call brings back few files).
+tar czf "$OUT/d256_call.tar.gz" -C "$OUT" cov heldout exec.log coverage.log heldout.log && rm -rf "$OUT/cov" "$OUT/heldout"
 el "done"

@@ -49,9 +49,10 @@ inline float RoundTo(cuda::ElementType e, float f) {
 
 // Where a rank's shard tokens come from: local token t is global token chunk[t / chunk_tokens]*chunk_tokens + t % ..
 struct ShardMap {
+  static constexpr int kMaxChunks = 8;  // head-tail 2, balanced 4 (core/sharding.h), Ulysses pieces of those
   int64_t shard_tokens = 0, chunk_tokens = 0, seq = 0;
   int chunks = 1;
-  int chunk[2] = {0, 0};
+  int chunk[kMaxChunks] = {};
 };
 
 // Fills a [rows][shard_tokens][dim] element-type tensor with RandomValue(seed, tensor, row, global token, d).

@@ -26,9 +26,9 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Where the rank's input piece comes from, as equal chunks of global tokens: the piece's ranges (one, or two where
-// a head-tail ring shard's chunk boundary cuts it) in pieces of their greatest common length. False if that takes
-// more than the two chunks ShardMap holds (no layout the validator accepts does).
+// Where the rank's input piece comes from, as equal chunks of global tokens: the piece's ranges (one, two where a
+// head-tail ring shard's chunk boundary cuts it, four for a balanced shard) in pieces of their greatest common length.
+// False if that takes more than the chunks ShardMap holds (no layout the validator accepts does).
 bool PieceShardMap(const UlyssesLayout& l, int rank, int64_t seq, ShardMap* map) {
   const std::vector<TokenRange> ranges = l.Piece(rank);
   int64_t g = 0;
@@ -36,7 +36,7 @@ bool PieceShardMap(const UlyssesLayout& l, int rank, int64_t seq, ShardMap* map)
   *map = ShardMap{.shard_tokens = l.PieceTokens(), .chunk_tokens = g, .seq = seq, .chunks = 0};
   for (const TokenRange& t : ranges)
     for (int64_t b = t.begin; b < t.end; b += g) {
-      if (map->chunks == 2) return false;
+      if (map->chunks == ShardMap::kMaxChunks) return false;
       map->chunk[map->chunks++] = int(b / g);
     }
   return g > 0;
@@ -164,7 +164,8 @@ Status RankRunner::FillInputs() {
     if (Find(dout)) RINGLAB_RETURN_IF_ERROR(upload(in.dout, qrows, Ptr(dout)));
   } else {
     ShardMap map;
-    if (!PieceShardMap(layout_, r_.rank, p_.seq, &map)) return Error("the input piece is not two equal chunks");
+    if (!PieceShardMap(layout_, r_.rank, p_.seq, &map))
+      return Error("the input piece is not at most " + std::to_string(ShardMap::kMaxChunks) + " equal chunks");
     RINGLAB_RETURN_IF_ERROR(Kernel(LaunchRandomFill(elem_, Ptr(q), qrows, p_.head_dim, map, in.seed, 0, r_.compute), "fill q"));
     RINGLAB_RETURN_IF_ERROR(Kernel(LaunchRandomFill(elem_, Ptr(kv), kvrows, p_.head_dim, map, in.seed, 1, r_.compute), "fill k"));
     RINGLAB_RETURN_IF_ERROR(Kernel(
