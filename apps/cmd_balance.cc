@@ -80,10 +80,7 @@ int RunBalance(const BalanceOptions& o) {
         "--tflops and --link-gbps: give both (> 0) for the analytic what-if, or neither to use --profile"));
   const bool analytic = o.tflops > 0;
   Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim};
-  ParsedMask parsed;
-  if (Status st = ParseMaskSpec(o.mask, o.seq, &parsed); !st.ok()) return ReportError(st);
-  if (parsed.causal) p.causal = *parsed.causal;
-  p.mask = parsed.shape;
+  if (Status st = ApplyMaskSpec(o.mask, &p); !st.ok()) return ReportError(st);
   if (Status st = ValidateProblem(p); !st.ok()) return ReportError(st);
   nlohmann::json rows = nlohmann::json::array(), simulated = nlohmann::json::array();
   std::printf("%s, %lld documents; step costs: %s\n", Describe(p).c_str(), (long long)p.mask.DocumentCount(),

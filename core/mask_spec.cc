@@ -94,4 +94,12 @@ Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out) {
   return ValidateMaskShape(out->shape, seq);
 }
 
+Status ApplyMaskSpec(std::string_view text, Problem* problem) {
+  ParsedMask parsed;
+  RINGLAB_RETURN_IF_ERROR(ParseMaskSpec(text, problem->seq, &parsed));
+  if (parsed.causal) problem->causal = *parsed.causal;
+  problem->mask = parsed.shape;
+  return Status::Ok();
+}
+
 }  // namespace ringlab

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/mask.h"
+#include "core/problem.h"
 #include "core/status.h"
 
 namespace ringlab {
@@ -26,5 +27,7 @@ struct ParsedMask {
 
 // Documents need the sequence length (cu_seqlens end at seq). Messages name `--mask` and the allowed terms.
 Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out);
+// Parses `text` for problem->seq and sets problem->mask (and problem->causal where the text names causal or full).
+Status ApplyMaskSpec(std::string_view text, Problem* problem);
 
 }  // namespace ringlab

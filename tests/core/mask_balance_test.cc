@@ -13,10 +13,7 @@ namespace {
 
 Problem WithMask(const std::string& mask, int64_t seq) {
   Problem p{.batch = 1, .heads = 8, .kv_heads = 2, .seq = seq, .head_dim = 64};
-  ParsedMask parsed;
-  EXPECT_TRUE(ParseMaskSpec(mask, seq, &parsed).ok());
-  if (parsed.causal) p.causal = *parsed.causal;
-  p.mask = parsed.shape;
+  EXPECT_TRUE(ApplyMaskSpec(mask, &p).ok());
   return p;
 }
 

@@ -11,10 +11,7 @@ namespace {
 
 Problem DocumentProblem(int64_t seq) {
   Problem p{.batch = 1, .heads = 32, .kv_heads = 8, .seq = seq, .head_dim = 128};
-  ParsedMask parsed;
-  EXPECT_TRUE(ParseMaskSpec("causal+docs-synthetic:lognormal", seq, &parsed).ok());
-  if (parsed.causal) p.causal = *parsed.causal;
-  p.mask = parsed.shape;
+  EXPECT_TRUE(ApplyMaskSpec("causal+docs-synthetic:lognormal", &p).ok());
   return p;
 }
 

@@ -14,10 +14,7 @@ namespace {
 
 Problem WithMask(const std::string& spec, int64_t seq) {
   Problem p{.batch = 1, .heads = 8, .kv_heads = 2, .seq = seq, .head_dim = 128};
-  ParsedMask parsed;
-  EXPECT_TRUE(ParseMaskSpec(spec, seq, &parsed).ok());
-  if (parsed.causal) p.causal = *parsed.causal;
-  p.mask = parsed.shape;
+  EXPECT_TRUE(ApplyMaskSpec(spec, &p).ok());
   return p;
 }
 
