@@ -10,8 +10,11 @@
 # against 4×H100 runs, bench/results/sim_validation.md): the slowest rank's compute (its ring blocks costed by the
 # simulator's cost model as masked blocks of their visible pairs) against K/V hops of the largest shard (the
 # profile's NVLink table inside a node, its NIC line across nodes), as many hops as the most ranks one document spreads
-# over, less one. It is not the event simulator (these layouts are not schedules yet), and beyond one node the NIC
-# numbers are the profile's unmeasured line.
+# over, less one (for contiguous and head-tail, the schedule's own ring reach). doc-head-tail and greedy give ranks
+# different token counts, so they stay estimates. The shardings every executor runs — contiguous, head-tail and
+# **balanced** (4W equal chunks handed out by their work under the mask, 4 per rank; core/sharding.h) — are also
+# scheduled and **event-simulated** (ring pass-KV forward on the same profile; the last sections). Beyond one node
+# the NIC numbers are the profile's unmeasured line.
 #
 # Document lengths: `uniform` (128..8192), `lognormal` (median 2048, σ 1.2) and `pretrain-mix` (60% short, 30%
 # medium, 10% long documents with median 40,000 tokens), drawn with seed 1 (core/mask_documents.h).
@@ -41,9 +44,9 @@ import json
 from nbsetup import FIG, ROOT, run_commands
 
 def current(path):
-    # An output of an earlier `ringlab balance` (a fixed-rate step estimate, no "step_costs") is not reused.
+    # An output of an earlier `ringlab balance` (no event-simulated shardings) is not reused.
     try:
-        return "step_costs" in json.load(open(ROOT / path))
+        return "simulated_shardings" in json.load(open(ROOT / path))
     except (OSError, ValueError):
         return False
 
@@ -58,14 +61,16 @@ ensure_data()
 # %%
 import pandas as pd
 
-frames = []
+frames, sim_frames = [], []
 for d in DISTRIBUTIONS:
     for name in WINDOWS:
         doc = json.loads((ROOT / f"out/notebooks/mask_balance.{d}.{name}.json").read_text())
-        df = pd.DataFrame(doc["rows"])
-        df["distribution"], df["window"], df["documents"] = d, name, doc["documents"]
-        frames.append(df)
+        for key, out in (("rows", frames), ("simulated_shardings", sim_frames)):
+            df = pd.DataFrame(doc[key])
+            df["distribution"], df["window"], df["documents"] = d, name, doc["documents"]
+            out.append(df)
 rows = pd.concat(frames, ignore_index=True)
+sims = pd.concat(sim_frames, ignore_index=True)
 rows.pivot_table(index=["distribution", "window", "world"], columns="layout", values="imbalance").round(3)
 
 # %% [markdown]
@@ -78,15 +83,15 @@ import matplotlib.pyplot as plt
 
 LAYOUTS = ["contiguous", "head-tail", "doc-head-tail", "greedy"]
 
-def plot_grid(value, ylabel, figure):
-    """One panel per (window, distribution): `value(rows of a layout)` against W, a line per layout."""
+def plot_grid(value, ylabel, figure, rows=rows, column="layout", lines=LAYOUTS):
+    """One panel per (window, distribution): `value(rows of a line)` against W, a line per layout (or sharding)."""
     fig, axes = plt.subplots(2, 3, figsize=(15, 8), sharex=True)
     for row, name in enumerate(WINDOWS):
         for col, d in enumerate(DISTRIBUTIONS):
             ax = axes[row][col]
             sub = rows[(rows.distribution == d) & (rows.window == name)]
-            for l in LAYOUTS:
-                s = sub[sub.layout == l]
+            for l in lines:
+                s = sub[sub[column] == l]
                 ax.plot(s.world, value(s), marker="o", label=l)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
@@ -111,3 +116,22 @@ plot_grid(lambda s: s.step_us / 1e3, "step (ms, estimate)", "mask_balance_step.p
 chosen = rows[rows.chosen].pivot_table(index=["distribution", "window"], columns="world", values="layout",
                                        aggfunc="first")
 chosen
+
+# %% [markdown]
+# ## Event-simulated step of the executable shardings against W
+# contiguous, head-tail and balanced scheduled and simulated (ring pass-KV forward, `h100_sxm_calibrated`). Balanced
+# evens out the work (first panel) but scatters every document around the ring, so its ring cannot be cut early;
+# contiguous keeps documents local. Which wins depends on W and the document lengths: the simulated step decides.
+
+# %%
+SHARDINGS = ["contiguous", "head-tail", "balanced"]
+ran = sims[sims.simulated]
+plot_grid(lambda s: s.imbalance, "max / mean compute (simulated)", "mask_balance_sim_imbalance.png", rows=ran,
+          column="sharding", lines=SHARDINGS)
+plot_grid(lambda s: s.step_us / 1e3, "step (ms, event-simulated)", "mask_balance_sim_step.png", rows=ran,
+          column="sharding", lines=SHARDINGS)
+
+# %%
+fastest = ran[ran.chosen].pivot_table(index=["distribution", "window"], columns="world", values="sharding",
+                                      aggfunc="first")
+fastest
