@@ -210,6 +210,8 @@ def schedule_cases(fx):
     cs.append(Case('stray positional', ['schedule'] + SMALL + ['extra']))
     cs.append(Case('kv-heads not dividing heads', with_opt(['schedule'] + SMALL, '--kv-heads', '3')))
     cs.append(Case('seq not divisible', ['schedule', '--world', '3', '--seq', '1000']))
+    cs.append(Case('seq not divisible', ['schedule', '--world', '3', '--seq', '126', '--sharding', 'balanced',
+                                         '--mask', 'causal+docs-synthetic:fixed-7']))
     # Output targets.
     j = fx.outpath('sched.json')
     cs.append(Case('valid output', ['schedule'] + SMALL + ['--json', j], expect='ok', outputs=[j], quick=True))
