@@ -156,6 +156,9 @@ double SimulationBytes(const ScheduleConfig& cfg, int traced_ranks) {
   double bytes = world * kSimBytesPerRank + kSimWholePrograms * ops * kSimOpBytes +
                  double(traced_ranks) * ops * (sizeof(Op) + sizeof(TraceEvent));
   if (cfg.ulysses > 1) bytes += world * ring * kSimBytesPerRankStep;
+  // A balanced sharding under a window or documents follows no rank pattern: every rank's program is compiled whole
+  // (sim/README.md "Large W"), rank 0's op count per rank.
+  if (cfg.sharding == ShardingKind::kBalanced && !cfg.problem.mask.IsPlain()) bytes += world * ops * kSimOpBytes;
   return bytes;
 }
 
