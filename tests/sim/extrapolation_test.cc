@@ -107,7 +107,10 @@ void ExpectMonotoneInHeadDim(const HardwareProfile& hw, Pass pass) {
     const double compute = r.extrapolation.compute_ps;
     const double rate = r.summary.total_flops / compute;  // FLOP per ps of compute, all ranks
     EXPECT_GE(compute, previous * (1 - 1e-9)) << hw.name << " D=" << d;
-    EXPECT_GE(rate, previous_rate * 0.97) << hw.name << " D=" << d;  // merges and copies do not scale with FLOPs
+    // Up to D=128 the FLOP rate does not fall with D (merges and copies do not scale with FLOPs). Past it, both
+    // profiles hold measured D=256 tables whose rate is lower (a 256-wide head runs smaller key tiles; measured on an
+    // H100, bench/results/kernel_model_heldout_d256.md), and D=160/192 lie between the two: only time is monotone.
+    if (d <= 128) EXPECT_GE(rate, previous_rate * 0.97) << hw.name << " D=" << d;
     previous = compute;
     previous_rate = rate;
   }
