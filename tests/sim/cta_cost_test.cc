@@ -4,6 +4,8 @@
 // launch's parallelism; outside the measured tiles per CTA an op is counted as extrapolated).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <string>
 
@@ -184,14 +186,18 @@ TEST(CtaCost, OutsideTheMeasuredTilesPerCtaIsExtrapolated) {
   EXPECT_EQ(far.extrapolation.first_why, Extrapolation::kBlockSize);
 }
 
-// The calibrated profile with D=256 tables as calibrate/scripts/merge_head_dim.py writes them: each D=128 table again at
-// D=256 on the ws kernels' D=256 tiles (forward 128 x 64, backward 64 x 64), its per-tile cost times `tile_scale`.
+// The calibrated profile without its measured D=256 tables (as it was before the D=256 coverage was merged), and with
+// synthetic ones as calibrate/scripts/merge_head_dim.py writes them: each D=128 table again at D=256 on the ws kernels'
+// D=256 tiles (forward 128 x 64, backward 64 x 64), its per-tile cost times `tile_scale` (0: none added).
 HardwareProfile WithHeadDim256(double tile_scale) {
   nlohmann::json j = nlohmann::json::parse(std::ifstream(std::string(RINGLAB_SOURCE_DIR) +
                                                          "/sim/profiles/h100_sxm_calibrated.json"));
+  nlohmann::json& tables = j["compute"]["attention"];
+  tables.erase(std::remove_if(tables.begin(), tables.end(), [](const nlohmann::json& t) { return t["head_dim"] == 256; }),
+               tables.end());
   nlohmann::json added = nlohmann::json::array();
   for (const nlohmann::json& t : j["compute"]["attention"]) {
-    if (t["head_dim"] != 128) continue;
+    if (t["head_dim"] != 128 || tile_scale == 0) continue;
     nlohmann::json d256 = t;
     d256["head_dim"] = 256;
     d256["wave"]["tile_kv"] = 64;
@@ -206,7 +212,7 @@ HardwareProfile WithHeadDim256(double tile_scale) {
 }
 
 TEST(CtaCost, MergedHeadDim256TableIsReadNotExtrapolated) {
-  const HardwareProfile bundled = Bundled("h100_sxm_calibrated"), merged = WithHeadDim256(1.6);
+  const HardwareProfile bundled = WithHeadDim256(0), merged = WithHeadDim256(1.6);
   ASSERT_NE(merged.FindTable("backward", "causal", 256), nullptr);
   EXPECT_EQ(merged.FindTable("forward", "full", 256, "overwrite")->wave.tile_kv, 64);
   // One GPU, 2 x 16 heads of 8192 tokens (tiles per CTA within the D=128 coverage's): without the tables the head dim
