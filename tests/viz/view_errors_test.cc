@@ -21,7 +21,9 @@ struct Result {
 };
 
 Result RunView(const std::string& args, const std::string& prefix = "") {
-  const std::string err = testing::TempPath("view_err.txt");
+  // One file per test: ctest runs this file's tests as parallel processes, which must not share a stderr file.
+  const std::string err =
+      testing::TempPath(std::string("view_err.") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".txt");
   const std::string cmd = prefix + RINGLAB_VIEW_BIN + " " + args + " > /dev/null 2> " + err;
   const int st = std::system(cmd.c_str());
   Result r;
