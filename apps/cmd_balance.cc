@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "apps/commands.h"
 #include "apps/common_options.h"
@@ -50,7 +51,7 @@ Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
 Status PrintSimulatedShardings(const Problem& p, int w, const sim::HardwareProfile& hw, nlohmann::json* rows) {
   std::vector<sim::ShardingStep> steps;
   int best = -1;
-  std::fprintf(stderr, "simulating W=%d (contiguous, head-tail, balanced)...\n", w);
+  spdlog::info("simulating W={} (contiguous, head-tail, balanced)...", w);
   RINGLAB_RETURN_IF_ERROR(sim::SimulateShardings(p, w, hw, Pass::kForward, &steps, &best));
   for (size_t i = 0; i < steps.size(); ++i) {
     const sim::ShardingStep& s = steps[i];

@@ -1,11 +1,11 @@
 #include "core/mask_balance.h"
 
-#include "core/schedule_mask.h"
-#include "core/sharding.h"
-
 #include <algorithm>
 #include <numeric>
 #include <queue>
+
+#include "core/schedule_mask.h"
+#include "core/sharding.h"
 
 namespace ringlab {
 namespace {
@@ -121,9 +121,8 @@ Status StudyBalance(const Problem& p, int world, BalanceLayout layout, const Ste
   // Contiguous and head-tail are shardings: their ring's reach is the schedule's (core/schedule_mask.h), in ring
   // order. It matters for head-tail: a tail chunk's document neighbour sits on the next rank, W − 1 hops away along
   // the ring, which the spread count above misses.
-  const ShardingKind kinds[] = {ShardingKind::kContiguous, ShardingKind::kHeadTail};
   if (layout == BalanceLayout::kContiguous || layout == BalanceLayout::kHeadTail) {
-    const ShardingKind kind = kinds[layout == BalanceLayout::kHeadTail ? 1 : 0];
+    const ShardingKind kind = layout == BalanceLayout::kHeadTail ? ShardingKind::kHeadTail : ShardingKind::kContiguous;
     if (Sharding::Validate(kind, world, p.seq, p.causal).ok()) {
       const std::shared_ptr<const std::vector<int>> reach = RingReach(mask, Sharding(kind, world, p));
       out->reach = *std::max_element(reach->begin(), reach->end());

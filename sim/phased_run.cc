@@ -118,20 +118,17 @@ Status RunShared(const Topology& topo, const EngineParams& params, RankProgram p
   return Status::Ok();
 }
 
-}  // namespace
-
 // A traced rank's phase-2 ops, back to back from `start` (each takes its duration, as in RunPhased).
 void TracePhaseTwo(const ProgramTable& table, int rank, const RankSchedule& schedule, int k0, TimePs start,
                    std::vector<TraceEvent>* events) {
   for (int pos = k0; pos < table.Size(rank, 0); ++pos) {
     const SimOp op = table.Op(rank, 0, pos);
-    TraceEvent e = EventFor(rank, schedule.ops[op.op_id]);
-    e.ts_us = double(start) * 1e-6;
-    e.dur_us = double(op.dur_ps) * 1e-6;
-    events->push_back(e);
+    events->push_back(OpEvent(rank, schedule, op.op_id, start, start + op.dur_ps));
     start += op.dur_ps;
   }
 }
+
+}  // namespace
 
 Status RunPhased(const Topology& topo, const EngineParams& params, const ProgramTable& table,
                  const TracedRanks& traced, PhasedRun* out, bool* applied) {
@@ -192,10 +189,8 @@ Status RunPhased(const Topology& topo, const EngineParams& params, const Program
     if (!exact) return Status::Ok();
     // A traced rank's reduce-scatter: from its own post (its phase-2 end) to the shared run's end, shifted.
     for (const auto& [rank, schedule] : traced) {
-      TraceEvent e = EventFor(rank, schedule->ops[table.Op(rank, 1, 1).op_id]);
-      e.ts_us = double(out->totals[rank].end_ps) * 1e-6;
-      e.dur_us = double(last_post + t3[rank % p3].end_ps - out->totals[rank].end_ps) * 1e-6;
-      out->events.push_back(e);
+      out->events.push_back(OpEvent(rank, *schedule, table.Op(rank, 1, 1).op_id, out->totals[rank].end_ps,
+                                    last_post + t3[rank % p3].end_ps));
     }
     for (int r = 0; r < w; ++r) {
       RankTotals& m = out->totals[r];

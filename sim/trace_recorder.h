@@ -21,6 +21,14 @@
 
 namespace ringlab::sim {
 
+// The trace event of op `op_id` of `rank` (its facts from the rank's schedule) running from `start` to `end`.
+inline TraceEvent OpEvent(int rank, const RankSchedule& schedule, int op_id, TimePs start, TimePs end) {
+  TraceEvent e = EventFor(rank, schedule.ops[op_id]);
+  e.ts_us = double(start) * 1e-6;
+  e.dur_us = double(end - start) * 1e-6;
+  return e;
+}
+
 // Ranks to trace with their schedules (which must outlive every run given them).
 using TracedRanks = std::vector<std::pair<int, const RankSchedule*>>;
 
@@ -45,11 +53,7 @@ class TraceRecorder {
   template <typename Covers>
   void Record(int cls, int stream, int pos, TimePs start, TimePs end, const ProgramTable& table, Covers covers) {
     for (const Traced& t : by_class_[cls]) {
-      if (!covers(t.rank)) continue;
-      TraceEvent e = EventFor(t.rank, t.schedule->ops[table.Op(t.rank, stream, pos).op_id]);
-      e.ts_us = double(start) * 1e-6;
-      e.dur_us = double(end - start) * 1e-6;
-      events_.push_back(e);
+      if (covers(t.rank)) events_.push_back(OpEvent(t.rank, *t.schedule, table.Op(t.rank, stream, pos).op_id, start, end));
     }
   }
   void Record(int cls, int stream, int pos, TimePs start, TimePs end, const ProgramTable& table) {
