@@ -13,7 +13,7 @@ b=$1 out=$2 commit=${3:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown
 export LD_LIBRARY_PATH=$b/lib:/tmp/ringlab-deps/usr/lib/x86_64-linux-gnu:${NCCL_LIB_DIR:-}:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export PYTHONUNBUFFERED=1
 # Time limits per step keep the whole under the device call's 240 s.
-timeout 60 "$b/tests/cuda/ringlab_cuda_mask_test" > "$out/tests.log" 2>&1
+timeout ${MASK_TEST_TIMEOUT:-60} "$b/tests/cuda/ringlab_cuda_mask_test" > "$out/tests.log" 2>&1
 echo "mask_test rc=$?" >> "$out/tests.log"
 timeout 125 python3 bench/kernels/mask_peer_bench.py --ours "$b/bench/kernels/ringlab_mask_bench" --iters 10 \
   --json "$out/mask_kernels_h100.json" --md "$out/mask_kernels_h100.md" --commit "$commit" > "$out/bench.log" 2>&1

@@ -4,6 +4,8 @@
 
 #include <atomic>
 
+#include "kernels/cuda/cuda_check.h"
+
 namespace ringlab::cuda {
 
 Status CheckBlockShape(const BlockShape& s, int max_head_dim) {
@@ -94,6 +96,20 @@ bool DeviceIsSm90() {
     cache[device].store(known);
   }
   return known == 1;
+}
+
+Status MultiprocessorCount(int* sms) {
+  static std::atomic<int> cache[64] = {};  // 0 = not asked yet
+  int device = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  std::atomic<int>& known = cache[device < 64 ? device : 63];
+  if (known.load() == 0) {
+    int count = 0;
+    RINGLAB_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+    known.store(count);
+  }
+  *sms = known.load();
+  return Status::Ok();
 }
 
 }  // namespace ringlab::cuda

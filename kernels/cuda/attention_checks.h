@@ -24,6 +24,9 @@ Status CheckBackwardPrepareParams(const BackwardPrepareParams& p);
 // Cached per device.
 bool DeviceIsSm90();
 
+// The current device's streaming multiprocessors (a persistent kernel launches one CTA per SM). Cached per device.
+Status MultiprocessorCount(int* sms);
+
 inline bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 }  // namespace ringlab::cuda

@@ -18,10 +18,17 @@
 // zeros, which makes arbitrary q/kv lengths and blocks that are token ranges of larger buffers free. GQA: query head h
 // reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
 // merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
+// Masked kernels are persistent: one CTA per SM walks the query tiles blockIdx.x, blockIdx.x + gridDim.x, ... (the
+// dense launch order), with the K/V rings running on across tiles and Q reloaded once the consumers have issued the
+// tile's last Q K^T, so the next tile's loads overlap this tile's last P V and epilogue. A short document or window
+// gives a CTA only a few key tiles, and a CTA's fixed cost (first loads, pipeline fill, epilogue) was most of its
+// time; dense CTAs walk enough tiles to hide it, so they keep one tile per CTA (the profiles were fitted on that).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -47,7 +54,25 @@ constexpr int kConsumerWarps = Tiles::kConsumerThreads / 32;  // arrivals that f
 struct WsArgs {
   CUtensorMap q_map, k_map, v_map;
   FwdArgs a;
+  int bh_rows;      // batch x heads: the query tiles are m_tiles x bh_rows
+  bool persistent;  // CTAs stride over the query tiles (masked kernels) instead of one tile each
 };
+
+// The masked kernels' CTA count, from RINGLAB_FWD_PERSISTENT (read at each launch): unset (or not a number), one
+// CTA per SM; "0", not persistent (one tile per CTA: the A/B baseline of bench/kernels/device_mask_call.sh); N > 0,
+// at most N CTAs, so that the tests' small problems walk many tiles per CTA. Returns 0 for "not persistent".
+Status PersistentCtas(int64_t tiles, int* ctas) {
+  int sms = 0;
+  RINGLAB_RETURN_IF_ERROR(MultiprocessorCount(&sms));
+  int64_t cap = sms;
+  if (const char* e = std::getenv("RINGLAB_FWD_PERSISTENT")) {
+    char* end = nullptr;
+    const long n = std::strtol(e, &end, 10);
+    if (end != e && *end == '\0' && n >= 0) cap = n == 0 ? 0 : std::min<int64_t>(n, sms);
+  }
+  *ctas = static_cast<int>(std::min(tiles, cap));
+  return Status::Ok();
+}
 
 // Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), then the mbarriers.
 template <int D>
@@ -67,11 +92,12 @@ struct WsSmem {
   __device__ uint32_t K(int slot) const { return k0 + slot * kKvBytes; }
   __device__ uint32_t V(int slot) const { return v0 + slot * kKvBytes; }
   __device__ uint32_t QFull() const { return bars; }
-  __device__ uint32_t KFull(int slot) const { return bars + 8 * (1 + slot); }
-  __device__ uint32_t VFull(int slot) const { return bars + 8 * (1 + kStages + slot); }
-  __device__ uint32_t KEmpty(int slot) const { return bars + 8 * (1 + 2 * kStages + slot); }
-  __device__ uint32_t VEmpty(int slot) const { return bars + 8 * (1 + 3 * kStages + slot); }
-  // Ring position of key tile j: its slot and the parity of the round it is in.
+  __device__ uint32_t QEmpty() const { return bars + 8; }  // the consumers' last Q K^T of a tile is done
+  __device__ uint32_t KFull(int slot) const { return bars + 8 * (2 + slot); }
+  __device__ uint32_t VFull(int slot) const { return bars + 8 * (2 + kStages + slot); }
+  __device__ uint32_t KEmpty(int slot) const { return bars + 8 * (2 + 2 * kStages + slot); }
+  __device__ uint32_t VEmpty(int slot) const { return bars + 8 * (2 + 3 * kStages + slot); }
+  // Ring position of key tile j (counted over all of the CTA's query tiles): its slot and the parity of its round.
   static __device__ int Slot(int j) { return j % kStages; }
   static __device__ uint32_t Round(int j) { return static_cast<uint32_t>(j / kStages) & 1u; }
 };
@@ -100,24 +126,28 @@ __device__ __forceinline__ void CtaKeyTiles(const FwdArgs& a, int64_t m0, int64_
   }
 }
 
+// Query tile `index` of the launch (0 .. m_tiles x batch x heads): head-major, heaviest (causal) tiles of a head first
+// (see attention_forward_mma.cu).
 template <int D, bool kMasked>
-__device__ __forceinline__ CtaTile LocateTile(const FwdArgs& a) {
+__device__ __forceinline__ CtaTile LocateTile(const FwdArgs& a, int64_t index, int64_t m_tiles) {
   constexpr int BM = Tiles::kBlockM, BN = Tiles::BlockN<D>();
   CtaTile t;
-  // Head-major grid, heaviest (causal) tiles of a head first: see attention_forward_mma.cu.
-  t.b = blockIdx.y / a.heads;
-  t.h = blockIdx.y % a.heads;
+  const int64_t bh = index / m_tiles;
+  t.b = static_cast<int>(bh / a.heads);
+  t.h = static_cast<int>(bh % a.heads);
   t.hk = t.h / a.group;
-  t.m0 = (static_cast<int64_t>(gridDim.x) - 1 - blockIdx.x) * BM;
+  t.m0 = (m_tiles - 1 - index % m_tiles) * BM;
   const int64_t row_last = min(t.m0 + BM, a.q_tokens) - 1;
   CtaKeyTiles<BN, kMasked>(a, t.m0, row_last, &t);
   return t;
 }
 
-// The producer thread: Q once, then K_0, and per tile j >= 1 K_j before V_{j-1} (the order the consumers use them
-// in), each into its ring slot once the consumers have freed it. j counts the CTA's tiles from n_first.
+// The producer thread for one query tile: Q once the consumers are done with the previous tile's (the qi-th Q of the
+// CTA), then K_0, and per key tile j >= 1 K_j before V_{j-1} (the order the consumers use them in), each into its ring
+// slot once the consumers have freed it. j counts the query tile's key tiles from n_first; ring position it0 + j.
 template <int D>
-__device__ __forceinline__ void ProduceTiles(const WsArgs& args, const WsSmem<D>& sm, const CtaTile& t) {
+__device__ __forceinline__ void ProduceTiles(const WsArgs& args, const WsSmem<D>& sm, const CtaTile& t, int it0,
+                                             int qi) {
   using Smem = WsSmem<D>;
   // One SW128 tile of `rows` rows = D / 64 boxes of 64 columns side by side.
   auto load = [&](const CUtensorMap* map, uint32_t dst, uint32_t bar, int rows, int64_t row0, int head) {
@@ -126,17 +156,18 @@ __device__ __forceinline__ void ProduceTiles(const WsArgs& args, const WsSmem<D>
       TmaLoad4d(dst + cb * rows * 128, map, bar, cb * 64, static_cast<int>(row0), head, t.b);
   };
   auto load_k = [&](int j) {
-    const int slot = Smem::Slot(j);
-    MbarrierWait(sm.KEmpty(slot), Smem::Round(j) ^ 1u);
+    const int slot = Smem::Slot(it0 + j);
+    MbarrierWait(sm.KEmpty(slot), Smem::Round(it0 + j) ^ 1u);
     MbarrierArriveExpectTx(sm.KFull(slot), Smem::kKvBytes);
     load(&args.k_map, sm.K(slot), sm.KFull(slot), Smem::BN, static_cast<int64_t>(t.n_first + j) * Smem::BN, t.hk);
   };
   auto load_v = [&](int j) {
-    const int slot = Smem::Slot(j);
-    MbarrierWait(sm.VEmpty(slot), Smem::Round(j) ^ 1u);
+    const int slot = Smem::Slot(it0 + j);
+    MbarrierWait(sm.VEmpty(slot), Smem::Round(it0 + j) ^ 1u);
     MbarrierArriveExpectTx(sm.VFull(slot), Smem::kKvBytes);
     load(&args.v_map, sm.V(slot), sm.VFull(slot), Smem::BN, static_cast<int64_t>(t.n_first + j) * Smem::BN, t.hk);
   };
+  MbarrierWait(sm.QEmpty(), (static_cast<uint32_t>(qi) & 1u) ^ 1u);
   MbarrierArriveExpectTx(sm.QFull(), Smem::kQBytes);
   load(&args.q_map, sm.q, sm.QFull(), Smem::BM, t.m0, t.h);
   load_k(0);
@@ -223,9 +254,12 @@ __device__ __forceinline__ void MaskedRowRanges(const FwdArgs& a, int64_t row, i
   }
 }
 
-// A consumer warpgroup (cw = 0 or 1): its 64 rows against every key tile of the CTA, then the epilogue.
+// A consumer warpgroup (cw = 0 or 1) on one query tile: its 64 rows against every key tile of the tile (ring positions
+// it0 + j, the qi-th Q of the CTA), then the epilogue. The GEMM token alternates between the warpgroups from tile to
+// tile (each takes n_tiles + 1 turns per tile); the kernel hands it out first and takes it back last.
 template <typename T, int D, bool kMasked>
-__device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& sm, const CtaTile& t, int cw) {
+__device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& sm, const CtaTile& t, int cw,
+                                             int it0, int qi) {
   using Smem = WsSmem<D>;
   constexpr int BN = Smem::BN;
   const int tid = threadIdx.x & 127, lane = tid & 31, warp = tid >> 5;
@@ -250,8 +284,10 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
     __syncwarp();  // the warp's reads of the slot are ordered before lane 0 releases it to the producer
     if (lane == 0) MbarrierArrive(empty_bar);
   };
+  auto slot = [&](int j) { return Smem::Slot(it0 + j); };
+  auto round = [&](int j) { return Smem::Round(it0 + j); };
   auto issue_s = [&](int j) {
-    const uint32_t k_tile = sm.K(Smem::Slot(j));
+    const uint32_t k_tile = sm.K(slot(j));
     PinAccumulators(s);
     WgmmaFence();
 #pragma unroll
@@ -259,7 +295,7 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
     WgmmaCommit();
   };
   auto issue_pv = [&](int j) {
-    const uint32_t v_tile = sm.V(Smem::Slot(j));
+    const uint32_t v_tile = sm.V(slot(j));
     PinAccumulators(o);
     WgmmaFence();
 #pragma unroll
@@ -287,50 +323,49 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
     MaskColumnsFrom<BN>(s, limit[0], limit[1], tq);
   };
 
-  if (cw == 1) pass_turn();  // consumer 0 issues first
   // Tile 0 is peeled off so that every wgmma wait below is unconditional (see attention_forward_wgmma.cu).
   if (t.n_tiles > 0) {
-    MbarrierWait(sm.QFull(), 0);
-    MbarrierWait(sm.KFull(0), 0);
+    MbarrierWait(sm.QFull(), static_cast<uint32_t>(qi) & 1u);
+    MbarrierWait(sm.KFull(slot(0)), round(0));
     take_turn();
     issue_s(0);
     pass_turn();
     WgmmaWait<0>();
     PinAccumulators(s);
-    free_slot(sm.KEmpty(0));
+    free_slot(sm.KEmpty(slot(0)));
+    if (t.n_tiles == 1) free_slot(sm.QEmpty());  // the tile's last Q K^T is done: the producer may load the next Q
     mask(0);
     OnlineSoftmax<BN>(s, m_run, l_run, alpha, a.scale_log2);
     PackProbabilities<T, BN>(s, p);
   }
   for (int j = 1; j < t.n_tiles; ++j) {
-    MbarrierWait(sm.KFull(Smem::Slot(j)), Smem::Round(j));
-    MbarrierWait(sm.VFull(Smem::Slot(j - 1)), Smem::Round(j - 1));
+    MbarrierWait(sm.KFull(slot(j)), round(j));
+    MbarrierWait(sm.VFull(slot(j - 1)), round(j - 1));
     take_turn();
     issue_s(j);
     issue_pv(j - 1);  // still running during the softmax below
     pass_turn();
     WgmmaWait<1>();  // S_j done
     PinAccumulators(s);
-    free_slot(sm.KEmpty(Smem::Slot(j)));
+    free_slot(sm.KEmpty(slot(j)));
+    if (j == t.n_tiles - 1) free_slot(sm.QEmpty());
     mask(j);
     OnlineSoftmax<BN>(s, m_run, l_run, alpha, a.scale_log2);
     WgmmaWait<0>();  // P_{j-1} V_{j-1} done: O may be rescaled, V_{j-1}'s slot is free
     PinAccumulators(o);
-    free_slot(sm.VEmpty(Smem::Slot(j - 1)));
+    free_slot(sm.VEmpty(slot(j - 1)));
     RescaleRows<D>(o, alpha);
     PackProbabilities<T, BN>(s, p);
   }
   if (t.n_tiles > 0) {  // the last tile's P V
-    MbarrierWait(sm.VFull(Smem::Slot(t.n_tiles - 1)), Smem::Round(t.n_tiles - 1));
+    MbarrierWait(sm.VFull(slot(t.n_tiles - 1)), round(t.n_tiles - 1));
     take_turn();
     issue_pv(t.n_tiles - 1);
     pass_turn();
     WgmmaWait<0>();
     PinAccumulators(o);
+    free_slot(sm.VEmpty(slot(t.n_tiles - 1)));  // the ring runs on into the CTA's next query tile
   }
-  // Consumer 1's last pass_turn (or its first, with no tiles) arrived on consumer 0's barrier: consume it, so that
-  // both named barriers are back at rest when the CTA exits.
-  if (cw == 0) take_turn();
 
   float* out = a.out + t.b * a.os.batch + t.h * a.os.head;
   float* lse = a.lse + t.b * a.ls.batch + t.h * a.ls.head;
@@ -342,11 +377,16 @@ template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __grid_constant__ WsArgs args) {
   extern __shared__ __align__(1024) uint8_t smem[];
   const WsSmem<D> sm = WsSmem<D>::At(SmemAddr(smem));
-  const CtaTile t = LocateTile<D, kMasked>(args.a);
   const int wg = threadIdx.x >> 7;
+  // The CTA's query tiles: one (a grid of every tile) or every gridDim.x-th (persistent).
+  const int64_t m_tiles = (args.a.q_tokens + Tiles::kBlockM - 1) / Tiles::kBlockM;
+  const int64_t total = m_tiles * args.bh_rows;
+  const int64_t first = static_cast<int64_t>(blockIdx.y) * gridDim.x + blockIdx.x;
+  const int64_t stride = args.persistent ? gridDim.x : total;
 
   if (threadIdx.x == 0) {
     MbarrierInit(sm.QFull(), 1);
+    MbarrierInit(sm.QEmpty(), kConsumerWarps);
 #pragma unroll
     for (int slot = 0; slot < WsSmem<D>::kStages; ++slot) {
       MbarrierInit(sm.KFull(slot), 1);  // the producer's arrive.expect_tx; the TMA bytes complete the phase
@@ -360,15 +400,32 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
 
   if (wg == 0) {
     SetMaxRegistersDecrease<Tiles::kProducerRegisters>();
-    if (threadIdx.x == 0 && t.n_tiles > 0) {
-      TmaPrefetchDescriptor(&args.q_map);
-      TmaPrefetchDescriptor(&args.k_map);
-      TmaPrefetchDescriptor(&args.v_map);
-      ProduceTiles<D>(args, sm, t);
+    if (threadIdx.x != 0) return;
+    TmaPrefetchDescriptor(&args.q_map);
+    TmaPrefetchDescriptor(&args.k_map);
+    TmaPrefetchDescriptor(&args.v_map);
+    int it = 0, qi = 0;  // ring position of the next key tile; Q loads so far
+    for (int64_t index = first; index < total; index += stride) {
+      const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
+      if (t.n_tiles == 0) continue;  // no key visible: the consumers write empty rows without Q
+      ProduceTiles<D>(args, sm, t, it, qi++);
+      it += t.n_tiles;
     }
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
-    ConsumeTiles<T, D, kMasked>(args.a, sm, t, wg - 1);
+    const int cw = wg - 1;
+    if (cw == 1) NamedBarrierArrive(1, Tiles::kConsumerThreads);  // consumer 0 takes the first GEMM turn
+    int it = 0, qi = 0;
+    for (int64_t index = first; index < total; index += stride) {
+      const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
+      ConsumeTiles<T, D, kMasked>(args.a, sm, t, cw, it, qi);
+      if (t.n_tiles == 0) continue;
+      it += t.n_tiles;
+      ++qi;
+    }
+    // Consumer 1's last turn hand-over (or its first, with no tiles) arrived on consumer 0's barrier: consume it, so
+    // that both named barriers are back at rest when the CTA exits.
+    if (cw == 0) NamedBarrierSync(1, Tiles::kConsumerThreads);
   }
 }
 
@@ -377,6 +434,12 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   const BlockShape& s = p.shape;
   WsArgs args;
   args.a = MakeFwdArgs(p);
+  args.bh_rows = s.batch * s.heads;
+  dim3 grid = TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads);
+  int ctas = 0;
+  if constexpr (kMasked) RINGLAB_RETURN_IF_ERROR(PersistentCtas(int64_t{grid.x} * grid.y, &ctas));
+  args.persistent = ctas > 0;
+  if (args.persistent) grid = dim3(static_cast<unsigned>(ctas), 1);
   TileMapSpec q{p.q, s.batch, s.heads, s.q_tokens, D, p.q_strides, Tiles::kBlockM, s.element};
   TileMapSpec k{p.k, s.batch, s.kv_heads, s.kv_tokens, D, p.k_strides, Tiles::BlockN<D>(), s.element};
   TileMapSpec v = k;
@@ -385,7 +448,6 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(q, &args.q_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(k, &args.k_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(v, &args.v_map));
-  const dim3 grid = TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads);
   return LaunchTiled<Tiles, T, D>(&ForwardWsKernel<T, D, kMasked>, grid, stream, args);
 }
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -208,30 +209,46 @@ class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParam
   }
   // The two key blocks [0, split) and [split, kv_tokens) of a case, split at random.
   int64_t Split(const MaskCase& c) { return std::uniform_int_distribution<int64_t>(1, c.kv_tokens - 1)(rng_); }
+  // Every case's forward over two key blocks, later keys first (overwrite), then the earlier ones merged in (the
+  // order is free), against the float64 reference; poisoned outputs. `tag` names the run in the printed lines.
+  void CheckForwardTwoBlocks(const char* tag) {
+    for (const MaskCase& mc : MaskCases())
+      for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
+        if (mc.head_dim == 256 && GetParam() != "ws") continue;
+        SCOPED_TRACE(DescribeMask(mc, et));
+        const MaskedBlock blk(mc, et, rng_);
+        DeviceBuffer<float> out(blk.ref_out.size()), lse(blk.ref_lse.size());
+        out.Poison();
+        lse.Poison();
+        const int64_t split = Split(mc);
+        ExpectOk(Forward(blk.ForwardOf(split, mc.kv_tokens, out.ptr, lse.ptr, AccumulateMode::kOverwrite)));
+        ExpectOk(Forward(blk.ForwardOf(0, split, out.ptr, lse.ptr, AccumulateMode::kMerge)));
+        RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
+        const Compare eo = RelError(out.Download(), blk.ref_out), el = RelError(lse.Download(), blk.ref_lse);
+        std::printf("[ %s ] %-8s %-62s split %4lld out rel %.3e  lse rel %.3e\n", tag, GetParam().c_str(),
+                    DescribeMask(mc, et).c_str(), static_cast<long long>(split), eo.rel, el.rel);
+        EXPECT_EQ(eo.not_written, 0);
+        EXPECT_EQ(el.not_written, 0);
+        EXPECT_LT(eo.rel, kOutTol);
+        EXPECT_LT(el.rel, kOutTol);
+      }
+  }
 };
 
-TEST_P(MaskedKernelTest, ForwardTwoBlocksMergedMatchReference) {
-  for (const MaskCase& mc : MaskCases())
-    for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
-      if (mc.head_dim == 256 && GetParam() != "ws") continue;
-      SCOPED_TRACE(DescribeMask(mc, et));
-      const MaskedBlock blk(mc, et, rng_);
-      DeviceBuffer<float> out(blk.ref_out.size()), lse(blk.ref_lse.size());
-      out.Poison();
-      lse.Poison();
-      const int64_t split = Split(mc);
-      // Later keys first (overwrite), then the earlier ones merged in: the order is free.
-      ExpectOk(Forward(blk.ForwardOf(split, mc.kv_tokens, out.ptr, lse.ptr, AccumulateMode::kOverwrite)));
-      ExpectOk(Forward(blk.ForwardOf(0, split, out.ptr, lse.ptr, AccumulateMode::kMerge)));
-      RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
-      const Compare eo = RelError(out.Download(), blk.ref_out), el = RelError(lse.Download(), blk.ref_lse);
-      std::printf("[ mask fwd ] %-8s %-62s split %4lld out rel %.3e  lse rel %.3e\n", GetParam().c_str(),
-                  DescribeMask(mc, et).c_str(), static_cast<long long>(split), eo.rel, el.rel);
-      EXPECT_EQ(eo.not_written, 0);
-      EXPECT_EQ(el.not_written, 0);
-      EXPECT_LT(eo.rel, kOutTol);
-      EXPECT_LT(el.rel, kOutTol);
-    }
+TEST_P(MaskedKernelTest, ForwardTwoBlocksMergedMatchReference) { CheckForwardTwoBlocks("mask fwd"); }
+
+// The masked ws forward is persistent (attention_forward_ws.cu): a CTA walks query tiles blockIdx.x, + gridDim.x, ...
+// with its K/V rings and Q buffer running on from tile to tile. The cases above have fewer query tiles than an H100
+// has SMs, so there each CTA takes one; capped at 1, 2 and 3 CTAs (RINGLAB_FWD_PERSISTENT) every CTA walks many
+// tiles, empty ones (rows that see no key) between them, and the rings wrap with both parities.
+TEST_P(MaskedKernelTest, ForwardPersistentFewCtasMatchReference) {
+  if (GetParam() != "ws" && GetParam() != "dispatch") GTEST_SKIP() << "only the ws forward is persistent";
+  for (const char* cap : {"1", "2", "3"}) {
+    ASSERT_EQ(setenv("RINGLAB_FWD_PERSISTENT", cap, 1), 0);
+    const std::string tag = std::string("persistent ") + cap;
+    CheckForwardTwoBlocks(tag.c_str());
+  }
+  ASSERT_EQ(unsetenv("RINGLAB_FWD_PERSISTENT"), 0);
 }
 
 // delta[b, h, i] = sum_d dout * out of the float64 reference, as float.
