@@ -2,11 +2,11 @@
 # One call on a one-GPU H100 for the masked kernels (issue 19), binaries built on the CPU machine and carried in:
 #   here:        bash bench/pack_device_binaries.sh build .devbin
 #   the device:  COMMIT=<hash> bash bench/kernels/device_mask_call.sh .devbin        carry [".devdeps", ".devbin"]
-# Steps: (1) the masked speed table of our kernels alone with RINGLAB_FWD_PERSISTENT=0 (the forward one tile per CTA,
-# as before the persistent masked forward: the A/B baseline, same card, same process layout); (2) device_mask.sh: the
-# masked kernel tests (every kernel; the persistent forward capped at 1-3 CTAs), `ringlab run --world 1 --mask ...
-# --verify`, the speed table with PyTorch's paths (the forward persistent); (3) racecheck and memcheck on the masked
-# ws kernels' small cases.
+# Steps: (1) the masked speed table of our kernels alone with RINGLAB_MASKED_PERSISTENT=0 (one tile / key block per
+# CTA, as before the persistent masked ws kernels: the A/B baseline, same card); (2) device_mask.sh: the masked kernel
+# tests (every kernel; the persistent ws forward and backward capped at 1-3 CTAs), `ringlab run --world 1 --mask ...
+# --verify`, the speed table with PyTorch's paths (persistent); (3) a dense kernel table (D 64/128 causal), to check
+# the dense path; (4) racecheck and memcheck on the masked ws kernels' small cases.
 # $OUT: mask_call.tar.gz (every log and table: the device tool returns few files); the summaries are printed last.
 set -uo pipefail
 OUT=${OUT:-/tmp/ringlab_mask_call_out}
@@ -21,8 +21,8 @@ B=$PREBUILT_DIR
 export LD_LIBRARY_PATH=$B/lib:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv > $W/gpu.csv 2>&1
 
-el "== 1. baseline: the forward one tile per CTA (RINGLAB_FWD_PERSISTENT=0), ours only"
-RINGLAB_FWD_PERSISTENT=0 timeout 75 python3 bench/kernels/mask_peer_bench.py --ours "$B/bench/kernels/ringlab_mask_bench" \
+el "== 1. baseline: the forward one tile per CTA (RINGLAB_MASKED_PERSISTENT=0), ours only"
+RINGLAB_MASKED_PERSISTENT=0 timeout 75 python3 bench/kernels/mask_peer_bench.py --ours "$B/bench/kernels/ringlab_mask_bench" \
   --iters 10 --peers none --json $W/before/mask_kernels_before.json --md $W/before/mask_kernels_before.md \
   --commit "$COMMIT" > $W/before.log 2>&1
 echo "baseline rc=$?"
@@ -31,7 +31,12 @@ el "== 2. masked kernels: tests, ringlab run --verify, speed with the peers (per
 MASK_TEST_TIMEOUT=110 timeout 285 bash bench/kernels/device_mask.sh "$B" $W/mask "$COMMIT" > $W/mask.log 2>&1
 echo "device_mask rc=$?"
 
-el "== 3. sanitizers on the masked ws kernels (small cases)"
+el "== 3. dense kernels (unchanged path; the backward gained persistent plumbing): a regression check"
+timeout 60 "$B/bench/kernels/ringlab_attention_bench" --seqs 8192,32768 --dims 64,128 --masks causal --iters 10 \
+  --md $W/dense.md > $W/dense.log 2>&1
+echo "dense bench rc=$?"
+
+el "== 4. sanitizers on the masked ws kernels (small cases)"
 for tool in racecheck memcheck; do
   RINGLAB_CUDA_TEST_SMALL=1 timeout 60 compute-sanitizer --tool $tool --error-exitcode 3 \
     "$B/tests/cuda/ringlab_cuda_mask_test" --gtest_filter='*/ws' > $W/mask_$tool.log 2>&1
@@ -44,5 +49,6 @@ cat $W/gpu.csv
 grep -E "persistent|rc=|PASSED|FAILED" $W/mask/tests.log | grep -vE "^\[ (mask|persistent)" | head -20
 grep -cE "^\[ persistent" $W/mask/tests.log | sed 's/^/persistent check lines: /'
 tail -22 $W/mask.log
+echo "-- dense"; grep -E "^\| 1 " $W/dense.md
 echo "-- baseline (one tile per CTA), ours only"
 grep -E "^\| (docs|window)" $W/before/mask_kernels_before.md

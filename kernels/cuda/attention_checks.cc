@@ -2,7 +2,9 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 #include "kernels/cuda/cuda_check.h"
 
@@ -109,6 +111,19 @@ Status MultiprocessorCount(int* sms) {
     known.store(count);
   }
   *sms = known.load();
+  return Status::Ok();
+}
+
+Status MaskedPersistentCtas(int64_t tiles, int* ctas) {
+  int sms = 0;
+  RINGLAB_RETURN_IF_ERROR(MultiprocessorCount(&sms));
+  int64_t cap = sms;
+  if (const char* e = std::getenv("RINGLAB_MASKED_PERSISTENT")) {
+    char* end = nullptr;
+    const long n = std::strtol(e, &end, 10);
+    if (end != e && *end == '\0' && n >= 0) cap = std::min<int64_t>(n, sms);
+  }
+  *ctas = static_cast<int>(std::min(tiles, cap));
   return Status::Ok();
 }
 

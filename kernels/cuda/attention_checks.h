@@ -27,6 +27,12 @@ bool DeviceIsSm90();
 // The current device's streaming multiprocessors (a persistent kernel launches one CTA per SM). Cached per device.
 Status MultiprocessorCount(int* sms);
 
+// CTAs of a persistent masked ws kernel over `tiles` work tiles, from RINGLAB_MASKED_PERSISTENT (read at each launch):
+// unset (or not a number), one per SM; "0", none: the kernel runs one tile per CTA (the A/B baseline of
+// bench/kernels/device_mask_call.sh); N > 0, at most N, so that the tests' small problems walk many tiles per CTA.
+// Never more than `tiles`.
+Status MaskedPersistentCtas(int64_t tiles, int* ctas);
+
 inline bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 }  // namespace ringlab::cuda

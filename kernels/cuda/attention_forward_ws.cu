@@ -18,7 +18,7 @@
 // zeros, which makes arbitrary q/kv lengths and blocks that are token ranges of larger buffers free. GQA: query head h
 // reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
 // merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
-// Masked kernels are persistent: one CTA per SM walks the query tiles blockIdx.x, blockIdx.x + gridDim.x, ... (the
+// Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks the query tiles blockIdx.x, blockIdx.x + gridDim.x, ... (the
 // dense launch order), with the K/V rings running on across tiles and Q reloaded once the consumers have issued the
 // tile's last Q K^T, so the next tile's loads overlap this tile's last P V and epilogue. A short document or window
 // gives a CTA only a few key tiles, and a CTA's fixed cost (first loads, pipeline fill, epilogue) was most of its
@@ -28,7 +28,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -57,22 +56,6 @@ struct WsArgs {
   int bh_rows;      // batch x heads: the query tiles are m_tiles x bh_rows
   bool persistent;  // CTAs stride over the query tiles (masked kernels) instead of one tile each
 };
-
-// The masked kernels' CTA count, from RINGLAB_FWD_PERSISTENT (read at each launch): unset (or not a number), one
-// CTA per SM; "0", not persistent (one tile per CTA: the A/B baseline of bench/kernels/device_mask_call.sh); N > 0,
-// at most N CTAs, so that the tests' small problems walk many tiles per CTA. Returns 0 for "not persistent".
-Status PersistentCtas(int64_t tiles, int* ctas) {
-  int sms = 0;
-  RINGLAB_RETURN_IF_ERROR(MultiprocessorCount(&sms));
-  int64_t cap = sms;
-  if (const char* e = std::getenv("RINGLAB_FWD_PERSISTENT")) {
-    char* end = nullptr;
-    const long n = std::strtol(e, &end, 10);
-    if (end != e && *end == '\0' && n >= 0) cap = n == 0 ? 0 : std::min<int64_t>(n, sms);
-  }
-  *ctas = static_cast<int>(std::min(tiles, cap));
-  return Status::Ok();
-}
 
 // Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), then the mbarriers.
 template <int D>
@@ -437,7 +420,7 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   args.bh_rows = s.batch * s.heads;
   dim3 grid = TileGrid(s.q_tokens, Tiles::kBlockM, s.batch * s.heads);
   int ctas = 0;
-  if constexpr (kMasked) RINGLAB_RETURN_IF_ERROR(PersistentCtas(int64_t{grid.x} * grid.y, &ctas));
+  if constexpr (kMasked) RINGLAB_RETURN_IF_ERROR(MaskedPersistentCtas(int64_t{grid.x} * grid.y, &ctas));
   args.persistent = ctas > 0;
   if (args.persistent) grid = dim3(static_cast<unsigned>(ctas), 1);
   TileMapSpec q{p.q, s.batch, s.heads, s.q_tokens, D, p.q_strides, Tiles::kBlockM, s.element};

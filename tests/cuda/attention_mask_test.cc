@@ -211,6 +211,7 @@ class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParam
   int64_t Split(const MaskCase& c) { return std::uniform_int_distribution<int64_t>(1, c.kv_tokens - 1)(rng_); }
   // Every case's forward over two key blocks, later keys first (overwrite), then the earlier ones merged in (the
   // order is free), against the float64 reference; poisoned outputs. `tag` names the run in the printed lines.
+  void CheckBackwardTwoBlocks(const char* tag);
   void CheckForwardTwoBlocks(const char* tag) {
     for (const MaskCase& mc : MaskCases())
       for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
@@ -239,16 +240,16 @@ TEST_P(MaskedKernelTest, ForwardTwoBlocksMergedMatchReference) { CheckForwardTwo
 
 // The masked ws forward is persistent (attention_forward_ws.cu): a CTA walks query tiles blockIdx.x, + gridDim.x, ...
 // with its K/V rings and Q buffer running on from tile to tile. The cases above have fewer query tiles than an H100
-// has SMs, so there each CTA takes one; capped at 1, 2 and 3 CTAs (RINGLAB_FWD_PERSISTENT) every CTA walks many
+// has SMs, so there each CTA takes one; capped at 1, 2 and 3 CTAs (RINGLAB_MASKED_PERSISTENT) every CTA walks many
 // tiles, empty ones (rows that see no key) between them, and the rings wrap with both parities.
 TEST_P(MaskedKernelTest, ForwardPersistentFewCtasMatchReference) {
   if (GetParam() != "ws" && GetParam() != "dispatch") GTEST_SKIP() << "only the ws forward is persistent";
   for (const char* cap : {"1", "2", "3"}) {
-    ASSERT_EQ(setenv("RINGLAB_FWD_PERSISTENT", cap, 1), 0);
-    const std::string tag = std::string("persistent ") + cap;
+    ASSERT_EQ(setenv("RINGLAB_MASKED_PERSISTENT", cap, 1), 0);
+    const std::string tag = std::string("persistent fwd ") + cap;
     CheckForwardTwoBlocks(tag.c_str());
   }
-  ASSERT_EQ(unsetenv("RINGLAB_FWD_PERSISTENT"), 0);
+  ASSERT_EQ(unsetenv("RINGLAB_MASKED_PERSISTENT"), 0);
 }
 
 // delta[b, h, i] = sum_d dout * out of the float64 reference, as float.
@@ -262,7 +263,9 @@ std::vector<float> DeltaOf(const std::vector<double>& dout, const std::vector<do
   return delta;
 }
 
-TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) {
+// Every case's backward over two key blocks (dQ accumulating into random values, dK/dV poisoned), lse and delta from
+// the float64 reference, against its gradients. `tag` names the run in the printed lines.
+void MaskedKernelTest::CheckBackwardTwoBlocks(const char* tag) {
   for (const MaskCase& mc : MaskCases())
     for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
       if (mc.head_dim == 256) continue;
@@ -293,13 +296,28 @@ TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) {
       for (size_t i = 0; i < dq_added.size(); ++i) dq_added[i] -= dq0[i];
       const Compare eq = RelError(dq_added, ref_dq), ek = RelError(dk.Download(), ref_dk),
                     ev = RelError(dv.Download(), ref_dv);
-      std::printf("[ mask bwd ] %-8s %-62s split %4lld dq rel %.3e  dk rel %.3e  dv rel %.3e\n", GetParam().c_str(),
+      std::printf("[ %s ] %-8s %-62s split %4lld dq rel %.3e  dk rel %.3e  dv rel %.3e\n", tag, GetParam().c_str(),
                   DescribeMask(mc, et).c_str(), static_cast<long long>(split), eq.rel, ek.rel, ev.rel);
       for (const Compare& e : {eq, ek, ev}) {
         EXPECT_EQ(e.not_written, 0);
         EXPECT_LT(e.rel, kGradTol);
       }
     }
+}
+
+TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) { CheckBackwardTwoBlocks("mask bwd"); }
+
+// The masked ws backward is persistent too (a CTA walks key blocks blockIdx.x, + gridDim.x, ..., K/V reloaded once
+// the previous block's GEMMs are done, the Q/dO ring and the dS^T buffers running on): at 1-3 CTAs every CTA walks
+// many blocks, empty ones (no query sees them) between them.
+TEST_P(MaskedKernelTest, BackwardPersistentFewCtasMatchReference) {
+  if (GetParam() != "ws" && GetParam() != "dispatch") GTEST_SKIP() << "only the ws backward is persistent";
+  for (const char* cap : {"1", "2", "3"}) {
+    ASSERT_EQ(setenv("RINGLAB_MASKED_PERSISTENT", cap, 1), 0);
+    const std::string tag = std::string("persistent bwd ") + cap;
+    CheckBackwardTwoBlocks(tag.c_str());
+  }
+  ASSERT_EQ(unsetenv("RINGLAB_MASKED_PERSISTENT"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, MaskedKernelTest, ::testing::Values("ws", "wgmma", "mma", "dispatch"),
