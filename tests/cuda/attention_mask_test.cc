@@ -212,6 +212,17 @@ class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParam
   // Every case's forward over two key blocks, later keys first (overwrite), then the earlier ones merged in (the
   // order is free), against the float64 reference; poisoned outputs. `tag` names the run in the printed lines.
   void CheckBackwardTwoBlocks(const char* tag);
+  // Runs (this->*check)(tag) with the persistent masked ws kernels capped at 1, 2 and 3 CTAs (RINGLAB_MASKED_PERSISTENT),
+  // so that every CTA walks many tiles of the small cases; then lifts the cap.
+  void WithFewCtas(const char* pass, void (MaskedKernelTest::*check)(const char*)) {
+    if (GetParam() != "ws" && GetParam() != "dispatch") GTEST_SKIP() << "only the ws kernels are persistent";
+    for (const char* cap : {"1", "2", "3"}) {
+      ASSERT_EQ(setenv("RINGLAB_MASKED_PERSISTENT", cap, 1), 0);
+      const std::string tag = std::string("persistent ") + pass + " " + cap;
+      (this->*check)(tag.c_str());
+    }
+    ASSERT_EQ(unsetenv("RINGLAB_MASKED_PERSISTENT"), 0);
+  }
   void CheckForwardTwoBlocks(const char* tag) {
     for (const MaskCase& mc : MaskCases())
       for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
@@ -243,13 +254,7 @@ TEST_P(MaskedKernelTest, ForwardTwoBlocksMergedMatchReference) { CheckForwardTwo
 // has SMs, so there each CTA takes one; capped at 1, 2 and 3 CTAs (RINGLAB_MASKED_PERSISTENT) every CTA walks many
 // tiles, empty ones (rows that see no key) between them, and the rings wrap with both parities.
 TEST_P(MaskedKernelTest, ForwardPersistentFewCtasMatchReference) {
-  if (GetParam() != "ws" && GetParam() != "dispatch") GTEST_SKIP() << "only the ws forward is persistent";
-  for (const char* cap : {"1", "2", "3"}) {
-    ASSERT_EQ(setenv("RINGLAB_MASKED_PERSISTENT", cap, 1), 0);
-    const std::string tag = std::string("persistent fwd ") + cap;
-    CheckForwardTwoBlocks(tag.c_str());
-  }
-  ASSERT_EQ(unsetenv("RINGLAB_MASKED_PERSISTENT"), 0);
+  WithFewCtas("fwd", &MaskedKernelTest::CheckForwardTwoBlocks);
 }
 
 // delta[b, h, i] = sum_d dout * out of the float64 reference, as float.
@@ -311,13 +316,7 @@ TEST_P(MaskedKernelTest, BackwardTwoBlocksMatchReference) { CheckBackwardTwoBloc
 // the previous block's GEMMs are done, the Q/dO ring and the dS^T buffers running on): at 1-3 CTAs every CTA walks
 // many blocks, empty ones (no query sees them) between them.
 TEST_P(MaskedKernelTest, BackwardPersistentFewCtasMatchReference) {
-  if (GetParam() != "ws" && GetParam() != "dispatch") GTEST_SKIP() << "only the ws backward is persistent";
-  for (const char* cap : {"1", "2", "3"}) {
-    ASSERT_EQ(setenv("RINGLAB_MASKED_PERSISTENT", cap, 1), 0);
-    const std::string tag = std::string("persistent bwd ") + cap;
-    CheckBackwardTwoBlocks(tag.c_str());
-  }
-  ASSERT_EQ(unsetenv("RINGLAB_MASKED_PERSISTENT"), 0);
+  WithFewCtas("bwd", &MaskedKernelTest::CheckBackwardTwoBlocks);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, MaskedKernelTest, ::testing::Values("ws", "wgmma", "mma", "dispatch"),
