@@ -209,13 +209,11 @@ class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParam
   }
   // The two key blocks [0, split) and [split, kv_tokens) of a case, split at random.
   int64_t Split(const MaskCase& c) { return std::uniform_int_distribution<int64_t>(1, c.kv_tokens - 1)(rng_); }
-  // Every case's forward over two key blocks, later keys first (overwrite), then the earlier ones merged in (the
-  // order is free), against the float64 reference; poisoned outputs. `tag` names the run in the printed lines.
 
  public:  // the checks are named by member pointer in the TEST_P bodies (derived classes)
   void CheckBackwardTwoBlocks(const char* tag);
-  // Runs (this->*check)(tag) with the persistent masked ws kernels capped at 1, 2 and 3 CTAs (RINGLAB_MASKED_PERSISTENT),
-  // so that every CTA walks many tiles of the small cases; then lifts the cap.
+  // Runs (this->*check)(tag) with the persistent masked ws kernels capped at 1, 2 and 3 CTAs
+  // (RINGLAB_MASKED_PERSISTENT), so that every CTA walks many tiles of the small cases; then lifts the cap.
   void WithFewCtas(const char* pass, void (MaskedKernelTest::*check)(const char*)) {
     if (GetParam() != "ws" && GetParam() != "dispatch") GTEST_SKIP() << "only the ws kernels are persistent";
     for (const char* cap : {"1", "2", "3"}) {
@@ -225,6 +223,9 @@ class MaskedKernelTest : public AttentionKernelTest, public ::testing::WithParam
     }
     ASSERT_EQ(unsetenv("RINGLAB_MASKED_PERSISTENT"), 0);
   }
+
+  // Every case's forward over two key blocks, later keys first (overwrite), then the earlier ones merged in (the
+  // order is free), against the float64 reference; poisoned outputs. `tag` names the run in the printed lines.
   void CheckForwardTwoBlocks(const char* tag) {
     for (const MaskCase& mc : MaskCases())
       for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
