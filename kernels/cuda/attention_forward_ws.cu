@@ -18,11 +18,12 @@
 // zeros, which makes arbitrary q/kv lengths and blocks that are token ranges of larger buffers free. GQA: query head h
 // reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
 // merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
-// Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks the query tiles blockIdx.x, blockIdx.x + gridDim.x, ... (the
-// dense launch order), with the K/V rings running on across tiles and Q reloaded once the consumers have issued the
-// tile's last Q K^T, so the next tile's loads overlap this tile's last P V and epilogue. A short document or window
-// gives a CTA only a few key tiles, and a CTA's fixed cost (first loads, pipeline fill, epilogue) was most of its
-// time; dense CTAs walk enough tiles to hide it, so they keep one tile per CTA (the profiles were fitted on that).
+// Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks the query tiles blockIdx.x,
+// blockIdx.x + gridDim.x, ... (the dense launch order), with the K/V rings running on across tiles and Q reloaded once
+// the consumers' last Q K^T of a tile is done, so the next tile's loads overlap this tile's last P V and epilogue. A
+// short document or window gives a CTA only a few key tiles, and a CTA's fixed cost (first loads, pipeline fill,
+// epilogue) was most of its time; dense CTAs walk enough tiles to hide it, so they keep one tile per CTA (the
+// profiles were fitted on that).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
