@@ -6,7 +6,7 @@
 # CTA, as before the persistent masked ws kernels: the A/B baseline, same card); (2) device_mask.sh: the masked kernel
 # tests (every kernel; the persistent ws forward and backward capped at 1-3 CTAs), `ringlab run --world 1 --mask ...
 # --verify`, the speed table with PyTorch's paths (persistent); (3) a dense kernel table (D 64/128 causal), to check
-# the dense path; (4) racecheck and memcheck on the masked ws kernels' small cases.
+# the dense path; (4) racecheck (SANITIZERS="racecheck memcheck" for both) on the masked ws kernels' small cases.
 # $OUT: mask_call.tar.gz (every log and table: the device tool returns few files); the summaries are printed last.
 set -uo pipefail
 OUT=${OUT:-/tmp/ringlab_mask_call_out}
@@ -22,22 +22,22 @@ export LD_LIBRARY_PATH=$B/lib:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv > $W/gpu.csv 2>&1
 
 el "== 1. baseline: the forward one tile per CTA (RINGLAB_MASKED_PERSISTENT=0), ours only"
-RINGLAB_MASKED_PERSISTENT=0 timeout 75 python3 bench/kernels/mask_peer_bench.py --ours "$B/bench/kernels/ringlab_mask_bench" \
+RINGLAB_MASKED_PERSISTENT=0 timeout 60 python3 bench/kernels/mask_peer_bench.py --ours "$B/bench/kernels/ringlab_mask_bench" \
   --iters 10 --peers none --json $W/before/mask_kernels_before.json --md $W/before/mask_kernels_before.md \
   --commit "$COMMIT" > $W/before.log 2>&1
 echo "baseline rc=$?"
 
 el "== 2. masked kernels: tests, ringlab run --verify, speed with the peers (persistent forward)"
-MASK_TEST_TIMEOUT=110 timeout 285 bash bench/kernels/device_mask.sh "$B" $W/mask "$COMMIT" > $W/mask.log 2>&1
+MASK_TEST_TIMEOUT=100 timeout 250 bash bench/kernels/device_mask.sh "$B" $W/mask "$COMMIT" > $W/mask.log 2>&1
 echo "device_mask rc=$?"
 
 el "== 3. dense kernels (unchanged path; the backward gained persistent plumbing): a regression check"
-timeout 60 "$B/bench/kernels/ringlab_attention_bench" --seqs 8192,32768 --dims 64,128 --masks causal --iters 10 \
+timeout 40 "$B/bench/kernels/ringlab_attention_bench" --seqs 32768 --dims 64,128 --masks causal --iters 10 \
   --md $W/dense.md > $W/dense.log 2>&1
 echo "dense bench rc=$?"
 
 el "== 4. sanitizers on the masked ws kernels (small cases)"
-for tool in racecheck memcheck; do
+for tool in ${SANITIZERS:-racecheck}; do
   RINGLAB_CUDA_TEST_SMALL=1 timeout 60 compute-sanitizer --tool $tool --error-exitcode 3 \
     "$B/tests/cuda/ringlab_cuda_mask_test" --gtest_filter='*/ws' > $W/mask_$tool.log 2>&1
   echo "mask $tool rc=$? $(grep -E 'SUMMARY' $W/mask_$tool.log | tail -1)"
