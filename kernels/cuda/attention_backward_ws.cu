@@ -24,16 +24,12 @@
 // Window/document masks (TokenMask, the kMasked instantiations): QueryTileWalk walks only the query tiles that can see
 // the key block, and each lane zeroes its two keys' P^T entries outside the queries that see them (MaskTileByRange).
 // dK and dV rows belong to exactly one CTA: written (or, with accumulate_dkv, added) at the end without atomics.
-// Masked kernels are persistent (MaskedPersistentCtas): a CTA walks key blocks blockIdx.x, + gridDim.x, ... with the
-// rings running on and K/V reloaded once its consumers' last GEMMs on them are done (KvEmpty), so the next block's
-// loads overlap this block's dK/dV stores: a short document or window gives a block few query tiles.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
 
 #include "kernels/cuda/attention_backward_common.cuh"
-#include "kernels/cuda/attention_backward_ws_plan.cuh"
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
@@ -48,8 +44,11 @@ namespace ringlab::cuda {
 namespace {
 
 using namespace detail;
-using namespace bwd_ws;
 
+using Tiles = tiles::BackwardWs;
+constexpr int kBM = Tiles::kBlockM;
+template <int D>
+constexpr int kBlockNOf = Tiles::BlockN<D>();  // keys per CTA: 128, 64 at D = 256
 constexpr int kConsumerWarps = Tiles::kConsumerThreads / 32;  // arrivals that free a ring slot
 constexpr int kStatsLanes = 32;                               // warp 1 of the producer: lse and delta
 constexpr int kDqWarp = 2;                                    // warp 2 of the producer: dQ reduce-adds (kTmaDq)
@@ -63,8 +62,73 @@ constexpr int kDqBarrierThreads = 128 + 32;
 struct BwdWsArgs {
   CUtensorMap q_map, do_map, k_map, v_map, dq_map;  // dq_map: float32, read only with kTmaDq
   BwdArgs a;
-  int bh_rows;      // batch x kv heads: the key blocks are n_blocks x bh_rows
-  bool persistent;  // CTAs stride over the key blocks (masked kernels) instead of one block each
+};
+
+// Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period; with kTmaDq one float32 dQ
+// tile of kBM x kDqCols per consumer, SW128 boxes of 32 columns), the row statistics, then the mbarriers.
+template <int D, bool kTmaDq>
+struct BwdWsSmem {
+  static constexpr int kBN = kBlockNOf<D>;
+  static constexpr int kStages = Tiles::Stages<D>();
+  static constexpr uint32_t kKvBytes = kBN * D * 2, kQBytes = kBM * D * 2, kDstBytes = kBN * kBM * 2;
+  static constexpr uint32_t kDqBytes = kTmaDq ? tiles::BackwardWsTmaDq::DqTileBytes<D>() : 0;
+  static constexpr uint32_t kStatsBytes = 2 * kBM * 4;
+  uint32_t k, v, q0, do0, dst0, dq0, stats0, bars;
+
+  static __device__ BwdWsSmem At(uint32_t base) {
+    BwdWsSmem s;
+    s.k = (base + 1023u) & ~1023u;
+    s.v = s.k + kKvBytes;
+    s.q0 = s.v + kKvBytes;
+    s.do0 = s.q0 + kStages * kQBytes;
+    s.dst0 = s.do0 + kStages * kQBytes;
+    s.dq0 = s.dst0 + 2 * kDstBytes;
+    s.stats0 = s.dq0 + 2 * kDqBytes;
+    s.bars = s.stats0 + kStages * kStatsBytes;
+    return s;
+  }
+  __device__ uint32_t Q(int slot) const { return q0 + slot * kQBytes; }
+  __device__ uint32_t Do(int slot) const { return do0 + slot * kQBytes; }
+  __device__ uint32_t DsT(int buffer) const { return dst0 + buffer * kDstBytes; }
+  __device__ uint32_t Dq(int consumer) const { return dq0 + consumer * kDqBytes; }
+  __device__ uint32_t Lse2(int slot) const { return stats0 + slot * kStatsBytes; }  // then delta, kBM floats each
+  __device__ uint32_t KvFull() const { return bars; }
+  __device__ uint32_t QFull(int slot) const { return bars + 8 * (1 + slot); }
+  __device__ uint32_t DoFull(int slot) const { return bars + 8 * (1 + kStages + slot); }
+  __device__ uint32_t Empty(int slot) const { return bars + 8 * (1 + 2 * kStages + slot); }
+};
+
+// Position in a ring of kStages slots: the slot and the parity of the round it is in.
+template <int kStages>
+struct RingPosition {
+  int slot = 0;
+  uint32_t phase = 0;
+  __device__ void Advance() {
+    if (++slot == kStages) {
+      slot = 0;
+      phase ^= 1u;
+    }
+  }
+};
+
+// The query tiles a CTA walks, in the order every role visits them (QueryTileWalk: the GQA group's heads, and in
+// each the tiles that can see the key block), as a cursor without divisions (the producer runs on 24 registers).
+// A per-tile skip (document or window masks) belongs in QueryTileWalk and here, so that all roles agree.
+// Token counts are below 2^31 (EncodeTileMap refuses more), so rows and tile counts fit in int.
+struct TileCursor {
+  int h, m0, m_first, m_end;
+  __device__ explicit TileCursor(const QueryTileWalk<kBM>& w)
+      : h(w.head0),
+        m0(static_cast<int>(w.first_tile * kBM)),
+        m_first(m0),
+        m_end(static_cast<int>((w.first_tile + w.per_head) * kBM)) {}
+  __device__ void Advance() {
+    m0 += kBM;
+    if (m0 >= m_end) {
+      m0 = m_first;
+      ++h;
+    }
+  }
 };
 
 // One SW128 tile of `rows` rows of head `head` from `map` = D / 64 boxes of 64 columns side by side.
@@ -75,18 +139,16 @@ __device__ __forceinline__ void LoadTile(const CUtensorMap* map, uint32_t dst, u
   for (int cb = 0; cb < D / 64; ++cb) TmaLoad4d(dst + cb * rows * 128, map, bar, cb * 64, static_cast<int>(row0), head, b);
 }
 
-// The producer's TMA thread on the CTA's bi-th key block: K and V once the consumers are done with the previous
-// block's, then per query tile Q and dO into the ring (running on from block to block) once the consumers freed it.
-template <int D, bool kPersistent, typename Smem>
+// The producer's TMA thread: K and V once, then per query tile Q and dO into the ring once the consumers freed it.
+template <int D, typename Smem>
 __device__ __forceinline__ void ProduceTiles(const BwdWsArgs& args, const Smem& sm, const KeyBlock& blk,
-                                             const QueryTileWalk<kBM>& walk, RingPosition<Smem::kStages>& ring,
-                                             int bi) {
+                                             const QueryTileWalk<kBM>& walk) {
   constexpr int kBN = kBlockNOf<D>;
-  if constexpr (kPersistent) MbarrierWait(sm.KvEmpty(), (static_cast<uint32_t>(bi) & 1u) ^ 1u);
   MbarrierArriveExpectTx(sm.KvFull(), 2 * Smem::kKvBytes);
   LoadTile<D>(&args.k_map, sm.k, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
   LoadTile<D>(&args.v_map, sm.v, sm.KvFull(), kBN, blk.n0, blk.hk, blk.b);
   TileCursor tile(walk);
+  RingPosition<Smem::kStages> ring;
   for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance()) {
     MbarrierWait(sm.Empty(ring.slot), ring.phase ^ 1u);
     MbarrierArriveExpectTx(sm.QFull(ring.slot), Smem::kQBytes);
@@ -113,9 +175,9 @@ __device__ __forceinline__ float2 LdSharedF32x2(uint32_t addr) {
 // "Q full" (release: the stores are visible to whoever waits on the phase).
 template <typename Smem>
 __device__ __forceinline__ void ProduceRowStats(const BwdArgs& a, const Smem& sm, const KeyBlock& blk,
-                                                const QueryTileWalk<kBM>& walk, int lane,
-                                                RingPosition<Smem::kStages>& ring) {
+                                                const QueryTileWalk<kBM>& walk, int lane) {
   TileCursor tile(walk);
+  RingPosition<Smem::kStages> ring;
   for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance()) {
     const float* lse = a.lse + blk.b * a.ls.batch + tile.h * a.ls.head;
     const float* delta = a.delta + blk.b * a.des.batch + tile.h * a.des.head;
@@ -141,20 +203,19 @@ __device__ __forceinline__ int DqCol0(int cw) {
   return D == 64 ? 0 : kDqCols<D> * cw;
 }
 
-// The producer's dQ warp (kTmaDq): per query tile it hands both consumers' float32 dQ tiles out ("empty": free, the
-// previous tile's TMA reads are done), then per consumer, once its tile is in shared memory ("full"), lane 0 adds it
-// into dq by TMA reduce-add (two boxes of 32 columns; rows past the block are skipped by TMA) and waits until TMA has
-// read it. No hand-out follows the last tile, so the named barriers are at rest when the CTA exits. The adds of
-// different CTAs and of both consumers at D = 64 meet in L2, as the atomics did.
+// The producer's dQ warp (kTmaDq): per query tile and consumer, once the consumer's float32 dQ tile is in shared
+// memory ("full"), lane 0 adds it into dq by TMA reduce-add (two boxes of 32 columns; rows past the block are
+// skipped by TMA), waits until TMA has read it and hands it back ("empty"). The adds of different CTAs and of both
+// consumers at D = 64 meet in L2, as the atomics did.
 template <int D, typename Smem>
 __device__ __forceinline__ void ReduceDqTiles(const BwdWsArgs& args, const Smem& sm, const KeyBlock& blk,
                                               const QueryTileWalk<kBM>& walk, int lane) {
   if (lane == 0) TmaPrefetchDescriptor(&args.dq_map);
+  NamedBarrierArrive(kDqEmptyBarrier0, kDqBarrierThreads);  // both tiles start free
+  NamedBarrierArrive(kDqEmptyBarrier0 + 1, kDqBarrierThreads);
   TileCursor tile(walk);
   const int total = static_cast<int>(walk.total);
   for (int it = 0; it < total; ++it, tile.Advance()) {
-    NamedBarrierArrive(kDqEmptyBarrier0, kDqBarrierThreads);
-    NamedBarrierArrive(kDqEmptyBarrier0 + 1, kDqBarrierThreads);
 #pragma unroll
     for (int cw = 0; cw < 2; ++cw) {
       NamedBarrierSync(kDqFullBarrier0 + cw, kDqBarrierThreads);
@@ -166,6 +227,7 @@ __device__ __forceinline__ void ReduceDqTiles(const BwdWsArgs& args, const Smem&
         BulkWaitGroupRead<0>();
       }
       __syncwarp();
+      if (it + 1 < total) NamedBarrierArrive(kDqEmptyBarrier0 + cw, kDqBarrierThreads);  // none waits after the last
     }
   }
   if (lane == 0) BulkWaitGroup<0>();
@@ -266,8 +328,7 @@ __device__ __forceinline__ void AccumulateFromRing(float (&acc)[N / 8][4], const
 // both consumers), dK/dV columns 128 cw .. 128 cw + 127; each consumer stores half of dS^T's queries.
 template <typename T, int D, bool kTmaDq, bool kMasked>
 __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D, kTmaDq>& sm, const KeyBlock& blk,
-                                             const QueryTileWalk<kBM>& walk, int cw,
-                                             RingPosition<Tiles::Stages<D>()>& ring, int& tiles_done, int bi) {
+                                             const QueryTileWalk<kBM>& walk, int cw) {
   using Smem = BwdWsSmem<D, kTmaDq>;
   constexpr int kBN = kBlockNOf<D>;
   constexpr bool kSplitCols = D == 256;
@@ -294,11 +355,11 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
   int64_t q_begin[2] = {0, 0}, q_end[2] = {0, 0};  // kMasked: the queries that see this lane's two keys
   if constexpr (kMasked) MaskedKeyRanges(a, blk, key_row, q_begin, q_end);
 
-  if (walk.total > 0) MbarrierWait(sm.KvFull(), static_cast<uint32_t>(bi) & 1u);
+  if (walk.total > 0) MbarrierWait(sm.KvFull(), 0);
   TileCursor tile(walk);
-  for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance(), ++tiles_done) {
-    // dS^T alternates between its two buffers over all of the CTA's tiles (one barrier per tile guards the reuse).
-    const uint32_t s_q = sm.Q(ring.slot), s_do = sm.Do(ring.slot), s_dst = sm.DsT(tiles_done & 1);
+  RingPosition<Smem::kStages> ring;
+  for (int it = 0; it < static_cast<int>(walk.total); ++it, tile.Advance(), ring.Advance()) {
+    const uint32_t s_q = sm.Q(ring.slot), s_do = sm.Do(ring.slot), s_dst = sm.DsT(static_cast<int>(it & 1));
     const uint32_t s_lse2 = sm.Lse2(ring.slot), s_delta = s_lse2 + kBM * 4;  // float [kBM] each
 
     // ---- 1. S^T = K_w Q^T once Q (and the row statistics) landed; dP^T = V_w dO^T once dO landed.
@@ -398,8 +459,6 @@ __device__ __forceinline__ void ConsumeTiles(const BwdArgs& a, const BwdWsSmem<D
     if constexpr (Smem::kStages > 1) MbarrierArrive(sm.Empty(ring.slot));
     EmitDq<D, kTmaDq>(a, sm, cw, dq, blk.b, tile.h, tile.m0, tid);
   }
-  // K and V are read no more: the next block's may load (only persistent kernels, the masked ones, load another).
-  if (kMasked && walk.total > 0) MbarrierArrive(sm.KvEmpty());
 
   float* dkp = a.dk + blk.b * a.dks.batch + blk.hk * a.dks.head;
   float* dvp = a.dv + blk.b * a.dvs.batch + blk.hk * a.dvs.head;
@@ -429,52 +488,34 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
       MbarrierInit(sm.DoFull(slot), 1);
       MbarrierInit(sm.Empty(slot), kConsumerWarps * 32);  // one arrival per consumer thread
     }
-    MbarrierInit(sm.KvEmpty(), kConsumerWarps * 32);
     FenceBarrierInit();
   }
   __syncthreads();  // the only CTA-wide barrier: after it the roles meet only through mbarriers
 
-  // Each role derives its key blocks, walks and shared-memory plan after its register re-split, so nothing stays
-  // live across setmaxnreg (the producer's 24 registers would spill it). Every role walks the same key blocks
-  // (CtaBlocks), each keeping its own ring position; a kernel that is not persistent runs its one block.
+  // Each role derives its key block, walk and shared-memory plan after its register re-split, so nothing stays live
+  // across setmaxnreg (the producer's 24 registers would spill it).
   if (wg == 0) {
     SetMaxRegistersDecrease<Tiles::kProducerRegisters>();
-    const int warp = threadIdx.x >> 5;  // roles: thread 0 TMA, warp 1 the row statistics, warp kDqWarp dQ
-    const bool tma = threadIdx.x == 0, stats = warp == 1, dq = kTmaDq && warp == kDqWarp;
-    if (!tma && !stats && !dq) return;
+    const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
+    if (walk.total == 0) return;  // nothing loaded: the consumers write (or keep) dK, dV and exit
     const Smem sm = Smem::At(SmemAddr(smem));
-    if (tma) {
+    if (threadIdx.x == 0) {
       TmaPrefetchDescriptor(&args.q_map);
       TmaPrefetchDescriptor(&args.do_map);
       TmaPrefetchDescriptor(&args.k_map);
       TmaPrefetchDescriptor(&args.v_map);
-    }
-    const CtaBlocks<kBN> blocks(args.a, args.bh_rows, kMasked && args.persistent);
-    RingPosition<Smem::kStages> ring;
-    int bi = 0;  // key blocks with query tiles so far (K/V loads)
-    for (int index = blocks.first; index < blocks.total; index += blocks.stride) {
-      const KeyBlock blk = blocks.At(args.a, index);
-      const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
-      if (walk.total > 0) {  // else nothing is loaded: the consumers write (or keep) dK, dV
-        if (tma) ProduceTiles<D, kMasked>(args, sm, blk, walk, ring, bi);
-        if (stats) ProduceRowStats(args.a, sm, blk, walk, threadIdx.x & 31, ring);
-        if (dq) ReduceDqTiles<D>(args, sm, blk, walk, threadIdx.x & 31);
-        ++bi;
-      }
-      if constexpr (!kMasked) break;
+      ProduceTiles<D>(args, sm, blk, walk);
+    } else if (threadIdx.x >= 32 && threadIdx.x < 32 + kStatsLanes) {
+      ProduceRowStats(args.a, sm, blk, walk, threadIdx.x - 32);
+    } else if (kTmaDq && (threadIdx.x >> 5) == kDqWarp) {
+      ReduceDqTiles<D>(args, sm, blk, walk, threadIdx.x & 31);
     }
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
-    const CtaBlocks<kBN> blocks(args.a, args.bh_rows, kMasked && args.persistent);
-    RingPosition<Smem::kStages> ring;
-    int bi = 0, tiles_done = 0;
-    for (int index = blocks.first; index < blocks.total; index += blocks.stride) {
-      const KeyBlock blk = blocks.At(args.a, index);
-      const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
-      ConsumeTiles<T, D, kTmaDq, kMasked>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1, ring, tiles_done, bi);
-      if (walk.total > 0) ++bi;
-      if constexpr (!kMasked) break;
-    }
+    const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
+    ConsumeTiles<T, D, kTmaDq, kMasked>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
   }
 }
 
@@ -502,12 +543,7 @@ Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
   } else {  // no query tile is ever loaded (q and dout may be null): any valid map will do
     args.q_map = args.do_map = args.k_map;
   }
-  dim3 grid = TileGrid(s.kv_tokens, kBN, s.batch * s.kv_heads);
-  args.bh_rows = s.batch * s.kv_heads;
-  int ctas = 0;
-  if constexpr (kMasked) RINGLAB_RETURN_IF_ERROR(MaskedPersistentCtas(int64_t{grid.x} * grid.y, &ctas));
-  args.persistent = ctas > 0;
-  if (args.persistent) grid = dim3(static_cast<unsigned>(ctas), 1);
+  const dim3 grid = TileGrid(s.kv_tokens, kBN, s.batch * s.kv_heads);
   if constexpr (kTmaDq) {
     args.dq_map = args.k_map;
     if (s.q_tokens > 0) {

@@ -27,8 +27,8 @@ bool DeviceIsSm90();
 // The current device's streaming multiprocessors (a persistent kernel launches one CTA per SM). Cached per device.
 Status MultiprocessorCount(int* sms);
 
-// CTAs of a persistent masked ws kernel over `tiles` work tiles, from RINGLAB_MASKED_PERSISTENT (read at each launch):
-// unset (or not a number), one per SM; "0", none: the kernel runs one tile per CTA (the A/B baseline of
+// CTAs of the persistent masked ws forward over `tiles` query tiles, from RINGLAB_MASKED_PERSISTENT (read at each
+// launch): unset (or not a number), one per SM; "0", none: the kernel runs one tile per CTA (the A/B baseline of
 // bench/kernels/device_mask_call.sh); N > 0, at most N, so that the tests' small problems walk many tiles per CTA.
 // Never more than `tiles`.
 Status MaskedPersistentCtas(int64_t tiles, int* ctas);

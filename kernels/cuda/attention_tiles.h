@@ -107,9 +107,9 @@ struct BackwardWs {
   template <int D>
   static constexpr int SmemBytes() {
     // K, V [BN][D]; Q, dO [stages][BM][D]; dS^T [2][BN][BM]; lse2, delta [stages][2][BM] float; + 1024 to align the
-    // tiles; + the mbarriers (K/V full and empty, and Q full, dO full, empty per slot).
+    // tiles; + the mbarriers (K/V, and Q full, dO full, empty per slot).
     return (2 * BlockN<D>() * D + 2 * Stages<D>() * kBlockM * D + 2 * BlockN<D>() * kBlockM) * 2 +
-           Stages<D>() * 2 * kBlockM * 4 + 1024 + (2 + 3 * Stages<D>()) * 8;
+           Stages<D>() * 2 * kBlockM * 4 + 1024 + (1 + 3 * Stages<D>()) * 8;
   }
 };
 
