@@ -57,7 +57,8 @@ double WaveModel::EffectiveRounds(double ctas) const {
 
 double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
   if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
-  return KernelFixedUs() + EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
+  const double busy = EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
+  return KernelFixedUs() + (cost.enabled ? cost.CappedUs(busy) : busy);
 }
 
 double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
@@ -149,7 +150,8 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
   if (ctas > 16 * slots) {
     const double round = cost.enabled ? cost_sum / busy : RoundUs(total / per_head), full = std::floor(ctas / slots);
     if (first_idle_us) *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round;
-    return fixed + EffectiveRounds(ctas) * round;
+    const double busy = EffectiveRounds(ctas) * round;
+    return fixed + (cost.enabled ? cost.CappedUs(busy) : busy);
   }
   std::vector<double> cost_of(work.size());
   for (size_t i = 0; i < work.size(); ++i)
@@ -157,7 +159,7 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
                                                          : RoundUs(work[i].first);
   const auto [end, idle] = ListSchedule(cost_of, heads, int64_t(slots));
   if (first_idle_us) *first_idle_us = idle;
-  return fixed + end;
+  return fixed + (cost.enabled ? cost.CappedUs(end) : end);
 }
 
 int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held) {
