@@ -121,16 +121,9 @@ def main(argv):
     ap.add_argument("--profile", default="", help="also fit: write the profile here")
     ap.add_argument("--base", default="h100_pytorch_peer")
     ap.add_argument("--tag", default="", help="prefix of every fitted number's source (card, date, commit)")
-    ap.add_argument("--host-from", default="",
-                    help="a profile whose forward/backward_call_host_us decide which records are host-bound (as "
-                         "merge_head_dim.py does), instead of this call's fastest records")
     a = ap.parse_args(argv)
     records = load_records(a.records, a.log)
     floors = host_floors(records, a.backend)
-    if a.host_from:
-        compute = json.load(open(a.host_from))["compute"]
-        floors = tuple(float(v["value"] if isinstance(v, dict) else v)
-                       for v in (compute["forward_call_host_us"], compute["backward_call_host_us"]))
     kernels, dropped = to_samples(records, a.backend, floors)
     if not kernels:
         print(f"peer_sdpa_fit: no {a.backend} records in {a.records}", file=sys.stderr)
