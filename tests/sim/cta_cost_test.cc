@@ -82,14 +82,18 @@ TEST(CtaCost, CausalListSchedulingUsesEachCtasCost) {
 // calibrate/scripts/cta_model.py fits the profiles with a Python twin of this model; these are its numbers for the
 // same parameters (kernel 3, CTA 4, tile 1.5, diagonal tile 0.7 us): list-scheduled and mean-round causal blocks,
 // forward and backward, GQA, ring-step diagonal offsets.
+// The twin tests' models: forward 128x128 tiles, backward 64-row q tiles over 128-key CTAs.
+WaveModel TwinModel(bool backward) {
+  WaveModel w;
+  w.enabled = true;
+  w.tile_q = w.tile_kv = 128;
+  w.cost = {.enabled = true, .kernel_us = 3, .cta_us = 4, .tile_us = 1.5, .masked_tile_us = 0.7};
+  if (backward) w.grid_kv = true, w.tile_q = 64;
+  return w;
+}
+
 TEST(CtaCost, AgreesWithThePythonTwinTheFitUses) {
-  WaveModel fwd;
-  fwd.enabled = true;
-  fwd.tile_q = fwd.tile_kv = 128;
-  fwd.cost = {.enabled = true, .kernel_us = 3, .cta_us = 4, .tile_us = 1.5, .masked_tile_us = 0.7};
-  WaveModel bwd = fwd;
-  bwd.grid_kv = true;
-  bwd.tile_q = 64;
+  const WaveModel fwd = TwinModel(false), bwd = TwinModel(true);
   EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 90.4, 1e-9);
   EXPECT_NEAR(bwd.CausalKernelUs(2048, 2048, 0, 16, 2, 4), 204.6, 1e-9);
   EXPECT_NEAR(fwd.CausalKernelUs(1024, 1024, 0, 64, 16, 1), 724.35, 1e-9);
@@ -116,13 +120,7 @@ TEST(CtaCost, PowerCapSlowsOnlyTheBusyTimePastIt) {
 // The same parameters as AgreesWithThePythonTwinTheFitUses under a power cap: cta_model.capped() of the twin's
 // predictions (list-scheduled forward, mean-round forward of 62 rounds, GQA backward; a cap past the kernel's end).
 TEST(CtaCost, PowerCapAgreesWithThePythonTwin) {
-  WaveModel fwd;
-  fwd.enabled = true;
-  fwd.tile_q = fwd.tile_kv = 128;
-  fwd.cost = {.enabled = true, .kernel_us = 3, .cta_us = 4, .tile_us = 1.5, .masked_tile_us = 0.7};
-  WaveModel bwd = fwd;
-  bwd.grid_kv = true;
-  bwd.tile_q = 64;
+  WaveModel fwd = TwinModel(false), bwd = TwinModel(true);
   fwd.cost.capped_after_us = 50, fwd.cost.capped_slowdown = 0.1;
   EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 94.14, 1e-9);
   fwd.cost.capped_after_us = 500;
