@@ -47,6 +47,9 @@ struct CtaCost {
   double CtaUs(double tiles, double masked) const { return cta_us + tile_us * tiles + masked_tile_us * masked; }
   // The SMs' busy time `busy_us` (the last slot's end at the boost clock) once the power cap slows its tail.
   double CappedUs(double busy_us) const { return busy_us + capped_slowdown * std::max(0.0, busy_us - capped_after_us); }
+  // The mean slowdown the cap gives a kernel of `busy_us` (1 without a cap): what its rounds and first idle slot
+  // stretch by where the engine times them one by one (NCCL beside the kernel).
+  double CapFactor(double busy_us) const { return enabled && busy_us > 0 ? CappedUs(busy_us) / busy_us : 1.0; }
 };
 
 struct WaveModel {
@@ -85,6 +88,8 @@ struct WaveModel {
   // Per CTA of one (batch, head) grid row of a causal block, in launch order: (tiles, tiles on the diagonal).
   std::vector<std::pair<double, double>> CausalWork(int64_t q, int64_t kv, int64_t diagonal_offset,
                                                     double group) const;
+  // With the CTA cost form's power cap, FirstIdleUs, DisplacedTailUs and CausalKernelUs's first idle instant are
+  // stretched by the kernel's CapFactor (the cap slows every round alike on average).
   // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment
   // another kernel (NCCL's, posted on another stream while this one runs) gets an SM. Equal CTAs: the start of the
   // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer

@@ -113,6 +113,11 @@ TEST(CtaCost, PowerCapSlowsOnlyTheBusyTimePastIt) {
   // A list-scheduled causal block (busy 4.5 us) with the cap at 4 us.
   w.cost.capped_after_us = 4;
   EXPECT_DOUBLE_EQ(w.CausalKernelUs(256, 256, 0, 1, 1, 1), 5 + 4.5 + 0.2 * 0.5);
+  // The first idle slot (NCCL's way in) stretches by the kernel's mean cap factor: 264 one-tile-row CTAs of 10 us on
+  // 132 slots are busy 20 us, capped 21 us (factor 1.05); 265 CTAs busy 30 us, capped 33 us (1.1), idle after 2 rounds.
+  w.cost.capped_after_us = 15;
+  EXPECT_DOUBLE_EQ(w.FirstIdleUs(128, 1024, 128.0 * 1024, 264, 1, 1), 20 * 1.05);
+  EXPECT_DOUBLE_EQ(w.FirstIdleUs(128, 1024, 128.0 * 1024, 265, 1, 1), 20 * 1.1);
   // Without the fields (a profile from before the cap): the form without it.
   EXPECT_DOUBLE_EQ(Forward().KernelUs(512, 1024, 512.0 * 1024, 66, 1, 1), 5 + 20);
 }
