@@ -330,7 +330,9 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
   *ctas = w.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
   *slots = w.sms * w.ctas_per_sm;
   if (*ctas > 16.0 * *slots) return false;
-  *round_ps = int64_t(w.RoundUs(w.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, group)) * HeadDimScale(op) * 1e6 + 0.5);
+  // Under the CTA cost form's power cap every round stretches by the kernel's mean cap factor (wave_model.h).
+  const double round = w.RoundUs(w.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, group));
+  *round_ps = int64_t(round * w.cost.CapFactor(w.EffectiveRounds(*ctas) * round) * HeadDimScale(op) * 1e6 + 0.5);
   return *round_ps > 0;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <tuple>
 #include <utility>
 
 #include "core/json_file.h"
@@ -193,16 +194,27 @@ Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, 
   return Status::Ok();
 }
 
-// A wave model's CTA cost form: {"kernel_us", "cta_us", "tile_us", "masked_tile_us"}, each >= 0, tile_us > 0.
+// A wave model's CTA cost form: {"kernel_us", "cta_us", "tile_us", "masked_tile_us"}, each >= 0, tile_us > 0, and
+// optionally the power cap {"capped_after_us", "capped_slowdown"} (sim/wave_model.h CtaCost).
 Status ParseCtaCost(const Reader& rd, const json& c, const std::string& cf, CtaCost* cost) {
   if (!c.is_object()) return rd.Error(cf, "must be an object {\"kernel_us\", \"cta_us\", \"tile_us\", \"masked_tile_us\"}");
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(c, cf, {"kernel_us", "cta_us", "tile_us", "masked_tile_us", "source"}));
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(c, cf, {"kernel_us", "cta_us", "tile_us", "masked_tile_us", "capped_after_us",
+                                          "capped_slowdown", "source"}));
   for (auto [key, dst] : {std::pair{"kernel_us", &cost->kernel_us}, {"cta_us", &cost->cta_us},
                           {"tile_us", &cost->tile_us}, {"masked_tile_us", &cost->masked_tile_us}}) {
     const bool positive = dst == &cost->tile_us;
     if (!c.contains(key) || !c[key].is_number() || !std::isfinite(c[key].get<double>()) || c[key].get<double>() < 0 ||
         c[key].get<double>() > 1e6 || (positive && c[key].get<double>() <= 0))
       return rd.Error(cf + "." + key, positive ? "must be a number in (0, 1e6]" : "must be a number in [0, 1e6]");
+    *dst = c[key].get<double>();
+  }
+  // The power cap (optional; absent: no slowdown): capped_after_us in [0, 1e9] us, capped_slowdown in [0, 1].
+  for (auto [key, dst, hi] : {std::tuple{"capped_after_us", &cost->capped_after_us, 1e9},
+                              {"capped_slowdown", &cost->capped_slowdown, 1.0}}) {
+    if (!c.contains(key)) continue;
+    if (!c[key].is_number() || !std::isfinite(c[key].get<double>()) || c[key].get<double>() < 0 ||
+        c[key].get<double>() > hi)
+      return rd.Error(cf + "." + key, hi == 1.0 ? "must be a number in [0, 1]" : "must be a number in [0, 1e9]");
     *dst = c[key].get<double>();
   }
   cost->enabled = true;

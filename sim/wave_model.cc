@@ -57,7 +57,8 @@ double WaveModel::EffectiveRounds(double ctas) const {
 
 double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
   if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
-  return KernelFixedUs() + EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
+  const double busy = EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
+  return KernelFixedUs() + (cost.enabled ? cost.CappedUs(busy) : busy);
 }
 
 double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
@@ -67,7 +68,8 @@ double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int
   if (ctas < slots) return 0;
   const double full = std::floor(ctas / slots);
   const double round = RoundUs(TilesPerCta(q, kv, pairs, group));
-  return ctas - full * slots > 0 ? full * round : EffectiveRounds(ctas) * round;
+  const double cap = cost.CapFactor(EffectiveRounds(ctas) * round);
+  return (ctas - full * slots > 0 ? full * round : EffectiveRounds(ctas) * round) * cap;
 }
 
 double WaveModel::DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group,
@@ -78,7 +80,8 @@ double WaveModel::DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h,
   const double full = std::floor(ctas / slots);
   const double last = ctas - full * slots;
   if (full < 1 || last <= slots - double(nccl_sms) * ctas_per_sm) return 0;
-  return RoundUs(TilesPerCta(q, kv, pairs, group));
+  const double round = RoundUs(TilesPerCta(q, kv, pairs, group));
+  return round * cost.CapFactor(EffectiveRounds(ctas) * round);
 }
 
 std::vector<std::pair<double, double>> WaveModel::CausalWork(int64_t q, int64_t kv, int64_t off, double group) const {
@@ -148,16 +151,18 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
   const double fixed = KernelFixedUs();
   if (ctas > 16 * slots) {
     const double round = cost.enabled ? cost_sum / busy : RoundUs(total / per_head), full = std::floor(ctas / slots);
-    if (first_idle_us) *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round;
-    return fixed + EffectiveRounds(ctas) * round;
+    const double busy_us = EffectiveRounds(ctas) * round;
+    if (first_idle_us)
+      *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round * cost.CapFactor(busy_us);
+    return fixed + (cost.enabled ? cost.CappedUs(busy_us) : busy_us);
   }
   std::vector<double> cost_of(work.size());
   for (size_t i = 0; i < work.size(); ++i)
     cost_of[i] = work[i].first <= 0 ? 0 : cost.enabled ? cost.CtaUs(work[i].first, work[i].second)
                                                          : RoundUs(work[i].first);
   const auto [end, idle] = ListSchedule(cost_of, heads, int64_t(slots));
-  if (first_idle_us) *first_idle_us = idle;
-  return fixed + end;
+  if (first_idle_us) *first_idle_us = idle * cost.CapFactor(end);
+  return fixed + (cost.enabled ? cost.CappedUs(end) : end);
 }
 
 int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held) {

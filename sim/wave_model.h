@@ -5,6 +5,7 @@
 //
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -32,11 +33,23 @@ namespace ringlab::sim {
 // (pass, head dim, forward mode) on single-GPU samples by calibrate/scripts/kernel_model_fit.py (its Python twin:
 // calibrate/scripts/cta_model.py). Its time grows with every CTA and tile, in whole and partial rounds: it follows
 // the launch's parallelism (batch × heads × tiles against the SMs' slots), not a rate per block size.
+//
+// Power cap (JSON "capped_after_us", "capped_slowdown"; both 0 by default, which is the form without it): an H100
+// under a long kernel reaches its 700 W cap and its SM clock falls (1965 -> ~1600 MHz in the coverage calls'
+// clocks.csv), so the part of the SMs' busy time M past `capped_after_us` runs `capped_slowdown` slower:
+//   kernel time = kernel_us + M + capped_slowdown · max(0, M − capped_after_us).
+// Short kernels (the coverage's timed launches leave the GPU idle between them) keep the boost clock.
 struct CtaCost {
   bool enabled = false;
   double kernel_us = 0, cta_us = 0, tile_us = 0, masked_tile_us = 0;
+  double capped_after_us = 0, capped_slowdown = 0;
   // How long a CTA of `tiles` tiles, `masked` of them on the diagonal, holds its slot.
   double CtaUs(double tiles, double masked) const { return cta_us + tile_us * tiles + masked_tile_us * masked; }
+  // The SMs' busy time `busy_us` (the last slot's end at the boost clock) once the power cap slows its tail.
+  double CappedUs(double busy_us) const { return busy_us + capped_slowdown * std::max(0.0, busy_us - capped_after_us); }
+  // The mean slowdown the cap gives a kernel of `busy_us` (1 without a cap): what its rounds and first idle slot
+  // stretch by where the engine times them one by one (NCCL beside the kernel).
+  double CapFactor(double busy_us) const { return enabled && busy_us > 0 ? CappedUs(busy_us) / busy_us : 1.0; }
 };
 
 struct WaveModel {
@@ -75,6 +88,8 @@ struct WaveModel {
   // Per CTA of one (batch, head) grid row of a causal block, in launch order: (tiles, tiles on the diagonal).
   std::vector<std::pair<double, double>> CausalWork(int64_t q, int64_t kv, int64_t diagonal_offset,
                                                     double group) const;
+  // With the CTA cost form's power cap, FirstIdleUs, DisplacedTailUs and CausalKernelUs's first idle instant are
+  // stretched by the kernel's CapFactor (the cap slows every round alike on average).
   // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment
   // another kernel (NCCL's, posted on another stream while this one runs) gets an SM. Equal CTAs: the start of the
   // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer

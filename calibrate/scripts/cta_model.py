@@ -10,6 +10,10 @@ a head), to the first free slot. A CTA holds its slot for
 and the kernel takes kernel_us (launch latency, first loads, drain) + the time the last slot frees. Kernels of more
 than 16 rounds use the mean CTA cost times the rounds (the unequal loops average out), as the simulator does.
 
+Power cap (CAP = capped_after_us, capped_slowdown): the SMs' busy time M (the last slot's end) past capped_after_us
+runs capped_slowdown slower (the H100 reaches its 700 W cap under a long kernel and lowers its SM clock), so the
+kernel takes kernel_us + M + capped_slowdown * max(0, M - capped_after_us). (0, 0): no cap, the form without it.
+
 Fitted per (pass, mask family, head dim, forward mode) by least squares on the relative error: the makespan is linear in
 (kernel_us, cta_us, tile_us, masked_tile_us) once the critical slot is known, so the fit alternates finding each
 sample's critical slot under the current parameters and a non-negative linear least-squares solve (a few rounds).
@@ -21,6 +25,10 @@ import math
 import numpy as np
 
 PARAMS = ("kernel_us", "cta_us", "tile_us", "masked_tile_us")
+CAP = ("capped_after_us", "capped_slowdown")
+# The power cap's grid (fit_capped): where the slowdown starts (us of busy SMs) and how much slower the rest runs.
+CAP_AFTER_US = (1000.0, 2000.0, 3000.0, 5000.0)  # the 700 W cap takes milliseconds of load to reach
+CAP_SLOWDOWN = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25)
 LIST_ROUNDS = 16  # above this many rounds the simulator uses the mean CTA cost
 
 
@@ -112,17 +120,28 @@ def _nnls(a, y):
     return best_x
 
 
-def fit(models, measured, fixed=None, rounds=8):
-    """Params minimising sum((pred/measured - 1)^2). `fixed`: {param index: value} held (e.g. masked_tile_us = 0)."""
+def capped(pred, p, cap=(0.0, 0.0)):
+    """A kernel's time from features()'s (prediction, coefficients) at params p under the power cap (after, slowdown)."""
+    busy = pred - p[0]
+    return pred + cap[1] * max(0.0, busy - cap[0])
+
+
+def fit(models, measured, fixed=None, rounds=8, cap=(0.0, 0.0), start=None):
+    """Params minimising sum((pred/measured - 1)^2) under the power cap `cap` (after, slowdown). `fixed`: {param
+    index: value} held (e.g. masked_tile_us = 0). With the cap the prediction is linear in the params once each
+    sample's critical slot and side of capped_after_us are known: both are found again every round."""
     fixed = fixed or {}
     y = np.asarray(measured, float)
-    p = np.array([5.0, 2.0, 1.0, 0.0])
+    p = np.array([5.0, 2.0, 1.0, 0.0]) if start is None else np.array(start, float)
     for i, v in fixed.items():
         p[i] = v
     for _ in range(rounds):
-        a = np.array([m(p)[1] for m in models]) / y[:, None]
+        coef = np.array([m(p)[1] for m in models])
+        over = (coef[:, 1:] @ p[1:] > cap[0]) * cap[1]  # the slowdown of each sample past the cap, else 0
+        coef[:, 1:] *= (1 + over)[:, None]
+        a = coef / y[:, None]
         free = [i for i in range(4) if i not in fixed]
-        rhs = np.ones(len(y)) - sum(a[:, i] * v for i, v in fixed.items())
+        rhs = np.ones(len(y)) + over * cap[0] / y - sum(a[:, i] * v for i, v in fixed.items())
         x = _nnls(a[:, free], rhs)
         new = p.copy()
         new[free] = x
@@ -132,5 +151,21 @@ def fit(models, measured, fixed=None, rounds=8):
     return p
 
 
-def errors(models, measured, p):
-    return np.array([m(p)[0] for m in models]) / np.asarray(measured, float) - 1
+def errors(models, measured, p, cap=(0.0, 0.0)):
+    return np.array([capped(m(p)[0], p, cap) for m in models]) / np.asarray(measured, float) - 1
+
+
+def fit_capped(models, measured, start):
+    """(params, cap, mean squared relative error): the power cap of CAP_AFTER_US x CAP_SLOWDOWN (and its params)
+    with the least mean squared relative error, each fit started from `start` (the fit without the cap)."""
+    best = None
+    for after in CAP_AFTER_US:
+        for slowdown in CAP_SLOWDOWN:
+            if slowdown == 0 and after != CAP_AFTER_US[0]:
+                continue  # no slowdown: the same fit whatever the start
+            cap = (0.0, 0.0) if slowdown == 0 else (after, slowdown)
+            p = fit(models, measured, rounds=4, cap=cap, start=start)
+            score = float(np.mean(errors(models, measured, p, cap) ** 2))
+            if best is None or score < best[2]:
+                best = (p, cap, score)
+    return best

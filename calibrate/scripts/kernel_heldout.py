@@ -12,6 +12,9 @@ and per (model, pass) the median and worst |error|. The W=1 simulation of a pass
 (+ the backward's preprocess and the fixed costs the profile models), what a CUDA-event timing of the pass measures.
 
   .venv/bin/python calibrate/scripts/kernel_heldout.py [--out PREFIX]
+
+With $RINGLAB_BIN set, each shape is simulated by that `ringlab` CLI (e.g. a CPU build of this tree, with
+RINGLAB_PROFILE_DIR=$PWD/sim/profiles) instead of the installed ringlab module.
 """
 import argparse
 import json
@@ -20,13 +23,28 @@ import statistics
 import subprocess
 import sys
 
-import ringlab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def simulate_cli(binary, profile, shape):
+    """simulate() through a `ringlab` CLI binary (a CPU build of this tree) instead of the installed module."""
+    b, h, s, d, causal = shape
+    cmd = [binary, "sim", "--world", "1", "--batch", str(b), "--heads", str(h), "--kv-heads", str(h), "--dim", str(d),
+           "--seq", str(s), "--mask", "causal" if causal else "full", "--sharding", "contiguous", "--method",
+           "alltoall", "--pass", "both", "--profile", profile, "--json", "-", "-q"]
+    runs = {r["config"]["pass"]: r for r in json.loads(subprocess.run(cmd, capture_output=True, text=True,
+                                                                      check=True).stdout)["runs"]}
+    fwd, bwd = runs["forward"], runs["backward"]
+    return (fwd["step_time_us"] / 1e3, (fwd["step_time_us"] + bwd["step_time_us"]) / 1e3,
+            fwd.get("extrapolation", {}).get("share", 0.0), bwd.get("extrapolation", {}).get("share", 0.0))
+
+
 def simulate(profile, shape):
     """(forward ms, forward+backward ms, extrapolated share of forward, of backward) of one shape at W=1."""
+    if os.environ.get("RINGLAB_BIN"):
+        return simulate_cli(os.environ["RINGLAB_BIN"], profile, shape)
+    import ringlab  # the installed module (its bundled profiles unless RINGLAB_PROFILE_DIR is set)
     b, h, s, d, causal = shape
     cfg = ringlab.Config(world=1, batch=b, heads=h, kv_heads=h, dim=d, seq=s, causal=causal, sharding="contiguous",
                          method="alltoall", pass_="both")

@@ -14,7 +14,8 @@
 #   2. bench/results/sim_validation_repeat.*: the same profile on a second grid call minutes later (d70bf27 binaries,
 #      calibration_grid_listed_repeat), nothing refitted;
 #   3. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used), every point held out;
-#   4. the peer's attention tables (h100_pytorch_peer) from PyTorch SDPA over the coverage shapes; 4b. D=256 tables
+#   4. the peer's attention tables (h100_pytorch_peer) from PyTorch SDPA over the coverage shapes (D=64/128 from the
+#      call that also timed the held-out shapes, kernel_coverage_h100_samecall, as 0's); 4b. D=256 tables
 #      merged into both profiles from their own call, when its archive is there (calibrate/scripts/merge_head_dim.py).
 # The measurements are the archives of bench/results/grids/ (README there), unpacked into out/grids/ first. The grids
 # measured before the start order are in git history only; sim_validation.notes.md keeps their numbers.
@@ -27,10 +28,14 @@ R=$GRIDS/calibration_grid_listed_repeat
 K=$GRIDS/calibration_grid_steady/calibrate_samples_sustained.json
 C=$GRIDS/kernel_coverage_h100_wgmma
 N=$GRIDS/kernel_coverage_h100
+# The D=64/128 coverage measured in one call with the held-out shapes: the attention tables of both profiles (0, 4)
+SC=$GRIDS/kernel_coverage_h100_samecall
 # The one-GPU coverage (issue 15) joins the backward tables and the forward causal D=64 table only: with it in the
 # forward D=128 and forward full D=64 tables the held-out grid got worse (bench/results/sim_validation.notes.md).
 COVERAGE_TABLES="backward,forward causal 64"
-KERNEL_LABEL="After: the CTA cost model (sim/wave_model.h, fitted by calibrate/scripts/kernel_model_fit.py): kernel time = a fixed time per kernel + list scheduling of the launch's CTAs on 132 SMs, each CTA holding its slot for a fixed time + a time per tile + a time per diagonal tile, fitted per (pass, head dim, forward mode) over both masks on the same coverage samples. Ours: our ws kernels (measured 2026-12-06 on one H100 at a90b00b) against h100_sxm_calibrated; peer: SDPA FLASH over the 136 coverage shapes against h100_pytorch_peer. The 14 held-out shapes are in no fit."
+KERNEL_LABEL="After: the CTA cost model with a power cap (sim/wave_model.h CtaCost: busy time past capped_after_us runs capped_slowdown slower), D=64/128 tables of both profiles refit on the coverage measured in the same call as these held-out shapes (kernel_coverage_h100_samecall, one H100, 2026-12-06, binaries 2c1860c). The 14 held-out shapes are in no fit."
+OURS_TAG="FIT 2026-12-06 from the one-GPU D=64/128 coverage of our ws kernels measured in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_samecall.tar.xz, NVIDIA H100 80GB HBM3, binaries 2c1860c; fit at a06cf94)"
+PEER_TAG="FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU D=64/128 coverage measured in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_samecall.tar.xz, NVIDIA H100 80GB HBM3, binaries 2c1860c; fit at a06cf94)"
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $C/kernel_coverage_samples.json \
@@ -48,9 +53,10 @@ $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $N/kerne
 $PY calibrate/scripts/calibrate.py --microbench $N/calibrate_samples_combined_ws.json \
   --traces "$L/w*_h8_k2_*.all*.iter*.json" --split "$HOST_SPLIT" --runs-commit df699c1 --name h100_sxm_calibrated \
   --out sim/profiles/h100_sxm_calibrated.json > /dev/null
-#    its attention tables: the CTA cost model (kernel, CTA, tile and diagonal-tile times) fitted on the coverage samples
-$PY calibrate/scripts/kernel_model_fit.py $N/kernel_coverage_samples.json --profile sim/profiles/h100_sxm_calibrated.json \
-  --tag "FIT 2026-12-06 from the one-GPU coverage of our ws kernels (1x NVIDIA H100 80GB HBM3, a90b00b)" 2> /dev/null
+#    its attention tables: the CTA cost model (kernel, CTA, tile and diagonal-tile times, power cap) fitted on the
+#    coverage measured in one call with the held-out shapes
+$PY calibrate/scripts/kernel_model_fit.py $SC/kernel_coverage_samples.json --profile sim/profiles/h100_sxm_calibrated.json \
+  --tag "$OURS_TAG" 2> /dev/null
 "$RINGLAB_BIN" fit-profile --samples $L/calibrate_samples_combined.json --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null 2>&1
 $PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbench_only.profile.json \
@@ -59,9 +65,11 @@ $PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbe
 $PY calibrate/scripts/peer_sdpa_fit.py $N/peer_sdpa_coverage.json --log $N/peer_sdpa.log --backend FLASH_ATTENTION \
   --samples $N/peer_samples_flash.json --profile sim/profiles/h100_pytorch_peer.json \
   --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" > /dev/null
-$PY calibrate/scripts/kernel_model_fit.py $N/peer_samples_flash.json --backward-has-prepare \
-  --profile sim/profiles/h100_pytorch_peer.json \
-  --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" 2> /dev/null
+#    (the host time per SDPA call from that call; the CTA cost model from the same-call coverage, every table kept)
+$PY calibrate/scripts/peer_sdpa_fit.py $SC/peer_sdpa_coverage.json --backend FLASH_ATTENTION \
+  --samples $SC/peer_flash_samples.json > /dev/null
+$PY calibrate/scripts/kernel_model_fit.py $SC/peer_flash_samples.json --backward-has-prepare \
+  --profile sim/profiles/h100_pytorch_peer.json --tag "$PEER_TAG" 2> /dev/null
 # 4b. head dim 256 (a one-GPU call of its own: HEAD_DIMS=256 SKIP_HELDOUT=1 calibrate/device/kernel_coverage.sh, archived
 #     as kernel_coverage_h100_d256) merged into both profiles; their D=64/128 tables stay as 0 and 4 wrote them
 D256=$GRIDS/kernel_coverage_h100_d256
@@ -74,7 +82,8 @@ if [ -d "$D256" ]; then
     --samples-out $D256/peer_samples_flash.json 2> /dev/null
 fi
 # 5. the kernel cost model against the 14 held-out single-GPU shapes
-$PY calibrate/scripts/kernel_heldout.py --before bench/results/kernel_model_heldout.round_tables.json --label "$KERNEL_LABEL" \
+$PY calibrate/scripts/kernel_heldout.py --measured bench/results/kernel_heldout_samecall_h100.json \
+  --before bench/results/kernel_model_heldout.before_power_cap.json --label "$KERNEL_LABEL" \
   --notes bench/results/kernel_model_heldout.notes.md > /dev/null
 grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_repeat.md \
   bench/results/sim_validation_microbench_only.md

@@ -82,19 +82,58 @@ TEST(CtaCost, CausalListSchedulingUsesEachCtasCost) {
 // calibrate/scripts/cta_model.py fits the profiles with a Python twin of this model; these are its numbers for the
 // same parameters (kernel 3, CTA 4, tile 1.5, diagonal tile 0.7 us): list-scheduled and mean-round causal blocks,
 // forward and backward, GQA, ring-step diagonal offsets.
+// The twin tests' models: forward 128x128 tiles, backward 64-row q tiles over 128-key CTAs.
+WaveModel TwinModel(bool backward) {
+  WaveModel w;
+  w.enabled = true;
+  w.tile_q = w.tile_kv = 128;
+  w.cost = {.enabled = true, .kernel_us = 3, .cta_us = 4, .tile_us = 1.5, .masked_tile_us = 0.7};
+  if (backward) w.grid_kv = true, w.tile_q = 64;
+  return w;
+}
+
 TEST(CtaCost, AgreesWithThePythonTwinTheFitUses) {
-  WaveModel fwd;
-  fwd.enabled = true;
-  fwd.tile_q = fwd.tile_kv = 128;
-  fwd.cost = {.enabled = true, .kernel_us = 3, .cta_us = 4, .tile_us = 1.5, .masked_tile_us = 0.7};
-  WaveModel bwd = fwd;
-  bwd.grid_kv = true;
-  bwd.tile_q = 64;
+  const WaveModel fwd = TwinModel(false), bwd = TwinModel(true);
   EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 90.4, 1e-9);
   EXPECT_NEAR(bwd.CausalKernelUs(2048, 2048, 0, 16, 2, 4), 204.6, 1e-9);
   EXPECT_NEAR(fwd.CausalKernelUs(1024, 1024, 0, 64, 16, 1), 724.35, 1e-9);
   EXPECT_NEAR(fwd.CausalKernelUs(2048, 2048, 1024, 32, 1, 1), 115.7, 1e-9);
   EXPECT_NEAR(bwd.CausalKernelUs(4096, 4096, -512, 32, 1, 4), 511.8, 1e-9);
+}
+
+// The power cap: the SMs' busy time past capped_after_us runs capped_slowdown slower; a kernel that ends before it
+// is untouched. Forward(): kernel 5 us, CTA 2 us, tile 1 us.
+TEST(CtaCost, PowerCapSlowsOnlyTheBusyTimePastIt) {
+  WaveModel w = Forward();
+  w.cost.capped_after_us = 15;
+  w.cost.capped_slowdown = 0.2;
+  // One round (busy 10 us): before the cap. Two rounds (busy 20 us): 5 us past it run 20% slower.
+  EXPECT_DOUBLE_EQ(w.KernelUs(512, 1024, 512.0 * 1024, 33, 1, 1), 5 + 10);
+  EXPECT_DOUBLE_EQ(w.KernelUs(512, 1024, 512.0 * 1024, 66, 1, 1), 5 + 20 + 0.2 * 5);
+  // A list-scheduled causal block (busy 4.5 us) with the cap at 4 us.
+  w.cost.capped_after_us = 4;
+  EXPECT_DOUBLE_EQ(w.CausalKernelUs(256, 256, 0, 1, 1, 1), 5 + 4.5 + 0.2 * 0.5);
+  // The first idle slot (NCCL's way in) stretches by the kernel's mean cap factor: 264 one-tile-row CTAs of 10 us on
+  // 132 slots are busy 20 us, capped 21 us (factor 1.05); 265 CTAs busy 30 us, capped 33 us (1.1), idle after 2 rounds.
+  w.cost.capped_after_us = 15;
+  EXPECT_DOUBLE_EQ(w.FirstIdleUs(128, 1024, 128.0 * 1024, 264, 1, 1), 20 * 1.05);
+  EXPECT_DOUBLE_EQ(w.FirstIdleUs(128, 1024, 128.0 * 1024, 265, 1, 1), 20 * 1.1);
+  // Without the fields (a profile from before the cap): the form without it.
+  EXPECT_DOUBLE_EQ(Forward().KernelUs(512, 1024, 512.0 * 1024, 66, 1, 1), 5 + 20);
+}
+
+// The same parameters as AgreesWithThePythonTwinTheFitUses under a power cap: cta_model.capped() of the twin's
+// predictions (list-scheduled forward, mean-round forward of 62 rounds, GQA backward; a cap past the kernel's end).
+TEST(CtaCost, PowerCapAgreesWithThePythonTwin) {
+  WaveModel fwd = TwinModel(false), bwd = TwinModel(true);
+  fwd.cost.capped_after_us = 50, fwd.cost.capped_slowdown = 0.1;
+  EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 94.14, 1e-9);
+  fwd.cost.capped_after_us = 500;
+  EXPECT_NEAR(fwd.CausalKernelUs(1024, 1024, 0, 64, 16, 1), 746.485, 1e-9);
+  fwd.cost.capped_after_us = 1000;
+  EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 90.4, 1e-9);
+  bwd.cost.capped_after_us = 100, bwd.cost.capped_slowdown = 0.2;
+  EXPECT_NEAR(bwd.CausalKernelUs(2048, 2048, 0, 16, 2, 4), 224.92, 1e-9);
 }
 
 TEST(CtaCost, MonotoneInWork) {
@@ -133,8 +172,21 @@ TEST(CtaCost, ProfileJsonParsesAndRejectsBadValues) {
   EXPECT_TRUE(t->wave.cost.enabled);
   EXPECT_GT(t->wave.cost.tile_us, 0);
   EXPECT_GT(t->measured_tiles_per_cta.second, t->measured_tiles_per_cta.first);
+  // The power cap's fields are optional (absent: 0, no slowdown) and range-checked by name.
+  nlohmann::json old_form = j;
+  for (auto& table : old_form["compute"]["attention"]) {
+    table["wave"]["cost"].erase("capped_after_us");
+    table["wave"]["cost"].erase("capped_slowdown");
+  }
+  ASSERT_TRUE(ParseProfile(old_form, "p.json", &hw).ok());
+  EXPECT_EQ(hw.FindTable("forward", "causal", 128, "overwrite")->wave.cost.capped_slowdown, 0);
+  nlohmann::json capped = j;
+  capped["compute"]["attention"][0]["wave"]["cost"]["capped_slowdown"] = 1.5;
+  Status st = ParseProfile(capped, "p.json", &hw);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("wave.cost.capped_slowdown"), std::string::npos) << st.message();
   j["compute"]["attention"][0]["wave"]["cost"]["tile_us"] = 0;
-  const Status st = ParseProfile(j, "p.json", &hw);
+  st = ParseProfile(j, "p.json", &hw);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("wave.cost.tile_us"), std::string::npos) << st.message();
 }
