@@ -12,15 +12,8 @@
 #   3. racecheck on the masked ws kernels' cases.
 # $OUT: d256_summary.md, mask_kernels_h100.md/.json, logs.tar.gz (every log); the summaries are printed last.
 set -uo pipefail
-OUT=${OUT:-/tmp/ringlab_d256_masks_out}
-COMMIT=${COMMIT:-unknown}
-W=/tmp/ringlab_d256_masks
-mkdir -p "$OUT" $W/d256 $W/mask
-T0=$(date +%s)
-el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
-source bench/device_env.sh > $W/env.log 2>&1
-source bench/device_prebuilt.sh "$1"
-B=$PREBUILT_DIR
+source bench/device_call_start.sh ringlab_d256_masks "$1"
+mkdir -p $W/d256 $W/mask
 
 el "== 1. D=256 backward: tests, sanitizers, the D256 row"
 OUT=$W/d256 BUILD=$B PREBUILT=1 D256=1 BWDS="ws ws1" SAN_TOOLS="memcheck racecheck" TEST_TIMEOUT=150 COMMIT=$COMMIT \

@@ -11,15 +11,8 @@
 # paths and without `ringlab run` (a short call).
 # $OUT: mask_call.tar.gz (every log and table: the device tool returns few files); the summaries are printed last.
 set -uo pipefail
-OUT=${OUT:-/tmp/ringlab_mask_call_out}
-COMMIT=${COMMIT:-unknown}
-W=/tmp/ringlab_mask_call
-mkdir -p "$OUT" $W/before $W/mask
-T0=$(date +%s)
-el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
-source bench/device_env.sh > $W/env.log 2>&1
-source bench/device_prebuilt.sh "$1"
-B=$PREBUILT_DIR
+source bench/device_call_start.sh ringlab_mask_call "$1"
+mkdir -p $W/before $W/mask
 export LD_LIBRARY_PATH=$B/lib:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv > $W/gpu.csv 2>&1
 

@@ -12,14 +12,8 @@
 # $OUT: d256_call.tar.gz (cov/: kernel_coverage.sh's files; heldout/: shapes_ours.json, shapes_peer.json; logs),
 # run_*.log.
 set -uo pipefail
-OUT=${OUT:-/tmp/ringlab_d256_call_out}
-COMMIT=${COMMIT:-unknown}
+source bench/device_call_start.sh ringlab_d256_call "$1"
 mkdir -p "$OUT/cov" "$OUT/heldout"
-T0=$(date +%s)
-el() { echo "[+$(( $(date +%s) - T0 ))s] $*"; }
-source bench/device_env.sh > "$OUT/env.log" 2>&1
-source bench/device_prebuilt.sh "$1"
-B=$PREBUILT_DIR
 
 el "== 1. D=256 coverage: ours and SDPA"
 HEAD_DIMS=256 SKIP_HELDOUT=1 RINGLAB_BIN=$B/apps/ringlab OUT=$OUT/cov COMMIT=$COMMIT CALIBRATE_TIMEOUT_S=150 \
