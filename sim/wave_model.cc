@@ -58,7 +58,7 @@ double WaveModel::EffectiveRounds(double ctas) const {
 double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
   if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
   const double busy = EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
-  return KernelFixedUs() + (cost.enabled ? cost.CappedUs(busy) : busy);
+  return KernelFixedUs() + cost.CappedUs(busy);
 }
 
 double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
@@ -154,7 +154,7 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
     const double busy_us = EffectiveRounds(ctas) * round;
     if (first_idle_us)
       *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round * cost.CapFactor(busy_us);
-    return fixed + (cost.enabled ? cost.CappedUs(busy_us) : busy_us);
+    return fixed + cost.CappedUs(busy_us);
   }
   std::vector<double> cost_of(work.size());
   for (size_t i = 0; i < work.size(); ++i)
@@ -162,7 +162,7 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
                                                          : RoundUs(work[i].first);
   const auto [end, idle] = ListSchedule(cost_of, heads, int64_t(slots));
   if (first_idle_us) *first_idle_us = idle * cost.CapFactor(end);
-  return fixed + (cost.enabled ? cost.CappedUs(end) : end);
+  return fixed + cost.CappedUs(end);
 }
 
 int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held) {

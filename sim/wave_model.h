@@ -45,7 +45,8 @@ struct CtaCost {
   double capped_after_us = 0, capped_slowdown = 0;
   // How long a CTA of `tiles` tiles, `masked` of them on the diagonal, holds its slot.
   double CtaUs(double tiles, double masked) const { return cta_us + tile_us * tiles + masked_tile_us * masked; }
-  // The SMs' busy time `busy_us` (the last slot's end at the boost clock) once the power cap slows its tail.
+  // The SMs' busy time `busy_us` (the last slot's end at the boost clock) once the power cap slows its tail (itself
+  // without a cap: the slowdown is 0).
   double CappedUs(double busy_us) const { return busy_us + capped_slowdown * std::max(0.0, busy_us - capped_after_us); }
   // The mean slowdown the cap gives a kernel of `busy_us` (1 without a cap): what its rounds and first idle slot
   // stretch by where the engine times them one by one (NCCL beside the kernel).

@@ -27,7 +27,6 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cmath>
 
 #include "kernels/cuda/attention_checks.h"
