@@ -16,6 +16,8 @@
 //                                [--no-backward] (forward only: fwd+bwd columns 0, for quick A/B runs)
 //                                [--fp16] (fp16 inputs; default bf16)  [--merge] (forward merges into running
 //                                (out, lse) accumulators, the ring-step case; default overwrite)
+//                                [--sustain-ms MS] (time after MS of GPU time back to back, then back to back: the
+//                                clocks the power limit allows; default 0, synchronised bursts)
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -77,6 +79,7 @@ int main(int argc, char** argv) {
   std::vector<int> dims = {64, 128};
   std::vector<bool> masks = {true, false};
   int iters = 10, heads = 32, batch = 1;
+  double sustain_ms = 0;  // > 0: timed after this much GPU time back to back (bench_timing.cuh TimeMs)
   std::vector<std::string> peer_files;
   std::string json_out, md_out, commit = "unknown", bwd_kernel = "default", fwd_kernel = "default";
   bool fp16 = false, merge = false, no_backward = false;
@@ -100,6 +103,12 @@ int main(int argc, char** argv) {
       for (auto& s : Split(next())) masks.push_back(s == "causal");
     } else if (a == "--iters") {
       iters = std::stoi(next());
+    } else if (a == "--sustain-ms") {
+      sustain_ms = std::stod(next());
+      if (!(sustain_ms >= 0 && sustain_ms <= 10000)) {
+        std::fprintf(stderr, "--sustain-ms must be in [0, 10000]\n");
+        return 2;
+      }
     } else if (a == "--heads") {
       heads = std::stoi(next());
     } else if (a == "--batch") {
@@ -177,7 +186,8 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# ringlab attention kernels vs PyTorch SDPA\n\n"
      << "card: " << prop.name << ", date: " << date << ", commit: " << commit << ", B=" << batch << " H=" << heads
-     << (fp16 ? " fp16" : " bf16") << (merge ? ", forward in merge mode" : "") << ", iters=" << iters << " (median), forward kernel " << fwd_kernel
+     << (fp16 ? " fp16" : " bf16") << (merge ? ", forward in merge mode" : "") << ", iters=" << iters << " (median)" << (sustain_ms > 0 ? ", sustained " + std::to_string(int(sustain_ms)) + " ms" : std::string())
+     << ", forward kernel " << fwd_kernel
      << ", backward kernel " << bwd_kernel << "\n\n"
      << "| D | S | mask | fwd ms | fwd TFLOP/s | /FLASH | /CUDNN | fwd+bwd ms | fwd+bwd TFLOP/s | /FLASH | /CUDNN |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -254,10 +264,10 @@ int main(int argc, char** argv) {
                                         : LaunchBackwardMma(bp, nullptr),
                 "LaunchBackward");
         };
-        const double t_f = TimeMs(fwd, iters);
+        const double t_f = TimeMs(fwd, iters, sustain_ms);
         const bool bwd_takes_d = d <= 128 || bwd_kernel == "default" || bwd_kernel == "ws" || bwd_kernel == "ws1";
         const bool has_backward = bwd_takes_d && !no_backward;  // t_fb = 0: not measured
-        const double t_fb = has_backward ? TimeMs(fwdbwd, iters) : 0.0;
+        const double t_fb = has_backward ? TimeMs(fwdbwd, iters, sustain_ms) : 0.0;
         RINGLAB_CUDA_CHECK(cudaGetLastError());
         double flops = 4.0 * batch * heads * double(s) * double(s) * d;
         if (causal) flops /= 2;
@@ -282,7 +292,7 @@ int main(int argc, char** argv) {
                            {"flash_fwdbwd_tflops", fl.fwdbwd_tflops}, {"cudnn_fwd_tflops", cu.fwd_tflops},
                            {"cudnn_fwdbwd_tflops", cu.fwdbwd_tflops}, {"bwd_kernel", bwd_kernel}, {"fwd_kernel", fwd_kernel},
                            {"element", fp16 ? "fp16" : "bf16"}, {"forward_mode", merge ? "merge" : "overwrite"}, {"gpu", prop.name}, {"date", date},
-                           {"commit", commit}});
+                           {"commit", commit}, {"sustain_ms", sustain_ms}});
       }
   md << "\nRatios are ours / peer TFLOP/s, the peer's TFLOP/s in parentheses (0: not measured).\n";
   if (!json_out.empty()) std::ofstream(json_out) << results.dump(1) << "\n";

@@ -33,26 +33,50 @@ inline double Median(std::vector<float> v) {
   return v[v.size() / 2];
 }
 
-// The median over `iters` runs of fn() (launches on the default stream), in milliseconds, after 3 warm-up runs.
+// The median over `iters` runs of fn() (launches on the default stream), in milliseconds.
+// sustain_ms == 0: 3 warm-up runs, then each run timed alone (synchronised: short bursts, near boost clocks).
+// sustain_ms > 0: fn() back to back for about sustain_ms of GPU time first (the clocks the card's power limit allows
+// under this work, as in a training loop), then `iters` back-to-back runs with an event between consecutive ones
+// (calibrate/microbench/timing.h times `ringlab calibrate --sustain-ms` the same way).
 template <typename F>
-double TimeMs(F&& fn, int iters) {
+double TimeMs(F&& fn, int iters, double sustain_ms = 0) {
   for (int i = 0; i < 3; ++i) fn();
   RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaEvent_t a, b;
-  RINGLAB_CUDA_CHECK(cudaEventCreate(&a));
-  RINGLAB_CUDA_CHECK(cudaEventCreate(&b));
+  std::vector<cudaEvent_t> ev(iters + 1);
+  for (cudaEvent_t& e : ev) RINGLAB_CUDA_CHECK(cudaEventCreate(&e));
   std::vector<float> ts;
-  for (int i = 0; i < iters; ++i) {
-    RINGLAB_CUDA_CHECK(cudaEventRecord(a));
+  if (sustain_ms > 0) {
+    RINGLAB_CUDA_CHECK(cudaEventRecord(ev[0]));
     fn();
-    RINGLAB_CUDA_CHECK(cudaEventRecord(b));
-    RINGLAB_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    ts.push_back(ms);
+    RINGLAB_CUDA_CHECK(cudaEventRecord(ev[1]));
+    RINGLAB_CUDA_CHECK(cudaEventSynchronize(ev[1]));
+    float once = 0;
+    RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&once, ev[0], ev[1]));
+    const int n = int(std::clamp(sustain_ms / std::max(once, 1e-3f), 1.0, 100000.0));
+    for (int i = 0; i < n; ++i) fn();
+    for (int i = 0; i < iters; ++i) {
+      RINGLAB_CUDA_CHECK(cudaEventRecord(ev[i]));
+      fn();
+    }
+    RINGLAB_CUDA_CHECK(cudaEventRecord(ev[iters]));
+    RINGLAB_CUDA_CHECK(cudaEventSynchronize(ev[iters]));
+    for (int i = 0; i < iters; ++i) {
+      float ms = 0;
+      RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, ev[i], ev[i + 1]));
+      ts.push_back(ms);
+    }
+  } else {
+    for (int i = 0; i < iters; ++i) {
+      RINGLAB_CUDA_CHECK(cudaEventRecord(ev[0]));
+      fn();
+      RINGLAB_CUDA_CHECK(cudaEventRecord(ev[1]));
+      RINGLAB_CUDA_CHECK(cudaEventSynchronize(ev[1]));
+      float ms = 0;
+      RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, ev[0], ev[1]));
+      ts.push_back(ms);
+    }
   }
-  RINGLAB_CUDA_CHECK(cudaEventDestroy(a));
-  RINGLAB_CUDA_CHECK(cudaEventDestroy(b));
+  for (cudaEvent_t e : ev) RINGLAB_CUDA_CHECK(cudaEventDestroy(e));
   return Median(ts);
 }
 

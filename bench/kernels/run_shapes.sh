@@ -2,19 +2,32 @@
 # On a GPU machine, from the repository root: our kernels and the peer (PyTorch SDPA FLASH and CUDNN) on a list of
 # single-GPU shapes, same call, same card. One line per shape in SHAPES: "B H S D mask" (mask causal|full).
 #   BENCH=path/to/ringlab_attention_bench SHAPES=file OUT=dir bash bench/kernels/run_shapes.sh
+# ITERS (default 20) timed repetitions; SUSTAIN_MS (default 0) > 0 times both after that much GPU time back to back
+# (the clocks the power limit allows); BACKENDS (default FLASH_ATTENTION,CUDNN_ATTENTION) the peer's SDPA backends.
 # Writes $OUT/shapes_ours.json and $OUT/shapes_peer.json (all records), logs in $OUT/shapes.log; prints a table.
 set -uo pipefail
 : "${BENCH:?BENCH=ringlab_attention_bench path}" "${SHAPES:?SHAPES=file of 'B H S D mask' lines}" "${OUT:?OUT=dir}"
 ITERS=${ITERS:-20}
+SUSTAIN_MS=${SUSTAIN_MS:-0}
+BACKENDS=${BACKENDS:-FLASH_ATTENTION,CUDNN_ATTENTION}
 tmp=$(mktemp -d)
+# The peer in one process over the whole list (one PyTorch start), then each shape's records for ours' ratio columns.
+python3 bench/peer/peer_bench.py sdpa --shapes "$SHAPES" --iters $ITERS --sustain-ms $SUSTAIN_MS --backends $BACKENDS \
+  --json $tmp/allpeer.json >> "$OUT/shapes.log" 2>&1 || echo "peer failed (rc $?): $OUT/shapes.log"
 n=0
 while read -r b h s d mask; do
   case "$b" in ''|'#'*) continue ;; esac
   n=$((n + 1))
-  python3 bench/peer/peer_bench.py sdpa --batch $b --heads $h --seqs $s --dims $d --masks $mask --iters $ITERS \
-    --json $tmp/peer_$n.json >> "$OUT/shapes.log" 2>&1 || echo "peer shape $n ($b $h $s $d $mask) failed"
-  "$BENCH" --batch $b --heads $h --seqs $s --dims $d --masks $mask --iters $ITERS --peer $tmp/peer_$n.json \
-    --json $tmp/ours_$n.json >> "$OUT/shapes.log" 2>&1 || echo "ours shape $n ($b $h $s $d $mask) failed"
+  python3 - "$tmp/allpeer.json" "$tmp/peer_$n.json" $b $h $s $d $mask <<'PY' || echo "peer shape $n ($b $h $s $d $mask) missing"
+import json, sys
+rows = json.load(open(sys.argv[1])) if open(sys.argv[1]).read(1) else []
+b, h, s, d, causal = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7] == "causal"
+mine = [r for r in rows if (r.get("B"), r.get("H"), r.get("S"), r.get("D"), r.get("causal")) == (b, h, s, d, causal)]
+json.dump(mine, open(sys.argv[2], "w"))
+sys.exit(0 if mine else 1)
+PY
+  "$BENCH" --batch $b --heads $h --seqs $s --dims $d --masks $mask --iters $ITERS --sustain-ms $SUSTAIN_MS \
+    --peer $tmp/peer_$n.json --json $tmp/ours_$n.json >> "$OUT/shapes.log" 2>&1 || echo "ours shape $n ($b $h $s $d $mask) failed"
 done < "$SHAPES"
 python3 - "$tmp" "$OUT" <<'PY'
 import glob, json, sys

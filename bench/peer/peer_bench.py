@@ -45,6 +45,10 @@ def parse_args(argv):
     ap.add_argument("--backends", default="FLASH_ATTENTION,CUDNN_ATTENTION", help="sdpa backends")
     ap.add_argument("--iters", type=int, default=10, help="timed repetitions (median reported)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed repetitions first")
+    ap.add_argument("--sustain-ms", type=float, default=0.0, help="sdpa: > 0 runs each call back to back for about "
+                    "this much GPU time first, then times --iters calls back to back (an event between consecutive "
+                    "ones): the clocks the card's power limit allows, as `ringlab calibrate --sustain-ms`; 0: each "
+                    "call timed alone after --warmup")
     ap.add_argument("--json", default="", help="write every record to this file ('-' = stdout)")
     ap.add_argument("--shapes", default="", help="sdpa: a file of 'B H S D mask' lines (# comments), e.g. the output "
                     "of `ringlab calibrate --coverage-shapes` or bench/kernels/heldout_shapes.txt; replaces --batch, "
@@ -84,6 +88,8 @@ def parse_args(argv):
         ap.error(f"--backends takes {','.join(BACKENDS)}, got '{','.join(a.backends)}'")
     if a.iters <= 0 or a.warmup < 0 or a.batch <= 0 or a.heads <= 0:
         ap.error("--iters, --batch and --heads must be positive and --warmup non-negative")
+    if not 0 <= a.sustain_ms <= 10000:
+        ap.error(f"--sustain-ms takes 0..10000 ms, got {a.sustain_ms}")
     return a
 
 
@@ -145,6 +151,28 @@ def median_ms(fn, iters, warmup, reduce_max=None):
     return t.item()
 
 
+def sustained_median_ms(fn, iters, warmup, sustain_ms):
+    """Median of `iters` back-to-back calls (an event between consecutive ones) after about sustain_ms of GPU time of
+    back-to-back calls: the clocks the card's power limit allows under this work."""
+    for _ in range(max(warmup, 1)):
+        fn()
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    fn()
+    stop.record()
+    torch.cuda.synchronize()
+    for _ in range(int(min(max(sustain_ms / max(start.elapsed_time(stop), 1e-3), 1), 100000))):
+        fn()
+    events = [torch.cuda.Event(enable_timing=True) for _ in range(iters + 1)]
+    for i in range(iters):
+        events[i].record()
+        fn()
+    events[iters].record()
+    torch.cuda.synchronize()
+    times = [events[i].elapsed_time(events[i + 1]) for i in range(iters)]
+    return sorted(times)[len(times) // 2]
+
+
 def forward_flops(b, h, s, d, causal):
     f = 4.0 * b * h * s * s * d
     return f / 2 if causal else f
@@ -166,11 +194,16 @@ def run_sdpa(a, rec):
             fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
             try:
                 with sdpa_kernel(BACKENDS[name]):
-                    tf = median_ms(fwd, a.iters, a.warmup)
-                    tfb = median_ms(lambda: fwd().backward(grad), a.iters, a.warmup)
+                    if a.sustain_ms > 0:
+                        tf = sustained_median_ms(fwd, a.iters, a.warmup, a.sustain_ms)
+                        tfb = sustained_median_ms(lambda: fwd().backward(grad), a.iters, a.warmup, a.sustain_ms)
+                    else:
+                        tf = median_ms(fwd, a.iters, a.warmup)
+                        tfb = median_ms(lambda: fwd().backward(grad), a.iters, a.warmup)
                 fl = forward_flops(b, h, s, d, causal)
                 rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, S=s, D=d, causal=causal,
-                         fwd_ms=tf, fwdbwd_ms=tfb, fwd_tflops=fl / tf / 1e9, fwdbwd_tflops=3.5 * fl / tfb / 1e9)
+                         fwd_ms=tf, fwdbwd_ms=tfb, fwd_tflops=fl / tf / 1e9, fwdbwd_tflops=3.5 * fl / tfb / 1e9,
+                         sustain_ms=a.sustain_ms)
             except RuntimeError as ex:  # a backend that does not support the shape says so in its record
                 rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, S=s, D=d, causal=causal,
                          error=str(ex).splitlines()[0][:300])
