@@ -4,6 +4,10 @@
 #   here:        bash bench/pack_device_binaries.sh build .devbin
 #   the device:  bash bench/kernels/device_sanitize.sh .devbin        carry [".devdeps", ".devbin"]
 # RINGLAB_CUDA_TEST_SMALL=1 keeps each test's small cases. $OUT: sanitize.log (every report); a table is printed last.
+# Knobs: SAN_TOOLS (default "memcheck racecheck synccheck"), SAN_TESTS ("test filter" pairs separated by ';', default
+# the three above), SAN_TIMEOUT_S (default 100 per run). E.g. the persistent masked forward, CTAs capped at 2 so that
+# each walks many query tiles (tests/cuda/attention_mask_test.cc RINGLAB_TEST_FEW_CTAS):
+#   RINGLAB_TEST_FEW_CTAS=2 SAN_TESTS="mask *ForwardPersistent*/ws" SAN_TIMEOUT_S=240 bash bench/kernels/device_sanitize.sh .devbin
 set -uo pipefail
 OUT=${OUT:-/tmp/ringlab_sanitize_out}
 mkdir -p "$OUT"
@@ -13,11 +17,12 @@ B=$PREBUILT_DIR
 export RINGLAB_CUDA_TEST_SMALL=1
 : > "$OUT/sanitize.log"
 rows=""
-for tool in memcheck racecheck synccheck; do
-  for t in "kernels */ws" "backward */ws" "mask */ws"; do
-    set -- $t
+IFS=';' read -ra tests <<< "${SAN_TESTS:-kernels */ws;backward */ws;mask */ws}"
+for tool in ${SAN_TOOLS:-memcheck racecheck synccheck}; do
+  for t in "${tests[@]}"; do
+    set -f; set -- $t; set +f
     log=/tmp/san_${tool}_$1.log
-    timeout 100 compute-sanitizer --tool $tool --error-exitcode 3 "$B/tests/cuda/ringlab_cuda_$1_test" \
+    timeout ${SAN_TIMEOUT_S:-100} compute-sanitizer --tool $tool --error-exitcode 3 "$B/tests/cuda/ringlab_cuda_$1_test" \
       --gtest_filter="$2" > $log 2>&1
     rc=$?
     passed=$(grep -oE '\[  PASSED  \] [0-9]+ test' $log | grep -oE '[0-9]+' | tail -1)
