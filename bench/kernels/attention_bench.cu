@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
       for (auto& s : Split(next())) masks.push_back(s == "causal");
     } else if (a == "--iters") {
       iters = std::stoi(next());
+      if (iters < 1 || iters > 100000) {
+        std::fprintf(stderr, "--iters must be in [1, 100000]\n");
+        return 2;
+      }
     } else if (a == "--sustain-ms") {
       sustain_ms = std::stod(next());
       if (!(sustain_ms >= 0 && sustain_ms <= 10000)) {

@@ -40,6 +40,7 @@ inline double Median(std::vector<float> v) {
 // (calibrate/microbench/timing.h times `ringlab calibrate --sustain-ms` the same way).
 template <typename F>
 double TimeMs(F&& fn, int iters, double sustain_ms = 0) {
+  iters = std::max(iters, 1);
   for (int i = 0; i < 3; ++i) fn();
   RINGLAB_CUDA_CHECK(cudaDeviceSynchronize());
   std::vector<cudaEvent_t> ev(iters + 1);
