@@ -104,7 +104,11 @@ int FindSymmetryPeriod(const Topology& topo, const ProgramTable& table) {
   offsets.erase(std::unique(offsets.begin(), offsets.end()), offsets.end());
   for (int period = 1; period < w; ++period) {
     if (w % period != 0) continue;
-    bool ok = true;
+    // A transfer's two ends must stay two representatives: with both on one, a compute that ends and restarts at one
+    // instant re-rates the transfer (its rate beside compute) twice, where in the general run the other end is
+    // another rank, busy before and after its own restart, and nothing changes: the timing agrees but the stale
+    // events do not (the range run keeps blocks of 2 on one node for the same reason).
+    bool ok = std::none_of(offsets.begin(), offsets.end(), [&](int o) { return o % w != 0 && o % period == 0; });
     for (int r = period; r < w && ok; ++r) {
       const int c = r % period;
       if (table.ProgramId(r) != table.ProgramId(c)) ok = false;
