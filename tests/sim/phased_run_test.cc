@@ -66,12 +66,13 @@ TEST(SimPhasedRun, OtherProfilesAndTopologies) {
   for (const char* name : {"h100_pytorch_peer", "h100_sxm_calibrated"})
     for (Pass p : {Pass::kForward, Pass::kBackward})
       EXPECT_EQ(ExpectSameAsGeneral(Config(48, p, ShardingKind::kContiguous), Load(name), 8, two), 2);
-  // Round-robin placement takes the general engine (phased_run.cc says why), still equal.
+  // Round-robin placement: every hop crosses nodes, representatives of 2 (a ring step's ends apart). It took the
+  // general engine while P = 1 counted 2 more events per rank in the backward pass.
   TopologyConfig rr;
   rr.placement = Placement::kRoundRobin;
   rr.nodes = 8;
   for (Pass p : {Pass::kForward, Pass::kBackward})
-    EXPECT_EQ(ExpectSameAsGeneral(Config(48, p, ShardingKind::kContiguous), Load("h100_sxm_calibrated"), 8, rr), 0);
+    EXPECT_EQ(ExpectSameAsGeneral(Config(48, p, ShardingKind::kContiguous), Load("h100_sxm_calibrated"), 8, rr), 2);
 }
 
 TEST(SimPhasedRun, SplicedTallyEqualsWholeCompile) {
