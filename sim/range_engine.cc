@@ -130,6 +130,19 @@ void RangeEngine::Split(int32_t id, int32_t k) {
   h.rep.resize(size_t(period_));
   for (int i = 0; i < period_; ++i) h.rep[i] = NewRep(reps_[g.rep[i]], nid);
   const int32_t first = g.rep[0], last = g.rep[period_ - 1];
+  // A crossing transfer into the first block or out of the last one that ended at this instant left that end to the
+  // family's end, due at this instant too (FinishFlow, kFamily); a part without a family any more takes it itself.
+  std::vector<std::pair<int32_t, int>> deferred;  // (representative, comm position)
+  for (int32_t f : g.flows) {
+    const Flow& fam = flows_[f];
+    if (!fam.alive || fam.finished || fam.kind != kFamily) continue;
+    for (int32_t x : g.flows) {
+      const Flow& c = flows_[x];
+      if (!c.alive || !c.finished || c.kind != kCrossing) continue;
+      if (g.n() == 1 && c.dst == first && c.dst_pos == fam.dst_pos) deferred.push_back({first, c.dst_pos});
+      if (h.n() == 1 && c.src == last && c.src_pos == fam.src_pos) deferred.push_back({h.rep[period_ - 1], c.src_pos});
+    }
+  }
   // The family's pending posts at the new boundary become crossing posts of the right part's first block.
   h.edge_sends = reps_[first].sends_to_me;
   h.edge_recvs = reps_[first].recvs;
@@ -172,6 +185,7 @@ void RangeEngine::Split(int32_t id, int32_t k) {
   Touch(id);
   Touch(nid);
   max_ranges_ = std::max(max_ranges_, ++alive_ranges_);
+  for (const auto& [r, pos] : deferred) CompleteComm(r, pos, now_);
 }
 
 RangeEngine::Sig RangeEngine::RepSig(int32_t r) const {

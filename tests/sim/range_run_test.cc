@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "core/mask_spec.h"
 #include "sim/simulate.h"
 #include "tests/sim/sim_test_util.h"
 
@@ -80,6 +81,20 @@ TEST(SimRangeRun, PeerProfileTwoGpusPerNodeGqaAndMha) {
         EXPECT_TRUE(a.symmetry_period < 48 || a.range_period == 2) << name << " " << a.range_fallback;
         EXPECT_TRUE(b.symmetry_period < 96 || b.range_period == 8) << name << " " << b.range_fallback;
       }
+}
+
+TEST(SimRangeRun, SplitKeepsACrossingEndLeftToTheFamily) {
+  // Found by fast_path_fuzz_test (it stalled: "rank 0 compute stream never finished"): a crossing transfer that ended
+  // at one instant left its end in a longer range to that range's family, due at the same instant; a program split
+  // before that end left the part without a family, and the end was lost. Balanced sharding under a window, blocks of
+  // 2 ranks, every range one block.
+  ScheduleConfig c = RingConfig(20, 80, Method::kAllToAll, Pass::kForward);
+  c.sharding = ShardingKind::kBalanced;
+  ASSERT_TRUE(ApplyMaskSpec("full+window:36,19", &c.problem).ok());
+  TopologyConfig two;
+  two.gpus_per_node = 2;
+  const SimResult r = ExpectSameAsGeneral(c, Load("h100_pytorch_peer"), 0, two);
+  EXPECT_EQ(r.range_period, 2) << r.range_fallback;
 }
 
 TEST(SimRangeRun, FallbacksNameTheirReason) {
