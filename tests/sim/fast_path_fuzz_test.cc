@@ -143,6 +143,7 @@ class Drawer {
 // How often each fast path ran (so the log shows the draw reaches them).
 struct PathCounts {
   int symmetric = 0, phased = 0, ranged = 0, spliced = 0, shared = 0, fallbacks = 0;
+  int range_event_counts = 0;  // range runs whose stale-event count differed (nothing else)
   void Add(const SimResult& r) {
     symmetric += r.symmetry_period < r.config.world;
     phased += r.phased_period > 0;
@@ -170,7 +171,12 @@ std::string Compare(const FuzzCase& c, const HardwareProfile& hw, const Schedule
   };
   field("summary", ToJson(a.summary).dump(), ToJson(b.summary).dump());
   field("ops", std::to_string(a.stats.ops), std::to_string(b.stats.ops));
-  field("events", std::to_string(a.stats.events), std::to_string(b.stats.events));
+  // The rank-range run's stale-event count may differ (sim/README.md "Large W": same-instant events of neighbouring
+  // ranges run in another order than the general engine's); counted apart, everything else must agree.
+  if (a.range_period > 0 && a.stats.events != b.stats.events)
+    ++paths->range_event_counts;
+  else
+    field("events", std::to_string(a.stats.events), std::to_string(b.stats.events));
   field("flows", std::to_string(a.stats.flows), std::to_string(b.stats.flows));
   field("compute extrapolation", ExtrapolationJson(a.extrapolation).dump(), ExtrapolationJson(b.extrapolation).dump());
   field("transfer extrapolation", TransferExtrapolationJson(a.transfers).dump(),
@@ -226,18 +232,18 @@ void RunCases(uint64_t seed, int cases, int max_world) {
   }
   fprintf(stderr,
           "fast-path fuzz seed %llu: %d cases compared (symmetric %d, phased %d, range %d, spliced %d, shared %d, "
-          "fell back %d), %d invalid configs skipped, %d failures\n",
+          "fell back %d), %d invalid configs skipped, %d failures, %d range runs with another stale-event count\n",
           (unsigned long long)seed, ran, paths.symmetric, paths.phased, paths.ranged, paths.spliced, paths.shared,
-          paths.fallbacks, invalid, failures);
+          paths.fallbacks, invalid, failures, paths.range_event_counts);
   if (only < 0) EXPECT_GT(ran, cases / 2);
 }
 
 TEST(SimFastPathFuzz, SmallWorlds) {
-  RunCases(uint64_t(EnvInt("RINGLAB_SIM_FUZZ_SEED", 1)), EnvInt("RINGLAB_SIM_FUZZ_CASES", 200), 64);
+  RunCases(uint64_t(EnvInt("RINGLAB_SIM_FUZZ_SEED", 1)), EnvInt("RINGLAB_SIM_FUZZ_CASES", 1000), 64);
 }
 
 TEST(SimFastPathFuzz, LargeWorlds) {
-  RunCases(uint64_t(EnvInt("RINGLAB_SIM_FUZZ_SEED", 1)) + 1000, EnvInt("RINGLAB_SIM_FUZZ_CASES", 200) / 10, 600);
+  RunCases(uint64_t(EnvInt("RINGLAB_SIM_FUZZ_SEED", 1)) + 1000, EnvInt("RINGLAB_SIM_FUZZ_CASES", 1000) / 10, 600);
 }
 
 }  // namespace
