@@ -207,7 +207,7 @@ RangeEngine::Sig RangeEngine::RepSig(int32_t r) const {
   if (k.i != 0)
     for (const auto* list : {&k.sends_to_me, &k.recvs}) {
       s.push_back(int64_t(list->size()));
-      for (const Pend& p : *list) s.insert(s.end(), {p.tag, p.pos, p.ready});
+      for (const Pend& p : *list) s.insert(s.end(), {p.tag, p.pos, p.ready, p.ring});
     }
   return s;
 }
@@ -227,7 +227,7 @@ std::vector<RangeEngine::Sig> RangeEngine::FamilySet(int32_t id, bool send_side)
   const Range& g = ranges_[id];
   std::vector<Sig> set;
   for (const Pend& p : send_side ? reps_[g.rep[0]].sends_to_me : reps_[g.rep[0]].recvs)
-    set.push_back({0, p.tag, p.pos, p.ready});
+    set.push_back({0, p.tag, p.pos, p.ready, p.ring});
   for (int32_t f : g.flows)
     if (flows_[f].alive && flows_[f].kind == kFamily && !(flows_[f].finished && flows_[f].out.empty()))
       set.push_back(FlowSig(f, send_side ? 1 : 2));
@@ -238,7 +238,8 @@ std::vector<RangeEngine::Sig> RangeEngine::FamilySet(int32_t id, bool send_side)
 std::vector<RangeEngine::Sig> RangeEngine::CrossingSet(int32_t id, bool hi_side) const {
   const Range& g = ranges_[id];
   std::vector<Sig> set;
-  for (const Pend& p : hi_side ? ranges_[g.right].edge_sends : g.edge_recvs) set.push_back({0, p.tag, p.pos, p.ready});
+  for (const Pend& p : hi_side ? ranges_[g.right].edge_sends : g.edge_recvs)
+    set.push_back({0, p.tag, p.pos, p.ready, p.ring});
   for (int32_t f : g.flows) {
     const Flow& fl = flows_[f];
     if (!fl.alive || fl.kind != kCrossing || (fl.finished && fl.out.empty())) continue;

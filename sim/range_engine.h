@@ -64,6 +64,7 @@ class RangeEngine {
   struct Pend {  // a posted, unmatched send or receive (its peer is implied by where it is stored)
     int32_t tag, pos;
     TimePs ready;
+    bool ring;  // the poster's group is a ring step (Engine::Pending::ring)
     bool operator==(const Pend&) const = default;
   };
 

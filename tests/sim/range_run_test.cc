@@ -97,6 +97,21 @@ TEST(SimRangeRun, SplitKeepsACrossingEndLeftToTheFamily) {
   EXPECT_EQ(r.range_period, 2) << r.range_fallback;
 }
 
+TEST(SimRangeRun, RingTableChoiceDoesNotDependOnWhichEndPostsLast) {
+  // Found by fast_path_fuzz_test: with documents some ranks' groups are not ring steps (a send without a receive), and
+  // a transfer took the ring or the pair time table from whichever end posted last. The general engine and the range
+  // run post the two ends of a transfer at one instant in different orders, so rank 15's step ended 0.7 us apart.
+  // A transfer is now a ring step when either end's group is one (the same in both engines).
+  ScheduleConfig c = RingConfig(16, 2048, Method::kAllToAll, Pass::kForward);
+  c.sharding = ShardingKind::kBalanced;
+  c.problem = Problem{.batch = 2, .heads = 8, .kv_heads = 8, .seq = 2048, .head_dim = 64};
+  ASSERT_TRUE(ApplyMaskSpec("causal+docs-synthetic:fixed-3", &c.problem).ok());
+  TopologyConfig one_node;
+  one_node.gpus_per_node = 16;
+  const SimResult r = ExpectSameAsGeneral(c, Load("h100_sxm_calibrated"), 8, one_node);
+  EXPECT_EQ(r.range_period, 2) << r.range_fallback;
+}
+
 TEST(SimRangeRun, FallbacksNameTheirReason) {
   const HardwareProfile hw = Load("h100_sxm_calibrated");
   for (Pass p : {Pass::kForward, Pass::kBackward}) {
