@@ -24,14 +24,17 @@ int64_t LogNormal(std::mt19937_64& g, double median, double sigma, int64_t minim
   return std::max<int64_t>(minimum, int64_t(std::llround(median * std::exp(sigma * Normal(g)))));
 }
 
+Status TooManyDocuments(int64_t seq) {
+  return Status::InvalidArgument("more than " + std::to_string(kMaxDocuments) + " documents in seq " +
+                                 std::to_string(seq) + " (allowed: longer documents or a smaller --seq)");
+}
+
 // Packs documents drawn by `draw` until the sequence is full; the last is cut at seq. More than kMaxDocuments is an
 // error (a hostile seq or length 1 would otherwise fill memory document by document).
 Status Pack(int64_t seq, const std::function<int64_t()>& draw, std::vector<int64_t>* out) {
   std::vector<int64_t> cu{0};
   while (cu.back() < seq) {
-    if (int64_t(cu.size()) > kMaxDocuments)
-      return Status::InvalidArgument("more than " + std::to_string(kMaxDocuments) + " documents in seq " +
-                                     std::to_string(seq) + " (allowed: longer documents or a smaller --seq)");
+    if (int64_t(cu.size()) > kMaxDocuments) return TooManyDocuments(seq);
     cu.push_back(std::min(seq, cu.back() + std::max<int64_t>(1, draw())));
   }
   *out = std::move(cu);
@@ -63,6 +66,7 @@ Status SyntheticDocuments(std::string_view name, int64_t seq, uint64_t seed, std
     if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 1)
       return Status::InvalidArgument("document distribution fixed-N needs a length N >= 1 (got '" +
                                      std::string(name) + "')");
+    if ((seq + n - 1) / n > kMaxDocuments) return TooManyDocuments(seq);  // known without drawing them
     return Pack(seq, [&] { return n; }, cu);
   } else {
     return Status::InvalidArgument("document distribution '" + std::string(name) +
