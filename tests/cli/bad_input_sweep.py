@@ -91,6 +91,21 @@ REGRESSIONS = [
 ]
 
 
+# Valid runs that once crashed or were reported invalid: exit 0 expected.
+MUST_RUN = [
+    # W = 1 (or pure Ulysses, a ring of one) with a mask or balanced chunks and unfused merges: the schedule wrote
+    # partial outputs it never declared and the CPU executor crashed (signal 11).
+    ["check", "--world", "1", "--seq", "32", "--unfused-merge", "--mask", "causal+window:4,0", "--pass", "both"],
+    ["check", "--world", "3", "--heads", "6", "--kv-heads", "6", "--dim", "8", "--seq", "24", "--sharding", "balanced",
+     "--mask", "full", "--ulysses", "3", "--unfused-merge", "--pack-kv", "--pass", "both"],
+    # Balanced sharding under a plain mask was reported invalid by the validator (exit 1).
+    ["schedule", "--world", "2", "--seq", "32", "--heads", "4", "--kv-heads", "2", "--sharding", "balanced",
+     "--pass", "both"],
+    ["check", "--world", "7", "--seq", "28", "--heads", "1", "--kv-heads", "1", "--sharding", "balanced",
+     "--method", "both", "--pass", "both"],
+]
+
+
 def limit_memory():
     if not UNDER_ASAN:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
@@ -207,6 +222,11 @@ def main():
                 why = "accepted (exit 0)"
             if why:
                 failures.append(f"{why}: ringlab {' '.join(args)}\n    {err.strip()[:300]}")
+        for args in MUST_RUN:
+            count += 1
+            code, err = run(args, folder)
+            if code != 0:
+                failures.append(f"exit {code}, expected 0: ringlab {' '.join(args)}\n    {err.strip()[:300]}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for f in failures:
