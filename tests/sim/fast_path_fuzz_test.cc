@@ -8,7 +8,8 @@
 // Seeds are fixed, so a failure names the case (seed and index) and reproduces. RINGLAB_SIM_FUZZ_CASES=N runs N
 // cases instead of the default count; RINGLAB_SIM_FUZZ_SEED=S starts from another seed; RINGLAB_SIM_FUZZ_VERBOSE=1
 // prints each case before it runs; RINGLAB_SIM_FUZZ_MAX_FAILURES=N stops after N failures (default 5);
-// RINGLAB_SIM_FUZZ_ONLY=I runs case I alone (the draws before it still happen, so it is the same case).
+// RINGLAB_SIM_FUZZ_ONLY=I runs case I alone (the draws before it still happen, so it is the same case);
+// RINGLAB_SIM_FUZZ_LARGE=N also runs N cases at W >= 1024 with the CLI's default options (about 4 s each).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -92,7 +93,7 @@ class Drawer {
     p.seq = int64_t(cfg.world) * 4 * chunk;
     c.mask = MaskText(p.seq);
     c.profile = Pick<std::string>({"h100_sxm", "h100_sxm_calibrated", "h100_sxm_calibrated", "h100_pytorch_peer",
-                                   "h100_pytorch_peer", "h200", "b200", "a100_sxm"});
+                                   "h100_pytorch_peer", "h100_sxm_calibrated_wgmma", "h200", "b200", "a100_sxm"});
     if (c.profile == "h100_pytorch_peer") {
       cfg.variants.fused_merge = Chance(0.3);
       cfg.variants.pack_kv = Chance(0.5);
@@ -240,6 +241,29 @@ void RunCases(uint64_t seed, int cases, int max_world) {
 
 TEST(SimFastPathFuzz, SmallWorlds) {
   RunCases(uint64_t(EnvInt("RINGLAB_SIM_FUZZ_SEED", 1)), EnvInt("RINGLAB_SIM_FUZZ_CASES", 1000), 64);
+}
+
+TEST(SimFastPathFuzz, DefaultOptionsAboveTheRangeRunThreshold) {
+  // W >= 1024 with the CLI's options (range_run_above 1024, sampled sharing above 256): ring pass-KV head-tail, few
+  // tokens per GPU so the general engine's W² ops stay seconds (~4 s a case: opt in with RINGLAB_SIM_FUZZ_LARGE=N).
+  const int cases = EnvInt("RINGLAB_SIM_FUZZ_LARGE", 0);
+  if (cases <= 0) GTEST_SKIP() << "about 4 s a case: RINGLAB_SIM_FUZZ_LARGE=N runs N (range_run_test covers W = 1024)";
+  Drawer d(uint64_t(EnvInt("RINGLAB_SIM_FUZZ_SEED", 1)) + 2000);
+  PathCounts paths;
+  for (int i = 0; i < cases; ++i) {
+    FuzzCase c;
+    c.cfg = testing::RingConfig(d.Pick<int>({1024, 1040, 1536}), 0, Method::kAllToAll,
+                                d.Chance(0.5) ? Pass::kForward : Pass::kBackward);
+    c.cfg.problem.seq = int64_t(c.cfg.world) * d.Pick<int>({4, 8, 128});
+    c.profile = d.Pick<std::string>({"h100_sxm_calibrated", "h100_pytorch_peer"});
+    c.mask = "causal";
+    if (d.Chance(0.5)) c.fast.topology.gpus_per_node = d.Pick<int>({2, 4});
+    SCOPED_TRACE(DescribeCase(c));
+    const std::string diff = Compare(c, testing::LoadNamed(c.profile), c.cfg, &paths);
+    EXPECT_EQ(diff, "");
+  }
+  fprintf(stderr, "W >= 1024: %d cases (range %d, symmetric %d, fell back %d)\n", cases, paths.ranged,
+          paths.symmetric, paths.fallbacks);
 }
 
 TEST(SimFastPathFuzz, LargeWorlds) {
