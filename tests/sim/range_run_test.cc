@@ -83,18 +83,25 @@ TEST(SimRangeRun, PeerProfileTwoGpusPerNodeGqaAndMha) {
       }
 }
 
+// Balanced sharding of `c` under `mask` on nodes of `gpus_per_node`: the range run (blocks of 2) equals the general
+// engine.
+void ExpectBalancedRangeRunExact(ScheduleConfig c, const std::string& mask, const std::string& profile,
+                                 int share_probe_above, int gpus_per_node) {
+  c.sharding = ShardingKind::kBalanced;
+  ASSERT_TRUE(ApplyMaskSpec(mask, &c.problem).ok());
+  TopologyConfig topo;
+  topo.gpus_per_node = gpus_per_node;
+  const SimResult r = ExpectSameAsGeneral(c, Load(profile), share_probe_above, topo);
+  EXPECT_EQ(r.range_period, 2) << r.range_fallback;
+}
+
 TEST(SimRangeRun, SplitKeepsACrossingEndLeftToTheFamily) {
   // Found by fast_path_fuzz_test (it stalled: "rank 0 compute stream never finished"): a crossing transfer that ended
   // at one instant left its end in a longer range to that range's family, due at the same instant; a program split
   // before that end left the part without a family, and the end was lost. Balanced sharding under a window, blocks of
   // 2 ranks, every range one block.
-  ScheduleConfig c = RingConfig(20, 80, Method::kAllToAll, Pass::kForward);
-  c.sharding = ShardingKind::kBalanced;
-  ASSERT_TRUE(ApplyMaskSpec("full+window:36,19", &c.problem).ok());
-  TopologyConfig two;
-  two.gpus_per_node = 2;
-  const SimResult r = ExpectSameAsGeneral(c, Load("h100_pytorch_peer"), 0, two);
-  EXPECT_EQ(r.range_period, 2) << r.range_fallback;
+  ExpectBalancedRangeRunExact(RingConfig(20, 80, Method::kAllToAll, Pass::kForward), "full+window:36,19",
+                              "h100_pytorch_peer", 0, 2);
 }
 
 TEST(SimRangeRun, RingTableChoiceDoesNotDependOnWhichEndPostsLast) {
@@ -103,13 +110,8 @@ TEST(SimRangeRun, RingTableChoiceDoesNotDependOnWhichEndPostsLast) {
   // run post the two ends of a transfer at one instant in different orders, so rank 15's step ended 0.7 us apart.
   // A transfer is now a ring step when either end's group is one (the same in both engines).
   ScheduleConfig c = RingConfig(16, 2048, Method::kAllToAll, Pass::kForward);
-  c.sharding = ShardingKind::kBalanced;
   c.problem = Problem{.batch = 2, .heads = 8, .kv_heads = 8, .seq = 2048, .head_dim = 64};
-  ASSERT_TRUE(ApplyMaskSpec("causal+docs-synthetic:fixed-3", &c.problem).ok());
-  TopologyConfig one_node;
-  one_node.gpus_per_node = 16;
-  const SimResult r = ExpectSameAsGeneral(c, Load("h100_sxm_calibrated"), 8, one_node);
-  EXPECT_EQ(r.range_period, 2) << r.range_fallback;
+  ExpectBalancedRangeRunExact(c, "causal+docs-synthetic:fixed-3", "h100_sxm_calibrated", 8, 16);
 }
 
 TEST(SimRangeRun, FallbacksNameTheirReason) {
