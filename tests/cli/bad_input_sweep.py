@@ -189,6 +189,18 @@ def cases(folder):
             yield [cmd] + BASE[cmd] + ["--mask", "causal+docs:" + f], ["--mask"]
         yield ["fit-profile", "--samples", f, "--out", "fitted.json"], ["--samples", "samples"]
         yield ["calibrate", "--dry-run", "--base", f], ["--base"]
+    # Samples for fit-profile whose entries have the wrong shape: the message names the list.
+    for i, (body, field) in enumerate([('{"start_skews_us": [-1]}', "start_skews_us"),
+                                       ('{"launch_gaps_us": 5}', "launch_gaps_us"),
+                                       ('{"transfers": [{}]}', "transfers"),
+                                       ('{"kernels": [{"pass": 1}]}', "kernels"),
+                                       ('{"overlap_us": [[1]]}', "overlap_us"),
+                                       ('{"launch_gaps_us": [1e308, 1e308, 1e308]}', "launch_us"),
+                                       ('{"geometry": {"forward": {"grid": 1}}}', "geometry")]):
+        name = f"samples_{i}.json"
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(body)
+        yield ["fit-profile", "--samples", name, "--out", "fitted.json"], [field]
     for out in ("/nonexistent_ringlab_dir/x.json", "a_folder", ""):
         yield ["sim"] + BASE["sim"] + ["--json", out], ["--json", "write", out or "--json"]
         yield ["sim"] + BASE["sim"] + ["--trace", out], ["--trace", "write", out or "--trace"]
