@@ -90,7 +90,8 @@ int RunBalance(const BalanceOptions& o) {
               "hop us", "hops", "step us");
   auto hw = std::make_shared<sim::HardwareProfile>();
   if (!analytic)
-    if (Status st = sim::LoadProfile(o.profile, hw.get()); !st.ok()) return ReportError(st);
+    if (Status st = sim::LoadProfile(o.profile, hw.get()); !st.ok())
+      return ReportError(Status::InvalidArgument("--profile: " + st.message()));
   for (int w : worlds) {
     const StepModel model = analytic ? StepModel{.tflops = o.tflops, .link_gbps = o.link_gbps}
                                      : sim::ProfileStepModel(hw, p, w);

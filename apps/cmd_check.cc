@@ -1,7 +1,8 @@
 // `ringlab check`: run the CPU executor over the schedule and compare with the float64 reference.
-#include <limits>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 #include "apps/commands.h"
@@ -80,7 +81,9 @@ int RunCheck(const CheckOptions& o) {
                        double(configs[0].problem.seq) * configs[0].problem.head_dim * (backward ? 4.5 : 2);
   if (flops > kMaxCpuFlops && !o.force)
     return ReportError(Status::InvalidArgument(
-        "--seq " + std::to_string(configs[0].problem.seq) + " needs about " + std::to_string(int64_t(flops / 1e9)) +
+        "--seq " + std::to_string(configs[0].problem.seq) + " --batch " + std::to_string(configs[0].problem.batch) +
+        " --heads " + std::to_string(configs[0].problem.heads) + " --dim " +
+        std::to_string(configs[0].problem.head_dim) + " needs about " + std::to_string(std::llround(std::min(flops / 1e9, 1e18))) +
         " GFLOP on the CPU; use a smaller problem (e.g. --seq 1024 --heads 8) or pass --force"));
   const std::string hint = "use a smaller --world, --seq or --heads";
   if (Status st = CheckThreads("the CPU executor at W=" + std::to_string(configs[0].world) +

@@ -81,7 +81,8 @@ Status CheckPlanFits(const sim::PlanSpec& spec) {
   const int workers = spec.workers > 0 ? spec.workers : int(std::max(1u, std::thread::hardware_concurrency()));
   RINGLAB_RETURN_IF_ERROR(CheckMemory("planning W=" + std::to_string(ring.world) + " on " + std::to_string(workers) +
                                           " workers",
-                                      SimulationBytes(ring, 0) * workers, "use fewer --nodes or --workers"));
+                                      SimulationBytes(ring, 0) * workers,
+                                      "use fewer GPUs (--gpus-per-node x --nodes) or --workers"));
   return CheckThreads("the plan's workers", workers, "use fewer --workers");
 }
 
@@ -136,7 +137,8 @@ int RunPlan(const PlanOptions& o) {
   if (!o.json.empty())
     if (Status st = CheckOutputPath(o.json); !st.ok()) return ReportError(st);
   sim::HardwareProfile hw;
-  if (Status st = sim::LoadProfile(o.profile, &hw); !st.ok()) return ReportError(st);
+  if (Status st = sim::LoadProfile(o.profile, &hw); !st.ok())
+    return ReportError(Status::InvalidArgument("--profile: " + st.message()));
   if (Status st = CheckPlanFits(spec); !st.ok()) return ReportError(st);
   sim::PlanResult plan;
   if (Status st = sim::RunPlan(spec, hw, &plan); !st.ok()) return ReportError(st);

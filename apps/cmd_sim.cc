@@ -215,7 +215,7 @@ int RunSim(const SimFlags& f) {
   if (!st.ok()) return ReportError(st);
   sim::HardwareProfile hw;
   st = sim::LoadProfile(f.profile, &hw);
-  if (!st.ok()) return ReportError(st);
+  if (!st.ok()) return ReportError(Status::InvalidArgument("--profile: " + st.message()));
   sim::SimOptions opt;
   opt.strict = f.strict;
   opt.max_general_ops = f.force ? 0 : GeneralEngineOpCap();
@@ -336,6 +336,14 @@ int RunSweepCommand(const SweepFlags& flags) {
   const int64_t jobs = int64_t(spec.worlds.size()) * int64_t(spec.seqs.size()) * int64_t(spec.methods.size()) *
                        int64_t(spec.passes.size());
   if (!(st = ParseShard(f.shard, jobs, &spec.shard_index, &spec.shard_count)).ok()) return ReportError(st);
+  // Every row is kept until the run ends (its config as JSON, strings, the CSV/JSON text): about 4 KiB each. A grid
+  // of 3000 x 3000 took 7 GB before its first row and never answered.
+  constexpr double kRowBytes = 4096;
+  if (!(st = CheckMemory("a sweep of " + std::to_string((jobs + spec.shard_count - 1) / spec.shard_count) + " rows",
+                         double(jobs) / spec.shard_count * kRowBytes,
+                         "use fewer --worlds, --seqs, --methods or --passes, or split the grid with --shard i/n"))
+           .ok())
+    return ReportError(st);
   if (!(st = ParseTopology(kNotGiven, f.gpus_per_node, f.placement, &spec.options.topology)).ok())
     return ReportError(st);
   if (f.workers != kNotGiven && f.workers < 1)
@@ -358,7 +366,8 @@ int RunSweepCommand(const SweepFlags& flags) {
   }
   if (!(st = CheckThreads("the sweep's workers", spec.workers, "use fewer --workers")).ok()) return ReportError(st);
   sim::HardwareProfile hw;
-  if (!(st = sim::LoadProfile(f.profile, &hw)).ok()) return ReportError(st);
+  if (!(st = sim::LoadProfile(f.profile, &hw)).ok())
+    return ReportError(Status::InvalidArgument("--profile: " + st.message()));
   std::unique_ptr<Progress> progress;
   auto report = [&progress](int done, int total) {
     if (!progress) progress = std::make_unique<Progress>("sweep", total, "jobs");  // first call: under RunSweep's lock

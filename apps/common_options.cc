@@ -123,7 +123,7 @@ Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs)
   if (!dtype) return Status::InvalidArgument("--dtype '" + o.dtype + "' is not one of bf16, fp16, fp32, fp64");
   auto placement = ParsePlacement(o.placement);
   if (!placement)
-    return Status::InvalidArgument("--placement '" + o.placement + "' is not one of consecutive, strided");
+    return Status::InvalidArgument("--ulysses-placement '" + o.placement + "' is not one of consecutive, strided");
   Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim,
             .dtype = *dtype, .causal = o.causal};
   if (!o.mask.empty()) {

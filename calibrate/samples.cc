@@ -67,6 +67,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
     const std::string unknown = UnknownKeys(obj, field, known);
     return unknown.empty() ? Status::Ok() : bad(unknown);
   };
+  std::string section = "the top level";  // what is being read, for a malformed entry's message
   try {
     if (!j.is_object()) return bad("must be a JSON object (the samples written by `ringlab calibrate`)");
     if (j.contains("traceEvents"))
@@ -83,6 +84,9 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
               "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
     in.sms = j.value("sms", 132);
     if (in.sms <= 0) return bad("sms must be > 0");
+    for (const char* list : {"kernels", "transfers", "memory", "start_waits", "nccl_held", "beside_kernels",
+                             "launch_gaps_us", "start_skews_us", "overlap_us"})
+      if (j.contains(list) && !j[list].is_array()) return bad(std::string(list) + " must be an array");
     // One {"forward": .., "backward": ..} object into (forward, backward); `field` names it in errors.
     auto geometry = [&](const json& obj, const std::string& field, KernelGeometry* forward,
                         KernelGeometry* backward) -> Status {
@@ -103,6 +107,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       }
       return Status::Ok();
     };
+    section = "geometry";
     if (j.contains("geometry")) RINGLAB_RETURN_IF_ERROR(geometry(j["geometry"], "geometry", &in.forward, &in.backward));
     const json by_head_dim = j.value("geometry_by_head_dim", json::object());
     if (!by_head_dim.is_object()) return bad("geometry_by_head_dim must be an object: head dim -> {forward, backward}");
@@ -133,6 +138,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       *out = s;
       return Status::Ok();
     };
+    section = "kernels";
     for (const json& k : j.value("kernels", json::array())) {
       RINGLAB_RETURN_IF_ERROR(keys(
           k, "kernels[]",
@@ -142,6 +148,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       RINGLAB_RETURN_IF_ERROR(kernel(k, &s));
       in.kernels.push_back(s);
     }
+    section = "beside_kernels";
     for (const json& k : j.value("beside_kernels", json::array())) {
       RINGLAB_RETURN_IF_ERROR(keys(k, "beside_kernels[]",
                                    {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
@@ -151,6 +158,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
       b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);
       in.beside_kernels.push_back(b);
     }
+    section = "transfers";
     for (const json& t : j.value("transfers", json::array())) {
       RINGLAB_RETURN_IF_ERROR(
           keys(t, "transfers[]", {"kind", "world", "bytes", "us", "beside_compute", "beside_pass"}));
@@ -163,6 +171,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         return bad("transfer sample needs kind p2p|all-gather, bytes > 0, us > 0, world >= 2");
       in.transfers.push_back(s);
     }
+    section = "memory";
     for (const json& m : j.value("memory", json::array())) {
       RINGLAB_RETURN_IF_ERROR(keys(m, "memory[]", {"kind", "bytes", "us"}));
       MemorySample s{m.at("kind"), m.at("bytes"), m.at("us")};
@@ -170,6 +179,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         return bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
       in.memory.push_back(s);
     }
+    section = "start_waits";
     for (const json& w : j.value("start_waits", json::array())) {
       RINGLAB_RETURN_IF_ERROR(keys(w, "start_waits[]", {"bytes", "kernel_left_us", "us", "kernel_ctas"}));
       StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us"), w.value("kernel_ctas", int64_t(0))};
@@ -177,6 +187,7 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
       in.start_waits.push_back(s);
     }
+    section = "nccl_held";
     for (const json& h : j.value("nccl_held", json::array())) {
       RINGLAB_RETURN_IF_ERROR(keys(h, "nccl_held[]", {"kind", "world", "bytes", "sms"}));
       NcclHeldSample s{h.at("kind"), h.at("world"), h.at("bytes"), h.at("sms")};
@@ -184,17 +195,20 @@ Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
         return bad("nccl_held sample needs kind p2p|all-gather, world >= 2, bytes > 0, sms >= 0");
       in.nccl_held.push_back(s);
     }
+    section = "start_skews_us";
     for (const json& k : j.value("start_skews_us", json::array())) {
       const std::string pass = k.at(0).get<std::string>();
       if (pass != "forward" && pass != "backward") return bad("start_skews_us: pass must be forward or backward");
       in.start_skews_us.emplace_back(pass, k.at(1).get<double>());
     }
+    section = "launch_gaps_us";
     for (const json& g : j.value("launch_gaps_us", json::array())) in.launch_gaps_us.push_back(g.get<double>());
+    section = "overlap_us";
     for (const json& o : j.value("overlap_us", json::array()))
       in.overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
     in.provenance = j.value("provenance", json::object());
   } catch (const json::exception& e) {
-    return bad(std::string("malformed: ") + e.what());
+    return bad("malformed entry in " + section + ": " + e.what());
   }
   *out = std::move(in);
   return Status::Ok();

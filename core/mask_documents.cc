@@ -24,11 +24,21 @@ int64_t LogNormal(std::mt19937_64& g, double median, double sigma, int64_t minim
   return std::max<int64_t>(minimum, int64_t(std::llround(median * std::exp(sigma * Normal(g)))));
 }
 
-// Packs documents drawn by `draw` until the sequence is full; the last is cut at seq.
-std::vector<int64_t> Pack(int64_t seq, const std::function<int64_t()>& draw) {
+Status TooManyDocuments(int64_t seq) {
+  return Status::InvalidArgument("more than " + std::to_string(kMaxDocuments) + " documents in seq " +
+                                 std::to_string(seq) + " (allowed: longer documents or a smaller --seq)");
+}
+
+// Packs documents drawn by `draw` until the sequence is full; the last is cut at seq. More than kMaxDocuments is an
+// error (a hostile seq or length 1 would otherwise fill memory document by document).
+Status Pack(int64_t seq, const std::function<int64_t()>& draw, std::vector<int64_t>* out) {
   std::vector<int64_t> cu{0};
-  while (cu.back() < seq) cu.push_back(std::min(seq, cu.back() + std::max<int64_t>(1, draw())));
-  return cu;
+  while (cu.back() < seq) {
+    if (int64_t(cu.size()) > kMaxDocuments) return TooManyDocuments(seq);
+    cu.push_back(std::min(seq, cu.back() + std::max<int64_t>(1, draw())));
+  }
+  *out = std::move(cu);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -39,16 +49,16 @@ Status SyntheticDocuments(std::string_view name, int64_t seq, uint64_t seed, std
   if (seq < 1) return Status::InvalidArgument("documents need seq >= 1 (got " + std::to_string(seq) + ")");
   std::mt19937_64 g(seed);
   if (name == "uniform") {
-    *cu = Pack(seq, [&] { return 128 + int64_t(Uniform01(g) * (8192 - 128 + 1)); });
+    return Pack(seq, [&] { return 128 + int64_t(Uniform01(g) * (8192 - 128 + 1)); }, cu);
   } else if (name == "lognormal") {
-    *cu = Pack(seq, [&] { return LogNormal(g, 2048, 1.2, 16); });
+    return Pack(seq, [&] { return LogNormal(g, 2048, 1.2, 16); }, cu);
   } else if (name == "pretrain-mix") {
-    *cu = Pack(seq, [&] {
+    return Pack(seq, [&] {
       const double u = Uniform01(g);
       if (u < 0.6) return LogNormal(g, 300, 1.0, 16);
       if (u < 0.9) return LogNormal(g, 4000, 0.8, 16);
       return LogNormal(g, 40000, 1.0, 16);
-    });
+    }, cu);
   } else if (name.substr(0, 6) == "fixed-") {
     int64_t n = 0;
     const std::string_view digits = name.substr(6);
@@ -56,12 +66,12 @@ Status SyntheticDocuments(std::string_view name, int64_t seq, uint64_t seed, std
     if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 1)
       return Status::InvalidArgument("document distribution fixed-N needs a length N >= 1 (got '" +
                                      std::string(name) + "')");
-    *cu = Pack(seq, [&] { return n; });
+    if ((seq + n - 1) / n > kMaxDocuments) return TooManyDocuments(seq);  // known without drawing them
+    return Pack(seq, [&] { return n; }, cu);
   } else {
     return Status::InvalidArgument("document distribution '" + std::string(name) +
                                    "' is unknown (allowed: " + std::string(SyntheticDocumentNames()) + ")");
   }
-  return Status::Ok();
 }
 
 Status ParseLengthHistogram(std::string_view text, LengthHistogram* out) {
@@ -95,12 +105,11 @@ Status DocumentsFromHistogram(const LengthHistogram& h, int64_t seq, uint64_t se
   std::vector<double> cumulative(h.weights.size());
   std::partial_sum(h.weights.begin(), h.weights.end(), cumulative.begin());
   std::mt19937_64 g(seed);
-  *cu = Pack(seq, [&] {
+  return Pack(seq, [&] {
     const double u = Uniform01(g) * cumulative.back();
     const size_t i = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
     return h.lengths[std::min(i, h.lengths.size() - 1)];
-  });
-  return Status::Ok();
+  }, cu);
 }
 
 }  // namespace ringlab

@@ -24,6 +24,9 @@
 
 namespace ringlab {
 
+// The most documents a sequence may hold (cu_seqlens of 256 MiB); more is InvalidArgument.
+inline constexpr int64_t kMaxDocuments = int64_t(1) << 25;
+
 // The names SyntheticDocuments accepts, for messages: "uniform | lognormal | pretrain-mix | fixed-N".
 std::string_view SyntheticDocumentNames();
 

@@ -42,7 +42,8 @@ Status ReadDocumentsFile(const std::string& path, int64_t seq, MaskShape* shape)
   Status st = ParseLengthHistogram(text.str(), &h);
   if (!st.ok()) return Status::InvalidArgument("--mask docs:" + path + ": " + st.message());
   std::vector<int64_t> cu;
-  RINGLAB_RETURN_IF_ERROR(DocumentsFromHistogram(h, seq, /*seed=*/1, &cu));
+  st = DocumentsFromHistogram(h, seq, /*seed=*/1, &cu);
+  if (!st.ok()) return Status::InvalidArgument("--mask docs:" + path + ": " + st.message());
   shape->documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
   shape->documents_name = "file:" + path;
   return Status::Ok();
@@ -69,6 +70,10 @@ Status SyntheticTerm(std::string_view arg, int64_t seq, MaskShape* shape) {
 Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out) {
   *out = {};
   if (text.empty()) return Bad("empty mask");
+  // Before any documents are drawn for it (ValidateProblem checks seq later; documents are drawn one by one).
+  if (seq > kMaxSeq)
+    return Status::InvalidArgument("--seq must be at most " + std::to_string(kMaxSeq) +
+                                   " (seq², the token pairs, must fit int64; got " + std::to_string(seq) + ")");
   size_t begin = 0;
   while (begin <= text.size()) {
     const size_t end = std::min(text.find('+', begin), text.size());

@@ -1,5 +1,6 @@
 #include "core/problem.h"
 
+#include <cstdio>
 #include <sstream>
 
 namespace ringlab {
@@ -58,6 +59,17 @@ Status ValidateProblem(const Problem& p) {
   if (p.seq < 1) return bad("seq must be >= 1 (got " + std::to_string(p.seq) + ")");
   if (p.head_dim < 1 || p.head_dim > 512)
     return bad("dim (head dim) must be in 1..512 (got " + std::to_string(p.head_dim) + ")");
+  // Token pairs (seq², what a block's visible count can reach) and element counts are int64 everywhere.
+  if (p.seq > kMaxSeq)
+    return bad("seq must be at most " + std::to_string(kMaxSeq) + " (seq², the token pairs, must fit int64; got " +
+               std::to_string(p.seq) + ")");
+  const double elements = double(p.batch) * double(p.heads) * double(p.seq) * double(p.head_dim);
+  if (elements > double(kMaxElements)) {
+    char got[32];
+    snprintf(got, sizeof got, "%.3g", elements);
+    return bad("batch x heads x seq x dim must be at most 2^56 (the bytes of Q, K, V and their float accumulators "
+               "must fit int64; got " + std::string(got) + ")");
+  }
   return ValidateMaskShape(p.mask, p.seq);
 }
 

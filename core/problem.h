@@ -45,6 +45,10 @@ struct Problem {
 // The embedded default problem: Llama-3-8B attention (32 heads, 8 kv heads, head dim 128), causal, 131072 tokens.
 Problem DefaultProblem();
 
+// The largest seq whose square (token pairs) fits int64, and the most batch x heads x seq x dim elements.
+inline constexpr int64_t kMaxSeq = 3037000499;
+inline constexpr int64_t kMaxElements = int64_t(1) << 56;
+
 // Checks every field; the message names the field and the allowed values.
 Status ValidateProblem(const Problem& p);
 

@@ -104,7 +104,9 @@ void RankBuilder::DeclareRingBuffers() {
   if (cfg_.pass == Pass::kForward) {
     add(ops_.out, OutBytes(s), BufferInit::kNone);
     add(ops_.lse, F32Rows(s), BufferInit::kNone);
-    if (multi && !cfg_.variants.fused_merge) {
+    // A ring of one still attends several blocks under a mask or balanced chunks (BlocksFor), merged one by one.
+    const bool several_blocks = multi || !mask_.IsPlain() || cfg_.sharding == ShardingKind::kBalanced;
+    if (several_blocks && !cfg_.variants.fused_merge) {
       AddBuffer(BufferKind::kOutPart, 0, OutBytes(s), BufferInit::kNone);
       AddBuffer(BufferKind::kLsePart, 0, F32Rows(s), BufferInit::kNone);
     }

@@ -90,7 +90,9 @@ Status CheckStructure(const Schedule& schedule) {
 // ring sharding is the world's.
 Status CheckCoverage(const Schedule& schedule) {
   const ScheduleConfig& cfg = schedule.config;
-  if (!cfg.problem.mask.IsPlain()) return CheckMaskedCoverage(schedule);
+  // Balanced sharding cuts blocks chunk pair by chunk pair through the masked path even under a plain mask (the
+  // builder's BlocksFor), so it is checked by the mask's classification too.
+  if (!cfg.problem.mask.IsPlain() || cfg.sharding == ShardingKind::kBalanced) return CheckMaskedCoverage(schedule);
   const UlyssesLayout layout(cfg);
   const Sharding sh = layout.RingSharding();
   const int64_t c = sh.ChunkTokens();

@@ -97,6 +97,7 @@ class Engine {
   struct Pending {
     int32_t src, tag, pos;
     TimePs ready;  // when the poster's communication kernel gets SMs (comm_start_wait)
+    bool ring;     // the poster's group is a ring step (GroupIsRing); the transfer is one if either end's group is
   };
   // A list that keeps its first N items inline (no heap access in the common case); order is kept on erase. The
   // overflow lives behind a pointer so that the list stays small inside Rank.

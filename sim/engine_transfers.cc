@@ -34,10 +34,10 @@ void Engine::Post(int r, int pos, TimePs now) {
       Pending recv;
       if (TakePending(&ranks_[dc].recvs, as_src, op.tag, &recv)) {
         StartFlow(r, dc, r, dst, op.bytes, std::max(ready, recv.ready) - now, false, pos, recv.pos, now,
-                  GroupIsRing(r));
+                  GroupIsRing(r) || recv.ring);
         return;
       }
-      ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos, ready});
+      ranks_[dc].sends_to_me.push_back(Pending{as_src, op.tag, pos, ready, GroupIsRing(r)});
       return;
     }
     case OpKind::kRecv: {
@@ -45,10 +45,10 @@ void Engine::Post(int r, int pos, TimePs now) {
       Pending send;
       if (TakePending(&ranks_[r].sends_to_me, src, op.tag, &send)) {
         StartFlow(symmetric_ ? src % period_ : src, r, src, r, op.bytes, std::max(ready, send.ready) - now, false, send.pos, pos, now,
-                  GroupIsRing(r));
+                  GroupIsRing(r) || send.ring);
         return;
       }
-      ranks_[r].recvs.push_back(Pending{src, op.tag, pos, ready});
+      ranks_[r].recvs.push_back(Pending{src, op.tag, pos, ready, GroupIsRing(r)});
       return;
     }
     case OpKind::kAllGather:

@@ -134,9 +134,7 @@ Status RunPhased(const Topology& topo, const EngineParams& params, const Program
                  const TracedRanks& traced, PhasedRun* out, bool* applied) {
   *applied = false;
   const int w = topo.world();
-  // Round-robin placement is left to the general engine: there the calibrated backward run counted 2 more events per
-  // rank than the general engine (equal timings; the stale-event count depends on same-time order), not understood yet.
-  if (w < 2 || table.world() != w || topo.placement() != Placement::kBlock) return Status::Ok();
+  if (w < 2 || table.world() != w) return Status::Ok();
   const int k0 = SharedPrefix(table);
   if (k0 == 0) return Status::Ok();
   const bool backward = table.Size(0, 1) == 2;

@@ -130,9 +130,15 @@ Status RunPlan(const PlanSpec& spec, const HardwareProfile& hw, PlanResult* out)
   plan.spec = spec;
   plan.profile = hw.name;
   plan.world = spec.gpus_per_node * spec.nodes;
+  RINGLAB_RETURN_IF_ERROR(ValidateProblem(spec.problem));
   const std::vector<ScheduleConfig> candidates = PlanCandidates(spec, &plan.invalid_layouts);
-  if (candidates.empty())
-    return Status::InvalidArgument("no valid layout: check that seq is divisible by the GPU count and heads by 1");
+  if (candidates.empty()) {
+    // Plain context parallelism (U = 1) fails for a reason the message can name (seq not divisible, ...).
+    const ScheduleConfig ring{.problem = spec.problem, .world = plan.world, .sharding = ShardingKind::kContiguous};
+    const Status why = ValidateConfig(ring);
+    return Status::InvalidArgument("no valid layout for W = " + std::to_string(plan.world) + " GPUs (--gpus-per-node " +
+                                   "x --nodes)" + (why.ok() ? std::string() : ": " + why.message()));
+  }
   SimOptions opt;
   opt.topology = TopologyConfig{.nodes = spec.nodes, .gpus_per_node = spec.gpus_per_node};
   opt.strict = spec.strict;

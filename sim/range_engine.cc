@@ -130,6 +130,19 @@ void RangeEngine::Split(int32_t id, int32_t k) {
   h.rep.resize(size_t(period_));
   for (int i = 0; i < period_; ++i) h.rep[i] = NewRep(reps_[g.rep[i]], nid);
   const int32_t first = g.rep[0], last = g.rep[period_ - 1];
+  // A crossing transfer into the first block or out of the last one that ended at this instant left that end to the
+  // family's end, due at this instant too (FinishFlow, kFamily); a part without a family any more takes it itself.
+  std::vector<std::pair<int32_t, int>> deferred;  // (representative, comm position)
+  for (int32_t f : g.flows) {
+    const Flow& fam = flows_[f];
+    if (!fam.alive || fam.finished || fam.kind != kFamily) continue;
+    for (int32_t x : g.flows) {
+      const Flow& c = flows_[x];
+      if (!c.alive || !c.finished || c.kind != kCrossing) continue;
+      if (g.n() == 1 && c.dst == first && c.dst_pos == fam.dst_pos) deferred.push_back({first, c.dst_pos});
+      if (h.n() == 1 && c.src == last && c.src_pos == fam.src_pos) deferred.push_back({h.rep[period_ - 1], c.src_pos});
+    }
+  }
   // The family's pending posts at the new boundary become crossing posts of the right part's first block.
   h.edge_sends = reps_[first].sends_to_me;
   h.edge_recvs = reps_[first].recvs;
@@ -172,6 +185,7 @@ void RangeEngine::Split(int32_t id, int32_t k) {
   Touch(id);
   Touch(nid);
   max_ranges_ = std::max(max_ranges_, ++alive_ranges_);
+  for (const auto& [r, pos] : deferred) CompleteComm(r, pos, now_);
 }
 
 RangeEngine::Sig RangeEngine::RepSig(int32_t r) const {
@@ -193,7 +207,7 @@ RangeEngine::Sig RangeEngine::RepSig(int32_t r) const {
   if (k.i != 0)
     for (const auto* list : {&k.sends_to_me, &k.recvs}) {
       s.push_back(int64_t(list->size()));
-      for (const Pend& p : *list) s.insert(s.end(), {p.tag, p.pos, p.ready});
+      for (const Pend& p : *list) s.insert(s.end(), {p.tag, p.pos, p.ready, p.ring});
     }
   return s;
 }
@@ -213,7 +227,7 @@ std::vector<RangeEngine::Sig> RangeEngine::FamilySet(int32_t id, bool send_side)
   const Range& g = ranges_[id];
   std::vector<Sig> set;
   for (const Pend& p : send_side ? reps_[g.rep[0]].sends_to_me : reps_[g.rep[0]].recvs)
-    set.push_back({0, p.tag, p.pos, p.ready});
+    set.push_back({0, p.tag, p.pos, p.ready, p.ring});
   for (int32_t f : g.flows)
     if (flows_[f].alive && flows_[f].kind == kFamily && !(flows_[f].finished && flows_[f].out.empty()))
       set.push_back(FlowSig(f, send_side ? 1 : 2));
@@ -224,7 +238,8 @@ std::vector<RangeEngine::Sig> RangeEngine::FamilySet(int32_t id, bool send_side)
 std::vector<RangeEngine::Sig> RangeEngine::CrossingSet(int32_t id, bool hi_side) const {
   const Range& g = ranges_[id];
   std::vector<Sig> set;
-  for (const Pend& p : hi_side ? ranges_[g.right].edge_sends : g.edge_recvs) set.push_back({0, p.tag, p.pos, p.ready});
+  for (const Pend& p : hi_side ? ranges_[g.right].edge_sends : g.edge_recvs)
+    set.push_back({0, p.tag, p.pos, p.ready, p.ring});
   for (int32_t f : g.flows) {
     const Flow& fl = flows_[f];
     if (!fl.alive || fl.kind != kCrossing || (fl.finished && fl.out.empty())) continue;

@@ -180,36 +180,38 @@ void RangeEngine::Post(int32_t r, int pos, TimePs now) {
     if (!crosses || ranges_[range].n() >= 2) {  // the peers inside this range (or this block)
       const int32_t d = ranges_[range].rep[(i + 1) % period_];
       if (TakeByTag(&reps_[d].recvs, op.tag, &m))
-        StartFlow(crosses ? kFamily : kInBlock, r, d, pos, m.pos, op.bytes, std::max(ready, m.ready) - now, ring, now);
+        StartFlow(crosses ? kFamily : kInBlock, r, d, pos, m.pos, op.bytes, std::max(ready, m.ready) - now,
+                  ring || m.ring, now);
       else
-        reps_[d].sends_to_me.push_back(Pend{op.tag, pos, ready});
+        reps_[d].sends_to_me.push_back(Pend{op.tag, pos, ready, ring});
     }
     if (crosses) {  // the range's last block sends to the next range's first
       const int32_t right = ranges_[range].right;
       Touch(right);
       if (TakeByTag(&ranges_[right].edge_recvs, op.tag, &m))
-        StartFlow(kCrossing, r, ranges_[right].rep[0], pos, m.pos, op.bytes, std::max(ready, m.ready) - now, ring,
-                  now);
+        StartFlow(kCrossing, r, ranges_[right].rep[0], pos, m.pos, op.bytes, std::max(ready, m.ready) - now,
+                  ring || m.ring, now);
       else
-        ranges_[right].edge_sends.push_back(Pend{op.tag, pos, ready});
+        ranges_[right].edge_sends.push_back(Pend{op.tag, pos, ready, ring});
     }
   } else if (op.kind == OpKind::kRecv && op.peer_offset == (world_ - 1) % world_) {
     const bool crosses = i == 0;
     if (!crosses || ranges_[range].n() >= 2) {
       const int32_t s = ranges_[range].rep[(i + period_ - 1) % period_];
       if (TakeByTag(&reps_[r].sends_to_me, op.tag, &m))
-        StartFlow(crosses ? kFamily : kInBlock, s, r, m.pos, pos, op.bytes, std::max(ready, m.ready) - now, ring, now);
+        StartFlow(crosses ? kFamily : kInBlock, s, r, m.pos, pos, op.bytes, std::max(ready, m.ready) - now,
+                  ring || m.ring, now);
       else
-        reps_[r].recvs.push_back(Pend{op.tag, pos, ready});
+        reps_[r].recvs.push_back(Pend{op.tag, pos, ready, ring});
     }
     if (crosses) {
       const int32_t left = ranges_[range].left;
       Touch(left);
       if (TakeByTag(&ranges_[range].edge_sends, op.tag, &m))
         StartFlow(kCrossing, ranges_[left].rep[period_ - 1], r, m.pos, pos, op.bytes, std::max(ready, m.ready) - now,
-                  ring, now);
+                  ring || m.ring, now);
       else
-        ranges_[range].edge_recvs.push_back(Pend{op.tag, pos, ready});
+        ranges_[range].edge_recvs.push_back(Pend{op.tag, pos, ready, ring});
     }
   } else {
     Break("a comm op other than a send to the next rank or a receive from the previous one");

@@ -88,7 +88,8 @@ struct SimResult {
 
 // The smallest P dividing W (P < W) such that shifting every rank by P maps the system onto itself: rank r + P runs
 // the same program as r, and for every peer offset o the programs use (and 1, the collective ring step) the transfer
-// r + P → r + P + o takes the same kind of route (NVLink or NIC) as r → r + o. Returns W when there is none.
+// r + P → r + P + o takes the same kind of route (NVLink or NIC) as r → r + o, and P divides no such o (a transfer's
+// two ends are never one representative: README "Symmetry"). Returns W when there is none.
 int FindSymmetryPeriod(const Topology& topo, const ProgramTable& table);
 inline int FindSymmetryPeriod(const Topology& topo, const std::vector<RankProgram>& programs,
                               const std::vector<uint32_t>& program_of_rank) {

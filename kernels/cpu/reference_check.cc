@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/schedule_validator.h"
 #include "kernels/cpu/reference_attention.h"
 
 namespace ringlab::cpu {
@@ -49,6 +50,8 @@ Status CheckAgainstReference(const ScheduleConfig& forward_config, bool backward
   fcfg.pass = Pass::kForward;
   Schedule fwd_schedule;
   RINGLAB_RETURN_IF_ERROR(BuildSchedule(fcfg, &fwd_schedule));
+  // The executor trusts the schedule (an op writing an undeclared buffer crashed it): check the invariants first.
+  RINGLAB_RETURN_IF_ERROR(ValidateSchedule(fwd_schedule));
   const Problem& p = fcfg.problem;
   const GlobalInputs in = RandomInputs(p, seed);
   ExecutorOptions options{.precision = precision};
@@ -70,6 +73,7 @@ Status CheckAgainstReference(const ScheduleConfig& forward_config, bool backward
     bcfg.pass = Pass::kBackward;
     Schedule bwd_schedule;
     RINGLAB_RETURN_IF_ERROR(BuildSchedule(bcfg, &bwd_schedule));
+    RINGLAB_RETURN_IF_ERROR(ValidateSchedule(bwd_schedule));
     BackwardOutputs grads;
     if (progress) options.progress = executor_step(2);
     RINGLAB_RETURN_IF_ERROR(ExecuteBackward(bwd_schedule, in, fwd, options, &grads, &report->backward_trace));

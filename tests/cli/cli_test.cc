@@ -81,8 +81,9 @@ TEST(CliUlysses, LayoutErrorsAreOneLineFromTheValidator) {
   ExpectBadInput("schedule --world 8 --ulysses 3", "ulysses U=3 must divide world");
   ExpectBadInput("schedule --world 8 --ulysses 2 --ring 2", "ring R=2");
   ExpectBadInput("schedule --world 8 --heads 12 --kv-heads 4 --ulysses 8", "must divide heads");
-  ExpectBadInput("schedule --world 8 --ulysses 2 --placement diagonal", "--placement");
-  ExpectBadInput("sim --world 8 --ulysses 2 --ulysses-placement diagonal", "--placement");
+  ExpectBadInput("schedule --world 8 --ulysses 2 --placement diagonal", "--ulysses-placement 'diagonal'");
+  // In sim and sweep --placement is the rank-to-GPU placement: the message names the Ulysses flag.
+  ExpectBadInput("sim --world 8 --ulysses 2 --ulysses-placement diagonal", "--ulysses-placement 'diagonal'");
 }
 
 TEST(CliUlysses, CheckAndSimRunAHybrid) {

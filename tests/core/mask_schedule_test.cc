@@ -35,36 +35,58 @@ const std::vector<std::string> kMasks{"causal+window:5,0",     "full+window:3,9"
                                       "full+window:0,0"};
 
 TEST(MaskedSchedules, EveryMaskMethodShardingAndPassValidates) {
-  for (const std::string& mask : kMasks)
-    for (int world : {1, 2, 3, 4, 8})
-      for (ShardingKind sh : kShardingKinds)
-        for (Method m : {Method::kAllGather, Method::kAllToAll})
-          for (Pass pass : {Pass::kForward, Pass::kBackward}) {
-            ScheduleConfig cfg = Config(mask, world, sh, m, pass);
-            if (sh == ShardingKind::kHeadTail && !cfg.problem.causal) continue;
-            Schedule s;
-            Status st = BuildSchedule(cfg, &s);
-            ASSERT_TRUE(st.ok()) << mask << " " << st.message();
-            st = ValidateSchedule(s);
-            ASSERT_TRUE(st.ok()) << Describe(cfg) << ": " << st.message();
-            // FLOPs of the schedule = the problem's under the mask.
-            double flops = 0;
-            for (const RankSchedule& r : s.ranks)
-              for (const Op& op : r.ops) flops += op.flops;
-            const double want = pass == Pass::kForward ? cfg.problem.ForwardFlops() : cfg.problem.BackwardFlops();
-            ASSERT_NEAR(flops, want, 1e-9 * want) << Describe(cfg);
-          }
+  // The peer variants too: W = 1 with unfused merges wrote partial outputs it never declared (check crashed).
+  for (const Variants& variants : {Variants{}, PeerVariants()})
+    for (const std::string& mask : kMasks)
+      for (int world : {1, 2, 3, 4, 8})
+        for (ShardingKind sh : kShardingKinds)
+          for (Method m : {Method::kAllGather, Method::kAllToAll})
+            for (Pass pass : {Pass::kForward, Pass::kBackward}) {
+              ScheduleConfig cfg = Config(mask, world, sh, m, pass);
+              cfg.variants = variants;
+              if (sh == ShardingKind::kHeadTail && !cfg.problem.causal) continue;
+              Schedule s;
+              Status st = BuildSchedule(cfg, &s);
+              ASSERT_TRUE(st.ok()) << mask << " " << st.message();
+              st = ValidateSchedule(s);
+              ASSERT_TRUE(st.ok()) << Describe(cfg) << ": " << st.message();
+              // FLOPs of the schedule = the problem's under the mask.
+              double flops = 0;
+              for (const RankSchedule& r : s.ranks)
+                for (const Op& op : r.ops) flops += op.flops;
+              const double want = pass == Pass::kForward ? cfg.problem.ForwardFlops() : cfg.problem.BackwardFlops();
+              ASSERT_NEAR(flops, want, 1e-9 * want) << Describe(cfg);
+            }
+}
+
+TEST(MaskedSchedules, BalancedShardingUnderAPlainMaskValidates) {
+  // Balanced chunks take the masked block path even for plain causal/full; the validator judged them by the plain
+  // rules and failed every such schedule ("computes query chunk 0 against key chunk 0 with the wrong mask"), which
+  // `ringlab schedule --sharding balanced` reported as invalid although the executors computed them right.
+  for (const char* mask : {"causal", "full"})
+    for (int world : {1, 2, 3, 5, 8})
+      for (Method m : {Method::kAllGather, Method::kAllToAll})
+        for (Pass pass : {Pass::kForward, Pass::kBackward}) {
+          const ScheduleConfig cfg = Config(mask, world, ShardingKind::kBalanced, m, pass);
+          Schedule s;
+          ASSERT_TRUE(BuildSchedule(cfg, &s).ok());
+          const Status st = ValidateSchedule(s);
+          ASSERT_TRUE(st.ok()) << Describe(cfg) << ": " << st.message();
+        }
 }
 
 TEST(MaskedSchedules, UlyssesHybridValidates) {
   for (const std::string& mask : kMasks)
-    for (Pass pass : {Pass::kForward, Pass::kBackward}) {
-      ScheduleConfig cfg = Config(mask, 4, ShardingKind::kContiguous, Method::kAllToAll, pass, 64, /*ulysses=*/2);
-      Schedule s;
-      ASSERT_TRUE(BuildSchedule(cfg, &s).ok());
-      const Status st = ValidateSchedule(s);
-      ASSERT_TRUE(st.ok()) << Describe(cfg) << ": " << st.message();
-    }
+    for (Pass pass : {Pass::kForward, Pass::kBackward})
+      for (int ulysses : {2, 4})  // 4: pure Ulysses, a ring of one
+        for (bool fused : {true, false}) {
+          ScheduleConfig cfg = Config(mask, 4, ShardingKind::kContiguous, Method::kAllToAll, pass, 64, ulysses);
+          cfg.variants.fused_merge = fused;
+          Schedule s;
+          ASSERT_TRUE(BuildSchedule(cfg, &s).ok());
+          const Status st = ValidateSchedule(s);
+          ASSERT_TRUE(st.ok()) << Describe(cfg) << ": " << st.message();
+        }
 }
 
 TEST(MaskedSchedules, ShortDocumentsCutTheRing) {

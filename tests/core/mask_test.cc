@@ -129,6 +129,18 @@ TEST(MaskSpec, ParsesCombinationsAndNamesTheFieldOnErrors) {
   }
 }
 
+TEST(MaskSpec, RefusesMoreDocumentsThanTheCapBeforeDrawingThemAll) {
+  // Documents are drawn one by one: seq 2^62 never finished, length 1 over 3·10^9 tokens filled memory.
+  ParsedMask m;
+  Status st = ParseMaskSpec("causal+docs-synthetic:lognormal", int64_t(1) << 62, &m);
+  EXPECT_NE(st.message().find("--seq must be at most"), std::string::npos) << st.message();
+  st = ParseMaskSpec("causal+docs-synthetic:fixed-1", kMaxDocuments + 1, &m);
+  EXPECT_NE(st.message().find("more than 33554432 documents"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().rfind("--mask", 0), 0u) << st.message();
+  ASSERT_TRUE(ParseMaskSpec("causal+docs-synthetic:fixed-1", 1000, &m).ok());
+  EXPECT_EQ(m.shape.DocumentCount(), 1000);
+}
+
 TEST(MaskShapeValidation, RejectsBadDocuments) {
   EXPECT_TRUE(ValidateMaskShape(Docs({0, 5, 10}), 10).ok());
   EXPECT_FALSE(ValidateMaskShape(Docs({0, 5, 9}), 10).ok());

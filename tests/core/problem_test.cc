@@ -40,6 +40,18 @@ TEST(Problem, RejectsNonPositiveFields) {
   EXPECT_FALSE(ValidateProblem(Problem{.head_dim = 0}).ok());
 }
 
+TEST(Problem, RejectsSizesWhoseCountsOverflowInt64) {
+  // seq² (token pairs) and the buffers' bytes are int64: seq 2^62 used to run out of memory or overflow.
+  Problem p = DefaultProblem();
+  p.seq = kMaxSeq;
+  EXPECT_TRUE(ValidateProblem(p).ok());
+  p.seq = kMaxSeq + 1;
+  EXPECT_NE(ValidateProblem(p).message().find("seq must be at most 3037000499"), std::string::npos);
+  p.seq = 1024;
+  p.batch = p.heads = p.kv_heads = 1 << 30;
+  EXPECT_NE(ValidateProblem(p).message().find("batch x heads x seq x dim"), std::string::npos);
+}
+
 TEST(ScheduleConfig, HeadTailNeedsSeqDivisibleByTwiceTheWorld) {
   ScheduleConfig cfg{.problem = Problem{.seq = 1000}, .world = 16};
   Status s = ValidateConfig(cfg);

@@ -38,11 +38,26 @@ TEST(SimPhasedRun, AllGatherCalibratedEqualsGeneralEngine) {
   const HardwareProfile hw = Load("h100_sxm_calibrated");
   for (Pass p : {Pass::kForward, Pass::kBackward})
     for (ShardingKind s : {ShardingKind::kHeadTail, ShardingKind::kContiguous}) {
-      EXPECT_LE(ExpectSameAsGeneral(Config(8, p, s), hw), 1);             // one node: P = 1 (or all programs equal)
+      EXPECT_LE(ExpectSameAsGeneral(Config(8, p, s), hw), 2);             // one node: P = 2 (or all programs equal)
       EXPECT_EQ(ExpectSameAsGeneral(Config(64, p, s), hw), 8);            // 8 nodes, whole programs
       EXPECT_EQ(ExpectSameAsGeneral(Config(200, p, s), hw, 8), 8);        // spliced, W not a power of two
       EXPECT_EQ(ExpectSameAsGeneral(Config(512, p, s), hw), 8);           // spliced by default above 256
     }
+}
+
+TEST(SimPhasedRun, OneNodeEventCountsWithComputeRestartingBesideTheGather) {
+  // Found by fast_path_fuzz_test: at P = 1 a ring step's two ends were one representative, so a compute op that ends
+  // and restarts at one instant re-rated the all-gather step twice (2 stale events per rank); the general run re-rates
+  // nothing (the other end is busy before and after its own restart). FindSymmetryPeriod now keeps them apart.
+  ScheduleConfig c = Config(4, Pass::kBackward, ShardingKind::kHeadTail);
+  c.problem = Problem{.batch = 2, .heads = 12, .kv_heads = 6, .seq = 2048, .head_dim = 256};
+  TopologyConfig one_node;
+  for (int w : {4, 5, 7, 8}) {
+    c.world = w;
+    c.problem.seq = 512 * w;
+    one_node.gpus_per_node = w;
+    EXPECT_GT(ExpectSameAsGeneral(c, Load("h100_sxm_calibrated"), 256, one_node), 0) << w;
+  }
 }
 
 TEST(SimPhasedRun, OtherProfilesAndTopologies) {
@@ -51,12 +66,13 @@ TEST(SimPhasedRun, OtherProfilesAndTopologies) {
   for (const char* name : {"h100_pytorch_peer", "h100_sxm_calibrated"})
     for (Pass p : {Pass::kForward, Pass::kBackward})
       EXPECT_EQ(ExpectSameAsGeneral(Config(48, p, ShardingKind::kContiguous), Load(name), 8, two), 2);
-  // Round-robin placement takes the general engine (phased_run.cc says why), still equal.
+  // Round-robin placement: every hop crosses nodes, representatives of 2 (a ring step's ends apart). It took the
+  // general engine while P = 1 counted 2 more events per rank in the backward pass.
   TopologyConfig rr;
   rr.placement = Placement::kRoundRobin;
   rr.nodes = 8;
   for (Pass p : {Pass::kForward, Pass::kBackward})
-    EXPECT_EQ(ExpectSameAsGeneral(Config(48, p, ShardingKind::kContiguous), Load("h100_sxm_calibrated"), 8, rr), 0);
+    EXPECT_EQ(ExpectSameAsGeneral(Config(48, p, ShardingKind::kContiguous), Load("h100_sxm_calibrated"), 8, rr), 2);
 }
 
 TEST(SimPhasedRun, SplicedTallyEqualsWholeCompile) {

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "core/mask_spec.h"
 #include "sim/simulate.h"
 #include "tests/sim/sim_test_util.h"
 
@@ -80,6 +81,37 @@ TEST(SimRangeRun, PeerProfileTwoGpusPerNodeGqaAndMha) {
         EXPECT_TRUE(a.symmetry_period < 48 || a.range_period == 2) << name << " " << a.range_fallback;
         EXPECT_TRUE(b.symmetry_period < 96 || b.range_period == 8) << name << " " << b.range_fallback;
       }
+}
+
+// Balanced sharding of `c` under `mask` on nodes of `gpus_per_node`: the range run (blocks of 2) equals the general
+// engine.
+void ExpectBalancedRangeRunExact(ScheduleConfig c, const std::string& mask, const std::string& profile,
+                                 int share_probe_above, int gpus_per_node) {
+  c.sharding = ShardingKind::kBalanced;
+  ASSERT_TRUE(ApplyMaskSpec(mask, &c.problem).ok());
+  TopologyConfig topo;
+  topo.gpus_per_node = gpus_per_node;
+  const SimResult r = ExpectSameAsGeneral(c, Load(profile), share_probe_above, topo);
+  EXPECT_EQ(r.range_period, 2) << r.range_fallback;
+}
+
+TEST(SimRangeRun, SplitKeepsACrossingEndLeftToTheFamily) {
+  // Found by fast_path_fuzz_test (it stalled: "rank 0 compute stream never finished"): a crossing transfer that ended
+  // at one instant left its end in a longer range to that range's family, due at the same instant; a program split
+  // before that end left the part without a family, and the end was lost. Balanced sharding under a window, blocks of
+  // 2 ranks, every range one block.
+  ExpectBalancedRangeRunExact(RingConfig(20, 80, Method::kAllToAll, Pass::kForward), "full+window:36,19",
+                              "h100_pytorch_peer", 0, 2);
+}
+
+TEST(SimRangeRun, RingTableChoiceDoesNotDependOnWhichEndPostsLast) {
+  // Found by fast_path_fuzz_test: with documents some ranks' groups are not ring steps (a send without a receive), and
+  // a transfer took the ring or the pair time table from whichever end posted last. The general engine and the range
+  // run post the two ends of a transfer at one instant in different orders, so rank 15's step ended 0.7 us apart.
+  // A transfer is now a ring step when either end's group is one (the same in both engines).
+  ScheduleConfig c = RingConfig(16, 2048, Method::kAllToAll, Pass::kForward);
+  c.problem = Problem{.batch = 2, .heads = 8, .kv_heads = 8, .seq = 2048, .head_dim = 64};
+  ExpectBalancedRangeRunExact(c, "causal+docs-synthetic:fixed-3", "h100_sxm_calibrated", 8, 16);
 }
 
 TEST(SimRangeRun, FallbacksNameTheirReason) {

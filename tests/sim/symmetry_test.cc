@@ -50,10 +50,11 @@ void ExpectSameAsGeneral(const Case& c) {
 }
 
 TEST(SimSymmetry, SingleNodeRingsRunOneRepresentative) {
-  // Inside one node every route is NVLink, so a shift by one rank is a symmetry: P = 1.
+  // Inside one node every route is NVLink, so a shift by one rank is a symmetry, but a ring step's two ends would be
+  // one representative (FindSymmetryPeriod keeps them apart): P = 2.
   for (Method m : {Method::kAllToAll, Method::kAllGather})
     for (Pass p : {Pass::kForward, Pass::kBackward})
-      ExpectSameAsGeneral({"h100 one node", RingConfig(8, 8 * 2048, m, p), H100(), {}, 1});
+      ExpectSameAsGeneral({"h100 one node", RingConfig(8, 8 * 2048, m, p), H100(), {}, 2});
 }
 
 TEST(SimSymmetry, MultiNodeBlockPlacementRunsOneNode) {
@@ -70,12 +71,12 @@ TEST(SimSymmetry, MultiNodeBlockPlacementRunsOneNode) {
 }
 
 TEST(SimSymmetry, RoundRobinPlacementIsShiftSymmetric) {
-  // Round robin over 8 nodes: every ring hop crosses nodes, for every rank: P = 1.
+  // Round robin over 8 nodes: every ring hop crosses nodes, for every rank: P = 2 (the ends of a hop apart).
   TopologyConfig rr;
   rr.placement = Placement::kRoundRobin;
   rr.nodes = 8;
   for (Pass p : {Pass::kForward, Pass::kBackward})
-    ExpectSameAsGeneral({"h100 round robin", RingConfig(64, 64 * 512, Method::kAllToAll, p), H100(), rr, 1});
+    ExpectSameAsGeneral({"h100 round robin", RingConfig(64, 64 * 512, Method::kAllToAll, p), H100(), rr, 2});
 }
 
 TEST(SimSymmetry, PeerVariantsAndFlatProfiles) {
@@ -120,7 +121,7 @@ TEST(SimSymmetry, WholeTraceUsesTheGeneralPathAFewRanksTheSymmetricOne) {
 }
 
 TEST(SimSymmetry, ContentionFallsBackToTheGeneralRun) {
-  // Hand-made W = 4 programs (one node, so the period check passes with P = 1): every rank sends to both neighbours
+  // Hand-made W = 4 programs (one node, so the period check passes with P = 2): every rank sends to both neighbours
   // in one group, so two flows share each egress port. The symmetric run must notice and redo the general run.
   auto op = [](int id, OpKind k, int peer_offset, int tag, int64_t bytes, bool with_next) {
     SimOp o;
@@ -139,8 +140,8 @@ TEST(SimSymmetry, ContentionFallsBackToTheGeneralRun) {
   const HardwareProfile hw = FlatProfile(1, 100, 1);
   Topology topo;
   ASSERT_TRUE(Topology::Make(hw, 4, {}, &topo).ok());
-  EXPECT_EQ(FindSymmetryPeriod(topo, programs, of), 1);
-  Engine sym(topo, EngineParams::FromProfile(hw), programs, of, 1);
+  EXPECT_EQ(FindSymmetryPeriod(topo, programs, of), 2);
+  Engine sym(topo, EngineParams::FromProfile(hw), programs, of, 2);
   ASSERT_TRUE(sym.Run().ok());
   EXPECT_TRUE(sym.symmetry_broken());
   Engine full(topo, EngineParams::FromProfile(hw), programs, of);
