@@ -33,6 +33,18 @@ inline double Median(std::vector<float> v) {
   return v[v.size() / 2];
 }
 
+// fn() between events a and b on the default stream, waited for: its time in milliseconds.
+template <typename F>
+float TimeOnceMs(F& fn, cudaEvent_t a, cudaEvent_t b) {
+  RINGLAB_CUDA_CHECK(cudaEventRecord(a));
+  fn();
+  RINGLAB_CUDA_CHECK(cudaEventRecord(b));
+  RINGLAB_CUDA_CHECK(cudaEventSynchronize(b));
+  float ms = 0;
+  RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+  return ms;
+}
+
 // The median over `iters` runs of fn() (launches on the default stream), in milliseconds.
 // sustain_ms == 0: 3 warm-up runs, then each run timed alone (synchronised: short bursts, near boost clocks).
 // sustain_ms > 0: fn() back to back for about sustain_ms of GPU time first (the clocks the card's power limit allows
@@ -47,12 +59,7 @@ double TimeMs(F&& fn, int iters, double sustain_ms = 0) {
   for (cudaEvent_t& e : ev) RINGLAB_CUDA_CHECK(cudaEventCreate(&e));
   std::vector<float> ts;
   if (sustain_ms > 0) {
-    RINGLAB_CUDA_CHECK(cudaEventRecord(ev[0]));
-    fn();
-    RINGLAB_CUDA_CHECK(cudaEventRecord(ev[1]));
-    RINGLAB_CUDA_CHECK(cudaEventSynchronize(ev[1]));
-    float once = 0;
-    RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&once, ev[0], ev[1]));
+    const float once = TimeOnceMs(fn, ev[0], ev[1]);
     const int n = int(std::clamp(sustain_ms / std::max(once, 1e-3f), 1.0, 100000.0));
     for (int i = 0; i < n; ++i) fn();
     for (int i = 0; i < iters; ++i) {
@@ -67,15 +74,7 @@ double TimeMs(F&& fn, int iters, double sustain_ms = 0) {
       ts.push_back(ms);
     }
   } else {
-    for (int i = 0; i < iters; ++i) {
-      RINGLAB_CUDA_CHECK(cudaEventRecord(ev[0]));
-      fn();
-      RINGLAB_CUDA_CHECK(cudaEventRecord(ev[1]));
-      RINGLAB_CUDA_CHECK(cudaEventSynchronize(ev[1]));
-      float ms = 0;
-      RINGLAB_CUDA_CHECK(cudaEventElapsedTime(&ms, ev[0], ev[1]));
-      ts.push_back(ms);
-    }
+    for (int i = 0; i < iters; ++i) ts.push_back(TimeOnceMs(fn, ev[0], ev[1]));
   }
   for (cudaEvent_t e : ev) RINGLAB_CUDA_CHECK(cudaEventDestroy(e));
   return Median(ts);
