@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "apps/sim_flags.h"
 #include "core/mask_balance.h"
 #include "core/mask_spec.h"
 #include "core/output_file.h"
@@ -90,8 +91,7 @@ int RunBalance(const BalanceOptions& o) {
               "hop us", "hops", "step us");
   auto hw = std::make_shared<sim::HardwareProfile>();
   if (!analytic)
-    if (Status st = sim::LoadProfile(o.profile, hw.get()); !st.ok())
-      return ReportError(Status::InvalidArgument("--profile: " + st.message()));
+    if (Status st = LoadProfileFlag(o.profile, hw.get()); !st.ok()) return ReportError(st);
   for (int w : worlds) {
     const StepModel model = analytic ? StepModel{.tflops = o.tflops, .link_gbps = o.link_gbps}
                                      : sim::ProfileStepModel(hw, p, w);

@@ -77,13 +77,14 @@ int RunCheck(const CheckOptions& o) {
   if (o.tolerance_flag->count() > 0 && !(std::isfinite(o.tolerance) && o.tolerance > 0 && o.tolerance < 1))
     return ReportError(Status::InvalidArgument("--tolerance must be a relative error in (0, 1), e.g. 1e-9; got " +
                                                o.tolerance_flag->as<std::string>()));
-  const double flops = 4.0 * configs[0].problem.batch * configs[0].problem.heads * double(configs[0].problem.seq) *
-                       double(configs[0].problem.seq) * configs[0].problem.head_dim * (backward ? 4.5 : 2);
+  const Problem& p = configs[0].problem;
+  const double flops =
+      4.0 * p.batch * p.heads * double(p.seq) * double(p.seq) * p.head_dim * (backward ? 4.5 : 2);
   if (flops > kMaxCpuFlops && !o.force)
     return ReportError(Status::InvalidArgument(
-        "--seq " + std::to_string(configs[0].problem.seq) + " --batch " + std::to_string(configs[0].problem.batch) +
-        " --heads " + std::to_string(configs[0].problem.heads) + " --dim " +
-        std::to_string(configs[0].problem.head_dim) + " needs about " + std::to_string(std::llround(std::min(flops / 1e9, 1e18))) +
+        "--seq " + std::to_string(p.seq) + " --batch " + std::to_string(p.batch) + " --heads " +
+        std::to_string(p.heads) + " --dim " + std::to_string(p.head_dim) + " needs about " +
+        std::to_string(std::llround(std::min(flops / 1e9, 1e18))) +
         " GFLOP on the CPU; use a smaller problem (e.g. --seq 1024 --heads 8) or pass --force"));
   const std::string hint = "use a smaller --world, --seq or --heads";
   if (Status st = CheckThreads("the CPU executor at W=" + std::to_string(configs[0].world) +

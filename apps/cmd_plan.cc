@@ -15,6 +15,7 @@
 #include "apps/exit_codes.h"
 #include "apps/logging.h"
 #include "apps/resource_limits.h"
+#include "apps/sim_flags.h"
 #include "core/output_file.h"
 #include "sim/plan.h"
 #include "sim/profile.h"
@@ -137,8 +138,7 @@ int RunPlan(const PlanOptions& o) {
   if (!o.json.empty())
     if (Status st = CheckOutputPath(o.json); !st.ok()) return ReportError(st);
   sim::HardwareProfile hw;
-  if (Status st = sim::LoadProfile(o.profile, &hw); !st.ok())
-    return ReportError(Status::InvalidArgument("--profile: " + st.message()));
+  if (Status st = LoadProfileFlag(o.profile, &hw); !st.ok()) return ReportError(st);
   if (Status st = CheckPlanFits(spec); !st.ok()) return ReportError(st);
   sim::PlanResult plan;
   if (Status st = sim::RunPlan(spec, hw, &plan); !st.ok()) return ReportError(st);

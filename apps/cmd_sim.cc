@@ -214,8 +214,8 @@ int RunSim(const SimFlags& f) {
   Status st = MakeConfigs(f.common, &configs);
   if (!st.ok()) return ReportError(st);
   sim::HardwareProfile hw;
-  st = sim::LoadProfile(f.profile, &hw);
-  if (!st.ok()) return ReportError(Status::InvalidArgument("--profile: " + st.message()));
+  st = LoadProfileFlag(f.profile, &hw);
+  if (!st.ok()) return ReportError(st);
   sim::SimOptions opt;
   opt.strict = f.strict;
   opt.max_general_ops = f.force ? 0 : GeneralEngineOpCap();
@@ -366,8 +366,7 @@ int RunSweepCommand(const SweepFlags& flags) {
   }
   if (!(st = CheckThreads("the sweep's workers", spec.workers, "use fewer --workers")).ok()) return ReportError(st);
   sim::HardwareProfile hw;
-  if (!(st = sim::LoadProfile(f.profile, &hw)).ok())
-    return ReportError(Status::InvalidArgument("--profile: " + st.message()));
+  if (!(st = LoadProfileFlag(f.profile, &hw)).ok()) return ReportError(st);
   std::unique_ptr<Progress> progress;
   auto report = [&progress](int done, int total) {
     if (!progress) progress = std::make_unique<Progress>("sweep", total, "jobs");  // first call: under RunSweep's lock

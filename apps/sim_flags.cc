@@ -6,6 +6,11 @@
 
 namespace ringlab::cli {
 
+Status LoadProfileFlag(const std::string& profile, sim::HardwareProfile* hw) {
+  if (Status st = sim::LoadProfile(profile, hw); !st.ok()) return Status::InvalidArgument("--profile: " + st.message());
+  return Status::Ok();
+}
+
 template <typename T>
 Status ParseList(const std::string& flag, const std::string& text, std::vector<T>* out) {
   out->clear();

@@ -9,12 +9,16 @@
 
 #include "apps/common_options.h"
 #include "core/status.h"
+#include "sim/profile.h"
 #include "sim/sweep.h"
 #include "sim/topology.h"
 
 namespace ringlab::cli {
 
 inline constexpr int kNotGiven = INT_MIN;  // a flag left out: its default applies (a given 0 is an error)
+
+// --profile: a bundled name or a .json path, loaded as `ringlab sim` loads it; an error names the flag.
+Status LoadProfileFlag(const std::string& profile, sim::HardwareProfile* hw);
 
 // A comma-separated list of positive integers ("8,16,64"); errors name `flag` and the item.
 template <typename T>

@@ -71,9 +71,7 @@ Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out) {
   *out = {};
   if (text.empty()) return Bad("empty mask");
   // Before any documents are drawn for it (ValidateProblem checks seq later; documents are drawn one by one).
-  if (seq > kMaxSeq)
-    return Status::InvalidArgument("--seq must be at most " + std::to_string(kMaxSeq) +
-                                   " (seq², the token pairs, must fit int64; got " + std::to_string(seq) + ")");
+  if (Status st = CheckSeqBound(seq); !st.ok()) return Status::InvalidArgument("--" + st.message());
   size_t begin = 0;
   while (begin <= text.size()) {
     const size_t end = std::min(text.find('+', begin), text.size());

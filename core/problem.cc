@@ -48,6 +48,12 @@ int64_t Problem::QBytes(int64_t tokens) const { return int64_t(batch) * heads * 
 
 Problem DefaultProblem() { return Problem{}; }
 
+Status CheckSeqBound(int64_t seq) {
+  if (seq <= kMaxSeq) return Status::Ok();
+  return Status::InvalidArgument("seq must be at most " + std::to_string(kMaxSeq) +
+                                 " (seq², the token pairs, must fit int64; got " + std::to_string(seq) + ")");
+}
+
 Status ValidateProblem(const Problem& p) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument(m); };
   if (p.batch < 1) return bad("batch must be >= 1 (got " + std::to_string(p.batch) + ")");
@@ -60,9 +66,7 @@ Status ValidateProblem(const Problem& p) {
   if (p.head_dim < 1 || p.head_dim > 512)
     return bad("dim (head dim) must be in 1..512 (got " + std::to_string(p.head_dim) + ")");
   // Token pairs (seq², what a block's visible count can reach) and element counts are int64 everywhere.
-  if (p.seq > kMaxSeq)
-    return bad("seq must be at most " + std::to_string(kMaxSeq) + " (seq², the token pairs, must fit int64; got " +
-               std::to_string(p.seq) + ")");
+  RINGLAB_RETURN_IF_ERROR(CheckSeqBound(p.seq));
   const double elements = double(p.batch) * double(p.heads) * double(p.seq) * double(p.head_dim);
   if (elements > double(kMaxElements)) {
     char got[32];

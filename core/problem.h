@@ -49,6 +49,10 @@ Problem DefaultProblem();
 inline constexpr int64_t kMaxSeq = 3037000499;
 inline constexpr int64_t kMaxElements = int64_t(1) << 56;
 
+// seq <= kMaxSeq, else InvalidArgument "seq must be at most ... (got seq)" (ValidateProblem's check; the mask parser
+// runs it before drawing documents, whose count grows with seq).
+Status CheckSeqBound(int64_t seq);
+
 // Checks every field; the message names the field and the allowed values.
 Status ValidateProblem(const Problem& p);
 
