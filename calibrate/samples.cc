@@ -59,156 +59,203 @@ json ToJson(const FitInputs& in) {
   return j;
 }
 
-Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
-  FitInputs in;
-  auto bad = [&](const std::string& what) { return Status::InvalidArgument("samples " + origin + ": " + what); };
-  // A key the reader does not know is a typo or another file's: an error naming it, not an ignored sample.
-  auto keys = [&](const json& obj, const std::string& field, std::initializer_list<std::string_view> known) {
-    const std::string unknown = UnknownKeys(obj, field, known);
-    return unknown.empty() ? Status::Ok() : bad(unknown);
-  };
+namespace {
+
+// Reads one samples JSON; every error names the file (origin), and a key the reader does not know is an error naming
+// it (a typo or another file's), not an ignored sample. The json accessors throw on a malformed entry: FromJson
+// catches that and names the section being read.
+class SampleReader {
+ public:
+  explicit SampleReader(const std::string& origin) : origin_(origin) {}
+
   std::string section = "the top level";  // what is being read, for a malformed entry's message
-  try {
-    if (!j.is_object()) return bad("must be a JSON object (the samples written by `ringlab calibrate`)");
+
+  Status Bad(const std::string& what) const { return Status::InvalidArgument("samples " + origin_ + ": " + what); }
+
+  Status Keys(const json& obj, const std::string& field, std::initializer_list<std::string_view> known) const {
+    const std::string unknown = UnknownKeys(obj, field, known);
+    return unknown.empty() ? Status::Ok() : Bad(unknown);
+  }
+
+  // The top level: what the file is, its known keys, sms and the lists' types.
+  Status Header(const json& j, FitInputs* in) const {
+    if (!j.is_object()) return Bad("must be a JSON object (the samples written by `ringlab calibrate`)");
     if (j.contains("traceEvents"))
-      return bad(
+      return Bad(
           "is a trace, not a samples file: expected the samples JSON written by `ringlab calibrate "
           "--samples` or calibrate/scripts/calibrate.py (which turns real run traces into samples)");
     if (j.contains("ranks") || j.contains("compute"))
-      return bad(std::string("is a ") + (j.contains("ranks") ? "schedule" : "hardware profile") +
+      return Bad(std::string("is a ") + (j.contains("ranks") ? "schedule" : "hardware profile") +
                  ", not a samples file: expected the samples JSON written by `ringlab calibrate --samples` or "
                  "calibrate/scripts/calibrate.py");
     RINGLAB_RETURN_IF_ERROR(
-        keys(j, "",
+        Keys(j, "",
              {"sms", "geometry", "geometry_by_head_dim", "kernels", "transfers", "memory", "start_waits", "nccl_held",
               "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
-    in.sms = j.value("sms", 132);
-    if (in.sms <= 0) return bad("sms must be > 0");
+    in->sms = j.value("sms", 132);
+    if (in->sms <= 0) return Bad("sms must be > 0");
     for (const char* list : {"kernels", "transfers", "memory", "start_waits", "nccl_held", "beside_kernels",
                              "launch_gaps_us", "start_skews_us", "overlap_us"})
-      if (j.contains(list) && !j[list].is_array()) return bad(std::string(list) + " must be an array");
-    // One {"forward": .., "backward": ..} object into (forward, backward); `field` names it in errors.
-    auto geometry = [&](const json& obj, const std::string& field, KernelGeometry* forward,
-                        KernelGeometry* backward) -> Status {
-      RINGLAB_RETURN_IF_ERROR(keys(obj, field, {"forward", "backward"}));
-      for (const char* pass : {"forward", "backward"}) {
-        if (!obj.contains(pass)) continue;
-        const json& g = obj[pass];
-        const std::string where = field + "." + pass;
-        // "order" (launch order of a causal head's CTAs) is for the CTA cost fit (calibrate/scripts/kernel_model_fit.py).
-        RINGLAB_RETURN_IF_ERROR(keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order"}));
-        KernelGeometry& kg = std::string(pass) == "forward" ? *forward : *backward;
-        kg.grid_kv = g.at("grid").get<std::string>() == "kv";
-        kg.tile_q = g.at("tile_q");
-        kg.tile_kv = g.at("tile_kv");
-        kg.ctas_per_sm = g.at("ctas_per_sm");
-        if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm < 0 || kg.ctas_per_sm > 64)
-          return bad(where + ": tiles must be > 0 and ctas_per_sm in 0..64");
-      }
-      return Status::Ok();
-    };
+      if (j.contains(list) && !j[list].is_array()) return Bad(std::string(list) + " must be an array");
+    return Status::Ok();
+  }
+
+  // One {"forward": .., "backward": ..} object into (forward, backward); `field` names it in errors.
+  Status Geometry(const json& obj, const std::string& field, KernelGeometry* forward, KernelGeometry* backward) const {
+    RINGLAB_RETURN_IF_ERROR(Keys(obj, field, {"forward", "backward"}));
+    for (const char* pass : {"forward", "backward"}) {
+      if (!obj.contains(pass)) continue;
+      const json& g = obj[pass];
+      const std::string where = field + "." + pass;
+      // "order" (launch order of a causal head's CTAs) is for the CTA cost fit (calibrate/scripts/kernel_model_fit.py).
+      RINGLAB_RETURN_IF_ERROR(Keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order"}));
+      KernelGeometry& kg = std::string(pass) == "forward" ? *forward : *backward;
+      kg.grid_kv = g.at("grid").get<std::string>() == "kv";
+      kg.tile_q = g.at("tile_q");
+      kg.tile_kv = g.at("tile_kv");
+      kg.ctas_per_sm = g.at("ctas_per_sm");
+      if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm < 0 || kg.ctas_per_sm > 64)
+        return Bad(where + ": tiles must be > 0 and ctas_per_sm in 0..64");
+    }
+    return Status::Ok();
+  }
+
+  // "geometry" and "geometry_by_head_dim" (unset passes of a head dim keep the default geometry).
+  Status Geometries(const json& j, FitInputs* in) {
     section = "geometry";
-    if (j.contains("geometry")) RINGLAB_RETURN_IF_ERROR(geometry(j["geometry"], "geometry", &in.forward, &in.backward));
+    if (j.contains("geometry")) RINGLAB_RETURN_IF_ERROR(Geometry(j["geometry"], "geometry", &in->forward, &in->backward));
     const json by_head_dim = j.value("geometry_by_head_dim", json::object());
-    if (!by_head_dim.is_object()) return bad("geometry_by_head_dim must be an object: head dim -> {forward, backward}");
+    if (!by_head_dim.is_object()) return Bad("geometry_by_head_dim must be an object: head dim -> {forward, backward}");
     for (const auto& [key, g] : by_head_dim.items()) {
       int d = 0;
       try {
         d = std::stoi(key);
       } catch (const std::exception&) {
       }
-      if (d <= 0 || std::to_string(d) != key) return bad("geometry_by_head_dim: key '" + key + "' is not a head dim");
-      // Unset passes keep the default geometry.
-      std::pair<KernelGeometry, KernelGeometry> both{in.forward, in.backward};
-      RINGLAB_RETURN_IF_ERROR(geometry(g, "geometry_by_head_dim." + key, &both.first, &both.second));
-      in.geometry_by_head_dim[d] = both;
+      if (d <= 0 || std::to_string(d) != key) return Bad("geometry_by_head_dim: key '" + key + "' is not a head dim");
+      std::pair<KernelGeometry, KernelGeometry> both{in->forward, in->backward};
+      RINGLAB_RETURN_IF_ERROR(Geometry(g, "geometry_by_head_dim." + key, &both.first, &both.second));
+      in->geometry_by_head_dim[d] = both;
     }
-    auto kernel = [&](const json& k, KernelSample* out) -> Status {
-      KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
-                     k.at("kv_heads"), k.at("q"), k.at("kv"), k.value("diagonal_offset", int64_t(0)), k.at("pairs"),
-                     k.at("us")};
-      if ((s.pass != "forward" && s.pass != "backward") || (s.mask != "full" && s.mask != "causal"))
-        return bad("kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
-      s.mode = k.value("mode", std::string(s.pass == "forward" ? "merge" : ""));
-      if (s.pass == "forward" ? (s.mode != "merge" && s.mode != "overwrite") : !s.mode.empty())
-        return bad("kernel sample mode '" + s.mode + "': forward samples take merge or overwrite, backward none");
-      if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
-          s.heads % s.kv_heads != 0)
-        return bad("kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
-      *out = s;
-      return Status::Ok();
-    };
+    return Status::Ok();
+  }
+
+  Status Kernel(const json& k, KernelSample* out) const {
+    KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
+                   k.at("kv_heads"), k.at("q"), k.at("kv"), k.value("diagonal_offset", int64_t(0)), k.at("pairs"),
+                   k.at("us")};
+    if ((s.pass != "forward" && s.pass != "backward") || (s.mask != "full" && s.mask != "causal"))
+      return Bad("kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
+    s.mode = k.value("mode", std::string(s.pass == "forward" ? "merge" : ""));
+    if (s.pass == "forward" ? (s.mode != "merge" && s.mode != "overwrite") : !s.mode.empty())
+      return Bad("kernel sample mode '" + s.mode + "': forward samples take merge or overwrite, backward none");
+    if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
+        s.heads % s.kv_heads != 0)
+      return Bad("kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
+    *out = s;
+    return Status::Ok();
+  }
+
+  // "kernels" and "beside_kernels".
+  Status Kernels(const json& j, FitInputs* in) {
     section = "kernels";
     for (const json& k : j.value("kernels", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(keys(
-          k, "kernels[]",
-          {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv", "diagonal_offset", "pairs", "us",
-           "mode"}));
+      RINGLAB_RETURN_IF_ERROR(Keys(k, "kernels[]",
+                                   {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
+                                    "diagonal_offset", "pairs", "us", "mode"}));
       KernelSample s;
-      RINGLAB_RETURN_IF_ERROR(kernel(k, &s));
-      in.kernels.push_back(s);
+      RINGLAB_RETURN_IF_ERROR(Kernel(k, &s));
+      in->kernels.push_back(s);
     }
     section = "beside_kernels";
     for (const json& k : j.value("beside_kernels", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(keys(k, "beside_kernels[]",
+      RINGLAB_RETURN_IF_ERROR(Keys(k, "beside_kernels[]",
                                    {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
                                     "diagonal_offset", "pairs", "us", "overlap"}));
       FitInputs::BesideKernel b;
-      RINGLAB_RETURN_IF_ERROR(kernel(k, &b.kernel));
+      RINGLAB_RETURN_IF_ERROR(Kernel(k, &b.kernel));
       b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);
-      in.beside_kernels.push_back(b);
+      in->beside_kernels.push_back(b);
     }
+    return Status::Ok();
+  }
+
+  // "transfers", "memory", "start_waits" and "nccl_held": the communication and memory samples.
+  Status CommAndMemory(const json& j, FitInputs* in) {
     section = "transfers";
     for (const json& t : j.value("transfers", json::array())) {
       RINGLAB_RETURN_IF_ERROR(
-          keys(t, "transfers[]", {"kind", "world", "bytes", "us", "beside_compute", "beside_pass"}));
+          Keys(t, "transfers[]", {"kind", "world", "bytes", "us", "beside_compute", "beside_pass"}));
       TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false),
                        t.value("beside_pass", std::string("forward"))};
       if (s.beside_pass != "forward" && s.beside_pass != "backward")
-        return bad("transfer sample beside_pass must be forward or backward");
+        return Bad("transfer sample beside_pass must be forward or backward");
       if ((s.kind != "p2p" && s.kind != "all-gather" && s.kind != "alltoall") || s.bytes <= 0 || s.us <= 0 ||
           s.world < 2)
-        return bad("transfer sample needs kind p2p|all-gather, bytes > 0, us > 0, world >= 2");
-      in.transfers.push_back(s);
+        return Bad("transfer sample needs kind p2p|all-gather, bytes > 0, us > 0, world >= 2");
+      in->transfers.push_back(s);
     }
     section = "memory";
     for (const json& m : j.value("memory", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(keys(m, "memory[]", {"kind", "bytes", "us"}));
+      RINGLAB_RETURN_IF_ERROR(Keys(m, "memory[]", {"kind", "bytes", "us"}));
       MemorySample s{m.at("kind"), m.at("bytes"), m.at("us")};
       if ((s.kind != "merge" && s.kind != "copy") || s.bytes <= 0 || s.us <= 0)
-        return bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
-      in.memory.push_back(s);
+        return Bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
+      in->memory.push_back(s);
     }
     section = "start_waits";
     for (const json& w : j.value("start_waits", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(keys(w, "start_waits[]", {"bytes", "kernel_left_us", "us", "kernel_ctas"}));
+      RINGLAB_RETURN_IF_ERROR(Keys(w, "start_waits[]", {"bytes", "kernel_left_us", "us", "kernel_ctas"}));
       StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us"), w.value("kernel_ctas", int64_t(0))};
       if (s.bytes <= 0 || s.kernel_left_us <= 0 || s.us <= 0)
-        return bad("start_waits sample needs bytes, kernel_left_us, us > 0");
-      in.start_waits.push_back(s);
+        return Bad("start_waits sample needs bytes, kernel_left_us, us > 0");
+      in->start_waits.push_back(s);
     }
     section = "nccl_held";
     for (const json& h : j.value("nccl_held", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(keys(h, "nccl_held[]", {"kind", "world", "bytes", "sms"}));
+      RINGLAB_RETURN_IF_ERROR(Keys(h, "nccl_held[]", {"kind", "world", "bytes", "sms"}));
       NcclHeldSample s{h.at("kind"), h.at("world"), h.at("bytes"), h.at("sms")};
       if ((s.kind != "p2p" && s.kind != "all-gather") || s.world < 2 || s.bytes <= 0 || s.sms < 0)
-        return bad("nccl_held sample needs kind p2p|all-gather, world >= 2, bytes > 0, sms >= 0");
-      in.nccl_held.push_back(s);
+        return Bad("nccl_held sample needs kind p2p|all-gather, world >= 2, bytes > 0, sms >= 0");
+      in->nccl_held.push_back(s);
     }
+    return Status::Ok();
+  }
+
+  // The host samples from real run traces: start skews, launch gaps, overlaps; and the provenance.
+  Status Host(const json& j, FitInputs* in) {
     section = "start_skews_us";
     for (const json& k : j.value("start_skews_us", json::array())) {
       const std::string pass = k.at(0).get<std::string>();
-      if (pass != "forward" && pass != "backward") return bad("start_skews_us: pass must be forward or backward");
-      in.start_skews_us.emplace_back(pass, k.at(1).get<double>());
+      if (pass != "forward" && pass != "backward") return Bad("start_skews_us: pass must be forward or backward");
+      in->start_skews_us.emplace_back(pass, k.at(1).get<double>());
     }
     section = "launch_gaps_us";
-    for (const json& g : j.value("launch_gaps_us", json::array())) in.launch_gaps_us.push_back(g.get<double>());
+    for (const json& g : j.value("launch_gaps_us", json::array())) in->launch_gaps_us.push_back(g.get<double>());
     section = "overlap_us";
     for (const json& o : j.value("overlap_us", json::array()))
-      in.overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
-    in.provenance = j.value("provenance", json::object());
+      in->overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
+    in->provenance = j.value("provenance", json::object());
+    return Status::Ok();
+  }
+
+ private:
+  std::string origin_;
+};
+
+}  // namespace
+
+Status FromJson(const json& j, const std::string& origin, FitInputs* out) {
+  FitInputs in;
+  SampleReader r(origin);
+  try {
+    RINGLAB_RETURN_IF_ERROR(r.Header(j, &in));
+    RINGLAB_RETURN_IF_ERROR(r.Geometries(j, &in));
+    RINGLAB_RETURN_IF_ERROR(r.Kernels(j, &in));
+    RINGLAB_RETURN_IF_ERROR(r.CommAndMemory(j, &in));
+    RINGLAB_RETURN_IF_ERROR(r.Host(j, &in));
   } catch (const json::exception& e) {
-    return bad("malformed entry in " + section + ": " + e.what());
+    return r.Bad("malformed entry in " + r.section + ": " + e.what());
   }
   *out = std::move(in);
   return Status::Ok();
