@@ -4,6 +4,7 @@
 # same card, same call; prints the new/old time ratio per shape and pass (1.00 = unchanged).
 #   OLD=old/ringlab_attention_bench NEW=new/ringlab_attention_bench OUT=dir bash bench/kernels/ab_old_new.sh
 # Writes $OUT/ab.json (every run), $OUT/kernels.json and kernels.md (the new binary's table with peer ratios).
+# BENCH_ARGS: more flags for both binaries, e.g. "--fwd-kernel mma --bwd-kernel mma" (the portable kernels).
 set -uo pipefail
 : "${OLD:?}" "${NEW:?}" "${OUT:?}"
 SEQS=${SEQS:-4096,8192,16384,32768}
@@ -12,7 +13,7 @@ ITERS=${ITERS:-10}
 python3 bench/peer/peer_bench.py sdpa --seqs $SEQS --dims $DIMS --masks causal,full --iters $ITERS \
   --json $OUT/peer.json > $OUT/peer.log 2>&1 || echo "peer rc=$?"
 run() {  # run LABEL BIN N
-  "$2" --seqs $SEQS --dims $DIMS --masks causal,full --iters $ITERS --peer $OUT/peer.json \
+  "$2" --seqs $SEQS --dims $DIMS --masks causal,full --iters $ITERS --peer $OUT/peer.json ${BENCH_ARGS:-} \
     --json $OUT/$1_$3.json --md $OUT/$1_$3.md ${COMMIT:+--commit $COMMIT} >> $OUT/ab.log 2>&1 || echo "$1 run $3 rc=$?"
 }
 run old "$OLD" 1; run new "$NEW" 1; run new "$NEW" 2; run old "$OLD" 2

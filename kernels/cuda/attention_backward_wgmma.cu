@@ -40,6 +40,68 @@ __device__ __forceinline__ void AccumulateRs(float (&acc)[D / 8][4], const uint3
   }
 }
 
+// 1. S^T = K_w Q^T and dP^T = V_w dO^T for warpgroup wg's 64 keys x 64 queries, k = D; waited for.
+template <typename T, int D, int BN, int BM>
+__device__ __forceinline__ void ScoresTWgmma(float (&st)[BM / 8][4], float (&dpt)[BM / 8][4], uint32_t s_k,
+                                             uint32_t s_v, uint32_t s_q, uint32_t s_do, int wg) {
+  PinAccumulators(st);
+  PinAccumulators(dpt);
+  WgmmaFence();
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ++ks) {
+    WgmmaSS64x64<T, 0, 0>(&st[0][0], KMajorDescriptor<BN>(s_k, wg * 64, ks), KMajorDescriptor<BM>(s_q, 0, ks), ks > 0);
+    WgmmaSS64x64<T, 0, 0>(&dpt[0][0], KMajorDescriptor<BN>(s_v, wg * 64, ks), KMajorDescriptor<BM>(s_do, 0, ks),
+                          ks > 0);
+  }
+  WgmmaCommit();
+  WgmmaWait<0>();
+  PinAccumulators(st);
+  PinAccumulators(dpt);
+}
+
+// P^T and dS^T packed as A fragments (rows = keys, k step j = queries 16j ..); dS^T also to shared memory, where row
+// = key and 16-byte chunk 2j holds queries 16j .. 16j + 7, chunk 2j + 1 the next eight.
+template <typename T, int BN, int BM>
+__device__ __forceinline__ void PackAndStoreDsT(uint32_t (&pa)[BM / 16][4], uint32_t (&sa)[BM / 16][4],
+                                                const float (&st)[BM / 8][4], const float (&dpt)[BM / 8][4],
+                                                uint32_t s_dst, int key_in_cta, int tq) {
+#pragma unroll
+  for (int j = 0; j < BM / 16; ++j) {
+    pa[j][0] = PackPair<T>(st[2 * j][0], st[2 * j][1]);
+    pa[j][1] = PackPair<T>(st[2 * j][2], st[2 * j][3]);
+    pa[j][2] = PackPair<T>(st[2 * j + 1][0], st[2 * j + 1][1]);
+    pa[j][3] = PackPair<T>(st[2 * j + 1][2], st[2 * j + 1][3]);
+    sa[j][0] = PackPair<T>(dpt[2 * j][0], dpt[2 * j][1]);
+    sa[j][1] = PackPair<T>(dpt[2 * j][2], dpt[2 * j][3]);
+    sa[j][2] = PackPair<T>(dpt[2 * j + 1][0], dpt[2 * j + 1][1]);
+    sa[j][3] = PackPair<T>(dpt[2 * j + 1][2], dpt[2 * j + 1][3]);
+    const uint32_t lo = tq * 4;
+    StShared32(s_dst + Sw128Chunk<BN>(key_in_cta, 2 * j) + lo, sa[j][0]);
+    StShared32(s_dst + Sw128Chunk<BN>(key_in_cta + 8, 2 * j) + lo, sa[j][1]);
+    StShared32(s_dst + Sw128Chunk<BN>(key_in_cta, 2 * j + 1) + lo, sa[j][2]);
+    StShared32(s_dst + Sw128Chunk<BN>(key_in_cta + 8, 2 * j + 1) + lo, sa[j][3]);
+  }
+}
+
+// The warp's dQ tile (rows m0 + 16 warp_in_wg + g (+8), columns col_block * kQCols ..) scaled and added into the
+// float32 dQ with red.global.add.v2.f32.
+template <int D, int kQCols>
+__device__ __forceinline__ void AddDqTile(const BwdArgs& a, int b, int h, int64_t m0, const float (&dq)[kQCols / 8][4],
+                                          int col_block, int warp_in_wg, int g, int tq) {
+  float* dqp = a.dq + b * a.dqs.batch + h * a.dqs.head;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t row = m0 + warp_in_wg * 16 + g + 8 * r;
+    if (row < a.q_tokens) {
+#pragma unroll
+      for (int i = 0; i < kQCols / 8; ++i) {
+        RedAddF32x2(dqp + row * D + col_block * kQCols + i * 8 + 2 * tq, dq[i][2 * r] * a.scale,
+                    dq[i][2 * r + 1] * a.scale);
+      }
+    }
+  }
+}
+
 template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const BwdArgs a) {
   constexpr int BN = Tiles::kBlockN, BM = Tiles::kBlockM, kThreads = Tiles::kThreads;
@@ -81,24 +143,10 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const 
     const float* s_lse = tile.s_lse;
     const float* s_delta = tile.s_delta;
 
-    // ---- 1. S^T = K_w Q^T, dP^T = V_w dO^T: 64 keys x 64 queries, k = D.
     float st[BM / 8][4], dpt[BM / 8][4];
-    PinAccumulators(st);
-    PinAccumulators(dpt);
-    WgmmaFence();
-#pragma unroll
-    for (int ks = 0; ks < D / 16; ++ks) {
-      WgmmaSS64x64<T, 0, 0>(&st[0][0], KMajorDescriptor<BN>(s_k, wg * 64, ks), KMajorDescriptor<BM>(s_q, 0, ks),
-                            ks > 0);
-      WgmmaSS64x64<T, 0, 0>(&dpt[0][0], KMajorDescriptor<BN>(s_v, wg * 64, ks), KMajorDescriptor<BM>(s_do, 0, ks),
-                            ks > 0);
-    }
-    WgmmaCommit();
-    WgmmaWait<0>();
-    PinAccumulators(st);
-    PinAccumulators(dpt);
+    ScoresTWgmma<T, D, BN, BM>(st, dpt, s_k, s_v, s_q, s_do, wg);  // ---- 1. S^T = K_w Q^T, dP^T = V_w dO^T
 
-    // ---- 2. P^T and dS^T (masked to 0) as A fragments (k16 step j over the 64 queries); dS^T to shared memory.
+    // ---- 2. P^T and dS^T (masked to 0); then as A fragments (k16 step j over the 64 queries), dS^T to shared memory.
     const bool need_mask = kMasked || (n0 + BN > a.kv_tokens) || (m0 + BM > a.q_tokens) ||
                            (a.causal && n0 + BN - 1 > m0 + a.offset);
     // Tile-local masks: key r is out iff r >= kv_lim; query c iff c >= q_lim; (causal) pair iff r > c + diag;
@@ -125,23 +173,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const 
         dpt[ni][e] = p * (dpt[ni][e] - s_delta[c]);
       }
     uint32_t pa[BM / 16][4], sa[BM / 16][4];  // A fragments: rows = keys, k = queries 16j ..
-#pragma unroll
-    for (int j = 0; j < BM / 16; ++j) {
-      pa[j][0] = PackPair<T>(st[2 * j][0], st[2 * j][1]);
-      pa[j][1] = PackPair<T>(st[2 * j][2], st[2 * j][3]);
-      pa[j][2] = PackPair<T>(st[2 * j + 1][0], st[2 * j + 1][1]);
-      pa[j][3] = PackPair<T>(st[2 * j + 1][2], st[2 * j + 1][3]);
-      sa[j][0] = PackPair<T>(dpt[2 * j][0], dpt[2 * j][1]);
-      sa[j][1] = PackPair<T>(dpt[2 * j][2], dpt[2 * j][3]);
-      sa[j][2] = PackPair<T>(dpt[2 * j + 1][0], dpt[2 * j + 1][1]);
-      sa[j][3] = PackPair<T>(dpt[2 * j + 1][2], dpt[2 * j + 1][3]);
-      // Row = key, 16-byte chunk 2j holds queries 16j .. 16j + 7, chunk 2j + 1 the next eight.
-      const uint32_t lo = tq * 4;
-      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta, 2 * j) + lo, sa[j][0]);
-      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta + 8, 2 * j) + lo, sa[j][1]);
-      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta, 2 * j + 1) + lo, sa[j][2]);
-      StShared32(s_dst + Sw128Chunk<BN>(key_in_cta + 8, 2 * j + 1) + lo, sa[j][3]);
-    }
+    PackAndStoreDsT<T, BN, BM>(pa, sa, st, dpt, s_dst, key_in_cta, tq);
 
     // ---- 3. dV_w += P^T dO, dK_w += dS^T Q (k = 64 queries), left running while dQ waits for the barrier.
     PinAccumulators(dv);
@@ -175,18 +207,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWgmmaKernel(const 
     PinAccumulators(dv);
     PinAccumulators(dk);
 
-    float* dqp = a.dq + b * a.dqs.batch + h * a.dqs.head;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int64_t row = m0 + warp_in_wg * 16 + g + 8 * r;
-      if (row < a.q_tokens) {
-#pragma unroll
-        for (int i = 0; i < kQCols / 8; ++i) {
-          RedAddF32x2(dqp + row * D + col_block * kQCols + i * 8 + 2 * tq, dq[i][2 * r] * a.scale,
-                      dq[i][2 * r + 1] * a.scale);
-        }
-      }
-    }
+    AddDqTile<D, kQCols>(a, b, h, m0, dq, col_block, warp_in_wg, g, tq);
   }
   CpAsyncWait<0>();
 
