@@ -33,8 +33,9 @@ PARAMS = ("kernel_us", "cta_us", "tile_us", "masked_tile_us")
 LOAD = ("load_knee", "load_slowdown")
 CAP = ("capped_after_us", "capped_slowdown")
 # The grids of fit_clocked: the load clock's knee and slowdown (a full GPU at the 700 W cap runs ~1600-1750 MHz against
-# the ~1980 MHz boost of a lightly loaded one: up to ~25% per tile), the power cap's start and slowdown alone, and
-# both terms together on a coarser cap grid.
+# the ~1980 MHz boost of a lightly loaded one, ~20% per tile; memory-bound kernels also lose HBM and L2 bandwidth to
+# the other CTAs, so the grid goes further), the power cap's start and slowdown alone, and both terms together on a
+# coarser cap grid.
 LOAD_KNEE = (0.0, 0.25, 0.5, 0.75)
 LOAD_SLOWDOWN = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)
 CAP_AFTER_US = (1000.0, 2000.0, 3000.0, 5000.0)  # the 700 W cap takes milliseconds of load to reach

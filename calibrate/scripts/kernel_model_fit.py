@@ -10,10 +10,12 @@ its mask; a head dim the profile has no table of gets new ones (calibrate/script
 samples takes the other mode's fit (PyTorch's SDPA writes its output afresh: one mode). The simulator adds the
 profile's launch_us to every attend op, so the fit is of each sample less launch_us; with --backward-has-prepare
 (PyTorch's backward time holds FlashAttention's preprocess kernel, which the simulator models as its own prepare op,
-launch + bytes / copy_gbps) that op's time is taken off backward samples too. Each group also gets the power cap
-(cta_model.py CAP: the busy time past capped_after_us runs capped_slowdown slower) where it lowers the group's mean
-squared relative error; it was chosen over the form without it by leave-one-(batch, heads)-out cross-validation on
-the 2026-12-06 same-call coverage (bench/results/kernel_model_heldout.md). Held-out shapes (bench/kernels/heldout_shapes.txt) are refused: they must not be in the samples.
+launch + bytes / copy_gbps) that op's time is taken off backward samples too. Each group also gets the load clock
+(cta_model.py LOAD: a launch that keeps more of the slots busy runs slower) and the power cap (CAP: the busy time past
+capped_after_us runs capped_slowdown slower) of cta_model.clock_grid() where they lower the group's mean squared
+relative error; the cap was chosen over the form without it by leave-one-(batch, heads)-out cross-validation on the
+2026-12-06 same-call coverage, the load clock beside it the same way on the sustained coverage
+(bench/results/kernel_model_heldout.md). Held-out shapes (bench/kernels/heldout_shapes.txt) are refused: they must not be in the samples.
 
   python3 calibrate/scripts/kernel_model_fit.py SAMPLES.json --profile sim/profiles/NAME.json --tag "FIT ..."
 """
