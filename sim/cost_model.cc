@@ -330,9 +330,11 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
   *ctas = w.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
   *slots = w.sms * w.ctas_per_sm;
   if (*ctas > 16.0 * *slots) return false;
-  // Under the CTA cost form's power cap every round stretches by the kernel's mean cap factor (wave_model.h).
+  // Under the CTA cost form's load clock and power cap every round stretches by the kernel's mean factor
+  // (wave_model.h).
   const double round = w.RoundUs(w.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, group));
-  *round_ps = int64_t(round * w.cost.CapFactor(w.EffectiveRounds(*ctas) * round) * HeadDimScale(op) * 1e6 + 0.5);
+  const double factor = w.cost.ClockFactor(w.EffectiveRounds(*ctas) * round, w.EqualLoad(*ctas));
+  *round_ps = int64_t(round * factor * HeadDimScale(op) * 1e6 + 0.5);
   return *round_ps > 0;
 }
 

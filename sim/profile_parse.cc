@@ -195,11 +195,12 @@ Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, 
 }
 
 // A wave model's CTA cost form: {"kernel_us", "cta_us", "tile_us", "masked_tile_us"}, each >= 0, tile_us > 0, and
-// optionally the power cap {"capped_after_us", "capped_slowdown"} (sim/wave_model.h CtaCost).
+// optionally the load clock {"load_knee", "load_slowdown"} and the power cap {"capped_after_us", "capped_slowdown"}
+// (sim/wave_model.h CtaCost).
 Status ParseCtaCost(const Reader& rd, const json& c, const std::string& cf, CtaCost* cost) {
   if (!c.is_object()) return rd.Error(cf, "must be an object {\"kernel_us\", \"cta_us\", \"tile_us\", \"masked_tile_us\"}");
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(c, cf, {"kernel_us", "cta_us", "tile_us", "masked_tile_us", "capped_after_us",
-                                          "capped_slowdown", "source"}));
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(c, cf, {"kernel_us", "cta_us", "tile_us", "masked_tile_us", "load_knee",
+                                          "load_slowdown", "capped_after_us", "capped_slowdown", "source"}));
   for (auto [key, dst] : {std::pair{"kernel_us", &cost->kernel_us}, {"cta_us", &cost->cta_us},
                           {"tile_us", &cost->tile_us}, {"masked_tile_us", &cost->masked_tile_us}}) {
     const bool positive = dst == &cost->tile_us;
@@ -208,8 +209,11 @@ Status ParseCtaCost(const Reader& rd, const json& c, const std::string& cf, CtaC
       return rd.Error(cf + "." + key, positive ? "must be a number in (0, 1e6]" : "must be a number in [0, 1e6]");
     *dst = c[key].get<double>();
   }
-  // The power cap (optional; absent: no slowdown): capped_after_us in [0, 1e9] us, capped_slowdown in [0, 1].
-  for (auto [key, dst, hi] : {std::tuple{"capped_after_us", &cost->capped_after_us, 1e9},
+  // The load clock and the power cap (optional; absent: no slowdown): load_knee, load_slowdown and capped_slowdown
+  // in [0, 1], capped_after_us in [0, 1e9] us.
+  for (auto [key, dst, hi] : {std::tuple{"load_knee", &cost->load_knee, 1.0},
+                              {"load_slowdown", &cost->load_slowdown, 1.0},
+                              {"capped_after_us", &cost->capped_after_us, 1e9},
                               {"capped_slowdown", &cost->capped_slowdown, 1.0}}) {
     if (!c.contains(key)) continue;
     if (!c[key].is_number() || !std::isfinite(c[key].get<double>()) || c[key].get<double>() < 0 ||

@@ -55,10 +55,16 @@ double WaveModel::EffectiveRounds(double ctas) const {
   return rounds;
 }
 
+double WaveModel::EqualLoad(double ctas) const {
+  const double rounds = EffectiveRounds(ctas);
+  return rounds > 0 ? std::min(1.0, ctas / (double(sms) * ctas_per_sm * rounds)) : 0;
+}
+
 double WaveModel::KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
   if (q <= 0 || kv <= 0 || pairs <= 0) return 0;
-  const double busy = EffectiveRounds(Ctas(q, kv, h, batch, group)) * RoundUs(TilesPerCta(q, kv, pairs, group));
-  return KernelFixedUs() + cost.CappedUs(busy);
+  const double ctas = Ctas(q, kv, h, batch, group);
+  const double busy = EffectiveRounds(ctas) * RoundUs(TilesPerCta(q, kv, pairs, group));
+  return KernelFixedUs() + cost.ClockedUs(busy, EqualLoad(ctas));
 }
 
 double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const {
@@ -68,7 +74,7 @@ double WaveModel::FirstIdleUs(int64_t q, int64_t kv, double pairs, double h, int
   if (ctas < slots) return 0;
   const double full = std::floor(ctas / slots);
   const double round = RoundUs(TilesPerCta(q, kv, pairs, group));
-  const double cap = cost.CapFactor(EffectiveRounds(ctas) * round);
+  const double cap = cost.ClockFactor(EffectiveRounds(ctas) * round, EqualLoad(ctas));
   return (ctas - full * slots > 0 ? full * round : EffectiveRounds(ctas) * round) * cap;
 }
 
@@ -81,7 +87,7 @@ double WaveModel::DisplacedTailUs(int64_t q, int64_t kv, double pairs, double h,
   const double last = ctas - full * slots;
   if (full < 1 || last <= slots - double(nccl_sms) * ctas_per_sm) return 0;
   const double round = RoundUs(TilesPerCta(q, kv, pairs, group));
-  return round * cost.CapFactor(EffectiveRounds(ctas) * round);
+  return round * cost.ClockFactor(EffectiveRounds(ctas) * round, EqualLoad(ctas));
 }
 
 std::vector<std::pair<double, double>> WaveModel::CausalWork(int64_t q, int64_t kv, int64_t off, double group) const {
@@ -151,18 +157,20 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
   const double fixed = KernelFixedUs();
   if (ctas > 16 * slots) {
     const double round = cost.enabled ? cost_sum / busy : RoundUs(total / per_head), full = std::floor(ctas / slots);
-    const double busy_us = EffectiveRounds(ctas) * round;
-    if (first_idle_us)
-      *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round * cost.CapFactor(busy_us);
-    return fixed + cost.CappedUs(busy_us);
+    const double busy_us = EffectiveRounds(ctas) * round, factor = cost.ClockFactor(busy_us, EqualLoad(ctas));
+    if (first_idle_us) *first_idle_us = (ctas - full * slots > 0 ? full : EffectiveRounds(ctas)) * round * factor;
+    return fixed + busy_us * factor;
   }
   std::vector<double> cost_of(work.size());
   for (size_t i = 0; i < work.size(); ++i)
     cost_of[i] = work[i].first <= 0 ? 0 : cost.enabled ? cost.CtaUs(work[i].first, work[i].second)
                                                          : RoundUs(work[i].first);
   const auto [end, idle] = ListSchedule(cost_of, heads, int64_t(slots));
-  if (first_idle_us) *first_idle_us = idle * cost.CapFactor(end);
-  return fixed + cost.CappedUs(end);
+  double work_us = 0;  // one head's CTAs' summed slot time: the load is all heads' share of slots × end
+  for (double c : cost_of) work_us += c;
+  const double load = end > 0 ? std::min(1.0, double(heads) * work_us / (slots * end)) : 0;
+  if (first_idle_us) *first_idle_us = idle * cost.ClockFactor(end, load);
+  return fixed + cost.ClockedUs(end, load);
 }
 
 int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held) {

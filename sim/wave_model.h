@@ -34,23 +34,35 @@ namespace ringlab::sim {
 // calibrate/scripts/cta_model.py). Its time grows with every CTA and tile, in whole and partial rounds: it follows
 // the launch's parallelism (batch × heads × tiles against the SMs' slots), not a rate per block size.
 //
-// Power cap (JSON "capped_after_us", "capped_slowdown"; both 0 by default, which is the form without it): an H100
-// under a long kernel reaches its 700 W cap and its SM clock falls (1965 -> ~1600 MHz in the coverage calls'
-// clocks.csv), so the part of the SMs' busy time M past `capped_after_us` runs `capped_slowdown` slower:
-//   kernel time = kernel_us + M + capped_slowdown · max(0, M − capped_after_us).
-// Short kernels (the coverage's timed launches leave the GPU idle between them) keep the boost clock.
+// Load clock (JSON "load_knee", "load_slowdown"; both 0 by default, which is the form without it): timed back to back,
+// an H100 holds its 700 W cap by lowering the SM clock, and how far depends on how much of the GPU the kernel keeps
+// busy: a launch of fewer CTAs than slots, or a causal one whose light CTAs leave slots idle in its tail, draws less
+// power and runs at a higher clock (and its CTAs share HBM and L2 with fewer others). With load = the CTAs' summed
+// slot time / (slots · M), M the last slot's end at the clock of a lightly loaded GPU, the busy time is
+//   B = M · (1 + load_slowdown · max(0, load − load_knee)).
+// Power cap (JSON "capped_after_us", "capped_slowdown"; both 0 by default): an H100 under a long kernel after an idle
+// GPU reaches its 700 W cap and its SM clock falls (1965 -> ~1600 MHz in the coverage calls' clocks.csv), so the part
+// of that busy time past `capped_after_us` runs `capped_slowdown` slower:
+//   kernel time = kernel_us + B + capped_slowdown · max(0, B − capped_after_us).
+// Short kernels (the burst coverage's timed launches leave the GPU idle between them) keep the boost clock.
 struct CtaCost {
   bool enabled = false;
   double kernel_us = 0, cta_us = 0, tile_us = 0, masked_tile_us = 0;
+  double load_knee = 0, load_slowdown = 0;
   double capped_after_us = 0, capped_slowdown = 0;
   // How long a CTA of `tiles` tiles, `masked` of them on the diagonal, holds its slot.
   double CtaUs(double tiles, double masked) const { return cta_us + tile_us * tiles + masked_tile_us * masked; }
-  // The SMs' busy time `busy_us` (the last slot's end at the boost clock) once the power cap slows its tail (itself
-  // without a cap: the slowdown is 0).
-  double CappedUs(double busy_us) const { return busy_us + capped_slowdown * std::max(0.0, busy_us - capped_after_us); }
-  // The mean slowdown the cap gives a kernel of `busy_us` (1 without a cap): what its rounds and first idle slot
-  // stretch by where the engine times them one by one (NCCL beside the kernel).
-  double CapFactor(double busy_us) const { return enabled && busy_us > 0 ? CappedUs(busy_us) / busy_us : 1.0; }
+  // The SMs' busy time `busy_us` (the last slot's end, M above) at the clock that the launch's `load` (in [0, 1]) and
+  // the power cap allow (itself with neither: both slowdowns are 0).
+  double ClockedUs(double busy_us, double load) const {
+    const double loaded = busy_us * (1 + load_slowdown * std::max(0.0, load - load_knee));
+    return loaded + capped_slowdown * std::max(0.0, loaded - capped_after_us);
+  }
+  // The mean slowdown ClockedUs gives a kernel (1 without either term): what its rounds and first idle slot stretch
+  // by where the engine times them one by one (NCCL beside the kernel).
+  double ClockFactor(double busy_us, double load) const {
+    return enabled && busy_us > 0 ? ClockedUs(busy_us, load) / busy_us : 1.0;
+  }
 };
 
 struct WaveModel {
@@ -73,6 +85,8 @@ struct WaveModel {
   double Ctas(int64_t q, int64_t kv, double h, int batch, double group) const;
   double TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const;
   double EffectiveRounds(double ctas) const;
+  // The load of `ctas` equal CTAs (CtaCost): ctas / (slots · EffectiveRounds(ctas)), at most 1.
+  double EqualLoad(double ctas) const;
   // Kernel time in microseconds (no launch): EffectiveRounds(CTAs)·RoundUs(n). A block with q×kv tokens, `pairs`
   // allowed pairs, h query heads, batch b, `group` = H/Hkv query heads per kv head.
   double KernelUs(int64_t q, int64_t kv, double pairs, double h, int batch, double group) const;
@@ -89,8 +103,8 @@ struct WaveModel {
   // Per CTA of one (batch, head) grid row of a causal block, in launch order: (tiles, tiles on the diagonal).
   std::vector<std::pair<double, double>> CausalWork(int64_t q, int64_t kv, int64_t diagonal_offset,
                                                     double group) const;
-  // With the CTA cost form's power cap, FirstIdleUs, DisplacedTailUs and CausalKernelUs's first idle instant are
-  // stretched by the kernel's CapFactor (the cap slows every round alike on average).
+  // With the CTA cost form's load clock or power cap, FirstIdleUs, DisplacedTailUs and CausalKernelUs's first idle
+  // instant are stretched by the kernel's ClockFactor (they slow every round alike on average).
   // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment
   // another kernel (NCCL's, posted on another stream while this one runs) gets an SM. Equal CTAs: the start of the
   // last, partial round (full rounds · RoundUs(n)), or the kernel's end when the last round is full; 0 with fewer

@@ -10,13 +10,18 @@ a head), to the first free slot. A CTA holds its slot for
 and the kernel takes kernel_us (launch latency, first loads, drain) + the time the last slot frees. Kernels of more
 than 16 rounds use the mean CTA cost times the rounds (the unequal loops average out), as the simulator does.
 
-Power cap (CAP = capped_after_us, capped_slowdown): the SMs' busy time M (the last slot's end) past capped_after_us
-runs capped_slowdown slower (the H100 reaches its 700 W cap under a long kernel and lowers its SM clock), so the
-kernel takes kernel_us + M + capped_slowdown * max(0, M - capped_after_us). (0, 0): no cap, the form without it.
+Load clock (LOAD = load_knee, load_slowdown): timed back to back, an H100 holds its 700 W cap by lowering the SM
+clock, the more the more of the GPU a kernel keeps busy. With load = the CTAs' summed slot time / (slots x M), M the
+last slot's end, the busy time is B = M * (1 + load_slowdown * max(0, load - load_knee)): a launch of fewer CTAs than
+slots, or a causal one whose light CTAs leave slots idle in its tail, runs faster per tile than a full one.
+Power cap (CAP = capped_after_us, capped_slowdown): the busy time B past capped_after_us runs capped_slowdown slower
+(an H100 reaching its 700 W cap under a long kernel after an idle GPU), so the kernel takes
+kernel_us + B + capped_slowdown * max(0, B - capped_after_us). (0, 0): no such term.
 
-Fitted per (pass, mask family, head dim, forward mode) by least squares on the relative error: the makespan is linear in
-(kernel_us, cta_us, tile_us, masked_tile_us) once the critical slot is known, so the fit alternates finding each
-sample's critical slot under the current parameters and a non-negative linear least-squares solve (a few rounds).
+Fitted per (pass, mask family, head dim, forward mode) by least squares on the relative error: once each sample's
+critical slot and the side of each knee are known the prediction is linear in (kernel_us, cta_us, tile_us,
+masked_tile_us), so the fit alternates finding them under the current parameters and a non-negative linear
+least-squares solve; the two terms' knees and slowdowns come from a grid (fit_clocked).
 """
 import heapq
 import itertools
@@ -25,11 +30,19 @@ import math
 import numpy as np
 
 PARAMS = ("kernel_us", "cta_us", "tile_us", "masked_tile_us")
+LOAD = ("load_knee", "load_slowdown")
 CAP = ("capped_after_us", "capped_slowdown")
-# The power cap's grid (fit_capped): where the slowdown starts (us of busy SMs) and how much slower the rest runs.
+# The grids of fit_clocked: the load clock's knee and slowdown (a full GPU at the 700 W cap runs ~1600-1750 MHz against
+# the ~1980 MHz boost of a lightly loaded one, ~20% per tile; memory-bound kernels also lose HBM and L2 bandwidth to
+# the other CTAs, so the grid goes further), the power cap's start and slowdown alone, and both terms together on a
+# coarser cap grid.
+LOAD_KNEE = (0.0, 0.25, 0.5, 0.75)
+LOAD_SLOWDOWN = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)
 CAP_AFTER_US = (1000.0, 2000.0, 3000.0, 5000.0)  # the 700 W cap takes milliseconds of load to reach
-CAP_SLOWDOWN = (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25)
+CAP_SLOWDOWN = (0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.25)
+CAP_BESIDE_LOAD = [(a, c) for a in (1000.0, 3000.0) for c in (0.03, 0.06, 0.12)]
 LIST_ROUNDS = 16  # above this many rounds the simulator uses the mean CTA cost
+NONE = (0.0, 0.0)
 
 
 def _ceil_div(a, b):
@@ -75,18 +88,21 @@ def effective_rounds(ctas, slots, sms, k, theta):
 
 
 def features(geom, sample, sms, k=1, theta=1.0):
-    """A function params -> (predicted us, coefficient vector of that prediction)."""
+    """A function params -> (coef, work): the prediction before the clock terms is coef @ params (coef: 1, then the
+    critical slot's CTAs, tiles and diagonal tiles), the load is (work @ params) / (coef @ params - kernel_us) (work:
+    0, then all CTAs' CTAs, tiles and diagonal tiles over the slots)."""
     causal = sample["mask"] == "causal"
     group = sample["heads"] // sample["kv_heads"]
     rows = sample["batch"] * (sample["heads"] if geom["grid"] == "q" else sample["kv_heads"])
-    work = head_work(geom, sample["q"], sample["kv"], sample.get("diagonal_offset", 0), causal, group)
-    work = [w for w in work if w[0] > 0]
+    work = [w for w in head_work(geom, sample["q"], sample["kv"], sample.get("diagonal_offset", 0), causal, group)
+            if w[0] > 0]
     ctas = rows * len(work)
     slots = sms * k
+    total = np.array([0.0, ctas, rows * sum(w[0] for w in work), rows * sum(w[1] for w in work)])
     if ctas > LIST_ROUNDS * slots or not causal:
-        mean = np.array([1.0, sum(w[0] for w in work) / len(work), sum(w[1] for w in work) / len(work)])
-        coef = np.concatenate([[1.0], effective_rounds(ctas, slots, sms, k, theta) * mean])
-        return lambda p: (float(coef @ p), coef)
+        rounds = effective_rounds(ctas, slots, sms, k, theta)
+        coef = np.concatenate([[1.0], rounds * total[1:] / ctas])
+        return lambda p: (coef, total / slots)
 
     def listed(p):
         heap = [(0.0, i) for i in range(min(slots, ctas))]
@@ -97,8 +113,7 @@ def features(geom, sample, sms, k=1, theta=1.0):
                 comp[i] = comp[i] + (1.0, n, d)
                 heapq.heappush(heap, (t + p[1] + p[2] * n + p[3] * d, i))
         t, i = max(heap)
-        coef = np.concatenate([[1.0], comp[i]])
-        return float(coef @ p), coef
+        return np.concatenate([[1.0], comp[i]]), total / slots
     return listed
 
 
@@ -120,52 +135,72 @@ def _nnls(a, y):
     return best_x
 
 
-def capped(pred, p, cap=(0.0, 0.0)):
-    """A kernel's time from features()'s (prediction, coefficients) at params p under the power cap (after, slowdown)."""
-    busy = pred - p[0]
-    return pred + cap[1] * max(0.0, busy - cap[0])
+def clocked(coef, work, p, load=NONE, cap=NONE):
+    """Kernel times (us) of rows of features()' (coef, work) at params p under the load clock and the power cap (the
+    simulator's CtaCost::ClockedUs plus kernel_us)."""
+    coef, work = np.atleast_2d(coef), np.atleast_2d(work)
+    busy = coef[:, 1:] @ p[1:]
+    u = np.minimum(1.0, np.where(busy > 0, (work[:, 1:] @ p[1:]) / np.maximum(busy, 1e-300), 0.0))
+    busy = busy * (1 + load[1] * np.maximum(0.0, u - load[0]))
+    return p[0] + busy + cap[1] * np.maximum(0.0, busy - cap[0])
 
 
-def fit(models, measured, fixed=None, rounds=8, cap=(0.0, 0.0), start=None):
-    """Params minimising sum((pred/measured - 1)^2) under the power cap `cap` (after, slowdown). `fixed`: {param
-    index: value} held (e.g. masked_tile_us = 0). With the cap the prediction is linear in the params once each
-    sample's critical slot and side of capped_after_us are known: both are found again every round."""
-    fixed = fixed or {}
+def _solve(coef, work, y, p, load, cap):
+    """One non-negative linear least-squares step with each sample's side of both knees fixed at params p."""
+    busy = coef[:, 1:] @ p[1:]
+    u = np.where(busy > 0, (work[:, 1:] @ p[1:]) / np.maximum(busy, 1e-300), 0.0)
+    on = (u > load[0]) * (u < 1) * load[1]  # the load term's slope where it applies (a load over 1 counts as 1)
+    at_one = (u >= 1) * load[1] * max(0.0, 1 - load[0])
+    rows = coef[:, 1:] * (1 - on * load[0] + at_one)[:, None] + on[:, None] * work[:, 1:]
+    over = ((rows @ p[1:]) > cap[0]) * cap[1]
+    a = np.concatenate([np.ones((len(y), 1)), rows * (1 + over)[:, None]], 1) / y[:, None]
+    return _nnls(a, np.ones(len(y)) + over * cap[0] / y)
+
+
+def _matrices(models, p):
+    cw = [m(p) for m in models]
+    return np.array([c for c, _ in cw]), np.array([w for _, w in cw])
+
+
+def fit(models, measured, load=NONE, cap=NONE, start=None, refresh=3, steps=4):
+    """Params minimising sum((pred/measured - 1)^2) under the given clock terms: `refresh` times find every sample's
+    critical slot under the current params, then `steps` solves with the knees' sides found again each time."""
     y = np.asarray(measured, float)
     p = np.array([5.0, 2.0, 1.0, 0.0]) if start is None else np.array(start, float)
-    for i, v in fixed.items():
-        p[i] = v
-    for _ in range(rounds):
-        coef = np.array([m(p)[1] for m in models])
-        over = (coef[:, 1:] @ p[1:] > cap[0]) * cap[1]  # the slowdown of each sample past the cap, else 0
-        coef[:, 1:] *= (1 + over)[:, None]
-        a = coef / y[:, None]
-        free = [i for i in range(4) if i not in fixed]
-        rhs = np.ones(len(y)) + over * cap[0] / y - sum(a[:, i] * v for i, v in fixed.items())
-        x = _nnls(a[:, free], rhs)
-        new = p.copy()
-        new[free] = x
-        if np.allclose(new, p, rtol=1e-9, atol=1e-12):
-            break
-        p = new
+    for _ in range(refresh):
+        coef, work = _matrices(models, p)
+        for _ in range(steps):
+            p = _solve(coef, work, y, p, load, cap)
     return p
 
 
-def errors(models, measured, p, cap=(0.0, 0.0)):
-    return np.array([capped(m(p)[0], p, cap) for m in models]) / np.asarray(measured, float) - 1
+def errors(models, measured, p, load=NONE, cap=NONE):
+    coef, work = _matrices(models, p)
+    return clocked(coef, work, p, load, cap) / np.asarray(measured, float) - 1
 
 
-def fit_capped(models, measured, start):
-    """(params, cap, mean squared relative error): the power cap of CAP_AFTER_US x CAP_SLOWDOWN (and its params)
-    with the least mean squared relative error, each fit started from `start` (the fit without the cap)."""
+def clock_grid():
+    """Every (load, cap) pair fit_clocked tries: neither term, each alone, both (the cap on a coarser grid)."""
+    loads = [(k, s) for k in LOAD_KNEE for s in LOAD_SLOWDOWN]
+    caps = [(a, s) for a in CAP_AFTER_US for s in CAP_SLOWDOWN]
+    return [(NONE, NONE)] + [(ld, NONE) for ld in loads] + [(NONE, c) for c in caps] + \
+        [(ld, c) for ld in loads for c in CAP_BESIDE_LOAD]
+
+
+def fit_clocked(models, measured, start=None):
+    """(params, load, cap, mean squared relative error) of the clock_grid() pair with the least mean squared relative
+    error: every pair solved on the critical slots of the fit without either term, the best one refitted."""
+    y = np.asarray(measured, float)
+    base = fit(models, y, start=start)
+    coef, work = _matrices(models, base)
     best = None
-    for after in CAP_AFTER_US:
-        for slowdown in CAP_SLOWDOWN:
-            if slowdown == 0 and after != CAP_AFTER_US[0]:
-                continue  # no slowdown: the same fit whatever the start
-            cap = (0.0, 0.0) if slowdown == 0 else (after, slowdown)
-            p = fit(models, measured, rounds=4, cap=cap, start=start)
-            score = float(np.mean(errors(models, measured, p, cap) ** 2))
-            if best is None or score < best[2]:
-                best = (p, cap, score)
-    return best
+    for load, cap in clock_grid():
+        p = base
+        for _ in range(4):
+            p = _solve(coef, work, y, p, load, cap)
+        score = float(np.mean((clocked(coef, work, p, load, cap) / y - 1) ** 2))
+        if best is None or score < best[3]:
+            best = (p, load, cap, score)
+    p, load, cap, _ = best
+    p = fit(models, y, load, cap, start=p, refresh=2)
+    return p, load, cap, float(np.mean(errors(models, y, p, load, cap) ** 2))

@@ -10,10 +10,12 @@ its mask; a head dim the profile has no table of gets new ones (calibrate/script
 samples takes the other mode's fit (PyTorch's SDPA writes its output afresh: one mode). The simulator adds the
 profile's launch_us to every attend op, so the fit is of each sample less launch_us; with --backward-has-prepare
 (PyTorch's backward time holds FlashAttention's preprocess kernel, which the simulator models as its own prepare op,
-launch + bytes / copy_gbps) that op's time is taken off backward samples too. Each group also gets the power cap
-(cta_model.py CAP: the busy time past capped_after_us runs capped_slowdown slower) where it lowers the group's mean
-squared relative error; it was chosen over the form without it by leave-one-(batch, heads)-out cross-validation on
-the 2026-12-06 same-call coverage (bench/results/kernel_model_heldout.md). Held-out shapes (bench/kernels/heldout_shapes.txt) are refused: they must not be in the samples.
+launch + bytes / copy_gbps) that op's time is taken off backward samples too. Each group also gets the load clock
+(cta_model.py LOAD: a launch that keeps more of the slots busy runs slower) and the power cap (CAP: the busy time past
+capped_after_us runs capped_slowdown slower) of cta_model.clock_grid() where they lower the group's mean squared
+relative error; the cap was chosen over the form without it by leave-one-(batch, heads)-out cross-validation on the
+2026-12-06 same-call coverage, the load clock beside it the same way on the sustained coverage
+(bench/results/kernel_model_heldout.md). Held-out shapes (bench/kernels/heldout_shapes.txt) are refused: they must not be in the samples.
 
   python3 calibrate/scripts/kernel_model_fit.py SAMPLES.json --profile sim/profiles/NAME.json --tag "FIT ..."
 """
@@ -65,9 +67,9 @@ def kernel_only(samples, compute, memory, has_prepare):
     return out
 
 
-def fit_group(geom, samples, sms, power_cap=True):
-    """The CTAs per SM and lone-CTA throughput (OCCUPANCY) of least mean squared relative error, then (power_cap)
-    the power cap (cta_model.fit_capped) at that occupancy."""
+def fit_group(geom, samples, sms, clock=True):
+    """The CTAs per SM and lone-CTA throughput (OCCUPANCY) of least mean squared relative error, then (clock) the load
+    clock and power cap (cta_model.fit_clocked) at that occupancy."""
     best = None
     meas = [s["us"] for s in samples]
     for k, theta in OCCUPANCY:
@@ -75,14 +77,15 @@ def fit_group(geom, samples, sms, power_cap=True):
         p = cm.fit(models, meas)
         err = np.abs(cm.errors(models, meas, p))
         if best is None or np.mean(err ** 2) < best["score"]:
-            best = {"score": float(np.mean(err ** 2)), "k": k, "theta": theta, "params": p, "cap": (0.0, 0.0),
-                    "median": float(np.median(err)), "worst": float(err.max())}
-    if power_cap:
+            best = {"score": float(np.mean(err ** 2)), "k": k, "theta": theta, "params": p, "load": cm.NONE,
+                    "cap": cm.NONE, "median": float(np.median(err)), "worst": float(err.max())}
+    if clock:
         models = [cm.features(geom, s, sms, best["k"], best["theta"]) for s in samples]
-        p, cap, score = cm.fit_capped(models, meas, best["params"])
+        p, load, cap, score = cm.fit_clocked(models, meas, best["params"])
         if score < best["score"]:
-            err = np.abs(cm.errors(models, meas, p, cap))
-            best.update(score=score, params=p, cap=cap, median=float(np.median(err)), worst=float(err.max()))
+            err = np.abs(cm.errors(models, meas, p, load, cap))
+            best.update(score=score, params=p, load=load, cap=cap, median=float(np.median(err)),
+                        worst=float(err.max()))
     return best
 
 
@@ -132,7 +135,7 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
     for (pass_, d, mode), ss in sorted(groups.items()):
         fits[(pass_, d, mode)] = f = fit_group(geometry_of(data, pass_, d), ss, sms)
         print(f"kernel_model_fit: {pass_} D={d} {mode or '-'}: {len(ss)} samples, {f['k']} CTA(s)/SM, theta "
-              f"{f['theta']}, {dict(zip(cm.PARAMS, np.round(f['params'], 3)))}, power cap {f['cap']}, |error| median "
+              f"{f['theta']}, {dict(zip(cm.PARAMS, np.round(f['params'], 3)))}, load clock {f['load']}, power cap {f['cap']}, |error| median "
               f"{100 * f['median']:.1f}% worst {100 * f['worst']:.1f}%", file=log)
     added = add_missing_tables(prof, groups)
     if added:
@@ -147,6 +150,8 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
         f, geom = fits[key], geometry_of(data, pass_, d)
         own = [s for s in groups[key] if s["mask"] == mask] or groups[key]
         cost = {p: round(float(v), 4) for p, v in zip(cm.PARAMS, f["params"])}
+        if f["load"][1] > 0:
+            cost.update(zip(cm.LOAD, (float(f["load"][0]), float(f["load"][1]))))
         if f["cap"][1] > 0:
             cost.update(zip(cm.CAP, (float(f["cap"][0]), float(f["cap"][1]))))
         t["wave"] = {"grid": geom["grid"], "tile_q": geom["tile_q"], "tile_kv": geom["tile_kv"], "sms": sms,

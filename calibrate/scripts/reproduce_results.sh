@@ -2,8 +2,9 @@
 # Regenerates every committed calibration result from the committed measurements (repository root; RINGLAB_BIN a
 # CPU build of ringlab, default build-sim/apps/ringlab; .venv from scripts/setup_python.sh):
 #   0. sim/profiles/h100_sxm_calibrated.json, the default: the kernels the project runs now (warp-specialized ws
-#      forward and backward), every attention table from the one-GPU coverage call (kernel_coverage_h100: forward in
-#      both output modes), NCCL and host numbers as in 1 (those did not change with the kernels);
+#      forward and backward), every D=64/128 attention table from the one-GPU coverage timed sustained
+#      (kernel_coverage_h100_sustained: forward in both output modes), NCCL and host numbers as in 1 (those did not
+#      change with the kernels);
 #   1. sim/profiles/h100_sxm_calibrated_wgmma.json + bench/results/sim_validation.{md,json}: the profile of the wgmma
 #      kernels the 4xH100 validation grid ran (kept: the held-out validation of real multi-GPU runs is of it), the grid measured with the
 #      listed start order (core/start_order.h) at df699c1 (calibration_grid_listed: 1 s warm-up per run, every timed
@@ -15,7 +16,7 @@
 #      calibration_grid_listed_repeat), nothing refitted;
 #   3. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used), every point held out;
 #   4. the peer's attention tables (h100_pytorch_peer) from PyTorch SDPA over the coverage shapes (D=64/128 from the
-#      call that also timed the held-out shapes, kernel_coverage_h100_samecall, as 0's); 4b. D=256 tables
+#      sustained call that also timed the held-out shapes, kernel_coverage_h100_sustained, as 0's); 4b. D=256 tables
 #      merged into both profiles from their own call, when its archive is there (calibrate/scripts/merge_head_dim.py).
 # The measurements are the archives of bench/results/grids/ (README there), unpacked into out/grids/ first. The grids
 # measured before the start order are in git history only; sim_validation.notes.md keeps their numbers.
@@ -28,14 +29,15 @@ R=$GRIDS/calibration_grid_listed_repeat
 K=$GRIDS/calibration_grid_steady/calibrate_samples_sustained.json
 C=$GRIDS/kernel_coverage_h100_wgmma
 N=$GRIDS/kernel_coverage_h100
-# The D=64/128 coverage measured in one call with the held-out shapes: the attention tables of both profiles (0, 4)
-SC=$GRIDS/kernel_coverage_h100_samecall
+# The D=64/128 coverage timed sustained in one call with the held-out shapes: the attention tables of both profiles
+# (0, 4) and the held-out measurement (5)
+SU=$GRIDS/kernel_coverage_h100_sustained
 # The one-GPU coverage (issue 15) joins the backward tables and the forward causal D=64 table only: with it in the
 # forward D=128 and forward full D=64 tables the held-out grid got worse (bench/results/sim_validation.notes.md).
 COVERAGE_TABLES="backward,forward causal 64"
-KERNEL_LABEL="After: the CTA cost model with a power cap (sim/wave_model.h CtaCost: busy time past capped_after_us runs capped_slowdown slower), D=64/128 tables of both profiles refit on the coverage measured in the same call as these held-out shapes (kernel_coverage_h100_samecall, one H100, 2026-12-06, binaries 2c1860c). The 14 held-out shapes are in no fit."
-OURS_TAG="FIT 2026-12-06 from the one-GPU D=64/128 coverage of our ws kernels measured in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_samecall.tar.xz, NVIDIA H100 80GB HBM3, binaries 2c1860c; fit at a06cf94)"
-PEER_TAG="FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU D=64/128 coverage measured in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_samecall.tar.xz, NVIDIA H100 80GB HBM3, binaries 2c1860c; fit at a06cf94)"
+KERNEL_LABEL="The CTA cost model with the load clock and the power cap (sim/wave_model.h CtaCost), the D=64/128 tables of both profiles fitted on the coverage timed sustained in the same call as these held-out shapes (kernel_coverage_h100_sustained, one H100, 2026-12-06, binaries 7ed658c). The 14 held-out shapes are in no fit."
+OURS_TAG="FIT 2026-12-06 from the one-GPU D=64/128 coverage of our ws kernels timed sustained in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_sustained.tar.xz, NVIDIA H100 80GB HBM3, binaries 7ed658c; fit at 9771548)"
+PEER_TAG="FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU D=64/128 coverage timed sustained in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_sustained.tar.xz, NVIDIA H100 80GB HBM3, torch 2.11.0+cu130; fit at 9771548)"
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $C/kernel_coverage_samples.json \
@@ -53,9 +55,9 @@ $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $N/kerne
 $PY calibrate/scripts/calibrate.py --microbench $N/calibrate_samples_combined_ws.json \
   --traces "$L/w*_h8_k2_*.all*.iter*.json" --split "$HOST_SPLIT" --runs-commit df699c1 --name h100_sxm_calibrated \
   --out sim/profiles/h100_sxm_calibrated.json > /dev/null
-#    its attention tables: the CTA cost model (kernel, CTA, tile and diagonal-tile times, power cap) fitted on the
-#    coverage measured in one call with the held-out shapes
-$PY calibrate/scripts/kernel_model_fit.py $SC/kernel_coverage_samples.json --profile sim/profiles/h100_sxm_calibrated.json \
+#    its attention tables: the CTA cost model (kernel, CTA, tile and diagonal-tile times, load clock, power cap) fitted
+#    on the coverage timed sustained in one call with the held-out shapes
+$PY calibrate/scripts/kernel_model_fit.py $SU/kernel_coverage_samples.json --profile sim/profiles/h100_sxm_calibrated.json \
   --tag "$OURS_TAG" 2> /dev/null
 "$RINGLAB_BIN" fit-profile --samples $L/calibrate_samples_combined.json --base h100_sxm --name h100_sxm_microbench \
   --out bench/results/sim_validation_microbench_only.profile.json > /dev/null 2>&1
@@ -65,10 +67,10 @@ $PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbe
 $PY calibrate/scripts/peer_sdpa_fit.py $N/peer_sdpa_coverage.json --log $N/peer_sdpa.log --backend FLASH_ATTENTION \
   --samples $N/peer_samples_flash.json --profile sim/profiles/h100_pytorch_peer.json \
   --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" > /dev/null
-#    (the host time per SDPA call from that call; the CTA cost model from the same-call coverage, every table kept)
-$PY calibrate/scripts/peer_sdpa_fit.py $SC/peer_sdpa_coverage.json --backend FLASH_ATTENTION \
-  --samples $SC/peer_flash_samples.json > /dev/null
-$PY calibrate/scripts/kernel_model_fit.py $SC/peer_flash_samples.json --backward-has-prepare \
+#    (the host time per SDPA call from that call; the CTA cost model from the sustained coverage, every table kept)
+$PY calibrate/scripts/peer_sdpa_fit.py $SU/peer_sdpa_coverage.json --backend FLASH_ATTENTION \
+  --samples $SU/peer_flash_samples.json > /dev/null
+$PY calibrate/scripts/kernel_model_fit.py $SU/peer_flash_samples.json --backward-has-prepare \
   --profile sim/profiles/h100_pytorch_peer.json --tag "$PEER_TAG" 2> /dev/null
 # 4b. head dim 256 (a one-GPU call of its own: HEAD_DIMS=256 SKIP_HELDOUT=1 calibrate/device/kernel_coverage.sh, archived
 #     as kernel_coverage_h100_d256) merged into both profiles; their D=64/128 tables stay as 0 and 4 wrote them
@@ -82,8 +84,8 @@ if [ -d "$D256" ]; then
     --samples-out $D256/peer_samples_flash.json 2> /dev/null
 fi
 # 5. the kernel cost model against the 14 held-out single-GPU shapes
-$PY calibrate/scripts/kernel_heldout.py --measured bench/results/kernel_heldout_samecall_h100.json \
-  --before bench/results/kernel_model_heldout.before_power_cap.json --label "$KERNEL_LABEL" \
+$PY calibrate/scripts/kernel_heldout.py --measured bench/results/kernel_heldout_sustained_h100.json \
+  --before bench/results/kernel_model_heldout.before.json --label "$KERNEL_LABEL" \
   --notes bench/results/kernel_model_heldout.notes.md > /dev/null
 grep -H "^\*\*Held" bench/results/sim_validation.md bench/results/sim_validation_repeat.md \
   bench/results/sim_validation_microbench_only.md

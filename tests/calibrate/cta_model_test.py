@@ -1,7 +1,8 @@
-"""calibrate/scripts/cta_model.py's power cap (the SMs' busy time past capped_after_us runs capped_slowdown slower):
-its predictions are the simulator's (the numbers tests/sim/cta_cost_test.cc PowerCapAgreesWithThePythonTwin asserts
-for sim/wave_model.cc), and kernel_model_fit.fit_group recovers a cap from synthetic samples drawn with one, and adds
-none to samples drawn without.
+"""calibrate/scripts/cta_model.py's clock terms (the load clock: a launch that keeps more of the slots busy runs
+slower; the power cap: the busy time past capped_after_us runs capped_slowdown slower): its predictions are the
+simulator's (the numbers tests/sim/cta_cost_test.cc PowerCapAgreesWithThePythonTwin and
+LoadClockAgreesWithThePythonTwin assert for sim/wave_model.cc), and kernel_model_fit.fit_group recovers either term
+from synthetic samples drawn with it, and adds neither to samples drawn without.
 
   .venv/bin/python tests/calibrate/cta_model_test.py        # ctest: calibrate.cta_model
 """
@@ -25,38 +26,53 @@ def block(b, h, hkv, s, mask="causal"):
     return {"batch": b, "heads": h, "kv_heads": hkv, "q": s, "kv": s, "mask": mask, "diagonal_offset": 0}
 
 
-class PowerCap(unittest.TestCase):
+def clocked(geom, shape, p, load=cm.NONE, cap=cm.NONE):
+    return float(cm.clocked(*cm.features(geom, shape, 132)(p), p, load, cap)[0])
+
+
+class ClockTerms(unittest.TestCase):
     def test_predictions_are_the_simulators(self):
         p = np.array([3.0, 4.0, 1.5, 0.7])
-        for geom, shape, cap, want in [(FORWARD, block(1, 8, 8, 4096), (50, 0.1), 94.14),
-                                       (FORWARD, block(16, 64, 64, 1024), (500, 0.1), 746.485),
-                                       (FORWARD, block(1, 8, 8, 4096), (1000, 0.1), 90.4),
-                                       (BACKWARD, block(2, 16, 4, 2048), (100, 0.2), 224.92)]:
-            self.assertAlmostEqual(cm.capped(cm.features(geom, shape, 132)(p)[0], p, cap), want, places=9)
+        for geom, shape, load, cap, want in [
+                (FORWARD, block(1, 8, 8, 4096), cm.NONE, (50, 0.1), 94.14),
+                (FORWARD, block(16, 64, 64, 1024), cm.NONE, (500, 0.1), 746.485),
+                (FORWARD, block(1, 8, 8, 4096), cm.NONE, (1000, 0.1), 90.4),
+                (BACKWARD, block(2, 16, 4, 2048), cm.NONE, (100, 0.2), 224.92),
+                (FORWARD, block(1, 8, 8, 4096), (0.25, 0.2), cm.NONE, 97.4530303030303),
+                (FORWARD, block(16, 64, 64, 1024), (0.5, 0.1), cm.NONE, 759.341893939394),
+                (BACKWARD, block(2, 16, 4, 2048), (0.0, 0.3), (100, 0.2), 263.878545454545)]:
+            self.assertAlmostEqual(clocked(geom, shape, p, load, cap), want, places=9)
 
-    def samples(self, params, cap):
+    def samples(self, params, load, cap):
         out = []
         for mask in ("causal", "full"):
-            for b, h in ((1, 8), (2, 16), (4, 32), (16, 64)):
+            for b, h in ((1, 1), (1, 8), (2, 16), (4, 32), (16, 64)):
                 for s in (512, 1024, 2048, 4096, 8192, 16384):
                     if b * h * s * s > 2 ** 35:
                         continue
                     k = dict(block(b, h, h, s, mask), pairs=float(s) * s)
-                    k["us"] = cm.capped(cm.features(FORWARD, k, 132)(params)[0], params, cap)
+                    k["us"] = clocked(FORWARD, k, params, load, cap)
                     out.append(k)
         return out
 
     def test_fit_recovers_a_cap(self):
         truth = np.array([3.0, 5.0, 1.6, 0.4])
-        fit = kmf.fit_group(FORWARD, self.samples(truth, (2000.0, 0.12)), 132)
-        self.assertEqual(fit["cap"], (2000.0, 0.12))
+        fit = kmf.fit_group(FORWARD, self.samples(truth, cm.NONE, (2000.0, 0.12)), 132)
+        self.assertEqual((fit["load"], fit["cap"]), (cm.NONE, (2000.0, 0.12)))
         np.testing.assert_allclose(fit["params"], truth, rtol=1e-3, atol=1e-3)
         self.assertLess(fit["worst"], 1e-6)
 
-    def test_no_cap_without_one(self):
+    def test_fit_recovers_a_load_clock(self):
         truth = np.array([3.0, 5.0, 1.6, 0.4])
-        fit = kmf.fit_group(FORWARD, self.samples(truth, (0.0, 0.0)), 132)
-        self.assertEqual(fit["cap"], (0.0, 0.0))
+        fit = kmf.fit_group(FORWARD, self.samples(truth, (0.5, 0.2), cm.NONE), 132)
+        self.assertEqual((fit["load"], fit["cap"]), ((0.5, 0.2), cm.NONE))
+        np.testing.assert_allclose(fit["params"], truth, rtol=1e-3, atol=1e-3)
+        self.assertLess(fit["worst"], 1e-6)
+
+    def test_neither_without_them(self):
+        truth = np.array([3.0, 5.0, 1.6, 0.4])
+        fit = kmf.fit_group(FORWARD, self.samples(truth, cm.NONE, cm.NONE), 132)
+        self.assertEqual((fit["load"], fit["cap"]), (cm.NONE, cm.NONE))
         np.testing.assert_allclose(fit["params"], truth, rtol=1e-3, atol=1e-3)
 
 

@@ -71,7 +71,7 @@ def sample(pass_, mode, b, h, s, mask, us):
 
 def model_us(geom, k, truth):
     slots, theta, params = truth
-    return cm.features(geom, k, SMS, slots, theta)(params)[0]
+    return float(cm.clocked(*cm.features(geom, k, SMS, slots, theta)(params), params)[0])
 
 
 def prepare_us(prof, b, h, s):

@@ -136,6 +136,42 @@ TEST(CtaCost, PowerCapAgreesWithThePythonTwin) {
   EXPECT_NEAR(bwd.CausalKernelUs(2048, 2048, 0, 16, 2, 4), 224.92, 1e-9);
 }
 
+// The load clock: the busy time M runs load_slowdown·(load − load_knee) slower where the launch's load (the CTAs'
+// summed slot time over slots × M) passes the knee. Forward(): kernel 5 us, CTA 2 us, tile 1 us, 132 slots.
+TEST(CtaCost, LoadClockSlowsBusyLaunchesOnly) {
+  WaveModel w = Forward();
+  w.cost.load_knee = 0.5, w.cost.load_slowdown = 0.2;
+  // One CTA per head of 8 key tiles (10 us): 33 CTAs (load 0.25) run at the lone-CTA clock; 99 (0.75) 5% slower;
+  // 132 (a full round, load 1) 10% slower.
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 1024, 128.0 * 1024, 33, 1, 1), 5 + 10);
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 1024, 128.0 * 1024, 99, 1, 1), 5 + 10 * 1.05);
+  EXPECT_DOUBLE_EQ(w.KernelUs(128, 1024, 128.0 * 1024, 132, 1, 1), 5 + 10 * 1.1);
+  // 133 CTAs: two rounds (20 us) at load 133 / 264, just past the knee.
+  EXPECT_NEAR(w.KernelUs(128, 1024, 128.0 * 1024, 133, 1, 1), 5 + 20 + 20 * 0.2 / 264, 1e-12);
+  // A list-scheduled causal head: CTAs of 4.5 and 3.5 us, busy 4.5 us, load 8 / (132 · 4.5), under the knee; with
+  // the knee at 0 it adds 0.2 · 8 / 132 us.
+  EXPECT_DOUBLE_EQ(w.CausalKernelUs(256, 256, 0, 1, 1, 1), 5 + 4.5);
+  w.cost.load_knee = 0;
+  EXPECT_NEAR(w.CausalKernelUs(256, 256, 0, 1, 1, 1), 5 + 4.5 + 0.2 * 8 / 132, 1e-12);
+  // With the power cap after it: two full rounds, busy 20 · 1.2 = 24 us, of which 9 past 15 us run 10% slower; the
+  // first idle slot (the kernel's end: no partial round) stretches by the same factor.
+  w.cost.capped_after_us = 15, w.cost.capped_slowdown = 0.1;
+  EXPECT_NEAR(w.KernelUs(512, 1024, 512.0 * 1024, 66, 1, 1), 5 + 24 + 0.9, 1e-12);
+  EXPECT_NEAR(w.FirstIdleUs(512, 1024, 512.0 * 1024, 66, 1, 1), 24.9, 1e-12);
+}
+
+// The same parameters as AgreesWithThePythonTwinTheFitUses under the load clock: cta_model.clocked() of the twin's
+// features (list-scheduled forward at load 0.65, mean-round forward of 62 rounds, GQA backward with the power cap).
+TEST(CtaCost, LoadClockAgreesWithThePythonTwin) {
+  WaveModel fwd = TwinModel(false), bwd = TwinModel(true);
+  fwd.cost.load_knee = 0.25, fwd.cost.load_slowdown = 0.2;
+  EXPECT_NEAR(fwd.CausalKernelUs(4096, 4096, 0, 8, 1, 1), 97.4530303030303, 1e-9);
+  fwd.cost.load_knee = 0.5, fwd.cost.load_slowdown = 0.1;
+  EXPECT_NEAR(fwd.CausalKernelUs(1024, 1024, 0, 64, 16, 1), 759.341893939394, 1e-9);
+  bwd.cost.load_slowdown = 0.3, bwd.cost.capped_after_us = 100, bwd.cost.capped_slowdown = 0.2;
+  EXPECT_NEAR(bwd.CausalKernelUs(2048, 2048, 0, 16, 2, 4), 263.878545454545, 1e-9);
+}
+
 TEST(CtaCost, MonotoneInWork) {
   const WaveModel w = Forward();
   double last = 0;
@@ -172,19 +208,27 @@ TEST(CtaCost, ProfileJsonParsesAndRejectsBadValues) {
   EXPECT_TRUE(t->wave.cost.enabled);
   EXPECT_GT(t->wave.cost.tile_us, 0);
   EXPECT_GT(t->measured_tiles_per_cta.second, t->measured_tiles_per_cta.first);
-  // The power cap's fields are optional (absent: 0, no slowdown) and range-checked by name.
+  // The power cap's and load clock's fields are optional (absent: 0, no slowdown) and range-checked by name.
   nlohmann::json old_form = j;
   for (auto& table : old_form["compute"]["attention"]) {
     table["wave"]["cost"].erase("capped_after_us");
     table["wave"]["cost"].erase("capped_slowdown");
+    table["wave"]["cost"].erase("load_knee");
+    table["wave"]["cost"].erase("load_slowdown");
   }
   ASSERT_TRUE(ParseProfile(old_form, "p.json", &hw).ok());
   EXPECT_EQ(hw.FindTable("forward", "causal", 128, "overwrite")->wave.cost.capped_slowdown, 0);
+  EXPECT_EQ(hw.FindTable("forward", "causal", 128, "overwrite")->wave.cost.load_slowdown, 0);
   nlohmann::json capped = j;
   capped["compute"]["attention"][0]["wave"]["cost"]["capped_slowdown"] = 1.5;
   Status st = ParseProfile(capped, "p.json", &hw);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("wave.cost.capped_slowdown"), std::string::npos) << st.message();
+  nlohmann::json loaded = j;
+  loaded["compute"]["attention"][0]["wave"]["cost"]["load_knee"] = 1.5;
+  st = ParseProfile(loaded, "p.json", &hw);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("wave.cost.load_knee"), std::string::npos) << st.message();
   j["compute"]["attention"][0]["wave"]["cost"]["tile_us"] = 0;
   st = ParseProfile(j, "p.json", &hw);
   ASSERT_FALSE(st.ok());
