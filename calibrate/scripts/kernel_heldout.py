@@ -13,6 +13,9 @@ and per (model, pass) the median and worst |error|. The W=1 simulation of a pass
 
   .venv/bin/python calibrate/scripts/kernel_heldout.py [--out PREFIX]
 
+A record with "Hkv" < "H" is a GQA shape (bench/kernels/heldout_shapes_gqa.txt); the measured file's "peer" list may be
+absent (the peer is not run with GQA).
+
 With $RINGLAB_BIN set, each shape is simulated by that `ringlab` CLI (e.g. a CPU build of this tree, with
 RINGLAB_PROFILE_DIR=$PWD/sim/profiles) instead of the installed ringlab module.
 """
@@ -29,8 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def simulate_cli(binary, profile, shape):
     """simulate() through a `ringlab` CLI binary (a CPU build of this tree) instead of the installed module."""
-    b, h, s, d, causal = shape
-    cmd = [binary, "sim", "--world", "1", "--batch", str(b), "--heads", str(h), "--kv-heads", str(h), "--dim", str(d),
+    b, h, s, d, causal, kv = shape
+    cmd = [binary, "sim", "--world", "1", "--batch", str(b), "--heads", str(h), "--kv-heads", str(kv), "--dim", str(d),
            "--seq", str(s), "--mask", "causal" if causal else "full", "--sharding", "contiguous", "--method",
            "alltoall", "--pass", "both", "--profile", profile, "--json", "-", "-q"]
     runs = {r["config"]["pass"]: r for r in json.loads(subprocess.run(cmd, capture_output=True, text=True,
@@ -45,8 +48,8 @@ def simulate(profile, shape):
     if os.environ.get("RINGLAB_BIN"):
         return simulate_cli(os.environ["RINGLAB_BIN"], profile, shape)
     import ringlab  # the installed module (its bundled profiles unless RINGLAB_PROFILE_DIR is set)
-    b, h, s, d, causal = shape
-    cfg = ringlab.Config(world=1, batch=b, heads=h, kv_heads=h, dim=d, seq=s, causal=causal, sharding="contiguous",
+    b, h, s, d, causal, kv = shape
+    cfg = ringlab.Config(world=1, batch=b, heads=h, kv_heads=kv, dim=d, seq=s, causal=causal, sharding="contiguous",
                          method="alltoall", pass_="both")
     runs = {r["config"]["pass"]: r for r in ringlab.simulate(cfg, profile).runs}
     fwd, bwd = runs["forward"], runs["backward"]
@@ -57,9 +60,10 @@ def simulate(profile, shape):
 def compare(model, profile, records):
     rows = []
     for r in records:
-        shape = (r["B"], r["H"], r["S"], r["D"], r["causal"])
+        shape = (r["B"], r["H"], r["S"], r["D"], r["causal"], r.get("Hkv", r["H"]))  # Hkv < H: GQA
         fwd, fwdbwd, xf, xb = simulate(profile, shape)
-        rows.append({"model": model, "profile": profile, "B": r["B"], "H": r["H"], "S": r["S"], "D": r["D"],
+        rows.append({"model": model, "profile": profile, "B": r["B"], "H": r["H"], "Hkv": shape[5], "S": r["S"],
+                     "D": r["D"],
                      "mask": "causal" if r["causal"] else "full",
                      "fwd_ms_measured": r["fwd_ms"], "fwd_ms_predicted": fwd,
                      "fwd_error": fwd / r["fwd_ms"] - 1,
@@ -85,12 +89,13 @@ def main(argv):
     ap.add_argument("--notes", default="", help="a markdown file appended to OUT.md (what the numbers mean)")
     a = ap.parse_args(argv)
     m = json.load(open(a.measured))
-    peer = [r for r in m["peer"] if r.get("backend") == "FLASH_ATTENTION" and "error" not in r]
+    peer = [r for r in m.get("peer", []) if r.get("backend") == "FLASH_ATTENTION" and "error" not in r]
     rows = compare("ours", a.ours_profile, m["ours"]) + compare("peer FLASH", a.peer_profile, peer)
+    models = [model for model in ("ours", "peer FLASH") if any(r["model"] == model for r in rows)]
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     summary = {}
-    for model in ("ours", "peer FLASH"):
+    for model in models:
         sel = [r for r in rows if r["model"] == model]
         summary[model] = {"profile": sel[0]["profile"], "forward": stats(sel, "fwd_error"),
                           "forward+backward": stats(sel, "fwdbwd_error")}
@@ -127,10 +132,10 @@ def main(argv):
                      f"{100 * s['forward']['worst_abs_error']:.1f}% | "
                      f"{100 * s['forward+backward']['median_abs_error']:.1f}% | "
                      f"{100 * s['forward+backward']['worst_abs_error']:.1f}% |")
-    lines += ["", "| model | B | H | S | D | mask | fwd ms measured | predicted | error | fwd+bwd ms measured | "
-              "predicted | error | extrapolated (fwd/bwd) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| model | B | H | Hkv | S | D | mask | fwd ms measured | predicted | error | fwd+bwd ms measured | "
+              "predicted | error | extrapolated (fwd/bwd) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['B']} | {r['H']} | {r['S']} | {r['D']} | {r['mask']} | "
+        lines.append(f"| {r['model']} | {r['B']} | {r['H']} | {r['Hkv']} | {r['S']} | {r['D']} | {r['mask']} | "
                      f"{r['fwd_ms_measured']:.3f} | {r['fwd_ms_predicted']:.3f} | {100 * r['fwd_error']:+.1f}% | "
                      f"{r['fwdbwd_ms_measured']:.3f} | {r['fwdbwd_ms_predicted']:.3f} | "
                      f"{100 * r['fwdbwd_error']:+.1f}% | "
