@@ -222,20 +222,11 @@ Timing MeasureShape(const Options& o, const Buffers& b, int d, bool causal, int6
   shape.head_dim = d;
   shape.causal = causal;
   shape.element = o.fp16 ? ElementType::kFloat16 : ElementType::kBFloat16;
-  const TensorStrides st{o.heads * s * d, s * d}, kv_st{o.kv_heads * s * d, s * d}, lst{o.heads * s, s};
-  ForwardParams fp;
-  fp.shape = shape;
-  fp.q = b.q;
-  fp.k = b.k;
-  fp.v = b.v;
-  fp.q_strides = fp.out_strides = st;
-  fp.k_strides = fp.v_strides = kv_st;
-  fp.out_acc = b.out;
-  fp.lse_acc = b.lse;
-  fp.lse_strides = lst;
+  const Layouts l{{o.heads * s * d, s * d}, {o.kv_heads * s * d, s * d}, {o.heads * s, s}};
+  const Operands ops{b.q, b.k, b.v, b.dout, b.out, b.lse, b.delta, b.dq, b.dk, b.dv};
+  ForwardParams fp = WholeForward(shape, ops, l);
   // --merge times the ring-step case: the epilogue log-sum-exp-merges into (out, lse) written by a first overwrite
   // launch before the timing (so the accumulators hold real values).
-  fp.mode = AccumulateMode::kOverwrite;
   auto launch_fwd = [&] {
     if (o.fwd_kernel == "default") return LaunchForward(fp, nullptr);  // what the executor and calibrate run
     if (o.fwd_kernel == "ws") return LaunchForwardWs(fp, nullptr);
@@ -245,31 +236,8 @@ Timing MeasureShape(const Options& o, const Buffers& b, int d, bool causal, int6
     Check(launch_fwd(), "LaunchForward");
     fp.mode = AccumulateMode::kMerge;
   }
-  BackwardPrepareParams pp;
-  pp.batch = o.batch;
-  pp.heads = o.heads;
-  pp.tokens = s;
-  pp.head_dim = d;
-  pp.dout = b.dout;
-  pp.out = b.out;
-  pp.dout_strides = pp.out_strides = st;
-  pp.delta = b.delta;
-  pp.delta_strides = lst;
-  BackwardParams bp;
-  bp.shape = shape;
-  bp.q = b.q;
-  bp.k = b.k;
-  bp.v = b.v;
-  bp.dout = b.dout;
-  bp.lse = b.lse;
-  bp.delta = b.delta;
-  bp.q_strides = bp.dout_strides = bp.dq_strides = st;
-  bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = kv_st;  // dK, dV per kv head (summed over the group)
-  bp.lse_strides = bp.delta_strides = lst;
-  bp.dq = b.dq;
-  bp.dk = b.dk;
-  bp.dv = b.dv;
-  bp.accumulate_dkv = false;
+  const BackwardPrepareParams pp = WholePrepare(shape, ops, l);
+  const BackwardParams bp = WholeBackward(shape, ops, l);
   const int64_t dq_elems = int64_t{o.batch} * o.heads * s * d;
   const std::string& bk = o.bwd_kernel;
   auto fwd = [&] { Check(launch_fwd(), "LaunchForward"); };

@@ -1,5 +1,6 @@
-// What the single-GPU kernel benchmarks (attention_bench.cu, mask_bench.cu) share: random operands on the device
-// and the median time of a launch sequence by CUDA events.
+// What the single-GPU kernel benchmarks (attention_bench.cu, mask_bench.cu) share: random operands on the device,
+// the launch parameters of a whole-sequence forward and backward, and the median time of a launch sequence by CUDA
+// events.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace ringlab::bench {
@@ -78,6 +80,72 @@ double TimeMs(F&& fn, int iters, double sustain_ms = 0) {
   }
   for (cudaEvent_t e : ev) RINGLAB_CUDA_CHECK(cudaEventDestroy(e));
   return Median(ts);
+}
+
+// Device operands of one whole-sequence attention: bf16/fp16 inputs, float32 outputs and accumulators.
+struct Operands {
+  const uint16_t *q, *k, *v, *dout;
+  float *out, *lse, *delta, *dq, *dk, *dv;
+};
+
+// Layouts of one shape: Q, dO, O and dQ rows per head `qs`; K, V, dK and dV per kv head `kvs`; lse and delta `rows`.
+struct Layouts {
+  ringlab::cuda::TensorStrides qs, kvs, rows;
+};
+
+// The forward in overwrite mode (out, lse written) over the whole sequence of `shape`.
+inline ringlab::cuda::ForwardParams WholeForward(const ringlab::cuda::BlockShape& shape, const Operands& o,
+                                                 const Layouts& l) {
+  ringlab::cuda::ForwardParams fp;
+  fp.shape = shape;
+  fp.q = o.q;
+  fp.k = o.k;
+  fp.v = o.v;
+  fp.q_strides = fp.out_strides = l.qs;
+  fp.k_strides = fp.v_strides = l.kvs;
+  fp.out_acc = o.out;
+  fp.lse_acc = o.lse;
+  fp.lse_strides = l.rows;
+  fp.mode = ringlab::cuda::AccumulateMode::kOverwrite;
+  return fp;
+}
+
+// The backward's preprocess (delta = rowsum(dO * O)) over the whole sequence of `shape`.
+inline ringlab::cuda::BackwardPrepareParams WholePrepare(const ringlab::cuda::BlockShape& shape, const Operands& o,
+                                                         const Layouts& l) {
+  ringlab::cuda::BackwardPrepareParams pp;
+  pp.batch = shape.batch;
+  pp.heads = shape.heads;
+  pp.tokens = shape.q_tokens;
+  pp.head_dim = shape.head_dim;
+  pp.dout = o.dout;
+  pp.out = o.out;
+  pp.dout_strides = pp.out_strides = l.qs;
+  pp.delta = o.delta;
+  pp.delta_strides = l.rows;
+  return pp;
+}
+
+// The backward over the whole sequence of `shape`: dQ added into (zero it first), dK and dV (per kv head, summed
+// over its query heads) overwritten.
+inline ringlab::cuda::BackwardParams WholeBackward(const ringlab::cuda::BlockShape& shape, const Operands& o,
+                                                   const Layouts& l) {
+  ringlab::cuda::BackwardParams bp;
+  bp.shape = shape;
+  bp.q = o.q;
+  bp.k = o.k;
+  bp.v = o.v;
+  bp.dout = o.dout;
+  bp.lse = o.lse;
+  bp.delta = o.delta;
+  bp.q_strides = bp.dout_strides = bp.dq_strides = l.qs;
+  bp.k_strides = bp.v_strides = bp.dk_strides = bp.dv_strides = l.kvs;
+  bp.lse_strides = bp.delta_strides = l.rows;
+  bp.dq = o.dq;
+  bp.dk = o.dk;
+  bp.dv = o.dv;
+  bp.accumulate_dkv = false;
+  return bp;
 }
 
 }  // namespace ringlab::bench
