@@ -21,6 +21,125 @@ using namespace detail;
 
 using Tiles = tiles::ForwardMma;
 
+// S = Q K^T for the warp's MT m16 tiles of rows against one BN-key tile, k = D.
+template <typename T, int D, int MT, int BN>
+__device__ __forceinline__ void QkTile(float (&s)[MT][BN / 8][4], uint32_t s_q, uint32_t s_k, int warp, int lane) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int i = 0; i < BN / 8; ++i) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t qa[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      const int row = warp * (16 * MT) + mt * 16 + (lane & 15);
+      LdMatrixX4(qa[mt], s_q + SwizzledChunk<D>(row, kk * 2 + (lane >> 4)));
+    }
+#pragma unroll
+    for (int nn = 0; nn < BN / 16; ++nn) {
+      uint32_t kb[4];
+      const int row = nn * 16 + (lane & 7) + ((lane >> 4) << 3);
+      LdMatrixX4(kb, s_k + SwizzledChunk<D>(row, kk * 2 + ((lane >> 3) & 1)));
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        Mma<T>(s[mt][2 * nn], qa[mt], kb[0], kb[1]);
+        Mma<T>(s[mt][2 * nn + 1], qa[mt], kb[2], kb[3]);
+      }
+    }
+  }
+}
+
+// Unmasked kernels: keys past the block end, and (causal) keys past row + offset, set to -inf. In tile-local
+// coordinates key c is masked iff c >= kv_lim, or (causal) c > r + diag. Needed only near the edges.
+template <int MT, int BN>
+__device__ __forceinline__ void MaskEdgeTile(float (&s)[MT][BN / 8][4], const FwdArgs& a, int64_t m0, int64_t n0,
+                                             int warp, int g, int tq) {
+  if (!((n0 + BN > a.kv_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset))) return;
+  const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
+  const int diag = ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20);
+  const int diag_eff = a.causal ? diag : (1 << 21);
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int i = 0; i < BN / 8; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = warp * (16 * MT) + mt * 16 + g + ((e >> 1) << 3);
+        const int c = i * 8 + 2 * tq + (e & 1);
+        if (c >= kv_lim || c > r + diag_eff) s[mt][i][e] = -INFINITY;
+      }
+}
+
+// Online softmax, base 2: S becomes P (relative to the new running max), the running max and sum move, and O is
+// rescaled where a row's max moved.
+template <int D, int MT, int BN>
+__device__ __forceinline__ void OnlineSoftmax(float (&s)[MT][BN / 8][4], float (&o)[MT][D / 8][4],
+                                              float (&m_run)[MT][2], float (&l_run)[MT][2], float scale_log2) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    float alpha[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i) mx = fmaxf(mx, fmaxf(s[mt][i][2 * r], s[mt][i][2 * r + 1]));
+      mx = QuadMax(mx) * scale_log2;
+      const float m_new = fmaxf(m_run[mt][r], mx);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;
+      alpha[r] = exp2f(m_run[mt][r] - m_use);
+      m_run[mt][r] = m_new;
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i) {
+        const float p0 = exp2f(fmaf(s[mt][i][2 * r], scale_log2, -m_use));
+        const float p1 = exp2f(fmaf(s[mt][i][2 * r + 1], scale_log2, -m_use));
+        s[mt][i][2 * r] = p0;
+        s[mt][i][2 * r + 1] = p1;
+        sum += p0 + p1;
+      }
+      l_run[mt][r] = l_run[mt][r] * alpha[r] + sum;
+    }
+    // Rescale O only when some row's running max moved (rare after the first tiles of a long block).
+    if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        o[mt][i][0] *= alpha[0];
+        o[mt][i][1] *= alpha[0];
+        o[mt][i][2] *= alpha[1];
+        o[mt][i][3] *= alpha[1];
+      }
+    }
+  }
+}
+
+// O += P V: P from the softmax's registers (packed to T as A fragments), V from shared memory, k = BN keys.
+template <typename T, int D, int MT, int BN>
+__device__ __forceinline__ void PvTile(float (&o)[MT][D / 8][4], const float (&s)[MT][BN / 8][4], uint32_t s_v,
+                                       int lane) {
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk) {
+    uint32_t pa[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      pa[mt][0] = PackPair<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+      pa[mt][1] = PackPair<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+      pa[mt][2] = PackPair<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+      pa[mt][3] = PackPair<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+    }
+#pragma unroll
+    for (int dn = 0; dn < D / 16; ++dn) {
+      uint32_t vb[4];
+      LdMatrixX4Trans(vb, s_v + SwizzledChunk<D>(kk * 16 + (lane & 15), dn * 2 + (lane >> 4)));
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        Mma<T>(o[mt][2 * dn], pa[mt], vb[0], vb[1]);
+        Mma<T>(o[mt][2 * dn + 1], pa[mt], vb[2], vb[3]);
+      }
+    }
+  }
+}
+
 template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const FwdArgs a) {
   constexpr int BM = Tiles::kBlockM, BN = Tiles::kBlockN, MT = Tiles::kMTiles, kThreads = Tiles::kThreads;
@@ -93,115 +212,16 @@ __global__ void __launch_bounds__(Tiles::kThreads, 2) ForwardMmaKernel(const Fwd
     const uint32_t s_k = s_k0 + stage * BN * D * 2;
     const uint32_t s_v = s_v0 + stage * BN * D * 2;
 
-    // S = Q K^T
     float s[MT][BN / 8][4];
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int i = 0; i < BN / 8; ++i) s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      uint32_t qa[MT][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        const int row = warp * (16 * MT) + mt * 16 + (lane & 15);
-        LdMatrixX4(qa[mt], s_q + SwizzledChunk<D>(row, kk * 2 + (lane >> 4)));
-      }
-#pragma unroll
-      for (int nn = 0; nn < BN / 16; ++nn) {
-        uint32_t kb[4];
-        const int row = nn * 16 + (lane & 7) + ((lane >> 4) << 3);
-        LdMatrixX4(kb, s_k + SwizzledChunk<D>(row, kk * 2 + ((lane >> 3) & 1)));
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          Mma<T>(s[mt][2 * nn], qa[mt], kb[0], kb[1]);
-          Mma<T>(s[mt][2 * nn + 1], qa[mt], kb[2], kb[3]);
-        }
-      }
-    }
-
-    // Mask: keys past the block end, and (causal) keys past row + offset. Needed only near the edges.
-    if constexpr (kMasked) {
+    QkTile<T, D, MT, BN>(s, s_q, s_k, warp, lane);                    // S = Q K^T
+    if constexpr (kMasked) {                                           // document / window masks, per row
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) MaskTileByRange<BN>(s[mt], n0, row_begin[mt], row_end[mt], tq);
+    } else {
+      MaskEdgeTile<MT, BN>(s, a, m0, n0, warp, g, tq);                 // block end and causal diagonal
     }
-    const bool need_mask = !kMasked && ((n0 + BN > a.kv_tokens) || (a.causal && n0 + BN - 1 > m0 + a.offset));
-    if (need_mask) {
-      // In tile-local coordinates: key c is masked iff c >= kv_lim, or (causal) c > r + diag.
-      const int kv_lim = ClampToInt(a.kv_tokens - n0, 0, BN);
-      const int diag = ClampToInt(m0 + a.offset - n0, -(1 << 20), 1 << 20);
-      const int diag_eff = a.causal ? diag : (1 << 21);
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int i = 0; i < BN / 8; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int r = warp * (16 * MT) + mt * 16 + g + ((e >> 1) << 3);
-            const int c = i * 8 + 2 * tq + (e & 1);
-            if (c >= kv_lim || c > r + diag_eff) s[mt][i][e] = -INFINITY;
-          }
-    }
-
-    // Online softmax, base 2.
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-      float alpha[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int i = 0; i < BN / 8; ++i) mx = fmaxf(mx, fmaxf(s[mt][i][2 * r], s[mt][i][2 * r + 1]));
-        mx = QuadMax(mx) * a.scale_log2;
-        const float m_new = fmaxf(m_run[mt][r], mx);
-        const float m_use = m_new == -INFINITY ? 0.f : m_new;
-        alpha[r] = exp2f(m_run[mt][r] - m_use);
-        m_run[mt][r] = m_new;
-        float sum = 0.f;
-#pragma unroll
-        for (int i = 0; i < BN / 8; ++i) {
-          const float p0 = exp2f(fmaf(s[mt][i][2 * r], a.scale_log2, -m_use));
-          const float p1 = exp2f(fmaf(s[mt][i][2 * r + 1], a.scale_log2, -m_use));
-          s[mt][i][2 * r] = p0;
-          s[mt][i][2 * r + 1] = p1;
-          sum += p0 + p1;
-        }
-        l_run[mt][r] = l_run[mt][r] * alpha[r] + sum;
-      }
-      // Rescale O only when some row's running max moved (rare after the first tiles of a long block).
-      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-        for (int i = 0; i < D / 8; ++i) {
-          o[mt][i][0] *= alpha[0];
-          o[mt][i][1] *= alpha[0];
-          o[mt][i][2] *= alpha[1];
-          o[mt][i][3] *= alpha[1];
-        }
-      }
-    }
-
-    // O += P V
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      uint32_t pa[MT][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        pa[mt][0] = PackPair<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-        pa[mt][1] = PackPair<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-        pa[mt][2] = PackPair<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-        pa[mt][3] = PackPair<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-      }
-#pragma unroll
-      for (int dn = 0; dn < D / 16; ++dn) {
-        uint32_t vb[4];
-        LdMatrixX4Trans(vb, s_v + SwizzledChunk<D>(kk * 16 + (lane & 15), dn * 2 + (lane >> 4)));
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          Mma<T>(o[mt][2 * dn], pa[mt], vb[0], vb[1]);
-          Mma<T>(o[mt][2 * dn + 1], pa[mt], vb[2], vb[3]);
-        }
-      }
-    }
+    OnlineSoftmax<D, MT, BN>(s, o, m_run, l_run, a.scale_log2);        // S -> P, running max and sum, O rescaled
+    PvTile<T, D, MT, BN>(o, s, s_v, lane);                             // O += P V
   }
 
   // Epilogue.
