@@ -4,14 +4,17 @@
 // launcher's checks and dispatch. Only included by .cu files.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
+#include <cstdlib>
 #include <string>
 
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/attention_tiles.h"
 #include "kernels/cuda/launch_common.h"
 
 namespace ringlab::cuda::detail {
@@ -28,6 +31,8 @@ struct BwdArgs {
   float* dv;
   TensorStrides qs, ks, vs, dos, ls, des, dqs, dks, dvs;
   int kv_heads, group;
+  int group_splits;  // CTAs per key block (grid z), each walking heads_per_cta query heads (BackwardGroupSplits)
+  int heads_per_cta;  // group / group_splits
   int64_t q_tokens, kv_tokens, offset;
   float scale, scale_log2;
   bool causal, accumulate_dkv;
@@ -57,6 +62,8 @@ inline BwdArgs MakeBwdArgs(const BackwardParams& p) {
   a.dvs = p.dv_strides;
   a.kv_heads = s.kv_heads;
   a.group = s.heads / s.kv_heads;
+  a.group_splits = 1;  // SplitGroupAcrossCtas raises it
+  a.heads_per_cta = a.group;
   a.q_tokens = s.q_tokens;
   a.kv_tokens = s.kv_tokens;
   a.offset = s.diagonal_offset;
@@ -68,8 +75,8 @@ inline BwdArgs MakeBwdArgs(const BackwardParams& p) {
   return a;
 }
 
-// The query tiles a backward CTA with keys [n0, n0 + BN) of kv head hk walks: every query head of the GQA group,
-// and in each every BM-row tile that can see those keys (causal: from the first row whose diagonal reaches n0; a
+// The query tiles a backward CTA with keys [n0, n0 + BN) of kv head hk walks: its share `split` of the GQA group's
+// query heads (all of them unless the launch split the group: BackwardGroupSplits), and in each every BM-row tile that can see those keys (causal: from the first row whose diagonal reaches n0; a
 // TokenMask: the rows whose key interval meets [n0, n0 + BN), found by bisection since both interval ends are
 // non-decreasing in the row). Iteration `it` is tile Row0(it) of head Head(it).
 // The first row in [0, q_tokens] where `pred` (false, then true as the row grows) holds; q_tokens if none.
@@ -88,7 +95,7 @@ template <int BM>
 struct QueryTileWalk {
   int64_t first_tile = 0, per_head = 0, total = 0;
   int head0 = 0;
-  __device__ QueryTileWalk(const BwdArgs& a, int hk, int64_t n0, int64_t n_keys) {
+  __device__ QueryTileWalk(const BwdArgs& a, int hk, int split, int64_t n0, int64_t n_keys) {
     int64_t m_begin = 0, m_end = a.q_tokens;
     if (a.tm.enabled) {
       m_begin = FirstRow(a, [&](int64_t row) { int64_t b, e; MaskRowKeys(a.tm, row, &b, &e); return e > n0; });
@@ -99,8 +106,8 @@ struct QueryTileWalk {
     first_tile = m_begin / BM;
     const int64_t end_tile = (m_end + BM - 1) / BM;
     per_head = m_begin < m_end ? end_tile - first_tile : 0;
-    total = per_head * a.group;
-    head0 = hk * a.group;
+    total = per_head * a.heads_per_cta;
+    head0 = hk * a.group + split * a.heads_per_cta;
   }
   __device__ int Head(int64_t it) const { return head0 + static_cast<int>(it / per_head); }
   __device__ int64_t Row0(int64_t it) const { return (first_tile + it % per_head) * BM; }
@@ -121,13 +128,22 @@ __device__ __forceinline__ void LoadRowStatsAsync(const BwdArgs& a, int b, int h
 }
 
 // Writes (or, with accumulate_dkv, adds) one lane's pair of dK and dV columns [col, col + 1] of key row n: dk_pair
-// and dv_pair are the accumulators (dK not yet scaled). dK/dV rows belong to one CTA: no atomics.
+// and dv_pair are the accumulators (dK not yet scaled). dK/dV rows belong to one CTA, or with the group split over
+// several (group_splits > 1) to that many: then each adds its share with atomics into rows zeroed before the launch
+// unless accumulate_dkv.
 __device__ __forceinline__ void StoreDkDvPair(const BwdArgs& a, float* dk_head, float* dv_head, int64_t n, int col,
                                               int head_dim, float dk0, float dk1, float dv0, float dv1) {
   float2* pk = reinterpret_cast<float2*>(dk_head + n * head_dim + col);
   float2* pv = reinterpret_cast<float2*>(dv_head + n * head_dim + col);
   float2 nk = make_float2(dk0 * a.scale, dk1 * a.scale);
   float2 nv = make_float2(dv0, dv1);
+  if (a.group_splits > 1) {
+    atomicAdd(&pk->x, nk.x);
+    atomicAdd(&pk->y, nk.y);
+    atomicAdd(&pv->x, nv.x);
+    atomicAdd(&pv->y, nv.y);
+    return;
+  }
   if (a.accumulate_dkv) {
     const float2 ok = *pk, ov = *pv;
     nk.x += ok.x;
@@ -142,7 +158,7 @@ __device__ __forceinline__ void StoreDkDvPair(const BwdArgs& a, float* dk_head, 
 // The key block a CTA owns: batch b, kv head hk, keys [n0, n0 + BN). Head-major grid: the CTAs resident at once
 // share one head's Q, dO and dQ in L2 (dQ atomics stay in L2); causal: the heaviest key tiles come first.
 struct KeyBlock {
-  int b, hk;
+  int b, hk, split;  // split: which share of the GQA group's query heads (0 .. group_splits - 1)
   int64_t n0, n_keys;  // keys [n0, n0 + n_keys)
 };
 
@@ -151,6 +167,7 @@ __device__ __forceinline__ KeyBlock CtaKeyBlock(const BwdArgs& a) {
   KeyBlock blk;
   blk.b = blockIdx.y / a.kv_heads;
   blk.hk = blockIdx.y % a.kv_heads;
+  blk.split = blockIdx.z;
   blk.n0 = static_cast<int64_t>(blockIdx.x) * BN;
   blk.n_keys = BN;
   return blk;
@@ -190,7 +207,7 @@ struct QueryTilePipeline {
   __device__ __forceinline__ QueryTilePipeline(const BwdArgs& args, const KeyBlock& blk, uint32_t q0, uint32_t do0,
                                                uint32_t stats, const float* stats_f, int thread)
       : a(args), b(blk.b), tid(thread), s_q0(q0), s_do0(do0), s_stats(stats), f_stats(stats_f),
-        walk(args, blk.hk, blk.n0, blk.n_keys) {}
+        walk(args, blk.hk, blk.split, blk.n0, blk.n_keys) {}
 
   // Issues the loads of iteration `it` into `stage`.
   __device__ __forceinline__ void Issue(int64_t it, int stage) const {
@@ -233,6 +250,48 @@ struct QueryTilePipeline {
 // A row's lse in base 2, for p = exp2(s * scale_log2 - lse2); a row that attends nothing (lse = -inf) gets p = 0.
 __device__ __forceinline__ float RowLse2(float lse) { return lse == -INFINITY ? INFINITY : lse * kLog2e; }
 
+// RINGLAB_BWD_GROUP_SPLITS=N (N >= 1): at most N CTAs per key block share a GQA group (1: never split, the launch
+// before the split existed), read once; unset or not a positive integer: no cap.
+inline int GroupSplitCap() {
+  static const int cap = [] {
+    const char* e = std::getenv("RINGLAB_BWD_GROUP_SPLITS");
+    char* end = nullptr;
+    const long v = e != nullptr ? std::strtol(e, &end, 10) : 0;
+    return e != nullptr && end != e && *end == '\0' && v >= 1 ? static_cast<int>(std::min(v, 1L << 30)) : 1 << 30;
+  }();
+  return cap;
+}
+
+// Zeroes a float32 [batch][kv_heads][kv_tokens][head_dim] operand (contiguous rows of one head; batch and head
+// strides in elements), one 2-D memset per batch entry.
+inline Status ZeroKvRows(float* base, const TensorStrides& st, const BlockShape& s, cudaStream_t stream) {
+  const size_t width = static_cast<size_t>(s.kv_tokens) * s.head_dim * sizeof(float);
+  const size_t pitch = std::max(width, static_cast<size_t>(st.head) * sizeof(float));
+  for (int b = 0; b < s.batch; ++b)
+    RINGLAB_CUDA_RETURN_IF_ERROR(cudaMemset2DAsync(base + b * st.batch, pitch, 0, width, s.kv_heads, stream));
+  return Status::Ok();
+}
+
+// The grid of a backward launch: key blocks of `block_n` keys (x), batch x kv head (y), the GQA group's split (z)
+// over BackwardGroupSplits CTAs on this GPU's SMs (sets a->group_splits); with a split and !accumulate_dkv the dK/dV
+// rows are zeroed first, since the CTAs then add into them.
+inline Status SplitGroupAcrossCtas(const BackwardParams& p, int block_n, cudaStream_t stream, BwdArgs* a, dim3* grid) {
+  const BlockShape& s = p.shape;
+  const int64_t key_blocks = (s.kv_tokens + block_n - 1) / block_n;
+  int device = 0, sms = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  a->group_splits = tiles::BackwardGroupSplits(key_blocks * s.batch * s.kv_heads, a->group, sms, GroupSplitCap());
+  a->heads_per_cta = a->group / a->group_splits;
+  *grid = TileGrid(s.kv_tokens, block_n, s.batch * s.kv_heads);
+  grid->z = static_cast<unsigned>(a->group_splits);
+  if (a->group_splits > 1 && !p.accumulate_dkv) {
+    RINGLAB_RETURN_IF_ERROR(ZeroKvRows(p.dk, p.dk_strides, s, stream));
+    RINGLAB_RETURN_IF_ERROR(ZeroKvRows(p.dv, p.dv_strides, s, stream));
+  }
+  return Status::Ok();
+}
+
 // The backward launchers' common path: check the parameters, nothing to launch for an empty key block, refuse a
 // kernel built for compute capability 9.0 alone elsewhere (sm90_only: the launcher's name, else null), then launch
 // kernel_for(T{}, integral_constant<D>{}) over the key tiles of Tiles::kBlockN.
@@ -244,10 +303,12 @@ Status LaunchBackwardKernel(const BackwardParams& p, void* stream, const char* s
   if (sm90_only != nullptr && !DeviceIsSm90())
     return Status::Unavailable(std::string(sm90_only) +
                                ": needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");
+  const auto st = static_cast<cudaStream_t>(stream);
+  BwdArgs args = MakeBwdArgs(p);
+  dim3 grid;
+  RINGLAB_RETURN_IF_ERROR(SplitGroupAcrossCtas(p, Tiles::kBlockN, st, &args, &grid));
   return DispatchElementAndHeadDim(s.element, s.head_dim, [&](auto t, auto d) {
-    return LaunchTiled<Tiles, decltype(t), decltype(d)::value>(kernel_for(t, d),
-                                                               TileGrid(s.kv_tokens, Tiles::kBlockN, s.batch * s.kv_heads),
-                                                               static_cast<cudaStream_t>(stream), MakeBwdArgs(p));
+    return LaunchTiled<Tiles, decltype(t), decltype(d)::value>(kernel_for(t, d), grid, st, args);
   });
 }
 

@@ -1,7 +1,9 @@
 // Backward attention on Hopper, warp-specialized on FlashAttention-3's recipe (compiled for sm_90a only).
 //
 // The grid runs over key tiles: a CTA of three warpgroups owns 128 keys of one kv head (K and V resident in shared
-// memory) and walks every query head of its GQA group and every 64-row query tile that can see those keys.
+// memory) and walks every query head of its GQA group (or its share, where the launch splits the group over CTAs to
+// fill the SMs: tiles::BackwardGroupSplits, dK/dV then added with atomics) and every 64-row query tile that can see
+// those keys.
 //   - Warpgroup 0 is the producer, shrunk to 24 registers (setmaxnreg). Thread 0 loads K and V once and the Q and dO
 //     tiles into kStages-deep rings with TMA, each load completing on its slot's "Q full" / "dO full" mbarrier; warp
 //     1 copies the tile's lse (as base-2 lse2 = lse log2(e), +inf past the block's rows or where the row attends
@@ -497,7 +499,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
   if (wg == 0) {
     SetMaxRegistersDecrease<Tiles::kProducerRegisters>();
     const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
-    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.split, blk.n0, kBN);
     if (walk.total == 0) return;  // nothing loaded: the consumers write (or keep) dK, dV and exit
     const Smem sm = Smem::At(SmemAddr(smem));
     if (threadIdx.x == 0) {
@@ -514,7 +516,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) BackwardWsKernel(const __g
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const KeyBlock blk = CtaKeyBlock<kBN>(args.a);
-    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.n0, kBN);
+    const QueryTileWalk<kBM> walk(args.a, blk.hk, blk.split, blk.n0, kBN);
     ConsumeTiles<T, D, kTmaDq, kMasked>(args.a, Smem::At(SmemAddr(smem)), blk, walk, wg - 1);
   }
 }
@@ -543,9 +545,8 @@ Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
   } else {  // no query tile is ever loaded (q and dout may be null): any valid map will do
     args.q_map = args.do_map = args.k_map;
   }
-  const dim3 grid = TileGrid(s.kv_tokens, kBN, s.batch * s.kv_heads);
+  args.dq_map = args.k_map;  // read only by kTmaDq
   if constexpr (kTmaDq) {
-    args.dq_map = args.k_map;
     if (s.q_tokens > 0) {
       TileMapSpec dq = MapSpec(p.dq, s, s.heads, s.q_tokens, p.dq_strides, kBM);
       dq.float32 = true;
@@ -555,9 +556,12 @@ Status LaunchBwdWs(const BackwardParams& p, cudaStream_t stream) {
       }
       RINGLAB_RETURN_IF_ERROR(st);
     }
+  }
+  dim3 grid;  // last: with a split group it may zero dK/dV, which nothing may do before the launch is certain
+  RINGLAB_RETURN_IF_ERROR(SplitGroupAcrossCtas(p, kBN, stream, &args.a, &grid));
+  if constexpr (kTmaDq) {
     return LaunchTiled<tiles::BackwardWsTmaDq, T, D>(&BackwardWsKernel<T, D, true, kMasked>, grid, stream, args);
   }
-  args.dq_map = args.k_map;  // never read
   return LaunchTiled<Tiles, T, D>(&BackwardWsKernel<T, D, false, false>, grid, stream, args);
 }
 

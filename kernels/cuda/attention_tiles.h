@@ -130,6 +130,27 @@ struct BackwardWsTmaDq : BackwardWs {
   }
 };
 
+// The backward kernels' grid runs over (key block, batch, kv head): one CTA owns a key block of a kv head and walks
+// every query head of its GQA group. Where those CTAs leave SMs idle (few kv heads, short blocks: B = 1, Hkv = 1,
+// 4096 keys is 32 CTAs on 132 SMs, each walking the whole group), each key block's group is split over `splits` CTAs
+// that walk group / splits heads each and add their dK/dV with atomics. The smallest divisor of the group that gives
+// every SM a CTA, else the whole group; 1 where the grid already fills the SMs (no atomics). `cap` (>= 1) bounds it
+// (RINGLAB_BWD_GROUP_SPLITS). The simulator's wave model reads the same rule (sim/wave_model.h, "split_group").
+constexpr int BackwardGroupSplits(long long key_block_ctas, int group, int sms, int cap = 1 << 30) {
+  if (group <= 1 || key_block_ctas <= 0 || key_block_ctas >= sms || cap <= 1) return 1;
+  int chosen = 1;
+  for (int s = 2; s <= group && s <= cap; ++s) {
+    if (group % s != 0) continue;
+    chosen = s;
+    if (key_block_ctas * s >= sms) break;
+  }
+  return chosen;
+}
+static_assert(BackwardGroupSplits(32, 8, 132) == 8 && BackwardGroupSplits(32, 8, 132, 4) == 4);
+static_assert(BackwardGroupSplits(64, 4, 132) == 4 && BackwardGroupSplits(64, 8, 132) == 4);
+static_assert(BackwardGroupSplits(256, 8, 132) == 1 && BackwardGroupSplits(32, 1, 132) == 1);
+static_assert(BackwardGroupSplits(40, 6, 132) == 6 && BackwardGroupSplits(40, 6, 132, 5) == 3);
+
 // Backward preprocess (attention_backward_prepare.cu): one warp per query row.
 struct BackwardPrepare {
   static constexpr int kWarps = 8;
