@@ -217,11 +217,11 @@ int RunCalibrate(const CalibrateOptions& o) {
   calibrate::FitInputs in;
   in.sms = facts.sms;
   in.forward = {false, o.fwd_tile_q, o.fwd_tile_kv, o.ctas_per_sm};
-  in.backward = {true, o.bwd_tile_q, o.bwd_tile_kv, o.ctas_per_sm};
+  in.backward = {true, o.bwd_tile_q, o.bwd_tile_kv, o.ctas_per_sm, /*split_group=*/true};
   // D=256 runs only in the warp-specialized kernels, whose tiles shrink there (kernels/cuda/attention_tiles.h).
   in.geometry_by_head_dim[256] = {
       {false, cuda::tiles::ForwardWs::kBlockM, cuda::tiles::ForwardWs::BlockN<256>(), o.ctas_per_sm},
-      {true, cuda::tiles::BackwardWs::kBlockM, cuda::tiles::BackwardWs::BlockN<256>(), o.ctas_per_sm}};
+      {true, cuda::tiles::BackwardWs::kBlockM, cuda::tiles::BackwardWs::BlockN<256>(), o.ctas_per_sm, true}};
   calibrate::BenchOptions bo;
   bo.warmup = o.warmup;
   bo.reps = o.reps;

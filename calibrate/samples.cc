@@ -15,8 +15,10 @@ json ToJson(const FitInputs& in) {
   json j;
   j["sms"] = in.sms;
   auto geo = [](const KernelGeometry& g) {
-    return json{{"grid", g.grid_kv ? "kv" : "q"}, {"tile_q", g.tile_q}, {"tile_kv", g.tile_kv},
-                {"ctas_per_sm", g.ctas_per_sm}};
+    json o{{"grid", g.grid_kv ? "kv" : "q"}, {"tile_q", g.tile_q}, {"tile_kv", g.tile_kv},
+           {"ctas_per_sm", g.ctas_per_sm}};
+    if (g.split_group) o["split_group"] = true;
+    return o;
   };
   j["geometry"] = {{"forward", geo(in.forward)}, {"backward", geo(in.backward)}};
   for (const auto& [d, g] : in.geometry_by_head_dim)
@@ -108,12 +110,16 @@ class SampleReader {
       const json& g = obj[pass];
       const std::string where = field + "." + pass;
       // "order" (launch order of a causal head's CTAs) is for the CTA cost fit (calibrate/scripts/kernel_model_fit.py).
-      RINGLAB_RETURN_IF_ERROR(Keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order"}));
+      RINGLAB_RETURN_IF_ERROR(Keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order", "split_group"}));
       KernelGeometry& kg = std::string(pass) == "forward" ? *forward : *backward;
       kg.grid_kv = g.at("grid").get<std::string>() == "kv";
       kg.tile_q = g.at("tile_q");
       kg.tile_kv = g.at("tile_kv");
       kg.ctas_per_sm = g.at("ctas_per_sm");
+      if (g.contains("split_group")) {
+        if (!g["split_group"].is_boolean()) return Bad(where + ".split_group: must be true or false");
+        kg.split_group = g["split_group"].get<bool>();
+      }
       if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm < 0 || kg.ctas_per_sm > 64)
         return Bad(where + ": tiles must be > 0 and ctas_per_sm in 0..64");
     }

@@ -66,6 +66,7 @@ struct MemorySample {
 struct KernelGeometry {
   bool grid_kv = false;
   int tile_q = 128, tile_kv = 64, ctas_per_sm = 1;
+  bool split_group = false;  // grid kv: a GQA group split over CTAs to fill the SMs (kernels/cuda/attention_tiles.h)
 };
 
 struct FitInputs {

@@ -178,12 +178,12 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
     if (outside(std::sqrt(double(b.QTokens()) * double(b.KvTokens())), t.points.front().first, t.points.back().first))
       return Extrapolation::kBlockSize;
   } else if (t.wave.cost.enabled) {  // the CTA cost form: the tiles per CTA its samples had
-    const double n = t.wave.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, GroupSize());
+    const double n = t.wave.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, WaveGroup(t.wave, op, pairs));
     if (t.measured_tiles_per_cta.second <= 0 ||
         outside(n, t.measured_tiles_per_cta.first, t.measured_tiles_per_cta.second))
       return Extrapolation::kBlockSize;
   } else if (!t.wave.round_us.empty()) {
-    const double n = t.wave.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, GroupSize());
+    const double n = t.wave.TilesPerCta(b.QTokens(), b.KvTokens(), pairs, WaveGroup(t.wave, op, pairs));
     if (outside(n, t.wave.round_us.front().first, t.wave.round_us.back().first)) return Extrapolation::kBlockSize;
   }
   const double heads = HeadsOf(op, pairs);
@@ -198,7 +198,7 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
   // rounds are measured ones and more of them are not an extrapolation.
   constexpr double kFullRounds = 4;
   if (t.measured_ctas.second > 0) {
-    const double ctas = t.wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, GroupSize());
+    const double ctas = t.wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, WaveGroup(t.wave, op, pairs));
     const double hi = t.measured_ctas.second >= kFullRounds * t.wave.sms * t.wave.ctas_per_sm ? 1e300
                                                                                               : t.measured_ctas.second;
     if (outside(ctas, t.measured_ctas.first, hi)) return Extrapolation::kCtas;
@@ -261,12 +261,17 @@ double CostModel::HeadsOf(const Op& op, double pairs) const {
 
 double CostModel::GroupSize() const { return double(problem_.heads) / std::max(1, problem_.kv_heads); }
 
+double CostModel::WaveGroup(const WaveModel& w, const Op& op, double pairs) const {
+  const AttendBlock& b = op.attend;
+  return w.GroupPerCta(b.QTokens(), b.KvTokens(), HeadsOf(op, pairs), problem_.batch, GroupSize());
+}
+
 double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
-  const double group = GroupSize();
+  const double group = WaveGroup(w, op, pairs);
   return b.causal ? w.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group)
                   : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
 }
@@ -277,7 +282,7 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_id
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
-  const double group = GroupSize();
+  const double group = WaveGroup(t.wave, op, pairs);
   if (!b.causal) {
     if (first_idle_us)
       *first_idle_us = t.wave.FirstIdleUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
@@ -312,7 +317,7 @@ int64_t CostModel::DisplacedTailPs(const Op& op) const {
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
-  const double group = GroupSize();
+  const double group = WaveGroup(full->wave, op, pairs);
   const double us = full->wave.DisplacedTailUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group,
                                                 int(std::lround(hw_.nccl_sms)));
   return int64_t(us * HeadDimScale(op) * 1e6 + 0.5);
@@ -326,7 +331,7 @@ bool CostModel::EqualCtaWaves(const Op& op, double* ctas, int* slots, int64_t* r
   if (pairs <= 0) return false;
   const WaveModel& w = full->wave;
   const double heads = HeadsOf(op, pairs);
-  const double group = GroupSize();
+  const double group = WaveGroup(w, op, pairs);
   *ctas = w.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
   *slots = w.sms * w.ctas_per_sm;
   if (*ctas > 16.0 * *slots) return false;
@@ -351,7 +356,7 @@ bool CostModel::FillsGpu(const Op& op) const {
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return false;
   const double heads = HeadsOf(op, pairs);
-  const double group = GroupSize();
+  const double group = WaveGroup(t->wave, op, pairs);
   return t->wave.Ctas(b.QTokens(), b.KvTokens(), heads, problem_.batch, group) >= t->wave.sms;
 }
 

@@ -145,6 +145,8 @@ class CostModel {
   // heads per kv head.
   double HeadsOf(const Op& op, double pairs) const;
   double GroupSize() const;
+  // The query heads one CTA of `w`'s kernel walks for `op` (WaveModel::GroupPerCta: H/Hkv, or its share).
+  double WaveGroup(const WaveModel& w, const Op& op, double pairs) const;
   struct CausalKey {
     int64_t q, kv, offset;
     double heads;

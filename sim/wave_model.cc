@@ -5,6 +5,8 @@
 #include <functional>
 #include <limits>
 
+#include "kernels/cuda/attention_tiles.h"
+
 namespace ringlab::sim {
 
 double WaveModel::RoundUs(double n) const {
@@ -33,6 +35,13 @@ double WaveModel::RoundUs(double n) const {
 double WaveModel::Ctas(int64_t q, int64_t kv, double h, int batch, double group) const {
   const double tq = std::ceil(double(q) / tile_q), tkv = std::ceil(double(kv) / tile_kv);
   return grid_kv ? std::max(1.0, std::round(batch * h / group)) * tkv : std::max(1.0, std::round(batch * h)) * tq;
+}
+
+double WaveModel::GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group) const {
+  if (!grid_kv || !split_group || group <= 1) return group;
+  const double key_block_ctas = Ctas(q, kv, h, batch, group);
+  const int splits = cuda::tiles::BackwardGroupSplits(std::llround(key_block_ctas), int(std::lround(group)), sms);
+  return group / splits;
 }
 
 double WaveModel::TilesPerCta(int64_t q, int64_t kv, double pairs, double group) const {

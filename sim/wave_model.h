@@ -76,6 +76,12 @@ struct WaveModel {
   // launches its last query tile first; a backward's first key tile is its heaviest) or lightest first (true:
   // FlashAttention-2's forward takes query tile blockIdx.x in order, so its heaviest CTAs come last).
   bool light_first = false;
+  // JSON "split_group" (grid "kv"): the kernel splits each key block's GQA group over CTAs where its B·hkv·key-tile
+  // CTAs leave SMs idle (kernels/cuda/attention_tiles.h BackwardGroupSplits, our backward kernels); the `group` the
+  // functions below take is then the query heads one CTA walks (GroupPerCta), not H/Hkv.
+  bool split_group = false;
+  // The query heads one CTA walks: `group` (= H/Hkv), or its share where split_group splits it.
+  double GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group) const;
   // The per-kernel fixed time of the cost form (0 without it).
   double KernelFixedUs() const { return cost.enabled ? cost.kernel_us : 0; }
   // Cost in microseconds of one full round (every slot busy) of CTAs that each loop over n tiles.

@@ -76,6 +76,20 @@ def head_work(geom, q, kv, off, causal, group):
     return work
 
 
+def group_splits(key_block_ctas, group, sms):
+    """CTAs per key block sharing a GQA group (kernels/cuda/attention_tiles.h BackwardGroupSplits): the smallest
+    divisor of the group that gives every SM a CTA, else the whole group; 1 where the grid already fills the SMs."""
+    if group <= 1 or key_block_ctas <= 0 or key_block_ctas >= sms:
+        return 1
+    chosen = 1
+    for s in range(2, group + 1):
+        if group % s == 0:
+            chosen = s
+            if key_block_ctas * s >= sms:
+                break
+    return chosen
+
+
 def effective_rounds(ctas, slots, sms, k, theta):
     full = math.floor(ctas / slots)
     r = ctas - full * slots
@@ -94,6 +108,9 @@ def features(geom, sample, sms, k=1, theta=1.0):
     causal = sample["mask"] == "causal"
     group = sample["heads"] // sample["kv_heads"]
     rows = sample["batch"] * (sample["heads"] if geom["grid"] == "q" else sample["kv_heads"])
+    if geom["grid"] == "kv" and geom.get("split_group"):  # the group's heads shared by `splits` CTAs per key block
+        splits = group_splits(rows * _ceil_div(sample["kv"], geom["tile_kv"]), group, sms)
+        group, rows = group // splits, rows * splits
     work = [w for w in head_work(geom, sample["q"], sample["kv"], sample.get("diagonal_offset", 0), causal, group)
             if w[0] > 0]
     ctas = rows * len(work)

@@ -1,0 +1,119 @@
+// The backward's GQA group split (kernels/cuda/attention_tiles.h BackwardGroupSplits) as the simulator models it
+// (WaveModel::split_group): where a kv-head grid leaves SMs idle each key block's group is shared by several CTAs,
+// so a GQA backward costs about what its MHA twin does instead of the whole group's walk on a few CTAs; where the grid
+// fills the SMs nothing changes. Also the profile field's parsing.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "kernels/cuda/attention_tiles.h"
+#include "sim/profile.h"
+#include "sim/simulate.h"
+#include "sim/wave_model.h"
+
+namespace ringlab::sim {
+namespace {
+
+// A backward-like wave model: 132 SMs, one CTA each, 128 keys x 64 queries.
+WaveModel Backward(bool split) {
+  WaveModel w;
+  w.enabled = true;
+  w.grid_kv = true;
+  w.tile_q = 64;
+  w.tile_kv = 128;
+  w.split_group = split;
+  w.cost = {.enabled = true, .kernel_us = 5, .cta_us = 2, .tile_us = 1, .masked_tile_us = 0.5};
+  return w;
+}
+
+TEST(GroupSplit, RuleFillsTheSmsWithTheSmallestDivisor) {
+  using cuda::tiles::BackwardGroupSplits;
+  EXPECT_EQ(BackwardGroupSplits(32, 8, 132), 8);   // 32 CTAs: 4 per key block would still leave SMs idle
+  EXPECT_EQ(BackwardGroupSplits(40, 6, 132), 6);   // 2 and 3 fall short
+  EXPECT_EQ(BackwardGroupSplits(66, 4, 132), 2);   // 2 x 66 = 132 fills them
+  EXPECT_EQ(BackwardGroupSplits(132, 8, 132), 1);  // already full: no atomics
+  EXPECT_EQ(BackwardGroupSplits(10, 1, 132), 1);   // MHA: nothing to split
+  EXPECT_EQ(BackwardGroupSplits(10, 7, 132), 7);   // a prime group: all or nothing
+  EXPECT_EQ(BackwardGroupSplits(10, 8, 132, 1), 1);  // RINGLAB_BWD_GROUP_SPLITS=1
+  EXPECT_EQ(BackwardGroupSplits(10, 8, 132, 3), 2);  // the largest divisor under the cap
+}
+
+TEST(GroupSplit, GroupPerCtaOnlyWhereTheGridUnderfills) {
+  const WaveModel w = Backward(true), walk = Backward(false);
+  // B = 1, H = 8, Hkv = 1, 4096 keys: 32 key blocks, group 8 -> 8 CTAs per key block, one head each.
+  EXPECT_DOUBLE_EQ(w.GroupPerCta(4096, 4096, 8, 1, 8), 1);
+  EXPECT_DOUBLE_EQ(w.Ctas(4096, 4096, 8, 1, w.GroupPerCta(4096, 4096, 8, 1, 8)), 256);
+  EXPECT_DOUBLE_EQ(walk.GroupPerCta(4096, 4096, 8, 1, 8), 8);
+  // B = 4, H = 32, Hkv = 8, 4096 keys: 1024 CTAs fill the SMs; the group stays whole.
+  EXPECT_DOUBLE_EQ(w.GroupPerCta(4096, 4096, 32, 4, 4), 4);
+  WaveModel fwd = Backward(true);
+  fwd.grid_kv = false;  // a query grid has no group to split
+  EXPECT_DOUBLE_EQ(fwd.GroupPerCta(4096, 4096, 8, 1, 8), 8);
+}
+
+TEST(GroupSplit, SplitBackwardCostsAboutItsMhaTwin) {
+  const WaveModel w = Backward(true), walk = Backward(false);
+  for (bool causal : {false, true}) {
+    auto us = [&](const WaveModel& m, double group) {
+      const double g = m.GroupPerCta(4096, 4096, 8, 1, group);
+      return causal ? m.CausalKernelUs(4096, 4096, 0, 8, 1, g) : m.KernelUs(4096, 4096, 4096.0 * 4096, 8, 1, g);
+    };
+    const double mha = us(w, 1), split = us(w, 8), whole = us(walk, 8);
+    EXPECT_DOUBLE_EQ(split, mha) << causal;  // one head per CTA either way: the same CTAs
+    EXPECT_GT(whole, 3 * split) << causal;   // 32 CTAs walking 8 heads each
+  }
+}
+
+HardwareProfile Bundled(const std::string& name) {
+  HardwareProfile hw;
+  EXPECT_TRUE(LoadProfile(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/" + name + ".json", &hw).ok()) << name;
+  return hw;
+}
+
+double BackwardUs(const HardwareProfile& hw, int batch, int heads, int kv_heads, int64_t seq) {
+  ScheduleConfig c;
+  c.problem = Problem{.batch = batch, .heads = heads, .kv_heads = kv_heads, .seq = seq, .head_dim = 128,
+                      .causal = true};
+  c.world = 1;
+  c.sharding = ShardingKind::kContiguous;
+  c.pass = Pass::kBackward;
+  SimResult r;
+  const Status st = Simulate(c, hw, SimOptions{}, &r);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return r.summary.step_time_us;
+}
+
+// Our kernels' profile splits; a small GQA backward is then no slower than 1.2x its MHA twin (the profile without
+// the field: several times slower). A GQA backward that fills the GPU is the same with or without the field.
+TEST(GroupSplit, BundledProfileOfOurKernelsSplits) {
+  const HardwareProfile hw = Bundled("h100_sxm_calibrated");
+  const AttentionTable* t = hw.FindTable("backward", "causal", 128, "overwrite");
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->wave.split_group);
+  HardwareProfile walk = hw;
+  for (AttentionTable& table : walk.attention) table.wave.split_group = false;
+  const double gqa = BackwardUs(hw, 1, 8, 1, 4096), mha = BackwardUs(hw, 1, 8, 8, 4096);
+  EXPECT_LT(gqa, 1.2 * mha);
+  EXPECT_GT(BackwardUs(walk, 1, 8, 1, 4096), 2 * gqa);
+  EXPECT_DOUBLE_EQ(BackwardUs(hw, 4, 32, 4, 4096), BackwardUs(walk, 4, 32, 4, 4096));
+}
+
+TEST(GroupSplit, ProfileFieldIsCheckedByName) {
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(std::string(RINGLAB_SOURCE_DIR) +
+                                                         "/sim/profiles/h100_sxm_calibrated.json"));
+  HardwareProfile hw;
+  const size_t tables = j["compute"]["attention"].size();
+  ASSERT_GT(tables, 0u);
+  for (size_t i = 0; i < tables; ++i) {  // a kv grid's field must be a boolean; a query grid may not set it
+    nlohmann::json bad = j;
+    nlohmann::json& wave = bad["compute"]["attention"][i]["wave"];
+    wave["split_group"] = wave["grid"] == "kv" ? nlohmann::json("yes") : nlohmann::json(true);
+    const Status st = ParseProfile(bad, "p.json", &hw);
+    ASSERT_FALSE(st.ok()) << i;
+    EXPECT_NE(st.message().find("wave.split_group"), std::string::npos) << st.message();
+  }
+}
+
+}  // namespace
+}  // namespace ringlab::sim
