@@ -1,17 +1,45 @@
 #!/usr/bin/env bash
 # One device call on one H100, from the repository root, with binaries packed on the CPU machine:
-#   bash bench/kernels/device_gqa_call.sh PREBUILT   (PREBUILT: bench/pack_device_binaries.sh's folder with
-#   bench/kernels/ringlab_attention_bench)
-# Our kernels on the GQA held-out shapes (bench/kernels/heldout_shapes_gqa.txt, run_shapes.sh, no peer), timed
-# sustained (500 ms back to back, 7 iterations) as the profiles' coverage and held-out shapes were; then compare with
-# calibrate/scripts/kernel_heldout.py --measured (a JSON {"card", "date", "ours": shapes_ours.json's records}).
-# Logs and JSON under $OUT/gqa; the table printed last.
+#   bash bench/kernels/device_gqa_call.sh PREBUILT
+# PREBUILT: bench/pack_device_binaries.sh's folder with tests/cuda/ringlab_cuda_{backward,kernels,mask}_test,
+# bench/kernels/ringlab_attention_bench and, built from the commit before the kernel change,
+# bench/kernels/ringlab_attention_bench_old. Steps, most important first (each under its own timeout):
+# 1. the CUDA backward tests (every kernel; float64 reference, poisoned outputs) with the GQA group split on (the
+#    default: tiles::BackwardGroupSplits) and off (RINGLAB_BWD_GROUP_SPLITS=1), the masked tests' backward, and the
+#    forward tests of the portable (mma) kernel;
+# 2. the GQA held-out shapes (bench/kernels/heldout_shapes_gqa.txt, ours only, sustained 500 ms x 7 as the profiles'
+#    coverage was) with the split off (the kernel the committed predictions are for) and on;
+# 3. A/B old binary vs new, interleaved (bench/kernels/ab_old_new.sh): the mma kernels, then the default ones.
+# Logs and JSON under $OUT/{tests,gqa_nosplit,gqa_split,ab_mma,ab_default}; a short summary printed last.
 set -uo pipefail
 source bench/device_env.sh
 source bench/device_prebuilt.sh "${1:?PREBUILT folder}"
-mkdir -p "$OUT/gqa"
-BENCH="$PREBUILT_DIR/bench/kernels/ringlab_attention_bench" SHAPES=bench/kernels/heldout_shapes_gqa.txt \
-  OUT="$OUT/gqa" BACKENDS=none ITERS=7 SUSTAIN_MS=500 timeout 300 bash bench/kernels/run_shapes.sh > "$OUT/gqa/table.txt" 2>&1
-echo "gqa rc=$?"
+B=$PREBUILT_DIR
+mkdir -p "$OUT/tests" "$OUT/gqa_nosplit" "$OUT/gqa_split" "$OUT/ab_mma" "$OUT/ab_default"
+summary=()
+note() { summary+=("$1 $(grep -E '^\[  PASSED  \]|FAILED TEST|^\[  FAILED  \]' "$2" | head -3 | tr '\n' ' ')"); }
+timeout 150 "$B/tests/cuda/ringlab_cuda_backward_test" > "$OUT/tests/backward_split.log" 2>&1
+note "backward (split): rc=$?" "$OUT/tests/backward_split.log"
+RINGLAB_BWD_GROUP_SPLITS=1 timeout 100 "$B/tests/cuda/ringlab_cuda_backward_test" --gtest_filter='*/ws:*/mma' \
+  > "$OUT/tests/backward_nosplit.log" 2>&1
+note "backward ws+mma (no split): rc=$?" "$OUT/tests/backward_nosplit.log"
+timeout 90 "$B/tests/cuda/ringlab_cuda_mask_test" --gtest_filter='*Backward*' > "$OUT/tests/mask_backward.log" 2>&1
+note "mask backward (split): rc=$?" "$OUT/tests/mask_backward.log"
+timeout 90 "$B/tests/cuda/ringlab_cuda_kernels_test" --gtest_filter='*mma*' > "$OUT/tests/kernels_mma.log" 2>&1
+note "forward mma: rc=$?" "$OUT/tests/kernels_mma.log"
+for mode in nosplit split; do
+  env $([ $mode = nosplit ] && echo RINGLAB_BWD_GROUP_SPLITS=1) BENCH="$B/bench/kernels/ringlab_attention_bench" \
+    SHAPES=bench/kernels/heldout_shapes_gqa.txt OUT="$OUT/gqa_$mode" BACKENDS=none ITERS=7 SUSTAIN_MS=500 \
+    timeout 150 bash bench/kernels/run_shapes.sh > "$OUT/gqa_$mode/table.txt" 2>&1
+  summary+=("gqa $mode rc=$?")
+done
+for ab in mma default; do
+  SEQS=4096,16384 DIMS=128,64 ITERS=10 BENCH_ARGS="$([ $ab = mma ] && echo --fwd-kernel mma --bwd-kernel mma)" \
+    OLD="$B/bench/kernels/ringlab_attention_bench_old" NEW="$B/bench/kernels/ringlab_attention_bench" \
+    OUT="$OUT/ab_$ab" timeout 100 bash bench/kernels/ab_old_new.sh > "$OUT/ab_$ab/table.txt" 2>&1
+  summary+=("ab $ab rc=$?")
+done
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/card.txt"
-cat "$OUT/gqa/table.txt"
+tail -4 "$OUT/ab_mma/table.txt" "$OUT/ab_default/table.txt"
+cat "$OUT/gqa_nosplit/table.txt" "$OUT/gqa_split/table.txt"
+printf '%s\n' "${summary[@]}"
