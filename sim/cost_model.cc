@@ -263,7 +263,7 @@ double CostModel::GroupSize() const { return double(problem_.heads) / std::max(1
 
 double CostModel::WaveGroup(const WaveModel& w, const Op& op, double pairs) const {
   const AttendBlock& b = op.attend;
-  return w.GroupPerCta(b.QTokens(), b.KvTokens(), HeadsOf(op, pairs), problem_.batch, GroupSize());
+  return w.GroupPerCta(b.QTokens(), b.KvTokens(), HeadsOf(op, pairs), problem_.batch, GroupSize(), b.causal);
 }
 
 double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {

@@ -37,10 +37,11 @@ double WaveModel::Ctas(int64_t q, int64_t kv, double h, int batch, double group)
   return grid_kv ? std::max(1.0, std::round(batch * h / group)) * tkv : std::max(1.0, std::round(batch * h)) * tq;
 }
 
-double WaveModel::GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group) const {
+double WaveModel::GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group, bool causal) const {
   if (!grid_kv || !split_group || group <= 1) return group;
   const double key_block_ctas = Ctas(q, kv, h, batch, group);
-  const int splits = cuda::tiles::BackwardGroupSplits(std::llround(key_block_ctas), int(std::lround(group)), sms);
+  const int splits =
+      cuda::tiles::BackwardGroupSplits(std::llround(key_block_ctas), int(std::lround(group)), sms, causal);
   return group / splits;
 }
 

@@ -81,7 +81,8 @@ struct WaveModel {
   // functions below take is then the query heads one CTA walks (GroupPerCta), not H/Hkv.
   bool split_group = false;
   // The query heads one CTA walks: `group` (= H/Hkv), or its share where split_group splits it.
-  double GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group) const;
+  // `causal`: the block's CTAs are unequal (BackwardGroupSplits' rule for them).
+  double GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group, bool causal) const;
   // The per-kernel fixed time of the cost form (0 without it).
   double KernelFixedUs() const { return cost.enabled ? cost.kernel_us : 0; }
   // Cost in microseconds of one full round (every slot busy) of CTAs that each loop over n tiles.

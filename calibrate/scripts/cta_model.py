@@ -76,17 +76,25 @@ def head_work(geom, q, kv, off, causal, group):
     return work
 
 
-def group_splits(key_block_ctas, group, sms):
-    """CTAs per key block sharing a GQA group (kernels/cuda/attention_tiles.h BackwardGroupSplits): the smallest
-    divisor of the group that gives every SM a CTA, else the whole group; 1 where the grid already fills the SMs."""
-    if group <= 1 or key_block_ctas <= 0 or key_block_ctas >= sms:
+def group_splits(key_block_ctas, group, sms, unequal):
+    """CTAs per key block sharing a GQA group (kernels/cuda/attention_tiles.h BackwardGroupSplits). Unequal (causal)
+    CTAs: the smallest divisor giving 4 CTAs per SM, else the group; none from there up. Equal ones, only where they
+    leave SMs idle: the divisor with the fewest head walks, ceil(CTAs * s / SMs) * group / s, a larger one only where
+    it cuts them by more than an eighth."""
+    if group <= 1 or key_block_ctas <= 0:
         return 1
-    chosen = 1
-    for s in range(2, group + 1):
-        if group % s == 0:
-            chosen = s
-            if key_block_ctas * s >= sms:
-                break
+    divisors = [s for s in range(2, group + 1) if group % s == 0]
+    if unequal:
+        if key_block_ctas >= 4 * sms:
+            return 1
+        return next((s for s in divisors if key_block_ctas * s >= 4 * sms), group)
+    if key_block_ctas >= sms:
+        return 1
+    chosen, chosen_walks = 1, float(group)
+    for s in divisors:
+        walks = float(_ceil_div(key_block_ctas * s, sms) * (group // s))
+        if walks < chosen_walks * 7 / 8:
+            chosen, chosen_walks = s, walks
     return chosen
 
 
@@ -109,7 +117,7 @@ def features(geom, sample, sms, k=1, theta=1.0):
     group = sample["heads"] // sample["kv_heads"]
     rows = sample["batch"] * (sample["heads"] if geom["grid"] == "q" else sample["kv_heads"])
     if geom["grid"] == "kv" and geom.get("split_group"):  # the group's heads shared by `splits` CTAs per key block
-        splits = group_splits(rows * _ceil_div(sample["kv"], geom["tile_kv"]), group, sms)
+        splits = group_splits(rows * _ceil_div(sample["kv"], geom["tile_kv"]), group, sms, causal)
         group, rows = group // splits, rows * splits
     work = [w for w in head_work(geom, sample["q"], sample["kv"], sample.get("diagonal_offset", 0), causal, group)
             if w[0] > 0]

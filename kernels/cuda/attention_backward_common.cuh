@@ -281,7 +281,9 @@ inline Status SplitGroupAcrossCtas(const BackwardParams& p, int block_n, cudaStr
   int device = 0, sms = 0;
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   RINGLAB_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  a->group_splits = tiles::BackwardGroupSplits(key_blocks * s.batch * s.kv_heads, a->group, sms, GroupSplitCap());
+  const bool unequal = s.causal || s.mask.enabled;  // key blocks see different numbers of queries
+  a->group_splits =
+      tiles::BackwardGroupSplits(key_blocks * s.batch * s.kv_heads, a->group, sms, unequal, GroupSplitCap());
   a->heads_per_cta = a->group / a->group_splits;
   *grid = TileGrid(s.kv_tokens, block_n, s.batch * s.kv_heads);
   grid->z = static_cast<unsigned>(a->group_splits);

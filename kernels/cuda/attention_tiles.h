@@ -131,25 +131,47 @@ struct BackwardWsTmaDq : BackwardWs {
 };
 
 // The backward kernels' grid runs over (key block, batch, kv head): one CTA owns a key block of a kv head and walks
-// every query head of its GQA group. Where those CTAs leave SMs idle (few kv heads, short blocks: B = 1, Hkv = 1,
-// 4096 keys is 32 CTAs on 132 SMs, each walking the whole group), each key block's group is split over `splits` CTAs
-// that walk group / splits heads each and add their dK/dV with atomics. The smallest divisor of the group that gives
-// every SM a CTA, else the whole group; 1 where the grid already fills the SMs (no atomics). `cap` (>= 1) bounds it
-// (RINGLAB_BWD_GROUP_SPLITS). The simulator's wave model reads the same rule (sim/wave_model.h, "split_group").
-constexpr int BackwardGroupSplits(long long key_block_ctas, int group, int sms, int cap = 1 << 30) {
-  if (group <= 1 || key_block_ctas <= 0 || key_block_ctas >= sms || cap <= 1) return 1;
+// every query head of its GQA group. Where those CTAs are too few for the SMs (few kv heads, short blocks: B = 1,
+// Hkv = 1, 4096 keys is 32 CTAs on 132 SMs, each walking the whole group), each key block's group is split over
+// `splits` CTAs that walk group / splits heads each and add their dK/dV with atomics:
+//   - unequal CTAs (causal, or a window/document mask: the first key blocks see the most queries): the smallest
+//     split that gives the block scheduler 4 CTAs per SM to balance, else the whole group; none from 4 per SM up;
+//   - equal CTAs (full mask), only where they leave SMs idle: the split with the fewest head walks,
+//     ceil(CTAs · splits / SMs) rounds of group / splits heads, a larger one only where it cuts them by more than an
+//     eighth (each split adds CTAs' fixed costs and atomics).
+// Chosen on the simulator's cost model of our backward (calibrate/scripts/cta_model.py over the splits). `cap` (>= 1)
+// bounds it (RINGLAB_BWD_GROUP_SPLITS). The simulator reads the same rule (sim/wave_model.h, "split_group"; its
+// Python twin: calibrate/scripts/cta_model.py group_splits).
+constexpr int BackwardGroupSplits(long long key_block_ctas, int group, int sms, bool unequal, int cap = 1 << 30) {
+  if (group <= 1 || key_block_ctas <= 0 || cap <= 1) return 1;
+  if (unequal) {
+    const long long target = 4LL * sms;
+    if (key_block_ctas >= target) return 1;
+    int chosen = 1;
+    for (int s = 2; s <= group && s <= cap; ++s) {
+      if (group % s != 0) continue;
+      chosen = s;
+      if (key_block_ctas * s >= target) break;
+    }
+    return chosen;
+  }
+  if (key_block_ctas >= sms) return 1;
   int chosen = 1;
+  double chosen_walks = group;  // one round of the whole group
   for (int s = 2; s <= group && s <= cap; ++s) {
     if (group % s != 0) continue;
-    chosen = s;
-    if (key_block_ctas * s >= sms) break;
+    const long long rounds = (key_block_ctas * s + sms - 1) / sms;
+    const double walks = static_cast<double>(rounds) * (group / s);
+    if (walks < chosen_walks * 7 / 8) chosen = s, chosen_walks = walks;
   }
   return chosen;
 }
-static_assert(BackwardGroupSplits(32, 8, 132) == 8 && BackwardGroupSplits(32, 8, 132, 4) == 4);
-static_assert(BackwardGroupSplits(64, 4, 132) == 4 && BackwardGroupSplits(64, 8, 132) == 4);
-static_assert(BackwardGroupSplits(256, 8, 132) == 1 && BackwardGroupSplits(32, 1, 132) == 1);
-static_assert(BackwardGroupSplits(40, 6, 132) == 6 && BackwardGroupSplits(40, 6, 132, 5) == 3);
+static_assert(BackwardGroupSplits(32, 8, 132, false) == 4 && BackwardGroupSplits(32, 8, 132, false, 2) == 2);
+static_assert(BackwardGroupSplits(64, 8, 132, false) == 2 && BackwardGroupSplits(40, 6, 132, false) == 3);
+static_assert(BackwardGroupSplits(100, 8, 132, false) == 1 && BackwardGroupSplits(256, 8, 132, false) == 1);
+static_assert(BackwardGroupSplits(32, 8, 132, true) == 8 && BackwardGroupSplits(256, 4, 132, true) == 4);
+static_assert(BackwardGroupSplits(512, 4, 132, true) == 2 && BackwardGroupSplits(528, 8, 132, true) == 1);
+static_assert(BackwardGroupSplits(10, 7, 132, true) == 7 && BackwardGroupSplits(32, 1, 132, true) == 1);
 
 // Backward preprocess (attention_backward_prepare.cu): one warp per query row.
 struct BackwardPrepare {
