@@ -138,10 +138,15 @@ __device__ __forceinline__ void StoreDkDvPair(const BwdArgs& a, float* dk_head, 
   float2 nk = make_float2(dk0 * a.scale, dk1 * a.scale);
   float2 nv = make_float2(dv0, dv1);
   if (a.group_splits > 1) {
+#if __CUDA_ARCH__ >= 900
+    atomicAdd(pk, nk);  // one vector reduction per pair (compute capability 9.0, global memory)
+    atomicAdd(pv, nv);
+#else
     atomicAdd(&pk->x, nk.x);
     atomicAdd(&pk->y, nk.y);
     atomicAdd(&pv->x, nv.x);
     atomicAdd(&pv->y, nv.y);
+#endif
     return;
   }
   if (a.accumulate_dkv) {
