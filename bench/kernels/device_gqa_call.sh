@@ -18,25 +18,25 @@ B=$PREBUILT_DIR
 mkdir -p "$OUT/tests" "$OUT/gqa_nosplit" "$OUT/gqa_split" "$OUT/ab_mma" "$OUT/ab_default"
 summary=()
 note() { summary+=("$1 $(grep -E '^\[  PASSED  \]|FAILED TEST|^\[  FAILED  \]' "$2" | head -3 | tr '\n' ' ')"); }
-timeout 150 "$B/tests/cuda/ringlab_cuda_backward_test" > "$OUT/tests/backward_split.log" 2>&1
+timeout 120 "$B/tests/cuda/ringlab_cuda_backward_test" > "$OUT/tests/backward_split.log" 2>&1
 note "backward (split): rc=$?" "$OUT/tests/backward_split.log"
-RINGLAB_BWD_GROUP_SPLITS=1 timeout 100 "$B/tests/cuda/ringlab_cuda_backward_test" --gtest_filter='*/ws:*/mma' \
+RINGLAB_BWD_GROUP_SPLITS=1 timeout 80 "$B/tests/cuda/ringlab_cuda_backward_test" --gtest_filter='*/ws:*/mma' \
   > "$OUT/tests/backward_nosplit.log" 2>&1
 note "backward ws+mma (no split): rc=$?" "$OUT/tests/backward_nosplit.log"
-timeout 90 "$B/tests/cuda/ringlab_cuda_mask_test" --gtest_filter='*Backward*' > "$OUT/tests/mask_backward.log" 2>&1
+timeout 60 "$B/tests/cuda/ringlab_cuda_mask_test" --gtest_filter='*Backward*' > "$OUT/tests/mask_backward.log" 2>&1
 note "mask backward (split): rc=$?" "$OUT/tests/mask_backward.log"
-timeout 90 "$B/tests/cuda/ringlab_cuda_kernels_test" --gtest_filter='*mma*' > "$OUT/tests/kernels_mma.log" 2>&1
+timeout 60 "$B/tests/cuda/ringlab_cuda_kernels_test" --gtest_filter='*mma*' > "$OUT/tests/kernels_mma.log" 2>&1
 note "forward mma: rc=$?" "$OUT/tests/kernels_mma.log"
 for mode in nosplit split; do
   env $([ $mode = nosplit ] && echo RINGLAB_BWD_GROUP_SPLITS=1) BENCH="$B/bench/kernels/ringlab_attention_bench" \
     SHAPES=bench/kernels/heldout_shapes_gqa.txt OUT="$OUT/gqa_$mode" BACKENDS=none ITERS=7 SUSTAIN_MS=500 \
-    timeout 150 bash bench/kernels/run_shapes.sh > "$OUT/gqa_$mode/table.txt" 2>&1
+    timeout 100 bash bench/kernels/run_shapes.sh > "$OUT/gqa_$mode/table.txt" 2>&1
   summary+=("gqa $mode rc=$?")
 done
 for ab in mma default; do
   SEQS=4096,16384 DIMS=128,64 ITERS=10 BENCH_ARGS="$([ $ab = mma ] && echo --fwd-kernel mma --bwd-kernel mma)" \
     OLD="$B/bench/kernels/ringlab_attention_bench_old" NEW="$B/bench/kernels/ringlab_attention_bench" \
-    OUT="$OUT/ab_$ab" timeout 100 bash bench/kernels/ab_old_new.sh > "$OUT/ab_$ab/table.txt" 2>&1
+    OUT="$OUT/ab_$ab" timeout 90 bash bench/kernels/ab_old_new.sh > "$OUT/ab_$ab/table.txt" 2>&1
   summary+=("ab $ab rc=$?")
 done
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/card.txt"
