@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-
 #include <cstdlib>
+
 #include <string>
 
 #include "kernels/cuda/attention_checks.h"
@@ -76,9 +76,10 @@ inline BwdArgs MakeBwdArgs(const BackwardParams& p) {
 }
 
 // The query tiles a backward CTA with keys [n0, n0 + BN) of kv head hk walks: its share `split` of the GQA group's
-// query heads (all of them unless the launch split the group: BackwardGroupSplits), and in each every BM-row tile that can see those keys (causal: from the first row whose diagonal reaches n0; a
-// TokenMask: the rows whose key interval meets [n0, n0 + BN), found by bisection since both interval ends are
-// non-decreasing in the row). Iteration `it` is tile Row0(it) of head Head(it).
+// query heads (all of them unless the launch split the group: BackwardGroupSplits), and in each every BM-row tile
+// that can see those keys (causal: from the first row whose diagonal reaches n0; a TokenMask: the rows whose key
+// interval meets [n0, n0 + BN), found by bisection since both interval ends are non-decreasing in the row).
+// Iteration `it` is tile Row0(it) of head Head(it).
 // The first row in [0, q_tokens] where `pred` (false, then true as the row grows) holds; q_tokens if none.
 template <typename Pred>
 __device__ __forceinline__ int64_t FirstRow(const BwdArgs& a, Pred pred) {
