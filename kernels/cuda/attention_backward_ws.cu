@@ -1,9 +1,9 @@
 // Backward attention on Hopper, warp-specialized on FlashAttention-3's recipe (compiled for sm_90a only).
 //
 // The grid runs over key tiles: a CTA of three warpgroups owns 128 keys of one kv head (K and V resident in shared
-// memory) and walks every query head of its GQA group (or its share, where the launch splits the group over CTAs to
-// fill the SMs: tiles::BackwardGroupSplits, dK/dV then added with atomics) and every 64-row query tile that can see
-// those keys.
+// memory) and walks every query head of its GQA group (or its share, where the launch splits the group over CTAs
+// because its grid is short: tiles::BackwardGroupSplits, dK/dV then added with atomics) and every 64-row query tile
+// that can see those keys.
 //   - Warpgroup 0 is the producer, shrunk to 24 registers (setmaxnreg). Thread 0 loads K and V once and the Q and dO
 //     tiles into kStages-deep rings with TMA, each load completing on its slot's "Q full" / "dO full" mbarrier; warp
 //     1 copies the tile's lse (as base-2 lse2 = lse log2(e), +inf past the block's rows or where the row attends
