@@ -139,15 +139,10 @@ __device__ __forceinline__ void StoreDkDvPair(const BwdArgs& a, float* dk_head, 
   float2 nk = make_float2(dk0 * a.scale, dk1 * a.scale);
   float2 nv = make_float2(dv0, dv1);
   if (a.group_splits > 1) {
-#if __CUDA_ARCH__ >= 900
-    atomicAdd(pk, nk);  // one vector reduction per pair (compute capability 9.0, global memory)
+    // One vector reduction per pair (float2 atomicAdd: compute capability 9.0, which both kernel libraries target;
+    // the builtin rather than RedAddF32x2's asm, whose memory clobber reschedules the kernels).
+    atomicAdd(pk, nk);
     atomicAdd(pv, nv);
-#else
-    atomicAdd(&pk->x, nk.x);
-    atomicAdd(&pk->y, nk.y);
-    atomicAdd(&pv->x, nv.x);
-    atomicAdd(&pv->y, nv.y);
-#endif
     return;
   }
   if (a.accumulate_dkv) {
