@@ -7,15 +7,18 @@
 # 1. the CUDA backward tests (every kernel; float64 reference, poisoned outputs) with the GQA group split on (the
 #    default: tiles::BackwardGroupSplits) and off (RINGLAB_BWD_GROUP_SPLITS=1), the masked tests' backward, and the
 #    forward tests of the portable (mma) kernel;
-# 2. the GQA held-out shapes (bench/kernels/heldout_shapes_gqa.txt, ours only, sustained 500 ms x 7 as the profiles'
-#    coverage was) with the split off (the kernel the committed predictions are for) and on;
-# 3. A/B old binary vs new, interleaved (bench/kernels/ab_old_new.sh): the mma kernels, then the default ones.
+# 2. the GQA held-out shapes (bench/kernels/heldout_shapes_gqa.txt, sustained 500 ms x 7 as the profiles' coverage
+#    was) with the split off (ours only: the kernel the earlier predictions are for) and on, the latter beside PyTorch
+#    SDPA FLASH and CUDNN with enable_gqa (PEER_BACKENDS, default both; "none" skips them);
+# 3. with AB=1 (and bench/kernels/ringlab_attention_bench_old packed): A/B old binary vs new, interleaved
+#    (bench/kernels/ab_old_new.sh), the mma kernels, then the default ones.
 # Logs and JSON under $OUT/{tests,gqa_nosplit,gqa_split,ab_mma,ab_default}; a short summary printed last.
 set -uo pipefail
 source bench/device_env.sh
 source bench/device_prebuilt.sh "${1:?PREBUILT folder}"
 B=$PREBUILT_DIR
-mkdir -p "$OUT/tests" "$OUT/gqa_nosplit" "$OUT/gqa_split" "$OUT/ab_mma" "$OUT/ab_default"
+mkdir -p "$OUT/tests" "$OUT/gqa_nosplit" "$OUT/gqa_split"
+[ "${AB:-0}" = 1 ] && mkdir -p "$OUT/ab_mma" "$OUT/ab_default"
 summary=()
 note() { summary+=("$1 $(grep -E '^\[  PASSED  \]|FAILED TEST|^\[  FAILED  \]' "$2" | head -3 | tr '\n' ' ')"); }
 timeout 120 "$B/tests/cuda/ringlab_cuda_backward_test" > "$OUT/tests/backward_split.log" 2>&1
@@ -28,18 +31,20 @@ note "mask backward (split): rc=$?" "$OUT/tests/mask_backward.log"
 timeout 60 "$B/tests/cuda/ringlab_cuda_kernels_test" --gtest_filter='*mma*' > "$OUT/tests/kernels_mma.log" 2>&1
 note "forward mma: rc=$?" "$OUT/tests/kernels_mma.log"
 for mode in nosplit split; do
+  backends=none
+  [ $mode = split ] && backends=${PEER_BACKENDS:-FLASH_ATTENTION,CUDNN_ATTENTION}
   env $([ $mode = nosplit ] && echo RINGLAB_BWD_GROUP_SPLITS=1) BENCH="$B/bench/kernels/ringlab_attention_bench" \
-    SHAPES=bench/kernels/heldout_shapes_gqa.txt OUT="$OUT/gqa_$mode" BACKENDS=none ITERS=7 SUSTAIN_MS=500 \
-    timeout 100 bash bench/kernels/run_shapes.sh > "$OUT/gqa_$mode/table.txt" 2>&1
+    SHAPES=bench/kernels/heldout_shapes_gqa.txt OUT="$OUT/gqa_$mode" BACKENDS=$backends ITERS=7 SUSTAIN_MS=500 \
+    timeout 200 bash bench/kernels/run_shapes.sh > "$OUT/gqa_$mode/table.txt" 2>&1
   summary+=("gqa $mode rc=$?")
 done
-for ab in mma default; do
+for ab in $([ "${AB:-0}" = 1 ] && echo mma default); do
   SEQS=4096,16384 DIMS=128,64 ITERS=10 BENCH_ARGS="$([ $ab = mma ] && echo --fwd-kernel mma --bwd-kernel mma)" \
     OLD="$B/bench/kernels/ringlab_attention_bench_old" NEW="$B/bench/kernels/ringlab_attention_bench" \
     OUT="$OUT/ab_$ab" timeout 90 bash bench/kernels/ab_old_new.sh > "$OUT/ab_$ab/table.txt" 2>&1
   summary+=("ab $ab rc=$?")
 done
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/card.txt"
-tail -4 "$OUT/ab_mma/table.txt" "$OUT/ab_default/table.txt"
+[ "${AB:-0}" = 1 ] && tail -4 "$OUT/ab_mma/table.txt" "$OUT/ab_default/table.txt"
 cat "$OUT/gqa_nosplit/table.txt" "$OUT/gqa_split/table.txt"
 printf '%s\n' "${summary[@]}"

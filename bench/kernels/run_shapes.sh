@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # On a GPU machine, from the repository root: our kernels and the peer (PyTorch SDPA FLASH and CUDNN) on a list of
-# single-GPU shapes, same call, same card. One line per shape in SHAPES: "B H S D mask" (mask causal|full).
+# single-GPU shapes, same call, same card. One line per shape in SHAPES: "B H S D mask [Hkv]" (mask causal|full; Hkv
+# < H is grouped-query attention: ours with --kv-heads, the peer with enable_gqa).
 #   BENCH=path/to/ringlab_attention_bench SHAPES=file OUT=dir bash bench/kernels/run_shapes.sh
 # ITERS (default 20) timed repetitions; SUSTAIN_MS (default 0) > 0 times both after that much GPU time back to back
 # (the clocks the power limit allows); BACKENDS (default FLASH_ATTENTION,CUDNN_ATTENTION) the peer's SDPA backends,
-# "none" for ours alone (a SHAPES file with GQA lines needs it: the peer's shape list is "B H S D mask").
+# "none" for ours alone.
 # Writes $OUT/shapes_ours.json and $OUT/shapes_peer.json (all records), logs in $OUT/shapes.log; prints a table.
 set -uo pipefail
 : "${BENCH:?BENCH=ringlab_attention_bench path}" "${SHAPES:?SHAPES=file of 'B H S D mask' lines}" "${OUT:?OUT=dir}"
@@ -23,11 +24,13 @@ n=0
 while read -r b h s d mask kv; do
   case "$b" in ''|'#'*) continue ;; esac
   n=$((n + 1))
-  python3 - "$tmp/allpeer.json" "$tmp/peer_$n.json" $b $h $s $d $mask <<'PY' || echo "peer shape $n ($b $h $s $d $mask) missing"
+  python3 - "$tmp/allpeer.json" "$tmp/peer_$n.json" $b $h $s $d $mask ${kv:-$h} <<'PY' || echo "peer shape $n ($b $h $s $d $mask ${kv:-$h}) missing"
 import json, sys
 rows = json.load(open(sys.argv[1])) if open(sys.argv[1]).read(1) else []
 b, h, s, d, causal = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7] == "causal"
-mine = [r for r in rows if (r.get("B"), r.get("H"), r.get("S"), r.get("D"), r.get("causal")) == (b, h, s, d, causal)]
+kv = int(sys.argv[8])
+mine = [r for r in rows if (r.get("B"), r.get("H"), r.get("S"), r.get("D"), r.get("causal"), r.get("Hkv", r.get("H")))
+        == (b, h, s, d, causal, kv)]
 json.dump(mine, open(sys.argv[2], "w"))
 sys.exit(0 if mine or not rows else 1)
 PY

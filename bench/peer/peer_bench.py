@@ -50,9 +50,10 @@ def parse_args(argv):
                     "ones): the clocks the card's power limit allows, as `ringlab calibrate --sustain-ms`; 0: each "
                     "call timed alone after --warmup")
     ap.add_argument("--json", default="", help="write every record to this file ('-' = stdout)")
-    ap.add_argument("--shapes", default="", help="sdpa: a file of 'B H S D mask' lines (# comments), e.g. the output "
-                    "of `ringlab calibrate --coverage-shapes` or bench/kernels/heldout_shapes.txt; replaces --batch, "
-                    "--heads, --dims, --seqs and --masks")
+    ap.add_argument("--shapes", default="", help="sdpa: a file of 'B H S D mask [Hkv]' lines (# comments), e.g. the "
+                    "output of `ringlab calibrate --coverage-shapes` or bench/kernels/heldout_shapes.txt; replaces "
+                    "--batch, --heads, --dims, --seqs and --masks. Hkv < H (dividing it) is grouped-query attention, "
+                    "run with enable_gqa=True")
     a = ap.parse_args(argv)
     a.shape_list = []
     if a.shapes:
@@ -61,9 +62,16 @@ def parse_args(argv):
                 fields = line.split("#")[0].split()
                 if not fields:
                     continue
-                if len(fields) != 5 or fields[4] not in ("causal", "full") or not all(x.isdigit() for x in fields[:4]):
-                    ap.error(f"--shapes {a.shapes}: '{line.strip()}' is not 'B H S D causal|full'")
-                a.shape_list.append((int(fields[0]), int(fields[1]), int(fields[2]), int(fields[3]), fields[4]))
+                numbers = fields[:4] + fields[5:]
+                if (len(fields) not in (5, 6) or fields[4] not in ("causal", "full")
+                        or not all(x.isdigit() and int(x) > 0 for x in numbers)):
+                    ap.error(f"--shapes {a.shapes}: '{line.strip()}' is not 'B H S D causal|full [Hkv]' (positive "
+                             "integers)")
+                h = int(fields[1])
+                hkv = int(fields[5]) if len(fields) == 6 else h
+                if h % hkv:
+                    ap.error(f"--shapes {a.shapes}: '{line.strip()}': Hkv must divide H")
+                a.shape_list.append((int(fields[0]), h, int(fields[2]), int(fields[3]), fields[4], hkv))
         if not a.shape_list:
             ap.error(f"--shapes {a.shapes}: no shapes")
 
@@ -179,19 +187,21 @@ def forward_flops(b, h, s, d, causal):
 
 
 def sdpa_shapes(a):
-    """(B, H, S, D, mask) in the order measured: --shapes, else the product of the flags."""
+    """(B, H, S, D, mask, Hkv) in the order measured: --shapes, else the product of the flags (Hkv = H)."""
     if a.shape_list:
         return a.shape_list
-    return [(a.batch, a.heads, s, d, mask) for d in a.dims for s in a.seqs for mask in a.masks]
+    return [(a.batch, a.heads, s, d, mask, a.heads) for d in a.dims for s in a.seqs for mask in a.masks]
 
 
 def run_sdpa(a, rec):
-    for b, h, s, d, mask in sdpa_shapes(a):
+    for b, h, s, d, mask, hkv in sdpa_shapes(a):
         causal = mask == "causal"
         for name in a.backends:
-            q, k, v = [random_bf16((b, h, s, d), i).requires_grad_() for i in range(3)]
+            q = random_bf16((b, h, s, d), 0).requires_grad_()
+            k, v = [random_bf16((b, hkv, s, d), i).requires_grad_() for i in (1, 2)]
             grad = random_bf16((b, h, s, d), 3)
-            fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            gqa = {"enable_gqa": True} if hkv != h else {}  # older PyTorch without the flag still runs MHA shapes
+            fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal, **gqa)
             try:
                 with sdpa_kernel(BACKENDS[name]):
                     if a.sustain_ms > 0:
@@ -201,11 +211,11 @@ def run_sdpa(a, rec):
                         tf = median_ms(fwd, a.iters, a.warmup)
                         tfb = median_ms(lambda: fwd().backward(grad), a.iters, a.warmup)
                 fl = forward_flops(b, h, s, d, causal)
-                rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, S=s, D=d, causal=causal,
+                rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, Hkv=hkv, S=s, D=d, causal=causal,
                          fwd_ms=tf, fwdbwd_ms=tfb, fwd_tflops=fl / tf / 1e9, fwdbwd_tflops=3.5 * fl / tfb / 1e9,
                          sustain_ms=a.sustain_ms)
             except RuntimeError as ex:  # a backend that does not support the shape says so in its record
-                rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, S=s, D=d, causal=causal,
+                rec.emit(kind="single_gpu_sdpa", backend=name, B=b, H=h, Hkv=hkv, S=s, D=d, causal=causal,
                          error=str(ex).splitlines()[0][:300])
             del q, k, v, grad
             torch.cuda.empty_cache()
