@@ -6,13 +6,13 @@
 # For each of the cases "docs short-256-1k" and "window 1024", ringlab_mask_bench runs the dense causal shape and then
 # the case (--iters 1: per shape 4 forward launches, then 4 x (forward, backward)); ncu profiles the 4th forward of
 # each (launch 3: dense, launch 11: masked) and the 4th backward of each (3, 7), clocks left alone
-# (--clock-control none). Reports (text) under $OUT/ncu/; a short table of the headline metrics is printed last.
+# (--clock-control none). Reports (text) in $OUT/mask_ncu.tar.gz; the headline metrics of each are printed last.
 set -uo pipefail
 source bench/device_env.sh
 source bench/device_prebuilt.sh "${1:?PREBUILT folder}"
 B=$PREBUILT_DIR
-dir=$OUT/ncu
-mkdir -p "$dir"
+dir=/tmp/ringlab_mask_ncu
+mkdir -p "$dir" "$OUT"
 python3 bench/kernels/mask_peer_bench.py --cases-out "$dir/all_cases.json" > "$dir/cases.log" 2>&1 \
   || { echo "mask_peer_bench --cases-out failed: $(tail -2 "$dir/cases.log")"; exit 1; }
 sections=(--section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats
@@ -26,7 +26,7 @@ spec["cases"] = [c for c in spec["cases"] if c["name"] == sys.argv[3]]
 assert spec["cases"], f"no case {sys.argv[3]}"
 json.dump(spec, open(sys.argv[2], "w"))
 PY
-  for kernel in "ForwardWs:3:dense_fwd" "ForwardWs:11:masked_fwd" "Backward:3:dense_bwd" "Backward:7:masked_bwd"; do
+  for kernel in "ForwardWs:3:dense_fwd" "ForwardWs:11:masked_fwd" "BackwardWs:3:dense_bwd" "BackwardWs:7:masked_bwd"; do
     IFS=: read -r regex skip label <<< "$kernel"
     timeout 240 ncu --clock-control none -k "regex:$regex" --launch-skip "$skip" --launch-count 1 "${sections[@]}" \
       "$B/bench/kernels/ringlab_mask_bench" --cases "$dir/$tag.json" --iters 1 > "$dir/${tag}_$label.txt" 2>&1
@@ -41,3 +41,4 @@ for f in "$dir"/*_fwd.txt "$dir"/*_bwd.txt; do
   echo
 done
 cat "$dir/summary.txt"
+tar czf "$OUT/mask_ncu.tar.gz" -C "$dir" .
