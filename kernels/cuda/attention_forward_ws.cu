@@ -140,8 +140,8 @@ __device__ __forceinline__ CtaTile LocateTile(const FwdArgs& a, int64_t index, i
   return t;
 }
 
-// The producer thread for one query tile: Q once the consumers are done with the previous tile's (the qi-th Q of the
-// CTA), then K_0, and per key tile j >= 1 K_j before V_{j-1} (the order the consumers use them in), each into its ring
+// The producer thread for one query tile: Q (the qi-th of the CTA) once the consumers are done with the tile that last
+// used its Q slot, then K_0, and per key tile j >= 1 K_j before V_{j-1} (the order the consumers use them in), each into its ring
 // slot once the consumers have freed it. j counts the query tile's key tiles from n_first; ring position it0 + j.
 template <int D, typename Smem>
 __device__ __forceinline__ void ProduceTiles(const WsArgs& args, const Smem& sm, const CtaTile& t, int it0, int qi) {
