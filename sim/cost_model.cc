@@ -266,6 +266,16 @@ double CostModel::WaveGroup(const WaveModel& w, const Op& op, double pairs) cons
   return w.GroupPerCta(b.QTokens(), b.KvTokens(), HeadsOf(op, pairs), problem_.batch, GroupSize(), b.causal);
 }
 
+double CostModel::ExpandedGroupSumS(const AttentionTable& t, const Op& op) const {
+  const double group = GroupSize();
+  if (!t.wave.enabled || !t.wave.expand_group || group <= 1) return 0;
+  const double pairs = op.attend.EffectivePairs();
+  if (pairs <= 0) return 0;
+  // Read every query head's dK and dV, write the kv heads' (16-bit elements, as the problem's dtype).
+  const double expanded = double(problem_.QBytes(op.attend.KvTokens())) * HeadsOf(op, pairs) / problem_.heads;
+  return 2 * hw_.launch_us * 1e-6 + 2 * (expanded + expanded / group) / (hw_.copy_gbps * 1e9);
+}
+
 double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
@@ -379,7 +389,7 @@ int64_t CostModel::ComputePs(const Op& op) const {
     case OpKind::kAttend: {
       const AttentionTable* t = TableOf(op);
       if (t) {
-        s = launch_s + TableUs(*t, op) * HeadDimScale(op) * 1e-6;
+        s = launch_s + TableUs(*t, op) * HeadDimScale(op) * 1e-6 + ExpandedGroupSumS(*t, op);
       } else {
         const double flop_s = op.flops / (hw_.peak_tflops * hw_.max_efficiency * 1e12);
         s = launch_s + std::max(flop_s, double(op.bytes) / (hw_.hbm_gbps * 1e9));

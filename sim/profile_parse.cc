@@ -230,7 +230,8 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
   if (!w.is_object()) return rd.Error(wf, "must be an object");
   RINGLAB_RETURN_IF_ERROR(rd.Keys(w, wf,
                                   {"grid", "tile_q", "tile_kv", "sms", "ctas_per_sm", "tile_us", "cta_overhead_tiles",
-                                   "single_resident_throughput", "round_us", "cost", "order", "split_group"}));
+                                   "single_resident_throughput", "round_us", "cost", "order", "split_group",
+                                   "expand_group"}));
   if (!w.contains("grid") || !w["grid"].is_string() || (w["grid"] != "q" && w["grid"] != "kv"))
     return rd.Error(wf + ".grid", "must be \"q\" or \"kv\"");
   wm->enabled = true;
@@ -244,6 +245,11 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
     if (!w["split_group"].is_boolean() || (w["split_group"].get<bool>() && !wm->grid_kv))
       return rd.Error(wf + ".split_group", "must be true (grid \"kv\" only) or false");
     wm->split_group = w["split_group"].get<bool>();
+  }
+  if (w.contains("expand_group")) {
+    if (!w["expand_group"].is_boolean() || (w["expand_group"].get<bool>() && (!wm->grid_kv || wm->split_group)))
+      return rd.Error(wf + ".expand_group", "must be true (grid \"kv\" only, not with split_group) or false");
+    wm->expand_group = w["expand_group"].get<bool>();
   }
   struct Field { const char* key; double lo, hi; bool integer; double* d; int* i; };
   const Field fields[] = {{"tile_q", 1, 1 << 16, true, nullptr, &wm->tile_q},

@@ -80,7 +80,11 @@ struct WaveModel {
   // CTAs leave SMs idle (kernels/cuda/attention_tiles.h BackwardGroupSplits, our backward kernels); the `group` the
   // functions below take is then the query heads one CTA walks (GroupPerCta), not H/Hkv.
   bool split_group = false;
-  // The query heads one CTA walks: `group` (= H/Hkv), or its share where split_group splits it.
+  // JSON "expand_group" (grid "kv"): every CTA owns one query head's share of a key block, B·H·key-tile CTAs in all,
+  // as FlashAttention-2 does for GQA (PyTorch's FLASH backward: dK/dV per query head into expanded buffers, summed
+  // over the group afterwards; the sum's cost is CostModel's). Not with split_group.
+  bool expand_group = false;
+  // The query heads one CTA walks: `group` (= H/Hkv), its share where split_group splits it, 1 with expand_group.
   // `causal`: the block's CTAs are unequal (BackwardGroupSplits' rule for them).
   double GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group, bool causal) const;
   // The per-kernel fixed time of the cost form (0 without it).

@@ -119,6 +119,8 @@ def features(geom, sample, sms, k=1, theta=1.0):
     if geom["grid"] == "kv" and geom.get("split_group"):  # the group's heads shared by `splits` CTAs per key block
         splits = group_splits(rows * _ceil_div(sample["kv"], geom["tile_kv"]), group, sms, causal)
         group, rows = group // splits, rows * splits
+    elif geom["grid"] == "kv" and geom.get("expand_group"):  # a CTA per query head (FlashAttention-2's GQA backward)
+        group, rows = 1, rows * group
     work = [w for w in head_work(geom, sample["q"], sample["kv"], sample.get("diagonal_offset", 0), causal, group)
             if w[0] > 0]
     ctas = rows * len(work)

@@ -158,8 +158,9 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
                      "ctas_per_sm": f["k"], "single_resident_throughput": f["theta"], "cost": cost}
         if geom.get("order", "heavy_first") != "heavy_first":
             t["wave"]["order"] = geom["order"]
-        if geom.get("split_group"):
-            t["wave"]["split_group"] = True
+        for flag in ("split_group", "expand_group"):
+            if geom.get(flag):
+                t["wave"][flag] = True
         t["measured"] = dict(ranges(geom, own), source=f"the {len(own)} {mask} samples of {samples_name}")
         t["source"] = (f"{tag}: CTA cost model (calibrate/scripts/kernel_model_fit.py) fitted on {len(groups[key])} "
                        f"{key[0]} D={d} samples{' (' + key[2] + ')' if key[2] else ''}, both masks; |error| on them "

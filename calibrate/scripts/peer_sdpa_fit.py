@@ -39,14 +39,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # FlashAttention-2 on sm90 through PyTorch (flash_fwd_kernel / flash_bwd_kernel), head dim 128. At D=64 it takes
 # 128 x 128 tiles in both passes on an H100 (the D=64 tables of the 2026-12-06 peer profile were fitted on these).
 # The forward takes query tile blockIdx.x in order: a causal head's lightest CTAs first ("order", sim/wave_model.h).
+# With GQA the backward computes dK/dV per query head into expanded buffers and sums them over the group afterwards
+# (flash_api.cpp mha_bwd: dk_expanded): a CTA per query head and key block ("expand_group").
 FLASH_GEOMETRY = {"forward": {"grid": "q", "tile_q": 128, "tile_kv": 64, "ctas_per_sm": 0, "order": "light_first"},
-                  "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 128, "ctas_per_sm": 0}}
+                  "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 128, "ctas_per_sm": 0, "expand_group": True}}
 # Head dim 256 (run_mha_fwd_hdim256 / run_mha_bwd_hdim256 of PyTorch's flash_attn): on an H100 (228 KB of shared
 # memory per SM) the forward takes 64-row query tiles and 64-key steps, two CTAs per SM (4 warps; the 128 x 64 tile
 # with 8 warps is A100's choice); the backward 64-key CTAs over 64-row query steps (8 warps).
 FLASH_GEOMETRY_BY_HEAD_DIM = {
     "256": {"forward": {"grid": "q", "tile_q": 64, "tile_kv": 64, "ctas_per_sm": 0, "order": "light_first"},
-            "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 64, "ctas_per_sm": 0}}}
+            "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 64, "ctas_per_sm": 0, "expand_group": True}}}
 
 
 def load_records(path, log):

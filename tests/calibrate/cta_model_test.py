@@ -97,6 +97,15 @@ class GroupSplit(unittest.TestCase):
             full_gpu = block(4, 32, 8, 4096, mask)  # 1024 CTAs: nothing to split
             self.assertAlmostEqual(clocked(split, full_gpu, p), clocked(BACKWARD, full_gpu, p), places=9)
 
+    def test_expanded_group_is_one_cta_per_query_head(self):
+        """FlashAttention-2's GQA backward ("expand_group", the peer): the kernel of its MHA twin, grid full or not."""
+        p = np.array([5.0, 2.0, 1.0, 0.5])
+        expand = dict(BACKWARD, expand_group=True)
+        for mask in ("causal", "full"):
+            for b, h, kv in [(1, 8, 1), (4, 32, 8)]:
+                self.assertAlmostEqual(clocked(expand, block(b, h, kv, 4096, mask), p),
+                                       clocked(BACKWARD, block(b, h, h, 4096, mask), p), places=9)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,11 +1,13 @@
 // The backward's GQA group split (kernels/cuda/attention_tiles.h BackwardGroupSplits) as the simulator models it
 // (WaveModel::split_group): where a kv-head grid leaves SMs idle each key block's group is shared by several CTAs,
 // so a GQA backward costs about what its MHA twin does instead of the whole group's walk on a few CTAs; where the grid
-// fills the SMs nothing changes. Also the profile field's parsing.
+// fills the SMs nothing changes. And FlashAttention-2's GQA backward (WaveModel::expand_group: a CTA per query head,
+// then the sum of the expanded dK/dV), the peer profile's. Also the profile fields' parsing.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <string>
+#include <tuple>
 
 #include "kernels/cuda/attention_tiles.h"
 #include "sim/profile.h"
@@ -125,6 +127,46 @@ TEST(GroupSplit, ProfileFieldIsCheckedByName) {
     const Status st = ParseProfile(bad, "p.json", &hw);
     ASSERT_FALSE(st.ok()) << i;
     EXPECT_NE(st.message().find("wave.split_group"), std::string::npos) << st.message();
+  }
+}
+
+// FlashAttention-2 (the peer profile): a CTA per query head and key block whatever the grid's size, so a GQA backward
+// costs its MHA twin's kernel plus the two sums of the expanded dK/dV (launch + bytes at the copy bandwidth).
+TEST(ExpandGroup, PeerBackwardIsItsMhaTwinPlusTheSum) {
+  WaveModel w = Backward(false);
+  w.expand_group = true;
+  EXPECT_DOUBLE_EQ(w.GroupPerCta(4096, 4096, 8, 1, 8, true), 1);
+  EXPECT_DOUBLE_EQ(w.GroupPerCta(4096, 4096, 32, 4, 4, false), 1);  // even where the grid is full
+  EXPECT_DOUBLE_EQ(w.Ctas(4096, 4096, 8, 1, 1), 256);               // B·H·key blocks
+  const HardwareProfile hw = Bundled("h100_pytorch_peer");
+  const AttentionTable* t = hw.FindTable("backward", "causal", 128, "");
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->wave.expand_group);
+  const double gqa = BackwardUs(hw, 1, 8, 1, 4096), mha = BackwardUs(hw, 1, 8, 8, 4096);
+  // dK and dV of 8 query heads read, of 1 kv head written: 2 x (8 + 1) x 4096 x 128 x 2 bytes.
+  const double sum_us = 2 * hw.launch_us + 2 * 9 * 4096 * 128 * 2 / (hw.copy_gbps * 1e3);
+  EXPECT_NEAR(gqa, mha + sum_us, 1e-6 * mha);
+  HardwareProfile walk = hw;  // the peer before: a CTA walking the group, several times slower here
+  for (AttentionTable& table : walk.attention) table.wave.expand_group = false;
+  EXPECT_GT(BackwardUs(walk, 1, 8, 1, 4096), 2 * gqa);
+  EXPECT_DOUBLE_EQ(BackwardUs(hw, 1, 8, 8, 4096), BackwardUs(walk, 1, 8, 8, 4096));  // MHA: unchanged
+}
+
+TEST(ExpandGroup, ProfileFieldIsCheckedByName) {
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(std::string(RINGLAB_SOURCE_DIR) +
+                                                         "/sim/profiles/h100_pytorch_peer.json"));
+  HardwareProfile hw;
+  for (const auto& [grid, split, value] : {std::tuple{"q", false, nlohmann::json(true)},
+                                           std::tuple{"kv", false, nlohmann::json(1)},
+                                           std::tuple{"kv", true, nlohmann::json(true)}}) {
+    nlohmann::json bad = j;
+    nlohmann::json& wave = bad["compute"]["attention"][0]["wave"];
+    wave["grid"] = grid;
+    wave["split_group"] = split;
+    wave["expand_group"] = value;
+    const Status st = ParseProfile(bad, "p.json", &hw);
+    ASSERT_FALSE(st.ok()) << grid << split;
+    EXPECT_NE(st.message().find("wave.expand_group"), std::string::npos) << st.message();
   }
 }
 
