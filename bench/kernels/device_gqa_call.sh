@@ -12,7 +12,7 @@
 #    SDPA FLASH and CUDNN with enable_gqa (PEER_BACKENDS, default both; "none" skips them);
 # 3. with AB=1 (and bench/kernels/ringlab_attention_bench_old packed): A/B old binary vs new, interleaved
 #    (bench/kernels/ab_old_new.sh), the mma kernels, then the default ones.
-# Logs and JSON under $OUT/{tests,gqa_nosplit,gqa_split,ab_mma,ab_default}; a short summary printed last.
+# TESTS=0 skips step 1. Logs and JSON under $OUT/{tests,gqa_nosplit,gqa_split,ab_mma,ab_default}; a short summary printed last.
 set -uo pipefail
 source bench/device_env.sh
 source bench/device_prebuilt.sh "${1:?PREBUILT folder}"
@@ -21,15 +21,17 @@ mkdir -p "$OUT/tests" "$OUT/gqa_nosplit" "$OUT/gqa_split"
 [ "${AB:-0}" = 1 ] && mkdir -p "$OUT/ab_mma" "$OUT/ab_default"
 summary=()
 note() { summary+=("$1 $(grep -E '^\[  PASSED  \]|FAILED TEST|^\[  FAILED  \]' "$2" | head -3 | tr '\n' ' ')"); }
-timeout 120 "$B/tests/cuda/ringlab_cuda_backward_test" > "$OUT/tests/backward_split.log" 2>&1
-note "backward (split): rc=$?" "$OUT/tests/backward_split.log"
-RINGLAB_BWD_GROUP_SPLITS=1 timeout 80 "$B/tests/cuda/ringlab_cuda_backward_test" --gtest_filter='*/ws:*/mma' \
-  > "$OUT/tests/backward_nosplit.log" 2>&1
-note "backward ws+mma (no split): rc=$?" "$OUT/tests/backward_nosplit.log"
-timeout 60 "$B/tests/cuda/ringlab_cuda_mask_test" --gtest_filter='*Backward*' > "$OUT/tests/mask_backward.log" 2>&1
-note "mask backward (split): rc=$?" "$OUT/tests/mask_backward.log"
-timeout 60 "$B/tests/cuda/ringlab_cuda_kernels_test" --gtest_filter='*mma*' > "$OUT/tests/kernels_mma.log" 2>&1
-note "forward mma: rc=$?" "$OUT/tests/kernels_mma.log"
+if [ "${TESTS:-1}" = 1 ]; then
+  timeout 120 "$B/tests/cuda/ringlab_cuda_backward_test" > "$OUT/tests/backward_split.log" 2>&1
+  note "backward (split): rc=$?" "$OUT/tests/backward_split.log"
+  RINGLAB_BWD_GROUP_SPLITS=1 timeout 80 "$B/tests/cuda/ringlab_cuda_backward_test" --gtest_filter='*/ws:*/mma' \
+    > "$OUT/tests/backward_nosplit.log" 2>&1
+  note "backward ws+mma (no split): rc=$?" "$OUT/tests/backward_nosplit.log"
+  timeout 60 "$B/tests/cuda/ringlab_cuda_mask_test" --gtest_filter='*Backward*' > "$OUT/tests/mask_backward.log" 2>&1
+  note "mask backward (split): rc=$?" "$OUT/tests/mask_backward.log"
+  timeout 60 "$B/tests/cuda/ringlab_cuda_kernels_test" --gtest_filter='*mma*' > "$OUT/tests/kernels_mma.log" 2>&1
+  note "forward mma: rc=$?" "$OUT/tests/kernels_mma.log"
+fi
 for mode in nosplit split; do
   backends=none
   [ $mode = split ] && backends=${PEER_BACKENDS:-FLASH_ATTENTION,CUDNN_ATTENTION}
