@@ -19,10 +19,8 @@
 // reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
 // merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
 // Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks the query tiles blockIdx.x,
-// blockIdx.x + gridDim.x, ... (the dense launch order), with the K/V rings running on across tiles and Q
-// double-buffered (D = 64, 128; tiles::ForwardWsPersistent): the next tile's Q and first K tiles load as soon as a
-// ring slot frees, while this tile's last key tiles are still computed (D = 256 has room for one Q, reloaded once the
-// consumers' last Q K^T of a tile is done, so its loads overlap this tile's last P V and epilogue). A
+// blockIdx.x + gridDim.x, ... (the dense launch order), with the K/V rings running on across tiles and Q reloaded once
+// the consumers' last Q K^T of a tile is done, so the next tile's loads overlap this tile's last P V and epilogue. A
 // short document or window gives a CTA only a few key tiles, and a CTA's fixed cost (first loads, pipeline fill,
 // epilogue) was most of its time; dense CTAs walk enough tiles to hide it, so they keep one tile per CTA (the
 // profiles were fitted on that).
@@ -30,7 +28,6 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
-#include <type_traits>
 
 #include "kernels/cuda/attention_checks.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -60,45 +57,33 @@ struct WsArgs {
   bool persistent;  // CTAs stride over the query tiles (masked kernels) instead of one tile each
 };
 
-// Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), then the mbarriers. Q has
-// kQSlots buffers: 1 (one tile per CTA), 2 in the persistent kernel (the next tile's Q loads during this one).
-template <int D, int kQSlots>
+// Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), then the mbarriers.
+template <int D>
 struct WsSmem {
   static constexpr int BM = Tiles::kBlockM, BN = Tiles::BlockN<D>(), kStages = Tiles::Stages<D>();
   static constexpr uint32_t kQBytes = BM * D * 2, kKvBytes = BN * D * 2;
-  uint32_t q0, k0, v0, bars;
+  uint32_t q, k0, v0, bars;
 
   static __device__ WsSmem At(uint32_t base) {
     WsSmem s;
-    s.q0 = (base + 1023u) & ~1023u;
-    s.k0 = s.q0 + kQSlots * kQBytes;
+    s.q = (base + 1023u) & ~1023u;
+    s.k0 = s.q + kQBytes;
     s.v0 = s.k0 + kStages * kKvBytes;
     s.bars = s.v0 + kStages * kKvBytes;
     return s;
   }
-  __device__ uint32_t Q(int qslot) const { return q0 + qslot * kQBytes; }
   __device__ uint32_t K(int slot) const { return k0 + slot * kKvBytes; }
   __device__ uint32_t V(int slot) const { return v0 + slot * kKvBytes; }
-  __device__ uint32_t QFull(int qslot) const { return bars + 8 * qslot; }
-  // The consumers' last Q K^T of the tile in this Q slot is done.
-  __device__ uint32_t QEmpty(int qslot) const { return bars + 8 * (kQSlots + qslot); }
-  __device__ uint32_t KFull(int slot) const { return bars + 8 * (2 * kQSlots + slot); }
-  __device__ uint32_t VFull(int slot) const { return bars + 8 * (2 * kQSlots + kStages + slot); }
-  __device__ uint32_t KEmpty(int slot) const { return bars + 8 * (2 * kQSlots + 2 * kStages + slot); }
-  __device__ uint32_t VEmpty(int slot) const { return bars + 8 * (2 * kQSlots + 3 * kStages + slot); }
+  __device__ uint32_t QFull() const { return bars; }
+  __device__ uint32_t QEmpty() const { return bars + 8; }  // the consumers' last Q K^T of a tile is done
+  __device__ uint32_t KFull(int slot) const { return bars + 8 * (2 + slot); }
+  __device__ uint32_t VFull(int slot) const { return bars + 8 * (2 + kStages + slot); }
+  __device__ uint32_t KEmpty(int slot) const { return bars + 8 * (2 + 2 * kStages + slot); }
+  __device__ uint32_t VEmpty(int slot) const { return bars + 8 * (2 + 3 * kStages + slot); }
   // Ring position of key tile j (counted over all of the CTA's query tiles): its slot and the parity of its round.
   static __device__ int Slot(int j) { return j % kStages; }
   static __device__ uint32_t Round(int j) { return static_cast<uint32_t>(j / kStages) & 1u; }
-  // The qi-th Q of the CTA: its buffer and the parity of its round.
-  static __device__ int QSlot(int qi) { return qi % kQSlots; }
-  static __device__ uint32_t QRound(int qi) { return static_cast<uint32_t>(qi / kQSlots) & 1u; }
 };
-
-// Q buffers of the kernel: the persistent (masked) kernel double-buffers Q where shared memory allows.
-template <int D, bool kMasked>
-constexpr int kQSlotsOf = kMasked ? tiles::ForwardWsPersistent::QSlots<D>() : 1;
-template <int D, bool kMasked>
-using WsSmemOf = WsSmem<D, kQSlotsOf<D, kMasked>>;
 
 // What a CTA works on: batch b, query head h (kv head hk), query rows [m0, m0 + BM), key tiles
 // [n_first, n_first + n_tiles) (n_first = 0 unless masked).
@@ -140,11 +125,13 @@ __device__ __forceinline__ CtaTile LocateTile(const FwdArgs& a, int64_t index, i
   return t;
 }
 
-// The producer thread for one query tile: Q (the qi-th of the CTA) once the consumers are done with the tile that last
-// used its Q slot, then K_0, and per key tile j >= 1 K_j before V_{j-1} (the order the consumers use them in), each into its ring
+// The producer thread for one query tile: Q once the consumers are done with the previous tile's (the qi-th Q of the
+// CTA), then K_0, and per key tile j >= 1 K_j before V_{j-1} (the order the consumers use them in), each into its ring
 // slot once the consumers have freed it. j counts the query tile's key tiles from n_first; ring position it0 + j.
-template <int D, typename Smem>
-__device__ __forceinline__ void ProduceTiles(const WsArgs& args, const Smem& sm, const CtaTile& t, int it0, int qi) {
+template <int D>
+__device__ __forceinline__ void ProduceTiles(const WsArgs& args, const WsSmem<D>& sm, const CtaTile& t, int it0,
+                                             int qi) {
+  using Smem = WsSmem<D>;
   // One SW128 tile of `rows` rows = D / 64 boxes of 64 columns side by side.
   auto load = [&](const CUtensorMap* map, uint32_t dst, uint32_t bar, int rows, int64_t row0, int head) {
 #pragma unroll
@@ -163,10 +150,9 @@ __device__ __forceinline__ void ProduceTiles(const WsArgs& args, const Smem& sm,
     MbarrierArriveExpectTx(sm.VFull(slot), Smem::kKvBytes);
     load(&args.v_map, sm.V(slot), sm.VFull(slot), Smem::BN, static_cast<int64_t>(t.n_first + j) * Smem::BN, t.hk);
   };
-  const int qs = Smem::QSlot(qi);
-  MbarrierWait(sm.QEmpty(qs), Smem::QRound(qi) ^ 1u);
-  MbarrierArriveExpectTx(sm.QFull(qs), Smem::kQBytes);
-  load(&args.q_map, sm.Q(qs), sm.QFull(qs), Smem::BM, t.m0, t.h);
+  MbarrierWait(sm.QEmpty(), (static_cast<uint32_t>(qi) & 1u) ^ 1u);
+  MbarrierArriveExpectTx(sm.QFull(), Smem::kQBytes);
+  load(&args.q_map, sm.q, sm.QFull(), Smem::BM, t.m0, t.h);
   load_k(0);
   for (int j = 1; j < t.n_tiles; ++j) {
     load_k(j);
@@ -254,9 +240,10 @@ __device__ __forceinline__ void MaskedRowRanges(const FwdArgs& a, int64_t row, i
 // A consumer warpgroup (cw = 0 or 1) on one query tile: its 64 rows against every key tile of the tile (ring positions
 // it0 + j, the qi-th Q of the CTA), then the epilogue. The GEMM token alternates between the warpgroups from tile to
 // tile (each takes n_tiles + 1 turns per tile); the kernel hands it out first and takes it back last.
-template <typename T, int D, bool kMasked, typename Smem>
-__device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const Smem& sm, const CtaTile& t, int cw, int it0,
-                                             int qi) {
+template <typename T, int D, bool kMasked>
+__device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& sm, const CtaTile& t, int cw,
+                                             int it0, int qi) {
+  using Smem = WsSmem<D>;
   constexpr int BN = Smem::BN;
   const int tid = threadIdx.x & 127, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
@@ -281,14 +268,13 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const Smem& sm, c
     if (lane == 0) MbarrierArrive(empty_bar);
   };
   auto slot = [&](int j) { return Smem::Slot(it0 + j); };
-  const int qs = Smem::QSlot(qi);
   auto round = [&](int j) { return Smem::Round(it0 + j); };
   auto issue_s = [&](int j) {
     const uint32_t k_tile = sm.K(slot(j));
     PinAccumulators(s);
     WgmmaFence();
 #pragma unroll
-    for (int ks = 0; ks < D / 16; ++ks) QkStep<T, D, BN>(s, sm.Q(qs), q_row0, k_tile, ks);
+    for (int ks = 0; ks < D / 16; ++ks) QkStep<T, D, BN>(s, sm.q, q_row0, k_tile, ks);
     WgmmaCommit();
   };
   auto issue_pv = [&](int j) {
@@ -322,7 +308,7 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const Smem& sm, c
 
   // Tile 0 is peeled off so that every wgmma wait below is unconditional (see attention_forward_wgmma.cu).
   if (t.n_tiles > 0) {
-    MbarrierWait(sm.QFull(qs), Smem::QRound(qi));
+    MbarrierWait(sm.QFull(), static_cast<uint32_t>(qi) & 1u);
     MbarrierWait(sm.KFull(slot(0)), round(0));
     take_turn();
     issue_s(0);
@@ -330,7 +316,7 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const Smem& sm, c
     WgmmaWait<0>();
     PinAccumulators(s);
     free_slot(sm.KEmpty(slot(0)));
-    if (t.n_tiles == 1) free_slot(sm.QEmpty(qs));  // the tile's last Q K^T is done: the producer may load the next Q
+    if (t.n_tiles == 1) free_slot(sm.QEmpty());  // the tile's last Q K^T is done: the producer may load the next Q
     mask(0);
     OnlineSoftmax<BN>(s, m_run, l_run, alpha, a.scale_log2);
     PackProbabilities<T, BN>(s, p);
@@ -345,7 +331,7 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const Smem& sm, c
     WgmmaWait<1>();  // S_j done
     PinAccumulators(s);
     free_slot(sm.KEmpty(slot(j)));
-    if (j == t.n_tiles - 1) free_slot(sm.QEmpty(qs));
+    if (j == t.n_tiles - 1) free_slot(sm.QEmpty());
     mask(j);
     OnlineSoftmax<BN>(s, m_run, l_run, alpha, a.scale_log2);
     WgmmaWait<0>();  // P_{j-1} V_{j-1} done: O may be rescaled, V_{j-1}'s slot is free
@@ -373,8 +359,7 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const Smem& sm, c
 template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __grid_constant__ WsArgs args) {
   extern __shared__ __align__(1024) uint8_t smem[];
-  using Smem = WsSmemOf<D, kMasked>;
-  const Smem sm = Smem::At(SmemAddr(smem));
+  const WsSmem<D> sm = WsSmem<D>::At(SmemAddr(smem));
   const int wg = threadIdx.x >> 7;
   // The CTA's query tiles: one (a grid of every tile) or every gridDim.x-th (persistent).
   const int64_t m_tiles = (args.a.q_tokens + Tiles::kBlockM - 1) / Tiles::kBlockM;
@@ -383,13 +368,10 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
   const int64_t stride = args.persistent ? gridDim.x : total;
 
   if (threadIdx.x == 0) {
+    MbarrierInit(sm.QFull(), 1);
+    MbarrierInit(sm.QEmpty(), kConsumerWarps);
 #pragma unroll
-    for (int qs = 0; qs < kQSlotsOf<D, kMasked>; ++qs) {
-      MbarrierInit(sm.QFull(qs), 1);
-      MbarrierInit(sm.QEmpty(qs), kConsumerWarps);
-    }
-#pragma unroll
-    for (int slot = 0; slot < Smem::kStages; ++slot) {
+    for (int slot = 0; slot < WsSmem<D>::kStages; ++slot) {
       MbarrierInit(sm.KFull(slot), 1);  // the producer's arrive.expect_tx; the TMA bytes complete the phase
       MbarrierInit(sm.VFull(slot), 1);
       MbarrierInit(sm.KEmpty(slot), kConsumerWarps);  // one arrival per consumer warp
@@ -449,8 +431,7 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(q, &args.q_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(k, &args.k_map));
   RINGLAB_RETURN_IF_ERROR(EncodeTileMap(v, &args.v_map));
-  using LaunchTiles = std::conditional_t<kMasked, tiles::ForwardWsPersistent, Tiles>;
-  return LaunchTiled<LaunchTiles, T, D>(&ForwardWsKernel<T, D, kMasked>, grid, stream, args);
+  return LaunchTiled<Tiles, T, D>(&ForwardWsKernel<T, D, kMasked>, grid, stream, args);
 }
 
 // The instantiation for the element type and head dim (64, 128 or 256: CheckForwardParams allowed nothing else).

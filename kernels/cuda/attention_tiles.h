@@ -58,19 +58,6 @@ struct ForwardWs {
   }
 };
 
-// The persistent (masked) forward: as ForwardWs, with Q double-buffered where shared memory allows (D = 64, 128), so
-// that the next query tile's Q and first K load while this tile's last key tiles are still being computed.
-struct ForwardWsPersistent : ForwardWs {
-  template <int D>
-  static constexpr int QSlots() {
-    return D == 256 ? 1 : 2;
-  }
-  template <int D>
-  static constexpr int SmemBytes() {
-    return ForwardWs::SmemBytes<D>() + (QSlots<D>() - 1) * (kBlockM * D * 2 + 2 * 8);
-  }
-};
-
 // Backward, mma.sync (attention_backward_mma.cu): 8 warps own 128 keys (K and V resident) and walk 64-row query
 // tiles (Q, dO, lse and delta double-buffered); P^T and dS^T are staged in shared memory.
 struct BackwardMma {
