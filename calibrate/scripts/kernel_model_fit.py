@@ -126,8 +126,8 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
     skip = held_out()
     groups = collections.defaultdict(list)
     for s in kernels:
-        if (s["batch"], s["heads"], s["q"], s["head_dim"], s["mask"] == "causal") in skip and s["q"] == s["kv"] \
-                and s["heads"] == s["kv_heads"]:
+        if (s["batch"], s["heads"], s["q"], s["head_dim"], s["mask"] == "causal", s["kv_heads"]) in skip \
+                and s["q"] == s["kv"]:
             print(f"kernel_model_fit: a held-out shape is in {samples_name}: {s}", file=log)
             return None
         groups[(s["pass"], s["head_dim"], s.get("mode", ""))].append(s)

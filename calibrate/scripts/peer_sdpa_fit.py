@@ -3,11 +3,12 @@
 calibrate/device/kernel_coverage.sh times single-GPU SDPA (bench/peer/peer_bench.py sdpa) over the coverage shapes:
 each record is one whole problem B x H x S x S (causal or full), forward and forward+backward. Those are kernel samples
 in the simulator's sense (calibrate/samples.h): forward us = fwd_ms, backward us = fwdbwd_ms - fwd_ms, a block q = kv
-= S with diagonal offset 0, kv_heads = heads. This script writes them as a samples file with FlashAttention-2's launch
+= S with diagonal offset 0, kv_heads = the record's Hkv (= heads unless GQA). This script writes them as a samples file with FlashAttention-2's launch
 geometry (forward: grid over 128-row query tiles, 64-key steps; backward: grid over 128-key tiles, 64-row steps) and
 runs `ringlab fit-profile` on them with h100_pytorch_peer as the base, so the peer's attention tables become wave
 models fitted by the same code as ours (calibrate/fit/kernel_fit.cc); every other number keeps the base's value and
-source. Held-out shapes (bench/kernels/heldout_shapes.txt) are dropped, whatever the input holds.
+source. Held-out shapes (bench/kernels/heldout_shapes.txt and heldout_shapes_gqa.txt) are dropped, whatever the input
+holds.
 
 Small problems time PyTorch's host, not the kernel: an eager SDPA call spends tens of microseconds in Python and
 dispatch (the backward, through autograd, more) whatever the kernel takes. Records under 1.5x the fastest record of
@@ -106,12 +107,13 @@ def to_samples(records, backend, floors=(0.0, 0.0), host=(0.0, 0.0)):
     for r in records:
         if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
             continue
-        key = (r["B"], r["H"], r["S"], r["D"], bool(r["causal"]))
+        kv = r.get("Hkv", r["H"])  # grouped-query attention where Hkv < H (peer_bench.py sdpa with an Hkv column)
+        key = (r["B"], r["H"], r["S"], r["D"], bool(r["causal"]), kv)
         if key in skip:
             dropped += 1
             continue
         mask = "causal" if r["causal"] else "full"
-        base = {"mask": mask, "head_dim": r["D"], "batch": r["B"], "heads": r["H"], "kv_heads": r["H"], "q": r["S"],
+        base = {"mask": mask, "head_dim": r["D"], "batch": r["B"], "heads": r["H"], "kv_heads": kv, "q": r["S"],
                 "kv": r["S"], "diagonal_offset": 0, "pairs": pairs(r["S"], r["causal"])}
         if r["fwd_ms"] * 1e3 >= cut[0]:
             # SDPA writes its output afresh (PyTorch's ring merges in separate ops: every peer block overwrites).

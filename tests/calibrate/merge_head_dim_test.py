@@ -221,7 +221,7 @@ class MergeHeadDim(unittest.TestCase):
             k["head_dim"] = 128  # claims D=256 but fits D=128: the check must catch the change
         skip = held_out()
         broken["kernels"] = [k for k in broken["kernels"]
-                             if (k["batch"], k["heads"], k["q"], 128, k["mask"] == "causal") not in skip]
+                             if (k["batch"], k["heads"], k["q"], 128, k["mask"] == "causal", k["kv_heads"]) not in skip]
         with self.assertRaises(RuntimeError):
             mhd.merge(prof, broken, D, "x", "TEST", False, io.StringIO())
 
@@ -238,6 +238,32 @@ class MergeHeadDim(unittest.TestCase):
             for run in json.loads(out.stdout)["runs"]:
                 by_dim = run["extrapolation"]["by_dimension"]
                 self.assertEqual("head_dim" in by_dim, extrapolated, f"D={d}: {run['extrapolation']}")
+
+
+class HeldOutAndGqaRecords(unittest.TestCase):
+    """The peer's records carry Hkv (bench/peer/peer_bench.py sdpa with an Hkv column): a GQA record becomes a sample
+    with its kv heads, and the GQA held-out shapes (bench/kernels/heldout_shapes_gqa.txt) never reach a fit."""
+
+    def record(self, b, h, s, d, causal, kv=None):
+        r = {"kind": "single_gpu_sdpa", "backend": "FLASH_ATTENTION", "B": b, "H": h, "S": s, "D": d,
+             "causal": causal, "fwd_ms": 5.0, "fwdbwd_ms": 17.0}
+        if kv is not None:
+            r["Hkv"] = kv
+        return r
+
+    def test_both_held_out_files_are_read(self):
+        skip = held_out()
+        self.assertIn((8, 32, 2048, 128, True, 32), skip)  # heldout_shapes.txt
+        self.assertIn((1, 8, 4096, 128, True, 1), skip)    # heldout_shapes_gqa.txt
+        self.assertIn((1, 8, 4096, 128, True, 8), skip)    # its MHA twin is held out too (heldout_shapes.txt)
+        self.assertNotIn((2, 16, 8192, 64, True, 16), skip)
+
+    def test_gqa_records_keep_their_kv_heads_and_held_out_ones_are_dropped(self):
+        records = [self.record(4, 32, 2048, 128, True, 8), self.record(1, 64, 32768, 128, True, 8),
+                   self.record(2, 16, 1024, 64, False)]
+        kernels, dropped = psf.to_samples(records, "FLASH_ATTENTION")
+        self.assertEqual(dropped, 1)  # B=1 H=64 Hkv=8 S=32768 causal is a GQA held-out shape
+        self.assertEqual(sorted({(k["heads"], k["kv_heads"]) for k in kernels}), [(16, 16), (32, 8)])
 
 
 if __name__ == "__main__":
