@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 #include <string>
+#include <tuple>
 
 #include "core/schedule.h"
 
@@ -28,8 +29,13 @@ double KernelCase::Pairs() const {
 }
 
 std::string CoverageShape::Line() const {
-  return std::to_string(batch) + " " + std::to_string(heads) + " " + std::to_string(seq) + " " +
-         std::to_string(head_dim) + " " + mask;
+  std::string line = std::to_string(batch) + " " + std::to_string(heads) + " " + std::to_string(seq) + " " +
+                     std::to_string(head_dim) + " " + mask;
+  if (KvHeads() != heads) {  // GQA: the Hkv column
+    line += ' ';
+    line += std::to_string(KvHeads());
+  }
+  return line;
 }
 
 const std::vector<CoverageShape>& HeldOutShapes() {
@@ -38,7 +44,11 @@ const std::vector<CoverageShape>& HeldOutShapes() {
       {4, 16, 8192, 128, "full"},   {1, 64, 16384, 128, "causal"}, {16, 8, 1024, 64, "causal"},
       {1, 32, 32768, 64, "causal"}, {2, 32, 4096, 128, "full"},    {1, 16, 65536, 128, "causal"},
       {4, 64, 2048, 64, "full"},    {1, 8, 512, 128, "full"},      {8, 8, 8192, 128, "causal"},
-      {16, 64, 1024, 128, "causal"}, {1, 32, 131072, 128, "causal"}};
+      {16, 64, 1024, 128, "causal"}, {1, 32, 131072, 128, "causal"},
+      // bench/kernels/heldout_shapes_gqa.txt
+      {1, 8, 4096, 128, "causal", 1},  {2, 32, 8192, 64, "causal", 4},   {4, 64, 2048, 128, "full", 8},
+      {1, 64, 32768, 128, "causal", 8}, {8, 16, 4096, 128, "causal", 2}, {1, 16, 8192, 64, "full", 1},
+      {2, 8, 16384, 128, "causal", 2}, {1, 32, 65536, 128, "causal", 8}, {4, 32, 4096, 128, "causal", 4}};
   return shapes;
 }
 
@@ -91,6 +101,10 @@ struct CoverageGrid {
   std::vector<std::pair<int, int>> batch_heads;
   std::vector<int64_t> seqs;
   double max_pairs = 0;
+  // GQA problems (batch, heads, kv heads) over gqa_seqs: the backward's grid runs over kv heads, so a group of 8 on one
+  // kv head is the under-filled grid that our kernels split and FlashAttention-2 expands (sim/wave_model.h).
+  std::vector<std::tuple<int, int, int>> gqa;
+  std::vector<int64_t> gqa_seqs;
 };
 
 CoverageGrid GridFor(int d, const PlanOptions& o) {
@@ -99,6 +113,8 @@ CoverageGrid GridFor(int d, const PlanOptions& o) {
     g.batch_heads = {{1, 8}, {2, 16}, {1, 64}, {4, 32}, {8, 32}, {16, 64}};
     for (int64_t s = 512; s <= 65536; s *= 2) g.seqs.push_back(s);
     g.max_pairs = o.coverage_max_pairs;
+    g.gqa = {{1, 8, 1}, {1, 32, 8}, {2, 64, 8}};
+    g.gqa_seqs = {1024, 4096, 16384};
   } else {
     // D=256 costs twice D=128's FLOPs per (query, key) pair, and the fit needs fewer points there (the CTA cost model
     // has four parameters per pass and mode: the grid is to span the CTA counts and tiles per CTA a user lands on, not
@@ -122,16 +138,21 @@ std::vector<CoverageShape> CoverageShapes(const PlanOptions& o) {
   if (!o.coverage) return shapes;
   for (int d : PlanDims(o)) {
     const CoverageGrid g = GridFor(d, o);
-    for (const char* mask : {"causal", "full"})
+    auto add = [&](const CoverageShape& shape) {
+      const int b = shape.batch, h = shape.heads;
+      const int64_t s = shape.seq;
+      const KernelCase backward{"backward", shape.mask, d, h, shape.KvHeads(), b, s, s, 0, "coverage"};
+      if (double(b) * h * double(s) * double(s) > g.max_pairs || IsHeldOut(shape) ||
+          backward.DeviceBytes() > o.max_block_bytes)
+        return;
+      shapes.push_back(shape);
+    };
+    for (const char* mask : {"causal", "full"}) {
       for (auto [b, h] : g.batch_heads)
-        for (int64_t s : g.seqs) {
-          const CoverageShape shape{b, h, s, d, mask};
-          const KernelCase backward{"backward", mask, d, h, h, b, s, s, 0, "coverage"};
-          if (double(b) * h * double(s) * double(s) > g.max_pairs || IsHeldOut(shape) ||
-              backward.DeviceBytes() > o.max_block_bytes)
-            continue;
-          shapes.push_back(shape);
-        }
+        for (int64_t s : g.seqs) add({b, h, s, d, mask});
+      for (auto [b, h, kv] : g.gqa)
+        for (int64_t s : g.gqa_seqs) add({b, h, s, d, mask, kv});
+    }
   }
   return shapes;
 }
@@ -161,10 +182,10 @@ std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
     if (d == 256) return std::vector<int64_t>{1024, 4096, 16384};
     return std::vector<int64_t>{1024, 2048, 4096, 8192, 16384, 32768};
   };
-  // Never a held-out shape (a whole square problem that bench/kernels/heldout_shapes.txt lists), whatever the sweep.
+  // Never a held-out shape (a whole square problem that bench/kernels/heldout_shapes*.txt list), whatever the sweep.
   auto add = [&](KernelCase c) {
-    const bool held_out = c.q == c.kv && c.diagonal_offset == 0 && c.heads == c.kv_heads &&
-                          IsHeldOut({c.batch, c.heads, c.q, c.head_dim, c.mask});
+    const bool held_out =
+        c.q == c.kv && c.diagonal_offset == 0 && IsHeldOut({c.batch, c.heads, c.q, c.head_dim, c.mask, c.kv_heads});
     if (c.DeviceBytes() <= o.max_block_bytes && !held_out) plan.push_back(c);
   };
   for (const char* pass : {"forward", "backward"}) {
@@ -205,7 +226,7 @@ std::vector<KernelCase> KernelPlan(const PlanOptions& o) {
   // Coverage: whole problems, forward and backward of each (GQA is the tile sweep's job).
   for (const CoverageShape& s : CoverageShapes(o))
     for (const char* pass : {"forward", "backward"})
-      add({pass, s.mask, s.head_dim, s.heads, s.heads, s.batch, s.seq, s.seq, 0, "coverage"});
+      add({pass, s.mask, s.head_dim, s.heads, s.KvHeads(), s.batch, s.seq, s.seq, 0, "coverage"});
   return plan;
 }
 

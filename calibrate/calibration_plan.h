@@ -58,24 +58,32 @@ inline constexpr int kPlanHeadDims[] = {64, 128, 256};
 // the allowed values otherwise.
 Status ParseHeadDims(const std::string& text, const std::string& flag, std::vector<int>* dims);
 
-// One single-GPU attention problem: B sequences of S tokens, H heads of dim D, the whole S×S block (diagonal
-// offset 0 when causal). The same line format as bench/kernels/heldout_shapes.txt: "B H S D mask".
+// One single-GPU attention problem: B sequences of S tokens, H heads of dim D (kv_heads of them for K/V: grouped-query
+// attention when fewer; 0 means H), the whole S×S block (diagonal offset 0 when causal). The same line format as
+// bench/kernels/heldout_shapes.txt: "B H S D mask", and " Hkv" after it for GQA (heldout_shapes_gqa.txt).
 struct CoverageShape {
   int batch = 1, heads = 8;
   int64_t seq = 512;
   int head_dim = 128;
   std::string mask = "causal";
+  int kv_heads = 0;
+  int KvHeads() const { return kv_heads > 0 ? kv_heads : heads; }
   std::string Line() const;
-  bool operator==(const CoverageShape&) const = default;
+  // Equal problems (kv_heads 0 and H are the same).
+  bool operator==(const CoverageShape& o) const {
+    return batch == o.batch && heads == o.heads && seq == o.seq && head_dim == o.head_dim && mask == o.mask &&
+           KvHeads() == o.KvHeads();
+  }
 };
 
-// The held-out shapes (bench/kernels/heldout_shapes.txt, fixed before they were measured; a test keeps the two
-// equal): no plan and no fit uses them.
+// The held-out shapes (bench/kernels/heldout_shapes.txt and heldout_shapes_gqa.txt, fixed before they were measured;
+// a test keeps them equal to the files): no plan and no fit uses them.
 const std::vector<CoverageShape>& HeldOutShapes();
 bool IsHeldOut(const CoverageShape& s);
 
 // The coverage grid, per head dim of options.head_dims: D 64 and 128 batch×heads {1×8, 2×16, 1×64, 4×32, 8×32, 16×64}
-// × S {512 .. 65536} × {causal, full}; D 256 a sparser grid with the same ends (see the .cc); minus the held-out
+// × S {512 .. 65536} × {causal, full}, and GQA batch×heads/kv heads {1×8/1, 1×32/8, 2×64/8} × S {1024, 4096, 16384}
+// × {causal, full}; D 256 a sparser grid with the same ends (see the .cc); minus the held-out
 // shapes, the problems over coverage_max_pairs and those over max_block_bytes. Empty when !options.coverage; a quick
 // plan keeps one head dim (128 if asked for) and S ≤ 4096.
 std::vector<CoverageShape> CoverageShapes(const PlanOptions& options);

@@ -386,18 +386,46 @@ TEST(CalibrationPlan, HeadDim256CoverageIsModest) {
   EXPECT_LT(d256, 0.4 * d128) << d256 << " s at D=256, " << d128 << " s at D=128";
 }
 
-TEST(CalibrationPlan, HeldOutShapesMatchTheCommittedFile) {
-  std::ifstream f(std::string(RINGLAB_SOURCE_DIR) + "/bench/kernels/heldout_shapes.txt");
-  ASSERT_TRUE(f.good());
+TEST(CalibrationPlan, HeldOutShapesMatchTheCommittedFiles) {
   std::vector<CoverageShape> from_file;
-  for (std::string line; std::getline(f, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream in(line);
-    CoverageShape s;
-    in >> s.batch >> s.heads >> s.seq >> s.head_dim >> s.mask;
-    from_file.push_back(s);
+  for (const char* name : {"heldout_shapes.txt", "heldout_shapes_gqa.txt"}) {
+    std::ifstream f(std::string(RINGLAB_SOURCE_DIR) + "/bench/kernels/" + name);
+    ASSERT_TRUE(f.good()) << name;
+    for (std::string line; std::getline(f, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      std::istringstream in(line);
+      CoverageShape s;
+      in >> s.batch >> s.heads >> s.seq >> s.head_dim >> s.mask;
+      if (!(in >> s.kv_heads)) s.kv_heads = 0;  // MHA lines have five columns
+      from_file.push_back(s);
+      EXPECT_EQ(s.Line(), line.substr(0, line.find_last_not_of(" \t") + 1)) << name;  // Line() writes the file's format
+    }
   }
   EXPECT_EQ(from_file, HeldOutShapes());
+}
+
+// GQA coverage: problems with kv heads fewer than heads, in the plan with their kv heads, printed with the Hkv column
+// (the peer's SDPA runs them with enable_gqa), none of them held out.
+TEST(CalibrationPlan, CoverageHasGqaProblemsForBothProfiles) {
+  PlanOptions po;
+  po.head_dims = {128};
+  int gqa = 0;
+  std::set<int> groups;
+  for (const CoverageShape& s : CoverageShapes(po)) {
+    if (s.KvHeads() == s.heads) continue;
+    ++gqa;
+    groups.insert(s.heads / s.KvHeads());
+    EXPECT_FALSE(IsHeldOut(s)) << s.Line();
+    EXPECT_EQ(s.Line().substr(s.Line().rfind(' ') + 1), std::to_string(s.KvHeads()));
+  }
+  EXPECT_GE(gqa, 12);
+  EXPECT_EQ(groups, (std::set<int>{4, 8}));
+  int gqa_cases = 0;
+  for (const KernelCase& c : KernelPlan(po)) gqa_cases += c.why == "coverage" && c.kv_heads < c.heads;
+  EXPECT_EQ(gqa_cases, 2 * gqa);
+  EXPECT_TRUE(IsHeldOut({1, 8, 4096, 128, "causal", 1}));   // heldout_shapes_gqa.txt
+  EXPECT_FALSE(IsHeldOut({1, 8, 4096, 128, "causal", 2}));  // not with other kv heads
+  EXPECT_TRUE(IsHeldOut({8, 32, 2048, 128, "causal", 32}));  // kv heads = heads is the MHA line
 }
 
 // Forward kernels timed in both output modes give a table per mode; the overwrite table (no accumulator read-back)
