@@ -2,8 +2,9 @@
 # One device call on one H100, from the repository root, with binaries packed on the CPU machine:
 #   bash bench/kernels/device_gqa_call.sh PREBUILT
 # PREBUILT: bench/pack_device_binaries.sh's folder with tests/cuda/ringlab_cuda_{backward,kernels,mask}_test,
-# bench/kernels/ringlab_attention_bench and, built from the commit before the kernel change,
-# bench/kernels/ringlab_attention_bench_old. Steps, most important first (each under its own timeout):
+# bench/kernels/ringlab_attention_bench and, for AB=1, bench/kernels/ringlab_attention_bench_old (built from the
+# commit before a kernel change). Then, on the CPU machine, bench/kernels/gqa_heldout_report.sh turns $OUT into the
+# model's held-out tables. Steps, most important first (each under its own timeout):
 # 1. the CUDA backward tests (every kernel; float64 reference, poisoned outputs) with the GQA group split on (the
 #    default: tiles::BackwardGroupSplits) and off (RINGLAB_BWD_GROUP_SPLITS=1), the masked tests' backward, and the
 #    forward tests of the portable (mma) kernel;
