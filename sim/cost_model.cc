@@ -271,7 +271,7 @@ double CostModel::ExpandedGroupSumS(const AttentionTable& t, const Op& op) const
   if (!t.wave.enabled || !t.wave.expand_group || group <= 1) return 0;
   const double pairs = op.attend.EffectivePairs();
   if (pairs <= 0) return 0;
-  // Read every query head's dK and dV, write the kv heads' (16-bit elements, as the problem's dtype).
+  // Read every query head's dK and dV, write the kv heads' (elements of the problem's dtype).
   const double expanded = double(problem_.QBytes(op.attend.KvTokens())) * HeadsOf(op, pairs) / problem_.heads;
   return 2 * hw_.launch_us * 1e-6 + 2 * (expanded + expanded / group) / (hw_.copy_gbps * 1e9);
 }
