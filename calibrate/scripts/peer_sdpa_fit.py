@@ -7,8 +7,8 @@ in the simulator's sense (calibrate/samples.h): forward us = fwd_ms, backward us
 file with FlashAttention-2's launch geometry (forward: grid over 128-row query tiles, 64-key steps; backward: grid over
 128-key tiles, 64-row steps) and runs `ringlab fit-profile` on them with h100_pytorch_peer as the base, so the peer's
 attention tables become wave models fitted by the same code as ours (calibrate/fit/kernel_fit.cc); every other number
-keeps the base's value and source. Held-out shapes (bench/kernels/heldout_shapes.txt and heldout_shapes_gqa.txt) are dropped, whatever the input
-holds.
+keeps the base's value and source. Held-out shapes (bench/kernels/heldout_shapes.txt and heldout_shapes_gqa.txt) are
+dropped, whatever the input holds.
 
 Small problems time PyTorch's host, not the kernel: an eager SDPA call spends tens of microseconds in Python and
 dispatch (the backward, through autograd, more) whatever the kernel takes. Records under 1.5x the fastest record of
