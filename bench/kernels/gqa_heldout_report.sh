@@ -52,14 +52,15 @@ RINGLAB_BIN=$bin RINGLAB_PROFILE_DIR=$profiles $py calibrate/scripts/kernel_held
   --measured $tmp/nosplit_measured.json --out $tmp/nosplit \
   --label "Ours without the group split (RINGLAB_BWD_GROUP_SPLITS=1) against h100_sxm_calibrated with split_group taken out (the model before the split); the peer (the same measurements as above) against h100_pytorch_peer with expand_group taken out (a CTA walking the group, the model before)."
 python3 - $tmp bench/results/kernel_model_heldout_gqa <<'PY'
-import json, sys
+import json, os, sys
 tmp, dest = sys.argv[1:3]
 out = {"measured": json.load(open(f"{tmp}/measured.json"))}
 for k in ("split", "nosplit"):
     r = json.load(open(f"{tmp}/{k}.json"))
     r.pop("measured", None)  # a temporary path; the measurements are this file's "measured"
     out[k] = r
-json.dump(out, open(f"{dest}.json", "w"), indent=1)
+with open(f"{dest}.json.tmp", "w") as f:  # both files land whole, renamed once both are written
+    json.dump(out, f, indent=1)
 md = []
 for k, title in (("split", "With the group split (the kernels as they are)"),
                  ("nosplit", "The models before: ours without the group split (RINGLAB_BWD_GROUP_SPLITS=1), the peer "
@@ -68,6 +69,9 @@ for k, title in (("split", "With the group split (the kernels as they are)"),
     body = [l for l in text if l.startswith("|") or (l and not l.startswith("# ") and "Regenerate" not in l
                                                       and "against `" not in l)]
     md += [f"## {title}", ""] + body + [""]
-open(f"{dest}.md", "w").write("\n".join(md))
+with open(f"{dest}.md.tmp", "w") as f:
+    f.write("\n".join(md))
+os.replace(f"{dest}.json.tmp", f"{dest}.json")
+os.replace(f"{dest}.md.tmp", f"{dest}.md")
 PY
 rm -rf "$tmp"
