@@ -268,7 +268,7 @@ double CostModel::WaveGroup(const WaveModel& w, const Op& op, double pairs) cons
 
 double CostModel::ExpandedGroupSumS(const AttentionTable& t, const Op& op) const {
   const double group = GroupSize();
-  if (!t.wave.enabled || !t.wave.expand_group || group <= 1) return 0;
+  if (!t.wave.enabled || t.wave.group_walk != WaveModel::GroupWalk::kExpand || group <= 1) return 0;
   const double pairs = op.attend.EffectivePairs();
   if (pairs <= 0) return 0;
   // Read every query head's dK and dV, write the kv heads' (elements of the problem's dtype).

@@ -141,7 +141,7 @@ class CostModel {
   double BesideCommSlowdown(const Op& op) const;
   double WaveUs(const AttentionTable& t, const Op& op, double* first_idle_us = nullptr) const;
   double WaveUsOn(const WaveModel& w, const Op& op) const;
-  // Seconds of the two reductions after a backward whose kernel expands the GQA group (WaveModel::expand_group): the
+  // Seconds of the two reductions after a backward whose kernel expands the GQA group (WaveModel::GroupWalk::kExpand): the
   // per-query-head dK and dV (B·h·kv·D elements each) summed into B·h/group·kv·D; 0 otherwise.
   double ExpandedGroupSumS(const AttentionTable& t, const Op& op) const;
   // Query heads of an attend op with `pairs` allowed (query, key) pairs (a block may cover some heads only), and query

@@ -241,15 +241,17 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
       return rd.Error(wf + ".order", "must be \"heavy_first\" or \"light_first\"");
     wm->light_first = w["order"] == "light_first";
   }
+  // Two booleans in the JSON (the files name them so), one GroupWalk here: at most one may be true.
   if (w.contains("split_group")) {
     if (!w["split_group"].is_boolean() || (w["split_group"].get<bool>() && !wm->grid_kv))
       return rd.Error(wf + ".split_group", "must be true (grid \"kv\" only) or false");
-    wm->split_group = w["split_group"].get<bool>();
+    if (w["split_group"].get<bool>()) wm->group_walk = WaveModel::GroupWalk::kSplit;
   }
   if (w.contains("expand_group")) {
-    if (!w["expand_group"].is_boolean() || (w["expand_group"].get<bool>() && (!wm->grid_kv || wm->split_group)))
+    if (!w["expand_group"].is_boolean() ||
+        (w["expand_group"].get<bool>() && (!wm->grid_kv || wm->group_walk == WaveModel::GroupWalk::kSplit)))
       return rd.Error(wf + ".expand_group", "must be true (grid \"kv\" only, not with split_group) or false");
-    wm->expand_group = w["expand_group"].get<bool>();
+    if (w["expand_group"].get<bool>()) wm->group_walk = WaveModel::GroupWalk::kExpand;
   }
   struct Field { const char* key; double lo, hi; bool integer; double* d; int* i; };
   const Field fields[] = {{"tile_q", 1, 1 << 16, true, nullptr, &wm->tile_q},

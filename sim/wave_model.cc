@@ -38,8 +38,8 @@ double WaveModel::Ctas(int64_t q, int64_t kv, double h, int batch, double group)
 }
 
 double WaveModel::GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group, bool causal) const {
-  if (grid_kv && expand_group) return 1;
-  if (!grid_kv || !split_group || group <= 1) return group;
+  if (grid_kv && group_walk == GroupWalk::kExpand) return 1;
+  if (!grid_kv || group_walk != GroupWalk::kSplit || group <= 1) return group;
   const double key_block_ctas = Ctas(q, kv, h, batch, group);
   const int splits =
       cuda::tiles::BackwardGroupSplits(std::llround(key_block_ctas), int(std::lround(group)), sms, causal);

@@ -76,15 +76,17 @@ struct WaveModel {
   // launches its last query tile first; a backward's first key tile is its heaviest) or lightest first (true:
   // FlashAttention-2's forward takes query tile blockIdx.x in order, so its heaviest CTAs come last).
   bool light_first = false;
-  // JSON "split_group" (grid "kv"): the kernel splits each key block's GQA group over CTAs where its B·hkv·key-tile
-  // CTAs leave SMs idle (kernels/cuda/attention_tiles.h BackwardGroupSplits, our backward kernels); the `group` the
-  // functions below take is then the query heads one CTA walks (GroupPerCta), not H/Hkv.
-  bool split_group = false;
-  // JSON "expand_group" (grid "kv"): every CTA owns one query head's share of a key block, B·H·key-tile CTAs in all,
-  // as FlashAttention-2 does for GQA (PyTorch's FLASH backward: dK/dV per query head into expanded buffers, summed
-  // over the group afterwards; the sum's cost is CostModel's). Not with split_group.
-  bool expand_group = false;
-  // The query heads one CTA walks: `group` (= H/Hkv), its share where split_group splits it, 1 with expand_group.
+  // How a kv-grid (backward) kernel covers a key block's GQA group of query heads:
+  //  kWhole  one CTA walks the whole group (the default);
+  //  kSplit  JSON "split_group": the group is split over CTAs where the B·hkv·key-tile CTAs leave SMs idle
+  //          (kernels/cuda/attention_tiles.h BackwardGroupSplits, our backward kernels);
+  //  kExpand JSON "expand_group": a CTA per query head, B·H·key-tile CTAs in all, as FlashAttention-2 does for GQA
+  //          (PyTorch's FLASH backward: dK/dV per query head into expanded buffers, summed over the group afterwards;
+  //          the sum's cost is CostModel's).
+  // The `group` the functions below take is then the query heads one CTA walks (GroupPerCta), not H/Hkv.
+  enum class GroupWalk { kWhole, kSplit, kExpand };
+  GroupWalk group_walk = GroupWalk::kWhole;
+  // The query heads one CTA walks: `group` (= H/Hkv), its share with kSplit, 1 with kExpand.
   // `causal`: the block's CTAs are unequal (BackwardGroupSplits' rule for them).
   double GroupPerCta(int64_t q, int64_t kv, double h, int batch, double group, bool causal) const;
   // The per-kernel fixed time of the cost form (0 without it).

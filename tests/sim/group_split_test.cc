@@ -1,7 +1,7 @@
 // The backward's GQA group split (kernels/cuda/attention_tiles.h BackwardGroupSplits) as the simulator models it
-// (WaveModel::split_group): where a kv-head grid leaves SMs idle each key block's group is shared by several CTAs,
+// (WaveModel::GroupWalk::kSplit): where a kv-head grid leaves SMs idle each key block's group is shared by several CTAs,
 // so a GQA backward costs about what its MHA twin does instead of the whole group's walk on a few CTAs; where the grid
-// fills the SMs nothing changes. And FlashAttention-2's GQA backward (WaveModel::expand_group: a CTA per query head,
+// fills the SMs nothing changes. And FlashAttention-2's GQA backward (WaveModel::GroupWalk::kExpand: a CTA per query head,
 // then the sum of the expanded dK/dV), the peer profile's. Also the profile fields' parsing.
 #include <gtest/gtest.h>
 
@@ -24,7 +24,7 @@ WaveModel Backward(bool split) {
   w.grid_kv = true;
   w.tile_q = 64;
   w.tile_kv = 128;
-  w.split_group = split;
+  w.group_walk = split ? WaveModel::GroupWalk::kSplit : WaveModel::GroupWalk::kWhole;
   w.cost = {.enabled = true, .kernel_us = 5, .cta_us = 2, .tile_us = 1, .masked_tile_us = 0.5};
   return w;
 }
@@ -105,9 +105,9 @@ TEST(GroupSplit, BundledProfileOfOurKernelsSplits) {
   const HardwareProfile hw = Bundled("h100_sxm_calibrated");
   const AttentionTable* t = hw.FindTable("backward", "causal", 128, "overwrite");
   ASSERT_NE(t, nullptr);
-  EXPECT_TRUE(t->wave.split_group);
+  EXPECT_EQ(t->wave.group_walk, WaveModel::GroupWalk::kSplit);
   HardwareProfile walk = hw;
-  for (AttentionTable& table : walk.attention) table.wave.split_group = false;
+  for (AttentionTable& table : walk.attention) table.wave.group_walk = WaveModel::GroupWalk::kWhole;
   const double gqa = BackwardUs(hw, 1, 8, 1, 4096), mha = BackwardUs(hw, 1, 8, 8, 4096);
   EXPECT_LT(gqa, 1.2 * mha);
   EXPECT_GT(BackwardUs(walk, 1, 8, 1, 4096), 2 * gqa);
@@ -134,20 +134,20 @@ TEST(GroupSplit, ProfileFieldIsCheckedByName) {
 // costs its MHA twin's kernel plus the two sums of the expanded dK/dV (launch + bytes at the copy bandwidth).
 TEST(ExpandGroup, PeerBackwardIsItsMhaTwinPlusTheSum) {
   WaveModel w = Backward(false);
-  w.expand_group = true;
+  w.group_walk = WaveModel::GroupWalk::kExpand;
   EXPECT_DOUBLE_EQ(w.GroupPerCta(4096, 4096, 8, 1, 8, true), 1);
   EXPECT_DOUBLE_EQ(w.GroupPerCta(4096, 4096, 32, 4, 4, false), 1);  // even where the grid is full
   EXPECT_DOUBLE_EQ(w.Ctas(4096, 4096, 8, 1, 1), 256);               // B·H·key blocks
   const HardwareProfile hw = Bundled("h100_pytorch_peer");
   const AttentionTable* t = hw.FindTable("backward", "causal", 128, "");
   ASSERT_NE(t, nullptr);
-  EXPECT_TRUE(t->wave.expand_group);
+  EXPECT_EQ(t->wave.group_walk, WaveModel::GroupWalk::kExpand);
   const double gqa = BackwardUs(hw, 1, 8, 1, 4096), mha = BackwardUs(hw, 1, 8, 8, 4096);
   // dK and dV of 8 query heads read, of 1 kv head written: 2 x (8 + 1) x 4096 x 128 x 2 bytes.
   const double sum_us = 2 * hw.launch_us + 2 * 9 * 4096 * 128 * 2 / (hw.copy_gbps * 1e3);
   EXPECT_NEAR(gqa, mha + sum_us, 1e-6 * mha);
   HardwareProfile walk = hw;  // the peer before: a CTA walking the group, several times slower here
-  for (AttentionTable& table : walk.attention) table.wave.expand_group = false;
+  for (AttentionTable& table : walk.attention) table.wave.group_walk = WaveModel::GroupWalk::kWhole;
   EXPECT_GT(BackwardUs(walk, 1, 8, 1, 4096), 2 * gqa);
   EXPECT_DOUBLE_EQ(BackwardUs(hw, 1, 8, 8, 4096), BackwardUs(walk, 1, 8, 8, 4096));  // MHA: unchanged
 }
