@@ -18,6 +18,7 @@ json ToJson(const FitInputs& in) {
     json o{{"grid", g.grid_kv ? "kv" : "q"}, {"tile_q", g.tile_q}, {"tile_kv", g.tile_kv},
            {"ctas_per_sm", g.ctas_per_sm}};
     if (g.split_group) o["split_group"] = true;
+    if (g.expand_group) o["expand_group"] = true;
     return o;
   };
   j["geometry"] = {{"forward", geo(in.forward)}, {"backward", geo(in.backward)}};
@@ -110,7 +111,8 @@ class SampleReader {
       const json& g = obj[pass];
       const std::string where = field + "." + pass;
       // "order" (launch order of a causal head's CTAs) is for the CTA cost fit (calibrate/scripts/kernel_model_fit.py).
-      RINGLAB_RETURN_IF_ERROR(Keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order", "split_group"}));
+      RINGLAB_RETURN_IF_ERROR(Keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order", "split_group",
+                                           "expand_group"}));
       KernelGeometry& kg = std::string(pass) == "forward" ? *forward : *backward;
       kg.grid_kv = g.at("grid").get<std::string>() == "kv";
       kg.tile_q = g.at("tile_q");
@@ -119,6 +121,12 @@ class SampleReader {
       if (g.contains("split_group")) {
         if (!g["split_group"].is_boolean()) return Bad(where + ".split_group: must be true or false");
         kg.split_group = g["split_group"].get<bool>();
+      }
+      // The GQA walk of a kv grid (sim/wave_model.h GroupWalk): read by calibrate/scripts/kernel_model_fit.py.
+      if (g.contains("expand_group")) {
+        if (!g["expand_group"].is_boolean() || (g["expand_group"].get<bool>() && (!kg.grid_kv || kg.split_group)))
+          return Bad(where + ".expand_group: must be true (grid \"kv\" only, not with split_group) or false");
+        kg.expand_group = g["expand_group"].get<bool>();
       }
       if (kg.tile_q <= 0 || kg.tile_kv <= 0 || kg.ctas_per_sm < 0 || kg.ctas_per_sm > 64)
         return Bad(where + ": tiles must be > 0 and ctas_per_sm in 0..64");

@@ -66,7 +66,8 @@ struct MemorySample {
 struct KernelGeometry {
   bool grid_kv = false;
   int tile_q = 128, tile_kv = 64, ctas_per_sm = 1;
-  bool split_group = false;  // grid kv: a GQA group split over CTAs to fill the SMs (kernels/cuda/attention_tiles.h)
+  bool split_group = false;   // grid kv: a GQA group split over CTAs to fill the SMs (kernels/cuda/attention_tiles.h)
+  bool expand_group = false;  // grid kv: a CTA per query head, dK/dV summed after (FlashAttention-2; not with split)
 };
 
 struct FitInputs {

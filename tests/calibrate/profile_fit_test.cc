@@ -531,5 +531,25 @@ TEST(ProfileFit, HeadDim256TakesItsOwnLaunchGeometry) {
   EXPECT_LT(report["attention forward full 256"]["median_abs_error"].get<double>(), 1e-6);
 }
 
+// The backward's GQA walk (split_group for ours, expand_group for FlashAttention-2: calibrate/scripts/peer_sdpa_fit.py
+// writes it) travels through the samples' JSON; both at once, or expand_group on a query grid, are named errors.
+TEST(FitProfile, GroupWalkOfTheGeometryTravelsThroughTheSamples) {
+  FitInputs in = Synthetic();
+  in.backward.grid_kv = true;
+  in.backward.expand_group = true;
+  FitInputs back;
+  ASSERT_TRUE(FromJson(ToJson(in), "mem", &back).ok());
+  EXPECT_TRUE(back.backward.expand_group);
+  EXPECT_FALSE(back.backward.split_group);
+  for (const auto& [pass, split] : {std::pair{"backward", true}, std::pair{"forward", false}}) {
+    nlohmann::json bad = ToJson(in);
+    bad["geometry"][pass]["expand_group"] = true;
+    if (split) bad["geometry"][pass]["split_group"] = true;
+    const Status st = FromJson(bad, "bad.json", &back);
+    ASSERT_FALSE(st.ok()) << pass;
+    EXPECT_NE(st.message().find(std::string("geometry.") + pass + ".expand_group"), std::string::npos) << st.message();
+  }
+}
+
 }  // namespace
 }  // namespace ringlab::calibrate
