@@ -6,6 +6,7 @@ new tables instead of extrapolating.
 
   .venv/bin/python tests/calibrate/merge_head_dim_test.py        # ctest: calibrate.merge_head_dim
 """
+import contextlib
 import copy
 import io
 import json
@@ -264,6 +265,25 @@ class HeldOutAndGqaRecords(unittest.TestCase):
         kernels, dropped = psf.to_samples(records, "FLASH_ATTENTION")
         self.assertEqual(dropped, 1)  # B=1 H=64 Hkv=8 S=32768 causal is a GQA held-out shape
         self.assertEqual(sorted({(k["heads"], k["kv_heads"]) for k in kernels}), [(16, 16), (32, 8)])
+
+    def test_fit_profile_reads_the_peer_samples(self):
+        """The samples file the peer fit writes (FlashAttention-2's geometry, expand_group included) goes through
+        `ringlab fit-profile` (peer_sdpa_fit.py --profile, reproduce_results.sh step 4): the committed sustained coverage."""
+        binary = os.environ.get("RINGLAB_BIN")
+        if not binary:
+            self.skipTest("RINGLAB_BIN not set (ctest sets it)")
+        import tarfile
+        with tempfile.TemporaryDirectory() as tmp:
+            with tarfile.open(os.path.join(ROOT, "bench/results/grids/kernel_coverage_h100_sustained.tar.xz")) as tar:
+                tar.extractall(tmp, members=[tar.getmember("kernel_coverage_h100_sustained/peer_sdpa_coverage.json")])
+            records = os.path.join(tmp, "kernel_coverage_h100_sustained", "peer_sdpa_coverage.json")
+            samples, profile = os.path.join(tmp, "samples.json"), os.path.join(tmp, "peer.json")
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc = psf.main([records, "--backend", "FLASH_ATTENTION", "--samples", samples, "--profile", profile,
+                               "--tag", "TEST"])
+            self.assertEqual(rc, 0)
+            backward = [t for t in json.load(open(profile))["compute"]["attention"] if t["pass"] == "backward"]
+            self.assertTrue(backward)
 
 
 if __name__ == "__main__":
