@@ -13,6 +13,7 @@
 #    bench/kernels/gqa_heldout_report.sh reads (gqa_split/, gqa_nosplit/).
 # Everything lands in $OUT/refit_gqa_call.tar.gz (coverage/ as kernel_coverage.sh's OUT, gqa_*/, card.txt, call.log).
 set -uo pipefail
+source bench/device_env.sh > /dev/null 2>&1  # NCCL_LIB_DIR and the rest, before the prebuilt binaries' paths
 source bench/device_prebuilt.sh "${1:?PREBUILT folder}"
 B=$PREBUILT_DIR
 FINAL=${OUT:-/tmp/refit_gqa_call_out}
