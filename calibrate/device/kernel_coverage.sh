@@ -13,7 +13,7 @@
 #      `python3 bench/peer/peer_bench.py sdpa --shapes ...` over them, FLASH and CUDNN, forward and forward+backward;
 #   3. the held-out shapes (bench/kernels/heldout_shapes.txt, in neither list above): our kernels (the default
 #      forward and backward, single-GPU overwrite) and SDPA FLASH/CUDNN, bench/kernels/run_shapes.sh, into
-#      kernel_heldout.json (the form of bench/results/kernel_heldout_h100.json; calibrate/scripts/kernel_heldout.py
+#      kernel_heldout.json (the form of bench/results/kernel_heldout_sustained_h100.json; calibrate/scripts/kernel_heldout.py
 #      compares the fitted profiles with it). SKIP_HELDOUT=1 leaves it out.
 #
 # Knobs: SUSTAIN_MS (default 0) > 0 times every kernel, ours and SDPA, coverage and held-out, after that much GPU

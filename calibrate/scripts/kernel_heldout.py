@@ -1,6 +1,6 @@
 """The simulator's single-GPU attention prediction against the held-out kernel measurements.
 
-bench/results/kernel_heldout_h100.json holds 14 single-GPU shapes (bench/kernels/heldout_shapes.txt, fixed before they
+bench/results/kernel_heldout_sustained_h100.json holds 14 single-GPU shapes (bench/kernels/heldout_shapes.txt, fixed before they
 were measured and never used by any fit) timed on one H100: our kernels and PyTorch SDPA (FLASH, CUDNN) in the same
 call. This script runs `ringlab sim --world 1` at each shape, forward and backward, and compares
 
@@ -80,7 +80,7 @@ def stats(rows, key):
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--measured", default=os.path.join(ROOT, "bench/results/kernel_heldout_h100.json"))
+    ap.add_argument("--measured", default=os.path.join(ROOT, "bench/results/kernel_heldout_sustained_h100.json"))
     ap.add_argument("--ours-profile", default="h100_sxm_calibrated")
     ap.add_argument("--peer-profile", default="h100_pytorch_peer")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/kernel_model_heldout"))
