@@ -2,7 +2,8 @@
 # On the CPU machine, from the repository root, after `bench/kernels/device_gqa_call.sh` ran on a GPU: the kernel cost
 # model against the GQA held-out shapes (bench/kernels/heldout_shapes_gqa.txt), ours and the peer.
 #   bash bench/kernels/gqa_heldout_report.sh CALL_OUT RINGLAB_BIN CARD DATE
-# CALL_OUT: the call's $OUT (gqa_split/, gqa_nosplit/ with shapes_ours.json / shapes_peer.json); RINGLAB_BIN: a CPU
+# CALL_OUT: the call's $OUT (gqa_split/, gqa_nosplit/ with shapes_ours.json / shapes_peer.json, the latter rebuilt from
+# shapes.log's RESULT lines when the device tool left it out); RINGLAB_BIN: a CPU
 # build's `ringlab`. Writes bench/results/kernel_model_heldout_gqa.json: the measurements as the call gave them
 # ("measured") and two comparisons by calibrate/scripts/kernel_heldout.py: "split", ours with the group split against
 # the profile as committed and the peer FLASH with enable_gqa against the peer profile; "nosplit", ours without the
@@ -13,9 +14,21 @@ set -euo pipefail
 call=${1:?CALL_OUT} bin=${2:?RINGLAB_BIN} card=${3:?CARD} date=${4:?DATE}
 tmp=$(mktemp -d)
 python3 - "$call" "$card" "$date" $tmp/measured.json <<'PY'
-import json, sys
+import json, os, sys
 call, card, date, dest = sys.argv[1:5]
-load = lambda p: json.load(open(f"{call}/{p}"))
+def load(p):
+    path = f"{call}/{p}"
+    if not os.path.exists(path) and p.endswith("shapes_peer.json"):
+        # The device tool returns a limited number of files: the peer's records are also the RESULT lines of the log.
+        log = os.path.join(os.path.dirname(path), "shapes.log")
+        rows = [json.loads(l[len("RESULT "):]) for l in open(log) if l.startswith("RESULT ")] \
+            if os.path.exists(log) else []
+        if not rows:
+            print(f"gqa_heldout_report: {path} is missing and {log} has no RESULT lines", file=sys.stderr)
+            sys.exit(2)
+        print(f"gqa_heldout_report: {path} missing: {len(rows)} peer records from {log}", file=sys.stderr)
+        return rows
+    return json.load(open(path))
 out = {"what": "GQA held-out shapes (bench/kernels/heldout_shapes_gqa.txt), sustained 500 ms then 7 timed",
        "card": card, "date": date, "ours": load("gqa_split/shapes_ours.json"),
        "ours_without_group_split": load("gqa_nosplit/shapes_ours.json"), "peer": load("gqa_split/shapes_peer.json")}
