@@ -9,7 +9,8 @@
 # the profile as committed and the peer FLASH with enable_gqa against the peer profile; "nosplit", ours without the
 # split (RINGLAB_BWD_GROUP_SPLITS=1) against the profile with `split_group` taken out (the model before the split) and
 # the peer against its profile with `expand_group` taken out (the model before FlashAttention-2's GQA grid);
-# and bench/results/kernel_model_heldout_gqa.md: both tables (hand-written reading goes below them).
+# and bench/results/kernel_model_heldout_gqa.md: both tables (hand-written reading goes below them). DEST=PREFIX writes
+# PREFIX.json and PREFIX.md instead.
 set -euo pipefail
 call=${1:?CALL_OUT} bin=${2:?RINGLAB_BIN} card=${3:?CARD} date=${4:?DATE}
 tmp=$(mktemp -d)
@@ -64,7 +65,7 @@ RINGLAB_BIN=$bin RINGLAB_PROFILE_DIR=$PWD/sim/profiles $py calibrate/scripts/ker
 RINGLAB_BIN=$bin RINGLAB_PROFILE_DIR=$profiles $py calibrate/scripts/kernel_heldout.py \
   --measured $tmp/nosplit_measured.json --out $tmp/nosplit \
   --label "Ours without the group split (RINGLAB_BWD_GROUP_SPLITS=1) against h100_sxm_calibrated with split_group taken out (the model before the split); the peer (the same measurements as above) against h100_pytorch_peer with expand_group taken out (a CTA walking the group, the model before)."
-python3 - $tmp bench/results/kernel_model_heldout_gqa <<'PY'
+python3 - $tmp "${DEST:-bench/results/kernel_model_heldout_gqa}" <<'PY'
 import json, os, sys
 tmp, dest = sys.argv[1:3]
 out = {"measured": json.load(open(f"{tmp}/measured.json"))}
