@@ -14,6 +14,7 @@
 set -euo pipefail
 call=${1:?CALL_OUT} bin=${2:?RINGLAB_BIN} card=${3:?CARD} date=${4:?DATE}
 tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT  # also when a step refuses its input
 python3 - "$call" "$card" "$date" $tmp/measured.json <<'PY'
 import json, os, sys
 call, card, date, dest = sys.argv[1:5]
@@ -88,4 +89,3 @@ with open(f"{dest}.md.tmp", "w") as f:
 os.replace(f"{dest}.json.tmp", f"{dest}.json")
 os.replace(f"{dest}.md.tmp", f"{dest}.md")
 PY
-rm -rf "$tmp"
