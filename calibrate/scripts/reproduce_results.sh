@@ -32,12 +32,14 @@ N=$GRIDS/kernel_coverage_h100
 # The D=64/128 coverage timed sustained in one call with the held-out shapes: the attention tables of both profiles
 # (0, 4) and the held-out measurement (5)
 SU=$GRIDS/kernel_coverage_h100_sustained
+# The coverage timed on 2026-12-07 with the plan's GQA problems (another machine): joins the peer's fit (4)
+GQ=$GRIDS/kernel_coverage_h100_gqa
 # The one-GPU coverage (issue 15) joins the backward tables and the forward causal D=64 table only: with it in the
 # forward D=128 and forward full D=64 tables the held-out grid got worse (bench/results/sim_validation.notes.md).
 COVERAGE_TABLES="backward,forward causal 64"
-KERNEL_LABEL="The CTA cost model with the load clock and the power cap (sim/wave_model.h CtaCost), the D=64/128 tables of both profiles fitted on the coverage timed sustained in the same call as these held-out shapes (kernel_coverage_h100_sustained, one H100, 2026-12-06, binaries 7ed658c). The 14 held-out shapes are in no fit."
+KERNEL_LABEL="The CTA cost model with the load clock and the power cap (sim/wave_model.h CtaCost), the D=64/128 tables of both profiles fitted on the coverage timed sustained in the same call as these held-out shapes (kernel_coverage_h100_sustained, one H100, 2026-12-06, binaries 7ed658c); the peer also on the coverage of a second call (kernel_coverage_h100_gqa, 2026-12-07; the refit at the end of this file). The 14 held-out shapes are in no fit."
 OURS_TAG="FIT 2026-12-06 from the one-GPU D=64/128 coverage of our ws kernels timed sustained in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_sustained.tar.xz, NVIDIA H100 80GB HBM3, binaries 7ed658c; fit at 9771548)"
-PEER_TAG="FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU D=64/128 coverage timed sustained in one call with the held-out shapes (bench/results/grids/kernel_coverage_h100_sustained.tar.xz, NVIDIA H100 80GB HBM3, torch 2.11.0+cu130; fit at 9771548)"
+PEER_TAG="FIT 2026-12-07 from PyTorch SDPA FLASH_ATTENTION single-GPU D=64/128 coverage timed sustained in two calls on two machines (bench/results/grids/kernel_coverage_h100_sustained.tar.xz, 2026-12-06, with the held-out shapes; kernel_coverage_h100_gqa.tar.xz, 2026-12-07; NVIDIA H100 80GB HBM3, torch 2.11.0+cu130; records under 3x the host time left out, the CTAs per SM scored with their clock terms)"
 HOST_SPLIT="calibration = the 10 grid points with H=8, Hkv=2 (every W, S, D; their 5 timed iterations each give only host numbers: the gaps between kernels, the ranks' start skew, the pass-start order, how often NCCL displaces a kernel's last round), held out = the 24 points with (H, Hkv) in {(32,32), (32,8), (8,8)}"
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $L/calibrate_samples_combined.json
 $PY calibrate/scripts/combine_samples.py $L/calibrate_samples_comm.json $K $C/kernel_coverage_samples.json \
@@ -67,9 +69,10 @@ $PY calibrate/scripts/validate.py --profile bench/results/sim_validation_microbe
 $PY calibrate/scripts/peer_sdpa_fit.py $N/peer_sdpa_coverage.json --log $N/peer_sdpa.log --backend FLASH_ATTENTION \
   --samples $N/peer_samples_flash.json --profile sim/profiles/h100_pytorch_peer.json \
   --tag "FIT 2026-12-06 from PyTorch SDPA FLASH_ATTENTION single-GPU coverage (NVIDIA H100 80GB HBM3, torch 2.11.0+cu130)" > /dev/null
-#    (the host time per SDPA call from that call; the CTA cost model from the sustained coverage, every table kept)
+#    (the host time per SDPA call from that call; the CTA cost model from the sustained coverage of two calls on two
+#    days and machines, 2026-12-06 and the 2026-12-07 call with the plan's GQA problems, every table kept)
 $PY calibrate/scripts/peer_sdpa_fit.py $SU/peer_sdpa_coverage.json --backend FLASH_ATTENTION \
-  --samples $SU/peer_flash_samples.json > /dev/null
+  --more $GQ/peer_sdpa_coverage.json --samples $SU/peer_flash_samples.json > /dev/null
 $PY calibrate/scripts/kernel_model_fit.py $SU/peer_flash_samples.json --backward-has-prepare \
   --profile sim/profiles/h100_pytorch_peer.json --tag "$PEER_TAG" 2> /dev/null
 # 4b. head dim 256 (a one-GPU call of its own: HEAD_DIMS=256 SKIP_HELDOUT=1 calibrate/device/kernel_coverage.sh, archived

@@ -266,6 +266,27 @@ class HeldOutAndGqaRecords(unittest.TestCase):
         self.assertEqual(dropped, 1)  # B=1 H=64 Hkv=8 S=32768 causal is a GQA held-out shape
         self.assertEqual(sorted({(k["heads"], k["kv_heads"]) for k in kernels}), [(16, 16), (32, 8)])
 
+    def test_more_calls_are_cut_at_their_own_host_time(self):
+        """peer_sdpa_fit.py --more: another call's records join the samples, each call's small problems left out
+        from 3x its own typical host time per call (hosts differ by machine); the profile's host times stay the first
+        call's."""
+        def rec(b, s, fwd_us):
+            return {"kind": "single_gpu_sdpa", "backend": "FLASH_ATTENTION", "B": b, "H": 3, "S": s, "D": 64,
+                    "causal": False, "fwd_ms": fwd_us / 1e3, "fwdbwd_ms": 3 * fwd_us / 1e3 + 0.5}
+        fast_host = [rec(1, 128, 15.0), rec(1, 256, 16.0), rec(1, 384, 17.0), rec(3, 640, 60.0), rec(3, 6400, 900.0)]
+        slow_host = [rec(1, 128, 30.0), rec(1, 256, 31.0), rec(1, 384, 32.0), rec(5, 640, 60.0), rec(5, 6400, 950.0)]
+        with tempfile.TemporaryDirectory() as tmp:
+            first, more, samples = (os.path.join(tmp, n) for n in ("a.json", "b.json", "samples.json"))
+            write_json(first, fast_host)
+            write_json(more, slow_host)
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc = psf.main([first, "--more", more, "--samples", samples])
+            self.assertEqual(rc, 0)
+            forward = sorted((k["batch"], k["q"]) for k in read_json(samples)["kernels"] if k["pass"] == "forward")
+            # 60 us is over 3x the first call's 16 us host but under 3x the second's 31 us
+            self.assertEqual(forward, [(3, 640), (3, 6400), (5, 6400)])
+            self.assertIn("b.json", read_json(samples)["provenance"]["records"])
+
     def test_fit_profile_reads_the_peer_samples(self):
         """The samples file the peer fit writes (FlashAttention-2's geometry, expand_group included) goes through
         `ringlab fit-profile` (peer_sdpa_fit.py --profile, reproduce_results.sh step 4): the committed sustained coverage."""
