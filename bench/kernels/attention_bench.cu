@@ -60,13 +60,16 @@ void Check(const ringlab::Status& st, const char* what) {
   }
 }
 
+// A peer record matches a row of ours at the same problem: batch, query and KV heads (GQA rows match the peer's
+// enable_gqa records), head dim, length and mask.
 struct PeerKey {
   std::string backend;
-  int d;
+  int batch, heads, kv_heads, d;
   int64_t s;
   bool causal;
   bool operator<(const PeerKey& o) const {
-    return std::tie(backend, d, s, causal) < std::tie(o.backend, o.d, o.s, o.causal);
+    return std::tie(backend, batch, heads, kv_heads, d, s, causal) <
+           std::tie(o.backend, o.batch, o.heads, o.kv_heads, o.d, o.s, o.causal);
   }
 };
 struct PeerVal {
@@ -174,7 +177,9 @@ std::map<PeerKey, PeerVal> LoadPeer(const std::vector<std::string>& files) {
     if (!j.is_array()) continue;
     for (const auto& r : j) {
       if (r.value("kind", "") != "single_gpu_sdpa" || r.contains("error")) continue;
-      PeerKey k{r.value("backend", ""), r.value("D", 0), r.value("S", int64_t{0}), r.value("causal", false)};
+      const int heads = r.value("H", 0);
+      PeerKey k{r.value("backend", ""), r.value("B", 0), heads, r.value("Hkv", heads), r.value("D", 0),
+                r.value("S", int64_t{0}), r.value("causal", false)};
       peer[k] = PeerVal{r.value("fwd_tflops", 0.0), r.value("fwdbwd_tflops", 0.0)};
     }
   }
@@ -266,7 +271,6 @@ int main(int argc, char** argv) {
   Options o;
   if (const int rc = ParseOptions(argc, argv, &o); rc != 0) return rc;
   std::map<PeerKey, PeerVal> peer = LoadPeer(o.peer_files);
-  const bool gqa = o.kv_heads != o.heads;
 
   cudaDeviceProp prop;
   RINGLAB_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -295,8 +299,8 @@ int main(int argc, char** argv) {
         if (causal) flops /= 2;
         const double tf_f = flops / t.fwd_ms / 1e9, tf_fb = t.fwdbwd_ms > 0 ? 3.5 * flops / t.fwdbwd_ms / 1e9 : 0.0;
         auto peer_of = [&](const char* backend) {
-          const PeerKey k{backend, d, s, causal};
-          return !gqa && peer.count(k) ? peer[k] : PeerVal{};
+          const PeerKey k{backend, o.batch, o.heads, o.kv_heads, d, s, causal};
+          return peer.count(k) ? peer[k] : PeerVal{};
         };
         const PeerVal fl = peer_of("FLASH_ATTENTION"), cu = peer_of("CUDNN_ATTENTION");
         auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
@@ -321,8 +325,8 @@ int main(int argc, char** argv) {
                            {"forward_mode", o.merge ? "merge" : "overwrite"}, {"gpu", prop.name}, {"date", date},
                            {"commit", o.commit}, {"sustain_ms", o.sustain_ms}});
       }
-  md << "\nRatios are ours / peer TFLOP/s, the peer's TFLOP/s in parentheses (0: not measured; GQA rows: the peer "
-        "is not run).\n";
+  md << "\nRatios are ours / peer TFLOP/s, the peer's TFLOP/s in parentheses (0: no peer record of that B, H, Hkv, D, "
+        "S and mask).\n";
   if (!o.json_out.empty()) std::ofstream(o.json_out) << results.dump(1) << "\n";
   if (!o.md_out.empty()) std::ofstream(o.md_out) << md.str();
   FreeBuffers(buf);
