@@ -127,13 +127,4 @@ Status MaskedPersistentCtas(int64_t tiles, int* ctas) {
   return Status::Ok();
 }
 
-int MaskedPersistentRun() {
-  if (const char* e = std::getenv("RINGLAB_MASKED_RUN")) {
-    char* end = nullptr;
-    const long n = std::strtol(e, &end, 10);
-    if (end != e && *end == '\0' && n >= 1 && n <= 64) return static_cast<int>(n);
-  }
-  return kDefaultMaskedRun;
-}
-
 }  // namespace ringlab::cuda

@@ -33,11 +33,6 @@ Status MultiprocessorCount(int* sms);
 // Never more than `tiles`.
 Status MaskedPersistentCtas(int64_t tiles, int* ctas);
 
-// Consecutive query tiles a persistent masked ws forward CTA takes per turn, from RINGLAB_MASKED_RUN (read at each
-// launch; a number from 1 to 64, else the default, kDefaultMaskedRun): 1 is a plain stride over the tiles.
-constexpr int kDefaultMaskedRun = 4;
-int MaskedPersistentRun();
-
 inline bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 }  // namespace ringlab::cuda

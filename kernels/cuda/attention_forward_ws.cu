@@ -18,8 +18,8 @@
 // zeros, which makes arbitrary q/kv lengths and blocks that are token ranges of larger buffers free. GQA: query head h
 // reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
 // merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
-// Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks runs of `run` consecutive query tiles
-// (MaskedPersistentRun), run r on CTA r mod gridDim.x (the dense launch order), with the K/V rings running on across tiles and Q reloaded once
+// Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks the query tiles blockIdx.x,
+// blockIdx.x + gridDim.x, ... (the dense launch order), with the K/V rings running on across tiles and Q reloaded once
 // the consumers' last Q K^T of a tile is done, so the next tile's loads overlap this tile's last P V and epilogue. A
 // short document or window gives a CTA only a few key tiles, and a CTA's fixed cost (first loads, pipeline fill,
 // epilogue) was most of its time; dense CTAs walk enough tiles to hide it, so they keep one tile per CTA (the
@@ -55,29 +55,6 @@ struct WsArgs {
   FwdArgs a;
   int bh_rows;      // batch x heads: the query tiles are m_tiles x bh_rows
   bool persistent;  // CTAs stride over the query tiles (masked kernels) instead of one tile each
-  int run;          // persistent: consecutive query tiles a CTA takes before the next CTA's turn
-};
-
-// A CTA's query tiles in order. A persistent CTA takes runs of `run` consecutive tiles, run r on CTA r mod ctas: a
-// short document's few query tiles then run back to back on one CTA and find its K/V tiles still in L2 (with runs of
-// one tile the CTAs drift apart over their tiles, so a document's query tiles ran at different times, and the
-// short-document forward was DRAM-bound at 53% L2 hits: bench/results/mask_kernels_h100.md). Otherwise the CTA has
-// one tile. Counters, not a division per tile: a 64-bit divide spilled registers at D=256.
-struct CtaTiles {
-  int64_t index, run_end, jump;  // the tile; one past its run; from one run's end to the CTA's next run
-  int run;
-  __device__ CtaTiles(const WsArgs& args, int64_t first, int64_t total) {
-    run = args.persistent ? args.run : 1;
-    index = first * run;
-    run_end = index + run;
-    jump = args.persistent ? int64_t{gridDim.x - 1} * run : total;
-  }
-  __device__ void Next() {
-    if (++index == run_end) {
-      index += jump;
-      run_end = index + run;
-    }
-  }
 };
 
 // Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), then the mbarriers.
@@ -384,10 +361,11 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
   extern __shared__ __align__(1024) uint8_t smem[];
   const WsSmem<D> sm = WsSmem<D>::At(SmemAddr(smem));
   const int wg = threadIdx.x >> 7;
-  // The CTA's query tiles: one (a grid of every tile) or its runs of consecutive tiles (persistent: CtaTiles).
+  // The CTA's query tiles: one (a grid of every tile) or every gridDim.x-th (persistent).
   const int64_t m_tiles = (args.a.q_tokens + Tiles::kBlockM - 1) / Tiles::kBlockM;
   const int64_t total = m_tiles * args.bh_rows;
   const int64_t first = static_cast<int64_t>(blockIdx.y) * gridDim.x + blockIdx.x;
+  const int64_t stride = args.persistent ? gridDim.x : total;
 
   if (threadIdx.x == 0) {
     MbarrierInit(sm.QFull(), 1);
@@ -410,8 +388,8 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
     TmaPrefetchDescriptor(&args.k_map);
     TmaPrefetchDescriptor(&args.v_map);
     int it = 0, qi = 0;  // ring position of the next key tile; Q loads so far
-    for (CtaTiles w(args, first, total); w.index < total; w.Next()) {
-      const CtaTile t = LocateTile<D, kMasked>(args.a, w.index, m_tiles);
+    for (int64_t index = first; index < total; index += stride) {
+      const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
       if (t.n_tiles == 0) continue;  // no key visible: the consumers write empty rows without Q
       ProduceTiles<D>(args, sm, t, it, qi++);
       it += t.n_tiles;
@@ -421,8 +399,8 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
     const int cw = wg - 1;
     if (cw == 1) NamedBarrierArrive(1, Tiles::kConsumerThreads);  // consumer 0 takes the first GEMM turn
     int it = 0, qi = 0;
-    for (CtaTiles w(args, first, total); w.index < total; w.Next()) {
-      const CtaTile t = LocateTile<D, kMasked>(args.a, w.index, m_tiles);
+    for (int64_t index = first; index < total; index += stride) {
+      const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
       ConsumeTiles<T, D, kMasked>(args.a, sm, t, cw, it, qi);
       if (t.n_tiles == 0) continue;
       it += t.n_tiles;
@@ -444,7 +422,6 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   int ctas = 0;
   if constexpr (kMasked) RINGLAB_RETURN_IF_ERROR(MaskedPersistentCtas(int64_t{grid.x} * grid.y, &ctas));
   args.persistent = ctas > 0;
-  args.run = MaskedPersistentRun();
   if (args.persistent) grid = dim3(static_cast<unsigned>(ctas), 1);
   TileMapSpec q{p.q, s.batch, s.heads, s.q_tokens, D, p.q_strides, Tiles::kBlockM, s.element};
   TileMapSpec k{p.k, s.batch, s.kv_heads, s.kv_tokens, D, p.k_strides, Tiles::BlockN<D>(), s.element};
