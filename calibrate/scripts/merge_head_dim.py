@@ -49,7 +49,7 @@ def ours_samples(path, head_dim):
 
 def peer_samples(path, log, backend, head_dim, prof):
     """SDPA records of `head_dim` -> kernel samples, host-bound records left out by the profile's own host times."""
-    records = [r for r in psf.load_records(path, log) if r.get("D") == head_dim]
+    records = [r for r in (psf.load_records(path, log) or []) if r.get("D") == head_dim]
     host = tuple(kmf.value(prof["compute"].get(f"{p}_call_host_us", 0)) for p in ("forward", "backward"))
     kernels, dropped = psf.to_samples(records, backend, host)
     return {"sms": 132, "geometry": psf.FLASH_GEOMETRY, "geometry_by_head_dim": psf.FLASH_GEOMETRY_BY_HEAD_DIM,

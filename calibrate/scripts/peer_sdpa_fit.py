@@ -54,8 +54,22 @@ FLASH_GEOMETRY_BY_HEAD_DIM = {
 
 
 def load_records(path, log):
+    """The records of `path`, else the RESULT lines of `log`; None (after one line on stderr) when neither is there or
+    `path` is not a JSON list."""
     if path and os.path.exists(path):
-        return json.load(open(path))
+        try:
+            records = json.load(open(path))
+        except json.JSONDecodeError as e:
+            print(f"peer_sdpa_fit: {path}: not JSON ({e})", file=sys.stderr)
+            return None
+        if not isinstance(records, list):
+            print(f"peer_sdpa_fit: {path}: expected a JSON list of peer_bench.py records", file=sys.stderr)
+            return None
+        return records
+    if not log or not os.path.exists(log):
+        print(f"peer_sdpa_fit: no records: {path or '(none)'} does not exist"
+              + (f" and neither does the log {log}" if log else ""), file=sys.stderr)
+        return None
     rows = []
     for line in open(log):
         if line.startswith("RESULT "):
@@ -143,11 +157,15 @@ def main(argv):
                          "host times stay the first records'")
     a = ap.parse_args(argv)
     records = load_records(a.records, a.log)
+    if records is None:
+        return 2
     floors = host_floors(records, a.backend)
     host_f, host_b, n_host = typical_host(records, a.backend, floors)
     kernels, dropped = to_samples(records, a.backend, floors, (host_f, host_b))
     for path in a.more:
         more = load_records(path, "")
+        if more is None:
+            return 2
         more_floors = host_floors(more, a.backend)
         more_host = typical_host(more, a.backend, more_floors)[:2]
         more_kernels, more_dropped = to_samples(more, a.backend, more_floors, more_host)
