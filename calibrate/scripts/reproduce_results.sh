@@ -16,7 +16,8 @@
 #      calibration_grid_listed_repeat), nothing refitted;
 #   3. bench/results/sim_validation_microbench_only.*: the microbenchmarks alone (no run used), every point held out;
 #   4. the peer's attention tables (h100_pytorch_peer) from PyTorch SDPA over the coverage shapes (D=64/128 from the
-#      sustained call that also timed the held-out shapes, kernel_coverage_h100_sustained, as 0's); 4b. D=256 tables
+#      sustained call that also timed the held-out shapes, kernel_coverage_h100_sustained, as 0's, and from the
+#      sustained call of 2026-12-07, kernel_coverage_h100_gqa); 4b. D=256 tables
 #      merged into both profiles from their own call, when its archive is there (calibrate/scripts/merge_head_dim.py).
 # The measurements are the archives of bench/results/grids/ (README there), unpacked into out/grids/ first. The grids
 # measured before the start order are in git history only; sim_validation.notes.md keeps their numbers.
