@@ -6,7 +6,8 @@
 # For each of the cases "docs short-256-1k" and "window 1024", ringlab_mask_bench runs the dense causal shape and then
 # the case (--iters 1: per shape 4 forward launches, then 4 x (forward, backward)); ncu profiles the 4th forward of
 # each (launch 3: dense, launch 11: masked) and the 4th backward of each (3, 7), clocks left alone
-# (--clock-control none). Reports (text) in $OUT/mask_ncu.tar.gz; the headline metrics of each are printed last.
+# (--clock-control none). CASES (a |-separated list of mask_peer_bench.py case names) picks other cases. Reports
+# (text) in $OUT/mask_ncu.tar.gz; the headline metrics of each are printed last.
 set -uo pipefail
 source bench/device_env.sh
 source bench/device_prebuilt.sh "${1:?PREBUILT folder}"
@@ -17,7 +18,8 @@ python3 bench/kernels/mask_peer_bench.py --cases-out "$dir/all_cases.json" > "$d
   || { echo "mask_peer_bench --cases-out failed: $(tail -2 "$dir/cases.log")"; exit 1; }
 sections=(--section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats
           --section SchedulerStats --section MemoryWorkloadAnalysis)
-for name in "docs short-256-1k" "window 1024"; do
+IFS='|' read -r -a cases <<< "${CASES:-docs short-256-1k|window 1024}"
+for name in "${cases[@]}"; do
   tag=${name// /_}
   python3 - "$dir/all_cases.json" "$dir/$tag.json" "$name" <<'PY'
 import json, sys
