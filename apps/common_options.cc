@@ -79,7 +79,8 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
   app->add_option("--mask", o->mask,
                   "mask terms joined by '+': causal | full | window:L,R (keys in [q-L, q+R], -1 unlimited) | "
                   "docs:FILE (a 'length weight' histogram) | docs-synthetic:NAME[:SEED] (uniform | lognormal | "
-                  "pretrain-mix | fixed-N); without causal/full, --causal decides");
+                  "pretrain-mix | fixed-N) | cu-seqlens:FILE (exact document boundaries 0 ... seq, e.g. one batch's "
+                  "cu_seqlens); without causal/full, --causal decides");
   app->add_option("--method,-m", o->method, "how K/V move: allgather | alltoall (ring pass-KV) | both")
       ->capture_default_str();
   app->add_option("--sharding", o->sharding, "token layout: contiguous | head-tail (causal load balancing) | balanced (4 chunks per rank handed "

@@ -99,6 +99,31 @@ Status ParseLengthHistogram(std::string_view text, LengthHistogram* out) {
   return Status::Ok();
 }
 
+Status ParseCuSeqlens(std::string_view text, std::vector<int64_t>* cu) {
+  cu->clear();
+  std::istringstream in{std::string(text)};
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = line.substr(0, line.find('#'));
+    for (char& c : line)
+      if (c == ',') c = ' ';
+    std::istringstream fields(line);
+    std::string word;
+    while (fields >> word) {
+      int64_t v = 0;
+      const auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+      if (ec != std::errc() || ptr != word.data() + word.size() || v < 0)
+        return Status::InvalidArgument("cu_seqlens line " + std::to_string(number) + ": '" + word +
+                                       "' is not a token offset (an integer >= 0)");
+      if (int64_t(cu->size()) > kMaxDocuments)
+        return Status::InvalidArgument("cu_seqlens: more than " + std::to_string(kMaxDocuments) + " documents");
+      cu->push_back(v);
+    }
+  }
+  if (cu->size() < 2) return Status::InvalidArgument("cu_seqlens needs at least two offsets (0 and the sequence end)");
+  return Status::Ok();
+}
+
 Status DocumentsFromHistogram(const LengthHistogram& h, int64_t seq, uint64_t seed, std::vector<int64_t>* cu) {
   if (h.lengths.empty() || h.lengths.size() != h.weights.size())
     return Status::InvalidArgument("document histogram has no 'length weight' lines");

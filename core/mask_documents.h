@@ -38,6 +38,11 @@ struct LengthHistogram {
   std::vector<double> weights;
 };
 Status ParseLengthHistogram(std::string_view text, LengthHistogram* out);
+
+// Exact document boundaries as text: the cu_seqlens integers 0 = s_0 < s_1 < ... < s_n (one packed sequence),
+// separated by spaces, commas or newlines; '#' starts a comment. Checks that each is an integer and that there are at
+// most kMaxDocuments + 1; the caller checks the order and the end (ValidateMaskShape: s_n = seq).
+Status ParseCuSeqlens(std::string_view text, std::vector<int64_t>* cu_seqlens);
 Status DocumentsFromHistogram(const LengthHistogram& h, int64_t seq, uint64_t seed, std::vector<int64_t>* cu_seqlens);
 
 }  // namespace ringlab

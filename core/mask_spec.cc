@@ -11,7 +11,8 @@ namespace ringlab {
 namespace {
 
 constexpr std::string_view kAllowed =
-    "allowed terms joined by '+': causal | full | window:L,R | docs:FILE | docs-synthetic:NAME[:SEED]";
+    "allowed terms joined by '+': causal | full | window:L,R | docs:FILE | docs-synthetic:NAME[:SEED] | "
+    "cu-seqlens:FILE";
 
 Status Bad(const std::string& what) {
   return Status::InvalidArgument("--mask: " + what + " (" + std::string(kAllowed) + ")");
@@ -46,6 +47,20 @@ Status ReadDocumentsFile(const std::string& path, int64_t seq, MaskShape* shape)
   if (!st.ok()) return Status::InvalidArgument("--mask docs:" + path + ": " + st.message());
   shape->documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
   shape->documents_name = "file:" + path;
+  return Status::Ok();
+}
+
+// Exact boundaries (cu_seqlens) from a file: a measured batch, or the documents a benchmark ran.
+Status ReadCuSeqlensFile(const std::string& path, MaskShape* shape) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("--mask: cannot read cu_seqlens file '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<int64_t> cu;
+  if (Status st = ParseCuSeqlens(text.str(), &cu); !st.ok())
+    return Status::InvalidArgument("--mask cu-seqlens:" + path + ": " + st.message());
+  shape->documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
+  shape->documents_name = "cu-seqlens:" + path;
   return Status::Ok();
 }
 
@@ -85,16 +100,18 @@ Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out) {
     } else if (head == "window" && colon != std::string_view::npos) {
       if (out->shape.HasWindow()) return Bad("window given twice");
       RINGLAB_RETURN_IF_ERROR(ParseWindow(arg, &out->shape));
-    } else if ((head == "docs" || head == "docs-synthetic") && !arg.empty()) {
+    } else if ((head == "docs" || head == "docs-synthetic" || head == "cu-seqlens") && !arg.empty()) {
       if (out->shape.HasDocuments()) return Bad("documents given twice");
-      RINGLAB_RETURN_IF_ERROR(head == "docs" ? ReadDocumentsFile(std::string(arg), seq, &out->shape)
-                                             : SyntheticTerm(arg, seq, &out->shape));
+      RINGLAB_RETURN_IF_ERROR(head == "docs"         ? ReadDocumentsFile(std::string(arg), seq, &out->shape)
+                              : head == "cu-seqlens" ? ReadCuSeqlensFile(std::string(arg), &out->shape)
+                                                     : SyntheticTerm(arg, seq, &out->shape));
     } else {
       return Bad("unknown term '" + std::string(term) + "'");
     }
     begin = end + 1;
   }
-  return ValidateMaskShape(out->shape, seq);
+  if (Status st = ValidateMaskShape(out->shape, seq); !st.ok()) return Status::InvalidArgument("--" + st.message());
+  return Status::Ok();
 }
 
 Status ApplyMaskSpec(std::string_view text, Problem* problem) {

@@ -5,6 +5,8 @@
 //   docs:FILE                     packed documents drawn from a "length weight" histogram file (mask_documents.h)
 //   docs-synthetic:NAME[:SEED]    packed documents from a named distribution (uniform | lognormal | pretrain-mix |
 //                                 fixed-N), seed 1 by default
+//   cu-seqlens:FILE               packed documents at exact boundaries: the cu_seqlens 0 = s_0 < ... < s_n = seq
+//                                 (ParseCuSeqlens: spaces, commas or newlines between them)
 //
 //   ParsedMask m;
 //   Status st = ParseMaskSpec("docs-synthetic:lognormal+causal+window:4096,0", /*seq=*/1 << 20, &m);

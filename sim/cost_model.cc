@@ -19,6 +19,7 @@ const char* ExtrapolationName(Extrapolation e) {
     case Extrapolation::kBatchHeads: return "batch x heads outside the measured range";
     case Extrapolation::kCtas: return "CTA count outside the measured range";
     case Extrapolation::kMode: return "forward output mode (merge/overwrite) without a table";
+    case Extrapolation::kMaskedBlock: return "block partly visible under a window or document mask (no masked table)";
   }
   return "?";
 }
@@ -33,6 +34,7 @@ const char* ExtrapolationKey(Extrapolation e) {
     case Extrapolation::kBatchHeads: return "batch_heads";
     case Extrapolation::kCtas: return "ctas";
     case Extrapolation::kMode: return "mode";
+    case Extrapolation::kMaskedBlock: return "masked_block";
   }
   return "?";
 }
@@ -172,6 +174,11 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return Extrapolation::kNone;
+  // A partly visible block under a window or documents, unless it is just a causal diagonal block (the mask cuts
+  // nothing inside it: e.g. a window longer than the sequence).
+  const bool causal_diagonal = b.q_global == b.kv_global && b.QTokens() == b.KvTokens() &&
+                               b.masked_pairs == 0.5 * double(b.QTokens()) * double(b.QTokens());
+  if (b.masked && !causal_diagonal) return Extrapolation::kMaskedBlock;
   constexpr double kSlack = 1.01;  // measured shapes round to whole tiles
   auto outside = [](double x, double lo, double hi) { return x < lo / kSlack || x > hi * kSlack; };
   if (!t.wave.enabled) {

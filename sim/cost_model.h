@@ -42,12 +42,16 @@
 namespace ringlab::sim {
 
 // Why an op's cost is not read inside measured data (kNone: it is). One dimension per op, the first that applies in
-// this order.
-enum class Extrapolation : uint8_t { kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode };
-inline constexpr int kExtrapolationKinds = 8;
+// this order: kNoTable, kHeadDim, kMask, kMode (the table choice), kMaskedBlock, kBlockSize, kBatchHeads, kCtas.
+// kMaskedBlock: a block that a window or document mask leaves partly visible; the tables hold causal and full blocks
+// only, and the model charges such a block by its visible pairs (our masked kernels, measured on one H100, ran 10-38%
+// slower than that for documents: bench/results/mask_kernels_h100.md, "The simulator against these kernels").
+enum class Extrapolation : uint8_t { kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode, kMaskedBlock };
+inline constexpr int kExtrapolationKinds = 9;
 // "head dim without a table", "block size outside the measured range", ...
 const char* ExtrapolationName(Extrapolation e);
-// A short key for JSON and CSV: "no_table", "head_dim", "mask", "block_size", "batch_heads", "ctas", "mode".
+// A short key for JSON and CSV: "no_table", "head_dim", "mask", "block_size", "batch_heads", "ctas", "mode",
+// "masked_block".
 const char* ExtrapolationKey(Extrapolation e);
 
 // Compute time of a set of ops and how much of it is extrapolated, per dimension; the first extrapolated op (its

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <random>
 
 #include "core/mask_documents.h"
@@ -127,6 +128,40 @@ TEST(MaskSpec, ParsesCombinationsAndNamesTheFieldOnErrors) {
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_EQ(st.message().rfind("--mask", 0), 0u) << bad << ": " << st.message();
   }
+}
+
+// cu-seqlens:FILE: exact boundaries (a measured batch); every malformed file is one message naming --mask.
+TEST(MaskSpec, ReadsExactDocumentBoundaries) {
+  const std::string dir = ::testing::TempDir();
+  auto write = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  ParsedMask m;
+  const std::string good = write("cu_good.txt", "# one batch\n0, 7 30\n64\n100\n");
+  ASSERT_TRUE(ParseMaskSpec("causal+cu-seqlens:" + good, 100, &m).ok());
+  ASSERT_TRUE(m.shape.documents);
+  EXPECT_EQ(*m.shape.documents, (std::vector<int64_t>{0, 7, 30, 64, 100}));
+  EXPECT_EQ(m.shape.DocumentCount(), 4);
+  EXPECT_EQ(DescribeMask(true, m.shape).find("cu-seqlens:"), std::string("causal+docs:").size());
+  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
+           {"cu_end.txt", "0 50 99\n"},        // does not end at seq
+           {"cu_start.txt", "1 50 100\n"},     // does not start at 0
+           {"cu_order.txt", "0 60 50 100\n"},  // not increasing
+           {"cu_equal.txt", "0 50 50 100\n"},  // an empty document
+           {"cu_word.txt", "0 fifty 100\n"},   // not a number
+           {"cu_neg.txt", "0 -5 100\n"},
+           {"cu_one.txt", "100\n"},
+           {"cu_empty.txt", "# nothing\n"}}) {
+    const Status st = ParseMaskSpec("causal+cu-seqlens:" + write(name, text), 100, &m);
+    EXPECT_FALSE(st.ok()) << name;
+    EXPECT_EQ(st.message().rfind("--mask", 0), 0u) << name << ": " << st.message();
+  }
+  const Status missing = ParseMaskSpec("cu-seqlens:" + dir + "/no_such_cu.txt", 100, &m);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("cannot read"), std::string::npos) << missing.message();
+  EXPECT_FALSE(ParseMaskSpec("cu-seqlens:" + good + "+docs-synthetic:fixed-10", 100, &m).ok());  // documents twice
 }
 
 TEST(MaskSpec, RefusesMoreDocumentsThanTheCapBeforeDrawingThemAll) {

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "core/mask_spec.h"
 #include "sim/cost_model.h"
 #include "sim/profile.h"
 #include "sim/simulate.h"
@@ -156,6 +157,28 @@ TEST(SimExtrapolation, MaskWithoutATableUsesTheOtherMasksAndSaysSo) {
   std::erase_if(hw.attention, [](const AttentionTable& t) { return t.mask == "causal"; });
   const SimResult r = SimRun(Config(128), hw);
   EXPECT_EQ(r.extrapolation.first_why, Extrapolation::kMask);
+}
+
+// A block that a window or document mask leaves partly visible has no measured table (the tables are of causal and full
+// blocks): counted as masked_block, named by --strict; the same mask's fully visible blocks and plain causal are not.
+TEST(SimExtrapolation, PartlyMaskedBlocksAreCountedAsExtrapolated) {
+  auto masked = [](const std::string& spec) {
+    ScheduleConfig c = Config(128, 131072);
+    EXPECT_TRUE(ApplyMaskSpec(spec, &c.problem).ok()) << spec;
+    return c;
+  };
+  // 8192-token chunks: a 32768-token window leaves blocks far inside it whole, cuts those at its edge.
+  const SimResult window = SimRun(masked("causal+window:32768,0"), MeasuredAt128());
+  EXPECT_GT(window.extrapolation.extrapolated_ps[int(Extrapolation::kMaskedBlock)], 0);
+  EXPECT_LT(window.extrapolation.Share(), 1.0);  // the window's fully visible blocks are measured ones
+  EXPECT_NE(ExtrapolationLine(window.extrapolation).find("window or document mask"), std::string::npos);
+  EXPECT_GT(ToJson(window, false)["extrapolation"]["by_dimension"]["masked_block"].get<double>(), 0);
+  Status st;
+  SimRun(masked("causal+docs-synthetic:uniform"), MeasuredAt128(), /*strict=*/true, &st);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("window or document mask"), std::string::npos) << st.message();
+  // A window as long as the sequence cuts no block: whole blocks and causal diagonal ones, nothing extrapolated.
+  EXPECT_EQ(SimRun(masked("causal+window:131072,0"), MeasuredAt128()).extrapolation.Share(), 0);
 }
 
 // Forward blocks that overwrite (a ring's first step) and those that merge (the later steps) take their own tables
