@@ -44,9 +44,11 @@ namespace ringlab::sim {
 // Why an op's cost is not read inside measured data (kNone: it is). One dimension per op, the first that applies in
 // this order: kNoTable, kHeadDim, kMask, kMode (the table choice), kMaskedBlock, kBlockSize, kBatchHeads, kCtas.
 // kMaskedBlock: a block that a window or document mask leaves partly visible; the tables hold causal and full blocks
-// only, and the model charges such a block by its visible pairs (our masked kernels, measured on one H100, ran 10-38%
+// only, and the model charges such a block by its visible pairs (our masked kernels, measured on one H100, ran 2-38%
 // slower than that for documents: bench/results/mask_kernels_h100.md, "The simulator against these kernels").
-enum class Extrapolation : uint8_t { kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode, kMaskedBlock };
+enum class Extrapolation : uint8_t {
+  kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode, kMaskedBlock
+};
 inline constexpr int kExtrapolationKinds = 9;
 // "head dim without a table", "block size outside the measured range", ...
 const char* ExtrapolationName(Extrapolation e);
