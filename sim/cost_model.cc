@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/ulysses_layout.h"
+#include "sim/masked_work.h"
 
 namespace ringlab::sim {
 
@@ -124,7 +125,9 @@ CostModel::TableChoice CostModel::ChooseAmong(const HardwareProfile& hw, const s
 // Ulysses and hybrid schedules attend with H/U query heads (and their KV heads) per rank: the head-sharded blocks'
 // heads come from their FLOPs (HeadsOf), and the GQA group from the local problem.
 CostModel::CostModel(const HardwareProfile& hw, const ScheduleConfig& cfg)
-    : hw_(hw), problem_(cfg.ulysses > 1 ? UlyssesLayout(cfg).LocalProblem() : cfg.problem) {
+    : hw_(hw),
+      problem_(cfg.ulysses > 1 ? UlyssesLayout(cfg).LocalProblem() : cfg.problem),
+      mask_(problem_.AttentionMask()) {
   const std::string pass = cfg.pass == Pass::kForward ? "forward" : "backward";
   flops_per_pair_head_ = 4.0 * cfg.problem.head_dim * (cfg.pass == Pass::kForward ? 1.0 : 2.5);
   call_host_s_ = (cfg.pass == Pass::kForward ? hw.forward_call_host_us : hw.backward_call_host_us) * 1e-6;
@@ -289,6 +292,8 @@ double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(w, op, pairs);
+  if (b.masked && w.cost.enabled)
+    return w.ListedKernelUs(MaskedWork(w, mask_, b, group), b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
   return b.causal ? w.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group)
                   : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
 }
@@ -300,6 +305,9 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_id
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(t.wave, op, pairs);
+  if (b.masked && t.wave.cost.enabled)  // the tiles the mask touches, CTA by CTA
+    return t.wave.ListedKernelUs(MaskedWork(t.wave, mask_, b, group), b.QTokens(), b.KvTokens(), heads,
+                                 problem_.batch, group, first_idle_us);
   if (!b.causal) {
     if (first_idle_us)
       *first_idle_us = t.wave.FirstIdleUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);

@@ -152,7 +152,13 @@ double WaveModel::CausalKernelUs(int64_t q, int64_t kv, int64_t off, double h, i
                                  double* first_idle_us) const {
   if (first_idle_us) *first_idle_us = 0;
   if (q <= 0 || kv <= 0) return 0;
-  const std::vector<std::pair<double, double>> work = CausalWork(q, kv, off, group);
+  return ListedKernelUs(CausalWork(q, kv, off, group), q, kv, h, batch, group, first_idle_us);
+}
+
+double WaveModel::ListedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h,
+                                 int batch, double group, double* first_idle_us) const {
+  if (first_idle_us) *first_idle_us = 0;
+  if (q <= 0 || kv <= 0 || work.empty()) return 0;
   double total = 0, cost_sum = 0, busy = 0;
   for (auto [n, masked] : work) {
     total += n;

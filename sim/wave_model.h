@@ -116,6 +116,10 @@ struct WaveModel {
   // Per CTA of one (batch, head) grid row of a causal block, in launch order: (tiles, tiles on the diagonal).
   std::vector<std::pair<double, double>> CausalWork(int64_t q, int64_t kv, int64_t diagonal_offset,
                                                     double group) const;
+  // A block of `work` (per CTA of one grid row, in launch order: tiles it loops over, tiles partly masked; e.g. a
+  // window or documents, sim/masked_work.h) list-scheduled as CausalKernelUs does with CausalWork's.
+  double ListedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h, int batch,
+                        double group, double* first_idle_us = nullptr) const;
   // With the CTA cost form's load clock or power cap, FirstIdleUs, DisplacedTailUs and CausalKernelUs's first idle
   // instant are stretched by the kernel's ClockFactor (they slow every round alike on average).
   // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment

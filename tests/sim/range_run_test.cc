@@ -26,13 +26,13 @@ ScheduleConfig Config(int w, Pass pass, ShardingKind sharding, bool gqa = true) 
 
 // Runs `cfg` with the range run allowed at any W and on the general engine; returns the fast run's result.
 SimResult ExpectSameAsGeneral(const ScheduleConfig& cfg, const HardwareProfile& hw, int share_probe_above = 256,
-                              TopologyConfig topo = {}) {
+                              TopologyConfig topo = {}, int64_t event_slack = 0) {
   SCOPED_TRACE(hw.name + ": " + Describe(cfg) + " gpus/node " + std::to_string(topo.gpus_per_node));
   SimOptions fast;
   fast.topology = topo;
   fast.share_probe_above = share_probe_above;
   fast.range_run_above = 0;
-  return testing::ExpectSameAsGeneralEngine(cfg, hw, fast);
+  return testing::ExpectSameAsGeneralEngine(cfg, hw, fast, event_slack);
 }
 
 TEST(SimRangeRun, HeadTailCalibratedEqualsGeneralEngine) {
@@ -91,7 +91,8 @@ void ExpectBalancedRangeRunExact(ScheduleConfig c, const std::string& mask, cons
   ASSERT_TRUE(ApplyMaskSpec(mask, &c.problem).ok());
   TopologyConfig topo;
   topo.gpus_per_node = gpus_per_node;
-  const SimResult r = ExpectSameAsGeneral(c, Load(profile), share_probe_above, topo);
+  // Under documents or a window the range run's stale-event count may differ by a few (sim/README.md, "Large W").
+  const SimResult r = ExpectSameAsGeneral(c, Load(profile), share_probe_above, topo, /*event_slack=*/4);
   EXPECT_EQ(r.range_period, 2) << r.range_fallback;
 }
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
@@ -53,7 +54,10 @@ inline ScheduleConfig RingConfig(int world, int64_t seq, Method m = Method::kAll
 // Runs `cfg` with `fast` and on the general engine (every rank compiled whole and simulated) and expects both to
 // agree bit for bit: the summary as JSON text, the op/event/flow counts, the compute and transfer extrapolation
 // tallies. Returns the fast run's result (which path it took).
-inline SimResult ExpectSameAsGeneralEngine(const ScheduleConfig& cfg, const HardwareProfile& hw, SimOptions fast) {
+// `event_slack`: how far the stale-event count may differ (the rank-range run under a window or documents, sim/README.md
+// "Large W", known difference); 0 elsewhere.
+inline SimResult ExpectSameAsGeneralEngine(const ScheduleConfig& cfg, const HardwareProfile& hw, SimOptions fast,
+                                           int64_t event_slack = 0) {
   SimOptions general = fast;
   general.share_probe_above = 0;
   general.use_symmetry = false;
@@ -65,7 +69,7 @@ inline SimResult ExpectSameAsGeneralEngine(const ScheduleConfig& cfg, const Hard
   EXPECT_EQ(b.range_period, 0);
   EXPECT_EQ(ToJson(a.summary).dump(), ToJson(b.summary).dump());
   EXPECT_EQ(a.stats.ops, b.stats.ops);
-  EXPECT_EQ(a.stats.events, b.stats.events);
+  EXPECT_LE(std::abs(a.stats.events - b.stats.events), event_slack) << a.stats.events << " vs " << b.stats.events;
   EXPECT_EQ(a.stats.flows, b.stats.flows);
   EXPECT_EQ(ExtrapolationJson(a.extrapolation).dump(), ExtrapolationJson(b.extrapolation).dump());
   EXPECT_EQ(TransferExtrapolationJson(a.transfers).dump(), TransferExtrapolationJson(b.transfers).dump());
