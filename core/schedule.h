@@ -146,7 +146,7 @@ struct AttendBlock {
   int64_t diagonal_offset = 0;
   bool merge = true;  // merge into (out, lse) accumulators; false: overwrite the written buffers
   bool masked = false;
-  int64_t q_global = 0, kv_global = 0;  // masked: global tokens of q_begin and kv_begin
+  int64_t q_global = 0, kv_global = 0;  // masked: global tokens of q_begin and kv_begin (-1: no one place, a model's)
   double masked_pairs = 0;              // masked: FLOP-counting pairs (BlockVisibility::EffectivePairs)
   int64_t QTokens() const { return q_end - q_begin; }
   int64_t KvTokens() const { return kv_end - kv_begin; }

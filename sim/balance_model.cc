@@ -23,6 +23,7 @@ StepModel ProfileStepModel(std::shared_ptr<const HardwareProfile> hw, const Prob
     op.attend.kv_end = kv_tokens;
     op.attend.masked = true;  // as the schedule's partial blocks (core/schedule_mask.h): not causal, costed by pairs
     op.attend.masked_pairs = pairs;
+    op.attend.q_global = op.attend.kv_global = -1;  // a rank's whole work, no one place: by pairs, not by tiles
     op.flops = flops_per_pair * pairs;
     return double(costs->Cost(op).duration_ps) * 1e-6;
   };

@@ -292,7 +292,7 @@ double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(w, op, pairs);
-  if (b.masked && w.cost.enabled)
+  if (b.masked && b.q_global >= 0 && w.cost.enabled)
     return w.ListedKernelUs(MaskedWork(w, mask_, b, group), b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
   return b.causal ? w.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group)
                   : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
@@ -305,7 +305,8 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_id
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(t.wave, op, pairs);
-  if (b.masked && t.wave.cost.enabled)  // the tiles the mask touches, CTA by CTA
+  // The tiles the mask touches, CTA by CTA (a block with no position, q_global < 0, by its visible pairs)
+  if (b.masked && b.q_global >= 0 && t.wave.cost.enabled)
     return t.wave.ListedKernelUs(MaskedWork(t.wave, mask_, b, group), b.QTokens(), b.KvTokens(), heads,
                                  problem_.batch, group, first_idle_us);
   if (!b.causal) {
