@@ -292,8 +292,10 @@ double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(w, op, pairs);
-  if (b.masked && b.q_global >= 0 && w.cost.enabled)
-    return w.ListedKernelUs(MaskedWork(w, mask_, b, group), b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
+  if (b.masked && b.q_global >= 0 && w.cost.enabled) {
+    const std::vector<std::pair<double, double>> work = MaskedWork(w, mask_, b, group);
+    if (!work.empty()) return w.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
+  }
   return b.causal ? w.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group)
                   : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
 }
@@ -306,9 +308,11 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_id
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(t.wave, op, pairs);
   // The tiles the mask touches, CTA by CTA (a block with no position, q_global < 0, by its visible pairs)
-  if (b.masked && b.q_global >= 0 && t.wave.cost.enabled)
-    return t.wave.ListedKernelUs(MaskedWork(t.wave, mask_, b, group), b.QTokens(), b.KvTokens(), heads,
-                                 problem_.batch, group, first_idle_us);
+  if (b.masked && b.q_global >= 0 && t.wave.cost.enabled) {
+    const std::vector<std::pair<double, double>> work = MaskedWork(t.wave, mask_, b, group);
+    if (!work.empty())
+      return t.wave.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, first_idle_us);
+  }
   if (!b.causal) {
     if (first_idle_us)
       *first_idle_us = t.wave.FirstIdleUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
