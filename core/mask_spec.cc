@@ -34,13 +34,21 @@ Status ParseWindow(std::string_view arg, MaskShape* shape) {
   return Status::Ok();
 }
 
-Status ReadDocumentsFile(const std::string& path, int64_t seq, MaskShape* shape) {
+// The whole text of a file a mask term names; `what` says which kind of file in the message.
+Status ReadTermFile(const std::string& path, const char* what, std::string* text) {
   std::ifstream in(path);
-  if (!in) return Status::InvalidArgument("--mask: cannot read document histogram file '" + path + "'");
-  std::stringstream text;
-  text << in.rdbuf();
+  if (!in) return Status::InvalidArgument("--mask: cannot read " + std::string(what) + " file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *text = buffer.str();
+  return Status::Ok();
+}
+
+Status ReadDocumentsFile(const std::string& path, int64_t seq, MaskShape* shape) {
+  std::string text;
+  RINGLAB_RETURN_IF_ERROR(ReadTermFile(path, "document histogram", &text));
   LengthHistogram h;
-  Status st = ParseLengthHistogram(text.str(), &h);
+  Status st = ParseLengthHistogram(text, &h);
   if (!st.ok()) return Status::InvalidArgument("--mask docs:" + path + ": " + st.message());
   std::vector<int64_t> cu;
   st = DocumentsFromHistogram(h, seq, /*seed=*/1, &cu);
@@ -52,12 +60,10 @@ Status ReadDocumentsFile(const std::string& path, int64_t seq, MaskShape* shape)
 
 // Exact boundaries (cu_seqlens) from a file: a measured batch, or the documents a benchmark ran.
 Status ReadCuSeqlensFile(const std::string& path, MaskShape* shape) {
-  std::ifstream in(path);
-  if (!in) return Status::InvalidArgument("--mask: cannot read cu_seqlens file '" + path + "'");
-  std::stringstream text;
-  text << in.rdbuf();
+  std::string text;
+  RINGLAB_RETURN_IF_ERROR(ReadTermFile(path, "cu_seqlens", &text));
   std::vector<int64_t> cu;
-  if (Status st = ParseCuSeqlens(text.str(), &cu); !st.ok())
+  if (Status st = ParseCuSeqlens(text, &cu); !st.ok())
     return Status::InvalidArgument("--mask cu-seqlens:" + path + ": " + st.message());
   shape->documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
   shape->documents_name = "cu-seqlens:" + path;

@@ -179,9 +179,9 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
   if (pairs <= 0) return Extrapolation::kNone;
   // A partly visible block under a window or documents, unless it is just a causal diagonal block (the mask cuts
   // nothing inside it: e.g. a window longer than the sequence).
-  const bool causal_diagonal = b.q_global == b.kv_global && b.QTokens() == b.KvTokens() &&
-                               b.masked_pairs == 0.5 * double(b.QTokens()) * double(b.QTokens());
-  if (b.masked && !causal_diagonal) return Extrapolation::kMaskedBlock;
+  if (b.masked && !(b.q_global == b.kv_global && b.QTokens() == b.KvTokens() &&
+                    b.masked_pairs == 0.5 * double(b.QTokens()) * double(b.QTokens())))
+    return Extrapolation::kMaskedBlock;
   constexpr double kSlack = 1.01;  // measured shapes round to whole tiles
   auto outside = [](double x, double lo, double hi) { return x < lo / kSlack || x > hi * kSlack; };
   if (!t.wave.enabled) {
@@ -292,12 +292,19 @@ double CostModel::WaveUsOn(const WaveModel& w, const Op& op) const {
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(w, op, pairs);
-  if (b.masked && b.q_global >= 0 && w.cost.enabled) {
-    const std::vector<std::pair<double, double>> work = MaskedWork(w, mask_, b, group);
-    if (!work.empty()) return w.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group);
-  }
+  if (double us = 0; MaskedKernelUs(w, op, heads, group, &us, nullptr)) return us;
   return b.causal ? w.CausalKernelUs(b.QTokens(), b.KvTokens(), b.diagonal_offset, heads, problem_.batch, group)
                   : w.KernelUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);
+}
+
+bool CostModel::MaskedKernelUs(const WaveModel& w, const Op& op, double heads, double group, double* us,
+                               double* first_idle_us) const {
+  const AttendBlock& b = op.attend;
+  if (!b.masked || b.q_global < 0 || !w.cost.enabled) return false;
+  const std::vector<std::pair<double, double>> work = MaskedWork(w, mask_, b, group);
+  if (work.empty()) return false;
+  *us = w.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, first_idle_us);
+  return true;
 }
 
 double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_idle_us) const {
@@ -307,12 +314,7 @@ double CostModel::WaveUs(const AttentionTable& t, const Op& op, double* first_id
   if (pairs <= 0) return 0;
   const double heads = HeadsOf(op, pairs);
   const double group = WaveGroup(t.wave, op, pairs);
-  // The tiles the mask touches, CTA by CTA (a block with no position, q_global < 0, by its visible pairs)
-  if (b.masked && b.q_global >= 0 && t.wave.cost.enabled) {
-    const std::vector<std::pair<double, double>> work = MaskedWork(t.wave, mask_, b, group);
-    if (!work.empty())
-      return t.wave.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, first_idle_us);
-  }
+  if (double us = 0; MaskedKernelUs(t.wave, op, heads, group, &us, first_idle_us)) return us;
   if (!b.causal) {
     if (first_idle_us)
       *first_idle_us = t.wave.FirstIdleUs(b.QTokens(), b.KvTokens(), pairs, heads, problem_.batch, group);

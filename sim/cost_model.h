@@ -149,6 +149,10 @@ class CostModel {
   double BesideCommSlowdown(const Op& op) const;
   double WaveUs(const AttentionTable& t, const Op& op, double* first_idle_us = nullptr) const;
   double WaveUsOn(const WaveModel& w, const Op& op) const;
+  // A block a window or documents cut, with the CTA cost form: true and its kernel time from the tiles the mask
+  // touches (masked_work.h); false for every other block (and a masked one with no place, q_global < 0, or too large).
+  bool MaskedKernelUs(const WaveModel& w, const Op& op, double heads, double group, double* us,
+                      double* first_idle_us) const;
   // Seconds of the two reductions after a backward whose kernel expands the GQA group (WaveModel::GroupWalk::kExpand): the
   // per-query-head dK and dV (B·h·kv·D elements each) summed into B·h/group·kv·D; 0 otherwise.
   double ExpandedGroupSumS(const AttentionTable& t, const Op& op) const;
