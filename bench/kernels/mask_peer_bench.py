@@ -33,19 +33,30 @@ def draw_documents(kind, seq, rng):
     if kind == "long+short":  # one document of half the sequence, then short ones
         cu.append(seq // 2)
     while cu[-1] < seq:
-        lo, hi = {"uniform-2k-8k": (2048, 8192), "short-256-1k": (256, 1024), "long+short": (256, 2048)}[kind]
+        lo, hi = {"uniform-2k-8k": (2048, 8192), "short-256-1k": (256, 1024), "long+short": (256, 2048),
+                  "uniform-512-2k": (512, 2048), "uniform-4k-16k": (4096, 16384), "tiny-16-256": (16, 256)}[kind]
         cu.append(min(seq, cu[-1] + int(rng.integers(lo, hi + 1))))
     return cu
 
 
-def make_cases(seq, seed):
+# Case sets: "issue19", the six cases of the issue's table; "heldout", other document lengths and windows for checking
+# the simulator's masked-kernel cost on masks it was not fitted on (bench/results/mask_kernels_h100.md).
+CASE_SETS = {
+    "issue19": (("uniform-2k-8k", "short-256-1k", "long+short"), (1024, 4096), ("uniform-2k-8k", 1024)),
+    "heldout": (("uniform-512-2k", "uniform-4k-16k", "tiny-16-256"), (512, 2048, 8192), ("uniform-4k-16k", 2048)),
+}
+
+
+def make_cases(seq, seed, case_set="issue19"):
     rng = np.random.default_rng(seed)
+    doc_kinds, windows, (both_kind, both_window) = CASE_SETS[case_set]
     cases = []
-    for kind in ("uniform-2k-8k", "short-256-1k", "long+short"):
+    for kind in doc_kinds:
         cases.append({"name": f"docs {kind}", "docs": draw_documents(kind, seq, rng), "window": -1})
-    for w in (1024, 4096):
+    for w in windows:
         cases.append({"name": f"window {w}", "docs": [0, seq], "window": w})
-    cases.append({"name": "docs uniform-2k-8k + window 1024", "docs": cases[0]["docs"], "window": 1024})
+    both_docs = next(c["docs"] for c in cases if c["name"] == f"docs {both_kind}")
+    cases.append({"name": f"docs {both_kind} + window {both_window}", "docs": both_docs, "window": both_window})
     for c in cases:
         c["visible_pairs"] = visible_pairs(c["docs"], c["window"], seq)
     return cases
@@ -199,6 +210,8 @@ def main():
     ap.add_argument("--heads", type=int, default=32)
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--case-set", choices=sorted(CASE_SETS), default="issue19",
+                    help="issue19: the issue's six cases; heldout: other document lengths and windows")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--ours", default="", help="ringlab_mask_bench binary; empty: peers only")
     ap.add_argument("--peers", default="sdpa_explicit_mask,flex_blockmask,sdpa_nested_varlen")
@@ -207,7 +220,7 @@ def main():
     ap.add_argument("--md", default="")
     ap.add_argument("--commit", default="")
     a = ap.parse_args()
-    cases = make_cases(a.seq, a.seed)
+    cases = make_cases(a.seq, a.seed, a.case_set)
     spec = {"seq": a.seq, "heads": a.heads, "dim": a.dim, "cases": cases}
     cases_path = a.cases_out or "/tmp/ringlab_mask_cases.json"
     with open(cases_path, "w") as f:
@@ -216,6 +229,7 @@ def main():
         return
     import torch
     result = {"gpu": gpu_line(), "torch": torch.__version__, "seq": a.seq, "heads": a.heads, "dim": a.dim,
+              "case_set": a.case_set,
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "commit": a.commit, "command": " ".join(sys.argv), "cases": cases, "ours": {},
               "kernels": "RINGLAB_FWD_KERNEL=%s RINGLAB_BWD_KERNEL=%s (unset: ws on sm_90)" % (
@@ -226,8 +240,11 @@ def main():
         sys.stderr.write(run.stderr)
         result["ours"] = json.loads(run.stdout) if run.returncode == 0 else {"error": run.stderr[-500:]}
         write(result, a)
+    wanted = set(a.peers.split(",")) - {"none"}
+    if not wanted:  # ours only: no S x S peer masks to build
+        print(markdown(result))
+        return
     peers = Peers(a.seq, a.heads, a.dim, a.iters)
-    wanted = set(a.peers.split(","))
     for c in cases:
         peers.set_case(c)
         c["peers"] = {}
