@@ -20,7 +20,7 @@ const char* ExtrapolationName(Extrapolation e) {
     case Extrapolation::kBatchHeads: return "batch x heads outside the measured range";
     case Extrapolation::kCtas: return "CTA count outside the measured range";
     case Extrapolation::kMode: return "forward output mode (merge/overwrite) without a table";
-    case Extrapolation::kMaskedBlock: return "block partly visible under a window or document mask (no masked table)";
+    case Extrapolation::kMaskedBlock: return "block partly visible under a window or document mask (no masked-kernel fit)";
   }
   return "?";
 }
@@ -177,9 +177,9 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
   const AttendBlock& b = op.attend;
   const double pairs = b.EffectivePairs();
   if (pairs <= 0) return Extrapolation::kNone;
-  // A partly visible block under a window or documents, unless it is just a causal diagonal block (the mask cuts
-  // nothing inside it: e.g. a window longer than the sequence).
-  if (b.masked && !(b.q_global == b.kv_global && b.QTokens() == b.KvTokens() &&
+  // A partly visible block under a window or documents, unless the table's cost form was fitted on masked kernels
+  // or it is just a causal diagonal block (the mask cuts nothing inside it: e.g. a window longer than the sequence).
+  if (b.masked && !t.wave.cost.masked_fitted && !(b.q_global == b.kv_global && b.QTokens() == b.KvTokens() &&
                     b.masked_pairs == 0.5 * double(b.QTokens()) * double(b.QTokens())))
     return Extrapolation::kMaskedBlock;
   constexpr double kSlack = 1.01;  // measured shapes round to whole tiles
@@ -303,7 +303,12 @@ bool CostModel::MaskedKernelUs(const WaveModel& w, const Op& op, double heads, d
   if (!b.masked || b.q_global < 0 || !w.cost.enabled) return false;
   const std::vector<std::pair<double, double>> work = MaskedWork(w, mask_, b, group);
   if (work.empty()) return false;
-  *us = w.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, first_idle_us);
+  WaveModel masked = w;
+  masked.cost = w.cost.ForMaskedKernels();
+  *us = w.cost.masked_persistent && !w.grid_kv
+            ? masked.StridedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, w.cost.cta_us,
+                                     first_idle_us)
+            : masked.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, first_idle_us);
   return true;
 }
 

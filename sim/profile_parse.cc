@@ -194,13 +194,32 @@ Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, 
   return Status::Ok();
 }
 
+// The masked kernels' terms of a CTA cost form: {"cta_us", "tile_us", "edge_tile_us"}, each >= 0 (tile_us > 0), and
+// optionally "persistent" (a bool) (sim/wave_model.h CtaCost).
+Status ParseMaskedTerms(const Reader& rd, const json& m, const std::string& mf, CtaCost* cost) {
+  if (!m.is_object()) return rd.Error(mf, "must be an object {\"cta_us\", \"tile_us\", \"edge_tile_us\"}");
+  RINGLAB_RETURN_IF_ERROR(rd.Keys(m, mf, {"cta_us", "tile_us", "edge_tile_us", "persistent", "source"}));
+  if (m.contains("persistent") && !m["persistent"].is_boolean()) return rd.Error(mf + ".persistent", "must be true or false");
+  cost->masked_persistent = m.value("persistent", false);
+  for (auto [key, dst] : {std::pair{"cta_us", &cost->masked_cta_us}, {"tile_us", &cost->masked_whole_tile_us},
+                          {"edge_tile_us", &cost->edge_tile_us}}) {
+    const bool positive = dst == &cost->masked_whole_tile_us;
+    if (!m.contains(key) || !m[key].is_number() || !std::isfinite(m[key].get<double>()) || m[key].get<double>() < 0 ||
+        m[key].get<double>() > 1e6 || (positive && m[key].get<double>() <= 0))
+      return rd.Error(mf + "." + key, positive ? "must be a number in (0, 1e6]" : "must be a number in [0, 1e6]");
+    *dst = m[key].get<double>();
+  }
+  cost->masked_fitted = true;
+  return Status::Ok();
+}
+
 // A wave model's CTA cost form: {"kernel_us", "cta_us", "tile_us", "masked_tile_us"}, each >= 0, tile_us > 0, and
 // optionally the load clock {"load_knee", "load_slowdown"} and the power cap {"capped_after_us", "capped_slowdown"}
 // (sim/wave_model.h CtaCost).
 Status ParseCtaCost(const Reader& rd, const json& c, const std::string& cf, CtaCost* cost) {
   if (!c.is_object()) return rd.Error(cf, "must be an object {\"kernel_us\", \"cta_us\", \"tile_us\", \"masked_tile_us\"}");
   RINGLAB_RETURN_IF_ERROR(rd.Keys(c, cf, {"kernel_us", "cta_us", "tile_us", "masked_tile_us", "load_knee",
-                                          "load_slowdown", "capped_after_us", "capped_slowdown", "source"}));
+                                          "load_slowdown", "capped_after_us", "capped_slowdown", "masked", "source"}));
   for (auto [key, dst] : {std::pair{"kernel_us", &cost->kernel_us}, {"cta_us", &cost->cta_us},
                           {"tile_us", &cost->tile_us}, {"masked_tile_us", &cost->masked_tile_us}}) {
     const bool positive = dst == &cost->tile_us;
@@ -221,6 +240,7 @@ Status ParseCtaCost(const Reader& rd, const json& c, const std::string& cf, CtaC
       return rd.Error(cf + "." + key, hi == 1.0 ? "must be a number in [0, 1]" : "must be a number in [0, 1e9]");
     *dst = c[key].get<double>();
   }
+  if (c.contains("masked")) RINGLAB_RETURN_IF_ERROR(ParseMaskedTerms(rd, c["masked"], cf + ".masked", cost));
   cost->enabled = true;
   return Status::Ok();
 }

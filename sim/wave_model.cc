@@ -190,6 +190,39 @@ double WaveModel::ListedKernelUs(const std::vector<std::pair<double, double>>& w
   return fixed + cost.ClockedUs(end, load);
 }
 
+double WaveModel::StridedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h,
+                                  int batch, double group, double startup_us, double* first_idle_us) const {
+  if (first_idle_us) *first_idle_us = 0;
+  if (q <= 0 || kv <= 0 || work.empty()) return 0;
+  const int64_t per_row = int64_t(work.size());
+  const int64_t rows = std::max<int64_t>(1, std::llround(Ctas(q, kv, h, batch, group) / double(per_row)));
+  const int64_t items = rows * per_row;
+  const int64_t ctas = std::min<int64_t>(items, int64_t(sms) * ctas_per_sm);
+  const double slots = double(sms) * ctas_per_sm;
+  std::vector<double> cost_of(work.size());
+  double row_us = 0;
+  for (size_t i = 0; i < work.size(); ++i)
+    row_us += cost_of[i] = work[i].first > 0 ? cost.CtaUs(work[i].first, work[i].second) : 0;
+  if (row_us <= 0) return 0;
+  double end = 0, first = 0, summed = 0;
+  if (items > 16 * ctas) {  // many items per CTA: each CTA's share of the whole
+    end = first = startup_us + row_us * double(rows) / double(ctas);
+    summed = end * double(ctas);
+  } else {
+    std::vector<double> at(ctas, 0.0);
+    for (int64_t g = 0; g < items; ++g) {
+      const double c = cost_of[g % per_row];
+      if (c > 0) at[g % ctas] += (at[g % ctas] == 0 ? startup_us : 0) + c;
+    }
+    end = *std::max_element(at.begin(), at.end());
+    first = *std::min_element(at.begin(), at.end());
+    for (double t : at) summed += t;
+  }
+  const double load = end > 0 ? std::min(1.0, summed / (slots * end)) : 0;
+  if (first_idle_us) *first_idle_us = first * cost.ClockFactor(end, load);
+  return KernelFixedUs() + cost.ClockedUs(end, load);
+}
+
 int64_t HeldSlotsMakespan(int64_t ctas, int slots, int held_slots, int64_t round, int64_t held) {
   const int64_t b = std::clamp(held_slots, 0, slots - 1), a = slots - b;  // free from the launch / from `held`
   // Dispatch in time order: a slots free at 0, R, 2R, ...; b slots at held, held + R, ...

@@ -45,13 +45,32 @@ namespace ringlab::sim {
 // of that busy time past `capped_after_us` runs `capped_slowdown` slower:
 //   kernel time = kernel_us + B + capped_slowdown · max(0, B − capped_after_us).
 // Short kernels (the burst coverage's timed launches leave the GPU idle between them) keep the boost clock.
+//
+// Masked kernels (JSON "masked": {"cta_us", "tile_us", "edge_tile_us", "persistent"}; absent: the terms above, and the
+// simulator counts the block as extrapolated): a block that documents or a window leave partly visible runs the masked
+// kernels. Each of their CTAs (or, persistent, each query tile a CTA walks) holds its slot for
+//   masked_cta_us + masked_tile_us'·(tiles the mask touches) + edge_tile_us·(of them partly visible)
+// (a masked tile is masked in registers by document and position, the causal diagonal among them). Persistent (our
+// masked forward, kernels/cuda/attention_forward_ws.cu): min(slots, query tiles) CTAs, CTA s walking the tiles s,
+// s + CTAs, ... of the launch order with no scheduler between them; each also pays cta_us once (its first loads and
+// pipeline fill), and the kernel ends with its slowest CTA (WaveModel::StridedKernelUs). Fitted on measured masked
+// kernels by calibrate/scripts/masked_cost_fit.py.
 struct CtaCost {
   bool enabled = false;
   double kernel_us = 0, cta_us = 0, tile_us = 0, masked_tile_us = 0;
   double load_knee = 0, load_slowdown = 0;
   double capped_after_us = 0, capped_slowdown = 0;
+  bool masked_fitted = false, masked_persistent = false;
+  double masked_cta_us = 0, masked_whole_tile_us = 0, edge_tile_us = 0;  // masked_tile_us' above: masked_whole_tile_us
   // How long a CTA of `tiles` tiles, `masked` of them on the diagonal, holds its slot.
   double CtaUs(double tiles, double masked) const { return cta_us + tile_us * tiles + masked_tile_us * masked; }
+  // The cost form of the masked kernels (itself where they are not fitted): CtaUs's `masked` are then the partly
+  // visible tiles.
+  CtaCost ForMaskedKernels() const {
+    CtaCost c = *this;
+    if (masked_fitted) c.cta_us = masked_cta_us, c.tile_us = masked_whole_tile_us, c.masked_tile_us = edge_tile_us;
+    return c;
+  }
   // The SMs' busy time `busy_us` (the last slot's end, M above) at the clock that the launch's `load` (in [0, 1]) and
   // the power cap allow (itself with neither: both slowdowns are 0).
   double ClockedUs(double busy_us, double load) const {
@@ -120,6 +139,12 @@ struct WaveModel {
   // window or documents, sim/masked_work.h) list-scheduled as CausalKernelUs does with CausalWork's.
   double ListedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h, int batch,
                         double group, double* first_idle_us = nullptr) const;
+  // The same block run by a persistent kernel (CtaCost::masked_persistent): min(slots, items) CTAs, CTA s walking the
+  // items s, s + CTAs, ... of `work` repeated for every grid row, each item at cost.CtaUs and every CTA that walks one
+  // also `startup_us` once; the kernel ends with its slowest CTA (under the clock terms). `first_idle_us`: the first
+  // CTA's end. With more than 16 items per CTA their mean is used (the stride averages them out; O(work) then).
+  double StridedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h,
+                         int batch, double group, double startup_us, double* first_idle_us = nullptr) const;
   // With the CTA cost form's load clock or power cap, FirstIdleUs, DisplacedTailUs and CausalKernelUs's first idle
   // instant are stretched by the kernel's ClockFactor (they slow every round alike on average).
   // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment

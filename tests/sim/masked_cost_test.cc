@@ -1,0 +1,119 @@
+// The masked kernels' terms of the CTA cost form (sim/wave_model.h CtaCost "masked"): the persistent forward's strided
+// CTAs (StridedKernelUs, by hand), the replaced per-CTA and per-tile terms, the JSON's checks, and the bundled
+// profile's masked blocks: counted as measured where its D = 64/128 tables were fitted on masked kernels, as
+// extrapolated (masked_block) at a head dim they were not.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/mask_spec.h"
+#include "sim/cost_model.h"
+#include "sim/profile.h"
+#include "sim/simulate.h"
+#include "sim/wave_model.h"
+
+namespace ringlab::sim {
+namespace {
+
+WaveModel FourSlots() {
+  WaveModel w;
+  w.enabled = true;
+  w.tile_q = w.tile_kv = 128;
+  w.sms = 4;
+  w.cost = {.enabled = true, .kernel_us = 5, .cta_us = 2, .tile_us = 1, .masked_tile_us = 0.5};
+  return w;
+}
+
+TEST(MaskedCost, PersistentCtasWalkEveryCtasThItemWithoutAScheduler) {
+  const WaveModel w = FourSlots();
+  // One grid row of 3 query tiles (384 rows), 2 heads: items (4 tiles, 1 partial), (2, 0), (0, 0), then again.
+  // 4 CTAs: CTA 0 walks items 0 and 4, CTA 1 items 1 and 5, CTA 2 item 2 (empty), CTA 3 item 3.
+  // Item costs 2 + 4 + 0.5 = 6.5 and 2 + 2 = 4; a CTA that walks one pays the startup (3) once.
+  const std::vector<std::pair<double, double>> work = {{4, 1}, {2, 0}, {0, 0}};
+  double first_idle = -1;
+  const double us = w.StridedKernelUs(work, 384, 512, 2, 1, 1, 3, &first_idle);
+  EXPECT_DOUBLE_EQ(us, 5 + 3 + 6.5 + 4);  // CTA 0; list scheduling would give 5 + 6.5 + 4 (CTA 2 takes item 4)
+  EXPECT_DOUBLE_EQ(first_idle, 0);        // CTA 2 has nothing to do
+  EXPECT_LT(w.ListedKernelUs(work, 384, 512, 2, 1, 1), us);
+  // Many items per CTA: their mean, each CTA paying the startup once.
+  const double many = w.StridedKernelUs(work, 384, 512, 200, 1, 1, 3);
+  EXPECT_DOUBLE_EQ(many, 5 + 3 + (6.5 + 4) * 200 / 4);
+}
+
+TEST(MaskedCost, MaskedTermsReplaceTheDenseOnesOnlyWhenFitted) {
+  CtaCost c = FourSlots().cost;
+  EXPECT_DOUBLE_EQ(c.ForMaskedKernels().CtaUs(4, 1), c.CtaUs(4, 1));  // not fitted: the dense terms
+  c.masked_fitted = true;
+  c.masked_cta_us = 7, c.masked_whole_tile_us = 1.5, c.edge_tile_us = 0.25;
+  EXPECT_DOUBLE_EQ(c.ForMaskedKernels().CtaUs(4, 1), 7 + 1.5 * 4 + 0.25);
+  EXPECT_DOUBLE_EQ(c.CtaUs(4, 1), 2 + 4 + 0.5);  // dense blocks keep theirs
+}
+
+nlohmann::json BundledJson() {
+  return nlohmann::json::parse(std::ifstream(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_sxm_calibrated.json"));
+}
+
+TEST(MaskedCost, JsonIsCheckedByName) {
+  const nlohmann::json j = BundledJson();
+  HardwareProfile hw;
+  ASSERT_TRUE(ParseProfile(j, "p.json", &hw).ok());
+  const AttentionTable* fwd = hw.FindTable("forward", "causal", 128, "overwrite");
+  const AttentionTable* bwd = hw.FindTable("backward", "causal", 128, "");
+  ASSERT_NE(fwd, nullptr);
+  ASSERT_NE(bwd, nullptr);
+  EXPECT_TRUE(fwd->wave.cost.masked_fitted && fwd->wave.cost.masked_persistent);
+  EXPECT_TRUE(bwd->wave.cost.masked_fitted && !bwd->wave.cost.masked_persistent);
+  EXPECT_FALSE(hw.FindTable("forward", "causal", 256, "overwrite")->wave.cost.masked_fitted);
+  size_t fitted = 0;
+  for (size_t i = 0; i < j["compute"]["attention"].size(); ++i)
+    if (j["compute"]["attention"][i]["wave"]["cost"].contains("masked")) fitted = i;
+  auto refused = [&](const char* key, const nlohmann::json& value, const std::string& named) {
+    nlohmann::json bad = j;
+    bad["compute"]["attention"][fitted]["wave"]["cost"]["masked"][key] = value;
+    const Status st = ParseProfile(bad, "p.json", &hw);
+    EXPECT_FALSE(st.ok()) << key;
+    EXPECT_NE(st.message().find(named), std::string::npos) << st.message();
+  };
+  refused("tile_us", 0, "wave.cost.masked.tile_us");
+  refused("cta_us", -1, "wave.cost.masked.cta_us");
+  refused("edge_tile_us", "x", "wave.cost.masked.edge_tile_us");
+  refused("persistent", "yes", "wave.cost.masked.persistent");
+  refused("tile_usec", 1, "tile_usec");
+  nlohmann::json missing = j;
+  missing["compute"]["attention"][fitted]["wave"]["cost"]["masked"].erase("edge_tile_us");
+  EXPECT_FALSE(ParseProfile(missing, "p.json", &hw).ok());
+}
+
+SimResult OneGpuMasked(const std::string& mask, int d, Pass pass) {
+  ScheduleConfig c;
+  c.problem = Problem{.batch = 1, .heads = 16, .kv_heads = 16, .seq = 32768, .head_dim = d, .causal = true};
+  EXPECT_TRUE(ApplyMaskSpec(mask, &c.problem).ok()) << mask;
+  c.world = 1;
+  c.sharding = ShardingKind::kContiguous;
+  c.pass = pass;
+  HardwareProfile hw;
+  EXPECT_TRUE(LoadProfile(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_sxm_calibrated.json", &hw).ok());
+  SimResult r;
+  const Status st = Simulate(c, hw, SimOptions{}, &r);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return r;
+}
+
+TEST(MaskedCost, BundledProfileCountsFittedMaskedBlocksAsMeasured) {
+  for (Pass pass : {Pass::kForward, Pass::kBackward})
+    for (const char* mask : {"causal+docs-synthetic:uniform", "causal+window:1000,0"}) {
+      const SimResult fitted = OneGpuMasked(mask, 128, pass);
+      EXPECT_EQ(fitted.extrapolation.extrapolated_ps[int(Extrapolation::kMaskedBlock)], 0) << mask;
+      const SimResult d256 = OneGpuMasked(mask, 256, pass);
+      EXPECT_GT(d256.extrapolation.extrapolated_ps[int(Extrapolation::kMaskedBlock)], 0) << mask;
+      // A narrower window costs less; the masked kernel never more than the dense causal one at this shape.
+      EXPECT_LE(fitted.summary.step_time_us, OneGpuMasked("causal", 128, pass).summary.step_time_us * 1.05) << mask;
+    }
+  EXPECT_LT(OneGpuMasked("causal+window:512,0", 128, Pass::kForward).summary.step_time_us,
+            OneGpuMasked("causal+window:4096,0", 128, Pass::kForward).summary.step_time_us);
+}
+
+}  // namespace
+}  // namespace ringlab::sim
