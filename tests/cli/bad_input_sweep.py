@@ -108,6 +108,14 @@ MUST_RUN = [
      "--pass", "both"],
     ["check", "--world", "7", "--seq", "28", "--heads", "1", "--kv-heads", "1", "--sharding", "balanced",
      "--method", "both", "--pass", "both"],
+    # Chunks of one token (seq = 2*world head-tail, seq = world contiguous): the validator called the diagonal chunk
+    # full and rejected the schedule (schedule exit 1, check exit 3).
+    ["check", "--world", "2", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--method", "both"],
+    ["check", "--world", "4", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--sharding",
+     "contiguous", "--unfused-merge", "--pack-kv"],
+    ["check", "--world", "4", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--ulysses", "2"],
+    ["schedule", "--world", "1", "--seq", "1", "--heads", "2", "--kv-heads", "1", "--sharding", "contiguous",
+     "--pass", "both"],
 ]
 
 
