@@ -93,8 +93,13 @@ REGRESSIONS = [
     (["sweep", "--worlds", ",".join(str(w) for w in range(1, 3001)),
       "--seqs", ",".join(str(1024 * k) for k in range(1, 12001)), "--methods", "allgather,alltoall",
       "--passes", "forward,backward,both"], "--shard i/n"),
+    # A sweep's cu_seqlens was checked against a placeholder seq of 2, whatever --seqs said.
+    (["sweep", "--worlds", "2", "--seqs", "1024,2048", "--mask", "causal+cu-seqlens:cu_seqlens_1024.txt", "-j", "1"],
+     "for --seqs value 2048"),
 ]
 
+# Good files the cases below name, written into the run's folder.
+GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n"}
 
 # Valid runs that once crashed or were reported invalid: exit 0 expected.
 MUST_RUN = [
@@ -116,6 +121,12 @@ MUST_RUN = [
     ["check", "--world", "4", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--ulysses", "2"],
     ["schedule", "--world", "1", "--seq", "1", "--heads", "2", "--kv-heads", "1", "--sharding", "contiguous",
      "--pass", "both"],
+    # A sweep drew a mask's documents once for a placeholder seq of 2, so every job with documents failed (exit 1)
+    # and a cu_seqlens file was bad input (exit 2) unless it ended at 2.
+    ["sweep", "--worlds", "2,4", "--seqs", "4096,8192", "--heads", "4", "--kv-heads", "2", "-j", "1", "--mask",
+     "causal+docs-synthetic:uniform", "--passes", "forward,both"],
+    ["sweep", "--worlds", "2", "--seqs", "1024", "--heads", "4", "--kv-heads", "2", "-j", "1", "--mask",
+     "causal+cu-seqlens:cu_seqlens_1024.txt"],
 ]
 
 
@@ -229,6 +240,9 @@ def cases(folder):
 def main():
     folder = tempfile.mkdtemp(prefix="ringlab_sweep_")
     failures, count = [], 0
+    for name, body in GOOD_FILES.items():
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(body)
     try:
         for args, names in cases(folder):
             count += 1
