@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/mask_spec.h"
+#include "core/sharding.h"
 
 namespace ringlab::cli {
 
@@ -73,7 +74,7 @@ Status MakeSweepGrid(const CommonOptions& common, const SweepLists& lists, sim::
   c.pass = "forward";
   std::vector<ScheduleConfig> base;
   c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
-  c.seq = 2;
+  c.seq = kBalancedChunksPerRank;  // a seq every sharding splits over one rank (balanced: 4 chunks; a seq of 2 was not)
   c.ulysses = 1;  // checked per job (U must divide each world)
   c.ring = 0;
   c.mask.clear();  // its documents depend on seq: SweepMask, over the grid's seqs

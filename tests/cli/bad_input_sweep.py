@@ -99,7 +99,7 @@ REGRESSIONS = [
 ]
 
 # Good files the cases below name, written into the run's folder.
-GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n"}
+GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n", "cu_seqlens_1200.txt": "0 7 600 1200\n"}
 
 # Valid runs that once crashed or were reported invalid: exit 0 expected.
 MUST_RUN = [
@@ -127,6 +127,10 @@ MUST_RUN = [
      "causal+docs-synthetic:uniform", "--passes", "forward,both"],
     ["sweep", "--worlds", "2", "--seqs", "1024", "--heads", "4", "--kv-heads", "2", "-j", "1", "--mask",
      "causal+cu-seqlens:cu_seqlens_1024.txt"],
+    # A sweep checked its base configuration at a placeholder seq of 2, which balanced sharding (4 chunks per rank)
+    # cannot split: every balanced sweep was bad input.
+    ["sweep", "--worlds", "2,3", "--seqs", "1200", "--heads", "4", "--kv-heads", "2", "-j", "1", "--sharding",
+     "balanced", "--mask", "causal+cu-seqlens:cu_seqlens_1200.txt"],
 ]
 
 
