@@ -34,6 +34,10 @@ struct BalanceOptions {
 
 namespace {
 
+// The what-if rates (--tflops, --link-gbps): wide enough for any card, narrow enough that every step time stays finite
+// and above zero.
+constexpr double kWhatIfRateMin = 1e-3, kWhatIfRateMax = 1e6;
+
 Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
   worlds->clear();
   std::stringstream in(text);
@@ -144,11 +148,18 @@ std::shared_ptr<BalanceOptions> SetupBalance(CLI::App* cmd) {
   cmd->add_option("--heads", o->heads, "query heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   cmd->add_option("--kv-heads", o->kv_heads, "key/value heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   cmd->add_option("--dim,-d", o->dim, "head dim")->capture_default_str()->check(IntegerIn(1, kIntMax));
-  cmd->add_option("--profile", o->profile,
-                  "hardware profile the step estimate takes its kernel and link costs from (sim/profiles)")
-      ->capture_default_str();
-  cmd->add_option("--tflops", o->tflops, "what-if instead of --profile: attention rate of the step estimate (with --link-gbps)");
-  cmd->add_option("--link-gbps", o->link_gbps, "what-if instead of --profile: K/V hop bandwidth (GB/s, with --tflops)");
+  CLI::Option* profile =
+      cmd->add_option("--profile", o->profile,
+                      "hardware profile the step estimate takes its kernel and link costs from (sim/profiles)")
+          ->capture_default_str();
+  // A range, not just > 0: NaN passed the '> 0' test as not given (the profile was used), and a rate near 0 or
+  // infinity gave infinite or zero step times (null in the JSON). With --profile one of the two was ignored.
+  cmd->add_option("--tflops", o->tflops, "what-if instead of --profile: attention rate of the step estimate (with --link-gbps)")
+      ->check(FiniteIn(kWhatIfRateMin, kWhatIfRateMax))
+      ->excludes(profile);
+  cmd->add_option("--link-gbps", o->link_gbps, "what-if instead of --profile: K/V hop bandwidth (GB/s, with --tflops)")
+      ->check(FiniteIn(kWhatIfRateMin, kWhatIfRateMax))
+      ->excludes(profile);
   cmd->add_option("--json", o->json_path, "write the rows as JSON to FILE ('-' for stdout)");
   cmd->add_option("--simulate-up-to", o->simulate_up_to,
                   "event-simulate the executable shardings (contiguous, head-tail, balanced; ring pass-KV forward) "

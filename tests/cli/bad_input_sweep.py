@@ -93,6 +93,14 @@ REGRESSIONS = [
     (["sweep", "--worlds", ",".join(str(w) for w in range(1, 3001)),
       "--seqs", ",".join(str(1024 * k) for k in range(1, 12001)), "--methods", "allgather,alltoall",
       "--passes", "forward,backward,both"], "--shard i/n"),
+    # balance's what-if rates: NaN was taken for 'not given' (the profile was used), extreme rates gave infinite step
+    # times (null in the JSON), and --profile beside them was ignored.
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "nan", "--link-gbps", "nan"], "--tflops"),
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "400", "--link-gbps", "1e-308", "--json", "-"],
+     "--link-gbps"),
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "inf", "--link-gbps", "25"], "--tflops"),
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "400", "--link-gbps", "25", "--profile", "h200"],
+     "--profile"),
     # A sweep's cu_seqlens was checked against a placeholder seq of 2, whatever --seqs said.
     (["sweep", "--worlds", "2", "--seqs", "1024,2048", "--mask", "causal+cu-seqlens:cu_seqlens_1024.txt", "-j", "1"],
      "for --seqs value 2048"),
