@@ -82,7 +82,7 @@ Status MakeSweepGrid(const CommonOptions& common, const SweepLists& lists, sim::
   RINGLAB_RETURN_IF_ERROR(ParseList("--seqs", lists.seqs, &spec->seqs));
   ParsedMask mask;
   RINGLAB_RETURN_IF_ERROR(SweepMask(common.mask, spec, &mask));
-  if (mask.causal) c.causal = *mask.causal;
+  RINGLAB_RETURN_IF_ERROR(CausalFromMask(common, mask, &c.causal));
   RINGLAB_RETURN_IF_ERROR(MakeConfigs(c, &base));
   spec->base = base.front();
   spec->base.problem.mask = mask.shape;

@@ -101,6 +101,12 @@ REGRESSIONS = [
     (["balance", "--world", "8", "--seq", "4096", "--tflops", "inf", "--link-gbps", "25"], "--tflops"),
     (["balance", "--world", "8", "--seq", "4096", "--tflops", "400", "--link-gbps", "25", "--profile", "h200"],
      "--profile"),
+    # A --mask causal or full term silently overrode a given --no-causal or --causal.
+    (["sim", "--world", "2", "--seq", "1024", "--mask", "causal", "--no-causal"], "--no-causal"),
+    (["schedule", "--world", "2", "--seq", "64", "--mask", "full+window:4,0", "--causal", "--sharding", "contiguous"],
+     "--causal"),
+    (["sweep", "--worlds", "2", "--seqs", "1024", "--mask", "full", "--causal", "--sharding", "contiguous"],
+     "--causal"),
     # A sweep's cu_seqlens was checked against a placeholder seq of 2, whatever --seqs said.
     (["sweep", "--worlds", "2", "--seqs", "1024,2048", "--mask", "causal+cu-seqlens:cu_seqlens_1024.txt", "-j", "1"],
      "for --seqs value 2048"),
@@ -129,6 +135,10 @@ MUST_RUN = [
     ["check", "--world", "4", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--ulysses", "2"],
     ["schedule", "--world", "1", "--seq", "1", "--heads", "2", "--kv-heads", "1", "--sharding", "contiguous",
      "--pass", "both"],
+    # A --mask causal/full term that agrees with --causal/--no-causal.
+    ["check", "--world", "2", "--seq", "32", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--mask",
+     "full+window:3,3", "--no-causal", "--sharding", "contiguous"],
+    ["sim", "--world", "2", "--seq", "1024", "--heads", "4", "--kv-heads", "2", "--mask", "causal", "--causal"],
     # A sweep drew a mask's documents once for a placeholder seq of 2, so every job with documents failed (exit 1)
     # and a cu_seqlens file was bad input (exit 2) unless it ended at 2.
     ["sweep", "--worlds", "2,4", "--seqs", "4096,8192", "--heads", "4", "--kv-heads", "2", "-j", "1", "--mask",
