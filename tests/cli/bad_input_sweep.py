@@ -101,6 +101,10 @@ REGRESSIONS = [
     (["balance", "--world", "8", "--seq", "4096", "--tflops", "inf", "--link-gbps", "25"], "--tflops"),
     (["balance", "--world", "8", "--seq", "4096", "--tflops", "400", "--link-gbps", "25", "--profile", "h200"],
      "--profile"),
+    # check's CPU guard counted FLOPs only: a small head dim (the time goes per score pair) and a second method
+    # passed it and ran past 60 s.
+    (["check", "--world", "16", "--ulysses", "16", "--heads", "48", "--kv-heads", "2", "--seq", "4096", "--sharding",
+      "balanced", "--dim", "7", "--method", "both", "--pass", "forward"], "--force"),
     # A --mask causal or full term silently overrode a given --no-causal or --causal.
     (["sim", "--world", "2", "--seq", "1024", "--mask", "causal", "--no-causal"], "--no-causal"),
     (["schedule", "--world", "2", "--seq", "64", "--mask", "full+window:4,0", "--causal", "--sharding", "contiguous"],
