@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "apps/common_options.h"
 #include "apps/exit_codes.h"
+#include "apps/logging.h"
 #include "apps/sim_flags.h"
 #include "core/mask_balance.h"
 #include "core/mask_spec.h"
@@ -33,6 +34,10 @@ struct BalanceOptions {
 
 namespace {
 
+// The what-if rates (--tflops, --link-gbps): wide enough for any card, narrow enough that every step time stays finite
+// and above zero.
+constexpr double kWhatIfRateMin = 1e-3, kWhatIfRateMax = 1e6;
+
 Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
   worlds->clear();
   std::stringstream in(text);
@@ -49,7 +54,8 @@ Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
 }
 
 // The executable shardings at `w`, event-simulated (sim/balance_sim.h): printed, and appended to `rows`.
-Status PrintSimulatedShardings(const Problem& p, int w, const sim::HardwareProfile& hw, nlohmann::json* rows) {
+Status PrintSimulatedShardings(const Problem& p, int w, const sim::HardwareProfile& hw, FILE* human,
+                               nlohmann::json* rows) {
   std::vector<sim::ShardingStep> steps;
   int best = -1;
   spdlog::info("simulating W={} (contiguous, head-tail, balanced)...", w);
@@ -58,13 +64,13 @@ Status PrintSimulatedShardings(const Problem& p, int w, const sim::HardwareProfi
     const sim::ShardingStep& s = steps[i];
     const std::string name = std::string(ShardingName(s.sharding));
     if (!s.skipped.empty()) {
-      std::printf("%6d  %-14s not simulated: %s\n", w, ("sim " + name).c_str(), s.skipped.c_str());
+      std::fprintf(human, "%6d  %-14s not simulated: %s\n", w, ("sim " + name).c_str(), s.skipped.c_str());
       rows->push_back({{"world", w}, {"sharding", name}, {"simulated", false}, {"why_not", s.skipped}});
       continue;
     }
-    std::printf("%6d  %-14s %10.3f %12s %12s %10s %6s %10.1f%s  (%s engine, %.0f%% extrapolated)\n", w,
-                ("sim " + name).c_str(), s.imbalance, "", "", "", "", s.step_us,
-                int(i) == best ? "  <- fastest simulated" : "", s.engine.c_str(), 100 * s.extrapolated);
+    std::fprintf(human, "%6d  %-14s %10.3f %12s %12s %10s %6s %10.1f%s  (%s engine, %.0f%% extrapolated)\n", w,
+                 ("sim " + name).c_str(), s.imbalance, "", "", "", "", s.step_us,
+                 int(i) == best ? "  <- fastest simulated" : "", s.engine.c_str(), 100 * s.extrapolated);
     rows->push_back({{"world", w}, {"sharding", name}, {"simulated", true}, {"imbalance", s.imbalance},
                      {"step_us", s.step_us}, {"engine", s.engine}, {"extrapolated_share", s.extrapolated},
                      {"chosen", int(i) == best}});
@@ -85,10 +91,12 @@ int RunBalance(const BalanceOptions& o) {
   if (Status st = ApplyMaskSpec(o.mask, &p); !st.ok()) return ReportError(st);
   if (Status st = ValidateProblem(p); !st.ok()) return ReportError(st);
   nlohmann::json rows = nlohmann::json::array(), simulated = nlohmann::json::array();
-  std::printf("%s, %lld documents; step costs: %s\n", Describe(p).c_str(), (long long)p.mask.DocumentCount(),
-              analytic ? "analytic what-if (--tflops, --link-gbps)" : ("profile " + o.profile).c_str());
-  std::printf("%6s  %-14s %10s %12s %12s %10s %6s %10s\n", "W", "layout", "max/mean", "max tokens", "compute us",
-              "hop us", "hops", "step us");
+  FILE* human = HumanText({o.json_path});  // `--json -`: stdout carries the JSON alone
+  std::fprintf(human, "%s, %lld documents; step costs: %s\n", Describe(p).c_str(),
+               (long long)p.mask.DocumentCount(),
+               analytic ? "analytic what-if (--tflops, --link-gbps)" : ("profile " + o.profile).c_str());
+  std::fprintf(human, "%6s  %-14s %10s %12s %12s %10s %6s %10s\n", "W", "layout", "max/mean", "max tokens",
+               "compute us", "hop us", "hops", "step us");
   auto hw = std::make_shared<sim::HardwareProfile>();
   if (!analytic)
     if (Status st = LoadProfileFlag(o.profile, hw.get()); !st.ok()) return ReportError(st);
@@ -100,9 +108,9 @@ int RunBalance(const BalanceOptions& o) {
     if (Status st = ChooseLayout(p, w, model, &reports, &best); !st.ok()) return ReportError(st);
     for (size_t i = 0; i < reports.size(); ++i) {
       const BalanceReport& r = reports[i];
-      std::printf("%6d  %-14s %10.3f %12lld %12.1f %10.2f %6d %10.1f%s\n", w,
-                  std::string(BalanceLayoutName(r.layout)).c_str(), r.Imbalance(), (long long)r.max_tokens,
-                  r.compute_us, r.hop_us, r.reach, r.step_us, int(i) == best ? "  <- chosen" : "");
+      std::fprintf(human, "%6d  %-14s %10.3f %12lld %12.1f %10.2f %6d %10.1f%s\n", w,
+                   std::string(BalanceLayoutName(r.layout)).c_str(), r.Imbalance(), (long long)r.max_tokens,
+                   r.compute_us, r.hop_us, r.reach, r.step_us, int(i) == best ? "  <- chosen" : "");
       rows.push_back({{"world", w}, {"layout", BalanceLayoutName(r.layout)}, {"imbalance", r.Imbalance()},
                       {"max_work", r.max_work}, {"mean_work", r.mean_work}, {"max_tokens", r.max_tokens},
                       {"compute_us", r.compute_us}, {"hop_us", r.hop_us}, {"reach", r.reach}, {"step_us", r.step_us},
@@ -110,10 +118,10 @@ int RunBalance(const BalanceOptions& o) {
     }
     if (analytic) continue;
     if (w > o.simulate_up_to) {
-      std::printf("%6d  shardings not simulated above --simulate-up-to %d\n", w, o.simulate_up_to);
+      std::fprintf(human, "%6d  shardings not simulated above --simulate-up-to %d\n", w, o.simulate_up_to);
       continue;
     }
-    if (Status st = PrintSimulatedShardings(p, w, *hw, &simulated); !st.ok()) return ReportError(st);
+    if (Status st = PrintSimulatedShardings(p, w, *hw, human, &simulated); !st.ok()) return ReportError(st);
   }
   if (o.json_path.empty()) return 0;
   nlohmann::json doc{{"problem", Describe(p)}, {"mask", o.mask}, {"documents", p.mask.DocumentCount()},
@@ -140,11 +148,18 @@ std::shared_ptr<BalanceOptions> SetupBalance(CLI::App* cmd) {
   cmd->add_option("--heads", o->heads, "query heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   cmd->add_option("--kv-heads", o->kv_heads, "key/value heads")->capture_default_str()->check(IntegerIn(1, kIntMax));
   cmd->add_option("--dim,-d", o->dim, "head dim")->capture_default_str()->check(IntegerIn(1, kIntMax));
-  cmd->add_option("--profile", o->profile,
-                  "hardware profile the step estimate takes its kernel and link costs from (sim/profiles)")
-      ->capture_default_str();
-  cmd->add_option("--tflops", o->tflops, "what-if instead of --profile: attention rate of the step estimate (with --link-gbps)");
-  cmd->add_option("--link-gbps", o->link_gbps, "what-if instead of --profile: K/V hop bandwidth (GB/s, with --tflops)");
+  CLI::Option* profile =
+      cmd->add_option("--profile", o->profile,
+                      "hardware profile the step estimate takes its kernel and link costs from (sim/profiles)")
+          ->capture_default_str();
+  // A range, not just > 0: NaN passed the '> 0' test as not given (the profile was used), and a rate near 0 or
+  // infinity gave infinite or zero step times (null in the JSON). With --profile one of the two was ignored.
+  cmd->add_option("--tflops", o->tflops, "what-if instead of --profile: attention rate of the step estimate (with --link-gbps)")
+      ->check(FiniteIn(kWhatIfRateMin, kWhatIfRateMax))
+      ->excludes(profile);
+  cmd->add_option("--link-gbps", o->link_gbps, "what-if instead of --profile: K/V hop bandwidth (GB/s, with --tflops)")
+      ->check(FiniteIn(kWhatIfRateMin, kWhatIfRateMax))
+      ->excludes(profile);
   cmd->add_option("--json", o->json_path, "write the rows as JSON to FILE ('-' for stdout)");
   cmd->add_option("--simulate-up-to", o->simulate_up_to,
                   "event-simulate the executable shardings (contiguous, head-tail, balanced; ring pass-KV forward) "

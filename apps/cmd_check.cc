@@ -31,6 +31,15 @@ namespace {
 
 // Reference attention on S tokens costs about 4·B·H·S²·D FLOPs per pass in float64 on the CPU.
 constexpr double kMaxCpuFlops = 2e11;
+// Below this head dim the CPU's time goes per score pair (exp, max, the merge), not per FLOP: at equal FLOPs D = 7
+// took 4.5x the time of D = 56 (33 s where D = 56 took 7 s), so small head dims count as this one.
+constexpr int kMinCostHeadDim = 64;
+
+// The CPU work of a check in FLOP-equivalents: the passes of every method's executor run (the reference is cheaper).
+double CheckWork(const Problem& p, bool backward, size_t configs) {
+  return 4.0 * p.batch * p.heads * double(p.seq) * double(p.seq) * std::max(p.head_dim, kMinCostHeadDim) *
+         (backward ? 4.5 : 2) * double(configs);
+}
 
 // Memory of one check: the schedule, every rank's buffers in the executor's arithmetic, and the reference's float64
 // tensors (Q, K, V, out, dOut, dQ, dK, dV, LSE, kept twice: inputs and results to compare).
@@ -78,14 +87,14 @@ int RunCheck(const CheckOptions& o) {
     return ReportError(Status::InvalidArgument("--tolerance must be a relative error in (0, 1), e.g. 1e-9; got " +
                                                o.tolerance_flag->as<std::string>()));
   const Problem& p = configs[0].problem;
-  const double flops =
-      4.0 * p.batch * p.heads * double(p.seq) * double(p.seq) * p.head_dim * (backward ? 4.5 : 2);
+  const double flops = CheckWork(p, backward, configs.size());
   if (flops > kMaxCpuFlops && !o.force)
     return ReportError(Status::InvalidArgument(
         "--seq " + std::to_string(p.seq) + " --batch " + std::to_string(p.batch) + " --heads " +
         std::to_string(p.heads) + " --dim " + std::to_string(p.head_dim) + " needs about " +
         std::to_string(std::llround(std::min(flops / 1e9, 1e18))) +
-        " GFLOP on the CPU; use a smaller problem (e.g. --seq 1024 --heads 8) or pass --force"));
+        " GFLOP on the CPU (head dims below 64 count as 64, each method runs once); use a smaller problem (e.g. "
+        "--seq 1024 --heads 8) or pass --force"));
   const std::string hint = "use a smaller --world, --seq or --heads";
   if (Status st = CheckThreads("the CPU executor at W=" + std::to_string(configs[0].world) +
                                    " (a thread per rank and "

@@ -75,7 +75,9 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
   app->add_option("--seq,-s", o->seq, "global sequence length in tokens")
       ->capture_default_str()
       ->check(IntegerIn(1, std::numeric_limits<int64_t>::max()));
-  app->add_flag("--causal,!--no-causal", o->causal, "causal mask (default) or full attention")->capture_default_str();
+  app->add_flag("--causal,!--no-causal", o->causal, "causal mask (default) or full attention")
+      ->capture_default_str()
+      ->each([o](const std::string&) { o->causal_given = true; });
   app->add_option("--mask", o->mask,
                   "mask terms joined by '+': causal | full | window:L,R (keys in [q-L, q+R], -1 unlimited) | "
                   "docs:FILE (a 'length weight' histogram) | docs-synthetic:NAME[:SEED] (uniform | lognormal | "
@@ -101,6 +103,17 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
   app->add_option(placement_alias ? "--placement,--ulysses-placement" : "--ulysses-placement", o->placement,
                   "consecutive (Ulysses groups of consecutive ranks: inside a node) | strided (the ring inside a node)")
       ->capture_default_str();
+}
+
+Status CausalFromMask(const CommonOptions& o, const ParsedMask& mask, bool* causal) {
+  *causal = o.causal;
+  if (!mask.causal) return Status::Ok();
+  if (o.causal_given && *mask.causal != o.causal)
+    return Status::InvalidArgument(std::string("--mask ") + (*mask.causal ? "causal" : "full") + " and " +
+                                   (o.causal ? "--causal" : "--no-causal") +
+                                   " disagree (give one of them, or the same mask in both)");
+  *causal = *mask.causal;
+  return Status::Ok();
 }
 
 Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs) {
@@ -131,7 +144,7 @@ Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs)
     if (o.seq < 1) return Status::InvalidArgument("--seq must be >= 1 (got " + std::to_string(o.seq) + ")");
     ParsedMask parsed;
     RINGLAB_RETURN_IF_ERROR(ParseMaskSpec(o.mask, o.seq, &parsed));
-    if (parsed.causal) p.causal = *parsed.causal;
+    RINGLAB_RETURN_IF_ERROR(CausalFromMask(o, parsed, &p.causal));
     p.mask = parsed.shape;
   }
   for (Method m : methods)

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mask_spec.h"
 #include "core/schedule.h"
 #include "core/status.h"
 
@@ -20,6 +21,7 @@ struct CommonOptions {
   int dim = 128;
   int64_t seq = 131072;
   bool causal = true;
+  bool causal_given = false;  // --causal or --no-causal was given: a --mask naming causal or full must agree
   std::string mask;  // core/mask_spec.h: causal | full | window:L,R | docs:FILE | docs-synthetic:NAME, joined by '+'
   std::string method = "alltoall";     // allgather | alltoall | both
   std::string sharding = "head-tail";  // contiguous | head-tail
@@ -50,6 +52,10 @@ Status CheckListText(const std::string& flag, const std::string& text);
 // --ulysses-placement, also spelled --placement unless `placement_alias` is false (sim and sweep, whose --placement
 // already places ranks on GPUs: block | round-robin).
 void AddCommonOptions(CLI::App* app, CommonOptions* opts, bool placement_alias = true);
+
+// The causal flag a parsed --mask leaves: its causal or full term, else --causal/--no-causal. A term that contradicts
+// a given --causal/--no-causal is an error naming both (the term used to win silently).
+Status CausalFromMask(const CommonOptions& opts, const ParsedMask& mask, bool* causal);
 
 // One config per (method, pass) the flags select, in the order allgather, alltoall × forward, backward.
 // Errors name the flag and the allowed values.

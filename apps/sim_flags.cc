@@ -4,6 +4,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/mask_spec.h"
+#include "core/sharding.h"
+
 namespace ringlab::cli {
 
 Status LoadProfileFlag(const std::string& profile, sim::HardwareProfile* hw) {
@@ -41,21 +44,50 @@ Status ParseTopology(int nodes, int gpn, const std::string& placement, sim::Topo
   return Status::Ok();
 }
 
+namespace {
+
+// The sweep's --mask, checked at every seq of the grid (cu_seqlens must end at each; documents are drawn to fill each,
+// which a mask parsed once for a placeholder seq would not). A mask with documents is drawn again per job
+// (spec->mask_for_seq), one seq at a time, rather than kept for every seq at once.
+Status SweepMask(const std::string& text, sim::SweepSpec* spec, ParsedMask* mask) {
+  *mask = {};
+  spec->mask_for_seq = nullptr;
+  if (text.empty()) return Status::Ok();
+  for (int64_t seq : spec->seqs)
+    if (Status st = ParseMaskSpec(text, seq, mask); !st.ok())
+      return Status::InvalidArgument(st.message() + " (for --seqs value " + std::to_string(seq) + ")");
+  if (mask->shape.HasDocuments())
+    spec->mask_for_seq = [text](int64_t seq, MaskShape* shape) {
+      ParsedMask parsed;
+      RINGLAB_RETURN_IF_ERROR(ParseMaskSpec(text, seq, &parsed));
+      *shape = parsed.shape;
+      return Status::Ok();
+    };
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status MakeSweepGrid(const CommonOptions& common, const SweepLists& lists, sim::SweepSpec* spec) {
   CommonOptions c = common;
   c.method = "alltoall";
   c.pass = "forward";
   std::vector<ScheduleConfig> base;
   c.world = 1;  // the lists below replace world and seq; validate the rest of the problem once
-  c.seq = 2;
+  c.seq = kBalancedChunksPerRank;  // a seq every sharding splits over one rank (balanced: 4 chunks; a seq of 2 was not)
   c.ulysses = 1;  // checked per job (U must divide each world)
   c.ring = 0;
-  RINGLAB_RETURN_IF_ERROR(MakeConfigs(c, &base));
-  spec->base = base.front();
-  spec->base.ulysses = common.ulysses;
-  spec->base.ring = common.ring;
+  c.mask.clear();  // its documents depend on seq: SweepMask, over the grid's seqs
   RINGLAB_RETURN_IF_ERROR(ParseList("--worlds", lists.worlds, &spec->worlds));
   RINGLAB_RETURN_IF_ERROR(ParseList("--seqs", lists.seqs, &spec->seqs));
+  ParsedMask mask;
+  RINGLAB_RETURN_IF_ERROR(SweepMask(common.mask, spec, &mask));
+  RINGLAB_RETURN_IF_ERROR(CausalFromMask(common, mask, &c.causal));
+  RINGLAB_RETURN_IF_ERROR(MakeConfigs(c, &base));
+  spec->base = base.front();
+  spec->base.problem.mask = mask.shape;
+  spec->base.ulysses = common.ulysses;
+  spec->base.ring = common.ring;
   RINGLAB_RETURN_IF_ERROR(CheckListText("--methods", lists.methods));
   RINGLAB_RETURN_IF_ERROR(CheckListText("--passes", lists.passes));
   spec->methods.clear();

@@ -32,8 +32,8 @@ struct SweepLists {
   std::string worlds, seqs, methods, passes;
 };
 
-// Fills spec->base (the common flags; world, seq, method and pass come from the lists), worlds, seqs, methods and
-// passes. Leaves topology, workers and shards alone.
+// Fills spec->base (the common flags; world, seq, method and pass come from the lists), worlds, seqs, methods,
+// passes and mask_for_seq (a mask with documents, drawn per seq). Leaves topology, workers and shards alone.
 Status MakeSweepGrid(const CommonOptions& common, const SweepLists& lists, sim::SweepSpec* spec);
 
 }  // namespace ringlab::cli

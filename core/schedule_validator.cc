@@ -117,8 +117,9 @@ Status CheckCoverage(const Schedule& schedule) {
         for (int64_t kt = b.kv_begin; kt < b.kv_end; kt += c) {
           Rel rel = kFull;
           if (b.causal) {
+            // The diagonal first: a chunk of one token on it is also wholly visible, and truth() calls it kDiag.
             const int64_t qa = qt - b.q_begin, kb = kt - b.kv_begin, d = b.diagonal_offset;
-            rel = kb + c - 1 <= qa + d ? kFull : kb > qa + c - 1 + d ? kNone : kb - qa == d ? kDiag : kPartial;
+            rel = kb - qa == d ? kDiag : kb + c - 1 <= qa + d ? kFull : kb > qa + c - 1 + d ? kNone : kPartial;
           }
           if (rel == kNone) continue;
           const int qc = sh.Chunk(ring_index, int(qt / c)), kc = sh.Chunk(b.kv_origin, int(kt / c));

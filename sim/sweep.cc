@@ -42,9 +42,10 @@ SweepRow RunJob(const SweepSpec& spec, const HardwareProfile& hw, const Job& job
     cfg.problem.seq = job.seq;
     cfg.method = job.method;
     cfg.pass = pass;
+    Status st = spec.mask_for_seq ? spec.mask_for_seq(job.seq, &cfg.problem.mask) : Status::Ok();
     row.config = ringlab::ToJson(cfg);
     SimResult res;
-    Status st = Simulate(cfg, hw, opt, &res);
+    if (st.ok()) st = Simulate(cfg, hw, opt, &res);
     if (!st.ok()) {
       row.error = st.message();
       return row;

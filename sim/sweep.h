@@ -27,6 +27,9 @@ struct SweepSpec {
   std::vector<int64_t> seqs;
   std::vector<Method> methods;
   std::vector<SweepPass> passes = {SweepPass::kForward};
+  // Documents fill the sequence (drawn for it, or cu_seqlens ending at it), so such a mask is made per seq: when set,
+  // each job's mask comes from mask_for_seq(seq) (an error fails the job) instead of base's.
+  std::function<Status(int64_t seq, MaskShape* mask)> mask_for_seq;
   SimOptions options;  // tracing is ignored; strict makes an extrapolated job fail (its error says why)
   int workers = 1;
   int shard_index = 0, shard_count = 1;

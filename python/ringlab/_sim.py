@@ -127,9 +127,12 @@ def sweep(grid: Mapping[str, Any], jobs: int | None = None, *, profile: str = DE
     (heads, kv_heads, head_dim, dtype, sharding, ulysses, ring, placement, variants.*, ...), and `error` (empty
     when the point simulated)."""
     grid = {("pass_" if k == "pass" else k): v for k, v in grid.items()}
-    for k in grid:
+    for k, v in grid.items():
         if k not in FIELDS:
             raise ValueError(f"unknown grid field '{k}'; allowed: {', '.join(FIELDS)}")
+        # An empty list used to become the CLI's default (world, seq, method, pass_) or no rows at all (the others).
+        if isinstance(v, (list, tuple, range)) and len(v) == 0:
+            raise ValueError(f"grid field '{k}' is an empty list; give at least one value")
 
     def as_list(v: Any) -> list[Any]:
         return list(v) if isinstance(v, (list, tuple, range)) else [v]

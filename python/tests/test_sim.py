@@ -91,6 +91,9 @@ def test_sweep_product_over_other_fields():
         ringlab.sweep({"world": [8, 0]})
     with pytest.raises(ValueError, match="unknown grid field 'nodes'"):
         ringlab.sweep({"nodes": [1, 2]})
+    for field in ("world", "seq", "pass_", "heads"):
+        with pytest.raises(ValueError, match=f"grid field '{field}' is an empty list"):
+            ringlab.sweep({field: []}, jobs=1)
 
 
 def test_plan_equals_cli(cli_json):

@@ -93,8 +93,31 @@ REGRESSIONS = [
     (["sweep", "--worlds", ",".join(str(w) for w in range(1, 3001)),
       "--seqs", ",".join(str(1024 * k) for k in range(1, 12001)), "--methods", "allgather,alltoall",
       "--passes", "forward,backward,both"], "--shard i/n"),
+    # balance's what-if rates: NaN was taken for 'not given' (the profile was used), extreme rates gave infinite step
+    # times (null in the JSON), and --profile beside them was ignored.
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "nan", "--link-gbps", "nan"], "--tflops"),
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "400", "--link-gbps", "1e-308", "--json", "-"],
+     "--link-gbps"),
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "inf", "--link-gbps", "25"], "--tflops"),
+    (["balance", "--world", "8", "--seq", "4096", "--tflops", "400", "--link-gbps", "25", "--profile", "h200"],
+     "--profile"),
+    # check's CPU guard counted FLOPs only: a small head dim (the time goes per score pair) and a second method
+    # passed it and ran past 60 s.
+    (["check", "--world", "16", "--ulysses", "16", "--heads", "48", "--kv-heads", "2", "--seq", "4096", "--sharding",
+      "balanced", "--dim", "7", "--method", "both", "--pass", "forward"], "--force"),
+    # A --mask causal or full term silently overrode a given --no-causal or --causal.
+    (["sim", "--world", "2", "--seq", "1024", "--mask", "causal", "--no-causal"], "--no-causal"),
+    (["schedule", "--world", "2", "--seq", "64", "--mask", "full+window:4,0", "--causal", "--sharding", "contiguous"],
+     "--causal"),
+    (["sweep", "--worlds", "2", "--seqs", "1024", "--mask", "full", "--causal", "--sharding", "contiguous"],
+     "--causal"),
+    # A sweep's cu_seqlens was checked against a placeholder seq of 2, whatever --seqs said.
+    (["sweep", "--worlds", "2", "--seqs", "1024,2048", "--mask", "causal+cu-seqlens:cu_seqlens_1024.txt", "-j", "1"],
+     "for --seqs value 2048"),
 ]
 
+# Good files the cases below name, written into the run's folder.
+GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n", "cu_seqlens_1200.txt": "0 7 600 1200\n"}
 
 # Valid runs that once crashed or were reported invalid: exit 0 expected.
 MUST_RUN = [
@@ -108,6 +131,28 @@ MUST_RUN = [
      "--pass", "both"],
     ["check", "--world", "7", "--seq", "28", "--heads", "1", "--kv-heads", "1", "--sharding", "balanced",
      "--method", "both", "--pass", "both"],
+    # Chunks of one token (seq = 2*world head-tail, seq = world contiguous): the validator called the diagonal chunk
+    # full and rejected the schedule (schedule exit 1, check exit 3).
+    ["check", "--world", "2", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--method", "both"],
+    ["check", "--world", "4", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--sharding",
+     "contiguous", "--unfused-merge", "--pack-kv"],
+    ["check", "--world", "4", "--seq", "4", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--ulysses", "2"],
+    ["schedule", "--world", "1", "--seq", "1", "--heads", "2", "--kv-heads", "1", "--sharding", "contiguous",
+     "--pass", "both"],
+    # A --mask causal/full term that agrees with --causal/--no-causal.
+    ["check", "--world", "2", "--seq", "32", "--heads", "2", "--kv-heads", "1", "--dim", "4", "--mask",
+     "full+window:3,3", "--no-causal", "--sharding", "contiguous"],
+    ["sim", "--world", "2", "--seq", "1024", "--heads", "4", "--kv-heads", "2", "--mask", "causal", "--causal"],
+    # A sweep drew a mask's documents once for a placeholder seq of 2, so every job with documents failed (exit 1)
+    # and a cu_seqlens file was bad input (exit 2) unless it ended at 2.
+    ["sweep", "--worlds", "2,4", "--seqs", "4096,8192", "--heads", "4", "--kv-heads", "2", "-j", "1", "--mask",
+     "causal+docs-synthetic:uniform", "--passes", "forward,both"],
+    ["sweep", "--worlds", "2", "--seqs", "1024", "--heads", "4", "--kv-heads", "2", "-j", "1", "--mask",
+     "causal+cu-seqlens:cu_seqlens_1024.txt"],
+    # A sweep checked its base configuration at a placeholder seq of 2, which balanced sharding (4 chunks per rank)
+    # cannot split: every balanced sweep was bad input.
+    ["sweep", "--worlds", "2,3", "--seqs", "1200", "--heads", "4", "--kv-heads", "2", "-j", "1", "--sharding",
+     "balanced", "--mask", "causal+cu-seqlens:cu_seqlens_1200.txt"],
 ]
 
 
@@ -221,6 +266,9 @@ def cases(folder):
 def main():
     folder = tempfile.mkdtemp(prefix="ringlab_sweep_")
     failures, count = [], 0
+    for name, body in GOOD_FILES.items():
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(body)
     try:
         for args, names in cases(folder):
             count += 1

@@ -36,8 +36,9 @@ TEST(CliLimits, UnderAnAddressSpaceLimit) {
   const std::string limit = "ulimit -v 10000000;";  // 10 GB
   ExpectTooLarge("schedule --world 16384 --seq 1048576", limit);
   ExpectTooLarge("schedule --world 4096 --seq 1048576 --json /dev/null", limit);
-  // The CPU executor's threads (a thread per rank and stream) reserve their stacks.
-  ExpectTooLarge("check --world 1024 --seq 32768 --heads 1 --kv-heads 1 --dim 8", "ulimit -v 4000000;");
+  // The CPU executor's threads (a thread per rank and stream) reserve their stacks (--force: past the CPU-time guard,
+  // which counts a head dim of 8 as 64).
+  ExpectTooLarge("check --world 1024 --seq 32768 --heads 1 --kv-heads 1 --dim 8 --force", "ulimit -v 4000000;");
   // A balanced sharding under documents compiles every rank whole (O(W²)): refused before compiling.
   ExpectTooLarge("sim -q --world 16384 --seq 16777216 --sharding balanced --mask causal+docs-synthetic:pretrain-mix",
                  limit);

@@ -104,7 +104,10 @@ TEST(CliOutputs, SpecialFilesAreWrittenInPlace) {
 TEST(CliOutputs, DashIsStdoutForEveryOutputFlagAndCarriesOnlyThatOutput) {
   for (const std::string& args :
        std::vector<std::string>{kSim + "--json -", kSim + "--trace -", kSweep + "--json -",
-                                "schedule --world 2 --seq 64 --json -", kCheck + "--trace -"}) {
+                                "schedule --world 2 --seq 64 --json -", kCheck + "--trace -",
+                                // balance printed its table on stdout ahead of the JSON
+                                "balance --world 2 --seq 4096 --simulate-up-to 2 --json -",
+                                "plan --heads 8 --kv-heads 2 --seq 4096 --gpus-per-node 2 --workers 1 --json -"}) {
     SplitResult r = RunSplit(args);
     EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
     EXPECT_TRUE(nlohmann::json::accept(r.out)) << args << "\n" << r.out;

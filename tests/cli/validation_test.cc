@@ -141,7 +141,7 @@ TEST(CliValidation, PlanChecksEveryNumberItsWorldAndItsOutput) {
 TEST(CliValidation, BalanceStepCostsComeFromAProfileOrBothWhatIfRates) {
   const std::string balance = "balance --seq 65536 --world 8 --mask causal+docs-synthetic:uniform ";
   ExpectBadInput(balance + "--tflops 400", "--link-gbps");  // one rate alone is neither the profile nor a what-if
-  ExpectBadInput(balance + "--link-gbps -3 --tflops 400", "--tflops");
+  ExpectBadInput(balance + "--link-gbps -3 --tflops 400", "--link-gbps");  // the flag out of its range
   ExpectBadInput(balance + "--profile no_such_profile", "no_such_profile");
   Result profiled = RunRinglab(balance + "--json -");
   ASSERT_EQ(profiled.code, 0) << profiled.output;

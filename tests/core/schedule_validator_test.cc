@@ -44,6 +44,24 @@ TEST(Validator, CatchesAWrongMask) {
   ExpectMessage(CheckCoverage(s), "wrong mask");
 }
 
+// A chunk of one token (seq = chunks) on the causal diagonal is wholly visible: the validator called it full where the
+// truth is diagonal and rejected every such schedule ("wrong mask").
+TEST(Validator, AcceptsChunksOfOneToken) {
+  for (ShardingKind sharding : {ShardingKind::kContiguous, ShardingKind::kHeadTail})
+    for (Method method : {Method::kAllGather, Method::kAllToAll})
+      for (Pass pass : {Pass::kForward, Pass::kBackward})
+        for (int w : {1, 2, 3, 4}) {
+          const int64_t chunks = sharding == ShardingKind::kHeadTail ? 2 * w : w;
+          ScheduleConfig cfg{.problem = Problem{.heads = 4, .kv_heads = 2, .seq = chunks}, .world = w,
+                             .sharding = sharding, .method = method, .pass = pass};
+          Schedule s;
+          ASSERT_TRUE(BuildSchedule(cfg, &s).ok());
+          const Status st = ValidateSchedule(s);
+          EXPECT_TRUE(st.ok()) << ShardingName(sharding) << " " << MethodName(method) << " W=" << w << ": "
+                               << st.message();
+        }
+}
+
 TEST(Validator, CatchesASendWithoutReceive) {
   Schedule s = Ring(3);
   Find(s, 1, OpKind::kRecv)->tag = 99;
