@@ -210,10 +210,12 @@ double WaveModel::StridedKernelUs(const std::vector<std::pair<double, double>>& 
     summed = end * double(ctas);
   } else {
     std::vector<double> at(ctas, 0.0);
-    for (int64_t g = 0; g < items; ++g) {
-      const double c = cost_of[g % per_row];
-      if (c > 0) at[g % ctas] += (at[g % ctas] == 0 ? startup_us : 0) + c;
-    }
+    int64_t slot = 0;  // item g = row · per_row + i goes to CTA g mod ctas (counted up, no division per item)
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t i = 0; i < per_row; ++i) {
+        if (const double c = cost_of[i]; c > 0) at[slot] += (at[slot] == 0 ? startup_us : 0) + c;
+        if (++slot == ctas) slot = 0;
+      }
     end = *std::max_element(at.begin(), at.end());
     first = *std::min_element(at.begin(), at.end());
     for (double t : at) summed += t;
