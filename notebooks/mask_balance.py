@@ -123,9 +123,9 @@ chosen
 # evens out the work (first panel) but scatters every document around the ring, so its ring cannot be cut early;
 # contiguous keeps documents local. Which wins depends on W and the document lengths: the simulated step decides.
 # A block that the documents or the window leave partly visible is charged by the tiles the mask touches
-# (sim/masked_work.h): not fitted on masked kernels, so the summaries count it as extrapolated; against 42 measured
-# masked kernels on one H100 it came out within 6.1% at the median forward, 35% at worst
-# (bench/results/mask_kernels_h100.md).
+# (sim/masked_work.h) at the profile's masked-kernel terms, fitted on 36 measured masked kernels on one H100; held out
+# on 42 others (6 shapes, 7 masks) the forward came out within 6.9% at the median, 24% at worst, the backward 5.4% /
+# 24% (bench/results/mask_kernels_h100.md).
 
 # %%
 SHARDINGS = ["contiguous", "head-tail", "balanced"]
