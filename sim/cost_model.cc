@@ -20,7 +20,8 @@ const char* ExtrapolationName(Extrapolation e) {
     case Extrapolation::kBatchHeads: return "batch x heads outside the measured range";
     case Extrapolation::kCtas: return "CTA count outside the measured range";
     case Extrapolation::kMode: return "forward output mode (merge/overwrite) without a table";
-    case Extrapolation::kMaskedBlock: return "block partly visible under a window or document mask (no masked-kernel fit)";
+    case Extrapolation::kMaskedBlock:
+      return "block partly visible under a window or document mask (no masked-kernel fit)";
   }
   return "?";
 }

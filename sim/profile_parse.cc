@@ -199,7 +199,8 @@ Status ParseRoundTable(const Reader& rd, const json& rt, const std::string& wf, 
 Status ParseMaskedTerms(const Reader& rd, const json& m, const std::string& mf, CtaCost* cost) {
   if (!m.is_object()) return rd.Error(mf, "must be an object {\"cta_us\", \"tile_us\", \"edge_tile_us\"}");
   RINGLAB_RETURN_IF_ERROR(rd.Keys(m, mf, {"cta_us", "tile_us", "edge_tile_us", "persistent", "source"}));
-  if (m.contains("persistent") && !m["persistent"].is_boolean()) return rd.Error(mf + ".persistent", "must be true or false");
+  if (m.contains("persistent") && !m["persistent"].is_boolean())
+    return rd.Error(mf + ".persistent", "must be true or false");
   cost->masked_persistent = m.value("persistent", false);
   for (auto [key, dst] : {std::pair{"cta_us", &cost->masked_cta_us}, {"tile_us", &cost->masked_whole_tile_us},
                           {"edge_tile_us", &cost->edge_tile_us}}) {

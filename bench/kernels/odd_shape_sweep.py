@@ -90,8 +90,8 @@ def main():
             if a.budget and time.time() - start > a.budget and not a.list:
                 print(f"odd_shape_sweep: --budget {a.budget:.0f} s spent after {k} of {a.count} runs", file=sys.stderr)
                 break
-            cmd = [a.ringlab or "ringlab", "run", "--world", "1", "--sharding", "contiguous", "--pass", "both", "--verify", "--warmup", "0",
-                   "--warmup-ms", "0", "--iters", "1", "--seed", str(k + 1)] + flags
+            cmd = [a.ringlab or "ringlab", "run", "--world", "1", "--sharding", "contiguous", "--pass", "both",
+                   "--verify", "--warmup", "0", "--warmup-ms", "0", "--iters", "1", "--seed", str(k + 1)] + flags
             if a.list:
                 print(" ".join(cmd))
                 continue

@@ -19,12 +19,13 @@ comes out 2-15% faster there than the validated tables say); the ratio carries w
 the dense kernel measured beside them. The absolute error is printed beside it.
 
 Parameters, per pass: masked "cta_us" = a * cta_us, "tile_us" = m * tile_us and "edge_tile_us" = e * tile_us in every
-D = 64 and D = 128 table of the profile's cost form (a, m, e dimensionless, shared by head dims, masks and forward modes: the masked kernels are
-the dense ones with a range lookup per CTA and a register mask per partly visible tile); forward tables are marked
-"persistent" (our masked forward: one CTA per SM striding over the query tiles, kernels/cuda/attention_forward_ws.cu),
-where a is the cost of each further query tile a CTA walks, its first paying cta_us. Chosen on a grid, refined by
-coordinate steps, minimising the mean squared relative error on the training files. Tables of other head dims keep no
-masked terms (their masked blocks stay counted as extrapolated). Exit 2 on bad input.
+D = 64 and D = 128 table of the profile's cost form (a, m, e dimensionless, shared by head dims, masks and forward
+modes: the masked kernels are the dense ones with a range lookup per CTA and a register mask per partly visible tile);
+forward tables are marked "persistent" (our masked forward: one CTA per SM striding over the query tiles,
+kernels/cuda/attention_forward_ws.cu), where a is the cost of each further query tile a CTA walks, its first paying
+cta_us. Chosen on a grid, refined by coordinate steps, minimising the mean squared relative error on the training
+files. Tables of other head dims keep no masked terms (their masked blocks stay counted as extrapolated).
+Exit 2 on bad input.
 """
 import argparse
 import copy
@@ -129,7 +130,8 @@ class Simulator:
                 fail(f"ringlab {' '.join(args)} failed: {run.stderr.strip()[:300]}")
             runs = {r["config"]["pass"]: r for r in json.loads(run.stdout)["runs"]}
             share = lambda r: r.get("extrapolation", {}).get("share", 0.0)
-            out[(i, name)] = tuple(runs[p]["step_time_us"] / 1e3 for p in PASSES) + tuple(share(runs[p]) for p in PASSES)
+            times = tuple(runs[p]["step_time_us"] / 1e3 for p in PASSES)
+            out[(i, name)] = times + tuple(share(runs[p]) for p in PASSES)
         return out
 
 
@@ -180,15 +182,17 @@ def fit_pass(simulator, profile, results, pass_index, factors):
 
 
 def table(title, rows):
-    lines = [f"**{title}**", "", "| shape | case | measured ms | target ms | simulated ms | error vs target | vs measured |",
+    lines = [f"**{title}**", "",
+             "| shape | case | measured ms | target ms | simulated ms | error vs target | vs measured |",
              "|---|---|---|---|---|---|---|"]
     for label, name, measured, target, got, rel, ab in rows:
         lines.append(f"| {label} | {name} | {measured:.3f} | {target:.3f} | {got:.3f} | {100 * rel:+.1f}% | "
                      f"{100 * ab:+.1f}% |")
     rel = np.abs([r[5] for r in rows])
     ab = np.abs([r[6] for r in rows])
-    lines += ["", f"n = {len(rows)}: |error| vs target median {100 * np.median(rel):.1f}%, worst {100 * rel.max():.1f}%; "
-              f"vs measured median {100 * np.median(ab):.1f}%, worst {100 * ab.max():.1f}%", ""]
+    lines += ["", f"n = {len(rows)}: |error| vs target median {100 * np.median(rel):.1f}%, "
+              f"worst {100 * rel.max():.1f}%; vs measured median {100 * np.median(ab):.1f}%, "
+              f"worst {100 * ab.max():.1f}%", ""]
     return "\n".join(lines)
 
 

@@ -52,7 +52,8 @@ TEST(MaskedCost, MaskedTermsReplaceTheDenseOnesOnlyWhenFitted) {
 }
 
 nlohmann::json BundledJson() {
-  return nlohmann::json::parse(std::ifstream(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_sxm_calibrated.json"));
+  const std::string path = std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_sxm_calibrated.json";
+  return nlohmann::json::parse(std::ifstream(path));
 }
 
 TEST(MaskedCost, JsonIsCheckedByName) {
