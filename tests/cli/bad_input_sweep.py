@@ -114,6 +114,9 @@ REGRESSIONS = [
     # A sweep's cu_seqlens was checked against a placeholder seq of 2, whatever --seqs said.
     (["sweep", "--worlds", "2", "--seqs", "1024,2048", "--mask", "causal+cu-seqlens:cu_seqlens_1024.txt", "-j", "1"],
      "for --seqs value 2048"),
+    # A mask term file was read whole, whatever it was: /dev/zero until memory ran out, a folder as an empty file.
+    (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+docs:/dev/zero"], "is not a regular file"),
+    (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+cu-seqlens:."], "'.' is a directory"),
 ]
 
 # Good files the cases below name, written into the run's folder.
