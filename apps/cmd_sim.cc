@@ -126,6 +126,18 @@ Status AddChakraOutputs(const std::string& dir, const std::vector<std::unique_pt
 }
 #endif
 
+// Every file of the run, named from the flags before any simulation (the naming rule of core/output_file.h, so a
+// suffixed trace name that is another output's file is found now, not after the summary was printed): each must be
+// writable and each must have its own path.
+Status CheckOutputs(const SimFlags& f, const std::vector<ScheduleConfig>& configs) {
+  std::vector<std::pair<std::string, std::string>> files;  // {flag, path}
+  if (!f.trace.empty())
+    for (const ScheduleConfig& cfg : configs) files.push_back({"--trace", TracePath(f.trace, cfg, configs.size() > 1)});
+  if (!f.json.empty()) files.push_back({"--json", f.json});
+  for (const auto& file : files) RINGLAB_RETURN_IF_ERROR(CheckOutputPath(file.second));
+  return CheckDistinctOutputs(files);
+}
+
 // Every simulation of the run must fit in memory before the first starts.
 Status CheckSimulationFits(const ScheduleConfig& cfg, int traced_ranks) {
   return CheckMemory("simulating W=" + std::to_string(cfg.world), SimulationBytes(cfg, traced_ranks),
@@ -239,11 +251,9 @@ int RunSim(const SimFlags& f) {
   }
   if (!f.trace.empty() && configs.size() > 1)
     if (!(st = CheckSuffixable("--trace", f.trace, "one per method and pass")).ok()) return ReportError(st);
-  for (const std::string& path : {f.trace, f.json})
-    if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   if (f.trace == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
-  if (!(st = CheckDistinctOutputs({{"--trace", f.trace}, {"--json", f.json}})).ok()) return ReportError(st);
+  if (!(st = CheckOutputs(f, configs)).ok()) return ReportError(st);
   const int traced = f.trace.empty() && f.chakra.empty() ? 0
                      : opt.trace == sim::TraceMode::kAll ? f.common.world
                                                          : int(opt.trace_ranks.size());

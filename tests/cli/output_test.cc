@@ -169,6 +169,23 @@ TEST(CliOutputs, NamingRuleForSeveralConfigs) {
   for (const std::string& name : Files(dir)) EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
 }
 
+// A flag's suffixed file (sim --trace t.json with several configs writes t.<method>.<pass>.json) that is another
+// output's file is refused before the simulation: it used to be found at the end, after the summary went to stdout.
+TEST(CliOutputs, SuffixedNamesClashingWithAnotherOutputAreRefusedBeforeTheSimulation) {
+  const std::string dir = Folder("suffix_clash");
+  SplitResult r = RunSplit(kSim + "--method both --pass both --trace " + dir + "/t.json --json " + dir +
+                           "/t.allgather.forward.json");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("ringlab: error: --trace " + dir + "/t.allgather.forward.json and --json " + dir +
+                       "/t.allgather.forward.json name the same file"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "") << "simulated before the check";
+  EXPECT_TRUE(Files(dir).empty());
+  // The unsuffixed name is free: no trace is written there.
+  EXPECT_EQ(RunRinglab(kSim + "--pass both --trace " + dir + "/t.json --json " + dir + "/t.json").code, 0);
+}
+
 // `run` checks every output before it asks for GPUs: a bad target exits 2 naming it on any machine, and leaves no
 // file or folder. With GPUs, --out holds every tensor of every method, whole (.npy with its header), after the run.
 TEST(CliOutputs, RunChecksEveryOutputBeforeTheGpus) {
