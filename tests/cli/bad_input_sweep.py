@@ -264,6 +264,8 @@ def cases(folder):
         yield ["check"] + BASE["check"] + ["--trace", out], ["--trace", "write", out or "--trace"]
     # One bad output among good ones: nothing is written.
     yield ["sim"] + BASE["sim"] + ["--json", "whole.json", "--trace", "a_folder"], ["a_folder"]
+    # --chakra's folder clashing with another output: refused after the simulation, leaving the empty folder behind.
+    yield ["sim"] + BASE["sim"] + ["--chakra", "whole.json", "--json", "whole.json"], ["--chakra"]
 
 
 def main():
