@@ -83,6 +83,9 @@ REGRESSIONS = [
     (["plan", "--heads", "8", "--kv-heads", "2", "--seq", "4096", "--dim", "2147483647"], "dim (head dim)"),
     (["plan", "--heads", "8", "--kv-heads", "2", "--seq", "4096", "--gpus-per-node", "7"],
      "seq 4096 must be divisible by world = 7"),
+    # Every sharding refused said only "no valid layout for W = 2 GPUs", not why.
+    (["plan", "--heads", "8", "--kv-heads", "2", "--seq", "4096", "--gpus-per-node", "2", "--no-causal",
+      "--shardings", "head-tail"], "--shardings head-tail: sharding head-tail is causal load balancing"),
     # sim's --placement is the rank-to-GPU placement: a bad Ulysses placement must name --ulysses-placement.
     (["sim", "--world", "8", "--ulysses", "2", "--ulysses-placement", "diagonal"], "--ulysses-placement 'diagonal'"),
     (["sim", "--world", "2", "--seq", "1024", "--profile", "no_such_profile.json"], "--profile"),
