@@ -109,22 +109,68 @@ Status CheckChakraFlags(const SimFlags& f) {
 }
 
 #ifdef RINGLAB_HAVE_CHAKRA
+// The file-name prefix of a config's Chakra files: DIR/ringlab[.<method>.<pass>].RANK.et.
+std::string ChakraPrefix(const ScheduleConfig& c, bool several) {
+  if (!several) return "ringlab";
+  return "ringlab." + std::string(MethodName(c.method)) + "." + std::string(PassName(c.pass));
+}
+
 // Adds DIR/ringlab[.<method>.<pass>].RANK.et for every rank of every simulated config to the run's outputs.
 Status AddChakraOutputs(const std::string& dir, const std::vector<std::unique_ptr<sim::SimResult>>& results,
                         OutputBatch* outputs) {
+  // The batch removes the folder again if the run fails after this.
+  if (Status st = outputs->CreateFolder(dir); !st.ok()) return Status::InvalidArgument("--chakra: " + st.message());
+  for (const auto& res : results)
+    RINGLAB_RETURN_IF_ERROR(AddChakraFiles(res->config, res->trace, dir,
+                                           ChakraPrefix(res->config, results.size() > 1), outputs));
+  return Status::Ok();
+}
+
+// `path` made absolute with its links resolved (as far as it exists), without a trailing slash: for comparing paths.
+std::filesystem::path ResolvedPath(const std::string& path) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::InvalidArgument("--chakra: cannot create folder '" + dir + "': " + ec.message());
-  for (const auto& res : results) {
-    const ScheduleConfig& c = res->config;
-    const std::string prefix = results.size() == 1 ? "ringlab"
-                                                   : "ringlab." + std::string(MethodName(c.method)) + "." +
-                                                         std::string(PassName(c.pass));
-    RINGLAB_RETURN_IF_ERROR(AddChakraFiles(c, res->trace, dir, prefix, outputs));
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
+  if (ec) p = std::filesystem::path(path).lexically_normal();
+  return p.has_filename() ? p : p.parent_path();
+}
+
+// --chakra's folder, before the simulation (it is created only when the run ends): it must be creatable and
+// writable, must not be (or lie inside) a file another flag writes, and its files must not be another output's.
+Status CheckChakraOutputs(const std::string& dir, const std::vector<ScheduleConfig>& configs,
+                          const std::vector<std::pair<std::string, std::string>>& others) {
+  const std::filesystem::path folder = ResolvedPath(dir);
+  for (const auto& [flag, path] : others) {
+    if (IsSpecialOutput(path)) continue;
+    const std::filesystem::path file = ResolvedPath(path);
+    if (std::mismatch(file.begin(), file.end(), folder.begin(), folder.end()).first == file.end())
+      return Status::InvalidArgument(flag + " " + path + " and --chakra " + dir + ": the file would be the folder " +
+                                     "--chakra writes into (or a folder above it); each output needs its own path");
   }
+  if (Status st = CheckOutputFolder(dir); !st.ok()) return Status::InvalidArgument("--chakra: " + st.message());
+  for (const ScheduleConfig& cfg : configs)
+    for (int r = 0; r < cfg.world; ++r)
+      for (const auto& other : others)
+        RINGLAB_RETURN_IF_ERROR(CheckDistinctOutputs(
+            {other, {"--chakra", ChakraRankPath(dir, ChakraPrefix(cfg, configs.size() > 1), r)}}));
   return Status::Ok();
 }
 #endif
+
+// Every file of the run, named from the flags before any simulation (the naming rule of core/output_file.h, so a
+// suffixed trace name that is another output's file is found now, not after the summary was printed): each must be
+// writable and each must have its own path; so must --chakra's folder and files.
+Status CheckOutputs(const SimFlags& f, const std::vector<ScheduleConfig>& configs) {
+  std::vector<std::pair<std::string, std::string>> files;  // {flag, path}
+  if (!f.trace.empty())
+    for (const ScheduleConfig& cfg : configs) files.push_back({"--trace", TracePath(f.trace, cfg, configs.size() > 1)});
+  if (!f.json.empty()) files.push_back({"--json", f.json});
+  for (const auto& file : files) RINGLAB_RETURN_IF_ERROR(CheckOutputPath(file.second));
+  RINGLAB_RETURN_IF_ERROR(CheckDistinctOutputs(files));
+#ifdef RINGLAB_HAVE_CHAKRA
+  if (!f.chakra.empty()) RINGLAB_RETURN_IF_ERROR(CheckChakraOutputs(f.chakra, configs, files));
+#endif
+  return Status::Ok();
+}
 
 // Every simulation of the run must fit in memory before the first starts.
 Status CheckSimulationFits(const ScheduleConfig& cfg, int traced_ranks) {
@@ -239,11 +285,9 @@ int RunSim(const SimFlags& f) {
   }
   if (!f.trace.empty() && configs.size() > 1)
     if (!(st = CheckSuffixable("--trace", f.trace, "one per method and pass")).ok()) return ReportError(st);
-  for (const std::string& path : {f.trace, f.json})
-    if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
   if (f.trace == "-" && f.json == "-")
     return ReportError(Status::InvalidArgument("--trace - and --json -: only one output can go to stdout"));
-  if (!(st = CheckDistinctOutputs({{"--trace", f.trace}, {"--json", f.json}})).ok()) return ReportError(st);
+  if (!(st = CheckOutputs(f, configs)).ok()) return ReportError(st);
   const int traced = f.trace.empty() && f.chakra.empty() ? 0
                      : opt.trace == sim::TraceMode::kAll ? f.common.world
                                                          : int(opt.trace_ranks.size());

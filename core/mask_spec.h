@@ -7,6 +7,8 @@
 //                                 fixed-N), seed 1 by default
 //   cu-seqlens:FILE               packed documents at exact boundaries: the cu_seqlens 0 = s_0 < ... < s_n = seq
 //                                 (ParseCuSeqlens: spaces, commas or newlines between them)
+//   A FILE is a regular file or a fifo (a shell's <(...)) of at most 256 MiB; a directory, a device or a larger file
+//   is refused naming --mask and the file.
 //
 //   ParsedMask m;
 //   Status st = ParseMaskSpec("docs-synthetic:lognormal+causal+window:4096,0", /*seq=*/1 << 20, &m);

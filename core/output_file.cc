@@ -69,6 +69,12 @@ std::string FolderOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// "out/et//" -> "out/et" ("/" stays "/"), so that FolderOf walks up one folder at a time.
+std::string WithoutTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
 std::string NameOf(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -95,7 +101,10 @@ struct OutputBatch::Entry {
 };
 
 OutputBatch::OutputBatch() = default;
-OutputBatch::~OutputBatch() { RemoveTemporaries(); }
+OutputBatch::~OutputBatch() {
+  RemoveTemporaries();
+  RemoveCreatedFolders();
+}
 
 bool IsSpecialOutput(const std::string& path) {
   if (path == "-") return true;
@@ -177,6 +186,7 @@ Status OutputBatch::Commit() {
   }
   if (!failed.ok()) {
     RemoveTemporaries();
+    RemoveCreatedFolders();
     return failed;
   }
   for (auto& e : entries_) {
@@ -194,7 +204,42 @@ Status OutputBatch::Commit() {
   }
   RemoveTemporaries();
   entries_.clear();
+  if (failed.ok())
+    created_folders_.clear();  // they hold the outputs now
+  else
+    RemoveCreatedFolders();
   return failed;
+}
+
+Status OutputBatch::CreateFolder(const std::string& path) {
+  // The missing folders, innermost first: walk up to the first path that exists.
+  std::vector<std::string> missing;
+  for (std::string p = WithoutTrailingSlashes(path);; p = WithoutTrailingSlashes(FolderOf(p))) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("cannot create folder " + path + ": " + p +
+                                                               " is not a folder");
+      break;
+    }
+    const int err = errno;
+    // ENOTDIR: a file on the way, named below. "." or "/" missing: the working folder was removed.
+    if ((err != ENOENT && err != ENOTDIR) || FolderOf(p) == p)
+      return Status::InvalidArgument("cannot create folder " + path + ": " + Reason(err));
+    missing.push_back(p);
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0777) != 0) {
+      const int err = errno;
+      return Status::InvalidArgument("cannot create folder " + *it + ": " + Reason(err));
+    }
+    created_folders_.push_back(*it);
+  }
+  return Status::Ok();
+}
+
+void OutputBatch::RemoveCreatedFolders() {
+  for (auto it = created_folders_.rbegin(); it != created_folders_.rend(); ++it) ::rmdir(it->c_str());  // if empty
+  created_folders_.clear();
 }
 
 void OutputBatch::RemoveTemporaries() {
@@ -233,6 +278,17 @@ Status CheckOutputPath(const std::string& path) {
   struct statvfs fs;
   if (::statvfs(FolderOf(path).c_str(), &fs) == 0 && fs.f_bavail == 0 && fs.f_blocks > 0)
     return CannotWrite(path, Reason(ENOSPC) + " (no free block in " + FolderOf(path) + ")");
+  return Status::Ok();
+}
+
+Status CheckOutputFolder(const std::string& dir) {
+  OutputBatch probe;  // removes the folders it creates
+  RINGLAB_RETURN_IF_ERROR(probe.CreateFolder(dir));
+  std::string temporary = WithoutTrailingSlashes(dir) + "/.ringlab-probe.tmp-XXXXXX";
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
+  if (fd < 0) return CannotWrite(dir, Reason(errno));
+  ::close(fd);
+  ::unlink(temporary.c_str());
   return Status::Ok();
 }
 

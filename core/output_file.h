@@ -40,13 +40,18 @@ class OutputBatch {
   Status Open(const std::string& path, std::ostream** stream);
   // Adds a whole text as one output.
   Status Add(const std::string& path, std::string_view text);
+  // Creates the folder `path` and any missing folder above it, for outputs that go into it. A batch that is not
+  // committed removes the folders it created (those left empty): a failed run leaves no empty folder behind.
+  Status CreateFolder(const std::string& path);
   // Flushes and syncs every output, then renames the temporaries into place: all of them, or none on any failure.
   Status Commit();
 
  private:
   struct Entry;
   void RemoveTemporaries();
+  void RemoveCreatedFolders();
   std::vector<std::unique_ptr<Entry>> entries_;
+  std::vector<std::string> created_folders_;  // outermost first
 };
 
 // A batch of one output.
@@ -54,6 +59,10 @@ Status WriteOutputFile(const std::string& path, std::string_view text);
 
 // Fails now (as Commit would later) when `path` cannot be written: for checking outputs before long work.
 Status CheckOutputPath(const std::string& path);
+
+// Fails now when files cannot be written into the folder `dir`: a missing folder is created as the run would create
+// it, and removed again with the probe file, so that nothing is left behind.
+Status CheckOutputFolder(const std::string& dir);
 
 // Fails when two of `outputs` ({flag, path}) name one file ('-' included; special files such as /dev/null may
 // repeat): the batch would keep only the last, so each output needs its own file. The message names both flags.

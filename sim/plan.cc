@@ -134,10 +134,18 @@ Status RunPlan(const PlanSpec& spec, const HardwareProfile& hw, PlanResult* out)
   const std::vector<ScheduleConfig> candidates = PlanCandidates(spec, &plan.invalid_layouts);
   if (candidates.empty()) {
     // Plain context parallelism (U = 1) fails for a reason the message can name (seq not divisible, ...).
-    const ScheduleConfig ring{.problem = spec.problem, .world = plan.world, .sharding = ShardingKind::kContiguous};
-    const Status why = ValidateConfig(ring);
-    return Status::InvalidArgument("no valid layout for W = " + std::to_string(plan.world) + " GPUs (--gpus-per-node " +
-                                   "x --nodes)" + (why.ok() ? std::string() : ": " + why.message()));
+    ScheduleConfig ring{.problem = spec.problem, .world = plan.world, .sharding = ShardingKind::kContiguous};
+    const std::string none = "no valid layout for W = " + std::to_string(plan.world) + " GPUs";
+    if (const Status why = ValidateConfig(ring); !why.ok())
+      return Status::InvalidArgument(none + " (--gpus-per-node x --nodes): " + why.message());
+    // Else every sharding asked for is refused (head-tail without a causal mask, ...): name the first one's reason.
+    for (ShardingKind sh : spec.shardings) {
+      ring.sharding = sh;
+      if (const Status why = ValidateConfig(ring); !why.ok())
+        return Status::InvalidArgument(none + " with --shardings " + std::string(ShardingName(sh)) + ": " +
+                                       why.message());
+    }
+    return Status::InvalidArgument(none + " (--gpus-per-node x --nodes)");
   }
   SimOptions opt;
   opt.topology = TopologyConfig{.nodes = spec.nodes, .gpus_per_node = spec.gpus_per_node};

@@ -83,6 +83,9 @@ REGRESSIONS = [
     (["plan", "--heads", "8", "--kv-heads", "2", "--seq", "4096", "--dim", "2147483647"], "dim (head dim)"),
     (["plan", "--heads", "8", "--kv-heads", "2", "--seq", "4096", "--gpus-per-node", "7"],
      "seq 4096 must be divisible by world = 7"),
+    # Every sharding refused said only "no valid layout for W = 2 GPUs", not why.
+    (["plan", "--heads", "8", "--kv-heads", "2", "--seq", "4096", "--gpus-per-node", "2", "--no-causal",
+      "--shardings", "head-tail"], "--shardings head-tail: sharding head-tail is causal load balancing"),
     # sim's --placement is the rank-to-GPU placement: a bad Ulysses placement must name --ulysses-placement.
     (["sim", "--world", "8", "--ulysses", "2", "--ulysses-placement", "diagonal"], "--ulysses-placement 'diagonal'"),
     (["sim", "--world", "2", "--seq", "1024", "--profile", "no_such_profile.json"], "--profile"),
@@ -114,6 +117,9 @@ REGRESSIONS = [
     # A sweep's cu_seqlens was checked against a placeholder seq of 2, whatever --seqs said.
     (["sweep", "--worlds", "2", "--seqs", "1024,2048", "--mask", "causal+cu-seqlens:cu_seqlens_1024.txt", "-j", "1"],
      "for --seqs value 2048"),
+    # A mask term file was read whole, whatever it was: /dev/zero until memory ran out, a folder as an empty file.
+    (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+docs:/dev/zero"], "is not a regular file"),
+    (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+cu-seqlens:."], "'.' is a directory"),
 ]
 
 # Good files the cases below name, written into the run's folder.
@@ -261,6 +267,8 @@ def cases(folder):
         yield ["check"] + BASE["check"] + ["--trace", out], ["--trace", "write", out or "--trace"]
     # One bad output among good ones: nothing is written.
     yield ["sim"] + BASE["sim"] + ["--json", "whole.json", "--trace", "a_folder"], ["a_folder"]
+    # --chakra's folder clashing with another output: refused after the simulation, leaving the empty folder behind.
+    yield ["sim"] + BASE["sim"] + ["--chakra", "whole.json", "--json", "whole.json"], ["--chakra"]
 
 
 def main():

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -167,6 +168,53 @@ TEST(CliOutputs, NamingRuleForSeveralConfigs) {
     EXPECT_NE(r.output.find("cannot take one"), std::string::npos) << args << "\n" << r.output;
   }
   for (const std::string& name : Files(dir)) EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
+}
+
+// A flag's suffixed file (sim --trace t.json with several configs writes t.<method>.<pass>.json) that is another
+// output's file is refused before the simulation: it used to be found at the end, after the summary went to stdout.
+TEST(CliOutputs, SuffixedNamesClashingWithAnotherOutputAreRefusedBeforeTheSimulation) {
+  const std::string dir = Folder("suffix_clash");
+  SplitResult r = RunSplit(kSim + "--method both --pass both --trace " + dir + "/t.json --json " + dir +
+                           "/t.allgather.forward.json");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("ringlab: error: --trace " + dir + "/t.allgather.forward.json and --json " + dir +
+                       "/t.allgather.forward.json name the same file"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "") << "simulated before the check";
+  EXPECT_TRUE(Files(dir).empty());
+  // The unsuffixed name is free: no trace is written there.
+  EXPECT_EQ(RunRinglab(kSim + "--pass both --trace " + dir + "/t.json --json " + dir + "/t.json").code, 0);
+}
+
+// --chakra's folder is checked with the other outputs before the simulation, and a failed run leaves no folder: a
+// clash with --json used to exit 2 after the simulation with an empty folder left behind, and an unwritable folder
+// was found only after the simulation.
+TEST(CliOutputs, ChakraFolderIsCheckedBeforeTheSimulationAndLeftOnlyWhole) {
+  if (RunRinglab(kSim + "--chakra /dev/null/x").output.find("no Chakra export") != std::string::npos)
+    GTEST_SKIP() << "this ringlab is built without the Chakra export";
+  const std::string dir = Folder("chakra");
+  std::ofstream(dir + "/plain") << "x";
+  std::filesystem::create_directories(dir + "/et");
+  for (const auto& [args, text] : std::vector<std::pair<std::string, std::string>>{
+           {"--chakra " + dir + "/d --json " + dir + "/d", "--json " + dir + "/d and --chakra " + dir + "/d"},
+           {"--chakra " + dir + "/out/et --trace " + dir + "/out", "--chakra " + dir + "/out/et"},
+           {"--chakra " + dir + "/plain/et", "--chakra: cannot create folder " + dir + "/plain/et"},
+           {"--chakra /proc/ringlab_no_such/et", "--chakra: cannot create folder /proc/ringlab_no_such"},
+           {"--chakra " + dir + "/et --trace " + dir + "/et/ringlab.1.et", "--chakra " + dir + "/et/ringlab.1.et"}}) {
+    SplitResult r = RunSplit(kSim + args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("ringlab: error: "), std::string::npos) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(text), std::string::npos) << args << "\n" << r.err;
+    EXPECT_EQ(r.out.find("step time"), std::string::npos) << args << ": simulated before the check";
+  }
+  std::vector<std::string> left = Files(dir);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"et", "plain"}));
+  EXPECT_TRUE(Files(dir + "/et").empty());
+  // A good run makes the folders it needs.
+  ASSERT_EQ(RunRinglab(kSim + "--chakra " + dir + "/new/et").code, 0);
+  EXPECT_EQ(Files(dir + "/new/et").size(), 2u);
 }
 
 // `run` checks every output before it asks for GPUs: a bad target exits 2 naming it on any machine, and leaves no

@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "core/mask_documents.h"
 #include "core/mask_spec.h"
@@ -162,6 +166,40 @@ TEST(MaskSpec, ReadsExactDocumentBoundaries) {
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.message().find("cannot read"), std::string::npos) << missing.message();
   EXPECT_FALSE(ParseMaskSpec("cu-seqlens:" + good + "+docs-synthetic:fixed-10", 100, &m).ok());  // documents twice
+}
+
+// A term file is read only when it is a regular file or a fifo, and at most 256 MiB of it: a directory used to read
+// as an empty file ("needs at least two offsets"), and /dev/zero was read until memory ran out.
+TEST(MaskSpec, ReadsOnlyBoundedRegularFilesAndFifos) {
+  const std::string dir = ::testing::TempDir();
+  ParsedMask m;
+  auto refused = [&](const std::string& spec, const std::string& why) {
+    const Status st = ParseMaskSpec(spec, 100, &m);
+    EXPECT_FALSE(st.ok()) << spec;
+    EXPECT_EQ(st.message().rfind("--mask", 0), 0u) << spec << ": " << st.message();
+    EXPECT_NE(st.message().find(why), std::string::npos) << spec << ": " << st.message();
+  };
+  refused("causal+cu-seqlens:" + dir, "cu_seqlens file '" + dir + "' is a directory");
+  refused("causal+docs:" + dir, "is a directory");
+  refused("causal+docs:/dev/zero", "'/dev/zero' is not a regular file (allowed: a regular file or a fifo");
+  // Larger than the cap: refused by its size, before reading (a sparse file, no disk used).
+  const std::string big = dir + "/cu_big.txt";
+  {
+    std::ofstream(big) << "0 100\n";
+  }
+  ASSERT_EQ(::truncate(big.c_str(), (int64_t(256) << 20) + 1), 0);
+  refused("causal+cu-seqlens:" + big, "is larger than 256 MiB");
+  ::unlink(big.c_str());
+  // A fifo (a shell's <(...)) is read until its writer closes it.
+  const std::string fifo = dir + "/cu_fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { std::ofstream(fifo) << "0 40 100\n"; });
+  const Status st = ParseMaskSpec("causal+cu-seqlens:" + fifo, 100, &m);
+  writer.join();
+  ::unlink(fifo.c_str());
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(*m.shape.documents, (std::vector<int64_t>{0, 40, 100}));
 }
 
 TEST(MaskSpec, RefusesMoreDocumentsThanTheCapBeforeDrawingThemAll) {

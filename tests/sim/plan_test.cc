@@ -90,6 +90,27 @@ TEST_P(PlanSearchTest, ThreadCountDoesNotChangeTheResult) {
   EXPECT_EQ(PlanTable(one), PlanTable(three));
 }
 
+// With no valid layout, the error says why: --shardings head-tail under --no-causal used to get only "no valid
+// layout for W = 2 GPUs".
+TEST(PlanErrors, NoValidLayoutNamesTheShardingAndWhy) {
+  HardwareProfile hw;
+  ASSERT_TRUE(LoadProfile("h100_sxm", &hw).ok());
+  PlanSpec spec;
+  spec.problem = Problem{.heads = 8, .kv_heads = 2, .seq = 4096, .head_dim = 128, .causal = false};
+  spec.gpus_per_node = 2;
+  spec.nodes = 1;
+  spec.workers = 1;
+  spec.shardings = {ShardingKind::kHeadTail};
+  PlanResult plan;
+  Status st = RunPlan(spec, hw, &plan);
+  EXPECT_NE(st.message().find("no valid layout for W = 2 GPUs with --shardings head-tail: sharding head-tail is "
+                              "causal load balancing and needs --causal"),
+            std::string::npos)
+      << st.message();
+  spec.shardings = {ShardingKind::kHeadTail, ShardingKind::kContiguous};  // contiguous stands in
+  EXPECT_TRUE(RunPlan(spec, hw, &plan).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Clusters, PlanSearchTest,
                          ::testing::Values(Case{"h100_sxm", 32, 8, 131072, 8, 1},             // one node
                                            Case{"h100_sxm_calibrated", 64, 8, 131072, 8, 4},  // 32 GPUs, GQA
