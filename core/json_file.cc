@@ -1,15 +1,11 @@
 #include "core/json_file.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <set>
 #include <vector>
+
+#include "core/input_file.h"
 
 namespace ringlab {
 namespace {
@@ -98,13 +94,9 @@ Status ParseJsonText(std::string_view text, const std::string& origin, json* out
 
 Status ReadJsonFile(const std::string& path, const std::string& what, json* out) {
   const std::string origin = what + " " + path;
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Status::InvalidArgument(origin + ": cannot open: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(origin + ": is a directory, expected a JSON file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::InvalidArgument(origin + ": cannot open: " + std::strerror(errno));
-  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) return Status::InvalidArgument(origin + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  if (Status st = ReadInputFile(path, kMaxInputFileBytes, &text); !st.ok())
+    return Status::InvalidArgument(origin + ": " + st.message());
   return ParseJsonText(text, origin, out);
 }
 

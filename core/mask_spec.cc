@@ -1,14 +1,9 @@
 #include "core/mask_spec.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <string>
 
+#include "core/input_file.h"
 #include "core/mask_documents.h"
 
 namespace ringlab {
@@ -38,43 +33,12 @@ Status ParseWindow(std::string_view arg, MaskShape* shape) {
   return Status::Ok();
 }
 
-// Mask term files are small text. The cap keeps a wrong path (a disk image, an endless pipe) from being read until
-// memory runs out; 256 MiB holds every one of kMaxDocuments cu_seqlens offsets up to 7 digits, 24 million of 10.
-constexpr int64_t kMaxTermFileBytes = int64_t(256) << 20;
-
-// The whole text of a file a mask term names; `what` says which kind of file in the message. Only a regular file or a
-// fifo (a pipe, a shell's <(...); read until its writer closes it) is read, and at most kMaxTermFileBytes of it: a
-// directory used to read as an empty file, and a device such as /dev/zero was read until memory ran out.
+// The whole text of a file a mask term names (core/input_file.h: a regular file or a fifo, bounded); `what` says which
+// kind of file in the message.
 Status ReadTermFile(const std::string& path, const char* what, std::string* text) {
-  const std::string file = "--mask: " + std::string(what) + " file '" + path + "'";
-  const std::string allowed = " (allowed: a regular file or a fifo of at most " +
-                              std::to_string(kMaxTermFileBytes >> 20) + " MiB)";
-  auto cannot_read = [&] { return Status::InvalidArgument(file + ": cannot read: " + std::strerror(errno)); };
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return cannot_read();
-  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(file + " is a directory" + allowed);
-  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-    return Status::InvalidArgument(file + " is not a regular file" + allowed);
-  const std::string too_large = file + " is larger than " + std::to_string(kMaxTermFileBytes >> 20) + " MiB" + allowed;
-  if (st.st_size > kMaxTermFileBytes) return Status::InvalidArgument(too_large);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return cannot_read();
-  text->clear();
-  Status result;
-  char buffer[1 << 16];
-  for (;;) {  // bounded: a fifo has no size, and a regular file may grow while it is read
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) result = cannot_read();
-    if (n <= 0) break;
-    if (int64_t(text->size()) + n > kMaxTermFileBytes) {
-      result = Status::InvalidArgument(too_large);
-      break;
-    }
-    text->append(buffer, size_t(n));
-  }
-  ::close(fd);
-  return result;
+  if (Status st = ReadInputFile(path, kMaxInputFileBytes, text); !st.ok())
+    return Status::InvalidArgument("--mask: " + std::string(what) + " file '" + path + "' " + st.message());
+  return Status::Ok();
 }
 
 Status ReadDocumentsFile(const std::string& path, int64_t seq, MaskShape* shape) {

@@ -119,6 +119,9 @@ REGRESSIONS = [
      "for --seqs value 2048"),
     # A mask term file was read whole, whatever it was: /dev/zero until memory ran out, a folder as an empty file.
     (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+docs:/dev/zero"], "is not a regular file"),
+    # JSON inputs (profiles, calibration samples) were read whole the same way: --profile /dev/zero ran out of memory.
+    (["sim", "--world", "2", "--seq", "1024", "--profile", "/dev/zero"], "is not a regular file"),
+    (["fit-profile", "--samples", "/dev/zero", "--out", "p.json"], "is not a regular file"),
     (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+cu-seqlens:."], "'.' is a directory"),
 ]
 

@@ -1,0 +1,26 @@
+// Reading a whole input file (a mask term's histogram or cu_seqlens, a profile, calibration samples) into memory with
+// a bound, so that a wrong path cannot be read until memory runs out: only a regular file or a fifo (a pipe, a shell's
+// <(...), read until its writer closes it) is read, and at most `max_bytes` of it. A directory used to read as an
+// empty file and a device such as /dev/zero was read without end.
+//
+//   std::string text;
+//   if (Status st = ReadInputFile(path, kMaxInputFileBytes, &text); !st.ok())
+//     return Status::InvalidArgument("profile " + path + ": " + st.message());  // "... is a directory (allowed: ...)"
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace ringlab {
+
+// 256 MiB: every one of core/mask_documents.h's kMaxDocuments cu_seqlens offsets up to 7 digits, 24 million of 10;
+// profiles and calibration samples are kilobytes to megabytes.
+inline constexpr int64_t kMaxInputFileBytes = int64_t(256) << 20;
+
+// The whole text of `path`, at most `max_bytes`. Errors (InvalidArgument, without the path: callers name it) say
+// what the file is and what is allowed: "is a directory (allowed: a regular file or a fifo of at most 256 MiB)".
+Status ReadInputFile(const std::string& path, int64_t max_bytes, std::string* text);
+
+}  // namespace ringlab
