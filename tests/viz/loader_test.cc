@@ -244,6 +244,23 @@ TEST(Loader, MissingFileIsAnError) {
   EXPECT_NE(s.message().find("cannot open"), std::string::npos);
 }
 
+// String pids and tids may hold any int64, INT64_MIN too: such a lane is a lane like any other (it used to match the
+// lane lookup's initial "no lane yet" key, so the first event got lane 0 before any lane existed: a crash alone, or
+// merged into the next file lane).
+TEST(Loader, Int64MinStringIdsAreALaneOfTheirOwn) {
+  const std::string min = "\"-9223372036854775808\"";
+  TraceModel m;
+  ASSERT_TRUE(Load(R"({"traceEvents":[{"ph":"X","name":"a","pid":)" + min + ",\"tid\":" + min +
+                   R"(,"ts":0,"dur":1}]})", &m).ok());
+  ASSERT_EQ(m.lanes.size(), 1u);
+  EXPECT_EQ(m.lanes[0].pid, INT64_MIN);
+  EXPECT_EQ(m.lanes[0].end - m.lanes[0].begin, 1u);
+  ASSERT_TRUE(Load(R"({"traceEvents":[{"ph":"X","name":"a","pid":)" + min + ",\"tid\":" + min +
+                   R"(,"ts":0,"dur":1},{"ph":"X","name":"b","pid":0,"tid":0,"ts":0,"dur":1}]})", &m).ok());
+  ASSERT_EQ(m.lanes.size(), 2u);
+  for (const Lane& l : m.lanes) EXPECT_EQ(l.end - l.begin, 1u) << l.name;
+}
+
 TEST(Loader, ErrorsNameTheLine) {
   Status s = Load("{\n\"traceEvents\":[\n{\"ph\":\"X\",\"ts\":true}]}");
   ASSERT_FALSE(s.ok());

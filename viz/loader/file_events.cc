@@ -19,9 +19,10 @@ std::vector<std::string> Interner::TakeNames() {
 }
 
 uint32_t EventSink::LaneOf(LaneKey key) {
-  if (key != last_key) {
+  if (!has_last || key != last_key) {
     auto [it, ins] = lane_of.try_emplace(key, uint32_t(lane_keys->size()));
     if (ins) lane_keys->push_back(key);
+    has_last = true;
     last_key = key;
     last_lane = it->second;
   }
