@@ -6,6 +6,8 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "core/trace_flows.h"
 
@@ -203,6 +205,36 @@ TEST(Trace, ReadsVersionOneFilesWithTheirTids) {
   ASSERT_EQ(t.events.size(), 2u);
   EXPECT_EQ(t.events[0].stream, 0);
   EXPECT_EQ(t.events[1].stream, 1);
+}
+
+// Metadata numbers are whole and in range or refused: nlohmann's get<int>() read world 4294967298 as 2 and
+// version 2.5 as 2, and value("fused_merge", true) threw out of the reader on a non-boolean.
+TEST(Trace, MetadataOfTheWrongTypeOrRangeIsRefusedNotNarrowed) {
+  const std::string p = TempPath("meta_types.json");
+  auto file = [&](const std::string& world, const std::string& heads, const std::string& version,
+                  const std::string& fused, const std::string& docs = "") {
+    WriteFile(p, R"({"ringlab":{"version":)" + version + R"(,"source":"sim","world":)" + world +
+                     R"(,"problem":{"batch":1,"heads":)" + heads + R"(,"kv_heads":8,"seq":4096,"head_dim":128,)" +
+                     docs + R"("causal":true,"dtype":"bf16"},"method":"alltoall","sharding":"head-tail",)" +
+                     R"("pass":"forward","variants":{"fused_merge":)" + fused + R"(,"pack_kv":false}},)" +
+                     R"("traceEvents":[{"ph":"X","pid":1,"tid":1,"ts":1,"dur":2,"cat":"attend","args":{"op":0}}]})");
+    Trace t;
+    return ReadTraceJson(p, &t);
+  };
+  ASSERT_TRUE(file("2", "8", "2", "true").ok());
+  for (const auto& [st, part] : std::vector<std::pair<Status, std::string>>{
+           {file("4294967298", "8", "2", "true"), "config.world"},
+           {file("2.5", "8", "2", "true"), "config.world"},
+           {file("2", "4294967304", "2", "true"), "problem.heads"},
+           {file("2", "true", "2", "true"), "problem.heads"},
+           {file("2", "8", "2.5", "true"), "ringlab.version"},
+           {file("2", "8", "4294967298", "true"), "ringlab.version"},
+           {file("2", "8", "2", "\"yes\""), "config.variants.fused_merge"},
+           {file("2", "8", "2", "true", R"("cu_seqlens":[0,4096],"documents_name":5,)"), "problem.documents_name"},
+           {file("2", "8", "2", "true", R"("cu_seqlens":[0,1.5e3,4096],)"), "problem.cu_seqlens"}}) {
+    EXPECT_FALSE(st.ok()) << part;
+    EXPECT_NE(st.message().find(part), std::string::npos) << st.message();
+  }
 }
 
 }  // namespace

@@ -234,7 +234,21 @@ INSTANTIATE_TEST_SUITE_P(
                    "seq":1024,"head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall","sharding":"head-tail",
                    "pass":"forward"},"traceEvents":[{"ph":"X","pid":5,"tid":0,"cat":"attend","ts":0,"dur":1}]})",
                 "pid 5"},
-        BadCase{"bad_escape", R"({"traceEvents":[{"ph":"X","name":"a\q"}]})", "bad escape"}),
+        BadCase{"bad_escape", R"({"traceEvents":[{"ph":"X","name":"a\q"}]})", "bad escape"},
+        // Metadata read whole or refused: world 4294967298 used to read as 2, a non-boolean variant aborted the viewer.
+        BadCase{"ringlab_world_wraps",
+                R"({"ringlab":{"version":2,"source":"sim","world":4294967298,"problem":{"batch":1,"heads":8,
+                   "kv_heads":8,"seq":1024,"head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall",
+                   "sharding":"head-tail","pass":"forward"},"traceEvents":[{"ph":"X","pid":1,"tid":1,"cat":"attend",
+                   "ts":0,"dur":1}]})",
+                "config.world"},
+        BadCase{"ringlab_variant_not_bool",
+                R"({"ringlab":{"version":2,"source":"sim","world":2,"problem":{"batch":1,"heads":8,"kv_heads":8,
+                   "seq":1024,"head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall","sharding":"head-tail",
+                   "pass":"forward","variants":{"fused_merge":"yes"}},"traceEvents":[]})",
+                "config.variants.fused_merge"},
+        BadCase{"ringlab_version_fraction", R"({"ringlab":{"version":2.5,"source":"sim"},"traceEvents":[]})",
+                "ringlab.version must be an integer"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
 TEST(Loader, MissingFileIsAnError) {
