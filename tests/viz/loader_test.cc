@@ -206,6 +206,12 @@ TEST_P(LoaderErrors, GiveAClearMessage) {
 
 const std::string kGood = R"({"traceEvents":[{"ph":"X","pid":0,"tid":0,"name":"a","cat":"attend","ts":1,"dur":2}]})";
 
+// A version 2 ringlab trace of two ranks up to its traceEvents array's '['.
+const std::string kRinglabW2 =
+    R"({"ringlab":{"version":2,"source":"sim","world":2,"problem":{"batch":1,"heads":8,"kv_heads":8,"seq":1024,)"
+    R"("head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall","sharding":"head-tail","pass":"forward"},)"
+    R"("traceEvents":[)";
+
 INSTANTIATE_TEST_SUITE_P(
     Bad, LoaderErrors,
     ::testing::Values(
@@ -247,6 +253,18 @@ INSTANTIATE_TEST_SUITE_P(
                    "seq":1024,"head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall","sharding":"head-tail",
                    "pass":"forward","variants":{"fused_merge":"yes"}},"traceEvents":[]})",
                 "config.variants.fused_merge"},
+        // Every lane and counter of a ringlab trace is a rank and track: flows and counters used to escape the pid
+        // check (pid 4294967296 drawn as rank 0, pid 77 as a rank of its own), any tid was drawn as the comm stream.
+        BadCase{"ringlab_flow_pid_wraps", kRinglabW2 + R"({"ph":"X","pid":0,"tid":1,"cat":"attend","ts":0,"dur":5},
+                   {"ph":"s","id":1,"pid":4294967296,"tid":1,"ts":1}]})", "pid 4294967296"},
+        BadCase{"ringlab_flow_pid_out_of_world", kRinglabW2 + R"({"ph":"X","pid":0,"tid":1,"cat":"attend","ts":0,
+                   "dur":5},{"ph":"f","bp":"e","id":1,"pid":77,"tid":1,"ts":1}]})", "pid 77"},
+        BadCase{"ringlab_counter_pid_out_of_world", kRinglabW2 + R"({"ph":"C","name":"mem","pid":-1,"ts":1,
+                   "args":{"value":5}}]})", "counter 'mem' has pid -1"},
+        BadCase{"ringlab_tid_not_a_track", kRinglabW2 + R"({"ph":"X","pid":1,"tid":7,"cat":"send","ts":0,"dur":1}]})",
+                "tid 7, not a track in 1..4"},
+        BadCase{"ringlab_v2_tid_0", kRinglabW2 + R"({"ph":"X","pid":1,"tid":0,"cat":"attend","ts":0,"dur":1}]})",
+                "tid 0"},
         BadCase{"ringlab_version_fraction", R"({"ringlab":{"version":2.5,"source":"sim"},"traceEvents":[]})",
                 "ringlab.version must be an integer"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });

@@ -198,13 +198,25 @@ class FileParser {
     if (!cs.ok()) return Status::InvalidArgument(where + "ringlab metadata: " + cs.message());
     fe_->info.ringlab = true;
     fe_->info.format = "ringlab";
+    // Every lane (of complete events and of flow events) and every counter: pid a rank, tid a track of this version
+    // (core/trace.h). Lanes are drawn under int(pid), so pid 2^32 would land on rank 0 and pid 77 of a world of 4
+    // would add a rank that does not exist; a tid outside the tracks would be drawn as the comm stream.
     const int world = meta.config.world;
-    for (size_t i = 0; i < fe_->events.size(); ++i) {
-      int64_t pid = fe_->lane_keys[fe_->events[i].lane].first;
+    const int64_t first_tid = meta.version >= 2 ? kFirstTraceTrack : 0;
+    const int64_t last_tid = meta.version >= 2 ? kLastTraceTrack : 1;
+    for (const auto& [pid, tid] : fe_->lane_keys) {
       if (pid < 0 || pid >= world)
         return Status::InvalidArgument(where + "an event has pid " + std::to_string(pid) + ", not a rank in 0.." +
                                        std::to_string(world - 1));
+      if (tid < first_tid || tid > last_tid)
+        return Status::InvalidArgument(where + "an event has tid " + std::to_string(tid) + ", not a track in " +
+                                       std::to_string(first_tid) + ".." + std::to_string(last_tid) +
+                                       " (ringlab.version " + std::to_string(meta.version) + ")");
     }
+    for (const CounterKey& k : fe_->extras.counter_keys)
+      if (k.pid < 0 || k.pid >= world)
+        return Status::InvalidArgument(where + "counter '" + k.name + "' has pid " + std::to_string(k.pid) +
+                                       ", not a rank in 0.." + std::to_string(world - 1));
     return Status::Ok();
   }
 
