@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/config_json.h"
@@ -54,6 +55,24 @@ std::string EventName(const TraceEvent& e) {
   return s;
 }
 
+namespace {
+
+// obj[key] as a JSON integer in [lo, hi], else an error naming the field ("<at>.<key> 4294967296 is not <what> in
+// lo..hi"). nlohmann's get<int32_t>() would narrow 2^32 + 1 to 1 and read 1.5 or true as 1.
+Status IntegerField(const json& obj, const char* key, const std::string& at, int64_t lo, int64_t hi, int64_t* out,
+                    const char* what) {
+  if (!obj.contains(key)) return Status::InvalidArgument(at + "." + key + " is missing");
+  const json& v = obj[key];
+  const bool whole = v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX));
+  if (!whole || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+    return Status::InvalidArgument(at + "." + key + " " + v.dump() + " is not " + what + " in " + std::to_string(lo) +
+                                   ".." + std::to_string(hi));
+  *out = v.get<int64_t>();
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ReadTraceJson(const std::string& path, Trace* trace) {
   std::ifstream f(path);
   if (!f) return Status::InvalidArgument("cannot open trace file '" + path + "'");
@@ -97,14 +116,21 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
   for (size_t i = 0; i < evs.size(); ++i) {
     const json& e = evs[i];
     const std::string at = where + "traceEvents[" + std::to_string(i) + "]";
-    if (!e.is_object() || e.value("ph", "") != "X") continue;
+    if (!e.is_object()) continue;
+    if (e.contains("ph") && !e["ph"].is_string()) return Status::InvalidArgument(at + ".ph must be a string");
+    if (e.value("ph", "") != "X") continue;
     TraceEvent ev;
+    // Track to stream: version 2 has compute on tid 1 and the comm stream split over tids 2..4; version 1 wrote
+    // tid 0 compute, 1 comm.
+    const int64_t compute_tid = t.meta.version >= 2 ? kComputeTrack : 0;
+    const int64_t last_tid = t.meta.version >= 2 ? kLastTraceTrack : 1;
+    constexpr int64_t kI32 = std::numeric_limits<int32_t>::max();
+    int64_t pid = 0, tid = 0, op = 0, step = 0, peer = -1, tag = -1;
+    RINGLAB_RETURN_IF_ERROR(IntegerField(e, "pid", at, 0, int64_t(t.meta.config.world) - 1, &pid, "a rank"));
+    RINGLAB_RETURN_IF_ERROR(IntegerField(e, "tid", at, compute_tid, last_tid, &tid, "a track"));
+    ev.rank = int32_t(pid);
+    ev.stream = tid == compute_tid ? int(StreamKind::kCompute) : int(StreamKind::kComm);
     try {
-      ev.rank = e.at("pid").get<int32_t>();
-      // Track to stream: version 2 has compute on tid 1 and the comm stream split over tids 2..4; version 1 wrote
-      // tid 0 compute, 1 comm.
-      const int32_t compute_tid = t.meta.version >= 2 ? kComputeTrack : 0;
-      ev.stream = e.at("tid").get<int32_t>() == compute_tid ? int(StreamKind::kCompute) : int(StreamKind::kComm);
       ev.ts_us = e.at("ts").get<double>();
       ev.dur_us = e.at("dur").get<double>();
       const std::string cat = e.at("cat").get<std::string>();
@@ -112,18 +138,21 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
       if (!kind) return Status::InvalidArgument(at + ".cat '" + cat + "' is not an op kind");
       ev.kind = *kind;
       const json& a = e.at("args");
-      ev.op = a.at("op").get<int32_t>();
-      ev.step = a.value("step", 0);
-      ev.bytes = a.value("bytes", int64_t(0));
+      if (!a.is_object()) return Status::InvalidArgument(at + ".args must be an object");
+      const std::string aat = at + ".args";
+      RINGLAB_RETURN_IF_ERROR(IntegerField(a, "op", aat, -1, kI32, &op, "an op id"));
+      if (a.contains("step")) RINGLAB_RETURN_IF_ERROR(IntegerField(a, "step", aat, -1, kI32, &step, "a step"));
+      if (a.contains("peer")) RINGLAB_RETURN_IF_ERROR(IntegerField(a, "peer", aat, -1, kI32, &peer, "a rank or -1"));
+      if (a.contains("tag")) RINGLAB_RETURN_IF_ERROR(IntegerField(a, "tag", aat, -1, kI32, &tag, "a tag or -1"));
+      if (a.contains("bytes"))
+        RINGLAB_RETURN_IF_ERROR(IntegerField(a, "bytes", aat, 0, std::numeric_limits<int64_t>::max(), &ev.bytes,
+                                             "a byte count"));
+      ev.op = int32_t(op), ev.step = int32_t(step), ev.peer = int32_t(peer), ev.tag = int32_t(tag);
       ev.flops = a.value("flops", 0.0);
-      ev.peer = a.value("peer", -1);
-      ev.tag = a.value("tag", -1);
+      if (!(ev.flops >= 0)) return Status::InvalidArgument(aat + ".flops " + a["flops"].dump() + " is negative");
     } catch (const json::exception& ex) {
       return Status::InvalidArgument(at + ": " + ex.what());
     }
-    if (ev.rank < 0 || ev.rank >= t.meta.config.world)
-      return Status::InvalidArgument(at + ".pid " + std::to_string(ev.rank) + " is not a rank in 0.." +
-                                     std::to_string(t.meta.config.world - 1));
     if (!std::isfinite(ev.ts_us) || !std::isfinite(ev.dur_us) || ev.dur_us < 0)
       return Status::InvalidArgument(at + " has a non-finite or negative ts/dur");
     t.events.push_back(ev);

@@ -237,5 +237,41 @@ TEST(Trace, MetadataOfTheWrongTypeOrRangeIsRefusedNotNarrowed) {
   }
 }
 
+// Event fields are whole numbers in their range or the file is refused naming the field: get<int32_t>() read pid
+// 4294967297 (or true, or 1.5) as rank 1 and op 4294967296 as op 0, any tid as the comm stream, negative bytes and
+// flops went into the summary, and a non-string ph threw json::type_error out of ReadTraceJson.
+TEST(Trace, EventFieldsAreReadWholeAndInRangeOrRefused) {
+  const std::string p = TempPath("event_types.json");
+  auto read = [&](const std::string& event) {
+    WriteFile(p, R"({"ringlab":{"version":2,"source":"sim","world":2,"problem":{"batch":1,"heads":8,"kv_heads":8,)"
+                 R"("seq":4096,"head_dim":128,"causal":true,"dtype":"bf16"},"method":"alltoall",)"
+                 R"("sharding":"head-tail","pass":"forward"},"traceEvents":[)" + event + "]}");
+    Trace t;
+    return ReadTraceJson(p, &t);
+  };
+  auto ev = [](const std::string& pid, const std::string& tid, const std::string& args,
+               const std::string& ph = "\"X\"") {
+    return R"({"ph":)" + ph + R"(,"pid":)" + pid + R"(,"tid":)" + tid +
+           R"(,"ts":1,"dur":2,"cat":"send","args":{)" + args + "}}";
+  };
+  ASSERT_TRUE(read(ev("1", "2", R"("op":3,"peer":0,"bytes":8,"flops":0)")).ok());
+  for (const auto& [event, part] : std::vector<std::pair<std::string, std::string>>{
+           {ev("4294967297", "2", R"("op":3)"), ".pid 4294967297 is not a rank in 0..1"},
+           {ev("true", "2", R"("op":3)"), ".pid true"},
+           {ev("1.5", "2", R"("op":3)"), ".pid 1.5"},
+           {ev("1", "0", R"("op":3)"), ".tid 0 is not a track in 1..4"},
+           {ev("1", "9", R"("op":3)"), ".tid 9"},
+           {ev("1", "2", R"("op":4294967296)"), ".args.op 4294967296"},
+           {ev("1", "2", R"("op":3,"peer":4294967296)"), ".args.peer"},
+           {ev("1", "2", R"("op":3,"bytes":-1)"), ".args.bytes -1"},
+           {ev("1", "2", R"("op":3,"flops":-5)"), ".args.flops -5"},
+           {ev("1", "2", R"("op":3)", "7"), ".ph must be a string"}}) {
+    Status st = Status::Ok();
+    EXPECT_NO_THROW(st = read(event)) << event;
+    EXPECT_FALSE(st.ok()) << event;
+    EXPECT_NE(st.message().find("traceEvents[0]" + part), std::string::npos) << st.message();
+  }
+}
+
 }  // namespace
 }  // namespace ringlab
