@@ -172,5 +172,31 @@ TEST(LoaderLimits, TooManyLanesIsAnError) {
   EXPECT_NE(s.message().find("lanes"), std::string::npos) << s.message();
 }
 
+// Counter samples and series are bounded where they are made, not only by the '{' estimate: one args object of
+// millions of keys used to pass the estimate and take ~30 times it (an abort under ulimit -v), and long counter names
+// copied per key and series did the same.
+TEST(LoaderLimits, CounterValuesPerEventAndCounterSeriesAreBounded) {
+  auto counter = [](const std::string& name, size_t keys) {
+    std::string args;
+    for (size_t k = 0; k < keys; ++k) args += std::string(k ? "," : "") + "\"k" + std::to_string(k) + "\":1";
+    return R"({"ph":"C","pid":0,"ts":1,"name":")" + name + R"(","args":{)" + args + "}}";
+  };
+  const std::string x = R"({"ph":"X","pid":0,"tid":0,"ts":0,"dur":1})";
+  TraceModel m;
+  Status s = LoadTraceBuffer("[" + x + "," + counter("mem", loader::kMaxCounterValues) + "]", "c16", &m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.counters.size(), loader::kMaxCounterValues);
+  s = LoadTraceBuffer("[" + x + "," + counter("mem", loader::kMaxCounterValues + 1) + "]", "c17", &m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("more than 16 numeric args"), std::string::npos) << s.message();
+  // Series: 16 keys of a 100 kB name are 16 series of ~300 kB each; a few such events pass 32 MB.
+  std::string text = "[" + x;
+  for (int i = 0; i < 8; ++i) text += "," + counter(std::string(100000, 'n') + std::to_string(i), 16);
+  s = LoadTraceFiles({WriteTemp("counter_series.json", text + "]")}, &m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("counter series"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("counter_series.json"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace ringlab::viz

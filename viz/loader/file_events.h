@@ -48,6 +48,7 @@ struct FileExtras {
   std::vector<CounterSample> counters;
   std::vector<CounterKey> counter_keys;
   std::map<CounterKey, uint32_t> series_of;
+  uint64_t series_bytes = 0;  // what the series take (memory_budget.h kCounterSeriesBytes), checked by AddCounter
   uint32_t SeriesOf(int64_t pid, std::string name);
 };
 
