@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 #include "viz/loader/memory_budget.h"
@@ -196,6 +197,29 @@ TEST(LoaderLimits, CounterValuesPerEventAndCounterSeriesAreBounded) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("counter series"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("counter_series.json"), std::string::npos) << s.message();
+}
+
+// Runs opened side by side (--separate-runs) number their ranks after the previous run's highest: with
+// distributedInfo.rank up to 2^24, 128 runs passed INT32_MAX (signed overflow), and later runs were drawn first under
+// negative ranks. Two runs still stack; too many are refused naming the file.
+TEST(LoaderLimits, RankOffsetsOfManyRunsDoNotOverflow) {
+  std::vector<std::string> paths;
+  for (int i = 0; i < 130; ++i)
+    paths.push_back(WriteTemp("run" + std::to_string(i) + ".json",
+                              R"({"distributedInfo":{"rank":16777216},"traceEvents":[{"ph":"X","name":"k","pid":1,)"
+                              R"("tid":1,"ts":)" + std::to_string(i) + R"(,"dur":5}]})"));
+  LoadOptions o;
+  o.separate_runs = true;
+  TraceModel m;
+  Status s = LoadTraceFiles({paths[0], paths[1]}, &m, o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(m.lanes.size(), 2u);
+  EXPECT_EQ(m.lanes[0].rank, 16777216);
+  EXPECT_EQ(m.lanes[1].rank, 2 * 16777216 + 1);
+  s = LoadTraceFiles(paths, &m, o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("ranks go past 2147483647"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("run127.json"), std::string::npos) << s.message();
 }
 
 }  // namespace
