@@ -204,6 +204,23 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
     p.ev.stream = p.tid == compute_tid ? int(StreamKind::kCompute) : int(StreamKind::kComm);
     t.events.push_back(p.ev);
   }
+  // (rank, args.op) is an op's identity: an op written twice would count its flops and bytes twice in the summary.
+  // Sorted keys, 8 bytes an event.
+  std::vector<uint64_t> keys;
+  keys.reserve(t.events.size());
+  for (const TraceEvent& e : t.events)
+    if (e.op >= 0) keys.push_back(uint64_t(uint32_t(e.rank)) << 32 | uint32_t(e.op));
+  std::sort(keys.begin(), keys.end());
+  if (auto d = std::adjacent_find(keys.begin(), keys.end()); d != keys.end()) {
+    const int64_t rank = int64_t(*d >> 32), op = int64_t(*d & UINT32_MAX);
+    std::vector<size_t> at;
+    for (const PendingEvent& p : pending)
+      if (p.pid == rank && p.ev.op == op) at.push_back(p.index);
+    return Status::InvalidArgument(where + "traceEvents[" + std::to_string(at[0]) + "] and traceEvents[" +
+                                   std::to_string(at[1]) + "] are both op " + std::to_string(op) + " of rank " +
+                                   std::to_string(rank) + " ((rank, args.op) is an op's identity: each is written "
+                                   "once)");
+  }
   *trace = std::move(t);
   return Status::Ok();
 }

@@ -291,6 +291,21 @@ int ReadUnderAddressLimit(const std::string& path, rlim_t extra, size_t events) 
   }
 }
 
+// (rank, args.op) is an op's identity: an op written twice used to be read twice, doubling its flops in the summary.
+TEST(Trace, AnOpWrittenTwiceIsRefused) {
+  Trace t = RingOfThree();
+  const std::string p = TempPath("dup_op.json");
+  ASSERT_TRUE(WriteTraceJson(t, p).ok());
+  Trace back;
+  ASSERT_TRUE(ReadTraceJson(p, &back).ok());
+  t.events.push_back(t.events[4]);  // rank 1's send, op 1, again (later, on its own)
+  t.events.back().ts_us += 100;
+  ASSERT_TRUE(WriteTraceJson(t, p).ok());
+  Status st = ReadTraceJson(p, &back);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("are both op 1 of rank 1"), std::string::npos) << st.message();
+}
+
 // The reader keeps events, not a document of the file: parsing into one DOM took about ten times the file (5.6 GB for
 // a 530 MB trace, so summarize_trace of a few GB of trace was killed). A 60 MB trace is read in a child whose address
 // space is limited to 250 MB above what it already maps; the DOM needed about 500 MB there.

@@ -265,6 +265,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "tid 7, not a track in 1..4"},
         BadCase{"ringlab_v2_tid_0", kRinglabW2 + R"({"ph":"X","pid":1,"tid":0,"cat":"attend","ts":0,"dur":1}]})",
                 "tid 0"},
+        BadCase{"ringlab_op_twice", kRinglabW2 + R"({"ph":"X","pid":1,"tid":1,"cat":"attend","ts":0,"dur":1,
+                   "args":{"op":3}},{"ph":"X","pid":1,"tid":1,"cat":"attend","ts":5,"dur":1,"args":{"op":3}}]})",
+                "op 3 of rank 1 appears twice"},
         BadCase{"ringlab_version_fraction", R"({"ringlab":{"version":2.5,"source":"sim"},"traceEvents":[]})",
                 "ringlab.version must be an integer"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });

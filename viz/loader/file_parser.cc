@@ -220,6 +220,16 @@ class FileParser {
                                        std::to_string(first_tid) + ".." + std::to_string(last_tid) +
                                        " (ringlab.version " + std::to_string(meta.version) + ")");
     }
+    // (rank, args.op) is an op's identity: an op drawn twice would count twice in the statistics, and the op index,
+    // compare and the dependency arrows would see only one of them.
+    std::vector<uint64_t> ops;
+    for (const Event& e : fe_->events)
+      if (e.op >= 0) ops.push_back(uint64_t(uint32_t(fe_->lane_keys[e.lane].first)) << 32 | uint32_t(e.op));
+    std::sort(ops.begin(), ops.end());
+    if (auto d = std::adjacent_find(ops.begin(), ops.end()); d != ops.end())
+      return Status::InvalidArgument(where + "op " + std::to_string(*d & UINT32_MAX) + " of rank " +
+                                     std::to_string(*d >> 32) + " appears twice ((rank, args.op) is an op's identity: "
+                                     "each is written once)");
     for (const CounterKey& k : fe_->extras.counter_keys)
       if (k.pid < 0 || k.pid >= world)
         return Status::InvalidArgument(where + "counter '" + k.name + "' has pid " + std::to_string(k.pid) +
