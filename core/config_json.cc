@@ -1,6 +1,10 @@
 #include "core/config_json.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
 
 namespace ringlab {
 
@@ -69,13 +73,36 @@ json ToJson(const Schedule& schedule) {
 
 namespace {
 
+// True when `v` is a JSON integer that T holds. nlohmann's get<int>() converts silently: 2.5 to 2, true to 1 and
+// 4294967300 to 4, so a file saying world 4294967300 would read as world 4.
+template <typename T>
+bool IntegerFits(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max());
+  if (!v.is_number_integer()) return false;
+  const int64_t x = v.get<int64_t>();
+  return x >= int64_t(std::numeric_limits<T>::min()) &&
+         uint64_t(std::max<int64_t>(x, 0)) <= uint64_t(std::numeric_limits<T>::max());
+}
+
 template <typename T>
 Status Get(const json& j, const char* field, const std::string& where, T* out) {
   if (!j.contains(field)) return Status::InvalidArgument(where + "." + field + " is missing");
+  const json& v = j.at(field);
+  bool ok = true;
+  if constexpr (std::is_same_v<T, bool>) {
+    ok = v.is_boolean();
+  } else if constexpr (std::is_integral_v<T>) {
+    ok = IntegerFits<T>(v);
+  } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    ok = v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return IntegerFits<int64_t>(x); });
+  }
+  if (!ok)
+    return Status::InvalidArgument(where + "." + field + " has the wrong type or is out of range (got " + v.dump() +
+                                   ")");
   try {
-    *out = j.at(field).get<T>();
+    *out = v.get<T>();
   } catch (const json::exception&) {
-    return Status::InvalidArgument(where + "." + field + " has the wrong type (got " + j.at(field).dump() + ")");
+    return Status::InvalidArgument(where + "." + field + " has the wrong type (got " + v.dump() + ")");
   }
   return Status::Ok();
 }
@@ -107,7 +134,9 @@ Status FromJson(const json& j, Problem* p) {
     std::vector<int64_t> cu;
     RINGLAB_RETURN_IF_ERROR(Get(j, "cu_seqlens", "problem", &cu));
     p->mask.documents = std::make_shared<const std::vector<int64_t>>(std::move(cu));
-    p->mask.documents_name = j.value("documents_name", std::string("file"));
+    p->mask.documents_name = "file";
+    if (j.contains("documents_name"))
+      RINGLAB_RETURN_IF_ERROR(Get(j, "documents_name", "problem", &p->mask.documents_name));
   }
   return ValidateMaskShape(p->mask, p->seq);
 }
@@ -144,8 +173,13 @@ Status FromJson(const json& j, ScheduleConfig* cfg) {
     cfg->placement = *pl;
   }
   if (j.contains("variants") && j["variants"].is_object()) {
-    cfg->variants.fused_merge = j["variants"].value("fused_merge", true);
-    cfg->variants.pack_kv = j["variants"].value("pack_kv", false);
+    // Typed reads: value("fused_merge", true) throws on a non-boolean, out of every reader of these files.
+    const json& v = j["variants"];
+    cfg->variants.fused_merge = true;
+    cfg->variants.pack_kv = false;
+    if (v.contains("fused_merge"))
+      RINGLAB_RETURN_IF_ERROR(Get(v, "fused_merge", "config.variants", &cfg->variants.fused_merge));
+    if (v.contains("pack_kv")) RINGLAB_RETURN_IF_ERROR(Get(v, "pack_kv", "config.variants", &cfg->variants.pack_kv));
   }
   return Status::Ok();
 }

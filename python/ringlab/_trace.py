@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 from typing import Any, Mapping
 
@@ -19,7 +20,10 @@ def _read_json(path: str | os.PathLike[str]) -> Any:
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     with (gzip.open(path, "rt") if gz else open(path)) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except RecursionError:  # the stdlib parser recurses per nesting level
+            raise ValueError(f"trace file '{os.fspath(path)}': JSON nested too deeply") from None
 
 
 def _names(events: list[Mapping[str, Any]], kind: str) -> dict[Any, str]:
@@ -30,6 +34,40 @@ def _names(events: list[Mapping[str, Any]], kind: str) -> dict[Any, str]:
             k = e.get("pid") if key == "pid" else (e.get("pid"), e.get("tid"))
             out[k] = str(e.get("args", {}).get("name", ""))
     return out
+
+
+def _checked_events(d: Any, path: str) -> tuple[list[Mapping[str, Any]], Mapping[str, Any] | None,
+                                                 list[Mapping[str, Any]]]:
+    """The events, the ringlab metadata and the complete events of a parsed trace, with the shapes the frame needs
+    checked: a ValueError naming the file and field, as the viewer and summarize_trace give, instead of an
+    AttributeError or TypeError from deep inside (and NaN or negative times taken silently)."""
+    def bad(what: str) -> ValueError:
+        return ValueError(f"trace file '{path}': {what}")
+
+    if not isinstance(d, dict):
+        raise bad(f"expected a JSON object with traceEvents or an array of events, got {type(d).__name__}")
+    events = d.get("traceEvents", [])
+    if not isinstance(events, list):
+        raise bad("traceEvents must be an array")
+    meta = d.get("ringlab")
+    if meta is not None and not isinstance(meta, dict):
+        raise bad("ringlab metadata must be an object")
+    if meta and (isinstance(meta.get("version", 1), bool) or not isinstance(meta.get("version", 1), int)):
+        raise bad(f"ringlab.version must be an integer, got {meta.get('version')!r}")
+    xs = []
+    for i, e in enumerate(events):
+        if not isinstance(e, dict):
+            raise bad(f"traceEvents[{i}] must be an object, got {type(e).__name__}")
+        if e.get("ph") != "X":
+            continue
+        for key in ("ts", "dur"):
+            v = e.get(key, 0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise bad(f"traceEvents[{i}].{key} must be a finite number, got {v!r}")
+        if e.get("dur", 0) < 0:
+            raise bad(f"traceEvents[{i}].dur is negative ({e['dur']!r})")
+        xs.append(e)
+    return events, meta, xs
 
 
 def trace_frame(columns: Mapping[str, Any], meta: Mapping[str, Any] | None, source: str) -> pd.DataFrame:
@@ -56,9 +94,7 @@ def load_trace(path: str | os.PathLike[str]) -> pd.DataFrame:
     d = _read_json(path)
     if isinstance(d, list):  # the JSON Array Format of the Chrome trace spec
         d = {"traceEvents": d}
-    events = d.get("traceEvents", [])
-    meta = d.get("ringlab")
-    xs = [e for e in events if e.get("ph") == "X"]
+    events, meta, xs = _checked_events(d, os.fspath(path))
 
     def arg(name: str, default: Any) -> list[Any]:
         return [e.get("args", {}).get(name, default) if isinstance(e.get("args"), dict) else default for e in xs]

@@ -92,3 +92,27 @@ def test_not_json_is_an_error(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError):
         ringlab.load_trace(bad)
+
+
+@pytest.mark.parametrize("text, part", [
+    ("42", "expected a JSON object"),
+    ("null", "expected a JSON object"),
+    ('{"traceEvents": {"ph": "X"}}', "traceEvents must be an array"),
+    ('{"traceEvents": null}', "traceEvents must be an array"),
+    ('{"traceEvents": [1, 2]}', "traceEvents[0] must be an object"),
+    ('{"traceEvents": [], "ringlab": [1]}', "ringlab metadata must be an object"),
+    ('{"traceEvents": [{"ph": "X", "ts": [1], "dur": 1}]}', "traceEvents[0].ts must be a finite number"),
+    ('{"traceEvents": [{"ph": "X", "ts": "12", "dur": 1}]}', "traceEvents[0].ts must be a finite number"),
+    ('{"traceEvents": [{"ph": "X", "ts": 0, "dur": NaN}]}', "traceEvents[0].dur must be a finite number"),
+    ('{"traceEvents": [{"ph": "X", "ts": Infinity, "dur": 1}]}', "traceEvents[0].ts must be a finite number"),
+    ('{"traceEvents": [{"ph": "X", "ts": 0, "dur": -5}]}', "traceEvents[0].dur is negative"),
+    ('{"traceEvents": [], "ringlab": {"version": null}}', "ringlab.version must be an integer"),
+    ('{"traceEvents": [' + "[" * 100000 + "]" * 100000 + "]}", "nested too deeply"),
+])
+def test_malformed_traces_are_a_value_error_naming_the_file(tmp_path, text, part):
+    # These used to raise AttributeError or TypeError from inside the loader, or (NaN, inf, negative durations) load.
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    with pytest.raises(ValueError) as e:
+        ringlab.load_trace(bad)
+    assert part in str(e.value) and "bad.json" in str(e.value)

@@ -1,11 +1,15 @@
 #include "core/trace.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "core/trace_flows.h"
 
@@ -203,6 +207,122 @@ TEST(Trace, ReadsVersionOneFilesWithTheirTids) {
   ASSERT_EQ(t.events.size(), 2u);
   EXPECT_EQ(t.events[0].stream, 0);
   EXPECT_EQ(t.events[1].stream, 1);
+}
+
+// Metadata numbers are whole and in range or refused: nlohmann's get<int>() read world 4294967298 as 2 and
+// version 2.5 as 2, and value("fused_merge", true) threw out of the reader on a non-boolean.
+TEST(Trace, MetadataOfTheWrongTypeOrRangeIsRefusedNotNarrowed) {
+  const std::string p = TempPath("meta_types.json");
+  auto file = [&](const std::string& world, const std::string& heads, const std::string& version,
+                  const std::string& fused, const std::string& docs = "") {
+    WriteFile(p, R"({"ringlab":{"version":)" + version + R"(,"source":"sim","world":)" + world +
+                     R"(,"problem":{"batch":1,"heads":)" + heads + R"(,"kv_heads":8,"seq":4096,"head_dim":128,)" +
+                     docs + R"("causal":true,"dtype":"bf16"},"method":"alltoall","sharding":"head-tail",)" +
+                     R"("pass":"forward","variants":{"fused_merge":)" + fused + R"(,"pack_kv":false}},)" +
+                     R"("traceEvents":[{"ph":"X","pid":1,"tid":1,"ts":1,"dur":2,"cat":"attend","args":{"op":0}}]})");
+    Trace t;
+    return ReadTraceJson(p, &t);
+  };
+  ASSERT_TRUE(file("2", "8", "2", "true").ok());
+  for (const auto& [st, part] : std::vector<std::pair<Status, std::string>>{
+           {file("4294967298", "8", "2", "true"), "config.world"},
+           {file("2.5", "8", "2", "true"), "config.world"},
+           {file("2", "4294967304", "2", "true"), "problem.heads"},
+           {file("2", "true", "2", "true"), "problem.heads"},
+           {file("2", "8", "2.5", "true"), "ringlab.version"},
+           {file("2", "8", "4294967298", "true"), "ringlab.version"},
+           {file("2", "8", "2", "\"yes\""), "config.variants.fused_merge"},
+           {file("2", "8", "2", "true", R"("cu_seqlens":[0,4096],"documents_name":5,)"), "problem.documents_name"},
+           {file("2", "8", "2", "true", R"("cu_seqlens":[0,1.5e3,4096],)"), "problem.cu_seqlens"}}) {
+    EXPECT_FALSE(st.ok()) << part;
+    EXPECT_NE(st.message().find(part), std::string::npos) << st.message();
+  }
+}
+
+// Event fields are whole numbers in their range or the file is refused naming the field: get<int32_t>() read pid
+// 4294967297 (or true, or 1.5) as rank 1 and op 4294967296 as op 0, any tid as the comm stream, negative bytes and
+// flops went into the summary, and a non-string ph threw json::type_error out of ReadTraceJson.
+TEST(Trace, EventFieldsAreReadWholeAndInRangeOrRefused) {
+  const std::string p = TempPath("event_types.json");
+  auto read = [&](const std::string& event) {
+    WriteFile(p, R"({"ringlab":{"version":2,"source":"sim","world":2,"problem":{"batch":1,"heads":8,"kv_heads":8,)"
+                 R"("seq":4096,"head_dim":128,"causal":true,"dtype":"bf16"},"method":"alltoall",)"
+                 R"("sharding":"head-tail","pass":"forward"},"traceEvents":[)" + event + "]}");
+    Trace t;
+    return ReadTraceJson(p, &t);
+  };
+  auto ev = [](const std::string& pid, const std::string& tid, const std::string& args,
+               const std::string& ph = "\"X\"") {
+    return R"({"ph":)" + ph + R"(,"pid":)" + pid + R"(,"tid":)" + tid +
+           R"(,"ts":1,"dur":2,"cat":"send","args":{)" + args + "}}";
+  };
+  ASSERT_TRUE(read(ev("1", "2", R"("op":3,"peer":0,"bytes":8,"flops":0)")).ok());
+  for (const auto& [event, part] : std::vector<std::pair<std::string, std::string>>{
+           {ev("4294967297", "2", R"("op":3)"), ".pid 4294967297 is not a rank in 0..1"},
+           {ev("true", "2", R"("op":3)"), ".pid true"},
+           {ev("1.5", "2", R"("op":3)"), ".pid 1.5"},
+           {ev("1", "0", R"("op":3)"), ".tid 0 is not a track in 1..4"},
+           {ev("1", "9", R"("op":3)"), ".tid 9"},
+           {ev("1", "2", R"("op":4294967296)"), ".args.op 4294967296"},
+           {ev("1", "2", R"("op":3,"peer":4294967296)"), ".args.peer"},
+           {ev("1", "2", R"("op":3,"bytes":-1)"), ".args.bytes -1"},
+           {ev("1", "2", R"("op":3,"flops":-5)"), ".args.flops -5"},
+           {ev("1", "2", R"("op":3)", "7"), ".ph must be a string"}}) {
+    Status st = Status::Ok();
+    EXPECT_NO_THROW(st = read(event)) << event;
+    EXPECT_FALSE(st.ok()) << event;
+    EXPECT_NE(st.message().find("traceEvents[0]" + part), std::string::npos) << st.message();
+  }
+}
+
+// Reads `path` with the address space limited to `extra` bytes above what the process maps now: 0 when all
+// `events` were read, 1 otherwise (an error or std::bad_alloc). For a child process (EXPECT_EXIT).
+int ReadUnderAddressLimit(const std::string& path, rlim_t extra, size_t events) {
+  long pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  const rlim_t limit = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + extra;
+  const rlimit lim{limit, limit};
+  if (setrlimit(RLIMIT_AS, &lim) != 0) return 2;
+  try {
+    Trace t;
+    return ReadTraceJson(path, &t).ok() && t.events.size() == events ? 0 : 1;
+  } catch (const std::bad_alloc&) {
+    return 1;
+  }
+}
+
+// (rank, args.op) is an op's identity: an op written twice used to be read twice, doubling its flops in the summary.
+TEST(Trace, AnOpWrittenTwiceIsRefused) {
+  Trace t = RingOfThree();
+  const std::string p = TempPath("dup_op.json");
+  ASSERT_TRUE(WriteTraceJson(t, p).ok());
+  Trace back;
+  ASSERT_TRUE(ReadTraceJson(p, &back).ok());
+  t.events.push_back(t.events[4]);  // rank 1's send, op 1, again (later, on its own)
+  t.events.back().ts_us += 100;
+  ASSERT_TRUE(WriteTraceJson(t, p).ok());
+  Status st = ReadTraceJson(p, &back);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("are both op 1 of rank 1"), std::string::npos) << st.message();
+}
+
+// The reader keeps events, not a document of the file: parsing into one DOM took about ten times the file (5.6 GB for
+// a 530 MB trace, so summarize_trace of a few GB of trace was killed). A 60 MB trace is read in a child whose address
+// space is limited to 250 MB above what it already maps; the DOM needed about 500 MB there.
+TEST(Trace, ReadsALargeTraceInMemoryBoundedByItsEvents) {
+  Trace big;
+  big.meta.source = "sim";
+  big.meta.config = ScheduleConfig{.problem = Problem{.seq = 4096}, .world = 4};
+  constexpr int kEvents = 300000;
+  for (int i = 0; i < kEvents; ++i)
+    big.events.push_back(TraceEvent{.rank = i % 4, .stream = 0, .op = i / 4, .kind = OpKind::kAttend,
+                                    .ts_us = double(i), .dur_us = 0.5, .bytes = 1 << 20, .flops = 1e9});
+  const std::string p = TempPath("big_trace.json");
+  ASSERT_TRUE(WriteTraceJson(big, p).ok());
+  big.events.clear();
+  big.events.shrink_to_fit();
+  EXPECT_EXIT(std::_Exit(ReadUnderAddressLimit(p, 250 << 20, kEvents)), ::testing::ExitedWithCode(0), "");
+  std::remove(p.c_str());
 }
 
 }  // namespace

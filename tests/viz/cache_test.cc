@@ -131,5 +131,24 @@ TEST(Cache, ChangedTraceOrDamagedCacheIsIgnored) {
   }
 }
 
+// A cache of another format version is a miss (version 2 marks the parser's stricter checks: a cache written before
+// them must not let a trace they refuse skip them).
+TEST(Cache, ACacheOfAnotherFormatVersionIsIgnored) {
+  const std::string r0 = CopyToTemp(Fixture(0), "cache_version.json");
+  TraceModel m;
+  ASSERT_TRUE(LoadTraceFiles({r0}, &m, Cached()).ok());
+  loader::FileEvents fe;
+  loader::Interner names;
+  ASSERT_TRUE(loader::ReadCache(r0, &fe, &names));
+  {
+    std::fstream f(loader::CachePath(r0), std::ios::in | std::ios::out | std::ios::binary);
+    const uint32_t version = 1;  // the format before the stricter checks; the field follows the 8-byte magic
+    f.seekp(8);
+    f.write(reinterpret_cast<const char*>(&version), sizeof version);
+  }
+  fe = loader::FileEvents();
+  EXPECT_FALSE(loader::ReadCache(r0, &fe, &names));
+}
+
 }  // namespace
 }  // namespace ringlab::viz

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 #include "viz/loader/memory_budget.h"
@@ -170,6 +171,55 @@ TEST(LoaderLimits, TooManyLanesIsAnError) {
   Status s = LoadTraceBuffer(text, "lanes", &m);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("lanes"), std::string::npos) << s.message();
+}
+
+// Counter samples and series are bounded where they are made, not only by the '{' estimate: one args object of
+// millions of keys used to pass the estimate and take ~30 times it (an abort under ulimit -v), and long counter names
+// copied per key and series did the same.
+TEST(LoaderLimits, CounterValuesPerEventAndCounterSeriesAreBounded) {
+  auto counter = [](const std::string& name, size_t keys) {
+    std::string args;
+    for (size_t k = 0; k < keys; ++k) args += std::string(k ? "," : "") + "\"k" + std::to_string(k) + "\":1";
+    return R"({"ph":"C","pid":0,"ts":1,"name":")" + name + R"(","args":{)" + args + "}}";
+  };
+  const std::string x = R"({"ph":"X","pid":0,"tid":0,"ts":0,"dur":1})";
+  TraceModel m;
+  Status s = LoadTraceBuffer("[" + x + "," + counter("mem", loader::kMaxCounterValues) + "]", "c16", &m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(m.counters.size(), loader::kMaxCounterValues);
+  s = LoadTraceBuffer("[" + x + "," + counter("mem", loader::kMaxCounterValues + 1) + "]", "c17", &m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("more than 16 numeric args"), std::string::npos) << s.message();
+  // Series: 16 keys of a 100 kB name are 16 series of ~300 kB each; a few such events pass 32 MB.
+  std::string text = "[" + x;
+  for (int i = 0; i < 8; ++i) text += "," + counter(std::string(100000, 'n') + std::to_string(i), 16);
+  s = LoadTraceFiles({WriteTemp("counter_series.json", text + "]")}, &m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("counter series"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("counter_series.json"), std::string::npos) << s.message();
+}
+
+// Runs opened side by side (--separate-runs) number their ranks after the previous run's highest: with
+// distributedInfo.rank up to 2^24, 128 runs passed INT32_MAX (signed overflow), and later runs were drawn first under
+// negative ranks. Two runs still stack; too many are refused naming the file.
+TEST(LoaderLimits, RankOffsetsOfManyRunsDoNotOverflow) {
+  std::vector<std::string> paths;
+  for (int i = 0; i < 130; ++i)
+    paths.push_back(WriteTemp("run" + std::to_string(i) + ".json",
+                              R"({"distributedInfo":{"rank":16777216},"traceEvents":[{"ph":"X","name":"k","pid":1,)"
+                              R"("tid":1,"ts":)" + std::to_string(i) + R"(,"dur":5}]})"));
+  LoadOptions o;
+  o.separate_runs = true;
+  TraceModel m;
+  Status s = LoadTraceFiles({paths[0], paths[1]}, &m, o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(m.lanes.size(), 2u);
+  EXPECT_EQ(m.lanes[0].rank, 16777216);
+  EXPECT_EQ(m.lanes[1].rank, 2 * 16777216 + 1);
+  s = LoadTraceFiles(paths, &m, o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("ranks go past 2147483647"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("run127.json"), std::string::npos) << s.message();
 }
 
 }  // namespace

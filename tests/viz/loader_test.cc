@@ -206,6 +206,12 @@ TEST_P(LoaderErrors, GiveAClearMessage) {
 
 const std::string kGood = R"({"traceEvents":[{"ph":"X","pid":0,"tid":0,"name":"a","cat":"attend","ts":1,"dur":2}]})";
 
+// A version 2 ringlab trace of two ranks up to its traceEvents array's '['.
+const std::string kRinglabW2 =
+    R"({"ringlab":{"version":2,"source":"sim","world":2,"problem":{"batch":1,"heads":8,"kv_heads":8,"seq":1024,)"
+    R"("head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall","sharding":"head-tail","pass":"forward"},)"
+    R"("traceEvents":[)";
+
 INSTANTIATE_TEST_SUITE_P(
     Bad, LoaderErrors,
     ::testing::Values(
@@ -234,7 +240,36 @@ INSTANTIATE_TEST_SUITE_P(
                    "seq":1024,"head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall","sharding":"head-tail",
                    "pass":"forward"},"traceEvents":[{"ph":"X","pid":5,"tid":0,"cat":"attend","ts":0,"dur":1}]})",
                 "pid 5"},
-        BadCase{"bad_escape", R"({"traceEvents":[{"ph":"X","name":"a\q"}]})", "bad escape"}),
+        BadCase{"bad_escape", R"({"traceEvents":[{"ph":"X","name":"a\q"}]})", "bad escape"},
+        // Metadata read whole or refused: world 4294967298 used to read as 2, a non-boolean variant aborted the viewer.
+        BadCase{"ringlab_world_wraps",
+                R"({"ringlab":{"version":2,"source":"sim","world":4294967298,"problem":{"batch":1,"heads":8,
+                   "kv_heads":8,"seq":1024,"head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall",
+                   "sharding":"head-tail","pass":"forward"},"traceEvents":[{"ph":"X","pid":1,"tid":1,"cat":"attend",
+                   "ts":0,"dur":1}]})",
+                "config.world"},
+        BadCase{"ringlab_variant_not_bool",
+                R"({"ringlab":{"version":2,"source":"sim","world":2,"problem":{"batch":1,"heads":8,"kv_heads":8,
+                   "seq":1024,"head_dim":64,"dtype":"bf16","causal":true},"method":"alltoall","sharding":"head-tail",
+                   "pass":"forward","variants":{"fused_merge":"yes"}},"traceEvents":[]})",
+                "config.variants.fused_merge"},
+        // Every lane and counter of a ringlab trace is a rank and track: flows and counters used to escape the pid
+        // check (pid 4294967296 drawn as rank 0, pid 77 as a rank of its own), any tid was drawn as the comm stream.
+        BadCase{"ringlab_flow_pid_wraps", kRinglabW2 + R"({"ph":"X","pid":0,"tid":1,"cat":"attend","ts":0,"dur":5},
+                   {"ph":"s","id":1,"pid":4294967296,"tid":1,"ts":1}]})", "pid 4294967296"},
+        BadCase{"ringlab_flow_pid_out_of_world", kRinglabW2 + R"({"ph":"X","pid":0,"tid":1,"cat":"attend","ts":0,
+                   "dur":5},{"ph":"f","bp":"e","id":1,"pid":77,"tid":1,"ts":1}]})", "pid 77"},
+        BadCase{"ringlab_counter_pid_out_of_world", kRinglabW2 + R"({"ph":"C","name":"mem","pid":-1,"ts":1,
+                   "args":{"value":5}}]})", "counter 'mem' has pid -1"},
+        BadCase{"ringlab_tid_not_a_track", kRinglabW2 + R"({"ph":"X","pid":1,"tid":7,"cat":"send","ts":0,"dur":1}]})",
+                "tid 7, not a track in 1..4"},
+        BadCase{"ringlab_v2_tid_0", kRinglabW2 + R"({"ph":"X","pid":1,"tid":0,"cat":"attend","ts":0,"dur":1}]})",
+                "tid 0"},
+        BadCase{"ringlab_op_twice", kRinglabW2 + R"({"ph":"X","pid":1,"tid":1,"cat":"attend","ts":0,"dur":1,
+                   "args":{"op":3}},{"ph":"X","pid":1,"tid":1,"cat":"attend","ts":5,"dur":1,"args":{"op":3}}]})",
+                "op 3 of rank 1 appears twice"},
+        BadCase{"ringlab_version_fraction", R"({"ringlab":{"version":2.5,"source":"sim"},"traceEvents":[]})",
+                "ringlab.version must be an integer"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
 TEST(Loader, MissingFileIsAnError) {
@@ -242,6 +277,23 @@ TEST(Loader, MissingFileIsAnError) {
   Status s = LoadTraceFiles({"/nonexistent/trace.json"}, &m);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("cannot open"), std::string::npos);
+}
+
+// String pids and tids may hold any int64, INT64_MIN too: such a lane is a lane like any other (it used to match the
+// lane lookup's initial "no lane yet" key, so the first event got lane 0 before any lane existed: a crash alone, or
+// merged into the next file lane).
+TEST(Loader, Int64MinStringIdsAreALaneOfTheirOwn) {
+  const std::string min = "\"-9223372036854775808\"";
+  TraceModel m;
+  ASSERT_TRUE(Load(R"({"traceEvents":[{"ph":"X","name":"a","pid":)" + min + ",\"tid\":" + min +
+                   R"(,"ts":0,"dur":1}]})", &m).ok());
+  ASSERT_EQ(m.lanes.size(), 1u);
+  EXPECT_EQ(m.lanes[0].pid, INT64_MIN);
+  EXPECT_EQ(m.lanes[0].end - m.lanes[0].begin, 1u);
+  ASSERT_TRUE(Load(R"({"traceEvents":[{"ph":"X","name":"a","pid":)" + min + ",\"tid\":" + min +
+                   R"(,"ts":0,"dur":1},{"ph":"X","name":"b","pid":0,"tid":0,"ts":0,"dur":1}]})", &m).ok());
+  ASSERT_EQ(m.lanes.size(), 2u);
+  for (const Lane& l : m.lanes) EXPECT_EQ(l.end - l.begin, 1u) << l.name;
 }
 
 TEST(Loader, ErrorsNameTheLine) {

@@ -19,7 +19,10 @@ namespace ringlab::viz::loader {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'L', 'V', 'C', 'A', 'C', 'H', 'E'};
-constexpr uint32_t kVersion = 1;
+// Bumped whenever the parser starts refusing what it accepted (or reads it differently): a cache is only the result
+// of a parse, so one written before must not let a trace skip the checks. 2: ringlab lanes, counters and metadata
+// checked whole (file_parser.cc), counters bounded (memory_budget.h).
+constexpr uint32_t kVersion = 2;
 
 static_assert(std::is_trivially_copyable_v<Event> && std::is_trivially_copyable_v<FlowPoint> &&
               std::is_trivially_copyable_v<CounterSample>);

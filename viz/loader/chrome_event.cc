@@ -104,12 +104,16 @@ bool ContainsNoCase(std::string_view h, std::string_view n) {
 uint64_t FlowKey(std::string_view cat, uint64_t id) { return Fnv(cat, id); }
 
 Status ParseNumericArgs(std::string_view args, const std::string& file,
-                        std::vector<std::pair<std::string, double>>* out) {
+                        std::vector<std::pair<std::string, double>>* out, size_t max_values) {
   out->clear();
   if (args.empty()) return Status::Ok();
   JsonScanner sc(args, file);
   return ForEachArg(sc, [&](std::string_view k) -> Status {
     if (!sc.NumberStart()) return sc.Skip(2);
+    if (out->size() >= max_values)
+      return Status::InvalidArgument("trace file '" + file + "': a counter event (ph C) has more than " +
+                                     std::to_string(max_values) + " numeric args; the viewer draws at most that many "
+                                     "series per counter");
     double v = 0;
     RINGLAB_RETURN_IF_ERROR(sc.Number(&v, ".args (counter value)"));
     out->push_back({std::string(k), v});

@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "viz/loader/json_scanner.h"
+#include "viz/loader/memory_budget.h"
 #include "viz/model.h"
 
 namespace ringlab::viz::loader {
@@ -51,7 +52,9 @@ VizKind Classify(std::string_view cat, std::string_view name);
 // A flow's binding key: its id hashed with its category (flows join by the pair).
 uint64_t FlowKey(std::string_view cat, uint64_t id);
 
-// The numeric members of an args object (counters): key and value, in order. Non-numeric members are skipped.
-Status ParseNumericArgs(std::string_view args, const std::string& file, std::vector<std::pair<std::string, double>>* out);
+// The numeric members of an args object (counters): key and value, in order. Non-numeric members are skipped. More
+// than `max_values` of them is an error (memory_budget.h kMaxCounterValues), raised before the rest are read.
+Status ParseNumericArgs(std::string_view args, const std::string& file, std::vector<std::pair<std::string, double>>* out,
+                        size_t max_values = kMaxCounterValues);
 
 }  // namespace ringlab::viz::loader

@@ -19,9 +19,10 @@ std::vector<std::string> Interner::TakeNames() {
 }
 
 uint32_t EventSink::LaneOf(LaneKey key) {
-  if (key != last_key) {
+  if (!has_last || key != last_key) {
     auto [it, ins] = lane_of.try_emplace(key, uint32_t(lane_keys->size()));
     if (ins) lane_keys->push_back(key);
+    has_last = true;
     last_key = key;
     last_lane = it->second;
   }
@@ -75,7 +76,13 @@ Status EventSink::AddCounter(const RawEvent& ev, const std::string& file) {
     // One series per key; a counter with a single "value" key (or one key in all) is named by the event alone.
     std::string name(ev.name);
     if (values.size() > 1 || (key != "value" && name.empty())) name += (name.empty() ? "" : ".") + key;
-    extras->counters.push_back({extras->SeriesOf(ev.pid, std::move(name)), ts, v});
+    const uint32_t series = extras->SeriesOf(ev.pid, std::move(name));
+    if (extras->series_bytes > kMaxCounterSeriesBytes)
+      return Status::InvalidArgument("trace file '" + file + "': its " + std::to_string(extras->counter_keys.size()) +
+                                     " counter series (distinct pid and counter name/key pairs) and their names take "
+                                     "more than the viewer's " + FormatMegabytes(kMaxCounterSeriesBytes) +
+                                     " for counters");
+    extras->counters.push_back({series, ts, v});
   }
   return Status::Ok();
 }
@@ -83,7 +90,7 @@ Status EventSink::AddCounter(const RawEvent& ev, const std::string& file) {
 uint32_t FileExtras::SeriesOf(int64_t pid, std::string name) {
   CounterKey k{pid, std::move(name)};
   auto [it, ins] = series_of.try_emplace(k, uint32_t(counter_keys.size()));
-  if (ins) counter_keys.push_back(std::move(k));
+  if (ins) series_bytes += kCounterSeriesBytes + 3 * k.name.size(), counter_keys.push_back(std::move(k));
   return it->second;
 }
 

@@ -48,6 +48,7 @@ struct FileExtras {
   std::vector<CounterSample> counters;
   std::vector<CounterKey> counter_keys;
   std::map<CounterKey, uint32_t> series_of;
+  uint64_t series_bytes = 0;  // what the series take (memory_budget.h kCounterSeriesBytes), checked by AddCounter
   uint32_t SeriesOf(int64_t pid, std::string name);
 };
 
@@ -81,7 +82,10 @@ struct EventSink {
   Interner* names;
   FileExtras* extras = nullptr;  // flows and counters go here; dropped when null
   std::map<LaneKey, uint32_t> lane_of;
-  LaneKey last_key{INT64_MIN, INT64_MIN};
+  // The last lane looked up (a one-entry cache): valid only once has_last is set, since any key, INT64_MIN pairs too
+  // (string pids such as "-9223372036854775808"), can be a real lane.
+  bool has_last = false;
+  LaneKey last_key{};
   uint32_t last_lane = 0;
   // Events are stored relative to an origin: the whole part of the first event's ts when that is epoch-scale
   // (|ts| >= kOffsetFromUs), else 0, so ordinary traces keep their own clock. Doubles near 1e15..1e18 cannot hold

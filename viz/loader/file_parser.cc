@@ -33,6 +33,13 @@ class FileParser {
     } else {
       return sc_.Error("not a JSON trace: expected '{' or '['");
     }
+    // Pieces parsed in parallel (parallel_parse.h) each checked their own counter series; together they may not fit.
+    if (fe_->extras.series_bytes > kMaxCounterSeriesBytes)
+      return Status::InvalidArgument("trace file '" + name_ + "': its " +
+                                     std::to_string(fe_->extras.counter_keys.size()) +
+                                     " counter series (distinct pid and counter name/key pairs) and their names take "
+                                     "more than the viewer's " + FormatMegabytes(kMaxCounterSeriesBytes) +
+                                     " for counters");
     fe_->info.path = name_;
     fe_->info.format = "chrome";
     if (!ringlab_raw_.empty()) RINGLAB_RETURN_IF_ERROR(ApplyRinglabMetadata());
@@ -171,6 +178,15 @@ class FileParser {
     const std::string where = "trace file '" + name_ + "': ";
     if (m.is_discarded() || !m.is_object()) return Status::InvalidArgument(where + "ringlab metadata is not valid JSON");
     TraceMeta& meta = fe_->info.meta;
+    // Whole numbers only: get<int>() would read version 2.5 or 4294967298 as 2.
+    if (!m.contains("version") || !m["version"].is_number_integer() ||
+        m["version"].get<int64_t>() != int64_t(int(m["version"].get<int64_t>())))
+      return Status::InvalidArgument(where + "ringlab.version must be an integer (this viewer reads " +
+                                     std::to_string(kOldestTraceFormatVersion) + " to " +
+                                     std::to_string(kTraceFormatVersion) + ")");
+    if (m.contains("schedule_op_count") &&
+        !(m["schedule_op_count"].is_number_integer() && m["schedule_op_count"].get<int64_t>() >= 0))
+      return Status::InvalidArgument(where + "ringlab.schedule_op_count must be a non-negative integer");
     try {
       meta.version = m.at("version").get<int>();
       meta.source = m.value("source", "");
@@ -189,13 +205,35 @@ class FileParser {
     if (!cs.ok()) return Status::InvalidArgument(where + "ringlab metadata: " + cs.message());
     fe_->info.ringlab = true;
     fe_->info.format = "ringlab";
+    // Every lane (of complete events and of flow events) and every counter: pid a rank, tid a track of this version
+    // (core/trace.h). Lanes are drawn under int(pid), so pid 2^32 would land on rank 0 and pid 77 of a world of 4
+    // would add a rank that does not exist; a tid outside the tracks would be drawn as the comm stream.
     const int world = meta.config.world;
-    for (size_t i = 0; i < fe_->events.size(); ++i) {
-      int64_t pid = fe_->lane_keys[fe_->events[i].lane].first;
+    const int64_t first_tid = meta.version >= 2 ? kFirstTraceTrack : 0;
+    const int64_t last_tid = meta.version >= 2 ? kLastTraceTrack : 1;
+    for (const auto& [pid, tid] : fe_->lane_keys) {
       if (pid < 0 || pid >= world)
         return Status::InvalidArgument(where + "an event has pid " + std::to_string(pid) + ", not a rank in 0.." +
                                        std::to_string(world - 1));
+      if (tid < first_tid || tid > last_tid)
+        return Status::InvalidArgument(where + "an event has tid " + std::to_string(tid) + ", not a track in " +
+                                       std::to_string(first_tid) + ".." + std::to_string(last_tid) +
+                                       " (ringlab.version " + std::to_string(meta.version) + ")");
     }
+    // (rank, args.op) is an op's identity: an op drawn twice would count twice in the statistics, and the op index,
+    // compare and the dependency arrows would see only one of them.
+    std::vector<uint64_t> ops;
+    for (const Event& e : fe_->events)
+      if (e.op >= 0) ops.push_back(uint64_t(uint32_t(fe_->lane_keys[e.lane].first)) << 32 | uint32_t(e.op));
+    std::sort(ops.begin(), ops.end());
+    if (auto d = std::adjacent_find(ops.begin(), ops.end()); d != ops.end())
+      return Status::InvalidArgument(where + "op " + std::to_string(*d & UINT32_MAX) + " of rank " +
+                                     std::to_string(*d >> 32) + " appears twice ((rank, args.op) is an op's identity: "
+                                     "each is written once)");
+    for (const CounterKey& k : fe_->extras.counter_keys)
+      if (k.pid < 0 || k.pid >= world)
+        return Status::InvalidArgument(where + "counter '" + k.name + "' has pid " + std::to_string(k.pid) +
+                                       ", not a rank in 0.." + std::to_string(world - 1));
     return Status::Ok();
   }
 

@@ -28,6 +28,15 @@ inline constexpr uint64_t kModelBytesPerObject = 256;
 // Lanes (distinct pid/tid pairs) a model may have: every frame lays out all lanes.
 inline constexpr size_t kMaxLanes = size_t(1) << 18;
 
+// Counters (ph C): each numeric value of an event's args is a sample of a series (pid, name.key). Values per event are
+// bounded so that an event's samples stay within what its event and args objects are charged (kModelBytesPerObject
+// each); series, which copy their name several times, are bounded by the bytes they take (kCounterSeriesBytes each
+// plus three copies of the name). A single args object of four million keys used to take 1.6 GB from a 50 MB file,
+// estimated at 51 MB: past the budget, and an abort (std::bad_alloc) under ulimit -v.
+inline constexpr size_t kMaxCounterValues = 16;
+inline constexpr uint64_t kCounterSeriesBytes = 512;
+inline constexpr uint64_t kMaxCounterSeriesBytes = uint64_t(32) << 20;
+
 // Upper bound of what loading `json` costs: the input itself plus kModelBytesPerObject per '{'.
 uint64_t EstimateLoadBytes(std::string_view json);
 

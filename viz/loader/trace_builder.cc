@@ -92,11 +92,18 @@ Status PlanRuns(const std::vector<FileEvents>& files, const LoadOptions& opt, Ru
     for (int r : mine) holder[run].emplace(r, f);
     plan->run_of[size_t(f)] = int(run);
   }
-  // Each run's ranks follow the previous run's highest rank.
-  std::vector<int> offset(holder.size() + 1, 0);
-  for (size_t r = 0; r < holder.size(); ++r)
-    offset[r + 1] = offset[r] + (holder[r].empty() ? 0 : std::max(0, holder[r].rbegin()->first + 1));
-  for (size_t f = 0; f < files.size(); ++f) plan->rank_offset[f] = offset[size_t(plan->run_of[f])];
+  // Each run's ranks follow the previous run's highest rank. Summed in 64 bits: ranks (distributedInfo.rank up to
+  // 2^24) of a hundred-odd runs overflowed int, and the later runs were drawn first under negative ranks.
+  std::vector<int64_t> offset(holder.size() + 1, 0);
+  for (size_t r = 0; r < holder.size(); ++r) {
+    offset[r + 1] = offset[r] + (holder[r].empty() ? 0 : std::max<int64_t>(0, int64_t(holder[r].rbegin()->first) + 1));
+    if (offset[r + 1] - 1 > std::numeric_limits<int32_t>::max())
+      return Status::InvalidArgument(
+          "trace file '" + files[size_t(holder[r].rbegin()->second)].info.path + "': with the runs before it, run " +
+          std::to_string(r + 1) + "'s ranks go past " + std::to_string(std::numeric_limits<int32_t>::max()) +
+          " (each run's ranks follow the previous run's highest rank); open fewer runs at a time");
+  }
+  for (size_t f = 0; f < files.size(); ++f) plan->rank_offset[f] = int(offset[size_t(plan->run_of[f])]);
   plan->count = std::max<int>(1, int(holder.size()));
   return Status::Ok();
 }
