@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
+
+#include "core/trace.h"
 
 namespace ringlab {
 
@@ -181,6 +184,20 @@ Status FromJson(const json& j, ScheduleConfig* cfg) {
       RINGLAB_RETURN_IF_ERROR(Get(v, "fused_merge", "config.variants", &cfg->variants.fused_merge));
     if (v.contains("pack_kv")) RINGLAB_RETURN_IF_ERROR(Get(v, "pack_kv", "config.variants", &cfg->variants.pack_kv));
   }
+  return Status::Ok();
+}
+
+Status CheckTraceMetaNumbers(const json& m, const std::string& where) {
+  const std::string reads = " (this build reads " + std::to_string(kOldestTraceFormatVersion) + " to " +
+                            std::to_string(kTraceFormatVersion) + ")";
+  if (!m.contains("version") || !m["version"].is_number_integer())
+    return Status::InvalidArgument(where + "ringlab.version must be an integer" + reads);
+  const int64_t version = m["version"].get<int64_t>();
+  if (version < kOldestTraceFormatVersion || version > kTraceFormatVersion)
+    return Status::InvalidArgument(where + "ringlab.version " + std::to_string(version) + reads);
+  if (m.contains("schedule_op_count") &&
+      !(m["schedule_op_count"].is_number_integer() && m["schedule_op_count"].get<int64_t>() >= 0))
+    return Status::InvalidArgument(where + "ringlab.schedule_op_count must be a non-negative integer");
   return Status::Ok();
 }
 

@@ -164,15 +164,7 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
     return Status::InvalidArgument(where + "ringlab metadata object is missing (not a ringlab trace)");
   const json& m = j["ringlab"];
   Trace t;
-  // Whole numbers only: get<int>() would read version 2.5 or 4294967298 as 2.
-  if (!m.contains("version") || !m["version"].is_number_integer() ||
-      m["version"].get<int64_t>() != int64_t(int(m["version"].get<int64_t>())))
-    return Status::InvalidArgument(where + "ringlab.version must be an integer (this build reads " +
-                                   std::to_string(kOldestTraceFormatVersion) + " to " +
-                                   std::to_string(kTraceFormatVersion) + ")");
-  if (m.contains("schedule_op_count") &&
-      !(m["schedule_op_count"].is_number_integer() && m["schedule_op_count"].get<int64_t>() >= 0))
-    return Status::InvalidArgument(where + "ringlab.schedule_op_count must be a non-negative integer");
+  RINGLAB_RETURN_IF_ERROR(CheckTraceMetaNumbers(m, where));
   try {
     t.meta.version = m.at("version").get<int>();
     t.meta.source = m.at("source").get<std::string>();
@@ -181,10 +173,6 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
   } catch (const json::exception& e) {
     return Status::InvalidArgument(where + "ringlab.version/source: " + e.what());
   }
-  if (t.meta.version < kOldestTraceFormatVersion || t.meta.version > kTraceFormatVersion)
-    return Status::InvalidArgument(where + "ringlab.version " + std::to_string(t.meta.version) + " (this build reads " +
-                                   std::to_string(kOldestTraceFormatVersion) + " to " +
-                                   std::to_string(kTraceFormatVersion) + ")");
   RINGLAB_RETURN_IF_ERROR(FromJson(m, &t.meta.config));
   RINGLAB_RETURN_IF_ERROR(event_error);
   // Track to stream: version 2 has compute on tid 1 and the comm stream split over tids 2..4; version 1 wrote

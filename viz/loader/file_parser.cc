@@ -178,15 +178,7 @@ class FileParser {
     const std::string where = "trace file '" + name_ + "': ";
     if (m.is_discarded() || !m.is_object()) return Status::InvalidArgument(where + "ringlab metadata is not valid JSON");
     TraceMeta& meta = fe_->info.meta;
-    // Whole numbers only: get<int>() would read version 2.5 or 4294967298 as 2.
-    if (!m.contains("version") || !m["version"].is_number_integer() ||
-        m["version"].get<int64_t>() != int64_t(int(m["version"].get<int64_t>())))
-      return Status::InvalidArgument(where + "ringlab.version must be an integer (this viewer reads " +
-                                     std::to_string(kOldestTraceFormatVersion) + " to " +
-                                     std::to_string(kTraceFormatVersion) + ")");
-    if (m.contains("schedule_op_count") &&
-        !(m["schedule_op_count"].is_number_integer() && m["schedule_op_count"].get<int64_t>() >= 0))
-      return Status::InvalidArgument(where + "ringlab.schedule_op_count must be a non-negative integer");
+    RINGLAB_RETURN_IF_ERROR(CheckTraceMetaNumbers(m, where));
     try {
       meta.version = m.at("version").get<int>();
       meta.source = m.value("source", "");
@@ -196,10 +188,6 @@ class FileParser {
     } catch (const nlohmann::json::exception& e) {
       return Status::InvalidArgument(where + "ringlab.version/source/hardware: " + e.what());
     }
-    if (meta.version < kOldestTraceFormatVersion || meta.version > kTraceFormatVersion)
-      return Status::InvalidArgument(where + "ringlab.version " + std::to_string(meta.version) + " (this viewer reads " +
-                                     std::to_string(kOldestTraceFormatVersion) + " to " +
-                                     std::to_string(kTraceFormatVersion) + ")");
     Status cs = FromJson(m, &meta.config);
     fe_->info.has_config = cs.ok();
     if (!cs.ok()) return Status::InvalidArgument(where + "ringlab metadata: " + cs.message());
