@@ -116,3 +116,12 @@ def test_malformed_traces_are_a_value_error_naming_the_file(tmp_path, text, part
     with pytest.raises(ValueError) as e:
         ringlab.load_trace(bad)
     assert part in str(e.value) and "bad.json" in str(e.value)
+
+
+def test_an_error_quoting_invalid_utf8_is_still_a_value_error(tmp_path):
+    # The JSON parser's message quotes the bytes it read; Python raised UnicodeDecodeError decoding it instead.
+    bad = tmp_path / "bad_utf8.json"
+    bad.write_bytes(b'{"traceEvents": [], "ringlab": {"version": 2, "source": "s\xffm"}}')
+    with pytest.raises(ValueError) as e:
+        ringlab.summarize_trace(bad)
+    assert "bad_utf8.json" in str(e.value)
