@@ -105,6 +105,8 @@ class SampleReader {
 
   // One {"forward": .., "backward": ..} object into (forward, backward); `field` names it in errors.
   Status Geometry(const json& obj, const std::string& field, KernelGeometry* forward, KernelGeometry* backward) const {
+    // Not an object: its keys were never checked and its geometry silently stayed the default.
+    if (!obj.is_object()) return Bad(field + " must be an object: {\"forward\": {..}, \"backward\": {..}}");
     RINGLAB_RETURN_IF_ERROR(Keys(obj, field, {"forward", "backward"}));
     for (const char* pass : {"forward", "backward"}) {
       if (!obj.contains(pass)) continue;
@@ -250,6 +252,8 @@ class SampleReader {
     for (const json& o : j.value("overlap_us", json::array()))
       in->overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
     in->provenance = j.value("provenance", json::object());
+    // fit-profile adds its own keys to it (operator[] on an array or string threw out of the fit: exit 3).
+    if (!in->provenance.is_object()) return Bad("provenance must be an object (card, driver, date, command ...)");
     return Status::Ok();
   }
 

@@ -123,10 +123,19 @@ REGRESSIONS = [
     (["sim", "--world", "2", "--seq", "1024", "--profile", "/dev/zero"], "is not a regular file"),
     (["fit-profile", "--samples", "/dev/zero", "--out", "p.json"], "is not a regular file"),
     (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+cu-seqlens:."], "'.' is a directory"),
+    # fit-profile samples: a provenance that was not an object threw out of the fit (exit 3); a geometry that was not
+    # one was ignored (the default geometry fitted, exit 0).
+    (["fit-profile", "--samples", "samples_provenance_list.json", "--out", "p.json"], "provenance must be an object"),
+    (["fit-profile", "--samples", "samples_geometry_number.json", "--out", "p.json"], "geometry must be an object"),
+    (["fit-profile", "--samples", "samples_geometry_by_head_dim.json", "--out", "p.json"],
+     "geometry_by_head_dim.128 must be an object"),
 ]
 
-# Good files the cases below name, written into the run's folder.
-GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n", "cu_seqlens_1200.txt": "0 7 600 1200\n"}
+# Files the cases below name, written into the run's folder.
+GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n", "cu_seqlens_1200.txt": "0 7 600 1200\n",
+              "samples_provenance_list.json": '{"launch_gaps_us": [1, 2, 3], "provenance": [1]}',
+              "samples_geometry_number.json": '{"launch_gaps_us": [1, 2, 3], "geometry": 5}',
+              "samples_geometry_by_head_dim.json": '{"launch_gaps_us": [1, 2, 3], "geometry_by_head_dim": {"128": 5}}'}
 
 # Valid runs that once crashed or were reported invalid: exit 0 expected.
 MUST_RUN = [
