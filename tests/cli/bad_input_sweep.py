@@ -130,6 +130,12 @@ REGRESSIONS = [
     (["fit-profile", "--samples", "samples_geometry_by_head_dim.json", "--out", "p.json"],
      "geometry_by_head_dim.128 must be an object"),
 ]
+# calibrate's plan modes measure nothing: --dry-run --out F exited 0 without writing F; --coverage-shapes beside
+# --dry-run was ignored.
+REGRESSIONS += [(["calibrate", "--dry-run", "--out", "p.json"], "--out"),
+                (["calibrate", "--coverage-shapes", "--samples", "s.json"], "--samples"),
+                (["calibrate", "--dry-run", "--skip-kernels"], "--skip-kernels"),
+                (["calibrate", "--dry-run", "--coverage-shapes"], "--coverage-shapes")]
 # fit-profile samples: integer fields were narrowed or truncated silently (4294967304 heads fitted as 8, a
 # 4096.5-token q as 4096, true as 1 kv head, an sms of 2^32 + 132 as 132).
 REGRESSIONS += [(["fit-profile", "--samples", f"samples_narrowed_{k}.json", "--out", "p.json"],
