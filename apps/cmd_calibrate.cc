@@ -314,10 +314,13 @@ std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
          "head dims the kernel plan and the coverage shapes measure, comma-separated (default 64,128,256; e.g. 256 "
          "alone to add that head dim to a profile: calibrate/scripts/merge_head_dim.py)")
       ->type_name("D,..");
-  cmd->add_flag("--dry-run", o->dry_run, "print the kernel plan and an estimate of its GPU time, measure nothing "
-                                         "(needs no GPU)");
-  cmd->add_flag("--coverage-shapes", o->coverage_shapes, "print the coverage shapes (\"B H S D mask\" lines, the "
-                                                         "peer's SDPA list) and exit (needs no GPU)");
+  CLI::Option* dry_run =
+      cmd->add_flag("--dry-run", o->dry_run, "print the kernel plan and an estimate of its GPU time, measure nothing "
+                                             "(needs no GPU)");
+  CLI::Option* coverage_shapes =
+      cmd->add_flag("--coverage-shapes", o->coverage_shapes, "print the coverage shapes (\"B H S D mask\" lines, the "
+                                                             "peer's SDPA list) and exit (needs no GPU)");
+  coverage_shapes->excludes(dry_run);
   cmd->add_flag("--skip-kernels", o->skip_kernels, "no kernel measurements (attention tables stay the base's)");
   cmd->add_flag("--skip-comm", o->skip_comm, "no NCCL measurements (network numbers stay the base's)");
   // The tiles the kernels have (kernels/cuda/attention_tiles.h): a profile fitted for another would model no kernel.
@@ -349,6 +352,10 @@ std::shared_ptr<CalibrateOptions> SetupCalibrate(CLI::App* cmd) {
                                                    "sweep)")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
+  // The outputs and the measurement-only switches do nothing in a plan: --dry-run --out F wrote no F, exit 0, and
+  // --coverage-shapes beside --dry-run was ignored.
+  for (const char* flag : {"--out", "--samples", "--name", "--commit", "--skip-kernels", "--skip-comm"})
+    cmd->get_option(flag)->excludes(dry_run)->excludes(coverage_shapes);
   return o;
 }
 

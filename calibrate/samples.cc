@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -67,6 +68,9 @@ namespace {
 // Reads one samples JSON; every error names the file (origin), and a key the reader does not know is an error naming
 // it (a typo or another file's), not an ignored sample. The json accessors throw on a malformed entry: FromJson
 // catches that and names the section being read.
+constexpr int64_t kIntLo = std::numeric_limits<int>::min(), kIntHi = std::numeric_limits<int>::max();
+constexpr int64_t kInt64Lo = std::numeric_limits<int64_t>::min(), kInt64Hi = std::numeric_limits<int64_t>::max();
+
 class SampleReader {
  public:
   explicit SampleReader(const std::string& origin) : origin_(origin) {}
@@ -78,6 +82,28 @@ class SampleReader {
   Status Keys(const json& obj, const std::string& field, std::initializer_list<std::string_view> known) const {
     const std::string unknown = UnknownKeys(obj, field, known);
     return unknown.empty() ? Status::Ok() : Bad(unknown);
+  }
+
+  // The integer fields `keys` of obj (those present): whole numbers in [lo, hi]. The json accessors convert anything
+  // numeric silently: 4294967304 heads read as 8, 1.5 tokens as 1, true as 1.
+  Status Integers(const json& obj, const std::string& field, std::initializer_list<const char*> keys, int64_t lo,
+                  int64_t hi) const {
+    if (!obj.is_object()) return Status::Ok();  // the accessors name the section
+    for (const char* key : keys) {
+      if (!obj.contains(key)) continue;
+      const json& v = obj[key];
+      bool ok = false;
+      if (v.is_number_unsigned()) ok = v.get<uint64_t>() <= uint64_t(hi);  // lo <= 0 here
+      else if (v.is_number_integer()) ok = v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+      else if (v.is_number_float()) {
+        const double d = v.get<double>();
+        ok = std::isfinite(d) && d == std::floor(d) && d >= double(lo) && d < double(hi) + 1.0;  // 2^63 for int64
+      }
+      if (!ok)
+        return Bad((field.empty() ? "" : field + ".") + key + ": must be an integer in [" + std::to_string(lo) + ", " +
+                   std::to_string(hi) + "], got " + v.dump());
+    }
+    return Status::Ok();
   }
 
   // The top level: what the file is, its known keys, sms and the lists' types.
@@ -95,6 +121,7 @@ class SampleReader {
         Keys(j, "",
              {"sms", "geometry", "geometry_by_head_dim", "kernels", "transfers", "memory", "start_waits", "nccl_held",
               "beside_kernels", "launch_gaps_us", "start_skews_us", "overlap_us", "provenance"}));
+    RINGLAB_RETURN_IF_ERROR(Integers(j, "", {"sms"}, kIntLo, kIntHi));
     in->sms = j.value("sms", 132);
     if (in->sms <= 0) return Bad("sms must be > 0");
     for (const char* list : {"kernels", "transfers", "memory", "start_waits", "nccl_held", "beside_kernels",
@@ -105,6 +132,8 @@ class SampleReader {
 
   // One {"forward": .., "backward": ..} object into (forward, backward); `field` names it in errors.
   Status Geometry(const json& obj, const std::string& field, KernelGeometry* forward, KernelGeometry* backward) const {
+    // Not an object: its keys were never checked and its geometry silently stayed the default.
+    if (!obj.is_object()) return Bad(field + " must be an object: {\"forward\": {..}, \"backward\": {..}}");
     RINGLAB_RETURN_IF_ERROR(Keys(obj, field, {"forward", "backward"}));
     for (const char* pass : {"forward", "backward"}) {
       if (!obj.contains(pass)) continue;
@@ -113,6 +142,7 @@ class SampleReader {
       // "order" (launch order of a causal head's CTAs) is for the CTA cost fit (calibrate/scripts/kernel_model_fit.py).
       RINGLAB_RETURN_IF_ERROR(Keys(g, where, {"grid", "tile_q", "tile_kv", "ctas_per_sm", "order", "split_group",
                                            "expand_group"}));
+      RINGLAB_RETURN_IF_ERROR(Integers(g, where, {"tile_q", "tile_kv", "ctas_per_sm"}, kIntLo, kIntHi));
       KernelGeometry& kg = std::string(pass) == "forward" ? *forward : *backward;
       kg.grid_kv = g.at("grid").get<std::string>() == "kv";
       kg.tile_q = g.at("tile_q");
@@ -154,7 +184,9 @@ class SampleReader {
     return Status::Ok();
   }
 
-  Status Kernel(const json& k, KernelSample* out) const {
+  Status Kernel(const json& k, const std::string& field, KernelSample* out) const {
+    RINGLAB_RETURN_IF_ERROR(Integers(k, field, {"head_dim", "batch", "heads", "kv_heads"}, kIntLo, kIntHi));
+    RINGLAB_RETURN_IF_ERROR(Integers(k, field, {"q", "kv", "diagonal_offset"}, kInt64Lo, kInt64Hi));
     KernelSample s{k.at("pass"), k.at("mask"), k.at("head_dim"), k.value("batch", 1), k.at("heads"),
                    k.at("kv_heads"), k.at("q"), k.at("kv"), k.value("diagonal_offset", int64_t(0)), k.at("pairs"),
                    k.at("us")};
@@ -178,7 +210,7 @@ class SampleReader {
                                    {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
                                     "diagonal_offset", "pairs", "us", "mode"}));
       KernelSample s;
-      RINGLAB_RETURN_IF_ERROR(Kernel(k, &s));
+      RINGLAB_RETURN_IF_ERROR(Kernel(k, "kernels[]", &s));
       in->kernels.push_back(s);
     }
     section = "beside_kernels";
@@ -187,7 +219,7 @@ class SampleReader {
                                    {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
                                     "diagonal_offset", "pairs", "us", "overlap"}));
       FitInputs::BesideKernel b;
-      RINGLAB_RETURN_IF_ERROR(Kernel(k, &b.kernel));
+      RINGLAB_RETURN_IF_ERROR(Kernel(k, "beside_kernels[]", &b.kernel));
       b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);
       in->beside_kernels.push_back(b);
     }
@@ -200,6 +232,8 @@ class SampleReader {
     for (const json& t : j.value("transfers", json::array())) {
       RINGLAB_RETURN_IF_ERROR(
           Keys(t, "transfers[]", {"kind", "world", "bytes", "us", "beside_compute", "beside_pass"}));
+      RINGLAB_RETURN_IF_ERROR(Integers(t, "transfers[]", {"world"}, kIntLo, kIntHi));
+      RINGLAB_RETURN_IF_ERROR(Integers(t, "transfers[]", {"bytes"}, kInt64Lo, kInt64Hi));
       TransferSample s{t.at("kind"), t.value("world", 2), t.at("bytes"), t.at("us"), t.value("beside_compute", false),
                        t.value("beside_pass", std::string("forward"))};
       if (s.beside_pass != "forward" && s.beside_pass != "backward")
@@ -212,6 +246,7 @@ class SampleReader {
     section = "memory";
     for (const json& m : j.value("memory", json::array())) {
       RINGLAB_RETURN_IF_ERROR(Keys(m, "memory[]", {"kind", "bytes", "us"}));
+      RINGLAB_RETURN_IF_ERROR(Integers(m, "memory[]", {"bytes"}, kInt64Lo, kInt64Hi));
       MemorySample s{m.at("kind"), m.at("bytes"), m.at("us")};
       if ((s.kind != "merge" && s.kind != "copy") || s.bytes <= 0 || s.us <= 0)
         return Bad("memory sample needs kind merge|copy, bytes > 0, us > 0");
@@ -220,6 +255,7 @@ class SampleReader {
     section = "start_waits";
     for (const json& w : j.value("start_waits", json::array())) {
       RINGLAB_RETURN_IF_ERROR(Keys(w, "start_waits[]", {"bytes", "kernel_left_us", "us", "kernel_ctas"}));
+      RINGLAB_RETURN_IF_ERROR(Integers(w, "start_waits[]", {"bytes", "kernel_ctas"}, kInt64Lo, kInt64Hi));
       StartWaitSample s{w.at("bytes"), w.at("kernel_left_us"), w.at("us"), w.value("kernel_ctas", int64_t(0))};
       if (s.bytes <= 0 || s.kernel_left_us <= 0 || s.us <= 0)
         return Bad("start_waits sample needs bytes, kernel_left_us, us > 0");
@@ -228,6 +264,8 @@ class SampleReader {
     section = "nccl_held";
     for (const json& h : j.value("nccl_held", json::array())) {
       RINGLAB_RETURN_IF_ERROR(Keys(h, "nccl_held[]", {"kind", "world", "bytes", "sms"}));
+      RINGLAB_RETURN_IF_ERROR(Integers(h, "nccl_held[]", {"world", "sms"}, kIntLo, kIntHi));
+      RINGLAB_RETURN_IF_ERROR(Integers(h, "nccl_held[]", {"bytes"}, kInt64Lo, kInt64Hi));
       NcclHeldSample s{h.at("kind"), h.at("world"), h.at("bytes"), h.at("sms")};
       if ((s.kind != "p2p" && s.kind != "all-gather") || s.world < 2 || s.bytes <= 0 || s.sms < 0)
         return Bad("nccl_held sample needs kind p2p|all-gather, world >= 2, bytes > 0, sms >= 0");
@@ -250,6 +288,8 @@ class SampleReader {
     for (const json& o : j.value("overlap_us", json::array()))
       in->overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
     in->provenance = j.value("provenance", json::object());
+    // fit-profile adds its own keys to it (operator[] on an array or string threw out of the fit: exit 3).
+    if (!in->provenance.is_object()) return Bad("provenance must be an object (card, driver, date, command ...)");
     return Status::Ok();
   }
 

@@ -33,6 +33,7 @@ from common import ROOT, git_commit, load_trace, real_traces  # noqa: E402
 
 # `ringlab fit-profile` has no Python binding (the fit is a CLI step): the CLI runs it.
 RINGLAB = os.environ.get("RINGLAB_BIN", str(ROOT / "build/apps/ringlab"))
+import json_input  # noqa: E402
 from displaced_tails import displaced_tail_counts  # noqa: E402
 from trace_samples import kernel_first_fractions, relative, samples_from_traces  # noqa: E402
 
@@ -71,7 +72,7 @@ def main():
     cards = set()
     if args.microbench:
         sample_files.append(args.microbench)
-        mb = json.load(open(args.microbench)).get("provenance", {})
+        mb = json_input.read_samples(args.microbench, "calibrate").get("provenance", {})
         cards.add(mb.get("card", "?"))
     today = datetime.date.today().isoformat()
     if paths:
@@ -98,9 +99,11 @@ def main():
     # clone sees them, never by an absolute path of this machine.
     base = from_root(args.base) if pathlib.Path(args.base).exists() else args.base
     ringlab = str(pathlib.Path(RINGLAB).resolve()) if os.sep in RINGLAB else RINGLAB
-    subprocess.run([ringlab, "fit-profile", "--samples", *map(from_root, sample_files), "--base", base,
-                    "--out", str(out.resolve()), "--name", args.name or f"{base_name}_calibrated", "--tag", tag,
-                    *one_line], check=True, cwd=ROOT)
+    fit = subprocess.run([ringlab, "fit-profile", "--samples", *map(from_root, sample_files), "--base", base,
+                         "--out", str(out.resolve()), "--name", args.name or f"{base_name}_calibrated", "--tag",
+                         tag, *one_line], cwd=ROOT)
+    if fit.returncode != 0:
+        sys.exit(fit.returncode)  # ringlab's one-line error says why (exit 2: bad samples or base)
     prof = json.load(open(out))
     if paths:
         # A host number from the calibration runs: which stream gets the GPU first at a pass start (sim/profile.h).

@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+import json_input
+
 
 def wanted(groups):
     rules = [g.split() for g in groups.split(",") if g.strip()]
@@ -28,9 +30,9 @@ def main():
     if len(a.files) < 3:
         sys.exit(__doc__)
     inputs, out_path = a.files[:-1], a.files[-1]
-    comm, kern, *more = (json.load(open(p)) for p in inputs)
+    comm, kern, *more = (json_input.read_samples(p, "combine_samples") for p in inputs)
     if not kern.get("kernels"):
-        sys.exit(f"{inputs[1]}: no kernel samples")
+        json_input.fail("combine_samples", f"{inputs[1]}: no kernel samples")
     out = dict(comm)
     out["kernels"] = list(kern["kernels"])
     # The kernel samples' launch geometry travels with them (per head dim where a head dim tiles otherwise: D=256).

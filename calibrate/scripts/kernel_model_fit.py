@@ -32,6 +32,7 @@ import sys
 import numpy as np
 
 import cta_model as cm
+import json_input
 from heldout_shapes import held_out
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -187,8 +188,10 @@ def main(argv):
     ap.add_argument("--backward-has-prepare", action="store_true",
                     help="backward samples include the preprocess the simulator models as a prepare op")
     a = ap.parse_args(argv)
-    data = json.load(open(a.samples))
-    prof = json.load(open(a.profile))
+    data = json_input.read_samples(a.samples, "kernel_model_fit")
+    if not data.get("kernels"):
+        json_input.fail("kernel_model_fit", f"{a.samples}: no kernel samples")
+    prof = json_input.read_object(a.profile, "kernel_model_fit", "profile")
     updated = fit_into_profile(data, prof, a.samples, a.tag, a.backward_has_prepare)
     if updated is None:
         return 2

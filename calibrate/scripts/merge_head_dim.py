@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 
+import json_input
 import kernel_model_fit as kmf
 import peer_sdpa_fit as psf
 
@@ -42,7 +43,7 @@ def read_json(path):
 
 
 def ours_samples(path, head_dim):
-    data = read_json(path)
+    data = json_input.read_samples(path, "merge_head_dim")
     data["kernels"] = [k for k in data.get("kernels", []) if k["head_dim"] == head_dim]
     return data
 
@@ -105,7 +106,7 @@ def main(argv):
     if not os.path.exists(a.data) and not (a.kind == "peer" and a.log and os.path.exists(a.log)):
         print(f"merge_head_dim: {a.data}: no such file", file=sys.stderr)
         return 2
-    prof = read_json(a.profile)
+    prof = json_input.read_object(a.profile, "merge_head_dim", "profile")
     if a.kind == "ours":
         data = ours_samples(a.data, a.head_dim)
     else:

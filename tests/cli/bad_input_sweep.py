@@ -123,10 +123,42 @@ REGRESSIONS = [
     (["sim", "--world", "2", "--seq", "1024", "--profile", "/dev/zero"], "is not a regular file"),
     (["fit-profile", "--samples", "/dev/zero", "--out", "p.json"], "is not a regular file"),
     (["sim", "--world", "2", "--seq", "1024", "--mask", "causal+cu-seqlens:."], "'.' is a directory"),
+    # fit-profile samples: a provenance that was not an object threw out of the fit (exit 3); a geometry that was not
+    # one was ignored (the default geometry fitted, exit 0).
+    (["fit-profile", "--samples", "samples_provenance_list.json", "--out", "p.json"], "provenance must be an object"),
+    (["fit-profile", "--samples", "samples_geometry_number.json", "--out", "p.json"], "geometry must be an object"),
+    (["fit-profile", "--samples", "samples_geometry_by_head_dim.json", "--out", "p.json"],
+     "geometry_by_head_dim.128 must be an object"),
 ]
+# calibrate's plan modes measure nothing: --dry-run --out F exited 0 without writing F; --coverage-shapes beside
+# --dry-run was ignored.
+REGRESSIONS += [(["calibrate", "--dry-run", "--out", "p.json"], "--out"),
+                (["calibrate", "--coverage-shapes", "--samples", "s.json"], "--samples"),
+                (["calibrate", "--dry-run", "--skip-kernels"], "--skip-kernels"),
+                (["calibrate", "--dry-run", "--coverage-shapes"], "--coverage-shapes")]
 
-# Good files the cases below name, written into the run's folder.
-GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n", "cu_seqlens_1200.txt": "0 7 600 1200\n"}
+# Files the cases below name, written into the run's folder.
+GOOD_FILES = {"cu_seqlens_1024.txt": "0 100 1000 1024\n", "cu_seqlens_1200.txt": "0 7 600 1200\n",
+              "samples_provenance_list.json": '{"launch_gaps_us": [1, 2, 3], "provenance": [1]}',
+              "samples_geometry_number.json": '{"launch_gaps_us": [1, 2, 3], "geometry": 5}',
+              "samples_geometry_by_head_dim.json": '{"launch_gaps_us": [1, 2, 3], "geometry_by_head_dim": {"128": 5}}'}
+# A valid kernel sample, for samples files whose one field is changed.
+KERNEL = {"pass": "forward", "mask": "full", "head_dim": 128, "batch": 1, "heads": 8, "kv_heads": 8, "q": 4096,
+          "kv": 4096, "pairs": 4096 * 4096, "us": 900}
+TRANSFER = {"kind": "p2p", "world": 2, "bytes": 1 << 20, "us": 20}
+NARROWED = {"heads": {"kernels": [dict(KERNEL, heads=4294967304)]},
+            "q": {"kernels": [dict(KERNEL, q=4096.5)]},
+            "kv_heads": {"kernels": [dict(KERNEL, kv_heads=True, heads=1)]},
+            "sms": {"sms": 4294967428, "kernels": [KERNEL]},
+            "tile_q": {"kernels": [KERNEL], "geometry": {"forward": {"grid": "q", "tile_q": 4294967424,
+                                                                     "tile_kv": 128, "ctas_per_sm": 1}}},
+            "world": {"transfers": [dict(TRANSFER, world=4294967298)]},
+            "bytes": {"transfers": [dict(TRANSFER, bytes=9223372036854775808)]}}
+GOOD_FILES.update({f"samples_narrowed_{k}.json": json.dumps(v) for k, v in NARROWED.items()})
+# fit-profile samples: integer fields were narrowed or truncated silently (4294967304 heads fitted as 8, a
+# 4096.5-token q as 4096, true as 1 kv head, an sms of 2^32 + 132 as 132).
+REGRESSIONS += [(["fit-profile", "--samples", f"samples_narrowed_{k}.json", "--out", "p.json"],
+                 f"{k}: must be an integer in") for k in NARROWED]
 
 # Valid runs that once crashed or were reported invalid: exit 0 expected.
 MUST_RUN = [
