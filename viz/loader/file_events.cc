@@ -77,14 +77,18 @@ Status EventSink::AddCounter(const RawEvent& ev, const std::string& file) {
     std::string name(ev.name);
     if (values.size() > 1 || (key != "value" && name.empty())) name += (name.empty() ? "" : ".") + key;
     const uint32_t series = extras->SeriesOf(ev.pid, std::move(name));
-    if (extras->series_bytes > kMaxCounterSeriesBytes)
-      return Status::InvalidArgument("trace file '" + file + "': its " + std::to_string(extras->counter_keys.size()) +
-                                     " counter series (distinct pid and counter name/key pairs) and their names take "
-                                     "more than the viewer's " + FormatMegabytes(kMaxCounterSeriesBytes) +
-                                     " for counters");
+    RINGLAB_RETURN_IF_ERROR(extras->CheckSeriesBudget(file));
     extras->counters.push_back({series, ts, v});
   }
   return Status::Ok();
+}
+
+Status FileExtras::CheckSeriesBudget(const std::string& file) const {
+  if (series_bytes <= kMaxCounterSeriesBytes) return Status::Ok();
+  return Status::InvalidArgument("trace file '" + file + "': its " + std::to_string(counter_keys.size()) +
+                                 " counter series (distinct pid and counter name/key pairs) and their names take "
+                                 "more than the viewer's " + FormatMegabytes(kMaxCounterSeriesBytes) +
+                                 " for counters");
 }
 
 uint32_t FileExtras::SeriesOf(int64_t pid, std::string name) {

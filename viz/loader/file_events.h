@@ -50,6 +50,8 @@ struct FileExtras {
   std::map<CounterKey, uint32_t> series_of;
   uint64_t series_bytes = 0;  // what the series take (memory_budget.h kCounterSeriesBytes), checked by AddCounter
   uint32_t SeriesOf(int64_t pid, std::string name);
+  // An error naming `file` when the series take more than memory_budget.h's kMaxCounterSeriesBytes.
+  Status CheckSeriesBudget(const std::string& file) const;
 };
 
 // Per-file parse result before indexing.

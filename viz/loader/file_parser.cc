@@ -34,12 +34,7 @@ class FileParser {
       return sc_.Error("not a JSON trace: expected '{' or '['");
     }
     // Pieces parsed in parallel (parallel_parse.h) each checked their own counter series; together they may not fit.
-    if (fe_->extras.series_bytes > kMaxCounterSeriesBytes)
-      return Status::InvalidArgument("trace file '" + name_ + "': its " +
-                                     std::to_string(fe_->extras.counter_keys.size()) +
-                                     " counter series (distinct pid and counter name/key pairs) and their names take "
-                                     "more than the viewer's " + FormatMegabytes(kMaxCounterSeriesBytes) +
-                                     " for counters");
+    RINGLAB_RETURN_IF_ERROR(fe_->extras.CheckSeriesBudget(name_));
     fe_->info.path = name_;
     fe_->info.format = "chrome";
     if (!ringlab_raw_.empty()) RINGLAB_RETURN_IF_ERROR(ApplyRinglabMetadata());
