@@ -40,10 +40,11 @@ import numpy as np
 
 FITTED_DIMS = (64, 128)
 PASSES = ("forward", "backward")
+TOOL = "masked_cost_fit"  # the name errors carry (bench/kernels/mask_sim_check.py reuses this module)
 
 
 def fail(message):
-    print(f"masked_cost_fit: {message}", file=sys.stderr)
+    print(f"{TOOL}: {message}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -84,7 +85,7 @@ def load_results(paths):
 
 
 def with_masked_terms(profile, factors):
-    """A copy of `profile` whose D = 64/128 cost forms carry masked terms: factors[pass] = (a, e)."""
+    """A copy of `profile` whose D = 64/128 cost forms carry masked terms: factors[pass] = (a, m, e)."""
     p = copy.deepcopy(profile)
     for t in p["compute"]["attention"]:
         cost = t.get("wave", {}).get("cost")
@@ -97,7 +98,7 @@ def with_masked_terms(profile, factors):
 
 
 class Simulator:
-    """ringlab sim at W = 1 for the cases of the result files, against one profile file."""
+    """ringlab sim at W = 1 for the cases of the result files (and each file's dense causal kernel)."""
 
     def __init__(self, ringlab, results, tmp):
         self.ringlab, self.tmp, self.jobs = ringlab, tmp, []
@@ -119,10 +120,13 @@ class Simulator:
                 str(dim), "--mask", mask, "--sharding", "contiguous", "--pass", "both", "--json", "-", "-q"]
 
     def run(self, profile):
-        """{(file index, case name): (fwd ms, bwd ms, extrapolated share fwd, bwd)} under `profile`."""
-        path = os.path.join(self.tmp, "profile.json")
-        with open(path, "w") as f:
-            json.dump(profile, f)
+        """{(file index, case name): (fwd ms, bwd ms, extrapolated share fwd, bwd)} under `profile`: a profile JSON
+        object, or a bundled name or file as `ringlab sim --profile` takes it."""
+        path = profile
+        if not isinstance(profile, str):
+            path = os.path.join(self.tmp, "profile.json")
+            with open(path, "w") as f:
+                json.dump(profile, f)
         out = {}
         for i, name, args in self.jobs:
             run = subprocess.run([self.ringlab] + args + ["--profile", path], capture_output=True, text=True)
