@@ -44,10 +44,9 @@ namespace ringlab::sim {
 
 // Why an op's cost is not read inside measured data (kNone: it is). One dimension per op, the first that applies in
 // this order: kNoTable, kHeadDim, kMask, kMode (the table choice), kMaskedBlock, kBlockSize, kBatchHeads, kCtas.
-// kMaskedBlock: a block that a window or document mask leaves partly visible; the tables hold causal and full blocks
-// only, and such a block is charged by the tiles the mask touches (sim/masked_work.h), a model no masked kernel was
-// fitted on (against 42 measured masked kernels: forward median |error| 6.1%, worst 35%; bench/results/
-// mask_kernels_h100.md, "The simulator against these kernels").
+// kMaskedBlock: a block that a window or document mask leaves partly visible, costed by a table without the masked
+// kernels' own terms (wave.cost.masked, fitted on measured masked kernels: sim/wave_model.h CtaCost); it is charged by
+// the tiles the mask touches (sim/masked_work.h) at the dense kernels' terms, which no masked kernel was fitted on.
 enum class Extrapolation : uint8_t {
   kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode, kMaskedBlock
 };
