@@ -4,7 +4,8 @@ bench/kernels/heldout_shapes.txt ("B H S D mask", query heads = kv heads) and be
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FILES = ("bench/kernels/heldout_shapes.txt", "bench/kernels/heldout_shapes_gqa.txt")
+FILES = ("bench/kernels/heldout_shapes.txt", "bench/kernels/heldout_shapes_gqa.txt",
+         "bench/kernels/heldout_shapes_random.txt")
 
 
 def held_out():

@@ -388,7 +388,7 @@ TEST(CalibrationPlan, HeadDim256CoverageIsModest) {
 
 TEST(CalibrationPlan, HeldOutShapesMatchTheCommittedFiles) {
   std::vector<CoverageShape> from_file;
-  for (const char* name : {"heldout_shapes.txt", "heldout_shapes_gqa.txt"}) {
+  for (const char* name : {"heldout_shapes.txt", "heldout_shapes_gqa.txt", "heldout_shapes_random.txt"}) {
     std::ifstream f(std::string(RINGLAB_SOURCE_DIR) + "/bench/kernels/" + name);
     ASSERT_TRUE(f.good()) << name;
     for (std::string line; std::getline(f, line);) {
