@@ -85,9 +85,12 @@ void AddCommonOptions(CLI::App* app, CommonOptions* o, bool placement_alias) {
                   "cu_seqlens); without causal/full, --causal decides");
   app->add_option("--method,-m", o->method, "how K/V move: allgather | alltoall (ring pass-KV) | both")
       ->capture_default_str();
-  app->add_option("--sharding", o->sharding, "token layout: contiguous | head-tail (causal load balancing) | balanced (4 chunks per rank handed "
-                  "out by their work under --mask: packed documents, windows)")
-      ->capture_default_str();
+  app->add_option("--sharding", o->sharding,
+                  "token layout: contiguous | head-tail (causal load balancing; the default, or contiguous when the "
+                  "mask is not causal) | balanced (4 chunks per rank handed out by their work under --mask: packed "
+                  "documents, windows)")
+      ->capture_default_str()
+      ->each([o](const std::string&) { o->sharding_given = true; });
   app->add_option("--pass", o->pass, "forward | backward | both")->capture_default_str();
   app->add_option("--dtype", o->dtype, "element type: bf16 | fp16 | fp32 | fp64")->capture_default_str();
   app->add_flag("--unfused-merge", o->unfused_merge, "merge partial outputs in separate ops (as PyTorch does)");
@@ -147,6 +150,9 @@ Status MakeConfigs(const CommonOptions& o, std::vector<ScheduleConfig>* configs)
     RINGLAB_RETURN_IF_ERROR(CausalFromMask(o, parsed, &p.causal));
     p.mask = parsed.shape;
   }
+  // Head-tail balances the causal triangle; full attention has none to balance, so its default layout is contiguous
+  // (asked for explicitly, head-tail with full attention is still refused by ValidateConfig, naming the flag).
+  if (!o.sharding_given && !p.causal && *sharding == ShardingKind::kHeadTail) sharding = ShardingKind::kContiguous;
   for (Method m : methods)
     for (Pass pass : passes) {
       ScheduleConfig cfg{.problem = p, .world = o.world, .sharding = *sharding, .method = m, .pass = pass,

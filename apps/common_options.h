@@ -24,7 +24,8 @@ struct CommonOptions {
   bool causal_given = false;  // --causal or --no-causal was given: a --mask naming causal or full must agree
   std::string mask;  // core/mask_spec.h: causal | full | window:L,R | docs:FILE | docs-synthetic:NAME, joined by '+'
   std::string method = "alltoall";     // allgather | alltoall | both
-  std::string sharding = "head-tail";  // contiguous | head-tail
+  std::string sharding = "head-tail";  // contiguous | head-tail | balanced
+  bool sharding_given = false;  // not given: full attention (no causal imbalance to balance) takes contiguous
   std::string pass = "forward";        // forward | backward | both
   std::string dtype = "bf16";
   bool unfused_merge = false;

@@ -18,7 +18,23 @@ TEST(CliBadInput, SeqNotDivisibleByTwiceTheWorld) { ExpectBadInput("schedule --s
 TEST(CliBadInput, SeqNotDivisibleByTheWorld) {
   ExpectBadInput("schedule --seq 1000 --world 3 --sharding contiguous", "world = 3");
 }
-TEST(CliBadInput, LoadBalancingWithoutCausal) { ExpectBadInput("schedule --no-causal", "needs --causal"); }
+TEST(CliBadInput, LoadBalancingWithoutCausal) {
+  ExpectBadInput("schedule --no-causal --sharding head-tail", "needs --causal");
+  ExpectBadInput("schedule --mask full --sharding head-tail", "needs --causal");
+}
+
+// Without --sharding, full attention (nothing causal to balance) takes the contiguous layout instead of a refusal;
+// causal keeps head-tail.
+TEST(CliDefaults, FullAttentionDefaultsToContiguous) {
+  for (const char* mask : {"--no-causal", "--mask full", "--mask full+window:64,64"}) {
+    Result r = RunRinglab(std::string("schedule --world 2 --seq 512 --heads 2 --kv-heads 1 --json - ") + mask);
+    ASSERT_EQ(r.code, 0) << mask << ": " << r.output;
+    EXPECT_NE(r.output.find("\"contiguous\""), std::string::npos) << mask << ": " << r.output.substr(0, 400);
+  }
+  Result causal = RunRinglab("schedule --world 2 --seq 512 --heads 2 --kv-heads 1 --json -");
+  ASSERT_EQ(causal.code, 0) << causal.output;
+  EXPECT_NE(causal.output.find("\"head-tail\""), std::string::npos) << causal.output.substr(0, 400);
+}
 TEST(CliBadInput, UnknownMethod) { ExpectBadInput("schedule --method ring", "--method"); }
 TEST(CliBadInput, UnknownSharding) { ExpectBadInput("schedule --sharding striped", "--sharding"); }
 TEST(CliBadInput, UnknownPass) { ExpectBadInput("schedule --pass sideways", "--pass"); }
