@@ -156,6 +156,9 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
             cost.update(zip(cm.LOAD, (float(f["load"][0]), float(f["load"][1]))))
         if f["cap"][1] > 0:
             cost.update(zip(cm.CAP, (float(f["cap"][0]), float(f["cap"][1]))))
+        before = t.get("wave", {})
+        if "masked" in before.get("cost", {}):  # the masked kernels' terms (masked_cost_fit.py): fitted apart, kept
+            cost["masked"] = before["cost"]["masked"]
         t["wave"] = {"grid": geom["grid"], "tile_q": geom["tile_q"], "tile_kv": geom["tile_kv"], "sms": sms,
                      "ctas_per_sm": f["k"], "single_resident_throughput": f["theta"], "cost": cost}
         if geom.get("order", "heavy_first") != "heavy_first":
@@ -163,6 +166,11 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
         for flag in ("split_group", "expand_group"):
             if geom.get(flag):
                 t["wave"][flag] = True
+            elif before.get(flag):
+                # The fit counted CTAs without the flag (the samples' kernel geometry lacks it: samples of a kernel
+                # without it, or written before the field existed), so the table must drop it too, and say so.
+                print(f"kernel_model_fit: {pass_} D={d} {mask}: the table had wave.{flag}, the samples' geometry "
+                      "does not: dropped (the fit and the simulator must count the same CTAs)", file=log)
         t["measured"] = dict(ranges(geom, own), source=f"the {len(own)} {mask} samples of {samples_name}")
         t["source"] = (f"{tag}: CTA cost model (calibrate/scripts/kernel_model_fit.py) fitted on {len(groups[key])} "
                        f"{key[0]} D={d} samples{' (' + key[2] + ')' if key[2] else ''}, both masks; |error| on them "

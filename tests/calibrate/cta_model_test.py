@@ -6,6 +6,7 @@ from synthetic samples drawn with it, and adds neither to samples drawn without.
 
   .venv/bin/python tests/calibrate/cta_model_test.py        # ctest: calibrate.cta_model
 """
+import io
 import os
 import sys
 import unittest
@@ -115,6 +116,46 @@ class GroupSplit(unittest.TestCase):
             for b, h, kv in [(1, 8, 1), (4, 32, 8)]:
                 self.assertAlmostEqual(clocked(expand, block(b, h, kv, 4096, mask), p),
                                        clocked(BACKWARD, block(b, h, h, 4096, mask), p), places=9)
+
+
+class FitIntoProfile(unittest.TestCase):
+    """kernel_model_fit.fit_into_profile replaces a table's dense terms and keeps what it does not fit."""
+
+    def profile(self):
+        wave = {"grid": "kv", "tile_q": 64, "tile_kv": 128, "sms": 132, "ctas_per_sm": 1, "split_group": True,
+                "cost": {"cta_us": 1.0, "tile_us": 1.0, "masked": {"cta_us": 2.5, "tile_us": 1.1,
+                                                                   "edge_tile_us": 0.4, "persistent": False}}}
+        return {"compute": {"launch_us": {"value": 3.0},
+                            "attention": [{"pass": "backward", "mask": m, "head_dim": 256, "wave": dict(wave)}
+                                          for m in ("causal", "full")]},
+                "memory": {"copy_gbps": {"value": 2000.0}}}
+
+    def samples(self, geom):
+        truth = np.array([6.0, 7.0, 4.3, 0.06])
+        kernels = []
+        for mask in ("causal", "full"):
+            for b, h in ((1, 8), (2, 16), (4, 32)):
+                for s in (512, 1024, 2048, 4096):
+                    k = dict(block(b, h, h, s, mask), pairs=float(s) * s, head_dim=256, **{"pass": "backward"})
+                    k["us"] = clocked(geom, k, truth) + 3.0  # + launch_us, which the fit takes off
+                    kernels.append(k)
+        return {"sms": 132, "geometry": {"backward": geom, "forward": FORWARD}, "kernels": kernels}
+
+    def test_keeps_the_masked_terms_and_a_flag_the_samples_have(self):
+        prof, log = self.profile(), io.StringIO()
+        self.assertEqual(kmf.fit_into_profile(self.samples(dict(BACKWARD, split_group=True)), prof, "s.json", "T",
+                                              log=log), 2)
+        for t in prof["compute"]["attention"]:
+            self.assertEqual(t["wave"]["cost"]["masked"]["cta_us"], 2.5)
+            self.assertTrue(t["wave"]["split_group"])
+            self.assertAlmostEqual(t["wave"]["cost"]["tile_us"], 4.3, delta=0.05)
+        self.assertNotIn("dropped", log.getvalue())
+
+    def test_says_so_when_the_samples_lack_a_flag_the_table_had(self):
+        prof, log = self.profile(), io.StringIO()
+        kmf.fit_into_profile(self.samples(BACKWARD), prof, "s.json", "T", log=log)
+        self.assertTrue(all("split_group" not in t["wave"] for t in prof["compute"]["attention"]))
+        self.assertIn("wave.split_group", log.getvalue())
 
 
 if __name__ == "__main__":
