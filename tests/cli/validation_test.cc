@@ -2,6 +2,8 @@
 // numbers out of range reported as given, repeated flags, zero where a default was meant, profiles and calibration
 // samples with unknown or duplicate keys, and files of the wrong kind.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -97,6 +99,19 @@ TEST(CliValidation, ProfileDuplicateKeyIsNamed) {
 }
 
 TEST(CliValidation, ProfileThatIsADirectory) { ExpectBadInput(kSim + "--profile " + kProfileDir, "directory"); }
+
+// A fifo no writer opens: refused after core/input_file.h's wait (open() blocked on it for ever); `timeout` bounds the
+// run should it block again.
+TEST(CliValidation, ProfileFifoWithoutWriterIsRefused) {
+  const std::string fifo = ::testing::TempDir() + "ringlab_cli_profile_fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Result r = ringlab::cli_test::RunShell("timeout 60 " + std::string(RINGLAB_BIN) + " " + kSim + "--profile " +
+                                               fifo + " 2>&1");
+  ::unlink(fifo.c_str());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("profile " + fifo + ": is a fifo with no writer"), std::string::npos) << r.output;
+}
 
 TEST(CliValidation, SamplesFiles) {
   const std::string out = " --out /dev/null";
