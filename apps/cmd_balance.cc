@@ -87,6 +87,9 @@ int RunBalance(const BalanceOptions& o) {
     return ReportError(Status::InvalidArgument(
         "--tflops and --link-gbps: give both (> 0) for the analytic what-if, or neither to use --profile"));
   const bool analytic = o.tflops > 0;
+  std::vector<std::pair<std::string, std::string>> inputs = MaskInputs(o.mask);
+  if (!analytic) inputs.emplace_back("--profile", sim::ProfilePath(o.profile));
+  if (Status st = CheckOutputsAreNotInputs({{"--json", o.json_path}}, inputs); !st.ok()) return ReportError(st);
   Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim};
   if (Status st = ApplyMaskSpec(o.mask, &p); !st.ok()) return ReportError(st);
   if (Status st = ValidateProblem(p); !st.ok()) return ReportError(st);

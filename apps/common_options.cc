@@ -55,6 +55,12 @@ CLI::Validator FiniteIn(double lo, double hi) {
       "NUMBER in " + range);
 }
 
+std::vector<std::pair<std::string, std::string>> MaskInputs(const std::string& mask) {
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (std::string& file : MaskSpecFiles(mask)) inputs.emplace_back("--mask", std::move(file));
+  return inputs;
+}
+
 Status CheckListText(const std::string& flag, const std::string& text) {
   if (text.empty() || text.front() == ',' || text.back() == ',' || text.find(",,") != std::string::npos)
     return Status::InvalidArgument(flag + " '" + text + "': a comma-separated list with no empty item (e.g. 1,2,4)");

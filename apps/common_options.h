@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/mask_spec.h"
@@ -47,6 +48,10 @@ CLI::Validator FiniteIn(double lo, double hi);
 
 // A comma-separated list flag's text: not empty, no empty item ("2,,4", "a,", ",a"); names the flag.
 Status CheckListText(const std::string& flag, const std::string& text);
+
+// The files --mask's docs:FILE and cu-seqlens:FILE terms read, as {"--mask", path}: inputs no output may replace
+// (core/output_file.h CheckOutputsAreNotInputs).
+std::vector<std::pair<std::string, std::string>> MaskInputs(const std::string& mask);
 
 // Adds the shared flags to `app` (a subcommand), writing into `opts`. The Ulysses placement is
 // --ulysses-placement, also spelled --placement unless `placement_alias` is false (sim and sweep, whose --placement
