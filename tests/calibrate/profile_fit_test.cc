@@ -334,7 +334,7 @@ TEST(CalibrationPlan, HeadDimsChooseWhatIsMeasured) {
   EXPECT_EQ(dims, std::vector<int>{256});
   ASSERT_TRUE(ParseHeadDims("128,64", "--head-dims", &dims).ok());
   EXPECT_EQ(dims, (std::vector<int>{128, 64}));
-  for (const char* bad : {"", "96", "64,64", "64,", "256x", "-64", "64;128", " 64"}) {
+  for (const char* bad : {"", "96", "64,64", "64,", "256x", "-64", "64;128", " 64", "0064", "064,128"}) {
     const Status st = ParseHeadDims(bad, "--head-dims", &dims);
     EXPECT_FALSE(st.ok()) << "'" << bad << "'";
     EXPECT_NE(st.message().find("--head-dims"), std::string::npos) << st.message();

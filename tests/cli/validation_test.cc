@@ -173,4 +173,29 @@ TEST(CliValidation, BalanceStepCostsComeFromAProfileOrBothWhatIfRates) {
   EXPECT_EQ(nlohmann::json::parse(what_if.output.substr(what_if.output.find('{')))["step_costs"]["tflops"], 400);
 }
 
+// A value twice in a list flag ran its configurations twice (`plan --methods alltoall,alltoall`), and "0064" read as
+// 64: both are refused in one line naming the flag, in every list (and integer) flag.
+TEST(CliValidation, ListFlagsRefuseDuplicatesAndLeadingZeros) {
+  const std::string plan = "plan --heads 8 --kv-heads 2 --seq 4096 --nodes 1 --gpus-per-node 2 ";
+  ExpectBadInput(plan + "--methods alltoall,alltoall", "'alltoall' is listed twice");
+  ExpectBadInput(plan + "--shardings head-tail,contiguous,head-tail", "--shardings");
+  ExpectBadInput(kSweep + "--methods allgather,allgather", "--methods");
+  ExpectBadInput(kSweep + "--passes forward,forward", "--passes");
+  ExpectBadInput("sweep --worlds 2,4,2 --seqs 1024", "--worlds '2,4,2': '2' is listed twice");
+  ExpectBadInput("sweep --worlds 2 --seqs 1024,1024", "--seqs");
+  ExpectBadInput("sweep --worlds 02 --seqs 1024", "--worlds '02': '02' has a leading zero");
+  ExpectBadInput("sweep --worlds 2 --seqs 1024,01024", "--seqs");
+  ExpectBadInput(kSim + "--trace /dev/null --trace-ranks 0,01", "--trace-ranks");
+  ExpectBadInput("balance --seq 1024 --world 2,2 --mask causal+docs-synthetic:uniform", "--world");
+  ExpectBadInput("balance --seq 1024 --world 002 --mask causal+docs-synthetic:uniform", "--world");
+  ExpectBadInput("balance --seq 1024 --world +2 --mask causal+docs-synthetic:uniform", "--world");
+  ExpectBadInput("calibrate --dry-run --head-dims 0064", "--head-dims");
+  ExpectBadInput("schedule --world 2 --seq 0064", "--seq");  // single integer flags take the same rule
+  ExpectBadInput("schedule --world 2 --seq -064", "--seq");
+  // 0 itself, and lists without repeats, stay fine.
+  EXPECT_EQ(RunRinglab(kSim + "--trace /dev/null --trace-ranks 0,1").code, 0);
+  EXPECT_EQ(RunRinglab("sweep --worlds 2,4 --seqs 1024 --methods alltoall,allgather -j 1 --csv /dev/null").code, 0);
+  EXPECT_EQ(RunRinglab("check --world 2 --seq 64 --seed 0").code, 0);
+}
+
 }  // namespace
