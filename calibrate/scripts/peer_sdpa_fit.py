@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 
+import json_input
 from heldout_shapes import held_out
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,28 +54,44 @@ FLASH_GEOMETRY_BY_HEAD_DIM = {
             "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 64, "ctas_per_sm": 0, "expand_group": True}}}
 
 
+def is_sdpa(r, backend=None):
+    """Whether record `r` is a single-GPU SDPA timing (of `backend`, when given) that did not fail."""
+    return r.get("kind") == "single_gpu_sdpa" and "error" not in r and (backend is None or r.get("backend") == backend)
+
+
+def check_records(records, where):
+    """One line naming the record and field, exit 2, for a record that is not an object or an SDPA record with a field
+    missing or of the wrong kind (a string or negative time ended in a traceback, or in a wrong fit)."""
+    json_input.check_entries("peer_sdpa_fit", where, "records", records, json_input.SDPA_RECORD_REQUIRED,
+                             json_input.SDPA_RECORD_OPTIONAL, applies=is_sdpa)
+    return records
+
+
 def load_records(path, log):
     """The records of `path`, else the RESULT lines of `log`; None (after one line on stderr) when neither is there or
     `path` is not a JSON list."""
     if path and os.path.exists(path):
         try:
             records = json.load(open(path))
-        except json.JSONDecodeError as e:
+        except (OSError, ValueError) as e:  # JSONDecodeError, UnicodeDecodeError, a folder
             print(f"peer_sdpa_fit: {path}: not JSON ({e})", file=sys.stderr)
             return None
         if not isinstance(records, list):
             print(f"peer_sdpa_fit: {path}: expected a JSON list of peer_bench.py records", file=sys.stderr)
             return None
-        return records
+        return check_records(records, path)
     if not log or not os.path.exists(log):
         print(f"peer_sdpa_fit: no records: {path or '(none)'} does not exist"
               + (f" and neither does the log {log}" if log else ""), file=sys.stderr)
         return None
     rows = []
-    for line in open(log):
+    for number, line in enumerate(open(log, errors="replace"), 1):
         if line.startswith("RESULT "):
-            rows.append(json.loads(line[len("RESULT "):]))
-    return rows
+            try:
+                rows.append(json.loads(line[len("RESULT "):]))
+            except ValueError as e:
+                json_input.fail("peer_sdpa_fit", f"{log}:{number}: RESULT line is not JSON ({e})")
+    return check_records(rows, log)
 
 
 def pairs(s, causal):
@@ -97,7 +114,7 @@ def host_floors(records, backend):
     """(forward, backward) host time of one SDPA call in us: the fastest record of each pass."""
     fwd, bwd = [], []
     for r in records:
-        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+        if not is_sdpa(r, backend):
             continue
         fwd.append(r["fwd_ms"] * 1e3)
         if r["fwdbwd_ms"] > r["fwd_ms"]:
@@ -109,7 +126,7 @@ def typical_host(records, backend, floors):
     """(forward, backward) host time of one SDPA call in us: medians over the records whose forward is host-bound."""
     fwd, bwd = [], []
     for r in records:
-        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+        if not is_sdpa(r, backend):
             continue
         if r["fwd_ms"] * 1e3 < HOST_BOUND * floors[0] and r["fwdbwd_ms"] > r["fwd_ms"]:
             fwd.append(r["fwd_ms"] * 1e3)
@@ -123,7 +140,7 @@ def to_samples(records, backend, floors=(0.0, 0.0), host=(0.0, 0.0)):
     skip = held_out()
     kernels, dropped = [], 0
     for r in records:
-        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+        if not is_sdpa(r, backend):
             continue
         kv = r.get("Hkv", r["H"])  # grouped-query attention where Hkv < H (peer_bench.py sdpa with an Hkv column)
         key = (r["B"], r["H"], r["S"], r["D"], bool(r["causal"]), kv)
