@@ -3,7 +3,9 @@ stderr naming it (TOOL: FILE: why) and exit 2, not a traceback (exit 1); so is a
 (TOOL: FILE: kernels[3].us must be a number > 0, got "x"): check_entries."""
 import json
 import math
+import os
 import sys
+import tempfile
 
 
 def fail(tool, message):
@@ -90,3 +92,38 @@ def read_samples(path, tool):
         check_entries(tool, path, where, data.get(where, []), KERNEL_REQUIRED, KERNEL_OPTIONAL)
     return data
 
+
+def write_json(path, data, tool):
+    """Writes `data` as indented JSON to `path` whole or not at all: into a temporary in the same folder, renamed over
+    `path` once written (a failure part way, or a kill, left a truncated profile or samples file where the old one
+    was). The file gets the mode a plain open() would give it (mkstemp's is 0600). A path that cannot be written is
+    one line naming it, exit 2."""
+    if os.path.exists(path) and not os.path.isfile(path):  # a fifo or device: written in place, never replaced
+        try:
+            with open(path, "w") as out:
+                json.dump(data, out, indent=1)
+                out.write("\n")
+        except OSError as e:
+            fail(tool, f"{path}: cannot write ({e.strerror or e})")
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as e:
+        fail(tool, f"{path}: cannot write ({e.strerror or e})")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=1)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            fail(tool, f"{path}: cannot write ({e.strerror or e})")
+        raise

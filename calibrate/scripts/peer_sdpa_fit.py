@@ -34,6 +34,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 
 import json_input
 from heldout_shapes import held_out
@@ -199,39 +200,57 @@ def main(argv):
                               "backend": a.backend, "records": ", ".join(os.path.relpath(os.path.abspath(x), ROOT)
                                                                 for x in [a.records, *a.more]),
                               "held_out_dropped": dropped}}
-    with open(a.samples, "w") as f:
-        json.dump(samples, f, indent=1)
-        f.write("\n")
+    json_input.write_json(a.samples, samples, "peer_sdpa_fit")
     print(f"peer_sdpa_fit: {len(kernels)} kernel samples ({a.backend}, {dropped} held-out records dropped; host "
           f"floors {floors[0]:.1f} us forward, {floors[1]:.1f} us backward; typical host {host_f:.1f} / "
           f"{host_b:.1f} us) -> {a.samples}")
     if a.profile:
         binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
         tag = a.tag or f"FIT from PyTorch SDPA {a.backend} single-GPU coverage ({card}, torch {torch})"
-        rc = subprocess.run([binary, "fit-profile", "--samples", a.samples, "--base", a.base, "--out", a.profile,
-                             "--tag", tag]).returncode
-        if rc == 0:
-            # Provenance as calibrate.py writes it: card, date, commit, the command (paths relative to the root).
-            prof = json.load(open(a.profile))
-            for pass_, us, fastest in zip(("forward", "backward"), (host_f, host_b), floors):
-                prof["compute"][f"{pass_}_call_host_us"] = {
-                    "value": round(us, 1),
-                    "source": f"{tag}: the median {pass_} time of the {n_host} host-bound records (forward under "
-                              f"{HOST_BOUND}x the fastest; one eager SDPA call's host time, autograd included for the "
-                              f"backward); records under {HOST_BOUND}x the fastest of their pass ({fastest:.1f} us) "
-                              f"or {KERNEL_BOUND}x this are not in the kernel fit"}
-            commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                    text=True).stdout.strip()
-            rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
-            prof.setdefault("provenance", {}).update({
-                "card": card, "torch": torch, "date": datetime.date.today().isoformat(), "commit": commit,
-                "tool": "calibrate/scripts/peer_sdpa_fit.py", "attention_from": samples["provenance"]["records"],
-                "command": shlex.join(["peer_sdpa_fit.py", *rel])})
-            with open(a.profile, "w") as f:
-                json.dump(prof, f, indent=1)
-                f.write("\n")
+        # fit-profile writes beside the profile, and the profile is replaced only once the host times and the
+        # provenance are in it: a failure on the way leaves the old profile (or none), not a half-made one.
+        try:
+            fd, fitted = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(a.profile)), suffix=".fit.json")
+        except OSError as e:
+            json_input.fail("peer_sdpa_fit", f"{a.profile}: cannot write ({e.strerror or e})")
+        os.close(fd)
+        try:
+            rc = subprocess.run([binary, "fit-profile", "--samples", a.samples, "--base", a.base, "--out", fitted,
+                                 "--tag", tag]).returncode
+            if rc == 0:
+                try:
+                    with open(fitted) as f:
+                        prof = json.load(f)
+                    write_profile(a, prof, samples, argv, card, torch, tag, (host_f, host_b, n_host), floors)
+                except (ValueError, KeyError, TypeError, AttributeError) as e:
+                    json_input.fail("peer_sdpa_fit", f"{a.profile}: not written: the profile `{binary} fit-profile` "
+                                                     f"wrote is not one to complete ({type(e).__name__}: {e})")
+        finally:
+            os.unlink(fitted)
         return rc
     return 0
+
+
+def write_profile(a, prof, samples, argv, card, torch, tag, host, floors):
+    """The fitted profile `prof` with the host times of one SDPA call and the provenance, written whole to
+    a.profile."""
+    host_f, host_b, n_host = host
+    # Provenance as calibrate.py writes it: card, date, commit, the command (paths relative to the root).
+    for pass_, us, fastest in zip(("forward", "backward"), (host_f, host_b), floors):
+        prof["compute"][f"{pass_}_call_host_us"] = {
+            "value": round(us, 1),
+            "source": f"{tag}: the median {pass_} time of the {n_host} host-bound records (forward under "
+                      f"{HOST_BOUND}x the fastest; one eager SDPA call's host time, autograd included for the "
+                      f"backward); records under {HOST_BOUND}x the fastest of their pass ({fastest:.1f} us) "
+                      f"or {KERNEL_BOUND}x this are not in the kernel fit"}
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
+    prof.setdefault("provenance", {}).update({
+        "card": card, "torch": torch, "date": datetime.date.today().isoformat(), "commit": commit,
+        "tool": "calibrate/scripts/peer_sdpa_fit.py", "attention_from": samples["provenance"]["records"],
+        "command": shlex.join(["peer_sdpa_fit.py", *rel])})
+    json_input.write_json(a.profile, prof, "peer_sdpa_fit")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The calibration scripts on bad JSON inputs: one line on stderr naming the file, exit 2, nothing written (they
 used to end in a traceback, exit 1); so are entries with a missing or bad field (a string or negative time, a missing
-"B"), naming the entry and the field.
-usage: scripts_bad_input_test.py (RINGLAB_BIN for calibrate.py)"""
+"B"), naming the entry and the field; and the profile peer_sdpa_fit.py writes is whole or the old one.
+usage: scripts_bad_input_test.py (RINGLAB_BIN for calibrate.py and peer_sdpa_fit.py --profile)"""
 import json
 import os
 import shutil
@@ -46,7 +46,7 @@ def main():
                       ("" if open(profile).read() == before else "the profile was changed")
                 if why:
                     failures.append(f"{why}: {' '.join(args)}\n    {p.stderr.strip()[-300:]}")
-    failures += bad_entries()
+    failures += bad_entries() + whole_outputs()
     for f in failures:
         print("FAIL", f)
     print(f"scripts_bad_input_test: {len(failures)} failures")
@@ -138,6 +138,68 @@ def bad_entries():
             f.write("RESULT " + json.dumps(RECORD) + "\nRESULT {\"B\": \n")
         args = ["peer_sdpa_fit.py", os.path.join(tmp, "absent.json"), "--log", log, "--samples", out]
         why = one_line_error(run(args), [log + ":2"], " ".join(args))
+        if why:
+            failures.append(why)
+    return failures
+
+
+def whole_outputs():
+    """peer_sdpa_fit.py writes its samples and profile whole: a fit that fails leaves the old profile as it was and no
+    temporary beside it (the profile was rewritten in place), and so does an output that cannot be written."""
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        records = os.path.join(tmp, "records.json")
+        with open(records, "w") as f:
+            # A host-bound record (the host time of one call: the others are well above it) and 4 kernel ones (H=4:
+            # none of them a held-out shape, which would be dropped).
+            json.dump([dict(RECORD, S=128, fwd_ms=0.02, fwdbwd_ms=0.06)] +
+                      [dict(RECORD, H=4, S=s, fwd_ms=s / 1024, fwdbwd_ms=3 * s / 1024)
+                       for s in (1024, 2048, 4096, 8192)], f)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        profile, samples = os.path.join(out, "profile.json"), os.path.join(out, "samples.json")
+        with open(profile, "w") as f:
+            f.write('{"old": "profile"}\n')
+        binary = os.environ.get("RINGLAB_BIN")
+        if binary:
+            # The fit fails (no such base): exit 2 as fit-profile's, the old profile kept, no temporary left.
+            p = run(["peer_sdpa_fit.py", records, "--samples", samples, "--profile", profile, "--base",
+                     "no_such_profile"], env=dict(os.environ))
+            left = sorted(set(os.listdir(out)) - {"profile.json", "samples.json"})
+            if p.returncode != 2 or open(profile).read() != '{"old": "profile"}\n' or left:
+                failures.append(f"failed fit: exit {p.returncode}, profile now {open(profile).read()[:60]!r}, "
+                                f"left {left}\n    {p.stderr.strip()[-300:]}")
+            with open(samples) as f:
+                if len(json.load(f)["kernels"]) != 8:
+                    failures.append("the samples of the failed fit are not the 8 kernel samples")
+            if oct(os.stat(samples).st_mode & 0o777) == oct(0o600):
+                failures.append("samples written with mkstemp's mode 0600")
+        if binary:
+            # fit-profile writes a profile the script cannot complete (here a stand-in that writes {}): the script
+            # completed it in place, leaving fit-profile's half where the old profile was.
+            fake = os.path.join(tmp, "fake_ringlab")
+            with open(fake, "w") as f:
+                f.write('#!/bin/sh\nwhile [ "$1" != --out ]; do shift; done; echo {} > "$2"\n')
+            os.chmod(fake, 0o755)
+            p = run(["peer_sdpa_fit.py", records, "--samples", samples, "--profile", profile],
+                    env=dict(os.environ, RINGLAB_BIN=fake))
+            left = sorted(set(os.listdir(out)) - {"profile.json", "samples.json"})
+            why = one_line_error(p, [profile], "fit-profile's profile incomplete")
+            if why or open(profile).read() != '{"old": "profile"}\n' or left:
+                failures.append(f"{why or 'incomplete fit'}: profile now {open(profile).read()[:60]!r}, left {left}")
+        # The writer itself: a failure part way leaves the old file and no temporary.
+        sys.path.insert(0, SCRIPTS)
+        import json_input
+        try:
+            json_input.write_json(profile, {"a": 1, "z": object()}, "test")  # not JSON: fails after "a"
+            failures.append("write_json wrote what is not JSON")
+        except TypeError:
+            pass
+        if open(profile).read() != '{"old": "profile"}\n' or len(os.listdir(out)) != 2:
+            failures.append(f"write_json failing part way: {open(profile).read()[:60]!r}, {os.listdir(out)}")
+        # The samples' folder does not exist: one line naming the file.
+        missing = os.path.join(tmp, "no_folder", "samples.json")
+        why = one_line_error(run(["peer_sdpa_fit.py", records, "--samples", missing]), [missing], "missing folder")
         if why:
             failures.append(why)
     return failures
