@@ -38,18 +38,17 @@ namespace {
 // and above zero.
 constexpr double kWhatIfRateMin = 1e-3, kWhatIfRateMax = 1e6;
 
+// The list parsers' rules (apps/common_options.h): no empty item, no value twice, whole numbers without leading
+// zeros ("+4", " 4" and "04" passed strtol).
 Status ParseWorlds(const std::string& text, std::vector<int>* worlds) {
   worlds->clear();
+  RINGLAB_RETURN_IF_ERROR(CheckListText("--world", text));
   std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    char* end = nullptr;
-    const long w = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || w < 1 || w > (1 << 20))
-      return Status::InvalidArgument("--world '" + text + "': a comma-separated list of ranks in 1..1048576");
+  for (std::string item; std::getline(in, item, ',');) {
+    int64_t w = 0;
+    RINGLAB_RETURN_IF_ERROR(ParseWholeNumber("--world '" + text + "'", item, 1, 1 << 20, &w));
     worlds->push_back(int(w));
   }
-  if (worlds->empty()) return Status::InvalidArgument("--world '" + text + "': give at least one world size");
   return Status::Ok();
 }
 
@@ -87,6 +86,9 @@ int RunBalance(const BalanceOptions& o) {
     return ReportError(Status::InvalidArgument(
         "--tflops and --link-gbps: give both (> 0) for the analytic what-if, or neither to use --profile"));
   const bool analytic = o.tflops > 0;
+  std::vector<std::pair<std::string, std::string>> inputs = MaskInputs(o.mask);
+  if (!analytic) inputs.emplace_back("--profile", sim::ProfilePath(o.profile));
+  if (Status st = CheckOutputsAreNotInputs({{"--json", o.json_path}}, inputs); !st.ok()) return ReportError(st);
   Problem p{.batch = o.batch, .heads = o.heads, .kv_heads = o.kv_heads, .seq = o.seq, .head_dim = o.dim};
   if (Status st = ApplyMaskSpec(o.mask, &p); !st.ok()) return ReportError(st);
   if (Status st = ValidateProblem(p); !st.ok()) return ReportError(st);

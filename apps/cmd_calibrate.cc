@@ -91,8 +91,7 @@ std::string CommandLine(const CalibrateOptions& o, int gpus) {
 Status LoadBase(const std::string& base, nlohmann::json* j) {
   sim::HardwareProfile checked;
   if (Status st = sim::LoadProfile(base, &checked); !st.ok()) return Status::InvalidArgument("--base: " + st.message());
-  const bool path = base.find('/') != std::string::npos || base.ends_with(".json");
-  return ReadJsonFile(path ? base : sim::ProfileDir() + "/" + base + ".json", "profile", j);
+  return ReadJsonFile(sim::ProfilePath(base), "profile", j);
 }
 
 // Progress lines on stderr with the elapsed time and, while kernel cases run, their count and an ETA.
@@ -196,6 +195,10 @@ int RunCalibrate(const CalibrateOptions& o) {
     return ReportError(st);
   for (const std::string& path : {o.out, samples_path})
     if (Status st = CheckOutputPath(path); !st.ok()) return ReportError(st);
+  if (Status st = CheckOutputsAreNotInputs({{"--out", o.out}, {"--samples", samples_path}},
+                                           {{"--base", sim::ProfilePath(o.base)}});
+      !st.ok())
+    return ReportError(st);
 #ifndef RINGLAB_HAVE_CUDA
   return ReportError(
       Status::Unavailable("this ringlab was built without CUDA: `ringlab calibrate` measures nothing "

@@ -63,7 +63,16 @@ Status CheckTracePaths(const CheckOptions& o, size_t configs, bool backward) {
   if (o.trace_path.empty()) return Status::Ok();
   if (configs * (backward ? 2 : 1) > 1)
     RINGLAB_RETURN_IF_ERROR(CheckSuffixable("--trace", o.trace_path, "a trace per method and pass"));
-  return CheckOutputPath(o.trace_path);
+  RINGLAB_RETURN_IF_ERROR(CheckOutputPath(o.trace_path));
+  // Every name the traces take (as RunCheck names them below), none of them a --mask file.
+  std::vector<std::pair<std::string, std::string>> traces;
+  for (const std::string& method : configs > 1 ? std::vector<std::string>{".allgather", ".alltoall"}
+                                               : std::vector<std::string>{""}) {
+    const std::string path = method.empty() ? o.trace_path : OutputPathWithSuffix(o.trace_path, method);
+    traces.push_back({"--trace", path});
+    if (backward) traces.push_back({"--trace", OutputPathWithSuffix(path, ".backward")});
+  }
+  return CheckOutputsAreNotInputs(traces, MaskInputs(o.common.mask));
 }
 
 }  // namespace

@@ -27,12 +27,10 @@ namespace {
 
 // The base profile's JSON, checked as `ringlab sim` would load it (unknown and duplicate keys included).
 Status BaseProfileJson(const std::string& name_or_path, nlohmann::json* j) {
-  const bool path = name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".json");
-  const std::string file = path ? name_or_path : sim::ProfileDir() + "/" + name_or_path + ".json";
   sim::HardwareProfile checked;
   if (Status st = sim::LoadProfile(name_or_path, &checked); !st.ok())
     return Status::InvalidArgument("--base: " + st.message());
-  return ReadJsonFile(file, "profile", j);
+  return ReadJsonFile(sim::ProfilePath(name_or_path), "profile", j);
 }
 
 size_t SampleCount(const calibrate::FitInputs& in) {
@@ -44,6 +42,9 @@ size_t SampleCount(const calibrate::FitInputs& in) {
 
 int RunFitProfile(const FitOptions& o) {
   if (Status st = CheckOutputPath(o.out); !st.ok()) return ReportError(st);
+  std::vector<std::pair<std::string, std::string>> inputs{{"--base", sim::ProfilePath(o.base)}};
+  for (const std::string& path : o.samples) inputs.emplace_back("--samples", path);
+  if (Status st = CheckOutputsAreNotInputs({{"--out", o.out}}, inputs); !st.ok()) return ReportError(st);
   calibrate::FitInputs all;
   for (size_t i = 0; i < o.samples.size(); ++i) {
     nlohmann::json j;

@@ -137,6 +137,9 @@ int RunPlan(const PlanOptions& o) {
   if (Status st = MakeSpec(o, &spec); !st.ok()) return ReportError(st);
   if (!o.json.empty())
     if (Status st = CheckOutputPath(o.json); !st.ok()) return ReportError(st);
+  if (Status st = CheckOutputsAreNotInputs({{"--json", o.json}}, {{"--profile", sim::ProfilePath(o.profile)}});
+      !st.ok())
+    return ReportError(st);
   sim::HardwareProfile hw;
   if (Status st = LoadProfileFlag(o.profile, &hw); !st.ok()) return ReportError(st);
   if (Status st = CheckPlanFits(spec); !st.ok()) return ReportError(st);

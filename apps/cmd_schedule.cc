@@ -71,6 +71,8 @@ int RunSchedule(const ScheduleOptions& o) {
   const bool json = !o.json_path.empty();
   if (json)
     if (Status st = CheckOutputPath(o.json_path); !st.ok()) return ReportError(st);
+  if (Status st = CheckOutputsAreNotInputs({{"--json", o.json_path}}, MaskInputs(o.common.mask)); !st.ok())
+    return ReportError(st);
   for (const ScheduleConfig& cfg : configs)
     if (Status st = CheckScheduleFits(cfg, json); !st.ok()) return ReportError(st);
   FILE* out = HumanText({o.json_path});

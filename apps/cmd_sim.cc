@@ -166,6 +166,9 @@ Status CheckOutputs(const SimFlags& f, const std::vector<ScheduleConfig>& config
   if (!f.json.empty()) files.push_back({"--json", f.json});
   for (const auto& file : files) RINGLAB_RETURN_IF_ERROR(CheckOutputPath(file.second));
   RINGLAB_RETURN_IF_ERROR(CheckDistinctOutputs(files));
+  std::vector<std::pair<std::string, std::string>> inputs = MaskInputs(f.common.mask);
+  inputs.emplace_back("--profile", sim::ProfilePath(f.profile));
+  RINGLAB_RETURN_IF_ERROR(CheckOutputsAreNotInputs(files, inputs));
 #ifdef RINGLAB_HAVE_CHAKRA
   if (!f.chakra.empty()) RINGLAB_RETURN_IF_ERROR(CheckChakraOutputs(f.chakra, configs, files));
 #endif
@@ -399,6 +402,9 @@ int RunSweepCommand(const SweepFlags& flags) {
   if (!(st = CheckDistinctOutputs({{"--csv", f.csv}, {"--json", f.json}})).ok()) return ReportError(st);
   for (const std::string& path : {f.csv, f.json})
     if (!path.empty() && !(st = CheckOutputPath(path)).ok()) return ReportError(st);
+  std::vector<std::pair<std::string, std::string>> inputs = MaskInputs(f.common.mask);
+  inputs.emplace_back("--profile", sim::ProfilePath(f.profile));
+  if (!(st = CheckOutputsAreNotInputs({{"--csv", f.csv}, {"--json", f.json}}, inputs)).ok()) return ReportError(st);
   for (int64_t w : spec.worlds) {
     ScheduleConfig cfg = spec.base;
     cfg.world = int(std::min<int64_t>(w, INT_MAX));

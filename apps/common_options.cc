@@ -2,10 +2,12 @@
 
 #include "core/mask_spec.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <string_view>
 
 namespace ringlab::cli {
 
@@ -17,6 +19,9 @@ std::string WholeNumberProblem(const std::string& text, int64_t lo, int64_t hi, 
   const size_t digits = text.starts_with('-') ? 1 : 0;
   if (text.size() <= digits || text.find_first_not_of("0123456789", digits) != std::string::npos)
     return "'" + text + "' is not a whole number; allowed: " + range;
+  // "0064" read as 64 (and "010" is octal 8 to some readers): a value is written one way, so lists compare as text.
+  if (text[digits] == '0' && text.size() > digits + 1)
+    return "'" + text + "' has a leading zero; allowed: " + range + ", written without leading zeros";
   errno = 0;
   const long long v = std::strtoll(text.c_str(), nullptr, 10);
   if (errno == ERANGE || v < lo || v > hi) return "'" + text + "' is out of range; allowed: " + range;
@@ -55,9 +60,27 @@ CLI::Validator FiniteIn(double lo, double hi) {
       "NUMBER in " + range);
 }
 
+std::vector<std::pair<std::string, std::string>> MaskInputs(const std::string& mask) {
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (std::string& file : MaskSpecFiles(mask)) inputs.emplace_back("--mask", std::move(file));
+  return inputs;
+}
+
 Status CheckListText(const std::string& flag, const std::string& text) {
   if (text.empty() || text.front() == ',' || text.back() == ',' || text.find(",,") != std::string::npos)
     return Status::InvalidArgument(flag + " '" + text + "': a comma-separated list with no empty item (e.g. 1,2,4)");
+  // A value twice ran its configurations twice (`plan --methods alltoall,alltoall`). Compared as text: numbers have
+  // no leading zeros (ParseWholeNumber), so "64,064" is refused there.
+  std::vector<std::string_view> items;
+  for (size_t begin = 0; begin <= text.size();) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    const std::string_view item = std::string_view(text).substr(begin, end - begin);
+    if (std::find(items.begin(), items.end(), item) != items.end())
+      return Status::InvalidArgument(flag + " '" + text + "': '" + std::string(item) +
+                                     "' is listed twice (each value once)");
+    items.push_back(item);
+    begin = end + 1;
+  }
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/mask_spec.h"
@@ -36,7 +37,8 @@ struct CommonOptions {
 };
 
 // Parses `text` as a whole number in [lo, hi]: digits with an optional leading '-', nothing else (no spaces, '+',
-// exponent or suffix). On failure the message names `what` (a flag, or "--shard '1/x': n") and the allowed range.
+// exponent, suffix or leading zero: "0064" is refused, "0" is fine). On failure the message names `what` (a flag,
+// or "--shard '1/x': n") and the allowed range.
 Status ParseWholeNumber(const std::string& what, const std::string& text, int64_t lo, int64_t hi, int64_t* value);
 
 // A check for an integer flag: the text must be a whole number in [lo, hi]. Runs on the text as given, so that
@@ -46,8 +48,13 @@ CLI::Validator IntegerIn(int64_t lo, int64_t hi);
 // A check for a real-valued flag: a finite number in [lo, hi] (CLI::Range lets NaN through).
 CLI::Validator FiniteIn(double lo, double hi);
 
-// A comma-separated list flag's text: not empty, no empty item ("2,,4", "a,", ",a"); names the flag.
+// A comma-separated list flag's text: not empty, no empty item ("2,,4", "a,", ",a"), no item twice ("4,4",
+// "alltoall,alltoall"); names the flag.
 Status CheckListText(const std::string& flag, const std::string& text);
+
+// The files --mask's docs:FILE and cu-seqlens:FILE terms read, as {"--mask", path}: inputs no output may replace
+// (core/output_file.h CheckOutputsAreNotInputs).
+std::vector<std::pair<std::string, std::string>> MaskInputs(const std::string& mask);
 
 // Adds the shared flags to `app` (a subcommand), writing into `opts`. The Ulysses placement is
 // --ulysses-placement, also spelled --placement unless `placement_alias` is false (sim and sweep, whose --placement

@@ -74,7 +74,8 @@ Status ParseHeadDims(const std::string& text, const std::string& flag, std::vect
   while (begin <= text.size()) {
     const size_t end = std::min(text.find(',', begin), text.size());
     const std::string item = text.substr(begin, end - begin);
-    if (item.empty() || item.size() > 4 ||
+    // Digits without a leading zero, as the CLI's integer lists ("0064" was read as 64).
+    if (item.empty() || item.size() > 4 || item[0] == '0' ||
         !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return bad;
     const int d = std::stoi(item);

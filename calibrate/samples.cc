@@ -191,36 +191,49 @@ class SampleReader {
                    k.at("kv_heads"), k.at("q"), k.at("kv"), k.value("diagonal_offset", int64_t(0)), k.at("pairs"),
                    k.at("us")};
     if ((s.pass != "forward" && s.pass != "backward") || (s.mask != "full" && s.mask != "causal"))
-      return Bad("kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
+      return Bad(field + ": kernel sample with pass '" + s.pass + "' mask '" + s.mask + "'");
     s.mode = k.value("mode", std::string(s.pass == "forward" ? "merge" : ""));
     if (s.pass == "forward" ? (s.mode != "merge" && s.mode != "overwrite") : !s.mode.empty())
-      return Bad("kernel sample mode '" + s.mode + "': forward samples take merge or overwrite, backward none");
+      return Bad(field + ": kernel sample mode '" + s.mode +
+                 "': forward samples take merge or overwrite, backward none");
     if (s.q <= 0 || s.kv <= 0 || s.pairs <= 0 || s.us <= 0 || s.heads <= 0 || s.kv_heads <= 0 ||
         s.heads % s.kv_heads != 0)
-      return Bad("kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
+      return Bad(field + ": kernel sample needs q, kv, pairs, us, heads > 0 and heads divisible by kv_heads");
+    // pairs counts the (query, key) pairs of one head's q x kv block: more than q x kv is a miscount the fit would
+    // read as cheap work. The slack is for pairs derived from rounded FLOP counts (trace_samples.py).
+    const double block = double(s.q) * double(s.kv);
+    if (s.pairs > block * (1 + 1e-9))
+      return Bad(field + ".pairs: must be at most q x kv = " + std::to_string(s.q) + " x " + std::to_string(s.kv) +
+                 " (the pairs of one head's block), got " + json(s.pairs).dump());
     *out = s;
     return Status::Ok();
   }
 
   // "kernels" and "beside_kernels".
   Status Kernels(const json& j, FitInputs* in) {
-    section = "kernels";
-    for (const json& k : j.value("kernels", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(Keys(k, "kernels[]",
+    const json kernels = j.value("kernels", json::array());
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      section = "kernels[" + std::to_string(i) + "]";
+      RINGLAB_RETURN_IF_ERROR(Keys(kernels[i], section,
                                    {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
                                     "diagonal_offset", "pairs", "us", "mode"}));
       KernelSample s;
-      RINGLAB_RETURN_IF_ERROR(Kernel(k, "kernels[]", &s));
+      RINGLAB_RETURN_IF_ERROR(Kernel(kernels[i], section, &s));
       in->kernels.push_back(s);
     }
-    section = "beside_kernels";
-    for (const json& k : j.value("beside_kernels", json::array())) {
-      RINGLAB_RETURN_IF_ERROR(Keys(k, "beside_kernels[]",
+    const json beside = j.value("beside_kernels", json::array());
+    for (size_t i = 0; i < beside.size(); ++i) {
+      section = "beside_kernels[" + std::to_string(i) + "]";
+      RINGLAB_RETURN_IF_ERROR(Keys(beside[i], section,
                                    {"pass", "mask", "head_dim", "batch", "heads", "kv_heads", "q", "kv",
                                     "diagonal_offset", "pairs", "us", "overlap"}));
       FitInputs::BesideKernel b;
-      RINGLAB_RETURN_IF_ERROR(Kernel(k, "beside_kernels[]", &b.kernel));
-      b.overlap = std::clamp(k.value("overlap", 1.0), 0.0, 1.0);
+      RINGLAB_RETURN_IF_ERROR(Kernel(beside[i], section, &b.kernel));
+      // A fraction of the kernel's time: outside [0, 1] is a broken sample, not one to clamp into range.
+      b.overlap = beside[i].value("overlap", 1.0);
+      if (!(b.overlap >= 0 && b.overlap <= 1))
+        return Bad(section + ".overlap: must be in [0, 1] (the kernel's time beside traffic), got " +
+                   beside[i]["overlap"].dump());
       in->beside_kernels.push_back(b);
     }
     return Status::Ok();
@@ -276,17 +289,28 @@ class SampleReader {
 
   // The host samples from real run traces: start skews, launch gaps, overlaps; and the provenance.
   Status Host(const json& j, FitInputs* in) {
-    section = "start_skews_us";
-    for (const json& k : j.value("start_skews_us", json::array())) {
-      const std::string pass = k.at(0).get<std::string>();
-      if (pass != "forward" && pass != "backward") return Bad("start_skews_us: pass must be forward or backward");
-      in->start_skews_us.emplace_back(pass, k.at(1).get<double>());
+    // A skew is the spread of the ranks' first starts and an overlap pair two kernel times: below zero (or a zero
+    // time, which the fit divides by) they are broken samples; the fit's clamps at 0 hid them.
+    const json skews = j.value("start_skews_us", json::array());
+    for (size_t i = 0; i < skews.size(); ++i) {
+      section = "start_skews_us[" + std::to_string(i) + "]";
+      const std::string pass = skews[i].at(0).get<std::string>();
+      if (pass != "forward" && pass != "backward") return Bad(section + ": pass must be forward or backward");
+      const double us = skews[i].at(1).get<double>();
+      if (!(us >= 0)) return Bad(section + ": the skew (us) must be >= 0, got " + skews[i][1].dump());
+      in->start_skews_us.emplace_back(pass, us);
     }
+    // Launch gaps may be below zero: event timestamps of back-to-back kernels jitter (the fit takes their median).
     section = "launch_gaps_us";
     for (const json& g : j.value("launch_gaps_us", json::array())) in->launch_gaps_us.push_back(g.get<double>());
-    section = "overlap_us";
-    for (const json& o : j.value("overlap_us", json::array()))
-      in->overlap_us.emplace_back(o.at(0).get<double>(), o.at(1).get<double>());
+    const json overlaps = j.value("overlap_us", json::array());
+    for (size_t i = 0; i < overlaps.size(); ++i) {
+      section = "overlap_us[" + std::to_string(i) + "]";
+      const double alone = overlaps[i].at(0).get<double>(), beside_us = overlaps[i].at(1).get<double>();
+      if (!(alone > 0 && beside_us > 0))
+        return Bad(section + ": both times (alone, beside traffic; us) must be > 0, got " + overlaps[i].dump());
+      in->overlap_us.emplace_back(alone, beside_us);
+    }
     in->provenance = j.value("provenance", json::object());
     // fit-profile adds its own keys to it (operator[] on an array or string threw out of the fit: exit 3).
     if (!in->provenance.is_object()) return Bad("provenance must be an object (card, driver, date, command ...)");

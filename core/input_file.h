@@ -15,12 +15,18 @@
 
 namespace ringlab {
 
+// How long ReadInputFile waits for a fifo's writer to open it (a writer started beside the reader, as a shell's
+// `cat x > f &` is, opens it within milliseconds); after that the fifo is refused rather than waited on for ever.
+inline constexpr int kFifoWriterWaitMs = 2000;
+
 // 256 MiB: every one of core/mask_documents.h's kMaxDocuments cu_seqlens offsets up to 7 digits, 24 million of 10;
 // profiles and calibration samples are kilobytes to megabytes.
 inline constexpr int64_t kMaxInputFileBytes = int64_t(256) << 20;
 
 // The whole text of `path`, at most `max_bytes`. Errors (InvalidArgument, without the path: callers name it) say
-// what the file is and what is allowed: "is a directory (allowed: a regular file or a fifo of at most 256 MiB)".
-Status ReadInputFile(const std::string& path, int64_t max_bytes, std::string* text);
+// what the file is and what is allowed: "is a directory (allowed: a regular file or a fifo of at most 256 MiB)". A
+// fifo that no writer opens within `fifo_writer_wait_ms` is refused ("is a fifo with no writer ...").
+Status ReadInputFile(const std::string& path, int64_t max_bytes, std::string* text,
+                     int fifo_writer_wait_ms = kFifoWriterWaitMs);
 
 }  // namespace ringlab

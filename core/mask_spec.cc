@@ -117,6 +117,18 @@ Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out) {
   return Status::Ok();
 }
 
+std::vector<std::string> MaskSpecFiles(std::string_view text) {
+  std::vector<std::string> files;
+  for (size_t begin = 0; begin <= text.size();) {  // the terms as ParseMaskSpec splits them
+    const size_t end = std::min(text.find('+', begin), text.size());
+    const std::string_view term = text.substr(begin, end - begin);
+    for (std::string_view head : {"docs:", "cu-seqlens:"})
+      if (term.starts_with(head) && term.size() > head.size()) files.emplace_back(term.substr(head.size()));
+    begin = end + 1;
+  }
+  return files;
+}
+
 Status ApplyMaskSpec(std::string_view text, Problem* problem) {
   ParsedMask parsed;
   RINGLAB_RETURN_IF_ERROR(ParseMaskSpec(text, problem->seq, &parsed));

@@ -16,7 +16,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/mask.h"
 #include "core/problem.h"
@@ -31,6 +33,9 @@ struct ParsedMask {
 
 // Documents need the sequence length (cu_seqlens end at seq). Messages name `--mask` and the allowed terms.
 Status ParseMaskSpec(std::string_view text, int64_t seq, ParsedMask* out);
+// The files `text`'s docs:FILE and cu-seqlens:FILE terms name (read by ParseMaskSpec), without reading them: for
+// checking that no output of a run is one of its inputs.
+std::vector<std::string> MaskSpecFiles(std::string_view text);
 // Parses `text` for problem->seq and sets problem->mask (and problem->causal where the text names causal or full).
 Status ApplyMaskSpec(std::string_view text, Problem* problem);
 

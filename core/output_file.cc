@@ -318,6 +318,21 @@ Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string
   return Status::Ok();
 }
 
+Status CheckOutputsAreNotInputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                                const std::vector<std::pair<std::string, std::string>>& inputs) {
+  for (const auto& [out_flag, out] : outputs) {
+    struct stat o;
+    if (out.empty() || IsSpecialOutput(out) || ::stat(out.c_str(), &o) != 0) continue;  // a new file is no input
+    for (const auto& [in_flag, in] : inputs) {
+      struct stat i;
+      if (in.empty() || ::stat(in.c_str(), &i) != 0 || i.st_dev != o.st_dev || i.st_ino != o.st_ino) continue;
+      return Status::InvalidArgument(out_flag + " " + out + " is the file " + in_flag + " " + in +
+                                     " reads: writing it would replace that input; give the output another path");
+    }
+  }
+  return Status::Ok();
+}
+
 std::string OutputPathWithSuffix(const std::string& path, const std::string& suffix) {
   const size_t slash = path.rfind('/');
   const size_t name = slash == std::string::npos ? 0 : slash + 1;

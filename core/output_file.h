@@ -68,6 +68,13 @@ Status CheckOutputFolder(const std::string& dir);
 // repeat): the batch would keep only the last, so each output needs its own file. The message names both flags.
 Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
+// Fails when an output of `outputs` ({flag, path}) is a file one of `inputs` ({flag, path}) names, by device and
+// inode (another spelling, a link): the run reads its inputs whole and then renames the output over the input, which
+// is lost (`fit-profile --samples s.json --out s.json` replaced the samples by the profile). Outputs that do not
+// exist yet, '-' and special files pass. The message names both flags.
+Status CheckOutputsAreNotInputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                                const std::vector<std::pair<std::string, std::string>>& inputs);
+
 // "-", or a file that is not a regular file or a path to one (a device, fifo or socket): written in place.
 bool IsSpecialOutput(const std::string& path);
 

@@ -157,6 +157,9 @@ double KernelFirstFraction(const HardwareProfile& hw, bool forward, int world);
 // Parses a profile (profile_parse.cc); errors name the file and the field ("h100.json: network.nic_gbps.value must be
 // > 0").
 Status ParseProfile(const nlohmann::json& j, const std::string& origin, HardwareProfile* out);
+// The file LoadProfile reads for `name_or_path`: the path itself when it has a '/' or ends in .json, else
+// <ProfileDir()>/<name>.json.
+std::string ProfilePath(const std::string& name_or_path);
 // `name_or_path`: a path to a JSON file, or a name looked up as <profile dir>/<name>.json.
 Status LoadProfile(const std::string& name_or_path, HardwareProfile* out);
 // The folder of the bundled profiles (sim/profiles in the source tree, or $RINGLAB_PROFILE_DIR).

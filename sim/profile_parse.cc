@@ -1,9 +1,10 @@
 // Reading a profile from JSON: ParseProfile's steps (header, compute numbers, measured tables, attention tables and
 // their wave models, memory, network) and LoadProfile.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <tuple>
 #include <utility>
 
@@ -464,11 +465,16 @@ std::string ProfileDir() {
 #endif
 }
 
+std::string ProfilePath(const std::string& name_or_path) {
+  const bool looks_like_path = name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".json");
+  return looks_like_path ? name_or_path : ProfileDir() + "/" + name_or_path + ".json";
+}
+
 Status LoadProfile(const std::string& name_or_path, HardwareProfile* out) {
-  std::string path = name_or_path;
-  const bool looks_like_path = path.find('/') != std::string::npos || path.ends_with(".json");
-  if (!looks_like_path) path = ProfileDir() + "/" + name_or_path + ".json";
-  if (!std::ifstream(path))
+  const std::string path = ProfilePath(name_or_path);
+  const bool looks_like_path = path == name_or_path;
+  // access(), not opening it: an ifstream on a fifo that no writer opens blocks for ever (ReadJsonFile bounds that).
+  if (::access(path.c_str(), R_OK) != 0)
     return Status::InvalidArgument(
         "cannot open profile '" + path + "'" +
         (looks_like_path ? ""

@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 
+import json_input
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -88,8 +89,14 @@ def main(argv):
     ap.add_argument("--label", default="", help="a line saying which profiles these are (e.g. 'before the coverage fit')")
     ap.add_argument("--notes", default="", help="a markdown file appended to OUT.md (what the numbers mean)")
     a = ap.parse_args(argv)
-    m = json.load(open(a.measured))
-    peer = [r for r in m.get("peer", []) if r.get("backend") == "FLASH_ATTENTION" and "error" not in r]
+    m = json_input.read_object(a.measured, "kernel_heldout", "held-out measurements", lists=("ours", "peer"))
+    if "ours" not in m:
+        json_input.fail("kernel_heldout", f"{a.measured}: no \"ours\" records (the held-out measurements' list)")
+    flash = lambda r: r.get("backend") == "FLASH_ATTENTION" and "error" not in r  # noqa: E731
+    for where, applies in (("ours", None), ("peer", flash)):
+        json_input.check_entries("kernel_heldout", a.measured, where, m.get(where, []),
+                                 json_input.SDPA_RECORD_REQUIRED, json_input.SDPA_RECORD_OPTIONAL, applies)
+    peer = [r for r in m.get("peer", []) if flash(r)]
     rows = compare("ours", a.ours_profile, m["ours"]) + compare("peer FLASH", a.peer_profile, peer)
     models = [model for model in ("ours", "peer FLASH") if any(r["model"] == model for r in rows)]
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,

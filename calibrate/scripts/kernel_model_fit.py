@@ -60,11 +60,11 @@ def kernel_only(samples, compute, memory, has_prepare):
     for s in samples:
         us = s["us"] - launch
         if has_prepare and s["pass"] == "backward":
-            rows = s["batch"] * s["heads"] * s["q"]
+            rows = s.get("batch", 1) * s["heads"] * s["q"]
             prepare_bytes = rows * s["head_dim"] * 2 + rows * 4 * s["head_dim"] + rows * 4  # core AppendPrepare, bf16
             us -= launch + prepare_bytes / (value(memory["copy_gbps"]) * 1e3)
         if us > 0:
-            out.append(dict(s, us=us))
+            out.append(dict(s, us=us, batch=s.get("batch", 1)))  # batch 1 where absent, as calibrate/samples.cc
     return out
 
 
@@ -124,7 +124,7 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
     the same (pass, head dim) (adding tables for a head dim the profile lacks). Returns the number of tables updated,
     or None when a held-out shape is among the samples."""
     kernels = kernel_only(data["kernels"], prof["compute"], prof["memory"], has_prepare)
-    sms = data["sms"]
+    sms = data.get("sms", 132)  # calibrate/samples.cc's default
     skip = held_out()
     groups = collections.defaultdict(list)
     for s in kernels:
@@ -199,6 +199,10 @@ def main(argv):
     data = json_input.read_samples(a.samples, "kernel_model_fit")
     if not data.get("kernels"):
         json_input.fail("kernel_model_fit", f"{a.samples}: no kernel samples")
+    geometry = data.get("geometry")
+    if not (isinstance(geometry, dict) and all(isinstance(geometry.get(p), dict) for p in ("forward", "backward"))):
+        json_input.fail("kernel_model_fit", f"{a.samples}: geometry must be an object with the forward and backward "
+                                            "launch geometries (grid, tile_q, tile_kv), as `ringlab calibrate` writes")
     prof = json_input.read_object(a.profile, "kernel_model_fit", "profile")
     updated = fit_into_profile(data, prof, a.samples, a.tag, a.backward_has_prepare)
     if updated is None:

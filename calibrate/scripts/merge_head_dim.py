@@ -27,7 +27,6 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 
 import json_input
 import kernel_model_fit as kmf
@@ -84,14 +83,6 @@ def merge(prof, data, head_dim, samples_name, tag, has_prepare, log=sys.stderr):
     return updated
 
 
-def write_whole(path, prof):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".json.tmp")
-    with os.fdopen(fd, "w") as out:
-        json.dump(prof, out, indent=1)
-        out.write("\n")
-    os.replace(tmp, path)
-
-
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("kind", choices=["ours", "peer"], help="ours: ringlab calibrate samples; peer: SDPA records")
@@ -112,7 +103,7 @@ def main(argv):
     else:
         data = peer_samples(a.data, a.log, a.backend, a.head_dim, prof)
         if a.samples_out:
-            write_whole(a.samples_out, data)
+            json_input.write_json(a.samples_out, data, "merge_head_dim")
     if not data["kernels"]:
         print(f"merge_head_dim: no D={a.head_dim} samples in {a.data}; {a.profile} left as it was", file=sys.stderr)
         return 1
@@ -127,7 +118,7 @@ def main(argv):
         "data": os.path.relpath(os.path.abspath(a.data), ROOT), "date": datetime.date.today().isoformat(),
         "commit": commit, "tool": "calibrate/scripts/merge_head_dim.py",
         "command": shlex.join(["merge_head_dim.py", *rel]), "samples": len(data["kernels"])}
-    write_whole(a.profile, prof)
+    json_input.write_json(a.profile, prof, "merge_head_dim")
     print(f"merge_head_dim: {written} D={a.head_dim} attention tables written into {a.profile} "
           f"({len(data['kernels'])} samples); every other table unchanged", file=sys.stderr)
     return 0

@@ -34,7 +34,9 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 
+import json_input
 from heldout_shapes import held_out
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,28 +55,44 @@ FLASH_GEOMETRY_BY_HEAD_DIM = {
             "backward": {"grid": "kv", "tile_q": 64, "tile_kv": 64, "ctas_per_sm": 0, "expand_group": True}}}
 
 
+def is_sdpa(r, backend=None):
+    """Whether record `r` is a single-GPU SDPA timing (of `backend`, when given) that did not fail."""
+    return r.get("kind") == "single_gpu_sdpa" and "error" not in r and (backend is None or r.get("backend") == backend)
+
+
+def check_records(records, where):
+    """One line naming the record and field, exit 2, for a record that is not an object or an SDPA record with a field
+    missing or of the wrong kind (a string or negative time ended in a traceback, or in a wrong fit)."""
+    json_input.check_entries("peer_sdpa_fit", where, "records", records, json_input.SDPA_RECORD_REQUIRED,
+                             json_input.SDPA_RECORD_OPTIONAL, applies=is_sdpa)
+    return records
+
+
 def load_records(path, log):
     """The records of `path`, else the RESULT lines of `log`; None (after one line on stderr) when neither is there or
     `path` is not a JSON list."""
     if path and os.path.exists(path):
         try:
             records = json.load(open(path))
-        except json.JSONDecodeError as e:
+        except (OSError, ValueError) as e:  # JSONDecodeError, UnicodeDecodeError, a folder
             print(f"peer_sdpa_fit: {path}: not JSON ({e})", file=sys.stderr)
             return None
         if not isinstance(records, list):
             print(f"peer_sdpa_fit: {path}: expected a JSON list of peer_bench.py records", file=sys.stderr)
             return None
-        return records
+        return check_records(records, path)
     if not log or not os.path.exists(log):
         print(f"peer_sdpa_fit: no records: {path or '(none)'} does not exist"
               + (f" and neither does the log {log}" if log else ""), file=sys.stderr)
         return None
     rows = []
-    for line in open(log):
+    for number, line in enumerate(open(log, errors="replace"), 1):
         if line.startswith("RESULT "):
-            rows.append(json.loads(line[len("RESULT "):]))
-    return rows
+            try:
+                rows.append(json.loads(line[len("RESULT "):]))
+            except ValueError as e:
+                json_input.fail("peer_sdpa_fit", f"{log}:{number}: RESULT line is not JSON ({e})")
+    return check_records(rows, log)
 
 
 def pairs(s, causal):
@@ -97,7 +115,7 @@ def host_floors(records, backend):
     """(forward, backward) host time of one SDPA call in us: the fastest record of each pass."""
     fwd, bwd = [], []
     for r in records:
-        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+        if not is_sdpa(r, backend):
             continue
         fwd.append(r["fwd_ms"] * 1e3)
         if r["fwdbwd_ms"] > r["fwd_ms"]:
@@ -109,7 +127,7 @@ def typical_host(records, backend, floors):
     """(forward, backward) host time of one SDPA call in us: medians over the records whose forward is host-bound."""
     fwd, bwd = [], []
     for r in records:
-        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+        if not is_sdpa(r, backend):
             continue
         if r["fwd_ms"] * 1e3 < HOST_BOUND * floors[0] and r["fwdbwd_ms"] > r["fwd_ms"]:
             fwd.append(r["fwd_ms"] * 1e3)
@@ -123,7 +141,7 @@ def to_samples(records, backend, floors=(0.0, 0.0), host=(0.0, 0.0)):
     skip = held_out()
     kernels, dropped = [], 0
     for r in records:
-        if r.get("kind") != "single_gpu_sdpa" or r.get("backend") != backend or "error" in r:
+        if not is_sdpa(r, backend):
             continue
         kv = r.get("Hkv", r["H"])  # grouped-query attention where Hkv < H (peer_bench.py sdpa with an Hkv column)
         key = (r["B"], r["H"], r["S"], r["D"], bool(r["causal"]), kv)
@@ -182,39 +200,57 @@ def main(argv):
                               "backend": a.backend, "records": ", ".join(os.path.relpath(os.path.abspath(x), ROOT)
                                                                 for x in [a.records, *a.more]),
                               "held_out_dropped": dropped}}
-    with open(a.samples, "w") as f:
-        json.dump(samples, f, indent=1)
-        f.write("\n")
+    json_input.write_json(a.samples, samples, "peer_sdpa_fit")
     print(f"peer_sdpa_fit: {len(kernels)} kernel samples ({a.backend}, {dropped} held-out records dropped; host "
           f"floors {floors[0]:.1f} us forward, {floors[1]:.1f} us backward; typical host {host_f:.1f} / "
           f"{host_b:.1f} us) -> {a.samples}")
     if a.profile:
         binary = os.environ.get("RINGLAB_BIN", os.path.join(ROOT, "build/apps/ringlab"))
         tag = a.tag or f"FIT from PyTorch SDPA {a.backend} single-GPU coverage ({card}, torch {torch})"
-        rc = subprocess.run([binary, "fit-profile", "--samples", a.samples, "--base", a.base, "--out", a.profile,
-                             "--tag", tag]).returncode
-        if rc == 0:
-            # Provenance as calibrate.py writes it: card, date, commit, the command (paths relative to the root).
-            prof = json.load(open(a.profile))
-            for pass_, us, fastest in zip(("forward", "backward"), (host_f, host_b), floors):
-                prof["compute"][f"{pass_}_call_host_us"] = {
-                    "value": round(us, 1),
-                    "source": f"{tag}: the median {pass_} time of the {n_host} host-bound records (forward under "
-                              f"{HOST_BOUND}x the fastest; one eager SDPA call's host time, autograd included for the "
-                              f"backward); records under {HOST_BOUND}x the fastest of their pass ({fastest:.1f} us) "
-                              f"or {KERNEL_BOUND}x this are not in the kernel fit"}
-            commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                    text=True).stdout.strip()
-            rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
-            prof.setdefault("provenance", {}).update({
-                "card": card, "torch": torch, "date": datetime.date.today().isoformat(), "commit": commit,
-                "tool": "calibrate/scripts/peer_sdpa_fit.py", "attention_from": samples["provenance"]["records"],
-                "command": shlex.join(["peer_sdpa_fit.py", *rel])})
-            with open(a.profile, "w") as f:
-                json.dump(prof, f, indent=1)
-                f.write("\n")
+        # fit-profile writes beside the profile, and the profile is replaced only once the host times and the
+        # provenance are in it: a failure on the way leaves the old profile (or none), not a half-made one.
+        try:
+            fd, fitted = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(a.profile)), suffix=".fit.json")
+        except OSError as e:
+            json_input.fail("peer_sdpa_fit", f"{a.profile}: cannot write ({e.strerror or e})")
+        os.close(fd)
+        try:
+            rc = subprocess.run([binary, "fit-profile", "--samples", a.samples, "--base", a.base, "--out", fitted,
+                                 "--tag", tag]).returncode
+            if rc == 0:
+                try:
+                    with open(fitted) as f:
+                        prof = json.load(f)
+                    write_profile(a, prof, samples, argv, card, torch, tag, (host_f, host_b, n_host), floors)
+                except (ValueError, KeyError, TypeError, AttributeError) as e:
+                    json_input.fail("peer_sdpa_fit", f"{a.profile}: not written: the profile `{binary} fit-profile` "
+                                                     f"wrote is not one to complete ({type(e).__name__}: {e})")
+        finally:
+            os.unlink(fitted)
         return rc
     return 0
+
+
+def write_profile(a, prof, samples, argv, card, torch, tag, host, floors):
+    """The fitted profile `prof` with the host times of one SDPA call and the provenance, written whole to
+    a.profile."""
+    host_f, host_b, n_host = host
+    # Provenance as calibrate.py writes it: card, date, commit, the command (paths relative to the root).
+    for pass_, us, fastest in zip(("forward", "backward"), (host_f, host_b), floors):
+        prof["compute"][f"{pass_}_call_host_us"] = {
+            "value": round(us, 1),
+            "source": f"{tag}: the median {pass_} time of the {n_host} host-bound records (forward under "
+                      f"{HOST_BOUND}x the fastest; one eager SDPA call's host time, autograd included for the "
+                      f"backward); records under {HOST_BOUND}x the fastest of their pass ({fastest:.1f} us) "
+                      f"or {KERNEL_BOUND}x this are not in the kernel fit"}
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
+    prof.setdefault("provenance", {}).update({
+        "card": card, "torch": torch, "date": datetime.date.today().isoformat(), "commit": commit,
+        "tool": "calibrate/scripts/peer_sdpa_fit.py", "attention_from": samples["provenance"]["records"],
+        "command": shlex.join(["peer_sdpa_fit.py", *rel])})
+    json_input.write_json(a.profile, prof, "peer_sdpa_fit")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -333,7 +334,7 @@ TEST(CalibrationPlan, HeadDimsChooseWhatIsMeasured) {
   EXPECT_EQ(dims, std::vector<int>{256});
   ASSERT_TRUE(ParseHeadDims("128,64", "--head-dims", &dims).ok());
   EXPECT_EQ(dims, (std::vector<int>{128, 64}));
-  for (const char* bad : {"", "96", "64,64", "64,", "256x", "-64", "64;128", " 64"}) {
+  for (const char* bad : {"", "96", "64,64", "64,", "256x", "-64", "64;128", " 64", "0064", "064,128"}) {
     const Status st = ParseHeadDims(bad, "--head-dims", &dims);
     EXPECT_FALSE(st.ok()) << "'" << bad << "'";
     EXPECT_NE(st.message().find("--head-dims"), std::string::npos) << st.message();
@@ -488,6 +489,50 @@ TEST(ProfileFit, SamplesRoundTripThroughJson) {
   const Status st = FromJson(bad, "bad.json", &back);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("heads divisible by kv_heads"), std::string::npos) << st.message();
+}
+
+// Samples out of their range are refused naming the sample and the field: a negative skew or overlap was clamped to
+// 0 (so a broken trace script went unnoticed), and more pairs than the q x kv block holds passed as cheap work.
+TEST(ProfileFit, SamplesOutOfRangeAreRefusedNamingTheSampleAndField) {
+  const nlohmann::json good = ToJson(Synthetic());
+  ASSERT_GE(good["kernels"].size(), 3u);
+  auto refused = [&](const std::function<void(nlohmann::json&)>& change, const std::string& names) {
+    nlohmann::json j = good;
+    change(j);
+    FitInputs back;
+    const Status st = FromJson(j, "bad.json", &back);
+    EXPECT_FALSE(st.ok()) << names;
+    EXPECT_NE(st.message().find("samples bad.json: " + names), std::string::npos) << st.message();
+  };
+  const double block = good["kernels"][2]["q"].get<double>() * good["kernels"][2]["kv"].get<double>();
+  refused([&](nlohmann::json& j) { j["kernels"][2]["pairs"] = block * 1.01; },
+          "kernels[2].pairs: must be at most q x kv");
+  using nlohmann::json;  // {"pass", us} pairs are arrays (an initializer list of them would read as an object)
+  refused([](json& j) { j["start_skews_us"] = json::array({json::array({"forward", 3.0}), {"backward", -1.5}}); },
+          "start_skews_us[1]: the skew (us) must be >= 0, got -1.5");
+  refused([](nlohmann::json& j) { j["overlap_us"] = {{10.0, 12.0}, {10.0, 11.0}, {-10.0, 11.0}}; },
+          "overlap_us[2]: both times");
+  refused([](nlohmann::json& j) { j["overlap_us"] = {{10.0, 0.0}}; }, "overlap_us[0]: both times");
+  nlohmann::json beside = good["kernels"][0];
+  for (double overlap : {-0.25, 1.5}) {
+    beside["overlap"] = overlap;
+    refused([&](nlohmann::json& j) { j["beside_kernels"] = {good["kernels"][0], beside}; },
+            "beside_kernels[1].overlap: must be in [0, 1]");
+  }
+  refused([](nlohmann::json& j) { j["kernels"][1]["us"] = -3; }, "kernels[1]: kernel sample needs");
+  refused([](nlohmann::json& j) { j["kernels"][1]["q"] = "many"; }, "kernels[1].q: must be an integer");
+  // At the bounds: pairs = q x kv (a full block), a zero skew, overlap 0 and 1, a negative launch gap (event jitter).
+  nlohmann::json j = good;
+  j["kernels"][2]["pairs"] = block;
+  j["start_skews_us"] = json::array({json::array({"forward", 0.0})});
+  beside["overlap"] = 0.0;
+  nlohmann::json beside_all = good["kernels"][0];
+  beside_all["overlap"] = 1.0;
+  j["beside_kernels"] = {beside, beside_all};
+  j["launch_gaps_us"] = {-0.5, 3.0};
+  FitInputs back;
+  const Status st = FromJson(j, "edge.json", &back);
+  EXPECT_TRUE(st.ok()) << st.message();
 }
 
 TEST(ProfileFit, HeadDim256TakesItsOwnLaunchGeometry) {

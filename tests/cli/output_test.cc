@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/cli/run_ringlab.h"
@@ -247,6 +248,59 @@ TEST(CliOutputs, RunChecksEveryOutputBeforeTheGpus) {
       ASSERT_GT(npy.size(), 128u) << method << "/" << name;
       EXPECT_EQ(npy.substr(0, 6), "\x93NUMPY") << method << "/" << name;
     }
+}
+
+// An output that is one of the run's inputs is refused before any work, naming both flags, and the input is left as
+// it was: the input was read whole and then replaced by the output (`fit-profile --samples s.json --out s.json`
+// lost the samples). The same file by another spelling or a hard link counts; a bundled profile's file too.
+TEST(CliOutputs, OutputThatIsAnInputIsRefusedAndTheInputKept) {
+  const std::string dir = Folder("output_is_input");
+  const std::string samples = dir + "/s.json", profile = dir + "/p.json", cu = dir + "/cu.txt";
+  std::ofstream(samples) << "{\"launch_gaps_us\": [5, 6, 7]}\n";
+  std::filesystem::copy_file(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_sxm.json", profile);
+  std::ofstream(cu) << "0 400 1024\n";
+  ASSERT_EQ(::link(samples.c_str(), (dir + "/s_link.json").c_str()), 0);
+  const std::string mask = "--mask causal+cu-seqlens:" + cu + " ";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases{  // args, output flag, input flag
+      {"fit-profile --samples " + samples + " --out " + samples, "--out", "--samples"},
+      {"fit-profile --samples " + samples + " --out " + dir + "/../ringlab_out_output_is_input/s.json", "--out", "--samples"},
+      {"fit-profile --samples " + samples + " --out " + dir + "/s_link.json", "--out", "--samples"},
+      {"fit-profile --samples " + samples + " --base " + profile + " --out " + profile, "--out", "--base"},
+      {"calibrate --base " + profile + " --out " + profile, "--out", "--base"},
+      {"calibrate --base " + profile + " --out " + dir + "/new.json --samples " + profile, "--samples", "--base"},
+      {kSim + "--profile " + profile + " --json " + profile, "--json", "--profile"},
+      {kSim + mask + "--json " + cu, "--json", "--mask"},
+      {kSim + mask + "--trace " + cu, "--trace", "--mask"},
+      {kSweep + "--profile " + profile + " --csv " + profile, "--csv", "--profile"},
+      {kSweep + mask + "--json " + cu, "--json", "--mask"},
+      {"plan --seq 4096 --heads 8 --kv-heads 2 --profile " + profile + " --json " + profile, "--json", "--profile"},
+      {"balance --seq 1024 --world 2 " + mask + "--json " + cu, "--json", "--mask"},
+      {"balance --seq 1024 --world 2 --profile " + profile + " --json " + profile, "--json", "--profile"},
+      {"schedule --world 2 --seq 1024 " + mask + "--json " + cu, "--json", "--mask"},
+      {kCheck.substr(0, kCheck.find("--seq")) + "--seq 1024 " + mask + "--trace " + cu, "--trace", "--mask"}};
+  const std::string samples_text = ReadWholeFile(samples), profile_text = ReadWholeFile(profile),
+                    cu_text = ReadWholeFile(cu);
+  for (const auto& [args, out_flag, in_flag] : cases) {
+    const Result r = RunRinglab(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("ringlab: error: " + out_flag + " "), std::string::npos) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("is the file " + in_flag + " "), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+  }
+  EXPECT_EQ(ReadWholeFile(samples), samples_text);
+  EXPECT_EQ(ReadWholeFile(profile), profile_text);
+  EXPECT_EQ(ReadWholeFile(cu), cu_text);
+  // A bundled profile named by name is its file in the profile folder (a copy here: the test must not risk the
+  // committed one).
+  const Result bundled = ringlab::cli_test::RunShell("RINGLAB_PROFILE_DIR=" + dir + " " + RINGLAB_BIN +
+                                                     " fit-profile --samples " + samples + " --base p --out " + dir +
+                                                     "/./p.json 2>&1");
+  EXPECT_EQ(bundled.code, 2) << bundled.output;
+  EXPECT_NE(bundled.output.find("is the file --base " + dir + "/p.json"), std::string::npos) << bundled.output;
+  EXPECT_EQ(ReadWholeFile(profile), profile_text);
+  // Another output path still works.
+  const Result ok = RunRinglab("fit-profile --samples " + samples + " --out " + dir + "/fitted.json");
+  EXPECT_EQ(ok.code, 0) << ok.output;
 }
 
 }  // namespace

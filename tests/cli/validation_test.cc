@@ -2,6 +2,8 @@
 // numbers out of range reported as given, repeated flags, zero where a default was meant, profiles and calibration
 // samples with unknown or duplicate keys, and files of the wrong kind.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -98,6 +100,19 @@ TEST(CliValidation, ProfileDuplicateKeyIsNamed) {
 
 TEST(CliValidation, ProfileThatIsADirectory) { ExpectBadInput(kSim + "--profile " + kProfileDir, "directory"); }
 
+// A fifo no writer opens: refused after core/input_file.h's wait (open() blocked on it for ever); `timeout` bounds the
+// run should it block again.
+TEST(CliValidation, ProfileFifoWithoutWriterIsRefused) {
+  const std::string fifo = ::testing::TempDir() + "ringlab_cli_profile_fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Result r = ringlab::cli_test::RunShell("timeout 60 " + std::string(RINGLAB_BIN) + " " + kSim + "--profile " +
+                                               fifo + " 2>&1");
+  ::unlink(fifo.c_str());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("profile " + fifo + ": is a fifo with no writer"), std::string::npos) << r.output;
+}
+
 TEST(CliValidation, SamplesFiles) {
   const std::string out = " --out /dev/null";
   ExpectBadInput("fit-profile --samples " + Write("empty_samples.json", "{}") + out, "holds no samples");
@@ -156,6 +171,31 @@ TEST(CliValidation, BalanceStepCostsComeFromAProfileOrBothWhatIfRates) {
   Result what_if = RunRinglab(balance + "--tflops 400 --link-gbps 25 --json -");
   ASSERT_EQ(what_if.code, 0) << what_if.output;
   EXPECT_EQ(nlohmann::json::parse(what_if.output.substr(what_if.output.find('{')))["step_costs"]["tflops"], 400);
+}
+
+// A value twice in a list flag ran its configurations twice (`plan --methods alltoall,alltoall`), and "0064" read as
+// 64: both are refused in one line naming the flag, in every list (and integer) flag.
+TEST(CliValidation, ListFlagsRefuseDuplicatesAndLeadingZeros) {
+  const std::string plan = "plan --heads 8 --kv-heads 2 --seq 4096 --nodes 1 --gpus-per-node 2 ";
+  ExpectBadInput(plan + "--methods alltoall,alltoall", "'alltoall' is listed twice");
+  ExpectBadInput(plan + "--shardings head-tail,contiguous,head-tail", "--shardings");
+  ExpectBadInput(kSweep + "--methods allgather,allgather", "--methods");
+  ExpectBadInput(kSweep + "--passes forward,forward", "--passes");
+  ExpectBadInput("sweep --worlds 2,4,2 --seqs 1024", "--worlds '2,4,2': '2' is listed twice");
+  ExpectBadInput("sweep --worlds 2 --seqs 1024,1024", "--seqs");
+  ExpectBadInput("sweep --worlds 02 --seqs 1024", "--worlds '02': '02' has a leading zero");
+  ExpectBadInput("sweep --worlds 2 --seqs 1024,01024", "--seqs");
+  ExpectBadInput(kSim + "--trace /dev/null --trace-ranks 0,01", "--trace-ranks");
+  ExpectBadInput("balance --seq 1024 --world 2,2 --mask causal+docs-synthetic:uniform", "--world");
+  ExpectBadInput("balance --seq 1024 --world 002 --mask causal+docs-synthetic:uniform", "--world");
+  ExpectBadInput("balance --seq 1024 --world +2 --mask causal+docs-synthetic:uniform", "--world");
+  ExpectBadInput("calibrate --dry-run --head-dims 0064", "--head-dims");
+  ExpectBadInput("schedule --world 2 --seq 0064", "--seq");  // single integer flags take the same rule
+  ExpectBadInput("schedule --world 2 --seq -064", "--seq");
+  // 0 itself, and lists without repeats, stay fine.
+  EXPECT_EQ(RunRinglab(kSim + "--trace /dev/null --trace-ranks 0,1").code, 0);
+  EXPECT_EQ(RunRinglab("sweep --worlds 2,4 --seqs 1024 --methods alltoall,allgather -j 1 --csv /dev/null").code, 0);
+  EXPECT_EQ(RunRinglab("check --world 2 --seq 64 --seed 0").code, 0);
 }
 
 }  // namespace
