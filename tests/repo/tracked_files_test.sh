@@ -2,7 +2,7 @@
 # A clone alone is complete and names no machine: checks every tracked file of the repository.
 #   1. nothing refers to the shared folder that sits beside a developer's checkout (a user's clone has none);
 #   2. no absolute path of a machine (/work/, /home/, /root/, /Users/, /mnt/, /scratch/) in any tracked text file;
-#   3. bench/results holds current results only: at most 60 files and 5 MB;
+#   3. bench/results holds current results only: at most 64 files and 5 MB (a newer run replaces its file);
 #   4. no hand-written source file over 600 lines (generated wgmma op tables excepted).
 # Exit 0 when all hold, 1 naming each offending file otherwise.
 set -uo pipefail
@@ -24,7 +24,7 @@ abs=$(git grep -lIE -e '(^|[^A-Za-z0-9_.~-])/(work|home|root|Users|mnt|scratch)/
 
 n=$(git ls-files bench/results | wc -l)
 bytes=$(git ls-files -z bench/results | xargs -0 cat 2>/dev/null | wc -c)
-[ "$n" -le 60 ] || report "bench/results tracks $n files (limit 60)"
+[ "$n" -le 64 ] || report "bench/results tracks $n files (limit 64)"
 [ "$bytes" -le $((5 * 1024 * 1024)) ] || report "bench/results tracks $bytes bytes (limit 5 MB)"
 
 big=$(git ls-files -- '*.cc' '*.h' '*.cu' '*.cuh' '*.py' '*.sh' | grep -v -e '_ops\.cuh$' | while read -r f; do
