@@ -423,6 +423,32 @@ Status CheckOpenFiles(const RunOptions& o, size_t configs, bool backward) {
                                  " more (ulimit -n); use fewer --iters with --trace-iterations, or raise ulimit -n");
 }
 
+// No output may land on an input file (--q/--k/--v/--do, a --mask file): outputs are renamed into place at the end,
+// so a trace written over q.npy would replace the tensor. Checked on every name the run writes: the trace (and its
+// method/pass suffixes; the per-iteration traces hang off those), --json, and --out's .npy files.
+Status CheckOutputsAreNotRunInputs(const RunOptions& o, size_t configs, bool backward) {
+  std::vector<std::pair<std::string, std::string>> inputs = MaskInputs(o.common.mask);
+  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--q", o.q}, {"--k", o.k}, {"--v", o.v},
+                                   {"--do", o.dout}})
+    if (!path.empty()) inputs.push_back({flag, path});
+  if (inputs.empty()) return Status::Ok();
+  std::vector<std::pair<std::string, std::string>> outputs = {{"--json", o.json_path}};
+  const std::vector<std::string> methods =
+      configs > 1 ? std::vector<std::string>{"allgather", "alltoall"} : std::vector<std::string>{""};
+  for (const std::string& m : methods) {
+    if (!o.trace_path.empty()) {
+      const std::string trace = m.empty() ? o.trace_path : OutputPathWithSuffix(o.trace_path, "." + m);
+      outputs.push_back({"--trace", trace});
+      if (backward) outputs.push_back({"--trace", OutputPathWithSuffix(trace, ".backward")});
+    }
+    if (o.out_dir.empty()) continue;
+    const std::string dir = m.empty() ? o.out_dir : o.out_dir + "/" + m;
+    for (const char* name : {"q", "k", "v", "do", "out", "lse", "dq", "dk", "dv"})
+      outputs.push_back({"--out", dir + "/" + name + ".npy"});
+  }
+  return CheckOutputsAreNotInputs(outputs, inputs);
+}
+
 // The outputs must be writable before the GPUs start; a flag that becomes several files must take a suffix.
 Status CheckRunOutputs(const RunOptions& o, size_t configs, bool backward) {
   if (o.json_path == "-" && o.trace_path == "-")
@@ -435,6 +461,7 @@ Status CheckRunOutputs(const RunOptions& o, size_t configs, bool backward) {
   for (const std::string& path : {o.trace_path, o.json_path})
     if (!path.empty()) RINGLAB_RETURN_IF_ERROR(CheckOutputPath(path));
   if (!o.out_dir.empty()) RINGLAB_RETURN_IF_ERROR(CheckOutFolder(o.out_dir));
+  RINGLAB_RETURN_IF_ERROR(CheckOutputsAreNotRunInputs(o, configs, backward));
   return CheckOpenFiles(o, configs, backward);
 }
 

@@ -261,7 +261,7 @@ TEST(CliOutputs, OutputThatIsAnInputIsRefusedAndTheInputKept) {
   std::ofstream(cu) << "0 400 1024\n";
   ASSERT_EQ(::link(samples.c_str(), (dir + "/s_link.json").c_str()), 0);
   const std::string mask = "--mask causal+cu-seqlens:" + cu + " ";
-  const std::vector<std::tuple<std::string, std::string, std::string>> cases{  // args, output flag, input flag
+  std::vector<std::tuple<std::string, std::string, std::string>> cases{  // args, output flag, input flag
       {"fit-profile --samples " + samples + " --out " + samples, "--out", "--samples"},
       {"fit-profile --samples " + samples + " --out " + dir + "/../ringlab_out_output_is_input/s.json", "--out", "--samples"},
       {"fit-profile --samples " + samples + " --out " + dir + "/s_link.json", "--out", "--samples"},
@@ -278,6 +278,21 @@ TEST(CliOutputs, OutputThatIsAnInputIsRefusedAndTheInputKept) {
       {"balance --seq 1024 --world 2 --profile " + profile + " --json " + profile, "--json", "--profile"},
       {"schedule --world 2 --seq 1024 " + mask + "--json " + cu, "--json", "--mask"},
       {kCheck.substr(0, kCheck.find("--seq")) + "--seq 1024 " + mask + "--trace " + cu, "--trace", "--mask"}};
+  if (RunRinglab("run --help").code == 0) {  // a CUDA build: `run` checks its outputs before reading any tensor
+    const std::string tensors = dir + "/tensors";
+    std::filesystem::create_directory(tensors);
+    for (const char* name : {"q", "k", "v", "q.alltoall.backward"})
+      std::ofstream(tensors + "/" + name + ".npy") << "not read";
+    const std::string kv = "--k " + tensors + "/k.npy --v " + tensors + "/v.npy ";
+    const std::string run = "run --world 1 --seq 256 --heads 2 --kv-heads 1 --dim 64 " + kv;
+    const std::string q = "--q " + tensors + "/q.npy ";
+    cases.push_back({run + q + "--json " + tensors + "/k.npy", "--json", "--k"});
+    cases.push_back({run + q + "--trace " + tensors + "/v.npy", "--trace", "--v"});
+    // The backward trace of the second method: "<trace>.alltoall.backward.npy".
+    cases.push_back({run + "--q " + tensors + "/q.alltoall.backward.npy --method both --pass both --trace " + tensors +
+                         "/q.npy", "--trace", "--q"});
+    cases.push_back({run + q + "--out " + tensors, "--out", "--q"});  // --out writes q.npy, k.npy, ... there
+  }
   const std::string samples_text = ReadWholeFile(samples), profile_text = ReadWholeFile(profile),
                     cu_text = ReadWholeFile(cu);
   for (const auto& [args, out_flag, in_flag] : cases) {
