@@ -572,17 +572,13 @@ Status LaunchBackwardWsVariant(const BackwardParams& p, void* stream) {
   // Window/document masks (TokenMask) in the TMA-reduce-add kernel only: the atomic-dQ variant leaves them to wgmma.
   if (s.mask.enabled && !kTmaDq)
     return Status::Unavailable("LaunchBackwardWsAtomicDq: window/document masks are LaunchBackwardWs's");
-  if (s.mask.enabled && s.head_dim == 256)
-    return Status::Unavailable("LaunchBackwardWs: window/document masks at head dim 64 or 128 only");
   if (s.kv_tokens == 0) return Status::Ok();
   if (!DeviceIsSm90())
     return Status::Unavailable("LaunchBackwardWs: needs a compute capability 9.0 GPU (H100/H200); use LaunchBackward");
   return DispatchElementAndHeadDim</*kMaxHeadDim=*/256>(s.element, s.head_dim, [&](auto t, auto d) {
     constexpr int kD = decltype(d)::value;
     const auto st = static_cast<cudaStream_t>(stream);
-    if constexpr (kD != 256) {  // D = 256 has no masked instantiation (refused above)
-      if (s.mask.enabled) return LaunchBwdWs<decltype(t), kD, kTmaDq, kTmaDq>(p, st);
-    }
+    if (s.mask.enabled) return LaunchBwdWs<decltype(t), kD, kTmaDq, kTmaDq>(p, st);
     return LaunchBwdWs<decltype(t), kD, kTmaDq>(p, st);
   });
 }

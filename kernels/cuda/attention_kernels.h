@@ -122,7 +122,7 @@ Status LaunchBackward(const BackwardParams& params, void* stream);
 // The backward kernels behind LaunchBackward, same semantics, tests and benchmarks call each:
 //   ws    (attention_backward_ws.cu): TMA producer warpgroup, two consumer warpgroups with dK/dV in registers
 //         (FlashAttention-3's recipe), dQ added by TMA reduce-add from shared memory; sm_90a only; head dims 64,
-//         128 and 256 (the other backward kernels: 64 and 128; with a window/document mask, 256 is refused). Returns
+//         128 and 256, also with a window/document mask (the other backward kernels: 64 and 128). Returns
 //         Status::Unavailable where TMA cannot describe the operands (LaunchBackward then takes wgmma) or the GPU is
 //         not compute capability 9.0; window/document masks (TokenMask) too;
 //   ws1   (LaunchBackwardWsAtomicDq, same file): the same kernel with dQ added by red.global atomics from the

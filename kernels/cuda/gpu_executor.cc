@@ -166,9 +166,6 @@ Status CheckRequest(const RunRequest& req, int world, const InputSource& in) {
   if (p.dtype != DType::kBFloat16 && p.dtype != DType::kFloat16)
     return Status::InvalidArgument("--dtype '" + std::string(DTypeName(p.dtype)) +
                                    "': the GPU executor runs bf16 or fp16 (the CPU executor runs fp32 and fp64)");
-  // D = 256: the warp-specialized Hopper kernels only, which have no window/document masks.
-  if (p.head_dim == 256 && !p.mask.IsPlain())
-    return Status::InvalidArgument("--dim 256 with a window or document mask: the CUDA kernels mask at 64 or 128 only");
   if (p.head_dim != 64 && p.head_dim != 128 && p.head_dim != 256)
     return Status::InvalidArgument("--dim " + std::to_string(p.head_dim) +
                                    ": the CUDA kernels support 64, 128 or 256 (256 on H100/H200 only)");

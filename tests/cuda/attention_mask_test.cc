@@ -53,8 +53,10 @@ const std::vector<MaskCase>& MaskCases() {
       {"documents_full", 1000, kDocs, false, -1, -1, 300, 333, 170, 390, 128},
       {"documents_causal_window", 1000, kDocs, true, 150, -1, 300, 333, 170, 390, 128},
       {"documents_causal_window_d64", 1000, kDocs, true, 150, -1, 300, 333, 170, 390, 64},
-      // Head dim 256: the ws forward alone (no backward kernel takes it; the other forwards refuse it).
+      // Head dim 256: the ws kernels alone (64 keys per backward CTA; the other kernels refuse D = 256), and the
+      // backward dispatcher, which takes ws there.
       {"documents_causal_window_d256", 1000, kDocs, true, 150, -1, 300, 333, 170, 390, 256},
+      {"window_both_sides_d256", 1024, {}, false, 200, 70, 256, 333, 128, 500, 256},
       // One document spanning both blocks (keys before the queries, as a later ring step sees them).
       {"document_spans_blocks", 2048, {0, 900, 2048}, true, -1, -1, 1024, 512, 512, 512, 128},
       // Keys after every query under a causal mask: a block no row sees (out 0, lse -inf; merge leaves it).
@@ -279,7 +281,7 @@ std::vector<float> DeltaOf(const std::vector<double>& dout, const std::vector<do
 void MaskedKernelTest::CheckBackwardTwoBlocks(const char* tag) {
   for (const MaskCase& mc : MaskCases())
     for (ElementType et : {ElementType::kBFloat16, ElementType::kFloat16}) {
-      if (mc.head_dim == 256) continue;
+      if (mc.head_dim == 256 && GetParam() != "ws" && GetParam() != "dispatch") continue;
       SCOPED_TRACE(DescribeMask(mc, et));
       const MaskedBlock blk(mc, et, rng_);
       const Inputs& in = blk.in;
