@@ -195,6 +195,9 @@ def main(argv):
     ap.add_argument("--tag", required=True, help="prefix of every fitted number's source (card, date, commit)")
     ap.add_argument("--backward-has-prepare", action="store_true",
                     help="backward samples include the preprocess the simulator models as a prepare op")
+    ap.add_argument("--provenance-key", default="kernel_model",
+                    help="the profile's provenance entry this fit writes (e.g. head_dim_256 for a fit of one head dim "
+                         "beside tables fitted from other samples, whose entry stays)")
     a = ap.parse_args(argv)
     data = json_input.read_samples(a.samples, "kernel_model_fit")
     if not data.get("kernels"):
@@ -210,7 +213,7 @@ def main(argv):
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     rel = [os.path.relpath(os.path.abspath(x), ROOT) if os.path.exists(x) else x for x in argv]
-    prof.setdefault("provenance", {})["kernel_model"] = {
+    prof.setdefault("provenance", {})[a.provenance_key] = {
         "data": os.path.relpath(os.path.abspath(a.samples), ROOT), "date": datetime.date.today().isoformat(),
         "commit": commit, "tool": "calibrate/scripts/kernel_model_fit.py",
         "command": shlex.join(["kernel_model_fit.py", *rel])}

@@ -18,7 +18,7 @@
 #   4. the peer's attention tables (h100_pytorch_peer) from PyTorch SDPA over the coverage shapes (D=64/128 from the
 #      sustained call that also timed the held-out shapes, kernel_coverage_h100_sustained, as 0's, and from the
 #      sustained call of 2026-12-07, kernel_coverage_h100_gqa); 4b. D=256 tables
-#      merged into both profiles from their own call, when its archive is there (calibrate/scripts/merge_head_dim.py).
+#      fitted into both profiles from their own sustained call, when its archive is there.
 # The measurements are the archives of bench/results/grids/ (README there), unpacked into out/grids/ first. The grids
 # measured before the start order are in git history only; sim_validation.notes.md keeps their numbers.
 set -euo pipefail
@@ -76,19 +76,20 @@ $PY calibrate/scripts/peer_sdpa_fit.py $SU/peer_sdpa_coverage.json --backend FLA
   --more $GQ/peer_sdpa_coverage.json --samples $SU/peer_flash_samples.json > /dev/null
 $PY calibrate/scripts/kernel_model_fit.py $SU/peer_flash_samples.json --backward-has-prepare \
   --profile sim/profiles/h100_pytorch_peer.json --tag "$PEER_TAG" 2> /dev/null
-# 4b. head dim 256 (a one-GPU call of its own: HEAD_DIMS=256 SKIP_HELDOUT=1 calibrate/device/kernel_coverage.sh, archived
-#     as kernel_coverage_h100_d256) merged into both profiles; their D=64/128 tables stay as 0 and 4 wrote them
-#     Not reproduced exactly: the committed D=256 tables were fitted before the load clock joined the fit
-#     (bench/results/kernel_model_heldout_d256.md checks those); this step fits today's form and writes other D=256
-#     numbers (checked 2026-12-07: every D=64/128 table and every other number comes back as committed).
-D256=$GRIDS/kernel_coverage_h100_d256
+# 4b. head dim 256 (a one-GPU call of its own, calibrate/device/d256_sustained_call.sh: the D=256 coverage timed
+#     sustained like 0's, archived as kernel_coverage_h100_d256_sustained): the CTA cost model with its clock terms
+#     fitted into both profiles' D=256 tables, provenance entry head_dim_256; their D=64/128 tables stay as 0 and 4
+#     wrote them. The peer's samples are made from the SDPA records first (host time per call taken off).
+D256=$GRIDS/kernel_coverage_h100_d256_sustained
 if [ -d "$D256" ]; then
-  D256_TAG="FIT from the one-GPU D=256 coverage (kernel_coverage_h100_d256, $(grep -m1 '^commit' $D256/env.log))"
-  $PY calibrate/scripts/merge_head_dim.py --head-dim 256 --profile sim/profiles/h100_sxm_calibrated.json \
-    --tag "$D256_TAG: our ws kernels" ours $D256/kernel_coverage_samples.json 2> /dev/null
-  $PY calibrate/scripts/merge_head_dim.py --head-dim 256 --profile sim/profiles/h100_pytorch_peer.json \
-    --tag "$D256_TAG: PyTorch SDPA FLASH_ATTENTION" peer $D256/peer_sdpa_coverage.json --log $D256/peer_sdpa.log \
-    --samples-out $D256/peer_samples_flash.json 2> /dev/null
+  D256_TAG="FIT 2026-12-07 from the one-GPU D=256 coverage timed sustained (bench/results/grids/kernel_coverage_h100_d256_sustained.tar.xz, NVIDIA H100 80GB HBM3, binaries ea862ef)"
+  $PY calibrate/scripts/kernel_model_fit.py $D256/kernel_coverage_samples.json --provenance-key head_dim_256 \
+    --profile sim/profiles/h100_sxm_calibrated.json --tag "$D256_TAG: our ws kernels" 2> /dev/null
+  $PY calibrate/scripts/peer_sdpa_fit.py $D256/peer_sdpa_coverage.json --backend FLASH_ATTENTION \
+    --samples $D256/peer_flash_samples.json > /dev/null
+  $PY calibrate/scripts/kernel_model_fit.py $D256/peer_flash_samples.json --backward-has-prepare \
+    --provenance-key head_dim_256 --profile sim/profiles/h100_pytorch_peer.json \
+    --tag "$D256_TAG: PyTorch 2.11.0+cu130 SDPA FLASH_ATTENTION" 2> /dev/null
 fi
 # 4c. Our backward kernels split a short GQA grid's group over CTAs (kernels/cuda/attention_tiles.h
 #     BackwardGroupSplits, b3ad1fc); `ringlab calibrate` writes that into its samples' geometry since, but the committed
