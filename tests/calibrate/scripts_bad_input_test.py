@@ -216,7 +216,7 @@ def whole_outputs():
 def replaced_outputs():
     """The scripts that wrote their outputs in place (a failure part way left a truncated file where the old one was)
     write them whole through json_input: a new file renamed over the old one (its inode changes), no temporary left
-    beside it."""
+    beside it; and merge_head_dim.py, reading SDPA records through peer_sdpa_fit.py, names itself in its errors."""
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         samples = os.path.join(tmp, "samples.json")
@@ -235,6 +235,22 @@ def replaced_outputs():
                             f"{os.stat(combined).st_ino == inode}, left {left}\n    {p.stderr.strip()[-300:]}")
         elif json.load(open(combined))["kernels"] != [KERNEL]:
             failures.append("combine_samples.py: the combined samples lost the kernel")
+        # The peer's records read for merge_head_dim.py: its own name on the error, exit 2.
+        records = os.path.join(tmp, "records.json")
+        with open(records, "w") as f:
+            json.dump([dict(RECORD, D=256, fwd_ms="x")], f)
+        profile = os.path.join(tmp, "profile.json")
+        shutil.copy(os.path.join(ROOT, "sim", "profiles", "h100_pytorch_peer.json"), profile)
+        not_a_list = os.path.join(tmp, "not_a_list.json")
+        with open(not_a_list, "w") as f:
+            f.write("{}")
+        for bad in (records, not_a_list):
+            p = run(["merge_head_dim.py", "peer", bad, "--log", os.path.join(tmp, "absent.log"), "--head-dim",
+                     "256", "--profile", profile, "--tag", "t"])
+            why = one_line_error(p, ["merge_head_dim: "], f"merge_head_dim.py peer {bad}") or \
+                ("" if p.stderr.startswith("merge_head_dim: ") else f"merge_head_dim.py peer {bad}: {p.stderr}")
+            if why:
+                failures.append(why)
         # calibrate.py completed fit-profile's profile in place at --out: now fit-profile writes beside it and --out is
         # replaced once complete, or left as it was when the fit fails. A stand-in fit-profile writes a small profile.
         fit_ok, fit_fails = os.path.join(tmp, "fit_ok"), os.path.join(tmp, "fit_fails")
