@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <istream>
+#include <memory>
 #include <string>
 
 #include "core/status.h"
@@ -28,5 +30,32 @@ inline constexpr int64_t kMaxInputFileBytes = int64_t(256) << 20;
 // fifo that no writer opens within `fifo_writer_wait_ms` is refused ("is a fifo with no writer ...").
 Status ReadInputFile(const std::string& path, int64_t max_bytes, std::string* text,
                      int fifo_writer_wait_ms = kFifoWriterWaitMs);
+
+// An input file read as a stream, for inputs parsed as they are read rather than held whole (a trace of gigabytes):
+// ReadInputFile's checks are made when it is opened (a regular file or a fifo; a fifo without a writer is refused
+// after the wait), with no bound on its size, since a stream holds none of it. It is an std::istream for the parsers
+// that take one (nlohmann::json::parse, protobuf's IstreamInputStream); a failed read ends the stream as its end
+// would, so a parser's "unexpected end" must be checked against status().
+//
+//   InputStream in;
+//   if (Status st = in.Open(path); !st.ok()) return ...;   // "is a directory (allowed: a regular file or a fifo)"
+//   json j = json::parse(in);
+//   if (!in.status().ok()) return ...;                       // "cannot read: Input/output error"
+class InputStream : public std::istream {
+ public:
+  InputStream();
+  ~InputStream() override;
+  InputStream(const InputStream&) = delete;
+  InputStream& operator=(const InputStream&) = delete;
+
+  // Errors as ReadInputFile's (InvalidArgument, without the path).
+  Status Open(const std::string& path, int fifo_writer_wait_ms = kFifoWriterWaitMs);
+  // Ok unless a read after Open failed.
+  Status status() const;
+
+ private:
+  class Buffer;
+  std::unique_ptr<Buffer> buffer_;
+};
 
 }  // namespace ringlab

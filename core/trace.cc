@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/config_json.h"
+#include "core/input_file.h"
 #include "core/output_file.h"
 
 namespace ringlab {
@@ -123,8 +123,11 @@ Status ReadEvent(const json& e, const std::string& at, PendingEvent* p, bool* is
 }  // namespace
 
 Status ReadTraceJson(const std::string& path, Trace* trace) {
-  std::ifstream f(path);
-  if (!f) return Status::InvalidArgument("cannot open trace file '" + path + "'");
+  // InputStream, not an ifstream: its open waited for ever on a fifo without a writer, and a directory or /dev/zero
+  // was parsed (an empty document, or zeros without end) instead of refused.
+  InputStream f;
+  if (Status st = f.Open(path); !st.ok())
+    return Status::InvalidArgument("cannot open trace file '" + path + "': " + st.message());
   const std::string where = "trace file '" + path + "': ";
   // Events are read as the parser meets them and dropped from the document (the callback returns false), so memory
   // is the events' TraceEvents, not a DOM of the whole file (about ten times its size: 5.6 GB for a 530 MB trace).
@@ -153,11 +156,16 @@ Status ReadTraceJson(const std::string& path, Trace* trace) {
     return false;
   };
   json j;
+  std::string parse_error;
   try {
     j = json::parse(f, on_event);
   } catch (const json::exception& e) {
-    return Status::InvalidArgument("trace file '" + path + "' is not valid JSON: " + e.what());
+    parse_error = e.what();
   }
+  // A failed read ends the stream early: that, not the JSON's "unexpected end" it leads to, is the error.
+  if (Status st = f.status(); !st.ok())
+    return Status::InvalidArgument("cannot read trace file '" + path + "': " + st.message());
+  if (!parse_error.empty()) return Status::InvalidArgument("trace file '" + path + "' is not valid JSON: " + parse_error);
   if (!j.is_object() || !j.contains("traceEvents") || !j["traceEvents"].is_array())
     return Status::InvalidArgument(where + "traceEvents is missing or not an array");
   if (!j.contains("ringlab") || !j["ringlab"].is_object())

@@ -3,9 +3,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 
-#include <fstream>
-
 #include "chakra_et.pb.h"
+#include "core/input_file.h"
 #include "export/chakra_export.h"
 
 namespace ringlab {
@@ -41,8 +40,11 @@ ChakraNodeInfo InfoOf(const pb::Node& n) {
 }  // namespace
 
 Status ReadChakraFile(const std::string& path, ChakraFile* out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::InvalidArgument("cannot open Chakra file '" + path + "'");
+  // InputStream, not an ifstream: its open waited for ever on a fifo without a writer, and /dev/zero read as an
+  // endless run of empty messages.
+  InputStream f;
+  if (Status st = f.Open(path); !st.ok())
+    return Status::InvalidArgument("cannot open Chakra file '" + path + "': " + st.message());
   google::protobuf::io::IstreamInputStream raw(&f);
   google::protobuf::io::CodedInputStream in(&raw);
   ChakraFile file;
@@ -60,11 +62,15 @@ Status ReadChakraFile(const std::string& path, ChakraFile* out) {
       if (ok) file.nodes.push_back(InfoOf(node));
     }
     in.PopLimit(limit);
+    if (!ok && !f.status().ok()) break;  // a failed read, said below
     if (!ok)
       return Status::InvalidArgument("Chakra file '" + path + "': message " + std::to_string(file.nodes.size() + 1) +
                                      " does not parse");
     first = false;
   }
+  // A failed read ends the stream as its end would.
+  if (Status st = f.status(); !st.ok())
+    return Status::InvalidArgument("cannot read Chakra file '" + path + "': " + st.message());
   if (first) return Status::InvalidArgument("Chakra file '" + path + "' is empty (no GlobalMetadata)");
   *out = std::move(file);
   return Status::Ok();

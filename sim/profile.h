@@ -160,8 +160,9 @@ Status ParseProfile(const nlohmann::json& j, const std::string& origin, Hardware
 // The file LoadProfile reads for `name_or_path`: the path itself when it has a '/' or ends in .json, else
 // <ProfileDir()>/<name>.json.
 std::string ProfilePath(const std::string& name_or_path);
-// `name_or_path`: a path to a JSON file, or a name looked up as <profile dir>/<name>.json.
-Status LoadProfile(const std::string& name_or_path, HardwareProfile* out);
+// `name_or_path`: a path to a JSON file, or a name looked up as <profile dir>/<name>.json. `text`, when given, gets
+// the file's text as it was parsed: the file is read once (a fifo cannot be read twice).
+Status LoadProfile(const std::string& name_or_path, HardwareProfile* out, std::string* text = nullptr);
 // The folder of the bundled profiles (sim/profiles in the source tree, or $RINGLAB_PROFILE_DIR).
 std::string ProfileDir();
 // The profile `ringlab sim` and `sweep` use unless told: the kernels this project runs, fitted to H100 measurements

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "core/input_file.h"
 #include "core/json_file.h"
 #include "sim/profile.h"
 
@@ -470,10 +471,10 @@ std::string ProfilePath(const std::string& name_or_path) {
   return looks_like_path ? name_or_path : ProfileDir() + "/" + name_or_path + ".json";
 }
 
-Status LoadProfile(const std::string& name_or_path, HardwareProfile* out) {
+Status LoadProfile(const std::string& name_or_path, HardwareProfile* out, std::string* text) {
   const std::string path = ProfilePath(name_or_path);
   const bool looks_like_path = path == name_or_path;
-  // access(), not opening it: an ifstream on a fifo that no writer opens blocks for ever (ReadJsonFile bounds that).
+  // access(), not opening it: an ifstream on a fifo that no writer opens blocks for ever (ReadInputFile bounds that).
   if (::access(path.c_str(), R_OK) != 0)
     return Status::InvalidArgument(
         "cannot open profile '" + path + "'" +
@@ -483,9 +484,14 @@ Status LoadProfile(const std::string& name_or_path, HardwareProfile* out) {
                                                                      "RINGLAB_PROFILE_DIR"
                                                                    : "") +
                                ")"));
+  std::string read;
+  if (Status st = ReadInputFile(path, kMaxInputFileBytes, &read); !st.ok())
+    return Status::InvalidArgument("profile " + path + ": " + st.message());
   json j;
-  RINGLAB_RETURN_IF_ERROR(ReadJsonFile(path, "profile", &j));
-  return ParseProfile(j, path, out);
+  RINGLAB_RETURN_IF_ERROR(ParseJsonText(read, "profile " + path, &j));
+  RINGLAB_RETURN_IF_ERROR(ParseProfile(j, path, out));
+  if (text) *text = std::move(read);
+  return Status::Ok();
 }
 
 }  // namespace ringlab::sim

@@ -20,13 +20,13 @@ the card(s) and commits.
 """
 import argparse
 import datetime
-import json
 import os
 import pathlib
 import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import ROOT, git_commit, load_trace, real_traces  # noqa: E402
@@ -37,11 +37,61 @@ import json_input  # noqa: E402
 from displaced_tails import displaced_tail_counts  # noqa: E402
 from trace_samples import kernel_first_fractions, relative, samples_from_traces  # noqa: E402
 
+TOOL = "calibrate"
+
 
 def from_root(path):
     """`path` (relative to the current folder) as the repository root sees it: relative inside it, else absolute."""
     p = pathlib.Path(path).resolve()
     return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+
+
+def read_base_name(base):
+    """The "name" of the --base profile (a path, or a bundled name in sim/profiles): one line naming it, exit 2, when
+    it is neither or has no name (a bad base ended in a traceback)."""
+    path = base if pathlib.Path(base).exists() else ROOT / "sim/profiles" / f"{base}.json"
+    if not pathlib.Path(path).exists():
+        json_input.fail(TOOL, f"--base {base}: no such file, nor a bundled profile (sim/profiles/{base}.json)")
+    name = json_input.read_object(str(path), TOOL, "base profile").get("name")
+    if not isinstance(name, str) or not name:
+        json_input.fail(TOOL, f"{path}: base profile has no \"name\" (a string)")
+    return name
+
+
+def complete(prof, paths, profile_path, tag):
+    """Adds to the fitted profile `prof` (written at `profile_path`) the host races counted on the calibration runs
+    `paths`: which stream gets the GPU first at a pass start, and NCCL taking SMs from a kernel's last round."""
+    if not paths:
+        return
+    # A host number from the calibration runs: which stream gets the GPU first at a pass start (sim/profile.h).
+    fractions, posts = kernel_first_fractions(paths)
+    if len(posts) >= 3:
+        prof["compute"]["nccl_post_us"] = {
+            "value": round(statistics.median(posts), 3),
+            "source": f"{tag}: median delay of the first kernel after the first transfer on the ranks that posted "
+                      f"the transfer first ({len(posts)} ranks): the host posting the NCCL group before the kernel"}
+    for ps, rows in fractions.items():
+        prof["compute"][f"{ps}_kernel_first_fraction"] = {
+            "by_world": [[w, round(f, 4)] for w, f, _ in rows],
+            "source": f"{tag}: fraction of ranks whose first kernel started before their first transfer, per "
+                      f"world size ({', '.join(f'W={w}: {k} ranks' for w, _, k in rows)} of {ps} runs)"}
+    # Another race counted on the calibration runs: NCCL taking SMs from a kernel's last round (sim/profile.h). The
+    # simulator runs from the profile as it is so far.
+    json_input.write_json(profile_path, prof, TOOL)
+    counts = displaced_tail_counts(paths, profile_path)
+    displaced = sum(c[0] for c in counts.values())
+    eligible = sum(c[1] for c in counts.values())
+    if eligible >= 3:
+        prof["compute"]["displaced_tail_fraction"] = {
+            "value": round(displaced / eligible, 4),
+            "source": f"{tag}: {displaced} of {eligible} full-mask attention kernels that the simulator has a "
+                      f"transfer posted before their last round ran one round longer in the calibration runs"}
+    for ps, (d, n) in counts.items():
+        if n >= 3:
+            prof["compute"][f"{ps}_displaced_tail_fraction"] = {
+                "value": round(d / n, 4), "source": f"{tag}: {d} of {n} such {ps} kernels"}
+    print("calibrate: displaced last rounds " +
+          ", ".join(f"{ps} {d} of {n}" for ps, (d, n) in counts.items()) + " eligible kernels")
 
 
 def main():
@@ -60,10 +110,11 @@ def main():
                          "they are rebuilt from the traces, so nothing needs committing)")
     args = ap.parse_args()
     if not args.traces and not args.microbench:
-        sys.exit("calibrate: give --traces, --microbench or both")
+        json_input.fail(TOOL, "give --traces, --microbench or both")
+    base_name = read_base_name(args.base)
     paths = real_traces([str(ROOT / t) if not pathlib.Path(t).is_absolute() else t for t in args.traces])
     if args.traces and not paths:
-        sys.exit("calibrate: no real traces (ringlab.source == 'real') match " + " ".join(args.traces))
+        json_input.fail(TOOL, "--traces: no real traces (ringlab.source == 'real') match " + " ".join(args.traces))
     runs_give = args.runs_give or ("host" if args.microbench else "all")
 
     out = pathlib.Path(args.out)
@@ -72,7 +123,7 @@ def main():
     cards = set()
     if args.microbench:
         sample_files.append(args.microbench)
-        mb = json_input.read_samples(args.microbench, "calibrate").get("provenance", {})
+        mb = json_input.read_samples(args.microbench, TOOL).get("provenance", {})
         cards.add(mb.get("card", "?"))
     today = datetime.date.today().isoformat()
     if paths:
@@ -83,12 +134,10 @@ def main():
                            "runs_commit": args.runs_commit or "unknown"}
         runs_file = args.samples_out or str(ROOT / "out/calibrate" / (out.stem + ".samples.json"))
         pathlib.Path(runs_file).parent.mkdir(parents=True, exist_ok=True)
-        json.dump(s, open(runs_file, "w"), indent=0)
+        json_input.write_json(runs_file, s, TOOL, indent=0)
         sample_files.append(runs_file)
         print(f"calibrate: {len(paths)} traces -> {len(s['kernels'])} kernel, {len(s['transfers'])} transfer, "
               f"{len(s['memory'])} memory samples, {len(s['launch_gaps_us'])} launch gaps ({runs_give})")
-    base_name = json.load(open(args.base if pathlib.Path(args.base).exists()
-                               else ROOT / "sim/profiles" / f"{args.base}.json"))["name"]
     card = ", ".join(sorted(cards))
     what = ("microbenchmarks" if args.microbench else "") + (" + " if args.microbench and paths else "") + \
            (f"{len(paths)} real traces ({runs_give})" if paths else "")
@@ -99,48 +148,32 @@ def main():
     # clone sees them, never by an absolute path of this machine.
     base = from_root(args.base) if pathlib.Path(args.base).exists() else args.base
     ringlab = str(pathlib.Path(RINGLAB).resolve()) if os.sep in RINGLAB else RINGLAB
-    fit = subprocess.run([ringlab, "fit-profile", "--samples", *map(from_root, sample_files), "--base", base,
-                         "--out", str(out.resolve()), "--name", args.name or f"{base_name}_calibrated", "--tag",
-                         tag, *one_line], cwd=ROOT)
-    if fit.returncode != 0:
-        sys.exit(fit.returncode)  # ringlab's one-line error says why (exit 2: bad samples or base)
-    prof = json.load(open(out))
-    if paths:
-        # A host number from the calibration runs: which stream gets the GPU first at a pass start (sim/profile.h).
-        fractions, posts = kernel_first_fractions(paths)
-        if len(posts) >= 3:
-            prof["compute"]["nccl_post_us"] = {
-                "value": round(statistics.median(posts), 3),
-                "source": f"{tag}: median delay of the first kernel after the first transfer on the ranks that posted "
-                          f"the transfer first ({len(posts)} ranks): the host posting the NCCL group before the kernel"}
-        for ps, rows in fractions.items():
-            prof["compute"][f"{ps}_kernel_first_fraction"] = {
-                "by_world": [[w, round(f, 4)] for w, f, _ in rows],
-                "source": f"{tag}: fraction of ranks whose first kernel started before their first transfer, per "
-                          f"world size ({', '.join(f'W={w}: {k} ranks' for w, _, k in rows)} of {ps} runs)"}
-    if paths:
-        # Another race counted on the calibration runs: NCCL taking SMs from a kernel's last round (sim/profile.h).
-        json.dump(prof, open(out, "w"), indent=1)
-        counts = displaced_tail_counts(paths, str(out))
-        displaced = sum(c[0] for c in counts.values())
-        eligible = sum(c[1] for c in counts.values())
-        if eligible >= 3:
-            prof["compute"]["displaced_tail_fraction"] = {
-                "value": round(displaced / eligible, 4),
-                "source": f"{tag}: {displaced} of {eligible} full-mask attention kernels that the simulator has a "
-                          f"transfer posted before their last round ran one round longer in the calibration runs"}
-        for ps, (d, n) in counts.items():
-            if n >= 3:
-                prof["compute"][f"{ps}_displaced_tail_fraction"] = {
-                    "value": round(d / n, 4), "source": f"{tag}: {d} of {n} such {ps} kernels"}
-        print("calibrate: displaced last rounds " +
-              ", ".join(f"{ps} {d} of {n}" for ps, (d, n) in counts.items()) + " eligible kernels")
-    pv = prof.setdefault("provenance", {})
-    pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "calibrate/scripts/calibrate.py",
-               "command": shlex.join(["calibrate.py", *sys.argv[1:]])})
-    pv.setdefault("source_traces", [])
-    prof["gpu"] = f"{card}; calibrated ({what})"
-    json.dump(prof, open(out, "w"), indent=1)
+    # fit-profile writes beside --out, and --out is replaced only once the host numbers and the provenance are in
+    # the profile: it was completed in place, so a failure on the way left fit-profile's half where the old one was.
+    try:
+        fd, fitted = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".fit.json")
+    except OSError as e:
+        json_input.fail(TOOL, f"{out}: cannot write ({e.strerror or e})")
+    os.close(fd)
+    try:
+        try:
+            fit = subprocess.run([ringlab, "fit-profile", "--samples", *map(from_root, sample_files), "--base", base,
+                                 "--out", str(pathlib.Path(fitted).resolve()), "--name",
+                                 args.name or f"{base_name}_calibrated", "--tag", tag, *one_line], cwd=ROOT)
+        except OSError as e:  # no such binary: a traceback
+            json_input.fail(TOOL, f"{ringlab}: cannot run `ringlab fit-profile` ({e.strerror or e}; set RINGLAB_BIN)")
+        if fit.returncode != 0:
+            sys.exit(fit.returncode)  # ringlab's one-line error says why (exit 2: bad samples or base)
+        prof = json_input.read_object(fitted, TOOL, f"profile `{ringlab} fit-profile` wrote")
+        complete(prof, paths, fitted, tag)
+        pv = prof.setdefault("provenance", {})
+        pv.update({"card": card, "date": today, "commit": git_commit(), "tool": "calibrate/scripts/calibrate.py",
+                   "command": shlex.join(["calibrate.py", *sys.argv[1:]])})
+        pv.setdefault("source_traces", [])
+        prof["gpu"] = f"{card}; calibrated ({what})"
+        json_input.write_json(str(out), prof, TOOL)
+    finally:
+        os.unlink(fitted)
     print(f"calibrate: wrote {out}")
 
 

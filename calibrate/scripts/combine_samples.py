@@ -9,7 +9,6 @@ their memory samples are not used). --more-only limits the added kernels to some
     combine_samples.py BURST.json SUSTAINED.json [MORE_KERNELS.json ...] OUT.json [--more-only GROUPS]
 """
 import argparse
-import json
 import sys
 
 import json_input
@@ -43,10 +42,11 @@ def main():
     keep = wanted(a.more_only)
     for path, extra in zip(inputs[2:], more):
         if extra.get("geometry") != kern.get("geometry") or extra.get("sms") != kern.get("sms"):
-            sys.exit(f"{path}: launch geometry or SM count differs from {inputs[1]}")
+            json_input.fail("combine_samples", f"{path}: launch geometry or SM count differs from {inputs[1]}")
         for d, g in extra.get("geometry_by_head_dim", {}).items():
             if by_head_dim.setdefault(d, g) != g:
-                sys.exit(f"{path}: the launch geometry of head dim {d} differs from an earlier file's")
+                json_input.fail("combine_samples",
+                                f"{path}: the launch geometry of head dim {d} differs from an earlier file's")
         out["kernels"] += [k for k in extra.get("kernels", []) if keep(k)]
     if by_head_dim:
         out["geometry_by_head_dim"] = by_head_dim
@@ -57,7 +57,7 @@ def main():
         if a.more_only:
             what += f" (only for the attention tables {a.more_only})"
     out.setdefault("provenance", {})["combined"] = what
-    json.dump(out, open(out_path, "w"), indent=0)
+    json_input.write_json(out_path, out, "combine_samples", indent=0)  # whole: it was written in place
 
 
 if __name__ == "__main__":

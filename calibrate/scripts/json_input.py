@@ -1,6 +1,7 @@
 """The calibration scripts' JSON inputs: a file that is missing, not JSON or not the object expected is one line on
 stderr naming it (TOOL: FILE: why) and exit 2, not a traceback (exit 1); so is an entry with a missing or bad field
-(TOOL: FILE: kernels[3].us must be a number > 0, got "x"): check_entries."""
+(TOOL: FILE: kernels[3].us must be a number > 0, got "x"): check_entries. Outputs are written whole or not at all
+(write_json, write_text): a temporary beside the file, renamed over it."""
 import json
 import math
 import os
@@ -13,22 +14,40 @@ def fail(tool, message):
     sys.exit(2)
 
 
-def read_object(path, tool, what, lists=()):
-    """The JSON object in `path` (`what` names the kind of file in messages); each key of `lists` present must be a
-    JSON array of objects."""
+def read_json(path, tool, what):
+    """The JSON value in `path` (`what` names the kind of file in messages); a file that cannot be read or is not
+    JSON is one line naming it, exit 2."""
     try:
         with open(path) as f:
-            data = json.load(f)
+            return json.load(f)
     except OSError as e:
         fail(tool, f"{path}: cannot read {what} ({e.strerror or e})")
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
         fail(tool, f"{path}: {what} is not JSON ({e})")
+
+
+def read_object(path, tool, what, lists=()):
+    """The JSON object in `path` (`what` names the kind of file in messages); each key of `lists` present must be a
+    JSON array of objects."""
+    data = read_json(path, tool, what)
     if not isinstance(data, dict):
         fail(tool, f"{path}: {what} must be a JSON object, got {type(data).__name__}")
     for key in lists:
         if key in data and not (isinstance(data[key], list) and all(isinstance(x, dict) for x in data[key])):
             fail(tool, f"{path}: {key} must be an array of objects")
     return data
+
+
+def read_text(path, tool, what):
+    """The text of `path` (a markdown file of notes): one line naming it, exit 2, when it cannot be read. Read before
+    any output is written, so that a wrong path does not leave half the outputs behind."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        fail(tool, f"{path}: cannot read {what} ({e.strerror or e})")
+    except ValueError as e:  # UnicodeDecodeError
+        fail(tool, f"{path}: {what} is not text ({e})")
 
 
 def _number(v):
@@ -93,16 +112,21 @@ def read_samples(path, tool):
     return data
 
 
-def write_json(path, data, tool):
-    """Writes `data` as indented JSON to `path` whole or not at all: into a temporary in the same folder, renamed over
-    `path` once written (a failure part way, or a kill, left a truncated profile or samples file where the old one
-    was). The file gets the mode a plain open() would give it (mkstemp's is 0600). A path that cannot be written is
-    one line naming it, exit 2."""
+def write_json(path, data, tool, indent=1):
+    """Writes `data` as indented JSON to `path` whole or not at all (write_text). Data that is not JSON raises
+    TypeError before anything is written."""
+    write_text(path, json.dumps(data, indent=indent) + "\n", tool)
+
+
+def write_text(path, text, tool):
+    """Writes `text` to `path` whole or not at all: into a temporary in the same folder, renamed over `path` once
+    written (a failure part way, or a kill, left a truncated profile or samples file where the old one was). The file
+    gets the mode a plain open() would give it (mkstemp's is 0600). A path that cannot be written is one line naming
+    it, exit 2."""
     if os.path.exists(path) and not os.path.isfile(path):  # a fifo or device: written in place, never replaced
         try:
             with open(path, "w") as out:
-                json.dump(data, out, indent=1)
-                out.write("\n")
+                out.write(text)
         except OSError as e:
             fail(tool, f"{path}: cannot write ({e.strerror or e})")
         return
@@ -113,8 +137,7 @@ def write_json(path, data, tool):
         fail(tool, f"{path}: cannot write ({e.strerror or e})")
     try:
         with os.fdopen(fd, "w") as out:
-            json.dump(data, out, indent=1)
-            out.write("\n")
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         umask = os.umask(0)

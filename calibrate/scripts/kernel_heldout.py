@@ -79,6 +79,21 @@ def stats(rows, key):
     return {"median_abs_error": statistics.median(errs), "worst_abs_error": max(errs), "n": len(errs)}
 
 
+def read_before(path):
+    """An earlier output JSON of this script (--before): its summary, {model: {profile, forward, forward+backward}}
+    with the median and worst errors the table shows."""
+    before = json_input.read_object(path, "kernel_heldout", "earlier output (--before)")
+    summary = before.get("summary")
+    errors = ("median_abs_error", "worst_abs_error")
+    if not (isinstance(summary, dict) and all(
+            isinstance(s, dict) and "profile" in s and
+            all(isinstance(s.get(p), dict) and all(json_input.NON_NEGATIVE[1](s[p].get(e)) for e in errors)
+                for p in ("forward", "forward+backward")) for s in summary.values())):
+        json_input.fail("kernel_heldout", f"{path}: summary must map each model to its profile and the forward and "
+                                          "forward+backward median_abs_error and worst_abs_error (this script's output)")
+    return before
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--measured", default=os.path.join(ROOT, "bench/results/kernel_heldout_sustained_h100.json"))
@@ -96,6 +111,10 @@ def main(argv):
     for where, applies in (("ours", None), ("peer", flash)):
         json_input.check_entries("kernel_heldout", a.measured, where, m.get(where, []),
                                  json_input.SDPA_RECORD_REQUIRED, json_input.SDPA_RECORD_OPTIONAL, applies)
+    # The inputs besides the measurements, read before anything is simulated or written: a bad --before or --notes
+    # ended in a traceback after OUT.json was written.
+    before = read_before(a.before) if a.before else None
+    notes = json_input.read_text(a.notes, "kernel_heldout", "notes").rstrip() if a.notes else None
     peer = [r for r in m.get("peer", []) if flash(r)]
     rows = compare("ours", a.ours_profile, m["ours"]) + compare("peer FLASH", a.peer_profile, peer)
     models = [model for model in ("ours", "peer FLASH") if any(r["model"] == model for r in rows)]
@@ -109,9 +128,6 @@ def main(argv):
     result = {"what": "simulator W=1 attention prediction vs single-GPU kernels at the held-out shapes",
               "measured": os.path.relpath(a.measured, ROOT), "card": m.get("card"), "measured_date": m.get("date"),
               "simulator_commit": commit, "label": a.label, "summary": summary, "rows": rows}
-    with open(a.out + ".json", "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
     lines = [f"# Kernel cost model vs held-out single-GPU kernels ({m.get('card')})", "",
              f"Simulator at commit {commit} (`ringlab sim --world 1`, pass forward and backward), against "
              f"`{os.path.relpath(a.measured, ROOT)}` (measured {m.get('date')}; shapes fixed before measuring, never "
@@ -119,11 +135,9 @@ def main(argv):
              "Error = predicted / measured - 1. Regenerate: `calibrate/scripts/kernel_heldout.py`.", ""]
     if a.label:
         lines += [a.label, ""]
-    before = json.load(open(a.before)) if a.before else None
     if before:
         result["before"] = {"file": os.path.relpath(os.path.abspath(a.before), ROOT), "label": before.get("label", ""),
                             "simulator_commit": before.get("simulator_commit"), "summary": before["summary"]}
-        json.dump(result, open(a.out + ".json", "w"), indent=1)
         lines += [f"{before.get('label', '')} (simulator {before.get('simulator_commit')}, "
                   f"`{result['before']['file']}`).", ""]
     lines += ["| model | profiles | forward median abs | forward worst | fwd+bwd median abs | fwd+bwd worst |",
@@ -147,10 +161,11 @@ def main(argv):
                      f"{r['fwdbwd_ms_measured']:.3f} | {r['fwdbwd_ms_predicted']:.3f} | "
                      f"{100 * r['fwdbwd_error']:+.1f}% | "
                      f"{100 * r['extrapolated_share_fwd']:.0f}% / {100 * r['extrapolated_share_bwd']:.0f}% |")
-    if a.notes:
-        lines += ["", open(a.notes).read().rstrip()]
-    with open(a.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
+    if notes is not None:
+        lines += ["", notes]
+    # Each whole or not at all (they were written in place, the JSON twice).
+    json_input.write_json(a.out + ".json", result, "kernel_heldout")
+    json_input.write_text(a.out + ".md", "\n".join(lines) + "\n", "kernel_heldout")
     for model, s in summary.items():
         print(f"{model:10s} forward median {100 * s['forward']['median_abs_error']:.1f}% worst "
               f"{100 * s['forward']['worst_abs_error']:.1f}%; fwd+bwd median "

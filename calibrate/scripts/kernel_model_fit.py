@@ -22,7 +22,6 @@ relative error; the cap was chosen over the form without it by leave-one-(batch,
 import argparse
 import collections
 import datetime
-import json
 import math
 import os
 import shlex
@@ -217,9 +216,8 @@ def main(argv):
         "data": os.path.relpath(os.path.abspath(a.samples), ROOT), "date": datetime.date.today().isoformat(),
         "commit": commit, "tool": "calibrate/scripts/kernel_model_fit.py",
         "command": shlex.join(["kernel_model_fit.py", *rel])}
-    with open(a.profile, "w") as out:
-        json.dump(prof, out, indent=1)
-        out.write("\n")
+    # Whole or not at all: written in place, a failure part way left a truncated profile where the old one was.
+    json_input.write_json(a.profile, prof, "kernel_model_fit")
     print(f"kernel_model_fit: {updated} attention tables of {a.profile} updated", file=sys.stderr)
     return 0
 

@@ -38,6 +38,8 @@ import tempfile
 
 import numpy as np
 
+import json_input
+
 FITTED_DIMS = (64, 128)
 PASSES = ("forward", "backward")
 TOOL = "masked_cost_fit"  # the name errors carry (bench/kernels/mask_sim_check.py reuses this module)
@@ -53,14 +55,14 @@ def result_files(paths):
     bench/results/mask_kernels_h100.json keeps its coverage and held-out calls)."""
     for path in paths:
         file, _, key = path.partition(":") if not os.path.exists(path) else (path, "", "")
+        data = json_input.read_json(file, TOOL, "mask_peer_bench.py result")
         try:
-            data = json.load(open(file))
             if not key:
                 yield os.path.basename(file), data
                 continue
             for name, r in data[key]["runs"].items():
                 yield name, r
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        except (KeyError, TypeError, AttributeError) as e:
             fail(f"{path}: not a mask_peer_bench.py result (or FILE:KEY of a file with KEY.runs) "
                  f"({type(e).__name__}: {e})")
 
@@ -213,11 +215,13 @@ def main():
     a = ap.parse_args()
     if not os.access(a.ringlab, os.X_OK):
         fail(f"--ringlab {a.ringlab}: not an executable")
+    profile = json_input.read_json(a.profile, TOOL, "profile")
     try:
-        profile = json.load(open(a.profile))
         tables = profile["compute"]["attention"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        fail(f"--profile {a.profile}: not a profile JSON with compute.attention ({e})")
+        if not all(isinstance(t, dict) for t in tables):
+            raise TypeError("compute.attention has an entry that is not an object")
+    except (KeyError, TypeError) as e:
+        fail(f"--profile {a.profile}: not a profile JSON with compute.attention ({type(e).__name__}: {e})")
     if not any(t.get("wave", {}).get("cost") and t.get("head_dim") in FITTED_DIMS for t in tables):
         fail(f"--profile {a.profile}: no D = 64/128 table with a CTA cost form to fit")
     for t in tables:
@@ -245,20 +249,14 @@ def main():
     text = "\n".join(out)
     print(text)
     if a.md:
-        write_whole(a.md, text + "\n")
+        json_input.write_text(a.md, text + "\n", TOOL)
     if a.write:
         source = a.source or "masked_cost_fit.py on " + ", ".join(os.path.basename(t) for t in a.train)
         for t in fitted["compute"]["attention"]:
             if "masked" in t.get("wave", {}).get("cost", {}):
                 t["wave"]["cost"]["masked"]["source"] = source
-        write_whole(a.write, json.dumps(fitted, indent=1) + "\n")
-
-
-def write_whole(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+        # Whole or not at all, and no temporary left behind when writing fails (path.tmp was).
+        json_input.write_json(a.write, fitted, TOOL)
 
 
 if __name__ == "__main__":

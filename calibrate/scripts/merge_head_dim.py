@@ -22,7 +22,6 @@ unchanged, and it writes the profile whole or not at all.
 import argparse
 import copy
 import datetime
-import json
 import os
 import shlex
 import subprocess
@@ -36,11 +35,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HEAD_DIMS = (64, 128, 256)
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def ours_samples(path, head_dim):
     data = json_input.read_samples(path, "merge_head_dim")
     data["kernels"] = [k for k in data.get("kernels", []) if k["head_dim"] == head_dim]
@@ -49,7 +43,7 @@ def ours_samples(path, head_dim):
 
 def peer_samples(path, log, backend, head_dim, prof):
     """SDPA records of `head_dim` -> kernel samples, host-bound records left out by the profile's own host times."""
-    records = [r for r in (psf.load_records(path, log) or []) if r.get("D") == head_dim]
+    records = [r for r in psf.load_records(path, log, "merge_head_dim") if r.get("D") == head_dim]
     host = tuple(kmf.value(prof["compute"].get(f"{p}_call_host_us", 0)) for p in ("forward", "backward"))
     kernels, dropped = psf.to_samples(records, backend, host)
     return {"sms": 132, "geometry": psf.FLASH_GEOMETRY, "geometry_by_head_dim": psf.FLASH_GEOMETRY_BY_HEAD_DIM,

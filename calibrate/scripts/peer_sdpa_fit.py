@@ -60,39 +60,38 @@ def is_sdpa(r, backend=None):
     return r.get("kind") == "single_gpu_sdpa" and "error" not in r and (backend is None or r.get("backend") == backend)
 
 
-def check_records(records, where):
+def check_records(records, where, tool="peer_sdpa_fit"):
     """One line naming the record and field, exit 2, for a record that is not an object or an SDPA record with a field
     missing or of the wrong kind (a string or negative time ended in a traceback, or in a wrong fit)."""
-    json_input.check_entries("peer_sdpa_fit", where, "records", records, json_input.SDPA_RECORD_REQUIRED,
+    json_input.check_entries(tool, where, "records", records, json_input.SDPA_RECORD_REQUIRED,
                              json_input.SDPA_RECORD_OPTIONAL, applies=is_sdpa)
     return records
 
 
-def load_records(path, log):
-    """The records of `path`, else the RESULT lines of `log`; None (after one line on stderr) when neither is there or
-    `path` is not a JSON list."""
+def load_records(path, log, tool="peer_sdpa_fit"):
+    """The records of `path`, else the RESULT lines of `log`. When neither is there, or `path` is not a JSON list of
+    records: one line on stderr, exit 2, starting with `tool` (the script the user ran: merge_head_dim.py reads its
+    records here too)."""
     if path and os.path.exists(path):
-        try:
-            records = json.load(open(path))
-        except (OSError, ValueError) as e:  # JSONDecodeError, UnicodeDecodeError, a folder
-            print(f"peer_sdpa_fit: {path}: not JSON ({e})", file=sys.stderr)
-            return None
+        records = json_input.read_json(path, tool, "peer_bench.py records")
         if not isinstance(records, list):
-            print(f"peer_sdpa_fit: {path}: expected a JSON list of peer_bench.py records", file=sys.stderr)
-            return None
-        return check_records(records, path)
+            json_input.fail(tool, f"{path}: expected a JSON list of peer_bench.py records")
+        return check_records(records, path, tool)
     if not log or not os.path.exists(log):
-        print(f"peer_sdpa_fit: no records: {path or '(none)'} does not exist"
-              + (f" and neither does the log {log}" if log else ""), file=sys.stderr)
-        return None
+        json_input.fail(tool, f"no records: {path or '(none)'} does not exist"
+                              + (f" and neither does the log {log}" if log else ""))
     rows = []
-    for number, line in enumerate(open(log, errors="replace"), 1):
-        if line.startswith("RESULT "):
-            try:
-                rows.append(json.loads(line[len("RESULT "):]))
-            except ValueError as e:
-                json_input.fail("peer_sdpa_fit", f"{log}:{number}: RESULT line is not JSON ({e})")
-    return check_records(rows, log)
+    try:
+        with open(log, errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                if line.startswith("RESULT "):
+                    try:
+                        rows.append(json.loads(line[len("RESULT "):]))
+                    except ValueError as e:
+                        json_input.fail(tool, f"{log}:{number}: RESULT line is not JSON ({e})")
+    except OSError as e:  # a folder
+        json_input.fail(tool, f"{log}: cannot read the log ({e.strerror or e})")
+    return check_records(rows, log, tool)
 
 
 def pairs(s, causal):
@@ -175,15 +174,11 @@ def main(argv):
                          "host times stay the first records'")
     a = ap.parse_args(argv)
     records = load_records(a.records, a.log)
-    if records is None:
-        return 2
     floors = host_floors(records, a.backend)
     host_f, host_b, n_host = typical_host(records, a.backend, floors)
     kernels, dropped = to_samples(records, a.backend, floors, (host_f, host_b))
     for path in a.more:
         more = load_records(path, "")
-        if more is None:
-            return 2
         more_floors = host_floors(more, a.backend)
         more_host = typical_host(more, a.backend, more_floors)[:2]
         more_kernels, more_dropped = to_samples(more, a.backend, more_floors, more_host)

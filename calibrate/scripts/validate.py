@@ -10,7 +10,6 @@ ops by (rank, schedule op id). Writes OUT.json and OUT.md (median and worst |err
 """
 import argparse
 import collections
-import json
 import os
 import pathlib
 import shlex
@@ -19,6 +18,12 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import ROOT, git_commit, load_trace, real_traces, simulate as simulate_config, step_time_us  # noqa: E402
+import json_input  # noqa: E402
+import ringlab  # noqa: E402
+
+TOOL = "validate"
+# The fields of a run summary row (bench/cp/...summary.json) that the table reads, beside "method".
+SUMMARY_ROW = {"fwd_ms": json_input.POSITIVE, "fwdbwd_ms": json_input.POSITIVE}
 
 
 def summary_for(trace_path, meta):
@@ -28,7 +33,12 @@ def summary_for(trace_path, meta):
     sj = p.parent / f"{point}.summary.json"
     if not sj.exists():
         return None, None
-    for row in json.load(open(sj)):
+    rows = json_input.read_json(str(sj), TOOL, "run summary")
+    if not (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)):
+        json_input.fail(TOOL, f"{sj}: run summary must be a JSON array of objects (one row per method)")
+    json_input.check_entries(TOOL, str(sj), "rows", rows, SUMMARY_ROW,
+                             applies=lambda r: r.get("method") == meta["method"])
+    for row in rows:
         if row.get("method") == meta["method"]:
             return point, row
     return point, None
@@ -55,13 +65,20 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "bench/results/sim_validation"), help="output path without suffix")
     ap.add_argument("--notes", default=None, help="a markdown file appended to OUT.md (hand-written findings)")
     args = ap.parse_args()
+    # The profile and the notes, checked before anything is simulated or written: a bad one ended in a traceback
+    # (the notes' after OUT.json was written).
+    prof = json_input.read_object(args.profile, TOOL, "profile")
+    try:
+        ringlab.load_profile(args.profile)  # the simulator's checks, which simulate() would fail on
+    except ValueError as e:
+        json_input.fail(TOOL, str(e) if args.profile in str(e) else f"{args.profile}: {e}")
+    notes = json_input.read_text(args.notes, TOOL, "notes").rstrip() if args.notes else None
     paths = real_traces([str(ROOT / t) if not pathlib.Path(t).is_absolute() else t for t in args.traces])
     # One trace per run and pass: the median iteration's (<point>.<method>[.backward].json); the per-iteration traces
     # (.iter<k>.json, since 5226c97) feed calibration's host numbers, not this table.
     paths = [p for p in paths if ".iter" not in pathlib.Path(p).name]
     if not paths:
-        sys.exit("validate: no real traces match " + " ".join(args.traces))
-    prof = json.load(open(args.profile))
+        json_input.fail(TOOL, "--traces: no real traces (ringlab.source == 'real') match " + " ".join(args.traces))
     calib = set(prof.get("provenance", {}).get("source_traces", []))
     calib_points = {pathlib.Path(c).name.split(".")[0] for c in calib}
     traces, per_kind, runs = [], collections.defaultdict(list), {}
@@ -129,7 +146,6 @@ def main():
     result["held_out"].update(result["held_out"]["all"])
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    json.dump(result, open(str(out) + ".json", "w"), indent=1)
     pv = prof.get("provenance", {})
     h = result["held_out"]
     cards = sorted({r["card"] for r in points} | {x["card"] for x in traces})
@@ -168,7 +184,6 @@ def main():
                   f"the two simulated passes vs the two traced passes): forward median |error| "
                   f"{ft['median_abs_error'] * 100:.1f}%, worst {ft['worst_abs_error'] * 100:.1f}%; forward+backward "
                   f"median {bt['median_abs_error'] * 100:.1f}%, worst {bt['worst_abs_error'] * 100:.1f}%.")
-        json.dump(result, open(str(out) + ".json", "w"), indent=1)
     ht = result["held_out_traces"]
     md.append(f"\nSecondary (one traced iteration each, step = last op end - first op start): held-out traces median "
               f"|error| {ht['median_abs_error'] * 100:.1f}%, worst {ht['worst_abs_error'] * 100:.1f}% ({ht['count']} traces).\n")
@@ -177,9 +192,11 @@ def main():
            "| op kind | ops | median abs error | worst abs error | median signed |", "|---|---|---|---|---|"]
     for k, v in kinds.items():
         md.append(f"| {k} | {v['ops']} | {v['median_abs'] * 100:.1f}% | {v['worst_abs'] * 100:.1f}% | {v['median_signed'] * 100:+.1f}% |")
-    if args.notes:
-        md += ["", open(args.notes).read().rstrip()]
-    open(str(out) + ".md", "w").write("\n".join(md) + "\n")
+    if notes is not None:
+        md += ["", notes]
+    # Each whole or not at all (they were written in place, the JSON twice).
+    json_input.write_json(str(out) + ".json", result, TOOL)
+    json_input.write_text(str(out) + ".md", "\n".join(md) + "\n", TOOL)
     print("\n".join(md))
 
 

@@ -1,7 +1,6 @@
 // ringlab.simulate, sweep, plan, load_profile and the trace summary: the simulator (sim/) and core's metrics from
 // Python. Results cross as the CLI's JSON text (the package parses it), traces as numpy columns. The GIL is released
 // while the simulator runs.
-#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -159,13 +158,15 @@ std::string Plan(const std::vector<std::string>& flags, int gpus_per_node, int n
   return sim::PlanJson(plan).dump();
 }
 
-// The profile's file (validated by the simulator's parser) and its path.
+// The profile's file (validated by the simulator's parser) and its path. The text is the one the parser read: the
+// file was read a second time with an ifstream, which waited for ever on a fifo already drained by the first read.
+// The GIL is released while it reads: a fifo's writer may be a Python thread.
 std::pair<std::string, std::string> ProfileFile(const std::string& name_or_path) {
-  LoadHardware(name_or_path);
-  std::string path = name_or_path;
-  if (path.find('/') == std::string::npos && !path.ends_with(".json")) path = sim::ProfileDir() + "/" + path + ".json";
-  std::ifstream f(path);
-  return {path, std::string(std::istreambuf_iterator<char>(f), {})};
+  nb::gil_scoped_release release;
+  sim::HardwareProfile hw;
+  std::string text;
+  ThrowIfError(sim::LoadProfile(name_or_path, &hw, &text));
+  return {sim::ProfilePath(name_or_path), std::move(text)};
 }
 
 // core's RunSummary of a ringlab trace file (the numbers `ringlab sim` and `run` print), as JSON text.
@@ -193,7 +194,8 @@ void BindSim(nb::module_& m) {
         nb::arg("methods"), nb::arg("shardings"), nb::arg("workers"),
         "Runs `ringlab plan` for the problem in `flags` and returns its JSON (ranked rows) as text. Releases the GIL.");
   m.def("profile_file", &ProfileFile, nb::arg("name_or_path"),
-        "Validates a hardware profile with the simulator's parser and returns (its path, its JSON text).");
+        "Validates a hardware profile with the simulator's parser and returns (its path, its JSON text). Releases "
+        "the GIL.");
   m.def("summarize_trace_file", &SummarizeTraceFile, nb::arg("path"), nb::arg("peak_tflops") = 0.0,
         "core's run summary (step time, per-rank compute/comm/both/idle, overlap) of a ringlab trace file, as JSON "
         "text.");

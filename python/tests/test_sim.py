@@ -1,6 +1,8 @@
 """simulate, sweep, plan and schedule from Python return the CLI's numbers."""
 import io
 import json
+import os
+import threading
 
 import pandas as pd
 import pytest
@@ -129,3 +131,18 @@ def test_load_profile():
     assert json.load(open(p.path)) == dict(p)
     with pytest.raises(ValueError):
         ringlab.load_profile("no_such_profile")
+
+
+def test_load_profile_reads_the_file_once(tmp_path):
+    # The profile's text was read a second time after the parser's read: from a fifo (a shell's <(...)) that second
+    # read found no writer and waited for ever.
+    text = open(ringlab.load_profile("h100_sxm").path).read()
+    fifo = tmp_path / "profile.json"
+    os.mkfifo(fifo)
+    # A daemon: were the read to fail before opening the fifo, the writer's open would block for ever.
+    writer = threading.Thread(target=lambda: fifo.write_text(text), daemon=True)
+    writer.start()
+    p = ringlab.load_profile(str(fifo))
+    writer.join(timeout=20)
+    assert not writer.is_alive()
+    assert dict(p) == json.loads(text) and p.path == str(fifo)

@@ -38,7 +38,14 @@ def main():
         measured = os.path.join(tmp, "measured.json")
         json.dump({"card": "synthetic", "date": "test", "ours": ours}, open(measured, "w"))
         out = os.path.join(tmp, "out")
+        # Both outputs whole: written beside and renamed over the old files (they were rewritten in place).
+        for suffix in (".json", ".md"):
+            with open(out + suffix, "w") as f:
+                f.write("old\n")
+        inodes = [os.stat(out + suffix).st_ino for suffix in (".json", ".md")]
         assert kernel_heldout.main(["--measured", measured, "--out", out]) == 0
+        assert all(os.stat(out + x).st_ino != i for x, i in zip((".json", ".md"), inodes)), "written in place"
+        assert sorted(os.listdir(tmp)) == ["measured.json", "out.json", "out.md"], os.listdir(tmp)
         result = json.load(open(out + ".json"))
         rows = result["rows"]
         assert [r["model"] for r in rows] == ["ours", "ours"], rows
@@ -47,6 +54,19 @@ def main():
             assert abs(r["fwd_error"]) < 1e-9 and abs(r["fwdbwd_error"]) < 1e-9, r
         assert list(result["summary"]) == ["ours"], result["summary"]
         assert "| ours | 4 | 64 | 8 | 2048 | 128 | full |" in open(out + ".md").read()
+        # A bad --notes or --before: one line naming it, exit 2, before anything is written (the notes were read after
+        # OUT.json was written, --before with json.load).
+        bad = os.path.join(tmp, "bad.json")
+        with open(bad, "w") as f:
+            json.dump({"summary": {"ours": {"profile": "p"}}}, f)
+        for extra, name in ((["--notes", os.path.join(tmp, "absent.md")], "absent.md"), (["--before", bad], "bad.json"),
+                            (["--before", tmp], tmp)):
+            fresh = os.path.join(tmp, "fresh")
+            p = subprocess.run([sys.executable, os.path.join(ROOT, "calibrate", "scripts", "kernel_heldout.py"),
+                                "--measured", measured, "--out", fresh, *extra], capture_output=True, text=True)
+            lines = p.stderr.strip().splitlines()
+            assert p.returncode == 2 and len(lines) == 1 and name in lines[0], (extra, p.returncode, p.stderr)
+            assert not os.path.exists(fresh + ".json") and not os.path.exists(fresh + ".md"), extra
     print("kernel_heldout_test: ok")
 
 

@@ -86,6 +86,17 @@ def main():
                              capture_output=True, text=True)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and "bad.json" in run.stderr, run.stderr
         assert not os.path.exists(out2)
+        # An output that cannot be written (here a folder) is one line naming it, exit 2, and leaves no temporary
+        # beside it (path.tmp was left behind, after a traceback).
+        folder = os.path.join(tmp, "a_folder")
+        os.mkdir(folder)
+        run = subprocess.run([sys.executable, os.path.join(ROOT, "calibrate", "scripts", "masked_cost_fit.py"),
+                              "--ringlab", BIN, "--profile", PROFILE, "--train", paths[0], "--write", folder],
+                             capture_output=True, text=True)
+        last = run.stderr.strip().splitlines()[-1]  # after the fit's progress lines
+        assert run.returncode == 2 and "Traceback" not in run.stderr and "a_folder: cannot write" in last, run.stderr
+        left = [f for f in os.listdir(tmp) if f.endswith(".tmp")]
+        assert not left and os.path.isdir(folder) and not os.listdir(folder), left
     print(f"masked_cost_fit_test: ok (worst training error {100 * worst:.3f}%)")
 
 

@@ -214,6 +214,25 @@ class MergeHeadDim(unittest.TestCase):
         self.assertIn("no D=256 samples", err)
         self.assertEqual(read_json(path), before)
 
+    def test_kernel_model_fit_replaces_the_profile_whole(self):
+        # kernel_model_fit.py rewrote the profile in place: a failure part way left a truncated profile. Now a new file
+        # is renamed over it (its inode changes) and no temporary is left beside it.
+        path, before = self.bundled("h100_sxm_calibrated")
+        data = ours_samples(before)
+        data["kernels"] = [k for k in data["kernels"] if k["head_dim"] == D]
+        samples = os.path.join(self.dir, "d256_samples.json")
+        write_json(samples, data)
+        inode = os.stat(path).st_ino
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "calibrate", "scripts", "kernel_model_fit.py"),
+                            samples, "--profile", path, "--tag", "TEST"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotEqual(os.stat(path).st_ino, inode, "the profile was written in place")
+        self.assertEqual(sorted(os.listdir(self.dir)), ["d256_samples.json", "h100_sxm_calibrated.json"])
+        after = read_json(path)
+        self.assertTrue(any(t["head_dim"] == D and t["source"].startswith("TEST")
+                            for t in after["compute"]["attention"]))
+        self.assertEqual(after["provenance"]["kernel_model"]["tool"], "calibrate/scripts/kernel_model_fit.py")
+
     def test_merge_refuses_a_fit_that_touches_another_head_dim(self):
         _, prof = self.bundled("h100_sxm_calibrated")
         data = ours_samples(prof)

@@ -33,6 +33,14 @@ def main():
             if name not in ("missing.json", "no_kernels.json"):  # merge_head_dim: its own lines for those
                 runs.append(["merge_head_dim.py", "ours", path, "--head-dim", "256", "--profile", profile,
                              "--tag", "t"])
+            # The profiles and bases the other scripts read (they used json.load: a traceback).
+            runs += [["calibrate.py", "--microbench", os.path.join(tmp, "no_kernels.json"), "--base", path,
+                      "--out", os.path.join(tmp, "out.json")],
+                     ["validate.py", "--profile", path, "--traces", os.path.join(tmp, "none*.json"), "--out",
+                      os.path.join(tmp, "out")]]
+            if os.environ.get("RINGLAB_BIN"):
+                runs.append(["masked_cost_fit.py", "--ringlab", os.environ["RINGLAB_BIN"], "--profile", path,
+                             "--train", path, "--write", os.path.join(tmp, "out.json")])
             for args in runs:
                 shutil.copy(os.path.join(ROOT, "sim", "profiles", "h100_sxm.json"), profile)
                 before = open(profile).read()
@@ -46,7 +54,7 @@ def main():
                       ("" if open(profile).read() == before else "the profile was changed")
                 if why:
                     failures.append(f"{why}: {' '.join(args)}\n    {p.stderr.strip()[-300:]}")
-    failures += bad_entries() + whole_outputs()
+    failures += bad_entries() + whole_outputs() + replaced_outputs()
     for f in failures:
         print("FAIL", f)
     print(f"scripts_bad_input_test: {len(failures)} failures")
@@ -202,6 +210,81 @@ def whole_outputs():
         why = one_line_error(run(["peer_sdpa_fit.py", records, "--samples", missing]), [missing], "missing folder")
         if why:
             failures.append(why)
+    return failures
+
+
+def replaced_outputs():
+    """The scripts that wrote their outputs in place (a failure part way left a truncated file where the old one was)
+    write them whole through json_input: a new file renamed over the old one (its inode changes), no temporary left
+    beside it; and merge_head_dim.py, reading SDPA records through peer_sdpa_fit.py, names itself in its errors."""
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = os.path.join(tmp, "samples.json")
+        with open(samples, "w") as f:
+            json.dump({"sms": 132, "geometry": GEOMETRY, "kernels": [KERNEL]}, f)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        combined = os.path.join(out, "combined.json")
+        with open(combined, "w") as f:
+            f.write("old\n")
+        inode = os.stat(combined).st_ino
+        p = run(["combine_samples.py", samples, samples, combined])
+        left = sorted(set(os.listdir(out)) - {"combined.json"})
+        if p.returncode != 0 or os.stat(combined).st_ino == inode or left:
+            failures.append(f"combine_samples.py: exit {p.returncode}, written in place "
+                            f"{os.stat(combined).st_ino == inode}, left {left}\n    {p.stderr.strip()[-300:]}")
+        elif json.load(open(combined))["kernels"] != [KERNEL]:
+            failures.append("combine_samples.py: the combined samples lost the kernel")
+        # The peer's records read for merge_head_dim.py: its own name on the error, exit 2.
+        records = os.path.join(tmp, "records.json")
+        with open(records, "w") as f:
+            json.dump([dict(RECORD, D=256, fwd_ms="x")], f)
+        profile = os.path.join(tmp, "profile.json")
+        shutil.copy(os.path.join(ROOT, "sim", "profiles", "h100_pytorch_peer.json"), profile)
+        not_a_list = os.path.join(tmp, "not_a_list.json")
+        with open(not_a_list, "w") as f:
+            f.write("{}")
+        for bad in (records, not_a_list):
+            p = run(["merge_head_dim.py", "peer", bad, "--log", os.path.join(tmp, "absent.log"), "--head-dim",
+                     "256", "--profile", profile, "--tag", "t"])
+            why = one_line_error(p, ["merge_head_dim: "], f"merge_head_dim.py peer {bad}") or \
+                ("" if p.stderr.startswith("merge_head_dim: ") else f"merge_head_dim.py peer {bad}: {p.stderr}")
+            if why:
+                failures.append(why)
+        # calibrate.py completed fit-profile's profile in place at --out: now fit-profile writes beside it and --out is
+        # replaced once complete, or left as it was when the fit fails. A stand-in fit-profile writes a small profile.
+        fit_ok, fit_fails = os.path.join(tmp, "fit_ok"), os.path.join(tmp, "fit_fails")
+        with open(fit_ok, "w") as f:
+            f.write('#!/bin/sh\nwhile [ "$1" != --out ]; do shift; done; echo \'{"name": "fitted"}\' > "$2"\n')
+        with open(fit_fails, "w") as f:
+            f.write("#!/bin/sh\necho 'fit-profile: bad samples' >&2; exit 2\n")
+        os.chmod(fit_ok, 0o755)
+        os.chmod(fit_fails, 0o755)
+        cal = os.path.join(out, "calibrated.json")
+        for fake in (fit_fails, fit_ok):
+            with open(cal, "w") as f:
+                f.write("old\n")
+            inode = os.stat(cal).st_ino
+            p = run(["calibrate.py", "--microbench", samples, "--out", cal], env=dict(os.environ, RINGLAB_BIN=fake))
+            left = sorted(set(os.listdir(out)) - {"combined.json", "calibrated.json"})
+            text = open(cal).read()
+            if fake == fit_fails:
+                ok = p.returncode == 2 and text == "old\n" and not left
+            else:
+                ok = p.returncode == 0 and os.stat(cal).st_ino != inode and not left and \
+                    json.loads(text)["provenance"]["tool"] == "calibrate/scripts/calibrate.py"
+            if not ok:
+                failures.append(f"calibrate.py with {os.path.basename(fake)}: exit {p.returncode}, --out now "
+                                f"{text[:60]!r}, left {left}\n    {p.stderr.strip()[-300:]}")
+        # validate.py: the notes are read before anything is simulated or written (after OUT.json, with a
+        # traceback), and traces that match nothing are exit 2 like any bad input (it was 1).
+        for extra, name in ((["--notes", os.path.join(tmp, "absent.md")], "absent.md"), ([], "--traces")):
+            args = ["validate.py", "--profile", os.path.join(ROOT, "sim", "profiles", "h100_sxm.json"), "--traces",
+                    os.path.join(tmp, "none*.json"), "--out", os.path.join(tmp, "validation"), *extra]
+            why = one_line_error(run(args), [name], " ".join(args)) or \
+                (f"output written: {' '.join(args)}" if os.path.exists(os.path.join(tmp, "validation.json")) else "")
+            if why:
+                failures.append(why)
     return failures
 
 

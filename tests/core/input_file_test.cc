@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -97,6 +98,64 @@ TEST(ReadInputFile, RegularFileIsReadWhole) {
   EXPECT_EQ(text.size(), 100000u);
   EXPECT_FALSE(ReadInputFile(path, /*max_bytes=*/1000, &text).ok());
   ::unlink(path.c_str());
+}
+
+// InputStream: the same checks when opened, then the file as a stream (what ReadTraceJson and ReadChakraFile parse).
+std::string ReadStream(InputStream& in) { return std::string(std::istreambuf_iterator<char>(in), {}); }
+
+TEST(InputStream, RegularFileIsStreamedWhole) {
+  const std::string path = ::testing::TempDir() + "ringlab_input_stream_regular.txt";
+  std::string want;
+  for (int i = 0; i < 50000; ++i) want += std::to_string(i) + ",";  // several of the stream's 64 KiB reads
+  std::ofstream(path) << want;
+  InputStream in;
+  ASSERT_TRUE(in.Open(path).ok());
+  EXPECT_EQ(ReadStream(in), want);
+  EXPECT_TRUE(in.status().ok());
+  ::unlink(path.c_str());
+}
+
+TEST(InputStream, DirectoryAndDeviceAreRefused) {
+  InputStream in;
+  Status st = in.Open(::testing::TempDir());
+  EXPECT_NE(st.message().find("is a directory (allowed: a regular file or a fifo)"), std::string::npos)
+      << st.message();
+  st = in.Open("/dev/zero");  // an ifstream read it without end
+  EXPECT_NE(st.message().find("is not a regular file"), std::string::npos) << st.message();
+  EXPECT_NE(in.Open(::testing::TempDir() + "ringlab_input_stream_missing").message().find("cannot read"),
+            std::string::npos);
+}
+
+TEST(InputStream, FifoWithoutWriterIsRefusedAfterTheWait) {
+  const std::string fifo = FreshFifo("stream_no_writer");
+  InputStream in;
+  auto open = std::async(std::launch::async, [&] { return in.Open(fifo, /*fifo_writer_wait_ms=*/100); });
+  if (open.wait_for(std::chrono::seconds(20)) == std::future_status::timeout) {
+    ADD_FAILURE() << "InputStream::Open(" << fifo << ") still blocked after 20 s";
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  const Status st = open.get();
+  ::unlink(fifo.c_str());
+  EXPECT_NE(st.message().find("is a fifo with no writer"), std::string::npos) << st.message();
+}
+
+// The bytes read while waiting for the writer come first, then the rest as the writer sends them.
+TEST(InputStream, FifoIsStreamedFromItsFirstBytes) {
+  const std::string fifo = FreshFifo("stream_writer");
+  std::thread writer([&] {
+    std::ofstream f(fifo);
+    f << "first " << std::flush;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    f << "second";
+  });
+  InputStream in;
+  const Status st = in.Open(fifo, /*fifo_writer_wait_ms=*/5000);
+  const std::string text = st.ok() ? ReadStream(in) : "";
+  writer.join();
+  ::unlink(fifo.c_str());
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(text, "first second");
 }
 
 }  // namespace

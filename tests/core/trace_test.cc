@@ -1,11 +1,16 @@
 #include "core/trace.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
+#include <thread>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -323,6 +328,61 @@ TEST(Trace, ReadsALargeTraceInMemoryBoundedByItsEvents) {
   big.events.shrink_to_fit();
   EXPECT_EXIT(std::_Exit(ReadUnderAddressLimit(p, 250 << 20, kEvents)), ::testing::ExitedWithCode(0), "");
   std::remove(p.c_str());
+}
+
+// ReadTraceJson(path) in a thread, given 20 s: were it to block (an ifstream's open of a fifo without a writer), the
+// test opens and closes the fifo's write end so that the reader returns, and fails instead of hanging.
+Status ReadTraceBounded(const std::string& path, Trace* t) {
+  auto read = std::async(std::launch::async, [&] { return ReadTraceJson(path, t); });
+  if (read.wait_for(std::chrono::seconds(20)) == std::future_status::timeout) {
+    ADD_FAILURE() << "ReadTraceJson(" << path << ") still blocked after 20 s";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  return read.get();
+}
+
+std::string FreshFifo(const std::string& name) {
+  const std::string path = TempPath(name);
+  ::unlink(path.c_str());
+  EXPECT_EQ(::mkfifo(path.c_str(), 0600), 0) << path;
+  return path;
+}
+
+// The reader opened its file with an ifstream: a directory read as an empty document, /dev/zero as zeros without end,
+// and a fifo that no writer opened blocked it for ever.
+TEST(Trace, DirectoryDeviceAndFifoWithoutWriterAreRefused) {
+  Trace t;
+  Status st = ReadTraceJson(::testing::TempDir(), &t);
+  EXPECT_NE(st.message().find("cannot open trace file '" + ::testing::TempDir() + "': is a directory"),
+            std::string::npos)
+      << st.message();
+  st = ReadTraceJson("/dev/zero", &t);
+  EXPECT_NE(st.message().find("is not a regular file"), std::string::npos) << st.message();
+  const std::string fifo = FreshFifo("trace_no_writer.json");
+  st = ReadTraceBounded(fifo, &t);
+  ::unlink(fifo.c_str());
+  EXPECT_NE(st.message().find("is a fifo with no writer"), std::string::npos) << st.message();
+}
+
+TEST(Trace, TraceFromAFifoReadsAsFromItsFile) {
+  const std::string file = TempPath("fifo_source.json");
+  ASSERT_TRUE(WriteTraceJson(RingOfThree(), file).ok());
+  Trace want;
+  ASSERT_TRUE(ReadTraceJson(file, &want).ok());
+  const std::string fifo = FreshFifo("trace_fifo.json");
+  std::thread writer([&] { std::ofstream(fifo) << std::ifstream(file).rdbuf(); });
+  Trace got;
+  const Status st = ReadTraceBounded(fifo, &got);
+  writer.join();
+  ::unlink(fifo.c_str());
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(got.events.size(), want.events.size());
+  for (size_t i = 0; i < got.events.size(); ++i) {
+    EXPECT_EQ(got.events[i].op, want.events[i].op);
+    EXPECT_EQ(got.events[i].rank, want.events[i].rank);
+    EXPECT_DOUBLE_EQ(got.events[i].ts_us, want.events[i].ts_us);
+  }
 }
 
 }  // namespace

@@ -3,10 +3,15 @@
 // matched by a recv on its peer with the same source, destination, tag and size.
 #include "export/chakra_export.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <tuple>
 
@@ -182,6 +187,29 @@ TEST(ChakraExport, ReadingATruncatedFileFails) {
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
   ChakraFile f;
   EXPECT_FALSE(ReadChakraFile(path, &f).ok());
+}
+
+// The reader opened its file with an ifstream: /dev/zero read as empty messages without end (memory ran out), and a
+// fifo that no writer opened blocked it for ever.
+TEST(ChakraExport, ReadingADeviceDirectoryOrFifoWithoutWriterFails) {
+  ChakraFile f;
+  Status st = ReadChakraFile("/dev/zero", &f);
+  EXPECT_NE(st.message().find("cannot open Chakra file '/dev/zero': is not a regular file"), std::string::npos)
+      << st.message();
+  st = ReadChakraFile(::testing::TempDir(), &f);
+  EXPECT_NE(st.message().find("is a directory"), std::string::npos) << st.message();
+  const std::string fifo = ::testing::TempDir() + "chakra_no_writer.et";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto read = std::async(std::launch::async, [&] { return ReadChakraFile(fifo, &f); });
+  if (read.wait_for(std::chrono::seconds(20)) == std::future_status::timeout) {
+    ADD_FAILURE() << "ReadChakraFile(" << fifo << ") still blocked after 20 s";
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // a reader is there, so this opens
+    if (fd >= 0) ::close(fd);
+  }
+  st = read.get();
+  ::unlink(fifo.c_str());
+  EXPECT_NE(st.message().find("is a fifo with no writer"), std::string::npos) << st.message();
 }
 
 }  // namespace
