@@ -1,14 +1,17 @@
 // The loader on extreme inputs: epoch-scale timestamps (kept exact by offsetting to the first event), paths that are
 // not readable files, and inputs over the memory budget or the lane limit (refused with a message, not grown into).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -133,6 +136,28 @@ TEST(LoaderLimits, AMissingOrUnreadableFileIsAnError) {
   s = LoadTraceFiles({p}, &m);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("cannot read"), std::string::npos) << s.message();
+}
+
+// A fifo no writer opens: open() of it blocked the loader forever; now refused after core's bounded wait. The load
+// runs in a thread so that a regression fails the test instead of hanging it.
+TEST(LoaderLimits, AFifoWithoutAWriterIsRefusedNotWaitedOnForever) {
+  const std::string p = testing::TempPath("writerless_trace.fifo");
+  ::unlink(p.c_str());
+  ASSERT_EQ(mkfifo(p.c_str(), 0600), 0);
+  auto load = std::async(std::launch::async, [p] {
+    TraceModel m;
+    return LoadTraceFiles({p}, &m);
+  });
+  if (load.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    const int fd = ::open(p.c_str(), O_WRONLY | O_NONBLOCK);  // lets a blocked open() return, so the test can end
+    if (fd >= 0) ::close(fd);
+    FAIL() << "the loader blocked on a fifo without a writer";
+  }
+  const Status s = load.get();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("no writer"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("writerless_trace.fifo"), std::string::npos) << s.message();
+  ::unlink(p.c_str());
 }
 
 TEST(LoaderLimits, ATraceOverTheMemoryBudgetIsRefusedBeforeParsing) {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/input_file.h"
 #include "viz/loader/cache.h"
 #include "viz/loader/file_events.h"
 #include "viz/loader/file_parser.h"
@@ -27,9 +28,11 @@ struct MappedFile {
   void* addr = MAP_FAILED;
   size_t size = 0;
   explicit MappedFile(const std::string& path) {
+    // Regular files only: open() of a fifo without a writer would block (ReadAll reads those).
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
     int fd = open(path.c_str(), O_RDONLY);
     if (fd < 0) return;
-    struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 2) {
       size = size_t(st.st_size);
       addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
@@ -60,8 +63,15 @@ Status CheckTracePath(const std::string& path, uint64_t* size) {
   return Status::Ok();
 }
 
-// All of a file (also pipes and devices), at most `limit` bytes.
+// All of a file (also pipes and devices), at most `limit` bytes. A fifo goes through core's ReadInputFile, which
+// waits a bounded time for its writer instead of blocking in open() forever.
 Status ReadAll(const std::string& path, uint64_t limit, std::string* out) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+    const Status read = ReadInputFile(path, int64_t(std::min<uint64_t>(limit, uint64_t(INT64_MAX))), out);
+    if (read.ok()) return read;
+    return Status::InvalidArgument("trace file '" + path + "': " + read.message());
+  }
   const int fd = open(path.c_str(), O_RDONLY);
   if (fd < 0) return Status::InvalidArgument("cannot open trace file '" + path + "': " + std::strerror(errno));
   out->clear();
