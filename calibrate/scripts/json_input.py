@@ -5,8 +5,14 @@ stderr naming it (TOOL: FILE: why) and exit 2, not a traceback (exit 1); so is a
 import json
 import math
 import os
+import select
+import stat
 import sys
 import tempfile
+import time
+
+MAX_INPUT_BYTES = 256 << 20   # as core/input_file.h: a measurement file is megabytes; /dev/zero is endless
+FIFO_WRITER_WAIT_S = 2.0      # as core's ReadInputFile: a fifo's writer started beside the reader still works
 
 
 def fail(tool, message):
@@ -14,12 +20,49 @@ def fail(tool, message):
     sys.exit(2)
 
 
+def _read_bytes(path, tool, what):
+    """The bytes of `path`: a regular file or a fifo of at most MAX_INPUT_BYTES, as core's ReadInputFile takes. A folder
+    or device is one line naming it; a fifo is opened non-blocking (a plain open() of a fifo without a writer blocks
+    forever) and refused when no writer shows within FIFO_WRITER_WAIT_S."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        fail(tool, f"{path}: {what} is a directory (allowed: a regular file or a fifo)")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        fail(tool, f"{path}: {what} is not a regular file (allowed: a regular file or a fifo)")
+    fd = os.open(path, os.O_RDONLY | (os.O_NONBLOCK if stat.S_ISFIFO(mode) else 0))
+    try:
+        chunks, size, seen_writer = [], 0, False
+        deadline = time.monotonic() + FIFO_WRITER_WAIT_S
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:  # a writer holds the fifo open, nothing written yet
+                seen_writer = True
+                select.select([fd], [], [])
+                continue
+            if chunk:
+                seen_writer = True
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_INPUT_BYTES:
+                    fail(tool, f"{path}: {what} is larger than {MAX_INPUT_BYTES >> 20} MiB")
+                continue
+            if not stat.S_ISFIFO(mode) or seen_writer:
+                return b"".join(chunks)
+            left = deadline - time.monotonic()  # a fifo that no writer opened yet: wait for one, boundedly
+            if left <= 0:
+                fail(tool, f"{path}: {what} is a fifo with no writer (waited {FIFO_WRITER_WAIT_S:g} s; start the "
+                           "writer first, or give a regular file)")
+            seen_writer = bool(select.select([fd], [], [], left)[0])
+    finally:
+        os.close(fd)
+
+
 def read_json(path, tool, what):
     """The JSON value in `path` (`what` names the kind of file in messages); a file that cannot be read or is not
     JSON is one line naming it, exit 2."""
     try:
-        with open(path) as f:
-            return json.load(f)
+        return json.loads(_read_bytes(path, tool, what))
     except OSError as e:
         fail(tool, f"{path}: cannot read {what} ({e.strerror or e})")
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
@@ -42,8 +85,7 @@ def read_text(path, tool, what):
     """The text of `path` (a markdown file of notes): one line naming it, exit 2, when it cannot be read. Read before
     any output is written, so that a wrong path does not leave half the outputs behind."""
     try:
-        with open(path) as f:
-            return f.read()
+        return _read_bytes(path, tool, what).decode()
     except OSError as e:
         fail(tool, f"{path}: cannot read {what} ({e.strerror or e})")
     except ValueError as e:  # UnicodeDecodeError

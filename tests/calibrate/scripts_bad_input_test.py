@@ -23,8 +23,10 @@ def main():
         for name, body in BODIES.items():
             with open(os.path.join(tmp, name), "w", encoding="latin-1") as f:
                 f.write(body)
-        files = list(BODIES) + ["missing.json", "a_folder"]
+        # A fifo no writer opens (open() blocked forever) and an endless device (read until memory ran out).
+        files = list(BODIES) + ["missing.json", "a_folder", "writerless.fifo", "/dev/zero"]
         os.mkdir(os.path.join(tmp, "a_folder"))
+        os.mkfifo(os.path.join(tmp, "writerless.fifo"))
         for name in files:
             path = os.path.join(tmp, name)
             runs = [["kernel_model_fit.py", path, "--profile", profile, "--tag", "t"],
