@@ -342,6 +342,12 @@ std::string OutputPathWithSuffix(const std::string& path, const std::string& suf
 }
 
 Status CheckSuffixable(const std::string& flag, const std::string& path, const std::string& why) {
+  // A folder would not be written itself: its suffixed names would land beside it ("DIR.alltoall.forward") while
+  // the user meant the files to go into it. Refused as a single output to a folder is ("is a directory").
+  struct stat st;
+  if (path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return Status::InvalidArgument("cannot write " + path + ": is a directory (" + flag + " takes a file name; this run " +
+                                   "writes several files (" + why + "), named by inserting a suffix into it)");
   if (!IsSpecialOutput(path)) return Status::Ok();
   return Status::InvalidArgument(flag + " " + path + ": this run writes several files (" + why + "), named by " +
                                  "inserting a suffix before the extension, and " +

@@ -71,7 +71,13 @@ TEST(CliOutputs, MissingFolderDirectoryAndFileAsFolder) {
                                   kSweep + "--csv " + target, kCheck + "--trace " + target})
       ExpectCannotWrite(args, target);
   ExpectCannotWrite(kSim + "--json " + dir, dir);  // a directory as the target
+  // ... also where the run writes several files named after it: they landed beside the folder
+  // ("DIR.allgather.forward"), exit 0 (scripts/robustness found it).
+  ExpectCannotWrite(kSim + "--method both --trace " + dir, dir);
+  ExpectCannotWrite(kSim + "--pass both --trace " + dir, dir);
+  ExpectCannotWrite("check --world 2 --seq 64 --pass both --trace " + dir, dir);
   EXPECT_EQ(Files(dir).size(), 1u);                // only "plain"
+  EXPECT_FALSE(std::filesystem::exists(dir + ".allgather.forward"));
 }
 
 TEST(CliOutputs, UnwritableFolder) {
