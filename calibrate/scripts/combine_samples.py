@@ -26,8 +26,9 @@ def main():
     ap.add_argument("files", nargs="+", help="BURST.json SUSTAINED.json [MORE_KERNELS.json ...] OUT.json")
     ap.add_argument("--more-only", default="", help="add the further files' kernels only to these tables")
     a = ap.parse_args()
-    if len(a.files) < 3:
-        sys.exit(__doc__)
+    if len(a.files) < 3:  # argparse's own errors are one line and exit 2: this one too
+        json_input.fail("combine_samples", f"needs BURST.json SUSTAINED.json [MORE_KERNELS.json ...] OUT.json: got "
+                                           f"{len(a.files)} file(s)")
     inputs, out_path = a.files[:-1], a.files[-1]
     comm, kern, *more = (json_input.read_samples(p, "combine_samples") for p in inputs)
     if not kern.get("kernels"):

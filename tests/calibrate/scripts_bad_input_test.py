@@ -56,7 +56,7 @@ def main():
                       ("" if open(profile).read() == before else "the profile was changed")
                 if why:
                     failures.append(f"{why}: {' '.join(args)}\n    {p.stderr.strip()[-300:]}")
-    failures += bad_entries() + whole_outputs() + replaced_outputs()
+    failures += bad_entries() + whole_outputs() + replaced_outputs() + too_few_files()
     for f in failures:
         print("FAIL", f)
     print(f"scripts_bad_input_test: {len(failures)} failures")
@@ -83,6 +83,13 @@ def one_line_error(p, names, what):
           ("" if len(lines) == 1 else f"{len(lines)} stderr lines") or \
           next((f"the error does not name {n}" for n in names if n not in lines[0]), "")
     return f"{why}: {what}\n    {p.stderr.strip()[-300:]}" if why else ""
+
+
+def too_few_files():
+    """combine_samples.py with fewer than its three files: one line, exit 2 (it printed its whole docstring, exit 1)."""
+    why = one_line_error(run(["combine_samples.py", "only.json"]), ["combine_samples", "OUT.json"],
+                         "combine_samples.py only.json")
+    return [why] if why else []
 
 
 def bad_entries():
