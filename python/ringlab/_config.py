@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from ringlab import _core
 
@@ -21,6 +21,8 @@ def cli_flags(fields: Mapping[str, Any], command: str = "schedule") -> list[str]
     Ulysses placement --ulysses-placement (their --placement places ranks on GPUs)."""
     flags: list[str] = []
     for name, value in fields.items():
+        if name == "sharding" and value is None:
+            continue  # the CLI chooses: head-tail, or contiguous for full attention
         if name == "placement" and command in ("sim", "sweep"):
             flags += ["--ulysses-placement", str(value)]
         elif name in _FLAGS:
@@ -56,7 +58,9 @@ class Config:
     seq: int = 131072
     causal: bool = True
     method: str = "alltoall"  # allgather | alltoall | both
-    sharding: str = "head-tail"  # contiguous | head-tail | balanced
+    # contiguous | head-tail | balanced; None (left out): the CLI's default, head-tail, or contiguous for full attention;
+    # the field then holds the one chosen
+    sharding: Optional[str] = None
     pass_: str = "forward"  # forward | backward | both
     dtype: str = "bf16"  # bf16 | fp16 | fp32 | fp64
     unfused_merge: bool = False  # merge partial outputs in separate ops (PyTorch)
@@ -70,6 +74,8 @@ class Config:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         object.__setattr__(self, "_schedules", tuple(_core.configs_from_flags(self.cli_flags())))
+        if self.sharding is None:  # the CLI chose: keep its choice, so that the field says what runs
+            object.__setattr__(self, "sharding", self.to_dicts()[0]["sharding"])
 
     def cli_flags(self, command: str = "schedule") -> list[str]:
         """The `ringlab COMMAND` flags of this configuration (for "sim" and "sweep" the Ulysses placement is

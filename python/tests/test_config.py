@@ -54,3 +54,15 @@ def test_from_meta_round_trips():
 def test_bool_fields_are_checked():
     with pytest.raises(ValueError, match="causal must be True or False"):
         ringlab.Config(causal="yes")
+
+
+def test_sharding_defaults_like_the_cli():
+    """Left out, the sharding is the CLI's default: head-tail for causal attention, contiguous for full attention
+    (nothing to balance; head-tail is refused there), so Config(causal=False) is valid as `--no-causal` is."""
+    assert ringlab.Config(world=4, seq=4096, heads=8, kv_heads=2).to_dicts()[0]["sharding"] == "head-tail"
+    assert ringlab.Config(world=4, seq=4096, heads=8, kv_heads=2, causal=False).to_dicts()[0]["sharding"] == \
+        "contiguous"
+    with pytest.raises(ValueError, match="needs --causal"):
+        ringlab.Config(world=4, seq=4096, heads=8, kv_heads=2, causal=False, sharding="head-tail")
+    assert ringlab.Config(world=4, seq=4096, heads=8, kv_heads=2, causal=False).sharding == "contiguous"
+    assert ringlab.Config().sharding == "head-tail"
