@@ -66,12 +66,7 @@ Status CheckTracePaths(const CheckOptions& o, size_t configs, bool backward) {
   RINGLAB_RETURN_IF_ERROR(CheckOutputPath(o.trace_path));
   // Every name the traces take (as RunCheck names them below), none of them a --mask file.
   std::vector<std::pair<std::string, std::string>> traces;
-  for (const std::string& method : configs > 1 ? std::vector<std::string>{".allgather", ".alltoall"}
-                                               : std::vector<std::string>{""}) {
-    const std::string path = method.empty() ? o.trace_path : OutputPathWithSuffix(o.trace_path, method);
-    traces.push_back({"--trace", path});
-    if (backward) traces.push_back({"--trace", OutputPathWithSuffix(path, ".backward")});
-  }
+  for (std::string& path : MethodTracePaths(o.trace_path, configs > 1, backward)) traces.push_back({"--trace", path});
   return CheckOutputsAreNotInputs(traces, MaskInputs(o.common.mask));
 }
 

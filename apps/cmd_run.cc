@@ -433,19 +433,15 @@ Status CheckOutputsAreNotRunInputs(const RunOptions& o, size_t configs, bool bac
     if (!path.empty()) inputs.push_back({flag, path});
   if (inputs.empty()) return Status::Ok();
   std::vector<std::pair<std::string, std::string>> outputs = {{"--json", o.json_path}};
-  const std::vector<std::string> methods =
-      configs > 1 ? std::vector<std::string>{"allgather", "alltoall"} : std::vector<std::string>{""};
-  for (const std::string& m : methods) {
-    if (!o.trace_path.empty()) {
-      const std::string trace = m.empty() ? o.trace_path : OutputPathWithSuffix(o.trace_path, "." + m);
-      outputs.push_back({"--trace", trace});
-      if (backward) outputs.push_back({"--trace", OutputPathWithSuffix(trace, ".backward")});
-    }
-    if (o.out_dir.empty()) continue;
-    const std::string dir = m.empty() ? o.out_dir : o.out_dir + "/" + m;
-    for (const char* name : {"q", "k", "v", "do", "out", "lse", "dq", "dk", "dv"})
-      outputs.push_back({"--out", dir + "/" + name + ".npy"});
-  }
+  if (!o.trace_path.empty())
+    for (std::string& path : MethodTracePaths(o.trace_path, configs > 1, backward)) outputs.push_back({"--trace", path});
+  const std::vector<std::string> dirs =  // WriteTensors: a folder per method when there are several
+      configs > 1 ? std::vector<std::string>{o.out_dir + "/allgather", o.out_dir + "/alltoall"}
+                  : std::vector<std::string>{o.out_dir};
+  if (!o.out_dir.empty())
+    for (const std::string& dir : dirs)
+      for (const char* name : {"q", "k", "v", "do", "out", "lse", "dq", "dk", "dv"})
+        outputs.push_back({"--out", dir + "/" + name + ".npy"});
   return CheckOutputsAreNotInputs(outputs, inputs);
 }
 

@@ -341,6 +341,16 @@ std::string OutputPathWithSuffix(const std::string& path, const std::string& suf
   return path.substr(0, dot) + suffix + path.substr(dot);
 }
 
+std::vector<std::string> MethodTracePaths(const std::string& path, bool both_methods, bool backward) {
+  std::vector<std::string> paths;
+  for (const std::string& method : both_methods ? std::vector<std::string>{".allgather", ".alltoall"}
+                                                : std::vector<std::string>{""}) {
+    paths.push_back(method.empty() ? path : OutputPathWithSuffix(path, method));
+    if (backward) paths.push_back(OutputPathWithSuffix(paths.back(), ".backward"));
+  }
+  return paths;
+}
+
 Status CheckSuffixable(const std::string& flag, const std::string& path, const std::string& why) {
   // A folder would not be written itself: its suffixed names would land beside it ("DIR.alltoall.forward") while
   // the user meant the files to go into it. Refused as a single output to a folder is ("is a directory").

@@ -81,6 +81,10 @@ bool IsSpecialOutput(const std::string& path);
 // "out/trace.json" + ".alltoall.forward" -> "out/trace.alltoall.forward.json"; "out/trace" -> "out/trace.alltoall".
 std::string OutputPathWithSuffix(const std::string& path, const std::string& suffix);
 
+// The traces `ringlab check` and `run` write for --trace PATH: PATH, or with both methods a ".allgather" and an
+// ".alltoall" name; each with its ".backward" twin when the backward pass runs. For checking them before the run.
+std::vector<std::string> MethodTracePaths(const std::string& path, bool both_methods, bool backward);
+
 // A flag whose output becomes several files (`why` says why, e.g. "one per method and pass") needs a path that can
 // take a suffix: "-" and special files are refused with a line naming the flag.
 Status CheckSuffixable(const std::string& flag, const std::string& path, const std::string& why);

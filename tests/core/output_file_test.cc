@@ -8,6 +8,7 @@
 #include <fstream>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace ringlab {
 namespace {
@@ -17,6 +18,16 @@ std::string Fresh(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// The trace names check and run write (and check before running): the suffix goes before the extension.
+TEST(OutputNames, MethodTracePaths) {
+  EXPECT_EQ(MethodTracePaths("t.json", false, false), std::vector<std::string>{"t.json"});
+  EXPECT_EQ(MethodTracePaths("t.json", false, true), (std::vector<std::string>{"t.json", "t.backward.json"}));
+  EXPECT_EQ(MethodTracePaths("out/t.json", true, true),
+            (std::vector<std::string>{"out/t.allgather.json", "out/t.allgather.backward.json", "out/t.alltoall.json",
+                                      "out/t.alltoall.backward.json"}));
+  EXPECT_EQ(MethodTracePaths("t", true, false), (std::vector<std::string>{"t.allgather", "t.alltoall"}));
 }
 
 TEST(OutputBatch, CreatedFoldersStayOnlyWhenCommitted) {
