@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "kernels/cuda/cuda_check.h"
 
@@ -124,6 +127,26 @@ Status MaskedPersistentCtas(int64_t tiles, int* ctas) {
     if (end != e && *end == '\0' && n >= 0) cap = std::min<int64_t>(n, sms);
   }
   *ctas = static_cast<int>(std::min(tiles, cap));
+  return Status::Ok();
+}
+
+Status ZeroedTileCounter(void* stream, unsigned long long** counter) {
+  int device = 0;
+  RINGLAB_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  static std::mutex mu;
+  static std::map<std::pair<int, void*>, unsigned long long*> counters;  // never freed: 8 bytes per stream used
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    unsigned long long*& c = counters[{device, stream}];
+    if (c == nullptr) {
+      void* p = nullptr;
+      RINGLAB_CUDA_RETURN_IF_ERROR(cudaMalloc(&p, sizeof(unsigned long long)));
+      c = static_cast<unsigned long long*>(p);
+    }
+    *counter = c;
+  }
+  RINGLAB_CUDA_RETURN_IF_ERROR(
+      cudaMemsetAsync(*counter, 0, sizeof(unsigned long long), static_cast<cudaStream_t>(stream)));
   return Status::Ok();
 }
 

@@ -33,6 +33,13 @@ Status MultiprocessorCount(int* sms);
 // Never more than `tiles`.
 Status MaskedPersistentCtas(int64_t tiles, int* ctas);
 
+// A persistent kernel's tile counter for a launch on `stream`, zeroed in stream order (cudaMemsetAsync) before the
+// launch that follows: one counter per (device, stream), allocated on first use and kept, so launches on one stream
+// (which run one after another) share it and launches on different streams never do. A stream destroyed while its
+// work still runs must not be replaced by a new one of the same handle that launches at once (the new launch's zeroing
+// would reach the running kernel's counter).
+Status ZeroedTileCounter(void* stream, unsigned long long** counter);
+
 inline bool Aligned(const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 }  // namespace ringlab::cuda

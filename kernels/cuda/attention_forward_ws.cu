@@ -18,12 +18,17 @@
 // zeros, which makes arbitrary q/kv lengths and blocks that are token ranges of larger buffers free. GQA: query head h
 // reads kv head h / group through the K/V tensor maps, nothing is repeated. The epilogue (overwrite, or log-sum-exp
 // merge into the float32 (out, lse) accumulators) is the other forward kernels' (attention_forward_common.cuh).
-// Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks the query tiles blockIdx.x,
-// blockIdx.x + gridDim.x, ... (the dense launch order), with the K/V rings running on across tiles and Q reloaded once
-// the consumers' last Q K^T of a tile is done, so the next tile's loads overlap this tile's last P V and epilogue. A
-// short document or window gives a CTA only a few key tiles, and a CTA's fixed cost (first loads, pipeline fill,
-// epilogue) was most of its time; dense CTAs walk enough tiles to hide it, so they keep one tile per CTA (the
-// profiles were fitted on that).
+// Masked kernels are persistent (MaskedPersistentCtas): one CTA per SM walks query tiles (the dense launch order),
+// with the K/V rings running on across tiles and Q reloaded once the consumers' last Q K^T of a tile is done, so the
+// next tile's loads overlap this tile's last P V and epilogue. A short document or window gives a CTA only a few key
+// tiles, and a CTA's fixed cost (first loads, pipeline fill, epilogue) was most of its time; dense CTAs walk enough
+// tiles to hide it, so they keep one tile per CTA (the profiles were fitted on that). A persistent CTA takes its first
+// tile by blockIdx.x and each next one from a launch-wide counter (atomicAdd) when its producer has issued the
+// current tile's loads: a fixed stride (tiles blockIdx.x + k·gridDim.x) handed one SM the heavy tiles of a long
+// document and another the light ones of short documents whenever the stride lined up with a head's tiles (B1 H16
+// S16384 D256, one long document and short ones: 0.52 of dense), the counter hands a tile to whichever CTA frees
+// first, as the block scheduler does for one tile per CTA. The producer publishes each tile index to the consumers
+// through a two-slot ring in shared memory (TileFull / TileEmpty mbarriers).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -54,7 +59,8 @@ struct WsArgs {
   CUtensorMap q_map, k_map, v_map;
   FwdArgs a;
   int bh_rows;      // batch x heads: the query tiles are m_tiles x bh_rows
-  bool persistent;  // CTAs stride over the query tiles (masked kernels) instead of one tile each
+  bool persistent;  // CTAs take query tiles from tile_counter (masked kernels) instead of one tile each
+  unsigned long long* tile_counter;  // persistent: zeroed before the launch, in stream order
 };
 
 // Shared-memory plan for head dim D: 1024-aligned tiles (the 128-byte swizzle's period), then the mbarriers.
@@ -80,6 +86,10 @@ struct WsSmem {
   __device__ uint32_t VFull(int slot) const { return bars + 8 * (2 + kStages + slot); }
   __device__ uint32_t KEmpty(int slot) const { return bars + 8 * (2 + 2 * kStages + slot); }
   __device__ uint32_t VEmpty(int slot) const { return bars + 8 * (2 + 3 * kStages + slot); }
+  // Persistent kernels: the two-slot ring of query tile indices the producer hands the consumers.
+  __device__ uint32_t TileFull(int k) const { return bars + 8 * (2 + 4 * kStages + k); }
+  __device__ uint32_t TileEmpty(int k) const { return bars + 8 * (4 + 4 * kStages + k); }
+  __device__ uint32_t TileIndex(int k) const { return bars + 8 * (6 + 4 * kStages + k); }
   // Ring position of key tile j (counted over all of the CTA's query tiles): its slot and the parity of its round.
   static __device__ int Slot(int j) { return j % kStages; }
   static __device__ uint32_t Round(int j) { return static_cast<uint32_t>(j / kStages) & 1u; }
@@ -356,6 +366,32 @@ __device__ __forceinline__ void ConsumeTiles(const FwdArgs& a, const WsSmem<D>& 
   for (int r = 0; r < 2; ++r) WriteForwardRow<D>(a, out, lse, row + 8 * r, o, r, m_run[r], l_run[r], tq);
 }
 
+__device__ __forceinline__ void StoreShared64(uint32_t addr, int64_t v) {
+  asm volatile("st.shared.s64 [%0], %1;\n" ::"r"(addr), "l"(v) : "memory");
+}
+__device__ __forceinline__ int64_t LoadShared64(uint32_t addr) {
+  int64_t v;
+  asm volatile("ld.shared.s64 %0, [%1];\n" : "=l"(v) : "r"(addr) : "memory");
+  return v;
+}
+
+// Persistent kernels: the producer thread publishes the CTA's n-th query tile index (>= total: no more tiles) into
+// ring slot n % 2 once the consumers have read the one two tiles back; the consumers read it in order.
+template <int D>
+__device__ __forceinline__ void PublishTile(const WsSmem<D>& sm, int n, int64_t index) {
+  MbarrierWait(sm.TileEmpty(n & 1), (static_cast<uint32_t>(n >> 1) & 1u) ^ 1u);
+  StoreShared64(sm.TileIndex(n & 1), index);
+  MbarrierArrive(sm.TileFull(n & 1));  // release: the store above is seen by whoever waits on this phase
+}
+template <int D>
+__device__ __forceinline__ int64_t ReadTile(const WsSmem<D>& sm, int n) {
+  MbarrierWait(sm.TileFull(n & 1), static_cast<uint32_t>(n >> 1) & 1u);
+  const int64_t index = LoadShared64(sm.TileIndex(n & 1));
+  __syncwarp();  // every lane has read the slot before lane 0 frees it
+  if ((threadIdx.x & 31) == 0) MbarrierArrive(sm.TileEmpty(n & 1));
+  return index;
+}
+
 template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __grid_constant__ WsArgs args) {
   extern __shared__ __align__(1024) uint8_t smem[];
@@ -365,7 +401,6 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
   const int64_t m_tiles = (args.a.q_tokens + Tiles::kBlockM - 1) / Tiles::kBlockM;
   const int64_t total = m_tiles * args.bh_rows;
   const int64_t first = static_cast<int64_t>(blockIdx.y) * gridDim.x + blockIdx.x;
-  const int64_t stride = args.persistent ? gridDim.x : total;
 
   if (threadIdx.x == 0) {
     MbarrierInit(sm.QFull(), 1);
@@ -376,6 +411,10 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
       MbarrierInit(sm.VFull(slot), 1);
       MbarrierInit(sm.KEmpty(slot), kConsumerWarps);  // one arrival per consumer warp
       MbarrierInit(sm.VEmpty(slot), kConsumerWarps);
+    }
+    for (int k = 0; k < 2; ++k) {
+      MbarrierInit(sm.TileFull(k), 1);
+      MbarrierInit(sm.TileEmpty(k), kConsumerWarps);
     }
     FenceBarrierInit();
   }
@@ -388,23 +427,31 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
     TmaPrefetchDescriptor(&args.k_map);
     TmaPrefetchDescriptor(&args.v_map);
     int it = 0, qi = 0;  // ring position of the next key tile; Q loads so far
-    for (int64_t index = first; index < total; index += stride) {
+    for (int64_t index = first, n = 0; index < total; ++n) {
       const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
-      if (t.n_tiles == 0) continue;  // no key visible: the consumers write empty rows without Q
-      ProduceTiles<D>(args, sm, t, it, qi++);
-      it += t.n_tiles;
+      if (t.n_tiles > 0) {  // none: no key visible, the consumers write empty rows without Q
+        ProduceTiles<D>(args, sm, t, it, qi++);
+        it += t.n_tiles;
+      }
+      if (!args.persistent) break;
+      // This tile's loads are issued: take the next tile and hand it to the consumers (past the end: stop).
+      index = static_cast<int64_t>(gridDim.x) + static_cast<int64_t>(atomicAdd(args.tile_counter, 1ull));
+      PublishTile<D>(sm, static_cast<int>(n), index);
     }
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const int cw = wg - 1;
     if (cw == 1) NamedBarrierArrive(1, Tiles::kConsumerThreads);  // consumer 0 takes the first GEMM turn
     int it = 0, qi = 0;
-    for (int64_t index = first; index < total; index += stride) {
+    for (int64_t index = first, n = 0; index < total; ++n) {
       const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
       ConsumeTiles<T, D, kMasked>(args.a, sm, t, cw, it, qi);
-      if (t.n_tiles == 0) continue;
-      it += t.n_tiles;
-      ++qi;
+      if (t.n_tiles > 0) {
+        it += t.n_tiles;
+        ++qi;
+      }
+      if (!args.persistent) break;
+      index = ReadTile<D>(sm, static_cast<int>(n));
     }
     // Consumer 1's last turn hand-over (or its first, with no tiles) arrived on consumer 0's barrier: consume it, so
     // that both named barriers are back at rest when the CTA exits.
@@ -422,7 +469,11 @@ Status LaunchWs(const ForwardParams& p, cudaStream_t stream) {
   int ctas = 0;
   if constexpr (kMasked) RINGLAB_RETURN_IF_ERROR(MaskedPersistentCtas(int64_t{grid.x} * grid.y, &ctas));
   args.persistent = ctas > 0;
-  if (args.persistent) grid = dim3(static_cast<unsigned>(ctas), 1);
+  args.tile_counter = nullptr;
+  if (args.persistent) {
+    grid = dim3(static_cast<unsigned>(ctas), 1);
+    RINGLAB_RETURN_IF_ERROR(ZeroedTileCounter(stream, &args.tile_counter));
+  }
   TileMapSpec q{p.q, s.batch, s.heads, s.q_tokens, D, p.q_strides, Tiles::kBlockM, s.element};
   TileMapSpec k{p.k, s.batch, s.kv_heads, s.kv_tokens, D, p.k_strides, Tiles::BlockN<D>(), s.element};
   TileMapSpec v = k;
