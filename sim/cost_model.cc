@@ -307,8 +307,8 @@ bool CostModel::MaskedKernelUs(const WaveModel& w, const Op& op, double heads, d
   WaveModel masked = w;
   masked.cost = w.cost.ForMaskedKernels();
   *us = w.cost.masked_persistent && !w.grid_kv
-            ? masked.StridedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, w.cost.cta_us,
-                                     first_idle_us)
+            ? masked.PersistentKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, w.cost.cta_us,
+                                        first_idle_us)
             : masked.ListedKernelUs(work, b.QTokens(), b.KvTokens(), heads, problem_.batch, group, first_idle_us);
   return true;
 }

@@ -1,6 +1,7 @@
 #include "sim/wave_model.h"
 
 #include <algorithm>
+#include <queue>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -190,8 +191,9 @@ double WaveModel::ListedKernelUs(const std::vector<std::pair<double, double>>& w
   return fixed + cost.ClockedUs(end, load);
 }
 
-double WaveModel::StridedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h,
-                                  int batch, double group, double startup_us, double* first_idle_us) const {
+double WaveModel::PersistentKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv,
+                                     double h, int batch, double group, double startup_us,
+                                     double* first_idle_us) const {
   if (first_idle_us) *first_idle_us = 0;
   if (q <= 0 || kv <= 0 || work.empty()) return 0;
   const int64_t per_row = int64_t(work.size());
@@ -209,12 +211,23 @@ double WaveModel::StridedKernelUs(const std::vector<std::pair<double, double>>& 
     end = first = startup_us + row_us * double(rows) / double(ctas);
     summed = end * double(ctas);
   } else {
+    // Item g = row · per_row + i (launch order): the first `ctas` to CTAs 0, 1, ... (blockIdx), each further one to
+    // the CTA that frees first (the counter), the lowest index among equals; a CTA pays the startup with its first
+    // item that has keys to walk.
+    using Slot = std::pair<double, int64_t>;  // (free at, CTA)
+    std::priority_queue<Slot, std::vector<Slot>, std::greater<Slot>> free_at;
     std::vector<double> at(ctas, 0.0);
-    int64_t slot = 0;  // item g = row · per_row + i goes to CTA g mod ctas (counted up, no division per item)
+    std::vector<char> started(ctas, 0);
+    int64_t g = 0;
     for (int64_t row = 0; row < rows; ++row)
-      for (int64_t i = 0; i < per_row; ++i) {
-        if (const double c = cost_of[i]; c > 0) at[slot] += (at[slot] == 0 ? startup_us : 0) + c;
-        if (++slot == ctas) slot = 0;
+      for (int64_t i = 0; i < per_row; ++i, ++g) {
+        int64_t c = g;
+        if (g >= ctas) c = free_at.top().second, free_at.pop();
+        if (cost_of[i] > 0) {
+          at[c] += (started[c] ? 0 : startup_us) + cost_of[i];
+          started[c] = 1;
+        }
+        free_at.push({at[c], c});
       }
     end = *std::max_element(at.begin(), at.end());
     first = *std::min_element(at.begin(), at.end());

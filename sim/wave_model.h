@@ -51,9 +51,9 @@ namespace ringlab::sim {
 // kernels. Each of their CTAs (or, persistent, each query tile a CTA walks) holds its slot for
 //   masked_cta_us + masked_tile_us'·(tiles the mask touches) + edge_tile_us·(of them partly visible)
 // (a masked tile is masked in registers by document and position, the causal diagonal among them). Persistent (our
-// masked forward, kernels/cuda/attention_forward_ws.cu): min(slots, query tiles) CTAs, CTA s walking the tiles s,
-// s + CTAs, ... of the launch order with no scheduler between them; each also pays cta_us once (its first loads and
-// pipeline fill), and the kernel ends with its slowest CTA (WaveModel::StridedKernelUs). Fitted on measured masked
+// masked forward, kernels/cuda/attention_forward_ws.cu): min(slots, query tiles) CTAs, each taking the next query tile
+// of the launch order from a counter when it frees; each also pays cta_us once (its first loads and pipeline fill),
+// and the kernel ends with its slowest CTA (WaveModel::PersistentKernelUs). Fitted on measured masked
 // kernels by calibrate/scripts/masked_cost_fit.py.
 struct CtaCost {
   bool enabled = false;
@@ -139,12 +139,13 @@ struct WaveModel {
   // window or documents, sim/masked_work.h) list-scheduled as CausalKernelUs does with CausalWork's.
   double ListedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h, int batch,
                         double group, double* first_idle_us = nullptr) const;
-  // The same block run by a persistent kernel (CtaCost::masked_persistent): min(slots, items) CTAs, CTA s walking the
-  // items s, s + CTAs, ... of `work` repeated for every grid row, each item at cost.CtaUs and every CTA that walks one
-  // also `startup_us` once; the kernel ends with its slowest CTA (under the clock terms). `first_idle_us`: the first
-  // CTA's end. With more than 16 items per CTA their mean is used (the stride averages them out; O(work) then).
-  double StridedKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h,
-                         int batch, double group, double startup_us, double* first_idle_us = nullptr) const;
+  // The same block run by a persistent kernel (CtaCost::masked_persistent): min(slots, items) CTAs; the items of
+  // `work` repeated for every grid row, in launch order, go to CTAs 0, 1, ... and then each to the CTA that frees first
+  // (the kernel's tile counter), each item at cost.CtaUs and every CTA that walks one also `startup_us` once; the
+  // kernel ends with its slowest CTA (under the clock terms). `first_idle_us`: the first CTA's end. With more than 16
+  // items per CTA their mean is used (O(work) then).
+  double PersistentKernelUs(const std::vector<std::pair<double, double>>& work, int64_t q, int64_t kv, double h,
+                            int batch, double group, double startup_us, double* first_idle_us = nullptr) const;
   // With the CTA cost form's load clock or power cap, FirstIdleUs, DisplacedTailUs and CausalKernelUs's first idle
   // instant are stretched by the kernel's ClockFactor (they slow every round alike on average).
   // When, after the kernel's start, a slot first goes idle with no CTA of the kernel left to hand out: the moment

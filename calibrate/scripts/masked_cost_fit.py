@@ -21,7 +21,7 @@ the dense kernel measured beside them. The absolute error is printed beside it.
 Parameters, per pass: masked "cta_us" = a * cta_us, "tile_us" = m * tile_us and "edge_tile_us" = e * tile_us in every
 D = 64 and D = 128 table of the profile's cost form (a, m, e dimensionless, shared by head dims, masks and forward
 modes: the masked kernels are the dense ones with a range lookup per CTA and a register mask per partly visible tile);
-forward tables are marked "persistent" (our masked forward: one CTA per SM striding over the query tiles,
+forward tables are marked "persistent" (our masked forward: one CTA per SM taking query tiles from a counter,
 kernels/cuda/attention_forward_ws.cu), where a is the cost of each further query tile a CTA walks, its first paying
 cta_us. Chosen on a grid, refined by coordinate steps, minimising the mean squared relative error on the training
 files. Tables of other head dims keep no masked terms (their masked blocks stay counted as extrapolated).

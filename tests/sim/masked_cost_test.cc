@@ -1,7 +1,7 @@
-// The masked kernels' terms of the CTA cost form (sim/wave_model.h CtaCost "masked"): the persistent forward's strided
-// CTAs (StridedKernelUs, by hand), the replaced per-CTA and per-tile terms, the JSON's checks, and the bundled
-// profile's masked blocks: counted as measured where its D = 64/128 tables were fitted on masked kernels, as
-// extrapolated (masked_block) at a head dim they were not.
+// The masked kernels' terms of the CTA cost form (sim/wave_model.h CtaCost "masked"): the persistent forward's CTAs
+// taking tiles from a counter (PersistentKernelUs, by hand), the replaced per-CTA and per-tile terms, the JSON's
+// checks, and the bundled profile's masked blocks: counted as measured where its D = 64/128 tables were fitted on
+// masked kernels, as extrapolated (masked_block) at a head dim they were not.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -26,20 +26,32 @@ WaveModel FourSlots() {
   return w;
 }
 
-TEST(MaskedCost, PersistentCtasWalkEveryCtasThItemWithoutAScheduler) {
+TEST(MaskedCost, PersistentCtasTakeTheNextItemWhenTheyFree) {
   const WaveModel w = FourSlots();
   // One grid row of 3 query tiles (384 rows), 2 heads: items (4 tiles, 1 partial), (2, 0), (0, 0), then again.
-  // 4 CTAs: CTA 0 walks items 0 and 4, CTA 1 items 1 and 5, CTA 2 item 2 (empty), CTA 3 item 3.
-  // Item costs 2 + 4 + 0.5 = 6.5 and 2 + 2 = 4; a CTA that walks one pays the startup (3) once.
+  // Item costs 2 + 4 + 0.5 = 6.5 and 2 + 2 = 4; a CTA pays the startup (3) with its first item that has tiles.
+  // 4 CTAs take items 0-3 by index: CTA 0 ends at 9.5, CTA 1 at 7, CTA 2 has nothing (free at 0), CTA 3 at 9.5.
+  // Item 4 (cost 4) goes to CTA 2, the first free (3 + 4 = 7); item 5 (empty) to CTA 1 (free at 7, lower index).
   const std::vector<std::pair<double, double>> work = {{4, 1}, {2, 0}, {0, 0}};
   double first_idle = -1;
-  const double us = w.StridedKernelUs(work, 384, 512, 2, 1, 1, 3, &first_idle);
-  EXPECT_DOUBLE_EQ(us, 5 + 3 + 6.5 + 4);  // CTA 0; list scheduling would give 5 + 6.5 + 4 (CTA 2 takes item 4)
-  EXPECT_DOUBLE_EQ(first_idle, 0);        // CTA 2 has nothing to do
-  EXPECT_LT(w.ListedKernelUs(work, 384, 512, 2, 1, 1), us);
+  const double us = w.PersistentKernelUs(work, 384, 512, 2, 1, 1, 3, &first_idle);
+  EXPECT_DOUBLE_EQ(us, 5 + 3 + 6.5);  // CTAs 0 and 3; a fixed stride would give CTA 0 items 0 and 4: 5 + 3 + 6.5 + 4
+  EXPECT_DOUBLE_EQ(first_idle, 7);    // CTAs 1 and 2 end first
   // Many items per CTA: their mean, each CTA paying the startup once.
-  const double many = w.StridedKernelUs(work, 384, 512, 200, 1, 1, 3);
+  const double many = w.PersistentKernelUs(work, 384, 512, 200, 1, 1, 3);
   EXPECT_DOUBLE_EQ(many, 5 + 3 + (6.5 + 4) * 200 / 4);
+}
+
+TEST(MaskedCost, PersistentCtasBalanceHeavyAndLightHalves) {
+  // 8 heads of 4 query tiles whose first two items are heavy (10) and last two light (1), 4 CTAs: a fixed stride of 4
+  // would give CTAs 0 and 1 every heavy item (8 x 10 = 80); taking the next item when free spreads them (each CTA
+  // ends within one heavy item of the mean, 22 x 8 / 4 = 44).
+  WaveModel w = FourSlots();
+  w.cost.cta_us = 0, w.cost.masked_tile_us = 0;
+  const std::vector<std::pair<double, double>> work = {{10, 0}, {10, 0}, {1, 0}, {1, 0}};
+  const double us = w.PersistentKernelUs(work, 512, 512, 8, 1, 1, 0) - w.cost.kernel_us;
+  EXPECT_GE(us, 44);
+  EXPECT_LE(us, 44 + 10);
 }
 
 TEST(MaskedCost, MaskedTermsReplaceTheDenseOnesOnlyWhenFitted) {
