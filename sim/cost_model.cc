@@ -22,6 +22,7 @@ const char* ExtrapolationName(Extrapolation e) {
     case Extrapolation::kMode: return "forward output mode (merge/overwrite) without a table";
     case Extrapolation::kMaskedBlock:
       return "block partly visible under a window or document mask (no masked-kernel fit)";
+    case Extrapolation::kOffTile: return "block length off the tile multiple the table was measured at";
   }
   return "?";
 }
@@ -37,6 +38,7 @@ const char* ExtrapolationKey(Extrapolation e) {
     case Extrapolation::kCtas: return "ctas";
     case Extrapolation::kMode: return "mode";
     case Extrapolation::kMaskedBlock: return "masked_block";
+    case Extrapolation::kOffTile: return "off_tile";
   }
   return "?";
 }
@@ -183,6 +185,8 @@ Extrapolation CostModel::ExtrapolationOf(const Op& op) const {
   if (b.masked && !t.wave.cost.masked_fitted && !(b.q_global == b.kv_global && b.QTokens() == b.KvTokens() &&
                     b.masked_pairs == 0.5 * double(b.QTokens()) * double(b.QTokens())))
     return Extrapolation::kMaskedBlock;
+  if (const int64_t m = t.measured_tile_multiple; m > 0 && (b.QTokens() % m != 0 || b.KvTokens() % m != 0))
+    return Extrapolation::kOffTile;
   constexpr double kSlack = 1.01;  // measured shapes round to whole tiles
   auto outside = [](double x, double lo, double hi) { return x < lo / kSlack || x > hi * kSlack; };
   if (!t.wave.enabled) {

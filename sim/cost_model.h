@@ -43,18 +43,22 @@
 namespace ringlab::sim {
 
 // Why an op's cost is not read inside measured data (kNone: it is). One dimension per op, the first that applies in
-// this order: kNoTable, kHeadDim, kMask, kMode (the table choice), kMaskedBlock, kBlockSize, kBatchHeads, kCtas.
+// this order: kNoTable, kHeadDim, kMask, kMode (the table choice), kMaskedBlock, kOffTile, kBlockSize, kBatchHeads,
+// kCtas.
 // kMaskedBlock: a block that a window or document mask leaves partly visible, costed by a table without the masked
 // kernels' own terms (wave.cost.masked, fitted on measured masked kernels: sim/wave_model.h CtaCost); it is charged by
 // the tiles the mask touches (sim/masked_work.h) at the dense kernels' terms, which no masked kernel was fitted on.
+// kOffTile: a block whose query or key length is not a multiple of the table's measured "tile_multiple" (a table whose
+// kernel runs another code path at such lengths, measured to cost what the model does not say: the peer's causal
+// FlashAttention-2 forward at head dims <= 128, bench/results/kernel_model_offtile.md).
 enum class Extrapolation : uint8_t {
-  kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode, kMaskedBlock
+  kNone, kNoTable, kHeadDim, kMask, kBlockSize, kBatchHeads, kCtas, kMode, kMaskedBlock, kOffTile
 };
-inline constexpr int kExtrapolationKinds = 9;
+inline constexpr int kExtrapolationKinds = 10;
 // "head dim without a table", "block size outside the measured range", ...
 const char* ExtrapolationName(Extrapolation e);
 // A short key for JSON and CSV: "no_table", "head_dim", "mask", "block_size", "batch_heads", "ctas", "mode",
-// "masked_block".
+// "masked_block", "off_tile".
 const char* ExtrapolationKey(Extrapolation e);
 
 // Compute time of a set of ops and how much of it is extrapolated, per dimension; the first extrapolated op (its

@@ -35,6 +35,10 @@ struct AttentionTable {
   // Tiles per CTA (WaveModel::TilesPerCta) of the measured kernels (JSON "measured": {"tiles_per_cta": [lo, hi]}),
   // for a wave model with the CTA cost form: an op outside it is counted as extrapolated (block size).
   std::pair<double, double> measured_tiles_per_cta{0, 0};
+  // JSON "measured": {"tile_multiple": N}: the table holds only at query and key lengths that are multiples of N (its
+  // kernel takes another, unmodelled path at other lengths); an op off it is counted as extrapolated (off_tile).
+  // 0: any length.
+  int measured_tile_multiple = 0;
   // Forward tables only (JSON "mode"): how the measured kernels wrote their output, "merge" (the log-sum-exp merge
   // into running accumulators: ring steps after the first) or "overwrite" (a ring's first step, one-GPU attention);
   // "" (the JSON omits it): measured for both, or a kernel that does not distinguish them (the peer's SDPA).

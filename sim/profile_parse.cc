@@ -302,13 +302,21 @@ Status ParseWaveModel(const Reader& rd, const json& w, const std::string& wf, Wa
   return Status::Ok();
 }
 
-// An attention table's optional "measured" ranges: {"batch_heads": [lo, hi], "ctas": [lo, hi], "source": "..."},
-// 0 < lo <= hi; the source (where the ranges come from) is for readers.
+// An attention table's optional "measured" ranges: {"batch_heads": [lo, hi], "ctas": [lo, hi], "tiles_per_cta": [lo,
+// hi], "tile_multiple": N, "source": "..."}, 0 < lo <= hi, N an integer in [1, 65536]; the source (where the ranges
+// come from) is for readers.
 Status ParseMeasuredRanges(const Reader& rd, const json& t, const std::string& f, AttentionTable* tab) {
   if (!t.contains("measured")) return Status::Ok();
   const json& m = t["measured"];
   if (!m.is_object()) return rd.Error(f + ".measured", "must be an object {\"batch_heads\": [lo, hi], \"ctas\": [lo, hi]}");
-  RINGLAB_RETURN_IF_ERROR(rd.Keys(m, f + ".measured", {"batch_heads", "ctas", "tiles_per_cta", "source"}));
+  RINGLAB_RETURN_IF_ERROR(
+      rd.Keys(m, f + ".measured", {"batch_heads", "ctas", "tiles_per_cta", "tile_multiple", "source"}));
+  if (m.contains("tile_multiple")) {
+    const json& n = m["tile_multiple"];
+    if (!n.is_number_integer() || n.get<int64_t>() < 1 || n.get<int64_t>() > 65536)
+      return rd.Error(f + ".measured.tile_multiple", "must be an integer in [1, 65536]");
+    tab->measured_tile_multiple = n.get<int>();
+  }
   for (auto [key, dst] : {std::pair{"batch_heads", &tab->measured_batch_heads}, {"ctas", &tab->measured_ctas},
                           {"tiles_per_cta", &tab->measured_tiles_per_cta}}) {
     if (!m.contains(key)) continue;

@@ -170,7 +170,10 @@ def fit_into_profile(data, prof, samples_name, tag, has_prepare=False, log=sys.s
                 # without it, or written before the field existed), so the table must drop it too, and say so.
                 print(f"kernel_model_fit: {pass_} D={d} {mask}: the table had wave.{flag}, the samples' geometry "
                       "does not: dropped (the fit and the simulator must count the same CTAs)", file=log)
+        tile_multiple = (t.get("measured") or {}).get("tile_multiple")  # the kernel's, not the samples': kept
         t["measured"] = dict(ranges(geom, own), source=f"the {len(own)} {mask} samples of {samples_name}")
+        if tile_multiple:
+            t["measured"]["tile_multiple"] = tile_multiple
         t["source"] = (f"{tag}: CTA cost model (calibrate/scripts/kernel_model_fit.py) fitted on {len(groups[key])} "
                        f"{key[0]} D={d} samples{' (' + key[2] + ')' if key[2] else ''}, both masks; |error| on them "
                        f"median {100 * f['median']:.1f}%, worst {100 * f['worst']:.1f}%")

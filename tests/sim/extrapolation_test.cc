@@ -4,7 +4,10 @@
 // the card's capacity is flagged.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "core/mask_spec.h"
 #include "sim/cost_model.h"
@@ -179,6 +182,42 @@ TEST(SimExtrapolation, PartlyMaskedBlocksAreCountedAsExtrapolated) {
   EXPECT_NE(st.message().find("window or document mask"), std::string::npos) << st.message();
   // A window as long as the sequence cuts no block: whole blocks and causal diagonal ones, nothing extrapolated.
   EXPECT_EQ(SimRun(masked("causal+window:131072,0"), MeasuredAt128()).extrapolation.Share(), 0);
+}
+
+// A table measured only at tile multiples ("measured": {"tile_multiple": N}): blocks whose query or key length is off
+// it are counted as off_tile, named by --strict; the bundled peer profile marks its causal forward at D = 64 and 128
+// (FlashAttention-2's odd-length path, bench/results/kernel_model_offtile.md), not its full or D = 256 tables; bad
+// values are refused naming the field.
+TEST(SimExtrapolation, LengthsOffTheMeasuredTileMultipleAreCounted) {
+  HardwareProfile hw = MeasuredAt128();
+  for (AttentionTable& t : hw.attention) t.measured_tile_multiple = 128;
+  EXPECT_EQ(SimRun(Config(128, 131072), hw).extrapolation.Share(), 0);  // 8192-token chunks
+  const SimResult odd = SimRun(Config(128, 131072 + 8 * 2 * 50), hw);   // 8242-token chunks
+  EXPECT_EQ(odd.extrapolation.Share(), 1.0);
+  EXPECT_GT(odd.extrapolation.extrapolated_ps[int(Extrapolation::kOffTile)], 0);
+  EXPECT_GT(ToJson(odd, false)["extrapolation"]["by_dimension"]["off_tile"].get<double>(), 0);
+  Status st;
+  SimRun(Config(128, 131072 + 8 * 2 * 50), hw, /*strict=*/true, &st);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("off the tile multiple"), std::string::npos) << st.message();
+
+  const HardwareProfile peer = Bundled("h100_pytorch_peer");
+  for (const AttentionTable& t : peer.attention)
+    EXPECT_EQ(t.measured_tile_multiple,
+              t.pass == "forward" && t.mask == "causal" && (t.head_dim == 64 || t.head_dim == 128) ? 128 : 0)
+        << t.pass << " " << t.mask << " " << t.head_dim;
+
+  nlohmann::json j = nlohmann::json::parse(
+      std::ifstream(std::string(RINGLAB_SOURCE_DIR) + "/sim/profiles/h100_pytorch_peer.json"));
+  for (const nlohmann::json& bad : {nlohmann::json(0), nlohmann::json(1.5), nlohmann::json("128"),
+                                    nlohmann::json(70000)}) {
+    nlohmann::json p = j;
+    p["compute"]["attention"][0]["measured"]["tile_multiple"] = bad;
+    HardwareProfile h;
+    const Status s = ParseProfile(p, "p.json", &h);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("measured.tile_multiple"), std::string::npos) << s.message();
+  }
 }
 
 // Forward blocks that overwrite (a ring's first step) and those that merge (the later steps) take their own tables
