@@ -5,6 +5,7 @@
 set -euo pipefail
 build=${1:?usage: plan_llama3.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
+results=$here/../results
 out=$(mktemp -d)
 for model in "8B 32" "70B 64" "405B 128"; do
   set -- $model
@@ -20,4 +21,4 @@ for model in "8B 32" "70B 64" "405B 128"; do
     done
   done
 done
-python3 "$here/plan_llama3_collect.py" "$out" "$here"
+python3 "$here/plan_llama3_collect.py" "$out" "$results"

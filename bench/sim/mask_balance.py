@@ -2,7 +2,7 @@
 """Regenerates bench/results/mask_balance.md: load balance of packed documents without padding (ringlab balance,
 core/mask_balance.h) for three document-length distributions at W = 8, 64, 1024.
 
-    RINGLAB_BIN=build/apps/ringlab python3 bench/results/mask_balance.py
+    RINGLAB_BIN=build/apps/ringlab python3 bench/sim/mask_balance.py
 """
 import datetime
 import json
@@ -39,7 +39,7 @@ def main():
         "# Packed-document load balancing without padding",
         "",
         f"`ringlab balance --seq {SEQ} --world {WORLDS} --mask MASK --json -` for each mask below "
-        f"(regenerate: `RINGLAB_BIN=build/apps/ringlab python3 bench/results/mask_balance.py`). CPU only, no GPU "
+        f"(regenerate: `RINGLAB_BIN=build/apps/ringlab python3 bench/sim/mask_balance.py`). CPU only, no GPU "
         f"involved; {datetime.date.today()}, commit {commit}. Problem B=1 H=32 Hkv=8 D=128 bf16, documents drawn with "
         "seed 1 (core/mask_documents.h).",
         "",
