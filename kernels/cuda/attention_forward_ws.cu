@@ -27,8 +27,9 @@
 // current tile's loads: a fixed stride (tiles blockIdx.x + k·gridDim.x) handed one SM the heavy tiles of a long
 // document and another the light ones of short documents whenever the stride lined up with a head's tiles (B1 H16
 // S16384 D256, one long document and short ones: 0.52 of dense), the counter hands a tile to whichever CTA frees
-// first, as the block scheduler does for one tile per CTA. The producer publishes each tile index to the consumers
-// through a two-slot ring in shared memory (TileFull / TileEmpty mbarriers).
+// first, as the block scheduler does for one tile per CTA. The producer warp hands each tile index to the consumers
+// through one shared-memory slot between two named barriers (TileIndexFull / TileIndexEmpty, as FlashAttention-3's
+// dynamic scheduler does), so that the hand-over is a barrier-ordered one that compute-sanitizer's racecheck can see.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -86,10 +87,8 @@ struct WsSmem {
   __device__ uint32_t VFull(int slot) const { return bars + 8 * (2 + kStages + slot); }
   __device__ uint32_t KEmpty(int slot) const { return bars + 8 * (2 + 2 * kStages + slot); }
   __device__ uint32_t VEmpty(int slot) const { return bars + 8 * (2 + 3 * kStages + slot); }
-  // Persistent kernels: the two-slot ring of query tile indices the producer hands the consumers.
-  __device__ uint32_t TileFull(int k) const { return bars + 8 * (2 + 4 * kStages + k); }
-  __device__ uint32_t TileEmpty(int k) const { return bars + 8 * (4 + 4 * kStages + k); }
-  __device__ uint32_t TileIndex(int k) const { return bars + 8 * (6 + 4 * kStages + k); }
+  // Persistent kernels: the slot through which the producer hands the consumers their next query tile index.
+  __device__ uint32_t TileIndex() const { return bars + 8 * (2 + 4 * kStages); }
   // Ring position of key tile j (counted over all of the CTA's query tiles): its slot and the parity of its round.
   static __device__ int Slot(int j) { return j % kStages; }
   static __device__ uint32_t Round(int j) { return static_cast<uint32_t>(j / kStages) & 1u; }
@@ -375,22 +374,12 @@ __device__ __forceinline__ int64_t LoadShared64(uint32_t addr) {
   return v;
 }
 
-// Persistent kernels: the producer thread publishes the CTA's n-th query tile index (>= total: no more tiles) into
-// ring slot n % 2 once the consumers have read the one two tiles back; the consumers read it in order.
-template <int D>
-__device__ __forceinline__ void PublishTile(const WsSmem<D>& sm, int n, int64_t index) {
-  MbarrierWait(sm.TileEmpty(n & 1), (static_cast<uint32_t>(n >> 1) & 1u) ^ 1u);
-  StoreShared64(sm.TileIndex(n & 1), index);
-  MbarrierArrive(sm.TileFull(n & 1));  // release: the store above is seen by whoever waits on this phase
-}
-template <int D>
-__device__ __forceinline__ int64_t ReadTile(const WsSmem<D>& sm, int n) {
-  MbarrierWait(sm.TileFull(n & 1), static_cast<uint32_t>(n >> 1) & 1u);
-  const int64_t index = LoadShared64(sm.TileIndex(n & 1));
-  __syncwarp();  // every lane has read the slot before lane 0 frees it
-  if ((threadIdx.x & 31) == 0) MbarrierArrive(sm.TileEmpty(n & 1));
-  return index;
-}
+// Persistent kernels: named barriers (ids 1 and 2 are the consumers' GEMM token) between the producer warp and the
+// consumer warpgroups around the tile index slot: the producer writes it after TileIndexEmpty (the consumers have read
+// the previous index) and arrives on TileIndexFull; the consumers read it after TileIndexFull and arrive on
+// TileIndexEmpty.
+constexpr int kTileIndexFull = 3, kTileIndexEmpty = 4;
+constexpr int kTileIndexThreads = 32 + Tiles::kConsumerThreads;
 
 template <typename T, int D, bool kMasked>
 __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __grid_constant__ WsArgs args) {
@@ -412,38 +401,49 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
       MbarrierInit(sm.KEmpty(slot), kConsumerWarps);  // one arrival per consumer warp
       MbarrierInit(sm.VEmpty(slot), kConsumerWarps);
     }
-    for (int k = 0; k < 2; ++k) {
-      MbarrierInit(sm.TileFull(k), 1);
-      MbarrierInit(sm.TileEmpty(k), kConsumerWarps);
-    }
     FenceBarrierInit();
   }
   __syncthreads();  // the only CTA-wide barrier: after it, the roles never wait on each other except through mbarriers
 
   if (wg == 0) {
     SetMaxRegistersDecrease<Tiles::kProducerRegisters>();
-    if (threadIdx.x != 0) return;
-    TmaPrefetchDescriptor(&args.q_map);
-    TmaPrefetchDescriptor(&args.k_map);
-    TmaPrefetchDescriptor(&args.v_map);
+    // Thread 0 issues every load; the rest of its warp stays for the persistent kernels' tile hand-over.
+    if (threadIdx.x >= 32 || (!args.persistent && threadIdx.x != 0)) return;
+    const bool issuer = threadIdx.x == 0;
+    if (issuer) {
+      TmaPrefetchDescriptor(&args.q_map);
+      TmaPrefetchDescriptor(&args.k_map);
+      TmaPrefetchDescriptor(&args.v_map);
+    }
     int it = 0, qi = 0;  // ring position of the next key tile; Q loads so far
-    for (int64_t index = first, n = 0; index < total; ++n) {
+    for (int64_t index = first; index < total;) {
       const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
       if (t.n_tiles > 0) {  // none: no key visible, the consumers write empty rows without Q
-        ProduceTiles<D>(args, sm, t, it, qi++);
+        if (issuer) ProduceTiles<D>(args, sm, t, it, qi);
+        ++qi;
         it += t.n_tiles;
       }
       if (!args.persistent) break;
-      // This tile's loads are issued: take the next tile and hand it to the consumers (past the end: stop).
-      index = static_cast<int64_t>(gridDim.x) + static_cast<int64_t>(atomicAdd(args.tile_counter, 1ull));
-      PublishTile<D>(sm, static_cast<int>(n), index);
+      // This tile's loads are issued: take the next tile (past the end: stop) and hand it to the consumers.
+      __syncwarp();
+      NamedBarrierSync(kTileIndexEmpty, kTileIndexThreads);
+      int64_t next = 0;
+      if (issuer) {
+        next = static_cast<int64_t>(gridDim.x) + static_cast<int64_t>(atomicAdd(args.tile_counter, 1ull));
+        StoreShared64(sm.TileIndex(), next);
+      }
+      index = __shfl_sync(0xffffffffu, next, 0);
+      NamedBarrierArrive(kTileIndexFull, kTileIndexThreads);
     }
+    // The consumers' arrival after reading the last index: taken, so both barriers are at rest when the CTA exits.
+    if (args.persistent) NamedBarrierSync(kTileIndexEmpty, kTileIndexThreads);
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const int cw = wg - 1;
     if (cw == 1) NamedBarrierArrive(1, Tiles::kConsumerThreads);  // consumer 0 takes the first GEMM turn
+    if (args.persistent) NamedBarrierArrive(kTileIndexEmpty, kTileIndexThreads);  // the slot starts free
     int it = 0, qi = 0;
-    for (int64_t index = first, n = 0; index < total; ++n) {
+    for (int64_t index = first; index < total;) {
       const CtaTile t = LocateTile<D, kMasked>(args.a, index, m_tiles);
       ConsumeTiles<T, D, kMasked>(args.a, sm, t, cw, it, qi);
       if (t.n_tiles > 0) {
@@ -451,7 +451,9 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
         ++qi;
       }
       if (!args.persistent) break;
-      index = ReadTile<D>(sm, static_cast<int>(n));
+      NamedBarrierSync(kTileIndexFull, kTileIndexThreads);
+      index = LoadShared64(sm.TileIndex());
+      NamedBarrierArrive(kTileIndexEmpty, kTileIndexThreads);
     }
     // Consumer 1's last turn hand-over (or its first, with no tiles) arrived on consumer 0's barrier: consume it, so
     // that both named barriers are back at rest when the CTA exits.
