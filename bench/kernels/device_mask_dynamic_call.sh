@@ -13,13 +13,16 @@
 #      (B1 H16 S16384), so drift shows as old-vs-old;
 #   4. the tables with PyTorch's paths on the new build (mask_kernels_h100.md / _d256.md; SKIP_PEERS_D128=1 leaves the
 #      first out). SAN_TOOLS (default "racecheck synccheck") the sanitizers of step 1.
+# $OUT/all.tar.gz: every log, and results/ (env.txt, ab_*.json, the mask tables); the summary is printed last.
 set -uo pipefail
 source bench/device_call_start.sh ringlab_mask_dyn "$1"
 OLD=/tmp/devbin_old
+R=$W/results  # every output goes into one archive (the device tool brings back a few files only)
+mkdir -p $R
 mkdir -p $OLD && tar xJf "$2/bins.tar.xz" -C $OLD
 export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
 { date -u; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; echo "new binaries $COMMIT, old ${OLD_COMMIT:-unknown}"; } \
-  > "$OUT/env.txt" 2>&1
+  > "$R/env.txt" 2>&1
 MB=bench/kernels/mask_peer_bench.py
 
 el "== 1. tests"
@@ -44,23 +47,23 @@ for d in 128 256; do
   for run in old1 new old2; do
     bin=$B/bench/kernels/ringlab_mask_bench; [ ${run#old} != $run ] && bin=$OLD/bench/kernels/ringlab_mask_bench
     LD_LIBRARY_PATH=$OLD/lib:$LD_LIBRARY_PATH timeout 90 python3 $MB --ours $bin $shape --iters 10 --peers none \
-      --json $OUT/ab_d${d}_$run.json --commit $run > $W/ab_d${d}_$run.log 2>&1
+      --json $R/ab_d${d}_$run.json --commit $run > $W/ab_d${d}_$run.log 2>&1
     echo "ab d$d $run rc=$?"
   done
 done
 
 el "== 4. with PyTorch's paths (new)"
 [ -n "${SKIP_PEERS_D128:-}" ] || { timeout 150 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --iters 10 \
-  --json $OUT/mask_kernels_h100.json --md $OUT/mask_kernels_h100.md --commit "$COMMIT" > $W/peers_d128.log 2>&1
+  --json $R/mask_kernels_h100.json --md $R/mask_kernels_h100.md --commit "$COMMIT" > $W/peers_d128.log 2>&1
   echo "peers d128 rc=$?"; }
 timeout 100 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --seq 16384 --heads 16 --dim 256 --iters 10 \
-  --json $OUT/mask_kernels_h100_d256.json --md $OUT/mask_kernels_h100_d256.md --commit "$COMMIT" > $W/peers_d256.log 2>&1
+  --json $R/mask_kernels_h100_d256.json --md $R/mask_kernels_h100_d256.md --commit "$COMMIT" > $W/peers_d256.log 2>&1
 echo "peers d256 rc=$?"
 
-tar czf "$OUT/logs.tar.gz" -C "$W" . 2>/dev/null
+tar czf "$OUT/all.tar.gz" -C "$W" . 2>/dev/null
 el "== summary"
-cat "$OUT/env.txt"
-python3 - "$OUT" <<'PY'
+cat "$R/env.txt"
+python3 - "$R" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 for d in (128, 256):
