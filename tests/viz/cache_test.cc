@@ -2,8 +2,14 @@
 // trace, a damaged cache or a foreign file in its place is ignored (and the JSON parsed again).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 
 #include "test_util.h"
@@ -129,6 +135,26 @@ TEST(Cache, ChangedTraceOrDamagedCacheIsIgnored) {
     EXPECT_EQ(m.events.size(), events + 1) << damage;
     EXPECT_TRUE(loader::ReadCache(r0, &fe, &names)) << damage;  // rewritten
   }
+}
+
+// A fifo where the cache goes (planted, or left by another tool) is not a cache: the load neither blocks on it nor
+// fails, and the JSON is parsed as if there were none.
+TEST(Cache, AFifoInTheCachesPlaceIsIgnoredWithoutBlocking) {
+  const std::string r0 = CopyToTemp(Fixture(0), "cache_fifo.json");
+  const std::string cache = loader::CachePath(r0);
+  ASSERT_EQ(mkfifo(cache.c_str(), 0600), 0);
+  TraceModel plain, m;
+  ASSERT_TRUE(LoadTraceFiles({r0}, &plain).ok());
+  auto load = std::async(std::launch::async, [&] { return LoadTraceFiles({r0}, &m, Cached()).ok(); });
+  if (load.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    const int fd = open(cache.c_str(), O_WRONLY | O_NONBLOCK);  // release the blocked reader, then fail
+    if (fd >= 0) close(fd);
+    load.wait();
+    FAIL() << "the load blocked on a fifo in the cache's place";
+  }
+  EXPECT_TRUE(load.get());
+  ExpectSameModel(plain, m);
+  std::filesystem::remove(cache);
 }
 
 // A cache of another format version is a miss (version 2 marks the parser's stricter checks: a cache written before

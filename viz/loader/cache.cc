@@ -124,7 +124,9 @@ struct Map {
   void* addr = MAP_FAILED;
   size_t size = 0;
   explicit Map(const std::string& path) {
-    const int fd = open(path.c_str(), O_RDONLY);
+    // O_NONBLOCK: a fifo (or another special file) planted where the cache goes must not block the open; only a
+    // regular file is mapped below.
+    const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
@@ -214,6 +216,11 @@ Status WriteCache(const std::string& trace, const FileEvents& fe, const Interner
   std::vector<uint32_t> used;
   for (const Event& e : fe.events)
     if (local[e.name] == UINT32_MAX) local[e.name] = uint32_t(used.size()), used.push_back(e.name);
+  // Only a regular file (or none) is a cache's place: OutputBatch would write into a fifo or device there, and a fifo
+  // without a reader blocks.
+  struct stat st;
+  if (::lstat(CachePath(trace).c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return Status::InvalidArgument("'" + CachePath(trace) + "' is not a regular file: no cache written");
   OutputBatch batch;
   std::ostream* os = nullptr;
   RINGLAB_RETURN_IF_ERROR(batch.Open(CachePath(trace), &os));

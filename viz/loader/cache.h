@@ -23,7 +23,8 @@ std::string CachePath(const std::string& trace);
 // cleared and false is returned.
 bool ReadCache(const std::string& trace, FileEvents* fe, Interner* names);
 
-// Writes TRACE.rlcache for `fe`, parsed from `trace` (names: the interner its events' name ids refer to).
+// Writes TRACE.rlcache for `fe`, parsed from `trace` (names: the interner its events' name ids refer to); writes nothing
+// and says so where something other than a regular file (a fifo, a device, a link) stands at that path.
 Status WriteCache(const std::string& trace, const FileEvents& fe, const Interner& names);
 
 }  // namespace ringlab::viz::loader
