@@ -1,5 +1,6 @@
 // Argument checks of the attention launchers (host only): each returns Status::InvalidArgument naming the field and
-// the allowed values, or Ok when the kernels support the parameters.
+// the allowed values, or Ok when the kernels support the parameters. Also the launchers' other host helpers: device
+// queries, the persistent kernels' CTA count and tile counter.
 #pragma once
 
 #include <cstdint>
