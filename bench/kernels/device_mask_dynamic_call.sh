@@ -12,7 +12,8 @@
 #   3. speed, ours only, old then new then old: the six cases (B1 H32 S32768 D128) and the same at D256
 #      (B1 H16 S16384), so drift shows as old-vs-old;
 #   4. the tables with PyTorch's paths on the new build (mask_kernels_h100.md / _d256.md; SKIP_PEERS_D128=1 leaves the
-#      first out). SAN_TOOLS (default "racecheck synccheck") the sanitizers of step 1.
+#      first out, SKIP_PEERS=1 both). SAN_TOOLS (default "racecheck synccheck") the sanitizers of step 1.
+# PROBE=FILE: also run bench/kernels/racecheck_probe's binary under racecheck in both modes (step 1).
 # $OUT/all.tar.gz: every log, and results/ (env.txt, ab_*.json, the mask tables); the summary is printed last.
 set -uo pipefail
 source bench/device_call_start.sh ringlab_mask_dyn "$1"
@@ -36,6 +37,13 @@ done
 timeout 60 "$B/tests/cuda/ringlab_cuda_kernels_test" --gtest_filter='*/ws' > $W/kernels_ws.log 2>&1
 echo "kernels_test(ws) rc=$? $(grep -E '^\[  (PASSED|FAILED)' $W/kernels_ws.log | tr '\n' ' ')"
 
+if [ -n "${PROBE:-}" ]; then
+  for mode in 0 1; do
+    timeout 60 compute-sanitizer --tool racecheck --error-exitcode 3 "$PROBE" $mode > $W/probe_$mode.log 2>&1
+    echo "racecheck probe mode $mode rc=$? $(grep -E 'summed|SUMMARY' $W/probe_$mode.log | tr '\n' ' ')"
+  done
+fi
+
 el "== 2. odd shapes vs float64"
 timeout 100 python3 bench/kernels/odd_shape_sweep.py --ringlab "$B/apps/ringlab" --count 30 --seed 17 --timeout 40 \
   --budget 90 --out $W > $W/odd_summary.md 2> $W/odd_sweep.log
@@ -52,6 +60,7 @@ for d in 128 256; do
   done
 done
 
+if [ -z "${SKIP_PEERS:-}" ]; then
 el "== 4. with PyTorch's paths (new)"
 [ -n "${SKIP_PEERS_D128:-}" ] || { timeout 150 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --iters 10 \
   --json $R/mask_kernels_h100.json --md $R/mask_kernels_h100.md --commit "$COMMIT" > $W/peers_d128.log 2>&1
@@ -59,6 +68,7 @@ el "== 4. with PyTorch's paths (new)"
 timeout 100 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --seq 16384 --heads 16 --dim 256 --iters 10 \
   --json $R/mask_kernels_h100_d256.json --md $R/mask_kernels_h100_d256.md --commit "$COMMIT" > $W/peers_d256.log 2>&1
 echo "peers d256 rc=$?"
+fi
 
 tar czf "$OUT/all.tar.gz" -C "$W" . 2>/dev/null
 el "== summary"

@@ -53,8 +53,8 @@ struct ForwardWs {
   template <int D>
   static constexpr int SmemBytes() {
     // Q [BM][D]; K, V [stages][BN][D]; + 1024 to align the tiles; + the mbarriers (Q full/empty, and full/empty per
-    // K/V slot) and the persistent kernels' tile index slot.
-    return (kBlockM + 2 * Stages<D>() * BlockN<D>()) * D * 2 + 1024 + (2 + 4 * Stages<D>()) * 8 + 8;
+    // K/V slot) and the persistent kernels' two tile index slots.
+    return (kBlockM + 2 * Stages<D>() * BlockN<D>()) * D * 2 + 1024 + (2 + 4 * Stages<D>()) * 8 + 2 * 8;
   }
 };
 
