@@ -28,12 +28,13 @@
 // document and another the light ones of short documents whenever the stride lined up with a head's tiles (B1 H16
 // S16384 D256, one long document and short ones: 0.52 of dense), the counter hands a tile to whichever CTA frees
 // first, as the block scheduler does for one tile per CTA. The producer warp hands each tile index to the consumers
-// through two shared-memory slots used in turn, each between two named barriers (TileIndexFull / TileIndexEmpty, as
+// through shared-memory slots used in turn, each between two named barriers (TileIndexFull / TileIndexEmpty, as
 // FlashAttention-3's dynamic scheduler does with one): the writer's arrival orders its store before the readers'
-// loads, and theirs their loads before the slot's next store. Two slots let the producer take tile i + 1 while the
-// consumers still work on tile i - 1 (with one it waited for them to read tile i's index: 1k windows ran 1.03x slower
-// than with the fixed stride). compute-sanitizer's racecheck still reports the slot (store vs load; it did with mbarriers
-// too), which we read as it not crediting a barrier's arrive-only side (bench/results/mask_kernels_h100.md).
+// loads, and theirs their loads before the slot's next store. Two slots (D <= 128) let the producer take tile i + 1
+// while the consumers still work on tile i - 1 (with one it waited for them to read tile i's index: D = 128 1k windows
+// ran 1.03x slower than with the fixed stride). compute-sanitizer's racecheck reports the slots (store vs load): it
+// does not credit a barrier's arrive-only side, and reports the same for a minimal arrive/sync hand-over whose values
+// all read correctly (bench/kernels/racecheck_probe, bench/results/mask_kernels_h100.md).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -380,12 +381,17 @@ __device__ __forceinline__ int64_t LoadShared64(uint32_t addr) {
 }
 
 // Persistent kernels: named barriers (ids 1 and 2 are the consumers' GEMM token) between the producer warp and the
-// consumer warpgroups around each tile index slot: the producer writes hand-over h into slot h % 2 after that slot's
-// TileIndexEmpty (the consumers have read hand-over h - 2) and arrives on its TileIndexFull; the consumers read it
-// after TileIndexFull and arrive on TileIndexEmpty.
-constexpr int kTileIndexSlots = 2;
+// consumer warpgroups around each tile index slot: the producer writes hand-over h into slot h % slots after that
+// slot's TileIndexEmpty (the consumers have read hand-over h - slots) and arrives on its TileIndexFull; the consumers
+// read it after TileIndexFull and arrive on TileIndexEmpty. Two slots at D <= 128; one at D = 256, where the second
+// made windows 1.07-1.08x slower (a CTA takes its next tile a tile earlier, so the launch's last tiles balance worse)
+// against 0.95x for the D = 128 1k window (bench/results/mask_kernels_h100.md).
+template <int D>
+constexpr int TileIndexSlots() {
+  return D == 256 ? 1 : 2;
+}
 __device__ __forceinline__ int TileIndexFull(int slot) { return 3 + slot; }
-__device__ __forceinline__ int TileIndexEmpty(int slot) { return 3 + kTileIndexSlots + slot; }
+__device__ __forceinline__ int TileIndexEmpty(int slot) { return 5 + slot; }
 constexpr int kTileIndexThreads = 32 + Tiles::kConsumerThreads;
 
 template <typename T, int D, bool kMasked>
@@ -433,7 +439,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
       }
       if (!args.persistent) break;
       // This tile's loads are issued: take the next tile (past the end: stop) and hand it to the consumers.
-      const int slot = handover % kTileIndexSlots;
+      const int slot = handover % TileIndexSlots<D>();
       __syncwarp();
       NamedBarrierSync(TileIndexEmpty(slot), kTileIndexThreads);
       int64_t next = 0;
@@ -447,14 +453,14 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
     // Each slot has one consumer arrival not yet taken (the first, or the read of its last index): take them, so every
     // barrier is at rest when the CTA exits.
     if (args.persistent) {
-      for (int slot = 0; slot < kTileIndexSlots; ++slot) NamedBarrierSync(TileIndexEmpty(slot), kTileIndexThreads);
+      for (int slot = 0; slot < TileIndexSlots<D>(); ++slot) NamedBarrierSync(TileIndexEmpty(slot), kTileIndexThreads);
     }
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const int cw = wg - 1;
     if (cw == 1) NamedBarrierArrive(1, Tiles::kConsumerThreads);  // consumer 0 takes the first GEMM turn
     if (args.persistent) {  // both slots start free
-      for (int slot = 0; slot < kTileIndexSlots; ++slot) NamedBarrierArrive(TileIndexEmpty(slot), kTileIndexThreads);
+      for (int slot = 0; slot < TileIndexSlots<D>(); ++slot) NamedBarrierArrive(TileIndexEmpty(slot), kTileIndexThreads);
     }
     int it = 0, qi = 0, handover = 0;
     for (int64_t index = first; index < total; ++handover) {
@@ -465,7 +471,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
         ++qi;
       }
       if (!args.persistent) break;
-      const int slot = handover % kTileIndexSlots;
+      const int slot = handover % TileIndexSlots<D>();
       NamedBarrierSync(TileIndexFull(slot), kTileIndexThreads);
       index = LoadShared64(sm.TileIndex(slot));
       NamedBarrierArrive(TileIndexEmpty(slot), kTileIndexThreads);
