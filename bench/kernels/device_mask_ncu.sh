@@ -7,14 +7,15 @@
 # the case (--iters 1: per shape 4 forward launches, then 4 x (forward, backward)); ncu profiles the 4th forward of
 # each (launch 3: dense, launch 11: masked) and the 4th backward of each (3, 7), clocks left alone
 # (--clock-control none). CASES (a |-separated list of mask_peer_bench.py case names) picks other cases. Reports
-# (text) in $OUT/mask_ncu.tar.gz; the headline metrics of each are printed last.
+# (text) in $OUT/mask_ncu.tar.gz; the headline metrics of each are printed last. SHAPE_ARGS (e.g. "--seq 16384
+# --heads 16 --dim 256") passes another shape to mask_peer_bench.py.
 set -uo pipefail
 source bench/device_env.sh
 source bench/device_prebuilt.sh "${1:?PREBUILT folder}"
 B=$PREBUILT_DIR
 dir=/tmp/ringlab_mask_ncu
 mkdir -p "$dir" "$OUT"
-python3 bench/kernels/mask_peer_bench.py --cases-out "$dir/all_cases.json" > "$dir/cases.log" 2>&1 \
+python3 bench/kernels/mask_peer_bench.py ${SHAPE_ARGS:-} --cases-out "$dir/all_cases.json" > "$dir/cases.log" 2>&1 \
   || { echo "mask_peer_bench --cases-out failed: $(tail -2 "$dir/cases.log")"; exit 1; }
 sections=(--section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats
           --section SchedulerStats --section MemoryWorkloadAnalysis)
