@@ -23,8 +23,9 @@ done
 if [ -n "${NCU:-}" ]; then
   el "ncu"
   CASES="window 4096" SHAPE_ARGS="--seq 16384 --heads 16 --dim 256" OUT=$W/ncu \
-    bash bench/kernels/device_mask_ncu.sh "$1" > $W/ncu.log 2>&1
+    timeout ${NCU_S:-150} bash bench/kernels/device_mask_ncu.sh "$1" > $W/ncu.log 2>&1
   tail -6 $W/ncu.log
+  cp -r /tmp/ringlab_mask_ncu $W/ncu_reports 2>/dev/null  # the reports, also when the time limit cut the script
 fi
 tar czf "$OUT/persistent_ab.tar.gz" -C "$W" . 2>/dev/null
 cat "$W/env.txt"
