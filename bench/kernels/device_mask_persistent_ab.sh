@@ -4,14 +4,14 @@
 # mask_peer_bench.py's issue-19 cases, alternated persistent / one-tile / persistent / one-tile, 10 timed iterations;
 # then (NCU=1) Nsight Compute on the D = 256 window 4096 forward, dense and masked (bench/kernels/device_mask_ncu.sh).
 #   here:   bash bench/pack_device_binaries.sh build .devbin/dyn bench/kernels/ringlab_mask_bench (and the rest)
-#   device: bash bench/kernels/device_mask_persistent_ab.sh .devbin/dyn   (carry [".devdeps", ".devbin"])
+#   device: [DIMS="256"] bash bench/kernels/device_mask_persistent_ab.sh .devbin/dyn   (carry [".devdeps", ".devbin"])
 # $OUT/persistent_ab.tar.gz: the JSONs and logs; a table (forward ms per round) is printed last.
 set -uo pipefail
 source bench/device_call_start.sh ringlab_mask_persistent "$1"
 export PYTHONUNBUFFERED=1
 MB=bench/kernels/mask_peer_bench.py
 { date -u; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; } > "$W/env.txt" 2>&1
-for d in 128 256; do
+for d in ${DIMS:-128 256}; do
   if [ $d = 128 ]; then shape="--seq 32768 --heads 32 --dim 128"; else shape="--seq 16384 --heads 16 --dim 256"; fi
   for run in p1 o1 p2 o2; do
     persistent=""; [ ${run#o} != $run ] && persistent=0
