@@ -31,8 +31,8 @@
 // through shared-memory slots used in turn, each between two named barriers (TileIndexFull / TileIndexEmpty, as
 // FlashAttention-3's dynamic scheduler does with one): the writer's arrival orders its store before the readers'
 // loads, and theirs their loads before the slot's next store. Two slots (D <= 128) let the producer take tile i + 1
-// while the consumers still work on tile i - 1 (with one it waited for them to read tile i's index: D = 128 1k windows
-// ran 1.03x slower than with the fixed stride). compute-sanitizer's racecheck reports the slots (store vs load): it
+// while the consumers still work on tile i - 1 (with one it waited for them to read tile i's index), though no gain
+// was measurable (bench/kernels/NOTES.md). compute-sanitizer's racecheck reports the slots (store vs load): it
 // does not credit a barrier's arrive-only side, and reports the same for a minimal arrive/sync hand-over whose values
 // all read correctly (bench/kernels/racecheck_probe, bench/results/mask_kernels_h100.md).
 #include <cuda.h>
@@ -92,8 +92,8 @@ struct WsSmem {
   __device__ uint32_t VFull(int slot) const { return bars + 8 * (2 + kStages + slot); }
   __device__ uint32_t KEmpty(int slot) const { return bars + 8 * (2 + 2 * kStages + slot); }
   __device__ uint32_t VEmpty(int slot) const { return bars + 8 * (2 + 3 * kStages + slot); }
-  // Persistent kernels: the two slots (used in turn) through which the producer hands the consumers their next query
-  // tile index.
+  // Persistent kernels: the slots (up to two, used in turn: TileIndexSlots) through which the producer hands the
+  // consumers their next query tile index.
   __device__ uint32_t TileIndex(int slot) const { return bars + 8 * (2 + 4 * kStages + slot); }
   // Ring position of key tile j (counted over all of the CTA's query tiles): its slot and the parity of its round.
   static __device__ int Slot(int j) { return j % kStages; }
@@ -383,9 +383,10 @@ __device__ __forceinline__ int64_t LoadShared64(uint32_t addr) {
 // Persistent kernels: named barriers (ids 1 and 2 are the consumers' GEMM token) between the producer warp and the
 // consumer warpgroups around each tile index slot: the producer writes hand-over h into slot h % slots after that
 // slot's TileIndexEmpty (the consumers have read hand-over h - slots) and arrives on its TileIndexFull; the consumers
-// read it after TileIndexFull and arrive on TileIndexEmpty. Two slots at D <= 128; one at D = 256, where the second
-// made windows 1.07-1.08x slower (a CTA takes its next tile a tile earlier, so the launch's last tiles balance worse)
-// against 0.95x for the D = 128 1k window (bench/results/mask_kernels_h100.md).
+// read it after TileIndexFull and arrive on TileIndexEmpty. Two slots at D <= 128; one at D = 256, where in one A/B
+// the second made windows 1.07-1.08x slower (a CTA takes its next tile a tile earlier, so the launch's last tiles can
+// balance worse). At D = 128 two A/Bs gave the 1k window 0.95x and 1.05x: no gain measurable in that harness's noise
+// (bench/results/mask_kernels_h100.md).
 template <int D>
 constexpr int TileIndexSlots() {
   return D == 256 ? 1 : 2;
@@ -453,14 +454,18 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
     // Each slot has one consumer arrival not yet taken (the first, or the read of its last index): take them, so every
     // barrier is at rest when the CTA exits.
     if (args.persistent) {
-      for (int slot = 0; slot < TileIndexSlots<D>(); ++slot) NamedBarrierSync(TileIndexEmpty(slot), kTileIndexThreads);
+      for (int slot = 0; slot < TileIndexSlots<D>(); ++slot) {
+        NamedBarrierSync(TileIndexEmpty(slot), kTileIndexThreads);
+      }
     }
   } else {
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const int cw = wg - 1;
     if (cw == 1) NamedBarrierArrive(1, Tiles::kConsumerThreads);  // consumer 0 takes the first GEMM turn
     if (args.persistent) {  // both slots start free
-      for (int slot = 0; slot < TileIndexSlots<D>(); ++slot) NamedBarrierArrive(TileIndexEmpty(slot), kTileIndexThreads);
+      for (int slot = 0; slot < TileIndexSlots<D>(); ++slot) {
+        NamedBarrierArrive(TileIndexEmpty(slot), kTileIndexThreads);
+      }
     }
     int it = 0, qi = 0, handover = 0;
     for (int64_t index = first; index < total; ++handover) {
