@@ -165,6 +165,15 @@ def gpu_line():
         return "unknown"
 
 
+def dense_after_note(result, dense_pairs, h, d):
+    """'; after them ...' when ringlab_mask_bench timed the dense kernel again after the cases (a clock drift shows)."""
+    after = result["ours"].get("dense_causal_after", {})
+    if "fwd_ms" not in after:
+        return ""
+    return (f"; after them fwd {tflops(dense_pairs, h, d, after.get('fwd_ms')):.1f}, fwd+bwd "
+            f"{tflops(dense_pairs, h, d, after.get('fwdbwd_ms'), 3.5):.1f}")
+
+
 def markdown(result):
     h, d, s = result["heads"], result["dim"], result["seq"]
     dense_pairs = s * s / 2
@@ -175,7 +184,8 @@ def markdown(result):
              "TFLOP/s on the visible pairs (4 H D per pair forward, diagonal half; fwd+bwd 3.5x). "
              "ours/dense: against our dense causal kernel at the same shape "
              f"(fwd {tflops(dense_pairs, h, d, dense.get('fwd_ms')):.1f}, fwd+bwd "
-             f"{tflops(dense_pairs, h, d, dense.get('fwdbwd_ms'), 3.5):.1f} TFLOP/s). "
+             f"{tflops(dense_pairs, h, d, dense.get('fwdbwd_ms'), 3.5):.1f} TFLOP/s, timed before the cases"
+             f"{dense_after_note(result, dense_pairs, h, d)}). "
              "Peers: SDPA with an explicit boolean mask, FlexAttention with a BlockMask (torch.compile), SDPA on "
              "nested jagged tensors (varlen, document-causal cases only); 0 or 'err': not run / failed. "
              f"Our kernels: {result.get('kernels', 'default dispatch')}.", ""]
