@@ -157,6 +157,12 @@ def tflops(pairs, heads, dim, ms, factor=1.0):
     return factor * 4.0 * heads * dim * pairs / ms / 1e9 if ms else 0.0
 
 
+def portable_command(argv):
+    """The command line as results may quote it: absolute paths (a device's scratch folders) reduced to their file
+    name, so that no machine's path lands in a committed result."""
+    return " ".join(os.path.basename(x) if os.path.isabs(x) else x for x in argv)
+
+
 def gpu_line():
     try:
         return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
@@ -241,7 +247,7 @@ def main():
     result = {"gpu": gpu_line(), "torch": torch.__version__, "seq": a.seq, "heads": a.heads, "dim": a.dim,
               "case_set": a.case_set,
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "commit": a.commit, "command": " ".join(sys.argv), "cases": cases, "ours": {},
+              "commit": a.commit, "command": portable_command(sys.argv), "cases": cases, "ours": {},
               "kernels": "RINGLAB_FWD_KERNEL=%s RINGLAB_BWD_KERNEL=%s (unset: ws on sm_90)" % (
                   os.environ.get("RINGLAB_FWD_KERNEL", "unset"), os.environ.get("RINGLAB_BWD_KERNEL", "unset"))}
     if a.ours:
