@@ -1,10 +1,10 @@
 #include "sim/wave_model.h"
 
 #include <algorithm>
-#include <queue>
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <queue>
 
 #include "kernels/cuda/attention_tiles.h"
 

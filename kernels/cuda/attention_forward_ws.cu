@@ -462,7 +462,7 @@ __global__ void __launch_bounds__(Tiles::kThreads, 1) ForwardWsKernel(const __gr
     SetMaxRegistersIncrease<Tiles::kConsumerRegisters>();
     const int cw = wg - 1;
     if (cw == 1) NamedBarrierArrive(1, Tiles::kConsumerThreads);  // consumer 0 takes the first GEMM turn
-    if (args.persistent) {  // both slots start free
+    if (args.persistent) {  // every slot starts free
       for (int slot = 0; slot < TileIndexSlots<D>(); ++slot) {
         NamedBarrierArrive(TileIndexEmpty(slot), kTileIndexThreads);
       }
