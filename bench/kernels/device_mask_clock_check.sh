@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One call on a one-GPU H100: does our dense causal baseline run at another clock than the masked cases it divides
 # (issue 19's 0.9x floor)? ringlab_mask_bench times dense causal first, then the masked cases, then dense causal again
-# (`dense_causal_after`); nvidia-smi samples the SM clock, power and temperature beside it (a read-only query).
+# (`dense_causal_after`), in bursts (synchronised single runs, as
+# the tables were timed) and sustained (each kernel back to back SUSTAIN_MS, default 200, before its timed runs);
+# nvidia-smi samples the SM clock, power and temperature beside it (a read-only query).
 #   here:   bash bench/pack_device_binaries.sh build .devbin/dyn bench/kernels/ringlab_mask_bench
-#   device: COMMIT=<hash> REPS=3 bash bench/kernels/device_mask_clock_check.sh .devbin/dyn
+#   device: COMMIT=<hash> REPS=2 bash bench/kernels/device_mask_clock_check.sh .devbin/dyn
 #           carry [".devdeps", ".devbin"]
-# $OUT/all.tar.gz: every log, the runs' JSON (clock_d<D>_<rep>.json) and the clock samples (smi.csv); the summary
+# $OUT/all.tar.gz: every log, the runs' JSON (clock_<mode>_d<D>_<rep>.json) and the clock samples (smi.csv); the summary
 # table (per run: dense before / after, each case's ratio against both) is printed last.
 set -uo pipefail
 source bench/device_call_start.sh ringlab_mask_clock "$1"
@@ -16,13 +18,17 @@ export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active \
   --format=csv -lms 200 > $R/smi.csv 2> $W/smi.err &
 SMI=$!
-for rep in $(seq 1 ${REPS:-3}); do
-  for d in 128 256; do
-    if [ $d = 128 ]; then shape="--seq 32768 --heads 32 --dim 128"; else shape="--seq 16384 --heads 16 --dim 256"; fi
-    el "rep $rep D=$d"
-    timeout 90 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench $shape --iters 10 \
-      --peers none --json $R/clock_d${d}_$rep.json --commit "$COMMIT" > $W/clock_d${d}_$rep.log 2>&1
-    echo "rc=$?"
+for rep in $(seq 1 ${REPS:-2}); do
+  for mode in burst sustained; do
+    sus=0; [ $mode = sustained ] && sus=${SUSTAIN_MS:-200}
+    for d in 128 256; do
+      if [ $d = 128 ]; then shape="--seq 32768 --heads 32 --dim 128"; else shape="--seq 16384 --heads 16 --dim 256"; fi
+      el "rep $rep $mode D=$d"
+      timeout 120 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench $shape --iters 10 \
+        --sustain-ms $sus --peers none --json $R/clock_${mode}_d${d}_$rep.json --commit "$COMMIT" \
+        > $W/clock_${mode}_d${d}_$rep.log 2>&1
+      echo "rc=$?"
+    done
   done
 done
 kill $SMI 2>/dev/null

@@ -1,40 +1,77 @@
-"""Summary of bench/kernels/device_mask_clock_check.sh: per run the dense causal kernel timed before and after the
-masked cases, and each case's TFLOP/s ratio against either (issue 19's floor is 0.9 of dense).
+"""Summary of bench/kernels/device_mask_clock_check.sh: each masked case's TFLOP/s (visible pairs) over our dense causal
+kernel's, the dense kernel timed before the cases and again after them, per timing mode (bursts / sustained) and
+repetition; then nvidia-smi's SM clock and power over the call. Issue 19's floor is 0.9 of dense.
 
   python3 bench/kernels/mask_clock_summary.py RESULTS_DIR
 """
+import collections
+import csv
 import glob
-import json
 import os
+import re
+import statistics
 import sys
+
+
+def ratios(path):
+    """{(case, time key): (vs dense before, vs dense after)} and the dense times of one run."""
+    import json
+    r = json.load(open(path))
+    ours = r["ours"]
+    before, after = ours.get("dense_causal", {}), ours.get("dense_causal_after", {})
+    dense_pairs = r["seq"] * r["seq"] / 2
+    visible = {c["name"]: c.get("visible_pairs") for c in r.get("cases", [])}
+    out = {}
+    for key in ("fwd_ms", "fwdbwd_ms"):
+        b, a = before.get(key), after.get(key)
+        for case, m in ours.get("cases", {}).items():
+            ms, pairs = m.get(key), visible.get(case)
+            if ms and pairs and b and a:
+                out[(case, key)] = (pairs / ms * b / dense_pairs, pairs / ms * a / dense_pairs)
+        out[("(dense after / before, ms)", key)] = (a / b if a and b else float("nan"),) * 2
+    return out
+
+
+def smi_lines(out):
+    path = os.path.join(out, "smi.csv")
+    if not os.path.exists(path):
+        return ["no nvidia-smi samples"]
+    clocks, power, reasons = [], [], collections.Counter()
+    with open(path) as f:
+        for row in csv.reader(f):
+            if len(row) < 6 or not row[1].strip()[:1].isdigit():
+                continue
+            clocks.append(float(row[1].split()[0]))
+            power.append(float(row[3].split()[0]))
+            reasons[row[5].strip()] += 1
+    if not clocks:
+        return ["no nvidia-smi samples"]
+    q = lambda v, p: sorted(v)[int(p * (len(v) - 1))]
+    return [f"nvidia-smi: {len(clocks)} samples; SM clock MHz min/median/max {min(clocks):.0f}/{q(clocks, .5):.0f}/"
+            f"{max(clocks):.0f}; power W median/max {q(power, .5):.0f}/{max(power):.0f}; throttle reasons "
+            + ", ".join(f"{k} x{v}" for k, v in reasons.most_common(4))]
 
 
 def main():
     out = sys.argv[1]
-    rows = []
-    for path in sorted(glob.glob(os.path.join(out, "clock_d*_*.json"))):
-        r = json.load(open(path))
-        ours = r["ours"]
-        before, after = ours.get("dense_causal", {}), ours.get("dense_causal_after", {})
-        name = os.path.basename(path)[len("clock_"):-len(".json")]
-        for key in ("fwd_ms", "fwdbwd_ms"):
-            b, a = before.get(key), after.get(key)
-            if not b or not a:
-                continue
-            dense_pairs = r["seq"] * r["seq"] / 2
-            visible = {c["name"]: c.get("visible_pairs") for c in r.get("cases", [])}
-            for case, m in ours.get("cases", {}).items():
-                ms, pairs = m.get(key), visible.get(case)
-                if not ms or not pairs:
-                    continue
-                # ratio of TFLOP/s on visible pairs = (pairs / ms) / (dense_pairs / dense_ms)
-                rows.append((name, key, case, b, a, pairs / ms * b / dense_pairs, pairs / ms * a / dense_pairs))
-    print("run | time | case | dense before ms | dense after ms | ratio vs before | vs after")
-    for run, key, case, b, a, rb, ra in rows:
-        print(f"{run} | {key} | {case} | {b:.3f} | {a:.3f} | {rb:.2f} | {ra:.2f}")
-    if not rows:
-        print("no runs with dense_causal_after found")
+    table = collections.defaultdict(dict)  # (d, case, key) -> {(mode, rep): (before, after)}
+    for path in sorted(glob.glob(os.path.join(out, "clock_*_d*_*.json"))):
+        m = re.match(r"clock_(\w+?)_d(\d+)_(\d+)\.json", os.path.basename(path))
+        if not m:
+            continue
+        mode, d, rep = m.group(1), int(m.group(2)), int(m.group(3))
+        for (case, key), v in ratios(path).items():
+            table[(d, case, key)][(mode, rep)] = v
+    if not table:
+        print("no runs found")
         return 1
+    cols = sorted({c for v in table.values() for c in v})
+    print("D | case | time | " + " | ".join(f"{m} {r} vs before / after" for m, r in cols) + " | median burst | median sustained")
+    for (d, case, key), v in sorted(table.items()):
+        cells = [f"{v[c][0]:.2f} / {v[c][1]:.2f}" if c in v else "-" for c in cols]
+        med = lambda mode: statistics.median([x for (m, _), pair in v.items() if m == mode for x in pair] or [float("nan")])
+        print(f"{d} | {case} | {key[:-3]} | " + " | ".join(cells) + f" | {med('burst'):.2f} | {med('sustained'):.2f}")
+    print("\n".join(smi_lines(out)))
     return 0
 
 

@@ -229,6 +229,8 @@ def main():
     ap.add_argument("--case-set", choices=sorted(CASE_SETS), default="issue19",
                     help="issue19: the issue's six cases; heldout: other document lengths and windows")
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--sustain-ms", type=float, default=0.0,
+                    help="ours only: run each kernel back to back this long before timing it (0: bursts)")
     ap.add_argument("--ours", default="", help="ringlab_mask_bench binary; empty: peers only")
     ap.add_argument("--peers", default="sdpa_explicit_mask,flex_blockmask,sdpa_nested_varlen")
     ap.add_argument("--cases-out", default="")
@@ -248,10 +250,12 @@ def main():
               "case_set": a.case_set,
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "commit": a.commit, "command": portable_command(sys.argv), "cases": cases, "ours": {},
+              "ours_sustain_ms": a.sustain_ms,
               "kernels": "RINGLAB_FWD_KERNEL=%s RINGLAB_BWD_KERNEL=%s (unset: ws on sm_90)" % (
                   os.environ.get("RINGLAB_FWD_KERNEL", "unset"), os.environ.get("RINGLAB_BWD_KERNEL", "unset"))}
     if a.ours:
-        run = subprocess.run([a.ours, "--cases", cases_path, "--iters", str(a.iters), "--json", "-"],
+        run = subprocess.run([a.ours, "--cases", cases_path, "--iters", str(a.iters),
+                              "--sustain-ms", str(a.sustain_ms), "--json", "-"],
                              capture_output=True, text=True)
         sys.stderr.write(run.stderr)
         result["ours"] = json.loads(run.stdout) if run.returncode == 0 else {"error": run.stderr[-500:]}
