@@ -7,9 +7,12 @@
 // (on the visible pairs). forward = LaunchForward (overwrite); forward+backward = forward + delta preprocess + zeroing
 // dQ + LaunchBackward: the project's dispatch, so RINGLAB_FWD_KERNEL / RINGLAB_BWD_KERNEL pick the kernels.
 //
-// Usage: ringlab_mask_bench --cases FILE [--iters 10] [--sustain-ms 0] [--json OUT ('-': stdout)]
+// Usage: ringlab_mask_bench --cases FILE [--iters 10] [--sustain-ms 0] [--dense-each] [--json OUT ('-': stdout)]
 // --sustain-ms X > 0: each kernel runs back to back for about X ms before its timed runs (the clock the card's power
 // limit allows under that kernel, as in training), instead of synchronised single runs after 3 warm-ups (bursts).
+// --dense-each: the dense causal kernel is timed again right before every case (the case's row gets dense_fwd_ms and
+// dense_fwdbwd_ms): the card's clock drifts over a run (measured: dense forward 4-16% slower after the cases than
+// before them), so a case is compared with the dense kernel timed next to it.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -114,10 +117,15 @@ int main(int argc, char** argv) {
   std::string cases_path, json_out = "-";
   int iters = 10;
   double sustain_ms = 0;
+  bool dense_each = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--dense-each") {
+      dense_each = true;
+      continue;
+    }
     if (i + 1 >= argc) {
-      std::fprintf(stderr, "%s: needs a value (--cases FILE, --iters N, --sustain-ms X, --json OUT)\n", a.c_str());
+      std::fprintf(stderr, "%s: needs a value (--cases FILE, --iters N, --sustain-ms X, --dense-each, --json OUT)\n", a.c_str());
       return 2;
     }
     const std::string v = argv[++i];
@@ -126,7 +134,7 @@ int main(int argc, char** argv) {
     else if (a == "--sustain-ms") sustain_ms = std::max(0.0, std::atof(v.c_str()));
     else if (a == "--json") json_out = v;
     else {
-      std::fprintf(stderr, "unknown option %s: allowed --cases FILE, --iters N, --sustain-ms X, --json OUT\n", a.c_str());
+      std::fprintf(stderr, "unknown option %s: allowed --cases FILE, --iters N, --sustain-ms X, --dense-each, --json OUT\n", a.c_str());
       return 2;
     }
   }
@@ -161,9 +169,17 @@ int main(int argc, char** argv) {
   nlohmann::json result;
   result["dense_causal"] = row("dense causal");
   for (const auto& c : spec.at("cases")) {
-    shape.mask = CaseMask(c.at("docs").get<std::vector<int64_t>>(), c.at("window"), true, seq, buf);
     const std::string name = c.at("name");
-    result["cases"][name] = row(name);
+    nlohmann::json dense;
+    if (dense_each) {
+      shape.mask = TokenMask{};
+      dense = row("dense causal (before " + name + ")");
+    }
+    shape.mask = CaseMask(c.at("docs").get<std::vector<int64_t>>(), c.at("window"), true, seq, buf);
+    nlohmann::json r = row(name);
+    for (const char* key : {"fwd_ms", "fwdbwd_ms"})
+      if (dense.contains(key)) r[std::string("dense_") + key] = dense[key];
+    result["cases"][name] = r;
   }
   // Dense again after the cases: the cases run on a card the dense bursts have heated, so a clock drift shows here.
   shape.mask = TokenMask{};

@@ -1,5 +1,5 @@
 """Summary of bench/kernels/device_mask_clock_check.sh: each masked case's TFLOP/s (visible pairs) over our dense causal
-kernel's, the dense kernel timed before the cases and again after them, per timing mode (bursts / sustained) and
+kernel's, the dense kernel timed before the cases, again after them and (--dense-each) right before each case, per timing mode (bursts / sustained) and
 repetition; then nvidia-smi's SM clock and power over the call. Issue 19's floor is 0.9 of dense.
 
   python3 bench/kernels/mask_clock_summary.py RESULTS_DIR
@@ -27,8 +27,10 @@ def ratios(path):
         for case, m in ours.get("cases", {}).items():
             ms, pairs = m.get(key), visible.get(case)
             if ms and pairs and b and a:
-                out[(case, key)] = (pairs / ms * b / dense_pairs, pairs / ms * a / dense_pairs)
-        out[("(dense after / before, ms)", key)] = (a / b if a and b else float("nan"),) * 2
+                near = m.get("dense_" + key)  # --dense-each: timed right before this case
+                out[(case, key)] = (pairs / ms * b / dense_pairs, pairs / ms * a / dense_pairs,
+                                    pairs / ms * near / dense_pairs if near else float("nan"))
+        out[("(dense after / before, ms)", key)] = (a / b if a and b else float("nan"),) * 3
     return out
 
 
@@ -66,10 +68,11 @@ def main():
         print("no runs found")
         return 1
     cols = sorted({c for v in table.values() for c in v})
-    print("D | case | time | " + " | ".join(f"{m} {r} vs before / after" for m, r in cols) + " | median burst | median sustained")
+    print("D | case | time | " + " | ".join(f"{m} {r} vs before / after / next to it" for m, r in cols)
+          + " | median next to it, burst | sustained")
     for (d, case, key), v in sorted(table.items()):
-        cells = [f"{v[c][0]:.2f} / {v[c][1]:.2f}" if c in v else "-" for c in cols]
-        med = lambda mode: statistics.median([x for (m, _), pair in v.items() if m == mode for x in pair] or [float("nan")])
+        cells = [" / ".join(f"{x:.2f}" for x in v[c]) if c in v else "-" for c in cols]
+        med = lambda mode: statistics.median([t[2] for (m, _), t in v.items() if m == mode] or [float("nan")])
         print(f"{d} | {case} | {key[:-3]} | " + " | ".join(cells) + f" | {med('burst'):.2f} | {med('sustained'):.2f}")
     print("\n".join(smi_lines(out)))
     return 0
