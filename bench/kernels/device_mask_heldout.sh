@@ -7,6 +7,8 @@
 #   heldout   the check: the "heldout" case set (document lengths and windows the fit never saw) at shapes the fit
 #             never saw.
 #   bash bench/kernels/device_mask_heldout.sh BINS_TAR OUT [coverage|heldout (default)]
+# DENSE_EACH=1: our dense kernel timed again right before every case (mask_peer_bench.py --dense-each), which the fit
+# then divides by (the card's clock drifts over a run).
 # BINS_TAR: bench/pack_device_binaries.sh's bins.tar.xz holding bench/kernels/ringlab_mask_bench. Writes
 # OUT/mask_SET.tar.gz (one JSON per shape and the log); prints a short table last.
 set -uo pipefail
@@ -26,7 +28,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$work/g
 for shape in $shapes; do
   IFS=, read -r s h d <<< "$shape"
   timeout 120 python3 bench/kernels/mask_peer_bench.py --ours "$b/bench/kernels/ringlab_mask_bench" --peers none \
-    --iters 5 --case-set $cases --seq "$s" --heads "$h" --dim "$d" --json "$work/${set}_S${s}_H${h}_D${d}.json" \
+    --iters 5 ${DENSE_EACH:+--dense-each} --case-set $cases --seq "$s" --heads "$h" --dim "$d" --json "$work/${set}_S${s}_H${h}_D${d}.json" \
     >> "$work/bench.log" 2>&1
   echo "S=$s H=$h D=$d rc=$?" | tee -a "$work/bench.log"
 done

@@ -68,19 +68,22 @@ def result_files(paths):
 
 
 def load_results(paths):
-    """[(label, seq, heads, dim, [(case name, docs, window, fwd ms, bwd ms)], dense (fwd ms, bwd ms))]."""
+    """[(label, seq, heads, dim, [(case name, docs, window, fwd ms, bwd ms, dense (fwd ms, bwd ms))], dense (fwd ms,
+    bwd ms))]. A case's dense pair is the dense kernel timed right before it where the run had --dense-each (the card's
+    clock drifts over a run), else the run's one dense timing."""
     out = []
     for path, r in result_files(paths):
         try:
             ours, seq, heads, dim = r["ours"], int(r["seq"]), int(r["heads"]), int(r["dim"])
             dense = ours["dense_causal"]
+            whole = (dense["fwd_ms"], dense["fwdbwd_ms"] - dense["fwd_ms"])
             cases = []
             for c in r["cases"]:
                 m = ours["cases"][c["name"]]
+                near = (m["dense_fwd_ms"], m["dense_fwdbwd_ms"] - m["dense_fwd_ms"]) if "dense_fwd_ms" in m else whole
                 cases.append((c["name"], c["docs"], int(c.get("window", -1)), m["fwd_ms"],
-                              m["fwdbwd_ms"] - m["fwd_ms"]))
-            out.append((path, seq, heads, dim, cases,
-                        (dense["fwd_ms"], dense["fwdbwd_ms"] - dense["fwd_ms"])))
+                              m["fwdbwd_ms"] - m["fwd_ms"], near))
+            out.append((path, seq, heads, dim, cases, whole))
         except (OSError, ValueError, KeyError, TypeError) as e:
             fail(f"{path}: not a mask_peer_bench.py result with ours ({type(e).__name__}: {e})")
     return out
@@ -106,7 +109,7 @@ class Simulator:
         self.ringlab, self.tmp, self.jobs = ringlab, tmp, []
         for i, (label, seq, heads, dim, cases, _) in enumerate(results):
             self.jobs.append((i, "dense causal", self.args(seq, heads, dim, "causal")))
-            for j, (name, docs, window, _, _) in enumerate(cases):
+            for j, (name, docs, window, _, _, _) in enumerate(cases):
                 mask = "causal"
                 if len(docs) > 2:
                     path = os.path.join(tmp, f"docs_{i}_{j}.txt")  # no '+' in the path: it joins mask terms
@@ -144,9 +147,9 @@ class Simulator:
 def errors(results, sim, pass_index):
     """Per masked case: (file label, case, measured ms, target ms, simulated ms, ratio error, absolute error)."""
     rows = []
-    for i, (label, _, _, _, cases, dense) in enumerate(results):
+    for i, (label, _, _, _, cases, _) in enumerate(results):
         dense_sim = sim[(i, "dense causal")][pass_index]
-        for name, _, _, fwd, bwd in cases:
+        for name, _, _, fwd, bwd, dense in cases:
             measured = (fwd, bwd)[pass_index]
             target = dense_sim * measured / dense[pass_index]
             got = sim[(i, name)][pass_index]
