@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -130,8 +131,18 @@ int main(int argc, char** argv) {
     }
     const std::string v = argv[++i];
     if (a == "--cases") cases_path = v;
-    else if (a == "--iters") iters = std::max(1, std::atoi(v.c_str()));
-    else if (a == "--sustain-ms") sustain_ms = std::max(0.0, std::atof(v.c_str()));
+    else if (a == "--iters" || a == "--sustain-ms") {
+      char* end = nullptr;
+      const double x = std::strtod(v.c_str(), &end);
+      const bool whole = a == "--iters";
+      if (end == v.c_str() || *end != '\0' || !(x >= (whole ? 1 : 0)) || x > 1e6 || (whole && x != int(x))) {
+        std::fprintf(stderr, "%s: '%s' is not %s\n", a.c_str(), v.c_str(),
+                     whole ? "a whole number from 1 to 1000000" : "a number of milliseconds from 0 to 1000000");
+        return 2;
+      }
+      if (whole) iters = int(x);
+      else sustain_ms = x;
+    }
     else if (a == "--json") json_out = v;
     else {
       std::fprintf(stderr, "unknown option %s: allowed --cases FILE, --iters N, --sustain-ms X, --dense-each, --json OUT\n", a.c_str());
