@@ -15,7 +15,7 @@ export PYTHONUNBUFFERED=1
 # Time limits per step keep the whole under the device call's 240 s.
 timeout ${MASK_TEST_TIMEOUT:-60} "$b/tests/cuda/ringlab_cuda_mask_test" > "$out/tests.log" 2>&1
 echo "mask_test rc=$?" >> "$out/tests.log"
-timeout 125 python3 bench/kernels/mask_peer_bench.py --ours "$b/bench/kernels/ringlab_mask_bench" --iters 10 \
+timeout 125 python3 bench/kernels/mask_peer_bench.py --ours "$b/bench/kernels/ringlab_mask_bench" --iters 10 --dense-each \
   --json "$out/mask_kernels_h100.json" --md "$out/mask_kernels_h100.md" --commit "$commit" > "$out/bench.log" 2>&1
 echo "mask_peer_bench rc=$?" >> "$out/bench.log"
 for mask in causal+docs-synthetic:fixed-300+window:200,-1 window:100,50; do

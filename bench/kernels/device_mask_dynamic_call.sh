@@ -62,10 +62,10 @@ done
 
 if [ -z "${SKIP_PEERS:-}" ]; then
 el "== 4. with PyTorch's paths (new)"
-[ -n "${SKIP_PEERS_D128:-}" ] || { timeout 150 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --iters 10 \
+[ -n "${SKIP_PEERS_D128:-}" ] || { timeout 150 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --iters 10 --dense-each \
   --json $R/mask_kernels_h100.json --md $R/mask_kernels_h100.md --commit "$COMMIT" > $W/peers_d128.log 2>&1
   echo "peers d128 rc=$?"; }
-timeout 100 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --seq 16384 --heads 16 --dim 256 --iters 10 \
+timeout 100 python3 $MB --ours $B/bench/kernels/ringlab_mask_bench --seq 16384 --heads 16 --dim 256 --iters 10 --dense-each \
   --json $R/mask_kernels_h100_d256.json --md $R/mask_kernels_h100_d256.md --commit "$COMMIT" > $W/peers_d256.log 2>&1
 echo "peers d256 rc=$?"
 fi
