@@ -14,7 +14,8 @@ source bench/device_call_start.sh ringlab_mask_clock "$1"
 R=$W/results
 mkdir -p $R
 export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
-{ date -u; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; echo "binaries $COMMIT"; } > "$R/env.txt" 2>&1
+{ date -u; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; echo "binaries $COMMIT"; } \
+  > "$R/env.txt" 2>&1
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active \
   --format=csv -lms 200 > $R/smi.csv 2> $W/smi.err &
 SMI=$!
@@ -24,21 +25,22 @@ for rep in $(seq 1 ${REPS:-2}); do
     for d in 128 256; do
       if [ $d = 128 ]; then shape="--seq 32768 --heads 32 --dim 128"; else shape="--seq 16384 --heads 16 --dim 256"; fi
       el "rep $rep $mode D=$d"
-      timeout 120 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench $shape --iters 10 \
-        --sustain-ms $sus --dense-each --peers none --json $R/clock_${mode}_d${d}_$rep.json --commit "$COMMIT" \
+      timeout 120 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench $shape \
+        --iters 10 --sustain-ms $sus --dense-each --peers none --json $R/clock_${mode}_d${d}_$rep.json --commit "$COMMIT" \
         > $W/clock_${mode}_d${d}_$rep.log 2>&1
       echo "rc=$?"
     done
   done
 done
-if [ -n "${PEERS:-}" ]; then  # the tables with PyTorch's paths, ours in bursts as the peers are timed, dense next to each case
+# PEERS=1: the tables with PyTorch's paths, ours in bursts as the peers are timed, dense next to each case
+if [ -n "${PEERS:-}" ]; then
   el "peers D=128"
-  timeout 200 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench --iters 10 --dense-each \
-    --json $R/mask_kernels_h100.json --md $R/mask_kernels_h100.md --commit "$COMMIT" > $W/peers_d128.log 2>&1
+  timeout 200 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench --iters 10 \
+    --dense-each --json $R/mask_kernels_h100.json --md $R/mask_kernels_h100.md --commit "$COMMIT" > $W/peers_d128.log 2>&1
   echo "rc=$?"
   el "peers D=256"
-  timeout 150 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench --seq 16384 --heads 16 \
-    --dim 256 --iters 10 --dense-each --json $R/mask_kernels_h100_d256.json --md $R/mask_kernels_h100_d256.md \
+  timeout 150 python3 bench/kernels/mask_peer_bench.py --ours $B/bench/kernels/ringlab_mask_bench --seq 16384 \
+    --heads 16 --dim 256 --iters 10 --dense-each --json $R/mask_kernels_h100_d256.json --md $R/mask_kernels_h100_d256.md \
     --commit "$COMMIT" > $W/peers_d256.log 2>&1
   echo "rc=$?"
 fi

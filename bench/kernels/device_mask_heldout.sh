@@ -28,7 +28,8 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$work/g
 for shape in $shapes; do
   IFS=, read -r s h d <<< "$shape"
   timeout 120 python3 bench/kernels/mask_peer_bench.py --ours "$b/bench/kernels/ringlab_mask_bench" --peers none \
-    --iters 5 ${DENSE_EACH:+--dense-each} --case-set $cases --seq "$s" --heads "$h" --dim "$d" --json "$work/${set}_S${s}_H${h}_D${d}.json" \
+    --iters 5 ${DENSE_EACH:+--dense-each} --case-set $cases --seq "$s" --heads "$h" --dim "$d" \
+    --json "$work/${set}_S${s}_H${h}_D${d}.json" \
     >> "$work/bench.log" 2>&1
   echo "S=$s H=$h D=$d rc=$?" | tee -a "$work/bench.log"
 done

@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (i + 1 >= argc) {
-      std::fprintf(stderr, "%s: needs a value (--cases FILE, --iters N, --sustain-ms X, --dense-each, --json OUT)\n", a.c_str());
+      std::fprintf(stderr, "%s: needs a value (--cases FILE, --iters N, --sustain-ms X, --dense-each, --json OUT)\n",
+                   a.c_str());
       return 2;
     }
     const std::string v = argv[++i];
@@ -145,7 +146,9 @@ int main(int argc, char** argv) {
     }
     else if (a == "--json") json_out = v;
     else {
-      std::fprintf(stderr, "unknown option %s: allowed --cases FILE, --iters N, --sustain-ms X, --dense-each, --json OUT\n", a.c_str());
+      std::fprintf(stderr,
+                   "unknown option %s: allowed --cases FILE, --iters N, --sustain-ms X, --dense-each, --json OUT\n",
+                   a.c_str());
       return 2;
     }
   }

@@ -1,6 +1,7 @@
 """Summary of bench/kernels/device_mask_clock_check.sh: each masked case's TFLOP/s (visible pairs) over our dense causal
-kernel's, the dense kernel timed before the cases, again after them and (--dense-each) right before each case, per timing mode (bursts / sustained) and
-repetition; then nvidia-smi's SM clock and power over the call. Issue 19's floor is 0.9 of dense.
+kernel's, the dense kernel timed before the cases, again after them and (--dense-each) right before each case, per
+timing mode (bursts / sustained) and repetition; then nvidia-smi's SM clock and power over the call. Issue 19's floor
+is 0.9 of dense.
 
   python3 bench/kernels/mask_clock_summary.py RESULTS_DIR
 """

@@ -268,8 +268,10 @@ def main():
               "kernels": "RINGLAB_FWD_KERNEL=%s RINGLAB_BWD_KERNEL=%s (unset: ws on sm_90)" % (
                   os.environ.get("RINGLAB_FWD_KERNEL", "unset"), os.environ.get("RINGLAB_BWD_KERNEL", "unset"))}
     if a.ours:
-        run = subprocess.run([a.ours, "--cases", cases_path, "--iters", str(a.iters),
-                              "--sustain-ms", str(a.sustain_ms), "--json", "-"] + (["--dense-each"] if a.dense_each else []),
+        # The newer flags only when asked, so that builds from before them (A/B runs of older binaries) still run.
+        extra = (["--sustain-ms", str(a.sustain_ms)] if a.sustain_ms > 0 else []) + \
+            (["--dense-each"] if a.dense_each else [])
+        run = subprocess.run([a.ours, "--cases", cases_path, "--iters", str(a.iters), "--json", "-"] + extra,
                              capture_output=True, text=True)
         sys.stderr.write(run.stderr)
         result["ours"] = json.loads(run.stdout) if run.returncode == 0 else {"error": run.stderr[-500:]}

@@ -53,8 +53,8 @@ def check_dense_each_table():
     seq, heads, dim = 4096, 8, 64
     dense_pairs = seq * seq / 2
     result = {"gpu": "test", "torch": "none", "seq": seq, "heads": heads, "dim": dim, "date": "", "commit": "",
-              "command": "", "cases": [{"name": "half", "docs": [0, seq], "window": -1, "visible_pairs": dense_pairs / 2,
-                                        "peers": {}}],
+              "command": "", "cases": [{"name": "half", "docs": [0, seq], "window": -1,
+                                        "visible_pairs": dense_pairs / 2, "peers": {}}],
               "ours": {"dense_causal": {"fwd_ms": 1.0, "fwdbwd_ms": 4.0},
                        "cases": {"half": {"fwd_ms": 0.5, "fwdbwd_ms": 2.5}}}}
     ratio = lambda md: [line.split("|")[6].strip() for line in md.splitlines() if line.startswith("| half")]
