@@ -3,6 +3,11 @@
 // documents shorter than a block, documents spanning ranks and windows larger than a shard.
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "core/mask_spec.h"
 #include "kernels/cpu/block_attention.h"
 #include "kernels/cpu/reference_check.h"
@@ -69,6 +74,51 @@ TEST(MaskedCpuExecutor, UlyssesAndHybridMatchTheReference) {
       ScheduleConfig cfg = Config(mask, 4, ShardingKind::kContiguous, Method::kAllToAll, 64, ulysses);
       ExpectMatchesReference(cfg, Precision::kFloat64, 77);
     }
+}
+
+// Seeded random configurations beyond the fixed grids above: any world (1-16), Ulysses degree, GQA group, batch, odd
+// head dims, sequence lengths, windows (one- and two-sided) and synthetic documents, every method and sharding. A
+// configuration ValidateConfig refuses is drawn again; each accepted one must match the float64 reference.
+TEST(MaskedCpuExecutor, RandomConfigurationsMatchTheReference) {
+  std::mt19937_64 rng(20261207);
+  auto pick = [&](auto... v) {
+    const std::vector<int64_t> options{v...};
+    return options[rng() % options.size()];
+  };
+  int checked = 0;
+  for (int attempt = 0; attempt < 400 && checked < 48; ++attempt) {
+    const int world = int(pick(1, 2, 3, 4, 5, 6, 8, 12, 16));
+    const int kv_heads = int(pick(1, 2, 3, 4)), group = int(pick(1, 2, 3));
+    const bool causal = pick(0, 1, 1);
+    std::string mask = causal ? "causal" : "full";
+    if (pick(0, 1)) {
+      mask += "+window:" + std::to_string(pick(-1, 0, 1, 5, 17, 63, 300)) + "," +
+              std::to_string(causal ? 0 : pick(-1, 0, 3, 40));
+    }
+    if (pick(0, 1)) {
+      const std::string kind = pick(0, 1) ? "fixed-" + std::to_string(pick(1, 7, 32, 100)) : "lognormal";
+      mask += "+docs-synthetic:" + kind + ":" + std::to_string(rng() % 100);
+    }
+    const ShardingKind sharding = kShardingKinds[rng() % std::size(kShardingKinds)];
+    const Method method = pick(0, 1) ? Method::kAllGather : Method::kAllToAll;
+    // A Ulysses degree in a third of the draws: one that divides the world and the heads (the head all-to-all's rule).
+    int ulysses = 1;
+    std::vector<int> degrees;
+    for (int u = 2; u <= world; ++u)
+      if (world % u == 0 && (kv_heads * group) % u == 0 && (kv_heads % u == 0 || u % kv_heads == 0)) degrees.push_back(u);
+    if (!degrees.empty() && pick(0, 0, 1)) ulysses = degrees[rng() % degrees.size()];
+    const int64_t seq = 4 * world * ulysses * pick(1, 2, 3, 5, 8);
+    ScheduleConfig cfg = Config(mask, world, sharding, method, seq, ulysses);
+    cfg.problem.batch = int(pick(1, 2));
+    cfg.problem.kv_heads = kv_heads;
+    cfg.problem.heads = kv_heads * group;
+    cfg.problem.head_dim = int(pick(1, 3, 8, 16, 33));
+    if (!ValidateConfig(cfg).ok()) continue;
+    ExpectMatchesReference(cfg, Precision::kFloat64, rng());
+    if (HasFailure()) return;
+    ++checked;
+  }
+  EXPECT_GE(checked, 40) << "too few of the random configurations were valid to mean much";
 }
 
 TEST(MaskedReference, GeneralMaskEqualsTheCausalSpecWhereTheyAgree) {
