@@ -105,7 +105,8 @@ TEST(MaskedCpuExecutor, RandomConfigurationsMatchTheReference) {
     int ulysses = 1;
     std::vector<int> degrees;
     for (int u = 2; u <= world; ++u)
-      if (world % u == 0 && (kv_heads * group) % u == 0 && (kv_heads % u == 0 || u % kv_heads == 0)) degrees.push_back(u);
+      if (world % u == 0 && (kv_heads * group) % u == 0 && (kv_heads % u == 0 || u % kv_heads == 0))
+        degrees.push_back(u);
     if (!degrees.empty() && pick(0, 0, 1)) ulysses = degrees[rng() % degrees.size()];
     const int64_t seq = 4 * world * ulysses * pick(1, 2, 3, 5, 8);
     ScheduleConfig cfg = Config(mask, world, sharding, method, seq, ulysses);
