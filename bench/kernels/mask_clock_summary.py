@@ -56,6 +56,9 @@ def smi_lines(out):
 
 
 def main():
+    if len(sys.argv) != 2 or not os.path.isdir(sys.argv[1]):
+        print("usage: mask_clock_summary.py RESULTS_DIR (the folder of clock_<mode>_d<D>_<rep>.json)", file=sys.stderr)
+        return 2
     out = sys.argv[1]
     table = collections.defaultdict(dict)  # (d, case, key) -> {(mode, rep): (before, after)}
     for path in sorted(glob.glob(os.path.join(out, "clock_*_d*_*.json"))):
@@ -63,7 +66,13 @@ def main():
         if not m:
             continue
         mode, d, rep = m.group(1), int(m.group(2)), int(m.group(3))
-        for (case, key), v in ratios(path).items():
+        try:
+            found = ratios(path)
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as e:
+            print(f"mask_clock_summary: {path}: not a mask_peer_bench.py result with ours ({type(e).__name__}: {e})",
+                  file=sys.stderr)
+            return 2
+        for (case, key), v in found.items():
             table[(d, case, key)][(mode, rep)] = v
     if not table:
         print("no runs found")
