@@ -8,6 +8,7 @@ is 0.9 of dense.
 import collections
 import csv
 import glob
+import json
 import os
 import re
 import statistics
@@ -16,7 +17,6 @@ import sys
 
 def ratios(path):
     """{(case, time key): (vs dense before, vs dense after)} and the dense times of one run."""
-    import json
     r = json.load(open(path))
     ours = r["ours"]
     before, after = ours.get("dense_causal", {}), ours.get("dense_causal_after", {})

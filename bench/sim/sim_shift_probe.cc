@@ -7,24 +7,23 @@
 //
 //   sim_shift_probe --world 256 [--tokens-per-gpu 128] [--profile h100_sxm_calibrated] [--method alltoall]
 //                   [--pass backward] [--sharding contiguous] [--node 8] [--steps 64,128,255]
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "sim/simulate.h"
+#include "sim/time_ps.h"
 
 using namespace ringlab;
 
 namespace {
 
-using TimePs = int64_t;
+using sim::TimePs;
 // An op's identity within a rank: stream, kind, step, and its index among ops of that key (a step may hold two).
 using OpKey = std::tuple<int, int, int, int>;
 
@@ -32,7 +31,8 @@ struct Timing {
   TimePs start, dur;
 };
 
-TimePs Ps(double us) { return static_cast<TimePs>(std::llround(us * 1e6)); }
+// A trace time (microseconds, a double made from integer picoseconds) back to the engine's picoseconds.
+TimePs Ps(double us) { return sim::RoundPs(us * 1e6); }
 
 std::vector<std::map<OpKey, Timing>> ByRank(const sim::SimResult& r, int world) {
   std::vector<std::map<OpKey, Timing>> out(world);
