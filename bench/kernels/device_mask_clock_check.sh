@@ -8,7 +8,8 @@
 #   device: COMMIT=<hash> REPS=2 bash bench/kernels/device_mask_clock_check.sh .devbin/dyn
 #           carry [".devdeps", ".devbin"]; PEERS=1 also writes the tables with PyTorch's paths (D = 128 and 256)
 # $OUT/all.tar.gz: every log, the runs' JSON (clock_<mode>_d<D>_<rep>.json) and the clock samples (smi.csv); the summary
-# table (per run: dense before / after, each case's ratio against both) is printed last.
+# table (per run: dense before / after, each case's ratio against both; REPS >= 1) and, with PEERS, the two tables'
+# ours/dense and ours/best-peer columns are printed last.
 set -uo pipefail
 source bench/device_call_start.sh ringlab_mask_clock "$1"
 R=$W/results
@@ -48,4 +49,10 @@ kill $SMI 2>/dev/null
 tar czf "$OUT/all.tar.gz" -C "$W" . 2>/dev/null
 el "== summary"
 cat "$R/env.txt"
-python3 bench/kernels/mask_clock_summary.py "$R"
+# the clock table needs REPS >= 1; a PEERS-only call prints its two tables instead
+if [ "${REPS:-2}" -gt 0 ]; then python3 bench/kernels/mask_clock_summary.py "$R"; fi
+if [ -n "${PEERS:-}" ]; then
+  for md in "$R/mask_kernels_h100.md" "$R/mask_kernels_h100_d256.md"; do
+    [ -f "$md" ] && grep -E '^(# |## |\| )' "$md" | cut -d'|' -f1-7,11
+  done
+fi
