@@ -24,7 +24,10 @@ modes: the masked kernels are the dense ones with a range lookup per CTA and a r
 forward tables are marked "persistent" (our masked forward: one CTA per SM taking query tiles from a counter,
 kernels/cuda/attention_forward_ws.cu), where a is the cost of each further query tile a CTA walks, its first paying
 cta_us. Chosen on a grid, refined by coordinate steps, minimising the mean squared relative error on the training
-files. Tables of other head dims keep no masked terms (their masked blocks stay counted as extrapolated).
+files. Tables of other head dims keep no masked terms (their masked blocks stay counted as extrapolated) unless
+--transfer PASS:D names them (e.g. backward:256): that pass's factors fitted at D = 64/128 are then applied to the
+D tables' own dense terms too (check them with held-out results at that head dim; the terms' source says they were
+transferred).
 Exit 2 on bad input.
 """
 import argparse
@@ -50,9 +53,19 @@ def fail(message):
     sys.exit(2)
 
 
+def parse_transfer(text):
+    """'PASS:D' of --transfer as (pass, head dim)."""
+    p, _, d = text.partition(":")
+    if p not in PASSES or not d.isdigit() or int(d) <= 0 or int(d) in FITTED_DIMS:
+        fail(f"--transfer {text!r}: PASS:D with PASS one of {', '.join(PASSES)} and D a head dim other than "
+             f"{' and '.join(map(str, FITTED_DIMS))}, e.g. backward:256")
+    return p, int(d)
+
+
 def result_files(paths):
     """(label, result) of each path: FILE (one result) or FILE:KEY (every result in the file's KEY.runs, as
-    bench/results/mask_kernels_h100.json keeps its coverage and held-out calls)."""
+    bench/results/mask_kernels_h100.json keeps its coverage and held-out calls, or KEY itself when it is one result,
+    as that file keeps its D = 256 tables)."""
     for path in paths:
         file, _, key = path.partition(":") if not os.path.exists(path) else (path, "", "")
         data = json_input.read_json(file, TOOL, "mask_peer_bench.py result")
@@ -60,10 +73,13 @@ def result_files(paths):
             if not key:
                 yield os.path.basename(file), data
                 continue
+            if "runs" not in data[key] and "ours" in data[key]:
+                yield key, data[key]
+                continue
             for name, r in data[key]["runs"].items():
                 yield name, r
         except (KeyError, TypeError, AttributeError) as e:
-            fail(f"{path}: not a mask_peer_bench.py result (or FILE:KEY of a file with KEY.runs) "
+            fail(f"{path}: not a mask_peer_bench.py result (or FILE:KEY of a file with KEY.runs or one result at KEY) "
                  f"({type(e).__name__}: {e})")
 
 
@@ -89,12 +105,13 @@ def load_results(paths):
     return out
 
 
-def with_masked_terms(profile, factors):
-    """A copy of `profile` whose D = 64/128 cost forms carry masked terms: factors[pass] = (a, m, e)."""
+def with_masked_terms(profile, factors, transfer=()):
+    """A copy of `profile` whose D = 64/128 cost forms, and those of the (pass, head dim) pairs in `transfer`, carry
+    masked terms: factors[pass] = (a, m, e)."""
     p = copy.deepcopy(profile)
     for t in p["compute"]["attention"]:
         cost = t.get("wave", {}).get("cost")
-        if cost is None or t["head_dim"] not in FITTED_DIMS:
+        if cost is None or (t["head_dim"] not in FITTED_DIMS and (t["pass"], t["head_dim"]) not in transfer):
             continue
         a, m, e = factors[t["pass"]]
         cost["masked"] = {"cta_us": round(a * cost["cta_us"], 4), "tile_us": round(m * cost["tile_us"], 4),
@@ -215,7 +232,10 @@ def main():
     ap.add_argument("--write", default="", help="write the fitted profile here (whole or not at all)")
     ap.add_argument("--md", default="", help="write the tables here as markdown")
     ap.add_argument("--source", default="", help="provenance text for the masked terms' 'source'")
+    ap.add_argument("--transfer", nargs="*", default=[], metavar="PASS:D",
+                    help="tables of head dim D (not 64/128) that get PASS's fitted factors too, e.g. backward:256")
     a = ap.parse_args()
+    transfer = tuple(parse_transfer(x) for x in a.transfer)
     if not os.access(a.ringlab, os.X_OK):
         fail(f"--ringlab {a.ringlab}: not an executable")
     profile = json_input.read_json(a.profile, TOOL, "profile")
@@ -240,7 +260,7 @@ def main():
         for k in range(len(PASSES)):
             factors[PASSES[k]] = fit_pass(sim_train, profile, train, k, factors)
             print(f"masked_cost_fit: {PASSES[k]}: {describe(factors[PASSES[k]])}", file=sys.stderr)
-        fitted = with_masked_terms(profile, factors)
+        fitted = with_masked_terms(profile, factors, transfer)
         after = {"train": sim_train.run(fitted), "heldout": sim_held.run(fitted) if heldout else {}}
     out.append("Factors: " + "; ".join(f"{p}: {describe(f)}" for p, f in factors.items()) + "\n")
     for k, p in enumerate(PASSES):
@@ -257,7 +277,10 @@ def main():
         source = a.source or "masked_cost_fit.py on " + ", ".join(os.path.basename(t) for t in a.train)
         for t in fitted["compute"]["attention"]:
             if "masked" in t.get("wave", {}).get("cost", {}):
-                t["wave"]["cost"]["masked"]["source"] = source
+                transferred = t["head_dim"] not in FITTED_DIMS
+                t["wave"]["cost"]["masked"]["source"] = source + (
+                    f" (D = {t['head_dim']}: the factors fitted at D = 64/128 applied to this table's dense terms)"
+                    if transferred else "")
         # Whole or not at all, and no temporary left behind when writing fails (path.tmp was).
         json_input.write_json(a.write, fitted, TOOL)
 

@@ -90,6 +90,31 @@ def main():
                              capture_output=True, text=True)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and "bad.json" in run.stderr, run.stderr
         assert not os.path.exists(out2)
+        # --transfer PASS:D: that pass's factors on the D tables' own dense terms, the other pass untouched; a bad
+        # PASS:D is one line, exit 2.
+        moved = fit.with_masked_terms(json.load(open(PROFILE)), TRUE, (("backward", 256),))
+        for t in moved["compute"]["attention"]:
+            cost = t.get("wave", {}).get("cost")
+            if cost is None or t["head_dim"] != 256:
+                continue
+            if t["pass"] == "backward":
+                a, m, e = TRUE["backward"]
+                assert cost["masked"]["cta_us"] == round(a * cost["cta_us"], 4), cost
+                assert cost["masked"]["tile_us"] == round(m * cost["tile_us"], 4), cost
+                assert cost["masked"]["edge_tile_us"] == round(e * cost["tile_us"], 4), cost
+            else:
+                assert "masked" not in cost, t
+        for bad_transfer in ("backward:128", "sideways:256", "backward:x"):
+            run = subprocess.run([sys.executable, os.path.join(ROOT, "calibrate", "scripts", "masked_cost_fit.py"),
+                                  "--ringlab", BIN, "--profile", PROFILE, "--train", paths[0], "--transfer",
+                                  bad_transfer], capture_output=True, text=True)
+            assert run.returncode == 2 and run.stderr.count("\n") == 1 and bad_transfer in run.stderr, run.stderr
+        # FILE:KEY where KEY is one result (as mask_kernels_h100.json keeps its D = 256 tables), beside KEY.runs.
+        keyed = os.path.join(tmp, "keyed.json")
+        one = json.load(open(paths[0]))
+        json.dump({"single": one, "many": {"runs": {"a": one, "b": one}}}, open(keyed, "w"))
+        assert [label for label, _ in fit.result_files([keyed + ":single"])] == ["single"]
+        assert [label for label, _ in fit.result_files([keyed + ":many"])] == ["a", "b"]
         # An output that cannot be written (here a folder) is one line naming it, exit 2, and leaves no temporary
         # beside it (path.tmp was left behind, after a traceback).
         folder = os.path.join(tmp, "a_folder")
