@@ -93,7 +93,11 @@ def main():
             cmd = [a.ringlab or "ringlab", "run", "--world", "1", "--sharding", "contiguous", "--pass", "both",
                    "--verify", "--warmup", "0", "--warmup-ms", "0", "--iters", "1", "--seed", str(k + 1)] + flags
             if a.list:
-                print(" ".join(cmd))
+                try:
+                    print(" ".join(cmd), flush=True)
+                except BrokenPipeError:  # the reader stopped (e.g. `| head`): stop quietly, as a C++ tool would
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    return 0
                 continue
             t0 = time.time()
             try:
