@@ -77,21 +77,9 @@ inline BwdArgs MakeBwdArgs(const BackwardParams& p) {
 
 // The query tiles a backward CTA with keys [n0, n0 + BN) of kv head hk walks: its share `split` of the GQA group's
 // query heads (all of them unless the launch split the group: BackwardGroupSplits), and in each every BM-row tile
-// that can see those keys (causal: from the first row whose diagonal reaches n0; a TokenMask: the rows whose key
-// interval meets [n0, n0 + BN), found by bisection since both interval ends are non-decreasing in the row).
+// that can see those keys (causal: from the first row whose diagonal reaches n0; a TokenMask: the rows that see any
+// of those keys, MaskKeyBlockQueries).
 // Iteration `it` is tile Row0(it) of head Head(it).
-// The first row in [0, q_tokens] where `pred` (false, then true as the row grows) holds; q_tokens if none.
-template <typename Pred>
-__device__ __forceinline__ int64_t FirstRow(const BwdArgs& a, Pred pred) {
-  int64_t lo = 0, hi = a.q_tokens;
-  while (lo < hi) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    if (pred(mid)) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
 template <int BM>
 struct QueryTileWalk {
   int64_t first_tile = 0, per_head = 0, total = 0;
@@ -99,8 +87,7 @@ struct QueryTileWalk {
   __device__ QueryTileWalk(const BwdArgs& a, int hk, int split, int64_t n0, int64_t n_keys) {
     int64_t m_begin = 0, m_end = a.q_tokens;
     if (a.tm.enabled) {
-      m_begin = FirstRow(a, [&](int64_t row) { int64_t b, e; MaskRowKeys(a.tm, row, &b, &e); return e > n0; });
-      m_end = FirstRow(a, [&](int64_t row) { int64_t b, e; MaskRowKeys(a.tm, row, &b, &e); return b >= n0 + n_keys; });
+      MaskKeyBlockQueries(a.tm, a.q_tokens, a.kv_tokens, n0, n_keys, &m_begin, &m_end);
     } else if (a.causal) {
       m_begin = max(int64_t{0}, n0 - a.offset);
     }

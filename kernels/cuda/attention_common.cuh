@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/attention_kernels.h"
+#include "kernels/cuda/token_mask_ranges.h"
 
 namespace ringlab::cuda::detail {
 
@@ -161,32 +162,6 @@ __device__ __forceinline__ float QuadMax(float x) {
 __device__ __forceinline__ float QuadSum(float x) {
   x += __shfl_xor_sync(0xffffffffu, x, 1);
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
-}
-
-// The keys [*begin, *end) (block-local) that query row `row` (block-local) sees under a TokenMask.
-__device__ __forceinline__ void MaskRowKeys(const TokenMask& m, int64_t row, int64_t* begin, int64_t* end) {
-  const int64_t q = m.q_global + row;
-  int64_t b = q + m.lo, e = q + m.hi + 1;
-  if (m.doc_start != nullptr) {
-    b = max(b, static_cast<int64_t>(m.doc_start[q]));
-    e = min(e, static_cast<int64_t>(m.doc_end[q]));
-  }
-  *begin = b - m.kv_global;
-  *end = e - m.kv_global;
-}
-
-// The queries [*begin, *end) (block-local) that see key `key` (block-local, inside the block) under a TokenMask: the
-// window read backwards, and the key's own document (documents partition the global tokens, so a query shares the
-// key's document iff it lies in [doc_start[k], doc_end[k])).
-__device__ __forceinline__ void MaskKeyQueries(const TokenMask& m, int64_t key, int64_t* begin, int64_t* end) {
-  const int64_t k = m.kv_global + key;
-  int64_t b = k - m.hi, e = k - m.lo + 1;
-  if (m.doc_start != nullptr) {
-    b = max(b, static_cast<int64_t>(m.doc_start[k]));
-    e = min(e, static_cast<int64_t>(m.doc_end[k]));
-  }
-  *begin = b - m.q_global;
-  *end = e - m.q_global;
 }
 
 // The key range of rows [m0, row_last] (both bounds are non-decreasing in the row): from the first row's begin to the
