@@ -12,7 +12,8 @@
 #   3. speed, ours only, old then new then old: the six cases (B1 H32 S32768 D128) and the same at D256
 #      (B1 H16 S16384), so drift shows as old-vs-old;
 #   4. the tables with PyTorch's paths on the new build (mask_kernels_h100.md / _d256.md; SKIP_PEERS_D128=1 leaves the
-#      first out, SKIP_PEERS=1 both). SAN_TOOLS (default "racecheck synccheck") the sanitizers of step 1.
+#      first out, SKIP_PEERS=1 both). SAN_TOOLS (default "racecheck synccheck"; " " none) the sanitizers of step 1;
+#      SKIP_ODD=1 leaves step 2 out.
 # PROBE=FILE: also run bench/kernels/racecheck_probe's binary under racecheck in both modes (step 1).
 # $OUT/all.tar.gz: every log, and results/ (env.txt, ab_*.json, the mask tables); the summary is printed last.
 set -uo pipefail
@@ -44,10 +45,12 @@ if [ -n "${PROBE:-}" ]; then
   done
 fi
 
+if [ -z "${SKIP_ODD:-}" ]; then
 el "== 2. odd shapes vs float64"
 timeout 100 python3 bench/kernels/odd_shape_sweep.py --ringlab "$B/apps/ringlab" --count 30 --seed 17 --timeout 40 \
   --budget 90 --out $W > $W/odd_summary.md 2> $W/odd_sweep.log
 echo "odd_shape_sweep rc=$?"; tail -4 $W/odd_summary.md
+fi
 
 el "== 3. A/B, ours only"
 for d in 128 256; do
