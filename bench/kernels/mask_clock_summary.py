@@ -16,7 +16,8 @@ import sys
 
 
 def ratios(path):
-    """{(case, time key): (vs dense before, vs dense after)} and the dense times of one run."""
+    """{(case, time key): (vs dense before, vs dense after, vs dense right before it: --dense-each)}, plus a row of
+    the dense kernel's after / before time, for one run."""
     r = json.load(open(path))
     ours = r["ours"]
     before, after = ours.get("dense_causal", {}), ours.get("dense_causal_after", {})
@@ -60,7 +61,7 @@ def main():
         print("usage: mask_clock_summary.py RESULTS_DIR (the folder of clock_<mode>_d<D>_<rep>.json)", file=sys.stderr)
         return 2
     out = sys.argv[1]
-    table = collections.defaultdict(dict)  # (d, case, key) -> {(mode, rep): (before, after)}
+    table = collections.defaultdict(dict)  # (d, case, key) -> {(mode, rep): (before, after, next to it)}
     for path in sorted(glob.glob(os.path.join(out, "clock_*_d*_*.json"))):
         m = re.match(r"clock_(\w+?)_d(\d+)_(\d+)\.json", os.path.basename(path))
         if not m:

@@ -81,10 +81,15 @@ int main(int argc, char** argv) {
       else if (a == "--profile") profile = v;
       else if (a == "--node") node = std::stoi(v);
       else if (a == "--steps") steps_arg = v;
-      else if (a == "--method") cfg.method = v == "allgather" ? Method::kAllGather : Method::kAllToAll;
-      else if (a == "--pass") cfg.pass = v == "forward" ? Pass::kForward : Pass::kBackward;
-      else if (a == "--sharding")
+      else if (a == "--method" && (v == "allgather" || v == "alltoall"))
+        cfg.method = v == "allgather" ? Method::kAllGather : Method::kAllToAll;
+      else if (a == "--pass" && (v == "forward" || v == "backward"))
+        cfg.pass = v == "forward" ? Pass::kForward : Pass::kBackward;
+      else if (a == "--sharding" && (v == "contiguous" || v == "head-tail"))
         cfg.sharding = v == "contiguous" ? ShardingKind::kContiguous : ShardingKind::kHeadTail;
+      else if (a == "--method" || a == "--pass" || a == "--sharding")
+        return std::cerr << a << " '" << v << "': allowed --method allgather|alltoall, --pass forward|backward, "
+                         << "--sharding contiguous|head-tail\n", 2;
       else return std::cerr << "unknown option " << a << " (see the header of sim_shift_probe.cc)\n", 2;
     }
     std::stringstream ss(steps_arg.empty() ? std::to_string(world / 4) + "," + std::to_string(world / 2) + "," +
