@@ -13,7 +13,7 @@
 #      (B1 H16 S16384), so drift shows as old-vs-old;
 #   4. the tables with PyTorch's paths on the new build (mask_kernels_h100.md / _d256.md; SKIP_PEERS_D128=1 leaves the
 #      first out, SKIP_PEERS=1 both). SAN_TOOLS (default "racecheck synccheck"; " " none) the sanitizers of step 1;
-#      SKIP_ODD=1 leaves step 2 out.
+#      SKIP_ODD=1 leaves step 2 out, SKIP_AB=1 step 3 (the second argument is then still unpacked: pass the same folder).
 # PROBE=FILE: also run bench/kernels/racecheck_probe's binary under racecheck in both modes (step 1).
 # $OUT/all.tar.gz: every log, and results/ (env.txt, ab_*.json, the mask tables); the summary is printed last.
 set -uo pipefail
@@ -52,8 +52,9 @@ timeout 100 python3 bench/kernels/odd_shape_sweep.py --ringlab "$B/apps/ringlab"
 echo "odd_shape_sweep rc=$?"; tail -4 $W/odd_summary.md
 fi
 
-el "== 3. A/B, ours only"
-for d in 128 256; do
+[ -n "${SKIP_AB:-}" ] || el "== 3. A/B, ours only"
+ab_dims="128 256"; [ -z "${SKIP_AB:-}" ] || ab_dims=""
+for d in $ab_dims; do
   if [ $d = 128 ]; then shape="--seq 32768 --heads 32 --dim 128"; else shape="--seq 16384 --heads 16 --dim 256"; fi
   for run in old1 new old2; do
     bin=$B/bench/kernels/ringlab_mask_bench; [ ${run#old} != $run ] && bin=$OLD/bench/kernels/ringlab_mask_bench
