@@ -11,7 +11,7 @@ file's top level is always the newest table and every earlier one stays under a 
 --top replaces the top level (a mask_peer_bench.py result with PyTorch's paths) and moves the old one under
 --previous-as; --put KEY=FILE stores one result under KEY (moving an existing KEY is refused); --runs KEY=DIR stores
 every DIR/*_S*_H*_D*.json (device_mask_heldout.sh's files) under KEY.runs by shape, with the call's provenance.
-Absolute temporary paths in the results' commands are cut to file names. The file is written whole or not at all.
+Absolute paths in the results' strings (the device's temporary folders) are cut to file names. The file is written whole or not at all.
 Bad input: one line naming the flag, exit 2.
 """
 import argparse
@@ -39,8 +39,8 @@ def load(path, flag):
 
 
 def strip_paths(text):
-    """A command as run on the device names its temporary files by absolute path; keep their names only."""
-    return re.sub(r"(/tmp|/var/tmp)/[^\s'\"]*/([^\s/'\"]+)", r"\2", text)
+    """A command as run on the device names its files by absolute path (temporary folders); keep their names only."""
+    return re.sub(r"(?<![\w.])/(?:[^\s'\"/]+/)*([^\s/'\"]+)", r"\1", text)
 
 
 def clean(result):
