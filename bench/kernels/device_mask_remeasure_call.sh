@@ -11,7 +11,8 @@
 #      (calibrate/scripts/masked_cost_fit.py);
 #   3. 30 random odd shapes and masks through `ringlab run --world 1 --verify` (float64 reference).
 # STEPS (default "1 2 3") picks steps. $OUT: all.tar.gz (step 1), mask_coverage.tar.gz, mask_heldout.tar.gz,
-# odd.tar.gz; the summaries are printed as each step ends.
+# odd.tar.gz; the summaries are printed as each step ends. Written 2026-12-07 and not yet run on a GPU (no machine
+# started that session); its parts are the scripts named above, each of which has run.
 set -uo pipefail
 bins=$1
 STEPS=${STEPS:-1 2 3}
@@ -27,8 +28,8 @@ for step in $STEPS; do
        done ;;
     3) el "== 3. odd shapes vs float64"
        o=$W/odd && mkdir -p "$o"
-       timeout 100 python3 bench/kernels/odd_shape_sweep.py --ringlab "$B/apps/ringlab" --count 30 --seed 23 --timeout 40 --budget 90 --out "$o" > "$o/odd_summary.md" \
-         2> "$o/odd_sweep.log"
+       timeout 100 python3 bench/kernels/odd_shape_sweep.py --ringlab "$B/apps/ringlab" --count 30 --seed 23 \
+         --timeout 40 --budget 90 --out "$o" > "$o/odd_summary.md" 2> "$o/odd_sweep.log"
        echo "odd_shape_sweep rc=$?"; tail -4 "$o/odd_summary.md"
        tar czf "$OUT/odd.tar.gz" -C "$o" . ;;
     *) echo "device_mask_remeasure_call: STEPS holds 1, 2 or 3, not '$step'" >&2; exit 2 ;;
