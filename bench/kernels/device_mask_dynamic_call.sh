@@ -52,8 +52,8 @@ timeout 100 python3 bench/kernels/odd_shape_sweep.py --ringlab "$B/apps/ringlab"
 echo "odd_shape_sweep rc=$?"; tail -4 $W/odd_summary.md
 fi
 
-[ -n "${SKIP_AB:-}" ] || el "== 3. A/B, ours only"
-ab_dims="128 256"; [ -z "${SKIP_AB:-}" ] || ab_dims=""
+ab_dims=""
+[ -n "${SKIP_AB:-}" ] || { el "== 3. A/B, ours only"; ab_dims="128 256"; }
 for d in $ab_dims; do
   if [ $d = 128 ]; then shape="--seq 32768 --heads 32 --dim 128"; else shape="--seq 16384 --heads 16 --dim 256"; fi
   for run in old1 new old2; do

@@ -16,26 +16,23 @@ Bad input: one line naming the flag, exit 2.
 """
 import argparse
 import glob
-import json
 import os
 import re
 import sys
-import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "calibrate", "scripts"))
+import json_input  # noqa: E402  (one-line errors, exit 2; outputs whole or not at all)
+
+TOOL = "store_mask_results"
 SHAPE = re.compile(r"_(S\d+_H\d+_D\d+)\.json$")
 
 
 def fail(msg):
-    print(f"store_mask_results: {msg}", file=sys.stderr)
-    sys.exit(2)
+    json_input.fail(TOOL, msg)
 
 
 def load(path, flag):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        fail(f"{flag} {path!r}: {e}")
+    return json_input.read_json(path, TOOL, f"{flag} file")
 
 
 def strip_paths(text):
@@ -117,12 +114,7 @@ def main():
         doc[key] = {"what": a.what, "card": a.card, "driver": a.driver, "time": a.time, "binaries": a.binaries,
                     "command": a.command, "runs": runs}
 
-    folder = os.path.dirname(os.path.abspath(a.into))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".store_mask_results.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, a.into)
+    json_input.write_json(a.into, doc, TOOL)
     print(f"store_mask_results: wrote {a.into} ({len(doc)} top-level keys)")
 
 
