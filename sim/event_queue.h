@@ -39,6 +39,8 @@ class EventQueue {
   Event At(const Slot& slot, size_t i) const { return buckets_[slot.bucket].items[i]; }
   // Drops the top time (`slot`, from Top()) once all its events are handled.
   void Retire(const Slot& slot);
+  // Room for events held by buckets of no pending time (a diagnostic: bounded by kKeptCapacity per bucket).
+  size_t IdleCapacity() const;
 
  private:
   struct Bucket {
@@ -46,6 +48,8 @@ class EventQueue {
     std::vector<Event> items;
   };
   uint32_t BucketFor(int64_t t);
+  // The events a retired bucket may keep room for (Retire).
+  static constexpr size_t kKeptCapacity = 64;
 
   std::vector<Slot> heap_;
   std::vector<Bucket> buckets_;

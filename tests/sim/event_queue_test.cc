@@ -48,5 +48,27 @@ TEST(EventQueue, PopsByTimeThenPushOrderAcrossGrowthAndErases) {
   EXPECT_GT(pushed, 4000u);
 }
 
+// A ring's lockstep instant holds an event per rank; once retired, its bucket must not keep that room, or every bucket
+// reused for a crowded time stays large (the general engine's queue grew ~W^1.7 that way: 3.5 GiB at W = 65536).
+TEST(EventQueue, RetiredBucketsKeepLittleRoom) {
+  EventQueue q;
+  uint32_t pushed = 0, popped = 0;
+  for (int round = 0; round < 40; ++round) {
+    const int64_t base = int64_t(round) * 1000;
+    for (int i = 0; i < 5000; ++i) q.Push(base, {0, pushed++, 0});          // one crowded instant
+    for (int i = 1; i <= 300; ++i) q.Push(base + i, {0, pushed++, 0});      // many sparse ones
+    while (!q.empty()) {
+      const EventQueue::Slot top = q.Top();
+      popped += uint32_t(q.Size(top));
+      q.Retire(top);
+    }
+  }
+  EXPECT_EQ(popped, pushed);
+  // 301 buckets were in use at once; each may keep room for a few events, none for the crowded instant's 5000.
+  EXPECT_LE(q.IdleCapacity(), size_t(301) * 64);
+  EXPECT_LT(q.IdleCapacity(), size_t(5000));
+  EXPECT_GT(q.IdleCapacity(), 0u);
+}
+
 }  // namespace
 }  // namespace ringlab::sim
