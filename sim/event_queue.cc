@@ -73,7 +73,7 @@ uint32_t EventQueue::BucketFor(int64_t t) {
 void EventQueue::Retire(const Slot& slot) {
   // A bucket keeps its capacity for reuse only while that is small: buckets are reused in any order, so keeping the
   // capacity of every time that once held many events (a ring's lockstep instants hold up to W) left every free
-  // bucket that large, and the queue grew ~W^1.7 (W = 65536 general engine: 3.5 GiB, mostly empty buckets).
+  // bucket that large (general engine, W = 16384 alltoall forward contiguous: 288 MiB peak RSS, 106 MiB without them).
   std::vector<Event>& items = buckets_[slot.bucket].items;
   if (items.capacity() > kKeptCapacity) {
     std::vector<Event>().swap(items);
